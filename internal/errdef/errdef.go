@@ -1,0 +1,37 @@
+// Package errdef defines the sentinel errors shared by the kit, store and
+// import packages. Callers test for them with errors.Is; every package wraps
+// them with context on the way up.
+package errdef
+
+import "errors"
+
+var (
+	// ErrNotFound is returned when a blob, reference, record or kit is absent.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists is returned when a write names content that is stored already.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrDigestMismatch is returned when bytes do not hash to the digest that names them.
+	ErrDigestMismatch = errors.New("digest mismatch")
+	// ErrSizeMismatch is returned when bytes disagree with the size a descriptor declares.
+	ErrSizeMismatch = errors.New("size mismatch")
+	// ErrSizeExceedsLimit is returned when an input is larger than a configured limit.
+	ErrSizeExceedsLimit = errors.New("size exceeds limit")
+	// ErrInvalidKit is returned when a kit's layout, tar stream or manifests are malformed.
+	ErrInvalidKit = errors.New("invalid kit")
+	// ErrUnsafePath is returned for a tar entry that could escape or alias the layout.
+	ErrUnsafePath = errors.New("unsafe path")
+	// ErrUnknownCompression is returned when a stream is neither plain tar, gzip nor zstd.
+	ErrUnknownCompression = errors.New("unknown compression")
+	// ErrSignature is returned when a kit is unsigned, tampered with or signed by an untrusted key.
+	ErrSignature = errors.New("signature verification failed")
+	// ErrDowngrade is returned when a kit's sequence number is lower than the active kit's.
+	ErrDowngrade = errors.New("downgrade rejected")
+	// ErrExpired is returned when a kit is past its signed expiry time.
+	ErrExpired = errors.New("kit expired")
+	// ErrBaseMissing is returned when a delta's base kit or omitted blobs are not in the store.
+	ErrBaseMissing = errors.New("delta base missing")
+	// ErrStoreInUse is returned when another process holds the store's lock.
+	ErrStoreInUse = errors.New("store in use")
+	// ErrInvalidRecord is returned for a vulnerability record that cannot be parsed.
+	ErrInvalidRecord = errors.New("invalid record")
+)

@@ -1,0 +1,28 @@
+// Package kv defines the small ordered key-value interface that the lookup
+// index and the quota counters use, so they run on the Pebble store in
+// production and on an in-memory map in unit tests.
+package kv
+
+// Store is an ordered key-value store with atomic batches.
+type Store interface {
+	// Get returns a copy of the value of key, or an error wrapping
+	// errdef.ErrNotFound when the key is absent.
+	Get(key []byte) ([]byte, error)
+	// Scan calls fn for every key with the given prefix in ascending key
+	// order. The slices passed to fn are valid only during the call. Scan
+	// stops at the first error fn returns and returns it.
+	Scan(prefix []byte, fn func(key, value []byte) error) error
+	// NewBatch starts an atomic batch of writes.
+	NewBatch() Batch
+}
+
+// Batch collects writes that Commit applies atomically.
+type Batch interface {
+	Set(key, value []byte) error
+	Delete(key []byte) error
+	// Commit applies the writes; with sync true it returns only once they
+	// are durable on disk.
+	Commit(sync bool) error
+	// Close releases the batch; it is safe to call after Commit.
+	Close() error
+}
