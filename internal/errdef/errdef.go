@@ -3,13 +3,19 @@
 // them with context on the way up.
 package errdef
 
-import "errors"
+import (
+	"errors"
+
+	orasErrdef "oras.land/oras-go/v2/errdef"
+)
 
 var (
 	// ErrNotFound is returned when a blob, reference, record or kit is absent.
-	ErrNotFound = errors.New("not found")
-	// ErrAlreadyExists is returned when a write names content that is stored already.
-	ErrAlreadyExists = errors.New("already exists")
+	// It is oras-go's sentinel, so oras.Copy recognises the store's misses.
+	ErrNotFound = orasErrdef.ErrNotFound
+	// ErrAlreadyExists is returned when a write names content that is stored
+	// already. It is oras-go's sentinel, so oras.Copy skips such blobs.
+	ErrAlreadyExists = orasErrdef.ErrAlreadyExists
 	// ErrDigestMismatch is returned when bytes do not hash to the digest that names them.
 	ErrDigestMismatch = errors.New("digest mismatch")
 	// ErrSizeMismatch is returned when bytes disagree with the size a descriptor declares.

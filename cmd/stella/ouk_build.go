@@ -1,0 +1,272 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"stella-ops.org/ouk/internal/build"
+	"stella-ops.org/ouk/internal/vulndb"
+)
+
+// kitSpec is the kit.yaml file that `stella ouk build -f` reads; its fields
+// match the flags of the same name. Relative paths are taken from the
+// file's folder.
+type kitSpec struct {
+	Output   string   `json:"output"`
+	Version  string   `json:"version"`
+	Sequence int64    `json:"sequence"`
+	Feeds    []string `json:"feeds"`
+	Images   []string `json:"images"`
+	SBOM     string   `json:"sbom"`
+	Key      string   `json:"key"`
+	Expires  string   `json:"expires"`
+	Base     string   `json:"base"`
+	Rollup   bool     `json:"rollup"`
+}
+
+type buildOptions struct {
+	spec   kitSpec
+	file   string
+	format string
+}
+
+func newBuildCommand(g *globalOptions) *cobra.Command {
+	o := &buildOptions{}
+	cmd := &cobra.Command{
+		Use:   "build -o KIT [flags]",
+		Short: "Build a signed kit from vulnerability feeds, images and an SBOM",
+		Long: `Build a kit: an OCI image layout written as a tar stream, compressed by the
+output name (.tar, .tar.gz, .tar.zst). The creation time comes from
+SOURCE_DATE_EPOCH when set, so two builds of the same inputs are identical
+apart from the signature.
+
+Feeds are KIND=PATH with KIND osv, ghsa, nvd or regional:NAME and PATH a
+folder of JSON files or an OSV all.zip. Images are REF=PATH with PATH an OCI
+layout folder or an oci-archive tar; every platform is kept.`,
+		Example: `  stella ouk build -o kit.tar.zst --version 2026.12.04 \
+    --feed osv=feeds/osv --feed ghsa=feeds/advisory-database \
+    --feed nvd=feeds/nvd --image registry.example/stella-ops/scanner:0.1.0=images/scanner \
+    --key cosign.key --expires 720h
+  stella ouk build -f kit.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, g) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "file", "f", "", "kit.yaml holding the same settings as the flags; flags override it")
+	f.StringVarP(&o.spec.Output, "output", "o", "", "kit file to write (.tar, .tar.gz or .tar.zst)")
+	f.StringVar(&o.spec.Version, "version", "", "kit version (default the creation time, 2006.01.02-150405)")
+	f.Int64Var(&o.spec.Sequence, "sequence", 0, "kit sequence number (default the creation time in Unix seconds)")
+	f.StringArrayVar(&o.spec.Feeds, "feed", nil, "vulnerability feed KIND=PATH (repeatable)")
+	f.StringArrayVar(&o.spec.Images, "image", nil, "image REF=PATH (repeatable)")
+	f.StringVar(&o.spec.SBOM, "sbom", "", "SPDX 2.3 JSON SBOM to carry (default: generated from the kit)")
+	f.StringVar(&o.spec.Key, "key", "", "private key to sign with (cosign.key or PKCS#8 PEM)")
+	f.StringVar(&o.spec.Expires, "expires", "", "time until the kit expires, such as 720h or 30d (default never)")
+	f.StringVar(&o.spec.Base, "base", "", "previous kit whose DB layers are reused; adds one overlay layer")
+	f.BoolVar(&o.spec.Rollup, "rollup", false, "with --base, write fresh base layers instead of an overlay")
+	f.StringVar(&o.format, "format", "text", "result format: text or json")
+	return cmd
+}
+
+func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
+	spec, err := o.merged(cmd)
+	if err != nil {
+		return err
+	}
+	if o.format != "text" && o.format != "json" {
+		return usagef("--format is %q; use text or json", o.format)
+	}
+	opts, err := spec.options()
+	if err != nil {
+		return err
+	}
+	opts.Logger = g.logger(cmd.ErrOrStderr())
+	if spec.Key != "" {
+		signer, err := loadSigner(spec.Key)
+		if err != nil {
+			return err
+		}
+		opts.Signer = signer
+	}
+	if opts.Created, err = creationTime(); err != nil {
+		return err
+	}
+	res, err := build.Build(cmd.Context(), opts)
+	if err != nil {
+		return err
+	}
+	if o.format == "json" {
+		return writeJSON(cmd.OutOrStdout(), res)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "Built kit %s (sequence %d) at %s, %s\n", res.Version, res.Sequence, res.Output, humanBytes(res.Size))
+	fmt.Fprintf(w, "Bundle digest: %s\n", res.Digest)
+	fmt.Fprintf(w, "DB layers: %d, records: %d\n", res.Layers, res.Summary.Records)
+	for _, img := range res.Images {
+		fmt.Fprintf(w, "Image: %s\n", img)
+	}
+	if !res.Signed {
+		fmt.Fprintln(w, "Signed: no (pass --key to sign)")
+	}
+	return nil
+}
+
+// merged reads -f and lays the flags the user set over it.
+func (o *buildOptions) merged(cmd *cobra.Command) (kitSpec, error) {
+	if o.file == "" {
+		if o.spec.Output == "" {
+			return kitSpec{}, usagef("no output kit given; pass -o KIT (such as kit.tar.zst) or -f kit.yaml")
+		}
+		return o.spec, nil
+	}
+	raw, err := os.ReadFile(o.file)
+	if err != nil {
+		return kitSpec{}, fmt.Errorf("reading kit spec: %w", err)
+	}
+	var spec kitSpec
+	if err := yaml.UnmarshalStrict(raw, &spec); err != nil {
+		return kitSpec{}, fmt.Errorf("kit spec %s: %v", o.file, err)
+	}
+	spec.resolvePaths(filepath.Dir(o.file))
+	f := cmd.Flags()
+	if f.Changed("output") {
+		spec.Output = o.spec.Output
+	}
+	if f.Changed("version") {
+		spec.Version = o.spec.Version
+	}
+	if f.Changed("sequence") {
+		spec.Sequence = o.spec.Sequence
+	}
+	spec.Feeds = append(spec.Feeds, o.spec.Feeds...)
+	spec.Images = append(spec.Images, o.spec.Images...)
+	override := func(name string, dst *string, flagValue string) {
+		if f.Changed(name) {
+			*dst = flagValue
+		}
+	}
+	override("sbom", &spec.SBOM, o.spec.SBOM)
+	override("key", &spec.Key, o.spec.Key)
+	override("expires", &spec.Expires, o.spec.Expires)
+	override("base", &spec.Base, o.spec.Base)
+	if f.Changed("rollup") {
+		spec.Rollup = o.spec.Rollup
+	}
+	if spec.Output == "" {
+		return kitSpec{}, usagef("kit spec %s has no output and no -o was given", o.file)
+	}
+	return spec, nil
+}
+
+// resolvePaths makes the spec's relative paths relative to dir.
+func (s *kitSpec) resolvePaths(dir string) {
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	s.Output, s.SBOM, s.Key, s.Base = rel(s.Output), rel(s.SBOM), rel(s.Key), rel(s.Base)
+	for i, f := range s.Feeds {
+		if k, p, ok := strings.Cut(f, "="); ok {
+			s.Feeds[i] = k + "=" + rel(p)
+		}
+	}
+	for i, im := range s.Images {
+		if k, p, ok := cutLast(im, "="); ok {
+			s.Images[i] = k + "=" + rel(p)
+		}
+	}
+}
+
+func (s kitSpec) options() (build.Options, error) {
+	opts := build.Options{Output: s.Output, Version: s.Version, Sequence: s.Sequence,
+		SBOM: s.SBOM, Base: s.Base, Rollup: s.Rollup}
+	if s.Rollup && s.Base == "" {
+		return opts, usagef("--rollup needs --base PREVIOUS_KIT")
+	}
+	for _, f := range s.Feeds {
+		feed, err := parseFeed(f)
+		if err != nil {
+			return opts, err
+		}
+		opts.Feeds = append(opts.Feeds, feed)
+	}
+	for _, im := range s.Images {
+		ref, path, ok := cutLast(im, "=")
+		if !ok || ref == "" || path == "" {
+			return opts, usagef("image %q is not REF=PATH, such as registry.example/stella-ops/scanner:0.1.0=images/scanner", im)
+		}
+		opts.Images = append(opts.Images, build.Image{Ref: ref, Path: path})
+	}
+	if s.Expires != "" {
+		d, err := parseDuration(s.Expires)
+		if err != nil {
+			return opts, err
+		}
+		opts.Expires = d
+	}
+	if s.Sequence < 0 {
+		return opts, usagef("--sequence is %d; give a positive number", s.Sequence)
+	}
+	return opts, nil
+}
+
+func parseFeed(s string) (vulndb.Feed, error) {
+	kind, path, ok := strings.Cut(s, "=")
+	if !ok || path == "" {
+		return vulndb.Feed{}, usagef("feed %q is not KIND=PATH, such as osv=feeds/osv", s)
+	}
+	feed := vulndb.Feed{Kind: kind, Path: path}
+	switch {
+	case kind == "osv" || kind == "ghsa" || kind == "nvd":
+	case strings.HasPrefix(kind, "regional:") && len(kind) > len("regional:"):
+		feed.Kind, feed.Name = "regional", strings.TrimPrefix(kind, "regional:")
+	default:
+		return vulndb.Feed{}, usagef("feed kind %q is unknown; use osv, ghsa, nvd or regional:NAME", kind)
+	}
+	return feed, nil
+}
+
+// cutLast splits at the last sep, since image references may hold none but
+// paths may not start with one: "host:5000/repo:tag=path".
+func cutLast(s, sep string) (before, after string, ok bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// parseDuration accepts Go durations and a whole number of days, "30d".
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil && n > 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, usagef("--expires is %q; give a positive duration such as 720h or 30d", s)
+	}
+	return d, nil
+}
+
+// creationTime returns SOURCE_DATE_EPOCH when set, else the clock, in UTC.
+func creationTime() (time.Time, error) {
+	if s, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok && s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return time.Time{}, usagef("SOURCE_DATE_EPOCH is %q; set it to Unix seconds or unset it", s)
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	return time.Now().UTC().Truncate(time.Second), nil
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"stella-ops.org/ouk/oci/sign"
+)
+
+func newSignCommand(g *globalOptions) *cobra.Command {
+	var key, out string
+	cmd := &cobra.Command{
+		Use:   "sign --key KEY KIT",
+		Short: "Write a detached signature KIT.sig that cosign verify-blob accepts",
+		Long: `Sign the kit file as a blob and write the base64 signature to KIT.sig, so
+operators can check the file before importing it:
+
+  cosign verify-blob --key cosign.pub --signature KIT.sig --insecure-ignore-tlog KIT`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if key == "" {
+				return usagef("no signing key given; pass --key cosign.key")
+			}
+			kit := args[0]
+			if out == "" {
+				out = kit + ".sig"
+			}
+			signer, err := loadSigner(key)
+			if err != nil {
+				return err
+			}
+			f, err := os.Open(kit)
+			if err != nil {
+				return fmt.Errorf("opening kit: %w", err)
+			}
+			defer f.Close()
+			sig, err := sign.SignBlob(signer, f)
+			if err != nil {
+				return fmt.Errorf("signing %s: %w", kit, err)
+			}
+			if err := os.WriteFile(out, sig, 0o644); err != nil {
+				return fmt.Errorf("writing signature: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Signature written to %s\n", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "private key (cosign.key or PKCS#8 PEM)")
+	cmd.Flags().StringVar(&out, "output-signature", "", "signature file to write (default KIT.sig)")
+	return cmd
+}

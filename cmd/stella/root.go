@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	store   string
+	verbose bool
+	quiet   bool
+}
+
+func newRootCommand() *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:           "stella",
+		Short:         "Stella Ops: offline update kits and vulnerability lookups for air-gapped sites",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.store, "store", "",
+		"store folder (default $STELLA_HOME, else ~/.local/share/stella)")
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log each step on stderr")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print warnings and errors only")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
+
+	root.AddCommand(newOUKCommand(g), newDBCommand(g), newScanCommand(g), newQuotaCommand(g))
+	return root
+}
+
+// storeDir resolves the store folder from --store, $STELLA_HOME or the default.
+func (g *globalOptions) storeDir() (string, error) {
+	if g.store != "" {
+		return filepath.Abs(g.store)
+	}
+	if h := os.Getenv("STELLA_HOME"); h != "" {
+		return filepath.Abs(h)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the default store: %w; set STELLA_HOME or pass --store", err)
+	}
+	return filepath.Join(home, ".local", "share", "stella"), nil
+}
+
+// logger returns the logger for library events: warnings by default, every
+// step with --verbose, on stderr.
+func (g *globalOptions) logger(stderr io.Writer) *slog.Logger {
+	level := slog.LevelWarn
+	if g.verbose {
+		level = slog.LevelInfo
+	}
+	if g.quiet {
+		level = slog.LevelError
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+}
+
+// isTerminal reports whether w is a terminal, for progress bars.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

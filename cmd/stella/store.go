@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci/sign"
+)
+
+// Folders inside the store folder.
+const (
+	storeDBDir   = "db"   // the Pebble content store
+	storeKeysDir = "keys" // trusted public keys, *.pub
+)
+
+// openStore opens the content store, creating the store folder on first use.
+// With wait above zero it waits that long for another process to release
+// the store, so short commands queue behind each other.
+func (g *globalOptions) openStore(_ context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
+	dir, err := g.storeDir()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("creating store folder: %w", err)
+	}
+	s, err := cas.Open(filepath.Join(dir, storeDBDir), cas.Options{Logger: log, LockWait: wait})
+	if errors.Is(err, errdef.ErrStoreInUse) {
+		return nil, "", fmt.Errorf("store %s is used by another stella process; wait for it to finish and try again: %w", dir, errdef.ErrStoreInUse)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("opening store %s: %w", dir, err)
+	}
+	return s, dir, nil
+}
+
+// trustedKeys loads the keys given with --key and every *.pub in the store's
+// keys folder.
+func trustedKeys(storeDir string, files []string) ([]sign.TrustedKey, error) {
+	keys, err := sign.LoadTrustedKeys(files, []string{filepath.Join(storeDir, storeKeysDir)})
+	if err != nil {
+		return nil, fmt.Errorf("loading trusted keys: %w", err)
+	}
+	return keys, nil
+}
+
+// keyPassword returns the password of a private key: $COSIGN_PASSWORD when
+// set (empty included), as cosign reads it; otherwise a prompt on a terminal,
+// otherwise empty.
+func keyPassword(prompt string, confirm bool) ([]byte, error) {
+	if p, ok := os.LookupEnv("COSIGN_PASSWORD"); ok {
+		return []byte(p), nil
+	}
+	if !isTerminal(os.Stdin) {
+		return nil, nil
+	}
+	return readPassword(prompt, confirm)
+}
+
+// loadSigner reads a private key file in cosign's format or as PKCS#8 PEM.
+func loadSigner(path string) (cryptoSigner, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading signing key: %w", err)
+	}
+	pw, err := keyPassword("Enter password for private key: ", false)
+	if err != nil {
+		return nil, err
+	}
+	s, err := sign.LoadPrivateKey(raw, pw)
+	if err != nil {
+		return nil, fmt.Errorf("loading signing key %s: %w", path, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,351 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/sign"
+)
+
+// VulnDBNamespace is the store namespace that holds the lookup index.
+const VulnDBNamespace = "vulndb"
+
+// finish checks a kit whose blobs are in the store and activates it.
+func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, error) {
+	bm, err := s.findBundle(ctx, index)
+	if err != nil {
+		return nil, err
+	}
+	s.result.Digest = bm.desc.Digest.String()
+	s.result.Version = bm.meta.Version
+	s.result.Sequence = bm.meta.Sequence
+	s.result.Kind = bm.meta.Kind
+	s.result.BaseDigest = bm.meta.BaseDigest
+	s.result.Created = bm.meta.Created
+	s.result.Expires = bm.meta.Expires
+	log := s.opts.Logger.With("version", bm.meta.Version, "digest", bm.desc.Digest)
+
+	if err := s.checkBase(ctx, bm.meta); err != nil {
+		return nil, err
+	}
+	if err := s.checkGraph(ctx, bm); err != nil {
+		return nil, err
+	}
+	if err := s.checkSignature(ctx, index, bm); err != nil {
+		return nil, err
+	}
+	log.Info("kit verified", "signedBy", s.result.SignedBy)
+
+	active, err := s.opts.Store.Active(ctx)
+	hasActive := err == nil
+	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
+		return nil, fmt.Errorf("reading the active kit: %w", err)
+	}
+	if hasActive && active.Digest == bm.desc.Digest {
+		s.result.AlreadyActive = true
+		s.result.Action = "none"
+		log.Info("kit is already active")
+		return &s.result, nil
+	}
+	action, err := s.checkPolicy(bm.meta, active, hasActive)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.indexDB(ctx, bm); err != nil {
+		return nil, err
+	}
+	rec := cas.KitRecord{
+		Digest:   bm.desc.Digest,
+		Version:  bm.meta.Version,
+		Sequence: bm.meta.Sequence,
+		Created:  bm.meta.Created,
+		Expires:  bm.meta.Expires,
+		At:       s.opts.Now().UTC(),
+		Action:   action,
+	}
+	if action == "downgrade" {
+		rec.Note = fmt.Sprintf("sequence %d is lower than %d of kit %s; imported with --allow-downgrade",
+			bm.meta.Sequence, active.Sequence, active.Version)
+	}
+	if err := s.opts.Store.Activate(ctx, rec); err != nil {
+		return nil, fmt.Errorf("activating kit %s: %w", bm.meta.Version, err)
+	}
+	s.added = nil
+	s.result.Action = action
+	log.Info("kit activated", "action", action)
+	return &s.result, nil
+}
+
+// findBundle locates the one bundle index among the index.json entries.
+func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleMeta, error) {
+	var found []*bundleMeta
+	for _, d := range index.Manifests {
+		if d.MediaType != ocispec.MediaTypeImageIndex {
+			continue
+		}
+		if err := checkDescriptor(d); err != nil {
+			return nil, err
+		}
+		if ok, err := s.opts.Store.Exists(ctx, d); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, fmt.Errorf("index.json names %s, but the kit has no such blob: %w", d.Digest, errdef.ErrInvalidKit)
+		}
+		b, err := s.readManifest(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		idx, meta, err := oci.ParseBundleIndex(b)
+		if err != nil {
+			if d.ArtifactType == oci.ArtifactTypeBundle {
+				return nil, err
+			}
+			continue
+		}
+		found = append(found, &bundleMeta{desc: d, index: idx, meta: meta, raw: b})
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("index.json lists no bundle index of artifact type %s: %w",
+			oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
+	case 1:
+		return found[0], nil
+	}
+	return nil, fmt.Errorf("index.json lists %d bundle indexes; a kit holds exactly one: %w", len(found), errdef.ErrInvalidKit)
+}
+
+// checkBase rejects a delta whose base kit is not in the store.
+func (s *session) checkBase(ctx context.Context, meta oci.Meta) error {
+	if meta.Kind != oci.KindDelta {
+		return nil
+	}
+	d, err := digest.Parse(meta.BaseDigest)
+	if err != nil {
+		return fmt.Errorf("delta base digest %q: %v: %w", meta.BaseDigest, err, errdef.ErrInvalidKit)
+	}
+	if _, err := s.opts.Store.Stat(ctx, d); err != nil {
+		if errors.Is(err, errdef.ErrNotFound) {
+			return fmt.Errorf("kit %s is a delta of kit %s (%s), which is not in the store; import that full kit first: %w",
+				meta.Version, meta.BaseVersion, meta.BaseDigest, errdef.ErrBaseMissing)
+		}
+		return fmt.Errorf("checking delta base %s: %w", meta.BaseDigest, err)
+	}
+	return nil
+}
+
+// checkGraph checks that every blob the bundle index reaches is stored with
+// the size its descriptor declares.
+func (s *session) checkGraph(ctx context.Context, bm *bundleMeta) error {
+	seen := make(map[digest.Digest]bool)
+	var walk func(parent digest.Digest, d ocispec.Descriptor) error
+	walk = func(parent digest.Digest, d ocispec.Descriptor) error {
+		if seen[d.Digest] {
+			return nil
+		}
+		seen[d.Digest] = true
+		if err := checkDescriptor(d); err != nil {
+			return err
+		}
+		info, err := s.opts.Store.Stat(ctx, d.Digest)
+		if errors.Is(err, errdef.ErrNotFound) {
+			if bm.meta.Kind == oci.KindDelta {
+				return fmt.Errorf("delta %s omits blob %s (from %s), which the store lacks; import full kit %s (%s) first: %w",
+					bm.meta.Version, d.Digest, parent, bm.meta.BaseVersion, bm.meta.BaseDigest, errdef.ErrBaseMissing)
+			}
+			return fmt.Errorf("blob %s, referenced by %s, is missing from the kit: %w", d.Digest, parent, errdef.ErrInvalidKit)
+		}
+		if err != nil {
+			return fmt.Errorf("checking blob %s: %w", d.Digest, err)
+		}
+		if info.Size != d.Size {
+			return fmt.Errorf("blob %s has %d bytes, but %s declares %d: %w",
+				d.Digest, info.Size, parent, d.Size, errdef.ErrSizeMismatch)
+		}
+		if !isManifest(d.MediaType) {
+			return nil
+		}
+		b, err := s.readManifest(ctx, d)
+		if err != nil {
+			return err
+		}
+		kids, err := children(d, b)
+		if err != nil {
+			return err
+		}
+		for _, k := range kids {
+			if err := walk(d.Digest, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk("the bundle index", bm.desc)
+}
+
+// checkSignature accepts the kit when one signature referrer of its bundle
+// index verifies with a trusted key.
+func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *bundleMeta) error {
+	candidates, err := s.referrers(ctx, index, bm.desc)
+	if err != nil {
+		return err
+	}
+	var reasons []string
+	for _, ref := range candidates {
+		signer, err := s.verifyReferrer(ctx, ref, bm)
+		if err == nil {
+			s.result.SignedBy = signer
+			return nil
+		}
+		reasons = append(reasons, fmt.Sprintf("%s: %v", ref.Digest, err))
+	}
+	var why string
+	switch {
+	case len(candidates) == 0:
+		why = "the kit carries no signature"
+	case len(s.opts.Keys) == 0:
+		why = "no trusted key is configured (pass --key or put the public key in $STELLA_HOME/keys)"
+	default:
+		why = "no signature verifies with a trusted key: " + strings.Join(reasons, "; ")
+	}
+	if s.opts.InsecureSkipSignature {
+		s.warn("importing kit " + bm.meta.Version + " without a valid signature (--insecure-skip-signature): " + why)
+		return nil
+	}
+	return fmt.Errorf("kit %s (%s): %s; import only kits from a trusted builder, or pass --insecure-skip-signature to override: %w",
+		bm.meta.Version, bm.desc.Digest, why, errdef.ErrSignature)
+}
+
+// referrers lists signature manifests of the bundle index, from index.json
+// and from the store.
+func (s *session) referrers(ctx context.Context, index ocispec.Index, subject ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	var out []ocispec.Descriptor
+	seen := make(map[digest.Digest]bool)
+	for _, d := range index.Manifests {
+		if d.MediaType != ocispec.MediaTypeImageManifest || d.Digest == subject.Digest {
+			continue
+		}
+		seen[d.Digest] = true
+		out = append(out, d)
+	}
+	stored, err := s.opts.Store.Predecessors(ctx, subject)
+	if err != nil {
+		return nil, fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)
+	}
+	for _, d := range stored {
+		if !seen[d.Digest] {
+			seen[d.Digest] = true
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (s *session) verifyReferrer(ctx context.Context, ref ocispec.Descriptor, bm *bundleMeta) (string, error) {
+	if err := checkDescriptor(ref); err != nil {
+		return "", err
+	}
+	b, err := s.readManifest(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	bundleDesc, subject, err := sign.ParseReferrerManifest(b)
+	if err != nil {
+		return "", err
+	}
+	if subject.Digest != bm.desc.Digest {
+		return "", fmt.Errorf("signature is for %s, not this kit", subject.Digest)
+	}
+	if bundleDesc.Size > MaxManifestSize {
+		return "", fmt.Errorf("signature bundle declares %d bytes, over the %d byte limit: %w",
+			bundleDesc.Size, MaxManifestSize, errdef.ErrSizeExceedsLimit)
+	}
+	bundle, err := content.FetchAll(ctx, s.opts.Store, bundleDesc)
+	if err != nil {
+		return "", fmt.Errorf("reading signature bundle %s: %w", bundleDesc.Digest, err)
+	}
+	key, err := sign.VerifyManifest(s.opts.Keys, bm.desc, bm.raw, bundle)
+	if err != nil {
+		return "", err
+	}
+	return key.Source, nil
+}
+
+// checkPolicy applies the site's rules on sequence and expiry and returns the
+// history action of the import.
+func (s *session) checkPolicy(meta oci.Meta, active cas.KitRecord, hasActive bool) (string, error) {
+	action := "import"
+	if hasActive && meta.Sequence < active.Sequence {
+		if !s.opts.AllowDowngrade {
+			return "", fmt.Errorf("kit %s has sequence %d, lower than %d of the active kit %s, so importing it would roll the site back; use `stella ouk rollback` for a deliberate step back, or pass --allow-downgrade: %w",
+				meta.Version, meta.Sequence, active.Sequence, active.Version, errdef.ErrDowngrade)
+		}
+		s.warn(fmt.Sprintf("downgrading from kit %s (sequence %d) to %s (sequence %d) because --allow-downgrade is set",
+			active.Version, active.Sequence, meta.Version, meta.Sequence))
+		action = "downgrade"
+	}
+	now := s.opts.Now()
+	if !meta.Expires.IsZero() && now.After(meta.Expires) {
+		if !s.opts.AllowExpired {
+			return "", fmt.Errorf("kit %s expired at %s; get a newer kit, or pass --allow-expired to import it anyway: %w",
+				meta.Version, meta.Expires.UTC().Format("2006-01-02T15:04:05Z"), errdef.ErrExpired)
+		}
+		s.warn(fmt.Sprintf("kit %s expired at %s; importing it because --allow-expired is set",
+			meta.Version, meta.Expires.UTC().Format("2006-01-02T15:04:05Z")))
+	}
+	return action, nil
+}
+
+// indexDB builds the lookup index for DB layers not indexed before.
+func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
+	dbDesc, ok := oci.Child(bm.index, oci.RoleDB)
+	if !ok {
+		return nil
+	}
+	b, err := s.readManifest(ctx, dbDesc)
+	if err != nil {
+		return err
+	}
+	layers, err := children(dbDesc, b)
+	if err != nil {
+		return err
+	}
+	store := s.opts.Store.KV(VulnDBNamespace)
+	for _, l := range layers[1:] {
+		if l.MediaType != oci.MediaTypeDBLayer {
+			continue
+		}
+		done, err := vulndb.IsIndexed(store, l.Digest)
+		if err != nil {
+			return fmt.Errorf("checking index of DB layer %s: %w", l.Digest, err)
+		}
+		if done {
+			continue
+		}
+		rc, err := s.opts.Store.Fetch(ctx, l)
+		if err != nil {
+			return fmt.Errorf("reading DB layer %s: %w", l.Digest, err)
+		}
+		err = vulndb.IndexLayer(ctx, store, l, rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("indexing DB layer %s: %w", l.Digest, err)
+		}
+		s.result.LayersIndexed++
+	}
+	return nil
+}
+
+func (s *session) warn(msg string) {
+	s.result.Warnings = append(s.result.Warnings, msg)
+	s.opts.Logger.Warn(msg)
+}

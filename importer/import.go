@@ -1,0 +1,181 @@
+package importer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/layout"
+)
+
+// ImportStream imports a kit from an OCI image layout tar stream, plain or
+// compressed with gzip or zstd (detected from the bytes). Blobs are stored as
+// they are read, so the kit is never written to disk twice.
+func ImportStream(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	s := newSession(opts)
+	index, err := s.readStream(ctx, r)
+	if err != nil {
+		s.failed(ctx, err)
+		return nil, err
+	}
+	return s.finishOrRollback(ctx, *index)
+}
+
+// ImportDir imports a kit from an OCI image layout folder.
+func ImportDir(ctx context.Context, dir string, opts Options) (*Result, error) {
+	index, src, err := layout.OpenDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening layout folder %s: %w", dir, err)
+	}
+	return ImportFrom(ctx, src, index, opts)
+}
+
+// ImportFrom imports the kit whose bundle index and signature referrers are
+// listed in index from any oras-go source: a layout folder or a registry.
+// Only blobs the store lacks are read from src.
+func ImportFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, opts Options) (*Result, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	s := newSession(opts)
+	if err := s.copyFrom(ctx, src, index); err != nil {
+		s.failed(ctx, err)
+		return nil, err
+	}
+	return s.finishOrRollback(ctx, index)
+}
+
+// failed decides what to keep after an error while reading. An interrupted
+// or truncated transfer keeps the verified blobs it stored, so that running
+// the import again does not transfer them twice; any other error removes
+// them, so that bad input leaves the store as it was.
+func (s *session) failed(ctx context.Context, err error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.ErrUnexpectedEOF) {
+		s.opts.Logger.Info("import interrupted; stored blobs kept for the next attempt",
+			"blobs", len(s.added), "error", err)
+		return
+	}
+	s.rollback(context.WithoutCancel(ctx))
+}
+
+func (s *session) finishOrRollback(ctx context.Context, index ocispec.Index) (*Result, error) {
+	res, err := s.finish(ctx, index)
+	if err != nil {
+		s.rollback(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return res, nil
+}
+
+// readStream stores every blob of a tar stream and returns its index.json.
+func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, error) {
+	tr, err := layout.NewTarReader(r, s.opts.Limits)
+	if err != nil {
+		return nil, err
+	}
+	var index *ocispec.Index
+	sawLayout := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		e, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch e.Kind {
+		case layout.LayoutFile:
+			if err := readLayoutFile(e.Reader); err != nil {
+				return nil, err
+			}
+			sawLayout = true
+		case layout.IndexJSON:
+			idx, err := readIndexJSON(e.Reader)
+			if err != nil {
+				return nil, err
+			}
+			index = idx
+		case layout.Blob:
+			desc := ocispec.Descriptor{Digest: e.Digest, Size: e.Size}
+			if err := s.store(ctx, desc, e.Reader); err != nil {
+				return nil, fmt.Errorf("tar entry %s: %w", e.Name, err)
+			}
+			if index != nil {
+				if err := s.checkBaseEarly(ctx, *index, desc); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if !sawLayout {
+		return nil, fmt.Errorf("kit has no oci-layout file, so it is not an OCI image layout: %w", errdef.ErrInvalidKit)
+	}
+	if index == nil {
+		return nil, fmt.Errorf("kit has no index.json: %w", errdef.ErrInvalidKit)
+	}
+	return index, nil
+}
+
+// checkBaseEarly rejects a delta whose base is absent as soon as its bundle
+// index has arrived, before the rest of the stream is stored.
+func (s *session) checkBaseEarly(ctx context.Context, index ocispec.Index, stored ocispec.Descriptor) error {
+	for _, d := range index.Manifests {
+		if d.Digest != stored.Digest || d.MediaType != ocispec.MediaTypeImageIndex {
+			continue
+		}
+		b, err := s.readManifest(ctx, d)
+		if err != nil {
+			return err
+		}
+		_, meta, err := oci.ParseBundleIndex(b)
+		if err != nil {
+			return nil // not the bundle index, or invalid: finish reports it
+		}
+		return s.checkBase(ctx, meta)
+	}
+	return nil
+}
+
+func readLayoutFile(r io.Reader) error {
+	b, err := io.ReadAll(io.LimitReader(r, 4096))
+	if err != nil {
+		return fmt.Errorf("reading oci-layout: %w", err)
+	}
+	var l ocispec.ImageLayout
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("decoding oci-layout: %v: %w", err, errdef.ErrInvalidKit)
+	}
+	if l.Version != ocispec.ImageLayoutVersion {
+		return fmt.Errorf("oci-layout version is %q, want %q: %w", l.Version, ocispec.ImageLayoutVersion, errdef.ErrInvalidKit)
+	}
+	return nil
+}
+
+func readIndexJSON(r io.Reader) (*ocispec.Index, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading index.json: %w", err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return nil, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
+	}
+	if idx.SchemaVersion != 2 {
+		return nil, fmt.Errorf("index.json schemaVersion is %d, want 2: %w", idx.SchemaVersion, errdef.ErrInvalidKit)
+	}
+	return &idx, nil
+}

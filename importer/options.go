@@ -1,0 +1,82 @@
+package importer
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/oci/layout"
+	"stella-ops.org/ouk/oci/sign"
+)
+
+// MaxManifestSize is the largest manifest, image index or signature bundle
+// an import parses. Larger descriptors are rejected before any byte is read.
+const MaxManifestSize = 4 << 20
+
+// Options configures an import.
+type Options struct {
+	// Store is the content store the kit is imported into. Required.
+	Store *cas.Store
+	// Keys are the trusted public keys; a kit must carry a signature by
+	// one of them unless InsecureSkipSignature is set.
+	Keys []sign.TrustedKey
+	// InsecureSkipSignature imports a kit without a valid signature.
+	InsecureSkipSignature bool
+	// AllowDowngrade imports a kit whose sequence number is lower than the
+	// active kit's; the history records the downgrade.
+	AllowDowngrade bool
+	// AllowExpired imports a kit past its signed expiry time, with a warning.
+	AllowExpired bool
+	// Limits bound what the tar reader accepts; zero fields take the
+	// layout package's defaults.
+	Limits layout.Limits
+	// Now returns the current time; default time.Now.
+	Now func() time.Time
+	// Logger receives progress and decisions; default discards.
+	Logger *slog.Logger
+	// Progress, when set, is called as bytes are read from the source.
+	Progress func(Progress)
+}
+
+// Progress reports how far an import has read.
+type Progress struct {
+	// BytesRead counts bytes of blobs read from the source so far.
+	BytesRead int64
+	// Blob is the digest of the blob being read, empty between blobs.
+	Blob string
+}
+
+func (o *Options) validate() error {
+	if o.Store == nil {
+		return fmt.Errorf("import options: no store given")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return nil
+}
+
+// Result summarises an import.
+type Result struct {
+	Digest        string    `json:"digest"`
+	Version       string    `json:"version"`
+	Sequence      int64     `json:"sequence"`
+	Kind          string    `json:"kind"`
+	BaseDigest    string    `json:"baseDigest,omitempty"`
+	Created       time.Time `json:"created"`
+	Expires       time.Time `json:"expires,omitzero"`
+	BytesRead     int64     `json:"bytesRead"`
+	BytesStored   int64     `json:"bytesStored"`
+	BlobsStored   int       `json:"blobsStored"`
+	BlobsSkipped  int       `json:"blobsSkipped"`
+	LayersIndexed int       `json:"layersIndexed"`
+	SignedBy      string    `json:"signedBy,omitempty"`
+	AlreadyActive bool      `json:"alreadyActive"`
+	Action        string    `json:"action"`
+	Warnings      []string  `json:"warnings,omitempty"`
+}

@@ -1,0 +1,164 @@
+package importer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+)
+
+// Docker media types that images in a kit may still use.
+const (
+	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+)
+
+// session is the state of one import: what it stored, so a failed check can
+// remove exactly that, and the figures of the final report.
+type session struct {
+	opts     Options
+	added    []ocispec.Descriptor
+	result   Result
+	manifest map[digest.Digest][]byte
+}
+
+func newSession(opts Options) *session {
+	return &session{opts: opts, manifest: make(map[digest.Digest][]byte)}
+}
+
+// store pushes one blob into the content store unless it is there already.
+func (s *session) store(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+	ok, err := s.opts.Store.Exists(ctx, desc)
+	if err != nil {
+		return fmt.Errorf("checking blob %s: %w", desc.Digest, err)
+	}
+	if ok {
+		s.result.BlobsSkipped++
+		return nil
+	}
+	counted := &countingReader{r: r, onRead: s.onRead(desc.Digest)}
+	if err := s.opts.Store.Push(ctx, desc, counted); err != nil {
+		if errors.Is(err, errdef.ErrAlreadyExists) {
+			s.result.BlobsSkipped++
+			return nil
+		}
+		return fmt.Errorf("storing blob %s: %w", desc.Digest, err)
+	}
+	s.added = append(s.added, desc)
+	s.result.BlobsStored++
+	s.result.BytesStored += desc.Size
+	return nil
+}
+
+func (s *session) onRead(d digest.Digest) func(int) {
+	return func(n int) {
+		s.result.BytesRead += int64(n)
+		if s.opts.Progress != nil {
+			s.opts.Progress(Progress{BytesRead: s.result.BytesRead, Blob: d.String()})
+		}
+	}
+}
+
+// rollback removes the blobs this import added. It runs when a check fails,
+// so that a rejected kit leaves the store as it was.
+func (s *session) rollback(ctx context.Context) {
+	for i := len(s.added) - 1; i >= 0; i-- {
+		d := s.added[i]
+		if err := s.opts.Store.Delete(ctx, d); err != nil && !errors.Is(err, errdef.ErrNotFound) {
+			s.opts.Logger.Warn("removing blob of rejected kit", "digest", d.Digest, "error", err)
+		}
+	}
+	s.added = nil
+}
+
+// readManifest returns the bytes of a manifest-like blob from the store,
+// rejecting descriptors over MaxManifestSize before reading.
+func (s *session) readManifest(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	if b, ok := s.manifest[desc.Digest]; ok {
+		return b, nil
+	}
+	if desc.Size > MaxManifestSize {
+		return nil, fmt.Errorf("manifest %s declares %d bytes, over the %d byte limit: %w",
+			desc.Digest, desc.Size, MaxManifestSize, errdef.ErrSizeExceedsLimit)
+	}
+	if desc.Size < 0 {
+		return nil, fmt.Errorf("manifest %s declares a negative size %d: %w", desc.Digest, desc.Size, errdef.ErrInvalidKit)
+	}
+	b, err := content.FetchAll(ctx, s.opts.Store, desc)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest %s: %w", desc.Digest, err)
+	}
+	s.manifest[desc.Digest] = b
+	return b, nil
+}
+
+// children decodes the descriptors a manifest or image index points to.
+// Leaf blobs have none.
+func children(desc ocispec.Descriptor, b []byte) ([]ocispec.Descriptor, error) {
+	switch desc.MediaType {
+	case ocispec.MediaTypeImageIndex, mediaTypeDockerManifestList:
+		var idx ocispec.Index
+		if err := json.Unmarshal(b, &idx); err != nil {
+			return nil, fmt.Errorf("decoding image index %s: %v: %w", desc.Digest, err, errdef.ErrInvalidKit)
+		}
+		return idx.Manifests, nil
+	case ocispec.MediaTypeImageManifest, mediaTypeDockerManifest:
+		var m ocispec.Manifest
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("decoding manifest %s: %v: %w", desc.Digest, err, errdef.ErrInvalidKit)
+		}
+		out := make([]ocispec.Descriptor, 0, len(m.Layers)+1)
+		out = append(out, m.Config)
+		return append(out, m.Layers...), nil
+	}
+	return nil, nil
+}
+
+func isManifest(mediaType string) bool {
+	switch mediaType {
+	case ocispec.MediaTypeImageIndex, mediaTypeDockerManifestList,
+		ocispec.MediaTypeImageManifest, mediaTypeDockerManifest:
+		return true
+	}
+	return false
+}
+
+// checkDescriptor rejects a descriptor whose digest or size cannot name a blob.
+func checkDescriptor(desc ocispec.Descriptor) error {
+	if err := desc.Digest.Validate(); err != nil {
+		return fmt.Errorf("descriptor digest %q: %v: %w", desc.Digest, err, errdef.ErrInvalidKit)
+	}
+	if desc.Size < 0 {
+		return fmt.Errorf("descriptor %s has negative size %d: %w", desc.Digest, desc.Size, errdef.ErrInvalidKit)
+	}
+	return nil
+}
+
+// bundleMeta is the parsed bundle index of the kit being imported.
+type bundleMeta struct {
+	desc  ocispec.Descriptor
+	index ocispec.Index
+	meta  oci.Meta
+	raw   []byte
+}
+
+type countingReader struct {
+	r      io.Reader
+	onRead func(int)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.onRead(n)
+	}
+	return n, err
+}

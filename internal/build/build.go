@@ -1,0 +1,258 @@
+// Package build assembles a kit: it merges the vulnerability feeds into DB
+// layers, gathers the images, writes or takes an SBOM, signs the bundle index
+// and writes the whole as a deterministic OCI image layout tar stream.
+package build
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/memory"
+
+	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/layout"
+	"stella-ops.org/ouk/oci/sign"
+)
+
+// Image is one image to carry in a kit.
+type Image struct {
+	// Ref is the reference the image is mirrored to, such as
+	// "registry.example/stella-ops/scanner:0.1.0".
+	Ref string `json:"ref"`
+	// Path is an OCI layout folder or an oci-archive tar.
+	Path string `json:"path"`
+}
+
+// Options configures a build.
+type Options struct {
+	// Output is the kit file; its suffix picks the compression.
+	Output string
+	// Version names the kit; default the creation time as 2006.01.02-150405.
+	Version string
+	// Sequence orders kits; default the creation time in Unix seconds.
+	Sequence int64
+	// Feeds are the vulnerability feeds merged into the DB.
+	Feeds []vulndb.Feed
+	// Images are carried with every platform they have.
+	Images []Image
+	// SBOM is an SPDX 2.3 JSON file; empty generates one from the kit's contents.
+	SBOM string
+	// Signer signs the bundle index; nil builds an unsigned kit.
+	Signer crypto.Signer
+	// Expires is how long after creation the kit stays importable; 0 never expires.
+	Expires time.Duration
+	// Created is the creation time; the CLI sets it from SOURCE_DATE_EPOCH or the clock.
+	Created time.Time
+	// Base is a previous kit (file or layout folder) whose DB layers are reused.
+	Base string
+	// Rollup writes fresh base layers instead of adding an overlay to Base.
+	Rollup bool
+	// Logger receives progress; default discards.
+	Logger *slog.Logger
+}
+
+// Result describes a built kit.
+type Result struct {
+	Output   string         `json:"output"`
+	Digest   string         `json:"digest"`
+	Version  string         `json:"version"`
+	Sequence int64          `json:"sequence"`
+	Created  time.Time      `json:"created"`
+	Expires  time.Time      `json:"expires,omitzero"`
+	Size     int64          `json:"size"`
+	Layers   int            `json:"dbLayers"`
+	Images   []string       `json:"images"`
+	Signed   bool           `json:"signed"`
+	Summary  vulndb.Summary `json:"summary"`
+}
+
+// Build writes a kit as opts describes.
+func Build(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Created.IsZero() {
+		return nil, fmt.Errorf("build options: no creation time set")
+	}
+	created := opts.Created.UTC().Truncate(time.Second)
+	comp, err := layout.CompressionFromName(opts.Output)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{opts: opts, created: created, mem: memory.New()}
+	b.src = &multiSource{first: b.mem}
+
+	dbDesc, summary, err := b.buildDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	children := []ocispec.Descriptor{dbDesc}
+	imageDescs, err := b.addImages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	children = append(children, imageDescs...)
+	sbomDesc, err := b.addSBOM(ctx, dbDesc, imageDescs, summary)
+	if err != nil {
+		return nil, err
+	}
+	children = append(children, sbomDesc)
+
+	meta := oci.Meta{
+		Version:  opts.Version,
+		Sequence: opts.Sequence,
+		Created:  created,
+		Schema:   oci.SchemaVersion,
+		Kind:     oci.KindFull,
+	}
+	if meta.Version == "" {
+		meta.Version = created.Format("2006.01.02-150405")
+	}
+	if meta.Sequence == 0 {
+		meta.Sequence = created.Unix()
+	}
+	if opts.Expires > 0 {
+		meta.Expires = created.Add(opts.Expires)
+	}
+	bundleDesc, bundleBytes, err := b.pushJSON(ctx, ocispec.MediaTypeImageIndex, ocispec.Index{
+		Versioned:    specsVersioned,
+		MediaType:    ocispec.MediaTypeImageIndex,
+		ArtifactType: oci.ArtifactTypeBundle,
+		Manifests:    children,
+		Annotations:  meta.Annotations(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	bundleDesc.ArtifactType = oci.ArtifactTypeBundle
+
+	top := bundleDesc
+	top.Annotations = map[string]string{oci.AnnotationRefName: meta.Version}
+	index := ocispec.Index{Versioned: specsVersioned, MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: []ocispec.Descriptor{top}}
+	if opts.Signer != nil {
+		sigDesc, err := b.sign(ctx, bundleDesc, bundleBytes)
+		if err != nil {
+			return nil, err
+		}
+		index.Manifests = append(index.Manifests, sigDesc)
+	} else {
+		opts.Logger.Warn("no signing key given: the kit is unsigned and import will reject it unless --insecure-skip-signature is set")
+	}
+
+	size, err := writeKit(ctx, opts.Output, index, b.src, layout.TarOptions{Compression: comp, ModTime: created})
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{
+		Output:   opts.Output,
+		Digest:   bundleDesc.Digest.String(),
+		Version:  meta.Version,
+		Sequence: meta.Sequence,
+		Created:  created,
+		Expires:  meta.Expires,
+		Size:     size,
+		Layers:   b.layerCount,
+		Signed:   opts.Signer != nil,
+		Summary:  summary,
+	}
+	for _, img := range opts.Images {
+		res.Images = append(res.Images, img.Ref)
+	}
+	return res, nil
+}
+
+var specsVersioned = specs.Versioned{SchemaVersion: 2}
+
+type builder struct {
+	opts       Options
+	created    time.Time
+	mem        *memory.Store
+	src        *multiSource
+	layerCount int
+}
+
+// pushJSON marshals v, stores it in the staging store and returns its descriptor.
+func (b *builder) pushJSON(ctx context.Context, mediaType string, v any) (ocispec.Descriptor, []byte, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("encoding %s: %w", mediaType, err)
+	}
+	desc, err := b.pushBytes(ctx, mediaType, raw)
+	return desc, raw, err
+}
+
+func (b *builder) pushBytes(ctx context.Context, mediaType string, raw []byte) (ocispec.Descriptor, error) {
+	desc := ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(raw), Size: int64(len(raw))}
+	ok, err := b.mem.Exists(ctx, desc)
+	if err != nil || ok {
+		return desc, err
+	}
+	if err := b.mem.Push(ctx, desc, bytes.NewReader(raw)); err != nil {
+		return desc, fmt.Errorf("staging %s %s: %w", mediaType, desc.Digest, err)
+	}
+	return desc, nil
+}
+
+// sign stores the signature referrer of the bundle index and returns its descriptor.
+func (b *builder) sign(ctx context.Context, subject ocispec.Descriptor, subjectBytes []byte) (ocispec.Descriptor, error) {
+	ref, err := sign.SignManifest(b.opts.Signer, subject, subjectBytes, b.created)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("signing bundle index: %w", err)
+	}
+	for _, blob := range []struct {
+		desc ocispec.Descriptor
+		raw  []byte
+	}{{ref.ConfigDesc, ref.Config}, {ref.BundleDesc, ref.Bundle}, {ref.ManifestDesc, ref.Manifest}} {
+		if _, err := b.pushBytes(ctx, blob.desc.MediaType, blob.raw); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
+	return ref.ManifestDesc, nil
+}
+
+// writeKit writes the tar stream to a temporary file beside out and renames
+// it into place, so a failed build never leaves a partial kit under out.
+func writeKit(ctx context.Context, out string, index ocispec.Index, src content.ReadOnlyStorage, opts layout.TarOptions) (int64, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
+	if err != nil {
+		return 0, fmt.Errorf("creating kit file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := layout.WriteTar(ctx, tmp, index, src, opts); err != nil {
+		tmp.Close()
+		return 0, fmt.Errorf("writing kit %s: %w", out, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return 0, fmt.Errorf("writing kit %s: %w", out, err)
+	}
+	info, err := tmp.Stat()
+	if err != nil {
+		tmp.Close()
+		return 0, err
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, fmt.Errorf("writing kit %s: %w", out, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return 0, fmt.Errorf("moving kit into place at %s: %w", out, err)
+	}
+	return info.Size(), nil
+}

@@ -1,0 +1,170 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/memory"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/layout"
+)
+
+// maxKeptBlob is the largest blob OpenKit keeps from a kit file. Manifests
+// and DB layers are far smaller; image layers above it are only listed.
+const maxKeptBlob = 64 << 20
+
+// Kit is a kit opened for reading on the build side.
+type Kit struct {
+	Index  ocispec.Index
+	Bundle ocispec.Descriptor
+	Meta   oci.Meta
+	Source content.ReadOnlyStorage
+	// Sizes lists every blob the kit file holds, kept or not.
+	Sizes map[string]int64
+}
+
+// OpenKit reads a kit from a layout folder or a kit file. From a file it
+// keeps blobs up to 64 MiB in memory and lists the others.
+func OpenKit(ctx context.Context, path string) (*Kit, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening kit: %w", err)
+	}
+	k := &Kit{Sizes: make(map[string]int64)}
+	if info.IsDir() {
+		idx, src, err := layout.OpenDir(path)
+		if err != nil {
+			return nil, fmt.Errorf("opening kit folder %s: %w", path, err)
+		}
+		k.Index, k.Source = idx, src
+	} else if err := k.readFile(ctx, path); err != nil {
+		return nil, err
+	}
+	if err := k.findBundle(ctx); err != nil {
+		return nil, fmt.Errorf("kit %s: %w", path, err)
+	}
+	return k, nil
+}
+
+func (k *Kit) readFile(ctx context.Context, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening kit: %w", err)
+	}
+	defer f.Close()
+	tr, err := layout.NewTarReader(f, layout.Limits{})
+	if err != nil {
+		return fmt.Errorf("reading kit %s: %w", path, err)
+	}
+	mem := memory.New()
+	var index *ocispec.Index
+	for {
+		e, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading kit %s: %w", path, err)
+		}
+		switch e.Kind {
+		case layout.IndexJSON:
+			if index, err = readIndex(e.Reader); err != nil {
+				return fmt.Errorf("reading kit %s: %w", path, err)
+			}
+		case layout.Blob:
+			k.Sizes[e.Digest.String()] = e.Size
+			if e.Size > maxKeptBlob {
+				continue
+			}
+			d := ocispec.Descriptor{Digest: e.Digest, Size: e.Size}
+			if err := mem.Push(ctx, d, e.Reader); err != nil {
+				return fmt.Errorf("reading kit %s: blob %s: %w", path, e.Digest, err)
+			}
+		}
+	}
+	if index == nil {
+		return fmt.Errorf("kit %s has no index.json: %w", path, errdef.ErrInvalidKit)
+	}
+	k.Index, k.Source = *index, mem
+	return nil
+}
+
+func (k *Kit) findBundle(ctx context.Context) error {
+	for _, d := range k.Index.Manifests {
+		if d.MediaType != ocispec.MediaTypeImageIndex {
+			continue
+		}
+		var idx ocispec.Index
+		raw, err := fetchJSON(ctx, k.Source, d, &idx)
+		if err != nil {
+			continue
+		}
+		_, meta, err := oci.ParseBundleIndex(raw)
+		if err != nil {
+			continue
+		}
+		k.Bundle, k.Meta = d, meta
+		return nil
+	}
+	return fmt.Errorf("no bundle index found: %w", errdef.ErrInvalidKit)
+}
+
+// BundleIndex returns the decoded bundle index.
+func (k *Kit) BundleIndex(ctx context.Context) (ocispec.Index, error) {
+	var idx ocispec.Index
+	_, err := fetchJSON(ctx, k.Source, k.Bundle, &idx)
+	return idx, err
+}
+
+// PreviousDB returns the kit's DB as the base of a new build.
+func (k *Kit) PreviousDB(ctx context.Context) (*vulndb.PreviousDB, error) {
+	idx, err := k.BundleIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dbDesc, ok := oci.Child(idx, oci.RoleDB)
+	if !ok {
+		return nil, errors.New("kit has no vulnerability DB")
+	}
+	var m ocispec.Manifest
+	if _, err := fetchJSON(ctx, k.Source, dbDesc, &m); err != nil {
+		return nil, fmt.Errorf("reading DB manifest: %w", err)
+	}
+	config, err := content.FetchAll(ctx, k.Source, m.Config)
+	if err != nil {
+		return nil, fmt.Errorf("reading DB config: %w", err)
+	}
+	return &vulndb.PreviousDB{Config: config, Layers: m.Layers, Fetch: k.Source.Fetch}, nil
+}
+
+func loadPreviousDB(ctx context.Context, path string) (*vulndb.PreviousDB, content.ReadOnlyStorage, error) {
+	k, err := OpenKit(ctx, path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening base kit: %w", err)
+	}
+	prev, err := k.PreviousDB(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("base kit %s: %w", path, err)
+	}
+	return prev, k.Source, nil
+}
+
+func readIndex(r io.Reader) (*ocispec.Index, error) {
+	var idx ocispec.Index
+	raw, err := io.ReadAll(io.LimitReader(r, 4<<20))
+	if err != nil {
+		return nil, err
+	}
+	if err := jsonUnmarshal(raw, &idx); err != nil {
+		return nil, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
+	}
+	return &idx, nil
+}

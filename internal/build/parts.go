@@ -1,0 +1,211 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	orasErrdef "oras.land/oras-go/v2/errdef"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/sbom"
+	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/layout"
+)
+
+// maxSBOMSize bounds an SBOM file given with --sbom.
+const maxSBOMSize = 64 << 20
+
+// buildDB merges the feeds into DB layers and stores the DB manifest.
+func (b *builder) buildDB(ctx context.Context) (ocispec.Descriptor, vulndb.Summary, error) {
+	bo := vulndb.BuildOptions{
+		Feeds:   b.opts.Feeds,
+		Rollup:  b.opts.Rollup,
+		Created: b.created,
+		Logger:  b.opts.Logger,
+	}
+	if b.opts.Base != "" {
+		prev, src, err := loadPreviousDB(ctx, b.opts.Base)
+		if err != nil {
+			return ocispec.Descriptor{}, vulndb.Summary{}, err
+		}
+		bo.Base = prev
+		b.src.rest = append(b.src.rest, src)
+	}
+	res, err := vulndb.Build(ctx, bo)
+	if err != nil {
+		return ocispec.Descriptor{}, vulndb.Summary{}, fmt.Errorf("building vulnerability DB: %w", err)
+	}
+	if _, err := b.pushBytes(ctx, res.ConfigDescriptor.MediaType, res.Config); err != nil {
+		return ocispec.Descriptor{}, vulndb.Summary{}, err
+	}
+	layers := make([]ocispec.Descriptor, 0, len(res.Layers))
+	for _, l := range res.Layers {
+		if l.Data != nil {
+			if _, err := b.pushBytes(ctx, l.Descriptor.MediaType, l.Data); err != nil {
+				return ocispec.Descriptor{}, vulndb.Summary{}, err
+			}
+		}
+		layers = append(layers, l.Descriptor)
+	}
+	b.layerCount = len(layers)
+	desc, _, err := b.pushJSON(ctx, ocispec.MediaTypeImageManifest, ocispec.Manifest{
+		Versioned:    specsVersioned,
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: oci.ArtifactTypeDB,
+		Config:       res.ConfigDescriptor,
+		Layers:       layers,
+		Annotations:  map[string]string{oci.AnnotationCreated: b.created.Format("2006-01-02T15:04:05Z")},
+	})
+	if err != nil {
+		return ocispec.Descriptor{}, vulndb.Summary{}, err
+	}
+	desc.ArtifactType = oci.ArtifactTypeDB
+	desc.Annotations = map[string]string{oci.AnnotationRole: oci.RoleDB}
+	return desc, res.Summary, nil
+}
+
+// addImages loads every image and returns its bundle child descriptor.
+func (b *builder) addImages(ctx context.Context) ([]ocispec.Descriptor, error) {
+	var out []ocispec.Descriptor
+	for _, img := range b.opts.Images {
+		desc, src, err := layout.LoadImage(ctx, img.Path, img.Ref)
+		if err != nil {
+			return nil, fmt.Errorf("loading image %s from %s: %w", img.Ref, img.Path, err)
+		}
+		b.src.rest = append(b.src.rest, src)
+		child := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size,
+			ArtifactType: desc.ArtifactType, Platform: desc.Platform}
+		child.Annotations = map[string]string{oci.AnnotationRole: oci.RoleImage, oci.AnnotationImageRef: img.Ref}
+		out = append(out, child)
+		b.opts.Logger.Info("image added", "ref", img.Ref, "digest", desc.Digest)
+	}
+	return out, nil
+}
+
+// addSBOM stores the SBOM manifest, from --sbom or generated from the kit.
+func (b *builder) addSBOM(ctx context.Context, db ocispec.Descriptor, images []ocispec.Descriptor, summary vulndb.Summary) (ocispec.Descriptor, error) {
+	var doc []byte
+	if b.opts.SBOM != "" {
+		raw, err := readSBOM(b.opts.SBOM)
+		if err != nil {
+			return ocispec.Descriptor{}, err
+		}
+		doc = raw
+	} else {
+		in, err := b.kitContents(ctx, db, images, summary)
+		if err != nil {
+			return ocispec.Descriptor{}, err
+		}
+		if doc, err = sbom.GenerateSPDX(in, b.created); err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("generating SBOM: %w", err)
+		}
+	}
+	layerDesc, err := b.pushBytes(ctx, oci.MediaTypeSPDX, doc)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	layerDesc.Annotations = map[string]string{oci.AnnotationTitle: "sbom.spdx.json"}
+	empty := ocispec.DescriptorEmptyJSON
+	if _, err := b.pushBytes(ctx, empty.MediaType, empty.Data); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	empty.Data = nil
+	desc, _, err := b.pushJSON(ctx, ocispec.MediaTypeImageManifest, ocispec.Manifest{
+		Versioned:    specsVersioned,
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: oci.MediaTypeSPDX,
+		Config:       empty,
+		Layers:       []ocispec.Descriptor{layerDesc},
+	})
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	desc.ArtifactType = oci.MediaTypeSPDX
+	desc.Annotations = map[string]string{oci.AnnotationRole: oci.RoleSBOM}
+	return desc, nil
+}
+
+// readSBOM reads an SPDX 2.3 JSON document given by the operator.
+func readSBOM(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading SBOM: %w", err)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxSBOMSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading SBOM %s: %w", path, err)
+	}
+	if len(raw) > maxSBOMSize {
+		return nil, fmt.Errorf("SBOM %s is over %d bytes: %w", path, maxSBOMSize, errdef.ErrSizeExceedsLimit)
+	}
+	var head struct {
+		SPDXVersion string `json:"spdxVersion"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, fmt.Errorf("SBOM %s is not JSON: %v; give an SPDX 2.3 JSON document", path, err)
+	}
+	if head.SPDXVersion != "SPDX-2.3" {
+		return nil, fmt.Errorf("SBOM %s has spdxVersion %q; give an SPDX 2.3 JSON document", path, head.SPDXVersion)
+	}
+	return raw, nil
+}
+
+// multiSource reads blobs from the staging store, then from each image or
+// base kit source in turn.
+type multiSource struct {
+	first content.ReadOnlyStorage
+	rest  []content.ReadOnlyStorage
+}
+
+func (m *multiSource) all() []content.ReadOnlyStorage {
+	return append([]content.ReadOnlyStorage{m.first}, m.rest...)
+}
+
+func (m *multiSource) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	for _, s := range m.all() {
+		ok, err := s.Exists(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return s.Fetch(ctx, d)
+		}
+	}
+	return nil, fmt.Errorf("blob %s: %w", d.Digest, orasErrdef.ErrNotFound)
+}
+
+func (m *multiSource) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	for _, s := range m.all() {
+		ok, err := s.Exists(ctx, d)
+		if err != nil && !errors.Is(err, orasErrdef.ErrNotFound) {
+			return false, err
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func fetchJSON(ctx context.Context, src content.Fetcher, d ocispec.Descriptor, v any) ([]byte, error) {
+	if d.Size > 4<<20 {
+		return nil, fmt.Errorf("manifest %s declares %d bytes, over the 4 MiB limit: %w", d.Digest, d.Size, errdef.ErrSizeExceedsLimit)
+	}
+	raw, err := content.FetchAll(ctx, src, d)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(v); err != nil {
+		return nil, fmt.Errorf("decoding %s: %v: %w", d.Digest, err, errdef.ErrInvalidKit)
+	}
+	return raw, nil
+}
