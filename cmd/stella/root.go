@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -13,9 +14,10 @@ import (
 
 // globalOptions are the flags every command shares.
 type globalOptions struct {
-	store   string
-	verbose bool
-	quiet   bool
+	store    string
+	verbose  bool
+	quiet    bool
+	lockWait time.Duration
 }
 
 func newRootCommand() *cobra.Command {
@@ -28,6 +30,8 @@ func newRootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.store, "store", "",
 		"store folder (default $STELLA_HOME, else ~/.local/share/stella)")
+	root.PersistentFlags().DurationVar(&g.lockWait, "lock-timeout", 30*time.Second,
+		"how long to wait for another stella process to release the store")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log each step on stderr")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print warnings and errors only")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })

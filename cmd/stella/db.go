@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/oci"
+)
+
+func newDBCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "db",
+		Short: "Look up vulnerabilities in the active kit's database",
+	}
+	cmd.AddCommand(newDBLookupCommand(g), newDBStatusCommand(g))
+	return cmd
+}
+
+// activeDB is the vulnerability DB of the active kit, pinned so that gc and
+// later activations leave it readable until release is called.
+type activeDB struct {
+	db      *vulndb.DB
+	kit     cas.KitRecord
+	release func()
+}
+
+// openActiveDB pins the active kit and opens its DB.
+func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
+	active, err := store.Active(ctx)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil, fmt.Errorf("no kit is active in this store; import one with `stella ouk import KIT`")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the active kit: %w", err)
+	}
+	release, err := store.Pin(ctx, active.Digest, fmt.Sprintf("pid-%d", os.Getpid()))
+	if err != nil {
+		return nil, fmt.Errorf("pinning kit %s: %w", active.Version, err)
+	}
+	desc, err := stat(ctx, store, active.Digest, "application/vnd.oci.image.index.v1+json")
+	if err != nil {
+		release()
+		return nil, err
+	}
+	raw, err := fetchSmall(ctx, store, desc)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	idx, _, err := oci.ParseBundleIndex(raw)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	db, err := openDB(ctx, store, idx)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("opening the DB of kit %s: %w", active.Version, err)
+	}
+	return &activeDB{db: db, kit: active, release: release}, nil
+}
+
+func newDBStatusCommand(g *globalOptions) *cobra.Command {
+	var out outputFlag
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the active DB: build time, sources, record counts and layers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			store, _, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			a, err := openActiveDB(ctx, store)
+			if err != nil {
+				return err
+			}
+			defer a.release()
+			st := a.db.Status()
+			if out.json() {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			return printDBStatus(cmd.OutOrStdout(), a.kit, st)
+		},
+	}
+	out.register(cmd)
+	return cmd
+}
+
+func newDBLookupCommand(g *globalOptions) *cobra.Command {
+	var out outputFlag
+	var purl, cpe string
+	cmd := &cobra.Command{
+		Use:   "lookup [ID | --purl PURL | --cpe CPE]",
+		Short: "Find records by ID or alias, or the records that affect a package",
+		Example: `  stella db lookup CVE-2021-23337
+  stella db lookup --purl pkg:npm/lodash@4.17.20
+  stella db lookup --cpe cpe:2.3:a:webmproject:libwebp:1.3.1:*:*:*:*:*:*:*`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := out.validate(); err != nil {
+				return err
+			}
+			given := len(args)
+			if purl != "" {
+				given++
+			}
+			if cpe != "" {
+				given++
+			}
+			if given != 1 {
+				return usagef("give exactly one of ID, --purl or --cpe")
+			}
+			ctx := cmd.Context()
+			store, _, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			a, err := openActiveDB(ctx, store)
+			if err != nil {
+				return err
+			}
+			defer a.release()
+			var recs []vulndb.Record
+			switch {
+			case purl != "":
+				recs, err = a.db.LookupPURL(purl)
+			case cpe != "":
+				recs, err = a.db.LookupCPE(cpe)
+			default:
+				recs, err = a.db.Lookup(args[0])
+			}
+			if err != nil {
+				return err
+			}
+			if out.json() {
+				if recs == nil {
+					recs = []vulndb.Record{}
+				}
+				return writeJSON(cmd.OutOrStdout(), recs)
+			}
+			return printRecords(cmd.OutOrStdout(), recs)
+		},
+	}
+	cmd.Flags().StringVar(&purl, "purl", "", "package URL with a version, such as pkg:npm/lodash@4.17.20")
+	cmd.Flags().StringVar(&cpe, "cpe", "", "CPE 2.3 name")
+	out.register(cmd)
+	return cmd
+}
+
+var _ = json.Marshal

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/importer"
+	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/oci"
+)
+
+// kitInfo describes a kit held in the store.
+type kitInfo struct {
+	Digest   string      `json:"digest"`
+	Version  string      `json:"version"`
+	Sequence int64       `json:"sequence"`
+	Kind     string      `json:"kind"`
+	Created  time.Time   `json:"created"`
+	Expires  time.Time   `json:"expires,omitzero"`
+	Records  int         `json:"dbRecords"`
+	DBLayers int         `json:"dbLayers"`
+	Images   []imageInfo `json:"images"`
+}
+
+type imageInfo struct {
+	Ref       string   `json:"ref"`
+	Digest    string   `json:"digest"`
+	Platforms []string `json:"platforms"`
+}
+
+// describeKit reads the bundle index d and its children from the store.
+func describeKit(ctx context.Context, store *cas.Store, d digest.Digest) (*kitInfo, error) {
+	desc, err := stat(ctx, store, d, ocispec.MediaTypeImageIndex)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := fetchSmall(ctx, store, desc)
+	if err != nil {
+		return nil, fmt.Errorf("reading bundle index %s: %w", d, err)
+	}
+	idx, meta, err := oci.ParseBundleIndex(raw)
+	if err != nil {
+		return nil, err
+	}
+	info := &kitInfo{
+		Digest:   d.String(),
+		Version:  meta.Version,
+		Sequence: meta.Sequence,
+		Kind:     meta.Kind,
+		Created:  meta.Created,
+		Expires:  meta.Expires,
+		Images:   []imageInfo{},
+	}
+	if db, err := openDB(ctx, store, idx); err == nil {
+		info.Records = db.Records()
+		info.DBLayers = len(db.Status().Layers)
+	}
+	for _, c := range idx.Manifests {
+		if c.Annotations[oci.AnnotationRole] != oci.RoleImage {
+			continue
+		}
+		img := imageInfo{Ref: c.Annotations[oci.AnnotationImageRef], Digest: c.Digest.String(),
+			Platforms: platforms(ctx, store, c)}
+		info.Images = append(info.Images, img)
+	}
+	return info, nil
+}
+
+// openDB opens the vulnerability DB of a bundle index from the store's
+// lookup index.
+func openDB(ctx context.Context, store *cas.Store, bundle ocispec.Index) (*vulndb.DB, error) {
+	dbDesc, ok := oci.Child(bundle, oci.RoleDB)
+	if !ok {
+		return nil, fmt.Errorf("the kit carries no vulnerability DB")
+	}
+	raw, err := fetchSmall(ctx, store, dbDesc)
+	if err != nil {
+		return nil, fmt.Errorf("reading DB manifest: %w", err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("decoding DB manifest %s: %w", dbDesc.Digest, err)
+	}
+	config, err := fetchSmall(ctx, store, m.Config)
+	if err != nil {
+		return nil, fmt.Errorf("reading DB config: %w", err)
+	}
+	return vulndb.Open(store.KV(importer.VulnDBNamespace), config, m.Layers)
+}
+
+// platforms lists the platforms of an image index, or the one platform of a
+// single manifest as its descriptor gives it.
+func platforms(ctx context.Context, store *cas.Store, d ocispec.Descriptor) []string {
+	if d.MediaType != ocispec.MediaTypeImageIndex {
+		if d.Platform != nil {
+			return []string{platformString(*d.Platform)}
+		}
+		return []string{}
+	}
+	raw, err := fetchSmall(ctx, store, d)
+	if err != nil {
+		return []string{}
+	}
+	var idx ocispec.Index
+	if json.Unmarshal(raw, &idx) != nil {
+		return []string{}
+	}
+	out := []string{}
+	for _, m := range idx.Manifests {
+		if m.Platform != nil {
+			out = append(out, platformString(*m.Platform))
+		}
+	}
+	return out
+}
+
+func platformString(p ocispec.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// stat builds a descriptor for a stored blob.
+func stat(ctx context.Context, store *cas.Store, d digest.Digest, mediaType string) (ocispec.Descriptor, error) {
+	info, err := store.Stat(ctx, d)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("kit %s: %w", d, err)
+	}
+	return ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: info.Size}, nil
+}
+
+func fetchSmall(ctx context.Context, store *cas.Store, d ocispec.Descriptor) ([]byte, error) {
+	if d.Size > importer.MaxManifestSize {
+		return nil, fmt.Errorf("%s declares %d bytes, over the %d byte limit", d.Digest, d.Size, importer.MaxManifestSize)
+	}
+	return content.FetchAll(ctx, store, d)
+}
+
+// checkComplete walks the kit's graph and fails when a blob is missing, so
+// that a rollback never activates a kit that gc has partly removed.
+func checkComplete(ctx context.Context, store *cas.Store, bundle digest.Digest) error {
+	root, err := stat(ctx, store, bundle, ocispec.MediaTypeImageIndex)
+	if err != nil {
+		return err
+	}
+	seen := map[digest.Digest]bool{}
+	var walk func(d ocispec.Descriptor) error
+	walk = func(d ocispec.Descriptor) error {
+		if seen[d.Digest] {
+			return nil
+		}
+		seen[d.Digest] = true
+		if _, err := store.Stat(ctx, d.Digest); err != nil {
+			return fmt.Errorf("kit %s lacks blob %s (removed by gc?); import the kit again: %w", bundle, d.Digest, err)
+		}
+		var kids []ocispec.Descriptor
+		switch d.MediaType {
+		case ocispec.MediaTypeImageIndex:
+			raw, err := fetchSmall(ctx, store, d)
+			if err != nil {
+				return err
+			}
+			var idx ocispec.Index
+			if err := json.Unmarshal(raw, &idx); err != nil {
+				return fmt.Errorf("decoding %s: %w", d.Digest, err)
+			}
+			kids = idx.Manifests
+		case ocispec.MediaTypeImageManifest:
+			raw, err := fetchSmall(ctx, store, d)
+			if err != nil {
+				return err
+			}
+			var m ocispec.Manifest
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return fmt.Errorf("decoding %s: %w", d.Digest, err)
+			}
+			kids = append([]ocispec.Descriptor{m.Config}, m.Layers...)
+		}
+		for _, k := range kids {
+			if err := walk(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(root)
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+func newRollbackCommand(g *globalOptions) *cobra.Command {
+	var out outputFlag
+	cmd := &cobra.Command{
+		Use:   "rollback [DIGEST]",
+		Short: "Make the previous kit, or a named one still in the store, active again",
+		Long: `Switch back to the kit that was active before the current one, or to the
+kit with the given bundle digest (a unique prefix is enough) when it is still
+in the store. Unlike importing an older kit, a rollback is the operator's own
+decision and needs no --allow-downgrade; the history records it.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := out.validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			store, _, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			want := ""
+			if len(args) == 1 {
+				want = args[0]
+			}
+			target, err := rollbackTarget(ctx, store, want)
+			if err != nil {
+				return err
+			}
+			info, err := describeKit(ctx, store, target)
+			if err != nil {
+				return fmt.Errorf("kit %s is no longer complete in the store, so it cannot be activated: %w", target, err)
+			}
+			if err := checkComplete(ctx, store, target); err != nil {
+				return err
+			}
+			rec := cas.KitRecord{Digest: target, Version: info.Version, Sequence: info.Sequence,
+				Created: info.Created, Expires: info.Expires, At: time.Now().UTC(), Action: "rollback"}
+			if err := store.Activate(ctx, rec); err != nil {
+				return fmt.Errorf("activating kit %s: %w", info.Version, err)
+			}
+			if out.json() {
+				return writeJSON(cmd.OutOrStdout(), info)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Rolled back to kit %s (%s)\n", info.Version, info.Digest)
+			return nil
+		},
+	}
+	out.register(cmd)
+	return cmd
+}
+
+// rollbackTarget picks the kit to return to: the one matching want, or the
+// newest history entry that is not the active kit.
+func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.Digest, error) {
+	hist, err := store.History(ctx)
+	if err != nil {
+		return "", fmt.Errorf("reading history: %w", err)
+	}
+	active, err := store.Active(ctx)
+	if err != nil {
+		if errors.Is(err, errdef.ErrNotFound) {
+			return "", fmt.Errorf("no kit is active, so there is nothing to roll back; import a kit first")
+		}
+		return "", err
+	}
+	if want == "" {
+		for _, h := range hist {
+			if h.Digest != active.Digest {
+				return h.Digest, nil
+			}
+		}
+		return "", fmt.Errorf("the history holds no kit other than the active %s; name a kit digest to roll back to", active.Version)
+	}
+	var matches []digest.Digest
+	seen := map[digest.Digest]bool{}
+	for _, h := range hist {
+		if seen[h.Digest] {
+			continue
+		}
+		seen[h.Digest] = true
+		if h.Digest.String() == want || strings.HasPrefix(h.Digest.Encoded(), strings.TrimPrefix(want, "sha256:")) {
+			matches = append(matches, h.Digest)
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return "", fmt.Errorf("no kit in the history matches %q; run `stella ouk history` to list them: %w", want, errdef.ErrNotFound)
+	case 1:
+		if matches[0] == active.Digest {
+			return "", fmt.Errorf("kit %s is already active", matches[0])
+		}
+		return matches[0], nil
+	}
+	return "", usagef("digest prefix %q matches %d kits; give more of the digest", want, len(matches))
+}

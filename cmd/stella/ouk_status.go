@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// statusReport is the result of `stella ouk status`.
+type statusReport struct {
+	Store     string   `json:"store"`
+	StoreSize int64    `json:"storeSize"`
+	Active    *kitInfo `json:"active"`
+}
+
+func newStatusCommand(g *globalOptions) *cobra.Command {
+	var out outputFlag
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the active kit and the store",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			store, dir, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			rep := statusReport{Store: dir}
+			if rep.StoreSize, err = store.DiskUsage(); err != nil {
+				return fmt.Errorf("measuring store: %w", err)
+			}
+			active, err := store.Active(ctx)
+			switch {
+			case errors.Is(err, errdef.ErrNotFound):
+			case err != nil:
+				return fmt.Errorf("reading the active kit: %w", err)
+			default:
+				if rep.Active, err = describeKit(ctx, store, active.Digest); err != nil {
+					return err
+				}
+			}
+			if out.json() {
+				return writeJSON(cmd.OutOrStdout(), rep)
+			}
+			printStatus(cmd.OutOrStdout(), rep)
+			return nil
+		},
+	}
+	out.register(cmd)
+	return cmd
+}
+
+func printStatus(w io.Writer, rep statusReport) {
+	fmt.Fprintf(w, "Store   %s (%s)\n", rep.Store, humanBytes(rep.StoreSize))
+	k := rep.Active
+	if k == nil {
+		fmt.Fprintln(w, "Active  none: import a kit with `stella ouk import KIT`")
+		return
+	}
+	fmt.Fprintf(w, "Active  kit %s\n", k.Version)
+	fmt.Fprintf(w, "  digest      %s\n", k.Digest)
+	fmt.Fprintf(w, "  sequence    %d\n", k.Sequence)
+	fmt.Fprintf(w, "  created     %s\n", k.Created.UTC().Format(time.RFC3339))
+	if k.Expires.IsZero() {
+		fmt.Fprintln(w, "  expires     never")
+	} else {
+		fmt.Fprintf(w, "  expires     %s\n", k.Expires.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "  DB records  %d in %d layers\n", k.Records, k.DBLayers)
+	for _, img := range k.Images {
+		fmt.Fprintf(w, "  image       %s [%s]\n", img.Ref, strings.Join(img.Platforms, ", "))
+	}
+}
