@@ -1,0 +1,74 @@
+# Build, demo and test entry points. `make demo` and `make test` need only Go
+# and the Go module proxy; the peer tools the tests run against are installed
+# into .tools/bin at pinned versions.
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+TOOLS_BIN := $(CURDIR)/.tools/bin
+export GOFLAGS := -buildvcs=false
+
+ORAS_VERSION        := v1.3.6
+CRANE_VERSION       := v0.22.1
+COSIGN_VERSION      := v2.6.5
+REGISTRY_VERSION    := v3.1.2
+REGCTL_VERSION      := v0.11.7
+OSV_SCANNER_VERSION := v2.3.5
+
+TOOLS := $(TOOLS_BIN)/oras $(TOOLS_BIN)/crane $(TOOLS_BIN)/cosign $(TOOLS_BIN)/registry
+
+.PHONY: all build demo test test-short tools skopeo fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/stella ./cmd/stella
+
+demo: build
+	bash scripts/demo.sh
+
+test: tools skopeo build
+	STELLA_TOOLS_BIN=$(TOOLS_BIN) STELLA_BIN=$(BIN)/stella $(GO) test -timeout 40m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+tools: $(TOOLS)
+
+$(TOOLS_BIN)/oras:
+	GOBIN=$(TOOLS_BIN) $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
+
+$(TOOLS_BIN)/crane:
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+
+$(TOOLS_BIN)/cosign:
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
+
+$(TOOLS_BIN)/registry:
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
+
+$(TOOLS_BIN)/regctl:
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/regclient/regclient/cmd/regctl@$(REGCTL_VERSION)
+
+$(TOOLS_BIN)/osv-scanner:
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/google/osv-scanner/v2/cmd/osv-scanner@$(OSV_SCANNER_VERSION)
+
+# skopeo comes from Debian; tests that need it skip when it is absent, so a
+# machine without root still runs the rest.
+skopeo:
+	@command -v skopeo >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq skopeo >/dev/null) || \
+	    echo "skopeo not installed (needs root for apt-get); its tests will skip"; }
+
+# Runs each fuzz target for a short while; `make test` runs only their seeds.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg || exit 1; \
+	  done; \
+	done
+
+bench: build tools skopeo
+	bash bench/run.sh
+
+clean:
+	rm -rf $(BIN) .demo

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds a signed kit from the project's fixtures (and the shared sample
+# feeds when present), imports it into a store under .demo/ and prints the
+# store's status. Nothing outside the checkout is written.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+root=$PWD
+demo=$root/.demo
+stella=$root/bin/stella
+shared=$root/../shared/testdata
+export STELLA_HOME=$demo/store
+export COSIGN_PASSWORD=${COSIGN_PASSWORD:-stella-demo}
+export GOFLAGS=-buildvcs=false
+mkdir -p "$demo/keys" "$demo/bin" "$STELLA_HOME"
+
+echo "==> Building stella for linux/amd64 and linux/arm64"
+for arch in amd64 arm64; do
+  CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags=-s \
+    -o "$demo/bin/stella-linux-$arch" ./cmd/stella
+done
+
+scanner_ref=registry.example.test/stella-ops/scanner:0.1.0
+echo "==> Assembling the multi-platform scanner image $scanner_ref"
+rm -rf "$demo/image-scanner"
+go run ./testdata/gen/demoimage -o "$demo/image-scanner" -ref "$scanner_ref" \
+  linux/amd64="$demo/bin/stella-linux-amd64" linux/arm64="$demo/bin/stella-linux-arm64"
+
+if [ ! -f "$demo/keys/cosign.key" ]; then
+  echo "==> Generating the demo signing key"
+  "$stella" ouk keygen --output-dir "$demo/keys"
+fi
+
+feeds=(--feed osv="$root/testdata/feeds/osv" --feed regional:demo-cert="$root/testdata/feeds/regional")
+if [ -d "$shared" ]; then
+  echo "==> Adding the sample feeds from $shared"
+  feeds+=(--feed osv="$shared/osv" --feed ghsa="$shared/ghsa" --feed nvd="$shared/nvd")
+else
+  echo "==> $shared is absent; building from the project's fixtures only"
+fi
+
+echo "==> Building the kit"
+"$stella" ouk build -o "$demo/kit.tar.zst" "${feeds[@]}" \
+  --image "$scanner_ref=$demo/image-scanner" \
+  --key "$demo/keys/cosign.key" --expires 30d
+"$stella" ouk sign --key "$demo/keys/cosign.key" "$demo/kit.tar.zst"
+
+echo "==> Verifying and importing it into $STELLA_HOME"
+"$stella" ouk verify --key "$demo/keys/cosign.pub" --signature "$demo/kit.tar.zst.sig" "$demo/kit.tar.zst"
+"$stella" ouk import --key "$demo/keys/cosign.pub" "$demo/kit.tar.zst"
+
+echo "==> stella ouk status"
+"$stella" ouk status
