@@ -1,0 +1,44 @@
+// Package quota counts scans per UTC day against a fair-use limit that works
+// offline: anonymous use allows 33 scans a day per host, and a signed token
+// (an ES256 JWT verified with the store's trusted keys) raises the limit to
+// its tier claim, 333 for the free tier. A scan is never refused. From 200
+// scans, or from 90 % of the limit, each scan returns a reminder line, and
+// over the limit the caller delays each scan by about 10 % of its own
+// duration.
+//
+// The counters live in a kv.Store, in production the quota namespace of the
+// Pebble store, laid out as:
+//
+//	salt                        32 random bytes, written once per store
+//	day/
+//	└── <YYYY-MM-DD>/           UTC day
+//	    └── <identity hash>     uint64 big-endian count of scans
+//
+// The identity hash is the hex SHA-256 of the salt, the mode and either the
+// token's tid claim or the host identity (host name and /etc/machine-id), so
+// raw token IDs are never stored. Record deletes the counters of days more
+// than 7 days before today in the batch that increments today's counter.
+//
+// Concurrency: Record runs its read, increment and prune under a mutex shared
+// by every Quota in the process and commits one synced batch. Separate
+// processes are serialized by the store's own lock, so the CLI must open the
+// store with a lock wait instead of failing when another scan holds it.
+//
+// The intended sequence in `stella scan`:
+//
+//	st, err := cas.Open(dir, cas.Options{LockWait: wait})        // waits for other scans
+//	keys := public keys of sign.LoadTrustedKeys(quotaKeyFlags, []string{home + "/keys"})
+//	q, err := quota.New(st.KV("quota"), quota.Options{Policy: cfg.Quota, Logger: log})
+//	tok, err := quota.LoadToken(os.Getenv, envFileFlag)          // err: warn, go on anonymous
+//	id := q.Identify(tok, keys)                                  // id.Warning: print to stderr
+//	start := time.Now()
+//	... run the scan ...
+//	dec, err := q.Record(id)                                     // err: warn, go on
+//	if dec.Reminder != "" { print dec.Reminder to stderr }
+//	time.Sleep(dec.Delay(time.Since(start)))                     // 0 within the limit
+//	... print the results; with --output json include dec.State ...
+//
+// `stella quota status` runs the same steps up to Identify, then prints
+// q.Status(id): mode, the token's sub, tier and expiry, today's count, the
+// limit and ResetIn.
+package quota

@@ -1,0 +1,126 @@
+package quota
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Default policy values. DefaultPolicy is the one place that applies them.
+const (
+	// DefaultAnonymousLimit is the number of scans per UTC day without a token.
+	DefaultAnonymousLimit = 33
+	// DefaultFreeTierLimit is the daily limit of a valid token without a tier claim.
+	DefaultFreeTierLimit = 333
+	// DefaultReminderAt is the daily count from which every scan gets a reminder line.
+	DefaultReminderAt = 200
+	// DefaultReminderFraction is the fraction of the limit from which every scan
+	// gets a reminder line, so that limits below DefaultReminderAt still warn.
+	DefaultReminderFraction = 0.9
+	// DefaultSlowdownFraction is the delay over the limit, as a fraction of
+	// the scan's own duration.
+	DefaultSlowdownFraction = 0.1
+)
+
+// ErrInvalidPolicy is returned by Policy.Validate and New for a policy whose
+// values contradict each other or are out of range.
+var ErrInvalidPolicy = errors.New("invalid quota policy")
+
+// Policy sets the daily limits, the reminder threshold and the slowdown over
+// the limit. Start from DefaultPolicy and override fields from configuration.
+type Policy struct {
+	// AnonymousLimit is the number of scans per UTC day without a valid
+	// token. Default 33.
+	AnonymousLimit int `json:"anonymousLimit"`
+	// FreeTierLimit is the daily limit of a valid token that carries no tier
+	// claim. A token's tier claim, when present, is its limit. Default 333.
+	FreeTierLimit int `json:"freeTierLimit"`
+	// ReminderAt is the daily count from which each scan returns a reminder
+	// line. 0 disables this threshold. Default 200.
+	ReminderAt int `json:"reminderAt"`
+	// ReminderFraction is the fraction of the limit from which each scan
+	// returns a reminder line, rounded up to a whole scan. 0 disables this
+	// threshold. Default 0.9.
+	ReminderFraction float64 `json:"reminderFraction"`
+	// SlowdownFraction is the delay added to a scan over the limit, as a
+	// fraction of that scan's own duration. 0 disables the slowdown.
+	// Default 0.1.
+	SlowdownFraction float64 `json:"slowdownFraction"`
+}
+
+// DefaultPolicy returns the policy used when configuration overrides nothing.
+func DefaultPolicy() Policy {
+	return Policy{
+		AnonymousLimit:   DefaultAnonymousLimit,
+		FreeTierLimit:    DefaultFreeTierLimit,
+		ReminderAt:       DefaultReminderAt,
+		ReminderFraction: DefaultReminderFraction,
+		SlowdownFraction: DefaultSlowdownFraction,
+	}
+}
+
+// Validate returns an error wrapping ErrInvalidPolicy that names the first
+// field out of range.
+func (p Policy) Validate() error {
+	switch {
+	case p.AnonymousLimit < 1:
+		return fmt.Errorf("anonymous limit %d: must be at least 1: %w", p.AnonymousLimit, ErrInvalidPolicy)
+	case p.FreeTierLimit < 1:
+		return fmt.Errorf("free tier limit %d: must be at least 1: %w", p.FreeTierLimit, ErrInvalidPolicy)
+	case p.ReminderAt < 0:
+		return fmt.Errorf("reminder threshold %d: must be 0 (off) or positive: %w", p.ReminderAt, ErrInvalidPolicy)
+	case !inUnitRange(p.ReminderFraction):
+		return fmt.Errorf("reminder fraction %v: must be between 0 and 1: %w", p.ReminderFraction, ErrInvalidPolicy)
+	case !inUnitRange(p.SlowdownFraction):
+		return fmt.Errorf("slowdown fraction %v: must be between 0 and 1: %w", p.SlowdownFraction, ErrInvalidPolicy)
+	}
+	return nil
+}
+
+func inUnitRange(f float64) bool {
+	return !math.IsNaN(f) && f >= 0 && f <= 1
+}
+
+// reminderThreshold returns the daily count from which scans get a reminder
+// for the given limit, or 0 when both thresholds are off.
+func (p Policy) reminderThreshold(limit int) int {
+	threshold := 0
+	if p.ReminderAt > 0 {
+		threshold = p.ReminderAt
+	}
+	if p.ReminderFraction > 0 {
+		byFraction := int(math.Ceil(p.ReminderFraction * float64(limit)))
+		if threshold == 0 || byFraction < threshold {
+			threshold = byFraction
+		}
+	}
+	return threshold
+}
+
+// Decision is the outcome of counting one scan. A scan is never refused: over
+// the limit the caller delays it by Delay of its own duration.
+type Decision struct {
+	// State is the quota state after the increment.
+	State State `json:"state"`
+	// Reminder is one line for stderr, or empty when the count is below the
+	// reminder threshold.
+	Reminder string `json:"reminder,omitempty"`
+	// Slowdown is the delay as a fraction of the scan's duration: 0 within
+	// the limit, Policy.SlowdownFraction over it.
+	Slowdown float64 `json:"slowdown"`
+}
+
+// Delay returns how long the caller sleeps after a scan that took scan:
+// Slowdown times scan, and 0 within the limit or for a non-positive scan.
+func (d Decision) Delay(scan time.Duration) time.Duration {
+	return SlowdownDelay(d.Slowdown, scan)
+}
+
+// SlowdownDelay returns fraction times scan, or 0 when either is not positive.
+func SlowdownDelay(fraction float64, scan time.Duration) time.Duration {
+	if fraction <= 0 || scan <= 0 {
+		return 0
+	}
+	return time.Duration(fraction * float64(scan))
+}

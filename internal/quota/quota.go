@@ -1,0 +1,264 @@
+package quota
+
+import (
+	"crypto"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/kv"
+)
+
+const (
+	saltKey   = "salt"
+	saltSize  = 32
+	dayPrefix = "day/"
+	dayFormat = "2006-01-02"
+	// keepDays is how many days before today keep their counters; older
+	// days are deleted by the next Record.
+	keepDays = 7
+)
+
+// storeMu serializes every read-modify-write of quota keys in this process,
+// even when several Quota values share one store. Other processes are kept
+// out by the lock of the store that backs the kv.Store.
+var storeMu sync.Mutex
+
+// errStopScan ends a kv scan early without being an error.
+var errStopScan = errors.New("stop scan")
+
+// Options configure New. The zero value is usable.
+type Options struct {
+	// Policy sets limits, reminders and slowdown. The zero value means
+	// DefaultPolicy(); any other value must pass Policy.Validate.
+	Policy Policy
+	// Now returns the current time; counters roll over at 00:00 UTC of its
+	// result. Default time.Now.
+	Now func() time.Time
+	// HostIdentity returns the value that anonymous counting hashes with
+	// the salt. Default HostIdentity.
+	HostIdentity func() string
+	// Logger receives debug records for salt creation and pruned counters.
+	// Default discards.
+	Logger *slog.Logger
+}
+
+// Quota counts scans per identity per UTC day in a kv.Store.
+type Quota struct {
+	store  kv.Store
+	policy Policy
+	now    func() time.Time
+	host   func() string
+	logger *slog.Logger
+	salt   []byte
+}
+
+// New returns a Quota over store, creating the store's random salt on first
+// use in a synced batch. It returns an error wrapping ErrInvalidPolicy for an
+// invalid Options.Policy, or the store's error when the salt cannot be read
+// or written.
+func New(store kv.Store, opts Options) (*Quota, error) {
+	if store == nil {
+		return nil, errors.New("creating quota: store is nil; pass the store's quota namespace")
+	}
+	if opts.Policy == (Policy{}) {
+		opts.Policy = DefaultPolicy()
+	}
+	if err := opts.Policy.Validate(); err != nil {
+		return nil, fmt.Errorf("creating quota: %w", err)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.HostIdentity == nil {
+		opts.HostIdentity = HostIdentity
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+
+	q := &Quota{
+		store:  store,
+		policy: opts.Policy,
+		now:    opts.Now,
+		host:   opts.HostIdentity,
+		logger: opts.Logger,
+	}
+	salt, err := q.loadSalt()
+	if err != nil {
+		return nil, err
+	}
+	q.salt = salt
+	return q, nil
+}
+
+// Policy returns the policy in force.
+func (q *Quota) Policy() Policy { return q.policy }
+
+// loadSalt returns the stored salt, creating it when absent.
+func (q *Quota) loadSalt() ([]byte, error) {
+	storeMu.Lock()
+	defer storeMu.Unlock()
+
+	salt, err := q.store.Get([]byte(saltKey))
+	if err == nil {
+		if len(salt) != saltSize {
+			return nil, fmt.Errorf("reading quota salt: %d bytes, expected %d; "+
+				"delete the quota namespace of the store to start counting afresh", len(salt), saltSize)
+		}
+		return salt, nil
+	}
+	if !errors.Is(err, errdef.ErrNotFound) {
+		return nil, fmt.Errorf("reading quota salt: %w", err)
+	}
+
+	salt = make([]byte, saltSize)
+	if _, err := io.ReadFull(rand.Reader, salt); err != nil {
+		return nil, fmt.Errorf("creating quota salt: %w", err)
+	}
+	b := q.store.NewBatch()
+	defer b.Close()
+	if err := b.Set([]byte(saltKey), salt); err != nil {
+		return nil, fmt.Errorf("writing quota salt: %w", err)
+	}
+	if err := b.Commit(true); err != nil {
+		return nil, fmt.Errorf("writing quota salt: %w", err)
+	}
+	q.logger.Debug("created quota salt")
+	return salt, nil
+}
+
+// Identify verifies tok against keys and returns the identity to count scans
+// for. Without a token it returns the anonymous host identity. A token that
+// fails verification also yields the anonymous identity, with Warning set to
+// one line saying why; it never fails.
+func (q *Quota) Identify(tok Token, keys []crypto.PublicKey) Identity {
+	anonymous := Identity{
+		Mode: ModeAnonymous,
+		hash: hashIdentity(q.salt, ModeAnonymous, q.host()),
+	}
+	if tok.Raw == "" {
+		return anonymous
+	}
+
+	claims, err := VerifyToken(tok.Raw, keys, q.now())
+	if err != nil {
+		source := tok.Source
+		if source == "" {
+			source = "the token"
+		}
+		anonymous.Warning = singleLine(fmt.Sprintf(
+			"quota: ignoring the token from %s: %v; counting scans as anonymous, %d per UTC day",
+			source, err, q.policy.AnonymousLimit))
+		return anonymous
+	}
+	return Identity{
+		Mode:   ModeToken,
+		Claims: &claims,
+		hash:   hashIdentity(q.salt, ModeToken, claims.TokenID),
+	}
+}
+
+// Record counts one scan for id today (UTC) and returns the decision for it.
+// In the same synced batch it deletes counters of days more than 7 days
+// before today. On error nothing is counted, and the caller runs the scan
+// anyway, reporting the error as a warning.
+func (q *Quota) Record(id Identity) (Decision, error) {
+	if id.hash == "" {
+		return Decision{}, errors.New("recording scan: identity is empty; obtain it from Quota.Identify")
+	}
+	storeMu.Lock()
+	defer storeMu.Unlock()
+
+	now := q.now().UTC()
+	key := counterKey(now, id.hash)
+	count, err := q.readCount(key)
+	if err != nil {
+		return Decision{}, fmt.Errorf("recording scan: %w", err)
+	}
+	count++
+
+	b := q.store.NewBatch()
+	defer b.Close()
+	if err := b.Set(key, binary.BigEndian.AppendUint64(nil, uint64(count))); err != nil {
+		return Decision{}, fmt.Errorf("recording scan: %w", err)
+	}
+	if err := q.pruneOldDays(b, now); err != nil {
+		return Decision{}, fmt.Errorf("recording scan: %w", err)
+	}
+	if err := b.Commit(true); err != nil {
+		return Decision{}, fmt.Errorf("recording scan: committing counter: %w", err)
+	}
+	return q.decide(q.state(id, now, count)), nil
+}
+
+// Status returns today's state for id without counting a scan.
+func (q *Quota) Status(id Identity) (State, error) {
+	if id.hash == "" {
+		return State{}, errors.New("reading quota status: identity is empty; obtain it from Quota.Identify")
+	}
+	storeMu.Lock()
+	defer storeMu.Unlock()
+
+	now := q.now().UTC()
+	count, err := q.readCount(counterKey(now, id.hash))
+	if err != nil {
+		return State{}, fmt.Errorf("reading quota status: %w", err)
+	}
+	return q.state(id, now, count), nil
+}
+
+// counterKey returns day/<YYYY-MM-DD>/<identity hash> for the UTC day of now.
+func counterKey(now time.Time, hash string) []byte {
+	return []byte(dayPrefix + now.UTC().Format(dayFormat) + "/" + hash)
+}
+
+// readCount returns the stored count of key, or 0 when absent.
+func (q *Quota) readCount(key []byte) (int64, error) {
+	value, err := q.store.Get(key)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading counter: %w", err)
+	}
+	if len(value) != 8 {
+		return 0, fmt.Errorf("counter %s holds %d bytes, expected 8; "+
+			"delete the quota namespace of the store to start counting afresh", key, len(value))
+	}
+	return int64(binary.BigEndian.Uint64(value)), nil
+}
+
+// pruneOldDays adds to b the deletion of every counter of a day before
+// today minus keepDays. Keys sort by day, so the scan stops at the first
+// day that is kept.
+func (q *Quota) pruneOldDays(b kv.Batch, now time.Time) error {
+	cutoff := now.AddDate(0, 0, -keepDays).Format(dayFormat)
+	var stale [][]byte
+	err := q.store.Scan([]byte(dayPrefix), func(key, _ []byte) error {
+		rest := key[len(dayPrefix):]
+		if len(rest) < len(dayFormat) || string(rest[:len(dayFormat)]) >= cutoff {
+			return errStopScan
+		}
+		stale = append(stale, append([]byte(nil), key...))
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopScan) {
+		return fmt.Errorf("scanning counters: %w", err)
+	}
+	for _, key := range stale {
+		if err := b.Delete(key); err != nil {
+			return fmt.Errorf("deleting counter %s: %w", key, err)
+		}
+	}
+	if len(stale) > 0 {
+		q.logger.Debug("pruned quota counters", "count", len(stale), "before", cutoff)
+	}
+	return nil
+}
