@@ -96,10 +96,16 @@ func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleM
 		if err := checkDescriptor(d); err != nil {
 			return nil, err
 		}
-		if ok, err := s.opts.Store.Exists(ctx, d); err != nil {
-			return nil, err
-		} else if !ok {
+		info, err := s.opts.Store.Stat(ctx, d.Digest)
+		if errors.Is(err, errdef.ErrNotFound) {
 			return nil, fmt.Errorf("index.json names %s, but the kit has no such blob: %w", d.Digest, errdef.ErrInvalidKit)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("checking %s: %w", d.Digest, err)
+		}
+		if info.Size != d.Size {
+			return nil, fmt.Errorf("index.json declares %d bytes for %s, but the blob has %d bytes: %w",
+				d.Size, d.Digest, info.Size, errdef.ErrSizeMismatch)
 		}
 		b, err := s.readManifest(ctx, d)
 		if err != nil {

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// TestBadKitsRejected imports one tampered kit per case over an active kit
+// and checks the exit code, that the error names the problem, and that the
+// active kit and its history are unchanged.
+func TestBadKitsRejected(t *testing.T) {
+	e := newEnv(t)
+	good := e.buildKit("good.tar", "--version", "1.0.0", "--sequence", "10")
+	e.must("ouk", "import", "--key", e.pub, good)
+	active := e.activeDigest()
+	next := e.buildKit("next.tar", "--version", "2.0.0", "--sequence", "20")
+	otherKey, _ := e.keygen("other")
+
+	cases := []struct {
+		name   string
+		make   func(t *testing.T) string // returns the bad kit's path
+		expect string                    // substring of stderr
+	}{
+		{"blob bytes do not match name", func(t *testing.T) string {
+			k := &kitParts{entries: readTar(t, next)}
+			i := len(k.entries) - 1
+			k.entries[i].data = append([]byte{}, k.entries[i].data...)
+			k.entries[i].data[0] ^= 0xff
+			return e.write(t, "bad-digest.tar", k)
+		}, "digest"},
+		{"dot-dot entry", func(t *testing.T) string {
+			return e.withExtra(t, next, "dotdot.tar", tar.Header{Name: "blobs/../../evil", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("x"))
+		}, ".."},
+		{"absolute path", func(t *testing.T) string {
+			return e.withExtra(t, next, "abs.tar", tar.Header{Name: "/etc/evil", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("x"))
+		}, "/etc/evil"},
+		{"symlink", func(t *testing.T) string {
+			return e.withExtra(t, next, "symlink.tar", tar.Header{Name: "blobs/sha256/" + strings.Repeat("a", 64), Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}, nil)
+		}, "link"},
+		{"hard link", func(t *testing.T) string {
+			return e.withExtra(t, next, "hardlink.tar", tar.Header{Name: "blobs/sha256/" + strings.Repeat("b", 64), Typeflag: tar.TypeLink, Linkname: "index.json"}, nil)
+		}, "link"},
+		{"device file", func(t *testing.T) string {
+			return e.withExtra(t, next, "device.tar", tar.Header{Name: "blobs/sha256/" + strings.Repeat("c", 64), Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}, nil)
+		}, "device"},
+		{"duplicate entry", func(t *testing.T) string {
+			k := &kitParts{entries: readTar(t, next)}
+			k.entries = append(k.entries, k.entries[len(k.entries)-1])
+			return e.write(t, "dup.tar", k)
+		}, "duplicate"},
+		{"manifest over the size limit", func(t *testing.T) string {
+			k := &kitParts{entries: readTar(t, next)}
+			big := bytes.Repeat([]byte(" "), 5<<20)
+			big = append([]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`), big...)
+			k.entries = append(k.entries, blobEntry(big))
+			idx := k.index(t)
+			idx.Manifests = append([]ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageIndex,
+				Digest: digest.FromBytes(big), Size: int64(len(big))}}, idx.Manifests...)
+			k.setIndex(t, idx)
+			return e.write(t, "bigmanifest.tar", k)
+		}, "limit"},
+		{"descriptor size disagrees with data", func(t *testing.T) string {
+			k := &kitParts{entries: readTar(t, next)}
+			idx := k.index(t)
+			for i := range idx.Manifests {
+				if idx.Manifests[i].MediaType == ocispec.MediaTypeImageIndex {
+					idx.Manifests[i].Size += 7
+				}
+			}
+			k.setIndex(t, idx)
+			return e.write(t, "size.tar", k)
+		}, "bytes"},
+		{"missing blob", func(t *testing.T) string {
+			k := &kitParts{entries: readTar(t, next)}
+			_, b := k.bundle(t)
+			for _, c := range b.Manifests {
+				if c.Annotations["org.stellaops.ouk.role"] == "sbom" {
+					var m ocispec.Manifest
+					json.Unmarshal(k.blob(t, c.Digest.String()), &m)
+					k.remove("blobs/sha256/" + m.Layers[0].Digest.Encoded())
+				}
+			}
+			return e.write(t, "missing.tar", k)
+		}, "missing"},
+		{"unknown compression", func(t *testing.T) string {
+			p := filepath.Join(e.dir, "bzip2.tar.bz2")
+			os.WriteFile(p, append([]byte("BZh91AY&SY"), bytes.Repeat([]byte{0x42}, 600)...), 0o644)
+			return p
+		}, "compression"},
+		{"truncated stream", func(t *testing.T) string {
+			raw, _ := os.ReadFile(next)
+			p := filepath.Join(e.dir, "truncated.tar")
+			os.WriteFile(p, raw[:len(raw)*2/3], 0o644)
+			return p
+		}, "unexpected EOF"},
+		{"signed by another key", func(t *testing.T) string {
+			return e.buildKit("otherkey.tar", "--version", "2.0.0", "--sequence", "20", "--key", otherKey)
+		}, "signature"},
+		{"signature removed", func(t *testing.T) string {
+			k := &kitParts{entries: readTar(t, next)}
+			idx := k.index(t)
+			var keep []ocispec.Descriptor
+			for _, d := range idx.Manifests {
+				if d.MediaType == ocispec.MediaTypeImageIndex {
+					keep = append(keep, d)
+				}
+			}
+			idx.Manifests = keep
+			k.setIndex(t, idx)
+			return e.write(t, "nosig.tar", k)
+		}, "no signature"},
+		{"manifest changed after signing", func(t *testing.T) string {
+			k := &kitParts{entries: readTar(t, next)}
+			desc, b := k.bundle(t)
+			b.Annotations["org.stellaops.ouk.version"] = "2.0.0-evil"
+			raw, _ := json.Marshal(b)
+			k.entries = append(k.entries, blobEntry(raw))
+			idx := k.index(t)
+			for i := range idx.Manifests {
+				if idx.Manifests[i].Digest == desc.Digest {
+					idx.Manifests[i].Digest = digest.FromBytes(raw)
+					idx.Manifests[i].Size = int64(len(raw))
+				}
+			}
+			k.setIndex(t, idx)
+			return e.write(t, "changed.tar", k)
+		}, "signature"},
+		{"lower sequence", func(t *testing.T) string {
+			return e.buildKit("older.tar", "--version", "0.9.0", "--sequence", "5")
+		}, "--allow-downgrade"},
+		{"expired", func(t *testing.T) string {
+			t.Setenv("SOURCE_DATE_EPOCH", "1000000000")
+			return e.buildKit("expired.tar", "--version", "3.0.0", "--sequence", "30", "--expires", "1h")
+		}, "expired"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			bad := c.make(t)
+			histBefore := e.must("ouk", "history", "-o", "json")
+			r := e.run("ouk", "import", "--key", e.pub, bad)
+			if r.code == 0 {
+				t.Fatalf("import succeeded; stdout: %s", r.stdout)
+			}
+			if !strings.Contains(r.stderr, c.expect) {
+				t.Errorf("error does not mention %q: %s", c.expect, r.stderr)
+			}
+			if got := e.activeDigest(); got != active {
+				t.Errorf("active kit changed from %s to %s", active, got)
+			}
+			if got := e.must("ouk", "history", "-o", "json"); got != histBefore {
+				t.Errorf("history changed:\n%s", got)
+			}
+		})
+	}
+}
+
+func TestDowngradeOverrideRecorded(t *testing.T) {
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("new.tar", "--version", "2.0.0", "--sequence", "20"))
+	older := e.buildKit("old.tar", "--version", "1.0.0", "--sequence", "10")
+	e.must("ouk", "import", "--key", e.pub, "--allow-downgrade", older)
+	if got := e.status().Active.Version; got != "1.0.0" {
+		t.Fatalf("active version = %q", got)
+	}
+	if hist := e.must("ouk", "history"); !strings.Contains(hist, "downgrade") {
+		t.Errorf("history does not record the downgrade:\n%s", hist)
+	}
+}
+
+func TestExpiredOverrideWarns(t *testing.T) {
+	e := newEnv(t)
+	t.Setenv("SOURCE_DATE_EPOCH", "1000000000")
+	kit := e.buildKit("expired.tar", "--version", "1.0.0", "--expires", "1h")
+	r := e.run("ouk", "import", "--key", e.pub, "--allow-expired", kit)
+	if r.code != 0 {
+		t.Fatalf("import with --allow-expired: exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr+r.stdout, "expired") {
+		t.Errorf("no warning about the expiry: %s%s", r.stdout, r.stderr)
+	}
+}
+
+func (e *env) write(t *testing.T, name string, k *kitParts) string {
+	t.Helper()
+	p := filepath.Join(e.dir, name)
+	writeTar(t, p, k.entries)
+	return p
+}
+
+// withExtra copies a kit and appends one crafted entry.
+func (e *env) withExtra(t *testing.T, kit, name string, h tar.Header, data []byte) string {
+	t.Helper()
+	k := &kitParts{entries: readTar(t, kit)}
+	k.entries = append(k.entries, tarEntry{hdr: h, data: data})
+	return e.write(t, name, k)
+}
