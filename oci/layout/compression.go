@@ -1,0 +1,160 @@
+package layout
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// Compression is the compression of a kit tar stream.
+type Compression int
+
+// Compressions a kit tar stream may use.
+const (
+	// None is a plain tar stream (.tar).
+	None Compression = iota
+	// Gzip is a gzip-compressed tar stream (.tar.gz, .tgz).
+	Gzip
+	// Zstd is a zstd-compressed tar stream (.tar.zst, .tzst).
+	Zstd
+)
+
+// String returns the name of c: "none", "gzip" or "zstd".
+func (c Compression) String() string {
+	switch c {
+	case None:
+		return "none"
+	case Gzip:
+		return "gzip"
+	case Zstd:
+		return "zstd"
+	}
+	return fmt.Sprintf("Compression(%d)", int(c))
+}
+
+// Settings of the zstd encoder and decoder. The decoder window caps the
+// memory a hostile stream can make the reader allocate.
+const (
+	zstdMaxWindow     = 64 << 20
+	zstdEncoderWindow = 8 << 20
+	zstdLevel         = zstd.SpeedDefault
+	gzipLevel         = gzip.DefaultCompression
+)
+
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	tarMagic  = []byte("ustar")
+)
+
+// tarMagicOffset is where the ustar magic sits in a tar header block.
+const tarMagicOffset = 257
+
+// CompressionFromName returns the compression that the file name's suffix
+// selects: .tar for None, .tar.gz or .tgz for Gzip, .tar.zst or .tzst for
+// Zstd. Any other name returns an error wrapping errdef.ErrUnknownCompression.
+func CompressionFromName(name string) (Compression, error) {
+	lower := strings.ToLower(name)
+	switch {
+	case strings.HasSuffix(lower, ".tar"):
+		return None, nil
+	case strings.HasSuffix(lower, ".tar.gz"), strings.HasSuffix(lower, ".tgz"):
+		return Gzip, nil
+	case strings.HasSuffix(lower, ".tar.zst"), strings.HasSuffix(lower, ".tzst"):
+		return Zstd, nil
+	}
+	return None, fmt.Errorf("file name %q has no known kit suffix; use .tar, .tar.gz, .tgz, .tar.zst or .tzst: %w",
+		name, errdef.ErrUnknownCompression)
+}
+
+// detectCompression peeks at the first bytes of br and returns the
+// compression they show, without consuming them.
+func detectCompression(br *bufio.Reader) (Compression, error) {
+	head, err := br.Peek(512)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return None, fmt.Errorf("reading the start of the kit stream: %w", err)
+	}
+	switch {
+	case bytes.HasPrefix(head, gzipMagic):
+		return Gzip, nil
+	case bytes.HasPrefix(head, zstdMagic):
+		return Zstd, nil
+	case len(head) >= tarMagicOffset+len(tarMagic) &&
+		bytes.Equal(head[tarMagicOffset:tarMagicOffset+len(tarMagic)], tarMagic):
+		return None, nil
+	}
+	if len(head) == 0 {
+		return None, fmt.Errorf("kit stream is empty; pass a tar, tar.gz or tar.zst file: %w",
+			errdef.ErrUnknownCompression)
+	}
+	shown := head[:min(len(head), 8)]
+	return None, fmt.Errorf("kit stream starts with bytes %s, which are neither gzip, zstd nor a tar header; "+
+		"pass a tar, tar.gz or tar.zst file: %w", hex.EncodeToString(shown), errdef.ErrUnknownCompression)
+}
+
+// decompress returns a reader of the tar stream inside r and a function that
+// releases the decoder.
+func decompress(r io.Reader) (io.Reader, func(), error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	c, err := detectCompression(br)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch c {
+	case Gzip:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading gzip header of the kit stream: %w", asUnexpectedEOF(err))
+		}
+		return zr, func() { zr.Close() }, nil
+	case Zstd:
+		zr, err := zstd.NewReader(br,
+			zstd.WithDecoderMaxWindow(zstdMaxWindow),
+			zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, nil, fmt.Errorf("starting zstd decoder: %w", err)
+		}
+		return zr, zr.Close, nil
+	}
+	return br, func() {}, nil
+}
+
+// asUnexpectedEOF turns a bare io.EOF, which a decoder returns when its
+// input ends before its header does, into io.ErrUnexpectedEOF.
+func asUnexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// compressor wraps w in the encoder for c with fixed settings, so that the
+// same input always produces the same bytes.
+func compressor(w io.Writer, c Compression) (io.WriteCloser, error) {
+	switch c {
+	case None:
+		return nopWriteCloser{w}, nil
+	case Gzip:
+		// The header keeps an empty name and a zero modification time.
+		return gzip.NewWriterLevel(w, gzipLevel)
+	case Zstd:
+		return zstd.NewWriter(w,
+			zstd.WithEncoderLevel(zstdLevel),
+			zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(zstdEncoderWindow))
+	}
+	return nil, fmt.Errorf("compression %d is not None, Gzip or Zstd: %w", int(c), errdef.ErrUnknownCompression)
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }

@@ -1,0 +1,154 @@
+package layout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/oci"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// OpenDir reads the image layout folder dir and returns its index.json and
+// a storage of its blobs. The storage checks size and digest while a
+// fetched blob is read: a mismatch surfaces as an error wrapping
+// errdef.ErrDigestMismatch at the end of the blob. A folder without
+// oci-layout or index.json returns an error wrapping errdef.ErrInvalidKit.
+func OpenDir(dir string) (ocispec.Index, content.ReadOnlyStorage, error) {
+	fsys := os.DirFS(dir)
+	if err := checkLayoutFile(fsys, dir); err != nil {
+		return ocispec.Index{}, nil, err
+	}
+	index, err := readIndexFile(fsys, dir)
+	if err != nil {
+		return ocispec.Index{}, nil, err
+	}
+	return index, &verifyingStorage{inner: oci.NewStorageFromFS(fsys)}, nil
+}
+
+func checkLayoutFile(fsys fs.FS, dir string) error {
+	b, err := readSmallFile(fsys, layoutFileName)
+	if err != nil {
+		return fmt.Errorf("reading %s: %v; %s is not an OCI image layout folder: %w",
+			filepath.Join(dir, layoutFileName), err, dir, errdef.ErrInvalidKit)
+	}
+	return parseLayoutFile(b, dir)
+}
+
+func parseLayoutFile(b []byte, where string) error {
+	var l ocispec.ImageLayout
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("decoding oci-layout of %s: %v: %w", where, err, errdef.ErrInvalidKit)
+	}
+	if l.Version != ocispec.ImageLayoutVersion {
+		return fmt.Errorf("oci-layout of %s has imageLayoutVersion %q, expected %q: %w",
+			where, l.Version, ocispec.ImageLayoutVersion, errdef.ErrInvalidKit)
+	}
+	return nil
+}
+
+func readIndexFile(fsys fs.FS, dir string) (ocispec.Index, error) {
+	b, err := readSmallFile(fsys, indexFileName)
+	if err != nil {
+		return ocispec.Index{}, fmt.Errorf("reading %s: %v: %w",
+			filepath.Join(dir, indexFileName), err, errdef.ErrInvalidKit)
+	}
+	return parseIndex(b, dir)
+}
+
+func parseIndex(b []byte, where string) (ocispec.Index, error) {
+	var index ocispec.Index
+	if err := json.Unmarshal(b, &index); err != nil {
+		return ocispec.Index{}, fmt.Errorf("decoding index.json of %s: %v: %w", where, err, errdef.ErrInvalidKit)
+	}
+	if index.SchemaVersion != 2 {
+		return ocispec.Index{}, fmt.Errorf("index.json of %s has schemaVersion %d, expected 2: %w",
+			where, index.SchemaVersion, errdef.ErrInvalidKit)
+	}
+	return index, nil
+}
+
+// readSmallFile reads a file of at most DefaultMaxIndexSize bytes.
+func readSmallFile(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, DefaultMaxIndexSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > DefaultMaxIndexSize {
+		return nil, fmt.Errorf("file is larger than %d bytes: %w", DefaultMaxIndexSize, errdef.ErrSizeExceedsLimit)
+	}
+	return b, nil
+}
+
+// verifyingStorage wraps a storage so that every fetched blob is checked
+// against its descriptor's size and digest as it is read.
+type verifyingStorage struct {
+	inner  content.ReadOnlyStorage
+	closer io.Closer
+}
+
+// Fetch returns a reader of the blob d. Reading it to the end returns an
+// error wrapping errdef.ErrDigestMismatch in place of io.EOF when the
+// bytes do not match d.
+func (s *verifyingStorage) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	rc, err := s.inner.Fetch(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return &verifyingReadCloser{rc: rc, vr: content.NewVerifyReader(rc, d), desc: d}, nil
+}
+
+// Exists reports whether the blob d is present.
+func (s *verifyingStorage) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	return s.inner.Exists(ctx, d)
+}
+
+// Close releases the file behind a storage that LoadImage opened on an
+// archive; for a folder it does nothing.
+func (s *verifyingStorage) Close() error {
+	if s.closer == nil {
+		return nil
+	}
+	return s.closer.Close()
+}
+
+type verifyingReadCloser struct {
+	rc   io.Closer
+	vr   *content.VerifyReader
+	desc ocispec.Descriptor
+	err  error
+}
+
+func (v *verifyingReadCloser) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.vr.Read(p)
+	if err == io.EOF {
+		if verr := v.vr.Verify(); verr != nil {
+			err = fmt.Errorf("blob %s does not match its descriptor (%d bytes): %v; "+
+				"the layout is corrupt, so copy it again: %w", v.desc.Digest, v.desc.Size, verr, errdef.ErrDigestMismatch)
+		}
+	} else if err != nil && (errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData)) {
+		err = fmt.Errorf("blob %s does not match its descriptor: %v: %w", v.desc.Digest, err, errdef.ErrDigestMismatch)
+	}
+	if err != nil {
+		v.err = err
+	}
+	return n, err
+}
+
+func (v *verifyingReadCloser) Close() error { return v.rc.Close() }

@@ -1,0 +1,256 @@
+package layout
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// LoadImage opens the image ref from path, an OCI image layout folder or an
+// oci-archive tar file (plain, gzip or zstd), and returns its descriptor
+// from index.json with a storage of its blobs. The entry chosen is the one
+// whose org.opencontainers.image.ref.name annotation equals ref's tag or
+// the whole ref; when no entry matches and index.json has a single entry,
+// that entry is chosen. A multi-platform image is returned as its image
+// index, so every platform is kept. No match returns an error wrapping
+// errdef.ErrNotFound that lists the names index.json offers.
+//
+// The storage verifies every blob as it is read. For an archive it keeps
+// the file open and implements io.Closer, which the caller may call when
+// done with the image.
+func LoadImage(ctx context.Context, path, ref string) (ocispec.Descriptor, content.ReadOnlyStorage, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("opening image: %w", err)
+	}
+	var index ocispec.Index
+	var src *verifyingStorage
+	if info.IsDir() {
+		var store content.ReadOnlyStorage
+		index, store, err = OpenDir(path)
+		if err == nil {
+			src = store.(*verifyingStorage)
+		}
+	} else {
+		index, src, err = openArchive(ctx, path)
+	}
+	if err != nil {
+		return ocispec.Descriptor{}, nil, err
+	}
+	desc, err := selectImage(index, ref, path)
+	if err != nil {
+		src.Close()
+		return ocispec.Descriptor{}, nil, err
+	}
+	return desc, src, nil
+}
+
+// selectImage picks the entry of index that ref names.
+func selectImage(index ocispec.Index, ref, where string) (ocispec.Descriptor, error) {
+	tag, dgst := splitRef(ref)
+	for _, d := range index.Manifests {
+		name := d.Annotations[ocispec.AnnotationRefName]
+		if (name != "" && (name == ref || name == tag)) || (dgst != "" && d.Digest == dgst) {
+			return d, nil
+		}
+	}
+	if len(index.Manifests) == 1 {
+		return index.Manifests[0], nil
+	}
+	var names []string
+	for _, d := range index.Manifests {
+		if name := d.Annotations[ocispec.AnnotationRefName]; name != "" {
+			names = append(names, name)
+		} else {
+			names = append(names, d.Digest.String())
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return ocispec.Descriptor{}, fmt.Errorf("index.json of %s lists no images: %w", where, errdef.ErrNotFound)
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("no image in %s is named %q; index.json lists %s, "+
+		"so pass a reference whose tag is one of them: %w", where, ref, strings.Join(names, ", "), errdef.ErrNotFound)
+}
+
+// splitRef returns the tag and digest of a reference such as
+// "registry.example/repo:tag@sha256:...". Either may be empty.
+func splitRef(ref string) (string, digest.Digest) {
+	var dgst digest.Digest
+	if at := strings.LastIndex(ref, "@"); at >= 0 {
+		dgst = digest.Digest(ref[at+1:])
+		ref = ref[:at]
+	}
+	colon := strings.LastIndex(ref, ":")
+	if colon < 0 || colon < strings.LastIndex(ref, "/") {
+		return "", dgst
+	}
+	return ref[colon+1:], dgst
+}
+
+// openArchive indexes the entries of an oci-archive file and returns its
+// index.json and a storage that serves blobs from their offsets in the file.
+func openArchive(ctx context.Context, path string) (ocispec.Index, *verifyingStorage, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return ocispec.Index{}, nil, fmt.Errorf("opening image archive: %w", err)
+	}
+	plain, err := plainArchive(f)
+	if err != nil {
+		f.Close()
+		return ocispec.Index{}, nil, fmt.Errorf("reading image archive %s: %w", path, err)
+	}
+	if plain != f {
+		f.Close()
+	}
+	store, index, err := indexArchive(ctx, plain, path)
+	if err != nil {
+		plain.Close()
+		return ocispec.Index{}, nil, err
+	}
+	return index, &verifyingStorage{inner: store, closer: plain}, nil
+}
+
+// plainArchive returns f when it is a plain tar, or else an unlinked
+// temporary file holding the decompressed tar.
+//
+// NOTE: a compressed archive is decompressed to a temporary file, because
+// blobs must be served by offset; the file is removed at once and its
+// space returns when the storage is closed or the process exits.
+func plainArchive(f *os.File) (*os.File, error) {
+	br := bufio.NewReaderSize(f, 4096)
+	c, err := detectCompression(br)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	if c == None {
+		return f, nil
+	}
+	r, release, err := decompress(f)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	tmp, err := os.CreateTemp("", "stella-image-*.tar")
+	if err != nil {
+		return nil, fmt.Errorf("creating temporary file for the decompressed archive: %w", err)
+	}
+	os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, r); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("decompressing %s archive: %w", c, err)
+	}
+	return tmp, nil
+}
+
+// archiveStorage serves blobs from sections of a plain tar file.
+type archiveStorage struct {
+	f     *os.File
+	blobs map[digest.Digest]section
+}
+
+type section struct{ offset, size int64 }
+
+// indexArchive reads the tar headers of f, applying the same name and type
+// checks as TarReader, and records where each blob's data starts.
+func indexArchive(ctx context.Context, f *os.File, where string) (*archiveStorage, ocispec.Index, error) {
+	lim := Limits{}.withDefaults()
+	store := &archiveStorage{f: f, blobs: make(map[digest.Digest]section)}
+	seen := make(map[string]bool)
+	var indexJSON, layoutJSON []byte
+	tr := tar.NewReader(f)
+	for n := 0; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return nil, ocispec.Index{}, err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, ocispec.Index{}, fmt.Errorf("reading image archive %s: %w", where, readError(err))
+		}
+		if n >= lim.MaxEntries {
+			return nil, ocispec.Index{}, fmt.Errorf("image archive %s has more than %d entries: %w",
+				where, lim.MaxEntries, errdef.ErrSizeExceedsLimit)
+		}
+		kind, name, dgst, err := classify(hdr)
+		if err != nil {
+			return nil, ocispec.Index{}, fmt.Errorf("reading image archive %s: %w", where, err)
+		}
+		if seen[name] {
+			return nil, ocispec.Index{}, fmt.Errorf("image archive %s: tar entry %q appears twice: %w",
+				where, hdr.Name, errdef.ErrInvalidKit)
+		}
+		seen[name] = true
+		switch kind {
+		case LayoutFile, IndexJSON:
+			b, err := io.ReadAll(io.LimitReader(tr, lim.MaxIndexSize+1))
+			if err != nil {
+				return nil, ocispec.Index{}, fmt.Errorf("reading %s of %s: %w", name, where, readError(err))
+			}
+			if int64(len(b)) > lim.MaxIndexSize {
+				return nil, ocispec.Index{}, fmt.Errorf("%s of %s is larger than %d bytes: %w",
+					name, where, lim.MaxIndexSize, errdef.ErrSizeExceedsLimit)
+			}
+			if kind == LayoutFile {
+				layoutJSON = b
+			} else {
+				indexJSON = b
+			}
+		case Blob:
+			// archive/tar reads headers without buffering ahead, so the
+			// file offset is now the start of this entry's data.
+			off, err := f.Seek(0, io.SeekCurrent)
+			if err != nil {
+				return nil, ocispec.Index{}, fmt.Errorf("locating blob %s in %s: %w", dgst, where, err)
+			}
+			store.blobs[dgst] = section{offset: off, size: hdr.Size}
+		}
+	}
+	if layoutJSON == nil {
+		return nil, ocispec.Index{}, fmt.Errorf("image archive %s has no oci-layout file, so it is not an oci-archive: %w",
+			where, errdef.ErrInvalidKit)
+	}
+	if err := parseLayoutFile(layoutJSON, where); err != nil {
+		return nil, ocispec.Index{}, err
+	}
+	if indexJSON == nil {
+		return nil, ocispec.Index{}, fmt.Errorf("image archive %s has no index.json: %w", where, errdef.ErrInvalidKit)
+	}
+	index, err := parseIndex(indexJSON, where)
+	if err != nil {
+		return nil, ocispec.Index{}, err
+	}
+	return store, index, nil
+}
+
+// Fetch returns a reader of the section of the archive holding blob d.
+// A blob the archive lacks returns an error wrapping errdef.ErrNotFound.
+func (s *archiveStorage) Fetch(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	sec, ok := s.blobs[d.Digest]
+	if !ok {
+		return nil, fmt.Errorf("blob %s: %w", d.Digest, errdef.ErrNotFound)
+	}
+	return io.NopCloser(io.NewSectionReader(s.f, sec.offset, sec.size)), nil
+}
+
+// Exists reports whether the archive holds blob d.
+func (s *archiveStorage) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
+	_, ok := s.blobs[d.Digest]
+	return ok, nil
+}

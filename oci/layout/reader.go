@@ -1,0 +1,289 @@
+package layout
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// Defaults of Limits, used for every field left at zero.
+const (
+	DefaultMaxEntries   = 1_000_000
+	DefaultMaxBlobSize  = 64 << 30
+	DefaultMaxTotalSize = 1 << 40
+	DefaultMaxIndexSize = 4 << 20
+)
+
+// Limits bounds what TarReader accepts. A field at zero or below takes its
+// default. Exceeding a limit yields an error wrapping
+// errdef.ErrSizeExceedsLimit.
+type Limits struct {
+	// MaxEntries is the maximum number of tar entries, directories included
+	// (default 1,000,000).
+	MaxEntries int
+	// MaxBlobSize is the maximum size of one blob in bytes (default 64 GiB).
+	MaxBlobSize int64
+	// MaxTotalSize is the maximum sum of all entry sizes in bytes (default 1 TiB).
+	MaxTotalSize int64
+	// MaxIndexSize is the maximum size of index.json and oci-layout in bytes
+	// (default 4 MiB).
+	MaxIndexSize int64
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = DefaultMaxEntries
+	}
+	if l.MaxBlobSize <= 0 {
+		l.MaxBlobSize = DefaultMaxBlobSize
+	}
+	if l.MaxTotalSize <= 0 {
+		l.MaxTotalSize = DefaultMaxTotalSize
+	}
+	if l.MaxIndexSize <= 0 {
+		l.MaxIndexSize = DefaultMaxIndexSize
+	}
+	return l
+}
+
+// Entry is one file of a kit tar stream.
+type Entry struct {
+	// Kind is the file's role in the layout.
+	Kind EntryKind
+	// Name is the path inside the layout, without a leading "./".
+	Name string
+	// Digest names a Blob's content; it is empty for other kinds.
+	Digest digest.Digest
+	// Size is the file's size in bytes as the tar header declares it.
+	Size int64
+	// Reader returns the file's content. It is valid until the next call
+	// to Next. For a Blob, reading to the end verifies the digest and
+	// returns an error wrapping errdef.ErrDigestMismatch in place of io.EOF
+	// when the content does not match.
+	Reader io.Reader
+}
+
+// TarReader reads the entries of a kit tar stream one at a time, checking
+// each against the layout's naming rules and the Limits. It holds no more
+// than one tar block and the decoder's window in memory and writes nothing
+// to disk.
+type TarReader struct {
+	lim     Limits
+	tail    *tailReader
+	tr      *tar.Reader
+	release func()
+	seen    map[string]bool
+	entries int
+	total   int64
+	current *blobReader
+	err     error
+}
+
+// NewTarReader returns a reader of the kit tar stream r. It detects the
+// compression from the first bytes: gzip, zstd, or a plain tar recognised
+// by its ustar header. Anything else returns an error wrapping
+// errdef.ErrUnknownCompression that shows the first bytes in hex.
+func NewTarReader(r io.Reader, lim Limits) (*TarReader, error) {
+	plain, release, err := decompress(r)
+	if err != nil {
+		return nil, err
+	}
+	tail := &tailReader{r: plain}
+	return &TarReader{
+		lim:     lim.withDefaults(),
+		tail:    tail,
+		tr:      tar.NewReader(tail),
+		release: release,
+		seen:    make(map[string]bool),
+	}, nil
+}
+
+// Close releases the decoder. Next calls it when it returns io.EOF or an
+// error, so calling it is needed only when reading stops early.
+func (t *TarReader) Close() error {
+	if t.release != nil {
+		t.release()
+		t.release = nil
+	}
+	return nil
+}
+
+// Next returns the next file of the layout, skipping directories, or
+// io.EOF after the last. It first reads and verifies whatever the caller
+// left unread of the previous blob. After an error every later call
+// returns the same error.
+func (t *TarReader) Next() (*Entry, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	e, err := t.next()
+	if err != nil {
+		t.err = err
+		t.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (t *TarReader) next() (*Entry, error) {
+	if err := t.finishCurrent(); err != nil {
+		return nil, err
+	}
+	for {
+		hdr, err := t.tr.Next()
+		if err == io.EOF {
+			return nil, t.checkEnd()
+		}
+		if err != nil {
+			return nil, readError(err)
+		}
+		e, err := t.accept(hdr)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
+			return e, nil
+		}
+	}
+}
+
+// accept checks one header and returns its entry, or nil for a directory.
+func (t *TarReader) accept(hdr *tar.Header) (*Entry, error) {
+	t.entries++
+	if t.entries > t.lim.MaxEntries {
+		return nil, fmt.Errorf("kit has more than %d tar entries (at %q); raise the entry limit if the kit is trusted: %w",
+			t.lim.MaxEntries, hdr.Name, errdef.ErrSizeExceedsLimit)
+	}
+	kind, name, dgst, err := classify(hdr)
+	if err != nil {
+		return nil, err
+	}
+	if t.seen[name] {
+		return nil, fmt.Errorf("tar entry %q appears twice; %s: %w", hdr.Name, fixMessage, errdef.ErrInvalidKit)
+	}
+	t.seen[name] = true
+	if kind == dirEntry {
+		return nil, nil
+	}
+	if err := t.checkSize(kind, hdr); err != nil {
+		return nil, err
+	}
+	e := &Entry{Kind: kind, Name: name, Digest: dgst, Size: hdr.Size, Reader: t.tr}
+	if kind == Blob {
+		t.current = newBlobReader(t.tr, name, dgst)
+		e.Reader = t.current
+	}
+	return e, nil
+}
+
+func (t *TarReader) checkSize(kind EntryKind, hdr *tar.Header) error {
+	limit, what := t.lim.MaxBlobSize, "blob size limit"
+	if kind != Blob {
+		limit, what = t.lim.MaxIndexSize, "index size limit"
+	}
+	if hdr.Size > limit {
+		return fmt.Errorf("tar entry %q is %d bytes, over the %s of %d bytes; raise the limit if the kit is trusted: %w",
+			hdr.Name, hdr.Size, what, limit, errdef.ErrSizeExceedsLimit)
+	}
+	t.total += hdr.Size
+	if t.total > t.lim.MaxTotalSize {
+		return fmt.Errorf("kit content exceeds the total size limit of %d bytes at tar entry %q; "+
+			"raise the limit if the kit is trusted: %w", t.lim.MaxTotalSize, hdr.Name, errdef.ErrSizeExceedsLimit)
+	}
+	return nil
+}
+
+// finishCurrent reads and verifies the rest of the previous blob.
+func (t *TarReader) finishCurrent() error {
+	cur := t.current
+	t.current = nil
+	if cur == nil {
+		return nil
+	}
+	_, err := io.Copy(io.Discard, cur)
+	return err
+}
+
+// checkEnd rejects a stream that stops at an entry boundary without the
+// two zero blocks that end a tar archive: such a stream was cut short.
+func (t *TarReader) checkEnd() error {
+	if t.tail.zeros < 2*blockSize {
+		return fmt.Errorf("kit tar stream ends without its end-of-archive marker, so it is truncated; "+
+			"copy the kit file again: %w", io.ErrUnexpectedEOF)
+	}
+	return io.EOF
+}
+
+// readError wraps an error of archive/tar: a short stream keeps
+// io.ErrUnexpectedEOF, a malformed header becomes errdef.ErrInvalidKit.
+func readError(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("reading kit tar stream: stream is truncated; copy the kit file again: %w", err)
+	}
+	if errors.Is(err, tar.ErrHeader) || errors.Is(err, tar.ErrInsecurePath) {
+		return fmt.Errorf("reading kit tar stream: %v; %s: %w", err, fixMessage, errdef.ErrInvalidKit)
+	}
+	return fmt.Errorf("reading kit tar stream: %w", err)
+}
+
+const blockSize = 512
+
+// tailReader counts the zero bytes at the end of what has been read, so
+// that the end-of-archive marker can be checked.
+type tailReader struct {
+	r     io.Reader
+	zeros int
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	for _, b := range p[:n] {
+		if b == 0 {
+			t.zeros++
+		} else {
+			t.zeros = 0
+		}
+	}
+	return n, err
+}
+
+// blobReader hashes a blob as it is read and checks the digest at its end.
+type blobReader struct {
+	r      io.Reader
+	name   string
+	want   digest.Digest
+	hasher hash.Hash
+	err    error
+}
+
+func newBlobReader(r io.Reader, name string, want digest.Digest) *blobReader {
+	return &blobReader{r: r, name: name, want: want, hasher: want.Algorithm().Hash()}
+}
+
+func (b *blobReader) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.r.Read(p)
+	b.hasher.Write(p[:n])
+	switch {
+	case err == io.EOF:
+		got := digest.NewDigest(b.want.Algorithm(), b.hasher)
+		if got != b.want {
+			b.err = fmt.Errorf("tar entry %q has content with digest %s; the file is corrupt or was altered, "+
+				"so copy the kit again: %w", b.name, got, errdef.ErrDigestMismatch)
+			return n, b.err
+		}
+		b.err = io.EOF
+	case err != nil:
+		b.err = readError(err)
+		return n, b.err
+	}
+	return n, err
+}
