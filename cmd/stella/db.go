@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -162,4 +163,80 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-var _ = json.Marshal
+func printRecords(w io.Writer, recs []vulndb.Record) error {
+	if len(recs) == 0 {
+		fmt.Fprintln(w, "No record found.")
+		return nil
+	}
+	for i, r := range recs {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s", r.ID)
+		if len(r.Aliases) > 0 {
+			fmt.Fprintf(w, " (%s)", strings.Join(r.Aliases, ", "))
+		}
+		fmt.Fprintln(w)
+		if r.Summary != "" {
+			fmt.Fprintf(w, "  summary    %s\n", r.Summary)
+		}
+		if sev := severityOf(r); sev != "" {
+			fmt.Fprintf(w, "  severity   %s\n", sev)
+		}
+		if r.Modified != "" {
+			fmt.Fprintf(w, "  modified   %s\n", r.Modified)
+		}
+		if r.Withdrawn != "" {
+			fmt.Fprintf(w, "  withdrawn  %s\n", r.Withdrawn)
+		}
+		for _, a := range r.Affected {
+			fmt.Fprintf(w, "  affects    %s\n", describeAffected(a))
+		}
+	}
+	return nil
+}
+
+// describeAffected renders an OSV affected entry on one line, such as
+// "npm/lodash <4.17.21".
+func describeAffected(a vulndb.Affected) string {
+	s := a.Package.Ecosystem + "/" + a.Package.Name
+	var parts []string
+	for _, r := range a.Ranges {
+		lo := ""
+		for _, ev := range r.Events {
+			switch {
+			case ev.Introduced != "":
+				lo = ev.Introduced
+			case ev.Fixed != "":
+				parts = append(parts, rangeText(lo, "<"+ev.Fixed))
+				lo = ""
+			case ev.LastAffected != "":
+				parts = append(parts, rangeText(lo, "<="+ev.LastAffected))
+				lo = ""
+			}
+		}
+		if lo != "" {
+			parts = append(parts, rangeText(lo, ""))
+		}
+	}
+	if len(a.Versions) > 0 {
+		parts = append(parts, fmt.Sprintf("%d listed versions", len(a.Versions)))
+	}
+	if len(parts) == 0 {
+		return s + " (all versions)"
+	}
+	return s + " " + strings.Join(parts, ", ")
+}
+
+func rangeText(introduced, upper string) string {
+	if introduced == "" || introduced == "0" {
+		if upper == "" {
+			return "all versions"
+		}
+		return upper
+	}
+	if upper == "" {
+		return ">=" + introduced
+	}
+	return ">=" + introduced + " " + upper
+}

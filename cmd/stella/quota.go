@@ -1,0 +1,123 @@
+package main
+
+import (
+	"crypto"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/quota"
+)
+
+// quotaFlags are the token settings of commands that count scans.
+type quotaFlags struct {
+	envFile string
+	keys    []string
+}
+
+func (f *quotaFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.envFile, "env-file", quota.DefaultEnvFile, "file holding STELLA_JWT=TOKEN, read when $STELLA_JWT is unset")
+	cmd.Flags().StringArrayVar(&f.keys, "quota-key", nil, "public key that signs quota tokens (repeatable; default the store's keys)")
+}
+
+// identify opens the quota counters and works out whom scans count for. A
+// token that does not verify is reported on stderr and counted as anonymous.
+func (f *quotaFlags) identify(store *cas.Store, storeDir string, log *slog.Logger, stderr io.Writer) (*quota.Quota, quota.Identity, error) {
+	cfg, err := loadConfig(storeDir)
+	if err != nil {
+		return nil, quota.Identity{}, err
+	}
+	policy, err := cfg.quotaPolicy()
+	if err != nil {
+		return nil, quota.Identity{}, err
+	}
+	q, err := quota.New(store.KV("quota"), quota.Options{Policy: policy, Logger: log})
+	if err != nil {
+		return nil, quota.Identity{}, err
+	}
+	trusted, err := trustedKeys(storeDir, f.keys)
+	if err != nil {
+		return nil, quota.Identity{}, err
+	}
+	keys := make([]crypto.PublicKey, 0, len(trusted))
+	for _, k := range trusted {
+		keys = append(keys, k.Key)
+	}
+	tok, err := quota.LoadToken(os.Getenv, f.envFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: %v; counting scans as anonymous\n", err)
+	}
+	id := q.Identify(tok, keys)
+	if id.Warning != "" {
+		fmt.Fprintln(stderr, "warning:", id.Warning)
+	}
+	return q, id, nil
+}
+
+func newQuotaCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "quota",
+		Short: "Show the daily scan quota",
+	}
+	cmd.AddCommand(newQuotaStatusCommand(g))
+	return cmd
+}
+
+func newQuotaStatusCommand(g *globalOptions) *cobra.Command {
+	var out outputFlag
+	var qf quotaFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the quota mode, today's scan count, the limit and the time until reset",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.validate(); err != nil {
+				return err
+			}
+			log := g.logger(cmd.ErrOrStderr())
+			store, dir, err := g.openStore(cmd.Context(), log, g.lockWait)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			q, id, err := qf.identify(store, dir, log, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			st, err := q.Status(id)
+			if err != nil {
+				return fmt.Errorf("reading quota: %w", err)
+			}
+			if out.json() {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			printQuota(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	qf.register(cmd)
+	out.register(cmd)
+	return cmd
+}
+
+func printQuota(w io.Writer, st quota.State) {
+	if st.Mode == quota.ModeToken {
+		exp := "never"
+		if st.ExpiresAt != nil {
+			exp = st.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "Mode      token (sub %s, tier %d, expires %s)\n", st.Subject, st.Tier, exp)
+	} else {
+		fmt.Fprintln(w, "Mode      anonymous")
+	}
+	fmt.Fprintf(w, "Today     %d of %d scans (%s UTC)\n", st.Count, st.Limit, st.Day)
+	fmt.Fprintf(w, "Resets in %s\n", st.ResetIn().Round(time.Minute))
+	if st.OverLimit {
+		fmt.Fprintln(w, "Over the limit: scans still run, slowed down until the reset.")
+	}
+}
