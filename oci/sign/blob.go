@@ -1,0 +1,160 @@
+package sign
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// maxSignatureSize caps a detached signature given to VerifyBlob. An ECDSA
+// P-521 signature is 139 bytes and an RSA-8192 one 1 KiB, so 16 KiB in base64
+// leaves ample room.
+const maxSignatureSize = 16 << 10
+
+// SignBlob signs the SHA-256 digest of everything read from r and returns
+// the ASN.1 signature in standard base64, with no trailing newline, as
+// `cosign sign-blob` writes it. ECDSA keys sign the digest directly and RSA
+// keys use PKCS #1 v1.5, as cosign does.
+func SignBlob(signer crypto.Signer, r io.Reader) ([]byte, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return nil, fmt.Errorf("reading content to sign: %w", err)
+	}
+	sig, err := signDigest(signer, h.Sum(nil))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, base64.StdEncoding.EncodedLen(len(sig)))
+	base64.StdEncoding.Encode(out, sig)
+	return out, nil
+}
+
+// signDigest signs a SHA-256 digest with an ECDSA or RSA signer.
+func signDigest(signer crypto.Signer, digest []byte) ([]byte, error) {
+	if signer == nil {
+		return nil, errors.New("signing: no private key given")
+	}
+	if err := checkPublicKey(signer.Public()); err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	sig, err := signer.Sign(rand.Reader, digest, crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("signing SHA-256 digest: %w", err)
+	}
+	return sig, nil
+}
+
+// VerifyBlob checks sig against the SHA-256 digest of everything read from r
+// and returns the first of keys that verifies it. sig may be base64 (as
+// `cosign sign-blob` writes it, surrounding white space allowed) or the raw
+// ASN.1 bytes. No matching key, an empty key list or a malformed signature
+// yields an error wrapping errdef.ErrSignature.
+func VerifyBlob(keys []TrustedKey, r io.Reader, sig []byte) (TrustedKey, error) {
+	raw, err := decodeSignature(sig)
+	if err != nil {
+		return TrustedKey{}, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return TrustedKey{}, fmt.Errorf("reading signed content: %w", err)
+	}
+	return verifyDigest(keys, "", h.Sum(nil), raw)
+}
+
+// decodeSignature accepts base64 or raw ASN.1 signature bytes.
+func decodeSignature(sig []byte) ([]byte, error) {
+	if len(sig) > maxSignatureSize {
+		return nil, fmt.Errorf("signature is %d bytes, over the %d byte limit, so it is not a signature file: %w",
+			len(sig), maxSignatureSize, errdef.ErrSignature)
+	}
+	trimmed := bytes.TrimSpace(sig)
+	if len(trimmed) == 0 {
+		return nil, fmt.Errorf("signature is empty: %w", errdef.ErrSignature)
+	}
+	// Raw ASN.1 always holds bytes outside the base64 alphabet, such as the
+	// INTEGER tag 0x02, so text made only of base64 characters is decoded.
+	if !isBase64Text(trimmed) {
+		return trimmed, nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(string(trimmed))
+	if err != nil {
+		return nil, fmt.Errorf("decoding base64 signature: %v: %w", err, errdef.ErrSignature)
+	}
+	return raw, nil
+}
+
+func isBase64Text(b []byte) bool {
+	for _, c := range b {
+		if !strings.ContainsRune("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// verifyDigest returns the first key that verifies sig over a SHA-256
+// digest, trying the key whose hint matches first.
+func verifyDigest(keys []TrustedKey, hint string, digest, sig []byte) (TrustedKey, error) {
+	if len(keys) == 0 {
+		return TrustedKey{}, fmt.Errorf("no trusted keys to verify with; add the signer's cosign.pub: %w",
+			errdef.ErrSignature)
+	}
+	for _, k := range orderByHint(keys, hint) {
+		if verifyWithKey(k.Key, digest, sig) {
+			return k, nil
+		}
+	}
+	return TrustedKey{}, fmt.Errorf("signature does not verify with any of the %d trusted keys (%s): %w",
+		len(keys), keyIDList(keys), errdef.ErrSignature)
+}
+
+func verifyWithKey(pub crypto.PublicKey, digest, sig []byte) bool {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		return ecdsa.VerifyASN1(k, digest, sig)
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(k, crypto.SHA256, digest, sig) == nil
+	default:
+		return false
+	}
+}
+
+// orderByHint moves the keys whose sigstore key hint equals hint to the front.
+func orderByHint(keys []TrustedKey, hint string) []TrustedKey {
+	if hint == "" {
+		return keys
+	}
+	ordered := make([]TrustedKey, 0, len(keys))
+	var rest []TrustedKey
+	for _, k := range keys {
+		if h, err := keyHint(k.Key); err == nil && h == hint {
+			ordered = append(ordered, k)
+		} else {
+			rest = append(rest, k)
+		}
+	}
+	return append(ordered, rest...)
+}
+
+// keyIDList returns the first 12 hex digits of each key ID, for messages.
+func keyIDList(keys []TrustedKey) string {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		id := k.ID
+		if len(id) > 12 {
+			id = id[:12]
+		}
+		ids[i] = id
+	}
+	return strings.Join(ids, ", ")
+}

@@ -1,0 +1,269 @@
+package sign
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
+)
+
+// PEM block types of the keys this package reads and writes.
+const (
+	// PEMTypeEncryptedSigstore is the block type of the private keys that
+	// cosign v2 writes.
+	PEMTypeEncryptedSigstore = "ENCRYPTED SIGSTORE PRIVATE KEY"
+	// PEMTypeEncryptedCosign is the block type of the private keys that
+	// cosign releases before v2 wrote.
+	PEMTypeEncryptedCosign = "ENCRYPTED COSIGN PRIVATE KEY"
+	// PEMTypePKCS8 is an unencrypted PKCS #8 private key.
+	PEMTypePKCS8 = "PRIVATE KEY"
+	// PEMTypeEC is an unencrypted SEC 1 elliptic curve private key.
+	PEMTypeEC = "EC PRIVATE KEY"
+	// PEMTypePublic is a PKIX public key.
+	PEMTypePublic = "PUBLIC KEY"
+)
+
+// maxKeyFileSize caps key files read by LoadTrustedKeys. A PEM public key is
+// well under 4 KiB, so anything larger is not a key.
+const maxKeyFileSize = 64 << 10
+
+// ErrWrongPassword is returned by LoadPrivateKey when the password does not
+// decrypt an encrypted private key.
+var ErrWrongPassword = errors.New("wrong password for private key")
+
+// TrustedKey is a public key that the site accepts signatures from.
+type TrustedKey struct {
+	// ID is the lower-case hex SHA-256 of the key's PKIX DER encoding.
+	ID string
+	// Key is the public key: *ecdsa.PublicKey or *rsa.PublicKey.
+	Key crypto.PublicKey
+	// Source is the file the key was read from, or a label given by the caller.
+	Source string
+}
+
+// GenerateKeyPair creates an ECDSA P-256 key pair in the format
+// `cosign generate-key-pair` writes. privPEM is the PKCS #8 key encrypted
+// with password (scrypt and NaCl secretbox, as JSON) in a PEM block of type
+// "ENCRYPTED SIGSTORE PRIVATE KEY"; pubPEM is the PKIX "PUBLIC KEY" block.
+// An empty password is allowed, as in cosign, but leaves the key unprotected.
+func GenerateKeyPair(password []byte) (privPEM, pubPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating ECDSA P-256 key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding private key as PKCS #8: %w", err)
+	}
+	sealed, err := encrypted.Encrypt(der, password)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encrypting private key: %w", err)
+	}
+	pubPEM, err = MarshalPublicKey(key.Public())
+	if err != nil {
+		return nil, nil, err
+	}
+	privPEM = pem.EncodeToMemory(&pem.Block{Type: PEMTypeEncryptedSigstore, Bytes: sealed})
+	return privPEM, pubPEM, nil
+}
+
+// MarshalPublicKey encodes pub as a PKIX "PUBLIC KEY" PEM block.
+func MarshalPublicKey(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("encoding public key as PKIX: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: PEMTypePublic, Bytes: der}), nil
+}
+
+// LoadPrivateKey decodes the first PEM block of pemBytes as a signing key.
+// It accepts cosign's encrypted keys (both block types), unencrypted PKCS #8
+// "PRIVATE KEY" and SEC 1 "EC PRIVATE KEY" blocks; password is used only
+// for the encrypted ones. A password that does not decrypt the key yields an
+// error wrapping ErrWrongPassword. The key must be ECDSA or RSA.
+func LoadPrivateKey(pemBytes, password []byte) (crypto.Signer, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil, errors.New("reading private key: no PEM block found; expected a cosign.key or a PKCS #8 PEM file")
+	}
+
+	var key any
+	var err error
+	switch block.Type {
+	case PEMTypeEncryptedSigstore, PEMTypeEncryptedCosign:
+		key, err = decryptPrivateKey(block.Bytes, password)
+	case PEMTypePKCS8:
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case PEMTypeEC:
+		key, err = x509.ParseECPrivateKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("reading private key: unsupported PEM block type %q; expected %q, %q, %q or %q",
+			block.Type, PEMTypeEncryptedSigstore, PEMTypeEncryptedCosign, PEMTypePKCS8, PEMTypeEC)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	switch k := key.(type) {
+	case *ecdsa.PrivateKey:
+		return k, nil
+	case *rsa.PrivateKey:
+		return k, nil
+	default:
+		return nil, fmt.Errorf("reading private key: unsupported key type %T; use an ECDSA or RSA key", key)
+	}
+}
+
+// decryptPrivateKey opens a cosign encrypted key and parses the PKCS #8 inside.
+func decryptPrivateKey(sealed, password []byte) (any, error) {
+	der, err := encrypted.Decrypt(sealed, password)
+	if err != nil {
+		// The library reports a failed secretbox open, which is what a wrong
+		// password causes, as "decryption failed"; every other error means a
+		// malformed key file.
+		if strings.Contains(err.Error(), "decryption failed") {
+			return nil, fmt.Errorf("decrypting private key: check the password (COSIGN_PASSWORD or the prompt): %w",
+				ErrWrongPassword)
+		}
+		return nil, fmt.Errorf("decrypting private key: the encrypted key is malformed: %w", err)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parsing decrypted private key as PKCS #8: %w", err)
+	}
+	return key, nil
+}
+
+// LoadPublicKey decodes the first PEM block of pemBytes as a PKIX "PUBLIC
+// KEY". The key must be ECDSA or RSA.
+func LoadPublicKey(pemBytes []byte) (crypto.PublicKey, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil, errors.New("reading public key: no PEM block found; expected a cosign.pub file")
+	}
+	if block.Type != PEMTypePublic {
+		return nil, fmt.Errorf("reading public key: PEM block type is %q, expected %q", block.Type, PEMTypePublic)
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parsing PKIX public key: %w", err)
+	}
+	if err := checkPublicKey(pub); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
+// checkPublicKey rejects key types that SignBlob and VerifyManifest cannot use.
+func checkPublicKey(pub crypto.PublicKey) error {
+	switch pub.(type) {
+	case *ecdsa.PublicKey, *rsa.PublicKey:
+		return nil
+	case ed25519.PublicKey:
+		return errors.New("reading public key: Ed25519 keys are not supported; use an ECDSA key from `stella ouk keygen` or `cosign generate-key-pair`")
+	default:
+		return fmt.Errorf("reading public key: unsupported key type %T; use an ECDSA or RSA key", pub)
+	}
+}
+
+// KeyID returns the lower-case hex SHA-256 of pub's PKIX DER encoding.
+func KeyID(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("encoding public key as PKIX: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// LoadTrustedKeys reads every PEM public key in files and every *.pub file
+// in dirs, in that order, with each directory's files sorted by name. A
+// directory that does not exist is skipped; a file that does not exist or
+// does not hold a public key is an error naming it. A key found twice is
+// returned once, with the first Source.
+func LoadTrustedKeys(files []string, dirs []string) ([]TrustedKey, error) {
+	paths := append([]string(nil), files...)
+	for _, dir := range dirs {
+		found, err := listPubFiles(dir)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, found...)
+	}
+
+	var keys []TrustedKey
+	seen := make(map[string]bool)
+	for _, path := range paths {
+		key, err := loadTrustedKeyFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if seen[key.ID] {
+			continue
+		}
+		seen[key.ID] = true
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+// listPubFiles returns the *.pub regular files in dir, sorted by name.
+func listPubFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing trusted keys in %s: %w", dir, err)
+	}
+	var paths []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".pub") {
+			continue
+		}
+		paths = append(paths, filepath.Join(dir, e.Name()))
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
+
+func loadTrustedKeyFile(path string) (TrustedKey, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return TrustedKey{}, fmt.Errorf("reading trusted key: %w", err)
+	}
+	defer f.Close()
+
+	raw, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
+	if err != nil {
+		return TrustedKey{}, fmt.Errorf("reading trusted key %s: %w", path, err)
+	}
+	if len(raw) > maxKeyFileSize {
+		return TrustedKey{}, fmt.Errorf("reading trusted key %s: file is larger than %d bytes, so it is not a public key", path, maxKeyFileSize)
+	}
+
+	pub, err := LoadPublicKey(raw)
+	if err != nil {
+		return TrustedKey{}, fmt.Errorf("%s: %w", path, err)
+	}
+	id, err := KeyID(pub)
+	if err != nil {
+		return TrustedKey{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return TrustedKey{ID: id, Key: pub, Source: path}, nil
+}
