@@ -6,13 +6,16 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content/memory"
+
+	"stella-ops.org/ouk/internal/errdef"
 )
 
 // tarEntry is one entry of a tar built by a test.
@@ -89,18 +92,28 @@ func sampleLayout(t testing.TB) (ocispec.Index, []tarEntry) {
 	}
 }
 
-// sampleStore returns the index of sampleLayout and a memory store of its blobs.
-func sampleStore(t testing.TB) (ocispec.Index, *memory.Store) {
+// sampleStore returns the index of sampleLayout and a store of its blobs.
+func sampleStore(t testing.TB) (ocispec.Index, mapStore) {
 	t.Helper()
-	index, entries := sampleLayout(t)
-	store := memory.New()
-	for _, e := range entries[2:] {
-		d := ocispec.Descriptor{Digest: digest.FromBytes(e.body), Size: int64(len(e.body))}
-		if err := store.Push(context.Background(), d, bytes.NewReader(e.body)); err != nil {
-			t.Fatal(err)
-		}
+	index, _ := sampleLayout(t)
+	return index, memoryWithout(t, "")
+}
+
+// mapStore is a read-only storage keyed by digest alone, as the kit
+// store is, so descriptors need no media type.
+type mapStore map[digest.Digest][]byte
+
+func (m mapStore) Fetch(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	b, ok := m[d.Digest]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", d.Digest, errdef.ErrNotFound)
 	}
-	return index, store
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
+func (m mapStore) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
+	_, ok := m[d.Digest]
+	return ok, nil
 }
 
 func mustJSON(t testing.TB, v any) []byte {
@@ -129,3 +142,32 @@ func zstdBytes(t testing.TB, b []byte) []byte {
 	}
 	return zw.EncodeAll(b, nil)
 }
+
+// memoryWithout returns a store of sampleLayout's blobs except skip.
+func memoryWithout(t testing.TB, skip digest.Digest) mapStore {
+	t.Helper()
+	_, entries := sampleLayout(t)
+	store := mapStore{}
+	for _, e := range entries[2:] {
+		if d := digest.FromBytes(e.body); d != skip {
+			store[d] = e.body
+		}
+	}
+	return store
+}
+
+// tarHeaders returns the headers of a plain tar.
+func tarHeaders(t testing.TB, data []byte) []*tar.Header {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(data))
+	var out []*tar.Header
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return out
+		}
+		out = append(out, h)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

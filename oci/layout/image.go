@@ -154,6 +154,10 @@ func plainArchive(f *os.File) (*os.File, error) {
 		tmp.Close()
 		return nil, fmt.Errorf("decompressing %s archive: %w", c, err)
 	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		tmp.Close()
+		return nil, err
+	}
 	return tmp, nil
 }
 
