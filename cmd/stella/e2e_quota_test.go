@@ -1,0 +1,204 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"stella-ops.org/ouk/oci/sign"
+)
+
+// demoSBOM is a small SPDX 2.3 document with one vulnerable package of the
+// fixture feeds, one clean package and one with neither purl nor CPE.
+const demoSBOM = `{
+  "spdxVersion": "SPDX-2.3",
+  "dataLicense": "CC0-1.0",
+  "SPDXID": "SPDXRef-DOCUMENT",
+  "name": "demo-app",
+  "documentNamespace": "https://spdx.example.test/demo-app-1",
+  "creationInfo": {"created": "2026-12-01T00:00:00Z", "creators": ["Tool: hand-written"]},
+  "packages": [
+    {"SPDXID": "SPDXRef-untar", "name": "stella-demo-untar", "versionInfo": "2.3.0", "downloadLocation": "NOASSERTION",
+     "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:npm/stella-demo-untar@2.3.0"}]},
+    {"SPDXID": "SPDXRef-fixed", "name": "stella-demo-untar", "versionInfo": "2.4.1", "downloadLocation": "NOASSERTION",
+     "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:npm/stella-demo-untar@2.4.1"}]},
+    {"SPDXID": "SPDXRef-bare", "name": "bare", "versionInfo": "1.0", "downloadLocation": "NOASSERTION"}
+  ]
+}`
+
+// scanEnv returns an environment with an active kit and an SBOM to scan.
+func scanEnv(t *testing.T) (*env, string) {
+	t.Helper()
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar", "--version", "1.0.0"))
+	p := filepath.Join(e.dir, "app.spdx.json")
+	if err := os.WriteFile(p, []byte(demoSBOM), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return e, p
+}
+
+func (e *env) scan(sbom string) (scanReport, result) {
+	e.t.Helper()
+	r := e.run("scan", "--sbom", sbom, "-o", "json", "--env-file", filepath.Join(e.dir, "none.env"))
+	if r.code != 0 {
+		e.t.Fatalf("scan: exit %d: %s", r.code, r.stderr)
+	}
+	var rep scanReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		e.t.Fatalf("decoding scan output: %v\n%s", err, r.stdout)
+	}
+	return rep, r
+}
+
+func TestScanFindings(t *testing.T) {
+	e, sbom := scanEnv(t)
+	rep, _ := e.scan(sbom)
+	if rep.Packages != 3 {
+		t.Errorf("packages = %d, want 3", rep.Packages)
+	}
+	var ids []string
+	for _, f := range rep.Findings {
+		ids = append(ids, f.ID+"@"+f.Version)
+	}
+	if len(rep.Findings) == 0 || rep.Findings[0].Version != "2.3.0" {
+		t.Errorf("findings = %v, want the records of stella-demo-untar 2.3.0 only", ids)
+	}
+	for _, f := range rep.Findings {
+		if f.Version == "2.4.1" {
+			t.Errorf("fixed version 2.4.1 reported as affected by %s", f.ID)
+		}
+	}
+	if len(rep.Skipped) != 1 || rep.Skipped[0].Package != "bare" {
+		t.Errorf("skipped = %+v, want the package without purl or CPE", rep.Skipped)
+	}
+	if rep.Quota == nil || rep.Quota.Count != 1 {
+		t.Errorf("quota state = %+v, want count 1", rep.Quota)
+	}
+}
+
+func TestScanQuotaAnonymousOverLimit(t *testing.T) {
+	e, sbom := scanEnv(t)
+	var last scanReport
+	var lastRun result
+	for i := 0; i < 34; i++ {
+		last, lastRun = e.scan(sbom)
+	}
+	if last.Quota.Count != 34 || !last.Quota.OverLimit {
+		t.Fatalf("34th anonymous scan: %+v", last.Quota)
+	}
+	if !strings.Contains(strings.ToLower(lastRun.stderr), "limit") {
+		t.Errorf("34th scan printed no reminder: %q", lastRun.stderr)
+	}
+	if len(last.Findings) == 0 {
+		t.Errorf("34th scan returned no findings; it must complete")
+	}
+}
+
+func TestScanQuotaToken(t *testing.T) {
+	e, sbom := scanEnv(t)
+	// The store trusts the kit key; a token signed by it is honoured.
+	keysDir := filepath.Join(e.store, "keys")
+	os.MkdirAll(keysDir, 0o755)
+	pub, _ := os.ReadFile(e.pub)
+	os.WriteFile(filepath.Join(keysDir, "cosign.pub"), pub, 0o644)
+
+	good := signToken(t, e.key, 3, time.Now().Add(time.Hour))
+	envFile := filepath.Join(e.dir, ".env")
+	os.WriteFile(envFile, []byte("STELLA_JWT="+good+"\n"), 0o600)
+	for i := 1; i <= 4; i++ {
+		r := e.run("scan", "--sbom", sbom, "-o", "json", "--env-file", envFile)
+		if r.code != 0 {
+			t.Fatalf("scan %d: %s", i, r.stderr)
+		}
+		var rep scanReport
+		json.Unmarshal([]byte(r.stdout), &rep)
+		if rep.Quota.Mode != "token" || rep.Quota.Limit != 3 {
+			t.Fatalf("scan %d with token: %+v (stderr %s)", i, rep.Quota, r.stderr)
+		}
+		if over := i > 3; rep.Quota.OverLimit != over {
+			t.Errorf("scan %d: overLimit %v, want %v", i, rep.Quota.OverLimit, over)
+		}
+	}
+
+	otherKey, _ := e.keygen("other")
+	for name, tok := range map[string]string{
+		"other key": signToken(t, otherKey, 3, time.Now().Add(time.Hour)),
+		"expired":   signToken(t, e.key, 3, time.Now().Add(-time.Hour)),
+	} {
+		os.WriteFile(envFile, []byte("STELLA_JWT="+tok+"\n"), 0o600)
+		r := e.run("scan", "--sbom", sbom, "-o", "json", "--env-file", envFile)
+		var rep scanReport
+		json.Unmarshal([]byte(r.stdout), &rep)
+		if r.code != 0 || rep.Quota == nil || rep.Quota.Mode != "anonymous" {
+			t.Errorf("%s token: exit %d, quota %+v", name, r.code, rep.Quota)
+		}
+		if !strings.Contains(r.stderr, "warning") {
+			t.Errorf("%s token: no warning on stderr: %q", name, r.stderr)
+		}
+	}
+
+	out := e.must("quota", "status", "--env-file", filepath.Join(e.dir, "none.env"), "-o", "json")
+	if !strings.Contains(out, `"anonymous"`) {
+		t.Errorf("quota status without token: %s", out)
+	}
+}
+
+func TestScanQuotaConcurrentProcesses(t *testing.T) {
+	e, sbom := scanEnv(t)
+	before, _ := e.scan(sbom)
+	const n = 50
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := e.run("--lock-timeout", "5m", "scan", "--sbom", sbom, "-o", "json",
+				"--env-file", filepath.Join(e.dir, "none.env"))
+			codes[i] = r.code
+		}(i)
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 0 {
+			t.Errorf("scan %d exited %d", i, c)
+		}
+	}
+	after, _ := e.scan(sbom)
+	if got := after.Quota.Count - before.Quota.Count; got != n+1 {
+		t.Errorf("counter rose by %d over %d concurrent scans and one more, want %d", got, n, n+1)
+	}
+}
+
+// signToken makes an ES256 quota token with the private key file.
+func signToken(t *testing.T, keyFile string, tier int, exp time.Time) string {
+	t.Helper()
+	raw, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := sign.LoadPrivateKey(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, ok := signer.(*ecdsa.PrivateKey)
+	if !ok {
+		t.Fatalf("key %s is %T, not ECDSA", keyFile, signer)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
+		"iss": "stella-ops", "sub": "test-team", "tid": "tid-123", "tier": tier, "exp": exp.Unix(),
+	})
+	s, err := tok.SignedString(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
