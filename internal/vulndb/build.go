@@ -1,0 +1,419 @@
+package vulndb
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+)
+
+// maxSummaryErrors bounds the rejected-record messages kept in a Summary;
+// the counts in SkipReasons stay exact.
+const maxSummaryErrors = 100
+
+// PreviousDB is the DB of an earlier kit, the base of an overlay build.
+type PreviousDB struct {
+	// Config is the DB config blob.
+	Config []byte
+	// Layers are the DB layers, oldest first.
+	Layers []ocispec.Descriptor
+	// Fetch returns a layer's bytes.
+	Fetch func(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error)
+}
+
+// BuildOptions configure Build.
+type BuildOptions struct {
+	// Feeds are read in order; the merge result does not depend on it.
+	Feeds []Feed
+	// Base, when set and Rollup is false, is the previous DB: its layers
+	// are reused unchanged and one overlay layer holds what changed.
+	Base *PreviousDB
+	// Rollup writes fresh base layers even when Base is set.
+	Rollup bool
+	// Created is the build time written to the config; required.
+	Created time.Time
+	// Logger receives a warning per rejected record; default discards.
+	Logger *slog.Logger
+	// MaxRecordsPerLayer splits a base layer of one ecosystem by ID range;
+	// 0 means DefaultMaxRecordsPerLayer.
+	MaxRecordsPerLayer int
+}
+
+// Validate rejects contradictory or missing options.
+func (o *BuildOptions) Validate() error {
+	if o.Created.IsZero() {
+		return fmt.Errorf("build time is zero; set BuildOptions.Created: %w", errdef.ErrInvalidRecord)
+	}
+	if o.MaxRecordsPerLayer < 0 {
+		return fmt.Errorf("MaxRecordsPerLayer is %d; use 0 for the default of %d or a positive number: %w",
+			o.MaxRecordsPerLayer, DefaultMaxRecordsPerLayer, errdef.ErrInvalidRecord)
+	}
+	if o.Base != nil && !o.Rollup && o.Base.Fetch == nil {
+		return fmt.Errorf("base DB has no Fetch function to read its layers: %w", errdef.ErrBaseMissing)
+	}
+	for _, f := range o.Feeds {
+		if err := f.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BuildResult is the output of Build.
+type BuildResult struct {
+	// Config is the DB config blob, JSON (see Config).
+	Config []byte
+	// ConfigDescriptor describes Config, media type oci.MediaTypeDBConfig.
+	ConfigDescriptor ocispec.Descriptor
+	// Layers are the DB layers, oldest first; reused ones have nil Data.
+	Layers []Layer
+	// Summary counts what the build read, merged and skipped.
+	Summary Summary
+}
+
+// Summary reports a build.
+type Summary struct {
+	// Records is the number of records in the built DB.
+	Records int `json:"records"`
+	// Read is the number of valid source records read from all feeds.
+	Read int `json:"read"`
+	// Merged is the number of source records folded into another record,
+	// by shared ID or alias.
+	Merged int `json:"merged"`
+	// Skipped is the number of malformed source records and files.
+	Skipped int `json:"skipped"`
+	// SkipReasons counts skipped records by reason, such as "invalid-json".
+	SkipReasons map[string]int `json:"skipReasons,omitempty"`
+	// Errors holds the first rejected-record messages, each naming the
+	// file and record.
+	Errors []string `json:"errors,omitempty"`
+	// Withdrawn is the number of merged records left out because every
+	// source withdrew them.
+	Withdrawn int `json:"withdrawn"`
+	// Ecosystems counts records per ecosystem; a record affecting packages
+	// of two ecosystems counts in both.
+	Ecosystems map[string]int `json:"ecosystems"`
+	// Sources describes each feed.
+	Sources []SourceInfo `json:"sources"`
+	// Changed and Removed count the records and tombstones of the overlay
+	// layer of an overlay build.
+	Changed int `json:"changed,omitempty"`
+	Removed int `json:"removed,omitempty"`
+	// NewLayers is the number of layers with new bytes.
+	NewLayers int `json:"newLayers"`
+}
+
+// SourceInfo describes one feed of a build.
+type SourceInfo struct {
+	Kind string `json:"kind"`
+	// Name is the catalogue name of a regional feed.
+	Name string `json:"name,omitempty"`
+	// Snapshot is the newest modified time among the feed's records, the
+	// best offline estimate of when the feed was taken.
+	Snapshot time.Time `json:"snapshot"`
+	Records  int       `json:"records"`
+	Skipped  int       `json:"skipped"`
+}
+
+// Build reads the feeds, merges their records and writes the DB layers and
+// config. With a Base and no Rollup it reuses the base layers and adds one
+// overlay layer, possibly empty, with the changes.
+func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxRecordsPerLayer == 0 {
+		opts.MaxRecordsPerLayer = DefaultMaxRecordsPerLayer
+	}
+
+	srcs, sum, err := readFeeds(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	recs, st := merge(srcs)
+	sum.Merged = st.merged + st.duplicates
+	sum.Withdrawn = st.withdrawn
+	sum.Records = len(recs)
+	sum.Ecosystems = countEcosystems(recs)
+
+	var layers []Layer
+	if opts.Base != nil && !opts.Rollup {
+		layers, err = overlayLayers(ctx, opts.Base, recs, opts.Created, &sum)
+	} else {
+		layers, err = baseLayers(recs, opts.MaxRecordsPerLayer)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range layers {
+		if l.Data != nil {
+			sum.NewLayers++
+		}
+	}
+	cfg, err := newConfig(opts.Created, &sum, layers)
+	if err != nil {
+		return nil, err
+	}
+	return &BuildResult{
+		Config: cfg,
+		ConfigDescriptor: ocispec.Descriptor{
+			MediaType: oci.MediaTypeDBConfig,
+			Digest:    digest.FromBytes(cfg),
+			Size:      int64(len(cfg)),
+		},
+		Layers:  layers,
+		Summary: sum,
+	}, nil
+}
+
+// readFeeds reads every feed, collecting valid records and counting
+// rejected ones.
+func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error) {
+	sum := Summary{SkipReasons: map[string]int{}}
+	var srcs []source
+	for _, f := range opts.Feeds {
+		info := SourceInfo{Kind: f.Kind, Name: f.Name}
+		var snapshot string
+		fr := &feedReader{
+			feed: f,
+			emit: func(s source) {
+				srcs = append(srcs, s)
+				info.Records++
+				if s.rec.Modified > snapshot {
+					snapshot = s.rec.Modified
+				}
+			},
+			reject: func(e *RecordError) {
+				info.Skipped++
+				sum.Skipped++
+				sum.SkipReasons[e.Reason]++
+				if len(sum.Errors) < maxSummaryErrors {
+					sum.Errors = append(sum.Errors, e.Error())
+				}
+				opts.Logger.Warn("skipping malformed record", "feed", f.Kind,
+					"file", e.File, "record", e.Record, "reason", e.Reason, "error", e.Err)
+			},
+		}
+		if err := fr.read(ctx); err != nil {
+			return nil, sum, err
+		}
+		if t, err := parseTime(snapshot); err == nil {
+			info.Snapshot = t
+		}
+		sum.Read += info.Records
+		sum.Sources = append(sum.Sources, info)
+	}
+	return srcs, sum, nil
+}
+
+// ecosystemsOf returns the ecosystems a record affects, without a
+// ":release" suffix ("Alpine:v3.18" is "Alpine"), sorted.
+func ecosystemsOf(r *Record) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range r.Affected {
+		e := baseEcosystem(a.Package.Ecosystem)
+		if a.Package.Name == "" || e == "" || seen[e] {
+			continue
+		}
+		seen[e] = true
+		out = append(out, e)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func baseEcosystem(e string) string {
+	base, _, _ := strings.Cut(e, ":")
+	return strings.TrimSpace(base)
+}
+
+// layerEcosystem is the ecosystem whose base layers hold the record: the
+// first of its ecosystems in sort order.
+func layerEcosystem(r *Record) string {
+	if es := ecosystemsOf(r); len(es) > 0 {
+		return es[0]
+	}
+	return noEcosystem
+}
+
+func countEcosystems(recs []Record) map[string]int {
+	out := map[string]int{}
+	for i := range recs {
+		es := ecosystemsOf(&recs[i])
+		if len(es) == 0 {
+			es = []string{noEcosystem}
+		}
+		for _, e := range es {
+			out[e]++
+		}
+	}
+	return out
+}
+
+// baseLayers splits records (sorted by ID) by ecosystem and, past max
+// records, by ID range.
+func baseLayers(recs []Record, max int) ([]Layer, error) {
+	byEco := map[string][]Record{}
+	for _, r := range recs {
+		e := layerEcosystem(&r)
+		byEco[e] = append(byEco[e], r)
+	}
+	ecos := make([]string, 0, len(byEco))
+	for e := range byEco {
+		ecos = append(ecos, e)
+	}
+	sort.Strings(ecos)
+	var out []Layer
+	for _, e := range ecos {
+		list := byEco[e]
+		for part, start := 1, 0; start < len(list); part, start = part+1, start+max {
+			end := min(start+max, len(list))
+			title := fmt.Sprintf("db/base/%s-%04d.ndjson.zst", layerFileName(e), part)
+			l, err := newLayer(list[start:end], LayerBase, e, title)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// layerFileName turns an ecosystem into a file-name-safe word.
+func layerFileName(e string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '_'
+	}, e)
+}
+
+// overlayLayers reuses the base layers and adds one overlay with the
+// records whose bytes differ from the base's view and tombstones for
+// records the base has and the new build lacks.
+func overlayLayers(ctx context.Context, base *PreviousDB, recs []Record, created time.Time, sum *Summary) ([]Layer, error) {
+	if err := checkBaseConfig(base.Config); err != nil {
+		return nil, err
+	}
+	prev, err := loadBaseHashes(ctx, base)
+	if err != nil {
+		return nil, err
+	}
+	var changes []Record
+	for i := range recs {
+		b, err := marshalJSON(&recs[i])
+		if err != nil {
+			return nil, fmt.Errorf("encoding record %s: %w", recs[i].ID, err)
+		}
+		h, ok := prev[recs[i].ID]
+		delete(prev, recs[i].ID)
+		if ok && h == sha256.Sum256(b) {
+			continue
+		}
+		changes = append(changes, recs[i])
+		sum.Changed++
+	}
+	for id := range prev {
+		changes = append(changes, tombstone(id, created))
+		sum.Removed++
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].ID < changes[j].ID })
+
+	out := make([]Layer, 0, len(base.Layers)+1)
+	for _, d := range base.Layers {
+		if d.MediaType == oci.MediaTypeDBLayer {
+			out = append(out, Layer{Descriptor: d})
+		}
+	}
+	title := fmt.Sprintf("db/overlay/%s.ndjson.zst", created.UTC().Format("20060102T150405Z"))
+	l, err := newLayer(changes, LayerOverlay, "", title)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, l), nil
+}
+
+// tombstone is the overlay entry that removes id from the layers below.
+func tombstone(id string, created time.Time) Record {
+	ex, _ := marshalJSON(Extra{Tombstone: true})
+	t := formatTime(created)
+	return Record{ID: id, Modified: t, Withdrawn: t,
+		DatabaseSpecific: map[string]json.RawMessage{dbKey: ex}}
+}
+
+// loadBaseHashes reads every base layer, oldest first, and returns the
+// SHA-256 of each live record's line; later layers replace earlier ones and
+// tombstones remove records.
+func loadBaseHashes(ctx context.Context, base *PreviousDB) (map[string][32]byte, error) {
+	out := map[string][32]byte{}
+	for _, d := range base.Layers {
+		if d.MediaType != oci.MediaTypeDBLayer {
+			continue
+		}
+		if err := loadLayerHashes(ctx, base, d, out); err != nil {
+			return nil, fmt.Errorf("reading base DB layer %s: %w", d.Digest, err)
+		}
+	}
+	return out, nil
+}
+
+func loadLayerHashes(ctx context.Context, base *PreviousDB, d ocispec.Descriptor, out map[string][32]byte) error {
+	rc, err := base.Fetch(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	verifier := d.Digest.Verifier()
+	err = readLayer(io.TeeReader(io.LimitReader(rc, d.Size), verifier), func(line []byte) error {
+		r, err := decodeLine(line)
+		if err != nil {
+			return err
+		}
+		if r.Tombstone() {
+			delete(out, r.ID)
+			return nil
+		}
+		out[r.ID] = sha256.Sum256(line)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !verifier.Verified() {
+		return fmt.Errorf("layer bytes do not match digest %s: %w", d.Digest, errdef.ErrDigestMismatch)
+	}
+	return nil
+}
+
+// checkBaseConfig rejects a base DB of another schema, whose records could
+// not be compared line by line.
+func checkBaseConfig(raw []byte) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	var c Config
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return fmt.Errorf("decoding base DB config: %v: %w", err, errdef.ErrInvalidKit)
+	}
+	if c.Schema != "" && c.Schema != oci.SchemaVersion {
+		return fmt.Errorf("base DB has schema %q and this build writes %q; build with rollup: %w",
+			c.Schema, oci.SchemaVersion, errdef.ErrInvalidKit)
+	}
+	return nil
+}

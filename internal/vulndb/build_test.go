@@ -1,0 +1,285 @@
+package vulndb
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+)
+
+var testCreated = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// realFeeds returns the shared OSV, GHSA and NVD records plus the NVD page
+// of the lodash CVE.
+func realFeeds(t testing.TB) []Feed {
+	t.Helper()
+	extra := t.TempDir()
+	writeFile(t, extra, "CVE-2021-23337.json", nvdLodash)
+	return []Feed{
+		{Kind: FeedOSV, Path: testdataDir(t, "osv")},
+		{Kind: FeedGHSA, Path: testdataDir(t, "ghsa")},
+		{Kind: FeedNVD, Path: testdataDir(t, "nvd")},
+		{Kind: FeedNVD, Path: extra},
+	}
+}
+
+// layerRecords decodes every record of a built layer.
+func layerRecords(t testing.TB, l Layer) []Record {
+	t.Helper()
+	var out []Record
+	err := readLayer(bytes.NewReader(l.Data), func(line []byte) error {
+		r, err := decodeLine(line)
+		out = append(out, r)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func allRecords(t testing.TB, res *BuildResult) map[string]Record {
+	t.Helper()
+	out := map[string]Record{}
+	for _, l := range res.Layers {
+		for _, r := range layerRecords(t, l) {
+			out[r.ID] = r
+		}
+	}
+	return out
+}
+
+func TestBuildMergesGHSAWithCVE(t *testing.T) {
+	res, err := Build(context.Background(), BuildOptions{Feeds: realFeeds(t), Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := allRecords(t, res)
+	r, ok := recs["CVE-2021-23337"]
+	if !ok {
+		t.Fatal("merged record CVE-2021-23337 missing")
+	}
+	if _, dup := recs["GHSA-35jh-r3h4-6jhm"]; dup {
+		t.Error("GHSA-35jh-r3h4-6jhm kept as a second record")
+	}
+	if len(r.Aliases) != 1 || r.Aliases[0] != "GHSA-35jh-r3h4-6jhm" {
+		t.Errorf("aliases = %v, want [GHSA-35jh-r3h4-6jhm]", r.Aliases)
+	}
+	if r.Summary != "Command Injection in lodash" {
+		t.Errorf("summary = %q, want GHSA's", r.Summary)
+	}
+	if len(r.Affected) != 2 || r.Affected[0].Package.Name != "lodash" {
+		t.Errorf("affected = %+v, want lodash and lodash-es from GHSA", r.Affected)
+	}
+	srcs := r.Sources()
+	if len(srcs) != 2 || srcs[0].Feed != FeedGHSA || srcs[1].Feed != FeedNVD {
+		t.Errorf("provenance = %+v, want ghsa and nvd", srcs)
+	}
+	if srcs[0].Modified != "2022-02-08T21:35:09Z" {
+		t.Errorf("ghsa provenance modified = %q", srcs[0].Modified)
+	}
+	ex := r.extra()
+	if !strings.Contains(string(ex.Configurations), "lodash:lodash") {
+		t.Error("NVD configurations not kept")
+	}
+	if len(ex.CWEs) == 0 {
+		t.Error("CWE IDs not kept")
+	}
+	if r.Published != "2021-02-15T13:15:12.56Z" {
+		t.Errorf("published = %q, want the earliest (NVD's)", r.Published)
+	}
+	if res.Summary.Merged != 1 {
+		t.Errorf("summary merged = %d, want 1", res.Summary.Merged)
+	}
+	if res.Summary.Records != len(recs) {
+		t.Errorf("summary records = %d, layers hold %d", res.Summary.Records, len(recs))
+	}
+}
+
+func TestBuildDeterministic(t *testing.T) {
+	feeds := realFeeds(t)
+	a, err := Build(context.Background(), BuildOptions{Feeds: feeds, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := []Feed{feeds[3], feeds[2], feeds[1], feeds[0]}
+	b, err := Build(context.Background(), BuildOptions{Feeds: rev, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Layers) != len(b.Layers) {
+		t.Fatalf("layer counts %d and %d differ", len(a.Layers), len(b.Layers))
+	}
+	for i := range a.Layers {
+		if a.Layers[i].Descriptor.Digest != b.Layers[i].Descriptor.Digest {
+			t.Errorf("layer %d digest differs with feed order: %s vs %s", i,
+				a.Layers[i].Descriptor.Digest, b.Layers[i].Descriptor.Digest)
+		}
+	}
+}
+
+func TestBuildLayerSplitAndAnnotations(t *testing.T) {
+	res, err := Build(context.Background(), BuildOptions{Feeds: realFeeds(t), Created: testCreated,
+		MaxRecordsPerLayer: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Layers) != res.Summary.Records {
+		t.Errorf("layers = %d, want one per record (%d)", len(res.Layers), res.Summary.Records)
+	}
+	seen := map[string]bool{}
+	for _, l := range res.Layers {
+		d := l.Descriptor
+		if d.MediaType != oci.MediaTypeDBLayer || d.Annotations[oci.AnnotationLayerKind] != LayerBase {
+			t.Errorf("layer %s: media type %s kind %s", d.Digest, d.MediaType, d.Annotations[oci.AnnotationLayerKind])
+		}
+		if d.Annotations[oci.AnnotationLayerRecords] != "1" {
+			t.Errorf("layer %s records annotation = %q", d.Digest, d.Annotations[oci.AnnotationLayerRecords])
+		}
+		seen[d.Annotations[oci.AnnotationLayerEcosystem]] = true
+	}
+	for _, e := range []string{"npm", "Go", "Alpine", "crates.io", noEcosystem} {
+		if !seen[e] {
+			t.Errorf("no base layer for ecosystem %s", e)
+		}
+	}
+	var cfg Config
+	if err := json.Unmarshal(res.Config, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Schema != oci.SchemaVersion || len(cfg.Layers) != len(res.Layers) || cfg.Ecosystems["npm"] != 1 {
+		t.Errorf("config = %+v", cfg)
+	}
+	if res.ConfigDescriptor.MediaType != oci.MediaTypeDBConfig {
+		t.Errorf("config media type = %s", res.ConfigDescriptor.MediaType)
+	}
+	for _, s := range cfg.Sources {
+		if s.Snapshot.IsZero() {
+			t.Errorf("source %s has no snapshot time", s.Kind)
+		}
+	}
+}
+
+// previous turns a build result into a PreviousDB served from memory.
+func previous(res *BuildResult, blobs map[string][]byte) *PreviousDB {
+	var descs []ocispec.Descriptor
+	for _, l := range res.Layers {
+		if l.Data != nil {
+			blobs[l.Descriptor.Digest.String()] = l.Data
+		}
+		descs = append(descs, l.Descriptor)
+	}
+	return &PreviousDB{Config: res.Config, Layers: descs,
+		Fetch: func(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+			b, ok := blobs[d.Digest.String()]
+			if !ok {
+				return nil, fmt.Errorf("%s: %w", d.Digest, errdef.ErrNotFound)
+			}
+			return io.NopCloser(bytes.NewReader(b)), nil
+		}}
+}
+
+func TestBuildOverlay(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "A-1.json", `{"id":"A-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"a"},"versions":["1.0.0"]}]}`)
+	writeFile(t, dir, "A-2.json", `{"id":"A-2","modified":"2024-01-01T00:00:00Z"}`)
+	writeFile(t, dir, "A-3.json", `{"id":"A-3","modified":"2024-01-01T00:00:00Z"}`)
+	feeds := []Feed{{Kind: FeedOSV, Path: dir}}
+	blobs := map[string][]byte{}
+	base, err := Build(context.Background(), BuildOptions{Feeds: feeds, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Next day: A-1 changes, A-2 is withdrawn, A-3 is gone, A-4 is new.
+	writeFile(t, dir, "A-1.json", `{"id":"A-1","modified":"2024-02-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"a"},"versions":["1.0.0","1.0.1"]}]}`)
+	writeFile(t, dir, "A-2.json", `{"id":"A-2","modified":"2024-02-01T00:00:00Z","withdrawn":"2024-02-01T00:00:00Z"}`)
+	writeFile(t, dir, "A-3.json", `{"id":"A-4","modified":"2024-02-01T00:00:00Z"}`)
+	next, err := Build(context.Background(), BuildOptions{Feeds: feeds, Created: testCreated.Add(24 * time.Hour),
+		Base: previous(base, blobs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(next.Layers) != len(base.Layers)+1 {
+		t.Fatalf("layers = %d, want base's %d plus one overlay", len(next.Layers), len(base.Layers))
+	}
+	for i := range base.Layers {
+		if next.Layers[i].Data != nil || next.Layers[i].Descriptor.Digest != base.Layers[i].Descriptor.Digest {
+			t.Errorf("base layer %d not reused unchanged", i)
+		}
+	}
+	ov := next.Layers[len(next.Layers)-1]
+	if ov.Descriptor.Annotations[oci.AnnotationLayerKind] != LayerOverlay {
+		t.Errorf("last layer kind = %q", ov.Descriptor.Annotations[oci.AnnotationLayerKind])
+	}
+	var got []string
+	for _, r := range layerRecords(t, ov) {
+		got = append(got, fmt.Sprintf("%s:%v", r.ID, r.Tombstone()))
+	}
+	want := "A-1:false A-2:true A-3:true A-4:false"
+	if strings.Join(got, " ") != want {
+		t.Errorf("overlay = %v, want %s", got, want)
+	}
+	if next.Summary.Changed != 2 || next.Summary.Removed != 2 {
+		t.Errorf("summary changed %d removed %d, want 2 and 2", next.Summary.Changed, next.Summary.Removed)
+	}
+
+	// Same feeds again on top of the overlay: an empty overlay.
+	again, err := Build(context.Background(), BuildOptions{Feeds: feeds, Created: testCreated.Add(48 * time.Hour),
+		Base: previous(next, blobs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(layerRecords(t, again.Layers[len(again.Layers)-1])); n != 0 {
+		t.Errorf("overlay of an unchanged build holds %d records, want 0", n)
+	}
+
+	// Rollup: fresh base layers only.
+	roll, err := Build(context.Background(), BuildOptions{Feeds: feeds, Created: testCreated, Base: previous(next, blobs), Rollup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range roll.Layers {
+		if l.Data == nil || l.Descriptor.Annotations[oci.AnnotationLayerKind] != LayerBase {
+			t.Errorf("rollup layer %s is not a fresh base layer", l.Descriptor.Digest)
+		}
+	}
+}
+
+func TestBuildQuirks(t *testing.T) {
+	dir := t.TempDir()
+	// modified before published, no ranges, Unicode and HTML characters.
+	writeFile(t, dir, "Q-1.json", `{"id":"Q-1","published":"2024-03-01T00:00:00Z","modified":"2024-01-01T00:00:00Z","summary":"Überlauf <script> in 库 \u2028","affected":[{"package":{"ecosystem":"PyPI","name":"x"}}]}`)
+	res, err := Build(context.Background(), BuildOptions{Feeds: []Feed{{Kind: FeedOSV, Path: dir}}, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := allRecords(t, res)["Q-1"]
+	if r.Modified != "2024-03-01T00:00:00Z" {
+		t.Errorf("modified = %q, want raised to published", r.Modified)
+	}
+	if r.Sources()[0].Modified != "2024-01-01T00:00:00Z" {
+		t.Errorf("provenance modified = %q, want the feed's own", r.Sources()[0].Modified)
+	}
+	if !strings.HasPrefix(r.Summary, "Überlauf <script> in 库") {
+		t.Errorf("summary = %q", r.Summary)
+	}
+}
+
+func TestBuildMissingFeedPath(t *testing.T) {
+	_, err := Build(context.Background(), BuildOptions{Created: testCreated,
+		Feeds: []Feed{{Kind: FeedOSV, Path: filepath.Join(t.TempDir(), "absent")}}})
+	if err == nil {
+		t.Fatal("Build with a missing feed path succeeded")
+	}
+}

@@ -1,0 +1,77 @@
+package vulndb
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+)
+
+// Config is the DB config blob (media type oci.MediaTypeDBConfig).
+type Config struct {
+	// Schema is oci.SchemaVersion of the build.
+	Schema string `json:"schema"`
+	// Created is the build time.
+	Created time.Time `json:"created"`
+	// Records is the number of records in the DB.
+	Records int `json:"records"`
+	// Ecosystems counts records per ecosystem.
+	Ecosystems map[string]int `json:"ecosystems"`
+	// Sources are the feeds with their snapshot times.
+	Sources []SourceInfo `json:"sources"`
+	// Layers is the layer stack, oldest first.
+	Layers []LayerInfo `json:"layers"`
+}
+
+// LayerInfo describes one layer of the stack.
+type LayerInfo struct {
+	Digest    string `json:"digest"`
+	Size      int64  `json:"size"`
+	Kind      string `json:"kind"`
+	Ecosystem string `json:"ecosystem,omitempty"`
+	Records   int    `json:"records"`
+}
+
+func newConfig(created time.Time, sum *Summary, layers []Layer) ([]byte, error) {
+	c := Config{
+		Schema:     oci.SchemaVersion,
+		Created:    created.UTC(),
+		Records:    sum.Records,
+		Ecosystems: sum.Ecosystems,
+		Sources:    append([]SourceInfo(nil), sum.Sources...),
+	}
+	sort.SliceStable(c.Sources, func(i, j int) bool {
+		if c.Sources[i].Kind != c.Sources[j].Kind {
+			return c.Sources[i].Kind < c.Sources[j].Kind
+		}
+		return c.Sources[i].Name < c.Sources[j].Name
+	})
+	for _, l := range layers {
+		c.Layers = append(c.Layers, layerInfo(l.Descriptor.Digest.String(), l.Descriptor.Size,
+			l.Descriptor.Annotations))
+	}
+	b, err := marshalJSON(c)
+	if err != nil {
+		return nil, fmt.Errorf("encoding DB config: %w", err)
+	}
+	return b, nil
+}
+
+func layerInfo(dgst string, size int64, ann map[string]string) LayerInfo {
+	n, _ := strconv.Atoi(ann[oci.AnnotationLayerRecords])
+	return LayerInfo{Digest: dgst, Size: size, Kind: ann[oci.AnnotationLayerKind],
+		Ecosystem: ann[oci.AnnotationLayerEcosystem], Records: n}
+}
+
+// ParseConfig decodes a DB config blob.
+func ParseConfig(b []byte) (Config, error) {
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Config{}, fmt.Errorf("decoding DB config: %v: %w", err, errdef.ErrInvalidKit)
+	}
+	return c, nil
+}

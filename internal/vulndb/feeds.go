@@ -1,0 +1,285 @@
+package vulndb
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// Feed kinds accepted in Feed.Kind.
+const (
+	FeedOSV      = "osv"
+	FeedGHSA     = "ghsa"
+	FeedNVD      = "nvd"
+	FeedRegional = "regional"
+)
+
+// maxFeedFile bounds one JSON file or zip entry of a feed. An NVD API page
+// of 2,000 CVEs is about 40 MiB, so this leaves a wide margin.
+const maxFeedFile = 256 << 20
+
+// Feed is one source of records for Build.
+type Feed struct {
+	// Kind is "osv", "ghsa", "nvd" or "regional".
+	Kind string
+	// Name is the catalogue name of a regional feed; it is required there
+	// and ignored for the other kinds.
+	Name string
+	// Path is a folder of JSON files (searched recursively), one JSON file,
+	// or an OSV all.zip archive.
+	Path string
+}
+
+// Validate reports a feed whose kind is unknown or that lacks a path or,
+// for a regional feed, a catalogue name.
+func (f Feed) Validate() error {
+	switch f.Kind {
+	case FeedOSV, FeedGHSA, FeedNVD:
+	case FeedRegional:
+		if f.Name == "" {
+			return fmt.Errorf("regional feed %s has no catalogue name; set Feed.Name: %w",
+				f.Path, errdef.ErrInvalidRecord)
+		}
+	default:
+		return fmt.Errorf("feed kind %q is unknown; use osv, ghsa, nvd or regional: %w",
+			f.Kind, errdef.ErrInvalidRecord)
+	}
+	if f.Path == "" {
+		return fmt.Errorf("%s feed has no path: %w", f.Kind, errdef.ErrInvalidRecord)
+	}
+	return nil
+}
+
+// RecordError describes one source record that a reader rejected.
+type RecordError struct {
+	File   string // file, or "archive.zip!entry"
+	Record string // record ID or "#index" when the ID is unknown
+	Reason string // short reason counted in Summary.SkipReasons
+	Err    error
+}
+
+func (e *RecordError) Error() string {
+	rec := ""
+	if e.Record != "" {
+		rec = " record " + e.Record
+	}
+	return fmt.Sprintf("%s%s: %s: %v", e.File, rec, e.Reason, e.Err)
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// feedReader reads one feed, calling emit for every valid record and reject
+// for every malformed one.
+type feedReader struct {
+	feed   Feed
+	emit   func(source)
+	reject func(*RecordError)
+}
+
+// read walks the feed's path. Only errors that stop the whole feed, such as
+// a missing path, are returned.
+func (fr *feedReader) read(ctx context.Context) error {
+	if err := fr.feed.Validate(); err != nil {
+		return err
+	}
+	info, err := os.Stat(fr.feed.Path)
+	if err != nil {
+		return fmt.Errorf("reading %s feed: %w", fr.feed.Kind, err)
+	}
+	if !info.IsDir() {
+		if strings.EqualFold(filepath.Ext(fr.feed.Path), ".zip") {
+			return fr.readZip(ctx, fr.feed.Path)
+		}
+		return fr.readFile(fr.feed.Path)
+	}
+	files, err := jsonFiles(fr.feed.Path)
+	if err != nil {
+		return fmt.Errorf("listing %s feed %s: %w", fr.feed.Kind, fr.feed.Path, err)
+	}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var rerr error
+		if strings.EqualFold(filepath.Ext(f), ".zip") {
+			rerr = fr.readZip(ctx, f)
+		} else {
+			rerr = fr.readFile(f)
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	return nil
+}
+
+// jsonFiles lists the .json and .zip files under dir in lexical order,
+// skipping hidden folders such as .git.
+func jsonFiles(dir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != dir && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		ext := strings.ToLower(filepath.Ext(p))
+		if (ext == ".json" || ext == ".zip") && d.Type().IsRegular() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}
+
+func (fr *feedReader) readFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("reading %s feed: %w", fr.feed.Kind, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFeedFile+1))
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	fr.parse(path, data)
+	return nil
+}
+
+func (fr *feedReader) readZip(ctx context.Context, path string) error {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		fr.reject(&RecordError{File: path, Reason: "invalid-zip", Err: err})
+		return nil
+	}
+	defer zr.Close()
+	for _, zf := range zr.File {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if zf.FileInfo().IsDir() || !strings.EqualFold(filepath.Ext(zf.Name), ".json") {
+			continue
+		}
+		name := path + "!" + zf.Name
+		rc, err := zf.Open()
+		if err != nil {
+			fr.reject(&RecordError{File: name, Reason: "invalid-zip", Err: err})
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(rc, maxFeedFile+1))
+		rc.Close()
+		if err != nil {
+			fr.reject(&RecordError{File: name, Reason: "invalid-zip", Err: err})
+			continue
+		}
+		fr.parse(name, data)
+	}
+	return nil
+}
+
+// parse decodes the content of one file and emits its records.
+func (fr *feedReader) parse(name string, data []byte) {
+	if len(data) > maxFeedFile {
+		fr.reject(&RecordError{File: name, Reason: "too-large",
+			Err: fmt.Errorf("file exceeds %d bytes: %w", maxFeedFile, errdef.ErrSizeExceedsLimit)})
+		return
+	}
+	var srcs []source
+	var errs []*RecordError
+	if fr.feed.Kind == FeedNVD {
+		srcs, errs = parseNVD(name, data)
+	} else {
+		srcs, errs = parseOSV(name, data)
+	}
+	for _, e := range errs {
+		fr.reject(e)
+	}
+	for _, s := range srcs {
+		s.feed = fr.feed.Kind
+		if fr.feed.Kind == FeedRegional {
+			s.catalogue = fr.feed.Name
+		}
+		fr.emit(s)
+	}
+}
+
+// parseOSV decodes an OSV record, or a JSON array of OSV records.
+func parseOSV(name string, data []byte) ([]source, []*RecordError) {
+	data = bytes.TrimSpace(data)
+	if len(data) > 0 && data[0] == '[' {
+		var raws []json.RawMessage
+		if err := json.Unmarshal(data, &raws); err != nil {
+			return nil, []*RecordError{invalidJSON(name, "", err)}
+		}
+		var out []source
+		var errs []*RecordError
+		for i, raw := range raws {
+			s, err := parseOSVRecord(name, fmt.Sprintf("#%d", i), raw)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out = append(out, s)
+		}
+		return out, errs
+	}
+	s, err := parseOSVRecord(name, "", data)
+	if err != nil {
+		return nil, []*RecordError{err}
+	}
+	return []source{s}, nil
+}
+
+func parseOSVRecord(name, pos string, raw []byte) (source, *RecordError) {
+	var r Record
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return source{}, invalidJSON(name, pos, err)
+	}
+	orig, err := normalizeRecord(&r)
+	if err != nil {
+		id := r.ID
+		if id == "" {
+			id = pos
+		}
+		return source{}, &RecordError{File: name, Record: id, Reason: err.reason, Err: err}
+	}
+	return source{rec: r, origModified: orig}, nil
+}
+
+func invalidJSON(name, pos string, err error) *RecordError {
+	return &RecordError{File: name, Record: pos, Reason: "invalid-json",
+		Err: fmt.Errorf("%v: %w", err, errdef.ErrInvalidRecord)}
+}
+
+// recordProblem is a validation failure with the reason counted in the
+// build summary.
+type recordProblem struct {
+	reason string
+	msg    string
+}
+
+func (p *recordProblem) Error() string { return p.msg }
+
+func (p *recordProblem) Unwrap() error { return errdef.ErrInvalidRecord }
+
+func problem(reason, format string, args ...any) *recordProblem {
+	return &recordProblem{reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+var errNoTime = errors.New("no time")

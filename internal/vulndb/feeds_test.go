@@ -1,0 +1,199 @@
+package vulndb
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// readAll reads one feed and returns its records and rejections.
+func readAll(t testing.TB, f Feed) ([]source, []*RecordError) {
+	t.Helper()
+	var srcs []source
+	var rejected []*RecordError
+	fr := &feedReader{feed: f,
+		emit:   func(s source) { srcs = append(srcs, s) },
+		reject: func(e *RecordError) { rejected = append(rejected, e) }}
+	if err := fr.read(context.Background()); err != nil {
+		t.Fatalf("reading %s feed %s: %v", f.Kind, f.Path, err)
+	}
+	return srcs, rejected
+}
+
+func byID(srcs []source) map[string]source {
+	out := map[string]source{}
+	for _, s := range srcs {
+		out[s.rec.ID] = s
+	}
+	return out
+}
+
+func TestReadOSVFolder(t *testing.T) {
+	dir := testdataDir(t, "osv")
+	srcs, rejected := readAll(t, Feed{Kind: FeedOSV, Path: dir})
+	if len(rejected) != 0 {
+		t.Errorf("rejected real OSV records: %v", rejected)
+	}
+	got := byID(srcs)
+	for _, id := range []string{"GO-2020-0001", "PYSEC-2023-74", "MAL-2024-10238", "CVE-2018-5407",
+		"RUSTSEC-2021-0003", "DSA-3029-1"} {
+		if _, ok := got[id]; !ok {
+			t.Errorf("record %s not read from %s", id, dir)
+		}
+	}
+	if s := got["GO-2020-0001"]; s.feed != FeedOSV {
+		t.Errorf("feed = %q, want osv", s.feed)
+	}
+}
+
+func TestReadGHSATree(t *testing.T) {
+	src := testdataDir(t, "ghsa")
+	root := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(src, "GHSA-35jh-r3h4-6jhm.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, root, "advisories/github-reviewed/2021/05/GHSA-35jh-r3h4-6jhm/GHSA-35jh-r3h4-6jhm.json", string(data))
+	writeFile(t, root, ".git/objects/x.json", "not json")
+	srcs, rejected := readAll(t, Feed{Kind: FeedGHSA, Path: root})
+	if len(rejected) != 0 {
+		t.Errorf("rejected: %v", rejected)
+	}
+	if len(srcs) != 1 || srcs[0].rec.ID != "GHSA-35jh-r3h4-6jhm" {
+		t.Fatalf("records = %d, want GHSA-35jh-r3h4-6jhm only", len(srcs))
+	}
+	if got := srcs[0].rec.Aliases; len(got) != 1 || got[0] != "CVE-2021-23337" {
+		t.Errorf("aliases = %v, want [CVE-2021-23337]", got)
+	}
+}
+
+func TestReadOSVZip(t *testing.T) {
+	dir := testdataDir(t, "osv")
+	zpath := filepath.Join(t.TempDir(), "all.zip")
+	f, err := os.Create(zpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	for _, name := range []string{"GO-2020-0001.json", "DSA-3029-1.json"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := zw.Create(name)
+		w.Write(data)
+	}
+	w, _ := zw.Create("broken.json")
+	w.Write([]byte(`{"id": 7}`))
+	zw.Close()
+	f.Close()
+
+	srcs, rejected := readAll(t, Feed{Kind: FeedOSV, Path: zpath})
+	if len(srcs) != 2 {
+		t.Errorf("records = %d, want 2", len(srcs))
+	}
+	if len(rejected) != 1 || !strings.Contains(rejected[0].Error(), "all.zip!broken.json") {
+		t.Errorf("rejections = %v, want one naming all.zip!broken.json", rejected)
+	}
+}
+
+func TestReadNVDForms(t *testing.T) {
+	dir := testdataDir(t, "nvd")
+	srcs, rejected := readAll(t, Feed{Kind: FeedNVD, Path: dir})
+	if len(rejected) != 0 {
+		t.Errorf("rejected: %v", rejected)
+	}
+	got := byID(srcs)
+	webp, ok := got["CVE-2023-4863"]
+	if !ok {
+		t.Fatal("CVE-2023-4863 (API response) not read")
+	}
+	if !strings.Contains(webp.rec.Details, "libwebp") {
+		t.Errorf("details = %q, want the English description", webp.rec.Details)
+	}
+	if len(webp.rec.Severity) == 0 || webp.rec.Severity[0].Type != "CVSS_V3" {
+		t.Errorf("severity = %v, want a CVSS_V3 vector", webp.rec.Severity)
+	}
+	if !strings.Contains(string(webp.config), "cpe:2.3:a:webmproject:libwebp") {
+		t.Errorf("configurations lack the libwebp criteria")
+	}
+	if len(webp.cwes) == 0 || webp.cwes[0] != "CWE-787" {
+		t.Errorf("cwes = %v, want [CWE-787]", webp.cwes)
+	}
+	bare, ok := got["CVE-2024-5732"]
+	if !ok {
+		t.Fatal("CVE-2024-5732 (bare cve object) not read")
+	}
+	var v4 bool
+	for _, s := range bare.rec.Severity {
+		v4 = v4 || s.Type == "CVSS_V4"
+	}
+	if !v4 {
+		t.Errorf("severity = %v, want a CVSS_V4 vector", bare.rec.Severity)
+	}
+	if bare.rec.Published != "2024-06-07T10:15:12.293Z" {
+		t.Errorf("published = %q, want UTC RFC 3339", bare.rec.Published)
+	}
+}
+
+func TestReadMalformedRecordsGoOn(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.json", `{"id":"GHSA-aaaa-bbbb-cccc","modified":"2024-01-01T00:00:00Z"}`)
+	writeFile(t, dir, "b.json", `{"id":"X-1","modified":"yesterday"}`)
+	writeFile(t, dir, "c.json", `{not json`)
+	writeFile(t, dir, "d.json", `{"id":"X-2","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"a"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0","fixed":"1"}]}]}]}`)
+	srcs, rejected := readAll(t, Feed{Kind: FeedOSV, Path: dir})
+	if len(srcs) != 1 {
+		t.Errorf("records = %d, want 1", len(srcs))
+	}
+	reasons := map[string]bool{}
+	for _, e := range rejected {
+		reasons[e.Reason] = true
+		if !errors.Is(e, errdef.ErrInvalidRecord) {
+			t.Errorf("%v does not wrap ErrInvalidRecord", e)
+		}
+	}
+	for _, r := range []string{"invalid-time", "invalid-json", "invalid-range"} {
+		if !reasons[r] {
+			t.Errorf("no rejection with reason %s in %v", r, rejected)
+		}
+	}
+	for _, e := range rejected {
+		if e.Reason == "invalid-time" && (!strings.Contains(e.Error(), "b.json") || e.Record != "X-1") {
+			t.Errorf("rejection %q does not name b.json and X-1", e)
+		}
+	}
+}
+
+func TestReadNVDBadEntryInPage(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "page.json", `{"vulnerabilities":[{"cve":{"id":"CVE-2020-0001","lastModified":"2020-01-01T00:00:00"}},{"cve":{"id":"CVE-2020-0002","lastModified":"bad"}},{"cve":{"id":"GHSA-x","lastModified":"2020-01-01T00:00:00"}}]}`)
+	srcs, rejected := readAll(t, Feed{Kind: FeedNVD, Path: dir})
+	if len(srcs) != 1 || srcs[0].rec.ID != "CVE-2020-0001" {
+		t.Errorf("records = %v, want CVE-2020-0001 only", srcs)
+	}
+	if len(rejected) != 2 {
+		t.Fatalf("rejections = %v, want 2", rejected)
+	}
+	if rejected[0].Record != "CVE-2020-0002" || rejected[1].Reason != "not-cve" {
+		t.Errorf("rejections = %v", rejected)
+	}
+}
+
+func TestRegionalFeedTagged(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "BDU-2024-1.json", `{"id":"BDU-2024-1","modified":"2024-01-01T00:00:00Z","summary":"Уязвимость","aliases":["CVE-2021-23337"]}`)
+	srcs, _ := readAll(t, Feed{Kind: FeedRegional, Name: "fstec-bdu", Path: dir})
+	if len(srcs) != 1 || srcs[0].catalogue != "fstec-bdu" || srcs[0].feed != FeedRegional {
+		t.Fatalf("regional records = %+v, want one tagged fstec-bdu", srcs)
+	}
+	if err := (Feed{Kind: FeedRegional, Path: dir}).Validate(); err == nil {
+		t.Error("regional feed without a name passed validation")
+	}
+}

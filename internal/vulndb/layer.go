@@ -1,0 +1,147 @@
+package vulndb
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+)
+
+// Layer kinds, the values of the oci.AnnotationLayerKind annotation.
+const (
+	LayerBase    = "base"
+	LayerOverlay = "overlay"
+)
+
+// DefaultMaxRecordsPerLayer is the number of records at which a base layer
+// of one ecosystem is split by ID range.
+const DefaultMaxRecordsPerLayer = 20000
+
+// zstdLevel is the fixed compression level of DB layers. Changing it
+// changes every layer digest, so deltas after the change carry all layers.
+const zstdLevel = zstd.SpeedBetterCompression
+
+// maxLineSize bounds one record line when a layer is read back.
+const maxLineSize = 32 << 20
+
+// maxLayerDecoded bounds the decompressed size of one layer, against
+// decompression bombs.
+const maxLayerDecoded = 8 << 30
+
+// noEcosystem is the layer ecosystem of records that name no package, such
+// as NVD records known only by CPE.
+const noEcosystem = "unspecified"
+
+// Layer is one DB layer produced by Build.
+type Layer struct {
+	// Descriptor has media type oci.MediaTypeDBLayer and the annotations
+	// oci.AnnotationLayerKind, oci.AnnotationLayerEcosystem (base layers
+	// only) and oci.AnnotationLayerRecords.
+	Descriptor ocispec.Descriptor
+	// Data is the compressed layer, or nil when the layer is reused
+	// unchanged from BuildOptions.Base and its bytes are already stored.
+	Data []byte
+}
+
+// encodeRecords writes records as NDJSON, one compact JSON object a line,
+// in the order given.
+func encodeRecords(recs []Record) ([]byte, error) {
+	var buf bytes.Buffer
+	for i := range recs {
+		b, err := marshalJSON(&recs[i])
+		if err != nil {
+			return nil, fmt.Errorf("encoding record %s: %w", recs[i].ID, err)
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes(), nil
+}
+
+// compress compresses with fixed zstd settings: one goroutine, a fixed
+// level and a checksum, so equal input gives equal bytes on any machine.
+func compress(data []byte, level zstd.EncoderLevel) ([]byte, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderLevel(level), zstd.WithEncoderCRC(true), zstd.WithZeroFrames(true))
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
+	return enc.EncodeAll(data, make([]byte, 0, len(data)/4)), nil
+}
+
+// newLayer encodes and compresses records into a layer.
+func newLayer(recs []Record, kind, ecosystem string, title string) (Layer, error) {
+	raw, err := encodeRecords(recs)
+	if err != nil {
+		return Layer{}, err
+	}
+	data, err := compress(raw, zstdLevel)
+	if err != nil {
+		return Layer{}, fmt.Errorf("compressing layer %s: %w", title, err)
+	}
+	ann := map[string]string{
+		oci.AnnotationLayerKind:    kind,
+		oci.AnnotationLayerRecords: strconv.Itoa(len(recs)),
+		oci.AnnotationTitle:        title,
+	}
+	if ecosystem != "" {
+		ann[oci.AnnotationLayerEcosystem] = ecosystem
+	}
+	desc := ocispec.Descriptor{
+		MediaType:   oci.MediaTypeDBLayer,
+		Digest:      digest.FromBytes(data),
+		Size:        int64(len(data)),
+		Annotations: ann,
+	}
+	return Layer{Descriptor: desc, Data: data}, nil
+}
+
+// readLayer decompresses a layer and calls fn with each record line. The
+// line is valid only during the call.
+func readLayer(r io.Reader, fn func(line []byte) error) error {
+	dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxMemory(maxLayerDecoded))
+	if err != nil {
+		return fmt.Errorf("opening zstd stream: %v: %w", err, errdef.ErrInvalidKit)
+	}
+	defer dec.Close()
+	sc := bufio.NewScanner(io.LimitReader(dec, maxLayerDecoded))
+	sc.Buffer(make([]byte, 0, 64<<10), maxLineSize)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if err := fn(line); err != nil {
+			return fmt.Errorf("layer line %d: %w", n, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading layer after line %d: %v: %w", n, err, errdef.ErrInvalidKit)
+	}
+	return nil
+}
+
+// decodeLine parses one layer line into a record and checks its ID.
+func decodeLine(line []byte) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(line, &r); err != nil {
+		return Record{}, fmt.Errorf("decoding record: %v: %w", err, errdef.ErrInvalidRecord)
+	}
+	if !validID(r.ID) {
+		return Record{}, fmt.Errorf("record id %q is invalid: %w", r.ID, errdef.ErrInvalidRecord)
+	}
+	return r, nil
+}

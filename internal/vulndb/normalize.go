@@ -1,0 +1,149 @@
+package vulndb
+
+import (
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// maxIDLen bounds record IDs and aliases; real ones are under 64 bytes.
+const maxIDLen = 256
+
+// timeLayouts are the timestamp forms seen in feeds: OSV writes RFC 3339,
+// NVD writes local-less times with milliseconds, which are UTC.
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04:05",
+	"2006-01-02",
+}
+
+// parseTime reads a feed timestamp; times without a zone are UTC.
+func parseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, errNoTime
+	}
+	var err error
+	for _, layout := range timeLayouts {
+		var t time.Time
+		t, err = time.Parse(layout, s)
+		if err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, err
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// normalizeTime rewrites *s in RFC 3339 UTC; an empty string stays empty.
+func normalizeTime(s *string, field string) *recordProblem {
+	if *s == "" {
+		return nil
+	}
+	t, err := parseTime(*s)
+	if err != nil {
+		return problem("invalid-time", "%s %q is not an RFC 3339 time", field, *s)
+	}
+	*s = formatTime(t)
+	return nil
+}
+
+// validID reports whether s can serve as a record ID or alias: printable,
+// without spaces, and short.
+func validID(s string) bool {
+	if s == "" || len(s) > maxIDLen {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeRecord checks a source record and puts it in canonical form:
+// times in RFC 3339 UTC, a modified time no earlier than published, aliases
+// deduplicated without the record's own ID. It rejects what the merge and
+// the index cannot use, and returns the modified time before correction.
+func normalizeRecord(r *Record) (string, *recordProblem) {
+	r.ID = strings.TrimSpace(r.ID)
+	if r.ID == "" {
+		return "", problem("missing-id", "record has no id")
+	}
+	if !validID(r.ID) {
+		return "", problem("invalid-id", "id %q contains spaces or control characters, or is too long", r.ID)
+	}
+	for _, f := range []struct {
+		p    *string
+		name string
+	}{{&r.Modified, "modified"}, {&r.Published, "published"}, {&r.Withdrawn, "withdrawn"}} {
+		if p := normalizeTime(f.p, f.name); p != nil {
+			return "", p
+		}
+	}
+	if r.Modified == "" {
+		if r.Published == "" {
+			return "", problem("missing-modified", "record %s has neither modified nor published time", r.ID)
+		}
+		r.Modified = r.Published
+	}
+	orig := r.Modified
+	// Some real records have a modified time earlier than published; the
+	// merged record's modified time must not precede its publication.
+	if r.Published != "" && r.Modified < r.Published {
+		r.Modified = r.Published
+	}
+	r.Aliases = cleanIDs(r.Aliases, r.ID)
+	r.Related = cleanIDs(r.Related, r.ID)
+	r.Upstream = cleanIDs(r.Upstream, r.ID)
+	for i := range r.Affected {
+		if p := checkAffected(&r.Affected[i]); p != nil {
+			return "", p
+		}
+	}
+	return orig, nil
+}
+
+// cleanIDs trims, drops invalid and duplicate IDs and self, and sorts.
+func cleanIDs(ids []string, self string) []string {
+	seen := map[string]bool{self: true}
+	var out []string
+	for _, id := range ids {
+		id = strings.TrimSpace(id)
+		if !validID(id) || seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func checkAffected(a *Affected) *recordProblem {
+	a.Package.Ecosystem = strings.TrimSpace(a.Package.Ecosystem)
+	a.Package.Name = strings.TrimSpace(a.Package.Name)
+	for _, rg := range a.Ranges {
+		if rg.Type == "" {
+			return problem("invalid-range", "package %q has a range without a type", a.Package.Name)
+		}
+		for _, e := range rg.Events {
+			n := 0
+			for _, v := range []string{e.Introduced, e.Fixed, e.LastAffected, e.Limit} {
+				if v != "" {
+					n++
+				}
+			}
+			if n != 1 {
+				return problem("invalid-range",
+					"package %q has a range event with %d versions set; exactly one is allowed",
+					a.Package.Name, n)
+			}
+		}
+	}
+	return nil
+}

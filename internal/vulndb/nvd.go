@@ -1,0 +1,261 @@
+package vulndb
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// nvdCVE is the part of an NVD CVE API 2.0 "cve" object that the database
+// keeps.
+type nvdCVE struct {
+	ID           string `json:"id"`
+	Published    string `json:"published"`
+	LastModified string `json:"lastModified"`
+	VulnStatus   string `json:"vulnStatus"`
+	Descriptions []struct {
+		Lang  string `json:"lang"`
+		Value string `json:"value"`
+	} `json:"descriptions"`
+	Metrics struct {
+		V31 []nvdMetric `json:"cvssMetricV31"`
+		V40 []nvdMetric `json:"cvssMetricV40"`
+	} `json:"metrics"`
+	Weaknesses []struct {
+		Description []struct {
+			Value string `json:"value"`
+		} `json:"description"`
+	} `json:"weaknesses"`
+	Configurations json.RawMessage `json:"configurations"`
+	References     []struct {
+		URL  string   `json:"url"`
+		Tags []string `json:"tags"`
+	} `json:"references"`
+}
+
+type nvdMetric struct {
+	Type     string `json:"type"` // Primary or Secondary
+	CVSSData struct {
+		VectorString string `json:"vectorString"`
+	} `json:"cvssData"`
+}
+
+// nvdConfig is one NVD applicability statement.
+type nvdConfig struct {
+	Operator string    `json:"operator,omitempty"`
+	Negate   bool      `json:"negate,omitempty"`
+	Nodes    []nvdNode `json:"nodes"`
+}
+
+type nvdNode struct {
+	Operator string        `json:"operator"`
+	Negate   bool          `json:"negate"`
+	CPEMatch []nvdCPEMatch `json:"cpeMatch"`
+}
+
+// nvdCPEMatch is one CPE match criterion with its optional version range.
+type nvdCPEMatch struct {
+	Vulnerable            bool   `json:"vulnerable"`
+	Criteria              string `json:"criteria"`
+	VersionStartIncluding string `json:"versionStartIncluding,omitempty"`
+	VersionStartExcluding string `json:"versionStartExcluding,omitempty"`
+	VersionEndIncluding   string `json:"versionEndIncluding,omitempty"`
+	VersionEndExcluding   string `json:"versionEndExcluding,omitempty"`
+}
+
+// parseNVD decodes an NVD CVE API 2.0 response (single or one page of many),
+// a {"cve": ...} wrapper, or a bare cve object, and converts each CVE to
+// OSV form.
+func parseNVD(name string, data []byte) ([]source, []*RecordError) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, []*RecordError{invalidJSON(name, "", err)}
+	}
+	var items []json.RawMessage
+	switch {
+	case top["vulnerabilities"] != nil:
+		var wrapped []struct {
+			CVE json.RawMessage `json:"cve"`
+		}
+		if err := json.Unmarshal(top["vulnerabilities"], &wrapped); err != nil {
+			return nil, []*RecordError{invalidJSON(name, "vulnerabilities", err)}
+		}
+		for _, w := range wrapped {
+			items = append(items, w.CVE)
+		}
+	case top["cve"] != nil:
+		items = append(items, top["cve"])
+	default:
+		items = append(items, data)
+	}
+	var out []source
+	var errs []*RecordError
+	for i, raw := range items {
+		s, err := convertNVD(name, fmt.Sprintf("#%d", i), raw)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, errs
+}
+
+func convertNVD(name, pos string, raw json.RawMessage) (source, *RecordError) {
+	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return source{}, &RecordError{File: name, Record: pos, Reason: "missing-id",
+			Err: problem("missing-id", "entry has no cve object")}
+	}
+	var c nvdCVE
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return source{}, invalidJSON(name, pos, err)
+	}
+	id := c.ID
+	if id == "" {
+		id = pos
+	}
+	if c.ID != "" && !strings.HasPrefix(c.ID, "CVE-") {
+		return source{}, &RecordError{File: name, Record: id, Reason: "not-cve",
+			Err: problem("not-cve", "id %q is not a CVE ID", c.ID)}
+	}
+	configs, _, perr := checkConfigurations(c.Configurations)
+	if perr != nil {
+		return source{}, &RecordError{File: name, Record: id, Reason: perr.reason, Err: perr}
+	}
+	r := Record{
+		ID:        c.ID,
+		Modified:  c.LastModified,
+		Published: c.Published,
+		Details:   nvdDescription(c),
+		Severity:  nvdSeverity(c),
+	}
+	if strings.EqualFold(c.VulnStatus, "Rejected") {
+		r.Withdrawn = c.LastModified
+	}
+	for _, ref := range c.References {
+		r.References = append(r.References, Reference{Type: nvdRefType(ref.Tags), URL: ref.URL})
+	}
+	orig, p := normalizeRecord(&r)
+	if p != nil {
+		return source{}, &RecordError{File: name, Record: id, Reason: p.reason, Err: p}
+	}
+	return source{rec: r, origModified: orig, config: configs, cwes: nvdCWEs(c)}, nil
+}
+
+// checkConfigurations validates NVD configurations and returns them
+// re-encoded, and the vulnerable CPE criteria they name.
+func checkConfigurations(raw json.RawMessage) (json.RawMessage, []nvdCPEMatch, *recordProblem) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil, nil
+	}
+	var configs []nvdConfig
+	if err := json.Unmarshal(raw, &configs); err != nil {
+		return nil, nil, problem("invalid-configurations", "configurations are not NVD 2.0 form: %v", err)
+	}
+	var cpes []nvdCPEMatch
+	for _, c := range configs {
+		for _, n := range c.Nodes {
+			for _, m := range n.CPEMatch {
+				if _, err := parseCPE(m.Criteria); err != nil {
+					return nil, nil, problem("invalid-cpe", "CPE match criteria %q: %v", m.Criteria, err)
+				}
+				cpes = append(cpes, m)
+			}
+		}
+	}
+	if len(configs) == 0 {
+		return nil, nil, nil
+	}
+	out, _ := marshalJSON(configs)
+	return out, cpes, nil
+}
+
+// nvdDescription returns the English description, else the first one.
+func nvdDescription(c nvdCVE) string {
+	for _, d := range c.Descriptions {
+		if d.Lang == "en" {
+			return d.Value
+		}
+	}
+	if len(c.Descriptions) > 0 {
+		return c.Descriptions[0].Value
+	}
+	return ""
+}
+
+// nvdSeverity keeps one CVSS v3.1 and one v4.0 vector, preferring NVD's
+// own "Primary" score to a CNA's "Secondary" one.
+func nvdSeverity(c nvdCVE) []Severity {
+	var out []Severity
+	pick := func(ms []nvdMetric) string {
+		best := ""
+		for _, m := range ms {
+			v := m.CVSSData.VectorString
+			if v == "" {
+				continue
+			}
+			if m.Type == "Primary" {
+				return v
+			}
+			if best == "" {
+				best = v
+			}
+		}
+		return best
+	}
+	if v := pick(c.Metrics.V31); v != "" {
+		out = append(out, Severity{Type: "CVSS_V3", Score: v})
+	}
+	if v := pick(c.Metrics.V40); v != "" {
+		out = append(out, Severity{Type: "CVSS_V4", Score: v})
+	}
+	return out
+}
+
+func nvdCWEs(c nvdCVE) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range c.Weaknesses {
+		for _, d := range w.Description {
+			if strings.HasPrefix(d.Value, "CWE-") && !seen[d.Value] {
+				seen[d.Value] = true
+				out = append(out, d.Value)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// nvdRefType maps NVD reference tags to the OSV reference type.
+func nvdRefType(tags []string) string {
+	for _, t := range tags {
+		switch t {
+		case "Patch":
+			return "FIX"
+		case "Vendor Advisory", "Third Party Advisory", "US Government Resource":
+			return "ADVISORY"
+		case "Exploit":
+			return "EVIDENCE"
+		case "Issue Tracking":
+			return "REPORT"
+		case "Release Notes", "Product":
+			return "PACKAGE"
+		}
+	}
+	return "WEB"
+}
+
+// marshalJSON encodes v without HTML escaping and without a trailing
+// newline, so that records keep their text readable and bytes stable.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
