@@ -19,10 +19,9 @@ import (
 
 // LoadImage opens the image ref from path, an OCI image layout folder or an
 // oci-archive tar file (plain, gzip or zstd), and returns its descriptor
-// from index.json with a storage of its blobs. The entry chosen is the one
-// whose org.opencontainers.image.ref.name annotation equals ref's tag or
-// the whole ref; when no entry matches and index.json has a single entry,
-// that entry is chosen. A multi-platform image is returned as its image
+// from index.json with a storage of its blobs. It chooses the entry whose
+// org.opencontainers.image.ref.name annotation equals ref's tag or the
+// whole ref. When no entry matches, the only entry of index.json is chosen. A multi-platform image is returned as its image
 // index, so every platform is kept. No match returns an error wrapping
 // errdef.ErrNotFound that lists the names index.json offers.
 //
@@ -126,8 +125,8 @@ func openArchive(ctx context.Context, path string) (ocispec.Index, *verifyingSto
 // temporary file holding the decompressed tar.
 //
 // NOTE: a compressed archive is decompressed to a temporary file, because
-// blobs must be served by offset; the file is removed at once and its
-// space returns when the storage is closed or the process exits.
+// blobs are served by offset. The file is unlinked at once, so its space
+// returns when the storage is closed or the process exits.
 func plainArchive(f *os.File) (*os.File, error) {
 	br := bufio.NewReaderSize(f, 4096)
 	c, err := detectCompression(br)
@@ -172,10 +171,12 @@ type section struct{ offset, size int64 }
 // indexArchive reads the tar headers of f, applying the same name and type
 // checks as TarReader, and records where each blob's data starts.
 func indexArchive(ctx context.Context, f *os.File, where string) (*archiveStorage, ocispec.Index, error) {
-	lim := Limits{}.withDefaults()
-	store := &archiveStorage{f: f, blobs: make(map[digest.Digest]section)}
-	seen := make(map[string]bool)
-	var indexJSON, layoutJSON []byte
+	x := &archiveIndexer{
+		store: &archiveStorage{f: f, blobs: make(map[digest.Digest]section)},
+		lim:   Limits{}.withDefaults(),
+		seen:  make(map[string]bool),
+		where: where,
+	}
 	tr := tar.NewReader(f)
 	for n := 0; ; n++ {
 		if err := ctx.Err(); err != nil {
@@ -188,59 +189,83 @@ func indexArchive(ctx context.Context, f *os.File, where string) (*archiveStorag
 		if err != nil {
 			return nil, ocispec.Index{}, fmt.Errorf("reading image archive %s: %w", where, readError(err))
 		}
-		if n >= lim.MaxEntries {
+		if n >= x.lim.MaxEntries {
 			return nil, ocispec.Index{}, fmt.Errorf("image archive %s has more than %d entries: %w",
-				where, lim.MaxEntries, errdef.ErrSizeExceedsLimit)
+				where, x.lim.MaxEntries, errdef.ErrSizeExceedsLimit)
 		}
-		kind, name, dgst, err := classify(hdr)
-		if err != nil {
-			return nil, ocispec.Index{}, fmt.Errorf("reading image archive %s: %w", where, err)
-		}
-		if seen[name] {
-			return nil, ocispec.Index{}, fmt.Errorf("image archive %s: tar entry %q appears twice: %w",
-				where, hdr.Name, errdef.ErrInvalidKit)
-		}
-		seen[name] = true
-		switch kind {
-		case LayoutFile, IndexJSON:
-			b, err := io.ReadAll(io.LimitReader(tr, lim.MaxIndexSize+1))
-			if err != nil {
-				return nil, ocispec.Index{}, fmt.Errorf("reading %s of %s: %w", name, where, readError(err))
-			}
-			if int64(len(b)) > lim.MaxIndexSize {
-				return nil, ocispec.Index{}, fmt.Errorf("%s of %s is larger than %d bytes: %w",
-					name, where, lim.MaxIndexSize, errdef.ErrSizeExceedsLimit)
-			}
-			if kind == LayoutFile {
-				layoutJSON = b
-			} else {
-				indexJSON = b
-			}
-		case Blob:
-			// archive/tar reads headers without buffering ahead, so the
-			// file offset is now the start of this entry's data.
-			off, err := f.Seek(0, io.SeekCurrent)
-			if err != nil {
-				return nil, ocispec.Index{}, fmt.Errorf("locating blob %s in %s: %w", dgst, where, err)
-			}
-			store.blobs[dgst] = section{offset: off, size: hdr.Size}
+		if err := x.add(hdr, tr); err != nil {
+			return nil, ocispec.Index{}, err
 		}
 	}
-	if layoutJSON == nil {
-		return nil, ocispec.Index{}, fmt.Errorf("image archive %s has no oci-layout file, so it is not an oci-archive: %w",
-			where, errdef.ErrInvalidKit)
-	}
-	if err := parseLayoutFile(layoutJSON, where); err != nil {
-		return nil, ocispec.Index{}, err
-	}
-	if indexJSON == nil {
-		return nil, ocispec.Index{}, fmt.Errorf("image archive %s has no index.json: %w", where, errdef.ErrInvalidKit)
-	}
-	index, err := parseIndex(indexJSON, where)
+
+	index, err := x.finish()
 	if err != nil {
 		return nil, ocispec.Index{}, err
 	}
-	return store, index, nil
+	return x.store, index, nil
+}
+
+// archiveIndexer collects the entries of an oci-archive.
+type archiveIndexer struct {
+	store      *archiveStorage
+	lim        Limits
+	seen       map[string]bool
+	where      string
+	indexJSON  []byte
+	layoutJSON []byte
+}
+
+// add checks one entry and records its content or offset.
+func (x *archiveIndexer) add(hdr *tar.Header, tr *tar.Reader) error {
+	kind, name, dgst, err := classify(hdr)
+	if err != nil {
+		return fmt.Errorf("reading image archive %s: %w", x.where, err)
+	}
+	if x.seen[name] {
+		return fmt.Errorf("image archive %s: tar entry %q appears twice: %w", x.where, hdr.Name, errdef.ErrInvalidKit)
+	}
+	x.seen[name] = true
+
+	switch kind {
+	case LayoutFile, IndexJSON:
+		b, err := io.ReadAll(io.LimitReader(tr, x.lim.MaxIndexSize+1))
+		if err != nil {
+			return fmt.Errorf("reading %s of %s: %w", name, x.where, readError(err))
+		}
+		if int64(len(b)) > x.lim.MaxIndexSize {
+			return fmt.Errorf("%s of %s is larger than %d bytes: %w",
+				name, x.where, x.lim.MaxIndexSize, errdef.ErrSizeExceedsLimit)
+		}
+		if kind == LayoutFile {
+			x.layoutJSON = b
+		} else {
+			x.indexJSON = b
+		}
+	case Blob:
+		// archive/tar reads headers without buffering ahead, so the file
+		// offset is now the start of this entry's data.
+		off, err := x.store.f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return fmt.Errorf("locating blob %s in %s: %w", dgst, x.where, err)
+		}
+		x.store.blobs[dgst] = section{offset: off, size: hdr.Size}
+	}
+	return nil
+}
+
+// finish checks oci-layout and returns the parsed index.json.
+func (x *archiveIndexer) finish() (ocispec.Index, error) {
+	if x.layoutJSON == nil {
+		return ocispec.Index{}, fmt.Errorf("image archive %s has no oci-layout file, so it is not an oci-archive: %w",
+			x.where, errdef.ErrInvalidKit)
+	}
+	if err := parseLayoutFile(x.layoutJSON, x.where); err != nil {
+		return ocispec.Index{}, err
+	}
+	if x.indexJSON == nil {
+		return ocispec.Index{}, fmt.Errorf("image archive %s has no index.json: %w", x.where, errdef.ErrInvalidKit)
+	}
+	return parseIndex(x.indexJSON, x.where)
 }
 
 // Fetch returns a reader of the section of the archive holding blob d.
