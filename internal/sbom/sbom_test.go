@@ -1,0 +1,341 @@
+package sbom
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	packageurl "github.com/package-url/packageurl-go"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// sharedSPDX returns the path of the real SPDX document in the shared
+// testdata folder, or skips the test when it is absent.
+func sharedSPDX(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join("..", "..", "..", "shared", "testdata", "spdx", "bitnami-postgresql.spdx.json")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared SPDX testdata not found at %s: %v", p, err)
+	}
+	return p
+}
+
+const testCycloneDX = "testdata/scanner.cdx.json"
+
+func testContents() KitContents {
+	return KitContents{
+		Version: "2025.03.01",
+		DB: DBInfo{
+			Digest:  "sha256:" + strings.Repeat("ab", 32),
+			Records: 1234,
+			Sources: []string{"osv", "ghsa"},
+		},
+		Images: []ImageInfo{
+			{Ref: "registry.example:5000/stella-ops/zastava:0.1.0", Digest: "sha256:" + strings.Repeat("02", 32), Platforms: []string{"linux/arm64", "linux/amd64"}},
+			{Ref: "registry.example/stella-ops/scanner:0.1.0", Digest: "sha256:" + strings.Repeat("01", 32), Platforms: []string{"linux/amd64"}},
+		},
+	}
+}
+
+var testCreated = time.Date(2025, 3, 1, 13, 4, 5, 999, time.FixedZone("CET", 3600))
+
+func TestGenerateSPDXDeterministic(t *testing.T) {
+	in := testContents()
+	a, err := GenerateSPDX(in, testCreated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Images[0], in.Images[1] = in.Images[1], in.Images[0]
+	b, err := GenerateSPDX(in, testCreated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Errorf("output depends on image order:\n%s\n---\n%s", a, b)
+	}
+
+	in.DB.Records++
+	c, err := GenerateSPDX(in, testCreated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if docNamespace(t, a) == docNamespace(t, c) {
+		t.Error("different contents share a document namespace")
+	}
+}
+
+func docNamespace(t *testing.T, raw []byte) string {
+	t.Helper()
+	var doc struct{ DocumentNamespace string }
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.DocumentNamespace
+}
+
+func TestGenerateSPDXContent(t *testing.T) {
+	raw, err := GenerateSPDX(testContents(), testCreated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		SPDXVersion       string `json:"spdxVersion"`
+		Name              string `json:"name"`
+		DocumentNamespace string `json:"documentNamespace"`
+		CreationInfo      struct{ Created string }
+		Packages          []struct {
+			SPDXID       string `json:"SPDXID"`
+			Name         string `json:"name"`
+			VersionInfo  string `json:"versionInfo"`
+			Comment      string `json:"comment"`
+			Checksums    []struct{ Algorithm, ChecksumValue string }
+			ExternalRefs []struct{ ReferenceCategory, ReferenceType, ReferenceLocator string }
+		}
+		Relationships []struct {
+			SPDXElementID      string `json:"spdxElementId"`
+			RelationshipType   string `json:"relationshipType"`
+			RelatedSPDXElement string `json:"relatedSpdxElement"`
+		}
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+
+	if doc.SPDXVersion != "SPDX-2.3" {
+		t.Errorf("spdxVersion = %q", doc.SPDXVersion)
+	}
+	if doc.Name != "stella-ouk-2025.03.01" {
+		t.Errorf("name = %q", doc.Name)
+	}
+	if !strings.HasPrefix(doc.DocumentNamespace, "https://stella-ops.org/spdx/ouk/2025.03.01-") ||
+		len(doc.DocumentNamespace) != len("https://stella-ops.org/spdx/ouk/2025.03.01-")+12 {
+		t.Errorf("documentNamespace = %q", doc.DocumentNamespace)
+	}
+	if doc.CreationInfo.Created != "2025-03-01T12:04:05Z" {
+		t.Errorf("created = %q, want 2025-03-01T12:04:05Z", doc.CreationInfo.Created)
+	}
+	if len(doc.Packages) != 4 {
+		t.Fatalf("got %d packages, want 4", len(doc.Packages))
+	}
+
+	db := doc.Packages[1]
+	if len(db.Checksums) != 1 || db.Checksums[0].Algorithm != "SHA256" || db.Checksums[0].ChecksumValue != strings.Repeat("ab", 32) {
+		t.Errorf("DB checksums = %+v", db.Checksums)
+	}
+	if !strings.Contains(db.Comment, "1234 vulnerability records") || !strings.Contains(db.Comment, "ghsa, osv") {
+		t.Errorf("DB comment = %q", db.Comment)
+	}
+
+	scanner := doc.Packages[2]
+	if len(scanner.ExternalRefs) != 1 || scanner.ExternalRefs[0].ReferenceCategory != "PACKAGE-MANAGER" ||
+		scanner.ExternalRefs[0].ReferenceType != "purl" {
+		t.Fatalf("scanner externalRefs = %+v, want one purl", scanner.ExternalRefs)
+	}
+	checkPURL(t, scanner.ExternalRefs[0].ReferenceLocator, "scanner", "sha256:"+strings.Repeat("01", 32),
+		map[string]string{"repository_url": "registry.example/stella-ops/scanner", "tag": "0.1.0"})
+
+	zastava := doc.Packages[3]
+	if zastava.Name != "zastava" || !strings.Contains(zastava.Comment, "linux/amd64, linux/arm64") {
+		t.Errorf("zastava package = %+v", zastava)
+	}
+	checkPURL(t, zastava.ExternalRefs[0].ReferenceLocator, "zastava", "sha256:"+strings.Repeat("02", 32),
+		map[string]string{"repository_url": "registry.example:5000/stella-ops/zastava", "tag": "0.1.0"})
+
+	want := []string{
+		"SPDXRef-DOCUMENT DESCRIBES SPDXRef-kit",
+		"SPDXRef-kit CONTAINS SPDXRef-vulnerability-db",
+		"SPDXRef-kit CONTAINS " + scanner.SPDXID,
+		"SPDXRef-kit CONTAINS " + zastava.SPDXID,
+	}
+	var got []string
+	for _, r := range doc.Relationships {
+		got = append(got, r.SPDXElementID+" "+r.RelationshipType+" "+r.RelatedSPDXElement)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("relationships = %q, want %q", got, want)
+	}
+}
+
+func TestGenerateSPDXParsesBack(t *testing.T) {
+	raw, err := GenerateSPDX(testContents(), testCreated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	format, pkgs, err := Parse(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if format != "spdx-2.3" {
+		t.Errorf("format = %q", format)
+	}
+	if len(pkgs) != 4 || !strings.HasPrefix(pkgs[2].PURL, "pkg:oci/scanner@") {
+		t.Errorf("packages = %+v", pkgs)
+	}
+}
+
+func TestGenerateSPDXRejects(t *testing.T) {
+	cases := map[string]func(*KitContents){
+		"no version":       func(k *KitContents) { k.Version = "" },
+		"bad DB digest":    func(k *KitContents) { k.DB.Digest = "sha256:nothex" },
+		"bad image digest": func(k *KitContents) { k.Images[0].Digest = "latest" },
+		"no image ref":     func(k *KitContents) { k.Images[0].Ref = "" },
+	}
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			in := testContents()
+			edit(&in)
+			if _, err := GenerateSPDX(in, testCreated); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
+
+func TestParseSPDXRealDocument(t *testing.T) {
+	f, err := os.Open(sharedSPDX(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	format, pkgs, err := Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if format != "spdx-2.3" {
+		t.Errorf("format = %q", format)
+	}
+	var pg *Package
+	for i := range pkgs {
+		if pkgs[i].ID == "SPDXRef-postgresql" {
+			pg = &pkgs[i]
+		}
+	}
+	if pg == nil {
+		t.Fatalf("SPDXRef-postgresql not among %+v", pkgs)
+	}
+	if pg.Name != "PostgreSQL" || pg.Version != "15.3.0" {
+		t.Errorf("package = %+v", pg)
+	}
+	if pg.PURL != "pkg:bitnami/postgresql@15.3.0" {
+		t.Errorf("purl = %q", pg.PURL)
+	}
+	if want := []string{"cpe:2.3:*:postgresql:postgresql:15.3.0:*:*:*:*:*:*:*"}; !reflect.DeepEqual(pg.CPEs, want) {
+		t.Errorf("CPEs = %q, want %q", pg.CPEs, want)
+	}
+}
+
+func TestParseCycloneDX(t *testing.T) {
+	f, err := os.Open(testCycloneDX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	format, pkgs, err := Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if format != "cyclonedx-1.5" {
+		t.Errorf("format = %q", format)
+	}
+	want := []Package{
+		{Name: "scanner-web", Version: "2.4.0", PURL: "pkg:npm/scanner-web@2.4.0", ID: "root-app"},
+		{Name: "lodash", Version: "4.17.20", PURL: "pkg:npm/lodash@4.17.20",
+			CPEs: []string{"cpe:2.3:a:lodash:lodash:4.17.20:*:*:*:*:node.js:*:*"}, ID: "pkg:npm/lodash@4.17.20"},
+		{Name: "log4j-core", Version: "2.14.1", PURL: "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+			ID: "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"},
+		{Name: "log4j-api", Version: "2.14.1", PURL: "pkg:maven/org.apache.logging.log4j/log4j-api@2.14.1",
+			ID: "pkg:maven/org.apache.logging.log4j/log4j-api@2.14.1"},
+		{Name: "openssl", Version: "3.0.2-0ubuntu1.10",
+			PURL: "pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1.10?arch=amd64&distro=ubuntu-22.04", ID: "os-openssl"},
+	}
+	if !reflect.DeepEqual(pkgs, want) {
+		t.Errorf("packages:\n got %+v\nwant %+v", pkgs, want)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	cases := map[string]string{
+		"not json":        "<bom/>",
+		"neither":         `{"name":"x"}`,
+		"other bomFormat": `{"bomFormat":"Other","specVersion":"1.5"}`,
+		"bad spdx":        `{"spdxVersion":"SPDX-9.9"}`,
+		"bad cyclonedx":   `{"bomFormat":"CycloneDX","specVersion":"1.5","components":{}}`,
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, _, err := Parse(strings.NewReader(in)); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+
+	_, _, err := Parse(strings.NewReader(`{"name":"x"}`))
+	if err == nil || !strings.Contains(err.Error(), "neither SPDX 2.3 JSON nor CycloneDX JSON") {
+		t.Errorf("message = %v", err)
+	}
+}
+
+func TestParseSizeLimit(t *testing.T) {
+	r := io.MultiReader(strings.NewReader(`{"bomFormat":"CycloneDX","x":"`), zeroReader{}, strings.NewReader(`"}`))
+	_, _, err := Parse(io.LimitReader(r, MaxSBOMSize+100))
+	if !errors.Is(err, errdef.ErrSizeExceedsLimit) {
+		t.Fatalf("err = %v, want ErrSizeExceedsLimit", err)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'a'
+	}
+	return len(p), nil
+}
+
+func FuzzParse(f *testing.F) {
+	for _, p := range []string{testCycloneDX, filepath.Join("..", "..", "..", "shared", "testdata", "spdx", "bitnami-postgresql.spdx.json")} {
+		if raw, err := os.ReadFile(p); err == nil {
+			f.Add(raw)
+		}
+	}
+	if raw, err := GenerateSPDX(testContents(), testCreated); err == nil {
+		f.Add(raw)
+	}
+	f.Add([]byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"name":"a","components":[{"name":"b"}]}]}`))
+	f.Add([]byte(`{"spdxVersion":"SPDX-2.2","SPDXID":"SPDXRef-DOCUMENT"}`))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		format, pkgs, err := Parse(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(format, FormatSPDX+"-") && !strings.HasPrefix(format, FormatCycloneDX+"-") {
+			t.Errorf("format = %q", format)
+		}
+		_ = pkgs
+	})
+}
+
+func checkPURL(t *testing.T, s, name, version string, qualifiers map[string]string) {
+	t.Helper()
+	p, err := packageurl.FromString(s)
+	if err != nil {
+		t.Fatalf("purl %q: %v", s, err)
+	}
+	if p.Type != "oci" || p.Name != name || p.Version != version {
+		t.Errorf("purl %q = type %q name %q version %q, want oci %q %q", s, p.Type, p.Name, p.Version, name, version)
+	}
+	if got := p.Qualifiers.Map(); !reflect.DeepEqual(got, qualifiers) {
+		t.Errorf("purl %q qualifiers = %v, want %v", s, got, qualifiers)
+	}
+}
