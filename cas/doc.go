@@ -1,0 +1,47 @@
+// Package cas is the content-addressable store of the isolated host: one
+// Pebble database holding blobs, their graph edges, tags, the active kit,
+// its history, leases and the namespaced key-value data of other packages.
+//
+// The store implements the oras-go content interfaces (content.Storage,
+// content.TagResolver, content.Untagger, content.PredecessorFinder and
+// content.Deleter), so oras.Copy moves graphs in and out of it.
+//
+// # Key layout
+//
+// Every key starts with a one-letter prefix and a slash. A digest is written
+// in its string form ("sha256:<hex>"), and big-endian integers keep chunks in
+// order under one blob.
+//
+//	<pebble dir>
+//	├── b/<digest>                      blob metadata (JSON): size, chunk size,
+//	│                                   sniffed media type, stored time, children
+//	├── c/<digest>/<index>              blob data, one chunk per key; index is an
+//	│                                   8-byte big-endian chunk number from 0
+//	├── p/<child digest>/<parent digest> predecessor edge (JSON): the parent's
+//	│                                   descriptor and whether child is its subject
+//	├── t/<reference>                   tag (JSON descriptor)
+//	├── r/active                        active kit (JSON KitRecord)
+//	├── h/<16-digit sequence>           activation history (JSON KitRecord),
+//	│                                   a zero-padded decimal counter from 1
+//	├── l/<digest>/<holder>             lease (RFC 3339 time it was taken)
+//	└── n/<namespace>/<key>             key-value data of KV(namespace); the
+//	                                    namespace is query-escaped, so it never
+//	                                    contains a slash
+//
+// # Durability
+//
+// Push writes the chunks of a blob in unsynced batches of bounded size, then
+// checks size and digest and writes b/<digest> in one synced batch. Pebble
+// keeps a single write-ahead log, so syncing the metadata batch also makes
+// every earlier chunk batch durable: after a crash a blob is either fully
+// readable or has no metadata key. Chunks left without metadata by a crash are
+// removed by the next Push of the same digest or by GC.
+//
+// Activate writes r/active and the next h/ entry in one synced batch.
+//
+// # Locking
+//
+// Pebble locks its directory for one process. A second Open of the same
+// directory, from this or another process, fails with an error wrapping
+// errdef.ErrStoreInUse, or keeps retrying while Options.LockWait allows.
+package cas

@@ -1,0 +1,85 @@
+package cas
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/kv"
+)
+
+// KV returns a kv.Store whose keys live under namespace in the store's
+// Pebble database; namespaces never see each other's keys. Its batches are
+// Pebble batches, so a Commit is atomic, and durable when sync is true.
+func (s *Store) KV(namespace string) kv.Store {
+	return &namespaceStore{store: s, prefix: namespacePrefix(namespace)}
+}
+
+type namespaceStore struct {
+	store  *Store
+	prefix []byte
+}
+
+func (n *namespaceStore) key(k []byte) []byte {
+	out := make([]byte, 0, len(n.prefix)+len(k))
+	return append(append(out, n.prefix...), k...)
+}
+
+// Get implements kv.Store.
+func (n *namespaceStore) Get(key []byte) ([]byte, error) {
+	value, err := n.store.get(n.key(key))
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil, fmt.Errorf("key %q: %w", key, errdef.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading key %q: %w", key, err)
+	}
+	return value, nil
+}
+
+// Scan implements kv.Store.
+func (n *namespaceStore) Scan(prefix []byte, fn func(key, value []byte) error) error {
+	return n.store.scan(n.key(prefix), func(key, value []byte) error {
+		return fn(key[len(n.prefix):], value)
+	})
+}
+
+// NewBatch implements kv.Store.
+func (n *namespaceStore) NewBatch() kv.Batch {
+	return &namespaceBatch{ns: n, batch: n.store.db.NewBatch()}
+}
+
+type namespaceBatch struct {
+	ns     *namespaceStore
+	batch  *pebble.Batch
+	closed bool
+}
+
+func (b *namespaceBatch) Set(key, value []byte) error {
+	return b.batch.Set(b.ns.key(key), value, nil)
+}
+
+func (b *namespaceBatch) Delete(key []byte) error {
+	return b.batch.Delete(b.ns.key(key), nil)
+}
+
+func (b *namespaceBatch) Commit(sync bool) error {
+	opts := pebble.NoSync
+	if sync {
+		opts = pebble.Sync
+	}
+	if err := b.batch.Commit(opts); err != nil {
+		return fmt.Errorf("committing batch: %w", err)
+	}
+	return nil
+}
+
+func (b *namespaceBatch) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	return b.batch.Close()
+}

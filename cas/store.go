@@ -1,0 +1,285 @@
+package cas
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/opencontainers/go-digest"
+	"oras.land/oras-go/v2/content"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+const (
+	// DefaultChunkSize is the number of blob bytes stored per chunk key when
+	// Options.ChunkSize is zero.
+	DefaultChunkSize int64 = 1 << 20
+	// MaxChunkSize is the largest Options.ChunkSize that Open accepts. Push
+	// holds about two chunks in memory at a time.
+	MaxChunkSize int64 = 64 << 20
+)
+
+// Options configures Open. The zero value is ready to use.
+type Options struct {
+	// ChunkSize is the number of blob bytes stored per chunk key; zero means
+	// DefaultChunkSize. It applies to blobs pushed from now on, since every
+	// blob records its own chunk size.
+	ChunkSize int64
+	// Logger receives the store's and Pebble's log messages; nil discards them.
+	Logger *slog.Logger
+	// LockWait is how long Open keeps retrying while another process holds
+	// the store. Zero fails at once with errdef.ErrStoreInUse.
+	LockWait time.Duration
+
+	// fs replaces the operating system's file system in tests.
+	fs vfs.FS
+}
+
+// Validate reports invalid option values.
+func (o Options) Validate() error {
+	if o.ChunkSize < 0 || o.ChunkSize > MaxChunkSize {
+		return fmt.Errorf("chunk size %d is out of range: use 0 for the default of %d or a value up to %d",
+			o.ChunkSize, DefaultChunkSize, MaxChunkSize)
+	}
+	if o.LockWait < 0 {
+		return fmt.Errorf("lock wait %s is negative: use 0 to fail at once or a positive duration", o.LockWait)
+	}
+	return nil
+}
+
+// Store is a content-addressable store in one Pebble database. It is safe
+// for concurrent use by multiple goroutines.
+type Store struct {
+	dir       string
+	fs        vfs.FS
+	db        *pebble.DB
+	lock      *pebble.Lock
+	log       *slog.Logger
+	chunkSize int64
+
+	// inflight maps the digests being pushed to a channel closed when the
+	// push ends, so one digest is written by one Push at a time.
+	mu       sync.Mutex
+	inflight map[digest.Digest]chan struct{}
+
+	// historyMu serialises Activate, which derives the next history key.
+	historyMu sync.Mutex
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the store in dir, creating dir and the database when absent.
+// When another process (or another Store in this process) holds the store,
+// Open retries for opts.LockWait and then returns an error wrapping
+// errdef.ErrStoreInUse.
+func Open(dir string, opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", dir, err)
+	}
+	s := &Store{
+		dir:       dir,
+		fs:        opts.fs,
+		log:       opts.Logger,
+		chunkSize: opts.ChunkSize,
+		inflight:  make(map[digest.Digest]chan struct{}),
+	}
+	if s.fs == nil {
+		s.fs = vfs.Default
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.chunkSize == 0 {
+		s.chunkSize = DefaultChunkSize
+	}
+	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating store directory %s: %w", dir, err)
+	}
+
+	lock, err := s.acquireLock(opts.LockWait)
+	if err != nil {
+		return nil, err
+	}
+	db, err := pebble.Open(dir, &pebble.Options{
+		FS:     s.fs,
+		Lock:   lock,
+		Logger: pebbleLogger{s.log},
+	})
+	if err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("opening store %s: %w", dir, err)
+	}
+	s.db = db
+	s.lock = lock
+	return s, nil
+}
+
+// acquireLock takes Pebble's directory lock, retrying with exponential
+// backoff while another holder has it and wait has not passed.
+func (s *Store) acquireLock(wait time.Duration) (*pebble.Lock, error) {
+	deadline := time.Now().Add(wait)
+	delay := 50 * time.Millisecond
+	for {
+		lock, err := pebble.LockDirectory(s.dir, s.fs)
+		if err == nil {
+			return lock, nil
+		}
+		if !isLockHeld(err) {
+			return nil, fmt.Errorf("locking store %s: %w", s.dir, err)
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			return nil, fmt.Errorf("opening store %s: %w: another stella process has it open; "+
+				"wait for that process to finish or stop it, or retry with a longer lock wait",
+				s.dir, errdef.ErrStoreInUse)
+		}
+		s.log.Info("store is in use, retrying", "dir", s.dir, "retryIn", min(delay, remaining))
+		time.Sleep(min(delay, remaining))
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// isLockHeld reports whether err from Pebble's directory lock means that
+// someone else holds it, as opposed to the lock file being unwritable.
+func isLockHeld(err error) bool {
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		return false
+	}
+	if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) {
+		return true
+	}
+	// Pebble tracks its own locks in the process and reports a second lock
+	// of the same file with this message (vfs/file_lock_unix.go, v2.1.7).
+	return strings.Contains(err.Error(), "lock held by current process")
+}
+
+// Close flushes and closes the database and releases the directory lock.
+// Calling Close again returns the first result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		err := s.db.Close()
+		if lockErr := s.lock.Close(); err == nil {
+			err = lockErr
+		}
+		if err != nil {
+			s.closeErr = fmt.Errorf("closing store %s: %w", s.dir, err)
+		}
+	})
+	return s.closeErr
+}
+
+// Dir returns the directory of the Pebble database.
+func (s *Store) Dir() string {
+	return s.dir
+}
+
+// DiskUsage returns the total size in bytes of the files in the Pebble
+// directory, which includes deleted data that compactions have not yet
+// reclaimed.
+func (s *Store) DiskUsage() (int64, error) {
+	names, err := s.fs.List(s.dir)
+	if err != nil {
+		return 0, fmt.Errorf("listing store directory %s: %w", s.dir, err)
+	}
+	var total int64
+	for _, name := range names {
+		info, err := s.fs.Stat(filepath.Join(s.dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed by a compaction since List
+		}
+		if err != nil {
+			return 0, fmt.Errorf("reading size of %s: %w", name, err)
+		}
+		if !info.IsDir() {
+			total += info.Size()
+		}
+	}
+	return total, nil
+}
+
+// Metrics returns Pebble's metrics table as text: levels, compactions and
+// write amplification.
+func (s *Store) Metrics() string {
+	return s.db.Metrics().String()
+}
+
+// get returns a copy of the value of key, or errdef.ErrNotFound.
+func (s *Store) get(key []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, errdef.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), v...)
+	return out, closer.Close()
+}
+
+// scan calls fn for every key with prefix in ascending order; the slices are
+// valid only during the call.
+func (s *Store) scan(prefix []byte, fn func(key, value []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := fn(it.Key(), it.Value()); err != nil {
+			_ = it.Close()
+			return err
+		}
+	}
+	return it.Close()
+}
+
+// pebbleLogger sends Pebble's messages to slog. Pebble's informational
+// messages (flushes, compactions) go to debug level.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+
+// Fatalf logs and panics because Pebble expects Fatalf not to return.
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := "pebble: " + fmt.Sprintf(format, args...)
+	l.log.Error(msg)
+	panic(msg)
+}
+
+// The store satisfies the oras-go content interfaces that oras.Copy and
+// the registry code use.
+var (
+	_ content.Storage           = (*Store)(nil)
+	_ content.TagResolver       = (*Store)(nil)
+	_ content.Untagger          = (*Store)(nil)
+	_ content.PredecessorFinder = (*Store)(nil)
+	_ content.Deleter           = (*Store)(nil)
+	_ io.Closer                 = (*Store)(nil)
+)
+
+// hasPrefix reports whether any key starts with prefix.
+func (s *Store) hasPrefix(prefix []byte) (bool, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return false, err
+	}
+	found := it.First()
+	return found, it.Close()
+}
