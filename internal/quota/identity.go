@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Mode is how scans are counted: anonymous per host or per token.
+// Mode is the counting mode: anonymous per host, or per token.
 type Mode string
 
 const (
@@ -23,8 +23,8 @@ type Identity struct {
 	Mode Mode
 	// Claims are the verified token's claims; nil in anonymous mode.
 	Claims *Claims
-	// Warning is one line saying why a given token was not used, or empty
-	// when there was no token or it verified.
+	// Warning is one line giving the reason a given token was not used, or
+	// empty when there was no token or it verified.
 	Warning string
 
 	// hash is the hex SHA-256 of the store's salt and the token ID or host

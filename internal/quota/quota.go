@@ -20,8 +20,8 @@ const (
 	saltSize  = 32
 	dayPrefix = "day/"
 	dayFormat = "2006-01-02"
-	// keepDays is how many days before today keep their counters; older
-	// days are deleted by the next Record.
+	// keepDays is the number of days before today whose counters are kept.
+	// The next Record deletes older days.
 	keepDays = 7
 )
 
@@ -36,9 +36,9 @@ var errStopScan = errors.New("stop scan")
 // Options configure New. The zero value is usable.
 type Options struct {
 	// Policy sets limits, reminders and slowdown. The zero value means
-	// DefaultPolicy(); any other value must pass Policy.Validate.
+	// DefaultPolicy(), and any other value must pass Policy.Validate.
 	Policy Policy
-	// Now returns the current time; counters roll over at 00:00 UTC of its
+	// Now returns the current time. Counters roll over at 00:00 UTC of its
 	// result. Default time.Now.
 	Now func() time.Time
 	// HostIdentity returns the value that anonymous counting hashes with
@@ -137,7 +137,7 @@ func (q *Quota) loadSalt() ([]byte, error) {
 // Identify verifies tok against keys and returns the identity to count scans
 // for. Without a token it returns the anonymous host identity. A token that
 // fails verification also yields the anonymous identity, with Warning set to
-// one line saying why; it never fails.
+// one line giving the reason, so Identify has no error result.
 func (q *Quota) Identify(tok Token, keys []crypto.PublicKey) Identity {
 	anonymous := Identity{
 		Mode: ModeAnonymous,
@@ -229,7 +229,7 @@ func (q *Quota) readCount(key []byte) (int64, error) {
 		return 0, fmt.Errorf("reading counter: %w", err)
 	}
 	if len(value) != 8 {
-		return 0, fmt.Errorf("counter %s holds %d bytes, expected 8; "+
+		return 0, fmt.Errorf("counter %s is %d bytes long, expected 8; "+
 			"delete the quota namespace of the store to start counting afresh", key, len(value))
 	}
 	return int64(binary.BigEndian.Uint64(value)), nil

@@ -22,7 +22,7 @@ type State struct {
 	Tier int `json:"tier,omitempty"`
 	// ExpiresAt is the token's exp claim; nil when anonymous.
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
-	// Warning says why a given token was not used; empty otherwise.
+	// Warning is the reason a given token was not used, or empty.
 	Warning string `json:"warning,omitempty"`
 	// Day is the UTC day counted, as YYYY-MM-DD.
 	Day string `json:"day"`
@@ -96,11 +96,11 @@ func (q *Quota) decide(s State) Decision {
 }
 
 func (q *Quota) reminder(s State, slowdown float64) string {
-	who := "anonymous"
+	label := "anonymous"
 	if s.Mode == ModeToken {
-		who = "token"
+		label = "token"
 		if s.Subject != "" {
-			who = "token for " + s.Subject
+			label = "token for " + s.Subject
 		}
 	}
 	reset := "the count resets at 00:00 UTC, in " + formatHoursMinutes(s.ResetIn())
@@ -109,13 +109,13 @@ func (q *Quota) reminder(s State, slowdown float64) string {
 	switch {
 	case s.OverLimit && slowdown > 0:
 		fmt.Fprintf(&b, "quota: scan %d today is over the daily limit of %d (%s), so it runs about %.0f%% slower; %s",
-			s.Count, s.Limit, who, slowdown*100, reset)
+			s.Count, s.Limit, label, slowdown*100, reset)
 	case s.OverLimit:
 		fmt.Fprintf(&b, "quota: scan %d today is over the daily limit of %d (%s); %s",
-			s.Count, s.Limit, who, reset)
+			s.Count, s.Limit, label, reset)
 	default:
 		fmt.Fprintf(&b, "quota: %d of %d daily scans used (%s); scans over the limit run slower; %s",
-			s.Count, s.Limit, who, reset)
+			s.Count, s.Limit, label, reset)
 	}
 	if s.Mode == ModeAnonymous {
 		fmt.Fprintf(&b, "; a free token in %s raises the limit to %d", TokenEnv, q.policy.FreeTierLimit)

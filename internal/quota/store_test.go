@@ -102,8 +102,18 @@ func TestOldDaysPruned(t *testing.T) {
 	}
 }
 
+// yieldingStore widens the window between a counter's read and its write,
+// so a missing lock loses increments reliably.
+type yieldingStore struct{ *kv.Memory }
+
+func (s yieldingStore) Get(key []byte) ([]byte, error) {
+	value, err := s.Memory.Get(key)
+	time.Sleep(50 * time.Microsecond)
+	return value, err
+}
+
 func TestConcurrentRecordsExact(t *testing.T) {
-	store := kv.NewMemory()
+	store := yieldingStore{kv.NewMemory()}
 	c := newClock(testNoon)
 	// Two Quota values over one store share the process-wide lock.
 	quotas := []*Quota{newQuota(t, store, c), newQuota(t, store, c)}
