@@ -1,0 +1,256 @@
+package vulndb
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/kv"
+)
+
+// indexBatchKeys is the number of keys written per batch while indexing.
+const indexBatchKeys = 10000
+
+// Key prefixes of the lookup index; the package comment draws the layout.
+const (
+	prefixLayer = "layer"
+	prefixRec   = "rec"
+	prefixAlias = "alias"
+	prefixPkg   = "pkg"
+	prefixCPE   = "cpe"
+)
+
+// key joins segments with NUL, which no ID, name or digest contains.
+func key(parts ...string) []byte { return []byte(strings.Join(parts, "\x00") + "\x00") }
+
+func layerKey(d digest.Digest) []byte { return key(prefixLayer, d.String()) }
+
+func recKey(d digest.Digest, id string) []byte { return key(prefixRec, d.String(), id) }
+
+// aliasIndex folds case, so a lookup of "ghsa-35JH-..." finds the record.
+func aliasIndex(id string) string { return strings.ToUpper(id) }
+
+// IsIndexed reports whether IndexLayer finished indexing the layer.
+func IsIndexed(store kv.Store, layer digest.Digest) (bool, error) {
+	_, err := store.Get(layerKey(layer))
+	if errors.Is(err, errdef.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading index marker of layer %s: %w", layer, err)
+	}
+	return true, nil
+}
+
+// IndexLayer reads a DB layer from r, checks it against the descriptor's
+// digest and size, and writes its lookup keys. The layer's marker is
+// written last, in a synced batch, so IsIndexed is true only for complete
+// layers. Indexing a layer again rewrites the same keys.
+func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r io.Reader) error {
+	if err := layer.Digest.Validate(); err != nil {
+		return fmt.Errorf("layer digest %q: %v: %w", layer.Digest, err, errdef.ErrInvalidKit)
+	}
+	w := &batchWriter{store: store}
+	defer w.close()
+	verifier := layer.Digest.Verifier()
+	counter := &countingReader{r: io.LimitReader(r, layer.Size+1)}
+	err := readLayer(io.TeeReader(counter, verifier), func(line []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := decodeLine(line)
+		if err != nil {
+			return err
+		}
+		return indexRecord(w, layer.Digest, &rec, line)
+	})
+	if err != nil {
+		return fmt.Errorf("indexing layer %s: %w", layer.Digest, err)
+	}
+	if _, err := io.Copy(io.Discard, io.TeeReader(counter, verifier)); err != nil {
+		return fmt.Errorf("reading layer %s: %w", layer.Digest, err)
+	}
+	if counter.n != layer.Size {
+		return fmt.Errorf("layer %s has %d bytes, descriptor says %d: %w",
+			layer.Digest, counter.n, layer.Size, errdef.ErrSizeMismatch)
+	}
+	if !verifier.Verified() {
+		return fmt.Errorf("layer bytes do not match digest %s: %w", layer.Digest, errdef.ErrDigestMismatch)
+	}
+	if err := w.flush(false); err != nil {
+		return err
+	}
+	if err := w.set(layerKey(layer.Digest), []byte("1")); err != nil {
+		return err
+	}
+	return w.flush(true)
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// indexKeys returns the secondary keys of a record in layer d.
+func indexKeys(d digest.Digest, rec *Record) [][]byte {
+	ds := d.String()
+	var out [][]byte
+	seen := map[string]bool{}
+	add := func(k []byte) {
+		if !seen[string(k)] {
+			seen[string(k)] = true
+			out = append(out, k)
+		}
+	}
+	add(key(prefixAlias, aliasIndex(rec.ID), ds, rec.ID))
+	for _, a := range rec.Aliases {
+		add(key(prefixAlias, aliasIndex(a), ds, rec.ID))
+	}
+	for _, a := range rec.Affected {
+		if a.Package.Name == "" || a.Package.Ecosystem == "" {
+			continue
+		}
+		eco := baseEcosystem(a.Package.Ecosystem)
+		add(key(prefixPkg, strings.ToLower(eco), normalizeName(eco, a.Package.Name), ds, rec.ID))
+	}
+	for _, m := range recordCPEs(rec) {
+		if c, err := parseCPE(m.Criteria); err == nil {
+			add(key(prefixCPE, c.key(), ds, rec.ID))
+		}
+	}
+	return out
+}
+
+// recordCPEs returns the CPE match criteria of a record's NVD
+// configurations.
+func recordCPEs(rec *Record) []nvdCPEMatch {
+	ex := rec.extra()
+	if len(ex.Configurations) == 0 {
+		return nil
+	}
+	var configs []nvdConfig
+	if err := json.Unmarshal(ex.Configurations, &configs); err != nil {
+		return nil
+	}
+	var out []nvdCPEMatch
+	for _, c := range configs {
+		for _, n := range c.Nodes {
+			out = append(out, n.CPEMatch...)
+		}
+	}
+	return out
+}
+
+func indexRecord(w *batchWriter, d digest.Digest, rec *Record, line []byte) error {
+	if err := w.set(recKey(d, rec.ID), bytes.Clone(line)); err != nil {
+		return err
+	}
+	for _, k := range indexKeys(d, rec) {
+		if err := w.set(k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DropLayer removes a layer's index keys, its marker first, so a
+// half-dropped layer never counts as indexed. Dropping an unindexed layer
+// removes whatever keys a failed IndexLayer left.
+func DropLayer(store kv.Store, layer digest.Digest) error {
+	w := &batchWriter{store: store}
+	defer w.close()
+	if err := w.del(layerKey(layer)); err != nil {
+		return err
+	}
+	if err := w.flush(true); err != nil {
+		return err
+	}
+	var keys [][]byte
+	err := store.Scan(key(prefixRec, layer.String()), func(k, v []byte) error {
+		keys = append(keys, bytes.Clone(k))
+		rec, err := decodeLine(v)
+		if err != nil {
+			return nil
+		}
+		keys = append(keys, indexKeys(layer, &rec)...)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("listing index keys of layer %s: %w", layer, err)
+	}
+	for _, k := range keys {
+		if err := w.del(k); err != nil {
+			return err
+		}
+	}
+	return w.flush(true)
+}
+
+// batchWriter groups writes into batches of indexBatchKeys keys.
+type batchWriter struct {
+	store kv.Store
+	b     kv.Batch
+	n     int
+}
+
+func (w *batchWriter) batch() kv.Batch {
+	if w.b == nil {
+		w.b = w.store.NewBatch()
+	}
+	return w.b
+}
+
+func (w *batchWriter) set(k, v []byte) error {
+	if err := w.batch().Set(k, v); err != nil {
+		return fmt.Errorf("writing index key: %w", err)
+	}
+	return w.count()
+}
+
+func (w *batchWriter) del(k []byte) error {
+	if err := w.batch().Delete(k); err != nil {
+		return fmt.Errorf("deleting index key: %w", err)
+	}
+	return w.count()
+}
+
+func (w *batchWriter) count() error {
+	w.n++
+	if w.n >= indexBatchKeys {
+		return w.flush(false)
+	}
+	return nil
+}
+
+func (w *batchWriter) flush(sync bool) error {
+	if w.b == nil {
+		return nil
+	}
+	err := w.b.Commit(sync)
+	w.b.Close()
+	w.b, w.n = nil, 0
+	if err != nil {
+		return fmt.Errorf("committing index batch: %w", err)
+	}
+	return nil
+}
+
+func (w *batchWriter) close() {
+	if w.b != nil {
+		w.b.Close()
+	}
+}
