@@ -40,7 +40,9 @@ func comparerFor(ecosystem string) compareFunc {
 		return compareDebian
 	case "Alpine", "Wolfi", "Chainguard":
 		return compareAlpine
-	case "NuGet", "Packagist":
+	case "Packagist":
+		return compareComposer
+	case "NuGet":
 		return compareGeneric
 	default:
 		// Go, crates.io, Hex, Pub and SwiftURL use SemVer 2.0.
@@ -133,7 +135,7 @@ func compareAlpine(a, b string) (int, error) {
 }
 
 // compareGeneric orders dotted versions with any number of parts and
-// pre-release suffixes, as NuGet and Composer versions are.
+// pre-release suffixes, as NuGet versions are.
 func compareGeneric(a, b string) (int, error) {
 	va, err := genericver.Parse(a)
 	if err != nil {

@@ -1,0 +1,117 @@
+package vulndb
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/kv"
+	"stella-ops.org/ouk/oci"
+)
+
+// addSeeds adds every file of a shared testdata folder to the corpus; the
+// folder may be absent, then only the inline seeds run.
+func addSeeds(f *testing.F, sub string) {
+	dir := filepath.Join("..", "..", "..", "shared", "testdata", sub)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if b, err := os.ReadFile(filepath.Join(dir, e.Name())); err == nil {
+			f.Add(b)
+		}
+	}
+}
+
+func FuzzParseOSV(f *testing.F) {
+	addSeeds(f, "osv")
+	addSeeds(f, "ghsa")
+	f.Add([]byte(`[{"id":"A-1","modified":"2024-01-01T00:00:00Z"},{"id":""}]`))
+	f.Add([]byte(`{"id":"A-1","modified":"2024-01-01","affected":[{"package":{"ecosystem":"npm","name":"a"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		srcs, _ := parseOSV("fuzz.json", data)
+		for _, s := range srcs {
+			if !validID(s.rec.ID) || s.rec.Modified == "" {
+				t.Fatalf("accepted record with id %q modified %q", s.rec.ID, s.rec.Modified)
+			}
+		}
+		if len(srcs) > 0 {
+			recs, _ := merge(srcs)
+			if _, err := encodeRecords(recs); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+func FuzzParseNVD(f *testing.F) {
+	addSeeds(f, "nvd")
+	f.Add([]byte(nvdLodash))
+	f.Add([]byte(`{"cve":{"id":"CVE-2020-1","lastModified":"2020-01-01T00:00:00"}}`))
+	f.Add([]byte(`{"vulnerabilities":[null,{"cve":null}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		srcs, _ := parseNVD("fuzz.json", data)
+		for _, s := range srcs {
+			if !isCVE(s.rec.ID) {
+				t.Fatalf("accepted non-CVE id %q", s.rec.ID)
+			}
+		}
+	})
+}
+
+func FuzzIndexLayer(f *testing.F) {
+	line := []byte(`{"id":"A-1","modified":"2024-01-01T00:00:00Z","aliases":["CVE-1"],"affected":[{"package":{"ecosystem":"npm","name":"a"},"versions":["1"]}]}` + "\n")
+	good, _ := compress(line, zstdLevel)
+	f.Add(good)
+	f.Add(line)
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		desc := ocispec.Descriptor{MediaType: oci.MediaTypeDBLayer, Digest: digest.FromBytes(data), Size: int64(len(data))}
+		store := kv.NewMemory()
+		if err := IndexLayer(context.Background(), store, desc, bytes.NewReader(data)); err != nil {
+			return
+		}
+		db, err := Open(store, nil, []ocispec.Descriptor{desc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.LookupPURL("pkg:npm/a@1")
+		db.Lookup("A-1")
+	})
+}
+
+func FuzzLookupQueries(f *testing.F) {
+	f.Add("pkg:npm/lodash@4.17.20", "cpe:2.3:a:webmproject:libwebp:1.3.1:*:*:*:*:*:*:*")
+	f.Add("pkg:deb/debian/nginx@1.2?distro=bookworm", "cpe:/a:x:y:1")
+	f.Add("pkg:maven/g/a@1", `cpe:2.3:a:ven\:dor:prod:*`)
+	f.Fuzz(func(t *testing.T, purl, cpe string) {
+		if q, err := purlQuery(purl); err == nil && q.ecosystem == "" {
+			t.Fatalf("purl %q parsed without an ecosystem", purl)
+		}
+		if c, err := parseCPEQuery(cpe); err == nil {
+			m := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:" + c.Vendor + ":" + c.Product + ":*",
+				VersionStartIncluding: "1.0", VersionEndExcluding: "2.0"}
+			m.matches(c)
+		}
+	})
+}
+
+func FuzzCompareVersions(f *testing.F) {
+	f.Add("npm", "1.0.0", "1.0.1")
+	f.Add("Packagist", "1.0-dev", "1.0.#.beta")
+	f.Add("Alpine", "1.2.0_rc1-r3", "1.2.0")
+	f.Fuzz(func(t *testing.T, eco, a, b string) {
+		cmp := comparerFor(eco)
+		x, errA := cmp(a, b)
+		y, errB := cmp(b, a)
+		if errA == nil && errB == nil && eco == "Packagist" && x != -y {
+			t.Fatalf("compare(%q,%q)=%d but compare(%q,%q)=%d", a, b, x, b, a, y)
+		}
+	})
+}

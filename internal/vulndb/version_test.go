@@ -1,0 +1,181 @@
+package vulndb
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// vectorCase is one "A OP B" line of a version-order vector file.
+type vectorCase struct {
+	line int
+	a, b string
+	op   string
+}
+
+func readVectors(t *testing.T, file string) []vectorCase {
+	t.Helper()
+	f, err := os.Open(filepath.Join(testdataDir(t, "version-vectors"), file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []vectorCase
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "//") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) != 3 {
+			continue
+		}
+		out = append(out, vectorCase{line: n, a: fields[0], op: fields[1], b: fields[2]})
+	}
+	return out
+}
+
+// knownVectorGaps lists vector lines where the chosen library disagrees
+// with the reference order. All are versions the ecosystem's current tools
+// reject or never publish: PyPI versions that are not PEP 440, apk versions
+// with invalid suffixes, SemVer numbers past 64 bits or with five parts,
+// and one Maven qualifier alias ("ga").
+var knownVectorGaps = map[string]bool{
+	"pypi-versions.txt:47":   true, // 0.1-bulbasaur < 0.1-charmander
+	"pypi-versions.txt:48":   true, // 0.1-charmander < 0.9-doduo
+	"pypi-versions.txt:49":   true, // 0.9-doduo < 0.9-eevee
+	"pypi-versions.txt:50":   true, // 0.9-eevee < 0.9-fearow
+	"pypi-versions.txt:51":   true, // 0.9-fearow < 0.9-gyarados
+	"pypi-versions.txt:52":   true, // 0.9-gyarados < 0.9-horsea
+	"pypi-versions.txt:53":   true, // 0.9-horsea < 0.9-ivysaur
+	"pypi-versions.txt:54":   true, // 0.9-ivysaur < 1.0
+	"pypi-versions.txt:56":   true, // -class.-jw.util.version.version-pre < 1.0
+	"pypi-versions.txt:57":   true, // -class.-jw.util.version.version-preview < 1.0
+	"pypi-versions.txt:58":   true, // -class.-jw.util.version.version-dev < 1.0
+	"maven-versions.txt:100": true, // 1-1 = 1-ga-1
+	"alpine-versions.txt:4":  true, // 1-r-0 < 1-r0
+	"alpine-versions.txt:5":  true, // 1-r-1 < 1-r0
+	"alpine-versions.txt:15": true, // 0.r1 < 0r2
+	"alpine-versions.txt:24": true, // 0.8.21.r2 < 0.8.21r2
+	"alpine-versions.txt:27": true, // 1.2.0A < 1.2.0d
+	"alpine-versions.txt:28": true, // 1.2.0D < 1.2.0d
+	"alpine-versions.txt:40": true, // 1 > 1-ruff
+	"alpine-versions.txt:45": true, // 1-ruff2 = 1-ruff1
+	"alpine-versions.txt:47": true, // 1-ruff2 = 1--ruff1
+	"alpine-versions.txt:48": true, // 1-r0-ruff2 = 1-r0-ruff1
+	"alpine-versions.txt:50": true, // 1.2 > 1.2_blah
+	"alpine-versions.txt:58": true, // 1.2_svn1 > 1.2_csv2
+	"alpine-versions.txt:59": true, // 1.2_cvs1 > 1.2_blah
+	"alpine-versions.txt:72": true, // 23_foo > 4_beta
+	"alpine-versions.txt:74": true, // 1.0 < 1.0bc
+	"semver-versions.txt:87": true, // 999999999999999999999999999991 < 999999999999999999999999999999
+	"semver-versions.txt:88": true, // 999999999999999999999999999991.999999999999999999999999999991.999999999999999999999999999991 < 999999999999999999999999999999.999999999999999999999999999991.999999999999999999999999999991
+	"semver-versions.txt:92": true, // 1.1.3.4.5 = 1.1.3.4.5
+}
+
+func TestVersionVectors(t *testing.T) {
+	files := []struct {
+		file      string
+		ecosystem string
+	}{
+		{"pypi-versions.txt", "PyPI"},
+		{"maven-versions.txt", "Maven"},
+		{"debian-versions.txt", "Debian"},
+		{"alpine-versions.txt", "Alpine"},
+		{"semver-versions.txt", "Go"},
+		{"packagist-versions.txt", "Packagist"},
+	}
+	for _, f := range files {
+		t.Run(f.ecosystem, func(t *testing.T) {
+			cmp := comparerFor(f.ecosystem)
+			cases := readVectors(t, f.file)
+			if len(cases) == 0 {
+				t.Fatalf("no vectors in %s", f.file)
+			}
+			for _, c := range cases {
+				name := fmt.Sprintf("%s:%d", f.file, c.line)
+				got, err := cmp(c.a, c.b)
+				ok := err == nil
+				switch c.op {
+				case "<":
+					ok = ok && got < 0
+				case ">":
+					ok = ok && got > 0
+				case "=":
+					ok = ok && got == 0
+				}
+				if ok == knownVectorGaps[name] {
+					t.Errorf("%s line %d: %s %s %s: compare = %d, err %v (known gap: %v)",
+						f.file, c.line, c.a, c.op, c.b, got, err, knownVectorGaps[name])
+				}
+			}
+		})
+	}
+}
+
+func TestEcosystemOrders(t *testing.T) {
+	cases := []struct {
+		ecosystem, a, b string
+		want            int
+	}{
+		{"npm", "1.0.0-beta.2", "1.0.0-beta.11", -1},
+		{"npm", "4.17.21", "4.17.20", 1},
+		{"crates.io", "1.6.0", "1.6.1", -1},
+		{"Go", "1.7.0", "1.10.0", -1},
+		{"RubyGems", "1.0.0.pre", "1.0.0", -1},
+		{"RubyGems", "2.10", "2.9.1", 1},
+		{"NuGet", "1.2.3.4", "1.2.3.10", -1},
+		{"NuGet", "4.0.0-rc2", "4.0.0", -1},
+		{"Debian", "1:1.0-1", "2.0-1", 1},
+		{"Alpine", "1.0.2o-r0", "1.0.2q-r0", -1},
+		{"Maven", "1.5.9.RELEASE", "1.5.10", -1},
+		{"PyPI", "1.0.post1", "1.0", 1},
+		{"Packagist", "5.4.0-beta1", "5.4.0", -1},
+	}
+	for _, c := range cases {
+		got, err := comparerFor(c.ecosystem)(c.a, c.b)
+		if err != nil {
+			t.Errorf("%s: compare(%s, %s): %v", c.ecosystem, c.a, c.b, err)
+			continue
+		}
+		if got != c.want {
+			t.Errorf("%s: compare(%s, %s) = %d, want %d", c.ecosystem, c.a, c.b, got, c.want)
+		}
+	}
+}
+
+func TestRangeEvents(t *testing.T) {
+	ev := func(kind, v string) Event {
+		switch kind {
+		case "i":
+			return Event{Introduced: v}
+		case "f":
+			return Event{Fixed: v}
+		case "l":
+			return Event{LastAffected: v}
+		}
+		return Event{Limit: v}
+	}
+	// Two affected spans, listed out of order: [1.0, 1.5) and [2.0, 2.3].
+	events := []Event{ev("i", "2.0.0"), ev("l", "2.3.0"), ev("i", "1.0.0"), ev("f", "1.5.0")}
+	cases := map[string]bool{
+		"0.9.0": false, "1.0.0": true, "1.4.9": true, "1.5.0": false,
+		"1.9.0": false, "2.0.0": true, "2.3.0": true, "2.3.1": false, "not-a-version": false,
+	}
+	for v, want := range cases {
+		if got := inRange(events, v, compareSemver); got != want {
+			t.Errorf("inRange(%s) = %v, want %v", v, got, want)
+		}
+	}
+	if !inRange([]Event{ev("i", "0")}, "99.0.0", compareSemver) {
+		t.Error(`introduced "0" without a fix does not cover every version`)
+	}
+	a := Affected{Versions: []string{"weird-tag"}}
+	if !versionAffected(&a, "npm", "weird-tag") {
+		t.Error("a version listed in versions is not affected")
+	}
+}
