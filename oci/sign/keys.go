@@ -57,9 +57,10 @@ type TrustedKey struct {
 }
 
 // GenerateKeyPair creates an ECDSA P-256 key pair in the format
-// `cosign generate-key-pair` writes. privPEM is the PKCS #8 key encrypted
-// with password (scrypt and NaCl secretbox, as JSON) in a PEM block of type
-// "ENCRYPTED SIGSTORE PRIVATE KEY"; pubPEM is the PKIX "PUBLIC KEY" block.
+// `cosign generate-key-pair` writes. privPEM is a PEM block of type
+// "ENCRYPTED SIGSTORE PRIVATE KEY" containing the PKCS #8 key, encrypted with
+// password by scrypt and NaCl secretbox and encoded as JSON. pubPEM is the
+// PKIX "PUBLIC KEY" block.
 // An empty password is allowed, as in cosign, but leaves the key unprotected.
 func GenerateKeyPair(password []byte) (privPEM, pubPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -193,8 +194,8 @@ func KeyID(pub crypto.PublicKey) (string, error) {
 
 // LoadTrustedKeys reads every PEM public key in files and every *.pub file
 // in dirs, in that order, with each directory's files sorted by name. A
-// directory that does not exist is skipped; a file that does not exist or
-// does not hold a public key is an error naming it. A key found twice is
+// directory that does not exist is skipped. A file that does not exist or
+// does not contain a public key is an error naming it. A key found twice is
 // returned once, with the first Source.
 func LoadTrustedKeys(files []string, dirs []string) ([]TrustedKey, error) {
 	paths := append([]string(nil), files...)

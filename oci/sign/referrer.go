@@ -146,7 +146,8 @@ func wrapReferrer(subject ocispec.Descriptor, bundleJSON []byte, created time.Ti
 // signature covers subjectBytes, that subjectBytes are what subject
 // describes, and that one of keys made the signature, and returns that key.
 // Transparency log entries and certificates in the bundle are ignored: trust
-// comes from keys alone. Every failure wraps errdef.ErrSignature and says why.
+// comes from keys alone. Every failure wraps errdef.ErrSignature and states the
+// reason.
 func VerifyManifest(keys []TrustedKey, subject ocispec.Descriptor, subjectBytes []byte, bundleJSON []byte) (TrustedKey, error) {
 	if err := checkSubject(subject, subjectBytes); err != nil {
 		return TrustedKey{}, fmt.Errorf("%w: %w", err, errdef.ErrSignature)
@@ -182,7 +183,7 @@ func parseBundle(raw []byte) (*protocommon.MessageSignature, string, error) {
 	}
 	content, ok := b.Content.(*protobundle.Bundle_MessageSignature)
 	if !ok || content.MessageSignature == nil {
-		return nil, "", fmt.Errorf("signature bundle holds no message signature (DSSE envelopes are not accepted): %w",
+		return nil, "", fmt.Errorf("signature bundle contains no message signature; DSSE envelopes are not supported: %w",
 			errdef.ErrSignature)
 	}
 	msg := content.MessageSignature
@@ -223,15 +224,16 @@ func keyHint(pub crypto.PublicKey) (string, error) {
 
 // ParseReferrerManifest checks that b is a signature referrer as
 // SignManifest writes it and returns the descriptors of its bundle layer and
-// of its subject. JSON that is not an OCI image manifest, or a manifest with
-// no subject, an invalid digest or other than one sigstore bundle layer,
-// yields errdef.ErrInvalidKit; a valid manifest of another artifact type
-// yields errdef.ErrSignature.
+// of its subject. A valid manifest of another artifact type yields
+// errdef.ErrSignature. Other malformed input yields errdef.ErrInvalidKit:
+// JSON that is not an OCI image manifest, a missing subject, an invalid
+// digest, or other than exactly one sigstore bundle layer.
 func ParseReferrerManifest(b []byte) (bundleDesc ocispec.Descriptor, subject ocispec.Descriptor, err error) {
 	var m ocispec.Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return bundleDesc, subject, fmt.Errorf("parsing signature manifest: %v: %w", err, errdef.ErrInvalidKit)
 	}
+
 	if m.SchemaVersion != 2 || m.MediaType != ocispec.MediaTypeImageManifest {
 		return bundleDesc, subject, fmt.Errorf("signature manifest has media type %q and schema version %d, expected %q and 2: %w",
 			m.MediaType, m.SchemaVersion, ocispec.MediaTypeImageManifest, errdef.ErrInvalidKit)
@@ -244,12 +246,14 @@ func ParseReferrerManifest(b []byte) (bundleDesc ocispec.Descriptor, subject oci
 		return bundleDesc, subject, fmt.Errorf("manifest has artifact type %q, not a signature (%q): %w",
 			artifactType, oci.MediaTypeSigstoreBundle, errdef.ErrSignature)
 	}
+
 	if m.Subject == nil {
 		return bundleDesc, subject, fmt.Errorf("signature manifest has no subject: %w", errdef.ErrInvalidKit)
 	}
 	if err := checkDescriptor("subject", *m.Subject); err != nil {
 		return bundleDesc, subject, err
 	}
+
 	if len(m.Layers) != 1 {
 		return bundleDesc, subject, fmt.Errorf("signature manifest has %d layers, expected 1: %w",
 			len(m.Layers), errdef.ErrInvalidKit)
