@@ -34,16 +34,16 @@ type PreviousDB struct {
 
 // BuildOptions configure Build.
 type BuildOptions struct {
-	// Feeds are read in order; the merge result does not depend on it.
+	// Feeds are read in order. The merge result does not depend on it.
 	Feeds []Feed
 	// Base, when set and Rollup is false, is the previous DB: its layers
 	// are reused unchanged and one overlay layer holds what changed.
 	Base *PreviousDB
 	// Rollup writes fresh base layers even when Base is set.
 	Rollup bool
-	// Created is the build time written to the config; required.
+	// Created is the build time written to the config. It is required.
 	Created time.Time
-	// Logger receives a warning per rejected record; default discards.
+	// Logger receives a warning per rejected record. The default discards.
 	Logger *slog.Logger
 	// MaxRecordsPerLayer splits a base layer of one ecosystem by ID range;
 	// 0 means DefaultMaxRecordsPerLayer.
@@ -76,7 +76,7 @@ type BuildResult struct {
 	Config []byte
 	// ConfigDescriptor describes Config, media type oci.MediaTypeDBConfig.
 	ConfigDescriptor ocispec.Descriptor
-	// Layers are the DB layers, oldest first; reused ones have nil Data.
+	// Layers are the DB layers, oldest first. Reused ones have nil Data.
 	Layers []Layer
 	// Summary counts what the build read, merged and skipped.
 	Summary Summary
@@ -101,7 +101,7 @@ type Summary struct {
 	// Withdrawn is the number of merged records left out because every
 	// source withdrew them.
 	Withdrawn int `json:"withdrawn"`
-	// Ecosystems counts records per ecosystem; a record affecting packages
+	// Ecosystems counts records per ecosystem. A record affecting packages
 	// of two ecosystems counts in both.
 	Ecosystems map[string]int `json:"ecosystems"`
 	// Sources describes each feed.
@@ -358,7 +358,7 @@ func tombstone(id string, created time.Time) Record {
 }
 
 // loadBaseHashes reads every base layer, oldest first, and returns the
-// SHA-256 of each live record's line; later layers replace earlier ones and
+// SHA-256 of each live record's line. Later layers replace earlier ones and
 // tombstones remove records.
 func loadBaseHashes(ctx context.Context, base *PreviousDB) (map[string][32]byte, error) {
 	out := map[string][32]byte{}

@@ -64,6 +64,7 @@ func TestBuildMergesGHSAWithCVE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
 	recs := allRecords(t, res)
 	r, ok := recs["CVE-2021-23337"]
 	if !ok {
@@ -81,6 +82,7 @@ func TestBuildMergesGHSAWithCVE(t *testing.T) {
 	if len(r.Affected) != 2 || r.Affected[0].Package.Name != "lodash" {
 		t.Errorf("affected = %+v, want lodash and lodash-es from GHSA", r.Affected)
 	}
+
 	srcs := r.Sources()
 	if len(srcs) != 2 || srcs[0].Feed != FeedGHSA || srcs[1].Feed != FeedNVD {
 		t.Errorf("provenance = %+v, want ghsa and nvd", srcs)

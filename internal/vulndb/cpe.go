@@ -9,7 +9,7 @@ import (
 )
 
 // cpeName is a CPE 2.3 formatted string split into its eleven attributes.
-// Attribute values keep their escapes; "*" is ANY and "-" is NA.
+// Attribute values keep their escapes. "*" is ANY and "-" is NA.
 type cpeName struct {
 	Part, Vendor, Product, Version, Update string
 	rest                                   [6]string

@@ -14,10 +14,11 @@ import (
 	"stella-ops.org/ouk/oci"
 )
 
-// DB answers lookups over a stack of indexed layers. The newest layer that
-// holds an ID decides: its record replaces older ones and its tombstone
-// hides them. A DB is safe for concurrent use; it reads immutable keys, so
-// layers indexed or dropped for other stacks do not disturb it.
+// DB runs lookups over a stack of indexed layers. The newest layer that
+// contains an ID decides, because its record replaces older ones and its
+// tombstone hides them. A DB is safe for concurrent use. It reads only the
+// keys of its own layers, which never change, so indexing other layers does
+// not disturb it.
 type DB struct {
 	store  kv.Store
 	config Config
@@ -144,7 +145,7 @@ func (db *DB) collect(ids []string, keep func(*Record) bool) ([]Record, error) {
 	return out, nil
 }
 
-// Lookup returns the record whose ID or alias is id (case-insensitive); a
+// Lookup returns the record whose ID or alias is id, ignoring case. A
 // record is returned once even when several of its names match. A miss
 // returns an error wrapping errdef.ErrNotFound.
 func (db *DB) Lookup(id string) ([]Record, error) {

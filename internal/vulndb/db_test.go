@@ -152,7 +152,7 @@ func TestOverlayWinsInLookup(t *testing.T) {
 	if _, err := db.Lookup("A-2"); !errors.Is(err, errdef.ErrNotFound) {
 		t.Errorf("withdrawn A-2 still found: %v", err)
 	}
-	// The old stack keeps answering from its own layers.
+	// The old stack still returns results from its own layers.
 	if got, _ := old.LookupPURL("pkg:npm/a@1.0.0"); len(got) != 2 {
 		t.Errorf("old stack: a@1.0.0 = %s, want both records", ids(got))
 	}

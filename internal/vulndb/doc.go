@@ -4,7 +4,7 @@
 // Build reads the feeds, merges records that name each other through
 // aliases into one OSV-schema record per stable ID, and writes the result as
 // layers: zstd-compressed NDJSON, one record per line, sorted by ID. Base
-// layers hold the full set split by ecosystem and ID range; an overlay layer
+// layers hold the full set split by ecosystem and ID range, and an overlay layer
 // holds the records changed since a previous build plus tombstones. The
 // newest layer wins.
 //

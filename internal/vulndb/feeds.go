@@ -33,7 +33,7 @@ const maxFeedFile = 256 << 20
 type Feed struct {
 	// Kind is "osv", "ghsa", "nvd" or "regional".
 	Kind string
-	// Name is the catalogue name of a regional feed; it is required there
+	// Name is the catalogue name of a regional feed. It is required there
 	// and ignored for the other kinds.
 	Name string
 	// Path is a folder of JSON files (searched recursively), one JSON file,

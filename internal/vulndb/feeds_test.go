@@ -126,6 +126,7 @@ func TestReadNVDForms(t *testing.T) {
 	if len(webp.cwes) == 0 || webp.cwes[0] != "CWE-787" {
 		t.Errorf("cwes = %v, want [CWE-787]", webp.cwes)
 	}
+
 	bare, ok := got["CVE-2024-5732"]
 	if !ok {
 		t.Fatal("CVE-2024-5732 (bare cve object) not read")

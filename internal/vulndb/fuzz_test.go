@@ -14,8 +14,8 @@ import (
 	"stella-ops.org/ouk/oci"
 )
 
-// addSeeds adds every file of a shared testdata folder to the corpus; the
-// folder may be absent, then only the inline seeds run.
+// addSeeds adds every file of a shared testdata folder to the corpus. When
+// the folder is absent, only the inline seeds run.
 func addSeeds(f *testing.F, sub string) {
 	dir := filepath.Join("..", "..", "..", "shared", "testdata", sub)
 	entries, err := os.ReadDir(dir)

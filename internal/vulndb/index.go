@@ -19,7 +19,7 @@ import (
 // indexBatchKeys is the number of keys written per batch while indexing.
 const indexBatchKeys = 10000
 
-// Key prefixes of the lookup index; the package comment draws the layout.
+// Key prefixes of the lookup index. The package comment draws the layout.
 const (
 	prefixLayer = "layer"
 	prefixRec   = "rec"
@@ -60,6 +60,7 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 	}
 	w := &batchWriter{store: store}
 	defer w.close()
+
 	verifier := layer.Digest.Verifier()
 	counter := &countingReader{r: io.LimitReader(r, layer.Size+1)}
 	err := readLayer(io.TeeReader(counter, verifier), func(line []byte) error {
@@ -78,13 +79,15 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 	if _, err := io.Copy(io.Discard, io.TeeReader(counter, verifier)); err != nil {
 		return fmt.Errorf("reading layer %s: %w", layer.Digest, err)
 	}
+
 	if counter.n != layer.Size {
-		return fmt.Errorf("layer %s has %d bytes, descriptor says %d: %w",
+		return fmt.Errorf("layer %s size mismatch: read %d bytes, descriptor declares %d: %w",
 			layer.Digest, counter.n, layer.Size, errdef.ErrSizeMismatch)
 	}
 	if !verifier.Verified() {
 		return fmt.Errorf("layer bytes do not match digest %s: %w", layer.Digest, errdef.ErrDigestMismatch)
 	}
+
 	if err := w.flush(false); err != nil {
 		return err
 	}

@@ -26,9 +26,11 @@ const (
 // of one ecosystem is split by ID range.
 const DefaultMaxRecordsPerLayer = 20000
 
-// zstdLevel is the fixed compression level of DB layers. Changing it
-// changes every layer digest, so deltas after the change carry all layers.
-const zstdLevel = zstd.SpeedBetterCompression
+// zstdLevel is the fixed compression level of DB layers, chosen by the
+// measurements in docs/vulndb.md: the smallest layers, at a build cost paid
+// once on the connected side. Changing it changes every layer digest, so
+// the first delta after a change carries all layers.
+const zstdLevel = zstd.SpeedBestCompression
 
 // maxLineSize bounds one record line when a layer is read back.
 const maxLineSize = 32 << 20

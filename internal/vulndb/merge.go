@@ -189,7 +189,7 @@ func byPriority(g []source) {
 	})
 }
 
-// mergeGroup merges one group; ok is false when every source is withdrawn.
+// mergeGroup merges one group. It returns ok false when every source is withdrawn.
 func mergeGroup(g []source) (Record, bool) {
 	g = append([]source(nil), g...)
 	byPriority(g)
@@ -332,7 +332,7 @@ func pkgKey(p Package) string {
 	return p.Ecosystem + "\x00" + p.Name
 }
 
-// mergeReferences unions references by URL; the first source in priority
+// mergeReferences unions references by URL. The first source in priority
 // order sets the type.
 func mergeReferences(live []source) []Reference {
 	seen := map[string]bool{}

@@ -7,7 +7,7 @@ import (
 	"unicode"
 )
 
-// maxIDLen bounds record IDs and aliases; real ones are under 64 bytes.
+// maxIDLen bounds record IDs and aliases. Real ones are under 64 bytes.
 const maxIDLen = 256
 
 // timeLayouts are the timestamp forms seen in feeds: OSV writes RFC 3339,
@@ -19,7 +19,7 @@ var timeLayouts = []string{
 	"2006-01-02",
 }
 
-// parseTime reads a feed timestamp; times without a zone are UTC.
+// parseTime reads a feed timestamp. Times without a zone are UTC.
 func parseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -38,7 +38,7 @@ func parseTime(s string) (time.Time, error) {
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// normalizeTime rewrites *s in RFC 3339 UTC; an empty string stays empty.
+// normalizeTime rewrites *s in RFC 3339 UTC. An empty string stays empty.
 func normalizeTime(s *string, field string) *recordProblem {
 	if *s == "" {
 		return nil
@@ -85,6 +85,7 @@ func normalizeRecord(r *Record) (string, *recordProblem) {
 			return "", p
 		}
 	}
+
 	if r.Modified == "" {
 		if r.Published == "" {
 			return "", problem("missing-modified", "record %s has neither modified nor published time", r.ID)
@@ -92,11 +93,12 @@ func normalizeRecord(r *Record) (string, *recordProblem) {
 		r.Modified = r.Published
 	}
 	orig := r.Modified
-	// Some real records have a modified time earlier than published; the
+	// Some real records have a modified time earlier than published, but the
 	// merged record's modified time must not precede its publication.
 	if r.Published != "" && r.Modified < r.Published {
 		r.Modified = r.Published
 	}
+
 	r.Aliases = cleanIDs(r.Aliases, r.ID)
 	r.Related = cleanIDs(r.Related, r.ID)
 	r.Upstream = cleanIDs(r.Upstream, r.ID)

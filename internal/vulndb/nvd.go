@@ -124,6 +124,7 @@ func convertNVD(name, pos string, raw json.RawMessage) (source, *RecordError) {
 	if perr != nil {
 		return source{}, &RecordError{File: name, Record: id, Reason: perr.reason, Err: perr}
 	}
+
 	r := Record{
 		ID:        c.ID,
 		Modified:  c.LastModified,
@@ -137,6 +138,7 @@ func convertNVD(name, pos string, raw json.RawMessage) (source, *RecordError) {
 	for _, ref := range c.References {
 		r.References = append(r.References, Reference{Type: nvdRefType(ref.Tags), URL: ref.URL})
 	}
+
 	orig, p := normalizeRecord(&r)
 	if p != nil {
 		return source{}, &RecordError{File: name, Record: id, Reason: p.reason, Err: p}

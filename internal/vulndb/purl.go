@@ -18,7 +18,7 @@ type pkgQuery struct {
 	version   string // may be empty: every version
 }
 
-// purlEcosystems maps purl types to OSV ecosystems; types with a
+// purlEcosystems maps purl types to OSV ecosystems. Types with a
 // namespace-dependent ecosystem (deb, apk, rpm) are handled in purlQuery.
 var purlEcosystems = map[string]string{
 	"npm":      "npm",

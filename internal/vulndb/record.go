@@ -62,7 +62,7 @@ type Range struct {
 	DatabaseSpecific json.RawMessage `json:"database_specific,omitempty"`
 }
 
-// Event is one OSV range event; exactly one field is set.
+// Event is one OSV range event, with exactly one field set.
 type Event struct {
 	Introduced   string `json:"introduced,omitempty"`
 	Fixed        string `json:"fixed,omitempty"`
@@ -99,7 +99,7 @@ type Extra struct {
 	Configurations json.RawMessage `json:"nvd_configurations,omitempty"`
 }
 
-// extra decodes database_specific.stellaops; a record without it yields
+// extra decodes database_specific.stellaops. A record without it yields
 // the zero Extra.
 func (r *Record) extra() Extra {
 	var e Extra

@@ -9,7 +9,7 @@ import (
 
 // phpSpecialForms is the order PHP's version_compare gives to non-numeric
 // parts, which Composer and so Packagist follow. A part takes the rank of
-// the first form it starts with; parts matching none rank below all.
+// the first form it starts with, and parts matching none rank below all.
 var phpSpecialForms = []struct {
 	prefix string
 	rank   int

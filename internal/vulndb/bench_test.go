@@ -1,0 +1,127 @@
+package vulndb
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// genRecords makes n merged records shaped like the real ones: mostly
+// GHSA-style package advisories across ecosystems with one or two ranges,
+// some distribution records, and NVD-only records with CPE configurations.
+func genRecords(n int, seed uint64) []Record {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	ecos := []string{"npm", "npm", "npm", "PyPI", "PyPI", "Maven", "Maven", "Go", "crates.io",
+		"RubyGems", "NuGet", "Packagist", "Debian:12", "Alpine:v3.19", ""}
+	words := []string{"buffer", "overflow", "injection", "prototype", "pollution", "denial", "of",
+		"service", "remote", "code", "execution", "in", "parser", "template", "path", "traversal",
+		"allows", "attackers", "to", "via", "crafted", "input", "request", "header"}
+	text := func(k int) string {
+		var b bytes.Buffer
+		for i := 0; i < k; i++ {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(words[rng.IntN(len(words))])
+		}
+		return b.String()
+	}
+	ver := func() string { return fmt.Sprintf("%d.%d.%d", rng.IntN(6), rng.IntN(30), rng.IntN(20)) }
+	out := make([]Record, n)
+	for i := range out {
+		year := 2017 + rng.IntN(9)
+		id := fmt.Sprintf("CVE-%d-%05d", year, 1000+i)
+		day := fmt.Sprintf("%d-%02d-%02dT%02d:%02d:00Z", year, 1+rng.IntN(12), 1+rng.IntN(28), rng.IntN(24), rng.IntN(60))
+		r := Record{ID: id, Published: day, Modified: day,
+			Aliases: []string{fmt.Sprintf("GHSA-%04x-%04x-%04x", rng.IntN(65536), rng.IntN(65536), rng.IntN(65536))},
+			Summary: text(6), Details: text(40 + rng.IntN(80)),
+			Severity: []Severity{{Type: "CVSS_V3", Score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}},
+			References: []Reference{{Type: "ADVISORY", URL: "https://nvd.nist.gov/vuln/detail/" + id},
+				{Type: "WEB", URL: fmt.Sprintf("https://github.com/example/project%d/issues/%d", rng.IntN(5000), rng.IntN(9000))}}}
+		eco := ecos[rng.IntN(len(ecos))]
+		ex := Extra{Sources: []Provenance{{Feed: FeedGHSA, ID: r.Aliases[0], Modified: day}, {Feed: FeedNVD, ID: id, Modified: day}},
+			CWEs: []string{fmt.Sprintf("CWE-%d", 20+rng.IntN(900))}}
+		if eco == "" {
+			ex.Configurations = json.RawMessage(fmt.Sprintf(`[{"nodes":[{"operator":"OR","negate":false,"cpeMatch":[{"vulnerable":true,"criteria":"cpe:2.3:a:vendor%d:product%d:*:*:*:*:*:*:*:*","versionEndExcluding":"%s"}]}]}]`, rng.IntN(3000), rng.IntN(9000), ver()))
+		} else {
+			for p := 0; p < 1+rng.IntN(2); p++ {
+				a := Affected{Package: Package{Ecosystem: eco, Name: fmt.Sprintf("pkg-%s-%d", text(1), rng.IntN(20000))}}
+				for k := 0; k < 1+rng.IntN(2); k++ {
+					a.Ranges = append(a.Ranges, Range{Type: "ECOSYSTEM", Events: []Event{{Introduced: ver()}, {Fixed: ver()}}})
+				}
+				r.Affected = append(r.Affected, a)
+			}
+		}
+		exb, _ := marshalJSON(ex)
+		r.DatabaseSpecific = map[string]json.RawMessage{dbKey: exb}
+		out[i] = r
+	}
+	return out
+}
+
+// BenchmarkLayerCompression compresses one layer of generated records with
+// each candidate codec and reports the raw and compressed sizes.
+func BenchmarkLayerCompression(b *testing.B) {
+	raw, err := encodeRecords(genRecords(DefaultMaxRecordsPerLayer, 1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	codecs := []struct {
+		name string
+		fn   func([]byte) []byte
+	}{
+		{"zstd-fastest", zstdFn(zstd.SpeedFastest)},
+		{"zstd-default", zstdFn(zstd.SpeedDefault)},
+		{"zstd-better", zstdFn(zstd.SpeedBetterCompression)},
+		{"zstd-best", zstdFn(zstd.SpeedBestCompression)},
+		{"gzip-default", gzipFn(gzip.DefaultCompression)},
+		{"gzip-best", gzipFn(gzip.BestCompression)},
+	}
+	for _, c := range codecs {
+		b.Run(c.name, func(b *testing.B) {
+			var out []byte
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				out = c.fn(raw)
+			}
+			b.ReportMetric(float64(len(raw)), "raw-bytes")
+			b.ReportMetric(float64(len(out)), "packed-bytes")
+			b.ReportMetric(float64(len(raw))/float64(len(out)), "ratio")
+		})
+	}
+}
+
+func zstdFn(level zstd.EncoderLevel) func([]byte) []byte {
+	return func(raw []byte) []byte {
+		out, _ := compress(raw, level)
+		return out
+	}
+}
+
+func gzipFn(level int) func([]byte) []byte {
+	return func(raw []byte) []byte {
+		var buf bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&buf, level)
+		w.Write(raw)
+		w.Close()
+		return buf.Bytes()
+	}
+}
+
+// BenchmarkLayerDecode reads one generated layer back, as IndexLayer does.
+func BenchmarkLayerDecode(b *testing.B) {
+	l, err := newLayer(genRecords(DefaultMaxRecordsPerLayer, 1), LayerBase, "npm", "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(l.Descriptor.Size)
+	for b.Loop() {
+		n := 0
+		readLayer(bytes.NewReader(l.Data), func([]byte) error { n++; return nil })
+	}
+}
