@@ -39,6 +39,11 @@ const maxLineSize = 32 << 20
 // decompression bombs.
 const maxLayerDecoded = 8 << 30
 
+// maxLayerWindow bounds the zstd window a layer may declare, so a crafted
+// frame header cannot make the reader allocate gigabytes. Layers written at
+// zstdLevel use a window of a few MiB.
+const maxLayerWindow = 64 << 20
+
 // noEcosystem is the layer ecosystem of records that name no package, such
 // as NVD records known only by CPE.
 const noEcosystem = "unspecified"
@@ -112,7 +117,7 @@ func newLayer(recs []Record, kind, ecosystem string, title string) (Layer, error
 // line is valid only during the call.
 func readLayer(r io.Reader, fn func(line []byte) error) error {
 	dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderMaxMemory(maxLayerDecoded))
+		zstd.WithDecoderMaxWindow(maxLayerWindow), zstd.WithDecoderMaxMemory(maxLayerDecoded))
 	if err != nil {
 		return fmt.Errorf("opening zstd stream: %v: %w", err, errdef.ErrInvalidKit)
 	}
