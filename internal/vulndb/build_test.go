@@ -285,3 +285,30 @@ func TestBuildMissingFeedPath(t *testing.T) {
 		t.Fatal("Build with a missing feed path succeeded")
 	}
 }
+
+func TestBuildSummaryCountsSkips(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "ok.json", `{"id":"OK-1","modified":"2024-01-01T00:00:00Z"}`)
+	writeFile(t, dir, "bad1.json", `{"id":"BAD-1","modified":"not a time"}`)
+	writeFile(t, dir, "bad2.json", `{"id":"BAD-2"}`)
+	writeFile(t, dir, "bad3.json", `[`)
+	res, err := Build(context.Background(), BuildOptions{Feeds: []Feed{{Kind: FeedOSV, Path: dir}}, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Summary
+	if s.Read != 1 || s.Records != 1 || s.Skipped != 3 {
+		t.Errorf("read %d records %d skipped %d, want 1, 1 and 3", s.Read, s.Records, s.Skipped)
+	}
+	for _, reason := range []string{"invalid-time", "missing-modified", "invalid-json"} {
+		if s.SkipReasons[reason] != 1 {
+			t.Errorf("SkipReasons[%s] = %d, want 1", reason, s.SkipReasons[reason])
+		}
+	}
+	if len(s.Errors) != 3 || !strings.Contains(strings.Join(s.Errors, "\n"), "bad1.json record BAD-1") {
+		t.Errorf("errors = %q, want three naming file and record", s.Errors)
+	}
+	if len(s.Sources) != 1 || s.Sources[0].Skipped != 3 {
+		t.Errorf("sources = %+v", s.Sources)
+	}
+}

@@ -196,3 +196,32 @@ func TestDropLayer(t *testing.T) {
 		t.Errorf("%d keys left after dropping every layer", n)
 	}
 }
+
+func TestIndexLayerIdempotent(t *testing.T) {
+	res, err := Build(context.Background(), BuildOptions{Feeds: realFeeds(t), Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := kv.NewMemory()
+	count := func() int {
+		n := 0
+		store.Scan(nil, func(k, _ []byte) error { n++; return nil })
+		return n
+	}
+	l := res.Layers[0]
+	for i := 0; i < 2; i++ {
+		if err := IndexLayer(context.Background(), store, l.Descriptor, bytes.NewReader(l.Data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := count()
+	if err := IndexLayer(context.Background(), store, l.Descriptor, bytes.NewReader(l.Data)); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != first {
+		t.Errorf("keys after indexing again = %d, want %d", got, first)
+	}
+	if ok, _ := IsIndexed(store, l.Descriptor.Digest); !ok {
+		t.Error("layer not marked indexed")
+	}
+}
