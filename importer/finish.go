@@ -231,27 +231,18 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 		bm.meta.Version, bm.desc.Digest, why, errdef.ErrSignature)
 }
 
-// referrers lists signature manifests of the bundle index, from index.json
-// and from the store.
-func (s *session) referrers(ctx context.Context, index ocispec.Index, subject ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+// referrers lists the signature manifests that index.json names. Only the
+// kit's own signatures count: a signature left in the store by an earlier
+// import does not vouch for a kit that arrives without one.
+func (s *session) referrers(_ context.Context, index ocispec.Index, subject ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 	var out []ocispec.Descriptor
 	seen := make(map[digest.Digest]bool)
 	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageManifest || d.Digest == subject.Digest {
+		if d.MediaType != ocispec.MediaTypeImageManifest || d.Digest == subject.Digest || seen[d.Digest] {
 			continue
 		}
 		seen[d.Digest] = true
 		out = append(out, d)
-	}
-	stored, err := s.opts.Store.Predecessors(ctx, subject)
-	if err != nil {
-		return nil, fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)
-	}
-	for _, d := range stored {
-		if !seen[d.Digest] {
-			seen[d.Digest] = true
-			out = append(out, d)
-		}
 	}
 	return out, nil
 }

@@ -134,8 +134,8 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 // index has arrived, before the rest of the stream is stored.
 func (s *session) checkBaseEarly(ctx context.Context, index ocispec.Index, stored ocispec.Descriptor) error {
 	for _, d := range index.Manifests {
-		if d.Digest != stored.Digest || d.MediaType != ocispec.MediaTypeImageIndex {
-			continue
+		if d.Digest != stored.Digest || d.MediaType != ocispec.MediaTypeImageIndex || d.Size != stored.Size {
+			continue // a size mismatch is reported by finish with both sizes
 		}
 		b, err := s.readManifest(ctx, d)
 		if err != nil {

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -239,4 +242,33 @@ func rangeText(introduced, upper string) string {
 		return ">=" + introduced
 	}
 	return ">=" + introduced + " " + upper
+}
+
+func printDBStatus(w io.Writer, kit cas.KitRecord, st vulndb.Status) error {
+	fmt.Fprintf(w, "Kit       %s (%s)\n", kit.Version, kit.Digest)
+	fmt.Fprintf(w, "Built     %s\n", st.Created.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "Records   %d\n", st.Records)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nSOURCE\tSNAPSHOT\tRECORDS\tSKIPPED")
+	for _, s := range st.Sources {
+		name := s.Kind
+		if s.Name != "" {
+			name += ":" + s.Name
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", name, s.Snapshot.UTC().Format(time.RFC3339), s.Records, s.Skipped)
+	}
+	ecos := make([]string, 0, len(st.Ecosystems))
+	for e := range st.Ecosystems {
+		ecos = append(ecos, e)
+	}
+	sort.Strings(ecos)
+	fmt.Fprintln(tw, "\nECOSYSTEM\tRECORDS")
+	for _, e := range ecos {
+		fmt.Fprintf(tw, "%s\t%d\n", e, st.Ecosystems[e])
+	}
+	fmt.Fprintln(tw, "\nLAYER\tKIND\tECOSYSTEM\tRECORDS\tSIZE")
+	for _, l := range st.Layers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", l.Digest, l.Kind, l.Ecosystem, l.Records, humanBytes(l.Size))
+	}
+	return tw.Flush()
 }

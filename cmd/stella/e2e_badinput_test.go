@@ -55,7 +55,7 @@ func TestBadKitsRejected(t *testing.T) {
 			k := &kitParts{entries: readTar(t, next)}
 			k.entries = append(k.entries, k.entries[len(k.entries)-1])
 			return e.write(t, "dup.tar", k)
-		}, "duplicate"},
+		}, "twice"},
 		{"manifest over the size limit", func(t *testing.T) string {
 			k := &kitParts{entries: readTar(t, next)}
 			big := bytes.Repeat([]byte(" "), 5<<20)

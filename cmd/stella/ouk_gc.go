@@ -35,10 +35,14 @@ The lookup index of removed DB layers goes with them.`,
 				return err
 			}
 			defer store.Close()
+			keepHistory := keep
+			if keep == 0 {
+				keepHistory = -1 // the store reads zero as its default
+			}
 			index := store.KV(importer.VulnDBNamespace)
 			var dropErr error
 			rep, err := store.GC(ctx, cas.GCOptions{
-				KeepHistory: keep,
+				KeepHistory: keepHistory,
 				DryRun:      dryRun,
 				OnRemove: func(b cas.BlobInfo) {
 					if dryRun {

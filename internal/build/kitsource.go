@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 
+	"bytes"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/content/memory"
+	orasErrdef "oras.land/oras-go/v2/errdef"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
@@ -64,7 +66,7 @@ func (k *Kit) readFile(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("reading kit %s: %w", path, err)
 	}
-	mem := memory.New()
+	mem := newBlobMap()
 	var index *ocispec.Index
 	for {
 		e, err := tr.Next()
@@ -167,4 +169,37 @@ func readIndex(r io.Reader) (*ocispec.Index, error) {
 		return nil, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
 	}
 	return &idx, nil
+}
+
+// blobMap is an in-memory blob store keyed by digest alone, so that a blob
+// read from a tar stream without its media type is found by any descriptor.
+type blobMap struct {
+	blobs map[digest.Digest][]byte
+}
+
+func newBlobMap() *blobMap { return &blobMap{blobs: map[digest.Digest][]byte{}} }
+
+func (m *blobMap) Push(_ context.Context, d ocispec.Descriptor, r io.Reader) error {
+	raw, err := io.ReadAll(io.LimitReader(r, d.Size+1))
+	if err != nil {
+		return err
+	}
+	if int64(len(raw)) != d.Size || digest.FromBytes(raw) != d.Digest {
+		return fmt.Errorf("blob %s: %w", d.Digest, errdef.ErrDigestMismatch)
+	}
+	m.blobs[d.Digest] = raw
+	return nil
+}
+
+func (m *blobMap) Fetch(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	raw, ok := m.blobs[d.Digest]
+	if !ok {
+		return nil, fmt.Errorf("blob %s: %w", d.Digest, orasErrdef.ErrNotFound)
+	}
+	return io.NopCloser(bytes.NewReader(raw)), nil
+}
+
+func (m *blobMap) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
+	_, ok := m.blobs[d.Digest]
+	return ok, nil
 }
