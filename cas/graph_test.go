@@ -26,7 +26,7 @@ type graphBlob struct {
 	data []byte
 }
 
-func buildGraph(t *testing.T, seed uint64) *testGraph {
+func buildGraph(t testing.TB, seed uint64) *testGraph {
 	t.Helper()
 	g := &testGraph{}
 	add := func(b []byte, mediaType string) ocispec.Descriptor {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,17 +63,16 @@ func startHolder(t *testing.T, dir string) func() {
 		_ = cmd.Process.Kill()
 		t.Fatalf("holder process did not open the store: %q, %v", line, err)
 	}
+	var once sync.Once
 	stop := func() {
-		_ = stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("holder process: %v", err)
-		}
+		once.Do(func() {
+			_ = stdin.Close()
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("holder process: %v", err)
+			}
+		})
 	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			stop()
-		}
-	})
+	t.Cleanup(stop)
 	return stop
 }
 

@@ -189,9 +189,9 @@ func (s *Store) writeChunks(ctx context.Context, expected ocispec.Descriptor, r 
 
 // checkTrailing fails when r has data past the declared size.
 func checkTrailing(r io.Reader, size int64) error {
-	var one [1]byte
+	var probe [1]byte
 	for {
-		n, err := r.Read(one[:])
+		n, err := r.Read(probe[:])
 		if n > 0 {
 			return fmt.Errorf("content is longer than the declared size %d: %w", size, errdef.ErrSizeMismatch)
 		}
