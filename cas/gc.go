@@ -27,7 +27,7 @@ const (
 // GCOptions configures GC. The zero value uses the defaults.
 type GCOptions struct {
 	// KeepHistory is the number of distinct kits from the history that GC
-	// keeps besides the active kit; zero means DefaultKeepHistory and a
+	// keeps besides the active kit. Zero means DefaultKeepHistory, and a
 	// negative value keeps none.
 	KeepHistory int
 	// LeaseTTL is the age after which a lease is stale: GC ignores it and
