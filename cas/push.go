@@ -28,10 +28,10 @@ const (
 
 // blobMeta is the JSON value of b/<digest>.
 type blobMeta struct {
-	Size      int64           `json:"size"`
-	ChunkSize int64           `json:"chunkSize"`
-	MediaType string          `json:"mediaType,omitempty"`
-	Stored    time.Time       `json:"stored"`
+	Size      int64     `json:"size"`
+	ChunkSize int64     `json:"chunkSize"`
+	MediaType string    `json:"mediaType,omitempty"`
+	Stored    time.Time `json:"stored"`
 	// ArtifactType, Children and Subject are set for manifests and indexes.
 	ArtifactType string          `json:"artifactType,omitempty"`
 	Children     []digest.Digest `json:"children,omitempty"`

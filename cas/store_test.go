@@ -284,4 +284,3 @@ func TestOptionsValidate(t *testing.T) {
 		t.Error("Open accepted a chunk size above the maximum")
 	}
 }
-
