@@ -69,7 +69,7 @@ func (s *session) copyNode(ctx context.Context, src content.ReadOnlyStorage, d o
 		if err != nil {
 			return fmt.Errorf("reading blob %s from the source: %w", d.Digest, err)
 		}
-		err = s.store(ctx, d, rc)
+		_, err = s.store(ctx, d, rc)
 		rc.Close()
 		if err != nil {
 			return err

@@ -111,8 +111,12 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 			index = idx
 		case layout.Blob:
 			desc := ocispec.Descriptor{Digest: e.Digest, Size: e.Size}
-			if err := s.store(ctx, desc, e.Reader); err != nil {
+			stored, err := s.store(ctx, desc, e.Reader)
+			if err != nil {
 				return nil, fmt.Errorf("tar entry %s: %w", e.Name, err)
+			}
+			if !stored {
+				tr.SkipBlob()
 			}
 			if index != nil {
 				if err := s.checkBaseEarly(ctx, *index, desc); err != nil {

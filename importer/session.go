@@ -34,28 +34,29 @@ func newSession(opts Options) *session {
 	return &session{opts: opts, manifest: make(map[digest.Digest][]byte)}
 }
 
-// store pushes one blob into the content store unless it is there already.
-func (s *session) store(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+// store pushes one blob into the content store unless it is there already,
+// and reports whether it read and stored the bytes.
+func (s *session) store(ctx context.Context, desc ocispec.Descriptor, r io.Reader) (bool, error) {
 	ok, err := s.opts.Store.Exists(ctx, desc)
 	if err != nil {
-		return fmt.Errorf("checking blob %s: %w", desc.Digest, err)
+		return false, fmt.Errorf("checking blob %s: %w", desc.Digest, err)
 	}
 	if ok {
 		s.result.BlobsSkipped++
-		return nil
+		return false, nil
 	}
 	counted := &countingReader{r: r, onRead: s.onRead(desc.Digest)}
 	if err := s.opts.Store.Push(ctx, desc, counted); err != nil {
 		if errors.Is(err, errdef.ErrAlreadyExists) {
 			s.result.BlobsSkipped++
-			return nil
+			return false, nil
 		}
-		return fmt.Errorf("storing blob %s: %w", desc.Digest, err)
+		return false, fmt.Errorf("storing blob %s: %w", desc.Digest, err)
 	}
 	s.added = append(s.added, desc)
 	s.result.BlobsStored++
 	s.result.BytesStored += desc.Size
-	return nil
+	return true, nil
 }
 
 func (s *session) onRead(d digest.Digest) func(int) {

@@ -199,11 +199,28 @@ func (t *TarReader) checkSize(kind EntryKind, hdr *tar.Header) error {
 	return nil
 }
 
-// finishCurrent reads and verifies the rest of the previous blob.
+// SkipBlob marks the current blob as not needed, so that Next discards its
+// unread bytes without hashing them. Callers use it for a blob they already
+// hold verified, such as one in the content store; the skipped bytes are
+// never checked against the blob's name.
+func (t *TarReader) SkipBlob() {
+	if t.current != nil {
+		t.current.skip = true
+	}
+}
+
+// finishCurrent reads and verifies the rest of the previous blob, or
+// discards it unhashed after SkipBlob.
 func (t *TarReader) finishCurrent() error {
 	cur := t.current
 	t.current = nil
 	if cur == nil {
+		return nil
+	}
+	if cur.skip {
+		if _, err := io.Copy(io.Discard, t.tr); err != nil {
+			return readError(err)
+		}
 		return nil
 	}
 	_, err := io.Copy(io.Discard, cur)
@@ -243,12 +260,14 @@ type tailReader struct {
 
 func (t *tailReader) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
-	for _, b := range p[:n] {
-		if b == 0 {
-			t.zeros++
-		} else {
-			t.zeros = 0
-		}
+	i := n
+	for i > 0 && p[i-1] == 0 {
+		i--
+	}
+	if i == 0 {
+		t.zeros += n
+	} else {
+		t.zeros = n - i
 	}
 	return n, err
 }
@@ -260,6 +279,7 @@ type blobReader struct {
 	want   digest.Digest
 	hasher hash.Hash
 	err    error
+	skip   bool
 }
 
 func newBlobReader(r io.Reader, name string, want digest.Digest) *blobReader {

@@ -231,3 +231,26 @@ func TestCompressionFromName(t *testing.T) {
 		t.Errorf("kit.zip: err = %v, want ErrUnknownCompression", err)
 	}
 }
+
+func TestTarReaderSkipBlobDiscardsUnhashed(t *testing.T) {
+	stored := blobEntry([]byte("already in the store"))
+	stored.body = []byte("bytes that are never used")
+	next := blobEntry([]byte("next blob"))
+	data := buildTar(t, file("oci-layout", layoutFileContent), stored, next)
+	tr, err := NewTarReader(bytes.NewReader(data), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Next()
+	if _, err := tr.Next(); err != nil {
+		t.Fatalf("blob header: %v", err)
+	}
+	tr.SkipBlob()
+	e, err := tr.Next()
+	if err != nil {
+		t.Fatalf("next entry after a skipped blob: %v", err)
+	}
+	if e.Name != next.name {
+		t.Errorf("entry after skip = %q, want %q", e.Name, next.name)
+	}
+}
