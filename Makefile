@@ -14,7 +14,8 @@ REGISTRY_VERSION    := v3.1.2
 REGCTL_VERSION      := v0.11.7
 OSV_SCANNER_VERSION := v2.3.5
 
-TOOLS := $(TOOLS_BIN)/oras $(TOOLS_BIN)/crane $(TOOLS_BIN)/cosign $(TOOLS_BIN)/registry
+TOOLS := $(TOOLS_BIN)/oras $(TOOLS_BIN)/crane $(TOOLS_BIN)/cosign $(TOOLS_BIN)/registry \
+         $(TOOLS_BIN)/regctl $(TOOLS_BIN)/osv-scanner
 
 .PHONY: all build demo test test-short tools skopeo fuzz bench clean
 

@@ -2,12 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
 	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"stella-ops.org/ouk/oci/layout"
 	"strings"
 	"testing"
 )
@@ -182,4 +188,26 @@ func (e *env) activeDigest() string {
 		return ""
 	}
 	return rep.Active.Digest
+}
+
+// demoImage writes a two-platform image whose layers hold a few MiB of
+// seeded random bytes, and returns its layout folder.
+func demoImage(t *testing.T, dir string) string {
+	t.Helper()
+	bins := map[string]string{}
+	for i, platform := range []string{"linux/amd64", "linux/arm64"} {
+		p := filepath.Join(dir, fmt.Sprintf("bin-%d", i))
+		data := make([]byte, 3<<20)
+		rand.NewChaCha8([32]byte{byte(i), 7}).Read(data)
+		if err := os.WriteFile(p, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		bins[platform] = p
+	}
+	out := filepath.Join(dir, "image")
+	created := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := layout.BuildDemoImage(context.Background(), bins, "registry.example.test/stella-ops/scanner:0.1.0", created, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
