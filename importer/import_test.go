@@ -1,0 +1,205 @@
+package importer
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/build"
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/oci/sign"
+)
+
+// fixture is a store on disk, a trusted key and its signer.
+type fixture struct {
+	t      *testing.T
+	dir    string
+	store  *cas.Store
+	keys   []sign.TrustedKey
+	signer crypto.Signer
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := cas.Open(filepath.Join(dir, "db"), cas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	priv, pub, err := sign.GenerateKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPath := filepath.Join(dir, "cosign.pub")
+	if err := os.WriteFile(pubPath, pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := sign.LoadTrustedKeys([]string{pubPath}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := sign.LoadPrivateKey(priv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, dir: dir, store: store, keys: keys, signer: signer}
+}
+
+// kit builds a signed kit from the fixture feeds and returns its bytes.
+func (f *fixture) kit(version string, seq int64) []byte {
+	f.t.Helper()
+	out := filepath.Join(f.dir, version+".tar")
+	feeds := filepath.Join("..", "testdata", "feeds")
+	_, err := build.Build(context.Background(), build.Options{
+		Output:   out,
+		Version:  version,
+		Sequence: seq,
+		Created:  time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		Signer:   f.signer,
+		Feeds: []vulndb.Feed{
+			{Kind: "osv", Path: filepath.Join(feeds, "osv")},
+			{Kind: "regional", Name: "demo-cert", Path: filepath.Join(feeds, "regional")},
+		},
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return raw
+}
+
+func (f *fixture) opts() Options {
+	return Options{Store: f.store, Keys: f.keys}
+}
+
+func (f *fixture) blobCount() int {
+	f.t.Helper()
+	n := 0
+	if err := f.store.Blobs(context.Background(), func(cas.BlobInfo) error { n++; return nil }); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+func TestImportStreamActivates(t *testing.T) {
+	f := newFixture(t)
+	res, err := ImportStream(context.Background(), bytes.NewReader(f.kit("1.0.0", 1)), f.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	active, err := f.store.Active(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if active.Digest.String() != res.Digest || active.Version != "1.0.0" {
+		t.Errorf("active = %s %s, want %s 1.0.0", active.Digest, active.Version, res.Digest)
+	}
+	if res.LayersIndexed == 0 {
+		t.Errorf("no DB layer indexed")
+	}
+	if res.SignedBy == "" {
+		t.Errorf("result does not name the key that signed the kit")
+	}
+}
+
+func TestImportRejectedLeavesStoreUnchanged(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := ImportStream(ctx, bytes.NewReader(f.kit("2.0.0", 2)), f.opts()); err != nil {
+		t.Fatal(err)
+	}
+	before := f.blobCount()
+	older := f.kit("1.0.0", 1)
+	_, err := ImportStream(ctx, bytes.NewReader(older), f.opts())
+	if !errors.Is(err, errdef.ErrDowngrade) {
+		t.Fatalf("err = %v, want ErrDowngrade", err)
+	}
+	if got := f.blobCount(); got != before {
+		t.Errorf("store holds %d blobs after a rejected import, want %d", got, before)
+	}
+	active, _ := f.store.Active(ctx)
+	if active.Version != "2.0.0" {
+		t.Errorf("active version = %q after a rejected import", active.Version)
+	}
+}
+
+func TestImportUntrustedKey(t *testing.T) {
+	f := newFixture(t)
+	other := newFixture(t)
+	_, err := ImportStream(context.Background(), bytes.NewReader(other.kit("1.0.0", 1)), f.opts())
+	if !errors.Is(err, errdef.ErrSignature) {
+		t.Fatalf("err = %v, want ErrSignature", err)
+	}
+	opts := f.opts()
+	opts.InsecureSkipSignature = true
+	res, err := ImportStream(context.Background(), bytes.NewReader(other.kit("1.0.0", 1)), opts)
+	if err != nil {
+		t.Fatalf("with InsecureSkipSignature: %v", err)
+	}
+	if len(res.Warnings) == 0 {
+		t.Errorf("no warning for a kit imported without a valid signature")
+	}
+}
+
+func TestImportKitWithoutExpiry(t *testing.T) {
+	f := newFixture(t)
+	raw := f.kit("1.0.0", 1)
+	opts := f.opts()
+	opts.Now = func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
+	// The fixture kit never expires, so the clock alone must not reject it.
+	if _, err := ImportStream(context.Background(), bytes.NewReader(raw), opts); err != nil {
+		t.Fatalf("kit without expiry rejected: %v", err)
+	}
+}
+
+func TestImportAgainIsNoOp(t *testing.T) {
+	f := newFixture(t)
+	raw := f.kit("1.0.0", 1)
+	if _, err := ImportStream(context.Background(), bytes.NewReader(raw), f.opts()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ImportStream(context.Background(), bytes.NewReader(raw), f.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.AlreadyActive || res.BlobsStored != 0 {
+		t.Errorf("second import: alreadyActive %v, %d blobs stored", res.AlreadyActive, res.BlobsStored)
+	}
+	hist, _ := f.store.History(context.Background())
+	if len(hist) != 1 {
+		t.Errorf("history has %d entries after importing one kit twice", len(hist))
+	}
+}
+
+func FuzzReadIndexJSON(f *testing.F) {
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[]}`))
+	f.Add([]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":1}]}`))
+	f.Add([]byte(`{"schemaVersion":1}`))
+	f.Add([]byte(`not json`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		idx, err := readIndexJSON(bytes.NewReader(b))
+		if err == nil && idx.SchemaVersion != 2 {
+			t.Fatalf("accepted schemaVersion %d", idx.SchemaVersion)
+		}
+	})
+}
+
+func FuzzReadLayoutFile(f *testing.F) {
+	f.Add([]byte(`{"imageLayoutVersion":"1.0.0"}`))
+	f.Add([]byte(`{"imageLayoutVersion":"2.0.0"}`))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = readLayoutFile(bytes.NewReader(b))
+	})
+}

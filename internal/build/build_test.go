@@ -1,0 +1,125 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/oci"
+)
+
+func fixtureOptions(t *testing.T, out string) Options {
+	t.Helper()
+	feeds := filepath.Join("..", "..", "testdata", "feeds")
+	return Options{
+		Output:  out,
+		Version: "1.0.0",
+		Created: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		Feeds: []vulndb.Feed{
+			{Kind: "osv", Path: filepath.Join(feeds, "osv")},
+			{Kind: "regional", Name: "demo-cert", Path: filepath.Join(feeds, "regional")},
+		},
+	}
+}
+
+func TestBuildIsDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"kit.tar", "kit.tar.gz", "kit.tar.zst"} {
+		a := filepath.Join(dir, "a-"+name)
+		b := filepath.Join(dir, "b-"+name)
+		if _, err := Build(context.Background(), fixtureOptions(t, a)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Build(context.Background(), fixtureOptions(t, b)); err != nil {
+			t.Fatal(err)
+		}
+		ra, _ := os.ReadFile(a)
+		rb, _ := os.ReadFile(b)
+		if !bytes.Equal(ra, rb) {
+			t.Errorf("%s: two builds differ", name)
+		}
+	}
+}
+
+func TestBuildBundleIndex(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "kit.tar")
+	opts := fixtureOptions(t, out)
+	opts.Sequence = 7
+	opts.Expires = 48 * time.Hour
+	res, err := Build(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := OpenKit(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Bundle.Digest.String() != res.Digest {
+		t.Errorf("bundle digest %s, result says %s", k.Bundle.Digest, res.Digest)
+	}
+	if k.Meta.Sequence != 7 || !k.Meta.Expires.Equal(opts.Created.Add(48*time.Hour)) {
+		t.Errorf("meta = %+v", k.Meta)
+	}
+	idx, err := k.BundleIndex(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []string{oci.RoleDB, oci.RoleSBOM} {
+		if _, ok := oci.Child(idx, role); !ok {
+			t.Errorf("bundle index has no %s child", role)
+		}
+	}
+	if k.Index.Manifests[0].Annotations[ocispec.AnnotationRefName] != "1.0.0" {
+		t.Errorf("index.json does not tag the bundle with the version")
+	}
+}
+
+func TestBuildRejectsUnknownSuffix(t *testing.T) {
+	_, err := Build(context.Background(), fixtureOptions(t, filepath.Join(t.TempDir(), "kit.tar.bz2")))
+	if !errors.Is(err, errdef.ErrUnknownCompression) {
+		t.Fatalf("err = %v, want ErrUnknownCompression", err)
+	}
+}
+
+func TestBuildRejectsNonSPDXSBOM(t *testing.T) {
+	dir := t.TempDir()
+	sbom := filepath.Join(dir, "bom.json")
+	os.WriteFile(sbom, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5"}`), 0o644)
+	opts := fixtureOptions(t, filepath.Join(dir, "kit.tar"))
+	opts.SBOM = sbom
+	_, err := Build(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), "SPDX 2.3") {
+		t.Fatalf("err = %v, want an error asking for SPDX 2.3", err)
+	}
+	if _, statErr := os.Stat(opts.Output); statErr == nil {
+		t.Errorf("a failed build left a kit at %s", opts.Output)
+	}
+}
+
+func TestBuildWithBaseAddsOneLayer(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.tar")
+	resBase, err := Build(context.Background(), fixtureOptions(t, base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := fixtureOptions(t, filepath.Join(dir, "next.tar"))
+	opts.Base = base
+	opts.Version = "1.0.1"
+	res, err := Build(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Layers != resBase.Layers+1 {
+		t.Errorf("kit built on a base has %d DB layers, want %d", res.Layers, resBase.Layers+1)
+	}
+}
