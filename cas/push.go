@@ -73,7 +73,12 @@ func (s *Store) Push(ctx context.Context, expected ocispec.Descriptor, r io.Read
 		return fmt.Errorf("pushing blob %s: %w", d, errdef.ErrAlreadyExists)
 	}
 
-	meta, err := s.writeChunks(ctx, expected, r)
+	var meta *blobMeta
+	if expected.Size >= ingestThreshold {
+		meta, err = s.ingestChunks(ctx, expected, r)
+	} else {
+		meta, err = s.writeChunks(ctx, expected, r)
+	}
 	if err == nil {
 		err = s.commitMeta(d, meta)
 	}
@@ -116,14 +121,8 @@ func (s *Store) claim(ctx context.Context, d digest.Digest) (func(), error) {
 // size and digest and returns the metadata to write.
 func (s *Store) writeChunks(ctx context.Context, expected ocispec.Descriptor, r io.Reader) (*blobMeta, error) {
 	d := expected.Digest
-	// Chunks of an earlier push that crashed before its metadata was written
-	// may remain, possibly with another chunk size; start clean.
-	if leftover, err := s.hasPrefix(chunkPrefix(d)); err != nil {
+	if err := s.clearLeftoverChunks(d); err != nil {
 		return nil, err
-	} else if leftover {
-		if err := s.deleteChunks(d); err != nil {
-			return nil, err
-		}
 	}
 
 	hasher := d.Algorithm().Hash()

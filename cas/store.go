@@ -122,6 +122,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.db = db
 	s.lock = lock
+	s.removeIngestLeftovers()
 	return s, nil
 }
 

@@ -1,0 +1,129 @@
+package cas
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+const (
+	// ingestThreshold is the blob size from which Push writes the chunks
+	// into an sstable of their own and ingests it, instead of passing them
+	// through the write-ahead log and a memtable flush. Large image layers
+	// then reach the disk once rather than twice.
+	ingestThreshold = 4 << 20
+	// ingestDir is the folder inside the store directory that holds
+	// sstables while they are written.
+	ingestDir = "ingest"
+)
+
+// ingestChunks writes the chunks of a large blob into a new sstable,
+// verifies size and digest, and ingests the table into the database. The
+// chunks are invisible until commitMeta writes the metadata key.
+func (s *Store) ingestChunks(ctx context.Context, expected ocispec.Descriptor, r io.Reader) (*blobMeta, error) {
+	d := expected.Digest
+	if err := s.clearLeftoverChunks(d); err != nil {
+		return nil, err
+	}
+	dir := s.fs.PathJoin(s.dir, ingestDir)
+	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating ingest folder: %w", err)
+	}
+	var nonce [8]byte
+	rand.Read(nonce[:])
+	path := s.fs.PathJoin(dir, d.Encoded()[:16]+"-"+hex.EncodeToString(nonce[:])+".sst")
+	f, err := s.fs.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return nil, fmt.Errorf("creating sstable for %s: %w", d, err)
+	}
+	defer func() { _ = s.fs.Remove(path) }()
+
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{
+		TableFormat: s.db.TableFormat(),
+		// Layers are compressed already; a second compression costs CPU
+		// and saves nothing.
+		Compression: sstable.NoCompression,
+	})
+	if err := s.writeTable(ctx, w, expected, r); err != nil {
+		_ = w.Close()
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("writing sstable for %s: %w", d, err)
+	}
+	if err := s.db.Ingest(ctx, []string{path}); err != nil {
+		return nil, fmt.Errorf("ingesting chunks of %s: %w", d, err)
+	}
+	return &blobMeta{Size: expected.Size, ChunkSize: s.chunkSize, Stored: time.Now().UTC()}, nil
+}
+
+// writeTable copies the blob into w chunk by chunk, hashing as it goes.
+func (s *Store) writeTable(ctx context.Context, w *sstable.Writer, expected ocispec.Descriptor, r io.Reader) error {
+	d := expected.Digest
+	hasher := d.Algorithm().Hash()
+	buf := make([]byte, s.chunkSize)
+	var written int64
+	for index := uint64(0); written < expected.Size; index++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chunk := buf[:min(s.chunkSize, expected.Size-written)]
+		if _, err := io.ReadFull(r, chunk); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("content ended before the declared size %d: %w: %w",
+					expected.Size, errdef.ErrSizeMismatch, io.ErrUnexpectedEOF)
+			}
+			return fmt.Errorf("reading content: %w", err)
+		}
+		hasher.Write(chunk)
+		if err := w.Set(chunkKey(d, index), chunk); err != nil {
+			return fmt.Errorf("writing sstable for %s: %w", d, err)
+		}
+		written += int64(len(chunk))
+	}
+	if err := checkTrailing(r, expected.Size); err != nil {
+		return err
+	}
+	if got := digest.NewDigest(d.Algorithm(), hasher); got != d {
+		return fmt.Errorf("content hashes to %s: %w", got, errdef.ErrDigestMismatch)
+	}
+	return nil
+}
+
+// clearLeftoverChunks removes chunks that an earlier push of d left when it
+// crashed before writing the metadata; they may have another chunk size.
+func (s *Store) clearLeftoverChunks(d digest.Digest) error {
+	leftover, err := s.hasPrefix(chunkPrefix(d))
+	if err != nil || !leftover {
+		return err
+	}
+	return s.deleteChunks(d)
+}
+
+// removeIngestLeftovers deletes sstables that a crashed push left in the
+// ingest folder. Open calls it before anyone can push.
+func (s *Store) removeIngestLeftovers() {
+	dir := s.fs.PathJoin(s.dir, ingestDir)
+	names, err := s.fs.List(dir)
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		if bytes.HasSuffix([]byte(name), []byte(".sst")) {
+			_ = s.fs.Remove(s.fs.PathJoin(dir, name))
+		}
+	}
+}
