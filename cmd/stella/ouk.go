@@ -17,6 +17,8 @@ func newOUKCommand(g *globalOptions) *cobra.Command {
 		newHistoryCommand(g),
 		newRollbackCommand(g),
 		newGCCommand(g),
+		newPushCommand(g),
+		newMirrorCommand(g),
 	)
 	return cmd
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/importer"
+	"stella-ops.org/ouk/mirror"
 )
 
 type importOptions struct {
@@ -19,6 +22,7 @@ type importOptions struct {
 	allowDowngrade bool
 	allowExpired   bool
 	out            outputFlag
+	reg            registryFlags
 }
 
 func newImportCommand(g *globalOptions) *cobra.Command {
@@ -27,8 +31,14 @@ func newImportCommand(g *globalOptions) *cobra.Command {
 		Use:   "import [--key PUB]... SOURCE",
 		Short: "Verify a kit and make it the active kit of the store",
 		Long: `Import a kit into the store and activate it. SOURCE is a kit file (plain,
-gzip or zstd tar, detected from its bytes), - for standard input, or an OCI
-layout folder.
+gzip or zstd tar, detected from its bytes), - for standard input, an OCI
+layout folder, oci://REGISTRY/REPOSITORY:TAG (or @sha256:...) for a kit in a
+registry, or an https:// URL of a kit file on a web server.
+
+From a registry only the blobs the store lacks are fetched, and the
+signatures are found through the referrers API or the sha256-<hex> tag. A
+web download that breaks resumes with range requests. In air-gap mode
+(STELLA_AIRGAP=true) only the host named in SOURCE is contacted.
 
 Every blob is hashed as it is read and blobs already in the store are
 skipped. The kit becomes active only after every digest, the signature of
@@ -39,6 +49,8 @@ the previous kit active; running it again stores only what is still missing.
 Trusted keys are those given with --key and every *.pub file in the store's
 keys folder.`,
 		Example: `  stella ouk import --key cosign.pub kit.tar.zst
+  stella ouk import oci://registry.intranet/stella-ops/ouk:2026.12.04
+  stella ouk import https://files.intranet/kits/kit.tar.zst
   cat kit.tar.zst | stella ouk import -
   stella ouk import -o json /media/usb/kit-layout`,
 		Args: cobra.ExactArgs(1),
@@ -50,6 +62,7 @@ keys folder.`,
 	f.BoolVar(&o.allowDowngrade, "allow-downgrade", false, "import a kit whose sequence is lower than the active kit's; the history records it")
 	f.BoolVar(&o.allowExpired, "allow-expired", false, "import a kit past its signed expiry time")
 	o.out.register(cmd)
+	o.reg.register(cmd)
 	return cmd
 }
 
@@ -57,8 +70,9 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	if err := o.out.validate(); err != nil {
 		return err
 	}
-	if strings.Contains(source, "://") {
-		return usagef("source %q: registry and web sources are not supported by this build; copy the kit file to this host and import the file", source)
+	scheme, remote, _ := strings.Cut(source, "://")
+	if remote != "" && scheme != "oci" && scheme != "https" && scheme != "http" {
+		return usagef("source %q: the scheme %s:// is not supported; use oci://REGISTRY/REPOSITORY:TAG, https://HOST/PATH, a kit file, a layout folder or -", source, scheme)
 	}
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
@@ -82,6 +96,10 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 
 	var res *importer.Result
 	switch info, statErr := os.Stat(source); {
+	case scheme == "oci" && remote != "":
+		res, err = o.importRegistry(cmd, log, remote, opts)
+	case (scheme == "https" || scheme == "http") && remote != "":
+		res, err = o.importHTTP(cmd, log, source, opts)
 	case source == "-":
 		res, err = importer.ImportStream(ctx, cmd.InOrStdin(), opts)
 	case statErr != nil:
@@ -141,4 +159,44 @@ func printImportResult(w io.Writer, res *importer.Result) {
 	for _, warning := range res.Warnings {
 		fmt.Fprintf(w, "  warning       %s\n", warning)
 	}
+}
+
+// importRegistry imports the kit at ref (REGISTRY/REPOSITORY:TAG or @DIGEST),
+// fetching only the blobs the store lacks.
+func (o *importOptions) importRegistry(cmd *cobra.Command, log *slog.Logger, ref string, opts importer.Options) (*importer.Result, error) {
+	client, err := o.reg.client(cmd, log, registryHost(ref))
+	if err != nil {
+		return nil, err
+	}
+	repo, err := client.Repository(ref)
+	if err != nil {
+		return nil, err
+	}
+	if repo.Reference.Reference == "" {
+		return nil, usagef("oci://%s names no tag or digest; add :TAG or @sha256:...", ref)
+	}
+	src, err := mirror.OpenKit(cmd.Context(), repo, repo.Reference.Reference, log)
+	if err != nil {
+		return nil, err
+	}
+	return importer.ImportFrom(cmd.Context(), src.Storage(), src.Index, opts)
+}
+
+// importHTTP streams a kit file from a web server, resuming a broken
+// download with range requests.
+func (o *importOptions) importHTTP(cmd *cobra.Command, log *slog.Logger, rawURL string, opts importer.Options) (*importer.Result, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return nil, usagef("kit URL %q is not a valid URL", rawURL)
+	}
+	client, err := o.reg.client(cmd, log, u.Host)
+	if err != nil {
+		return nil, err
+	}
+	r, err := mirror.OpenHTTP(cmd.Context(), client.HTTP, rawURL, log)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return importer.ImportStream(cmd.Context(), r, opts)
 }

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"stella-ops.org/ouk/mirror"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/layout"
+)
+
+type mirrorOptions struct {
+	reg    registryFlags
+	to     string
+	dryRun bool
+	out    outputFlag
+}
+
+// mirrorReport is the JSON output of `stella ouk mirror`.
+type mirrorReport struct {
+	Kit     string               `json:"kit"`
+	Version string               `json:"version"`
+	DryRun  bool                 `json:"dryRun"`
+	Images  []mirror.ImageResult `json:"images"`
+}
+
+func newMirrorCommand(g *globalOptions) *cobra.Command {
+	o := &mirrorOptions{}
+	cmd := &cobra.Command{
+		Use:   "mirror --to REGISTRY[/PREFIX] [KIT]",
+		Short: "Copy the images of a kit into a site registry",
+		Long: `Push every image of a kit to its own repository under REGISTRY/PREFIX: the
+image's repository path without its registry host, with the same tag.
+example.test/stella-ops/scanner:0.1.0 goes to REGISTRY/PREFIX/stella-ops/scanner:0.1.0.
+Digests, tags and every platform are kept, and the referrers the kit holds
+for an image go along.
+
+KIT is "active" (the default), a kit digest or prefix in the store, or an
+OCI layout folder. Images already in the registry are not sent again.`,
+		Example: `  stella ouk mirror --to harbor.intranet/stella-ops
+  stella ouk mirror --to zot.intranet:5000/mirror --dry-run
+  stella ouk mirror --to registry.intranet -o json sha256:4f1c`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kit := "active"
+			if len(args) == 1 {
+				kit = args[0]
+			}
+			return o.run(cmd, g, kit)
+		},
+	}
+	cmd.Flags().StringVar(&o.to, "to", "", "target registry and optional repository prefix, REGISTRY[/PREFIX]")
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "list what would be pushed without contacting the registry")
+	o.reg.register(cmd)
+	o.out.register(cmd)
+	return cmd
+}
+
+func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) error {
+	if err := o.out.validate(); err != nil {
+		return err
+	}
+	if o.to == "" {
+		return usagef("--to is required: name the registry (and prefix) to mirror to")
+	}
+	ctx := cmd.Context()
+	log := g.logger(cmd.ErrOrStderr())
+	src, bundleDesc, err := o.openKit(cmd, g, kit)
+	if err != nil {
+		return err
+	}
+	if c, ok := src.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
+	raw, err := content.FetchAll(ctx, src, bundleDesc)
+	if err != nil {
+		return fmt.Errorf("reading bundle index %s: %w", bundleDesc.Digest, err)
+	}
+	bundle, meta, err := oci.ParseBundleIndex(raw)
+	if err != nil {
+		return err
+	}
+	opts := mirror.MirrorOptions{DryRun: o.dryRun, Logger: log}
+	if !o.dryRun {
+		client, err := o.reg.client(cmd, log, registryHost(o.to))
+		if err != nil {
+			return err
+		}
+		opts.Repository = func(ref string) (*remote.Repository, error) { return client.Repository(ref) }
+	}
+	images, err := mirror.MirrorImages(ctx, src, bundle, o.to, opts)
+	if err != nil {
+		return err
+	}
+	rep := mirrorReport{Kit: bundleDesc.Digest.String(), Version: meta.Version, DryRun: o.dryRun, Images: images}
+	if o.out.json() {
+		return writeJSON(cmd.OutOrStdout(), rep)
+	}
+	w := cmd.OutOrStdout()
+	if len(images) == 0 {
+		fmt.Fprintf(w, "Kit %s carries no images; nothing to mirror.\n", meta.Version)
+		return nil
+	}
+	for _, img := range images {
+		switch img.Status {
+		case mirror.StatusPlanned:
+			fmt.Fprintf(w, "would push  %s@%s\n", img.Target, img.Digest)
+		case mirror.StatusPresent:
+			fmt.Fprintf(w, "present     %s@%s\n", img.Target, img.Digest)
+		default:
+			fmt.Fprintf(w, "pushed      %s@%s (%d blobs, %s)\n", img.Target, img.Digest, img.BlobsPushed, humanBytes(img.BytesPushed))
+		}
+	}
+	return nil
+}
+
+// openKit returns the storage holding the kit and its bundle index
+// descriptor: an OCI layout folder, or a kit in the store.
+func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string) (content.ReadOnlyStorage, ocispec.Descriptor, error) {
+	ctx := cmd.Context()
+	if kit != "active" && !looksLikeDigest(kit) {
+		index, src, err := layout.OpenDir(kit)
+		if err != nil {
+			return nil, ocispec.Descriptor{}, err
+		}
+		for _, d := range index.Manifests {
+			if d.MediaType == ocispec.MediaTypeImageIndex {
+				return src, d, nil
+			}
+		}
+		return nil, ocispec.Descriptor{}, fmt.Errorf("layout folder %s lists no bundle index; pass a kit layout folder", kit)
+	}
+	store, _, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	d, err := storeKitDigest(ctx, store, kit)
+	if err != nil {
+		store.Close()
+		return nil, ocispec.Descriptor{}, err
+	}
+	desc, err := stat(ctx, store, d, ocispec.MediaTypeImageIndex)
+	if err != nil {
+		store.Close()
+		return nil, ocispec.Descriptor{}, err
+	}
+	return store, desc, nil
+}

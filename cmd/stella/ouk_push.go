@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/mirror"
+	"stella-ops.org/ouk/oci/layout"
+)
+
+type pushOptions struct {
+	reg    registryFlags
+	noSBOM bool
+	out    outputFlag
+}
+
+func newPushCommand(g *globalOptions) *cobra.Command {
+	o := &pushOptions{}
+	cmd := &cobra.Command{
+		Use:   "push [flags] KIT REGISTRY/REPOSITORY:TAG",
+		Short: "Publish a kit to an OCI registry with its signatures and SBOM",
+		Long: `Push a kit to an OCI registry and tag its bundle index. KIT is a kit file
+(read as a stream, never unpacked), an OCI layout folder, or a kit in the
+store: "active" or a digest (a prefix is enough).
+
+The signatures of the bundle index and the kit's SBOM are attached as OCI 1.1
+referrers: through the referrers API where the registry offers it, else
+through the sha256-<hex> tag that oras, cosign and regctl read. Blobs the
+registry holds already are not sent again, so an interrupted push resumes.`,
+		Example: `  stella ouk push kit.tar.zst registry.intranet/stella-ops/ouk:2026.12.04
+  stella ouk push active registry.intranet/stella-ops/ouk:latest
+  echo "$PASS" | stella ouk push -u ci --password-stdin kit.tar.zst registry.intranet/ouk:v1`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args[0], args[1]) },
+	}
+	cmd.Flags().BoolVar(&o.noSBOM, "no-sbom-referrer", false, "do not attach the SBOM as a referrer of the bundle index")
+	o.reg.register(cmd)
+	o.out.register(cmd)
+	return cmd
+}
+
+func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target string) error {
+	if err := o.out.validate(); err != nil {
+		return err
+	}
+	ref, err := registry.ParseReference(target)
+	if err != nil || ref.Reference == "" || ref.ValidateReferenceAsTag() != nil {
+		return usagef("target %q: write it as REGISTRY/REPOSITORY:TAG", target)
+	}
+	ctx := cmd.Context()
+	log := g.logger(cmd.ErrOrStderr())
+	client, err := o.reg.client(cmd, log, ref.Registry)
+	if err != nil {
+		return err
+	}
+	repo, err := client.Repository(target)
+	if err != nil {
+		return err
+	}
+	opts := mirror.PushOptions{Logger: log, SkipSBOMReferrer: o.noSBOM}
+
+	var res *mirror.PushResult
+	switch info, statErr := os.Stat(kit); {
+	case statErr == nil && info.IsDir():
+		index, src, err := layout.OpenDir(kit)
+		if err != nil {
+			return err
+		}
+		res, err = mirror.PushKit(ctx, src, index, repo, ref.Reference, opts)
+		if err != nil {
+			return err
+		}
+	case statErr == nil:
+		open := func() (io.ReadCloser, error) { return os.Open(kit) }
+		res, err = mirror.PushKitStream(ctx, open, repo, ref.Reference, opts)
+		if err != nil {
+			return err
+		}
+	case kit == "active" || looksLikeDigest(kit):
+		res, err = o.pushStored(ctx, cmd, g, kit, repo, ref.Reference, opts)
+		if err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("opening kit: %w", statErr)
+	}
+	if o.out.json() {
+		return writeJSON(cmd.OutOrStdout(), res)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "Pushed kit %s to %s\n", res.Version, res.Reference)
+	fmt.Fprintf(w, "  digest        %s\n", res.Digest)
+	fmt.Fprintf(w, "  blobs         %d pushed (%s), %d already present\n", res.BlobsPushed, humanBytes(res.BytesPushed), res.BlobsSkipped)
+	for _, r := range res.Referrers {
+		fmt.Fprintf(w, "  referrer      %s %s\n", r.Digest, r.ArtifactType)
+	}
+	return nil
+}
+
+// pushStored pushes a kit held in the store.
+func (o *pushOptions) pushStored(ctx context.Context, cmd *cobra.Command, g *globalOptions, want string,
+	repo *remote.Repository, tag string, opts mirror.PushOptions) (*mirror.PushResult, error) {
+	store, _, err := g.openStore(ctx, opts.Logger, g.lockWait)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	d, err := storeKitDigest(ctx, store, want)
+	if err != nil {
+		return nil, err
+	}
+	index, err := storedKitIndex(ctx, store, d)
+	if err != nil {
+		return nil, err
+	}
+	return mirror.PushKit(ctx, store, index, repo, tag, opts)
+}
+
+func looksLikeDigest(s string) bool {
+	s = strings.TrimPrefix(s, "sha256:")
+	if len(s) < 6 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// storeKitDigest resolves "active", a digest or a digest prefix to a kit in the
+// store's history.
+func storeKitDigest(ctx context.Context, store *cas.Store, want string) (digest.Digest, error) {
+	if want == "active" || want == "" {
+		rec, err := store.Active(ctx)
+		if errors.Is(err, errdef.ErrNotFound) {
+			return "", fmt.Errorf("no kit is active in the store; import one first or name a kit file: %w", err)
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading the active kit: %w", err)
+		}
+		return rec.Digest, nil
+	}
+	hist, err := store.History(ctx)
+	if err != nil {
+		return "", fmt.Errorf("reading the kit history: %w", err)
+	}
+	prefix := strings.TrimPrefix(want, "sha256:")
+	var matches []digest.Digest
+	seen := map[digest.Digest]bool{}
+	for _, h := range hist {
+		if !seen[h.Digest] && strings.HasPrefix(h.Digest.Encoded(), prefix) {
+			matches = append(matches, h.Digest)
+		}
+		seen[h.Digest] = true
+	}
+	switch len(matches) {
+	case 0:
+		return "", fmt.Errorf("no kit in the store matches %q; run `stella ouk history` to list them: %w", want, errdef.ErrNotFound)
+	case 1:
+		return matches[0], nil
+	}
+	return "", usagef("digest prefix %q matches %d kits; give more of the digest", want, len(matches))
+}
+
+// storedKitIndex lists a stored bundle index and the signature referrers
+// the store holds for it, as a layout's index.json would.
+func storedKitIndex(ctx context.Context, store *cas.Store, d digest.Digest) (ocispec.Index, error) {
+	bundle, err := stat(ctx, store, d, ocispec.MediaTypeImageIndex)
+	if err != nil {
+		return ocispec.Index{}, err
+	}
+	index := ocispec.Index{Manifests: []ocispec.Descriptor{bundle}}
+	index.SchemaVersion = 2
+	preds, err := store.Predecessors(ctx, bundle)
+	if err != nil {
+		return ocispec.Index{}, fmt.Errorf("finding signatures of kit %s: %w", d, err)
+	}
+	for _, p := range preds {
+		if p.MediaType == ocispec.MediaTypeImageManifest {
+			index.Manifests = append(index.Manifests, p)
+		}
+	}
+	return index, nil
+}

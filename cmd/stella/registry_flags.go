@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"stella-ops.org/ouk/mirror"
+)
+
+// registryFlags are the options of every command that talks to a registry
+// or web server, spelled as the oras command line spells them.
+type registryFlags struct {
+	config        string
+	username      string
+	passwordStdin bool
+	caFile        string
+	certFile      string
+	keyFile       string
+	plainHTTP     bool
+	insecure      bool
+}
+
+func (r *registryFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&r.config, "registry-config", "", "docker config file with registry credentials (default $DOCKER_CONFIG/config.json, else ~/.docker/config.json)")
+	f.StringVarP(&r.username, "username", "u", "", "registry user name; the password comes from --password-stdin")
+	f.BoolVar(&r.passwordStdin, "password-stdin", false, "read the registry password from standard input")
+	f.StringVar(&r.caFile, "ca-file", "", "PEM file of CA certificates to trust besides the system ones")
+	f.StringVar(&r.certFile, "cert-file", "", "client certificate (PEM) for mutual TLS")
+	f.StringVar(&r.keyFile, "key-file", "", "private key (PEM) of --cert-file")
+	f.BoolVar(&r.plainHTTP, "plain-http", false, "use HTTP instead of HTTPS for the registry")
+	f.BoolVar(&r.insecure, "insecure", false, "skip TLS certificate verification (unsafe; prints a warning)")
+}
+
+// client builds the registry client for the hosts named on the command
+// line. The password is read from stdin once, here.
+func (r *registryFlags) client(cmd *cobra.Command, log *slog.Logger, hosts ...string) (*mirror.Client, error) {
+	opts := mirror.ClientOptions{
+		RegistryConfig: r.config,
+		Username:       r.username,
+		CAFile:         r.caFile,
+		CertFile:       r.certFile,
+		KeyFile:        r.keyFile,
+		PlainHTTP:      r.plainHTTP,
+		Insecure:       r.insecure,
+		AirGap:         mirror.AirGapEnabled(),
+		Hosts:          hosts,
+		Logger:         log,
+	}
+	if r.passwordStdin && r.username == "" {
+		return nil, usagef("--password-stdin needs --username")
+	}
+	if r.passwordStdin {
+		pw, err := readPasswordLine(cmd.InOrStdin())
+		if err != nil {
+			return nil, err
+		}
+		opts.Password = pw
+	}
+	return mirror.NewClient(opts)
+}
+
+// readPasswordLine reads the first line of r without its line ending.
+func readPasswordLine(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", usagef("--password-stdin: standard input holds no password")
+	}
+	return pw, nil
+}
+
+// registryHost returns the host[:port] of REGISTRY/REPO[:TAG] or
+// REGISTRY[/PREFIX].
+func registryHost(ref string) string {
+	host, _, _ := strings.Cut(ref, "/")
+	return host
+}

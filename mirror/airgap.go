@@ -1,0 +1,76 @@
+package mirror
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+)
+
+// ErrHostNotAllowed is returned when air-gap mode blocks a request to a host
+// that the operator did not name.
+var ErrHostNotAllowed = errors.New("host not allowed in air-gap mode")
+
+// AirGapEnv lists the environment variables that switch on air-gap mode
+// when set to "true" (or "1").
+var AirGapEnv = []string{"STELLA_AIRGAP", "STELLA_OFFLINE"}
+
+// AirGapEnabled reports whether STELLA_AIRGAP or STELLA_OFFLINE is set to
+// true or 1 in the environment.
+func AirGapEnabled() bool {
+	for _, name := range AirGapEnv {
+		switch strings.ToLower(strings.TrimSpace(os.Getenv(name))) {
+		case "true", "1", "yes":
+			return true
+		}
+	}
+	return false
+}
+
+// Guard is an http.RoundTripper that, when Enabled, sends only requests to
+// the hosts in Allowed and rejects every other request before it leaves the
+// process. Redirects and token realms on other hosts are rejected too,
+// because each of them is a separate request through Guard.
+type Guard struct {
+	// Base sends the allowed requests; nil means http.DefaultTransport.
+	Base http.RoundTripper
+	// Enabled switches the check on; a disabled Guard passes every request.
+	Enabled bool
+	// Allowed holds host names or host:port pairs, compared without case.
+	// A host name without a port allows every port of that host.
+	Allowed []string
+}
+
+// RoundTrip sends req through Base when its host is allowed and otherwise
+// returns an error wrapping ErrHostNotAllowed.
+func (g *Guard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if g.Enabled && !g.allows(req.URL.Host) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("air-gap mode (STELLA_AIRGAP/STELLA_OFFLINE) blocked a request to %s, "+
+			"which is not named on the command line; name that host or unset air-gap mode: %w",
+			req.URL.Host, ErrHostNotAllowed)
+	}
+	base := g.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(req)
+}
+
+func (g *Guard) allows(hostport string) bool {
+	hostport = strings.ToLower(hostport)
+	host := hostport
+	if i := strings.LastIndex(hostport, ":"); i >= 0 && !strings.HasSuffix(hostport, "]") {
+		host = hostport[:i]
+	}
+	for _, a := range g.Allowed {
+		a = strings.ToLower(a)
+		if a == hostport || a == host {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,194 @@
+package mirror
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/credentials"
+	"oras.land/oras-go/v2/registry/remote/retry"
+)
+
+// ClientOptions configures how commands reach registries and web servers.
+// The fields match the flags of the oras command line.
+type ClientOptions struct {
+	// RegistryConfig is the docker config file holding credentials and
+	// credential helpers; empty means $DOCKER_CONFIG/config.json, else
+	// ~/.docker/config.json.
+	RegistryConfig string
+	// Username and Password, when Username is set, are used for the hosts
+	// named on the command line instead of the config file.
+	Username string
+	Password string
+	// CAFile adds PEM certificates to the system roots.
+	CAFile string
+	// CertFile and KeyFile hold a client certificate for mutual TLS.
+	CertFile, KeyFile string
+	// PlainHTTP talks HTTP instead of HTTPS to registries.
+	PlainHTTP bool
+	// Insecure skips TLS certificate verification.
+	Insecure bool
+	// AirGap rejects every request to a host outside Hosts.
+	AirGap bool
+	// Hosts are the hosts (host or host:port) the operator named. In
+	// air-gap mode they are the only ones contacted, and Username/Password
+	// apply to them only.
+	Hosts []string
+	// Transport replaces the network transport under the guard; tests use
+	// it to record requests. Its TLS settings are then the caller's.
+	Transport http.RoundTripper
+	// Retry replaces the retry policy; nil means DefaultRetryPolicy.
+	Retry retry.Policy
+	// Logger receives warnings and retries; nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultRetryPolicy retries connection resets, 408, 429 and 5xx answers up
+// to six times with exponential backoff between 100 ms and 3 s.
+var DefaultRetryPolicy retry.Policy = &retry.GenericPolicy{
+	Retryable: retry.DefaultPredicate,
+	Backoff:   retry.ExponentialBackoff(100*time.Millisecond, 2, 0.2),
+	MinWait:   100 * time.Millisecond,
+	MaxWait:   3 * time.Second,
+	MaxRetry:  6,
+}
+
+// Client holds the HTTP clients built from ClientOptions.
+type Client struct {
+	opts ClientOptions
+	// HTTP is the guarded, retrying client without registry authentication,
+	// used for web downloads.
+	HTTP *http.Client
+	// Auth is HTTP wrapped with registry authentication.
+	Auth *auth.Client
+}
+
+// NewClient builds the HTTP clients. It reads the CA, client certificate
+// and docker config files, and logs a warning when Insecure is set.
+func NewClient(opts ClientOptions) (*Client, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Retry == nil {
+		opts.Retry = DefaultRetryPolicy
+	}
+	base := opts.Transport
+	if base == nil {
+		t, err := opts.transport()
+		if err != nil {
+			return nil, err
+		}
+		base = t
+	}
+	policy := opts.Retry
+	rt := &retry.Transport{
+		Base:   &Guard{Base: base, Enabled: opts.AirGap, Allowed: opts.Hosts},
+		Policy: func() retry.Policy { return policy },
+	}
+	httpClient := &http.Client{Transport: rt}
+	cred, err := opts.credential()
+	if err != nil {
+		return nil, err
+	}
+	ac := &auth.Client{
+		Client:     httpClient,
+		Cache:      auth.NewCache(),
+		Credential: cred,
+		// Token realms on loopback are allowed, because an intranet
+		// registry and its token service may share the host; air-gap mode
+		// still limits which hosts are contacted.
+		BlockedRealmPrefixes: nil,
+	}
+	ac.SetUserAgent("stella")
+	return &Client{opts: opts, HTTP: httpClient, Auth: ac}, nil
+}
+
+// transport builds the network transport with the TLS settings.
+func (o ClientOptions) transport() (*http.Transport, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --ca-file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-file %s holds no PEM certificate; pass a PEM file of CA certificates", o.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	switch {
+	case o.CertFile != "" && o.KeyFile != "":
+		pair, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading client certificate %s with key %s: %w", o.CertFile, o.KeyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	case o.CertFile != "" || o.KeyFile != "":
+		return nil, fmt.Errorf("--cert-file and --key-file go together; pass both for mutual TLS")
+	}
+	if o.Insecure {
+		o.Logger.Warn("TLS certificate verification is off (--insecure); anyone on the network path can read and change the transfer")
+		cfg.InsecureSkipVerify = true
+	}
+	t.TLSClientConfig = cfg
+	return t, nil
+}
+
+// credential returns the credential source: the static username and
+// password for the named hosts, else the docker config file and its helpers.
+func (o ClientOptions) credential() (auth.CredentialFunc, error) {
+	if o.Username != "" {
+		cred := auth.Credential{Username: o.Username, Password: o.Password}
+		hosts := o.Hosts
+		return func(_ context.Context, hostport string) (auth.Credential, error) {
+			for _, h := range hosts {
+				if h == hostport {
+					return cred, nil
+				}
+			}
+			return auth.EmptyCredential, nil
+		}, nil
+	}
+	var (
+		store credentials.Store
+		err   error
+	)
+	if o.RegistryConfig != "" {
+		store, err = credentials.NewStore(o.RegistryConfig, credentials.StoreOptions{})
+	} else {
+		store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{})
+	}
+	if err != nil {
+		where := o.RegistryConfig
+		if where == "" {
+			where = "the docker config file"
+		}
+		return nil, fmt.Errorf("reading registry credentials from %s: %w; fix the file or pass --registry-config", where, err)
+	}
+	return credentials.Credential(store), nil
+}
+
+// Repository returns a remote repository for ref (REGISTRY/REPO[:TAG|@DIGEST])
+// that uses the client.
+func (c *Client) Repository(ref string) (*remote.Repository, error) {
+	repo, err := remote.NewRepository(ref)
+	if err != nil {
+		return nil, fmt.Errorf("registry reference %q: %w; write it as REGISTRY/REPOSITORY:TAG", ref, err)
+	}
+	repo.Client = c.Auth
+	repo.PlainHTTP = c.opts.PlainHTTP
+	return repo, nil
+}

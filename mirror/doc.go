@@ -1,0 +1,21 @@
+// Package mirror moves kits and their images between the content store and
+// OCI registries, and reads kits from intranet web servers.
+//
+// It pushes a kit's bundle index graph to a registry with its signature and
+// SBOM attached as referrers, opens a registry tag as an oras-go source for
+// the importer, copies a kit's images into a site registry at their original
+// digests, and streams a kit over HTTP(S) with range requests that resume an
+// interrupted transfer.
+//
+// Every HTTP client built here goes through the same chain of round
+// trippers:
+//
+//	auth.Client (credentials from the docker config or the command line)
+//	  -> retry.Transport (backoff on connection resets, 408, 429 and 5xx)
+//	    -> Guard (air-gap mode: only hosts the operator named)
+//	      -> http.Transport (TLS settings from ClientOptions)
+//
+// Failures in the middle of a body cannot be retried by a round tripper, so
+// whole operations are retried too: a push skips the blobs the registry
+// already holds and a pull resumes a blob with a range request.
+package mirror

@@ -1,0 +1,165 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/importer"
+	"stella-ops.org/ouk/internal/build"
+	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/oci/layout"
+	"stella-ops.org/ouk/oci/sign"
+)
+
+const demoImageRef = "example.test/stella-ops/scanner:0.1.0"
+
+var testCreated = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// repoRoot returns the repository root, one level above this package.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), ".."))
+}
+
+// fixture is a signing key and a two-platform demo image shared by the kits
+// of one test.
+type fixture struct {
+	t      *testing.T
+	dir    string
+	signer *ecdsa.PrivateKey
+	keys   []sign.TrustedKey
+	image  string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := sign.KeyID(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, dir: t.TempDir(), signer: key,
+		keys: []sign.TrustedKey{{ID: id, Key: key.Public(), Source: "test key"}}}
+	bins := map[string]string{}
+	for _, p := range []string{"linux/amd64", "linux/arm64"} {
+		path := filepath.Join(f.dir, strings.ReplaceAll(p, "/", "-"))
+		body := bytes.Repeat([]byte("demo binary for "+p+"\n"), 400)
+		if err := os.WriteFile(path, body, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		bins[p] = path
+	}
+	f.image = filepath.Join(f.dir, "image")
+	if _, err := layout.BuildDemoImage(context.Background(), bins, demoImageRef, testCreated, f.image); err != nil {
+		t.Fatalf("building demo image: %v", err)
+	}
+	return f
+}
+
+// buildKit writes a signed kit file with the demo image and returns its path.
+func (f *fixture) buildKit(name, version string, seq int64, base string) string {
+	f.t.Helper()
+	feeds := filepath.Join(repoRoot(f.t), "testdata", "feeds")
+	out := filepath.Join(f.dir, name)
+	_, err := build.Build(context.Background(), build.Options{
+		Output:   out,
+		Version:  version,
+		Sequence: seq,
+		Feeds: []vulndb.Feed{{Kind: "osv", Path: filepath.Join(feeds, "osv")},
+			{Kind: "regional", Name: "demo-cert", Path: filepath.Join(feeds, "regional")}},
+		Images:  []build.Image{{Ref: demoImageRef, Path: f.image}},
+		Signer:  f.signer,
+		Created: testCreated.Add(time.Duration(seq) * time.Hour),
+		Base:    base,
+	})
+	if err != nil {
+		f.t.Fatalf("building kit %s: %v", version, err)
+	}
+	return out
+}
+
+// newStore opens an empty content store.
+func newStore(t *testing.T) *cas.Store {
+	t.Helper()
+	s, err := cas.Open(filepath.Join(t.TempDir(), "db"), cas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// memRegistry starts go-containerregistry's in-memory registry on loopback
+// and returns its host:port.
+func memRegistry(t *testing.T, referrers bool) string {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.WithReferrersSupport(referrers), registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// plainClient returns a client for plain-HTTP registries on loopback.
+func plainClient(t *testing.T, hosts ...string) *Client {
+	t.Helper()
+	c, err := NewClient(ClientOptions{PlainHTTP: true, Hosts: hosts, RegistryConfig: filepath.Join(t.TempDir(), "config.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func repository(t *testing.T, c *Client, ref string) *remote.Repository {
+	t.Helper()
+	r, err := c.Repository(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// pushFile pushes a kit file to ref and fails the test on error.
+func pushFile(t *testing.T, c *Client, kit, ref string) *PushResult {
+	t.Helper()
+	repo := repository(t, c, ref)
+	open := func() (io.ReadCloser, error) { return os.Open(kit) }
+	res, err := PushKitStream(context.Background(), open, repo, repo.Reference.Reference, PushOptions{})
+	if err != nil {
+		t.Fatalf("pushing %s to %s: %v", kit, ref, err)
+	}
+	return res
+}
+
+// importRef imports the kit at ref into store.
+func importRef(t *testing.T, c *Client, store *cas.Store, keys []sign.TrustedKey, ref string) (*importer.Result, *Source) {
+	t.Helper()
+	repo := repository(t, c, ref)
+	src, err := OpenKit(context.Background(), repo, repo.Reference.Reference, nil)
+	if err != nil {
+		t.Fatalf("opening %s: %v", ref, err)
+	}
+	res, err := importer.ImportFrom(context.Background(), src.Storage(), src.Index, importer.Options{Store: store, Keys: keys})
+	if err != nil {
+		t.Fatalf("importing %s: %v", ref, err)
+	}
+	return res, src
+}

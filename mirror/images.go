@@ -1,0 +1,196 @@
+package mirror
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"stella-ops.org/ouk/oci"
+)
+
+// Image statuses in a mirror report.
+const (
+	StatusPushed  = "pushed"  // something was sent
+	StatusPresent = "present" // the registry held everything already
+	StatusPlanned = "planned" // dry run: would be pushed
+)
+
+// ImageResult reports one mirrored image.
+type ImageResult struct {
+	Source       string `json:"source"`
+	Target       string `json:"target"`
+	Digest       string `json:"digest"`
+	Status       string `json:"status"`
+	BlobsPushed  int64  `json:"blobsPushed"`
+	BlobsSkipped int64  `json:"blobsSkipped"`
+	BytesPushed  int64  `json:"bytesPushed"`
+	Referrers    int    `json:"referrers"`
+}
+
+// MirrorOptions configures MirrorImages.
+type MirrorOptions struct {
+	// DryRun lists the target references without contacting the registry.
+	DryRun bool
+	// Repository opens a target repository; required unless DryRun.
+	Repository func(ref string) (*remote.Repository, error)
+	// Logger receives progress; nil discards.
+	Logger *slog.Logger
+}
+
+// TargetRef maps an image reference to its place under target
+// (REGISTRY[/PREFIX]): the image's repository path without its registry
+// host, with the same tag, or the digest when the reference has no tag.
+// example.test/stella-ops/scanner:0.1.0 under reg.local/mirror becomes
+// reg.local/mirror/stella-ops/scanner:0.1.0.
+func TargetRef(imageRef, target, digest string) (string, error) {
+	ref, err := registry.ParseReference(imageRef)
+	if err != nil {
+		return "", fmt.Errorf("image reference %q in the kit: %w", imageRef, err)
+	}
+	target = strings.TrimSuffix(target, "/")
+	if target == "" || strings.Contains(target, "://") {
+		return "", fmt.Errorf("mirror target %q: write it as REGISTRY or REGISTRY/PREFIX without a scheme", target)
+	}
+	out := target + "/" + ref.Repository
+	if ref.Reference != "" && ref.ValidateReferenceAsTag() == nil {
+		return out + ":" + ref.Reference, nil
+	}
+	return out + "@" + digest, nil
+}
+
+// MirrorImages copies every image child of the bundle index from src into
+// its own repository under target, keeping every platform and digest, and
+// copies the referrers of each image and of its platform manifests that src
+// can find (when src is a content.PredecessorFinder, such as the store).
+// An image whose tag already names its digest, with every referrer present,
+// is counted as present and nothing is sent.
+func MirrorImages(ctx context.Context, src content.ReadOnlyStorage, bundle ocispec.Index, target string, opts MirrorOptions) ([]ImageResult, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	out := []ImageResult{}
+	for _, child := range bundle.Manifests {
+		if child.Annotations[oci.AnnotationRole] != oci.RoleImage {
+			continue
+		}
+		srcRef := child.Annotations[oci.AnnotationImageRef]
+		dst, err := TargetRef(srcRef, target, child.Digest.String())
+		if err != nil {
+			return out, err
+		}
+		res := ImageResult{Source: srcRef, Target: dst, Digest: child.Digest.String(), Status: StatusPlanned}
+		if opts.DryRun {
+			out = append(out, res)
+			continue
+		}
+		if err := mirrorImage(ctx, src, child, dst, opts, log, &res); err != nil {
+			return out, fmt.Errorf("mirroring %s to %s: %w", srcRef, dst, err)
+		}
+		log.Info("mirrored image", "target", dst, "digest", child.Digest, "status", res.Status)
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.Descriptor, dst string,
+	opts MirrorOptions, log *slog.Logger, res *ImageResult) error {
+	repo, err := opts.Repository(dst)
+	if err != nil {
+		return err
+	}
+	img = ocispec.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size, ArtifactType: img.ArtifactType}
+	referrers, err := findReferrers(ctx, src, img)
+	if err != nil {
+		return err
+	}
+	res.Referrers = len(referrers)
+	p := newPusher(repo, log)
+	tag := repo.Reference.Reference
+	if err := p.copyGraph(ctx, src, img); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(tag, "sha256:") {
+		current, err := repo.Resolve(ctx, tag)
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("resolving tag %s: %w", tag, err)
+		}
+		if err != nil || current.Digest != img.Digest {
+			if err := withRetry(ctx, log, "tag "+tag, func(int) error { return repo.Tag(ctx, img, tag) }); err != nil {
+				return fmt.Errorf("tagging %s: %w", tag, err)
+			}
+			p.pushed.Add(1)
+		}
+	}
+	if len(referrers) > 0 {
+		if err := detectReferrersAPI(ctx, repo, img, log); err != nil {
+			return err
+		}
+	}
+	for _, r := range referrers {
+		if err := p.copyGraph(ctx, src, r); err != nil {
+			return fmt.Errorf("pushing referrer %s: %w", r.Digest, err)
+		}
+	}
+	res.BlobsPushed, res.BlobsSkipped, res.BytesPushed = p.pushed.Load(), p.skipped.Load(), p.bytes.Load()
+	res.Status = StatusPresent
+	if res.BlobsPushed > 0 {
+		res.Status = StatusPushed
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	return errors.Is(err, errdef.ErrNotFound)
+}
+
+// findReferrers returns the manifests in src whose subject is img or one of
+// its platform manifests.
+func findReferrers(ctx context.Context, src content.ReadOnlyStorage, img ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	finder, ok := src.(content.PredecessorFinder)
+	if !ok {
+		return nil, nil
+	}
+	nodes := []ocispec.Descriptor{img}
+	if img.MediaType == ocispec.MediaTypeImageIndex || img.MediaType == mediaTypeDockerManifestList {
+		b, err := fetchManifest(ctx, src, img)
+		if err != nil {
+			return nil, err
+		}
+		var idx ocispec.Index
+		if err := json.Unmarshal(b, &idx); err != nil {
+			return nil, fmt.Errorf("decoding image index %s: %w", img.Digest, err)
+		}
+		nodes = append(nodes, idx.Manifests...)
+	}
+	var out []ocispec.Descriptor
+	for _, n := range nodes {
+		preds, err := finder.Predecessors(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("finding referrers of %s: %w", n.Digest, err)
+		}
+		for _, p := range preds {
+			if p.MediaType != ocispec.MediaTypeImageManifest {
+				continue
+			}
+			b, err := fetchManifest(ctx, src, p)
+			if err != nil {
+				return nil, err
+			}
+			var m ocispec.Manifest
+			if json.Unmarshal(b, &m) == nil && m.Subject != nil && m.Subject.Digest == n.Digest {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,323 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/layout"
+)
+
+// PushOptions configures a kit push.
+type PushOptions struct {
+	// Logger receives progress and retries; nil discards.
+	Logger *slog.Logger
+	// SkipSBOMReferrer leaves out the SBOM referrer manifest that a push
+	// otherwise attaches to the bundle index.
+	SkipSBOMReferrer bool
+}
+
+// PushResult summarises a kit push.
+type PushResult struct {
+	Reference    string     `json:"reference"`
+	Digest       string     `json:"digest"`
+	Version      string     `json:"version"`
+	BlobsPushed  int64      `json:"blobsPushed"`
+	BlobsSkipped int64      `json:"blobsSkipped"`
+	BytesPushed  int64      `json:"bytesPushed"`
+	Referrers    []Referrer `json:"referrers"`
+}
+
+// Referrer is a manifest attached to the bundle index.
+type Referrer struct {
+	Digest       string `json:"digest"`
+	ArtifactType string `json:"artifactType"`
+}
+
+type pusher struct {
+	repo    *remote.Repository
+	log     *slog.Logger
+	pushed  atomic.Int64
+	skipped atomic.Int64
+	bytes   atomic.Int64
+}
+
+func newPusher(repo *remote.Repository, log *slog.Logger) *pusher {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &pusher{repo: repo, log: log}
+}
+
+func (p *pusher) copyOptions() oras.CopyGraphOptions {
+	return oras.CopyGraphOptions{
+		PostCopy: func(_ context.Context, d ocispec.Descriptor) error {
+			p.pushed.Add(1)
+			p.bytes.Add(d.Size)
+			return nil
+		},
+		OnCopySkipped: func(context.Context, ocispec.Descriptor) error {
+			p.skipped.Add(1)
+			return nil
+		},
+	}
+}
+
+// copyGraph copies root and everything below it that the registry lacks,
+// running the copy again after a transient failure.
+func (p *pusher) copyGraph(ctx context.Context, src content.ReadOnlyStorage, root ocispec.Descriptor) error {
+	return withRetry(ctx, p.log, "push "+root.Digest.String(), func(int) error {
+		return oras.CopyGraph(ctx, src, p.repo, root, p.copyOptions())
+	})
+}
+
+// PushKit publishes a kit read from src, whose index.json is index, to repo
+// and tags its bundle index with tag. The signature referrers listed in
+// index follow, then an SBOM referrer (unless opts say otherwise). Blobs the
+// registry holds already are not sent again.
+func PushKit(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, repo *remote.Repository, tag string, opts PushOptions) (*PushResult, error) {
+	p := newPusher(repo, opts.Logger)
+	roots, err := findRoots(ctx, src, index)
+	if err != nil {
+		return nil, err
+	}
+	return p.publish(ctx, src, roots, tag, opts)
+}
+
+func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots *kitRoots, tag string, opts PushOptions) (*PushResult, error) {
+	if len(roots.signatures) == 0 {
+		p.log.Warn("the kit carries no signature; importers will reject it unless they skip the check", "version", roots.meta.Version)
+	}
+	if err := p.copyGraph(ctx, src, roots.bundle); err != nil {
+		return nil, fmt.Errorf("pushing kit %s to %s: %w", roots.meta.Version, p.repo.Reference, err)
+	}
+	err := withRetry(ctx, p.log, "tag "+tag, func(int) error { return p.repo.Tag(ctx, roots.bundle, tag) })
+	if err != nil {
+		return nil, fmt.Errorf("tagging kit %s as %s: %w", roots.meta.Version, tag, err)
+	}
+	if err := detectReferrersAPI(ctx, p.repo, roots.bundle, p.log); err != nil {
+		return nil, err
+	}
+	res := &PushResult{
+		Reference: p.repo.Reference.Registry + "/" + p.repo.Reference.Repository + ":" + tag,
+		Digest:    roots.bundle.Digest.String(),
+		Version:   roots.meta.Version,
+		Referrers: []Referrer{},
+	}
+	for _, sig := range roots.signatures {
+		if err := p.copyGraph(ctx, src, sig); err != nil {
+			return nil, fmt.Errorf("pushing signature %s: %w", sig.Digest, err)
+		}
+		res.Referrers = append(res.Referrers, Referrer{Digest: sig.Digest.String(), ArtifactType: oci.MediaTypeSigstoreBundle})
+	}
+	if !opts.SkipSBOMReferrer {
+		ref, err := p.pushSBOMReferrer(ctx, src, roots)
+		if err != nil {
+			return nil, err
+		}
+		if ref != nil {
+			res.Referrers = append(res.Referrers, *ref)
+		}
+	}
+	res.BlobsPushed, res.BlobsSkipped, res.BytesPushed = p.pushed.Load(), p.skipped.Load(), p.bytes.Load()
+	return res, nil
+}
+
+// pushSBOMReferrer attaches the kit's SBOM to the bundle index as an OCI
+// 1.1 referrer, so that `oras discover` lists it beside the signatures. The
+// referrer reuses the SBOM child's layer, which the bundle push has sent.
+func (p *pusher) pushSBOMReferrer(ctx context.Context, src content.ReadOnlyStorage, roots *kitRoots) (*Referrer, error) {
+	child, ok := oci.Child(roots.bundleIdx, oci.RoleSBOM)
+	if !ok {
+		return nil, nil
+	}
+	b, err := fetchManifest(ctx, src, child)
+	if err != nil {
+		return nil, err
+	}
+	var sbom ocispec.Manifest
+	if err := json.Unmarshal(b, &sbom); err != nil {
+		return nil, fmt.Errorf("decoding SBOM manifest %s: %v: %w", child.Digest, err, errdef.ErrInvalidKit)
+	}
+	subject := roots.bundle
+	m := ocispec.Manifest{
+		Versioned:    sbom.Versioned,
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: oci.MediaTypeSPDX,
+		Config:       ocispec.DescriptorEmptyJSON,
+		Layers:       sbom.Layers,
+		Subject:      &subject,
+		Annotations:  map[string]string{oci.AnnotationCreated: roots.meta.Created.UTC().Format("2006-01-02T15:04:05Z")},
+	}
+	m.SchemaVersion = 2
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, ArtifactType: oci.MediaTypeSPDX,
+		Digest: digest.FromBytes(raw), Size: int64(len(raw))}
+	mem := &memoryStorage{}
+	mem.put(desc.Digest, raw)
+	mem.put(ocispec.DescriptorEmptyJSON.Digest, ocispec.DescriptorEmptyJSON.Data)
+	// The SBOM layer is fetched from src when the registry lacks it.
+	both := &fallbackStorage{first: mem, second: src}
+	if err := p.copyGraph(ctx, both, desc); err != nil {
+		return nil, fmt.Errorf("pushing SBOM referrer %s: %w", desc.Digest, err)
+	}
+	return &Referrer{Digest: desc.Digest.String(), ArtifactType: oci.MediaTypeSPDX}, nil
+}
+
+// fallbackStorage reads from first and, on a miss, from second.
+type fallbackStorage struct {
+	first, second content.ReadOnlyStorage
+}
+
+func (f *fallbackStorage) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if ok, _ := f.first.Exists(ctx, d); ok {
+		return f.first.Fetch(ctx, d)
+	}
+	return f.second.Fetch(ctx, d)
+}
+
+func (f *fallbackStorage) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	if ok, _ := f.first.Exists(ctx, d); ok {
+		return true, nil
+	}
+	return f.second.Exists(ctx, d)
+}
+
+// PushKitStream publishes a kit tar stream (plain, gzip or zstd) without
+// unpacking it: blobs go to the registry as they are read and manifests are
+// kept in memory until their children are in place. open is called again
+// for each attempt after a transient failure; blobs the registry holds by
+// then are skipped unread.
+func PushKitStream(ctx context.Context, open func() (io.ReadCloser, error), repo *remote.Repository, tag string, opts PushOptions) (*PushResult, error) {
+	p := newPusher(repo, opts.Logger)
+	var (
+		mem   *memoryStorage
+		index *ocispec.Index
+	)
+	err := withRetry(ctx, p.log, "push kit stream", func(int) error {
+		rc, err := open()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		mem, index, err = p.streamBlobs(ctx, rc)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pushing kit blobs to %s: %w", repo.Reference, err)
+	}
+	roots, err := findRoots(ctx, mem, *index)
+	if err != nil {
+		return nil, err
+	}
+	return p.publish(ctx, mem, roots, tag, opts)
+}
+
+// streamBlobs pushes every non-manifest blob of the tar stream that the
+// registry lacks and returns the manifests and index.json.
+func (p *pusher) streamBlobs(ctx context.Context, r io.Reader) (*memoryStorage, *ocispec.Index, error) {
+	tr, err := layout.NewTarReader(r, layout.Limits{})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tr.Close()
+	mem := &memoryStorage{}
+	var index *ocispec.Index
+	for {
+		e, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		switch e.Kind {
+		case layout.IndexJSON:
+			var idx ocispec.Index
+			if err := json.NewDecoder(e.Reader).Decode(&idx); err != nil {
+				return nil, nil, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
+			}
+			index = &idx
+		case layout.Blob:
+			if err := p.streamBlob(ctx, tr, e, mem); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if index == nil {
+		return nil, nil, fmt.Errorf("kit has no index.json: %w", errdef.ErrInvalidKit)
+	}
+	return mem, index, nil
+}
+
+func (p *pusher) streamBlob(ctx context.Context, tr *layout.TarReader, e *layout.Entry, mem *memoryStorage) error {
+	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: e.Digest, Size: e.Size}
+	if e.Size <= maxManifestSize {
+		b, err := io.ReadAll(e.Reader)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", e.Name, err)
+		}
+		if mt := sniffManifest(b); mt != "" {
+			mem.put(e.Digest, b)
+			return nil
+		}
+		return p.pushBlob(ctx, desc, bytes.NewReader(b))
+	}
+	exists, err := p.repo.Exists(ctx, desc)
+	if err != nil {
+		return fmt.Errorf("checking blob %s in %s: %w", desc.Digest, p.repo.Reference, err)
+	}
+	if exists {
+		p.skipped.Add(1)
+		tr.SkipBlob()
+		return nil
+	}
+	return p.pushBlob(ctx, desc, e.Reader)
+}
+
+func (p *pusher) pushBlob(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+	exists, err := p.repo.Exists(ctx, desc)
+	if err != nil {
+		return fmt.Errorf("checking blob %s in %s: %w", desc.Digest, p.repo.Reference, err)
+	}
+	if exists {
+		p.skipped.Add(1)
+		return nil
+	}
+	if err := p.repo.Push(ctx, desc, r); err != nil {
+		return fmt.Errorf("pushing blob %s: %w", desc.Digest, err)
+	}
+	p.pushed.Add(1)
+	p.bytes.Add(desc.Size)
+	return nil
+}
+
+// detectReferrersAPI asks the registry whether it offers the referrers API,
+// listing the referrers of subject (which must exist), so that the
+// referrers pushed next go through the API when it is there. A registry
+// that accepts a subject without announcing it (no OCI-Subject header)
+// would otherwise get the sha256-<hex> tag as well.
+func detectReferrersAPI(ctx context.Context, repo *remote.Repository, subject ocispec.Descriptor, log *slog.Logger) error {
+	err := withRetry(ctx, log, "list referrers of "+subject.Digest.String(), func(int) error {
+		return repo.Referrers(ctx, subject, "", func([]ocispec.Descriptor) error { return nil })
+	})
+	if err != nil {
+		return fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)
+	}
+	return nil
+}

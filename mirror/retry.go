@@ -1,0 +1,76 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"oras.land/oras-go/v2/registry/remote/errcode"
+)
+
+// Attempts is how many times an operation that failed in the middle of a
+// body is run in total. Each attempt skips what earlier ones transferred.
+const Attempts = 6
+
+// isTransient reports whether err is worth another attempt: a connection
+// cut, a timeout, or a 408, 429 or 5xx answer that outlived the retries of
+// the round tripper.
+func isTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrHostNotAllowed) {
+		return false
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return true
+	}
+	var statusErr *StatusError
+	if errors.As(err, &statusErr) {
+		return statusErr.Temporary()
+	}
+	var respErr *errcode.ErrorResponse
+	if errors.As(err, &respErr) {
+		code := respErr.StatusCode
+		return code == 408 || code == 429 || code >= 500
+	}
+	// net/http reports some cut connections only as text.
+	msg := err.Error()
+	for _, s := range []string{"connection reset", "broken pipe", "server closed idle connection",
+		"transport connection broken", "unexpected EOF"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// withRetry runs op until it succeeds, fails with a permanent error, or has
+// run Attempts times, sleeping with exponential backoff in between.
+func withRetry(ctx context.Context, log *slog.Logger, what string, op func(attempt int) error) error {
+	wait := 100 * time.Millisecond
+	var err error
+	for attempt := 1; attempt <= Attempts; attempt++ {
+		err = op(attempt)
+		if err == nil || !isTransient(err) || attempt == Attempts {
+			return err
+		}
+		log.Info("retrying after a transient failure", "operation", what, "attempt", attempt, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(wait*2, 3*time.Second)
+	}
+	return err
+}
