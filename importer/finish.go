@@ -14,6 +14,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -37,6 +38,18 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 
 	if err := s.checkBase(ctx, bm.meta); err != nil {
 		return nil, err
+	}
+	if bm.delta, err = s.findDelta(ctx, index, bm); err != nil {
+		return nil, err
+	}
+	if bm.delta != nil {
+		base := bm.delta.Config.Base
+		s.result.Kind = oci.KindDelta
+		s.result.BaseDigest = base.Digest.String()
+		if err := s.checkBase(ctx, oci.Meta{Version: bm.meta.Version, Kind: oci.KindDelta,
+			BaseDigest: base.Digest.String(), BaseVersion: base.Version}); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.checkGraph(ctx, bm); err != nil {
 		return nil, err
@@ -72,6 +85,9 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 		Expires:  bm.meta.Expires,
 		At:       s.opts.Now().UTC(),
 		Action:   action,
+	}
+	if bm.delta != nil {
+		rec.Note = fmt.Sprintf("applied as a delta of kit %s", bm.delta.Config.Base.Version)
 	}
 	if action == "downgrade" {
 		rec.Note = fmt.Sprintf("sequence %d is lower than %d of kit %s; imported with --allow-downgrade",
@@ -168,6 +184,11 @@ func (s *session) checkGraph(ctx context.Context, bm *bundleMeta) error {
 				return fmt.Errorf("delta %s omits blob %s (from %s), which the store lacks; import full kit %s (%s) first: %w",
 					bm.meta.Version, d.Digest, parent, bm.meta.BaseVersion, bm.meta.BaseDigest, errdef.ErrBaseMissing)
 			}
+			if bm.delta != nil {
+				base := bm.delta.Config.Base
+				return fmt.Errorf("delta %s omits blob %s (from %s), which the store lacks; import full kit %s (%s) first: %w",
+					bm.meta.Version, d.Digest, parent, base.Version, base.Digest, errdef.ErrBaseMissing)
+			}
 			return fmt.Errorf("blob %s, referenced by %s, is missing from the kit: %w", d.Digest, parent, errdef.ErrInvalidKit)
 		}
 		if err != nil {
@@ -238,7 +259,8 @@ func (s *session) referrers(_ context.Context, index ocispec.Index, subject ocis
 	var out []ocispec.Descriptor
 	seen := make(map[digest.Digest]bool)
 	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageManifest || d.Digest == subject.Digest || seen[d.Digest] {
+		if d.MediaType != ocispec.MediaTypeImageManifest || d.Digest == subject.Digest || seen[d.Digest] ||
+			delta.IsDeltaEntry(d) {
 			continue
 		}
 		seen[d.Digest] = true

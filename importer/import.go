@@ -108,6 +108,9 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 			if err != nil {
 				return nil, err
 			}
+			if err := s.checkDeltaEarly(ctx, *idx); err != nil {
+				return nil, err
+			}
 			index = idx
 		case layout.Blob:
 			desc := ocispec.Descriptor{Digest: e.Digest, Size: e.Size}
@@ -121,6 +124,11 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 			if index != nil {
 				if err := s.checkBaseEarly(ctx, *index, desc); err != nil {
 					return nil, err
+				}
+				if !s.omittedChecked {
+					if s.omittedChecked, err = s.checkOmittedEarly(ctx, s.opts.Store, *index); err != nil {
+						return nil, err
+					}
 				}
 			}
 		}

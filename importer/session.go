@@ -13,6 +13,7 @@ import (
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
 )
 
 // Docker media types that images in a kit may still use.
@@ -28,6 +29,8 @@ type session struct {
 	added    []ocispec.Descriptor
 	result   Result
 	manifest map[digest.Digest][]byte
+	// omittedChecked is set once the blobs a delta omits were checked.
+	omittedChecked bool
 }
 
 func newSession(opts Options) *session {
@@ -149,6 +152,8 @@ type bundleMeta struct {
 	index ocispec.Index
 	meta  oci.Meta
 	raw   []byte
+	// delta is the verified delta manifest when the kit came as a delta.
+	delta *delta.Info
 }
 
 type countingReader struct {

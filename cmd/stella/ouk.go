@@ -17,6 +17,9 @@ func newOUKCommand(g *globalOptions) *cobra.Command {
 		newHistoryCommand(g),
 		newRollbackCommand(g),
 		newGCCommand(g),
+		newDeltaCommand(g),
+		newInspectCommand(g),
+		newWatchCommand(g),
 		newPushCommand(g),
 		newMirrorCommand(g),
 	)

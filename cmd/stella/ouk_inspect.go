@@ -1,0 +1,402 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/content"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/sign"
+)
+
+// inspectReport is the result of `stella ouk inspect`.
+type inspectReport struct {
+	Path       string           `json:"path"`
+	FileSize   int64            `json:"fileSize,omitempty"`
+	Digest     string           `json:"digest"`
+	Version    string           `json:"version"`
+	Sequence   int64            `json:"sequence"`
+	Kind       string           `json:"kind"`
+	Base       *delta.Ref       `json:"base,omitempty"`
+	Created    time.Time        `json:"created"`
+	Expires    time.Time        `json:"expires,omitzero"`
+	Signatures []signatureInfo  `json:"signatures"`
+	DBLayers   []dbLayerInfo    `json:"dbLayers"`
+	Images     []imageSizeInfo  `json:"images"`
+	Blobs      blobTotals       `json:"blobs"`
+	Store      inspectStoreInfo `json:"store"`
+}
+
+type signatureInfo struct {
+	Subject  string `json:"subject"` // "bundle index" or "delta manifest"
+	Digest   string `json:"digest"`
+	Verified bool   `json:"verified"`
+	SignedBy string `json:"signedBy,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+type dbLayerInfo struct {
+	Digest    string `json:"digest"`
+	Size      int64  `json:"size"`
+	Kind      string `json:"kind"`
+	Ecosystem string `json:"ecosystem,omitempty"`
+	Records   int    `json:"records"`
+	InKit     bool   `json:"inKit"`
+	InStore   bool   `json:"inStore"`
+}
+
+type imageSizeInfo struct {
+	Ref       string   `json:"ref"`
+	Digest    string   `json:"digest"`
+	Platforms []string `json:"platforms"`
+	Size      int64    `json:"size"`
+}
+
+// blobTotals counts the blobs the bundle index reaches.
+type blobTotals struct {
+	Count        int   `json:"count"`
+	Bytes        int64 `json:"bytes"`
+	InKit        int   `json:"inKit"`
+	InKitBytes   int64 `json:"inKitBytes"`
+	InStore      int   `json:"inStore"`
+	InStoreBytes int64 `json:"inStoreBytes"`
+	// Missing counts blobs neither the kit nor the store holds.
+	Missing int `json:"missing"`
+}
+
+type inspectStoreInfo struct {
+	Dir    string `json:"dir"`
+	Status string `json:"status"` // "open", "absent" or "in use"
+}
+
+type inspectOptions struct {
+	keys []string
+	out  outputFlag
+}
+
+func newInspectCommand(g *globalOptions) *cobra.Command {
+	o := &inspectOptions{}
+	cmd := &cobra.Command{
+		Use:   "inspect [--key PUB]... KIT",
+		Short: "Show what a kit or delta holds before importing it",
+		Long: `Show a kit file or layout folder without importing it: version, sequence,
+kind and base, expiry, signatures, DB layers with record counts, images with
+platforms and sizes, and which blobs the local store already holds.
+
+Signatures are verified with the keys given by --key and the *.pub files of
+the store's keys folder. The store is opened only when it exists; when
+another stella process holds it, the store columns are left empty.`,
+		Example: `  stella ouk inspect kit.tar.zst
+  stella ouk inspect --key cosign.pub -o json delta-0602.tar.zst`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args[0]) },
+	}
+	cmd.Flags().StringArrayVar(&o.keys, "key", nil, "trusted public key file (repeatable)")
+	o.out.register(cmd)
+	return cmd
+}
+
+func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) error {
+	if err := o.out.validate(); err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	k, err := delta.OpenKit(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	rep := &inspectReport{Path: path, Digest: k.Bundle.Digest.String(), Version: k.Meta.Version,
+		Sequence: k.Meta.Sequence, Kind: k.Meta.Kind, Created: k.Meta.Created, Expires: k.Meta.Expires,
+		Signatures: []signatureInfo{}, DBLayers: []dbLayerInfo{}, Images: []imageSizeInfo{}}
+	if info, err := os.Stat(path); err == nil && !info.IsDir() {
+		rep.FileSize = info.Size()
+	}
+	if k.Meta.Kind == oci.KindDelta {
+		rep.Base = &delta.Ref{Digest: digest.Digest(k.Meta.BaseDigest), Version: k.Meta.BaseVersion}
+	}
+	dinfo, err := delta.FindInfo(ctx, k.Storage, k.Index, k.Bundle.Digest)
+	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
+		return err
+	}
+	if dinfo != nil {
+		rep.Kind = oci.KindDelta
+		base := dinfo.Config.Base
+		rep.Base = &base
+	}
+
+	store, storeInfo := openStoreIfPresent(g)
+	if store != nil {
+		defer store.Close()
+	}
+	rep.Store = storeInfo
+	keys, err := inspectKeys(g, o.keys)
+	if err != nil {
+		return err
+	}
+	rep.Signatures = inspectSignatures(ctx, k, dinfo, keys)
+	if err := inspectContents(ctx, k, store, rep); err != nil {
+		return err
+	}
+	if o.out.json() {
+		return writeJSON(cmd.OutOrStdout(), rep)
+	}
+	printInspect(cmd.OutOrStdout(), rep)
+	return nil
+}
+
+// inspectKeys loads the keys given with --key and those of the store's keys
+// folder when the store folder can be found.
+func inspectKeys(g *globalOptions, files []string) ([]sign.TrustedKey, error) {
+	dir, err := g.storeDir()
+	if err != nil {
+		return sign.LoadTrustedKeys(files, nil)
+	}
+	return trustedKeys(dir, files)
+}
+
+// openStoreIfPresent opens the store without creating it and without
+// waiting for another process.
+func openStoreIfPresent(g *globalOptions) (*cas.Store, inspectStoreInfo) {
+	dir, err := g.storeDir()
+	if err != nil {
+		return nil, inspectStoreInfo{Status: "absent"}
+	}
+	db := filepath.Join(dir, storeDBDir)
+	info := inspectStoreInfo{Dir: db}
+	if _, err := os.Stat(db); err != nil {
+		info.Status = "absent"
+		return nil, info
+	}
+	s, err := cas.Open(db, cas.Options{})
+	switch {
+	case errors.Is(err, errdef.ErrStoreInUse):
+		info.Status = "in use"
+		return nil, info
+	case err != nil:
+		info.Status = "unreadable: " + err.Error()
+		return nil, info
+	}
+	info.Status = "open"
+	return s, info
+}
+
+// inspectSignatures verifies every signature referrer in index.json against
+// the bundle index or the delta manifest it names.
+func inspectSignatures(ctx context.Context, k *delta.Kit, dinfo *delta.Info, keys []sign.TrustedKey) []signatureInfo {
+	subjects := map[digest.Digest]struct {
+		name string
+		desc ocispec.Descriptor
+	}{k.Bundle.Digest: {"bundle index", plainDescriptor(k.Bundle)}}
+	if dinfo != nil {
+		subjects[dinfo.Manifest.Digest] = struct {
+			name string
+			desc ocispec.Descriptor
+		}{"delta manifest", plainDescriptor(dinfo.Manifest)}
+	}
+	out := []signatureInfo{}
+	for _, d := range k.Index.Manifests {
+		if d.MediaType != ocispec.MediaTypeImageManifest || delta.IsDeltaEntry(d) {
+			continue
+		}
+		raw, err := fetchLimited(ctx, k.Storage, d)
+		if err != nil {
+			continue
+		}
+		bundleDesc, subject, err := sign.ParseReferrerManifest(raw)
+		if err != nil {
+			continue
+		}
+		sub, ok := subjects[subject.Digest]
+		if !ok {
+			continue
+		}
+		si := signatureInfo{Subject: sub.name, Digest: d.Digest.String()}
+		subjectRaw, err1 := fetchLimited(ctx, k.Storage, sub.desc)
+		bundle, err2 := fetchLimited(ctx, k.Storage, bundleDesc)
+		switch {
+		case err1 != nil || err2 != nil:
+			si.Reason = "signature or subject is missing from the kit"
+		case len(keys) == 0:
+			si.Reason = "no trusted key given (pass --key)"
+		default:
+			key, err := sign.VerifyManifest(keys, sub.desc, subjectRaw, bundle)
+			if err != nil {
+				si.Reason = err.Error()
+			} else {
+				si.Verified, si.SignedBy = true, key.Source
+			}
+		}
+		out = append(out, si)
+	}
+	return out
+}
+
+func plainDescriptor(d ocispec.Descriptor) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: d.ArtifactType}
+}
+
+func fetchLimited(ctx context.Context, src content.Fetcher, d ocispec.Descriptor) ([]byte, error) {
+	if d.Size < 0 || d.Size > 4<<20 {
+		return nil, fmt.Errorf("%s declares %d bytes, over the 4 MiB limit", d.Digest, d.Size)
+	}
+	return content.FetchAll(ctx, src, d)
+}
+
+// inspectContents fills the DB layers, images and blob totals.
+func inspectContents(ctx context.Context, k *delta.Kit, store *cas.Store, rep *inspectReport) error {
+	graph, err := k.Walk(ctx)
+	if err != nil {
+		return err
+	}
+	inStore := func(d ocispec.Descriptor) bool {
+		if store == nil {
+			return false
+		}
+		ok, err := store.Exists(ctx, d)
+		return err == nil && ok
+	}
+	inKit := func(d ocispec.Descriptor) bool {
+		ok, err := k.Storage.Exists(ctx, d)
+		return err == nil && ok
+	}
+	for _, set := range []map[digest.Digest]ocispec.Descriptor{graph.Meta, graph.Data} {
+		for _, d := range set {
+			rep.Blobs.Count++
+			rep.Blobs.Bytes += d.Size
+			kit, st := inKit(d), inStore(d)
+			if kit {
+				rep.Blobs.InKit++
+				rep.Blobs.InKitBytes += d.Size
+			}
+			if st {
+				rep.Blobs.InStore++
+				rep.Blobs.InStoreBytes += d.Size
+			}
+			if !kit && !st {
+				rep.Blobs.Missing++
+			}
+		}
+	}
+	for _, c := range k.BundleIndex.Manifests {
+		switch c.Annotations[oci.AnnotationRole] {
+		case oci.RoleDB:
+			raw, err := fetchLimited(ctx, k.Storage, c)
+			if err != nil {
+				return fmt.Errorf("reading DB manifest: %w", err)
+			}
+			var m ocispec.Manifest
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return fmt.Errorf("decoding DB manifest %s: %w", c.Digest, err)
+			}
+			for _, l := range m.Layers {
+				n, _ := strconv.Atoi(l.Annotations[oci.AnnotationLayerRecords])
+				rep.DBLayers = append(rep.DBLayers, dbLayerInfo{Digest: l.Digest.String(), Size: l.Size,
+					Kind: l.Annotations[oci.AnnotationLayerKind], Ecosystem: l.Annotations[oci.AnnotationLayerEcosystem],
+					Records: n, InKit: inKit(l), InStore: inStore(l)})
+			}
+		case oci.RoleImage:
+			img := imageSizeInfo{Ref: c.Annotations[oci.AnnotationImageRef], Digest: c.Digest.String(),
+				Platforms: kitPlatforms(ctx, k.Storage, c)}
+			if g, err := delta.WalkGraph(ctx, k.Storage, c); err == nil {
+				for _, set := range []map[digest.Digest]ocispec.Descriptor{g.Meta, g.Data} {
+					for _, d := range set {
+						img.Size += d.Size
+					}
+				}
+			}
+			rep.Images = append(rep.Images, img)
+		}
+	}
+	return nil
+}
+
+func kitPlatforms(ctx context.Context, src content.Fetcher, d ocispec.Descriptor) []string {
+	out := []string{}
+	if d.MediaType != ocispec.MediaTypeImageIndex {
+		if d.Platform != nil {
+			out = append(out, platformString(*d.Platform))
+		}
+		return out
+	}
+	raw, err := fetchLimited(ctx, src, d)
+	if err != nil {
+		return out
+	}
+	var idx ocispec.Index
+	if json.Unmarshal(raw, &idx) != nil {
+		return out
+	}
+	for _, m := range idx.Manifests {
+		if m.Platform != nil {
+			out = append(out, platformString(*m.Platform))
+		}
+	}
+	return out
+}
+
+func printInspect(w io.Writer, rep *inspectReport) {
+	fmt.Fprintf(w, "Kit %s (%s)\n", rep.Version, rep.Kind)
+	fmt.Fprintf(w, "  digest      %s\n", rep.Digest)
+	fmt.Fprintf(w, "  sequence    %d\n", rep.Sequence)
+	if rep.Base != nil {
+		fmt.Fprintf(w, "  base        %s (%s)\n", rep.Base.Version, rep.Base.Digest)
+	}
+	fmt.Fprintf(w, "  created     %s\n", rep.Created.UTC().Format(time.RFC3339))
+	if rep.Expires.IsZero() {
+		fmt.Fprintln(w, "  expires     never")
+	} else {
+		fmt.Fprintf(w, "  expires     %s\n", rep.Expires.UTC().Format(time.RFC3339))
+	}
+	if rep.FileSize > 0 {
+		fmt.Fprintf(w, "  file size   %s\n", humanBytes(rep.FileSize))
+	}
+	if len(rep.Signatures) == 0 {
+		fmt.Fprintln(w, "  signature   none")
+	}
+	for _, s := range rep.Signatures {
+		state := "verified by " + s.SignedBy
+		if !s.Verified {
+			state = "not verified: " + s.Reason
+		}
+		fmt.Fprintf(w, "  signature   of the %s, %s\n", s.Subject, state)
+	}
+	for _, l := range rep.DBLayers {
+		fmt.Fprintf(w, "  DB layer    %s %s %d records, %s%s\n", l.Kind, l.Ecosystem, l.Records,
+			humanBytes(l.Size), where(l.InKit, l.InStore))
+	}
+	for _, img := range rep.Images {
+		fmt.Fprintf(w, "  image       %s [%s] %s\n", img.Ref, strings.Join(img.Platforms, ", "), humanBytes(img.Size))
+	}
+	b := rep.Blobs
+	fmt.Fprintf(w, "  blobs       %d (%s): %d in the kit (%s), %d in the store (%s), %d in neither\n",
+		b.Count, humanBytes(b.Bytes), b.InKit, humanBytes(b.InKitBytes), b.InStore, humanBytes(b.InStoreBytes), b.Missing)
+	fmt.Fprintf(w, "  store       %s (%s)\n", rep.Store.Dir, rep.Store.Status)
+}
+
+func where(inKit, inStore bool) string {
+	switch {
+	case inKit && inStore:
+		return ", in the kit and the store"
+	case inKit:
+		return ", in the kit"
+	case inStore:
+		return ", omitted (in the store)"
+	}
+	return ", missing"
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/importer"
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/watch"
+	"stella-ops.org/ouk/oci/delta"
+)
+
+type watchOptions struct {
+	keys     []string
+	once     bool
+	interval time.Duration
+}
+
+func newWatchCommand(g *globalOptions) *cobra.Command {
+	o := &watchOptions{}
+	cmd := &cobra.Command{
+		Use:   "watch [--once] [--interval 30s] DIR",
+		Short: "Import every new kit and delta dropped into a folder, in sequence order",
+		Long: `Watch a drop folder where operators copy kits and deltas, and import each
+new one in sequence order. Kits already applied or older than the active kit
+are skipped. A kit that import rejects stays in place and gets a note file
+NAME.stella-rejected beside it with the reason; it is retried only when the
+file changes or, for a delta whose base was missing, when the active kit
+changes. A kit still being copied (truncated) is retried next round.
+
+Copy kits into the folder under a hidden name (starting with a dot) and
+rename them when the copy is complete, so a round never sees half a kit.
+Each import, skip, rejection and retry is logged on stderr with the kit
+version and digest. With --once the folder is processed once and the exit
+status is non-zero when any kit in it stands rejected.`,
+		Example: `  stella ouk watch /srv/stella/drop
+  stella ouk watch --once --key cosign.pub /media/usb`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args[0]) },
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.keys, "key", nil, "trusted public key file (repeatable)")
+	f.BoolVar(&o.once, "once", false, "process the folder once and exit")
+	f.DurationVar(&o.interval, "interval", 30*time.Second, "time between scans of the folder")
+	return cmd
+}
+
+func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) error {
+	if o.interval <= 0 {
+		return usagef("--interval is %s; give a positive duration such as 30s", o.interval)
+	}
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return usagef("drop folder %q is not a folder", dir)
+	}
+	ctx := cmd.Context()
+	w := &watcher{g: g, opts: o, dir: dir, log: watchLogger(g, cmd.ErrOrStderr()),
+		importLog: g.logger(cmd.ErrOrStderr())}
+	w.log.Info("watching drop folder", "dir", dir, "once", o.once, "interval", o.interval)
+	for {
+		rejected, err := w.round(ctx)
+		if err != nil {
+			if o.once {
+				return err
+			}
+			w.log.Error("scanning drop folder failed; retrying next round", "dir", dir, "error", err)
+		}
+		if o.once {
+			if rejected > 0 {
+				return fmt.Errorf("%d kit(s) in %s stand rejected; see the .stella-rejected notes beside them", rejected, dir)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			w.log.Info("watch stopped", "dir", dir)
+			return nil
+		case <-time.After(o.interval):
+		}
+	}
+}
+
+// watchLogger logs watch events at info level unless --quiet is set.
+func watchLogger(g *globalOptions, stderr io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if g.quiet {
+		level = slog.LevelError
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+type watcher struct {
+	g         *globalOptions
+	opts      *watchOptions
+	dir       string
+	log       *slog.Logger
+	importLog *slog.Logger
+}
+
+// round scans the folder once, imports what is new and returns how many
+// kits stand rejected.
+func (w *watcher) round(ctx context.Context) (int, error) {
+	cands, err := watch.Scan(ctx, w.dir)
+	if err != nil {
+		return 0, err
+	}
+	store, storeDir, err := w.g.openStore(ctx, w.importLog, w.g.lockWait)
+	if err != nil {
+		return 0, err
+	}
+	defer store.Close()
+	keys, err := trustedKeys(storeDir, w.opts.keys)
+	if err != nil {
+		return 0, err
+	}
+	rejected := 0
+	for _, c := range cands {
+		if ctx.Err() != nil {
+			return rejected, nil
+		}
+		if !w.process(ctx, store, importer.Options{Store: store, Keys: keys, Logger: w.importLog}, c) {
+			rejected++
+		}
+	}
+	return rejected, nil
+}
+
+// process handles one candidate and returns false when it stands rejected.
+func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.Options, c watch.Candidate) bool {
+	active, hasActive := activeKit(ctx, store)
+	if note, ok := watch.ReadNote(c.Path); ok {
+		if !note.Stale(c, string(active.Digest)) {
+			w.log.Debug("kit stays rejected", "path", c.Path, "reason", note.Reason)
+			return false
+		}
+		w.log.Info("retrying rejected kit", "path", c.Path, "version", note.Version, "digest", note.Digest)
+	}
+	if c.PeekErr != nil {
+		if errors.Is(c.PeekErr, io.ErrUnexpectedEOF) {
+			w.log.Info("kit is incomplete, perhaps still being copied; retrying next round", "path", c.Path)
+			return true
+		}
+		w.reject(c, nil, active.Digest.String(), c.PeekErr)
+		return false
+	}
+	s := c.Summary
+	log := w.log.With("path", c.Path, "version", s.Version, "digest", s.Digest, "kind", s.Kind)
+	if hasActive && s.Digest == active.Digest {
+		log.Debug("kit already active; skipped")
+		watch.RemoveNote(c.Path)
+		return true
+	}
+	if hasActive && s.Sequence < active.Sequence {
+		log.Info("kit is older than the active kit; skipped", "sequence", s.Sequence, "activeSequence", active.Sequence)
+		watch.RemoveNote(c.Path)
+		return true
+	}
+	res, err := importPath(ctx, c, opts)
+	switch {
+	case err == nil:
+		log.Info("kit imported", "sequence", res.Sequence, "action", res.Action,
+			"blobsStored", res.BlobsStored, "bytesStored", res.BytesStored)
+		watch.RemoveNote(c.Path)
+		return true
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errdef.ErrStoreInUse) ||
+		errors.Is(err, context.Canceled):
+		log.Info("import interrupted; retrying next round", "error", err)
+		return true
+	}
+	w.reject(c, s, active.Digest.String(), err)
+	return false
+}
+
+func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err error) {
+	note := watch.Note{Size: c.Size, ModTime: c.ModTime, Reason: err.Error(), At: time.Now().UTC(), Active: active,
+		RetryOnActiveChange: errors.Is(err, errdef.ErrBaseMissing)}
+	if s != nil {
+		note.Digest, note.Version = s.Digest.String(), s.Version
+	}
+	w.log.Warn("kit rejected; left in place", "path", c.Path, "version", note.Version, "digest", note.Digest, "reason", err)
+	if werr := watch.WriteNote(c.Path, note); werr != nil {
+		w.log.Error("writing rejection note failed", "path", c.Path, "error", werr)
+	}
+}
+
+func activeKit(ctx context.Context, store *cas.Store) (cas.KitRecord, bool) {
+	rec, err := store.Active(ctx)
+	return rec, err == nil
+}
+
+func importPath(ctx context.Context, c watch.Candidate, opts importer.Options) (*importer.Result, error) {
+	if c.IsDir {
+		return importer.ImportDir(ctx, c.Path, opts)
+	}
+	f, err := os.Open(c.Path)
+	if err != nil {
+		return nil, fmt.Errorf("opening kit: %w", err)
+	}
+	defer f.Close()
+	return importer.ImportStream(ctx, f, opts)
+}

@@ -1,0 +1,196 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/sign"
+)
+
+// checkDeltaEarly rejects a delta whose base is not complete in the store,
+// using the base named by the delta manifest's entry in index.json. It
+// runs before any blob is stored. The entry's annotations are not signed,
+// so they only ever cause a rejection; finish checks the signed manifest.
+func (s *session) checkDeltaEarly(ctx context.Context, index ocispec.Index) error {
+	for _, d := range index.Manifests {
+		base, baseVersion, ok := delta.BaseHint(d)
+		if !ok {
+			if delta.IsDeltaEntry(d) {
+				return fmt.Errorf("delta manifest %s in index.json names no valid base digest: %w", d.Digest, errdef.ErrInvalidKit)
+			}
+			continue
+		}
+		version := targetVersion(index)
+		if err := s.checkBaseComplete(ctx, version, base, baseVersion); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// targetVersion returns the kit version that index.json tags the bundle
+// index with, for messages.
+func targetVersion(index ocispec.Index) string {
+	for _, d := range index.Manifests {
+		if d.MediaType == ocispec.MediaTypeImageIndex && d.Annotations[oci.AnnotationRefName] != "" {
+			return d.Annotations[oci.AnnotationRefName]
+		}
+	}
+	return "(unknown version)"
+}
+
+// checkBaseComplete checks that the base bundle index and every blob it
+// reaches are in the store.
+func (s *session) checkBaseComplete(ctx context.Context, version string, base digest.Digest, baseVersion string) error {
+	missing := func(what string) error {
+		return fmt.Errorf("kit %s is a delta of kit %s (%s), and the store lacks %s; import that full kit first: %w",
+			version, baseVersion, base, what, errdef.ErrBaseMissing)
+	}
+	info, err := s.opts.Store.Stat(ctx, base)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return missing("its bundle index")
+	}
+	if err != nil {
+		return fmt.Errorf("checking delta base %s: %w", base, err)
+	}
+	root := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: base, Size: info.Size}
+	g, err := delta.WalkGraph(ctx, s.opts.Store, root)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return missing("part of it (" + err.Error() + ")")
+	}
+	if err != nil {
+		return fmt.Errorf("walking delta base %s: %w", base, err)
+	}
+	for dg := range g.Data {
+		if _, err := s.opts.Store.Stat(ctx, dg); errors.Is(err, errdef.ErrNotFound) {
+			return missing("its blob " + dg.String())
+		} else if err != nil {
+			return fmt.Errorf("checking blob %s of delta base %s: %w", dg, base, err)
+		}
+	}
+	return nil
+}
+
+// checkOmittedEarly checks, once the delta manifest and its config are
+// readable from src, that every blob the delta omits is in the store. It
+// returns done=false while they are not both available yet.
+func (s *session) checkOmittedEarly(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) (bool, error) {
+	for _, d := range index.Manifests {
+		if !delta.IsDeltaEntry(d) {
+			continue
+		}
+		if d.Size > MaxManifestSize {
+			return true, fmt.Errorf("delta manifest %s declares %d bytes, over the %d byte limit: %w",
+				d.Digest, d.Size, MaxManifestSize, errdef.ErrSizeExceedsLimit)
+		}
+		if ok, err := src.Exists(ctx, d); err != nil || !ok {
+			return false, nil
+		}
+		raw, err := content.FetchAll(ctx, src, d)
+		if err != nil {
+			return true, fmt.Errorf("reading delta manifest %s: %w", d.Digest, err)
+		}
+		m, err := delta.ParseManifest(raw)
+		if err != nil {
+			return true, err
+		}
+		if ok, err := src.Exists(ctx, m.Config); err != nil || !ok {
+			return false, nil
+		}
+		craw, err := content.FetchAll(ctx, src, m.Config)
+		if err != nil {
+			return true, fmt.Errorf("reading delta config %s: %w", m.Config.Digest, err)
+		}
+		cfg, err := delta.ParseConfig(craw)
+		if err != nil {
+			return true, err
+		}
+		return true, s.checkOmitted(ctx, cfg)
+	}
+	return true, nil
+}
+
+// checkOmitted checks that the store holds every blob a delta omits, with
+// the size the delta declares.
+func (s *session) checkOmitted(ctx context.Context, cfg delta.Config) error {
+	for _, o := range cfg.Omitted {
+		info, err := s.opts.Store.Stat(ctx, o.Digest)
+		if errors.Is(err, errdef.ErrNotFound) {
+			return fmt.Errorf("delta %s omits blob %s, which the store lacks; import full kit %s (%s) first: %w",
+				cfg.Target.Version, o.Digest, cfg.Base.Version, cfg.Base.Digest, errdef.ErrBaseMissing)
+		}
+		if err != nil {
+			return fmt.Errorf("checking blob %s: %w", o.Digest, err)
+		}
+		if info.Size != o.Size {
+			return fmt.Errorf("stored blob %s has %d bytes, but the delta declares %d: %w",
+				o.Digest, info.Size, o.Size, errdef.ErrSizeMismatch)
+		}
+	}
+	return nil
+}
+
+// findDelta returns the delta manifest of the kit, verified against the
+// trusted keys, or nil when the kit is not a delta.
+func (s *session) findDelta(ctx context.Context, index ocispec.Index, bm *bundleMeta) (*delta.Info, error) {
+	info, err := delta.FindInfo(ctx, s.opts.Store, index, bm.desc.Digest)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if info.Config.Target.Digest != bm.desc.Digest {
+		return nil, fmt.Errorf("delta config names target %s, but the bundle index is %s: %w",
+			info.Config.Target.Digest, bm.desc.Digest, errdef.ErrInvalidKit)
+	}
+	if err := s.checkDeltaSignature(ctx, index, bm, info); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// checkDeltaSignature accepts the delta manifest when one signature
+// referrer in index.json verifies it with a trusted key.
+func (s *session) checkDeltaSignature(ctx context.Context, index ocispec.Index, bm *bundleMeta, info *delta.Info) error {
+	raw, err := s.readManifest(ctx, info.Manifest)
+	if err != nil {
+		return err
+	}
+	subject := info.Manifest
+	subject.Annotations = nil
+	for _, d := range index.Manifests {
+		if d.MediaType != ocispec.MediaTypeImageManifest || delta.IsDeltaEntry(d) || d.Digest == bm.desc.Digest {
+			continue
+		}
+		b, err := s.readManifest(ctx, d)
+		if err != nil {
+			continue
+		}
+		bundleDesc, sub, err := sign.ParseReferrerManifest(b)
+		if err != nil || sub.Digest != info.Manifest.Digest || bundleDesc.Size > MaxManifestSize {
+			continue
+		}
+		bundle, err := content.FetchAll(ctx, s.opts.Store, bundleDesc)
+		if err != nil {
+			continue
+		}
+		if _, err := sign.VerifyManifest(s.opts.Keys, subject, raw, bundle); err == nil {
+			return nil
+		}
+	}
+	if s.opts.InsecureSkipSignature {
+		s.warn("importing delta " + bm.meta.Version + " whose delta manifest has no valid signature (--insecure-skip-signature)")
+		return nil
+	}
+	return fmt.Errorf("delta %s: no signature of its delta manifest %s verifies with a trusted key; sign deltas with the kit key, or pass --insecure-skip-signature to override: %w",
+		bm.meta.Version, info.Manifest.Digest, errdef.ErrSignature)
+}

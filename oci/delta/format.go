@@ -1,0 +1,132 @@
+package delta
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+)
+
+// Media and artifact types of the delta manifest.
+const (
+	// ArtifactType is the artifactType of the delta manifest, an OCI image
+	// manifest whose subject is the new kit's bundle index.
+	ArtifactType = "application/vnd.stellaops.ouk.delta.v1+json"
+	// MediaTypeConfig is the config of the delta manifest: a Config as JSON.
+	MediaTypeConfig = "application/vnd.stellaops.ouk.delta.config.v1+json"
+)
+
+// MaxConfigSize bounds the delta config a reader decodes.
+const MaxConfigSize = 4 << 20
+
+// Ref names a kit by the digest of its bundle index.
+type Ref struct {
+	Digest   digest.Digest `json:"digest"`
+	Version  string        `json:"version"`
+	Sequence int64         `json:"sequence"`
+}
+
+// Blob is a blob a delta omits because its base holds it.
+type Blob struct {
+	Digest digest.Digest `json:"digest"`
+	Size   int64         `json:"size"`
+}
+
+// Config is the content of the delta manifest's config blob.
+type Config struct {
+	// Base is the kit the delta applies to.
+	Base Ref `json:"base"`
+	// Target is the kit the delta produces; its digest is the subject.
+	Target Ref `json:"target"`
+	// Omitted lists the blobs of the target that the delta leaves out,
+	// sorted by digest.
+	Omitted []Blob `json:"omitted"`
+}
+
+// Info is a parsed delta manifest with its config.
+type Info struct {
+	// Manifest is the delta manifest descriptor.
+	Manifest ocispec.Descriptor
+	// Config is the decoded config.
+	Config Config
+}
+
+// ParseManifest decodes a delta manifest and checks its shape: an image
+// manifest of ArtifactType, a config of MediaTypeConfig, a subject, and
+// annotations naming the base. Errors wrap errdef.ErrInvalidKit.
+func ParseManifest(b []byte) (ocispec.Manifest, error) {
+	var m ocispec.Manifest
+	invalid := func(format string, args ...any) (ocispec.Manifest, error) {
+		return m, fmt.Errorf("delta manifest: "+format+": %w", append(args, errdef.ErrInvalidKit)...)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return invalid("decoding: %v", err)
+	}
+	switch {
+	case m.MediaType != ocispec.MediaTypeImageManifest:
+		return invalid("media type is %q, want %q", m.MediaType, ocispec.MediaTypeImageManifest)
+	case m.ArtifactType != ArtifactType:
+		return invalid("artifact type is %q, want %q", m.ArtifactType, ArtifactType)
+	case m.Config.MediaType != MediaTypeConfig:
+		return invalid("config media type is %q, want %q", m.Config.MediaType, MediaTypeConfig)
+	case m.Subject == nil:
+		return invalid("no subject names the bundle index")
+	case m.Config.Size < 0 || m.Config.Size > MaxConfigSize:
+		return invalid("config declares %d bytes, over the %d byte limit", m.Config.Size, MaxConfigSize)
+	}
+	if err := m.Subject.Digest.Validate(); err != nil {
+		return invalid("subject digest %q: %v", m.Subject.Digest, err)
+	}
+	if _, err := digest.Parse(m.Annotations[oci.AnnotationBaseDigest]); err != nil {
+		return invalid("annotation %s is %q: %v", oci.AnnotationBaseDigest, m.Annotations[oci.AnnotationBaseDigest], err)
+	}
+	return m, nil
+}
+
+// ParseConfig decodes a delta config and checks that its digests are valid
+// and its sizes non-negative. Errors wrap errdef.ErrInvalidKit.
+func ParseConfig(b []byte) (Config, error) {
+	var c Config
+	if len(b) > MaxConfigSize {
+		return c, fmt.Errorf("delta config is %d bytes, over the %d byte limit: %w", len(b), MaxConfigSize, errdef.ErrInvalidKit)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("decoding delta config: %v: %w", err, errdef.ErrInvalidKit)
+	}
+	if err := c.Base.Digest.Validate(); err != nil {
+		return c, fmt.Errorf("delta config base digest %q: %v: %w", c.Base.Digest, err, errdef.ErrInvalidKit)
+	}
+	if err := c.Target.Digest.Validate(); err != nil {
+		return c, fmt.Errorf("delta config target digest %q: %v: %w", c.Target.Digest, err, errdef.ErrInvalidKit)
+	}
+	for _, o := range c.Omitted {
+		if err := o.Digest.Validate(); err != nil || o.Size < 0 {
+			return c, fmt.Errorf("delta config omits an invalid blob %q of %d bytes: %w", o.Digest, o.Size, errdef.ErrInvalidKit)
+		}
+	}
+	return c, nil
+}
+
+// IsDeltaEntry reports whether an index.json entry names a delta manifest.
+func IsDeltaEntry(d ocispec.Descriptor) bool {
+	return d.MediaType == ocispec.MediaTypeImageManifest && d.ArtifactType == ArtifactType
+}
+
+// BaseHint returns the base digest and version that an index.json entry of
+// a delta manifest carries in its annotations. The hint is not signed: an
+// importer uses it only to reject a delta early, and checks the signed
+// delta manifest later.
+func BaseHint(d ocispec.Descriptor) (digest.Digest, string, bool) {
+	if !IsDeltaEntry(d) {
+		return "", "", false
+	}
+	dg, err := digest.Parse(d.Annotations[oci.AnnotationBaseDigest])
+	if err != nil {
+		return "", "", false
+	}
+	return dg, d.Annotations[oci.AnnotationBaseVersion], true
+}

@@ -1,0 +1,332 @@
+package delta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/layout"
+)
+
+// maxManifestSize bounds the manifests and indexes a walk decodes.
+const maxManifestSize = 4 << 20
+
+// Kit is a kit opened for reading: its index.json, its bundle index and a
+// storage of its blobs. A kit that is itself a delta lacks the blobs its
+// base supplies.
+type Kit struct {
+	// Index is the kit's index.json.
+	Index ocispec.Index
+	// Bundle is the bundle index descriptor from index.json.
+	Bundle ocispec.Descriptor
+	// BundleBytes are the bytes of the bundle index.
+	BundleBytes []byte
+	// BundleIndex is the decoded bundle index.
+	BundleIndex ocispec.Index
+	// Meta is the kit metadata from the bundle index annotations.
+	Meta oci.Meta
+	// Storage serves the kit's blobs.
+	Storage content.ReadOnlyStorage
+	closer  io.Closer
+}
+
+// OpenKit opens a kit file (plain, gzip or zstd tar) or an OCI image layout
+// folder. A compressed file is decompressed to an unlinked temporary file so
+// that blobs can be served by offset; call Close to release it.
+func OpenKit(ctx context.Context, path string) (*Kit, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening kit: %w", err)
+	}
+	if info.IsDir() {
+		index, src, err := layout.OpenDir(path)
+		if err != nil {
+			return nil, fmt.Errorf("opening kit folder %s: %w", path, err)
+		}
+		return FromStorage(ctx, src, index)
+	}
+	index, err := readIndexJSON(path)
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := bundleEntry(index)
+	if err != nil {
+		return nil, fmt.Errorf("kit %s: %w", path, err)
+	}
+	// LoadImage serves every blob of the archive, not only the named image.
+	_, src, err := layout.LoadImage(ctx, path, "kit@"+bundle.Digest.String())
+	if err != nil {
+		return nil, fmt.Errorf("opening kit %s: %w", path, err)
+	}
+	k, err := FromStorage(ctx, src, index)
+	if err != nil {
+		closeStorage(src)
+		return nil, fmt.Errorf("kit %s: %w", path, err)
+	}
+	if c, ok := src.(io.Closer); ok {
+		k.closer = c
+	}
+	return k, nil
+}
+
+func closeStorage(src content.ReadOnlyStorage) {
+	if c, ok := src.(io.Closer); ok {
+		c.Close()
+	}
+}
+
+// FromStorage opens the kit that index lists in src, such as a kit held in
+// a content store. It reads and parses the bundle index.
+func FromStorage(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) (*Kit, error) {
+	bundle, err := bundleEntry(index)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := fetchSmall(ctx, src, bundle)
+	if err != nil {
+		return nil, fmt.Errorf("reading bundle index %s: %w", bundle.Digest, err)
+	}
+	idx, meta, err := oci.ParseBundleIndex(raw)
+	if err != nil {
+		return nil, err
+	}
+	return &Kit{Index: index, Bundle: bundle, BundleBytes: raw, BundleIndex: idx, Meta: meta, Storage: src}, nil
+}
+
+// Close releases the file behind a kit opened from a tar file.
+func (k *Kit) Close() error {
+	if k.closer == nil {
+		return nil
+	}
+	return k.closer.Close()
+}
+
+// bundleEntry returns the one image index in index.json with the bundle
+// artifact type, or the only image index when none carries it.
+func bundleEntry(index ocispec.Index) (ocispec.Descriptor, error) {
+	var indexes []ocispec.Descriptor
+	for _, d := range index.Manifests {
+		if d.MediaType != ocispec.MediaTypeImageIndex {
+			continue
+		}
+		if d.ArtifactType == oci.ArtifactTypeBundle {
+			return d, nil
+		}
+		indexes = append(indexes, d)
+	}
+	if len(indexes) == 1 {
+		return indexes[0], nil
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("index.json lists %d image indexes and none has artifact type %s: %w",
+		len(indexes), oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
+}
+
+// readIndexJSON reads index.json from the start of a kit file. A kit that
+// stella wrote has it as the second entry, so little is read.
+func readIndexJSON(path string) (ocispec.Index, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return ocispec.Index{}, fmt.Errorf("opening kit: %w", err)
+	}
+	defer f.Close()
+	tr, err := layout.NewTarReader(f, layout.Limits{})
+	if err != nil {
+		return ocispec.Index{}, fmt.Errorf("reading kit %s: %w", path, err)
+	}
+	defer tr.Close()
+	for {
+		e, err := tr.Next()
+		if err == io.EOF {
+			return ocispec.Index{}, fmt.Errorf("kit %s has no index.json: %w", path, errdef.ErrInvalidKit)
+		}
+		if err != nil {
+			return ocispec.Index{}, fmt.Errorf("reading kit %s: %w", path, err)
+		}
+		if e.Kind == layout.Blob {
+			tr.SkipBlob()
+			continue
+		}
+		if e.Kind != layout.IndexJSON {
+			continue
+		}
+		idx, err := readIndex(e.Reader)
+		if err != nil {
+			return idx, fmt.Errorf("kit %s: %w", path, err)
+		}
+		return idx, nil
+	}
+}
+
+func readIndex(r io.Reader) (ocispec.Index, error) {
+	var idx ocispec.Index
+	if err := json.NewDecoder(r).Decode(&idx); err != nil {
+		return idx, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
+	}
+	if idx.SchemaVersion != 2 {
+		return idx, fmt.Errorf("index.json schemaVersion is %d, want 2: %w", idx.SchemaVersion, errdef.ErrInvalidKit)
+	}
+	return idx, nil
+}
+
+func fetchSmall(ctx context.Context, src content.Fetcher, d ocispec.Descriptor) ([]byte, error) {
+	if d.Size < 0 || d.Size > maxManifestSize {
+		return nil, fmt.Errorf("%s declares %d bytes, over the %d byte limit: %w",
+			d.Digest, d.Size, maxManifestSize, errdef.ErrSizeExceedsLimit)
+	}
+	return content.FetchAll(ctx, src, d)
+}
+
+// Graph is every blob a bundle index reaches, split into manifests,
+// indexes and configs (Meta) and all other blobs (Data).
+type Graph struct {
+	Meta map[digest.Digest]ocispec.Descriptor
+	Data map[digest.Digest]ocispec.Descriptor
+}
+
+// Has reports whether the graph reaches d.
+func (g *Graph) Has(d digest.Digest) bool {
+	_, m := g.Meta[d]
+	_, b := g.Data[d]
+	return m || b
+}
+
+// Walk returns the graph of the kit's bundle index. It reads manifests and
+// indexes from the kit, so it works on a delta too: a delta holds every
+// manifest of its kit. A manifest the storage lacks is an error.
+func (k *Kit) Walk(ctx context.Context) (*Graph, error) {
+	return WalkGraph(ctx, k.Storage, k.Bundle)
+}
+
+// WalkGraph returns every blob that root reaches in src: children of image
+// indexes, configs and layers of image manifests. Subjects are not followed.
+func WalkGraph(ctx context.Context, src content.Fetcher, root ocispec.Descriptor) (*Graph, error) {
+	g := &Graph{Meta: map[digest.Digest]ocispec.Descriptor{}, Data: map[digest.Digest]ocispec.Descriptor{}}
+	var visit func(d ocispec.Descriptor, meta bool) error
+	visit = func(d ocispec.Descriptor, meta bool) error {
+		if g.Has(d.Digest) {
+			return nil
+		}
+		if err := d.Digest.Validate(); err != nil {
+			return fmt.Errorf("descriptor digest %q: %v: %w", d.Digest, err, errdef.ErrInvalidKit)
+		}
+		if !isManifest(d.MediaType) {
+			if meta {
+				g.Meta[d.Digest] = d
+			} else {
+				g.Data[d.Digest] = d
+			}
+			return nil
+		}
+		g.Meta[d.Digest] = d
+		raw, err := fetchSmall(ctx, src, d)
+		if err != nil {
+			return fmt.Errorf("reading manifest %s: %w", d.Digest, err)
+		}
+		var m struct {
+			Config    *ocispec.Descriptor  `json:"config"`
+			Layers    []ocispec.Descriptor `json:"layers"`
+			Manifests []ocispec.Descriptor `json:"manifests"`
+		}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("decoding manifest %s: %v: %w", d.Digest, err, errdef.ErrInvalidKit)
+		}
+		if m.Config != nil {
+			if err := visit(*m.Config, true); err != nil {
+				return err
+			}
+		}
+		for _, c := range m.Manifests {
+			if err := visit(c, true); err != nil {
+				return err
+			}
+		}
+		for _, l := range m.Layers {
+			if err := visit(l, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := visit(root, true); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func isManifest(mediaType string) bool {
+	switch mediaType {
+	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
+		"application/vnd.docker.distribution.manifest.v2+json",
+		"application/vnd.docker.distribution.manifest.list.v2+json":
+		return true
+	}
+	return false
+}
+
+// signatures returns the index.json entries that are signature referrers
+// of subject: image manifests whose subject is subject.
+func signatures(ctx context.Context, src content.Fetcher, index ocispec.Index, subject digest.Digest) []ocispec.Descriptor {
+	var out []ocispec.Descriptor
+	for _, d := range index.Manifests {
+		if d.MediaType != ocispec.MediaTypeImageManifest || IsDeltaEntry(d) {
+			continue
+		}
+		raw, err := fetchSmall(ctx, src, d)
+		if err != nil {
+			continue
+		}
+		var m ocispec.Manifest
+		if json.Unmarshal(raw, &m) != nil || m.Subject == nil || m.Subject.Digest != subject {
+			continue
+		}
+		if m.ArtifactType != oci.MediaTypeSigstoreBundle {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+var errNoDelta = errors.New("no delta manifest")
+
+// FindInfo returns the delta manifest that index.json lists for the kit's
+// bundle index, read from src, or an error wrapping errdef.ErrNotFound when
+// the kit is not a delta.
+func FindInfo(ctx context.Context, src content.Fetcher, index ocispec.Index, bundle digest.Digest) (*Info, error) {
+	for _, d := range index.Manifests {
+		if !IsDeltaEntry(d) {
+			continue
+		}
+		raw, err := fetchSmall(ctx, src, d)
+		if err != nil {
+			return nil, fmt.Errorf("reading delta manifest %s: %w", d.Digest, err)
+		}
+		m, err := ParseManifest(raw)
+		if err != nil {
+			return nil, err
+		}
+		if m.Subject.Digest != bundle {
+			return nil, fmt.Errorf("delta manifest %s is for %s, not bundle index %s: %w",
+				d.Digest, m.Subject.Digest, bundle, errdef.ErrInvalidKit)
+		}
+		craw, err := fetchSmall(ctx, src, m.Config)
+		if err != nil {
+			return nil, fmt.Errorf("reading delta config %s: %w", m.Config.Digest, err)
+		}
+		c, err := ParseConfig(craw)
+		if err != nil {
+			return nil, err
+		}
+		return &Info{Manifest: d, Config: c}, nil
+	}
+	return nil, fmt.Errorf("%w: %w", errNoDelta, errdef.ErrNotFound)
+}

@@ -1,0 +1,110 @@
+package delta
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/layout"
+)
+
+// Summary is what Peek reads from a kit: enough to order kits and deltas
+// without importing them. Nothing in it is verified.
+type Summary struct {
+	Digest      digest.Digest `json:"digest"`
+	Version     string        `json:"version"`
+	Sequence    int64         `json:"sequence"`
+	Kind        string        `json:"kind"`
+	BaseDigest  digest.Digest `json:"baseDigest,omitempty"`
+	BaseVersion string        `json:"baseVersion,omitempty"`
+}
+
+// Peek reads the version, sequence, kind and base of a kit file or layout
+// folder. From a file it reads only up to the bundle index, which a kit
+// written by stella stores among its first entries. Nothing is verified:
+// import checks everything again.
+func Peek(ctx context.Context, path string) (*Summary, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening kit: %w", err)
+	}
+	if info.IsDir() {
+		k, err := OpenKit(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		defer k.Close()
+		return summarize(k.Index, k.Bundle, k.Meta), nil
+	}
+	return peekFile(path)
+}
+
+func peekFile(path string) (*Summary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening kit: %w", err)
+	}
+	defer f.Close()
+	tr, err := layout.NewTarReader(f, layout.Limits{})
+	if err != nil {
+		return nil, fmt.Errorf("reading kit %s: %w", path, err)
+	}
+	defer tr.Close()
+	var index *ocispec.Index
+	var bundle ocispec.Descriptor
+	for {
+		e, err := tr.Next()
+		if err == io.EOF {
+			return nil, fmt.Errorf("kit %s ends before its bundle index: %w", path, errdef.ErrInvalidKit)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading kit %s: %w", path, err)
+		}
+		switch {
+		case e.Kind == layout.IndexJSON:
+			idx, err := readIndex(e.Reader)
+			if err != nil {
+				return nil, fmt.Errorf("kit %s: %w", path, err)
+			}
+			if bundle, err = bundleEntry(idx); err != nil {
+				return nil, fmt.Errorf("kit %s: %w", path, err)
+			}
+			index = &idx
+		case e.Kind == layout.Blob && index != nil && e.Digest == bundle.Digest:
+			if e.Size > maxManifestSize {
+				return nil, fmt.Errorf("bundle index of %s is %d bytes, over the %d byte limit: %w",
+					path, e.Size, maxManifestSize, errdef.ErrSizeExceedsLimit)
+			}
+			raw, err := io.ReadAll(e.Reader)
+			if err != nil {
+				return nil, fmt.Errorf("reading kit %s: %w", path, err)
+			}
+			_, meta, err := oci.ParseBundleIndex(raw)
+			if err != nil {
+				return nil, fmt.Errorf("kit %s: %w", path, err)
+			}
+			return summarize(*index, bundle, meta), nil
+		case e.Kind == layout.Blob:
+			tr.SkipBlob()
+		}
+	}
+}
+
+func summarize(index ocispec.Index, bundle ocispec.Descriptor, meta oci.Meta) *Summary {
+	s := &Summary{Digest: bundle.Digest, Version: meta.Version, Sequence: meta.Sequence, Kind: meta.Kind}
+	if meta.Kind == oci.KindDelta {
+		s.BaseDigest, s.BaseVersion = digest.Digest(meta.BaseDigest), meta.BaseVersion
+	}
+	for _, d := range index.Manifests {
+		if base, version, ok := BaseHint(d); ok {
+			s.Kind, s.BaseDigest, s.BaseVersion = oci.KindDelta, base, version
+		}
+	}
+	return s
+}
