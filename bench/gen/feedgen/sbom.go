@@ -106,3 +106,22 @@ func WriteCycloneDX(w io.Writer, pkgs []Package) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }
+
+// IDs draws n record IDs of the current snapshot, each a CVE, GHSA or OSV
+// ID of a vulnerability that is not withdrawn. The same seed gives the
+// same list.
+func (g *Generator) IDs(n int, seed uint64) []string {
+	rng := rand.New(rand.NewPCG(seed, 98))
+	out := make([]string, 0, n)
+	for tries := 0; len(out) < n && tries < n*50; tries++ {
+		v := g.vulns[rng.IntN(len(g.vulns))]
+		if !v.withdrawn.IsZero() {
+			continue
+		}
+		ids := []string{v.cve, v.ghsa, v.osvID}
+		if id := ids[rng.IntN(3)]; id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
