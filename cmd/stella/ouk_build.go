@@ -32,9 +32,11 @@ type kitSpec struct {
 }
 
 type buildOptions struct {
-	spec   kitSpec
-	file   string
-	format string
+	spec       kitSpec
+	file       string
+	format     string
+	delta      bool
+	fullOutput string
 }
 
 func newBuildCommand(g *globalOptions) *cobra.Command {
@@ -49,12 +51,20 @@ apart from the signature.
 
 Feeds are KIND=PATH with KIND osv, ghsa, nvd or regional:NAME and PATH a
 folder of JSON files or an OSV all.zip. Images are REF=PATH with PATH an OCI
-layout folder or an oci-archive tar; every platform is kept.`,
+layout folder or an oci-archive tar; every platform is kept.
+
+With --delta (and --base), -o names the delta from the base kit to the new
+kit, and the full new kit is written to --full-output, by default the -o
+name with ".delta" removed (delta-31.delta.tar.zst gives delta-31.tar.zst)
+or else with "-full" before the .tar suffix. Both come from one build, so
+the delta's bundle digest is the full kit's.`,
 		Example: `  stella ouk build -o kit.tar.zst --version 2026.12.04 \
     --feed osv=feeds/osv --feed ghsa=feeds/advisory-database \
     --feed nvd=feeds/nvd --image registry.example/stella-ops/scanner:0.1.0=images/scanner \
     --key cosign.key --expires 720h
-  stella ouk build -f kit.yaml`,
+  stella ouk build -f kit.yaml
+  stella ouk build --base kit-30.tar.zst --delta -o kit-31.delta.tar.zst \
+    --feed osv=feeds/osv --key cosign.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, g) },
 	}
@@ -70,6 +80,8 @@ layout folder or an oci-archive tar; every platform is kept.`,
 	f.StringVar(&o.spec.Expires, "expires", "", "time until the kit expires, such as 720h or 30d (default never)")
 	f.StringVar(&o.spec.Base, "base", "", "previous kit whose DB layers are reused; adds one overlay layer")
 	f.BoolVar(&o.spec.Rollup, "rollup", false, "with --base, write fresh base layers instead of an overlay")
+	f.BoolVar(&o.delta, "delta", false, "with --base, write the delta to -o and the full kit to --full-output")
+	f.StringVar(&o.fullOutput, "full-output", "", "with --delta, the full kit file (default derived from -o)")
 	f.StringVar(&o.format, "format", "text", "result format: text or json")
 	return cmd
 }
@@ -87,6 +99,9 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		return err
 	}
 	opts.Logger = g.logger(cmd.ErrOrStderr())
+	if err := o.applyDelta(&opts); err != nil {
+		return err
+	}
 	if spec.Key != "" {
 		signer, err := loadSigner(spec.Key)
 		if err != nil {
@@ -114,7 +129,47 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if !res.Signed {
 		fmt.Fprintln(w, "Signed: no (pass --key to sign)")
 	}
+	if d := res.Delta; d != nil {
+		fmt.Fprintf(w, "Delta from %s at %s, %s: %d blobs carried, %d omitted\n",
+			d.BaseVersion, d.Output, humanBytes(d.Size), d.BlobsIncluded, d.BlobsOmitted)
+	}
 	return nil
+}
+
+// applyDelta moves -o to the delta output and picks the full kit's name
+// when --delta is set.
+func (o *buildOptions) applyDelta(opts *build.Options) error {
+	if !o.delta {
+		if o.fullOutput != "" {
+			return usagef("--full-output needs --delta")
+		}
+		return nil
+	}
+	if opts.Base == "" {
+		return usagef("--delta needs --base PREVIOUS_KIT, the kit the delta applies to")
+	}
+	opts.DeltaOutput = opts.Output
+	opts.Output = o.fullOutput
+	if opts.Output == "" {
+		opts.Output = fullKitName(opts.DeltaOutput)
+	}
+	if opts.Output == opts.DeltaOutput {
+		return usagef("--full-output and -o are both %s; give two different files", opts.Output)
+	}
+	return nil
+}
+
+// fullKitName derives the full kit's file name from the delta's: without
+// ".delta", or else with "-full" before the .tar suffix.
+func fullKitName(deltaName string) string {
+	dir, base := filepath.Split(deltaName)
+	if strings.Contains(base, ".delta.") {
+		return dir + strings.Replace(base, ".delta.", ".", 1)
+	}
+	if i := strings.Index(base, ".t"); i > 0 {
+		return dir + base[:i] + "-full" + base[i:]
+	}
+	return deltaName + "-full.tar"
 }
 
 // merged reads -f and lays the flags the user set over it.

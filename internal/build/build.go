@@ -23,6 +23,7 @@ import (
 
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
 	"stella-ops.org/ouk/oci/layout"
 	"stella-ops.org/ouk/oci/sign"
 )
@@ -60,6 +61,9 @@ type Options struct {
 	Base string
 	// Rollup writes fresh base layers instead of adding an overlay to Base.
 	Rollup bool
+	// DeltaOutput, when set, is a second file that receives the delta from
+	// Base to the new kit, written from the same build.
+	DeltaOutput string
 	// Logger receives progress; default discards.
 	Logger *slog.Logger
 }
@@ -77,6 +81,8 @@ type Result struct {
 	Images   []string       `json:"images"`
 	Signed   bool           `json:"signed"`
 	Summary  vulndb.Summary `json:"summary"`
+	// Delta describes the delta file when Options.DeltaOutput was set.
+	Delta *delta.Result `json:"delta,omitempty"`
 }
 
 // Build writes a kit as opts describes.
@@ -86,6 +92,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if opts.Created.IsZero() {
 		return nil, fmt.Errorf("build options: no creation time set")
+	}
+	if opts.DeltaOutput != "" && opts.Base == "" {
+		return nil, fmt.Errorf("build options: a delta output needs a base kit")
 	}
 	created := opts.Created.UTC().Truncate(time.Second)
 	comp, err := layout.CompressionFromName(opts.Output)
@@ -172,7 +181,28 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	for _, img := range opts.Images {
 		res.Images = append(res.Images, img.Ref)
 	}
+	if opts.DeltaOutput != "" {
+		if res.Delta, err = b.writeDelta(ctx, index); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
+}
+
+// writeDelta writes the delta from the base kit to the kit just built,
+// reading the new kit's blobs from the build's own sources.
+func (b *builder) writeDelta(ctx context.Context, index ocispec.Index) (*delta.Result, error) {
+	base, err := delta.OpenKit(ctx, b.opts.Base)
+	if err != nil {
+		return nil, fmt.Errorf("opening base kit for the delta: %w", err)
+	}
+	defer base.Close()
+	target, err := delta.FromStorage(ctx, b.src, index)
+	if err != nil {
+		return nil, fmt.Errorf("reading the new kit for the delta: %w", err)
+	}
+	return delta.WriteFile(ctx, b.opts.DeltaOutput, base, target,
+		delta.Options{Signer: b.opts.Signer, Created: b.created, Logger: b.opts.Logger})
 }
 
 var specsVersioned = specs.Versioned{SchemaVersion: 2}
