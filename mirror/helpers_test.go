@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/retry"
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/importer"
@@ -162,4 +163,10 @@ func importRef(t *testing.T, c *Client, store *cas.Store, keys []sign.TrustedKey
 		t.Fatalf("importing %s: %v", ref, err)
 	}
 	return res, src
+}
+
+// fastPolicy retries like DefaultRetryPolicy but waits only a millisecond.
+func fastPolicy() retry.Policy {
+	return &retry.GenericPolicy{Retryable: retry.DefaultPredicate,
+		Backoff: retry.ExponentialBackoff(time.Millisecond, 1, 0), MinWait: time.Millisecond, MaxWait: time.Millisecond, MaxRetry: 6}
 }

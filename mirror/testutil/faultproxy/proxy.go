@@ -27,7 +27,9 @@ const (
 	CutResponse       // forward, send half the response body, then close the connection
 )
 
-// Proxy forwards to a backend and injects faults.
+// Proxy forwards to a backend and injects faults. Each distinct request
+// (method and path, or method and digest for uploads) is faulted at most
+// once, so a client that retries always gets through.
 type Proxy struct {
 	*httptest.Server
 	backend *url.URL
@@ -40,6 +42,8 @@ type Proxy struct {
 	schedule []Fault
 	count    int
 	enabled  bool
+	match    func(*http.Request) bool
+	faulted  map[string]bool
 
 	// Counts of faults injected, by kind.
 	Injected [5]atomic.Int64
@@ -67,6 +71,15 @@ func (p *Proxy) SetEnabled(on bool) {
 	p.mu.Unlock()
 }
 
+// SetMatch chooses which requests count for the schedule; by default only
+// requests for registry blobs and manifests do, so the version check and
+// token requests always pass.
+func (p *Proxy) SetMatch(match func(*http.Request) bool) {
+	p.mu.Lock()
+	p.match = match
+	p.mu.Unlock()
+}
+
 // Total returns how many faults were injected.
 func (p *Proxy) Total() int64 {
 	var n int64
@@ -82,15 +95,29 @@ func (p *Proxy) next(r *http.Request) Fault {
 	if !p.enabled || len(p.schedule) == 0 || p.every <= 0 {
 		return None
 	}
-	// Only blob and manifest traffic is faulted, so the registry's version
-	// check and token requests work and the retry paths get exercised.
-	if !strings.Contains(r.URL.Path, "/blobs/") && !strings.Contains(r.URL.Path, "/manifests/") {
+	if p.match != nil && !p.match(r) {
+		return None
+	}
+	if p.match == nil && !strings.Contains(r.URL.Path, "/blobs/") && !strings.Contains(r.URL.Path, "/manifests/") {
+		return None
+	}
+	// A request already faulted once passes, so retries make progress
+	// whatever the schedule. Uploads are keyed by digest, not session.
+	key := r.Method + " " + r.URL.Path
+	if d := r.URL.Query().Get("digest"); d != "" {
+		key = r.Method + " upload " + d
+	}
+	if p.faulted[key] {
 		return None
 	}
 	p.count++
 	if p.count%p.every != 0 {
 		return None
 	}
+	if p.faulted == nil {
+		p.faulted = make(map[string]bool)
+	}
+	p.faulted[key] = true
 	f := p.schedule[(p.count/p.every)%len(p.schedule)]
 	switch {
 	case f == CutRequest && (r.Method != http.MethodPut && r.Method != http.MethodPatch || r.ContentLength == 0):
@@ -159,10 +186,9 @@ func (c *cuttingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// hijackClose closes the client connection at once, without sending any
+// more of the answer.
 func hijackClose(w http.ResponseWriter) {
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		panic(http.ErrAbortHandler)
