@@ -51,7 +51,7 @@ type ClientOptions struct {
 	Logger *slog.Logger
 }
 
-// DefaultRetryPolicy retries connection resets, 408, 429 and 5xx answers up
+// DefaultRetryPolicy retries connection resets, 408, 429 and 5xx responses up
 // to six times with exponential backoff between 100 ms and 3 s.
 var DefaultRetryPolicy retry.Policy = &retry.GenericPolicy{
 	Retryable: retry.DefaultPredicate,
@@ -102,8 +102,8 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		Client:     httpClient,
 		Cache:      auth.NewCache(),
 		Credential: cred,
-		// Token realms on loopback are allowed, because an intranet
-		// registry and its token service may share the host; air-gap mode
+		// Token realms on loopback are allowed because an intranet
+		// registry and its token service may share the host. Air-gap mode
 		// still limits which hosts are contacted.
 		BlockedRealmPrefixes: nil,
 	}
@@ -125,7 +125,7 @@ func (o ClientOptions) transport() (*http.Transport, error) {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-file %s holds no PEM certificate; pass a PEM file of CA certificates", o.CAFile)
+			return nil, fmt.Errorf("--ca-file %s contains no PEM certificate; pass a PEM file of CA certificates", o.CAFile)
 		}
 		cfg.RootCAs = pool
 	}

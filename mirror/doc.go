@@ -2,10 +2,10 @@
 // OCI registries, and reads kits from intranet web servers.
 //
 // It pushes a kit's bundle index graph to a registry with its signature and
-// SBOM attached as referrers, opens a registry tag as an oras-go source for
-// the importer, copies a kit's images into a site registry at their original
-// digests, and streams a kit over HTTP(S) with range requests that resume an
-// interrupted transfer.
+// SBOM attached as referrers. It opens a registry tag as an oras-go source
+// for the importer and copies a kit's images into a site registry at their
+// original digests. It also streams a kit over HTTP(S), resuming an
+// interrupted transfer with range requests.
 //
 // Every HTTP client built here goes through the same chain of round
 // trippers:

@@ -75,7 +75,7 @@ func TestHTTPReaderResumes(t *testing.T) {
 	var ranges []string
 	proxy.SetMatch(func(r *http.Request) bool {
 		ranges = append(ranges, r.Header.Get("Range")+" "+r.Header.Get("If-Range"))
-		// The proxy cuts the first answer; it faults a request only once.
+		// The proxy cuts the first response and faults a request only once.
 		return true
 	})
 	c := fastRetryClient(t, strings.TrimPrefix(proxy.URL, "http://"))
@@ -104,7 +104,7 @@ func TestHTTPReaderDetectsChange(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", version)
 		http.ServeContent(w, r, "kit.tar", time.Time{}, bytes.NewReader(body))
-		version = `"v2"` // the file is replaced after the first answer
+		version = `"v2"` // the file is replaced after the first response
 	}))
 	defer srv.Close()
 	proxy, err := faultproxy.New(srv.URL, 1, faultproxy.CutResponse)

@@ -87,7 +87,7 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 			continue
 		}
 		if roots != nil {
-			return nil, fmt.Errorf("index.json lists more than one bundle index; a kit holds exactly one: %w", errdef.ErrInvalidKit)
+			return nil, fmt.Errorf("index.json lists more than one bundle index, but a kit contains exactly one: %w", errdef.ErrInvalidKit)
 		}
 		bundle := ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: oci.ArtifactTypeBundle}
 		roots = &kitRoots{bundle: bundle, bundleIdx: idx, meta: meta}

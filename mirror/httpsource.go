@@ -17,9 +17,9 @@ import (
 var ErrChanged = errors.New("remote file changed during download")
 
 // HTTPReader reads a file from a web server and, when the connection breaks
-// or the server answers 408, 429 or 5xx, continues where it stopped with a
+// or the server responds with 408, 429 or 5xx, continues where it stopped with a
 // Range request. If-Range carries the ETag (or Last-Modified) of the first
-// answer, so a file replaced in between is detected instead of spliced.
+// response, so a file replaced in between is detected instead of spliced.
 type HTTPReader struct {
 	ctx    context.Context
 	client *http.Client
@@ -48,13 +48,13 @@ func OpenHTTP(ctx context.Context, client *http.Client, url string, log *slog.Lo
 	return r, nil
 }
 
-// Size returns the length of the file, or -1 when the server did not say.
+// Size returns the length of the file, or -1 when the response had no Content-Length.
 func (r *HTTPReader) Size() int64 { return r.size }
 
 // Offset returns how many bytes have been read.
 func (r *HTTPReader) Offset() int64 { return r.off }
 
-// request sends a GET from the current offset and checks the answer.
+// request sends a GET from the current offset and checks the response.
 func (r *HTTPReader) request() error {
 	req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, r.url, nil)
 	if err != nil {
@@ -95,7 +95,7 @@ func (r *HTTPReader) request() error {
 	return nil
 }
 
-// StatusError is an HTTP answer other than 200 or 206.
+// StatusError is an HTTP response status other than 200 or 206.
 type StatusError struct {
 	URL    string
 	Code   int
@@ -103,7 +103,7 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("GET %s: server answered %s", e.URL, e.Status)
+	return fmt.Sprintf("GET %s: server responded %s", e.URL, e.Status)
 }
 
 // Temporary reports whether the status is worth another attempt.
@@ -169,11 +169,11 @@ func validatorOf(resp *http.Response) string {
 func checkContentRange(v string, off int64) error {
 	rest, ok := strings.CutPrefix(v, "bytes ")
 	if !ok {
-		return fmt.Errorf("range answer has Content-Range %q, want bytes %d-", v, off)
+		return fmt.Errorf("range response has Content-Range %q, expected bytes %d-", v, off)
 	}
 	start, _, _ := strings.Cut(rest, "-")
 	if n, err := strconv.ParseInt(start, 10, 64); err != nil || n != off {
-		return fmt.Errorf("range answer starts at %q, want byte %d", start, off)
+		return fmt.Errorf("range response starts at byte %q, expected %d", start, off)
 	}
 	return nil
 }

@@ -85,7 +85,7 @@ func (p *pusher) copyGraph(ctx context.Context, src content.ReadOnlyStorage, roo
 
 // PushKit publishes a kit read from src, whose index.json is index, to repo
 // and tags its bundle index with tag. The signature referrers listed in
-// index follow, then an SBOM referrer (unless opts say otherwise). Blobs the
+// index follow, then an SBOM referrer (unless opts.SkipSBOMReferrer is set). Blobs the
 // registry holds already are not sent again.
 func PushKit(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, repo *remote.Repository, tag string, opts PushOptions) (*PushResult, error) {
 	p := newPusher(repo, opts.Logger)
@@ -307,11 +307,11 @@ func (p *pusher) pushBlob(ctx context.Context, desc ocispec.Descriptor, r io.Rea
 	return nil
 }
 
-// detectReferrersAPI asks the registry whether it offers the referrers API,
-// listing the referrers of subject (which must exist), so that the
-// referrers pushed next go through the API when it is there. A registry
-// that accepts a subject without announcing it (no OCI-Subject header)
-// would otherwise get the sha256-<hex> tag as well.
+// detectReferrersAPI checks whether the registry offers the referrers API
+// by listing the referrers of subject, which must exist. Referrers pushed
+// next then go through the API when it is there. Without this check, a
+// registry that accepts a subject without the OCI-Subject response header
+// would also get the sha256-<hex> tag.
 func detectReferrersAPI(ctx context.Context, repo *remote.Repository, subject ocispec.Descriptor, log *slog.Logger) error {
 	err := withRetry(ctx, log, "list referrers of "+subject.Digest.String(), func(int) error {
 		return repo.Referrers(ctx, subject, "", func([]ocispec.Descriptor) error { return nil })

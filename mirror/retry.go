@@ -18,7 +18,7 @@ import (
 const Attempts = 6
 
 // isTransient reports whether err is worth another attempt: a connection
-// cut, a timeout, or a 408, 429 or 5xx answer that outlived the retries of
+// cut, a timeout, or a 408, 429 or 5xx response that outlived the retries of
 // the round tripper.
 func isTransient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrHostNotAllowed) {

@@ -100,7 +100,7 @@ func writeFile(t *testing.T, path, body string) {
 	}
 }
 
-// waitForRegistry polls /v2/ until the registry answers.
+// waitForRegistry polls /v2/ until the registry responds.
 func waitForRegistry(t *testing.T, reg *testRegistry, logs *bytes.Buffer) {
 	t.Helper()
 	client := &http.Client{Timeout: time.Second}
@@ -334,7 +334,7 @@ func TestRegistryPlainInteropAndFaults(t *testing.T) {
 		t.Errorf("import of the oras copy: %+v", res)
 	}
 
-	// Through a proxy that cuts connections and answers 500 and 429, push,
+	// Through a proxy that cuts connections and responds 500 and 429, push,
 	// import and mirror still complete.
 	proxy, err := faultproxy.New("http://"+reg.host, 5,
 		faultproxy.CutResponse, faultproxy.Status500, faultproxy.CutRequest, faultproxy.Status429)

@@ -73,7 +73,7 @@ func readPasswordLine(r io.Reader) (string, error) {
 	}
 	pw := strings.TrimRight(line, "\r\n")
 	if pw == "" {
-		return "", usagef("--password-stdin: standard input holds no password")
+		return "", usagef("--password-stdin: standard input is empty, so no password was given")
 	}
 	return pw, nil
 }

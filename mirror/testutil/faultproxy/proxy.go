@@ -1,5 +1,5 @@
 // Package faultproxy is a reverse proxy for tests that breaks a share of
-// the requests it forwards: it answers 500 or 429 without forwarding, or
+// the requests it forwards: it responds 500 or 429 without forwarding, or
 // cuts the connection in the middle of a request or response body. Faults
 // follow a fixed schedule, so a test run is repeatable.
 package faultproxy
@@ -15,14 +15,14 @@ import (
 	"sync/atomic"
 )
 
-// Fault is what the proxy does to one request.
+// Fault is the action the proxy takes on one request.
 type Fault int
 
 // Faults.
 const (
 	None        Fault = iota
-	Status500         // answer 500 without forwarding
-	Status429         // answer 429 with Retry-After: 0 without forwarding
+	Status500         // respond 500 without forwarding
+	Status429         // respond 429 with Retry-After: 0 without forwarding
 	CutRequest        // read half the request body, then close the connection
 	CutResponse       // forward, send half the response body, then close the connection
 )
