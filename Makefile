@@ -17,7 +17,7 @@ OSV_SCANNER_VERSION := v2.3.5
 TOOLS := $(TOOLS_BIN)/oras $(TOOLS_BIN)/crane $(TOOLS_BIN)/cosign $(TOOLS_BIN)/registry \
          $(TOOLS_BIN)/regctl $(TOOLS_BIN)/osv-scanner
 
-.PHONY: all build demo test test-short tools skopeo fuzz bench clean
+.PHONY: all build demo test test-short tools skopeo fuzz bench bench-db clean
 
 all: build
 
@@ -71,5 +71,10 @@ fuzz:
 bench: build tools skopeo
 	bash bench/run.sh
 
+# Vulnerability DB figures at 300,000 generated records; takes several minutes.
+bench-db:
+	$(GO) run ./bench/gen -o .bench/feeds -write 0,1 -nights 1
+	$(GO) run ./bench/vulndb -feeds .bench/feeds
+
 clean:
-	rm -rf $(BIN) .demo
+	rm -rf $(BIN) .demo .bench
