@@ -40,7 +40,7 @@ Copy kits into the folder under a hidden name (starting with a dot) and
 rename them when the copy is complete, so a round never sees half a kit.
 Each import, skip, rejection and retry is logged on stderr with the kit
 version and digest. With --once the folder is processed once and the exit
-status is non-zero when any kit in it stands rejected.`,
+status is non-zero when any kit in it is rejected.`,
 		Example: `  stella ouk watch /srv/stella/drop
   stella ouk watch --once --key cosign.pub /media/usb`,
 		Args: cobra.ExactArgs(1),
@@ -74,7 +74,7 @@ func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) err
 		}
 		if o.once {
 			if rejected > 0 {
-				return fmt.Errorf("%d kit(s) in %s stand rejected; see the .stella-rejected notes beside them", rejected, dir)
+				return fmt.Errorf("%d kit(s) in %s are rejected; see the .stella-rejected notes beside them", rejected, dir)
 			}
 			return nil
 		}
@@ -105,7 +105,7 @@ type watcher struct {
 }
 
 // round scans the folder once, imports what is new and returns how many
-// kits stand rejected.
+// kits are rejected.
 func (w *watcher) round(ctx context.Context) (int, error) {
 	cands, err := watch.Scan(ctx, w.dir)
 	if err != nil {
@@ -132,12 +132,12 @@ func (w *watcher) round(ctx context.Context) (int, error) {
 	return rejected, nil
 }
 
-// process handles one candidate and returns false when it stands rejected.
+// process handles one candidate and returns false when it is rejected.
 func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.Options, c watch.Candidate) bool {
 	active, hasActive := activeKit(ctx, store)
 	if note, ok := watch.ReadNote(c.Path); ok {
 		if !note.Stale(c, string(active.Digest)) {
-			w.log.Debug("kit stays rejected", "path", c.Path, "reason", note.Reason)
+			w.log.Debug("kit remains rejected; skipped", "path", c.Path, "reason", note.Reason)
 			return false
 		}
 		w.log.Info("retrying rejected kit", "path", c.Path, "version", note.Version, "digest", note.Digest)

@@ -1,0 +1,449 @@
+// Command import measures kit import against its floor and its peers, and
+// nightly deltas against the changed records: full import time against
+// reading, hashing and writing the same bytes once with fsync, `oras cp`
+// and `skopeo copy`; delta import time and size per night; peak memory of
+// import for a kit and a kit ten times larger; and bytes written to disk
+// per byte imported. It prints a Markdown section for docs/benchmarks.md.
+//
+// Usage:
+//
+//	go run ./bench/import [-stella bin/stella] [-records 300000] [-nights 30] [-image-mb 250] [-big 10] [-work DIR]
+//
+// The feeds come from the bench/gen generator with the same seed. Timings
+// are wall-clock on this machine and vary from run to run; the report gives
+// them as ratios beside the raw figures.
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"stella-ops.org/ouk/bench/gen/feedgen"
+)
+
+type config struct {
+	stella, tools, work  string
+	records, nights, big int
+	imageMB              int
+	seed                 uint64
+	keep                 bool
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.stella, "stella", "bin/stella", "stella binary to measure")
+	flag.StringVar(&c.tools, "tools", ".tools/bin", "folder of peer tools (oras); PATH is searched too")
+	flag.StringVar(&c.work, "work", "", "work folder (default a new temporary folder, removed at the end)")
+	flag.IntVar(&c.records, "records", 300000, "vulnerability records of the generated feeds")
+	flag.IntVar(&c.nights, "nights", 30, "nightly deltas after the full kit")
+	flag.IntVar(&c.imageMB, "image-mb", 250, "MiB of image layers in the kit")
+	flag.IntVar(&c.big, "big", 10, "size factor of the large kit for the memory check; 0 skips it")
+	flag.Uint64Var(&c.seed, "seed", 1, "generator seed")
+	flag.BoolVar(&c.keep, "keep", false, "keep the work folder")
+	flag.Parse()
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/import:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
+}
+
+// measurement is one run of a child process.
+type measurement struct {
+	wall    time.Duration
+	maxRSS  int64 // bytes
+	written int64 // bytes the child caused to be written to storage
+	stdout  []byte
+}
+
+func (c config) runStella(store string, args ...string) (measurement, error) {
+	return runCmd(nil, c.stella, append([]string{"--store", store}, args...)...)
+}
+
+func runCmd(env []string, name string, args ...string) (measurement, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=")
+	cmd.Env = append(cmd.Env, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	m := measurement{wall: time.Since(start), stdout: out.Bytes()}
+	if err != nil {
+		return m, fmt.Errorf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, errb.String())
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.maxRSS = ru.Maxrss << 10
+		m.written = ru.Oublock * 512
+	}
+	return m, nil
+}
+
+func median(ms []measurement) measurement {
+	slices.SortFunc(ms, func(a, b measurement) int { return int(a.wall - b.wall) })
+	return ms[len(ms)/2]
+}
+
+// night is one night of the series.
+type night struct {
+	deltaSize, floorSize, fullDB int64
+	digest                       string
+	imp                          measurement
+}
+
+func run(c config) error {
+	if c.work == "" {
+		dir, err := os.MkdirTemp("", "stella-bench-import-")
+		if err != nil {
+			return err
+		}
+		c.work = dir
+	}
+	if !c.keep {
+		defer os.RemoveAll(c.work)
+	}
+	var err error
+	if c.stella, err = filepath.Abs(c.stella); err != nil {
+		return err
+	}
+	w := func(name string) string { return filepath.Join(c.work, name) }
+	if _, err := runCmd(nil, c.stella, "ouk", "keygen", "--output-dir", w("keys")); err != nil {
+		return err
+	}
+	key, pub := w("keys/cosign.key"), w("keys/cosign.pub")
+
+	layers := 5
+	layerSize := int64(c.imageMB) << 20 / int64(layers)
+	logf("writing %d MiB of image layers", c.imageMB)
+	if err := writeImage(w("image"), "bench", c.seed, layers, layerSize); err != nil {
+		return err
+	}
+	image := "registry.example/stella-ops/bench:bench=" + w("image")
+
+	// The series: night 0 in full, then each night's full kit and delta.
+	g := feedgen.New(feedgen.Config{Seed: c.seed, Records: c.records})
+	feeds := w("feeds")
+	build := func(n int, extra ...string) (measurement, error) {
+		if err := os.RemoveAll(feeds); err != nil {
+			return measurement{}, err
+		}
+		if _, err := g.Write(feeds, feedgen.FormatZip); err != nil {
+			return measurement{}, err
+		}
+		args := append([]string{"ouk", "build", "--version", fmt.Sprintf("night-%03d", n), "--sequence", fmt.Sprint(n + 1),
+			"--feed", "osv=" + filepath.Join(feeds, "osv"), "--feed", "ghsa=" + filepath.Join(feeds, "ghsa"),
+			"--feed", "nvd=" + filepath.Join(feeds, "nvd"), "--image", image, "--key", key, "--format", "json"}, extra...)
+		return runCmd([]string{fmt.Sprintf("SOURCE_DATE_EPOCH=%d", g.Now().Unix())}, c.stella, args...)
+	}
+	kit := func(n int) string { return w(fmt.Sprintf("kit-%03d.tar", n)) }
+	logf("building the night-0 kit from %d records", c.records)
+	if _, err := build(0, "-o", kit(0)); err != nil {
+		return err
+	}
+	nights := make([]night, c.nights+1)
+	for n := 1; n <= c.nights; n++ {
+		ch := g.Advance()
+		var changed bytes.Buffer
+		for _, s := range g.ChangedSources(ch) {
+			changed.Write(s.JSON)
+			changed.WriteByte('\n')
+		}
+		nights[n].floorSize = zstdSize(changed.Bytes())
+		delta := w(fmt.Sprintf("delta-%03d.tar.zst", n))
+		m, err := build(n, "--base", kit(n-1), "--delta", "-o", delta, "--full-output", kit(n))
+		if err != nil {
+			return err
+		}
+		var res struct {
+			Digest string `json:"digest"`
+			Delta  struct {
+				Size int64 `json:"size"`
+			} `json:"delta"`
+		}
+		if err := json.Unmarshal(m.stdout, &res); err != nil {
+			return fmt.Errorf("decoding build result: %w", err)
+		}
+		nights[n].deltaSize, nights[n].digest = res.Delta.Size, res.Digest
+		if nights[n].fullDB, err = c.dbSize(kit(n)); err != nil {
+			return err
+		}
+		if n > 1 && n < c.nights {
+			os.Remove(kit(n - 1))
+		}
+		logf("night %d: delta %d bytes, changed-records floor %d bytes", n, nights[n].deltaSize, nights[n].floorSize)
+	}
+	os.RemoveAll(feeds)
+
+	rep, err := c.measureFull(kit(0), pub, w)
+	if err != nil {
+		return err
+	}
+	// Deltas, in order, over the store that holds night 0.
+	store := w("store-full")
+	for n := 1; n <= c.nights; n++ {
+		if nights[n].imp, err = c.runStella(store, "ouk", "import", "--key", pub,
+			w(fmt.Sprintf("delta-%03d.tar.zst", n))); err != nil {
+			return err
+		}
+	}
+	final, err := c.activeDigest(store)
+	if err != nil {
+		return err
+	}
+	fullStore := w("store-last")
+	if _, err := c.runStella(fullStore, "ouk", "import", "--key", pub, kit(c.nights)); err != nil {
+		return err
+	}
+	direct, err := c.activeDigest(fullStore)
+	if err != nil {
+		return err
+	}
+	os.RemoveAll(fullStore)
+	rep.seriesDigest, rep.fullDigest = final, direct
+
+	if c.big > 0 {
+		if rep.big, rep.bigSize, err = c.measureBig(g, w, image, key, pub, layers, layerSize); err != nil {
+			return err
+		}
+	}
+	printReport(os.Stdout, c, rep, nights, fileSize(kit(0)))
+	return nil
+}
+
+type report struct {
+	full, floor, oras, skopeo measurement
+	kitBytes, imageBytes      int64
+	seriesDigest, fullDigest  string
+	big                       measurement
+	bigSize                   int64
+}
+
+// measureFull times three full imports into fresh stores, the floor, oras
+// cp of the kit layout and skopeo copy of its image. The last import's
+// store is kept as store-full for the deltas.
+func (c config) measureFull(kitPath, pub string, w func(string) string) (*report, error) {
+	rep := &report{kitBytes: fileSize(kitPath), imageBytes: dirSize(w("image/blobs"))}
+	var imports, floors, orasRuns, skopeoRuns []measurement
+	layoutDir := w("kit-layout")
+	if err := os.MkdirAll(layoutDir, 0o755); err != nil {
+		return nil, err
+	}
+	if _, err := runCmd(nil, "tar", "-xf", kitPath, "-C", layoutDir); err != nil {
+		return nil, err
+	}
+	oras := toolPath(c.tools, "oras")
+	skopeo := toolPath(c.tools, "skopeo")
+	for i := range 3 {
+		store := w("store-full")
+		os.RemoveAll(store)
+		logf("full import %d", i+1)
+		m, err := c.runStella(store, "ouk", "import", "--key", pub, kitPath)
+		if err != nil {
+			return nil, err
+		}
+		imports = append(imports, m)
+		f, err := floorCopy(kitPath, w("floor.out"))
+		if err != nil {
+			return nil, err
+		}
+		floors = append(floors, f)
+		if oras != "" {
+			os.RemoveAll(w("oras-out"))
+			m, err := runCmd(nil, oras, "cp", "--from-oci-layout", layoutDir+":night-000", "--to-oci-layout", w("oras-out")+":night-000")
+			if err != nil {
+				return nil, err
+			}
+			orasRuns = append(orasRuns, m)
+		}
+		if skopeo != "" {
+			os.RemoveAll(w("skopeo-out"))
+			m, err := runCmd(nil, skopeo, "copy", "oci:"+w("image")+":bench", "oci:"+w("skopeo-out")+":bench")
+			if err != nil {
+				return nil, err
+			}
+			skopeoRuns = append(skopeoRuns, m)
+		}
+	}
+	os.Remove(w("floor.out"))
+	os.RemoveAll(w("oras-out"))
+	os.RemoveAll(w("skopeo-out"))
+	rep.full, rep.floor = median(imports), median(floors)
+	if len(orasRuns) > 0 {
+		rep.oras = median(orasRuns)
+	}
+	if len(skopeoRuns) > 0 {
+		rep.skopeo = median(skopeoRuns)
+	}
+	return rep, nil
+}
+
+// measureBig builds a kit about `big` times larger, with more image layers,
+// imports it into a fresh store and removes both.
+func (c config) measureBig(g *feedgen.Generator, w func(string) string, image, key, pub string,
+	layers int, layerSize int64) (measurement, int64, error) {
+	bigImage := w("image-big")
+	kitBig := w("kit-big.tar")
+	defer os.RemoveAll(bigImage)
+	defer os.Remove(kitBig)
+	defer os.RemoveAll(w("store-big"))
+	n := layers * c.big
+	logf("writing %d MiB of image layers for the large kit", int64(n)*layerSize>>20)
+	if err := writeImage(bigImage, "bench", c.seed+1, n, layerSize); err != nil {
+		return measurement{}, 0, err
+	}
+	feeds := w("feeds")
+	if _, err := g.Write(feeds, feedgen.FormatZip); err != nil {
+		return measurement{}, 0, err
+	}
+	defer os.RemoveAll(feeds)
+	if _, err := runCmd(nil, c.stella, "ouk", "build", "-o", kitBig, "--version", "big", "--sequence", "1",
+		"--feed", "osv="+filepath.Join(feeds, "osv"), "--feed", "ghsa="+filepath.Join(feeds, "ghsa"),
+		"--feed", "nvd="+filepath.Join(feeds, "nvd"), "--image", "registry.example/stella-ops/big:bench="+bigImage,
+		"--key", key); err != nil {
+		return measurement{}, 0, err
+	}
+	os.RemoveAll(bigImage)
+	logf("importing the large kit (%d bytes)", fileSize(kitBig))
+	m, err := c.runStella(w("store-big"), "ouk", "import", "--key", pub, kitBig)
+	return m, fileSize(kitBig), err
+}
+
+// floorCopy reads src, hashes it with SHA-256 and writes it once to dst
+// with fsync: the least work any importer must do.
+func floorCopy(src, dst string) (measurement, error) {
+	start := time.Now()
+	in, err := os.Open(src)
+	if err != nil {
+		return measurement{}, err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return measurement{}, err
+	}
+	h := sha256.New()
+	if _, err := io.CopyBuffer(io.MultiWriter(out, h), in, make([]byte, 1<<20)); err != nil {
+		out.Close()
+		return measurement{}, err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return measurement{}, err
+	}
+	if err := out.Close(); err != nil {
+		return measurement{}, err
+	}
+	return measurement{wall: time.Since(start)}, nil
+}
+
+func (c config) dbSize(kit string) (int64, error) {
+	m, err := runCmd(nil, c.stella, "--store", filepath.Join(filepath.Dir(kit), "no-store"), "ouk", "inspect", "-o", "json", kit)
+	if err != nil {
+		return 0, err
+	}
+	var rep struct {
+		DBLayers []struct {
+			Size int64 `json:"size"`
+		} `json:"dbLayers"`
+	}
+	if err := json.Unmarshal(m.stdout, &rep); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, l := range rep.DBLayers {
+		n += l.Size
+	}
+	return n, nil
+}
+
+func (c config) activeDigest(store string) (string, error) {
+	m, err := c.runStella(store, "ouk", "status", "-o", "json")
+	if err != nil {
+		return "", err
+	}
+	var st struct {
+		Active *struct {
+			Digest string `json:"digest"`
+		} `json:"active"`
+	}
+	if err := json.Unmarshal(m.stdout, &st); err != nil || st.Active == nil {
+		return "", fmt.Errorf("reading the active kit of %s: %v", store, err)
+	}
+	return st.Active.Digest, nil
+}
+
+func toolPath(dir, name string) string {
+	if p := filepath.Join(dir, name); fileSize(p) > 0 {
+		return p
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	logf("%s not found; its column stays empty", name)
+	return ""
+}
+
+func fileSize(p string) int64 {
+	info, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return info.Size()
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+func zstdSize(b []byte) int64 {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return 0
+	}
+	defer enc.Close()
+	return int64(len(enc.EncodeAll(b, nil)))
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func memTotal() int64 {
+	b, _ := os.ReadFile("/proc/meminfo")
+	var kb int64
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "MemTotal:") {
+			fmt.Sscanf(strings.TrimPrefix(line, "MemTotal:"), "%d", &kb)
+		}
+	}
+	return kb << 10
+}

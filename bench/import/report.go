@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+func printReport(out io.Writer, c config, rep *report, nights []night, kitBytes int64) {
+	p := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	p("Machine: %s, %d cores, %s RAM, disk %s, %s %s/%s.", cpuModel(), runtime.NumCPU(), human(memTotal()),
+		diskInfo(c.work), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	p("")
+	p("Data: `go run ./bench/import -records %d -nights %d -image-mb %d -big %d -seed %d`: feeds from the "+
+		"bench/gen generator, one image of %s of seeded random layers, kits as plain tar, deltas as tar.zst. "+
+		"Times are the median of three runs; page caches were warm.", c.records, c.nights, c.imageMB, c.big, c.seed,
+		human(rep.imageBytes))
+	p("")
+	p("### Full import against the floor and peers")
+	p("")
+	p("| run | bytes | time | MiB/s | time / floor |")
+	p("|---|---|---|---|---|")
+	row := func(name string, bytes int64, m measurement) {
+		if m.wall == 0 {
+			p("| %s | %s | not run (tool missing) | | |", name, human(bytes))
+			return
+		}
+		p("| %s | %s | %s | %.0f | %.2f |", name, human(bytes), round(m.wall),
+			float64(bytes)/(1<<20)/m.wall.Seconds(), m.wall.Seconds()/rep.floor.wall.Seconds())
+	}
+	row("floor: read, SHA-256, write once, fsync", kitBytes, rep.floor)
+	row("`stella ouk import` of the kit", kitBytes, rep.full)
+	row("`oras cp --from-oci-layout` of the kit layout", kitBytes, rep.oras)
+	row("`skopeo copy` oci to oci of the kit's image", rep.imageBytes, rep.skopeo)
+	if rep.oras.wall > 0 {
+		p("")
+		p("`stella ouk import` takes %.2f times the time of `oras cp` for the same kit.",
+			rep.full.wall.Seconds()/rep.oras.wall.Seconds())
+	}
+	p("")
+	p("### Nightly deltas")
+	p("")
+	p("The floor of a night is the zstd size (default level) of the source records that night changed, as the feeds " +
+		"publish them. A Trivy- or Grype-style update downloads the whole DB every night; that column is the size " +
+		"of all DB layers of the night's full kit.")
+	p("")
+	p("| night | delta | floor | delta / floor | delta - floor | full DB | import time | import / full import |")
+	p("|---|---|---|---|---|---|---|---|")
+	var worstRatio float64
+	maxOver := int64(math.MinInt64)
+	for n := 1; n < len(nights); n++ {
+		x := nights[n]
+		ratio := float64(x.deltaSize) / float64(x.floorSize)
+		worstRatio = max(worstRatio, ratio)
+		maxOver = max(maxOver, x.deltaSize-x.floorSize)
+		p("| %d | %s | %s | %.2f | %s | %s | %s | %.3f |", n, human(x.deltaSize), human(x.floorSize), ratio,
+			human(x.deltaSize-x.floorSize), human(x.fullDB), round(x.imp.wall), x.imp.wall.Seconds()/rep.full.wall.Seconds())
+	}
+	p("")
+	p("Worst delta / floor: %.2f; largest delta - floor: %s.", worstRatio, human(maxOver))
+	same := "the same bundle digest"
+	if rep.seriesDigest != rep.fullDigest {
+		same = "a DIFFERENT bundle digest"
+	}
+	p("The series of one full kit and %d deltas ends on %s (%s) as importing night %d's full kit (%s).",
+		len(nights)-1, same, rep.seriesDigest, len(nights)-1, rep.fullDigest)
+	p("")
+	p("### Peak memory and write amplification of import")
+	p("")
+	p("Peak RSS is the child's maximum resident set (getrusage). Bytes written are the bytes the import process " +
+		"sent to storage (getrusage block output, as /proc/PID/io write_bytes counts them), per byte of the kit file.")
+	p("")
+	p("| import | kit | peak RSS | bytes written | written / kit bytes |")
+	p("|---|---|---|---|---|")
+	p("| full kit | %s | %s | %s | %.2f |", human(kitBytes), human(rep.full.maxRSS), human(rep.full.written),
+		float64(rep.full.written)/float64(kitBytes))
+	if rep.bigSize > 0 {
+		p("| kit %d times larger | %s | %s | %s | %.2f |", c.big, human(rep.bigSize), human(rep.big.maxRSS),
+			human(rep.big.written), float64(rep.big.written)/float64(rep.bigSize))
+	}
+	var dw, db, drss int64
+	for n := 1; n < len(nights); n++ {
+		dw += nights[n].imp.written
+		db += nights[n].deltaSize
+		drss = max(drss, nights[n].imp.maxRSS)
+	}
+	if db > 0 {
+		p("| all %d deltas | %s | %s (max) | %s | %.2f |", len(nights)-1, human(db), human(drss), human(dw), float64(dw)/float64(db))
+	}
+}
+
+// diskInfo describes the block device under dir: rotational or not.
+func diskInfo(dir string) string {
+	out, err := exec.Command("findmnt", "-no", "SOURCE,FSTYPE", "--target", dir).Output()
+	if err != nil {
+		return "unknown"
+	}
+	fields := strings.Fields(string(out))
+	if len(fields) < 2 {
+		return "unknown"
+	}
+	dev := strings.TrimPrefix(fields[0], "/dev/")
+	kind := "unknown type"
+	if b, err := os.ReadFile("/sys/block/" + dev + "/queue/rotational"); err == nil {
+		kind = map[string]string{"0": "non-rotational", "1": "rotational"}[strings.TrimSpace(string(b))]
+	}
+	return fmt.Sprintf("%s (%s, %s)", fields[0], fields[1], kind)
+}
+
+func human(n int64) string {
+	neg := ""
+	if n < 0 {
+		neg, n = "-", -n
+	}
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%s%.2f GiB", neg, float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%s%.1f MiB", neg, float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%s%.1f KiB", neg, float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%s%d B", neg, n)
+}
+
+func round(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
+	}
+	return d.String()
+}
