@@ -7,16 +7,21 @@
 // Usage:
 //
 //	go run ./bench/vulndb [-records 300000] [-seed 1] [-feeds DIR] [-work DIR]
+//	                      [-reuse-build] [-skip-overlay]
 //
 // -feeds names the output of `go run ./bench/gen` with the same -seed and
 // -records (night-000 and night-001 are read); without it the feeds are
-// generated into the work folder first. Timings are wall-clock on this
+// generated into the work folder first. -reuse-build keeps the built base
+// layers in the work folder and reads them from there on the next run with
+// the same -work, and -skip-overlay leaves out the night-1 overlay build;
+// both shorten runs while tuning lookups. Timings are wall-clock on this
 // machine and vary from run to run.
 package main
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -56,7 +61,12 @@ func run() error {
 	seed := flag.Uint64("seed", 1, "generator seed")
 	feeds := flag.String("feeds", "", "existing bench/gen output with the same seed and records")
 	work := flag.String("work", "", "work folder (default a temporary folder, removed at the end)")
+	reuseBuild := flag.Bool("reuse-build", false, "keep the base build in -work and reuse it on later runs")
+	skipOverlay := flag.Bool("skip-overlay", false, "skip the night-1 overlay build and its size figures")
 	flag.Parse()
+	if *reuseBuild && *work == "" {
+		return fmt.Errorf("-reuse-build needs -work DIR, a folder kept between runs")
+	}
 	ctx := context.Background()
 
 	if *work == "" {
@@ -84,7 +94,7 @@ func run() error {
 	// Build the base DB.
 	logf("building base DB from %s", base)
 	start := time.Now()
-	res, err := vulndb.Build(ctx, vulndb.BuildOptions{Feeds: feedsOf(base), Created: g.Now()})
+	res, reused, err := buildBase(ctx, base, g.Now(), *work, *reuseBuild)
 	if err != nil {
 		return err
 	}
@@ -99,7 +109,11 @@ func run() error {
 	}
 
 	// Index it into a real store, as import does.
-	store, err := cas.Open(filepath.Join(*work, "store"), cas.Options{})
+	storeDir := filepath.Join(*work, "store")
+	if err := os.RemoveAll(storeDir); err != nil {
+		return err
+	}
+	store, err := cas.Open(storeDir, cas.Options{})
 	if err != nil {
 		return err
 	}
@@ -165,9 +179,43 @@ func run() error {
 		scanLat = append(scanLat, time.Since(start))
 	}
 
+	// Report.
+	w := os.Stdout
+	fmt.Fprintf(w, "Machine: %s, %d cores, %s RAM, %s %s/%s.\n\n", cpuModel(), runtime.NumCPU(), memTotal(),
+		runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "Data: `go run ./bench/gen -seed %d -records %d` wrote %d source records in OSV, GHSA and NVD feeds.\n",
+		*seed, *records, res.Summary.Read)
+	fmt.Fprintf(w, "The build merged them into %d DB records in %d base layers, %s of zstd layers.\n",
+		res.Summary.Records, len(res.Layers), human(dbBytes))
+	fmt.Fprintf(w, "The Pebble store holding the index takes %s on disk. %s.\n\n", human(diskUsage), ecoList(res.Summary.Ecosystems))
+	fmt.Fprintln(w, "| measurement | result |")
+	fmt.Fprintln(w, "|---|---|")
+	if reused {
+		fmt.Fprintln(w, "| build of the base DB | reused from an earlier run |")
+	} else {
+		fmt.Fprintf(w, "| build of the base DB (read, merge, encode, zstd) | %s |\n", round(buildTime))
+	}
+	fmt.Fprintf(w, "| index of all base layers into the store | %s |\n", round(indexTime))
+	fmt.Fprintf(w, "| lookup by ID or alias, %d IDs (%d found) | p50 %s, p99 %s, max %s |\n",
+		len(ids), idHits, pct(idLat, 50), pct(idLat, 99), pct(idLat, 100))
+	fmt.Fprintf(w, "| lookup by purl, %d purls (%d findings) | p50 %s, p99 %s, max %s |\n",
+		len(purls), purlHits, pct(purlLat, 50), pct(purlLat, 99), pct(purlLat, 100))
+	fmt.Fprintf(w, "| scan of a %d-package CycloneDX SBOM (parse and look up), 20 runs, %d findings | p50 %s, p99 %s |\n",
+		len(sbomPkgs), findings, pct(scanLat, 50), pct(scanLat, 99))
+	if *skipOverlay {
+		return nil
+	}
+	return benchOverlay(ctx, w, g, res, descs, blobs, *feeds, night)
+}
+
+// benchOverlay builds the night-1 overlay on the base and reports its time
+// and size against the floor.
+func benchOverlay(ctx context.Context, w io.Writer, g *feedgen.Generator, res *vulndb.BuildResult,
+	descs []ocispec.Descriptor, blobs map[string][]byte, feeds, night string) error {
+	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	// One night later: an overlay build on the base.
 	ch := g.Advance()
-	if *feeds == "" {
+	if feeds == "" {
 		if _, err := g.Write(night, feedgen.FormatZip); err != nil {
 			return err
 		}
@@ -177,7 +225,7 @@ func run() error {
 		Fetch: func(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
 			return io.NopCloser(bytes.NewReader(blobs[d.Digest.String()])), nil
 		}}
-	start = time.Now()
+	start := time.Now()
 	over, err := vulndb.Build(ctx, vulndb.BuildOptions{Feeds: feedsOf(night), Base: prev, Created: g.Now()})
 	if err != nil {
 		return err
@@ -193,25 +241,6 @@ func run() error {
 	floorBest := zstdSize(changed.Bytes(), zstd.SpeedBestCompression)
 	floorDefault := zstdSize(changed.Bytes(), zstd.SpeedDefault)
 
-	// Report.
-	w := os.Stdout
-	fmt.Fprintf(w, "Machine: %s, %d cores, %s RAM, %s %s/%s.\n\n", cpuModel(), runtime.NumCPU(), memTotal(),
-		runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(w, "Data: `go run ./bench/gen -seed %d -records %d` wrote %d source records in OSV, GHSA and NVD feeds.\n",
-		*seed, *records, res.Summary.Read)
-	fmt.Fprintf(w, "The build merged them into %d DB records in %d base layers, %s of zstd layers.\n",
-		res.Summary.Records, len(res.Layers), human(dbBytes))
-	fmt.Fprintf(w, "The Pebble store holding the index takes %s on disk. %s.\n\n", human(diskUsage), ecoList(res.Summary.Ecosystems))
-	fmt.Fprintln(w, "| measurement | result |")
-	fmt.Fprintln(w, "|---|---|")
-	fmt.Fprintf(w, "| build of the base DB (read, merge, encode, zstd) | %s |\n", round(buildTime))
-	fmt.Fprintf(w, "| index of all base layers into the store | %s |\n", round(indexTime))
-	fmt.Fprintf(w, "| lookup by ID or alias, %d IDs (%d found) | p50 %s, p99 %s, max %s |\n",
-		len(ids), idHits, pct(idLat, 50), pct(idLat, 99), pct(idLat, 100))
-	fmt.Fprintf(w, "| lookup by purl, %d purls (%d findings) | p50 %s, p99 %s, max %s |\n",
-		len(purls), purlHits, pct(purlLat, 50), pct(purlLat, 99), pct(purlLat, 100))
-	fmt.Fprintf(w, "| scan of a %d-package CycloneDX SBOM (parse and look up), 20 runs, %d findings | p50 %s, p99 %s |\n",
-		len(sbomPkgs), findings, pct(scanLat, 50), pct(scanLat, 99))
 	fmt.Fprintf(w, "| overlay build for night 1 (%d added, %d modified, %d withdrawn) | %s |\n",
 		len(ch.Added), len(ch.Modified), len(ch.Withdrawn), round(overlayTime))
 	fmt.Fprintf(w, "| night-1 overlay layer: %d records and tombstones | %s |\n", over.Summary.Changed+over.Summary.Removed, human(top.Descriptor.Size))
@@ -315,4 +344,55 @@ func memTotal() string {
 		}
 	}
 	return human(kb << 10)
+}
+
+// savedBuild is the file that -reuse-build writes into the work folder:
+// the base DB's config, layer descriptors and layer bytes.
+type savedBuild struct {
+	Config  []byte               `json:"config"`
+	Summary vulndb.Summary       `json:"summary"`
+	Layers  []ocispec.Descriptor `json:"layers"`
+}
+
+// buildBase builds the base DB from the feeds in dir, or with reuse reads
+// the build that an earlier run saved in work. It reports whether the
+// build was reused.
+func buildBase(ctx context.Context, dir string, created time.Time, work string, reuse bool) (*vulndb.BuildResult, bool, error) {
+	saved := filepath.Join(work, "build", "build.json")
+	if reuse {
+		if b, err := os.ReadFile(saved); err == nil {
+			var sb savedBuild
+			if err := json.Unmarshal(b, &sb); err != nil {
+				return nil, false, fmt.Errorf("reading saved build %s: %w; remove it to build again", saved, err)
+			}
+			res := &vulndb.BuildResult{Config: sb.Config, Summary: sb.Summary}
+			for _, d := range sb.Layers {
+				data, err := os.ReadFile(filepath.Join(work, "build", d.Digest.Encoded()))
+				if err != nil {
+					return nil, false, fmt.Errorf("reading saved layer: %w; remove %s to build again", err, saved)
+				}
+				res.Layers = append(res.Layers, vulndb.Layer{Descriptor: d, Data: data})
+			}
+			return res, true, nil
+		}
+	}
+	res, err := vulndb.Build(ctx, vulndb.BuildOptions{Feeds: feedsOf(dir), Created: created})
+	if err != nil || !reuse {
+		return res, false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(saved), 0o755); err != nil {
+		return nil, false, err
+	}
+	sb := savedBuild{Config: res.Config, Summary: res.Summary}
+	for _, l := range res.Layers {
+		sb.Layers = append(sb.Layers, l.Descriptor)
+		if err := os.WriteFile(filepath.Join(work, "build", l.Descriptor.Digest.Encoded()), l.Data, 0o644); err != nil {
+			return nil, false, err
+		}
+	}
+	b, err := json.Marshal(sb)
+	if err != nil {
+		return nil, false, err
+	}
+	return res, false, os.WriteFile(saved, b, 0o644)
 }

@@ -1,12 +1,15 @@
 package vulndb
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/errdef"
@@ -20,10 +23,11 @@ import (
 // keys of its own layers, which never change, so indexing other layers does
 // not disturb it.
 type DB struct {
-	store  kv.Store
-	config Config
-	layers []ocispec.Descriptor // oldest first, DB layers only
-	pos    map[string]int       // layer digest -> index in layers
+	store   kv.Store
+	config  Config
+	layers  []ocispec.Descriptor // oldest first, DB layers only
+	filters []idFilter           // record ID filter of each layer
+	pos     map[string]int       // layer digest -> index in layers
 }
 
 // Status describes a DB for operators.
@@ -40,7 +44,8 @@ type Status struct {
 // Open returns the DB made of layers, oldest first, whose config blob is
 // config. Every DB layer must be indexed already (see IndexLayer);
 // otherwise Open fails with an error wrapping errdef.ErrNotFound.
-// Descriptors of other media types are ignored.
+// Descriptors of other media types are ignored. Open reads each layer's
+// record ID filter, about 2 bytes per record.
 func Open(store kv.Store, config []byte, layers []ocispec.Descriptor) (*DB, error) {
 	db := &DB{store: store, pos: map[string]int{}}
 	if len(config) > 0 {
@@ -62,8 +67,13 @@ func Open(store kv.Store, config []byte, layers []ocispec.Descriptor) (*DB, erro
 			return nil, fmt.Errorf("DB layer %s is not indexed; import the kit again to index it: %w",
 				l.Digest, errdef.ErrNotFound)
 		}
+		f, err := readFilter(store, l.Digest)
+		if err != nil {
+			return nil, err
+		}
 		db.pos[l.Digest.String()] = len(db.layers)
 		db.layers = append(db.layers, l)
+		db.filters = append(db.filters, f)
 	}
 	return db, nil
 }
@@ -81,27 +91,65 @@ func (db *DB) Status() Status {
 	return s
 }
 
-// resolve returns the newest version of a record, or ok false when no
-// layer has it or the newest entry is a tombstone.
-func (db *DB) resolve(id string) (Record, bool, error) {
-	for i := len(db.layers) - 1; i >= 0; i-- {
+// readFilter reads the record ID filter of an indexed layer.
+func readFilter(store kv.Store, layer digest.Digest) (idFilter, error) {
+	v, err := store.Get(filterKey(layer))
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil, fmt.Errorf("DB layer %s has no record ID filter; import the kit again to index it: %w",
+			layer, errdef.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading record ID filter of layer %s: %w", layer, err)
+	}
+	f, err := parseIDFilter(v)
+	if err != nil {
+		return nil, fmt.Errorf("DB layer %s: %v; import the kit again to index it: %w", layer, err, errdef.ErrNotFound)
+	}
+	return f, nil
+}
+
+// newestLayer returns the position of the newest layer above position
+// below that holds id (a record or its tombstone), with the record's
+// bytes, or -1 when none does. It reads the record key only of layers
+// whose filter may hold id.
+func (db *DB) newestLayer(id string, below int) (int, []byte, error) {
+	for i := len(db.layers) - 1; i > below; i-- {
+		if !db.filters[i].mayContain(id) {
+			continue
+		}
 		v, err := db.store.Get(recKey(db.layers[i].Digest, id))
 		if errors.Is(err, errdef.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return Record{}, false, fmt.Errorf("reading record %s: %w", id, err)
+			return -1, nil, fmt.Errorf("reading record %s: %w", id, err)
 		}
-		r, err := decodeLine(v)
-		if err != nil {
-			return Record{}, false, fmt.Errorf("record %s in layer %s: %w", id, db.layers[i].Digest, err)
-		}
-		if r.Tombstone() {
-			return Record{}, false, nil
-		}
-		return r, true, nil
+		return i, v, nil
 	}
-	return Record{}, false, nil
+	return -1, nil, nil
+}
+
+// resolve returns the newest version of a record, or ok false when no
+// layer has it or the newest entry is a tombstone.
+func (db *DB) resolve(id string) (Record, bool, error) {
+	i, v, err := db.newestLayer(id, -1)
+	if err != nil || i < 0 {
+		return Record{}, false, err
+	}
+	return db.decodeAt(i, id, v)
+}
+
+// decodeAt decodes the record id read from the layer at position i. A
+// tombstone yields ok false.
+func (db *DB) decodeAt(i int, id string, v []byte) (Record, bool, error) {
+	r, err := decodeLine(v)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("record %s in layer %s: %w", id, db.layers[i].Digest, err)
+	}
+	if r.Tombstone() {
+		return Record{}, false, nil
+	}
+	return r, true, nil
 }
 
 // candidates scans an index prefix and returns the record IDs found in
@@ -180,35 +228,119 @@ func (db *DB) Lookup(id string) ([]Record, error) {
 // URL names, sorted by ID, or none. A purl without a version matches every
 // record that names the package. A purl of a type with no OSV ecosystem is
 // an error wrapping errdef.ErrNotFound.
+//
+// The package index stores each record's affected entries for the package,
+// so only the records that match are read and decoded in full.
 func (db *DB) LookupPURL(purl string) ([]Record, error) {
 	q, err := purlQuery(purl)
 	if err != nil {
 		return nil, err
 	}
 	name := normalizeName(q.ecosystem, q.name)
-	ids, err := db.candidates(key(prefixPkg, strings.ToLower(q.ecosystem), name))
+	cands, err := db.pkgCandidates(pkgPrefix(q.ecosystem, name))
 	if err != nil {
 		return nil, err
 	}
-	return db.collect(ids, func(r *Record) bool { return affects(r, q, name) })
-}
-
-// affects reports whether any affected entry of r covers the query.
-func affects(r *Record, q pkgQuery, name string) bool {
-	for i := range r.Affected {
-		a := &r.Affected[i]
-		eco := baseEcosystem(a.Package.Ecosystem)
-		if !strings.EqualFold(eco, q.ecosystem) || normalizeName(eco, a.Package.Name) != name {
+	var matcher *versionMatcher
+	if q.version != "" {
+		matcher = newVersionMatcher(q.ecosystem, q.version)
+	}
+	var out []Record
+	for _, c := range cands {
+		hit, err := db.pkgMatches(c, q, matcher)
+		if err != nil {
+			return nil, err
+		}
+		if !hit {
 			continue
 		}
-		if !releaseMatches(a.Package.Ecosystem, q.release) {
+		// A newer layer that holds the ID without naming this package, or
+		// holds its tombstone, replaces this version of the record.
+		newer, _, err := db.newestLayer(c.id, c.layer)
+		if err != nil {
+			return nil, err
+		}
+		if newer >= 0 {
 			continue
 		}
-		if q.version == "" || versionAffected(a, eco, q.version) {
-			return true
+		v, err := db.store.Get(recKey(db.layers[c.layer].Digest, c.id))
+		if err != nil {
+			return nil, fmt.Errorf("reading record %s of layer %s: %w", c.id, db.layers[c.layer].Digest, err)
+		}
+		r, ok, err := db.decodeAt(c.layer, c.id, v)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, r)
 		}
 	}
-	return false
+	return out, nil
+}
+
+// pkgCandidate is a record named by a package index key: the newest layer
+// of this DB whose version of the record names the package, and the key's
+// value.
+type pkgCandidate struct {
+	id    string
+	layer int
+	value []byte
+}
+
+// pkgCandidates scans a package index prefix and returns, per record ID,
+// the entry of the newest layer of this DB, sorted by ID.
+func (db *DB) pkgCandidates(prefix []byte) ([]pkgCandidate, error) {
+	best := map[string]int{}
+	var out []pkgCandidate
+	err := db.store.Scan(prefix, func(k, v []byte) error {
+		rest := strings.TrimSuffix(string(k[len(prefix):]), "\x00")
+		layer, id, ok := strings.Cut(rest, "\x00")
+		if !ok {
+			return nil
+		}
+		pos, in := db.pos[layer]
+		if !in {
+			return nil
+		}
+		if i, seen := best[id]; seen {
+			if out[i].layer < pos {
+				out[i].layer, out[i].value = pos, bytes.Clone(v)
+			}
+			return nil
+		}
+		best[id] = len(out)
+		out = append(out, pkgCandidate{id: id, layer: pos, value: bytes.Clone(v)})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scanning package index: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out, nil
+}
+
+// pkgMatches reports whether a candidate's affected entries cover the
+// query. matcher is nil when the query names no version.
+func (db *DB) pkgMatches(c pkgCandidate, q pkgQuery, matcher *versionMatcher) (bool, error) {
+	var entries []pkgAffected
+	if err := json.Unmarshal(c.value, &entries); err != nil {
+		return false, fmt.Errorf("package index entry of record %s in layer %s: %v; import the kit again to rebuild the index: %w",
+			c.id, db.layers[c.layer].Digest, err, errdef.ErrInvalidRecord)
+	}
+	for i := range entries {
+		e := &entries[i]
+		if !releaseMatches(e.Ecosystem, q.release) {
+			continue
+		}
+		if matcher == nil {
+			return true, nil
+		}
+		a := e.affected()
+		if matcher.affected(&a) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // LookupCPE returns the NVD-derived records whose vulnerable CPE match

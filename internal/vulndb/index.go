@@ -19,13 +19,19 @@ import (
 // indexBatchKeys is the number of keys written per batch while indexing.
 const indexBatchKeys = 10000
 
+// indexFormat is the value of a layer's marker key. It names the layout
+// of the layer's other keys, so a layer indexed by an earlier layout does
+// not count as indexed and the importer indexes it again.
+const indexFormat = "2"
+
 // Key prefixes of the lookup index. The package comment draws the layout.
 const (
-	prefixLayer = "layer"
-	prefixRec   = "rec"
-	prefixAlias = "alias"
-	prefixPkg   = "pkg"
-	prefixCPE   = "cpe"
+	prefixLayer  = "layer"
+	prefixRec    = "rec"
+	prefixFilter = "filter"
+	prefixAlias  = "alias"
+	prefixPkg    = "pkg"
+	prefixCPE    = "cpe"
 )
 
 // key joins segments with NUL, which no ID, name or digest contains.
@@ -35,19 +41,27 @@ func layerKey(d digest.Digest) []byte { return key(prefixLayer, d.String()) }
 
 func recKey(d digest.Digest, id string) []byte { return key(prefixRec, d.String(), id) }
 
+func filterKey(d digest.Digest) []byte { return key(prefixFilter, d.String()) }
+
+func pkgPrefix(ecosystem, name string) []byte {
+	return key(prefixPkg, strings.ToLower(ecosystem), name)
+}
+
 // aliasIndex folds case, so a lookup of "ghsa-35JH-..." finds the record.
 func aliasIndex(id string) string { return strings.ToUpper(id) }
 
-// IsIndexed reports whether IndexLayer finished indexing the layer.
+// IsIndexed reports whether IndexLayer finished indexing the layer in the
+// current index layout. A layer indexed by an earlier layout is reported
+// as not indexed, so that it is indexed again.
 func IsIndexed(store kv.Store, layer digest.Digest) (bool, error) {
-	_, err := store.Get(layerKey(layer))
+	v, err := store.Get(layerKey(layer))
 	if errors.Is(err, errdef.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("reading index marker of layer %s: %w", layer, err)
 	}
-	return true, nil
+	return string(v) == indexFormat, nil
 }
 
 // IndexLayer reads a DB layer from r, checks it against the descriptor's
@@ -63,6 +77,7 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 
 	verifier := layer.Digest.Verifier()
 	counter := &countingReader{r: io.LimitReader(r, layer.Size+1)}
+	var ids []string
 	err := readLayer(io.TeeReader(counter, verifier), func(line []byte) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -71,6 +86,7 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 		if err != nil {
 			return err
 		}
+		ids = append(ids, rec.ID)
 		return indexRecord(w, layer.Digest, &rec, line)
 	})
 	if err != nil {
@@ -88,10 +104,13 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 		return fmt.Errorf("layer bytes do not match digest %s: %w", layer.Digest, errdef.ErrDigestMismatch)
 	}
 
+	if err := w.set(filterKey(layer.Digest), newIDFilter(ids)); err != nil {
+		return err
+	}
 	if err := w.flush(false); err != nil {
 		return err
 	}
-	if err := w.set(layerKey(layer.Digest), []byte("1")); err != nil {
+	if err := w.set(layerKey(layer.Digest), []byte(indexFormat)); err != nil {
 		return err
 	}
 	return w.flush(true)
@@ -108,27 +127,46 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// indexKeys returns the secondary keys of a record in layer d.
-func indexKeys(d digest.Digest, rec *Record) [][]byte {
+// indexEntry is one secondary index key of a record and its value.
+type indexEntry struct {
+	key, value []byte
+}
+
+// indexEntries returns the secondary keys of a record in layer d, with
+// their values: package keys store the record's affected entries for that
+// package (see packageValue), the other keys are empty.
+func indexEntries(d digest.Digest, rec *Record) []indexEntry {
 	ds := d.String()
-	var out [][]byte
-	seen := map[string]bool{}
-	add := func(k []byte) {
-		if !seen[string(k)] {
-			seen[string(k)] = true
-			out = append(out, k)
+	var out []indexEntry
+	seen := map[string]int{}
+	add := func(k []byte) int {
+		if i, ok := seen[string(k)]; ok {
+			return i
 		}
+		seen[string(k)] = len(out)
+		out = append(out, indexEntry{key: k})
+		return len(out) - 1
 	}
 	add(key(prefixAlias, aliasIndex(rec.ID), ds, rec.ID))
 	for _, a := range rec.Aliases {
 		add(key(prefixAlias, aliasIndex(a), ds, rec.ID))
 	}
+	pkgs := map[int][]pkgAffected{}
+	var order []int
 	for _, a := range rec.Affected {
 		if a.Package.Name == "" || a.Package.Ecosystem == "" {
 			continue
 		}
 		eco := baseEcosystem(a.Package.Ecosystem)
-		add(key(prefixPkg, strings.ToLower(eco), normalizeName(eco, a.Package.Name), ds, rec.ID))
+		i := add(key(prefixPkg, strings.ToLower(eco), normalizeName(eco, a.Package.Name), ds, rec.ID))
+		if _, ok := pkgs[i]; !ok {
+			order = append(order, i)
+		}
+		pkgs[i] = append(pkgs[i], newPkgAffected(&a))
+	}
+	for _, i := range order {
+		// Marshalling these plain structs cannot fail.
+		out[i].value, _ = json.Marshal(pkgs[i])
 	}
 	for _, m := range recordCPEs(rec) {
 		if c, err := parseCPE(m.Criteria); err == nil {
@@ -162,8 +200,8 @@ func indexRecord(w *batchWriter, d digest.Digest, rec *Record, line []byte) erro
 	if err := w.set(recKey(d, rec.ID), bytes.Clone(line)); err != nil {
 		return err
 	}
-	for _, k := range indexKeys(d, rec) {
-		if err := w.set(k, nil); err != nil {
+	for _, e := range indexEntries(d, rec) {
+		if err := w.set(e.key, e.value); err != nil {
 			return err
 		}
 	}
@@ -182,6 +220,9 @@ func DropLayer(store kv.Store, layer digest.Digest) error {
 	if err := w.flush(true); err != nil {
 		return err
 	}
+	if err := w.del(filterKey(layer)); err != nil {
+		return err
+	}
 	var keys [][]byte
 	err := store.Scan(key(prefixRec, layer.String()), func(k, v []byte) error {
 		keys = append(keys, bytes.Clone(k))
@@ -189,7 +230,9 @@ func DropLayer(store kv.Store, layer digest.Digest) error {
 		if err != nil {
 			return nil
 		}
-		keys = append(keys, indexKeys(layer, &rec)...)
+		for _, e := range indexEntries(layer, &rec) {
+			keys = append(keys, e.key)
+		}
 		return nil
 	})
 	if err != nil {

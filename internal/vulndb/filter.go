@@ -1,0 +1,77 @@
+package vulndb
+
+import (
+	"errors"
+	"hash/fnv"
+)
+
+// filterBitsPerKey and filterProbes size the Bloom filter of a layer's
+// record IDs: 16 bits and 11 probes per ID give a false positive rate of
+// about 0.05% per layer, so a lookup over a stack of 30 layers reads a
+// record key it did not need in about 1.5% of cases.
+const (
+	filterBitsPerKey = 16
+	filterProbes     = 11
+)
+
+// idFilter is a Bloom filter over the record IDs (tombstones included) of
+// one layer. It answers "maybe" or "no": a lookup reads a layer's record
+// key only when the filter says the layer may hold the ID. The encoded form
+// is one byte with the probe count followed by the bit array.
+type idFilter []byte
+
+// newIDFilter returns the filter of a layer holding ids.
+func newIDFilter(ids []string) idFilter {
+	nbits := max(64, len(ids)*filterBitsPerKey)
+	f := make(idFilter, 1+(nbits+7)/8)
+	f[0] = filterProbes
+	for _, id := range ids {
+		f.add(id)
+	}
+	return f
+}
+
+// parseIDFilter checks an encoded filter read from the index.
+func parseIDFilter(b []byte) (idFilter, error) {
+	if len(b) < 2 || b[0] == 0 || b[0] > 32 {
+		return nil, errors.New("malformed record ID filter")
+	}
+	return idFilter(b), nil
+}
+
+// filterHash returns two independent 32-bit hashes of id for double
+// hashing. FNV-1a is stable across processes and Go releases, which the
+// stored filters need, and the final mix spreads its low bits.
+func filterHash(id string) (uint32, uint32) {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return uint32(x), uint32(x>>32) | 1
+}
+
+func (f idFilter) add(id string) {
+	nbits := uint32(len(f)-1) * 8
+	h1, h2 := filterHash(id)
+	for i := range uint32(f[0]) {
+		bit := (h1 + i*h2) % nbits
+		f[1+bit/8] |= 1 << (bit % 8)
+	}
+}
+
+// mayContain reports false when the layer certainly lacks id.
+func (f idFilter) mayContain(id string) bool {
+	nbits := uint32(len(f)-1) * 8
+	h1, h2 := filterHash(id)
+	for i := range uint32(f[0]) {
+		bit := (h1 + i*h2) % nbits
+		if f[1+bit/8]&(1<<(bit%8)) == 0 {
+			return false
+		}
+	}
+	return true
+}

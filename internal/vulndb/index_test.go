@@ -1,0 +1,130 @@
+package vulndb
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/kv"
+)
+
+func TestIDFilterNoFalseNegatives(t *testing.T) {
+	var in []string
+	for i := range 20000 {
+		in = append(in, fmt.Sprintf("GHSA-%04x-test-%d", i, i))
+	}
+	f, err := parseIDFilter(newIDFilter(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range in {
+		if !f.mayContain(id) {
+			t.Fatalf("filter lacks %s, which it was built from", id)
+		}
+	}
+	false_ := 0
+	for i := range 100000 {
+		if f.mayContain(fmt.Sprintf("CVE-2099-%d", i)) {
+			false_++
+		}
+	}
+	// 16 bits per key give about 0.05%; 0.5% leaves room for chance.
+	if false_ > 500 {
+		t.Errorf("%d false positives in 100000 absent IDs, want at most 500", false_)
+	}
+}
+
+func TestIDFilterHashStable(t *testing.T) {
+	// Filters are stored in the index, so the hash must not change without
+	// a new indexFormat.
+	h1, h2 := filterHash("CVE-2021-23337")
+	if h1 != 0x4c93c06b || h2 != 0x2cf075bf {
+		t.Errorf("filterHash = %#x, %#x; changing it needs a new indexFormat", h1, h2)
+	}
+}
+
+func TestParseIDFilterRejectsMalformed(t *testing.T) {
+	for _, b := range [][]byte{nil, {filterProbes}, {0, 0xff}, {200, 0xff}} {
+		if _, err := parseIDFilter(b); err == nil {
+			t.Errorf("parseIDFilter(%x) accepted a malformed filter", b)
+		}
+	}
+}
+
+func TestOldIndexFormatNotIndexed(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "A-1.json", `{"id":"A-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"a"},"versions":["1.0.0"]}]}`)
+	res, err := Build(context.Background(), BuildOptions{Feeds: []Feed{{Kind: FeedOSV, Path: dir}}, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := res.Layers[0]
+	store := kv.NewMemory()
+	// An index written by the first layout: marker "1" and no ID filter.
+	b := store.NewBatch()
+	b.Set(layerKey(l.Descriptor.Digest), []byte("1"))
+	b.Set(recKey(l.Descriptor.Digest, "A-1"), []byte(`{"id":"A-1","modified":"2024-01-01T00:00:00Z"}`))
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := IsIndexed(store, l.Descriptor.Digest); ok || err != nil {
+		t.Fatalf("IsIndexed on an old-format index = %v, %v; want false", ok, err)
+	}
+	if _, err := Open(store, res.Config, []ocispec.Descriptor{l.Descriptor}); !errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("Open over an old-format index: err = %v, want ErrNotFound", err)
+	}
+
+	if err := IndexLayer(context.Background(), store, l.Descriptor, bytes.NewReader(l.Data)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := IsIndexed(store, l.Descriptor.Digest); !ok {
+		t.Fatal("layer not indexed after IndexLayer")
+	}
+	db, err := Open(store, res.Config, []ocispec.Descriptor{l.Descriptor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.LookupPURL("pkg:npm/a@1.0.0"); err != nil || ids(got) != "A-1" {
+		t.Errorf("LookupPURL after re-indexing = %q, %v; want A-1", ids(got), err)
+	}
+}
+
+func TestOverlayMovesRecordToOtherPackage(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "B-1.json", `{"id":"B-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"b"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0"}]}]}]}`)
+	feeds := []Feed{{Kind: FeedOSV, Path: dir}}
+	blobs := map[string][]byte{}
+	base, err := Build(context.Background(), BuildOptions{Feeds: feeds, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := kv.NewMemory()
+	old := openBuilt(t, store, base, blobs)
+
+	writeFile(t, dir, "B-1.json", `{"id":"B-1","modified":"2024-02-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"c"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0"}]}]}]}`)
+	next, err := Build(context.Background(), BuildOptions{Feeds: feeds, Created: testCreated.Add(time.Hour),
+		Base: previous(base, blobs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openBuilt(t, store, next, blobs)
+
+	if got, err := db.LookupPURL("pkg:pypi/b@1.0"); err != nil || len(got) != 0 {
+		t.Errorf("new stack: b@1.0 = %q, %v; want none", ids(got), err)
+	}
+	if got, err := db.LookupPURL("pkg:pypi/c@1.0"); err != nil || ids(got) != "B-1" {
+		t.Errorf("new stack: c@1.0 = %q, %v; want B-1", ids(got), err)
+	}
+	if got, err := db.LookupPURL("pkg:pypi/c@2.0"); err != nil || len(got) != 0 {
+		t.Errorf("new stack: c@2.0 = %q, %v; want none", ids(got), err)
+	}
+	if got, err := old.LookupPURL("pkg:pypi/b@1.0"); err != nil || ids(got) != "B-1" {
+		t.Errorf("old stack: b@1.0 = %q, %v; want B-1", ids(got), err)
+	}
+}
