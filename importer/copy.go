@@ -13,6 +13,7 @@ import (
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/sign"
 )
 
 // copyFrom stores every blob reachable from index that the store lacks,
@@ -41,6 +42,9 @@ func (s *session) copyFrom(ctx context.Context, src content.ReadOnlyStorage, ind
 			}
 		}
 	}
+	if err := s.copyHeads(ctx, src, index); err != nil {
+		return err
+	}
 	seen := make(map[digest.Digest]bool)
 	for _, d := range index.Manifests {
 		if err := s.copyNode(ctx, src, d, seen); err != nil {
@@ -48,6 +52,65 @@ func (s *session) copyFrom(ctx context.Context, src content.ReadOnlyStorage, ind
 		}
 	}
 	return nil
+}
+
+// copyHeads stores the entries of index.json and the signature bundles
+// their signature manifests name, then checks the signature of the bundle
+// index before anything larger is read from src.
+func (s *session) copyHeads(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) error {
+	s.guard = newStreamGuard(s)
+	s.early = make(map[digest.Digest]bool)
+	for _, d := range index.Manifests {
+		if d.Size > MaxManifestSize || checkDescriptor(d) != nil {
+			continue // findBundle and copyNode report it
+		}
+		if err := s.copyBlob(ctx, src, d); err != nil {
+			return err
+		}
+		if d.MediaType != ocispec.MediaTypeImageManifest {
+			continue
+		}
+		b, err := s.readManifest(ctx, d)
+		if err != nil {
+			continue
+		}
+		bundle, _, err := sign.ParseReferrerManifest(b)
+		if err != nil || bundle.Size > MaxManifestSize {
+			continue
+		}
+		if err := s.copyBlob(ctx, src, bundle); err != nil {
+			return err
+		}
+	}
+	if err := s.guard.setIndex(ctx, &index); err != nil {
+		return err
+	}
+	if !s.guard.verified {
+		return fmt.Errorf("the source lacks the bundle index, a signature manifest or a signature bundle that index.json names, so the kit's signature cannot be checked: %w",
+			errdef.ErrInvalidKit)
+	}
+	return nil
+}
+
+// copyBlob stores one blob from src unless the store has it.
+func (s *session) copyBlob(ctx context.Context, src content.ReadOnlyStorage, d ocispec.Descriptor) error {
+	if ok, err := s.opts.Store.Exists(ctx, d); err != nil || ok {
+		return err
+	}
+	rc, err := src.Fetch(ctx, d)
+	if errors.Is(err, errdef.ErrNotFound) || isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading blob %s from the source: %w", d.Digest, err)
+	}
+	defer rc.Close()
+	stored, err := s.store(ctx, d, rc)
+	if stored {
+		s.early[d.Digest] = true
+		s.guard.unsigned += d.Size
+	}
+	return err
 }
 
 func (s *session) copyNode(ctx context.Context, src content.ReadOnlyStorage, d ocispec.Descriptor, seen map[digest.Digest]bool) error {
@@ -67,6 +130,9 @@ func (s *session) copyNode(ctx context.Context, src content.ReadOnlyStorage, d o
 		return err
 	}
 	if !present {
+		if err := s.guard.admit(d); err != nil {
+			return err
+		}
 		rc, err := src.Fetch(ctx, d)
 		if errors.Is(err, errdef.ErrNotFound) || isNotFound(err) {
 			// A delta omits blobs its base supplies; checkGraph decides.
@@ -75,13 +141,21 @@ func (s *session) copyNode(ctx context.Context, src content.ReadOnlyStorage, d o
 		if err != nil {
 			return fmt.Errorf("reading blob %s from the source: %w", d.Digest, err)
 		}
-		_, err = s.store(ctx, d, rc)
+		stored, err := s.store(ctx, d, rc)
 		rc.Close()
 		if err != nil {
 			return err
 		}
+		if err := s.guard.seen(ctx, d, stored); err != nil {
+			return err
+		}
 	} else {
-		s.result.BlobsSkipped++
+		if !s.early[d.Digest] {
+			s.result.BlobsSkipped++
+		}
+		if err := s.guard.seen(ctx, d, false); err != nil {
+			return err
+		}
 	}
 	if !isManifest(d.MediaType) {
 		return nil

@@ -54,8 +54,10 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 	if err := s.checkGraph(ctx, bm); err != nil {
 		return nil, err
 	}
-	if err := s.checkSignature(ctx, index, bm); err != nil {
-		return nil, err
+	if !s.verifiedEarly {
+		if err := s.checkSignature(ctx, index, bm); err != nil {
+			return nil, err
+		}
 	}
 	log.Info("kit verified", "signedBy", s.result.SignedBy)
 
@@ -111,6 +113,10 @@ func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleM
 		}
 		if err := checkDescriptor(d); err != nil {
 			return nil, err
+		}
+		if d.Size > MaxManifestSize {
+			return nil, fmt.Errorf("index.json lists image index %s of %d bytes, over the %d byte limit for manifests: %w",
+				d.Digest, d.Size, MaxManifestSize, errdef.ErrSizeExceedsLimit)
 		}
 		info, err := s.opts.Store.Stat(ctx, d.Digest)
 		if errors.Is(err, errdef.ErrNotFound) {

@@ -86,6 +86,7 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 	}
 	var index *ocispec.Index
 	sawLayout := false
+	guard := newStreamGuard(s)
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -112,14 +113,23 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 				return nil, err
 			}
 			index = idx
+			if err := guard.setIndex(ctx, idx); err != nil {
+				return nil, err
+			}
 		case layout.Blob:
 			desc := ocispec.Descriptor{Digest: e.Digest, Size: e.Size}
+			if err := guard.admit(desc); err != nil {
+				return nil, err
+			}
 			stored, err := s.store(ctx, desc, e.Reader)
 			if err != nil {
 				return nil, fmt.Errorf("tar entry %s: %w", e.Name, err)
 			}
 			if !stored {
 				tr.SkipBlob()
+			}
+			if err := guard.seen(ctx, desc, stored); err != nil {
+				return nil, err
 			}
 			if index != nil {
 				if err := s.checkBaseEarly(ctx, *index, desc); err != nil {
@@ -138,6 +148,9 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 	}
 	if index == nil {
 		return nil, fmt.Errorf("kit has no index.json: %w", errdef.ErrInvalidKit)
+	}
+	if err := s.checkReferenced(ctx, *index); err != nil {
+		return nil, err
 	}
 	return index, nil
 }

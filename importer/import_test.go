@@ -1,14 +1,22 @@
 package importer
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto"
+	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/build"
@@ -202,4 +210,68 @@ func FuzzReadLayoutFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = readLayoutFile(bytes.NewReader(b))
 	})
+}
+
+func TestImportDirRejectsUnsignedLargeBlob(t *testing.T) {
+	f := newFixture(t)
+	raw := f.kit("1.0.0", 1)
+	dir := filepath.Join(f.dir, "layout")
+	writeLayoutFolder(t, raw, dir)
+
+	// index.json gains a manifest, not covered by the signature, that
+	// references a 5 MiB blob.
+	big := bytes.Repeat([]byte{0x5a}, 5<<20)
+	bigDesc := writeBlob(t, dir, "application/octet-stream", big)
+	manifest := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+		`"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},` +
+		`"layers":[{"mediaType":"application/octet-stream","digest":"` + bigDesc.Digest.String() + `","size":` + strconv.Itoa(len(big)) + `}]}`)
+	mDesc := writeBlob(t, dir, ocispec.MediaTypeImageManifest, manifest)
+	writeBlob(t, dir, "application/vnd.oci.empty.v1+json", []byte("{}"))
+	var idx ocispec.Index
+	rawIdx, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	json.Unmarshal(rawIdx, &idx)
+	idx.Manifests = append(idx.Manifests, mDesc)
+	rawIdx, _ = json.Marshal(idx)
+	os.WriteFile(filepath.Join(dir, "index.json"), rawIdx, 0o644)
+
+	_, err := ImportDir(context.Background(), dir, f.opts())
+	if !errors.Is(err, errdef.ErrInvalidKit) || !strings.Contains(err.Error(), "not part of the signed bundle index") {
+		t.Fatalf("err = %v, want a rejection of the unsigned blob", err)
+	}
+	if ok, _ := f.store.Exists(context.Background(), bigDesc); ok {
+		t.Errorf("the unsigned 5 MiB blob was stored")
+	}
+}
+
+func writeLayoutFolder(t *testing.T, kit []byte, dir string) {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(kit))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, h.Name)
+		if h.Typeflag == tar.TypeDir {
+			os.MkdirAll(p, 0o755)
+			continue
+		}
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		data, _ := io.ReadAll(tr)
+		os.WriteFile(p, data, 0o644)
+	}
+}
+
+func writeBlob(t *testing.T, dir, mediaType string, data []byte) ocispec.Descriptor {
+	t.Helper()
+	d := digest.FromBytes(data)
+	p := filepath.Join(dir, "blobs", "sha256", d.Encoded())
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(data))}
 }

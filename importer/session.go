@@ -31,6 +31,14 @@ type session struct {
 	manifest map[digest.Digest][]byte
 	// omittedChecked is set once the blobs a delta omits were checked.
 	omittedChecked bool
+	// verifiedEarly is set once the stream guard has checked the signature
+	// of the bundle index, so finish does not check it again.
+	verifiedEarly bool
+	// guard and early serve imports from a folder or registry: the guard
+	// limits what is read before and outside the signed graph, and early
+	// lists the blobs copyHeads stored.
+	guard *streamGuard
+	early map[digest.Digest]bool
 }
 
 func newSession(opts Options) *session {

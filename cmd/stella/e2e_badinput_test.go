@@ -3,9 +3,15 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"fmt"
+	"time"
+
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"stella-ops.org/ouk/oci/layout"
 	"strings"
 	"testing"
 
@@ -136,6 +142,18 @@ func TestBadKitsRejected(t *testing.T) {
 			k.setIndex(t, idx)
 			return e.write(t, "changed.tar", k)
 		}, "signature"},
+		{"unreferenced small blob", func(t *testing.T) string {
+			k := &kitParts{entries: readTar(t, next)}
+			k.entries = append(k.entries, blobEntry([]byte(`{"padding":"nothing references this"}`)))
+			return e.write(t, "stray.tar", k)
+		}, "nothing in index.json references"},
+		{"large blob outside the signed graph", func(t *testing.T) string {
+			k := &kitParts{entries: readTar(t, next)}
+			big := make([]byte, 5<<20)
+			rand.NewChaCha8([32]byte{9}).Read(big)
+			k.entries = append(k.entries, blobEntry(big))
+			return e.write(t, "padded.tar", k)
+		}, "not part of the signed bundle index"},
 		{"lower sequence", func(t *testing.T) string {
 			return e.buildKit("older.tar", "--version", "0.9.0", "--sequence", "5")
 		}, "--allow-downgrade"},
@@ -204,4 +222,60 @@ func (e *env) withExtra(t *testing.T, kit, name string, h tar.Header, data []byt
 	k := &kitParts{entries: readTar(t, kit)}
 	k.entries = append(k.entries, tarEntry{hdr: h, data: data})
 	return e.write(t, name, k)
+}
+
+func TestLargeBlobBeforeSignatureRejected(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0",
+		"--image", "registry.example.test/stella-ops/scanner:0.1.0="+bigImage(t, e.dir))
+	k := &kitParts{entries: readTar(t, kit)}
+	// Move the largest blob right after index.json, before the signature.
+	largest := 0
+	for i, en := range k.entries {
+		if len(en.data) > len(k.entries[largest].data) {
+			largest = i
+		}
+	}
+	big := k.entries[largest]
+	k.entries = append(k.entries[:largest], k.entries[largest+1:]...)
+	at := k.find("index.json") + 1
+	k.entries = append(k.entries[:at], append([]tarEntry{big}, k.entries[at:]...)...)
+	reordered := e.write(t, "reordered.tar", k)
+
+	r := e.run("ouk", "import", "--key", e.pub, reordered)
+	if r.code != exitRejected {
+		t.Fatalf("reordered kit: exit %d, want %d: %s", r.code, exitRejected, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "before the kit's signature could be checked") {
+		t.Errorf("error does not explain the order: %s", r.stderr)
+	}
+	if e.activeDigest() != "" {
+		t.Errorf("a kit is active after the rejected import")
+	}
+	// The same content as a layout folder imports, since a folder has no order.
+	dir := filepath.Join(e.dir, "layout")
+	extractTar(t, reordered, dir)
+	e.must("ouk", "import", "--key", e.pub, dir)
+}
+
+// bigImage writes a two-platform image whose layers are over the 4 MiB
+// manifest limit, and returns its layout folder.
+func bigImage(t *testing.T, dir string) string {
+	t.Helper()
+	bins := map[string]string{}
+	for i, platform := range []string{"linux/amd64", "linux/arm64"} {
+		p := filepath.Join(dir, fmt.Sprintf("big-%d", i))
+		data := make([]byte, 6<<20)
+		rand.NewChaCha8([32]byte{byte(i), 3}).Read(data)
+		if err := os.WriteFile(p, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		bins[platform] = p
+	}
+	out := filepath.Join(dir, "big-image")
+	created := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := layout.BuildDemoImage(context.Background(), bins, "registry.example.test/stella-ops/scanner:0.1.0", created, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

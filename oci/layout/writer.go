@@ -16,6 +16,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
 )
 
 // TarOptions configures WriteTar.
@@ -41,8 +42,8 @@ var layoutFileContent = []byte(`{"imageLayoutVersion":"1.0.0"}`)
 
 // WriteTar writes the image layout made of index and the blobs it reaches
 // in src to w as a tar stream. The entries are oci-layout, index.json, the
-// manifests, indexes and configs sorted by digest, then the other blobs
-// sorted by digest. It walks index.Manifests into child manifests and
+// manifests, indexes, configs and signature bundles sorted by digest, then
+// the other blobs sorted by digest. It walks index.Manifests into child manifests and
 // indexes, configs and layers; a subject is not followed. Headers are
 // fixed (ustar, mode 0644, uid and gid 0, no user names, opts.ModTime) and
 // the gzip and zstd encoders use fixed settings, so the same index and
@@ -161,8 +162,8 @@ func writeBlob(ctx context.Context, tw *tar.Writer, src content.ReadOnlyStorage,
 }
 
 // planTar walks the graph from index and returns the blobs to write:
-// manifests, indexes and configs sorted by digest, then the other blobs
-// sorted by digest.
+// manifests, indexes, configs and signature bundles sorted by digest, then
+// the other blobs sorted by digest.
 func planTar(ctx context.Context, index ocispec.Index, src content.ReadOnlyStorage,
 	include func(ocispec.Descriptor) bool) ([]ocispec.Descriptor, error) {
 	w := &walker{src: src, include: include, seen: make(map[digest.Digest]bool)}
@@ -263,7 +264,10 @@ func (w *walker) visitChildren(ctx context.Context, d ocispec.Descriptor, wanted
 		}
 	}
 	for _, l := range m.Layers {
-		if err := w.visit(ctx, l, isManifest(l.MediaType), false); err != nil {
+		// Signature bundles travel with the manifests, so that a reader can
+		// check the kit's signature before the large blobs arrive.
+		early := isManifest(l.MediaType) || l.MediaType == oci.MediaTypeSigstoreBundle
+		if err := w.visit(ctx, l, early, false); err != nil {
 			return err
 		}
 	}

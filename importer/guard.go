@@ -1,0 +1,203 @@
+package importer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/sign"
+)
+
+// MaxUnsignedBytes is the most a tar stream may store outside the graph of
+// its signed bundle index: the bundle index itself, manifests, configs and
+// signatures that arrive before the signature is checked, and the small
+// manifests that index.json names besides the bundle.
+const MaxUnsignedBytes = 64 << 20
+
+// streamGuard decides which blobs of a tar stream the import may store, so
+// that a forged or padded kit cannot fill the disk. Until the signature of
+// the bundle index verifies, only blobs of at most MaxManifestSize are
+// stored, up to MaxUnsignedBytes in all. Once it verifies, every blob the
+// signed bundle index reaches is stored, and other blobs still count
+// against that budget.
+type streamGuard struct {
+	s        *session
+	index    *ocispec.Index
+	verified bool
+	// graph holds the blobs the verified bundle index reaches, with the
+	// descriptor that names them.
+	graph    map[digest.Digest]ocispec.Descriptor
+	expanded map[digest.Digest]bool
+	unsigned int64
+}
+
+func newStreamGuard(s *session) *streamGuard {
+	return &streamGuard{s: s, graph: map[digest.Digest]ocispec.Descriptor{}, expanded: map[digest.Digest]bool{}}
+}
+
+// admit returns an error when the blob d may not be stored.
+func (g *streamGuard) admit(d ocispec.Descriptor) error {
+	if _, ok := g.graph[d.Digest]; ok {
+		return nil
+	}
+	if d.Size > MaxManifestSize {
+		if !g.verified {
+			return fmt.Errorf("blob %s (%d bytes) comes before the kit's signature could be checked, because "+
+				"the bundle index, its signature manifests or their bundles had not arrived; a kit lists "+
+				"index.json, manifests, configs and signatures before larger blobs, as "+
+				"`stella ouk build` writes it, so rebuild the kit or import it as a layout folder: %w",
+				d.Digest, d.Size, errdef.ErrInvalidKit)
+		}
+		return fmt.Errorf("blob %s (%d bytes) is not part of the signed bundle index, so the signature "+
+			"does not cover it; get the kit again from its builder: %w", d.Digest, d.Size, errdef.ErrInvalidKit)
+	}
+	if g.unsigned+d.Size > MaxUnsignedBytes {
+		return fmt.Errorf("kit carries more than %d bytes outside its signed bundle index (at blob %s); "+
+			"get the kit again from its builder: %w", MaxUnsignedBytes, d.Digest, errdef.ErrSizeExceedsLimit)
+	}
+	return nil
+}
+
+// seen records a blob the import stored, or found stored already, and
+// advances the signature check and the signed graph.
+func (g *streamGuard) seen(ctx context.Context, d ocispec.Descriptor, stored bool) error {
+	if desc, ok := g.graph[d.Digest]; ok {
+		return g.expand(ctx, desc)
+	}
+	if stored {
+		g.unsigned += d.Size
+	}
+	if g.verified || g.index == nil {
+		return nil
+	}
+	return g.tryVerify(ctx)
+}
+
+// setIndex records index.json once it has been read.
+func (g *streamGuard) setIndex(ctx context.Context, index *ocispec.Index) error {
+	g.index = index
+	return g.tryVerify(ctx)
+}
+
+// tryVerify checks the signature of the bundle index once the bundle index,
+// every signature manifest in index.json and their bundles are stored. A
+// signature that fails rejects the kit there and then.
+func (g *streamGuard) tryVerify(ctx context.Context) error {
+	if !g.ready(ctx) {
+		return nil
+	}
+	bm, err := g.s.findBundle(ctx, *g.index)
+	if err != nil {
+		return err
+	}
+	if err := g.s.checkSignature(ctx, *g.index, bm); err != nil {
+		return err
+	}
+	g.verified = true
+	g.s.verifiedEarly = true
+	return g.expand(ctx, bm.desc)
+}
+
+// ready reports whether every image index and signature manifest that
+// index.json names, and every signature bundle, is in the store.
+func (g *streamGuard) ready(ctx context.Context) bool {
+	store := g.s.opts.Store
+	for _, d := range g.index.Manifests {
+		if d.Size > MaxManifestSize || checkDescriptor(d) != nil {
+			return true // finish reports the descriptor
+		}
+		if ok, err := store.Exists(ctx, d); err != nil || !ok {
+			return false
+		}
+		if d.MediaType != ocispec.MediaTypeImageManifest || delta.IsDeltaEntry(d) {
+			continue
+		}
+		b, err := g.s.readManifest(ctx, d)
+		if err != nil {
+			return true
+		}
+		bundle, _, err := sign.ParseReferrerManifest(b)
+		if err != nil || bundle.Size > MaxManifestSize {
+			continue
+		}
+		if ok, err := store.Exists(ctx, bundle); err != nil || !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// expand adds the children of a stored manifest or index in the signed
+// graph, and theirs, to the graph.
+func (g *streamGuard) expand(ctx context.Context, d ocispec.Descriptor) error {
+	g.graph[d.Digest] = d
+	if g.expanded[d.Digest] || !isManifest(d.MediaType) {
+		return nil
+	}
+	if ok, err := g.s.opts.Store.Exists(ctx, d); err != nil || !ok {
+		return err
+	}
+	g.expanded[d.Digest] = true
+	b, err := g.s.readManifest(ctx, d)
+	if err != nil {
+		return err
+	}
+	kids, err := children(d, b)
+	if err != nil {
+		return err
+	}
+	for _, k := range kids {
+		if _, ok := g.graph[k.Digest]; ok {
+			continue
+		}
+		if err := g.expand(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkReferenced rejects the kit when it stored a blob that nothing in
+// index.json reaches.
+func (s *session) checkReferenced(ctx context.Context, index ocispec.Index) error {
+	reached := map[digest.Digest]bool{}
+	var walk func(d ocispec.Descriptor)
+	walk = func(d ocispec.Descriptor) {
+		if reached[d.Digest] {
+			return
+		}
+		reached[d.Digest] = true
+		if !isManifest(d.MediaType) || d.Size > MaxManifestSize {
+			return
+		}
+		b, err := s.readManifest(ctx, d)
+		if err != nil {
+			return
+		}
+		kids, err := children(d, b)
+		if err != nil {
+			return
+		}
+		for _, k := range kids {
+			walk(k)
+		}
+	}
+	for _, d := range index.Manifests {
+		walk(d)
+	}
+	var stray []digest.Digest
+	for _, d := range s.added {
+		if !reached[d.Digest] {
+			stray = append(stray, d.Digest)
+		}
+	}
+	if len(stray) > 0 {
+		return fmt.Errorf("kit carries %d blobs that nothing in index.json references, such as %s; "+
+			"get the kit again from its builder: %w", len(stray), stray[0], errdef.ErrInvalidKit)
+	}
+	return nil
+}
