@@ -44,13 +44,13 @@ type GCOptions struct {
 type GCReport struct {
 	// Removed and BytesRemoved count the blobs removed, or in a dry run
 	// the blobs that would be removed.
-	Removed      int
-	BytesRemoved int64
+	Removed      int   `json:"removed"`
+	BytesRemoved int64 `json:"bytesRemoved"`
 	// Kept is the number of blobs left in the store.
-	Kept int
+	Kept int `json:"kept"`
 	// KeptKits lists the root digests GC kept: the active kit first, then
 	// the kept history kits newest first, then leased and tagged digests.
-	KeptKits []digest.Digest
+	KeptKits []digest.Digest `json:"keptKits"`
 }
 
 // GC removes every blob that is not reachable from the active kit, the last
@@ -305,7 +305,22 @@ func (s *Store) removeGroup(opts GCOptions, group []gcCandidate, report *GCRepor
 	if batch.Empty() {
 		return removed, nil
 	}
-	return removed, batch.Commit(pebble.Sync)
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return removed, err
+	}
+	// A large blob has an sstable of its own; compacting its key range
+	// drops that table now instead of whenever Pebble gets to it, so the
+	// space comes back while the operator watches.
+	for _, c := range group {
+		if c.meta.Size < ingestThreshold {
+			continue
+		}
+		prefix := chunkPrefix(c.digest)
+		if err := s.db.Compact(context.Background(), prefix, prefixEnd(prefix), false); err != nil {
+			s.log.Warn("compacting the range of a removed blob", "digest", c.digest, "error", err)
+		}
+	}
+	return removed, nil
 }
 
 // sweepOrphanChunks removes the chunks of digests that have no metadata and

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"stella-ops.org/ouk/internal/errdef"
 )
@@ -63,5 +64,36 @@ func TestOpenRemovesIngestLeftovers(t *testing.T) {
 	openTest(t, dir, Options{})
 	if _, err := os.Stat(leftover); err == nil {
 		t.Errorf("Open kept the leftover sstable %s", leftover)
+	}
+}
+
+func TestGCReclaimsLargeBlobSpace(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{})
+	data := randomBytes(13, 24<<20)
+	push(t, s, data, "")
+	before, err := s.DiskUsage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := s.GC(context.Background(), GCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Removed != 1 {
+		t.Fatalf("GC removed %d blobs, want the one unreferenced blob", report.Removed)
+	}
+	// Pebble deletes obsolete files in the background, so give it a moment.
+	var after int64
+	for range 50 {
+		if after, err = s.DiskUsage(); err != nil {
+			t.Fatal(err)
+		}
+		if before-after >= int64(len(data))/2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if before-after < int64(len(data))/2 {
+		t.Errorf("disk usage went from %d to %d bytes after removing a %d byte blob", before, after, len(data))
 	}
 }

@@ -18,20 +18,22 @@ import (
 // KitRecord describes one activation of a kit.
 type KitRecord struct {
 	// Digest names the kit's bundle index.
-	Digest digest.Digest
+	Digest digest.Digest `json:"digest"`
 	// Version and Sequence are the kit's signed version and sequence number.
-	Version  string
-	Sequence int64
+	Version  string `json:"version"`
+	Sequence int64  `json:"sequence"`
 	// Created and Expires are the kit's signed creation and expiry times;
 	// a zero Expires means the kit does not expire.
-	Created, Expires time.Time
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires,omitzero"`
 	// At is when the kit was activated; Activate sets it to the current
 	// time when it is zero.
-	At time.Time
+	At time.Time `json:"at"`
 	// Action is "import", "downgrade" or "rollback".
-	Action string
-	// Note is free text for operators, such as why a downgrade was allowed.
-	Note string
+	Action string `json:"action"`
+	// Note is free text for operators, such as why a downgrade was allowed
+	// or that the signature check was skipped.
+	Note string `json:"note,omitempty"`
 }
 
 // Active returns the record of the active kit, or an error wrapping
