@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -63,6 +64,7 @@ func run() error {
 	work := flag.String("work", "", "work folder (default a temporary folder, removed at the end)")
 	reuseBuild := flag.Bool("reuse-build", false, "keep the base build in -work and reuse it on later runs")
 	skipOverlay := flag.Bool("skip-overlay", false, "skip the night-1 overlay build and its size figures")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the lookups and scans to this file")
 	flag.Parse()
 	if *reuseBuild && *work == "" {
 		return fmt.Errorf("-reuse-build needs -work DIR, a folder kept between runs")
@@ -135,6 +137,16 @@ func run() error {
 
 	// Lookups.
 	logf("timing lookups")
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	idLat, idHits, err := timeEach(ids, func(id string) (int, error) {
 		recs, err := db.Lookup(id)
 		return len(recs), err
@@ -177,6 +189,9 @@ func run() error {
 			findings += len(recs)
 		}
 		scanLat = append(scanLat, time.Since(start))
+	}
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
 	}
 
 	// Report.

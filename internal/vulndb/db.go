@@ -2,7 +2,6 @@ package vulndb
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -28,6 +27,8 @@ type DB struct {
 	layers  []ocispec.Descriptor // oldest first, DB layers only
 	filters []idFilter           // record ID filter of each layer
 	pos     map[string]int       // layer digest -> index in layers
+	// versions caches parsed range versions across lookups.
+	versions versionCache
 }
 
 // Status describes a DB for operators.
@@ -244,6 +245,7 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 	var matcher *versionMatcher
 	if q.version != "" {
 		matcher = newVersionMatcher(q.ecosystem, q.version)
+		matcher.cache = &db.versions
 	}
 	var out []Record
 	for _, c := range cands {
@@ -322,8 +324,8 @@ func (db *DB) pkgCandidates(prefix []byte) ([]pkgCandidate, error) {
 // pkgMatches reports whether a candidate's affected entries cover the
 // query. matcher is nil when the query names no version.
 func (db *DB) pkgMatches(c pkgCandidate, q pkgQuery, matcher *versionMatcher) (bool, error) {
-	var entries []pkgAffected
-	if err := json.Unmarshal(c.value, &entries); err != nil {
+	entries, err := decodePkgValue(c.value)
+	if err != nil {
 		return false, fmt.Errorf("package index entry of record %s in layer %s: %v; import the kit again to rebuild the index: %w",
 			c.id, db.layers[c.layer].Digest, err, errdef.ErrInvalidRecord)
 	}
@@ -335,8 +337,7 @@ func (db *DB) pkgMatches(c pkgCandidate, q pkgQuery, matcher *versionMatcher) (b
 		if matcher == nil {
 			return true, nil
 		}
-		a := e.affected()
-		if matcher.affected(&a) {
+		if matcher.matches(e.Versions, e.Ranges) {
 			return true, nil
 		}
 	}

@@ -22,7 +22,7 @@ const indexBatchKeys = 10000
 // indexFormat is the value of a layer's marker key. It names the layout
 // of the layer's other keys, so a layer indexed by an earlier layout does
 // not count as indexed and the importer indexes it again.
-const indexFormat = "2"
+const indexFormat = "3"
 
 // Key prefixes of the lookup index. The package comment draws the layout.
 const (
@@ -165,8 +165,7 @@ func indexEntries(d digest.Digest, rec *Record) []indexEntry {
 		pkgs[i] = append(pkgs[i], newPkgAffected(&a))
 	}
 	for _, i := range order {
-		// Marshalling these plain structs cannot fail.
-		out[i].value, _ = json.Marshal(pkgs[i])
+		out[i].value = encodePkgValue(pkgs[i])
 	}
 	for _, m := range recordCPEs(rec) {
 		if c, err := parseCPE(m.Criteria); err == nil {

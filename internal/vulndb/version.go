@@ -2,8 +2,9 @@ package vulndb
 
 import (
 	"errors"
-	"sort"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 	gem "github.com/aquasecurity/go-gem-version"
@@ -26,6 +27,8 @@ var errNoOrder = errors.New("no version order for ecosystem")
 // versionOrder is the version order of one ecosystem, split into parsing
 // and comparing so that range matching parses each version once.
 type versionOrder struct {
+	// name identifies the order in a versionCache.
+	name string
 	// parse returns an opaque parsed version, or an error when s is not a
 	// valid version of the ecosystem.
 	parse func(s string) (any, error)
@@ -37,8 +40,9 @@ type versionOrder struct {
 type orderedVersion[V any] interface{ Compare(V) int }
 
 // orderOf makes a versionOrder from a library's parse function.
-func orderOf[V orderedVersion[V]](parse func(string) (V, error)) versionOrder {
+func orderOf[V orderedVersion[V]](name string, parse func(string) (V, error)) versionOrder {
 	return versionOrder{
+		name:    name,
 		parse:   func(s string) (any, error) { return parse(s) },
 		compare: func(a, b any) int { return a.(V).Compare(b.(V)) },
 	}
@@ -52,8 +56,9 @@ func (d debVersion) Compare(o debVersion) int { return d.v.Compare(o.v) }
 
 // stringOrder makes a versionOrder from a compareFunc, for orders without
 // a parsed form: parse only validates, and compare calls cmp.
-func stringOrder(cmp compareFunc) versionOrder {
+func stringOrder(name string, cmp compareFunc) versionOrder {
 	return versionOrder{
+		name: name,
 		parse: func(s string) (any, error) {
 			if _, err := cmp(s, s); err != nil {
 				return nil, err
@@ -81,22 +86,22 @@ func (o versionOrder) compareStrings(a, b string) (int, error) {
 }
 
 var (
-	semverOrder = orderOf(func(s string) (*semver.Version, error) {
+	semverOrder = orderOf("semver", func(s string) (*semver.Version, error) {
 		return semver.NewVersion(strings.TrimPrefix(s, "v"))
 	})
-	npmOrder    = orderOf(npm.NewVersion)
-	pypiOrder   = orderOf(pep440.Parse)
-	mavenOrder  = orderOf(mvn.NewVersion)
-	gemOrder    = orderOf(gem.NewVersion)
-	debianOrder = orderOf(func(s string) (debVersion, error) {
+	npmOrder    = orderOf("npm", npm.NewVersion)
+	pypiOrder   = orderOf("pep440", pep440.Parse)
+	mavenOrder  = orderOf("maven", mvn.NewVersion)
+	gemOrder    = orderOf("gem", gem.NewVersion)
+	debianOrder = orderOf("debian", func(s string) (debVersion, error) {
 		v, err := deb.NewVersion(s)
 		return debVersion{v}, err
 	})
-	alpineOrder   = orderOf(apk.NewVersion)
-	composerOrder = stringOrder(compareComposer)
+	alpineOrder   = orderOf("apk", apk.NewVersion)
+	composerOrder = stringOrder("composer", compareComposer)
 	// genericOrder orders dotted versions with any number of parts and
 	// pre-release suffixes, as NuGet versions are.
-	genericOrder = orderOf(genericver.Parse)
+	genericOrder = orderOf("generic", genericver.Parse)
 )
 
 // orderFor returns the version order of an OSV ecosystem (without its
@@ -143,6 +148,7 @@ func versionAffected(a *Affected, ecosystem, version string) bool {
 // ecosystem. It parses the queried version once and each range version once
 // per matcher, so many candidate records cost few parses.
 type versionMatcher struct {
+	cache   *versionCache // may be nil
 	version string
 	ranges  map[string]*parsedQuery // by range type: "SEMVER", "ECOSYSTEM"
 	eco     versionOrder
@@ -155,6 +161,7 @@ type parsedQuery struct {
 	value  any
 	valid  bool
 	parsed map[string]any // nil value: not valid in the order
+	cache  *versionCache  // shared by the lookups of a DB; may be nil
 }
 
 func newVersionMatcher(ecosystem, version string) *versionMatcher {
@@ -170,16 +177,16 @@ func (m *versionMatcher) query(rangeType string) *parsedQuery {
 	var q *parsedQuery
 	switch rangeType {
 	case "SEMVER":
-		q = newParsedQuery(semverOrder, m.version)
+		q = newParsedQuery(semverOrder, m.version, m.cache)
 	case "ECOSYSTEM":
-		q = newParsedQuery(m.eco, m.version)
+		q = newParsedQuery(m.eco, m.version, m.cache)
 	}
 	m.ranges[rangeType] = q
 	return q
 }
 
-func newParsedQuery(order versionOrder, version string) *parsedQuery {
-	q := &parsedQuery{order: order, parsed: map[string]any{}}
+func newParsedQuery(order versionOrder, version string, cache *versionCache) *parsedQuery {
+	q := &parsedQuery{order: order, parsed: map[string]any{}, cache: cache}
 	v, err := order.parse(version)
 	if err == nil {
 		q.value, q.valid = v, true
@@ -193,22 +200,73 @@ func (q *parsedQuery) parse(s string) any {
 	if v, ok := q.parsed[s]; ok {
 		return v
 	}
-	v, err := q.order.parse(s)
-	if err != nil {
-		v = nil
+	v, ok := q.cache.get(q.order.name, s)
+	if !ok {
+		var err error
+		if v, err = q.order.parse(s); err != nil {
+			v = nil
+		}
+		q.cache.put(q.order.name, s, v)
 	}
 	q.parsed[s] = v
 	return v
 }
 
+// maxCachedVersions bounds a versionCache. At an estimated 200 bytes a
+// parsed version, a full cache takes some 13 MiB.
+const maxCachedVersions = 1 << 16
+
+// versionCache keeps parsed range versions across the lookups of a DB, so
+// a scan that looks up popular packages parses their ranges once. Parsed
+// versions are never modified, so lookups may share them. The cache is
+// emptied when it reaches maxCachedVersions. A nil cache keeps nothing.
+type versionCache struct {
+	mu sync.Mutex
+	m  map[versionCacheKey]any
+}
+
+type versionCacheKey struct{ order, version string }
+
+func (c *versionCache) get(order, version string) (any, bool) {
+	if c == nil || order == "" {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[versionCacheKey{order, version}]
+	return v, ok
+}
+
+func (c *versionCache) put(order, version string, v any) {
+	if c == nil || order == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedVersions {
+		c.m = map[versionCacheKey]any{}
+	}
+	c.m[versionCacheKey{order, version}] = v
+}
+
 // affected reports whether the queried version is affected by a.
 func (m *versionMatcher) affected(a *Affected) bool {
-	for _, v := range a.Versions {
+	ranges := make([]pkgRange, len(a.Ranges))
+	for i, rg := range a.Ranges {
+		ranges[i] = pkgRange{Type: rg.Type, Events: rg.Events}
+	}
+	return m.matches(a.Versions, ranges)
+}
+
+// matches reports whether the queried version is one of versions or lies
+// in one of the ranges.
+func (m *versionMatcher) matches(versions []string, ranges []pkgRange) bool {
+	for _, v := range versions {
 		if v == m.version {
 			return true
 		}
 	}
-	for _, rg := range a.Ranges {
+	for _, rg := range ranges {
 		q := m.query(rg.Type)
 		if q == nil {
 			continue
@@ -231,7 +289,7 @@ type rangeEvent struct {
 // last event at or below version decides. An introduced "0" precedes every
 // version. Events whose version cannot be parsed are ignored.
 func inRange(events []Event, version string, cmp compareFunc) bool {
-	return newParsedQuery(stringOrder(cmp), version).inRange(events)
+	return newParsedQuery(stringOrder("", cmp), version, nil).inRange(events)
 }
 
 // inRange applies OSV range semantics to the queried version, as the
@@ -263,12 +321,11 @@ func (q *parsedQuery) inRange(events []Event) bool {
 			evs = append(evs, ev)
 		}
 	}
-	sort.SliceStable(evs, func(i, j int) bool {
-		c := q.compareEvent(evs[i], evs[j])
-		if c != 0 {
-			return c < 0
+	slices.SortStableFunc(evs, func(a, b rangeEvent) int {
+		if c := q.compareEvent(a, b); c != 0 {
+			return c
 		}
-		return evs[i].kind < evs[j].kind
+		return a.kind - b.kind
 	})
 	affected := false
 	for _, e := range evs {
