@@ -109,6 +109,7 @@ func (s *session) copyBlob(ctx context.Context, src content.ReadOnlyStorage, d o
 	if stored {
 		s.early[d.Digest] = true
 		s.guard.unsigned += d.Size
+		s.guard.unsignedBlobs++
 	}
 	return err
 }

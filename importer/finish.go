@@ -95,6 +95,13 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 		rec.Note = fmt.Sprintf("sequence %d is lower than %d of kit %s; imported with --allow-downgrade",
 			bm.meta.Sequence, active.Sequence, active.Version)
 	}
+	// The history keeps every override the operator used, so an unsigned or
+	// expired kit stays visible after the fact.
+	for _, w := range s.result.Warnings {
+		if !strings.Contains(w, "--allow-downgrade") {
+			rec.Note = joinNote(rec.Note, w)
+		}
+	}
 	if err := s.opts.Store.Activate(ctx, rec); err != nil {
 		return nil, fmt.Errorf("activating kit %s: %w", bm.meta.Version, err)
 	}
@@ -373,4 +380,11 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 func (s *session) warn(msg string) {
 	s.result.Warnings = append(s.result.Warnings, msg)
 	s.opts.Logger.Warn(msg)
+}
+
+func joinNote(note, more string) string {
+	if note == "" {
+		return more
+	}
+	return note + "; " + more
 }

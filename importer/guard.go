@@ -18,6 +18,11 @@ import (
 // manifests that index.json names besides the bundle.
 const MaxUnsignedBytes = 64 << 20
 
+// MaxUnsignedBlobs is the most blobs a tar stream may store outside the
+// graph of its signed bundle index. A kit needs a handful; the limit stops
+// a stream of a million tiny blobs.
+const MaxUnsignedBlobs = 4096
+
 // streamGuard decides which blobs of a tar stream the import may store, so
 // that a forged or padded kit cannot fill the disk. Until the signature of
 // the bundle index verifies, only blobs of at most MaxManifestSize are
@@ -33,6 +38,8 @@ type streamGuard struct {
 	graph    map[digest.Digest]ocispec.Descriptor
 	expanded map[digest.Digest]bool
 	unsigned int64
+	// unsignedBlobs counts the blobs behind unsigned.
+	unsignedBlobs int
 }
 
 func newStreamGuard(s *session) *streamGuard {
@@ -55,6 +62,10 @@ func (g *streamGuard) admit(d ocispec.Descriptor) error {
 		return fmt.Errorf("blob %s (%d bytes) is not part of the signed bundle index, so the signature "+
 			"does not cover it; get the kit again from its builder: %w", d.Digest, d.Size, errdef.ErrInvalidKit)
 	}
+	if g.unsignedBlobs >= MaxUnsignedBlobs {
+		return fmt.Errorf("kit carries more than %d blobs outside its signed bundle index (at blob %s); "+
+			"get the kit again from its builder: %w", MaxUnsignedBlobs, d.Digest, errdef.ErrSizeExceedsLimit)
+	}
 	if g.unsigned+d.Size > MaxUnsignedBytes {
 		return fmt.Errorf("kit carries more than %d bytes outside its signed bundle index (at blob %s); "+
 			"get the kit again from its builder: %w", MaxUnsignedBytes, d.Digest, errdef.ErrSizeExceedsLimit)
@@ -70,6 +81,7 @@ func (g *streamGuard) seen(ctx context.Context, d ocispec.Descriptor, stored boo
 	}
 	if stored {
 		g.unsigned += d.Size
+		g.unsignedBlobs++
 	}
 	if g.verified || g.index == nil {
 		return nil

@@ -275,3 +275,20 @@ func writeBlob(t *testing.T, dir, mediaType string, data []byte) ocispec.Descrip
 	}
 	return ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(data))}
 }
+
+func TestHistoryRecordsSkippedSignature(t *testing.T) {
+	f := newFixture(t)
+	other := newFixture(t)
+	opts := f.opts()
+	opts.InsecureSkipSignature = true
+	if _, err := ImportStream(context.Background(), bytes.NewReader(other.kit("1.0.0", 1)), opts); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := f.store.History(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 1 || !strings.Contains(hist[0].Note, "--insecure-skip-signature") {
+		t.Errorf("history = %+v, want a note about the skipped signature check", hist)
+	}
+}

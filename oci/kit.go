@@ -4,12 +4,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/errdef"
 )
+
+// MaxVersionLength is the longest kit version ParseMeta accepts. Versions
+// are printed in tables and logs, so they are kept short and free of
+// control characters.
+const MaxVersionLength = 128
 
 // Meta is the kit metadata carried in the bundle index annotations.
 type Meta struct {
@@ -56,6 +63,10 @@ func ParseMeta(a map[string]string) (Meta, error) {
 	m.Version = a[AnnotationVersion]
 	if m.Version == "" {
 		return invalid(AnnotationVersion, "is missing")
+	}
+	if len(m.Version) > MaxVersionLength || strings.IndexFunc(m.Version, unicode.IsControl) >= 0 {
+		return invalid(AnnotationVersion, fmt.Sprintf("is %q; a version is at most %d characters without control characters",
+			m.Version, MaxVersionLength))
 	}
 	seq, err := strconv.ParseInt(a[AnnotationSequence], 10, 64)
 	if err != nil || seq < 0 {

@@ -23,7 +23,8 @@ done
 scanner_ref=registry.example.test/stella-ops/scanner:0.1.0
 echo "==> Assembling the multi-platform scanner image $scanner_ref"
 rm -rf "$demo/image-scanner"
-go run ./testdata/gen/demoimage -o "$demo/image-scanner" -ref "$scanner_ref" \
+# A fixed creation time keeps the image digest the same from run to run.
+go run ./testdata/gen/demoimage -o "$demo/image-scanner" -ref "$scanner_ref" -created 2026-01-01T00:00:00Z \
   linux/amd64="$demo/bin/stella-linux-amd64" linux/arm64="$demo/bin/stella-linux-arm64"
 
 if [ ! -f "$demo/keys/cosign.key" ]; then

@@ -167,8 +167,8 @@ func TestBadKitsRejected(t *testing.T) {
 			bad := c.make(t)
 			histBefore := e.must("ouk", "history", "-o", "json")
 			r := e.run("ouk", "import", "--key", e.pub, bad)
-			if r.code == 0 {
-				t.Fatalf("import succeeded; stdout: %s", r.stdout)
+			if r.code != exitRejected {
+				t.Fatalf("import exited %d, want %d; stdout: %s; stderr: %s", r.code, exitRejected, r.stdout, r.stderr)
 			}
 			if !strings.Contains(r.stderr, c.expect) {
 				t.Errorf("error does not mention %q: %s", c.expect, r.stderr)
@@ -278,4 +278,25 @@ func bigImage(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+func TestWrongArgumentsExitUsage(t *testing.T) {
+	e := newEnv(t)
+	for _, args := range [][]string{{"ouk", "import", "a", "b"}, {"ouk", "import"}, {"ouk", "status", "extra"}} {
+		if r := e.run(args...); r.code != exitUsage {
+			t.Errorf("stella %s: exit %d, want %d", strings.Join(args, " "), r.code, exitUsage)
+		}
+	}
+}
+
+func TestStatusCreatesNoStore(t *testing.T) {
+	e := newEnv(t)
+	dir := filepath.Join(e.dir, "absent")
+	r := e.run("--store", dir, "ouk", "status", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("status of an absent store: exit %d: %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("status created the store folder %s", dir)
+	}
 }

@@ -27,6 +27,10 @@ type kitInfo struct {
 	Records  int         `json:"dbRecords"`
 	DBLayers int         `json:"dbLayers"`
 	Images   []imageInfo `json:"images"`
+	// Expired and Note describe the activation: Note records overrides
+	// such as a skipped signature check.
+	Expired bool   `json:"expired"`
+	Note    string `json:"note,omitempty"`
 }
 
 type imageInfo struct {

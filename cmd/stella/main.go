@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,6 +22,8 @@ const (
 	exitUsage     = 2
 	exitRejected  = 3 // the kit failed verification or policy
 	exitStoreBusy = 4 // another process holds the store
+	// exitInterrupted follows the shell convention of 128 + SIGINT.
+	exitInterrupted = 130
 )
 
 func main() {
@@ -30,6 +33,10 @@ func main() {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "Interrupted: the active kit is unchanged; run the same command again to finish the work.")
+		os.Exit(exitInterrupted)
 	}
 	fmt.Fprintln(os.Stderr, "Error:", err)
 	os.Exit(exitCode(err))
@@ -46,7 +53,8 @@ func exitCode(err error) int {
 		errors.Is(err, errdef.ErrExpired), errors.Is(err, errdef.ErrBaseMissing),
 		errors.Is(err, errdef.ErrInvalidKit), errors.Is(err, errdef.ErrDigestMismatch),
 		errors.Is(err, errdef.ErrSizeMismatch), errors.Is(err, errdef.ErrUnsafePath),
-		errors.Is(err, errdef.ErrUnknownCompression), errors.Is(err, errdef.ErrSizeExceedsLimit):
+		errors.Is(err, errdef.ErrUnknownCompression), errors.Is(err, errdef.ErrSizeExceedsLimit),
+		errors.Is(err, io.ErrUnexpectedEOF):
 		return exitRejected
 	}
 	return exitError

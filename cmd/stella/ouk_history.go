@@ -39,7 +39,7 @@ func newHistoryCommand(g *globalOptions) *cobra.Command {
 			fmt.Fprintln(tw, "ACTIVATED\tACTION\tVERSION\tSEQUENCE\tDIGEST\tNOTE")
 			for _, h := range hist {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", h.At.UTC().Format(time.RFC3339),
-					h.Action, h.Version, h.Sequence, h.Digest, h.Note)
+					h.Action, printable(h.Version), h.Sequence, h.Digest, printable(h.Note))
 			}
 			return tw.Flush()
 		},

@@ -30,6 +30,10 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
+			if dir, ok := g.storeAbsent(); ok {
+				// Reading the status creates no store.
+				return writeStatus(cmd.OutOrStdout(), out, statusReport{Store: dir})
+			}
 			store, dir, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 			if err != nil {
 				return err
@@ -48,16 +52,22 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 				if rep.Active, err = describeKit(ctx, store, active.Digest); err != nil {
 					return err
 				}
+				rep.Active.Note = active.Note
+				rep.Active.Expired = !active.Expires.IsZero() && time.Now().After(active.Expires)
 			}
-			if out.json() {
-				return writeJSON(cmd.OutOrStdout(), rep)
-			}
-			printStatus(cmd.OutOrStdout(), rep)
-			return nil
+			return writeStatus(cmd.OutOrStdout(), out, rep)
 		},
 	}
 	out.register(cmd)
 	return cmd
+}
+
+func writeStatus(w io.Writer, out outputFlag, rep statusReport) error {
+	if out.json() {
+		return writeJSON(w, rep)
+	}
+	printStatus(w, rep)
+	return nil
 }
 
 func printStatus(w io.Writer, rep statusReport) {
@@ -67,17 +77,22 @@ func printStatus(w io.Writer, rep statusReport) {
 		fmt.Fprintln(w, "Active  none: import a kit with `stella ouk import KIT`")
 		return
 	}
-	fmt.Fprintf(w, "Active  kit %s\n", k.Version)
+	fmt.Fprintf(w, "Active  kit %s\n", printable(k.Version))
 	fmt.Fprintf(w, "  digest      %s\n", k.Digest)
 	fmt.Fprintf(w, "  sequence    %d\n", k.Sequence)
 	fmt.Fprintf(w, "  created     %s\n", k.Created.UTC().Format(time.RFC3339))
 	if k.Expires.IsZero() {
 		fmt.Fprintln(w, "  expires     never")
+	} else if k.Expired {
+		fmt.Fprintf(w, "  expires     %s (EXPIRED: import a newer kit)\n", k.Expires.UTC().Format(time.RFC3339))
 	} else {
 		fmt.Fprintf(w, "  expires     %s\n", k.Expires.UTC().Format(time.RFC3339))
 	}
+	if k.Note != "" {
+		fmt.Fprintf(w, "  note        %s\n", printable(k.Note))
+	}
 	fmt.Fprintf(w, "  DB records  %d in %d layers\n", k.Records, k.DBLayers)
 	for _, img := range k.Images {
-		fmt.Fprintf(w, "  image       %s [%s]\n", img.Ref, strings.Join(img.Platforms, ", "))
+		fmt.Fprintf(w, "  image       %s [%s]\n", printable(img.Ref), strings.Join(img.Platforms, ", "))
 	}
 }

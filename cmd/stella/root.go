@@ -37,7 +37,24 @@ func newRootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 
 	root.AddCommand(newOUKCommand(g), newDBCommand(g), newScanCommand(g), newQuotaCommand(g))
+	markArgErrorsAsUsage(root)
 	return root
+}
+
+// markArgErrorsAsUsage makes a wrong number of arguments a usage error, so
+// it exits with the usage code like an unknown flag does.
+func markArgErrorsAsUsage(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return usagef("%v; see `%s --help`", err, c.CommandPath())
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		markArgErrorsAsUsage(sub)
+	}
 }
 
 // storeDir resolves the store folder from --store, $STELLA_HOME or the default.

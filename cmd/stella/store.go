@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -79,4 +80,17 @@ func loadSigner(path string) (cryptoSigner, error) {
 		return nil, fmt.Errorf("loading signing key %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// storeAbsent returns the store folder and true when it holds no content
+// store yet, so read-only commands can report that without creating one.
+func (g *globalOptions) storeAbsent() (string, bool) {
+	dir, err := g.storeDir()
+	if err != nil {
+		return "", false
+	}
+	if _, err := os.Stat(filepath.Join(dir, storeDBDir)); errors.Is(err, fs.ErrNotExist) {
+		return dir, true
+	}
+	return dir, false
 }
