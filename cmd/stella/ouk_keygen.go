@@ -13,6 +13,7 @@ import (
 func newKeygenCommand(g *globalOptions) *cobra.Command {
 	var dir string
 	var force bool
+	var format outputFlag
 	cmd := &cobra.Command{
 		Use:   "keygen --output-dir DIR",
 		Short: "Create a signing key pair (cosign.key, cosign.pub) in cosign's format",
@@ -21,6 +22,9 @@ key is encrypted with the password in $COSIGN_PASSWORD (an empty value is
 allowed), or one typed at the prompt on a terminal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := format.validate(); err != nil {
+				return err
+			}
 			keyPath := filepath.Join(dir, "cosign.key")
 			pubPath := filepath.Join(dir, "cosign.pub")
 			if !force {
@@ -45,11 +49,15 @@ allowed), or one typed at the prompt on a terminal.`,
 			if err := os.WriteFile(pubPath, pub, 0o644); err != nil {
 				return fmt.Errorf("writing public key: %w", err)
 			}
+			if format.json() {
+				return writeJSON(cmd.OutOrStdout(), map[string]string{"privateKey": keyPath, "publicKey": pubPath})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Private key written to %s\nPublic key written to %s\n", keyPath, pubPath)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "output-dir", ".", "folder to write cosign.key and cosign.pub in")
 	cmd.Flags().BoolVar(&force, "force", false, "replace an existing cosign.key")
+	format.register(cmd)
 	return cmd
 }

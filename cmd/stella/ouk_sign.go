@@ -11,6 +11,7 @@ import (
 
 func newSignCommand(g *globalOptions) *cobra.Command {
 	var key, out string
+	var format outputFlag
 	cmd := &cobra.Command{
 		Use:   "sign --key KEY KIT",
 		Short: "Write a detached signature KIT.sig that cosign verify-blob accepts",
@@ -20,6 +21,9 @@ operators can check the file before importing it:
   cosign verify-blob --key cosign.pub --signature KIT.sig --insecure-ignore-tlog KIT`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := format.validate(); err != nil {
+				return err
+			}
 			if key == "" {
 				return usagef("no signing key given; pass --key cosign.key")
 			}
@@ -43,11 +47,15 @@ operators can check the file before importing it:
 			if err := os.WriteFile(out, sig, 0o644); err != nil {
 				return fmt.Errorf("writing signature: %w", err)
 			}
+			if format.json() {
+				return writeJSON(cmd.OutOrStdout(), map[string]string{"kit": kit, "signature": out})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Signature written to %s\n", out)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "private key (cosign.key or PKCS#8 PEM)")
 	cmd.Flags().StringVar(&out, "output-signature", "", "signature file to write (default KIT.sig)")
+	format.register(cmd)
 	return cmd
 }
