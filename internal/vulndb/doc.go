@@ -11,11 +11,21 @@
 // IndexLayer indexes one layer into a kv.Store, and Open stacks indexed
 // layers into a DB. The index keys, per layer digest L, are:
 //
-//	layer/L                      "1" once every other key of L is written
+//	layer/L                      index format ("3") once every other key of L is written
+//	filter/L                     Bloom filter of the record IDs in L, tombstones included
 //	rec/L/ID                     the record's OSV JSON (or its tombstone)
 //	alias/ALIAS/L/ID             empty; ALIAS is the record's ID or an alias
-//	pkg/ECOSYSTEM/NAME/L/ID      empty; ECOSYSTEM without its ":release" suffix
+//	pkg/ECOSYSTEM/NAME/L/ID      the record's affected entries for the package:
+//	                             ecosystem, versions, SEMVER and ECOSYSTEM ranges
+//	                             (binary, see encodePkgValue); ECOSYSTEM without
+//	                             its ":release" suffix
 //	cpe/VENDOR:PRODUCT/L/ID      empty; from NVD CPE match criteria
+//
+// A lookup finds the newest layer of its stack that holds an ID by testing
+// the filters newest first and reading rec/L/ID only where a filter may
+// hold it. A purl lookup matches versions against the pkg values and reads
+// only the records that match. An index written in an older format does
+// not count as indexed, so the importer indexes the layer again.
 //
 // Path segments are separated by a NUL byte in the real keys, so IDs and
 // names that contain "/" stay unambiguous.

@@ -3,6 +3,7 @@ package vulndb
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -112,6 +113,26 @@ func FuzzCompareVersions(f *testing.F) {
 		y, errB := cmp(b, a)
 		if errA == nil && errB == nil && eco == "Packagist" && x != -y {
 			t.Fatalf("compare(%q,%q)=%d but compare(%q,%q)=%d", a, b, x, b, a, y)
+		}
+	})
+}
+
+func FuzzDecodePkgValue(f *testing.F) {
+	f.Add(encodePkgValue([]pkgAffected{{Ecosystem: "PyPI", Versions: []string{"1.0"},
+		Ranges: []pkgRange{{Type: "ECOSYSTEM", Events: []Event{{Introduced: "0"}, {Fixed: "2.0"}}}}}}))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entries, err := decodePkgValue(data)
+		if err != nil {
+			return
+		}
+		// A value that decodes encodes back to the same entries.
+		again, err := decodePkgValue(encodePkgValue(entries))
+		if err != nil {
+			t.Fatalf("re-encoded value does not decode: %v", err)
+		}
+		if fmt.Sprint(again) != fmt.Sprint(entries) {
+			t.Fatalf("round trip changed %v to %v", entries, again)
 		}
 	})
 }

@@ -28,15 +28,15 @@ func TestIDFilterNoFalseNegatives(t *testing.T) {
 			t.Fatalf("filter lacks %s, which it was built from", id)
 		}
 	}
-	false_ := 0
+	falsePositives := 0
 	for i := range 100000 {
 		if f.mayContain(fmt.Sprintf("CVE-2099-%d", i)) {
-			false_++
+			falsePositives++
 		}
 	}
 	// 16 bits per key give about 0.05%; 0.5% leaves room for chance.
-	if false_ > 500 {
-		t.Errorf("%d false positives in 100000 absent IDs, want at most 500", false_)
+	if falsePositives > 500 {
+		t.Errorf("%d false positives in 100000 absent IDs, want at most 500", falsePositives)
 	}
 }
 
@@ -126,5 +126,40 @@ func TestOverlayMovesRecordToOtherPackage(t *testing.T) {
 	}
 	if got, err := old.LookupPURL("pkg:pypi/b@1.0"); err != nil || ids(got) != "B-1" {
 		t.Errorf("old stack: b@1.0 = %q, %v; want B-1", ids(got), err)
+	}
+}
+
+func TestPkgValueRoundTrip(t *testing.T) {
+	in := []pkgAffected{
+		{Ecosystem: "Debian:12", Versions: []string{"1.0-1", "1.0-2"}},
+		{Ecosystem: "PyPI", Ranges: []pkgRange{
+			{Type: "ECOSYSTEM", Events: []Event{{Introduced: "0"}, {Fixed: "2.0"}}},
+			{Type: "SEMVER", Events: []Event{{Introduced: "1.0.0"}, {LastAffected: "1.2.0"}, {Limit: "1.5.0"}}},
+		}},
+		{Ecosystem: "npm"},
+	}
+	got, err := decodePkgValue(encodePkgValue(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(in) {
+		t.Errorf("decoded %v, want %v", got, in)
+	}
+	b := encodePkgValue(in)
+	for n := range len(b) {
+		if _, err := decodePkgValue(b[:n]); err == nil {
+			t.Errorf("decodePkgValue accepted a value cut to %d of %d bytes", n, len(b))
+		}
+	}
+}
+
+func TestNewPkgAffectedDropsGitRanges(t *testing.T) {
+	a := Affected{Package: Package{Ecosystem: "Go", Name: "x"}, Ranges: []Range{
+		{Type: "GIT", Repo: "https://example.com/x", Events: []Event{{Introduced: "abc"}}},
+		{Type: "SEMVER", Events: []Event{{Introduced: "0"}}},
+	}}
+	p := newPkgAffected(&a)
+	if len(p.Ranges) != 1 || p.Ranges[0].Type != "SEMVER" {
+		t.Errorf("ranges = %+v, want the SEMVER range only", p.Ranges)
 	}
 }

@@ -5,9 +5,9 @@ import (
 	"errors"
 )
 
-// pkgAffected is what a package index key stores for each affected entry
-// of a record that names the package: just enough to match a queried
-// version without reading and decoding the whole record.
+// pkgAffected is the part of one affected entry that a package index value
+// stores, enough to match a queried version without reading and decoding
+// the whole record.
 type pkgAffected struct {
 	// Ecosystem is the entry's full ecosystem, with any ":release" suffix.
 	Ecosystem string
@@ -51,8 +51,9 @@ func newPkgAffected(a *Affected) pkgAffected {
 //	range   = type(1 byte: 1 SEMVER, 2 ECOSYSTEM) count event*
 //	event   = kind(1 byte: 0 introduced, 1 last_affected, 2 fixed, 3 limit) string(version)
 //
-// A binary form decodes about ten times faster than JSON, which matters
-// because a popular package has hundreds of candidate records per lookup.
+// A binary form skips the reflection and validation passes of
+// encoding/json, which matters because a popular package has hundreds of
+// candidate records per lookup.
 func encodePkgValue(entries []pkgAffected) []byte {
 	var b []byte
 	str := func(s string) {
@@ -172,6 +173,10 @@ func decodePkgValue(b []byte) ([]pkgAffected, error) {
 				rg.Events = make([]Event, d.uvarint())
 				for k := range rg.Events {
 					kind, v := d.byte(), d.string()
+					if v == "" {
+						// encodePkgValue leaves out events without a version.
+						d.err = errPkgValue
+					}
 					switch kind {
 					case pkgEventIntroduced:
 						rg.Events[k].Introduced = v
