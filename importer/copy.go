@@ -131,7 +131,7 @@ func (s *session) copyNode(ctx context.Context, src content.ReadOnlyStorage, d o
 		return err
 	}
 	if !present {
-		if err := s.guard.admit(d); err != nil {
+		if err := s.guard.admit(ctx, d); err != nil {
 			return err
 		}
 		rc, err := src.Fetch(ctx, d)

@@ -67,6 +67,11 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 		return nil, fmt.Errorf("reading the active kit: %w", err)
 	}
 	if hasActive && active.Digest == bm.desc.Digest {
+		// Importing the active kit again repairs a lookup index that an
+		// older stella wrote in another format.
+		if err := s.indexDB(ctx, bm); err != nil {
+			return nil, err
+		}
 		s.result.AlreadyActive = true
 		s.result.Action = "none"
 		log.Info("kit is already active")

@@ -40,6 +40,7 @@ type streamGuard struct {
 	unsigned int64
 	// unsignedBlobs counts the blobs behind unsigned.
 	unsignedBlobs int
+	spaceChecked  bool
 }
 
 func newStreamGuard(s *session) *streamGuard {
@@ -47,8 +48,11 @@ func newStreamGuard(s *session) *streamGuard {
 }
 
 // admit returns an error when the blob d may not be stored.
-func (g *streamGuard) admit(d ocispec.Descriptor) error {
+func (g *streamGuard) admit(ctx context.Context, d ocispec.Descriptor) error {
 	if _, ok := g.graph[d.Digest]; ok {
+		if d.Size > MaxManifestSize {
+			return g.checkSpace(ctx)
+		}
 		return nil
 	}
 	if d.Size > MaxManifestSize {

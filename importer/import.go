@@ -118,7 +118,7 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 			}
 		case layout.Blob:
 			desc := ocispec.Descriptor{Digest: e.Digest, Size: e.Size}
-			if err := guard.admit(desc); err != nil {
+			if err := guard.admit(ctx, desc); err != nil {
 				return nil, err
 			}
 			stored, err := s.store(ctx, desc, e.Reader)

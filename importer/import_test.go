@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/oci/layout"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -290,5 +292,45 @@ func TestHistoryRecordsSkippedSignature(t *testing.T) {
 	}
 	if len(hist) != 1 || !strings.Contains(hist[0].Note, "--insecure-skip-signature") {
 		t.Errorf("history = %+v, want a note about the skipped signature check", hist)
+	}
+}
+
+func TestImportChecksFreeSpace(t *testing.T) {
+	f := newFixture(t)
+	bins := map[string]string{}
+	for i, platform := range []string{"linux/amd64", "linux/arm64"} {
+		p := filepath.Join(f.dir, platform[6:])
+		data := make([]byte, 6<<20)
+		rand.NewChaCha8([32]byte{byte(i + 1)}).Read(data)
+		os.WriteFile(p, data, 0o755)
+		bins[platform] = p
+	}
+	imageDir := filepath.Join(f.dir, "image")
+	ref := "registry.example.test/stella-ops/scanner:0.1.0"
+	if _, err := layout.BuildDemoImage(context.Background(), bins, ref, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), imageDir); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(f.dir, "kit.tar")
+	_, err := build.Build(context.Background(), build.Options{
+		Output: out, Version: "1.0.0", Created: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Signer: f.signer,
+		Images: []build.Image{{Ref: ref, Path: imageDir}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(out)
+
+	opts := f.opts()
+	opts.FreeSpace = func(string) (int64, error) { return 8 << 20, nil }
+	_, err = ImportStream(context.Background(), bytes.NewReader(raw), opts)
+	if !errors.Is(err, errdef.ErrSizeExceedsLimit) || !strings.Contains(err.Error(), "free disk") {
+		t.Fatalf("err = %v, want a free disk space error", err)
+	}
+	if n := f.blobCount(); n != 0 {
+		t.Errorf("store holds %d blobs after the rejected import", n)
+	}
+	opts.FreeSpace = func(string) (int64, error) { return 1 << 40, nil }
+	if _, err := ImportStream(context.Background(), bytes.NewReader(raw), opts); err != nil {
+		t.Fatalf("import with enough space: %v", err)
 	}
 }

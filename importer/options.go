@@ -38,6 +38,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, when set, is called as bytes are read from the source.
 	Progress func(Progress)
+	// FreeSpace returns the bytes free for the store in dir; default the
+	// file system's figure for unprivileged users. Tests replace it.
+	FreeSpace func(dir string) (int64, error)
 }
 
 // Progress reports how far an import has read.
@@ -54,6 +57,9 @@ func (o *Options) validate() error {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.FreeSpace == nil {
+		o.FreeSpace = freeSpace
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
