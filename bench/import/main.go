@@ -76,20 +76,41 @@ func (c config) runStella(store string, args ...string) (measurement, error) {
 	return runCmd(nil, c.stella, append([]string{"--store", store}, args...)...)
 }
 
+// timeBin is GNU time. Run under it, a child's peak RSS is its own: the
+// kernel keeps the RSS high-water mark across fork and exec, so a child
+// forked straight from this large process would report this process's RSS.
+var timeBin = "/usr/bin/time"
+
 func runCmd(env []string, name string, args ...string) (measurement, error) {
+	statsFile, err := os.CreateTemp("", "stella-bench-time-")
+	if err != nil {
+		return measurement{}, err
+	}
+	statsFile.Close()
+	defer os.Remove(statsFile.Name())
+	useTime := fileSize(timeBin) > 0
+	if useTime {
+		args = append([]string{"-f", "%M %O", "-o", statsFile.Name(), name}, args...)
+		name = timeBin
+	}
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=")
 	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	m := measurement{wall: time.Since(start), stdout: out.Bytes()}
 	if err != nil {
 		return m, fmt.Errorf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, errb.String())
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.maxRSS = ru.Maxrss << 10
+	if useTime {
+		raw, _ := os.ReadFile(statsFile.Name())
+		var rssKB, blocks int64
+		if _, err := fmt.Sscanf(string(raw), "%d %d", &rssKB, &blocks); err == nil {
+			m.maxRSS, m.written = rssKB<<10, blocks*512
+		}
+	} else if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		m.written = ru.Oublock * 512
 	}
 	return m, nil
