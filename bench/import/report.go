@@ -72,8 +72,8 @@ func printReport(out io.Writer, c config, rep *report, nights []night, kitBytes 
 	p("")
 	p("### Peak memory and write amplification of import")
 	p("")
-	p("Peak RSS is the child's maximum resident set (getrusage). Bytes written are the bytes the import process " +
-		"sent to storage (getrusage block output, as /proc/PID/io write_bytes counts them), per byte of the kit file.")
+	p("Peak RSS is the import process's maximum resident set, and bytes written are its file system block " +
+		"outputs times 512 (the kernel's write_bytes), both read by GNU time, per byte of the kit file.")
 	p("")
 	p("| import | kit | peak RSS | bytes written | written / kit bytes |")
 	p("|---|---|---|---|---|")
