@@ -120,6 +120,9 @@ func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots
 		if err := p.copyGraph(ctx, src, sig); err != nil {
 			return nil, fmt.Errorf("pushing signature %s: %w", sig.Digest, err)
 		}
+		if err := p.ensureListed(ctx, src, roots.bundle, sig); err != nil {
+			return nil, err
+		}
 		res.Referrers = append(res.Referrers, Referrer{Digest: sig.Digest.String(), ArtifactType: oci.MediaTypeSigstoreBundle})
 	}
 	if !opts.SkipSBOMReferrer {
@@ -175,6 +178,9 @@ func (p *pusher) pushSBOMReferrer(ctx context.Context, src content.ReadOnlyStora
 	both := &fallbackStorage{first: mem, second: src}
 	if err := p.copyGraph(ctx, both, desc); err != nil {
 		return nil, fmt.Errorf("pushing SBOM referrer %s: %w", desc.Digest, err)
+	}
+	if err := p.ensureListed(ctx, both, subject, desc); err != nil {
+		return nil, err
 	}
 	return &Referrer{Digest: desc.Digest.String(), ArtifactType: oci.MediaTypeSPDX}, nil
 }
@@ -320,4 +326,47 @@ func detectReferrersAPI(ctx context.Context, repo *remote.Repository, subject oc
 		return fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)
 	}
 	return nil
+}
+
+// ensureListed checks that the registry lists ref among the referrers of
+// subject and pushes the referrer manifest again when it does not. A retried
+// push skips a manifest the registry already holds, so a failure between
+// storing the manifest and updating the sha256-<hex> tag of a registry
+// without the referrers API would otherwise leave the referrer unlisted.
+func (p *pusher) ensureListed(ctx context.Context, src content.ReadOnlyStorage, subject, ref ocispec.Descriptor) error {
+	for attempt := 1; ; attempt++ {
+		listed := false
+		err := withRetry(ctx, p.log, "list referrers of "+subject.Digest.String(), func(int) error {
+			listed = false
+			return p.repo.Referrers(ctx, subject, "", func(page []ocispec.Descriptor) error {
+				for _, d := range page {
+					if d.Digest == ref.Digest {
+						listed = true
+					}
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)
+		}
+		if listed {
+			return nil
+		}
+		if attempt == Attempts {
+			return fmt.Errorf("registry %s does not list referrer %s of %s after %d pushes; check the registry's logs",
+				p.repo.Reference.Registry, ref.Digest, subject.Digest, attempt)
+		}
+		p.log.Info("referrer not listed yet; pushing its manifest again", "referrer", ref.Digest, "subject", subject.Digest)
+		raw, err := content.FetchAll(ctx, src, ref)
+		if err != nil {
+			return fmt.Errorf("reading referrer %s: %w", ref.Digest, err)
+		}
+		err = withRetry(ctx, p.log, "push "+ref.Digest.String(), func(int) error {
+			return p.repo.Push(ctx, ref, bytes.NewReader(raw))
+		})
+		if err != nil {
+			return fmt.Errorf("pushing referrer %s again: %w", ref.Digest, err)
+		}
+	}
 }
