@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2/content"
@@ -27,6 +28,8 @@ const (
 	// MaxChunkSize is the largest Options.ChunkSize that Open accepts. Push
 	// holds about two chunks in memory at a time.
 	MaxChunkSize int64 = 64 << 20
+	// blockCacheSize is the size of Pebble's block cache.
+	blockCacheSize = 64 << 20
 )
 
 // Options configures Open. The zero value is ready to use.
@@ -111,11 +114,19 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := pebble.Open(dir, &pebble.Options{
+	popts := &pebble.Options{
 		FS:     s.fs,
 		Lock:   lock,
 		Logger: pebbleLogger{s.log},
-	})
+		// The lookup index reads many small values at random; a block cache
+		// larger than Pebble's 8 MiB default and Bloom filters on every
+		// level keep those reads off the disk.
+		CacheSize: blockCacheSize,
+	}
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		_ = lock.Close()
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
