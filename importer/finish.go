@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2/content"
 
 	"stella-ops.org/ouk/cas"
@@ -357,6 +359,7 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 		return err
 	}
 	store := s.opts.Store.KV(VulnDBNamespace)
+	var todo []ocispec.Descriptor
 	for _, l := range layers[1:] {
 		if l.MediaType != oci.MediaTypeDBLayer {
 			continue
@@ -365,20 +368,30 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 		if err != nil {
 			return fmt.Errorf("checking index of DB layer %s: %w", l.Digest, err)
 		}
-		if done {
-			continue
+		if !done {
+			todo = append(todo, l)
 		}
-		rc, err := s.opts.Store.Fetch(ctx, l)
-		if err != nil {
-			return fmt.Errorf("reading DB layer %s: %w", l.Digest, err)
-		}
-		err = vulndb.IndexLayer(ctx, store, l, rc)
-		rc.Close()
-		if err != nil {
-			return fmt.Errorf("indexing DB layer %s: %w", l.Digest, err)
-		}
-		s.result.LayersIndexed++
 	}
+	// Layers are indexed independently, so they are spread over the CPUs.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, l := range todo {
+		g.Go(func() error {
+			rc, err := s.opts.Store.Fetch(gctx, l)
+			if err != nil {
+				return fmt.Errorf("reading DB layer %s: %w", l.Digest, err)
+			}
+			defer rc.Close()
+			if err := vulndb.IndexLayer(gctx, store, l, rc); err != nil {
+				return fmt.Errorf("indexing DB layer %s: %w", l.Digest, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	s.result.LayersIndexed += len(todo)
 	return nil
 }
 
