@@ -38,36 +38,48 @@ func (s *Store) ingestChunks(ctx context.Context, expected ocispec.Descriptor, r
 	if err := s.clearLeftoverChunks(d); err != nil {
 		return nil, err
 	}
+	// Layers are compressed already; a second compression costs CPU and
+	// saves nothing.
+	err := s.ingestTable(ctx, d.Encoded()[:16], sstable.NoCompression, func(w *sstable.Writer) error {
+		return s.writeTable(ctx, w, expected, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &blobMeta{Size: expected.Size, ChunkSize: s.chunkSize, Stored: time.Now().UTC()}, nil
+}
+
+// ingestTable writes an sstable with fill into the ingest folder, syncs it
+// and ingests it into the database. When fill fails, nothing is ingested.
+func (s *Store) ingestTable(ctx context.Context, name string, compression *sstable.CompressionProfile, fill func(*sstable.Writer) error) error {
 	dir := s.fs.PathJoin(s.dir, ingestDir)
 	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating ingest folder: %w", err)
+		return fmt.Errorf("creating ingest folder: %w", err)
 	}
 	var nonce [8]byte
 	rand.Read(nonce[:])
-	path := s.fs.PathJoin(dir, d.Encoded()[:16]+"-"+hex.EncodeToString(nonce[:])+".sst")
+	path := s.fs.PathJoin(dir, name+"-"+hex.EncodeToString(nonce[:])+".sst")
 	f, err := s.fs.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
-		return nil, fmt.Errorf("creating sstable for %s: %w", d, err)
+		return fmt.Errorf("creating sstable %s: %w", path, err)
 	}
 	defer func() { _ = s.fs.Remove(path) }()
 
 	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{
 		TableFormat: s.db.TableFormat(),
-		// Layers are compressed already; a second compression costs CPU
-		// and saves nothing.
-		Compression: sstable.NoCompression,
+		Compression: compression,
 	})
-	if err := s.writeTable(ctx, w, expected, r); err != nil {
+	if err := fill(w); err != nil {
 		_ = w.Close()
-		return nil, err
+		return err
 	}
 	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("writing sstable for %s: %w", d, err)
+		return fmt.Errorf("writing sstable %s: %w", path, err)
 	}
 	if err := s.db.Ingest(ctx, []string{path}); err != nil {
-		return nil, fmt.Errorf("ingesting chunks of %s: %w", d, err)
+		return fmt.Errorf("ingesting sstable %s: %w", path, err)
 	}
-	return &blobMeta{Size: expected.Size, ChunkSize: s.chunkSize, Stored: time.Now().UTC()}, nil
+	return nil
 }
 
 // writeTable copies the blob into w chunk by chunk, hashing as it goes.
