@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -206,6 +207,13 @@ func (s *session) checkGraph(ctx context.Context, bm *bundleMeta) error {
 			}
 			if bm.delta != nil {
 				base := bm.delta.Config.Base
+				declared := slices.ContainsFunc(bm.delta.Config.Omitted, func(o delta.Blob) bool { return o.Digest == d.Digest })
+				if !declared {
+					// The signed delta config does not list the blob as left
+					// out, so the delta file itself lost it.
+					return fmt.Errorf("delta %s lacks blob %s (from %s), which it neither carries nor declares as omitted; the delta file is incomplete, so copy it again: %w",
+						bm.meta.Version, d.Digest, parent, errdef.ErrInvalidKit)
+				}
 				return fmt.Errorf("delta %s omits blob %s (from %s), which the store lacks; import full kit %s (%s) first: %w",
 					bm.meta.Version, d.Digest, parent, base.Version, base.Digest, errdef.ErrBaseMissing)
 			}

@@ -55,18 +55,35 @@ func ImportFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.
 	return s.finishOrRollback(ctx, index)
 }
 
-// failed decides what to keep after an error while reading. An interrupted
-// or truncated transfer keeps the verified blobs it stored, so that running
-// the import again does not transfer them twice; any other error removes
+// failed decides what to keep after an error while reading. A transfer that
+// broke off (cancelled, truncated, or a network or read failure) keeps the
+// verified blobs it stored, so that running the import again does not
+// transfer them twice; an error that rejects the kit's content removes
 // them, so that bad input leaves the store as it was.
 func (s *session) failed(ctx context.Context, err error) {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, io.ErrUnexpectedEOF) {
+	if !isRejection(err) {
 		s.opts.Logger.Info("import interrupted; stored blobs kept for the next attempt",
 			"blobs", len(s.added), "error", err)
 		return
 	}
 	s.rollback(context.WithoutCancel(ctx))
+}
+
+// isRejection reports whether err rejects the kit's content, as opposed to
+// a transfer that broke off. A truncated stream counts as a transfer error:
+// the blobs read before the cut were verified and stay useful.
+func isRejection(err error) bool {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return false
+	}
+	for _, sentinel := range []error{errdef.ErrInvalidKit, errdef.ErrDigestMismatch, errdef.ErrSizeMismatch,
+		errdef.ErrUnsafePath, errdef.ErrUnknownCompression, errdef.ErrSizeExceedsLimit, errdef.ErrSignature,
+		errdef.ErrDowngrade, errdef.ErrExpired, errdef.ErrBaseMissing, errdef.ErrInvalidRecord} {
+		if errors.Is(err, sentinel) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *session) finishOrRollback(ctx context.Context, index ocispec.Index) (*Result, error) {

@@ -334,3 +334,38 @@ func TestImportChecksFreeSpace(t *testing.T) {
 		t.Fatalf("import with enough space: %v", err)
 	}
 }
+
+// failingReader returns the first n bytes of data, then err.
+type failingReader struct {
+	data []byte
+	n    int
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, f.err
+	}
+	k := copy(p, f.data[:min(len(f.data), f.n)])
+	f.data, f.n = f.data[k:], f.n-k
+	return k, nil
+}
+
+func TestTransferErrorKeepsVerifiedBlobs(t *testing.T) {
+	f := newFixture(t)
+	raw := f.kit("1.0.0", 1)
+	broken := &failingReader{data: raw, n: len(raw) * 3 / 4, err: errors.New("connection reset by peer")}
+	if _, err := ImportStream(context.Background(), broken, f.opts()); err == nil {
+		t.Fatal("import of a broken transfer succeeded")
+	}
+	if f.blobCount() == 0 {
+		t.Errorf("a broken transfer removed the blobs it had verified")
+	}
+	res, err := ImportStream(context.Background(), bytes.NewReader(raw), f.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.BlobsSkipped == 0 {
+		t.Errorf("the second attempt stored every blob again")
+	}
+}

@@ -190,5 +190,9 @@ func (c *Client) Repository(ref string) (*remote.Repository, error) {
 	}
 	repo.Client = c.Auth
 	repo.PlainHTTP = c.opts.PlainHTTP
+	// Registries often refuse deletes (distribution's default), and a
+	// stale referrers index left behind does no harm, so a push never
+	// tries to remove one.
+	repo.SkipReferrersGC = true
 	return repo, nil
 }

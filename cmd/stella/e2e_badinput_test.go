@@ -300,3 +300,16 @@ func TestStatusCreatesNoStore(t *testing.T) {
 		t.Errorf("status created the store folder %s", dir)
 	}
 }
+
+func TestSourceWithPasswordNotEchoed(t *testing.T) {
+	e := newEnv(t)
+	for _, src := range []string{"oci://alice:S3cr3t-Pa55@127.0.0.1:1/stella/kit:1", "https://alice:S3cr3t-Pa55@127.0.0.1:1/kit.tar"} {
+		r := e.run("ouk", "import", src)
+		if r.code != exitUsage {
+			t.Errorf("%s: exit %d, want %d", src, r.code, exitUsage)
+		}
+		if strings.Contains(r.stdout+r.stderr, "S3cr3t") {
+			t.Errorf("the password appears in the output: %s", r.stderr)
+		}
+	}
+}

@@ -29,7 +29,11 @@ const demoSBOM = `{
      "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:npm/stella-demo-untar@2.3.0"}]},
     {"SPDXID": "SPDXRef-fixed", "name": "stella-demo-untar", "versionInfo": "2.4.1", "downloadLocation": "NOASSERTION",
      "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:npm/stella-demo-untar@2.4.1"}]},
-    {"SPDXID": "SPDXRef-bare", "name": "bare", "versionInfo": "1.0", "downloadLocation": "NOASSERTION"}
+    {"SPDXID": "SPDXRef-bare", "name": "bare", "versionInfo": "1.0", "downloadLocation": "NOASSERTION"},
+    {"SPDXID": "SPDXRef-typo", "name": "stella-demo-untar", "versionInfo": "two", "downloadLocation": "NOASSERTION",
+     "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:npm/stella-demo-untar@not-a-version"}]},
+    {"SPDXID": "SPDXRef-badcpe", "name": "weird", "versionInfo": "1", "downloadLocation": "NOASSERTION",
+     "externalRefs": [{"referenceCategory": "SECURITY", "referenceType": "cpe23Type", "referenceLocator": "cpe:2.3:a:broken"}]}
   ]
 }`
 
@@ -61,8 +65,8 @@ func (e *env) scan(sbom string) (scanReport, result) {
 func TestScanFindings(t *testing.T) {
 	e, sbom := scanEnv(t)
 	rep, _ := e.scan(sbom)
-	if rep.Packages != 3 {
-		t.Errorf("packages = %d, want 3", rep.Packages)
+	if rep.Packages != 5 {
+		t.Errorf("packages = %d, want 5", rep.Packages)
 	}
 	var ids []string
 	for _, f := range rep.Findings {
@@ -76,8 +80,21 @@ func TestScanFindings(t *testing.T) {
 			t.Errorf("fixed version 2.4.1 reported as affected by %s", f.ID)
 		}
 	}
-	if len(rep.Skipped) != 1 || rep.Skipped[0].Package != "bare" {
-		t.Errorf("skipped = %+v, want the package without purl or CPE", rep.Skipped)
+	skippedNames := map[string]string{}
+	for _, s := range rep.Skipped {
+		skippedNames[s.Package+"@"+s.Version] = s.Reason
+	}
+	if len(rep.Skipped) != 3 {
+		t.Errorf("skipped = %+v, want the package without identifiers, the invalid version and the bad CPE", rep.Skipped)
+	}
+	if !strings.Contains(skippedNames["stella-demo-untar@two"], "not a valid") {
+		t.Errorf("invalid version not reported as skipped: %+v", rep.Skipped)
+	}
+	if skippedNames["weird@1"] == "" {
+		t.Errorf("package with a malformed CPE not reported as skipped: %+v", rep.Skipped)
+	}
+	if _, ok := skippedNames["bare@1.0"]; !ok {
+		t.Errorf("package without identifiers not reported as skipped: %+v", rep.Skipped)
 	}
 	if rep.Quota == nil || rep.Quota.Count != 1 {
 		t.Errorf("quota state = %+v, want count 1", rep.Quota)

@@ -48,6 +48,7 @@ type testRegistry struct {
 
 // startRegistry runs the distribution registry binary with filesystem
 // storage, plain or with TLS from a test CA and htpasswd authentication.
+// Deletes stay off, as in the registry's default configuration.
 func startRegistry(t *testing.T, secure bool) *testRegistry {
 	t.Helper()
 	bin := toolPath(t, "registry")
@@ -55,7 +56,7 @@ func startRegistry(t *testing.T, secure bool) *testRegistry {
 	port := freePort(t)
 	reg := &testRegistry{host: fmt.Sprintf("127.0.0.1:%d", port)}
 	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"+
-		"storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n"+
+		"storage:\n  filesystem:\n    rootdirectory: %s\n"+
 		"http:\n  addr: %s\n", filepath.Join(dir, "data"), reg.host)
 	if secure {
 		reg.caFile, cfg = writeTLSFiles(t, dir, cfg)

@@ -74,6 +74,10 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	if remote != "" && scheme != "oci" && scheme != "https" && scheme != "http" {
 		return usagef("source %q: the scheme %s:// is not supported; use oci://REGISTRY/REPOSITORY:TAG, https://HOST/PATH, a kit file, a layout folder or -", source, scheme)
 	}
+	if host, _, _ := strings.Cut(remote, "/"); strings.Contains(host, "@") {
+		// Never echo the source: it holds a password.
+		return usagef("the %s:// source carries credentials before its host; remove them and pass --username with --password-stdin, or use a registry config file", scheme)
+	}
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
 	store, dir, err := g.openStore(ctx, log, g.lockWait)

@@ -168,24 +168,32 @@ func scanPackage(db *vulndb.DB, p sbom.Package) ([]finding, string, error) {
 				Aliases: r.Aliases, Summary: r.Summary, Severity: severityOf(r), MatchBy: by})
 		}
 	}
-	skip := ""
+	// A package counts as scanned when one of its identifiers could be
+	// looked up; otherwise the reasons say why it was skipped.
+	var reasons []string
+	looked := false
 	if p.PURL != "" {
 		recs, err := db.LookupPURL(p.PURL)
 		if err != nil {
-			skip = fmt.Sprintf("purl %s: %v", p.PURL, err)
+			reasons = append(reasons, err.Error())
 		} else {
+			looked = true
 			add(recs, "purl")
 		}
 	}
 	for _, c := range p.CPEs {
 		recs, err := db.LookupCPE(c)
 		if err != nil {
+			reasons = append(reasons, err.Error())
 			continue
 		}
+		looked = true
 		add(recs, "cpe")
-		skip = ""
 	}
-	return out, skip, nil
+	if looked {
+		return out, "", nil
+	}
+	return out, strings.Join(reasons, "; "), nil
 }
 
 // severityOf returns the first severity score of a record, such as a CVSS

@@ -243,7 +243,16 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 		return nil, err
 	}
 	var matcher *versionMatcher
+	var versionErr error
 	if q.version != "" {
+		// A version no range can be compared with matches only exact
+		// entries of versions lists. When records name the package but
+		// none matches, an empty answer would hide them, so it is an
+		// error instead.
+		if _, err := orderFor(q.ecosystem).parse(q.version); err != nil {
+			versionErr = fmt.Errorf("purl %q: version %q is not a valid %s version (%v); correct the version in the purl or SBOM: %w",
+				purl, q.version, q.ecosystem, err, errdef.ErrInvalidRecord)
+		}
 		matcher = newVersionMatcher(q.ecosystem, q.version)
 		matcher.cache = &db.versions
 	}
@@ -276,6 +285,9 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 		if ok {
 			out = append(out, r)
 		}
+	}
+	if versionErr != nil && len(out) == 0 && len(cands) > 0 {
+		return nil, versionErr
 	}
 	return out, nil
 }

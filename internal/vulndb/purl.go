@@ -67,6 +67,11 @@ func purlQuery(s string) (pkgQuery, error) {
 			s, err, errdef.ErrInvalidRecord)
 	}
 	q := pkgQuery{name: p.Name, version: p.Version}
+	if p.Type == "golang" && strings.HasPrefix(q.version, "go1") {
+		// SBOM tools write Go toolchain versions as "go1.22.4"; OSV ranges
+		// use "1.22.4".
+		q.version = strings.TrimPrefix(q.version, "go")
+	}
 	ns := p.Namespace
 	switch p.Type {
 	case "deb", "apk", "rpm":
