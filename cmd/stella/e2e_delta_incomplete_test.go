@@ -54,3 +54,20 @@ func TestDeltaMissingOwnBlobIsIncomplete(t *testing.T) {
 		t.Errorf("active kit changed to %s", got)
 	}
 }
+
+func TestWatchWaitsForEmptyFile(t *testing.T) {
+	e := newEnv(t)
+	drop := filepath.Join(e.dir, "drop")
+	os.MkdirAll(drop, 0o755)
+	empty := filepath.Join(drop, "copying.tar.zst")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 {
+		t.Errorf("watch --once over a file being copied: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(empty + ".stella-rejected"); err == nil {
+		t.Errorf("an empty file, the start of a copy, was marked rejected")
+	}
+}

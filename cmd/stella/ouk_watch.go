@@ -143,7 +143,8 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		w.log.Info("retrying rejected kit", "path", c.Path, "version", note.Version, "digest", note.Digest)
 	}
 	if c.PeekErr != nil {
-		if errors.Is(c.PeekErr, io.ErrUnexpectedEOF) {
+		// An empty file is the first moment of a copy, not a bad kit.
+		if errors.Is(c.PeekErr, io.ErrUnexpectedEOF) || (!c.IsDir && c.Size == 0) {
 			w.log.Info("kit is incomplete, perhaps still being copied; retrying next round", "path", c.Path)
 			return true
 		}

@@ -48,7 +48,18 @@ func newConfig(created time.Time, sum *Summary, layers []Layer) ([]byte, error) 
 		if c.Sources[i].Kind != c.Sources[j].Kind {
 			return c.Sources[i].Kind < c.Sources[j].Kind
 		}
-		return c.Sources[i].Name < c.Sources[j].Name
+		if c.Sources[i].Name != c.Sources[j].Name {
+			return c.Sources[i].Name < c.Sources[j].Name
+		}
+		// Two feeds of one kind and name sort by their content, so the
+		// order of --feed flags never changes the config's bytes.
+		if !c.Sources[i].Snapshot.Equal(c.Sources[j].Snapshot) {
+			return c.Sources[i].Snapshot.Before(c.Sources[j].Snapshot)
+		}
+		if c.Sources[i].Records != c.Sources[j].Records {
+			return c.Sources[i].Records < c.Sources[j].Records
+		}
+		return c.Sources[i].Skipped < c.Sources[j].Skipped
 	})
 	for _, l := range layers {
 		c.Layers = append(c.Layers, layerInfo(l.Descriptor.Digest.String(), l.Descriptor.Size,
