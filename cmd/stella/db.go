@@ -83,7 +83,7 @@ func newDBStatusCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			store, _, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+			store, _, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 			if err != nil {
 				return err
 			}
@@ -129,7 +129,7 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 				return usagef("give exactly one of ID, --purl or --cpe")
 			}
 			ctx := cmd.Context()
-			store, _, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+			store, _, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 			if err != nil {
 				return err
 			}

@@ -299,6 +299,15 @@ func TestStatusCreatesNoStore(t *testing.T) {
 	if _, err := os.Stat(dir); err == nil {
 		t.Errorf("status created the store folder %s", dir)
 	}
+	for _, args := range [][]string{{"db", "status"}, {"ouk", "history"}, {"ouk", "gc"}} {
+		r := e.run(append([]string{"--store", dir}, args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, "no store at") {
+			t.Errorf("stella %s on an absent store: exit %d: %s", strings.Join(args, " "), r.code, r.stderr)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("stella %s created the store folder %s", strings.Join(args, " "), dir)
+		}
+	}
 }
 
 func TestSourceWithPasswordNotEchoed(t *testing.T) {

@@ -30,7 +30,7 @@ The lookup index of removed DB layers goes with them.`,
 			}
 			ctx := cmd.Context()
 			log := g.logger(cmd.ErrOrStderr())
-			store, _, err := g.openStore(ctx, log, g.lockWait)
+			store, _, err := g.openExistingStore(ctx, log, g.lockWait)
 			if err != nil {
 				return err
 			}

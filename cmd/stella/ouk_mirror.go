@@ -134,7 +134,7 @@ func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string
 		}
 		return nil, ocispec.Descriptor{}, fmt.Errorf("layout folder %s lists no bundle index; pass a kit layout folder", kit)
 	}
-	store, _, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+	store, _, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}

@@ -29,7 +29,7 @@ decision and needs no --allow-downgrade; the history records it.`,
 				return err
 			}
 			ctx := cmd.Context()
-			store, _, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+			store, _, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 			if err != nil {
 				return err
 			}

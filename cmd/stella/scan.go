@@ -104,7 +104,7 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
-	store, dir, err := g.openStore(ctx, log, g.lockWait)
+	store, dir, err := g.openExistingStore(ctx, log, g.lockWait)
 	if err != nil {
 		return nil, 0, err
 	}

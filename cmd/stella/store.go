@@ -94,3 +94,14 @@ func (g *globalOptions) storeAbsent() (string, bool) {
 	}
 	return dir, false
 }
+
+// openExistingStore opens the store like openStore but fails, creating
+// nothing, when the store folder holds no content store: commands that only
+// read kits have nothing to work on there, and a mistyped --store should not
+// leave a new store behind.
+func (g *globalOptions) openExistingStore(ctx context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
+	if dir, absent := g.storeAbsent(); absent {
+		return nil, "", fmt.Errorf("no store at %s; import a kit first with `stella ouk import KIT`, or check --store and $STELLA_HOME", dir)
+	}
+	return g.openStore(ctx, log, wait)
+}
