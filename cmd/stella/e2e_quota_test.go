@@ -162,9 +162,12 @@ func TestScanQuotaToken(t *testing.T) {
 		}
 	}
 
-	out := e.must("quota", "status", "--env-file", filepath.Join(e.dir, "none.env"), "-o", "json")
-	if !strings.Contains(out, `"anonymous"`) {
-		t.Errorf("quota status without token: %s", out)
+	r := e.run("quota", "status", "--env-file", filepath.Join(e.dir, "none.env"), "-o", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"anonymous"`) {
+		t.Errorf("quota status without token: exit %d: %s", r.code, r.stdout)
+	}
+	if !strings.Contains(r.stderr, "cannot be read") {
+		t.Errorf("a missing --env-file gave no warning: %q", r.stderr)
 	}
 }
 

@@ -102,8 +102,10 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	switch info, statErr := os.Stat(source); {
 	case scheme == "oci" && remote != "":
 		res, err = o.importRegistry(cmd, log, remote, opts)
+		err = withRegistryHint(err)
 	case (scheme == "https" || scheme == "http") && remote != "":
 		res, err = o.importHTTP(cmd, log, source, opts)
+		err = withRegistryHint(err)
 	case source == "-":
 		res, err = importer.ImportStream(ctx, cmd.InOrStdin(), opts)
 	case statErr != nil:

@@ -50,7 +50,7 @@ OCI layout folder. Images already in the registry are not sent again.`,
 			if len(args) == 1 {
 				kit = args[0]
 			}
-			return o.run(cmd, g, kit)
+			return withRegistryHint(o.run(cmd, g, kit))
 		},
 	}
 	cmd.Flags().StringVar(&o.to, "to", "", "target registry and optional repository prefix, REGISTRY[/PREFIX]")

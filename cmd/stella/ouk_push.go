@@ -43,7 +43,9 @@ registry holds already are not sent again, so an interrupted push resumes.`,
   stella ouk push active registry.intranet/stella-ops/ouk:latest
   echo "$PASS" | stella ouk push -u ci --password-stdin kit.tar.zst registry.intranet/ouk:v1`,
 		Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args[0], args[1]) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withRegistryHint(o.run(cmd, g, args[0], args[1]))
+		},
 	}
 	cmd.Flags().BoolVar(&o.noSBOM, "no-sbom-referrer", false, "do not attach the SBOM as a referrer of the bundle index")
 	o.reg.register(cmd)

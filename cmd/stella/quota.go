@@ -48,6 +48,11 @@ func (f *quotaFlags) identify(store *cas.Store, storeDir string, log *slog.Logge
 	for _, k := range trusted {
 		keys = append(keys, k.Key)
 	}
+	if f.envFile != quota.DefaultEnvFile && os.Getenv(quota.TokenEnv) == "" {
+		if _, err := os.Stat(f.envFile); err != nil {
+			fmt.Fprintf(stderr, "warning: --env-file %s cannot be read (%v); counting scans as anonymous\n", f.envFile, err)
+		}
+	}
 	tok, err := quota.LoadToken(os.Getenv, f.envFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "warning: %v; counting scans as anonymous\n", err)

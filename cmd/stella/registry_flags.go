@@ -55,6 +55,9 @@ func (r *registryFlags) client(cmd *cobra.Command, log *slog.Logger, hosts ...st
 	if r.passwordStdin && r.username == "" {
 		return nil, usagef("--password-stdin needs --username")
 	}
+	if r.username != "" && !r.passwordStdin {
+		return nil, usagef("--username needs --password-stdin, which reads the password from standard input")
+	}
 	if r.passwordStdin {
 		pw, err := readPasswordLine(cmd.InOrStdin())
 		if err != nil {
@@ -83,4 +86,30 @@ func readPasswordLine(r io.Reader) (string, error) {
 func registryHost(ref string) string {
 	host, _, _ := strings.Cut(ref, "/")
 	return host
+}
+
+// registryHint returns advice for common registry failures, or "" when it
+// has none: an unknown certificate authority or a refused login.
+func registryHint(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate"):
+		return "; pass the registry's CA certificate with --ca-file, or --insecure to skip TLS verification"
+	case strings.Contains(msg, "401") || strings.Contains(msg, "Unauthorized") || strings.Contains(msg, "credential"):
+		return "; check --username with --password-stdin, or the credentials in --registry-config"
+	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		return "; the registry speaks plain HTTP, so pass --plain-http"
+	}
+	return ""
+}
+
+// withRegistryHint adds registryHint's advice to err.
+func withRegistryHint(err error) error {
+	if err == nil {
+		return nil
+	}
+	if hint := registryHint(err); hint != "" {
+		return fmt.Errorf("%w%s", err, hint)
+	}
+	return err
 }
