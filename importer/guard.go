@@ -13,14 +13,14 @@ import (
 )
 
 // MaxUnsignedBytes is the most a tar stream may store outside the graph of
-// its signed bundle index: the bundle index itself, manifests, configs and
-// signatures that arrive before the signature is checked, and the small
-// manifests that index.json names besides the bundle.
+// its signed bundle index. Such blobs are the bundle index, manifests,
+// configs and signatures that arrive before the signature is checked, and
+// the small manifests that index.json names besides the bundle.
 const MaxUnsignedBytes = 64 << 20
 
 // MaxUnsignedBlobs is the most blobs a tar stream may store outside the
-// graph of its signed bundle index. A kit needs a handful; the limit stops
-// a stream of a million tiny blobs.
+// graph of its signed bundle index. A kit needs a handful, and the limit
+// stops a stream of a million tiny blobs.
 const MaxUnsignedBlobs = 4096
 
 // streamGuard decides which blobs of a tar stream the import may store, so

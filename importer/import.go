@@ -57,9 +57,9 @@ func ImportFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.
 
 // failed decides what to keep after an error while reading. A transfer that
 // broke off (cancelled, truncated, or a network or read failure) keeps the
-// verified blobs it stored, so that running the import again does not
-// transfer them twice; an error that rejects the kit's content removes
-// them, so that bad input leaves the store as it was.
+// verified blobs it stored, so running the import again does not transfer
+// them twice. An error that rejects the kit's content removes them, so bad
+// input leaves the store as it was.
 func (s *session) failed(ctx context.Context, err error) {
 	if !isRejection(err) {
 		s.opts.Logger.Info("import interrupted; stored blobs kept for the next attempt",
