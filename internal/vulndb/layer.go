@@ -141,11 +141,16 @@ func readLayer(r io.Reader, fn func(line []byte) error) error {
 	return nil
 }
 
-// decodeLine parses one layer line into a record and checks its ID.
+// decodeLine parses one layer line into a record and checks its ID. It
+// tries the fast decoder first and falls back to encoding/json, which
+// also reports the errors.
 func decodeLine(line []byte) (Record, error) {
-	var r Record
-	if err := json.Unmarshal(line, &r); err != nil {
-		return Record{}, fmt.Errorf("decoding record: %v: %w", err, errdef.ErrInvalidRecord)
+	r, ok := decodeRecordFast(line)
+	if !ok {
+		r = Record{}
+		if err := json.Unmarshal(line, &r); err != nil {
+			return Record{}, fmt.Errorf("decoding record: %v: %w", err, errdef.ErrInvalidRecord)
+		}
 	}
 	if !validID(r.ID) {
 		return Record{}, fmt.Errorf("record id %q is invalid: %w", r.ID, errdef.ErrInvalidRecord)

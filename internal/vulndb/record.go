@@ -110,7 +110,16 @@ func (r *Record) extra() Extra {
 }
 
 // Tombstone reports whether r is an overlay entry that removes its ID.
-func (r *Record) Tombstone() bool { return r.extra().Tombstone }
+func (r *Record) Tombstone() bool {
+	raw, found := r.DatabaseSpecific[dbKey]
+	if !found {
+		return false
+	}
+	if t, ok := tombstoneFast(raw); ok {
+		return t
+	}
+	return r.extra().Tombstone
+}
 
 // Sources returns the provenance of every source record merged into r.
 func (r *Record) Sources() []Provenance { return r.extra().Sources }

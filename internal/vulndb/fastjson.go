@@ -1,0 +1,529 @@
+package vulndb
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// decodeRecordFast decodes a layer line in the shape Build writes without
+// the reflection and validation passes of encoding/json, which cost most
+// of the time of a purl lookup that returns many records. It reports ok
+// false, and the caller falls back to encoding/json, on anything it does
+// not handle in exactly the way encoding/json would: null where a string,
+// array or object field is expected, duplicate keys, keys that match a field only when case is folded,
+// strings with escapes or invalid UTF-8 (decoded through encoding/json),
+// and input that is not valid JSON. So when ok is true, the record equals
+// what json.Unmarshal returns for the same bytes.
+func decodeRecordFast(b []byte) (r Record, ok bool) {
+	d := &fastDecoder{b: b}
+	d.record(&r)
+	d.space()
+	if d.failed || d.i != len(d.b) {
+		return Record{}, false
+	}
+	return r, true
+}
+
+// fastDecoder is a cursor over JSON bytes. failed is set at the first
+// input the fast path does not handle, and every method then does nothing.
+type fastDecoder struct {
+	b      []byte
+	i      int
+	depth  int
+	failed bool
+}
+
+// maxFastDepth bounds the nesting of values the fast path skips, well
+// below the limit of encoding/json, so deep input goes to encoding/json.
+const maxFastDepth = 100
+
+func (d *fastDecoder) fail() { d.failed = true }
+
+func (d *fastDecoder) space() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// consume skips white space and then the byte c, or fails.
+func (d *fastDecoder) consume(c byte) bool {
+	d.space()
+	if d.failed || d.i >= len(d.b) || d.b[d.i] != c {
+		d.fail()
+		return false
+	}
+	d.i++
+	return true
+}
+
+// peek skips white space and returns the next byte, or 0 at the end.
+func (d *fastDecoder) peek() byte {
+	d.space()
+	if d.i >= len(d.b) {
+		return 0
+	}
+	return d.b[d.i]
+}
+
+// object calls field for every member of an object, with the decoder
+// positioned at the member's value; field must consume the value. A key
+// that appears twice fails, because encoding/json merges repeated members
+// in ways the fast path does not copy.
+func (d *fastDecoder) object(field func(key []byte)) {
+	if !d.consume('{') {
+		return
+	}
+	if d.peek() == '}' {
+		d.i++
+		return
+	}
+	var keys [][]byte
+	for !d.failed {
+		key, ok := d.rawString()
+		if !ok {
+			d.fail()
+			return
+		}
+		for _, k := range keys {
+			if bytes.Equal(k, key) {
+				d.fail()
+				return
+			}
+		}
+		keys = append(keys, key)
+		if !d.consume(':') {
+			return
+		}
+		field(key)
+		switch d.peek() {
+		case ',':
+			d.i++
+		case '}':
+			d.i++
+			return
+		default:
+			d.fail()
+		}
+	}
+}
+
+// array calls elem for every element of an array; elem must consume it.
+// An empty array yields n 0 with empty true, so callers can make the empty
+// non-nil slice encoding/json makes.
+func (d *fastDecoder) array(elem func()) {
+	if !d.consume('[') {
+		return
+	}
+	if d.peek() == ']' {
+		d.i++
+		return
+	}
+	for !d.failed {
+		elem()
+		switch d.peek() {
+		case ',':
+			d.i++
+		case ']':
+			d.i++
+			return
+		default:
+			d.fail()
+		}
+	}
+}
+
+// rawString returns the bytes between the quotes of a string without
+// escapes, control characters or invalid UTF-8, or ok false.
+func (d *fastDecoder) rawString() ([]byte, bool) {
+	if !d.consume('"') {
+		return nil, false
+	}
+	start := d.i
+	ascii := true
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			s := d.b[start:d.i]
+			d.i++
+			if !ascii && !utf8.Valid(s) {
+				return nil, false
+			}
+			return s, true
+		case c == '\\' || c < 0x20:
+			return nil, false
+		case c >= 0x80:
+			ascii = false
+		}
+		d.i++
+	}
+	return nil, false
+}
+
+// string decodes a string value. A string with escapes or invalid UTF-8
+// is decoded by encoding/json.
+func (d *fastDecoder) string() string {
+	d.space()
+	start := d.i
+	if s, ok := d.rawString(); ok {
+		return string(s)
+	}
+	if d.failed {
+		return ""
+	}
+	d.failed = false
+	d.i = start
+	raw := d.value()
+	var s string
+	if d.failed || json.Unmarshal(raw, &s) != nil {
+		d.fail()
+	}
+	return s
+}
+
+func (d *fastDecoder) strings() []string {
+	out := []string{}
+	d.array(func() { out = append(out, d.string()) })
+	return out
+}
+
+// rawValue returns a copy of the bytes of the next value, as
+// json.RawMessage holds them.
+func (d *fastDecoder) rawValue() json.RawMessage {
+	v := d.value()
+	if d.failed {
+		return nil
+	}
+	return bytes.Clone(v)
+}
+
+// value skips one JSON value, checking its syntax, and returns its bytes.
+func (d *fastDecoder) value() []byte {
+	d.space()
+	start := d.i
+	if d.i >= len(d.b) {
+		d.fail()
+		return nil
+	}
+	d.depth++
+	defer func() { d.depth-- }()
+	if d.depth > maxFastDepth {
+		d.fail()
+		return nil
+	}
+	switch c := d.b[d.i]; {
+	case c == '{':
+		d.object(func([]byte) { d.value() })
+	case c == '[':
+		d.array(func() { d.value() })
+	case c == '"':
+		d.skipString()
+	case c == '-' || (c >= '0' && c <= '9'):
+		d.number()
+	default:
+		d.literal()
+	}
+	if d.failed {
+		return nil
+	}
+	return d.b[start:d.i]
+}
+
+// skipString skips a string value, checking its escapes.
+func (d *fastDecoder) skipString() {
+	d.i++ // opening quote
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			d.i++
+			return
+		case c < 0x20:
+			d.fail()
+			return
+		case c == '\\':
+			d.i++
+			if d.i >= len(d.b) {
+				d.fail()
+				return
+			}
+			switch d.b[d.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				d.i++
+			case 'u':
+				if d.i+5 > len(d.b) {
+					d.fail()
+					return
+				}
+				for _, h := range d.b[d.i+1 : d.i+5] {
+					if !isHex(h) {
+						d.fail()
+						return
+					}
+				}
+				d.i += 5
+			default:
+				d.fail()
+				return
+			}
+		default:
+			d.i++
+		}
+	}
+	d.fail()
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// number skips a number, checking the JSON number grammar.
+func (d *fastDecoder) number() {
+	digits := func() int {
+		n := 0
+		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+			d.i++
+			n++
+		}
+		return n
+	}
+	if d.b[d.i] == '-' {
+		d.i++
+	}
+	if d.i < len(d.b) && d.b[d.i] == '0' {
+		d.i++
+	} else if digits() == 0 {
+		d.fail()
+		return
+	}
+	if d.i < len(d.b) && d.b[d.i] == '.' {
+		d.i++
+		if digits() == 0 {
+			d.fail()
+			return
+		}
+	}
+	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
+		d.i++
+		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
+			d.i++
+		}
+		if digits() == 0 {
+			d.fail()
+		}
+	}
+}
+
+// literal skips true, false or null.
+func (d *fastDecoder) literal() {
+	for _, lit := range []string{"true", "false", "null"} {
+		if bytes.HasPrefix(d.b[d.i:], []byte(lit)) {
+			d.i += len(lit)
+			return
+		}
+	}
+	d.fail()
+}
+
+// unknown skips the value of a key that names no field. A key that names
+// a field only when case is folded fails, because encoding/json would
+// decode it into that field.
+func (d *fastDecoder) unknown(key []byte, fields ...string) {
+	for _, f := range fields {
+		if bytes.EqualFold(key, []byte(f)) {
+			d.fail()
+			return
+		}
+	}
+	d.value()
+}
+
+var recordFields = []string{"schema_version", "id", "modified", "published", "withdrawn", "aliases",
+	"upstream", "related", "summary", "details", "severity", "affected", "references", "credits",
+	"database_specific"}
+
+func (d *fastDecoder) record(r *Record) {
+	d.object(func(key []byte) {
+		switch string(key) {
+		case "schema_version":
+			r.SchemaVersion = d.string()
+		case "id":
+			r.ID = d.string()
+		case "modified":
+			r.Modified = d.string()
+		case "published":
+			r.Published = d.string()
+		case "withdrawn":
+			r.Withdrawn = d.string()
+		case "aliases":
+			r.Aliases = d.strings()
+		case "upstream":
+			r.Upstream = d.strings()
+		case "related":
+			r.Related = d.strings()
+		case "summary":
+			r.Summary = d.string()
+		case "details":
+			r.Details = d.string()
+		case "severity":
+			r.Severity = d.severities()
+		case "affected":
+			r.Affected = []Affected{}
+			d.array(func() {
+				var a Affected
+				d.affected(&a)
+				r.Affected = append(r.Affected, a)
+			})
+		case "references":
+			r.References = []Reference{}
+			d.array(func() {
+				var ref Reference
+				d.object(func(key []byte) {
+					switch string(key) {
+					case "type":
+						ref.Type = d.string()
+					case "url":
+						ref.URL = d.string()
+					default:
+						d.unknown(key, "type", "url")
+					}
+				})
+				r.References = append(r.References, ref)
+			})
+		case "credits":
+			r.Credits = []json.RawMessage{}
+			d.array(func() { r.Credits = append(r.Credits, d.rawValue()) })
+		case "database_specific":
+			r.DatabaseSpecific = map[string]json.RawMessage{}
+			d.object(func(key []byte) { r.DatabaseSpecific[string(key)] = d.rawValue() })
+		default:
+			d.unknown(key, recordFields...)
+		}
+	})
+}
+
+func (d *fastDecoder) severities() []Severity {
+	out := []Severity{}
+	d.array(func() {
+		var s Severity
+		d.object(func(key []byte) {
+			switch string(key) {
+			case "type":
+				s.Type = d.string()
+			case "score":
+				s.Score = d.string()
+			default:
+				d.unknown(key, "type", "score")
+			}
+		})
+		out = append(out, s)
+	})
+	return out
+}
+
+var affectedFields = []string{"package", "severity", "ranges", "versions", "ecosystem_specific",
+	"database_specific"}
+
+func (d *fastDecoder) affected(a *Affected) {
+	d.object(func(key []byte) {
+		switch string(key) {
+		case "package":
+			d.object(func(key []byte) {
+				switch string(key) {
+				case "ecosystem":
+					a.Package.Ecosystem = d.string()
+				case "name":
+					a.Package.Name = d.string()
+				case "purl":
+					a.Package.PURL = d.string()
+				default:
+					d.unknown(key, "ecosystem", "name", "purl")
+				}
+			})
+		case "severity":
+			a.Severity = d.severities()
+		case "ranges":
+			a.Ranges = []Range{}
+			d.array(func() {
+				var rg Range
+				d.rangeValue(&rg)
+				a.Ranges = append(a.Ranges, rg)
+			})
+		case "versions":
+			a.Versions = d.strings()
+		case "ecosystem_specific":
+			a.EcosystemSpecific = d.rawValue()
+		case "database_specific":
+			a.DatabaseSpecific = d.rawValue()
+		default:
+			d.unknown(key, affectedFields...)
+		}
+	})
+}
+
+func (d *fastDecoder) rangeValue(rg *Range) {
+	d.object(func(key []byte) {
+		switch string(key) {
+		case "type":
+			rg.Type = d.string()
+		case "repo":
+			rg.Repo = d.string()
+		case "events":
+			rg.Events = []Event{}
+			d.array(func() {
+				var ev Event
+				d.object(func(key []byte) {
+					switch string(key) {
+					case "introduced":
+						ev.Introduced = d.string()
+					case "fixed":
+						ev.Fixed = d.string()
+					case "last_affected":
+						ev.LastAffected = d.string()
+					case "limit":
+						ev.Limit = d.string()
+					default:
+						d.unknown(key, "introduced", "fixed", "last_affected", "limit")
+					}
+				})
+				rg.Events = append(rg.Events, ev)
+			})
+		case "database_specific":
+			rg.DatabaseSpecific = d.rawValue()
+		default:
+			d.unknown(key, "type", "repo", "events", "database_specific")
+		}
+	})
+}
+
+// tombstoneFast reads the tombstone flag from the raw value of
+// database_specific.stellaops without decoding its sources, or reports ok
+// false when the value needs encoding/json.
+func tombstoneFast(raw []byte) (tombstone, ok bool) {
+	d := &fastDecoder{b: raw}
+	d.object(func(key []byte) {
+		if string(key) != "tombstone" {
+			d.unknown(key, "tombstone")
+			return
+		}
+		switch v := d.value(); string(v) {
+		case "true":
+			tombstone = true
+		case "false":
+			tombstone = false
+		default:
+			d.fail()
+		}
+	})
+	d.space()
+	if d.failed || d.i != len(d.b) {
+		return false, false
+	}
+	return tombstone, true
+}
