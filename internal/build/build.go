@@ -11,14 +11,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/memory"
 
 	"stella-ops.org/ouk/internal/vulndb"
@@ -162,7 +159,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		opts.Logger.Warn("no signing key given: the kit is unsigned and import will reject it unless --insecure-skip-signature is set")
 	}
 
-	size, err := writeKit(ctx, opts.Output, index, b.src, layout.TarOptions{Compression: comp, ModTime: created})
+	size, err := layout.WriteTarFile(ctx, opts.Output, index, b.src, layout.TarOptions{Compression: comp, ModTime: created})
 	if err != nil {
 		return nil, err
 	}
@@ -252,37 +249,4 @@ func (b *builder) sign(ctx context.Context, subject ocispec.Descriptor, subjectB
 		}
 	}
 	return ref.ManifestDesc, nil
-}
-
-// writeKit writes the tar stream to a temporary file beside out and renames
-// it into place, so a failed build never leaves a partial kit under out.
-func writeKit(ctx context.Context, out string, index ocispec.Index, src content.ReadOnlyStorage, opts layout.TarOptions) (int64, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
-	if err != nil {
-		return 0, fmt.Errorf("creating kit file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := layout.WriteTar(ctx, tmp, index, src, opts); err != nil {
-		tmp.Close()
-		return 0, fmt.Errorf("writing kit %s: %w", out, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return 0, fmt.Errorf("writing kit %s: %w", out, err)
-	}
-	info, err := tmp.Stat()
-	if err != nil {
-		tmp.Close()
-		return 0, err
-	}
-	if err := tmp.Close(); err != nil {
-		return 0, fmt.Errorf("writing kit %s: %w", out, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return 0, fmt.Errorf("moving kit into place at %s: %w", out, err)
-	}
-	return info.Size(), nil
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -214,11 +212,15 @@ func push(ctx context.Context, mem *memory.Store, mediaType string, raw []byte) 
 
 // Write writes the planned delta to w as a deterministic tar stream.
 func (p *Plan) Write(ctx context.Context, w io.Writer, opts Options, modTime time.Time) error {
-	return layout.WriteTar(ctx, w, p.Index, p.Source, layout.TarOptions{
+	return layout.WriteTar(ctx, w, p.Index, p.Source, p.tarOptions(opts, modTime))
+}
+
+func (p *Plan) tarOptions(opts Options, modTime time.Time) layout.TarOptions {
+	return layout.TarOptions{
 		Compression: opts.Compression,
 		ModTime:     modTime,
 		Include:     func(d ocispec.Descriptor) bool { return !p.Omitted[d.Digest] },
-	})
+	}
 }
 
 // WriteFile computes the delta from base to target and writes it to out,
@@ -241,7 +243,7 @@ func WriteFile(ctx context.Context, out string, base, target *Kit, opts Options)
 	if modTime.IsZero() {
 		modTime = target.Meta.Created
 	}
-	size, err := writeAtomic(out, func(w io.Writer) error { return p.Write(ctx, w, opts, modTime) })
+	size, err := layout.WriteTarFile(ctx, out, p.Index, p.Source, p.tarOptions(opts, modTime))
 	if err != nil {
 		return nil, err
 	}
@@ -250,37 +252,6 @@ func WriteFile(ctx context.Context, out string, base, target *Kit, opts Options)
 	opts.Logger.Info("delta written", "version", p.Result.Version, "digest", p.Result.Digest,
 		"base", p.Result.BaseVersion, "blobs", p.Result.BlobsIncluded, "omitted", p.Result.BlobsOmitted, "bytes", size)
 	return &p.Result, nil
-}
-
-func writeAtomic(out string, write func(io.Writer) error) (int64, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
-	if err != nil {
-		return 0, fmt.Errorf("creating delta file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return 0, fmt.Errorf("writing delta %s: %w", out, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return 0, fmt.Errorf("writing delta %s: %w", out, err)
-	}
-	info, err := tmp.Stat()
-	if err != nil {
-		tmp.Close()
-		return 0, err
-	}
-	if err := tmp.Close(); err != nil {
-		return 0, fmt.Errorf("writing delta %s: %w", out, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return 0, fmt.Errorf("moving delta into place at %s: %w", out, err)
-	}
-	return info.Size(), nil
 }
 
 // twoSources reads from first, then from second.
