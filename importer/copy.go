@@ -158,14 +158,7 @@ func (s *session) copyNode(ctx context.Context, src content.ReadOnlyStorage, d o
 			return err
 		}
 	}
-	if !isManifest(d.MediaType) {
-		return nil
-	}
-	b, err := s.readManifest(ctx, d)
-	if err != nil {
-		return err
-	}
-	kids, err := children(d, b)
+	kids, err := s.childrenOf(ctx, d)
 	if err != nil {
 		return err
 	}

@@ -226,14 +226,7 @@ func (s *session) checkGraph(ctx context.Context, bm *bundleMeta) error {
 			return fmt.Errorf("blob %s has %d bytes, but %s declares %d: %w",
 				d.Digest, info.Size, parent, d.Size, errdef.ErrSizeMismatch)
 		}
-		if !isManifest(d.MediaType) {
-			return nil
-		}
-		b, err := s.readManifest(ctx, d)
-		if err != nil {
-			return err
-		}
-		kids, err := children(d, b)
+		kids, err := s.childrenOf(ctx, d)
 		if err != nil {
 			return err
 		}
@@ -358,11 +351,7 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 	if !ok {
 		return nil
 	}
-	b, err := s.readManifest(ctx, dbDesc)
-	if err != nil {
-		return err
-	}
-	layers, err := children(dbDesc, b)
+	layers, err := s.childrenOf(ctx, dbDesc)
 	if err != nil {
 		return err
 	}

@@ -158,11 +158,7 @@ func (g *streamGuard) expand(ctx context.Context, d ocispec.Descriptor) error {
 		return err
 	}
 	g.expanded[d.Digest] = true
-	b, err := g.s.readManifest(ctx, d)
-	if err != nil {
-		return err
-	}
-	kids, err := children(d, b)
+	kids, err := g.s.childrenOf(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -187,17 +183,11 @@ func (s *session) checkReferenced(ctx context.Context, index ocispec.Index) erro
 			return
 		}
 		reached[d.Digest] = true
-		if !isManifest(d.MediaType) || d.Size > MaxManifestSize {
+		if d.Size > MaxManifestSize {
 			return
 		}
-		b, err := s.readManifest(ctx, d)
-		if err != nil {
-			return
-		}
-		kids, err := children(d, b)
-		if err != nil {
-			return
-		}
+		// A manifest that cannot be read reaches nothing; finish reports it.
+		kids, _ := s.childrenOf(ctx, d)
 		for _, k := range kids {
 			walk(k)
 		}

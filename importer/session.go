@@ -112,6 +112,19 @@ func (s *session) readManifest(ctx context.Context, desc ocispec.Descriptor) ([]
 	return b, nil
 }
 
+// childrenOf reads a stored manifest or image index and returns the
+// descriptors it points to; a leaf blob has none and is not read.
+func (s *session) childrenOf(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	if !isManifest(desc.MediaType) {
+		return nil, nil
+	}
+	b, err := s.readManifest(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	return children(desc, b)
+}
+
 // children decodes the descriptors a manifest or image index points to.
 // Leaf blobs have none.
 func children(desc ocispec.Descriptor, b []byte) ([]ocispec.Descriptor, error) {

@@ -14,6 +14,7 @@ import (
 	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
 )
 
 // kitInfo describes a kit held in the store.
@@ -156,45 +157,16 @@ func checkComplete(ctx context.Context, store *cas.Store, bundle digest.Digest) 
 	if err != nil {
 		return err
 	}
-	seen := map[digest.Digest]bool{}
-	var walk func(d ocispec.Descriptor) error
-	walk = func(d ocispec.Descriptor) error {
-		if seen[d.Digest] {
-			return nil
-		}
-		seen[d.Digest] = true
-		if _, err := store.Stat(ctx, d.Digest); err != nil {
-			return fmt.Errorf("kit %s lacks blob %s (removed by gc?); import the kit again: %w", bundle, d.Digest, err)
-		}
-		var kids []ocispec.Descriptor
-		switch d.MediaType {
-		case ocispec.MediaTypeImageIndex:
-			raw, err := fetchSmall(ctx, store, d)
-			if err != nil {
-				return err
-			}
-			var idx ocispec.Index
-			if err := json.Unmarshal(raw, &idx); err != nil {
-				return fmt.Errorf("decoding %s: %w", d.Digest, err)
-			}
-			kids = idx.Manifests
-		case ocispec.MediaTypeImageManifest:
-			raw, err := fetchSmall(ctx, store, d)
-			if err != nil {
-				return err
-			}
-			var m ocispec.Manifest
-			if err := json.Unmarshal(raw, &m); err != nil {
-				return fmt.Errorf("decoding %s: %w", d.Digest, err)
-			}
-			kids = append([]ocispec.Descriptor{m.Config}, m.Layers...)
-		}
-		for _, k := range kids {
-			if err := walk(k); err != nil {
-				return err
-			}
-		}
-		return nil
+	g, err := delta.WalkGraph(ctx, store, root)
+	if err != nil {
+		return fmt.Errorf("kit %s is incomplete in the store; import the kit again: %w", bundle, err)
 	}
-	return walk(root)
+	for _, blobs := range []map[digest.Digest]ocispec.Descriptor{g.Meta, g.Data} {
+		for d := range blobs {
+			if _, err := store.Stat(ctx, d); err != nil {
+				return fmt.Errorf("kit %s lacks blob %s (removed by gc?); import the kit again: %w", bundle, d, err)
+			}
+		}
+	}
+	return nil
 }
