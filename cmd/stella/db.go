@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/cas"
@@ -45,31 +46,56 @@ func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the active kit: %w", err)
 	}
+
 	release, err := store.Pin(ctx, active.Digest, fmt.Sprintf("pid-%d", os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("pinning kit %s: %w", active.Version, err)
 	}
-	desc, err := stat(ctx, store, active.Digest, "application/vnd.oci.image.index.v1+json")
+	db, err := openKitDB(ctx, store, active)
 	if err != nil {
 		release()
+		return nil, err
+	}
+	return &activeDB{db: db, kit: active, release: release}, nil
+}
+
+// openKitDB opens the vulnerability DB of a kit in the store.
+func openKitDB(ctx context.Context, store *cas.Store, kit cas.KitRecord) (*vulndb.DB, error) {
+	desc, err := stat(ctx, store, kit.Digest, ocispec.MediaTypeImageIndex)
+	if err != nil {
 		return nil, err
 	}
 	raw, err := fetchSmall(ctx, store, desc)
 	if err != nil {
-		release()
 		return nil, err
 	}
 	idx, _, err := oci.ParseBundleIndex(raw)
 	if err != nil {
-		release()
 		return nil, err
 	}
 	db, err := openDB(ctx, store, idx)
 	if err != nil {
-		release()
-		return nil, fmt.Errorf("opening the DB of kit %s: %w", active.Version, err)
+		return nil, fmt.Errorf("opening the DB of kit %s: %w", kit.Version, err)
 	}
-	return &activeDB{db: db, kit: active, release: release}, nil
+	return db, nil
+}
+
+// withActiveDB opens the existing store, pins the active kit, runs fn on
+// its DB, and releases the pin and the store.
+func (g *globalOptions) withActiveDB(cmd *cobra.Command, fn func(*activeDB) error) error {
+	ctx := cmd.Context()
+	store, _, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	a, err := openActiveDB(ctx, store)
+	if err != nil {
+		return err
+	}
+	defer a.release()
+	return fn(a)
 }
 
 func newDBStatusCommand(g *globalOptions) *cobra.Command {
@@ -82,22 +108,13 @@ func newDBStatusCommand(g *globalOptions) *cobra.Command {
 			if err := out.validate(); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			store, _, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			a, err := openActiveDB(ctx, store)
-			if err != nil {
-				return err
-			}
-			defer a.release()
-			st := a.db.Status()
-			if out.json() {
-				return writeJSON(cmd.OutOrStdout(), st)
-			}
-			return printDBStatus(cmd.OutOrStdout(), a.kit, st)
+			return g.withActiveDB(cmd, func(a *activeDB) error {
+				st := a.db.Status()
+				if out.json() {
+					return writeJSON(cmd.OutOrStdout(), st)
+				}
+				return printDBStatus(cmd.OutOrStdout(), a.kit, st)
+			})
 		},
 	}
 	out.register(cmd)
@@ -128,36 +145,28 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 			if given != 1 {
 				return usagef("give exactly one of ID, --purl or --cpe")
 			}
-			ctx := cmd.Context()
-			store, _, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			a, err := openActiveDB(ctx, store)
-			if err != nil {
-				return err
-			}
-			defer a.release()
-			var recs []vulndb.Record
-			switch {
-			case purl != "":
-				recs, err = a.db.LookupPURL(purl)
-			case cpe != "":
-				recs, err = a.db.LookupCPE(cpe)
-			default:
-				recs, err = a.db.Lookup(args[0])
-			}
-			if err != nil {
-				return err
-			}
-			if out.json() {
-				if recs == nil {
-					recs = []vulndb.Record{}
+			return g.withActiveDB(cmd, func(a *activeDB) error {
+				var recs []vulndb.Record
+				var err error
+				switch {
+				case purl != "":
+					recs, err = a.db.LookupPURL(purl)
+				case cpe != "":
+					recs, err = a.db.LookupCPE(cpe)
+				default:
+					recs, err = a.db.Lookup(args[0])
 				}
-				return writeJSON(cmd.OutOrStdout(), recs)
-			}
-			return printRecords(cmd.OutOrStdout(), recs)
+				if err != nil {
+					return err
+				}
+				if out.json() {
+					if recs == nil {
+						recs = []vulndb.Record{}
+					}
+					return writeJSON(cmd.OutOrStdout(), recs)
+				}
+				return printRecords(cmd.OutOrStdout(), recs)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&purl, "purl", "", "package URL with a version, such as pkg:npm/lodash@4.17.20")
