@@ -308,9 +308,9 @@ func (s *Store) removeGroup(opts GCOptions, group []gcCandidate, report *GCRepor
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return removed, err
 	}
-	// A large blob has an sstable of its own; compacting its key range
-	// drops that table now instead of whenever Pebble gets to it, so the
-	// space comes back while the operator watches.
+	// A large blob has an sstable of its own. Compacting its key range
+	// drops that table now, instead of whenever Pebble next compacts
+	// there, so gc frees the space before it returns.
 	for _, c := range group {
 		if c.meta.Size < ingestThreshold {
 			continue

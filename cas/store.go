@@ -118,9 +118,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		FS:     s.fs,
 		Lock:   lock,
 		Logger: pebbleLogger{s.log},
-		// The lookup index reads many small values at random; a block cache
+		// The lookup index reads many small values at random. A block cache
 		// larger than Pebble's 8 MiB default and Bloom filters on every
-		// level keep those reads off the disk.
+		// level keep most of those reads off the disk.
 		CacheSize: blockCacheSize,
 	}
 	for i := range popts.Levels {

@@ -164,7 +164,7 @@ func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleM
 	case 1:
 		return found[0], nil
 	}
-	return nil, fmt.Errorf("index.json lists %d bundle indexes; a kit holds exactly one: %w", len(found), errdef.ErrInvalidKit)
+	return nil, fmt.Errorf("index.json lists %d bundle indexes; a kit contains exactly one: %w", len(found), errdef.ErrInvalidKit)
 }
 
 // checkBase rejects a delta whose base kit is not in the store.
@@ -256,21 +256,21 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 		}
 		reasons = append(reasons, fmt.Sprintf("%s: %v", ref.Digest, err))
 	}
-	var why string
+	var failure string
 	switch {
 	case len(candidates) == 0:
-		why = "the kit carries no signature"
+		failure = "the kit carries no signature"
 	case len(s.opts.Keys) == 0:
-		why = "no trusted key is configured (pass --key or put the public key in $STELLA_HOME/keys)"
+		failure = "no trusted key is configured (pass --key or put the public key in $STELLA_HOME/keys)"
 	default:
-		why = "no signature verifies with a trusted key: " + strings.Join(reasons, "; ")
+		failure = "no signature verifies with a trusted key: " + strings.Join(reasons, "; ")
 	}
 	if s.opts.InsecureSkipSignature {
-		s.warn("importing kit " + bm.meta.Version + " without a valid signature (--insecure-skip-signature): " + why)
+		s.warn("importing kit " + bm.meta.Version + " without a valid signature (--insecure-skip-signature): " + failure)
 		return nil
 	}
 	return fmt.Errorf("kit %s (%s): %s; import only kits from a trusted builder, or pass --insecure-skip-signature to override: %w",
-		bm.meta.Version, bm.desc.Digest, why, errdef.ErrSignature)
+		bm.meta.Version, bm.desc.Digest, failure, errdef.ErrSignature)
 }
 
 // referrers lists the signature manifests that index.json names. Only the

@@ -1,9 +1,10 @@
 // Command import measures kit import against its floor and its peers, and
-// nightly deltas against the changed records: full import time against
-// reading, hashing and writing the same bytes once with fsync, `oras cp`
-// and `skopeo copy`; delta import time and size per night; peak memory of
-// import for a kit and a kit ten times larger; and bytes written to disk
-// per byte imported. It prints a Markdown section for docs/benchmarks.md.
+// nightly deltas against the changed records. It times a full import
+// against reading, hashing and writing the same bytes once with fsync, and
+// against `oras cp` and `skopeo copy`. It measures delta import time and
+// size per night, peak memory of import for a kit and a kit ten times
+// larger, and bytes written to disk per byte imported. It prints a Markdown
+// section for docs/benchmarks.md.
 //
 // Usage:
 //

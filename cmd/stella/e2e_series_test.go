@@ -12,9 +12,9 @@ import (
 )
 
 // TestThirtyNightSeries builds thirty nights of generated feeds as a full
-// kit and nightly deltas, imports them in order, and checks that the store
-// ends on the same bundle digest as the night-30 full kit and answers
-// lookups as a store holding a fresh roll-up of the night-30 feeds does.
+// kit and nightly deltas and imports them in order. The store must end on
+// the same bundle digest as the night-30 full kit, and its lookups must
+// return what a store holding a fresh roll-up of the night-30 feeds returns.
 func TestThirtyNightSeries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds 31 kits; skipped with -short")
@@ -68,7 +68,7 @@ func TestThirtyNightSeries(t *testing.T) {
 		t.Fatalf("night-30 full kit activates %s, want %s", got, last.Digest)
 	}
 
-	// A roll-up built fresh from the night-30 feeds answers the same.
+	// A roll-up built fresh from the night-30 feeds returns the same records.
 	rollup := filepath.Join(e.dir, "rollup.tar.zst")
 	buildJSON(append([]string{"-o", rollup, "--version", "rollup-30", "--sequence", "200"}, feedArgs(nights)...)...)
 	rolled := newEnvWithKeys(t, e)

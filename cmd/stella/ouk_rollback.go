@@ -85,7 +85,7 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 				return h.Digest, nil
 			}
 		}
-		return "", fmt.Errorf("the history holds no kit other than the active %s; name a kit digest to roll back to", active.Version)
+		return "", fmt.Errorf("the history contains no kit other than the active %s; name a kit digest to roll back to", active.Version)
 	}
 	var matches []digest.Digest
 	seen := map[digest.Digest]bool{}

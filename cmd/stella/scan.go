@@ -169,7 +169,7 @@ func scanPackage(db *vulndb.DB, p sbom.Package) ([]finding, string, error) {
 		}
 	}
 	// A package counts as scanned when one of its identifiers could be
-	// looked up; otherwise the reasons say why it was skipped.
+	// looked up. Otherwise the reasons explain why it was skipped.
 	var reasons []string
 	looked := false
 	if p.PURL != "" {

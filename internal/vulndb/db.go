@@ -247,7 +247,7 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 	if q.version != "" {
 		// A version no range can be compared with matches only exact
 		// entries of versions lists. When records name the package but
-		// none matches, an empty answer would hide them, so it is an
+		// none matches, an empty result would hide them, so it is an
 		// error instead.
 		if _, err := orderFor(q.ecosystem).parse(q.version); err != nil {
 			versionErr = fmt.Errorf("purl %q: version %q is not a valid %s version (%v); correct the version in the purl or SBOM: %w",

@@ -10,11 +10,11 @@ import (
 // the reflection and validation passes of encoding/json, which cost most
 // of the time of a purl lookup that returns many records. It reports ok
 // false, and the caller falls back to encoding/json, on anything it does
-// not handle in exactly the way encoding/json would: null where a string,
-// array or object field is expected, duplicate keys, keys that match a field only when case is folded,
-// strings with escapes or invalid UTF-8 (decoded through encoding/json),
-// and input that is not valid JSON. So when ok is true, the record equals
-// what json.Unmarshal returns for the same bytes.
+// not handle in exactly the way encoding/json would. Such input includes
+// null where a string, array or object field is expected, duplicate keys,
+// keys that match a field only when case is folded, strings with escapes
+// or invalid UTF-8, and input that is not valid JSON. So when ok is true,
+// the record equals what json.Unmarshal returns for the same bytes.
 func decodeRecordFast(b []byte) (r Record, ok bool) {
 	d := &fastDecoder{b: b}
 	d.record(&r)

@@ -6,17 +6,18 @@ import (
 )
 
 // filterBitsPerKey and filterProbes size the Bloom filter of a layer's
-// record IDs: 16 bits and 11 probes per ID give a false positive rate of
-// about 0.05% per layer, so a lookup over a stack of 30 layers reads a
-// record key it did not need in about 1.5% of cases.
+// record IDs. 16 bits and 11 probes per ID give a false positive rate of
+// about 0.05% per layer (an estimate from the Bloom filter formula). A
+// lookup over a stack of 30 layers so reads a record key it did not need
+// in about 1.5% of cases.
 const (
 	filterBitsPerKey = 16
 	filterProbes     = 11
 )
 
 // idFilter is a Bloom filter over the record IDs (tombstones included) of
-// one layer. It answers "maybe" or "no": a lookup reads a layer's record
-// key only when the filter says the layer may hold the ID. The encoded form
+// one layer. It returns "maybe" or "no", and a lookup reads a layer's
+// record key only when the filter returns "maybe" for the ID. The encoded form
 // is one byte with the probe count followed by the bit array.
 type idFilter []byte
 

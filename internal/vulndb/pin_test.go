@@ -101,7 +101,7 @@ func openKitDB(ctx context.Context, t *testing.T, store *cas.Store, d digest.Dig
 	return db, m.Layers
 }
 
-// checkKitA asserts that db returns kit A's answers.
+// checkKitA asserts that db returns kit A's lookup results.
 func checkKitA(db *vulndb.DB) error {
 	recs, err := db.LookupPURL("pkg:npm/pin-pkg@2.5.0")
 	if err != nil {
@@ -124,8 +124,8 @@ func checkKitA(db *vulndb.DB) error {
 }
 
 // TestPinnedDBSurvivesImportAndGC opens kit A's DB under a pin, imports kit
-// B and runs gc while lookups go on, and checks that A keeps answering and
-// that A's own layers go only after the pin is released. gc keeps no
+// B and runs gc while lookups go on. A's DB must keep returning A's results,
+// and A's own layers may go only after the pin is released. gc keeps no
 // history (KeepHistory -1), so only the pin protects kit A.
 func TestPinnedDBSurvivesImportAndGC(t *testing.T) {
 	ctx := context.Background()
@@ -176,7 +176,8 @@ func TestPinnedDBSurvivesImportAndGC(t *testing.T) {
 		}
 		lookups++
 	}
-	// Kit B is active now. A's DB still answers as A, from a fresh Open too.
+	// Kit B is active now. A's DB still returns A's results, from a fresh
+	// Open too.
 	if active, err := store.Active(ctx); err != nil || active.Version != "b" {
 		t.Fatalf("active kit = %+v, %v; want b", active, err)
 	}

@@ -33,7 +33,7 @@ type Candidate struct {
 	ModTime time.Time
 	// Summary is nil when PeekErr is set.
 	Summary *delta.Summary
-	// PeekErr is why the kit's sequence could not be read.
+	// PeekErr is the error that kept the kit's sequence from being read.
 	PeekErr error
 }
 
@@ -41,7 +41,7 @@ type Candidate struct {
 // *.tar.zst or *.tzst and folders holding an oci-layout file. Hidden
 // entries are ignored, so a copy in progress under a dot name is not
 // picked up. The result is ordered by sequence, full kits before deltas
-// of the same sequence, then by name; kits whose sequence could not be
+// of the same sequence, then by name. Kits whose sequence could not be
 // read come last.
 func Scan(ctx context.Context, dir string) ([]Candidate, error) {
 	entries, err := os.ReadDir(dir)
@@ -141,7 +141,8 @@ func ReadNote(kit string) (Note, bool) {
 }
 
 // Stale reports whether a note no longer applies: the kit file changed
-// since, or the note asks for a retry and the active kit changed.
+// since, or the note requests a retry once the active kit changes and it
+// has changed.
 func (n Note) Stale(c Candidate, active string) bool {
 	if n.Size != c.Size || !n.ModTime.Equal(c.ModTime) {
 		return true

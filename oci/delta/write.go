@@ -30,8 +30,8 @@ type Options struct {
 	// import rejects unless signatures are skipped.
 	Signer crypto.Signer
 	// Created is the creation time of the delta manifest and the tar
-	// entries; default the target kit's creation time, so the same kits
-	// give the same bytes apart from the signature.
+	// entries. The default is the target kit's creation time, so the same
+	// kits give the same bytes apart from the signature.
 	Created time.Time
 	// Compression of the output stream.
 	Compression layout.Compression
@@ -56,7 +56,7 @@ type Result struct {
 	Signed        bool   `json:"signed"`
 }
 
-// Plan is what a delta from one kit to another carries.
+// Plan is the content of a delta from one kit to another.
 type Plan struct {
 	// Index is the delta's index.json.
 	Index ocispec.Index

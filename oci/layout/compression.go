@@ -55,7 +55,7 @@ var (
 	tarMagic  = []byte("ustar")
 )
 
-// tarMagicOffset is where the ustar magic sits in a tar header block.
+// tarMagicOffset is the offset of the ustar magic in a tar header block.
 const tarMagicOffset = 257
 
 // CompressionFromName returns the compression that the file name's suffix

@@ -73,12 +73,12 @@ func checkType(hdr *tar.Header) error {
 	case tar.TypeFifo:
 		return unsafeEntry(hdr.Name, "a named pipe (FIFO)")
 	}
-	return fmt.Errorf("tar entry %q has unsupported type %q; a kit holds only regular files and directories; %s: %w",
+	return fmt.Errorf("tar entry %q has unsupported type %q; a kit contains only regular files and directories; %s: %w",
 		hdr.Name, string(hdr.Typeflag), fixMessage, errdef.ErrInvalidKit)
 }
 
 func unsafeEntry(name, what string) error {
-	return fmt.Errorf("tar entry %q is %s, but a kit holds only regular files and directories; %s: %w",
+	return fmt.Errorf("tar entry %q is %s, but a kit contains only regular files and directories; %s: %w",
 		name, what, fixMessage, errdef.ErrUnsafePath)
 }
 

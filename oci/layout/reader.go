@@ -201,7 +201,7 @@ func (t *TarReader) checkSize(kind EntryKind, hdr *tar.Header) error {
 
 // SkipBlob marks the current blob as not needed, so that Next discards its
 // unread bytes without hashing them. Callers use it for a blob they already
-// hold verified, such as one in the content store; the skipped bytes are
+// hold verified, such as one in the content store. The skipped bytes are
 // never checked against the blob's name.
 func (t *TarReader) SkipBlob() {
 	if t.current != nil {

@@ -70,7 +70,7 @@ func (c *Config) defaults() {
 	}
 }
 
-// shape says which feeds publish a vulnerability.
+// shape is the set of feeds that publish a vulnerability.
 type shape uint8
 
 const (

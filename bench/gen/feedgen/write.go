@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// Format is how Write lays out the OSV and GHSA feeds. NVD is always
-// written as API 2.0 pages of NVDPageSize CVEs.
+// Format is the file layout Write uses for the OSV and GHSA feeds. NVD is
+// always written as API 2.0 pages of NVDPageSize CVEs.
 type Format string
 
 const (

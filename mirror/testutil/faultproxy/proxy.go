@@ -71,8 +71,8 @@ func (p *Proxy) SetEnabled(on bool) {
 	p.mu.Unlock()
 }
 
-// SetMatch chooses which requests count for the schedule; by default only
-// requests for registry blobs and manifests do, so the version check and
+// SetMatch chooses which requests count for the schedule. By default only
+// requests for registry blobs and manifests count, so the version check and
 // token requests always pass.
 func (p *Proxy) SetMatch(match func(*http.Request) bool) {
 	p.mu.Lock()
@@ -187,7 +187,7 @@ func (c *cuttingWriter) Write(b []byte) (int, error) {
 }
 
 // hijackClose closes the client connection at once, without sending any
-// more of the answer.
+// more of the response.
 func hijackClose(w http.ResponseWriter) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
