@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -256,7 +258,7 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 		matcher = newVersionMatcher(q.ecosystem, q.version)
 		matcher.cache = &db.versions
 	}
-	var out []Record
+	var hits []pkgCandidate
 	for _, c := range cands {
 		hit, err := db.pkgMatches(c, q, matcher)
 		if err != nil {
@@ -271,23 +273,86 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 		if err != nil {
 			return nil, err
 		}
-		if newer >= 0 {
-			continue
+		if newer < 0 {
+			hits = append(hits, c)
 		}
-		v, err := db.store.Get(recKey(db.layers[c.layer].Digest, c.id))
-		if err != nil {
-			return nil, fmt.Errorf("reading record %s of layer %s: %w", c.id, db.layers[c.layer].Digest, err)
-		}
-		r, ok, err := db.decodeAt(c.layer, c.id, v)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, r)
-		}
+	}
+	out, err := db.readRecords(hits)
+	if err != nil {
+		return nil, err
 	}
 	if versionErr != nil && len(out) == 0 && len(cands) > 0 {
 		return nil, versionErr
+	}
+	return out, nil
+}
+
+// parallelDecodeMin is the number of records from which readRecords
+// decodes on several goroutines; below it, starting them costs more than
+// it saves.
+const parallelDecodeMin = 32
+
+// readRecords reads and decodes the records the candidates name, in the
+// candidates' order, leaving out tombstones. It reads the keys in
+// ascending order with one iterator, and decodes a long list on as many
+// goroutines as there are processors, because the slowest lookups are the
+// ones that return hundreds of records.
+func (db *DB) readRecords(cands []pkgCandidate) ([]Record, error) {
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	keys := make([][]byte, len(cands))
+	for i, c := range cands {
+		keys[i] = recKey(db.layers[c.layer].Digest, c.id)
+	}
+	order := make([]int, len(cands))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return bytes.Compare(keys[order[a]], keys[order[b]]) < 0 })
+	sorted := make([][]byte, len(keys))
+	for i, o := range order {
+		sorted[i] = keys[o]
+	}
+	values := make([][]byte, len(cands))
+	err := kv.GetSorted(db.store, sorted, func(i int, v []byte) error {
+		values[order[i]] = v
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading records: %w", err)
+	}
+
+	recs := make([]Record, len(cands))
+	ok := make([]bool, len(cands))
+	errs := make([]error, len(cands))
+	decode := func(i int) { recs[i], ok[i], errs[i] = db.decodeAt(cands[i].layer, cands[i].id, values[i]) }
+	workers := runtime.GOMAXPROCS(0)
+	if len(cands) < parallelDecodeMin || workers < 2 {
+		for i := range cands {
+			decode(i)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(cands); i += workers {
+					decode(i)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	var out []Record
+	for i := range cands {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if ok[i] {
+			out = append(out, recs[i])
+		}
 	}
 	return out, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -133,6 +135,118 @@ func FuzzDecodePkgValue(f *testing.F) {
 		}
 		if fmt.Sprint(again) != fmt.Sprint(entries) {
 			t.Fatalf("round trip changed %v to %v", entries, again)
+		}
+	})
+}
+
+// sortedInRange is the direct reading of OSV range semantics: sort the
+// events by version, walk them and let the last one at or below the
+// version decide. inRange must agree with it.
+func sortedInRange(events []Event, version string, cmp compareFunc) bool {
+	if _, err := cmp(version, version); err != nil {
+		return false
+	}
+	type sorted struct {
+		kind    int
+		version string
+	}
+	var evs []sorted
+	for _, e := range events {
+		ev, ok := newRangeEvent(e)
+		if !ok {
+			continue
+		}
+		if ev.kind == 0 && ev.version == "0" {
+			evs = append(evs, sorted{kind: 0})
+			continue
+		}
+		if _, err := cmp(ev.version, ev.version); err != nil {
+			continue
+		}
+		evs = append(evs, sorted{ev.kind, ev.version})
+	}
+	slices.SortStableFunc(evs, func(a, b sorted) int {
+		switch {
+		case a.version == "" && b.version == "":
+		case a.version == "":
+			return -1
+		case b.version == "":
+			return 1
+		default:
+			if c, _ := cmp(a.version, b.version); c != 0 {
+				return c
+			}
+		}
+		return a.kind - b.kind
+	})
+	affected := false
+	for _, e := range evs {
+		c := 1
+		if e.version != "" {
+			c, _ = cmp(version, e.version)
+		}
+		switch {
+		case e.kind == 0 && c >= 0:
+			affected = true
+		case e.kind == 1 && c > 0, e.kind == 2 && c >= 0:
+			affected = false
+		}
+	}
+	return affected
+}
+
+// FuzzInRange checks the unsorted range walk against sortedInRange. The
+// input is a version and a list of events written as kind letters and
+// versions: "i1.0.0 f1.5.0 l2.3.0 x3.0.0" (x is limit).
+func FuzzInRange(f *testing.F) {
+	f.Add("1.4.9", "i2.0.0 l2.3.0 i1.0.0 f1.5.0")
+	f.Add("2.3.0", "i2.0.0 l2.3.0 i1.0.0 f1.5.0")
+	f.Add("1.0.0", "i0 f1.0.0 i1.0.0")
+	f.Add("1.0.0", "i1.0.0 f1.0.0")
+	f.Add("1.0.0", "l1.0.0 i1.0.0 x2.0.0")
+	f.Add("3.0.0", "i0 i1.0.0 f2.0.0 i2.5.0")
+	f.Add("1.0.0", "i1.0 f1.0.0")
+	f.Fuzz(func(t *testing.T, version, spec string) {
+		var events []Event
+		for _, w := range strings.Fields(spec) {
+			switch w[0] {
+			case 'i':
+				events = append(events, Event{Introduced: w[1:]})
+			case 'f':
+				events = append(events, Event{Fixed: w[1:]})
+			case 'l':
+				events = append(events, Event{LastAffected: w[1:]})
+			case 'x':
+				events = append(events, Event{Limit: w[1:]})
+			}
+		}
+		for _, eco := range []string{"npm", "PyPI"} {
+			cmp := comparerFor(eco)
+			got, want := inRange(events, version, cmp), sortedInRange(events, version, cmp)
+			if got != want {
+				t.Fatalf("%s: inRange(%q, %q) = %v, sorted walk gives %v", eco, spec, version, got, want)
+			}
+		}
+	})
+}
+
+// FuzzPEP440Compare checks the plain-release shortcut of pep440Version
+// against the PEP 440 library's own Compare.
+func FuzzPEP440Compare(f *testing.F) {
+	f.Add("1.0", "1.0.0")
+	f.Add("1.2.3", "1.10")
+	f.Add("2.0", "2.0rc1")
+	f.Add("0.0", "0")
+	f.Add("01.2", "1.2.0")
+	f.Add("1.2.999999999999999999", "1.2.1000000000000000000")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		x, errA := parsePEP440(a)
+		y, errB := parsePEP440(b)
+		if errA != nil || errB != nil {
+			return
+		}
+		if got, want := x.Compare(y), x.v.Compare(y.v); got != want {
+			t.Fatalf("compare(%q, %q) = %d, the library gives %d", a, b, got, want)
 		}
 	})
 }

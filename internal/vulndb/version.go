@@ -1,8 +1,8 @@
 package vulndb
 
 import (
+	"cmp"
 	"errors"
-	"slices"
 	"strings"
 	"sync"
 
@@ -90,7 +90,7 @@ var (
 		return semver.NewVersion(strings.TrimPrefix(s, "v"))
 	})
 	npmOrder    = orderOf("npm", npm.NewVersion)
-	pypiOrder   = orderOf("pep440", pep440.Parse)
+	pypiOrder   = orderOf("pep440", parsePEP440)
 	mavenOrder  = orderOf("maven", mvn.NewVersion)
 	gemOrder    = orderOf("gem", gem.NewVersion)
 	debianOrder = orderOf("debian", func(s string) (debVersion, error) {
@@ -103,6 +103,66 @@ var (
 	// pre-release suffixes, as NuGet versions are.
 	genericOrder = orderOf("generic", genericver.Parse)
 )
+
+// pep440Version is a PyPI version parsed by the PEP 440 library. When the
+// version is a plain release such as "2.31.0", release holds its numbers,
+// and two plain releases compare by them, the shorter padded with zeros,
+// which is the order PEP 440 gives them. The library's Compare formats
+// both versions and allocates on every call, and PyPI ranges are the most
+// numerous, so the plain case is worth the shortcut.
+type pep440Version struct {
+	v       pep440.Version
+	release []uint64 // nil unless the version is a plain release
+}
+
+func parsePEP440(s string) (pep440Version, error) {
+	v, err := pep440.Parse(s)
+	if err != nil {
+		return pep440Version{}, err
+	}
+	return pep440Version{v: v, release: plainRelease(s)}, nil
+}
+
+// plainRelease returns the numbers of a version made only of dot-separated
+// decimal numbers, or nil for any other version. Numbers of more than 18
+// digits are left to the library, so they never overflow.
+func plainRelease(s string) []uint64 {
+	var out []uint64
+	for part := range strings.SplitSeq(s, ".") {
+		if part == "" || len(part) > 18 {
+			return nil
+		}
+		var n uint64
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if c < '0' || c > '9' {
+				return nil
+			}
+			n = n*10 + uint64(c-'0')
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func (a pep440Version) Compare(b pep440Version) int {
+	if a.release == nil || b.release == nil {
+		return a.v.Compare(b.v)
+	}
+	for i := range max(len(a.release), len(b.release)) {
+		var x, y uint64
+		if i < len(a.release) {
+			x = a.release[i]
+		}
+		if i < len(b.release) {
+			y = b.release[i]
+		}
+		if x != y {
+			return cmp.Compare(x, y)
+		}
+	}
+	return 0
+}
 
 // orderFor returns the version order of an OSV ecosystem (without its
 // ":release" suffix). Unknown ecosystems get SemVer order, which the OSV
@@ -278,7 +338,7 @@ func (m *versionMatcher) matches(versions []string, ranges []pkgRange) bool {
 	return false
 }
 
-// rangeEvent is an event with its kind and parsed version, for sorting.
+// rangeEvent is an event with its kind and parsed version.
 type rangeEvent struct {
 	kind    int // 0 introduced, 1 last_affected, 2 fixed or limit
 	version string
@@ -293,63 +353,71 @@ func inRange(events []Event, version string, cmp compareFunc) bool {
 }
 
 // inRange applies OSV range semantics to the queried version, as the
-// package-level inRange describes.
+// package-level inRange describes, without sorting the events. In sorted
+// order, an event above the queried version changes nothing, and neither
+// does a last_affected equal to it; the last of the other events decides.
+// So each event is compared with the queried version once, and only those
+// that act are compared with each other, to find the last of them.
 func (q *parsedQuery) inRange(events []Event) bool {
 	if !q.valid {
 		return false
 	}
-	evs := make([]rangeEvent, 0, len(events))
+	var last rangeEvent
+	lastCmp := 0 // the queried version compared with last's version
+	found := false
 	for _, e := range events {
-		var ev rangeEvent
-		switch {
-		case e.Introduced != "":
-			ev = rangeEvent{kind: 0, version: e.Introduced}
-		case e.LastAffected != "":
-			ev = rangeEvent{kind: 1, version: e.LastAffected}
-		case e.Fixed != "":
-			ev = rangeEvent{kind: 2, version: e.Fixed}
-		case e.Limit != "":
-			ev = rangeEvent{kind: 2, version: e.Limit}
-		default:
+		ev, ok := newRangeEvent(e)
+		if !ok {
 			continue
 		}
-		if ev.kind == 0 && ev.version == "0" {
-			evs = append(evs, ev)
+		c := 1 // the introduced "0" precedes every version
+		if ev.kind != 0 || ev.version != "0" {
+			if ev.parsed = q.parse(ev.version); ev.parsed == nil {
+				continue
+			}
+			c = q.order.compare(q.value, ev.parsed)
+		}
+		if c < 0 || (c == 0 && ev.kind == 1) {
 			continue
 		}
-		if ev.parsed = q.parse(ev.version); ev.parsed != nil {
-			evs = append(evs, ev)
+		if !found || q.after(ev, c, last, lastCmp) {
+			last, lastCmp, found = ev, c, true
 		}
 	}
-	slices.SortStableFunc(evs, func(a, b rangeEvent) int {
+	return found && last.kind == 0
+}
+
+// newRangeEvent returns an event's kind and version, or ok false for an
+// event without a version.
+func newRangeEvent(e Event) (rangeEvent, bool) {
+	switch {
+	case e.Introduced != "":
+		return rangeEvent{kind: 0, version: e.Introduced}, true
+	case e.LastAffected != "":
+		return rangeEvent{kind: 1, version: e.LastAffected}, true
+	case e.Fixed != "":
+		return rangeEvent{kind: 2, version: e.Fixed}, true
+	case e.Limit != "":
+		return rangeEvent{kind: 2, version: e.Limit}, true
+	}
+	return rangeEvent{}, false
+}
+
+// after reports whether event a sorts at or after event b, by version and
+// then kind; ac and bc are the queried version compared with each. An
+// event equal to the queried version sorts after every event below it.
+func (q *parsedQuery) after(a rangeEvent, ac int, b rangeEvent, bc int) bool {
+	switch {
+	case ac == 0 && bc != 0:
+		return true
+	case ac != 0 && bc == 0:
+		return false
+	case ac != 0:
 		if c := q.compareEvent(a, b); c != 0 {
-			return c
-		}
-		return a.kind - b.kind
-	})
-	affected := false
-	for _, e := range evs {
-		if e.parsed == nil {
-			affected = true
-			continue
-		}
-		c := q.order.compare(q.value, e.parsed)
-		switch e.kind {
-		case 0:
-			if c >= 0 {
-				affected = true
-			}
-		case 1:
-			if c > 0 {
-				affected = false
-			}
-		case 2:
-			if c >= 0 {
-				affected = false
-			}
+			return c > 0
 		}
 	}
-	return affected
+	return a.kind >= b.kind
 }
 
 // compareEvent orders two events by version, the introduced "0" first.
