@@ -45,7 +45,7 @@ func main() {
 func exitCode(err error) int {
 	var u usageError
 	switch {
-	case errors.As(err, &u):
+	case errors.As(err, &u), errors.Is(err, errdef.ErrInvalidArgument):
 		return exitUsage
 	case errors.Is(err, errdef.ErrStoreInUse):
 		return exitStoreBusy

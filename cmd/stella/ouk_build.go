@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"stella-ops.org/ouk/internal/build"
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
 )
 
@@ -29,6 +33,10 @@ type kitSpec struct {
 	Expires  string   `json:"expires"`
 	Base     string   `json:"base"`
 	Rollup   bool     `json:"rollup"`
+	// DropSources and AllowMassRemoval match --drop-source and
+	// --allow-mass-removal.
+	DropSources      []string `json:"dropSources"`
+	AllowMassRemoval bool     `json:"allowMassRemoval"`
 }
 
 type buildOptions struct {
@@ -50,8 +58,18 @@ SOURCE_DATE_EPOCH when set, so two builds of the same inputs are identical
 apart from the signature.
 
 Feeds are KIND=PATH with KIND osv, ghsa, nvd or regional:NAME and PATH a
-folder of JSON files or an OSV all.zip. Images are REF=PATH with PATH an OCI
-layout folder or an oci-archive tar; every platform is kept.
+folder of JSON files (searched recursively), one JSON file or an OSV all.zip.
+A feed that yields no valid record stops the build. A kit built without any
+--feed carries an empty DB, and the build warns about it. Images are REF=PATH
+with PATH an OCI layout folder or an oci-archive tar; every platform is kept.
+
+With --base, records the new feeds lack become removals (tombstones) in the
+new kit. To keep a missing mount or a forgotten --feed from wiping a site's
+DB, the build stops before writing anything when a source (osv, ghsa, nvd or
+regional:NAME) that contributed records to the base kit is not given with
+--feed; name it with --drop-source to remove its records on purpose. It also
+stops when it would remove more than half of the records of a base DB of 100
+records or more, unless --allow-mass-removal is given.
 
 With --delta (and --base), -o names the delta from the base kit to the new
 kit, and the full new kit is written to --full-output, by default the -o
@@ -80,6 +98,10 @@ the delta's bundle digest is the full kit's.`,
 	f.StringVar(&o.spec.Expires, "expires", "", "time until the kit expires, such as 720h or 30d (default never)")
 	f.StringVar(&o.spec.Base, "base", "", "previous kit whose DB layers are reused; adds one overlay layer")
 	f.BoolVar(&o.spec.Rollup, "rollup", false, "with --base, write fresh base layers instead of an overlay")
+	f.StringArrayVar(&o.spec.DropSources, "drop-source", nil,
+		"with --base, a source of the base kit (osv, ghsa, nvd or regional:NAME) whose records to remove (repeatable)")
+	f.BoolVar(&o.spec.AllowMassRemoval, "allow-mass-removal", false,
+		"with --base, allow removing more than half of the base kit's records")
 	f.BoolVar(&o.delta, "delta", false, "with --base, write the delta to -o and the full kit to --full-output")
 	f.StringVar(&o.fullOutput, "full-output", "", "with --delta, the full kit file (default derived from -o)")
 	f.StringVar(&o.format, "format", "text", "result format: text or json")
@@ -112,9 +134,18 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if opts.Created, err = creationTime(); err != nil {
 		return err
 	}
-	res, err := build.Build(cmd.Context(), opts)
+	ctx := cmd.Context()
+	if len(spec.DropSources) > 0 || spec.AllowMassRemoval {
+		ctx = vulndb.WithRemovalPolicy(ctx, vulndb.RemovalPolicy{
+			DropSources: spec.DropSources, AllowMassRemoval: spec.AllowMassRemoval})
+	}
+	if len(opts.Feeds) == 0 && !g.quiet {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: no --feed given, so the kit contains no vulnerability records; "+
+			"pass --feed KIND=PATH to add them")
+	}
+	res, err := build.Build(ctx, opts)
 	if err != nil {
-		return err
+		return withBuildHint(err)
 	}
 	if o.format == "json" {
 		return writeJSON(cmd.OutOrStdout(), res)
@@ -122,7 +153,7 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "Built kit %s (sequence %d) at %s, %s\n", res.Version, res.Sequence, res.Output, humanBytes(res.Size))
 	fmt.Fprintf(w, "Bundle digest: %s\n", res.Digest)
-	fmt.Fprintf(w, "DB layers: %d, records: %d\n", res.Layers, res.Summary.Records)
+	printBuildSummary(w, res, spec.Base != "" && !spec.Rollup)
 	for _, img := range res.Images {
 		fmt.Fprintf(w, "Image: %s\n", img)
 	}
@@ -134,6 +165,42 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 			d.BaseVersion, d.Output, humanBytes(d.Size), d.BlobsIncluded, d.BlobsOmitted)
 	}
 	return nil
+}
+
+// printBuildSummary prints the DB counts of a build: the records read,
+// accepted, skipped (by reason), merged and withdrawn, and for an overlay
+// build the records changed and removed.
+func printBuildSummary(w io.Writer, res *build.Result, overlay bool) {
+	s := res.Summary
+	fmt.Fprintf(w, "DB: %d records in %d layers (%d new)\n", s.Records, res.Layers, s.NewLayers)
+	fmt.Fprintf(w, "Source records: %d read, %d accepted, %d skipped, %d merged, %d withdrawn\n",
+		s.Read, s.Accepted, s.Skipped, s.Merged, s.Withdrawn)
+	if len(s.SkipReasons) > 0 {
+		reasons := make([]string, 0, len(s.SkipReasons))
+		for r := range s.SkipReasons {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		for i, r := range reasons {
+			reasons[i] = fmt.Sprintf("%s %d", r, s.SkipReasons[r])
+		}
+		fmt.Fprintf(w, "Skipped by reason: %s\n", strings.Join(reasons, ", "))
+	}
+	if overlay {
+		fmt.Fprintf(w, "Changes from the base kit: %d changed, %d removed\n", s.Changed, s.Removed)
+	}
+}
+
+// withBuildHint adds the command-line fix to the errors of the DB's
+// removal checks.
+func withBuildHint(err error) error {
+	switch {
+	case errors.Is(err, errdef.ErrSourceMissing):
+		return fmt.Errorf("%w; pass each source with --feed, or name it with --drop-source to remove its records on purpose", err)
+	case errors.Is(err, errdef.ErrMassRemoval):
+		return fmt.Errorf("%w; pass --allow-mass-removal if the removal is intended", err)
+	}
+	return err
 }
 
 // applyDelta moves -o to the delta output and picks the full kit's name
@@ -213,6 +280,10 @@ func (o *buildOptions) merged(cmd *cobra.Command) (kitSpec, error) {
 	if f.Changed("rollup") {
 		spec.Rollup = o.spec.Rollup
 	}
+	spec.DropSources = append(spec.DropSources, o.spec.DropSources...)
+	if f.Changed("allow-mass-removal") {
+		spec.AllowMassRemoval = o.spec.AllowMassRemoval
+	}
 	if spec.Output == "" {
 		return kitSpec{}, usagef("kit spec %s has no output and no -o was given", o.file)
 	}
@@ -246,6 +317,9 @@ func (s kitSpec) options() (build.Options, error) {
 	if s.Rollup && s.Base == "" {
 		return opts, usagef("--rollup needs --base PREVIOUS_KIT")
 	}
+	if err := s.checkRemovalFlags(); err != nil {
+		return opts, err
+	}
 	for _, f := range s.Feeds {
 		feed, err := parseFeed(f)
 		if err != nil {
@@ -271,6 +345,23 @@ func (s kitSpec) options() (build.Options, error) {
 		return opts, usagef("--sequence is %d; give a positive number", s.Sequence)
 	}
 	return opts, nil
+}
+
+// checkRemovalFlags rejects --drop-source and --allow-mass-removal without
+// --base, and a dropped source name that is no source.
+func (s kitSpec) checkRemovalFlags() error {
+	if s.Base == "" && len(s.DropSources) > 0 {
+		return usagef("--drop-source needs --base PREVIOUS_KIT, the kit whose records it removes")
+	}
+	if s.Base == "" && s.AllowMassRemoval {
+		return usagef("--allow-mass-removal needs --base PREVIOUS_KIT")
+	}
+	for _, name := range s.DropSources {
+		if _, err := parseFeed(name + "=-"); err != nil {
+			return usagef("--drop-source %q is no source; use osv, ghsa, nvd or regional:NAME", name)
+		}
+	}
+	return nil
 }
 
 func parseFeed(s string) (vulndb.Feed, error) {

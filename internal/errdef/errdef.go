@@ -40,4 +40,16 @@ var (
 	ErrStoreInUse = errors.New("store in use")
 	// ErrInvalidRecord is returned for a vulnerability record that cannot be parsed.
 	ErrInvalidRecord = errors.New("invalid record")
+	// ErrInvalidArgument is returned for a malformed value given by the
+	// caller, such as a purl or CPE to look up. The CLI exits with its usage
+	// code for it.
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrEmptyFeed is returned when a vulnerability feed yields no valid records.
+	ErrEmptyFeed = errors.New("feed yielded no records")
+	// ErrSourceMissing is returned when a build on a base DB lacks a source
+	// that contributed records to the base, which would remove those records.
+	ErrSourceMissing = errors.New("source missing from build")
+	// ErrMassRemoval is returned when a build on a base DB would remove more
+	// of the base's records than the removal limit allows.
+	ErrMassRemoval = errors.New("too many records removed")
 )

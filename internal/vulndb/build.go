@@ -48,6 +48,9 @@ type BuildOptions struct {
 	// MaxRecordsPerLayer splits a base layer of one ecosystem by ID range;
 	// 0 means DefaultMaxRecordsPerLayer.
 	MaxRecordsPerLayer int
+	// Removal limits what a build with a Base may remove from it. The zero
+	// value is the strict default; see RemovalPolicy.
+	Removal RemovalPolicy
 }
 
 // Validate rejects contradictory or missing options.
@@ -67,7 +70,7 @@ func (o *BuildOptions) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return o.Removal.validate(o.Feeds, o.Base != nil)
 }
 
 // BuildResult is the output of Build.
@@ -86,12 +89,16 @@ type BuildResult struct {
 type Summary struct {
 	// Records is the number of records in the built DB.
 	Records int `json:"records"`
-	// Read is the number of valid source records read from all feeds.
+	// Read is the number of source records read from all feeds, accepted
+	// or skipped: Accepted plus Skipped.
 	Read int `json:"read"`
+	// Accepted is the number of valid source records, the input of the merge.
+	Accepted int `json:"accepted"`
 	// Merged is the number of source records folded into another record,
 	// by shared ID or alias.
 	Merged int `json:"merged"`
-	// Skipped is the number of malformed source records and files.
+	// Skipped is the number of malformed source records, counting a file
+	// that could not be decoded at all as one.
 	Skipped int `json:"skipped"`
 	// SkipReasons counts skipped records by reason, such as "invalid-json".
 	SkipReasons map[string]int `json:"skipReasons,omitempty"`
@@ -107,9 +114,9 @@ type Summary struct {
 	// Sources describes each feed.
 	Sources []SourceInfo `json:"sources"`
 	// Changed and Removed count the records and tombstones of the overlay
-	// layer of an overlay build.
-	Changed int `json:"changed,omitempty"`
-	Removed int `json:"removed,omitempty"`
+	// layer of an overlay build. Both are 0 for other builds.
+	Changed int `json:"changed"`
+	Removed int `json:"removed"`
 	// NewLayers is the number of layers with new bytes.
 	NewLayers int `json:"newLayers"`
 }
@@ -119,17 +126,28 @@ type SourceInfo struct {
 	Kind string `json:"kind"`
 	// Name is the catalogue name of a regional feed.
 	Name string `json:"name,omitempty"`
+	// Path is the feed's folder, file or zip archive. It is left out of
+	// the DB config, so the build host's paths do not reach the kit.
+	Path string `json:"-"`
 	// Snapshot is the newest modified time among the feed's records, the
 	// best offline estimate of when the feed was taken.
 	Snapshot time.Time `json:"snapshot"`
-	Records  int       `json:"records"`
-	Skipped  int       `json:"skipped"`
+	// Records is the number of valid records read from the feed.
+	Records int `json:"records"`
+	// Skipped is the number of malformed records of the feed.
+	Skipped int `json:"skipped"`
 }
 
 // Build reads the feeds, merges their records and writes the DB layers and
 // config. With a Base and no Rollup it reuses the base layers and adds one
-// overlay layer, possibly empty, with the changes.
+// overlay layer, possibly empty, with the changes. A feed without a valid
+// record fails the build with an error wrapping errdef.ErrEmptyFeed, and a
+// build with a Base checks opts.Removal (or the policy of
+// WithRemovalPolicy) before it writes any layer.
 func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
+	if p, ok := removalPolicyFrom(ctx); ok && opts.Removal.isZero() {
+		opts.Removal = p
+	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -149,10 +167,25 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 	sum.Withdrawn = st.withdrawn
 	sum.Records = len(recs)
 	sum.Ecosystems = countEcosystems(recs)
+	opts.Logger.Info("merged records", "accepted", sum.Accepted, "merged", sum.Merged,
+		"withdrawn", sum.Withdrawn, "records", sum.Records)
+
+	var prev map[string]baseRecord
+	if opts.Base != nil && opts.Base.Fetch != nil {
+		if err := checkBaseConfig(opts.Base.Config); err != nil {
+			return nil, err
+		}
+		if prev, err = loadBaseRecords(ctx, opts.Base); err != nil {
+			return nil, err
+		}
+		if err := opts.Removal.check(prev, recs, opts.Feeds, opts.Logger); err != nil {
+			return nil, err
+		}
+	}
 
 	var layers []Layer
-	if opts.Base != nil && !opts.Rollup {
-		layers, err = overlayLayers(ctx, opts.Base, recs, opts.Created, &sum)
+	if prev != nil && !opts.Rollup {
+		layers, err = overlayLayers(opts.Base, prev, recs, opts.Created, &sum)
 	} else {
 		layers, err = baseLayers(recs, opts.MaxRecordsPerLayer)
 	}
@@ -164,6 +197,8 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 			sum.NewLayers++
 		}
 	}
+	opts.Logger.Info("wrote DB layers", "layers", len(layers), "new", sum.NewLayers,
+		"changed", sum.Changed, "removed", sum.Removed)
 	cfg, err := newConfig(opts.Created, &sum, layers)
 	if err != nil {
 		return nil, err
@@ -214,7 +249,13 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 		if t, err := parseTime(snapshot); err == nil {
 			info.Snapshot = t
 		}
-		sum.Read += info.Records
+		opts.Logger.Info("read feed", "feed", f.source(), "path", f.Path,
+			"records", info.Records, "skipped", info.Skipped)
+		if info.Records == 0 {
+			return nil, sum, emptyFeedError(f, info.Skipped)
+		}
+		sum.Accepted += info.Records
+		sum.Read += info.Records + info.Skipped
 		sum.Sources = append(sum.Sources, info)
 	}
 	return srcs, sum, nil
@@ -306,24 +347,17 @@ func layerFileName(e string) string {
 
 // overlayLayers reuses the base layers and adds one overlay with the
 // records whose bytes differ from the base's view and tombstones for
-// records the base has and the new build lacks.
-func overlayLayers(ctx context.Context, base *PreviousDB, recs []Record, created time.Time, sum *Summary) ([]Layer, error) {
-	if err := checkBaseConfig(base.Config); err != nil {
-		return nil, err
-	}
-	prev, err := loadBaseHashes(ctx, base)
-	if err != nil {
-		return nil, err
-	}
+// records the base has and the new build lacks. It consumes prev.
+func overlayLayers(base *PreviousDB, prev map[string]baseRecord, recs []Record, created time.Time, sum *Summary) ([]Layer, error) {
 	var changes []Record
 	for i := range recs {
 		b, err := marshalJSON(&recs[i])
 		if err != nil {
 			return nil, fmt.Errorf("encoding record %s: %w", recs[i].ID, err)
 		}
-		h, ok := prev[recs[i].ID]
+		old, ok := prev[recs[i].ID]
 		delete(prev, recs[i].ID)
-		if ok && h == sha256.Sum256(b) {
+		if ok && old.hash == sha256.Sum256(b) {
 			continue
 		}
 		changes = append(changes, recs[i])
@@ -357,11 +391,17 @@ func tombstone(id string, created time.Time) Record {
 		DatabaseSpecific: map[string]json.RawMessage{dbKey: ex}}
 }
 
-// loadBaseHashes reads every base layer, oldest first, and returns the
-// SHA-256 of each live record's line. Later layers replace earlier ones and
-// tombstones remove records.
-func loadBaseHashes(ctx context.Context, base *PreviousDB) (map[string][32]byte, error) {
-	out := map[string][32]byte{}
+// baseRecord is what a build keeps of one live record of its base DB.
+type baseRecord struct {
+	hash    [32]byte // SHA-256 of the record's line
+	sources []string // the sources that contributed it, as Feed.source names them
+}
+
+// loadBaseRecords reads every base layer, oldest first, and returns each
+// live record's line hash and sources. Later layers replace earlier ones
+// and tombstones remove records.
+func loadBaseRecords(ctx context.Context, base *PreviousDB) (map[string]baseRecord, error) {
+	out := map[string]baseRecord{}
 	for _, d := range base.Layers {
 		if d.MediaType != oci.MediaTypeDBLayer {
 			continue
@@ -373,7 +413,7 @@ func loadBaseHashes(ctx context.Context, base *PreviousDB) (map[string][32]byte,
 	return out, nil
 }
 
-func loadLayerHashes(ctx context.Context, base *PreviousDB, d ocispec.Descriptor, out map[string][32]byte) error {
+func loadLayerHashes(ctx context.Context, base *PreviousDB, d ocispec.Descriptor, out map[string]baseRecord) error {
 	rc, err := base.Fetch(ctx, d)
 	if err != nil {
 		return err
@@ -389,7 +429,7 @@ func loadLayerHashes(ctx context.Context, base *PreviousDB, d ocispec.Descriptor
 			delete(out, r.ID)
 			return nil
 		}
-		out[r.ID] = sha256.Sum256(line)
+		out[r.ID] = baseRecord{hash: sha256.Sum256(line), sources: recordSources(&r)}
 		return nil
 	})
 	if err != nil {

@@ -297,8 +297,9 @@ func TestBuildSummaryCountsSkips(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := res.Summary
-	if s.Read != 1 || s.Records != 1 || s.Skipped != 3 {
-		t.Errorf("read %d records %d skipped %d, want 1, 1 and 3", s.Read, s.Records, s.Skipped)
+	if s.Read != 4 || s.Accepted != 1 || s.Records != 1 || s.Skipped != 3 {
+		t.Errorf("read %d accepted %d records %d skipped %d, want 4, 1, 1 and 3",
+			s.Read, s.Accepted, s.Records, s.Skipped)
 	}
 	for _, reason := range []string{"invalid-time", "missing-modified", "invalid-json"} {
 		if s.SkipReasons[reason] != 1 {

@@ -61,6 +61,9 @@ func (f Feed) Validate() error {
 	return nil
 }
 
+// source returns the feed's source name, such as "ghsa" or "regional:NAME".
+func (f Feed) source() string { return sourceName(f.Kind, f.Name) }
+
 // RecordError describes one source record that a reader rejected.
 type RecordError struct {
 	File   string // file, or "archive.zip!entry"

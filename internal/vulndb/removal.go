@@ -1,0 +1,177 @@
+package vulndb
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// Limits of the mass-removal check of RemovalPolicy: a build may remove at
+// most half of its base's records, and bases smaller than
+// MassRemovalMinRecords are not checked, because removing a few records of
+// a small DB is ordinary feed churn.
+const (
+	MassRemovalMinRecords = 100
+	massRemovalPercent    = 50
+)
+
+// RemovalPolicy guards a build with a base DB against removing records by
+// accident, such as when a feed's folder is not mounted. Build checks it
+// before any layer is written and with or without Rollup.
+type RemovalPolicy struct {
+	// DropSources names sources that contributed records to the base DB
+	// and are left out of this build on purpose, so their records are
+	// removed. A name is a feed kind ("osv", "ghsa", "nvd") or
+	// "regional:NAME". By default a build that lacks such a source fails
+	// with an error wrapping errdef.ErrSourceMissing.
+	DropSources []string
+	// AllowMassRemoval permits removing more than half of the records of a
+	// base DB of at least MassRemovalMinRecords records. By default such a
+	// build fails with an error wrapping errdef.ErrMassRemoval.
+	AllowMassRemoval bool
+}
+
+type removalPolicyKey struct{}
+
+// WithRemovalPolicy returns a context that carries p to the Build calls
+// made with it whose BuildOptions.Removal is the zero value. It lets a
+// caller reach Build through a layer whose options have no field for the
+// policy, such as the kit builder.
+func WithRemovalPolicy(ctx context.Context, p RemovalPolicy) context.Context {
+	return context.WithValue(ctx, removalPolicyKey{}, p)
+}
+
+// removalPolicyFrom returns the policy that WithRemovalPolicy stored in ctx.
+func removalPolicyFrom(ctx context.Context) (RemovalPolicy, bool) {
+	p, ok := ctx.Value(removalPolicyKey{}).(RemovalPolicy)
+	return p, ok
+}
+
+// isZero reports whether p is the strict default.
+func (p RemovalPolicy) isZero() bool { return len(p.DropSources) == 0 && !p.AllowMassRemoval }
+
+// validate rejects a dropped source that is also read, or a policy
+// without a base to apply to.
+func (p RemovalPolicy) validate(feeds []Feed, hasBase bool) error {
+	if !hasBase && (len(p.DropSources) > 0 || p.AllowMassRemoval) {
+		return fmt.Errorf("a removal policy applies only to a build with a base DB; set BuildOptions.Base: %w",
+			errdef.ErrInvalidArgument)
+	}
+	read := feedSources(feeds)
+	for _, name := range p.DropSources {
+		if read[name] {
+			return fmt.Errorf("source %q is both read and dropped; give it either as a feed or as a dropped source: %w",
+				name, errdef.ErrInvalidArgument)
+		}
+	}
+	return nil
+}
+
+// check compares the base's live records with the new build's records.
+func (p RemovalPolicy) check(base map[string]baseRecord, recs []Record, feeds []Feed, log *slog.Logger) error {
+	if err := p.checkSources(base, feeds, log); err != nil {
+		return err
+	}
+	if p.AllowMassRemoval || len(base) < MassRemovalMinRecords {
+		return nil
+	}
+	kept := 0
+	for i := range recs {
+		if _, ok := base[recs[i].ID]; ok {
+			kept++
+		}
+	}
+	removed := len(base) - kept
+	if removed*100 > len(base)*massRemovalPercent {
+		return fmt.Errorf("this build would remove %d of the base DB's %d records, more than %d%%; "+
+			"check that every feed is complete: %w", removed, len(base), massRemovalPercent, errdef.ErrMassRemoval)
+	}
+	return nil
+}
+
+// checkSources rejects a build that lacks a source of the base's records
+// and does not drop it.
+func (p RemovalPolicy) checkSources(base map[string]baseRecord, feeds []Feed, log *slog.Logger) error {
+	counts := map[string]int{}
+	for _, r := range base {
+		for _, s := range r.sources {
+			counts[s]++
+		}
+	}
+	read := feedSources(feeds)
+	dropped := map[string]bool{}
+	for _, name := range p.DropSources {
+		dropped[name] = true
+		if counts[name] == 0 {
+			log.Warn("dropped source contributed no records to the base DB", "source", name)
+		}
+	}
+	var missing []string
+	for name, n := range counts {
+		if !read[name] && !dropped[name] {
+			missing = append(missing, fmt.Sprintf("%s (%d %s)", name, n, plural(n, "record", "records")))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	sort.Strings(missing)
+	return fmt.Errorf("the base DB has records from %s, which this build does not read, "+
+		"so their records would be removed: %w", strings.Join(missing, ", "), errdef.ErrSourceMissing)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// feedSources returns the set of source names of feeds.
+func feedSources(feeds []Feed) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range feeds {
+		out[f.source()] = true
+	}
+	return out
+}
+
+// recordSources returns the source names in a record's provenance, each once.
+func recordSources(r *Record) []string {
+	var out []string
+	for _, p := range r.Sources() {
+		name := sourceName(p.Feed, p.Catalogue)
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// sourceName names a source the way the command line does: the feed kind,
+// or "regional:NAME" for a regional catalogue.
+func sourceName(kind, catalogue string) string {
+	if kind == FeedRegional {
+		return kind + ":" + catalogue
+	}
+	return kind
+}
+
+// emptyFeedError describes a feed that yielded no valid record.
+func emptyFeedError(f Feed, skipped int) error {
+	what := "no JSON files"
+	if skipped > 0 {
+		what = fmt.Sprintf("only malformed records (%d skipped)", skipped)
+	}
+	format := "OSV JSON records"
+	if f.Kind == FeedNVD {
+		format = "NVD CVE API 2.0 JSON pages"
+	}
+	return fmt.Errorf("%s feed %s contains %s; check that the path is mounted and contains %s, "+
+		"or leave the feed out: %w", f.source(), f.Path, what, format, errdef.ErrEmptyFeed)
+}

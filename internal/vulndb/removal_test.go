@@ -1,0 +1,118 @@
+package vulndb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// writeRecords writes n OSV records named PREFIX-0000, PREFIX-0001, … to dir.
+func writeRecords(t *testing.T, dir, prefix string, n int) {
+	t.Helper()
+	for i := range n {
+		id := fmt.Sprintf("%s-%04d", prefix, i)
+		writeFile(t, dir, id+".json", `{"id":"`+id+`","modified":"2024-01-01T00:00:00Z"}`)
+	}
+}
+
+func TestBuildRejectsEmptyFeed(t *testing.T) {
+	good := t.TempDir()
+	writeRecords(t, good, "A", 1)
+	empty := t.TempDir()
+	malformed := t.TempDir()
+	writeFile(t, malformed, "bad.json", `not json`)
+
+	for name, dir := range map[string]string{"empty folder": empty, "only malformed": malformed} {
+		_, err := Build(context.Background(), BuildOptions{Created: testCreated,
+			Feeds: []Feed{{Kind: FeedOSV, Path: good}, {Kind: FeedGHSA, Path: dir}}})
+		if !errors.Is(err, errdef.ErrEmptyFeed) {
+			t.Errorf("%s: error = %v, want ErrEmptyFeed", name, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "ghsa feed "+dir) {
+			t.Errorf("%s: error %q does not name the feed and path", name, err)
+		}
+	}
+}
+
+func TestBuildRejectsMissingSource(t *testing.T) {
+	osvDir, ghsaDir := t.TempDir(), t.TempDir()
+	writeRecords(t, osvDir, "OSV", 3)
+	writeRecords(t, ghsaDir, "GHSA", 2)
+	blobs := map[string][]byte{}
+	base, err := Build(context.Background(), BuildOptions{Created: testCreated,
+		Feeds: []Feed{{Kind: FeedOSV, Path: osvDir}, {Kind: FeedGHSA, Path: ghsaDir}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := BuildOptions{Created: testCreated.Add(time.Hour), Base: previous(base, blobs),
+		Feeds: []Feed{{Kind: FeedOSV, Path: osvDir}}}
+
+	for _, rollup := range []bool{false, true} {
+		opts := next
+		opts.Rollup = rollup
+		_, err = Build(context.Background(), opts)
+		if !errors.Is(err, errdef.ErrSourceMissing) {
+			t.Fatalf("rollup %v: error = %v, want ErrSourceMissing", rollup, err)
+		}
+		if !strings.Contains(err.Error(), "ghsa (2 records)") {
+			t.Errorf("rollup %v: error %q does not name the source and its count", rollup, err)
+		}
+	}
+
+	next.Removal.DropSources = []string{"ghsa"}
+	res, err := Build(context.Background(), next)
+	if err != nil {
+		t.Fatalf("build dropping ghsa: %v", err)
+	}
+	if res.Summary.Removed != 2 {
+		t.Errorf("removed = %d, want the 2 ghsa records", res.Summary.Removed)
+	}
+}
+
+func TestBuildRejectsMassRemoval(t *testing.T) {
+	dir := t.TempDir()
+	writeRecords(t, dir, "A", MassRemovalMinRecords)
+	blobs := map[string][]byte{}
+	base, err := Build(context.Background(), BuildOptions{Created: testCreated,
+		Feeds: []Feed{{Kind: FeedOSV, Path: dir}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	partial := t.TempDir()
+	writeRecords(t, partial, "A", MassRemovalMinRecords/2-1)
+	next := BuildOptions{Created: testCreated.Add(time.Hour), Base: previous(base, blobs),
+		Feeds: []Feed{{Kind: FeedOSV, Path: partial}}}
+
+	_, err = Build(context.Background(), next)
+	if !errors.Is(err, errdef.ErrMassRemoval) {
+		t.Fatalf("error = %v, want ErrMassRemoval", err)
+	}
+	next.Removal.AllowMassRemoval = true
+	res, err := Build(context.Background(), next)
+	if err != nil {
+		t.Fatalf("build allowing mass removal: %v", err)
+	}
+	if want := MassRemovalMinRecords/2 + 1; res.Summary.Removed != want {
+		t.Errorf("removed = %d, want %d", res.Summary.Removed, want)
+	}
+}
+
+func TestRemovalPolicyValidate(t *testing.T) {
+	feeds := []Feed{{Kind: FeedGHSA, Path: "x"}}
+	p := RemovalPolicy{DropSources: []string{"ghsa"}}
+	if err := p.validate(feeds, true); !errors.Is(err, errdef.ErrInvalidArgument) {
+		t.Errorf("dropping a read source: error = %v, want ErrInvalidArgument", err)
+	}
+	if err := p.validate(nil, false); !errors.Is(err, errdef.ErrInvalidArgument) {
+		t.Errorf("policy without a base: error = %v, want ErrInvalidArgument", err)
+	}
+	if err := p.validate(nil, true); err != nil {
+		t.Errorf("dropping an unread source: %v", err)
+	}
+}
