@@ -84,17 +84,22 @@ func openKitDB(ctx context.Context, store *cas.Store, kit cas.KitRecord) (*vulnd
 // its DB, and releases the pin and the store.
 func (g *globalOptions) withActiveDB(cmd *cobra.Command, fn func(*activeDB) error) error {
 	ctx := cmd.Context()
-	store, _, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+	log := g.logger(cmd.ErrOrStderr())
+	store, _, err := g.openExistingStore(ctx, log, g.lockWait)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
+	start := time.Now()
 	a, err := openActiveDB(ctx, store)
 	if err != nil {
 		return err
 	}
 	defer a.release()
+	st := a.db.Status()
+	log.Info("opened DB", "kit", a.kit.Version, "layers", len(st.Layers), "records", st.Records,
+		"duration", time.Since(start).Round(time.Microsecond))
 	return fn(a)
 }
 
@@ -145,9 +150,14 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 			if given != 1 {
 				return usagef("give exactly one of ID, --purl or --cpe")
 			}
+			if err := validateLookupQuery(purl, cpe); err != nil {
+				return err
+			}
+			log := g.logger(cmd.ErrOrStderr())
 			return g.withActiveDB(cmd, func(a *activeDB) error {
 				var recs []vulndb.Record
 				var err error
+				start := time.Now()
 				switch {
 				case purl != "":
 					recs, err = a.db.LookupPURL(purl)
@@ -156,6 +166,8 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 				default:
 					recs, err = a.db.Lookup(args[0])
 				}
+				log.Info("looked up records", "purl", purl, "cpe", cpe, "id", strings.Join(args, ""),
+					"records", len(recs), "duration", time.Since(start).Round(time.Microsecond))
 				if err != nil {
 					return err
 				}
@@ -169,10 +181,27 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&purl, "purl", "", "package URL with a version, such as pkg:npm/lodash@4.17.20")
-	cmd.Flags().StringVar(&cpe, "cpe", "", "CPE 2.3 name")
+	cmd.Flags().StringVar(&purl, "purl", "",
+		"package URL, such as pkg:npm/lodash@4.17.20; without @VERSION every version matches")
+	cmd.Flags().StringVar(&cpe, "cpe", "", "CPE 2.3 name, or a CPE 2.2 URI such as cpe:/a:VENDOR:PRODUCT:VERSION")
 	out.register(cmd)
 	return cmd
+}
+
+// validateLookupQuery rejects a malformed --purl or --cpe, or a purl type
+// the DB cannot look up, as a command-line error.
+func validateLookupQuery(purl, cpe string) error {
+	var err error
+	switch {
+	case purl != "":
+		err = vulndb.ValidatePURL(purl)
+	case cpe != "":
+		err = vulndb.ValidateCPE(cpe)
+	}
+	if err != nil {
+		return usagef("%v", err)
+	}
+	return nil
 }
 
 func printRecords(w io.Writer, recs []vulndb.Record) error {

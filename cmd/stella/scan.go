@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -18,13 +17,23 @@ import (
 
 // scanReport is the result of `stella scan`.
 type scanReport struct {
-	SBOM     string       `json:"sbom"`
-	Format   string       `json:"format"`
-	Kit      kitRef       `json:"kit"`
-	Packages int          `json:"packages"`
-	Findings []finding    `json:"findings"`
-	Skipped  []skipped    `json:"skipped"`
-	Quota    *quota.State `json:"quota,omitempty"`
+	SBOM     string    `json:"sbom"`
+	Format   string    `json:"format"`
+	Kit      kitRef    `json:"kit"`
+	Packages int       `json:"packages"`
+	Findings []finding `json:"findings"`
+	Skipped  []skipped `json:"skipped"`
+	// Notes lists identifiers that were not looked up, such as a purl of a
+	// type with no OSV ecosystem, for packages that were matched by another.
+	Notes []scanNote   `json:"notes"`
+	Quota *quota.State `json:"quota,omitempty"`
+}
+
+// scanNote is an identifier of a scanned package that was not looked up.
+type scanNote struct {
+	Package string `json:"package"`
+	Version string `json:"version"`
+	Note    string `json:"note"`
 }
 
 type kitRef struct {
@@ -56,12 +65,16 @@ func newScanCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan --sbom FILE",
 		Short: "Report the vulnerabilities of every package in an SBOM, from the active kit",
-		Long: `Read an SPDX 2.3 JSON or CycloneDX 1.5+ JSON SBOM, look up every package by
-its purl, and by CPE where it has one, in the active kit's DB, and report the
-findings. Packages with neither are listed as skipped.
+		Long: `Read an SPDX JSON or CycloneDX JSON SBOM, look up every package by its purl,
+and by CPE where it has one, in the active kit's DB, and report the findings.
+SPDX 2.2 and 2.3 (2.1 is read too) and CycloneDX 1.4 to 1.6 are accepted.
+Packages with neither purl nor CPE, or with none that can be looked up, are
+listed as skipped. A purl or CPE that cannot be looked up while another
+identifier of the package could is listed as a note.
 
 Scans count against a daily fair-use quota. Over the limit a scan is slowed
-down, never refused; see stella quota status.`,
+down, never refused; see stella quota status. An SBOM that lists no packages
+prints a warning and does not count.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.validate(); err != nil {
@@ -81,7 +94,7 @@ down, never refused; see stella quota status.`,
 			return printScan(cmd.OutOrStdout(), rep)
 		},
 	}
-	cmd.Flags().StringVar(&sbomPath, "sbom", "", "SBOM file, SPDX 2.3 JSON or CycloneDX JSON")
+	cmd.Flags().StringVar(&sbomPath, "sbom", "", "SBOM file, SPDX 2.2/2.3 JSON or CycloneDX 1.4-1.6 JSON")
 	qf.register(cmd)
 	out.register(cmd)
 	return cmd
@@ -92,14 +105,9 @@ down, never refused; see stella quota status.`,
 // not held up by it.
 func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) (*scanReport, time.Duration, error) {
 	start := time.Now()
-	f, err := os.Open(path)
+	format, pkgs, err := sbom.ParseFile(path)
 	if err != nil {
-		return nil, 0, fmt.Errorf("opening SBOM: %w", err)
-	}
-	format, pkgs, err := sbom.Parse(f)
-	f.Close()
-	if err != nil {
-		return nil, 0, fmt.Errorf("reading SBOM %s: %w", path, err)
+		return nil, 0, err
 	}
 
 	ctx := cmd.Context()
@@ -117,16 +125,19 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 
 	rep := &scanReport{SBOM: path, Format: format, Packages: len(pkgs),
 		Kit:      kitRef{Digest: a.kit.Digest.String(), Version: a.kit.Version},
-		Findings: []finding{}, Skipped: []skipped{}}
+		Findings: []finding{}, Skipped: []skipped{}, Notes: []scanNote{}}
 	for _, p := range pkgs {
-		found, skip, err := scanPackage(a.db, p)
+		res, err := scanPackage(a.db, p)
 		if err != nil {
 			return nil, 0, err
 		}
-		if skip != "" {
-			rep.Skipped = append(rep.Skipped, skipped{Package: p.Name, Version: p.Version, Reason: skip})
+		if res.skip != "" {
+			rep.Skipped = append(rep.Skipped, skipped{Package: p.Name, Version: p.Version, Reason: res.skip})
 		}
-		rep.Findings = append(rep.Findings, found...)
+		for _, n := range res.notes {
+			rep.Notes = append(rep.Notes, scanNote{Package: p.Name, Version: p.Version, Note: n})
+		}
+		rep.Findings = append(rep.Findings, res.findings...)
 	}
 	sort.SliceStable(rep.Findings, func(i, j int) bool {
 		if rep.Findings[i].Package != rep.Findings[j].Package {
@@ -135,6 +146,13 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 		return rep.Findings[i].ID < rep.Findings[j].ID
 	})
 
+	if len(pkgs) == 0 {
+		if !g.quiet {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: SBOM %s lists no packages, so nothing was scanned; "+
+				"check that the SBOM tool cataloged the image or folder. The scan does not count against the quota.\n", path)
+		}
+		return rep, 0, nil
+	}
 	q, id, err := qf.identify(store, dir, log, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, 0, err
@@ -151,10 +169,20 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 	return rep, dec.Delay(time.Since(start)), nil
 }
 
+// packageScan is the outcome of scanning one package.
+type packageScan struct {
+	findings []finding
+	// skip is why no identifier of the package could be looked up, or "".
+	skip string
+	// notes name identifiers that could not be looked up while another
+	// identifier of the package could.
+	notes []string
+}
+
 // scanPackage returns the findings of one package, or why it was skipped.
-func scanPackage(db *vulndb.DB, p sbom.Package) ([]finding, string, error) {
+func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 	if p.PURL == "" && len(p.CPEs) == 0 {
-		return nil, "no purl and no CPE", nil
+		return packageScan{skip: "no purl and no CPE"}, nil
 	}
 	seen := map[string]bool{}
 	var out []finding
@@ -173,27 +201,33 @@ func scanPackage(db *vulndb.DB, p sbom.Package) ([]finding, string, error) {
 	var reasons []string
 	looked := false
 	if p.PURL != "" {
-		recs, err := db.LookupPURL(p.PURL)
-		if err != nil {
+		if err := vulndb.ValidatePURL(p.PURL); err != nil {
 			reasons = append(reasons, err.Error())
 		} else {
+			recs, err := db.LookupPURL(p.PURL)
+			if err != nil {
+				return packageScan{}, err
+			}
 			looked = true
 			add(recs, "purl")
 		}
 	}
 	for _, c := range p.CPEs {
-		recs, err := db.LookupCPE(c)
-		if err != nil {
+		if err := vulndb.ValidateCPE(c); err != nil {
 			reasons = append(reasons, err.Error())
 			continue
+		}
+		recs, err := db.LookupCPE(c)
+		if err != nil {
+			return packageScan{}, err
 		}
 		looked = true
 		add(recs, "cpe")
 	}
 	if looked {
-		return out, "", nil
+		return packageScan{findings: out, notes: reasons}, nil
 	}
-	return out, strings.Join(reasons, "; "), nil
+	return packageScan{findings: out, skip: strings.Join(reasons, "; ")}, nil
 }
 
 // severityOf returns the first severity score of a record, such as a CVSS
@@ -206,8 +240,9 @@ func severityOf(r vulndb.Record) string {
 }
 
 func printScan(w io.Writer, rep *scanReport) error {
-	fmt.Fprintf(w, "Scanned %d packages of %s against kit %s: %d findings, %d skipped\n",
-		rep.Packages, rep.SBOM, rep.Kit.Version, len(rep.Findings), len(rep.Skipped))
+	fmt.Fprintf(w, "Scanned %d %s of %s against kit %s: %d findings, %d skipped\n",
+		rep.Packages, plural(rep.Packages, "package", "packages"), rep.SBOM, rep.Kit.Version,
+		len(rep.Findings), len(rep.Skipped))
 	if len(rep.Findings) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "PACKAGE\tVERSION\tID\tALIASES\tSUMMARY")
@@ -220,9 +255,27 @@ func printScan(w io.Writer, rep *scanReport) error {
 		}
 	}
 	for _, s := range rep.Skipped {
-		fmt.Fprintf(w, "skipped %s %s: %s\n", s.Package, s.Version, s.Reason)
+		fmt.Fprintf(w, "skipped %s: %s\n", nameVersion(s.Package, s.Version), s.Reason)
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note: %s: %s\n", nameVersion(n.Package, n.Version), n.Note)
 	}
 	return nil
+}
+
+// nameVersion joins a package name and version, leaving out an empty version.
+func nameVersion(name, version string) string {
+	if version == "" {
+		return name
+	}
+	return name + " " + version
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func truncate(s string, n int) string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -58,36 +59,94 @@ func Parse(r io.Reader) (format string, pkgs []Package, err error) {
 		return "", nil, fmt.Errorf("SBOM is larger than %d bytes; split it or scan the image directly: %w",
 			MaxSBOMSize, errdef.ErrSizeExceedsLimit)
 	}
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 {
+		return "", nil, fmt.Errorf("SBOM is empty; %s", exportHint)
+	}
+	if trimmed[0] != '{' {
+		return "", nil, fmt.Errorf("SBOM is not an SPDX or CycloneDX JSON document, because it does not start with a JSON object; %s",
+			exportHint)
+	}
 
-	var probe struct {
-		SPDXVersion *string `json:"spdxVersion"`
-		BOMFormat   *string `json:"bomFormat"`
-		SpecVersion *string `json:"specVersion"`
-	}
+	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &probe); err != nil {
-		return "", nil, fmt.Errorf("SBOM is neither SPDX 2.3 JSON nor CycloneDX JSON: %w", err)
+		return "", nil, fmt.Errorf("SBOM is not valid JSON (%s); %s", jsonProblem(err), exportHint)
 	}
+	var bomFormat string
 	switch {
-	case probe.SPDXVersion != nil:
+	case probe["spdxVersion"] != nil:
 		return parseSPDX(raw)
-	case probe.BOMFormat != nil:
-		if *probe.BOMFormat != "CycloneDX" {
-			return "", nil, fmt.Errorf("SBOM is neither SPDX 2.3 JSON nor CycloneDX JSON: bomFormat is %q, expected \"CycloneDX\"",
-				*probe.BOMFormat)
+	case probe["bomFormat"] != nil:
+		if json.Unmarshal(probe["bomFormat"], &bomFormat) != nil || bomFormat != "CycloneDX" {
+			return "", nil, fmt.Errorf("SBOM is not a CycloneDX document: bomFormat is %s, expected \"CycloneDX\"; %s",
+				probe["bomFormat"], exportHint)
 		}
 		return parseCycloneDX(raw)
 	default:
-		return "", nil, errors.New(`SBOM is neither SPDX 2.3 JSON nor CycloneDX JSON: no "spdxVersion" or "bomFormat" field found; export the SBOM as SPDX JSON or CycloneDX JSON`)
+		return "", nil, fmt.Errorf(`SBOM is not an SPDX or CycloneDX JSON document, because it has no "spdxVersion" or "bomFormat" field; %s`,
+			exportHint)
 	}
+}
+
+// exportHint is the next step for an SBOM that cannot be read.
+const exportHint = "export the SBOM as SPDX 2.2/2.3 JSON or CycloneDX 1.4-1.6 JSON, such as with `syft -o spdx-json`"
+
+// ParseFile reads the SBOM at path as Parse does. A folder, a missing file
+// and an unreadable one are errors that name the path.
+func ParseFile(path string) (format string, pkgs []Package, err error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("opening SBOM: %w; check the path", err)
+	}
+	if info.IsDir() {
+		return "", nil, fmt.Errorf("SBOM path %s is a folder; give the SBOM file in it", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("opening SBOM: %w", err)
+	}
+	defer f.Close()
+	format, pkgs, err = Parse(f)
+	if err != nil {
+		return "", nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return format, pkgs, nil
+}
+
+// jsonProblem describes a JSON decoding error without Go type names.
+func jsonProblem(err error) string {
+	if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected end of JSON input") {
+		return "the document ends early, so it may be truncated"
+	}
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return fmt.Sprintf("%v at byte %d", syntax, syntax.Offset)
+	}
+	return "the document is not a JSON object"
+}
+
+// decodeProblem describes an error of the SPDX or CycloneDX decoder, with
+// the field and JSON type in place of Go type names.
+func decodeProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return fmt.Sprintf("field %q is a JSON %s, which the schema does not allow there", typeErr.Field, typeErr.Value)
+	}
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return jsonProblem(err)
+	}
+	return err.Error()
 }
 
 func parseSPDX(raw []byte) (string, []Package, error) {
 	doc, err := spdxjson.Read(bytes.NewReader(raw))
 	if err != nil {
-		return "", nil, fmt.Errorf("parsing SPDX JSON: %w", err)
+		return "", nil, fmt.Errorf("parsing SPDX JSON: %v; check that the document follows the SPDX 2.2 or 2.3 JSON schema, or %s",
+			decodeProblem(err), exportHint)
 	}
 	if doc == nil {
-		return "", nil, errors.New("parsing SPDX JSON: document is empty")
+		return "", nil, fmt.Errorf("parsing SPDX JSON: document is empty; %s", exportHint)
 	}
 	format := FormatSPDX + "-" + strings.TrimPrefix(doc.SPDXVersion, "SPDX-")
 
@@ -120,7 +179,8 @@ func parseSPDX(raw []byte) (string, []Package, error) {
 func parseCycloneDX(raw []byte) (string, []Package, error) {
 	var bom cdx.BOM
 	if err := cdx.NewBOMDecoder(bytes.NewReader(raw), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
-		return "", nil, fmt.Errorf("parsing CycloneDX JSON: %w", err)
+		return "", nil, fmt.Errorf("parsing CycloneDX JSON: %v; check that the document follows the CycloneDX 1.4-1.6 JSON schema, or %s",
+			decodeProblem(err), exportHint)
 	}
 	format := FormatCycloneDX + "-" + bom.SpecVersion.String()
 

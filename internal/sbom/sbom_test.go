@@ -280,7 +280,7 @@ func TestParseRejects(t *testing.T) {
 	}
 
 	_, _, err := Parse(strings.NewReader(`{"name":"x"}`))
-	if err == nil || !strings.Contains(err.Error(), "neither SPDX 2.3 JSON nor CycloneDX JSON") {
+	if err == nil || !strings.Contains(err.Error(), "not an SPDX or CycloneDX JSON document") {
 		t.Errorf("message = %v", err)
 	}
 }
@@ -337,5 +337,50 @@ func checkPURL(t *testing.T, s, name, version string, qualifiers map[string]stri
 	}
 	if got := p.Qualifiers.Map(); !reflect.DeepEqual(got, qualifiers) {
 		t.Errorf("purl %q qualifiers = %v, want %v", s, got, qualifiers)
+	}
+}
+
+func TestParseErrorMessages(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, content, want string
+	}{
+		{"empty.json", "", "SBOM is empty"},
+		{"blank.json", " \n", "SBOM is empty"},
+		{"array.json", "[]", "not an SPDX or CycloneDX JSON document"},
+		{"number.json", "42", "not an SPDX or CycloneDX JSON document"},
+		{"xml.json", "<bom/>", "not an SPDX or CycloneDX JSON document"},
+		{"truncated.json", `{"spdxVersion":"SPDX-2.3",`, "may be truncated"},
+		{"wrongtype.json", `{"spdxVersion":"SPDX-2.3","packages":{}}`, "parsing SPDX JSON"},
+		{"cdxwrongtype.json", `{"bomFormat":"CycloneDX","specVersion":"1.5","components":{}}`, "parsing CycloneDX JSON"},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, c.name)
+		if err := os.WriteFile(path, []byte(c.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := ParseFile(path)
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, c.want) {
+			t.Errorf("%s: message %q lacks %q", c.name, msg, c.want)
+		}
+		if !strings.Contains(msg, "export the SBOM as") {
+			t.Errorf("%s: message %q gives no next step", c.name, msg)
+		}
+		if strings.Contains(msg, "Go value") || strings.Contains(msg, "struct {") {
+			t.Errorf("%s: message %q names Go types", c.name, msg)
+		}
+		if strings.Count(msg, "SBOM") > 3 {
+			t.Errorf("%s: message %q repeats its prefix", c.name, msg)
+		}
+	}
+
+	_, _, err := ParseFile(dir)
+	if err == nil || err.Error() != "SBOM path "+dir+" is a folder; give the SBOM file in it" {
+		t.Errorf("folder: message = %v", err)
 	}
 }

@@ -60,6 +60,64 @@ func parseCPE(s string) (cpeName, error) {
 	return c, nil
 }
 
+// cpeAttributeNames are the names of the eleven CPE 2.3 attributes, in order.
+var cpeAttributeNames = [11]string{"part", "vendor", "product", "version", "update", "edition",
+	"language", "sw_edition", "target_sw", "target_hw", "other"}
+
+// ValidateCPE checks a CPE 2.3 formatted string, or a CPE 2.2 URI, to look
+// up: the attribute count, a vendor and product, and a part of a
+// (application), o (operating system), h (hardware) or *. In a formatted
+// string it also checks that each value uses only letters, digits, "_",
+// "-", ".", the wildcards "*" and "?", and printable punctuation escaped
+// with a backslash. A problem is an error wrapping errdef.ErrInvalidArgument.
+func ValidateCPE(s string) error {
+	const form = "cpe:2.3:a:VENDOR:PRODUCT:VERSION:*:*:*:*:*:*:*"
+	c, err := parseCPEQuery(s)
+	if err != nil {
+		return invalidQuery("CPE %q is malformed: %v; write it as %s", s, err, form)
+	}
+	switch c.Part {
+	case "a", "o", "h", "*":
+	default:
+		return invalidQuery("CPE %q: part %q is not a (application), o (operating system), h (hardware) or *; write it as %s",
+			s, c.Part, form)
+	}
+	if strings.HasPrefix(strings.TrimSpace(s), "cpe:/") {
+		// CPE 2.2 URIs percent-encode their punctuation instead.
+		return nil
+	}
+	attrs := append([]string{c.Part, c.Vendor, c.Product, c.Version, c.Update}, c.rest[:]...)
+	for i, a := range attrs {
+		if bad, ok := invalidCPEChar(a); ok {
+			return invalidQuery("CPE %q: attribute %s %q contains %q, which a CPE 2.3 formatted string does not allow; "+
+				"write spaces as \"_\" and escape other punctuation with a backslash", s, cpeAttributeNames[i], a, bad)
+		}
+	}
+	return nil
+}
+
+// invalidCPEChar returns the first character of a formatted-string
+// attribute value that is neither allowed unescaped nor escaped.
+func invalidCPEChar(v string) (rune, bool) {
+	escaped := false
+	for _, r := range v {
+		switch {
+		case escaped:
+			escaped = false
+			if r <= ' ' || r > '~' {
+				return r, true
+			}
+		case r == '\\':
+			escaped = true
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9',
+			r == '_', r == '-', r == '.', r == '*', r == '?':
+		default:
+			return r, true
+		}
+	}
+	return 0, false
+}
+
 // key is the index key of the CPE: vendor and product.
 func (c cpeName) key() string { return c.Vendor + ":" + c.Product }
 

@@ -3,6 +3,7 @@ package vulndb
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	packageurl "github.com/package-url/packageurl-go"
@@ -59,12 +60,50 @@ var debianCodenames = map[string]string{
 	"bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14",
 }
 
+// queryError is a problem with a purl or CPE to look up. Its message says
+// what is wrong and leaves out the text of the sentinel it wraps.
+type queryError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *queryError) Error() string { return e.msg }
+
+func (e *queryError) Unwrap() error { return e.sentinel }
+
+// invalidQuery returns a queryError wrapping errdef.ErrInvalidArgument.
+func invalidQuery(format string, args ...any) error {
+	return &queryError{msg: fmt.Sprintf(format, args...), sentinel: errdef.ErrInvalidArgument}
+}
+
+// ValidatePURL checks a package URL to look up: its syntax, a type with an
+// OSV ecosystem and, when it has one, a version valid in that ecosystem. A
+// malformed purl is an error wrapping errdef.ErrInvalidArgument, and a type
+// with no OSV ecosystem one wrapping errdef.ErrNotFound. A purl without
+// "@VERSION" is valid and names every version.
+func ValidatePURL(s string) error {
+	q, err := purlQuery(s)
+	if err != nil {
+		return err
+	}
+	if q.version == "" {
+		return nil
+	}
+	if _, err := orderFor(q.ecosystem).parse(q.version); err != nil {
+		return invalidQuery("purl %q: version %q is not a valid %s version (%v); correct the version in the purl or SBOM",
+			s, q.version, q.ecosystem, err)
+	}
+	return nil
+}
+
 // purlQuery parses a package URL into an OSV package query.
 func purlQuery(s string) (pkgQuery, error) {
 	p, err := packageurl.FromString(s)
 	if err != nil {
-		return pkgQuery{}, fmt.Errorf("purl %q: %v; write it as pkg:TYPE/NAMESPACE/NAME@VERSION: %w",
-			s, err, errdef.ErrInvalidRecord)
+		return pkgQuery{}, invalidQuery("purl %q is malformed (%v); write it as pkg:TYPE/NAMESPACE/NAME@VERSION", s, err)
+	}
+	if err := checkPURLVersion(s); err != nil {
+		return pkgQuery{}, err
 	}
 	q := pkgQuery{name: p.Name, version: p.Version}
 	if p.Type == "golang" && strings.HasPrefix(q.version, "go1") {
@@ -76,6 +115,9 @@ func purlQuery(s string) (pkgQuery, error) {
 	switch p.Type {
 	case "deb", "apk", "rpm":
 		q.ecosystem = distroEcosystems[strings.ToLower(ns)]
+		if q.ecosystem == "" {
+			return pkgQuery{}, distroError(s, p.Type, ns)
+		}
 		q.release = purlRelease(q.ecosystem, p.Qualifiers.Map()["distro"])
 	default:
 		q.ecosystem = purlEcosystems[p.Type]
@@ -88,10 +130,63 @@ func purlQuery(s string) (pkgQuery, error) {
 		}
 	}
 	if q.ecosystem == "" {
-		return pkgQuery{}, fmt.Errorf("purl %q: type %q with namespace %q maps to no OSV ecosystem: %w",
-			s, p.Type, ns, errdef.ErrNotFound)
+		return pkgQuery{}, &queryError{sentinel: errdef.ErrNotFound, msg: fmt.Sprintf(
+			"purl %q: type %q has no OSV ecosystem, so it cannot be looked up; supported types are %s",
+			s, p.Type, strings.Join(supportedPURLTypes(), ", "))}
 	}
 	return q, nil
+}
+
+// checkPURLVersion rejects a purl that ends in "@" with no version, and one
+// whose name segment contains a second, unencoded "@".
+func checkPURLVersion(s string) error {
+	body, _, _ := strings.Cut(s, "#")
+	body, _, _ = strings.Cut(body, "?")
+	if strings.HasSuffix(body, "@") {
+		return invalidQuery("purl %q has an empty version after \"@\"; give a version, or leave out the \"@\" to match every version", s)
+	}
+	last := body[strings.LastIndex(body, "/")+1:]
+	if strings.Count(last, "@") > 1 {
+		return invalidQuery("purl %q has more than one \"@\" after its name; write it as pkg:TYPE/NAMESPACE/NAME@VERSION and encode an \"@\" in the version as %%40", s)
+	}
+	return nil
+}
+
+// distroError describes a deb, apk or rpm purl whose namespace names no
+// supported distribution.
+func distroError(s, typ, ns string) error {
+	names := make([]string, 0, len(distroEcosystems))
+	for n := range distroEcosystems {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	what := fmt.Sprintf("its namespace %q is not a supported distribution", ns)
+	if ns == "" {
+		what = "it has no namespace"
+	}
+	return &queryError{sentinel: errdef.ErrNotFound, msg: fmt.Sprintf(
+		"purl %q: a %s purl needs the distribution as its namespace, such as pkg:%s/%s/NAME@VERSION, but %s; supported distributions are %s",
+		s, typ, typ, exampleDistro(typ), what, strings.Join(names, ", "))}
+}
+
+func exampleDistro(typ string) string {
+	switch typ {
+	case "apk":
+		return "alpine"
+	case "rpm":
+		return "redhat"
+	}
+	return "debian"
+}
+
+// supportedPURLTypes returns the purl types with an OSV ecosystem, sorted.
+func supportedPURLTypes() []string {
+	out := []string{"apk", "deb", "rpm"}
+	for t := range purlEcosystems {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
 }
 
 var releaseNumber = regexp.MustCompile(`\d+(\.\d+)?`)
