@@ -125,3 +125,25 @@ func BenchmarkLayerDecode(b *testing.B) {
 		readLayer(bytes.NewReader(l.Data), func([]byte) error { n++; return nil })
 	}
 }
+
+// BenchmarkDecodeRecords decodes generated record lines, as a lookup does
+// for every record it returns.
+func BenchmarkDecodeRecords(b *testing.B) {
+	recs := genRecords(2000, 1)
+	var lines [][]byte
+	for i := range recs {
+		line, err := marshalJSON(&recs[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines = append(lines, line)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, line := range lines {
+			if _, err := decodeLine(line); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -31,6 +31,24 @@ type DB struct {
 	pos     map[string]int       // layer digest -> index in layers
 	// versions caches parsed range versions across lookups.
 	versions versionCache
+	// records caches decoded records across lookups.
+	records recordCache
+	// packages caches the prepared candidates of packages across lookups.
+	packages packageCache
+}
+
+// DisableCaches makes later lookups read the package index and decode
+// every record they return, as the first lookup of a package does.
+// Benchmarks use it to measure lookups without the caches.
+func (db *DB) DisableCaches() {
+	db.records.mu.Lock()
+	db.records.off = true
+	db.records.cur, db.records.old = nil, nil
+	db.records.mu.Unlock()
+	db.packages.mu.Lock()
+	db.packages.off = true
+	db.packages.cur, db.packages.old = nil, nil
+	db.packages.mu.Unlock()
 }
 
 // Status describes a DB for operators.
@@ -239,8 +257,7 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := normalizeName(q.ecosystem, q.name)
-	cands, err := db.pkgCandidates(pkgPrefix(q.ecosystem, name))
+	cands, err := db.packageCandidates(q.ecosystem, normalizeName(q.ecosystem, q.name))
 	if err != nil {
 		return nil, err
 	}
@@ -260,20 +277,7 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 	}
 	var hits []pkgCandidate
 	for _, c := range cands {
-		hit, err := db.pkgMatches(c, q, matcher)
-		if err != nil {
-			return nil, err
-		}
-		if !hit {
-			continue
-		}
-		// A newer layer that holds the ID without naming this package, or
-		// holds its tombstone, replaces this version of the record.
-		newer, _, err := db.newestLayer(c.id, c.layer)
-		if err != nil {
-			return nil, err
-		}
-		if newer < 0 {
+		if c.matches(q.release, matcher) {
 			hits = append(hits, c)
 		}
 	}
@@ -287,50 +291,40 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 	return out, nil
 }
 
-// parallelDecodeMin is the number of records from which readRecords
-// decodes on several goroutines; below it, starting them costs more than
-// it saves.
-const parallelDecodeMin = 32
+// parallelReadMin is the number of records from which readRecords reads
+// and decodes on several goroutines; below it, starting them costs more
+// than it saves.
+const parallelReadMin = 32
 
 // readRecords reads and decodes the records the candidates name, in the
-// candidates' order, leaving out tombstones. It reads the keys in
-// ascending order with one iterator, and decodes a long list on as many
-// goroutines as there are processors, because the slowest lookups are the
-// ones that return hundreds of records.
+// candidates' order, leaving out tombstones. A long list is read and
+// decoded on as many goroutines as there are processors, because the
+// slowest lookups are the ones that return hundreds of records.
 func (db *DB) readRecords(cands []pkgCandidate) ([]Record, error) {
-	if len(cands) == 0 {
-		return nil, nil
-	}
-	keys := make([][]byte, len(cands))
-	for i, c := range cands {
-		keys[i] = recKey(db.layers[c.layer].Digest, c.id)
-	}
-	order := make([]int, len(cands))
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(a, b int) bool { return bytes.Compare(keys[order[a]], keys[order[b]]) < 0 })
-	sorted := make([][]byte, len(keys))
-	for i, o := range order {
-		sorted[i] = keys[o]
-	}
-	values := make([][]byte, len(cands))
-	err := kv.GetSorted(db.store, sorted, func(i int, v []byte) error {
-		values[order[i]] = v
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading records: %w", err)
-	}
-
 	recs := make([]Record, len(cands))
 	ok := make([]bool, len(cands))
 	errs := make([]error, len(cands))
-	decode := func(i int) { recs[i], ok[i], errs[i] = db.decodeAt(cands[i].layer, cands[i].id, values[i]) }
+	read := func(i int) {
+		c := cands[i]
+		k := recordCacheKey{layer: db.layers[c.layer].Digest, id: c.id}
+		if e, hit := db.records.get(k); hit {
+			recs[i], ok[i] = e.rec, e.ok
+			return
+		}
+		v, err := db.store.Get(recKey(k.layer, c.id))
+		if err != nil {
+			errs[i] = fmt.Errorf("reading record %s of layer %s: %w", c.id, k.layer, err)
+			return
+		}
+		recs[i], ok[i], errs[i] = db.decodeAt(c.layer, c.id, v)
+		if errs[i] == nil {
+			db.records.put(k, recordCacheEntry{rec: recs[i], ok: ok[i]})
+		}
+	}
 	workers := runtime.GOMAXPROCS(0)
-	if len(cands) < parallelDecodeMin || workers < 2 {
+	if len(cands) < parallelReadMin || workers < 2 {
 		for i := range cands {
-			decode(i)
+			read(i)
 		}
 	} else {
 		var wg sync.WaitGroup
@@ -339,7 +333,7 @@ func (db *DB) readRecords(cands []pkgCandidate) ([]Record, error) {
 			go func() {
 				defer wg.Done()
 				for i := w; i < len(cands); i += workers {
-					decode(i)
+					read(i)
 				}
 			}()
 		}
@@ -357,20 +351,151 @@ func (db *DB) readRecords(cands []pkgCandidate) ([]Record, error) {
 	return out, nil
 }
 
-// pkgCandidate is a record named by a package index key: the newest layer
-// of this DB whose version of the record names the package, and the key's
-// value.
+// maxCachedRecords bounds each of the two generations of a recordCache.
+// A decoded record takes a few KiB, so a full cache holds some tens of
+// MiB.
+const maxCachedRecords = 4096
+
+// recordCache keeps decoded records across the lookups of a DB, so that a
+// scan that looks up a popular package at several versions, which returns
+// largely the same records each time, reads and decodes them once. A
+// record of a layer never changes, so the layer digest and ID are the
+// key. It keeps two generations: a lookup hit in the older one moves the
+// record to the newer, and when the newer is full the older is dropped,
+// so the records used most recently stay.
+//
+// Records from the cache share their slices with the cached copy, and with
+// other lookups' results; callers treat records as read-only.
+type recordCache struct {
+	mu       sync.Mutex
+	off      bool
+	cur, old map[recordCacheKey]recordCacheEntry
+}
+
+type recordCacheKey struct {
+	layer digest.Digest
+	id    string
+}
+
+type recordCacheEntry struct {
+	rec Record
+	ok  bool // false for a tombstone
+}
+
+func (c *recordCache) get(k recordCacheKey) (recordCacheEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.cur[k]; ok {
+		return e, true
+	}
+	e, ok := c.old[k]
+	if ok {
+		c.putLocked(k, e)
+	}
+	return e, ok
+}
+
+func (c *recordCache) put(k recordCacheKey, e recordCacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.putLocked(k, e)
+}
+
+func (c *recordCache) putLocked(k recordCacheKey, e recordCacheEntry) {
+	if c.off {
+		return
+	}
+	if c.cur == nil || len(c.cur) >= maxCachedRecords {
+		c.old, c.cur = c.cur, make(map[recordCacheKey]recordCacheEntry, maxCachedRecords)
+	}
+	c.cur[k] = e
+}
+
+// pkgCandidate is a record that names a package in the newest layer of
+// this DB that holds the record, with its affected entries for the
+// package. The range versions of the entries are parsed in the order of
+// the package's ecosystem.
 type pkgCandidate struct {
+	id      string
+	layer   int
+	entries []pkgAffected
+}
+
+// matches reports whether the candidate's affected entries for the
+// distribution release cover the queried version. A nil matcher, for a
+// query without a version, matches every entry.
+func (c *pkgCandidate) matches(release string, matcher *versionMatcher) bool {
+	for i := range c.entries {
+		e := &c.entries[i]
+		if !releaseMatches(e.Ecosystem, release) {
+			continue
+		}
+		if matcher == nil || matcher.matches(e.Versions, e.Ranges) {
+			return true
+		}
+	}
+	return false
+}
+
+// packageCandidates returns the records of this DB that name a package,
+// sorted by ID: for each ID the entry of its newest layer, and only when
+// no newer layer replaces the record without naming the package or with
+// a tombstone. The list depends only on the DB's layers, so it is kept in
+// a cache, and a scan that meets a popular package at several versions
+// reads and prepares it once.
+func (db *DB) packageCandidates(ecosystem, name string) ([]pkgCandidate, error) {
+	prefix := pkgPrefix(ecosystem, name)
+	if c, ok := db.packages.get(string(prefix)); ok {
+		return c, nil
+	}
+	keys, err := db.pkgKeys(prefix)
+	if err != nil {
+		return nil, err
+	}
+	eco := orderFor(ecosystem)
+	out := make([]pkgCandidate, 0, len(keys))
+	for _, k := range keys {
+		newer, _, err := db.newestLayer(k.id, k.layer)
+		if err != nil {
+			return nil, err
+		}
+		if newer >= 0 {
+			continue
+		}
+		entries, err := decodePkgValue(k.value)
+		if err != nil {
+			return nil, fmt.Errorf("package index entry of record %s in layer %s: %v; import the kit again to rebuild the index: %w",
+				k.id, db.layers[k.layer].Digest, err, errdef.ErrInvalidRecord)
+		}
+		for i := range entries {
+			for j := range entries[i].Ranges {
+				rg := &entries[i].Ranges[j]
+				order := eco
+				if rg.Type == "SEMVER" {
+					order = semverOrder
+				}
+				rg.order, rg.parsed = order.name, parseEvents(order, rg.Events, &db.versions)
+			}
+		}
+		out = append(out, pkgCandidate{id: k.id, layer: k.layer, entries: entries})
+	}
+	db.packages.put(string(prefix), out)
+	return out, nil
+}
+
+// pkgIndexKey is a package index key of this DB: the record ID, the position
+// of its layer and the key's value.
+type pkgIndexKey struct {
 	id    string
 	layer int
 	value []byte
 }
 
-// pkgCandidates scans a package index prefix and returns, per record ID,
-// the entry of the newest layer of this DB, sorted by ID.
-func (db *DB) pkgCandidates(prefix []byte) ([]pkgCandidate, error) {
+// pkgKeys scans a package index prefix and returns, per record ID, the
+// key of the newest layer of this DB, sorted by ID.
+func (db *DB) pkgKeys(prefix []byte) ([]pkgIndexKey, error) {
 	best := map[string]int{}
-	var out []pkgCandidate
+	var out []pkgIndexKey
 	err := db.store.Scan(prefix, func(k, v []byte) error {
 		rest := strings.TrimSuffix(string(k[len(prefix):]), "\x00")
 		layer, id, ok := strings.Cut(rest, "\x00")
@@ -388,7 +513,7 @@ func (db *DB) pkgCandidates(prefix []byte) ([]pkgCandidate, error) {
 			return nil
 		}
 		best[id] = len(out)
-		out = append(out, pkgCandidate{id: id, layer: pos, value: bytes.Clone(v)})
+		out = append(out, pkgIndexKey{id: id, layer: pos, value: bytes.Clone(v)})
 		return nil
 	})
 	if err != nil {
@@ -398,27 +523,49 @@ func (db *DB) pkgCandidates(prefix []byte) ([]pkgCandidate, error) {
 	return out, nil
 }
 
-// pkgMatches reports whether a candidate's affected entries cover the
-// query. matcher is nil when the query names no version.
-func (db *DB) pkgMatches(c pkgCandidate, q pkgQuery, matcher *versionMatcher) (bool, error) {
-	entries, err := decodePkgValue(c.value)
-	if err != nil {
-		return false, fmt.Errorf("package index entry of record %s in layer %s: %v; import the kit again to rebuild the index: %w",
-			c.id, db.layers[c.layer].Digest, err, errdef.ErrInvalidRecord)
+// maxCachedCandidates bounds each of the two generations of a
+// packageCache, counted in candidates. A candidate takes a few hundred
+// bytes, so a full cache holds some tens of MiB.
+const maxCachedCandidates = 1 << 16
+
+// packageCache keeps the prepared candidates of packages across the
+// lookups of a DB, in two generations as recordCache does. The cached
+// lists are never modified.
+type packageCache struct {
+	mu       sync.Mutex
+	off      bool
+	cur, old map[string][]pkgCandidate
+	n        int // candidates in cur
+}
+
+func (c *packageCache) get(prefix string) ([]pkgCandidate, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.cur[prefix]; ok {
+		return v, true
 	}
-	for i := range entries {
-		e := &entries[i]
-		if !releaseMatches(e.Ecosystem, q.release) {
-			continue
-		}
-		if matcher == nil {
-			return true, nil
-		}
-		if matcher.matches(e.Versions, e.Ranges) {
-			return true, nil
-		}
+	v, ok := c.old[prefix]
+	if ok {
+		c.putLocked(prefix, v)
 	}
-	return false, nil
+	return v, ok
+}
+
+func (c *packageCache) put(prefix string, v []pkgCandidate) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.putLocked(prefix, v)
+}
+
+func (c *packageCache) putLocked(prefix string, v []pkgCandidate) {
+	if c.off {
+		return
+	}
+	if c.cur == nil || c.n+len(v) > maxCachedCandidates {
+		c.old, c.cur, c.n = c.cur, map[string][]pkgCandidate{}, 0
+	}
+	c.cur[prefix] = v
+	c.n += len(v)
 }
 
 // LookupCPE returns the NVD-derived records whose vulnerable CPE match

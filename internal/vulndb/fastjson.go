@@ -16,7 +16,7 @@ import (
 // or invalid UTF-8, and input that is not valid JSON. So when ok is true,
 // the record equals what json.Unmarshal returns for the same bytes.
 func decodeRecordFast(b []byte) (r Record, ok bool) {
-	d := &fastDecoder{b: b}
+	d := &fastDecoder{b: b, s: string(b)}
 	d.record(&r)
 	d.space()
 	if d.failed || d.i != len(d.b) {
@@ -32,6 +32,14 @@ type fastDecoder struct {
 	i      int
 	depth  int
 	failed bool
+	// s is b as a string, when set: decoded strings without escapes are
+	// substrings of it, which saves an allocation per string.
+	s string
+	// own is a copy of b, made at the first raw value; raw values are
+	// slices of it, which saves an allocation per value.
+	own []byte
+	// keys holds the keys of the objects being decoded, innermost last.
+	keys [][]byte
 }
 
 // maxFastDepth bounds the nesting of values the fast path skips, well
@@ -83,20 +91,21 @@ func (d *fastDecoder) object(field func(key []byte)) {
 		d.i++
 		return
 	}
-	var keys [][]byte
+	base := len(d.keys)
+	defer func() { d.keys = d.keys[:base] }()
 	for !d.failed {
 		key, ok := d.rawString()
 		if !ok {
 			d.fail()
 			return
 		}
-		for _, k := range keys {
+		for _, k := range d.keys[base:] {
 			if bytes.Equal(k, key) {
 				d.fail()
 				return
 			}
 		}
-		keys = append(keys, key)
+		d.keys = append(d.keys, key)
 		if !d.consume(':') {
 			return
 		}
@@ -172,7 +181,11 @@ func (d *fastDecoder) string() string {
 	d.space()
 	start := d.i
 	if s, ok := d.rawString(); ok {
-		return string(s)
+		if d.s == "" {
+			return string(s)
+		}
+		end := d.i - 1 // the closing quote
+		return d.s[end-len(s) : end]
 	}
 	if d.failed {
 		return ""
@@ -200,7 +213,12 @@ func (d *fastDecoder) rawValue() json.RawMessage {
 	if d.failed {
 		return nil
 	}
-	return bytes.Clone(v)
+	if d.own == nil {
+		d.own = bytes.Clone(d.b)
+	}
+	// The capacity ends with the value, so appending to one raw value
+	// never writes over the next.
+	return d.own[d.i-len(v) : d.i : d.i]
 }
 
 // value skips one JSON value, checking its syntax, and returns its bytes.

@@ -1,9 +1,6 @@
 package vulndb
 
-import (
-	"errors"
-	"hash/fnv"
-)
+import "errors"
 
 // filterBitsPerKey and filterProbes size the Bloom filter of a layer's
 // record IDs. 16 bits and 11 probes per ID give a false positive rate of
@@ -44,9 +41,12 @@ func parseIDFilter(b []byte) (idFilter, error) {
 // hashing. FNV-1a is stable across processes and Go releases, which the
 // stored filters need, and the final mix spreads its low bits.
 func filterHash(id string) (uint32, uint32) {
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	x := h.Sum64()
+	// FNV-1a, 64 bits, written out so that hashing allocates nothing.
+	x := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		x ^= uint64(id[i])
+		x *= 1099511628211
+	}
 	x ^= x >> 33
 	x *= 0xff51afd7ed558ccd
 	x ^= x >> 33

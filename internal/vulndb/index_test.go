@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"testing"
 	"time"
 
@@ -161,5 +162,25 @@ func TestNewPkgAffectedDropsGitRanges(t *testing.T) {
 	p := newPkgAffected(&a)
 	if len(p.Ranges) != 1 || p.Ranges[0].Type != "SEMVER" {
 		t.Errorf("ranges = %+v, want the SEMVER range only", p.Ranges)
+	}
+}
+
+// TestFilterHashIsFNV1a pins the filter hash to FNV-1a: filters are stored
+// in the index, so a change of hash would make every stored filter answer
+// "no" for IDs it holds.
+func TestFilterHashIsFNV1a(t *testing.T) {
+	for _, id := range []string{"", "GHSA-35jh-r3h4-6jhm", "CVE-2023-4863", "é"} {
+		h := fnv.New64a()
+		h.Write([]byte(id))
+		x := h.Sum64()
+		x ^= x >> 33
+		x *= 0xff51afd7ed558ccd
+		x ^= x >> 33
+		x *= 0xc4ceb9fe1a85ec53
+		x ^= x >> 33
+		h1, h2 := filterHash(id)
+		if h1 != uint32(x) || h2 != uint32(x>>32)|1 {
+			t.Errorf("filterHash(%q) = %d, %d; FNV-1a gives %d, %d", id, h1, h2, uint32(x), uint32(x>>32)|1)
+		}
 	}
 }

@@ -20,6 +20,12 @@ type pkgAffected struct {
 type pkgRange struct {
 	Type   string
 	Events []Event
+	// order names the version order of parsed, which holds each event's
+	// version parsed in that order, nil where the version is not valid
+	// there or is the introduced "0". Both are empty until a lookup
+	// prepares the range.
+	order  string
+	parsed []any
 }
 
 // Range types and event kinds in the encoded package value.

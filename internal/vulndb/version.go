@@ -331,7 +331,11 @@ func (m *versionMatcher) matches(versions []string, ranges []pkgRange) bool {
 		if q == nil {
 			continue
 		}
-		if q.inRange(rg.Events) {
+		parsed := rg.parsed
+		if rg.order != q.order.name || q.order.name == "" {
+			parsed = nil
+		}
+		if q.inRangeParsed(rg.Events, parsed) {
 			return true
 		}
 	}
@@ -355,24 +359,33 @@ func inRange(events []Event, version string, cmp compareFunc) bool {
 // inRange applies OSV range semantics to the queried version, as the
 // package-level inRange describes, without sorting the events. In sorted
 // order, an event above the queried version changes nothing, and neither
-// does a last_affected equal to it; the last of the other events decides.
-// So each event is compared with the queried version once, and only those
+// does a last_affected equal to it, so the last of the other events decides.
+// Each event is compared with the queried version once, and only those
 // that act are compared with each other, to find the last of them.
-func (q *parsedQuery) inRange(events []Event) bool {
+func (q *parsedQuery) inRange(events []Event) bool { return q.inRangeParsed(events, nil) }
+
+// inRangeParsed is inRange with the event versions already parsed in the
+// query's order (see parseEvents); with parsed nil it parses them.
+func (q *parsedQuery) inRangeParsed(events []Event, parsed []any) bool {
 	if !q.valid {
 		return false
 	}
 	var last rangeEvent
 	lastCmp := 0 // the queried version compared with last's version
 	found := false
-	for _, e := range events {
+	for i, e := range events {
 		ev, ok := newRangeEvent(e)
 		if !ok {
 			continue
 		}
 		c := 1 // the introduced "0" precedes every version
 		if ev.kind != 0 || ev.version != "0" {
-			if ev.parsed = q.parse(ev.version); ev.parsed == nil {
+			if parsed != nil {
+				ev.parsed = parsed[i]
+			} else {
+				ev.parsed = q.parse(ev.version)
+			}
+			if ev.parsed == nil {
 				continue
 			}
 			c = q.order.compare(q.value, ev.parsed)
@@ -385,6 +398,28 @@ func (q *parsedQuery) inRange(events []Event) bool {
 		}
 	}
 	return found && last.kind == 0
+}
+
+// parseEvents parses the versions of range events in an order, through
+// cache, for inRangeParsed.
+func parseEvents(order versionOrder, events []Event, cache *versionCache) []any {
+	out := make([]any, len(events))
+	for i, e := range events {
+		ev, ok := newRangeEvent(e)
+		if !ok || (ev.kind == 0 && ev.version == "0") {
+			continue
+		}
+		v, ok := cache.get(order.name, ev.version)
+		if !ok {
+			var err error
+			if v, err = order.parse(ev.version); err != nil {
+				v = nil
+			}
+			cache.put(order.name, ev.version, v)
+		}
+		out[i] = v
+	}
+	return out
 }
 
 // newRangeEvent returns an event's kind and version, or ok false for an
@@ -404,7 +439,7 @@ func newRangeEvent(e Event) (rangeEvent, bool) {
 }
 
 // after reports whether event a sorts at or after event b, by version and
-// then kind; ac and bc are the queried version compared with each. An
+// then kind. ac and bc are the queried version compared with each, and an
 // event equal to the queried version sorts after every event below it.
 func (q *parsedQuery) after(a rangeEvent, ac int, b rangeEvent, bc int) bool {
 	switch {
