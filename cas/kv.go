@@ -1,7 +1,6 @@
 package cas
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
@@ -83,41 +82,4 @@ func (b *namespaceBatch) Close() error {
 	}
 	b.closed = true
 	return b.batch.Close()
-}
-
-// GetSorted implements kv.SortedGetter with one iterator that seeks
-// forward from key to key, so keys that share data blocks read each block
-// once.
-func (n *namespaceStore) GetSorted(keys [][]byte, fn func(i int, value []byte) error) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	it, err := n.store.db.NewIter(&pebble.IterOptions{
-		LowerBound: n.key(keys[0]),
-		UpperBound: prefixEnd(n.prefix),
-	})
-	if err != nil {
-		return fmt.Errorf("reading keys: %w", err)
-	}
-	for i, k := range keys {
-		full := n.key(k)
-		if !it.SeekGE(full) || !bytes.Equal(it.Key(), full) {
-			if err := it.Error(); err != nil {
-				_ = it.Close()
-				return fmt.Errorf("reading key %q: %w", k, err)
-			}
-			_ = it.Close()
-			return fmt.Errorf("key %q: %w", k, errdef.ErrNotFound)
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			_ = it.Close()
-			return fmt.Errorf("reading key %q: %w", k, err)
-		}
-		if err := fn(i, bytes.Clone(v)); err != nil {
-			_ = it.Close()
-			return err
-		}
-	}
-	return it.Close()
 }

@@ -26,30 +26,3 @@ type Batch interface {
 	// Close releases the batch; it is safe to call after Commit.
 	Close() error
 }
-
-// SortedGetter is implemented by stores that read a run of keys faster in
-// ascending order than one Get at a time, by moving one iterator forward.
-type SortedGetter interface {
-	// GetSorted reads keys, which must be in ascending order, and calls fn
-	// with each key's position in keys and a copy of its value. A key that
-	// is absent gets an error wrapping errdef.ErrNotFound.
-	GetSorted(keys [][]byte, fn func(i int, value []byte) error) error
-}
-
-// GetSorted reads keys, in ascending order, with the store's GetSorted
-// when it has one and with Get otherwise.
-func GetSorted(s Store, keys [][]byte, fn func(i int, value []byte) error) error {
-	if g, ok := s.(SortedGetter); ok {
-		return g.GetSorted(keys, fn)
-	}
-	for i, k := range keys {
-		v, err := s.Get(k)
-		if err != nil {
-			return err
-		}
-		if err := fn(i, v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
