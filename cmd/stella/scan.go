@@ -172,7 +172,8 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 // packageScan is the outcome of scanning one package.
 type packageScan struct {
 	findings []finding
-	// skip is why no identifier of the package could be looked up, or "".
+	// skip is the reason no identifier of the package could be looked up,
+	// or "".
 	skip string
 	// notes name identifiers that could not be looked up while another
 	// identifier of the package could.

@@ -60,8 +60,8 @@ var debianCodenames = map[string]string{
 	"bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14",
 }
 
-// queryError is a problem with a purl or CPE to look up. Its message says
-// what is wrong and leaves out the text of the sentinel it wraps.
+// queryError is a problem with a purl or CPE to look up. Its message states
+// the problem and leaves out the text of the sentinel it wraps.
 type queryError struct {
 	msg      string
 	sentinel error
