@@ -10,6 +10,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -68,6 +69,9 @@ func (s *Store) ingestTable(ctx context.Context, name string, compression *sstab
 	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{
 		TableFormat: s.db.TableFormat(),
 		Compression: compression,
+		// The same Bloom filters as the tables Pebble writes itself, so
+		// that a Get skips this table when it lacks the key.
+		FilterPolicy: bloom.FilterPolicy(10),
 	})
 	if err := fill(w); err != nil {
 		_ = w.Close()

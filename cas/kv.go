@@ -1,10 +1,14 @@
 package cas
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/kv"
@@ -82,4 +86,35 @@ func (b *namespaceBatch) Close() error {
 	}
 	b.closed = true
 	return b.batch.Close()
+}
+
+// errNothingAdded stops IngestSorted from ingesting an empty table.
+var errNothingAdded = errors.New("no keys added")
+
+// IngestSorted implements kv.Ingester: the keys go into one sstable in
+// the store's ingest folder, which is synced and then ingested, so they
+// reach the disk once. Tables of keys that no other table overlaps land
+// on the bottom level and are never compacted again.
+func (n *namespaceStore) IngestSorted(fill func(add func(key, value []byte) error) error) error {
+	var nonce [4]byte
+	rand.Read(nonce[:])
+	name := "kv-" + hex.EncodeToString(nonce[:])
+	added := 0
+	err := n.store.ingestTable(context.Background(), name, sstable.SnappyCompression, func(w *sstable.Writer) error {
+		err := fill(func(key, value []byte) error {
+			if err := w.Set(n.key(key), value); err != nil {
+				return fmt.Errorf("adding key %q to a sorted table: %w", key, err)
+			}
+			added++
+			return nil
+		})
+		if err == nil && added == 0 {
+			return errNothingAdded
+		}
+		return err
+	})
+	if errors.Is(err, errNothingAdded) {
+		return nil
+	}
+	return err
 }

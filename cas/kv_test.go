@@ -123,3 +123,79 @@ func TestKVNamespacesIsolated(t *testing.T) {
 		t.Errorf("the empty namespace sees %d keys outside it", n)
 	}
 }
+
+func TestKVIngestSorted(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{})
+	st := s.KV("vulndb")
+	ing, ok := st.(kv.Ingester)
+	if !ok {
+		t.Fatal("the Pebble namespace store is not a kv.Ingester")
+	}
+	b := st.NewBatch()
+	_ = b.Set([]byte("k2"), []byte("old"))
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Close()
+
+	err := ing.IngestSorted(func(add func(k, v []byte) error) error {
+		for _, k := range []string{"k1", "k2", "k3"} {
+			if err := add([]byte(k), []byte("new "+k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"k1", "k2", "k3"} {
+		v, err := st.Get([]byte(k))
+		if err != nil || string(v) != "new "+k {
+			t.Errorf("Get(%s) = %q, %v; want the ingested value", k, v, err)
+		}
+	}
+	// The keys stay in their namespace.
+	n := 0
+	_ = s.KV("other").Scan(nil, func(k, v []byte) error { n++; return nil })
+	if n != 0 {
+		t.Errorf("another namespace sees %d ingested keys", n)
+	}
+}
+
+func TestKVIngestSortedRejectsDisorder(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{})
+	st := s.KV("vulndb")
+	err := st.(kv.Ingester).IngestSorted(func(add func(k, v []byte) error) error {
+		if err := add([]byte("b"), nil); err != nil {
+			return err
+		}
+		return add([]byte("a"), nil)
+	})
+	if err == nil {
+		t.Fatal("keys added out of order were accepted")
+	}
+	if _, err := st.Get([]byte("b")); !errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("a failed ingestion stored key b: Get error = %v", err)
+	}
+}
+
+func TestKVIngestSortedFillFailure(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{})
+	st := s.KV("vulndb")
+	boom := errors.New("boom")
+	err := st.(kv.Ingester).IngestSorted(func(add func(k, v []byte) error) error {
+		_ = add([]byte("a"), []byte("1"))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("IngestSorted error = %v, want the fill error", err)
+	}
+	if _, err := st.Get([]byte("a")); !errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("a failed fill stored key a: Get error = %v", err)
+	}
+	// A fill that adds nothing succeeds and stores nothing.
+	if err := st.(kv.Ingester).IngestSorted(func(func(k, v []byte) error) error { return nil }); err != nil {
+		t.Errorf("empty IngestSorted error = %v", err)
+	}
+}

@@ -30,6 +30,8 @@ const (
 	MaxChunkSize int64 = 64 << 20
 	// blockCacheSize is the size of Pebble's block cache.
 	blockCacheSize = 64 << 20
+	// memTableSize is the size of each Pebble memtable.
+	memTableSize = 64 << 20
 )
 
 // Options configures Open. The zero value is ready to use.
@@ -122,6 +124,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		// larger than Pebble's 8 MiB default and Bloom filters on every
 		// level keep most of those reads off the disk.
 		CacheSize: blockCacheSize,
+		// Index batches touch keys all over the key space, so each
+		// memtable flush is compacted against most of the level below it.
+		// A larger memtable means far fewer flushes, and so far fewer
+		// rewrites of the same keys during an import.
+		MemTableSize: memTableSize,
 	}
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)

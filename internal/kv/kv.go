@@ -26,3 +26,15 @@ type Batch interface {
 	// Close releases the batch; it is safe to call after Commit.
 	Close() error
 }
+
+// Ingester is implemented by stores that can take a run of keys in
+// ascending order as one sorted file, written to disk once, rather than
+// through batches.
+type Ingester interface {
+	// IngestSorted calls fill with a function that adds a key and its
+	// value; keys must be added in strictly ascending order, and add fails
+	// otherwise. The keys become visible, and durable, together when fill
+	// returns nil. When fill fails, none of them is stored. An added key
+	// replaces the value the store had for it.
+	IngestSorted(fill func(add func(key, value []byte) error) error) error
+}

@@ -545,3 +545,99 @@ func tombstoneFast(raw []byte) (tombstone, ok bool) {
 	}
 	return tombstone, true
 }
+
+// boolean decodes true or false; anything else, null included, fails.
+func (d *fastDecoder) boolean() bool {
+	switch v := d.value(); string(v) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	d.fail()
+	return false
+}
+
+// ignore skips the value of a key that the caller does not decode: one
+// of fields, which it skips, or an unknown key, which unknown handles.
+func (d *fastDecoder) ignore(key []byte, fields ...string) {
+	for _, f := range fields {
+		if string(key) == f {
+			d.value()
+			return
+		}
+	}
+	d.unknown(key, fields...)
+}
+
+var extraFields = []string{"tombstone", "sources", "cwe_ids", "nvd_configurations"}
+
+// configurationsFast returns the CPE match criteria of the NVD
+// configurations in the raw value of database_specific.stellaops, as
+// recordCPEs does with encoding/json, or ok false when the value needs
+// encoding/json. Indexing calls it for every NVD record, so it skips the
+// other members without decoding them.
+func configurationsFast(raw []byte) (out []nvdCPEMatch, ok bool) {
+	d := &fastDecoder{b: raw}
+	d.object(func(key []byte) {
+		if string(key) != "nvd_configurations" {
+			d.ignore(key, extraFields...)
+			return
+		}
+		if d.peek() == 'n' {
+			// null leaves the configurations empty, as encoding/json does.
+			d.literal()
+			return
+		}
+		d.array(func() {
+			d.object(func(key []byte) {
+				if string(key) != "nodes" {
+					d.ignore(key, "operator", "negate", "nodes")
+					return
+				}
+				d.array(func() {
+					d.object(func(key []byte) {
+						if string(key) != "cpeMatch" {
+							d.ignore(key, "operator", "negate", "cpeMatch")
+							return
+						}
+						d.array(func() {
+							var m nvdCPEMatch
+							d.cpeMatch(&m)
+							out = append(out, m)
+						})
+					})
+				})
+			})
+		})
+	})
+	d.space()
+	if d.failed || d.i != len(d.b) {
+		return nil, false
+	}
+	return out, true
+}
+
+var cpeMatchFields = []string{"vulnerable", "criteria", "versionStartIncluding", "versionStartExcluding",
+	"versionEndIncluding", "versionEndExcluding"}
+
+func (d *fastDecoder) cpeMatch(m *nvdCPEMatch) {
+	d.object(func(key []byte) {
+		switch string(key) {
+		case "vulnerable":
+			m.Vulnerable = d.boolean()
+		case "criteria":
+			m.Criteria = d.string()
+		case "versionStartIncluding":
+			m.VersionStartIncluding = d.string()
+		case "versionStartExcluding":
+			m.VersionStartExcluding = d.string()
+		case "versionEndIncluding":
+			m.VersionEndIncluding = d.string()
+		case "versionEndExcluding":
+			m.VersionEndExcluding = d.string()
+		default:
+			d.unknown(key, cpeMatchFields...)
+		}
+	})
+}

@@ -68,6 +68,12 @@ func IsIndexed(store kv.Store, layer digest.Digest) (bool, error) {
 // digest and size, and writes its lookup keys. The layer's marker is
 // written last, in a synced batch, so IsIndexed is true only for complete
 // layers. Indexing a layer again rewrites the same keys.
+//
+// When the store is a kv.Ingester, the record keys, which hold nearly all
+// the bytes, go into one sorted table that is ingested once the layer's
+// digest checks out, instead of through the write-ahead log, a memtable
+// flush and compactions. That needs the layer's lines in ascending ID
+// order, as Build writes them. The other keys go through batches.
 func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r io.Reader) error {
 	if err := layer.Digest.Validate(); err != nil {
 		return fmt.Errorf("layer digest %q: %v: %w", layer.Digest, err, errdef.ErrInvalidKit)
@@ -75,33 +81,63 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 	w := &batchWriter{store: store}
 	defer w.close()
 
-	verifier := layer.Digest.Verifier()
-	counter := &countingReader{r: io.LimitReader(r, layer.Size+1)}
 	var ids []string
-	err := readLayer(io.TeeReader(counter, verifier), func(line []byte) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rec, err := decodeLine(line)
+	read := func(setRecord func(id string, line []byte) error) error {
+		verifier := layer.Digest.Verifier()
+		counter := &countingReader{r: io.LimitReader(r, layer.Size+1)}
+		err := readLayer(io.TeeReader(counter, verifier), func(line []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			rec, err := decodeLine(line)
+			if err != nil {
+				return err
+			}
+			if n := len(ids); n > 0 && rec.ID <= ids[n-1] && setRecord != nil {
+				return fmt.Errorf("record %s follows %s: the lines of a DB layer must be in ascending ID order, as stella ouk build writes them; rebuild the kit: %w",
+					rec.ID, ids[n-1], errdef.ErrInvalidKit)
+			}
+			ids = append(ids, rec.ID)
+			if setRecord != nil {
+				if err := setRecord(rec.ID, line); err != nil {
+					return err
+				}
+			} else if err := w.set(recKey(layer.Digest, rec.ID), bytes.Clone(line)); err != nil {
+				return err
+			}
+			for _, e := range indexEntries(layer.Digest, &rec) {
+				if err := w.set(e.key, e.value); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			return fmt.Errorf("indexing layer %s: %w", layer.Digest, err)
 		}
-		ids = append(ids, rec.ID)
-		return indexRecord(w, layer.Digest, &rec, line)
-	})
-	if err != nil {
-		return fmt.Errorf("indexing layer %s: %w", layer.Digest, err)
-	}
-	if _, err := io.Copy(io.Discard, io.TeeReader(counter, verifier)); err != nil {
-		return fmt.Errorf("reading layer %s: %w", layer.Digest, err)
+		if _, err := io.Copy(io.Discard, io.TeeReader(counter, verifier)); err != nil {
+			return fmt.Errorf("reading layer %s: %w", layer.Digest, err)
+		}
+		if counter.n != layer.Size {
+			return fmt.Errorf("layer %s size mismatch: read %d bytes, descriptor declares %d: %w",
+				layer.Digest, counter.n, layer.Size, errdef.ErrSizeMismatch)
+		}
+		if !verifier.Verified() {
+			return fmt.Errorf("layer bytes do not match digest %s: %w", layer.Digest, errdef.ErrDigestMismatch)
+		}
+		return nil
 	}
 
-	if counter.n != layer.Size {
-		return fmt.Errorf("layer %s size mismatch: read %d bytes, descriptor declares %d: %w",
-			layer.Digest, counter.n, layer.Size, errdef.ErrSizeMismatch)
+	var err error
+	if ing, ok := store.(kv.Ingester); ok {
+		err = ing.IngestSorted(func(add func(k, v []byte) error) error {
+			return read(func(id string, line []byte) error { return add(recKey(layer.Digest, id), line) })
+		})
+	} else {
+		err = read(nil)
 	}
-	if !verifier.Verified() {
-		return fmt.Errorf("layer bytes do not match digest %s: %w", layer.Digest, errdef.ErrDigestMismatch)
+	if err != nil {
+		return err
 	}
 
 	if err := w.set(filterKey(layer.Digest), newIDFilter(ids)); err != nil {
@@ -178,6 +214,19 @@ func indexEntries(d digest.Digest, rec *Record) []indexEntry {
 // recordCPEs returns the CPE match criteria of a record's NVD
 // configurations.
 func recordCPEs(rec *Record) []nvdCPEMatch {
+	raw, found := rec.DatabaseSpecific[dbKey]
+	if !found {
+		return nil
+	}
+	if out, ok := configurationsFast(raw); ok {
+		return out
+	}
+	return recordCPEsJSON(rec)
+}
+
+// recordCPEsJSON is recordCPEs with encoding/json, for values the fast
+// decoder does not handle.
+func recordCPEsJSON(rec *Record) []nvdCPEMatch {
 	ex := rec.extra()
 	if len(ex.Configurations) == 0 {
 		return nil
@@ -193,18 +242,6 @@ func recordCPEs(rec *Record) []nvdCPEMatch {
 		}
 	}
 	return out
-}
-
-func indexRecord(w *batchWriter, d digest.Digest, rec *Record, line []byte) error {
-	if err := w.set(recKey(d, rec.ID), bytes.Clone(line)); err != nil {
-		return err
-	}
-	for _, e := range indexEntries(d, rec) {
-		if err := w.set(e.key, e.value); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // DropLayer removes a layer's index keys, its marker first, so a
