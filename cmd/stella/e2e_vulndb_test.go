@@ -455,3 +455,40 @@ func TestScanMatchesOSVScanner(t *testing.T) {
 		}
 	}
 }
+
+// TestScanMatchesListedInvalidVersion checks that a package version which
+// its ecosystem's order cannot parse still matches a record that lists
+// that exact version, instead of being skipped as invalid.
+func TestScanMatchesListedInvalidVersion(t *testing.T) {
+	e := newEnv(t)
+	feed := filepath.Join(e.dir, "osv")
+	if err := os.MkdirAll(feed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeJSONFile(t, filepath.Join(feed, "GHSA-test-tag1-0001.json"), map[string]any{
+		"schema_version": "1.6.0", "id": "GHSA-test-tag1-0001", "modified": "2026-01-01T00:00:00Z",
+		"summary": "a release published under a tag name",
+		"affected": []map[string]any{{
+			"package":  map[string]string{"ecosystem": "npm", "name": "tagged-lib"},
+			"versions": []string{"nightly-build"},
+		}},
+	})
+	kit := filepath.Join(e.dir, "kit.tar.zst")
+	e.must("ouk", "build", "-o", kit, "--key", e.key, "--version", "1.0.0", "--sequence", "1", "--feed", "osv="+feed)
+	e.must("ouk", "import", "--key", e.pub, kit)
+
+	sbom := filepath.Join(e.dir, "app.cdx.json")
+	writeCycloneDX(t, sbom, []sbomPackage{
+		{name: "tagged-lib", version: "nightly-build", purl: "pkg:npm/tagged-lib@nightly-build"},
+		{name: "tagged-lib", version: "other-build", purl: "pkg:npm/tagged-lib@other-build"},
+	})
+	rep, _ := e.scan(sbom)
+	got := findingsByPackage(rep)
+	if ids := got["tagged-lib@nightly-build"]; !slices.Equal(ids, []string{"GHSA-test-tag1-0001"}) {
+		t.Errorf("findings of tagged-lib@nightly-build = %v, want GHSA-test-tag1-0001", ids)
+	}
+	// A version that is neither valid nor listed is skipped with the reason.
+	if len(rep.Skipped) != 1 || rep.Skipped[0].Version != "other-build" || !strings.Contains(rep.Skipped[0].Reason, "not a valid npm version") {
+		t.Errorf("skipped = %+v, want other-build as not a valid npm version", rep.Skipped)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/quota"
 	"stella-ops.org/ouk/internal/sbom"
 	"stella-ops.org/ouk/internal/vulndb"
@@ -201,29 +203,37 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 	// looked up. Otherwise the reasons explain why it was skipped.
 	var reasons []string
 	looked := false
+	// A query the DB cannot answer (a malformed purl or CPE, a purl type
+	// with no OSV ecosystem) is a reason to skip. Any other error, such
+	// as a damaged store, stops the scan. A version that is not valid in
+	// its ecosystem still matches records that list it exactly, so
+	// LookupPURL, not a check beforehand, decides about it.
+	unanswerable := func(err error) bool {
+		return errors.Is(err, errdef.ErrInvalidArgument) || errors.Is(err, errdef.ErrNotFound)
+	}
 	if p.PURL != "" {
-		if err := vulndb.ValidatePURL(p.PURL); err != nil {
+		recs, err := db.LookupPURL(p.PURL)
+		switch {
+		case unanswerable(err):
 			reasons = append(reasons, err.Error())
-		} else {
-			recs, err := db.LookupPURL(p.PURL)
-			if err != nil {
-				return packageScan{}, err
-			}
+		case err != nil:
+			return packageScan{}, err
+		default:
 			looked = true
 			add(recs, "purl")
 		}
 	}
 	for _, c := range p.CPEs {
-		if err := vulndb.ValidateCPE(c); err != nil {
-			reasons = append(reasons, err.Error())
-			continue
-		}
 		recs, err := db.LookupCPE(c)
-		if err != nil {
+		switch {
+		case unanswerable(err):
+			reasons = append(reasons, err.Error())
+		case err != nil:
 			return packageScan{}, err
+		default:
+			looked = true
+			add(recs, "cpe")
 		}
-		looked = true
-		add(recs, "cpe")
 	}
 	if looked {
 		return packageScan{findings: out, notes: reasons}, nil

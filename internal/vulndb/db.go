@@ -247,8 +247,12 @@ func (db *DB) Lookup(id string) ([]Record, error) {
 
 // LookupPURL returns the records that affect the package version a package
 // URL names, sorted by ID, or none. A purl without a version matches every
-// record that names the package. A purl of a type with no OSV ecosystem is
-// an error wrapping errdef.ErrNotFound.
+// record that names the package. A malformed purl is an error wrapping
+// errdef.ErrInvalidArgument, and so is a version that is not valid in the
+// package's ecosystem when records name the package but none lists that
+// exact version. A purl of a type with no OSV ecosystem, or a deb, apk or
+// rpm purl without a known distribution namespace, is an error wrapping
+// errdef.ErrNotFound.
 //
 // The package index stores each record's affected entries for the package,
 // so only the records that match are read and decoded in full.
@@ -269,8 +273,8 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 		// none matches, an empty result would hide them, so it is an
 		// error instead.
 		if _, err := orderFor(q.ecosystem).parse(q.version); err != nil {
-			versionErr = fmt.Errorf("purl %q: version %q is not a valid %s version (%v); correct the version in the purl or SBOM: %w",
-				purl, q.version, q.ecosystem, err, errdef.ErrInvalidRecord)
+			versionErr = invalidQuery("purl %q: version %q is not a valid %s version (%v); correct the version in the purl or SBOM",
+				purl, q.version, q.ecosystem, err)
 		}
 		matcher = newVersionMatcher(q.ecosystem, q.version)
 		matcher.cache = &db.versions
@@ -570,16 +574,19 @@ func (c *packageCache) putLocked(prefix string, v []pkgCandidate) {
 
 // LookupCPE returns the NVD-derived records whose vulnerable CPE match
 // criteria cover a CPE 2.3 name (or a CPE 2.2 URI), honouring version
-// ranges, sorted by ID, or none.
+// ranges, sorted by ID, or none. A malformed CPE is an error wrapping
+// errdef.ErrInvalidArgument.
 //
 // NOTE: configurations that combine nodes with AND (a product running on a
 // platform) match on their vulnerable criteria alone, so such records can
 // be reported for a product on any platform.
 func (db *DB) LookupCPE(cpe string) ([]Record, error) {
+	if err := ValidateCPE(cpe); err != nil {
+		return nil, err
+	}
 	q, err := parseCPEQuery(cpe)
 	if err != nil {
-		return nil, fmt.Errorf("CPE %q: %v; write it as cpe:2.3:a:VENDOR:PRODUCT:VERSION:*:*:*:*:*:*:*: %w",
-			cpe, err, errdef.ErrInvalidRecord)
+		return nil, invalidQuery("CPE %q is malformed: %v", cpe, err)
 	}
 	ids, err := db.candidates(key(prefixCPE, q.key()))
 	if err != nil {

@@ -3,9 +3,12 @@ package vulndb
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/kv"
 	"stella-ops.org/ouk/oci"
 )
@@ -93,7 +97,17 @@ func FuzzLookupQueries(f *testing.F) {
 	f.Add("pkg:npm/lodash@4.17.20", "cpe:2.3:a:webmproject:libwebp:1.3.1:*:*:*:*:*:*:*")
 	f.Add("pkg:deb/debian/nginx@1.2?distro=bookworm", "cpe:/a:x:y:1")
 	f.Add("pkg:maven/g/a@1", `cpe:2.3:a:ven\:dor:prod:*`)
+	f.Add("pkg:npm/lodash@", "cpe:2.3:x:webmproject:libwebp:1.3.1:*:*:*:*:*:*:*")
+	f.Add("pkg:npm/lodash@4.17.20@x", "cpe:2.3:a:webm project:libwebp:1.3.1:*:*:*:*:*:*:*")
 	f.Fuzz(func(t *testing.T, purl, cpe string) {
+		// A query is either valid or rejected as an invalid argument or as
+		// one no ecosystem answers, never with another kind of error.
+		if err := ValidatePURL(purl); err != nil && !errors.Is(err, errdef.ErrInvalidArgument) && !errors.Is(err, errdef.ErrNotFound) {
+			t.Fatalf("ValidatePURL(%q) = %v, which is neither an invalid argument nor not found", purl, err)
+		}
+		if err := ValidateCPE(cpe); err != nil && !errors.Is(err, errdef.ErrInvalidArgument) {
+			t.Fatalf("ValidateCPE(%q) = %v, which is not an invalid argument", cpe, err)
+		}
 		if q, err := purlQuery(purl); err == nil && q.ecosystem == "" {
 			t.Fatalf("purl %q parsed without an ecosystem", purl)
 		}
@@ -247,6 +261,29 @@ func FuzzPEP440Compare(f *testing.F) {
 		}
 		if got, want := x.Compare(y), x.v.Compare(y.v); got != want {
 			t.Fatalf("compare(%q, %q) = %d, the library gives %d", a, b, got, want)
+		}
+	})
+}
+
+// FuzzConfigurationsFast checks the fast reader of NVD configurations
+// against encoding/json on the raw value of database_specific.stellaops.
+func FuzzConfigurationsFast(f *testing.F) {
+	f.Add(`{"sources":[{"feed":"nvd","id":"CVE-2023-4863"}],"nvd_configurations":[{"nodes":[{"operator":"OR","negate":false,` +
+		`"cpeMatch":[{"vulnerable":true,"criteria":"cpe:2.3:a:webmproject:libwebp:*:*:*:*:*:*:*:*","versionEndExcluding":"1.3.2"}]}]}]}`)
+	f.Add(`{"nvd_configurations":null}`)
+	f.Add(`{"nvd_configurations":[{"nodes":[{"cpeMatch":[null]}]}]}`)
+	f.Add(`{"NVD_configurations":[]}`)
+	f.Add(`{"tombstone":true}`)
+	f.Add(`{"nvd_configurations":[{"nodes":[{"cpeMatch":[{"criteria":"cpe:2.3:a:x\u0041:y:*:*:*:*:*:*:*:*","vulnerable":false}]}]}]}`)
+	f.Fuzz(func(t *testing.T, raw string) {
+		fast, ok := configurationsFast([]byte(raw))
+		if !ok {
+			return
+		}
+		rec := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(raw)}}
+		slow := recordCPEsJSON(&rec)
+		if len(fast) != len(slow) || (len(fast) > 0 && !reflect.DeepEqual(fast, slow)) {
+			t.Fatalf("fast reader gives %+v, encoding/json %+v", fast, slow)
 		}
 	})
 }
