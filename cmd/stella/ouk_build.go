@@ -134,16 +134,12 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if opts.Created, err = creationTime(); err != nil {
 		return err
 	}
-	ctx := cmd.Context()
-	if len(spec.DropSources) > 0 || spec.AllowMassRemoval {
-		ctx = vulndb.WithRemovalPolicy(ctx, vulndb.RemovalPolicy{
-			DropSources: spec.DropSources, AllowMassRemoval: spec.AllowMassRemoval})
-	}
+	opts.Removal = vulndb.RemovalPolicy{DropSources: spec.DropSources, AllowMassRemoval: spec.AllowMassRemoval}
 	if len(opts.Feeds) == 0 && !g.quiet {
 		fmt.Fprintln(cmd.ErrOrStderr(), "warning: no --feed given, so the kit contains no vulnerability records; "+
 			"pass --feed KIND=PATH to add them")
 	}
-	res, err := build.Build(ctx, opts)
+	res, err := build.Build(cmd.Context(), opts)
 	if err != nil {
 		return withBuildHint(err)
 	}

@@ -58,6 +58,9 @@ type Options struct {
 	Base string
 	// Rollup writes fresh base layers instead of adding an overlay to Base.
 	Rollup bool
+	// Removal says which records of Base the build may remove; the zero
+	// value is the strict default (see vulndb.RemovalPolicy).
+	Removal vulndb.RemovalPolicy
 	// DeltaOutput, when set, is a second file that receives the delta from
 	// Base to the new kit, written from the same build.
 	DeltaOutput string

@@ -28,6 +28,7 @@ func (b *builder) buildDB(ctx context.Context) (ocispec.Descriptor, vulndb.Summa
 	bo := vulndb.BuildOptions{
 		Feeds:   b.opts.Feeds,
 		Rollup:  b.opts.Rollup,
+		Removal: b.opts.Removal,
 		Created: b.created,
 		Logger:  b.opts.Logger,
 	}

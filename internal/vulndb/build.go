@@ -142,12 +142,8 @@ type SourceInfo struct {
 // config. With a Base and no Rollup it reuses the base layers and adds one
 // overlay layer, possibly empty, with the changes. A feed without a valid
 // record fails the build with an error wrapping errdef.ErrEmptyFeed, and a
-// build with a Base checks opts.Removal (or the policy of
-// WithRemovalPolicy) before it writes any layer.
+// build with a Base checks opts.Removal before it writes any layer.
 func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
-	if p, ok := removalPolicyFrom(ctx); ok && opts.Removal.isZero() {
-		opts.Removal = p
-	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package vulndb
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -35,25 +34,6 @@ type RemovalPolicy struct {
 	// build fails with an error wrapping errdef.ErrMassRemoval.
 	AllowMassRemoval bool
 }
-
-type removalPolicyKey struct{}
-
-// WithRemovalPolicy returns a context that carries p to the Build calls
-// made with it whose BuildOptions.Removal is the zero value. It lets a
-// caller reach Build through a layer whose options have no field for the
-// policy, such as the kit builder.
-func WithRemovalPolicy(ctx context.Context, p RemovalPolicy) context.Context {
-	return context.WithValue(ctx, removalPolicyKey{}, p)
-}
-
-// removalPolicyFrom returns the policy that WithRemovalPolicy stored in ctx.
-func removalPolicyFrom(ctx context.Context) (RemovalPolicy, bool) {
-	p, ok := ctx.Value(removalPolicyKey{}).(RemovalPolicy)
-	return p, ok
-}
-
-// isZero reports whether p is the strict default.
-func (p RemovalPolicy) isZero() bool { return len(p.DropSources) == 0 && !p.AllowMassRemoval }
 
 // validate rejects a dropped source that is also read, or a policy
 // without a base to apply to.
