@@ -10,7 +10,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -66,13 +65,12 @@ func (s *Store) ingestTable(ctx context.Context, name string, compression *sstab
 	}
 	defer func() { _ = s.fs.Remove(path) }()
 
-	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{
-		TableFormat: s.db.TableFormat(),
-		Compression: compression,
-		// The same Bloom filters as the tables Pebble writes itself, so
-		// that a Get skips this table when it lacks the key.
-		FilterPolicy: bloom.FilterPolicy(10),
-	})
+	// The options of the tables Pebble writes on the bottom level, Bloom
+	// filters and block sizes included, so that reads of an ingested table
+	// cost what reads of a compacted one do.
+	wo := s.opts.MakeWriterOptions(len(s.opts.Levels)-1, s.db.TableFormat())
+	wo.Compression = compression
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)
 	if err := fill(w); err != nil {
 		_ = w.Close()
 		return err

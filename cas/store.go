@@ -28,8 +28,12 @@ const (
 	// MaxChunkSize is the largest Options.ChunkSize that Open accepts. Push
 	// holds about two chunks in memory at a time.
 	MaxChunkSize int64 = 64 << 20
-	// blockCacheSize is the size of Pebble's block cache.
-	blockCacheSize = 64 << 20
+	// blockCacheSize is the size of Pebble's block cache. It fills only as
+	// blocks are read, so an import, which mostly writes, stays small. A
+	// scan of a large SBOM reads index and data blocks of records spread
+	// over the whole DB, and with 64 MiB the 99th percentile of purl
+	// lookups at 300,000 records was about 0.2 ms slower.
+	blockCacheSize = 256 << 20
 	// memTableSize is the size of each Pebble memtable.
 	memTableSize = 64 << 20
 )
@@ -68,6 +72,7 @@ type Store struct {
 	dir       string
 	fs        vfs.FS
 	db        *pebble.DB
+	opts      *pebble.Options
 	lock      *pebble.Lock
 	log       *slog.Logger
 	chunkSize int64
@@ -133,12 +138,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
+	popts.EnsureDefaults()
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		_ = lock.Close()
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
 	}
 	s.db = db
+	s.opts = popts
 	s.lock = lock
 	s.removeIngestLeftovers()
 	return s, nil

@@ -298,7 +298,7 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 // parallelReadMin is the number of records from which readRecords reads
 // and decodes on several goroutines; below it, starting them costs more
 // than it saves.
-const parallelReadMin = 32
+const parallelReadMin = 8
 
 // readRecords reads and decodes the records the candidates name, in the
 // candidates' order, leaving out tombstones. A long list is read and

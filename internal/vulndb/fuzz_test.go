@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	pep440 "github.com/aquasecurity/go-pep440-version"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -259,7 +260,12 @@ func FuzzPEP440Compare(f *testing.F) {
 		if errA != nil || errB != nil {
 			return
 		}
-		if got, want := x.Compare(y), x.v.Compare(y.v); got != want {
+		lx, errA := pep440.Parse(a)
+		ly, errB := pep440.Parse(b)
+		if errA != nil || errB != nil {
+			t.Fatalf("parsePEP440 accepts %q and %q, the library rejects one: %v, %v", a, b, errA, errB)
+		}
+		if got, want := x.Compare(y), lx.Compare(ly); got != want {
 			t.Fatalf("compare(%q, %q) = %d, the library gives %d", a, b, got, want)
 		}
 	})

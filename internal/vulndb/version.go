@@ -104,23 +104,41 @@ var (
 	genericOrder = orderOf("generic", genericver.Parse)
 )
 
-// pep440Version is a PyPI version parsed by the PEP 440 library. When the
-// version is a plain release such as "2.31.0", release holds its numbers,
-// and two plain releases compare by them, the shorter padded with zeros,
-// which is the order PEP 440 gives them. The library's Compare formats
-// both versions and allocates on every call, and PyPI ranges are the most
-// numerous, so the plain case is worth the shortcut.
+// pep440Version is a PyPI version checked by the PEP 440 library. When
+// the version is a plain release such as "2.31.0", release holds its
+// numbers, and two plain releases compare by them, the shorter padded with
+// zeros, which is the order PEP 440 gives them. A plain release is always
+// valid, so the library parses it, with a regular expression, only when it
+// is compared with a version that is not plain. The library's Compare
+// formats both versions and allocates on every call, and PyPI ranges are
+// the most numerous, so the plain case is worth the shortcut.
 type pep440Version struct {
-	v       pep440.Version
+	s       string
 	release []uint64 // nil unless the version is a plain release
+
+	once sync.Once
+	v    pep440.Version
 }
 
-func parsePEP440(s string) (pep440Version, error) {
-	v, err := pep440.Parse(s)
-	if err != nil {
-		return pep440Version{}, err
+func parsePEP440(s string) (*pep440Version, error) {
+	p := &pep440Version{s: s, release: plainRelease(s)}
+	if p.release == nil {
+		v, err := pep440.Parse(s)
+		if err != nil {
+			return nil, err
+		}
+		p.once.Do(func() { p.v = v })
 	}
-	return pep440Version{v: v, release: plainRelease(s)}, nil
+	return p, nil
+}
+
+// lib returns the version as the library parsed it.
+func (p *pep440Version) lib() pep440.Version {
+	p.once.Do(func() {
+		// Only plain releases get here, and the library accepts those.
+		p.v, _ = pep440.Parse(p.s)
+	})
+	return p.v
 }
 
 // plainRelease returns the numbers of a version made only of dot-separated
@@ -145,9 +163,9 @@ func plainRelease(s string) []uint64 {
 	return out
 }
 
-func (a pep440Version) Compare(b pep440Version) int {
+func (a *pep440Version) Compare(b *pep440Version) int {
 	if a.release == nil || b.release == nil {
-		return a.v.Compare(b.v)
+		return a.lib().Compare(b.lib())
 	}
 	for i := range max(len(a.release), len(b.release)) {
 		var x, y uint64
