@@ -13,6 +13,7 @@ import (
 	genericver "github.com/aquasecurity/go-version/pkg/version"
 	apk "github.com/knqyf263/go-apk-version"
 	deb "github.com/knqyf263/go-deb-version"
+	rpm "github.com/knqyf263/go-rpm-version"
 	mvn "github.com/masahiro331/go-mvn-version"
 )
 
@@ -98,6 +99,7 @@ var (
 		return debVersion{v}, err
 	})
 	alpineOrder   = orderOf("apk", apk.NewVersion)
+	rpmOrder      = orderOf("rpm", parseRPM)
 	composerOrder = stringOrder("composer", compareComposer)
 	// genericOrder orders dotted versions with any number of parts and
 	// pre-release suffixes, as NuGet versions are.
@@ -182,6 +184,20 @@ func (a *pep440Version) Compare(b *pep440Version) int {
 	return 0
 }
 
+// parseRPM parses an RPM [EPOCH:]VERSION[-RELEASE]. As in rpm itself, only
+// digits before the first colon make an epoch. The library reads any text
+// there as epoch 0 and drops it, so a version such as "1.m+e2:1" gets an
+// explicit epoch 0 and keeps all its text.
+func parseRPM(s string) (rpm.Version, error) {
+	if strings.TrimSpace(s) == "" {
+		return rpm.Version{}, errors.New("empty RPM version")
+	}
+	if before, _, ok := strings.Cut(s, ":"); ok && (before == "" || strings.Trim(before, "0123456789") != "") {
+		s = "0:" + s
+	}
+	return rpm.NewVersion(s), nil
+}
+
 // orderFor returns the version order of an OSV ecosystem (without its
 // ":release" suffix). Unknown ecosystems get SemVer order, which the OSV
 // schema uses for SEMVER ranges.
@@ -199,6 +215,8 @@ func orderFor(ecosystem string) versionOrder {
 		return debianOrder
 	case "Alpine", "Wolfi", "Chainguard":
 		return alpineOrder
+	case "Red Hat", "Rocky Linux", "AlmaLinux", "SUSE", "openSUSE", "Mageia", "openEuler":
+		return rpmOrder
 	case "Packagist":
 		return composerOrder
 	case "NuGet":

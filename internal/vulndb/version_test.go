@@ -43,38 +43,40 @@ func readVectors(t *testing.T, file string) []vectorCase {
 // with the reference order. All are versions the ecosystem's current tools
 // reject or never publish: PyPI versions that are not PEP 440, apk versions
 // with invalid suffixes, SemVer numbers past 64 bits or with five parts,
-// and one Maven qualifier alias ("ga").
+// one Maven qualifier alias ("ga") and RPM versions with an empty release.
 var knownVectorGaps = map[string]bool{
-	"pypi-versions.txt:47":   true, // 0.1-bulbasaur < 0.1-charmander
-	"pypi-versions.txt:48":   true, // 0.1-charmander < 0.9-doduo
-	"pypi-versions.txt:49":   true, // 0.9-doduo < 0.9-eevee
-	"pypi-versions.txt:50":   true, // 0.9-eevee < 0.9-fearow
-	"pypi-versions.txt:51":   true, // 0.9-fearow < 0.9-gyarados
-	"pypi-versions.txt:52":   true, // 0.9-gyarados < 0.9-horsea
-	"pypi-versions.txt:53":   true, // 0.9-horsea < 0.9-ivysaur
-	"pypi-versions.txt:54":   true, // 0.9-ivysaur < 1.0
-	"pypi-versions.txt:56":   true, // -class.-jw.util.version.version-pre < 1.0
-	"pypi-versions.txt:57":   true, // -class.-jw.util.version.version-preview < 1.0
-	"pypi-versions.txt:58":   true, // -class.-jw.util.version.version-dev < 1.0
-	"maven-versions.txt:100": true, // 1-1 = 1-ga-1
-	"alpine-versions.txt:4":  true, // 1-r-0 < 1-r0
-	"alpine-versions.txt:5":  true, // 1-r-1 < 1-r0
-	"alpine-versions.txt:15": true, // 0.r1 < 0r2
-	"alpine-versions.txt:24": true, // 0.8.21.r2 < 0.8.21r2
-	"alpine-versions.txt:27": true, // 1.2.0A < 1.2.0d
-	"alpine-versions.txt:28": true, // 1.2.0D < 1.2.0d
-	"alpine-versions.txt:40": true, // 1 > 1-ruff
-	"alpine-versions.txt:45": true, // 1-ruff2 = 1-ruff1
-	"alpine-versions.txt:47": true, // 1-ruff2 = 1--ruff1
-	"alpine-versions.txt:48": true, // 1-r0-ruff2 = 1-r0-ruff1
-	"alpine-versions.txt:50": true, // 1.2 > 1.2_blah
-	"alpine-versions.txt:58": true, // 1.2_svn1 > 1.2_csv2
-	"alpine-versions.txt:59": true, // 1.2_cvs1 > 1.2_blah
-	"alpine-versions.txt:72": true, // 23_foo > 4_beta
-	"alpine-versions.txt:74": true, // 1.0 < 1.0bc
-	"semver-versions.txt:87": true, // 999999999999999999999999999991 < 999999999999999999999999999999
-	"semver-versions.txt:88": true, // 999999999999999999999999999991.999999999999999999999999999991.999999999999999999999999999991 < 999999999999999999999999999999.999999999999999999999999999991.999999999999999999999999999991
-	"semver-versions.txt:92": true, // 1.1.3.4.5 = 1.1.3.4.5
+	"pypi-versions.txt:47":    true, // 0.1-bulbasaur < 0.1-charmander
+	"pypi-versions.txt:48":    true, // 0.1-charmander < 0.9-doduo
+	"pypi-versions.txt:49":    true, // 0.9-doduo < 0.9-eevee
+	"pypi-versions.txt:50":    true, // 0.9-eevee < 0.9-fearow
+	"pypi-versions.txt:51":    true, // 0.9-fearow < 0.9-gyarados
+	"pypi-versions.txt:52":    true, // 0.9-gyarados < 0.9-horsea
+	"pypi-versions.txt:53":    true, // 0.9-horsea < 0.9-ivysaur
+	"pypi-versions.txt:54":    true, // 0.9-ivysaur < 1.0
+	"pypi-versions.txt:56":    true, // -class.-jw.util.version.version-pre < 1.0
+	"pypi-versions.txt:57":    true, // -class.-jw.util.version.version-preview < 1.0
+	"pypi-versions.txt:58":    true, // -class.-jw.util.version.version-dev < 1.0
+	"maven-versions.txt:100":  true, // 1-1 = 1-ga-1
+	"alpine-versions.txt:4":   true, // 1-r-0 < 1-r0
+	"alpine-versions.txt:5":   true, // 1-r-1 < 1-r0
+	"alpine-versions.txt:15":  true, // 0.r1 < 0r2
+	"alpine-versions.txt:24":  true, // 0.8.21.r2 < 0.8.21r2
+	"alpine-versions.txt:27":  true, // 1.2.0A < 1.2.0d
+	"alpine-versions.txt:28":  true, // 1.2.0D < 1.2.0d
+	"alpine-versions.txt:40":  true, // 1 > 1-ruff
+	"alpine-versions.txt:45":  true, // 1-ruff2 = 1-ruff1
+	"alpine-versions.txt:47":  true, // 1-ruff2 = 1--ruff1
+	"alpine-versions.txt:48":  true, // 1-r0-ruff2 = 1-r0-ruff1
+	"alpine-versions.txt:50":  true, // 1.2 > 1.2_blah
+	"alpine-versions.txt:58":  true, // 1.2_svn1 > 1.2_csv2
+	"alpine-versions.txt:59":  true, // 1.2_cvs1 > 1.2_blah
+	"alpine-versions.txt:72":  true, // 23_foo > 4_beta
+	"alpine-versions.txt:74":  true, // 1.0 < 1.0bc
+	"semver-versions.txt:87":  true, // 999999999999999999999999999991 < 999999999999999999999999999999
+	"semver-versions.txt:88":  true, // 999999999999999999999999999991.999999999999999999999999999991.999999999999999999999999999991 < 999999999999999999999999999999.999999999999999999999999999991.999999999999999999999999999991
+	"semver-versions.txt:92":  true, // 1.1.3.4.5 = 1.1.3.4.5
+	"redhat-versions.txt:113": true, // 1 < 1- (an empty release)
+	"redhat-versions.txt:136": true, // 1 < 1- (an empty release)
 }
 
 func TestVersionVectors(t *testing.T) {
@@ -88,6 +90,7 @@ func TestVersionVectors(t *testing.T) {
 		{"alpine-versions.txt", "Alpine"},
 		{"semver-versions.txt", "Go"},
 		{"packagist-versions.txt", "Packagist"},
+		{"redhat-versions.txt", "Red Hat"},
 	}
 	for _, f := range files {
 		t.Run(f.ecosystem, func(t *testing.T) {
