@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -101,9 +102,11 @@ func detectCompression(br *bufio.Reader) (Compression, error) {
 }
 
 // decompress returns a reader of the tar stream inside r and a function that
-// releases the decoder.
+// releases the decoder. A decoder error that the source did not cause, such
+// as a failed checksum after a flipped bit, wraps errdef.ErrInvalidKit.
 func decompress(r io.Reader) (io.Reader, func(), error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	src := &sourceReader{r: r}
+	br := bufio.NewReaderSize(src, 64<<10)
 	c, err := detectCompression(br)
 	if err != nil {
 		return nil, nil, err
@@ -112,9 +115,13 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 	case Gzip:
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading gzip header of the kit stream: %w", asUnexpectedEOF(err))
+			err = asUnexpectedEOF(err)
+			if !errors.Is(err, io.ErrUnexpectedEOF) && (src.err == nil || !errors.Is(err, src.err)) {
+				err = corruptError(Gzip, err)
+			}
+			return nil, nil, fmt.Errorf("reading gzip header of the kit stream: %w", err)
 		}
-		return zr, func() { zr.Close() }, nil
+		return &decodeReader{r: zr, src: src, c: Gzip}, func() { zr.Close() }, nil
 	case Zstd:
 		zr, err := zstd.NewReader(br,
 			zstd.WithDecoderMaxWindow(zstdMaxWindow),
@@ -123,9 +130,49 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("starting zstd decoder: %w", err)
 		}
-		return zr, zr.Close, nil
+		return &decodeReader{r: zr, src: src, c: Zstd}, zr.Close, nil
 	}
 	return br, func() {}, nil
+}
+
+// sourceReader remembers the last error of the compressed source, so that
+// decodeReader can tell a failed read from corrupt data.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// decodeReader marks the errors of a decoder that are not an end of input
+// or a failed read of the source: the compressed data itself is corrupt.
+type decodeReader struct {
+	r   io.Reader
+	src *sourceReader
+	c   Compression
+}
+
+func (d *decodeReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err == nil || err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		return n, err
+	}
+	if d.src.err != nil && errors.Is(err, d.src.err) {
+		return n, err
+	}
+	return n, corruptError(d.c, err)
+}
+
+// corruptError wraps a decoder's complaint about the compressed data.
+func corruptError(c Compression, err error) error {
+	return fmt.Errorf("%s data of the kit stream is corrupt (%v); the file was damaged in transit, "+
+		"so copy the kit file again: %w", c, err, errdef.ErrInvalidKit)
 }
 
 // asUnexpectedEOF turns a bare io.EOF, which a decoder returns when its

@@ -243,7 +243,12 @@ func readError(err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("reading kit tar stream: stream is truncated; copy the kit file again: %w", err)
 	}
-	if errors.Is(err, tar.ErrHeader) || errors.Is(err, tar.ErrInsecurePath) {
+	if errors.Is(err, tar.ErrHeader) {
+		// A header that was valid when written fails after a flipped bit.
+		return fmt.Errorf("reading kit tar stream: %v; copy the kit file again, and if the error "+
+			"persists, %s: %w", err, fixMessage, errdef.ErrInvalidKit)
+	}
+	if errors.Is(err, tar.ErrInsecurePath) {
 		return fmt.Errorf("reading kit tar stream: %v; %s: %w", err, fixMessage, errdef.ErrInvalidKit)
 	}
 	return fmt.Errorf("reading kit tar stream: %w", err)
