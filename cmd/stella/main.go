@@ -54,7 +54,7 @@ func exitCode(err error) int {
 		errors.Is(err, errdef.ErrInvalidKit), errors.Is(err, errdef.ErrDigestMismatch),
 		errors.Is(err, errdef.ErrSizeMismatch), errors.Is(err, errdef.ErrUnsafePath),
 		errors.Is(err, errdef.ErrUnknownCompression), errors.Is(err, errdef.ErrSizeExceedsLimit),
-		errors.Is(err, io.ErrUnexpectedEOF):
+		errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, new(rejectedKitsError)):
 		return exitRejected
 	}
 	return exitError

@@ -22,7 +22,20 @@ type watchOptions struct {
 	keys     []string
 	once     bool
 	interval time.Duration
+	settle   time.Duration
 }
+
+// defaultSettle is how long a truncated kit file must stay unchanged before
+// a running watch rejects it. A copy in progress changes the file's size and
+// modification time far more often. A copy that stalls longer is rejected,
+// and the kit is retried once the file changes again.
+const defaultSettle = 2 * time.Minute
+
+// rejectedKitsError ends a --once run in which kits were rejected, so the
+// command exits with the code of a rejected kit.
+type rejectedKitsError struct{ msg string }
+
+func (e rejectedKitsError) Error() string { return e.msg }
 
 func newWatchCommand(g *globalOptions) *cobra.Command {
 	o := &watchOptions{}
@@ -30,17 +43,23 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 		Use:   "watch [--once] [--interval 30s] DIR",
 		Short: "Import every new kit and delta dropped into a folder, in sequence order",
 		Long: `Watch a drop folder where operators copy kits and deltas, and import each
-new one in sequence order. Kits already applied or older than the active kit
-are skipped. A kit that import rejects stays in place and gets a note file
+new one in sequence order. The active kit, kits older than it and kits that
+were active before (listed in 'stella ouk history') are skipped, so a watch
+never undoes 'stella ouk rollback'; import such a kit by hand with
+'stella ouk import' to activate it again.
+
+A kit that import rejects stays in place and gets a note file
 NAME.stella-rejected beside it with the reason; it is retried only when the
 file changes or, for a delta whose base was missing, when the active kit
-changes. A kit still being copied (truncated) is retried next round.
+changes. A truncated kit file is retried next round while it may still be
+being copied; once its size and modification time have not changed for
+--settle, and always with --once, it is rejected.
 
 Copy kits into the folder under a hidden name (starting with a dot) and
 rename them when the copy is complete, so a round never sees half a kit.
 Each import, skip, rejection and retry is logged on stderr with the kit
 version and digest. With --once the folder is processed once and the exit
-status is non-zero when any kit in it is rejected.`,
+status is 3 when any kit in it is rejected.`,
 		Example: `  stella ouk watch /srv/stella/drop
   stella ouk watch --once --key cosign.pub /media/usb`,
 		Args: cobra.ExactArgs(1),
@@ -50,12 +69,17 @@ status is non-zero when any kit in it is rejected.`,
 	f.StringArrayVar(&o.keys, "key", nil, "trusted public key file (repeatable)")
 	f.BoolVar(&o.once, "once", false, "process the folder once and exit")
 	f.DurationVar(&o.interval, "interval", 30*time.Second, "time between scans of the folder")
+	f.DurationVar(&o.settle, "settle", defaultSettle,
+		"time a truncated kit file must stay unchanged before it is rejected")
 	return cmd
 }
 
 func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) error {
 	if o.interval <= 0 {
 		return usagef("--interval is %s; give a positive duration such as 30s", o.interval)
+	}
+	if o.settle <= 0 {
+		return usagef("--settle is %s; give a positive duration such as 2m", o.settle)
 	}
 	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
 		return usagef("drop folder %q is not a folder", dir)
@@ -74,7 +98,9 @@ func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) err
 		}
 		if o.once {
 			if rejected > 0 {
-				return fmt.Errorf("%d kit(s) in %s are rejected; see the .stella-rejected notes beside them", rejected, dir)
+				return rejectedKitsError{msg: fmt.Sprintf("%d %s rejected in %s; see the .stella-rejected %s",
+					rejected, plural(rejected, "kit was", "kits were"), dir,
+					plural(rejected, "note beside it", "notes beside them"))}
 			}
 			return nil
 		}
@@ -140,26 +166,19 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 			w.log.Debug("kit remains rejected; skipped", "path", c.Path, "reason", note.Reason)
 			return false
 		}
-		w.log.Info("retrying rejected kit", "path", c.Path, "version", note.Version, "digest", note.Digest)
+		w.log.Info("retrying rejected kit", kitAttrs(c.Path, note.Version, note.Digest)...)
 	}
 	if c.PeekErr != nil {
 		// An empty file is the first moment of a copy, not a bad kit.
 		if errors.Is(c.PeekErr, io.ErrUnexpectedEOF) || (!c.IsDir && c.Size == 0) {
-			w.log.Info("kit is incomplete, perhaps still being copied; retrying next round", "path", c.Path)
-			return true
+			return w.incomplete(c, nil, active.Digest.String(), c.PeekErr)
 		}
 		w.reject(c, nil, active.Digest.String(), c.PeekErr)
 		return false
 	}
 	s := c.Summary
 	log := w.log.With("path", c.Path, "version", s.Version, "digest", s.Digest, "kind", s.Kind)
-	if hasActive && s.Digest == active.Digest {
-		log.Debug("kit already active; skipped")
-		watch.RemoveNote(c.Path)
-		return true
-	}
-	if hasActive && s.Sequence < active.Sequence {
-		log.Info("kit is older than the active kit; skipped", "sequence", s.Sequence, "activeSequence", active.Sequence)
+	if w.skip(ctx, store, log, s, active, hasActive) {
 		watch.RemoveNote(c.Path)
 		return true
 	}
@@ -170,8 +189,9 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 			"blobsStored", res.BlobsStored, "bytesStored", res.BytesStored)
 		watch.RemoveNote(c.Path)
 		return true
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errdef.ErrStoreInUse) ||
-		errors.Is(err, context.Canceled):
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return w.incomplete(c, s, active.Digest.String(), err)
+	case errors.Is(err, errdef.ErrStoreInUse) || errors.Is(err, context.Canceled):
 		log.Info("import interrupted; retrying next round", "error", err)
 		return true
 	}
@@ -179,16 +199,108 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 	return false
 }
 
+// skip reports whether the kit needs no import and logs why: it is the
+// active kit, it is older than the active kit, or it was active before. A
+// newer kit that was active before is one the operator rolled back from.
+func (w *watcher) skip(ctx context.Context, store *cas.Store, log *slog.Logger, s *delta.Summary,
+	active cas.KitRecord, hasActive bool) bool {
+	if !hasActive {
+		return false
+	}
+	if s.Digest == active.Digest {
+		log.Info("kit already active; skipped")
+		return true
+	}
+	if s.Sequence < active.Sequence {
+		log.Info("kit is older than the active kit; skipped", "sequence", s.Sequence, "activeSequence", active.Sequence)
+		return true
+	}
+	hist, err := store.History(ctx)
+	if err != nil {
+		log.Warn("reading kit history failed; importing the kit if it is new", "error", err)
+	}
+	for _, rec := range hist {
+		if rec.Digest == s.Digest {
+			log.Info("kit was active before, so the active kit was rolled back from it; skipped. "+
+				"Run `stella ouk import` on the file to activate it again",
+				"sequence", s.Sequence, "activeVersion", active.Version, "activeDigest", active.Digest)
+			return true
+		}
+	}
+	return false
+}
+
+// incomplete handles a truncated kit. While the file may still be being
+// copied it is retried next round. It is rejected once the file has not
+// changed for the settle time, and with --once at once, except an empty
+// file: that is the first moment of a copy, so --once waits for it to
+// settle too.
+func (w *watcher) incomplete(c watch.Candidate, s *delta.Summary, active string, err error) bool {
+	age := time.Since(c.ModTime)
+	settled := age >= w.opts.settle
+	var retry bool
+	switch {
+	case c.IsDir:
+		// A folder's modification time does not change while a file in it grows.
+		retry = !w.opts.once
+	case c.Size == 0:
+		retry = !settled
+	default:
+		retry = !w.opts.once && !settled
+	}
+	if retry {
+		w.log.Info("kit is incomplete, perhaps still being copied; retrying next round",
+			append(kitAttrs(c.Path, summaryVersion(s), summaryDigest(s)), "error", err)...)
+		return true
+	}
+	state := "truncated"
+	if !c.IsDir && c.Size == 0 {
+		state = "empty"
+	}
+	reason := fmt.Errorf("kit file is %s; copy the kit file again: %w", state, err)
+	if settled && !c.IsDir {
+		reason = fmt.Errorf("kit file is %s and has not changed for %s; copy the kit file again: %w",
+			state, age.Round(time.Second), err)
+	}
+	w.reject(c, s, active, reason)
+	return false
+}
+
 func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err error) {
 	note := watch.Note{Size: c.Size, ModTime: c.ModTime, Reason: err.Error(), At: time.Now().UTC(), Active: active,
 		RetryOnActiveChange: errors.Is(err, errdef.ErrBaseMissing)}
-	if s != nil {
-		note.Digest, note.Version = s.Digest.String(), s.Version
-	}
-	w.log.Warn("kit rejected; left in place", "path", c.Path, "version", note.Version, "digest", note.Digest, "reason", err)
+	note.Version, note.Digest = summaryVersion(s), summaryDigest(s)
+	w.log.Warn("kit rejected; left in place", append(kitAttrs(c.Path, note.Version, note.Digest), "reason", err)...)
 	if werr := watch.WriteNote(c.Path, note); werr != nil {
 		w.log.Error("writing rejection note failed", "path", c.Path, "error", werr)
 	}
+}
+
+// kitAttrs returns the log attributes of a kit file, leaving out a version
+// or digest that could not be read.
+func kitAttrs(path, version, digest string) []any {
+	attrs := []any{"path", path}
+	if version != "" {
+		attrs = append(attrs, "version", version)
+	}
+	if digest != "" {
+		attrs = append(attrs, "digest", digest)
+	}
+	return attrs
+}
+
+func summaryVersion(s *delta.Summary) string {
+	if s == nil {
+		return ""
+	}
+	return s.Version
+}
+
+func summaryDigest(s *delta.Summary) string {
+	if s == nil {
+		return ""
+	}
+	return s.Digest.String()
 }
 
 func activeKit(ctx context.Context, store *cas.Store) (cas.KitRecord, bool) {

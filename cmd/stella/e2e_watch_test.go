@@ -1,0 +1,119 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"stella-ops.org/ouk/internal/watch"
+)
+
+// newDrop creates a drop folder holding hard links to the given kits.
+func (e *env) newDrop(name string, kits ...string) string {
+	e.t.Helper()
+	drop := filepath.Join(e.dir, name)
+	if err := os.MkdirAll(drop, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, k := range kits {
+		if err := os.Link(k, filepath.Join(drop, filepath.Base(k))); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return drop
+}
+
+func TestWatchKeepsRollback(t *testing.T) {
+	e := newEnv(t)
+	series := e.buildSeries(2)
+	e.importJSON(series[0].full)
+	e.importJSON(series[1].delta)
+	e.must("ouk", "rollback")
+	if got := e.activeDigest(); got != series[0].digest {
+		t.Fatalf("after rollback, active %s; want night 1 %s", got, series[0].digest)
+	}
+
+	drop := e.newDrop("drop", series[0].full, series[1].full, series[1].delta)
+	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 {
+		t.Fatalf("watch --once: exit %d\n%s", r.code, r.stderr)
+	}
+	if got := e.activeDigest(); got != series[0].digest {
+		t.Errorf("watch undid the rollback: active %s, want night 1 %s", got, series[0].digest)
+	}
+	if strings.Contains(r.stderr, `msg="kit imported"`) {
+		t.Errorf("watch imported a rolled-back kit:\n%s", r.stderr)
+	}
+	if n := strings.Count(r.stderr, "was active before"); n != 2 {
+		t.Errorf("watch logged %d skips of the rolled-back kit, want 2 (full and delta):\n%s", n, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "version=night-02") || !strings.Contains(r.stderr, series[1].digest) {
+		t.Errorf("skip not logged with version and digest:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, `msg="kit already active; skipped"`) {
+		t.Errorf("no skip logged for the active kit's file:\n%s", r.stderr)
+	}
+
+	// An operator's own import still activates it.
+	e.importJSON(series[1].delta)
+	if got := e.activeDigest(); got != series[1].digest {
+		t.Errorf("import by hand: active %s, want night 2 %s", got, series[1].digest)
+	}
+}
+
+func TestWatchOnceRejectsTruncatedKit(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar.zst")
+	raw, err := os.ReadFile(kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := e.newDrop("drop")
+	cut := filepath.Join(drop, "cut.tar.zst")
+	if err := os.WriteFile(cut, raw[:len(raw)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != exitRejected {
+		t.Errorf("watch --once with a truncated kit: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	if !strings.Contains(r.stderr, `msg="kit rejected; left in place"`) {
+		t.Errorf("truncated kit not logged as rejected:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr, `version=""`) || strings.Contains(r.stderr, `digest=""`) {
+		t.Errorf("log has empty version or digest fields:\n%s", r.stderr)
+	}
+	note, ok := watch.ReadNote(cut)
+	if !ok {
+		t.Fatalf("no rejection note beside the truncated kit")
+	}
+	if !strings.Contains(note.Reason, "truncated") || !strings.Contains(note.Reason, "copy the kit file again") {
+		t.Errorf("note reason %q does not say the file is truncated and what to do", note.Reason)
+	}
+}
+
+func TestImportFlippedByteRejected(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar.zst")
+	raw, err := os.ReadFile(kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The zstd frame ends with a checksum of its content: flipping a bit
+	// of it makes the decoder fail however the data decodes.
+	raw[len(raw)-1] ^= 0xff
+	flipped := filepath.Join(e.dir, "flipped.tar.zst")
+	if err := os.WriteFile(flipped, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.run("ouk", "import", "--key", e.pub, flipped)
+	if r.code != exitRejected {
+		t.Errorf("import of a corrupt kit: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "copy the kit file again") {
+		t.Errorf("error does not advise copying the file again:\n%s", r.stderr)
+	}
+}
