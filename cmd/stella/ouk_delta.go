@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
 )
@@ -76,6 +77,9 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		return fmt.Errorf("opening new kit: %w", err)
 	}
 	defer target.Close()
+	if err := checkDeltaOrder(base, target); err != nil {
+		return err
+	}
 	opts := delta.Options{Logger: log}
 	if o.key != "" {
 		if opts.Signer, err = loadSigner(o.key); err != nil {
@@ -93,6 +97,18 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	printDeltaResult(cmd, res)
 	return nil
+}
+
+// checkDeltaOrder rejects a base whose sequence is not lower than the
+// target's: import would reject the delta as a downgrade or a replay.
+// The same kit on both sides is left to delta.Compute, which names it.
+func checkDeltaOrder(base, target *delta.Kit) error {
+	if base.Bundle.Digest == target.Bundle.Digest || base.Meta.Sequence < target.Meta.Sequence {
+		return nil
+	}
+	return fmt.Errorf("base kit %s has sequence %d, not lower than %d of the new kit %s; "+
+		"a delta needs an older base, so swap --from and --to or pick an older base kit: %w",
+		base.Meta.Version, base.Meta.Sequence, target.Meta.Sequence, target.Meta.Version, errdef.ErrInvalidKit)
 }
 
 func printDeltaResult(cmd *cobra.Command, res *delta.Result) {
