@@ -115,7 +115,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	default:
 		res, err = o.importFile(cmd, source, info.Size(), !g.quiet, opts)
 	}
-	if err != nil {
+	if err := withKeysFolder(err, dir); err != nil {
 		return fmt.Errorf("importing %s: %w", source, err)
 	}
 	if o.out.json() {

@@ -128,6 +128,7 @@ type watcher struct {
 	dir       string
 	log       *slog.Logger
 	importLog *slog.Logger
+	storeDir  string
 }
 
 // round scans the folder once, imports what is new and returns how many
@@ -146,6 +147,7 @@ func (w *watcher) round(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	w.storeDir = storeDir
 	rejected := 0
 	for _, c := range cands {
 		if ctx.Err() != nil {
@@ -183,6 +185,7 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		return true
 	}
 	res, err := importPath(ctx, c, opts)
+	err = withKeysFolder(err, w.storeDir)
 	switch {
 	case err == nil:
 		log.Info("kit imported", "sequence", res.Sequence, "action", res.Action,
