@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,5 +20,62 @@ func TestImportNoKeyNamesKeysFolder(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "$STELLA_HOME") {
 		t.Errorf("error names a variable in place of the folder:\n%s", r.stderr)
+	}
+}
+
+func TestInspectDeltaBaseInStore(t *testing.T) {
+	e := newEnv(t)
+	series := e.buildSeries(3)
+	inspect := func() inspectReport {
+		t.Helper()
+		var rep inspectReport
+		raw := e.must("ouk", "inspect", "--key", e.pub, "-o", "json", series[2].delta)
+		if err := json.Unmarshal([]byte(raw), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+
+	// The store holds night 1, but night 3's delta needs night 2.
+	e.importJSON(series[0].full)
+	rep := inspect()
+	if rep.BaseInStore == nil || *rep.BaseInStore {
+		t.Errorf("with night 1 only: baseInStore = %v, want false", rep.BaseInStore)
+	}
+	text := e.must("ouk", "inspect", "--key", e.pub, series[2].delta)
+	if !strings.Contains(text, "not in the store") || !strings.Contains(text, "rejected") {
+		t.Errorf("text output does not say the base is missing and import is rejected:\n%s", text)
+	}
+	if strings.Contains(text, "  overlay  ") || strings.Contains(text, " 1 records") {
+		t.Errorf("text output has a double space or a wrong plural:\n%s", text)
+	}
+
+	e.importJSON(series[1].delta)
+	rep = inspect()
+	if rep.BaseInStore == nil || !*rep.BaseInStore {
+		t.Errorf("with night 2: baseInStore = %v, want true", rep.BaseInStore)
+	}
+	text = e.must("ouk", "inspect", "--key", e.pub, series[2].delta)
+	if !strings.Contains(text, ", in the store\n") {
+		t.Errorf("text output does not say the base is in the store:\n%s", text)
+	}
+}
+
+func TestRollbackTwiceSaysDirection(t *testing.T) {
+	e := newEnv(t)
+	series := e.buildSeries(2)
+	e.importJSON(series[0].full)
+	e.importJSON(series[1].delta)
+
+	out := e.must("ouk", "rollback")
+	if !strings.Contains(out, "Switched from kit night-02 to the older kit night-01") {
+		t.Errorf("first rollback output: %q", out)
+	}
+	out = e.must("ouk", "rollback")
+	if !strings.Contains(out, "Switched from kit night-01 to the newer kit night-02") {
+		t.Errorf("second rollback output: %q", out)
+	}
+	if strings.Contains(out, "Rolled back") {
+		t.Errorf("a switch to a newer kit is called a rollback: %q", out)
 	}
 }

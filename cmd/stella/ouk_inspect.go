@@ -26,20 +26,24 @@ import (
 
 // inspectReport is the result of `stella ouk inspect`.
 type inspectReport struct {
-	Path       string           `json:"path"`
-	FileSize   int64            `json:"fileSize,omitempty"`
-	Digest     string           `json:"digest"`
-	Version    string           `json:"version"`
-	Sequence   int64            `json:"sequence"`
-	Kind       string           `json:"kind"`
-	Base       *delta.Ref       `json:"base,omitempty"`
-	Created    time.Time        `json:"created"`
-	Expires    time.Time        `json:"expires,omitzero"`
-	Signatures []signatureInfo  `json:"signatures"`
-	DBLayers   []dbLayerInfo    `json:"dbLayers"`
-	Images     []imageSizeInfo  `json:"images"`
-	Blobs      blobTotals       `json:"blobs"`
-	Store      inspectStoreInfo `json:"store"`
+	Path     string     `json:"path"`
+	FileSize int64      `json:"fileSize,omitempty"`
+	Digest   string     `json:"digest"`
+	Version  string     `json:"version"`
+	Sequence int64      `json:"sequence"`
+	Kind     string     `json:"kind"`
+	Base     *delta.Ref `json:"base,omitempty"`
+	// BaseInStore tells whether the store holds the delta's base kit
+	// complete, which import requires. It is nil for a full kit and when
+	// the store could not be opened.
+	BaseInStore *bool            `json:"baseInStore,omitempty"`
+	Created     time.Time        `json:"created"`
+	Expires     time.Time        `json:"expires,omitzero"`
+	Signatures  []signatureInfo  `json:"signatures"`
+	DBLayers    []dbLayerInfo    `json:"dbLayers"`
+	Images      []imageSizeInfo  `json:"images"`
+	Blobs       blobTotals       `json:"blobs"`
+	Store       inspectStoreInfo `json:"store"`
 }
 
 type signatureInfo struct {
@@ -150,6 +154,10 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 		return err
 	}
 	rep.Signatures = inspectSignatures(ctx, k, dinfo, keys)
+	if rep.Base != nil && store != nil {
+		inStore := checkComplete(ctx, store, rep.Base.Digest) == nil
+		rep.BaseInStore = &inStore
+	}
 	if err := inspectContents(ctx, k, store, rep); err != nil {
 		return err
 	}
@@ -355,7 +363,7 @@ func printInspect(w io.Writer, rep *inspectReport) {
 	fmt.Fprintf(w, "  digest      %s\n", rep.Digest)
 	fmt.Fprintf(w, "  sequence    %d\n", rep.Sequence)
 	if rep.Base != nil {
-		fmt.Fprintf(w, "  base        %s (%s)\n", rep.Base.Version, rep.Base.Digest)
+		fmt.Fprintf(w, "  base        %s (%s)%s\n", rep.Base.Version, rep.Base.Digest, baseState(rep.BaseInStore))
 	}
 	fmt.Fprintf(w, "  created     %s\n", rep.Created.UTC().Format(time.RFC3339))
 	if rep.Expires.IsZero() {
@@ -377,8 +385,7 @@ func printInspect(w io.Writer, rep *inspectReport) {
 		fmt.Fprintf(w, "  signature   of the %s, %s\n", s.Subject, state)
 	}
 	for _, l := range rep.DBLayers {
-		fmt.Fprintf(w, "  DB layer    %s %s %d records, %s%s\n", l.Kind, l.Ecosystem, l.Records,
-			humanBytes(l.Size), where(l.InKit, l.InStore))
+		fmt.Fprintf(w, "  DB layer    %s, %s%s\n", layerLabel(l), humanBytes(l.Size), where(l.InKit, l.InStore))
 	}
 	for _, img := range rep.Images {
 		fmt.Fprintf(w, "  image       %s [%s] %s\n", img.Ref, strings.Join(img.Platforms, ", "), humanBytes(img.Size))
@@ -387,6 +394,31 @@ func printInspect(w io.Writer, rep *inspectReport) {
 	fmt.Fprintf(w, "  blobs       %d (%s): %d in the kit (%s), %d in the store (%s), %d in neither\n",
 		b.Count, humanBytes(b.Bytes), b.InKit, humanBytes(b.InKitBytes), b.InStore, humanBytes(b.InStoreBytes), b.Missing)
 	fmt.Fprintf(w, "  store       %s (%s)\n", rep.Store.Dir, rep.Store.Status)
+}
+
+// baseState returns the text after a delta's base line: whether the store
+// holds the base, and what to do when it does not.
+func baseState(inStore *bool) string {
+	switch {
+	case inStore == nil:
+		return ""
+	case *inStore:
+		return ", in the store"
+	}
+	return ", not in the store: import that kit or its delta first, or import of this delta is rejected"
+}
+
+// layerLabel returns a DB layer's kind, ecosystem and record count,
+// leaving out an empty ecosystem.
+func layerLabel(l dbLayerInfo) string {
+	parts := []string{}
+	for _, p := range []string{l.Kind, l.Ecosystem} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	parts = append(parts, fmt.Sprintf("%d %s", l.Records, plural(l.Records, "record", "records")))
+	return strings.Join(parts, " ")
 }
 
 func where(inKit, inStore bool) string {

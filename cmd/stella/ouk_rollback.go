@@ -22,7 +22,11 @@ func newRollbackCommand(g *globalOptions) *cobra.Command {
 		Long: `Switch back to the kit that was active before the current one, or to the
 kit with the given bundle digest (a unique prefix is enough) when it is still
 in the store. Unlike importing an older kit, a rollback is the operator's own
-decision and needs no --allow-downgrade; the history records it.`,
+decision and needs no --allow-downgrade; the history records it.
+
+Without DIGEST a second rollback switches forward again, because the kit
+that was active before is then the newer one: it toggles between the last
+two kits. To go back further, pick a digest from 'stella ouk history'.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.validate(); err != nil {
@@ -49,6 +53,7 @@ decision and needs no --allow-downgrade; the history records it.`,
 			if err := checkComplete(ctx, store, target); err != nil {
 				return err
 			}
+			prev, _ := store.Active(ctx)
 			rec := cas.KitRecord{Digest: target, Version: info.Version, Sequence: info.Sequence,
 				Created: info.Created, Expires: info.Expires, At: time.Now().UTC(), Action: "rollback"}
 			if err := store.Activate(ctx, rec); err != nil {
@@ -57,7 +62,7 @@ decision and needs no --allow-downgrade; the history records it.`,
 			if out.json() {
 				return writeJSON(cmd.OutOrStdout(), info)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Rolled back to kit %s (%s)\n", info.Version, info.Digest)
+			fmt.Fprintln(cmd.OutOrStdout(), switchMessage(prev, info.Version, info.Sequence, info.Digest))
 			return nil
 		},
 	}
@@ -108,4 +113,20 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 		return matches[0], nil
 	}
 	return "", usagef("digest prefix %q matches %d kits; give more of the digest", want, len(matches))
+}
+
+// switchMessage describes a rollback from the kit prev to the target kit. It
+// says whether the target is older or newer, because a rollback without a
+// digest toggles between the last two kits.
+func switchMessage(prev cas.KitRecord, version string, sequence int64, d string) string {
+	if prev.Version == "" {
+		return fmt.Sprintf("Switched to kit %s (%s)", version, d)
+	}
+	target := "kit"
+	if sequence < prev.Sequence {
+		target = "the older kit"
+	} else if sequence > prev.Sequence {
+		target = "the newer kit"
+	}
+	return fmt.Sprintf("Switched from kit %s to %s %s (%s)", prev.Version, target, version, d)
 }
