@@ -33,7 +33,7 @@ type inspectReport struct {
 	Sequence int64      `json:"sequence"`
 	Kind     string     `json:"kind"`
 	Base     *delta.Ref `json:"base,omitempty"`
-	// BaseInStore tells whether the store holds the delta's base kit
+	// BaseInStore is true when the store contains the delta's base kit
 	// complete, which import requires. It is nil for a full kit and when
 	// the store could not be opened.
 	BaseInStore *bool            `json:"baseInStore,omitempty"`

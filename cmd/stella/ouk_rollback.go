@@ -115,9 +115,9 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 	return "", usagef("digest prefix %q matches %d kits; give more of the digest", want, len(matches))
 }
 
-// switchMessage describes a rollback from the kit prev to the target kit. It
-// says whether the target is older or newer, because a rollback without a
-// digest toggles between the last two kits.
+// switchMessage describes a rollback from the kit prev to the target kit,
+// naming the target older or newer, because a rollback without a digest
+// toggles between the last two kits.
 func switchMessage(prev cas.KitRecord, version string, sequence int64, d string) string {
 	if prev.Version == "" {
 		return fmt.Sprintf("Switched to kit %s (%s)", version, d)
