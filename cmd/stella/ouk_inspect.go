@@ -363,7 +363,7 @@ func printInspect(w io.Writer, rep *inspectReport) {
 	fmt.Fprintf(w, "  digest      %s\n", rep.Digest)
 	fmt.Fprintf(w, "  sequence    %d\n", rep.Sequence)
 	if rep.Base != nil {
-		fmt.Fprintf(w, "  base        %s (%s)%s\n", rep.Base.Version, rep.Base.Digest, baseState(rep.BaseInStore))
+		fmt.Fprintf(w, "  base        %s (%s)%s\n", rep.Base.Version, rep.Base.Digest, baseState(rep.Base.Version, rep.BaseInStore))
 	}
 	fmt.Fprintf(w, "  created     %s\n", rep.Created.UTC().Format(time.RFC3339))
 	if rep.Expires.IsZero() {
@@ -398,14 +398,15 @@ func printInspect(w io.Writer, rep *inspectReport) {
 
 // baseState returns the text after a delta's base line: whether the store
 // holds the base, and what to do when it does not.
-func baseState(inStore *bool) string {
+func baseState(version string, inStore *bool) string {
 	switch {
 	case inStore == nil:
 		return ""
 	case *inStore:
 		return ", in the store"
 	}
-	return ", not in the store: import that kit or its delta first, or import of this delta is rejected"
+	return fmt.Sprintf(", not in the store: import of this delta is rejected until kit %s "+
+		"or its delta is imported", version)
 }
 
 // layerLabel returns a DB layer's kind, ecosystem and record count,
