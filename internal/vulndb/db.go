@@ -325,24 +325,7 @@ func (db *DB) readRecords(cands []pkgCandidate) ([]Record, error) {
 			db.records.put(k, recordCacheEntry{rec: recs[i], ok: ok[i]})
 		}
 	}
-	workers := runtime.GOMAXPROCS(0)
-	if len(cands) < parallelReadMin || workers < 2 {
-		for i := range cands {
-			read(i)
-		}
-	} else {
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := w; i < len(cands); i += workers {
-					read(i)
-				}
-			}()
-		}
-		wg.Wait()
-	}
+	parallelFor(len(cands), parallelReadMin, read)
 	var out []Record
 	for i := range cands {
 		if errs[i] != nil {
@@ -457,34 +440,75 @@ func (db *DB) packageCandidates(ecosystem, name string) ([]pkgCandidate, error) 
 		return nil, err
 	}
 	eco := orderFor(ecosystem)
+	cands := make([]pkgCandidate, len(keys))
+	live := make([]bool, len(keys))
+	errs := make([]error, len(keys))
+	parallelFor(len(keys), parallelPrepareMin, func(i int) {
+		cands[i], live[i], errs[i] = db.prepareCandidate(keys[i], eco)
+	})
 	out := make([]pkgCandidate, 0, len(keys))
-	for _, k := range keys {
-		newer, _, err := db.newestLayer(k.id, k.layer)
-		if err != nil {
-			return nil, err
+	for i := range keys {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		if newer >= 0 {
-			continue
+		if live[i] {
+			out = append(out, cands[i])
 		}
-		entries, err := decodePkgValue(k.value)
-		if err != nil {
-			return nil, fmt.Errorf("package index entry of record %s in layer %s: %v; import the kit again to rebuild the index: %w",
-				k.id, db.layers[k.layer].Digest, err, errdef.ErrInvalidRecord)
-		}
-		for i := range entries {
-			for j := range entries[i].Ranges {
-				rg := &entries[i].Ranges[j]
-				order := eco
-				if rg.Type == "SEMVER" {
-					order = semverOrder
-				}
-				rg.order, rg.parsed = order.name, parseEvents(order, rg.Events, &db.versions)
-			}
-		}
-		out = append(out, pkgCandidate{id: k.id, layer: k.layer, entries: entries})
 	}
 	db.packages.put(string(prefix), out)
 	return out, nil
+}
+
+// parallelPrepareMin is the number of package index keys from which
+// packageCandidates prepares them on several goroutines.
+const parallelPrepareMin = 64
+
+// prepareCandidate decodes a package index key's value and parses its range
+// versions, or reports live false when a newer layer replaces the record.
+func (db *DB) prepareCandidate(k pkgIndexKey, eco versionOrder) (pkgCandidate, bool, error) {
+	newer, _, err := db.newestLayer(k.id, k.layer)
+	if err != nil || newer >= 0 {
+		return pkgCandidate{}, false, err
+	}
+	entries, err := decodePkgValue(k.value)
+	if err != nil {
+		return pkgCandidate{}, false, fmt.Errorf("package index entry of record %s in layer %s: %v; import the kit again to rebuild the index: %w",
+			k.id, db.layers[k.layer].Digest, err, errdef.ErrInvalidRecord)
+	}
+	for i := range entries {
+		for j := range entries[i].Ranges {
+			rg := &entries[i].Ranges[j]
+			order := eco
+			if rg.Type == "SEMVER" {
+				order = semverOrder
+			}
+			rg.order, rg.parsed = order.name, parseEvents(order, rg.Events, &db.versions)
+		}
+	}
+	return pkgCandidate{id: k.id, layer: k.layer, entries: entries}, true, nil
+}
+
+// parallelFor calls fn for every index below n, on as many goroutines as
+// there are processors when n is at least from, and in order otherwise.
+func parallelFor(n, from int, fn func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < from || workers < 2 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // pkgIndexKey is a package index key of this DB: the record ID, the position
