@@ -92,6 +92,15 @@ func TestWatchOnceRejectsTruncatedKit(t *testing.T) {
 	if !strings.Contains(note.Reason, "truncated") || !strings.Contains(note.Reason, "copy the kit file again") {
 		t.Errorf("note reason %q does not say the file is truncated and what to do", note.Reason)
 	}
+
+	// A second run counts the kit again and names it.
+	r = e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != exitRejected {
+		t.Errorf("second run: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	if !strings.Contains(r.stderr, `msg="kit remains rejected; skipped" path=`+cut) {
+		t.Errorf("second run does not name the kit it counts as rejected:\n%s", r.stderr)
+	}
 }
 
 func TestImportFlippedByteRejected(t *testing.T) {

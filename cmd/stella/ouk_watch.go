@@ -165,7 +165,14 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 	active, hasActive := activeKit(ctx, store)
 	if note, ok := watch.ReadNote(c.Path); ok {
 		if !note.Stale(c, string(active.Digest)) {
-			w.log.Debug("kit remains rejected; skipped", "path", c.Path, "reason", note.Reason)
+			// A running watch would repeat this line every round, but a
+			// --once run that exits 3 names every kit it counts.
+			level := slog.LevelDebug
+			if w.opts.once {
+				level = slog.LevelInfo
+			}
+			w.log.Log(ctx, level, "kit remains rejected; skipped",
+				append(kitAttrs(c.Path, note.Version, note.Digest), "reason", note.Reason)...)
 			return false
 		}
 		w.log.Info("retrying rejected kit", kitAttrs(c.Path, note.Version, note.Digest)...)
