@@ -261,7 +261,11 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 	case len(candidates) == 0:
 		failure = "the kit carries no signature"
 	case len(s.opts.Keys) == 0:
-		failure = "no trusted key is configured (pass --key or put the public key in $STELLA_HOME/keys)"
+		dir := s.opts.KeysDir
+		if dir == "" {
+			dir = "$STELLA_HOME/keys"
+		}
+		failure = "no trusted key is configured (pass --key or put the public key in " + dir + ")"
 	default:
 		failure = "no signature verifies with a trusted key: " + strings.Join(reasons, "; ")
 	}

@@ -22,6 +22,9 @@ type Options struct {
 	// Keys are the trusted public keys; a kit must carry a signature by
 	// one of them unless InsecureSkipSignature is set.
 	Keys []sign.TrustedKey
+	// KeysDir is the folder of trusted keys that a message about a missing
+	// key names; empty means "$STELLA_HOME/keys".
+	KeysDir string
 	// InsecureSkipSignature imports a kit without a valid signature.
 	InsecureSkipSignature bool
 	// AllowDowngrade imports a kit whose sequence number is lower than the

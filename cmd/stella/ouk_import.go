@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -92,6 +93,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	opts := importer.Options{
 		Store:                 store,
 		Keys:                  keys,
+		KeysDir:               filepath.Join(dir, storeKeysDir),
 		InsecureSkipSignature: o.skipSignature,
 		AllowDowngrade:        o.allowDowngrade,
 		AllowExpired:          o.allowExpired,
@@ -115,7 +117,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	default:
 		res, err = o.importFile(cmd, source, info.Size(), !g.quiet, opts)
 	}
-	if err := withKeysFolder(err, dir); err != nil {
+	if err != nil {
 		return fmt.Errorf("importing %s: %w", source, err)
 	}
 	if o.out.json() {

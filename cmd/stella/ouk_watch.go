@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -153,7 +154,8 @@ func (w *watcher) round(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			return rejected, nil
 		}
-		if !w.process(ctx, store, importer.Options{Store: store, Keys: keys, Logger: w.importLog}, c) {
+		if !w.process(ctx, store, importer.Options{Store: store, Keys: keys,
+			KeysDir: filepath.Join(w.storeDir, storeKeysDir), Logger: w.importLog}, c) {
 			rejected++
 		}
 	}
@@ -192,7 +194,6 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		return true
 	}
 	res, err := importPath(ctx, c, opts)
-	err = withKeysFolder(err, w.storeDir)
 	switch {
 	case err == nil:
 		log.Info("kit imported", "sequence", res.Sequence, "action", res.Action,

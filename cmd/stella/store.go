@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"stella-ops.org/ouk/cas"
@@ -51,31 +50,6 @@ func trustedKeys(storeDir string, files []string) ([]sign.TrustedKey, error) {
 		return nil, fmt.Errorf("loading trusted keys: %w", err)
 	}
 	return keys, nil
-}
-
-// keysFolderPlaceholder is the name of the keys folder in the importer's
-// "no trusted key" message. The importer does not know the store folder.
-const keysFolderPlaceholder = "$STELLA_HOME/keys"
-
-// keysFolderError is an import error whose message names the keys folder
-// of the store in use in place of keysFolderPlaceholder.
-type keysFolderError struct {
-	msg string
-	err error
-}
-
-func (e keysFolderError) Error() string { return e.msg }
-func (e keysFolderError) Unwrap() error { return e.err }
-
-// withKeysFolder rewrites a signature error of an import so that it names
-// the keys folder of the store in storeDir, which is where the operator
-// has to put the public key. Other errors are returned unchanged.
-func withKeysFolder(err error, storeDir string) error {
-	if err == nil || !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), keysFolderPlaceholder) {
-		return err
-	}
-	folder := filepath.Join(storeDir, storeKeysDir)
-	return keysFolderError{msg: strings.ReplaceAll(err.Error(), keysFolderPlaceholder, folder), err: err}
 }
 
 // keyPassword returns the password of a private key: $COSIGN_PASSWORD when
