@@ -45,3 +45,21 @@ func TestTarReaderCorruptStream(t *testing.T) {
 		})
 	}
 }
+
+// TestTarReaderDamagedTrailer damages the last bytes of a compressed kit,
+// where gzip keeps its checksum and size and zstd its frame checksum, which
+// the decoder checks only when the stream is read to its end.
+func TestTarReaderDamagedTrailer(t *testing.T) {
+	plain := validLayoutTar(t)
+	streams := map[string][]byte{"gzip": gzipBytes(t, plain), "zstd": zstdBytes(t, plain)}
+	for name, data := range streams {
+		t.Run(name, func(t *testing.T) {
+			b := append([]byte(nil), data...)
+			b[len(b)-2] ^= 0xff
+			_, err := readAll(b, Limits{})
+			if !errors.Is(err, errdef.ErrInvalidKit) {
+				t.Fatalf("damaged trailer: err = %v, want errdef.ErrInvalidKit", err)
+			}
+		})
+	}
+}

@@ -234,8 +234,18 @@ func (t *TarReader) checkEnd() error {
 		return fmt.Errorf("kit tar stream ends without its end-of-archive marker, so it is truncated; "+
 			"copy the kit file again: %w", io.ErrUnexpectedEOF)
 	}
+	// The tar reader stops at the marker. Reading on to the end of the
+	// stream lets the gzip or zstd decoder check its trailer (checksum
+	// and size), so damage there is reported too. Tar writers pad the
+	// archive with at most a few KiB of zeros; more is left unread.
+	if _, err := io.Copy(io.Discard, io.LimitReader(t.tail, maxTrailer)); err != nil {
+		return readError(err)
+	}
 	return io.EOF
 }
+
+// maxTrailer bounds what checkEnd reads after the end-of-archive marker.
+const maxTrailer = 1 << 20
 
 // readError wraps an error of archive/tar: a short stream keeps
 // io.ErrUnexpectedEOF, a malformed header becomes errdef.ErrInvalidKit.
