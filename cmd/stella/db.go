@@ -220,6 +220,9 @@ func printRecords(w io.Writer, recs []vulndb.Record) error {
 		fmt.Fprintln(w)
 		if r.Summary != "" {
 			fmt.Fprintf(w, "  summary    %s\n", r.Summary)
+		} else if r.Details != "" {
+			// NVD records carry a description but no summary.
+			fmt.Fprintf(w, "  details    %s\n", truncate(strings.Join(strings.Fields(r.Details), " "), 100))
 		}
 		if sev := severityOf(r); sev != "" {
 			fmt.Fprintf(w, "  severity   %s\n", sev)
@@ -232,6 +235,16 @@ func printRecords(w io.Writer, recs []vulndb.Record) error {
 		}
 		for _, a := range r.Affected {
 			fmt.Fprintf(w, "  affects    %s\n", describeAffected(a))
+		}
+		for _, c := range r.CPECriteria() {
+			fmt.Fprintf(w, "  cpe        %s\n", c)
+		}
+		for _, p := range r.Sources() {
+			src := p.Feed
+			if p.Catalogue != "" {
+				src += ":" + p.Catalogue
+			}
+			fmt.Fprintf(w, "  source     %s %s (modified %s)\n", src, p.ID, p.Modified)
 		}
 	}
 	return nil

@@ -492,3 +492,20 @@ func TestScanMatchesListedInvalidVersion(t *testing.T) {
 		t.Errorf("skipped = %+v, want other-build as not a valid npm version", rep.Skipped)
 	}
 }
+
+// TestDBLookupTextShowsCPEAndSources checks that the text output of a
+// lookup shows an NVD record's CPE criteria and every record's sources,
+// which otherwise only -o json shows.
+func TestDBLookupTextShowsCPEAndSources(t *testing.T) {
+	e, _ := sampleDBEnv(t)
+	out := e.must("db", "lookup", "CVE-2023-4863")
+	for _, want := range []string{"cpe        cpe:2.3:a:webmproject:libwebp:", "source     nvd CVE-2023-4863", "details    "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("db lookup CVE-2023-4863 lacks %q:\n%s", want, out)
+		}
+	}
+	out = e.must("db", "lookup", "GHSA-35jh-r3h4-6jhm")
+	if !strings.Contains(out, "source     ghsa GHSA-35jh-r3h4-6jhm") {
+		t.Errorf("db lookup GHSA-35jh-r3h4-6jhm lacks its ghsa source:\n%s", out)
+	}
+}

@@ -187,3 +187,30 @@ func compareCPEVersion(a, b string) int {
 	}
 	return strings.Compare(a, b)
 }
+
+// CPECriteria describes the vulnerable CPE match criteria of a record's
+// NVD configurations, one line each, such as
+// "cpe:2.3:a:webmproject:libwebp:*:*:*:*:*:*:*:* <1.3.2".
+func (r *Record) CPECriteria() []string {
+	var out []string
+	for _, m := range recordCPEs(r) {
+		if !m.Vulnerable {
+			continue
+		}
+		var bounds []string
+		switch {
+		case m.VersionStartIncluding != "":
+			bounds = append(bounds, ">="+m.VersionStartIncluding)
+		case m.VersionStartExcluding != "":
+			bounds = append(bounds, ">"+m.VersionStartExcluding)
+		}
+		switch {
+		case m.VersionEndIncluding != "":
+			bounds = append(bounds, "<="+m.VersionEndIncluding)
+		case m.VersionEndExcluding != "":
+			bounds = append(bounds, "<"+m.VersionEndExcluding)
+		}
+		out = append(out, strings.TrimSpace(m.Criteria+" "+strings.Join(bounds, " ")))
+	}
+	return out
+}
