@@ -31,24 +31,23 @@ type DB struct {
 	pos     map[string]int       // layer digest -> index in layers
 	// versions caches parsed range versions across lookups.
 	versions versionCache
-	// records caches decoded records across lookups.
-	records recordCache
-	// packages caches the prepared candidates of packages across lookups.
-	packages packageCache
+	// records caches decoded records by layer and ID, so that a scan that
+	// looks up a popular package at several versions, which returns largely
+	// the same records each time, reads and decodes them once. Records from
+	// it share their slices with other lookups' results, so callers treat
+	// records as read-only.
+	records twoGenCache[recordCacheKey, recordCacheEntry]
+	// packages caches the prepared candidates of packages by index prefix
+	// (see packageCandidates).
+	packages twoGenCache[string, []pkgCandidate]
 }
 
 // DisableCaches makes later lookups read the package index and decode
 // every record they return, as the first lookup of a package does.
 // Benchmarks use it to measure lookups without the caches.
 func (db *DB) DisableCaches() {
-	db.records.mu.Lock()
-	db.records.off = true
-	db.records.cur, db.records.old = nil, nil
-	db.records.mu.Unlock()
-	db.packages.mu.Lock()
-	db.packages.off = true
-	db.packages.cur, db.packages.old = nil, nil
-	db.packages.mu.Unlock()
+	db.records.disable()
+	db.packages.disable()
 }
 
 // Status describes a DB for operators.
@@ -68,7 +67,10 @@ type Status struct {
 // Descriptors of other media types are ignored. Open reads each layer's
 // record ID filter, about 2 bytes per record.
 func Open(store kv.Store, config []byte, layers []ocispec.Descriptor) (*DB, error) {
-	db := &DB{store: store, pos: map[string]int{}}
+	db := &DB{store: store, pos: map[string]int{},
+		records:  newTwoGenCache[recordCacheKey](maxCachedRecords, func(recordCacheEntry) int { return 1 }),
+		packages: newTwoGenCache[string](maxCachedCandidates, func(c []pkgCandidate) int { return len(c) }),
+	}
 	if len(config) > 0 {
 		c, err := ParseConfig(config)
 		if err != nil {
@@ -338,27 +340,13 @@ func (db *DB) readRecords(cands []pkgCandidate) ([]Record, error) {
 	return out, nil
 }
 
-// maxCachedRecords bounds each of the two generations of a recordCache.
-// A decoded record takes a few KiB, so a full cache holds some tens of
-// MiB.
+// maxCachedRecords bounds each of the two generations of the record
+// cache. A decoded record takes a few KiB, so a full cache holds some tens
+// of MiB.
 const maxCachedRecords = 4096
 
-// recordCache keeps decoded records across the lookups of a DB, so that a
-// scan that looks up a popular package at several versions, which returns
-// largely the same records each time, reads and decodes them once. A
-// record of a layer never changes, so the layer digest and ID are the
-// key. It keeps two generations: a lookup hit in the older one moves the
-// record to the newer, and when the newer is full the older is dropped,
-// so the records used most recently stay.
-//
-// Records from the cache share their slices with the cached copy, and with
-// other lookups' results; callers treat records as read-only.
-type recordCache struct {
-	mu       sync.Mutex
-	off      bool
-	cur, old map[recordCacheKey]recordCacheEntry
-}
-
+// recordCacheKey names a record of a layer. A record of a layer never
+// changes, so the key needs no version.
 type recordCacheKey struct {
 	layer digest.Digest
 	id    string
@@ -369,33 +357,60 @@ type recordCacheEntry struct {
 	ok  bool // false for a tombstone
 }
 
-func (c *recordCache) get(k recordCacheKey) (recordCacheEntry, bool) {
+// twoGenCache is a bounded cache shared by the lookups of a DB. It keeps two
+// generations: a hit in the older one moves the entry to the newer, and
+// when the newer one reaches max (counted by cost) the older is dropped, so
+// the entries used most recently stay. Cached values are never modified.
+type twoGenCache[K comparable, V any] struct {
+	max  int
+	cost func(V) int
+
+	mu       sync.Mutex
+	off      bool
+	cur, old map[K]V
+	n        int // cost of the entries in cur
+}
+
+func newTwoGenCache[K comparable, V any](max int, cost func(V) int) twoGenCache[K, V] {
+	return twoGenCache[K, V]{max: max, cost: cost}
+}
+
+func (c *twoGenCache[K, V]) get(k K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.cur[k]; ok {
-		return e, true
+	if v, ok := c.cur[k]; ok {
+		return v, true
 	}
-	e, ok := c.old[k]
+	v, ok := c.old[k]
 	if ok {
-		c.putLocked(k, e)
+		c.putLocked(k, v)
 	}
-	return e, ok
+	return v, ok
 }
 
-func (c *recordCache) put(k recordCacheKey, e recordCacheEntry) {
+func (c *twoGenCache[K, V]) put(k K, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.putLocked(k, e)
+	c.putLocked(k, v)
 }
 
-func (c *recordCache) putLocked(k recordCacheKey, e recordCacheEntry) {
+func (c *twoGenCache[K, V]) putLocked(k K, v V) {
 	if c.off {
 		return
 	}
-	if c.cur == nil || len(c.cur) >= maxCachedRecords {
-		c.old, c.cur = c.cur, make(map[recordCacheKey]recordCacheEntry, maxCachedRecords)
+	cost := c.cost(v)
+	if c.cur == nil || c.n+cost > c.max {
+		c.old, c.cur, c.n = c.cur, map[K]V{}, 0
 	}
-	c.cur[k] = e
+	c.cur[k] = v
+	c.n += cost
+}
+
+// disable empties the cache and keeps it empty.
+func (c *twoGenCache[K, V]) disable() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off, c.cur, c.old, c.n = true, nil, nil, 0
 }
 
 // pkgCandidate is a record that names a package in the newest layer of
@@ -551,50 +566,10 @@ func (db *DB) pkgKeys(prefix []byte) ([]pkgIndexKey, error) {
 	return out, nil
 }
 
-// maxCachedCandidates bounds each of the two generations of a
-// packageCache, counted in candidates. A candidate takes a few hundred
-// bytes, so a full cache holds some tens of MiB.
+// maxCachedCandidates bounds each of the two generations of the package
+// cache, counted in candidates. A candidate takes a few hundred bytes, so a
+// full cache holds some tens of MiB.
 const maxCachedCandidates = 1 << 16
-
-// packageCache keeps the prepared candidates of packages across the
-// lookups of a DB, in two generations as recordCache does. The cached
-// lists are never modified.
-type packageCache struct {
-	mu       sync.Mutex
-	off      bool
-	cur, old map[string][]pkgCandidate
-	n        int // candidates in cur
-}
-
-func (c *packageCache) get(prefix string) ([]pkgCandidate, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if v, ok := c.cur[prefix]; ok {
-		return v, true
-	}
-	v, ok := c.old[prefix]
-	if ok {
-		c.putLocked(prefix, v)
-	}
-	return v, ok
-}
-
-func (c *packageCache) put(prefix string, v []pkgCandidate) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.putLocked(prefix, v)
-}
-
-func (c *packageCache) putLocked(prefix string, v []pkgCandidate) {
-	if c.off {
-		return
-	}
-	if c.cur == nil || c.n+len(v) > maxCachedCandidates {
-		c.old, c.cur, c.n = c.cur, map[string][]pkgCandidate{}, 0
-	}
-	c.cur[prefix] = v
-	c.n += len(v)
-}
 
 // LookupCPE returns the NVD-derived records whose vulnerable CPE match
 // criteria cover a CPE 2.3 name (or a CPE 2.2 URI), honouring version
