@@ -136,8 +136,9 @@ func readFilter(store kv.Store, layer digest.Digest) (idFilter, error) {
 // bytes, or -1 when none does. It reads the record key only of layers
 // whose filter may hold id.
 func (db *DB) newestLayer(id string, below int) (int, []byte, error) {
+	h1, h2 := filterHash(id)
 	for i := len(db.layers) - 1; i > below; i-- {
-		if !db.filters[i].mayContain(id) {
+		if !db.filters[i].mayContainHash(h1, h2) {
 			continue
 		}
 		v, err := db.store.Get(recKey(db.layers[i].Digest, id))

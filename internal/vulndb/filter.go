@@ -66,8 +66,14 @@ func (f idFilter) add(id string) {
 
 // mayContain reports false when the layer certainly lacks id.
 func (f idFilter) mayContain(id string) bool {
-	nbits := uint32(len(f)-1) * 8
 	h1, h2 := filterHash(id)
+	return f.mayContainHash(h1, h2)
+}
+
+// mayContainHash is mayContain for an ID that filterHash hashed, so that a
+// lookup testing the filters of many layers hashes the ID once.
+func (f idFilter) mayContainHash(h1, h2 uint32) bool {
+	nbits := uint32(len(f)-1) * 8
 	for i := range uint32(f[0]) {
 		bit := (h1 + i*h2) % nbits
 		if f[1+bit/8]&(1<<(bit%8)) == 0 {
