@@ -164,9 +164,10 @@ func (db *DB) resolve(id string) (Record, bool, error) {
 }
 
 // decodeAt decodes the record id read from the layer at position i. A
-// tombstone yields ok false.
+// tombstone yields ok false. The record keeps slices of v, which callers
+// pass over from a store read and never modify.
 func (db *DB) decodeAt(i int, id string, v []byte) (Record, bool, error) {
-	r, err := decodeLine(v)
+	r, err := decodeLineOwned(v)
 	if err != nil {
 		return Record{}, false, fmt.Errorf("record %s in layer %s: %w", id, db.layers[i].Digest, err)
 	}

@@ -16,7 +16,17 @@ import (
 // or invalid UTF-8, and input that is not valid JSON. So when ok is true,
 // the record equals what json.Unmarshal returns for the same bytes.
 func decodeRecordFast(b []byte) (r Record, ok bool) {
-	d := &fastDecoder{b: b, s: string(b)}
+	return decodeRecordFastFrom(&fastDecoder{b: b, s: string(b)})
+}
+
+// decodeRecordFastOwned is decodeRecordFast for a buffer that the caller
+// hands over and never modifies again: the record's raw values are slices
+// of b instead of a copy.
+func decodeRecordFastOwned(b []byte) (r Record, ok bool) {
+	return decodeRecordFastFrom(&fastDecoder{b: b, s: string(b), own: b})
+}
+
+func decodeRecordFastFrom(d *fastDecoder) (r Record, ok bool) {
 	d.record(&r)
 	d.space()
 	if d.failed || d.i != len(d.b) {

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -138,5 +139,26 @@ func TestTombstoneFast(t *testing.T) {
 	}
 	if _, ok := tombstoneFast([]byte(`{"tombstone":true,"sources":[]}`)); !ok {
 		t.Error("tombstoneFast rejected a value in the shape Build writes")
+	}
+}
+
+// TestDecodeOwnedSharesBuffer checks that an owned decode keeps raw values
+// as slices of the given buffer and gives the same record as a copying one.
+func TestDecodeOwnedSharesBuffer(t *testing.T) {
+	line := []byte(`{"id":"GHSA-aaaa-bbbb-cccc","modified":"2026-01-01T00:00:00Z","database_specific":{"stellaops":{"tombstone":false}}}`)
+	copied, err := decodeLine(bytes.Clone(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned, err := decodeLineOwned(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(copied, owned) {
+		t.Fatalf("owned decode = %+v, copying decode = %+v", owned, copied)
+	}
+	raw := owned.DatabaseSpecific[dbKey]
+	if len(raw) == 0 || &raw[0] != &line[bytes.Index(line, []byte(`{"tombstone"`))] {
+		t.Error("the owned decode copied a raw value instead of slicing the buffer")
 	}
 }

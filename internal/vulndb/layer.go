@@ -146,6 +146,19 @@ func readLayer(r io.Reader, fn func(line []byte) error) error {
 // also reports the errors.
 func decodeLine(line []byte) (Record, error) {
 	r, ok := decodeRecordFast(line)
+	return finishDecode(r, ok, line)
+}
+
+// decodeLineOwned is decodeLine for a line that the caller hands over and
+// never modifies again, such as a value read from the store.
+func decodeLineOwned(line []byte) (Record, error) {
+	r, ok := decodeRecordFastOwned(line)
+	return finishDecode(r, ok, line)
+}
+
+// finishDecode falls back to encoding/json when the fast decoder did not
+// take the line, and checks the record's ID.
+func finishDecode(r Record, ok bool, line []byte) (Record, error) {
 	if !ok {
 		r = Record{}
 		if err := json.Unmarshal(line, &r); err != nil {
