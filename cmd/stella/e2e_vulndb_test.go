@@ -481,15 +481,26 @@ func TestScanMatchesListedInvalidVersion(t *testing.T) {
 	writeCycloneDX(t, sbom, []sbomPackage{
 		{name: "tagged-lib", version: "nightly-build", purl: "pkg:npm/tagged-lib@nightly-build"},
 		{name: "tagged-lib", version: "other-build", purl: "pkg:npm/tagged-lib@other-build"},
+		{name: "nosuch", version: "notaversion", purl: "pkg:npm/nosuch@notaversion"},
 	})
 	rep, _ := e.scan(sbom)
 	got := findingsByPackage(rep)
 	if ids := got["tagged-lib@nightly-build"]; !slices.Equal(ids, []string{"GHSA-test-tag1-0001"}) {
 		t.Errorf("findings of tagged-lib@nightly-build = %v, want GHSA-test-tag1-0001", ids)
 	}
-	// A version that is neither valid nor listed is skipped with the reason.
-	if len(rep.Skipped) != 1 || rep.Skipped[0].Version != "other-build" || !strings.Contains(rep.Skipped[0].Reason, "not a valid npm version") {
-		t.Errorf("skipped = %+v, want other-build as not a valid npm version", rep.Skipped)
+	// A version that is neither valid nor listed is skipped with the
+	// reason, whether or not a record names the package.
+	if len(rep.Skipped) != 2 {
+		t.Fatalf("skipped = %+v, want other-build and notaversion", rep.Skipped)
+	}
+	for _, s := range rep.Skipped {
+		if !strings.Contains(s.Reason, "not a valid npm version") {
+			t.Errorf("skipped %s@%s for %q, want: not a valid npm version", s.Package, s.Version, s.Reason)
+		}
+	}
+	// An empty ID is a command-line error.
+	if r := e.run("db", "lookup", ""); r.code != 2 {
+		t.Errorf("db lookup \"\": exit %d, want 2: %s", r.code, r.stderr)
 	}
 }
 

@@ -3,6 +3,7 @@ package vulndb
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/kv"
 )
 
@@ -127,4 +129,19 @@ func TestLookupCachesGiveSameAnswers(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestLookupRejectsUnmatchableQueries(t *testing.T) {
+	db, _, _ := cacheTestDB(t)
+	// No record names this package, and its version is not an npm
+	// version, so no record could ever match it.
+	if _, err := db.LookupPURL("pkg:npm/nosuch@notaversion"); !errors.Is(err, errdef.ErrInvalidArgument) {
+		t.Errorf("LookupPURL of an invalid version of an unknown package: error = %v, want ErrInvalidArgument", err)
+	}
+	if recs, err := db.LookupPURL("pkg:npm/nosuch@1.0.0"); err != nil || len(recs) != 0 {
+		t.Errorf("LookupPURL of a valid version of an unknown package = %d records, %v; want none and no error", len(recs), err)
+	}
+	if _, err := db.Lookup("  "); !errors.Is(err, errdef.ErrInvalidArgument) {
+		t.Errorf("Lookup of an empty ID: error = %v, want ErrInvalidArgument", err)
+	}
 }

@@ -220,9 +220,13 @@ func (db *DB) collect(ids []string, keep func(*Record) bool) ([]Record, error) {
 
 // Lookup returns the record whose ID or alias is id, ignoring case. A
 // record is returned once even when several of its names match. A miss
-// returns an error wrapping errdef.ErrNotFound.
+// returns an error wrapping errdef.ErrNotFound, and an empty id one
+// wrapping errdef.ErrInvalidArgument.
 func (db *DB) Lookup(id string) ([]Record, error) {
 	id = strings.TrimSpace(id)
+	if id == "" {
+		return nil, invalidQuery("the ID to look up is empty; give a record ID or alias such as CVE-2023-4863 or GHSA-35jh-r3h4-6jhm")
+	}
 	want := aliasIndex(id)
 	ids, err := db.candidates(key(prefixAlias, want))
 	if err != nil {
@@ -253,8 +257,7 @@ func (db *DB) Lookup(id string) ([]Record, error) {
 // URL names, sorted by ID, or none. A purl without a version matches every
 // record that names the package. A malformed purl is an error wrapping
 // errdef.ErrInvalidArgument, and so is a version that is not valid in the
-// package's ecosystem when records name the package but none lists that
-// exact version. A purl of a type with no OSV ecosystem, or a deb, apk or
+// package's ecosystem when no record lists that exact version. A purl of a type with no OSV ecosystem, or a deb, apk or
 // rpm purl without a known distribution namespace, is an error wrapping
 // errdef.ErrNotFound.
 //
@@ -273,9 +276,9 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 	var versionErr error
 	if q.version != "" {
 		// A version no range can be compared with matches only exact
-		// entries of versions lists. When records name the package but
-		// none matches, an empty result would hide them, so it is an
-		// error instead.
+		// entries of versions lists. When none matches, an empty result
+		// would hide that the version can never match, so it is an error
+		// instead.
 		if _, err := orderFor(q.ecosystem).parse(q.version); err != nil {
 			versionErr = invalidQuery("purl %q: version %q is not a valid %s version (%v); correct the version in the purl or SBOM",
 				purl, q.version, q.ecosystem, err)
@@ -293,7 +296,11 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if versionErr != nil && len(out) == 0 && len(cands) > 0 {
+	// A version that no range can compare and that no record lists
+	// exactly is an error even when no record names the package, so an
+	// SBOM entry that can never match is reported instead of counted as
+	// scanned without findings.
+	if versionErr != nil && len(out) == 0 {
 		return nil, versionErr
 	}
 	return out, nil
