@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/registry"
 	"sigs.k8s.io/yaml"
 
 	"stella-ops.org/ouk/internal/build"
@@ -133,6 +135,10 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	if opts.Created, err = creationTime(); err != nil {
 		return err
+	}
+	if opts.Expires > 0 && opts.Created.Add(opts.Expires).Year() > 9999 {
+		return usagef("--expires %s from the creation time %s ends after the year 9999; give a shorter duration or an earlier SOURCE_DATE_EPOCH",
+			spec.Expires, opts.Created.Format(time.RFC3339))
 	}
 	opts.Removal = vulndb.RemovalPolicy{DropSources: spec.DropSources, AllowMassRemoval: spec.AllowMassRemoval}
 	if len(opts.Feeds) == 0 && !g.quiet {
@@ -323,13 +329,11 @@ func (s kitSpec) options() (build.Options, error) {
 		}
 		opts.Feeds = append(opts.Feeds, feed)
 	}
-	for _, im := range s.Images {
-		ref, path, ok := cutLast(im, "=")
-		if !ok || ref == "" || path == "" {
-			return opts, usagef("image %q is not REF=PATH, such as registry.example/stella-ops/scanner:0.1.0=images/scanner", im)
-		}
-		opts.Images = append(opts.Images, build.Image{Ref: ref, Path: path})
+	images, err := parseImages(s.Images)
+	if err != nil {
+		return opts, err
 	}
+	opts.Images = images
 	if s.Expires != "" {
 		d, err := parseDuration(s.Expires)
 		if err != nil {
@@ -360,6 +364,43 @@ func (s kitSpec) checkRemovalFlags() error {
 	return nil
 }
 
+// parseImages splits each REF=PATH and checks every reference with the
+// parser that `stella ouk mirror` applies at the site, so a reference the
+// mirror would reject stops the build. It also rejects two references that
+// the mirror would push to the same repository and tag, since the mirror
+// drops the registry host and the last push would win.
+func parseImages(specs []string) ([]build.Image, error) {
+	var images []build.Image
+	byTarget := map[string]string{}
+	for _, im := range specs {
+		ref, path, ok := cutLast(im, "=")
+		if !ok || ref == "" || path == "" {
+			return nil, usagef("image %q is not REF=PATH, such as registry.example/stella-ops/scanner:0.1.0=images/scanner", im)
+		}
+		parsed, err := registry.ParseReference(ref)
+		if err != nil {
+			return nil, usagef("image reference %q is invalid (%v); write it as REGISTRY/REPOSITORY:TAG "+
+				"in lower case, such as registry.example/stella-ops/scanner:0.1.0", ref, err)
+		}
+		if parsed.Reference != "" {
+			target := parsed.Repository + ":" + parsed.Reference
+			if parsed.ValidateReferenceAsDigest() == nil {
+				target = parsed.Repository + "@" + parsed.Reference
+			}
+			if prev, dup := byTarget[target]; dup {
+				if prev == ref {
+					return nil, usagef("image reference %q is given twice; give each reference once", ref)
+				}
+				return nil, usagef("image references %q and %q both mirror to %s, so one would overwrite the other; "+
+					"give each image its own repository or tag", prev, ref, target)
+			}
+			byTarget[target] = ref
+		}
+		images = append(images, build.Image{Ref: ref, Path: path})
+	}
+	return images, nil
+}
+
 func parseFeed(s string) (vulndb.Feed, error) {
 	kind, path, ok := strings.Cut(s, "=")
 	if !ok || path == "" {
@@ -386,17 +427,29 @@ func cutLast(s, sep string) (before, after string, ok bool) {
 	return s[:i], s[i+len(sep):], true
 }
 
-// parseDuration accepts Go durations and a whole number of days, "30d".
+// maxExpiryDays is the maximum --expires day count whose duration fits in
+// a time.Duration (an int64 count of nanoseconds, about 292 years).
+const maxExpiryDays = int64(math.MaxInt64 / int64(24*time.Hour))
+
+// parseDuration accepts Go durations and a whole number of days, "30d", up
+// to the maximum time.Duration.
 func parseDuration(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
+		// ParseInt returns math.MaxInt64 along with its error for a count
+		// too large for an int64, so n covers that case as well.
+		n, err := strconv.ParseInt(days, 10, 64)
+		if n > maxExpiryDays {
+			return 0, usagef("--expires is %q, over the maximum of %dd (about 292 years); give a shorter duration such as 720h or 30d",
+				s, maxExpiryDays)
+		}
 		if err == nil && n > 0 {
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		return 0, usagef("--expires is %q; give a positive duration such as 720h or 30d", s)
+		return 0, usagef("--expires is %q; give a positive duration such as 720h or 30d, at most %dd (about 292 years)",
+			s, maxExpiryDays)
 	}
 	return d, nil
 }

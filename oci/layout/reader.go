@@ -20,6 +20,12 @@ const (
 	DefaultMaxIndexSize = 4 << 20
 )
 
+// overLimitAdvice ends the errors of the Limits checks. The stella command
+// line has no setting that raises a limit (only a library caller can pass
+// other Limits), so the advice names what an operator can do instead.
+const overLimitAdvice = "the default limits are far above a normal kit, so the file is likely damaged or not a kit; " +
+	"check where it came from and rebuild it with stella ouk build"
+
 // Limits bounds what TarReader accepts. A field at zero or below takes its
 // default. Exceeding a limit yields an error wrapping
 // errdef.ErrSizeExceedsLimit.
@@ -157,8 +163,8 @@ func (t *TarReader) next() (*Entry, error) {
 func (t *TarReader) accept(hdr *tar.Header) (*Entry, error) {
 	t.entries++
 	if t.entries > t.lim.MaxEntries {
-		return nil, fmt.Errorf("kit has more than %d tar entries (at %q); raise the entry limit if the kit is trusted: %w",
-			t.lim.MaxEntries, hdr.Name, errdef.ErrSizeExceedsLimit)
+		return nil, fmt.Errorf("kit has more than %d tar entries (at %q); %s: %w",
+			t.lim.MaxEntries, hdr.Name, overLimitAdvice, errdef.ErrSizeExceedsLimit)
 	}
 	kind, name, dgst, err := classify(hdr)
 	if err != nil {
@@ -188,13 +194,13 @@ func (t *TarReader) checkSize(kind EntryKind, hdr *tar.Header) error {
 		limit, what = t.lim.MaxIndexSize, "index size limit"
 	}
 	if hdr.Size > limit {
-		return fmt.Errorf("tar entry %q is %d bytes, over the %s of %d bytes; raise the limit if the kit is trusted: %w",
-			hdr.Name, hdr.Size, what, limit, errdef.ErrSizeExceedsLimit)
+		return fmt.Errorf("tar entry %q is %d bytes, over the %s of %d bytes; %s: %w",
+			hdr.Name, hdr.Size, what, limit, overLimitAdvice, errdef.ErrSizeExceedsLimit)
 	}
 	t.total += hdr.Size
 	if t.total > t.lim.MaxTotalSize {
-		return fmt.Errorf("kit content exceeds the total size limit of %d bytes at tar entry %q; "+
-			"raise the limit if the kit is trusted: %w", t.lim.MaxTotalSize, hdr.Name, errdef.ErrSizeExceedsLimit)
+		return fmt.Errorf("kit content exceeds the total size limit of %d bytes at tar entry %q; %s: %w",
+			t.lim.MaxTotalSize, hdr.Name, overLimitAdvice, errdef.ErrSizeExceedsLimit)
 	}
 	return nil
 }

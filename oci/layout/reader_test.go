@@ -146,6 +146,34 @@ func TestTarReaderRejects(t *testing.T) {
 	}
 }
 
+func TestTarReaderLimitErrorAdvice(t *testing.T) {
+	layoutFile := file("oci-layout", layoutFileContent)
+	good := blobEntry([]byte("hello"))
+	cases := map[string]struct {
+		entries []tarEntry
+		lim     Limits
+	}{
+		"entry count": {[]tarEntry{layoutFile, good}, Limits{MaxEntries: 1}},
+		"blob size":   {[]tarEntry{layoutFile, good}, Limits{MaxBlobSize: 4}},
+		"index size":  {[]tarEntry{file("index.json", []byte(`{"schemaVersion":2}`))}, Limits{MaxIndexSize: 8}},
+		"total size":  {[]tarEntry{layoutFile, good}, Limits{MaxTotalSize: 32}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := readAll(buildTar(t, tc.entries...), tc.lim)
+			if !errors.Is(err, errdef.ErrSizeExceedsLimit) {
+				t.Fatalf("err = %v, want %v", err, errdef.ErrSizeExceedsLimit)
+			}
+			if strings.Contains(err.Error(), "raise") {
+				t.Errorf("error %q advises raising a limit that no setting raises", err)
+			}
+			if !strings.Contains(err.Error(), "rebuild it with stella ouk build") {
+				t.Errorf("error %q does not say how to get a valid kit", err)
+			}
+		})
+	}
+}
+
 func TestTarReaderErrorNamesEntry(t *testing.T) {
 	_, err := readAll(buildTar(t, tarEntry{name: "index.json", typeflag: tar.TypeSymlink, linkname: "/etc/shadow"}), Limits{})
 	if err == nil {

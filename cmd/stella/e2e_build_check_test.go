@@ -1,0 +1,96 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildArgs returns the arguments of a build from the fixture OSV feed.
+func (e *env) buildArgs(extra ...string) []string {
+	out := filepath.Join(e.dir, "kit.tar.zst")
+	return append([]string{"ouk", "build", "-o", out, "--key", e.key,
+		"--feed", "osv=" + fixtureFeed(e.t, "osv")}, extra...)
+}
+
+// mustReject runs a build that should stop on its command line and checks
+// that the error mentions each of want and that no kit was written.
+func (e *env) mustReject(args []string, want ...string) {
+	e.t.Helper()
+	r := e.run(args...)
+	if r.code != exitUsage {
+		e.t.Errorf("stella %s: exit %d, want %d\n%s", strings.Join(args, " "), r.code, exitUsage, r.stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.stderr, w) {
+			e.t.Errorf("stella %s: error lacks %q:\n%s", strings.Join(args, " "), w, r.stderr)
+		}
+	}
+	assertNoFile(e.t, filepath.Join(e.dir, "kit.tar.zst"))
+}
+
+func TestBuildExpiresOverflowRejected(t *testing.T) {
+	e := newEnv(t)
+	for _, value := range []string{"106752d", "3000000d", "99999999d", "99999999999999999999d", "999999999999999h"} {
+		e.mustReject(e.buildArgs("--expires", value), `"`+value+`"`, "106751d")
+	}
+}
+
+func TestBuildExpiresMaxDaysAccepted(t *testing.T) {
+	e := newEnv(t)
+	e.must(e.buildArgs("--expires", "106751d")...)
+}
+
+func TestBuildExpiresPastYear9999Rejected(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "253402214400") // 9999-12-31T00:00:00Z
+	e := newEnv(t)
+	e.mustReject(e.buildArgs("--expires", "2d"), "--expires 2d", "9999")
+}
+
+func TestBuildInvalidImageRefRejected(t *testing.T) {
+	e := newEnv(t)
+	cases := map[string]string{
+		"UPPER/Case:1":                        `invalid repository "Case"`,
+		"registry.example.test/a:b:c":         `invalid tag "b:c"`,
+		"foo":                                 "missing registry or repository",
+		"registry.example.test/a@sha256:0000": `invalid digest "sha256:0000"`,
+	}
+	for ref, problem := range cases {
+		// The image folder need not exist: the reference is checked first.
+		e.mustReject(e.buildArgs("--image", ref+"=image"), `image reference "`+ref+`" is invalid`, problem)
+	}
+}
+
+func TestBuildInvalidImageRefInKitFile(t *testing.T) {
+	e := newEnv(t)
+	spec := "output: kit.tar.zst\nkey: keys/cosign.key\nimages:\n  - UPPER/Case:1=image\n"
+	file := filepath.Join(e.dir, "kit.yaml")
+	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.mustReject([]string{"ouk", "build", "-f", file}, `image reference "UPPER/Case:1" is invalid`)
+}
+
+func TestBuildDuplicateImageRefRejected(t *testing.T) {
+	e := newEnv(t)
+	ref := "registry.example.test/stella-ops/scanner:0.1.0"
+	e.mustReject(e.buildArgs("--image", ref+"=image-a", "--image", ref+"=image-b"),
+		`"`+ref+`" is given twice`)
+
+	// The mirror drops the registry host, so these two land on one tag.
+	other := "other.example.test/stella-ops/scanner:0.1.0"
+	e.mustReject(e.buildArgs("--image", ref+"=image-a", "--image", other+"=image-b"),
+		`"`+ref+`" and "`+other+`" both mirror to stella-ops/scanner:0.1.0`)
+}
+
+func TestBuildDuplicateImageRefAcrossKitFile(t *testing.T) {
+	e := newEnv(t)
+	ref := "registry.example.test/stella-ops/scanner:0.1.0"
+	spec := "output: kit.tar.zst\nkey: keys/cosign.key\nimages:\n  - " + ref + "=image-a\n"
+	file := filepath.Join(e.dir, "kit.yaml")
+	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.mustReject([]string{"ouk", "build", "-f", file, "--image", ref + "=image-b"}, `"`+ref+`" is given twice`)
+}
