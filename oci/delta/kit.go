@@ -231,13 +231,9 @@ func WalkGraph(ctx context.Context, src content.Fetcher, root ocispec.Descriptor
 		if err != nil {
 			return fmt.Errorf("reading manifest %s: %w", d.Digest, err)
 		}
-		var m struct {
-			Config    *ocispec.Descriptor  `json:"config"`
-			Layers    []ocispec.Descriptor `json:"layers"`
-			Manifests []ocispec.Descriptor `json:"manifests"`
-		}
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return fmt.Errorf("decoding manifest %s: %v: %w", d.Digest, err, errdef.ErrInvalidKit)
+		m, err := oci.ParseLinks(d, raw)
+		if err != nil {
+			return err
 		}
 		if m.Config != nil {
 			if err := visit(*m.Config, true); err != nil {

@@ -245,13 +245,9 @@ func (w *walker) visitChildren(ctx context.Context, d ocispec.Descriptor, wanted
 		}
 		return fmt.Errorf("reading manifest %s: %w", d.Digest, err)
 	}
-	var m struct {
-		Config    *ocispec.Descriptor  `json:"config"`
-		Layers    []ocispec.Descriptor `json:"layers"`
-		Manifests []ocispec.Descriptor `json:"manifests"`
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("decoding manifest %s: %v: %w", d.Digest, err, errdef.ErrInvalidKit)
+	m, err := oci.ParseLinks(d, b)
+	if err != nil {
+		return err
 	}
 	if m.Config != nil {
 		if err := w.visit(ctx, *m.Config, true, false); err != nil {

@@ -1,0 +1,28 @@
+package oci
+
+import (
+	"encoding/json"
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// Links are the descriptors that a manifest or an index names: its config,
+// its layers and the manifests of an index.
+type Links struct {
+	Config    *ocispec.Descriptor  `json:"config"`
+	Layers    []ocispec.Descriptor `json:"layers"`
+	Manifests []ocispec.Descriptor `json:"manifests"`
+}
+
+// ParseLinks decodes the descriptors that the manifest or index b names.
+// Malformed JSON is an error wrapping errdef.ErrInvalidKit.
+func ParseLinks(d ocispec.Descriptor, b []byte) (Links, error) {
+	var l Links
+	if err := json.Unmarshal(b, &l); err != nil {
+		return Links{}, fmt.Errorf("decoding manifest %s: %v: %w", d.Digest, err, errdef.ErrInvalidKit)
+	}
+	return l, nil
+}
