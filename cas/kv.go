@@ -2,8 +2,6 @@ package cas
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -96,11 +94,8 @@ var errNothingAdded = errors.New("no keys added")
 // reach the disk once. Tables of keys that no other table overlaps land
 // on the bottom level and are never compacted again.
 func (n *namespaceStore) IngestSorted(fill func(add func(key, value []byte) error) error) error {
-	var nonce [4]byte
-	rand.Read(nonce[:])
-	name := "kv-" + hex.EncodeToString(nonce[:])
 	added := 0
-	err := n.store.ingestTable(context.Background(), name, sstable.SnappyCompression, func(w *sstable.Writer) error {
+	err := n.store.ingestTable(context.Background(), "kv", sstable.SnappyCompression, func(w *sstable.Writer) error {
 		err := fill(func(key, value []byte) error {
 			if err := w.Set(n.key(key), value); err != nil {
 				return fmt.Errorf("adding key %q to a sorted table: %w", key, err)

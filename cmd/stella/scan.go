@@ -203,18 +203,18 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 	// looked up. Otherwise the reasons explain why it was skipped.
 	var reasons []string
 	looked := false
-	// A query the DB cannot answer (a malformed purl or CPE, a purl type
-	// with no OSV ecosystem) is a reason to skip. Any other error, such
-	// as a damaged store, stops the scan. A version that is not valid in
-	// its ecosystem still matches records that list it exactly, so
-	// LookupPURL, not a check beforehand, decides about it.
-	unanswerable := func(err error) bool {
+	// An invalid query (a malformed purl or CPE, a purl type with no OSV
+	// ecosystem) is a reason to skip. Any other error, such as a damaged
+	// store, stops the scan. A version that is not valid in its ecosystem
+	// still matches records that list it exactly, so LookupPURL, not a
+	// check beforehand, decides about it.
+	invalidQuery := func(err error) bool {
 		return errors.Is(err, errdef.ErrInvalidArgument) || errors.Is(err, errdef.ErrNotFound)
 	}
 	if p.PURL != "" {
 		recs, err := db.LookupPURL(p.PURL)
 		switch {
-		case unanswerable(err):
+		case invalidQuery(err):
 			reasons = append(reasons, err.Error())
 		case err != nil:
 			return packageScan{}, err
@@ -226,7 +226,7 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 	for _, c := range p.CPEs {
 		recs, err := db.LookupCPE(c)
 		switch {
-		case unanswerable(err):
+		case invalidQuery(err):
 			reasons = append(reasons, err.Error())
 		case err != nil:
 			return packageScan{}, err

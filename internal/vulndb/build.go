@@ -387,7 +387,7 @@ func tombstone(id string, created time.Time) Record {
 		DatabaseSpecific: map[string]json.RawMessage{dbKey: ex}}
 }
 
-// baseRecord is what a build keeps of one live record of its base DB.
+// baseRecord is the part of a live record of the base DB that a build compares.
 type baseRecord struct {
 	hash    [32]byte // SHA-256 of the record's line
 	sources []string // the sources that contributed it, as Feed.source names them

@@ -279,12 +279,14 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 		// entries of versions lists. When none matches, an empty result
 		// would hide that the version can never match, so it is an error
 		// instead.
-		if _, err := orderFor(q.ecosystem).parse(q.version); err != nil {
+		matcher = newVersionMatcher(q.ecosystem, q.version)
+		matcher.cache = &db.versions
+		if !matcher.query("ECOSYSTEM").valid {
+			// Parse again only to word the error.
+			_, err := orderFor(q.ecosystem).parse(q.version)
 			versionErr = invalidQuery("purl %q: version %q is not a valid %s version (%v); correct the version in the purl or SBOM",
 				purl, q.version, q.ecosystem, err)
 		}
-		matcher = newVersionMatcher(q.ecosystem, q.version)
-		matcher.cache = &db.versions
 	}
 	var hits []pkgCandidate
 	for _, c := range cands {

@@ -102,7 +102,7 @@ func FuzzLookupQueries(f *testing.F) {
 	f.Add("pkg:npm/lodash@4.17.20@x", "cpe:2.3:a:webm project:libwebp:1.3.1:*:*:*:*:*:*:*")
 	f.Fuzz(func(t *testing.T, purl, cpe string) {
 		// A query is either valid or rejected as an invalid argument or as
-		// one no ecosystem answers, never with another kind of error.
+		// not found (a type with no OSV ecosystem), never with another error.
 		if err := ValidatePURL(purl); err != nil && !errors.Is(err, errdef.ErrInvalidArgument) && !errors.Is(err, errdef.ErrNotFound) {
 			t.Fatalf("ValidatePURL(%q) = %v, which is neither an invalid argument nor not found", purl, err)
 		}

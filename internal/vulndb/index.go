@@ -82,7 +82,9 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 	defer w.close()
 
 	var ids []string
-	read := func(setRecord func(id string, line []byte) error) error {
+	// read indexes the layer, passing each record line to setRecord. With
+	// sorted set, a line out of ascending ID order is an error.
+	read := func(setRecord func(id string, line []byte) error, sorted bool) error {
 		verifier := layer.Digest.Verifier()
 		counter := &countingReader{r: io.LimitReader(r, layer.Size+1)}
 		err := readLayer(io.TeeReader(counter, verifier), func(line []byte) error {
@@ -93,16 +95,12 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 			if err != nil {
 				return err
 			}
-			if n := len(ids); n > 0 && rec.ID <= ids[n-1] && setRecord != nil {
+			if n := len(ids); sorted && n > 0 && rec.ID <= ids[n-1] {
 				return fmt.Errorf("record %s follows %s: the lines of a DB layer must be in ascending ID order, as stella ouk build writes them; rebuild the kit: %w",
 					rec.ID, ids[n-1], errdef.ErrInvalidKit)
 			}
 			ids = append(ids, rec.ID)
-			if setRecord != nil {
-				if err := setRecord(rec.ID, line); err != nil {
-					return err
-				}
-			} else if err := w.set(recKey(layer.Digest, rec.ID), bytes.Clone(line)); err != nil {
+			if err := setRecord(rec.ID, line); err != nil {
 				return err
 			}
 			for _, e := range indexEntries(layer.Digest, &rec) {
@@ -131,10 +129,10 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 	var err error
 	if ing, ok := store.(kv.Ingester); ok {
 		err = ing.IngestSorted(func(add func(k, v []byte) error) error {
-			return read(func(id string, line []byte) error { return add(recKey(layer.Digest, id), line) })
+			return read(func(id string, line []byte) error { return add(recKey(layer.Digest, id), line) }, true)
 		})
 	} else {
-		err = read(nil)
+		err = read(func(id string, line []byte) error { return w.set(recKey(layer.Digest, id), bytes.Clone(line)) }, false)
 	}
 	if err != nil {
 		return err

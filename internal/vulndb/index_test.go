@@ -166,8 +166,8 @@ func TestNewPkgAffectedDropsGitRanges(t *testing.T) {
 }
 
 // TestFilterHashIsFNV1a pins the filter hash to FNV-1a: filters are stored
-// in the index, so a change of hash would make every stored filter answer
-// "no" for IDs it holds.
+// in the index, so a change of hash would make every stored filter report
+// "no" for IDs it contains.
 func TestFilterHashIsFNV1a(t *testing.T) {
 	for _, id := range []string{"", "GHSA-35jh-r3h4-6jhm", "CVE-2023-4863", "é"} {
 		h := fnv.New64a()

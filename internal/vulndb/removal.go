@@ -60,13 +60,13 @@ func (p RemovalPolicy) check(base map[string]baseRecord, recs []Record, feeds []
 	if p.AllowMassRemoval || len(base) < MassRemovalMinRecords {
 		return nil
 	}
-	kept := 0
+	live := 0
 	for i := range recs {
 		if _, ok := base[recs[i].ID]; ok {
-			kept++
+			live++
 		}
 	}
-	removed := len(base) - kept
+	removed := len(base) - live
 	if removed*100 > len(base)*massRemovalPercent {
 		return fmt.Errorf("this build would remove %d of the base DB's %d records, more than %d%%; "+
 			"check that every feed is complete: %w", removed, len(base), massRemovalPercent, errdef.ErrMassRemoval)
