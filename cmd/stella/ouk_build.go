@@ -358,7 +358,7 @@ func (s kitSpec) checkRemovalFlags() error {
 	}
 	for _, name := range s.DropSources {
 		if _, err := parseFeed(name + "=-"); err != nil {
-			return usagef("--drop-source %q is no source; use osv, ghsa, nvd or regional:NAME", name)
+			return usagef("--drop-source %q is not a valid source name; use osv, ghsa, nvd or regional:NAME", name)
 		}
 	}
 	return nil
