@@ -348,7 +348,7 @@ func (s kitSpec) options() (build.Options, error) {
 }
 
 // checkRemovalFlags rejects --drop-source and --allow-mass-removal without
-// --base, and a dropped source name that is no source.
+// --base, and a dropped source name that is not valid.
 func (s kitSpec) checkRemovalFlags() error {
 	if s.Base == "" && len(s.DropSources) > 0 {
 		return usagef("--drop-source needs --base PREVIOUS_KIT, the kit whose records it removes")
