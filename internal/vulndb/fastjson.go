@@ -2,8 +2,10 @@ package vulndb
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // decodeRecordFast decodes a layer line in the shape Build writes without
@@ -20,10 +22,13 @@ func decodeRecordFast(b []byte) (r Record, ok bool) {
 }
 
 // decodeRecordFastOwned is decodeRecordFast for a buffer that the caller
-// hands over and never modifies again: the record's raw values are slices
-// of b instead of a copy.
+// hands over and never modifies again: the record's strings and raw values
+// share b's memory instead of copying it.
 func decodeRecordFastOwned(b []byte) (r Record, ok bool) {
-	return decodeRecordFastFrom(&fastDecoder{b: b, s: string(b), own: b})
+	if len(b) == 0 {
+		return Record{}, false
+	}
+	return decodeRecordFastFrom(&fastDecoder{b: b, s: unsafe.String(&b[0], len(b)), own: b})
 }
 
 func decodeRecordFastFrom(d *fastDecoder) (r Record, ok bool) {
@@ -164,25 +169,58 @@ func (d *fastDecoder) rawString() ([]byte, bool) {
 		return nil, false
 	}
 	start := d.i
-	ascii := true
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			s := d.b[start:d.i]
-			d.i++
-			if !ascii && !utf8.Valid(s) {
-				return nil, false
-			}
-			return s, true
-		case c == '\\' || c < 0x20:
-			return nil, false
-		case c >= 0x80:
+	end := bytes.IndexByte(d.b[start:], '"')
+	if end < 0 {
+		return nil, false
+	}
+	s := d.b[start : start+end]
+	plain, ascii := plainString(s)
+	if !plain || (!ascii && !utf8.Valid(s)) {
+		return nil, false
+	}
+	d.i = start + end + 1
+	return s, true
+}
+
+// Masks of plainString's word-at-a-time test.
+const (
+	lowBits  = 0x0101010101010101
+	highBits = 0x8080808080808080
+)
+
+// plainString reports whether a string body contains neither a backslash
+// nor a control character, so it needs no unescaping, and whether it is
+// all ASCII. It tests eight bytes at a time and looks at single bytes only
+// in words that may contain one of those.
+func plainString(s []byte) (plain, ascii bool) {
+	ascii = true
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		if x&highBits != 0 {
 			ascii = false
 		}
-		d.i++
+		// The usual word tests: any byte below 0x20, and any zero byte of
+		// bs, that is any backslash in x. They tell whether a word has
+		// such a byte, not which one, so a hit is checked byte by byte.
+		bs := x ^ ('\\' * lowBits)
+		if ((x-0x20*lowBits)&^x|(bs-lowBits)&^bs)&highBits != 0 {
+			for _, c := range s[i : i+8] {
+				if c < 0x20 || c == '\\' {
+					return false, ascii
+				}
+			}
+		}
 	}
-	return nil, false
+	for _, c := range s[i:] {
+		if c < 0x20 || c == '\\' {
+			return false, ascii
+		}
+		if c >= 0x80 {
+			ascii = false
+		}
+	}
+	return true, ascii
 }
 
 // string decodes a string value. A string with escapes or invalid UTF-8
@@ -266,6 +304,12 @@ func (d *fastDecoder) value() []byte {
 // skipString skips a string value, checking its escapes.
 func (d *fastDecoder) skipString() {
 	d.i++ // opening quote
+	if end := bytes.IndexByte(d.b[d.i:], '"'); end >= 0 {
+		if plain, _ := plainString(d.b[d.i : d.i+end]); plain {
+			d.i += end + 1
+			return
+		}
+	}
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		switch {

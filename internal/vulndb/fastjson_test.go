@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // checkFastDecode fails when the fast decoder accepts b but its record
@@ -161,4 +162,58 @@ func TestDecodeOwnedSharesBuffer(t *testing.T) {
 	if len(raw) == 0 || &raw[0] != &line[bytes.Index(line, []byte(`{"tombstone"`))] {
 		t.Error("the owned decode copied a raw value instead of slicing the buffer")
 	}
+	if unsafe.StringData(owned.ID) != &line[bytes.Index(line, []byte("GHSA-"))] {
+		t.Error("the owned decode copied a string instead of sharing the buffer")
+	}
+}
+
+// plainStringBytewise is plainString one byte at a time, as the reference
+// of the word-at-a-time version.
+func plainStringBytewise(s []byte) (plain, ascii bool) {
+	plain, ascii = true, true
+	for _, c := range s {
+		if c < 0x20 || c == '\\' {
+			plain = false
+		}
+		if c >= 0x80 {
+			ascii = false
+		}
+	}
+	return plain, ascii
+}
+
+// checkPlainString compares plainString with the bytewise reference. The
+// ascii result only counts for plain strings, because plainString stops at
+// the first special byte.
+func checkPlainString(t *testing.T, s []byte) {
+	t.Helper()
+	plain, ascii := plainString(s)
+	wantPlain, wantASCII := plainStringBytewise(s)
+	if plain != wantPlain || (plain && ascii != wantASCII) {
+		t.Errorf("plainString(%q) = %v, %v; want %v, %v", s, plain, ascii, wantPlain, wantASCII)
+	}
+}
+
+// TestPlainString puts each kind of byte at every position of strings
+// shorter and longer than a word, so every lane of the word test is hit.
+func TestPlainString(t *testing.T) {
+	for _, c := range []byte{'\\', 0x00, 0x1f, 0x20, '"', 'a', 0x7f, 0x80, 0xc3, 0xff} {
+		for n := 1; n <= 19; n++ {
+			for i := range n {
+				s := bytes.Repeat([]byte("x"), n)
+				s[i] = c
+				checkPlainString(t, s)
+			}
+		}
+	}
+	checkPlainString(t, nil)
+	checkPlainString(t, []byte("caf\xc3\xa9 and more text \\n"))
+}
+
+func FuzzPlainString(f *testing.F) {
+	addSeeds(f, "osv")
+	f.Add([]byte("tab\there"))
+	f.Fuzz(func(t *testing.T, s []byte) {
+		checkPlainString(t, s)
+	})
 }
