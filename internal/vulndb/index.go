@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -69,11 +70,13 @@ func IsIndexed(store kv.Store, layer digest.Digest) (bool, error) {
 // written last, in a synced batch, so IsIndexed is true only for complete
 // layers. Indexing a layer again rewrites the same keys.
 //
-// When the store is a kv.Ingester, the record keys, which hold nearly all
-// the bytes, go into one sorted table that is ingested once the layer's
-// digest checks out, instead of through the write-ahead log, a memtable
-// flush and compactions. That needs the layer's lines in ascending ID
-// order, as Build writes them. The other keys go through batches.
+// When the store is a kv.Ingester, the record keys go into one sorted
+// table that is ingested once the layer's digest checks out, instead of
+// through the write-ahead log, a memtable flush and compactions. That
+// needs the layer's lines in ascending ID order, as Build writes them. The
+// alias, CPE and package keys are then sorted in memory and ingested as
+// one table per key prefix. With other stores, all keys go through
+// batches.
 func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r io.Reader) error {
 	if err := layer.Digest.Validate(); err != nil {
 		return fmt.Errorf("layer digest %q: %v: %w", layer.Digest, err, errdef.ErrInvalidKit)
@@ -82,9 +85,10 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 	defer w.close()
 
 	var ids []string
-	// read indexes the layer, passing each record line to setRecord. With
-	// sorted set, a line out of ascending ID order is an error.
-	read := func(setRecord func(id string, line []byte) error, sorted bool) error {
+	// read indexes the layer, passing each record line to setRecord and
+	// each other key to setEntry. With sorted set, a line out of ascending
+	// ID order is an error.
+	read := func(setRecord func(id string, line []byte) error, setEntry func(indexEntry) error, sorted bool) error {
 		verifier := layer.Digest.Verifier()
 		counter := &countingReader{r: io.LimitReader(r, layer.Size+1)}
 		err := readLayer(io.TeeReader(counter, verifier), func(line []byte) error {
@@ -104,7 +108,7 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 				return err
 			}
 			for _, e := range indexEntries(layer.Digest, &rec) {
-				if err := w.set(e.key, e.value); err != nil {
+				if err := setEntry(e); err != nil {
 					return err
 				}
 			}
@@ -128,11 +132,21 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 
 	var err error
 	if ing, ok := store.(kv.Ingester); ok {
+		var entries []indexEntry
 		err = ing.IngestSorted(func(add func(k, v []byte) error) error {
-			return read(func(id string, line []byte) error { return add(recKey(layer.Digest, id), line) }, true)
+			return read(
+				func(id string, line []byte) error { return add(recKey(layer.Digest, id), line) },
+				func(e indexEntry) error { entries = append(entries, e); return nil },
+				true)
 		})
+		if err == nil {
+			err = ingestEntries(ing, entries)
+		}
 	} else {
-		err = read(func(id string, line []byte) error { return w.set(recKey(layer.Digest, id), bytes.Clone(line)) }, false)
+		err = read(
+			func(id string, line []byte) error { return w.set(recKey(layer.Digest, id), bytes.Clone(line)) },
+			func(e indexEntry) error { return w.set(e.key, e.value) },
+			false)
 	}
 	if err != nil {
 		return err
@@ -148,6 +162,40 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 		return err
 	}
 	return w.flush(true)
+}
+
+// ingestEntries sorts a layer's alias, CPE and package keys and ingests
+// them as one table per key prefix. Each table then spans only keys of its
+// prefix, so it does not overlap the layer and filter keys that batches
+// write meanwhile.
+func ingestEntries(ing kv.Ingester, entries []indexEntry) error {
+	slices.SortFunc(entries, func(a, b indexEntry) int { return bytes.Compare(a.key, b.key) })
+	for len(entries) > 0 {
+		prefix, _, _ := bytes.Cut(entries[0].key, []byte{0})
+		n := 1
+		for n < len(entries) && bytes.HasPrefix(entries[n].key, prefix) && entries[n].key[len(prefix)] == 0 {
+			n++
+		}
+		group := entries[:n]
+		entries = entries[n:]
+		err := ing.IngestSorted(func(add func(k, v []byte) error) error {
+			for i, e := range group {
+				// Skip a repeated key, which the table's strictly
+				// ascending order would reject.
+				if i > 0 && bytes.Equal(group[i-1].key, e.key) {
+					continue
+				}
+				if err := add(e.key, e.value); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("writing the %s keys of the lookup index: %w", prefix, err)
+		}
+	}
+	return nil
 }
 
 type countingReader struct {

@@ -108,3 +108,81 @@ func TestIndexIngestRejectsUnsortedLayer(t *testing.T) {
 		t.Errorf("the record of a rejected layer was stored: Get error = %v", err)
 	}
 }
+
+// recordingIngester is a memory store that ingests sorted tables and
+// records the keys of each table and of each batch.
+type recordingIngester struct {
+	*kv.Memory
+	tables  [][]string
+	batched []string
+}
+
+func (r *recordingIngester) IngestSorted(fill func(add func(k, v []byte) error) error) error {
+	var keys []string
+	b := r.Memory.NewBatch()
+	defer b.Close()
+	err := fill(func(k, v []byte) error {
+		if n := len(keys); n > 0 && string(k) <= keys[n-1] {
+			return errors.New("keys added out of ascending order")
+		}
+		keys = append(keys, string(k))
+		return b.Set(k, v)
+	})
+	if err != nil {
+		return err
+	}
+	r.tables = append(r.tables, keys)
+	return b.Commit(true)
+}
+
+func (r *recordingIngester) NewBatch() kv.Batch {
+	return &recordingBatch{Batch: r.Memory.NewBatch(), keys: &r.batched}
+}
+
+type recordingBatch struct {
+	kv.Batch
+	keys *[]string
+}
+
+func (b *recordingBatch) Set(k, v []byte) error {
+	*b.keys = append(*b.keys, string(k))
+	return b.Batch.Set(k, v)
+}
+
+func TestIndexIngestsKeysByPrefix(t *testing.T) {
+	recs := genRecords(300, 3)
+	slices.SortFunc(recs, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
+	l, err := newLayer(recs, LayerBase, "mixed", "ingest test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &recordingIngester{Memory: kv.NewMemory()}
+	if err := IndexLayer(context.Background(), st, l.Descriptor, bytes.NewReader(l.Data)); err != nil {
+		t.Fatal(err)
+	}
+
+	prefixOf := func(k string) string { p, _, _ := strings.Cut(k, "\x00"); return p }
+	for _, k := range st.batched {
+		if p := prefixOf(k); p != prefixLayer && p != prefixFilter {
+			t.Errorf("key %q went through a batch; only layer and filter keys should", k)
+		}
+	}
+	seen := map[string]bool{}
+	for _, table := range st.tables {
+		p := prefixOf(table[0])
+		if seen[p] {
+			t.Errorf("two tables contain %s keys", p)
+		}
+		seen[p] = true
+		for _, k := range table {
+			if prefixOf(k) != p {
+				t.Errorf("table of %s keys also contains %q", p, k)
+			}
+		}
+	}
+	for _, p := range []string{prefixRec, prefixAlias, prefixPkg, prefixCPE} {
+		if !seen[p] {
+			t.Errorf("no table contains %s keys", p)
+		}
+	}
+}
