@@ -126,8 +126,8 @@ func BenchmarkLayerDecode(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeRecords decodes generated record lines, as a lookup does
-// for every record it returns.
+// BenchmarkDecodeRecords decodes generated record lines, as a lookup of
+// an index written by earlier versions does for every record it returns.
 func BenchmarkDecodeRecords(b *testing.B) {
 	recs := genRecords(2000, 1)
 	var lines [][]byte
@@ -142,6 +142,24 @@ func BenchmarkDecodeRecords(b *testing.B) {
 	for b.Loop() {
 		for _, line := range lines {
 			if _, err := decodeLine(line); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkDecodeStoredRecords decodes the same records in the binary
+// form that the index stores, as a lookup does for every record it returns.
+func BenchmarkDecodeStoredRecords(b *testing.B) {
+	recs := genRecords(2000, 1)
+	var values [][]byte
+	for i := range recs {
+		values = append(values, encodeStoredRecord(nil, &recs[i]))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, v := range values {
+			if _, err := decodeRecordValue(v); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -13,7 +13,8 @@
 //
 //	layer/L                      index format ("3") once every other key of L is written
 //	filter/L                     Bloom filter of the record IDs in L, tombstones included
-//	rec/L/ID                     the record's OSV JSON (or its tombstone)
+//	rec/L/ID                     the record (or its tombstone) in the binary form
+//	                             of encodeStoredRecord
 //	alias/ALIAS/L/ID             empty; ALIAS is the record's ID or an alias
 //	pkg/ECOSYSTEM/NAME/L/ID      the record's affected entries for the package:
 //	                             ecosystem, versions, SEMVER and ECOSYSTEM ranges

@@ -85,10 +85,11 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 	defer w.close()
 
 	var ids []string
-	// read indexes the layer, passing each record line to setRecord and
-	// each other key to setEntry. With sorted set, a line out of ascending
-	// ID order is an error.
-	read := func(setRecord func(id string, line []byte) error, setEntry func(indexEntry) error, sorted bool) error {
+	var value []byte
+	// read indexes the layer, passing each record in its stored form to
+	// setRecord and each other key to setEntry. With sorted set, a line
+	// out of ascending ID order is an error.
+	read := func(setRecord func(id string, value []byte) error, setEntry func(indexEntry) error, sorted bool) error {
 		verifier := layer.Digest.Verifier()
 		counter := &countingReader{r: io.LimitReader(r, layer.Size+1)}
 		err := readLayer(io.TeeReader(counter, verifier), func(line []byte) error {
@@ -104,7 +105,8 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 					rec.ID, ids[n-1], errdef.ErrInvalidKit)
 			}
 			ids = append(ids, rec.ID)
-			if err := setRecord(rec.ID, line); err != nil {
+			value = encodeStoredRecord(value[:0], &rec)
+			if err := setRecord(rec.ID, value); err != nil {
 				return err
 			}
 			for _, e := range indexEntries(layer.Digest, &rec) {
@@ -135,7 +137,7 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 		var entries []indexEntry
 		err = ing.IngestSorted(func(add func(k, v []byte) error) error {
 			return read(
-				func(id string, line []byte) error { return add(recKey(layer.Digest, id), line) },
+				func(id string, value []byte) error { return add(recKey(layer.Digest, id), value) },
 				func(e indexEntry) error { entries = append(entries, e); return nil },
 				true)
 		})
@@ -144,7 +146,7 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 		}
 	} else {
 		err = read(
-			func(id string, line []byte) error { return w.set(recKey(layer.Digest, id), bytes.Clone(line)) },
+			func(id string, value []byte) error { return w.set(recKey(layer.Digest, id), bytes.Clone(value)) },
 			func(e indexEntry) error { return w.set(e.key, e.value) },
 			false)
 	}
@@ -308,7 +310,7 @@ func DropLayer(store kv.Store, layer digest.Digest) error {
 	var keys [][]byte
 	err := store.Scan(key(prefixRec, layer.String()), func(k, v []byte) error {
 		keys = append(keys, bytes.Clone(k))
-		rec, err := decodeLine(v)
+		rec, err := decodeRecordValue(v)
 		if err != nil {
 			return nil
 		}
