@@ -26,3 +26,15 @@ func ParseLinks(d ocispec.Descriptor, b []byte) (Links, error) {
 	}
 	return l, nil
 }
+
+// IsManifest reports whether a media type names an OCI or Docker image
+// manifest or index, a blob that names other blobs.
+func IsManifest(mediaType string) bool {
+	switch mediaType {
+	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
+		"application/vnd.docker.distribution.manifest.v2+json",
+		"application/vnd.docker.distribution.manifest.list.v2+json":
+		return true
+	}
+	return false
+}

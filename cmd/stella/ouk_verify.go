@@ -1,26 +1,33 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/content"
 
 	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/sign"
 )
 
 // verifyReport is the result of `stella ouk verify`.
 type verifyReport struct {
-	Kit      string `json:"kit"`
-	Digest   string `json:"digest,omitempty"`
-	Version  string `json:"version,omitempty"`
-	Detached check  `json:"detached"`
-	Embedded check  `json:"embedded"`
+	Kit     string `json:"kit"`
+	Digest  string `json:"digest,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Contents is the check of every blob's digest and size, apart from
+	// the signatures.
+	Contents check `json:"contents"`
+	Detached check `json:"detached"`
+	Embedded check `json:"embedded"`
 }
 
 type check struct {
@@ -39,8 +46,9 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 		Short: "Check a kit's detached signature and the signature inside it",
 		Long: `Check the detached signature (when --signature is given) and the signature
 referrer inside the kit against the trusted keys: those given with --key and
-the *.pub files in the store's keys folder. Every blob's digest is checked
-as the kit is read.`,
+the *.pub files in the store's keys folder. Every blob's digest and size
+are checked first, so a damaged copy is reported as damaged rather than as
+a bad signature.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.validate(); err != nil {
@@ -59,7 +67,14 @@ as the kit is read.`,
 			}
 			rep := verifyReport{Kit: args[0]}
 			rep.Detached = verifyDetached(trusted, args[0], sigPath)
-			rep.Embedded = verifyEmbedded(cmd, trusted, args[0], &rep)
+			kit, openErr := build.OpenKit(cmd.Context(), args[0])
+			if openErr != nil {
+				rep.Contents = check{Status: "failed", Reason: openErr.Error()}
+				rep.Embedded = check{Status: "skipped", Reason: "the kit could not be read"}
+			} else {
+				rep.Contents = verifyContents(cmd.Context(), kit, args[0])
+				rep.Embedded = verifyEmbedded(cmd.Context(), trusted, kit, &rep)
+			}
 			if out.json() {
 				if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
 					return err
@@ -69,8 +84,15 @@ as the kit is read.`,
 				if rep.Version != "" {
 					fmt.Fprintf(w, "Kit %s (%s)\n", rep.Version, rep.Digest)
 				}
+				printCheck(w, "Contents", rep.Contents)
 				printCheck(w, "Detached signature", rep.Detached)
 				printCheck(w, "Signature in kit", rep.Embedded)
+			}
+			if openErr != nil {
+				return fmt.Errorf("kit %s is damaged or not a kit; copy the file again, or get a new copy from the connected side: %w", args[0], openErr)
+			}
+			if rep.Contents.Status == "failed" {
+				return fmt.Errorf("kit %s is damaged: %s; copy it again, or get a new copy from the connected side: %w", args[0], rep.Contents.Reason, errdef.ErrDigestMismatch)
 			}
 			if rep.Detached.Status == "failed" || rep.Embedded.Status == "failed" {
 				return fmt.Errorf("kit %s did not verify: %w", args[0], errdef.ErrSignature)
@@ -104,12 +126,7 @@ func verifyDetached(keys []sign.TrustedKey, kit, sigPath string) check {
 	return check{Status: "passed", Key: key.Source}
 }
 
-func verifyEmbedded(cmd *cobra.Command, keys []sign.TrustedKey, kit string, rep *verifyReport) check {
-	ctx := cmd.Context()
-	k, err := build.OpenKit(ctx, kit)
-	if err != nil {
-		return check{Status: "failed", Reason: err.Error()}
-	}
+func verifyEmbedded(ctx context.Context, keys []sign.TrustedKey, k *build.Kit, rep *verifyReport) check {
 	rep.Digest, rep.Version = k.Bundle.Digest.String(), k.Meta.Version
 	subject, err := content.FetchAll(ctx, k.Source, k.Bundle)
 	if err != nil {
@@ -146,9 +163,73 @@ func verifyEmbedded(cmd *cobra.Command, keys []sign.TrustedKey, kit string, rep 
 	return check{Status: "failed", Reason: errors.Join(reasons...).Error()}
 }
 
+// verifyContents checks the digest and size of every blob the kit's index
+// reaches. A kit file was checked entry by entry as OpenKit read it, so
+// only a layout folder is read again here.
+func verifyContents(ctx context.Context, k *build.Kit, path string) check {
+	info, err := os.Stat(path)
+	if err != nil {
+		return check{Status: "failed", Reason: err.Error()}
+	}
+	if !info.IsDir() {
+		return check{Status: "passed", Reason: fmt.Sprintf("%d blobs match their digests", len(k.Sizes))}
+	}
+	seen := map[digest.Digest]bool{}
+	var walk func(d ocispec.Descriptor) error
+	walk = func(d ocispec.Descriptor) error {
+		if seen[d.Digest] {
+			return nil
+		}
+		seen[d.Digest] = true
+		if !oci.IsManifest(d.MediaType) {
+			rc, err := k.Source.Fetch(ctx, d)
+			if err != nil {
+				return fmt.Errorf("blob %s: %w", d.Digest, err)
+			}
+			defer rc.Close()
+			vr := content.NewVerifyReader(rc, d)
+			if _, err := io.Copy(io.Discard, vr); err != nil {
+				return fmt.Errorf("blob %s: %w", d.Digest, err)
+			}
+			if err := vr.Verify(); err != nil {
+				return fmt.Errorf("blob %s: %v: %w", d.Digest, err, errdef.ErrDigestMismatch)
+			}
+			return nil
+		}
+		raw, err := content.FetchAll(ctx, k.Source, d)
+		if err != nil {
+			return fmt.Errorf("manifest %s: %w", d.Digest, err)
+		}
+		links, err := oci.ParseLinks(d, raw)
+		if err != nil {
+			return err
+		}
+		children := append(links.Manifests, links.Layers...)
+		if links.Config != nil {
+			children = append(children, *links.Config)
+		}
+		for _, c := range children {
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, d := range k.Index.Manifests {
+		if err := walk(d); err != nil {
+			return check{Status: "failed", Reason: err.Error()}
+		}
+	}
+	return check{Status: "passed", Reason: fmt.Sprintf("%d blobs match their digests", len(seen))}
+}
+
 func printCheck(w interface{ Write([]byte) (int, error) }, name string, c check) {
 	switch c.Status {
 	case "passed":
+		if c.Key == "" {
+			fmt.Fprintf(w, "%s: passed (%s)\n", name, c.Reason)
+			return
+		}
 		fmt.Fprintf(w, "%s: passed (key %s)\n", name, c.Key)
 	case "skipped":
 		fmt.Fprintf(w, "%s: skipped (%s)\n", name, c.Reason)

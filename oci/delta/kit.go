@@ -218,7 +218,7 @@ func WalkGraph(ctx context.Context, src content.Fetcher, root ocispec.Descriptor
 		if err := d.Digest.Validate(); err != nil {
 			return fmt.Errorf("descriptor digest %q: %v: %w", d.Digest, err, errdef.ErrInvalidKit)
 		}
-		if !isManifest(d.MediaType) {
+		if !oci.IsManifest(d.MediaType) {
 			if meta {
 				g.Meta[d.Digest] = d
 			} else {
@@ -256,16 +256,6 @@ func WalkGraph(ctx context.Context, src content.Fetcher, root ocispec.Descriptor
 		return nil, err
 	}
 	return g, nil
-}
-
-func isManifest(mediaType string) bool {
-	switch mediaType {
-	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
-		"application/vnd.docker.distribution.manifest.v2+json",
-		"application/vnd.docker.distribution.manifest.list.v2+json":
-		return true
-	}
-	return false
 }
 
 // signatures returns the index.json entries that are signature referrers

@@ -213,7 +213,7 @@ func (w *walker) visit(ctx context.Context, d ocispec.Descriptor, isMeta, forced
 			w.data = append(w.data, d)
 		}
 	}
-	if !isManifest(d.MediaType) {
+	if !oci.IsManifest(d.MediaType) {
 		return nil
 	}
 	return w.visitChildren(ctx, d, wanted)
@@ -262,20 +262,10 @@ func (w *walker) visitChildren(ctx context.Context, d ocispec.Descriptor, wanted
 	for _, l := range m.Layers {
 		// Signature bundles travel with the manifests, so that a reader can
 		// check the kit's signature before the large blobs arrive.
-		early := isManifest(l.MediaType) || l.MediaType == oci.MediaTypeSigstoreBundle
+		early := oci.IsManifest(l.MediaType) || l.MediaType == oci.MediaTypeSigstoreBundle
 		if err := w.visit(ctx, l, early, false); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func isManifest(mediaType string) bool {
-	switch mediaType {
-	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
-		"application/vnd.docker.distribution.manifest.v2+json",
-		"application/vnd.docker.distribution.manifest.list.v2+json":
-		return true
-	}
-	return false
 }

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// largestBlob returns the name and the first bytes of the largest blob in
+// an uncompressed kit tar.
+func largestBlob(t *testing.T, raw []byte) (name string, head []byte) {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(raw))
+	var size int64
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(h.Name, "blobs/") || h.Size <= size {
+			continue
+		}
+		b := make([]byte, 64)
+		if _, err := io.ReadFull(tr, b); err != nil {
+			t.Fatal(err)
+		}
+		name, head, size = h.Name, b, h.Size
+	}
+	if name == "" {
+		t.Fatal("the kit has no blob of 64 bytes or more")
+	}
+	return name, head
+}
+
+// extractKit unpacks an uncompressed kit tar into an OCI layout folder.
+func extractKit(t *testing.T, raw []byte, dir string) {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(raw))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(h.Name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// checkDamageReported checks that verify calls a damaged kit damaged and
+// does not blame its signature.
+func checkDamageReported(t *testing.T, r result) {
+	t.Helper()
+	if r.code != exitRejected {
+		t.Errorf("verify of a damaged kit: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "Contents: FAILED") {
+		t.Errorf("verify output does not report the contents as failed:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "is damaged") {
+		t.Errorf("verify error does not call the kit damaged:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr, "signature verification failed") {
+		t.Errorf("verify blames the signature for a damaged kit:\n%s", r.stderr)
+	}
+}
+
+func TestVerifyReportsDamagedKit(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	raw, err := os.ReadFile(kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, head := largestBlob(t, raw)
+
+	damaged := bytes.Clone(raw)
+	at := bytes.Index(damaged, head)
+	damaged[at+32] ^= 0xff
+	file := filepath.Join(e.dir, "damaged.tar")
+	if err := os.WriteFile(file, damaged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkDamageReported(t, e.run("ouk", "verify", "--key", e.pub, file))
+
+	// A layout folder is read blob by blob, so it is checked the same way.
+	dir := filepath.Join(e.dir, "layout")
+	extractKit(t, raw, dir)
+	if out := e.must("ouk", "verify", "--key", e.pub, dir); !strings.Contains(out, "Contents: passed (") || strings.Contains(out, "(key )") {
+		t.Errorf("verify of an intact layout folder:\n%s", out)
+	}
+	blob := filepath.Join(dir, filepath.FromSlash(name))
+	b, err := os.ReadFile(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[32] ^= 0xff
+	if err := os.WriteFile(blob, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkDamageReported(t, e.run("ouk", "verify", "--key", e.pub, dir))
+}
