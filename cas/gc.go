@@ -3,12 +3,14 @@ package cas
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/errdef"
 )
@@ -18,7 +20,7 @@ const (
 	// besides the active one when GCOptions.KeepHistory is zero.
 	DefaultKeepHistory = 3
 	// DefaultLeaseTTL is the age after which GC ignores and removes a
-	// lease when GCOptions.LeaseTTL is zero.
+	// lease whose holder it cannot check, when GCOptions.LeaseTTL is zero.
 	DefaultLeaseTTL = 24 * time.Hour
 	// gcBatchBlobs is the number of blobs GC removes per synced batch.
 	gcBatchBlobs = 128
@@ -30,8 +32,10 @@ type GCOptions struct {
 	// keeps besides the active kit. Zero means DefaultKeepHistory, and a
 	// negative value keeps none.
 	KeepHistory int
-	// LeaseTTL is the age after which a lease is stale: GC ignores it and
-	// removes it. Zero or negative means DefaultLeaseTTL.
+	// LeaseTTL is the age after which a lease whose holder GC cannot check
+	// is stale: GC ignores it and removes it. A lease whose holder process
+	// GC finds gone is stale at once, and one whose holder still runs is
+	// live at any age. Zero or negative means DefaultLeaseTTL.
 	LeaseTTL time.Duration
 	// DryRun reports what GC would remove without removing anything.
 	DryRun bool
@@ -51,10 +55,61 @@ type GCReport struct {
 	// KeptKits lists the root digests GC kept: the active kit first, then
 	// the kept history kits newest first, then leased and tagged digests.
 	KeptKits []digest.Digest `json:"keptKits"`
+	// KeptReasons gives the reasons GC kept each digest of KeptKits, in
+	// the same order.
+	KeptReasons []KeptKit `json:"keptReasons"`
+	// StaleLeases counts the leases GC removed, or in a dry run would
+	// remove, because their holder has exited or they outlived LeaseTTL.
+	StaleLeases int `json:"staleLeases"`
+}
+
+// Kinds of KeepReason.
+const (
+	// ReasonActive marks the active kit.
+	ReasonActive = "active"
+	// ReasonHistory marks one of the KeepHistory kits kept from the history.
+	ReasonHistory = "history"
+	// ReasonLease marks a digest that a live lease pins.
+	ReasonLease = "lease"
+	// ReasonTag marks a tagged digest.
+	ReasonTag = "tag"
+)
+
+// KeptKit is a root digest that GC kept, with every reason it had.
+type KeptKit struct {
+	Digest digest.Digest `json:"digest"`
+	// Version is the kit version that the history records for Digest, or
+	// "" when the digest was never activated.
+	Version string       `json:"version,omitempty"`
+	Reasons []KeepReason `json:"reasons"`
+}
+
+// KeepReason is one reason GC kept a root digest.
+type KeepReason struct {
+	// Kind is ReasonActive, ReasonHistory, ReasonLease or ReasonTag.
+	Kind string `json:"kind"`
+	// Position is, for ReasonHistory, the kit's place among the kept
+	// history kits, newest first. Position 1 is the kit a rollback returns
+	// to.
+	Position int `json:"position,omitempty"`
+	// Holder, PID and Since describe a ReasonLease: the holder's name, its
+	// process ID when the lease records one, and when it took the lease.
+	Holder string    `json:"holder,omitempty"`
+	PID    int       `json:"pid,omitempty"`
+	Since  time.Time `json:"since,omitzero"`
+	// HolderRunning is set when GC found the lease holder's process still
+	// running on this host. Otherwise GC cannot check the holder, and the
+	// lease lasts until Until (Since plus LeaseTTL).
+	HolderRunning bool      `json:"holderRunning,omitempty"`
+	Until         time.Time `json:"until,omitzero"`
+	// Tag is the reference of a ReasonTag.
+	Tag string `json:"tag,omitempty"`
 }
 
 // GC removes every blob that is not reachable from the active kit, the last
-// KeepHistory distinct kits of the history, a live lease or a tag. From each
+// KeepHistory distinct kits of the history, a live lease or a tag. A lease
+// is live while the process it records runs (see PinProcess), or, when GC
+// cannot check that process, until it is LeaseTTL old. From each
 // kept manifest or index it follows its config, layers, child manifests and
 // subject, and its referrers (manifests whose subject it is).
 //
@@ -68,11 +123,15 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	start := time.Now().UTC()
 	var report GCReport
 
-	roots, err := s.gcRoots(ctx, opts, start)
+	kept, err := s.gcRoots(ctx, opts, start, &report)
 	if err != nil {
 		return report, fmt.Errorf("collecting garbage: %w", err)
 	}
-	report.KeptKits = roots
+	roots := make([]digest.Digest, len(kept))
+	for i, k := range kept {
+		roots[i] = k.Digest
+	}
+	report.KeptKits, report.KeptReasons = roots, kept
 	marked, err := s.mark(ctx, roots)
 	if err != nil {
 		return report, fmt.Errorf("collecting garbage: %w", err)
@@ -103,22 +162,30 @@ func (o GCOptions) withDefaults() GCOptions {
 }
 
 // gcRoots returns the digests GC starts marking from, without duplicates,
-// and removes stale leases unless opts.DryRun.
-func (s *Store) gcRoots(ctx context.Context, opts GCOptions, now time.Time) ([]digest.Digest, error) {
-	var roots []digest.Digest
-	seen := map[digest.Digest]bool{}
-	add := func(d digest.Digest) {
-		if d != "" && !seen[d] {
-			seen[d] = true
-			roots = append(roots, d)
+// each with the reasons to keep it. It removes stale leases unless
+// opts.DryRun and counts them in report.
+func (s *Store) gcRoots(ctx context.Context, opts GCOptions, now time.Time,
+	report *GCReport) ([]KeptKit, error) {
+	var roots []KeptKit
+	index := map[digest.Digest]int{}
+	add := func(d digest.Digest, reason KeepReason) {
+		if d == "" {
+			return
 		}
+		i, ok := index[d]
+		if !ok {
+			i = len(roots)
+			index[d] = i
+			roots = append(roots, KeptKit{Digest: d})
+		}
+		roots[i].Reasons = append(roots[i].Reasons, reason)
 	}
 
 	active, err := s.Active(ctx)
 	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
 		return nil, err
 	}
-	add(active.Digest)
+	add(active.Digest, KeepReason{Kind: ReasonActive})
 	history, err := s.History(ctx)
 	if err != nil {
 		return nil, err
@@ -128,34 +195,54 @@ func (s *Store) gcRoots(ctx context.Context, opts GCOptions, now time.Time) ([]d
 		if kept >= opts.KeepHistory {
 			break
 		}
-		if rec.Digest != active.Digest && !seen[rec.Digest] {
-			add(rec.Digest)
+		if _, seen := index[rec.Digest]; rec.Digest != active.Digest && !seen {
 			kept++
+			add(rec.Digest, KeepReason{Kind: ReasonHistory, Position: kept})
 		}
 	}
 
-	leased, err := s.liveLeases(opts, now)
+	leased, stale, err := s.liveLeases(opts, now)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range leased {
-		add(d)
+	report.StaleLeases = stale
+	for _, l := range leased {
+		add(l.digest, l.reason)
 	}
-	tags, err := s.tags()
+	tags, err := s.taggedDigests()
 	if err != nil {
 		return nil, err
 	}
-	for _, desc := range tags {
-		add(desc.Digest)
+	for _, t := range tags {
+		add(t.digest, t.reason)
+	}
+
+	versions := map[digest.Digest]string{}
+	for _, rec := range history {
+		if _, ok := versions[rec.Digest]; !ok {
+			versions[rec.Digest] = rec.Version
+		}
+	}
+	for i := range roots {
+		roots[i].Version = versions[roots[i].Digest]
 	}
 	return roots, nil
 }
 
-// liveLeases returns the digests of leases younger than opts.LeaseTTL and
-// deletes the stale ones unless opts.DryRun.
-func (s *Store) liveLeases(opts GCOptions, now time.Time) ([]digest.Digest, error) {
-	var live []digest.Digest
+// gcRoot is a digest GC keeps for one reason.
+type gcRoot struct {
+	digest digest.Digest
+	reason KeepReason
+}
+
+// liveLeases returns the digests of live leases and the number of stale
+// ones, which it deletes unless opts.DryRun. A lease is stale when the
+// process it records is no longer running, or, when GC cannot check its
+// holder, once it is older than opts.LeaseTTL.
+func (s *Store) liveLeases(opts GCOptions, now time.Time) ([]gcRoot, int, error) {
+	var live []gcRoot
 	var stale [][]byte
+	here := currentProcess()
 	prefix := []byte(prefixLease)
 	err := s.scan(prefix, func(key, value []byte) error {
 		rest := key[len(prefix):]
@@ -163,29 +250,57 @@ func (s *Store) liveLeases(opts GCOptions, now time.Time) ([]digest.Digest, erro
 		if slash < 0 {
 			return fmt.Errorf("lease key %q has no holder", key)
 		}
-		taken, err := time.Parse(time.RFC3339Nano, string(value))
+		rec, err := decodeLease(value)
 		if err != nil {
 			return fmt.Errorf("decoding lease %q: %w", key, err)
 		}
-		if now.Sub(taken) > opts.LeaseTTL {
+		reason := KeepReason{Kind: ReasonLease, Holder: string(rest[slash+1:]), PID: rec.PID,
+			Since: rec.Taken}
+		switch checkHolder(rec.process, here) {
+		case holderGone:
+			s.log.Info("lease holder is no longer running", "lease", string(key), "pid", rec.PID)
 			stale = append(stale, bytes.Clone(key))
 			return nil
+		case holderRunning:
+			reason.HolderRunning = true
+		default:
+			if now.Sub(rec.Taken) > opts.LeaseTTL {
+				stale = append(stale, bytes.Clone(key))
+				return nil
+			}
+			reason.Until = rec.Taken.Add(opts.LeaseTTL)
 		}
-		live = append(live, digest.Digest(rest[:slash]))
+		live = append(live, gcRoot{digest: digest.Digest(rest[:slash]), reason: reason})
 		return nil
 	})
 	if err != nil || opts.DryRun || len(stale) == 0 {
-		return live, err
+		return live, len(stale), err
 	}
 	batch := s.db.NewBatch()
 	defer func() { _ = batch.Close() }()
 	for _, key := range stale {
 		if err := batch.Delete(key, nil); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	s.log.Info("removing stale leases", "count", len(stale))
-	return live, batch.Commit(pebble.Sync)
+	return live, len(stale), batch.Commit(pebble.Sync)
+}
+
+// taggedDigests returns the digest of every tag, with the tag as reason.
+func (s *Store) taggedDigests() ([]gcRoot, error) {
+	var out []gcRoot
+	prefix := []byte(prefixTag)
+	err := s.scan(prefix, func(key, value []byte) error {
+		var desc ocispec.Descriptor
+		if err := json.Unmarshal(value, &desc); err != nil {
+			return fmt.Errorf("decoding tag %q: %w", key, err)
+		}
+		ref := string(key[len(prefix):])
+		out = append(out, gcRoot{digest: desc.Digest, reason: KeepReason{Kind: ReasonTag, Tag: ref}})
+		return nil
+	})
+	return out, err
 }
 
 // mark returns every stored digest reachable from roots.
