@@ -92,6 +92,9 @@ func TestWatchOnceRejectsTruncatedKit(t *testing.T) {
 	if !strings.Contains(note.Reason, "truncated") || !strings.Contains(note.Reason, "copy the kit file again") {
 		t.Errorf("note reason %q does not say the file is truncated and what to do", note.Reason)
 	}
+	if n := strings.Count(note.Reason, "copy the kit file again"); n != 1 {
+		t.Errorf("note reason %q gives the advice %d times, want once", note.Reason, n)
+	}
 
 	// A second run counts the kit again and names it.
 	r = e.run("ouk", "watch", "--once", "--key", e.pub, drop)
@@ -124,5 +127,56 @@ func TestImportFlippedByteRejected(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "copy the kit file again") {
 		t.Errorf("error does not advise copying the file again:\n%s", r.stderr)
+	}
+}
+
+func TestWatchOnceSkipsDamagedCopyOfActiveKit(t *testing.T) {
+	e := newEnv(t)
+	// An uncompressed kit, so the entries before the cut stay readable
+	// and the rejection note can name the kit.
+	kit := e.buildKit("kit.tar")
+	raw, err := os.ReadFile(kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := e.newDrop("drop")
+	cut := filepath.Join(drop, "cut.tar")
+	if err := os.WriteFile(cut, raw[:len(raw)*9/10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run("ouk", "watch", "--once", "--key", e.pub, drop); r.code != exitRejected {
+		t.Fatalf("watch --once with a truncated kit: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	if note, ok := watch.ReadNote(cut); !ok || note.Digest == "" {
+		t.Fatalf("the rejection note does not name the kit's digest: %+v", note)
+	}
+
+	// The intact kit arrives another way; the damaged copy is then no
+	// reason to fail the run.
+	e.importJSON(kit)
+	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 {
+		t.Errorf("watch --once after the kit became active: exit %d, want 0\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "the kit it carries is active") {
+		t.Errorf("watch does not say why it skips the damaged copy:\n%s", r.stderr)
+	}
+}
+
+func TestWatchOnceLeavesEmptyFileForLater(t *testing.T) {
+	e := newEnv(t)
+	drop := e.newDrop("drop")
+	if err := os.WriteFile(filepath.Join(drop, "copying.tar.zst"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("ouk", "watch", "--once", "--verbose", "--key", e.pub, drop)
+	if r.code != 0 {
+		t.Errorf("watch --once with an empty file: exit %d, want 0\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "retrying next round") {
+		t.Errorf("watch --once promises a next round it does not run:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "skipped until a later run") {
+		t.Errorf("watch --once does not say the empty file waits for a later run:\n%s", r.stderr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -166,6 +167,13 @@ func (w *watcher) round(ctx context.Context) (int, error) {
 func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.Options, c watch.Candidate) bool {
 	active, hasActive := activeKit(ctx, store)
 	if note, ok := watch.ReadNote(c.Path); ok {
+		if hasActive && note.Digest == active.Digest.String() {
+			// The file is a damaged copy of a kit that arrived intact
+			// by another file, so nothing is missing.
+			w.log.Info("kit was rejected, but the kit it carries is active; skipped. Remove the file",
+				append(kitAttrs(c.Path, note.Version, note.Digest), "reason", note.Reason)...)
+			return true
+		}
 		if !note.Stale(c, string(active.Digest)) {
 			// A running watch would repeat this line every round, but a
 			// --once run that exits 3 names every kit it counts.
@@ -260,18 +268,26 @@ func (w *watcher) incomplete(c watch.Candidate, s *delta.Summary, active string,
 		retry = !w.opts.once && !settled
 	}
 	if retry {
-		w.log.Info("kit is incomplete, perhaps still being copied; retrying next round",
-			append(kitAttrs(c.Path, summaryVersion(s), summaryDigest(s)), "error", err)...)
+		msg := "kit is incomplete, perhaps still being copied; retrying next round"
+		if w.opts.once {
+			msg = "kit file is empty, perhaps still being copied; skipped until a later run"
+		}
+		w.log.Info(msg, append(kitAttrs(c.Path, summaryVersion(s), summaryDigest(s)), "error", err)...)
 		return true
 	}
 	state := "truncated"
 	if !c.IsDir && c.Size == 0 {
 		state = "empty"
 	}
-	reason := fmt.Errorf("kit file is %s; copy the kit file again: %w", state, err)
+	// The import error may already give the advice, so it is added only once.
+	advice := "; copy the kit file again"
+	if strings.Contains(err.Error(), "copy the kit file again") {
+		advice = ""
+	}
+	reason := fmt.Errorf("kit file is %s%s: %w", state, advice, err)
 	if settled && !c.IsDir {
-		reason = fmt.Errorf("kit file is %s and has not changed for %s; copy the kit file again: %w",
-			state, age.Round(time.Second), err)
+		reason = fmt.Errorf("kit file is %s and has not changed for %s%s: %w",
+			state, age.Round(time.Second), advice, err)
 	}
 	w.reject(c, s, active, reason)
 	return false
