@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -35,9 +38,14 @@ type activeDB struct {
 	db      *vulndb.DB
 	kit     cas.KitRecord
 	release func()
+	// guard releases the pin when a signal or a closed stdout ends the
+	// process before release is called.
+	guard *pinGuard
 }
 
-// openActiveDB pins the active kit and opens its DB.
+// openActiveDB pins the active kit and opens its DB. Until release is
+// called, SIGINT, SIGTERM and SIGPIPE release the pin before they end the
+// process (see pinGuard).
 func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
 	active, err := store.Active(ctx)
 	if errors.Is(err, errdef.ErrNotFound) {
@@ -47,16 +55,21 @@ func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
 		return nil, fmt.Errorf("reading the active kit: %w", err)
 	}
 
-	release, err := store.Pin(ctx, active.Digest, fmt.Sprintf("pid-%d", os.Getpid()))
+	unpin, err := store.PinProcess(ctx, active.Digest, fmt.Sprintf("pid-%d", os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("pinning kit %s: %w", active.Version, err)
+	}
+	guard := guardPin(unpin)
+	release := func() {
+		guard.stop()
+		unpin()
 	}
 	db, err := openKitDB(ctx, store, active)
 	if err != nil {
 		release()
 		return nil, err
 	}
-	return &activeDB{db: db, kit: active, release: release}, nil
+	return &activeDB{db: db, kit: active, release: release, guard: guard}, nil
 }
 
 // openKitDB opens the vulnerability DB of a kit in the store.
@@ -80,8 +93,9 @@ func openKitDB(ctx context.Context, store *cas.Store, kit cas.KitRecord) (*vulnd
 	return db, nil
 }
 
-// withActiveDB opens the existing store, pins the active kit, runs fn on
-// its DB, and releases the pin and the store.
+// withActiveDB opens the existing store, pins the active kit, warns on
+// stderr when it has expired, runs fn on its DB, and releases the pin and
+// the store.
 func (g *globalOptions) withActiveDB(cmd *cobra.Command, fn func(*activeDB) error) error {
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
@@ -100,7 +114,44 @@ func (g *globalOptions) withActiveDB(cmd *cobra.Command, fn func(*activeDB) erro
 	st := a.db.Status()
 	log.Info("opened DB", "kit", a.kit.Version, "layers", len(st.Layers), "records", st.Records,
 		"duration", time.Since(start).Round(time.Microsecond))
+	g.warnIfExpired(cmd.ErrOrStderr(), a.kit, time.Now())
+
+	// When the reader of stdout has gone, as after `| head -1`, the first
+	// failed write ends the process as SIGPIPE would, with the pin
+	// released.
+	stdout := cmd.OutOrStdout()
+	cmd.SetOut(&pipeWriter{w: stdout, broken: func() { a.guard.end(syscall.SIGPIPE) }})
+	defer cmd.SetOut(stdout)
 	return fn(a)
+}
+
+// warnIfExpired prints one warning line to w when kit is past its signed
+// expiry time at now, unless --quiet is given.
+func (g *globalOptions) warnIfExpired(w io.Writer, kit cas.KitRecord, now time.Time) {
+	if g.quiet || !kitExpired(kit, now) {
+		return
+	}
+	fmt.Fprintf(w, "warning: the active kit %s expired at %s, so its vulnerability data may be out of date; "+
+		"import a newer kit with `stella ouk import KIT`\n",
+		printable(kit.Version), kit.Expires.UTC().Format(time.RFC3339))
+}
+
+// kitExpired reports whether kit has an expiry time and now is after it.
+func kitExpired(kit cas.KitRecord, now time.Time) bool {
+	return !kit.Expires.IsZero() && now.After(kit.Expires)
+}
+
+// newKitRef describes kit in the JSON of scan and db status.
+func newKitRef(kit cas.KitRecord, now time.Time) kitRef {
+	return kitRef{Digest: kit.Digest.String(), Version: kit.Version,
+		Expires: kit.Expires, Expired: kitExpired(kit, now)}
+}
+
+// dbStatusReport is the JSON of `stella db status`: the DB status fields,
+// and the kit they belong to.
+type dbStatusReport struct {
+	vulndb.Status
+	Kit kitRef `json:"kit"`
 }
 
 func newDBStatusCommand(g *globalOptions) *cobra.Command {
@@ -116,9 +167,9 @@ func newDBStatusCommand(g *globalOptions) *cobra.Command {
 			return g.withActiveDB(cmd, func(a *activeDB) error {
 				st := a.db.Status()
 				if out.json() {
-					return writeJSON(cmd.OutOrStdout(), st)
+					return writeJSON(cmd.OutOrStdout(), dbStatusReport{Status: st, Kit: newKitRef(a.kit, time.Now())})
 				}
-				return printDBStatus(cmd.OutOrStdout(), a.kit, st)
+				return printDBStatus(cmd.OutOrStdout(), a.kit, st, time.Now())
 			})
 		},
 	}
@@ -295,9 +346,17 @@ func rangeText(introduced, upper string) string {
 	return ">=" + introduced + " " + upper
 }
 
-func printDBStatus(w io.Writer, kit cas.KitRecord, st vulndb.Status) error {
+func printDBStatus(w io.Writer, kit cas.KitRecord, st vulndb.Status, now time.Time) error {
 	fmt.Fprintf(w, "Kit       %s (%s)\n", kit.Version, kit.Digest)
 	fmt.Fprintf(w, "Built     %s\n", st.Created.UTC().Format(time.RFC3339))
+	switch {
+	case kit.Expires.IsZero():
+		fmt.Fprintln(w, "Expires   never")
+	case kitExpired(kit, now):
+		fmt.Fprintf(w, "Expires   %s (EXPIRED: import a newer kit)\n", kit.Expires.UTC().Format(time.RFC3339))
+	default:
+		fmt.Fprintf(w, "Expires   %s\n", kit.Expires.UTC().Format(time.RFC3339))
+	}
 	fmt.Fprintf(w, "Records   %d\n", st.Records)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nSOURCE\tSNAPSHOT\tRECORDS\tSKIPPED")
@@ -322,4 +381,86 @@ func printDBStatus(w io.Writer, kit cas.KitRecord, st vulndb.Status) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", l.Digest, l.Kind, l.Ecosystem, l.Records, humanBytes(l.Size))
 	}
 	return tw.Flush()
+}
+
+// pinGuard releases a pin and ends the process on SIGINT, SIGTERM or
+// SIGPIPE, until stop is called. Without it SIGPIPE, as after
+// `stella db lookup ... | head -1`, ends the process at once and leaves the
+// pin behind. While the guard runs, a write to a closed pipe returns EPIPE
+// instead of raising SIGPIPE.
+type pinGuard struct {
+	release func()
+	signals chan os.Signal
+	done    chan struct{}
+	once    sync.Once
+	// mu orders end and stop: after stop, end does nothing, and stop
+	// waits while end exits the process.
+	mu      sync.Mutex
+	stopped bool
+}
+
+// guardPin starts a pinGuard for release.
+func guardPin(release func()) *pinGuard {
+	g := &pinGuard{release: release, signals: make(chan os.Signal, 1), done: make(chan struct{})}
+	signal.Notify(g.signals, os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
+	go func() {
+		select {
+		case sig := <-g.signals:
+			g.end(sig)
+		case <-g.done:
+		}
+	}()
+	return g
+}
+
+// end releases the pin and exits with exitSignal's status for sig, unless
+// stop was called first.
+func (g *pinGuard) end(sig os.Signal) {
+	g.mu.Lock()
+	if g.stopped {
+		g.mu.Unlock()
+		return
+	}
+	g.release()
+	if sig != syscall.SIGPIPE {
+		fmt.Fprintln(os.Stderr, "Interrupted.")
+	}
+	// mu stays locked, so a concurrent stop waits for the exit.
+	os.Exit(exitSignal(sig))
+}
+
+// stop ends the guard; calling it more than once is harmless.
+func (g *pinGuard) stop() {
+	g.once.Do(func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.stopped = true
+		signal.Stop(g.signals)
+		close(g.done)
+	})
+}
+
+// pipeWriter calls broken when a write to w fails with EPIPE, which is how
+// a write to a closed pipe fails while SIGPIPE is caught.
+type pipeWriter struct {
+	w      io.Writer
+	broken func()
+}
+
+func (p *pipeWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if errors.Is(err, syscall.EPIPE) {
+		p.broken()
+	}
+	return n, err
+}
+
+// exitSignal returns 128 plus the number of sig, the status a shell reports
+// for a process that sig ended: 130 for SIGINT, 141 for SIGPIPE and 143 for
+// SIGTERM.
+func exitSignal(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return exitError
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,9 +19,13 @@ func newGCCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gc",
 		Short: "Remove blobs that neither the active kit nor the retained history uses",
-		Long: `Remove every blob that is not reachable from the active kit, the newest
---keep kits of the history, or a kit a running lookup or scan has pinned.
-The lookup index of removed DB layers goes with them.`,
+		Long: fmt.Sprintf(`Remove every blob that is not reachable from the active kit, the newest
+--keep kits of the history, a tag, or a kit a running lookup or scan has
+pinned. The lookup index of removed DB layers goes with them.
+
+A pin whose process has exited no longer keeps its kit. A pin whose process
+cannot be checked, such as one taken on another host, keeps its kit for %.0f
+hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.validate(); err != nil {
@@ -66,8 +72,17 @@ The lookup index of removed DB layers goes with them.`,
 			if dryRun {
 				verb = "Would remove"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %d blobs (%s); kept %d blobs of %d kits\n",
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%s %d blobs (%s); kept %d blobs of %d kits\n",
 				verb, rep.Removed, humanBytes(rep.BytesRemoved), rep.Kept, len(rep.KeptKits))
+			for _, k := range rep.KeptReasons {
+				fmt.Fprintf(w, "  %s: %s\n", keptKitName(k), keepReasonsText(k.Reasons, keep))
+			}
+			if rep.StaleLeases > 0 {
+				fmt.Fprintf(w, "%s %d stale %s: a pin goes stale when its process exits, "+
+					"or after %.0f hours when its process cannot be checked\n",
+					verb, rep.StaleLeases, plural(rep.StaleLeases, "pin", "pins"), cas.DefaultLeaseTTL.Hours())
+			}
 			return nil
 		},
 	}
@@ -75,4 +90,48 @@ The lookup index of removed DB layers goes with them.`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be removed without removing it")
 	out.register(cmd)
 	return cmd
+}
+
+// keptKitName names a kit that gc kept: its version and short digest, or
+// the digest alone when the kit was never activated.
+func keptKitName(k cas.KeptKit) string {
+	if k.Version == "" {
+		return k.Digest.String()
+	}
+	short := k.Digest.Encoded()
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	return fmt.Sprintf("kit %s (%s:%s)", printable(k.Version), k.Digest.Algorithm(), short)
+}
+
+// keepReasonsText renders why gc kept a kit, for a run with --keep keep.
+func keepReasonsText(reasons []cas.KeepReason, keep int) string {
+	parts := make([]string, len(reasons))
+	for i, r := range reasons {
+		parts[i] = keepReasonText(r, keep)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func keepReasonText(r cas.KeepReason, keep int) string {
+	since := r.Since.UTC().Format(time.RFC3339)
+	switch r.Kind {
+	case cas.ReasonActive:
+		return "active"
+	case cas.ReasonHistory:
+		if r.Position == 1 {
+			return fmt.Sprintf("previous kit, kept for rollback (within --keep %d)", keep)
+		}
+		return fmt.Sprintf("history kit %d, within --keep %d", r.Position, keep)
+	case cas.ReasonLease:
+		if r.HolderRunning {
+			return fmt.Sprintf("pinned by running PID %d since %s", r.PID, since)
+		}
+		return fmt.Sprintf("pinned by %s since %s; its process cannot be checked from here, so the pin lasts until %s",
+			printable(r.Holder), since, r.Until.UTC().Format(time.RFC3339))
+	case cas.ReasonTag:
+		return fmt.Sprintf("tagged %s", printable(r.Tag))
+	}
+	return r.Kind
 }

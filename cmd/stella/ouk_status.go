@@ -53,7 +53,7 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 				rep.Active.Note = active.Note
-				rep.Active.Expired = !active.Expires.IsZero() && time.Now().After(active.Expires)
+				rep.Active.Expired = kitExpired(active, time.Now())
 			}
 			return writeStatus(cmd.OutOrStdout(), out, rep)
 		},

@@ -38,9 +38,14 @@ type scanNote struct {
 	Note    string `json:"note"`
 }
 
+// kitRef names the kit a scan or DB status read from.
 type kitRef struct {
 	Digest  string `json:"digest"`
 	Version string `json:"version"`
+	// Expires is the kit's signed expiry time, left out when it never
+	// expires, and Expired is set when that time has passed.
+	Expires time.Time `json:"expires,omitzero"`
+	Expired bool      `json:"expired"`
 }
 
 type finding struct {
@@ -124,9 +129,10 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 		return nil, 0, err
 	}
 	defer a.release()
+	g.warnIfExpired(cmd.ErrOrStderr(), a.kit, time.Now())
 
 	rep := &scanReport{SBOM: path, Format: format, Packages: len(pkgs),
-		Kit:      kitRef{Digest: a.kit.Digest.String(), Version: a.kit.Version},
+		Kit:      newKitRef(a.kit, time.Now()),
 		Findings: []finding{}, Skipped: []skipped{}, Notes: []scanNote{}}
 	for _, p := range pkgs {
 		res, err := scanPackage(a.db, p)
