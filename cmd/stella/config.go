@@ -1,19 +1,26 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 
 	"stella-ops.org/ouk/internal/quota"
 )
 
 // configFile is the optional settings file in the store folder.
 const configFile = "config.yaml"
+
+// configDocs names where the settings file's keys are described.
+const configDocs = `the "Site settings" section of docs/operations.md`
 
 // config holds the site settings read from <store>/config.yaml. Every field
 // is optional; absent ones keep their defaults.
@@ -33,10 +40,217 @@ func loadConfig(storeDir string) (config, error) {
 		return config{}, fmt.Errorf("reading settings: %w", err)
 	}
 	cfg := config{}
-	if err := yaml.UnmarshalStrict(raw, &cfg); err != nil {
-		return config{}, fmt.Errorf("settings file %s: %v; fix or remove it", path, err)
+	if err := decodeYAMLFile(raw, &cfg); err != nil {
+		return config{}, fmt.Errorf("settings file %s: %v; fix the file or remove it, and see %s for its keys",
+			path, err, configDocs)
 	}
 	return cfg, nil
+}
+
+// decodeYAMLFile decodes a settings document into v, a pointer to a struct
+// whose json tags name the keys. It checks every key and value against
+// those fields first, so an unknown key, a repeated key or a value of the
+// wrong kind is reported by line and key name in YAML terms. A value given
+// to a text field keeps its exact spelling: "version: 1.10" stays "1.10".
+func decodeYAMLFile(raw []byte, v any) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return fmt.Errorf("not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	value, err := yamlValue(doc.Content[0], reflect.TypeOf(v), "")
+	if err != nil {
+		return err
+	}
+	if value == nil {
+		return nil
+	}
+	// The checked value has the JSON shape of v, so this cannot fail on
+	// input; an error here is a bug in yamlValue.
+	b, err := json.Marshal(value)
+	if err != nil {
+		return fmt.Errorf("encoding the settings: %w", err)
+	}
+	return json.Unmarshal(b, v)
+}
+
+// yamlValue checks the node n against the Go type t and returns its value
+// in the JSON shape t decodes from, or nil for a YAML null. key is the
+// dotted path of n, for messages.
+func yamlValue(n *yaml.Node, t reflect.Type, key string) (any, error) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return nil, nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		return yamlMapping(n, t, key)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return nil, wrongYAMLKind(n, key, "a list, such as [a, b] or lines starting with \"- \"")
+		}
+		items := make([]any, 0, len(n.Content))
+		for _, item := range n.Content {
+			value, err := yamlValue(item, t.Elem(), key)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, value)
+		}
+		return items, nil
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			return nil, wrongYAMLKind(n, key, "a single value")
+		}
+		return n.Value, nil
+	case reflect.Bool:
+		return yamlScalar[bool](n, key, "true or false", "!!bool")
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return yamlScalar[int64](n, key, "a whole number", "!!int")
+	case reflect.Float32, reflect.Float64:
+		return yamlScalar[float64](n, key, "a number", "!!int", "!!float")
+	}
+	var value any
+	if err := n.Decode(&value); err != nil {
+		return nil, fmt.Errorf("line %d: key %q: %s", n.Line, key, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return value, nil
+}
+
+// yamlMapping checks a mapping node against the fields of the struct t.
+func yamlMapping(n *yaml.Node, t reflect.Type, key string) (any, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, wrongYAMLKind(n, key, "a mapping of keys to values")
+	}
+	fields := map[string]reflect.Type{}
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" && f.IsExported() {
+			fields[name] = f.Type
+			names = append(names, name)
+		}
+	}
+	out := map[string]any{}
+	firstLine := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := k.Value
+		path := name
+		if key != "" {
+			path = key + "." + name
+		}
+		if line, dup := firstLine[name]; dup {
+			return nil, fmt.Errorf("line %d: key %q is given twice (first on line %d); keep one", k.Line, path, line)
+		}
+		firstLine[name] = k.Line
+		ft, ok := fields[name]
+		if !ok {
+			return nil, unknownYAMLKey(k.Line, path, names)
+		}
+		value, err := yamlValue(v, ft, path)
+		if err != nil {
+			return nil, err
+		}
+		if value != nil {
+			out[name] = value
+		}
+	}
+	return out, nil
+}
+
+// yamlScalar decodes a scalar node whose resolved tag is one of tags.
+func yamlScalar[T any](n *yaml.Node, key, want string, tags ...string) (any, error) {
+	if n.Kind != yaml.ScalarNode || !slices.Contains(tags, n.ShortTag()) {
+		return nil, wrongYAMLKind(n, key, want)
+	}
+	var value T
+	if err := n.Decode(&value); err != nil {
+		return nil, fmt.Errorf("line %d: key %q is %q; give %s", n.Line, key, n.Value, want)
+	}
+	return value, nil
+}
+
+// wrongYAMLKind reports a value that is not of the kind the key takes.
+func wrongYAMLKind(n *yaml.Node, key, want string) error {
+	got := fmt.Sprintf("%q", n.Value)
+	switch n.Kind {
+	case yaml.MappingNode:
+		got = "a mapping"
+	case yaml.SequenceNode:
+		got = "a list"
+	}
+	if key == "" {
+		return fmt.Errorf("line %d: the document is %s; it must be %s", n.Line, got, want)
+	}
+	return fmt.Errorf("line %d: key %q is %s; give %s", n.Line, key, got, want)
+}
+
+// unknownYAMLKey reports a key that is not one of names, suggesting the
+// known key it most likely misspells.
+func unknownYAMLKey(line int, path string, names []string) error {
+	parent, name := "", path
+	if i := strings.LastIndex(path, "."); i >= 0 {
+		parent, name = path[:i], path[i+1:]
+	}
+	where := ""
+	if parent != "" {
+		where = fmt.Sprintf(" under %q", parent)
+	}
+	msg := fmt.Sprintf("line %d: unknown key %q%s", line, name, where)
+	if guess := closestKey(name, names); guess != "" {
+		msg += fmt.Sprintf("; did you mean %q?", guess)
+	} else {
+		msg += "."
+	}
+	return fmt.Errorf("%s The keys%s are %s", msg, where, strings.Join(names, ", "))
+}
+
+// closestKey returns the name in names that key most likely misspells:
+// the one at the smallest edit distance, at most 2, after lower-casing and
+// dropping "-" and "_". It returns "" when none is that close.
+func closestKey(key string, names []string) string {
+	norm := func(s string) string {
+		return strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(s))
+	}
+	best, bestDistance := "", 3
+	for _, n := range names {
+		if d := editDistance(norm(key), norm(n)); d < bestDistance {
+			best, bestDistance = n, d
+		}
+	}
+	return best
+}
+
+// editDistance returns the Levenshtein distance between a and b: the
+// number of single-byte insertions, deletions and substitutions that turn
+// a into b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // quotaPolicy returns the default policy with the settings file's overrides.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,20 +15,21 @@ import (
 
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/registry"
-	"sigs.k8s.io/yaml"
 
 	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/oci/layout"
 )
 
-// kitSpec is the kit.yaml file that `stella ouk build -f` reads; its fields
-// match the flags of the same name. Relative paths are taken from the
-// file's folder.
+// kitSpec is the build file that `stella ouk build -f` reads, described in
+// docs/build-file.md; its fields match the flags of the same name. Relative
+// paths are taken from the file's folder.
 type kitSpec struct {
-	Output   string   `json:"output"`
-	Version  string   `json:"version"`
-	Sequence int64    `json:"sequence"`
+	Output  string `json:"output"`
+	Version string `json:"version"`
+	// Sequence is nil when neither the file nor --sequence gives one.
+	Sequence *int64   `json:"sequence,omitempty"`
 	Feeds    []string `json:"feeds"`
 	Images   []string `json:"images"`
 	SBOM     string   `json:"sbom"`
@@ -39,10 +41,16 @@ type kitSpec struct {
 	// --allow-mass-removal.
 	DropSources      []string `json:"dropSources"`
 	AllowMassRemoval bool     `json:"allowMassRemoval"`
+	// DropBaseImages matches --drop-base-images.
+	DropBaseImages bool `json:"dropBaseImages"`
 }
+
+// buildFileDocs names where the build file's keys are described.
+const buildFileDocs = "docs/build-file.md"
 
 type buildOptions struct {
 	spec       kitSpec
+	sequence   int64
 	file       string
 	format     string
 	delta      bool
@@ -55,15 +63,26 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 		Use:   "build -o KIT [flags]",
 		Short: "Build a signed kit from vulnerability feeds, images and an SBOM",
 		Long: `Build a kit: an OCI image layout written as a tar stream, compressed by the
-output name (.tar, .tar.gz, .tar.zst). The creation time comes from
-SOURCE_DATE_EPOCH when set, so two builds of the same inputs are identical
-apart from the signature.
+output name (.tar, .tar.gz or .tgz, .tar.zst or .tzst). The creation time
+comes from SOURCE_DATE_EPOCH when set, so two builds of the same inputs are
+identical apart from the signature. The version tags the kit in its OCI
+layout, so it must be a valid OCI reference name: letters, digits and the
+separators - . _ : @ + between them, with / between parts. The sequence is
+a positive whole number that must grow from kit to kit.
+
+-f reads the same settings from a YAML build file; docs/build-file.md
+lists its keys. Flags given with -f override the file's values, and
+repeatable flags add to its lists.
 
 Feeds are KIND=PATH with KIND osv, ghsa, nvd or regional:NAME and PATH a
 folder of JSON files (searched recursively), one JSON file or an OSV all.zip.
 A feed that yields no valid record stops the build. A kit built without any
 --feed carries an empty DB, and the build warns about it. Images are REF=PATH
 with PATH an OCI layout folder or an oci-archive tar; every platform is kept.
+
+With --base and no --image, the new kit carries the base kit's images
+unchanged, so a delta from the base omits their layers; --drop-base-images
+leaves them out. With --image, the kit carries only the images given.
 
 With --base, records the new feeds lack become removals (tombstones) in the
 new kit. To keep a missing mount or a forgotten --feed from wiping a site's
@@ -89,10 +108,12 @@ the delta's bundle digest is the full kit's.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, g) },
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.file, "file", "f", "", "kit.yaml holding the same settings as the flags; flags override it")
-	f.StringVarP(&o.spec.Output, "output", "o", "", "kit file to write (.tar, .tar.gz or .tar.zst)")
-	f.StringVar(&o.spec.Version, "version", "", "kit version (default the creation time, 2006.01.02-150405)")
-	f.Int64Var(&o.spec.Sequence, "sequence", 0, "kit sequence number (default the creation time in Unix seconds)")
+	f.StringVarP(&o.file, "file", "f", "", "YAML build file with the same settings as the flags (see docs/build-file.md); flags override it")
+	f.StringVarP(&o.spec.Output, "output", "o", "", "kit file to write (.tar, .tar.gz, .tgz, .tar.zst or .tzst)")
+	f.StringVar(&o.spec.Version, "version", "",
+		"kit version, an OCI reference name such as 2026.12.04 (default the creation time, 2006.01.02-150405)")
+	f.Int64Var(&o.sequence, "sequence", 0,
+		"kit sequence number, a positive whole number (default the creation time in Unix seconds)")
 	f.StringArrayVar(&o.spec.Feeds, "feed", nil, "vulnerability feed KIND=PATH (repeatable)")
 	f.StringArrayVar(&o.spec.Images, "image", nil, "image REF=PATH (repeatable)")
 	f.StringVar(&o.spec.SBOM, "sbom", "", "SPDX 2.3 JSON SBOM to carry (default: generated from the kit)")
@@ -104,6 +125,8 @@ the delta's bundle digest is the full kit's.`,
 		"with --base, a source of the base kit (osv, ghsa, nvd or regional:NAME) whose records to remove (repeatable)")
 	f.BoolVar(&o.spec.AllowMassRemoval, "allow-mass-removal", false,
 		"with --base, allow removing more than half of the base kit's records")
+	f.BoolVar(&o.spec.DropBaseImages, "drop-base-images", false,
+		"with --base and no --image, leave out the base kit's images instead of carrying them over")
 	f.BoolVar(&o.delta, "delta", false, "with --base, write the delta to -o and the full kit to --full-output")
 	f.StringVar(&o.fullOutput, "full-output", "", "with --delta, the full kit file (default derived from -o)")
 	f.StringVar(&o.format, "format", "text", "result format: text or json")
@@ -157,6 +180,10 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	fmt.Fprintf(w, "Bundle digest: %s\n", res.Digest)
 	printBuildSummary(w, res, spec.Base != "" && !spec.Rollup)
 	for _, img := range res.Images {
+		if slices.Contains(res.BaseImages, img) {
+			fmt.Fprintf(w, "Image: %s (carried over from the base kit)\n", img)
+			continue
+		}
 		fmt.Fprintf(w, "Image: %s\n", img)
 	}
 	if !res.Signed {
@@ -221,6 +248,8 @@ func (o *buildOptions) applyDelta(opts *build.Options) error {
 	opts.Output = o.fullOutput
 	if opts.Output == "" {
 		opts.Output = fullKitName(opts.DeltaOutput)
+	} else if err := checkKitName(opts.Output); err != nil {
+		return err
 	}
 	if opts.Output == opts.DeltaOutput {
 		return usagef("--full-output and -o are both %s; give two different files", opts.Output)
@@ -243,22 +272,21 @@ func fullKitName(deltaName string) string {
 
 // merged reads -f and lays the flags the user set over it.
 func (o *buildOptions) merged(cmd *cobra.Command) (kitSpec, error) {
+	f := cmd.Flags()
+	if f.Changed("sequence") {
+		o.spec.Sequence = &o.sequence
+	}
 	if o.file == "" {
 		if o.spec.Output == "" {
 			return kitSpec{}, usagef("no output kit given; pass -o KIT (such as kit.tar.zst) or -f kit.yaml")
 		}
 		return o.spec, nil
 	}
-	raw, err := os.ReadFile(o.file)
+	spec, err := readBuildFile(o.file)
 	if err != nil {
-		return kitSpec{}, fmt.Errorf("reading kit spec: %w", err)
-	}
-	var spec kitSpec
-	if err := yaml.UnmarshalStrict(raw, &spec); err != nil {
-		return kitSpec{}, fmt.Errorf("kit spec %s: %v", o.file, err)
+		return kitSpec{}, err
 	}
 	spec.resolvePaths(filepath.Dir(o.file))
-	f := cmd.Flags()
 	if f.Changed("output") {
 		spec.Output = o.spec.Output
 	}
@@ -286,8 +314,25 @@ func (o *buildOptions) merged(cmd *cobra.Command) (kitSpec, error) {
 	if f.Changed("allow-mass-removal") {
 		spec.AllowMassRemoval = o.spec.AllowMassRemoval
 	}
+	if f.Changed("drop-base-images") {
+		spec.DropBaseImages = o.spec.DropBaseImages
+	}
 	if spec.Output == "" {
-		return kitSpec{}, usagef("kit spec %s has no output and no -o was given", o.file)
+		return kitSpec{}, usagef("build file %s has no output key and no -o was given; add one of them", o.file)
+	}
+	return spec, nil
+}
+
+// readBuildFile reads and checks the YAML build file of `-f`.
+func readBuildFile(path string) (kitSpec, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return kitSpec{}, fmt.Errorf("reading build file: %w", err)
+	}
+	var spec kitSpec
+	if err := decodeYAMLFile(raw, &spec); err != nil {
+		return kitSpec{}, fmt.Errorf("build file %s: %v; %s describes each key: %w",
+			path, err, buildFileDocs, errdef.ErrInvalidArgument)
 	}
 	return spec, nil
 }
@@ -314,10 +359,28 @@ func (s *kitSpec) resolvePaths(dir string) {
 }
 
 func (s kitSpec) options() (build.Options, error) {
-	opts := build.Options{Output: s.Output, Version: s.Version, Sequence: s.Sequence,
-		SBOM: s.SBOM, Base: s.Base, Rollup: s.Rollup}
+	opts := build.Options{Output: s.Output, Version: s.Version,
+		SBOM: s.SBOM, Base: s.Base, Rollup: s.Rollup, DropBaseImages: s.DropBaseImages}
+	if err := checkKitName(s.Output); err != nil {
+		return opts, err
+	}
+	if s.Version != "" {
+		if err := build.CheckVersion(s.Version); err != nil {
+			return opts, err
+		}
+	}
+	if s.Sequence != nil {
+		if *s.Sequence <= 0 {
+			return opts, usagef("kit sequence %d is not a positive whole number; give one such as 42, "+
+				"or leave out --sequence to use the creation time in Unix seconds", *s.Sequence)
+		}
+		opts.Sequence = *s.Sequence
+	}
 	if s.Rollup && s.Base == "" {
 		return opts, usagef("--rollup needs --base PREVIOUS_KIT")
+	}
+	if s.DropBaseImages && s.Base == "" {
+		return opts, usagef("--drop-base-images needs --base PREVIOUS_KIT, the kit whose images it leaves out")
 	}
 	if err := s.checkRemovalFlags(); err != nil {
 		return opts, err
@@ -341,10 +404,17 @@ func (s kitSpec) options() (build.Options, error) {
 		}
 		opts.Expires = d
 	}
-	if s.Sequence < 0 {
-		return opts, usagef("--sequence is %d; give a positive number", s.Sequence)
-	}
 	return opts, nil
+}
+
+// checkKitName rejects a kit file name whose suffix picks no compression,
+// before the build does any work.
+func checkKitName(name string) error {
+	if _, err := layout.CompressionFromName(name); err != nil {
+		return usagef("output file %q has no kit suffix, so its compression is unknown; end the name with "+
+			".tar, .tar.gz, .tgz, .tar.zst or .tzst, such as kit.tar.zst", name)
+	}
+	return nil
 }
 
 // checkRemovalFlags rejects --drop-source and --allow-mass-removal without

@@ -32,18 +32,20 @@ signed delta manifest that names the old kit as its base. Importing the
 delta over a store that holds the old kit activates exactly the new kit's
 bundle digest, as importing the full new kit would.
 
-OLD and NEW are kit files, OCI layout folders, or bundle digests
-(sha256:...) of kits held in the store. The compression follows the name of
-DELTA (.tar, .tar.gz, .tar.zst).`,
+OLD and NEW are kit files, OCI layout folders, or bundle digests of kits
+held in the store: a full digest (sha256:...) or a prefix of one that
+matches a single kit, as ` + "`stella ouk history`" + ` lists them. OLD must have a
+lower sequence than NEW. The compression follows the name of DELTA (.tar,
+.tar.gz or .tgz, .tar.zst or .tzst).`,
 		Example: `  stella ouk delta --from kit-0601.tar.zst --to kit-0602.tar.zst -o delta-0602.tar.zst --key cosign.key
   stella ouk delta --from sha256:3f1c... --to kit-0602.tar.zst -o delta-0602.tar.zst --key cosign.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, g) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.from, "from", "", "base kit: file, layout folder or bundle digest in the store")
-	f.StringVar(&o.to, "to", "", "new kit: file, layout folder or bundle digest in the store")
-	f.StringVarP(&o.output, "output", "o", "", "delta file to write (.tar, .tar.gz or .tar.zst)")
+	f.StringVar(&o.from, "from", "", "older base kit: file, layout folder, or bundle digest or digest prefix in the store")
+	f.StringVar(&o.to, "to", "", "newer kit: file, layout folder, or bundle digest or digest prefix in the store")
+	f.StringVarP(&o.output, "output", "o", "", "delta file to write (.tar, .tar.gz, .tgz, .tar.zst or .tzst)")
 	f.StringVar(&o.key, "key", "", "private key that signs the delta manifest (cosign.key or PKCS#8 PEM)")
 	f.StringVar(&o.format, "format", "text", "result format: text or json")
 	return cmd
@@ -56,11 +58,14 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if o.from == "" || o.to == "" || o.output == "" {
 		return usagef("pass --from OLD, --to NEW and -o DELTA")
 	}
+	if err := checkKitName(o.output); err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
 	var store *cas.Store
-	if isDigest(o.from) || isDigest(o.to) {
-		s, _, err := g.openStore(ctx, log, g.lockWait)
+	if isStoredKitArg(o.from) || isStoredKitArg(o.to) {
+		s, _, err := g.openExistingStore(ctx, log, g.lockWait)
 		if err != nil {
 			return err
 		}
@@ -101,14 +106,22 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 
 // checkDeltaOrder rejects a base whose sequence is not lower than the
 // target's: import would reject the delta as a downgrade or a replay.
-// The same kit on both sides is left to delta.Compute, which names it.
+// Both are mistakes in the request, so the error wraps
+// errdef.ErrInvalidArgument. The same kit on both sides is left to
+// delta.Compute, which names it.
 func checkDeltaOrder(base, target *delta.Kit) error {
-	if base.Bundle.Digest == target.Bundle.Digest || base.Meta.Sequence < target.Meta.Sequence {
+	b, t := base.Meta, target.Meta
+	switch {
+	case base.Bundle.Digest == target.Bundle.Digest || b.Sequence < t.Sequence:
 		return nil
+	case b.Sequence > t.Sequence:
+		return fmt.Errorf("base kit %s (--from) has sequence %d, higher than %d of the new kit %s (--to), "+
+			"so the base is the newer kit; a delta goes from the older kit to the newer one, so swap --from and --to: %w",
+			b.Version, b.Sequence, t.Sequence, t.Version, errdef.ErrInvalidArgument)
 	}
-	return fmt.Errorf("base kit %s has sequence %d, not lower than %d of the new kit %s; "+
-		"a delta needs an older base, so swap --from and --to or pick an older base kit: %w",
-		base.Meta.Version, base.Meta.Sequence, target.Meta.Sequence, target.Meta.Version, errdef.ErrInvalidKit)
+	return fmt.Errorf("base kit %s (--from) and new kit %s (--to) both have sequence %d; a delta needs a base "+
+		"with a lower sequence, so pick an older base kit or rebuild the new kit with a higher --sequence: %w",
+		b.Version, t.Version, b.Sequence, errdef.ErrInvalidArgument)
 }
 
 func printDeltaResult(cmd *cobra.Command, res *delta.Result) {
@@ -123,22 +136,43 @@ func printDeltaResult(cmd *cobra.Command, res *delta.Result) {
 	}
 }
 
-func isDigest(s string) bool {
-	if !strings.HasPrefix(s, "sha256:") && !strings.HasPrefix(s, "sha512:") {
-		return false
-	}
+// isStoredKitArg reports whether a kit argument names a kit in the store:
+// no file or folder has that name, and it starts with "sha256:" or is at
+// least six hex digits, as looksLikeDigest accepts.
+func isStoredKitArg(s string) bool {
 	if _, err := os.Stat(s); err == nil {
 		return false
 	}
-	return digest.Digest(s).Validate() == nil
+	return strings.HasPrefix(s, "sha256:") || looksLikeDigest(s)
+}
+
+// resolveStoredKit returns the bundle digest of the kit in the store's
+// history that arg names by its digest or a prefix of it. A digest that
+// matches no kit wraps errdef.ErrNotFound, and a malformed or ambiguous one
+// is a usage error.
+func resolveStoredKit(ctx context.Context, store *cas.Store, arg string) (digest.Digest, error) {
+	hex := strings.TrimPrefix(arg, "sha256:")
+	if hex == "" || len(hex) > 64 || strings.Trim(hex, "0123456789abcdef") != "" {
+		return "", usagef("%q is neither a kit file or folder (no such path) nor a kit digest; "+
+			"give a path, or sha256: followed by up to 64 lower-case hex digits of a digest that "+
+			"`stella ouk history` lists", arg)
+	}
+	return storeKitDigest(ctx, store, arg)
 }
 
 // openKitSource opens a kit file, a layout folder or a kit held in store.
 func openKitSource(ctx context.Context, store *cas.Store, src string) (*delta.Kit, error) {
-	if !isDigest(src) {
+	if !isStoredKitArg(src) {
 		return delta.OpenKit(ctx, src)
 	}
-	return storedKit(ctx, store, digest.Digest(src))
+	if d := digest.Digest(src); d.Validate() == nil {
+		return storedKit(ctx, store, d)
+	}
+	d, err := resolveStoredKit(ctx, store, src)
+	if err != nil {
+		return nil, err
+	}
+	return storedKit(ctx, store, d)
 }
 
 // storedKit opens the kit with bundle digest d from the store, with the

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/content"
@@ -122,7 +123,7 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 // descriptor: an OCI layout folder, or a kit in the store.
 func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string) (content.ReadOnlyStorage, ocispec.Descriptor, error) {
 	ctx := cmd.Context()
-	if kit != "active" && !looksLikeDigest(kit) {
+	if kit != "active" && !isStoredKitArg(kit) {
 		index, src, err := layout.OpenDir(kit)
 		if err != nil {
 			return nil, ocispec.Descriptor{}, err
@@ -138,7 +139,12 @@ func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}
-	d, err := storeKitDigest(ctx, store, kit)
+	d := digest.Digest("")
+	if kit == "active" {
+		d, err = storeKitDigest(ctx, store, kit)
+	} else {
+		d, err = resolveStoredKit(ctx, store, kit)
+	}
 	if err != nil {
 		store.Close()
 		return nil, ocispec.Descriptor{}, err

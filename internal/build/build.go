@@ -44,8 +44,13 @@ type Options struct {
 	Sequence int64
 	// Feeds are the vulnerability feeds merged into the DB.
 	Feeds []vulndb.Feed
-	// Images are carried with every platform they have.
+	// Images are carried with every platform they have. When empty and
+	// Base is set, the base kit's images are carried over unless
+	// DropBaseImages is set.
 	Images []Image
+	// DropBaseImages leaves out the base kit's images when Images is
+	// empty, so the new kit carries no image.
+	DropBaseImages bool
 	// SBOM is an SPDX 2.3 JSON file; empty generates one from the kit's contents.
 	SBOM string
 	// Signer signs the bundle index; nil builds an unsigned kit.
@@ -70,17 +75,20 @@ type Options struct {
 
 // Result describes a built kit.
 type Result struct {
-	Output   string         `json:"output"`
-	Digest   string         `json:"digest"`
-	Version  string         `json:"version"`
-	Sequence int64          `json:"sequence"`
-	Created  time.Time      `json:"created"`
-	Expires  time.Time      `json:"expires,omitzero"`
-	Size     int64          `json:"size"`
-	Layers   int            `json:"dbLayers"`
-	Images   []string       `json:"images"`
-	Signed   bool           `json:"signed"`
-	Summary  vulndb.Summary `json:"summary"`
+	Output   string    `json:"output"`
+	Digest   string    `json:"digest"`
+	Version  string    `json:"version"`
+	Sequence int64     `json:"sequence"`
+	Created  time.Time `json:"created"`
+	Expires  time.Time `json:"expires,omitzero"`
+	Size     int64     `json:"size"`
+	Layers   int       `json:"dbLayers"`
+	Images   []string  `json:"images"`
+	// BaseImages lists the references of Images carried over from the
+	// base kit.
+	BaseImages []string       `json:"baseImages,omitempty"`
+	Signed     bool           `json:"signed"`
+	Summary    vulndb.Summary `json:"summary"`
 	// Delta describes the delta file when Options.DeltaOutput was set.
 	Delta *delta.Result `json:"delta,omitempty"`
 }
@@ -97,12 +105,19 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("build options: a delta output needs a base kit")
 	}
 	created := opts.Created.UTC().Truncate(time.Second)
-	comp, err := layout.CompressionFromName(opts.Output)
+	comp, err := checkOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	b := &builder{opts: opts, created: created, mem: memory.New()}
 	b.src = &multiSource{first: b.mem}
+	if opts.Base != "" {
+		if b.base, err = delta.OpenKit(ctx, opts.Base); err != nil {
+			return nil, fmt.Errorf("opening base kit: %w", err)
+		}
+		defer b.base.Close()
+		b.src.rest = append(b.src.rest, b.base.Storage)
+	}
 
 	dbDesc, summary, err := b.buildDB(ctx)
 	if err != nil {
@@ -178,8 +193,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		Signed:   opts.Signer != nil,
 		Summary:  summary,
 	}
-	for _, img := range opts.Images {
-		res.Images = append(res.Images, img.Ref)
+	for _, img := range imageDescs {
+		res.Images = append(res.Images, img.Annotations[oci.AnnotationImageRef])
+	}
+	if len(opts.Images) == 0 {
+		res.BaseImages = res.Images
 	}
 	if opts.DeltaOutput != "" {
 		if res.Delta, err = b.writeDelta(ctx, index); err != nil {
@@ -192,16 +210,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 // writeDelta writes the delta from the base kit to the kit just built,
 // reading the new kit's blobs from the build's own sources.
 func (b *builder) writeDelta(ctx context.Context, index ocispec.Index) (*delta.Result, error) {
-	base, err := delta.OpenKit(ctx, b.opts.Base)
-	if err != nil {
-		return nil, fmt.Errorf("opening base kit for the delta: %w", err)
-	}
-	defer base.Close()
 	target, err := delta.FromStorage(ctx, b.src, index)
 	if err != nil {
 		return nil, fmt.Errorf("reading the new kit for the delta: %w", err)
 	}
-	return delta.WriteFile(ctx, b.opts.DeltaOutput, base, target,
+	return delta.WriteFile(ctx, b.opts.DeltaOutput, b.base, target,
 		delta.Options{Signer: b.opts.Signer, Created: b.created, Logger: b.opts.Logger})
 }
 
@@ -213,6 +226,8 @@ type builder struct {
 	mem        *memory.Store
 	src        *multiSource
 	layerCount int
+	// base is the kit opened from Options.Base, or nil.
+	base *delta.Kit
 }
 
 // pushJSON marshals v, stores it in the staging store and returns its descriptor.

@@ -132,31 +132,25 @@ func (k *Kit) PreviousDB(ctx context.Context) (*vulndb.PreviousDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	dbDesc, ok := oci.Child(idx, oci.RoleDB)
+	return previousDB(ctx, k.Source, idx)
+}
+
+// previousDB reads the DB manifest and config that the bundle index lists
+// from src.
+func previousDB(ctx context.Context, src content.ReadOnlyStorage, bundle ocispec.Index) (*vulndb.PreviousDB, error) {
+	dbDesc, ok := oci.Child(bundle, oci.RoleDB)
 	if !ok {
 		return nil, errors.New("kit has no vulnerability DB")
 	}
 	var m ocispec.Manifest
-	if _, err := fetchJSON(ctx, k.Source, dbDesc, &m); err != nil {
+	if _, err := fetchJSON(ctx, src, dbDesc, &m); err != nil {
 		return nil, fmt.Errorf("reading DB manifest: %w", err)
 	}
-	config, err := content.FetchAll(ctx, k.Source, m.Config)
+	config, err := content.FetchAll(ctx, src, m.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reading DB config: %w", err)
 	}
-	return &vulndb.PreviousDB{Config: config, Layers: m.Layers, Fetch: k.Source.Fetch}, nil
-}
-
-func loadPreviousDB(ctx context.Context, path string) (*vulndb.PreviousDB, content.ReadOnlyStorage, error) {
-	k, err := OpenKit(ctx, path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening base kit: %w", err)
-	}
-	prev, err := k.PreviousDB(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("base kit %s: %w", path, err)
-	}
-	return prev, k.Source, nil
+	return &vulndb.PreviousDB{Config: config, Layers: m.Layers, Fetch: src.Fetch}, nil
 }
 
 func readIndex(r io.Reader) (*ocispec.Index, error) {

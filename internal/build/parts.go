@@ -32,13 +32,12 @@ func (b *builder) buildDB(ctx context.Context) (ocispec.Descriptor, vulndb.Summa
 		Created: b.created,
 		Logger:  b.opts.Logger,
 	}
-	if b.opts.Base != "" {
-		prev, src, err := loadPreviousDB(ctx, b.opts.Base)
+	if b.base != nil {
+		prev, err := b.previousDB(ctx)
 		if err != nil {
 			return ocispec.Descriptor{}, vulndb.Summary{}, err
 		}
 		bo.Base = prev
-		b.src.rest = append(b.src.rest, src)
 	}
 	res, err := vulndb.Build(ctx, bo)
 	if err != nil {
@@ -74,7 +73,14 @@ func (b *builder) buildDB(ctx context.Context) (ocispec.Descriptor, vulndb.Summa
 }
 
 // addImages loads every image and returns its bundle child descriptor.
+// With a base kit and no image given, it returns the base kit's images.
 func (b *builder) addImages(ctx context.Context) ([]ocispec.Descriptor, error) {
+	if b.base != nil {
+		if len(b.opts.Images) == 0 && !b.opts.DropBaseImages {
+			return b.baseImages(ctx)
+		}
+		b.logDroppedBaseImages()
+	}
 	var out []ocispec.Descriptor
 	for _, img := range b.opts.Images {
 		desc, src, err := layout.LoadImage(ctx, img.Path, img.Ref)
