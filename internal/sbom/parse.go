@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -46,10 +47,12 @@ type Package struct {
 // format (FormatSPDX or FormatCycloneDX, followed by "-" and the spec
 // version, such as "spdx-2.3" or "cyclonedx-1.6") and its packages. The
 // format is detected by the top-level "spdxVersion" or "bomFormat" field.
-// SPDX 2.1 and 2.2 documents are read too, converted to 2.3. CycloneDX
-// components nested in other components are included, and so is the
-// metadata component when it has a purl or a CPE. Input over MaxSBOMSize
-// wraps errdef.ErrSizeExceedsLimit.
+// SPDX 2.1 and 2.2 documents are read too, converted to 2.3. CycloneDX is
+// read in every version that has a JSON form, 1.2 to 1.6, since the
+// fields read here (components with name, version, purl, cpe and bom-ref)
+// are the same in all of them. CycloneDX components nested in other
+// components are included, and so is the metadata component when it has a
+// purl or a CPE. Input over MaxSBOMSize wraps errdef.ErrSizeExceedsLimit.
 func Parse(r io.Reader) (format string, pkgs []Package, err error) {
 	raw, err := io.ReadAll(io.LimitReader(r, MaxSBOMSize+1))
 	if err != nil {
@@ -81,7 +84,11 @@ func Parse(r io.Reader) (format string, pkgs []Package, err error) {
 			return "", nil, fmt.Errorf("SBOM is not a CycloneDX document: bomFormat is %s, expected \"CycloneDX\"; %s",
 				probe["bomFormat"], exportHint)
 		}
-		return parseCycloneDX(raw)
+		specVersion, err := cycloneDXVersion(probe["specVersion"])
+		if err != nil {
+			return "", nil, err
+		}
+		return parseCycloneDX(raw, specVersion)
 	default:
 		return "", nil, fmt.Errorf(`SBOM is not an SPDX or CycloneDX JSON document, because it has no "spdxVersion" or "bomFormat" field; %s`,
 			exportHint)
@@ -89,7 +96,26 @@ func Parse(r io.Reader) (format string, pkgs []Package, err error) {
 }
 
 // exportHint is the next step for an SBOM that cannot be read.
-const exportHint = "export the SBOM as SPDX 2.2/2.3 JSON or CycloneDX 1.4-1.6 JSON, such as with `syft -o spdx-json`"
+const exportHint = "export the SBOM as SPDX 2.2/2.3 JSON or CycloneDX 1.2-1.6 JSON, such as with `syft -o spdx-json`"
+
+// cycloneDXVersions are the CycloneDX versions with a JSON form. Versions
+// 1.0 and 1.1 were defined in XML only.
+var cycloneDXVersions = []string{"1.2", "1.3", "1.4", "1.5", "1.6"}
+
+// cycloneDXVersion returns the specVersion field's value. It rejects one
+// that is missing, not a string or not one of cycloneDXVersions, naming the
+// value found.
+func cycloneDXVersion(raw json.RawMessage) (string, error) {
+	if raw == nil {
+		return "", fmt.Errorf("CycloneDX SBOM has no specVersion field; %s", exportHint)
+	}
+	var v string
+	if json.Unmarshal(raw, &v) != nil || !slices.Contains(cycloneDXVersions, v) {
+		return "", fmt.Errorf("CycloneDX SBOM has specVersion %s, which is not a CycloneDX JSON version this stella reads (%s); %s",
+			raw, strings.Join(cycloneDXVersions, ", "), exportHint)
+	}
+	return v, nil
+}
 
 // ParseFile reads the SBOM at path as Parse does. A folder, a missing file
 // and an unreadable one are errors that name the path.
@@ -176,11 +202,11 @@ func parseSPDX(raw []byte) (string, []Package, error) {
 	return format, pkgs, nil
 }
 
-func parseCycloneDX(raw []byte) (string, []Package, error) {
+func parseCycloneDX(raw []byte, specVersion string) (string, []Package, error) {
 	var bom cdx.BOM
 	if err := cdx.NewBOMDecoder(bytes.NewReader(raw), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
-		return "", nil, fmt.Errorf("parsing CycloneDX JSON: %v; check that the document follows the CycloneDX 1.4-1.6 JSON schema, or %s",
-			decodeProblem(err), exportHint)
+		return "", nil, fmt.Errorf("parsing CycloneDX JSON: %v; check that the document follows the CycloneDX %s JSON schema, or %s",
+			decodeProblem(err), specVersion, exportHint)
 	}
 	format := FormatCycloneDX + "-" + bom.SpecVersion.String()
 

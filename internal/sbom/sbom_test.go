@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -382,5 +383,75 @@ func TestParseErrorMessages(t *testing.T) {
 	_, _, err := ParseFile(dir)
 	if err == nil || err.Error() != "SBOM path "+dir+" is a folder; give the SBOM file in it" {
 		t.Errorf("folder: message = %v", err)
+	}
+}
+
+// cycloneDX12 is a CycloneDX 1.2 JSON BOM written for this test, with the
+// fields of that version that later ones changed or dropped: a tools list
+// in the metadata and "modified" on components.
+const cycloneDX12 = `{
+  "bomFormat": "CycloneDX",
+  "specVersion": "%s",
+  "serialNumber": "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79",
+  "version": 1,
+  "metadata": {
+    "timestamp": "2020-08-03T03:20:53.771Z",
+    "tools": [{"vendor": "Example", "name": "bom-writer", "version": "0.9"}],
+    "component": {"type": "application", "bom-ref": "app", "name": "shop", "version": "2.0.0",
+      "purl": "pkg:npm/shop@2.0.0"}
+  },
+  "components": [
+    {"type": "library", "bom-ref": "pkg:npm/lodash@4.17.20", "name": "lodash", "version": "4.17.20",
+     "purl": "pkg:npm/lodash@4.17.20", "modified": false,
+     "hashes": [{"alg": "SHA-256", "content": "b5bd6a8e1e1d5e2c0ab6b4c9a2ab4d6e5c8f7a1b2c3d4e5f60718293a4b5c6d7"}],
+     "licenses": [{"license": {"id": "MIT"}}],
+     "components": [
+       {"type": "library", "bom-ref": "nested", "name": "lodash.merge", "version": "4.6.1",
+        "cpe": "cpe:2.3:a:lodash:lodash:4.6.1:*:*:*:*:*:*:*", "modified": false}
+     ]}
+  ],
+  "dependencies": [{"ref": "app", "dependsOn": ["pkg:npm/lodash@4.17.20"]}]
+}`
+
+func TestParseCycloneDX12And13(t *testing.T) {
+	want := []Package{
+		{Name: "shop", Version: "2.0.0", PURL: "pkg:npm/shop@2.0.0", ID: "app"},
+		{Name: "lodash", Version: "4.17.20", PURL: "pkg:npm/lodash@4.17.20", ID: "pkg:npm/lodash@4.17.20"},
+		{Name: "lodash.merge", Version: "4.6.1", CPEs: []string{"cpe:2.3:a:lodash:lodash:4.6.1:*:*:*:*:*:*:*"}, ID: "nested"},
+	}
+	for _, version := range []string{"1.2", "1.3"} {
+		format, pkgs, err := Parse(strings.NewReader(fmt.Sprintf(cycloneDX12, version)))
+		if err != nil {
+			t.Fatalf("CycloneDX %s: %v", version, err)
+		}
+		if format != "cyclonedx-"+version {
+			t.Errorf("CycloneDX %s: format %q", version, format)
+		}
+		if !reflect.DeepEqual(pkgs, want) {
+			t.Errorf("CycloneDX %s packages:\n got %+v\nwant %+v", version, pkgs, want)
+		}
+	}
+}
+
+func TestParseRejectsCycloneDXVersion(t *testing.T) {
+	cases := map[string]string{
+		"1.1 (XML only)": `{"bomFormat":"CycloneDX","specVersion":"1.1","components":[]}`,
+		"1.7":            `{"bomFormat":"CycloneDX","specVersion":"1.7","components":[]}`,
+		"number":         `{"bomFormat":"CycloneDX","specVersion":1.5,"components":[]}`,
+		"missing":        `{"bomFormat":"CycloneDX","components":[]}`,
+	}
+	for name, in := range cases {
+		_, _, err := Parse(strings.NewReader(in))
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), "specVersion") || !strings.Contains(err.Error(), "1.2-1.6") {
+			t.Errorf("%s: message %q does not name specVersion and the versions read", name, err)
+		}
+	}
+	_, _, err := Parse(strings.NewReader(cases["1.7"]))
+	if err == nil || !strings.Contains(err.Error(), `specVersion "1.7"`) {
+		t.Errorf("message %v does not show the version found", err)
 	}
 }
