@@ -17,13 +17,16 @@ import (
 
 // ImportStream imports a kit from an OCI image layout tar stream, plain or
 // compressed with gzip or zstd (detected from the bytes). Blobs are stored as
-// they are read, so the kit is never written to disk twice.
+// they are read, so the kit is never written to disk twice. When ctx ends,
+// ImportStream returns ctx's error at once, even while a read from r is
+// blocked, as one from a stalled pipe is. That read is then left running,
+// and its bytes are dropped when it returns.
 func ImportStream(ctx context.Context, r io.Reader, opts Options) (*Result, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
 	s := newSession(opts)
-	index, err := s.readStream(ctx, r)
+	index, err := s.readStream(ctx, newContextReader(ctx, r))
 	if err != nil {
 		s.failed(ctx, err)
 		return nil, err
@@ -220,4 +223,81 @@ func readIndexJSON(r io.Reader) (*ocispec.Index, error) {
 		return nil, fmt.Errorf("index.json schemaVersion is %d, want 2: %w", idx.SchemaVersion, errdef.ErrInvalidKit)
 	}
 	return &idx, nil
+}
+
+// contextReaderBuffer is the size of the buffer that a contextReader reads
+// the source into.
+const contextReaderBuffer = 128 << 10
+
+// contextReader reads from r until ctx ends, and then returns ctx.Err()
+// without waiting for a read from r that is blocked. Each read from r runs
+// in a goroutine and fills a buffer of the contextReader's own, so that a
+// read abandoned this way never writes into the caller's slice.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+	buf []byte
+	// pending holds bytes read from r and not yet returned, and err the
+	// error r returned with them, which Read returns once pending is empty.
+	pending []byte
+	err     error
+	// results receives the outcome of the read from r that is running,
+	// and is nil while none runs.
+	results chan readResult
+}
+
+type readResult struct {
+	n   int
+	err error
+}
+
+// newContextReader wraps r in a contextReader, or returns r itself when ctx
+// can never end.
+func newContextReader(ctx context.Context, r io.Reader) io.Reader {
+	if ctx.Done() == nil {
+		return r
+	}
+	return &contextReader{ctx: ctx, r: r, buf: make([]byte, contextReaderBuffer)}
+}
+
+func (c *contextReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if len(c.pending) == 0 && c.err == nil {
+		if err := c.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, c.pending)
+	c.pending = c.pending[n:]
+	if len(c.pending) == 0 && c.err != nil {
+		return n, c.err
+	}
+	return n, nil
+}
+
+// fill reads once from r into c.buf, and returns ctx.Err() when ctx ends
+// first. The read then keeps running, and c.buf stays its own.
+func (c *contextReader) fill() error {
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	if c.results == nil {
+		results := make(chan readResult, 1)
+		buf := c.buf
+		go func() {
+			n, err := c.r.Read(buf)
+			results <- readResult{n, err}
+		}()
+		c.results = results
+	}
+	select {
+	case res := <-c.results:
+		c.results = nil
+		c.pending, c.err = c.buf[:res.n], res.err
+		return nil
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	}
 }

@@ -218,3 +218,22 @@ func TestGCTextGivesReasons(t *testing.T) {
 		t.Errorf("lease reason = %+v, want a running holder with PID %d", lease, os.Getpid())
 	}
 }
+
+func TestImportSummaryAllBlobsPresent(t *testing.T) {
+	e := newEnv(t)
+	kit1 := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
+	e.importJSON(kit1)
+	e.importJSON(e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2"))
+
+	out := e.must("ouk", "import", "--key", e.pub, "--allow-downgrade", kit1)
+	if !strings.Contains(out, "read          no blob data: all ") ||
+		!strings.Contains(out, "blobs were already in the store") {
+		t.Errorf("summary of an import that read no blob does not say why:\n%s", out)
+	}
+	if strings.Contains(out, "0 B\n") {
+		t.Errorf("summary still reports a bare 0 B read:\n%s", out)
+	}
+	if !strings.Contains(out, "already present, skipped unread)") {
+		t.Errorf("summary does not say present blobs were skipped unread:\n%s", out)
+	}
+}

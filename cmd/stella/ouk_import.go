@@ -41,11 +41,14 @@ signatures are found through the referrers API or the sha256-<hex> tag. A
 web download that breaks resumes with range requests. In air-gap mode
 (STELLA_AIRGAP=true) only the host named in SOURCE is contacted.
 
-Every blob is hashed as it is read and blobs already in the store are
-skipped. The kit becomes active only after every digest, the signature of
-its bundle index and the site policy check out (its sequence is not lower
-than the active kit's and it has not expired). An interrupted import leaves
-the previous kit active; running it again stores only what is still missing.
+Every blob is hashed as it is read and checked against its digest. Blobs
+already in the store are skipped unread: the store checked them when they
+were first imported, so a damaged copy of such a blob in SOURCE goes
+unnoticed. The kit becomes active only after every blob it needs is in the
+store, the signature of its bundle index and the site policy check out (its
+sequence is not lower than the active kit's and it has not expired). An
+interrupted import, Ctrl-C included, leaves the previous kit active; running
+it again stores only what is still missing.
 
 Trusted keys are those given with --key and every *.pub file in the store's
 keys folder.`,
@@ -160,8 +163,12 @@ func printImportResult(w io.Writer, res *importer.Result) {
 	if res.SignedBy != "" {
 		fmt.Fprintf(w, "  signed by     %s\n", res.SignedBy)
 	}
-	fmt.Fprintf(w, "  read          %s\n", humanBytes(res.BytesRead))
-	fmt.Fprintf(w, "  stored        %s in %d blobs (%d already present)\n",
+	if res.BlobsStored == 0 && res.BlobsSkipped > 0 {
+		fmt.Fprintf(w, "  read          no blob data: all %d blobs were already in the store\n", res.BlobsSkipped)
+	} else {
+		fmt.Fprintf(w, "  read          %s of new blobs, each checked against its digest\n", humanBytes(res.BytesRead))
+	}
+	fmt.Fprintf(w, "  stored        %s in %d blobs (%d already present, skipped unread)\n",
 		humanBytes(res.BytesStored), res.BlobsStored, res.BlobsSkipped)
 	fmt.Fprintf(w, "  DB layers     %d newly indexed\n", res.LayersIndexed)
 	for _, warning := range res.Warnings {
