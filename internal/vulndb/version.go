@@ -12,7 +12,7 @@ import (
 	pep440 "github.com/aquasecurity/go-pep440-version"
 	genericver "github.com/aquasecurity/go-version/pkg/version"
 	apk "github.com/knqyf263/go-apk-version"
-	deb "github.com/knqyf263/go-deb-version"
+	deb "pault.ag/go/debian/version"
 	rpm "github.com/knqyf263/go-rpm-version"
 	mvn "github.com/masahiro331/go-mvn-version"
 )
@@ -53,7 +53,7 @@ func orderOf[V orderedVersion[V]](name string, parse func(string) (V, error)) ve
 // that orderOf needs.
 type debVersion struct{ v deb.Version }
 
-func (d debVersion) Compare(o debVersion) int { return d.v.Compare(o.v) }
+func (d debVersion) Compare(o debVersion) int { return deb.Compare(d.v, o.v) }
 
 // stringOrder makes a versionOrder from a compareFunc, for orders without
 // a parsed form: parse only validates, and compare calls cmp.
@@ -95,7 +95,7 @@ var (
 	mavenOrder  = orderOf("maven", mvn.NewVersion)
 	gemOrder    = orderOf("gem", gem.NewVersion)
 	debianOrder = orderOf("debian", func(s string) (debVersion, error) {
-		v, err := deb.NewVersion(s)
+		v, err := deb.Parse(s)
 		return debVersion{v}, err
 	})
 	alpineOrder   = orderOf("apk", apk.NewVersion)

@@ -182,3 +182,19 @@ func TestRangeEvents(t *testing.T) {
 		t.Error("a version listed in versions is not affected")
 	}
 }
+
+// TestDebianVersionValidity checks the versions dpkg rejects: an empty
+// revision after the hyphen and characters outside the upstream version's
+// alphabet.
+func TestDebianVersionValidity(t *testing.T) {
+	for _, v := range []string{"1.0", "1.0-1", "2:1.2~rc1-3+deb12u1", "1.0-a-b"} {
+		if _, err := debianOrder.parse(v); err != nil {
+			t.Errorf("Debian version %q rejected: %v", v, err)
+		}
+	}
+	for _, v := range []string{"1.0-", "1_0", "abc", "a:1.0", ""} {
+		if _, err := debianOrder.parse(v); err == nil {
+			t.Errorf("Debian version %q accepted; dpkg rejects it", v)
+		}
+	}
+}
