@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -67,8 +68,9 @@ func decodeYAMLFile(raw []byte, v any) error {
 	if value == nil {
 		return nil
 	}
-	// The checked value has the JSON shape of v, so this cannot fail on
-	// input; an error here is a bug in yamlValue.
+	// yamlValue returns only maps, lists, text, whole numbers, finite
+	// numbers and booleans in the shape of v, so both steps succeed for the
+	// struct types this file decodes.
 	b, err := json.Marshal(value)
 	if err != nil {
 		return fmt.Errorf("encoding the settings: %w", err)
@@ -115,7 +117,11 @@ func yamlValue(n *yaml.Node, t reflect.Type, key string) (any, error) {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return yamlScalar[int64](n, key, "a whole number", "!!int")
 	case reflect.Float32, reflect.Float64:
-		return yamlScalar[float64](n, key, "a number", "!!int", "!!float")
+		value, err := yamlScalar[float64](n, key, "a number", "!!int", "!!float")
+		if err == nil && (math.IsNaN(value.(float64)) || math.IsInf(value.(float64), 0)) {
+			return nil, fmt.Errorf("line %d: key %q is %q; give a finite number", n.Line, key, n.Value)
+		}
+		return value, err
 	}
 	var value any
 	if err := n.Decode(&value); err != nil {

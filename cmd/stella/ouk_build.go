@@ -23,8 +23,8 @@ import (
 )
 
 // kitSpec is the build file that `stella ouk build -f` reads, described in
-// docs/build-file.md; its fields match the flags of the same name. Relative
-// paths are taken from the file's folder.
+// docs/build-file.md. Its fields match the flags of the same name, and
+// relative paths are taken from the file's folder.
 type kitSpec struct {
 	Output  string `json:"output"`
 	Version string `json:"version"`

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// assertFailure checks a run's exit code and that its error contains every
+// string of wants. label names the run in failures.
+func assertFailure(t *testing.T, label string, r result, code int, wants ...string) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("%s: exit %d, want %d\n%s", label, r.code, code, r.stderr)
+	}
+	for _, want := range wants {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: error does not mention %q:\n%s", label, want, r.stderr)
+		}
+	}
+}
+
+// inspectImages returns the image references that `ouk inspect` lists.
+func inspectImages(e *env, kit string) []string {
+	e.t.Helper()
+	var rep struct {
+		Images []struct {
+			Ref string `json:"ref"`
+		} `json:"images"`
+	}
+	out := e.must("ouk", "inspect", "-o", "json", kit)
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		e.t.Fatalf("decoding inspect output: %v\n%s", err, out)
+	}
+	var refs []string
+	for _, img := range rep.Images {
+		refs = append(refs, img.Ref)
+	}
+	return refs
+}
+
+func TestBuildBaseCarriesImages(t *testing.T) {
+	e := newEnv(t)
+	const ref = "registry.example.test/stella-ops/scanner:0.1.0"
+	base := e.buildKit("kit3.tar.zst", "--version", "3", "--sequence", "3", "--image", ref+"="+demoImage(t, e.dir))
+	deltaKit := filepath.Join(e.dir, "k10.delta.tar.zst")
+	out := e.must("ouk", "build", "--base", base, "--delta", "-o", deltaKit, "--version", "10", "--sequence", "10",
+		"--feed", "osv="+fixtureFeed(t, "osv"), "--feed", "regional:demo-cert="+fixtureFeed(t, "regional"), "--key", e.key)
+	if !strings.Contains(out, "Image: "+ref+" (carried over from the base kit)") {
+		t.Errorf("build output does not list the carried image:\n%s", out)
+	}
+	full := filepath.Join(e.dir, "k10.tar.zst")
+	if got := inspectImages(e, full); len(got) != 1 || got[0] != ref {
+		t.Errorf("kit built on a base without --image lists images %v, want [%s]", got, ref)
+	}
+
+	// The base holds the image's layers (6 MiB of random bytes), so the
+	// delta stays small and still activates the full kit's digest.
+	info, err := os.Stat(deltaKit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size() > 1<<20 {
+		t.Errorf("delta is %d bytes; it carries the image layers the base holds", info.Size())
+	}
+	e.must("ouk", "import", "--key", e.pub, base)
+	res := e.importJSON(deltaKit)
+	fullStore := newEnvWithKeys(t, e)
+	fullStore.must("ouk", "import", "--key", e.pub, full)
+	if got, want := e.activeDigest(), fullStore.activeDigest(); got != want {
+		t.Errorf("delta activates %s (%+v), the full kit %s", got, res, want)
+	}
+
+	dropped := filepath.Join(e.dir, "k11.tar.zst")
+	e.must("ouk", "build", "--base", full, "-o", dropped, "--drop-base-images", "--sequence", "11",
+		"--feed", "osv="+fixtureFeed(t, "osv"), "--feed", "regional:demo-cert="+fixtureFeed(t, "regional"), "--key", e.key)
+	if got := inspectImages(e, dropped); len(got) != 0 {
+		t.Errorf("kit built with --drop-base-images lists images %v", got)
+	}
+	r := e.run("ouk", "build", "-o", dropped, "--drop-base-images", "--key", e.key)
+	assertFailure(t, "--drop-base-images without --base", r, exitUsage, "--drop-base-images needs --base")
+}
+
+func TestBuildOutputSuffixExitsUsage(t *testing.T) {
+	e := newEnv(t)
+	r := e.run("ouk", "build", "-o", filepath.Join(e.dir, "k.zip"), "--feed", "osv="+fixtureFeed(t, "osv"))
+	assertFailure(t, "build -o k.zip", r, exitUsage, `"`+filepath.Join(e.dir, "k.zip")+`"`,
+		".tar, .tar.gz, .tgz, .tar.zst or .tzst")
+	assertNoFile(t, filepath.Join(e.dir, "k.zip"))
+
+	base := e.buildKit("base.tar.zst", "--sequence", "1")
+	r = e.run("ouk", "build", "--base", base, "--delta", "-o", filepath.Join(e.dir, "d.tar.zst"),
+		"--full-output", filepath.Join(e.dir, "full.7z"), "--feed", "osv="+fixtureFeed(t, "osv"),
+		"--drop-source", "regional:demo-cert", "--key", e.key)
+	assertFailure(t, "build --full-output full.7z", r, exitUsage, "full.7z", ".tar.zst")
+	assertNoFile(t, filepath.Join(e.dir, "d.tar.zst"))
+}
+
+func TestBuildVersionMustBeRefName(t *testing.T) {
+	e := newEnv(t)
+	kit := filepath.Join(e.dir, "kit.tar")
+	r := e.run("ouk", "build", "-o", kit, "--version", "bad version/../x", "--feed", "osv="+fixtureFeed(t, "osv"))
+	assertFailure(t, "--version 'bad version/../x'", r, exitUsage, `"bad version/../x"`, "- . _ : @ +")
+	assertNoFile(t, kit)
+
+	// A version with every allowed separator builds, and skopeo reads the
+	// kit by it.
+	const version = "2026.12.04-rc_1+b:7@x/y--z"
+	e.must("ouk", "build", "-o", kit, "--version", version, "--feed", "osv="+fixtureFeed(t, "osv"))
+	skopeo := toolPath(t, "skopeo")
+	runTool(t, skopeo, "inspect", "--raw", "oci-archive:"+kit+":"+version)
+}
+
+func TestBuildSequenceMustBePositive(t *testing.T) {
+	e := newEnv(t)
+	kit := filepath.Join(e.dir, "kit.tar")
+	for _, seq := range []string{"0", "-5"} {
+		r := e.run("ouk", "build", "-o", kit, "--sequence", seq, "--feed", "osv="+fixtureFeed(t, "osv"))
+		assertFailure(t, "--sequence "+seq, r, exitUsage, "sequence "+seq+" is not a positive whole number")
+		assertNoFile(t, kit)
+	}
+	file := e.writeTestFile("seq.yaml", "output: kit.tar\nsequence: 0\n")
+	r := e.run("ouk", "build", "-f", file)
+	assertFailure(t, "sequence: 0 in a build file", r, exitUsage, "sequence 0 is not a positive whole number")
+}
+
+func TestBuildFileErrorsNameKey(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		name, content string
+		wants         []string
+	}{
+		{"typo", "output: kit.tar\nfeed:\n  - osv=feeds/osv\n",
+			[]string{"typo.yaml", "line 2", `unknown key "feed"`, `did you mean "feeds"?`, "dropBaseImages", "docs/build-file.md"}},
+		{"kind", "output: kit.tar\nfeeds: osv=feeds/osv\n",
+			[]string{"kind.yaml", "line 2", `key "feeds"`, "give a list"}},
+		{"number", "output: kit.tar\nsequence: soon\n",
+			[]string{"line 2", `key "sequence" is "soon"`, "whole number"}},
+		{"twice", "output: kit.tar\noutput: other.tar\n",
+			[]string{"line 2", `key "output" is given twice (first on line 1)`}},
+	}
+	for _, c := range cases {
+		file := e.writeTestFile(c.name+".yaml", c.content)
+		r := e.run("ouk", "build", "-f", file)
+		assertFailure(t, c.name, r, exitUsage, c.wants...)
+		if strings.Contains(r.stderr, "JSON") {
+			t.Errorf("%s: error speaks of JSON:\n%s", c.name, r.stderr)
+		}
+	}
+
+	// A version that YAML reads as a number keeps its spelling.
+	file := e.writeTestFile("number-version.yaml", "output: kit.tar\nversion: 1.10\n")
+	out := e.must("ouk", "build", "-f", file, "--format", "json")
+	if !strings.Contains(out, `"version": "1.10"`) {
+		t.Errorf("version 1.10 in a build file was not kept as written:\n%s", out)
+	}
+}
+
+func TestSettingsFileErrorsNameKey(t *testing.T) {
+	e := newEnv(t)
+	if err := os.MkdirAll(e.store, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(e.store, "config.yaml")
+	if err := os.WriteFile(path, []byte("quota:\n  anonymousLimt: 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("quota", "status")
+	assertFailure(t, "settings typo", r, exitError, path, "line 2", `unknown key "anonymousLimt" under "quota"`,
+		`did you mean "anonymousLimit"?`, "docs/operations.md")
+	if strings.Contains(r.stderr, "JSON") {
+		t.Errorf("settings error speaks of JSON:\n%s", r.stderr)
+	}
+}
+
+func FuzzDecodeYAMLFile(f *testing.F) {
+	for _, seed := range []string{
+		"output: kit.tar\nversion: 1.10\nsequence: 7\nfeeds: [osv=feeds/osv]\nrollup: true\n",
+		"output: kit.tar\nfeed:\n  - osv=feeds/osv\n",
+		"output: &a kit.tar\nsbom: *a\n",
+		"quota:\n  anonymousLimit: 5\n  reminderFraction: .nan\n",
+		"- a\n",
+		"output: [kit.tar\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var spec kitSpec
+		if err := decodeYAMLFile(raw, &spec); err != nil && strings.Contains(err.Error(), "JSON") {
+			t.Errorf("build file error speaks of JSON: %v", err)
+		}
+		var cfg config
+		if err := decodeYAMLFile(raw, &cfg); err != nil && strings.Contains(err.Error(), "JSON") {
+			t.Errorf("settings error speaks of JSON: %v", err)
+		}
+	})
+}
