@@ -68,7 +68,8 @@ comes from SOURCE_DATE_EPOCH when set, so two builds of the same inputs are
 identical apart from the signature. The version tags the kit in its OCI
 layout, so it must be a valid OCI reference name: letters, digits and the
 separators - . _ : @ + between them, with / between parts. The sequence is
-a positive whole number that must grow from kit to kit.
+a positive whole number; import rejects a kit whose sequence is lower than
+the active kit's, so give each build a higher one.
 
 -f reads the same settings from a YAML build file; docs/build-file.md
 lists its keys. Flags given with -f override the file's values, and
