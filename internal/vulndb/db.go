@@ -167,6 +167,9 @@ func (db *DB) resolve(id string) (Record, bool, error) {
 // tombstone yields ok false. The record keeps slices of v, which callers
 // pass over from a store read and never modify.
 func (db *DB) decodeAt(i int, id string, v []byte) (Record, bool, error) {
+	if tombstone, known := storedTombstone(v); known && tombstone {
+		return Record{}, false, nil
+	}
 	r, err := decodeRecordValue(v)
 	if err != nil {
 		return Record{}, false, fmt.Errorf("record %s in layer %s: %w", id, db.layers[i].Digest, err)

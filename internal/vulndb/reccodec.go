@@ -15,13 +15,22 @@ import (
 // written by earlier versions still decode.
 const storedRecordTag = 0x01
 
+// storedTombstoneFlag marks a tombstone in the flags byte of the binary
+// form, so a lookup skips a removed record without decoding it.
+const storedTombstoneFlag = 0x01
+
 // encodeStoredRecord appends the binary form of a record to b. The form
+// starts with storedRecordTag and a flags byte (storedTombstoneFlag), then
 // lists the fields in a fixed order. A string is its length and bytes. A
 // slice, map or raw JSON value is its length plus one, or zero for nil, so
 // a decoded record equals the encoded one, nil and empty values included.
 // Map keys are written in sorted order, so the bytes are deterministic.
 func encodeStoredRecord(b []byte, r *Record) []byte {
-	b = append(b, storedRecordTag)
+	var flags byte
+	if r.Tombstone() {
+		flags |= storedTombstoneFlag
+	}
+	b = append(b, storedRecordTag, flags)
 	for _, s := range []string{r.SchemaVersion, r.ID, r.Modified, r.Published, r.Withdrawn} {
 		b = appendString(b, s)
 	}
@@ -123,7 +132,10 @@ func decodeStoredRecord(b []byte) (r Record, ok bool) {
 	if len(b) == 0 || b[0] != storedRecordTag {
 		return Record{}, false
 	}
-	d := &storedDecoder{b: b, i: 1}
+	if len(b) < 2 || b[1]&^storedTombstoneFlag != 0 {
+		return Record{}, false
+	}
+	d := &storedDecoder{b: b, i: 2}
 	r.SchemaVersion = d.string()
 	r.ID = d.string()
 	r.Modified = d.string()
@@ -166,6 +178,16 @@ func decodeStoredRecord(b []byte) (r Record, ok bool) {
 		return Record{}, false
 	}
 	return r, true
+}
+
+// storedTombstone reports whether a record value is a tombstone, read from
+// the flags of the binary form without decoding the record. known is false
+// for a value in the JSON form.
+func storedTombstone(v []byte) (tombstone, known bool) {
+	if len(v) < 2 || v[0] != storedRecordTag {
+		return false, false
+	}
+	return v[1]&storedTombstoneFlag != 0, true
 }
 
 // decodeRecordValue decodes a record value of the lookup index, in the

@@ -73,6 +73,21 @@ func TestStoredRecordRejectsDamage(t *testing.T) {
 	}
 }
 
+func TestStoredTombstoneFlag(t *testing.T) {
+	live := Record{ID: "A-1"}
+	removed := Record{ID: "A-2", DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(`{"tombstone":true}`)}}
+	if tomb, known := storedTombstone(encodeStoredRecord(nil, &live)); !known || tomb {
+		t.Errorf("storedTombstone of a live record = %v, %v; want false, true", tomb, known)
+	}
+	if tomb, known := storedTombstone(encodeStoredRecord(nil, &removed)); !known || !tomb {
+		t.Errorf("storedTombstone of a tombstone = %v, %v; want true, true", tomb, known)
+	}
+	if _, known := storedTombstone([]byte(`{"id":"A-3"}`)); known {
+		t.Error("storedTombstone claims to know the state of a JSON value")
+	}
+	checkStoredRoundTrip(t, removed)
+}
+
 func TestRecordValueReadsJSON(t *testing.T) {
 	line := []byte(`{"id":"GHSA-aaaa-bbbb-cccc","modified":"2026-01-01T00:00:00Z","summary":"old form"}`)
 	r, err := decodeRecordValue(line)

@@ -317,7 +317,7 @@ const maxCachedVersions = 1 << 16
 // versions are never modified, so lookups may share them. The cache is
 // emptied when it reaches maxCachedVersions. A nil cache keeps nothing.
 type versionCache struct {
-	mu sync.Mutex
+	mu sync.RWMutex
 	m  map[versionCacheKey]any
 }
 
@@ -327,8 +327,8 @@ func (c *versionCache) get(order, version string) (any, bool) {
 	if c == nil || order == "" {
 		return nil, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	v, ok := c.m[versionCacheKey{order, version}]
 	return v, ok
 }
