@@ -12,9 +12,9 @@ import (
 	pep440 "github.com/aquasecurity/go-pep440-version"
 	genericver "github.com/aquasecurity/go-version/pkg/version"
 	apk "github.com/knqyf263/go-apk-version"
-	deb "pault.ag/go/debian/version"
 	rpm "github.com/knqyf263/go-rpm-version"
 	mvn "github.com/masahiro331/go-mvn-version"
+	deb "pault.ag/go/debian/version"
 )
 
 // compareFunc orders two versions of one ecosystem: negative, zero or
