@@ -24,6 +24,9 @@ import (
 // open it, and waits until it is killed.
 const pinHelperEnv = "STELLA_E2E_PIN_HOLDER"
 
+// pinHeld is the line the pin holder prints once the store is closed.
+const pinHeld = "pinned"
+
 func init() {
 	arg, ok := os.LookupEnv(pinHelperEnv)
 	if !ok {
@@ -34,12 +37,13 @@ func init() {
 		fmt.Fprintln(os.Stderr, "pin holder:", err)
 		os.Exit(1)
 	}
+	fmt.Println(pinHeld)
 	_, _ = io.Copy(io.Discard, os.Stdin) // wait for SIGKILL or stdin to close
 	os.Exit(0)
 }
 
 func holdPin(storeDir string, kit digest.Digest) error {
-	store, err := cas.Open(filepath.Join(storeDir, storeDBDir), cas.Options{})
+	store, err := cas.Open(filepath.Join(storeDir, storeDBDir), cas.Options{LockWait: time.Minute})
 	if err != nil {
 		return err
 	}
@@ -50,25 +54,22 @@ func holdPin(storeDir string, kit digest.Digest) error {
 	return store.Close()
 }
 
-// waitForPin waits until the pin holder has pinned kit and closed the store,
-// which gc --dry-run shows as a kept lease.
-func waitForPin(t *testing.T, e *env, kit digest.Digest, logPath string) {
+// waitForPin waits until the pin holder writing logPath reports that it
+// has pinned the kit and closed the store.
+func waitForPin(t *testing.T, logPath string) {
 	t.Helper()
-	for range 600 {
-		r := e.run("ouk", "gc", "--dry-run", "--keep", "0", "-o", "json")
-		if r.code == 0 {
-			var rep cas.GCReport
-			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-				t.Fatal(err)
-			}
-			if slices.Contains(rep.KeptKits, kit) {
-				return
-			}
+	var log []byte
+	for range 1200 {
+		log, _ = os.ReadFile(logPath)
+		if strings.Contains(string(log), pinHeld) {
+			return
+		}
+		if strings.Contains(string(log), "pin holder:") {
+			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	log, _ := os.ReadFile(logPath)
-	t.Fatalf("the pin holder did not pin %s; its output: %s", kit, log)
+	t.Fatalf("the pin holder did not pin the kit; its output: %s", log)
 }
 
 // gcJSON runs `ouk gc` with args and returns the parsed report.
@@ -150,12 +151,19 @@ func TestGCIgnoresPinOfExitedLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stdin.Close()
-	waitForPin(t, e, digest.Digest(old.Digest), logPath)
+	waitForPin(t, logPath)
 	if err := holder.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = holder.Wait()
 
+	rep := e.gcJSON("--keep", "0", "--dry-run")
+	if slices.Contains(rep.KeptKits, digest.Digest(old.Digest)) {
+		t.Errorf("gc --keep 0 --dry-run keeps kit 1.0.0 for a pin whose process has exited: %+v", rep.KeptReasons)
+	}
+	if rep.StaleLeases != 1 {
+		t.Errorf("gc --dry-run counts %d stale pins, want 1", rep.StaleLeases)
+	}
 	out := e.must("ouk", "gc", "--keep", "0")
 	if strings.Contains(out, "kit 1.0.0") {
 		t.Errorf("gc --keep 0 kept kit 1.0.0 for a pin whose process has exited:\n%s", out)
