@@ -13,8 +13,8 @@ func TestDeltaCommandRejectsNewerBase(t *testing.T) {
 	out := filepath.Join(e.dir, "reverse.delta.tar.zst")
 
 	r := e.run("ouk", "delta", "--from", series[1].full, "--to", series[0].full, "-o", out, "--key", e.key)
-	if r.code != exitRejected {
-		t.Errorf("delta from a newer base: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	if r.code != exitUsage {
+		t.Errorf("delta from a newer base: exit %d, want %d\n%s", r.code, exitUsage, r.stderr)
 	}
 	for _, want := range []string{"night-01", "night-02", "sequence 2", "1 of the new kit"} {
 		if !strings.Contains(r.stderr, want) {
