@@ -49,6 +49,11 @@ type Options struct {
 	// LockWait is how long Open keeps retrying while another process holds
 	// the store. Zero fails at once with errdef.ErrStoreInUse.
 	LockWait time.Duration
+	// ReadOnly opens an existing store without writing to its volume, so
+	// it opens even when the volume is full. Pebble replays the write-ahead
+	// log into memory instead of flushing it, and every write returns an
+	// error wrapping pebble.ErrReadOnly. The default opens for writing.
+	ReadOnly bool
 
 	// fs replaces the operating system's file system in tests.
 	fs vfs.FS
@@ -92,7 +97,10 @@ type Store struct {
 // Open opens the store in dir, creating dir and the database when absent.
 // When another process (or another Store in this process) holds the store,
 // Open retries for opts.LockWait and then returns an error wrapping
-// errdef.ErrStoreInUse.
+// errdef.ErrStoreInUse. When the volume lacks the space that opening for
+// writing needs, or a write during the open finds it full, Open returns an
+// error wrapping errdef.ErrDiskFull; opts.ReadOnly opens such a store for
+// reading.
 func Open(dir string, opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
@@ -113,7 +121,15 @@ func Open(dir string, opts Options) (*Store, error) {
 	if s.chunkSize == 0 {
 		s.chunkSize = DefaultChunkSize
 	}
-	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
+	if opts.ReadOnly {
+		if _, err := s.fs.Stat(dir); err != nil {
+			return nil, fmt.Errorf("opening store %s read-only: %w; a read-only open creates no store",
+				dir, errdef.ErrNotFound)
+		}
+	} else if err := s.fs.MkdirAll(dir, 0o755); err != nil {
+		if isDiskFull(err) {
+			return nil, fmt.Errorf("creating store directory %s: %w", dir, s.diskFullError(err))
+		}
 		return nil, fmt.Errorf("creating store directory %s: %w", dir, err)
 	}
 
@@ -121,10 +137,20 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !opts.ReadOnly {
+		if err := s.checkOpenSpace(); err != nil {
+			_ = lock.Close()
+			return nil, fmt.Errorf("opening store %s: %w", dir, err)
+		}
+	}
+	watch := newOpenWatch()
+	background := &backgroundErrors{log: s.log}
 	popts := &pebble.Options{
-		FS:     s.fs,
-		Lock:   lock,
-		Logger: pebbleLogger{s.log},
+		FS:            &watchedFS{FS: s.fs, watch: watch},
+		Lock:          lock,
+		Logger:        pebbleLogger{s.log},
+		EventListener: &pebble.EventListener{BackgroundError: background.report},
+		ReadOnly:      opts.ReadOnly,
 		// The lookup index reads many small values at random. A block cache
 		// larger than Pebble's 8 MiB default and Bloom filters on every
 		// level keep most of those reads off the disk.
@@ -139,15 +165,19 @@ func Open(dir string, opts Options) (*Store, error) {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	popts.EnsureDefaults()
-	db, err := pebble.Open(dir, popts)
+	db, abandoned, err := s.openPebble(popts, watch)
 	if err != nil {
-		_ = lock.Close()
+		if !abandoned {
+			_ = lock.Close()
+		}
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
 	}
 	s.db = db
 	s.opts = popts
 	s.lock = lock
-	s.removeIngestLeftovers()
+	if !opts.ReadOnly {
+		s.removeIngestLeftovers()
+	}
 	return s, nil
 }
 
@@ -282,11 +312,18 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 	l.log.Error("pebble: " + fmt.Sprintf(format, args...))
 }
 
-// Fatalf logs and panics because Pebble expects Fatalf not to return.
+// Fatalf logs and panics with a *fatalError, because Pebble expects Fatalf
+// not to return. The store's entry points that recover it return the error.
 func (l pebbleLogger) Fatalf(format string, args ...any) {
-	msg := "pebble: " + fmt.Sprintf(format, args...)
-	l.log.Error(msg)
-	panic(msg)
+	fe := &fatalError{msg: "pebble: " + fmt.Sprintf(format, args...)}
+	for _, arg := range args {
+		if err, ok := arg.(error); ok {
+			fe.cause = err
+			break
+		}
+	}
+	l.log.Error(fe.msg)
+	panic(fe)
 }
 
 // The store satisfies the oras-go content interfaces that oras.Copy and

@@ -4,14 +4,50 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
+	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
 )
 
-// spaceMargin is the free space an import leaves for the store's own
-// files (write-ahead log, compactions) besides the blobs it adds.
-const spaceMargin = 64 << 20
+const (
+	// spaceMarginBase is the part of the free-space margin that every
+	// import needs: new MANIFEST and OPTIONS files and Pebble's other small
+	// files.
+	spaceMarginBase = 8 << 20
+	// spaceMarginMax caps the part of the margin that grows with the kit.
+	// Blobs under 4 MiB and most index keys go through the write-ahead log
+	// before a flush writes them into a table, and compactions write new
+	// tables before they delete the old ones, so new bytes can be on disk
+	// twice for a while. Pebble flushes every 64 MiB memtable, which bounds
+	// the doubled bytes at about that size.
+	spaceMarginMax = 64 << 20
+	// indexBytesPerLayerByte estimates the bytes that the lookup index of
+	// a DB layer adds to the store per byte of the compressed layer.
+	// docs/benchmarks.md measured 293 MiB of store for 76.2 MiB of zstd
+	// layers holding 300,000 records, a factor of 3.8.
+	// NOTE: the factor comes from that one synthetic data set; records
+	// with more aliases or packages per byte need more.
+	indexBytesPerLayerByte = 4
+)
+
+// spaceNeed is what an import adds to the store's volume, in bytes.
+type spaceNeed struct {
+	blobs  int64 // the blobs of the kit that the store lacks
+	index  int64 // an estimate for the lookup index of new DB layers
+	margin int64 // room for Pebble's log, flushes and compactions
+}
+
+func (n spaceNeed) total() int64 { return n.blobs + n.index + n.margin }
+
+// spaceMargin returns the free space an import of new bytes leaves for the
+// store's own work: spaceMarginBase plus the new bytes, at most
+// spaceMarginMax of them.
+func spaceMargin(newBytes int64) int64 {
+	return spaceMarginBase + min(newBytes, spaceMarginMax)
+}
 
 // freeSpace returns the bytes available to unprivileged users on the file
 // system that holds dir.
@@ -20,36 +56,90 @@ func freeSpace(dir string) (int64, error) {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return 0, err
 	}
-	return int64(st.Bavail) * int64(st.Bsize), nil
+	// Linux counts Bavail in fragment-size units, which most file systems
+	// make equal to Bsize.
+	return int64(st.Bavail) * int64(st.Frsize), nil
 }
 
-// checkSpace fails when the blobs of the signed graph that the store lacks
-// do not fit in the free space of the store's file system. It runs once,
-// before the first large blob is stored.
+// checkSpace fails with errdef.ErrDiskFull when the blobs of the signed
+// graph that the store lacks, the lookup index of their DB layers and the
+// margin do not fit in the free space of the store's file system. It runs
+// once, before the first large blob is stored.
 func (g *streamGuard) checkSpace(ctx context.Context) error {
 	if g.spaceChecked {
 		return nil
 	}
 	g.spaceChecked = true
-	var missing int64
+	var need spaceNeed
 	for _, d := range g.graph {
 		ok, err := g.s.opts.Store.Exists(ctx, d)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			missing += d.Size
+		if ok {
+			continue
+		}
+		need.blobs += d.Size
+		if d.MediaType == oci.MediaTypeDBLayer {
+			need.index += indexBytesPerLayerByte * d.Size
 		}
 	}
-	free, err := g.s.opts.FreeSpace(g.s.opts.Store.Dir())
+	need.margin = spaceMargin(need.blobs + need.index)
+	dir := g.s.opts.Store.Dir()
+	free, err := g.s.opts.FreeSpace(dir)
 	if err != nil {
 		g.s.opts.Logger.Warn("could not read the free disk space; importing without the check", "error", err)
 		return nil
 	}
-	if missing+spaceMargin > free {
-		return fmt.Errorf("kit needs %d bytes of free disk for the blobs the store lacks, plus a %d byte margin, "+
-			"but %s has %d bytes free; run `stella ouk gc` or free space, then import again: %w",
-			missing, spaceMargin, g.s.opts.Store.Dir(), free, errdef.ErrSizeExceedsLimit)
+	if need.total() <= free {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("kit needs about %s of free disk but %s has %s free: %s for the blobs the store "+
+		"lacks, %s (an estimate) for the lookup index of its new DB layers, and a %s margin for the "+
+		"store's write-ahead log, flushes and compactions; %s, then import again: %w",
+		formatSize(need.total()), dir, formatSize(free), formatSize(need.blobs), formatSize(need.index),
+		formatSize(need.margin), g.freeSpaceAdvice(ctx), errdef.ErrDiskFull)
+}
+
+// freeSpaceAdvice says how to make room: with `stella ouk gc` when a dry
+// run of it finds blobs to remove, else by freeing space on the volume.
+// Blobs that this import stored or will use do not count.
+func (g *streamGuard) freeSpaceAdvice(ctx context.Context) string {
+	ours := make(map[digest.Digest]bool, len(g.s.added))
+	for _, d := range g.s.added {
+		ours[d.Digest] = true
+	}
+	var reclaimable int64
+	_, err := g.s.opts.Store.GC(ctx, cas.GCOptions{DryRun: true, OnRemove: func(b cas.BlobInfo) {
+		if _, inKit := g.graph[b.Digest]; !inKit && !ours[b.Digest] {
+			reclaimable += b.Size
+		}
+	}})
+	const volume = "free space on that volume, grow it or move the store to a larger one"
+	switch {
+	case err != nil:
+		g.s.opts.Logger.Warn("could not find what `stella ouk gc` would remove", "error", err)
+		return volume + ", or run `stella ouk gc` if the store holds kits you no longer need"
+	case reclaimable == 0:
+		return "the store holds no blobs that `stella ouk gc` could remove, so " + volume
+	default:
+		return fmt.Sprintf("run `stella ouk gc`, which would remove %s of blobs that no kept kit uses, "+
+			"or %s", formatSize(reclaimable), volume)
+	}
+}
+
+// formatSize returns n bytes in binary units with one decimal, such as
+// "59.6 MiB", or in bytes below 1 KiB.
+func formatSize(n int64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	value := float64(n) / 1024
+	i := 0
+	for value >= 1024 && i < len(units)-1 {
+		value /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", value, units[i])
 }

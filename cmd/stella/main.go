@@ -49,6 +49,10 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, errdef.ErrStoreInUse):
 		return exitStoreBusy
+	case errors.Is(err, errdef.ErrDiskFull):
+		// A full disk is the host's problem, not the kit's, even when an
+		// import hits it.
+		return exitError
 	case errors.Is(err, errdef.ErrSignature), errors.Is(err, errdef.ErrDowngrade),
 		errors.Is(err, errdef.ErrExpired), errors.Is(err, errdef.ErrBaseMissing),
 		errors.Is(err, errdef.ErrInvalidKit), errors.Is(err, errdef.ErrDigestMismatch),

@@ -38,6 +38,10 @@ var (
 	ErrBaseMissing = errors.New("delta base missing")
 	// ErrStoreInUse is returned when another process holds the store's lock.
 	ErrStoreInUse = errors.New("store in use")
+	// ErrDiskFull is returned when the volume that holds the store has too
+	// little free space for a write or an import, or the user's disk quota
+	// on it is used up. The CLI exits with its general error code for it.
+	ErrDiskFull = errors.New("disk full")
 	// ErrInvalidRecord is returned for a vulnerability record that cannot be parsed.
 	ErrInvalidRecord = errors.New("invalid record")
 	// ErrInvalidArgument is returned for a malformed value given by the

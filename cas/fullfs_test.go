@@ -1,0 +1,281 @@
+package cas
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	iofs "io/fs"
+	"log/slog"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// fullFS wraps a vfs.FS as a volume with a byte budget. Writes past the
+// budget fail with errno like a full disk, and GetDiskUsage reports the
+// budget left, unless reportAvail overrides it. Creating, renaming and
+// removing files still succeed, as they do on a full tmpfs.
+type fullFS struct {
+	vfs.FS
+
+	mu     sync.Mutex
+	budget int64
+	errno  syscall.Errno
+	// reportAvail, when not negative, is the free space GetDiskUsage
+	// reports instead of the budget, as for a quota that statfs misses.
+	reportAvail int64
+	// failures counts the writes that failed for lack of space.
+	failures int
+}
+
+func newFullFS(inner vfs.FS, budget int64) *fullFS {
+	return &fullFS{FS: inner, budget: budget, errno: syscall.ENOSPC, reportAvail: -1}
+}
+
+// setBudget sets the bytes that writes may still use.
+func (f *fullFS) setBudget(n int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.budget = n
+}
+
+// take charges n bytes written to name, or returns the full-disk error.
+func (f *fullFS) take(name string, n int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if int64(n) > f.budget {
+		f.failures++
+		return &iofs.PathError{Op: "write", Path: name, Err: f.errno}
+	}
+	f.budget -= int64(n)
+	return nil
+}
+
+func (f *fullFS) failureCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failures
+}
+
+func (f *fullFS) wrap(name string, file vfs.File, err error) (vfs.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &fullFile{File: file, fs: f, name: name}, nil
+}
+
+func (f *fullFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	file, err := f.FS.Create(name, category)
+	return f.wrap(name, file, err)
+}
+
+func (f *fullFS) OpenReadWrite(name string, category vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	file, err := f.FS.OpenReadWrite(name, category, opts...)
+	return f.wrap(name, file, err)
+}
+
+func (f *fullFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	file, err := f.FS.ReuseForWrite(oldname, newname, category)
+	return f.wrap(newname, file, err)
+}
+
+func (f *fullFS) GetDiskUsage(string) (vfs.DiskUsage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	avail := f.budget
+	if f.reportAvail >= 0 {
+		avail = f.reportAvail
+	}
+	return vfs.DiskUsage{AvailBytes: uint64(avail), TotalBytes: 1 << 30, UsedBytes: 1<<30 - uint64(avail)}, nil
+}
+
+func (f *fullFS) Unwrap() vfs.FS { return f.FS }
+
+// fullFile charges its writes to the budget of its fullFS.
+type fullFile struct {
+	vfs.File
+	fs   *fullFS
+	name string
+}
+
+func (f *fullFile) Write(p []byte) (int, error) {
+	if err := f.fs.take(f.name, len(p)); err != nil {
+		return 0, err
+	}
+	return f.File.Write(p)
+}
+
+func (f *fullFile) WriteAt(p []byte, off int64) (int, error) {
+	if err := f.fs.take(f.name, len(p)); err != nil {
+		return 0, err
+	}
+	return f.File.WriteAt(p, off)
+}
+
+// Preallocate fails on a full volume, as fallocate does; Pebble ignores the
+// error for its write-ahead log.
+func (f *fullFile) Preallocate(offset, length int64) error {
+	if err := f.fs.take(f.name, 0); err != nil {
+		return err
+	}
+	return f.File.Preallocate(offset, length)
+}
+
+// storeOnFullVolume creates a store on a fullFS with one blob and an
+// unflushed write-ahead log, closes it, and then leaves budget bytes for
+// writes. With reportAvail at or above zero, GetDiskUsage reports that
+// instead of the budget.
+func storeOnFullVolume(t *testing.T, budget, reportAvail int64) (*fullFS, ocispec.Descriptor, []byte) {
+	t.Helper()
+	fs := newFullFS(vfs.NewMem(), 1<<40)
+	s, err := Open("/store", Options{fs: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(7, 4000)
+	desc := push(t, s, data, "")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fs.setBudget(budget)
+	fs.reportAvail = reportAvail
+	return fs, desc, data
+}
+
+func TestOpenFullVolumeChecksSpaceFirst(t *testing.T) {
+	fs, desc, data := storeOnFullVolume(t, 0, -1)
+	_, err := Open("/store", Options{fs: fs})
+	if !errors.Is(err, errdef.ErrDiskFull) {
+		t.Fatalf("Open on a full volume: err = %v, want errdef.ErrDiskFull", err)
+	}
+	for _, want := range []string{"/store", "0 B free", "stella ouk gc"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if n := fs.failureCount(); n != 0 {
+		t.Errorf("Open tried %d writes on a volume it knew was full", n)
+	}
+
+	// The check released the lock, so the store opens once there is space.
+	fs.setBudget(1 << 30)
+	s := openTest(t, "/store", Options{fs: fs})
+	if got := fetchAll(t, s, desc); !bytes.Equal(got, data) {
+		t.Errorf("blob differs after the volume was full")
+	}
+}
+
+func TestOpenFullVolumeWithoutStatfs(t *testing.T) {
+	// The volume reports plenty of free space, as with a quota that statfs
+	// does not show, so the writes of the open itself fail. Without the
+	// watch, Pebble panics in a background goroutine at some budgets and
+	// retries its flush forever at others.
+	for _, budget := range []int64{0, 100, 2000, 5000, 20000} {
+		fs, _, _ := storeOnFullVolume(t, budget, 1<<30)
+		s, err := Open("/store", Options{fs: fs})
+		if err == nil {
+			s.Close()
+			if budget == 0 {
+				t.Errorf("Open with no space left succeeded")
+			}
+			continue
+		}
+		if !errors.Is(err, errdef.ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("budget %d: err = %v, want errdef.ErrDiskFull and ENOSPC", budget, err)
+		}
+	}
+}
+
+func TestOpenQuotaExceeded(t *testing.T) {
+	fs, _, _ := storeOnFullVolume(t, 0, 1<<30)
+	fs.errno = syscall.EDQUOT
+	_, err := Open("/store", Options{fs: fs})
+	if !errors.Is(err, errdef.ErrDiskFull) {
+		t.Fatalf("err = %v, want errdef.ErrDiskFull", err)
+	}
+	if !strings.Contains(err.Error(), "quota") {
+		t.Errorf("error %q does not mention the quota", err)
+	}
+}
+
+func TestOpenReadOnlyOnFullVolume(t *testing.T) {
+	fs, desc, data := storeOnFullVolume(t, 0, -1)
+	s := openTest(t, "/store", Options{fs: fs, ReadOnly: true})
+	if got := fetchAll(t, s, desc); !bytes.Equal(got, data) {
+		t.Errorf("blob read from a read-only store differs")
+	}
+	other := randomBytes(8, 100)
+	if err := s.Push(context.Background(), descOf(other, ""), bytes.NewReader(other)); !errors.Is(err, pebble.ErrReadOnly) {
+		t.Errorf("Push to a read-only store: err = %v, want pebble.ErrReadOnly", err)
+	}
+	if n := fs.failureCount(); n != 0 {
+		t.Errorf("read-only store tried %d writes", n)
+	}
+}
+
+func TestOpenReadOnlyMissingStore(t *testing.T) {
+	fs := vfs.NewMem()
+	_, err := Open("/absent", Options{fs: fs, ReadOnly: true})
+	if !errors.Is(err, errdef.ErrNotFound) {
+		t.Fatalf("err = %v, want errdef.ErrNotFound", err)
+	}
+	if _, statErr := fs.Stat("/absent"); statErr == nil {
+		t.Errorf("read-only Open created the store directory")
+	}
+}
+
+func TestFatalfPanicsWithCause(t *testing.T) {
+	cause := &iofs.PathError{Op: "write", Path: "/store/MANIFEST-000006", Err: syscall.ENOSPC}
+	err := func() (err error) {
+		defer recoverFatal(&err)
+		pebbleLogger{slog.New(slog.DiscardHandler)}.Fatalf("MANIFEST flush failed: %v", cause)
+		return nil
+	}()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("recovered err = %v, want one wrapping ENOSPC", err)
+	}
+	if !strings.Contains(err.Error(), "MANIFEST flush failed") {
+		t.Errorf("recovered err %q lost Pebble's message", err)
+	}
+}
+
+func TestBackgroundErrorsRateLimited(t *testing.T) {
+	var logged bytes.Buffer
+	b := &backgroundErrors{log: slog.New(slog.NewTextHandler(&logged, nil))}
+	cause := &iofs.PathError{Op: "write", Path: "/store/000011.sst", Err: syscall.ENOSPC}
+	for range 100000 {
+		b.report(cause)
+	}
+	lines := strings.Count(logged.String(), "\n")
+	if lines < backgroundErrorsLoggedInFull || lines > 20 {
+		t.Errorf("100000 repeats of one error logged %d lines, want between %d and 20",
+			lines, backgroundErrorsLoggedInFull)
+	}
+	if !strings.Contains(logged.String(), "volume that holds the store is full") {
+		t.Errorf("log does not say the volume is full:\n%s", logged.String())
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 B"},
+		{1023, "1023 B"},
+		{1024, "1.0 KiB"},
+		{62484480, "59.6 MiB"},
+		{3 << 30, "3.0 GiB"},
+	} {
+		if got := formatSize(tc.n); got != tc.want {
+			t.Errorf("formatSize(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}

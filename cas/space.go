@@ -1,0 +1,360 @@
+package cas
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// openSpaceSlack is the free space Open asks for besides the write-ahead
+// logs it replays and the MANIFEST it rewrites. It covers the OPTIONS file
+// (about 3 KiB), marker files and the first records of a new log.
+const openSpaceSlack = 1 << 20
+
+// isDiskFull reports whether err means that the volume has no room left for
+// a write: ENOSPC, or EDQUOT when the user's disk quota is used up.
+func isDiskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// diskFullAdvice is the step to take when the store's volume is full.
+const diskFullAdvice = "free space on that volume or grow it, or move the store to a larger volume, " +
+	"then retry; `stella ouk gc` can then remove unused kits, but it needs a few MiB free itself"
+
+// freeSpaceText returns the free space on the volume that holds the store,
+// for messages, or "unknown" when the file system cannot tell.
+func (s *Store) freeSpaceText() string {
+	usage, err := s.fs.GetDiskUsage(s.dir)
+	if err != nil {
+		return "an unknown amount of space"
+	}
+	return formatSize(int64(usage.AvailBytes))
+}
+
+// diskFullError describes cause, a write the store's volume had no room
+// for, as an error that wraps errdef.ErrDiskFull and cause. Callers add
+// the store directory.
+func (s *Store) diskFullError(cause error) error {
+	what := "its volume is full"
+	if errors.Is(cause, syscall.EDQUOT) {
+		what = "your disk quota on its volume is used up"
+	}
+	return fmt.Errorf("%s (%s free): %w; %s: %w",
+		what, s.freeSpaceText(), cause, diskFullAdvice, errdef.ErrDiskFull)
+}
+
+// checkOpenSpace fails when the volume cannot hold what opening the store
+// for writing writes. Open flushes the write-ahead logs it replays into a
+// table and writes a new MANIFEST, and Pebble v2.1.7 neither returns an
+// error when that flush fails for lack of space nor stops retrying it: Open
+// hangs, or panics once the MANIFEST write fails. When the file system
+// cannot report its free space, the check passes.
+func (s *Store) checkOpenSpace() error {
+	usage, err := s.fs.GetDiskUsage(s.dir)
+	if err != nil {
+		return nil
+	}
+	need, err := s.openSpaceNeeded()
+	if err != nil {
+		return nil
+	}
+	if int64(usage.AvailBytes) >= need {
+		return nil
+	}
+	return fmt.Errorf("its volume has %s free, but opening it needs about %s to move the write-ahead log "+
+		"into a table and rewrite the MANIFEST; %s: %w",
+		formatSize(int64(usage.AvailBytes)), formatSize(need), diskFullAdvice, errdef.ErrDiskFull)
+}
+
+// openSpaceNeeded estimates the bytes that opening the store for writing
+// adds to the volume: about the size of the write-ahead logs, which the
+// flush turns into a table, plus the MANIFEST files, which Open rewrites,
+// plus openSpaceSlack. A table is rarely larger than the log it comes from,
+// since both hold the same keys and values and tables are compressed, so
+// an eighth more covers index and filter blocks.
+func (s *Store) openSpaceNeeded() (int64, error) {
+	names, err := s.fs.List(s.dir)
+	if err != nil {
+		return 0, err
+	}
+	var logs, manifests int64
+	for _, name := range names {
+		isLog := strings.HasSuffix(name, ".log")
+		isManifest := strings.HasPrefix(name, "MANIFEST-")
+		if !isLog && !isManifest {
+			continue
+		}
+		info, err := s.fs.Stat(s.fs.PathJoin(s.dir, name))
+		if err != nil {
+			continue // removed since List
+		}
+		if isLog {
+			logs += info.Size()
+		} else {
+			manifests += info.Size()
+		}
+	}
+	return logs + logs/8 + manifests + openSpaceSlack, nil
+}
+
+// openWatch notices a write that fails for lack of space while pebble.Open
+// runs. Pebble v2.1.7 retries a failed flush at once and forever, and
+// panics in a background goroutine when a MANIFEST write fails, so neither
+// reaches Open's caller as an error. The goroutine whose write failed during
+// the open is parked for good instead, which stops the retries and the
+// panic, and Open returns the error.
+type openWatch struct {
+	mu      sync.Mutex
+	opening bool
+	err     error
+	full    chan struct{} // closed when err is set
+}
+
+func newOpenWatch() *openWatch {
+	return &openWatch{opening: true, full: make(chan struct{})}
+}
+
+// failed records err, a failed write, and returns it, unless the write
+// happened during the open: then it parks the calling goroutine for good.
+func (w *openWatch) failed(err error) error {
+	if !isDiskFull(err) {
+		return err
+	}
+	w.mu.Lock()
+	if !w.opening {
+		w.mu.Unlock()
+		return err
+	}
+	if w.err == nil {
+		w.err = err
+		close(w.full)
+	}
+	w.mu.Unlock()
+	select {} // Pebble cannot undo this write; see openWatch.
+}
+
+// finish ends the open and returns the disk-full error seen during it, if
+// any. Later failed writes return their error as usual.
+func (w *openWatch) finish() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.opening = false
+	return w.err
+}
+
+// watchedFS passes the errors of writes through an openWatch. Preallocate
+// is not watched: Pebble ignores its errors, and a log that cannot be
+// preallocated still grows as records are written.
+type watchedFS struct {
+	vfs.FS
+	watch *openWatch
+}
+
+func (f *watchedFS) file(file vfs.File, err error) (vfs.File, error) {
+	if err != nil {
+		return nil, f.watch.failed(err)
+	}
+	return &watchedFile{File: file, watch: f.watch}, nil
+}
+
+func (f *watchedFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	return f.file(f.FS.Create(name, category))
+}
+
+func (f *watchedFS) OpenReadWrite(name string, category vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	return f.file(f.FS.OpenReadWrite(name, category, opts...))
+}
+
+func (f *watchedFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	return f.file(f.FS.ReuseForWrite(oldname, newname, category))
+}
+
+func (f *watchedFS) Link(oldname, newname string) error {
+	if err := f.FS.Link(oldname, newname); err != nil {
+		return f.watch.failed(err)
+	}
+	return nil
+}
+
+func (f *watchedFS) Rename(oldname, newname string) error {
+	if err := f.FS.Rename(oldname, newname); err != nil {
+		return f.watch.failed(err)
+	}
+	return nil
+}
+
+func (f *watchedFS) MkdirAll(dir string, perm os.FileMode) error {
+	if err := f.FS.MkdirAll(dir, perm); err != nil {
+		return f.watch.failed(err)
+	}
+	return nil
+}
+
+func (f *watchedFS) Unwrap() vfs.FS { return f.FS }
+
+// watchedFile passes the errors of writes and syncs through an openWatch;
+// some file systems report a full volume only when data is synced.
+type watchedFile struct {
+	vfs.File
+	watch *openWatch
+}
+
+func (f *watchedFile) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
+	if err != nil {
+		return n, f.watch.failed(err)
+	}
+	return n, nil
+}
+
+func (f *watchedFile) WriteAt(p []byte, off int64) (int, error) {
+	n, err := f.File.WriteAt(p, off)
+	if err != nil {
+		return n, f.watch.failed(err)
+	}
+	return n, nil
+}
+
+func (f *watchedFile) Sync() error {
+	if err := f.File.Sync(); err != nil {
+		return f.watch.failed(err)
+	}
+	return nil
+}
+
+func (f *watchedFile) SyncData() error {
+	if err := f.File.SyncData(); err != nil {
+		return f.watch.failed(err)
+	}
+	return nil
+}
+
+func (f *watchedFile) SyncTo(length int64) (bool, error) {
+	full, err := f.File.SyncTo(length)
+	if err != nil {
+		return full, f.watch.failed(err)
+	}
+	return full, nil
+}
+
+// openResult is the outcome of pebble.Open in its own goroutine.
+type openResult struct {
+	db  *pebble.DB
+	err error
+}
+
+// openPebble runs pebble.Open with the writes watched. When a write during
+// the open found the volume full, it returns an error wrapping
+// errdef.ErrDiskFull and abandoned set: the goroutines that Pebble left
+// behind stay parked and keep the directory lock, so the store cannot be
+// opened again in this process, but a new process can open it once there
+// is space.
+func (s *Store) openPebble(popts *pebble.Options, watch *openWatch) (db *pebble.DB, abandoned bool, err error) {
+	done := make(chan openResult, 1)
+	go func() {
+		var res openResult
+		defer func() { done <- res }()
+		defer recoverFatal(&res.err)
+		res.db, res.err = pebble.Open(s.dir, popts)
+	}()
+	var res openResult
+	select {
+	case res = <-done:
+	case <-watch.full:
+	}
+	if err := watch.finish(); err != nil {
+		// A database that Open returned while another goroutine was parked
+		// mid-write cannot be closed safely, so it is left open.
+		return nil, true, s.diskFullError(err)
+	}
+	if res.err != nil && isDiskFull(res.err) {
+		return nil, false, s.diskFullError(res.err)
+	}
+	return res.db, false, res.err
+}
+
+// fatalError is the panic value of pebbleLogger.Fatalf: Pebble's message,
+// and the error among its arguments, if any. It is an error, so the runtime
+// prints the message when such a panic is not recovered.
+type fatalError struct {
+	msg   string
+	cause error
+}
+
+func (e *fatalError) Error() string { return e.msg }
+
+func (e *fatalError) Unwrap() error { return e.cause }
+
+// recoverFatal turns a fatalError panic into *errp; other panics go on.
+// Pebble leaves a database whose call panicked this way in an unknown state,
+// so the caller must stop using it.
+func recoverFatal(errp *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	fe, ok := r.(*fatalError)
+	if !ok {
+		panic(r)
+	}
+	*errp = fe
+}
+
+// backgroundErrors logs the errors of Pebble's flushes and compactions.
+// Pebble retries a failed flush at once, which on a full volume repeats
+// the same error thousands of times a second, so only the first few and
+// then every time the count doubles are logged, with the count.
+type backgroundErrors struct {
+	log    *slog.Logger
+	mu     sync.Mutex
+	count  int
+	logged int
+}
+
+// backgroundErrorsLoggedInFull is the number of background errors logged
+// before repeats are only counted.
+const backgroundErrorsLoggedInFull = 3
+
+func (b *backgroundErrors) report(err error) {
+	b.mu.Lock()
+	b.count++
+	count := b.count
+	logIt := count <= backgroundErrorsLoggedInFull || count >= 2*b.logged
+	if logIt {
+		b.logged = count
+	}
+	b.mu.Unlock()
+	if !logIt {
+		return
+	}
+	msg := "pebble: background error"
+	if isDiskFull(err) {
+		msg = "pebble: background error: the volume that holds the store is full"
+	}
+	b.log.Error(msg, "error", err, "count", count)
+}
+
+// formatSize returns n bytes in binary units with one decimal, such as
+// "59.6 MiB", or in bytes below 1 KiB.
+func formatSize(n int64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	value := float64(n) / 1024
+	i := 0
+	for value >= 1024 && i < len(units)-1 {
+		value /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", value, units[i])
+}

@@ -1,0 +1,178 @@
+package importer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/build"
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci/layout"
+)
+
+// imageKit builds a signed kit with an empty DB and one image whose two
+// platforms carry layerSize bytes of random data each.
+func (f *fixture) imageKit(layerSize int) []byte {
+	f.t.Helper()
+	bins := map[string]string{}
+	for i, platform := range []string{"linux/amd64", "linux/arm64"} {
+		p := filepath.Join(f.dir, "bin-"+platform[6:])
+		data := make([]byte, layerSize)
+		rand.NewChaCha8([32]byte{byte(i + 7)}).Read(data)
+		if err := os.WriteFile(p, data, 0o755); err != nil {
+			f.t.Fatal(err)
+		}
+		bins[platform] = p
+	}
+	imageDir := filepath.Join(f.dir, "space-image")
+	ref := "registry.example.test/stella-ops/scanner:0.2.0"
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := layout.BuildDemoImage(context.Background(), bins, ref, created, imageDir); err != nil {
+		f.t.Fatal(err)
+	}
+	out := filepath.Join(f.dir, "space-kit.tar")
+	_, err := build.Build(context.Background(), build.Options{
+		Output: out, Version: "2.0.0", Created: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Signer: f.signer,
+		Images: []build.Image{{Ref: ref, Path: imageDir}},
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return raw
+}
+
+// largeBlobCount counts the stored blobs larger than MaxManifestSize.
+func (f *fixture) largeBlobCount() int {
+	f.t.Helper()
+	n := 0
+	err := f.store.Blobs(context.Background(), func(b cas.BlobInfo) error {
+		if b.Size > MaxManifestSize {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+// importWithFree imports raw as if the store's volume had free bytes.
+func (f *fixture) importWithFree(raw []byte, free int64) error {
+	opts := f.opts()
+	opts.FreeSpace = func(string) (int64, error) { return free, nil }
+	_, err := ImportStream(context.Background(), bytes.NewReader(raw), opts)
+	return err
+}
+
+func TestSpaceCheckMessage(t *testing.T) {
+	f := newFixture(t)
+	err := f.importWithFree(f.imageKit(6<<20), 8<<20)
+	if !errors.Is(err, errdef.ErrDiskFull) {
+		t.Fatalf("err = %v, want errdef.ErrDiskFull", err)
+	}
+	if errors.Is(err, errdef.ErrSizeExceedsLimit) {
+		t.Errorf("a full disk is reported as a kit over a size limit: %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"8.0 MiB free",                  // the free space, in readable units
+		"for the blobs the store lacks", // what the space is for
+		"margin for the store's write-ahead log",
+		f.store.Dir(),
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message does not contain %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "8388608") {
+		t.Errorf("message gives raw byte counts:\n%s", msg)
+	}
+}
+
+func TestSpaceCheckGCAdviceOnEmptyStore(t *testing.T) {
+	f := newFixture(t)
+	err := f.importWithFree(f.imageKit(6<<20), 8<<20)
+	if !errors.Is(err, errdef.ErrDiskFull) {
+		t.Fatalf("err = %v, want errdef.ErrDiskFull", err)
+	}
+	if !strings.Contains(err.Error(), "holds no blobs that `stella ouk gc` could remove") {
+		t.Errorf("message on an empty store does not say that gc cannot help:\n%s", err)
+	}
+	if strings.Contains(err.Error(), "run `stella ouk gc`") {
+		t.Errorf("message on an empty store tells the user to run gc:\n%s", err)
+	}
+}
+
+func TestSpaceCheckGCAdviceWithGarbage(t *testing.T) {
+	f := newFixture(t)
+	stray := make([]byte, 3<<20)
+	rand.NewChaCha8([32]byte{42}).Read(stray)
+	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(stray), Size: int64(len(stray))}
+	if err := f.store.Push(context.Background(), desc, bytes.NewReader(stray)); err != nil {
+		t.Fatal(err)
+	}
+	err := f.importWithFree(f.imageKit(6<<20), 8<<20)
+	if !errors.Is(err, errdef.ErrDiskFull) {
+		t.Fatalf("err = %v, want errdef.ErrDiskFull", err)
+	}
+	if !strings.Contains(err.Error(), "run `stella ouk gc`, which would remove 3.0 MiB") {
+		t.Errorf("message does not offer gc for the 3 MiB it can remove:\n%s", err)
+	}
+}
+
+func TestSpaceMarginScalesWithKit(t *testing.T) {
+	// The two 6 MiB layers need 12 MiB and a margin of 8 MiB plus the same
+	// 12 MiB, so 34 MiB free is enough. A fixed 64 MiB margin rejected such
+	// a kit on a volume with three times its size free.
+	f := newFixture(t)
+	if err := f.importWithFree(f.imageKit(6<<20), 34<<20); err != nil {
+		t.Fatalf("import of a 12 MiB kit with 34 MiB free: %v", err)
+	}
+}
+
+func TestSpaceMargin(t *testing.T) {
+	for _, tc := range []struct {
+		newBytes, want int64
+	}{
+		{0, 8 << 20},
+		{12 << 20, 20 << 20},
+		{64 << 20, 72 << 20},
+		{10 << 30, 72 << 20},
+	} {
+		if got := spaceMargin(tc.newBytes); got != tc.want {
+			t.Errorf("spaceMargin(%d) = %d, want %d", tc.newBytes, got, tc.want)
+		}
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 B"},
+		{1023, "1023 B"},
+		{24690646, "23.5 MiB"},
+		{67108864, "64.0 MiB"},
+		{3 << 30, "3.0 GiB"},
+	} {
+		if got := formatSize(tc.n); got != tc.want {
+			t.Errorf("formatSize(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
