@@ -23,7 +23,9 @@
 //	├── r/active                        active kit (JSON KitRecord)
 //	├── h/<16-digit sequence>           activation history (JSON KitRecord),
 //	│                                   a zero-padded decimal counter from 1
-//	├── l/<digest>/<holder>             lease (RFC 3339 time it was taken)
+//	├── l/<digest>/<holder>             lease: the RFC 3339 time it was taken (Pin), or JSON
+//	│                                   with that time and the holder's PID, start time,
+//	│                                   boot ID, PID namespace and host (PinProcess)
 //	└── n/<namespace>/<key>             key-value data of KV(namespace); the
 //	                                    namespace is query-escaped, so it never
 //	                                    contains a slash

@@ -138,7 +138,9 @@ func (s *Store) History(_ context.Context) ([]KitRecord, error) {
 // persisted with the current time and counts as stale after
 // GCOptions.LeaseTTL, which covers holders that crashed. The returned
 // release deletes the lease; calling it more than once is harmless.
-// Pinning d again with the same holder renews the lease.
+// Pinning d again with the same holder renews the lease. PinProcess also
+// records the calling process, so GC drops the lease as soon as that
+// process exits.
 func (s *Store) Pin(_ context.Context, d digest.Digest, holder string) (func(), error) {
 	if err := d.Validate(); err != nil {
 		return nil, fmt.Errorf("pinning %q: invalid digest: %w", d, err)
