@@ -190,6 +190,10 @@ func TestOpenFullVolumeWithoutStatfs(t *testing.T) {
 		if !errors.Is(err, errdef.ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) {
 			t.Errorf("budget %d: err = %v, want errdef.ErrDiskFull and ENOSPC", budget, err)
 		}
+		// ENOSPC with 1 GiB free is what a volume out of inodes reports.
+		if !strings.Contains(err.Error(), "df -i") {
+			t.Errorf("budget %d: error %q does not suggest checking inodes", budget, err)
+		}
 	}
 }
 
@@ -202,6 +206,9 @@ func TestOpenQuotaExceeded(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "quota") {
 		t.Errorf("error %q does not mention the quota", err)
+	}
+	if strings.Contains(err.Error(), "inodes") {
+		t.Errorf("error %q blames inodes for a quota", err)
 	}
 }
 

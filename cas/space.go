@@ -15,8 +15,8 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 )
 
-// openSpaceSlack is the free space Open asks for besides the write-ahead
-// logs it replays and the MANIFEST it rewrites. It covers the OPTIONS file
+// openSpaceSlack is the free space that Open requires besides the
+// write-ahead logs it replays and the MANIFEST it rewrites. It covers the OPTIONS file
 // (about 3 KiB), marker files and the first records of a new log.
 const openSpaceSlack = 1 << 20
 
@@ -30,34 +30,35 @@ func isDiskFull(err error) bool {
 const diskFullAdvice = "free space on that volume or grow it, or move the store to a larger volume, " +
 	"then retry; `stella ouk gc` can then remove unused kits, but it needs a few MiB free itself"
 
-// freeSpaceText returns the free space on the volume that holds the store,
-// for messages, or "unknown" when the file system cannot tell.
-func (s *Store) freeSpaceText() string {
-	usage, err := s.fs.GetDiskUsage(s.dir)
-	if err != nil {
-		return "an unknown amount of space"
-	}
-	return formatSize(int64(usage.AvailBytes))
-}
-
 // diskFullError describes cause, a write the store's volume had no room
 // for, as an error that wraps errdef.ErrDiskFull and cause. Callers add
 // the store directory.
 func (s *Store) diskFullError(cause error) error {
-	what := "its volume is full"
+	problem := "its volume is full"
 	if errors.Is(cause, syscall.EDQUOT) {
-		what = "your disk quota on its volume is used up"
+		problem = "your disk quota on its volume is used up"
 	}
-	return fmt.Errorf("%s (%s free): %w; %s: %w",
-		what, s.freeSpaceText(), cause, diskFullAdvice, errdef.ErrDiskFull)
+	free := "free space unknown"
+	if usage, err := s.fs.GetDiskUsage(s.dir); err == nil {
+		free = formatSize(int64(usage.AvailBytes)) + " free"
+		// ENOSPC with bytes to spare often means the volume has no free inodes.
+		if usage.AvailBytes >= inodeHintFree && !errors.Is(cause, syscall.EDQUOT) {
+			free += ", so it may be out of inodes: check `df -i`"
+		}
+	}
+	return fmt.Errorf("%s (%s): %w; %s: %w", problem, free, cause, diskFullAdvice, errdef.ErrDiskFull)
 }
 
+// inodeHintFree is the free space from which a disk-full message suggests
+// that the volume ran out of inodes rather than bytes.
+const inodeHintFree = 64 << 20
+
 // checkOpenSpace fails when the volume cannot hold what opening the store
-// for writing writes. Open flushes the write-ahead logs it replays into a
-// table and writes a new MANIFEST, and Pebble v2.1.7 neither returns an
-// error when that flush fails for lack of space nor stops retrying it: Open
-// hangs, or panics once the MANIFEST write fails. When the file system
-// cannot report its free space, the check passes.
+// for writing writes: a table flushed from the write-ahead logs it replays,
+// and a new MANIFEST. When that flush fails for lack of space, Pebble
+// v2.1.7 returns no error and retries it forever, so Open hangs, or panics
+// once the MANIFEST write fails. When the file system cannot report its
+// free space, the check passes.
 func (s *Store) checkOpenSpace() error {
 	usage, err := s.fs.GetDiskUsage(s.dir)
 	if err != nil {
@@ -76,11 +77,11 @@ func (s *Store) checkOpenSpace() error {
 }
 
 // openSpaceNeeded estimates the bytes that opening the store for writing
-// adds to the volume: about the size of the write-ahead logs, which the
-// flush turns into a table, plus the MANIFEST files, which Open rewrites,
-// plus openSpaceSlack. A table is rarely larger than the log it comes from,
-// since both hold the same keys and values and tables are compressed, so
-// an eighth more covers index and filter blocks.
+// adds to the volume: the size of the write-ahead logs and an eighth more,
+// which the flush turns into a table, plus the MANIFEST files, which Open
+// rewrites, plus openSpaceSlack. The eighth is a guess for the table's
+// index and filter blocks. The estimate only spares the common case a
+// failed open; openWatch catches a write that still does not fit.
 func (s *Store) openSpaceNeeded() (int64, error) {
 	names, err := s.fs.List(s.dir)
 	if err != nil {
@@ -254,10 +255,10 @@ type openResult struct {
 
 // openPebble runs pebble.Open with the writes watched. When a write during
 // the open found the volume full, it returns an error wrapping
-// errdef.ErrDiskFull and abandoned set: the goroutines that Pebble left
-// behind stay parked and keep the directory lock, so the store cannot be
-// opened again in this process, but a new process can open it once there
-// is space.
+// errdef.ErrDiskFull and sets abandoned. The goroutines that Pebble left
+// behind then stay parked and keep the directory lock. So the store cannot
+// be opened again in this process, but a new process can open it once
+// there is space.
 func (s *Store) openPebble(popts *pebble.Options, watch *openWatch) (db *pebble.DB, abandoned bool, err error) {
 	done := make(chan openResult, 1)
 	go func() {
@@ -311,7 +312,7 @@ func recoverFatal(errp *error) {
 
 // backgroundErrors logs the errors of Pebble's flushes and compactions.
 // Pebble retries a failed flush at once, which on a full volume repeats
-// the same error thousands of times a second, so only the first few and
+// the same error many thousands of times a second, so only the first few and
 // then every time the count doubles are logged, with the count.
 type backgroundErrors struct {
 	log    *slog.Logger
