@@ -99,8 +99,8 @@ type Store struct {
 // Open retries for opts.LockWait and then returns an error wrapping
 // errdef.ErrStoreInUse. When the volume lacks the space that opening for
 // writing needs, or a write during the open finds it full, Open returns an
-// error wrapping errdef.ErrDiskFull; opts.ReadOnly opens such a store for
-// reading.
+// error wrapping errdef.ErrDiskFull. With opts.ReadOnly, such a store still
+// opens for reading.
 func Open(dir string, opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)

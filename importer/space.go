@@ -19,10 +19,10 @@ const (
 	spaceMarginBase = 8 << 20
 	// spaceMarginMax caps the part of the margin that grows with the kit.
 	// Blobs under 4 MiB and most index keys go through the write-ahead log
-	// before a flush writes them into a table, and compactions write new
-	// tables before they delete the old ones, so new bytes can be on disk
-	// twice for a while. Pebble flushes every 64 MiB memtable, which bounds
-	// the doubled bytes at about that size.
+	// before a flush writes them into a table. Compactions write new tables
+	// before they delete the old ones. So new bytes can be on disk twice
+	// for a while, and since Pebble flushes every 64 MiB memtable, about
+	// that many at a time.
 	spaceMarginMax = 64 << 20
 	// indexBytesPerLayerByte estimates the bytes that the lookup index of
 	// a DB layer adds to the store per byte of the compressed layer.
@@ -33,7 +33,8 @@ const (
 	indexBytesPerLayerByte = 4
 )
 
-// spaceNeed is what an import adds to the store's volume, in bytes.
+// spaceNeed is the breakdown of the bytes an import adds to the store's
+// volume.
 type spaceNeed struct {
 	blobs  int64 // the blobs of the kit that the store lacks
 	index  int64 // an estimate for the lookup index of new DB layers
@@ -101,8 +102,8 @@ func (g *streamGuard) checkSpace(ctx context.Context) error {
 		formatSize(need.margin), g.freeSpaceAdvice(ctx), errdef.ErrDiskFull)
 }
 
-// freeSpaceAdvice says how to make room: with `stella ouk gc` when a dry
-// run of it finds blobs to remove, else by freeing space on the volume.
+// freeSpaceAdvice returns the step that makes room: `stella ouk gc` when a
+// dry run of it finds blobs to remove, else freeing space on the volume.
 // Blobs that this import stored or will use do not count.
 func (g *streamGuard) freeSpaceAdvice(ctx context.Context) string {
 	ours := make(map[digest.Digest]bool, len(g.s.added))

@@ -34,12 +34,14 @@ func (f *fixture) imageKit(layerSize int) []byte {
 		}
 		bins[platform] = p
 	}
+
 	imageDir := filepath.Join(f.dir, "space-image")
 	ref := "registry.example.test/stella-ops/scanner:0.2.0"
 	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := layout.BuildDemoImage(context.Background(), bins, ref, created, imageDir); err != nil {
 		f.t.Fatal(err)
 	}
+
 	out := filepath.Join(f.dir, "space-kit.tar")
 	_, err := build.Build(context.Background(), build.Options{
 		Output: out, Version: "2.0.0", Created: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Signer: f.signer,
