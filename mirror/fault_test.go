@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,11 +101,17 @@ func TestHTTPReaderResumes(t *testing.T) {
 
 func TestHTTPReaderDetectsChange(t *testing.T) {
 	body := bytes.Repeat([]byte("x"), 1<<20)
-	version := `"v1"`
+	// The file is replaced once the first request has arrived. Counting
+	// requests, rather than changing the version when the first response
+	// ends, keeps a retry that overtakes the cut response from seeing v1.
+	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		version := `"v2"`
+		if requests.Add(1) == 1 {
+			version = `"v1"`
+		}
 		w.Header().Set("ETag", version)
 		http.ServeContent(w, r, "kit.tar", time.Time{}, bytes.NewReader(body))
-		version = `"v2"` // the file is replaced after the first response
 	}))
 	defer srv.Close()
 	proxy, err := faultproxy.New(srv.URL, 1, faultproxy.CutResponse)
