@@ -3,6 +3,7 @@ package vulndb
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	ver "github.com/aquasecurity/go-version/pkg/version"
@@ -16,15 +17,18 @@ type cpeName struct {
 }
 
 // parseCPE splits a CPE 2.3 formatted string ("cpe:2.3:a:vendor:product:
-// version:..."). Missing trailing attributes count as ANY.
+// version:..."). Missing trailing attributes count as ANY. The prefix is
+// compared without regard to case, and part, vendor and product are folded
+// to lower case.
 func parseCPE(s string) (cpeName, error) {
-	if !strings.HasPrefix(s, "cpe:2.3:") {
+	const prefix = "cpe:2.3:"
+	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
 		return cpeName{}, errors.New(`a CPE 2.3 name starts with "cpe:2.3:"`)
 	}
 	var attrs []string
 	var cur strings.Builder
 	escaped := false
-	for _, r := range s[len("cpe:2.3:"):] {
+	for _, r := range s[len(prefix):] {
 		switch {
 		case escaped:
 			cur.WriteRune('\\')
@@ -54,7 +58,7 @@ func parseCPE(s string) (cpeName, error) {
 	if attrs[1] == "*" || attrs[2] == "*" {
 		return cpeName{}, errors.New("CPE lacks a vendor or product")
 	}
-	c := cpeName{Part: attrs[0], Vendor: strings.ToLower(attrs[1]), Product: strings.ToLower(attrs[2]),
+	c := cpeName{Part: strings.ToLower(attrs[0]), Vendor: strings.ToLower(attrs[1]), Product: strings.ToLower(attrs[2]),
 		Version: attrs[3], Update: attrs[4]}
 	copy(c.rest[:], attrs[5:])
 	return c, nil
@@ -82,8 +86,8 @@ func ValidateCPE(s string) error {
 		return invalidQuery("CPE %q: part %q is not a (application), o (operating system), h (hardware) or *; write it as %s",
 			s, c.Part, form)
 	}
-	if strings.HasPrefix(strings.TrimSpace(s), "cpe:/") {
-		// CPE 2.2 URIs percent-encode their punctuation instead.
+	if isCPEURI(s) {
+		// parseCPEQuery has already checked and escaped the URI's values.
 		return nil
 	}
 	attrs := append([]string{c.Part, c.Vendor, c.Product, c.Version, c.Update}, c.rest[:]...)
@@ -213,4 +217,153 @@ func (r *Record) CPECriteria() []string {
 		out = append(out, strings.TrimSpace(m.Criteria+" "+strings.Join(bounds, " ")))
 	}
 	return out
+}
+
+// cpeURIPrefix starts a CPE 2.2 URI, such as "cpe:/a:webmproject:libwebp:1.3.1".
+const cpeURIPrefix = "cpe:/"
+
+// isCPEURI reports whether s is written as a CPE 2.2 URI. The scheme is
+// compared without regard to case.
+func isCPEURI(s string) bool {
+	s = strings.TrimSpace(s)
+	return len(s) >= len(cpeURIPrefix) && strings.EqualFold(s[:len(cpeURIPrefix)], cpeURIPrefix)
+}
+
+// parseCPEQuery accepts a CPE 2.3 formatted string or a CPE 2.2 URI. A URI
+// is first converted to the formatted string binding by cpeURIToFS.
+func parseCPEQuery(s string) (cpeName, error) {
+	s = strings.TrimSpace(s)
+	if isCPEURI(s) {
+		fs, err := cpeURIToFS(s)
+		if err != nil {
+			return cpeName{}, err
+		}
+		s = fs
+	}
+	return parseCPE(s)
+}
+
+// cpeURIToFS converts a CPE 2.2 URI to a CPE 2.3 formatted string, by the
+// URI unbinding and formatted string binding rules of the CPE 2.3 naming
+// specification (NISTIR 7695):
+//
+//   - The URI has at most seven components: part, vendor, product, version,
+//     update, edition and language. A missing or empty one is ANY ("*").
+//   - A lone "-" is NA, and values are folded to lower case.
+//   - "%01" and "%02" are the wildcards "?" and "*". Any other "%xx" is the
+//     character with that hex code, escaped with a backslash in the
+//     formatted string unless it is "-", "." or "_".
+//   - An edition that starts with "~" packs five attributes as
+//     "~edition~sw_edition~target_sw~target_hw~other".
+//
+// It also accepts printable punctuation written unencoded, such as "&" in
+// place of "%26", and a lone "*" as ANY.
+func cpeURIToFS(uri string) (string, error) {
+	rest := strings.TrimSpace(uri)[len(cpeURIPrefix):]
+	comps := strings.Split(rest, ":")
+	if len(comps) > 7 {
+		return "", fmt.Errorf("CPE 2.2 URI has %d components, but it has at most 7 "+
+			"(part, vendor, product, version, update, edition, language)", len(comps))
+	}
+	for len(comps) < 7 {
+		comps = append(comps, "")
+	}
+
+	// attrs is in CPE 2.3 order. The URI components fill indexes 0 to 6
+	// (edition is 5, language 6), and a packed edition fills 5 and 7 to 10.
+	attrs := make([]string, 11)
+	for i := range attrs {
+		attrs[i] = "*"
+	}
+	for i, comp := range comps {
+		if i == 5 && strings.HasPrefix(comp, "~") {
+			if err := unpackCPEEdition(comp, attrs); err != nil {
+				return "", err
+			}
+			continue
+		}
+		v, err := decodeCPEURIValue(comp)
+		if err != nil {
+			return "", fmt.Errorf("CPE 2.2 URI %s %q: %w", cpeAttributeNames[i], comp, err)
+		}
+		attrs[i] = v
+	}
+	return "cpe:2.3:" + strings.Join(attrs, ":"), nil
+}
+
+// unpackCPEEdition decodes a packed edition component
+// "~edition~sw_edition~target_sw~target_hw~other" into attrs (CPE 2.3
+// order), at indexes 5 (edition) and 7 to 10.
+func unpackCPEEdition(comp string, attrs []string) error {
+	fields := strings.Split(comp[1:], "~")
+	if len(fields) != 5 {
+		return fmt.Errorf("CPE 2.2 URI packed edition %q has %d fields separated by \"~\", "+
+			"but a packed edition has 5: ~edition~sw_edition~target_sw~target_hw~other", comp, len(fields))
+	}
+	targets := []int{5, 7, 8, 9, 10}
+	for j, f := range fields {
+		v, err := decodeCPEURIValue(f)
+		if err != nil {
+			return fmt.Errorf("CPE 2.2 URI %s %q in packed edition %q: %w",
+				cpeAttributeNames[targets[j]], f, comp, err)
+		}
+		attrs[targets[j]] = v
+	}
+	return nil
+}
+
+// decodeCPEURIValue converts one URI component value to its formatted
+// string form. An empty value is ANY.
+func decodeCPEURIValue(v string) (string, error) {
+	switch v {
+	case "", "*":
+		return "*", nil
+	case "-":
+		return "-", nil
+	}
+	v = strings.ToLower(v)
+	var out strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '%' {
+			if i+2 >= len(v) {
+				return "", fmt.Errorf("%q ends in an incomplete percent-encoding; write two hex digits after %%", v[i:])
+			}
+			b, err := strconv.ParseUint(v[i+1:i+3], 16, 8)
+			if err != nil {
+				return "", fmt.Errorf("%q is not a percent-encoding; write %% followed by two hex digits", v[i:i+3])
+			}
+			i += 2
+			switch {
+			case b == 0x01:
+				out.WriteByte('?')
+				continue
+			case b == 0x02:
+				out.WriteByte('*')
+				continue
+			case b <= ' ' || b > '~':
+				return "", fmt.Errorf("%q encodes a character outside printable ASCII, which CPE does not allow", v[i-2:i+1])
+			}
+			c = byte(b)
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+		} else if c <= ' ' || c > '~' {
+			return "", fmt.Errorf("contains %q; percent-encode punctuation and write spaces as \"_\"", rune(c))
+		}
+		writeCPEFSChar(&out, c)
+	}
+	return out.String(), nil
+}
+
+// writeCPEFSChar writes a decoded character to a formatted string value:
+// letters, digits, "-", "." and "_" as they are, other punctuation escaped
+// with a backslash.
+func writeCPEFSChar(out *strings.Builder, c byte) {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '_':
+	default:
+		out.WriteByte('\\')
+	}
+	out.WriteByte(c)
 }

@@ -614,17 +614,3 @@ func (db *DB) LookupCPE(cpe string) ([]Record, error) {
 		return false
 	})
 }
-
-// parseCPEQuery accepts a CPE 2.3 formatted string or a CPE 2.2 URI such
-// as "cpe:/a:webmproject:libwebp:1.3.1".
-func parseCPEQuery(s string) (cpeName, error) {
-	s = strings.TrimSpace(s)
-	if rest, ok := strings.CutPrefix(s, "cpe:/"); ok {
-		parts := strings.Split(rest, ":")
-		for len(parts) < 11 {
-			parts = append(parts, "*")
-		}
-		s = "cpe:2.3:" + strings.Join(parts[:11], ":")
-	}
-	return parseCPE(s)
-}
