@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -260,9 +261,14 @@ func (db *DB) Lookup(id string) ([]Record, error) {
 // URL names, sorted by ID, or none. A purl without a version matches every
 // record that names the package. A malformed purl is an error wrapping
 // errdef.ErrInvalidArgument, and so is a version that is not valid in the
-// package's ecosystem when no record lists that exact version. A purl of a type with no OSV ecosystem, or a deb, apk or
-// rpm purl without a known distribution namespace, is an error wrapping
-// errdef.ErrNotFound.
+// package's ecosystem when no record lists that exact version. A purl of a
+// type with no OSV ecosystem, or a deb, apk or rpm purl without a known
+// distribution namespace, is an error wrapping errdef.ErrNotFound.
+//
+// An rpm purl's "epoch" qualifier is the epoch of its version. A deb or apk
+// purl's "upstream" qualifier names the source package, which is looked up
+// too, because those distributions key their records by source package.
+// The result is then the union of both lookups, each record once.
 //
 // The package index stores each record's affected entries for the package,
 // so only the records that match are read and decoded in full.
@@ -271,35 +277,19 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	cands, err := db.packageCandidates(q.ecosystem, normalizeName(q.ecosystem, q.name))
+	out, versionErr, err := db.lookupPackage(purl, q)
 	if err != nil {
 		return nil, err
 	}
-	var matcher *versionMatcher
-	var versionErr error
-	if q.version != "" {
-		// A version no range can be compared with matches only exact
-		// entries of versions lists. When none matches, an empty result
-		// would hide that the version can never match, so it is an error
-		// instead.
-		matcher = newVersionMatcher(q.ecosystem, q.version)
-		matcher.cache = &db.versions
-		if !matcher.query("ECOSYSTEM").valid {
-			// Parse again only to word the error.
-			_, err := orderFor(q.ecosystem).parse(q.version)
-			versionErr = invalidQuery("purl %q: version %q is not a valid %s version (%v); correct the version in the purl or SBOM",
-				purl, q.version, q.ecosystem, err)
+	if q.source != nil {
+		src, srcVersionErr, err := db.lookupPackage(purl, *q.source)
+		if err != nil {
+			return nil, err
 		}
-	}
-	var hits []pkgCandidate
-	for _, c := range cands {
-		if c.matches(q.release, matcher) {
-			hits = append(hits, c)
+		out = unionByID(out, src)
+		if versionErr == nil {
+			versionErr = srcVersionErr
 		}
-	}
-	out, err := db.readRecords(hits)
-	if err != nil {
-		return nil, err
 	}
 	// A version that no range can compare and that no record lists
 	// exactly is an error even when no record names the package, so an
@@ -309,6 +299,52 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 		return nil, versionErr
 	}
 	return out, nil
+}
+
+// lookupPackage returns the records that affect the package version of q,
+// sorted by ID. When no range can compare the version, versionErr
+// describes it, and the records are only those listing the exact version.
+func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr, err error) {
+	cands, err := db.packageCandidates(q.ecosystem, normalizeName(q.ecosystem, q.name))
+	if err != nil {
+		return nil, nil, err
+	}
+	var matcher *versionMatcher
+	if q.version != "" {
+		// A version no range can be compared with matches only exact
+		// entries of versions lists. When none matches, an empty result
+		// would hide that the version can never match, so the caller
+		// returns versionErr instead.
+		matcher = newVersionMatcher(q.ecosystem, q.version)
+		matcher.cache = &db.versions
+		if !matcher.query("ECOSYSTEM").valid {
+			// Parse again only to word the error.
+			_, err := orderFor(q.ecosystem).parse(q.version)
+			versionErr = invalidQuery("purl %q: version %q of package %s is not a valid %s version (%v); correct the version in the purl or SBOM",
+				purl, q.version, q.name, q.ecosystem, err)
+		}
+	}
+	var hits []pkgCandidate
+	for _, c := range cands {
+		if c.matches(q.release, matcher) {
+			hits = append(hits, c)
+		}
+	}
+	recs, err = db.readRecords(hits)
+	if err != nil {
+		return nil, nil, err
+	}
+	return recs, versionErr, nil
+}
+
+// unionByID merges two lists of records sorted by ID into one sorted list
+// that has each ID once.
+func unionByID(a, b []Record) []Record {
+	out := make([]Record, 0, len(a)+len(b))
+	out = append(out, a...)
+	out = append(out, b...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return slices.CompactFunc(out, func(x, y Record) bool { return x.ID == y.ID })
 }
 
 // parallelReadMin is the number of records from which readRecords reads

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	packageurl "github.com/package-url/packageurl-go"
@@ -17,6 +18,11 @@ type pkgQuery struct {
 	release   string // distribution release from the purl, such as "12"; may be empty
 	name      string // OSV package name
 	version   string // may be empty: every version
+	// source is the source package of a deb or apk binary package, from
+	// the purl's "upstream" qualifier, or nil. Debian, Ubuntu, Alpine and
+	// the other deb and apk distributions key their records by source
+	// package, so a lookup also queries it.
+	source *pkgQuery
 }
 
 // purlEcosystems maps purl types to OSV ecosystems. Types with a
@@ -86,12 +92,14 @@ func ValidatePURL(s string) error {
 	if err != nil {
 		return err
 	}
-	if q.version == "" {
-		return nil
-	}
-	if _, err := orderFor(q.ecosystem).parse(q.version); err != nil {
-		return invalidQuery("purl %q: version %q is not a valid %s version (%v); correct the version in the purl or SBOM",
-			s, q.version, q.ecosystem, err)
+	for _, p := range []*pkgQuery{&q, q.source} {
+		if p == nil || p.version == "" {
+			continue
+		}
+		if _, err := orderFor(p.ecosystem).parse(p.version); err != nil {
+			return invalidQuery("purl %q: version %q of package %s is not a valid %s version (%v); correct the version in the purl or SBOM",
+				s, p.version, p.name, p.ecosystem, err)
+		}
 	}
 	return nil
 }
@@ -118,7 +126,17 @@ func purlQuery(s string) (pkgQuery, error) {
 		if q.ecosystem == "" {
 			return pkgQuery{}, distroError(s, p.Type, ns)
 		}
-		q.release = purlRelease(q.ecosystem, p.Qualifiers.Map()["distro"])
+		quals := p.Qualifiers.Map()
+		q.release = purlRelease(q.ecosystem, quals["distro"])
+		if p.Type == "rpm" {
+			if q.version, err = rpmEpochVersion(s, q.version, quals["epoch"]); err != nil {
+				return pkgQuery{}, err
+			}
+		} else if up, ok := quals["upstream"]; ok {
+			if q.source, err = sourcePackage(s, q, up); err != nil {
+				return pkgQuery{}, err
+			}
+		}
 	default:
 		q.ecosystem = purlEcosystems[p.Type]
 		switch {
@@ -193,7 +211,9 @@ var releaseNumber = regexp.MustCompile(`\d+(\.\d+)?`)
 
 // purlRelease turns a purl "distro" qualifier into the release part of an
 // OSV ecosystem: "debian-12" or "bookworm" is "12", "alpine-3.18.4" is
-// "v3.18", "ubuntu-22.04" is "22.04".
+// "v3.18", "ubuntu-22.04" is "22.04". For rpm distributions it is the
+// major and any minor release, as rpmReleaseMatches compares them:
+// "rhel-9.3" is "9.3", "el9" is "9" and "sles-15-sp5" is "15.5".
 func purlRelease(ecosystem, distro string) string {
 	distro = strings.ToLower(strings.TrimSpace(distro))
 	if distro == "" {
@@ -213,17 +233,164 @@ func purlRelease(ecosystem, distro string) string {
 		}
 		return "v" + num
 	}
+	if rpmEcosystems[ecosystem] {
+		if m := rpmRelease.FindStringSubmatch(distro); m != nil {
+			return joinRelease(m)
+		}
+		return ""
+	}
 	return num
 }
 
 // releaseMatches reports whether an OSV ecosystem such as "Alpine:v3.18"
 // covers the query's release. Either side without a release matches all.
 func releaseMatches(ecosystem, release string) bool {
-	_, suffix, ok := strings.Cut(ecosystem, ":")
+	base, suffix, ok := strings.Cut(ecosystem, ":")
 	if !ok || release == "" {
 		return true
 	}
+	if rpmEcosystems[base] {
+		return rpmReleaseMatches(base, suffix, release)
+	}
 	return suffix == release || strings.HasPrefix(suffix, release+":")
+}
+
+// rpmEcosystems are the OSV ecosystems of the rpm distributions, whose
+// ecosystem suffixes do not start with the bare release.
+var rpmEcosystems = map[string]bool{
+	"Red Hat": true, "Rocky Linux": true, "AlmaLinux": true, "SUSE": true, "openSUSE": true,
+}
+
+// rpmRelease finds a release with an optional minor part in a distro
+// qualifier or a SUSE product name: "9", "9.3", "15 SP5" or "15-sp5".
+var rpmRelease = regexp.MustCompile(`(?i)(\d+)(?:\.(\d+)|[-_ ]?sp(\d+))?`)
+
+// joinRelease writes an rpmRelease match as "MAJOR" or "MAJOR.MINOR".
+func joinRelease(m []string) string {
+	minor := m[2] + m[3]
+	if minor == "" {
+		return m[1]
+	}
+	return m[1] + "." + minor
+}
+
+// Patterns of Red Hat ecosystem suffixes, which are the CPE of the
+// product stream without its "cpe:/o:redhat:" or "cpe:/a:redhat:" prefix.
+var (
+	// redHatBase is a layered product's "elN" field, the RHEL major
+	// release it is built for, as in "openshift:4.14::el9".
+	redHatBase = regexp.MustCompile(`^el(\d+)$`)
+	// redHatVersion is the version field of a RHEL stream, such as the "9"
+	// of "enterprise_linux:9::baseos" or the "8.4" of "rhel_aus:8.4::appstream".
+	redHatVersion = regexp.MustCompile(`^(\d+)(?:\.(\d+))?$`)
+)
+
+// rpmReleaseMatches reports whether the suffix of an rpm distribution's
+// ecosystem covers a queried release written as "MAJOR" or "MAJOR.MINOR".
+// The majors must be equal. The minors are compared only when the query
+// names one and the suffix is a stream of that minor release:
+//
+//   - Red Hat "enterprise_linux:9::baseos" is the mainline stream that
+//     every RHEL 9 minor release gets updates from, so it matches 9 and
+//     9.3. Rocky Linux and AlmaLinux suffixes are a bare major, "9".
+//   - Red Hat streams of one minor release, such as "rhel_eus:9.2::baseos"
+//     or "rhel_aus:8.4::appstream", match 9 and 9.2 but not 9.3.
+//   - Red Hat layered products, such as "openshift:4.14::el9", match by
+//     their "elN" field. One without it matches every release.
+//   - SUSE "Linux Enterprise Server 15 SP5" and openSUSE "Leap 15.5" match
+//     15 and 15.5 but not 15.4. A suffix without a number, such as
+//     "Tumbleweed", matches every release.
+//
+// NOTE: the SUSE, openSUSE, Rocky Linux and AlmaLinux suffix shapes above
+// are the ones OSV publishes as far as known, but no record of theirs is
+// among the test records, so a shape not listed may match too widely.
+func rpmReleaseMatches(base, suffix, release string) bool {
+	wantMajor, wantMinor, _ := strings.Cut(release, ".")
+	var major, minor string // minor "" when every minor release shares the stream
+	switch base {
+	case "Red Hat":
+		fields := strings.Split(suffix, ":")
+		for _, f := range fields[1:] {
+			if m := redHatBase.FindStringSubmatch(f); m != nil {
+				major = m[1]
+			}
+		}
+		product := fields[0]
+		if major == "" && len(fields) > 1 && (product == "enterprise_linux" || strings.HasPrefix(product, "rhel")) {
+			if m := redHatVersion.FindStringSubmatch(fields[1]); m != nil {
+				major = m[1]
+				if product != "enterprise_linux" {
+					minor = m[2]
+				}
+			}
+		}
+	case "SUSE", "openSUSE":
+		all := rpmRelease.FindAllStringSubmatch(suffix, -1)
+		if len(all) > 0 {
+			// The last number is the release: a module name such as
+			// "Module for Python 3 15 SP5" contains others before it.
+			m := all[len(all)-1]
+			major, minor = m[1], m[2]+m[3]
+			if minor == "" {
+				minor = "0"
+			}
+		}
+	default:
+		major, _, _ = strings.Cut(suffix, ".")
+	}
+	if major == "" {
+		return true
+	}
+	if major != wantMajor {
+		return false
+	}
+	return minor == "" || wantMinor == "" || minor == wantMinor
+}
+
+// rpmEpochVersion applies the "epoch" qualifier of an rpm purl to its
+// version, which the purl specification writes without the epoch. A
+// version that has an epoch keeps it, and the qualifier must agree.
+func rpmEpochVersion(purl, version, epoch string) (string, error) {
+	if epoch == "" {
+		return version, nil
+	}
+	if _, err := strconv.ParseUint(epoch, 10, 32); err != nil {
+		return "", invalidQuery("purl %q: epoch qualifier %q is not a whole number from 0 to 4294967295; write the rpm epoch as digits, such as epoch=1, or leave the qualifier out",
+			purl, epoch)
+	}
+	if version == "" {
+		return "", nil
+	}
+	if e, _, ok := strings.Cut(version, ":"); ok && e != "" && strings.Trim(e, "0123456789") == "" {
+		if strings.TrimLeft(e, "0") != strings.TrimLeft(epoch, "0") {
+			return "", invalidQuery("purl %q: version %q has epoch %s but the epoch qualifier is %s; remove one of them or make them equal",
+				purl, version, e, epoch)
+		}
+		return version, nil
+	}
+	return epoch + ":" + version, nil
+}
+
+// sourcePackage returns the query for the source package that the
+// "upstream" qualifier of a deb or apk purl names, written "NAME" or
+// "NAME@VERSION". Without a version the source package has the binary
+// package's version. It returns nil when the source package is the
+// binary package itself.
+func sourcePackage(purl string, q pkgQuery, upstream string) (*pkgQuery, error) {
+	name, version, hasVersion := strings.Cut(strings.TrimSpace(upstream), "@")
+	if name == "" || (hasVersion && version == "") {
+		return nil, invalidQuery("purl %q: upstream qualifier %q lacks the source package name or has an empty version; write it as upstream=NAME or upstream=NAME%%40VERSION, or leave it out",
+			purl, upstream)
+	}
+	if !hasVersion {
+		version = q.version
+	}
+	if name == q.name && version == q.version {
+		return nil, nil
+	}
+	src := q
+	src.name, src.version = name, version
+	return &src, nil
 }
 
 var pypiSeparators = regexp.MustCompile(`[-_.]+`)

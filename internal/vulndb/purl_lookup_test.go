@@ -1,0 +1,203 @@
+package vulndb
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/kv"
+)
+
+// purlTestDB indexes records into one in-memory layer and opens it.
+func purlTestDB(t *testing.T, recs ...Record) *DB {
+	t.Helper()
+	l, err := newLayer(recs, LayerBase, "mixed", "purl test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := kv.NewMemory()
+	if err := IndexLayer(context.Background(), store, l.Descriptor, bytes.NewReader(l.Data)); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(store, nil, []ocispec.Descriptor{l.Descriptor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// fixedIn returns a record whose affected entries each cover every version
+// of a package below fixed, or every version when fixed is empty.
+func fixedIn(id, ecosystem, fixed string, names ...string) Record {
+	events := []Event{{Introduced: "0"}}
+	if fixed != "" {
+		events = append(events, Event{Fixed: fixed})
+	}
+	r := Record{ID: id, Modified: "2026-01-01T00:00:00Z"}
+	for _, n := range names {
+		r.Affected = append(r.Affected, Affected{
+			Package: Package{Ecosystem: ecosystem, Name: n},
+			Ranges:  []Range{{Type: "ECOSYSTEM", Events: events}},
+		})
+	}
+	return r
+}
+
+// checkLookups runs each purl through LookupPURL and compares the IDs.
+func checkLookups(t *testing.T, db *DB, cases []struct{ purl, want string }) {
+	t.Helper()
+	for _, c := range cases {
+		recs, err := db.LookupPURL(c.purl)
+		if err != nil {
+			t.Errorf("LookupPURL(%s): %v", c.purl, err)
+			continue
+		}
+		if got := ids(recs); got != c.want {
+			t.Errorf("LookupPURL(%s) = %q, want %q", c.purl, got, c.want)
+		}
+	}
+}
+
+func TestLookupPURLRedHatDistro(t *testing.T) {
+	db := purlTestDB(t,
+		fixedIn("RHSA-9", "Red Hat:enterprise_linux:9::baseos", "1:3.0.7-25.el9_3", "openssl"),
+		fixedIn("RHSA-9EUS", "Red Hat:rhel_eus:9.2::baseos", "1:3.0.7-30.el9_2", "openssl"),
+		fixedIn("RHSA-8", "Red Hat:enterprise_linux:8::baseos", "", "openssl"),
+		fixedIn("RHSA-OCP", "Red Hat:openshift:4.14::el8", "", "openssl"),
+	)
+	const v = "pkg:rpm/redhat/openssl@3.0.7-24.el9?arch=x86_64&epoch=1&distro="
+	checkLookups(t, db, []struct{ purl, want string }{
+		{v + "rhel-9.3", "RHSA-9"},
+		{v + "rhel-9.2", "RHSA-9,RHSA-9EUS"},
+		{v + "rhel-9", "RHSA-9,RHSA-9EUS"},
+		{v + "redhat-9", "RHSA-9,RHSA-9EUS"},
+		{v + "el9", "RHSA-9,RHSA-9EUS"},
+		{v + "9", "RHSA-9,RHSA-9EUS"},
+		{v + "enterprise_linux:9", "RHSA-9,RHSA-9EUS"},
+		{v + "rhel-8.10", "RHSA-8,RHSA-OCP"},
+		{v + "rhel-7", ""},
+		{"pkg:rpm/redhat/openssl@3.0.7-24.el9?epoch=1", "RHSA-8,RHSA-9,RHSA-9EUS,RHSA-OCP"},
+	})
+}
+
+func TestReleaseMatchesRPMSuffixes(t *testing.T) {
+	cases := []struct {
+		ecosystem, distro string
+		want              bool
+	}{
+		{"Red Hat:enterprise_linux:9::appstream", "rhel-9.3", true},
+		{"Red Hat:enterprise_linux:9::appstream", "rhel-8.9", false},
+		{"Red Hat:enterprise_linux:10.0", "rhel-10.1", true},
+		{"Red Hat:rhel_aus:8.4::appstream", "rhel-8.4", true},
+		{"Red Hat:rhel_aus:8.4::appstream", "rhel-8.6", false},
+		{"Red Hat:rhel_aus:8.4::appstream", "rhel-8", true},
+		{"Red Hat:rhel_els:7", "rhel-7.9", true},
+		{"Red Hat:rhel_software_collections:3::el7", "rhel-7.9", true},
+		{"Red Hat:rhel_software_collections:3::el7", "rhel-8.9", false},
+		{"Red Hat:openshift:4.14", "rhel-9.3", true},
+		{"Rocky Linux:9", "rocky-9.3", true},
+		{"Rocky Linux:9", "rocky-8.9", false},
+		{"AlmaLinux:8", "almalinux-8.9", true},
+		{"AlmaLinux:8", "almalinux-9.3", false},
+		{"SUSE:Linux Enterprise Server 15 SP5", "sles-15.5", true},
+		{"SUSE:Linux Enterprise Server 15 SP5", "sles-15-sp5", true},
+		{"SUSE:Linux Enterprise Server 15 SP5", "sles-15.4", false},
+		{"SUSE:Linux Enterprise Server 15 SP5", "sles-15", true},
+		{"SUSE:Linux Enterprise Server 12 SP5-LTSS", "sles-12.5", true},
+		{"SUSE:Linux Enterprise Module for Python 3 15 SP5", "sles-15.5", true},
+		{"SUSE:Linux Enterprise Server 15", "sles-15.5", false},
+		{"openSUSE:Leap 15.5", "opensuse-leap-15.5", true},
+		{"openSUSE:Leap 15.5", "opensuse-leap-15.4", false},
+		{"openSUSE:Tumbleweed", "opensuse-tumbleweed-20240101", true},
+		{"Debian:12", "debian-12", true},
+		{"Alpine:v3.18", "alpine-3.18.4", true},
+		{"Ubuntu:22.04:LTS", "ubuntu-22.04", true},
+	}
+	for _, c := range cases {
+		base, _, _ := strings.Cut(c.ecosystem, ":")
+		release := purlRelease(base, c.distro)
+		if got := releaseMatches(c.ecosystem, release); got != c.want {
+			t.Errorf("releaseMatches(%q, distro %q as %q) = %v, want %v", c.ecosystem, c.distro, release, got, c.want)
+		}
+	}
+}
+
+func TestLookupPURLRPMEpochQualifier(t *testing.T) {
+	db := purlTestDB(t, fixedIn("RHSA-9", "Red Hat:enterprise_linux:9::baseos", "1:3.0.7-25.el9_3", "openssl"))
+	checkLookups(t, db, []struct{ purl, want string }{
+		{"pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=1", ""},
+		{"pkg:rpm/redhat/openssl@3.0.7-24.el9?epoch=1", "RHSA-9"},
+		{"pkg:rpm/redhat/openssl@1:3.0.7-27.el9", ""},
+		{"pkg:rpm/redhat/openssl@1:3.0.7-27.el9?epoch=1", ""},
+		{"pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=0", "RHSA-9"},
+	})
+
+	bad := []struct{ purl, message string }{
+		{"pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=one", `epoch qualifier "one" is not a whole number`},
+		{"pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=-1", `epoch qualifier "-1"`},
+		{"pkg:rpm/redhat/openssl@2:3.0.7-27.el9?epoch=1", "has epoch 2 but the epoch qualifier is 1"},
+	}
+	for _, c := range bad {
+		_, err := db.LookupPURL(c.purl)
+		if !errors.Is(err, errdef.ErrInvalidArgument) {
+			t.Errorf("LookupPURL(%s): error = %v, want ErrInvalidArgument", c.purl, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.message) {
+			t.Errorf("LookupPURL(%s): error %q lacks %q", c.purl, err, c.message)
+		}
+		if err := ValidatePURL(c.purl); !errors.Is(err, errdef.ErrInvalidArgument) {
+			t.Errorf("ValidatePURL(%s) = %v, want ErrInvalidArgument", c.purl, err)
+		}
+	}
+}
+
+func TestLookupPURLUpstreamSource(t *testing.T) {
+	db := purlTestDB(t,
+		fixedIn("DSA-1", "Debian:12", "2.4-1", "openssl"),
+		fixedIn("DSA-2", "Debian:12", "", "openssl", "libssl3"),
+		fixedIn("DSA-3", "Debian:12", "2.0-1", "openssl"),
+		fixedIn("CVE-2018-5407", "Alpine:v3.8", "1.0.2q-r0", "openssl"),
+	)
+	checkLookups(t, db, []struct{ purl, want string }{
+		// DSA-2 names both packages and is returned once.
+		{"pkg:deb/debian/libssl3@2.3-1?upstream=openssl&distro=debian-12", "DSA-1,DSA-2"},
+		{"pkg:deb/debian/libssl3@2.3-1?distro=debian-12", "DSA-2"},
+		// The source version in the qualifier wins over the binary version.
+		{"pkg:deb/debian/libssl3@9.9-1?upstream=openssl%402.3-1&distro=debian-12", "DSA-1,DSA-2"},
+		{"pkg:deb/debian/libssl3@1.9-1?upstream=openssl%402.5-1", "DSA-2"},
+		{"pkg:deb/debian/openssl@2.3-1?upstream=openssl", "DSA-1,DSA-2"},
+		{"pkg:apk/alpine/libcrypto1.0@1.0.2p-r0?upstream=openssl", "CVE-2018-5407"},
+		{"pkg:apk/alpine/libcrypto1.0@1.0.2p-r0?upstream=openssl&distro=alpine-3.8.1", "CVE-2018-5407"},
+		{"pkg:apk/alpine/libcrypto1.0@1.0.2q-r0?upstream=openssl", ""},
+	})
+
+	for _, purl := range []string{
+		"pkg:deb/debian/libssl3@2.3-1?upstream=%401.0",
+		"pkg:deb/debian/libssl3@2.3-1?upstream=openssl%40",
+	} {
+		_, err := db.LookupPURL(purl)
+		if !errors.Is(err, errdef.ErrInvalidArgument) {
+			t.Errorf("LookupPURL(%s): error = %v, want ErrInvalidArgument", purl, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "upstream qualifier") {
+			t.Errorf("LookupPURL(%s): error %q does not name the upstream qualifier", purl, err)
+		}
+	}
+}
+
+func TestValidatePURLUpstreamVersion(t *testing.T) {
+	err := ValidatePURL("pkg:deb/debian/libssl3@2.3-1?upstream=openssl%40not%20a%20version")
+	if !errors.Is(err, errdef.ErrInvalidArgument) {
+		t.Fatalf("error = %v, want ErrInvalidArgument", err)
+	}
+	if !strings.Contains(err.Error(), "of package openssl") {
+		t.Errorf("error %q does not name the source package", err)
+	}
+}
