@@ -302,11 +302,17 @@ func printRecords(w io.Writer, recs []vulndb.Record) error {
 }
 
 // describeAffected renders an OSV affected entry on one line, such as
-// "npm/lodash <4.17.21".
+// "npm/lodash <4.17.21". GIT ranges bound commits, not versions, and lookups
+// do not match them, so they are only counted, as "1 GIT commit range".
 func describeAffected(a vulndb.Affected) string {
 	s := a.Package.Ecosystem + "/" + a.Package.Name
 	var parts []string
+	gitRanges := 0
 	for _, r := range a.Ranges {
+		if r.Type == "GIT" {
+			gitRanges++
+			continue
+		}
 		lo := ""
 		for _, ev := range r.Events {
 			switch {
@@ -327,10 +333,19 @@ func describeAffected(a vulndb.Affected) string {
 	if len(a.Versions) > 0 {
 		parts = append(parts, fmt.Sprintf("%d listed versions", len(a.Versions)))
 	}
-	if len(parts) == 0 {
-		return s + " (all versions)"
+	commits := "1 GIT commit range"
+	if gitRanges > 1 {
+		commits = fmt.Sprintf("%d GIT commit ranges", gitRanges)
 	}
-	return s + " " + strings.Join(parts, ", ")
+	switch {
+	case len(parts) > 0 && gitRanges > 0:
+		return s + " " + strings.Join(parts, ", ") + " (and " + commits + ", not used for version matching)"
+	case len(parts) > 0:
+		return s + " " + strings.Join(parts, ", ")
+	case gitRanges > 0:
+		return s + " (" + commits + " only, not used for version matching)"
+	}
+	return s + " (all versions)"
 }
 
 func rangeText(introduced, upper string) string {
