@@ -67,7 +67,7 @@ func (f Feed) source() string { return sourceName(f.Kind, f.Name) }
 // RecordError describes one source record that a reader rejected.
 type RecordError struct {
 	File   string // file, or "archive.zip!entry"
-	Record string // record ID or "#index" when the ID is unknown
+	Record string // record ID, or "#N" (counted from 1) for the Nth entry of a page when the ID is unknown
 	Reason string // short reason counted in Summary.SkipReasons
 	Err    error
 }
@@ -233,7 +233,7 @@ func parseOSV(name string, data []byte) ([]source, []*RecordError) {
 		var out []source
 		var errs []*RecordError
 		for i, raw := range raws {
-			s, err := parseOSVRecord(name, fmt.Sprintf("#%d", i), raw)
+			s, err := parseOSVRecord(name, fmt.Sprintf("#%d", i+1), raw)
 			if err != nil {
 				errs = append(errs, err)
 				continue

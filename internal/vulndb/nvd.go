@@ -93,7 +93,7 @@ func parseNVD(name string, data []byte) ([]source, []*RecordError) {
 	var out []source
 	var errs []*RecordError
 	for i, raw := range items {
-		s, err := convertNVD(name, fmt.Sprintf("#%d", i), raw)
+		s, err := convertNVD(name, fmt.Sprintf("#%d", i+1), raw)
 		if err != nil {
 			errs = append(errs, err)
 			continue
