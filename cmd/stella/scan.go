@@ -19,12 +19,15 @@ import (
 
 // scanReport is the result of `stella scan`.
 type scanReport struct {
-	SBOM     string    `json:"sbom"`
-	Format   string    `json:"format"`
-	Kit      kitRef    `json:"kit"`
-	Packages int       `json:"packages"`
-	Findings []finding `json:"findings"`
-	Skipped  []skipped `json:"skipped"`
+	SBOM     string `json:"sbom"`
+	Format   string `json:"format"`
+	Kit      kitRef `json:"kit"`
+	Packages int    `json:"packages"`
+	// DBRecords is the number of records in the kit's DB. At 0 no package
+	// can match, so an empty findings list says nothing about the SBOM.
+	DBRecords int       `json:"dbRecords"`
+	Findings  []finding `json:"findings"`
+	Skipped   []skipped `json:"skipped"`
 	// Notes lists identifiers that were not looked up, such as a purl of a
 	// type with no OSV ecosystem, for packages that were matched by another.
 	Notes []scanNote   `json:"notes"`
@@ -130,8 +133,13 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 	}
 	defer a.release()
 	g.warnIfExpired(cmd.ErrOrStderr(), a.kit, time.Now())
+	records := a.db.Records()
+	if records == 0 && !g.quiet {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: the DB of the active kit %s has no records, so no package can match "+
+			"and 0 findings does not mean the SBOM is clean; import a kit built with --feed\n", printable(a.kit.Version))
+	}
 
-	rep := &scanReport{SBOM: path, Format: format, Packages: len(pkgs),
+	rep := &scanReport{SBOM: path, Format: format, Packages: len(pkgs), DBRecords: records,
 		Kit:      newKitRef(a.kit, time.Now()),
 		Findings: []finding{}, Skipped: []skipped{}, Notes: []scanNote{}}
 	for _, p := range pkgs {
