@@ -82,7 +82,7 @@ func TestCosignVerifiesDetachedSignature(t *testing.T) {
 		t.Errorf("cosign accepted the signature for a changed kit")
 	}
 	// stella verify checks the same file and the signature inside.
-	if out := e.must("ouk", "verify", "--key", e.pub, "--signature", kit+".sig", kit); strings.Count(out, "signature: passed") + strings.Count(out, "in kit: passed") != 2 {
+	if out := e.must("ouk", "verify", "--key", e.pub, "--signature", kit+".sig", kit); strings.Count(out, "signature: passed")+strings.Count(out, "in kit: passed") != 2 {
 		t.Errorf("stella verify did not pass both checks:\n%s", out)
 	}
 }
