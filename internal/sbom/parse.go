@@ -48,9 +48,8 @@ type Package struct {
 // version, such as "spdx-2.3" or "cyclonedx-1.6") and its packages. The
 // format is detected by the top-level "spdxVersion" or "bomFormat" field.
 // SPDX 2.1 and 2.2 documents are read too, converted to 2.3. CycloneDX is
-// read in every version that has a JSON form, 1.2 to 1.6, since the
-// fields read here (components with name, version, purl, cpe and bom-ref)
-// are the same in all of them. CycloneDX components nested in other
+// read in versions 1.2 to 1.6, since the fields read here (components
+// with name, version, purl, cpe and bom-ref) are the same in all of them. CycloneDX components nested in other
 // components are included, and so is the metadata component when it has a
 // purl or a CPE. Input over MaxSBOMSize wraps errdef.ErrSizeExceedsLimit.
 func Parse(r io.Reader) (format string, pkgs []Package, err error) {
@@ -78,7 +77,14 @@ func Parse(r io.Reader) (format string, pkgs []Package, err error) {
 	var bomFormat string
 	switch {
 	case probe["spdxVersion"] != nil:
+		var v string
+		if json.Unmarshal(probe["spdxVersion"], &v) != nil || !strings.HasPrefix(v, "SPDX-2.") {
+			return "", nil, fmt.Errorf("SBOM has spdxVersion %s, which is not an SPDX 2 version this stella reads (SPDX-2.1 to SPDX-2.3); %s",
+				probe["spdxVersion"], exportHint)
+		}
 		return parseSPDX(raw)
+	case probe["@context"] != nil && bytes.Contains(probe["@context"], []byte("spdx.org/rdf/3")):
+		return "", nil, fmt.Errorf("SBOM is an SPDX 3 JSON-LD document, which this stella does not read; %s", exportHint)
 	case probe["bomFormat"] != nil:
 		if json.Unmarshal(probe["bomFormat"], &bomFormat) != nil || bomFormat != "CycloneDX" {
 			return "", nil, fmt.Errorf("SBOM is not a CycloneDX document: bomFormat is %s, expected \"CycloneDX\"; %s",
@@ -98,8 +104,11 @@ func Parse(r io.Reader) (format string, pkgs []Package, err error) {
 // exportHint is the next step for an SBOM that cannot be read.
 const exportHint = "export the SBOM as SPDX 2.2/2.3 JSON or CycloneDX 1.2-1.6 JSON, such as with `syft -o spdx-json`"
 
-// cycloneDXVersions are the CycloneDX versions with a JSON form. Versions
-// 1.0 and 1.1 were defined in XML only.
+// cycloneDXVersions are the CycloneDX JSON versions that this stella
+// reads. Versions 1.0 and 1.1 were defined in XML only.
+//
+// NOTE: CycloneDX 1.7 is left out because the CycloneDX library this
+// build uses rejects its specVersion.
 var cycloneDXVersions = []string{"1.2", "1.3", "1.4", "1.5", "1.6"}
 
 // cycloneDXVersion returns the specVersion field's value. It rejects one

@@ -455,3 +455,24 @@ func TestParseRejectsCycloneDXVersion(t *testing.T) {
 		t.Errorf("message %v does not show the version found", err)
 	}
 }
+
+func TestParseRejectsSPDXVersion(t *testing.T) {
+	cases := map[string]struct{ doc, want string }{
+		"SPDX 3 tag":     {`{"spdxVersion":"SPDX-3.0","SPDXID":"SPDXRef-DOCUMENT"}`, `spdxVersion "SPDX-3.0"`},
+		"number":         {`{"spdxVersion":2.3}`, "spdxVersion 2.3"},
+		"SPDX 3 JSON-LD": {`{"@context":"https://spdx.org/rdf/3.0.1/spdx-context.jsonld","@graph":[]}`, "SPDX 3 JSON-LD"},
+	}
+	for name, c := range cases {
+		_, _, err := Parse(strings.NewReader(c.doc))
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "SPDX 2.2/2.3 JSON") {
+			t.Errorf("%s: message %q does not name %q and the versions read", name, err, c.want)
+		}
+		if strings.Contains(err.Error(), "SDPX") {
+			t.Errorf("%s: message %q has the library's misspelling", name, err)
+		}
+	}
+}

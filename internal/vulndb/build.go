@@ -95,7 +95,8 @@ type Summary struct {
 	// Accepted is the number of valid source records, the input of the merge.
 	Accepted int `json:"accepted"`
 	// Merged is the number of source records folded into another record,
-	// by shared ID or alias.
+	// by shared ID or alias: for each group that became one record, all
+	// its source records but one, duplicates of one feed and ID included.
 	Merged int `json:"merged"`
 	// Skipped is the number of malformed source records, counting a file
 	// that could not be decoded at all as one.
@@ -188,8 +189,16 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A layer counts as new when the base DB lacks its bytes: a roll-up
+	// writes every layer again, but most equal a base layer byte for byte.
+	baseDigests := map[digest.Digest]bool{}
+	if opts.Base != nil {
+		for _, d := range opts.Base.Layers {
+			baseDigests[d.Digest] = true
+		}
+	}
 	for _, l := range layers {
-		if l.Data != nil {
+		if l.Data != nil && !baseDigests[l.Descriptor.Digest] {
 			sum.NewLayers++
 		}
 	}

@@ -256,6 +256,16 @@ func TestBuildOverlay(t *testing.T) {
 			t.Errorf("rollup layer %s is not a fresh base layer", l.Descriptor.Digest)
 		}
 	}
+
+	// A second roll-up of the same feeds writes the same layers, which
+	// the base kit has already, so none of them is new.
+	again, err = Build(context.Background(), BuildOptions{Feeds: feeds, Created: testCreated, Base: previous(roll, blobs), Rollup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Summary.NewLayers != 0 {
+		t.Errorf("a roll-up equal to its base counts %d new layers, want 0", again.Summary.NewLayers)
+	}
 }
 
 func TestBuildQuirks(t *testing.T) {
