@@ -24,7 +24,7 @@ func largestBlob(t *testing.T, raw []byte) (name string, head []byte) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasPrefix(h.Name, "blobs/") || h.Size <= size {
+		if !strings.HasPrefix(h.Name, "blobs/") || h.Size <= size || h.Size < 64 {
 			continue
 		}
 		b := make([]byte, 64)
