@@ -84,7 +84,7 @@ func decodeSignature(sig []byte) ([]byte, error) {
 	// Raw ASN.1 always holds bytes outside the base64 alphabet, such as the
 	// INTEGER tag 0x02, so text made only of base64 characters is decoded.
 	if !isBase64Text(trimmed) {
-		return trimmed, nil
+		return derSignature(sig), nil
 	}
 	raw, err := base64.StdEncoding.DecodeString(string(trimmed))
 	if err != nil {
@@ -157,4 +157,29 @@ func keyIDList(keys []TrustedKey) string {
 		ids[i] = id
 	}
 	return strings.Join(ids, ", ")
+}
+
+// derSignature returns the ASN.1 DER sequence at the start of a raw
+// signature, cut to the length its header gives. Trimming white space
+// instead would cut a signature whose last byte happens to be 0x0a or 0x20.
+// Bytes that are not such a sequence come back unchanged.
+func derSignature(sig []byte) []byte {
+	if len(sig) < 2 || sig[0] != 0x30 {
+		return sig
+	}
+	n := 0
+	switch length := int(sig[1]); {
+	case length < 0x80:
+		n = 2 + length
+	case length == 0x81 && len(sig) >= 3:
+		n = 3 + int(sig[2])
+	case length == 0x82 && len(sig) >= 4:
+		n = 4 + (int(sig[2])<<8 | int(sig[3]))
+	default:
+		return sig
+	}
+	if n > len(sig) {
+		return sig
+	}
+	return sig[:n]
 }

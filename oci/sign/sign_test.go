@@ -477,3 +477,28 @@ func TestKeyIDMatchesOpenSSLStyleDigest(t *testing.T) {
 		t.Errorf("KeyID = %s, want %s", a.trusted.ID, want)
 	}
 }
+
+// TestVerifyBlobRawSignatureEndingInSpace checks a raw ASN.1 signature whose
+// last byte is a white-space byte, which trimming would cut off.
+func TestVerifyBlobRawSignatureEndingInSpace(t *testing.T) {
+	a, _ := testKeys(t)
+	data := []byte("kit bytes")
+	for range 5000 {
+		sig, err := SignBlob(a.signer, bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := base64.StdEncoding.DecodeString(string(sig))
+		if last := raw[len(raw)-1]; !bytes.ContainsRune([]byte(" \t\n\v\f\r"), rune(last)) {
+			continue
+		}
+		if _, err := VerifyBlob([]TrustedKey{a.trusted}, bytes.NewReader(data), raw); err != nil {
+			t.Fatalf("raw signature ending in byte %#x: %v", raw[len(raw)-1], err)
+		}
+		if _, err := VerifyBlob([]TrustedKey{a.trusted}, bytes.NewReader(data), append(raw, '\n')); err != nil {
+			t.Fatalf("raw signature ending in byte %#x, then a newline: %v", raw[len(raw)-1], err)
+		}
+		return
+	}
+	t.Skip("no signature of 5000 ended in a white-space byte")
+}
