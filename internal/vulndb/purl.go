@@ -66,6 +66,13 @@ var debianCodenames = map[string]string{
 	"bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14",
 }
 
+// ubuntuCodenames maps the code names of Ubuntu releases to their numbers.
+var ubuntuCodenames = map[string]string{
+	"xenial": "16.04", "bionic": "18.04", "focal": "20.04", "jammy": "22.04",
+	"mantic": "23.10", "noble": "24.04", "oracular": "24.10", "plucky": "25.04",
+	"questing": "25.10",
+}
+
 // queryError is a problem with a purl or CPE to look up. Its message states
 // the problem and leaves out the text of the sentinel it wraps.
 type queryError struct {
@@ -128,6 +135,12 @@ func purlQuery(s string) (pkgQuery, error) {
 		}
 		quals := p.Qualifiers.Map()
 		q.release = purlRelease(q.ecosystem, quals["distro"])
+		if d := strings.TrimSpace(quals["distro"]); d != "" && q.release == "" && !strings.Contains(strings.ToLower(d), "tumbleweed") {
+			// Dropping the qualifier would widen the match to every
+			// release, so a distro without a release is an error.
+			return pkgQuery{}, invalidQuery("purl %q: distro qualifier %q names no release of %s; write it with the release number, such as distro=%s",
+				s, d, q.ecosystem, exampleRelease(p.Type))
+		}
 		if p.Type == "rpm" {
 			if q.version, err = rpmEpochVersion(s, q.version, quals["epoch"]); err != nil {
 				return pkgQuery{}, err
@@ -197,6 +210,17 @@ func exampleDistro(typ string) string {
 	return "debian"
 }
 
+// exampleRelease returns a distro qualifier value for messages.
+func exampleRelease(typ string) string {
+	switch typ {
+	case "apk":
+		return "alpine-3.19"
+	case "rpm":
+		return "rhel-9.3"
+	}
+	return "debian-12"
+}
+
 // supportedPURLTypes returns the purl types with an OSV ecosystem, sorted.
 func supportedPURLTypes() []string {
 	out := []string{"apk", "deb", "rpm"}
@@ -220,6 +244,9 @@ func purlRelease(ecosystem, distro string) string {
 		return ""
 	}
 	if n, ok := debianCodenames[strings.TrimPrefix(distro, "debian-")]; ok && ecosystem == "Debian" {
+		return n
+	}
+	if n, ok := ubuntuCodenames[strings.TrimPrefix(distro, "ubuntu-")]; ok && ecosystem == "Ubuntu" {
 		return n
 	}
 	num := releaseNumber.FindString(distro)
