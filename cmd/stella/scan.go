@@ -60,6 +60,8 @@ type finding struct {
 	Summary  string   `json:"summary,omitempty"`
 	Severity string   `json:"severity,omitempty"`
 	MatchBy  string   `json:"matchedBy"`
+	// text is the summary column of the table.
+	text string
 }
 
 type skipped struct {
@@ -210,7 +212,7 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 			}
 			seen[r.ID] = true
 			out = append(out, finding{Package: p.Name, Version: p.Version, PURL: p.PURL, ID: r.ID,
-				Aliases: r.Aliases, Summary: r.Summary, Severity: severityOf(r), MatchBy: by})
+				Aliases: r.Aliases, Summary: r.Summary, Severity: severityOf(r), MatchBy: by, text: summaryLine(r)})
 		}
 	}
 	// A package counts as scanned when one of its identifiers could be
@@ -273,7 +275,7 @@ func printScan(w io.Writer, rep *scanReport) error {
 		fmt.Fprintln(tw, "PACKAGE\tVERSION\tID\tALIASES\tSUMMARY")
 		for _, f := range rep.Findings {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Package, f.Version, f.ID,
-				strings.Join(f.Aliases, ","), truncate(f.Summary, 60))
+				strings.Join(f.Aliases, ","), truncate(f.text, 60))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -301,6 +303,15 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// summaryLine returns a record's summary or, for a record without one
+// (such as an NVD record), its details on one line.
+func summaryLine(r vulndb.Record) string {
+	if r.Summary != "" {
+		return r.Summary
+	}
+	return strings.Join(strings.Fields(r.Details), " ")
 }
 
 func truncate(s string, n int) string {
