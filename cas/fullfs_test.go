@@ -278,11 +278,13 @@ func TestFormatSize(t *testing.T) {
 		{0, "0 B"},
 		{1023, "1023 B"},
 		{1024, "1.0 KiB"},
+		{24690646, "23.5 MiB"},
 		{62484480, "59.6 MiB"},
+		{67108864, "64.0 MiB"},
 		{3 << 30, "3.0 GiB"},
 	} {
-		if got := formatSize(tc.n); got != tc.want {
-			t.Errorf("formatSize(%d) = %q, want %q", tc.n, got, tc.want)
+		if got := FormatSize(tc.n); got != tc.want {
+			t.Errorf("FormatSize(%d) = %q, want %q", tc.n, got, tc.want)
 		}
 	}
 }

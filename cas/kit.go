@@ -142,15 +142,28 @@ func (s *Store) History(_ context.Context) ([]KitRecord, error) {
 // records the calling process, so GC drops the lease as soon as that
 // process exits.
 func (s *Store) Pin(_ context.Context, d digest.Digest, holder string) (func(), error) {
+	if err := checkPin(d, holder); err != nil {
+		return nil, err
+	}
+	return s.writeLease(d, holder, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+}
+
+// checkPin rejects an invalid digest or an empty holder.
+func checkPin(d digest.Digest, holder string) error {
 	if err := d.Validate(); err != nil {
-		return nil, fmt.Errorf("pinning %q: invalid digest: %w", d, err)
+		return fmt.Errorf("pinning %q: invalid digest: %w", d, err)
 	}
 	if holder == "" {
-		return nil, fmt.Errorf("pinning %s: holder is empty; name the process or job that reads the kit", d)
+		return fmt.Errorf("pinning %s: holder is empty; name the process or job that reads the kit", d)
 	}
+	return nil
+}
+
+// writeLease stores a lease value on d for holder, synced, and returns the
+// function that deletes it; calling that more than once is harmless.
+func (s *Store) writeLease(d digest.Digest, holder string, value []byte) (func(), error) {
 	key := leaseKey(d, holder)
-	now := []byte(time.Now().UTC().Format(time.RFC3339Nano))
-	if err := s.db.Set(key, now, pebble.Sync); err != nil {
+	if err := s.db.Set(key, value, pebble.Sync); err != nil {
 		return nil, fmt.Errorf("pinning %s for %s: %w", d, holder, err)
 	}
 	var once sync.Once

@@ -10,10 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -66,11 +64,8 @@ const (
 // bounds one from Pin. The returned release deletes the lease; calling it
 // more than once is harmless.
 func (s *Store) PinProcess(_ context.Context, d digest.Digest, holder string) (func(), error) {
-	if err := d.Validate(); err != nil {
-		return nil, fmt.Errorf("pinning %q: invalid digest: %w", d, err)
-	}
-	if holder == "" {
-		return nil, fmt.Errorf("pinning %s: holder is empty; name the process or job that reads the kit", d)
+	if err := checkPin(d, holder); err != nil {
+		return nil, err
 	}
 	return s.pinAs(d, holder, currentProcess())
 }
@@ -82,19 +77,7 @@ func (s *Store) pinAs(d digest.Digest, holder string, proc process) (func(), err
 	if err != nil {
 		return nil, fmt.Errorf("encoding lease on %s: %w", d, err)
 	}
-	key := leaseKey(d, holder)
-	if err := s.db.Set(key, value, pebble.Sync); err != nil {
-		return nil, fmt.Errorf("pinning %s for %s: %w", d, holder, err)
-	}
-	var once sync.Once
-	release := func() {
-		once.Do(func() {
-			if err := s.db.Delete(key, pebble.Sync); err != nil {
-				s.log.Error("releasing lease", "digest", d, "holder", holder, "error", err)
-			}
-		})
-	}
-	return release, nil
+	return s.writeLease(d, holder, value)
 }
 
 // decodeLease reads a lease value: a JSON leaseRecord, or the bare RFC 3339

@@ -40,7 +40,7 @@ func (s *Store) diskFullError(cause error) error {
 	}
 	free := "free space unknown"
 	if usage, err := s.fs.GetDiskUsage(s.dir); err == nil {
-		free = formatSize(int64(usage.AvailBytes)) + " free"
+		free = FormatSize(int64(usage.AvailBytes)) + " free"
 		// ENOSPC with bytes to spare often means the volume has no free inodes.
 		if usage.AvailBytes >= inodeHintFree && !errors.Is(cause, syscall.EDQUOT) {
 			free += ", so it may be out of inodes: check `df -i`"
@@ -73,7 +73,7 @@ func (s *Store) checkOpenSpace() error {
 	}
 	return fmt.Errorf("its volume has %s free, but opening it needs about %s to move the write-ahead log "+
 		"into a table and rewrite the MANIFEST; %s: %w",
-		formatSize(int64(usage.AvailBytes)), formatSize(need), diskFullAdvice, errdef.ErrDiskFull)
+		FormatSize(int64(usage.AvailBytes)), FormatSize(need), diskFullAdvice, errdef.ErrDiskFull)
 }
 
 // openSpaceNeeded estimates the bytes that opening the store for writing
@@ -344,9 +344,9 @@ func (b *backgroundErrors) report(err error) {
 	b.log.Error(msg, "error", err, "count", count)
 }
 
-// formatSize returns n bytes in binary units with one decimal, such as
+// FormatSize returns n bytes in binary units with one decimal, such as
 // "59.6 MiB", or in bytes below 1 KiB.
-func formatSize(n int64) string {
+func FormatSize(n int64) string {
 	const units = "KMGTPE"
 	if n < 1024 {
 		return fmt.Sprintf("%d B", n)

@@ -98,8 +98,8 @@ func (g *streamGuard) checkSpace(ctx context.Context) error {
 	return fmt.Errorf("kit needs about %s of free disk but %s has %s free: %s for the blobs the store "+
 		"lacks, %s (an estimate) for the lookup index of its new DB layers, and a %s margin for the "+
 		"store's write-ahead log, flushes and compactions; %s, then import again: %w",
-		formatSize(need.total()), dir, formatSize(free), formatSize(need.blobs), formatSize(need.index),
-		formatSize(need.margin), g.freeSpaceAdvice(ctx), errdef.ErrDiskFull)
+		cas.FormatSize(need.total()), dir, cas.FormatSize(free), cas.FormatSize(need.blobs), cas.FormatSize(need.index),
+		cas.FormatSize(need.margin), g.freeSpaceAdvice(ctx), errdef.ErrDiskFull)
 }
 
 // freeSpaceAdvice returns the step that makes room: `stella ouk gc` when a
@@ -125,22 +125,6 @@ func (g *streamGuard) freeSpaceAdvice(ctx context.Context) string {
 		return "the store holds no blobs that `stella ouk gc` could remove, so " + volume
 	default:
 		return fmt.Sprintf("run `stella ouk gc`, which would remove %s of blobs that no kept kit uses, "+
-			"or %s", formatSize(reclaimable), volume)
+			"or %s", cas.FormatSize(reclaimable), volume)
 	}
-}
-
-// formatSize returns n bytes in binary units with one decimal, such as
-// "59.6 MiB", or in bytes below 1 KiB.
-func formatSize(n int64) string {
-	const units = "KMGTPE"
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	value := float64(n) / 1024
-	i := 0
-	for value >= 1024 && i < len(units)-1 {
-		value /= 1024
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", value, units[i])
 }

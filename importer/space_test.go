@@ -161,20 +161,3 @@ func TestSpaceMargin(t *testing.T) {
 		}
 	}
 }
-
-func TestFormatSize(t *testing.T) {
-	for _, tc := range []struct {
-		n    int64
-		want string
-	}{
-		{0, "0 B"},
-		{1023, "1023 B"},
-		{24690646, "23.5 MiB"},
-		{67108864, "64.0 MiB"},
-		{3 << 30, "3.0 GiB"},
-	} {
-		if got := formatSize(tc.n); got != tc.want {
-			t.Errorf("formatSize(%d) = %q, want %q", tc.n, got, tc.want)
-		}
-	}
-}

@@ -24,7 +24,7 @@ type scanReport struct {
 	Kit      kitRef `json:"kit"`
 	Packages int    `json:"packages"`
 	// DBRecords is the number of records in the kit's DB. At 0 no package
-	// can match, so an empty findings list says nothing about the SBOM.
+	// can match, so an empty findings list does not mean the SBOM is clean.
 	DBRecords int       `json:"dbRecords"`
 	Findings  []finding `json:"findings"`
 	Skipped   []skipped `json:"skipped"`
