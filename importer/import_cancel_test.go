@@ -6,14 +6,11 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"testing"
 	"testing/iotest"
 	"time"
 
-	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/errdef"
-	"stella-ops.org/ouk/internal/vulndb"
 )
 
 // stalledPipe returns the read end of a pipe after writing head into it
@@ -105,7 +102,7 @@ func TestImportStreamCancelStalledInput(t *testing.T) {
 	f := newFixture(t)
 	for _, name := range []string{"kit.tar", "kit.tar.gz", "kit.tar.zst"} {
 		t.Run(name, func(t *testing.T) {
-			kit := f.kitFile(name)
+			kit := f.kitAs(name, "1.0.0", 1)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			src := stalledPipe(t, kit[:len(kit)/2])
@@ -133,31 +130,4 @@ func TestImportStreamCancelStalledInput(t *testing.T) {
 			}
 		})
 	}
-}
-
-// kitFile builds a signed kit named name, whose suffix picks the
-// compression, and returns its bytes.
-func (f *fixture) kitFile(name string) []byte {
-	f.t.Helper()
-	out := filepath.Join(f.dir, name)
-	feeds := filepath.Join("..", "testdata", "feeds")
-	_, err := build.Build(context.Background(), build.Options{
-		Output:   out,
-		Version:  "1.0.0",
-		Sequence: 1,
-		Created:  time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
-		Signer:   f.signer,
-		Feeds: []vulndb.Feed{
-			{Kind: "osv", Path: filepath.Join(feeds, "osv")},
-			{Kind: "regional", Name: "demo-cert", Path: filepath.Join(feeds, "regional")},
-		},
-	})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	raw, err := os.ReadFile(out)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return raw
 }

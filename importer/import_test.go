@@ -66,7 +66,14 @@ func newFixture(t *testing.T) *fixture {
 // kit builds a signed kit from the fixture feeds and returns its bytes.
 func (f *fixture) kit(version string, seq int64) []byte {
 	f.t.Helper()
-	out := filepath.Join(f.dir, version+".tar")
+	return f.kitAs(version+".tar", version, seq)
+}
+
+// kitAs builds a signed kit into the file name, whose suffix picks the
+// compression, and returns its bytes.
+func (f *fixture) kitAs(name, version string, seq int64) []byte {
+	f.t.Helper()
+	out := filepath.Join(f.dir, name)
 	feeds := filepath.Join("..", "testdata", "feeds")
 	_, err := build.Build(context.Background(), build.Options{
 		Output:   out,
