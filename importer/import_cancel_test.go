@@ -32,12 +32,12 @@ func stalledPipe(t *testing.T, head []byte) *os.File {
 
 // within fails the test when done is not closed before a generous limit,
 // which only a read that ignores cancellation reaches.
-func within(t *testing.T, done <-chan struct{}, what string) {
+func within(t *testing.T, done <-chan struct{}, call string) {
 	t.Helper()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not return after the context was cancelled", what)
+		t.Fatalf("%s did not return after the context was cancelled", call)
 	}
 }
 
