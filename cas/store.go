@@ -151,19 +151,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		Logger:        pebbleLogger{s.log},
 		EventListener: &pebble.EventListener{BackgroundError: background.report},
 		ReadOnly:      opts.ReadOnly,
-		// The lookup index reads many small values at random. A block cache
-		// larger than Pebble's 8 MiB default and Bloom filters on every
-		// level keep most of those reads off the disk.
-		CacheSize: blockCacheSize,
-		// Index batches touch keys all over the key space, so each
-		// memtable flush is compacted against most of the level below it.
-		// A larger memtable means far fewer flushes, and so far fewer
-		// rewrites of the same keys during an import.
-		MemTableSize: memTableSize,
 	}
-	for i := range popts.Levels {
-		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
+	tuneOptions(popts)
 	popts.EnsureDefaults()
 	db, abandoned, err := s.openPebble(popts, watch)
 	if err != nil {
@@ -345,4 +334,22 @@ func (s *Store) hasPrefix(prefix []byte) (bool, error) {
 	}
 	found := it.First()
 	return found, it.Close()
+}
+
+// tuneOptions sets the Pebble options that do not depend on the store's
+// directory. Tables written outside a store, such as pre-built index
+// tables, take their block options from the same settings.
+func tuneOptions(o *pebble.Options) {
+	// The lookup index reads many small values at random. A block cache
+	// larger than Pebble's 8 MiB default and Bloom filters on every level
+	// keep most of those reads off the disk.
+	o.CacheSize = blockCacheSize
+	// Index batches touch keys all over the key space, so each memtable
+	// flush is compacted against most of the level below it. A larger
+	// memtable means far fewer flushes, and so far fewer rewrites of the
+	// same keys during an import.
+	o.MemTableSize = memTableSize
+	for i := range o.Levels {
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
 }

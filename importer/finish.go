@@ -378,6 +378,16 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, l := range todo {
 		g.Go(func() error {
+			if paths := s.stagedTables(l.Digest); paths != nil {
+				err := vulndb.IngestLayerTables(store, l.Digest, paths)
+				if err == nil {
+					s.countTableLayer()
+					return nil
+				}
+				s.tables.mu.Lock()
+				s.warn(fmt.Sprintf("pre-built index tables of DB layer %s not used: %v; indexing the layer from its records", l.Digest, err))
+				s.tables.mu.Unlock()
+			}
 			rc, err := s.opts.Store.Fetch(gctx, l)
 			if err != nil {
 				return fmt.Errorf("reading DB layer %s: %w", l.Digest, err)

@@ -115,7 +115,14 @@ func (g *streamGuard) tryVerify(ctx context.Context) error {
 	}
 	g.verified = true
 	g.s.verifiedEarly = true
-	return g.expand(ctx, bm.desc)
+	if err := g.expand(ctx, bm.desc); err != nil {
+		return err
+	}
+	tables, ok, err := g.s.planTables(ctx, *g.index, bm)
+	if err != nil || !ok {
+		return err
+	}
+	return g.expand(ctx, tables)
 }
 
 // ready reports whether every image index and signature manifest that

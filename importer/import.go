@@ -26,6 +26,7 @@ func ImportStream(ctx context.Context, r io.Reader, opts Options) (*Result, erro
 		return nil, err
 	}
 	s := newSession(opts)
+	defer s.discardTables()
 	index, err := s.readStream(ctx, newContextReader(ctx, r))
 	if err != nil {
 		s.failed(ctx, err)
@@ -51,6 +52,7 @@ func ImportFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.
 		return nil, err
 	}
 	s := newSession(opts)
+	defer s.discardTables()
 	if err := s.copyFrom(ctx, src, index); err != nil {
 		s.failed(ctx, err)
 		return nil, err

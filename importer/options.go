@@ -84,8 +84,11 @@ type Result struct {
 	BlobsStored   int       `json:"blobsStored"`
 	BlobsSkipped  int       `json:"blobsSkipped"`
 	LayersIndexed int       `json:"layersIndexed"`
-	SignedBy      string    `json:"signedBy,omitempty"`
-	AlreadyActive bool      `json:"alreadyActive"`
-	Action        string    `json:"action"`
-	Warnings      []string  `json:"warnings,omitempty"`
+	// LayersFromTables counts the layers of LayersIndexed whose pre-built
+	// index tables the import ingested.
+	LayersFromTables int      `json:"layersFromTables"`
+	SignedBy         string   `json:"signedBy,omitempty"`
+	AlreadyActive    bool     `json:"alreadyActive"`
+	Action           string   `json:"action"`
+	Warnings         []string `json:"warnings,omitempty"`
 }

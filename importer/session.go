@@ -39,6 +39,8 @@ type session struct {
 	// lists the blobs copyHeads stored.
 	guard *streamGuard
 	early map[digest.Digest]bool
+	// tables is the plan for the kit's pre-built index tables, or nil.
+	tables *indexTables
 }
 
 func newSession(opts Options) *session {
@@ -48,6 +50,9 @@ func newSession(opts Options) *session {
 // store pushes one blob into the content store unless it is there already,
 // and reports whether it read and stored the bytes.
 func (s *session) store(ctx context.Context, desc ocispec.Descriptor, r io.Reader) (bool, error) {
+	if s.isTable(desc.Digest) {
+		return s.stageTable(ctx, desc, r)
+	}
 	ok, err := s.opts.Store.Exists(ctx, desc)
 	if err != nil {
 		return false, fmt.Errorf("checking blob %s: %w", desc.Digest, err)

@@ -80,8 +80,16 @@ func (g *streamGuard) checkSpace(ctx context.Context) error {
 		if ok {
 			continue
 		}
+		// A pre-built table takes its own size in the store; one of a
+		// layer indexed already is not read at all.
+		if g.s.isTable(d.Digest) {
+			if _, wanted := g.s.tables.wanted[d.Digest]; wanted {
+				need.index += d.Size
+			}
+			continue
+		}
 		need.blobs += d.Size
-		if d.MediaType == oci.MediaTypeDBLayer {
+		if d.MediaType == oci.MediaTypeDBLayer && !g.s.hasTables(d.Digest) {
 			need.index += indexBytesPerLayerByte * d.Size
 		}
 	}

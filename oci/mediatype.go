@@ -23,6 +23,14 @@ const (
 	// over a manifest; it is the artifactType and the layer of a signature
 	// referrer.
 	MediaTypeSigstoreBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	// ArtifactTypeDBIndex is the artifactType of the manifest that lists a
+	// kit's pre-built lookup index tables. index.json names it beside the
+	// bundle index, and the bundle index names its digest, so the bundle's
+	// signature covers it.
+	ArtifactTypeDBIndex = "application/vnd.stellaops.ouk.db.index.v1+json"
+	// MediaTypeDBIndexTable is one pre-built lookup index table: an sstable
+	// that an import ingests into its store as it is.
+	MediaTypeDBIndexTable = "application/vnd.stellaops.ouk.db.index.table.v1.sstable"
 )
 
 // Annotation keys. The kit metadata keys live on the bundle index, so the
@@ -51,6 +59,17 @@ const (
 	AnnotationBaseDigest = "org.stellaops.ouk.base.digest"
 	// AnnotationBaseVersion is, on a delta, the version of the base kit.
 	AnnotationBaseVersion = "org.stellaops.ouk.base.version"
+
+	// AnnotationDBIndex is, on a bundle index, the digest of the manifest
+	// of the kit's pre-built lookup index tables. A delta names it too but
+	// leaves it out, so an import of a delta indexes its layers itself.
+	AnnotationDBIndex = "org.stellaops.ouk.db.index"
+	// AnnotationIndexFormat is, on the manifest of pre-built index tables,
+	// the layout of their keys; an import uses only tables of its own.
+	AnnotationIndexFormat = "org.stellaops.ouk.db.index.format"
+	// AnnotationIndexLayer is, on a pre-built index table, the digest of
+	// the DB layer whose keys it holds.
+	AnnotationIndexLayer = "org.stellaops.ouk.db.index.layer"
 
 	// AnnotationRole marks each child of the bundle index: "db", "image" or "sbom".
 	AnnotationRole = "org.stellaops.ouk.role"

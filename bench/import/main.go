@@ -178,6 +178,11 @@ func run(c config) error {
 	if _, err := build(0, "-o", kit(0)); err != nil {
 		return err
 	}
+	tablesKit := w("kit-000-tables.tar")
+	logf("building the night-0 kit again with pre-built index tables")
+	if _, err := build(0, "-o", tablesKit, "--index-tables"); err != nil {
+		return err
+	}
 	nights := make([]night, c.nights+1)
 	for n := 1; n <= c.nights; n++ {
 		ch := g.Advance()
@@ -212,7 +217,14 @@ func run(c config) error {
 	}
 	os.RemoveAll(feeds)
 
-	rep, err := c.measureFull(kit(0), pub, w)
+	var queries [][]string
+	for _, p := range g.Packages(20, c.seed) {
+		queries = append(queries, []string{"--purl", p.PURL})
+	}
+	for _, id := range g.IDs(20, c.seed) {
+		queries = append(queries, []string{id})
+	}
+	rep, err := c.measureFull(kit(0), tablesKit, pub, w, queries)
 	if err != nil {
 		return err
 	}
@@ -250,6 +262,11 @@ func run(c config) error {
 
 type report struct {
 	full, floor, oras, skopeo measurement
+	// tables and tablesFloor are the import of the kit with pre-built
+	// index tables and the floor of that kit file.
+	tables, tablesFloor measurement
+	tablesBytes         int64
+	tablesSameAnswers    bool
 	// orasSync is oras cp followed by sync(1), so that its copy is on
 	// disk as the floor's and stella's are.
 	orasSync                 measurement
@@ -262,9 +279,9 @@ type report struct {
 // measureFull times three full imports into fresh stores, the floor, oras
 // cp of the kit layout and skopeo copy of its image. The last import's
 // store is kept as store-full for the deltas.
-func (c config) measureFull(kitPath, pub string, w func(string) string) (*report, error) {
-	rep := &report{kitBytes: fileSize(kitPath), imageBytes: dirSize(w("image/blobs"))}
-	var imports, floors, orasRuns, orasSyncRuns, skopeoRuns []measurement
+func (c config) measureFull(kitPath, tablesKit, pub string, w func(string) string, queries [][]string) (*report, error) {
+	rep := &report{kitBytes: fileSize(kitPath), imageBytes: dirSize(w("image/blobs")), tablesBytes: fileSize(tablesKit)}
+	var imports, floors, orasRuns, orasSyncRuns, skopeoRuns, tablesRuns, tablesFloors []measurement
 	layoutDir := w("kit-layout")
 	if err := os.MkdirAll(layoutDir, 0o755); err != nil {
 		return nil, err
@@ -288,6 +305,17 @@ func (c config) measureFull(kitPath, pub string, w func(string) string) (*report
 			return nil, err
 		}
 		floors = append(floors, f)
+		tablesStore := w("store-tables")
+		os.RemoveAll(tablesStore)
+		logf("full import %d of the kit with pre-built index tables", i+1)
+		if m, err = c.runStella(tablesStore, "ouk", "import", "--key", pub, tablesKit); err != nil {
+			return nil, err
+		}
+		tablesRuns = append(tablesRuns, m)
+		if f, err = floorCopy(tablesKit, w("floor.out")); err != nil {
+			return nil, err
+		}
+		tablesFloors = append(tablesFloors, f)
 		if oras != "" {
 			os.RemoveAll(w("oras-out"))
 			m, err := runCmd(nil, oras, "cp", "--from-oci-layout", layoutDir+":night-000", "--to-oci-layout", w("oras-out")+":night-000")
@@ -315,6 +343,13 @@ func (c config) measureFull(kitPath, pub string, w func(string) string) (*report
 	os.RemoveAll(w("oras-out"))
 	os.RemoveAll(w("skopeo-out"))
 	rep.full, rep.floor = median(imports), median(floors)
+	rep.tables, rep.tablesFloor = median(tablesRuns), median(tablesFloors)
+	same, err := c.sameLookups(w("store-full"), w("store-tables"), queries)
+	if err != nil {
+		return nil, err
+	}
+	rep.tablesSameAnswers = same
+	os.RemoveAll(w("store-tables"))
 	if len(orasRuns) > 0 {
 		rep.oras, rep.orasSync = median(orasRuns), median(orasSyncRuns)
 	}
@@ -477,4 +512,31 @@ func memTotal() int64 {
 		}
 	}
 	return kb << 10
+}
+
+// sameLookups reports whether two stores hold the same active kit and
+// give the same answers to queries, lookups by ID and by purl.
+func (c config) sameLookups(a, b string, queries [][]string) (bool, error) {
+	da, err := c.activeDigest(a)
+	if err != nil {
+		return false, err
+	}
+	db, err := c.activeDigest(b)
+	if err != nil || da == "" {
+		return false, err
+	}
+	for _, q := range queries {
+		var out [2][]byte
+		for i, store := range []string{a, b} {
+			m, err := runCmd(nil, c.stella, append([]string{"--store", store, "db", "lookup", "-o", "json"}, q...)...)
+			if err != nil {
+				return false, err
+			}
+			out[i] = m.stdout
+		}
+		if !bytes.Equal(out[0], out[1]) {
+			return false, nil
+		}
+	}
+	return da != "" && db != "", nil
 }

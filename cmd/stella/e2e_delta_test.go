@@ -54,13 +54,14 @@ type nightly struct {
 }
 
 // buildSeries builds nights 1..n: night 1 a full kit, each later night a
-// full kit and its delta in one build.
-func (e *env) buildSeries(n int) []nightly {
+// full kit and its delta in one build. extra goes to every build.
+func (e *env) buildSeries(n int, extra ...string) []nightly {
 	e.t.Helper()
 	var out []nightly
 	for i := 1; i <= n; i++ {
 		args := []string{"ouk", "build", "--version", fmt.Sprintf("night-%02d", i), "--sequence", fmt.Sprint(i),
 			"--feed", "osv=" + e.nightFeed(i), "--key", e.key, "--format", "json"}
+		args = append(args, extra...)
 		night := nightly{full: filepath.Join(e.dir, fmt.Sprintf("night-%02d.tar.zst", i))}
 		if i == 1 {
 			args = append(args, "-o", night.full)

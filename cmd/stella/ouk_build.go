@@ -43,6 +43,8 @@ type kitSpec struct {
 	AllowMassRemoval bool     `json:"allowMassRemoval"`
 	// DropBaseImages matches --drop-base-images.
 	DropBaseImages bool `json:"dropBaseImages"`
+	// IndexTables matches --index-tables.
+	IndexTables bool `json:"indexTables"`
 }
 
 // buildFileDocs names where the build file's keys are described.
@@ -84,6 +86,11 @@ with PATH an OCI layout folder or an oci-archive tar; every platform is kept.
 With --base and no --image, the new kit carries the base kit's images
 unchanged, so a delta from the base omits their layers; --drop-base-images
 leaves them out. With --image, the kit carries only the images given.
+
+--index-tables adds the lookup index of every DB layer, pre-built, so an
+import ingests it instead of indexing each record: several times faster for
+a large DB, for a kit larger by about three times its DB layers. A delta
+leaves the tables out, and its import indexes its one new layer itself.
 
 With --base, records the new feeds lack become removals (tombstones) in the
 new kit. To keep a missing mount or a forgotten --feed from wiping a site's
@@ -128,6 +135,8 @@ the delta's bundle digest is the full kit's.`,
 		"with --base, allow removing more than half of the base kit's records")
 	f.BoolVar(&o.spec.DropBaseImages, "drop-base-images", false,
 		"with --base and no --image, leave out the base kit's images instead of carrying them over")
+	f.BoolVar(&o.spec.IndexTables, "index-tables", false,
+		"add the pre-built lookup index, so import does not index the DB records itself (a larger kit)")
 	f.BoolVar(&o.delta, "delta", false, "with --base, write the delta to -o and the full kit to --full-output")
 	f.StringVar(&o.fullOutput, "full-output", "", "with --delta, the full kit file (default derived from -o)")
 	f.StringVar(&o.format, "format", "text", "result format: text or json")
@@ -318,6 +327,9 @@ func (o *buildOptions) merged(cmd *cobra.Command) (kitSpec, error) {
 	if f.Changed("drop-base-images") {
 		spec.DropBaseImages = o.spec.DropBaseImages
 	}
+	if f.Changed("index-tables") {
+		spec.IndexTables = o.spec.IndexTables
+	}
 	if spec.Output == "" {
 		return kitSpec{}, usagef("build file %s has no output key and no -o was given; add one of them", o.file)
 	}
@@ -361,7 +373,8 @@ func (s *kitSpec) resolvePaths(dir string) {
 
 func (s kitSpec) options() (build.Options, error) {
 	opts := build.Options{Output: s.Output, Version: s.Version,
-		SBOM: s.SBOM, Base: s.Base, Rollup: s.Rollup, DropBaseImages: s.DropBaseImages}
+		SBOM: s.SBOM, Base: s.Base, Rollup: s.Rollup, DropBaseImages: s.DropBaseImages,
+		IndexTables: s.IndexTables}
 	if err := checkKitName(s.Output); err != nil {
 		return opts, err
 	}

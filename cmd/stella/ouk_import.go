@@ -170,7 +170,11 @@ func printImportResult(w io.Writer, res *importer.Result) {
 	}
 	fmt.Fprintf(w, "  stored        %s in %d blobs (%d already present, skipped unread)\n",
 		humanBytes(res.BytesStored), res.BlobsStored, res.BlobsSkipped)
-	fmt.Fprintf(w, "  DB layers     %d newly indexed\n", res.LayersIndexed)
+	if res.LayersFromTables > 0 {
+		fmt.Fprintf(w, "  DB layers     %d newly indexed, %d of them from pre-built tables\n", res.LayersIndexed, res.LayersFromTables)
+	} else {
+		fmt.Fprintf(w, "  DB layers     %d newly indexed\n", res.LayersIndexed)
+	}
 	for _, warning := range res.Warnings {
 		fmt.Fprintf(w, "  warning       %s\n", warning)
 	}

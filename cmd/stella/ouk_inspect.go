@@ -42,6 +42,9 @@ type inspectReport struct {
 	Signatures  []signatureInfo  `json:"signatures"`
 	DBLayers    []dbLayerInfo    `json:"dbLayers"`
 	Images      []imageSizeInfo  `json:"images"`
+	// IndexTables describes the pre-built lookup index tables the bundle
+	// index names, when it names any.
+	IndexTables *indexTablesInfo `json:"indexTables,omitempty"`
 	Blobs       blobTotals       `json:"blobs"`
 	Store       inspectStoreInfo `json:"store"`
 }
@@ -331,7 +334,49 @@ func inspectContents(ctx context.Context, k *delta.Kit, store *cas.Store, rep *i
 			rep.Images = append(rep.Images, img)
 		}
 	}
+	rep.IndexTables = inspectIndexTables(ctx, k)
 	return nil
+}
+
+// indexTablesInfo describes a kit's pre-built lookup index tables.
+type indexTablesInfo struct {
+	Manifest string `json:"manifest"`
+	// InKit is false for a delta, which leaves the tables out.
+	InKit  bool  `json:"inKit"`
+	Tables int   `json:"tables"`
+	Bytes  int64 `json:"bytes"`
+}
+
+// inspectIndexTables reports the pre-built index tables the bundle index
+// names, or nil when it names none.
+func inspectIndexTables(ctx context.Context, k *delta.Kit) *indexTablesInfo {
+	named := k.BundleIndex.Annotations[oci.AnnotationDBIndex]
+	if named == "" {
+		return nil
+	}
+	info := &indexTablesInfo{Manifest: named}
+	for _, d := range k.Index.Manifests {
+		if d.Digest.String() != named {
+			continue
+		}
+		raw, err := fetchLimited(ctx, k.Storage, d)
+		if err != nil {
+			return info
+		}
+		var m ocispec.Manifest
+		if json.Unmarshal(raw, &m) != nil {
+			return info
+		}
+		info.InKit = true
+		for _, l := range m.Layers {
+			info.Tables++
+			info.Bytes += l.Size
+			if ok, err := k.Storage.Exists(ctx, l); err != nil || !ok {
+				info.InKit = false
+			}
+		}
+	}
+	return info
 }
 
 func kitPlatforms(ctx context.Context, src content.Fetcher, d ocispec.Descriptor) []string {
@@ -389,6 +434,13 @@ func printInspect(w io.Writer, rep *inspectReport) {
 	}
 	for _, img := range rep.Images {
 		fmt.Fprintf(w, "  image       %s [%s] %s\n", img.Ref, strings.Join(img.Platforms, ", "), humanBytes(img.Size))
+	}
+	if t := rep.IndexTables; t != nil {
+		if t.InKit {
+			fmt.Fprintf(w, "  index       %d pre-built lookup index tables, %s\n", t.Tables, humanBytes(t.Bytes))
+		} else {
+			fmt.Fprintln(w, "  index       pre-built tables named but not in this kit; import indexes the DB layers from their records")
+		}
 	}
 	b := rep.Blobs
 	fmt.Fprintf(w, "  blobs       %d (%s): %d in the kit (%s), %d in the store (%s), %d in neither\n",

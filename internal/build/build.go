@@ -66,6 +66,11 @@ type Options struct {
 	// Removal says which records of Base the build may remove; the zero
 	// value is the strict default (see vulndb.RemovalPolicy).
 	Removal vulndb.RemovalPolicy
+	// IndexTables adds pre-built lookup index tables for every DB layer,
+	// so that an import of the kit ingests them instead of indexing the
+	// records itself. The kit grows by about three times its DB layers; a
+	// delta written from it leaves the tables out.
+	IndexTables bool
 	// DeltaOutput, when set, is a second file that receives the delta from
 	// Base to the new kit, written from the same build.
 	DeltaOutput string
@@ -151,12 +156,20 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Expires > 0 {
 		meta.Expires = created.Add(opts.Expires)
 	}
+	annotations := meta.Annotations()
+	var tablesDesc ocispec.Descriptor
+	if opts.IndexTables {
+		if tablesDesc, err = b.addIndexTables(ctx, dbDesc); err != nil {
+			return nil, err
+		}
+		annotations[oci.AnnotationDBIndex] = tablesDesc.Digest.String()
+	}
 	bundleDesc, bundleBytes, err := b.pushJSON(ctx, ocispec.MediaTypeImageIndex, ocispec.Index{
 		Versioned:    specsVersioned,
 		MediaType:    ocispec.MediaTypeImageIndex,
 		ArtifactType: oci.ArtifactTypeBundle,
 		Manifests:    children,
-		Annotations:  meta.Annotations(),
+		Annotations:  annotations,
 	})
 	if err != nil {
 		return nil, err
@@ -175,6 +188,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		index.Manifests = append(index.Manifests, sigDesc)
 	} else {
 		opts.Logger.Warn("no signing key given: the kit is unsigned and import will reject it unless --insecure-skip-signature is set")
+	}
+	if opts.IndexTables {
+		index.Manifests = append(index.Manifests, tablesDesc)
 	}
 
 	size, err := layout.WriteTarFile(ctx, opts.Output, index, b.src, layout.TarOptions{Compression: comp, ModTime: created})

@@ -38,3 +38,12 @@ type Ingester interface {
 	// replaces the value the store had for it.
 	IngestSorted(fill func(add func(key, value []byte) error) error) error
 }
+
+// TableIngester is implemented by stores that can take whole tables
+// written ahead of time, such as the pre-built index tables of a kit.
+type TableIngester interface {
+	// IngestTables makes the keys of the tables at paths visible together,
+	// and durable. Each table's keys must all start with one of prefixes,
+	// and no two tables may hold keys of one range.
+	IngestTables(paths []string, prefixes [][]byte) error
+}

@@ -84,68 +84,12 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 	w := &batchWriter{store: store}
 	defer w.close()
 
-	var ids []string
-	var value []byte
-	// read indexes the layer, passing each record in its stored form to
-	// setRecord and each other key to setEntry. With sorted set, a line
-	// out of ascending ID order is an error.
-	read := func(setRecord func(id string, value []byte) error, setEntry func(indexEntry) error, sorted bool) error {
-		verifier := layer.Digest.Verifier()
-		counter := &countingReader{r: io.LimitReader(r, layer.Size+1)}
-		err := readLayer(io.TeeReader(counter, verifier), func(line []byte) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			rec, err := decodeLine(line)
-			if err != nil {
-				return err
-			}
-			if n := len(ids); sorted && n > 0 && rec.ID <= ids[n-1] {
-				return fmt.Errorf("record %s follows %s: the lines of a DB layer must be in ascending ID order, as stella ouk build writes them; rebuild the kit: %w",
-					rec.ID, ids[n-1], errdef.ErrInvalidKit)
-			}
-			ids = append(ids, rec.ID)
-			value = encodeStoredRecord(value[:0], &rec)
-			if err := setRecord(rec.ID, value); err != nil {
-				return err
-			}
-			for _, e := range indexEntries(layer.Digest, &rec) {
-				if err := setEntry(e); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("indexing layer %s: %w", layer.Digest, err)
-		}
-		if _, err := io.Copy(io.Discard, io.TeeReader(counter, verifier)); err != nil {
-			return fmt.Errorf("reading layer %s: %w", layer.Digest, err)
-		}
-		if counter.n != layer.Size {
-			return fmt.Errorf("layer %s size mismatch: read %d bytes, descriptor declares %d: %w",
-				layer.Digest, counter.n, layer.Size, errdef.ErrSizeMismatch)
-		}
-		if !verifier.Verified() {
-			return fmt.Errorf("layer bytes do not match digest %s: %w", layer.Digest, errdef.ErrDigestMismatch)
-		}
-		return nil
-	}
-
+	lr := &layerReader{ctx: ctx, layer: layer, r: r}
 	var err error
 	if ing, ok := store.(kv.Ingester); ok {
-		var entries []indexEntry
-		err = ing.IngestSorted(func(add func(k, v []byte) error) error {
-			return read(
-				func(id string, value []byte) error { return add(recKey(layer.Digest, id), value) },
-				func(e indexEntry) error { entries = append(entries, e); return nil },
-				true)
-		})
-		if err == nil {
-			err = ingestEntries(ing, entries)
-		}
+		err = lr.ingest(ing)
 	} else {
-		err = read(
+		err = lr.read(
 			func(id string, value []byte) error { return w.set(recKey(layer.Digest, id), bytes.Clone(value)) },
 			func(e indexEntry) error { return w.set(e.key, e.value) },
 			false)
@@ -154,7 +98,7 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 		return err
 	}
 
-	if err := w.set(filterKey(layer.Digest), newIDFilter(ids)); err != nil {
+	if err := w.set(filterKey(layer.Digest), newIDFilter(lr.ids)); err != nil {
 		return err
 	}
 	if err := w.flush(false); err != nil {
@@ -164,6 +108,134 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 		return err
 	}
 	return w.flush(true)
+}
+
+// LayerTables reads a DB layer from r, checks it against the descriptor's
+// digest and size, and passes its lookup keys to table, one call per
+// table: the records, then the alias, CPE and package keys, one table per
+// key prefix, then the layer's ID filter. Each call's pairs come in
+// strictly ascending key order. IngestLayerTables takes the tables in
+// place of IndexLayer. The layer's lines must be in ascending ID order,
+// as Build writes them.
+func LayerTables(ctx context.Context, layer ocispec.Descriptor, r io.Reader, table func(fill func(add func(key, value []byte) error) error) error) error {
+	if err := layer.Digest.Validate(); err != nil {
+		return fmt.Errorf("layer digest %q: %v: %w", layer.Digest, err, errdef.ErrInvalidKit)
+	}
+	lr := &layerReader{ctx: ctx, layer: layer, r: r}
+	if err := lr.ingest(tableIngester(table)); err != nil {
+		return err
+	}
+	return table(func(add func(key, value []byte) error) error {
+		return add(filterKey(layer.Digest), newIDFilter(lr.ids))
+	})
+}
+
+// tableIngester passes each sorted run of keys to a table writer.
+type tableIngester func(fill func(add func(key, value []byte) error) error) error
+
+func (t tableIngester) IngestSorted(fill func(add func(key, value []byte) error) error) error {
+	return t(fill)
+}
+
+// IngestLayerTables makes the tables LayerTables wrote for a layer, staged
+// at paths, the layer's lookup index, and then writes the layer's marker.
+// A table whose keys stray outside the layer's key ranges is rejected
+// before any key is stored.
+func IngestLayerTables(store kv.Store, layer digest.Digest, paths []string) error {
+	ti, ok := store.(kv.TableIngester)
+	if !ok {
+		return fmt.Errorf("the store cannot ingest tables")
+	}
+	prefixes := [][]byte{key(prefixRec, layer.String()), key(prefixAlias), key(prefixPkg), key(prefixCPE), filterKey(layer)}
+	if err := ti.IngestTables(paths, prefixes); err != nil {
+		return fmt.Errorf("index tables of layer %s: %w", layer, err)
+	}
+	b := store.NewBatch()
+	defer b.Close()
+	if err := b.Set(layerKey(layer), []byte(indexFormat)); err != nil {
+		return fmt.Errorf("writing index marker of layer %s: %w", layer, err)
+	}
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("writing index marker of layer %s: %w", layer, err)
+	}
+	return nil
+}
+
+// IndexFormat names the layout of the lookup index keys. Pre-built index
+// tables carry it, so an import uses only tables of its own layout.
+func IndexFormat() string { return indexFormat }
+
+// layerReader reads the records of one DB layer for the lookup index.
+type layerReader struct {
+	ctx   context.Context
+	layer ocispec.Descriptor
+	r     io.Reader
+	// ids lists the record IDs read, in the layer's order.
+	ids   []string
+	value []byte
+}
+
+// ingest reads the layer into ing: the records as one sorted table, then
+// the alias, CPE and package keys sorted in memory, one table per prefix.
+func (lr *layerReader) ingest(ing kv.Ingester) error {
+	var entries []indexEntry
+	err := ing.IngestSorted(func(add func(k, v []byte) error) error {
+		return lr.read(
+			func(id string, value []byte) error { return add(recKey(lr.layer.Digest, id), value) },
+			func(e indexEntry) error { entries = append(entries, e); return nil },
+			true)
+	})
+	if err != nil {
+		return err
+	}
+	return ingestEntries(ing, entries)
+}
+
+// read indexes the layer, passing each record in its stored form to
+// setRecord and each other key to setEntry. With sorted set, a line out of
+// ascending ID order is an error.
+func (lr *layerReader) read(setRecord func(id string, value []byte) error, setEntry func(indexEntry) error, sorted bool) error {
+	layer := lr.layer
+	verifier := layer.Digest.Verifier()
+	counter := &countingReader{r: io.LimitReader(lr.r, layer.Size+1)}
+	err := readLayer(io.TeeReader(counter, verifier), func(line []byte) error {
+		if err := lr.ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := decodeLine(line)
+		if err != nil {
+			return err
+		}
+		if n := len(lr.ids); sorted && n > 0 && rec.ID <= lr.ids[n-1] {
+			return fmt.Errorf("record %s follows %s: the lines of a DB layer must be in ascending ID order, as stella ouk build writes them; rebuild the kit: %w",
+				rec.ID, lr.ids[n-1], errdef.ErrInvalidKit)
+		}
+		lr.ids = append(lr.ids, rec.ID)
+		lr.value = encodeStoredRecord(lr.value[:0], &rec)
+		if err := setRecord(rec.ID, lr.value); err != nil {
+			return err
+		}
+		for _, e := range indexEntries(layer.Digest, &rec) {
+			if err := setEntry(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("indexing layer %s: %w", layer.Digest, err)
+	}
+	if _, err := io.Copy(io.Discard, io.TeeReader(counter, verifier)); err != nil {
+		return fmt.Errorf("reading layer %s: %w", layer.Digest, err)
+	}
+	if counter.n != layer.Size {
+		return fmt.Errorf("layer %s size mismatch: read %d bytes, descriptor declares %d: %w",
+			layer.Digest, counter.n, layer.Size, errdef.ErrSizeMismatch)
+	}
+	if !verifier.Verified() {
+		return fmt.Errorf("layer bytes do not match digest %s: %w", layer.Digest, errdef.ErrDigestMismatch)
+	}
+	return nil
 }
 
 // ingestEntries sorts a layer's alias, CPE and package keys and ingests

@@ -1,0 +1,208 @@
+package cas
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// A pre-built table is an sstable of key-value pairs under one namespace,
+// written by WriteTable away from any store, for example by a kit builder.
+// An import stages it in the store's ingest folder with StageTable while it
+// reads the kit, and the namespace's IngestTables makes its keys visible
+// without decoding or rewriting them.
+
+// WriteTable writes the pairs fill adds, in strictly ascending key order,
+// to w as an sstable of namespace ns. The table has the format, block size
+// and Bloom filters of the tables a store writes itself, so that reads of
+// its keys cost the same once it is ingested.
+func WriteTable(w io.Writer, ns string, fill func(add func(key, value []byte) error) error) error {
+	o := &pebble.Options{}
+	tuneOptions(o)
+	o.EnsureDefaults()
+	wo := o.MakeWriterOptions(len(o.Levels)-1, o.FormatMajorVersion.MaxTableFormat())
+	wo.Compression = sstable.SnappyCompression
+	tw := sstable.NewWriter(writerWritable{w}, wo)
+	prefix := namespacePrefix(ns)
+	var k []byte
+	err := fill(func(key, value []byte) error {
+		k = append(append(k[:0], prefix...), key...)
+		if err := tw.Set(k, value); err != nil {
+			return fmt.Errorf("adding key %q to a table: %w", key, err)
+		}
+		return nil
+	})
+	if err != nil {
+		_ = tw.Close()
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("writing table: %w", err)
+	}
+	return nil
+}
+
+// writerWritable passes an sstable writer's output to an io.Writer.
+type writerWritable struct{ w io.Writer }
+
+func (x writerWritable) Write(p []byte) error {
+	_, err := x.w.Write(p)
+	return err
+}
+
+func (writerWritable) Finish() error { return nil }
+
+func (writerWritable) Abort() {}
+
+// StageTable copies a pre-built table from r into the store's ingest
+// folder, checking it against the size and digest of d, syncs it and
+// returns its path for IngestTables. The caller removes it with
+// DiscardTable once it is ingested or no longer wanted; Open removes what
+// a crash left.
+func (s *Store) StageTable(ctx context.Context, d ocispec.Descriptor, r io.Reader) (string, error) {
+	if err := d.Digest.Validate(); err != nil {
+		return "", fmt.Errorf("table digest %q: %v: %w", d.Digest, err, errdef.ErrInvalidKit)
+	}
+	dir := s.fs.PathJoin(s.dir, ingestDir)
+	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating ingest folder: %w", err)
+	}
+	var nonce [8]byte
+	rand.Read(nonce[:])
+	path := s.fs.PathJoin(dir, "table-"+d.Digest.Encoded()[:16]+"-"+hex.EncodeToString(nonce[:])+".sst")
+	f, err := s.fs.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		if isDiskFull(err) {
+			return "", fmt.Errorf("creating %s: %w", path, s.diskFullError(err))
+		}
+		return "", fmt.Errorf("creating %s: %w", path, err)
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			_ = s.fs.Remove(path)
+		}
+	}()
+	verifier := d.Digest.Verifier()
+	n, err := io.Copy(io.MultiWriter(f, verifier), &contextReader{ctx: ctx, r: io.LimitReader(r, d.Size+1)})
+	if err == nil && n != d.Size {
+		err = fmt.Errorf("table %s has %d bytes, its descriptor declares %d: %w", d.Digest, n, d.Size, errdef.ErrSizeMismatch)
+		if n < d.Size {
+			err = fmt.Errorf("%w: %w", err, io.ErrUnexpectedEOF)
+		}
+	}
+	if err == nil && !verifier.Verified() {
+		err = fmt.Errorf("table bytes do not match digest %s: %w", d.Digest, errdef.ErrDigestMismatch)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if isDiskFull(err) {
+			return "", fmt.Errorf("staging table %s: %w", d.Digest, s.diskFullError(err))
+		}
+		return "", err
+	}
+	keep = true
+	return path, nil
+}
+
+// DiscardTable removes a table StageTable staged.
+func (s *Store) DiscardTable(path string) {
+	_ = s.fs.Remove(path)
+}
+
+// contextReader stops a copy when its context ends.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *contextReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// IngestTables implements kv.TableIngester. Each table's first and last
+// keys must lie under the namespace and share one of prefixes, so that a
+// table cannot reach keys outside the range its caller expects. All
+// tables are ingested in one step: their keys become visible together.
+func (n *namespaceStore) IngestTables(paths []string, prefixes [][]byte) error {
+	for _, path := range paths {
+		first, last, err := n.store.tableBounds(path)
+		if err != nil {
+			return err
+		}
+		if !n.within(first, last, prefixes) {
+			return fmt.Errorf("table %s holds keys from %q to %q, outside the ranges expected of it: %w",
+				path, first, last, errdef.ErrInvalidKit)
+		}
+	}
+	if err := n.store.db.Ingest(context.Background(), paths); err != nil {
+		if isDiskFull(err) {
+			return fmt.Errorf("ingesting tables: %w", n.store.diskFullError(err))
+		}
+		return fmt.Errorf("ingesting tables: %w", err)
+	}
+	return nil
+}
+
+func (n *namespaceStore) within(first, last []byte, prefixes [][]byte) bool {
+	for _, p := range prefixes {
+		full := n.key(p)
+		if bytes.HasPrefix(first, full) && bytes.HasPrefix(last, full) {
+			return true
+		}
+	}
+	return false
+}
+
+// tableBounds returns the first and last keys of the sstable at path.
+func (s *Store) tableBounds(path string) (first, last []byte, err error) {
+	f, err := s.fs.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening table %s: %w", path, err)
+	}
+	readable, err := sstable.NewSimpleReadable(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("opening table %s: %w", path, err)
+	}
+	r, err := sstable.NewReader(context.Background(), readable, s.opts.MakeReaderOptions())
+	if err != nil {
+		_ = readable.Close()
+		return nil, nil, fmt.Errorf("reading table %s: %v: %w", path, err, errdef.ErrInvalidKit)
+	}
+	defer r.Close()
+	it, err := r.NewIter(sstable.NoTransforms, nil, nil, sstable.AssertNoBlobHandles)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading table %s: %v: %w", path, err, errdef.ErrInvalidKit)
+	}
+	defer it.Close()
+	kv := it.First()
+	if kv == nil {
+		return nil, nil, fmt.Errorf("table %s holds no keys: %w", path, errors.Join(it.Error(), errdef.ErrInvalidKit))
+	}
+	first = bytes.Clone(kv.K.UserKey)
+	kv = it.Last()
+	if kv == nil {
+		return nil, nil, fmt.Errorf("reading table %s: %w", path, errors.Join(it.Error(), errdef.ErrInvalidKit))
+	}
+	return first, bytes.Clone(kv.K.UserKey), nil
+}
