@@ -266,7 +266,7 @@ type report struct {
 	// index tables and the floor of that kit file.
 	tables, tablesFloor measurement
 	tablesBytes         int64
-	tablesSameAnswers    bool
+	tablesSameAnswers   bool
 	// orasSync is oras cp followed by sync(1), so that its copy is on
 	// disk as the floor's and stella's are.
 	orasSync                 measurement

@@ -36,12 +36,12 @@ type inspectReport struct {
 	// BaseInStore is true when the store contains the delta's base kit
 	// complete, which import requires. It is nil for a full kit and when
 	// the store could not be opened.
-	BaseInStore *bool            `json:"baseInStore,omitempty"`
-	Created     time.Time        `json:"created"`
-	Expires     time.Time        `json:"expires,omitzero"`
-	Signatures  []signatureInfo  `json:"signatures"`
-	DBLayers    []dbLayerInfo    `json:"dbLayers"`
-	Images      []imageSizeInfo  `json:"images"`
+	BaseInStore *bool           `json:"baseInStore,omitempty"`
+	Created     time.Time       `json:"created"`
+	Expires     time.Time       `json:"expires,omitzero"`
+	Signatures  []signatureInfo `json:"signatures"`
+	DBLayers    []dbLayerInfo   `json:"dbLayers"`
+	Images      []imageSizeInfo `json:"images"`
 	// IndexTables describes the pre-built lookup index tables the bundle
 	// index names, when it names any.
 	IndexTables *indexTablesInfo `json:"indexTables,omitempty"`
