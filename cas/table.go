@@ -190,6 +190,9 @@ func (s *Store) tableBounds(path string) (first, last []byte, err error) {
 		return nil, nil, fmt.Errorf("reading table %s: %v: %w", path, err, errdef.ErrInvalidKit)
 	}
 	defer r.Close()
+	if err := checkNoSpans(r, path); err != nil {
+		return nil, nil, err
+	}
 	it, err := r.NewIter(sstable.NoTransforms, nil, nil, sstable.AssertNoBlobHandles)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading table %s: %v: %w", path, err, errdef.ErrInvalidKit)
@@ -205,4 +208,32 @@ func (s *Store) tableBounds(path string) (first, last []byte, err error) {
 		return nil, nil, fmt.Errorf("reading table %s: %w", path, errors.Join(it.Error(), errdef.ErrInvalidKit))
 	}
 	return first, bytes.Clone(kv.K.UserKey), nil
+}
+
+// checkNoSpans rejects a table that contains range deletions or range
+// keys. Their bounds are not point keys, so the check of the first and last
+// keys does not cover them, and an ingested range deletion would delete
+// keys of any namespace. It opens the blocks themselves rather than trusting
+// the table's properties, which whoever wrote the table controls.
+func checkNoSpans(r *sstable.Reader, path string) error {
+	ctx := context.Background()
+	dels, err := r.NewRawRangeDelIter(ctx, sstable.NoFragmentTransforms, sstable.NoReadEnv)
+	if err != nil {
+		return fmt.Errorf("reading range deletions of table %s: %v: %w", path, err, errdef.ErrInvalidKit)
+	}
+	if dels != nil {
+		dels.Close()
+		return fmt.Errorf("table %s contains range deletions, but a pre-built table may contain only point keys: %w",
+			path, errdef.ErrInvalidKit)
+	}
+	keys, err := r.NewRawRangeKeyIter(ctx, sstable.NoFragmentTransforms, sstable.NoReadEnv)
+	if err != nil {
+		return fmt.Errorf("reading range keys of table %s: %v: %w", path, err, errdef.ErrInvalidKit)
+	}
+	if keys != nil {
+		keys.Close()
+		return fmt.Errorf("table %s contains range keys, but a pre-built table may contain only point keys: %w",
+			path, errdef.ErrInvalidKit)
+	}
+	return nil
 }

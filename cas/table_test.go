@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
+
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/kv"
 )
@@ -93,5 +96,71 @@ func TestIngestTablesRejectsOtherPrefix(t *testing.T) {
 		if _, err := s.KV("other").Get([]byte("k/0001")); !errors.Is(err, errdef.ErrNotFound) {
 			t.Fatalf("%s: a rejected table's key is visible: %v", name, err)
 		}
+	}
+}
+
+// spanTable writes a table of namespace ns whose point keys all lie under
+// "k/" but which also carries a span from the empty key to the end of the
+// key space: a range deletion, or a range key when rangeKey is set.
+func spanTable(t *testing.T, ns string, rangeKey bool) []byte {
+	t.Helper()
+	o := &pebble.Options{}
+	tuneOptions(o)
+	o.EnsureDefaults()
+	wo := o.MakeWriterOptions(len(o.Levels)-1, o.FormatMajorVersion.MaxTableFormat())
+	var buf bytes.Buffer
+	tw := sstable.NewWriter(writerWritable{&buf}, wo)
+	prefix := namespacePrefix(ns)
+	for i := range 3 {
+		if err := tw.Set(fmt.Appendf(bytes.Clone(prefix), "k/%04d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := []byte{0xff, 0xff, 0xff, 0xff}
+	var err error
+	if rangeKey {
+		err = tw.RangeKeySet([]byte{0}, end, nil, []byte("x"))
+	} else {
+		err = tw.DeleteRange([]byte{0}, end)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestIngestTablesRejectsSpans(t *testing.T) {
+	for name, rangeKey := range map[string]bool{"range deletion": false, "range key": true} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openTest(t, dir, Options{})
+			b := s.KV("other").NewBatch()
+			if err := b.Set([]byte("keep"), []byte("1")); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Commit(true); err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+			data := spanTable(t, "idx", rangeKey)
+			path, err := s.StageTable(context.Background(), descOf(data, ""), bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.DiscardTable(path)
+			err = s.KV("idx").(kv.TableIngester).IngestTables([]string{path}, [][]byte{[]byte("k/")})
+			if !errors.Is(err, errdef.ErrInvalidKit) {
+				t.Errorf("IngestTables of a table with a %s = %v, want an invalid kit error", name, err)
+			}
+			if v, err := s.KV("other").Get([]byte("keep")); err != nil || string(v) != "1" {
+				t.Errorf("key of another namespace after the ingest = %q, %v; want 1", v, err)
+			}
+			if _, err := s.KV("idx").Get([]byte("k/0001")); !errors.Is(err, errdef.ErrNotFound) {
+				t.Errorf("a rejected table's key is visible: %v", err)
+			}
+		})
 	}
 }

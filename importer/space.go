@@ -80,10 +80,10 @@ func (g *streamGuard) checkSpace(ctx context.Context) error {
 		if ok {
 			continue
 		}
-		// A pre-built table takes its own size in the store; one of a
-		// layer indexed already is not read at all.
+		// A staged table takes its own size in the store, and a skipped
+		// one is not read at all.
 		if g.s.isTable(d.Digest) {
-			if _, wanted := g.s.tables.wanted[d.Digest]; wanted {
+			if _, staged := g.s.tables.layerOf[d.Digest]; staged {
 				need.index += d.Size
 			}
 			continue

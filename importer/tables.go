@@ -14,27 +14,31 @@ import (
 	"stella-ops.org/ouk/oci"
 )
 
-// indexTables holds the pre-built lookup index tables of a kit: which
-// tables the import stages instead of storing, and where it staged them.
-// A kit built with --index-tables carries them; a delta, or a kit copied
-// through a registry, does not, and its layers are indexed from their
-// records as before.
+// indexTables is the plan for the pre-built lookup index tables of a kit:
+// which tables the import stages instead of storing, and where it staged
+// them. A kit built with --index-tables carries them. A delta, or a kit
+// copied through a registry, does not, so its layers are indexed from their
+// records.
 type indexTables struct {
 	mu sync.Mutex
-	// wanted maps each table of a layer the store has not indexed to that
-	// layer; ignored lists the tables of layers indexed already.
-	wanted  map[digest.Digest]digest.Digest
-	ignored map[digest.Digest]bool
-	// expected counts the tables of each wanted layer, staged the paths
-	// staged so far.
+	// layerOf maps each table to stage to the DB layer whose keys it
+	// contains. These are the tables of layers the store has not indexed.
+	layerOf map[digest.Digest]digest.Digest
+	// skipped lists the tables the import does not read: those of layers
+	// indexed already, and all tables of a manifest it cannot use.
+	skipped map[digest.Digest]bool
+	// expected counts the tables to stage for each layer, and staged lists
+	// the paths of those staged so far.
 	expected map[digest.Digest]int
 	staged   map[digest.Digest][]string
 }
 
-// planTables reads the manifest of pre-built index tables that the
-// verified bundle index names, if index.json lists it, and returns its
-// descriptor for the signed graph. Tables of another index layout, or a
-// manifest that is not there, leave the import to index the layers itself.
+// planTables reads the manifest of pre-built index tables that the verified
+// bundle index names, if index.json lists it, and returns its descriptor
+// for the signed graph. When the manifest has another artifact type or key
+// layout, or a table names no DB layer, every table it lists is skipped, so
+// the import indexes the layers from their records. A missing or undecodable
+// manifest returns false.
 func (s *session) planTables(ctx context.Context, index ocispec.Index, bm *bundleMeta) (ocispec.Descriptor, bool, error) {
 	named := bm.index.Annotations[oci.AnnotationDBIndex]
 	if named == "" {
@@ -59,41 +63,68 @@ func (s *session) planTables(ctx context.Context, index ocispec.Index, bm *bundl
 		return ocispec.Descriptor{}, false, err
 	}
 	var m ocispec.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil || m.ArtifactType != oci.ArtifactTypeDBIndex {
-		s.warn(fmt.Sprintf("the pre-built index manifest %s is not one this stella reads; indexing the DB layers from their records", desc.Digest))
+	if err := json.Unmarshal(raw, &m); err != nil {
+		s.warn(fmt.Sprintf("the pre-built index manifest %s is invalid JSON (%v); indexing the DB layers from their records", desc.Digest, err))
 		return ocispec.Descriptor{}, false, nil
+	}
+
+	t := &indexTables{layerOf: map[digest.Digest]digest.Digest{}, skipped: map[digest.Digest]bool{},
+		expected: map[digest.Digest]int{}, staged: map[digest.Digest][]string{}}
+	s.tables = t
+	if m.ArtifactType != oci.ArtifactTypeDBIndex {
+		s.warn(fmt.Sprintf("the pre-built index manifest %s has artifact type %q, which this stella does not read; indexing the DB layers from their records",
+			desc.Digest, m.ArtifactType))
+		t.skipAll(m)
+		return desc, true, nil
 	}
 	if f := m.Annotations[oci.AnnotationIndexFormat]; f != vulndb.IndexFormat() {
 		s.opts.Logger.Info("pre-built index tables have another layout; indexing the DB layers from their records",
 			"tableLayout", f, "layout", vulndb.IndexFormat())
-		return ocispec.Descriptor{}, false, nil
+		t.skipAll(m)
+		return desc, true, nil
 	}
-	t := &indexTables{wanted: map[digest.Digest]digest.Digest{}, ignored: map[digest.Digest]bool{},
-		expected: map[digest.Digest]int{}, staged: map[digest.Digest][]string{}}
+	if err := s.planLayers(t, m); err != nil {
+		return ocispec.Descriptor{}, false, err
+	}
+	return desc, true, nil
+}
+
+// planLayers sorts the tables of m into those to stage and those to skip,
+// by whether the store has indexed their layer.
+func (s *session) planLayers(t *indexTables, m ocispec.Manifest) error {
 	store := s.opts.Store.KV(VulnDBNamespace)
 	indexed := map[digest.Digest]bool{}
 	for _, l := range m.Layers {
 		layer, err := digest.Parse(l.Annotations[oci.AnnotationIndexLayer])
 		if l.MediaType != oci.MediaTypeDBIndexTable || err != nil {
 			s.warn(fmt.Sprintf("pre-built index table %s names no DB layer; indexing the DB layers from their records", l.Digest))
-			return ocispec.Descriptor{}, false, nil
+			clear(t.layerOf)
+			clear(t.expected)
+			t.skipAll(m)
+			return nil
 		}
 		done, ok := indexed[layer]
 		if !ok {
 			if done, err = vulndb.IsIndexed(store, layer); err != nil {
-				return ocispec.Descriptor{}, false, err
+				return err
 			}
 			indexed[layer] = done
 		}
 		if done {
-			t.ignored[l.Digest] = true
+			t.skipped[l.Digest] = true
 			continue
 		}
-		t.wanted[l.Digest] = layer
+		t.layerOf[l.Digest] = layer
 		t.expected[layer]++
 	}
-	s.tables = t
-	return desc, true, nil
+	return nil
+}
+
+// skipAll marks every table of m as one the import does not read.
+func (t *indexTables) skipAll(m ocispec.Manifest) {
+	for _, l := range m.Layers {
+		t.skipped[l.Digest] = true
+	}
 }
 
 // isTable reports whether d is a pre-built index table of this kit.
@@ -101,16 +132,16 @@ func (s *session) isTable(d digest.Digest) bool {
 	if s.tables == nil {
 		return false
 	}
-	_, ok := s.tables.wanted[d]
-	return ok || s.tables.ignored[d]
+	_, ok := s.tables.layerOf[d]
+	return ok || s.tables.skipped[d]
 }
 
 // stageTable stages a pre-built table from r, or reads nothing when the
-// table's layer is indexed already. It reports whether it read r.
+// plan skips the table. It reports whether it read r.
 func (s *session) stageTable(ctx context.Context, desc ocispec.Descriptor, r io.Reader) (bool, error) {
 	t := s.tables
-	layer, wanted := t.wanted[desc.Digest]
-	if !wanted {
+	layer, ok := t.layerOf[desc.Digest]
+	if !ok {
 		s.result.BlobsSkipped++
 		return false, nil
 	}
@@ -141,8 +172,8 @@ func (s *session) stagedTables(layer digest.Digest) []string {
 	return paths
 }
 
-// discardTables removes every staged table; the ingested ones live on in
-// the store.
+// discardTables removes every staged table. Pebble links or copies an
+// ingested table into the store, so removing its staged path keeps its keys.
 func (s *session) discardTables() {
 	t := s.tables
 	if t == nil {
