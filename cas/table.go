@@ -68,8 +68,8 @@ func (writerWritable) Abort() {}
 // StageTable copies a pre-built table from r into the store's ingest
 // folder, checking it against the size and digest of d, syncs it and
 // returns its path for IngestTables. The caller removes it with
-// DiscardTable once it is ingested or no longer wanted; Open removes what
-// a crash left.
+// DiscardTable once it is ingested or no longer needed, and Open removes
+// what a crash left.
 func (s *Store) StageTable(ctx context.Context, d ocispec.Descriptor, r io.Reader) (string, error) {
 	if err := d.Digest.Validate(); err != nil {
 		return "", fmt.Errorf("table digest %q: %v: %w", d.Digest, err, errdef.ErrInvalidKit)
@@ -140,9 +140,10 @@ func (c *contextReader) Read(p []byte) (int, error) {
 }
 
 // IngestTables implements kv.TableIngester. Each table's first and last
-// keys must lie under the namespace and share one of prefixes, so that a
-// table cannot reach keys outside the range its caller expects. All
-// tables are ingested in one step: their keys become visible together.
+// keys must lie under the namespace and share one of prefixes, and the
+// table may contain no range deletions or range keys, so that it cannot
+// reach keys outside the ranges its caller expects. All tables are
+// ingested in one step, so their keys become visible together.
 func (n *namespaceStore) IngestTables(paths []string, prefixes [][]byte) error {
 	for _, path := range paths {
 		first, last, err := n.store.tableBounds(path)
@@ -150,7 +151,7 @@ func (n *namespaceStore) IngestTables(paths []string, prefixes [][]byte) error {
 			return err
 		}
 		if !n.within(first, last, prefixes) {
-			return fmt.Errorf("table %s holds keys from %q to %q, outside the ranges expected of it: %w",
+			return fmt.Errorf("table %s contains keys from %q to %q, outside the expected key ranges: %w",
 				path, first, last, errdef.ErrInvalidKit)
 		}
 	}
@@ -193,6 +194,7 @@ func (s *Store) tableBounds(path string) (first, last []byte, err error) {
 	if err := checkNoSpans(r, path); err != nil {
 		return nil, nil, err
 	}
+
 	it, err := r.NewIter(sstable.NoTransforms, nil, nil, sstable.AssertNoBlobHandles)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading table %s: %v: %w", path, err, errdef.ErrInvalidKit)
@@ -200,9 +202,10 @@ func (s *Store) tableBounds(path string) (first, last []byte, err error) {
 	defer it.Close()
 	kv := it.First()
 	if kv == nil {
-		return nil, nil, fmt.Errorf("table %s holds no keys: %w", path, errors.Join(it.Error(), errdef.ErrInvalidKit))
+		return nil, nil, fmt.Errorf("table %s contains no keys: %w", path, errors.Join(it.Error(), errdef.ErrInvalidKit))
 	}
 	first = bytes.Clone(kv.K.UserKey)
+
 	kv = it.Last()
 	if kv == nil {
 		return nil, nil, fmt.Errorf("reading table %s: %w", path, errors.Join(it.Error(), errdef.ErrInvalidKit))
@@ -213,8 +216,8 @@ func (s *Store) tableBounds(path string) (first, last []byte, err error) {
 // checkNoSpans rejects a table that contains range deletions or range
 // keys. Their bounds are not point keys, so the check of the first and last
 // keys does not cover them, and an ingested range deletion would delete
-// keys of any namespace. It opens the blocks themselves rather than trusting
-// the table's properties, which whoever wrote the table controls.
+// keys of any namespace. It opens the blocks themselves, because the
+// table's properties are written by the table's author and may be false.
 func checkNoSpans(r *sstable.Reader, path string) error {
 	ctx := context.Background()
 	dels, err := r.NewRawRangeDelIter(ctx, sstable.NoFragmentTransforms, sstable.NoReadEnv)

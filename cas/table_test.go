@@ -100,8 +100,9 @@ func TestIngestTablesRejectsOtherPrefix(t *testing.T) {
 }
 
 // spanTable writes a table of namespace ns whose point keys all lie under
-// "k/" but which also carries a span from the empty key to the end of the
-// key space: a range deletion, or a range key when rangeKey is set.
+// "k/". The table also contains a span from the empty key to the end of the
+// key space, which is a range key when rangeKey is set and a range deletion
+// otherwise.
 func spanTable(t *testing.T, ns string, rangeKey bool) []byte {
 	t.Helper()
 	o := &pebble.Options{}

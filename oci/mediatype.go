@@ -65,10 +65,11 @@ const (
 	// leaves it out, so an import of a delta indexes its layers itself.
 	AnnotationDBIndex = "org.stellaops.ouk.db.index"
 	// AnnotationIndexFormat is, on the manifest of pre-built index tables,
-	// the layout of their keys; an import uses only tables of its own.
+	// the layout of their keys. An import uses only tables of its own
+	// layout.
 	AnnotationIndexFormat = "org.stellaops.ouk.db.index.format"
 	// AnnotationIndexLayer is, on a pre-built index table, the digest of
-	// the DB layer whose keys it holds.
+	// the DB layer whose keys it contains.
 	AnnotationIndexLayer = "org.stellaops.ouk.db.index.layer"
 
 	// AnnotationRole marks each child of the bundle index: "db", "image" or "sbom".

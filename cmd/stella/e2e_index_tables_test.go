@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// lookupAll returns the JSON answers of the lookups the series tests use.
+// lookupAll returns the JSON output of the lookups the series tests use.
 func (e *env) lookupAll() []string {
 	e.t.Helper()
 	var out []string
@@ -63,7 +63,7 @@ func TestIndexTablesIngestedOnFullImport(t *testing.T) {
 		t.Fatalf("after the deltas, active kit is %s, want %s", got, series[2].digest)
 	}
 
-	// A kit built without tables answers the same.
+	// A kit built without tables returns the same lookup results.
 	plain := newEnvWithKeys(t, e)
 	plainSeries := plain.buildSeries(3)
 	plain.importJSON(plainSeries[2].full)

@@ -44,6 +44,6 @@ type Ingester interface {
 type TableIngester interface {
 	// IngestTables makes the keys of the tables at paths visible together,
 	// and durable. Each table's keys must all start with one of prefixes,
-	// and no two tables may hold keys of one range.
+	// and the key ranges of no two tables may overlap.
 	IngestTables(paths []string, prefixes [][]byte) error
 }

@@ -137,18 +137,18 @@ func (t tableIngester) IngestSorted(fill func(add func(key, value []byte) error)
 	return t(fill)
 }
 
-// IngestLayerTables makes the tables LayerTables wrote for a layer, staged
-// at paths, the layer's lookup index, and then writes the layer's marker.
-// A table whose keys stray outside the layer's key ranges is rejected
-// before any key is stored.
+// IngestLayerTables ingests the tables that LayerTables wrote for a layer,
+// staged at paths, as the layer's lookup index, and then writes the
+// layer's marker. A table whose keys lie outside the layer's key ranges is
+// rejected before any key is stored.
 func IngestLayerTables(store kv.Store, layer digest.Digest, paths []string) error {
 	ti, ok := store.(kv.TableIngester)
 	if !ok {
-		return fmt.Errorf("the store cannot ingest tables")
+		return fmt.Errorf("ingesting index tables of layer %s: the store does not implement kv.TableIngester", layer)
 	}
 	prefixes := [][]byte{key(prefixRec, layer.String()), key(prefixAlias), key(prefixPkg), key(prefixCPE), filterKey(layer)}
 	if err := ti.IngestTables(paths, prefixes); err != nil {
-		return fmt.Errorf("index tables of layer %s: %w", layer, err)
+		return fmt.Errorf("ingesting index tables of layer %s: %w", layer, err)
 	}
 	b := store.NewBatch()
 	defer b.Close()

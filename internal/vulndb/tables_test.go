@@ -90,7 +90,7 @@ func TestLayerTablesMatchIndexLayer(t *testing.T) {
 		t.Fatalf("IsIndexed after IngestLayerTables = %v, %v; want true", ok, err)
 	}
 	if got, want := dump(t, st), dump(t, indexed); got != want {
-		t.Fatalf("the ingested tables hold other keys than IndexLayer writes (%d and %d bytes of dump)", len(got), len(want))
+		t.Fatalf("the ingested tables contain other keys than IndexLayer writes (%d and %d bytes of dump)", len(got), len(want))
 	}
 }
 
