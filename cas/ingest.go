@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/objstorage"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -40,7 +42,7 @@ func (s *Store) ingestChunks(ctx context.Context, expected ocispec.Descriptor, r
 	}
 	// Layers are compressed already; a second compression costs CPU and
 	// saves nothing.
-	err := s.ingestTable(ctx, d.Encoded()[:16], sstable.NoCompression, func(w *sstable.Writer) error {
+	err := s.ingestTable(ctx, d.Encoded()[:16], sstable.NoCompression, true, func(w *sstable.Writer) error {
 		return s.writeTable(ctx, w, expected, r)
 	})
 	if err != nil {
@@ -51,7 +53,11 @@ func (s *Store) ingestChunks(ctx context.Context, expected ocispec.Descriptor, r
 
 // ingestTable writes an sstable with fill into the ingest folder, syncs it
 // and ingests it into the database. When fill fails, nothing is ingested.
-func (s *Store) ingestTable(ctx context.Context, name string, compression *sstable.CompressionProfile, fill func(*sstable.Writer) error) error {
+//
+// With async set, the table's bytes are written to the file by a second
+// goroutine, so that reading and hashing the next chunk overlaps writing
+// the last one.
+func (s *Store) ingestTable(ctx context.Context, name string, compression *sstable.CompressionProfile, async bool, fill func(*sstable.Writer) error) error {
 	dir := s.fs.PathJoin(s.dir, ingestDir)
 	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating ingest folder: %w", err)
@@ -70,7 +76,11 @@ func (s *Store) ingestTable(ctx context.Context, name string, compression *sstab
 	// cost what reads of a compacted one do.
 	wo := s.opts.MakeWriterOptions(len(s.opts.Levels)-1, s.db.TableFormat())
 	wo.Compression = compression
-	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)
+	var out objstorage.Writable = objstorageprovider.NewFileWritable(f)
+	if async {
+		out = newAsyncWritable(out)
+	}
+	w := sstable.NewWriter(out, wo)
 	if err := fill(w); err != nil {
 		_ = w.Close()
 		return err
@@ -140,4 +150,69 @@ func (s *Store) removeIngestLeftovers() {
 			_ = s.fs.Remove(s.fs.PathJoin(dir, name))
 		}
 	}
+}
+
+// asyncWritable passes writes to another Writable from a goroutine of its
+// own. Each Write copies its bytes, because the sstable writer reuses its
+// buffers once Write returns. At most asyncDepth writes wait at a time.
+type asyncWritable struct {
+	next objstorage.Writable
+	work chan []byte
+	done chan struct{}
+
+	mu sync.Mutex
+	// err is the first error of the goroutine; later writes return it.
+	err error
+}
+
+const asyncDepth = 4
+
+func newAsyncWritable(next objstorage.Writable) *asyncWritable {
+	a := &asyncWritable{next: next, work: make(chan []byte, asyncDepth), done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		for p := range a.work {
+			if a.failed() != nil {
+				continue
+			}
+			if err := next.Write(p); err != nil {
+				a.mu.Lock()
+				a.err = err
+				a.mu.Unlock()
+			}
+		}
+	}()
+	return a
+}
+
+func (a *asyncWritable) failed() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+func (a *asyncWritable) Write(p []byte) error {
+	if err := a.failed(); err != nil {
+		return err
+	}
+	a.work <- bytes.Clone(p)
+	return nil
+}
+
+// Finish waits for the queued writes and then finishes the next Writable.
+func (a *asyncWritable) Finish() error {
+	close(a.work)
+	<-a.done
+	if err := a.failed(); err != nil {
+		a.next.Abort()
+		return err
+	}
+	return a.next.Finish()
+}
+
+// Abort waits for the queued writes and aborts the next Writable.
+func (a *asyncWritable) Abort() {
+	close(a.work)
+	<-a.done
+	a.next.Abort()
 }

@@ -10,6 +10,8 @@ import (
 	"io"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/objstorage"
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -94,22 +96,15 @@ func (s *Store) StageTable(ctx context.Context, d ocispec.Descriptor, r io.Reade
 			_ = s.fs.Remove(path)
 		}
 	}()
-	verifier := d.Digest.Verifier()
-	n, err := io.Copy(io.MultiWriter(f, verifier), &contextReader{ctx: ctx, r: io.LimitReader(r, d.Size+1)})
-	if err == nil && n != d.Size {
-		err = fmt.Errorf("table %s has %d bytes, its descriptor declares %d: %w", d.Digest, n, d.Size, errdef.ErrSizeMismatch)
-		if n < d.Size {
-			err = fmt.Errorf("%w: %w", err, io.ErrUnexpectedEOF)
-		}
-	}
-	if err == nil && !verifier.Verified() {
-		err = fmt.Errorf("table bytes do not match digest %s: %w", d.Digest, errdef.ErrDigestMismatch)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	// A second goroutine writes the file, so that reading and hashing the
+	// next bytes overlaps writing the last ones.
+	out := newAsyncWritable(objstorageprovider.NewFileWritable(f))
+	_, err = copyHashed(ctx, out, d, r)
+	if err != nil {
+		out.Abort()
+	} else {
+		// Finish writes the queued bytes, syncs the file and closes it.
+		err = out.Finish()
 	}
 	if err != nil {
 		if isDiskFull(err) {
@@ -121,22 +116,47 @@ func (s *Store) StageTable(ctx context.Context, d ocispec.Descriptor, r io.Reade
 	return path, nil
 }
 
+// copyHashed copies the bytes of d from r to out, checking their size and
+// digest, and returns how many it copied.
+func copyHashed(ctx context.Context, out objstorage.Writable, d ocispec.Descriptor, r io.Reader) (int64, error) {
+	verifier := d.Digest.Verifier()
+	buf := make([]byte, 1<<20)
+	var n int64
+	for n <= d.Size {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		k, err := io.ReadFull(r, buf[:min(int64(len(buf)), d.Size+1-n)])
+		if k > 0 {
+			verifier.Write(buf[:k])
+			if werr := out.Write(buf[:k]); werr != nil {
+				return n, werr
+			}
+			n += int64(k)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	if n != d.Size {
+		err := fmt.Errorf("table %s has %d bytes, its descriptor declares %d: %w", d.Digest, n, d.Size, errdef.ErrSizeMismatch)
+		if n < d.Size {
+			err = fmt.Errorf("%w: %w", err, io.ErrUnexpectedEOF)
+		}
+		return n, err
+	}
+	if !verifier.Verified() {
+		return n, fmt.Errorf("table bytes do not match digest %s: %w", d.Digest, errdef.ErrDigestMismatch)
+	}
+	return n, nil
+}
+
 // DiscardTable removes a table StageTable staged.
 func (s *Store) DiscardTable(path string) {
 	_ = s.fs.Remove(path)
-}
-
-// contextReader stops a copy when its context ends.
-type contextReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *contextReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // IngestTables implements kv.TableIngester. Each table's first and last
@@ -176,6 +196,15 @@ func (n *namespaceStore) within(first, last []byte, prefixes [][]byte) bool {
 
 // tableBounds returns the first and last keys of the sstable at path.
 func (s *Store) tableBounds(path string) (first, last []byte, err error) {
+	// Pebble's reader panics on some malformed tables, such as a columnar
+	// table naming an unknown key schema. Such a table is invalid input,
+	// not a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			first, last = nil, nil
+			err = fmt.Errorf("reading table %s: %v: %w", path, p, errdef.ErrInvalidKit)
+		}
+	}()
 	f, err := s.fs.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening table %s: %w", path, err)

@@ -143,7 +143,13 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 			if err := guard.admit(ctx, desc); err != nil {
 				return nil, err
 			}
+			// The store hashes every blob it reads and checks the digest
+			// itself, so the tar reader need not hash it too.
+			tr.HashedByCaller()
 			stored, err := s.store(ctx, desc, e.Reader)
+			if errors.Is(err, errdef.ErrDigestMismatch) {
+				return nil, fmt.Errorf("tar entry %s: %w; the file is corrupt or was altered, so copy the kit again", e.Name, err)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("tar entry %s: %w", e.Name, err)
 			}

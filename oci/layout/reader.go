@@ -215,6 +215,17 @@ func (t *TarReader) SkipBlob() {
 	}
 }
 
+// HashedByCaller marks the current blob as checked by the caller, which
+// hashes what it reads and compares the result with the blob's digest, as
+// the content store does on a push. The reader then does not hash the
+// blob a second time. Bytes the caller leaves unread are discarded
+// unchecked, as after SkipBlob.
+func (t *TarReader) HashedByCaller() {
+	if t.current != nil {
+		t.current.callerHashes = true
+	}
+}
+
 // finishCurrent reads and verifies the rest of the previous blob, or
 // discards it unhashed after SkipBlob.
 func (t *TarReader) finishCurrent() error {
@@ -223,7 +234,7 @@ func (t *TarReader) finishCurrent() error {
 	if cur == nil {
 		return nil
 	}
-	if cur.skip {
+	if cur.skip || cur.callerHashes {
 		if _, err := io.Copy(io.Discard, t.tr); err != nil {
 			return readError(err)
 		}
@@ -301,6 +312,8 @@ type blobReader struct {
 	hasher hash.Hash
 	err    error
 	skip   bool
+	// callerHashes is set by HashedByCaller.
+	callerHashes bool
 }
 
 func newBlobReader(r io.Reader, name string, want digest.Digest) *blobReader {
@@ -312,6 +325,13 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		return 0, b.err
 	}
 	n, err := b.r.Read(p)
+	if b.callerHashes {
+		if err != nil && err != io.EOF {
+			b.err = readError(err)
+			return n, b.err
+		}
+		return n, err
+	}
 	b.hasher.Write(p[:n])
 	switch {
 	case err == io.EOF:

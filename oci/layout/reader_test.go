@@ -282,3 +282,30 @@ func TestTarReaderSkipBlobDiscardsUnhashed(t *testing.T) {
 		t.Errorf("entry after skip = %q, want %q", e.Name, next.name)
 	}
 }
+
+func TestTarReaderHashedByCallerSkipsCheck(t *testing.T) {
+	bad := blobEntry([]byte("original"))
+	bad.body = []byte("tampered")
+	data := buildTar(t, file("oci-layout", layoutFileContent), bad)
+	for _, callerHashes := range []bool{false, true} {
+		tr, err := NewTarReader(bytes.NewReader(data), Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Next()
+		e, err := tr.Next()
+		if err != nil {
+			t.Fatalf("blob header: %v", err)
+		}
+		if callerHashes {
+			tr.HashedByCaller()
+		}
+		got, err := io.ReadAll(e.Reader)
+		if callerHashes && (err != nil || string(got) != "tampered") {
+			t.Fatalf("read with HashedByCaller = %q, %v; want the bytes unchecked", got, err)
+		}
+		if !callerHashes && !errors.Is(err, errdef.ErrDigestMismatch) {
+			t.Fatalf("read without HashedByCaller: %v, want ErrDigestMismatch", err)
+		}
+	}
+}
