@@ -56,6 +56,11 @@ func (s *session) checkBaseComplete(ctx context.Context, version string, base di
 	}
 	info, err := s.opts.Store.Stat(ctx, base)
 	if errors.Is(err, errdef.ErrNotFound) {
+		if active, aerr := s.opts.Store.Active(ctx); aerr == nil && active.Version == baseVersion {
+			return missing(fmt.Sprintf("its bundle index; the active kit %s has digest %s, so it was built "+
+				"differently (for example with or without --index-tables) and the delta does not apply to it",
+				active.Version, active.Digest))
+		}
 		return missing("its bundle index")
 	}
 	if err != nil {

@@ -285,7 +285,7 @@ func (s *session) referrers(_ context.Context, index ocispec.Index, subject ocis
 	seen := make(map[digest.Digest]bool)
 	for _, d := range index.Manifests {
 		if d.MediaType != ocispec.MediaTypeImageManifest || d.Digest == subject.Digest || seen[d.Digest] ||
-			delta.IsDeltaEntry(d) {
+			delta.IsDeltaEntry(d) || d.ArtifactType == oci.ArtifactTypeDBIndex {
 			continue
 		}
 		seen[d.Digest] = true

@@ -78,8 +78,8 @@ func (s *session) planTables(ctx context.Context, index ocispec.Index, bm *bundl
 		return desc, true, nil
 	}
 	if f := m.Annotations[oci.AnnotationIndexFormat]; f != vulndb.IndexFormat() {
-		s.opts.Logger.Info("pre-built index tables have another layout; indexing the DB layers from their records",
-			"tableLayout", f, "layout", vulndb.IndexFormat())
+		s.warn(fmt.Sprintf("the pre-built index tables have key layout %q and this stella reads layout %q, so it "+
+			"indexes the DB layers from their records; build the kit with this release to use the tables", f, vulndb.IndexFormat()))
 		t.skipAll(m)
 		return desc, true, nil
 	}
@@ -157,7 +157,9 @@ func (s *session) stageTable(ctx context.Context, desc ocispec.Descriptor, r io.
 }
 
 // stagedTables returns the staged tables of layer when all of them are
-// staged, and nil otherwise.
+// staged, and nil otherwise. When only some arrived, as from a kit that
+// lacks a table or a tar whose tables came before the signature could be
+// checked, it records a warning.
 func (s *session) stagedTables(layer digest.Digest) []string {
 	t := s.tables
 	if t == nil {
@@ -166,7 +168,12 @@ func (s *session) stagedTables(layer digest.Digest) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	paths := t.staged[layer]
-	if len(paths) == 0 || len(paths) != t.expected[layer] {
+	if want := t.expected[layer]; want > 0 && len(paths) != want {
+		s.warn(fmt.Sprintf("the kit carries %d of the %d pre-built index tables of DB layer %s, so that layer "+
+			"is indexed from its records; copy the kit file again, or import it as stella ouk build wrote it", len(paths), want, layer))
+		return nil
+	}
+	if len(paths) == 0 {
 		return nil
 	}
 	return paths

@@ -52,6 +52,9 @@ type pusher struct {
 	pushed  atomic.Int64
 	skipped atomic.Int64
 	bytes   atomic.Int64
+	// tables lists the pre-built index tables of a kit tar stream, which
+	// only an import of the file uses, so they are not pushed.
+	tables map[digest.Digest]bool
 }
 
 func newPusher(repo *remote.Repository, log *slog.Logger) *pusher {
@@ -273,6 +276,10 @@ func (p *pusher) streamBlobs(ctx context.Context, r io.Reader) (*memoryStorage, 
 
 func (p *pusher) streamBlob(ctx context.Context, tr *layout.TarReader, e *layout.Entry, mem *memoryStorage) error {
 	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: e.Digest, Size: e.Size}
+	if p.tables[e.Digest] {
+		tr.SkipBlob()
+		return nil
+	}
 	if e.Size <= maxManifestSize {
 		b, err := io.ReadAll(e.Reader)
 		if err != nil {
@@ -280,6 +287,7 @@ func (p *pusher) streamBlob(ctx context.Context, tr *layout.TarReader, e *layout
 		}
 		if mt := sniffManifest(b); mt != "" {
 			mem.put(e.Digest, b)
+			p.noteTables(b)
 			return nil
 		}
 		return p.pushBlob(ctx, desc, bytes.NewReader(b))
@@ -368,5 +376,21 @@ func (p *pusher) ensureListed(ctx context.Context, src content.ReadOnlyStorage, 
 		if err != nil {
 			return fmt.Errorf("pushing referrer %s again: %w", ref.Digest, err)
 		}
+	}
+}
+
+// noteTables records the tables that a manifest of pre-built index tables
+// lists. A kit writes its manifests before its larger blobs, so the tables
+// are known by the time they arrive.
+func (p *pusher) noteTables(manifest []byte) {
+	var m ocispec.Manifest
+	if json.Unmarshal(manifest, &m) != nil || m.ArtifactType != oci.ArtifactTypeDBIndex {
+		return
+	}
+	if p.tables == nil {
+		p.tables = make(map[digest.Digest]bool)
+	}
+	for _, l := range m.Layers {
+		p.tables[l.Digest] = true
 	}
 }

@@ -2,8 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/oci"
 )
 
 // lookupAll returns the JSON output of the lookups the series tests use.
@@ -89,5 +96,106 @@ func TestIndexTablesFromLayoutFolder(t *testing.T) {
 	}
 	if out := e.must("ouk", "verify", "--key", e.pub, kit); out == "" {
 		t.Fatal("verify printed nothing")
+	}
+}
+
+func TestIndexTablesNotPushed(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--index-tables", "--version", "1.0.0", "--sequence", "1")
+
+	k := &kitParts{entries: readTar(t, kit)}
+	var tables []ocispec.Descriptor
+	for _, d := range k.index(t).Manifests {
+		if d.ArtifactType == oci.ArtifactTypeDBIndex {
+			var m ocispec.Manifest
+			if err := json.Unmarshal(k.blob(t, d.Digest.String()), &m); err != nil {
+				t.Fatal(err)
+			}
+			tables = m.Layers
+		}
+	}
+	if len(tables) == 0 {
+		t.Fatal("the kit lists no pre-built index tables")
+	}
+
+	e.must("ouk", "push", "--plain-http", kit, reg.host+"/ouk:1.0.0")
+	for _, d := range tables {
+		resp, err := http.Head("http://" + reg.host + "/v2/ouk/blobs/" + d.Digest.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("registry has index table %s after the push (status %d); tables stay in the file", d.Digest, resp.StatusCode)
+		}
+	}
+
+	res := decodeImport(t, e.must("ouk", "import", "--key", e.pub, "--plain-http", "-o", "json", "oci://"+reg.host+"/ouk:1.0.0"))
+	if res.LayersIndexed == 0 || res.LayersFromTables != 0 {
+		t.Fatalf("import from the registry indexed %d layers, %d from tables; want all from their records",
+			res.LayersIndexed, res.LayersFromTables)
+	}
+}
+
+func TestIndexTablesMissingTableWarns(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--index-tables", "--version", "1.0.0", "--sequence", "1")
+	dir := filepath.Join(e.dir, "layout")
+	untarKit(t, kit, dir)
+	k := &kitParts{entries: readTar(t, kit)}
+	var table ocispec.Descriptor
+	for _, d := range k.index(t).Manifests {
+		if d.ArtifactType == oci.ArtifactTypeDBIndex {
+			var m ocispec.Manifest
+			if err := json.Unmarshal(k.blob(t, d.Digest.String()), &m); err != nil {
+				t.Fatal(err)
+			}
+			table = m.Layers[0]
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, "blobs", "sha256", table.Digest.Encoded())); err != nil {
+		t.Fatal(err)
+	}
+
+	out := e.must("ouk", "inspect", dir)
+	if !strings.Contains(out, "pre-built lookup index tables in the kit") {
+		t.Errorf("inspect of a kit missing a table does not say how many it carries:\n%s", out)
+	}
+	res := e.importJSON(dir)
+	if res.LayersFromTables != res.LayersIndexed-1 {
+		t.Errorf("import indexed %d layers, %d from tables; want all but the one missing a table", res.LayersIndexed, res.LayersFromTables)
+	}
+	if !strings.Contains(strings.Join(res.Warnings, "\n"), table.Annotations[oci.AnnotationIndexLayer]) {
+		t.Errorf("import warnings %q do not name the layer whose table is missing", res.Warnings)
+	}
+}
+
+func TestIndexTablesDeltaOverOtherBuild(t *testing.T) {
+	e := newEnv(t)
+	withTables := e.buildSeries(2, "--index-tables")
+	plain := newEnvWithKeys(t, e)
+	plainSeries := plain.buildSeries(2)
+
+	e.importJSON(plainSeries[0].full)
+	r := e.run("ouk", "import", "--key", e.pub, withTables[1].delta)
+	if r.code != exitRejected {
+		t.Fatalf("delta over a kit built without tables: exit %d, want %d: %s", r.code, exitRejected, r.stderr)
+	}
+	if !strings.Contains(r.stderr, plainSeries[0].digest) || !strings.Contains(r.stderr, "--index-tables") {
+		t.Errorf("error does not name the active kit's digest and the likely cause:\n%s", r.stderr)
+	}
+}
+
+func TestIndexTablesNotListedAsSignatures(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--index-tables", "--version", "1.0.0", "--sequence", "1")
+	_, otherPub := e.keygen("other")
+	r := e.run("ouk", "import", "--key", otherPub, kit)
+	if r.code != exitRejected {
+		t.Fatalf("import with another key: exit %d, want %d: %s", r.code, exitRejected, r.stderr)
+	}
+	if strings.Contains(r.stderr, oci.ArtifactTypeDBIndex) {
+		t.Errorf("the signature error lists the index tables manifest as a signature:\n%s", r.stderr)
 	}
 }

@@ -341,10 +341,13 @@ func inspectContents(ctx context.Context, k *delta.Kit, store *cas.Store, rep *i
 // indexTablesInfo describes a kit's pre-built lookup index tables.
 type indexTablesInfo struct {
 	Manifest string `json:"manifest"`
-	// InKit is false for a delta, which leaves the tables out.
+	// InKit is true when the kit carries every table. A delta leaves
+	// them all out.
 	InKit  bool  `json:"inKit"`
 	Tables int   `json:"tables"`
 	Bytes  int64 `json:"bytes"`
+	// Present counts the tables the kit carries.
+	Present int `json:"present"`
 }
 
 // inspectIndexTables reports the pre-built index tables the bundle index
@@ -367,14 +370,14 @@ func inspectIndexTables(ctx context.Context, k *delta.Kit) *indexTablesInfo {
 		if json.Unmarshal(raw, &m) != nil {
 			return info
 		}
-		info.InKit = true
 		for _, l := range m.Layers {
 			info.Tables++
 			info.Bytes += l.Size
-			if ok, err := k.Storage.Exists(ctx, l); err != nil || !ok {
-				info.InKit = false
+			if ok, err := k.Storage.Exists(ctx, l); err == nil && ok {
+				info.Present++
 			}
 		}
+		info.InKit = info.Tables > 0 && info.Present == info.Tables
 	}
 	return info
 }
@@ -436,9 +439,15 @@ func printInspect(w io.Writer, rep *inspectReport) {
 		fmt.Fprintf(w, "  image       %s [%s] %s\n", img.Ref, strings.Join(img.Platforms, ", "), humanBytes(img.Size))
 	}
 	if t := rep.IndexTables; t != nil {
-		if t.InKit {
+		switch {
+		case t.InKit:
 			fmt.Fprintf(w, "  index       %d pre-built lookup index tables, %s\n", t.Tables, humanBytes(t.Bytes))
-		} else {
+		case rep.Kind == "delta":
+			fmt.Fprintln(w, "  index       pre-built tables left out, as in every delta; import indexes the new DB layers from their records")
+		case t.Present > 0:
+			fmt.Fprintf(w, "  index       %d of %d pre-built lookup index tables in the kit; import indexes the layers of the missing ones from their records\n",
+				t.Present, t.Tables)
+		default:
 			fmt.Fprintln(w, "  index       pre-built tables named but not in this kit; import indexes the DB layers from their records")
 		}
 	}

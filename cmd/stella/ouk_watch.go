@@ -205,7 +205,8 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 	switch {
 	case err == nil:
 		log.Info("kit imported", "sequence", res.Sequence, "action", res.Action,
-			"blobsStored", res.BlobsStored, "bytesStored", res.BytesStored)
+			"blobsStored", res.BlobsStored, "bytesStored", res.BytesStored,
+			"layersIndexed", res.LayersIndexed, "layersFromTables", res.LayersFromTables)
 		watch.RemoveNote(c.Path)
 		return true
 	case errors.Is(err, io.ErrUnexpectedEOF):
