@@ -76,6 +76,11 @@ func (s *Store) ingestTable(ctx context.Context, name string, compression *sstab
 	// cost what reads of a compacted one do.
 	wo := s.opts.MakeWriterOptions(len(s.opts.Levels)-1, s.db.TableFormat())
 	wo.Compression = compression
+	if async {
+		// Writing back every MiB as it is written leaves little for the
+		// final sync to wait for.
+		f = vfs.NewSyncingFile(f, vfs.SyncingFileOptions{BytesPerSync: bytesPerSync})
+	}
 	var out objstorage.Writable = objstorageprovider.NewFileWritable(f)
 	if async {
 		out = newAsyncWritable(out)
@@ -153,11 +158,14 @@ func (s *Store) removeIngestLeftovers() {
 }
 
 // asyncWritable passes writes to another Writable from a goroutine of its
-// own. Each Write copies its bytes, because the sstable writer reuses its
-// buffers once Write returns. At most asyncDepth writes wait at a time.
+// own. Each Write copies its bytes into a buffer of a small pool, because
+// the sstable writer reuses its buffers once Write returns. At most
+// asyncDepth writes wait at a time.
 type asyncWritable struct {
 	next objstorage.Writable
 	work chan []byte
+	// free holds buffers the goroutine has written, for reuse.
+	free chan []byte
 	done chan struct{}
 
 	mu sync.Mutex
@@ -167,18 +175,26 @@ type asyncWritable struct {
 
 const asyncDepth = 4
 
+// bytesPerSync is how often a large table asks the kernel to write back
+// what it wrote so far.
+const bytesPerSync = 1 << 20
+
 func newAsyncWritable(next objstorage.Writable) *asyncWritable {
-	a := &asyncWritable{next: next, work: make(chan []byte, asyncDepth), done: make(chan struct{})}
+	a := &asyncWritable{next: next, work: make(chan []byte, asyncDepth),
+		free: make(chan []byte, asyncDepth+2), done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
 		for p := range a.work {
-			if a.failed() != nil {
-				continue
+			if a.failed() == nil {
+				if err := next.Write(p); err != nil {
+					a.mu.Lock()
+					a.err = err
+					a.mu.Unlock()
+				}
 			}
-			if err := next.Write(p); err != nil {
-				a.mu.Lock()
-				a.err = err
-				a.mu.Unlock()
+			select {
+			case a.free <- p[:0]:
+			default:
 			}
 		}
 	}()
@@ -195,7 +211,12 @@ func (a *asyncWritable) Write(p []byte) error {
 	if err := a.failed(); err != nil {
 		return err
 	}
-	a.work <- bytes.Clone(p)
+	var buf []byte
+	select {
+	case buf = <-a.free:
+	default:
+	}
+	a.work <- append(buf[:0], p...)
 	return nil
 }
 

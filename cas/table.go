@@ -11,10 +11,10 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage"
-	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 
 	"stella-ops.org/ouk/internal/errdef"
 )
@@ -68,8 +68,8 @@ func (writerWritable) Finish() error { return nil }
 func (writerWritable) Abort() {}
 
 // StageTable copies a pre-built table from r into the store's ingest
-// folder, checking it against the size and digest of d, syncs it and
-// returns its path for IngestTables. The caller removes it with
+// folder, checking it against the size and digest of d, and returns its
+// path for IngestTables, which syncs it before the ingest. The caller removes it with
 // DiscardTable once it is ingested or no longer needed, and Open removes
 // what a crash left.
 func (s *Store) StageTable(ctx context.Context, d ocispec.Descriptor, r io.Reader) (string, error) {
@@ -97,13 +97,16 @@ func (s *Store) StageTable(ctx context.Context, d ocispec.Descriptor, r io.Reade
 		}
 	}()
 	// A second goroutine writes the file, so that reading and hashing the
-	// next bytes overlaps writing the last ones.
-	out := newAsyncWritable(objstorageprovider.NewFileWritable(f))
+	// next bytes overlaps writing the last ones. The kernel writes the file
+	// back as it grows, and IngestTables syncs it, so the copy does not wait
+	// for the disk after every table.
+	f = vfs.NewSyncingFile(f, vfs.SyncingFileOptions{BytesPerSync: bytesPerSync, NoSyncOnClose: true})
+	out := newAsyncWritable(unsyncedWritable{f})
 	_, err = copyHashed(ctx, out, d, r)
 	if err != nil {
 		out.Abort()
 	} else {
-		// Finish writes the queued bytes, syncs the file and closes it.
+		// Finish writes the queued bytes and closes the file.
 		err = out.Finish()
 	}
 	if err != nil {
@@ -154,6 +157,40 @@ func copyHashed(ctx context.Context, out objstorage.Writable, d ocispec.Descript
 	return n, nil
 }
 
+// unsyncedWritable writes to a file and closes it without syncing. It asks
+// the kernel to start writing the file back, so that a later sync is short.
+type unsyncedWritable struct{ f vfs.File }
+
+func (u unsyncedWritable) Write(p []byte) error {
+	_, err := u.f.Write(p)
+	return err
+}
+
+func (u unsyncedWritable) Finish() error {
+	if fd := u.f.Fd(); fd != vfs.InvalidFd {
+		_ = unix.SyncFileRange(int(fd), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+	}
+	return u.f.Close()
+}
+
+func (u unsyncedWritable) Abort() { _ = u.f.Close() }
+
+// syncFile makes the data of the file at path durable.
+func (s *Store) syncFile(path string) error {
+	f, err := s.fs.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening table %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.SyncData(); err != nil {
+		if isDiskFull(err) {
+			return fmt.Errorf("syncing table %s: %w", path, s.diskFullError(err))
+		}
+		return fmt.Errorf("syncing table %s: %w", path, err)
+	}
+	return nil
+}
+
 // DiscardTable removes a table StageTable staged.
 func (s *Store) DiscardTable(path string) {
 	_ = s.fs.Remove(path)
@@ -166,6 +203,9 @@ func (s *Store) DiscardTable(path string) {
 // ingested in one step, so their keys become visible together.
 func (n *namespaceStore) IngestTables(paths []string, prefixes [][]byte) error {
 	for _, path := range paths {
+		if err := n.store.syncFile(path); err != nil {
+			return err
+		}
 		first, last, err := n.store.tableBounds(path)
 		if err != nil {
 			return err
