@@ -169,14 +169,14 @@ type asyncWritable struct {
 	done chan struct{}
 
 	mu sync.Mutex
-	// err is the first error of the goroutine; later writes return it.
+	// err is the first error of the goroutine. Later writes return it.
 	err error
 }
 
 const asyncDepth = 4
 
-// bytesPerSync is how often a large table asks the kernel to write back
-// what it wrote so far.
+// bytesPerSync is the interval, in bytes, at which a large table starts the
+// kernel's write-back of what it wrote so far.
 const bytesPerSync = 1 << 20
 
 func newAsyncWritable(next objstorage.Writable) *asyncWritable {

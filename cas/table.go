@@ -157,8 +157,9 @@ func copyHashed(ctx context.Context, out objstorage.Writable, d ocispec.Descript
 	return n, nil
 }
 
-// unsyncedWritable writes to a file and closes it without syncing. It asks
-// the kernel to start writing the file back, so that a later sync is short.
+// unsyncedWritable writes to a file and closes it without syncing. On
+// close it starts the kernel's write-back of the file, so that a later sync
+// is short.
 type unsyncedWritable struct{ f vfs.File }
 
 func (u unsyncedWritable) Write(p []byte) error {
