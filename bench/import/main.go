@@ -252,7 +252,7 @@ func run(c config) error {
 	rep.seriesDigest, rep.fullDigest = final, direct
 
 	if c.big > 0 {
-		if rep.big, rep.bigSize, err = c.measureBig(g, w, image, key, pub, layers, layerSize); err != nil {
+		if rep.big, err = c.measureBig(g, w, image, key, pub, layers, layerSize); err != nil {
 			return err
 		}
 	}
@@ -272,8 +272,7 @@ type report struct {
 	orasSync                 measurement
 	kitBytes, imageBytes     int64
 	seriesDigest, fullDigest string
-	big                      measurement
-	bigSize                  int64
+	big                      bigRuns
 }
 
 // measureFull times three full imports into fresh stores, the floor, oras
@@ -360,9 +359,10 @@ func (c config) measureFull(kitPath, tablesKit, pub string, w func(string) strin
 }
 
 // measureBig builds a kit about `big` times larger, with more image layers,
-// imports it into a fresh store and removes both.
+// imports it into a fresh store and removes both; then it does the same
+// with the kit built with pre-built index tables.
 func (c config) measureBig(g *feedgen.Generator, w func(string) string, image, key, pub string,
-	layers int, layerSize int64) (measurement, int64, error) {
+	layers int, layerSize int64) (bigRuns, error) {
 	bigImage := w("image-big")
 	kitBig := w("kit-big.tar")
 	defer os.RemoveAll(bigImage)
@@ -371,23 +371,45 @@ func (c config) measureBig(g *feedgen.Generator, w func(string) string, image, k
 	n := layers * c.big
 	logf("writing %d MiB of image layers for the large kit", int64(n)*layerSize>>20)
 	if err := writeImage(bigImage, "bench", c.seed+1, n, layerSize); err != nil {
-		return measurement{}, 0, err
+		return bigRuns{}, err
 	}
 	feeds := w("feeds")
 	if _, err := g.Write(feeds, feedgen.FormatZip); err != nil {
-		return measurement{}, 0, err
+		return bigRuns{}, err
 	}
 	defer os.RemoveAll(feeds)
-	if _, err := runCmd(nil, c.stella, "ouk", "build", "-o", kitBig, "--version", "big", "--sequence", "1",
-		"--feed", "osv="+filepath.Join(feeds, "osv"), "--feed", "ghsa="+filepath.Join(feeds, "ghsa"),
-		"--feed", "nvd="+filepath.Join(feeds, "nvd"), "--image", "registry.example/stella-ops/big:bench="+bigImage,
-		"--key", key); err != nil {
-		return measurement{}, 0, err
+	var out bigRuns
+	for _, tables := range []bool{false, true} {
+		args := []string{"ouk", "build", "-o", kitBig, "--version", "big", "--sequence", "1",
+			"--feed", "osv=" + filepath.Join(feeds, "osv"), "--feed", "ghsa=" + filepath.Join(feeds, "ghsa"),
+			"--feed", "nvd=" + filepath.Join(feeds, "nvd"), "--image", "registry.example/stella-ops/big:bench=" + bigImage,
+			"--key", key}
+		if tables {
+			args = append(args, "--index-tables")
+		}
+		if _, err := runCmd(nil, c.stella, args...); err != nil {
+			return bigRuns{}, err
+		}
+		os.RemoveAll(w("store-big"))
+		logf("importing the large kit (%d bytes, pre-built index tables: %v)", fileSize(kitBig), tables)
+		m, err := c.runStella(w("store-big"), "ouk", "import", "--key", pub, kitBig)
+		if err != nil {
+			return bigRuns{}, err
+		}
+		if tables {
+			out.tables, out.tablesSize = m, fileSize(kitBig)
+		} else {
+			out.plain, out.plainSize = m, fileSize(kitBig)
+		}
 	}
-	os.RemoveAll(bigImage)
-	logf("importing the large kit (%d bytes)", fileSize(kitBig))
-	m, err := c.runStella(w("store-big"), "ouk", "import", "--key", pub, kitBig)
-	return m, fileSize(kitBig), err
+	return out, nil
+}
+
+// bigRuns are the imports of the large kits, without and with pre-built
+// index tables.
+type bigRuns struct {
+	plain, tables         measurement
+	plainSize, tablesSize int64
 }
 
 // floorCopy reads src, hashes it with SHA-256 and writes it once to dst

@@ -61,11 +61,6 @@ func printReport(out io.Writer, c config, rep *report, nights []night, kitBytes 
 			float64(rep.tablesBytes)/float64(kitBytes), rep.tables.wall.Seconds()/rep.tablesFloor.wall.Seconds(),
 			rep.tables.wall.Seconds()/rep.oras.wall.Seconds(), rep.tables.wall.Seconds()/rep.orasSync.wall.Seconds(),
 			rep.tables.wall.Seconds()/rep.full.wall.Seconds(), rep.tablesSameAnswers)
-		p("")
-		p("| import of the kit with pre-built index tables | kit | peak RSS | bytes written | written / kit bytes |")
-		p("|---|---|---|---|---|")
-		p("| full kit with tables | %s | %s | %s | %.2f |", human(rep.tablesBytes), human(rep.tables.maxRSS),
-			human(rep.tables.written), float64(rep.tables.written)/float64(rep.tablesBytes))
 	}
 	p("")
 	p("### Nightly deltas")
@@ -104,10 +99,14 @@ func printReport(out io.Writer, c config, rep *report, nights []night, kitBytes 
 	p("|---|---|---|---|---|")
 	p("| full kit | %s | %s | %s | %.2f |", human(kitBytes), human(rep.full.maxRSS), human(rep.full.written),
 		float64(rep.full.written)/float64(kitBytes))
-	if rep.bigSize > 0 {
-		p("| kit %d times larger | %s | %s | %s | %.2f |", c.big, human(rep.bigSize), human(rep.big.maxRSS),
-			human(rep.big.written), float64(rep.big.written)/float64(rep.bigSize))
+	memRow := func(name string, size int64, m measurement) {
+		if size > 0 {
+			p("| %s | %s | %s | %s | %.2f |", name, human(size), human(m.maxRSS), human(m.written), float64(m.written)/float64(size))
+		}
 	}
+	memRow(fmt.Sprintf("kit %d times larger", c.big), rep.big.plainSize, rep.big.plain)
+	memRow("full kit with pre-built index tables", rep.tablesBytes, rep.tables)
+	memRow(fmt.Sprintf("kit with pre-built index tables, %d times larger", c.big), rep.big.tablesSize, rep.big.tables)
 	var dw, db, drss int64
 	for n := 1; n < len(nights); n++ {
 		dw += nights[n].imp.written
