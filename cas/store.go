@@ -54,6 +54,11 @@ type Options struct {
 	// log into memory instead of flushing it, and every write returns an
 	// error wrapping pebble.ErrReadOnly. The default opens for writing.
 	ReadOnly bool
+	// CacheSize is the size of Pebble's block cache in bytes; zero means
+	// 256 MiB. A process that mostly writes, such as an import, needs
+	// little, because the cache then keeps only the blocks that Pebble
+	// reads while it ingests tables.
+	CacheSize int64
 
 	// fs replaces the operating system's file system in tests.
 	fs vfs.FS
@@ -64,6 +69,9 @@ func (o Options) Validate() error {
 	if o.ChunkSize < 0 || o.ChunkSize > MaxChunkSize {
 		return fmt.Errorf("chunk size %d is out of range: use 0 for the default of %d or a value up to %d",
 			o.ChunkSize, DefaultChunkSize, MaxChunkSize)
+	}
+	if o.CacheSize < 0 {
+		return fmt.Errorf("block cache size %d is negative: use 0 for the default of %d bytes or a positive size", o.CacheSize, blockCacheSize)
 	}
 	if o.LockWait < 0 {
 		return fmt.Errorf("lock wait %s is negative: use 0 to fail at once or a positive duration", o.LockWait)
@@ -153,6 +161,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		ReadOnly:      opts.ReadOnly,
 	}
 	tuneOptions(popts)
+	if opts.CacheSize > 0 {
+		popts.CacheSize = opts.CacheSize
+	}
 	popts.EnsureDefaults()
 	db, abandoned, err := s.openPebble(popts, watch)
 	if err != nil {

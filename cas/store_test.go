@@ -284,3 +284,17 @@ func TestOptionsValidate(t *testing.T) {
 		t.Error("Open accepted a chunk size above the maximum")
 	}
 }
+
+func TestOpenCacheSize(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{CacheSize: 16 << 20})
+	if got := s.opts.CacheSize; got != 16<<20 {
+		t.Fatalf("block cache of a store opened with CacheSize 16 MiB is %d bytes", got)
+	}
+	d := openTest(t, t.TempDir(), Options{})
+	if got := d.opts.CacheSize; got != blockCacheSize {
+		t.Fatalf("default block cache is %d bytes, want %d", got, blockCacheSize)
+	}
+	if err := (Options{CacheSize: -1}).Validate(); err == nil {
+		t.Fatal("Validate accepts a negative block cache size")
+	}
+}

@@ -84,7 +84,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	}
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
-	store, dir, err := g.openStore(ctx, log, g.lockWait)
+	store, dir, err := g.openStoreCache(ctx, log, g.lockWait, importCacheSize)
 	if err != nil {
 		return err
 	}

@@ -140,7 +140,7 @@ func (w *watcher) round(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	store, storeDir, err := w.g.openStore(ctx, w.importLog, w.g.lockWait)
+	store, storeDir, err := w.g.openStoreCache(ctx, w.importLog, w.g.lockWait, importCacheSize)
 	if err != nil {
 		return 0, err
 	}

@@ -24,7 +24,18 @@ const (
 // openStore opens the content store, creating the store folder on first use.
 // With wait above zero it waits that long for another process to release
 // the store, so short commands queue behind each other.
-func (g *globalOptions) openStore(_ context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
+func (g *globalOptions) openStore(ctx context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
+	return g.openStoreCache(ctx, log, wait, 0)
+}
+
+// importCacheSize is the block cache of the commands that import kits.
+// They write blobs and tables and read few keys, so a small cache keeps
+// their memory from growing with the number of large blobs they ingest.
+const importCacheSize = 16 << 20
+
+// openStoreCache is openStore with a block cache of cacheSize bytes, or
+// the store's default when it is zero.
+func (g *globalOptions) openStoreCache(_ context.Context, log *slog.Logger, wait time.Duration, cacheSize int64) (*cas.Store, string, error) {
 	dir, err := g.storeDir()
 	if err != nil {
 		return nil, "", err
@@ -32,7 +43,7 @@ func (g *globalOptions) openStore(_ context.Context, log *slog.Logger, wait time
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, "", fmt.Errorf("creating store folder: %w", err)
 	}
-	s, err := cas.Open(filepath.Join(dir, storeDBDir), cas.Options{Logger: log, LockWait: wait})
+	s, err := cas.Open(filepath.Join(dir, storeDBDir), cas.Options{Logger: log, LockWait: wait, CacheSize: cacheSize})
 	if errors.Is(err, errdef.ErrStoreInUse) {
 		return nil, "", fmt.Errorf("store %s is used by another stella process; wait for it to finish and try again: %w", dir, errdef.ErrStoreInUse)
 	}
