@@ -14,7 +14,7 @@ import (
 	"stella-ops.org/ouk/oci"
 )
 
-// unreadable fails every read, so a test sees when a skipped table is read.
+// unreadable fails every read, so a test detects a read of a skipped table.
 type unreadable struct{}
 
 func (unreadable) Read([]byte) (int, error) { return 0, errors.New("a skipped table was read") }

@@ -538,8 +538,8 @@ func memTotal() int64 {
 	return kb << 10
 }
 
-// sameLookups reports whether two stores hold the same active kit and
-// give the same answers to queries, lookups by ID and by purl.
+// sameLookups reports whether two stores both have an active kit and
+// return the same output for queries, lookups by ID and by purl.
 func (c config) sameLookups(a, b string, queries [][]string) (bool, error) {
 	da, err := c.activeDigest(a)
 	if err != nil {

@@ -57,7 +57,7 @@ func printReport(out io.Writer, c config, rep *report, nights []night, kitBytes 
 		p("With pre-built index tables, the kit is %.2f times as large and its import takes %.2f times its own floor, "+
 			"%.2f times the time of `oras cp` of the same layout (which copies the bundle's graph, without the tables) "+
 			"and %.2f times that of `oras cp` followed by `sync`. Its import takes %.2f of the time of the kit without tables; "+
-			"the two stores give the same lookup answers: %v.",
+			"the two stores return the same lookup output: %v.",
 			float64(rep.tablesBytes)/float64(kitBytes), rep.tables.wall.Seconds()/rep.tablesFloor.wall.Seconds(),
 			rep.tables.wall.Seconds()/rep.oras.wall.Seconds(), rep.tables.wall.Seconds()/rep.orasSync.wall.Seconds(),
 			rep.tables.wall.Seconds()/rep.full.wall.Seconds(), rep.tablesSameAnswers)

@@ -99,25 +99,33 @@ func TestIndexTablesFromLayoutFolder(t *testing.T) {
 	}
 }
 
+// indexTablesOf returns the pre-built index tables that a plain kit tar
+// lists, and fails the test when it lists none.
+func indexTablesOf(t *testing.T, kit string) []ocispec.Descriptor {
+	t.Helper()
+	k := &kitParts{entries: readTar(t, kit)}
+	for _, d := range k.index(t).Manifests {
+		if d.ArtifactType != oci.ArtifactTypeDBIndex {
+			continue
+		}
+		var m ocispec.Manifest
+		if err := json.Unmarshal(k.blob(t, d.Digest.String()), &m); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Layers) > 0 {
+			return m.Layers
+		}
+	}
+	t.Fatal("the kit lists no pre-built index tables")
+	return nil
+}
+
 func TestIndexTablesNotPushed(t *testing.T) {
 	reg := startRegistry(t, false)
 	e := newEnv(t)
 	kit := e.buildKit("kit.tar", "--index-tables", "--version", "1.0.0", "--sequence", "1")
 
-	k := &kitParts{entries: readTar(t, kit)}
-	var tables []ocispec.Descriptor
-	for _, d := range k.index(t).Manifests {
-		if d.ArtifactType == oci.ArtifactTypeDBIndex {
-			var m ocispec.Manifest
-			if err := json.Unmarshal(k.blob(t, d.Digest.String()), &m); err != nil {
-				t.Fatal(err)
-			}
-			tables = m.Layers
-		}
-	}
-	if len(tables) == 0 {
-		t.Fatal("the kit lists no pre-built index tables")
-	}
+	tables := indexTablesOf(t, kit)
 
 	e.must("ouk", "push", "--plain-http", kit, reg.host+"/ouk:1.0.0")
 	for _, d := range tables {
@@ -143,17 +151,7 @@ func TestIndexTablesMissingTableWarns(t *testing.T) {
 	kit := e.buildKit("kit.tar", "--index-tables", "--version", "1.0.0", "--sequence", "1")
 	dir := filepath.Join(e.dir, "layout")
 	untarKit(t, kit, dir)
-	k := &kitParts{entries: readTar(t, kit)}
-	var table ocispec.Descriptor
-	for _, d := range k.index(t).Manifests {
-		if d.ArtifactType == oci.ArtifactTypeDBIndex {
-			var m ocispec.Manifest
-			if err := json.Unmarshal(k.blob(t, d.Digest.String()), &m); err != nil {
-				t.Fatal(err)
-			}
-			table = m.Layers[0]
-		}
-	}
+	table := indexTablesOf(t, kit)[0]
 	if err := os.Remove(filepath.Join(dir, "blobs", "sha256", table.Digest.Encoded())); err != nil {
 		t.Fatal(err)
 	}
