@@ -5,7 +5,10 @@
 GO        ?= go
 BIN       := $(CURDIR)/bin
 TOOLS_BIN := $(CURDIR)/.tools/bin
-export GOFLAGS := -buildvcs=false
+# pebblegozstd makes Pebble compress zstd blocks with its pure Go encoder
+# even when cgo is on, so that pre-built index tables, and the kits that
+# carry them, have the same bytes on every platform.
+export GOFLAGS := -buildvcs=false -tags=pebblegozstd
 
 ORAS_VERSION        := v1.3.6
 CRANE_VERSION       := v0.22.1

@@ -11,7 +11,7 @@ stella=$root/bin/stella
 shared=$root/../shared/testdata
 export STELLA_HOME=$demo/store
 export COSIGN_PASSWORD=${COSIGN_PASSWORD:-stella-demo}
-export GOFLAGS=-buildvcs=false
+export GOFLAGS="-buildvcs=false -tags=pebblegozstd"
 mkdir -p "$demo/keys" "$demo/bin" "$STELLA_HOME"
 
 echo "==> Building stella for linux/amd64 and linux/arm64"

@@ -89,7 +89,7 @@ leaves them out. With --image, the kit carries only the images given.
 
 --index-tables adds the lookup index of every DB layer, pre-built, so an
 import ingests it instead of indexing each record: several times faster for
-a large DB, for a kit larger by about three times its DB layers. A delta
+a large DB, for a kit larger by about twice its DB layers. A delta
 leaves the tables out, and its import indexes its one new layer itself.
 
 With --base, records the new feeds lack become removals (tombstones) in the

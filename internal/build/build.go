@@ -68,8 +68,8 @@ type Options struct {
 	Removal vulndb.RemovalPolicy
 	// IndexTables adds pre-built lookup index tables for every DB layer,
 	// so that an import of the kit ingests them instead of indexing the
-	// records itself. The kit grows by about three times its DB layers; a
-	// delta written from it leaves the tables out.
+	// records itself. The kit grows by about twice the size of its DB
+	// layers; a delta written from it leaves the tables out.
 	IndexTables bool
 	// DeltaOutput, when set, is a second file that receives the delta from
 	// Base to the new kit, written from the same build.
