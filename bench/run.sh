@@ -7,9 +7,10 @@
 #   BENCH_RECORDS   records of the generated feeds (default 300000)
 #   BENCH_NIGHTS    nightly deltas (default 30)
 #   BENCH_IMAGE_MB  MiB of image layers in the kit (default 250)
-#   BENCH_BIG       size factor of the large kit for the memory check (default 10; 0 skips)
+#   BENCH_BIG       size factors of the large kits for the memory check, comma-separated
+#                   (default 10,20; 0 skips)
 #   BENCH_WORK      work folder (default a temporary folder, removed at the end);
-#                   needs about (BENCH_BIG + 8) x BENCH_IMAGE_MB of free space
+#                   needs about (3 x the largest factor + 8) x BENCH_IMAGE_MB of free space
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +30,7 @@ go run ./bench/vulndb -records "$records" > "$out/vulndb.md"
 
 echo "== import and deltas" >&2
 go run ./bench/import -stella bin/stella -tools .tools/bin -records "$records" \
-  -nights "${BENCH_NIGHTS:-30}" -image-mb "${BENCH_IMAGE_MB:-250}" -big "${BENCH_BIG:-10}" \
+  -nights "${BENCH_NIGHTS:-30}" -image-mb "${BENCH_IMAGE_MB:-250}" -big "${BENCH_BIG:-10,20}" \
   "${work_args[@]}" > "$out/import.md"
 
 cat "$out/vulndb.md" "$out/import.md"

@@ -8,7 +8,7 @@
 //
 // Usage:
 //
-//	go run ./bench/import [-stella bin/stella] [-records 300000] [-nights 30] [-image-mb 250] [-big 10] [-work DIR]
+//	go run ./bench/import [-stella bin/stella] [-records 300000] [-nights 30] [-image-mb 250] [-big 10,20] [-work DIR]
 //
 // The feeds come from the bench/gen generator with the same seed. Timings
 // are wall-clock on this machine and vary from run to run; the report gives
@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -36,11 +37,13 @@ import (
 )
 
 type config struct {
-	stella, tools, work  string
-	records, nights, big int
-	imageMB              int
-	seed                 uint64
-	keep                 bool
+	stella, tools, work string
+	records, nights     int
+	imageMB             int
+	// bigs are the size factors of the large kits, in ascending order.
+	bigs []int
+	seed uint64
+	keep bool
 }
 
 func main() {
@@ -51,10 +54,21 @@ func main() {
 	flag.IntVar(&c.records, "records", 300000, "vulnerability records of the generated feeds")
 	flag.IntVar(&c.nights, "nights", 30, "nightly deltas after the full kit")
 	flag.IntVar(&c.imageMB, "image-mb", 250, "MiB of image layers in the kit")
-	flag.IntVar(&c.big, "big", 10, "size factor of the large kit for the memory check; 0 skips it")
+	big := flag.String("big", "10,20", "size factors of the large kits for the memory check, comma-separated; 0 skips it")
 	flag.Uint64Var(&c.seed, "seed", 1, "generator seed")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work folder")
 	flag.Parse()
+	for _, f := range strings.Split(*big, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			fmt.Fprintf(os.Stderr, "bench/import: -big %q: want size factors such as 10,20\n", *big)
+			os.Exit(2)
+		}
+		if n > 0 {
+			c.bigs = append(c.bigs, n)
+		}
+	}
+	slices.Sort(c.bigs)
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/import:", err)
 		os.Exit(1)
@@ -253,10 +267,12 @@ func run(c config) error {
 	os.RemoveAll(fullStore)
 	rep.seriesDigest, rep.fullDigest = final, direct
 
-	if c.big > 0 {
-		if rep.big, err = c.measureBig(g, w, image, key, pub, layers, layerSize); err != nil {
+	for _, f := range c.bigs {
+		b, err := c.measureBig(g, w, f, image, key, pub, layers, layerSize)
+		if err != nil {
 			return err
 		}
+		rep.big = append(rep.big, b)
 	}
 	printReport(os.Stdout, c, rep, nights, fileSize(kit(0)))
 	return nil
@@ -274,7 +290,7 @@ type report struct {
 	orasSync                 measurement
 	kitBytes, imageBytes     int64
 	seriesDigest, fullDigest string
-	big                      bigRuns
+	big                      []bigRuns
 }
 
 // measureFull times three full imports into fresh stores, the floor, oras
@@ -360,17 +376,17 @@ func (c config) measureFull(kitPath, tablesKit, pub string, w func(string) strin
 	return rep, nil
 }
 
-// measureBig builds a kit about `big` times larger, with more image layers,
+// measureBig builds a kit about factor times larger, with more image layers,
 // imports it into a fresh store and removes both; then it does the same
 // with the kit built with pre-built index tables.
-func (c config) measureBig(g *feedgen.Generator, w func(string) string, image, key, pub string,
+func (c config) measureBig(g *feedgen.Generator, w func(string) string, factor int, image, key, pub string,
 	layers int, layerSize int64) (bigRuns, error) {
 	bigImage := w("image-big")
 	kitBig := w("kit-big.tar")
 	defer os.RemoveAll(bigImage)
 	defer os.Remove(kitBig)
 	defer os.RemoveAll(w("store-big"))
-	n := layers * c.big
+	n := layers * factor
 	logf("writing %d MiB of image layers for the large kit", int64(n)*layerSize>>20)
 	if err := writeImage(bigImage, "bench", c.seed+1, n, layerSize); err != nil {
 		return bigRuns{}, err
@@ -380,7 +396,7 @@ func (c config) measureBig(g *feedgen.Generator, w func(string) string, image, k
 		return bigRuns{}, err
 	}
 	defer os.RemoveAll(feeds)
-	var out bigRuns
+	out := bigRuns{factor: factor}
 	for _, tables := range []bool{false, true} {
 		args := []string{"ouk", "build", "-o", kitBig, "--version", "big", "--sequence", "1",
 			"--feed", "osv=" + filepath.Join(feeds, "osv"), "--feed", "ghsa=" + filepath.Join(feeds, "ghsa"),
@@ -410,6 +426,7 @@ func (c config) measureBig(g *feedgen.Generator, w func(string) string, image, k
 // bigRuns are the imports of the large kits, without and with pre-built
 // index tables.
 type bigRuns struct {
+	factor                int
 	plain, tables         measurement
 	plainSize, tablesSize int64
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -16,9 +17,16 @@ func printReport(out io.Writer, c config, rep *report, nights []night, kitBytes 
 	p("Machine: %s, %d cores, %s RAM, disk %s, %s %s/%s.", cpuModel(), runtime.NumCPU(), human(memTotal()),
 		diskInfo(c.work), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	p("")
-	p("Data: `go run ./bench/import -records %d -nights %d -image-mb %d -big %d -seed %d`: feeds from the "+
+	bigs := make([]string, len(c.bigs))
+	for i, f := range c.bigs {
+		bigs[i] = strconv.Itoa(f)
+	}
+	if len(bigs) == 0 {
+		bigs = []string{"0"}
+	}
+	p("Data: `go run ./bench/import -records %d -nights %d -image-mb %d -big %s -seed %d`: feeds from the "+
 		"bench/gen generator, one image of %s of seeded random layers, kits as plain tar, deltas as tar.zst. "+
-		"Times are the median of three runs; page caches were warm.", c.records, c.nights, c.imageMB, c.big, c.seed,
+		"Times are the median of three runs; page caches were warm.", c.records, c.nights, c.imageMB, strings.Join(bigs, ","), c.seed,
 		human(rep.imageBytes))
 	p("")
 	p("### Full import against the floor and peers")
@@ -104,9 +112,13 @@ func printReport(out io.Writer, c config, rep *report, nights []night, kitBytes 
 			p("| %s | %s | %s | %s | %.2f |", name, human(size), human(m.maxRSS), human(m.written), float64(m.written)/float64(size))
 		}
 	}
-	memRow(fmt.Sprintf("kit %d times larger", c.big), rep.big.plainSize, rep.big.plain)
+	for _, b := range rep.big {
+		memRow(fmt.Sprintf("kit %d times larger", b.factor), b.plainSize, b.plain)
+	}
 	memRow("full kit with pre-built index tables", rep.tablesBytes, rep.tables)
-	memRow(fmt.Sprintf("kit with pre-built index tables, %d times larger", c.big), rep.big.tablesSize, rep.big.tables)
+	for _, b := range rep.big {
+		memRow(fmt.Sprintf("kit with pre-built index tables, %d times larger", b.factor), b.tablesSize, b.tables)
+	}
 	var dw, db, drss int64
 	for n := 1; n < len(nights); n++ {
 		dw += nights[n].imp.written
