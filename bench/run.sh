@@ -10,7 +10,7 @@
 #   BENCH_BIG       size factors of the large kits for the memory check, comma-separated
 #                   (default 10,20; 0 skips)
 #   BENCH_WORK      work folder (default a temporary folder, removed at the end);
-#                   needs about (3 x the largest factor + 8) x BENCH_IMAGE_MB of free space
+#                   needs about (3 x the largest factor + 10) x BENCH_IMAGE_MB of free space
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -349,7 +349,8 @@ func (s *Store) hasPrefix(prefix []byte) (bool, error) {
 
 // tuneOptions sets the Pebble options that do not depend on the store's
 // directory. Tables written outside a store, such as pre-built index
-// tables, take their block options from the same settings.
+// tables, take their Bloom filters from the same settings, and WriteTable
+// sets their compression and block size.
 func tuneOptions(o *pebble.Options) {
 	// The lookup index reads many small values at random. A block cache
 	// larger than Pebble's 8 MiB default and Bloom filters on every level

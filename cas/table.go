@@ -35,6 +35,8 @@ const tableBlockSize = 16 << 10
 // filters of the tables a store writes itself, and zstd blocks of 16 KiB.
 // Its bytes depend on the zstd encoder, which is why the Makefile builds
 // with the pebblegozstd tag: every build then uses Pebble's Go encoder.
+// NOTE: that encoder is expected to write the same bytes on every
+// architecture, but the pinned-bytes test runs only on the test machine.
 func WriteTable(w io.Writer, ns string, fill func(add func(key, value []byte) error) error) error {
 	o := &pebble.Options{}
 	tuneOptions(o)

@@ -69,6 +69,7 @@ func main() {
 		}
 	}
 	slices.Sort(c.bigs)
+	c.bigs = slices.Compact(c.bigs)
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/import:", err)
 		os.Exit(1)
@@ -405,10 +406,13 @@ func (c config) measureBig(g *feedgen.Generator, w func(string) string, factor i
 		if tables {
 			args = append(args, "--index-tables")
 		}
+		// The previous pass's kit and store go first, so that the disk
+		// holds one large kit and one large store at a time.
+		os.RemoveAll(w("store-big"))
+		os.Remove(kitBig)
 		if _, err := runCmd(nil, c.stella, args...); err != nil {
 			return bigRuns{}, err
 		}
-		os.RemoveAll(w("store-big"))
 		logf("importing the large kit (%d bytes, pre-built index tables: %v)", fileSize(kitBig), tables)
 		m, err := c.runStella(w("store-big"), "ouk", "import", "--key", pub, kitBig)
 		if err != nil {
