@@ -86,9 +86,13 @@ type Result struct {
 	LayersIndexed int       `json:"layersIndexed"`
 	// LayersFromTables counts the layers of LayersIndexed whose pre-built
 	// index tables the import ingested.
-	LayersFromTables int      `json:"layersFromTables"`
-	SignedBy         string   `json:"signedBy,omitempty"`
-	AlreadyActive    bool     `json:"alreadyActive"`
-	Action           string   `json:"action"`
-	Warnings         []string `json:"warnings,omitempty"`
+	LayersFromTables int `json:"layersFromTables"`
+	// TablesSkipped counts the pre-built index tables the import did not
+	// read: those of layers already indexed, and tables it cannot use.
+	// They are never stored, so BlobsSkipped leaves them out.
+	TablesSkipped int      `json:"tablesSkipped"`
+	SignedBy      string   `json:"signedBy,omitempty"`
+	AlreadyActive bool     `json:"alreadyActive"`
+	Action        string   `json:"action"`
+	Warnings      []string `json:"warnings,omitempty"`
 }

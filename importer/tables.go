@@ -142,7 +142,7 @@ func (s *session) stageTable(ctx context.Context, desc ocispec.Descriptor, r io.
 	t := s.tables
 	layer, ok := t.layerOf[desc.Digest]
 	if !ok {
-		s.result.BlobsSkipped++
+		s.result.TablesSkipped++
 		return false, nil
 	}
 	counted := &countingReader{r: r, onRead: s.onRead(desc.Digest)}

@@ -31,6 +31,7 @@ func TestIndexTablesIngestedOnFullImport(t *testing.T) {
 	e := newEnv(t)
 	series := e.buildSeries(3, "--index-tables")
 
+	tables := 0
 	for kit, wantInKit := range map[string]bool{series[2].full: true, series[2].delta: false} {
 		var rep struct {
 			IndexTables *struct {
@@ -44,6 +45,9 @@ func TestIndexTablesIngestedOnFullImport(t *testing.T) {
 		if rep.IndexTables == nil || rep.IndexTables.InKit != wantInKit || (wantInKit && rep.IndexTables.Tables == 0) {
 			t.Errorf("inspect %s reports index tables %+v, want in the kit: %v", filepath.Base(kit), rep.IndexTables, wantInKit)
 		}
+		if wantInKit && rep.IndexTables != nil {
+			tables = rep.IndexTables.Tables
+		}
 	}
 
 	// The full kit of night 3 carries the tables of all its layers.
@@ -55,6 +59,15 @@ func TestIndexTablesIngestedOnFullImport(t *testing.T) {
 	}
 	if got := full.activeDigest(); got != series[2].digest {
 		t.Fatalf("full import activates %s, want %s", got, series[2].digest)
+	}
+	// Imported again, the kit reads nothing, and the tables, never stored,
+	// are not counted as blobs already present.
+	again := full.importJSON(series[2].full)
+	if again.BlobsSkipped != res.BlobsStored {
+		t.Errorf("second import skipped %d blobs, want the %d the first one stored", again.BlobsSkipped, res.BlobsStored)
+	}
+	if again.TablesSkipped != tables {
+		t.Errorf("second import skipped %d tables, want %d", again.TablesSkipped, tables)
 	}
 
 	// Deltas leave the tables out: each new layer is indexed from its records.

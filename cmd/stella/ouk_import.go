@@ -170,6 +170,9 @@ func printImportResult(w io.Writer, res *importer.Result) {
 	}
 	fmt.Fprintf(w, "  stored        %s in %d blobs (%d already present, skipped unread)\n",
 		humanBytes(res.BytesStored), res.BlobsStored, res.BlobsSkipped)
+	if res.TablesSkipped > 0 {
+		fmt.Fprintf(w, "  index tables  %d pre-built tables not needed or not usable, skipped unread\n", res.TablesSkipped)
+	}
 	if res.LayersFromTables > 0 {
 		fmt.Fprintf(w, "  DB layers     %d newly indexed, %d of them from pre-built tables\n", res.LayersIndexed, res.LayersFromTables)
 	} else {
