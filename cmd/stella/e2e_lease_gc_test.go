@@ -171,6 +171,9 @@ func TestGCIgnoresPinOfExitedLookup(t *testing.T) {
 	if !strings.Contains(out, "Removed 1 stale pin:") {
 		t.Errorf("gc output does not report the stale pin:\n%s", out)
 	}
+	if !strings.Contains(out, " of 1 kit\n") {
+		t.Errorf("gc output does not count the one kit it keeps in the singular:\n%s", out)
+	}
 }
 
 func TestGCTextGivesReasons(t *testing.T) {

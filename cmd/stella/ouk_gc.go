@@ -73,8 +73,9 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				verb = "Would remove"
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "%s %d blobs (%s); kept %d blobs of %d kits\n",
-				verb, rep.Removed, humanBytes(rep.BytesRemoved), rep.Kept, len(rep.KeptKits))
+			fmt.Fprintf(w, "%s %d %s (%s); kept %d %s of %d %s\n",
+				verb, rep.Removed, plural(rep.Removed, "blob", "blobs"), humanBytes(rep.BytesRemoved),
+				rep.Kept, plural(rep.Kept, "blob", "blobs"), len(rep.KeptKits), plural(len(rep.KeptKits), "kit", "kits"))
 			for _, k := range rep.KeptReasons {
 				fmt.Fprintf(w, "  %s: %s\n", keptKitName(k), keepReasonsText(k.Reasons, keep))
 			}

@@ -107,7 +107,10 @@ platforms and sizes, and which blobs the local store already holds.
 
 Signatures are verified with the keys given by --key and the *.pub files of
 the store's keys folder. The store is opened only when it exists; when
-another stella process holds it, the store columns are left empty.`,
+another stella process holds it, the store columns are left empty.
+
+Inspect reads the manifests and the DB layers it counts records in, but does
+not check the digest of every blob: import and verify do.`,
 		Example: `  stella ouk inspect kit.tar.zst
   stella ouk inspect --key cosign.pub -o json delta-0602.tar.zst`,
 		Args: cobra.ExactArgs(1),
