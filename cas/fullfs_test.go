@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	iofs "io/fs"
 	"log/slog"
 	"strings"
@@ -285,6 +286,46 @@ func TestFormatSize(t *testing.T) {
 	} {
 		if got := FormatSize(tc.n); got != tc.want {
 			t.Errorf("FormatSize(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
+
+// deniedFS fails the store's first steps as a read-only mount or a folder
+// the user cannot enter does: MkdirAll with mkdirErr, Lock with lockErr.
+type deniedFS struct {
+	vfs.FS
+	mkdirErr, lockErr error
+}
+
+func (f deniedFS) MkdirAll(dir string, perm iofs.FileMode) error {
+	if f.mkdirErr != nil {
+		return &iofs.PathError{Op: "mkdir", Path: dir, Err: f.mkdirErr}
+	}
+	return f.FS.MkdirAll(dir, perm)
+}
+
+func (f deniedFS) Lock(name string) (io.Closer, error) {
+	if f.lockErr != nil {
+		return nil, &iofs.PathError{Op: "open", Path: name, Err: f.lockErr}
+	}
+	return f.FS.Lock(name)
+}
+
+func TestOpenDeniedSaysWhatToDo(t *testing.T) {
+	for name, fs := range map[string]deniedFS{
+		"read-only mount":   {FS: vfs.NewMem(), lockErr: syscall.EROFS},
+		"no write access":   {FS: vfs.NewMem(), lockErr: syscall.EACCES},
+		"folder not usable": {FS: vfs.NewMem(), mkdirErr: syscall.EACCES},
+	} {
+		_, err := Open("/store", Options{fs: fs})
+		if err == nil {
+			t.Fatalf("%s: Open succeeded", name)
+		}
+		if !strings.Contains(err.Error(), "--store") {
+			t.Errorf("%s: error does not say what to do: %v", name, err)
+		}
+		if fs.mkdirErr != nil && strings.Contains(err.Error(), "creating") {
+			t.Errorf("%s: error says the existing folder is being created: %v", name, err)
 		}
 	}
 }

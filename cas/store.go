@@ -138,6 +138,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		if isDiskFull(err) {
 			return nil, fmt.Errorf("creating store directory %s: %w", dir, s.diskFullError(err))
 		}
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("opening store directory %s: %w; run stella as a user who can enter and write "+
+				"the store folder, or give another folder with --store", dir, err)
+		}
 		return nil, fmt.Errorf("creating store directory %s: %w", dir, err)
 	}
 
@@ -192,6 +196,11 @@ func (s *Store) acquireLock(wait time.Duration) (*pebble.Lock, error) {
 			return lock, nil
 		}
 		if !isLockHeld(err) {
+			if errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) {
+				return nil, fmt.Errorf("locking store %s: %w; every stella command writes its lock file there, "+
+					"so run it as a user who can write the folder, on a read-write mount, or use --store "+
+					"with a writable copy of the store", s.dir, err)
+			}
 			return nil, fmt.Errorf("locking store %s: %w", s.dir, err)
 		}
 		remaining := time.Until(deadline)

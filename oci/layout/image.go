@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -108,7 +109,7 @@ func openArchive(ctx context.Context, path string) (ocispec.Index, *verifyingSto
 	plain, err := plainArchive(f)
 	if err != nil {
 		f.Close()
-		return ocispec.Index{}, nil, fmt.Errorf("reading image archive %s: %w", path, err)
+		return ocispec.Index{}, nil, fmt.Errorf("reading archive %s: %w", path, err)
 	}
 	if plain != f {
 		f.Close()
@@ -151,6 +152,9 @@ func plainArchive(f *os.File) (*os.File, error) {
 	os.Remove(tmp.Name())
 	if _, err := io.Copy(tmp, r); err != nil {
 		tmp.Close()
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("decompressing %s archive: the compressed stream ends early, so the file is truncated; copy it again: %w", c, err)
+		}
 		return nil, fmt.Errorf("decompressing %s archive: %w", c, err)
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
@@ -187,7 +191,7 @@ func indexArchive(ctx context.Context, f *os.File, where string) (*archiveStorag
 			break
 		}
 		if err != nil {
-			return nil, ocispec.Index{}, fmt.Errorf("reading image archive %s: %w", where, readError(err))
+			return nil, ocispec.Index{}, fmt.Errorf("reading archive %s: %w", where, readError(err))
 		}
 		if n >= x.lim.MaxEntries {
 			return nil, ocispec.Index{}, fmt.Errorf("image archive %s has more than %d entries: %w",

@@ -186,6 +186,28 @@ func TestLoadImage(t *testing.T) {
 	}
 }
 
+func TestLoadImageTruncatedZstd(t *testing.T) {
+	zst, _ := writeDemoArchive(t, Zstd)
+	data, err := os.ReadFile(zst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.tar.zst")
+	if err := os.WriteFile(cut, data[:len(data)*2/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = LoadImage(context.Background(), cut, "anything")
+	if err == nil {
+		t.Fatal("LoadImage of a truncated archive succeeded")
+	}
+	if !strings.Contains(err.Error(), "truncated; copy it again") {
+		t.Errorf("error does not say the file is truncated and what to do: %v", err)
+	}
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("error does not wrap io.ErrUnexpectedEOF: %v", err)
+	}
+}
+
 func TestLoadImageChoosesByTag(t *testing.T) {
 	index := ocispec.Index{Manifests: []ocispec.Descriptor{
 		{Digest: digest.Digest("sha256:" + strings.Repeat("a", 64)), Annotations: map[string]string{ocispec.AnnotationRefName: "1.0"}},
