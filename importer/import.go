@@ -150,6 +150,9 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 			if errors.Is(err, errdef.ErrDigestMismatch) {
 				return nil, fmt.Errorf("tar entry %s: %w; the file is corrupt or was altered, so copy the kit again", e.Name, err)
 			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("tar entry %s: %w; the stream ends inside this blob, so the kit file is truncated: copy it again", e.Name, err)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("tar entry %s: %w", e.Name, err)
 			}

@@ -183,6 +183,52 @@ func TestBadKitsRejected(t *testing.T) {
 	}
 }
 
+func TestImportFailureJSON(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1")
+	raw, err := os.ReadFile(kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cut the file in the middle of its largest blob.
+	br := bytes.NewReader(raw)
+	tr := tar.NewReader(br)
+	var at int64
+	var largest int64
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if hdr.Size > largest {
+			largest, at = hdr.Size, int64(len(raw))-int64(br.Len())+hdr.Size/2
+		}
+	}
+	cut := filepath.Join(e.dir, "cut.tar")
+	if err := os.WriteFile(cut, raw[:at], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("ouk", "import", "--key", e.pub, "-o", "json", cut)
+	if r.code != exitRejected {
+		t.Fatalf("import of a truncated kit: exit %d, want %d: %s", r.code, exitRejected, r.stderr)
+	}
+	var got importFailure
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("stdout of a failed import with -o json is not JSON: %v\n%s", err, r.stdout)
+	}
+	if got.Status != "failed" || got.ExitCode != exitRejected || got.Source != cut {
+		t.Errorf("failure JSON = %+v", got)
+	}
+	if !strings.Contains(got.Error, "truncated") || !strings.Contains(r.stderr, got.Error) {
+		t.Errorf("failure JSON error %q does not say the kit is truncated, or differs from stderr:\n%s", got.Error, r.stderr)
+	}
+
+	r = e.run("ouk", "import", "-o", "json", "oci://user:secret@registry.example.test/ouk:1")
+	if strings.Contains(r.stdout, "secret") || !strings.Contains(r.stdout, `"failed"`) {
+		t.Errorf("failure JSON for a source with credentials:\n%s", r.stdout)
+	}
+}
+
 func TestDowngradeOverrideRecorded(t *testing.T) {
 	e := newEnv(t)
 	e.must("ouk", "import", "--key", e.pub, e.buildKit("new.tar", "--version", "2.0.0", "--sequence", "20"))

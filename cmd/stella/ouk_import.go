@@ -51,14 +51,25 @@ interrupted import, Ctrl-C included, leaves the previous kit active; running
 it again stores only what is still missing.
 
 Trusted keys are those given with --key and every *.pub file in the store's
-keys folder.`,
+keys folder.
+
+With -o json, a failed import prints {"status": "failed", "source", "error",
+"exitCode"} on stdout besides the message on stderr.`,
 		Example: `  stella ouk import --key cosign.pub kit.tar.zst
   stella ouk import oci://registry.intranet/stella-ops/ouk:2026.12.04
   stella ouk import https://files.intranet/kits/kit.tar.zst
   cat kit.tar.zst | stella ouk import -
   stella ouk import -o json /media/usb/kit-layout`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args[0]) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			err := o.run(cmd, g, args[0])
+			if err != nil && o.out.json() {
+				// A script reading stdout learns the outcome without parsing
+				// stderr; the message and the exit code stay as without -o json.
+				_ = writeJSON(cmd.OutOrStdout(), importFailure{Status: "failed", Source: redactSource(args[0]), Error: err.Error(), ExitCode: exitCode(err)})
+			}
+			return err
+		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.keys, "key", nil, "trusted public key file (repeatable)")
@@ -221,4 +232,29 @@ func (o *importOptions) importHTTP(cmd *cobra.Command, log *slog.Logger, rawURL 
 	}
 	defer r.Close()
 	return importer.ImportStream(cmd.Context(), r, opts)
+}
+
+// importFailure is the -o json output of an import that failed.
+type importFailure struct {
+	Status   string `json:"status"`
+	Source   string `json:"source"`
+	Error    string `json:"error"`
+	ExitCode int    `json:"exitCode"`
+}
+
+// redactSource returns source without credentials a URL may carry before
+// its host, which an import refuses but must never echo.
+func redactSource(source string) string {
+	scheme, rest, ok := strings.Cut(source, "://")
+	if !ok {
+		return source
+	}
+	host, path, _ := strings.Cut(rest, "/")
+	if i := strings.LastIndex(host, "@"); i >= 0 {
+		host = "REDACTED@" + host[i+1:]
+	}
+	if path == "" && !strings.Contains(rest, "/") {
+		return scheme + "://" + host
+	}
+	return scheme + "://" + host + "/" + path
 }
