@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -211,5 +212,40 @@ func TestIndexTablesNotListedAsSignatures(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, oci.ArtifactTypeDBIndex) {
 		t.Errorf("the signature error lists the index tables manifest as a signature:\n%s", r.stderr)
+	}
+}
+
+func TestBuildReportsIndexTables(t *testing.T) {
+	e := newEnv(t)
+	feeds := filepath.Join(repoRoot(t), "testdata", "feeds")
+	for _, tables := range []bool{false, true} {
+		args := []string{"ouk", "build", "-o", filepath.Join(e.dir, fmt.Sprintf("kit-%v.tar", tables)),
+			"--feed", "osv=" + filepath.Join(feeds, "osv"), "--key", e.key, "--format", "json"}
+		if tables {
+			args = append(args, "--index-tables")
+		}
+		var res struct {
+			Images      []string `json:"images"`
+			IndexTables *struct {
+				Tables int   `json:"tables"`
+				Bytes  int64 `json:"bytes"`
+			} `json:"indexTables"`
+		}
+		out := e.must(args...)
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("build JSON: %v\n%s", err, out)
+		}
+		if res.Images == nil {
+			t.Errorf("build JSON gives images as null for a kit without images:\n%s", out)
+		}
+		got := res.IndexTables != nil && res.IndexTables.Tables > 0 && res.IndexTables.Bytes > 0
+		if got != tables {
+			t.Errorf("build with index tables %v reports %+v", tables, res.IndexTables)
+		}
+	}
+	out := e.must("ouk", "build", "-o", filepath.Join(e.dir, "text.tar"),
+		"--feed", "osv="+filepath.Join(feeds, "osv"), "--key", e.key, "--index-tables")
+	if !strings.Contains(out, "Index tables: ") {
+		t.Errorf("build text output does not report the index tables:\n%s", out)
 	}
 }

@@ -196,6 +196,9 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		}
 		fmt.Fprintf(w, "Image: %s\n", img)
 	}
+	if t := res.IndexTables; t != nil {
+		fmt.Fprintf(w, "Index tables: %d pre-built, %s\n", t.Tables, humanBytes(t.Bytes))
+	}
 	if !res.Signed {
 		fmt.Fprintln(w, "Signed: no (pass --key to sign)")
 	}

@@ -94,8 +94,17 @@ type Result struct {
 	BaseImages []string       `json:"baseImages,omitempty"`
 	Signed     bool           `json:"signed"`
 	Summary    vulndb.Summary `json:"summary"`
+	// IndexTables describes the pre-built index tables when
+	// Options.IndexTables was set.
+	IndexTables *TablesInfo `json:"indexTables,omitempty"`
 	// Delta describes the delta file when Options.DeltaOutput was set.
 	Delta *delta.Result `json:"delta,omitempty"`
+}
+
+// TablesInfo counts the pre-built index tables of a kit.
+type TablesInfo struct {
+	Tables int   `json:"tables"`
+	Bytes  int64 `json:"bytes"`
 }
 
 // Build writes a kit as opts describes.
@@ -208,6 +217,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		Layers:   b.layerCount,
 		Signed:   opts.Signer != nil,
 		Summary:  summary,
+		Images:   []string{},
+		// Set only when the build added tables.
+		IndexTables: b.tables,
 	}
 	for _, img := range imageDescs {
 		res.Images = append(res.Images, img.Annotations[oci.AnnotationImageRef])
@@ -242,6 +254,8 @@ type builder struct {
 	mem        *memory.Store
 	src        *multiSource
 	layerCount int
+	// tables describes the pre-built index tables, when added.
+	tables *TablesInfo
 	// base is the kit opened from Options.Base, or nil.
 	base *delta.Kit
 }

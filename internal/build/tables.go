@@ -74,6 +74,7 @@ func (b *builder) addIndexTables(ctx context.Context, db ocispec.Descriptor) (oc
 		return ocispec.Descriptor{}, err
 	}
 	desc.ArtifactType = oci.ArtifactTypeDBIndex
+	b.tables = &TablesInfo{Tables: len(list.Layers), Bytes: total}
 	b.opts.Logger.Info("pre-built lookup index tables", "layers", len(layers), "tables", len(list.Layers), "bytes", total)
 	return desc, nil
 }
