@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"stella-ops.org/ouk/cas"
 )
 
 func TestImportNoKeyNamesKeysFolder(t *testing.T) {
@@ -77,5 +81,49 @@ func TestRollbackTwiceSaysDirection(t *testing.T) {
 	}
 	if strings.Contains(out, "Rolled back") {
 		t.Errorf("a switch to a newer kit is called a rollback: %q", out)
+	}
+}
+
+func TestBuildEncryptedKeyWithoutPassword(t *testing.T) {
+	e := newEnv(t)
+	keys := filepath.Join(e.dir, "locked")
+	gen := exec.Command(stellaBin, "ouk", "keygen", "--output-dir", keys)
+	gen.Env = append(os.Environ(), "COSIGN_PASSWORD=secret")
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+
+	feeds := filepath.Join(repoRoot(t), "testdata", "feeds")
+	build := exec.Command(stellaBin, "ouk", "build", "-o", filepath.Join(e.dir, "kit.tar"),
+		"--feed", "osv="+filepath.Join(feeds, "osv"), "--key", filepath.Join(keys, "cosign.key"))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "COSIGN_PASSWORD=") {
+			build.Env = append(build.Env, kv)
+		}
+	}
+	out, err := build.CombinedOutput()
+	if err == nil {
+		t.Fatalf("build with an encrypted key and no password succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), "no password was given") || !strings.Contains(string(out), "COSIGN_PASSWORD") {
+		t.Errorf("error does not say that no password was given and how to give one:\n%s", out)
+	}
+}
+
+func TestStoreInUseNamesLockTimeout(t *testing.T) {
+	e := newEnv(t)
+	e.importJSON(e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1"))
+	store, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+
+	r := e.run("--lock-timeout", "100ms", "ouk", "status")
+	if r.code != exitStoreBusy {
+		t.Fatalf("status of a store in use: exit %d, want %d\n%s", r.code, exitStoreBusy, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "--lock-timeout") {
+		t.Errorf("error does not name --lock-timeout:\n%s", r.stderr)
 	}
 }

@@ -121,3 +121,23 @@ func TestVerifyReportsDamagedKit(t *testing.T) {
 	}
 	checkDamageReported(t, e.run("ouk", "verify", "--key", e.pub, dir))
 }
+
+func TestVerifyTruncatedKitAdvisesOnce(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar.zst")
+	raw, err := os.ReadFile(kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(e.dir, "cut.tar.zst")
+	if err := os.WriteFile(cut, raw[:len(raw)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("ouk", "verify", "--key", e.pub, cut)
+	if r.code != exitRejected {
+		t.Fatalf("verify of a truncated kit: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	if n := strings.Count(r.stderr, "again"); n != 1 {
+		t.Errorf("the error gives its advice %d times, want once:\n%s", n, r.stderr)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -89,6 +90,10 @@ a bad signature.`,
 				printCheck(w, "Signature in kit", rep.Embedded)
 			}
 			if openErr != nil {
+				if strings.Contains(openErr.Error(), "again") {
+					// The reason already says what to do.
+					return fmt.Errorf("kit %s is damaged or not a kit: %w", args[0], openErr)
+				}
 				return fmt.Errorf("kit %s is damaged or not a kit; copy the file again, or get a new copy from the connected side: %w", args[0], openErr)
 			}
 			if rep.Contents.Status == "failed" {

@@ -45,7 +45,8 @@ func (g *globalOptions) openStoreCache(_ context.Context, log *slog.Logger, wait
 	}
 	s, err := cas.Open(filepath.Join(dir, storeDBDir), cas.Options{Logger: log, LockWait: wait, CacheSize: cacheSize})
 	if errors.Is(err, errdef.ErrStoreInUse) {
-		return nil, "", fmt.Errorf("store %s is used by another stella process; wait for it to finish and try again: %w", dir, errdef.ErrStoreInUse)
+		return nil, "", fmt.Errorf("store %s is used by another stella process; wait for it to finish and try again, "+
+			"or wait longer for it with --lock-timeout (now %s): %w", dir, wait, errdef.ErrStoreInUse)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("opening store %s: %w", dir, err)
@@ -87,6 +88,11 @@ func loadSigner(path string) (cryptoSigner, error) {
 		return nil, err
 	}
 	s, err := sign.LoadPrivateKey(raw, pw)
+	if errors.Is(err, sign.ErrWrongPassword) && pw == nil {
+		// No password came from the environment or a terminal.
+		return nil, fmt.Errorf("loading signing key %s: the key is encrypted and no password was given: "+
+			"set COSIGN_PASSWORD to the password it was created with, or run on a terminal to be asked: %w", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("loading signing key %s: %w", path, err)
 	}
