@@ -91,7 +91,7 @@ a bad signature.`,
 			}
 			if openErr != nil {
 				if strings.Contains(openErr.Error(), "again") {
-					// The reason already says what to do.
+					// The reason already gives the next step.
 					return fmt.Errorf("kit %s is damaged or not a kit: %w", args[0], openErr)
 				}
 				return fmt.Errorf("kit %s is damaged or not a kit; copy the file again, or get a new copy from the connected side: %w", args[0], openErr)
