@@ -290,8 +290,9 @@ func TestFormatSize(t *testing.T) {
 	}
 }
 
-// deniedFS fails the store's first steps as a read-only mount or a folder
-// the user cannot enter does: MkdirAll with mkdirErr, Lock with lockErr.
+// deniedFS is a file system whose MkdirAll fails with mkdirErr and whose
+// Lock fails with lockErr, as on a read-only mount or a folder the user
+// cannot enter.
 type deniedFS struct {
 	vfs.FS
 	mkdirErr, lockErr error
@@ -311,7 +312,7 @@ func (f deniedFS) Lock(name string) (io.Closer, error) {
 	return f.FS.Lock(name)
 }
 
-func TestOpenDeniedSaysWhatToDo(t *testing.T) {
+func TestOpenDeniedGivesNextStep(t *testing.T) {
 	for name, fs := range map[string]deniedFS{
 		"read-only mount":   {FS: vfs.NewMem(), lockErr: syscall.EROFS},
 		"no write access":   {FS: vfs.NewMem(), lockErr: syscall.EACCES},

@@ -88,8 +88,8 @@ type Result struct {
 	// index tables the import ingested.
 	LayersFromTables int `json:"layersFromTables"`
 	// TablesSkipped counts the pre-built index tables the import did not
-	// read: those of layers already indexed, and tables it cannot use.
-	// They are never stored, so BlobsSkipped leaves them out.
+	// read, because their layers were indexed already or it cannot use them.
+	// BlobsSkipped does not count them, since tables are never stored.
 	TablesSkipped int      `json:"tablesSkipped"`
 	SignedBy      string   `json:"signedBy,omitempty"`
 	AlreadyActive bool     `json:"alreadyActive"`

@@ -42,7 +42,7 @@ func OpenHTTP(ctx context.Context, client *http.Client, url string, log *slog.Lo
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &HTTPReader{ctx: ctx, client: client, url: url, log: log, size: -1}
-	if err := withRetry(ctx, log, "GET "+redactURL(url), func(int) error { return r.request() }); err != nil {
+	if err := withRetry(ctx, log, "GET "+RedactURL(url), func(int) error { return r.request() }); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -58,7 +58,7 @@ func (r *HTTPReader) Offset() int64 { return r.off }
 func (r *HTTPReader) request() error {
 	req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, r.url, nil)
 	if err != nil {
-		return fmt.Errorf("kit URL %s: %w", redactURL(r.url), err)
+		return fmt.Errorf("kit URL %s: %w", RedactURL(r.url), err)
 	}
 	if r.off > 0 {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(r.off, 10)+"-")
@@ -83,13 +83,13 @@ func (r *HTTPReader) request() error {
 		// The server ignored Range, or If-Range failed because the file changed.
 		resp.Body.Close()
 		if r.validator != "" && validatorOf(resp) != r.validator {
-			return fmt.Errorf("%s: %w; run the import again to start over", redactURL(r.url), ErrChanged)
+			return fmt.Errorf("%s: %w; run the import again to start over", RedactURL(r.url), ErrChanged)
 		}
 		return fmt.Errorf("%s: the server does not support range requests, so the download cannot resume at byte %d; "+
-			"run the import again or use a server with range support: %w", redactURL(r.url), r.off, ErrChanged)
+			"run the import again or use a server with range support: %w", RedactURL(r.url), r.off, ErrChanged)
 	default:
 		resp.Body.Close()
-		return &StatusError{URL: redactURL(r.url), Code: resp.StatusCode, Status: resp.Status}
+		return &StatusError{URL: RedactURL(r.url), Code: resp.StatusCode, Status: resp.Status}
 	}
 	r.body = resp.Body
 	return nil
@@ -131,11 +131,11 @@ func (r *HTTPReader) Read(p []byte) (int, error) {
 		r.resumes++
 		r.Resumes++
 		r.body.Close()
-		r.log.Info("resuming download", "url", redactURL(r.url), "offset", r.off, "error", err)
-		rerr := withRetry(r.ctx, r.log, "GET "+redactURL(r.url), func(int) error { return r.request() })
+		r.log.Info("resuming download", "url", RedactURL(r.url), "offset", r.off, "error", err)
+		rerr := withRetry(r.ctx, r.log, "GET "+RedactURL(r.url), func(int) error { return r.request() })
 		if rerr != nil {
 			r.body = io.NopCloser(strings.NewReader(""))
-			return n, fmt.Errorf("resuming download of %s at byte %d: %w", redactURL(r.url), r.off, rerr)
+			return n, fmt.Errorf("resuming download of %s at byte %d: %w", RedactURL(r.url), r.off, rerr)
 		}
 		if n > 0 {
 			return n, nil
@@ -178,8 +178,9 @@ func checkContentRange(v string, off int64) error {
 	return nil
 }
 
-// redactURL drops a user and password from a URL before it is logged.
-func redactURL(u string) string {
+// RedactURL drops a user and password from a URL before it is logged or
+// printed.
+func RedactURL(u string) string {
 	scheme, rest, ok := strings.Cut(u, "://")
 	if !ok {
 		return u

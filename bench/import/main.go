@@ -406,7 +406,7 @@ func (c config) measureBig(g *feedgen.Generator, w func(string) string, factor i
 		if tables {
 			args = append(args, "--index-tables")
 		}
-		// The previous pass's kit and store go first, so that the disk
+		// Remove the previous pass's kit and store first, so that the disk
 		// holds one large kit and one large store at a time.
 		os.RemoveAll(w("store-big"))
 		os.Remove(kitBig)

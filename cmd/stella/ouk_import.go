@@ -64,9 +64,9 @@ With -o json, a failed import prints {"status": "failed", "source", "error",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			err := o.run(cmd, g, args[0])
 			if err != nil && o.out.json() {
-				// A script reading stdout learns the outcome without parsing
-				// stderr; the message and the exit code stay as without -o json.
-				_ = writeJSON(cmd.OutOrStdout(), importFailure{Status: "failed", Source: redactSource(args[0]), Error: err.Error(), ExitCode: exitCode(err)})
+				// A script that reads stdout gets the outcome without parsing
+				// stderr. The message and the exit code do not change.
+				_ = writeJSON(cmd.OutOrStdout(), importFailure{Status: "failed", Source: mirror.RedactURL(args[0]), Error: err.Error(), ExitCode: exitCode(err)})
 			}
 			return err
 		},
@@ -240,21 +240,4 @@ type importFailure struct {
 	Source   string `json:"source"`
 	Error    string `json:"error"`
 	ExitCode int    `json:"exitCode"`
-}
-
-// redactSource returns source without credentials a URL may carry before
-// its host, which an import refuses but must never echo.
-func redactSource(source string) string {
-	scheme, rest, ok := strings.Cut(source, "://")
-	if !ok {
-		return source
-	}
-	host, path, _ := strings.Cut(rest, "/")
-	if i := strings.LastIndex(host, "@"); i >= 0 {
-		host = "REDACTED@" + host[i+1:]
-	}
-	if path == "" && !strings.Contains(rest, "/") {
-		return scheme + "://" + host
-	}
-	return scheme + "://" + host + "/" + path
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -90,8 +89,8 @@ a bad signature.`,
 				printCheck(w, "Signature in kit", rep.Embedded)
 			}
 			if openErr != nil {
-				if strings.Contains(openErr.Error(), "again") {
-					// The reason already gives the next step.
+				if errors.Is(openErr, io.ErrUnexpectedEOF) {
+					// A truncated kit's reason already gives the next step.
 					return fmt.Errorf("kit %s is damaged or not a kit: %w", args[0], openErr)
 				}
 				return fmt.Errorf("kit %s is damaged or not a kit; copy the file again, or get a new copy from the connected side: %w", args[0], openErr)
