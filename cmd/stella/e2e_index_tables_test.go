@@ -203,6 +203,9 @@ func TestIndexTablesDeltaOverOtherBuild(t *testing.T) {
 	if !strings.Contains(r.stderr, "stella ouk delta --from") {
 		t.Errorf("error does not name stella ouk delta --from:\n%s", r.stderr)
 	}
+	if got := e.activeDigest(); got != plainSeries[0].digest {
+		t.Errorf("after the rejected delta, active kit is %s, want %s", got, plainSeries[0].digest)
+	}
 }
 
 func TestIndexTablesNotListedAsSignatures(t *testing.T) {
