@@ -359,6 +359,16 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 	if err != nil {
 		return err
 	}
+	if s.indexer != nil {
+		// Layers that a tar stream started to index finish first, so the
+		// loop below finds them indexed.
+		n, err := s.indexer.wait()
+		if err != nil {
+			return err
+		}
+		s.result.LayersIndexed += n
+		s.indexer = nil
+	}
 	store := s.opts.Store.KV(VulnDBNamespace)
 	var todo []ocispec.Descriptor
 	for _, l := range layers[1:] {

@@ -29,6 +29,7 @@ func ImportStream(ctx context.Context, r io.Reader, opts Options) (*Result, erro
 	defer s.discardTables()
 	index, err := s.readStream(ctx, newContextReader(ctx, r))
 	if err != nil {
+		s.stopIndexer()
 		s.failed(ctx, err)
 		return nil, err
 	}
@@ -94,6 +95,7 @@ func isRejection(err error) bool {
 func (s *session) finishOrRollback(ctx context.Context, index ocispec.Index) (*Result, error) {
 	res, err := s.finish(ctx, index)
 	if err != nil {
+		s.stopIndexer()
 		s.rollback(context.WithoutCancel(ctx))
 		return nil, err
 	}
@@ -109,6 +111,7 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 	var index *ocispec.Index
 	sawLayout := false
 	guard := newStreamGuard(s)
+	s.indexer = newLayerIndexer(ctx, s)
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -161,6 +164,9 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 			}
 			if err := guard.seen(ctx, desc, stored); err != nil {
 				return nil, err
+			}
+			if signed, ok := guard.graph[desc.Digest]; ok && stored && guard.verified && signed.MediaType == oci.MediaTypeDBLayer {
+				s.indexer.start(signed)
 			}
 			if index != nil {
 				if err := s.checkBaseEarly(ctx, *index, desc); err != nil {

@@ -41,6 +41,9 @@ type session struct {
 	early map[digest.Digest]bool
 	// tables is the plan for the kit's pre-built index tables, or nil.
 	tables *indexTables
+	// indexer indexes the DB layers of a tar stream as they arrive, or is
+	// nil.
+	indexer *layerIndexer
 }
 
 func newSession(opts Options) *session {
@@ -81,6 +84,14 @@ func (s *session) onRead(d digest.Digest) func(int) {
 		if s.opts.Progress != nil {
 			s.opts.Progress(Progress{BytesRead: s.result.BytesRead, Blob: d.String()})
 		}
+	}
+}
+
+// stopIndexer stops the indexing of layers that a tar stream started, so
+// that no layer is read while a failed import removes its blobs.
+func (s *session) stopIndexer() {
+	if s.indexer != nil {
+		s.indexer.stop()
 	}
 }
 

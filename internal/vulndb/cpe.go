@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	ver "github.com/aquasecurity/go-version/pkg/version"
 )
@@ -25,10 +26,44 @@ func parseCPE(s string) (cpeName, error) {
 	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
 		return cpeName{}, errors.New(`a CPE 2.3 name starts with "cpe:2.3:"`)
 	}
+	rest := s[len(prefix):]
+	var buf [11]string
+	var attrs []string
+	if !strings.Contains(rest, `\`) && utf8.ValidString(rest) {
+		attrs = splitCPEPlain(rest, &buf)
+	} else {
+		attrs = splitCPEEscaped(rest)
+	}
+	if len(attrs) > 11 {
+		return cpeName{}, fmt.Errorf("CPE has %d attributes; CPE 2.3 has 11", len(attrs))
+	}
+	return cpeFromAttrs(attrs)
+}
+
+// splitCPEPlain splits the attributes of a CPE 2.3 name, after its
+// prefix, that has no escapes and is valid UTF-8: they are the substrings
+// between colons, and the first eleven share buf. It gives what
+// splitCPEEscaped gives for such a name, without its copies.
+func splitCPEPlain(rest string, buf *[11]string) []string {
+	attrs := buf[:0]
+	for {
+		v, tail, more := strings.Cut(rest, ":")
+		attrs = append(attrs, v)
+		if !more {
+			return attrs
+		}
+		rest = tail
+	}
+}
+
+// splitCPEEscaped splits the attributes of a CPE 2.3 name, after its
+// prefix, at the colons that no backslash escapes. Escapes are kept in the
+// values, and invalid UTF-8 becomes U+FFFD.
+func splitCPEEscaped(rest string) []string {
 	var attrs []string
 	var cur strings.Builder
 	escaped := false
-	for _, r := range s[len(prefix):] {
+	for _, r := range rest {
 		switch {
 		case escaped:
 			cur.WriteRune('\\')
@@ -43,10 +78,13 @@ func parseCPE(s string) (cpeName, error) {
 			cur.WriteRune(r)
 		}
 	}
-	attrs = append(attrs, cur.String())
-	if len(attrs) > 11 {
-		return cpeName{}, fmt.Errorf("CPE has %d attributes; CPE 2.3 has 11", len(attrs))
-	}
+	return append(attrs, cur.String())
+}
+
+// cpeFromAttrs makes a CPE name of up to eleven attributes, in order, and
+// checks that it names a vendor and product. A missing or empty attribute
+// is ANY ("*").
+func cpeFromAttrs(attrs []string) (cpeName, error) {
 	for len(attrs) < 11 {
 		attrs = append(attrs, "*")
 	}

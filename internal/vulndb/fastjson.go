@@ -18,7 +18,7 @@ import (
 // or invalid UTF-8, and input that is not valid JSON. So when ok is true,
 // the record equals what json.Unmarshal returns for the same bytes.
 func decodeRecordFast(b []byte) (r Record, ok bool) {
-	return decodeRecordFastFrom(&fastDecoder{b: b, s: string(b)})
+	return decodeRecordFastFrom(newFastDecoder(b, string(b), nil))
 }
 
 // decodeRecordFastOwned is decodeRecordFast for a buffer that the caller
@@ -28,7 +28,15 @@ func decodeRecordFastOwned(b []byte) (r Record, ok bool) {
 	if len(b) == 0 {
 		return Record{}, false
 	}
-	return decodeRecordFastFrom(&fastDecoder{b: b, s: unsafe.String(&b[0], len(b)), own: b})
+	return decodeRecordFastFrom(newFastDecoder(b, unsafe.String(&b[0], len(b)), b))
+}
+
+// newFastDecoder returns a decoder over b, with s and own as fastDecoder
+// describes them.
+func newFastDecoder(b []byte, s string, own []byte) *fastDecoder {
+	d := &fastDecoder{b: b, s: s, own: own}
+	d.keys = d.keyBuf[:0]
+	return d
 }
 
 func decodeRecordFastFrom(d *fastDecoder) (r Record, ok bool) {
@@ -55,6 +63,9 @@ type fastDecoder struct {
 	own []byte
 	// keys holds the keys of the objects being decoded, innermost last.
 	keys [][]byte
+	// keyBuf backs keys, so that the keys of a record's nested objects
+	// fit without growing the slice.
+	keyBuf [32][]byte
 }
 
 // maxFastDepth bounds the nesting of values the fast path skips, well
@@ -578,26 +589,8 @@ func (d *fastDecoder) rangeValue(rg *Range) {
 // database_specific.stellaops without decoding its sources, or reports ok
 // false when the value needs encoding/json.
 func tombstoneFast(raw []byte) (tombstone, ok bool) {
-	d := &fastDecoder{b: raw}
-	d.object(func(key []byte) {
-		if string(key) != "tombstone" {
-			d.unknown(key, "tombstone")
-			return
-		}
-		switch v := d.value(); string(v) {
-		case "true":
-			tombstone = true
-		case "false":
-			tombstone = false
-		default:
-			d.fail()
-		}
-	})
-	d.space()
-	if d.failed || d.i != len(d.b) {
-		return false, false
-	}
-	return tombstone, true
+	tombstone, _, ok = stellaopsFast(raw, false)
+	return tombstone, ok
 }
 
 // boolean decodes true or false; anything else, null included, fails.
@@ -629,47 +622,95 @@ var extraFields = []string{"tombstone", "sources", "cwe_ids", "nvd_configuration
 // configurationsFast returns the CPE match criteria of the NVD
 // configurations in the raw value of database_specific.stellaops, as
 // recordCPEs does with encoding/json, or ok false when the value needs
-// encoding/json. Indexing calls it for every NVD record, so it skips the
-// other members without decoding them.
+// encoding/json.
 func configurationsFast(raw []byte) (out []nvdCPEMatch, ok bool) {
-	d := &fastDecoder{b: raw}
+	_, out, ok = stellaopsFast(raw, true)
+	return out, ok
+}
+
+// stellaopsFast reads the raw value of database_specific.stellaops in one
+// pass: the tombstone flag and, with cpes set, the CPE match criteria of
+// the NVD configurations. It skips the other members without decoding
+// them, and reports ok false when the value needs encoding/json. The
+// criteria share raw's memory, so raw must not change while they are in
+// use. Indexing calls it for every record.
+func stellaopsFast(raw []byte, cpes bool) (tombstone bool, out []nvdCPEMatch, ok bool) {
+	if len(raw) == 0 {
+		return false, nil, false
+	}
+	d := newFastDecoder(raw, unsafe.String(&raw[0], len(raw)), raw)
 	d.object(func(key []byte) {
-		if string(key) != "nvd_configurations" {
+		switch {
+		case string(key) == "tombstone":
+			switch v := d.value(); string(v) {
+			case "true":
+				tombstone = true
+			case "false":
+				tombstone = false
+			default:
+				d.fail()
+			}
+		case string(key) != "nvd_configurations" || !cpes:
 			d.ignore(key, extraFields...)
-			return
-		}
-		if d.peek() == 'n' {
+		case d.peek() == 'n':
 			// null leaves the configurations empty, as encoding/json does.
 			d.literal()
-			return
+		default:
+			d.configurations(&out)
 		}
-		d.array(func() {
-			d.object(func(key []byte) {
-				if string(key) != "nodes" {
-					d.ignore(key, "operator", "negate", "nodes")
-					return
-				}
-				d.array(func() {
-					d.object(func(key []byte) {
-						if string(key) != "cpeMatch" {
-							d.ignore(key, "operator", "negate", "cpeMatch")
-							return
-						}
-						d.array(func() {
-							var m nvdCPEMatch
-							d.cpeMatch(&m)
-							out = append(out, m)
-						})
+	})
+	d.space()
+	if d.failed || d.i != len(d.b) {
+		return false, nil, false
+	}
+	return tombstone, out, true
+}
+
+// configurations appends the CPE matches of an NVD configurations array.
+func (d *fastDecoder) configurations(out *[]nvdCPEMatch) {
+	d.array(func() {
+		d.object(func(key []byte) {
+			if string(key) != "nodes" {
+				d.operatorOrNegate(key, "nodes")
+				return
+			}
+			d.array(func() {
+				d.object(func(key []byte) {
+					if string(key) != "cpeMatch" {
+						d.operatorOrNegate(key, "cpeMatch")
+						return
+					}
+					d.array(func() {
+						var m nvdCPEMatch
+						d.cpeMatch(&m)
+						*out = append(*out, m)
 					})
 				})
 			})
 		})
 	})
-	d.space()
-	if d.failed || d.i != len(d.b) {
-		return nil, false
+}
+
+// operatorOrNegate skips the operator or negate member of an NVD
+// configuration or node. Other types than encoding/json accepts there (a
+// string or a boolean, or null) fail, and other keys go to unknown.
+func (d *fastDecoder) operatorOrNegate(key []byte, list string) {
+	switch string(key) {
+	case "operator":
+		if c := d.peek(); c != '"' && c != 'n' {
+			d.fail()
+			return
+		}
+		d.value()
+	case "negate":
+		switch v := d.value(); string(v) {
+		case "true", "false", "null":
+		default:
+			d.fail()
+		}
+	default:
+		d.unknown(key, "operator", "negate", list)
 	}
-	return out, true
 }
 
 var cpeMatchFields = []string{"vulnerable", "criteria", "versionStartIncluding", "versionStartExcluding",

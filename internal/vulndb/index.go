@@ -36,7 +36,18 @@ const (
 )
 
 // key joins segments with NUL, which no ID, name or digest contains.
-func key(parts ...string) []byte { return []byte(strings.Join(parts, "\x00") + "\x00") }
+func key(parts ...string) []byte {
+	n := len(parts)
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	for _, p := range parts {
+		b = append(b, p...)
+		b = append(b, 0)
+	}
+	return b
+}
 
 func layerKey(d digest.Digest) []byte { return key(prefixLayer, d.String()) }
 
@@ -202,7 +213,10 @@ func (lr *layerReader) read(setRecord func(id string, value []byte) error, setEn
 		if err := lr.ctx.Err(); err != nil {
 			return err
 		}
-		rec, err := decodeLine(line)
+		// The record shares the line's memory, which the next line
+		// overwrites: everything kept past this call is copied, the ID
+		// here and the keys and values by the store.
+		rec, err := decodeLineOwned(line)
 		if err != nil {
 			return err
 		}
@@ -210,12 +224,13 @@ func (lr *layerReader) read(setRecord func(id string, value []byte) error, setEn
 			return fmt.Errorf("record %s follows %s: the lines of a DB layer must be in ascending ID order, as stella ouk build writes them; rebuild the kit: %w",
 				rec.ID, lr.ids[n-1], errdef.ErrInvalidKit)
 		}
-		lr.ids = append(lr.ids, rec.ID)
-		lr.value = encodeStoredRecord(lr.value[:0], &rec)
+		lr.ids = append(lr.ids, strings.Clone(rec.ID))
+		tombstone, cpes := recordExtras(&rec)
+		lr.value = appendStoredRecord(lr.value[:0], &rec, tombstone)
 		if err := setRecord(rec.ID, lr.value); err != nil {
 			return err
 		}
-		for _, e := range indexEntries(layer.Digest, &rec) {
+		for _, e := range recordEntries(layer.Digest, &rec, cpes) {
 			if err := setEntry(e); err != nil {
 				return err
 			}
@@ -292,43 +307,82 @@ type indexEntry struct {
 // their values: package keys store the record's affected entries for that
 // package (see packageValue), the other keys are empty.
 func indexEntries(d digest.Digest, rec *Record) []indexEntry {
+	return recordEntries(d, rec, recordCPEs(rec))
+}
+
+// recordEntries is indexEntries with the record's CPE match criteria
+// already read.
+func recordEntries(d digest.Digest, rec *Record, cpes []nvdCPEMatch) []indexEntry {
 	ds := d.String()
-	var out []indexEntry
-	seen := map[string]int{}
-	add := func(k []byte) int {
-		if i, ok := seen[string(k)]; ok {
-			return i
-		}
-		seen[string(k)] = len(out)
-		out = append(out, indexEntry{key: k})
-		return len(out) - 1
-	}
-	add(key(prefixAlias, aliasIndex(rec.ID), ds, rec.ID))
+	var set entrySet
+	set.add(key(prefixAlias, aliasIndex(rec.ID), ds, rec.ID))
 	for _, a := range rec.Aliases {
-		add(key(prefixAlias, aliasIndex(a), ds, rec.ID))
+		set.add(key(prefixAlias, aliasIndex(a), ds, rec.ID))
 	}
-	pkgs := map[int][]pkgAffected{}
-	var order []int
-	for _, a := range rec.Affected {
+	// pkgs holds the affected entries of each package key, by its index
+	// in set.out.
+	var pkgs [][]pkgAffected
+	for i := range rec.Affected {
+		a := &rec.Affected[i]
 		if a.Package.Name == "" || a.Package.Ecosystem == "" {
 			continue
 		}
 		eco := baseEcosystem(a.Package.Ecosystem)
-		i := add(key(prefixPkg, strings.ToLower(eco), normalizeName(eco, a.Package.Name), ds, rec.ID))
-		if _, ok := pkgs[i]; !ok {
-			order = append(order, i)
+		j := set.add(key(prefixPkg, strings.ToLower(eco), normalizeName(eco, a.Package.Name), ds, rec.ID))
+		for len(pkgs) <= j {
+			pkgs = append(pkgs, nil)
 		}
-		pkgs[i] = append(pkgs[i], newPkgAffected(&a))
+		pkgs[j] = append(pkgs[j], newPkgAffected(a))
 	}
-	for _, i := range order {
-		out[i].value = encodePkgValue(pkgs[i])
+	for j, list := range pkgs {
+		if list != nil {
+			set.out[j].value = encodePkgValue(list)
+		}
 	}
-	for _, m := range recordCPEs(rec) {
+	for _, m := range cpes {
 		if c, err := parseCPE(m.Criteria); err == nil {
-			add(key(prefixCPE, c.key(), ds, rec.ID))
+			set.add(key(prefixCPE, c.key(), ds, rec.ID))
 		}
 	}
-	return out
+	return set.out
+}
+
+// entrySet collects the distinct keys of one record in the order they
+// are first added.
+type entrySet struct {
+	out []indexEntry
+	// seen maps a key to its index in out once out is too long for a
+	// linear search.
+	seen map[string]int
+}
+
+// linearEntries is the number of keys up to which entrySet looks for a
+// repeated key by comparing it with every key so far.
+const linearEntries = 16
+
+// add appends k unless it is already in the set, and returns its index.
+func (s *entrySet) add(k []byte) int {
+	if s.seen == nil {
+		for i := range s.out {
+			if bytes.Equal(s.out[i].key, k) {
+				return i
+			}
+		}
+		if len(s.out) >= linearEntries {
+			s.seen = make(map[string]int, 2*len(s.out))
+			for i, e := range s.out {
+				s.seen[string(e.key)] = i
+			}
+		}
+	}
+	if s.seen != nil {
+		if i, ok := s.seen[string(k)]; ok {
+			return i
+		}
+		s.seen[string(k)] = len(s.out)
+	}
+	s.out = append(s.out, indexEntry{key: k})
+	return len(s.out) - 1
 }
 
 // recordCPEs returns the CPE match criteria of a record's NVD
@@ -342,6 +396,19 @@ func recordCPEs(rec *Record) []nvdCPEMatch {
 		return out
 	}
 	return recordCPEsJSON(rec)
+}
+
+// recordExtras returns a record's tombstone flag and CPE match criteria,
+// reading database_specific.stellaops once.
+func recordExtras(rec *Record) (tombstone bool, cpes []nvdCPEMatch) {
+	raw, found := rec.DatabaseSpecific[dbKey]
+	if !found {
+		return false, nil
+	}
+	if tombstone, cpes, ok := stellaopsFast(raw, true); ok {
+		return tombstone, cpes
+	}
+	return rec.extra().Tombstone, recordCPEsJSON(rec)
 }
 
 // recordCPEsJSON is recordCPEs with encoding/json, for values the fast

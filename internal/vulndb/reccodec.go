@@ -26,8 +26,14 @@ const storedTombstoneFlag = 0x01
 // a decoded record equals the encoded one, nil and empty values included.
 // Map keys are written in sorted order, so the bytes are deterministic.
 func encodeStoredRecord(b []byte, r *Record) []byte {
+	return appendStoredRecord(b, r, r.Tombstone())
+}
+
+// appendStoredRecord is encodeStoredRecord with the record's tombstone
+// flag already read.
+func appendStoredRecord(b []byte, r *Record, tombstone bool) []byte {
 	var flags byte
-	if r.Tombstone() {
+	if tombstone {
 		flags |= storedTombstoneFlag
 	}
 	b = append(b, storedRecordTag, flags)

@@ -1,0 +1,101 @@
+package importer
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// TestStreamIndexesLayersWhileReading checks that a tar stream starts to
+// index its DB layers before the stream ends, and that finish counts
+// those layers and leaves none unindexed.
+func TestStreamIndexesLayersWhileReading(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.session()
+	index, err := s.readStream(ctx, bytes.NewReader(f.kit("1.0.0", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	early, err := s.indexer.wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if early == 0 {
+		t.Fatal("no DB layer was indexed while the stream was read")
+	}
+	res, err := s.finish(ctx, *index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.LayersIndexed != early {
+		t.Errorf("%d DB layers indexed in all, %d of them while reading; the stream should index every layer", res.LayersIndexed, early)
+	}
+
+	// The same kit imported in one go gives the same count.
+	g := newFixture(t)
+	whole, err := ImportStream(ctx, bytes.NewReader(g.kit("1.0.0", 1)), g.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole.LayersIndexed != res.LayersIndexed {
+		t.Errorf("ImportStream indexed %d DB layers, the session %d", whole.LayersIndexed, res.LayersIndexed)
+	}
+}
+
+// TestRejectedStreamStopsIndexing rejects a kit after its DB layers have
+// arrived, by a blob that nothing in the kit names, and checks that the
+// blobs the import stored are gone again.
+func TestRejectedStreamStopsIndexing(t *testing.T) {
+	f := newFixture(t)
+	raw := appendTarBlob(t, f.kit("1.0.0", 1), []byte("not part of the kit"))
+	_, err := ImportStream(context.Background(), bytes.NewReader(raw), f.opts())
+	if !errors.Is(err, errdef.ErrInvalidKit) {
+		t.Fatalf("err = %v, want ErrInvalidKit", err)
+	}
+	if n := f.blobCount(); n != 0 {
+		t.Errorf("store holds %d blobs after a rejected import, want 0", n)
+	}
+}
+
+// appendTarBlob returns the tar kit with one more blob at its end.
+func appendTarBlob(t *testing.T, kit, blob []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	tr := tar.NewReader(bytes.NewReader(kit))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := digest.FromBytes(blob)
+	h := &tar.Header{Name: "blobs/sha256/" + d.Encoded(), Mode: 0o644, Size: int64(len(blob)), Typeflag: tar.TypeReg}
+	if err := tw.WriteHeader(h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(blob); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}

@@ -1,0 +1,124 @@
+package vulndb
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// TestIndexLayerKeepsEveryID indexes a layer far larger than the line
+// buffer of the layer reader, whose lines the reader decodes in place, and
+// looks up every record by its ID. An ID kept past its line would point
+// into a later line, and the layer's ID filter would miss records.
+func TestIndexLayerKeepsEveryID(t *testing.T) {
+	recs := genRecords(3000, 11)
+	slices.SortFunc(recs, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
+	l, err := newLayer(recs, LayerBase, "mixed", "line buffer test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(l.Data); n < 4*64<<10 {
+		t.Fatalf("layer is %d bytes compressed; the test needs several line buffers of records", n)
+	}
+	st := pebbleKV(t)
+	if err := IndexLayer(context.Background(), st, l.Descriptor, bytes.NewReader(l.Data)); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(st, nil, []ocispec.Descriptor{l.Descriptor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		got, err := db.Lookup(r.ID)
+		if err != nil {
+			t.Fatalf("Lookup(%s): %v", r.ID, err)
+		}
+		if ids(got) != r.ID {
+			t.Fatalf("Lookup(%s) = %s", r.ID, ids(got))
+		}
+		if got[0].Modified != r.Modified || got[0].Summary != r.Summary {
+			t.Fatalf("Lookup(%s) returned a record that differs from the one indexed", r.ID)
+		}
+	}
+}
+
+// FuzzRecordExtras checks the one-pass reader of the tombstone flag and
+// the NVD configurations against encoding/json.
+func FuzzRecordExtras(f *testing.F) {
+	f.Add(`{"tombstone":false,"sources":[{"feed":"nvd","id":"CVE-2023-4863"}],"nvd_configurations":[{"nodes":[{"operator":"OR",` +
+		`"negate":false,"cpeMatch":[{"vulnerable":true,"criteria":"cpe:2.3:a:webmproject:libwebp:*:*:*:*:*:*:*:*","versionEndExcluding":"1.3.2"}]}]}]}`)
+	f.Add(`{"tombstone":true,"nvd_configurations":null}`)
+	f.Add(`{"nvd_configurations":[{"nodes":[{"cpeMatch":[{"criteria":"cpe:2.3:o:linux:linux_kernel:6.1:*:*:*:*:*:*:*"}]}]}],"tombstone":true}`)
+	f.Add(`{"tombstone":null,"nvd_configurations":[]}`)
+	f.Add(`{"Tombstone":true}`)
+	f.Add(`{"tombstone":true,"tombstone":false}`)
+	f.Add(`{}`)
+	f.Fuzz(func(t *testing.T, raw string) {
+		rec := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(raw)}}
+		tombstone, cpes := recordExtras(&rec)
+		var ex Extra
+		_ = json.Unmarshal([]byte(raw), &ex)
+		if tombstone != ex.Tombstone {
+			t.Fatalf("tombstone = %v, encoding/json gives %v", tombstone, ex.Tombstone)
+		}
+		slow := recordCPEsJSON(&rec)
+		if len(cpes) != len(slow) || (len(cpes) > 0 && !reflect.DeepEqual(cpes, slow)) {
+			t.Fatalf("CPE matches = %+v, encoding/json gives %+v", cpes, slow)
+		}
+	})
+}
+
+// FuzzSplitCPEPlain checks the copy-free split of a CPE name without
+// escapes against the general one.
+func FuzzSplitCPEPlain(f *testing.F) {
+	for _, s := range []string{
+		"a:webmproject:libwebp:1.3.1:*:*:*:*:*:*:*",
+		"a:vendor:product",
+		"a::product::",
+		"a:b:c:d:e:f:g:h:i:j:k:l:m",
+		"",
+		":",
+		"o:linux:linux_kernel:6.1:-:*:*:*:*:*:*",
+		"a:ünïcode:prödüct:1.0:*:*:*:*:*:*:*",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rest string) {
+		if strings.Contains(rest, `\`) || !utf8.ValidString(rest) {
+			return
+		}
+		var buf [11]string
+		plain := splitCPEPlain(rest, &buf)
+		escaped := splitCPEEscaped(rest)
+		if !slices.Equal(plain, escaped) {
+			t.Fatalf("splitCPEPlain(%q) = %q, splitCPEEscaped gives %q", rest, plain, escaped)
+		}
+		a, errA := parseCPE("cpe:2.3:" + rest)
+		if len(escaped) > 11 {
+			if errA == nil {
+				t.Fatalf("parseCPE accepts %d attributes", len(escaped))
+			}
+			return
+		}
+		b, errB := cpeFromAttrs(escaped)
+		if (errA == nil) != (errB == nil) || a != b {
+			t.Fatalf("parseCPE(%q) = %+v, %v; the general split gives %+v, %v", rest, a, errA, b, errB)
+		}
+	})
+}
+
+// TestSplitCPEPlainCountsEveryAttribute checks that the error for too many
+// attributes counts all of them.
+func TestSplitCPEPlainCountsEveryAttribute(t *testing.T) {
+	_, err := parseCPE("cpe:2.3:a:b:c:d:e:f:g:h:i:j:k:l:m")
+	if err == nil || !strings.Contains(err.Error(), "13 attributes") {
+		t.Fatalf("error = %v, want one that counts 13 attributes", err)
+	}
+}
