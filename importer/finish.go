@@ -416,9 +416,11 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 	return nil
 }
 
+// warn adds a warning to the result. The log gets it at info level only,
+// because the caller reports the result's warnings.
 func (s *session) warn(msg string) {
 	s.result.Warnings = append(s.result.Warnings, msg)
-	s.opts.Logger.Warn(msg)
+	s.opts.Logger.Info("warning", "message", msg)
 }
 
 func joinNote(note, more string) string {

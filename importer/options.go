@@ -90,9 +90,11 @@ type Result struct {
 	// TablesSkipped counts the pre-built index tables the import did not
 	// read, because their layers were indexed already or it cannot use them.
 	// BlobsSkipped does not count them, since tables are never stored.
-	TablesSkipped int      `json:"tablesSkipped"`
-	SignedBy      string   `json:"signedBy,omitempty"`
-	AlreadyActive bool     `json:"alreadyActive"`
-	Action        string   `json:"action"`
-	Warnings      []string `json:"warnings,omitempty"`
+	TablesSkipped int    `json:"tablesSkipped"`
+	SignedBy      string `json:"signedBy,omitempty"`
+	AlreadyActive bool   `json:"alreadyActive"`
+	Action        string `json:"action"`
+	// Warnings lists the overrides the import used and the pre-built
+	// tables it could not use. The logger gets them at info level only.
+	Warnings []string `json:"warnings,omitempty"`
 }

@@ -255,3 +255,26 @@ func TestBuildReportsIndexTables(t *testing.T) {
 		t.Errorf("build text output does not report the index tables:\n%s", out)
 	}
 }
+
+func TestWatchLogsImportWarning(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--index-tables", "--version", "1.0.0", "--sequence", "1")
+	drop := filepath.Join(e.dir, "drop")
+	dir := filepath.Join(drop, "kit-layout")
+	untarKit(t, kit, dir)
+	table := indexTablesOf(t, kit)[0]
+	if err := os.Remove(filepath.Join(dir, "blobs", "sha256", table.Digest.Encoded())); err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 {
+		t.Fatalf("watch --once: exit %d\n%s", r.code, r.stderr)
+	}
+	if e.activeDigest() == "" {
+		t.Fatal("watch --once did not import the kit")
+	}
+	if !strings.Contains(r.stderr, "level=WARN") || !strings.Contains(r.stderr, table.Annotations[oci.AnnotationIndexLayer]) {
+		t.Errorf("watch log does not warn about the missing table of layer %s:\n%s", table.Annotations[oci.AnnotationIndexLayer], r.stderr)
+	}
+}

@@ -134,9 +134,19 @@ func TestUnsignedKitNeedsOverride(t *testing.T) {
 	if !strings.Contains(r.stderr, "no signature") {
 		t.Errorf("error does not say the kit carries no signature: %s", r.stderr)
 	}
-	e.must("ouk", "import", "--insecure-skip-signature", kit)
+	r = e.run("ouk", "import", "--insecure-skip-signature", kit)
+	if r.code != 0 {
+		t.Fatalf("unsigned kit with --insecure-skip-signature: exit %d; stderr: %s", r.code, r.stderr)
+	}
 	if e.activeDigest() == "" {
 		t.Fatalf("unsigned kit not active after --insecure-skip-signature")
+	}
+	// The report names the override once, and the log does not repeat it.
+	if !strings.Contains(r.stdout, "warning") || !strings.Contains(r.stdout, "--insecure-skip-signature") {
+		t.Errorf("import report does not warn about the override: %s", r.stdout)
+	}
+	if strings.Contains(r.stderr, "--insecure-skip-signature") {
+		t.Errorf("the warning is also logged on stderr: %s", r.stderr)
 	}
 }
 

@@ -207,6 +207,9 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		log.Info("kit imported", "sequence", res.Sequence, "action", res.Action,
 			"blobsStored", res.BlobsStored, "bytesStored", res.BytesStored,
 			"layersIndexed", res.LayersIndexed, "layersFromTables", res.LayersFromTables)
+		for _, warning := range res.Warnings {
+			log.Warn("kit imported with a warning", "warning", warning)
+		}
 		watch.RemoveNote(c.Path)
 		return true
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -31,7 +31,7 @@ func (g *globalOptions) openStore(ctx context.Context, log *slog.Logger, wait ti
 // importCacheSize is the block cache of the commands that import kits.
 // They write blobs and tables and read few keys, so a small cache keeps
 // their memory from growing with the number of large blobs they ingest.
-const importCacheSize = 16 << 20
+const importCacheSize = 4 << 20
 
 // openStoreCache is openStore with a block cache of cacheSize bytes, or
 // the store's default when it is zero.
