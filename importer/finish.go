@@ -351,14 +351,6 @@ func (s *session) checkPolicy(meta oci.Meta, active cas.KitRecord, hasActive boo
 
 // indexDB builds the lookup index for DB layers not indexed before.
 func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
-	dbDesc, ok := oci.Child(bm.index, oci.RoleDB)
-	if !ok {
-		return nil
-	}
-	layers, err := s.childrenOf(ctx, dbDesc)
-	if err != nil {
-		return err
-	}
 	if s.indexer != nil {
 		// Layers that a tar stream started to index finish first, so the
 		// loop below finds them indexed.
@@ -367,7 +359,14 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 			return err
 		}
 		s.result.LayersIndexed += n
-		s.indexer = nil
+	}
+	dbDesc, ok := oci.Child(bm.index, oci.RoleDB)
+	if !ok {
+		return nil
+	}
+	layers, err := s.childrenOf(ctx, dbDesc)
+	if err != nil {
+		return err
 	}
 	store := s.opts.Store.KV(VulnDBNamespace)
 	var todo []ocispec.Descriptor
@@ -421,6 +420,14 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 func (s *session) warn(msg string) {
 	s.result.Warnings = append(s.result.Warnings, msg)
 	s.opts.Logger.Info("warning", "message", msg)
+}
+
+// logWarnings logs the warnings so far at warn level, for an import that
+// fails and so returns no result to report them.
+func (s *session) logWarnings() {
+	for _, w := range s.result.Warnings {
+		s.opts.Logger.Warn(w)
+	}
 }
 
 func joinNote(note, more string) string {

@@ -27,6 +27,7 @@ func ImportStream(ctx context.Context, r io.Reader, opts Options) (*Result, erro
 	}
 	s := newSession(opts)
 	defer s.discardTables()
+	defer s.stopIndexer()
 	index, err := s.readStream(ctx, newContextReader(ctx, r))
 	if err != nil {
 		s.stopIndexer()
@@ -67,6 +68,7 @@ func ImportFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.
 // them twice. An error that rejects the kit's content removes them, so bad
 // input leaves the store as it was.
 func (s *session) failed(ctx context.Context, err error) {
+	s.logWarnings()
 	if !isRejection(err) {
 		s.opts.Logger.Info("import interrupted; stored blobs kept for the next attempt",
 			"blobs", len(s.added), "error", err)
@@ -95,7 +97,7 @@ func isRejection(err error) bool {
 func (s *session) finishOrRollback(ctx context.Context, index ocispec.Index) (*Result, error) {
 	res, err := s.finish(ctx, index)
 	if err != nil {
-		s.stopIndexer()
+		s.logWarnings()
 		s.rollback(context.WithoutCancel(ctx))
 		return nil, err
 	}

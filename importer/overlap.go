@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/vulndb"
@@ -28,6 +29,9 @@ type layerIndexer struct {
 	err error
 	// indexed counts the layers indexed here.
 	indexed int
+	// touched lists the layers whose keys were written here, in full or
+	// in part, so that a rejected import can remove them again.
+	touched []digest.Digest
 }
 
 func newLayerIndexer(ctx context.Context, s *session) *layerIndexer {
@@ -79,6 +83,9 @@ func (x *layerIndexer) index(layer ocispec.Descriptor) (bool, error) {
 	if done {
 		return false, nil
 	}
+	x.mu.Lock()
+	x.touched = append(x.touched, layer.Digest)
+	x.mu.Unlock()
 	rc, err := x.s.opts.Store.Fetch(x.ctx, layer)
 	if err != nil {
 		return false, fmt.Errorf("reading DB layer %s: %w", layer.Digest, err)
@@ -94,6 +101,7 @@ func (x *layerIndexer) index(layer ocispec.Descriptor) (bool, error) {
 // and the number of layers indexed.
 func (x *layerIndexer) wait() (int, error) {
 	x.wg.Wait()
+	x.cancel()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.indexed, x.err
@@ -105,4 +113,18 @@ func (x *layerIndexer) wait() (int, error) {
 func (x *layerIndexer) stop() {
 	x.cancel()
 	x.wg.Wait()
+}
+
+// drop removes the index keys of every layer indexed here, in full or in
+// part. It runs after stop, when a check rejects the kit.
+func (x *layerIndexer) drop() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	store := x.s.opts.Store.KV(VulnDBNamespace)
+	for _, d := range x.touched {
+		if err := vulndb.DropLayer(store, d); err != nil {
+			x.s.opts.Logger.Warn("removing the index of a DB layer of the rejected kit failed", "layer", d, "error", err)
+		}
+	}
+	x.touched = nil
 }

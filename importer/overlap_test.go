@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -52,7 +54,7 @@ func TestStreamIndexesLayersWhileReading(t *testing.T) {
 
 // TestRejectedStreamStopsIndexing rejects a kit after its DB layers have
 // arrived, by a blob that nothing in the kit names, and checks that the
-// blobs the import stored are gone again.
+// blobs and index keys the import wrote are gone again.
 func TestRejectedStreamStopsIndexing(t *testing.T) {
 	f := newFixture(t)
 	raw := appendTarBlob(t, f.kit("1.0.0", 1), []byte("not part of the kit"))
@@ -62,6 +64,14 @@ func TestRejectedStreamStopsIndexing(t *testing.T) {
 	}
 	if n := f.blobCount(); n != 0 {
 		t.Errorf("store holds %d blobs after a rejected import, want 0", n)
+	}
+	keys := 0
+	err = f.store.KV(VulnDBNamespace).Scan(nil, func(k, v []byte) error { keys++; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys != 0 {
+		t.Errorf("lookup index holds %d keys after a rejected import, want 0", keys)
 	}
 }
 
@@ -98,4 +108,26 @@ func appendTarBlob(t *testing.T, kit, blob []byte) []byte {
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+// TestFailedImportLogsWarnings checks that a failed import, which returns
+// no result, logs the warnings it gathered at warn level.
+func TestFailedImportLogsWarnings(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := ImportStream(ctx, bytes.NewReader(f.kit("2.0.0", 2)), f.opts()); err != nil {
+		t.Fatal(err)
+	}
+	other := newFixture(t)
+	var logged bytes.Buffer
+	opts := f.opts()
+	opts.InsecureSkipSignature = true
+	opts.Logger = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	_, err := ImportStream(ctx, bytes.NewReader(other.kit("1.0.0", 1)), opts)
+	if !errors.Is(err, errdef.ErrDowngrade) {
+		t.Fatalf("err = %v, want ErrDowngrade", err)
+	}
+	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "--insecure-skip-signature") {
+		t.Errorf("log of the failed import does not warn about the skipped signature:\n%s", logged.String())
+	}
 }

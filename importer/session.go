@@ -98,6 +98,10 @@ func (s *session) stopIndexer() {
 // rollback removes the blobs this import added. It runs when a check fails,
 // so that a rejected kit leaves the store as it was.
 func (s *session) rollback(ctx context.Context) {
+	if s.indexer != nil {
+		s.indexer.stop()
+		s.indexer.drop()
+	}
 	for i := len(s.added) - 1; i >= 0; i-- {
 		d := s.added[i]
 		if err := s.opts.Store.Delete(ctx, d); err != nil && !errors.Is(err, errdef.ErrNotFound) {

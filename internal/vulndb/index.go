@@ -199,7 +199,7 @@ func (lr *layerReader) ingest(ing kv.Ingester) error {
 	if err != nil {
 		return err
 	}
-	return ingestEntries(ing, entries)
+	return ingestEntries(lr.ctx, ing, entries)
 }
 
 // read indexes the layer, passing each record in its stored form to
@@ -257,9 +257,12 @@ func (lr *layerReader) read(setRecord func(id string, value []byte) error, setEn
 // them as one table per key prefix. Each table then spans only keys of its
 // prefix, so it does not overlap the layer and filter keys that batches
 // write meanwhile.
-func ingestEntries(ing kv.Ingester, entries []indexEntry) error {
+func ingestEntries(ctx context.Context, ing kv.Ingester, entries []indexEntry) error {
 	slices.SortFunc(entries, func(a, b indexEntry) int { return bytes.Compare(a.key, b.key) })
 	for len(entries) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		prefix, _, _ := bytes.Cut(entries[0].key, []byte{0})
 		n := 1
 		for n < len(entries) && bytes.HasPrefix(entries[n].key, prefix) && entries[n].key[len(prefix)] == 0 {
