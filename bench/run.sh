@@ -19,6 +19,7 @@ mkdir -p "$out"
 records=${BENCH_RECORDS:-300000}
 work_args=()
 if [ -n "${BENCH_WORK:-}" ]; then
+  mkdir -p "$BENCH_WORK"
   work_args=(-work "$BENCH_WORK" -keep)
 fi
 
