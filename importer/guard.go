@@ -208,7 +208,12 @@ func (s *session) checkReferenced(ctx context.Context, index ocispec.Index) erro
 			stray = append(stray, d.Digest)
 		}
 	}
-	if len(stray) > 0 {
+	switch len(stray) {
+	case 0:
+	case 1:
+		return fmt.Errorf("kit carries blob %s, which nothing in index.json references; "+
+			"get the kit again from its builder: %w", stray[0], errdef.ErrInvalidKit)
+	default:
 		return fmt.Errorf("kit carries %d blobs that nothing in index.json references, such as %s; "+
 			"get the kit again from its builder: %w", len(stray), stray[0], errdef.ErrInvalidKit)
 	}

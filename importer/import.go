@@ -94,14 +94,25 @@ func isRejection(err error) bool {
 	return false
 }
 
+// finishOrRollback finishes the import, or removes what it stored when a
+// check fails. An import cancelled while it indexes keeps its verified
+// blobs and the layers it indexed, as one cancelled while reading does, so
+// that running it again reads and indexes only the rest.
 func (s *session) finishOrRollback(ctx context.Context, index ocispec.Index) (*Result, error) {
 	res, err := s.finish(ctx, index)
-	if err != nil {
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		s.stopIndexer()
+		s.logWarnings()
+		s.opts.Logger.Info("import interrupted; stored blobs kept for the next attempt",
+			"blobs", len(s.added), "error", err)
+	default:
 		s.logWarnings()
 		s.rollback(context.WithoutCancel(ctx))
-		return nil, err
 	}
-	return res, nil
+	return nil, err
 }
 
 // readStream stores every blob of a tar stream and returns its index.json.

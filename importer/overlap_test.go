@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -61,6 +62,9 @@ func TestRejectedStreamStopsIndexing(t *testing.T) {
 	_, err := ImportStream(context.Background(), bytes.NewReader(raw), f.opts())
 	if !errors.Is(err, errdef.ErrInvalidKit) {
 		t.Fatalf("err = %v, want ErrInvalidKit", err)
+	}
+	if !strings.Contains(err.Error(), "kit carries blob sha256:") {
+		t.Errorf("error does not name the one stray blob in the singular: %v", err)
 	}
 	if n := f.blobCount(); n != 0 {
 		t.Errorf("store holds %d blobs after a rejected import, want 0", n)
@@ -129,5 +133,60 @@ func TestFailedImportLogsWarnings(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "--insecure-skip-signature") {
 		t.Errorf("log of the failed import does not warn about the skipped signature:\n%s", logged.String())
+	}
+}
+
+// cancelOnMessage is a log handler that cancels an import when it logs
+// the message msg.
+type cancelOnMessage struct {
+	msg    string
+	cancel context.CancelFunc
+}
+
+func (h cancelOnMessage) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h cancelOnMessage) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.cancel()
+	}
+	return nil
+}
+
+func (h cancelOnMessage) WithAttrs([]slog.Attr) slog.Handler { return h }
+
+func (h cancelOnMessage) WithGroup(string) slog.Handler { return h }
+
+// TestCancelWhileIndexingKeepsBlobs cancels an import after its blobs are
+// stored and checked, when it starts to index, and checks that the blobs
+// stay for the next attempt, which then reads none of them again.
+func TestCancelWhileIndexingKeepsBlobs(t *testing.T) {
+	f := newFixture(t)
+	dir := filepath.Join(f.dir, "layout")
+	writeLayoutFolder(t, f.kit("1.0.0", 1), dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts := f.opts()
+	opts.Logger = slog.New(cancelOnMessage{msg: "kit verified", cancel: cancel})
+	_, err := ImportDir(ctx, dir, opts)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	kept := f.blobCount()
+	if kept == 0 {
+		t.Fatal("the cancelled import removed the blobs it had stored and checked")
+	}
+	if _, err := f.store.Active(context.Background()); !errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("a kit is active after the cancelled import (err %v)", err)
+	}
+
+	res, err := ImportDir(context.Background(), dir, f.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.BlobsStored != 0 || res.BlobsSkipped != kept {
+		t.Errorf("the next import stored %d blobs and skipped %d; want 0 and %d", res.BlobsStored, res.BlobsSkipped, kept)
+	}
+	if res.LayersIndexed == 0 {
+		t.Error("the next import indexed no DB layer")
 	}
 }

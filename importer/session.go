@@ -70,7 +70,8 @@ func (s *session) store(ctx context.Context, desc ocispec.Descriptor, r io.Reade
 			s.result.BlobsSkipped++
 			return false, nil
 		}
-		return false, fmt.Errorf("storing blob %s: %w", desc.Digest, err)
+		// The store's error names the blob already.
+		return false, err
 	}
 	s.added = append(s.added, desc)
 	s.result.BlobsStored++

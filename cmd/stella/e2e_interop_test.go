@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -149,5 +150,44 @@ func TestInterruptedImportResumes(t *testing.T) {
 	if res.BlobsSkipped == 0 || res.BytesRead >= int64(len(raw))/2 {
 		t.Errorf("re-run read %d bytes and skipped %d blobs; it should not re-read blobs already stored",
 			res.BytesRead, res.BlobsSkipped)
+	}
+}
+
+func TestInterruptedImportJSONExitCode(t *testing.T) {
+	e := newEnv(t)
+	raw, err := os.ReadFile(e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(stellaBin, "--store", e.store, "ouk", "import", "--key", e.pub, "-o", "json", "-")
+	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=")
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stdin, _ := cmd.StdinPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Interrupt the import while it waits for the rest of the stream.
+	stdin.Write(raw[:len(raw)/2])
+	time.Sleep(300 * time.Millisecond)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	stdin.Close()
+
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("interrupted import exited with %d, want 130", code)
+	}
+	var failure struct {
+		Status   string `json:"status"`
+		ExitCode int    `json:"exitCode"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &failure); err != nil {
+		t.Fatalf("decoding %q: %v", stdout.String(), err)
+	}
+	if failure.Status != "failed" || failure.ExitCode != 130 {
+		t.Errorf("JSON of the interrupted import = %+v, want status failed and exit code 130", failure)
 	}
 }

@@ -180,3 +180,25 @@ func TestWatchOnceLeavesEmptyFileForLater(t *testing.T) {
 		t.Errorf("watch --once does not say the empty file waits for a later run:\n%s", r.stderr)
 	}
 }
+
+func TestWatchRejectionNamesImportOverride(t *testing.T) {
+	e := newEnv(t)
+	drop := filepath.Join(e.dir, "drop")
+	if err := os.MkdirAll(drop, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kit := e.buildKitNoKey("unsigned.tar")
+	dropped := filepath.Join(drop, "unsigned.tar")
+	if err := os.Rename(kit, dropped); err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != exitRejected {
+		t.Fatalf("watch --once with an unsigned kit: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	want := "stella ouk import --insecure-skip-signature " + dropped
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("rejection does not say to run %q:\n%s", want, r.stderr)
+	}
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -66,7 +68,11 @@ With -o json, a failed import prints {"status": "failed", "source", "error",
 			if err != nil && o.out.json() {
 				// A script that reads stdout gets the outcome without parsing
 				// stderr. The message and the exit code do not change.
-				_ = writeJSON(cmd.OutOrStdout(), importFailure{Status: "failed", Source: mirror.RedactURL(args[0]), Error: err.Error(), ExitCode: exitCode(err)})
+				code := exitCode(err)
+				if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
+					code = exitInterrupted
+				}
+				_ = writeJSON(cmd.OutOrStdout(), importFailure{Status: "failed", Source: mirror.RedactURL(args[0]), Error: err.Error(), ExitCode: code})
 			}
 			return err
 		},

@@ -298,6 +298,7 @@ func (w *watcher) incomplete(c watch.Candidate, s *delta.Summary, active string,
 }
 
 func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err error) {
+	err = withManualOverride(err, c.Path)
 	note := watch.Note{Size: c.Size, ModTime: c.ModTime, Reason: err.Error(), At: time.Now().UTC(), Active: active,
 		RetryOnActiveChange: errors.Is(err, errdef.ErrBaseMissing)}
 	note.Version, note.Digest = summaryVersion(s), summaryDigest(s)
@@ -349,4 +350,21 @@ func importPath(ctx context.Context, c watch.Candidate, opts importer.Options) (
 	}
 	defer f.Close()
 	return importer.ImportStream(ctx, f, opts)
+}
+
+// withManualOverride adds to a rejection that an import flag overrides how
+// to apply that flag, because watch itself has none of them.
+func withManualOverride(err error, path string) error {
+	var flag string
+	switch {
+	case errors.Is(err, errdef.ErrExpired):
+		flag = "--allow-expired"
+	case errors.Is(err, errdef.ErrDowngrade):
+		flag = "--allow-downgrade"
+	case errors.Is(err, errdef.ErrSignature):
+		flag = "--insecure-skip-signature"
+	default:
+		return err
+	}
+	return fmt.Errorf("%w; watch never overrides this check, so to apply %s run stella ouk import %s %s", err, flag, flag, path)
 }
