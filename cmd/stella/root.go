@@ -33,7 +33,7 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().DurationVar(&g.lockWait, "lock-timeout", 30*time.Second,
 		"how long to wait for another stella process to release the store")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log each step on stderr")
-	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print errors only, not warnings or progress")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log only errors on stderr, no warnings or progress; the report on stdout still lists its warnings")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 
 	root.AddCommand(newOUKCommand(g), newDBCommand(g), newScanCommand(g), newQuotaCommand(g))
