@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -62,7 +63,11 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 			return nil, err
 		}
 	}
-	log.Info("kit verified", "signedBy", s.result.SignedBy)
+	if s.result.SignedBy != "" {
+		log.Info("kit verified", "signedBy", s.result.SignedBy)
+	} else {
+		log.Info("kit checked without a valid signature (--insecure-skip-signature)")
+	}
 
 	active, err := s.opts.Store.Active(ctx)
 	hasActive := err == nil
@@ -391,6 +396,7 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 				err := vulndb.IngestLayerTables(store, l.Digest, paths)
 				if err == nil {
 					s.countTableLayer()
+					s.opts.Logger.Info("DB layer indexed from pre-built tables", "layer", l.Digest, "tables", len(paths))
 					return nil
 				}
 				s.tables.mu.Lock()
@@ -402,9 +408,12 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 				return fmt.Errorf("reading DB layer %s: %w", l.Digest, err)
 			}
 			defer rc.Close()
+			start := time.Now()
 			if err := vulndb.IndexLayer(gctx, store, l, rc); err != nil {
 				return fmt.Errorf("indexing DB layer %s: %w", l.Digest, err)
 			}
+			s.opts.Logger.Info("DB layer indexed", "layer", l.Digest, "bytes", l.Size,
+				"took", time.Since(start).Round(time.Millisecond))
 			return nil
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -91,9 +92,12 @@ func (x *layerIndexer) index(layer ocispec.Descriptor) (bool, error) {
 		return false, fmt.Errorf("reading DB layer %s: %w", layer.Digest, err)
 	}
 	defer rc.Close()
+	start := time.Now()
 	if err := vulndb.IndexLayer(x.ctx, store, layer, rc); err != nil {
 		return false, fmt.Errorf("indexing DB layer %s: %w", layer.Digest, err)
 	}
+	x.s.opts.Logger.Info("DB layer indexed while the kit is read", "layer", layer.Digest,
+		"bytes", layer.Size, "took", time.Since(start).Round(time.Millisecond))
 	return true, nil
 }
 

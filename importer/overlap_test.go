@@ -171,8 +171,8 @@ func TestCancelWhileIndexingKeepsBlobs(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	kept := f.blobCount()
-	if kept == 0 {
+	storedBlobs := f.blobCount()
+	if storedBlobs == 0 {
 		t.Fatal("the cancelled import removed the blobs it had stored and checked")
 	}
 	if _, err := f.store.Active(context.Background()); !errors.Is(err, errdef.ErrNotFound) {
@@ -183,10 +183,61 @@ func TestCancelWhileIndexingKeepsBlobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.BlobsStored != 0 || res.BlobsSkipped != kept {
-		t.Errorf("the next import stored %d blobs and skipped %d; want 0 and %d", res.BlobsStored, res.BlobsSkipped, kept)
+	if res.BlobsStored != 0 || res.BlobsSkipped != storedBlobs {
+		t.Errorf("the next import stored %d blobs and skipped %d; want 0 and %d", res.BlobsStored, res.BlobsSkipped, storedBlobs)
 	}
 	if res.LayersIndexed == 0 {
 		t.Error("the next import indexed no DB layer")
+	}
+}
+
+// TestVerboseLogNamesIndexedLayers checks that the info log names each DB
+// layer an import indexes, from a stream and from a layout folder.
+func TestVerboseLogNamesIndexedLayers(t *testing.T) {
+	f := newFixture(t)
+	raw := f.kit("1.0.0", 1)
+	var streamLog bytes.Buffer
+	opts := f.opts()
+	opts.Logger = slog.New(slog.NewTextHandler(&streamLog, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	res, err := ImportStream(context.Background(), bytes.NewReader(raw), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(streamLog.String(), `msg="DB layer indexed while the kit is read"`); n != res.LayersIndexed {
+		t.Errorf("stream import logged %d indexed layers, indexed %d:\n%s", n, res.LayersIndexed, streamLog.String())
+	}
+
+	g := newFixture(t)
+	dir := filepath.Join(g.dir, "layout")
+	writeLayoutFolder(t, g.kit("1.0.0", 1), dir)
+	var dirLog bytes.Buffer
+	opts = g.opts()
+	opts.Logger = slog.New(slog.NewTextHandler(&dirLog, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	res, err = ImportDir(context.Background(), dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(dirLog.String(), `msg="DB layer indexed"`); n != res.LayersIndexed {
+		t.Errorf("folder import logged %d indexed layers, indexed %d:\n%s", n, res.LayersIndexed, dirLog.String())
+	}
+}
+
+// TestSkippedSignatureNotLoggedAsVerified checks that the info log of an
+// import with a skipped signature does not call the kit verified.
+func TestSkippedSignatureNotLoggedAsVerified(t *testing.T) {
+	f := newFixture(t)
+	other := newFixture(t)
+	var logged bytes.Buffer
+	opts := f.opts()
+	opts.InsecureSkipSignature = true
+	opts.Logger = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if _, err := ImportStream(context.Background(), bytes.NewReader(other.kit("1.0.0", 1)), opts); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logged.String(), `msg="kit verified"`) {
+		t.Errorf("log calls a kit with a skipped signature verified:\n%s", logged.String())
+	}
+	if !strings.Contains(logged.String(), "without a valid signature") {
+		t.Errorf("log does not say the signature was not verified:\n%s", logged.String())
 	}
 }
