@@ -63,10 +63,10 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 			return nil, err
 		}
 	}
-	if s.result.SignedBy != "" {
-		log.Info("kit verified", "signedBy", s.result.SignedBy)
-	} else {
+	if s.signatureSkipped {
 		log.Info("kit checked without a valid signature (--insecure-skip-signature)")
+	} else {
+		log.Info("kit verified", "signedBy", s.result.SignedBy)
 	}
 
 	active, err := s.opts.Store.Active(ctx)
@@ -275,6 +275,7 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 		failure = "no signature verifies with a trusted key: " + strings.Join(reasons, "; ")
 	}
 	if s.opts.InsecureSkipSignature {
+		s.signatureSkipped = true
 		s.warn("importing kit " + bm.meta.Version + " without a valid signature (--insecure-skip-signature): " + failure)
 		return nil
 	}

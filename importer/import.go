@@ -94,10 +94,11 @@ func isRejection(err error) bool {
 	return false
 }
 
-// finishOrRollback finishes the import, or removes what it stored when a
-// check fails. An import cancelled while it indexes keeps its verified
-// blobs and the layers it indexed, as one cancelled while reading does, so
-// that running it again reads and indexes only the rest.
+// finishOrRollback finishes the import, or removes the blobs it stored
+// when it fails. An import cancelled while it indexes keeps its verified
+// blobs and the layers it indexed instead, as one cancelled while reading
+// does, so that running it again reads and indexes only the rest. Such
+// blobs stay until stella ouk gc when the next attempt rejects the kit.
 func (s *session) finishOrRollback(ctx context.Context, index ocispec.Index) (*Result, error) {
 	res, err := s.finish(ctx, index)
 	switch {

@@ -34,6 +34,9 @@ type session struct {
 	// verifiedEarly is set once the stream guard has checked the signature
 	// of the bundle index, so finish does not check it again.
 	verifiedEarly bool
+	// signatureSkipped is set when InsecureSkipSignature let a kit through
+	// whose signature did not verify.
+	signatureSkipped bool
 	// guard and early serve imports from a folder or registry: the guard
 	// limits what is read before and outside the signed graph, and early
 	// lists the blobs copyHeads stored.

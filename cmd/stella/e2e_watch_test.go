@@ -197,7 +197,7 @@ func TestWatchRejectionNamesImportOverride(t *testing.T) {
 	if r.code != exitRejected {
 		t.Fatalf("watch --once with an unsigned kit: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
 	}
-	want := "stella ouk import --insecure-skip-signature " + dropped
+	want := "stella --store " + e.store + " ouk import --insecure-skip-signature --key " + e.pub + " " + dropped
 	if !strings.Contains(r.stderr, want) {
 		t.Errorf("rejection does not say to run %q:\n%s", want, r.stderr)
 	}

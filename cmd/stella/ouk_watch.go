@@ -298,7 +298,7 @@ func (w *watcher) incomplete(c watch.Candidate, s *delta.Summary, active string,
 }
 
 func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err error) {
-	err = withManualOverride(err, c.Path)
+	err = w.withManualOverride(err, c.Path)
 	note := watch.Note{Size: c.Size, ModTime: c.ModTime, Reason: err.Error(), At: time.Now().UTC(), Active: active,
 		RetryOnActiveChange: errors.Is(err, errdef.ErrBaseMissing)}
 	note.Version, note.Digest = summaryVersion(s), summaryDigest(s)
@@ -352,19 +352,55 @@ func importPath(ctx context.Context, c watch.Candidate, opts importer.Options) (
 	return importer.ImportStream(ctx, f, opts)
 }
 
-// withManualOverride adds to a rejection that an import flag overrides how
-// to apply that flag, because watch itself has none of them.
-func withManualOverride(err error, path string) error {
-	var flag string
+// withManualOverride adds to a rejection that an import flag overrides the
+// command that imports the kit with that flag, with watch's store and keys,
+// because watch itself has none of those flags.
+func (w *watcher) withManualOverride(err error, path string) error {
+	var flag, intro string
 	switch {
 	case errors.Is(err, errdef.ErrExpired):
-		flag = "--allow-expired"
+		flag, intro = "--allow-expired", "watch never imports an expired kit; to import it anyway, run"
 	case errors.Is(err, errdef.ErrDowngrade):
-		flag = "--allow-downgrade"
+		flag, intro = "--allow-downgrade", "watch never imports an older kit; to import it anyway, run"
 	case errors.Is(err, errdef.ErrSignature):
-		flag = "--insecure-skip-signature"
+		flag, intro = "--insecure-skip-signature", "watch never skips the signature check; if you trust the "+
+			"kit's builder, add the builder's public key with --key, or run"
 	default:
 		return err
 	}
-	return fmt.Errorf("%w; watch never overrides this check, so to apply %s run stella ouk import %s %s", err, flag, flag, path)
+	args := []string{"stella"}
+	if w.storeDir != "" {
+		args = append(args, "--store", w.storeDir)
+	}
+	args = append(args, "ouk", "import", flag)
+	for _, k := range w.opts.keys {
+		if abs, aerr := filepath.Abs(k); aerr == nil {
+			k = abs
+		}
+		args = append(args, "--key", k)
+	}
+	if abs, aerr := filepath.Abs(path); aerr == nil {
+		path = abs
+	}
+	args = append(args, path)
+	for i, a := range args {
+		args[i] = shellQuote(a)
+	}
+	return fmt.Errorf("%w; %s: %s", err, intro, strings.Join(args, " "))
+}
+
+// shellQuote returns s as one word for a POSIX shell: unchanged when it
+// contains only safe characters, otherwise in single quotes.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@+,%", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

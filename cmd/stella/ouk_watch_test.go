@@ -57,3 +57,18 @@ func TestWatchTruncatedSettle(t *testing.T) {
 		})
 	}
 }
+
+func TestShellQuote(t *testing.T) {
+	cases := map[string]string{
+		"/srv/drop/kit-1.0.tar.zst": "/srv/drop/kit-1.0.tar.zst",
+		"/srv/usb stick/kit.tar":    "'/srv/usb stick/kit.tar'",
+		"it's.tar":                  `'it'\''s.tar'`,
+		"":                          "''",
+		"$HOME/kit.tar":             "'$HOME/kit.tar'",
+	}
+	for in, want := range cases {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
