@@ -263,6 +263,7 @@ func TestWatchLogsImportWarning(t *testing.T) {
 	dir := filepath.Join(drop, "kit-layout")
 	untarKit(t, kit, dir)
 	table := indexTablesOf(t, kit)[0]
+	layer := table.Annotations[oci.AnnotationIndexLayer]
 	if err := os.Remove(filepath.Join(dir, "blobs", "sha256", table.Digest.Encoded())); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +275,19 @@ func TestWatchLogsImportWarning(t *testing.T) {
 	if e.activeDigest() == "" {
 		t.Fatal("watch --once did not import the kit")
 	}
-	if !strings.Contains(r.stderr, "level=WARN") || !strings.Contains(r.stderr, table.Annotations[oci.AnnotationIndexLayer]) {
-		t.Errorf("watch log does not warn about the missing table of layer %s:\n%s", table.Annotations[oci.AnnotationIndexLayer], r.stderr)
+	if !strings.Contains(r.stderr, "level=WARN") || !strings.Contains(r.stderr, layer) {
+		t.Errorf("watch log does not warn about the missing table of layer %s:\n%s", layer, r.stderr)
+	}
+
+	// With -v as well, the warning appears once.
+	if err := os.RemoveAll(e.store); err != nil {
+		t.Fatal(err)
+	}
+	r = e.run("-v", "ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 {
+		t.Fatalf("watch -v --once: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := strings.Count(r.stderr, "pre-built index tables of DB layer "+layer); n != 1 {
+		t.Errorf("watch -v logged the missing-table warning %d times, want once:\n%s", n, r.stderr)
 	}
 }

@@ -87,8 +87,10 @@ func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) err
 		return usagef("drop folder %q is not a folder", dir)
 	}
 	ctx := cmd.Context()
-	w := &watcher{g: g, opts: o, dir: dir, log: watchLogger(g, cmd.ErrOrStderr()),
-		importLog: g.logger(cmd.ErrOrStderr())}
+	// Watch logs each import's warnings itself, with the kit they belong
+	// to, so the importer's info lines of them are left out.
+	importLog := slog.New(dropInfoMessage{Handler: g.logger(cmd.ErrOrStderr()).Handler(), msg: "warning"})
+	w := &watcher{g: g, opts: o, dir: dir, log: watchLogger(g, cmd.ErrOrStderr()), importLog: importLog}
 	w.log.Info("watching drop folder", "dir", dir, "once", o.once, "interval", o.interval)
 	for {
 		rejected, err := w.round(ctx)
@@ -113,6 +115,28 @@ func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) err
 		case <-time.After(o.interval):
 		}
 	}
+}
+
+// dropInfoMessage is a log handler that leaves out the records below warn
+// level whose message is msg.
+type dropInfoMessage struct {
+	slog.Handler
+	msg string
+}
+
+func (h dropInfoMessage) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelWarn && r.Message == h.msg {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h dropInfoMessage) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return dropInfoMessage{Handler: h.Handler.WithAttrs(attrs), msg: h.msg}
+}
+
+func (h dropInfoMessage) WithGroup(name string) slog.Handler {
+	return dropInfoMessage{Handler: h.Handler.WithGroup(name), msg: h.msg}
 }
 
 // watchLogger logs watch events at info level unless --quiet is set.
