@@ -16,6 +16,7 @@ import (
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/kv"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
@@ -404,18 +405,7 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 				s.warn(fmt.Sprintf("pre-built index tables of DB layer %s not used: %v; indexing the layer from its records", l.Digest, err))
 				s.tables.mu.Unlock()
 			}
-			rc, err := s.opts.Store.Fetch(gctx, l)
-			if err != nil {
-				return fmt.Errorf("reading DB layer %s: %w", l.Digest, err)
-			}
-			defer rc.Close()
-			start := time.Now()
-			if err := vulndb.IndexLayer(gctx, store, l, rc); err != nil {
-				return fmt.Errorf("indexing DB layer %s: %w", l.Digest, err)
-			}
-			s.opts.Logger.Info("DB layer indexed", "layer", l.Digest, "bytes", l.Size,
-				"took", time.Since(start).Round(time.Millisecond))
-			return nil
+			return s.indexLayer(gctx, store, l, "DB layer indexed")
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -425,11 +415,26 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 	return nil
 }
 
-// warn adds a warning to the result. The log gets it at info level only,
-// because the caller reports the result's warnings.
+// indexLayer indexes a stored DB layer from its records and logs msg with
+// the layer and the time it took.
+func (s *session) indexLayer(ctx context.Context, store kv.Store, l ocispec.Descriptor, msg string) error {
+	rc, err := s.opts.Store.Fetch(ctx, l)
+	if err != nil {
+		return fmt.Errorf("reading DB layer %s: %w", l.Digest, err)
+	}
+	defer rc.Close()
+	start := time.Now()
+	if err := vulndb.IndexLayer(ctx, store, l, rc); err != nil {
+		return fmt.Errorf("indexing DB layer %s: %w", l.Digest, err)
+	}
+	s.opts.Logger.Info(msg, "layer", l.Digest, "bytes", l.Size, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// warn adds a warning to the result, which the caller reports. The log
+// gets it only when the import fails (see logWarnings).
 func (s *session) warn(msg string) {
 	s.result.Warnings = append(s.result.Warnings, msg)
-	s.opts.Logger.Info("warning", "message", msg)
 }
 
 // logWarnings logs the warnings so far at warn level, for an import that

@@ -30,7 +30,6 @@ func ImportStream(ctx context.Context, r io.Reader, opts Options) (*Result, erro
 	defer s.stopIndexer()
 	index, err := s.readStream(ctx, newContextReader(ctx, r))
 	if err != nil {
-		s.stopIndexer()
 		s.failed(ctx, err)
 		return nil, err
 	}
@@ -105,10 +104,8 @@ func (s *session) finishOrRollback(ctx context.Context, index ocispec.Index) (*R
 	case err == nil:
 		return res, nil
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		s.stopIndexer()
-		s.logWarnings()
-		s.opts.Logger.Info("import interrupted; stored blobs kept for the next attempt",
-			"blobs", len(s.added), "error", err)
+		// Not a rejection, so failed keeps the blobs.
+		s.failed(ctx, err)
 	default:
 		s.logWarnings()
 		s.rollback(context.WithoutCancel(ctx))

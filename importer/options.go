@@ -95,6 +95,7 @@ type Result struct {
 	AlreadyActive bool   `json:"alreadyActive"`
 	Action        string `json:"action"`
 	// Warnings lists the overrides the import used and the pre-built
-	// tables it could not use. The logger gets them at info level only.
+	// tables it could not use. The logger gets them only when the import
+	// fails, at warn level.
 	Warnings []string `json:"warnings,omitempty"`
 }

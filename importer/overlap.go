@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -87,17 +86,9 @@ func (x *layerIndexer) index(layer ocispec.Descriptor) (bool, error) {
 	x.mu.Lock()
 	x.touched = append(x.touched, layer.Digest)
 	x.mu.Unlock()
-	rc, err := x.s.opts.Store.Fetch(x.ctx, layer)
-	if err != nil {
-		return false, fmt.Errorf("reading DB layer %s: %w", layer.Digest, err)
+	if err := x.s.indexLayer(x.ctx, store, layer, "DB layer indexed while the kit is read"); err != nil {
+		return false, err
 	}
-	defer rc.Close()
-	start := time.Now()
-	if err := vulndb.IndexLayer(x.ctx, store, layer, rc); err != nil {
-		return false, fmt.Errorf("indexing DB layer %s: %w", layer.Digest, err)
-	}
-	x.s.opts.Logger.Info("DB layer indexed while the kit is read", "layer", layer.Digest,
-		"bytes", layer.Size, "took", time.Since(start).Round(time.Millisecond))
 	return true, nil
 }
 

@@ -16,9 +16,8 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 )
 
-// TestStreamIndexesLayersWhileReading checks that a tar stream starts to
-// index its DB layers before the stream ends, and that finish counts
-// those layers and leaves none unindexed.
+// TestStreamIndexesLayersWhileReading checks that a tar stream indexes its
+// DB layers before the stream ends and that finish counts all of them.
 func TestStreamIndexesLayersWhileReading(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -43,8 +42,8 @@ func TestStreamIndexesLayersWhileReading(t *testing.T) {
 	}
 
 	// The same kit imported in one go gives the same count.
-	g := newFixture(t)
-	whole, err := ImportStream(ctx, bytes.NewReader(g.kit("1.0.0", 1)), g.opts())
+	fresh := newFixture(t)
+	whole, err := ImportStream(ctx, bytes.NewReader(fresh.kit("1.0.0", 1)), fresh.opts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,9 +52,8 @@ func TestStreamIndexesLayersWhileReading(t *testing.T) {
 	}
 }
 
-// TestRejectedStreamStopsIndexing rejects a kit after its DB layers have
-// arrived, by a blob that nothing in the kit names, and checks that the
-// blobs and index keys the import wrote are gone again.
+// TestRejectedStreamStopsIndexing rejects a kit for a stray blob after its
+// DB layers arrived and checks that its blobs and index keys are gone.
 func TestRejectedStreamStopsIndexing(t *testing.T) {
 	f := newFixture(t)
 	raw := appendTarBlob(t, f.kit("1.0.0", 1), []byte("not part of the kit"))
@@ -156,9 +154,8 @@ func (h cancelOnMessage) WithAttrs([]slog.Attr) slog.Handler { return h }
 
 func (h cancelOnMessage) WithGroup(string) slog.Handler { return h }
 
-// TestCancelWhileIndexingKeepsBlobs cancels an import after its blobs are
-// stored and checked, when it starts to index, and checks that the blobs
-// stay for the next attempt, which then reads none of them again.
+// TestCancelWhileIndexingKeepsBlobs cancels an import as it starts to index
+// and checks that its blobs stay, so the next attempt reads none again.
 func TestCancelWhileIndexingKeepsBlobs(t *testing.T) {
 	f := newFixture(t)
 	dir := filepath.Join(f.dir, "layout")
@@ -207,11 +204,11 @@ func TestVerboseLogNamesIndexedLayers(t *testing.T) {
 		t.Errorf("stream import logged %d indexed layers, indexed %d:\n%s", n, res.LayersIndexed, streamLog.String())
 	}
 
-	g := newFixture(t)
-	dir := filepath.Join(g.dir, "layout")
-	writeLayoutFolder(t, g.kit("1.0.0", 1), dir)
+	folder := newFixture(t)
+	dir := filepath.Join(folder.dir, "layout")
+	writeLayoutFolder(t, folder.kit("1.0.0", 1), dir)
 	var dirLog bytes.Buffer
-	opts = g.opts()
+	opts = folder.opts()
 	opts.Logger = slog.New(slog.NewTextHandler(&dirLog, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	res, err = ImportDir(context.Background(), dir, opts)
 	if err != nil {

@@ -87,10 +87,8 @@ func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) err
 		return usagef("drop folder %q is not a folder", dir)
 	}
 	ctx := cmd.Context()
-	// Watch logs each import's warnings itself, with the kit they belong
-	// to, so the importer's info lines of them are left out.
-	importLog := slog.New(dropInfoMessage{Handler: g.logger(cmd.ErrOrStderr()).Handler(), msg: "warning"})
-	w := &watcher{g: g, opts: o, dir: dir, log: watchLogger(g, cmd.ErrOrStderr()), importLog: importLog}
+	w := &watcher{g: g, opts: o, dir: dir, log: watchLogger(g, cmd.ErrOrStderr()),
+		importLog: g.logger(cmd.ErrOrStderr())}
 	w.log.Info("watching drop folder", "dir", dir, "once", o.once, "interval", o.interval)
 	for {
 		rejected, err := w.round(ctx)
@@ -115,28 +113,6 @@ func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) err
 		case <-time.After(o.interval):
 		}
 	}
-}
-
-// dropInfoMessage is a log handler that leaves out the records below warn
-// level whose message is msg.
-type dropInfoMessage struct {
-	slog.Handler
-	msg string
-}
-
-func (h dropInfoMessage) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level < slog.LevelWarn && r.Message == h.msg {
-		return nil
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h dropInfoMessage) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return dropInfoMessage{Handler: h.Handler.WithAttrs(attrs), msg: h.msg}
-}
-
-func (h dropInfoMessage) WithGroup(name string) slog.Handler {
-	return dropInfoMessage{Handler: h.Handler.WithGroup(name), msg: h.msg}
 }
 
 // watchLogger logs watch events at info level unless --quiet is set.
@@ -376,9 +352,9 @@ func importPath(ctx context.Context, c watch.Candidate, opts importer.Options) (
 	return importer.ImportStream(ctx, f, opts)
 }
 
-// withManualOverride adds to a rejection that an import flag overrides the
-// command that imports the kit with that flag, with watch's store and keys,
-// because watch itself has none of those flags.
+// withManualOverride appends, to a rejection that an import flag can
+// override, the stella ouk import command with that flag and watch's store
+// and keys, because watch itself has none of those flags.
 func (w *watcher) withManualOverride(err error, path string) error {
 	var flag, intro string
 	switch {

@@ -619,15 +619,6 @@ func (d *fastDecoder) ignore(key []byte, fields ...string) {
 
 var extraFields = []string{"tombstone", "sources", "cwe_ids", "nvd_configurations"}
 
-// configurationsFast returns the CPE match criteria of the NVD
-// configurations in the raw value of database_specific.stellaops, as
-// recordCPEs does with encoding/json, or ok false when the value needs
-// encoding/json.
-func configurationsFast(raw []byte) (out []nvdCPEMatch, ok bool) {
-	_, out, ok = stellaopsFast(raw, true)
-	return out, ok
-}
-
 // stellaopsFast reads the raw value of database_specific.stellaops in one
 // pass: the tombstone flag and, with cpes set, the CPE match criteria of
 // the NVD configurations. It skips the other members without decoding

@@ -282,7 +282,7 @@ func FuzzConfigurationsFast(f *testing.F) {
 	f.Add(`{"tombstone":true}`)
 	f.Add(`{"nvd_configurations":[{"nodes":[{"cpeMatch":[{"criteria":"cpe:2.3:a:x\u0041:y:*:*:*:*:*:*:*:*","vulnerable":false}]}]}]}`)
 	f.Fuzz(func(t *testing.T, raw string) {
-		fast, ok := configurationsFast([]byte(raw))
+		_, fast, ok := stellaopsFast([]byte(raw), true)
 		if !ok {
 			return
 		}

@@ -322,7 +322,7 @@ func recordEntries(d digest.Digest, rec *Record, cpes []nvdCPEMatch) []indexEntr
 	for _, a := range rec.Aliases {
 		set.add(key(prefixAlias, aliasIndex(a), ds, rec.ID))
 	}
-	// pkgs holds the affected entries of each package key, by its index
+	// pkgs contains the affected entries of each package key, by its index
 	// in set.out.
 	var pkgs [][]pkgAffected
 	for i := range rec.Affected {
@@ -391,14 +391,8 @@ func (s *entrySet) add(k []byte) int {
 // recordCPEs returns the CPE match criteria of a record's NVD
 // configurations.
 func recordCPEs(rec *Record) []nvdCPEMatch {
-	raw, found := rec.DatabaseSpecific[dbKey]
-	if !found {
-		return nil
-	}
-	if out, ok := configurationsFast(raw); ok {
-		return out
-	}
-	return recordCPEsJSON(rec)
+	_, cpes := recordExtras(rec)
+	return cpes
 }
 
 // recordExtras returns a record's tombstone flag and CPE match criteria,

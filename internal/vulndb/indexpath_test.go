@@ -13,10 +13,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// TestIndexLayerKeepsEveryID indexes a layer far larger than the line
-// buffer of the layer reader, whose lines the reader decodes in place, and
-// looks up every record by its ID. An ID kept past its line would point
-// into a later line, and the layer's ID filter would miss records.
+// TestIndexLayerKeepsEveryID indexes a layer many line buffers long and
+// looks up every record by ID, which fails if an ID outlives its line.
 func TestIndexLayerKeepsEveryID(t *testing.T) {
 	recs := genRecords(3000, 11)
 	slices.SortFunc(recs, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
