@@ -48,6 +48,17 @@ func (n *namespaceStore) Scan(prefix []byte, fn func(key, value []byte) error) e
 	})
 }
 
+// ScanPrefixes implements kv.PrefixScanner.
+func (n *namespaceStore) ScanPrefixes(prefixes [][]byte, fn func(i int, key, value []byte) error) error {
+	full := make([][]byte, len(prefixes))
+	for i, p := range prefixes {
+		full[i] = n.key(p)
+	}
+	return n.store.scanPrefixes(full, func(i int, key, value []byte) error {
+		return fn(i, key[len(n.prefix):], value)
+	})
+}
+
 // NewBatch implements kv.Store.
 func (n *namespaceStore) NewBatch() kv.Batch {
 	return &namespaceBatch{ns: n, batch: n.store.db.NewBatch()}

@@ -58,8 +58,33 @@ func testKVStore(t *testing.T, st kv.Store) {
 		t.Errorf("Scan(b/) keys = %v, want [b/1 b/2 b/3]", keys)
 	}
 
+	// ScanPrefixes visits the prefixes in the order given, each key with
+	// its prefix's index. A prefix without keys adds nothing.
+	keys = nil
+	err = kv.ScanPrefixes(st, [][]byte{[]byte("c"), []byte("none/"), []byte("b/")}, func(i int, k, v []byte) error {
+		if !bytes.Equal(v, append([]byte("v"), k...)) {
+			t.Errorf("ScanPrefixes value of %q = %q", k, v)
+		}
+		keys = append(keys, fmt.Sprintf("%d:%s", i, k))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(keys) != "[0:c 2:b/1 2:b/2 2:b/3]" {
+		t.Errorf("ScanPrefixes keys = %v, want [0:c 2:b/1 2:b/2 2:b/3]", keys)
+	}
+
 	stop := errors.New("stop")
 	calls := 0
+	err = kv.ScanPrefixes(st, [][]byte{[]byte("a"), []byte("b/")}, func(int, []byte, []byte) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("ScanPrefixes did not stop at the first error: %v after %d calls", err, calls)
+	}
+	calls = 0
 	err = st.Scan(nil, func(k, v []byte) error {
 		calls++
 		return stop
@@ -95,7 +120,18 @@ func TestKVMemoryConformance(t *testing.T) {
 
 func TestKVPebbleConformance(t *testing.T) {
 	s := openTest(t, t.TempDir(), Options{})
-	testKVStore(t, s.KV("vulndb"))
+	st := s.KV("vulndb")
+	if _, ok := st.(kv.PrefixScanner); !ok {
+		t.Fatal("the Pebble namespace store is not a kv.PrefixScanner")
+	}
+	// A key of another namespace lies between the prefixes scanned.
+	b := s.KV("vulndb-other").NewBatch()
+	_ = b.Set([]byte("b/0"), []byte("x"))
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Close()
+	testKVStore(t, st)
 }
 
 func TestKVNamespacesIsolated(t *testing.T) {

@@ -309,6 +309,34 @@ func (s *Store) scan(prefix []byte, fn func(key, value []byte) error) error {
 	return it.Close()
 }
 
+// scanPrefixes is scan for each prefix in turn, on one iterator whose
+// bounds move from prefix to prefix.
+func (s *Store) scanPrefixes(prefixes [][]byte, fn func(i int, key, value []byte) error) error {
+	if len(prefixes) == 0 {
+		return nil
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixes[0], UpperBound: prefixEnd(prefixes[0])})
+	if err != nil {
+		return err
+	}
+	for i, p := range prefixes {
+		if i > 0 {
+			it.SetBounds(p, prefixEnd(p))
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			if err := fn(i, it.Key(), it.Value()); err != nil {
+				_ = it.Close()
+				return err
+			}
+		}
+		if err := it.Error(); err != nil {
+			_ = it.Close()
+			return err
+		}
+	}
+	return it.Close()
+}
+
 // pebbleLogger sends Pebble's messages to slog. Pebble's informational
 // messages (flushes, compactions) go to debug level.
 type pebbleLogger struct{ log *slog.Logger }

@@ -17,6 +17,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/importer"
 )
 
 // pinHelperEnv makes the test binary a pin holder: given "STORE|DIGEST",
@@ -246,5 +247,46 @@ func TestImportSummaryAllBlobsPresent(t *testing.T) {
 	}
 	if !strings.Contains(out, "already present, skipped unread)") {
 		t.Errorf("summary does not say present blobs were skipped unread:\n%s", out)
+	}
+}
+
+func TestGCRemovesIndexKeysOfEarlierLayout(t *testing.T) {
+	e := newEnv(t)
+	e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))
+	before := e.lookupAll()
+
+	// An alias key as the index format of an earlier release wrote it,
+	// with the layer after the alias.
+	store, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := store.KV(importer.VulnDBNamespace).NewBatch()
+	old := []byte("alias\x00CVE-2099-0001\x00sha256:" + strings.Repeat("ab", 32) + "\x00CVE-2099-0001\x00")
+	if err := b.Set(old, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	out := e.must("ouk", "gc", "-o", "json")
+	var rep struct {
+		EarlierIndexKeys int `json:"earlierIndexKeysRemoved"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("decoding gc output: %v\n%s", err, out)
+	}
+	if rep.EarlierIndexKeys != 1 {
+		t.Fatalf("gc removed %d keys of an earlier layout, want 1:\n%s", rep.EarlierIndexKeys, out)
+	}
+	if after := e.lookupAll(); !slices.Equal(after, before) {
+		t.Fatalf("lookups changed after gc:\n%q\nwant\n%q", after, before)
+	}
+	if out := e.must("ouk", "gc"); strings.Contains(out, "earlier release") {
+		t.Errorf("a second gc still found keys of an earlier layout:\n%s", out)
 	}
 }

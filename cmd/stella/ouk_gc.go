@@ -21,7 +21,8 @@ func newGCCommand(g *globalOptions) *cobra.Command {
 		Short: "Remove blobs that neither the active kit nor the retained history uses",
 		Long: fmt.Sprintf(`Remove every blob that is not reachable from the active kit, the newest
 --keep kits of the history, a tag, or a kit a running lookup or scan has
-pinned. The lookup index of removed DB layers goes with them.
+pinned. The lookup index of removed DB layers goes with them, and so do
+lookup index keys that an earlier release wrote in another layout.
 
 A pin whose process has exited no longer keeps its kit. A pin whose process
 cannot be checked, such as one taken on another host, keeps its kit for %.0f
@@ -65,8 +66,19 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			if dropErr != nil {
 				return dropErr
 			}
+			// Index keys that an earlier release wrote in another layout
+			// belong to no layer of the current format, so they go too.
+			var earlier int
+			if !dryRun {
+				if earlier, err = vulndb.DropEarlierLayouts(index); err != nil {
+					return fmt.Errorf("removing lookup index keys of an earlier format: %w", err)
+				}
+			}
 			if out.json() {
-				return writeJSON(cmd.OutOrStdout(), rep)
+				return writeJSON(cmd.OutOrStdout(), struct {
+					cas.GCReport
+					EarlierIndexKeys int `json:"earlierIndexKeysRemoved"`
+				}{rep, earlier})
 			}
 			verb := "Removed"
 			if dryRun {
@@ -78,6 +90,10 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				rep.Kept, plural(rep.Kept, "blob", "blobs"), len(rep.KeptKits), plural(len(rep.KeptKits), "kit", "kits"))
 			for _, k := range rep.KeptReasons {
 				fmt.Fprintf(w, "  %s: %s\n", keptKitName(k), keepReasonsText(k.Reasons, keep))
+			}
+			if earlier > 0 {
+				fmt.Fprintf(w, "Removed %d lookup index %s written in the layout of an earlier release\n",
+					earlier, plural(earlier, "key", "keys"))
 			}
 			if rep.StaleLeases > 0 {
 				fmt.Fprintf(w, "%s %d stale %s: a pin goes stale when its process exits, "+

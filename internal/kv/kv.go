@@ -16,6 +16,29 @@ type Store interface {
 	NewBatch() Batch
 }
 
+// PrefixScanner is implemented by stores that scan several prefixes with
+// one iterator, which costs less than a Scan per prefix.
+type PrefixScanner interface {
+	// ScanPrefixes calls fn for every key under each prefix, one prefix
+	// after the other, with the prefix's index in prefixes. Otherwise it
+	// behaves as Scan.
+	ScanPrefixes(prefixes [][]byte, fn func(i int, key, value []byte) error) error
+}
+
+// ScanPrefixes scans each prefix in turn, with one iterator where the store
+// is a PrefixScanner and with a Scan per prefix otherwise.
+func ScanPrefixes(s Store, prefixes [][]byte, fn func(i int, key, value []byte) error) error {
+	if ps, ok := s.(PrefixScanner); ok {
+		return ps.ScanPrefixes(prefixes, fn)
+	}
+	for i, p := range prefixes {
+		if err := s.Scan(p, func(k, v []byte) error { return fn(i, k, v) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Batch collects writes that Commit applies atomically.
 type Batch interface {
 	Set(key, value []byte) error

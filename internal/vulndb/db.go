@@ -29,7 +29,6 @@ type DB struct {
 	config  Config
 	layers  []ocispec.Descriptor // oldest first, DB layers only
 	filters []idFilter           // record ID filter of each layer
-	pos     map[string]int       // layer digest -> index in layers
 	// versions caches parsed range versions across lookups.
 	versions versionCache
 	// records caches decoded records by layer and ID, so that a scan that
@@ -38,8 +37,8 @@ type DB struct {
 	// it share their slices with other lookups' results, so callers treat
 	// records as read-only.
 	records twoGenCache[recordCacheKey, recordCacheEntry]
-	// packages caches the prepared candidates of packages by index prefix
-	// (see packageCandidates).
+	// packages caches the prepared candidates of packages by ecosystem and
+	// name (see packageCandidates).
 	packages twoGenCache[string, []pkgCandidate]
 }
 
@@ -68,7 +67,7 @@ type Status struct {
 // Descriptors of other media types are ignored. Open reads each layer's
 // record ID filter, about 2 bytes per record.
 func Open(store kv.Store, config []byte, layers []ocispec.Descriptor) (*DB, error) {
-	db := &DB{store: store, pos: map[string]int{},
+	db := &DB{store: store,
 		records:  newTwoGenCache[recordCacheKey](maxCachedRecords, func(recordCacheEntry) int { return 1 }),
 		packages: newTwoGenCache[string](maxCachedCandidates, func(c []pkgCandidate) int { return len(c) }),
 	}
@@ -95,7 +94,6 @@ func Open(store kv.Store, config []byte, layers []ocispec.Descriptor) (*DB, erro
 		if err != nil {
 			return nil, err
 		}
-		db.pos[l.Digest.String()] = len(db.layers)
 		db.layers = append(db.layers, l)
 		db.filters = append(db.filters, f)
 	}
@@ -181,18 +179,20 @@ func (db *DB) decodeAt(i int, id string, v []byte) (Record, bool, error) {
 	return r, true, nil
 }
 
-// candidates scans an index prefix and returns the record IDs found in
-// layers of this DB, sorted.
-func (db *DB) candidates(prefix []byte) ([]string, error) {
+// candidates returns the record IDs under one name of a secondary index
+// (prefixAlias or prefixCPE) in the layers of this DB, sorted. Each layer
+// keeps its keys apart under its digest, so the name is looked up once
+// per layer.
+func (db *DB) candidates(kind, name string) ([]string, error) {
+	prefixes := make([][]byte, len(db.layers))
+	for i, l := range db.layers {
+		prefixes[i] = key(kind, l.Digest.String(), name)
+	}
 	seen := map[string]bool{}
-	err := db.store.Scan(prefix, func(k, _ []byte) error {
-		rest := strings.TrimSuffix(string(k[len(prefix):]), "\x00")
-		layer, id, ok := strings.Cut(rest, "\x00")
-		if !ok {
-			return nil
-		}
-		if _, in := db.pos[layer]; in {
-			seen[id] = true
+	err := kv.ScanPrefixes(db.store, prefixes, func(i int, k, _ []byte) error {
+		id, ok := bytes.CutSuffix(k[len(prefixes[i]):], []byte{0})
+		if ok && len(id) > 0 {
+			seen[string(id)] = true
 		}
 		return nil
 	})
@@ -232,7 +232,7 @@ func (db *DB) Lookup(id string) ([]Record, error) {
 		return nil, invalidQuery("the ID to look up is empty; give a record ID or alias such as CVE-2023-4863 or GHSA-35jh-r3h4-6jhm")
 	}
 	want := aliasIndex(id)
-	ids, err := db.candidates(key(prefixAlias, want))
+	ids, err := db.candidates(prefixAlias, want)
 	if err != nil {
 		return nil, err
 	}
@@ -496,11 +496,12 @@ func (c *pkgCandidate) matches(release string, matcher *versionMatcher) bool {
 // a cache, and a scan that meets a popular package at several versions
 // reads and prepares it once.
 func (db *DB) packageCandidates(ecosystem, name string) ([]pkgCandidate, error) {
-	prefix := pkgPrefix(ecosystem, name)
-	if c, ok := db.packages.get(string(prefix)); ok {
+	lower := strings.ToLower(ecosystem)
+	cacheKey := lower + "\x00" + name
+	if c, ok := db.packages.get(cacheKey); ok {
 		return c, nil
 	}
-	keys, err := db.pkgKeys(prefix)
+	keys, err := db.pkgKeys(lower, name)
 	if err != nil {
 		return nil, err
 	}
@@ -520,7 +521,7 @@ func (db *DB) packageCandidates(ecosystem, name string) ([]pkgCandidate, error) 
 			out = append(out, cands[i])
 		}
 	}
-	db.packages.put(string(prefix), out)
+	db.packages.put(cacheKey, out)
 	return out, nil
 }
 
@@ -584,29 +585,26 @@ type pkgIndexKey struct {
 	value []byte
 }
 
-// pkgKeys scans a package index prefix and returns, per record ID, the
-// key of the newest layer of this DB, sorted by ID.
-func (db *DB) pkgKeys(prefix []byte) ([]pkgIndexKey, error) {
-	best := map[string]int{}
+// pkgKeys returns the package index keys of a package (its ecosystem in
+// lower case) in this DB: per record ID the key of the newest layer that
+// names the package, sorted by ID.
+func (db *DB) pkgKeys(ecosystem, name string) ([]pkgIndexKey, error) {
+	// The layers are scanned newest first, so the first key of an ID is
+	// the one that counts.
+	n := len(db.layers)
+	prefixes := make([][]byte, n)
+	for i := range prefixes {
+		prefixes[i] = key(prefixPkg, db.layers[n-1-i].Digest.String(), ecosystem, name)
+	}
+	seen := map[string]bool{}
 	var out []pkgIndexKey
-	err := db.store.Scan(prefix, func(k, v []byte) error {
-		rest := strings.TrimSuffix(string(k[len(prefix):]), "\x00")
-		layer, id, ok := strings.Cut(rest, "\x00")
-		if !ok {
+	err := kv.ScanPrefixes(db.store, prefixes, func(i int, k, v []byte) error {
+		id, ok := bytes.CutSuffix(k[len(prefixes[i]):], []byte{0})
+		if !ok || len(id) == 0 || seen[string(id)] {
 			return nil
 		}
-		pos, in := db.pos[layer]
-		if !in {
-			return nil
-		}
-		if i, seen := best[id]; seen {
-			if out[i].layer < pos {
-				out[i].layer, out[i].value = pos, bytes.Clone(v)
-			}
-			return nil
-		}
-		best[id] = len(out)
-		out = append(out, pkgIndexKey{id: id, layer: pos, value: bytes.Clone(v)})
+		seen[string(id)] = true
+		out = append(out, pkgIndexKey{id: string(id), layer: n - 1 - i, value: bytes.Clone(v)})
 		return nil
 	})
 	if err != nil {
@@ -637,7 +635,7 @@ func (db *DB) LookupCPE(cpe string) ([]Record, error) {
 	if err != nil {
 		return nil, invalidQuery("CPE %q is malformed: %v", cpe, err)
 	}
-	ids, err := db.candidates(key(prefixCPE, q.key()))
+	ids, err := db.candidates(prefixCPE, q.key())
 	if err != nil {
 		return nil, err
 	}

@@ -11,16 +11,22 @@
 // IndexLayer indexes one layer into a kv.Store, and Open stacks indexed
 // layers into a DB. The index keys, per layer digest L, are:
 //
-//	layer/L                      index format ("3") once every other key of L is written
+//	layer/L                      index format ("4") once every other key of L is written
 //	filter/L                     Bloom filter of the record IDs in L, tombstones included
 //	rec/L/ID                     the record (or its tombstone) in the binary form
 //	                             of encodeStoredRecord
-//	alias/ALIAS/L/ID             empty; ALIAS is the record's ID or an alias
-//	pkg/ECOSYSTEM/NAME/L/ID      the record's affected entries for the package:
+//	alias/L/ALIAS/ID             empty; ALIAS is the record's ID or an alias
+//	pkg/L/ECOSYSTEM/NAME/ID      the record's affected entries for the package:
 //	                             ecosystem, versions, SEMVER and ECOSYSTEM ranges
 //	                             (binary, see encodePkgValue); ECOSYSTEM without
 //	                             its ":release" suffix
-//	cpe/VENDOR:PRODUCT/L/ID      empty; from NVD CPE match criteria
+//	cpe/L/VENDOR:PRODUCT/ID      empty; from NVD CPE match criteria
+//
+// The layer digest comes right after the prefix, so each layer's keys of
+// one prefix form a range of their own. A new layer's tables then overlap
+// no other layer's keys, and the store places them without merging them
+// with the keys of the layers below. A lookup by alias, package or CPE
+// reads one short range per layer of its stack.
 //
 // A lookup finds the newest layer of its stack that holds an ID by testing
 // the filters newest first and reading rec/L/ID only where a filter may

@@ -23,7 +23,7 @@ const indexBatchKeys = 10000
 // indexFormat is the value of a layer's marker key. It names the layout
 // of the layer's other keys, so a layer indexed by an earlier layout does
 // not count as indexed and the importer indexes it again.
-const indexFormat = "3"
+const indexFormat = "4"
 
 // Key prefixes of the lookup index. The package comment draws the layout.
 const (
@@ -55,8 +55,11 @@ func recKey(d digest.Digest, id string) []byte { return key(prefixRec, d.String(
 
 func filterKey(d digest.Digest) []byte { return key(prefixFilter, d.String()) }
 
-func pkgPrefix(ecosystem, name string) []byte {
-	return key(prefixPkg, strings.ToLower(ecosystem), name)
+// layerPrefixes returns the prefixes of every key of a layer's lookup
+// index but its marker: the layer's own part of each key prefix.
+func layerPrefixes(layer digest.Digest) [][]byte {
+	ls := layer.String()
+	return [][]byte{key(prefixRec, ls), key(prefixAlias, ls), key(prefixPkg, ls), key(prefixCPE, ls), filterKey(layer)}
 }
 
 // aliasIndex folds case, so a lookup of "ghsa-35JH-..." finds the record.
@@ -157,8 +160,7 @@ func IngestLayerTables(store kv.Store, layer digest.Digest, paths []string) erro
 	if !ok {
 		return fmt.Errorf("ingesting index tables of layer %s: the store does not implement kv.TableIngester", layer)
 	}
-	prefixes := [][]byte{key(prefixRec, layer.String()), key(prefixAlias), key(prefixPkg), key(prefixCPE), filterKey(layer)}
-	if err := ti.IngestTables(paths, prefixes); err != nil {
+	if err := ti.IngestTables(paths, layerPrefixes(layer)); err != nil {
 		return fmt.Errorf("ingesting index tables of layer %s: %w", layer, err)
 	}
 	b := store.NewBatch()
@@ -306,21 +308,16 @@ type indexEntry struct {
 	key, value []byte
 }
 
-// indexEntries returns the secondary keys of a record in layer d, with
+// recordEntries returns the secondary keys of a record in layer d, with
 // their values: package keys store the record's affected entries for that
-// package (see packageValue), the other keys are empty.
-func indexEntries(d digest.Digest, rec *Record) []indexEntry {
-	return recordEntries(d, rec, recordCPEs(rec))
-}
-
-// recordEntries is indexEntries with the record's CPE match criteria
-// already read.
+// package (see encodePkgValue), the other keys are empty. cpes are the
+// record's CPE match criteria, as recordExtras reads them.
 func recordEntries(d digest.Digest, rec *Record, cpes []nvdCPEMatch) []indexEntry {
 	ds := d.String()
 	var set entrySet
-	set.add(key(prefixAlias, aliasIndex(rec.ID), ds, rec.ID))
+	set.add(key(prefixAlias, ds, aliasIndex(rec.ID), rec.ID))
 	for _, a := range rec.Aliases {
-		set.add(key(prefixAlias, aliasIndex(a), ds, rec.ID))
+		set.add(key(prefixAlias, ds, aliasIndex(a), rec.ID))
 	}
 	// pkgs contains the affected entries of each package key, by its index
 	// in set.out.
@@ -331,7 +328,7 @@ func recordEntries(d digest.Digest, rec *Record, cpes []nvdCPEMatch) []indexEntr
 			continue
 		}
 		eco := baseEcosystem(a.Package.Ecosystem)
-		j := set.add(key(prefixPkg, strings.ToLower(eco), normalizeName(eco, a.Package.Name), ds, rec.ID))
+		j := set.add(key(prefixPkg, ds, strings.ToLower(eco), normalizeName(eco, a.Package.Name), rec.ID))
 		for len(pkgs) <= j {
 			pkgs = append(pkgs, nil)
 		}
@@ -344,7 +341,7 @@ func recordEntries(d digest.Digest, rec *Record, cpes []nvdCPEMatch) []indexEntr
 	}
 	for _, m := range cpes {
 		if c, err := parseCPE(m.Criteria); err == nil {
-			set.add(key(prefixCPE, c.key(), ds, rec.ID))
+			set.add(key(prefixCPE, ds, c.key(), rec.ID))
 		}
 	}
 	return set.out
@@ -440,30 +437,59 @@ func DropLayer(store kv.Store, layer digest.Digest) error {
 	if err := w.flush(true); err != nil {
 		return err
 	}
-	if err := w.del(filterKey(layer)); err != nil {
-		return err
-	}
-	var keys [][]byte
-	err := store.Scan(key(prefixRec, layer.String()), func(k, v []byte) error {
-		keys = append(keys, bytes.Clone(k))
-		rec, err := decodeRecordValue(v)
-		if err != nil {
+	// Every other key of the layer starts with one of its prefixes, so
+	// the keys are listed without reading the records.
+	for _, p := range layerPrefixes(layer) {
+		var keys [][]byte
+		err := store.Scan(p, func(k, _ []byte) error {
+			keys = append(keys, bytes.Clone(k))
 			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("listing index keys of layer %s: %w", layer, err)
 		}
-		for _, e := range indexEntries(layer, &rec) {
-			keys = append(keys, e.key)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("listing index keys of layer %s: %w", layer, err)
-	}
-	for _, k := range keys {
-		if err := w.del(k); err != nil {
-			return err
+		for _, k := range keys {
+			if err := w.del(k); err != nil {
+				return err
+			}
 		}
 	}
 	return w.flush(true)
+}
+
+// DropEarlierLayouts removes the alias, package and CPE keys that an
+// earlier index format wrote, which named the layer after the alias,
+// package or CPE rather than right after the prefix. Neither DropLayer nor
+// a new index of the same layer finds them. It returns how many keys it
+// removed, and reads every alias, package and CPE key to find them.
+func DropEarlierLayouts(store kv.Store) (int, error) {
+	w := &batchWriter{store: store}
+	defer w.close()
+	removed := 0
+	for _, p := range []string{prefixAlias, prefixPkg, prefixCPE} {
+		prefix := key(p)
+		var stale [][]byte
+		err := store.Scan(prefix, func(k, _ []byte) error {
+			layer, _, _ := bytes.Cut(k[len(prefix):], []byte{0})
+			if _, err := digest.Parse(string(layer)); err != nil {
+				stale = append(stale, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return removed, fmt.Errorf("listing %s keys of the lookup index: %w", p, err)
+		}
+		for _, k := range stale {
+			if err := w.del(k); err != nil {
+				return removed, err
+			}
+		}
+		if err := w.flush(true); err != nil {
+			return removed, err
+		}
+		removed += len(stale)
+	}
+	return removed, nil
 }
 
 // batchWriter groups writes into batches of indexBatchKeys keys.

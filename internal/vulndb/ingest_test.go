@@ -186,3 +186,121 @@ func TestIndexIngestsKeysByPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerKeysStayInTheirRanges indexes a base layer and an overlay that
+// changes some of its records, and checks that every key of a layer lies
+// under that layer's own prefixes, so that a layer's tables never overlap
+// another layer's keys. Dropping the base then leaves the overlay whole.
+func TestLayerKeysStayInTheirRanges(t *testing.T) {
+	recs := genRecords(400, 11)
+	slices.SortFunc(recs, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
+	base, err := newLayer(recs, LayerBase, "mixed", "base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := slices.Clone(recs[100:200])
+	for i := range changed {
+		changed[i].Summary = "changed overnight"
+	}
+	overlay, err := newLayer(changed, LayerOverlay, "mixed", "overlay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := pebbleKV(t)
+	for _, l := range []Layer{base, overlay} {
+		if err := IndexLayer(context.Background(), st, l.Descriptor, bytes.NewReader(l.Data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	keysOf := func() map[string][]string {
+		out := map[string][]string{}
+		err := st.Scan(nil, func(k, _ []byte) error {
+			owner := "none"
+			for _, l := range []Layer{base, overlay} {
+				if bytes.Equal(k, layerKey(l.Descriptor.Digest)) {
+					owner = l.Descriptor.Digest.String()
+				}
+				for _, p := range layerPrefixes(l.Descriptor.Digest) {
+					if bytes.HasPrefix(k, p) {
+						owner = l.Descriptor.Digest.String()
+					}
+				}
+			}
+			out[owner] = append(out[owner], string(k))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	keys := keysOf()
+	if n := len(keys["none"]); n > 0 {
+		t.Fatalf("%d keys lie outside both layers' prefixes, such as %q", n, keys["none"][0])
+	}
+	for _, l := range []Layer{base, overlay} {
+		if len(keys[l.Descriptor.Digest.String()]) == 0 {
+			t.Fatalf("layer %s has no keys", l.Descriptor.Digest)
+		}
+	}
+
+	if err := DropLayer(st, base.Descriptor.Digest); err != nil {
+		t.Fatal(err)
+	}
+	keys = keysOf()
+	if n := len(keys[base.Descriptor.Digest.String()]); n > 0 {
+		t.Errorf("%d keys of the dropped layer remain, such as %q", n, keys[base.Descriptor.Digest.String()][0])
+	}
+	db, err := Open(st, nil, []ocispec.Descriptor{overlay.Descriptor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range changed {
+		got, err := db.Lookup(r.ID)
+		if err != nil || len(got) != 1 || got[0].Summary != "changed overnight" {
+			t.Fatalf("Lookup(%s) after dropping the base = %s, %v; want the overlay's record", r.ID, ids(got), err)
+		}
+	}
+}
+
+func TestDropEarlierLayoutsKeepsCurrentKeys(t *testing.T) {
+	recs := genRecords(200, 5)
+	slices.SortFunc(recs, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
+	l, err := newLayer(recs, LayerBase, "mixed", "layout test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := pebbleKV(t)
+	if err := IndexLayer(context.Background(), st, l.Descriptor, bytes.NewReader(l.Data)); err != nil {
+		t.Fatal(err)
+	}
+	before := dump(t, st)
+
+	ls := l.Descriptor.Digest.String()
+	b := st.NewBatch()
+	// Keys as index format 3 wrote them: the layer after the name.
+	for _, k := range [][]byte{
+		key(prefixAlias, "CVE-2024-0001", ls, "GHSA-0000-0000-0000"),
+		key(prefixPkg, "npm", "left-pad", ls, "GHSA-0000-0000-0000"),
+		key(prefixCPE, "sha256:product", ls, "CVE-2024-0001"),
+	} {
+		if err := b.Set(k, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := DropEarlierLayouts(st)
+	if err != nil || n != 3 {
+		t.Fatalf("DropEarlierLayouts = %d, %v; want the 3 keys of format 3", n, err)
+	}
+	if got := dump(t, st); got != before {
+		t.Fatal("DropEarlierLayouts changed the keys of the current layout")
+	}
+	if n, err := DropEarlierLayouts(st); err != nil || n != 0 {
+		t.Fatalf("second DropEarlierLayouts = %d, %v; want nothing left to remove", n, err)
+	}
+}

@@ -103,9 +103,11 @@ func TestIngestLayerTablesRejectsStrayKeys(t *testing.T) {
 	}
 	other := digest.FromString("another layer")
 	for name, k := range map[string][]byte{
-		"another layer's records": recKey(other, "GHSA-0000-0000-0000"),
-		"a layer marker":          layerKey(l.Descriptor.Digest),
-		"another layer's filter":  filterKey(other),
+		"another layer's records":  recKey(other, "GHSA-0000-0000-0000"),
+		"a layer marker":           layerKey(l.Descriptor.Digest),
+		"another layer's filter":   filterKey(other),
+		"another layer's aliases":  key(prefixAlias, other.String(), "CVE-2024-0001", "GHSA-0000-0000-0000"),
+		"another layer's packages": key(prefixPkg, other.String(), "npm", "left-pad", "GHSA-0000-0000-0000"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := openCAS(t)
