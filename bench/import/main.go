@@ -208,6 +208,7 @@ func run(c config) error {
 		return err
 	}
 	nights := make([]night, c.nights+1)
+	spans := spanNights(c.nights)
 	for n := 1; n <= c.nights; n++ {
 		ch := g.Advance()
 		var changed bytes.Buffer
@@ -234,7 +235,7 @@ func run(c config) error {
 		if nights[n].fullDB, err = c.dbSize(kit(n)); err != nil {
 			return err
 		}
-		if n > 1 && n < c.nights {
+		if n > 1 && n < c.nights && !slices.Contains(spans, n-1) {
 			os.Remove(kit(n - 1))
 		}
 		logf("night %d: delta %d bytes, changed-records floor %d bytes", n, nights[n].deltaSize, nights[n].floorSize)
@@ -267,6 +268,9 @@ func run(c config) error {
 	}
 	os.RemoveAll(fullStore)
 	rep.seriesDigest, rep.fullDigest = final, direct
+	if rep.spans, err = c.measureSpans(spans, kit, key, pub, w, nights); err != nil {
+		return err
+	}
 
 	for _, f := range c.bigs {
 		b, err := c.measureBig(g, w, f, image, key, pub, layers, layerSize)
@@ -277,6 +281,67 @@ func run(c config) error {
 	}
 	printReport(os.Stdout, c, rep, nights, fileSize(kit(0)))
 	return nil
+}
+
+// spanNights returns the nights up to which the span deltas reach from
+// night 0: the first night, the seventh and the last.
+func spanNights(nights int) []int {
+	var out []int
+	for _, n := range []int{1, 7, nights} {
+		if n >= 1 && n <= nights && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// span is a delta from night 0 to a later night, imported over a store
+// that holds night 0.
+type span struct {
+	nights int
+	size   int64
+	imp    measurement
+	// sameDigest is whether the import activated that night's bundle.
+	sameDigest bool
+}
+
+// measureSpans writes a delta from night 0 to each night of spans and
+// times its import, three times, each over a fresh store into which the
+// night-0 kit was just imported, as the first nightly delta is.
+func (c config) measureSpans(spans []int, kit func(int) string, key, pub string, w func(string) string,
+	nights []night) ([]span, error) {
+	var out []span
+	for _, n := range spans {
+		delta := w(fmt.Sprintf("span-000-%03d.tar.zst", n))
+		if _, err := runCmd(nil, c.stella, "ouk", "delta", "--from", kit(0), "--to", kit(n), "-o", delta, "--key", key); err != nil {
+			return nil, err
+		}
+		sp := span{nights: n, size: fileSize(delta), sameDigest: true}
+		var runs []measurement
+		for i := range 3 {
+			logf("delta from night 0 to night %d (%d bytes), import %d", n, sp.size, i+1)
+			store := w("store-span")
+			os.RemoveAll(store)
+			if _, err := c.runStella(store, "ouk", "import", "--key", pub, kit(0)); err != nil {
+				return nil, err
+			}
+			m, err := c.runStella(store, "ouk", "import", "--key", pub, delta)
+			if err != nil {
+				return nil, err
+			}
+			runs = append(runs, m)
+			got, err := c.activeDigest(store)
+			if err != nil {
+				return nil, err
+			}
+			sp.sameDigest = sp.sameDigest && got == nights[n].digest
+		}
+		os.RemoveAll(w("store-span"))
+		os.Remove(delta)
+		sp.imp = median(runs)
+		out = append(out, sp)
+	}
+	return out, nil
 }
 
 type report struct {
@@ -291,6 +356,7 @@ type report struct {
 	orasSync                 measurement
 	kitBytes, imageBytes     int64
 	seriesDigest, fullDigest string
+	spans                    []span
 	big                      []bigRuns
 }
 

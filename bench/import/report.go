@@ -98,6 +98,27 @@ func printReport(out io.Writer, c config, rep *report, nights []night, kitBytes 
 	p("The series of one full kit and %d deltas ends on %s (%s) as importing night %d's full kit (%s).",
 		len(nights)-1, same, rep.seriesDigest, len(nights)-1, rep.fullDigest)
 	p("")
+	if len(rep.spans) > 0 {
+		p("### Delta import time against delta size")
+		p("")
+		p("Each delta below goes from night 0 to a later night, so it carries that many nights of changes: one " +
+			"overlay layer per night. Each was imported three times over a fresh store into which the night-0 kit " +
+			"had just been imported; the time is the median. The last column divides the time above that of the " +
+			"one-night delta by the bytes above its size.")
+		p("")
+		p("| nights | delta | import time | same bundle as the full kit | bytes written | added time per added MiB |")
+		p("|---|---|---|---|---|---|")
+		first := rep.spans[0]
+		for _, sp := range rep.spans {
+			perMiB := "-"
+			if extra := sp.size - first.size; extra > 0 {
+				perMiB = round(time.Duration(float64(sp.imp.wall-first.imp.wall) / (float64(extra) / (1 << 20))))
+			}
+			p("| %d | %s | %s | %v | %s | %s |", sp.nights, human(sp.size), round(sp.imp.wall), sp.sameDigest,
+				human(sp.imp.written), perMiB)
+		}
+		p("")
+	}
 	p("### Peak memory and write amplification of import")
 	p("")
 	p("Peak RSS is the import process's maximum resident set, and bytes written are its file system block " +
