@@ -59,6 +59,13 @@ func (n *namespaceStore) ScanPrefixes(prefixes [][]byte, fn func(i int, key, val
 	})
 }
 
+// ScanRange implements kv.RangeScanner.
+func (n *namespaceStore) ScanRange(lower, upper []byte, fn func(key, value []byte) error) error {
+	return n.store.scanRange(n.key(lower), n.key(upper), func(key, value []byte) error {
+		return fn(key[len(n.prefix):], value)
+	})
+}
+
 // NewBatch implements kv.Store.
 func (n *namespaceStore) NewBatch() kv.Batch {
 	return &namespaceBatch{ns: n, batch: n.store.db.NewBatch()}

@@ -84,6 +84,19 @@ func testKVStore(t *testing.T, st kv.Store) {
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("ScanPrefixes did not stop at the first error: %v after %d calls", err, calls)
 	}
+
+	// ScanRange covers lower up to, not including, upper.
+	keys = nil
+	err = kv.ScanRange(st, []byte("a"), []byte("b/3"), func(k, _ []byte) error {
+		keys = append(keys, string(k))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(keys) != "[a b/1 b/2]" {
+		t.Errorf("ScanRange(a, b/3) keys = %v, want [a b/1 b/2]", keys)
+	}
 	calls = 0
 	err = st.Scan(nil, func(k, v []byte) error {
 		calls++
@@ -124,7 +137,10 @@ func TestKVPebbleConformance(t *testing.T) {
 	if _, ok := st.(kv.PrefixScanner); !ok {
 		t.Fatal("the Pebble namespace store is not a kv.PrefixScanner")
 	}
-	// A key of another namespace lies between the prefixes scanned.
+	if _, ok := st.(kv.RangeScanner); !ok {
+		t.Fatal("the Pebble namespace store is not a kv.RangeScanner")
+	}
+	// A key of another namespace stays out of every scan.
 	b := s.KV("vulndb-other").NewBatch()
 	_ = b.Set([]byte("b/0"), []byte("x"))
 	if err := b.Commit(true); err != nil {

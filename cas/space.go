@@ -210,8 +210,8 @@ type watchedFile struct {
 }
 
 // maxPreallocation bounds the space reserved ahead of a write-ahead log's
-// records. Pebble reserves 110% of the memtable size, about 70 MiB, for
-// each new log. Its memtables start small and double, so a run that writes
+// records. Pebble v2.1.7 reserves 110% of the memtable size, about 70 MiB,
+// for each new log. Its memtables start small and double, so a run that writes
 // a few MiB starts several logs, and each stays on disk until the next
 // open. A full import left six logs, 420 MiB on disk for 14 MiB of records.
 // A log still grows past its reservation as records are written.

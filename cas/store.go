@@ -296,17 +296,31 @@ func (s *Store) get(key []byte) ([]byte, error) {
 // scan calls fn for every key with prefix in ascending order; the slices are
 // valid only during the call.
 func (s *Store) scan(prefix []byte, fn func(key, value []byte) error) error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	return s.scanRange(prefix, prefixEnd(prefix), fn)
+}
+
+// scanRange calls fn for every key from lower up to upper, exclusive.
+func (s *Store) scanRange(lower, upper []byte, fn func(key, value []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return err
 	}
 	for ok := it.First(); ok; ok = it.Next() {
-		if err := fn(it.Key(), it.Value()); err != nil {
+		if err := visit(it, fn); err != nil {
 			_ = it.Close()
 			return err
 		}
 	}
 	return it.Close()
+}
+
+// visit passes the iterator's current key and value to fn.
+func visit(it *pebble.Iterator, fn func(key, value []byte) error) error {
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return err
+	}
+	return fn(it.Key(), v)
 }
 
 // scanPrefixes is scan for each prefix in turn, on one iterator whose
@@ -324,7 +338,8 @@ func (s *Store) scanPrefixes(prefixes [][]byte, fn func(i int, key, value []byte
 			it.SetBounds(p, prefixEnd(p))
 		}
 		for ok := it.First(); ok; ok = it.Next() {
-			if err := fn(i, it.Key(), it.Value()); err != nil {
+			err := visit(it, func(key, value []byte) error { return fn(i, key, value) })
+			if err != nil {
 				_ = it.Close()
 				return err
 			}

@@ -273,6 +273,9 @@ func TestGCRemovesIndexKeysOfEarlierLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if out := e.must("ouk", "gc", "--dry-run"); !strings.Contains(out, "Would remove 1 lookup index key written in the layout of an earlier release") {
+		t.Errorf("gc --dry-run does not count the key of an earlier layout:\n%s", out)
+	}
 	out := e.must("ouk", "gc", "-o", "json")
 	var rep struct {
 		EarlierIndexKeys int `json:"earlierIndexKeysRemoved"`

@@ -68,11 +68,9 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			}
 			// Index keys that an earlier release wrote in another layout
 			// belong to no layer of the current format, so they go too.
-			var earlier int
-			if !dryRun {
-				if earlier, err = vulndb.DropEarlierLayouts(index); err != nil {
-					return fmt.Errorf("removing lookup index keys of an earlier format: %w", err)
-				}
+			earlier, err := vulndb.EarlierLayoutKeys(index, !dryRun)
+			if err != nil {
+				return fmt.Errorf("collecting garbage: %w", err)
 			}
 			if out.json() {
 				return writeJSON(cmd.OutOrStdout(), struct {
@@ -92,8 +90,8 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				fmt.Fprintf(w, "  %s: %s\n", keptKitName(k), keepReasonsText(k.Reasons, keep))
 			}
 			if earlier > 0 {
-				fmt.Fprintf(w, "Removed %d lookup index %s written in the layout of an earlier release\n",
-					earlier, plural(earlier, "key", "keys"))
+				fmt.Fprintf(w, "%s %d lookup index %s written in the layout of an earlier release\n",
+					verb, earlier, plural(earlier, "key", "keys"))
 			}
 			if rep.StaleLeases > 0 {
 				fmt.Fprintf(w, "%s %d stale %s: a pin goes stale when its process exits, "+

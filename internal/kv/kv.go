@@ -3,6 +3,8 @@
 // production and on an in-memory map in unit tests.
 package kv
 
+import "bytes"
+
 // Store is an ordered key-value store with atomic batches.
 type Store interface {
 	// Get returns a copy of the value of key, or an error wrapping
@@ -37,6 +39,28 @@ func ScanPrefixes(s Store, prefixes [][]byte, fn func(i int, key, value []byte) 
 		}
 	}
 	return nil
+}
+
+// RangeScanner is implemented by stores that scan a range of keys that
+// share no single prefix.
+type RangeScanner interface {
+	// ScanRange calls fn for every key from lower (inclusive) to upper
+	// (exclusive) in ascending key order. Otherwise it behaves as Scan.
+	ScanRange(lower, upper []byte, fn func(key, value []byte) error) error
+}
+
+// ScanRange scans the keys from lower up to upper with the store's own range
+// scan, or by filtering a scan of the whole store when it has none.
+func ScanRange(s Store, lower, upper []byte, fn func(key, value []byte) error) error {
+	if rs, ok := s.(RangeScanner); ok {
+		return rs.ScanRange(lower, upper, fn)
+	}
+	return s.Scan(nil, func(k, v []byte) error {
+		if bytes.Compare(k, lower) < 0 || bytes.Compare(k, upper) >= 0 {
+			return nil
+		}
+		return fn(k, v)
+	})
 }
 
 // Batch collects writes that Commit applies atomically.

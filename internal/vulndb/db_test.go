@@ -121,7 +121,14 @@ func TestLookupRealRecords(t *testing.T) {
 	}
 }
 
+// TestOverlayWinsInLookup runs on the in-memory store, which scans one prefix at a time,
+// and on the Pebble store, which scans the layers on one iterator.
 func TestOverlayWinsInLookup(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testOverlayWinsInLookup(t, kv.NewMemory()) })
+	t.Run("pebble", func(t *testing.T) { testOverlayWinsInLookup(t, pebbleKV(t)) })
+}
+
+func testOverlayWinsInLookup(t *testing.T, store kv.Store) {
 	dir := t.TempDir()
 	writeFile(t, dir, "A-1.json", `{"id":"A-1","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2024-0001"],"affected":[{"package":{"ecosystem":"npm","name":"a"},"versions":["1.0.0"]}]}`)
 	writeFile(t, dir, "A-2.json", `{"id":"A-2","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"a"},"versions":["1.0.0"]}]}`)
@@ -131,7 +138,6 @@ func TestOverlayWinsInLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := kv.NewMemory()
 	old := openBuilt(t, store, base, blobs)
 
 	writeFile(t, dir, "A-1.json", `{"id":"A-1","modified":"2024-02-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"a"},"versions":["1.0.1"]}]}`)

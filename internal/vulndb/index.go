@@ -457,39 +457,82 @@ func DropLayer(store kv.Store, layer digest.Digest) error {
 	return w.flush(true)
 }
 
-// DropEarlierLayouts removes the alias, package and CPE keys that an
-// earlier index format wrote, which named the layer after the alias,
-// package or CPE rather than right after the prefix. Neither DropLayer nor
-// a new index of the same layer finds them. It returns how many keys it
-// removed, and reads every alias, package and CPE key to find them.
-func DropEarlierLayouts(store kv.Store) (int, error) {
+// EarlierLayoutKeys counts the alias, package and CPE keys that an
+// earlier index format wrote, and removes them when remove is set. That
+// format named the layer after the alias, package or CPE rather than right
+// after the prefix, so neither DropLayer nor a new index of the same layer
+// finds those keys. Keys of the current format name a layer digest, which
+// starts with "sha256:", so only the key ranges before and after that part
+// of each prefix are read.
+//
+// NOTE: an earlier-format CPE key whose vendor is "sha256" lies in the
+// skipped part and stays. NVD names no such vendor.
+func EarlierLayoutKeys(store kv.Store, remove bool) (int, error) {
 	w := &batchWriter{store: store}
 	defer w.close()
-	removed := 0
+	found := 0
 	for _, p := range []string{prefixAlias, prefixPkg, prefixCPE} {
-		prefix := key(p)
+		start := key(p)
+		end := append(bytes.Clone(start[:len(start)-1]), 1)
+		ranges := [][2][]byte{
+			{start, append(bytes.Clone(start), "sha256:"...)},
+			{append(bytes.Clone(start), "sha256;"...), end},
+		}
+		for _, r := range ranges {
+			n, err := earlierKeysIn(store, w, r[0], r[1], remove)
+			found += n
+			if err != nil {
+				return found, fmt.Errorf("removing %s keys of an earlier index format: %w", p, err)
+			}
+		}
+	}
+	return found, nil
+}
+
+// errBatchFull stops a scan once it has listed indexBatchKeys keys.
+var errBatchFull = errors.New("batch full")
+
+// earlierKeysIn counts the keys from lower up to upper whose layer part
+// is not a digest, and removes them when remove is set, a batch at a time.
+func earlierKeysIn(store kv.Store, w *batchWriter, lower, upper []byte, remove bool) (int, error) {
+	found := 0
+	for {
 		var stale [][]byte
-		err := store.Scan(prefix, func(k, _ []byte) error {
-			layer, _, _ := bytes.Cut(k[len(prefix):], []byte{0})
-			if _, err := digest.Parse(string(layer)); err != nil {
-				stale = append(stale, bytes.Clone(k))
+		var last []byte
+		err := kv.ScanRange(store, lower, upper, func(k, _ []byte) error {
+			layer, _, _ := bytes.Cut(k[bytes.IndexByte(k, 0)+1:], []byte{0})
+			if _, err := digest.Parse(string(layer)); err == nil {
+				return nil
+			}
+			if !remove {
+				found++
+				return nil
+			}
+			stale = append(stale, bytes.Clone(k))
+			if len(stale) == indexBatchKeys {
+				last = stale[len(stale)-1]
+				return errBatchFull
 			}
 			return nil
 		})
-		if err != nil {
-			return removed, fmt.Errorf("listing %s keys of the lookup index: %w", p, err)
+		if err != nil && !errors.Is(err, errBatchFull) {
+			return found, err
 		}
 		for _, k := range stale {
 			if err := w.del(k); err != nil {
-				return removed, err
+				return found, err
 			}
 		}
 		if err := w.flush(true); err != nil {
-			return removed, err
+			return found, err
 		}
-		removed += len(stale)
+		found += len(stale)
+		if last == nil {
+			return found, nil
+		}
+		// Go on after the last key removed.
+		lower = append(last, 0)
 	}
-	return removed, nil
 }
 
 // batchWriter groups writes into batches of indexBatchKeys keys.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,7 +97,14 @@ func TestOldIndexFormatNotIndexed(t *testing.T) {
 	}
 }
 
+// TestOverlayMovesRecordToOtherPackage runs on the in-memory store, which scans one prefix at a time,
+// and on the Pebble store, which scans the layers on one iterator.
 func TestOverlayMovesRecordToOtherPackage(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testOverlayMovesRecordToOtherPackage(t, kv.NewMemory()) })
+	t.Run("pebble", func(t *testing.T) { testOverlayMovesRecordToOtherPackage(t, pebbleKV(t)) })
+}
+
+func testOverlayMovesRecordToOtherPackage(t *testing.T, store kv.Store) {
 	dir := t.TempDir()
 	writeFile(t, dir, "B-1.json", `{"id":"B-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"b"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0"}]}]}]}`)
 	feeds := []Feed{{Kind: FeedOSV, Path: dir}}
@@ -105,7 +113,6 @@ func TestOverlayMovesRecordToOtherPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := kv.NewMemory()
 	old := openBuilt(t, store, base, blobs)
 
 	writeFile(t, dir, "B-1.json", `{"id":"B-1","modified":"2024-02-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"c"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0"}]}]}]}`)
@@ -182,5 +189,78 @@ func TestFilterHashIsFNV1a(t *testing.T) {
 		if h1 != uint32(x) || h2 != uint32(x>>32)|1 {
 			t.Errorf("filterHash(%q) = %d, %d; FNV-1a gives %d, %d", id, h1, h2, uint32(x), uint32(x>>32)|1)
 		}
+	}
+}
+
+// TestFormatThreeIndexedAgain checks that a layer indexed by format 3,
+// which put the layer after the alias, package or CPE, counts as not
+// indexed, and that lookups find it once it is indexed again.
+func TestFormatThreeIndexedAgain(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "A-1.json", `{"id":"A-1","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2024-0001"],"affected":[{"package":{"ecosystem":"npm","name":"a"},"versions":["1.0.0"]}]}`)
+	res, err := Build(context.Background(), BuildOptions{Feeds: []Feed{{Kind: FeedOSV, Path: dir}}, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := res.Layers[0]
+	ls := l.Descriptor.Digest.String()
+	store := pebbleKV(t)
+	b := store.NewBatch()
+	for _, k := range [][]byte{
+		layerKey(l.Descriptor.Digest),
+		key(prefixAlias, "A-1", ls, "CVE-2024-0001"),
+		key(prefixPkg, "npm", "a", ls, "CVE-2024-0001"),
+	} {
+		if err := b.Set(k, []byte("3")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := IsIndexed(store, l.Descriptor.Digest); ok || err != nil {
+		t.Fatalf("IsIndexed on a format-3 index = %v, %v; want false", ok, err)
+	}
+
+	if err := IndexLayer(context.Background(), store, l.Descriptor, bytes.NewReader(l.Data)); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(store, res.Config, []ocispec.Descriptor{l.Descriptor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The build names the merged record by its CVE alias.
+	if got, err := db.Lookup("a-1"); err != nil || ids(got) != "CVE-2024-0001" {
+		t.Errorf("Lookup(a-1) = %s, %v; want CVE-2024-0001", ids(got), err)
+	}
+	if got, err := db.LookupPURL("pkg:npm/a@1.0.0"); err != nil || ids(got) != "CVE-2024-0001" {
+		t.Errorf("LookupPURL(pkg:npm/a@1.0.0) = %s, %v; want CVE-2024-0001", ids(got), err)
+	}
+	if n, err := EarlierLayoutKeys(store, true); err != nil || n != 2 {
+		t.Errorf("EarlierLayoutKeys = %d, %v; want the 2 keys of format 3", n, err)
+	}
+}
+
+func TestEarlierLayoutKeysRemovesManyInBatches(t *testing.T) {
+	store := kv.NewMemory()
+	b := store.NewBatch()
+	want := indexBatchKeys + 50
+	for i := range want {
+		if err := b.Set(key(prefixPkg, "npm", fmt.Sprintf("p%05d", i), "sha256:"+strings.Repeat("0", 64), "A-1"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := EarlierLayoutKeys(store, true); err != nil || n != want {
+		t.Fatalf("EarlierLayoutKeys = %d, %v; want %d", n, err, want)
+	}
+	left := 0
+	if err := store.Scan(nil, func(_, _ []byte) error { left++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d keys of an earlier layout remain", left)
 	}
 }

@@ -264,7 +264,7 @@ func TestLayerKeysStayInTheirRanges(t *testing.T) {
 	}
 }
 
-func TestDropEarlierLayoutsKeepsCurrentKeys(t *testing.T) {
+func TestEarlierLayoutKeysKeepsCurrentKeys(t *testing.T) {
 	recs := genRecords(200, 5)
 	slices.SortFunc(recs, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
 	l, err := newLayer(recs, LayerBase, "mixed", "layout test")
@@ -283,7 +283,7 @@ func TestDropEarlierLayoutsKeepsCurrentKeys(t *testing.T) {
 	for _, k := range [][]byte{
 		key(prefixAlias, "CVE-2024-0001", ls, "GHSA-0000-0000-0000"),
 		key(prefixPkg, "npm", "left-pad", ls, "GHSA-0000-0000-0000"),
-		key(prefixCPE, "sha256:product", ls, "CVE-2024-0001"),
+		key(prefixCPE, "zlib:zlib", ls, "CVE-2024-0001"),
 	} {
 		if err := b.Set(k, nil); err != nil {
 			t.Fatal(err)
@@ -293,14 +293,16 @@ func TestDropEarlierLayoutsKeepsCurrentKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	n, err := DropEarlierLayouts(st)
-	if err != nil || n != 3 {
-		t.Fatalf("DropEarlierLayouts = %d, %v; want the 3 keys of format 3", n, err)
+	if n, err := EarlierLayoutKeys(st, false); err != nil || n != 3 {
+		t.Fatalf("EarlierLayoutKeys without removing = %d, %v; want the 3 keys of format 3", n, err)
+	}
+	if n, err := EarlierLayoutKeys(st, true); err != nil || n != 3 {
+		t.Fatalf("EarlierLayoutKeys = %d, %v; want the 3 keys of format 3 removed", n, err)
 	}
 	if got := dump(t, st); got != before {
-		t.Fatal("DropEarlierLayouts changed the keys of the current layout")
+		t.Fatal("EarlierLayoutKeys changed the keys of the current layout")
 	}
-	if n, err := DropEarlierLayouts(st); err != nil || n != 0 {
-		t.Fatalf("second DropEarlierLayouts = %d, %v; want nothing left to remove", n, err)
+	if n, err := EarlierLayoutKeys(st, true); err != nil || n != 0 {
+		t.Fatalf("second EarlierLayoutKeys = %d, %v; want nothing left to remove", n, err)
 	}
 }

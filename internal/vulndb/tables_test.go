@@ -108,6 +108,7 @@ func TestIngestLayerTablesRejectsStrayKeys(t *testing.T) {
 		"another layer's filter":   filterKey(other),
 		"another layer's aliases":  key(prefixAlias, other.String(), "CVE-2024-0001", "GHSA-0000-0000-0000"),
 		"another layer's packages": key(prefixPkg, other.String(), "npm", "left-pad", "GHSA-0000-0000-0000"),
+		"another layer's CPEs":     key(prefixCPE, other.String(), "zlib:zlib", "CVE-2024-0001"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := openCAS(t)
