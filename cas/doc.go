@@ -39,7 +39,7 @@
 // readable or has no metadata key. Chunks left without metadata by a crash are
 // removed by the next Push of the same digest or by GC.
 //
-// Blobs of 4 MiB and more skip the write-ahead log: Push writes their chunks
+// Blobs of 256 KiB and more skip the write-ahead log: Push writes their chunks
 // into a new sstable under the ingest/ folder of the Pebble directory, syncs
 // it, checks size and digest, and ingests the table, which Pebble links into
 // the database in one durable step. The bytes of a large image layer so

@@ -27,6 +27,24 @@ func TestPushLargeBlobIngested(t *testing.T) {
 	}
 }
 
+// TestPushLayerSkipsLog pushes a blob of the size of a nightly DB overlay
+// and checks that its chunks were ingested, not written to the log.
+func TestPushLayerSkipsLog(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{})
+	data := randomBytes(13, 1<<20)
+	desc := push(t, s, data, "")
+	if got := fetchAll(t, s, desc); !bytes.Equal(got, data) {
+		t.Fatalf("fetched %d bytes differ from the %d pushed", len(got), len(data))
+	}
+	m := s.db.Metrics()
+	if m.Ingest.Count == 0 {
+		t.Error("the blob's chunks were not ingested")
+	}
+	if m.WAL.BytesIn > 64<<10 {
+		t.Errorf("the write-ahead log took %d bytes for a blob of %d", m.WAL.BytesIn, len(data))
+	}
+}
+
 func TestPushLargeBlobMismatchLeavesNothing(t *testing.T) {
 	s := openTest(t, t.TempDir(), Options{ChunkSize: 256 << 10})
 	data := randomBytes(12, ingestThreshold+1)

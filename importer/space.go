@@ -18,7 +18,7 @@ const (
 	// files.
 	spaceMarginBase = 8 << 20
 	// spaceMarginMax caps the part of the margin that grows with the kit.
-	// Blobs under 4 MiB and most index keys go through the write-ahead log
+	// Blobs under 256 KiB and index batches go through the write-ahead log
 	// before a flush writes them into a table. Compactions write new tables
 	// before they delete the old ones. So new bytes can be on disk twice
 	// for a while, and since Pebble flushes every 64 MiB memtable, about
