@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -252,16 +253,31 @@ func TestImportSummaryAllBlobsPresent(t *testing.T) {
 
 func TestGCRemovesIndexKeysOfEarlierLayout(t *testing.T) {
 	e := newEnv(t)
-	e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))
+	kit := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
+	e.importJSON(kit)
 	before := e.lookupAll()
 
-	// An alias key as the index format of an earlier release wrote it,
-	// with the layer after the alias.
+	// The store as an earlier release left it: the layers marked with
+	// format 3, and an alias key with the layer after the alias.
 	store, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := store.KV(importer.VulnDBNamespace).NewBatch()
+	index := store.KV(importer.VulnDBNamespace)
+	var markers [][]byte
+	err = index.Scan([]byte("layer\x00"), func(k, _ []byte) error {
+		markers = append(markers, bytes.Clone(k))
+		return nil
+	})
+	if err != nil || len(markers) == 0 {
+		t.Fatalf("found %d layer markers: %v", len(markers), err)
+	}
+	b := index.NewBatch()
+	for _, k := range markers {
+		if err := b.Set(k, []byte("3")); err != nil {
+			t.Fatal(err)
+		}
+	}
 	old := []byte("alias\x00CVE-2099-0001\x00sha256:" + strings.Repeat("ab", 32) + "\x00CVE-2099-0001\x00")
 	if err := b.Set(old, nil); err != nil {
 		t.Fatal(err)
@@ -273,18 +289,32 @@ func TestGCRemovesIndexKeysOfEarlierLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// gc keeps the old keys while layers are indexed in the old format.
+	out := e.must("ouk", "gc")
+	if want := fmt.Sprintf("Kept the lookup index of %d DB", len(markers)); !strings.Contains(out, want) {
+		t.Errorf("gc output lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "Removed 1 lookup index key") {
+		t.Errorf("gc removed keys of layers not yet indexed again:\n%s", out)
+	}
+	if out := e.must("ouk", "import", "--key", e.pub, kit); !strings.Contains(out, "already active; indexed") {
+		t.Errorf("a second import of the active kit does not say it indexed layers again:\n%s", out)
+	}
+
 	if out := e.must("ouk", "gc", "--dry-run"); !strings.Contains(out, "Would remove 1 lookup index key written in the layout of an earlier release") {
 		t.Errorf("gc --dry-run does not count the key of an earlier layout:\n%s", out)
 	}
-	out := e.must("ouk", "gc", "-o", "json")
+	out = e.must("ouk", "gc", "-o", "json")
 	var rep struct {
-		EarlierIndexKeys int `json:"earlierIndexKeysRemoved"`
+		EarlierIndexKeys    int `json:"earlierIndexKeysRemoved"`
+		EarlierFormatLayers int `json:"earlierFormatLayers"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("decoding gc output: %v\n%s", err, out)
 	}
-	if rep.EarlierIndexKeys != 1 {
-		t.Fatalf("gc removed %d keys of an earlier layout, want 1:\n%s", rep.EarlierIndexKeys, out)
+	if rep.EarlierIndexKeys != 1 || rep.EarlierFormatLayers != 0 {
+		t.Fatalf("gc removed %d keys of an earlier layout with %d layers in it, want 1 and 0:\n%s",
+			rep.EarlierIndexKeys, rep.EarlierFormatLayers, out)
 	}
 	if after := e.lookupAll(); !slices.Equal(after, before) {
 		t.Fatalf("lookups changed after gc:\n%q\nwant\n%q", after, before)

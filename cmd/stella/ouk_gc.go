@@ -67,16 +67,27 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				return dropErr
 			}
 			// Index keys that an earlier release wrote in another layout
-			// belong to no layer of the current format, so they go too.
-			earlier, err := vulndb.EarlierLayoutKeys(index, !dryRun)
+			// belong to no layer of the current format, so they go too,
+			// but only once no layer is still indexed in that layout: until
+			// then the release that wrote them can still serve lookups.
+			pending, err := vulndb.LayersInEarlierFormat(index)
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
+			}
+			var earlier int
+			if pending == 0 {
+				if earlier, err = vulndb.EarlierLayoutKeys(index, !dryRun); err != nil {
+					return fmt.Errorf("collecting garbage: %w", err)
+				}
 			}
 			if out.json() {
 				return writeJSON(cmd.OutOrStdout(), struct {
 					cas.GCReport
 					EarlierIndexKeys int `json:"earlierIndexKeysRemoved"`
-				}{rep, earlier})
+					// EarlierFormatLayers counts the DB layers still indexed
+					// by an earlier release, whose keys gc keeps.
+					EarlierFormatLayers int `json:"earlierFormatLayers"`
+				}{rep, earlier, pending})
 			}
 			verb := "Removed"
 			if dryRun {
@@ -88,6 +99,11 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				rep.Kept, plural(rep.Kept, "blob", "blobs"), len(rep.KeptKits), plural(len(rep.KeptKits), "kit", "kits"))
 			for _, k := range rep.KeptReasons {
 				fmt.Fprintf(w, "  %s: %s\n", keptKitName(k), keepReasonsText(k.Reasons, keep))
+			}
+			if pending > 0 {
+				fmt.Fprintf(w, "Kept the lookup index of %d DB %s written by an earlier release: import the active kit "+
+					"again to index it in this release's layout, then run gc again to remove the old keys\n",
+					pending, plural(pending, "layer", "layers"))
 			}
 			if earlier > 0 {
 				fmt.Fprintf(w, "%s %d lookup index %s written in the layout of an earlier release\n",

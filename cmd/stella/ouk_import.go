@@ -171,6 +171,11 @@ func (o *importOptions) importFile(cmd *cobra.Command, path string, size int64, 
 }
 
 func printImportResult(w io.Writer, res *importer.Result) {
+	if res.AlreadyActive && res.LayersIndexed > 0 {
+		fmt.Fprintf(w, "Kit %s (%s) is already active; indexed %d of its DB %s again.\n",
+			res.Version, res.Digest, res.LayersIndexed, plural(res.LayersIndexed, "layer", "layers"))
+		return
+	}
 	if res.AlreadyActive {
 		fmt.Fprintf(w, "Kit %s (%s) is already active; nothing changed.\n", res.Version, res.Digest)
 		return
@@ -185,8 +190,8 @@ func printImportResult(w io.Writer, res *importer.Result) {
 	} else {
 		fmt.Fprintf(w, "  read          %s of new blobs, each checked against its digest\n", humanBytes(res.BytesRead))
 	}
-	fmt.Fprintf(w, "  stored        %s in %d blobs (%d already present, skipped unread)\n",
-		humanBytes(res.BytesStored), res.BlobsStored, res.BlobsSkipped)
+	fmt.Fprintf(w, "  stored        %s in %d %s (%d already present, skipped unread)\n",
+		humanBytes(res.BytesStored), res.BlobsStored, plural(res.BlobsStored, "blob", "blobs"), res.BlobsSkipped)
 	if res.TablesSkipped > 0 {
 		fmt.Fprintf(w, "  index tables  %d pre-built tables not needed or not usable, skipped unread\n", res.TablesSkipped)
 	}

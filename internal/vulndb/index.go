@@ -457,6 +457,22 @@ func DropLayer(store kv.Store, layer digest.Digest) error {
 	return w.flush(true)
 }
 
+// LayersInEarlierFormat counts the layers whose index an earlier index
+// format wrote and that no import has indexed again since.
+func LayersInEarlierFormat(store kv.Store) (int, error) {
+	n := 0
+	err := store.Scan(key(prefixLayer), func(_, v []byte) error {
+		if string(v) != indexFormat {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reading index markers: %w", err)
+	}
+	return n, nil
+}
+
 // EarlierLayoutKeys counts the alias, package and CPE keys that an
 // earlier index format wrote, and removes them when remove is set. That
 // format named the layer after the alias, package or CPE rather than right
