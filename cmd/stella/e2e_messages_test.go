@@ -84,6 +84,21 @@ func TestRollbackTwiceSaysDirection(t *testing.T) {
 	}
 }
 
+func TestRollbackAfterGCSaysImportAgain(t *testing.T) {
+	e := newEnv(t)
+	e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))
+	e.importJSON(e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2"))
+	e.must("ouk", "gc", "--keep", "0")
+
+	r := e.run("ouk", "rollback")
+	if r.code == 0 {
+		t.Fatalf("rollback to a kit gc removed succeeded:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "gc removes kits beyond its --keep count: import that kit's file again") {
+		t.Errorf("rollback error does not say what to do:\n%s", r.stderr)
+	}
+}
+
 func TestBuildEncryptedKeyWithoutPassword(t *testing.T) {
 	e := newEnv(t)
 	keys := filepath.Join(e.dir, "locked")

@@ -48,7 +48,8 @@ two kits. To go back further, pick a digest from 'stella ouk history'.`,
 			}
 			info, err := describeKit(ctx, store, target)
 			if err != nil {
-				return fmt.Errorf("kit %s is no longer complete in the store, so it cannot be activated: %w", target, err)
+				return fmt.Errorf("kit %s is no longer complete in the store, so it cannot be activated; "+
+					"gc removes kits beyond its --keep count: import that kit's file again instead: %w", target, err)
 			}
 			if err := checkComplete(ctx, store, target); err != nil {
 				return err
