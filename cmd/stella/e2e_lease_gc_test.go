@@ -304,13 +304,23 @@ func TestGCRemovesIndexKeysOfEarlierLayout(t *testing.T) {
 	if out := e.must("ouk", "gc", "--dry-run"); !strings.Contains(out, "Would remove 1 lookup index key written in the layout of an earlier release") {
 		t.Errorf("gc --dry-run does not count the key of an earlier layout:\n%s", out)
 	}
+	var dry struct {
+		DryRun bool `json:"dryRun"`
+	}
+	if out := e.must("ouk", "gc", "--dry-run", "-o", "json"); json.Unmarshal([]byte(out), &dry) != nil || !dry.DryRun {
+		t.Errorf("gc --dry-run -o json does not mark its report as a dry run:\n%s", out)
+	}
 	out = e.must("ouk", "gc", "-o", "json")
 	var rep struct {
-		EarlierIndexKeys    int `json:"earlierIndexKeysRemoved"`
-		EarlierFormatLayers int `json:"earlierFormatLayers"`
+		EarlierIndexKeys    int  `json:"earlierIndexKeysRemoved"`
+		EarlierFormatLayers int  `json:"earlierFormatLayers"`
+		DryRun              bool `json:"dryRun"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("decoding gc output: %v\n%s", err, out)
+	}
+	if rep.DryRun {
+		t.Errorf("gc -o json says it was a dry run:\n%s", out)
 	}
 	if rep.EarlierIndexKeys != 1 || rep.EarlierFormatLayers != 0 {
 		t.Fatalf("gc removed %d keys of an earlier layout with %d layers in it, want 1 and 0:\n%s",

@@ -87,7 +87,9 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 					// EarlierFormatLayers counts the DB layers still indexed
 					// by an earlier release, whose keys gc keeps.
 					EarlierFormatLayers int `json:"earlierFormatLayers"`
-				}{rep, earlier, pending})
+					// DryRun marks a report of what gc would remove.
+					DryRun bool `json:"dryRun"`
+				}{rep, earlier, pending, dryRun})
 			}
 			verb := "Removed"
 			if dryRun {
