@@ -67,9 +67,9 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				return dropErr
 			}
 			// Index keys that an earlier release wrote in another layout
-			// belong to no layer of the current format, so they go too,
-			// but only once no layer is still indexed in that layout: until
-			// then the release that wrote them can still serve lookups.
+			// belong to no layer of the current format, so they go too.
+			// They stay while a layer is still indexed in that layout, so
+			// that the release that wrote them can still serve lookups.
 			pending, err := vulndb.LayersInEarlierFormat(index)
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
