@@ -23,12 +23,10 @@ import (
 
 const (
 	// ingestThreshold is the blob size from which Push writes the chunks
-	// into an sstable of their own and ingests it, instead of passing them
-	// through the write-ahead log and a memtable flush. Image and DB layers
-	// then reach the disk once rather than twice. Chunks that go through
-	// the log are later compacted together with the chunks of every other
-	// such blob, because blob digests spread over the whole key range. At
-	// 4 MiB, the DB layers of a kit went that way, and each nightly delta
+	// into an sstable of their own and ingests it, so that image and DB
+	// layers reach the disk once. Smaller blobs go through the write-ahead
+	// log, and compactions later rewrite their chunks together with those
+	// of every other small blob. With 4 MiB here, each nightly delta
 	// rewrote about 11 MiB of older chunks.
 	ingestThreshold = 256 << 10
 	// ingestDir is the folder inside the store directory that holds

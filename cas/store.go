@@ -305,26 +305,15 @@ func (s *Store) scanRange(lower, upper []byte, fn func(key, value []byte) error)
 	if err != nil {
 		return err
 	}
-	for ok := it.First(); ok; ok = it.Next() {
-		if err := visit(it, fn); err != nil {
-			_ = it.Close()
-			return err
-		}
+	if err := visitAll(it, fn); err != nil {
+		_ = it.Close()
+		return err
 	}
 	return it.Close()
 }
 
-// visit passes the iterator's current key and value to fn.
-func visit(it *pebble.Iterator, fn func(key, value []byte) error) error {
-	v, err := it.ValueAndErr()
-	if err != nil {
-		return err
-	}
-	return fn(it.Key(), v)
-}
-
-// scanPrefixes is scan for each prefix in turn, on one iterator whose
-// bounds move from prefix to prefix.
+// scanPrefixes calls fn for the keys under each prefix in turn, on one
+// iterator whose bounds move from prefix to prefix.
 func (s *Store) scanPrefixes(prefixes [][]byte, fn func(i int, key, value []byte) error) error {
 	if len(prefixes) == 0 {
 		return nil
@@ -337,19 +326,28 @@ func (s *Store) scanPrefixes(prefixes [][]byte, fn func(i int, key, value []byte
 		if i > 0 {
 			it.SetBounds(p, prefixEnd(p))
 		}
-		for ok := it.First(); ok; ok = it.Next() {
-			err := visit(it, func(key, value []byte) error { return fn(i, key, value) })
-			if err != nil {
-				_ = it.Close()
-				return err
-			}
-		}
-		if err := it.Error(); err != nil {
+		err := visitAll(it, func(key, value []byte) error { return fn(i, key, value) })
+		if err != nil {
 			_ = it.Close()
 			return err
 		}
 	}
 	return it.Close()
+}
+
+// visitAll passes every key within the iterator's bounds, with its value,
+// to fn.
+func visitAll(it *pebble.Iterator, fn func(key, value []byte) error) error {
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		if err := fn(it.Key(), v); err != nil {
+			return err
+		}
+	}
+	return it.Error()
 }
 
 // pebbleLogger sends Pebble's messages to slog. Pebble's informational

@@ -67,18 +67,15 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				return dropErr
 			}
 			// Index keys that an earlier release wrote in another layout
-			// belong to no layer of the current format, so they go too.
-			// They stay while a layer is still indexed in that layout, so
-			// that the release that wrote them can still serve lookups.
+			// belong to no layer of the current format, so they go too once
+			// no layer is still indexed in that layout.
 			pending, err := vulndb.LayersInEarlierFormat(index)
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
 			}
-			var earlier int
-			if pending == 0 {
-				if earlier, err = vulndb.EarlierLayoutKeys(index, !dryRun); err != nil {
-					return fmt.Errorf("collecting garbage: %w", err)
-				}
+			earlier, err := vulndb.EarlierLayoutKeys(index, !dryRun)
+			if err != nil {
+				return fmt.Errorf("collecting garbage: %w", err)
 			}
 			if out.json() {
 				return writeJSON(cmd.OutOrStdout(), struct {

@@ -474,16 +474,20 @@ func LayersInEarlierFormat(store kv.Store) (int, error) {
 }
 
 // EarlierLayoutKeys counts the alias, package and CPE keys that an
-// earlier index format wrote, and removes them when remove is set. That
-// format named the layer after the alias, package or CPE rather than right
-// after the prefix, so neither DropLayer nor a new index of the same layer
-// finds those keys. Keys of the current format name a layer digest, which
-// starts with "sha256:", so only the key ranges before and after that part
-// of each prefix are read.
+// earlier index format wrote, with the layer after the name, and removes
+// them when remove is set. Neither DropLayer nor a new index of the layer
+// finds them. While LayersInEarlierFormat counts any layer, the keys still
+// serve the release that wrote them, so it leaves them and returns 0.
+//
+// Current keys name a layer digest that starts with "sha256:", so only the
+// key ranges before and after that part of each prefix are read.
 //
 // NOTE: an earlier-format CPE key whose vendor is "sha256" lies in the
 // skipped part and stays. NVD names no such vendor.
 func EarlierLayoutKeys(store kv.Store, remove bool) (int, error) {
+	if pending, err := LayersInEarlierFormat(store); err != nil || pending > 0 {
+		return 0, err
+	}
 	w := &batchWriter{store: store}
 	defer w.close()
 	found := 0
@@ -546,7 +550,7 @@ func earlierKeysIn(store kv.Store, w *batchWriter, lower, upper []byte, remove b
 		if last == nil {
 			return found, nil
 		}
-		// Go on after the last key removed.
+		// Continue after the last removed key.
 		lower = append(last, 0)
 	}
 }

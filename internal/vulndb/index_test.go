@@ -221,6 +221,9 @@ func TestFormatThreeIndexedAgain(t *testing.T) {
 	if ok, err := IsIndexed(store, l.Descriptor.Digest); ok || err != nil {
 		t.Fatalf("IsIndexed on a format-3 index = %v, %v; want false", ok, err)
 	}
+	if n, err := EarlierLayoutKeys(store, true); err != nil || n != 0 {
+		t.Fatalf("EarlierLayoutKeys with a layer still in format 3 = %d, %v; want the keys kept", n, err)
+	}
 
 	if err := IndexLayer(context.Background(), store, l.Descriptor, bytes.NewReader(l.Data)); err != nil {
 		t.Fatal(err)
