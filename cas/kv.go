@@ -113,9 +113,12 @@ var errNothingAdded = errors.New("no keys added")
 // on the bottom level and are never compacted again.
 func (n *namespaceStore) IngestSorted(fill func(add func(key, value []byte) error) error) error {
 	added := 0
+	// The writer copies each key, so one buffer serves them all.
+	var k []byte
 	err := n.store.ingestTable(context.Background(), "kv", sstable.SnappyCompression, false, func(w *sstable.Writer) error {
 		err := fill(func(key, value []byte) error {
-			if err := w.Set(n.key(key), value); err != nil {
+			k = append(append(k[:0], n.prefix...), key...)
+			if err := w.Set(k, value); err != nil {
 				return fmt.Errorf("adding key %q to a sorted table: %w", key, err)
 			}
 			added++

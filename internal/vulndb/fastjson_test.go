@@ -217,3 +217,29 @@ func FuzzPlainString(f *testing.F) {
 		checkPlainString(t, s)
 	})
 }
+
+// TestFastDecodersReused checks that decoding reuses its decoders: reading
+// the stellaops value of a record without CPE criteria, as indexing does
+// for every record, allocates nothing, and a decode of a whole record
+// allocates no more than its fields need.
+func TestFastDecodersReused(t *testing.T) {
+	raw := []byte(`{"tombstone":false,"sources":[{"feed":"osv","id":"A-1"}],"cwe_ids":["CWE-79"]}`)
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, _, ok := stellaopsFast(raw, true); !ok {
+			t.Fatal("stellaopsFast rejected a value in the shape Build writes")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("reading a stellaops value allocated %v times per call, want 0", allocs)
+	}
+
+	line := []byte(`{"id":"A-1","modified":"2026-01-01T00:00:00Z"}`)
+	allocs = testing.AllocsPerRun(200, func() {
+		if _, ok := decodeRecordFastOwned(line); !ok {
+			t.Fatal("the fast decoder rejected a plain record")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("decoding a record of two strings in place allocated %v times per call, want 0", allocs)
+	}
+}

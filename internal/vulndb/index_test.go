@@ -267,3 +267,22 @@ func TestEarlierLayoutKeysRemovesManyInBatches(t *testing.T) {
 		t.Errorf("%d keys of an earlier layout remain", left)
 	}
 }
+
+// TestReadLayerReusesDecoder checks that reading layers one after the
+// other reuses the zstd decoder, whose window buffers a fresh one
+// allocates for every layer.
+func TestReadLayerReusesDecoder(t *testing.T) {
+	l, err := newLayer([]Record{{ID: "A-1"}, {ID: "A-2"}}, LayerBase, "npm", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() {
+		if err := readLayer(bytes.NewReader(l.Data), func([]byte) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read()
+	if allocs := testing.AllocsPerRun(50, read); allocs > 8 {
+		t.Errorf("reading a small layer allocated %v times per read, want at most 8", allocs)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
@@ -116,12 +117,18 @@ func newLayer(recs []Record, kind, ecosystem string, title string) (Layer, error
 // readLayer decompresses a layer and calls fn with each record line. The
 // line is valid only during the call.
 func readLayer(r io.Reader, fn func(line []byte) error) error {
-	dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderMaxWindow(maxLayerWindow), zstd.WithDecoderMaxMemory(maxLayerDecoded))
+	dec, err := layerDecoder(r)
 	if err != nil {
 		return fmt.Errorf("opening zstd stream: %v: %w", err, errdef.ErrInvalidKit)
 	}
-	defer dec.Close()
+	defer func() {
+		// Reset drops the reader, so the pool keeps no input alive.
+		if dec.Reset(nil) == nil {
+			layerDecoders.Put(dec)
+		} else {
+			dec.Close()
+		}
+	}()
 	sc := bufio.NewScanner(io.LimitReader(dec, maxLayerDecoded))
 	sc.Buffer(make([]byte, 0, 64<<10), maxLineSize)
 	n := 0
@@ -139,6 +146,25 @@ func readLayer(r io.Reader, fn func(line []byte) error) error {
 		return fmt.Errorf("reading layer after line %d: %v: %w", n, err, errdef.ErrInvalidKit)
 	}
 	return nil
+}
+
+// layerDecoders holds zstd decoders for reuse. A new decoder allocates
+// window buffers of several MiB for a layer, and a full import reads a few
+// dozen layers.
+var layerDecoders sync.Pool
+
+// layerDecoder returns a decoder of layer bytes read from r, from the pool
+// when it holds one.
+func layerDecoder(r io.Reader) (*zstd.Decoder, error) {
+	if dec, ok := layerDecoders.Get().(*zstd.Decoder); ok {
+		if err := dec.Reset(r); err != nil {
+			dec.Close()
+			return nil, err
+		}
+		return dec, nil
+	}
+	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxWindow(maxLayerWindow), zstd.WithDecoderMaxMemory(maxLayerDecoded))
 }
 
 // decodeLine parses one layer line into a record and checks its ID. It
