@@ -70,34 +70,36 @@ func printReport(out io.Writer, c config, rep *report, nights []night, kitBytes 
 			rep.tables.wall.Seconds()/rep.oras.wall.Seconds(), rep.tables.wall.Seconds()/rep.orasSync.wall.Seconds(),
 			rep.tables.wall.Seconds()/rep.full.wall.Seconds(), rep.tablesSameAnswers)
 	}
-	p("")
-	p("### Nightly deltas")
-	p("")
-	p("The floor of a night is the zstd size (default level) of the source records that night changed, as the feeds " +
-		"publish them. A Trivy- or Grype-style update downloads the whole DB every night; that column is the size " +
-		"of all DB layers of the night's full kit.")
-	p("")
-	p("| night | delta | floor | delta / floor | delta - floor | full DB | import time | import / full import |")
-	p("|---|---|---|---|---|---|---|---|")
-	var worstRatio float64
-	maxOver := int64(math.MinInt64)
-	for n := 1; n < len(nights); n++ {
-		x := nights[n]
-		ratio := float64(x.deltaSize) / float64(x.floorSize)
-		worstRatio = max(worstRatio, ratio)
-		maxOver = max(maxOver, x.deltaSize-x.floorSize)
-		p("| %d | %s | %s | %.2f | %s | %s | %s | %.3f |", n, human(x.deltaSize), human(x.floorSize), ratio,
-			human(x.deltaSize-x.floorSize), human(x.fullDB), round(x.imp.wall), x.imp.wall.Seconds()/rep.full.wall.Seconds())
+	if len(nights) > 1 {
+		p("")
+		p("### Nightly deltas")
+		p("")
+		p("The floor of a night is the zstd size (default level) of the source records that night changed, as the feeds " +
+			"publish them. A Trivy- or Grype-style update downloads the whole DB every night; that column is the size " +
+			"of all DB layers of the night's full kit.")
+		p("")
+		p("| night | delta | floor | delta / floor | delta - floor | full DB | import time | import / full import |")
+		p("|---|---|---|---|---|---|---|---|")
+		var worstRatio float64
+		maxOver := int64(math.MinInt64)
+		for n := 1; n < len(nights); n++ {
+			x := nights[n]
+			ratio := float64(x.deltaSize) / float64(x.floorSize)
+			worstRatio = max(worstRatio, ratio)
+			maxOver = max(maxOver, x.deltaSize-x.floorSize)
+			p("| %d | %s | %s | %.2f | %s | %s | %s | %.3f |", n, human(x.deltaSize), human(x.floorSize), ratio,
+				human(x.deltaSize-x.floorSize), human(x.fullDB), round(x.imp.wall), x.imp.wall.Seconds()/rep.full.wall.Seconds())
+		}
+		p("")
+		p("Worst delta / floor: %.2f; largest delta - floor: %s.", worstRatio, human(maxOver))
+		same := "the same bundle digest"
+		if rep.seriesDigest != rep.fullDigest {
+			same = "a DIFFERENT bundle digest"
+		}
+		p("The series of one full kit and %d deltas ends on %s (%s) as importing night %d's full kit (%s).",
+			len(nights)-1, same, rep.seriesDigest, len(nights)-1, rep.fullDigest)
+		p("")
 	}
-	p("")
-	p("Worst delta / floor: %.2f; largest delta - floor: %s.", worstRatio, human(maxOver))
-	same := "the same bundle digest"
-	if rep.seriesDigest != rep.fullDigest {
-		same = "a DIFFERENT bundle digest"
-	}
-	p("The series of one full kit and %d deltas ends on %s (%s) as importing night %d's full kit (%s).",
-		len(nights)-1, same, rep.seriesDigest, len(nights)-1, rep.fullDigest)
-	p("")
 	if len(rep.spans) > 0 {
 		p("### Delta import time against delta size")
 		p("")
