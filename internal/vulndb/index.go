@@ -105,7 +105,9 @@ func IndexLayer(ctx context.Context, store kv.Store, layer ocispec.Descriptor, r
 	} else {
 		err = lr.read(
 			func(id string, value []byte) error { return w.set(recKey(layer.Digest, id), bytes.Clone(value)) },
-			func(e indexEntry) error { return w.set(e.key, e.value) },
+			func(e indexEntry) error {
+				return w.set(append(entryKeyPrefix(e.kind, layer.Digest.String()), e.key...), e.value)
+			},
 			false)
 	}
 	if err != nil {
@@ -184,24 +186,30 @@ type layerReader struct {
 	layer ocispec.Descriptor
 	r     io.Reader
 	// ids lists the record IDs read, in the layer's order.
-	ids   []string
-	value []byte
+	ids []string
+	// value and recKey are reused from one record to the next.
+	value, recKey []byte
+	entries       entryBuilder
 }
 
 // ingest reads the layer into ing: the records as one sorted table, then
 // the alias, CPE and package keys sorted in memory, one table per prefix.
 func (lr *layerReader) ingest(ing kv.Ingester) error {
 	var entries []indexEntry
+	prefix := key(prefixRec, lr.layer.Digest.String())
 	err := ing.IngestSorted(func(add func(k, v []byte) error) error {
 		return lr.read(
-			func(id string, value []byte) error { return add(recKey(lr.layer.Digest, id), value) },
+			func(id string, value []byte) error {
+				lr.recKey = append(append(append(lr.recKey[:0], prefix...), id...), 0)
+				return add(lr.recKey, value)
+			},
 			func(e indexEntry) error { entries = append(entries, e); return nil },
 			true)
 	})
 	if err != nil {
 		return err
 	}
-	return ingestEntries(lr.ctx, ing, entries)
+	return ingestEntries(lr.ctx, ing, lr.layer.Digest, entries)
 }
 
 // read indexes the layer, passing each record in its stored form to
@@ -232,7 +240,7 @@ func (lr *layerReader) read(setRecord func(id string, value []byte) error, setEn
 		if err := setRecord(rec.ID, lr.value); err != nil {
 			return err
 		}
-		for _, e := range recordEntries(layer.Digest, &rec, cpes) {
+		for _, e := range lr.entries.record(&rec, cpes) {
 			if err := setEntry(e); err != nil {
 				return err
 			}
@@ -255,23 +263,33 @@ func (lr *layerReader) read(setRecord func(id string, value []byte) error, setEn
 	return nil
 }
 
-// ingestEntries sorts a layer's alias, CPE and package keys and ingests
-// them as one table per key prefix. Each table then spans only keys of its
-// prefix, so it does not overlap the layer and filter keys that batches
-// write meanwhile.
-func ingestEntries(ctx context.Context, ing kv.Ingester, entries []indexEntry) error {
-	slices.SortFunc(entries, func(a, b indexEntry) int { return bytes.Compare(a.key, b.key) })
+// ingestEntries sorts the alias, CPE and package keys of layer d and
+// ingests them as one table per key prefix. Each table then spans only
+// keys of its prefix, so it does not overlap the layer and filter keys
+// that batches write meanwhile.
+func ingestEntries(ctx context.Context, ing kv.Ingester, d digest.Digest, entries []indexEntry) error {
+	// Entries of one kind share their key's prefix, so their order is
+	// that of the rest of their keys.
+	slices.SortFunc(entries, func(a, b indexEntry) int {
+		if a.kind != b.kind {
+			return int(a.kind) - int(b.kind)
+		}
+		return bytes.Compare(a.key, b.key)
+	})
+	ds := d.String()
+	var k []byte
 	for len(entries) > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		prefix, _, _ := bytes.Cut(entries[0].key, []byte{0})
+		kind := entries[0].kind
 		n := 1
-		for n < len(entries) && bytes.HasPrefix(entries[n].key, prefix) && entries[n].key[len(prefix)] == 0 {
+		for n < len(entries) && entries[n].kind == kind {
 			n++
 		}
 		group := entries[:n]
 		entries = entries[n:]
+		prefix := entryKeyPrefix(kind, ds)
 		err := ing.IngestSorted(func(add func(k, v []byte) error) error {
 			for i, e := range group {
 				// Skip a repeated key, which the table's strictly
@@ -279,14 +297,15 @@ func ingestEntries(ctx context.Context, ing kv.Ingester, entries []indexEntry) e
 				if i > 0 && bytes.Equal(group[i-1].key, e.key) {
 					continue
 				}
-				if err := add(e.key, e.value); err != nil {
+				k = append(append(k[:0], prefix...), e.key...)
+				if err := add(k, e.value); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("writing the %s keys of the lookup index: %w", prefix, err)
+			return fmt.Errorf("writing the %s keys of the lookup index: %w", entryPrefixes[kind], err)
 		}
 	}
 	return nil
@@ -303,32 +322,85 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// indexEntry is one secondary index key of a record and its value.
+// entryKind names the key prefix of a secondary index key.
+type entryKind uint8
+
+const (
+	kindAlias entryKind = iota
+	kindCPE
+	kindPkg
+	numKinds
+)
+
+// entryPrefixes are the key prefixes of the entry kinds, in ascending
+// order.
+var entryPrefixes = [numKinds]string{prefixAlias, prefixCPE, prefixPkg}
+
+// entryKeyPrefix returns the start that the keys of one kind in layer ds
+// share; an entry's key is the rest.
+func entryKeyPrefix(kind entryKind, ds string) []byte { return key(entryPrefixes[kind], ds) }
+
+// indexEntry is one secondary index key of a record and its value. key
+// leaves out the prefix that entryKeyPrefix gives, which every key of the
+// layer of its kind shares: a layer's 100,000 keys would repeat it.
 type indexEntry struct {
+	kind       entryKind
 	key, value []byte
 }
 
-// recordEntries returns the secondary keys of a record in layer d, with
-// their values: package keys store the record's affected entries for that
-// package (see encodePkgValue), the other keys are empty. cpes are the
-// record's CPE match criteria, as recordExtras reads them.
-func recordEntries(d digest.Digest, rec *Record, cpes []nvdCPEMatch) []indexEntry {
-	ds := d.String()
-	var set entrySet
-	set.add(key(prefixAlias, ds, aliasIndex(rec.ID), rec.ID))
-	for _, a := range rec.Aliases {
-		set.add(key(prefixAlias, ds, aliasIndex(a), rec.ID))
+// entryBuilder derives the secondary keys of a layer's records. It reuses
+// its memory from one record to the next and takes the keys' bytes from
+// large shared chunks, since a full import derives well over a million.
+type entryBuilder struct {
+	set   entrySet
+	chunk []byte
+	pkgs  [][]pkgAffected
+}
+
+// key returns parts joined as the function key joins them, in the
+// builder's current chunk.
+func (b *entryBuilder) key(parts ...string) []byte {
+	n := len(parts)
+	for _, p := range parts {
+		n += len(p)
 	}
-	// pkgs contains the affected entries of each package key, by its index
+	if cap(b.chunk)-len(b.chunk) < n {
+		b.chunk = make([]byte, 0, max(n, keyChunkSize))
+	}
+	start := len(b.chunk)
+	for _, p := range parts {
+		b.chunk = append(b.chunk, p...)
+		b.chunk = append(b.chunk, 0)
+	}
+	return b.chunk[start:len(b.chunk):len(b.chunk)]
+}
+
+// keyChunkSize is the size of the chunks entryBuilder takes key bytes
+// from.
+const keyChunkSize = 64 << 10
+
+// record returns the secondary keys of a record, with their values:
+// package keys store the record's affected entries for that package (see
+// encodePkgValue), the other keys are empty. cpes are the record's CPE
+// match criteria, as recordExtras reads them. The slice is valid until
+// the next call; the keys and values in it stay valid.
+func (b *entryBuilder) record(rec *Record, cpes []nvdCPEMatch) []indexEntry {
+	set := &b.set
+	set.reset()
+	set.add(kindAlias, b.key(aliasIndex(rec.ID), rec.ID))
+	for _, a := range rec.Aliases {
+		set.add(kindAlias, b.key(aliasIndex(a), rec.ID))
+	}
+	// pkgs holds the affected entries of each package key, by its index
 	// in set.out.
-	var pkgs [][]pkgAffected
+	pkgs := b.pkgs[:0]
 	for i := range rec.Affected {
 		a := &rec.Affected[i]
 		if a.Package.Name == "" || a.Package.Ecosystem == "" {
 			continue
 		}
 		eco := baseEcosystem(a.Package.Ecosystem)
-		j := set.add(key(prefixPkg, ds, strings.ToLower(eco), normalizeName(eco, a.Package.Name), rec.ID))
+		j := set.add(kindPkg, b.key(strings.ToLower(eco), normalizeName(eco, a.Package.Name), rec.ID))
 		for len(pkgs) <= j {
 			pkgs = append(pkgs, nil)
 		}
@@ -339,9 +411,12 @@ func recordEntries(d digest.Digest, rec *Record, cpes []nvdCPEMatch) []indexEntr
 			set.out[j].value = encodePkgValue(list)
 		}
 	}
+	// The lists are new for each record: encodePkgValue copied them.
+	clear(pkgs)
+	b.pkgs = pkgs
 	for _, m := range cpes {
 		if c, err := parseCPE(m.Criteria); err == nil {
-			set.add(key(prefixCPE, ds, c.key(), rec.ID))
+			set.add(kindCPE, b.key(c.key(), rec.ID))
 		}
 	}
 	return set.out
@@ -353,35 +428,48 @@ type entrySet struct {
 	out []indexEntry
 	// seen maps a key to its index in out once out is too long for a
 	// linear search.
-	seen map[string]int
+	seen map[entrySetKey]int
+}
+
+type entrySetKey struct {
+	kind entryKind
+	key  string
 }
 
 // linearEntries is the number of keys up to which entrySet looks for a
 // repeated key by comparing it with every key so far.
 const linearEntries = 16
 
-// add appends k unless it is already in the set, and returns its index.
-func (s *entrySet) add(k []byte) int {
+// reset empties the set for the next record and keeps its memory.
+func (s *entrySet) reset() {
+	clear(s.out)
+	s.out = s.out[:0]
+	s.seen = nil
+}
+
+// add appends the key unless it is already in the set, and returns its
+// index.
+func (s *entrySet) add(kind entryKind, k []byte) int {
 	if s.seen == nil {
 		for i := range s.out {
-			if bytes.Equal(s.out[i].key, k) {
+			if s.out[i].kind == kind && bytes.Equal(s.out[i].key, k) {
 				return i
 			}
 		}
 		if len(s.out) >= linearEntries {
-			s.seen = make(map[string]int, 2*len(s.out))
+			s.seen = make(map[entrySetKey]int, 2*len(s.out))
 			for i, e := range s.out {
-				s.seen[string(e.key)] = i
+				s.seen[entrySetKey{e.kind, string(e.key)}] = i
 			}
 		}
 	}
 	if s.seen != nil {
-		if i, ok := s.seen[string(k)]; ok {
+		if i, ok := s.seen[entrySetKey{kind, string(k)}]; ok {
 			return i
 		}
-		s.seen[string(k)] = len(s.out)
+		s.seen[entrySetKey{kind, string(k)}] = len(s.out)
 	}
-	s.out = append(s.out, indexEntry{key: k})
+	s.out = append(s.out, indexEntry{kind: kind, key: k})
 	return len(s.out) - 1
 }
 
