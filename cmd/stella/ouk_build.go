@@ -159,6 +159,9 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if err := o.applyDelta(&opts); err != nil {
 		return err
 	}
+	if err := checkOutputs(buildOutputs(opts), buildInputs(spec, opts, o.file)); err != nil {
+		return err
+	}
 	if spec.Key != "" {
 		signer, err := loadSigner(spec.Key)
 		if err != nil {
@@ -268,6 +271,26 @@ func (o *buildOptions) applyDelta(opts *build.Options) error {
 		return usagef("--full-output and -o are both %s; give two different files", opts.Output)
 	}
 	return nil
+}
+
+// buildOutputs lists the files a build writes.
+func buildOutputs(opts build.Options) []namedPath {
+	if opts.DeltaOutput == "" {
+		return []namedPath{{"-o", opts.Output}}
+	}
+	return []namedPath{{"-o", opts.DeltaOutput}, {"--full-output", opts.Output}}
+}
+
+// buildInputs lists the files and folders a build reads.
+func buildInputs(spec kitSpec, opts build.Options, buildFile string) []namedPath {
+	in := []namedPath{{"--base", spec.Base}, {"--sbom", spec.SBOM}, {"--key", spec.Key}, {"-f", buildFile}}
+	for _, f := range opts.Feeds {
+		in = append(in, namedPath{"--feed", f.Path})
+	}
+	for _, img := range opts.Images {
+		in = append(in, namedPath{"--image", img.Path})
+	}
+	return in
 }
 
 // fullKitName derives the full kit's file name from the delta's: without

@@ -61,6 +61,11 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if err := checkKitName(o.output); err != nil {
 		return err
 	}
+	err := checkOutputs([]namedPath{{"-o", o.output}},
+		[]namedPath{{"--from", o.from}, {"--to", o.to}, {"--key", o.key}})
+	if err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
 	var store *cas.Store

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestOutputNamingAnInputRefused checks that build and delta refuse an
+// output file that is one of their inputs, and leave that input as it was.
+func TestOutputNamingAnInputRefused(t *testing.T) {
+	e := newEnv(t)
+	series := e.buildSeries(2)
+	before, err := os.ReadFile(series[1].full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second name for the new kit, through a hard link, is the same file.
+	linked := filepath.Join(e.dir, "linked.tar")
+	if err := os.Link(series[1].full, linked); err != nil {
+		t.Fatal(err)
+	}
+	feeds := filepath.Join(repoRoot(t), "testdata", "feeds")
+	cases := map[string][]string{
+		"delta -o the new kit":     {"ouk", "delta", "--from", series[0].full, "--to", series[1].full, "-o", series[1].full, "--key", e.key},
+		"delta -o a link to --to":  {"ouk", "delta", "--from", series[0].full, "--to", series[1].full, "-o", linked, "--key", e.key},
+		"build -o the base":        {"ouk", "build", "--base", series[1].full, "-o", series[1].full, "--feed", "osv=" + filepath.Join(feeds, "osv")},
+		"build --full-output base": {"ouk", "build", "--base", series[1].full, "--delta", "-o", filepath.Join(e.dir, "d.tar"), "--full-output", series[1].full, "--feed", "osv=" + filepath.Join(feeds, "osv")},
+	}
+	for name, args := range cases {
+		r := e.run(args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "writing it would replace that input") {
+			t.Errorf("%s: exit %d, stderr %q; want exit %d naming the input", name, r.code, r.stderr, exitUsage)
+		}
+	}
+	after, err := os.ReadFile(series[1].full)
+	if err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("the input kit changed (read error %v)", err)
+	}
+}

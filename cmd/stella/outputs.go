@@ -1,0 +1,43 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// namedPath is a path given on the command line, with the flag that gave it.
+type namedPath struct {
+	flag, path string
+}
+
+// checkOutputs refuses an output file that is also one of the inputs. The
+// build and delta commands write their output in place of any file
+// there, so such an output would replace the kit, key or feed it is made
+// from, without a copy left.
+func checkOutputs(outputs, inputs []namedPath) error {
+	for _, out := range outputs {
+		for _, in := range inputs {
+			if samePath(out.path, in.path) {
+				return usagef("%s %s is also the %s input; writing it would replace that input; give %s another file name",
+					out.flag, out.path, in.flag, out.flag)
+			}
+		}
+	}
+	return nil
+}
+
+// samePath reports whether a and b name one file: the same file when both
+// exist (through links too), else the same absolute path.
+func samePath(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	ai, errA := os.Stat(a)
+	bi, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(ai, bi)
+	}
+	aa, errA := filepath.Abs(a)
+	ba, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && aa == ba
+}
