@@ -12,7 +12,6 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
-	"stella-ops.org/ouk/oci/sign"
 )
 
 // checkDeltaEarly rejects a delta whose base is not complete in the store,
@@ -169,31 +168,8 @@ func (s *session) findDelta(ctx context.Context, index ocispec.Index, bm *bundle
 // checkDeltaSignature accepts the delta manifest when one signature
 // referrer in index.json verifies it with a trusted key.
 func (s *session) checkDeltaSignature(ctx context.Context, index ocispec.Index, bm *bundleMeta, info *delta.Info) error {
-	raw, err := s.readManifest(ctx, info.Manifest)
-	if err != nil {
-		return err
-	}
-	subject := info.Manifest
-	subject.Annotations = nil
-	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageManifest || delta.IsDeltaEntry(d) || d.Digest == bm.desc.Digest {
-			continue
-		}
-		b, err := s.readManifest(ctx, d)
-		if err != nil {
-			continue
-		}
-		bundleDesc, sub, err := sign.ParseReferrerManifest(b)
-		if err != nil || sub.Digest != info.Manifest.Digest || bundleDesc.Size > MaxManifestSize {
-			continue
-		}
-		bundle, err := content.FetchAll(ctx, s.opts.Store, bundleDesc)
-		if err != nil {
-			continue
-		}
-		if _, err := sign.VerifyManifest(s.opts.Keys, subject, raw, bundle); err == nil {
-			return nil
-		}
+	if _, err := delta.VerifySignature(ctx, s.readManifest, index, bm.desc.Digest, info, s.opts.Keys); err == nil {
+		return nil
 	}
 	if s.opts.InsecureSkipSignature {
 		s.warn("importing delta " + bm.meta.Version + " whose delta manifest has no valid signature (--insecure-skip-signature)")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -258,6 +259,14 @@ func inspectSignatures(ctx context.Context, k *delta.Kit, dinfo *delta.Info, key
 		}
 		out = append(out, si)
 	}
+	// A subject without any signature gets a line too: import rejects it.
+	for _, name := range []string{"bundle index", "delta manifest"} {
+		signed := slices.ContainsFunc(out, func(si signatureInfo) bool { return si.Subject == name })
+		if !signed && (name == "bundle index" || dinfo != nil) {
+			out = append(out, signatureInfo{Subject: name,
+				Reason: "the kit carries none, and import rejects it unless --insecure-skip-signature is set"})
+		}
+	}
 	return out
 }
 
@@ -424,9 +433,6 @@ func printInspect(w io.Writer, rep *inspectReport) {
 	}
 	if rep.FileSize > 0 {
 		fmt.Fprintf(w, "  file size   %s\n", humanBytes(rep.FileSize))
-	}
-	if len(rep.Signatures) == 0 {
-		fmt.Fprintln(w, "  signature   none")
 	}
 	for _, s := range rep.Signatures {
 		state := "verified by " + s.SignedBy

@@ -12,9 +12,11 @@ import (
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/content"
 
+	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -28,6 +30,10 @@ type verifyReport struct {
 	Contents check `json:"contents"`
 	Detached check `json:"detached"`
 	Embedded check `json:"embedded"`
+	// DeltaManifest is the check of a delta's own signature, on the
+	// manifest that names its base; import needs it too. Full kits have
+	// none.
+	DeltaManifest *check `json:"deltaManifest,omitempty"`
 }
 
 type check struct {
@@ -74,6 +80,7 @@ a bad signature.`,
 			} else {
 				rep.Contents = verifyContents(cmd.Context(), kit, args[0])
 				rep.Embedded = verifyEmbedded(cmd.Context(), trusted, kit, &rep)
+				rep.DeltaManifest = verifyDeltaManifest(cmd.Context(), trusted, kit)
 			}
 			if out.json() {
 				if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
@@ -87,6 +94,9 @@ a bad signature.`,
 				printCheck(w, "Contents", rep.Contents)
 				printCheck(w, "Detached signature", rep.Detached)
 				printCheck(w, "Signature in kit", rep.Embedded)
+				if rep.DeltaManifest != nil {
+					printCheck(w, "Signature of the delta manifest", *rep.DeltaManifest)
+				}
 			}
 			if openErr != nil {
 				if errors.Is(openErr, io.ErrUnexpectedEOF) {
@@ -98,7 +108,8 @@ a bad signature.`,
 			if rep.Contents.Status == "failed" {
 				return fmt.Errorf("kit %s is damaged: %s; copy it again, or get a new copy from the connected side: %w", args[0], rep.Contents.Reason, errdef.ErrDigestMismatch)
 			}
-			if rep.Detached.Status == "failed" || rep.Embedded.Status == "failed" {
+			if rep.Detached.Status == "failed" || rep.Embedded.Status == "failed" ||
+				(rep.DeltaManifest != nil && rep.DeltaManifest.Status == "failed") {
 				return fmt.Errorf("kit %s did not verify: %w", args[0], errdef.ErrSignature)
 			}
 			return nil
@@ -165,6 +176,33 @@ func verifyEmbedded(ctx context.Context, keys []sign.TrustedKey, k *build.Kit, r
 		return check{Status: "failed", Reason: "the kit carries no signature"}
 	}
 	return check{Status: "failed", Reason: errors.Join(reasons...).Error()}
+}
+
+// verifyDeltaManifest checks the signature of a delta's manifest, as
+// import does, and returns nil for a full kit.
+func verifyDeltaManifest(ctx context.Context, keys []sign.TrustedKey, k *build.Kit) *check {
+	info, err := delta.FindInfo(ctx, k.Source, k.Index, k.Bundle.Digest)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return &check{Status: "failed", Reason: err.Error()}
+	}
+	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
+		if d.Size < 0 || d.Size > importer.MaxManifestSize {
+			return nil, fmt.Errorf("%s declares %d bytes, outside 0 to %d: %w", d.Digest, d.Size, importer.MaxManifestSize, errdef.ErrInvalidKit)
+		}
+		return content.FetchAll(ctx, k.Source, d)
+	}
+	key, err := delta.VerifySignature(ctx, fetch, k.Index, k.Bundle.Digest, info, keys)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return &check{Status: "failed", Reason: "the delta manifest carries no signature; import rejects such a delta. " +
+			"Write the delta again with --key, or pass --insecure-skip-signature to import"}
+	}
+	if err != nil {
+		return &check{Status: "failed", Reason: err.Error()}
+	}
+	return &check{Status: "passed", Key: key.Source}
 }
 
 // verifyContents checks the digest and size of every blob the kit's index

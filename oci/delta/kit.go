@@ -15,6 +15,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/layout"
+	"stella-ops.org/ouk/oci/sign"
 )
 
 // maxManifestSize bounds the manifests and indexes a walk decodes.
@@ -315,4 +316,47 @@ func FindInfo(ctx context.Context, src content.Fetcher, index ocispec.Index, bun
 		return &Info{Manifest: d, Config: c}, nil
 	}
 	return nil, fmt.Errorf("%w: %w", errNoDelta, errdef.ErrNotFound)
+}
+
+// VerifySignature returns the trusted key of the first signature referrer
+// in index that verifies the delta manifest of info. fetch reads the
+// referrer manifests and signature bundles; it should bound what it reads.
+// With no referrer of the delta manifest in index, the error wraps
+// errdef.ErrNotFound; otherwise it gives why each one failed.
+func VerifySignature(ctx context.Context, fetch func(context.Context, ocispec.Descriptor) ([]byte, error),
+	index ocispec.Index, bundle digest.Digest, info *Info, keys []sign.TrustedKey) (sign.TrustedKey, error) {
+	raw, err := fetch(ctx, info.Manifest)
+	if err != nil {
+		return sign.TrustedKey{}, err
+	}
+	subject := info.Manifest
+	subject.Annotations = nil
+	var reasons []error
+	for _, d := range index.Manifests {
+		if d.MediaType != ocispec.MediaTypeImageManifest || IsDeltaEntry(d) || d.Digest == bundle {
+			continue
+		}
+		b, err := fetch(ctx, d)
+		if err != nil {
+			continue
+		}
+		bundleDesc, sub, err := sign.ParseReferrerManifest(b)
+		if err != nil || sub.Digest != info.Manifest.Digest {
+			continue
+		}
+		sig, err := fetch(ctx, bundleDesc)
+		if err != nil {
+			reasons = append(reasons, err)
+			continue
+		}
+		key, err := sign.VerifyManifest(keys, subject, raw, sig)
+		if err == nil {
+			return key, nil
+		}
+		reasons = append(reasons, err)
+	}
+	if len(reasons) == 0 {
+		return sign.TrustedKey{}, fmt.Errorf("the delta manifest %s carries no signature: %w", info.Manifest.Digest, errdef.ErrNotFound)
+	}
+	return sign.TrustedKey{}, errors.Join(reasons...)
 }
