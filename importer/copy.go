@@ -37,7 +37,7 @@ func (s *session) copyFrom(ctx context.Context, src content.ReadOnlyStorage, ind
 			return fmt.Errorf("reading %s from the source: %w", d.Digest, err)
 		}
 		if _, meta, err := oci.ParseBundleIndex(b); err == nil {
-			if err := s.checkBase(ctx, meta); err != nil {
+			if err := s.checkBase(ctx, d.Digest, meta); err != nil {
 				return err
 			}
 		}

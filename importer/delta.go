@@ -19,6 +19,11 @@ import (
 // runs before any blob is stored. The entry's annotations are not signed,
 // so they only ever cause a rejection; finish checks the signed manifest.
 func (s *session) checkDeltaEarly(ctx context.Context, index ocispec.Index) error {
+	if active, err := s.opts.Store.Active(ctx); err == nil && listsBundle(index, active.Digest) {
+		// A delta of the active kit needs no base: finish reports the
+		// kit as already active.
+		return nil
+	}
 	for _, d := range index.Manifests {
 		base, baseVersion, ok := delta.BaseHint(d)
 		if !ok {
@@ -33,6 +38,17 @@ func (s *session) checkDeltaEarly(ctx context.Context, index ocispec.Index) erro
 		}
 	}
 	return nil
+}
+
+// listsBundle reports whether index.json lists bundle as an image index,
+// as it lists a kit's bundle index.
+func listsBundle(index ocispec.Index, bundle digest.Digest) bool {
+	for _, d := range index.Manifests {
+		if d.MediaType == ocispec.MediaTypeImageIndex && d.Digest == bundle {
+			return true
+		}
+	}
+	return false
 }
 
 // targetVersion returns the kit version that index.json tags the bundle

@@ -41,7 +41,7 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 	s.result.Expires = bm.meta.Expires
 	log := s.opts.Logger.With("version", bm.meta.Version, "digest", bm.desc.Digest)
 
-	if err := s.checkBase(ctx, bm.meta); err != nil {
+	if err := s.checkBase(ctx, bm.desc.Digest, bm.meta); err != nil {
 		return nil, err
 	}
 	if bm.delta, err = s.findDelta(ctx, index, bm); err != nil {
@@ -51,7 +51,7 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 		base := bm.delta.Config.Base
 		s.result.Kind = oci.KindDelta
 		s.result.BaseDigest = base.Digest.String()
-		if err := s.checkBase(ctx, oci.Meta{Version: bm.meta.Version, Kind: oci.KindDelta,
+		if err := s.checkBase(ctx, bm.desc.Digest, oci.Meta{Version: bm.meta.Version, Kind: oci.KindDelta,
 			BaseDigest: base.Digest.String(), BaseVersion: base.Version}); err != nil {
 			return nil, err
 		}
@@ -173,9 +173,14 @@ func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleM
 	return nil, fmt.Errorf("index.json lists %d bundle indexes; a kit contains exactly one: %w", len(found), errdef.ErrInvalidKit)
 }
 
-// checkBase rejects a delta whose base kit is not in the store.
-func (s *session) checkBase(ctx context.Context, meta oci.Meta) error {
+// checkBase rejects a delta, of bundle index bundle, whose base kit is not
+// in the store. A delta of the active kit passes: the import then reports
+// that kit as already active, whether its base is stored or not.
+func (s *session) checkBase(ctx context.Context, bundle digest.Digest, meta oci.Meta) error {
 	if meta.Kind != oci.KindDelta {
+		return nil
+	}
+	if active, err := s.opts.Store.Active(ctx); err == nil && active.Digest == bundle {
 		return nil
 	}
 	d, err := digest.Parse(meta.BaseDigest)

@@ -218,7 +218,7 @@ func (s *session) checkBaseEarly(ctx context.Context, index ocispec.Index, store
 		if err != nil {
 			return nil // not the bundle index, or invalid: finish reports it
 		}
-		return s.checkBase(ctx, meta)
+		return s.checkBase(ctx, d.Digest, meta)
 	}
 	return nil
 }
