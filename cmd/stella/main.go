@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"stella-ops.org/ouk/internal/errdef"
 )
 
@@ -30,18 +32,73 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCommand()
-	err := root.ExecuteContext(ctx)
+	stdout := &countingWriter{w: os.Stdout}
+	root.SetOut(stdout)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return
 	}
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		fmt.Fprintln(os.Stderr, "Interrupted: the active kit is unchanged; run the same command again to finish the work.")
-		os.Exit(exitInterrupted)
+	code := exitCode(err)
+	interrupted := errors.Is(err, context.Canceled) && ctx.Err() != nil
+	if interrupted {
+		code = exitInterrupted
+	}
+	if jsonRequested(cmd) && stdout.n == 0 {
+		// A script that reads stdout gets the outcome without parsing
+		// stderr; commands that printed a result of their own keep it.
+		_ = writeJSON(os.Stdout, commandFailure{Status: "failed", Command: cmd.CommandPath(), Error: err.Error(), ExitCode: code})
+	}
+	if interrupted {
+		fmt.Fprintln(os.Stderr, interruptedMessage(cmd))
+		os.Exit(code)
 	}
 	fmt.Fprintln(os.Stderr, "Error:", err)
-	os.Exit(exitCode(err))
+	os.Exit(code)
 }
 
+// commandFailure is the stdout of a command run with JSON output
+// that fails before printing anything else.
+type commandFailure struct {
+	Status   string `json:"status"`
+	Command  string `json:"command"`
+	Error    string `json:"error"`
+	ExitCode int    `json:"exitCode"`
+}
+
+// jsonRequested reports whether cmd was asked for JSON output: by
+// --format where a command has it (its -o names a file), else by -o.
+func jsonRequested(cmd *cobra.Command) bool {
+	if cmd == nil {
+		return false
+	}
+	for _, name := range []string{"format", "output"} {
+		if f := cmd.Flags().Lookup(name); f != nil {
+			return f.Value.String() == "json"
+		}
+	}
+	return false
+}
+
+// interruptedMessage returns the line printed when an interrupt stops
+// cmd.
+func interruptedMessage(cmd *cobra.Command) string {
+	if cmd != nil && (cmd.Name() == "push" || cmd.Name() == "mirror") {
+		return "Interrupted: run the same command again; it skips the blobs the registry already holds."
+	}
+	return "Interrupted: the active kit is unchanged; run the same command again to finish the work."
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
 func exitCode(err error) int {
 	var u usageError
 	switch {

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestJSONFailureOnStdout checks that a command run with JSON output that
+// fails prints one JSON object with the error and exit code on stdout,
+// and that a command which printed its own result prints nothing more.
+func TestJSONFailureOnStdout(t *testing.T) {
+	e := newEnv(t)
+	missing := filepath.Join(e.dir, "missing.tar")
+	cases := map[string][]string{
+		"stella db lookup": {"db", "lookup", "-o", "json", "CVE-2021-44228"},
+		"stella ouk delta": {"ouk", "delta", "--from", missing, "--to", missing, "-o", filepath.Join(e.dir, "d.tar"), "--format", "json"},
+		"stella ouk push":  {"ouk", "push", "-o", "json", missing, "127.0.0.1:9/kit:t"},
+	}
+	for want, args := range cases {
+		r := e.run(args...)
+		var got commandFailure
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+			t.Errorf("%s: stdout is not one JSON object (%v): %q", want, err, r.stdout)
+			continue
+		}
+		if r.code == 0 || got.Status != "failed" || got.Command != want || got.ExitCode != r.code || got.Error == "" ||
+			!strings.Contains(r.stderr, got.Error) {
+			t.Errorf("%s: exit %d, JSON %+v, stderr %q", want, r.code, got, r.stderr)
+		}
+	}
+
+	// verify prints its report, failed checks included, and nothing more.
+	kit := e.buildKit("kit.tar")
+	_, otherPub := e.keygen("other")
+	r := e.run("ouk", "verify", "--key", otherPub, "-o", "json", kit)
+	var rep verifyReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != exitRejected || err != nil || rep.Embedded.Status != "failed" {
+		t.Errorf("verify with another key: exit %d, report %+v (%v)\n%s", r.code, rep, err, r.stdout)
+	}
+}
