@@ -303,6 +303,11 @@ func TestInspectDelta(t *testing.T) {
 	if rep.Store.Status != "open" || rep.Blobs.Missing != 0 || rep.Blobs.InStore == 0 {
 		t.Errorf("after base import: store %q, %d in store, %d missing", rep.Store.Status, rep.Blobs.InStore, rep.Blobs.Missing)
 	}
+	// The delta's config and manifests that the base shares are in both.
+	if b := rep.Blobs; b.InBoth == 0 || b.InKit+b.InStore-b.InBoth+b.Missing != b.Count {
+		t.Errorf("after base import: %d blobs, %d in the kit, %d in the store, %d in both, %d missing: the parts do not add up",
+			b.Count, b.InKit, b.InStore, b.InBoth, b.Missing)
+	}
 
 	s, err := cas.Open(filepath.Join(e.store, "db"), cas.Options{})
 	if err != nil {

@@ -83,6 +83,9 @@ type blobTotals struct {
 	InKitBytes   int64 `json:"inKitBytes"`
 	InStore      int   `json:"inStore"`
 	InStoreBytes int64 `json:"inStoreBytes"`
+	// InBoth counts the blobs both the kit and the store hold; they are
+	// in InKit and in InStore.
+	InBoth int `json:"inBoth"`
 	// Missing counts blobs neither the kit nor the store holds.
 	Missing int `json:"missing"`
 }
@@ -311,6 +314,9 @@ func inspectContents(ctx context.Context, k *delta.Kit, store *cas.Store, rep *i
 				rep.Blobs.InStore++
 				rep.Blobs.InStoreBytes += d.Size
 			}
+			if kit && st {
+				rep.Blobs.InBoth++
+			}
 			if !kit && !st {
 				rep.Blobs.Missing++
 			}
@@ -461,8 +467,12 @@ func printInspect(w io.Writer, rep *inspectReport) {
 		}
 	}
 	b := rep.Blobs
-	fmt.Fprintf(w, "  blobs       %d (%s): %d in the kit (%s), %d in the store (%s), %d in neither\n",
-		b.Count, humanBytes(b.Bytes), b.InKit, humanBytes(b.InKitBytes), b.InStore, humanBytes(b.InStoreBytes), b.Missing)
+	both := ""
+	if b.InBoth > 0 {
+		both = fmt.Sprintf(", %d of them also in the kit", b.InBoth)
+	}
+	fmt.Fprintf(w, "  blobs       %d (%s): %d in the kit (%s), %d in the store (%s%s), %d in neither\n",
+		b.Count, humanBytes(b.Bytes), b.InKit, humanBytes(b.InKitBytes), b.InStore, humanBytes(b.InStoreBytes), both, b.Missing)
 	fmt.Fprintf(w, "  store       %s (%s)\n", rep.Store.Dir, rep.Store.Status)
 }
 

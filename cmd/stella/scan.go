@@ -267,9 +267,9 @@ func severityOf(r vulndb.Record) string {
 }
 
 func printScan(w io.Writer, rep *scanReport) error {
-	fmt.Fprintf(w, "Scanned %d %s of %s against kit %s: %d findings, %d skipped\n",
+	fmt.Fprintf(w, "Scanned %d %s of %s against kit %s: %d %s, %d skipped\n",
 		rep.Packages, plural(rep.Packages, "package", "packages"), rep.SBOM, rep.Kit.Version,
-		len(rep.Findings), len(rep.Skipped))
+		len(rep.Findings), plural(len(rep.Findings), "finding", "findings"), len(rep.Skipped))
 	if len(rep.Findings) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "PACKAGE\tVERSION\tID\tALIASES\tSUMMARY")
