@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -100,6 +101,13 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	res, err := delta.WriteFile(ctx, o.output, base, target, opts)
 	if err != nil {
+		info, ferr := delta.FindInfo(ctx, target.Storage, target.Index, target.Bundle.Digest)
+		if errors.Is(err, errdef.ErrNotFound) && ferr == nil {
+			v, bv := target.Meta.Version, info.Config.Base.Version
+			return fmt.Errorf("new kit %s (--to) is itself a delta of kit %s, and a blob it leaves out is not in "+
+				"the base kit %s (--from) either; pass the full kit of %s to --to, or the kit %s to --from: %w",
+				v, bv, base.Meta.Version, v, bv, err)
+		}
 		return err
 	}
 	if o.format == "json" {

@@ -18,6 +18,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content/memory"
 
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
@@ -130,6 +131,12 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("opening base kit: %w", err)
 		}
 		defer b.base.Close()
+		if info, err := delta.FindInfo(ctx, b.base.Storage, b.base.Index, b.base.Bundle.Digest); err == nil {
+			v := b.base.Meta.Version
+			return nil, fmt.Errorf("base kit %s (%s) is a delta of kit %s: it leaves out the blobs of that kit, so a "+
+				"build cannot start from it; pass the full kit of %s, which a build with --delta writes beside the delta: %w",
+				opts.Base, v, info.Config.Base.Version, v, errdef.ErrInvalidArgument)
+		}
 		b.src.rest = append(b.src.rest, b.base.Storage)
 	}
 

@@ -225,8 +225,7 @@ func (w *walker) checkPresent(ctx context.Context, d ocispec.Descriptor) error {
 		return fmt.Errorf("checking blob %s in the source: %w", d.Digest, err)
 	}
 	if !ok {
-		return fmt.Errorf("blob %s (%s, %d bytes) is missing from the source; "+
-			"add it or exclude it with Include: %w", d.Digest, d.MediaType, d.Size, errdef.ErrNotFound)
+		return fmt.Errorf("blob %s (%s, %d bytes) is missing from the source: %w", d.Digest, d.MediaType, d.Size, errdef.ErrNotFound)
 	}
 	return nil
 }
