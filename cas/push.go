@@ -55,22 +55,22 @@ type blobMeta struct {
 func (s *Store) Push(ctx context.Context, expected ocispec.Descriptor, r io.Reader) error {
 	d := expected.Digest
 	if err := d.Validate(); err != nil {
-		return fmt.Errorf("pushing blob %q: invalid digest: %w", d, err)
+		return fmt.Errorf("storing blob %q: invalid digest: %w", d, err)
 	}
 	if expected.Size < 0 {
-		return fmt.Errorf("pushing blob %s: size %d is negative: %w", d, expected.Size, errdef.ErrSizeMismatch)
+		return fmt.Errorf("storing blob %s: size %d is negative: %w", d, expected.Size, errdef.ErrSizeMismatch)
 	}
 
 	release, err := s.claim(ctx, d)
 	if err != nil {
-		return fmt.Errorf("pushing blob %s: %w", d, err)
+		return fmt.Errorf("storing blob %s: %w", d, err)
 	}
 	defer release()
 
 	if ok, err := s.has(d); err != nil {
-		return fmt.Errorf("pushing blob %s: %w", d, err)
+		return fmt.Errorf("storing blob %s: %w", d, err)
 	} else if ok {
-		return fmt.Errorf("pushing blob %s: %w", d, errdef.ErrAlreadyExists)
+		return fmt.Errorf("storing blob %s: %w", d, errdef.ErrAlreadyExists)
 	}
 
 	var meta *blobMeta
@@ -86,7 +86,7 @@ func (s *Store) Push(ctx context.Context, expected ocispec.Descriptor, r io.Read
 		if cleanErr := s.deleteChunks(d); cleanErr != nil {
 			s.log.Error("removing chunks of a failed push", "digest", d, "error", cleanErr)
 		}
-		return fmt.Errorf("pushing blob %s: %w", d, err)
+		return fmt.Errorf("storing blob %s: %w", d, err)
 	}
 	return nil
 }

@@ -134,3 +134,24 @@ func TestUnexpiredKitHasNoWarning(t *testing.T) {
 		t.Errorf("db status text does not say the kit never expires:\n%s", text)
 	}
 }
+
+func TestInspectMarksExpiredKit(t *testing.T) {
+	e := newEnv(t)
+	t.Setenv("SOURCE_DATE_EPOCH", "1000000000")
+	kit := e.buildKit("expired.tar", "--version", "1.0.0", "--expires", "1h")
+	var rep inspectReport
+	if err := json.Unmarshal([]byte(e.must("ouk", "inspect", "-o", "json", kit)), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Expired {
+		t.Error("inspect JSON: expired is false for an expired kit")
+	}
+	if text := e.must("ouk", "inspect", kit); !strings.Contains(text, "2001-09-09T02:46:40Z, EXPIRED") {
+		t.Errorf("inspect text does not mark the kit expired:\n%s", text)
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "")
+	fresh := e.buildKit("fresh.tar", "--version", "1.0.1", "--expires", "30d")
+	if err := json.Unmarshal([]byte(e.must("ouk", "inspect", "-o", "json", fresh)), &rep); err != nil || rep.Expired {
+		t.Errorf("inspect JSON of a kit expiring in 30 days: expired %v (%v)", rep.Expired, err)
+	}
+}

@@ -37,12 +37,15 @@ type inspectReport struct {
 	// BaseInStore is true when the store contains the delta's base kit
 	// complete, which import requires. It is nil for a full kit and when
 	// the store could not be opened.
-	BaseInStore *bool           `json:"baseInStore,omitempty"`
-	Created     time.Time       `json:"created"`
-	Expires     time.Time       `json:"expires,omitzero"`
-	Signatures  []signatureInfo `json:"signatures"`
-	DBLayers    []dbLayerInfo   `json:"dbLayers"`
-	Images      []imageSizeInfo `json:"images"`
+	BaseInStore *bool     `json:"baseInStore,omitempty"`
+	Created     time.Time `json:"created"`
+	Expires     time.Time `json:"expires,omitzero"`
+	// Expired is true when the kit is past its expiry time: import
+	// rejects it unless --allow-expired is given.
+	Expired    bool            `json:"expired"`
+	Signatures []signatureInfo `json:"signatures"`
+	DBLayers   []dbLayerInfo   `json:"dbLayers"`
+	Images     []imageSizeInfo `json:"images"`
 	// IndexTables describes the pre-built lookup index tables the bundle
 	// index names, when it names any.
 	IndexTables *indexTablesInfo `json:"indexTables,omitempty"`
@@ -137,6 +140,7 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	defer k.Close()
 	rep := &inspectReport{Path: path, Digest: k.Bundle.Digest.String(), Version: k.Meta.Version,
 		Sequence: k.Meta.Sequence, Kind: k.Meta.Kind, Created: k.Meta.Created, Expires: k.Meta.Expires,
+		Expired:    !k.Meta.Expires.IsZero() && time.Now().After(k.Meta.Expires),
 		Signatures: []signatureInfo{}, DBLayers: []dbLayerInfo{}, Images: []imageSizeInfo{}}
 	if info, err := os.Stat(path); err == nil && !info.IsDir() {
 		rep.FileSize = info.Size()
@@ -435,7 +439,11 @@ func printInspect(w io.Writer, rep *inspectReport) {
 	if rep.Expires.IsZero() {
 		fmt.Fprintln(w, "  expires     never")
 	} else {
-		fmt.Fprintf(w, "  expires     %s\n", rep.Expires.UTC().Format(time.RFC3339))
+		expired := ""
+		if rep.Expired {
+			expired = ", EXPIRED: import rejects it unless --allow-expired is given"
+		}
+		fmt.Fprintf(w, "  expires     %s%s\n", rep.Expires.UTC().Format(time.RFC3339), expired)
 	}
 	if rep.FileSize > 0 {
 		fmt.Fprintf(w, "  file size   %s\n", humanBytes(rep.FileSize))
