@@ -92,13 +92,13 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 		if err != nil {
 			return err
 		}
-	case kit == "active" || looksLikeDigest(kit):
+	case kit == "active" || isStoredKitArg(kit):
 		res, err = o.pushStored(ctx, cmd, g, kit, repo, ref.Reference, opts)
 		if err != nil {
 			return err
 		}
 	default:
-		return fmt.Errorf("opening kit: %w", statErr)
+		return fmt.Errorf("opening kit: %w; name a kit file, a layout folder, \"active\" or a kit digest from `stella ouk history`", statErr)
 	}
 	if o.out.json() {
 		return writeJSON(cmd.OutOrStdout(), res)
@@ -120,12 +120,17 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 // pushStored pushes a kit held in the store.
 func (o *pushOptions) pushStored(ctx context.Context, cmd *cobra.Command, g *globalOptions, want string,
 	repo *remote.Repository, tag string, opts mirror.PushOptions) (*mirror.PushResult, error) {
-	store, _, err := g.openStore(ctx, opts.Logger, g.lockWait)
+	store, _, err := g.openExistingStore(ctx, opts.Logger, g.lockWait)
 	if err != nil {
 		return nil, err
 	}
 	defer store.Close()
-	d, err := storeKitDigest(ctx, store, want)
+	var d digest.Digest
+	if want == "active" {
+		d, err = storeKitDigest(ctx, store, want)
+	} else {
+		d, err = resolveStoredKit(ctx, store, want)
+	}
 	if err != nil {
 		return nil, err
 	}
