@@ -16,7 +16,8 @@ import (
 
 // resumingStorage wraps a registry so that a blob read cut short is
 // continued from where it stopped instead of failing the import, checks
-// each blob read to its end against its digest, and counts the bytes read.
+// each small blob read to its end against its digest, and counts the bytes
+// read.
 type resumingStorage struct {
 	inner content.ReadOnlyStorage
 	log   *slog.Logger
@@ -38,7 +39,10 @@ func (s *resumingStorage) Fetch(ctx context.Context, d ocispec.Descriptor) (io.R
 		return nil, err
 	}
 	r := &resumingReader{ctx: ctx, s: s, desc: d, rc: rc}
-	if d.Digest.Validate() == nil {
+	// Manifests and other small blobs are checked here, where a mismatch
+	// can name the registry. The store checks every blob it writes, so
+	// hashing large layers here too would only cost a second pass.
+	if d.Size <= maxManifestSize && d.Digest.Validate() == nil {
 		r.verifier = d.Digest.Verifier()
 	}
 	return r, nil
@@ -57,7 +61,8 @@ type resumingReader struct {
 	rc      io.ReadCloser
 	off     int64
 	retries int
-	// verifier hashes the bytes delivered. It is nil when the digest is
+	// verifier hashes the bytes delivered. It is nil for a blob over
+	// maxManifestSize, which the store checks, and when the digest is
 	// malformed, which the caller rejects itself.
 	verifier digest.Verifier
 }
