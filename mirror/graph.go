@@ -64,14 +64,39 @@ func fetchManifest(ctx context.Context, src content.ReadOnlyStorage, d ocispec.D
 
 // kitRoots are the parts of a kit that a push publishes.
 type kitRoots struct {
-	bundle     ocispec.Descriptor
-	bundleIdx  ocispec.Index
-	meta       oci.Meta
-	signatures []ocispec.Descriptor
+	bundle    ocispec.Descriptor
+	bundleIdx ocispec.Index
+	meta      oci.Meta
+	// referrers are the manifests in index.json whose subject is the bundle
+	// index (signatures, a delta manifest) or one of those (the signatures
+	// of a delta manifest), each listed after its subject.
+	referrers []kitReferrer
+	// base is the base kit when the kit is a delta, else nil.
+	base *deltaBase
 }
 
-// findRoots picks the bundle index and its signature referrers out of a
-// layout's index.json.
+// kitReferrer is a referrer manifest of a kit and the manifest it is
+// attached to.
+type kitReferrer struct {
+	desc         ocispec.Descriptor
+	subject      ocispec.Descriptor
+	artifactType string
+}
+
+// signatureCount returns how many signatures of the bundle index the kit
+// carries.
+func (r *kitRoots) signatureCount() int {
+	n := 0
+	for _, ref := range r.referrers {
+		if ref.subject.Digest == r.bundle.Digest && ref.artifactType == oci.MediaTypeSigstoreBundle {
+			n++
+		}
+	}
+	return n
+}
+
+// findRoots picks the bundle index and its referrers out of a layout's
+// index.json.
 func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) (*kitRoots, error) {
 	var roots *kitRoots
 	for _, d := range index.Manifests {
@@ -95,20 +120,60 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 	if roots == nil {
 		return nil, fmt.Errorf("index.json lists no bundle index of artifact type %s: %w", oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
 	}
+	if base, ok := findDeltaBase(index, roots.meta); ok {
+		roots.base = &base
+	}
+	candidates, err := readReferrers(ctx, src, index)
+	if err != nil {
+		return nil, err
+	}
+	// Referrers of the bundle index come first, then referrers of those.
+	// Deeper chains do not occur in a kit and are left out.
+	for _, c := range candidates {
+		if c.subject.Digest == roots.bundle.Digest {
+			c.subject = roots.bundle
+			roots.referrers = append(roots.referrers, c)
+		}
+	}
+	direct := len(roots.referrers)
+	for _, parent := range roots.referrers[:direct] {
+		for _, c := range candidates {
+			if c.subject.Digest == parent.desc.Digest {
+				c.subject = ocispec.Descriptor{MediaType: parent.desc.MediaType, Digest: parent.desc.Digest, Size: parent.desc.Size}
+				roots.referrers = append(roots.referrers, c)
+			}
+		}
+	}
+	return roots, nil
+}
+
+// readReferrers returns the image manifests in index.json that have a
+// subject, with their artifact type: the manifest's artifactType, else its
+// config media type, as the referrers API reports it.
+func readReferrers(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) ([]kitReferrer, error) {
+	var out []kitReferrer
+	seen := map[digest.Digest]bool{}
 	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageManifest {
+		if d.MediaType != ocispec.MediaTypeImageManifest || seen[d.Digest] {
 			continue
 		}
+		seen[d.Digest] = true
 		b, err := fetchManifest(ctx, src, d)
 		if err != nil {
 			return nil, err
 		}
 		var m ocispec.Manifest
-		if json.Unmarshal(b, &m) == nil && m.Subject != nil && m.Subject.Digest == roots.bundle.Digest {
-			roots.signatures = append(roots.signatures, d)
+		if json.Unmarshal(b, &m) != nil || m.Subject == nil {
+			continue
 		}
+		artifactType := m.ArtifactType
+		if artifactType == "" {
+			artifactType = m.Config.MediaType
+		}
+		desc := ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: artifactType}
+		out = append(out, kitReferrer{desc: desc, subject: *m.Subject, artifactType: artifactType})
 	}
-	return roots, nil
+	return out, nil
 }
 
 // memoryStorage holds manifests read from a tar stream. Every other blob is

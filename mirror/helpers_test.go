@@ -99,6 +99,30 @@ func (f *fixture) buildKit(name, version string, seq int64, base string) string 
 	return out
 }
 
+// buildDelta builds the full kit of version on base and, from the same
+// build, its delta from base, and returns the path of the delta.
+func (f *fixture) buildDelta(name, version string, seq int64, base string) string {
+	f.t.Helper()
+	feeds := filepath.Join(repoRoot(f.t), "testdata", "feeds")
+	out := filepath.Join(f.dir, name)
+	_, err := build.Build(context.Background(), build.Options{
+		Output:   filepath.Join(f.dir, "full-"+name),
+		Version:  version,
+		Sequence: seq,
+		Feeds: []vulndb.Feed{{Kind: "osv", Path: filepath.Join(feeds, "osv")},
+			{Kind: "regional", Name: "demo-cert", Path: filepath.Join(feeds, "regional")}},
+		Images:      []build.Image{{Ref: demoImageRef, Path: f.image}},
+		Signer:      f.signer,
+		Created:     testCreated.Add(time.Duration(seq) * time.Hour),
+		Base:        base,
+		DeltaOutput: out,
+	})
+	if err != nil {
+		f.t.Fatalf("building delta %s: %v", version, err)
+	}
+	return out
+}
+
 // newStore opens an empty content store.
 func newStore(t *testing.T) *cas.Store {
 	t.Helper()

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
@@ -23,38 +25,44 @@ type Source struct {
 	// Bundle is the resolved bundle index.
 	Bundle  ocispec.Descriptor
 	storage *resumingStorage
+	// view serves the bundle index that OpenKit read and checked from
+	// memory, so the import does not fetch it again, and the rest from
+	// storage.
+	view content.ReadOnlyStorage
 }
 
 // Storage returns the storage to import from.
-func (s *Source) Storage() content.ReadOnlyStorage { return s.storage }
+func (s *Source) Storage() content.ReadOnlyStorage { return s.view }
 
 // BytesRead returns how many blob bytes were read from the registry so far.
 func (s *Source) BytesRead() int64 { return s.storage.bytes.Load() }
 
-// OpenKit resolves reference (a tag or digest) in repo and lists the
-// signature referrers of the bundle index it names, by the referrers API
-// where the registry offers it and by the sha256-<hex> tag otherwise. A
-// reference that is not an OCI image index returns an error wrapping
-// errdef.ErrInvalidKit.
+// OpenKit resolves reference (a tag or digest) in repo, checks that it
+// names a kit's bundle index, and lists the signature referrers of that
+// index, by the referrers API where the registry offers it and by the
+// sha256-<hex> tag otherwise. A reference to anything other than a bundle
+// index, such as a container image, returns an error wrapping
+// errdef.ErrInvalidKit, and a bundle index whose bytes do not match its
+// digest one wrapping errdef.ErrDigestMismatch.
 func OpenKit(ctx context.Context, repo *remote.Repository, reference string, log *slog.Logger) (*Source, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var bundle ocispec.Descriptor
-	err := withRetry(ctx, log, "resolve "+reference, func(int) error {
-		var err error
-		bundle, err = repo.Resolve(ctx, reference)
-		return err
-	})
+	storage := &resumingStorage{inner: repo, log: log}
+	bundle, raw, err := fetchReference(ctx, repo, reference, storage)
 	if err != nil {
-		return nil, fmt.Errorf("resolving %s in %s/%s: %w", reference, repo.Reference.Registry, repo.Reference.Repository, err)
+		return nil, err
 	}
-	if bundle.MediaType != ocispec.MediaTypeImageIndex {
-		return nil, fmt.Errorf("%s is a %s, but a kit is an OCI image index of artifact type %s; check the reference: %w",
-			reference, bundle.MediaType, oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
+	where := repo.Reference.Registry + "/" + repo.Reference.Repository
+	if !isBundleIndex(bundle.MediaType, raw) {
+		return nil, fmt.Errorf("%s in %s is not a Stella Ops kit: it is %s, and a kit is an OCI image index of artifact type %s. "+
+			"Pass the tag or digest of a kit that `stella ouk push` published: %w",
+			reference, where, describeArtifact(bundle.MediaType, raw), oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
 	}
 	bundle.ArtifactType = oci.ArtifactTypeBundle
-	src := &Source{Bundle: bundle, storage: &resumingStorage{inner: repo, log: log}}
+	mem := &memoryStorage{}
+	mem.put(bundle.Digest, raw)
+	src := &Source{Bundle: bundle, storage: storage, view: &fallbackStorage{first: mem, second: storage}}
 	src.Index = ocispec.Index{Manifests: []ocispec.Descriptor{bundle}}
 	src.Index.SchemaVersion = 2
 	src.Index.MediaType = ocispec.MediaTypeImageIndex
@@ -102,4 +110,85 @@ func isSignature(ctx context.Context, src content.ReadOnlyStorage, r ocispec.Des
 		return false, nil
 	}
 	return m.ArtifactType == oci.MediaTypeSigstoreBundle, nil
+}
+
+// fetchReference reads the manifest or index that reference names, checks
+// its bytes against its digest, and counts them in storage's bytes read.
+func fetchReference(ctx context.Context, repo *remote.Repository, reference string, storage *resumingStorage) (ocispec.Descriptor, []byte, error) {
+	var (
+		desc ocispec.Descriptor
+		raw  []byte
+	)
+	err := withRetry(ctx, storage.log, "resolve "+reference, func(int) error {
+		d, rc, err := repo.FetchReference(ctx, reference)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		if d.Size > maxManifestSize || d.Size < 0 {
+			return fmt.Errorf("%s declares %d bytes, over the %d byte limit of a manifest: %w",
+				reference, d.Size, maxManifestSize, errdef.ErrSizeExceedsLimit)
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, d.Size+1))
+		if err != nil {
+			return err
+		}
+		desc, raw = d, b
+		return nil
+	})
+	where := repo.Reference.Registry + "/" + repo.Reference.Repository
+	if err != nil {
+		return desc, nil, fmt.Errorf("resolving %s in %s: %w", reference, where, err)
+	}
+	storage.bytes.Add(int64(len(raw)))
+	if got := digest.FromBytes(raw); int64(len(raw)) != desc.Size || got != desc.Digest {
+		return desc, nil, fmt.Errorf("manifest %s (%s in %s) does not match its digest: its %d bytes hash to %s; "+
+			"the registry holds a damaged or altered copy, so push the kit again: %w",
+			desc.Digest, reference, where, len(raw), got, errdef.ErrDigestMismatch)
+	}
+	return desc, raw, nil
+}
+
+// isBundleIndex reports whether raw, of the given media type, is an OCI
+// image index with the kit's bundle artifact type. importer checks the rest.
+func isBundleIndex(mediaType string, raw []byte) bool {
+	if mediaType != ocispec.MediaTypeImageIndex {
+		return false
+	}
+	var probe struct {
+		ArtifactType string `json:"artifactType"`
+	}
+	return json.Unmarshal(raw, &probe) == nil && probe.ArtifactType == oci.ArtifactTypeBundle
+}
+
+// describeArtifact names what a manifest or index of the given media type
+// is, for the message that rejects it as a kit.
+func describeArtifact(mediaType string, raw []byte) string {
+	var probe struct {
+		ArtifactType string `json:"artifactType"`
+		Config       struct {
+			MediaType string `json:"mediaType"`
+		} `json:"config"`
+	}
+	_ = json.Unmarshal(raw, &probe)
+	switch mediaType {
+	case ocispec.MediaTypeImageIndex, mediaTypeDockerManifestList:
+		if probe.ArtifactType == "" {
+			return fmt.Sprintf("an image index without an artifact type (%s), such as a multi-platform container image", mediaType)
+		}
+		return fmt.Sprintf("an image index of artifact type %s", probe.ArtifactType)
+	case ocispec.MediaTypeImageManifest, mediaTypeDockerManifest:
+		artifactType := probe.ArtifactType
+		if artifactType == "" {
+			artifactType = probe.Config.MediaType
+		}
+		switch artifactType {
+		case ocispec.MediaTypeImageConfig, "application/vnd.docker.container.image.v1+json":
+			return fmt.Sprintf("a container image manifest (%s)", mediaType)
+		case oci.MediaTypeSigstoreBundle:
+			return "a signature manifest (" + oci.MediaTypeSigstoreBundle + "), which signs a kit or another manifest"
+		}
+		return fmt.Sprintf("an image manifest of artifact type %s", artifactType)
+	}
+	return "content of media type " + mediaType
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
@@ -40,10 +42,13 @@ type PushResult struct {
 	Referrers    []Referrer `json:"referrers"`
 }
 
-// Referrer is a manifest attached to the bundle index.
+// Referrer is a manifest attached to the bundle index or to another
+// referrer, such as the signature of a delta manifest.
 type Referrer struct {
 	Digest       string `json:"digest"`
 	ArtifactType string `json:"artifactType"`
+	// Subject is the digest of the manifest the referrer is attached to.
+	Subject string `json:"subject"`
 }
 
 type pusher struct {
@@ -52,6 +57,9 @@ type pusher struct {
 	pushed  atomic.Int64
 	skipped atomic.Int64
 	bytes   atomic.Int64
+	// present records the digests that this push has sent or found in the
+	// registry, so that each blob is checked and counted once.
+	present sync.Map
 	// tables lists the pre-built index tables of a kit tar stream, which
 	// only an import of the file uses, so they are not pushed.
 	tables map[digest.Digest]bool
@@ -64,16 +72,34 @@ func newPusher(repo *remote.Repository, log *slog.Logger) *pusher {
 	return &pusher{repo: repo, log: log}
 }
 
-func (p *pusher) copyOptions() oras.CopyGraphOptions {
+// notePresent records that the registry holds d, because this push sent it
+// (sent is true) or found it there, and counts it the first time only.
+func (p *pusher) notePresent(d ocispec.Descriptor, sent bool) {
+	if _, seen := p.present.LoadOrStore(d.Digest, struct{}{}); seen {
+		return
+	}
+	if sent {
+		p.pushed.Add(1)
+		p.bytes.Add(d.Size)
+		return
+	}
+	p.skipped.Add(1)
+}
+
+func (p *pusher) isPresent(d digest.Digest) bool {
+	_, ok := p.present.Load(d)
+	return ok
+}
+
+func (p *pusher) copyOptions(src content.ReadOnlyStorage) oras.CopyGraphOptions {
 	return oras.CopyGraphOptions{
 		PostCopy: func(_ context.Context, d ocispec.Descriptor) error {
-			p.pushed.Add(1)
-			p.bytes.Add(d.Size)
+			p.notePresent(d, true)
 			return nil
 		},
-		OnCopySkipped: func(context.Context, ocispec.Descriptor) error {
-			p.skipped.Add(1)
-			return nil
+		OnCopySkipped: func(ctx context.Context, d ocispec.Descriptor) error {
+			p.notePresent(d, false)
+			return p.notePresentBelow(ctx, src, d)
 		},
 	}
 }
@@ -82,16 +108,70 @@ func (p *pusher) copyOptions() oras.CopyGraphOptions {
 // running the copy again after a transient failure.
 func (p *pusher) copyGraph(ctx context.Context, src content.ReadOnlyStorage, root ocispec.Descriptor) error {
 	return withRetry(ctx, p.log, "push "+root.Digest.String(), func(int) error {
-		return oras.CopyGraph(ctx, src, p.repo, root, p.copyOptions())
+		return oras.CopyGraph(ctx, src, knownStorage{p}, root, p.copyOptions(src))
 	})
 }
 
+// notePresentBelow records the blobs below a manifest that the registry
+// already contains, which the copy skips without descending. The walk reads
+// the manifests from src and sends no request, so it assumes that a
+// registry containing a manifest contains what the manifest names, as
+// registries that validate manifests on push ensure. A manifest that src
+// lacks ends the walk there, and the blobs below it go uncounted.
+func (p *pusher) notePresentBelow(ctx context.Context, src content.ReadOnlyStorage, d ocispec.Descriptor) error {
+	if !isManifest(d.MediaType) {
+		return nil
+	}
+	if ok, err := src.Exists(ctx, d); err != nil || !ok {
+		return nil
+	}
+	children, err := content.Successors(ctx, src, d)
+	if err != nil {
+		return fmt.Errorf("reading manifest %s: %w", d.Digest, err)
+	}
+	for _, c := range children {
+		if p.isPresent(c.Digest) {
+			continue
+		}
+		p.notePresent(c, false)
+		if err := p.notePresentBelow(ctx, src, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// knownStorage is the registry as a copy destination whose Exists returns
+// true for blobs the pusher has already sent or found, so that each blob
+// costs the registry one existence check at most.
+type knownStorage struct{ p *pusher }
+
+func (k knownStorage) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	if k.p.isPresent(d.Digest) {
+		return true, nil
+	}
+	return k.p.repo.Exists(ctx, d)
+}
+
+func (k knownStorage) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	return k.p.repo.Fetch(ctx, d)
+}
+
+func (k knownStorage) Push(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {
+	return k.p.repo.Push(ctx, d, r)
+}
+
 // PushKit publishes a kit read from src, whose index.json is index, to repo
-// and tags its bundle index with tag. The signature referrers listed in
-// index follow, then an SBOM referrer (unless opts.SkipSBOMReferrer is set). Blobs the
-// registry holds already are not sent again.
+// and tags its bundle index with tag. The referrers listed in index follow
+// (signatures, and a delta manifest with its signatures), then an SBOM
+// referrer unless opts.SkipSBOMReferrer is set. Blobs the registry holds
+// already are not sent again. A delta whose base kit repo lacks returns an
+// error wrapping errdef.ErrBaseMissing.
 func PushKit(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, repo *remote.Repository, tag string, opts PushOptions) (*PushResult, error) {
 	p := newPusher(repo, opts.Logger)
+	if err := p.checkDeltaBase(ctx, index, src); err != nil {
+		return nil, err
+	}
 	roots, err := findRoots(ctx, src, index)
 	if err != nil {
 		return nil, err
@@ -100,10 +180,13 @@ func PushKit(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Ind
 }
 
 func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots *kitRoots, tag string, opts PushOptions) (*PushResult, error) {
-	if len(roots.signatures) == 0 {
+	if roots.signatureCount() == 0 {
 		p.log.Warn("the kit carries no signature; importers will reject it unless they skip the check", "version", roots.meta.Version)
 	}
 	if err := p.copyGraph(ctx, src, roots.bundle); err != nil {
+		if roots.base != nil && errors.Is(err, errdef.ErrNotFound) {
+			return nil, p.baseMissing(roots.meta.Version, *roots.base, err)
+		}
 		return nil, fmt.Errorf("pushing kit %s to %s: %w", roots.meta.Version, p.repo.Reference, err)
 	}
 	err := withRetry(ctx, p.log, "tag "+tag, func(int) error { return p.repo.Tag(ctx, roots.bundle, tag) })
@@ -119,14 +202,15 @@ func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots
 		Version:   roots.meta.Version,
 		Referrers: []Referrer{},
 	}
-	for _, sig := range roots.signatures {
-		if err := p.copyGraph(ctx, src, sig); err != nil {
-			return nil, fmt.Errorf("pushing signature %s: %w", sig.Digest, err)
+	for _, r := range roots.referrers {
+		if err := p.copyGraph(ctx, src, r.desc); err != nil {
+			return nil, fmt.Errorf("pushing referrer %s (%s): %w", r.desc.Digest, r.artifactType, err)
 		}
-		if err := p.ensureListed(ctx, src, roots.bundle, sig); err != nil {
+		if err := p.ensureListed(ctx, src, r.subject, r.desc); err != nil {
 			return nil, err
 		}
-		res.Referrers = append(res.Referrers, Referrer{Digest: sig.Digest.String(), ArtifactType: oci.MediaTypeSigstoreBundle})
+		res.Referrers = append(res.Referrers, Referrer{Digest: r.desc.Digest.String(), ArtifactType: r.artifactType,
+			Subject: r.subject.Digest.String()})
 	}
 	if !opts.SkipSBOMReferrer {
 		ref, err := p.pushSBOMReferrer(ctx, src, roots)
@@ -185,7 +269,7 @@ func (p *pusher) pushSBOMReferrer(ctx context.Context, src content.ReadOnlyStora
 	if err := p.ensureListed(ctx, both, subject, desc); err != nil {
 		return nil, err
 	}
-	return &Referrer{Digest: desc.Digest.String(), ArtifactType: oci.MediaTypeSPDX}, nil
+	return &Referrer{Digest: desc.Digest.String(), ArtifactType: oci.MediaTypeSPDX, Subject: subject.Digest.String()}, nil
 }
 
 // fallbackStorage reads from first and, on a miss, from second.
@@ -261,6 +345,9 @@ func (p *pusher) streamBlobs(ctx context.Context, r io.Reader) (*memoryStorage, 
 			if err := json.NewDecoder(e.Reader).Decode(&idx); err != nil {
 				return nil, nil, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
 			}
+			if err := p.checkDeltaBase(ctx, idx, nil); err != nil {
+				return nil, nil, err
+			}
 			index = &idx
 		case layout.Blob:
 			if err := p.streamBlob(ctx, tr, e, mem); err != nil {
@@ -280,44 +367,41 @@ func (p *pusher) streamBlob(ctx context.Context, tr *layout.TarReader, e *layout
 		tr.SkipBlob()
 		return nil
 	}
-	if e.Size <= maxManifestSize {
-		b, err := io.ReadAll(e.Reader)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", e.Name, err)
-		}
-		if mt := sniffManifest(b); mt != "" {
-			mem.put(e.Digest, b)
-			p.noteTables(b)
-			return nil
-		}
-		return p.pushBlob(ctx, desc, bytes.NewReader(b))
+	if e.Size > maxManifestSize {
+		return p.pushBlob(ctx, desc, e.Reader, tr.SkipBlob)
 	}
-	exists, err := p.repo.Exists(ctx, desc)
+	b, err := io.ReadAll(e.Reader)
 	if err != nil {
-		return fmt.Errorf("checking blob %s in %s: %w", desc.Digest, p.repo.Reference, err)
+		return fmt.Errorf("reading %s: %w", e.Name, err)
 	}
-	if exists {
-		p.skipped.Add(1)
-		tr.SkipBlob()
+	if mt := sniffManifest(b); mt != "" {
+		mem.put(e.Digest, b)
+		p.noteTables(b)
 		return nil
 	}
-	return p.pushBlob(ctx, desc, e.Reader)
+	return p.pushBlob(ctx, desc, bytes.NewReader(b), func() {})
 }
 
-func (p *pusher) pushBlob(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+// pushBlob sends a blob unless the registry holds it already, and calls
+// skip in place of reading r when it does.
+func (p *pusher) pushBlob(ctx context.Context, desc ocispec.Descriptor, r io.Reader, skip func()) error {
+	if p.isPresent(desc.Digest) {
+		skip()
+		return nil
+	}
 	exists, err := p.repo.Exists(ctx, desc)
 	if err != nil {
 		return fmt.Errorf("checking blob %s in %s: %w", desc.Digest, p.repo.Reference, err)
 	}
 	if exists {
-		p.skipped.Add(1)
+		p.notePresent(desc, false)
+		skip()
 		return nil
 	}
 	if err := p.repo.Push(ctx, desc, r); err != nil {
 		return fmt.Errorf("pushing blob %s: %w", desc.Digest, err)
 	}
-	p.pushed.Add(1)
-	p.bytes.Add(desc.Size)
+	p.notePresent(desc, true)
 	return nil
 }
 

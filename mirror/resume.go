@@ -7,13 +7,17 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
+
+	"stella-ops.org/ouk/internal/errdef"
 )
 
 // resumingStorage wraps a registry so that a blob read cut short is
-// continued from where it stopped instead of failing the import, and counts
-// the bytes read.
+// continued from where it stopped instead of failing the import, checks
+// each small blob read to its end against its digest, and counts the bytes
+// read.
 type resumingStorage struct {
 	inner content.ReadOnlyStorage
 	log   *slog.Logger
@@ -34,12 +38,22 @@ func (s *resumingStorage) Fetch(ctx context.Context, d ocispec.Descriptor) (io.R
 	if err != nil {
 		return nil, err
 	}
-	return &resumingReader{ctx: ctx, s: s, desc: d, rc: rc}, nil
+	r := &resumingReader{ctx: ctx, s: s, desc: d, rc: rc}
+	// Manifests and other small blobs are checked here, where a mismatch
+	// can name the registry. The store checks every blob it writes, so
+	// hashing large layers here too would only cost a second pass.
+	if d.Size <= maxManifestSize && d.Digest.Validate() == nil {
+		r.verifier = d.Digest.Verifier()
+	}
+	return r, nil
 }
 
 // resumingReader reads one blob, fetching it again after a transient
 // failure and skipping the bytes already delivered. A registry that
 // supports range requests lets oras-go seek, so the skip costs no transfer.
+// At the end of the blob it returns an error wrapping
+// errdef.ErrDigestMismatch in place of io.EOF when the bytes delivered do
+// not match the digest.
 type resumingReader struct {
 	ctx     context.Context
 	s       *resumingStorage
@@ -47,6 +61,10 @@ type resumingReader struct {
 	rc      io.ReadCloser
 	off     int64
 	retries int
+	// verifier hashes the bytes delivered. It is nil for a blob over
+	// maxManifestSize, which the store checks, and when the digest is
+	// malformed, which the caller rejects itself.
+	verifier digest.Verifier
 }
 
 func (r *resumingReader) Read(p []byte) (int, error) {
@@ -54,8 +72,14 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 		n, err := r.rc.Read(p)
 		r.off += int64(n)
 		r.s.bytes.Add(int64(n))
-		if err == nil || (err == io.EOF && r.off >= r.desc.Size) {
-			return n, err
+		if r.verifier != nil {
+			r.verifier.Write(p[:n])
+		}
+		if err == io.EOF && r.off >= r.desc.Size {
+			return n, r.verify()
+		}
+		if err == nil {
+			return n, nil
 		}
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -72,6 +96,17 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 			return n, nil
 		}
 	}
+}
+
+// verify returns io.EOF when the blob delivered matches its digest, and an
+// error wrapping errdef.ErrDigestMismatch when it does not.
+func (r *resumingReader) verify() error {
+	if r.verifier == nil || (r.off == r.desc.Size && r.verifier.Verified()) {
+		return io.EOF
+	}
+	return fmt.Errorf("blob %s from the registry does not match its digest (%d bytes read, %d expected); "+
+		"the registry holds a damaged or altered copy, so push the kit again: %w",
+		r.desc.Digest, r.off, r.desc.Size, errdef.ErrDigestMismatch)
 }
 
 // reopen fetches the blob again and moves to the current offset.

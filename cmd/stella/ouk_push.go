@@ -37,8 +37,10 @@ store: "active" or a digest (a prefix is enough).
 
 The signatures of the bundle index and the kit's SBOM are attached as OCI 1.1
 referrers: through the referrers API where the registry offers it, else
-through the sha256-<hex> tag that oras, cosign and regctl read. Blobs the
-registry holds already are not sent again, so an interrupted push resumes.`,
+through the sha256-<hex> tag that oras, cosign and regctl read. A delta also
+attaches its delta manifest with that manifest's signatures, and goes only
+into a repository that holds its base kit. Blobs the registry holds already
+are not sent again, so an interrupted push resumes.`,
 		Example: `  stella ouk push kit.tar.zst registry.intranet/stella-ops/ouk:2026.12.04
   stella ouk push active registry.intranet/stella-ops/ouk:latest
   echo "$PASS" | stella ouk push -u ci --password-stdin kit.tar.zst registry.intranet/ouk:v1`,
@@ -90,13 +92,13 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 		if err != nil {
 			return err
 		}
-	case kit == "active" || looksLikeDigest(kit):
+	case kit == "active" || isStoredKitArg(kit):
 		res, err = o.pushStored(ctx, cmd, g, kit, repo, ref.Reference, opts)
 		if err != nil {
 			return err
 		}
 	default:
-		return fmt.Errorf("opening kit: %w", statErr)
+		return fmt.Errorf("opening kit: %w; name a kit file, a layout folder, \"active\" or a kit digest from `stella ouk history`", statErr)
 	}
 	if o.out.json() {
 		return writeJSON(cmd.OutOrStdout(), res)
@@ -106,6 +108,10 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 	fmt.Fprintf(w, "  digest        %s\n", res.Digest)
 	fmt.Fprintf(w, "  blobs         %d pushed (%s), %d already present\n", res.BlobsPushed, humanBytes(res.BytesPushed), res.BlobsSkipped)
 	for _, r := range res.Referrers {
+		if r.Subject != res.Digest {
+			fmt.Fprintf(w, "  referrer      %s %s, attached to %s\n", r.Digest, r.ArtifactType, r.Subject)
+			continue
+		}
 		fmt.Fprintf(w, "  referrer      %s %s\n", r.Digest, r.ArtifactType)
 	}
 	return nil
@@ -114,12 +120,17 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 // pushStored pushes a kit held in the store.
 func (o *pushOptions) pushStored(ctx context.Context, cmd *cobra.Command, g *globalOptions, want string,
 	repo *remote.Repository, tag string, opts mirror.PushOptions) (*mirror.PushResult, error) {
-	store, _, err := g.openStore(ctx, opts.Logger, g.lockWait)
+	store, _, err := g.openExistingStore(ctx, opts.Logger, g.lockWait)
 	if err != nil {
 		return nil, err
 	}
 	defer store.Close()
-	d, err := storeKitDigest(ctx, store, want)
+	var d digest.Digest
+	if want == "active" {
+		d, err = storeKitDigest(ctx, store, want)
+	} else {
+		d, err = resolveStoredKit(ctx, store, want)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -191,9 +202,24 @@ func storedKitIndex(ctx context.Context, store *cas.Store, d digest.Digest) (oci
 	if err != nil {
 		return ocispec.Index{}, fmt.Errorf("finding signatures of kit %s: %w", d, err)
 	}
+	// A kit imported as a delta keeps its delta manifest, whose own
+	// signatures refer to it rather than to the bundle index.
+	seen := map[digest.Digest]bool{}
 	for _, p := range preds {
-		if p.MediaType == ocispec.MediaTypeImageManifest {
-			index.Manifests = append(index.Manifests, p)
+		if p.MediaType != ocispec.MediaTypeImageManifest || seen[p.Digest] {
+			continue
+		}
+		seen[p.Digest] = true
+		index.Manifests = append(index.Manifests, p)
+		nested, err := store.Predecessors(ctx, p)
+		if err != nil {
+			return ocispec.Index{}, fmt.Errorf("finding signatures of manifest %s: %w", p.Digest, err)
+		}
+		for _, n := range nested {
+			if n.MediaType == ocispec.MediaTypeImageManifest && !seen[n.Digest] {
+				seen[n.Digest] = true
+				index.Manifests = append(index.Manifests, n)
+			}
 		}
 	}
 	return index, nil

@@ -1,0 +1,179 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
+)
+
+func TestPushDeltaCarriesDeltaSignature(t *testing.T) {
+	f := newFixture(t)
+	kit1 := f.buildKit("kit1.tar.zst", "1.0.0", 1, "")
+	delta2 := f.buildDelta("kit2.delta.tar.zst", "2.0.0", 2, kit1)
+	host := memRegistry(t, false)
+	c := plainClient(t, host)
+	pushFile(t, c, kit1, host+"/ouk:1.0.0")
+	pushed := pushFile(t, c, delta2, host+"/ouk:2.0.0")
+
+	var deltaManifest, deltaSignature *Referrer
+	for i, r := range pushed.Referrers {
+		switch {
+		case r.ArtifactType == delta.ArtifactType:
+			deltaManifest = &pushed.Referrers[i]
+		case r.Subject != pushed.Digest:
+			deltaSignature = &pushed.Referrers[i]
+		}
+	}
+	if deltaManifest == nil {
+		t.Fatalf("push lists no referrer of artifact type %s: %+v", delta.ArtifactType, pushed.Referrers)
+	}
+	if deltaManifest.Subject != pushed.Digest {
+		t.Errorf("delta manifest attached to %s, want the bundle index %s", deltaManifest.Subject, pushed.Digest)
+	}
+	if deltaSignature == nil {
+		t.Fatalf("push lists no signature of the delta manifest: %+v", pushed.Referrers)
+	}
+	if deltaSignature.Subject != deltaManifest.Digest || deltaSignature.ArtifactType != oci.MediaTypeSigstoreBundle {
+		t.Errorf("delta signature %+v, want a %s attached to %s", deltaSignature, oci.MediaTypeSigstoreBundle, deltaManifest.Digest)
+	}
+
+	// The registry lists the signature among the delta manifest's referrers.
+	repo := repository(t, c, host+"/ouk:2.0.0")
+	subject, err := repo.Resolve(context.Background(), deltaManifest.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	err = repo.Referrers(context.Background(), subject, "", func(page []ocispec.Descriptor) error {
+		for _, d := range page {
+			listed = append(listed, d.Digest.String())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 1 || listed[0] != deltaSignature.Digest {
+		t.Errorf("registry lists referrers %v of the delta manifest, want %s", listed, deltaSignature.Digest)
+	}
+
+	// A store with the base kit imports the delta from the registry.
+	store := newStore(t)
+	importRef(t, c, store, f.keys, host+"/ouk:1.0.0")
+	res, _ := importRef(t, c, store, f.keys, host+"/ouk:2.0.0")
+	if res.Digest != pushed.Digest {
+		t.Errorf("imported digest %s, pushed %s", res.Digest, pushed.Digest)
+	}
+}
+
+func TestPushDeltaWithoutBaseRejected(t *testing.T) {
+	f := newFixture(t)
+	kit1 := f.buildKit("kit1.tar.zst", "1.0.0", 1, "")
+	delta2 := f.buildDelta("kit2.delta.tar.zst", "2.0.0", 2, kit1)
+	host := memRegistry(t, true)
+	c := plainClient(t, host)
+
+	repo := repository(t, c, host+"/empty:2.0.0")
+	open := func() (io.ReadCloser, error) { return os.Open(delta2) }
+	_, err := PushKitStream(context.Background(), open, repo, "2.0.0", PushOptions{})
+	checkBaseMissing(t, "kit file", err)
+
+	k, err := delta.OpenKit(context.Background(), delta2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	_, err = PushKit(context.Background(), k.Storage, k.Index, repo, "2.0.0", PushOptions{})
+	checkBaseMissing(t, "opened kit", err)
+
+	// Nothing of the delta reached the repository.
+	if _, err := repo.Resolve(context.Background(), "2.0.0"); !errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("tag 2.0.0 after the rejected pushes: %v", err)
+	}
+}
+
+func checkBaseMissing(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, errdef.ErrBaseMissing) {
+		t.Fatalf("pushing a delta from a %s without its base: %v, want ErrBaseMissing", what, err)
+	}
+	for _, want := range []string{"delta of kit 1.0.0", "push the base kit 1.0.0", "push the full kit 2.0.0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q: %v", want, err)
+		}
+	}
+}
+
+func TestPushCountsEachBlobOnce(t *testing.T) {
+	f := newFixture(t)
+	kit := f.buildKit("kit1.tar.zst", "1.0.0", 1, "")
+	host := memRegistry(t, true)
+	var heads countingTransport
+	c := countingClient(t, &heads, host)
+
+	first := pushFile(t, c, kit, host+"/ouk:1")
+	if first.BlobsSkipped != 0 {
+		t.Errorf("first push to an empty registry counts %d blobs as already present", first.BlobsSkipped)
+	}
+	for path, n := range heads.snapshot() {
+		if n > 1 {
+			t.Errorf("first push checked %s %d times", path, n)
+		}
+	}
+	second := pushFile(t, c, kit, host+"/ouk:1")
+	if second.BlobsPushed != 0 {
+		t.Errorf("second push sent %d blobs", second.BlobsPushed)
+	}
+	if second.BlobsSkipped != first.BlobsPushed {
+		t.Errorf("second push counts %d blobs present, first pushed %d", second.BlobsSkipped, first.BlobsPushed)
+	}
+}
+
+// countingTransport counts the HEAD requests per URL path, the requests
+// with which a push checks whether the registry contains a blob or manifest.
+type countingTransport struct {
+	mu    sync.Mutex
+	heads map[string]int
+}
+
+func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodHead {
+		c.mu.Lock()
+		if c.heads == nil {
+			c.heads = map[string]int{}
+		}
+		c.heads[req.URL.Path]++
+		c.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (c *countingTransport) snapshot() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.heads)
+}
+
+// countingClient returns a plain-HTTP client whose requests go through ct.
+func countingClient(t *testing.T, ct *countingTransport, hosts ...string) *Client {
+	t.Helper()
+	c, err := NewClient(ClientOptions{PlainHTTP: true, Hosts: hosts, Transport: ct,
+		RegistryConfig: filepath.Join(t.TempDir(), "config.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

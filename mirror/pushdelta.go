@@ -1,0 +1,97 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
+)
+
+// deltaBase names the base kit of a delta: the kit whose blobs the delta
+// omits, so a registry must hold them before the delta can be pushed.
+type deltaBase struct {
+	target  string
+	digest  digest.Digest
+	version string
+}
+
+// findDeltaBase returns the base kit that index.json names for a delta, from
+// the annotations of its delta manifest entry, or from the bundle metadata
+// when that marks the kit as a delta.
+func findDeltaBase(index ocispec.Index, meta oci.Meta) (deltaBase, bool) {
+	target := meta.Version
+	if target == "" {
+		target = indexVersion(index)
+	}
+	for _, d := range index.Manifests {
+		if base, version, ok := delta.BaseHint(d); ok {
+			return deltaBase{target: target, digest: base, version: version}, true
+		}
+	}
+	if meta.Kind == oci.KindDelta && meta.BaseDigest != "" {
+		return deltaBase{target: target, digest: digest.Digest(meta.BaseDigest), version: meta.BaseVersion}, true
+	}
+	return deltaBase{}, false
+}
+
+// indexVersion returns the tag that index.json gives the bundle index,
+// which is the kit version in kits that stella writes.
+func indexVersion(index ocispec.Index) string {
+	for _, d := range index.Manifests {
+		if d.MediaType == ocispec.MediaTypeImageIndex && d.Annotations[oci.AnnotationRefName] != "" {
+			return d.Annotations[oci.AnnotationRefName]
+		}
+	}
+	return "(unknown version)"
+}
+
+// checkDeltaBase rejects a delta before any blob is sent when the
+// repository lacks its base bundle index. Every other kit passes, and so
+// does a delta whose source src holds the base bundle index, such as a
+// store that the delta was imported into. src is nil for a tar stream. A
+// repository that holds the base bundle index but not all of its blobs is
+// caught later, when the copy misses a blob (see publish).
+func (p *pusher) checkDeltaBase(ctx context.Context, index ocispec.Index, src content.ReadOnlyStorage) error {
+	base, ok := findDeltaBase(index, oci.Meta{})
+	if !ok {
+		return nil
+	}
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: base.digest}
+	if src != nil {
+		if found, err := src.Exists(ctx, desc); err == nil && found {
+			return nil
+		}
+	}
+	var exists bool
+	err := withRetry(ctx, p.log, "check base kit "+base.digest.String(), func(int) error {
+		var err error
+		exists, err = p.repo.Exists(ctx, desc)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("checking base kit %s of delta %s in %s: %w", base.digest, base.target, p.repo.Reference, err)
+	}
+	if !exists {
+		return p.baseMissing(base.target, base, nil)
+	}
+	return nil
+}
+
+// baseMissing returns the error for a delta pushed to a repository that
+// lacks blobs of its base kit. cause, when not nil, is the failed copy.
+func (p *pusher) baseMissing(version string, base deltaBase, cause error) error {
+	repo := p.repo.Reference.Registry + "/" + p.repo.Reference.Repository
+	detail := ""
+	if cause != nil {
+		detail = fmt.Sprintf(" (%v)", cause)
+	}
+	return fmt.Errorf("kit %s is a delta of kit %s (%s), and %s lacks blobs of that base kit, which the delta omits%s; "+
+		"push the base kit %s to %s first, or push the full kit %s instead of its delta: %w",
+		version, base.version, base.digest, repo, detail, base.version, repo, version, errdef.ErrBaseMissing)
+}
