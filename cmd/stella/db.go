@@ -275,8 +275,8 @@ func printRecords(w io.Writer, recs []vulndb.Record) error {
 			// NVD records carry a description but no summary.
 			fmt.Fprintf(w, "  details    %s\n", truncate(strings.Join(strings.Fields(r.Details), " "), 100))
 		}
-		if sev := severityOf(r); sev != "" {
-			fmt.Fprintf(w, "  severity   %s\n", sev)
+		for _, sev := range r.Severity {
+			fmt.Fprintf(w, "  severity   %s\n", sev.Score)
 		}
 		if r.Modified != "" {
 			fmt.Fprintf(w, "  modified   %s\n", r.Modified)

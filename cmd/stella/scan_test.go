@@ -33,3 +33,19 @@ func TestScanSummaryNamesOneFinding(t *testing.T) {
 		t.Errorf("summary line %q does not name one finding in the singular", line)
 	}
 }
+
+func TestLookupTextListsEverySeverity(t *testing.T) {
+	rec := vulndb.Record{ID: "GHSA-aaaa-bbbb-cccc", Severity: []vulndb.Severity{
+		{Type: "CVSS_V3", Score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
+		{Type: "CVSS_V4", Score: "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"},
+	}}
+	var b strings.Builder
+	if err := printRecords(&b, []vulndb.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rec.Severity {
+		if !strings.Contains(b.String(), "severity   "+s.Score) {
+			t.Errorf("lookup text lacks the %s score:\n%s", s.Type, b.String())
+		}
+	}
+}
