@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,10 +26,10 @@ type watchOptions struct {
 	settle   time.Duration
 }
 
-// defaultSettle is how long a truncated kit file must stay unchanged before
-// a running watch rejects it. A copy in progress changes the file's size and
-// modification time far more often. A copy that stalls longer is rejected,
-// and the kit is retried once the file changes again.
+// defaultSettle is how long a truncated kit file, or a layout folder that
+// fails to import, must stay unchanged before a running watch rejects it. A
+// copy in progress changes the fingerprint far more often. A copy that
+// stalls longer is rejected, and the kit is retried once it changes again.
 const defaultSettle = 2 * time.Minute
 
 // rejectedKitsError ends a --once run in which kits were rejected, so the
@@ -45,23 +44,37 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 		Use:   "watch [--once] [--interval 30s] DIR",
 		Short: "Import every new kit and delta dropped into a folder, in sequence order",
 		Long: `Watch a drop folder where operators copy kits and deltas, and import each
-new one in sequence order. The active kit, kits older than it and kits that
-were active before (listed in 'stella ouk history') are skipped, so a watch
-never undoes 'stella ouk rollback'; import such a kit by hand with
-'stella ouk import' to activate it again.
+new one in sequence order. A kit is a file whose name ends in .tar,
+.tar.gz, .tgz, .tar.zst or .tzst, in any case, or an OCI layout folder
+(a folder holding an oci-layout file). Other entries are skipped, and -v
+logs each of them once with the reason. The active kit, kits older than it
+and kits that were active before (listed in 'stella ouk history') are
+skipped, so a watch never undoes 'stella ouk rollback'; import such a kit
+by hand with 'stella ouk import' to activate it again.
+
+Two files of the same sequence that carry different kits are both
+rejected, and each note names the other file; remove the one you do not
+want. When one of them is the active kit, only the other is rejected.
 
 A kit that import rejects stays in place and gets a note file
 NAME.stella-rejected beside it with the reason; it is retried only when the
-file changes or, for a delta whose base was missing, when the active kit
-changes. A truncated kit file is retried next round while it may still be
-being copied; once its size and modification time have not changed for
---settle, and always with --once, it is rejected.
+file or the folder's contents change or, for a delta whose base was
+missing, when the active kit changes. The note of a removed kit is removed
+in the next round. A truncated kit file, or a layout folder that fails to
+import, is retried next round while it may still be being copied; once it
+has not changed for --settle, and always with --once, it is rejected.
 
 Copy kits into the folder under a hidden name (starting with a dot) and
 rename them when the copy is complete, so a round never sees half a kit.
 Each import, skip, rejection and retry is logged on stderr with the kit
-version and digest. With --once the folder is processed once and the exit
-status is 3 when any kit in it is rejected.`,
+version and digest; a skip is logged once until the file changes.
+
+With --once the folder is processed in rounds until a round imports
+nothing, so a kit rejected earlier in the run is tried again against the
+kit that became active. The exit status is 3 when any kit in the folder
+stays rejected. A watch stopped by SIGINT or SIGTERM exits 0 when it is
+waiting for the next round, and 130 when it is stopped during a round,
+such as in the middle of an import.`,
 		Example: `  stella ouk watch /srv/stella/drop
   stella ouk watch --once --key cosign.pub /media/usb`,
 		Args: cobra.ExactArgs(1),
@@ -72,7 +85,7 @@ status is 3 when any kit in it is rejected.`,
 	f.BoolVar(&o.once, "once", false, "process the folder once and exit")
 	f.DurationVar(&o.interval, "interval", 30*time.Second, "time between scans of the folder")
 	f.DurationVar(&o.settle, "settle", defaultSettle,
-		"time a truncated kit file must stay unchanged before it is rejected")
+		"time a truncated kit file, or a layout folder that fails to import, must stay unchanged before it is rejected")
 	return cmd
 }
 
@@ -87,11 +100,13 @@ func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) err
 		return usagef("drop folder %q is not a folder", dir)
 	}
 	ctx := cmd.Context()
-	w := &watcher{g: g, opts: o, dir: dir, log: watchLogger(g, cmd.ErrOrStderr()),
-		importLog: g.logger(cmd.ErrOrStderr())}
+	w := newWatcher(g, o, dir, cmd.ErrOrStderr())
 	w.log.Info("watching drop folder", "dir", dir, "once", o.once, "interval", o.interval)
 	for {
-		rejected, err := w.round(ctx)
+		res, err := w.round(ctx)
+		if ctx.Err() != nil && (res.interrupted || err != nil) {
+			return w.stopped(res)
+		}
 		if err != nil {
 			if o.once {
 				return err
@@ -99,10 +114,15 @@ func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) err
 			w.log.Error("scanning drop folder failed; retrying next round", "dir", dir, "error", err)
 		}
 		if o.once {
-			if rejected > 0 {
-				return rejectedKitsError{msg: fmt.Sprintf("%d %s rejected in %s; see the .stella-rejected %s",
-					rejected, plural(rejected, "kit was", "kits were"), dir,
-					plural(rejected, "note beside it", "notes beside them"))}
+			// Another round gives a kit rejected earlier in this run a try
+			// against the kit that became active since. Each import
+			// activates a kit that the watch skips from then on, so the
+			// rounds end once every kit in the folder had its turn.
+			if res.imported > 0 {
+				continue
+			}
+			if res.rejected > 0 {
+				return rejectedKitsError{msg: rejectedSummary(res, dir)}
 			}
 			return nil
 		}
@@ -115,9 +135,42 @@ func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) err
 	}
 }
 
-// watchLogger logs watch events at info level unless --quiet is set.
+// rejectedSummary returns the error message of a --once run that ends with
+// rejected kits.
+func rejectedSummary(res roundResult, dir string) string {
+	msg := fmt.Sprintf("%d %s rejected in %s", res.rejected, plural(res.rejected, "kit was", "kits were"), dir)
+	switch res.withoutNote {
+	case 0:
+		return msg + "; see the .stella-rejected " + plural(res.rejected, "note beside it", "notes beside them")
+	case res.rejected:
+		return msg + "; writing the .stella-rejected " + plural(res.rejected, "note", "notes") +
+			" failed, so see the reasons in the log above"
+	}
+	return fmt.Sprintf("%s; see the .stella-rejected notes beside them, and the log above for the %d "+
+		"whose note could not be written", msg, res.withoutNote)
+}
+
+// stopped logs why a signal ended the watch during a round and returns the
+// error that makes the command exit with exitInterrupted. A watch stopped
+// between rounds leaves nothing half done, so run exits 0 then instead.
+func (w *watcher) stopped(res roundResult) error {
+	if res.interruptedKit != "" {
+		w.log.Warn("watch stopped by a signal during an import; the next run imports the kit again",
+			"dir", w.dir, "path", res.interruptedKit)
+		return fmt.Errorf("watch stopped during the import of %s: %w", res.interruptedKit, context.Canceled)
+	}
+	w.log.Warn("watch stopped by a signal before the round finished; the next run processes the rest of the folder",
+		"dir", w.dir)
+	return fmt.Errorf("watch stopped during a round in %s: %w", w.dir, context.Canceled)
+}
+
+// watchLogger logs watch events at info level, at debug level with
+// --verbose and only errors with --quiet.
 func watchLogger(g *globalOptions, stderr io.Writer) *slog.Logger {
 	level := slog.LevelInfo
+	if g.verbose {
+		level = slog.LevelDebug
+	}
 	if g.quiet {
 		level = slog.LevelError
 	}
@@ -131,208 +184,219 @@ type watcher struct {
 	log       *slog.Logger
 	importLog *slog.Logger
 	storeDir  string
+	// logged maps a drop folder entry's path to the last event that logOnce
+	// logged for it, so a running watch does not repeat a skip every round.
+	logged map[string]loggedEvent
+	// unwrittenNotes are the rejection notes that could not be written
+	// beside their kits, such as in a read-only drop folder. They keep this
+	// process from importing the kit again every round.
+	unwrittenNotes map[string]watch.Note
 }
 
-// round scans the folder once, imports what is new and returns how many
-// kits are rejected.
-func (w *watcher) round(ctx context.Context) (int, error) {
-	cands, err := watch.Scan(ctx, w.dir)
+func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer) *watcher {
+	return &watcher{g: g, opts: o, dir: dir, log: watchLogger(g, stderr), importLog: g.logger(stderr),
+		logged: map[string]loggedEvent{}, unwrittenNotes: map[string]watch.Note{}}
+}
+
+// outcome is the result of processing one candidate.
+type outcome int
+
+const (
+	// outcomeSkipped means nothing was imported: the kit is applied
+	// already, or it waits for its copy to finish or the store to be free.
+	outcomeSkipped outcome = iota
+	// outcomeImported means the kit became active.
+	outcomeImported
+	// outcomeRejected means the kit is left in place as rejected.
+	outcomeRejected
+	// outcomeInterrupted means a signal stopped the import.
+	outcomeInterrupted
+)
+
+// roundResult counts the outcomes of one round.
+type roundResult struct {
+	imported int
+	rejected int
+	// withoutNote counts the rejected kits whose note could not be written.
+	withoutNote int
+	// interrupted is set when a signal ended the round before every kit
+	// was processed.
+	interrupted bool
+	// interruptedKit is the path of the kit whose import a signal stopped.
+	interruptedKit string
+}
+
+// round scans the folder once and imports what is new.
+func (w *watcher) round(ctx context.Context) (roundResult, error) {
+	var res roundResult
+	listing, err := watch.Scan(ctx, w.dir)
 	if err != nil {
-		return 0, err
+		return res, err
 	}
+	w.log.Debug("drop folder scanned", "dir", w.dir, "kits", len(listing.Candidates),
+		"skipped", len(listing.Skipped))
+	w.forgetMissing(listing)
+	w.logSkipped(ctx, listing.Skipped)
+	w.removeOrphanNotes(ctx, listing.OrphanNotes)
 	store, storeDir, err := w.g.openStoreCache(ctx, w.importLog, w.g.lockWait, importCacheSize)
 	if err != nil {
-		return 0, err
+		return res, err
 	}
 	defer store.Close()
 	keys, err := trustedKeys(storeDir, w.opts.keys)
 	if err != nil {
-		return 0, err
+		return res, err
 	}
 	w.storeDir = storeDir
-	rejected := 0
-	for _, c := range cands {
+	opts := importer.Options{Store: store, Keys: keys, KeysDir: filepath.Join(w.storeDir, storeKeysDir),
+		Logger: w.importLog}
+	conflicts := watch.Conflicts(listing.Candidates)
+	for _, c := range listing.Candidates {
 		if ctx.Err() != nil {
-			return rejected, nil
+			res.interrupted = true
+			return res, nil
 		}
-		if !w.process(ctx, store, importer.Options{Store: store, Keys: keys,
-			KeysDir: filepath.Join(w.storeDir, storeKeysDir), Logger: w.importLog}, c) {
-			rejected++
+		switch w.process(ctx, store, opts, c, conflicts[c.Path]) {
+		case outcomeImported:
+			res.imported++
+		case outcomeRejected:
+			res.rejected++
+			if _, ok := w.unwrittenNotes[c.Path]; ok {
+				res.withoutNote++
+			}
+		case outcomeInterrupted:
+			res.interrupted = true
+			res.interruptedKit = c.Path
+			return res, nil
 		}
 	}
-	return rejected, nil
+	return res, nil
 }
 
-// process handles one candidate and returns false when it is rejected.
-func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.Options, c watch.Candidate) bool {
+// process handles one candidate. conflicts are the other candidates of the
+// same sequence with another digest.
+func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.Options, c watch.Candidate,
+	conflicts []watch.Candidate) outcome {
 	active, hasActive := activeKit(ctx, store)
-	if note, ok := watch.ReadNote(c.Path); ok {
-		if hasActive && note.Digest == active.Digest.String() {
+	activeDigest := active.Digest.String()
+	if reason := conflictReason(c, conflicts, active, hasActive); reason != "" {
+		return w.rejectConflict(ctx, c, reason, activeDigest)
+	}
+	if note, ok := w.readNote(c.Path); ok {
+		if hasActive && note.Digest == activeDigest && !note.RetryOnActiveChange {
 			// The file is a damaged copy of a kit that arrived intact
-			// by another file, so nothing is missing.
-			w.log.Info("kit was rejected, but the kit it carries is active; skipped. Remove the file",
+			// by another file, so nothing is missing. A delta rejected
+			// for its missing base is intact, so it is retried below
+			// and skipped as already active.
+			w.logOnce(ctx, c, slog.LevelInfo, "kit was rejected, but the kit it carries is active; skipped. Remove the file",
 				append(kitAttrs(c.Path, note.Version, note.Digest), "reason", note.Reason)...)
-			return true
+			return outcomeSkipped
 		}
-		if !note.Stale(c, string(active.Digest)) {
-			// A running watch would repeat this line every round, but a
-			// --once run that exits 3 names every kit it counts.
-			level := slog.LevelDebug
-			if w.opts.once {
-				level = slog.LevelInfo
-			}
-			w.log.Log(ctx, level, "kit remains rejected; skipped",
-				append(kitAttrs(c.Path, note.Version, note.Digest), "reason", note.Reason)...)
-			return false
+		// A conflict note is stale once the conflict that wrote it ended,
+		// because conflictReason found none this round.
+		if !note.Conflict && !note.Stale(c, activeDigest) {
+			return w.remainsRejected(ctx, c, note)
 		}
 		w.log.Info("retrying rejected kit", kitAttrs(c.Path, note.Version, note.Digest)...)
 	}
 	if c.PeekErr != nil {
-		// An empty file is the first moment of a copy, not a bad kit.
-		if errors.Is(c.PeekErr, io.ErrUnexpectedEOF) || (!c.IsDir && c.Size == 0) {
-			return w.incomplete(c, nil, active.Digest.String(), c.PeekErr)
+		// An empty file is the first moment of a copy, not a bad kit, and
+		// a layout folder may still be being copied.
+		if c.IsDir || errors.Is(c.PeekErr, io.ErrUnexpectedEOF) || c.Size == 0 {
+			return w.incomplete(ctx, c, nil, activeDigest, c.PeekErr)
 		}
-		w.reject(c, nil, active.Digest.String(), c.PeekErr)
-		return false
+		w.reject(c, nil, activeDigest, c.PeekErr)
+		return outcomeRejected
 	}
 	s := c.Summary
-	log := w.log.With("path", c.Path, "version", s.Version, "digest", s.Digest, "kind", s.Kind)
-	if w.skip(ctx, store, log, s, active, hasActive) {
-		watch.RemoveNote(c.Path)
-		return true
+	attrs := []any{"path", c.Path, "version", s.Version, "digest", s.Digest, "kind", s.Kind}
+	if msg, extra := w.skipReason(ctx, store, attrs, s, active, hasActive); msg != "" {
+		w.logOnce(ctx, c, slog.LevelInfo, msg, append(attrs, extra...)...)
+		w.removeNote(c.Path)
+		return outcomeSkipped
 	}
 	res, err := importPath(ctx, c, opts)
 	switch {
 	case err == nil:
-		log.Info("kit imported", "sequence", res.Sequence, "action", res.Action,
-			"blobsStored", res.BlobsStored, "bytesStored", res.BytesStored,
-			"layersIndexed", res.LayersIndexed, "layersFromTables", res.LayersFromTables)
-		for _, warning := range res.Warnings {
-			log.Warn("kit imported with a warning", "warning", warning)
-		}
-		watch.RemoveNote(c.Path)
-		return true
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return w.incomplete(c, s, active.Digest.String(), err)
+		return w.imported(c, attrs, res)
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		w.log.Info("import interrupted by a signal", append(attrs, "error", err)...)
+		return outcomeInterrupted
 	case errors.Is(err, errdef.ErrStoreInUse) || errors.Is(err, context.Canceled):
-		log.Info("import interrupted; retrying next round", "error", err)
-		return true
+		w.log.Info("import interrupted; retrying next round", append(attrs, "error", err)...)
+		return outcomeSkipped
+	case c.IsDir || errors.Is(err, io.ErrUnexpectedEOF):
+		return w.incomplete(ctx, c, s, activeDigest, err)
 	}
-	w.reject(c, s, active.Digest.String(), err)
-	return false
+	w.reject(c, s, activeDigest, err)
+	return outcomeRejected
 }
 
-// skip reports whether the kit needs no import and logs why: it is the
-// active kit, it is older than the active kit, or it was active before. A
-// newer kit that was active before is one the operator rolled back from.
-func (w *watcher) skip(ctx context.Context, store *cas.Store, log *slog.Logger, s *delta.Summary,
-	active cas.KitRecord, hasActive bool) bool {
+// remainsRejected logs that a kit stays rejected, once while it stays
+// unchanged, and returns its outcome.
+func (w *watcher) remainsRejected(ctx context.Context, c watch.Candidate, note watch.Note) outcome {
+	// A running watch logs this at debug level, but a --once run that
+	// exits 3 names every kit it counts.
+	level := slog.LevelDebug
+	if w.opts.once {
+		level = slog.LevelInfo
+	}
+	w.logOnce(ctx, c, level, msgRemainsRejected,
+		append(kitAttrs(c.Path, note.Version, note.Digest), "reason", note.Reason)...)
+	return outcomeRejected
+}
+
+// imported logs a successful import and returns its outcome.
+func (w *watcher) imported(c watch.Candidate, attrs []any, res *importer.Result) outcome {
+	w.log.Info("kit imported", append(attrs, "sequence", res.Sequence, "action", res.Action,
+		"blobsStored", res.BlobsStored, "bytesStored", res.BytesStored,
+		"layersIndexed", res.LayersIndexed, "layersFromTables", res.LayersFromTables)...)
+	for _, warning := range res.Warnings {
+		w.log.Warn("kit imported with a warning", append(attrs, "warning", warning)...)
+	}
+	w.removeNote(c.Path)
+	// The next round finds the kit active; that needs no second line.
+	w.markLogged(c, msgAlreadyActive)
+	if res.AlreadyActive {
+		return outcomeSkipped
+	}
+	return outcomeImported
+}
+
+// Log messages that logOnce compares.
+const (
+	msgAlreadyActive   = "kit already active; skipped"
+	msgRemainsRejected = "kit remains rejected; skipped"
+)
+
+// skipReason returns why the kit needs no import, with extra log
+// attributes, or "" when it needs one: it is the active kit, it is older
+// than the active kit, or it was active before. A newer kit that was active
+// before is one the operator rolled back from.
+func (w *watcher) skipReason(ctx context.Context, store *cas.Store, attrs []any, s *delta.Summary,
+	active cas.KitRecord, hasActive bool) (string, []any) {
 	if !hasActive {
-		return false
+		return "", nil
 	}
 	if s.Digest == active.Digest {
-		log.Info("kit already active; skipped")
-		return true
+		return msgAlreadyActive, nil
 	}
 	if s.Sequence < active.Sequence {
-		log.Info("kit is older than the active kit; skipped", "sequence", s.Sequence, "activeSequence", active.Sequence)
-		return true
+		return "kit is older than the active kit; skipped",
+			[]any{"sequence", s.Sequence, "activeSequence", active.Sequence}
 	}
 	hist, err := store.History(ctx)
 	if err != nil {
-		log.Warn("reading kit history failed; importing the kit if it is new", "error", err)
+		w.log.Warn("reading kit history failed; importing the kit if it is new", append(attrs, "error", err)...)
 	}
 	for _, rec := range hist {
 		if rec.Digest == s.Digest {
-			log.Info("kit was active before, so the active kit was rolled back from it; skipped. "+
-				"Run `stella ouk import` on the file to activate it again",
-				"sequence", s.Sequence, "activeVersion", active.Version, "activeDigest", active.Digest)
-			return true
+			return "kit was active before, so the active kit was rolled back from it; skipped. " +
+					"Run `stella ouk import` on the file to activate it again",
+				[]any{"sequence", s.Sequence, "activeVersion", active.Version, "activeDigest", active.Digest}
 		}
 	}
-	return false
-}
-
-// incomplete handles a truncated kit. While the file may still be being
-// copied it is retried next round. It is rejected once the file has not
-// changed for the settle time, and with --once at once, except an empty
-// file: that is the first moment of a copy, so --once waits for it to
-// settle too.
-func (w *watcher) incomplete(c watch.Candidate, s *delta.Summary, active string, err error) bool {
-	age := time.Since(c.ModTime)
-	settled := age >= w.opts.settle
-	var retry bool
-	switch {
-	case c.IsDir:
-		// A folder's modification time does not change while a file in it grows.
-		retry = !w.opts.once
-	case c.Size == 0:
-		retry = !settled
-	default:
-		retry = !w.opts.once && !settled
-	}
-	if retry {
-		msg := "kit is incomplete, perhaps still being copied; retrying next round"
-		if w.opts.once {
-			msg = "kit file is empty, perhaps still being copied; skipped until a later run"
-		}
-		w.log.Info(msg, append(kitAttrs(c.Path, summaryVersion(s), summaryDigest(s)), "error", err)...)
-		return true
-	}
-	state := "truncated"
-	if !c.IsDir && c.Size == 0 {
-		state = "empty"
-	}
-	// The import error may already give the advice, so it is added only once.
-	advice := "; copy the kit file again"
-	if strings.Contains(err.Error(), "copy the kit file again") {
-		advice = ""
-	}
-	reason := fmt.Errorf("kit file is %s%s: %w", state, advice, err)
-	if settled && !c.IsDir {
-		reason = fmt.Errorf("kit file is %s and has not changed for %s%s: %w",
-			state, age.Round(time.Second), advice, err)
-	}
-	w.reject(c, s, active, reason)
-	return false
-}
-
-func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err error) {
-	err = w.withManualOverride(err, c.Path)
-	note := watch.Note{Size: c.Size, ModTime: c.ModTime, Reason: err.Error(), At: time.Now().UTC(), Active: active,
-		RetryOnActiveChange: errors.Is(err, errdef.ErrBaseMissing)}
-	note.Version, note.Digest = summaryVersion(s), summaryDigest(s)
-	w.log.Warn("kit rejected; left in place", append(kitAttrs(c.Path, note.Version, note.Digest), "reason", err)...)
-	if werr := watch.WriteNote(c.Path, note); werr != nil {
-		w.log.Error("writing rejection note failed", "path", c.Path, "error", werr)
-	}
-}
-
-// kitAttrs returns the log attributes of a kit file, leaving out a version
-// or digest that could not be read.
-func kitAttrs(path, version, digest string) []any {
-	attrs := []any{"path", path}
-	if version != "" {
-		attrs = append(attrs, "version", version)
-	}
-	if digest != "" {
-		attrs = append(attrs, "digest", digest)
-	}
-	return attrs
-}
-
-func summaryVersion(s *delta.Summary) string {
-	if s == nil {
-		return ""
-	}
-	return s.Version
-}
-
-func summaryDigest(s *delta.Summary) string {
-	if s == nil {
-		return ""
-	}
-	return s.Digest.String()
+	return "", nil
 }
 
 func activeKit(ctx context.Context, store *cas.Store) (cas.KitRecord, bool) {
@@ -350,57 +414,4 @@ func importPath(ctx context.Context, c watch.Candidate, opts importer.Options) (
 	}
 	defer f.Close()
 	return importer.ImportStream(ctx, f, opts)
-}
-
-// withManualOverride appends, to a rejection that an import flag can
-// override, the stella ouk import command with that flag and watch's store
-// and keys, because watch itself has none of those flags.
-func (w *watcher) withManualOverride(err error, path string) error {
-	var flag, intro string
-	switch {
-	case errors.Is(err, errdef.ErrExpired):
-		flag, intro = "--allow-expired", "watch never imports an expired kit; to import it anyway, run"
-	case errors.Is(err, errdef.ErrDowngrade):
-		flag, intro = "--allow-downgrade", "watch never imports an older kit; to import it anyway, run"
-	case errors.Is(err, errdef.ErrSignature):
-		flag, intro = "--insecure-skip-signature", "watch never skips the signature check; if you trust the "+
-			"kit's builder, add the builder's public key with --key, or run"
-	default:
-		return err
-	}
-	args := []string{"stella"}
-	if w.storeDir != "" {
-		args = append(args, "--store", w.storeDir)
-	}
-	args = append(args, "ouk", "import", flag)
-	for _, k := range w.opts.keys {
-		if abs, aerr := filepath.Abs(k); aerr == nil {
-			k = abs
-		}
-		args = append(args, "--key", k)
-	}
-	if abs, aerr := filepath.Abs(path); aerr == nil {
-		path = abs
-	}
-	args = append(args, path)
-	for i, a := range args {
-		args[i] = shellQuote(a)
-	}
-	return fmt.Errorf("%w; %s: %s", err, intro, strings.Join(args, " "))
-}
-
-// shellQuote returns s as one word for a POSIX shell: unchanged when it
-// contains only safe characters, otherwise in single quotes.
-func shellQuote(s string) string {
-	safe := s != ""
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@+,%", r)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -1,5 +1,6 @@
 // Package watch finds kits and deltas in a drop folder, orders them by
-// sequence and remembers the ones import rejected. A rejection is kept in a
+// sequence, finds kits of the same sequence that conflict and remembers the
+// ones import rejected. A rejection is kept in a
 // note file beside the kit, so the kit is not retried every round unless the
 // file changes.
 package watch
@@ -7,8 +8,8 @@ package watch
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,61 +23,151 @@ import (
 // NoteSuffix is appended to a kit's name to form its rejection note.
 const NoteSuffix = ".stella-rejected"
 
-// kitSuffixes are the file names a drop folder scan considers kits.
+// kitSuffixes are the file name endings, in lower case, that a drop folder
+// scan considers kits. The scan compares them case-insensitively, because
+// FAT media often store names in capitals.
 var kitSuffixes = []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst"}
 
 // Candidate is one kit file or layout folder found in the drop folder.
 type Candidate struct {
-	Path    string
-	IsDir   bool
+	Path  string
+	IsDir bool
+	// Size, ModTime and Files fingerprint the kit, so a rejected kit is
+	// retried once it changes. For a file they are its size, modification
+	// time and 0. For a layout folder they are the total size of the files
+	// under it, the latest modification time of the folder or any entry
+	// under it, and the number of files. The folder's own size and
+	// modification time would not do, because they stay the same while a
+	// file inside it grows.
 	Size    int64
 	ModTime time.Time
+	Files   int
 	// Summary is nil when PeekErr is set.
 	Summary *delta.Summary
 	// PeekErr is the error that kept the kit's sequence from being read.
 	PeekErr error
 }
 
-// Scan lists the kits in dir: files named *.tar, *.tar.gz, *.tgz,
-// *.tar.zst or *.tzst and folders holding an oci-layout file. Hidden
-// entries are ignored, so a copy in progress under a dot name is not
-// picked up. The result is ordered by sequence, full kits before deltas
-// of the same sequence, then by name. Kits whose sequence could not be
-// read come last.
-func Scan(ctx context.Context, dir string) ([]Candidate, error) {
+// Skipped is a drop folder entry that is not a kit, with the reason.
+type Skipped struct {
+	Path   string
+	Reason string
+}
+
+// Listing is the result of one scan of the drop folder.
+type Listing struct {
+	// Candidates are ordered by sequence, full kits before deltas of the
+	// same sequence, then by path. Kits whose sequence could not be read
+	// come last.
+	Candidates []Candidate
+	Skipped    []Skipped
+	// OrphanNotes are the paths of rejection notes whose kit is gone.
+	OrphanNotes []string
+}
+
+// Scan lists the kits in dir: files whose names end in .tar, .tar.gz,
+// .tgz, .tar.zst or .tzst in any case, and folders holding an oci-layout
+// file. Hidden entries are skipped, so a copy in progress under a dot name
+// is not picked up. Every other entry is listed in Skipped with the
+// reason, except rejection notes and their temporary files.
+func Scan(ctx context.Context, dir string) (Listing, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("reading drop folder: %w", err)
+		return Listing{}, fmt.Errorf("reading drop folder: %w", err)
 	}
-	var out []Candidate
+	var l Listing
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, ".") || strings.HasSuffix(name, NoteSuffix) {
-			continue
-		}
 		path := filepath.Join(dir, name)
-		info, err := os.Stat(path)
-		if err != nil {
-			continue
-		}
-		if info.IsDir() {
-			if _, err := os.Stat(filepath.Join(path, "oci-layout")); err != nil {
-				continue
+		switch {
+		case strings.HasSuffix(name, NoteSuffix):
+			if isOrphanNote(path) {
+				l.OrphanNotes = append(l.OrphanNotes, path)
 			}
-		} else if !info.Mode().IsRegular() || !hasKitSuffix(name) {
+			continue
+		case strings.HasSuffix(name, NoteSuffix+noteTempSuffix):
+			continue
+		case strings.HasPrefix(name, "."):
+			l.Skipped = append(l.Skipped, Skipped{Path: path,
+				Reason: "hidden name (starts with a dot), as used for a copy in progress; " +
+					"rename the entry when its copy is complete"})
 			continue
 		}
-		c := Candidate{Path: path, IsDir: info.IsDir(), Size: info.Size(), ModTime: info.ModTime()}
+		c, reason := inspect(path)
+		if reason != "" {
+			l.Skipped = append(l.Skipped, Skipped{Path: path, Reason: reason})
+			continue
+		}
 		c.Summary, c.PeekErr = delta.Peek(ctx, path)
-		out = append(out, c)
+		l.Candidates = append(l.Candidates, c)
 	}
-	slices.SortFunc(out, compare)
-	return out, nil
+	slices.SortFunc(l.Candidates, compare)
+	return l, nil
+}
+
+// inspect returns the candidate at path with its fingerprint, or the
+// reason the entry is not a kit.
+func inspect(path string) (Candidate, string) {
+	info, err := os.Stat(path)
+	if err != nil {
+		// A dangling symbolic link or a link loop ends up here.
+		return Candidate{}, fmt.Sprintf("cannot be read: %v", err)
+	}
+	switch {
+	case info.IsDir():
+		if _, err := os.Stat(filepath.Join(path, "oci-layout")); err != nil {
+			return Candidate{}, "folder without an oci-layout file, so not a kit layout folder"
+		}
+		return folderCandidate(path, info), ""
+	case !info.Mode().IsRegular():
+		return Candidate{}, fmt.Sprintf("not a regular file or folder but a %s", typeName(info.Mode()))
+	case !hasKitSuffix(info.Name()):
+		return Candidate{}, "name does not end in .tar, .tar.gz, .tgz, .tar.zst or .tzst"
+	}
+	return Candidate{Path: path, Size: info.Size(), ModTime: info.ModTime()}, ""
+}
+
+// folderCandidate returns a layout folder with a fingerprint of its
+// contents. Entries that cannot be read are left out of it, and import
+// reports them.
+func folderCandidate(path string, info fs.FileInfo) Candidate {
+	c := Candidate{Path: path, IsDir: true, ModTime: info.ModTime()}
+	filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if fi.ModTime().After(c.ModTime) {
+			c.ModTime = fi.ModTime()
+		}
+		if fi.Mode().IsRegular() {
+			c.Files++
+			c.Size += fi.Size()
+		}
+		return nil
+	})
+	return c
+}
+
+func typeName(mode fs.FileMode) string {
+	switch {
+	case mode&fs.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case mode&fs.ModeSocket != 0:
+		return "socket"
+	case mode&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file (" + mode.Type().String() + ")"
 }
 
 func hasKitSuffix(name string) bool {
+	lower := strings.ToLower(name)
 	for _, s := range kitSuffixes {
-		if strings.HasSuffix(name, s) {
+		if strings.HasSuffix(lower, s) {
 			return true
 		}
 	}
@@ -106,71 +197,4 @@ func kindRank(kind string) int {
 		return 0
 	}
 	return 1
-}
-
-// Note records why import rejected a kit, and the file state it saw.
-type Note struct {
-	Size    int64     `json:"size"`
-	ModTime time.Time `json:"modTime"`
-	Digest  string    `json:"digest,omitempty"`
-	Version string    `json:"version,omitempty"`
-	Reason  string    `json:"reason"`
-	At      time.Time `json:"at"`
-	// Active is the active kit digest at the time; a delta rejected for a
-	// missing base is retried once the active kit changes.
-	Active string `json:"active,omitempty"`
-	// RetryOnActiveChange marks a rejection that a new active kit may cure.
-	RetryOnActiveChange bool `json:"retryOnActiveChange,omitempty"`
-}
-
-// NotePath returns the note file of a kit: its path with NoteSuffix.
-func NotePath(kit string) string { return kit + NoteSuffix }
-
-// ReadNote returns the rejection note of a kit, or false when there is
-// none or it cannot be read.
-func ReadNote(kit string) (Note, bool) {
-	raw, err := os.ReadFile(NotePath(kit))
-	if err != nil {
-		return Note{}, false
-	}
-	var n Note
-	if json.Unmarshal(raw, &n) != nil {
-		return Note{}, false
-	}
-	return n, true
-}
-
-// Stale reports whether a note no longer applies: the kit file changed
-// since, or the note requests a retry once the active kit changes and it
-// has changed.
-func (n Note) Stale(c Candidate, active string) bool {
-	if n.Size != c.Size || !n.ModTime.Equal(c.ModTime) {
-		return true
-	}
-	return n.RetryOnActiveChange && n.Active != active
-}
-
-// WriteNote writes the rejection note of a kit beside it.
-func WriteNote(kit string, n Note) error {
-	raw, err := json.MarshalIndent(n, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := NotePath(kit) + ".tmp"
-	if err := os.WriteFile(tmp, append(raw, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing rejection note of %s: %w", kit, err)
-	}
-	if err := os.Rename(tmp, NotePath(kit)); err != nil {
-		return fmt.Errorf("writing rejection note of %s: %w", kit, err)
-	}
-	return nil
-}
-
-// RemoveNote deletes the rejection note of a kit, if any.
-func RemoveNote(kit string) error {
-	err := os.Remove(NotePath(kit))
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("removing rejection note of %s: %w", kit, err)
-	}
-	return nil
 }

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/watch"
+	"stella-ops.org/ouk/oci/delta"
+)
+
+// incomplete handles a truncated kit file, or a layout folder that failed
+// to import. Either may still be being copied, so a running watch retries
+// it next round until its fingerprint has not changed for the settle time.
+// With --once it is rejected at once, except an empty file: that is the
+// first moment of a copy, so --once waits for it to settle too. A rejected
+// kit is retried once its fingerprint changes.
+func (w *watcher) incomplete(ctx context.Context, c watch.Candidate, s *delta.Summary, active string, err error) outcome {
+	age := time.Since(c.ModTime)
+	settled := age >= w.opts.settle
+	empty := !c.IsDir && c.Size == 0
+	retry := !w.opts.once && !settled
+	if empty {
+		retry = !settled
+	}
+
+	if retry {
+		msg := "kit is incomplete, perhaps still being copied; retrying next round"
+		switch {
+		case w.opts.once:
+			msg = "kit file is empty, perhaps still being copied; skipped until a later run"
+		case c.IsDir:
+			msg = "kit folder failed to import but changed within --settle, perhaps still being copied; " +
+				"retrying next round"
+		}
+		w.logOnce(ctx, c, slog.LevelInfo, msg,
+			append(kitAttrs(c.Path, summaryVersion(s), summaryDigest(s)), "error", err)...)
+		return outcomeSkipped
+	}
+
+	if c.IsDir {
+		reason := fmt.Errorf("%w; if the kit folder was still being copied, the watch tries it again "+
+			"once its files change", err)
+		if settled {
+			reason = fmt.Errorf("no file in the kit folder has changed for %s: %w", age.Round(time.Second), err)
+		}
+		w.reject(c, s, active, reason)
+		return outcomeRejected
+	}
+
+	state := "truncated"
+	if empty {
+		state = "empty"
+	}
+	// The import error may already give the advice, so it is added only once.
+	advice := "; copy the kit file again"
+	if strings.Contains(err.Error(), "copy the kit file again") {
+		advice = ""
+	}
+	reason := fmt.Errorf("kit file is %s%s: %w", state, advice, err)
+	if settled {
+		reason = fmt.Errorf("kit file is %s and has not changed for %s%s: %w",
+			state, age.Round(time.Second), advice, err)
+	}
+	w.reject(c, s, active, reason)
+	return outcomeRejected
+}
+
+// reject leaves a kit in place with a rejection note beside it. When the
+// note cannot be written, as in a read-only drop folder, this process keeps
+// it in memory, and the log line gives the reason instead.
+func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err error) {
+	err = w.withManualOverride(err, c.Path)
+	note := watch.Note{Size: c.Size, ModTime: c.ModTime, Files: c.Files, Reason: err.Error(), At: time.Now().UTC(),
+		Active: active, RetryOnActiveChange: errors.Is(err, errdef.ErrBaseMissing),
+		Conflict: errors.As(err, new(conflictError))}
+	note.Version, note.Digest = summaryVersion(s), summaryDigest(s)
+	attrs := append(kitAttrs(c.Path, note.Version, note.Digest), "reason", err)
+	if werr := watch.WriteNote(c.Path, note); werr != nil {
+		w.unwrittenNotes[c.Path] = note
+		w.log.Warn("kit rejected; left in place, but writing its rejection note failed, "+
+			"so only this watch process remembers the rejection", append(attrs, "noteError", werr)...)
+	} else {
+		delete(w.unwrittenNotes, c.Path)
+		w.log.Warn("kit rejected; left in place", attrs...)
+	}
+	// The rejection line names the kit, so a later round of this process
+	// need not log that it remains rejected.
+	w.markLogged(c, msgRemainsRejected)
+}
+
+// conflictError is the rejection of a kit that shares its sequence with a
+// kit of another digest in the drop folder.
+type conflictError struct{ reason string }
+
+func (e conflictError) Error() string { return e.reason }
+
+// conflictReason returns why c is rejected for the conflicting candidates,
+// or "" when it is not: it has none, it is the active kit, or it is older
+// than the active kit and so skipped anyway.
+func conflictReason(c watch.Candidate, conflicts []watch.Candidate, active cas.KitRecord, hasActive bool) string {
+	if len(conflicts) == 0 {
+		return ""
+	}
+	if hasActive && (c.Summary.Digest == active.Digest || c.Summary.Sequence < active.Sequence) {
+		return ""
+	}
+	return watch.ConflictReason(c, conflicts, active.Digest.String())
+}
+
+// rejectConflict rejects a kit for the conflict that reason describes,
+// unless its note already records that same conflict.
+func (w *watcher) rejectConflict(ctx context.Context, c watch.Candidate, reason, active string) outcome {
+	if note, ok := w.readNote(c.Path); ok && note.Conflict && note.Reason == reason && !note.Stale(c, active) {
+		return w.remainsRejected(ctx, c, note)
+	}
+	w.reject(c, c.Summary, active, conflictError{reason: reason})
+	return outcomeRejected
+}
+
+// kitAttrs returns the log attributes of a kit file, leaving out a version
+// or digest that could not be read.
+func kitAttrs(path, version, digest string) []any {
+	attrs := []any{"path", path}
+	if version != "" {
+		attrs = append(attrs, "version", version)
+	}
+	if digest != "" {
+		attrs = append(attrs, "digest", digest)
+	}
+	return attrs
+}
+
+func summaryVersion(s *delta.Summary) string {
+	if s == nil {
+		return ""
+	}
+	return s.Version
+}
+
+func summaryDigest(s *delta.Summary) string {
+	if s == nil {
+		return ""
+	}
+	return s.Digest.String()
+}
+
+// withManualOverride appends, to a rejection that an import flag can
+// override, the stella ouk import command with that flag and watch's store
+// and keys, because watch itself has none of those flags.
+func (w *watcher) withManualOverride(err error, path string) error {
+	var flag, intro string
+	switch {
+	case errors.Is(err, errdef.ErrExpired):
+		flag, intro = "--allow-expired", "watch never imports an expired kit; to import it anyway, run"
+	case errors.Is(err, errdef.ErrDowngrade):
+		flag, intro = "--allow-downgrade", "watch never imports an older kit; to import it anyway, run"
+	case errors.Is(err, errdef.ErrSignature):
+		flag, intro = "--insecure-skip-signature", "watch never skips the signature check; if you trust the "+
+			"kit's builder, add the builder's public key with --key, or run"
+	default:
+		return err
+	}
+	args := []string{"stella"}
+	if w.storeDir != "" {
+		args = append(args, "--store", w.storeDir)
+	}
+	args = append(args, "ouk", "import", flag)
+	for _, k := range w.opts.keys {
+		if abs, aerr := filepath.Abs(k); aerr == nil {
+			k = abs
+		}
+		args = append(args, "--key", k)
+	}
+	if abs, aerr := filepath.Abs(path); aerr == nil {
+		path = abs
+	}
+	args = append(args, path)
+	for i, a := range args {
+		args[i] = shellQuote(a)
+	}
+	return fmt.Errorf("%w; %s: %s", err, intro, strings.Join(args, " "))
+}
+
+// shellQuote returns s as one word for a POSIX shell: unchanged when it
+// contains only safe characters, otherwise in single quotes.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@+,%", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"stella-ops.org/ouk/internal/watch"
+)
+
+// loggedEvent is a log line that logOnce wrote for a drop folder entry,
+// with the entry's fingerprint at the time.
+type loggedEvent struct {
+	msg     string
+	size    int64
+	modTime time.Time
+	files   int
+}
+
+func eventOf(c watch.Candidate, msg string) loggedEvent {
+	return loggedEvent{msg: msg, size: c.Size, modTime: c.ModTime, files: c.Files}
+}
+
+func (e loggedEvent) equal(o loggedEvent) bool {
+	return e.msg == o.msg && e.size == o.size && e.modTime.Equal(o.modTime) && e.files == o.files
+}
+
+// logOnce logs msg for a candidate unless the same message was the last one
+// logged for it and the file or folder has not changed since.
+func (w *watcher) logOnce(ctx context.Context, c watch.Candidate, level slog.Level, msg string, attrs ...any) {
+	if prev, ok := w.logged[c.Path]; ok && prev.equal(eventOf(c, msg)) {
+		return
+	}
+	w.markLogged(c, msg)
+	w.log.Log(ctx, level, msg, attrs...)
+}
+
+// markLogged records msg as logged for a candidate, so logOnce does not log
+// it while the candidate stays unchanged.
+func (w *watcher) markLogged(c watch.Candidate, msg string) {
+	w.logged[c.Path] = eventOf(c, msg)
+}
+
+// forgetMissing drops what the watcher remembers about entries that are no
+// longer in the drop folder, so an entry copied in again is logged again.
+func (w *watcher) forgetMissing(l watch.Listing) {
+	present := map[string]bool{}
+	for _, c := range l.Candidates {
+		present[c.Path] = true
+	}
+	for _, s := range l.Skipped {
+		present[s.Path] = true
+	}
+	for _, n := range l.OrphanNotes {
+		present[n] = true
+	}
+	for path := range w.logged {
+		if !present[path] {
+			delete(w.logged, path)
+		}
+	}
+	for path := range w.unwrittenNotes {
+		if !present[path] {
+			delete(w.unwrittenNotes, path)
+		}
+	}
+}
+
+// logSkipped logs, at debug level and once while the reason stays the same,
+// each drop folder entry that is not a kit.
+func (w *watcher) logSkipped(ctx context.Context, skipped []watch.Skipped) {
+	for _, s := range skipped {
+		// The reason is part of the message, so logOnce logs a changed
+		// reason again.
+		msg := "entry is not a kit; skipped: " + s.Reason
+		w.logOnce(ctx, watch.Candidate{Path: s.Path}, slog.LevelDebug, msg, "path", s.Path)
+	}
+}
+
+// removeOrphanNotes deletes the rejection notes whose kit was removed from
+// the drop folder. A note that cannot be removed is reported once.
+func (w *watcher) removeOrphanNotes(ctx context.Context, notes []string) {
+	for _, n := range notes {
+		if err := os.Remove(n); err != nil {
+			w.logOnce(ctx, watch.Candidate{Path: n}, slog.LevelWarn,
+				"removing the rejection note of a kit no longer in the drop folder failed", "note", n, "error", err)
+			continue
+		}
+		w.log.Debug("removed the rejection note of a kit no longer in the drop folder", "note", n)
+	}
+}
+
+// readNote returns the rejection note of a kit from beside it or, when it
+// could not be written there, from this process's memory.
+func (w *watcher) readNote(kit string) (watch.Note, bool) {
+	if n, ok := watch.ReadNote(kit); ok {
+		return n, true
+	}
+	n, ok := w.unwrittenNotes[kit]
+	return n, ok
+}
+
+// removeNote deletes the rejection note of a kit that needs one no longer.
+func (w *watcher) removeNote(kit string) {
+	delete(w.unwrittenNotes, kit)
+	if err := watch.RemoveNote(kit); err != nil {
+		w.log.Warn("removing a rejection note failed; remove it by hand", "path", kit, "error", err)
+	}
+}

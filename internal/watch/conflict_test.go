@@ -1,0 +1,56 @@
+package watch
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
+)
+
+func candidate(path, version string, sequence int64, kind string, dgst digest.Digest) Candidate {
+	return Candidate{Path: "/drop/" + path,
+		Summary: &delta.Summary{Digest: dgst, Version: version, Sequence: sequence, Kind: kind}}
+}
+
+func TestConflictsSameSequenceOtherDigest(t *testing.T) {
+	a := digest.FromString("a")
+	b := digest.FromString("b")
+	full := candidate("night-02.tar.zst", "night-02", 2, oci.KindFull, a)
+	deltaA := candidate("night-02.delta.tar.zst", "night-02", 2, oci.KindDelta, a)
+	rebuilt := candidate("rebuilt-02.tar.zst", "rebuilt-02", 2, oci.KindFull, b)
+	next := candidate("night-03.tar.zst", "night-03", 3, oci.KindFull, b)
+	unread := Candidate{Path: "/drop/unread.tar"}
+
+	got := Conflicts([]Candidate{full, deltaA, rebuilt, next, unread})
+	if n := len(got[full.Path]); n != 1 || got[full.Path][0].Path != rebuilt.Path {
+		t.Errorf("conflicts of the full kit %+v, want only %s", got[full.Path], rebuilt.Path)
+	}
+	if n := len(got[rebuilt.Path]); n != 2 {
+		t.Errorf("rebuilt kit has %d conflicts, want 2 (full kit and delta)", n)
+	}
+	if _, ok := got[next.Path]; ok {
+		t.Errorf("a kit of another sequence conflicts, although it shares the digest")
+	}
+	if _, ok := got[unread.Path]; ok {
+		t.Errorf("a kit whose sequence could not be read conflicts")
+	}
+
+	reason := ConflictReason(full, got[full.Path], "")
+	for _, part := range []string{"rebuilt-02.tar.zst", "rebuilt-02", b.String(), "sequence 2", "remove the file you do not want"} {
+		if !strings.Contains(reason, part) {
+			t.Errorf("reason %q does not contain %q", reason, part)
+		}
+	}
+	reason = ConflictReason(rebuilt, got[rebuilt.Path], a.String())
+	for _, part := range []string{"active kit night-02", a.String(), "remove this file"} {
+		if !strings.Contains(reason, part) {
+			t.Errorf("reason with an active kit %q does not contain %q", reason, part)
+		}
+	}
+	if strings.Contains(reason, "night-02.delta.tar.zst") {
+		t.Errorf("reason %q names other files than the active kit's", reason)
+	}
+}

@@ -1,0 +1,100 @@
+package watch
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+)
+
+// Note records why import rejected a kit, and the fingerprint of the file
+// or layout folder it saw.
+type Note struct {
+	Size    int64     `json:"size"`
+	ModTime time.Time `json:"modTime"`
+	// Files is the number of files under a layout folder, 0 for a file.
+	Files   int       `json:"files,omitempty"`
+	Digest  string    `json:"digest,omitempty"`
+	Version string    `json:"version,omitempty"`
+	Reason  string    `json:"reason"`
+	At      time.Time `json:"at"`
+	// Active is the active kit digest at the time; a delta rejected for a
+	// missing base is retried once the active kit changes.
+	Active string `json:"active,omitempty"`
+	// RetryOnActiveChange marks a rejection that a new active kit may cure.
+	RetryOnActiveChange bool `json:"retryOnActiveChange,omitempty"`
+	// Conflict marks a rejection because another kit of the same sequence
+	// is in the drop folder. It is reconsidered every round, since removing
+	// the other file ends it.
+	Conflict bool `json:"conflict,omitempty"`
+}
+
+// noteTempSuffix is appended to a note's name while it is written.
+const noteTempSuffix = ".tmp"
+
+// NotePath returns the note file of a kit: its path with NoteSuffix.
+func NotePath(kit string) string { return kit + NoteSuffix }
+
+// ReadNote returns the rejection note of a kit, or false when there is
+// none or it cannot be read.
+func ReadNote(kit string) (Note, bool) {
+	raw, err := os.ReadFile(NotePath(kit))
+	if err != nil {
+		return Note{}, false
+	}
+	var n Note
+	if json.Unmarshal(raw, &n) != nil {
+		return Note{}, false
+	}
+	return n, true
+}
+
+// Stale reports whether a note no longer applies: the kit file or folder
+// changed since, or the note requests a retry once the active kit changes
+// and it has changed.
+func (n Note) Stale(c Candidate, active string) bool {
+	if n.Size != c.Size || !n.ModTime.Equal(c.ModTime) || n.Files != c.Files {
+		return true
+	}
+	return n.RetryOnActiveChange && n.Active != active
+}
+
+// WriteNote writes the rejection note of a kit beside it.
+func WriteNote(kit string, n Note) error {
+	raw, err := json.MarshalIndent(n, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := NotePath(kit) + noteTempSuffix
+	if err := os.WriteFile(tmp, append(raw, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing rejection note of %s: %w", kit, err)
+	}
+	if err := os.Rename(tmp, NotePath(kit)); err != nil {
+		return fmt.Errorf("writing rejection note of %s: %w", kit, err)
+	}
+	return nil
+}
+
+// RemoveNote deletes the rejection note of a kit, if any.
+func RemoveNote(kit string) error {
+	err := os.Remove(NotePath(kit))
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("removing rejection note of %s: %w", kit, err)
+	}
+	return nil
+}
+
+// isOrphanNote reports whether path is a rejection note that the watch
+// wrote for a kit that is gone. A file with the note suffix that does not
+// parse as a note is not the watch's, so it is never an orphan.
+func isOrphanNote(path string) bool {
+	kit := strings.TrimSuffix(path, NoteSuffix)
+	if _, err := os.Lstat(kit); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	n, ok := ReadNote(kit)
+	return ok && n.Reason != "" && !n.At.IsZero()
+}
