@@ -82,8 +82,11 @@ func jsonRequested(cmd *cobra.Command) bool {
 // interruptedMessage returns the line printed when an interrupt stops
 // cmd.
 func interruptedMessage(cmd *cobra.Command) string {
-	if cmd != nil && (cmd.Name() == "push" || cmd.Name() == "mirror") {
+	switch {
+	case cmd != nil && (cmd.Name() == "push" || cmd.Name() == "mirror"):
 		return "Interrupted: run the same command again; it skips the blobs the registry already holds."
+	case cmd != nil && cmd.Name() == "watch":
+		return "Interrupted: the import in progress left the active kit as it was; kits imported earlier in this run stay active. Start the watch again to go on."
 	}
 	return "Interrupted: the active kit is unchanged; run the same command again to finish the work."
 }

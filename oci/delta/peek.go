@@ -58,6 +58,18 @@ func peekFile(path string) (*Summary, error) {
 	defer tr.Close()
 	var index *ocispec.Index
 	var bundle ocispec.Descriptor
+	// Small blobs before index.json are kept, so that a kit whose tar
+	// puts index.json after its manifests, as other tools may, still
+	// gives its bundle index.
+	early := map[digest.Digest][]byte{}
+	var earlyBytes int64
+	summary := func(raw []byte) (*Summary, error) {
+		_, meta, err := oci.ParseBundleIndex(raw)
+		if err != nil {
+			return nil, fmt.Errorf("kit %s: %w", path, err)
+		}
+		return summarize(*index, bundle, meta), nil
+	}
 	for {
 		e, err := tr.Next()
 		if err == io.EOF {
@@ -76,6 +88,10 @@ func peekFile(path string) (*Summary, error) {
 				return nil, fmt.Errorf("kit %s: %w", path, err)
 			}
 			index = &idx
+			if raw, ok := early[bundle.Digest]; ok {
+				return summary(raw)
+			}
+			early = nil
 		case e.Kind == layout.Blob && index != nil && e.Digest == bundle.Digest:
 			if e.Size > maxManifestSize {
 				return nil, fmt.Errorf("bundle index of %s is %d bytes, over the %d byte limit: %w",
@@ -85,16 +101,23 @@ func peekFile(path string) (*Summary, error) {
 			if err != nil {
 				return nil, fmt.Errorf("reading kit %s: %w", path, err)
 			}
-			_, meta, err := oci.ParseBundleIndex(raw)
+			return summary(raw)
+		case e.Kind == layout.Blob && index == nil && e.Size <= maxManifestSize && earlyBytes+e.Size <= maxEarlyBytes:
+			raw, err := io.ReadAll(e.Reader)
 			if err != nil {
-				return nil, fmt.Errorf("kit %s: %w", path, err)
+				return nil, fmt.Errorf("reading kit %s: %w", path, err)
 			}
-			return summarize(*index, bundle, meta), nil
+			early[e.Digest] = raw
+			earlyBytes += int64(len(raw))
 		case e.Kind == layout.Blob:
 			tr.SkipBlob()
 		}
 	}
 }
+
+// maxEarlyBytes bounds the small blobs Peek keeps while it has not read
+// index.json yet.
+const maxEarlyBytes = 16 << 20
 
 func summarize(index ocispec.Index, bundle ocispec.Descriptor, meta oci.Meta) *Summary {
 	s := &Summary{Digest: bundle.Digest, Version: meta.Version, Sequence: meta.Sequence, Kind: meta.Kind}

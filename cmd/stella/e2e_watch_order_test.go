@@ -1,0 +1,77 @@
+package main
+
+import (
+	"archive/tar"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestWatchAcceptsIndexAfterBlobs checks that the watch imports a kit file
+// whose index.json comes after its blobs, as a tar written by other tools
+// from a layout folder may have it.
+func TestWatchAcceptsIndexAfterBlobs(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	drop := filepath.Join(e.dir, "drop")
+	if err := os.Mkdir(drop, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	reorderTar(t, kit, filepath.Join(drop, "kit.tar"))
+	e.must("ouk", "watch", "--once", "--key", e.pub, drop)
+	if got := e.activeDigest(); got == "" {
+		t.Fatal("no kit is active after the watch")
+	}
+}
+
+// reorderTar copies the tar at src to dst with its blobs first.
+func reorderTar(t *testing.T, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	type entry struct {
+		hdr  *tar.Header
+		data []byte
+	}
+	var blobs, rest []entry
+	tr := tar.NewReader(in)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(hdr.Name) == "index.json" || filepath.Base(hdr.Name) == "oci-layout" {
+			rest = append(rest, entry{hdr, data})
+		} else {
+			blobs = append(blobs, entry{hdr, data})
+		}
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	tw := tar.NewWriter(out)
+	for _, en := range append(blobs, rest...) {
+		if err := tw.WriteHeader(en.hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(en.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
