@@ -121,10 +121,7 @@ func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) err
 			if res.imported > 0 {
 				continue
 			}
-			if res.rejected > 0 {
-				return rejectedKitsError{msg: rejectedSummary(res, dir)}
-			}
-			return nil
+			return onceEnd(res, dir)
 		}
 		select {
 		case <-ctx.Done():
@@ -191,6 +188,9 @@ type watcher struct {
 	// beside their kits, such as in a read-only drop folder. They keep this
 	// process from importing the kit again every round.
 	unwrittenNotes map[string]watch.Note
+	// lastDeferred is the error of the last import that failed for a
+	// reason outside its kit.
+	lastDeferred error
 }
 
 func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer) *watcher {
@@ -211,7 +211,24 @@ const (
 	outcomeRejected
 	// outcomeInterrupted means a signal stopped the import.
 	outcomeInterrupted
+	// outcomeDeferred means the import failed for a reason outside the
+	// kit, such as a full disk: the kit is not rejected, and the next
+	// round tries it again.
+	outcomeDeferred
 )
+
+// onceEnd returns the result of a --once run whose last round imported
+// nothing: the first import error outside the kits, else the rejections.
+func onceEnd(res roundResult, dir string) error {
+	if res.deferred != nil {
+		return fmt.Errorf("a kit in %s was not imported and stays in place, not rejected; fix the cause and run the watch again: %w",
+			dir, res.deferred)
+	}
+	if res.rejected > 0 {
+		return rejectedKitsError{msg: rejectedSummary(res, dir)}
+	}
+	return nil
+}
 
 // roundResult counts the outcomes of one round.
 type roundResult struct {
@@ -224,6 +241,9 @@ type roundResult struct {
 	interrupted bool
 	// interruptedKit is the path of the kit whose import a signal stopped.
 	interruptedKit string
+	// deferred is the first error outside the kits, such as a full disk,
+	// that stopped an import this round.
+	deferred error
 }
 
 // round scans the folder once and imports what is new.
@@ -268,6 +288,10 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 			res.interrupted = true
 			res.interruptedKit = c.Path
 			return res, nil
+		case outcomeDeferred:
+			if res.deferred == nil {
+				res.deferred = w.lastDeferred
+			}
 		}
 	}
 	return res, nil
@@ -316,15 +340,28 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		return outcomeSkipped
 	}
 	res, err := importPath(ctx, c, opts)
-	switch {
-	case err == nil:
+	if err == nil {
 		return w.imported(c, attrs, res)
+	}
+	return w.importFailed(ctx, c, s, attrs, activeDigest, err)
+}
+
+// importFailed handles a failed import: it tells a problem of the host,
+// retried next round, from a problem of the kit, which rejects it.
+func (w *watcher) importFailed(ctx context.Context, c watch.Candidate, s *delta.Summary, attrs []any,
+	activeDigest string, err error) outcome {
+	switch {
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		w.log.Info("import interrupted by a signal", append(attrs, "error", err)...)
 		return outcomeInterrupted
 	case errors.Is(err, errdef.ErrStoreInUse) || errors.Is(err, context.Canceled):
 		w.log.Info("import interrupted; retrying next round", append(attrs, "error", err)...)
 		return outcomeSkipped
+	case errors.Is(err, errdef.ErrDiskFull):
+		w.log.Error("import failed for lack of disk space; the kit is not rejected and is tried again next round",
+			append(attrs, "error", err)...)
+		w.lastDeferred = err
+		return outcomeDeferred
 	case c.IsDir || errors.Is(err, io.ErrUnexpectedEOF):
 		return w.incomplete(ctx, c, s, activeDigest, err)
 	}

@@ -206,3 +206,31 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchDiskFullDoesNotReject checks that an import that fails for lack
+// of disk space leaves its kit without a rejection note, to be tried again,
+// and that a --once run then ends with that error, not with a rejection.
+func TestWatchDiskFullDoesNotReject(t *testing.T) {
+	dir := t.TempDir()
+	kit := filepath.Join(dir, "kit.tar")
+	if err := os.WriteFile(kit, []byte("kit"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	w := testWatcher(&logs, true)
+	c := watch.Candidate{Path: kit, Size: 3, ModTime: time.Now()}
+	full := fmt.Errorf("storing blob: no space left on device: %w", errdef.ErrDiskFull)
+	if got := w.importFailed(context.Background(), c, nil, nil, "", full); got != outcomeDeferred {
+		t.Fatalf("outcome of a full disk = %v, want deferred", got)
+	}
+	if _, err := os.Stat(watch.NotePath(kit)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a full disk wrote a rejection note (stat: %v)", err)
+	}
+	if _, ok := w.readNote(kit); ok {
+		t.Error("a full disk marked the kit as rejected")
+	}
+	err := onceEnd(roundResult{rejected: 1, deferred: w.lastDeferred}, dir)
+	if !errors.Is(err, errdef.ErrDiskFull) || exitCode(err) != exitError {
+		t.Errorf("--once after a full disk returned %v (exit %d), want the disk error and exit %d", err, exitCode(err), exitError)
+	}
+}
