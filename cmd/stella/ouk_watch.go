@@ -346,7 +346,7 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 	return w.importFailed(ctx, c, s, attrs, activeDigest, err)
 }
 
-// importFailed handles a failed import: it tells a problem of the host,
+// importFailed handles a failed import: it separates a problem of the host,
 // retried next round, from a problem of the kit, which rejects it.
 func (w *watcher) importFailed(ctx context.Context, c watch.Candidate, s *delta.Summary, attrs []any,
 	activeDigest string, err error) outcome {
