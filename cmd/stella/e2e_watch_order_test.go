@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -73,5 +74,19 @@ func reorderTar(t *testing.T, src, dst string) {
 	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWatchMissingFolder checks the messages and exit codes for a drop
+// folder that does not exist and for a file given as the folder.
+func TestWatchMissingFolder(t *testing.T) {
+	e := newEnv(t)
+	r := e.run("ouk", "watch", "--once", filepath.Join(e.dir, "absent"))
+	if r.code != exitError || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("missing folder: exit %d, stderr %q; want exit %d saying it does not exist", r.code, r.stderr, exitError)
+	}
+	r = e.run("ouk", "watch", "--once", e.pub)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "is a file, not a folder") {
+		t.Errorf("file as folder: exit %d, stderr %q; want exit %d", r.code, r.stderr, exitUsage)
 	}
 }

@@ -96,8 +96,14 @@ func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) err
 	if o.settle <= 0 {
 		return usagef("--settle is %s; give a positive duration such as 2m", o.settle)
 	}
-	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
-		return usagef("drop folder %q is not a folder", dir)
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("drop folder %q does not exist; create it, or check the path: %w", dir, err)
+	case err != nil:
+		return fmt.Errorf("drop folder %q: %w", dir, err)
+	case !info.IsDir():
+		return usagef("drop folder %q is a file, not a folder; give the folder that kits are copied into", dir)
 	}
 	ctx := cmd.Context()
 	w := newWatcher(g, o, dir, cmd.ErrOrStderr())
