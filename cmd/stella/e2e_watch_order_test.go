@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"stella-ops.org/ouk/internal/watch"
 )
 
 // TestWatchAcceptsIndexAfterBlobs checks that the watch imports a kit file
@@ -88,5 +90,32 @@ func TestWatchMissingFolder(t *testing.T) {
 	r = e.run("ouk", "watch", "--once", e.pub)
 	if r.code != exitUsage || !strings.Contains(r.stderr, "is a file, not a folder") {
 		t.Errorf("file as folder: exit %d, stderr %q; want exit %d", r.code, r.stderr, exitUsage)
+	}
+}
+
+// TestWatchConflictEndedByHandImport checks that when the operator imports
+// one of two conflicting kits by hand, the next round removes that kit's
+// conflict note as already active instead of calling its file a damaged
+// copy.
+func TestWatchConflictEndedByHandImport(t *testing.T) {
+	e := newEnv(t)
+	series := e.buildSeries(2)
+	e.importJSON(series[0].full)
+	rebuilt := e.buildKit("rebuilt-02.tar.zst", "--version", "rebuilt-02", "--sequence", "2")
+	drop := e.newDrop("drop", series[1].full, rebuilt)
+	night := filepath.Join(drop, filepath.Base(series[1].full))
+	if r := e.run("ouk", "watch", "--once", "--key", e.pub, drop); r.code != exitRejected {
+		t.Fatalf("watch --once with two kits of sequence 2: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	e.importJSON(night)
+	if err := os.Remove(filepath.Join(drop, "rebuilt-02.tar.zst")); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 || strings.Contains(r.stderr, "Remove the file") {
+		t.Errorf("watch --once after the hand import: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(watch.NotePath(night)); err == nil {
+		t.Error("the conflict note of the active kit's file was left behind")
 	}
 }

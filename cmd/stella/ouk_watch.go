@@ -313,7 +313,7 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		return w.rejectConflict(ctx, c, reason, activeDigest)
 	}
 	if note, ok := w.readNote(c.Path); ok {
-		if hasActive && note.Digest == activeDigest && !note.RetryOnActiveChange {
+		if hasActive && note.Digest == activeDigest && !note.RetryOnActiveChange && !note.Conflict {
 			// The file is a damaged copy of a kit that arrived intact
 			// by another file, so nothing is missing. A delta rejected
 			// for its missing base is intact, so it is retried below

@@ -10,12 +10,18 @@ type namedPath struct {
 	flag, path string
 }
 
-// checkOutputs refuses an output file that is also one of the inputs. The
-// build and delta commands write their output in place of any file
-// there, so such an output would replace the kit, key or feed it is made
-// from, without a copy left.
+// checkOutputs refuses two outputs that name one file, and an output file
+// that is also one of the inputs. The build and delta commands write their
+// output in place of any file there, so such an output would replace the
+// kit, key or feed it is made from, or the other output, without a copy
+// left.
 func checkOutputs(outputs, inputs []namedPath) error {
-	for _, out := range outputs {
+	for i, out := range outputs {
+		for _, other := range outputs[i+1:] {
+			if samePath(out.path, other.path) {
+				return usagef("%s and %s both name %s; give two different files", out.flag, other.flag, out.path)
+			}
+		}
 		for _, in := range inputs {
 			if samePath(out.path, in.path) {
 				return usagef("%s %s is also the %s input; writing it would replace that input; give %s another file name",
