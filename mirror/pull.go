@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
@@ -141,7 +140,10 @@ func fetchReference(ctx context.Context, repo *remote.Repository, reference stri
 		return desc, nil, fmt.Errorf("resolving %s in %s: %w", reference, where, err)
 	}
 	storage.bytes.Add(int64(len(raw)))
-	if got := digest.FromBytes(raw); int64(len(raw)) != desc.Size || got != desc.Digest {
+	if err := desc.Digest.Validate(); err != nil {
+		return desc, nil, fmt.Errorf("%s in %s has digest %q: %v: %w", reference, where, desc.Digest, err, errdef.ErrInvalidKit)
+	}
+	if got := desc.Digest.Algorithm().FromBytes(raw); int64(len(raw)) != desc.Size || got != desc.Digest {
 		return desc, nil, fmt.Errorf("manifest %s (%s in %s) does not match its digest: its %d bytes hash to %s; "+
 			"the registry holds a damaged or altered copy, so push the kit again: %w",
 			desc.Digest, reference, where, len(raw), got, errdef.ErrDigestMismatch)

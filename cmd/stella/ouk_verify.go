@@ -195,7 +195,7 @@ func verifyDeltaManifest(ctx context.Context, keys []sign.TrustedKey, k *build.K
 		return content.FetchAll(ctx, k.Source, d)
 	}
 	key, err := delta.VerifySignature(ctx, fetch, k.Index, k.Bundle.Digest, info, keys)
-	if errors.Is(err, errdef.ErrNotFound) {
+	if errors.Is(err, delta.ErrNoSignature) {
 		return &check{Status: "failed", Reason: "the delta manifest carries no signature; import rejects such a delta. " +
 			"Write the delta again with --key, or pass --insecure-skip-signature to import"}
 	}

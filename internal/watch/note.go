@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -41,8 +42,15 @@ func NotePath(kit string) string { return kit + NoteSuffix }
 // ReadNote returns the rejection note of a kit, or false when there is
 // none or it cannot be read.
 func ReadNote(kit string) (Note, bool) {
-	raw, err := os.ReadFile(NotePath(kit))
+	f, err := os.Open(NotePath(kit))
 	if err != nil {
+		return Note{}, false
+	}
+	defer f.Close()
+	// A note the watch wrote is a few KiB; a larger file of that name is
+	// not one, and is not read into memory every round.
+	raw, err := io.ReadAll(io.LimitReader(f, maxNoteSize+1))
+	if err != nil || len(raw) > maxNoteSize {
 		return Note{}, false
 	}
 	var n Note
@@ -51,6 +59,13 @@ func ReadNote(kit string) (Note, bool) {
 	}
 	return n, true
 }
+
+// maxNoteSize bounds the rejection note ReadNote reads, and maxReason the
+// reason WriteNote writes, well inside it.
+const (
+	maxNoteSize = 64 << 10
+	maxReason   = 16 << 10
+)
 
 // Stale reports whether a note no longer applies: the kit file or folder
 // changed since, or the note requests a retry once the active kit changes
@@ -64,6 +79,9 @@ func (n Note) Stale(c Candidate, active string) bool {
 
 // WriteNote writes the rejection note of a kit beside it.
 func WriteNote(kit string, n Note) error {
+	if len(n.Reason) > maxReason {
+		n.Reason = n.Reason[:maxReason] + " (cut)"
+	}
 	raw, err := json.MarshalIndent(n, "", "  ")
 	if err != nil {
 		return err

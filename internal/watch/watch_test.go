@@ -215,3 +215,22 @@ func TestNoteRoundTrip(t *testing.T) {
 		t.Errorf("note still readable after RemoveNote")
 	}
 }
+
+func TestNoteSizeBounds(t *testing.T) {
+	dir := t.TempDir()
+	kit := filepath.Join(dir, "kit.tar")
+	if err := WriteNote(kit, Note{Reason: strings.Repeat("x", 100<<10)}); err != nil {
+		t.Fatal(err)
+	}
+	n, ok := ReadNote(kit)
+	if !ok || len(n.Reason) > 20<<10 || !strings.HasSuffix(n.Reason, "(cut)") {
+		t.Errorf("a note with a 100 KiB reason: read %v, reason of %d bytes", ok, len(n.Reason))
+	}
+	big := `{"reason":"` + strings.Repeat("y", 1<<20) + `"}`
+	if err := os.WriteFile(NotePath(kit), []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ReadNote(kit); ok {
+		t.Error("a 1 MiB file named as a note was read as a note")
+	}
+}

@@ -318,11 +318,15 @@ func FindInfo(ctx context.Context, src content.Fetcher, index ocispec.Index, bun
 	return nil, fmt.Errorf("%w: %w", errNoDelta, errdef.ErrNotFound)
 }
 
+// ErrNoSignature reports a delta manifest that no signature referrer in
+// the kit names.
+var ErrNoSignature = errors.New("carries no signature")
+
 // VerifySignature returns the trusted key of the first signature referrer
 // in index that verifies the delta manifest of info. fetch reads the
 // referrer manifests and signature bundles; it should bound what it reads.
 // With no referrer of the delta manifest in index, the error wraps
-// errdef.ErrNotFound; otherwise it gives why each one failed.
+// ErrNoSignature; otherwise it gives why each one failed.
 func VerifySignature(ctx context.Context, fetch func(context.Context, ocispec.Descriptor) ([]byte, error),
 	index ocispec.Index, bundle digest.Digest, info *Info, keys []sign.TrustedKey) (sign.TrustedKey, error) {
 	raw, err := fetch(ctx, info.Manifest)
@@ -356,7 +360,7 @@ func VerifySignature(ctx context.Context, fetch func(context.Context, ocispec.De
 		reasons = append(reasons, err)
 	}
 	if len(reasons) == 0 {
-		return sign.TrustedKey{}, fmt.Errorf("the delta manifest %s carries no signature: %w", info.Manifest.Digest, errdef.ErrNotFound)
+		return sign.TrustedKey{}, fmt.Errorf("the delta manifest %s: %w", info.Manifest.Digest, ErrNoSignature)
 	}
 	return sign.TrustedKey{}, errors.Join(reasons...)
 }
