@@ -74,8 +74,17 @@ func TestKitLifecycle(t *testing.T) {
 	if !strings.Contains(hist, "rollback") {
 		t.Errorf("history does not record the rollback:\n%s", hist)
 	}
-	// Rolling forward to a named kit by digest prefix.
-	e.must("ouk", "rollback", strings.TrimPrefix(res2.Digest, "sha256:")[:12])
+	// An empty or malformed digest switches nothing.
+	for _, arg := range []string{"", " ", "sha256:", "sha256:xyz"} {
+		if r := e.run("ouk", "rollback", arg); r.code != exitUsage {
+			t.Errorf("rollback %q: exit %d, want %d", arg, r.code, exitUsage)
+		}
+	}
+	if got := e.status().Active.Version; got != "1.0.0" {
+		t.Fatalf("active version after malformed rollbacks = %q, want 1.0.0", got)
+	}
+	// Rolling forward to a named kit by digest prefix, in capitals too.
+	e.must("ouk", "rollback", strings.ToUpper(strings.TrimPrefix(res2.Digest, "sha256:")[:12]))
 	if got := e.status().Active.Version; got != "2.0.0" {
 		t.Fatalf("active version after rollback to kit 2 = %q", got)
 	}

@@ -40,7 +40,13 @@ two kits. To go back further, pick a digest from 'stella ouk history'.`,
 			defer store.Close()
 			want := ""
 			if len(args) == 1 {
-				want = args[0]
+				// Digests are lower-case hex; a prefix copied in capitals
+				// names the same kit.
+				want = strings.ToLower(strings.TrimSpace(args[0]))
+				if hex := strings.TrimPrefix(want, "sha256:"); hex == "" || strings.Trim(hex, "0123456789abcdef") != "" {
+					return usagef("%q is not a kit digest or a prefix of one; give sha256: and some hex digits that "+
+						"`stella ouk history` lists, or no argument to return to the previous kit", args[0])
+				}
 			}
 			target, err := rollbackTarget(ctx, store, want)
 			if err != nil {
