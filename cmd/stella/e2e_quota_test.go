@@ -222,3 +222,27 @@ func signToken(t *testing.T, keyFile string, tier int, exp time.Time) string {
 	}
 	return s
 }
+
+// TestScanWithBadStoreKey checks that an unreadable file among the store's
+// keys leaves scans working, with a warning that quota tokens cannot be
+// checked, while an unreadable --quota-key stops the scan.
+func TestScanWithBadStoreKey(t *testing.T) {
+	e, sbom := scanEnv(t)
+	if err := os.MkdirAll(filepath.Join(e.store, "keys"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.store, "keys", "old.pub"), []byte("junk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, r := e.scan(sbom)
+	if len(rep.Findings) == 0 || !strings.Contains(r.stderr, "quota tokens cannot be checked") {
+		t.Errorf("scan with a bad store key: %d findings, stderr %q", len(rep.Findings), r.stderr)
+	}
+	bad := filepath.Join(e.dir, "bad.pub")
+	if err := os.WriteFile(bad, []byte("junk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run("scan", "--sbom", sbom, "--quota-key", bad); r.code == 0 {
+		t.Errorf("scan with an unreadable --quota-key succeeded")
+	}
+}

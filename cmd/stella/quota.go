@@ -42,7 +42,13 @@ func (f *quotaFlags) identify(store *cas.Store, storeDir string, log *slog.Logge
 	}
 	trusted, err := trustedKeys(storeDir, f.keys)
 	if err != nil {
-		return nil, quota.Identity{}, err
+		if len(f.keys) > 0 {
+			return nil, quota.Identity{}, err
+		}
+		// A bad file among the store's keys must not stop scans: the keys
+		// serve only to check quota tokens here.
+		fmt.Fprintf(stderr, "warning: %v; quota tokens cannot be checked, so scans count as anonymous until the file is fixed or removed\n", err)
+		trusted = nil
 	}
 	keys := make([]crypto.PublicKey, 0, len(trusted))
 	for _, k := range trusted {
