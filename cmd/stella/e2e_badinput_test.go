@@ -329,7 +329,8 @@ func bigImage(t *testing.T, dir string) string {
 
 func TestWrongArgumentsExitUsage(t *testing.T) {
 	e := newEnv(t)
-	for _, args := range [][]string{{"ouk", "import", "a", "b"}, {"ouk", "import"}, {"ouk", "status", "extra"}} {
+	for _, args := range [][]string{{"ouk", "import", "a", "b"}, {"ouk", "import"}, {"ouk", "status", "extra"},
+		{"--lock-timeout", "-5s", "ouk", "status"}} {
 		if r := e.run(args...); r.code != exitUsage {
 			t.Errorf("stella %s: exit %d, want %d", strings.Join(args, " "), r.code, exitUsage)
 		}

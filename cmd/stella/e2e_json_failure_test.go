@@ -31,10 +31,23 @@ func TestJSONFailureOnStdout(t *testing.T) {
 		}
 	}
 
+	// import prints its own failure, which names the command too.
+	r := e.run("ouk", "import", "-o", "json", missing)
+	var imp importFailure
+	if err := json.Unmarshal([]byte(r.stdout), &imp); err != nil || imp.Command != "stella ouk import" || imp.Source != missing {
+		t.Errorf("import failure JSON %+v (%v)\n%s", imp, err, r.stdout)
+	}
+
 	// verify prints its report, failed checks included, and nothing more.
 	kit := e.buildKit("kit.tar")
+	// A signature file that cannot be read is an error of the command
+	// line's files, not a failed signature.
+	r = e.run("ouk", "verify", "--key", e.pub, "--signature", missing+".sig", kit)
+	if r.code != exitError || !strings.Contains(r.stderr, "reading the detached signature") {
+		t.Errorf("verify with a missing signature file: exit %d, stderr %q", r.code, r.stderr)
+	}
 	_, otherPub := e.keygen("other")
-	r := e.run("ouk", "verify", "--key", otherPub, "-o", "json", kit)
+	r = e.run("ouk", "verify", "--key", otherPub, "-o", "json", kit)
 	var rep verifyReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != exitRejected || err != nil || rep.Embedded.Status != "failed" {
 		t.Errorf("verify with another key: exit %d, report %+v (%v)\n%s", r.code, rep, err, r.stdout)

@@ -55,8 +55,8 @@ it again stores only what is still missing.
 Trusted keys are those given with --key and every *.pub file in the store's
 keys folder.
 
-With -o json, a failed import prints {"status": "failed", "source", "error",
-"exitCode"} on stdout besides the message on stderr.`,
+With -o json, a failed import prints {"status": "failed", "command", "source",
+"error", "exitCode"} on stdout besides the message on stderr.`,
 		Example: `  stella ouk import --key cosign.pub kit.tar.zst
   stella ouk import oci://registry.intranet/stella-ops/ouk:2026.12.04
   stella ouk import https://files.intranet/kits/kit.tar.zst
@@ -72,7 +72,8 @@ With -o json, a failed import prints {"status": "failed", "source", "error",
 				if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
 					code = exitInterrupted
 				}
-				_ = writeJSON(cmd.OutOrStdout(), importFailure{Status: "failed", Source: mirror.RedactURL(args[0]), Error: err.Error(), ExitCode: code})
+				_ = writeJSON(cmd.OutOrStdout(), importFailure{Status: "failed", Command: cmd.CommandPath(),
+					Source: mirror.RedactURL(args[0]), Error: err.Error(), ExitCode: code})
 			}
 			return err
 		},
@@ -248,6 +249,7 @@ func (o *importOptions) importHTTP(cmd *cobra.Command, log *slog.Logger, rawURL 
 // importFailure is the -o json output of an import that failed.
 type importFailure struct {
 	Status   string `json:"status"`
+	Command  string `json:"command"`
 	Source   string `json:"source"`
 	Error    string `json:"error"`
 	ExitCode int    `json:"exitCode"`

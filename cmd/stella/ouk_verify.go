@@ -71,6 +71,11 @@ a bad signature.`,
 			if len(trusted) == 0 {
 				return usagef("no trusted key; pass --key cosign.pub or put it in %s/keys", dir)
 			}
+			if sigPath != "" {
+				if _, err := os.Stat(sigPath); err != nil {
+					return fmt.Errorf("reading the detached signature: %w; give the .sig file that stella ouk sign or cosign sign-blob wrote", err)
+				}
+			}
 			rep := verifyReport{Kit: args[0]}
 			rep.Detached = verifyDetached(trusted, args[0], sigPath)
 			kit, openErr := build.OpenKit(cmd.Context(), args[0])

@@ -61,6 +61,8 @@ func Parse(r io.Reader) (format string, pkgs []Package, err error) {
 		return "", nil, fmt.Errorf("SBOM is larger than %d bytes; split it or scan the image directly: %w",
 			MaxSBOMSize, errdef.ErrSizeExceedsLimit)
 	}
+	// Tools on Windows often start a UTF-8 file with a byte order mark.
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 {
 		return "", nil, fmt.Errorf("SBOM is empty; %s", exportHint)

@@ -476,3 +476,11 @@ func TestParseRejectsSPDXVersion(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSkipsByteOrderMark(t *testing.T) {
+	doc := "\xef\xbb\xbf" + `{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"name":"lodash","version":"4.17.20","purl":"pkg:npm/lodash@4.17.20"}]}`
+	format, pkgs, err := Parse(strings.NewReader(doc))
+	if err != nil || len(pkgs) != 1 || !strings.HasPrefix(format, "cyclonedx") {
+		t.Errorf("Parse of a CycloneDX file with a byte order mark = %q, %d packages, %v", format, len(pkgs), err)
+	}
+}
