@@ -195,7 +195,16 @@ func (s *Store) gcRoots(ctx context.Context, opts GCOptions, now time.Time,
 		if kept >= opts.KeepHistory {
 			break
 		}
-		if _, seen := index[rec.Digest]; rec.Digest != active.Digest && !seen {
+		if _, seen := index[rec.Digest]; rec.Digest == active.Digest || seen {
+			continue
+		}
+		// A kit an earlier gc removed is gone for good: it takes no place
+		// among the kits kept.
+		stored, err := s.has(rec.Digest)
+		if err != nil {
+			return nil, err
+		}
+		if stored {
 			kept++
 			add(rec.Digest, KeepReason{Kind: ReasonHistory, Position: kept})
 		}

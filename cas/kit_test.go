@@ -229,3 +229,35 @@ func TestGCKeepsTagged(t *testing.T) {
 		}
 	}
 }
+
+// TestGCSkipsRemovedHistory checks that kits an earlier gc removed take no
+// place among the history kits a later gc keeps.
+func TestGCSkipsRemovedHistory(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{ChunkSize: 512})
+	ctx := context.Background()
+	var kits []*testGraph
+	activate := func(i int) {
+		g := pushKit(t, s, uint64(1000*(i+1)))
+		kits = append(kits, g)
+		if err := s.Activate(ctx, KitRecord{Digest: g.index.Digest, Sequence: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	activate(0)
+	activate(1)
+	activate(2)
+	if _, err := s.GC(ctx, GCOptions{KeepHistory: -1}); err != nil {
+		t.Fatal(err)
+	}
+	activate(3)
+	// History, newest first: 3 (active), 2, then 1 and 0, both removed.
+	// With --keep 2, kit 2 is kept and the removed kits fill no place.
+	rep, err := s.GC(ctx, GCOptions{KeepHistory: 2, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := rep.KeptKits
+	if len(kept) != 2 || kept[0] != kits[3].index.Digest || kept[1] != kits[2].index.Digest {
+		t.Errorf("kept kits %v, want the active kit and kit 2 only", kept)
+	}
+}

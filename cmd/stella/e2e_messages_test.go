@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,7 +95,8 @@ func TestRollbackAfterGCSaysImportAgain(t *testing.T) {
 	if r.code == 0 {
 		t.Fatalf("rollback to a kit gc removed succeeded:\n%s", r.stdout)
 	}
-	if !strings.Contains(r.stderr, "gc removes kits beyond its --keep count: import that kit's file again") {
+	if !strings.Contains(r.stderr, "gc removes kits beyond its --keep count") ||
+		!strings.Contains(r.stderr, "previous kit 1.0.0") || !strings.Contains(r.stderr, "import that kit's file again") {
 		t.Errorf("rollback error does not say what to do:\n%s", r.stderr)
 	}
 }
@@ -143,5 +145,34 @@ func TestStoreInUseNamesLockTimeout(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "--lock-timeout") {
 		t.Errorf("error does not name --lock-timeout:\n%s", r.stderr)
+	}
+}
+
+// TestHistoryMarksRemovedKits checks that history says which kits gc
+// removed, and that a rollback returns to the previous kit still stored.
+func TestHistoryMarksRemovedKits(t *testing.T) {
+	e := newEnv(t)
+	for i := 1; i <= 3; i++ {
+		e.importJSON(e.buildKit(fmt.Sprintf("kit%d.tar", i), "--version", fmt.Sprintf("%d.0.0", i), "--sequence", fmt.Sprint(i)))
+	}
+	e.must("ouk", "gc", "--keep", "1")
+	var hist []historyEntry
+	if err := json.Unmarshal([]byte(e.must("ouk", "history", "-o", "json")), &hist); err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]bool{}
+	for _, h := range hist {
+		stored[h.Version] = h.InStore
+	}
+	if !stored["3.0.0"] || !stored["2.0.0"] || stored["1.0.0"] {
+		t.Errorf("history inStore = %v, want 3.0.0 and 2.0.0 stored and 1.0.0 removed", stored)
+	}
+	if text := e.must("ouk", "history"); !strings.Contains(text, "removed from the store by gc") {
+		t.Errorf("history text does not mark the removed kit:\n%s", text)
+	}
+	e.must("ouk", "rollback")
+	e.must("ouk", "rollback")
+	if got := e.status().Active.Version; got != "3.0.0" {
+		t.Errorf("after two rollbacks the active kit is %s, want 3.0.0", got)
 	}
 }

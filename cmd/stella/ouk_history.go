@@ -1,11 +1,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/errdef"
 )
 
 func newHistoryCommand(g *globalOptions) *cobra.Command {
@@ -28,8 +33,16 @@ func newHistoryCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("reading history: %w", err)
 			}
+			entries := make([]historyEntry, len(hist))
+			for i, h := range hist {
+				_, err := store.Stat(ctx, h.Digest)
+				if err != nil && !errors.Is(err, errdef.ErrNotFound) {
+					return err
+				}
+				entries[i] = historyEntry{KitRecord: h, InStore: err == nil}
+			}
 			if out.json() {
-				return writeJSON(cmd.OutOrStdout(), hist)
+				return writeJSON(cmd.OutOrStdout(), entries)
 			}
 			if len(hist) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "No kit has been activated in this store.")
@@ -37,13 +50,24 @@ func newHistoryCommand(g *globalOptions) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ACTIVATED\tACTION\tVERSION\tSEQUENCE\tDIGEST\tNOTE")
-			for _, h := range hist {
+			for _, h := range entries {
+				note := printable(h.Note)
+				if !h.InStore {
+					note = strings.TrimPrefix(note+"; removed from the store by gc", "; ")
+				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", h.At.UTC().Format(time.RFC3339),
-					h.Action, printable(h.Version), h.Sequence, h.Digest, printable(h.Note))
+					h.Action, printable(h.Version), h.Sequence, h.Digest, note)
 			}
 			return tw.Flush()
 		},
 	}
 	out.register(cmd)
 	return cmd
+}
+
+// historyEntry is one line of the history, with whether the store still
+// holds its kit: gc removes kits beyond its --keep count.
+type historyEntry struct {
+	cas.KitRecord
+	InStore bool `json:"inStore"`
 }

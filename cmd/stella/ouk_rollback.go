@@ -92,10 +92,25 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 		return "", err
 	}
 	if want == "" {
+		var removed []cas.KitRecord
 		for _, h := range hist {
-			if h.Digest != active.Digest {
-				return h.Digest, nil
+			if h.Digest == active.Digest {
+				continue
 			}
+			// gc removes the kits beyond its --keep count; the previous
+			// kit still in the store is the one to return to.
+			if _, err := store.Stat(ctx, h.Digest); errors.Is(err, errdef.ErrNotFound) {
+				removed = append(removed, h)
+				continue
+			} else if err != nil {
+				return "", err
+			}
+			return h.Digest, nil
+		}
+		if len(removed) > 0 {
+			return "", fmt.Errorf("no earlier kit is still in the store: gc removes kits beyond its --keep count, "+
+				"and it removed the previous kit %s (%s); import that kit's file again to return to it: %w",
+				printable(removed[0].Version), removed[0].Digest, errdef.ErrNotFound)
 		}
 		return "", fmt.Errorf("the history contains no kit other than the active %s; name a kit digest to roll back to", active.Version)
 	}
