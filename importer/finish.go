@@ -81,6 +81,7 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 		if err := s.indexDB(ctx, bm); err != nil {
 			return nil, err
 		}
+		s.dropTablesManifest(ctx)
 		s.result.AlreadyActive = true
 		s.result.Action = "none"
 		log.Info("kit is already active")
@@ -119,6 +120,7 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 	if err := s.opts.Store.Activate(ctx, rec); err != nil {
 		return nil, fmt.Errorf("activating kit %s: %w", bm.meta.Version, err)
 	}
+	s.dropTablesManifest(ctx)
 	s.added = nil
 	s.result.Action = action
 	log.Info("kit activated", "action", action)

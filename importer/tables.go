@@ -3,13 +3,16 @@ package importer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
 )
@@ -21,6 +24,10 @@ import (
 // records.
 type indexTables struct {
 	mu sync.Mutex
+	// manifest is the manifest that lists the tables. The import stores
+	// it to read it, and drops it once the kit is active: no kit graph
+	// reaches it and the store keeps no tables, so gc would remove it.
+	manifest ocispec.Descriptor
 	// layerOf maps each table to stage to the DB layer whose keys it
 	// contains. These are the tables of layers the store has not indexed.
 	layerOf map[digest.Digest]digest.Digest
@@ -68,7 +75,7 @@ func (s *session) planTables(ctx context.Context, index ocispec.Index, bm *bundl
 		return ocispec.Descriptor{}, false, nil
 	}
 
-	t := &indexTables{layerOf: map[digest.Digest]digest.Digest{}, skipped: map[digest.Digest]bool{},
+	t := &indexTables{manifest: desc, layerOf: map[digest.Digest]digest.Digest{}, skipped: map[digest.Digest]bool{},
 		expected: map[digest.Digest]int{}, staged: map[digest.Digest][]string{}}
 	s.tables = t
 	if m.ArtifactType != oci.ArtifactTypeDBIndex {
@@ -206,4 +213,25 @@ func (s *session) countTableLayer() {
 // hasTables reports whether the kit carries pre-built tables for layer.
 func (s *session) hasTables(layer digest.Digest) bool {
 	return s.tables != nil && s.tables.expected[layer] > 0
+}
+
+// dropTablesManifest removes the manifest of pre-built index tables that
+// the import stored to read it. A failure is only logged: the manifest is
+// garbage that gc removes anyway.
+func (s *session) dropTablesManifest(ctx context.Context) {
+	if s.tables == nil || s.tables.manifest.Digest == "" {
+		return
+	}
+	m := s.tables.manifest
+	if err := s.opts.Store.Delete(ctx, m); err != nil {
+		if !errors.Is(err, errdef.ErrNotFound) {
+			s.opts.Logger.Debug("removing the manifest of pre-built index tables", "digest", m.Digest, "error", err)
+		}
+		return
+	}
+	// The report counts the blobs the kit left in the store.
+	if slices.ContainsFunc(s.added, func(d ocispec.Descriptor) bool { return d.Digest == m.Digest }) {
+		s.result.BlobsStored--
+		s.result.BytesStored -= m.Size
+	}
 }

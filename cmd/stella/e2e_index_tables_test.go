@@ -70,6 +70,14 @@ func TestIndexTablesIngestedOnFullImport(t *testing.T) {
 	if again.TablesSkipped != tables {
 		t.Errorf("second import skipped %d tables, want %d", again.TablesSkipped, tables)
 	}
+	// The manifest that lists the tables is read and dropped: gc finds
+	// nothing to remove.
+	var gc struct {
+		Removed int `json:"removed"`
+	}
+	if err := json.Unmarshal([]byte(full.must("ouk", "gc", "--dry-run", "-o", "json")), &gc); err != nil || gc.Removed != 0 {
+		t.Errorf("gc --dry-run right after the import would remove %d blobs (%v), want 0", gc.Removed, err)
+	}
 
 	// Deltas leave the tables out: each new layer is indexed from its records.
 	e.importJSON(series[0].full)
