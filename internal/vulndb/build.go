@@ -230,6 +230,7 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 		var snapshot string
 		fr := &feedReader{
 			feed: f,
+			log:  opts.Logger,
 			emit: func(s source) {
 				srcs = append(srcs, s)
 				info.Records++

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -196,5 +197,51 @@ func TestRegionalFeedTagged(t *testing.T) {
 	}
 	if err := (Feed{Kind: FeedRegional, Path: dir}).Validate(); err == nil {
 		t.Error("regional feed without a name passed validation")
+	}
+}
+
+func TestReadFolderFollowsLinks(t *testing.T) {
+	outside := t.TempDir()
+	writeFile(t, outside, "B-1.json", `{"id":"B-1","modified":"2024-01-01T00:00:00Z"}`)
+	other := t.TempDir()
+	linked := writeFile(t, other, "A-1.json", `{"id":"A-1","modified":"2024-01-01T00:00:00Z"}`)
+	dir := t.TempDir()
+	writeFile(t, dir, "C-1.json", `{"id":"C-1","modified":"2024-01-01T00:00:00Z"}`)
+	links := map[string]string{
+		"a.json":         linked,                             // a file outside the feed
+		"again.json":     filepath.Join(dir, "C-1.json"),     // a file read already
+		"sub":            outside,                            // a folder outside the feed
+		"sub2":           outside,                            // the same folder again
+		"loop":           dir,                                // the feed itself
+		"missing.json":   filepath.Join(dir, "nothing.json"), // no target
+		".hidden-folder": outside,
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Skipf("symbolic links are not supported here: %v", err)
+		}
+	}
+
+	// A relative feed path must be recognised as the target of "loop".
+	t.Chdir(filepath.Dir(dir))
+	srcs, rejected := readAll(t, Feed{Kind: FeedOSV, Path: filepath.Base(dir)})
+
+	var ids []string
+	for _, s := range srcs {
+		ids = append(ids, s.rec.ID)
+	}
+	slices.Sort(ids)
+	if got := strings.Join(ids, ","); got != "A-1,B-1,C-1" {
+		t.Errorf("records read = %s, want A-1,B-1,C-1, each once", got)
+	}
+
+	if len(rejected) != 1 {
+		t.Fatalf("rejections = %v, want one for the broken link", rejected)
+	}
+	if rejected[0].Reason != "broken-link" {
+		t.Errorf("reason = %q, want broken-link", rejected[0].Reason)
+	}
+	if !strings.Contains(rejected[0].Error(), "missing.json") {
+		t.Errorf("rejection %q does not name missing.json", rejected[0])
 	}
 }
