@@ -258,7 +258,7 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 		opts.Logger.Info("read feed", "feed", f.source(), "path", f.Path,
 			"records", info.Records, "skipped", info.Skipped)
 		if info.Records == 0 {
-			return nil, sum, emptyFeedError(f, info.Skipped)
+			return nil, sum, emptyFeedError(f, info.Skipped, fr.emptyFiles)
 		}
 		sum.Accepted += info.Records
 		sum.Read += info.Records + info.Skipped

@@ -90,6 +90,9 @@ type feedReader struct {
 	emit   func(source)
 	reject func(*RecordError)
 	log    *slog.Logger // may be nil
+	// emptyFiles lists the files that decoded without error but contain
+	// no record, such as "[]" or an NVD page without vulnerabilities.
+	emptyFiles []string
 }
 
 func (fr *feedReader) logger() *slog.Logger {
@@ -289,6 +292,9 @@ func (fr *feedReader) parse(name string, data []byte) {
 		srcs, errs = parseNVD(name, data)
 	} else {
 		srcs, errs = parseOSV(name, data)
+	}
+	if len(srcs) == 0 && len(errs) == 0 {
+		fr.emptyFiles = append(fr.emptyFiles, name)
 	}
 	for _, e := range errs {
 		fr.reject(e)
