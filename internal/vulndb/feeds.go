@@ -336,10 +336,14 @@ func parseOSV(name string, data []byte) ([]source, []*RecordError) {
 }
 
 func parseOSVRecord(name, pos string, raw []byte) (source, *RecordError) {
-	var r Record
-	if err := json.Unmarshal(raw, &r); err != nil {
+	var doc osvDocument
+	if err := json.Unmarshal(raw, &doc); err != nil {
 		return source{}, invalidJSON(name, pos, err)
 	}
+	if shape := doc.nvdShape(); shape != "" {
+		return source{}, wrongKindForOSV(name, pos, shape)
+	}
+	r := doc.Record
 	orig, err := normalizeRecord(&r)
 	if err != nil {
 		id := r.ID
