@@ -323,3 +323,44 @@ func TestBuildSummaryCountsSkips(t *testing.T) {
 		t.Errorf("sources = %+v", s.Sources)
 	}
 }
+
+func TestBuildFoldsIDCase(t *testing.T) {
+	osvDir, regionalDir := t.TempDir(), t.TempDir()
+	writeFile(t, osvDir, "a.json", `{"id":"cve-2030-0001","modified":"2030-01-01T00:00:00Z","summary":"lower"}`)
+	writeFile(t, osvDir, "b.json", `{"id":"X-2030-0002","modified":"2030-01-01T00:00:00Z","aliases":["cve-2030-0001"]}`)
+	writeFile(t, osvDir, "c.json", `{"id":"DEMO-1","modified":"2030-01-01T00:00:00Z"}`)
+	writeFile(t, osvDir, "d.json", `{"id":"demo-1","modified":"2030-02-01T00:00:00Z","summary":"newer"}`)
+	writeFile(t, regionalDir, "e.json", `{"id":"CVE-2030-0001","modified":"2030-01-01T00:00:00Z"}`)
+	res, err := Build(context.Background(), BuildOptions{Created: testCreated, Feeds: []Feed{
+		{Kind: FeedOSV, Path: osvDir}, {Kind: FeedRegional, Name: "cert", Path: regionalDir}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	recs := allRecords(t, res)
+	if len(recs) != 2 {
+		t.Errorf("records = %d, want 2 (CVE-2030-0001 and demo-1)", len(recs))
+	}
+	cve, ok := recs["CVE-2030-0001"]
+	if !ok {
+		t.Fatalf("record CVE-2030-0001 missing; records: %v", recs)
+	}
+	if got := strings.Join(cve.Aliases, ","); got != "X-2030-0002" {
+		t.Errorf("aliases = %s, want X-2030-0002 only", got)
+	}
+	if len(cve.Sources()) != 3 {
+		t.Errorf("sources = %v, want 3", cve.Sources())
+	}
+	// One feed's copies of an ID are deduplicated, so the newer one is
+	// kept with its spelling.
+	demo, ok := recs["demo-1"]
+	if !ok {
+		t.Fatalf("record demo-1 missing; records: %v", recs)
+	}
+	if demo.Summary != "newer" {
+		t.Errorf("demo-1 summary = %q, want the newer copy's", demo.Summary)
+	}
+	if res.Summary.Merged != 3 {
+		t.Errorf("merged = %d, want 3", res.Summary.Merged)
+	}
+}

@@ -110,19 +110,26 @@ func normalizeRecord(r *Record) (string, *recordProblem) {
 	return orig, nil
 }
 
-// cleanIDs trims, drops invalid and duplicate IDs and self, and sorts.
+// cleanIDs trims, drops invalid IDs and sorts. It keeps one spelling of
+// IDs that differ only in case, the first in byte order (upper case sorts
+// first), and drops self in any case.
 func cleanIDs(ids []string, self string) []string {
-	seen := map[string]bool{self: true}
-	var out []string
+	var valid []string
 	for _, id := range ids {
-		id = strings.TrimSpace(id)
-		if !validID(id) || seen[id] {
+		if id = strings.TrimSpace(id); validID(id) {
+			valid = append(valid, id)
+		}
+	}
+	sort.Strings(valid)
+	seen := map[string]bool{aliasIndex(self): true}
+	var out []string
+	for _, id := range valid {
+		if seen[aliasIndex(id)] {
 			continue
 		}
-		seen[id] = true
+		seen[aliasIndex(id)] = true
 		out = append(out, id)
 	}
-	sort.Strings(out)
 	return out
 }
 
