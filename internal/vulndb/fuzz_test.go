@@ -180,7 +180,8 @@ func sortedInRange(events []Event, version string, cmp compareFunc) bool {
 			continue
 		}
 		if _, err := cmp(ev.version, ev.version); err != nil {
-			continue
+			// A version that cannot be placed leaves the range undecided.
+			return false
 		}
 		evs = append(evs, sorted{ev.kind, ev.version})
 	}
