@@ -89,7 +89,10 @@ type feedReader struct {
 	feed   Feed
 	emit   func(source)
 	reject func(*RecordError)
-	log    *slog.Logger // may be nil
+	// warn, when set, receives a record that is kept but that lookups
+	// cannot fully evaluate.
+	warn func(*RecordError)
+	log  *slog.Logger // may be nil
 	// emptyFiles lists the files that decoded without error but contain
 	// no record, such as "[]" or an NVD page without vulnerabilities.
 	emptyFiles []string
@@ -300,6 +303,11 @@ func (fr *feedReader) parse(name string, data []byte) {
 		fr.reject(e)
 	}
 	for _, s := range srcs {
+		if bad := unparsedRangeVersions(&s.rec); len(bad) > 0 && fr.warn != nil {
+			fr.warn(&RecordError{File: name, Record: s.rec.ID, Reason: reasonUnparsedRange,
+				Err: fmt.Errorf("range versions %s are not valid in their version order, "+
+					"so lookups may report the record as possibly affected", strings.Join(bad, ", "))})
+		}
 		s.feed = fr.feed.Kind
 		if fr.feed.Kind == FeedRegional {
 			s.catalogue = fr.feed.Name

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -155,4 +156,39 @@ func checkAffected(a *Affected) *recordProblem {
 		}
 	}
 	return nil
+}
+
+// reasonUnparsedRange is the warning reason of a record with a range
+// version that its range's version order cannot parse.
+const reasonUnparsedRange = "unparsed-range-version"
+
+// unparsedRangeVersions lists the range versions of r that the order of
+// their range cannot parse, as `ECOSYSTEM/NAME "VERSION"`: ECOSYSTEM ranges
+// in the ecosystem's order, SEMVER ranges in SemVer order. GIT ranges and
+// the introduced "0" are left out.
+func unparsedRangeVersions(r *Record) []string {
+	var out []string
+	for _, a := range r.Affected {
+		for _, rg := range a.Ranges {
+			var order versionOrder
+			switch rg.Type {
+			case "ECOSYSTEM":
+				order = orderFor(baseEcosystem(a.Package.Ecosystem))
+			case "SEMVER":
+				order = semverOrder
+			default:
+				continue
+			}
+			for _, e := range rg.Events {
+				ev, ok := newRangeEvent(e)
+				if !ok || (ev.kind == 0 && ev.version == "0") {
+					continue
+				}
+				if _, err := order.parse(ev.version); err != nil {
+					out = append(out, fmt.Sprintf("%s/%s %q", a.Package.Ecosystem, a.Package.Name, ev.version))
+				}
+			}
+		}
+	}
+	return out
 }
