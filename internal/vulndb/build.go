@@ -103,6 +103,11 @@ type Summary struct {
 	Skipped int `json:"skipped"`
 	// SkipReasons counts skipped records by reason, such as "invalid-json".
 	SkipReasons map[string]int `json:"skipReasons,omitempty"`
+	// Warnings is the number of accepted source records that lookups
+	// cannot fully evaluate, and WarningReasons counts them by reason,
+	// such as "unparsed-range-version".
+	Warnings       int            `json:"warnings"`
+	WarningReasons map[string]int `json:"warningReasons,omitempty"`
 	// Errors holds the first rejected-record messages, each naming the
 	// file and record.
 	Errors []string `json:"errors,omitempty"`
@@ -223,13 +228,22 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 // readFeeds reads every feed, collecting valid records and counting
 // rejected ones.
 func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error) {
-	sum := Summary{SkipReasons: map[string]int{}}
+	sum := Summary{SkipReasons: map[string]int{}, WarningReasons: map[string]int{}}
 	var srcs []source
 	for _, f := range opts.Feeds {
 		info := SourceInfo{Kind: f.Kind, Name: f.Name}
 		var snapshot string
+		warned := 0
 		fr := &feedReader{
 			feed: f,
+			log:  opts.Logger,
+			warn: func(e *RecordError) {
+				warned++
+				sum.Warnings++
+				sum.WarningReasons[e.Reason]++
+				opts.Logger.Info("record kept with a range that lookups cannot evaluate", "feed", f.Kind,
+					"file", e.File, "record", e.Record, "reason", e.Reason, "error", e.Err)
+			},
 			emit: func(s source) {
 				srcs = append(srcs, s)
 				info.Records++
@@ -256,8 +270,13 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 		}
 		opts.Logger.Info("read feed", "feed", f.source(), "path", f.Path,
 			"records", info.Records, "skipped", info.Skipped)
+		if warned > 0 {
+			opts.Logger.Warn("records have range versions that their ecosystem cannot parse; "+
+				"lookups may report them as possibly affected, and -v lists them",
+				"feed", f.source(), "records", warned, "reason", reasonUnparsedRange)
+		}
 		if info.Records == 0 {
-			return nil, sum, emptyFeedError(f, info.Skipped)
+			return nil, sum, emptyFeedError(f, info.Skipped, fr.emptyFiles)
 		}
 		sum.Accepted += info.Records
 		sum.Read += info.Records + info.Skipped

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -321,5 +322,83 @@ func TestBuildSummaryCountsSkips(t *testing.T) {
 	}
 	if len(s.Sources) != 1 || s.Sources[0].Skipped != 3 {
 		t.Errorf("sources = %+v", s.Sources)
+	}
+}
+
+func TestBuildFoldsIDCase(t *testing.T) {
+	osvDir, regionalDir := t.TempDir(), t.TempDir()
+	writeFile(t, osvDir, "a.json", `{"id":"cve-2030-0001","modified":"2030-01-01T00:00:00Z","summary":"lower"}`)
+	writeFile(t, osvDir, "b.json", `{"id":"X-2030-0002","modified":"2030-01-01T00:00:00Z","aliases":["cve-2030-0001"]}`)
+	writeFile(t, osvDir, "c.json", `{"id":"DEMO-1","modified":"2030-01-01T00:00:00Z"}`)
+	writeFile(t, osvDir, "d.json", `{"id":"demo-1","modified":"2030-02-01T00:00:00Z","summary":"newer"}`)
+	writeFile(t, regionalDir, "e.json", `{"id":"CVE-2030-0001","modified":"2030-01-01T00:00:00Z"}`)
+	res, err := Build(context.Background(), BuildOptions{Created: testCreated, Feeds: []Feed{
+		{Kind: FeedOSV, Path: osvDir}, {Kind: FeedRegional, Name: "cert", Path: regionalDir}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	recs := allRecords(t, res)
+	if len(recs) != 2 {
+		t.Errorf("records = %d, want 2 (CVE-2030-0001 and demo-1)", len(recs))
+	}
+	cve, ok := recs["CVE-2030-0001"]
+	if !ok {
+		t.Fatalf("record CVE-2030-0001 missing; records: %v", recs)
+	}
+	if got := strings.Join(cve.Aliases, ","); got != "X-2030-0002" {
+		t.Errorf("aliases = %s, want X-2030-0002 only", got)
+	}
+	if len(cve.Sources()) != 3 {
+		t.Errorf("sources = %v, want 3", cve.Sources())
+	}
+	// One feed's copies of an ID are deduplicated, so the newer one is
+	// kept with its spelling.
+	demo, ok := recs["demo-1"]
+	if !ok {
+		t.Fatalf("record demo-1 missing; records: %v", recs)
+	}
+	if demo.Summary != "newer" {
+		t.Errorf("demo-1 summary = %q, want the newer copy's", demo.Summary)
+	}
+	if res.Summary.Merged != 3 {
+		t.Errorf("merged = %d, want 3", res.Summary.Merged)
+	}
+}
+
+func TestBuildCountsUnparsedRanges(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.json", `[
+{"id":"WP-1","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"wp1"},
+ "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0"}]}]}]},
+{"id":"WP-2","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"wp2"},
+ "ranges":[{"type":"SEMVER","events":[{"introduced":"1.x"},{"fixed":"2.0.0"}]}]}]},
+{"id":"WP-3","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"wp3"},
+ "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0.0"}]},{"type":"GIT","repo":"r","events":[{"introduced":"abc"}]}]}]}]`)
+	var logs bytes.Buffer
+	res, err := Build(context.Background(), BuildOptions{Created: testCreated,
+		Feeds:  []Feed{{Kind: FeedOSV, Path: dir}},
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s := res.Summary
+	if s.Accepted != 3 || s.Skipped != 0 {
+		t.Errorf("accepted, skipped = %d, %d, want 3, 0", s.Accepted, s.Skipped)
+	}
+	if s.Warnings != 2 {
+		t.Errorf("warnings = %d, want 2", s.Warnings)
+	}
+	if n := s.WarningReasons["unparsed-range-version"]; n != 2 {
+		t.Errorf("warning reasons = %v, want unparsed-range-version 2", s.WarningReasons)
+	}
+	for _, want := range []string{`record=WP-1`, `npm/wp1 \"2.0\"`, `record=WP-2`, `npm/wp2 \"1.x\"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log does not contain %s:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "record=WP-3") {
+		t.Errorf("log names WP-3, whose ranges are valid:\n%s", logs.String())
 	}
 }

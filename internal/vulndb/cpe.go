@@ -191,13 +191,26 @@ func (m nvdCPEMatch) matches(q cpeName) bool {
 		}
 	}
 	qv := unescapeCPE(q.Version)
-	if qv == "*" || qv == "-" {
+	if qv == "*" {
 		return true
 	}
+	if qv == "-" {
+		// "-" (not applicable) names a product without versions, so no
+		// fixed version and no version range can include it.
+		return (c.Version == "*" || c.Version == "-") && !m.hasRange()
+	}
+	// NOTE: a criterion with version "-" matches every queried version,
+	// as "*" does, although "-" says that the product has no version.
 	if c.Version != "*" && c.Version != "-" {
 		return compareCPEVersion(unescapeCPE(c.Version), qv) == 0
 	}
 	return m.inRange(qv)
+}
+
+// hasRange reports whether the criterion bounds its versions.
+func (m nvdCPEMatch) hasRange() bool {
+	return m.VersionStartIncluding != "" || m.VersionStartExcluding != "" ||
+		m.VersionEndIncluding != "" || m.VersionEndExcluding != ""
 }
 
 func (m nvdCPEMatch) inRange(v string) bool {

@@ -3,6 +3,7 @@ package vulndb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -103,6 +104,31 @@ func TestLookupCPEEveryForm(t *testing.T) {
 		}
 		if got := ids(recs); got != c.want {
 			t.Errorf("LookupCPE(%s) = %q, want %q", c.cpe, got, c.want)
+		}
+	}
+}
+
+func TestCPEVersionNotApplicable(t *testing.T) {
+	const product = "cpe:2.3:a:v:p:%s:*:*:*:*:*:*:*"
+	cases := []struct {
+		name      string
+		criterion nvdCPEMatch
+		want      bool
+	}{
+		{"any version", nvdCPEMatch{Criteria: fmt.Sprintf(product, "*")}, true},
+		{"not applicable", nvdCPEMatch{Criteria: fmt.Sprintf(product, "-")}, true},
+		{"end excluding", nvdCPEMatch{Criteria: fmt.Sprintf(product, "*"), VersionEndExcluding: "2.0"}, false},
+		{"start including", nvdCPEMatch{Criteria: fmt.Sprintf(product, "*"), VersionStartIncluding: "1.0"}, false},
+		{"fixed version", nvdCPEMatch{Criteria: fmt.Sprintf(product, "1.0")}, false},
+	}
+	q, err := parseCPEQuery(fmt.Sprintf(product, "-"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		c.criterion.Vulnerable = true
+		if got := c.criterion.matches(q); got != c.want {
+			t.Errorf("%s: version - matches %+v = %v, want %v", c.name, c.criterion, got, c.want)
 		}
 	}
 }

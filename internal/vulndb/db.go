@@ -325,14 +325,30 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 		}
 	}
 	var hits []pkgCandidate
+	var unevaluated map[string]string // record ID to the range version
 	for _, c := range cands {
-		if c.matches(q.release, matcher) {
+		m := c.matches(q.release, matcher)
+		switch {
+		case m.affected:
 			hits = append(hits, c)
+		case m.unevaluated != "":
+			hits = append(hits, c)
+			if unevaluated == nil {
+				unevaluated = map[string]string{}
+			}
+			unevaluated[c.id] = m.unevaluated
 		}
 	}
 	recs, err = db.readRecords(hits)
 	if err != nil {
 		return nil, nil, err
+	}
+	for i := range recs {
+		if v, ok := unevaluated[recs[i].ID]; ok {
+			recs[i] = markPossiblyAffected(recs[i],
+				fmt.Sprintf("version %s of %s could not be compared with range version %s, which is not valid in that order",
+					q.version, q.name, v))
+		}
 	}
 	return recs, versionErr, nil
 }
@@ -473,20 +489,24 @@ type pkgCandidate struct {
 	entries []pkgAffected
 }
 
-// matches reports whether the candidate's affected entries for the
+// matches tests whether the candidate's affected entries for the
 // distribution release cover the queried version. A nil matcher, for a
 // query without a version, matches every entry.
-func (c *pkgCandidate) matches(release string, matcher *versionMatcher) bool {
+func (c *pkgCandidate) matches(release string, matcher *versionMatcher) matchResult {
+	var out matchResult
 	for i := range c.entries {
 		e := &c.entries[i]
 		if !releaseMatches(e.Ecosystem, release) {
 			continue
 		}
-		if matcher == nil || matcher.matches(e.Versions, e.Ranges) {
-			return true
+		if matcher == nil {
+			return matchResult{affected: true}
+		}
+		if out = out.combine(matcher.matches(e.Versions, e.Ranges)); out.affected {
+			return out
 		}
 	}
-	return false
+	return out
 }
 
 // packageCandidates returns the records of this DB that name a package,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -88,6 +89,20 @@ type feedReader struct {
 	feed   Feed
 	emit   func(source)
 	reject func(*RecordError)
+	// warn, when set, receives a record that is kept but that lookups
+	// cannot fully evaluate.
+	warn func(*RecordError)
+	log  *slog.Logger // may be nil
+	// emptyFiles lists the files that decoded without error but contain
+	// no record, such as "[]" or an NVD page without vulnerabilities.
+	emptyFiles []string
+}
+
+func (fr *feedReader) logger() *slog.Logger {
+	if fr.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return fr.log
 }
 
 // read walks the feed's path. Only errors that stop the whole feed, such as
@@ -106,9 +121,15 @@ func (fr *feedReader) read(ctx context.Context) error {
 		}
 		return fr.readFile(fr.feed.Path)
 	}
-	files, err := jsonFiles(fr.feed.Path)
+	files, broken, err := jsonFiles(fr.feed.Path, fr.logger())
 	if err != nil {
 		return fmt.Errorf("listing %s feed %s: %w", fr.feed.Kind, fr.feed.Path, err)
+	}
+	for _, p := range broken {
+		target, _ := os.Readlink(p)
+		fr.reject(&RecordError{File: p, Reason: "broken-link",
+			Err: fmt.Errorf("symbolic link to %q has no readable target; fix or remove the link: %w",
+				target, errdef.ErrInvalidRecord)})
 	}
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
@@ -128,27 +149,92 @@ func (fr *feedReader) read(ctx context.Context) error {
 }
 
 // jsonFiles lists the .json and .zip files under dir in lexical order,
-// skipping hidden folders such as .git.
-func jsonFiles(dir string) ([]string, error) {
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if p != dir && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		ext := strings.ToLower(filepath.Ext(p))
-		if (ext == ".json" || ext == ".zip") && d.Type().IsRegular() {
-			out = append(out, p)
-		}
+// skipping hidden folders such as .git. It follows symbolic links to files
+// and folders, and lists each file and reads each folder once, by its path
+// with links resolved, so a link back to an ancestor folder cannot loop. A
+// link whose target is missing is returned in broken. A link to a file or
+// folder already listed is reported to logger at Info level.
+func jsonFiles(dir string, logger *slog.Logger) (files, broken []string, err error) {
+	// Resolved paths are absolute, so the feed folder must be too, or a
+	// link back to it would not be recognised.
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	root, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := &feedWalker{seen: map[string]bool{}, logger: logger}
+	if err := w.walk(dir, root); err != nil {
+		return nil, nil, err
+	}
+	sort.Strings(w.files)
+	sort.Strings(w.broken)
+	return w.files, w.broken, nil
+}
+
+// feedWalker collects the files of a feed folder for jsonFiles.
+type feedWalker struct {
+	seen   map[string]bool // folders and files listed, by path with links resolved
+	files  []string
+	broken []string
+	logger *slog.Logger
+}
+
+// walk lists the folder at path, whose path with links resolved is
+// resolvedPath.
+func (w *feedWalker) walk(path, resolvedPath string) error {
+	if w.seen[resolvedPath] {
+		w.logger.Info("skipping a link to a feed folder that is already read", "path", path, "target", resolvedPath)
 		return nil
-	})
-	sort.Strings(out)
-	return out, err
+	}
+	w.seen[resolvedPath] = true
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := filepath.Join(path, e.Name())
+		target := filepath.Join(resolvedPath, e.Name())
+		mode := e.Type()
+		if mode&fs.ModeSymlink != 0 {
+			resolved, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				// A missing target is the usual cause, and a link loop
+				// such as a -> b -> a is another.
+				w.broken = append(w.broken, p)
+				continue
+			}
+			info, err := os.Stat(resolved)
+			if err != nil {
+				w.broken = append(w.broken, p)
+				continue
+			}
+			target, mode = resolved, info.Mode().Type()
+		}
+		switch {
+		case mode.IsDir():
+			if strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			if err := w.walk(p, target); err != nil {
+				return err
+			}
+		case mode.IsRegular():
+			ext := strings.ToLower(filepath.Ext(p))
+			if ext != ".json" && ext != ".zip" {
+				continue
+			}
+			if w.seen[target] {
+				w.logger.Info("skipping a link to a feed file that is already read", "path", p, "target", target)
+				continue
+			}
+			w.seen[target] = true
+			w.files = append(w.files, p)
+		}
+	}
+	return nil
 }
 
 func (fr *feedReader) readFile(path string) error {
@@ -210,10 +296,18 @@ func (fr *feedReader) parse(name string, data []byte) {
 	} else {
 		srcs, errs = parseOSV(name, data)
 	}
+	if len(srcs) == 0 && len(errs) == 0 {
+		fr.emptyFiles = append(fr.emptyFiles, name)
+	}
 	for _, e := range errs {
 		fr.reject(e)
 	}
 	for _, s := range srcs {
+		if bad := unparsedRangeVersions(&s.rec); len(bad) > 0 && fr.warn != nil {
+			fr.warn(&RecordError{File: name, Record: s.rec.ID, Reason: reasonUnparsedRange,
+				Err: fmt.Errorf("range versions %s are not valid in their version order, "+
+					"so lookups may report the record as possibly affected", strings.Join(bad, ", "))})
+		}
 		s.feed = fr.feed.Kind
 		if fr.feed.Kind == FeedRegional {
 			s.catalogue = fr.feed.Name
@@ -250,10 +344,14 @@ func parseOSV(name string, data []byte) ([]source, []*RecordError) {
 }
 
 func parseOSVRecord(name, pos string, raw []byte) (source, *RecordError) {
-	var r Record
-	if err := json.Unmarshal(raw, &r); err != nil {
+	var doc osvDocument
+	if err := json.Unmarshal(raw, &doc); err != nil {
 		return source{}, invalidJSON(name, pos, err)
 	}
+	if shape := doc.nvdShape(); shape != "" {
+		return source{}, wrongKindForOSV(name, pos, shape)
+	}
+	r := doc.Record
 	orig, err := normalizeRecord(&r)
 	if err != nil {
 		id := r.ID

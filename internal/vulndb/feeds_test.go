@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -196,5 +197,97 @@ func TestRegionalFeedTagged(t *testing.T) {
 	}
 	if err := (Feed{Kind: FeedRegional, Path: dir}).Validate(); err == nil {
 		t.Error("regional feed without a name passed validation")
+	}
+}
+
+func TestReadFolderFollowsLinks(t *testing.T) {
+	outside := t.TempDir()
+	writeFile(t, outside, "B-1.json", `{"id":"B-1","modified":"2024-01-01T00:00:00Z"}`)
+	other := t.TempDir()
+	linked := writeFile(t, other, "A-1.json", `{"id":"A-1","modified":"2024-01-01T00:00:00Z"}`)
+	dir := t.TempDir()
+	writeFile(t, dir, "C-1.json", `{"id":"C-1","modified":"2024-01-01T00:00:00Z"}`)
+	links := map[string]string{
+		"a.json":         linked,                             // a file outside the feed
+		"again.json":     filepath.Join(dir, "C-1.json"),     // a file read already
+		"sub":            outside,                            // a folder outside the feed
+		"sub2":           outside,                            // the same folder again
+		"loop":           dir,                                // the feed itself
+		"missing.json":   filepath.Join(dir, "nothing.json"), // no target
+		".hidden-folder": outside,
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Skipf("symbolic links are not supported here: %v", err)
+		}
+	}
+
+	// A relative feed path must be recognised as the target of "loop".
+	t.Chdir(filepath.Dir(dir))
+	srcs, rejected := readAll(t, Feed{Kind: FeedOSV, Path: filepath.Base(dir)})
+
+	var ids []string
+	for _, s := range srcs {
+		ids = append(ids, s.rec.ID)
+	}
+	slices.Sort(ids)
+	if got := strings.Join(ids, ","); got != "A-1,B-1,C-1" {
+		t.Errorf("records read = %s, want A-1,B-1,C-1, each once", got)
+	}
+
+	if len(rejected) != 1 {
+		t.Fatalf("rejections = %v, want one for the broken link", rejected)
+	}
+	if rejected[0].Reason != "broken-link" {
+		t.Errorf("reason = %q, want broken-link", rejected[0].Reason)
+	}
+	if !strings.Contains(rejected[0].Error(), "missing.json") {
+		t.Errorf("rejection %q does not name missing.json", rejected[0])
+	}
+}
+
+func TestReadRejectsOtherFeedKind(t *testing.T) {
+	osvRecord := `{"id":"CVE-2030-0001","modified":"2030-01-01T00:00:00Z",` +
+		`"affected":[{"package":{"ecosystem":"npm","name":"a"},"versions":["1.0.0"]}]}`
+	bareCVE := `{"id":"CVE-2030-0001","published":"2030-01-01T00:00:00","lastModified":"2030-01-02T00:00:00",` +
+		`"descriptions":[{"lang":"en","value":"x"}]}`
+	cases := []struct {
+		name, kind, content, want string
+	}{
+		{"OSV record as nvd", FeedNVD, osvRecord, `OSV JSON (it has "affected")`},
+		{"OSV array as nvd", FeedNVD, "[" + osvRecord + "]", "OSV JSON (an array of records"},
+		{"schema_version as nvd", FeedNVD, `{"schema_version":"1.6.0","id":"X-1"}`, `it has "schema_version"`},
+		{"NVD page as osv", FeedOSV, nvdLodash, `NVD CVE API 2.0 JSON (it has "vulnerabilities")`},
+		{"NVD wrapper as ghsa", FeedGHSA, `{"cve":` + bareCVE + `}`, `NVD CVE API 2.0 JSON (it has "cve")`},
+		{"bare NVD cve as osv", FeedOSV, bareCVE, `NVD CVE API 2.0 JSON (it has "lastModified")`},
+		{"NVD 1.1 feed as osv", FeedOSV, `{"CVE_data_type":"CVE","CVE_Items":[]}`, "NVD JSON 1.1 data feed"},
+	}
+	for _, c := range cases {
+		path := writeFile(t, t.TempDir(), "x.json", c.content)
+		srcs, rejected := readAll(t, Feed{Kind: c.kind, Name: "n", Path: path})
+		if len(srcs) != 0 {
+			t.Errorf("%s: accepted %d records, want none", c.name, len(srcs))
+		}
+		if len(rejected) != 1 {
+			t.Errorf("%s: rejections = %v, want 1", c.name, rejected)
+			continue
+		}
+		msg := rejected[0].Error()
+		if rejected[0].Reason != "wrong-feed-kind" {
+			t.Errorf("%s: reason = %q, want wrong-feed-kind", c.name, rejected[0].Reason)
+		}
+		if !strings.Contains(msg, path) {
+			t.Errorf("%s: rejection %q does not name the file", c.name, msg)
+		}
+		if !strings.Contains(msg, c.want) {
+			t.Errorf("%s: rejection %q does not contain %q", c.name, msg, c.want)
+		}
+		wantKind := "--feed osv=PATH"
+		if c.kind != FeedNVD {
+			wantKind = "--feed nvd=PATH"
+		}
+		if !strings.Contains(msg, wantKind) {
+			t.Errorf("%s: rejection %q does not name %s", c.name, msg, wantKind)
+		}
 	}
 }

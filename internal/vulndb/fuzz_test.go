@@ -40,6 +40,8 @@ func addSeeds(f *testing.F, sub string) {
 func FuzzParseOSV(f *testing.F) {
 	addSeeds(f, "osv")
 	addSeeds(f, "ghsa")
+	// NVD JSON given as an OSV feed must be rejected, not read as OSV.
+	addSeeds(f, "nvd")
 	f.Add([]byte(`[{"id":"A-1","modified":"2024-01-01T00:00:00Z"},{"id":""}]`))
 	f.Add([]byte(`{"id":"A-1","modified":"2024-01-01","affected":[{"package":{"ecosystem":"npm","name":"a"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -60,6 +62,8 @@ func FuzzParseOSV(f *testing.F) {
 
 func FuzzParseNVD(f *testing.F) {
 	addSeeds(f, "nvd")
+	// OSV JSON given as an nvd feed must be rejected, not read as NVD.
+	addSeeds(f, "osv")
 	f.Add([]byte(nvdLodash))
 	f.Add([]byte(`{"cve":{"id":"CVE-2020-1","lastModified":"2020-01-01T00:00:00"}}`))
 	f.Add([]byte(`{"vulnerabilities":[null,{"cve":null}]}`))
@@ -176,7 +180,8 @@ func sortedInRange(events []Event, version string, cmp compareFunc) bool {
 			continue
 		}
 		if _, err := cmp(ev.version, ev.version); err != nil {
-			continue
+			// A version that cannot be placed leaves the range undecided.
+			return false
 		}
 		evs = append(evs, sorted{ev.kind, ev.version})
 	}

@@ -69,12 +69,17 @@ func dedupeSources(srcs []source) ([]source, int) {
 	return out, len(srcs) - len(out)
 }
 
-func (s *source) key() string { return s.rec.ID + "\x00" + s.feed + "\x00" + s.catalogue }
+// key identifies a source record within its feed. IDs that differ only in
+// case are one ID, as they are to lookups.
+func (s *source) key() string {
+	return aliasIndex(s.rec.ID) + "\x00" + s.feed + "\x00" + s.catalogue
+}
 
 func isCVE(id string) bool { return strings.HasPrefix(id, "CVE-") }
 
 // groupByAlias joins sources through their IDs and aliases with a
-// union-find. A group never holds two CVE IDs: a union that would join two
+// union-find over the IDs in upper case, so IDs that differ only in case
+// join, as they match the same lookups. A group never holds two CVE IDs: a union that would join two
 // CVEs is skipped, and a source naming several CVEs (a distribution
 // advisory covering many) links to none of them, so it stays its own record.
 func groupByAlias(srcs []source) [][]source {
@@ -119,24 +124,26 @@ func groupByAlias(srcs []source) [][]source {
 	}
 	for i := range srcs {
 		r := &srcs[i].rec
-		find(r.ID)
-		cves := 0
-		for _, id := range append([]string{r.ID}, r.Aliases...) {
-			if isCVE(id) {
-				cves++
+		id := aliasIndex(r.ID)
+		find(id)
+		cves := map[string]bool{}
+		for _, a := range append([]string{r.ID}, r.Aliases...) {
+			if a := aliasIndex(a); isCVE(a) {
+				cves[a] = true
 			}
 		}
 		for _, a := range r.Aliases {
-			if isCVE(a) && cves > 1 {
+			a = aliasIndex(a)
+			if isCVE(a) && len(cves) > 1 {
 				continue
 			}
-			union(r.ID, a)
+			union(id, a)
 		}
 	}
 	byRoot := map[string][]source{}
 	var roots []string
 	for _, s := range srcs {
-		root := find(s.rec.ID)
+		root := find(aliasIndex(s.rec.ID))
 		if _, ok := byRoot[root]; !ok {
 			roots = append(roots, root)
 		}
@@ -233,9 +240,9 @@ func mergeIDs(r *Record, g []source) {
 		upstream = append(upstream, s.rec.Upstream...)
 	}
 	r.Aliases = cleanIDs(ids, r.ID)
-	own := map[string]bool{r.ID: true}
+	own := map[string]bool{aliasIndex(r.ID): true}
 	for _, a := range r.Aliases {
-		own[a] = true
+		own[aliasIndex(a)] = true
 	}
 	r.Related = without(cleanIDs(related, r.ID), own)
 	r.Upstream = without(cleanIDs(upstream, r.ID), own)
@@ -244,7 +251,7 @@ func mergeIDs(r *Record, g []source) {
 func without(ids []string, drop map[string]bool) []string {
 	var out []string
 	for _, id := range ids {
-		if !drop[id] {
+		if !drop[aliasIndex(id)] {
 			out = append(out, id)
 		}
 	}

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -110,19 +111,26 @@ func normalizeRecord(r *Record) (string, *recordProblem) {
 	return orig, nil
 }
 
-// cleanIDs trims, drops invalid and duplicate IDs and self, and sorts.
+// cleanIDs trims, drops invalid IDs and sorts. It keeps one spelling of
+// IDs that differ only in case, the first in byte order (upper case sorts
+// first), and drops self in any case.
 func cleanIDs(ids []string, self string) []string {
-	seen := map[string]bool{self: true}
-	var out []string
+	var valid []string
 	for _, id := range ids {
-		id = strings.TrimSpace(id)
-		if !validID(id) || seen[id] {
+		if id = strings.TrimSpace(id); validID(id) {
+			valid = append(valid, id)
+		}
+	}
+	sort.Strings(valid)
+	seen := map[string]bool{aliasIndex(self): true}
+	var out []string
+	for _, id := range valid {
+		if seen[aliasIndex(id)] {
 			continue
 		}
-		seen[id] = true
+		seen[aliasIndex(id)] = true
 		out = append(out, id)
 	}
-	sort.Strings(out)
 	return out
 }
 
@@ -148,4 +156,39 @@ func checkAffected(a *Affected) *recordProblem {
 		}
 	}
 	return nil
+}
+
+// reasonUnparsedRange is the warning reason of a record with a range
+// version that its range's version order cannot parse.
+const reasonUnparsedRange = "unparsed-range-version"
+
+// unparsedRangeVersions lists the range versions of r that the order of
+// their range cannot parse, as `ECOSYSTEM/NAME "VERSION"`: ECOSYSTEM ranges
+// in the ecosystem's order, SEMVER ranges in SemVer order. GIT ranges and
+// the introduced "0" are left out.
+func unparsedRangeVersions(r *Record) []string {
+	var out []string
+	for _, a := range r.Affected {
+		for _, rg := range a.Ranges {
+			var order versionOrder
+			switch rg.Type {
+			case "ECOSYSTEM":
+				order = orderFor(baseEcosystem(a.Package.Ecosystem))
+			case "SEMVER":
+				order = semverOrder
+			default:
+				continue
+			}
+			for _, e := range rg.Events {
+				ev, ok := newRangeEvent(e)
+				if !ok || (ev.kind == 0 && ev.version == "0") {
+					continue
+				}
+				if _, err := order.parse(ev.version); err != nil {
+					out = append(out, fmt.Sprintf("%s/%s %q", a.Package.Ecosystem, a.Package.Name, ev.version))
+				}
+			}
+		}
+	}
+	return out
 }

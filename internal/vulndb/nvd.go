@@ -69,9 +69,15 @@ type nvdCPEMatch struct {
 // a {"cve": ...} wrapper, or a bare cve object, and converts each CVE to
 // OSV form.
 func parseNVD(name string, data []byte) ([]source, []*RecordError) {
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '[' {
+		return nil, []*RecordError{nvdArrayError(name, trimmed)}
+	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, []*RecordError{invalidJSON(name, "", err)}
+	}
+	if k := osvShape(top); k != "" {
+		return nil, []*RecordError{wrongKindForNVD(name, fmt.Sprintf("it has %q", k))}
 	}
 	var items []json.RawMessage
 	switch {

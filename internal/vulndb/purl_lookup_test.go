@@ -235,3 +235,62 @@ func TestPURLDistroWithoutRelease(t *testing.T) {
 		}
 	}
 }
+
+func TestLookupPURLUnparsedRangeVersion(t *testing.T) {
+	withEvents := func(id, name string, events ...Event) Record {
+		return Record{ID: id, Modified: "2026-01-01T00:00:00Z", Affected: []Affected{{
+			Package: Package{Ecosystem: "npm", Name: name},
+			Ranges:  []Range{{Type: "ECOSYSTEM", Events: events}},
+		}}}
+	}
+	db := purlTestDB(t,
+		// npm versions have three numbers, so "2.0" and "1.x" do not parse.
+		withEvents("A-1", "wp1", Event{Introduced: "0"}, Event{Fixed: "2.0"}),
+		withEvents("A-2", "wp2", Event{Introduced: "1.x"}, Event{Fixed: "2.0.0"}),
+		fixedIn("A-3", "npm", "2.0.0", "wp3"),
+	)
+	cases := []struct {
+		purl     string
+		want     string
+		possibly bool
+	}{
+		{"pkg:npm/wp1@2.5.0", "A-1", true},
+		{"pkg:npm/wp2@1.5.0", "A-2", true},
+		{"pkg:npm/wp3@1.5.0", "A-3", false},
+		{"pkg:npm/wp3@2.5.0", "", false},
+	}
+	for _, c := range cases {
+		recs, err := db.LookupPURL(c.purl)
+		if err != nil {
+			t.Errorf("LookupPURL(%s): %v", c.purl, err)
+			continue
+		}
+		if got := ids(recs); got != c.want {
+			t.Errorf("LookupPURL(%s) = %q, want %q", c.purl, got, c.want)
+			continue
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		reason := recs[0].PossiblyAffected()
+		if got := reason != ""; got != c.possibly {
+			t.Errorf("LookupPURL(%s): possibly affected = %v (%q), want %v", c.purl, got, reason, c.possibly)
+		}
+	}
+
+	// The mark is added to a copy, so a record from the cache stays clean.
+	recs, err := db.Lookup("A-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason := recs[0].PossiblyAffected(); reason != "" {
+		t.Errorf("Lookup(A-1) is marked possibly affected: %q", reason)
+	}
+	recs, err = db.LookupPURL("pkg:npm/wp1@2.5.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason := recs[0].PossiblyAffected(); !strings.Contains(reason, `"2.0"`) {
+		t.Errorf("reason %q does not name the range version 2.0", reason)
+	}
+}

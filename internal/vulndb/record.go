@@ -97,6 +97,10 @@ type Extra struct {
 	// Configurations are the NVD CPE applicability statements, as NVD
 	// publishes them in the CVE API 2.0.
 	Configurations json.RawMessage `json:"nvd_configurations,omitempty"`
+	// PossiblyAffected is set by LookupPURL, never stored in a layer, on a
+	// record that matched only because one of its ranges has a version
+	// that the ecosystem's order cannot parse. It names that version.
+	PossiblyAffected string `json:"possibly_affected,omitempty"`
 }
 
 // extra decodes database_specific.stellaops. A record without it yields
@@ -119,6 +123,32 @@ func (r *Record) Tombstone() bool {
 		return t
 	}
 	return r.extra().Tombstone
+}
+
+// PossiblyAffected returns why a package lookup could not decide whether r
+// affects the queried version, or "" when it decided. Such a record is
+// returned rather than dropped, so a range that cannot be evaluated never
+// hides a vulnerability.
+func (r *Record) PossiblyAffected() string { return r.extra().PossiblyAffected }
+
+// markPossiblyAffected returns a copy of r with
+// database_specific.stellaops.possibly_affected set to reason. The copy
+// shares every field but database_specific with r, which may be cached.
+func markPossiblyAffected(r Record, reason string) Record {
+	ext := map[string]json.RawMessage{}
+	if raw, ok := r.DatabaseSpecific[dbKey]; ok {
+		// Build writes this value as a JSON object. One that does not
+		// decode is replaced by an object with only the mark.
+		_ = json.Unmarshal(raw, &ext)
+	}
+	ext["possibly_affected"], _ = marshalJSON(reason)
+	ds := make(map[string]json.RawMessage, len(r.DatabaseSpecific)+1)
+	for k, v := range r.DatabaseSpecific {
+		ds[k] = v
+	}
+	ds[dbKey], _ = marshalJSON(ext)
+	r.DatabaseSpecific = ds
+	return r
 }
 
 // Sources returns the provenance of every source record merged into r.

@@ -142,11 +142,33 @@ func sourceName(kind, catalogue string) string {
 	return kind
 }
 
-// emptyFeedError describes a feed that yielded no valid record.
-func emptyFeedError(f Feed, skipped int) error {
-	what := "no JSON files"
-	if skipped > 0 {
+// maxNamedEmptyFiles bounds the files without records that an empty-feed
+// error names.
+const maxNamedEmptyFiles = 3
+
+// emptyFeedError describes a feed that yielded no valid record. skipped
+// counts its malformed records, and emptyFiles lists its files that decoded
+// to no record at all.
+func emptyFeedError(f Feed, skipped int, emptyFiles []string) error {
+	var what string
+	switch {
+	case skipped > 0:
 		what = fmt.Sprintf("only malformed records (%d skipped)", skipped)
+		if len(emptyFiles) > 0 {
+			what += fmt.Sprintf(" and %d JSON files without records", len(emptyFiles))
+		}
+	case len(emptyFiles) == 1:
+		what = fmt.Sprintf("no records: file %s contains an empty list of records", emptyFiles[0])
+	case len(emptyFiles) > 1:
+		names := emptyFiles[:min(len(emptyFiles), maxNamedEmptyFiles)]
+		what = fmt.Sprintf("no records: its %d JSON files contain empty lists of records (%s",
+			len(emptyFiles), strings.Join(names, ", "))
+		if len(emptyFiles) > len(names) {
+			what += ", …"
+		}
+		what += ")"
+	default:
+		what = "no JSON files"
 	}
 	format := "OSV JSON records"
 	if f.Kind == FeedNVD {

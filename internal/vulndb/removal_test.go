@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,33 @@ func TestBuildRejectsEmptyFeed(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), "ghsa feed "+dir) {
 			t.Errorf("%s: error %q does not name the feed and path", name, err)
+		}
+	}
+}
+
+func TestBuildEmptyListNamesFile(t *testing.T) {
+	cases := []struct {
+		kind, content string
+	}{
+		{FeedOSV, `[]`},
+		{FeedNVD, `{"resultsPerPage":0,"startIndex":0,"totalResults":0,"vulnerabilities":[]}`},
+	}
+	for _, c := range cases {
+		path := writeFile(t, t.TempDir(), "page.json", c.content)
+		for _, feedPath := range []string{path, filepath.Dir(path)} {
+			_, err := Build(context.Background(), BuildOptions{Created: testCreated,
+				Feeds: []Feed{{Kind: c.kind, Path: feedPath}}})
+			if !errors.Is(err, errdef.ErrEmptyFeed) {
+				t.Errorf("%s feed %s: error = %v, want ErrEmptyFeed", c.kind, feedPath, err)
+				continue
+			}
+			want := "file " + path + " contains an empty list of records"
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s feed %s: error %q does not contain %q", c.kind, feedPath, err, want)
+			}
+			if strings.Contains(err.Error(), "no JSON files") {
+				t.Errorf("%s feed %s: error %q says there are no JSON files", c.kind, feedPath, err)
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package vulndb
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -236,8 +237,28 @@ func compareSemver(a, b string) (int, error) { return semverOrder.compareStrings
 // versionAffected reports whether version is affected by an OSV affected
 // entry of the given ecosystem: listed in versions, or inside a SEMVER or
 // ECOSYSTEM range. GIT ranges name commits, not versions, and are skipped.
+// A range that cannot be evaluated does not count here.
 func versionAffected(a *Affected, ecosystem, version string) bool {
-	return newVersionMatcher(ecosystem, version).affected(a)
+	return newVersionMatcher(ecosystem, version).affected(a).affected
+}
+
+// matchResult is the outcome of testing a version against affected entries.
+type matchResult struct {
+	// affected is true when a versions list or a range includes the version.
+	affected bool
+	// unevaluated names a range version that is not valid in the range's
+	// version order, such as `"2.0" (npm)`, when affected is false and such a
+	// range could include the version. Lookups report the record as
+	// possibly affected instead of dropping it.
+	unevaluated string
+}
+
+// combine returns the stronger of two results: affected, then unevaluated.
+func (r matchResult) combine(o matchResult) matchResult {
+	if r.affected || (r.unevaluated != "" && !o.affected) {
+		return r
+	}
+	return o
 }
 
 // versionMatcher tests one queried version against affected entries of one
@@ -345,8 +366,8 @@ func (c *versionCache) put(order, version string, v any) {
 	c.m[versionCacheKey{order, version}] = v
 }
 
-// affected reports whether the queried version is affected by a.
-func (m *versionMatcher) affected(a *Affected) bool {
+// affected tests the queried version against a.
+func (m *versionMatcher) affected(a *Affected) matchResult {
 	ranges := make([]pkgRange, len(a.Ranges))
 	for i, rg := range a.Ranges {
 		ranges[i] = pkgRange{Type: rg.Type, Events: rg.Events}
@@ -354,14 +375,17 @@ func (m *versionMatcher) affected(a *Affected) bool {
 	return m.matches(a.Versions, ranges)
 }
 
-// matches reports whether the queried version is one of versions or lies
-// in one of the ranges.
-func (m *versionMatcher) matches(versions []string, ranges []pkgRange) bool {
+// matches tests whether the queried version is one of versions or lies in
+// one of the ranges. A range with a version that its order cannot parse
+// is reported in unevaluated unless another list or range includes the
+// version.
+func (m *versionMatcher) matches(versions []string, ranges []pkgRange) matchResult {
 	for _, v := range versions {
 		if v == m.version {
-			return true
+			return matchResult{affected: true}
 		}
 	}
+	var out matchResult
 	for _, rg := range ranges {
 		q := m.query(rg.Type)
 		if q == nil {
@@ -371,11 +395,15 @@ func (m *versionMatcher) matches(versions []string, ranges []pkgRange) bool {
 		if rg.order != q.order.name || q.order.name == "" {
 			parsed = nil
 		}
-		if q.inRangeParsed(rg.Events, parsed) {
-			return true
+		in, bad := q.inRangeParsed(rg.Events, parsed)
+		if in {
+			return matchResult{affected: true}
+		}
+		if bad != "" && out.unevaluated == "" {
+			out.unevaluated = fmt.Sprintf("%q (%s)", bad, q.order.name)
 		}
 	}
-	return false
+	return out
 }
 
 // rangeEvent is an event with its kind and parsed version.
@@ -387,9 +415,11 @@ type rangeEvent struct {
 
 // inRange applies OSV range semantics: events sorted by version, and the
 // last event at or below version decides. An introduced "0" precedes every
-// version. Events whose version cannot be parsed are ignored.
+// version. A range with an event whose version cannot be parsed is not
+// decided, and inRange returns false for it.
 func inRange(events []Event, version string, cmp compareFunc) bool {
-	return newParsedQuery(stringOrder("", cmp), version, nil).inRange(events)
+	in, _ := newParsedQuery(stringOrder("", cmp), version, nil).inRange(events)
+	return in
 }
 
 // inRange applies OSV range semantics to the queried version, as the
@@ -398,13 +428,19 @@ func inRange(events []Event, version string, cmp compareFunc) bool {
 // does a last_affected equal to it, so the last of the other events decides.
 // Each event is compared with the queried version once, and only those
 // that act are compared with each other, to find the last of them.
-func (q *parsedQuery) inRange(events []Event) bool { return q.inRangeParsed(events, nil) }
+//
+// An event version that the order cannot parse could sort anywhere, so the
+// range is not decided: inRange then returns false and that version in
+// unevaluated.
+func (q *parsedQuery) inRange(events []Event) (in bool, unevaluated string) {
+	return q.inRangeParsed(events, nil)
+}
 
 // inRangeParsed is inRange with the event versions already parsed in the
 // query's order (see parseEvents); with parsed nil it parses them.
-func (q *parsedQuery) inRangeParsed(events []Event, parsed []any) bool {
+func (q *parsedQuery) inRangeParsed(events []Event, parsed []any) (in bool, unevaluated string) {
 	if !q.valid {
-		return false
+		return false, ""
 	}
 	var last rangeEvent
 	lastCmp := 0 // the queried version compared with last's version
@@ -422,7 +458,7 @@ func (q *parsedQuery) inRangeParsed(events []Event, parsed []any) bool {
 				ev.parsed = q.parse(ev.version)
 			}
 			if ev.parsed == nil {
-				continue
+				return false, ev.version
 			}
 			c = q.order.compare(q.value, ev.parsed)
 		}
@@ -433,7 +469,7 @@ func (q *parsedQuery) inRangeParsed(events []Event, parsed []any) bool {
 			last, lastCmp, found = ev, c, true
 		}
 	}
-	return found && last.kind == 0
+	return found && last.kind == 0, ""
 }
 
 // parseEvents parses the versions of range events in an order, through
