@@ -287,6 +287,9 @@ func printRecords(w io.Writer, recs []vulndb.Record) error {
 		for _, a := range r.Affected {
 			fmt.Fprintf(w, "  affects    %s\n", describeAffected(a))
 		}
+		if p := r.PossiblyAffected(); p != "" {
+			fmt.Fprintf(w, "  possibly   affected: %s\n", p)
+		}
 		for _, c := range r.CPECriteria() {
 			fmt.Fprintf(w, "  cpe        %s\n", c)
 		}

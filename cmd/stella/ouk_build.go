@@ -231,6 +231,15 @@ func printBuildSummary(w io.Writer, res *build.Result, overlay bool) {
 		}
 		fmt.Fprintf(w, "Skipped by reason: %s\n", strings.Join(reasons, ", "))
 	}
+	if len(s.WarningReasons) > 0 {
+		reasons := make([]string, 0, len(s.WarningReasons))
+		for r, n := range s.WarningReasons {
+			reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
+		}
+		sort.Strings(reasons)
+		fmt.Fprintf(w, "Kept with warnings: %s (lookups report these records as possibly affected; -v names them)\n",
+			strings.Join(reasons, ", "))
+	}
 	if overlay {
 		fmt.Fprintf(w, "Changes from the base kit: %d changed, %d removed\n", s.Changed, s.Removed)
 	}

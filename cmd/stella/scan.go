@@ -60,6 +60,10 @@ type finding struct {
 	Summary  string   `json:"summary,omitempty"`
 	Severity string   `json:"severity,omitempty"`
 	MatchBy  string   `json:"matchedBy"`
+	// PossiblyAffected is set when the record's affected ranges hold a
+	// version the package's ecosystem cannot parse, so the package could
+	// not be ruled out; it says which version.
+	PossiblyAffected string `json:"possiblyAffected,omitempty"`
 	// text is the summary column of the table.
 	text string
 }
@@ -211,8 +215,12 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 				continue
 			}
 			seen[r.ID] = true
-			out = append(out, finding{Package: p.Name, Version: p.Version, PURL: p.PURL, ID: r.ID,
-				Aliases: r.Aliases, Summary: r.Summary, Severity: severityOf(r), MatchBy: by, text: summaryLine(r)})
+			f := finding{Package: p.Name, Version: p.Version, PURL: p.PURL, ID: r.ID,
+				Aliases: r.Aliases, Summary: r.Summary, Severity: severityOf(r), MatchBy: by, text: summaryLine(r)}
+			if f.PossiblyAffected = r.PossiblyAffected(); f.PossiblyAffected != "" {
+				f.text = "(possibly affected: " + f.PossiblyAffected + ") " + f.text
+			}
+			out = append(out, f)
 		}
 	}
 	// A package counts as scanned when one of its identifiers could be
