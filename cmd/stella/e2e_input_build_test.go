@@ -228,3 +228,18 @@ func FuzzDecodeYAMLFile(f *testing.F) {
 		}
 	})
 }
+
+func TestBuildOnBaseRejectsLowerSequence(t *testing.T) {
+	e := newEnv(t)
+	base := e.buildKit("base.tar.zst", "--version", "10", "--sequence", "10")
+	for _, extra := range [][]string{{"-o", filepath.Join(e.dir, "next.delta.tar.zst"), "--delta"},
+		{"-o", filepath.Join(e.dir, "next.tar.zst")}} {
+		args := append([]string{"ouk", "build", "--base", base, "--sequence", "5", "--key", e.key,
+			"--feed", "osv=" + fixtureFeed(t, "osv"), "--drop-source", "regional:demo-cert"}, extra...)
+		r := e.run(args...)
+		label := strings.Join(extra, " ")
+		assertFailure(t, label, r, exitUsage, "kit sequence 5 is not above 10", base, "downgrade", "11 or higher")
+		assertNoFile(t, extra[1])
+		assertNoFile(t, filepath.Join(e.dir, "next.tar.zst"))
+	}
+}

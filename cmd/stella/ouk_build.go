@@ -75,7 +75,8 @@ layout, so it must be a valid OCI reference name: letters, digits and the
 separators - . _ : @ + between them, with / between parts. The sequence is
 a positive whole number in decimal digits, where leading zeros are ignored
 (031 is 31); import rejects a kit whose sequence is lower than the active
-kit's, so give each build a higher one.
+kit's, so give each build a higher one. A build with --base rejects a
+sequence that is not above the base kit's.
 
 -f reads the same settings from a YAML build file; docs/build-file.md
 lists its keys. Flags given with -f override the file's values, and
