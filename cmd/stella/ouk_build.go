@@ -122,7 +122,7 @@ the delta's bundle digest is the full kit's.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "YAML build file with the same settings as the flags (see docs/build-file.md); flags override it")
-	f.StringVarP(&o.spec.Output, "output", "o", "", "kit file to write (.tar, .tar.gz, .tgz, .tar.zst or .tzst)")
+	f.StringVarP(&o.spec.Output, "output", "o", "", "kit file to write (.tar, .tar.gz, .tgz, .tar.zst or .tzst); missing folders above it are created")
 	f.StringVar(&o.spec.Version, "version", "",
 		"kit version, an OCI reference name such as 2026.12.04 (default the creation time, 2006.01.02-150405)")
 	f.StringVar(&o.sequence, "sequence", "",

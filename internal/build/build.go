@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -210,6 +212,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		index.Manifests = append(index.Manifests, tablesDesc)
 	}
 
+	if err := createParentFolder(opts.Output); err != nil {
+		return nil, err
+	}
 	size, err := layout.WriteTarFile(ctx, opts.Output, index, b.src, layout.TarOptions{Compression: comp, ModTime: created})
 	if err != nil {
 		return nil, err
@@ -277,12 +282,26 @@ func (b *builder) checkAboveBase() error {
 		given, base.Sequence, b.opts.Base, base.Version, reason, fix, errdef.ErrInvalidArgument)
 }
 
+// createParentFolder creates the folders above the output file path that do
+// not exist yet, as mkdir -p does, so an output such as out/kit.tar.zst
+// needs no mkdir first.
+func createParentFolder(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating folder %s for the output %s: %w", dir, path, err)
+	}
+	return nil
+}
+
 // writeDelta writes the delta from the base kit to the kit just built,
 // reading the new kit's blobs from the build's own sources.
 func (b *builder) writeDelta(ctx context.Context, index ocispec.Index) (*delta.Result, error) {
 	target, err := delta.FromStorage(ctx, b.src, index)
 	if err != nil {
 		return nil, fmt.Errorf("reading the new kit for the delta: %w", err)
+	}
+	if err := createParentFolder(b.opts.DeltaOutput); err != nil {
+		return nil, err
 	}
 	return delta.WriteFile(ctx, b.opts.DeltaOutput, b.base, target,
 		delta.Options{Signer: b.opts.Signer, Created: b.created, Logger: b.opts.Logger})

@@ -193,3 +193,43 @@ func TestBuildRejectsDefaultSequenceBelowBase(t *testing.T) {
 		t.Errorf("error %q does not say the sequence is the creation time", err)
 	}
 }
+
+func TestBuildCreatesOutputFolders(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base", "kit.tar")
+	baseOpts := fixtureOptions(t, base)
+	baseOpts.Sequence = 1
+	if _, err := Build(context.Background(), baseOpts); err != nil {
+		t.Fatalf("build into a missing folder: %v", err)
+	}
+	if _, err := os.Stat(base); err != nil {
+		t.Errorf("kit not written: %v", err)
+	}
+
+	opts := fixtureOptions(t, filepath.Join(dir, "full", "a", "next.tar"))
+	opts.Version, opts.Sequence, opts.Base = "1.0.1", 2, base
+	opts.DeltaOutput = filepath.Join(dir, "delta", "b", "next.delta.tar")
+	if _, err := Build(context.Background(), opts); err != nil {
+		t.Fatalf("build with a delta into missing folders: %v", err)
+	}
+	for _, out := range []string{opts.Output, opts.DeltaOutput} {
+		if _, err := os.Stat(out); err != nil {
+			t.Errorf("output not written: %v", err)
+		}
+	}
+}
+
+func TestBuildOutputUnderFileFails(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Build(context.Background(), fixtureOptions(t, filepath.Join(file, "kit.tar")))
+	if err == nil {
+		t.Fatal("build under a file succeeded")
+	}
+	if !strings.Contains(err.Error(), "creating folder "+file) {
+		t.Errorf("error %q does not name the folder it could not create", err)
+	}
+}
