@@ -243,3 +243,14 @@ func TestBuildOnBaseRejectsLowerSequence(t *testing.T) {
 		assertNoFile(t, filepath.Join(e.dir, "next.tar.zst"))
 	}
 }
+
+func TestBuildRejectsWrongImageDigest(t *testing.T) {
+	e := newEnv(t)
+	image := demoImage(t, e.dir)
+	const wrong = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	ref := "registry.example.test/stella-ops/scanner@" + wrong
+	kit := filepath.Join(e.dir, "kit.tar")
+	r := e.run("ouk", "build", "-o", kit, "--image", ref+"="+image, "--feed", "osv="+fixtureFeed(t, "osv"))
+	assertFailure(t, "--image with a wrong digest", r, exitUsage, ref, "index digest sha256:", image)
+	assertNoFile(t, kit)
+}

@@ -87,6 +87,7 @@ folder of JSON files (searched recursively), one JSON file or an OSV all.zip.
 A feed that yields no valid record stops the build. A kit built without any
 --feed carries an empty DB, and the build warns about it. Images are REF=PATH
 with PATH an OCI layout folder or an oci-archive tar; every platform is kept.
+A REF with @DIGEST must name the digest of the image's manifest or index.
 
 With --base and no --image, the new kit carries the base kit's images
 unchanged, so a delta from the base omits their layers; --drop-base-images

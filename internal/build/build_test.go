@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/layout"
 )
 
 func fixtureOptions(t *testing.T, out string) Options {
@@ -231,5 +233,43 @@ func TestBuildOutputUnderFileFails(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "creating folder "+file) {
 		t.Errorf("error %q does not name the folder it could not create", err)
+	}
+}
+
+func TestBuildChecksImageRefDigest(t *testing.T) {
+	dir := t.TempDir()
+	image := testImage(t, dir)
+	index, _, err := layout.OpenDir(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imageDigest := index.Manifests[0].Digest
+	repo, _, _ := strings.Cut(testImageRef, ":")
+	wrong := digest.FromString("other content")
+
+	for _, ref := range []string{repo + "@" + wrong.String(), testImageRef + "@" + wrong.String()} {
+		opts := fixtureOptions(t, filepath.Join(dir, "wrong.tar"))
+		opts.Images = []Image{{Ref: ref, Path: image}}
+		_, err := Build(context.Background(), opts)
+		if !errors.Is(err, errdef.ErrInvalidArgument) {
+			t.Errorf("%s: err = %v, want ErrInvalidArgument", ref, err)
+			continue
+		}
+		for _, want := range []string{ref, wrong.String(), "index digest " + imageDigest.String(), image} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not mention %q", ref, err, want)
+			}
+		}
+		if _, statErr := os.Stat(opts.Output); statErr == nil {
+			t.Errorf("%s: a rejected build wrote %s", ref, opts.Output)
+		}
+	}
+
+	for _, ref := range []string{repo + "@" + imageDigest.String(), testImageRef + "@" + imageDigest.String()} {
+		opts := fixtureOptions(t, filepath.Join(dir, "right.tar"))
+		opts.Images = []Image{{Ref: ref, Path: image}}
+		if _, err := Build(context.Background(), opts); err != nil {
+			t.Errorf("%s: %v", ref, err)
+		}
 	}
 }
