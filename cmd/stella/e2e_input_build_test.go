@@ -254,3 +254,19 @@ func TestBuildRejectsWrongImageDigest(t *testing.T) {
 	assertFailure(t, "--image with a wrong digest", r, exitUsage, ref, "index digest sha256:", image)
 	assertNoFile(t, kit)
 }
+
+func TestBuildRejectsBadImageSource(t *testing.T) {
+	e := newEnv(t)
+	text := e.writeTestFile("notes.txt", "hello\n")
+	kit := filepath.Join(e.dir, "kit.tar")
+	for path, want := range map[string]string{e.dir: "the folder has no oci-layout file", text: "starts with bytes"} {
+		r := e.run("ouk", "build", "-o", kit, "--image", "registry.example.test/a:1="+path)
+		assertFailure(t, "--image ...="+path, r, exitUsage, "image source "+path+" is not an OCI layout folder or oci-archive tar", want)
+		for _, kitWords := range []string{"kit stream", "invalid kit"} {
+			if strings.Contains(r.stderr, kitWords) {
+				t.Errorf("--image ...=%s: error speaks of a %q:\n%s", path, kitWords, r.stderr)
+			}
+		}
+		assertNoFile(t, kit)
+	}
+}

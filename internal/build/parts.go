@@ -85,9 +85,12 @@ func (b *builder) addImages(ctx context.Context) ([]ocispec.Descriptor, error) {
 	}
 	var out []ocispec.Descriptor
 	for _, img := range b.opts.Images {
+		if err := checkImageSource(img.Path); err != nil {
+			return nil, fmt.Errorf("loading image %s: %w", img.Ref, err)
+		}
 		desc, src, err := layout.LoadImage(ctx, img.Path, img.Ref)
 		if err != nil {
-			return nil, fmt.Errorf("loading image %s from %s: %w", img.Ref, img.Path, err)
+			return nil, fmt.Errorf("loading image %s from %s: %w", img.Ref, img.Path, asImageSourceError(img.Path, err))
 		}
 		b.src.rest = append(b.src.rest, src)
 		if err := checkRefDigest(img, desc); err != nil {
