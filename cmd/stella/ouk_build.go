@@ -132,7 +132,7 @@ the delta's bundle digest is the full kit's.`,
 	f.StringArrayVar(&o.spec.Feeds, "feed", nil, "vulnerability feed KIND=PATH (repeatable)")
 	f.StringArrayVar(&o.spec.Images, "image", nil, "image REF=PATH (repeatable)")
 	f.StringVar(&o.spec.SBOM, "sbom", "", "SPDX 2.3 JSON SBOM to carry (default: generated from the kit)")
-	f.StringVar(&o.spec.Key, "key", "", "private key to sign with (cosign.key or PKCS#8 PEM)")
+	f.StringVar(&o.spec.Key, "key", "", "private key to sign with, ECDSA or RSA (cosign.key, or PKCS#8 or SEC 1 EC PEM)")
 	f.StringVar(&o.spec.Expires, "expires", "", "time until the kit expires, such as 720h or 30d (default never)")
 	f.StringVar(&o.spec.Base, "base", "", "previous kit whose DB layers are reused; adds one overlay layer")
 	f.BoolVar(&o.spec.Rollup, "rollup", false, "with --base, write fresh base layers instead of an overlay")
