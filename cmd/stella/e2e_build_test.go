@@ -123,3 +123,14 @@ func tarFolder(t *testing.T, dir, out string) {
 	}
 	writeTar(t, out, entries)
 }
+
+func TestBuildFileOutputFolderCreated(t *testing.T) {
+	e := newEnv(t)
+	feeds := filepath.Join(repoRoot(t), "testdata", "feeds")
+	file := e.writeTestFile("nightly.yaml", "output: out/kit-31.tar.zst\nsequence: 31\n"+
+		"feeds: [osv="+filepath.Join(feeds, "osv")+"]\n")
+	e.must("ouk", "build", "-f", file)
+	if _, err := os.Stat(filepath.Join(e.dir, "out", "kit-31.tar.zst")); err != nil {
+		t.Errorf("kit not written to the output folder: %v", err)
+	}
+}

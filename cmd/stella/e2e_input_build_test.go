@@ -116,14 +116,45 @@ func TestBuildVersionMustBeRefName(t *testing.T) {
 func TestBuildSequenceMustBePositive(t *testing.T) {
 	e := newEnv(t)
 	kit := filepath.Join(e.dir, "kit.tar")
-	for _, seq := range []string{"0", "-5"} {
+	for _, seq := range []string{"0", "-5", "000", "0x1f", "0b101", "0o31", "1_000", "+5", "3.0", "",
+		"9223372036854775808"} {
 		r := e.run("ouk", "build", "-o", kit, "--sequence", seq, "--feed", "osv="+fixtureFeed(t, "osv"))
-		assertFailure(t, "--sequence "+seq, r, exitUsage, "sequence "+seq+" is not a positive whole number")
+		assertFailure(t, "--sequence "+seq, r, exitUsage, `--sequence is "`+seq+`"`, "positive whole number in decimal digits")
 		assertNoFile(t, kit)
 	}
-	file := e.writeTestFile("seq.yaml", "output: kit.tar\nsequence: 0\n")
-	r := e.run("ouk", "build", "-f", file)
-	assertFailure(t, "sequence: 0 in a build file", r, exitUsage, "sequence 0 is not a positive whole number")
+	for _, seq := range []string{"0", "0x1f", "089x", "soon"} {
+		file := e.writeTestFile("seq.yaml", "output: kit.tar\nsequence: "+seq+"\n")
+		r := e.run("ouk", "build", "-f", file)
+		assertFailure(t, "sequence: "+seq+" in a build file", r, exitUsage, "seq.yaml", "line 2",
+			`key "sequence" is "`+seq+`"`, "positive whole number in decimal digits")
+		assertNoFile(t, kit)
+	}
+}
+
+func TestBuildSequenceLeadingZerosAreDecimal(t *testing.T) {
+	e := newEnv(t)
+	sequenceOf := func(args ...string) int64 {
+		t.Helper()
+		var res struct {
+			Sequence int64 `json:"sequence"`
+		}
+		out := e.must(append([]string{"ouk", "build", "--format", "json", "--feed", "osv=" + fixtureFeed(t, "osv")}, args...)...)
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("decoding build result: %v\n%s", err, out)
+		}
+		return res.Sequence
+	}
+	for flag, want := range map[string]int64{"031": 31, "089": 89, "007": 7, "42": 42} {
+		if got := sequenceOf("-o", filepath.Join(e.dir, "flag-"+flag+".tar"), "--sequence", flag); got != want {
+			t.Errorf("--sequence %s gave sequence %d, want %d", flag, got, want)
+		}
+	}
+	for text, want := range map[string]int64{"031": 31, "089": 89, `"042"`: 42} {
+		file := e.writeTestFile("seq.yaml", "output: file.tar\nsequence: "+text+"\n")
+		if got := sequenceOf("-f", file); got != want {
+			t.Errorf("sequence: %s in a build file gave sequence %d, want %d", text, got, want)
+		}
+	}
 }
 
 func TestBuildFileErrorsNameKey(t *testing.T) {
@@ -196,4 +227,46 @@ func FuzzDecodeYAMLFile(f *testing.F) {
 			t.Errorf("settings error speaks of JSON: %v", err)
 		}
 	})
+}
+
+func TestBuildOnBaseRejectsLowerSequence(t *testing.T) {
+	e := newEnv(t)
+	base := e.buildKit("base.tar.zst", "--version", "10", "--sequence", "10")
+	for _, extra := range [][]string{{"-o", filepath.Join(e.dir, "next.delta.tar.zst"), "--delta"},
+		{"-o", filepath.Join(e.dir, "next.tar.zst")}} {
+		args := append([]string{"ouk", "build", "--base", base, "--sequence", "5", "--key", e.key,
+			"--feed", "osv=" + fixtureFeed(t, "osv"), "--drop-source", "regional:demo-cert"}, extra...)
+		r := e.run(args...)
+		label := strings.Join(extra, " ")
+		assertFailure(t, label, r, exitUsage, "kit sequence 5 is not above 10", base, "downgrade", "11 or higher")
+		assertNoFile(t, extra[1])
+		assertNoFile(t, filepath.Join(e.dir, "next.tar.zst"))
+	}
+}
+
+func TestBuildRejectsWrongImageDigest(t *testing.T) {
+	e := newEnv(t)
+	image := demoImage(t, e.dir)
+	const wrong = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	ref := "registry.example.test/stella-ops/scanner@" + wrong
+	kit := filepath.Join(e.dir, "kit.tar")
+	r := e.run("ouk", "build", "-o", kit, "--image", ref+"="+image, "--feed", "osv="+fixtureFeed(t, "osv"))
+	assertFailure(t, "--image with a wrong digest", r, exitUsage, ref, "index digest sha256:", image)
+	assertNoFile(t, kit)
+}
+
+func TestBuildRejectsBadImageSource(t *testing.T) {
+	e := newEnv(t)
+	text := e.writeTestFile("notes.txt", "hello\n")
+	kit := filepath.Join(e.dir, "kit.tar")
+	for path, want := range map[string]string{e.dir: "the folder has no oci-layout file", text: "starts with bytes"} {
+		r := e.run("ouk", "build", "-o", kit, "--image", "registry.example.test/a:1="+path)
+		assertFailure(t, "--image ...="+path, r, exitUsage, "image source "+path+" is not an OCI layout folder or oci-archive tar", want)
+		for _, kitWords := range []string{"kit stream", "invalid kit"} {
+			if strings.Contains(r.stderr, kitWords) {
+				t.Errorf("--image ...=%s: error speaks of a %q:\n%s", path, kitWords, r.stderr)
+			}
+		}
+		assertNoFile(t, kit)
+	}
 }

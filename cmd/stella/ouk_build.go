@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 	"oras.land/oras-go/v2/registry"
 
 	"stella-ops.org/ouk/internal/build"
@@ -28,8 +29,10 @@ import (
 type kitSpec struct {
 	Output  string `json:"output"`
 	Version string `json:"version"`
-	// Sequence is nil when neither the file nor --sequence gives one.
-	Sequence *int64   `json:"sequence,omitempty"`
+	// Sequence is the sequence number as written, which parseSequence
+	// reads. It is text so that YAML cannot read a leading 0 as an octal
+	// prefix. It is nil when neither the file nor --sequence gives one.
+	Sequence *string  `json:"sequence,omitempty"`
 	Feeds    []string `json:"feeds"`
 	Images   []string `json:"images"`
 	SBOM     string   `json:"sbom"`
@@ -52,7 +55,7 @@ const buildFileDocs = "docs/build-file.md"
 
 type buildOptions struct {
 	spec       kitSpec
-	sequence   int64
+	sequence   string
 	file       string
 	format     string
 	delta      bool
@@ -70,8 +73,10 @@ comes from SOURCE_DATE_EPOCH when set, so two builds of the same inputs are
 identical apart from the signature. The version tags the kit in its OCI
 layout, so it must be a valid OCI reference name: letters, digits and the
 separators - . _ : @ + between them, with / between parts. The sequence is
-a positive whole number; import rejects a kit whose sequence is lower than
-the active kit's, so give each build a higher one.
+a positive whole number in decimal digits, where leading zeros are ignored
+(031 is 31); import rejects a kit whose sequence is lower than the active
+kit's, so give each build a higher one. A build with --base rejects a
+sequence that is not above the base kit's.
 
 -f reads the same settings from a YAML build file; docs/build-file.md
 lists its keys. Flags given with -f override the file's values, and
@@ -82,6 +87,7 @@ folder of JSON files (searched recursively), one JSON file or an OSV all.zip.
 A feed that yields no valid record stops the build. A kit built without any
 --feed carries an empty DB, and the build warns about it. Images are REF=PATH
 with PATH an OCI layout folder or an oci-archive tar; every platform is kept.
+A REF with @DIGEST must name the digest of the image's manifest or index.
 
 With --base and no --image, the new kit carries the base kit's images
 unchanged, so a delta from the base omits their layers; --drop-base-images
@@ -117,15 +123,16 @@ the delta's bundle digest is the full kit's.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "YAML build file with the same settings as the flags (see docs/build-file.md); flags override it")
-	f.StringVarP(&o.spec.Output, "output", "o", "", "kit file to write (.tar, .tar.gz, .tgz, .tar.zst or .tzst)")
+	f.StringVarP(&o.spec.Output, "output", "o", "", "kit file to write (.tar, .tar.gz, .tgz, .tar.zst or .tzst); missing folders above it are created")
 	f.StringVar(&o.spec.Version, "version", "",
 		"kit version, an OCI reference name such as 2026.12.04 (default the creation time, 2006.01.02-150405)")
-	f.Int64Var(&o.sequence, "sequence", 0,
-		"kit sequence number, a positive whole number (default the creation time in Unix seconds)")
+	f.StringVar(&o.sequence, "sequence", "",
+		"kit sequence `number`, a positive whole number in decimal digits, leading zeros ignored "+
+			"(default the creation time in Unix seconds)")
 	f.StringArrayVar(&o.spec.Feeds, "feed", nil, "vulnerability feed KIND=PATH (repeatable)")
 	f.StringArrayVar(&o.spec.Images, "image", nil, "image REF=PATH (repeatable)")
 	f.StringVar(&o.spec.SBOM, "sbom", "", "SPDX 2.3 JSON SBOM to carry (default: generated from the kit)")
-	f.StringVar(&o.spec.Key, "key", "", "private key to sign with (cosign.key or PKCS#8 PEM)")
+	f.StringVar(&o.spec.Key, "key", "", "private key to sign with, ECDSA or RSA (cosign.key, or PKCS#8 or SEC 1 EC PEM)")
 	f.StringVar(&o.spec.Expires, "expires", "", "time until the kit expires, such as 720h or 30d (default never)")
 	f.StringVar(&o.spec.Base, "base", "", "previous kit whose DB layers are reused; adds one overlay layer")
 	f.BoolVar(&o.spec.Rollup, "rollup", false, "with --base, write fresh base layers instead of an overlay")
@@ -319,6 +326,10 @@ func fullKitName(deltaName string) string {
 func (o *buildOptions) merged(cmd *cobra.Command) (kitSpec, error) {
 	f := cmd.Flags()
 	if f.Changed("sequence") {
+		if _, ok := parseSequence(o.sequence); !ok {
+			return kitSpec{}, usagef("--sequence is %q; give %s, or leave it out to use the creation time in Unix seconds",
+				o.sequence, sequenceRule)
+		}
 		o.spec.Sequence = &o.sequence
 	}
 	if o.file == "" {
@@ -382,7 +393,50 @@ func readBuildFile(path string) (kitSpec, error) {
 		return kitSpec{}, fmt.Errorf("build file %s: %v; %s describes each key: %w",
 			path, err, buildFileDocs, errdef.ErrInvalidArgument)
 	}
+	if spec.Sequence != nil {
+		if _, ok := parseSequence(*spec.Sequence); !ok {
+			return kitSpec{}, usagef("build file %s: line %d: key \"sequence\" is %q; give %s, "+
+				"or leave the key out to use the creation time in Unix seconds",
+				path, yamlKeyLine(raw, "sequence"), *spec.Sequence, sequenceRule)
+		}
+	}
 	return spec, nil
+}
+
+// yamlKeyLine returns the line of the value of the top-level key in the
+// YAML mapping raw, or 0 when the key is not found.
+func yamlKeyLine(raw []byte, key string) int {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil || len(doc.Content) == 0 {
+		return 0
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1].Line
+		}
+	}
+	return 0
+}
+
+// sequenceRule describes the kit sequences that parseSequence accepts, for
+// messages.
+const sequenceRule = "a positive whole number in decimal digits, such as 42 or 042 (leading zeros are ignored), " +
+	"at most 9223372036854775807"
+
+// parseSequence reads a kit sequence written in decimal digits. Leading
+// zeros are ignored, so "031", as printf %03d pads 31, is 31 and not the
+// octal 25. A sign, a base prefix such as 0x, an underscore, zero and a
+// number over math.MaxInt64 are rejected.
+func parseSequence(text string) (int64, bool) {
+	if text == "" || strings.Trim(text, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || n == 0 {
+		return 0, false
+	}
+	return n, true
 }
 
 // resolvePaths makes the spec's relative paths relative to dir.
@@ -419,11 +473,11 @@ func (s kitSpec) options() (build.Options, error) {
 		}
 	}
 	if s.Sequence != nil {
-		if *s.Sequence <= 0 {
-			return opts, usagef("kit sequence %d is not a positive whole number; give one such as 42, "+
-				"or leave out --sequence to use the creation time in Unix seconds", *s.Sequence)
+		n, ok := parseSequence(*s.Sequence)
+		if !ok {
+			return opts, usagef("kit sequence is %q; give %s", *s.Sequence, sequenceRule)
 		}
-		opts.Sequence = *s.Sequence
+		opts.Sequence = n
 	}
 	if s.Rollup && s.Base == "" {
 		return opts, usagef("--rollup needs --base PREVIOUS_KIT")

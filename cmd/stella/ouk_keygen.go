@@ -19,7 +19,9 @@ func newKeygenCommand(g *globalOptions) *cobra.Command {
 		Short: "Create a signing key pair (cosign.key, cosign.pub) in cosign's format",
 		Long: `Create an ECDSA P-256 key pair as cosign generate-key-pair does. The private
 key is encrypted with the password in $COSIGN_PASSWORD (an empty value is
-allowed), or one typed at the prompt on a terminal.`,
+allowed), or one typed at the prompt on a terminal. Without either, or with
+an empty password, the private key is not protected, and keygen prints a
+warning.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := format.validate(); err != nil {
@@ -49,6 +51,9 @@ allowed), or one typed at the prompt on a terminal.`,
 			if err := os.WriteFile(pubPath, pub, 0o644); err != nil {
 				return fmt.Errorf("writing public key: %w", err)
 			}
+			if len(pw) == 0 && !g.quiet {
+				fmt.Fprintln(cmd.ErrOrStderr(), unprotectedKeyWarning(keyPath))
+			}
 			if format.json() {
 				return writeJSON(cmd.OutOrStdout(), map[string]string{"privateKey": keyPath, "publicKey": pubPath})
 			}
@@ -60,4 +65,19 @@ allowed), or one typed at the prompt on a terminal.`,
 	cmd.Flags().BoolVar(&force, "force", false, "replace an existing cosign.key")
 	format.register(cmd)
 	return cmd
+}
+
+// unprotectedKeyWarning returns the warning for a private key written
+// with an empty password, with where the empty password came from and how
+// to set one.
+func unprotectedKeyWarning(keyPath string) string {
+	cause := "the password typed at the prompt is empty"
+	if _, set := os.LookupEnv("COSIGN_PASSWORD"); set {
+		cause = "COSIGN_PASSWORD is empty"
+	} else if !isTerminal(os.Stdin) {
+		cause = "COSIGN_PASSWORD is not set and standard input is not a terminal to ask for a password"
+	}
+	return fmt.Sprintf("warning: %s, so the private key %s is not protected by a password; "+
+		"to protect it, set COSIGN_PASSWORD (or run on a terminal to type one) and run keygen again with --force",
+		cause, keyPath)
 }

@@ -45,6 +45,7 @@ func buildBaseWithImage(t *testing.T, dir string) string {
 	t.Helper()
 	base := filepath.Join(dir, "base.tar")
 	opts := fixtureOptions(t, base)
+	opts.Sequence = 1
 	opts.Images = []Image{{Ref: testImageRef, Path: testImage(t, dir)}}
 	if _, err := Build(context.Background(), opts); err != nil {
 		t.Fatal(err)

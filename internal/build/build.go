@@ -11,6 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -137,6 +140,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 				"build cannot start from it; pass the full kit of %s, which a build with --delta writes beside the delta: %w",
 				opts.Base, v, info.Config.Base.Version, v, errdef.ErrInvalidArgument)
 		}
+		if err := b.checkAboveBase(); err != nil {
+			return nil, err
+		}
 		b.src.rest = append(b.src.rest, b.base.Storage)
 	}
 
@@ -158,16 +164,13 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 
 	meta := oci.Meta{
 		Version:  opts.Version,
-		Sequence: opts.Sequence,
+		Sequence: b.sequence(),
 		Created:  created,
 		Schema:   oci.SchemaVersion,
 		Kind:     oci.KindFull,
 	}
 	if meta.Version == "" {
 		meta.Version = created.Format("2006.01.02-150405")
-	}
-	if meta.Sequence == 0 {
-		meta.Sequence = created.Unix()
 	}
 	if opts.Expires > 0 {
 		meta.Expires = created.Add(opts.Expires)
@@ -209,6 +212,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		index.Manifests = append(index.Manifests, tablesDesc)
 	}
 
+	if err := createParentFolder(opts.Output); err != nil {
+		return nil, err
+	}
 	size, err := layout.WriteTarFile(ctx, opts.Output, index, b.src, layout.TarOptions{Compression: comp, ModTime: created})
 	if err != nil {
 		return nil, err
@@ -242,12 +248,60 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// sequence returns the new kit's sequence: Options.Sequence, or the
+// creation time in Unix seconds when that is 0.
+func (b *builder) sequence() int64 {
+	if b.opts.Sequence == 0 {
+		return b.created.Unix()
+	}
+	return b.opts.Sequence
+}
+
+// checkAboveBase rejects a new kit whose sequence is not above the base
+// kit's. A site that imported the base rejects a lower sequence as a
+// downgrade, and an equal one leaves the order of the two kits unknown,
+// which `stella ouk delta` rejects too.
+func (b *builder) checkAboveBase() error {
+	seq, base := b.sequence(), b.base.Meta
+	if seq > base.Sequence {
+		return nil
+	}
+	given := fmt.Sprintf("kit sequence %d", seq)
+	if b.opts.Sequence == 0 {
+		given += " (the creation time in Unix seconds, the default)"
+	}
+	reason := "a site that imported the base would reject the new kit as a downgrade"
+	if seq == base.Sequence {
+		reason = "two kits with one sequence have no order, so a site could not tell which is newer"
+	}
+	fix := fmt.Sprintf("give a sequence of %d or higher with --sequence", base.Sequence+1)
+	if base.Sequence == math.MaxInt64 {
+		fix = "no higher sequence exists, so build on a base with a lower sequence"
+	}
+	return fmt.Errorf("%s is not above %d, the sequence of base kit %s (%s); %s, so %s: %w",
+		given, base.Sequence, b.opts.Base, base.Version, reason, fix, errdef.ErrInvalidArgument)
+}
+
+// createParentFolder creates the folders above the output file path that do
+// not exist yet, as mkdir -p does, so an output such as out/kit.tar.zst
+// needs no mkdir first.
+func createParentFolder(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating folder %s for the output %s: %w", dir, path, err)
+	}
+	return nil
+}
+
 // writeDelta writes the delta from the base kit to the kit just built,
 // reading the new kit's blobs from the build's own sources.
 func (b *builder) writeDelta(ctx context.Context, index ocispec.Index) (*delta.Result, error) {
 	target, err := delta.FromStorage(ctx, b.src, index)
 	if err != nil {
 		return nil, fmt.Errorf("reading the new kit for the delta: %w", err)
+	}
+	if err := createParentFolder(b.opts.DeltaOutput); err != nil {
+		return nil, err
 	}
 	return delta.WriteFile(ctx, b.opts.DeltaOutput, b.base, target,
 		delta.Options{Signer: b.opts.Signer, Created: b.created, Logger: b.opts.Logger})

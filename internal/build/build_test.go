@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/layout"
 )
 
 func fixtureOptions(t *testing.T, out string) Options {
@@ -108,7 +110,9 @@ func TestBuildRejectsNonSPDXSBOM(t *testing.T) {
 func TestBuildWithBaseAddsOneLayer(t *testing.T) {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.tar")
-	resBase, err := Build(context.Background(), fixtureOptions(t, base))
+	baseOpts := fixtureOptions(t, base)
+	baseOpts.Sequence = 1
+	resBase, err := Build(context.Background(), baseOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,5 +125,151 @@ func TestBuildWithBaseAddsOneLayer(t *testing.T) {
 	}
 	if res.Layers != resBase.Layers+1 {
 		t.Errorf("kit built on a base has %d DB layers, want %d", res.Layers, resBase.Layers+1)
+	}
+}
+
+func TestBuildRejectsSequenceNotAboveBase(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.tar")
+	baseOpts := fixtureOptions(t, base)
+	baseOpts.Sequence = 10
+	if _, err := Build(context.Background(), baseOpts); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		sequence int64
+		delta    bool
+		wants    []string
+	}{
+		{"lower", 5, false, []string{"kit sequence 5 is not above 10", base, "downgrade", "11 or higher"}},
+		{"lower delta", 5, true, []string{"kit sequence 5 is not above 10", base, "downgrade", "11 or higher"}},
+		{"equal", 10, false, []string{"kit sequence 10 is not above 10", "no order", "11 or higher"}},
+		{"equal delta", 10, true, []string{"kit sequence 10 is not above 10", "no order", "11 or higher"}},
+	}
+	for _, c := range cases {
+		opts := fixtureOptions(t, filepath.Join(dir, c.name+".tar"))
+		opts.Version, opts.Sequence, opts.Base = "1.0.1", c.sequence, base
+		if c.delta {
+			opts.DeltaOutput = filepath.Join(dir, c.name+".delta.tar")
+		}
+		_, err := Build(context.Background(), opts)
+		if !errors.Is(err, errdef.ErrInvalidArgument) {
+			t.Errorf("%s: err = %v, want ErrInvalidArgument", c.name, err)
+			continue
+		}
+		for _, want := range c.wants {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not mention %q", c.name, err, want)
+			}
+		}
+		for _, out := range []string{opts.Output, opts.DeltaOutput} {
+			if _, statErr := os.Stat(out); out != "" && statErr == nil {
+				t.Errorf("%s: a rejected build wrote %s", c.name, out)
+			}
+		}
+	}
+
+	opts := fixtureOptions(t, filepath.Join(dir, "next.tar"))
+	opts.Version, opts.Sequence, opts.Base = "1.0.1", 11, base
+	if _, err := Build(context.Background(), opts); err != nil {
+		t.Errorf("sequence 11 on a base of sequence 10: %v", err)
+	}
+}
+
+func TestBuildRejectsDefaultSequenceBelowBase(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.tar")
+	baseOpts := fixtureOptions(t, base)
+	baseOpts.Sequence = baseOpts.Created.Unix() + 1000
+	if _, err := Build(context.Background(), baseOpts); err != nil {
+		t.Fatal(err)
+	}
+	opts := fixtureOptions(t, filepath.Join(dir, "next.tar"))
+	opts.Version, opts.Base = "1.0.1", base
+	_, err := Build(context.Background(), opts)
+	if !errors.Is(err, errdef.ErrInvalidArgument) {
+		t.Fatalf("err = %v, want ErrInvalidArgument", err)
+	}
+	if !strings.Contains(err.Error(), "the creation time in Unix seconds") {
+		t.Errorf("error %q does not say the sequence is the creation time", err)
+	}
+}
+
+func TestBuildCreatesOutputFolders(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base", "kit.tar")
+	baseOpts := fixtureOptions(t, base)
+	baseOpts.Sequence = 1
+	if _, err := Build(context.Background(), baseOpts); err != nil {
+		t.Fatalf("build into a missing folder: %v", err)
+	}
+	if _, err := os.Stat(base); err != nil {
+		t.Errorf("kit not written: %v", err)
+	}
+
+	opts := fixtureOptions(t, filepath.Join(dir, "full", "a", "next.tar"))
+	opts.Version, opts.Sequence, opts.Base = "1.0.1", 2, base
+	opts.DeltaOutput = filepath.Join(dir, "delta", "b", "next.delta.tar")
+	if _, err := Build(context.Background(), opts); err != nil {
+		t.Fatalf("build with a delta into missing folders: %v", err)
+	}
+	for _, out := range []string{opts.Output, opts.DeltaOutput} {
+		if _, err := os.Stat(out); err != nil {
+			t.Errorf("output not written: %v", err)
+		}
+	}
+}
+
+func TestBuildOutputUnderFileFails(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Build(context.Background(), fixtureOptions(t, filepath.Join(file, "kit.tar")))
+	if err == nil {
+		t.Fatal("build under a file succeeded")
+	}
+	if !strings.Contains(err.Error(), "creating folder "+file) {
+		t.Errorf("error %q does not name the folder it could not create", err)
+	}
+}
+
+func TestBuildChecksImageRefDigest(t *testing.T) {
+	dir := t.TempDir()
+	image := testImage(t, dir)
+	index, _, err := layout.OpenDir(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imageDigest := index.Manifests[0].Digest
+	repo, _, _ := strings.Cut(testImageRef, ":")
+	wrong := digest.FromString("other content")
+
+	for _, ref := range []string{repo + "@" + wrong.String(), testImageRef + "@" + wrong.String()} {
+		opts := fixtureOptions(t, filepath.Join(dir, "wrong.tar"))
+		opts.Images = []Image{{Ref: ref, Path: image}}
+		_, err := Build(context.Background(), opts)
+		if !errors.Is(err, errdef.ErrInvalidArgument) {
+			t.Errorf("%s: err = %v, want ErrInvalidArgument", ref, err)
+			continue
+		}
+		for _, want := range []string{ref, wrong.String(), "index digest " + imageDigest.String(), image} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not mention %q", ref, err, want)
+			}
+		}
+		if _, statErr := os.Stat(opts.Output); statErr == nil {
+			t.Errorf("%s: a rejected build wrote %s", ref, opts.Output)
+		}
+	}
+
+	for _, ref := range []string{repo + "@" + imageDigest.String(), testImageRef + "@" + imageDigest.String()} {
+		opts := fixtureOptions(t, filepath.Join(dir, "right.tar"))
+		opts.Images = []Image{{Ref: ref, Path: image}}
+		if _, err := Build(context.Background(), opts); err != nil {
+			t.Errorf("%s: %v", ref, err)
+		}
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	orasErrdef "oras.land/oras-go/v2/errdef"
@@ -83,11 +85,17 @@ func (b *builder) addImages(ctx context.Context) ([]ocispec.Descriptor, error) {
 	}
 	var out []ocispec.Descriptor
 	for _, img := range b.opts.Images {
+		if err := checkImageSource(img.Path); err != nil {
+			return nil, fmt.Errorf("loading image %s: %w", img.Ref, err)
+		}
 		desc, src, err := layout.LoadImage(ctx, img.Path, img.Ref)
 		if err != nil {
-			return nil, fmt.Errorf("loading image %s from %s: %w", img.Ref, img.Path, err)
+			return nil, fmt.Errorf("loading image %s from %s: %w", img.Ref, img.Path, asImageSourceError(img.Path, err))
 		}
 		b.src.rest = append(b.src.rest, src)
+		if err := checkRefDigest(img, desc); err != nil {
+			return nil, err
+		}
 		child := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size,
 			ArtifactType: desc.ArtifactType, Platform: desc.Platform}
 		child.Annotations = map[string]string{oci.AnnotationRole: oci.RoleImage, oci.AnnotationImageRef: img.Ref}
@@ -96,6 +104,32 @@ func (b *builder) addImages(ctx context.Context) ([]ocispec.Descriptor, error) {
 	}
 	return out, nil
 }
+
+// checkRefDigest rejects an image reference whose digest, after "@", is not
+// the digest of the manifest or index loaded for it. The kit would carry
+// the reference as given, so status and the mirror would show a digest
+// that names other content.
+func checkRefDigest(img Image, loaded ocispec.Descriptor) error {
+	at := strings.LastIndex(img.Ref, "@")
+	if at < 0 {
+		return nil
+	}
+	given := digest.Digest(img.Ref[at+1:])
+	if given == loaded.Digest {
+		return nil
+	}
+	kind := "manifest"
+	if loaded.MediaType == ocispec.MediaTypeImageIndex || loaded.MediaType == mediaTypeDockerManifestList {
+		kind = "index"
+	}
+	return fmt.Errorf("image reference %s names digest %s, but the image at %s has %s digest %s; "+
+		"give the reference with @%s, or without a digest: %w",
+		img.Ref, given, img.Path, kind, loaded.Digest, loaded.Digest, errdef.ErrInvalidArgument)
+}
+
+// mediaTypeDockerManifestList is the media type of a Docker image index,
+// which an OCI layout may list beside OCI ones.
+const mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
 
 // addSBOM stores the SBOM manifest, from --sbom or generated from the kit.
 func (b *builder) addSBOM(ctx context.Context, db ocispec.Descriptor, images []ocispec.Descriptor, summary vulndb.Summary) (ocispec.Descriptor, error) {

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runKeygen runs `stella ouk keygen` into dir with standard input not a
+// terminal and COSIGN_PASSWORD set to password, or unset when password is
+// nil. It returns the standard error.
+func runKeygen(t *testing.T, dir string, password *string, extra ...string) string {
+	t.Helper()
+	cmd := exec.Command(stellaBin, append([]string{"ouk", "keygen", "--output-dir", dir}, extra...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "COSIGN_PASSWORD=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if password != nil {
+		cmd.Env = append(cmd.Env, "COSIGN_PASSWORD="+*password)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, stderr.String())
+	}
+	return stderr.String()
+}
+
+func TestKeygenWarnsUnprotectedKey(t *testing.T) {
+	dir := t.TempDir()
+	empty, secret := "", "secret"
+
+	unset := runKeygen(t, filepath.Join(dir, "unset"), nil)
+	for _, want := range []string{"warning:", "COSIGN_PASSWORD is not set", "not a terminal",
+		filepath.Join(dir, "unset", "cosign.key"), "not protected by a password", "set COSIGN_PASSWORD", "--force"} {
+		if !strings.Contains(unset, want) {
+			t.Errorf("keygen without COSIGN_PASSWORD: stderr does not mention %q:\n%s", want, unset)
+		}
+	}
+
+	emptyOut := runKeygen(t, filepath.Join(dir, "empty"), &empty)
+	for _, want := range []string{"COSIGN_PASSWORD is empty", "not protected by a password"} {
+		if !strings.Contains(emptyOut, want) {
+			t.Errorf("keygen with an empty COSIGN_PASSWORD: stderr does not mention %q:\n%s", want, emptyOut)
+		}
+	}
+
+	if out := runKeygen(t, filepath.Join(dir, "quiet"), nil, "--quiet"); out != "" {
+		t.Errorf("keygen --quiet printed on stderr:\n%s", out)
+	}
+	if out := runKeygen(t, filepath.Join(dir, "secret"), &secret); out != "" {
+		t.Errorf("keygen with a password printed on stderr:\n%s", out)
+	}
+}
