@@ -61,8 +61,15 @@ func TargetRef(imageRef, target, digest string) (string, error) {
 		return "", fmt.Errorf("mirror target %q: write it as REGISTRY or REGISTRY/PREFIX without a scheme", target)
 	}
 	out := target + "/" + ref.Repository
-	if ref.Reference != "" && ref.ValidateReferenceAsTag() == nil {
-		return out + ":" + ref.Reference, nil
+	// A reference with a tag and a digest keeps its tag, which the parser
+	// drops for the digest.
+	name, _, _ := strings.Cut(imageRef, "@")
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		tagged := ref
+		tagged.Reference = name[i+1:]
+		if tagged.ValidateReferenceAsTag() == nil {
+			return out + ":" + tagged.Reference, nil
+		}
 	}
 	return out + "@" + digest, nil
 }

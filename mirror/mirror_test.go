@@ -210,6 +210,8 @@ func TestTargetRef(t *testing.T) {
 		{"example.test/stella-ops/scanner:0.1.0", "reg.local:5000", "reg.local:5000/stella-ops/scanner:0.1.0"},
 		{"example.test:443/a/b/c:v1", "reg.local/p/", "reg.local/p/a/b/c:v1"},
 		{"example.test/a@sha256:" + strings.Repeat("a", 64), "reg.local", "reg.local/a@sha256:" + strings.Repeat("b", 64)},
+		// A tag and a digest: the tag is kept.
+		{"example.test:5000/a/b:1.0@sha256:" + strings.Repeat("a", 64), "reg.local", "reg.local/a/b:1.0"},
 	} {
 		got, err := TargetRef(tc.in, tc.target, "sha256:"+strings.Repeat("b", 64))
 		if err != nil || got != tc.want {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -109,11 +110,11 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 	for _, img := range images {
 		switch img.Status {
 		case mirror.StatusPlanned:
-			fmt.Fprintf(w, "would push  %s@%s\n", img.Target, img.Digest)
+			fmt.Fprintf(w, "would push  %s\n", withDigest(img.Target, img.Digest))
 		case mirror.StatusPresent:
-			fmt.Fprintf(w, "present     %s@%s\n", img.Target, img.Digest)
+			fmt.Fprintf(w, "present     %s\n", withDigest(img.Target, img.Digest))
 		default:
-			fmt.Fprintf(w, "pushed      %s@%s (%d blobs, %s)\n", img.Target, img.Digest, img.BlobsPushed, humanBytes(img.BytesPushed))
+			fmt.Fprintf(w, "pushed      %s (%d blobs, %s)\n", withDigest(img.Target, img.Digest), img.BlobsPushed, humanBytes(img.BytesPushed))
 		}
 	}
 	return nil
@@ -155,4 +156,13 @@ func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string
 		return nil, ocispec.Descriptor{}, err
 	}
 	return store, desc, nil
+}
+
+// withDigest returns target with @digest added, unless target names its
+// digest already.
+func withDigest(target, digest string) string {
+	if strings.Contains(target, "@") {
+		return target
+	}
+	return target + "@" + digest
 }

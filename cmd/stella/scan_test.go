@@ -49,3 +49,15 @@ func TestLookupTextListsEverySeverity(t *testing.T) {
 		}
 	}
 }
+
+func TestMirrorTargetNamesDigestOnce(t *testing.T) {
+	d := "sha256:" + strings.Repeat("b", 64)
+	for target, want := range map[string]string{
+		"reg.local/a:1.0":  "reg.local/a:1.0@" + d,
+		"reg.local/a@" + d: "reg.local/a@" + d,
+	} {
+		if got := withDigest(target, d); got != want {
+			t.Errorf("withDigest(%q) = %q, want %q", target, got, want)
+		}
+	}
+}
