@@ -41,3 +41,15 @@ func TestOutputNamingAnInputRefused(t *testing.T) {
 		t.Fatalf("the input kit changed (read error %v)", err)
 	}
 }
+
+// TestDeltaCreatesOutputFolder checks that delta, like build, creates the
+// folders above its output file.
+func TestDeltaCreatesOutputFolder(t *testing.T) {
+	e := newEnv(t)
+	series := e.buildSeries(2)
+	out := filepath.Join(e.dir, "new", "folder", "d.tar")
+	e.must("ouk", "delta", "--from", series[0].full, "--to", series[1].full, "-o", out, "--key", e.key)
+	if _, err := os.Stat(out); err != nil {
+		t.Errorf("delta output: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -98,6 +99,12 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		}
 	} else {
 		log.Warn("no signing key given: the delta manifest is unsigned and import rejects it unless --insecure-skip-signature is set")
+	}
+	// As a build does, create the folders above the output file.
+	if dir := filepath.Dir(o.output); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("creating the folder %s for the delta: %w", dir, err)
+		}
 	}
 	res, err := delta.WriteFile(ctx, o.output, base, target, opts)
 	if err != nil {
