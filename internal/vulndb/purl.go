@@ -134,6 +134,12 @@ func purlQuery(s string) (pkgQuery, error) {
 			return pkgQuery{}, distroError(s, p.Type, ns)
 		}
 		quals := p.Qualifiers.Map()
+		if other := distroNamed(quals["distro"]); other != "" && other != q.ecosystem {
+			// A release of another distribution matches nothing here, and
+			// an empty answer would read as "not affected".
+			return pkgQuery{}, invalidQuery("purl %q: distro qualifier %q names a release of %s, but the purl's namespace %q is %s; "+
+				"make the two agree", s, quals["distro"], other, ns, q.ecosystem)
+		}
 		q.release = purlRelease(q.ecosystem, quals["distro"])
 		if d := strings.TrimSpace(quals["distro"]); d != "" && q.release == "" && !strings.Contains(strings.ToLower(d), "tumbleweed") {
 			// Dropping the qualifier would widen the match to every
@@ -232,6 +238,13 @@ func supportedPURLTypes() []string {
 }
 
 var releaseNumber = regexp.MustCompile(`\d+(\.\d+)?`)
+
+// distroNamed returns the ecosystem whose name starts a distro qualifier,
+// such as Ubuntu for "ubuntu-22.04", or "" when it starts with none.
+func distroNamed(distro string) string {
+	name, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(distro)), "-")
+	return distroEcosystems[name]
+}
 
 // purlRelease turns a purl "distro" qualifier into the release part of an
 // OSV ecosystem: "debian-12" or "bookworm" is "12", "alpine-3.18.4" is

@@ -294,3 +294,27 @@ func TestLookupPURLUnparsedRangeVersion(t *testing.T) {
 		t.Errorf("reason %q does not name the range version 2.0", reason)
 	}
 }
+
+// TestPURLDistroOfAnotherNamespace checks that a distro qualifier naming a
+// release of another distribution than the purl's namespace is an error,
+// since it would match nothing and read as not affected.
+func TestPURLDistroOfAnotherNamespace(t *testing.T) {
+	for _, purl := range []string{
+		"pkg:deb/debian/openssl@3.0.11-1?distro=ubuntu-22.04",
+		"pkg:apk/alpine/openssl@3.1.4-r0?distro=debian-12",
+	} {
+		_, err := purlQuery(purl)
+		if !errors.Is(err, errdef.ErrInvalidArgument) || !strings.Contains(err.Error(), "make the two agree") {
+			t.Errorf("purlQuery(%s) = %v; want an invalid-argument error naming the contradiction", purl, err)
+		}
+	}
+	for _, purl := range []string{
+		"pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1?distro=ubuntu-22.04",
+		"pkg:rpm/opensuse/curl@8.0-1?distro=opensuse-tumbleweed",
+		"pkg:rpm/redhat/openssl@1:1.0-1?distro=rhel-9",
+	} {
+		if _, err := purlQuery(purl); err != nil {
+			t.Errorf("purlQuery(%s): %v", purl, err)
+		}
+	}
+}
