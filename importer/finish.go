@@ -167,7 +167,8 @@ func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleM
 	}
 	switch len(found) {
 	case 0:
-		return nil, fmt.Errorf("index.json lists no bundle index of artifact type %s: %w",
+		return nil, fmt.Errorf("index.json lists no bundle index of artifact type %s, so this is not a Stella Ops kit "+
+			"(an image archive looks like this; give images to `stella ouk build --image`): %w",
 			oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
 	case 1:
 		return found[0], nil

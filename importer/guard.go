@@ -2,12 +2,14 @@ package importer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
 	"stella-ops.org/ouk/oci/sign"
 )
@@ -56,6 +58,17 @@ func (g *streamGuard) admit(ctx context.Context, d ocispec.Descriptor) error {
 		return nil
 	}
 	if d.Size > MaxManifestSize {
+		if !g.verified && g.index == nil {
+			return fmt.Errorf("blob %s (%d bytes) comes before index.json, which a kit written by `stella ouk build` "+
+				"lists first. An image archive (oci-archive) looks like this and is not a kit: give images to "+
+				"`stella ouk build --image`. A kit repacked by another tool can be extracted and imported as a "+
+				"layout folder: %w", d.Digest, d.Size, errdef.ErrInvalidKit)
+		}
+		if !g.verified && g.noBundleIndex(ctx) {
+			return fmt.Errorf("this is not a Stella Ops kit: its index.json lists no kit bundle index (artifact type %s), "+
+				"as an image archive's does; import a kit written by `stella ouk build`, and give images to "+
+				"`stella ouk build --image`: %w", oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
+		}
 		if !g.verified {
 			return fmt.Errorf("blob %s (%d bytes) comes before the kit's signature could be checked, because "+
 				"the bundle index, its signature manifests or their bundles had not arrived; a kit lists "+
@@ -218,4 +231,32 @@ func (s *session) checkReferenced(ctx context.Context, index ocispec.Index) erro
 			"get the kit again from its builder: %w", len(stray), stray[0], errdef.ErrInvalidKit)
 	}
 	return nil
+}
+
+// noBundleIndex reports whether index.json names no kit bundle index: no
+// entry has the bundle artifact type, as every kit stella writes has, and
+// no image index that has arrived is one. An image archive looks so.
+func (g *streamGuard) noBundleIndex(ctx context.Context) bool {
+	for _, d := range g.index.Manifests {
+		if d.MediaType != ocispec.MediaTypeImageIndex {
+			continue
+		}
+		if d.ArtifactType == oci.ArtifactTypeBundle || d.Size > MaxManifestSize {
+			return false
+		}
+		if ok, err := g.s.opts.Store.Exists(ctx, d); err != nil || !ok {
+			continue
+		}
+		raw, err := g.s.readManifest(ctx, d)
+		if err != nil {
+			return false
+		}
+		var probe struct {
+			ArtifactType string `json:"artifactType"`
+		}
+		if json.Unmarshal(raw, &probe) != nil || probe.ArtifactType == oci.ArtifactTypeBundle {
+			return false
+		}
+	}
+	return true
 }
