@@ -53,3 +53,26 @@ func TestDeltaCreatesOutputFolder(t *testing.T) {
 		t.Errorf("delta output: %v", err)
 	}
 }
+
+// TestSignRefusesItsInputsAsOutput checks that sign does not write its
+// signature over the kit or the key, and creates the signature's folder.
+func TestSignRefusesItsInputsAsOutput(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	keyBefore, err := os.ReadFile(e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{kit, e.key} {
+		r := e.run("ouk", "sign", "--key", e.key, "--output-signature", out, kit)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "writing it would replace that input") {
+			t.Errorf("sign --output-signature %s: exit %d, stderr %q", filepath.Base(out), r.code, r.stderr)
+		}
+	}
+	if keyAfter, _ := os.ReadFile(e.key); !bytes.Equal(keyBefore, keyAfter) {
+		t.Fatal("sign replaced the signing key")
+	}
+	sig := filepath.Join(e.dir, "new", "kit.tar.sig")
+	e.must("ouk", "sign", "--key", e.key, "--output-signature", sig, kit)
+	e.must("ouk", "verify", "--key", e.pub, "--signature", sig, kit)
+}

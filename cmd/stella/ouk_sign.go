@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +32,10 @@ operators can check the file before importing it:
 			if out == "" {
 				out = kit + ".sig"
 			}
+			err := checkOutputs([]namedPath{{"--output-signature", out}}, []namedPath{{"KIT", kit}, {"--key", key}})
+			if err != nil {
+				return err
+			}
 			signer, err := loadSigner(key)
 			if err != nil {
 				return err
@@ -43,6 +48,11 @@ operators can check the file before importing it:
 			sig, err := sign.SignBlob(signer, f)
 			if err != nil {
 				return fmt.Errorf("signing %s: %w", kit, err)
+			}
+			if dir := filepath.Dir(out); dir != "." {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return fmt.Errorf("creating the folder %s for the signature: %w", dir, err)
+				}
 			}
 			if err := os.WriteFile(out, sig, 0o644); err != nil {
 				return fmt.Errorf("writing signature: %w", err)
