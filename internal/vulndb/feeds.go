@@ -165,7 +165,7 @@ func jsonFiles(dir string, logger *slog.Logger) (files, broken []string, err err
 	if err != nil {
 		return nil, nil, err
 	}
-	w := &feedWalker{seen: map[string]bool{}, logger: logger}
+	w := &feedWalker{root: root, seen: map[string]bool{}, logger: logger}
 	if err := w.walk(dir, root); err != nil {
 		return nil, nil, err
 	}
@@ -176,6 +176,7 @@ func jsonFiles(dir string, logger *slog.Logger) (files, broken []string, err err
 
 // feedWalker collects the files of a feed folder for jsonFiles.
 type feedWalker struct {
+	root   string          // the feed folder, with links resolved
 	seen   map[string]bool // folders and files listed, by path with links resolved
 	files  []string
 	broken []string
@@ -212,6 +213,12 @@ func (w *feedWalker) walk(path, resolvedPath string) error {
 				continue
 			}
 			target, mode = resolved, info.Mode().Type()
+			// A link to a folder that holds the feed folder would read
+			// the feed's neighbours, other feeds among them, as its own.
+			if mode.IsDir() && strings.HasPrefix(w.root+string(filepath.Separator), target+string(filepath.Separator)) {
+				w.logger.Info("skipping a link to a folder that holds the feed folder", "path", p, "target", target)
+				continue
+			}
 		}
 		switch {
 		case mode.IsDir():

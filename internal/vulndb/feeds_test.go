@@ -291,3 +291,29 @@ func TestReadRejectsOtherFeedKind(t *testing.T) {
 		}
 	}
 }
+
+// TestReadFolderSkipsLinkToParent checks that a link to a folder holding
+// the feed folder does not pull the feed's neighbours into the feed.
+func TestReadFolderSkipsLinkToParent(t *testing.T) {
+	parent := t.TempDir()
+	feed := filepath.Join(parent, "feed")
+	neighbour := filepath.Join(parent, "other")
+	for _, d := range []string{feed, neighbour} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, feed, "C-1.json", `{"id":"C-1","modified":"2024-01-01T00:00:00Z"}`)
+	writeFile(t, neighbour, "N-1.json", `{"id":"N-1","modified":"2024-01-01T00:00:00Z"}`)
+	if err := os.Symlink("..", filepath.Join(feed, "up")); err != nil {
+		t.Skipf("symbolic links are not supported here: %v", err)
+	}
+	srcs, _ := readAll(t, Feed{Kind: FeedOSV, Path: feed})
+	if len(srcs) != 1 || srcs[0].rec.ID != "C-1" {
+		var ids []string
+		for _, s := range srcs {
+			ids = append(ids, s.rec.ID)
+		}
+		t.Errorf("records read = %v, want C-1 only", ids)
+	}
+}
