@@ -36,6 +36,17 @@ func TestOutputNamingAnInputRefused(t *testing.T) {
 			t.Errorf("%s: exit %d, stderr %q; want exit %d naming the input", name, r.code, r.stderr, exitUsage)
 		}
 	}
+	// The full kit's name derived from -o is named as such.
+	derived := filepath.Join(e.dir, "night-02.tar.zst")
+	if filepath.Clean(series[1].full) == derived {
+		r := e.run("ouk", "build", "--base", series[1].full, "--delta", "-o", filepath.Join(e.dir, "night-02.delta.tar.zst"),
+			"--sequence", "9", "--feed", "osv="+filepath.Join(feeds, "osv"))
+		if r.code != exitUsage || !strings.Contains(r.stderr, "named from -o") || !strings.Contains(r.stderr, "choose another with --full-output") {
+			t.Errorf("derived full kit name: exit %d, stderr %q", r.code, r.stderr)
+		}
+	} else {
+		t.Fatalf("the series' night 2 is %s, not %s", series[1].full, derived)
+	}
 	after, err := os.ReadFile(series[1].full)
 	if err != nil || !bytes.Equal(before, after) {
 		t.Fatalf("the input kit changed (read error %v)", err)

@@ -166,7 +166,7 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if err := o.applyDelta(&opts); err != nil {
 		return err
 	}
-	if err := checkOutputs(buildOutputs(opts), buildInputs(spec, opts, o.file)); err != nil {
+	if err := checkOutputs(buildOutputs(opts, o.fullOutput != ""), buildInputs(spec, opts, o.file)); err != nil {
 		return err
 	}
 	if spec.Key != "" {
@@ -290,21 +290,27 @@ func (o *buildOptions) applyDelta(opts *build.Options) error {
 }
 
 // buildOutputs lists the files a build writes.
-func buildOutputs(opts build.Options) []namedPath {
+func buildOutputs(opts build.Options, fullOutputGiven bool) []namedPath {
 	if opts.DeltaOutput == "" {
-		return []namedPath{{"-o", opts.Output}}
+		return []namedPath{{flag: "-o", path: opts.Output}}
 	}
-	return []namedPath{{"-o", opts.DeltaOutput}, {"--full-output", opts.Output}}
+	full := namedPath{flag: "--full-output", path: opts.Output}
+	if !fullOutputGiven {
+		// The name came from -o; say so, and how to choose another.
+		full.flag = "the full kit's file, named from -o,"
+		full.fix = "choose another with --full-output"
+	}
+	return []namedPath{{flag: "-o", path: opts.DeltaOutput}, full}
 }
 
 // buildInputs lists the files and folders a build reads.
 func buildInputs(spec kitSpec, opts build.Options, buildFile string) []namedPath {
-	in := []namedPath{{"--base", spec.Base}, {"--sbom", spec.SBOM}, {"--key", spec.Key}, {"-f", buildFile}}
+	in := []namedPath{{flag: "--base", path: spec.Base}, {flag: "--sbom", path: spec.SBOM}, {flag: "--key", path: spec.Key}, {flag: "-f", path: buildFile}}
 	for _, f := range opts.Feeds {
-		in = append(in, namedPath{"--feed", f.Path})
+		in = append(in, namedPath{flag: "--feed", path: f.Path})
 	}
 	for _, img := range opts.Images {
-		in = append(in, namedPath{"--image", img.Path})
+		in = append(in, namedPath{flag: "--image", path: img.Path})
 	}
 	return in
 }

@@ -63,8 +63,8 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if err := checkKitName(o.output); err != nil {
 		return err
 	}
-	err := checkOutputs([]namedPath{{"-o", o.output}},
-		[]namedPath{{"--from", o.from}, {"--to", o.to}, {"--key", o.key}})
+	err := checkOutputs([]namedPath{{flag: "-o", path: o.output}},
+		[]namedPath{{flag: "--from", path: o.from}, {flag: "--to", path: o.to}, {flag: "--key", path: o.key}})
 	if err != nil {
 		return err
 	}

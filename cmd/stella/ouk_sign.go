@@ -32,7 +32,7 @@ operators can check the file before importing it:
 			if out == "" {
 				out = kit + ".sig"
 			}
-			err := checkOutputs([]namedPath{{"--output-signature", out}}, []namedPath{{"KIT", kit}, {"--key", key}})
+			err := checkOutputs([]namedPath{{flag: "--output-signature", path: out}}, []namedPath{{flag: "KIT", path: kit}, {flag: "--key", path: key}})
 			if err != nil {
 				return err
 			}

@@ -5,9 +5,19 @@ import (
 	"path/filepath"
 )
 
-// namedPath is a path given on the command line, with the flag that gave it.
+// namedPath is a path given on the command line, with the flag that gave
+// it. fix, when set, replaces the advice to give the flag another name.
 type namedPath struct {
 	flag, path string
+	fix        string
+}
+
+// remedy returns the advice for an output that collides with another path.
+func (p namedPath) remedy() string {
+	if p.fix != "" {
+		return p.fix
+	}
+	return "give " + p.flag + " another file name"
 }
 
 // checkOutputs refuses two outputs that name one file, and an output file
@@ -24,8 +34,8 @@ func checkOutputs(outputs, inputs []namedPath) error {
 		}
 		for _, in := range inputs {
 			if samePath(out.path, in.path) {
-				return usagef("%s %s is also the %s input; writing it would replace that input; give %s another file name",
-					out.flag, out.path, in.flag, out.flag)
+				return usagef("%s %s is also the %s input; writing it would replace that input; %s",
+					out.flag, out.path, in.flag, out.remedy())
 			}
 		}
 	}

@@ -278,7 +278,7 @@ func (b *builder) checkAboveBase() error {
 	if base.Sequence == math.MaxInt64 {
 		fix = "no higher sequence exists, so build on a base with a lower sequence"
 	}
-	return fmt.Errorf("%s is not above %d, the sequence of base kit %s (%s); %s, so %s: %w",
+	return fmt.Errorf("%s is not above %d, the sequence of base kit %s (%s): %s; %s: %w",
 		given, base.Sequence, b.opts.Base, base.Version, reason, fix, errdef.ErrInvalidArgument)
 }
 
