@@ -119,3 +119,18 @@ func TestWatchConflictEndedByHandImport(t *testing.T) {
 		t.Error("the conflict note of the active kit's file was left behind")
 	}
 }
+
+// TestVerifyNamesStreamOrder checks that verify fails a kit file whose
+// index.json comes after a large blob, which import rejects, and says to
+// import it as a folder instead of calling it damaged.
+func TestVerifyNamesStreamOrder(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--image", "registry.example.test/stella-ops/scanner:0.1.0="+bigImage(t, e.dir))
+	reordered := filepath.Join(e.dir, "reordered.tar")
+	reorderTar(t, kit, reordered)
+	r := e.run("ouk", "verify", "--key", e.pub, reordered)
+	if r.code != exitRejected || !strings.Contains(r.stderr, "cannot be imported as a file") || strings.Contains(r.stderr, "damaged") {
+		t.Errorf("verify of a blobs-first kit: exit %d, stderr %q", r.code, r.stderr)
+	}
+	e.must("ouk", "verify", "--key", e.pub, kit)
+}

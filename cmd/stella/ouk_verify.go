@@ -17,6 +17,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -41,6 +42,9 @@ type check struct {
 	Status string `json:"status"`
 	Key    string `json:"key,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// order is set when the contents are intact but their order keeps
+	// import from reading the file.
+	order bool
 }
 
 func newVerifyCommand(g *globalOptions) *cobra.Command {
@@ -109,6 +113,9 @@ a bad signature.`,
 					return fmt.Errorf("kit %s is damaged or not a kit: %w", args[0], openErr)
 				}
 				return fmt.Errorf("kit %s is damaged or not a kit; copy the file again, or get a new copy from the connected side: %w", args[0], openErr)
+			}
+			if rep.Contents.order {
+				return fmt.Errorf("kit %s cannot be imported as a file: %s: %w", args[0], rep.Contents.Reason, errdef.ErrInvalidKit)
 			}
 			if rep.Contents.Status == "failed" {
 				return fmt.Errorf("kit %s is damaged: %s; copy it again, or get a new copy from the connected side: %w", args[0], rep.Contents.Reason, errdef.ErrDigestMismatch)
@@ -219,6 +226,9 @@ func verifyContents(ctx context.Context, k *build.Kit, path string) check {
 		return check{Status: "failed", Reason: err.Error()}
 	}
 	if !info.IsDir() {
+		if problem := streamOrderProblem(path); problem != "" {
+			return check{Status: "failed", Reason: problem, order: true}
+		}
 		return check{Status: "passed", Reason: fmt.Sprintf("%d blobs match their digests", len(k.Sizes))}
 	}
 	seen := map[digest.Digest]bool{}
@@ -282,5 +292,38 @@ func printCheck(w interface{ Write([]byte) (int, error) }, name string, c check)
 		fmt.Fprintf(w, "%s: skipped (%s)\n", name, c.Reason)
 	default:
 		fmt.Fprintf(w, "%s: FAILED: %s\n", name, c.Reason)
+	}
+}
+
+// streamOrderProblem returns why import, which reads a kit file as a
+// stream, would reject the file for the order of its entries, or "". A
+// blob over the manifest size limit before index.json cannot be checked
+// against the signature when it arrives.
+func streamOrderProblem(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	tr, err := layout.NewTarReader(f, layout.Limits{})
+	if err != nil {
+		return ""
+	}
+	defer tr.Close()
+	for {
+		e, err := tr.Next()
+		if err != nil {
+			return ""
+		}
+		switch {
+		case e.Kind == layout.IndexJSON:
+			return ""
+		case e.Kind == layout.Blob && e.Size > importer.MaxManifestSize:
+			return fmt.Sprintf("blob %s (%d bytes) comes before index.json, so import, which reads a kit file as a "+
+				"stream, rejects this file; a kit written by `stella ouk build` lists index.json first. Extract the "+
+				"file and import the layout folder, or copy the kit again from its builder", e.Digest, e.Size)
+		case e.Kind == layout.Blob:
+			tr.SkipBlob()
+		}
 	}
 }
