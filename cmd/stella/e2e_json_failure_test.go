@@ -17,6 +17,9 @@ func TestJSONFailureOnStdout(t *testing.T) {
 		"stella db lookup": {"db", "lookup", "-o", "json", "CVE-2021-44228"},
 		"stella ouk delta": {"ouk", "delta", "--from", missing, "--to", missing, "-o", filepath.Join(e.dir, "d.tar"), "--format", "json"},
 		"stella ouk push":  {"ouk", "push", "-o", "json", missing, "127.0.0.1:9/kit:t"},
+		// An unknown flag stops parsing before the format flag.
+		"stella ouk build": {"ouk", "build", "-o", filepath.Join(e.dir, "k.tar"), "--bogus", "--format", "json"},
+		"stella ouk gc":    {"ouk", "gc", "--bogus", "-ojson"},
 	}
 	for want, args := range cases {
 		r := e.run(args...)

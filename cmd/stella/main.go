@@ -43,7 +43,7 @@ func main() {
 	if interrupted {
 		code = exitInterrupted
 	}
-	if jsonRequested(cmd) && stdout.n == 0 {
+	if jsonRequested(cmd, os.Args[1:]) && stdout.n == 0 {
 		// A script that reads stdout gets the outcome without parsing
 		// stderr; commands that printed a result of their own keep it.
 		_ = writeJSON(os.Stdout, commandFailure{Status: "failed", Command: cmd.CommandPath(), Error: err.Error(), ExitCode: code})
@@ -66,14 +66,36 @@ type commandFailure struct {
 }
 
 // jsonRequested reports whether cmd was asked for JSON output: by
-// --format where a command has it (its -o names a file), else by -o.
-func jsonRequested(cmd *cobra.Command) bool {
+// --format where a command has it (its -o names a file), else by -o. When
+// the flag was not parsed, as when an earlier flag is unknown, args, the
+// raw command line, are read for it.
+func jsonRequested(cmd *cobra.Command, args []string) bool {
 	if cmd == nil {
 		return false
 	}
-	for _, name := range []string{"format", "output"} {
-		if f := cmd.Flags().Lookup(name); f != nil {
-			return f.Value.String() == "json"
+	f := cmd.Flags().Lookup("format")
+	if f == nil {
+		f = cmd.Flags().Lookup("output")
+	}
+	if f == nil {
+		return false
+	}
+	if f.Changed {
+		return f.Value.String() == "json"
+	}
+	long, short := "--"+f.Name, ""
+	if f.Shorthand != "" {
+		short = "-" + f.Shorthand
+	}
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if (a == long || (short != "" && a == short)) && i+1 < len(args) && args[i+1] == "json" {
+			return true
+		}
+		if a == long+"=json" || (short != "" && (a == short+"=json" || a == short+"json")) {
+			return true
 		}
 	}
 	return false
