@@ -77,7 +77,8 @@ func keyPassword(prompt string, confirm bool) ([]byte, error) {
 	return readPassword(prompt, confirm)
 }
 
-// loadSigner reads a private key file in cosign's format or as PKCS#8 PEM.
+// loadSigner reads a private key file in cosign's format, or as PKCS#8 or
+// SEC 1 EC PEM.
 func loadSigner(path string) (cryptoSigner, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
