@@ -296,7 +296,8 @@ func buildOutputs(opts build.Options, fullOutputGiven bool) []namedPath {
 	}
 	full := namedPath{flag: "--full-output", path: opts.Output}
 	if !fullOutputGiven {
-		// The name came from -o; say so, and how to choose another.
+		// The name came from -o: the message names that, and the flag to
+		// choose another.
 		full.flag = "the full kit's file, named from -o,"
 		full.fix = "choose another with --full-output"
 	}

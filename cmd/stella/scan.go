@@ -62,7 +62,7 @@ type finding struct {
 	MatchBy  string   `json:"matchedBy"`
 	// PossiblyAffected is set when the record's affected ranges hold a
 	// version the package's ecosystem cannot parse, so the package could
-	// not be ruled out; it says which version.
+	// not be ruled out; it names that version.
 	PossiblyAffected string `json:"possiblyAffected,omitempty"`
 	// text is the summary column of the table.
 	text string

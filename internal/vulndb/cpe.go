@@ -200,7 +200,7 @@ func (m nvdCPEMatch) matches(q cpeName) bool {
 		return (c.Version == "*" || c.Version == "-") && !m.hasRange()
 	}
 	// NOTE: a criterion with version "-" matches every queried version,
-	// as "*" does, although "-" says that the product has no version.
+	// as "*" does, although "-" means that the product has no version.
 	if c.Version != "*" && c.Version != "-" {
 		return compareCPEVersion(unescapeCPE(c.Version), qv) == 0
 	}

@@ -136,7 +136,7 @@ func purlQuery(s string) (pkgQuery, error) {
 		quals := p.Qualifiers.Map()
 		if other := distroNamed(quals["distro"]); other != "" && other != q.ecosystem {
 			// A release of another distribution matches nothing here, and
-			// an empty answer would read as "not affected".
+			// an empty result would read as "not affected".
 			return pkgQuery{}, invalidQuery("purl %q: distro qualifier %q names a release of %s, but the purl's namespace %q is %s; "+
 				"make the two agree", s, quals["distro"], other, ns, q.ecosystem)
 		}
