@@ -77,12 +77,11 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-// buildKit writes a signed kit file with the demo image and returns its path.
-func (f *fixture) buildKit(name, version string, seq int64, base string) string {
-	f.t.Helper()
+// kitOptions returns the options of a signed kit with the demo feeds and
+// image, written to out.
+func (f *fixture) kitOptions(out, version string, seq int64, base string) build.Options {
 	feeds := filepath.Join(repoRoot(f.t), "testdata", "feeds")
-	out := filepath.Join(f.dir, name)
-	_, err := build.Build(context.Background(), build.Options{
+	return build.Options{
 		Output:   out,
 		Version:  version,
 		Sequence: seq,
@@ -92,8 +91,14 @@ func (f *fixture) buildKit(name, version string, seq int64, base string) string 
 		Signer:  f.signer,
 		Created: testCreated.Add(time.Duration(seq) * time.Hour),
 		Base:    base,
-	})
-	if err != nil {
+	}
+}
+
+// buildKit writes a signed kit file with the demo image and returns its path.
+func (f *fixture) buildKit(name, version string, seq int64, base string) string {
+	f.t.Helper()
+	out := filepath.Join(f.dir, name)
+	if _, err := build.Build(context.Background(), f.kitOptions(out, version, seq, base)); err != nil {
 		f.t.Fatalf("building kit %s: %v", version, err)
 	}
 	return out
@@ -103,21 +108,10 @@ func (f *fixture) buildKit(name, version string, seq int64, base string) string 
 // build, its delta from base, and returns the path of the delta.
 func (f *fixture) buildDelta(name, version string, seq int64, base string) string {
 	f.t.Helper()
-	feeds := filepath.Join(repoRoot(f.t), "testdata", "feeds")
 	out := filepath.Join(f.dir, name)
-	_, err := build.Build(context.Background(), build.Options{
-		Output:   filepath.Join(f.dir, "full-"+name),
-		Version:  version,
-		Sequence: seq,
-		Feeds: []vulndb.Feed{{Kind: "osv", Path: filepath.Join(feeds, "osv")},
-			{Kind: "regional", Name: "demo-cert", Path: filepath.Join(feeds, "regional")}},
-		Images:      []build.Image{{Ref: demoImageRef, Path: f.image}},
-		Signer:      f.signer,
-		Created:     testCreated.Add(time.Duration(seq) * time.Hour),
-		Base:        base,
-		DeltaOutput: out,
-	})
-	if err != nil {
+	opts := f.kitOptions(filepath.Join(f.dir, "full-"+name), version, seq, base)
+	opts.DeltaOutput = out
+	if _, err := build.Build(context.Background(), opts); err != nil {
 		f.t.Fatalf("building delta %s: %v", version, err)
 	}
 	return out

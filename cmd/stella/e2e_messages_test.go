@@ -148,7 +148,7 @@ func TestStoreInUseNamesLockTimeout(t *testing.T) {
 	}
 }
 
-// TestHistoryMarksRemovedKits checks that history says which kits gc
+// TestHistoryMarksRemovedKits checks that history marks the kits gc
 // removed, and that a rollback returns to the previous kit still stored.
 func TestHistoryMarksRemovedKits(t *testing.T) {
 	e := newEnv(t)

@@ -40,6 +40,7 @@ func reorderTar(t *testing.T, src, dst string) {
 		hdr  *tar.Header
 		data []byte
 	}
+
 	var blobs, rest []entry
 	tr := tar.NewReader(in)
 	for {
@@ -60,6 +61,7 @@ func reorderTar(t *testing.T, src, dst string) {
 			blobs = append(blobs, entry{hdr, data})
 		}
 	}
+
 	out, err := os.Create(dst)
 	if err != nil {
 		t.Fatal(err)
@@ -112,8 +114,11 @@ func TestWatchConflictEndedByHandImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
-	if r.code != 0 || strings.Contains(r.stderr, "Remove the file") {
+	if r.code != 0 {
 		t.Errorf("watch --once after the hand import: exit %d\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "Remove the file") {
+		t.Errorf("watch --once calls the active kit's file a damaged copy:\n%s", r.stderr)
 	}
 	if _, err := os.Stat(watch.NotePath(night)); err == nil {
 		t.Error("the conflict note of the active kit's file was left behind")
@@ -121,16 +126,22 @@ func TestWatchConflictEndedByHandImport(t *testing.T) {
 }
 
 // TestVerifyNamesStreamOrder checks that verify fails a kit file whose
-// index.json comes after a large blob, which import rejects, and says to
-// import it as a folder instead of calling it damaged.
+// index.json comes after a large blob, which import rejects. The message
+// points to a folder import instead of calling the kit damaged.
 func TestVerifyNamesStreamOrder(t *testing.T) {
 	e := newEnv(t)
 	kit := e.buildKit("kit.tar", "--image", "registry.example.test/stella-ops/scanner:0.1.0="+bigImage(t, e.dir))
 	reordered := filepath.Join(e.dir, "reordered.tar")
 	reorderTar(t, kit, reordered)
 	r := e.run("ouk", "verify", "--key", e.pub, reordered)
-	if r.code != exitRejected || !strings.Contains(r.stderr, "cannot be imported as a file") || strings.Contains(r.stderr, "damaged") {
-		t.Errorf("verify of a blobs-first kit: exit %d, stderr %q", r.code, r.stderr)
+	if r.code != exitRejected {
+		t.Errorf("verify of a blobs-first kit: exit %d, want %d", r.code, exitRejected)
+	}
+	if !strings.Contains(r.stderr, "cannot be imported as a file") {
+		t.Errorf("verify of a blobs-first kit does not name the file order: %q", r.stderr)
+	}
+	if strings.Contains(r.stderr, "damaged") {
+		t.Errorf("verify of a blobs-first kit calls it damaged: %q", r.stderr)
 	}
 	e.must("ouk", "verify", "--key", e.pub, kit)
 }

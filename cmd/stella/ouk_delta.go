@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
@@ -100,11 +100,8 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	} else {
 		log.Warn("no signing key given: the delta manifest is unsigned and import rejects it unless --insecure-skip-signature is set")
 	}
-	// As a build does, create the folders above the output file.
-	if dir := filepath.Dir(o.output); dir != "." {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("creating the folder %s for the delta: %w", dir, err)
-		}
+	if err := build.CreateParentFolder(o.output); err != nil {
+		return err
 	}
 	res, err := delta.WriteFile(ctx, o.output, base, target, opts)
 	if err != nil {

@@ -3,10 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -49,10 +49,8 @@ operators can check the file before importing it:
 			if err != nil {
 				return fmt.Errorf("signing %s: %w", kit, err)
 			}
-			if dir := filepath.Dir(out); dir != "." {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					return fmt.Errorf("creating the folder %s for the signature: %w", dir, err)
-				}
+			if err := build.CreateParentFolder(out); err != nil {
+				return err
 			}
 			if err := os.WriteFile(out, sig, 0o644); err != nil {
 				return fmt.Errorf("writing signature: %w", err)

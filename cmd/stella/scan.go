@@ -60,9 +60,9 @@ type finding struct {
 	Summary  string   `json:"summary,omitempty"`
 	Severity string   `json:"severity,omitempty"`
 	MatchBy  string   `json:"matchedBy"`
-	// PossiblyAffected is set when the record's affected ranges hold a
-	// version the package's ecosystem cannot parse, so the package could
-	// not be ruled out; it names that version.
+	// PossiblyAffected names a range version of the record that the
+	// package's ecosystem cannot parse. It is set only when no other range
+	// or list decides, because the package could then not be ruled out.
 	PossiblyAffected string `json:"possiblyAffected,omitempty"`
 	// text is the summary column of the table.
 	text string
@@ -232,6 +232,9 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 	// store, stops the scan. A version that is not valid in its ecosystem
 	// still matches records that list it exactly, so LookupPURL, not a
 	// check beforehand, decides about it.
+	// NOTE: a package whose own version its ecosystem cannot parse (npm
+	// "2.0") is reported as skipped, not as possibly affected by the
+	// ranges it cannot be compared with.
 	invalidQuery := func(err error) bool {
 		return errors.Is(err, errdef.ErrInvalidArgument) || errors.Is(err, errdef.ErrNotFound)
 	}

@@ -212,7 +212,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		index.Manifests = append(index.Manifests, tablesDesc)
 	}
 
-	if err := createParentFolder(opts.Output); err != nil {
+	if err := CreateParentFolder(opts.Output); err != nil {
 		return nil, err
 	}
 	size, err := layout.WriteTarFile(ctx, opts.Output, index, b.src, layout.TarOptions{Compression: comp, ModTime: created})
@@ -282,10 +282,10 @@ func (b *builder) checkAboveBase() error {
 		given, base.Sequence, b.opts.Base, base.Version, reason, fix, errdef.ErrInvalidArgument)
 }
 
-// createParentFolder creates the folders above the output file path that do
+// CreateParentFolder creates the folders above the output file path that do
 // not exist yet, as mkdir -p does, so an output such as out/kit.tar.zst
 // needs no mkdir first.
-func createParentFolder(path string) error {
+func CreateParentFolder(path string) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating folder %s for the output %s: %w", dir, path, err)
@@ -300,7 +300,7 @@ func (b *builder) writeDelta(ctx context.Context, index ocispec.Index) (*delta.R
 	if err != nil {
 		return nil, fmt.Errorf("reading the new kit for the delta: %w", err)
 	}
-	if err := createParentFolder(b.opts.DeltaOutput); err != nil {
+	if err := CreateParentFolder(b.opts.DeltaOutput); err != nil {
 		return nil, err
 	}
 	return delta.WriteFile(ctx, b.opts.DeltaOutput, b.base, target,
