@@ -105,10 +105,12 @@ func TestPushDeltaWithoutBaseRejected(t *testing.T) {
 	}
 }
 
-func checkBaseMissing(t *testing.T, what string, err error) {
+// checkBaseMissing checks that a delta push from source failed for its
+// missing base and that the message names both kits.
+func checkBaseMissing(t *testing.T, source string, err error) {
 	t.Helper()
 	if !errors.Is(err, errdef.ErrBaseMissing) {
-		t.Fatalf("pushing a delta from a %s without its base: %v, want ErrBaseMissing", what, err)
+		t.Fatalf("pushing a delta from a %s without its base: %v, want ErrBaseMissing", source, err)
 	}
 	for _, want := range []string{"delta of kit 1.0.0", "push the base kit 1.0.0", "push the full kit 2.0.0"} {
 		if !strings.Contains(err.Error(), want) {

@@ -150,30 +150,30 @@ const maxNamedEmptyFiles = 3
 // counts its malformed records, and emptyFiles lists its files that decoded
 // to no record at all.
 func emptyFeedError(f Feed, skipped int, emptyFiles []string) error {
-	var what string
+	var content string
 	switch {
 	case skipped > 0:
-		what = fmt.Sprintf("only malformed records (%d skipped)", skipped)
+		content = fmt.Sprintf("only malformed records (%d skipped)", skipped)
 		if len(emptyFiles) > 0 {
-			what += fmt.Sprintf(" and %d JSON files without records", len(emptyFiles))
+			content += fmt.Sprintf(" and %d JSON files without records", len(emptyFiles))
 		}
 	case len(emptyFiles) == 1:
-		what = fmt.Sprintf("no records: file %s contains an empty list of records", emptyFiles[0])
+		content = fmt.Sprintf("no records: file %s contains an empty list of records", emptyFiles[0])
 	case len(emptyFiles) > 1:
 		names := emptyFiles[:min(len(emptyFiles), maxNamedEmptyFiles)]
-		what = fmt.Sprintf("no records: its %d JSON files contain empty lists of records (%s",
+		content = fmt.Sprintf("no records: its %d JSON files contain empty lists of records (%s",
 			len(emptyFiles), strings.Join(names, ", "))
 		if len(emptyFiles) > len(names) {
-			what += ", …"
+			content += ", …"
 		}
-		what += ")"
+		content += ")"
 	default:
-		what = "no JSON files"
+		content = "no JSON files"
 	}
 	format := "OSV JSON records"
 	if f.Kind == FeedNVD {
 		format = "NVD CVE API 2.0 JSON pages"
 	}
 	return fmt.Errorf("%s feed %s contains %s; check that the path is mounted and contains %s, "+
-		"or leave the feed out: %w", f.source(), f.Path, what, format, errdef.ErrEmptyFeed)
+		"or leave the feed out: %w", f.source(), f.Path, content, format, errdef.ErrEmptyFeed)
 }
