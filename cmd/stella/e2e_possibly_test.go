@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -43,5 +44,83 @@ func TestPossiblyAffectedShown(t *testing.T) {
 	raw, _ := json.Marshal(rep.Findings)
 	if !strings.Contains(string(raw), `"possiblyAffected"`) {
 		t.Errorf("scan JSON lacks possiblyAffected: %s", raw)
+	}
+}
+
+// TestInvalidVersionPossiblyAffected checks scan and lookup of a package
+// version that its ecosystem cannot parse. A record that lists the
+// version matches as affected, a record whose range cannot be compared
+// with it is possibly affected, and records of other packages never match.
+func TestInvalidVersionPossiblyAffected(t *testing.T) {
+	e := newEnv(t)
+	ghsa := filepath.Join(e.dir, "ghsa")
+	if err := os.Mkdir(ghsa, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The fixture record CVE-2099-0001 has a SEMVER range for
+	// stella-demo-untar, and neither npm nor SemVer parse "nightly".
+	writeJSONFile(t, filepath.Join(ghsa, "GHSA-test-ngt1-0001.json"), map[string]any{
+		"schema_version": "1.6.0", "id": "GHSA-test-ngt1-0001", "modified": "2026-01-01T00:00:00Z",
+		"summary": "a nightly build of the demo extractor",
+		"affected": []map[string]any{{
+			"package":  map[string]string{"ecosystem": "npm", "name": "stella-demo-untar"},
+			"versions": []string{"nightly"},
+		}},
+	})
+	kit := e.buildKit("kit.tar", "--feed", "ghsa="+ghsa)
+	e.must("ouk", "import", "--key", e.pub, kit)
+	const purl = "pkg:npm/stella-demo-untar@nightly"
+	const reason = `version "nightly" of stella-demo-untar is not a valid npm version`
+
+	recs := e.lookupJSON("--purl", purl)
+	if got := recordIDs(recs); !slices.Equal(got, []string{"CVE-2099-0001", "GHSA-test-ngt1-0001"}) {
+		t.Fatalf("db lookup --purl %s = %v, want CVE-2099-0001 and GHSA-test-ngt1-0001", purl, got)
+	}
+	if p := recs[0].PossiblyAffected(); !strings.Contains(p, reason) {
+		t.Errorf("CVE-2099-0001 possibly affected reason %q lacks %q", p, reason)
+	}
+	if p := recs[1].PossiblyAffected(); p != "" {
+		t.Errorf("GHSA-test-ngt1-0001 lists the version but is marked possibly affected: %q", p)
+	}
+	raw := e.must("db", "lookup", "-o", "json", "--purl", purl)
+	if !strings.Contains(raw, `"possibly_affected"`) {
+		t.Errorf("db lookup JSON lacks possibly_affected:\n%s", raw)
+	}
+	if text := e.must("db", "lookup", "--purl", purl); !strings.Contains(text, "possibly   affected: "+reason) {
+		t.Errorf("db lookup text does not mark CVE-2099-0001:\n%s", text)
+	}
+	// With no record for the package, the version can never match.
+	if r := e.run("db", "lookup", "--purl", "pkg:npm/nosuch@nightly"); r.code != exitUsage || !strings.Contains(r.stderr, "not a valid npm version") {
+		t.Errorf("db lookup of an invalid version of an unknown package: exit %d, want %d and the reason:\n%s", r.code, exitUsage, r.stderr)
+	}
+
+	sbom := filepath.Join(e.dir, "app.cdx.json")
+	writeCycloneDX(t, sbom, []sbomPackage{
+		{name: "stella-demo-untar", version: "nightly", purl: purl},
+		{name: "nosuch", version: "nightly", purl: "pkg:npm/nosuch@nightly"},
+	})
+	rep, _ := e.scan(sbom)
+	possibly := map[string]string{}
+	for _, f := range rep.Findings {
+		if f.Package != "stella-demo-untar" {
+			t.Errorf("finding %s for package %s, want findings for stella-demo-untar only", f.ID, f.Package)
+		}
+		possibly[f.ID] = f.PossiblyAffected
+	}
+	if len(rep.Findings) != 2 {
+		t.Errorf("scan findings %+v, want CVE-2099-0001 and GHSA-test-ngt1-0001", rep.Findings)
+	}
+	if p := possibly["CVE-2099-0001"]; !strings.Contains(p, reason) {
+		t.Errorf("scan: CVE-2099-0001 possiblyAffected %q lacks %q", p, reason)
+	}
+	if p, ok := possibly["GHSA-test-ngt1-0001"]; !ok || p != "" {
+		t.Errorf("scan: GHSA-test-ngt1-0001 found %v with possiblyAffected %q, want a confirmed finding", ok, p)
+	}
+	if len(rep.Skipped) != 1 || rep.Skipped[0].Package != "nosuch" {
+		t.Errorf("skipped = %+v, want nosuch only", rep.Skipped)
+	}
+	scanJSON := e.must("scan", "--sbom", sbom, "-o", "json", "--env-file", filepath.Join(e.dir, "none.env"))
+	if !strings.Contains(scanJSON, `"possiblyAffected"`) {
+		t.Errorf("scan JSON lacks possiblyAffected:\n%s", scanJSON)
 	}
 }

@@ -60,9 +60,11 @@ type finding struct {
 	Summary  string   `json:"summary,omitempty"`
 	Severity string   `json:"severity,omitempty"`
 	MatchBy  string   `json:"matchedBy"`
-	// PossiblyAffected names a range version of the record that the
-	// package's ecosystem cannot parse. It is set only when no other range
-	// or list decides, because the package could then not be ruled out.
+	// PossiblyAffected is the reason a range of the record could not be
+	// compared with the package version: the range has a version that its
+	// order cannot parse, or the package version is not valid in its
+	// ecosystem. It is set only when no other range or list decides,
+	// because the package could then not be ruled out.
 	PossiblyAffected string `json:"possiblyAffected,omitempty"`
 	// text is the summary column of the table.
 	text string
@@ -230,11 +232,9 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 	// An invalid query (a malformed purl or CPE, a purl type with no OSV
 	// ecosystem) is a reason to skip. Any other error, such as a damaged
 	// store, stops the scan. A version that is not valid in its ecosystem
-	// still matches records that list it exactly, so LookupPURL, not a
-	// check beforehand, decides about it.
-	// NOTE: a package whose own version its ecosystem cannot parse (npm
-	// "2.0") is reported as skipped, not as possibly affected by the
-	// ranges it cannot be compared with.
+	// still matches records that list it exactly, and records with ranges
+	// for the package as possibly affected, so LookupPURL, not a check
+	// beforehand, decides about it.
 	invalidQuery := func(err error) bool {
 		return errors.Is(err, errdef.ErrInvalidArgument) || errors.Is(err, errdef.ErrNotFound)
 	}

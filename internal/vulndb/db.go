@@ -259,11 +259,19 @@ func (db *DB) Lookup(id string) ([]Record, error) {
 
 // LookupPURL returns the records that affect the package version a package
 // URL names, sorted by ID, or none. A purl without a version matches every
-// record that names the package. A malformed purl is an error wrapping
-// errdef.ErrInvalidArgument, and so is a version that is not valid in the
-// package's ecosystem when no record lists that exact version. A purl of a
-// type with no OSV ecosystem, or a deb, apk or rpm purl without a known
-// distribution namespace, is an error wrapping errdef.ErrNotFound.
+// record that names the package.
+//
+// A record whose range for the package cannot be compared with the version
+// is marked possibly affected (see Record.PossiblyAffected). That happens
+// when the range has a version that its order cannot parse, and when the
+// queried version is not valid in the package's ecosystem. Such a version
+// still matches the records that list it exactly.
+//
+// A malformed purl is an error wrapping errdef.ErrInvalidArgument. So is a
+// version that is not valid in the package's ecosystem when no record lists
+// it or has a range for the package that cannot be compared with it. A
+// purl of a type with no OSV ecosystem, or a deb, apk or rpm purl without a
+// known distribution namespace, is an error wrapping errdef.ErrNotFound.
 //
 // An rpm purl's "epoch" qualifier is the epoch of its version. A deb or apk
 // purl's "upstream" qualifier names the source package, which is looked up
@@ -291,10 +299,10 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 			versionErr = srcVersionErr
 		}
 	}
-	// A version that no range can compare and that no record lists
-	// exactly is an error even when no record names the package, so an
-	// SBOM entry that can never match is reported instead of counted as
-	// scanned without findings.
+	// A version that is not valid in its ecosystem and matched no record,
+	// not even as possibly affected, is an error. It is one also when no
+	// record names the package, so that an SBOM entry that can never match
+	// is reported instead of counted as scanned without findings.
 	if versionErr != nil && len(out) == 0 {
 		return nil, versionErr
 	}
@@ -302,8 +310,9 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 }
 
 // lookupPackage returns the records that affect the package version of q,
-// sorted by ID. When no range can compare the version, versionErr
-// describes it, and the records are only those listing the exact version.
+// sorted by ID. When the version is not valid in the ecosystem, versionErr
+// describes it, and records whose ranges cannot be compared with it are
+// returned marked possibly affected.
 func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr, err error) {
 	cands, err := db.packageCandidates(q.ecosystem, normalizeName(q.ecosystem, q.name))
 	if err != nil {
@@ -311,10 +320,9 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 	}
 	var matcher *versionMatcher
 	if q.version != "" {
-		// A version no range can be compared with matches only exact
-		// entries of versions lists. When none matches, an empty result
-		// would hide that the version can never match, so the caller
-		// returns versionErr instead.
+		// When no record matches a version that is not valid in the
+		// ecosystem, an empty result would hide that the version can never
+		// match, so the caller returns versionErr instead.
 		matcher = newVersionMatcher(q.ecosystem, q.version)
 		matcher.cache = &db.versions
 		if !matcher.query("ECOSYSTEM").valid {
@@ -325,18 +333,31 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 		}
 	}
 	var hits []pkgCandidate
-	var unevaluated map[string]string // record ID to the range version
+	var possibly map[string]string // record ID to why it is possibly affected
 	for _, c := range cands {
 		m := c.matches(q.release, matcher)
+		var reason string
 		switch {
 		case m.affected:
-			hits = append(hits, c)
 		case m.unevaluated != "":
-			hits = append(hits, c)
-			if unevaluated == nil {
-				unevaluated = map[string]string{}
+			reason = fmt.Sprintf("version %s of %s could not be compared with range version %s, which is not valid in that order",
+				q.version, q.name, m.unevaluated)
+		case m.incomparable && versionErr != nil:
+			// NOTE: only a version that is not valid in its ecosystem
+			// counts here. One that is valid there but not in SemVer, such
+			// as PyPI "1.0.post1", is not compared with SEMVER ranges, and
+			// a record with only such ranges is not returned.
+			reason = fmt.Sprintf("version %q of %s is not a valid %s version, so the record's ranges could not be compared with it",
+				q.version, q.name, q.ecosystem)
+		default:
+			continue
+		}
+		hits = append(hits, c)
+		if reason != "" {
+			if possibly == nil {
+				possibly = map[string]string{}
 			}
-			unevaluated[c.id] = m.unevaluated
+			possibly[c.id] = reason
 		}
 	}
 	recs, err = db.readRecords(hits)
@@ -344,10 +365,8 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 		return nil, nil, err
 	}
 	for i := range recs {
-		if v, ok := unevaluated[recs[i].ID]; ok {
-			recs[i] = markPossiblyAffected(recs[i],
-				fmt.Sprintf("version %s of %s could not be compared with range version %s, which is not valid in that order",
-					q.version, q.name, v))
+		if reason, ok := possibly[recs[i].ID]; ok {
+			recs[i] = markPossiblyAffected(recs[i], reason)
 		}
 	}
 	return recs, versionErr, nil

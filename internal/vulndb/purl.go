@@ -90,25 +90,15 @@ func invalidQuery(format string, args ...any) error {
 }
 
 // ValidatePURL checks a package URL to look up: its syntax, a type with an
-// OSV ecosystem and, when it has one, a version valid in that ecosystem. A
-// malformed purl is an error wrapping errdef.ErrInvalidArgument, and a type
-// with no OSV ecosystem one wrapping errdef.ErrNotFound. A purl without
-// "@VERSION" is valid and names every version.
+// OSV ecosystem and its qualifiers. A malformed purl is an error wrapping
+// errdef.ErrInvalidArgument, and a type with no OSV ecosystem one wrapping
+// errdef.ErrNotFound. A purl without "@VERSION" is valid and names every
+// version. The version is not checked against its ecosystem, because a
+// version that the ecosystem cannot parse may still match records (see
+// LookupPURL), which then decides.
 func ValidatePURL(s string) error {
-	q, err := purlQuery(s)
-	if err != nil {
-		return err
-	}
-	for _, p := range []*pkgQuery{&q, q.source} {
-		if p == nil || p.version == "" {
-			continue
-		}
-		if _, err := orderFor(p.ecosystem).parse(p.version); err != nil {
-			return invalidQuery("purl %q: version %q of package %s is not a valid %s version (%v); correct the version in the purl or SBOM",
-				s, p.version, p.name, p.ecosystem, err)
-		}
-	}
-	return nil
+	_, err := purlQuery(s)
+	return err
 }
 
 // purlQuery parses a package URL into an OSV package query.

@@ -192,13 +192,84 @@ func TestLookupPURLUpstreamSource(t *testing.T) {
 	}
 }
 
-func TestValidatePURLUpstreamVersion(t *testing.T) {
-	err := ValidatePURL("pkg:deb/debian/libssl3@2.3-1?upstream=openssl%40not%20a%20version")
+func TestLookupPURLUpstreamInvalidVersion(t *testing.T) {
+	db := purlTestDB(t, fixedIn("DSA-1", "Debian:12", "2.4-1", "curl"))
+	_, err := db.LookupPURL("pkg:deb/debian/libssl3@2.3-1?upstream=openssl%40not%20a%20version")
 	if !errors.Is(err, errdef.ErrInvalidArgument) {
 		t.Fatalf("error = %v, want ErrInvalidArgument", err)
 	}
 	if !strings.Contains(err.Error(), "of package openssl") {
 		t.Errorf("error %q does not name the source package", err)
+	}
+}
+
+// TestLookupPURLInvalidQueryVersion checks a version that its ecosystem
+// cannot parse: records that list it exactly match, records whose ranges
+// cannot be compared with it are possibly affected, and records of other
+// packages never match.
+func TestLookupPURLInvalidQueryVersion(t *testing.T) {
+	entry := func(id, name string, versions []string, ranges ...Range) Record {
+		return Record{ID: id, Modified: "2026-01-01T00:00:00Z", Affected: []Affected{{
+			Package:  Package{Ecosystem: "npm", Name: name},
+			Versions: versions,
+			Ranges:   ranges,
+		}}}
+	}
+	belowThree := []Event{{Introduced: "0"}, {Fixed: "3.0.0"}}
+	db := purlTestDB(t,
+		entry("LISTED", "tagged", []string{"2.0"}),
+		entry("LISTED-AND-RANGE", "tagged", []string{"2.0"}, Range{Type: "ECOSYSTEM", Events: belowThree}),
+		entry("RANGE", "tagged", nil, Range{Type: "ECOSYSTEM", Events: belowThree}),
+		// SemVer parses "2.0" as 2.0.0, so SEMVER ranges are compared.
+		entry("SEMVER-IN", "tagged", nil, Range{Type: "SEMVER", Events: belowThree}),
+		entry("SEMVER-OUT", "tagged", nil, Range{Type: "SEMVER", Events: []Event{{Introduced: "2.1.0"}, {Fixed: "3.0.0"}}}),
+		entry("GIT", "tagged", nil, Range{Type: "GIT", Events: []Event{{Introduced: "0"}, {Fixed: "abc123"}}}),
+		entry("OTHER-LISTED", "tagged", []string{"1.0"}),
+		entry("OTHER-PACKAGE", "other", nil, Range{Type: "ECOSYSTEM", Events: belowThree}),
+		entry("LISTED-ONLY", "listed-only", []string{"1.0"}),
+	)
+
+	recs, err := db.LookupPURL("pkg:npm/tagged@2.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(recs), "LISTED,LISTED-AND-RANGE,RANGE,SEMVER-IN"; got != want {
+		t.Fatalf("LookupPURL(tagged@2.0) = %q, want %q", got, want)
+	}
+	for _, r := range recs {
+		reason := r.PossiblyAffected()
+		if r.ID != "RANGE" {
+			if reason != "" {
+				t.Errorf("%s is marked possibly affected (%q), want a confirmed match", r.ID, reason)
+			}
+			continue
+		}
+		if want := `version "2.0" of tagged is not a valid npm version`; !strings.Contains(reason, want) {
+			t.Errorf("reason of RANGE %q lacks %q", reason, want)
+		}
+	}
+
+	recs, err = db.LookupPURL("pkg:npm/other@2.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(recs); got != "OTHER-PACKAGE" {
+		t.Errorf("LookupPURL(other@2.0) = %q, want OTHER-PACKAGE", got)
+	} else if recs[0].PossiblyAffected() == "" {
+		t.Errorf("OTHER-PACKAGE is not marked possibly affected")
+	}
+
+	// With neither an exact entry nor a range, the version can never
+	// match, which is an error rather than an empty result.
+	for _, purl := range []string{"pkg:npm/listed-only@2.0", "pkg:npm/nosuch@2.0"} {
+		_, err := db.LookupPURL(purl)
+		if !errors.Is(err, errdef.ErrInvalidArgument) {
+			t.Errorf("LookupPURL(%s): error = %v, want ErrInvalidArgument", purl, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "not a valid npm version") {
+			t.Errorf("LookupPURL(%s): error %q does not say the version is invalid", purl, err)
+		}
 	}
 }
 

@@ -98,8 +98,10 @@ type Extra struct {
 	// publishes them in the CVE API 2.0.
 	Configurations json.RawMessage `json:"nvd_configurations,omitempty"`
 	// PossiblyAffected is set by LookupPURL, never stored in a layer, on a
-	// record that matched only because one of its ranges has a version
-	// that the ecosystem's order cannot parse. It names that version.
+	// record that matched only because one of its ranges could not be
+	// compared with the queried version. It names the version that the
+	// order cannot parse: a range version, or the queried version when that
+	// is not valid in the package's ecosystem.
 	PossiblyAffected string `json:"possibly_affected,omitempty"`
 }
 

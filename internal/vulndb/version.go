@@ -251,14 +251,26 @@ type matchResult struct {
 	// range could include the version. Lookups report the record as
 	// possibly affected instead of dropping it.
 	unevaluated string
+	// incomparable is true when affected is false and a range could not be
+	// compared because its order cannot parse the queried version.
+	incomparable bool
 }
 
-// combine returns the stronger of two results: affected, then unevaluated.
+// combine returns the stronger of two results. Affected wins. Otherwise
+// the result keeps the first unevaluated range version and is incomparable
+// when either one is.
 func (r matchResult) combine(o matchResult) matchResult {
-	if r.affected || (r.unevaluated != "" && !o.affected) {
+	switch {
+	case r.affected:
 		return r
+	case o.affected:
+		return o
 	}
-	return o
+	if r.unevaluated == "" {
+		r.unevaluated = o.unevaluated
+	}
+	r.incomparable = r.incomparable || o.incomparable
+	return r
 }
 
 // versionMatcher tests one queried version against affected entries of one
@@ -376,9 +388,10 @@ func (m *versionMatcher) affected(a *Affected) matchResult {
 }
 
 // matches tests whether the queried version is one of versions or lies in
-// one of the ranges. A range with a version that its order cannot parse
-// is reported in unevaluated unless another list or range includes the
-// version.
+// one of the ranges. Unless another list or range includes the version, a
+// range with a version that its order cannot parse is reported in
+// unevaluated, and a range whose order cannot parse the queried version
+// sets incomparable.
 func (m *versionMatcher) matches(versions []string, ranges []pkgRange) matchResult {
 	for _, v := range versions {
 		if v == m.version {
@@ -389,6 +402,10 @@ func (m *versionMatcher) matches(versions []string, ranges []pkgRange) matchResu
 	for _, rg := range ranges {
 		q := m.query(rg.Type)
 		if q == nil {
+			continue
+		}
+		if !q.valid {
+			out.incomparable = true
 			continue
 		}
 		parsed := rg.parsed
