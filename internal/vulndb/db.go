@@ -340,7 +340,7 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 		switch {
 		case m.affected:
 		case m.unevaluated != "":
-			reason = fmt.Sprintf("version %s of %s could not be compared with range version %s, which is not valid in that order",
+			reason = fmt.Sprintf("version %q of %s could not be compared with range version %s, which is not valid in that order",
 				q.version, q.name, m.unevaluated)
 		case m.incomparable && versionErr != nil:
 			// NOTE: only a version that is not valid in its ecosystem
@@ -375,11 +375,42 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 // unionByID merges two lists of records sorted by ID into one sorted list
 // that has each ID once.
 func unionByID(a, b []Record) []Record {
-	out := make([]Record, 0, len(a)+len(b))
-	out = append(out, a...)
-	out = append(out, b...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return slices.CompactFunc(out, func(x, y Record) bool { return x.ID == y.ID })
+	all := make([]Record, 0, len(a)+len(b))
+	all = append(all, a...)
+	all = append(all, b...)
+	// A record that one lookup confirmed and the other only found
+	// possibly affected is confirmed, so its unmarked copy is kept.
+	possibly := make([]bool, len(all))
+	order := make([]int, len(all))
+	for i := range all {
+		possibly[i] = all[i].PossiblyAffected() != ""
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int {
+		if c := strings.Compare(all[i].ID, all[j].ID); c != 0 {
+			return c
+		}
+		return cmpBool(possibly[i], possibly[j])
+	})
+	out := make([]Record, 0, len(all))
+	for _, i := range order {
+		if n := len(out); n > 0 && out[n-1].ID == all[i].ID {
+			continue
+		}
+		out = append(out, all[i])
+	}
+	return out
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // parallelReadMin is the number of records from which readRecords reads

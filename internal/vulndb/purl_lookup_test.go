@@ -389,3 +389,28 @@ func TestPURLDistroOfAnotherNamespace(t *testing.T) {
 		}
 	}
 }
+
+// TestUnionByIDKeepsConfirmed checks that a record found possibly affected
+// by one lookup and confirmed by the other comes out confirmed, whichever
+// lookup confirmed it.
+func TestUnionByIDKeepsConfirmed(t *testing.T) {
+	confirmed := Record{ID: "DSA-1"}
+	possibly := markPossiblyAffected(confirmed, "version could not be compared")
+	other := Record{ID: "DSA-2"}
+	for name, lists := range map[string][2][]Record{
+		"binary possibly": {{possibly}, {confirmed, other}},
+		"source possibly": {{confirmed, other}, {possibly}},
+	} {
+		got := unionByID(lists[0], lists[1])
+		if len(got) != 2 || got[0].ID != "DSA-1" || got[1].ID != "DSA-2" {
+			t.Fatalf("%s: got %d records %v, want DSA-1 and DSA-2", name, len(got), got)
+		}
+		if r := got[0].PossiblyAffected(); r != "" {
+			t.Errorf("%s: DSA-1 is marked possibly affected (%q), want confirmed", name, r)
+		}
+	}
+	only := unionByID([]Record{possibly}, nil)
+	if len(only) != 1 || only[0].PossiblyAffected() == "" {
+		t.Errorf("a record only one lookup found possibly affected lost its mark: %v", only)
+	}
+}
