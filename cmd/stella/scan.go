@@ -60,9 +60,10 @@ type finding struct {
 	Summary  string   `json:"summary,omitempty"`
 	Severity string   `json:"severity,omitempty"`
 	MatchBy  string   `json:"matchedBy"`
-	// PossiblyAffected names a range version of the record that the
-	// package's ecosystem cannot parse. It is set only when no other range
-	// or list decides, because the package could then not be ruled out.
+	// PossiblyAffected is the reason the lookup could not decide whether
+	// the record affects the package (vulndb.Record.PossiblyAffected). It
+	// is set only when nothing else in the record decides, because the
+	// package could then not be ruled out.
 	PossiblyAffected string `json:"possiblyAffected,omitempty"`
 	// text is the summary column of the table.
 	text string

@@ -97,9 +97,10 @@ type Extra struct {
 	// Configurations are the NVD CPE applicability statements, as NVD
 	// publishes them in the CVE API 2.0.
 	Configurations json.RawMessage `json:"nvd_configurations,omitempty"`
-	// PossiblyAffected is set by LookupPURL, never stored in a layer, on a
-	// record that matched only because one of its ranges has a version
-	// that the ecosystem's order cannot parse. It names that version.
+	// PossiblyAffected is the reason a lookup could neither confirm nor
+	// rule out the record, such as a range version that the ecosystem's
+	// order cannot parse or a CPE criterion without a version. LookupPURL
+	// and LookupCPE set it in their results, and no layer stores it.
 	PossiblyAffected string `json:"possibly_affected,omitempty"`
 }
 
@@ -125,10 +126,11 @@ func (r *Record) Tombstone() bool {
 	return r.extra().Tombstone
 }
 
-// PossiblyAffected returns why a package lookup could not decide whether r
-// affects the queried version, or "" when it decided. Such a record is
-// returned rather than dropped, so a range that cannot be evaluated never
-// hides a vulnerability.
+// PossiblyAffected returns why a package or CPE lookup could not decide
+// whether r affects the queried version, or "" when it decided. Such a
+// record is returned rather than dropped, so a range that cannot be
+// evaluated, or a CPE criterion without a version, never hides a
+// vulnerability.
 func (r *Record) PossiblyAffected() string { return r.extra().PossiblyAffected }
 
 // markPossiblyAffected returns a copy of r with
