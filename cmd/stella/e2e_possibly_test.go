@@ -124,3 +124,105 @@ func TestInvalidVersionPossiblyAffected(t *testing.T) {
 		t.Errorf("scan JSON lacks possiblyAffected:\n%s", scanJSON)
 	}
 }
+
+// TestCPEWithoutVersionPossiblyAffected checks that a CPE lookup or scan
+// at a concrete version marks a record whose only criterion for the
+// product has version "-" as possibly affected, and leaves a record that
+// a range also matches confirmed.
+func TestCPEWithoutVersionPossiblyAffected(t *testing.T) {
+	e := newEnv(t)
+	feed := filepath.Join(e.dir, "nvd")
+	if err := os.Mkdir(feed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cve := func(id, matches string) string {
+		return `{"cve":{"id":"` + id + `","published":"2030-01-01T00:00:00.000","lastModified":"2030-01-02T00:00:00.000",` +
+			`"vulnStatus":"Analyzed","descriptions":[{"lang":"en","value":"A flaw in acme widget."}],` +
+			`"configurations":[{"nodes":[{"operator":"OR","negate":false,"cpeMatch":[` + matches + `]}]}]}}`
+	}
+	const noVersion = `{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:-:*:*:*:*:*:*:*"}`
+	const below2 = `{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*","versionEndExcluding":"2.0"}`
+	page := `{"format":"NVD_CVE","version":"2.0","vulnerabilities":[` +
+		cve("CVE-2030-0001", noVersion) + "," + cve("CVE-2030-0002", noVersion+","+below2) + `]}`
+	if err := os.WriteFile(filepath.Join(feed, "page.json"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.importJSON(e.buildKit("kit.tar", "--feed", "nvd="+feed))
+
+	const cpe = "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"
+	out := e.must("db", "lookup", "-o", "json", "--cpe", cpe)
+	var recs []struct {
+		ID               string `json:"id"`
+		DatabaseSpecific struct {
+			StellaOps struct {
+				PossiblyAffected string `json:"possibly_affected"`
+			} `json:"stellaops"`
+		} `json:"database_specific"`
+	}
+	if err := json.Unmarshal([]byte(out), &recs); err != nil {
+		t.Fatalf("decoding db lookup output: %v\n%s", err, out)
+	}
+	possibly := map[string]string{}
+	for _, r := range recs {
+		possibly[r.ID] = r.DatabaseSpecific.StellaOps.PossiblyAffected
+	}
+	if len(recs) != 2 {
+		t.Fatalf("db lookup --cpe %s returned %d records, want CVE-2030-0001 and CVE-2030-0002:\n%s", cpe, len(recs), out)
+	}
+	if reason := possibly["CVE-2030-0001"]; !strings.Contains(reason, "acme:widget without a version") {
+		t.Errorf("CVE-2030-0001 possibly_affected = %q, want a reason naming acme:widget without a version", reason)
+	}
+	if reason := possibly["CVE-2030-0002"]; reason != "" {
+		t.Errorf("CVE-2030-0002 matches by range but is marked possibly affected: %q", reason)
+	}
+	if text := e.must("db", "lookup", "--cpe", cpe); !strings.Contains(text, "possibly   affected: the record names acme:widget without a version") {
+		t.Errorf("lookup text does not mark CVE-2030-0001:\n%s", text)
+	}
+
+	sbom := filepath.Join(e.dir, "bom.json")
+	writeCycloneDX(t, sbom, []sbomPackage{{name: "widget", version: "1.5", cpe: cpe}})
+	rep, _ := e.scan(sbom)
+	found := map[string]string{}
+	for _, f := range rep.Findings {
+		found[f.ID] = f.PossiblyAffected
+	}
+	if len(rep.Findings) != 2 {
+		t.Fatalf("scan findings %+v, want CVE-2030-0001 and CVE-2030-0002", rep.Findings)
+	}
+	if !strings.Contains(found["CVE-2030-0001"], "without a version") {
+		t.Errorf("scan finding CVE-2030-0001 possiblyAffected = %q, want the reason", found["CVE-2030-0001"])
+	}
+	if found["CVE-2030-0002"] != "" {
+		t.Errorf("scan finding CVE-2030-0002 is marked possibly affected: %q", found["CVE-2030-0002"])
+	}
+	text := e.must("scan", "--sbom", sbom, "--env-file", filepath.Join(e.dir, "none.env"))
+	if !strings.Contains(text, "(possibly) A flaw in acme widget.") ||
+		!strings.Contains(text, "possibly affected widget 1.5 by CVE-2030-0001: the record names acme:widget without a version") {
+		t.Errorf("scan text does not show the summary and the reason of CVE-2030-0001:\n%s", text)
+	}
+
+	// A second CPE of the same package whose version "*" matches every
+	// criterion confirms CVE-2030-0001, whichever CPE comes first.
+	twoCPEs := filepath.Join(e.dir, "two-cpes.spdx.json")
+	writeJSONFile(t, twoCPEs, map[string]any{
+		"spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT",
+		"name": "two-cpes", "documentNamespace": "https://stella-ops.org/spdx/two-cpes",
+		"creationInfo": map[string]any{"created": "2026-01-01T00:00:00Z", "creators": []string{"Tool: stella-tests"}},
+		"packages": []map[string]any{{
+			"SPDXID": "SPDXRef-Package-0", "name": "widget", "versionInfo": "1.5", "downloadLocation": "NOASSERTION",
+			"externalRefs": []map[string]string{
+				{"referenceCategory": "SECURITY", "referenceType": "cpe23Type", "referenceLocator": cpe},
+				{"referenceCategory": "SECURITY", "referenceType": "cpe23Type", "referenceLocator": "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*"},
+			},
+		}},
+	})
+	rep, _ = e.scan(twoCPEs)
+	if len(rep.Findings) != 2 {
+		t.Fatalf("scan of two CPEs: findings %+v, want CVE-2030-0001 and CVE-2030-0002", rep.Findings)
+	}
+	for _, f := range rep.Findings {
+		if f.PossiblyAffected != "" {
+			t.Errorf("scan of two CPEs: %s is marked possibly affected (%q), but the second CPE confirms it", f.ID, f.PossiblyAffected)
+		}
+	}
+}

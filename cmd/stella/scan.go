@@ -60,11 +60,10 @@ type finding struct {
 	Summary  string   `json:"summary,omitempty"`
 	Severity string   `json:"severity,omitempty"`
 	MatchBy  string   `json:"matchedBy"`
-	// PossiblyAffected is the reason a range of the record could not be
-	// compared with the package version: the range has a version that its
-	// order cannot parse, or the package version is not valid in its
-	// ecosystem. It is set only when no other range or list decides,
-	// because the package could then not be ruled out.
+	// PossiblyAffected is the reason the lookup could not decide whether
+	// the record affects the package (vulndb.Record.PossiblyAffected). It
+	// is set only when nothing else in the record decides, because the
+	// package could then not be ruled out.
 	PossiblyAffected string `json:"possiblyAffected,omitempty"`
 	// text is the summary column of the table.
 	text string
@@ -209,20 +208,26 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 	if p.PURL == "" && len(p.CPEs) == 0 {
 		return packageScan{skip: "no purl and no CPE"}, nil
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{} // record ID to its finding in out
 	var out []finding
 	add := func(recs []vulndb.Record, by string) {
 		for _, r := range recs {
-			if seen[r.ID] {
-				continue
-			}
-			seen[r.ID] = true
 			f := finding{Package: p.Name, Version: p.Version, PURL: p.PURL, ID: r.ID,
-				Aliases: r.Aliases, Summary: r.Summary, Severity: severityOf(r), MatchBy: by, text: summaryLine(r)}
-			if f.PossiblyAffected = r.PossiblyAffected(); f.PossiblyAffected != "" {
-				f.text = "(possibly affected: " + f.PossiblyAffected + ") " + f.text
+				Aliases: r.Aliases, Summary: r.Summary, Severity: severityOf(r), MatchBy: by,
+				PossiblyAffected: r.PossiblyAffected(), text: summaryLine(r)}
+			if f.PossiblyAffected != "" {
+				f.text = "(possibly) " + f.text
 			}
-			out = append(out, f)
+			i, ok := seen[r.ID]
+			switch {
+			case !ok:
+				seen[r.ID] = len(out)
+				out = append(out, f)
+			case out[i].PossiblyAffected != "" && f.PossiblyAffected == "":
+				// Another identifier of the package confirms what an
+				// earlier one could only find possibly affected.
+				out[i] = f
+			}
 		}
 	}
 	// A package counts as scanned when one of its identifiers could be
@@ -290,6 +295,11 @@ func printScan(w io.Writer, rep *scanReport) error {
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+	}
+	for _, f := range rep.Findings {
+		if f.PossiblyAffected != "" {
+			fmt.Fprintf(w, "possibly affected %s by %s: %s\n", nameVersion(f.Package, f.Version), f.ID, f.PossiblyAffected)
 		}
 	}
 	for _, s := range rep.Skipped {

@@ -174,37 +174,63 @@ func matchAttr(criterion, query string) bool {
 	return strings.EqualFold(unescapeCPE(criterion), unescapeCPE(query))
 }
 
-// matches reports whether the criterion m covers the CPE q, honouring the
-// version range bounds. A query without a version matches every criterion
-// of the product.
-func (m nvdCPEMatch) matches(q cpeName) bool {
+// cpeMatch is the outcome of matching one CPE match criterion against a
+// queried CPE. The values are ordered, so a record's outcome is the maximum
+// over its criteria.
+type cpeMatch int
+
+const (
+	cpeNoMatch cpeMatch = iota
+	// cpeMatchNoVersion is the outcome for a criterion with version "-"
+	// (NA) and a query with a concrete version. NVD writes "-" for products
+	// it lists without version numbers, so such a criterion neither
+	// includes nor excludes the version.
+	cpeMatchNoVersion
+	cpeMatchConfirmed
+)
+
+// match returns the outcome of matching the criterion m against the CPE q,
+// honouring the version range bounds. A query without a version matches
+// every criterion of the product.
+func (m nvdCPEMatch) match(q cpeName) cpeMatch {
 	c, err := parseCPE(m.Criteria)
 	if err != nil || !m.Vulnerable {
-		return false
+		return cpeNoMatch
 	}
 	if c.key() != q.key() || !matchAttr(c.Part, q.Part) || !matchAttr(c.Update, q.Update) {
-		return false
+		return cpeNoMatch
 	}
 	for i := range c.rest {
 		if !matchAttr(c.rest[i], q.rest[i]) {
-			return false
+			return cpeNoMatch
 		}
 	}
 	qv := unescapeCPE(q.Version)
 	if qv == "*" {
-		return true
+		return cpeMatchConfirmed
 	}
 	if qv == "-" {
 		// "-" (not applicable) names a product without versions, so no
 		// fixed version and no version range can include it.
-		return (c.Version == "*" || c.Version == "-") && !m.hasRange()
+		return confirmedIf((c.Version == "*" || c.Version == "-") && !m.hasRange())
 	}
-	// NOTE: a criterion with version "-" matches every queried version,
-	// as "*" does, although "-" means that the product has no version.
-	if c.Version != "*" && c.Version != "-" {
-		return compareCPEVersion(unescapeCPE(c.Version), qv) == 0
+	if c.Version == "-" {
+		if m.inRange(qv) {
+			return cpeMatchNoVersion
+		}
+		return cpeNoMatch
 	}
-	return m.inRange(qv)
+	if c.Version != "*" {
+		return confirmedIf(compareCPEVersion(unescapeCPE(c.Version), qv) == 0)
+	}
+	return confirmedIf(m.inRange(qv))
+}
+
+func confirmedIf(ok bool) cpeMatch {
+	if ok {
+		return cpeMatchConfirmed
+	}
+	return cpeNoMatch
 }
 
 // hasRange reports whether the criterion bounds its versions.

@@ -127,7 +127,7 @@ func TestCPEVersionNotApplicable(t *testing.T) {
 	}
 	for _, c := range cases {
 		c.criterion.Vulnerable = true
-		if got := c.criterion.matches(q); got != c.want {
+		if got := c.criterion.match(q) == cpeMatchConfirmed; got != c.want {
 			t.Errorf("%s: version - matches %+v = %v, want %v", c.name, c.criterion, got, c.want)
 		}
 	}

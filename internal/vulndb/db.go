@@ -694,6 +694,10 @@ const maxCachedCandidates = 1 << 16
 // ranges, sorted by ID, or none. A malformed CPE is an error wrapping
 // errdef.ErrInvalidArgument.
 //
+// A record whose criteria cover a query with a concrete version only
+// through criteria with version "-" (NA, a product that NVD lists without
+// versions) is returned marked possibly affected (Record.PossiblyAffected).
+//
 // NOTE: configurations that combine nodes with AND (a product running on a
 // platform) match on their vulnerable criteria alone, so such records can
 // be reported for a product on any platform.
@@ -709,12 +713,32 @@ func (db *DB) LookupCPE(cpe string) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	return db.collect(ids, func(r *Record) bool {
+	var noVersion map[string]bool // IDs of records matched only by version "-"
+	recs, err := db.collect(ids, func(r *Record) bool {
+		best := cpeNoMatch
 		for _, m := range recordCPEs(r) {
-			if m.matches(q) {
+			if best = max(best, m.match(q)); best == cpeMatchConfirmed {
 				return true
 			}
 		}
+		if best == cpeMatchNoVersion {
+			if noVersion == nil {
+				noVersion = map[string]bool{}
+			}
+			noVersion[r.ID] = true
+			return true
+		}
 		return false
 	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range recs {
+		if noVersion[recs[i].ID] {
+			recs[i] = markPossiblyAffected(recs[i], fmt.Sprintf(
+				"the record names %s without a version (CPE version \"-\"), so version %s could not be compared",
+				unescapeCPE(q.key()), unescapeCPE(q.Version)))
+		}
+	}
+	return recs, nil
 }

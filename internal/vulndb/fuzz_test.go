@@ -119,7 +119,7 @@ func FuzzLookupQueries(f *testing.F) {
 		if c, err := parseCPEQuery(cpe); err == nil {
 			m := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:" + c.Vendor + ":" + c.Product + ":*",
 				VersionStartIncluding: "1.0", VersionEndExcluding: "2.0"}
-			m.matches(c)
+			m.match(c)
 		}
 	})
 }

@@ -97,11 +97,11 @@ type Extra struct {
 	// Configurations are the NVD CPE applicability statements, as NVD
 	// publishes them in the CVE API 2.0.
 	Configurations json.RawMessage `json:"nvd_configurations,omitempty"`
-	// PossiblyAffected is set by LookupPURL, never stored in a layer, on a
-	// record that matched only because one of its ranges could not be
-	// compared with the queried version. It names the version that the
-	// order cannot parse: a range version, or the queried version when that
-	// is not valid in the package's ecosystem.
+	// PossiblyAffected is the reason a lookup could neither confirm nor
+	// rule out the record, such as a range version that the ecosystem's
+	// order cannot parse, a queried version that is not valid in the
+	// ecosystem or a CPE criterion without a version. LookupPURL
+	// and LookupCPE set it in their results, and no layer stores it.
 	PossiblyAffected string `json:"possibly_affected,omitempty"`
 }
 
@@ -127,10 +127,11 @@ func (r *Record) Tombstone() bool {
 	return r.extra().Tombstone
 }
 
-// PossiblyAffected returns why a package lookup could not decide whether r
-// affects the queried version, or "" when it decided. Such a record is
-// returned rather than dropped, so a range that cannot be evaluated never
-// hides a vulnerability.
+// PossiblyAffected returns why a package or CPE lookup could not decide
+// whether r affects the queried version, or "" when it decided. Such a
+// record is returned rather than dropped, so a range that cannot be
+// evaluated, or a CPE criterion without a version, never hides a
+// vulnerability.
 func (r *Record) PossiblyAffected() string { return r.extra().PossiblyAffected }
 
 // markPossiblyAffected returns a copy of r with
