@@ -87,8 +87,24 @@ func TestRollbackTwiceSaysDirection(t *testing.T) {
 
 func TestRollbackAfterGCSaysImportAgain(t *testing.T) {
 	e := newEnv(t)
-	e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))
+	kit1 := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
+	first := e.importJSON(kit1)
 	e.importJSON(e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2"))
+	e.must("ouk", "gc", "--keep", "0")
+
+	// Named by digest, the removed kit gets the same advice, and following
+	// it brings the kit back.
+	named := e.run("ouk", "rollback", first.Digest)
+	if named.code != exitError {
+		t.Errorf("rollback %s: exit %d, want %d:\n%s", first.Digest, named.code, exitError, named.stderr)
+	}
+	if !strings.Contains(named.stderr, "kit 1.0.0") || !strings.Contains(named.stderr, "--allow-downgrade") {
+		t.Errorf("rollback of a named removed kit does not name it and --allow-downgrade:\n%s", named.stderr)
+	}
+	if r := e.run("ouk", "import", "--key", e.pub, "--allow-downgrade", kit1); r.code != 0 {
+		t.Errorf("import as advised: exit %d:\n%s", r.code, r.stderr)
+	}
+	e.must("ouk", "rollback")
 	e.must("ouk", "gc", "--keep", "0")
 
 	r := e.run("ouk", "rollback")

@@ -55,7 +55,8 @@ two kits. To go back further, pick a digest from 'stella ouk history'.`,
 			info, err := describeKit(ctx, store, target)
 			if err != nil {
 				return fmt.Errorf("kit %s is no longer complete in the store, so it cannot be activated; "+
-					"gc removes kits beyond its --keep count: import that kit's file again instead: %w", target, err)
+					"gc removes kits beyond its --keep count: import that kit's file again instead, with --allow-downgrade when it is "+
+					"older than the active kit: %w", target, err)
 			}
 			if err := checkComplete(ctx, store, target); err != nil {
 				return err
@@ -115,7 +116,7 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 		}
 		return "", fmt.Errorf("the history contains no kit other than the active %s; name a kit digest to roll back to", active.Version)
 	}
-	var matches []digest.Digest
+	var matches []cas.KitRecord
 	seen := map[digest.Digest]bool{}
 	for _, h := range hist {
 		if seen[h.Digest] {
@@ -123,17 +124,25 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 		}
 		seen[h.Digest] = true
 		if h.Digest.String() == want || strings.HasPrefix(h.Digest.Encoded(), strings.TrimPrefix(want, "sha256:")) {
-			matches = append(matches, h.Digest)
+			matches = append(matches, h)
 		}
 	}
 	switch len(matches) {
 	case 0:
 		return "", fmt.Errorf("no kit in the history matches %q; run `stella ouk history` to list them: %w", want, errdef.ErrNotFound)
 	case 1:
-		if matches[0] == active.Digest {
-			return "", fmt.Errorf("kit %s is already active", matches[0])
+		m := matches[0]
+		if m.Digest == active.Digest {
+			return "", fmt.Errorf("kit %s is already active", m.Digest)
 		}
-		return matches[0], nil
+		if _, err := store.Stat(ctx, m.Digest); errors.Is(err, errdef.ErrNotFound) {
+			return "", fmt.Errorf("kit %s (%s) is no longer in the store, because gc removes kits beyond its --keep count; "+
+				"import that kit's file again to return to it, with --allow-downgrade when it is older than the active kit: %w",
+				printable(m.Version), m.Digest, errdef.ErrNotFound)
+		} else if err != nil {
+			return "", err
+		}
+		return m.Digest, nil
 	}
 	return "", usagef("digest prefix %q matches %d kits; give more of the digest", want, len(matches))
 }
