@@ -117,7 +117,7 @@ func conflictReason(c watch.Candidate, conflicts []watch.Candidate, active cas.K
 // rejectConflict rejects a kit for the conflict that reason describes,
 // unless its note already records that same conflict.
 func (w *watcher) rejectConflict(ctx context.Context, c watch.Candidate, reason, active string) outcome {
-	if note, ok := w.readNote(c.Path); ok && note.Conflict && note.Reason == reason && !note.Stale(c, active) {
+	if note, ok := w.readNote(c.Path); ok && note.Conflict && note.Reason == watch.NoteReason(reason) && !note.Stale(c, active) {
 		return w.remainsRejected(ctx, c, note)
 	}
 	w.reject(c, c.Summary, active, conflictError{reason: reason})

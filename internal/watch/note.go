@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Note records why import rejected a kit, and the fingerprint of the file
@@ -77,20 +78,34 @@ func (n Note) Stale(c Candidate, active string) bool {
 	return n.RetryOnActiveChange && n.Active != active
 }
 
+// NoteReason returns reason as WriteNote stores it: cut after maxReason
+// bytes, at a character boundary, and marked as cut. A caller compares a
+// stored reason with NoteReason of a new one.
+func NoteReason(reason string) string {
+	if len(reason) <= maxReason {
+		return reason
+	}
+	cut := maxReason
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut] + " (cut)"
+}
+
 // WriteNote writes the rejection note of a kit beside it.
 func WriteNote(kit string, n Note) error {
-	if len(n.Reason) > maxReason {
-		n.Reason = n.Reason[:maxReason] + " (cut)"
-	}
+	n.Reason = NoteReason(n.Reason)
 	raw, err := json.MarshalIndent(n, "", "  ")
 	if err != nil {
 		return err
 	}
 	tmp := NotePath(kit) + noteTempSuffix
 	if err := os.WriteFile(tmp, append(raw, '\n'), 0o644); err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("writing rejection note of %s: %w", kit, err)
 	}
 	if err := os.Rename(tmp, NotePath(kit)); err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("writing rejection note of %s: %w", kit, err)
 	}
 	return nil

@@ -8,6 +8,7 @@ package watch
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -86,6 +87,12 @@ func Scan(ctx context.Context, dir string) (Listing, error) {
 			}
 			continue
 		case strings.HasSuffix(name, NoteSuffix+noteTempSuffix):
+			// A temporary note outlives a failed write. Once its kit is
+			// gone, no later write replaces it, so it is removed too.
+			kit := strings.TrimSuffix(path, NoteSuffix+noteTempSuffix)
+			if _, err := os.Lstat(kit); errors.Is(err, fs.ErrNotExist) {
+				l.OrphanNotes = append(l.OrphanNotes, path)
+			}
 			continue
 		case strings.HasPrefix(name, "."):
 			l.Skipped = append(l.Skipped, Skipped{Path: path,

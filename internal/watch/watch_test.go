@@ -234,3 +234,60 @@ func TestNoteSizeBounds(t *testing.T) {
 		t.Error("a 1 MiB file named as a note was read as a note")
 	}
 }
+
+func TestScanFindsOrphanTempNotes(t *testing.T) {
+	dir := t.TempDir()
+	present := filepath.Join(dir, "present.tar")
+	if err := os.WriteFile(present, []byte("not a kit"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	removedTemp := filepath.Join(dir, "removed.tar"+NoteSuffix+noteTempSuffix)
+	for _, p := range []string{removedTemp, NotePath(present) + noteTempSuffix} {
+		if err := os.WriteFile(p, []byte(`{"reason":`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	listing, err := Scan(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(listing.OrphanNotes) != 1 || listing.OrphanNotes[0] != removedTemp {
+		t.Errorf("orphan notes %v, want only %s", listing.OrphanNotes, removedTemp)
+	}
+}
+
+func TestWriteNoteFailureLeavesNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	kit := filepath.Join(dir, "kit.tar")
+	// A folder in the note's place makes the rename fail.
+	if err := os.MkdirAll(filepath.Join(NotePath(kit), "inside"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteNote(kit, Note{Reason: "invalid kit", At: time.Now()}); err == nil {
+		t.Fatal("WriteNote over a folder succeeded")
+	}
+	if _, err := os.Lstat(NotePath(kit) + noteTempSuffix); !os.IsNotExist(err) {
+		t.Errorf("the temporary note remains after a failed write (stat: %v)", err)
+	}
+}
+
+func TestNoteReasonCutMatchesStored(t *testing.T) {
+	dir := t.TempDir()
+	kit := filepath.Join(dir, "kit.tar")
+	// A two-byte character straddles the cut.
+	reason := strings.Repeat("x", maxReason-1) + "é" + strings.Repeat("y", 100)
+	if err := WriteNote(kit, Note{Reason: reason, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	n, ok := ReadNote(kit)
+	if !ok {
+		t.Fatal("the note was not read back")
+	}
+	if n.Reason != NoteReason(reason) {
+		t.Errorf("stored reason of %d bytes differs from NoteReason of %d bytes", len(n.Reason), len(NoteReason(reason)))
+	}
+	if strings.ContainsRune(n.Reason, '\uFFFD') {
+		t.Error("the cut split a character")
+	}
+}
