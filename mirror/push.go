@@ -346,6 +346,14 @@ func (p *pusher) streamBlobs(ctx context.Context, r io.Reader) (*memoryStorage, 
 				return nil, nil, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
 			}
 			if err := p.checkDeltaBase(ctx, idx, nil); err != nil {
+				if sent := p.pushed.Load(); sent > 0 {
+					// Blobs ahead of index.json were pushed before the
+					// base could be checked.
+					return nil, nil, fmt.Errorf("%w; the %d blobs (%d bytes) that came before index.json in the kit file "+
+						"were already pushed and stay unreferenced in %s until its garbage collection removes them "+
+						"(`stella ouk build` writes index.json first, so its kit files do not push blobs early)",
+						err, sent, p.bytes.Load(), p.repo.Reference)
+				}
 				return nil, nil, err
 			}
 			index = &idx

@@ -1,6 +1,8 @@
 package mirror
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/errdef"
@@ -178,4 +181,75 @@ func countingClient(t *testing.T, ct *countingTransport, hosts ...string) *Clien
 		t.Fatal(err)
 	}
 	return c
+}
+
+func TestPushDeltaIndexLastNamesEarlyBlobs(t *testing.T) {
+	f := newFixture(t)
+	kit1 := f.buildKit("kit1.tar", "1.0.0", 1, "")
+	delta2 := f.buildDelta("kit2.delta.tar", "2.0.0", 2, kit1)
+
+	// Rewrite the delta with a blob above the manifest size limit first
+	// and index.json last, so the blob is pushed before the base check.
+	raw, err := os.ReadFile(delta2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, maxManifestSize+1)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	late := filepath.Join(f.dir, "index-last.tar")
+	out, err := os.Create(late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(out)
+	write := func(name string, data []byte) {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("blobs/sha256/"+digest.FromBytes(big).Encoded(), big)
+	var index []byte
+	tr := tar.NewReader(bytes.NewReader(raw))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		if filepath.Base(hdr.Name) == "index.json" {
+			index = data
+			continue
+		}
+		write(hdr.Name, data)
+	}
+	write("index.json", index)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	host := memRegistry(t, true)
+	repo := repository(t, plainClient(t, host), host+"/empty:2.0.0")
+	open := func() (io.ReadCloser, error) { return os.Open(late) }
+	_, err = PushKitStream(context.Background(), open, repo, "2.0.0", PushOptions{})
+	checkBaseMissing(t, "kit file with index.json last", err)
+	if !strings.Contains(err.Error(), "before index.json") || !strings.Contains(err.Error(), "already pushed") {
+		t.Errorf("message does not say that blobs were pushed early: %v", err)
+	}
 }
