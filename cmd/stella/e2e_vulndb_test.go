@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -186,6 +187,14 @@ func writeSPDX(t *testing.T, path string, pkgs []sbomPackage) {
 // writeCycloneDX writes pkgs as a CycloneDX 1.5 JSON BOM.
 func writeCycloneDX(t *testing.T, path string, pkgs []sbomPackage) {
 	t.Helper()
+	writeCycloneDXVersion(t, path, "1.5", pkgs)
+}
+
+// writeCycloneDXVersion writes pkgs as a CycloneDX JSON BOM labelled with
+// specVersion. Its components use only fields that every version from 1.2
+// on defines, so the same packages can be written for any version.
+func writeCycloneDXVersion(t *testing.T, path, specVersion string, pkgs []sbomPackage) {
+	t.Helper()
 	var comps []map[string]any
 	for i, p := range pkgs {
 		c := map[string]any{"type": "library", "bom-ref": fmt.Sprintf("pkg-%d", i), "name": p.name, "version": p.version}
@@ -197,7 +206,7 @@ func writeCycloneDX(t *testing.T, path string, pkgs []sbomPackage) {
 		}
 		comps = append(comps, c)
 	}
-	writeJSONFile(t, path, map[string]any{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": comps})
+	writeJSONFile(t, path, map[string]any{"bomFormat": "CycloneDX", "specVersion": specVersion, "version": 1, "components": comps})
 }
 
 func writeJSONFile(t *testing.T, path string, v any) {
@@ -250,6 +259,63 @@ func TestScanSampleSBOMs(t *testing.T) {
 				t.Errorf("skipped = %+v, want only in-house-tool", rep.Skipped)
 			}
 		})
+	}
+}
+
+func TestScanCycloneDX17MatchesCycloneDX16(t *testing.T) {
+	e, _ := sampleDBEnv(t)
+	reports := map[string]scanReport{}
+	for _, version := range []string{"1.6", "1.7"} {
+		path := filepath.Join(e.dir, "app-"+version+".cdx.json")
+		writeCycloneDXVersion(t, path, version, samplePackages)
+		rep, _ := e.scan(path)
+		if want := "cyclonedx-" + version; rep.Format != want {
+			t.Errorf("CycloneDX %s: format %q, want %q", version, rep.Format, want)
+		}
+		reports[version] = rep
+	}
+	report16, report17 := reports["1.6"], reports["1.7"]
+
+	// The 1.6 scan must find what the sample packages list, so that equal
+	// reports cannot come from two scans that both found nothing.
+	got := findingsByPackage(report16)
+	for _, p := range samplePackages {
+		k := p.name + "@" + p.version
+		want := append([]string(nil), p.want...)
+		sort.Strings(want)
+		if !slices.Equal(got[k], want) {
+			t.Errorf("CycloneDX 1.6 %s: findings %v, want %v", k, got[k], want)
+		}
+	}
+
+	if report17.Packages != report16.Packages {
+		t.Errorf("CycloneDX 1.7 scanned %d packages, 1.6 scanned %d", report17.Packages, report16.Packages)
+	}
+	if !reflect.DeepEqual(report17.Findings, report16.Findings) {
+		t.Errorf("CycloneDX 1.7 findings differ from 1.6:\n1.7: %+v\n1.6: %+v", report17.Findings, report16.Findings)
+	}
+	if !reflect.DeepEqual(report17.Skipped, report16.Skipped) {
+		t.Errorf("CycloneDX 1.7 skipped %+v, 1.6 skipped %+v", report17.Skipped, report16.Skipped)
+	}
+	if !reflect.DeepEqual(report17.Notes, report16.Notes) {
+		t.Errorf("CycloneDX 1.7 notes %+v, 1.6 notes %+v", report17.Notes, report16.Notes)
+	}
+}
+
+func TestScanRejectsCycloneDX18(t *testing.T) {
+	e := newEnv(t)
+	path := filepath.Join(e.dir, "app-1.8.cdx.json")
+	writeCycloneDXVersion(t, path, "1.8", samplePackages)
+
+	r := e.run("scan", "--sbom", path)
+	if r.code != exitError {
+		t.Errorf("scan of a CycloneDX 1.8 SBOM: exit %d, want %d; stderr: %s", r.code, exitError, r.stderr)
+	}
+	if !strings.Contains(r.stderr, `specVersion "1.8"`) {
+		t.Errorf("message does not name the specVersion found: %s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "(1.2, 1.3, 1.4, 1.5, 1.6, 1.7)") {
+		t.Errorf("message does not list the accepted versions: %s", r.stderr)
 	}
 }
 

@@ -84,7 +84,7 @@ func newScanCommand(g *globalOptions) *cobra.Command {
 		Short: "Report the vulnerabilities of every package in an SBOM, from the active kit",
 		Long: `Read an SPDX JSON or CycloneDX JSON SBOM, look up every package by its purl,
 and by CPE where it has one, in the active kit's DB, and report the findings.
-SPDX 2.2 and 2.3 (2.1 is read too) and CycloneDX 1.2 to 1.6 are accepted.
+SPDX 2.2 and 2.3 (2.1 is read too) and CycloneDX 1.2 to 1.7 are accepted.
 Packages with neither purl nor CPE, or with none that can be looked up, are
 listed as skipped. A purl or CPE that cannot be looked up while another
 identifier of the package could is listed as a note.
@@ -111,7 +111,7 @@ prints a warning and does not count.`,
 			return printScan(cmd.OutOrStdout(), rep)
 		},
 	}
-	cmd.Flags().StringVar(&sbomPath, "sbom", "", "SBOM file, SPDX 2.2/2.3 JSON or CycloneDX 1.2-1.6 JSON")
+	cmd.Flags().StringVar(&sbomPath, "sbom", "", "SBOM file, SPDX 2.2/2.3 JSON or CycloneDX 1.2-1.7 JSON")
 	qf.register(cmd)
 	out.register(cmd)
 	return cmd

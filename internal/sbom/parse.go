@@ -45,13 +45,17 @@ type Package struct {
 
 // Parse reads an SPDX JSON or CycloneDX JSON document and returns its
 // format (FormatSPDX or FormatCycloneDX, followed by "-" and the spec
-// version, such as "spdx-2.3" or "cyclonedx-1.6") and its packages. The
+// version, such as "spdx-2.3" or "cyclonedx-1.7") and its packages. The
 // format is detected by the top-level "spdxVersion" or "bomFormat" field.
 // SPDX 2.1 and 2.2 documents are read too, converted to 2.3. CycloneDX is
-// read in versions 1.2 to 1.6, since the fields read here (components
+// read in versions 1.2 to 1.7, since the fields read here (components
 // with name, version, purl, cpe and bom-ref) are the same in all of them. CycloneDX components nested in other
 // components are included, and so is the metadata component when it has a
 // purl or a CPE. Input over MaxSBOMSize wraps errdef.ErrSizeExceedsLimit.
+//
+// NOTE: a CycloneDX 1.7 component that gives a versionRange in place of a
+// version is returned with an empty Version, since Package has no field for
+// a range.
 func Parse(r io.Reader) (format string, pkgs []Package, err error) {
 	raw, err := io.ReadAll(io.LimitReader(r, MaxSBOMSize+1))
 	if err != nil {
@@ -104,14 +108,11 @@ func Parse(r io.Reader) (format string, pkgs []Package, err error) {
 }
 
 // exportHint is the next step for an SBOM that cannot be read.
-const exportHint = "export the SBOM as SPDX 2.2/2.3 JSON or CycloneDX 1.2-1.6 JSON, such as with `syft -o spdx-json`"
+const exportHint = "export the SBOM as SPDX 2.2/2.3 JSON or CycloneDX 1.2-1.7 JSON, such as with `syft -o spdx-json`"
 
 // cycloneDXVersions are the CycloneDX JSON versions that this stella
 // reads. Versions 1.0 and 1.1 were defined in XML only.
-//
-// NOTE: CycloneDX 1.7 is left out because the CycloneDX library this
-// build uses rejects its specVersion.
-var cycloneDXVersions = []string{"1.2", "1.3", "1.4", "1.5", "1.6"}
+var cycloneDXVersions = []string{"1.2", "1.3", "1.4", "1.5", "1.6", "1.7"}
 
 // cycloneDXVersion returns the specVersion field's value. It rejects one
 // that is missing, not a string or not one of cycloneDXVersions, naming the

@@ -313,6 +313,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(raw)
 	}
 	f.Add([]byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"name":"a","components":[{"name":"b"}]}]}`))
+	f.Add([]byte(cycloneDX17))
 	f.Add([]byte(`{"spdxVersion":"SPDX-2.2","SPDXID":"SPDXRef-DOCUMENT"}`))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -433,10 +434,71 @@ func TestParseCycloneDX12And13(t *testing.T) {
 	}
 }
 
+// cycloneDX17 is a CycloneDX 1.7 JSON BOM written for this test. Its
+// components have purls and CPEs, and it has fields that 1.7 added: an
+// external component with a versionRange in place of a version, identity
+// evidence with a concludedValue, license expressionDetails, metadata
+// distributionConstraints and citations.
+const cycloneDX17 = `{
+  "$schema": "http://cyclonedx.org/schema/bom-1.7.schema.json",
+  "bomFormat": "CycloneDX",
+  "specVersion": "1.7",
+  "serialNumber": "urn:uuid:6a1f4c2e-8d3b-4e57-9b0a-2c7d5e1f3a98",
+  "version": 1,
+  "metadata": {
+    "timestamp": "2026-11-30T10:00:00Z",
+    "tools": {"components": [{"type": "application", "name": "bom-writer", "version": "3.1.0"}]},
+    "component": {"type": "container", "bom-ref": "image", "name": "shop-image", "version": "2.0.0",
+      "purl": "pkg:oci/shop-image@sha256%3A0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+    "distributionConstraints": {"tlp": "CLEAR"}
+  },
+  "components": [
+    {"type": "library", "bom-ref": "pkg:npm/lodash@4.17.20", "name": "lodash", "version": "4.17.20",
+     "purl": "pkg:npm/lodash@4.17.20", "cpe": "cpe:2.3:a:lodash:lodash:4.17.20:*:*:*:*:node.js:*:*",
+     "licenses": [{"expression": "MIT", "expressionDetails": [{"licenseIdentifier": "MIT"}]}],
+     "evidence": {"identity": [{"field": "purl", "confidence": 1, "concludedValue": "pkg:npm/lodash@4.17.20",
+       "methods": [{"technique": "manifest-analysis", "confidence": 1, "value": "package-lock.json"}]}]},
+     "components": [
+       {"type": "library", "bom-ref": "nested", "name": "lodash.merge", "version": "4.6.1",
+        "cpe": "cpe:2.3:a:lodash:lodash.merge:4.6.1:*:*:*:*:*:*:*"}
+     ]},
+    {"type": "library", "bom-ref": "os-openssl", "name": "openssl", "version": "3.0.2-0ubuntu1.10",
+     "purl": "pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1.10?arch=amd64&distro=ubuntu-22.04"},
+    {"type": "library", "bom-ref": "external-glibc", "name": "glibc", "isExternal": true,
+     "versionRange": "vers:deb/>=2.35", "purl": "pkg:deb/ubuntu/glibc"}
+  ],
+  "dependencies": [{"ref": "image", "dependsOn": ["pkg:npm/lodash@4.17.20", "os-openssl", "external-glibc"]}],
+  "citations": [{"bom-ref": "citation-1", "pointers": ["/components/0/licenses"],
+    "timestamp": "2026-11-30T10:00:00Z", "attributedTo": "image"}]
+}`
+
+func TestParseCycloneDX17(t *testing.T) {
+	format, pkgs, err := Parse(strings.NewReader(cycloneDX17))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if format != "cyclonedx-1.7" {
+		t.Errorf("format = %q, want cyclonedx-1.7", format)
+	}
+	want := []Package{
+		{Name: "shop-image", Version: "2.0.0",
+			PURL: "pkg:oci/shop-image@sha256%3A0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", ID: "image"},
+		{Name: "lodash", Version: "4.17.20", PURL: "pkg:npm/lodash@4.17.20",
+			CPEs: []string{"cpe:2.3:a:lodash:lodash:4.17.20:*:*:*:*:node.js:*:*"}, ID: "pkg:npm/lodash@4.17.20"},
+		{Name: "lodash.merge", Version: "4.6.1", CPEs: []string{"cpe:2.3:a:lodash:lodash.merge:4.6.1:*:*:*:*:*:*:*"}, ID: "nested"},
+		{Name: "openssl", Version: "3.0.2-0ubuntu1.10",
+			PURL: "pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1.10?arch=amd64&distro=ubuntu-22.04", ID: "os-openssl"},
+		{Name: "glibc", PURL: "pkg:deb/ubuntu/glibc", ID: "external-glibc"},
+	}
+	if !reflect.DeepEqual(pkgs, want) {
+		t.Errorf("packages:\n got %+v\nwant %+v", pkgs, want)
+	}
+}
+
 func TestParseRejectsCycloneDXVersion(t *testing.T) {
 	cases := map[string]string{
 		"1.1 (XML only)": `{"bomFormat":"CycloneDX","specVersion":"1.1","components":[]}`,
-		"1.7":            `{"bomFormat":"CycloneDX","specVersion":"1.7","components":[]}`,
+		"1.8":            `{"bomFormat":"CycloneDX","specVersion":"1.8","components":[]}`,
 		"number":         `{"bomFormat":"CycloneDX","specVersion":1.5,"components":[]}`,
 		"missing":        `{"bomFormat":"CycloneDX","components":[]}`,
 	}
@@ -446,13 +508,23 @@ func TestParseRejectsCycloneDXVersion(t *testing.T) {
 			t.Errorf("%s: no error", name)
 			continue
 		}
-		if !strings.Contains(err.Error(), "specVersion") || !strings.Contains(err.Error(), "1.2-1.6") {
-			t.Errorf("%s: message %q does not name specVersion and the versions read", name, err)
+		if !strings.Contains(err.Error(), "specVersion") {
+			t.Errorf("%s: message %q does not name specVersion", name, err)
+		}
+		if !strings.Contains(err.Error(), "CycloneDX 1.2-1.7 JSON") {
+			t.Errorf("%s: message %q does not name the versions read", name, err)
 		}
 	}
-	_, _, err := Parse(strings.NewReader(cases["1.7"]))
-	if err == nil || !strings.Contains(err.Error(), `specVersion "1.7"`) {
-		t.Errorf("message %v does not show the version found", err)
+
+	_, _, err := Parse(strings.NewReader(cases["1.8"]))
+	if err == nil {
+		t.Fatal("specVersion 1.8 accepted")
+	}
+	if !strings.Contains(err.Error(), `specVersion "1.8"`) {
+		t.Errorf("message %q does not name the specVersion found", err)
+	}
+	if !strings.Contains(err.Error(), "(1.2, 1.3, 1.4, 1.5, 1.6, 1.7)") {
+		t.Errorf("message %q does not list the accepted versions", err)
 	}
 }
 
