@@ -461,7 +461,7 @@ func TestWatchRunningLogsOnceAndStops(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(stellaBin, "--store", e.store, "ouk", "watch", "-v", "--interval", "100ms", "--key", e.pub, drop)
+	cmd := exec.Command(stellaBin, "--store", e.store, "ouk", "watch", "-v", "--interval", "600ms", "--key", e.pub, drop)
 	cmd.Env = append(os.Environ(), "STELLA_HOME="+e.store)
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
@@ -472,7 +472,10 @@ func TestWatchRunningLogsOnceAndStops(t *testing.T) {
 	for strings.Count(stderr.String(), `msg="drop folder scanned"`) < 4 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	// Between rounds the watch leaves nothing half done.
+	// Between rounds the watch leaves nothing half done. The scan line
+	// opens a round, which takes milliseconds here, so the signal waits
+	// for it to end and comes well before the next one starts.
+	time.Sleep(300 * time.Millisecond)
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
