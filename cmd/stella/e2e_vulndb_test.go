@@ -586,3 +586,27 @@ func TestDBLookupTextShowsCPEAndSources(t *testing.T) {
 		t.Errorf("db lookup GHSA-35jh-r3h4-6jhm lacks its ghsa source:\n%s", out)
 	}
 }
+
+func TestScanSkipsExternalVersionRange(t *testing.T) {
+	e, _ := scanEnv(t)
+	path := filepath.Join(e.dir, "external.cdx.json")
+	writeJSONFile(t, path, map[string]any{"bomFormat": "CycloneDX", "specVersion": "1.7", "version": 1,
+		"components": []map[string]any{
+			{"type": "library", "bom-ref": "external-untar", "name": "stella-demo-untar", "isExternal": true,
+				"versionRange": "vers:npm/>=9.0.0", "purl": "pkg:npm/stella-demo-untar"},
+			{"type": "library", "bom-ref": "untar", "name": "stella-demo-untar", "version": "2.3.0",
+				"purl": "pkg:npm/stella-demo-untar@2.3.0"},
+		}})
+	rep, _ := e.scan(path)
+	for _, f := range rep.Findings {
+		if f.Version == "" {
+			t.Errorf("the external component without a version matched %s", f.ID)
+		}
+	}
+	if len(rep.Findings) == 0 {
+		t.Errorf("the installed stella-demo-untar 2.3.0 has no findings, so the check above proves nothing")
+	}
+	if len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0].Reason, `"vers:npm/>=9.0.0"`) {
+		t.Errorf("skipped %+v, want the external component with its version range", rep.Skipped)
+	}
+}

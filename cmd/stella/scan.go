@@ -208,6 +208,12 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 	if p.PURL == "" && len(p.CPEs) == 0 {
 		return packageScan{skip: "no purl and no CPE"}, nil
 	}
+	if p.Version == "" && p.VersionRange != "" && !purlHasVersion(p.PURL) {
+		// Without a version, every record of the package would match,
+		// whatever the range accepts.
+		return packageScan{skip: fmt.Sprintf("gives the version range %q, not a version: it is an external "+
+			"component, so scan the SBOM of the system that provides it", p.VersionRange)}, nil
+	}
 	seen := map[string]int{} // record ID to its finding in out
 	var out []finding
 	add := func(recs []vulndb.Record, by string) {
@@ -341,4 +347,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// purlHasVersion reports whether a package URL names a version. The
+// qualifiers and subpath may contain "@", the name part may not.
+func purlHasVersion(purl string) bool {
+	if i := strings.IndexAny(purl, "?#"); i >= 0 {
+		purl = purl[:i]
+	}
+	return strings.Contains(purl, "@")
 }

@@ -41,6 +41,9 @@ type Package struct {
 	CPEs []string
 	// ID is the SPDX identifier ("SPDXRef-…") or the CycloneDX bom-ref.
 	ID string
+	// VersionRange is the CycloneDX 1.7 versionRange of an external
+	// component, which names the versions it accepts in place of one.
+	VersionRange string
 }
 
 // Parse reads an SPDX JSON or CycloneDX JSON document and returns its
@@ -52,10 +55,6 @@ type Package struct {
 // with name, version, purl, cpe and bom-ref) are the same in all of them. CycloneDX components nested in other
 // components are included, and so is the metadata component when it has a
 // purl or a CPE. Input over MaxSBOMSize wraps errdef.ErrSizeExceedsLimit.
-//
-// NOTE: a CycloneDX 1.7 component that gives a versionRange in place of a
-// version is returned with an empty Version, since Package has no field for
-// a range.
 func Parse(r io.Reader) (format string, pkgs []Package, err error) {
 	raw, err := io.ReadAll(io.LimitReader(r, MaxSBOMSize+1))
 	if err != nil {
@@ -247,7 +246,7 @@ func appendComponents(pkgs []Package, comps []cdx.Component) []Package {
 }
 
 func componentPackage(c cdx.Component) Package {
-	pkg := Package{Name: c.Name, Version: c.Version, PURL: c.PackageURL, ID: c.BOMRef}
+	pkg := Package{Name: c.Name, Version: c.Version, PURL: c.PackageURL, ID: c.BOMRef, VersionRange: c.VersionRange}
 	if c.CPE != "" {
 		pkg.CPEs = []string{c.CPE}
 	}

@@ -488,7 +488,7 @@ func TestParseCycloneDX17(t *testing.T) {
 		{Name: "lodash.merge", Version: "4.6.1", CPEs: []string{"cpe:2.3:a:lodash:lodash.merge:4.6.1:*:*:*:*:*:*:*"}, ID: "nested"},
 		{Name: "openssl", Version: "3.0.2-0ubuntu1.10",
 			PURL: "pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1.10?arch=amd64&distro=ubuntu-22.04", ID: "os-openssl"},
-		{Name: "glibc", PURL: "pkg:deb/ubuntu/glibc", ID: "external-glibc"},
+		{Name: "glibc", PURL: "pkg:deb/ubuntu/glibc", ID: "external-glibc", VersionRange: "vers:deb/>=2.35"},
 	}
 	if !reflect.DeepEqual(pkgs, want) {
 		t.Errorf("packages:\n got %+v\nwant %+v", pkgs, want)
