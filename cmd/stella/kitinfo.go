@@ -12,6 +12,7 @@ import (
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/importer"
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
@@ -166,6 +167,37 @@ func checkComplete(ctx context.Context, store *cas.Store, bundle digest.Digest) 
 			if _, err := store.Stat(ctx, d); err != nil {
 				return fmt.Errorf("kit %s lacks blob %s (removed by gc?); import the kit again: %w", bundle, d, err)
 			}
+		}
+	}
+	return nil
+}
+
+// checkIndexed returns an error when a DB layer of a kit has no complete
+// lookup index in the current layout, which a gc cut short or a store of
+// an earlier release leaves. Lookups on such a kit fail, and importing
+// the kit's file again indexes its layers.
+func checkIndexed(ctx context.Context, store *cas.Store, bundle digest.Digest) error {
+	root, err := stat(ctx, store, bundle, ocispec.MediaTypeImageIndex)
+	if err != nil {
+		return err
+	}
+	g, err := delta.WalkGraph(ctx, store, root)
+	if err != nil {
+		return fmt.Errorf("kit %s is incomplete in the store; import the kit again: %w", bundle, err)
+	}
+	index := store.KV(importer.VulnDBNamespace)
+	for d, desc := range g.Data {
+		if desc.MediaType != oci.MediaTypeDBLayer {
+			continue
+		}
+		ok, err := vulndb.IsIndexed(index, d)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("kit %s lacks the lookup index of its DB layer %s, as a gc that was cut short or an "+
+				"earlier release leaves it; import the kit's file again to index it, with --allow-downgrade when it is older "+
+				"than the active kit: %w", bundle, d, errdef.ErrNotFound)
 		}
 	}
 	return nil

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -9,6 +11,8 @@ import (
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/importer"
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/kv"
 	"stella-ops.org/ouk/internal/vulndb"
 )
 
@@ -47,24 +51,17 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				keepHistory = -1 // the store reads zero as its default
 			}
 			index := store.KV(importer.VulnDBNamespace)
-			var dropErr error
-			rep, err := store.GC(ctx, cas.GCOptions{
-				KeepHistory: keepHistory,
-				DryRun:      dryRun,
-				OnRemove: func(b cas.BlobInfo) {
-					if dryRun {
-						return
-					}
-					if err := vulndb.DropLayer(index, b.Digest); err != nil && dropErr == nil {
-						dropErr = fmt.Errorf("dropping lookup index of %s: %w", b.Digest, err)
-					}
-				},
-			})
+			rep, err := store.GC(ctx, cas.GCOptions{KeepHistory: keepHistory, DryRun: dryRun})
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
 			}
-			if dropErr != nil {
-				return dropErr
+			if !dryRun {
+				// The lookup index of a layer goes only after its blob, so
+				// a gc cut short never leaves a stored kit without its
+				// index. This also removes what such a gc left.
+				if err := dropUnstoredLayers(ctx, store, index); err != nil {
+					return fmt.Errorf("collecting garbage: %w", err)
+				}
 			}
 			// Index keys that an earlier release wrote in another layout
 			// belong to no layer of the current format, so they go too once
@@ -164,4 +161,25 @@ func keepReasonText(r cas.KeepReason, keep int) string {
 		return fmt.Sprintf("tagged %s", printable(r.Tag))
 	}
 	return r.Kind
+}
+
+// dropUnstoredLayers removes the lookup index of every DB layer whose blob
+// is no longer in the store.
+func dropUnstoredLayers(ctx context.Context, store *cas.Store, index kv.Store) error {
+	layers, err := vulndb.IndexedLayers(index)
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		if _, err := store.Stat(ctx, l); !errors.Is(err, errdef.ErrNotFound) {
+			if err != nil {
+				return fmt.Errorf("checking DB layer %s: %w", l, err)
+			}
+			continue
+		}
+		if err := vulndb.DropLayer(index, l); err != nil {
+			return fmt.Errorf("dropping lookup index of %s: %w", l, err)
+		}
+	}
+	return nil
 }

@@ -61,6 +61,9 @@ two kits. To go back further, pick a digest from 'stella ouk history'.`,
 			if err := checkComplete(ctx, store, target); err != nil {
 				return err
 			}
+			if err := checkIndexed(ctx, store, target); err != nil {
+				return err
+			}
 			prev, _ := store.Active(ctx)
 			rec := cas.KitRecord{Digest: target, Version: info.Version, Sequence: info.Sequence,
 				Created: info.Created, Expires: info.Expires, At: time.Now().UTC(), Action: "rollback"}

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/errdef"
@@ -229,5 +232,47 @@ func TestIndexLayerIdempotent(t *testing.T) {
 	}
 	if ok, _ := IsIndexed(store, l.Descriptor.Digest); !ok {
 		t.Error("layer not marked indexed")
+	}
+}
+
+func TestIndexedLayersFindsLayerWithoutMarker(t *testing.T) {
+	feeds := []Feed{{Kind: FeedOSV, Path: filepath.Join("..", "..", "testdata", "feeds", "osv")}}
+	res, err := Build(context.Background(), BuildOptions{Feeds: feeds, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := kv.NewMemory()
+	openBuilt(t, store, res, nil)
+	var want []digest.Digest
+	for _, l := range res.Layers {
+		want = append(want, l.Descriptor.Digest)
+	}
+	got, err := IndexedLayers(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("IndexedLayers = %v, want %v", got, want)
+	}
+
+	// A DropLayer cut short after the marker leaves the other keys.
+	l := want[0]
+	b := store.NewBatch()
+	if err := b.Delete(layerKey(l)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := IndexedLayers(store); !slices.Contains(got, l) {
+		t.Errorf("IndexedLayers = %v lacks %s, whose keys remain without a marker", got, l)
+	}
+	if err := DropLayer(store, l); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := IndexedLayers(store); slices.Contains(got, l) {
+		t.Errorf("IndexedLayers = %v lists %s after DropLayer", got, l)
 	}
 }

@@ -545,6 +545,46 @@ func DropLayer(store kv.Store, layer digest.Digest) error {
 	return w.flush(true)
 }
 
+// errFirstKey stops a scan at its first key.
+var errFirstKey = errors.New("first key found")
+
+// IndexedLayers lists the layers that have keys in the lookup index, with
+// a marker or without one, as a DropLayer cut short leaves them. Keys
+// start with their layer's digest after the prefix, so the scan reads one
+// key per layer and prefix and skips over the rest of the layer's keys.
+func IndexedLayers(store kv.Store) ([]digest.Digest, error) {
+	seen := map[digest.Digest]bool{}
+	var out []digest.Digest
+	for _, p := range []string{prefixLayer, prefixRec, prefixFilter, prefixAlias, prefixPkg, prefixCPE} {
+		start := key(p)
+		// Only segments that start as a digest does are layers: the keys
+		// of an earlier layout have a name there.
+		lower := append(bytes.Clone(start), "sha256:"...)
+		upper := append(bytes.Clone(start), "sha256;"...)
+		for {
+			var segment []byte
+			err := kv.ScanRange(store, lower, upper, func(k, _ []byte) error {
+				segment, _, _ = bytes.Cut(k[len(start):], []byte{0})
+				segment = bytes.Clone(segment)
+				return errFirstKey
+			})
+			if err != nil && !errors.Is(err, errFirstKey) {
+				return nil, fmt.Errorf("listing indexed layers: %w", err)
+			}
+			if segment == nil {
+				break
+			}
+			if d, err := digest.Parse(string(segment)); err == nil && !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+			// Continue after every key that has this segment.
+			lower = append(append(bytes.Clone(start), segment...), 1)
+		}
+	}
+	return out, nil
+}
+
 // LayersInEarlierFormat counts the layers whose index an earlier index
 // format wrote and that no import has indexed again since.
 func LayersInEarlierFormat(store kv.Store) (int, error) {

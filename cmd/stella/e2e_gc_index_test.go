@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/importer"
+	"stella-ops.org/ouk/internal/vulndb"
+)
+
+// indexedLayers opens the store directly and lists the DB layers that have
+// keys in its lookup index.
+func (e *env) indexedLayers() []digest.Digest {
+	e.t.Helper()
+	var out []digest.Digest
+	e.withStore(func(s *cas.Store) {
+		var err error
+		if out, err = vulndb.IndexedLayers(s.KV(importer.VulnDBNamespace)); err != nil {
+			e.t.Fatal(err)
+		}
+	})
+	return out
+}
+
+func (e *env) withStore(fn func(*cas.Store)) {
+	e.t.Helper()
+	s, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer s.Close()
+	fn(s)
+}
+
+// twoKits imports two kits built from different feeds and returns the DB
+// layers of the first one.
+func twoKits(t *testing.T) (*env, []digest.Digest) {
+	e := newEnv(t)
+	e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))
+	first := e.indexedLayers()
+	if len(first) == 0 {
+		t.Fatal("the first kit's DB layers are not in the index")
+	}
+	kit2 := filepath.Join(e.dir, "kit2.tar")
+	e.must("ouk", "build", "-o", kit2, "--version", "2.0.0", "--sequence", "2",
+		"--feed", "osv="+e.nightFeed(2), "--key", e.key)
+	e.importJSON(kit2)
+	return e, first
+}
+
+func TestRollbackRejectsKitWithoutIndex(t *testing.T) {
+	e, layers := twoKits(t)
+	// A gc cut short between dropping a layer's index and removing its
+	// blob left the first kit's blobs without their index.
+	e.withStore(func(s *cas.Store) {
+		for _, l := range layers {
+			if err := vulndb.DropLayer(s.KV(importer.VulnDBNamespace), l); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	before := e.activeDigest()
+	r := e.run("ouk", "rollback")
+	if r.code == 0 {
+		t.Fatalf("rollback to a kit without its lookup index succeeded:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "lacks the lookup index") || !strings.Contains(r.stderr, "import the kit's file again") {
+		t.Errorf("rollback error does not say that the index is missing and what to do:\n%s", r.stderr)
+	}
+	if got := e.activeDigest(); got != before {
+		t.Errorf("active kit changed from %s to %s", before, got)
+	}
+}
+
+func TestGCDropsIndexOfRemovedBlob(t *testing.T) {
+	e, layers := twoKits(t)
+	// A gc cut short after removing a layer's blob left its index.
+	e.withStore(func(s *cas.Store) {
+		for _, l := range layers {
+			info, err := s.Stat(context.Background(), l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Delete(context.Background(), ocispec.Descriptor{Digest: l, Size: info.Size}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	e.must("ouk", "gc")
+	left := e.indexedLayers()
+	for _, l := range layers {
+		if slices.Contains(left, l) {
+			t.Errorf("the lookup index of %s, whose blob is gone, is still in the store", l)
+		}
+	}
+}
