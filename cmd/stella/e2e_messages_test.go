@@ -192,3 +192,45 @@ func TestHistoryMarksRemovedKits(t *testing.T) {
 		t.Errorf("after two rollbacks the active kit is %s, want 3.0.0", got)
 	}
 }
+
+func TestDeltaFromActiveKit(t *testing.T) {
+	e := newEnv(t)
+	e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))
+	kit2 := e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2", "--feed", "osv="+e.nightFeed(2))
+	out := filepath.Join(e.dir, "kit2.delta.tar")
+	e.must("ouk", "delta", "--from", "active", "--to", kit2, "-o", out, "--key", e.key)
+	if res := e.importJSON(out); res.Version != "2.0.0" {
+		t.Errorf("the delta from the active kit imported as %q, want 2.0.0", res.Version)
+	}
+}
+
+func TestFlagMessagesForOperators(t *testing.T) {
+	e := newEnv(t)
+	r := e.run("ouk", "gc", "--keep", "abc")
+	if r.code != exitUsage || !strings.Contains(r.stderr, `invalid argument "abc" for "--keep" flag: give a whole number`) ||
+		strings.Contains(r.stderr, "strconv") {
+		t.Errorf("gc --keep abc: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = e.run("--lock-timeout", "5x", "ouk", "status")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "give a duration such as 30s") {
+		t.Errorf("--lock-timeout 5x: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	// An upper-case format is the same format.
+	status := e.must("ouk", "status", "-o", "JSON")
+	var rep statusReport
+	if err := json.Unmarshal([]byte(status), &rep); err != nil {
+		t.Errorf("status -o JSON is not JSON: %v\n%s", err, status)
+	}
+	if !rep.StoreAbsent {
+		t.Errorf("status of a store that does not exist lacks storeAbsent: %s", status)
+	}
+	if text := e.must("ouk", "status"); !strings.Contains(text, "absent") {
+		t.Errorf("status of a store that does not exist does not say so:\n%s", text)
+	}
+
+	r = e.run("ouk", "import", "--key", e.pub, filepath.Join(e.dir, "nosuch.tar.zst"))
+	if r.code != exitError || !strings.Contains(r.stderr, "name a kit file, a layout folder") {
+		t.Errorf("import of a missing file: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -81,7 +82,7 @@ func jsonRequested(cmd *cobra.Command, args []string) bool {
 		return false
 	}
 	if f.Changed {
-		return f.Value.String() == "json"
+		return strings.EqualFold(f.Value.String(), "json")
 	}
 	long, short := "--"+f.Name, ""
 	if f.Shorthand != "" {
@@ -91,9 +92,10 @@ func jsonRequested(cmd *cobra.Command, args []string) bool {
 		if a == "--" {
 			break
 		}
-		if (a == long || (short != "" && a == short)) && i+1 < len(args) && args[i+1] == "json" {
+		if (a == long || (short != "" && a == short)) && i+1 < len(args) && strings.EqualFold(args[i+1], "json") {
 			return true
 		}
+		a = strings.ToLower(a)
 		if a == long+"=json" || (short != "" && (a == short+"=json" || a == short+"json")) {
 			return true
 		}

@@ -155,6 +155,7 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
+	o.format = strings.ToLower(o.format)
 	if o.format != "text" && o.format != "json" {
 		return usagef("--format is %q; use text or json", o.format)
 	}

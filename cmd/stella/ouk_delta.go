@@ -45,8 +45,8 @@ lower sequence than NEW. The compression follows the name of DELTA (.tar,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, g) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.from, "from", "", "older base kit: file, layout folder, or bundle digest or digest prefix in the store")
-	f.StringVar(&o.to, "to", "", "newer kit: file, layout folder, or bundle digest or digest prefix in the store")
+	f.StringVar(&o.from, "from", "", "older base kit: file, layout folder, \"active\", or bundle digest or digest prefix in the store")
+	f.StringVar(&o.to, "to", "", "newer kit: file, layout folder, \"active\", or bundle digest or digest prefix in the store")
 	f.StringVarP(&o.output, "output", "o", "", "delta file to write (.tar, .tar.gz, .tgz, .tar.zst or .tzst)")
 	f.StringVar(&o.key, "key", "", "private key that signs the delta manifest, ECDSA or RSA (cosign.key, or PKCS#8 or SEC 1 EC PEM)")
 	f.StringVar(&o.format, "format", "text", "result format: text or json")
@@ -54,6 +54,7 @@ lower sequence than NEW. The compression follows the name of DELTA (.tar,
 }
 
 func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
+	o.format = strings.ToLower(o.format)
 	if o.format != "text" && o.format != "json" {
 		return usagef("--format is %q; use text or json", o.format)
 	}
@@ -154,13 +155,13 @@ func printDeltaResult(cmd *cobra.Command, res *delta.Result) {
 }
 
 // isStoredKitArg reports whether a kit argument names a kit in the store:
-// no file or folder has that name, and it starts with "sha256:" or is at
-// least six hex digits, as looksLikeDigest accepts.
+// no file or folder has that name, and it is "active", starts with
+// "sha256:" or is at least six hex digits, as looksLikeDigest accepts.
 func isStoredKitArg(s string) bool {
 	if _, err := os.Stat(s); err == nil {
 		return false
 	}
-	return strings.HasPrefix(s, "sha256:") || looksLikeDigest(s)
+	return s == "active" || strings.HasPrefix(s, "sha256:") || looksLikeDigest(s)
 }
 
 // resolveStoredKit returns the bundle digest of the kit in the store's
@@ -181,6 +182,16 @@ func resolveStoredKit(ctx context.Context, store *cas.Store, arg string) (digest
 func openKitSource(ctx context.Context, store *cas.Store, src string) (*delta.Kit, error) {
 	if !isStoredKitArg(src) {
 		return delta.OpenKit(ctx, src)
+	}
+	if src == "active" {
+		active, err := store.Active(ctx)
+		if errors.Is(err, errdef.ErrNotFound) {
+			return nil, fmt.Errorf("no kit is active in the store %s; import a kit first or give the kit file: %w", store.Dir(), err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return storedKit(ctx, store, active.Digest)
 	}
 	if d := digest.Digest(src); d.Validate() == nil {
 		return storedKit(ctx, store, d)

@@ -17,6 +17,9 @@ type statusReport struct {
 	Store     string   `json:"store"`
 	StoreSize int64    `json:"storeSize"`
 	Active    *kitInfo `json:"active"`
+	// StoreAbsent marks a store folder that does not exist, such as one
+	// given with a mistyped --store.
+	StoreAbsent bool `json:"storeAbsent,omitempty"`
 }
 
 func newStatusCommand(g *globalOptions) *cobra.Command {
@@ -32,7 +35,7 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 			ctx := cmd.Context()
 			if dir, ok := g.storeAbsent(); ok {
 				// Reading the status creates no store.
-				return writeStatus(cmd.OutOrStdout(), out, statusReport{Store: dir})
+				return writeStatus(cmd.OutOrStdout(), out, statusReport{Store: dir, StoreAbsent: true})
 			}
 			store, dir, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 			if err != nil {
@@ -71,7 +74,11 @@ func writeStatus(w io.Writer, out outputFlag, rep statusReport) error {
 }
 
 func printStatus(w io.Writer, rep statusReport) {
-	fmt.Fprintf(w, "Store   %s (%s)\n", rep.Store, humanBytes(rep.StoreSize))
+	if rep.StoreAbsent {
+		fmt.Fprintf(w, "Store   %s (absent: no store at this path yet; check --store and $STELLA_HOME if one should be there)\n", rep.Store)
+	} else {
+		fmt.Fprintf(w, "Store   %s (%s)\n", rep.Store, humanBytes(rep.StoreSize))
+	}
 	k := rep.Active
 	if k == nil {
 		fmt.Fprintln(w, "Active  none: import a kit with `stella ouk import KIT`")

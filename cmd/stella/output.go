@@ -18,6 +18,7 @@ func (o *outputFlag) register(cmd *cobra.Command) {
 }
 
 func (o *outputFlag) validate() error {
+	o.format = strings.ToLower(o.format)
 	switch o.format {
 	case "text", "json":
 		return nil

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,7 +35,7 @@ func newRootCommand() *cobra.Command {
 		"how long to wait for another stella process to release the store")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log each step on stderr")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log only errors on stderr, no warnings or progress; the report on stdout still lists its warnings")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%s", flagErrorText(err)) })
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if g.lockWait < 0 {
 			return usagef("--lock-timeout is %s; give 0 to fail at once when another process holds the store, or a positive duration such as 30s", g.lockWait)
@@ -101,4 +102,31 @@ func (g *globalOptions) logger(stderr io.Writer) *slog.Logger {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// flagErrorText words a flag parsing error for the operator. The flag
+// library appends the parser's own error, such as `strconv.ParseInt:
+// parsing "abc": invalid syntax`, which is replaced by what the flag takes.
+func flagErrorText(err error) string {
+	msg := err.Error()
+	head, detail, ok := strings.Cut(msg, " flag: ")
+	if !ok {
+		return msg
+	}
+	switch {
+	case strings.HasPrefix(detail, "strconv.ParseInt"), strings.HasPrefix(detail, "strconv.ParseUint"):
+		detail = "give a whole number"
+		if strings.Contains(msg, "value out of range") {
+			detail = "the number is too large"
+		}
+	case strings.HasPrefix(detail, "strconv.ParseFloat"):
+		detail = "give a number"
+	case strings.HasPrefix(detail, "strconv.ParseBool"):
+		detail = "give true or false"
+	case strings.HasPrefix(detail, "time: "):
+		detail = "give a duration such as 30s, 5m or 1h"
+	default:
+		return msg
+	}
+	return head + " flag: " + detail
 }

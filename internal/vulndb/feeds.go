@@ -113,7 +113,7 @@ func (fr *feedReader) read(ctx context.Context) error {
 	}
 	info, err := os.Stat(fr.feed.Path)
 	if err != nil {
-		return fmt.Errorf("reading %s feed: %w", fr.feed.Kind, err)
+		return fmt.Errorf("reading %s feed: %w; check the path given with --feed %s=PATH", fr.feed.Kind, err, fr.feed.Kind)
 	}
 	if !info.IsDir() {
 		if strings.EqualFold(filepath.Ext(fr.feed.Path), ".zip") {
