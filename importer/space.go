@@ -107,13 +107,14 @@ func (g *streamGuard) checkSpace(ctx context.Context) error {
 		"lacks, %s (an estimate) for the lookup index of its new DB layers, and a %s margin for the "+
 		"store's write-ahead log, flushes and compactions; %s, then import again: %w",
 		cas.FormatSize(need.total()), dir, cas.FormatSize(free), cas.FormatSize(need.blobs), cas.FormatSize(need.index),
-		cas.FormatSize(need.margin), g.freeSpaceAdvice(ctx), errdef.ErrDiskFull)
+		cas.FormatSize(need.margin), g.freeSpaceAdvice(ctx, need.total()-free), errdef.ErrDiskFull)
 }
 
-// freeSpaceAdvice returns the step that makes room: `stella ouk gc` when a
-// dry run of it finds blobs to remove, else freeing space on the volume.
-// Blobs that this import stored or will use do not count.
-func (g *streamGuard) freeSpaceAdvice(ctx context.Context) string {
+// freeSpaceAdvice returns the step that makes room for the missing bytes:
+// `stella ouk gc` when a dry run of it finds enough blobs to remove, else
+// freeing space on the volume. Blobs that this import stored or will use
+// do not count.
+func (g *streamGuard) freeSpaceAdvice(ctx context.Context, missing int64) string {
 	ours := make(map[digest.Digest]bool, len(g.s.added))
 	for _, d := range g.s.added {
 		ours[d.Digest] = true
@@ -131,6 +132,9 @@ func (g *streamGuard) freeSpaceAdvice(ctx context.Context) string {
 		return volume + ", or run `stella ouk gc` if the store holds kits you no longer need"
 	case reclaimable == 0:
 		return "the store holds no blobs that `stella ouk gc` could remove, so " + volume
+	case reclaimable < missing:
+		return fmt.Sprintf("%s; `stella ouk gc` would remove only %s of blobs that no kept kit uses, less than the "+
+			"%s missing", volume, cas.FormatSize(reclaimable), cas.FormatSize(missing))
 	default:
 		return fmt.Sprintf("run `stella ouk gc`, which would remove %s of blobs that no kept kit uses, "+
 			"or %s", cas.FormatSize(reclaimable), volume)

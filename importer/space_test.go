@@ -120,20 +120,41 @@ func TestSpaceCheckGCAdviceOnEmptyStore(t *testing.T) {
 	}
 }
 
-func TestSpaceCheckGCAdviceWithGarbage(t *testing.T) {
-	f := newFixture(t)
-	stray := make([]byte, 3<<20)
+// storeGarbage stores a blob of size bytes that no kit uses.
+func (f *fixture) storeGarbage(size int) {
+	f.t.Helper()
+	stray := make([]byte, size)
 	rand.NewChaCha8([32]byte{42}).Read(stray)
 	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(stray), Size: int64(len(stray))}
 	if err := f.store.Push(context.Background(), desc, bytes.NewReader(stray)); err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
+}
+
+func TestSpaceCheckGCAdviceWithGarbage(t *testing.T) {
+	f := newFixture(t)
+	f.storeGarbage(32 << 20)
 	err := f.importWithFree(f.imageKit(6<<20), 8<<20)
 	if !errors.Is(err, errdef.ErrDiskFull) {
 		t.Fatalf("err = %v, want errdef.ErrDiskFull", err)
 	}
-	if !strings.Contains(err.Error(), "run `stella ouk gc`, which would remove 3.0 MiB") {
-		t.Errorf("message does not offer gc for the 3 MiB it can remove:\n%s", err)
+	if !strings.Contains(err.Error(), "run `stella ouk gc`, which would remove 32.0 MiB") {
+		t.Errorf("message does not offer gc for the 32 MiB it can remove:\n%s", err)
+	}
+}
+
+func TestSpaceCheckGCAdviceTooLittleGarbage(t *testing.T) {
+	f := newFixture(t)
+	f.storeGarbage(3 << 20)
+	err := f.importWithFree(f.imageKit(6<<20), 8<<20)
+	if !errors.Is(err, errdef.ErrDiskFull) {
+		t.Fatalf("err = %v, want errdef.ErrDiskFull", err)
+	}
+	if !strings.Contains(err.Error(), "`stella ouk gc` would remove only 3.0 MiB") {
+		t.Errorf("message does not say that gc frees too little:\n%s", err)
+	}
+	if strings.Contains(err.Error(), "run `stella ouk gc`") {
+		t.Errorf("message offers gc as the fix although it frees too little:\n%s", err)
 	}
 }
 
