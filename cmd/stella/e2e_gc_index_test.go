@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,19 +41,37 @@ func (e *env) withStore(fn func(*cas.Store)) {
 }
 
 // twoKits imports two kits built from different feeds and returns the DB
-// layers of the first one.
+// layers that only the first one has.
 func twoKits(t *testing.T) (*env, []digest.Digest) {
 	e := newEnv(t)
 	e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))
 	first := e.indexedLayers()
-	if len(first) == 0 {
-		t.Fatal("the first kit's DB layers are not in the index")
-	}
 	kit2 := filepath.Join(e.dir, "kit2.tar")
 	e.must("ouk", "build", "-o", kit2, "--version", "2.0.0", "--sequence", "2",
 		"--feed", "osv="+e.nightFeed(2), "--key", e.key)
+	var inspected struct {
+		DBLayers []struct {
+			Digest digest.Digest `json:"digest"`
+		} `json:"dbLayers"`
+	}
+	second := map[digest.Digest]bool{}
+	if err := json.Unmarshal([]byte(e.must("ouk", "inspect", "-o", "json", kit2)), &inspected); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range inspected.DBLayers {
+		second[l.Digest] = true
+	}
 	e.importJSON(kit2)
-	return e, first
+	var only []digest.Digest
+	for _, l := range first {
+		if !second[l] {
+			only = append(only, l)
+		}
+	}
+	if len(only) == 0 {
+		t.Fatal("the first kit has no DB layer of its own")
+	}
+	return e, only
 }
 
 func TestRollbackRejectsKitWithoutIndex(t *testing.T) {
@@ -76,6 +95,23 @@ func TestRollbackRejectsKitWithoutIndex(t *testing.T) {
 	}
 	if got := e.activeDigest(); got != before {
 		t.Errorf("active kit changed from %s to %s", before, got)
+	}
+
+}
+
+func TestStatusShowsMissingIndex(t *testing.T) {
+	e := newEnv(t)
+	e.importJSON(e.buildKit("kit.tar"))
+	layers := e.indexedLayers()
+	e.withStore(func(s *cas.Store) {
+		if err := vulndb.DropLayer(s.KV(importer.VulnDBNamespace), layers[0]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// Monitoring that checks the exit code notices that lookups fail.
+	st := e.run("ouk", "status")
+	if st.code != exitError || !strings.Contains(st.stdout, "cannot be read") || !strings.Contains(st.stderr, "lookups and scans fail") {
+		t.Errorf("status of an active kit without its index: exit %d\nstdout: %s\nstderr: %s", st.code, st.stdout, st.stderr)
 	}
 }
 

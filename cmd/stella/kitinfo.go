@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,15 +21,18 @@ import (
 
 // kitInfo describes a kit held in the store.
 type kitInfo struct {
-	Digest   string      `json:"digest"`
-	Version  string      `json:"version"`
-	Sequence int64       `json:"sequence"`
-	Kind     string      `json:"kind"`
-	Created  time.Time   `json:"created"`
-	Expires  time.Time   `json:"expires,omitzero"`
-	Records  int         `json:"dbRecords"`
-	DBLayers int         `json:"dbLayers"`
-	Images   []imageInfo `json:"images"`
+	Digest   string    `json:"digest"`
+	Version  string    `json:"version"`
+	Sequence int64     `json:"sequence"`
+	Kind     string    `json:"kind"`
+	Created  time.Time `json:"created"`
+	Expires  time.Time `json:"expires,omitzero"`
+	Records  int       `json:"dbRecords"`
+	DBLayers int       `json:"dbLayers"`
+	// DBError says why the kit's vulnerability DB cannot be opened, so
+	// that lookups and scans on the kit fail, or is empty.
+	DBError string      `json:"dbError,omitempty"`
+	Images  []imageInfo `json:"images"`
 	// Expired and Note describe the activation: Note records overrides
 	// such as a skipped signature check.
 	Expired bool   `json:"expired"`
@@ -67,6 +71,8 @@ func describeKit(ctx context.Context, store *cas.Store, d digest.Digest) (*kitIn
 	if db, err := openDB(ctx, store, idx); err == nil {
 		info.Records = db.Records()
 		info.DBLayers = len(db.Status().Layers)
+	} else if !errors.Is(err, errNoDB) {
+		info.DBError = err.Error()
 	}
 	for _, c := range idx.Manifests {
 		if c.Annotations[oci.AnnotationRole] != oci.RoleImage {
@@ -79,12 +85,15 @@ func describeKit(ctx context.Context, store *cas.Store, d digest.Digest) (*kitIn
 	return info, nil
 }
 
+// errNoDB is openDB's error for a kit without a vulnerability DB.
+var errNoDB = errors.New("the kit carries no vulnerability DB")
+
 // openDB opens the vulnerability DB of a bundle index from the store's
 // lookup index.
 func openDB(ctx context.Context, store *cas.Store, bundle ocispec.Index) (*vulndb.DB, error) {
 	dbDesc, ok := oci.Child(bundle, oci.RoleDB)
 	if !ok {
-		return nil, fmt.Errorf("the kit carries no vulnerability DB")
+		return nil, errNoDB
 	}
 	raw, err := fetchSmall(ctx, store, dbDesc)
 	if err != nil {

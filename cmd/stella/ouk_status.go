@@ -58,7 +58,16 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 				rep.Active.Note = active.Note
 				rep.Active.Expired = kitExpired(active, time.Now())
 			}
-			return writeStatus(cmd.OutOrStdout(), out, rep)
+			if err := writeStatus(cmd.OutOrStdout(), out, rep); err != nil {
+				return err
+			}
+			if rep.Active != nil && rep.Active.DBError != "" {
+				// Monitoring that checks the exit code sees that lookups and
+				// scans fail.
+				return fmt.Errorf("the DB of the active kit %s cannot be read, so lookups and scans fail: %s",
+					printable(rep.Active.Version), rep.Active.DBError)
+			}
+			return nil
 		},
 	}
 	out.register(cmd)
@@ -98,7 +107,11 @@ func printStatus(w io.Writer, rep statusReport) {
 	if k.Note != "" {
 		fmt.Fprintf(w, "  note        %s\n", printable(k.Note))
 	}
-	fmt.Fprintf(w, "  DB records  %d in %d layers\n", k.Records, k.DBLayers)
+	if k.DBError != "" {
+		fmt.Fprintf(w, "  DB          cannot be read: %s\n", k.DBError)
+	} else {
+		fmt.Fprintf(w, "  DB records  %d in %d layers\n", k.Records, k.DBLayers)
+	}
 	for _, img := range k.Images {
 		fmt.Fprintf(w, "  image       %s [%s]\n", printable(img.Ref), strings.Join(img.Platforms, ", "))
 	}
