@@ -189,7 +189,7 @@ func (s *Store) Delete(ctx context.Context, target ocispec.Descriptor) error {
 	if err := deleteBlob(batch, d, m); err != nil {
 		return fmt.Errorf("deleting blob %s: %w", d, err)
 	}
-	if err := batch.Commit(pebble.Sync); err != nil {
+	if err := s.write(func() error { return batch.Commit(pebble.Sync) }); err != nil {
 		return fmt.Errorf("deleting blob %s: %w", d, err)
 	}
 	return nil

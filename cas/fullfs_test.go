@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	iofs "io/fs"
 	"log/slog"
@@ -329,4 +330,115 @@ func TestOpenDeniedGivesNextStep(t *testing.T) {
 			t.Errorf("%s: error says the existing folder is being created: %v", name, err)
 		}
 	}
+}
+
+func TestWrapDiskFull(t *testing.T) {
+	s := openTest(t, "/store", Options{fs: newFullFS(vfs.NewMem(), 1<<40)})
+	other := errors.New("read failed")
+	already := fmt.Errorf("opening: %w", errdef.ErrDiskFull)
+	for _, tc := range []struct {
+		name string
+		err  error
+		// want lists what the message contains; nil means err comes back
+		// unchanged.
+		want []string
+	}{
+		{"nil", nil, nil},
+		{"other error", other, nil},
+		{"disk-full error already", already, nil},
+		{"ENOSPC", writeErr(syscall.ENOSPC), []string{"store /store", "volume is full", "free space", ": disk full"}},
+		{"EDQUOT", writeErr(syscall.EDQUOT), []string{"store /store", "quota", ": disk full"}},
+		{"EFBIG", writeErr(syscall.EFBIG), []string{"store /store", "maximum file size", "ulimit -f", ": disk full"}},
+		{"fatal Pebble error", &fatalError{msg: "pebble: fatal commit error", cause: writeErr(syscall.EFBIG)},
+			[]string{"fatal commit error", ": disk full"}},
+	} {
+		got := s.WrapDiskFull(tc.err)
+		if tc.want == nil {
+			if got != tc.err {
+				t.Errorf("%s: WrapDiskFull changed %v to %v", tc.name, tc.err, got)
+			}
+			continue
+		}
+		if !errors.Is(got, errdef.ErrDiskFull) {
+			t.Errorf("%s: %v does not wrap errdef.ErrDiskFull", tc.name, got)
+		}
+		if !errors.Is(got, tc.err) {
+			t.Errorf("%s: %v does not wrap the cause", tc.name, got)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(got.Error(), want) {
+				t.Errorf("%s: message %q does not contain %q", tc.name, got, want)
+			}
+		}
+	}
+}
+
+// writeErr is the error of a write to a store file that failed with errno,
+// wrapped as the store's callers wrap it.
+func writeErr(errno syscall.Errno) error {
+	cause := &iofs.PathError{Op: "write", Path: "/store/ingest/0123-abcd.sst", Err: errno}
+	return fmt.Errorf("storing blob sha256:0123: writing sstable: %w", cause)
+}
+
+func TestPushIngestedTableFileTooLarge(t *testing.T) {
+	fs := newFullFS(vfs.NewMem(), 1<<40)
+	s := openTest(t, "/store", Options{fs: fs})
+	fs.errno = syscall.EFBIG
+	fs.setBudget(64 << 10)
+	data := randomBytes(11, 1<<20) // above ingestThreshold, so it goes into a table of its own
+	desc := descOf(data, "")
+	err := s.Push(context.Background(), desc, bytes.NewReader(data))
+	if !errors.Is(err, errdef.ErrDiskFull) || !errors.Is(err, syscall.EFBIG) {
+		t.Fatalf("Push past the file size limit: err = %v, want errdef.ErrDiskFull and EFBIG", err)
+	}
+	if ok, _ := s.Exists(context.Background(), desc); ok {
+		t.Errorf("blob exists after its push failed")
+	}
+
+	fs.setBudget(1 << 30)
+	push(t, s, data, "")
+	if got := fetchAll(t, s, desc); !bytes.Equal(got, data) {
+		t.Errorf("blob pushed after the limit was lifted differs")
+	}
+}
+
+func TestPushFullWriteAheadLog(t *testing.T) {
+	// Pebble calls Fatalf when a commit cannot write the write-ahead log.
+	// The store must return that as a disk-full error, stop writing, close,
+	// and open again once there is space.
+	fs := newFullFS(vfs.NewMem(), 1<<40)
+	s, err := Open("/store", Options{fs: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.setBudget(0)
+	data := randomBytes(12, 1000) // below ingestThreshold, so it goes through the log
+	desc := descOf(data, "")
+	err = s.Push(context.Background(), desc, bytes.NewReader(data))
+	if !errors.Is(err, errdef.ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Push with a full log: err = %v, want errdef.ErrDiskFull and ENOSPC", err)
+	}
+	if !strings.Contains(err.Error(), "store /store") {
+		t.Errorf("error %q does not name the store", err)
+	}
+
+	failures := fs.failureCount()
+	other := randomBytes(13, 1000)
+	err = s.Push(context.Background(), descOf(other, ""), bytes.NewReader(other))
+	if !errors.Is(err, errdef.ErrDiskFull) {
+		t.Errorf("Push after the fatal error: err = %v, want errdef.ErrDiskFull", err)
+	}
+	if n := fs.failureCount(); n != failures {
+		t.Errorf("store tried %d more writes after the fatal error", n-failures)
+	}
+	if err := s.Close(); err == nil {
+		t.Errorf("Close after the fatal error returned no error")
+	}
+
+	fs.setBudget(1 << 30)
+	s = openTest(t, "/store", Options{fs: fs})
+	if ok, _ := s.Exists(context.Background(), desc); ok {
+		t.Errorf("blob whose metadata write failed exists after reopening")
+	}
+	push(t, s, data, "")
 }

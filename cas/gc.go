@@ -293,7 +293,7 @@ func (s *Store) liveLeases(opts GCOptions, now time.Time) ([]gcRoot, int, error)
 		}
 	}
 	s.log.Info("removing stale leases", "count", len(stale))
-	return live, len(stale), batch.Commit(pebble.Sync)
+	return live, len(stale), s.write(func() error { return batch.Commit(pebble.Sync) })
 }
 
 // taggedDigests returns the digest of every tag, with the tag as reason.
@@ -429,7 +429,7 @@ func (s *Store) removeGroup(opts GCOptions, group []gcCandidate, report *GCRepor
 	if batch.Empty() {
 		return removed, nil
 	}
-	if err := batch.Commit(pebble.Sync); err != nil {
+	if err := s.write(func() error { return batch.Commit(pebble.Sync) }); err != nil {
 		return removed, err
 	}
 	// A large blob has an sstable of its own. Compacting its key range
@@ -440,7 +440,7 @@ func (s *Store) removeGroup(opts GCOptions, group []gcCandidate, report *GCRepor
 			continue
 		}
 		prefix := chunkPrefix(c.digest)
-		if err := s.db.Compact(context.Background(), prefix, prefixEnd(prefix), false); err != nil {
+		if err := s.write(func() error { return s.db.Compact(context.Background(), prefix, prefixEnd(prefix), false) }); err != nil {
 			s.log.Warn("compacting the range of a removed blob", "digest", c.digest, "error", err)
 		}
 	}

@@ -95,7 +95,7 @@ func (s *Store) ingestTable(ctx context.Context, name string, compression *sstab
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("writing sstable %s: %w", path, err)
 	}
-	if err := s.db.Ingest(ctx, []string{path}); err != nil {
+	if err := s.write(func() error { return s.db.Ingest(ctx, []string{path}) }); err != nil {
 		return fmt.Errorf("ingesting sstable %s: %w", path, err)
 	}
 	return nil

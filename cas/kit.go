@@ -88,7 +88,7 @@ func (s *Store) Activate(_ context.Context, rec KitRecord) error {
 	if err := batch.Set(historyKey(last+1), value, nil); err != nil {
 		return err
 	}
-	if err := batch.Commit(pebble.Sync); err != nil {
+	if err := s.write(func() error { return batch.Commit(pebble.Sync) }); err != nil {
 		return fmt.Errorf("activating kit %s: %w", rec.Digest, err)
 	}
 	return nil
@@ -163,13 +163,13 @@ func checkPin(d digest.Digest, holder string) error {
 // function that deletes it; calling that more than once is harmless.
 func (s *Store) writeLease(d digest.Digest, holder string, value []byte) (func(), error) {
 	key := leaseKey(d, holder)
-	if err := s.db.Set(key, value, pebble.Sync); err != nil {
+	if err := s.write(func() error { return s.db.Set(key, value, pebble.Sync) }); err != nil {
 		return nil, fmt.Errorf("pinning %s for %s: %w", d, holder, err)
 	}
 	var once sync.Once
 	release := func() {
 		once.Do(func() {
-			if err := s.db.Delete(key, pebble.Sync); err != nil {
+			if err := s.write(func() error { return s.db.Delete(key, pebble.Sync) }); err != nil {
 				s.log.Error("releasing lease", "digest", d, "holder", holder, "error", err)
 			}
 		})

@@ -90,8 +90,8 @@ func (b *namespaceBatch) Commit(sync bool) error {
 	if sync {
 		opts = pebble.Sync
 	}
-	if err := b.batch.Commit(opts); err != nil {
-		return fmt.Errorf("committing batch: %w", err)
+	if err := b.ns.store.write(func() error { return b.batch.Commit(opts) }); err != nil {
+		return b.ns.store.WrapDiskFull(fmt.Errorf("committing batch: %w", err))
 	}
 	return nil
 }
@@ -132,5 +132,5 @@ func (n *namespaceStore) IngestSorted(fill func(add func(key, value []byte) erro
 	if errors.Is(err, errNothingAdded) {
 		return nil
 	}
-	return err
+	return n.store.WrapDiskFull(err)
 }

@@ -46,8 +46,9 @@ type blobMeta struct {
 // Push returns an error wrapping errdef.ErrAlreadyExists when the blob is
 // stored already, errdef.ErrSizeMismatch when r is shorter (also wrapping
 // io.ErrUnexpectedEOF) or longer than expected.Size, and
-// errdef.ErrDigestMismatch when the bytes hash to another digest. After an
-// error nothing of the blob is visible.
+// errdef.ErrDigestMismatch when the bytes hash to another digest, and
+// errdef.ErrDiskFull when a write found no room (see WrapDiskFull). After
+// an error nothing of the blob is visible.
 //
 // A blob of at most 4 MiB that is JSON with an OCI or Docker manifest or
 // index media type records edges to its children and subject, for
@@ -86,7 +87,7 @@ func (s *Store) Push(ctx context.Context, expected ocispec.Descriptor, r io.Read
 		if cleanErr := s.deleteChunks(d); cleanErr != nil {
 			s.log.Error("removing chunks of a failed push", "digest", d, "error", cleanErr)
 		}
-		return fmt.Errorf("storing blob %s: %w", d, err)
+		return s.WrapDiskFull(fmt.Errorf("storing blob %s: %w", d, err))
 	}
 	return nil
 }
@@ -159,7 +160,7 @@ func (s *Store) writeChunks(ctx context.Context, expected ocispec.Descriptor, r 
 		}
 		written += n
 		if batch.Len() >= flushBytes {
-			if err := batch.Commit(pebble.NoSync); err != nil {
+			if err := s.write(func() error { return batch.Commit(pebble.NoSync) }); err != nil {
 				return nil, fmt.Errorf("writing chunks: %w", err)
 			}
 			_ = batch.Close()
@@ -167,7 +168,7 @@ func (s *Store) writeChunks(ctx context.Context, expected ocispec.Descriptor, r 
 		}
 	}
 	if !batch.Empty() {
-		if err := batch.Commit(pebble.NoSync); err != nil {
+		if err := s.write(func() error { return batch.Commit(pebble.NoSync) }); err != nil {
 			return nil, fmt.Errorf("writing chunks: %w", err)
 		}
 	}
@@ -219,7 +220,7 @@ func (s *Store) commitMeta(d digest.Digest, meta *blobMeta) error {
 	if err := batch.Set(blobKey(d), value, nil); err != nil {
 		return err
 	}
-	if err := batch.Commit(pebble.Sync); err != nil {
+	if err := s.write(func() error { return batch.Commit(pebble.Sync) }); err != nil {
 		return fmt.Errorf("writing blob metadata: %w", err)
 	}
 	return nil
@@ -228,7 +229,7 @@ func (s *Store) commitMeta(d digest.Digest, meta *blobMeta) error {
 // deleteChunks removes every chunk key of d in one synced range deletion.
 func (s *Store) deleteChunks(d digest.Digest) error {
 	prefix := chunkPrefix(d)
-	if err := s.db.DeleteRange(prefix, prefixEnd(prefix), pebble.Sync); err != nil {
+	if err := s.write(func() error { return s.db.DeleteRange(prefix, prefixEnd(prefix), pebble.Sync) }); err != nil {
 		return fmt.Errorf("deleting chunks of %s: %w", d, err)
 	}
 	return nil

@@ -20,33 +20,59 @@ import (
 // (about 3 KiB), marker files and the first records of a new log.
 const openSpaceSlack = 1 << 20
 
-// isDiskFull reports whether err means that the volume has no room left for
-// a write: ENOSPC, or EDQUOT when the user's disk quota is used up.
+// isDiskFull reports whether err means that a write found no room. That is
+// ENOSPC on a full volume, EDQUOT when the user's disk quota is used up,
+// and EFBIG when a file reached the maximum file size, usually the limit
+// that `ulimit -f` sets. The Go runtime catches SIGXFSZ without exiting
+// (Go 1.26, runtime/sigtab_linux_generic.go), so such a write fails with
+// EFBIG instead of killing the process.
 func isDiskFull(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG)
 }
 
 // diskFullAdvice is the step to take when the store's volume is full.
 const diskFullAdvice = "free space on that volume or grow it, or move the store to a larger volume, " +
 	"then retry; `stella ouk gc` can then remove unused kits, but it needs a few MiB free itself"
 
+// fileSizeAdvice is the step to take when a file of the store reached the
+// maximum file size.
+const fileSizeAdvice = "raise the file size limit of the stella process (`ulimit -f unlimited` in the " +
+	"shell or LimitFSIZE= in a systemd unit), or move the store to a file system that allows larger " +
+	"files, then retry"
+
+// WrapDiskFull returns err as a disk-full error of the store when err comes
+// from a write that found no room (ENOSPC, EDQUOT or EFBIG). That error
+// names the store directory, the free space and the next step, and wraps
+// both err and errdef.ErrDiskFull. Other errors, and those that wrap
+// errdef.ErrDiskFull already, are returned unchanged.
+func (s *Store) WrapDiskFull(err error) error {
+	if err == nil || errors.Is(err, errdef.ErrDiskFull) || !isDiskFull(err) {
+		return err
+	}
+	return fmt.Errorf("store %s: %w", s.dir, s.diskFullError(err))
+}
+
 // diskFullError describes cause, a write the store's volume had no room
 // for, as an error that wraps errdef.ErrDiskFull and cause. Callers add
 // the store directory.
 func (s *Store) diskFullError(cause error) error {
-	problem := "its volume is full"
-	if errors.Is(cause, syscall.EDQUOT) {
+	problem, advice := "its volume is full", diskFullAdvice
+	switch {
+	case errors.Is(cause, syscall.EDQUOT):
 		problem = "your disk quota on its volume is used up"
+	case errors.Is(cause, syscall.EFBIG):
+		problem = "a file of it reached the maximum file size, which is the process's `ulimit -f` limit or the file system's"
+		advice = fileSizeAdvice
 	}
 	free := "free space unknown"
 	if usage, err := s.fs.GetDiskUsage(s.dir); err == nil {
 		free = FormatSize(int64(usage.AvailBytes)) + " free"
 		// ENOSPC with bytes to spare often means the volume has no free inodes.
-		if usage.AvailBytes >= inodeHintFree && !errors.Is(cause, syscall.EDQUOT) {
+		if usage.AvailBytes >= inodeHintFree && errors.Is(cause, syscall.ENOSPC) {
 			free += ", so it may be out of inodes: check `df -i`"
 		}
 	}
-	return fmt.Errorf("%s (%s): %w; %s: %w", problem, free, cause, diskFullAdvice, errdef.ErrDiskFull)
+	return fmt.Errorf("%s (%s): %w; %s: %w", problem, free, cause, advice, errdef.ErrDiskFull)
 }
 
 // inodeHintFree is the free space from which a disk-full message suggests

@@ -100,6 +100,11 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// brokenMu guards broken, the fatal Pebble error after which the
+	// database is in an unknown state; see write.
+	brokenMu sync.Mutex
+	broken   error
 }
 
 // Open opens the store in dir, creating dir and the database when absent.
@@ -228,6 +233,46 @@ func isLockHeld(err error) bool {
 	// Pebble tracks its own locks in the process and reports a second lock
 	// of the same file with this message (vfs/file_lock_unix.go, v2.1.7).
 	return strings.Contains(err.Error(), "lock held by current process")
+}
+
+// write runs fn, a write to the database, and returns its error. Pebble
+// v2.1.7 calls Fatalf on the calling goroutine when it cannot write its
+// write-ahead log, and pebbleLogger.Fatalf panics. write returns that
+// panic's error instead, and from then on every write and Close return it
+// at once, because Pebble's commit pipeline cannot be used after such a
+// failure. Close still works: it returns the log's error and releases the
+// lock. A full volume or a file size limit causes such a failure most
+// often, so the error goes through WrapDiskFull.
+func (s *Store) write(fn func() error) (err error) {
+	if err := s.brokenErr(); err != nil {
+		return err
+	}
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		fe, ok := r.(*fatalError)
+		if !ok {
+			panic(r)
+		}
+		err = s.WrapDiskFull(fe)
+		s.log.Error("the store stops writing after a fatal database error; run the command again",
+			"dir", s.dir, "error", fe)
+		s.brokenMu.Lock()
+		if s.broken == nil {
+			s.broken = fmt.Errorf("store %s cannot write after an earlier error: %w", s.dir, err)
+		}
+		s.brokenMu.Unlock()
+	}()
+	return fn()
+}
+
+// brokenErr returns the error that stopped the store's writes, or nil.
+func (s *Store) brokenErr() error {
+	s.brokenMu.Lock()
+	defer s.brokenMu.Unlock()
+	return s.broken
 }
 
 // Close flushes and closes the database and releases the directory lock.

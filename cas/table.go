@@ -225,7 +225,7 @@ func (n *namespaceStore) IngestTables(paths []string, prefixes [][]byte) error {
 				path, first, last, errdef.ErrInvalidKit)
 		}
 	}
-	if err := n.store.db.Ingest(context.Background(), paths); err != nil {
+	if err := n.store.write(func() error { return n.store.db.Ingest(context.Background(), paths) }); err != nil {
 		if isDiskFull(err) {
 			return fmt.Errorf("ingesting tables: %w", n.store.diskFullError(err))
 		}

@@ -29,7 +29,7 @@ func (s *Store) Tag(_ context.Context, desc ocispec.Descriptor, ref string) erro
 	if err != nil {
 		return fmt.Errorf("tagging %s as %q: %w", desc.Digest, ref, err)
 	}
-	if err := s.db.Set(tagKey(ref), value, pebble.Sync); err != nil {
+	if err := s.write(func() error { return s.db.Set(tagKey(ref), value, pebble.Sync) }); err != nil {
 		return fmt.Errorf("tagging %s as %q: %w", desc.Digest, ref, err)
 	}
 	return nil
@@ -55,7 +55,7 @@ func (s *Store) Untag(_ context.Context, ref string) error {
 	if _, err := s.get(tagKey(ref)); err != nil {
 		return fmt.Errorf("untagging %q: %w", ref, err)
 	}
-	if err := s.db.Delete(tagKey(ref), pebble.Sync); err != nil {
+	if err := s.write(func() error { return s.db.Delete(tagKey(ref), pebble.Sync) }); err != nil {
 		return fmt.Errorf("untagging %q: %w", ref, err)
 	}
 	return nil

@@ -6,5 +6,8 @@
 //
 // Nothing is activated before every digest and the signature check out. A
 // failed check removes the blobs this import added; an interrupted import
-// keeps them, so running it again does not transfer them twice.
+// keeps them, so running it again does not transfer them twice. When a
+// write finds no room (a full volume, a used-up quota or the file size
+// limit), the import fails with an error wrapping errdef.ErrDiskFull, which
+// blames the host, not the kit.
 package importer

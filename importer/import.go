@@ -30,6 +30,7 @@ func ImportStream(ctx context.Context, r io.Reader, opts Options) (*Result, erro
 	defer s.stopIndexer()
 	index, err := s.readStream(ctx, newContextReader(ctx, r))
 	if err != nil {
+		err = s.opts.Store.WrapDiskFull(err)
 		s.failed(ctx, err)
 		return nil, err
 	}
@@ -55,6 +56,7 @@ func ImportFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.
 	s := newSession(opts)
 	defer s.discardTables()
 	if err := s.copyFrom(ctx, src, index); err != nil {
+		err = s.opts.Store.WrapDiskFull(err)
 		s.failed(ctx, err)
 		return nil, err
 	}
@@ -100,6 +102,7 @@ func isRejection(err error) bool {
 // blobs stay until stella ouk gc when the next attempt rejects the kit.
 func (s *session) finishOrRollback(ctx context.Context, index ocispec.Index) (*Result, error) {
 	res, err := s.finish(ctx, index)
+	err = s.opts.Store.WrapDiskFull(err)
 	switch {
 	case err == nil:
 		return res, nil

@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestWriteTarFileMatchesWriteTar(t *testing.T) {
@@ -43,5 +46,53 @@ func TestWriteTarFileFailureLeavesNothing(t *testing.T) {
 	names, _ := os.ReadDir(dir)
 	if len(names) != 0 {
 		t.Errorf("a failed write left %d files in the folder", len(names))
+	}
+}
+
+func TestWriteTarFileRemovesStaleTemps(t *testing.T) {
+	index, store := sampleStore(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "kit.tar")
+	old := time.Now().Add(-time.Hour)
+	plant := func(name string, modTime time.Time) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("partial kit"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, modTime, modTime); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	killed := plant(".kit.tar.2428472134", old)
+	running := plant(".kit.tar.1234567", old)
+	kept := []string{
+		running,
+		plant(".kit.tar.3141592", time.Now()), // fresh: a build that may hold no lock
+		plant(".kit.tar.gz.2718281", old),     // a temporary file of kit.tar.gz
+		plant(".kit.tar.12ab", old),           // not a name os.CreateTemp makes
+		plant(".other.tar.1618033", old),
+	}
+	// A running build holds the flock of its temporary file.
+	f, err := os.Open(running)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Skipf("the file system of %s does not support flock: %v", dir, err)
+	}
+
+	if _, err := WriteTarFile(context.Background(), out, index, store, TarOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(killed); !os.IsNotExist(err) {
+		t.Errorf("temporary file of a killed build %s is still there", filepath.Base(killed))
+	}
+	for _, p := range kept {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(p), err)
+		}
 	}
 }
