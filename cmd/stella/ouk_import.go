@@ -224,6 +224,7 @@ func (o *importOptions) importRegistry(cmd *cobra.Command, log *slog.Logger, ref
 	if err != nil {
 		return nil, err
 	}
+	opts.Registry = repo.Reference.Registry + "/" + repo.Reference.Repository
 	return importer.ImportFrom(cmd.Context(), src.Storage(), src.Index, opts)
 }
 
