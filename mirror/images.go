@@ -95,6 +95,9 @@ func MirrorImages(ctx context.Context, src content.ReadOnlyStorage, bundle ocisp
 		if err != nil {
 			return out, err
 		}
+		if err := checkComplete(ctx, src, srcRef, child); err != nil {
+			return out, err
+		}
 		res := ImageResult{Source: srcRef, Target: dst, Digest: child.Digest.String(), Status: StatusPlanned}
 		if opts.DryRun {
 			out = append(out, res)
@@ -107,6 +110,50 @@ func MirrorImages(ctx context.Context, src content.ReadOnlyStorage, bundle ocisp
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// MissingBlobError reports a blob of an image that the kit source lacks,
+// such as a folder unpacked from a delta, which leaves out the blobs of
+// its base kit.
+type MissingBlobError struct {
+	// Image is the image reference in the kit.
+	Image string
+	// Blob is the descriptor of the missing blob or manifest.
+	Blob ocispec.Descriptor
+}
+
+func (e *MissingBlobError) Error() string {
+	return fmt.Sprintf("image %s lacks %s %s in the kit", e.Image, e.Blob.MediaType, e.Blob.Digest)
+}
+
+// Unwrap returns errdef.ErrNotFound.
+func (e *MissingBlobError) Unwrap() error { return errdef.ErrNotFound }
+
+// checkComplete checks that src holds every manifest and blob of the image
+// img, so that a dry run finds what a real run would miss, and a real run
+// fails before it sends anything. It reads the manifests and checks that
+// the other blobs exist, without reading them.
+func checkComplete(ctx context.Context, src content.ReadOnlyStorage, image string, img ocispec.Descriptor) error {
+	found, err := src.Exists(ctx, img)
+	if err != nil {
+		return fmt.Errorf("checking %s of image %s: %w", img.Digest, image, err)
+	}
+	if !found {
+		return &MissingBlobError{Image: image, Blob: img}
+	}
+	if !isManifest(img.MediaType) {
+		return nil
+	}
+	children, err := content.Successors(ctx, src, img)
+	if err != nil {
+		return fmt.Errorf("reading manifest %s of image %s: %w", img.Digest, image, err)
+	}
+	for _, c := range children {
+		if err := checkComplete(ctx, src, image, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.Descriptor, dst string,
