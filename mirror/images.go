@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
@@ -33,7 +34,10 @@ type ImageResult struct {
 	BlobsPushed  int64  `json:"blobsPushed"`
 	BlobsSkipped int64  `json:"blobsSkipped"`
 	BytesPushed  int64  `json:"bytesPushed"`
-	Referrers    int    `json:"referrers"`
+	// Tagged is true when this run set the target tag, which then named
+	// no manifest or another one.
+	Tagged    bool `json:"tagged"`
+	Referrers int  `json:"referrers"`
 }
 
 // MirrorOptions configures MirrorImages.
@@ -179,10 +183,13 @@ func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.D
 			return fmt.Errorf("resolving tag %s: %w", tag, err)
 		}
 		if err != nil || current.Digest != img.Digest {
+			if err == nil {
+				logTagMove(log, dst, current.Digest, img.Digest)
+			}
 			if err := withRetry(ctx, log, "tag "+tag, func(int) error { return repo.Tag(ctx, img, tag) }); err != nil {
 				return fmt.Errorf("tagging %s: %w", tag, err)
 			}
-			p.pushed.Add(1)
+			res.Tagged = true
 		}
 	}
 	if len(referrers) > 0 {
@@ -197,10 +204,17 @@ func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.D
 	}
 	res.BlobsPushed, res.BlobsSkipped, res.BytesPushed = p.pushed.Load(), p.skipped.Load(), p.bytes.Load()
 	res.Status = StatusPresent
-	if res.BlobsPushed > 0 {
+	if res.BlobsPushed > 0 || res.Tagged {
 		res.Status = StatusPushed
 	}
 	return nil
+}
+
+// logTagMove logs that tag ref, which named the manifest from, is set to
+// the manifest to. Registries let a push move a tag, so this is no error,
+// but the operator learns which content the tag named before.
+func logTagMove(log *slog.Logger, ref string, from, to digest.Digest) {
+	log.Info("moving tag to another digest", "tag", ref, "from", from, "to", to)
 }
 
 func isNotFound(err error) bool {
