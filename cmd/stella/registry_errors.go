@@ -106,8 +106,8 @@ func (r *registryFlags) unauthorizedHint(ctx context.Context) string {
 		config = "the docker config file ($DOCKER_CONFIG/config.json, else ~/.docker/config.json)"
 	}
 	if r.username != "" {
-		return fmt.Sprintf("; %s rejected the credentials for user %s; check the user name and the password given on standard input",
-			host, r.username)
+		return fmt.Sprintf("; %s rejected the credentials for user %s; check the user name given with --username "+
+			"and the password read by --password-stdin", host, r.username)
 	}
 	if r.built != nil && r.host != "" {
 		cred, err := r.built.Auth.Credential(ctx, r.host)
