@@ -272,6 +272,14 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 	}
 	var failure string
 	switch {
+	case len(candidates) == 0 && s.opts.Registry != "" && !s.opts.InsecureSkipSignature:
+		return fmt.Errorf("kit %s (%s): %s lists no signature referrer of it (through the referrers API or the "+
+			"sha256-<hex> tag). A copy made without its referrers, such as by `crane copy`, leaves the signature behind: "+
+			"copy the kit with `oras cp -r` or `regctl image copy --referrers`, or push it again with `stella ouk push`. "+
+			"Pass --insecure-skip-signature only for a kit you trust without a signature: %w",
+			bm.meta.Version, bm.desc.Digest, s.opts.Registry, errdef.ErrSignature)
+	case len(candidates) == 0 && s.opts.Registry != "":
+		failure = s.opts.Registry + " lists no signature referrer of the kit"
 	case len(candidates) == 0:
 		failure = "the kit carries no signature"
 	case len(s.opts.Keys) == 0:

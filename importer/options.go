@@ -25,6 +25,11 @@ type Options struct {
 	// KeysDir is the folder of trusted keys that a message about a missing
 	// key names; empty means "$STELLA_HOME/keys".
 	KeysDir string
+	// Registry is REGISTRY/REPOSITORY when the kit is read from a
+	// registry, else empty. A kit without signatures is then reported as
+	// one whose registry lists none, since a copy made without its
+	// referrers loses them.
+	Registry string
 	// InsecureSkipSignature imports a kit without a valid signature.
 	InsecureSkipSignature bool
 	// AllowDowngrade imports a kit whose sequence number is lower than the

@@ -172,11 +172,10 @@ func (o ClientOptions) credential() (auth.CredentialFunc, error) {
 		store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{})
 	}
 	if err != nil {
-		where := o.RegistryConfig
-		if where == "" {
-			where = "the docker config file"
+		if o.RegistryConfig != "" {
+			return nil, fmt.Errorf("reading registry credentials from %s: %w; fix the file", o.RegistryConfig, err)
 		}
-		return nil, fmt.Errorf("reading registry credentials from %s: %w; fix the file or pass --registry-config", where, err)
+		return nil, fmt.Errorf("reading registry credentials from the docker config file: %w; fix the file or pass --registry-config", err)
 	}
 	return credentials.Credential(store), nil
 }

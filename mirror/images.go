@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
@@ -33,7 +34,10 @@ type ImageResult struct {
 	BlobsPushed  int64  `json:"blobsPushed"`
 	BlobsSkipped int64  `json:"blobsSkipped"`
 	BytesPushed  int64  `json:"bytesPushed"`
-	Referrers    int    `json:"referrers"`
+	// Tagged is true when this run set the target tag, which then named
+	// no manifest or another one.
+	Tagged    bool `json:"tagged"`
+	Referrers int  `json:"referrers"`
 }
 
 // MirrorOptions configures MirrorImages.
@@ -95,6 +99,9 @@ func MirrorImages(ctx context.Context, src content.ReadOnlyStorage, bundle ocisp
 		if err != nil {
 			return out, err
 		}
+		if err := checkComplete(ctx, src, srcRef, child); err != nil {
+			return out, err
+		}
 		res := ImageResult{Source: srcRef, Target: dst, Digest: child.Digest.String(), Status: StatusPlanned}
 		if opts.DryRun {
 			out = append(out, res)
@@ -107,6 +114,50 @@ func MirrorImages(ctx context.Context, src content.ReadOnlyStorage, bundle ocisp
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// MissingBlobError reports a blob of an image that the kit source lacks,
+// such as a folder unpacked from a delta, which leaves out the blobs of
+// its base kit.
+type MissingBlobError struct {
+	// Image is the image reference in the kit.
+	Image string
+	// Blob is the descriptor of the missing blob or manifest.
+	Blob ocispec.Descriptor
+}
+
+func (e *MissingBlobError) Error() string {
+	return fmt.Sprintf("image %s lacks %s %s in the kit", e.Image, e.Blob.MediaType, e.Blob.Digest)
+}
+
+// Unwrap returns errdef.ErrNotFound.
+func (e *MissingBlobError) Unwrap() error { return errdef.ErrNotFound }
+
+// checkComplete checks that src holds every manifest and blob of the image
+// img, so that a dry run finds what a real run would miss, and a real run
+// fails before it sends anything. It reads the manifests and checks that
+// the other blobs exist, without reading them.
+func checkComplete(ctx context.Context, src content.ReadOnlyStorage, image string, img ocispec.Descriptor) error {
+	found, err := src.Exists(ctx, img)
+	if err != nil {
+		return fmt.Errorf("checking %s of image %s: %w", img.Digest, image, err)
+	}
+	if !found {
+		return &MissingBlobError{Image: image, Blob: img}
+	}
+	if !isManifest(img.MediaType) {
+		return nil
+	}
+	children, err := content.Successors(ctx, src, img)
+	if err != nil {
+		return fmt.Errorf("reading manifest %s of image %s: %w", img.Digest, image, err)
+	}
+	for _, c := range children {
+		if err := checkComplete(ctx, src, image, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.Descriptor, dst string,
@@ -132,10 +183,13 @@ func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.D
 			return fmt.Errorf("resolving tag %s: %w", tag, err)
 		}
 		if err != nil || current.Digest != img.Digest {
+			if err == nil {
+				logTagMove(log, dst, current.Digest, img.Digest)
+			}
 			if err := withRetry(ctx, log, "tag "+tag, func(int) error { return repo.Tag(ctx, img, tag) }); err != nil {
 				return fmt.Errorf("tagging %s: %w", tag, err)
 			}
-			p.pushed.Add(1)
+			res.Tagged = true
 		}
 	}
 	if len(referrers) > 0 {
@@ -150,10 +204,17 @@ func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.D
 	}
 	res.BlobsPushed, res.BlobsSkipped, res.BytesPushed = p.pushed.Load(), p.skipped.Load(), p.bytes.Load()
 	res.Status = StatusPresent
-	if res.BlobsPushed > 0 {
+	if res.BlobsPushed > 0 || res.Tagged {
 		res.Status = StatusPushed
 	}
 	return nil
+}
+
+// logTagMove logs that tag ref, which named the manifest from, is set to
+// the manifest to. Registries let a push move a tag, so this is no error,
+// but the operator learns which content the tag named before.
+func logTagMove(log *slog.Logger, ref string, from, to digest.Digest) {
+	log.Info("moving tag to another digest", "tag", ref, "from", from, "to", to)
 }
 
 func isNotFound(err error) bool {

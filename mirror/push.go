@@ -189,6 +189,9 @@ func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots
 		}
 		return nil, fmt.Errorf("pushing kit %s to %s: %w", roots.meta.Version, p.repo.Reference, err)
 	}
+	if err := p.noteTagMove(ctx, roots.bundle, tag); err != nil {
+		return nil, err
+	}
 	err := withRetry(ctx, p.log, "tag "+tag, func(int) error { return p.repo.Tag(ctx, roots.bundle, tag) })
 	if err != nil {
 		return nil, fmt.Errorf("tagging kit %s as %s: %w", roots.meta.Version, tag, err)
@@ -223,6 +226,27 @@ func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots
 	}
 	res.BlobsPushed, res.BlobsSkipped, res.BytesPushed = p.pushed.Load(), p.skipped.Load(), p.bytes.Load()
 	return res, nil
+}
+
+// noteTagMove logs when tag names a manifest other than bundle, which the
+// push is about to replace.
+func (p *pusher) noteTagMove(ctx context.Context, bundle ocispec.Descriptor, tag string) error {
+	var current ocispec.Descriptor
+	err := withRetry(ctx, p.log, "resolve tag "+tag, func(int) error {
+		var err error
+		current, err = p.repo.Resolve(ctx, tag)
+		return err
+	})
+	switch {
+	case isNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("resolving tag %s in %s: %w", tag, p.repo.Reference, err)
+	case current.Digest != bundle.Digest:
+		ref := p.repo.Reference.Registry + "/" + p.repo.Reference.Repository + ":" + tag
+		logTagMove(p.log, ref, current.Digest, bundle.Digest)
+	}
+	return nil
 }
 
 // pushSBOMReferrer attaches the kit's SBOM to the bundle index as an OCI

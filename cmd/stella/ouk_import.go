@@ -14,6 +14,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/registry"
 
 	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/mirror"
@@ -125,10 +126,10 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	switch info, statErr := os.Stat(source); {
 	case scheme == "oci" && remote != "":
 		res, err = o.importRegistry(cmd, log, remote, opts)
-		err = withRegistryHint(err)
+		err = o.reg.explain(ctx, err)
 	case (scheme == "https" || scheme == "http") && remote != "":
 		res, err = o.importHTTP(cmd, log, source, opts)
-		err = withRegistryHint(err)
+		err = o.reg.explain(ctx, err)
 	case source == "-":
 		res, err = importer.ImportStream(ctx, cmd.InOrStdin(), opts)
 	case statErr != nil:
@@ -209,6 +210,9 @@ func printImportResult(w io.Writer, res *importer.Result) {
 // importRegistry imports the kit at ref (REGISTRY/REPOSITORY:TAG or @DIGEST),
 // fetching only the blobs the store lacks.
 func (o *importOptions) importRegistry(cmd *cobra.Command, log *slog.Logger, ref string, opts importer.Options) (*importer.Result, error) {
+	if _, err := registry.ParseReference(ref); err != nil {
+		return nil, usagef("%s", referenceProblem(ref, err))
+	}
 	client, err := o.reg.client(cmd, log, registryHost(ref))
 	if err != nil {
 		return nil, err
@@ -224,6 +228,7 @@ func (o *importOptions) importRegistry(cmd *cobra.Command, log *slog.Logger, ref
 	if err != nil {
 		return nil, err
 	}
+	opts.Registry = repo.Reference.Registry + "/" + repo.Reference.Repository
 	return importer.ImportFrom(cmd.Context(), src.Storage(), src.Index, opts)
 }
 

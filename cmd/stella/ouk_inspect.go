@@ -132,6 +132,9 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	if err := o.out.validate(); err != nil {
 		return err
 	}
+	if err := checkLocalKitArg("inspect", path); err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	k, err := delta.OpenKit(ctx, path)
 	if err != nil {

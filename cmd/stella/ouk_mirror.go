@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -10,8 +12,10 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/mirror"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
 	"stella-ops.org/ouk/oci/layout"
 )
 
@@ -52,7 +56,7 @@ OCI layout folder. Images already in the registry are not sent again.`,
 			if len(args) == 1 {
 				kit = args[0]
 			}
-			return withRegistryHint(o.run(cmd, g, kit))
+			return o.reg.explain(cmd.Context(), o.run(cmd, g, kit))
 		},
 	}
 	cmd.Flags().StringVar(&o.to, "to", "", "target registry and optional repository prefix, REGISTRY[/PREFIX]")
@@ -69,9 +73,12 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 	if o.to == "" {
 		return usagef("--to is required: name the registry (and prefix) to mirror to")
 	}
+	if err := checkMirrorTarget(o.to); err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
-	src, bundleDesc, err := o.openKit(cmd, g, kit)
+	src, bundleDesc, base, err := o.openKit(cmd, g, kit)
 	if err != nil {
 		return err
 	}
@@ -95,6 +102,12 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 		opts.Repository = func(ref string) (*remote.Repository, error) { return client.Repository(ref) }
 	}
 	images, err := mirror.MirrorImages(ctx, src, bundle, o.to, opts)
+	var missing *mirror.MissingBlobError
+	if errors.As(err, &missing) && base != "" {
+		return fmt.Errorf("%s is a delta of %s and lacks the image blobs of that base kit, which a delta leaves out (%v); "+
+			"mirror the folder of the full kit, or import the delta into a store that holds its base and mirror \"active\": %w",
+			kit, base, err, errdef.ErrBaseMissing)
+	}
 	if err != nil {
 		return err
 	}
@@ -113,32 +126,29 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 			fmt.Fprintf(w, "would push  %s\n", withDigest(img.Target, img.Digest))
 		case mirror.StatusPresent:
 			fmt.Fprintf(w, "present     %s\n", withDigest(img.Target, img.Digest))
-		default:
-			fmt.Fprintf(w, "pushed      %s (%d blobs, %s)\n", withDigest(img.Target, img.Digest), img.BlobsPushed, humanBytes(img.BytesPushed))
+		case mirror.StatusPushed:
+			if img.BlobsPushed == 0 {
+				fmt.Fprintf(w, "tagged      %s (every blob was present)\n", withDigest(img.Target, img.Digest))
+				continue
+			}
+			fmt.Fprintf(w, "pushed      %s (%d %s, %s)\n", withDigest(img.Target, img.Digest),
+				img.BlobsPushed, plural(int(img.BlobsPushed), "blob", "blobs"), humanBytes(img.BytesPushed))
 		}
 	}
 	return nil
 }
 
 // openKit returns the storage holding the kit and its bundle index
-// descriptor: an OCI layout folder, or a kit in the store.
-func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string) (content.ReadOnlyStorage, ocispec.Descriptor, error) {
+// descriptor: an OCI layout folder, or a kit in the store. base names the
+// base kit when kit is a layout folder of a delta, else it is empty.
+func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string) (src content.ReadOnlyStorage, bundle ocispec.Descriptor, base string, err error) {
 	ctx := cmd.Context()
 	if kit != "active" && !isStoredKitArg(kit) {
-		index, src, err := layout.OpenDir(kit)
-		if err != nil {
-			return nil, ocispec.Descriptor{}, err
-		}
-		for _, d := range index.Manifests {
-			if d.MediaType == ocispec.MediaTypeImageIndex {
-				return src, d, nil
-			}
-		}
-		return nil, ocispec.Descriptor{}, fmt.Errorf("layout folder %s lists no bundle index; pass a kit layout folder", kit)
+		return openMirrorLayout(kit)
 	}
 	store, _, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, err
+		return nil, ocispec.Descriptor{}, "", err
 	}
 	d := digest.Digest("")
 	if kit == "active" {
@@ -148,14 +158,44 @@ func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string
 	}
 	if err != nil {
 		store.Close()
-		return nil, ocispec.Descriptor{}, err
+		return nil, ocispec.Descriptor{}, "", err
 	}
 	desc, err := stat(ctx, store, d, ocispec.MediaTypeImageIndex)
 	if err != nil {
 		store.Close()
-		return nil, ocispec.Descriptor{}, err
+		return nil, ocispec.Descriptor{}, "", err
 	}
-	return store, desc, nil
+	return store, desc, "", nil
+}
+
+// openMirrorLayout opens the layout folder dir for mirror. For a kit file or
+// a missing path, the error names what mirror reads instead.
+func openMirrorLayout(dir string) (content.ReadOnlyStorage, ocispec.Descriptor, string, error) {
+	const reads = "mirror reads a kit layout folder, \"active\" or a kit digest from `stella ouk history`"
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, "", fmt.Errorf("opening kit: %w; %s", err, reads)
+	}
+	if !info.IsDir() {
+		return nil, ocispec.Descriptor{}, "", usagef("%s is a file, and %s. Import the kit file with `stella ouk import` and mirror \"active\", "+
+			"or unpack it into a folder (`stella ouk push` takes kit files)", dir, reads)
+	}
+	index, src, err := layout.OpenDir(dir)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, "", err
+	}
+	base := ""
+	for _, d := range index.Manifests {
+		if dg, version, ok := delta.BaseHint(d); ok {
+			base = fmt.Sprintf("kit %s (%s)", version, dg)
+		}
+	}
+	for _, d := range index.Manifests {
+		if d.MediaType == ocispec.MediaTypeImageIndex {
+			return src, d, base, nil
+		}
+	}
+	return nil, ocispec.Descriptor{}, "", fmt.Errorf("layout folder %s lists no bundle index; pass a kit layout folder", dir)
 }
 
 // withDigest returns target with @digest added, unless target names its

@@ -11,7 +11,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
-	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
 	"stella-ops.org/ouk/cas"
@@ -46,7 +45,7 @@ are not sent again, so an interrupted push resumes.`,
   echo "$PASS" | stella ouk push -u ci --password-stdin kit.tar.zst registry.intranet/ouk:v1`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withRegistryHint(o.run(cmd, g, args[0], args[1]))
+			return o.reg.explain(cmd.Context(), o.run(cmd, g, args[0], args[1]))
 		},
 	}
 	cmd.Flags().BoolVar(&o.noSBOM, "no-sbom-referrer", false, "do not attach the SBOM as a referrer of the bundle index")
@@ -59,9 +58,12 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 	if err := o.out.validate(); err != nil {
 		return err
 	}
-	ref, err := registry.ParseReference(target)
-	if err != nil || ref.Reference == "" || ref.ValidateReferenceAsTag() != nil {
-		return usagef("target %q: write it as REGISTRY/REPOSITORY:TAG", target)
+	ref, err := parseRegistryRef("target", target)
+	if err != nil {
+		return err
+	}
+	if ref.Reference == "" || ref.ValidateReferenceAsTag() != nil {
+		return usagef("target %q names no tag, and push tags the kit; write it as REGISTRY/REPOSITORY:TAG", target)
 	}
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())

@@ -64,6 +64,9 @@ a bad signature.`,
 			if err := out.validate(); err != nil {
 				return err
 			}
+			if err := checkLocalKitArg("verify", args[0]); err != nil {
+				return err
+			}
 			dir, err := g.storeDir()
 			if err != nil {
 				return err

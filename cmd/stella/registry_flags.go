@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,6 +26,12 @@ type registryFlags struct {
 	keyFile       string
 	plainHTTP     bool
 	insecure      bool
+
+	// built is the client that client returned, and host the registry it
+	// was built for. explain reads them to tell whether credentials were
+	// sent.
+	built *mirror.Client
+	host  string
 }
 
 func (r *registryFlags) register(cmd *cobra.Command) {
@@ -52,6 +61,9 @@ func (r *registryFlags) client(cmd *cobra.Command, log *slog.Logger, hosts ...st
 		Hosts:          hosts,
 		Logger:         log,
 	}
+	if err := r.checkFiles(); err != nil {
+		return nil, err
+	}
 	if r.passwordStdin && r.username == "" {
 		return nil, usagef("--password-stdin needs --username")
 	}
@@ -65,7 +77,36 @@ func (r *registryFlags) client(cmd *cobra.Command, log *slog.Logger, hosts ...st
 		}
 		opts.Password = pw
 	}
-	return mirror.NewClient(opts)
+	client, err := mirror.NewClient(opts)
+	if err != nil {
+		return nil, err
+	}
+	r.built = client
+	if len(hosts) > 0 {
+		r.host = hosts[0]
+	}
+	return client, nil
+}
+
+// checkFiles returns a usage error naming the first file flag whose path
+// does not exist. Without this check, oras-go treats a missing
+// --registry-config file as an empty one, and a typo in its path reads as
+// wrong credentials.
+func (r *registryFlags) checkFiles() error {
+	for _, f := range []struct{ flag, path string }{
+		{"--registry-config", r.config},
+		{"--ca-file", r.caFile},
+		{"--cert-file", r.certFile},
+		{"--key-file", r.keyFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) {
+			return usagef("%s %s: no such file; check the path", f.flag, f.path)
+		}
+	}
+	return nil
 }
 
 // readPasswordLine reads the first line of r without its line ending.
@@ -86,30 +127,4 @@ func readPasswordLine(r io.Reader) (string, error) {
 func registryHost(ref string) string {
 	host, _, _ := strings.Cut(ref, "/")
 	return host
-}
-
-// registryHint returns advice for common registry failures, or "" when it
-// has none: an unknown certificate authority or a refused login.
-func registryHint(err error) string {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate"):
-		return "; pass the registry's CA certificate with --ca-file, or --insecure to skip TLS verification"
-	case strings.Contains(msg, "401") || strings.Contains(msg, "Unauthorized") || strings.Contains(msg, "credential"):
-		return "; check --username with --password-stdin, or the credentials in --registry-config"
-	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
-		return "; the registry speaks plain HTTP, so pass --plain-http"
-	}
-	return ""
-}
-
-// withRegistryHint adds registryHint's advice to err.
-func withRegistryHint(err error) error {
-	if err == nil {
-		return nil
-	}
-	if hint := registryHint(err); hint != "" {
-		return fmt.Errorf("%w%s", err, hint)
-	}
-	return err
 }

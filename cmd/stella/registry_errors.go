@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/errcode"
+)
+
+// explainedError is an error whose message was rewritten for the operator.
+// errors.Is and errors.As still see the original chain, so the exit code
+// does not change.
+type explainedError struct {
+	msg string
+	err error
+}
+
+func (e *explainedError) Error() string { return e.msg }
+func (e *explainedError) Unwrap() error { return e.err }
+
+// explain rewrites the registry's error response in err in words and adds
+// advice for common registry failures. It returns err unchanged when it
+// has nothing to add.
+func (r *registryFlags) explain(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	var resp *errcode.ErrorResponse
+	if errors.As(err, &resp) && resp.URL != nil {
+		msg = strings.Replace(msg, resp.Error(), describeResponse(resp), 1)
+	}
+	hint := r.hint(ctx, err, resp)
+	if msg == err.Error() && hint == "" {
+		return err
+	}
+	return &explainedError{msg: msg + hint, err: err}
+}
+
+// describeResponse writes an error response of a registry as one line:
+// the request, the status, and each error code with its message. The
+// detail of an error is kept only when it is text, because registries fill
+// it with structures that print as Go values. The query string is left out
+// of the URL, because an upload URL carries the registry's session state.
+func describeResponse(resp *errcode.ErrorResponse) string {
+	u := *resp.URL
+	u.RawQuery = ""
+	line := fmt.Sprintf("%s %s: the registry responded %d %s", resp.Method, u.String(), resp.StatusCode, http.StatusText(resp.StatusCode))
+	var parts []string
+	for _, e := range resp.Errors {
+		part := e.Code
+		if e.Message != "" {
+			part += ": " + e.Message
+		}
+		if detail, ok := e.Detail.(string); ok && detail != "" {
+			part += " (" + detail + ")"
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) > 0 {
+		line += " (" + strings.Join(parts, "; ") + ")"
+	}
+	return line
+}
+
+// hint returns advice for err, or "" when it has none: rejected or
+// missing credentials, an unknown certificate authority, or a mismatch
+// between --plain-http and the registry's protocol. resp is the registry's
+// error response in err, or nil.
+func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.ErrorResponse) string {
+	msg := err.Error()
+	switch {
+	case resp != nil && resp.StatusCode == http.StatusUnauthorized:
+		return r.unauthorizedHint(ctx)
+	case resp != nil && resp.StatusCode == http.StatusBadRequest && r.plainHTTP && len(resp.Errors) == 0:
+		// A Go TLS server responds to a plain HTTP request with a bare 400.
+		return "; a registry that speaks HTTPS answers plain HTTP with 400, so drop --plain-http"
+	case errors.Is(err, auth.ErrBasicCredentialNotFound):
+		return r.unauthorizedHint(ctx)
+	case strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate"):
+		return "; pass the registry's CA certificate with --ca-file, or --insecure to skip TLS verification"
+	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		return "; the registry speaks plain HTTP, so pass --plain-http"
+	case resp == nil && (strings.Contains(msg, "401") || strings.Contains(msg, "Unauthorized")):
+		// A web server's refusal, which is no registry error response.
+		return "; check --username with --password-stdin, or the credentials in --registry-config"
+	}
+	return ""
+}
+
+// unauthorizedHint returns the advice for a registry that rejected the
+// request for lack of valid credentials. The advice states whether
+// credentials were sent, and for which user, but never shows a password or
+// token.
+func (r *registryFlags) unauthorizedHint(ctx context.Context) string {
+	host := r.host
+	if host == "" {
+		host = "the registry"
+	}
+	config := r.config
+	if config == "" {
+		config = "the docker config file ($DOCKER_CONFIG/config.json, else ~/.docker/config.json)"
+	}
+	if r.username != "" {
+		return fmt.Sprintf("; %s rejected the credentials for user %s; check the user name given with --username "+
+			"and the password read by --password-stdin", host, r.username)
+	}
+	if r.built != nil && r.host != "" {
+		cred, err := r.built.Auth.Credential(ctx, r.host)
+		if err == nil && cred != auth.EmptyCredential {
+			sent := "the credentials"
+			if cred.Username != "" {
+				sent = "the credentials for user " + cred.Username
+			}
+			return fmt.Sprintf("; %s rejected %s from %s; log in again, or pass --username with --password-stdin",
+				host, sent, config)
+		}
+	}
+	return fmt.Sprintf("; %s requires credentials, and %s has none for it; pass --username with --password-stdin, "+
+		"log in with `docker login` or `oras login`, or name another config file with --registry-config", host, config)
+}

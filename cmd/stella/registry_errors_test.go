@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"oras.land/oras-go/v2/registry/remote/errcode"
+)
+
+func unauthorizedResponse(t *testing.T) *errcode.ErrorResponse {
+	t.Helper()
+	u, err := url.Parse("http://127.0.0.1:5502/v2/stella/kit/manifests/B1?_state=secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &errcode.ErrorResponse{Method: http.MethodHead, URL: u, StatusCode: http.StatusUnauthorized,
+		Errors: errcode.Errors{{Code: errcode.ErrorCodeUnauthorized, Message: "authentication required",
+			Detail: []any{map[string]any{"Type": "repository", "Name": "stella/kit", "Action": "pull"}}}}}
+}
+
+func TestExplainUnauthorizedWithUser(t *testing.T) {
+	r := &registryFlags{username: "alice", host: "127.0.0.1:5502"}
+	err := r.explain(context.Background(), fmt.Errorf("resolving B1: %w", unauthorizedResponse(t)))
+	msg := err.Error()
+	for _, want := range []string{
+		"the registry responded 401 Unauthorized (UNAUTHORIZED: authentication required)",
+		"127.0.0.1:5502 rejected the credentials for user alice",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, bad := range []string{"map[", "_state", "secret"} {
+		if strings.Contains(msg, bad) {
+			t.Errorf("message shows %q:\n%s", bad, msg)
+		}
+	}
+	var resp *errcode.ErrorResponse
+	if !errors.As(err, &resp) {
+		t.Errorf("explained error lost the registry response from its chain")
+	}
+}
+
+func TestExplainUnauthorizedWithoutCredentials(t *testing.T) {
+	r := &registryFlags{host: "127.0.0.1:5502"}
+	msg := r.explain(context.Background(), unauthorizedResponse(t)).Error()
+	if !strings.Contains(msg, "requires credentials") || strings.Contains(msg, "rejected") {
+		t.Errorf("message for a request without credentials:\n%s", msg)
+	}
+}
+
+func TestExplainPlainHTTPToTLS(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:5503/v2/k/kit/manifests/B1")
+	resp := &errcode.ErrorResponse{Method: http.MethodHead, URL: u, StatusCode: http.StatusBadRequest}
+	r := &registryFlags{plainHTTP: true, host: "127.0.0.1:5503"}
+	msg := r.explain(context.Background(), resp).Error()
+	if !strings.Contains(msg, "speaks HTTPS answers plain HTTP with 400, so drop --plain-http") {
+		t.Errorf("no --plain-http hint:\n%s", msg)
+	}
+	r.plainHTTP = false
+	if msg := r.explain(context.Background(), resp).Error(); strings.Contains(msg, "--plain-http") {
+		t.Errorf("hint about --plain-http, which was not given:\n%s", msg)
+	}
+}
