@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math/big"
 	"strings"
-	"unicode"
 )
 
 // phpSpecialForms is the order PHP's version_compare gives to non-numeric
@@ -50,7 +49,7 @@ func compareComposer(a, b string) (int, error) {
 // a separator goes between every run of digits and non-digits.
 func phpParts(v string) []string {
 	v = strings.TrimSpace(v)
-	if len(v) > 1 && (v[0] == 'v' || v[0] == 'V') && unicode.IsDigit(rune(v[1])) {
+	if len(v) > 1 && (v[0] == 'v' || v[0] == 'V') && isASCIIDigit(rune(v[1])) {
 		v = v[1:]
 	}
 	var parts []string
@@ -67,19 +66,24 @@ func phpParts(v string) []string {
 		case r == '.' || r == '-' || r == '_' || r == '+':
 			flush()
 			continue
-		case i > 0 && cur.Len() > 0 && unicode.IsDigit(r) != prevDigit:
+		case i > 0 && cur.Len() > 0 && isASCIIDigit(r) != prevDigit:
 			flush()
 		}
 		cur.WriteRune(r)
-		prevDigit = unicode.IsDigit(r)
+		prevDigit = isASCIIDigit(r)
 	}
 	flush()
 	return parts
 }
 
+// isASCIIDigit reports whether r is 0 to 9. PHP's version_compare counts
+// only these as digits, and big.Int parses only these, so a digit of
+// another script is part of a word.
+func isASCIIDigit(r rune) bool { return '0' <= r && r <= '9' }
+
 func isNumber(s string) bool {
 	for _, r := range s {
-		if !unicode.IsDigit(r) {
+		if !isASCIIDigit(r) {
 			return false
 		}
 	}
@@ -100,9 +104,12 @@ func phpRank(part string) int {
 
 func comparePHPPart(a, b string) int {
 	if isNumber(a) && isNumber(b) {
-		x, _ := new(big.Int).SetString(a, 10)
-		y, _ := new(big.Int).SetString(b, 10)
-		return x.Cmp(y)
+		x, okA := new(big.Int).SetString(a, 10)
+		y, okB := new(big.Int).SetString(b, 10)
+		if okA && okB {
+			return x.Cmp(y)
+		}
+		return strings.Compare(a, b)
 	}
 	return compareInts(phpRank(a), phpRank(b))
 }

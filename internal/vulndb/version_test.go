@@ -198,3 +198,22 @@ func TestDebianVersionValidity(t *testing.T) {
 		}
 	}
 }
+
+// TestComposerDigitsOfOtherScripts checks versions with decimal digits of
+// scripts other than Latin, which PHP does not count as digits and which
+// once reached a nil big.Int.
+func TestComposerDigitsOfOtherScripts(t *testing.T) {
+	for _, c := range []struct{ a, b string }{
+		{"0", "\u07c2"},     // NKo digit two
+		{"\u0661", "1"},     // Arabic-Indic digit one
+		{"1.\uff11", "1.1"}, // fullwidth digit one
+	} {
+		got, err := compareComposer(c.a, c.b)
+		if err != nil {
+			t.Fatalf("compareComposer(%q, %q): %v", c.a, c.b, err)
+		}
+		if got == 0 {
+			t.Errorf("compareComposer(%q, %q) = 0, want the versions to differ", c.a, c.b)
+		}
+	}
+}
