@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -36,6 +38,15 @@ type ClientOptions struct {
 	PlainHTTP bool
 	// Insecure skips TLS certificate verification.
 	Insecure bool
+	// ConnectTimeout bounds the TCP connect and, separately, the TLS
+	// handshake of each connection; zero means DefaultConnectTimeout. It
+	// does not apply to a Transport given by the caller.
+	ConnectTimeout time.Duration
+	// IdleTimeout bounds each wait for a server during a request: for the
+	// response after the request was sent, and for the next bytes of the
+	// request or response body. The request then fails with a
+	// *TimeoutError. Zero means DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// AirGap rejects every request to a host outside Hosts.
 	AirGap bool
 	// Hosts are the hosts (host or host:port) the operator named. In
@@ -80,6 +91,12 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if opts.Retry == nil {
 		opts.Retry = DefaultRetryPolicy
 	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = DefaultConnectTimeout
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
 	base := opts.Transport
 	if base == nil {
 		t, err := opts.transport()
@@ -88,9 +105,10 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		}
 		base = t
 	}
-	policy := opts.Retry
+	policy := timeoutsNotRetried{opts.Retry}
+	timed := &timeoutTransport{base: base, idle: opts.IdleTimeout, connect: opts.ConnectTimeout}
 	rt := &retry.Transport{
-		Base:   &Guard{Base: base, Enabled: opts.AirGap, Allowed: opts.Hosts},
+		Base:   &Guard{Base: timed, Enabled: opts.AirGap, Allowed: opts.Hosts},
 		Policy: func() retry.Policy { return policy },
 	}
 	httpClient := &http.Client{Transport: rt}
@@ -111,9 +129,28 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	return &Client{opts: opts, HTTP: httpClient, Auth: ac}, nil
 }
 
-// transport builds the network transport with the TLS settings.
+// timeoutsNotRetried is a retry policy that leaves a *TimeoutError to the
+// retry of the whole operation (withRetry), which logs it. Retrying it here
+// as well would multiply the waits: with DefaultRetryPolicy, seven tries in
+// each of six attempts would keep a command on a dead server for 42 idle
+// timeouts.
+type timeoutsNotRetried struct{ retry.Policy }
+
+func (p timeoutsNotRetried) Retry(attempt int, resp *http.Response, err error) (time.Duration, error) {
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		return -1, nil
+	}
+	return p.Policy.Retry(attempt, resp, err)
+}
+
+// transport builds the network transport with the TLS settings and the
+// connect timeouts.
 func (o ClientOptions) transport() (*http.Transport, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	t.DialContext = dialer.DialContext
+	t.TLSHandshakeTimeout = o.ConnectTimeout
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile != "" {
 		pem, err := os.ReadFile(o.CAFile)

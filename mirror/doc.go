@@ -13,9 +13,13 @@
 //	auth.Client (credentials from the docker config or the command line)
 //	  -> retry.Transport (backoff on connection resets, 408, 429 and 5xx)
 //	    -> Guard (air-gap mode: only hosts the operator named)
-//	      -> http.Transport (TLS settings from ClientOptions)
+//	      -> timeoutTransport (ends a request whose server sends or accepts
+//	         no bytes for the idle timeout)
+//	        -> http.Transport (TLS settings and connect timeouts from
+//	           ClientOptions)
 //
 // Failures in the middle of a body cannot be retried by a round tripper, so
 // whole operations are retried too: a push skips the blobs the registry
-// already holds and a pull resumes a blob with a range request.
+// already holds and a pull resumes a blob with a range request. Timeouts are
+// retried only there, so that the waits of the two retries do not multiply.
 package mirror

@@ -131,7 +131,8 @@ func (r *HTTPReader) Read(p []byte) (int, error) {
 		r.resumes++
 		r.Resumes++
 		r.body.Close()
-		r.log.Info("resuming download", "url", RedactURL(r.url), "offset", r.off, "error", err)
+		attrs := []any{"url", RedactURL(r.url), "offset", r.off, "error", err}
+		r.log.Info("resuming download", append(attrs, timeoutAttrs(err)...)...)
 		rerr := withRetry(r.ctx, r.log, "GET "+RedactURL(r.url), func(int) error { return r.request() })
 		if rerr != nil {
 			r.body = io.NopCloser(strings.NewReader(""))

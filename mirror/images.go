@@ -178,7 +178,12 @@ func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.D
 		return err
 	}
 	if !strings.HasPrefix(tag, "sha256:") {
-		current, err := repo.Resolve(ctx, tag)
+		var current ocispec.Descriptor
+		err := withRetry(ctx, log, "resolve "+tag, func(int) error {
+			var err error
+			current, err = repo.Resolve(ctx, tag)
+			return err
+		})
 		if err != nil && !isNotFound(err) {
 			return fmt.Errorf("resolving tag %s: %w", tag, err)
 		}

@@ -25,7 +25,13 @@ type resumingStorage struct {
 }
 
 func (s *resumingStorage) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
-	return s.inner.Exists(ctx, d)
+	var exists bool
+	err := withRetry(ctx, s.log, "check "+d.Digest.String(), func(int) error {
+		var err error
+		exists, err = s.inner.Exists(ctx, d)
+		return err
+	})
+	return exists, err
 }
 
 func (s *resumingStorage) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
@@ -88,7 +94,8 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 			return n, err
 		}
 		r.retries++
-		r.s.log.Info("resuming blob after a cut transfer", "digest", r.desc.Digest, "offset", r.off, "error", err)
+		attrs := []any{"digest", r.desc.Digest, "offset", r.off, "error", err}
+		r.s.log.Info("resuming blob after a cut transfer", append(attrs, timeoutAttrs(err)...)...)
 		if rerr := r.reopen(); rerr != nil {
 			return n, fmt.Errorf("resuming blob %s at byte %d: %w", r.desc.Digest, r.off, rerr)
 		}

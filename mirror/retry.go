@@ -62,7 +62,8 @@ func withRetry(ctx context.Context, log *slog.Logger, what string, op func(attem
 		if err == nil || !isTransient(err) || attempt == Attempts {
 			return err
 		}
-		log.Info("retrying after a transient failure", "operation", what, "attempt", attempt, "error", err)
+		attrs := []any{"operation", what, "attempt", attempt, "error", err}
+		log.Info("retrying after a transient failure", append(attrs, timeoutAttrs(err)...)...)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

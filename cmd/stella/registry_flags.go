@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,8 @@ type registryFlags struct {
 	keyFile       string
 	plainHTTP     bool
 	insecure      bool
+	connectWait   time.Duration
+	idleWait      time.Duration
 
 	// built is the client that client returned, and host the registry it
 	// was built for. explain reads them to tell whether credentials were
@@ -44,6 +47,10 @@ func (r *registryFlags) register(cmd *cobra.Command) {
 	f.StringVar(&r.keyFile, "key-file", "", "private key (PEM) of --cert-file")
 	f.BoolVar(&r.plainHTTP, "plain-http", false, "use HTTP instead of HTTPS for the registry")
 	f.BoolVar(&r.insecure, "insecure", false, "skip TLS certificate verification (unsafe; prints a warning)")
+	f.DurationVar(&r.connectWait, "connect-timeout", mirror.DefaultConnectTimeout,
+		"how long to wait for a TCP connection, and then for the TLS handshake, to a registry or web server")
+	f.DurationVar(&r.idleWait, "idle-timeout", mirror.DefaultIdleTimeout,
+		"how long a request may wait for a registry or web server that sends or accepts no bytes before it fails and is retried")
 }
 
 // client builds the registry client for the hosts named on the command
@@ -57,9 +64,17 @@ func (r *registryFlags) client(cmd *cobra.Command, log *slog.Logger, hosts ...st
 		KeyFile:        r.keyFile,
 		PlainHTTP:      r.plainHTTP,
 		Insecure:       r.insecure,
+		ConnectTimeout: r.connectWait,
+		IdleTimeout:    r.idleWait,
 		AirGap:         mirror.AirGapEnabled(),
 		Hosts:          hosts,
 		Logger:         log,
+	}
+	if r.connectWait <= 0 {
+		return nil, usagef("--connect-timeout is %s; give a positive duration such as 30s", r.connectWait)
+	}
+	if r.idleWait <= 0 {
+		return nil, usagef("--idle-timeout is %s; give a positive duration such as 60s", r.idleWait)
 	}
 	if err := r.checkFiles(); err != nil {
 		return nil, err
