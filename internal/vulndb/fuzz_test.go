@@ -129,11 +129,16 @@ func FuzzCompareVersions(f *testing.F) {
 	f.Add("Packagist", "1.0-dev", "1.0.#.beta")
 	f.Add("Alpine", "1.2.0_rc1-r3", "1.2.0")
 	f.Fuzz(func(t *testing.T, eco, a, b string) {
-		cmp := comparerFor(eco)
-		x, errA := cmp(a, b)
-		y, errB := cmp(b, a)
-		if errA == nil && errB == nil && eco == "Packagist" && x != -y {
-			t.Fatalf("compare(%q,%q)=%d but compare(%q,%q)=%d", a, b, x, b, a, y)
+		// The fuzzed ecosystem name reaches the fallback order, and every
+		// order of its own is checked on each input too.
+		for _, e := range []string{eco, "npm", "PyPI", "Maven", "RubyGems", "Debian", "Alpine", "Red Hat",
+			"Packagist", "NuGet", "Go", "crates.io", "Hex", "Pub"} {
+			cmp := comparerFor(e)
+			x, errA := cmp(a, b)
+			y, errB := cmp(b, a)
+			if errA == nil && errB == nil && sign(x) != -sign(y) {
+				t.Fatalf("%s: compare(%q,%q)=%d but compare(%q,%q)=%d", e, a, b, x, b, a, y)
+			}
 		}
 	})
 }
@@ -240,7 +245,7 @@ func FuzzInRange(f *testing.F) {
 				events = append(events, Event{Limit: w[1:]})
 			}
 		}
-		for _, eco := range []string{"npm", "PyPI"} {
+		for _, eco := range []string{"npm", "PyPI", "Packagist", "Maven", "Debian", "RubyGems"} {
 			cmp := comparerFor(eco)
 			got, want := inRange(events, version, cmp), sortedInRange(events, version, cmp)
 			if got != want {
@@ -297,4 +302,15 @@ func FuzzConfigurationsFast(f *testing.F) {
 			t.Fatalf("fast reader gives %+v, encoding/json %+v", fast, slow)
 		}
 	})
+}
+
+// sign returns -1, 0 or 1 by the sign of c.
+func sign(c int) int {
+	switch {
+	case c < 0:
+		return -1
+	case c > 0:
+		return 1
+	}
+	return 0
 }
