@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,6 +84,9 @@ func TestStoreInUseOtherProcess(t *testing.T) {
 	_, err := Open(dir, Options{})
 	if !errors.Is(err, errdef.ErrStoreInUse) {
 		t.Fatalf("Open while another process holds the store: error = %v, want ErrStoreInUse", err)
+	}
+	if !strings.Contains(err.Error(), "(pid ") || !strings.Contains(err.Error(), "since ") {
+		t.Errorf("the message does not name the process that holds the store: %v", err)
 	}
 
 	// With a lock wait, Open succeeds once the holder exits.

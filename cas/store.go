@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -184,6 +185,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.db = db
 	s.opts = popts
 	s.lock = lock
+	s.writeHolder()
 	if !opts.ReadOnly {
 		s.removeIngestLeftovers()
 	}
@@ -210,9 +212,13 @@ func (s *Store) acquireLock(wait time.Duration) (*pebble.Lock, error) {
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
-			return nil, fmt.Errorf("opening store %s: %w: another stella process has it open; "+
+			holder := "another stella process"
+			if h := s.readHolder(); h != "" {
+				holder += " (" + h + ")"
+			}
+			return nil, fmt.Errorf("opening store %s: %w: %s has it open; "+
 				"wait for that process to finish or stop it, or retry with a longer lock wait",
-				s.dir, errdef.ErrStoreInUse)
+				s.dir, errdef.ErrStoreInUse, holder)
 		}
 		s.log.Info("store is in use, retrying", "dir", s.dir, "retryIn", min(delay, remaining))
 		time.Sleep(min(delay, remaining))
@@ -459,4 +465,69 @@ func tuneOptions(o *pebble.Options) {
 	for i := range o.Levels {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
+}
+
+// holderFile names the file in the store folder that describes the process
+// holding the store's lock, for the message of a process that waits.
+const holderFile = "stella-holder"
+
+// writeHolder records this process as the lock holder. The record only
+// improves a message, so failing to write it is ignored. A record that a
+// killed process left is replaced by the next holder.
+func (s *Store) writeHolder() {
+	var words []string
+	for _, a := range os.Args[1:] {
+		// Only words shaped like command names, such as "ouk import", so
+		// that no path, address or other flag value lands in a file that
+		// other users may read.
+		if len(words) < 3 && isCommandWord(a) {
+			words = append(words, a)
+		}
+	}
+	text := fmt.Sprintf("pid %d, %s, since %s", os.Getpid(),
+		strings.TrimSpace("stella "+strings.Join(words, " ")), time.Now().UTC().Format(time.RFC3339))
+	f, err := s.fs.Create(filepath.Join(s.dir, holderFile), vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return
+	}
+	_, _ = f.Write([]byte(text))
+	_ = f.Close()
+}
+
+// isCommandWord reports whether a is a short word of lower-case letters,
+// as stella's command names are.
+func isCommandWord(a string) bool {
+	if a == "" || len(a) > 12 {
+		return false
+	}
+	for _, r := range a {
+		if r < 'a' || r > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// readHolder returns the record of the process holding the lock, or "".
+func (s *Store) readHolder() string { return readHolder(s.fs, s.dir) }
+
+// LockHolder describes the process that holds, or last held, the lock of
+// the store in dir, such as "pid 4242, stella ouk import, since
+// 2026-12-05T10:00:00Z", or returns "" when no record exists.
+func LockHolder(dir string) string { return readHolder(vfs.Default, dir) }
+
+func readHolder(fsys vfs.FS, dir string) string {
+	f, err := fsys.Open(filepath.Join(dir, holderFile))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	buf := make([]byte, 256)
+	n, _ := io.ReadFull(f, buf)
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, string(buf[:n]))
 }

@@ -162,6 +162,10 @@ func TestStoreInUseNamesLockTimeout(t *testing.T) {
 	if !strings.Contains(r.stderr, "--lock-timeout") {
 		t.Errorf("error does not name --lock-timeout:\n%s", r.stderr)
 	}
+	// The test process holds the store, so the message names its pid.
+	if want := fmt.Sprintf("(pid %d, ", os.Getpid()); !strings.Contains(r.stderr, want) {
+		t.Errorf("error does not name the process holding the store, %s:\n%s", want, r.stderr)
+	}
 }
 
 // TestHistoryMarksRemovedKits checks that history marks the kits gc

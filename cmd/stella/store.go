@@ -45,8 +45,12 @@ func (g *globalOptions) openStoreCache(_ context.Context, log *slog.Logger, wait
 	}
 	s, err := cas.Open(filepath.Join(dir, storeDBDir), cas.Options{Logger: log, LockWait: wait, CacheSize: cacheSize})
 	if errors.Is(err, errdef.ErrStoreInUse) {
-		return nil, "", fmt.Errorf("store %s is used by another stella process; wait for it to finish and try again, "+
-			"or wait longer for it with --lock-timeout (now %s): %w", dir, wait, errdef.ErrStoreInUse)
+		holder := "another stella process"
+		if h := cas.LockHolder(filepath.Join(dir, storeDBDir)); h != "" {
+			holder += " (" + h + ")"
+		}
+		return nil, "", fmt.Errorf("store %s is used by %s; wait for it to finish and try again, "+
+			"or wait longer for it with --lock-timeout (now %s): %w", dir, holder, wait, errdef.ErrStoreInUse)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("opening store %s: %w", dir, err)
