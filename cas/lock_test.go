@@ -119,3 +119,11 @@ func TestStoreInUseSameProcess(t *testing.T) {
 	}
 	_ = s2.Close()
 }
+
+func TestPebbleMessageHasOnePrefix(t *testing.T) {
+	for _, format := range []string{"pebble: fatal commit error: %v", "fatal commit error: %v"} {
+		if got := pebbleMessage(format, "disk full"); got != "pebble: fatal commit error: disk full" {
+			t.Errorf("pebbleMessage(%q) = %q", format, got)
+		}
+	}
+}

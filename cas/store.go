@@ -405,18 +405,24 @@ func visitAll(it *pebble.Iterator, fn func(key, value []byte) error) error {
 // messages (flushes, compactions) go to debug level.
 type pebbleLogger struct{ log *slog.Logger }
 
+// pebbleMessage formats a Pebble log line with one "pebble: " prefix,
+// since many of Pebble's own messages start with it already.
+func pebbleMessage(format string, args ...any) string {
+	return "pebble: " + strings.TrimPrefix(fmt.Sprintf(format, args...), "pebble: ")
+}
+
 func (l pebbleLogger) Infof(format string, args ...any) {
-	l.log.Debug("pebble: " + fmt.Sprintf(format, args...))
+	l.log.Debug(pebbleMessage(format, args...))
 }
 
 func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error("pebble: " + fmt.Sprintf(format, args...))
+	l.log.Error(pebbleMessage(format, args...))
 }
 
 // Fatalf logs and panics with a *fatalError, because Pebble expects Fatalf
 // not to return. The store's entry points that recover it return the error.
 func (l pebbleLogger) Fatalf(format string, args ...any) {
-	fe := &fatalError{msg: "pebble: " + fmt.Sprintf(format, args...)}
+	fe := &fatalError{msg: pebbleMessage(format, args...)}
 	for _, arg := range args {
 		if err, ok := arg.(error); ok {
 			fe.cause = err
