@@ -185,8 +185,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.db = db
 	s.opts = popts
 	s.lock = lock
-	s.writeHolder()
 	if !opts.ReadOnly {
+		s.writeHolder()
 		s.removeIngestLeftovers()
 	}
 	return s, nil
