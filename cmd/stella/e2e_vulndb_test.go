@@ -610,3 +610,41 @@ func TestScanSkipsExternalVersionRange(t *testing.T) {
 		t.Errorf("skipped %+v, want the external component with its version range", rep.Skipped)
 	}
 }
+
+func TestScanUsesSBOMVersionForVersionlessPURL(t *testing.T) {
+	e, _ := scanEnv(t)
+	path := filepath.Join(e.dir, "versionless.cdx.json")
+	writeJSONFile(t, path, map[string]any{"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+		"components": []map[string]any{
+			{"type": "library", "bom-ref": "affected", "name": "stella-demo-untar", "version": "2.3.0",
+				"purl": "pkg:npm/stella-demo-untar"},
+			{"type": "library", "bom-ref": "fixed", "name": "stella-demo-untar", "version": "2.4.1",
+				"purl": "pkg:npm/stella-demo-untar"},
+			{"type": "library", "bom-ref": "unknown", "name": "stella-demo-untar",
+				"purl": "pkg:npm/stella-demo-untar"},
+		}})
+	rep, _ := e.scan(path)
+	byVersion := map[string][]finding{}
+	for _, f := range rep.Findings {
+		byVersion[f.Version] = append(byVersion[f.Version], f)
+	}
+	if len(byVersion["2.3.0"]) == 0 {
+		t.Errorf("2.3.0 with a purl without version has no findings: %+v", rep.Findings)
+	}
+	for _, f := range byVersion["2.3.0"] {
+		if f.PossiblyAffected != "" {
+			t.Errorf("2.3.0: %s is marked possibly affected: %q", f.ID, f.PossiblyAffected)
+		}
+	}
+	if fixed := byVersion["2.4.1"]; len(fixed) != 0 {
+		t.Errorf("the fixed 2.4.1 with a purl without version matched %+v", fixed)
+	}
+	if len(byVersion[""]) == 0 {
+		t.Errorf("the package without any version has no findings: %+v", rep.Findings)
+	}
+	for _, f := range byVersion[""] {
+		if !strings.Contains(f.PossiblyAffected, "gives no version") {
+			t.Errorf("without a version, %s is not marked possibly affected: %q", f.ID, f.PossiblyAffected)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -216,11 +217,17 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 	}
 	seen := map[string]int{} // record ID to its finding in out
 	var out []finding
-	add := func(recs []vulndb.Record, by string) {
+	// add records the findings of one lookup. unversioned, when set, is
+	// the reason for records that the lookup could not check against a
+	// version, because the package has none.
+	add := func(recs []vulndb.Record, by, unversioned string) {
 		for _, r := range recs {
 			f := finding{Package: p.Name, Version: p.Version, PURL: p.PURL, ID: r.ID,
 				Aliases: r.Aliases, Summary: r.Summary, Severity: severityOf(r), MatchBy: by,
 				PossiblyAffected: r.PossiblyAffected(), text: summaryLine(r)}
+			if f.PossiblyAffected == "" {
+				f.PossiblyAffected = unversioned
+			}
 			if f.PossiblyAffected != "" {
 				f.text = "(possibly) " + f.text
 			}
@@ -250,7 +257,17 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 		return errors.Is(err, errdef.ErrInvalidArgument) || errors.Is(err, errdef.ErrNotFound)
 	}
 	if p.PURL != "" {
-		recs, err := db.LookupPURL(p.PURL)
+		// A purl without a version would match every record of the
+		// package, so the package's own version goes into it.
+		purl, unversioned := p.PURL, ""
+		switch {
+		case purlHasVersion(purl):
+		case p.Version != "":
+			purl = withPURLVersion(purl, p.Version)
+		default:
+			unversioned = "the SBOM gives no version for the package, so no record could be checked against one"
+		}
+		recs, err := db.LookupPURL(purl)
 		switch {
 		case invalidQuery(err):
 			reasons = append(reasons, err.Error())
@@ -258,7 +275,7 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 			return packageScan{}, err
 		default:
 			looked = true
-			add(recs, "purl")
+			add(recs, "purl", unversioned)
 		}
 	}
 	for _, c := range p.CPEs {
@@ -270,7 +287,7 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 			return packageScan{}, err
 		default:
 			looked = true
-			add(recs, "cpe")
+			add(recs, "cpe", "")
 		}
 	}
 	if looked {
@@ -347,6 +364,16 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// withPURLVersion returns purl, which names no version, with version
+// added before its qualifiers and subpath.
+func withPURLVersion(purl, version string) string {
+	rest := ""
+	if i := strings.IndexAny(purl, "?#"); i >= 0 {
+		purl, rest = purl[:i], purl[i:]
+	}
+	return purl + "@" + url.PathEscape(version) + rest
 }
 
 // purlHasVersion reports whether a package URL names a version. The
