@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -67,6 +68,10 @@ func describeResponse(resp *errcode.ErrorResponse) string {
 	return line
 }
 
+// status401 matches a 401 status on its own, not the digits 401 inside a
+// digest or an upload URL.
+var status401 = regexp.MustCompile(`\b401\b`)
+
 // hint returns advice for err, or "" when it has none: rejected or
 // missing credentials, an unknown certificate authority, or a mismatch
 // between --plain-http and the registry's protocol. resp is the registry's
@@ -85,7 +90,7 @@ func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.Error
 		return "; pass the registry's CA certificate with --ca-file, or --insecure to skip TLS verification"
 	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
 		return "; the registry speaks plain HTTP, so pass --plain-http"
-	case resp == nil && (strings.Contains(msg, "401") || strings.Contains(msg, "Unauthorized")):
+	case resp == nil && (status401.MatchString(msg) || strings.Contains(msg, "Unauthorized")):
 		// A web server's refusal, which is no registry error response.
 		return "; check --username with --password-stdin, or the credentials in --registry-config"
 	}

@@ -67,3 +67,20 @@ func TestExplainPlainHTTPToTLS(t *testing.T) {
 		t.Errorf("hint about --plain-http, which was not given:\n%s", msg)
 	}
 }
+
+func TestExplainNoCredentialHintForDigits(t *testing.T) {
+	r := &registryFlags{host: "127.0.0.1:40123"}
+	for _, msg := range []string{
+		"GET https://127.0.0.1:40123/kit.tar: 127.0.0.1:40123 stopped answering: no bytes within 60s",
+		"pushing blob sha256:0a401b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9: timed out",
+	} {
+		got := r.explain(context.Background(), errors.New(msg)).Error()
+		if strings.Contains(got, "--username") {
+			t.Errorf("credential advice for an error that is no 401:\n%s", got)
+		}
+	}
+	got := r.explain(context.Background(), errors.New("GET https://127.0.0.1:8443/kit.tar: response status 401")).Error()
+	if !strings.Contains(got, "--username") {
+		t.Errorf("no credential advice for a web server's 401:\n%s", got)
+	}
+}
