@@ -212,8 +212,9 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 	if p.Version == "" && p.VersionRange != "" && !purlHasVersion(p.PURL) {
 		// Without a version, every record of the package would match,
 		// whatever the range accepts.
-		return packageScan{skip: fmt.Sprintf("gives the version range %q, not a version: it is an external "+
-			"component, so scan the SBOM of the system that provides it", p.VersionRange)}, nil
+		return packageScan{skip: fmt.Sprintf("gives the version range %q in place of a version, as a CycloneDX "+
+			"external component does, so no installed version can be looked up; scan the SBOM of the system "+
+			"that provides it", p.VersionRange)}, nil
 	}
 	seen := map[string]int{} // record ID to its finding in out
 	var out []finding

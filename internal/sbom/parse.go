@@ -121,7 +121,14 @@ func cycloneDXVersion(raw json.RawMessage) (string, error) {
 		return "", fmt.Errorf("CycloneDX SBOM has no specVersion field; %s", exportHint)
 	}
 	var v string
-	if json.Unmarshal(raw, &v) != nil || !slices.Contains(cycloneDXVersions, v) {
+	if json.Unmarshal(raw, &v) != nil {
+		var n json.Number
+		if json.Unmarshal(raw, &n) == nil {
+			return "", fmt.Errorf("CycloneDX SBOM has specVersion %s as a number, but CycloneDX requires a string; "+
+				"write it in quotes, as \"specVersion\": \"%s\", or %s", raw, n, exportHint)
+		}
+	}
+	if !slices.Contains(cycloneDXVersions, v) {
 		return "", fmt.Errorf("CycloneDX SBOM has specVersion %s, which is not a CycloneDX JSON version this stella reads (%s); %s",
 			raw, strings.Join(cycloneDXVersions, ", "), exportHint)
 	}

@@ -526,6 +526,11 @@ func TestParseRejectsCycloneDXVersion(t *testing.T) {
 	if !strings.Contains(err.Error(), "(1.2, 1.3, 1.4, 1.5, 1.6, 1.7)") {
 		t.Errorf("message %q does not list the accepted versions", err)
 	}
+
+	_, _, err = Parse(strings.NewReader(cases["number"]))
+	if err == nil || !strings.Contains(err.Error(), `as a number`) || !strings.Contains(err.Error(), `"specVersion": "1.5"`) {
+		t.Errorf("specVersion as a number: message %v does not say to quote it", err)
+	}
 }
 
 func TestParseRejectsSPDXVersion(t *testing.T) {
