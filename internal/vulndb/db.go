@@ -269,7 +269,8 @@ func (db *DB) Lookup(id string) ([]Record, error) {
 //
 // A malformed purl is an error wrapping errdef.ErrInvalidArgument. So is a
 // version that is not valid in the package's ecosystem when no record lists
-// it or has a range for the package that cannot be compared with it. A
+// it or has a range for the package that cannot be compared with it, and
+// no range of the package could be compared with it either. A
 // purl of a type with no OSV ecosystem, or a deb, apk or rpm purl without a
 // known distribution namespace, is an error wrapping errdef.ErrNotFound.
 //
@@ -334,8 +335,12 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 	}
 	var hits []pkgCandidate
 	var possibly map[string]string // record ID to why it is possibly affected
+	// compared is set once a range of the package was compared with the
+	// version, which then is usable although its ecosystem rejects it.
+	compared := false
 	for _, c := range cands {
 		m := c.matches(q.release, matcher)
+		compared = compared || m.compared
 		var reason string
 		switch {
 		case m.affected:
@@ -359,6 +364,9 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 			}
 			possibly[c.id] = reason
 		}
+	}
+	if compared {
+		versionErr = nil
 	}
 	recs, err = db.readRecords(hits)
 	if err != nil {

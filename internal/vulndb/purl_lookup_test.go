@@ -227,6 +227,7 @@ func TestLookupPURLInvalidQueryVersion(t *testing.T) {
 		entry("OTHER-LISTED", "tagged", []string{"1.0"}),
 		entry("OTHER-PACKAGE", "other", nil, Range{Type: "ECOSYSTEM", Events: belowThree}),
 		entry("LISTED-ONLY", "listed-only", []string{"1.0"}),
+		entry("SEMVER-ONLY", "semver-only", nil, Range{Type: "SEMVER", Events: []Event{{Introduced: "2.1.0"}, {Fixed: "3.0.0"}}}),
 	)
 
 	recs, err := db.LookupPURL("pkg:npm/tagged@2.0")
@@ -257,6 +258,13 @@ func TestLookupPURLInvalidQueryVersion(t *testing.T) {
 		t.Errorf("LookupPURL(other@2.0) = %q, want OTHER-PACKAGE", got)
 	} else if recs[0].PossiblyAffected() == "" {
 		t.Errorf("OTHER-PACKAGE is not marked possibly affected")
+	}
+
+	// A SEMVER range compared the version and does not include it, so
+	// the answer is no record, not an invalid version.
+	recs, err = db.LookupPURL("pkg:npm/semver-only@2.0")
+	if err != nil || len(recs) != 0 {
+		t.Errorf("LookupPURL(semver-only@2.0) = %q, %v; want no record and no error", ids(recs), err)
 	}
 
 	// With neither an exact entry nor a range, the version can never

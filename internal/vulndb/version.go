@@ -254,6 +254,9 @@ type matchResult struct {
 	// incomparable is true when affected is false and a range could not be
 	// compared because its order cannot parse the queried version.
 	incomparable bool
+	// compared is true when affected is false and a range was compared
+	// with the queried version and does not include it.
+	compared bool
 }
 
 // combine returns the stronger of two results. Affected wins. Otherwise
@@ -270,6 +273,7 @@ func (r matchResult) combine(o matchResult) matchResult {
 		r.unevaluated = o.unevaluated
 	}
 	r.incomparable = r.incomparable || o.incomparable
+	r.compared = r.compared || o.compared
 	return r
 }
 
@@ -418,6 +422,9 @@ func (m *versionMatcher) matches(versions []string, ranges []pkgRange) matchResu
 		}
 		if bad != "" && out.unevaluated == "" {
 			out.unevaluated = fmt.Sprintf("%q (%s)", bad, q.order.name)
+		}
+		if bad == "" {
+			out.compared = true
 		}
 	}
 	return out
