@@ -334,7 +334,7 @@ func describeAffected(a vulndb.Affected) string {
 		}
 	}
 	if len(a.Versions) > 0 {
-		parts = append(parts, fmt.Sprintf("%d listed versions", len(a.Versions)))
+		parts = append(parts, fmt.Sprintf("%d listed %s", len(a.Versions), plural(len(a.Versions), "version", "versions")))
 	}
 	commits := "1 GIT commit range"
 	if gitRanges > 1 {

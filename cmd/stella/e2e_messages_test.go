@@ -206,6 +206,10 @@ func TestDeltaFromActiveKit(t *testing.T) {
 	if res := e.importJSON(out); res.Version != "2.0.0" {
 		t.Errorf("the delta from the active kit imported as %q, want 2.0.0", res.Version)
 	}
+	r := e.run("ouk", "delta", "--from", "active", "--to", "active", "-o", filepath.Join(e.dir, "same.tar"))
+	if r.code != exitUsage || !strings.Contains(r.stderr, "name the same kit") {
+		t.Errorf("delta of the active kit to itself: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
 
 func TestFlagMessagesForOperators(t *testing.T) {

@@ -130,7 +130,10 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 func checkDeltaOrder(base, target *delta.Kit) error {
 	b, t := base.Meta, target.Meta
 	switch {
-	case base.Bundle.Digest == target.Bundle.Digest || b.Sequence < t.Sequence:
+	case base.Bundle.Digest == target.Bundle.Digest:
+		return usagef("--from and --to name the same kit %s (%s); a delta goes from an older kit to a newer one",
+			t.Version, target.Bundle.Digest)
+	case b.Sequence < t.Sequence:
 		return nil
 	case b.Sequence > t.Sequence:
 		return fmt.Errorf("base kit %s (--from) has sequence %d, higher than %d of the new kit %s (--to), "+

@@ -112,9 +112,9 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 			return h.Digest, nil
 		}
 		if len(removed) > 0 {
-			return "", fmt.Errorf("no earlier kit is still in the store: gc removes kits beyond its --keep count, "+
-				"and it removed the previous kit %s (%s); import that kit's file again to return to it, with "+
-				"--allow-downgrade when it is older than the active kit: %w",
+			return "", fmt.Errorf("no other kit of the history is still in the store: gc removes kits beyond its "+
+				"--keep count, and it removed the previous kit %s (%s); import that kit's file again to return to it, "+
+				"with --allow-downgrade when it is older than the active kit: %w",
 				printable(removed[0].Version), removed[0].Digest, errdef.ErrNotFound)
 		}
 		return "", fmt.Errorf("the history contains no kit other than the active %s; name a kit digest to roll back to", active.Version)
