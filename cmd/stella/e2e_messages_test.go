@@ -206,7 +206,11 @@ func TestDeltaFromActiveKit(t *testing.T) {
 	if res := e.importJSON(out); res.Version != "2.0.0" {
 		t.Errorf("the delta from the active kit imported as %q, want 2.0.0", res.Version)
 	}
-	r := e.run("ouk", "delta", "--from", "active", "--to", "active", "-o", filepath.Join(e.dir, "same.tar"))
+	r := e.run("ouk", "delta", "--from", "active", "-o", filepath.Join(e.dir, "positional.tar"), kit2)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--from OLD --to NEW") {
+		t.Errorf("delta with the new kit as an argument: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = e.run("ouk", "delta", "--from", "active", "--to", "active", "-o", filepath.Join(e.dir, "same.tar"))
 	if r.code != exitUsage || !strings.Contains(r.stderr, "name the same kit") {
 		t.Errorf("delta of the active kit to itself: exit %d, stderr %q", r.code, r.stderr)
 	}
