@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"stella-ops.org/ouk/cas"
@@ -53,6 +54,10 @@ func (g *globalOptions) openStoreCache(_ context.Context, log *slog.Logger, wait
 			"or wait longer for it with --lock-timeout (now %s): %w", dir, holder, wait, errdef.ErrStoreInUse)
 	}
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "opening store ") {
+			// The store's own message names it already.
+			return nil, "", err
+		}
 		return nil, "", fmt.Errorf("opening store %s: %w", dir, err)
 	}
 	return s, dir, nil
