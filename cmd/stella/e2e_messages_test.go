@@ -241,6 +241,10 @@ func TestFlagMessagesForOperators(t *testing.T) {
 		t.Errorf("status of a store that does not exist does not say so:\n%s", text)
 	}
 
+	r = e.run("ouk", "import", "--key", e.pub, "oci://")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "names no address") {
+		t.Errorf("import oci://: exit %d, stderr %q", r.code, r.stderr)
+	}
 	r = e.run("ouk", "import", "--key", e.pub, filepath.Join(e.dir, "nosuch.tar.zst"))
 	if r.code != exitError || !strings.Contains(r.stderr, "name a kit file, a layout folder") {
 		t.Errorf("import of a missing file: exit %d, stderr %q", r.code, r.stderr)

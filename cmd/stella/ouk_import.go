@@ -97,6 +97,11 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	if remote != "" && scheme != "oci" && scheme != "https" && scheme != "http" {
 		return usagef("source %q: the scheme %s:// is not supported; use oci://REGISTRY/REPOSITORY:TAG, https://HOST/PATH, a kit file, a layout folder or -", source, scheme)
 	}
+	if remote == "" && (scheme == "oci" || scheme == "https" || scheme == "http") && strings.Contains(source, "://") {
+		if _, err := os.Stat(source); err != nil {
+			return usagef("source %q names no address after %s://; give oci://REGISTRY/REPOSITORY:TAG or https://HOST/PATH", source, scheme)
+		}
+	}
 	if host, _, _ := strings.Cut(remote, "/"); strings.Contains(host, "@") {
 		// Never echo the source: it holds a password.
 		return usagef("the %s:// source carries credentials before its host; remove them and pass --username with --password-stdin, or use a registry config file", scheme)
