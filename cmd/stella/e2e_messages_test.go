@@ -241,6 +241,11 @@ func TestFlagMessagesForOperators(t *testing.T) {
 		t.Errorf("status of a store that does not exist does not say so:\n%s", text)
 	}
 
+	// Nothing listens on the discard port of the loopback address.
+	r = e.run("ouk", "import", "--key", e.pub, "--plain-http", "https://127.0.0.1:9/kit.tar")
+	if !strings.Contains(r.stderr, "--plain-http has no effect on an https:// address") {
+		t.Errorf("import --plain-http of an https:// address does not warn: %q", r.stderr)
+	}
 	r = e.run("ouk", "import", "--key", e.pub, "oci://")
 	if r.code != exitUsage || !strings.Contains(r.stderr, "names no address") {
 		t.Errorf("import oci://: exit %d, stderr %q", r.code, r.stderr)

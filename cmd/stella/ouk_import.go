@@ -244,6 +244,10 @@ func (o *importOptions) importHTTP(cmd *cobra.Command, log *slog.Logger, rawURL 
 	if err != nil || u.Host == "" {
 		return nil, usagef("kit URL %q is not a valid URL", rawURL)
 	}
+	if o.reg.plainHTTP && u.Scheme == "https" {
+		log.Warn("--plain-http has no effect on an https:// address; write http:// for a server that speaks plain HTTP",
+			"url", u.Redacted())
+	}
 	client, err := o.reg.client(cmd, log, u.Host)
 	if err != nil {
 		return nil, err

@@ -22,13 +22,21 @@ func parseRegistryRef(what, value string) (registry.Reference, error) {
 	if err == nil {
 		return ref, nil
 	}
-	return registry.Reference{}, usagef("%s %q: %s", what, value, referenceProblem(value, err))
+	problem := referenceProblem(value, err)
+	if what == "target" {
+		// A push names its target by tag; a digest is what it produces.
+		problem = strings.ReplaceAll(problem, referenceForms, "write it as REGISTRY/REPOSITORY:TAG")
+	}
+	return registry.Reference{}, usagef("%s %q: %s", what, value, problem)
 }
+
+// referenceForms is the advice on how to write a registry reference.
+const referenceForms = "write it as REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST"
 
 // referenceProblem explains why registry.ParseReference rejected value
 // with err, and how to write the value instead.
 func referenceProblem(value string, err error) string {
-	const form = "write it as REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST"
+	const form = referenceForms
 	if strings.Contains(value, "://") {
 		return "leave out the scheme and " + form + "; pass --plain-http for a registry that speaks HTTP"
 	}

@@ -27,6 +27,11 @@ func TestParseRegistryRefNamesBrokenRule(t *testing.T) {
 			t.Errorf("%s: message %q lacks %q", tc.value, err, tc.want)
 		}
 	}
+	// A push target takes a tag, so the advice shows no digest form.
+	_, err := parseRegistryRef("target", "127.0.0.1:5000")
+	if err == nil || strings.Contains(err.Error(), "@sha256:DIGEST") || !strings.Contains(err.Error(), "REGISTRY/REPOSITORY:TAG") {
+		t.Errorf("target advice: %v", err)
+	}
 	ref, err := parseRegistryRef("target", "127.0.0.1:5000/stella/kit:1.0")
 	if err != nil || ref.Repository != "stella/kit" || ref.Reference != "1.0" {
 		t.Errorf("valid reference: %+v, %v", ref, err)
