@@ -244,33 +244,31 @@ func isLockHeld(err error) bool {
 // write runs fn, a write to the database, and returns its error. Pebble
 // v2.1.7 calls Fatalf on the calling goroutine when it cannot write its
 // write-ahead log, and pebbleLogger.Fatalf panics. write returns that
-// panic's error instead, and from then on every write and Close return it
-// at once, because Pebble's commit pipeline cannot be used after such a
-// failure. Close still works: it returns the log's error and releases the
-// lock. A full volume or a file size limit causes such a failure most
-// often, so the error goes through WrapDiskFull.
+// panic's error instead, and every later write returns it at once, because
+// Pebble's commit pipeline cannot be used after such a failure. Close
+// still releases the lock. A full volume or a file size limit causes such
+// a failure most often, so the error goes through WrapDiskFull.
 func (s *Store) write(fn func() error) (err error) {
 	if err := s.brokenErr(); err != nil {
 		return err
 	}
+	var fatal error
 	defer func() {
-		r := recover()
-		if r == nil {
+		if fatal == nil {
 			return
 		}
-		fe, ok := r.(*fatalError)
-		if !ok {
-			panic(r)
-		}
-		err = s.WrapDiskFull(fe)
+		err = s.WrapDiskFull(fatal)
 		s.log.Error("the store stops writing after a fatal database error; run the command again",
-			"dir", s.dir, "error", fe)
+			"dir", s.dir, "error", fatal)
 		s.brokenMu.Lock()
 		if s.broken == nil {
 			s.broken = fmt.Errorf("store %s cannot write after an earlier error: %w", s.dir, err)
 		}
 		s.brokenMu.Unlock()
 	}()
+	// Deferred last, so it runs first and hands the panic to the function
+	// above.
+	defer recoverFatal(&fatal)
 	return fn()
 }
 

@@ -88,15 +88,7 @@ func TestTimeoutBeforeHeaders(t *testing.T) {
 	srv, requests := stallServer(t, func(http.ResponseWriter, *http.Request) {})
 	host := strings.TrimPrefix(srv.URL, "http://")
 	c := timeoutClient(t, testIdle, nil)
-	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, srv.URL+"/kit.tar", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err == nil {
-		resp.Body.Close()
-		t.Fatalf("request to a server that never answers succeeded")
-	}
+	err := failedRequest(t, c, http.MethodGet, srv.URL+"/kit.tar", nil)
 	checkTimeout(t, err, host, StageResponse)
 	if !strings.Contains(err.Error(), "stopped answering") {
 		t.Errorf("message does not say that the server stopped answering: %v", err)
@@ -139,15 +131,7 @@ func TestTimeoutUploadNotRead(t *testing.T) {
 	// More than the socket buffers of the loopback take, so the write
 	// itself stalls.
 	body := bytes.NewReader(make([]byte, 64<<20))
-	req, err := http.NewRequestWithContext(testContext(t), http.MethodPut, srv.URL+"/upload", body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err == nil {
-		resp.Body.Close()
-		t.Fatalf("upload to a server that reads nothing succeeded")
-	}
+	err := failedRequest(t, c, http.MethodPut, srv.URL+"/upload", body)
 	checkTimeout(t, err, host, StageSend)
 }
 
@@ -180,15 +164,7 @@ func TestTimeoutTLSHandshake(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := ln.Addr().String()
-	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, "https://"+host+"/kit.tar", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err == nil {
-		resp.Body.Close()
-		t.Fatalf("request to a server without TLS succeeded")
-	}
+	err = failedRequest(t, c, http.MethodGet, "https://"+host+"/kit.tar", nil)
 	checkTimeout(t, err, host, StageTLSHandshake)
 	if !strings.Contains(err.Error(), "--connect-timeout") {
 		t.Errorf("message does not name --connect-timeout: %v", err)
@@ -326,4 +302,20 @@ func TestTimeoutResumedAndLogged(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}
 	}
+}
+
+// failedRequest sends a request through c and returns its error, failing
+// the test when the request succeeds.
+func failedRequest(t *testing.T, c *Client, method, url string, body io.Reader) error {
+	t.Helper()
+	req, err := http.NewRequestWithContext(testContext(t), method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("%s %s succeeded, want a timeout", method, url)
+	}
+	return err
 }

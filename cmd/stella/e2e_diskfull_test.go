@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,41 +19,27 @@ func (e *env) runWithFileLimit(blocks int, args ...string) result {
 	e.t.Helper()
 	shArgs := append([]string{"-c", `ulimit -f "$1" && shift && exec "$@"`, "sh", strconv.Itoa(blocks),
 		stellaBin, "--store", e.store}, args...)
-	cmd := exec.Command("/bin/sh", shArgs...)
-	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=", "STELLA_HOME="+e.store)
-	cmd.Dir = e.dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		res.code = exit.ExitCode()
-	case err != nil:
-		e.t.Fatalf("running stella %s: %v", strings.Join(args, " "), err)
-	}
-	return res
+	return e.runCommand(exec.Command("/bin/sh", shArgs...), args)
 }
 
 // checkDiskFull fails the test unless r is a run that stopped with exit 1
 // and the disk-full message, which names the store folder.
-func (e *env) checkDiskFull(what string, r result) {
+func (e *env) checkDiskFull(label string, r result) {
 	e.t.Helper()
 	if r.code != exitError {
-		e.t.Errorf("%s: exit %d, want %d\n%s", what, r.code, exitError, r.stderr)
+		e.t.Errorf("%s: exit %d, want %d\n%s", label, r.code, exitError, r.stderr)
 	}
 	if !strings.Contains(r.stderr, ": disk full") {
-		e.t.Errorf("%s: message does not end in disk full:\n%s", what, r.stderr)
+		e.t.Errorf("%s: message does not end in disk full:\n%s", label, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "store "+filepath.Join(e.store, storeDBDir)) {
-		e.t.Errorf("%s: message does not name the store %s:\n%s", what, e.store, r.stderr)
+		e.t.Errorf("%s: message does not name the store %s:\n%s", label, e.store, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "raise the file size limit") {
-		e.t.Errorf("%s: message does not say what to do:\n%s", what, r.stderr)
+		e.t.Errorf("%s: message does not say what to do:\n%s", label, r.stderr)
 	}
 	if strings.Contains(r.stderr, "panic:") {
-		e.t.Errorf("%s: stella panicked:\n%s", what, r.stderr)
+		e.t.Errorf("%s: stella panicked:\n%s", label, r.stderr)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -132,21 +131,9 @@ func (e *env) runLimited(limit time.Duration, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, stellaBin, append([]string{"--store", e.store}, args...)...)
-	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=", "STELLA_HOME="+e.store)
-	cmd.Dir = e.dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	res := e.runCommand(cmd, args)
 	if ctx.Err() != nil {
-		e.t.Fatalf("stella %s still ran after %s, so it hangs\nstderr: %s", strings.Join(args, " "), limit, stderr.String())
-	}
-	res := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		res.code = exit.ExitCode()
-	case err != nil:
-		e.t.Fatalf("running stella %s: %v", strings.Join(args, " "), err)
+		e.t.Fatalf("stella %s still ran after %s, so it hangs\nstderr: %s", strings.Join(args, " "), limit, res.stderr)
 	}
 	return res
 }

@@ -120,11 +120,18 @@ func (e *env) run(args ...string) result {
 func (e *env) runIn(stdin []byte, args ...string) result {
 	e.t.Helper()
 	cmd := exec.Command(stellaBin, append([]string{"--store", e.store}, args...)...)
-	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=", "STELLA_HOME="+e.store)
-	cmd.Dir = e.dir
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
+	return e.runCommand(cmd, args)
+}
+
+// runCommand runs cmd, a stella command line with args, in the test's
+// folder and store, and returns its output and exit code.
+func (e *env) runCommand(cmd *exec.Cmd, args []string) result {
+	e.t.Helper()
+	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=", "STELLA_HOME="+e.store)
+	cmd.Dir = e.dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

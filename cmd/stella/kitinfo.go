@@ -29,8 +29,9 @@ type kitInfo struct {
 	Expires  time.Time `json:"expires,omitzero"`
 	Records  int       `json:"dbRecords"`
 	DBLayers int       `json:"dbLayers"`
-	// DBError says why the kit's vulnerability DB cannot be opened, so
-	// that lookups and scans on the kit fail, or is empty.
+	// DBError is the reason the kit's vulnerability DB cannot be opened,
+	// which makes lookups and scans on the kit fail. It is empty when the
+	// DB opens.
 	DBError string      `json:"dbError,omitempty"`
 	Images  []imageInfo `json:"images"`
 	// Expired and Note describe the activation: Note records overrides
@@ -160,17 +161,31 @@ func fetchSmall(ctx context.Context, store *cas.Store, d ocispec.Descriptor) ([]
 	return content.FetchAll(ctx, store, d)
 }
 
-// checkComplete walks the kit's graph and fails when a blob is missing, so
-// that a rollback never activates a kit that gc has partly removed.
-func checkComplete(ctx context.Context, store *cas.Store, bundle digest.Digest) error {
+// kitGraph walks the graph of the kit with bundle digest bundle in the store.
+func kitGraph(ctx context.Context, store *cas.Store, bundle digest.Digest) (*delta.Graph, error) {
 	root, err := stat(ctx, store, bundle, ocispec.MediaTypeImageIndex)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g, err := delta.WalkGraph(ctx, store, root)
 	if err != nil {
-		return fmt.Errorf("kit %s is incomplete in the store; import the kit again: %w", bundle, err)
+		return nil, fmt.Errorf("kit %s is incomplete in the store; import the kit again: %w", bundle, err)
 	}
+	return g, nil
+}
+
+// checkComplete walks the kit's graph and fails when a blob is missing, so
+// that a rollback never activates a kit that gc has partly removed.
+func checkComplete(ctx context.Context, store *cas.Store, bundle digest.Digest) error {
+	g, err := kitGraph(ctx, store, bundle)
+	if err != nil {
+		return err
+	}
+	return checkBlobs(ctx, store, bundle, g)
+}
+
+// checkBlobs fails when the store lacks a blob of the kit's graph g.
+func checkBlobs(ctx context.Context, store *cas.Store, bundle digest.Digest, g *delta.Graph) error {
 	for _, blobs := range []map[digest.Digest]ocispec.Descriptor{g.Meta, g.Data} {
 		for d := range blobs {
 			if _, err := store.Stat(ctx, d); err != nil {
@@ -181,18 +196,18 @@ func checkComplete(ctx context.Context, store *cas.Store, bundle digest.Digest) 
 	return nil
 }
 
-// checkIndexed returns an error when a DB layer of a kit has no complete
-// lookup index in the current layout, which a gc cut short or a store of
-// an earlier release leaves. Lookups on such a kit fail, and importing
-// the kit's file again indexes its layers.
-func checkIndexed(ctx context.Context, store *cas.Store, bundle digest.Digest) error {
-	root, err := stat(ctx, store, bundle, ocispec.MediaTypeImageIndex)
+// checkActivatable fails when a kit cannot serve lookups once active: a
+// blob of it is missing, or a DB layer has no complete lookup index in the
+// current layout. A gc that was cut short or a store of an earlier release
+// leaves a layer without its index, and importing the kit's file again
+// indexes it.
+func checkActivatable(ctx context.Context, store *cas.Store, bundle digest.Digest) error {
+	g, err := kitGraph(ctx, store, bundle)
 	if err != nil {
 		return err
 	}
-	g, err := delta.WalkGraph(ctx, store, root)
-	if err != nil {
-		return fmt.Errorf("kit %s is incomplete in the store; import the kit again: %w", bundle, err)
+	if err := checkBlobs(ctx, store, bundle, g); err != nil {
+		return err
 	}
 	index := store.KV(importer.VulnDBNamespace)
 	for d, desc := range g.Data {

@@ -58,10 +58,7 @@ two kits. To go back further, pick a digest from 'stella ouk history'.`,
 					"gc removes kits beyond its --keep count: import that kit's file again instead, with --allow-downgrade when it is "+
 					"older than the active kit: %w", target, err)
 			}
-			if err := checkComplete(ctx, store, target); err != nil {
-				return err
-			}
-			if err := checkIndexed(ctx, store, target); err != nil {
+			if err := checkActivatable(ctx, store, target); err != nil {
 				return err
 			}
 			prev, _ := store.Active(ctx)
