@@ -62,8 +62,8 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if rep.Active != nil && rep.Active.DBError != "" {
-				// Monitoring that checks the exit code sees that lookups and
-				// scans fail.
+				// A monitoring script that checks the exit code then detects
+				// that lookups and scans fail.
 				return fmt.Errorf("the DB of the active kit %s cannot be read, so lookups and scans fail: %s",
 					printable(rep.Active.Version), rep.Active.DBError)
 			}

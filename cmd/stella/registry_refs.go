@@ -15,19 +15,19 @@ const (
 )
 
 // parseRegistryRef parses value as REGISTRY/REPOSITORY[:TAG|@DIGEST]. An
-// invalid value returns a usage error that names the rule it breaks. what
+// invalid value returns a usage error that names the rule it breaks. label
 // names the value in the message, such as "target" or "source".
-func parseRegistryRef(what, value string) (registry.Reference, error) {
+func parseRegistryRef(label, value string) (registry.Reference, error) {
 	ref, err := registry.ParseReference(value)
 	if err == nil {
 		return ref, nil
 	}
 	problem := referenceProblem(value, err)
-	if what == "target" {
+	if label == "target" {
 		// A push names its target by tag; a digest is what it produces.
 		problem = strings.ReplaceAll(problem, referenceForms, "write it as REGISTRY/REPOSITORY:TAG")
 	}
-	return registry.Reference{}, usagef("%s %q: %s", what, value, problem)
+	return registry.Reference{}, usagef("%s %q: %s", label, value, problem)
 }
 
 // referenceForms is the advice on how to write a registry reference.

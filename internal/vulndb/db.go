@@ -268,9 +268,9 @@ func (db *DB) Lookup(id string) ([]Record, error) {
 // still matches the records that list it exactly.
 //
 // A malformed purl is an error wrapping errdef.ErrInvalidArgument. So is a
-// version that is not valid in the package's ecosystem when no record lists
-// it or has a range for the package that cannot be compared with it, and
-// no range of the package could be compared with it either. A
+// version that is not valid in the package's ecosystem when the lookup can
+// do nothing with it. Then no record lists it, no record is possibly
+// affected, and no range of the package could be compared with it. A
 // purl of a type with no OSV ecosystem, or a deb, apk or rpm purl without a
 // known distribution namespace, is an error wrapping errdef.ErrNotFound.
 //

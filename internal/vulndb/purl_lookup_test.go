@@ -261,7 +261,7 @@ func TestLookupPURLInvalidQueryVersion(t *testing.T) {
 	}
 
 	// A SEMVER range compared the version and does not include it, so
-	// the answer is no record, not an invalid version.
+	// the result is no record, not an invalid version.
 	recs, err = db.LookupPURL("pkg:npm/semver-only@2.0")
 	if err != nil || len(recs) != 0 {
 		t.Errorf("LookupPURL(semver-only@2.0) = %q, %v; want no record and no error", ids(recs), err)

@@ -98,9 +98,9 @@ type Extra struct {
 	// publishes them in the CVE API 2.0.
 	Configurations json.RawMessage `json:"nvd_configurations,omitempty"`
 	// PossiblyAffected is the reason a lookup could neither confirm nor
-	// rule out the record, such as a range version that the ecosystem's
-	// order cannot parse, a queried version that is not valid in the
-	// ecosystem or a CPE criterion without a version. LookupPURL
+	// rule out the record. Examples are a range version that the
+	// ecosystem's order cannot parse, a queried version that is not valid
+	// in the ecosystem, and a CPE criterion without a version. LookupPURL
 	// and LookupCPE set it in their results, and no layer stores it.
 	PossiblyAffected string `json:"possibly_affected,omitempty"`
 }
