@@ -265,7 +265,9 @@ func (db *DB) Lookup(id string) ([]Record, error) {
 // is marked possibly affected (see Record.PossiblyAffected). That happens
 // when the range has a version that its order cannot parse, and when the
 // queried version is not valid in the package's ecosystem. Such a version
-// still matches the records that list it exactly.
+// still matches the records that list it exactly. A version that is valid
+// in its ecosystem but not in SemVer, such as PyPI "1.0.post1", is
+// compared with SEMVER ranges in the ecosystem's order.
 //
 // A malformed purl is an error wrapping errdef.ErrInvalidArgument. So is a
 // version that is not valid in the package's ecosystem when the lookup can
@@ -347,11 +349,13 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 		case m.unevaluated != "":
 			reason = fmt.Sprintf("version %q of %s could not be compared with range version %s, which is not valid in that order",
 				q.version, q.name, m.unevaluated)
+		case m.unevaluatedSemVer != "":
+			reason = fmt.Sprintf("version %q of %s is not valid SemVer and SEMVER range version %q is not a valid %s version, so the range could not be compared with it",
+				q.version, q.name, m.unevaluatedSemVer, q.ecosystem)
 		case m.incomparable && versionErr != nil:
-			// NOTE: only a version that is not valid in its ecosystem
-			// counts here. One that is valid there but not in SemVer, such
-			// as PyPI "1.0.post1", is not compared with SEMVER ranges, and
-			// a record with only such ranges is not returned.
+			// A version that is valid in its ecosystem is compared with
+			// every range (see versionMatcher.query), so only one that is
+			// not valid there gets here.
 			reason = fmt.Sprintf("version %q of %s is not a valid %s version, so the record's ranges could not be compared with it",
 				q.version, q.name, q.ecosystem)
 		default:

@@ -220,9 +220,11 @@ func sortedInRange(events []Event, version string, cmp compareFunc) bool {
 	return affected
 }
 
-// FuzzInRange checks the unsorted range walk against sortedInRange. The
-// input is a version and a list of events written as kind letters and
-// versions: "i1.0.0 f1.5.0 l2.3.0 x3.0.0" (x is limit).
+// FuzzInRange checks the unsorted range walk against sortedInRange, and a
+// SEMVER range against sortedInRange in SemVer order for a SemVer version
+// and in the ecosystem's order for any other version. The input is a
+// version and a list of events written as kind letters and versions:
+// "i1.0.0 f1.5.0 l2.3.0 x3.0.0" (x is limit).
 func FuzzInRange(f *testing.F) {
 	f.Add("1.4.9", "i2.0.0 l2.3.0 i1.0.0 f1.5.0")
 	f.Add("2.3.0", "i2.0.0 l2.3.0 i1.0.0 f1.5.0")
@@ -231,6 +233,9 @@ func FuzzInRange(f *testing.F) {
 	f.Add("1.0.0", "l1.0.0 i1.0.0 x2.0.0")
 	f.Add("3.0.0", "i0 i1.0.0 f2.0.0 i2.5.0")
 	f.Add("1.0.0", "i1.0 f1.0.0")
+	f.Add("1.0.post1", "i1.0.0 f1.1.0")
+	f.Add("1.2.3.4", "i0 l1.2.3 i1.2.3.1 f1.2.4")
+	f.Add("1.0.0.Final", "i0 f1.0.0-x.7.z.92")
 	f.Fuzz(func(t *testing.T, version, spec string) {
 		var events []Event
 		for _, w := range strings.Fields(spec) {
@@ -245,11 +250,20 @@ func FuzzInRange(f *testing.F) {
 				events = append(events, Event{Limit: w[1:]})
 			}
 		}
-		for _, eco := range []string{"npm", "PyPI", "Packagist", "Maven", "Debian", "RubyGems"} {
+		for _, eco := range []string{"npm", "PyPI", "Packagist", "Maven", "Debian", "RubyGems", "NuGet", "Go"} {
 			cmp := comparerFor(eco)
 			got, want := inRange(events, version, cmp), sortedInRange(events, version, cmp)
 			if got != want {
 				t.Fatalf("%s: inRange(%q, %q) = %v, sorted walk gives %v", eco, spec, version, got, want)
+			}
+
+			semverCmp := compareSemver
+			if _, err := compareSemver(version, version); err != nil {
+				semverCmp = cmp
+			}
+			m := newVersionMatcher(eco, version).matches(nil, []pkgRange{{Type: "SEMVER", Events: events}})
+			if want := sortedInRange(events, version, semverCmp); m.affected != want {
+				t.Fatalf("%s: SEMVER range %q includes %q: %v, sorted walk gives %v", eco, spec, version, m.affected, want)
 			}
 		}
 	})

@@ -251,6 +251,12 @@ type matchResult struct {
 	// range could include the version. Lookups report the record as
 	// possibly affected instead of dropping it.
 	unevaluated string
+	// unevaluatedSemVer is a range version that the ecosystem's order
+	// cannot parse, in a SEMVER range compared in that order (see
+	// versionMatcher.query). It is set when affected is false and such a
+	// range could include the version. Lookups report the record as
+	// possibly affected.
+	unevaluatedSemVer string
 	// incomparable is true when affected is false and a range could not be
 	// compared because its order cannot parse the queried version.
 	incomparable bool
@@ -260,8 +266,8 @@ type matchResult struct {
 }
 
 // combine returns the stronger of two results. Affected wins. Otherwise
-// the result keeps the first unevaluated range version and is incomparable
-// when either one is.
+// the result keeps the first unevaluated range version of each kind and is
+// incomparable when either one is.
 func (r matchResult) combine(o matchResult) matchResult {
 	switch {
 	case r.affected:
@@ -271,6 +277,9 @@ func (r matchResult) combine(o matchResult) matchResult {
 	}
 	if r.unevaluated == "" {
 		r.unevaluated = o.unevaluated
+	}
+	if r.unevaluatedSemVer == "" {
+		r.unevaluatedSemVer = o.unevaluatedSemVer
 	}
 	r.incomparable = r.incomparable || o.incomparable
 	r.compared = r.compared || o.compared
@@ -303,6 +312,13 @@ func newVersionMatcher(ecosystem, version string) *versionMatcher {
 
 // query returns the queried version parsed for a range type, or nil for
 // range types without a version order (GIT).
+//
+// A version that SemVer rejects but its ecosystem accepts, such as PyPI
+// "1.0.post1", Maven "1.0.0.Final" or RubyGems "1.2.3.4", is parsed for
+// SEMVER ranges in the ecosystem's order, and the ranges are compared in
+// that order. The ecosystems with an order of their own accept most SemVer
+// versions. A range version that the ecosystem's order rejects leaves the
+// range undecided (matchResult.unevaluatedSemVer).
 func (m *versionMatcher) query(rangeType string) *parsedQuery {
 	if q, ok := m.ranges[rangeType]; ok {
 		return q
@@ -311,6 +327,11 @@ func (m *versionMatcher) query(rangeType string) *parsedQuery {
 	switch rangeType {
 	case "SEMVER":
 		q = newParsedQuery(semverOrder, m.version, m.cache)
+		if !q.valid && m.eco.name != semverOrder.name {
+			if inEcosystem := newParsedQuery(m.eco, m.version, m.cache); inEcosystem.valid {
+				q = inEcosystem
+			}
+		}
 	case "ECOSYSTEM":
 		q = newParsedQuery(m.eco, m.version, m.cache)
 	}
@@ -394,8 +415,9 @@ func (m *versionMatcher) affected(a *Affected) matchResult {
 // matches tests whether the queried version is one of versions or lies in
 // one of the ranges. Unless another list or range includes the version, a
 // range with a version that its order cannot parse is reported in
-// unevaluated, and a range whose order cannot parse the queried version
-// sets incomparable.
+// unevaluated, or in unevaluatedSemVer for a SEMVER range compared in the
+// ecosystem's order, and a range whose order cannot parse the queried
+// version sets incomparable.
 func (m *versionMatcher) matches(versions []string, ranges []pkgRange) matchResult {
 	for _, v := range versions {
 		if v == m.version {
@@ -417,14 +439,17 @@ func (m *versionMatcher) matches(versions []string, ranges []pkgRange) matchResu
 			parsed = nil
 		}
 		in, bad := q.inRangeParsed(rg.Events, parsed)
-		if in {
+		switch {
+		case in:
 			return matchResult{affected: true}
-		}
-		if bad != "" && out.unevaluated == "" {
-			out.unevaluated = fmt.Sprintf("%q (%s)", bad, q.order.name)
-		}
-		if bad == "" {
+		case bad == "":
 			out.compared = true
+		case rg.Type == "SEMVER" && q.order.name != semverOrder.name:
+			if out.unevaluatedSemVer == "" {
+				out.unevaluatedSemVer = bad
+			}
+		case out.unevaluated == "":
+			out.unevaluated = fmt.Sprintf("%q (%s)", bad, q.order.name)
 		}
 	}
 	return out

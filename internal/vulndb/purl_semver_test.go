@@ -1,0 +1,119 @@
+package vulndb
+
+import (
+	"strings"
+	"testing"
+)
+
+// semverRecord returns a record with one SEMVER range for a package.
+func semverRecord(id, ecosystem, name string, events ...Event) Record {
+	return Record{ID: id, Modified: "2026-01-01T00:00:00Z", Affected: []Affected{{
+		Package: Package{Ecosystem: ecosystem, Name: name},
+		Ranges:  []Range{{Type: "SEMVER", Events: events}},
+	}}}
+}
+
+// lookupOne runs purl through LookupPURL and checks that it returns the
+// record IDs want with no error. It returns the records.
+func lookupOne(t *testing.T, db *DB, purl, want string) []Record {
+	t.Helper()
+	recs, err := db.LookupPURL(purl)
+	if err != nil {
+		t.Errorf("LookupPURL(%s): %v", purl, err)
+		return nil
+	}
+	if got := ids(recs); got != want {
+		t.Errorf("LookupPURL(%s) = %q, want %q", purl, got, want)
+		return nil
+	}
+	return recs
+}
+
+// TestLookupPURLSemverRangeEcosystemVersion checks that a version that is
+// valid in its ecosystem but not in SemVer is compared with SEMVER ranges
+// in the ecosystem's order, which gives a confirmed match or none.
+func TestLookupPURLSemverRangeEcosystemVersion(t *testing.T) {
+	db := purlTestDB(t,
+		semverRecord("PYPI-1", "PyPI", "post", Event{Introduced: "1.0.0"}, Event{Fixed: "1.1.0"}),
+		semverRecord("MAVEN-1", "Maven", "org.example:final", Event{Introduced: "0"}, Event{Fixed: "2.0.1"}),
+		semverRecord("GEM-1", "RubyGems", "four", Event{Introduced: "1.2.3"}, Event{Fixed: "1.2.4"}),
+		semverRecord("GEM-2", "RubyGems", "pre", Event{Introduced: "0"}, Event{LastAffected: "0.9.0"},
+			Event{Introduced: "1.0.0-alpha"}, Event{Fixed: "1.0.0"}),
+		semverRecord("NUGET-1", "NuGet", "four", Event{Introduced: "1.2.3"}, Event{Fixed: "1.2.4"}),
+	)
+	cases := []struct{ purl, want string }{
+		// PyPI post-releases and a release candidate, none of them SemVer.
+		{"pkg:pypi/post@1.0.post1", "PYPI-1"},
+		{"pkg:pypi/post@1.1.0rc1", "PYPI-1"},
+		{"pkg:pypi/post@1.1.post1", ""},
+		{"pkg:pypi/post@0.9.post1", ""},
+		// Maven orders "2.0.1.Final" equal to the fixed version 2.0.1.
+		{"pkg:maven/org.example/final@2.0.0.Final", "MAVEN-1"},
+		{"pkg:maven/org.example/final@2.0.1.Final", ""},
+		{"pkg:gem/four@1.2.3.4", "GEM-1"},
+		{"pkg:gem/four@1.2.4.1", ""},
+		// RubyGems orders the pre-release "1.0.0.pre" below 1.0.0 and above
+		// the SemVer pre-release 1.0.0-alpha.
+		{"pkg:gem/pre@1.0.0.pre", "GEM-2"},
+		{"pkg:gem/pre@0.9.0.1", ""},
+		{"pkg:nuget/four@1.2.3.4", "NUGET-1"},
+		{"pkg:nuget/four@1.2.4.1", ""},
+	}
+	for _, c := range cases {
+		for _, r := range lookupOne(t, db, c.purl, c.want) {
+			if reason := r.PossiblyAffected(); reason != "" {
+				t.Errorf("LookupPURL(%s): %s is marked possibly affected (%q), want a confirmed match", c.purl, r.ID, reason)
+			}
+		}
+	}
+
+	// A version that SemVer parses is still compared in SemVer. SemVer
+	// ignores build metadata, so 1.1.0 equals the fixed version "1.1.0+1"
+	// and is not affected, while PEP 440 would place it below "1.1.0+1".
+	db = purlTestDB(t,
+		semverRecord("PYPI-2", "PyPI", "build", Event{Introduced: "0"}, Event{Fixed: "1.1.0+1"}),
+		semverRecord("GO-1", "Go", "example.com/mod", Event{Introduced: "1.0.0"}, Event{Fixed: "1.0.2"}),
+	)
+	lookupOne(t, db, "pkg:pypi/build@1.1.0", "")
+	lookupOne(t, db, "pkg:pypi/build@1.0.9", "PYPI-2")
+	for _, r := range lookupOne(t, db, "pkg:golang/example.com/mod@v1.0.1", "GO-1") {
+		if reason := r.PossiblyAffected(); reason != "" {
+			t.Errorf("GO-1 is marked possibly affected (%q), want a confirmed match", reason)
+		}
+	}
+	// Go versions are SemVer, so a version that SemVer rejects is not a
+	// valid Go version, and the range could not be compared with it.
+	for _, r := range lookupOne(t, db, "pkg:golang/example.com/mod@v1.0.post1", "GO-1") {
+		if want := `version "v1.0.post1" of example.com/mod is not a valid Go version`; !strings.Contains(r.PossiblyAffected(), want) {
+			t.Errorf("GO-1 possibly affected reason %q lacks %q", r.PossiblyAffected(), want)
+		}
+	}
+}
+
+// TestLookupPURLSemverBoundInvalidInEcosystem checks a SEMVER range
+// version that SemVer parses but the ecosystem's order does not. Compared
+// with a version that only the ecosystem's order parses, the record is
+// possibly affected, and the reason names the versions, the package and
+// the ecosystem.
+func TestLookupPURLSemverBoundInvalidInEcosystem(t *testing.T) {
+	// PEP 440 has no pre-release of several dotted parts such as "x.7.z.92".
+	db := purlTestDB(t, semverRecord("PYPI-3", "PyPI", "odd", Event{Introduced: "0"}, Event{Fixed: "1.0.0-x.7.z.92"}))
+
+	recs := lookupOne(t, db, "pkg:pypi/odd@1.0.post1", "PYPI-3")
+	for _, r := range recs {
+		reason := r.PossiblyAffected()
+		for _, want := range []string{`version "1.0.post1" of odd`, `"1.0.0-x.7.z.92"`, "not a valid PyPI version"} {
+			if !strings.Contains(reason, want) {
+				t.Errorf("possibly affected reason %q lacks %q", reason, want)
+			}
+		}
+	}
+
+	// SemVer versions are compared in SemVer, which parses the bound.
+	for _, r := range lookupOne(t, db, "pkg:pypi/odd@0.9.0", "PYPI-3") {
+		if reason := r.PossiblyAffected(); reason != "" {
+			t.Errorf("LookupPURL(odd@0.9.0): marked possibly affected (%q), want a confirmed match", reason)
+		}
+	}
+	lookupOne(t, db, "pkg:pypi/odd@1.0.0", "")
+}
