@@ -226,3 +226,63 @@ func TestCPEWithoutVersionPossiblyAffected(t *testing.T) {
 		}
 	}
 }
+
+// TestPlatformPossiblyAffected checks a record whose configuration
+// combines the product with a platform by AND. A CPE lookup and a scan
+// that do not show the platform mark it possibly affected, and a scan
+// whose SBOM lists the platform confirms it.
+func TestPlatformPossiblyAffected(t *testing.T) {
+	e := newEnv(t)
+	feed := filepath.Join(e.dir, "nvd")
+	if err := os.Mkdir(feed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const page = `{"format":"NVD_CVE","version":"2.0","vulnerabilities":[{"cve":{"id":"CVE-2030-0201",` +
+		`"published":"2030-01-01T00:00:00.000","lastModified":"2030-01-02T00:00:00.000","vulnStatus":"Analyzed",` +
+		`"descriptions":[{"lang":"en","value":"A flaw in acme widget on Windows."}],` +
+		`"configurations":[{"operator":"AND","nodes":[` +
+		`{"operator":"OR","negate":false,"cpeMatch":[{"vulnerable":true,` +
+		`"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*","versionEndExcluding":"2.0"}]},` +
+		`{"operator":"OR","negate":false,"cpeMatch":[{"vulnerable":false,` +
+		`"criteria":"cpe:2.3:o:microsoft:windows:-:*:*:*:*:*:*:*"}]}]}]}}]}`
+	if err := os.WriteFile(filepath.Join(feed, "page.json"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.importJSON(e.buildKit("kit.tar", "--feed", "nvd="+feed))
+
+	const cpe = "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"
+	const reason = "the record affects acme:widget 1.5 only when running on microsoft:windows"
+	text := e.must("db", "lookup", "--cpe", cpe)
+	if !strings.Contains(text, "possibly   affected: "+reason) {
+		t.Errorf("db lookup --cpe text does not mark CVE-2030-0201 with %q:\n%s", reason, text)
+	}
+	if !strings.Contains(text, "<2.0 when running on microsoft:windows") {
+		t.Errorf("db lookup --cpe text does not name the platform of the criterion:\n%s", text)
+	}
+	if raw := e.must("db", "lookup", "-o", "json", "--cpe", cpe); !strings.Contains(raw, `"possibly_affected": "`+reason+`"`) {
+		t.Errorf("db lookup --cpe JSON lacks possibly_affected %q:\n%s", reason, raw)
+	}
+
+	sbom := filepath.Join(e.dir, "app.cdx.json")
+	writeCycloneDX(t, sbom, []sbomPackage{{name: "widget", version: "1.5", cpe: cpe}})
+	rep, _ := e.scan(sbom)
+	if len(rep.Findings) != 1 || rep.Findings[0].PossiblyAffected != reason {
+		t.Errorf("scan findings %+v, want CVE-2030-0201 possibly affected with %q", rep.Findings, reason)
+	}
+	out := e.must("scan", "--sbom", sbom, "--env-file", filepath.Join(e.dir, "none.env"))
+	if !strings.Contains(out, "(possibly) A flaw in acme widget") ||
+		!strings.Contains(out, "possibly affected widget 1.5 by CVE-2030-0201: "+reason) {
+		t.Errorf("scan text does not mark CVE-2030-0201:\n%s", out)
+	}
+
+	// The SBOM lists Windows, so the platform holds.
+	withOS := filepath.Join(e.dir, "system.cdx.json")
+	writeCycloneDX(t, withOS, []sbomPackage{
+		{name: "widget", version: "1.5", cpe: cpe},
+		{name: "windows", version: "10", cpe: "cpe:2.3:o:microsoft:windows:10:*:*:*:*:*:*:*"},
+	})
+	rep, _ = e.scan(withOS)
+	if len(rep.Findings) != 1 || rep.Findings[0].ID != "CVE-2030-0201" || rep.Findings[0].PossiblyAffected != "" {
+		t.Errorf("scan findings with Windows in the SBOM %+v, want CVE-2030-0201 confirmed", rep.Findings)
+	}
+}

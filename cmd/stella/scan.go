@@ -88,7 +88,10 @@ and by CPE where it has one, in the active kit's DB, and report the findings.
 SPDX 2.2 and 2.3 (2.1 is read too) and CycloneDX 1.2 to 1.7 are accepted.
 Packages with neither purl nor CPE, or with none that can be looked up, are
 listed as skipped. A purl or CPE that cannot be looked up while another
-identifier of the package could is listed as a note.
+identifier of the package could is listed as a note. An NVD record that
+affects a product only on a platform, such as an operating system, is a
+finding when a package of the SBOM matches the platform by CPE, and is
+marked possibly affected otherwise.
 
 Scans count against a daily fair-use quota. Over the limit a scan is slowed
 down, never refused; see stella quota status. An SBOM that lists no packages
@@ -150,8 +153,16 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 	rep := &scanReport{SBOM: path, Format: format, Packages: len(pkgs), DBRecords: records,
 		Kit:      newKitRef(a.kit, time.Now()),
 		Findings: []finding{}, Skipped: []skipped{}, Notes: []scanNote{}}
+	// The CPEs of all packages decide the platform criteria of NVD
+	// configurations, such as an application that is vulnerable only on
+	// an operating system that the SBOM also lists.
+	var cpes []string
 	for _, p := range pkgs {
-		res, err := scanPackage(a.db, p)
+		cpes = append(cpes, p.CPEs...)
+	}
+	present := vulndb.NewCPESet(cpes)
+	for _, p := range pkgs {
+		res, err := scanPackage(a.db, p, present)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -205,7 +216,8 @@ type packageScan struct {
 }
 
 // scanPackage returns the findings of one package, or why it was skipped.
-func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
+// present holds the CPEs of every package of the SBOM.
+func scanPackage(db *vulndb.DB, p sbom.Package, present *vulndb.CPESet) (packageScan, error) {
 	if p.PURL == "" && len(p.CPEs) == 0 {
 		return packageScan{skip: "no purl and no CPE"}, nil
 	}
@@ -280,7 +292,7 @@ func scanPackage(db *vulndb.DB, p sbom.Package) (packageScan, error) {
 		}
 	}
 	for _, c := range p.CPEs {
-		recs, err := db.LookupCPE(c)
+		recs, err := db.LookupCPEOn(c, present)
 		switch {
 		case invalidQuery(err):
 			reasons = append(reasons, err.Error())

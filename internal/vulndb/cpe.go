@@ -189,14 +189,29 @@ const (
 	cpeMatchConfirmed
 )
 
-// match returns the outcome of matching the criterion m against the CPE q,
-// honouring the version range bounds. A query without a version matches
-// every criterion of the product.
+// match returns the outcome of matching the vulnerable criterion m against
+// the CPE q, honouring the version range bounds. A query without a version
+// matches every criterion of the product. A criterion with vulnerable
+// false never matches.
 func (m nvdCPEMatch) match(q cpeName) cpeMatch {
-	c, err := parseCPE(m.Criteria)
-	if err != nil || !m.Vulnerable {
+	if !m.Vulnerable {
 		return cpeNoMatch
 	}
+	return m.matchName(q)
+}
+
+// matchName is match without the vulnerable flag, so it also tests
+// whether a platform criterion covers a CPE.
+func (m nvdCPEMatch) matchName(q cpeName) cpeMatch {
+	c, err := parseCPE(m.Criteria)
+	if err != nil {
+		return cpeNoMatch
+	}
+	return m.matchParsed(c, q)
+}
+
+// matchParsed is matchName for the criterion's name c, parsed already.
+func (m nvdCPEMatch) matchParsed(c, q cpeName) cpeMatch {
 	if c.key() != q.key() || !matchAttr(c.Part, q.Part) || !matchAttr(c.Update, q.Update) {
 		return cpeNoMatch
 	}
@@ -271,27 +286,42 @@ func compareCPEVersion(a, b string) int {
 
 // CPECriteria describes the vulnerable CPE match criteria of a record's
 // NVD configurations, one line each, such as
-// "cpe:2.3:a:webmproject:libwebp:*:*:*:*:*:*:*:* <1.3.2".
+// "cpe:2.3:a:webmproject:libwebp:*:*:*:*:*:*:*:* <1.3.2". A criterion that
+// its configuration combines with a platform by AND ends with the
+// platform, such as "when running on microsoft:windows".
 func (r *Record) CPECriteria() []string {
 	var out []string
-	for _, m := range recordCPEs(r) {
-		if !m.Vulnerable {
-			continue
+	for _, c := range recordConfigs(r) {
+		for ni, n := range c.Nodes {
+			for mi, m := range n.CPEMatch {
+				if !m.Vulnerable {
+					continue
+				}
+				line := strings.TrimSpace(m.Criteria + " " + strings.Join(m.bounds(), " "))
+				if platforms, _ := companions(c, ni, mi, nil); len(platforms) > 0 {
+					line += " when running on " + strings.Join(platforms, " and on ")
+				}
+				out = append(out, line)
+			}
 		}
-		var bounds []string
-		switch {
-		case m.VersionStartIncluding != "":
-			bounds = append(bounds, ">="+m.VersionStartIncluding)
-		case m.VersionStartExcluding != "":
-			bounds = append(bounds, ">"+m.VersionStartExcluding)
-		}
-		switch {
-		case m.VersionEndIncluding != "":
-			bounds = append(bounds, "<="+m.VersionEndIncluding)
-		case m.VersionEndExcluding != "":
-			bounds = append(bounds, "<"+m.VersionEndExcluding)
-		}
-		out = append(out, strings.TrimSpace(m.Criteria+" "+strings.Join(bounds, " ")))
+	}
+	return out
+}
+
+// bounds describes the criterion's version range, such as [">=1.0", "<2.0"].
+func (m nvdCPEMatch) bounds() []string {
+	var out []string
+	switch {
+	case m.VersionStartIncluding != "":
+		out = append(out, ">="+m.VersionStartIncluding)
+	case m.VersionStartExcluding != "":
+		out = append(out, ">"+m.VersionStartExcluding)
+	}
+	switch {
+	case m.VersionEndIncluding != "":
+		out = append(out, "<="+m.VersionEndIncluding)
+	case m.VersionEndExcluding != "":
+		out = append(out, "<"+m.VersionEndExcluding)
 	}
 	return out
 }

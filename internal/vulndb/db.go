@@ -706,14 +706,23 @@ const maxCachedCandidates = 1 << 16
 // ranges, sorted by ID, or none. A malformed CPE is an error wrapping
 // errdef.ErrInvalidArgument.
 //
-// A record whose criteria cover a query with a concrete version only
-// through criteria with version "-" (NA, a product that NVD lists without
-// versions) is returned marked possibly affected (Record.PossiblyAffected).
-//
-// NOTE: configurations that combine nodes with AND (a product running on a
-// platform) match on their vulnerable criteria alone, so such records can
-// be reported for a product on any platform.
+// A record is returned marked possibly affected (Record.PossiblyAffected)
+// in two cases. One is a query with a concrete version that matches only
+// criteria with version "-" (NA, a product that NVD lists without
+// versions). The other is a match only through configurations that
+// combine the product by AND with a platform that the query does not
+// show, such as an operating system. A match through any other criterion
+// confirms the record.
 func (db *DB) LookupCPE(cpe string) ([]Record, error) {
+	return db.LookupCPEOn(cpe, nil)
+}
+
+// LookupCPEOn is LookupCPE for a CPE of a system whose other CPEs are in
+// present, such as the operating system that an SBOM lists next to an
+// application. A configuration that combines the product with a platform
+// by AND confirms the record when the queried CPE or a CPE of present
+// matches the platform's criteria. A nil present is an empty set.
+func (db *DB) LookupCPEOn(cpe string, present *CPESet) ([]Record, error) {
 	if err := ValidateCPE(cpe); err != nil {
 		return nil, err
 	}
@@ -725,31 +734,28 @@ func (db *DB) LookupCPE(cpe string) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	var noVersion map[string]bool // IDs of records matched only by version "-"
+	check := &platformCheck{query: q, present: present}
+	var possibly map[string]string // record ID to why it is possibly affected
 	recs, err := db.collect(ids, func(r *Record) bool {
-		best := cpeNoMatch
-		for _, m := range recordCPEs(r) {
-			if best = max(best, m.match(q)); best == cpeMatchConfirmed {
-				return true
-			}
-		}
-		if best == cpeMatchNoVersion {
-			if noVersion == nil {
-				noVersion = map[string]bool{}
-			}
-			noVersion[r.ID] = true
+		confirmed, alternatives := check.matchConfigs(recordConfigs(r))
+		if confirmed {
 			return true
 		}
-		return false
+		if len(alternatives) == 0 {
+			return false
+		}
+		if possibly == nil {
+			possibly = map[string]string{}
+		}
+		possibly[r.ID] = possibleReason(q, alternatives)
+		return true
 	})
 	if err != nil {
 		return nil, err
 	}
 	for i := range recs {
-		if noVersion[recs[i].ID] {
-			recs[i] = markPossiblyAffected(recs[i], fmt.Sprintf(
-				"the record names %s without a version (CPE version \"-\"), so version %s could not be compared",
-				unescapeCPE(q.key()), unescapeCPE(q.Version)))
+		if reason, ok := possibly[recs[i].ID]; ok {
+			recs[i] = markPossiblyAffected(recs[i], reason)
 		}
 	}
 	return recs, nil

@@ -639,12 +639,12 @@ func (d *fastDecoder) ignore(key []byte, fields ...string) {
 var extraFields = []string{"tombstone", "sources", "cwe_ids", "nvd_configurations"}
 
 // stellaopsFast reads the raw value of database_specific.stellaops in one
-// pass: the tombstone flag and, with cpes set, the CPE match criteria of
-// the NVD configurations. It skips the other members without decoding
-// them, and reports ok false when the value needs encoding/json. The
-// criteria share raw's memory, so raw must not change while they are in
-// use. Indexing calls it for every record.
-func stellaopsFast(raw []byte, cpes bool) (tombstone bool, out []nvdCPEMatch, ok bool) {
+// pass: the tombstone flag and, with configs set, the NVD configurations
+// with their operators, negate flags and CPE match criteria. It skips the
+// other members without decoding them, and reports ok false when the value
+// needs encoding/json. The criteria share raw's memory, so raw must not
+// change while they are in use. Indexing calls it for every record.
+func stellaopsFast(raw []byte, configs bool) (tombstone bool, out []nvdConfig, ok bool) {
 	if len(raw) == 0 {
 		return false, nil, false
 	}
@@ -661,13 +661,13 @@ func stellaopsFast(raw []byte, cpes bool) (tombstone bool, out []nvdCPEMatch, ok
 			default:
 				d.fail()
 			}
-		case string(key) != "nvd_configurations" || !cpes:
+		case string(key) != "nvd_configurations" || !configs:
 			d.ignore(key, extraFields...)
 		case d.peek() == 'n':
 			// null leaves the configurations empty, as encoding/json does.
 			d.literal()
 		default:
-			d.configurations(&out)
+			out = d.configurations()
 		}
 	})
 	d.space()
@@ -677,45 +677,68 @@ func stellaopsFast(raw []byte, cpes bool) (tombstone bool, out []nvdCPEMatch, ok
 	return tombstone, out, true
 }
 
-// configurations appends the CPE matches of an NVD configurations array.
-func (d *fastDecoder) configurations(out *[]nvdCPEMatch) {
+// configurations decodes an NVD configurations array. Empty arrays become
+// empty non-nil slices, as encoding/json makes them.
+func (d *fastDecoder) configurations() []nvdConfig {
+	out := []nvdConfig{}
 	d.array(func() {
+		var c nvdConfig
 		d.object(func(key []byte) {
 			if string(key) != "nodes" {
-				d.operatorOrNegate(key, "nodes")
+				d.operatorOrNegate(key, "nodes", &c.Operator, &c.Negate)
 				return
 			}
-			d.array(func() {
-				d.object(func(key []byte) {
-					if string(key) != "cpeMatch" {
-						d.operatorOrNegate(key, "cpeMatch")
-						return
-					}
-					d.array(func() {
-						var m nvdCPEMatch
-						d.cpeMatch(&m)
-						*out = append(*out, m)
-					})
-				})
-			})
+			c.Nodes = d.nodes()
 		})
+		out = append(out, c)
 	})
+	return out
 }
 
-// operatorOrNegate skips the operator or negate member of an NVD
-// configuration or node. Other types than encoding/json accepts there (a
-// string or a boolean, or null) fail, and other keys go to unknown.
-func (d *fastDecoder) operatorOrNegate(key []byte, list string) {
+// nodes decodes the nodes array of an NVD configuration.
+func (d *fastDecoder) nodes() []nvdNode {
+	out := []nvdNode{}
+	d.array(func() {
+		var n nvdNode
+		d.object(func(key []byte) {
+			if string(key) != "cpeMatch" {
+				d.operatorOrNegate(key, "cpeMatch", &n.Operator, &n.Negate)
+				return
+			}
+			n.CPEMatch = []nvdCPEMatch{}
+			d.array(func() {
+				var m nvdCPEMatch
+				d.cpeMatch(&m)
+				n.CPEMatch = append(n.CPEMatch, m)
+			})
+		})
+		out = append(out, n)
+	})
+	return out
+}
+
+// operatorOrNegate decodes the operator or negate member of an NVD
+// configuration or node into operator or negate. Other types than
+// encoding/json accepts there (a string or a boolean, or null, which
+// leaves the value as it is) fail, and other keys go to unknown.
+func (d *fastDecoder) operatorOrNegate(key []byte, list string, operator *string, negate *bool) {
 	switch string(key) {
 	case "operator":
-		if c := d.peek(); c != '"' && c != 'n' {
+		switch d.peek() {
+		case 'n':
+			d.literal()
+		case '"':
+			*operator = d.string()
+		default:
 			d.fail()
-			return
 		}
-		d.value()
 	case "negate":
 		switch v := d.value(); string(v) {
-		case "true", "false", "null":
+		case "true":
+			*negate = true
+		case "false":
+			*negate = false
+		case "null":
 		default:
 			d.fail()
 		}

@@ -235,12 +235,12 @@ func (lr *layerReader) read(setRecord func(id string, value []byte) error, setEn
 				rec.ID, lr.ids[n-1], errdef.ErrInvalidKit)
 		}
 		lr.ids = append(lr.ids, strings.Clone(rec.ID))
-		tombstone, cpes := recordExtras(&rec)
+		tombstone, configs := recordExtras(&rec)
 		lr.value = appendStoredRecord(lr.value[:0], &rec, tombstone)
 		if err := setRecord(rec.ID, lr.value); err != nil {
 			return err
 		}
-		for _, e := range lr.entries.record(&rec, cpes) {
+		for _, e := range lr.entries.record(&rec, configs) {
 			if err := setEntry(e); err != nil {
 				return err
 			}
@@ -381,10 +381,10 @@ const keyChunkSize = 64 << 10
 
 // record returns the secondary keys of a record, with their values:
 // package keys store the record's affected entries for that package (see
-// encodePkgValue), the other keys are empty. cpes are the record's CPE
-// match criteria, as recordExtras reads them. The slice is valid until
+// encodePkgValue), the other keys are empty. configs are the record's NVD
+// configurations, as recordExtras reads them. The slice is valid until
 // the next call; the keys and values in it stay valid.
-func (b *entryBuilder) record(rec *Record, cpes []nvdCPEMatch) []indexEntry {
+func (b *entryBuilder) record(rec *Record, configs []nvdConfig) []indexEntry {
 	set := &b.set
 	set.reset()
 	set.add(kindAlias, b.key(aliasIndex(rec.ID), rec.ID))
@@ -414,9 +414,15 @@ func (b *entryBuilder) record(rec *Record, cpes []nvdCPEMatch) []indexEntry {
 	// The lists are new for each record: encodePkgValue copied them.
 	clear(pkgs)
 	b.pkgs = pkgs
-	for _, m := range cpes {
-		if c, err := parseCPE(m.Criteria); err == nil {
-			set.add(kindCPE, b.key(c.key(), rec.ID))
+	// Platform criteria (vulnerable false) get keys too. A lookup of a
+	// platform reads such a record and then finds no vulnerable match.
+	for _, c := range configs {
+		for _, n := range c.Nodes {
+			for _, m := range n.CPEMatch {
+				if name, err := parseCPE(m.Criteria); err == nil {
+					set.add(kindCPE, b.key(name.key(), rec.ID))
+				}
+			}
 		}
 	}
 	return set.out
@@ -474,28 +480,39 @@ func (s *entrySet) add(kind entryKind, k []byte) int {
 }
 
 // recordCPEs returns the CPE match criteria of a record's NVD
-// configurations.
+// configurations, in the order they appear.
 func recordCPEs(rec *Record) []nvdCPEMatch {
-	_, cpes := recordExtras(rec)
-	return cpes
+	var out []nvdCPEMatch
+	for _, c := range recordConfigs(rec) {
+		for _, n := range c.Nodes {
+			out = append(out, n.CPEMatch...)
+		}
+	}
+	return out
 }
 
-// recordExtras returns a record's tombstone flag and CPE match criteria,
+// recordConfigs returns a record's NVD configurations.
+func recordConfigs(rec *Record) []nvdConfig {
+	_, configs := recordExtras(rec)
+	return configs
+}
+
+// recordExtras returns a record's tombstone flag and NVD configurations,
 // reading database_specific.stellaops once.
-func recordExtras(rec *Record) (tombstone bool, cpes []nvdCPEMatch) {
+func recordExtras(rec *Record) (tombstone bool, configs []nvdConfig) {
 	raw, found := rec.DatabaseSpecific[dbKey]
 	if !found {
 		return false, nil
 	}
-	if tombstone, cpes, ok := stellaopsFast(raw, true); ok {
-		return tombstone, cpes
+	if tombstone, configs, ok := stellaopsFast(raw, true); ok {
+		return tombstone, configs
 	}
-	return rec.extra().Tombstone, recordCPEsJSON(rec)
+	return rec.extra().Tombstone, recordConfigsJSON(rec)
 }
 
-// recordCPEsJSON is recordCPEs with encoding/json, for values the fast
-// decoder does not handle.
-func recordCPEsJSON(rec *Record) []nvdCPEMatch {
+// recordConfigsJSON is recordConfigs with encoding/json, for values the
+// fast decoder does not handle.
+func recordConfigsJSON(rec *Record) []nvdConfig {
 	ex := rec.extra()
 	if len(ex.Configurations) == 0 {
 		return nil
@@ -504,13 +521,7 @@ func recordCPEsJSON(rec *Record) []nvdCPEMatch {
 	if err := json.Unmarshal(ex.Configurations, &configs); err != nil {
 		return nil
 	}
-	var out []nvdCPEMatch
-	for _, c := range configs {
-		for _, n := range c.Nodes {
-			out = append(out, n.CPEMatch...)
-		}
-	}
-	return out
+	return configs
 }
 
 // DropLayer removes a layer's index keys, its marker first, so a
