@@ -1,9 +1,12 @@
 package mirror
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,17 +23,24 @@ var ErrChanged = errors.New("remote file changed during download")
 // or the server responds with 408, 429 or 5xx, continues where it stopped with a
 // Range request. If-Range carries the ETag (or Last-Modified) of the first
 // response, so a file replaced in between is detected instead of spliced.
+// A server that ignores Range sends the whole file again, and the reader
+// drops the bytes it has already returned once they match what it read.
 type HTTPReader struct {
 	ctx    context.Context
 	client *http.Client
 	url    string
 	log    *slog.Logger
 
-	body      io.ReadCloser
-	off       int64
-	size      int64 // -1 when unknown
-	validator string
-	resumes   int
+	body io.ReadCloser
+	off  int64
+	size int64 // -1 when unknown
+	// validator is the If-Range value, and validatorHeader the response
+	// header it came from: ETag or Last-Modified.
+	validator       string
+	validatorHeader string
+	// readHash is the SHA-256 of the off bytes returned so far.
+	readHash hash.Hash
+	resumes  int
 	// Resumes counts the Range requests made after a failure.
 	Resumes int
 }
@@ -41,7 +51,7 @@ func OpenHTTP(ctx context.Context, client *http.Client, url string, log *slog.Lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &HTTPReader{ctx: ctx, client: client, url: url, log: log, size: -1}
+	r := &HTTPReader{ctx: ctx, client: client, url: url, log: log, size: -1, readHash: sha256.New()}
 	if err := withRetry(ctx, log, "GET "+RedactURL(url), func(int) error { return r.request() }); err != nil {
 		return nil, err
 	}
@@ -73,20 +83,18 @@ func (r *HTTPReader) request() error {
 	switch {
 	case resp.StatusCode == http.StatusOK && r.off == 0:
 		r.size = resp.ContentLength
-		r.validator = validatorOf(resp)
+		r.validatorHeader, r.validator = validatorOf(resp)
 	case resp.StatusCode == http.StatusPartialContent && r.off > 0:
 		if err := checkContentRange(resp.Header.Get("Content-Range"), r.off); err != nil {
 			resp.Body.Close()
-			return err
+			return fmt.Errorf("%w; the server or a proxy in between responds to Range requests incorrectly, so run the import "+
+				"again to start over, or serve the file from a server that supports Range requests", err)
 		}
 	case resp.StatusCode == http.StatusOK:
-		// The server ignored Range, or If-Range failed because the file changed.
-		resp.Body.Close()
-		if r.validator != "" && validatorOf(resp) != r.validator {
-			return fmt.Errorf("%s: %w; run the import again to start over", RedactURL(r.url), ErrChanged)
+		if err := r.skipReadBytes(resp); err != nil {
+			resp.Body.Close()
+			return err
 		}
-		return fmt.Errorf("%s: the server does not support range requests, so the download cannot resume at byte %d; "+
-			"run the import again or use a server with range support: %w", RedactURL(r.url), r.off, ErrChanged)
 	default:
 		resp.Body.Close()
 		return &StatusError{URL: RedactURL(r.url), Code: resp.StatusCode, Status: resp.Status}
@@ -116,6 +124,7 @@ func (r *HTTPReader) Read(p []byte) (int, error) {
 	for {
 		n, err := r.body.Read(p)
 		r.off += int64(n)
+		r.readHash.Write(p[:n])
 		if n > 0 {
 			r.resumes = 0
 		}
@@ -152,29 +161,75 @@ func (r *HTTPReader) Close() error {
 	return r.body.Close()
 }
 
+// skipReadBytes handles a 200 response to a resuming Range request. A
+// server that supports Range sends 200 only when If-Range failed, so a
+// changed ETag or Last-Modified means the file changed. Otherwise the server
+// ignored the Range header and sent the whole file: its first r.off bytes
+// are read again and dropped, after checking that they hash to what Read
+// has already returned, so the stream continues with the same file.
+func (r *HTTPReader) skipReadBytes(resp *http.Response) error {
+	if r.validator != "" {
+		header, validator := validatorOf(resp)
+		if validator != r.validator {
+			return fmt.Errorf("%w: the download started with %s %s, and the server now sends %s; "+
+				"run the import again to start over", ErrChanged, r.validatorHeader, r.validator, describeValidator(header, validator))
+		}
+	}
+	if r.size >= 0 && resp.ContentLength >= 0 && resp.ContentLength != r.size {
+		return fmt.Errorf("%w: the file was %d bytes when the download started and is now %d bytes; "+
+			"run the import again to start over", ErrChanged, r.size, resp.ContentLength)
+	}
+	r.log.Info("server ignored the Range request and sent the whole file; reading it again from the start "+
+		"and dropping the bytes already read", "url", RedactURL(r.url), "offset", r.off)
+	again := sha256.New()
+	n, err := io.CopyN(again, resp.Body, r.off)
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: the server's copy of the file ends at byte %d, before the %d bytes already read; "+
+			"run the import again to start over", ErrChanged, n, r.off)
+	}
+	if err != nil {
+		// A cut here is retried like any other: the next request
+		// starts over from the same offset.
+		return fmt.Errorf("reading the first %d bytes again, after the server ignored the Range request: %w", r.off, err)
+	}
+	if !bytes.Equal(again.Sum(nil), r.readHash.Sum(nil)) {
+		return fmt.Errorf("%w: the server ignored the Range request and sent the whole file, "+
+			"but its first %d bytes differ from those already read; run the import again to start over", ErrChanged, r.off)
+	}
+	return nil
+}
+
 // validatorOf returns the strong ETag of resp, else its Last-Modified when
-// that is more than a second in the past, as If-Range requires.
-func validatorOf(resp *http.Response) string {
+// that is more than a second in the past, as If-Range requires, with the
+// name of the header it came from. It returns two empty strings when
+// neither can be used.
+func validatorOf(resp *http.Response) (header, value string) {
 	if etag := resp.Header.Get("ETag"); etag != "" && !strings.HasPrefix(etag, "W/") {
-		return etag
+		return "ETag", etag
 	}
 	if lm := resp.Header.Get("Last-Modified"); lm != "" {
 		if t, err := http.ParseTime(lm); err == nil && time.Since(t) > time.Second {
-			return lm
+			return "Last-Modified", lm
 		}
 	}
-	return ""
+	return "", ""
 }
 
-// checkContentRange checks that a 206 answer starts at off.
+// describeValidator formats the validator of a response for an error message.
+func describeValidator(header, value string) string {
+	if header == "" {
+		return "no strong ETag and no Last-Modified older than a second"
+	}
+	return header + " " + value
+}
+
+// checkContentRange checks that a 206 response starts at off.
 func checkContentRange(v string, off int64) error {
 	rest, ok := strings.CutPrefix(v, "bytes ")
-	if !ok {
-		return fmt.Errorf("range response has Content-Range %q, expected bytes %d-", v, off)
-	}
 	start, _, _ := strings.Cut(rest, "-")
-	if n, err := strconv.ParseInt(start, 10, 64); err != nil || n != off {
-		return fmt.Errorf("range response starts at byte %q, expected %d", start, off)
+	if n, err := strconv.ParseInt(start, 10, 64); !ok || err != nil || n != off {
+		return fmt.Errorf("the server responded to the request for bytes %d- with Content-Range %q, "+
+			"which does not start at byte %d", off, v, off)
 	}
 	return nil
 }

@@ -547,6 +547,10 @@ func TestWatchSignalDuringImport(t *testing.T) {
 	if err := w.stopped(res); !errors.Is(err, context.Canceled) {
 		t.Errorf("stopped returned %v, want an error wrapping context.Canceled, which exits 130", err)
 	}
+	lines := checkLogLines(t, logs.String())
+	if last := lines[len(lines)-1]; !strings.Contains(last, "level=WARN") || !strings.Contains(last, "path="+res.interruptedKit) {
+		t.Errorf("last line %q is not a warning naming the interrupted kit", last)
+	}
 	if _, ok := watch.ReadNote(filepath.Join(drop, "kit.tar.zst")); ok {
 		t.Errorf("the interrupted kit was rejected")
 	}

@@ -49,6 +49,9 @@ func main() {
 		// stderr; commands that printed a result of their own keep it.
 		_ = writeJSON(os.Stdout, commandFailure{Status: "failed", Command: cmd.CommandPath(), Error: err.Error(), ExitCode: code})
 	}
+	if errors.As(err, new(loggedError)) {
+		os.Exit(code)
+	}
 	if interrupted {
 		fmt.Fprintln(os.Stderr, interruptedMessage(cmd))
 		os.Exit(code)
@@ -109,11 +112,16 @@ func interruptedMessage(cmd *cobra.Command) string {
 	switch {
 	case cmd != nil && (cmd.Name() == "push" || cmd.Name() == "mirror"):
 		return "Interrupted: run the same command again; it skips the blobs the registry already holds."
-	case cmd != nil && cmd.Name() == "watch":
-		return "Interrupted: the import in progress left the active kit as it was; kits imported earlier in this run stay active. Start the watch again to go on."
 	}
 	return "Interrupted: the active kit is unchanged; run the same command again to finish the work."
 }
+
+// loggedError is an error that the command has logged already, in the
+// format of its other log lines, so main only exits with its code.
+type loggedError struct{ err error }
+
+func (e loggedError) Error() string { return e.err.Error() }
+func (e loggedError) Unwrap() error { return e.err }
 
 // countingWriter counts the bytes written through it.
 type countingWriter struct {

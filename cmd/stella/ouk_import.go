@@ -107,7 +107,15 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 		return usagef("the %s:// source carries credentials before its host; remove them and pass --username with --password-stdin, or use a registry config file", scheme)
 	}
 	ctx := cmd.Context()
-	log := g.logger(cmd.ErrOrStderr())
+	stderr := cmd.ErrOrStderr()
+	// A kit file is imported with a progress bar on a terminal, and the
+	// log lines then share the terminal with it.
+	var lines *terminalLines
+	if !g.quiet && isTerminal(stderr) {
+		lines = &terminalLines{w: stderr}
+		stderr = lines
+	}
+	log := g.logger(stderr)
 	store, dir, err := g.openStoreCache(ctx, log, g.lockWait, importCacheSize)
 	if err != nil {
 		return err
@@ -142,7 +150,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	case info.IsDir():
 		res, err = importer.ImportDir(ctx, source, opts)
 	default:
-		res, err = o.importFile(cmd, source, info.Size(), !g.quiet, opts)
+		res, err = o.importFile(cmd, source, info.Size(), lines, opts)
 	}
 	if err != nil {
 		return fmt.Errorf("importing %s: %w", source, err)
@@ -154,17 +162,18 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	return nil
 }
 
-// importFile streams a kit file, with a progress bar when stderr is a terminal.
-func (o *importOptions) importFile(cmd *cobra.Command, path string, size int64, showBar bool, opts importer.Options) (*importer.Result, error) {
+// importFile streams a kit file, with a progress bar written to lines
+// unless lines is nil.
+func (o *importOptions) importFile(cmd *cobra.Command, path string, size int64, lines *terminalLines, opts importer.Options) (*importer.Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening kit: %w", err)
 	}
 	defer f.Close()
 	var r io.Reader = f
-	if showBar && isTerminal(cmd.ErrOrStderr()) {
+	if lines != nil {
 		bar := progressbar.NewOptions64(size,
-			progressbar.OptionSetWriter(cmd.ErrOrStderr()),
+			progressbar.OptionSetWriter(lines.barWriter()),
 			progressbar.OptionSetDescription("importing"),
 			progressbar.OptionShowBytes(true),
 			progressbar.OptionThrottle(100*time.Millisecond),

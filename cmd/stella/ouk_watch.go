@@ -67,7 +67,10 @@ has not changed for --settle, and always with --once, it is rejected.
 Copy kits into the folder under a hidden name (starting with a dot) and
 rename them when the copy is complete, so a round never sees half a kit.
 Each import, skip, rejection and retry is logged on stderr with the kit
-version and digest; a skip is logged once until the file changes.
+version and digest; a skip is logged once until the file changes. Every
+line on stderr, the importer's lines and the error that ends the watch
+included, is a log line of key=value pairs that starts with time=, level=
+and msg=.
 
 With --once the folder is processed in rounds until a round imports
 nothing, so a kit rejected earlier in the run is tried again against the
@@ -78,7 +81,10 @@ such as in the middle of an import.`,
 		Example: `  stella ouk watch /srv/stella/drop
   stella ouk watch --once --key cosign.pub /media/usb`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args[0]) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w := newWatcher(g, o, args[0], cmd.ErrOrStderr())
+			return w.logExit(w.run(cmd.Context()))
+		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.keys, "key", nil, "trusted public key file (repeatable)")
@@ -89,7 +95,10 @@ such as in the middle of an import.`,
 	return cmd
 }
 
-func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) error {
+// run watches the drop folder until ctx ends or, with --once, until a
+// round imports nothing.
+func (w *watcher) run(ctx context.Context) error {
+	o, dir := w.opts, w.dir
 	if o.interval <= 0 {
 		return usagef("--interval is %s; give a positive duration such as 30s", o.interval)
 	}
@@ -105,8 +114,6 @@ func (o *watchOptions) run(cmd *cobra.Command, g *globalOptions, dir string) err
 	case !info.IsDir():
 		return usagef("drop folder %q is a file, not a folder; give the folder that kits are copied into", dir)
 	}
-	ctx := cmd.Context()
-	w := newWatcher(g, o, dir, cmd.ErrOrStderr())
 	w.log.Info("watching drop folder", "dir", dir, "once", o.once, "interval", o.interval)
 	for {
 		res, err := w.round(ctx)
@@ -156,28 +163,72 @@ func rejectedSummary(res roundResult, dir string) string {
 // stopped logs why a signal ended the watch during a round and returns the
 // error that makes the command exit with exitInterrupted. A watch stopped
 // between rounds leaves nothing half done, so run exits 0 then instead.
+// The line is the last of the watch, so it appears with --quiet too.
 func (w *watcher) stopped(res roundResult) error {
 	if res.interruptedKit != "" {
-		w.log.Warn("watch stopped by a signal during an import; the next run imports the kit again",
+		w.exitLog.Warn("watch stopped by a signal during an import, which left the active kit as it was; "+
+			"kits imported earlier in this run stay active. Start the watch again to import this kit",
 			"dir", w.dir, "path", res.interruptedKit)
-		return fmt.Errorf("watch stopped during the import of %s: %w", res.interruptedKit, context.Canceled)
+		return loggedError{err: fmt.Errorf("watch stopped during the import of %s: %w", res.interruptedKit, context.Canceled)}
 	}
-	w.log.Warn("watch stopped by a signal before the round finished; the next run processes the rest of the folder",
-		"dir", w.dir)
-	return fmt.Errorf("watch stopped during a round in %s: %w", w.dir, context.Canceled)
+	w.exitLog.Warn("watch stopped by a signal before the round finished; kits imported earlier stay active. "+
+		"Start the watch again to process the rest of the folder", "dir", w.dir)
+	return loggedError{err: fmt.Errorf("watch stopped during a round in %s: %w", w.dir, context.Canceled)}
 }
 
-// watchLogger logs watch events at info level, at debug level with
-// --verbose and only errors with --quiet.
-func watchLogger(g *globalOptions, stderr io.Writer) *slog.Logger {
-	level := slog.LevelInfo
+// logExit logs err, the error that ends the watch, as its last line in
+// the format of the other lines, unless it was logged already, and marks
+// it as logged so main does not print it again. The line appears with
+// --quiet too.
+func (w *watcher) logExit(err error) error {
+	if err == nil || errors.As(err, new(loggedError)) {
+		return err
+	}
+	w.exitLog.Error("watch failed", "dir", w.dir, "error", err)
+	return loggedError{err: err}
+}
+
+// watchLoggers returns the logger of watch events, the logger for the
+// store and the importer, and the logger of the line that ends the watch.
+// All three share one text handler, so every line starts with its time and
+// lines logged at once by several goroutines never mix. Watch events log
+// from info level and the importer from warn level. --verbose lowers both
+// by one level, --quiet keeps only errors, and the exit logger logs every
+// level.
+func watchLoggers(g *globalOptions, stderr io.Writer) (watchLog, importLog, exitLog *slog.Logger) {
+	base := slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
+	watchLevel, importLevel := slog.LevelInfo, slog.LevelWarn
 	if g.verbose {
-		level = slog.LevelDebug
+		watchLevel, importLevel = slog.LevelDebug, slog.LevelInfo
 	}
 	if g.quiet {
-		level = slog.LevelError
+		watchLevel, importLevel = slog.LevelError, slog.LevelError
 	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return slog.New(minLevelHandler{min: watchLevel, next: base}),
+		slog.New(minLevelHandler{min: importLevel, next: base}), slog.New(base)
+}
+
+// minLevelHandler passes the records of level min and above to next, so
+// loggers with different levels can share one handler and its lock.
+type minLevelHandler struct {
+	min  slog.Level
+	next slog.Handler
+}
+
+func (h minLevelHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= h.min && h.next.Enabled(ctx, level)
+}
+
+func (h minLevelHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.next.Handle(ctx, r)
+}
+
+func (h minLevelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevelHandler{min: h.min, next: h.next.WithAttrs(attrs)}
+}
+
+func (h minLevelHandler) WithGroup(name string) slog.Handler {
+	return minLevelHandler{min: h.min, next: h.next.WithGroup(name)}
 }
 
 type watcher struct {
@@ -186,6 +237,7 @@ type watcher struct {
 	dir       string
 	log       *slog.Logger
 	importLog *slog.Logger
+	exitLog   *slog.Logger
 	storeDir  string
 	// logged maps a drop folder entry's path to the last event that logOnce
 	// logged for it, so a running watch does not repeat a skip every round.
@@ -200,8 +252,9 @@ type watcher struct {
 }
 
 func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer) *watcher {
-	return &watcher{g: g, opts: o, dir: dir, log: watchLogger(g, stderr), importLog: g.logger(stderr),
-		logged: map[string]loggedEvent{}, unwrittenNotes: map[string]watch.Note{}}
+	w := &watcher{g: g, opts: o, dir: dir, logged: map[string]loggedEvent{}, unwrittenNotes: map[string]watch.Note{}}
+	w.log, w.importLog, w.exitLog = watchLoggers(g, stderr)
+	return w
 }
 
 // outcome is the result of processing one candidate.

@@ -1,0 +1,166 @@
+package mirror
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// cutAt is where resumeServer cuts its first response.
+const cutAt = 1000
+
+// resumeServer serves body with etag, unless it is empty, to the first
+// request but cuts the response after cutAt bytes, and hands every later
+// request to resume.
+func resumeServer(t *testing.T, etag string, body []byte, resume http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) > 1 {
+			resume(w, r)
+			return
+		}
+		if etag != "" {
+			w.Header().Set("ETag", etag)
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		// Returning before Content-Length bytes are written makes the
+		// server close the connection, which the client reads as a cut.
+		w.Write(body[:cutAt])
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// wholeFile responds with status 200 and content, ignoring any Range header.
+func wholeFile(etag string, content []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if etag != "" {
+			w.Header().Set("ETag", etag)
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(content)))
+		w.Write(content)
+	}
+}
+
+// readResumed reads srv's file through OpenHTTP and returns what it read,
+// the read error and the log.
+func readResumed(t *testing.T, srv *httptest.Server) ([]byte, error, string) {
+	t.Helper()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	c := fastRetryClient(t, strings.TrimPrefix(srv.URL, "http://"))
+	r, err := OpenHTTP(testContext(t), c.HTTP, srv.URL+"/kit.tar", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	return got, err, logs.String()
+}
+
+func TestHTTPReaderServerIgnoresRange(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	for _, etag := range []string{`"v1"`, ""} {
+		t.Run("etag="+etag, func(t *testing.T) {
+			srv := resumeServer(t, etag, body, wholeFile(etag, body))
+			got, err, logs := readResumed(t, srv)
+			if err != nil {
+				t.Fatalf("resuming from a server that ignores Range: %v", err)
+			}
+			if !bytes.Equal(got, body) {
+				t.Errorf("read %d bytes, want %d identical ones", len(got), len(body))
+			}
+			if !strings.Contains(logs, "server ignored the Range request") {
+				t.Errorf("log does not say the server ignored the Range request:\n%s", logs)
+			}
+			if !strings.Contains(logs, "offset="+strconv.Itoa(cutAt)) {
+				t.Errorf("log does not name offset %d:\n%s", cutAt, logs)
+			}
+		})
+	}
+}
+
+func TestHTTPReaderResumeErrors(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	altered := bytes.Clone(body)
+	altered[10] = 'X'
+	for _, tc := range []struct {
+		name string
+		// etag is the ETag of the first response.
+		etag   string
+		resume http.HandlerFunc
+		// changed is whether the error wraps ErrChanged.
+		changed bool
+		want    []string
+		notWant []string
+	}{
+		{
+			name: "if-range failed",
+			etag: `"v1"`,
+			resume: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("ETag", `"v2"`)
+				http.ServeContent(w, r, "kit.tar", time.Time{}, bytes.NewReader(body))
+			},
+			changed: true,
+			want:    []string{`started with ETag "v1"`, `now sends ETag "v2"`, "run the import again"},
+			notWant: []string{"Range"},
+		},
+		{
+			name:    "whole file with other bytes",
+			resume:  wholeFile("", altered),
+			changed: true,
+			want:    []string{"ignored the Range request", "first 1000 bytes differ", "run the import again"},
+		},
+		{
+			name:    "whole file with other size",
+			etag:    `"v1"`,
+			resume:  wholeFile(`"v1"`, body[:500]),
+			changed: true,
+			want:    []string{"was 65536 bytes", "is now 500 bytes", "run the import again"},
+			notWant: []string{"Range"},
+		},
+		{
+			name: "range that starts elsewhere",
+			etag: `"v1"`,
+			resume: func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Range", "bytes 0-65535/65536")
+				w.WriteHeader(http.StatusPartialContent)
+				w.Write(body)
+			},
+			want: []string{"request for bytes 1000-", `Content-Range "bytes 0-65535/65536"`,
+				"run the import again", "server that supports Range requests"},
+			notWant: []string{"changed"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := resumeServer(t, tc.etag, body, tc.resume)
+			_, err, _ := readResumed(t, srv)
+			if err == nil {
+				t.Fatal("read succeeded, want an error")
+			}
+			if errors.Is(err, ErrChanged) != tc.changed {
+				t.Errorf("errors.Is(err, ErrChanged) = %v, want %v: %v", !tc.changed, tc.changed, err)
+			}
+			msg := err.Error()
+			for _, want := range append(tc.want, srv.URL+"/kit.tar", "at byte 1000") {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error lacks %q: %s", want, msg)
+				}
+			}
+			for _, unwanted := range tc.notWant {
+				if strings.Contains(msg, unwanted) {
+					t.Errorf("error names %q, which did not happen: %s", unwanted, msg)
+				}
+			}
+		})
+	}
+}
