@@ -3,10 +3,10 @@ package mirror
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"net/http"
@@ -38,7 +38,10 @@ type HTTPReader struct {
 	// header it came from: ETag or Last-Modified.
 	validator       string
 	validatorHeader string
-	// readHash is the SHA-256 of the off bytes returned so far.
+	// readHash is a CRC-32C of the off bytes returned so far. It is used
+	// only to detect a server that ignored Range and sent different
+	// leading bytes. The kit's digests still verify every blob, so a cheap
+	// checksum is enough.
 	readHash hash.Hash
 	resumes  int
 	// Resumes counts the Range requests made after a failure.
@@ -51,7 +54,7 @@ func OpenHTTP(ctx context.Context, client *http.Client, url string, log *slog.Lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &HTTPReader{ctx: ctx, client: client, url: url, log: log, size: -1, readHash: sha256.New()}
+	r := &HTTPReader{ctx: ctx, client: client, url: url, log: log, size: -1, readHash: crc32.New(castagnoli)}
 	if err := withRetry(ctx, log, "GET "+RedactURL(url), func(int) error { return r.request() }); err != nil {
 		return nil, err
 	}
@@ -102,6 +105,9 @@ func (r *HTTPReader) request() error {
 	r.body = resp.Body
 	return nil
 }
+
+// castagnoli is the CRC-32C table, which most CPUs compute in hardware.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // StatusError is an HTTP response status other than 200 or 206.
 type StatusError struct {
@@ -165,7 +171,7 @@ func (r *HTTPReader) Close() error {
 // server that supports Range sends 200 only when If-Range failed, so a
 // changed ETag or Last-Modified means the file changed. Otherwise the server
 // ignored the Range header and sent the whole file: its first r.off bytes
-// are read again and dropped, after checking that they hash to what Read
+// are read again and dropped, after checking that their checksum matches what Read
 // has already returned, so the stream continues with the same file.
 func (r *HTTPReader) skipReadBytes(resp *http.Response) error {
 	if r.validator != "" {
@@ -179,9 +185,9 @@ func (r *HTTPReader) skipReadBytes(resp *http.Response) error {
 		return fmt.Errorf("%w: the file was %d bytes when the download started and is now %d bytes; "+
 			"run the import again to start over", ErrChanged, r.size, resp.ContentLength)
 	}
-	r.log.Info("server ignored the Range request and sent the whole file; reading it again from the start "+
+	r.log.Warn("server ignored the Range request and sent the whole file; reading it again from the start "+
 		"and dropping the bytes already read", "url", RedactURL(r.url), "offset", r.off)
-	again := sha256.New()
+	again := crc32.New(castagnoli)
 	n, err := io.CopyN(again, resp.Body, r.off)
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: the server's copy of the file ends at byte %d, before the %d bytes already read; "+
@@ -190,7 +196,8 @@ func (r *HTTPReader) skipReadBytes(resp *http.Response) error {
 	if err != nil {
 		// A cut here is retried like any other: the next request
 		// starts over from the same offset.
-		return fmt.Errorf("reading the first %d bytes again, after the server ignored the Range request: %w", r.off, err)
+		return fmt.Errorf("reading the first %d bytes again, after the server ignored the Range request: %w; "+
+			"run the import again, or serve the file from a server that supports Range requests", r.off, err)
 	}
 	if !bytes.Equal(again.Sum(nil), r.readHash.Sum(nil)) {
 		return fmt.Errorf("%w: the server ignored the Range request and sent the whole file, "+
