@@ -87,7 +87,7 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 		log.Info("kit is already active")
 		return &s.result, nil
 	}
-	action, err := s.checkPolicy(bm.meta, active, hasActive)
+	action, err := s.checkPolicy(ctx, bm, active, hasActive)
 	if err != nil {
 		return nil, err
 	}
@@ -349,12 +349,13 @@ func (s *session) verifyReferrer(ctx context.Context, ref ocispec.Descriptor, bm
 
 // checkPolicy applies the site's rules on sequence and expiry and returns the
 // history action of the import.
-func (s *session) checkPolicy(meta oci.Meta, active cas.KitRecord, hasActive bool) (string, error) {
+func (s *session) checkPolicy(ctx context.Context, bm *bundleMeta, active cas.KitRecord, hasActive bool) (string, error) {
+	meta := bm.meta
 	action := "import"
 	if hasActive && meta.Sequence < active.Sequence {
 		if !s.opts.AllowDowngrade {
-			return "", fmt.Errorf("kit %s has sequence %d, lower than %d of the active kit %s, so importing it would roll the site back; use `stella ouk rollback` for a deliberate step back, or pass --allow-downgrade: %w",
-				meta.Version, meta.Sequence, active.Sequence, active.Version, errdef.ErrDowngrade)
+			return "", fmt.Errorf("kit %s has sequence %d, lower than %d of the active kit %s, so importing it would roll the site back; %s: %w",
+				meta.Version, meta.Sequence, active.Sequence, active.Version, s.downgradeAdvice(ctx, bm.desc.Digest), errdef.ErrDowngrade)
 		}
 		s.warn(fmt.Sprintf("downgrading from kit %s (sequence %d) to %s (sequence %d) because --allow-downgrade is set",
 			active.Version, active.Sequence, meta.Version, meta.Sequence))
@@ -370,6 +371,33 @@ func (s *session) checkPolicy(meta oci.Meta, active cas.KitRecord, hasActive boo
 			meta.Version, meta.Expires.UTC().Format("2006-01-02T15:04:05Z")))
 	}
 	return action, nil
+}
+
+// downgradeAdvice returns how to make the older kit with bundle digest d
+// active on purpose. `stella ouk rollback` reaches only a kit of the
+// history that the store held before this import, because gc removes the
+// blobs of old kits. Any other kit needs --allow-downgrade.
+func (s *session) downgradeAdvice(ctx context.Context, d digest.Digest) string {
+	if s.heldBefore(ctx, d) {
+		return fmt.Sprintf("the store still holds this kit, so run `stella ouk rollback %s` for a deliberate step back, "+
+			"or pass --allow-downgrade", d)
+	}
+	return "the store does not hold this kit (gc removed it, or it was never imported), so `stella ouk rollback` " +
+		"cannot return to it; pass --allow-downgrade for a deliberate step back"
+}
+
+// heldBefore reports whether the history lists the kit with bundle digest d
+// and its bundle index was in the store before this import.
+func (s *session) heldBefore(ctx context.Context, d digest.Digest) bool {
+	if slices.ContainsFunc(s.added, func(a ocispec.Descriptor) bool { return a.Digest == d }) {
+		return false
+	}
+	hist, err := s.opts.Store.History(ctx)
+	if err != nil {
+		// The advice for a kit not in the store works in either case.
+		return false
+	}
+	return slices.ContainsFunc(hist, func(h cas.KitRecord) bool { return h.Digest == d })
 }
 
 // indexDB builds the lookup index for DB layers not indexed before.

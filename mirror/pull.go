@@ -3,10 +3,12 @@ package mirror
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
@@ -136,6 +138,10 @@ func fetchReference(ctx context.Context, repo *remote.Repository, reference stri
 		return nil
 	})
 	where := repo.Reference.Registry + "/" + repo.Reference.Repository
+	if errors.Is(err, errdef.ErrNotFound) {
+		return desc, nil, fmt.Errorf("resolving %s in %s: %s: %w", reference, where,
+			notFoundAdvice(repo, reference), errdef.ErrNotFound)
+	}
 	if err != nil {
 		return desc, nil, fmt.Errorf("resolving %s in %s: %w", reference, where, err)
 	}
@@ -149,6 +155,24 @@ func fetchReference(ctx context.Context, repo *remote.Repository, reference stri
 			desc.Digest, reference, where, len(raw), got, errdef.ErrDigestMismatch)
 	}
 	return desc, raw, nil
+}
+
+// notFoundAdvice explains a registry's 404 for reference, a tag or a
+// digest, and names the commands that list the repository's tags. A
+// registry returns 404 for a missing repository too, so the advice covers
+// both.
+func notFoundAdvice(repo *remote.Repository, reference string) string {
+	where := repo.Reference.Registry + "/" + repo.Reference.Repository
+	oras, crane := "oras repo tags", "crane ls"
+	if repo.PlainHTTP {
+		oras, crane = "oras repo tags --plain-http", "crane ls --insecure"
+	}
+	missing := "tag " + reference
+	if _, err := digest.Parse(reference); err == nil {
+		missing = "manifest " + reference
+	}
+	return fmt.Sprintf("the registry has no %s in repository %s, or no such repository; check the tag or digest "+
+		"and the repository, and list the repository's tags with `%s %s` or `%s %s`", missing, where, oras, where, crane, where)
 }
 
 // isBundleIndex reports whether raw, of the given media type, is an OCI

@@ -192,14 +192,17 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			given := len(args)
-			if purl != "" {
+			if cmd.Flags().Changed("purl") {
 				given++
 			}
-			if cpe != "" {
+			if cmd.Flags().Changed("cpe") {
 				given++
 			}
 			if given != 1 {
 				return usagef("give exactly one of ID, --purl or --cpe")
+			}
+			if err := checkLookupNotEmpty(cmd, args); err != nil {
+				return err
 			}
 			if err := validateLookupQuery(purl, cpe); err != nil {
 				return err
@@ -237,6 +240,23 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&cpe, "cpe", "", "CPE 2.3 name, or a CPE 2.2 URI such as cpe:/a:VENDOR:PRODUCT:VERSION")
 	out.register(cmd)
 	return cmd
+}
+
+// checkLookupNotEmpty rejects an empty ID, --purl or --cpe, as an unset
+// shell variable gives, with a usage error that names it.
+func checkLookupNotEmpty(cmd *cobra.Command, args []string) error {
+	for _, flag := range []struct{ name, example string }{
+		{"purl", "pkg:npm/lodash@4.17.20"},
+		{"cpe", "cpe:2.3:a:webmproject:libwebp:1.3.1:*:*:*:*:*:*:*"},
+	} {
+		if f := cmd.Flags().Lookup(flag.name); f.Changed && strings.TrimSpace(f.Value.String()) == "" {
+			return usagef("--%s is empty; give a value such as %s", flag.name, flag.example)
+		}
+	}
+	if len(args) == 1 && strings.TrimSpace(args[0]) == "" {
+		return usagef("the record ID is empty; give an ID or alias such as CVE-2021-23337")
+	}
+	return nil
 }
 
 // validateLookupQuery rejects a malformed --purl or --cpe, or a purl type

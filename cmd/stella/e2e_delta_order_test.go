@@ -16,7 +16,7 @@ func TestDeltaCommandRejectsNewerBase(t *testing.T) {
 	if r.code != exitUsage {
 		t.Errorf("delta from a newer base: exit %d, want %d\n%s", r.code, exitUsage, r.stderr)
 	}
-	for _, want := range []string{"night-01", "night-02", "sequence 2", "1 of the new kit"} {
+	for _, want := range []string{"night-01", "night-02", "sequence 2", "sequence 1) of --to"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("error does not name %q:\n%s", want, r.stderr)
 		}

@@ -27,8 +27,11 @@ func TestDeltaSwappedKitsExitUsage(t *testing.T) {
 	series := e.buildSeries(2)
 	out := filepath.Join(e.dir, "reverse.delta.tar.zst")
 	r := e.run("ouk", "delta", "--from", series[1].full, "--to", series[0].full, "-o", out, "--key", e.key)
-	assertFailure(t, "delta from the newer kit", r, exitUsage,
-		"night-02 (--from) has sequence 2", "the base is the newer kit", "swap --from and --to")
+	assertFailure(t, "delta from the newer kit", r, exitUsage, "--from names kit night-02 (sequence 2)",
+		"newer than kit night-01 (sequence 1) of --to", "--from must be the older kit", "swap --from and --to")
+	if strings.Contains(r.stderr, "invalid argument") {
+		t.Errorf("delta from the newer kit ends in a sentinel's text:\n%s", r.stderr)
+	}
 	assertNoFile(t, out)
 
 	r = e.run("ouk", "delta", "--from", series[0].full, "--to", series[1].full, "-o", filepath.Join(e.dir, "d.zip"))

@@ -144,6 +144,25 @@ func TestBuildEncryptedKeyWithoutPassword(t *testing.T) {
 	if !strings.Contains(string(out), "COSIGN_PASSWORD") {
 		t.Errorf("error does not name COSIGN_PASSWORD:\n%s", out)
 	}
+	if strings.Contains(string(out), "wrong password") {
+		t.Errorf("error calls the missing password wrong:\n%s", out)
+	}
+
+	kit := e.buildKit("unlocked.tar", "--version", "1.0.0")
+	sign := exec.Command(stellaBin, "ouk", "sign", "--key", filepath.Join(keys, "cosign.key"), kit)
+	sign.Env = build.Env
+	out, err = sign.CombinedOutput()
+	if err == nil {
+		t.Fatalf("sign with an encrypted key and no password succeeded:\n%s", out)
+	}
+	for _, want := range []string{"encrypted", "no password was given", "COSIGN_PASSWORD", "terminal"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("sign error does not mention %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "wrong password") {
+		t.Errorf("sign error calls the missing password wrong:\n%s", out)
+	}
 }
 
 func TestStoreInUseNamesLockTimeout(t *testing.T) {

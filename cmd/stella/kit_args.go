@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 )
@@ -28,4 +31,28 @@ func checkLocalKitArg(command, arg string) error {
 			command, arg, arg)
 	}
 	return usagef("%s reads kit files and layout folders, and %s is neither", command, arg)
+}
+
+// checkKitPath returns an error that names path when the kit file or layout
+// folder there does not exist or cannot be read, so that a mistyped path is
+// not reported as a damaged kit. It returns nil when stat succeeds.
+func checkKitPath(path string) error {
+	_, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("kit %s not found: %w; check the path, and give a kit file or a layout folder", path, err)
+	}
+	return kitReadError(path, err)
+}
+
+// kitReadError describes err, from opening or reading the kit at path, as
+// a problem with the path rather than with the kit's content.
+func kitReadError(path string, err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("kit %s cannot be read: %w; run the command as a user who may read it, or copy it "+
+			"to a place you can read", path, err)
+	}
+	return fmt.Errorf("reading kit %s: %w", path, err)
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -75,6 +77,11 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
+	for _, arg := range []namedPath{{flag: "--from", path: o.from}, {flag: "--to", path: o.to}} {
+		if err := checkKitSourceArg(arg.flag, arg.path); err != nil {
+			return err
+		}
+	}
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
 	var store *cas.Store
@@ -130,8 +137,8 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 
 // checkDeltaOrder rejects a base whose sequence is not lower than the
 // target's: import would reject the delta as a downgrade or a replay.
-// Both are mistakes in the request, so the error wraps
-// errdef.ErrInvalidArgument. The same kit on both sides is left to
+// Both are mistakes in the request, so the error is a usage error. The
+// same kit on both sides is left to
 // delta.Compute, which names it.
 func checkDeltaOrder(base, target *delta.Kit) error {
 	b, t := base.Meta, target.Meta
@@ -142,13 +149,38 @@ func checkDeltaOrder(base, target *delta.Kit) error {
 	case b.Sequence < t.Sequence:
 		return nil
 	case b.Sequence > t.Sequence:
-		return fmt.Errorf("base kit %s (--from) has sequence %d, higher than %d of the new kit %s (--to), "+
-			"so the base is the newer kit; a delta goes from the older kit to the newer one, so swap --from and --to: %w",
-			b.Version, b.Sequence, t.Sequence, t.Version, errdef.ErrInvalidArgument)
+		return usagef("--from names kit %s (sequence %d), which is newer than kit %s (sequence %d) of --to; "+
+			"--from must be the older kit, with the lower sequence, so swap --from and --to",
+			b.Version, b.Sequence, t.Version, t.Sequence)
 	}
-	return fmt.Errorf("base kit %s (--from) and new kit %s (--to) both have sequence %d; a delta needs a base "+
-		"with a lower sequence, so pick an older base kit or rebuild the new kit with a higher --sequence: %w",
-		b.Version, t.Version, b.Sequence, errdef.ErrInvalidArgument)
+	return usagef("--from names kit %s and --to kit %s, and both have sequence %d; --from must be the older kit, "+
+		"with the lower sequence, so pick an older kit for --from or rebuild the new kit with a higher --sequence",
+		b.Version, t.Version, b.Sequence)
+}
+
+// checkKitSourceArg rejects a --from or --to value that names nothing:
+// no file or folder has that name, and it is neither a digest nor
+// "active". A value with a path separator or a dot is reported as a
+// missing file. Any other value is more likely a misspelled keyword than a
+// path, so it gets a usage error that lists the accepted forms.
+func checkKitSourceArg(flag, value string) error {
+	if isStoredKitArg(value) {
+		return nil
+	}
+	_, err := os.Stat(value)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if strings.ContainsAny(value, "./"+string(filepath.Separator)) {
+		return fmt.Errorf("%s: kit %s not found: %w; check the path, and give a kit file or a layout folder", flag, value, err)
+	}
+	accepted := "a kit file, a layout folder, the bundle digest (or a prefix of at least six hex digits) of a kit " +
+		"in the store, or active for the active kit"
+	if strings.EqualFold(value, "active") {
+		return usagef("%s %s: the keyword is lower case, so write %s active; %s takes %s", flag, value, flag, flag, accepted)
+	}
+	return usagef("%s %s is not a file or folder (no such path), a kit digest or active; %s takes %s",
+		flag, value, flag, accepted)
 }
 
 func printDeltaResult(cmd *cobra.Command, res *delta.Result) {

@@ -20,8 +20,9 @@ func newKeygenCommand(g *globalOptions) *cobra.Command {
 		Long: `Create an ECDSA P-256 key pair as cosign generate-key-pair does. The private
 key is encrypted with the password in $COSIGN_PASSWORD (an empty value is
 allowed), or one typed at the prompt on a terminal. Without either, or with
-an empty password, the private key is not protected, and keygen prints a
-warning.`,
+an empty password, keygen encrypts the key with an empty password, which
+protects nothing, prints a warning and exits with 0, so that scripts can
+create keys; set COSIGN_PASSWORD to protect the key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := format.validate(); err != nil {

@@ -68,7 +68,7 @@ two kits. To go back further, pick a digest from 'stella ouk history'.`,
 				return fmt.Errorf("activating kit %s: %w", info.Version, err)
 			}
 			if out.json() {
-				return writeJSON(cmd.OutOrStdout(), info)
+				return writeJSON(cmd.OutOrStdout(), newRollbackReport(info, prev))
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), switchMessage(prev, info.Version, info.Sequence, info.Digest))
 			return nil
@@ -114,7 +114,8 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 				"with --allow-downgrade when it is older than the active kit: %w",
 				printable(removed[0].Version), removed[0].Digest, errdef.ErrNotFound)
 		}
-		return "", fmt.Errorf("the history contains no kit other than the active %s; name a kit digest to roll back to", active.Version)
+		return "", fmt.Errorf("there is no earlier kit to roll back to: the history contains only the active kit %s (%s); "+
+			"to return to an older kit, import its file with --allow-downgrade", printable(active.Version), active.Digest)
 	}
 	var matches []cas.KitRecord
 	seen := map[digest.Digest]bool{}
@@ -145,6 +146,40 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 		return m.Digest, nil
 	}
 	return "", usagef("digest prefix %q matches %d kits; give more of the digest", want, len(matches))
+}
+
+// rollbackReport is the JSON output of a rollback: the kit now active,
+// with the fields of `stella ouk status`, and the kit it replaced.
+type rollbackReport struct {
+	*kitInfo
+	Previous *previousKit `json:"previous,omitempty"`
+	// Direction is "older" or "newer" when the new kit's sequence is lower
+	// or higher than the previous kit's, and "same" when they are equal.
+	Direction string `json:"direction,omitempty"`
+}
+
+// previousKit is the kit that was active before a rollback.
+type previousKit struct {
+	Digest   string `json:"digest"`
+	Version  string `json:"version"`
+	Sequence int64  `json:"sequence"`
+}
+
+func newRollbackReport(info *kitInfo, prev cas.KitRecord) rollbackReport {
+	rep := rollbackReport{kitInfo: info}
+	if prev.Digest == "" {
+		return rep
+	}
+	rep.Previous = &previousKit{Digest: prev.Digest.String(), Version: prev.Version, Sequence: prev.Sequence}
+	switch {
+	case info.Sequence < prev.Sequence:
+		rep.Direction = "older"
+	case info.Sequence > prev.Sequence:
+		rep.Direction = "newer"
+	default:
+		rep.Direction = "same"
+	}
+	return rep
 }
 
 // switchMessage describes a rollback from the kit prev to the target kit,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/opencontainers/go-digest"
@@ -67,6 +68,9 @@ a bad signature.`,
 			if err := checkLocalKitArg("verify", args[0]); err != nil {
 				return err
 			}
+			if err := checkKitPath(args[0]); err != nil {
+				return err
+			}
 			dir, err := g.storeDir()
 			if err != nil {
 				return err
@@ -111,6 +115,9 @@ a bad signature.`,
 				}
 			}
 			if openErr != nil {
+				if errors.Is(openErr, fs.ErrPermission) {
+					return kitReadError(args[0], openErr)
+				}
 				if errors.Is(openErr, io.ErrUnexpectedEOF) {
 					// A truncated kit's reason already gives the next step.
 					return fmt.Errorf("kit %s is damaged or not a kit: %w", args[0], openErr)

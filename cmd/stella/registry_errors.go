@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
+	"syscall"
 
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
@@ -73,8 +75,9 @@ func describeResponse(resp *errcode.ErrorResponse) string {
 var status401 = regexp.MustCompile(`\b401\b`)
 
 // hint returns advice for err, or "" when it has none: rejected or
-// missing credentials, an unknown certificate authority, or a mismatch
-// between --plain-http and the registry's protocol. resp is the registry's
+// missing credentials, an unknown certificate authority, a mismatch
+// between --plain-http and the registry's protocol, a refused connection
+// or a host name that does not resolve. resp is the registry's
 // error response in err, or nil.
 func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.ErrorResponse) string {
 	msg := err.Error()
@@ -93,8 +96,30 @@ func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.Error
 	case resp == nil && (status401.MatchString(msg) || strings.Contains(msg, "Unauthorized")):
 		// A web server's refusal, which is no registry error response.
 		return "; check --username with --password-stdin, or the credentials in --registry-config"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("; nothing accepts connections at %s: check the address and port, and that the "+
+			"registry or web server runs there", r.hostOr("that address"))
+	case isHostNotFound(err):
+		return fmt.Sprintf("; the host name of %s does not resolve: check the address, and that this host "+
+			"can resolve it (/etc/hosts or DNS)", r.hostOr("the address"))
 	}
 	return ""
+}
+
+// hostOr returns the host the command connects to, or fallback when it
+// is not known.
+func (r *registryFlags) hostOr(fallback string) string {
+	if r.host == "" {
+		return fallback
+	}
+	return r.host
+}
+
+// isHostNotFound reports whether err is a DNS lookup that found no such
+// host.
+func isHostNotFound(err error) bool {
+	var dnsErr *net.DNSError
+	return errors.As(err, &dnsErr) && dnsErr.IsNotFound
 }
 
 // unauthorizedHint returns the advice for a registry that rejected the

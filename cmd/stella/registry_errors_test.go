@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"oras.land/oras-go/v2/registry/remote/errcode"
@@ -82,5 +85,28 @@ func TestExplainNoCredentialHintForDigits(t *testing.T) {
 	got := r.explain(context.Background(), errors.New("GET https://127.0.0.1:8443/kit.tar: response status 401")).Error()
 	if !strings.Contains(got, "--username") {
 		t.Errorf("no credential advice for a web server's 401:\n%s", got)
+	}
+}
+
+func TestExplainConnectionFailures(t *testing.T) {
+	r := &registryFlags{host: "127.0.0.1:5999"}
+	refused := fmt.Errorf("resolving 1: %w", &net.OpError{Op: "dial", Net: "tcp",
+		Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}})
+	got := r.explain(context.Background(), refused).Error()
+	for _, want := range []string{"connection refused", "nothing accepts connections at 127.0.0.1:5999", "check the address and port"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("refused connection: message lacks %q:\n%s", want, got)
+		}
+	}
+	if !errors.Is(r.explain(context.Background(), refused), syscall.ECONNREFUSED) {
+		t.Error("the explained error no longer wraps ECONNREFUSED")
+	}
+
+	unknown := fmt.Errorf("pushing: %w", &net.OpError{Op: "dial", Net: "tcp",
+		Err: &net.DNSError{Err: "no such host", Name: "registry.example.test", IsNotFound: true}})
+	r = &registryFlags{host: "registry.example.test:5000"}
+	got = r.explain(context.Background(), unknown).Error()
+	if !strings.Contains(got, "the host name of registry.example.test:5000 does not resolve") {
+		t.Errorf("unknown host: message lacks the advice:\n%s", got)
 	}
 }

@@ -42,7 +42,14 @@ func (g *globalOptions) openStoreCache(_ context.Context, log *slog.Logger, wait
 		return nil, "", err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, "", fmt.Errorf("creating store folder %s: %w; create it as a user who may write its parent "+
+				"folder and make this user its owner, or give another folder with --store or $STELLA_HOME", dir, err)
+		}
 		return nil, "", fmt.Errorf("creating store folder: %w", err)
+	}
+	if err := checkStoreFolderAccess(dir); err != nil {
+		return nil, "", err
 	}
 	s, err := cas.Open(filepath.Join(dir, storeDBDir), cas.Options{Logger: log, LockWait: wait, CacheSize: cacheSize})
 	if errors.Is(err, errdef.ErrStoreInUse) {
@@ -61,6 +68,24 @@ func (g *globalOptions) openStoreCache(_ context.Context, log *slog.Logger, wait
 		return nil, "", fmt.Errorf("opening store %s: %w", dir, err)
 	}
 	return s, dir, nil
+}
+
+// checkStoreFolderAccess returns an error that names the store folder dir
+// when this user may not enter it, as when another user owns it with mode
+// 0700. Without it, the first failure is the store's attempt to create
+// dir/db, whose "permission denied" suggests that the folder is missing.
+func checkStoreFolderAccess(dir string) error {
+	_, err := os.Stat(filepath.Join(dir, storeDBDir))
+	if err == nil || !errors.Is(err, fs.ErrPermission) {
+		return nil
+	}
+	mode := ""
+	if info, serr := os.Stat(dir); serr == nil {
+		mode = fmt.Sprintf(" (mode %s)", info.Mode())
+	}
+	return fmt.Errorf("store folder %s%s exists, but this user may not enter it: %w; run stella as the user who "+
+		"owns the store, give this user read, write and search (x) permission on the folder, or give another "+
+		"folder with --store or $STELLA_HOME", dir, mode, err)
 }
 
 // trustedKeys loads the keys given with --key and every *.pub in the store's
@@ -99,9 +124,13 @@ func loadSigner(path string) (cryptoSigner, error) {
 	}
 	s, err := sign.LoadPrivateKey(raw, pw)
 	if errors.Is(err, sign.ErrWrongPassword) && pw == nil {
-		// No password came from the environment or a terminal.
-		return nil, fmt.Errorf("loading signing key %s: the key is encrypted and no password was given: "+
-			"set COSIGN_PASSWORD to the password it was created with, or run on a terminal to be asked: %w", path, err)
+		// No password came from the environment or a terminal, so the
+		// library's "wrong password" would mislead. The message leaves it
+		// out, and the chain keeps it for errors.Is.
+		return nil, &explainedError{err: err, msg: fmt.Sprintf("loading signing key %s: the key is encrypted with a "+
+			"password, and no password was given, because COSIGN_PASSWORD is not set and standard input is not a "+
+			"terminal; set COSIGN_PASSWORD to the password the key was created with, or run the command on a "+
+			"terminal to type it", path)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("loading signing key %s: %w", path, err)

@@ -107,6 +107,39 @@ func TestBuildRejectsNonSPDXSBOM(t *testing.T) {
 	}
 }
 
+func TestReadSBOMNamesFormat(t *testing.T) {
+	cases := []struct {
+		name, doc string
+		want      []string
+	}{
+		{"cyclonedx", `{"bomFormat":"CycloneDX","specVersion":"1.5"}`,
+			[]string{"is a CycloneDX 1.5 document", "SPDX 2.3 JSON SBOM only", "syft convert", "leave out --sbom"}},
+		{"spdx 2.2", `{"spdxVersion":"SPDX-2.2"}`, []string{`spdxVersion "SPDX-2.2"`, "SPDX 2.3 JSON SBOM only"}},
+		{"other json", `{"packages":[]}`, []string{"has no spdxVersion field", "not an SPDX JSON document"}},
+		{"not json", `<bom/>`, []string{"is not JSON", "syft convert"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "bom.json")
+			if err := os.WriteFile(path, []byte(c.doc), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := readSBOM(path)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), `spdxVersion ""`) {
+				t.Errorf("error quotes an empty spdxVersion: %v", err)
+			}
+		})
+	}
+}
+
 func TestBuildWithBaseAddsOneLayer(t *testing.T) {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.tar")

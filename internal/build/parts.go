@@ -190,14 +190,33 @@ func readSBOM(path string) ([]byte, error) {
 	}
 	var head struct {
 		SPDXVersion string `json:"spdxVersion"`
+		BOMFormat   string `json:"bomFormat"`
+		SpecVersion string `json:"specVersion"`
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
-		return nil, fmt.Errorf("SBOM %s is not JSON: %v; give an SPDX 2.3 JSON document", path, err)
+		return nil, fmt.Errorf("SBOM %s is not JSON: %v; %s", path, err, sbomAdvice(path))
 	}
-	if head.SPDXVersion != "SPDX-2.3" {
-		return nil, fmt.Errorf("SBOM %s has spdxVersion %q; give an SPDX 2.3 JSON document", path, head.SPDXVersion)
+	switch {
+	case head.SPDXVersion == "SPDX-2.3":
+		return raw, nil
+	case head.BOMFormat == "CycloneDX":
+		return nil, fmt.Errorf("SBOM %s is a CycloneDX %s document, but a kit carries an SPDX 2.3 JSON SBOM only; %s",
+			path, head.SpecVersion, sbomAdvice(path))
+	case head.SPDXVersion == "":
+		return nil, fmt.Errorf("SBOM %s has no spdxVersion field, so it is not an SPDX JSON document, and a kit "+
+			"carries an SPDX 2.3 JSON SBOM only; %s", path, sbomAdvice(path))
 	}
-	return raw, nil
+	return nil, fmt.Errorf("SBOM %s has spdxVersion %q, but a kit carries an SPDX 2.3 JSON SBOM only; %s",
+		path, head.SPDXVersion, sbomAdvice(path))
+}
+
+// sbomAdvice returns the next step for an SBOM file that a kit cannot
+// carry as it is. syft's spdx-json output is SPDX 2.3 JSON, as the Output
+// Formats page of the syft wiki states (June 2024).
+func sbomAdvice(path string) string {
+	return fmt.Sprintf("convert it, for example with `syft convert %s -o spdx-json=SBOM.spdx.json`, and pass the "+
+		"result, or leave out --sbom (and sbom in the build file) so that the kit carries the SBOM stella generates "+
+		"from its contents", path)
 }
 
 // multiSource reads blobs from the staging store, then from each image or

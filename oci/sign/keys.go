@@ -112,6 +112,10 @@ func LoadPrivateKey(pemBytes, password []byte) (crypto.Signer, error) {
 		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
 	case PEMTypeEC:
 		key, err = x509.ParseECPrivateKey(block.Bytes)
+	case PEMTypePublic:
+		return nil, errors.New("reading private key: the file contains a public key, but signing needs the private " +
+			"key; give the matching private key, such as the cosign.key that `stella ouk keygen` and " +
+			"`cosign generate-key-pair` write beside cosign.pub")
 	default:
 		return nil, fmt.Errorf("reading private key: unsupported PEM block type %q; expected %q, %q, %q or %q",
 			block.Type, PEMTypeEncryptedSigstore, PEMTypeEncryptedCosign, PEMTypePKCS8, PEMTypeEC)
@@ -150,12 +154,27 @@ func decryptPrivateKey(sealed, password []byte) (any, error) {
 	return key, nil
 }
 
+// isPrivateKeyType reports whether a PEM block of type blockType holds a
+// private key that LoadPrivateKey reads.
+func isPrivateKeyType(blockType string) bool {
+	switch blockType {
+	case PEMTypeEncryptedSigstore, PEMTypeEncryptedCosign, PEMTypePKCS8, PEMTypeEC:
+		return true
+	}
+	return false
+}
+
 // LoadPublicKey decodes the first PEM block of pemBytes as a PKIX "PUBLIC
 // KEY". The key must be ECDSA or RSA.
 func LoadPublicKey(pemBytes []byte) (crypto.PublicKey, error) {
 	block, _ := pem.Decode(pemBytes)
 	if block == nil {
 		return nil, errors.New("reading public key: no PEM block found; expected a cosign.pub file")
+	}
+	if isPrivateKeyType(block.Type) {
+		return nil, fmt.Errorf("reading public key: the file contains a private key (PEM block %q), but a trusted "+
+			"key must be a public key; give the matching public key, such as the cosign.pub that `stella ouk keygen` "+
+			"and `cosign generate-key-pair` write beside cosign.key", block.Type)
 	}
 	if block.Type != PEMTypePublic {
 		return nil, fmt.Errorf("reading public key: PEM block type is %q, expected %q", block.Type, PEMTypePublic)
@@ -260,6 +279,9 @@ func loadTrustedKeyFile(path string) (TrustedKey, error) {
 
 	pub, err := LoadPublicKey(raw)
 	if err != nil {
+		if sibling := publicKeyBeside(path, raw); sibling != "" {
+			return TrustedKey{}, fmt.Errorf("%s: %w; the public key beside it is %s", path, err, sibling)
+		}
 		return TrustedKey{}, fmt.Errorf("%s: %w", path, err)
 	}
 	id, err := KeyID(pub)
@@ -267,4 +289,19 @@ func loadTrustedKeyFile(path string) (TrustedKey, error) {
 		return TrustedKey{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return TrustedKey{ID: id, Key: pub, Source: path}, nil
+}
+
+// publicKeyBeside returns the .pub file beside path when raw, the contents
+// of path, is a private key and path ends in .key, as cosign.key does. It
+// returns "" otherwise.
+func publicKeyBeside(path string, raw []byte) string {
+	block, _ := pem.Decode(raw)
+	if block == nil || !isPrivateKeyType(block.Type) || !strings.HasSuffix(path, ".key") {
+		return ""
+	}
+	sibling := strings.TrimSuffix(path, ".key") + ".pub"
+	if info, err := os.Stat(sibling); err != nil || !info.Mode().IsRegular() {
+		return ""
+	}
+	return sibling
 }

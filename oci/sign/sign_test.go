@@ -174,8 +174,47 @@ func TestLoadPrivateKeyRejects(t *testing.T) {
 
 func TestLoadPublicKeyRejectsPrivate(t *testing.T) {
 	a, _ := testKeys(t)
-	if _, err := LoadPublicKey(a.privPEM); err == nil {
+	_, err := LoadPublicKey(a.privPEM)
+	if err == nil {
 		t.Fatal("a private key loaded as public key")
+	}
+	if !strings.Contains(err.Error(), "contains a private key") || !strings.Contains(err.Error(), "cosign.pub") {
+		t.Errorf("error does not say the file is a private key and name the public key: %v", err)
+	}
+}
+
+func TestLoadPrivateKeyRejectsPublic(t *testing.T) {
+	a, _ := testKeys(t)
+	_, err := LoadPrivateKey(a.pubPEM, testPassword)
+	if err == nil {
+		t.Fatal("a public key loaded as private key")
+	}
+	if !strings.Contains(err.Error(), "contains a public key") || !strings.Contains(err.Error(), "cosign.key") {
+		t.Errorf("error does not say the file is a public key and name the private key: %v", err)
+	}
+}
+
+func TestLoadTrustedKeysPrivateNamesPub(t *testing.T) {
+	a, _ := testKeys(t)
+	dir := t.TempDir()
+	priv := filepath.Join(dir, "cosign.key")
+	if err := os.WriteFile(priv, a.privPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadTrustedKeys([]string{priv}, nil)
+	if err == nil {
+		t.Fatal("a private key loaded as trusted key")
+	}
+	pub := filepath.Join(dir, "cosign.pub")
+	if strings.Contains(err.Error(), "the public key beside it") {
+		t.Errorf("error names a public key file that does not exist: %v", err)
+	}
+	if err := os.WriteFile(pub, a.pubPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadTrustedKeys([]string{priv}, nil)
+	if err == nil || !strings.Contains(err.Error(), "the public key beside it is "+pub) {
+		t.Errorf("error does not name the public key beside the private one: %v", err)
 	}
 }
 
