@@ -201,15 +201,17 @@ func TestCPEWithoutVersionPossiblyAffected(t *testing.T) {
 		t.Errorf("scan text does not show the summary and the reason of CVE-2030-0001:\n%s", text)
 	}
 
-	// A second CPE of the same package whose version "*" matches every
-	// criterion confirms CVE-2030-0001, whichever CPE comes first.
+	// For a package without a version, a second CPE whose version "*"
+	// matches every criterion without a version range confirms
+	// CVE-2030-0001, whichever CPE comes first. With a version, the scan
+	// would look the "*" CPE up at that version.
 	twoCPEs := filepath.Join(e.dir, "two-cpes.spdx.json")
 	writeJSONFile(t, twoCPEs, map[string]any{
 		"spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT",
 		"name": "two-cpes", "documentNamespace": "https://stella-ops.org/spdx/two-cpes",
 		"creationInfo": map[string]any{"created": "2026-01-01T00:00:00Z", "creators": []string{"Tool: stella-tests"}},
 		"packages": []map[string]any{{
-			"SPDXID": "SPDXRef-Package-0", "name": "widget", "versionInfo": "1.5", "downloadLocation": "NOASSERTION",
+			"SPDXID": "SPDXRef-Package-0", "name": "widget", "versionInfo": "NOASSERTION", "downloadLocation": "NOASSERTION",
 			"externalRefs": []map[string]string{
 				{"referenceCategory": "SECURITY", "referenceType": "cpe23Type", "referenceLocator": cpe},
 				{"referenceCategory": "SECURITY", "referenceType": "cpe23Type", "referenceLocator": "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*"},

@@ -82,10 +82,14 @@ func TestScanFindings(t *testing.T) {
 			if f.PossiblyAffected != "" {
 				t.Errorf("2.3.0 is in the range of %s but marked possibly affected: %q", f.ID, f.PossiblyAffected)
 			}
-		case "two":
-			// The purl's version "not-a-version" cannot be compared with
-			// the record's range, so the package is possibly affected.
+		case "not-a-version":
+			// The purl's version "not-a-version", not the SBOM's "two",
+			// is looked up. It cannot be compared with the record's
+			// range, so the package is possibly affected.
 			invalidVersionFound = true
+			if f.SBOMVersion != "two" {
+				t.Errorf("invalid version: finding %s has sbomVersion %q, want the SBOM's version two", f.ID, f.SBOMVersion)
+			}
 			if !strings.Contains(f.PossiblyAffected, "not a valid npm version") {
 				t.Errorf("invalid version: finding %s has possiblyAffected %q, want the invalid version named", f.ID, f.PossiblyAffected)
 			}

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	packageurl "github.com/package-url/packageurl-go"
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/internal/errdef"
@@ -31,8 +31,23 @@ type scanReport struct {
 	Skipped   []skipped `json:"skipped"`
 	// Notes lists identifiers that were not looked up, such as a purl of a
 	// type with no OSV ecosystem, for packages that were matched by another.
-	Notes []scanNote   `json:"notes"`
-	Quota *quota.State `json:"quota,omitempty"`
+	Notes []scanNote `json:"notes"`
+	// VersionMismatches lists packages whose purl or CPE names a version
+	// other than the SBOM's version field. The identifier's version was
+	// looked up.
+	VersionMismatches []versionMismatch `json:"versionMismatches"`
+	Quota             *quota.State      `json:"quota,omitempty"`
+}
+
+// versionMismatch is a package whose purl or CPE names another version
+// than its SBOM version field.
+type versionMismatch struct {
+	Package     string `json:"package"`
+	SBOMVersion string `json:"sbomVersion"`
+	// Identifier is the purl or CPE, as the SBOM writes it.
+	Identifier string `json:"identifier"`
+	// Version is the identifier's version, which was looked up.
+	Version string `json:"version"`
 }
 
 // scanNote is an identifier of a scanned package that was not looked up.
@@ -53,21 +68,25 @@ type kitRef struct {
 }
 
 type finding struct {
-	Package  string   `json:"package"`
-	Version  string   `json:"version"`
-	PURL     string   `json:"purl,omitempty"`
-	ID       string   `json:"id"`
-	Aliases  []string `json:"aliases,omitempty"`
-	Summary  string   `json:"summary,omitempty"`
-	Severity string   `json:"severity,omitempty"`
-	MatchBy  string   `json:"matchedBy"`
+	Package string `json:"package"`
+	// Version is the version that was looked up: the one that the purl or
+	// CPE names, else the SBOM's version field.
+	Version string `json:"version"`
+	// SBOMVersion is the SBOM's version field when it differs from Version.
+	SBOMVersion string   `json:"sbomVersion,omitempty"`
+	PURL        string   `json:"purl,omitempty"`
+	ID          string   `json:"id"`
+	Aliases     []string `json:"aliases,omitempty"`
+	// Summary is the record's summary or, for a record without one (such
+	// as an NVD record), its details on one line.
+	Summary  string `json:"summary,omitempty"`
+	Severity string `json:"severity,omitempty"`
+	MatchBy  string `json:"matchedBy"`
 	// PossiblyAffected is the reason the lookup could not decide whether
 	// the record affects the package (vulndb.Record.PossiblyAffected). It
 	// is set only when nothing else in the record decides, because the
 	// package could then not be ruled out.
 	PossiblyAffected string `json:"possiblyAffected,omitempty"`
-	// text is the summary column of the table.
-	text string
 }
 
 type skipped struct {
@@ -86,6 +105,9 @@ func newScanCommand(g *globalOptions) *cobra.Command {
 		Long: `Read an SPDX JSON or CycloneDX JSON SBOM, look up every package by its purl,
 and by CPE where it has one, in the active kit's DB, and report the findings.
 SPDX 2.2 and 2.3 (2.1 is read too) and CycloneDX 1.2 to 1.7 are accepted.
+A purl or CPE without a version is looked up at the SBOM's version of the
+package. When a purl or CPE names another version than the SBOM's, its own
+version is looked up, and the scan prints a warning.
 Packages with neither purl nor CPE, or with none that can be looked up, are
 listed as skipped. A purl or CPE that cannot be looked up while another
 identifier of the package could is listed as a note. An NVD record that
@@ -152,17 +174,23 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 
 	rep := &scanReport{SBOM: path, Format: format, Packages: len(pkgs), DBRecords: records,
 		Kit:      newKitRef(a.kit, time.Now()),
-		Findings: []finding{}, Skipped: []skipped{}, Notes: []scanNote{}}
-	// The CPEs of all packages decide the platform criteria of NVD
-	// configurations, such as an application that is vulnerable only on
-	// an operating system that the SBOM also lists.
+		Findings: []finding{}, Skipped: []skipped{}, Notes: []scanNote{}, VersionMismatches: []versionMismatch{}}
+	// The CPEs of all packages, as they are looked up, decide the platform
+	// criteria of NVD configurations, such as an application that is
+	// vulnerable only on an operating system that the SBOM also lists.
+	lookups := make([][]identifierLookup, len(pkgs))
 	var cpes []string
-	for _, p := range pkgs {
-		cpes = append(cpes, p.CPEs...)
+	for i, p := range pkgs {
+		lookups[i] = packageLookups(p)
+		for _, l := range lookups[i] {
+			if l.by == "cpe" && l.err == nil {
+				cpes = append(cpes, l.query)
+			}
+		}
 	}
 	present := vulndb.NewCPESet(cpes)
-	for _, p := range pkgs {
-		res, err := scanPackage(a.db, p, present)
+	for i, p := range pkgs {
+		res, err := scanPackage(a.db, p, lookups[i], present)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -173,6 +201,7 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 			rep.Notes = append(rep.Notes, scanNote{Package: p.Name, Version: p.Version, Note: n})
 		}
 		rep.Findings = append(rep.Findings, res.findings...)
+		rep.VersionMismatches = append(rep.VersionMismatches, versionMismatches(p, lookups[i])...)
 	}
 	sort.SliceStable(rep.Findings, func(i, j int) bool {
 		if rep.Findings[i].Package != rep.Findings[j].Package {
@@ -216,8 +245,9 @@ type packageScan struct {
 }
 
 // scanPackage returns the findings of one package, or why it was skipped.
-// present holds the CPEs of every package of the SBOM.
-func scanPackage(db *vulndb.DB, p sbom.Package, present *vulndb.CPESet) (packageScan, error) {
+// lookups are the package's identifiers from packageLookups, and present
+// holds the CPEs of every package of the SBOM.
+func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, present *vulndb.CPESet) (packageScan, error) {
 	if p.PURL == "" && len(p.CPEs) == 0 {
 		return packageScan{skip: "no purl and no CPE"}, nil
 	}
@@ -230,19 +260,18 @@ func scanPackage(db *vulndb.DB, p sbom.Package, present *vulndb.CPESet) (package
 	}
 	seen := map[string]int{} // record ID to its finding in out
 	var out []finding
-	// add records the findings of one lookup. unversioned, when set, is
-	// the reason for records that the lookup could not check against a
-	// version, because the package has none.
-	add := func(recs []vulndb.Record, by, unversioned string) {
+	// add records the findings of one lookup.
+	add := func(recs []vulndb.Record, l identifierLookup) {
+		version := l.shownVersion(p.Version)
 		for _, r := range recs {
-			f := finding{Package: p.Name, Version: p.Version, PURL: p.PURL, ID: r.ID,
-				Aliases: r.Aliases, Summary: r.Summary, Severity: severityOf(r), MatchBy: by,
-				PossiblyAffected: r.PossiblyAffected(), text: summaryLine(r)}
-			if f.PossiblyAffected == "" {
-				f.PossiblyAffected = unversioned
+			f := finding{Package: p.Name, Version: version, PURL: p.PURL, ID: r.ID,
+				Aliases: r.Aliases, Summary: summaryLine(r), Severity: severityOf(r), MatchBy: l.by,
+				PossiblyAffected: r.PossiblyAffected()}
+			if p.Version != version {
+				f.SBOMVersion = p.Version
 			}
-			if f.PossiblyAffected != "" {
-				f.text = "(possibly) " + f.text
+			if f.PossiblyAffected == "" {
+				f.PossiblyAffected = l.unversioned
 			}
 			i, ok := seen[r.ID]
 			switch {
@@ -269,44 +298,154 @@ func scanPackage(db *vulndb.DB, p sbom.Package, present *vulndb.CPESet) (package
 	invalidQuery := func(err error) bool {
 		return errors.Is(err, errdef.ErrInvalidArgument) || errors.Is(err, errdef.ErrNotFound)
 	}
-	if p.PURL != "" {
-		// A purl without a version would match every record of the
-		// package, so the package's own version goes into it.
-		purl, unversioned := p.PURL, ""
-		switch {
-		case purlHasVersion(purl):
-		case p.Version != "":
-			purl = withPURLVersion(purl, p.Version)
-		default:
-			unversioned = "the SBOM gives no version for the package, so no record could be checked against one"
+	for _, l := range lookups {
+		if l.err != nil {
+			reasons = append(reasons, l.err.Error())
+			continue
 		}
-		recs, err := db.LookupPURL(purl)
+		var recs []vulndb.Record
+		var err error
+		if l.by == "purl" {
+			recs, err = db.LookupPURL(l.query)
+		} else {
+			recs, err = db.LookupCPEOn(l.query, present)
+		}
 		switch {
 		case invalidQuery(err):
-			reasons = append(reasons, err.Error())
+			reasons = append(reasons, l.explain(err, p.Version))
 		case err != nil:
 			return packageScan{}, err
 		default:
 			looked = true
-			add(recs, "purl", unversioned)
-		}
-	}
-	for _, c := range p.CPEs {
-		recs, err := db.LookupCPEOn(c, present)
-		switch {
-		case invalidQuery(err):
-			reasons = append(reasons, err.Error())
-		case err != nil:
-			return packageScan{}, err
-		default:
-			looked = true
-			add(recs, "cpe", "")
+			add(recs, l)
 		}
 	}
 	if looked {
 		return packageScan{findings: out, notes: reasons}, nil
 	}
 	return packageScan{findings: out, skip: strings.Join(reasons, "; ")}, nil
+}
+
+// identifierLookup is one purl or CPE of a package, as it is looked up.
+type identifierLookup struct {
+	// by is "purl" or "cpe".
+	by string
+	// written is the identifier as the SBOM writes it, and query is the
+	// identifier that is looked up: written, or written with the SBOM's
+	// version put in when written names none.
+	written, query string
+	// version is the version that the identifier names, or the SBOM's
+	// version put in, or "" when it has neither or names NA. The version
+	// of an rpm purl with an epoch qualifier starts with the epoch, as it
+	// is looked up ("1:3.0.7-27.el9").
+	version string
+	// epoch is the epoch qualifier of an rpm purl, or "".
+	epoch string
+	// unversioned is the reason for the records that the lookup could not
+	// check against a version, because the package has none, or "".
+	unversioned string
+	// err is the reason the query could not be made, or nil.
+	err error
+}
+
+// packageLookups returns the lookups of a package's purl and CPEs. A
+// purl or CPE that names no version is looked up at the SBOM's version,
+// since without one it would match every record of the product. One that
+// names a version is looked up at that version, because a purl or CPE
+// identifies the package more precisely than a free-form version field.
+func packageLookups(p sbom.Package) []identifierLookup {
+	var out []identifierLookup
+	if p.PURL != "" {
+		l := identifierLookup{by: "purl", written: p.PURL, query: p.PURL}
+		switch {
+		case purlHasVersion(p.PURL):
+			l.version, l.epoch = purlVersion(p.PURL)
+			if l.epoch != "" && l.version != "" {
+				l.version = l.epoch + ":" + l.version
+			}
+		case p.Version != "":
+			l.query, l.version = withPURLVersion(p.PURL, p.Version), p.Version
+		default:
+			l.unversioned = "the SBOM gives no version for the package, so no record could be checked against one"
+		}
+		out = append(out, l)
+	}
+	for _, c := range p.CPEs {
+		l := identifierLookup{by: "cpe", written: c, query: c}
+		version, isAny, err := vulndb.CPEVersion(c)
+		switch {
+		case err != nil:
+			// LookupCPEOn rejects the CPE with its reason.
+		case isAny && p.Version != "":
+			l.query, l.err = vulndb.WithCPEVersion(c, p.Version)
+			l.version = p.Version
+		case isAny:
+			// LookupCPEOn marks the records that limit the version as
+			// possibly affected.
+		case version != "-":
+			// A CPE with version "-" (NA) names a product without
+			// versions, and it is looked up as it is.
+			l.version = version
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// shownVersion returns the version to report for the lookup's findings:
+// the SBOM's version when the identifier names it too or names none, and
+// the identifier's version otherwise.
+func (l identifierLookup) shownVersion(sbomVersion string) string {
+	if l.version == "" || l.sameVersion(sbomVersion) {
+		return sbomVersion
+	}
+	return l.version
+}
+
+// sameVersion reports whether v is the identifier's version. SBOM tools
+// write an rpm package's epoch in the version field ("1:3.0.7-27.el9"),
+// but some leave it out. Syft writes the Go standard library's version as
+// "go1.22.4" in the version field and as "1.22.4" in its purl and CPE. CPE
+// versions compare without regard to case.
+func (l identifierLookup) sameVersion(v string) bool {
+	toolchain, isGo := strings.CutPrefix(v, "go")
+	if isGo && toolchain != "" && toolchain == l.version && toolchain[0] >= '0' && toolchain[0] <= '9' {
+		return true
+	}
+	switch {
+	case l.by == "cpe":
+		return strings.EqualFold(v, l.version)
+	case l.epoch != "":
+		return v == l.version || l.epoch+":"+v == l.version
+	}
+	return v == l.version
+}
+
+// explain returns the reason why the lookup failed with err, naming the
+// SBOM's version when the scan put it into the identifier.
+func (l identifierLookup) explain(err error, sbomVersion string) string {
+	if l.query == l.written {
+		return err.Error()
+	}
+	return fmt.Sprintf("%v (%s is %s with the SBOM's version %q put in)", err, l.query, l.written, sbomVersion)
+}
+
+// versionMismatches returns the identifiers of p that name another version
+// than the SBOM's, once for each such version.
+func versionMismatches(p sbom.Package, lookups []identifierLookup) []versionMismatch {
+	if p.Version == "" {
+		return nil
+	}
+	var out []versionMismatch
+	seen := map[string]bool{}
+	for _, l := range lookups {
+		if l.err != nil || l.version == "" || l.sameVersion(p.Version) || seen[l.version] {
+			continue
+		}
+		seen[l.version] = true
+		out = append(out, versionMismatch{Package: p.Name, SBOMVersion: p.Version, Identifier: l.written, Version: l.version})
+	}
+	return out
 }
 
 // severityOf returns the first severity score of a record, such as a CVSS
@@ -326,8 +465,12 @@ func printScan(w io.Writer, rep *scanReport) error {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "PACKAGE\tVERSION\tID\tALIASES\tSUMMARY")
 		for _, f := range rep.Findings {
+			summary := f.Summary
+			if f.PossiblyAffected != "" {
+				summary = "(possibly) " + summary
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Package, f.Version, f.ID,
-				strings.Join(f.Aliases, ","), truncate(f.text, 60))
+				strings.Join(f.Aliases, ","), truncate(summary, 60))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -343,6 +486,11 @@ func printScan(w io.Writer, rep *scanReport) error {
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s: %s\n", nameVersion(n.Package, n.Version), n.Note)
+	}
+	for _, m := range rep.VersionMismatches {
+		fmt.Fprintf(w, "warning: %s: %s names version %s, which was looked up in place of the SBOM's version %s; "+
+			"correct the SBOM so that the two agree\n", nameVersion(m.Package, m.SBOMVersion), m.Identifier,
+			m.Version, m.SBOMVersion)
 	}
 	return nil
 }
@@ -380,13 +528,44 @@ func truncate(s string, n int) string {
 }
 
 // withPURLVersion returns purl, which names no version, with version
-// added before its qualifiers and subpath.
+// added before its qualifiers and subpath. The version is percent-encoded
+// as the purl specification requires: every byte other than ASCII letters,
+// digits and "-", ".", "_", "~" and ":" is written as %XX, so an "@" in
+// the version cannot read as a second version separator.
 func withPURLVersion(purl, version string) string {
 	rest := ""
 	if i := strings.IndexAny(purl, "?#"); i >= 0 {
 		purl, rest = purl[:i], purl[i:]
 	}
-	return purl + "@" + url.PathEscape(version) + rest
+	var b strings.Builder
+	b.WriteString(purl)
+	b.WriteByte('@')
+	for i := 0; i < len(version); i++ {
+		c := version[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == '-', c == '.', c == '_', c == '~', c == ':':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	b.WriteString(rest)
+	return b.String()
+}
+
+// purlVersion returns the decoded version of a purl and, for an rpm purl,
+// its epoch qualifier. A purl that does not parse gives "", and its lookup
+// reports why.
+func purlVersion(purl string) (version, epoch string) {
+	p, err := packageurl.FromString(purl)
+	if err != nil {
+		return "", ""
+	}
+	if p.Type == "rpm" {
+		epoch = p.Qualifiers.Map()["epoch"]
+	}
+	return p.Version, epoch
 }
 
 // purlHasVersion reports whether a package URL names a version. The

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	packageurl "github.com/package-url/packageurl-go"
+
+	"stella-ops.org/ouk/internal/sbom"
 	"stella-ops.org/ouk/internal/vulndb"
 )
 
@@ -58,6 +61,109 @@ func TestMirrorTargetNamesDigestOnce(t *testing.T) {
 	} {
 		if got := withDigest(target, d); got != want {
 			t.Errorf("withDigest(%q) = %q, want %q", target, got, want)
+		}
+	}
+}
+
+func TestWithPURLVersionEncodes(t *testing.T) {
+	cases := []struct{ purl, version, want string }{
+		{"pkg:npm/lodash", "1.0@x", "pkg:npm/lodash@1.0%40x"},
+		{"pkg:npm/lodash?foo=bar#sub", "1.0 beta", "pkg:npm/lodash@1.0%20beta?foo=bar#sub"},
+		{"pkg:deb/debian/tar", "1:1.34+dfsg-1", "pkg:deb/debian/tar@1:1.34%2Bdfsg-1"},
+		{"pkg:generic/x", "a/b?c#d%e", "pkg:generic/x@a%2Fb%3Fc%23d%25e"},
+		{"pkg:npm/lodash", "4.17.21", "pkg:npm/lodash@4.17.21"},
+	}
+	for _, c := range cases {
+		got := withPURLVersion(c.purl, c.version)
+		if got != c.want {
+			t.Errorf("withPURLVersion(%s, %q) = %s, want %s", c.purl, c.version, got, c.want)
+		}
+		p, err := packageurl.FromString(got)
+		if err != nil {
+			t.Errorf("withPURLVersion(%s, %q) = %s, which does not parse: %v", c.purl, c.version, got, err)
+			continue
+		}
+		if p.Version != c.version {
+			t.Errorf("withPURLVersion(%s, %q) parses back to version %q", c.purl, c.version, p.Version)
+		}
+	}
+}
+
+func TestPackageLookupsVersions(t *testing.T) {
+	const anyCPE = "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*"
+	cases := []struct {
+		name                  string
+		pkg                   sbom.Package
+		query, version, shown string
+	}{
+		{"purl with the SBOM version", sbom.Package{Version: "1.0@x", PURL: "pkg:npm/a"}, "pkg:npm/a@1.0%40x", "1.0@x", "1.0@x"},
+		{"purl with its own version", sbom.Package{Version: "4.17.21", PURL: "pkg:npm/lodash@4.17.20"},
+			"pkg:npm/lodash@4.17.20", "4.17.20", "4.17.20"},
+		{"rpm purl with an epoch", sbom.Package{Version: "1:3.0.7-27.el9", PURL: "pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=1"},
+			"pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=1", "1:3.0.7-27.el9", "1:3.0.7-27.el9"},
+		{"CPE with the SBOM version", sbom.Package{Version: "2.5", CPEs: []string{anyCPE}},
+			"cpe:2.3:a:acme:widget:2.5:*:*:*:*:*:*:*", "2.5", "2.5"},
+		{"CPE without any version", sbom.Package{CPEs: []string{anyCPE}}, anyCPE, "", ""},
+		{"CPE with version NA", sbom.Package{Version: "2.5", CPEs: []string{"cpe:2.3:a:acme:widget:-:*:*:*:*:*:*:*"}},
+			"cpe:2.3:a:acme:widget:-:*:*:*:*:*:*:*", "", "2.5"},
+		{"CPE with its own version", sbom.Package{Version: "2.5", CPEs: []string{"cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"}},
+			"cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*", "1.5", "1.5"},
+		{"Go toolchain purl", sbom.Package{Version: "go1.18.10", PURL: "pkg:golang/stdlib@1.18.10"},
+			"pkg:golang/stdlib@1.18.10", "1.18.10", "go1.18.10"},
+		{"Go toolchain CPE", sbom.Package{Version: "go1.18.10", CPEs: []string{"cpe:2.3:a:golang:go:1.18.10:-:*:*:*:*:*:*"}},
+			"cpe:2.3:a:golang:go:1.18.10:-:*:*:*:*:*:*", "1.18.10", "go1.18.10"},
+	}
+	for _, c := range cases {
+		lookups := packageLookups(c.pkg)
+		if len(lookups) != 1 {
+			t.Fatalf("%s: %d lookups, want 1", c.name, len(lookups))
+		}
+		l := lookups[0]
+		if l.err != nil {
+			t.Errorf("%s: %v", c.name, l.err)
+		}
+		if l.query != c.query {
+			t.Errorf("%s: query %s, want %s", c.name, l.query, c.query)
+		}
+		if l.version != c.version {
+			t.Errorf("%s: version %q, want %q", c.name, l.version, c.version)
+		}
+		if got := l.shownVersion(c.pkg.Version); got != c.shown {
+			t.Errorf("%s: shown version %q, want %q", c.name, got, c.shown)
+		}
+	}
+	// A version with a space cannot be written into a CPE.
+	l := packageLookups(sbom.Package{Version: "1.0 beta", CPEs: []string{anyCPE}})[0]
+	if l.err == nil || !strings.Contains(l.err.Error(), `"1.0 beta"`) {
+		t.Errorf("CPE with version \"1.0 beta\": error %v, want one naming the version", l.err)
+	}
+}
+
+func TestVersionMismatchesOncePerVersion(t *testing.T) {
+	p := sbom.Package{Name: "widget", Version: "2.5", PURL: "pkg:generic/widget@2.4",
+		CPEs: []string{"cpe:2.3:a:acme:widget:2.4:*:*:*:*:*:*:*", "cpe:2.3:a:acme:widget:2.5:*:*:*:*:*:*:*",
+			"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*"}}
+	got := versionMismatches(p, packageLookups(p))
+	if len(got) != 1 || got[0].Identifier != p.PURL || got[0].Version != "2.4" {
+		t.Errorf("versionMismatches = %+v, want one for the purl's 2.4", got)
+	}
+	if got := versionMismatches(sbom.Package{PURL: "pkg:npm/a@1.0"}, packageLookups(sbom.Package{PURL: "pkg:npm/a@1.0"})); len(got) != 0 {
+		t.Errorf("versionMismatches without an SBOM version = %+v, want none", got)
+	}
+}
+
+func TestScanTextMarksPossiblyAndMismatch(t *testing.T) {
+	rep := &scanReport{Packages: 1, SBOM: "sbom.json", Findings: []finding{{Package: "widget", Version: "1.5", ID: "CVE-2030-0001",
+		Summary: "acme widget overflow", PossiblyAffected: "some reason"}},
+		VersionMismatches: []versionMismatch{{Package: "widget", SBOMVersion: "1.6", Identifier: "pkg:generic/widget@1.5", Version: "1.5"}}}
+	var b strings.Builder
+	if err := printScan(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(possibly) acme widget overflow", "possibly affected widget 1.5 by CVE-2030-0001: some reason",
+		"warning: widget 1.6: pkg:generic/widget@1.5 names version 1.5, which was looked up in place of the SBOM's version 1.6"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("scan text lacks %q:\n%s", want, b.String())
 		}
 	}
 }

@@ -32,7 +32,9 @@ const (
 type Package struct {
 	// Name is the package name.
 	Name string
-	// Version is the package version; it may be empty.
+	// Version is the package version, or empty when the SBOM gives none.
+	// Surrounding spaces are removed, and SPDX's NOASSERTION and NONE
+	// count as none.
 	Version string
 	// PURL is the package URL, or empty when the SBOM gives none. With
 	// several purls in an SPDX package, the first is used.
@@ -201,7 +203,7 @@ func parseSPDX(raw []byte) (string, []Package, error) {
 		}
 		pkg := Package{
 			Name:    p.PackageName,
-			Version: p.PackageVersion,
+			Version: packageVersion(p.PackageVersion),
 			ID:      "SPDXRef-" + string(p.PackageSPDXIdentifier),
 		}
 		for _, ref := range p.PackageExternalReferences {
@@ -253,9 +255,21 @@ func appendComponents(pkgs []Package, comps []cdx.Component) []Package {
 }
 
 func componentPackage(c cdx.Component) Package {
-	pkg := Package{Name: c.Name, Version: c.Version, PURL: c.PackageURL, ID: c.BOMRef, VersionRange: c.VersionRange}
+	pkg := Package{Name: c.Name, Version: packageVersion(c.Version), PURL: c.PackageURL, ID: c.BOMRef, VersionRange: c.VersionRange}
 	if c.CPE != "" {
 		pkg.CPEs = []string{c.CPE}
 	}
 	return pkg
+}
+
+// packageVersion returns an SBOM's version field without surrounding
+// spaces, or "" for NOASSERTION and NONE. SPDX tools write those in
+// versionInfo when they do not know the version, and looking them up as
+// versions would match no record, or records listing such a string.
+func packageVersion(v string) string {
+	v = strings.TrimSpace(v)
+	if v == "NOASSERTION" || v == "NONE" {
+		return ""
+	}
+	return v
 }

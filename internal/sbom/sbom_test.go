@@ -561,3 +561,31 @@ func TestParseSkipsByteOrderMark(t *testing.T) {
 		t.Errorf("Parse of a CycloneDX file with a byte order mark = %q, %d packages, %v", format, len(pkgs), err)
 	}
 }
+
+func TestParseTreatsPlaceholderVersionAsNone(t *testing.T) {
+	spdx := `{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"v",
+"documentNamespace":"https://stella-ops.org/spdx/v","creationInfo":{"created":"2026-01-01T00:00:00Z","creators":["Tool: t"]},
+"packages":[
+{"SPDXID":"SPDXRef-a","name":"a","versionInfo":"NOASSERTION","downloadLocation":"NOASSERTION"},
+{"SPDXID":"SPDXRef-b","name":"b","versionInfo":"NONE","downloadLocation":"NOASSERTION"},
+{"SPDXID":"SPDXRef-c","name":"c","versionInfo":" 1.2 ","downloadLocation":"NOASSERTION"},
+{"SPDXID":"SPDXRef-d","name":"d","downloadLocation":"NOASSERTION"}]}`
+	cdx := `{"bomFormat":"CycloneDX","specVersion":"1.5","components":[
+{"type":"library","name":"a","version":""},{"type":"library","name":"b","version":"  "},
+{"type":"library","name":"c","version":"1.2"}]}`
+	for name, doc := range map[string]string{"SPDX": spdx, "CycloneDX": cdx} {
+		_, pkgs, err := Parse(strings.NewReader(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, p := range pkgs {
+			want := ""
+			if p.Name == "c" {
+				want = "1.2"
+			}
+			if p.Version != want {
+				t.Errorf("%s package %s: version %q, want %q", name, p.Name, p.Version, want)
+			}
+		}
+	}
+}

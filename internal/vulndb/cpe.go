@@ -138,6 +138,60 @@ func ValidateCPE(s string) error {
 	return nil
 }
 
+// CPEVersion returns the version attribute of a CPE 2.3 formatted string
+// or CPE 2.2 URI without its escapes, and whether it is ANY ("*"). NA is
+// returned as "-". A malformed CPE is an error wrapping
+// errdef.ErrInvalidArgument.
+func CPEVersion(cpe string) (version string, isAny bool, err error) {
+	c, err := parseCPEQuery(cpe)
+	if err != nil {
+		return "", false, invalidQuery("CPE %q is malformed: %v", cpe, err)
+	}
+	return unescapeCPE(c.Version), c.Version == "*", nil
+}
+
+// WithCPEVersion returns cpe, a CPE 2.3 formatted string or CPE 2.2 URI,
+// as a CPE 2.3 formatted string whose version attribute is version.
+// Letters, digits, "-", "." and "_" are written as they are, and other
+// printable ASCII characters are escaped with a backslash. This is the
+// formatted string binding of the CPE 2.3 naming specification (NISTIR
+// 7695), so "*" and "?" in version are not wildcards. A version of "-"
+// alone is escaped too, so that it does not read as NA. A malformed CPE,
+// and a version that is empty or contains a space, a control character or
+// a character outside ASCII, which CPE cannot represent, are errors
+// wrapping errdef.ErrInvalidArgument.
+func WithCPEVersion(cpe, version string) (string, error) {
+	c, err := parseCPEQuery(cpe)
+	if err != nil {
+		return "", invalidQuery("CPE %q is malformed: %v", cpe, err)
+	}
+	if version == "" {
+		return "", invalidQuery("version for CPE %q is empty; give a version or leave the CPE's version as it is", cpe)
+	}
+	var b strings.Builder
+	for i := 0; i < len(version); i++ {
+		ch := version[i]
+		if ch <= ' ' || ch > '~' {
+			r, _ := utf8.DecodeRuneInString(version[i:])
+			return "", invalidQuery("version %q cannot be written into CPE %q, because it contains %q and a CPE name allows "+
+				"only printable ASCII characters other than space; write the version into the CPE, with \"_\" for a space",
+				version, cpe, r)
+		}
+		writeCPEFSChar(&b, ch)
+	}
+	c.Version = b.String()
+	if c.Version == "-" {
+		c.Version = `\-`
+	}
+	return c.String(), nil
+}
+
+// String returns the CPE 2.3 formatted string of c.
+func (c cpeName) String() string {
+	attrs := append([]string{c.Part, c.Vendor, c.Product, c.Version, c.Update}, c.rest[:]...)
+	return "cpe:2.3:" + strings.Join(attrs, ":")
+}
+
 // invalidCPEChar returns the first character of a formatted-string
 // attribute value that is neither allowed unescaped nor escaped.
 func invalidCPEChar(v string) (rune, bool) {
@@ -175,8 +229,7 @@ func matchAttr(criterion, query string) bool {
 }
 
 // cpeMatch is the outcome of matching one CPE match criterion against a
-// queried CPE. The values are ordered, so a record's outcome is the maximum
-// over its criteria.
+// queried CPE.
 type cpeMatch int
 
 const (
@@ -186,13 +239,27 @@ const (
 	// it lists without version numbers, so such a criterion neither
 	// includes nor excludes the version.
 	cpeMatchNoVersion
+	// cpeMatchAnyVersion is the outcome for a query with version "*" (ANY)
+	// and a criterion that covers only some versions: a fixed version or a
+	// version range.
+	cpeMatchAnyVersion
+	// cpeMatchIncomparable is the outcome for a criterion whose version
+	// range cannot be compared with the queried version, because the CPE
+	// version order cannot parse one of them, and that no bound excludes.
+	cpeMatchIncomparable
 	cpeMatchConfirmed
 )
 
+// coversVersion reports whether an outcome shows that a criterion covers
+// the queried CPE as a platform. A platform criterion with version "-"
+// covers every version of the platform.
+func (o cpeMatch) coversVersion() bool {
+	return o == cpeMatchConfirmed || o == cpeMatchNoVersion
+}
+
 // match returns the outcome of matching the vulnerable criterion m against
-// the CPE q, honouring the version range bounds. A query without a version
-// matches every criterion of the product. A criterion with vulnerable
-// false never matches.
+// the CPE q, honouring the version range bounds. A criterion with
+// vulnerable false never matches.
 func (m nvdCPEMatch) match(q cpeName) cpeMatch {
 	if !m.Vulnerable {
 		return cpeNoMatch
@@ -220,25 +287,41 @@ func (m nvdCPEMatch) matchParsed(c, q cpeName) cpeMatch {
 			return cpeNoMatch
 		}
 	}
+	// The version is compared without escapes, but ANY and NA are only
+	// the unescaped "*" and "-", because an escaped "\*" is a literal
+	// asterisk.
 	qv := unescapeCPE(q.Version)
-	if qv == "*" {
-		return cpeMatchConfirmed
-	}
-	if qv == "-" {
+	switch {
+	case q.Version == "*":
+		// A query without a version is covered for certain only by a
+		// criterion that covers every version of the product.
+		if (c.Version == "*" || c.Version == "-") && !m.hasRange() {
+			return cpeMatchConfirmed
+		}
+		return cpeMatchAnyVersion
+	case q.Version == "-":
 		// "-" (not applicable) names a product without versions, so no
 		// fixed version and no version range can include it.
 		return confirmedIf((c.Version == "*" || c.Version == "-") && !m.hasRange())
-	}
-	if c.Version == "-" {
-		if m.inRange(qv) {
-			return cpeMatchNoVersion
+	case c.Version == "-":
+		if m.versionInRange(qv) == rangeExcludes {
+			return cpeNoMatch
 		}
-		return cpeNoMatch
+		return cpeMatchNoVersion
+	case c.Version != "*":
+		// A criterion that names one version matches that version only.
+		// Versions that the CPE version order cannot parse match when
+		// their text is equal.
+		order, ok := compareCPEVersion(unescapeCPE(c.Version), qv)
+		return confirmedIf(ok && order == 0)
 	}
-	if c.Version != "*" {
-		return confirmedIf(compareCPEVersion(unescapeCPE(c.Version), qv) == 0)
+	switch m.versionInRange(qv) {
+	case rangeIncludes:
+		return cpeMatchConfirmed
+	case rangeUnknown:
+		return cpeMatchIncomparable
 	}
-	return confirmedIf(m.inRange(qv))
+	return cpeNoMatch
 }
 
 func confirmedIf(ok bool) cpeMatch {
@@ -254,7 +337,22 @@ func (m nvdCPEMatch) hasRange() bool {
 		m.VersionEndIncluding != "" || m.VersionEndExcluding != ""
 }
 
-func (m nvdCPEMatch) inRange(v string) bool {
+// rangeResult is the outcome of checking a version against the version
+// range bounds of a criterion.
+type rangeResult int
+
+const (
+	rangeExcludes rangeResult = iota
+	rangeIncludes
+	// rangeUnknown is the outcome when no bound excludes the version but
+	// at least one cannot be compared with it.
+	rangeUnknown
+)
+
+// versionInRange checks v against the criterion's version range bounds.
+// One bound that excludes v decides, also when another cannot be compared
+// with it.
+func (m nvdCPEMatch) versionInRange(v string) rangeResult {
 	bounds := []struct {
 		bound string
 		ok    func(int) bool
@@ -264,24 +362,52 @@ func (m nvdCPEMatch) inRange(v string) bool {
 		{m.VersionEndIncluding, func(c int) bool { return c <= 0 }},
 		{m.VersionEndExcluding, func(c int) bool { return c < 0 }},
 	}
+	result := rangeIncludes
 	for _, b := range bounds {
-		if b.bound != "" && !b.ok(compareCPEVersion(v, b.bound)) {
-			return false
+		if b.bound == "" {
+			continue
+		}
+		order, ok := compareCPEVersion(v, b.bound)
+		switch {
+		case !ok:
+			result = rangeUnknown
+		case !b.ok(order):
+			return rangeExcludes
 		}
 	}
-	return true
+	return result
 }
 
-// compareCPEVersion orders CPE versions, which follow no single scheme:
-// dotted versions compare numerically (go-version's generic ordering) and
-// anything it cannot parse compares as text.
-func compareCPEVersion(a, b string) int {
-	va, errA := ver.Parse(a)
-	vb, errB := ver.Parse(b)
-	if errA == nil && errB == nil {
-		return va.Compare(vb)
+// compareCPEVersion orders CPE versions, which follow no single scheme.
+// Dotted versions compare numerically (go-version's generic ordering).
+// Versions whose text is equal, ignoring case, are equal. Otherwise ok is
+// false when go-version cannot parse one of them, such as "1.0_beta", a
+// Cisco "12.2(55)se" or a number over 64 bits. Comparing such text as
+// strings would give results that look certain and are often wrong, as
+// "10.0" sorts before "9.0".
+//
+// NOTE: go-version reads a letter suffix as a pre-release, so OpenSSL's
+// "1.1.1k" sorts before "1.1.1" and falls outside a range ">=1.1.1".
+func compareCPEVersion(a, b string) (order int, ok bool) {
+	if strings.EqualFold(a, b) {
+		return 0, true
 	}
-	return strings.Compare(a, b)
+	va, errA := ver.Parse(a)
+	if errA != nil {
+		return 0, false
+	}
+	vb, errB := ver.Parse(b)
+	if errB != nil {
+		return 0, false
+	}
+	return va.Compare(vb), true
+}
+
+// cpeVersionComparable reports whether the CPE version order can compare
+// version with other versions, that is whether go-version parses it.
+func cpeVersionComparable(version string) bool {
+	_, err := ver.Parse(version)
+	return err == nil
 }
 
 // CPECriteria describes the vulnerable CPE match criteria of a record's
@@ -322,6 +448,17 @@ func (m nvdCPEMatch) bounds() []string {
 		out = append(out, "<="+m.VersionEndIncluding)
 	case m.VersionEndExcluding != "":
 		out = append(out, "<"+m.VersionEndExcluding)
+	}
+	return out
+}
+
+// rangeVersions returns the versions of the criterion's range bounds.
+func (m nvdCPEMatch) rangeVersions() []string {
+	var out []string
+	for _, v := range []string{m.VersionStartIncluding, m.VersionStartExcluding, m.VersionEndIncluding, m.VersionEndExcluding} {
+		if v != "" {
+			out = append(out, v)
+		}
 	}
 	return out
 }

@@ -10,9 +10,11 @@ import (
 )
 
 var cpeMatchNames = map[cpeMatch]string{
-	cpeNoMatch:        "cpeNoMatch",
-	cpeMatchNoVersion: "cpeMatchNoVersion",
-	cpeMatchConfirmed: "cpeMatchConfirmed",
+	cpeNoMatch:           "cpeNoMatch",
+	cpeMatchNoVersion:    "cpeMatchNoVersion",
+	cpeMatchAnyVersion:   "cpeMatchAnyVersion",
+	cpeMatchIncomparable: "cpeMatchIncomparable",
+	cpeMatchConfirmed:    "cpeMatchConfirmed",
 }
 
 func TestCPEMatchCriterionWithoutVersion(t *testing.T) {

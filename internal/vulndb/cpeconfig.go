@@ -3,6 +3,7 @@ package vulndb
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -38,13 +39,14 @@ func NewCPESet(names []string) *CPESet {
 // covers reports whether a CPE of the set matches the criterion m, whose
 // name is c. A criterion with version "-" covers every version of the
 // product, because NVD writes "-" for a platform that it lists without
-// versions.
+// versions. A CPE whose version the criterion's range cannot be checked
+// against, such as one with version "*", does not cover it.
 func (s *CPESet) covers(m nvdCPEMatch, c cpeName) bool {
 	if s == nil {
 		return false
 	}
 	for _, p := range s.byKey[c.key()] {
-		if m.matchParsed(c, p) != cpeNoMatch {
+		if m.matchParsed(c, p).coversVersion() {
 			return true
 		}
 	}
@@ -68,7 +70,7 @@ func (p *platformCheck) covers(m nvdCPEMatch) bool {
 	if err != nil {
 		return false
 	}
-	return m.matchParsed(c, p.query) != cpeNoMatch || p.present.covers(m, c)
+	return m.matchParsed(c, p.query).coversVersion() || p.present.covers(m, c)
 }
 
 // nodeState is the outcome of checking whether a node holds.
@@ -148,8 +150,11 @@ func companions(c nvdConfig, nodeIndex, crit int, p *platformCheck) (platforms [
 // cpeAlternative is one way in which a record's configurations match a
 // query without confirming it.
 type cpeAlternative struct {
-	// noVersion is set when the matching criterion has version "-".
-	noVersion bool
+	// level is the outcome of matching the criterion against the query.
+	// At cpeMatchConfirmed only the platforms are in doubt.
+	level cpeMatch
+	// criterion is the vulnerable criterion that matched.
+	criterion nvdCPEMatch
 	// platforms describes the companion criteria and nodes that are not
 	// known to hold, such as "microsoft:windows".
 	platforms []string
@@ -175,7 +180,7 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 				if level == cpeMatchConfirmed && len(platforms) == 0 {
 					return true, nil
 				}
-				possible = append(possible, cpeAlternative{noVersion: level == cpeMatchNoVersion, platforms: platforms})
+				possible = append(possible, cpeAlternative{level: level, criterion: m, platforms: platforms})
 			}
 		}
 	}
@@ -185,24 +190,27 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 // possibleReason words why a record possibly affects the query q, from the
 // ways in which its configurations match q.
 func possibleReason(q cpeName, alternatives []cpeAlternative) string {
-	product, version := unescapeCPE(q.key()), unescapeCPE(q.Version)
-	versionReason := fmt.Sprintf("the record names %s without a version (CPE version \"-\"), so version %s could not be compared",
-		product, version)
+	product, version := unescapeCPE(q.key()), shortVersion(unescapeCPE(q.Version))
 	var phrases []string
-	allNoVersion := true
+	// versionReason is the version doubt of the first way, kept only
+	// when every way has one.
+	versionReason := versionDoubt(q, alternatives[0])
 	for _, a := range alternatives {
+		reason := versionDoubt(q, a)
 		if len(a.platforms) == 0 {
 			// This way applies on every platform, so only the version is
 			// in doubt.
-			return versionReason
+			return reason
 		}
-		allNoVersion = allNoVersion && a.noVersion
+		if reason == "" {
+			versionReason = ""
+		}
 		if phrase := strings.Join(a.platforms, " and on "); !slices.Contains(phrases, phrase) {
 			phrases = append(phrases, phrase)
 		}
 	}
 	platforms := "only when running on " + strings.Join(phrases, ", or on ")
-	if allNoVersion {
+	if versionReason != "" {
 		return versionReason + ", and the record affects it " + platforms
 	}
 	subject := product
@@ -210,6 +218,55 @@ func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 		subject += " " + version
 	}
 	return fmt.Sprintf("the record affects %s %s", subject, platforms)
+}
+
+// versionDoubt words why the version of the query q could not be checked
+// against the criterion of a, or returns "" when a's only doubt is its
+// platforms.
+func versionDoubt(q cpeName, a cpeAlternative) string {
+	product, version := unescapeCPE(q.key()), unescapeCPE(q.Version)
+	switch a.level {
+	case cpeMatchNoVersion:
+		return fmt.Sprintf("the record names %s without a version (CPE version \"-\"), so version %s could not be compared",
+			product, shortVersion(version))
+	case cpeMatchAnyVersion:
+		return fmt.Sprintf("no version of %s was given (CPE version \"*\"), so it could not be compared with the affected versions %s",
+			product, criterionVersions(a.criterion))
+	case cpeMatchIncomparable:
+		var bad []string
+		for _, v := range append([]string{version}, a.criterion.rangeVersions()...) {
+			if quoted := strconv.Quote(shortVersion(v)); !cpeVersionComparable(v) && !slices.Contains(bad, quoted) {
+				bad = append(bad, quoted)
+			}
+		}
+		return fmt.Sprintf("version %s of %s could not be compared with the affected versions %s, "+
+			"because the CPE version order cannot parse %s", shortVersion(version), product,
+			criterionVersions(a.criterion), strings.Join(bad, " and "))
+	}
+	return ""
+}
+
+// criterionVersions describes the versions that a criterion covers, such
+// as "1.2" or ">=1.0 <2.0".
+func criterionVersions(m nvdCPEMatch) string {
+	if c, err := parseCPE(m.Criteria); err == nil && c.Version != "*" && c.Version != "-" {
+		return unescapeCPE(c.Version)
+	}
+	return strings.Join(m.bounds(), " ")
+}
+
+// maxReasonVersion is the number of characters of a version that a reason
+// shows, so that a very long version does not flood the output.
+const maxReasonVersion = 64
+
+// shortVersion returns v, or for a version longer than maxReasonVersion
+// its start and its length, such as "1111…(100000 characters)".
+func shortVersion(v string) string {
+	r := []rune(v)
+	if len(r) <= maxReasonVersion {
+		return v
+	}
+	return fmt.Sprintf("%s…(%d characters)", string(r[:maxReasonVersion]), len(r))
 }
 
 // maxNamedPlatforms is the number of criteria that describeNode names

@@ -707,12 +707,18 @@ const maxCachedCandidates = 1 << 16
 // errdef.ErrInvalidArgument.
 //
 // A record is returned marked possibly affected (Record.PossiblyAffected)
-// in two cases. One is a query with a concrete version that matches only
-// criteria with version "-" (NA, a product that NVD lists without
-// versions). The other is a match only through configurations that
-// combine the product by AND with a platform that the query does not
-// show, such as an operating system. A match through any other criterion
-// confirms the record.
+// when no match confirms it. That is the case for:
+//   - a query with a concrete version that matches only criteria with
+//     version "-" (NA, a product that NVD lists without versions);
+//   - a query with version "*" (ANY) that matches only criteria with a
+//     fixed version or a version range;
+//   - a version that the CPE version order cannot compare with a range
+//     bound;
+//   - a match only through configurations that combine the product by AND
+//     with a platform that the query does not show, such as an operating
+//     system.
+//
+// A match through any other criterion confirms the record.
 func (db *DB) LookupCPE(cpe string) ([]Record, error) {
 	return db.LookupCPEOn(cpe, nil)
 }
