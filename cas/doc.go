@@ -26,6 +26,8 @@
 //	├── l/<digest>/<holder>             lease: the RFC 3339 time it was taken (Pin), or JSON
 //	│                                   with that time and the holder's PID, start time,
 //	│                                   boot ID, PID namespace and host (PinProcess)
+//	├── g/<digest>                      a large blob GC removed whose chunk range it
+//	│                                   has not compacted yet: its size in decimal
 //	└── n/<namespace>/<key>             key-value data of KV(namespace); the
 //	                                    namespace is query-escaped, so it never
 //	                                    contains a slash

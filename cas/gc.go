@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -61,6 +62,13 @@ type GCReport struct {
 	// StaleLeases counts the leases GC removed, or in a dry run would
 	// remove, because their holder has exited or they outlived LeaseTTL.
 	StaleLeases int `json:"staleLeases"`
+	// LeftoverRemoved and LeftoverBytes count what an interrupted run
+	// left and this run freed, or in a dry run would free. That is the
+	// large blobs an interrupted GC removed without compacting their
+	// chunks away, and the chunks an interrupted Push left without
+	// metadata. Removed and BytesRemoved do not include them.
+	LeftoverRemoved int   `json:"leftoverRemoved"`
+	LeftoverBytes   int64 `json:"leftoverBytes"`
 }
 
 // Kinds of KeepReason.
@@ -123,6 +131,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	start := time.Now().UTC()
 	var report GCReport
 
+	if err := s.finishCompactions(ctx, opts, &report); err != nil {
+		return report, fmt.Errorf("collecting garbage: %w", err)
+	}
 	kept, err := s.gcRoots(ctx, opts, start, &report)
 	if err != nil {
 		return report, fmt.Errorf("collecting garbage: %w", err)
@@ -139,13 +150,12 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	if err := s.sweep(ctx, opts, marked, start, &report); err != nil {
 		return report, fmt.Errorf("collecting garbage: %w", err)
 	}
-	if !opts.DryRun {
-		if err := s.sweepOrphanChunks(ctx); err != nil {
-			return report, fmt.Errorf("collecting garbage: %w", err)
-		}
+	if err := s.sweepOrphanChunks(ctx, opts.DryRun, &report); err != nil {
+		return report, fmt.Errorf("collecting garbage: %w", err)
 	}
 	s.log.Info("garbage collected", "removed", report.Removed, "bytesRemoved", report.BytesRemoved,
-		"kept", report.Kept, "dryRun", opts.DryRun)
+		"kept", report.Kept, "leftoverRemoved", report.LeftoverRemoved, "leftoverBytes", report.LeftoverBytes,
+		"dryRun", opts.DryRun)
 	return report, nil
 }
 
@@ -425,6 +435,13 @@ func (s *Store) removeGroup(opts GCOptions, group []gcCandidate, report *GCRepor
 		if err := deleteBlob(batch, c.digest, c.meta); err != nil {
 			return removed, err
 		}
+		if c.meta.Size >= ingestThreshold {
+			// A GC cut short before the compaction below finds this key
+			// and compacts the range, which nothing else would.
+			if err := batch.Set(compactKey(c.digest), strconv.AppendInt(nil, c.meta.Size, 10), nil); err != nil {
+				return removed, err
+			}
+		}
 	}
 	if batch.Empty() {
 		return removed, nil
@@ -432,24 +449,89 @@ func (s *Store) removeGroup(opts GCOptions, group []gcCandidate, report *GCRepor
 	if err := s.write(func() error { return batch.Commit(pebble.Sync) }); err != nil {
 		return removed, err
 	}
-	// A large blob has an sstable of its own. Compacting its key range
-	// drops that table now, instead of whenever Pebble next compacts
-	// there, so gc frees the space before it returns.
+	if gcCommitted != nil {
+		gcCommitted()
+	}
 	for _, c := range group {
-		if c.meta.Size < ingestThreshold {
-			continue
-		}
-		prefix := chunkPrefix(c.digest)
-		if err := s.write(func() error { return s.db.Compact(context.Background(), prefix, prefixEnd(prefix), false) }); err != nil {
-			s.log.Warn("compacting the range of a removed blob", "digest", c.digest, "error", err)
+		if c.meta.Size >= ingestThreshold {
+			s.compactRemoved(c.digest)
 		}
 	}
 	return removed, nil
 }
 
+// gcCommitted, when set by a test, runs after GC commits the removal of a
+// group of blobs and before it compacts their ranges.
+var gcCommitted func()
+
+// compactRemoved compacts the chunk range of removed blob d and then
+// deletes its compactKey. A large blob has an sstable of its own, and the
+// compaction drops that table now, instead of whenever Pebble next
+// compacts there, so GC frees the space before it returns. A failure is
+// logged and leaves the key for the next GC.
+func (s *Store) compactRemoved(d digest.Digest) {
+	prefix := chunkPrefix(d)
+	err := s.write(func() error { return s.db.Compact(context.Background(), prefix, prefixEnd(prefix), false) })
+	if err == nil {
+		err = s.write(func() error { return s.db.Delete(compactKey(d), pebble.NoSync) })
+	}
+	if err != nil {
+		s.log.Warn("compacting the range of a removed blob failed; the next gc tries again", "digest", d, "error", err)
+	}
+}
+
+// finishCompactions compacts the chunk ranges of the large blobs that an
+// interrupted GC removed but did not compact, and counts them in report.
+// A blob pushed again since then keeps its chunks and is not counted.
+func (s *Store) finishCompactions(ctx context.Context, opts GCOptions, report *GCReport) error {
+	type pending struct {
+		digest digest.Digest
+		size   int64
+	}
+	var todo []pending
+	prefix := []byte(prefixCompact)
+	err := s.scan(prefix, func(key, value []byte) error {
+		size, err := strconv.ParseInt(string(value), 10, 64)
+		if err != nil {
+			size = 0 // the key still names a range to compact
+		}
+		todo = append(todo, pending{digest.Digest(bytes.Clone(key[len(prefix):])), size})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range todo {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		stored, err := s.has(p.digest)
+		if err != nil {
+			return err
+		}
+		if stored {
+			if !opts.DryRun {
+				if err := s.write(func() error { return s.db.Delete(compactKey(p.digest), pebble.NoSync) }); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		report.LeftoverRemoved++
+		report.LeftoverBytes += p.size
+		if opts.DryRun {
+			continue
+		}
+		s.log.Info("compacting a blob that an interrupted gc removed", "digest", p.digest, "size", p.size)
+		s.compactRemoved(p.digest)
+	}
+	return nil
+}
+
 // sweepOrphanChunks removes the chunks of digests that have no metadata and
-// no Push running, which a crash during Push leaves behind.
-func (s *Store) sweepOrphanChunks(ctx context.Context) error {
+// no Push running, which a crash during Push leaves behind, unless dryRun,
+// and counts them in report.
+func (s *Store) sweepOrphanChunks(ctx context.Context, dryRun bool, report *GCReport) error {
 	prefix := []byte(prefixChunk)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
@@ -489,9 +571,17 @@ func (s *Store) sweepOrphanChunks(ctx context.Context) error {
 			continue // a Push of d runs and removes leftovers itself
 		}
 		present, err := s.has(d)
+		var size int64
 		if err == nil && !present {
-			s.log.Info("removing chunks left by an interrupted push", "digest", d)
-			err = s.deleteChunks(d)
+			size, err = s.chunkBytes(d)
+		}
+		if err == nil && !present {
+			report.LeftoverRemoved++
+			report.LeftoverBytes += size
+			if !dryRun {
+				s.log.Info("removing chunks left by an interrupted push", "digest", d, "size", size)
+				err = s.deleteChunks(d)
+			}
 		}
 		release()
 		if err != nil {
@@ -499,4 +589,14 @@ func (s *Store) sweepOrphanChunks(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// chunkBytes returns the total size of the stored chunks of d.
+func (s *Store) chunkBytes(d digest.Digest) (int64, error) {
+	var total int64
+	err := s.scan(chunkPrefix(d), func(_, value []byte) error {
+		total += int64(len(value))
+		return nil
+	})
+	return total, err
 }

@@ -18,7 +18,14 @@ const (
 	prefixHistory = "h/"
 	prefixLease   = "l/"
 	prefixKV      = "n/"
+	prefixCompact = "g/"
 )
+
+// compactKey returns the key that marks the chunk range of removed blob d
+// as not yet compacted.
+func compactKey(d digest.Digest) []byte {
+	return []byte(prefixCompact + d.String())
+}
 
 func blobKey(d digest.Digest) []byte {
 	return []byte(prefixBlob + d.String())

@@ -2,11 +2,14 @@ package cas
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -125,5 +128,112 @@ func TestPebbleMessageHasOnePrefix(t *testing.T) {
 		if got := pebbleMessage(format, "disk full"); got != "pebble: fatal commit error: disk full" {
 			t.Errorf("pebbleMessage(%q) = %q", format, got)
 		}
+	}
+}
+
+// writeHolderRecord writes rec as the holder record of the store in dir.
+func writeHolderRecord(t *testing.T, dir string, rec holderRecord) {
+	t.Helper()
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, holderFile), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// exitedProcess returns the description of a process that has exited.
+func exitedProcess(t *testing.T) process {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	p := currentProcess()
+	p.PID, p.Start = cmd.Process.Pid, ""
+	return p
+}
+
+func TestLockHolderRemovedOnClose(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, Options{})
+	if got := LockHolder(dir); !strings.Contains(got, fmt.Sprintf("pid %d,", os.Getpid())) {
+		t.Errorf("LockHolder while this process holds the store = %q, want its pid", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, holderFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("holder record after Close: %v, want it removed", err)
+	}
+}
+
+func TestLockHolderExitedProcess(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc to check processes with")
+	}
+	dir := t.TempDir()
+	writeHolderRecord(t, dir, holderRecord{Command: "stella ouk import", Since: time.Now(), process: exitedProcess(t)})
+	if got := LockHolder(dir); got != "" {
+		t.Errorf("LockHolder of a record whose process has exited = %q, want \"\"", got)
+	}
+
+	// The PID of a new process with another start time is not the holder.
+	reused := currentProcess()
+	reused.Start = "1"
+	writeHolderRecord(t, dir, holderRecord{Command: "stella ouk import", process: reused})
+	if got := LockHolder(dir); got != "" {
+		t.Errorf("LockHolder of a record whose PID names another process = %q, want \"\"", got)
+	}
+}
+
+func TestLockHolderOtherHostNotChecked(t *testing.T) {
+	dir := t.TempDir()
+	other := currentProcess()
+	other.Host = "other-host.example"
+	writeHolderRecord(t, dir, holderRecord{Command: "stella ouk gc", process: other})
+	got := LockHolder(dir)
+	if !strings.Contains(got, "stella ouk gc") || !strings.Contains(got, "cannot be checked") {
+		t.Errorf("LockHolder of a record from another host = %q, want the record marked as not checked", got)
+	}
+}
+
+func TestLockHolderSanitized(t *testing.T) {
+	dir := t.TempDir()
+	command := "stella \x1b[31mouk\x1b[0m\u202egc\r\n" + strings.Repeat("x", 1000)
+	writeHolderRecord(t, dir, holderRecord{Command: command, process: currentProcess()})
+	got := LockHolder(dir)
+	if !strings.Contains(got, "stella ouk") {
+		t.Errorf("LockHolder = %q, want the command without escapes", got)
+	}
+	for _, bad := range []string{"\x1b", "[31m", "\u202e", "\r", "\n"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("LockHolder = %q contains %q", got, bad)
+		}
+	}
+	if len(got) > maxHolderText {
+		t.Errorf("LockHolder returned %d bytes, want at most %d", len(got), maxHolderText)
+	}
+}
+
+func TestReadOnlyOpenRemovesHolder(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, Options{})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A record that the last holder, killed, left behind.
+	stale := currentProcess()
+	stale.Host = "other-host.example"
+	writeHolderRecord(t, dir, holderRecord{Command: "stella ouk status", process: stale})
+
+	ro, err := Open(dir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if got := LockHolder(dir); got != "" {
+		t.Errorf("LockHolder while a read-only open holds the store = %q, want \"\" since it writes no record", got)
 	}
 }

@@ -1,6 +1,7 @@
 package cas
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -51,7 +54,8 @@ type Options struct {
 	// the store. Zero fails at once with errdef.ErrStoreInUse.
 	LockWait time.Duration
 	// ReadOnly opens an existing store without writing to its volume, so
-	// it opens even when the volume is full. Pebble replays the write-ahead
+	// it opens even when the volume is full. It removes the lock holder
+	// record that the last holder left, and writes none of its own. Pebble replays the write-ahead
 	// log into memory instead of flushing it, and every write returns an
 	// error wrapping pebble.ErrReadOnly. The default opens for writing.
 	ReadOnly bool
@@ -155,11 +159,17 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !opts.ReadOnly {
+	if opts.ReadOnly {
+		// A read-only open writes no record, which could fail on a full
+		// volume, but it removes the last holder's, which is stale now.
+		s.removeHolder()
+	} else {
 		if err := s.checkOpenSpace(); err != nil {
+			s.removeHolder()
 			_ = lock.Close()
 			return nil, fmt.Errorf("opening store %s: %w", dir, err)
 		}
+		s.writeHolder()
 	}
 	watch := newOpenWatch()
 	background := &backgroundErrors{log: s.log}
@@ -178,6 +188,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	db, abandoned, err := s.openPebble(popts, watch)
 	if err != nil {
 		if !abandoned {
+			s.removeHolder()
 			_ = lock.Close()
 		}
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
@@ -186,7 +197,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.opts = popts
 	s.lock = lock
 	if !opts.ReadOnly {
-		s.writeHolder()
 		s.removeIngestLeftovers()
 	}
 	return s, nil
@@ -284,6 +294,7 @@ func (s *Store) brokenErr() error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		err := s.db.Close()
+		s.removeHolder()
 		if lockErr := s.lock.Close(); err == nil {
 			err = lockErr
 		}
@@ -475,9 +486,28 @@ func tuneOptions(o *pebble.Options) {
 // holding the store's lock, for the message of a process that waits.
 const holderFile = "stella-holder"
 
-// writeHolder records this process as the lock holder. The record only
-// improves a message, so failing to write it is ignored. A record that a
-// killed process left is replaced by the next holder.
+// Limits on the holder record, which anyone who can write the store folder
+// may have edited: readHolder reads at most maxHolderRecord bytes and
+// returns at most maxHolderText.
+const (
+	maxHolderRecord = 4 << 10
+	maxHolderText   = 200
+)
+
+// holderRecord is the content of holderFile.
+type holderRecord struct {
+	// Command is "stella" followed by up to three command words, such as
+	// "stella ouk import".
+	Command string    `json:"command"`
+	Since   time.Time `json:"since"`
+	process
+}
+
+// writeHolder records this process as the lock holder. Open writes it as
+// soon as it has the lock, before Pebble replays its log, so that no
+// earlier holder's record names the holder while it opens. The record only
+// improves a message, so a failed write only removes the record it could
+// not replace.
 func (s *Store) writeHolder() {
 	var words []string
 	for _, a := range os.Args[1:] {
@@ -488,14 +518,28 @@ func (s *Store) writeHolder() {
 			words = append(words, a)
 		}
 	}
-	text := fmt.Sprintf("pid %d, %s, since %s", os.Getpid(),
-		strings.TrimSpace("stella "+strings.Join(words, " ")), time.Now().UTC().Format(time.RFC3339))
-	f, err := s.fs.Create(filepath.Join(s.dir, holderFile), vfs.WriteCategoryUnspecified)
+	rec := holderRecord{Command: strings.TrimSpace("stella " + strings.Join(words, " ")),
+		Since: time.Now().UTC().Truncate(time.Second), process: currentProcess()}
+	raw, err := json.Marshal(rec)
 	if err != nil {
+		s.removeHolder()
 		return
 	}
-	_, _ = f.Write([]byte(text))
-	_ = f.Close()
+	f, err := s.fs.Create(filepath.Join(s.dir, holderFile), vfs.WriteCategoryUnspecified)
+	if err != nil {
+		s.removeHolder()
+		return
+	}
+	_, werr := f.Write(raw)
+	if cerr := f.Close(); werr != nil || cerr != nil {
+		s.removeHolder()
+	}
+}
+
+// removeHolder deletes the holder record, ignoring errors. Close calls it
+// before it releases the lock, so it never deletes the next holder's record.
+func (s *Store) removeHolder() {
+	_ = s.fs.Remove(filepath.Join(s.dir, holderFile))
 }
 
 // isCommandWord reports whether a is a short word of lower-case letters,
@@ -515,9 +559,12 @@ func isCommandWord(a string) bool {
 // readHolder returns the record of the process holding the lock, or "".
 func (s *Store) readHolder() string { return readHolder(s.fs, s.dir) }
 
-// LockHolder describes the process that holds, or last held, the lock of
-// the store in dir, such as "pid 4242, stella ouk import, since
-// 2026-12-05T10:00:00Z", or returns "" when no record exists.
+// LockHolder describes the process that holds the lock of the store in dir,
+// such as "pid 4242, stella ouk import, since 2026-12-05T10:00:00Z". It
+// returns "" when no record exists, when the record cannot be parsed, and
+// when the process it names has exited or its PID now names another
+// process. When the record names a process that cannot be checked, such as
+// one on another host, the text states that.
 func LockHolder(dir string) string { return readHolder(vfs.Default, dir) }
 
 func readHolder(fsys vfs.FS, dir string) string {
@@ -526,12 +573,63 @@ func readHolder(fsys vfs.FS, dir string) string {
 		return ""
 	}
 	defer f.Close()
-	buf := make([]byte, 256)
+	buf := make([]byte, maxHolderRecord)
 	n, _ := io.ReadFull(f, buf)
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return -1
+	var rec holderRecord
+	if json.Unmarshal(buf[:n], &rec) != nil || rec.PID <= 0 {
+		return ""
+	}
+	text := fmt.Sprintf("pid %d, %s", rec.PID, printableText(rec.Command))
+	if !rec.Since.IsZero() {
+		text += ", since " + rec.Since.UTC().Format(time.RFC3339)
+	}
+	switch checkHolder(rec.process, currentProcess()) {
+	case holderGone:
+		return ""
+	case holderUnknown:
+		// Such as a process on another host that shares the store folder.
+		text += "; whether it still runs cannot be checked from here"
+	}
+	return capText(text, maxHolderText)
+}
+
+// printableText removes ANSI escape sequences, control characters and
+// invisible format characters, such as bidirectional overrides, from s, so
+// that a record read from a file cannot change the terminal it is printed
+// on.
+func printableText(s string) string {
+	s = strings.ToValidUTF8(s, "?")
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == 0x1b && i+1 < len(s) && s[i+1] == '[' {
+			// A control sequence: ESC [, parameter and intermediate
+			// bytes, then one final byte from 0x40 to 0x7e.
+			j := i + 2
+			for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
+				j++
+			}
+			i = min(j+1, len(s))
+			continue
 		}
-		return r
-	}, string(buf[:n]))
+		i += size
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// capText cuts s to at most limit bytes at a character boundary and marks
+// the cut with "...".
+func capText(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

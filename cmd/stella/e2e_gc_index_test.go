@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -135,5 +136,47 @@ func TestGCDropsIndexOfRemovedBlob(t *testing.T) {
 		if slices.Contains(left, l) {
 			t.Errorf("the lookup index of %s, whose blob is gone, is still in the store", l)
 		}
+	}
+}
+
+func TestGCReportsIndexLeftByCutGC(t *testing.T) {
+	e, layers := twoKits(t)
+	// A gc cut short after removing the layers' blobs left their index.
+	e.withStore(func(s *cas.Store) {
+		for _, l := range layers {
+			info, err := s.Stat(context.Background(), l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Delete(context.Background(), ocispec.Descriptor{Digest: l, Size: info.Size}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	want := fmt.Sprintf("Would remove the lookup index of %d DB %s whose blob is gone",
+		len(layers), plural(len(layers), "layer", "layers"))
+	if out := e.must("ouk", "gc", "--dry-run"); !strings.Contains(out, want) {
+		t.Errorf("gc --dry-run output does not count the index left behind, want %q:\n%s", want, out)
+	}
+	var rep struct {
+		IndexLayersRemoved int   `json:"indexLayersRemoved"`
+		StoreSizeBefore    int64 `json:"storeSizeBefore"`
+		StoreSizeAfter     int64 `json:"storeSizeAfter"`
+	}
+	if err := json.Unmarshal([]byte(e.must("ouk", "gc", "-o", "json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.IndexLayersRemoved != len(layers) {
+		t.Errorf("gc reported %d index layers removed, want %d", rep.IndexLayersRemoved, len(layers))
+	}
+	if rep.StoreSizeBefore <= 0 || rep.StoreSizeAfter <= 0 {
+		t.Errorf("gc reported store sizes %d before and %d after, want both measured", rep.StoreSizeBefore, rep.StoreSizeAfter)
+	}
+	out := e.must("ouk", "gc")
+	if strings.Contains(out, "lookup index of") {
+		t.Errorf("a second gc still reports an index to remove:\n%s", out)
+	}
+	if !strings.Contains(out, "Store size ") {
+		t.Errorf("gc output does not give the store size before and after:\n%s", out)
 	}
 }

@@ -32,6 +32,14 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// The first signal cancels ctx so the command can stop cleanly.
+		// Restoring the default action then lets a second signal end the
+		// process even when the command does not return, such as when it
+		// is blocked in a system call.
+		<-ctx.Done()
+		stop()
+	}()
 	root := newRootCommand()
 	stdout := &countingWriter{w: os.Stdout}
 	root.SetOut(stdout)

@@ -51,17 +51,20 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				keepHistory = -1 // the store reads zero as its default
 			}
 			index := store.KV(importer.VulnDBNamespace)
+			sizeBefore, err := store.DiskUsage()
+			if err != nil {
+				return fmt.Errorf("measuring store: %w", err)
+			}
 			rep, err := store.GC(ctx, cas.GCOptions{KeepHistory: keepHistory, DryRun: dryRun})
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
 			}
-			if !dryRun {
-				// The lookup index of a layer goes only after its blob, so
-				// a gc cut short never leaves a stored kit without its
-				// index. This also removes what such a gc left.
-				if err := dropUnstoredLayers(ctx, store, index); err != nil {
-					return fmt.Errorf("collecting garbage: %w", err)
-				}
+			// The lookup index of a layer goes only after its blob, so a
+			// gc cut short never leaves a stored kit without its index.
+			// This also removes what such a gc left.
+			droppedIndexes, err := dropUnstoredLayers(ctx, store, index, dryRun)
+			if err != nil {
+				return fmt.Errorf("collecting garbage: %w", err)
 			}
 			// Index keys that an earlier release wrote in another layout
 			// belong to no layer of the current format, so they go too once
@@ -74,16 +77,27 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
 			}
+			sizeAfter, err := store.DiskUsage()
+			if err != nil {
+				return fmt.Errorf("measuring store: %w", err)
+			}
 			if out.json() {
 				return writeJSON(cmd.OutOrStdout(), struct {
 					cas.GCReport
-					EarlierIndexKeys int `json:"earlierIndexKeysRemoved"`
+					// IndexLayersRemoved counts the DB layers whose blob is
+					// gone and whose lookup index gc removed, or would remove.
+					IndexLayersRemoved int `json:"indexLayersRemoved"`
+					EarlierIndexKeys   int `json:"earlierIndexKeysRemoved"`
 					// EarlierFormatLayers counts the DB layers still indexed
 					// by an earlier release, whose keys gc keeps.
 					EarlierFormatLayers int `json:"earlierFormatLayers"`
+					// StoreSizeBefore and StoreSizeAfter are the size of the
+					// store's files when gc started and when it ended.
+					StoreSizeBefore int64 `json:"storeSizeBefore"`
+					StoreSizeAfter  int64 `json:"storeSizeAfter"`
 					// DryRun marks a report of what gc would remove.
 					DryRun bool `json:"dryRun"`
-				}{rep, earlier, pending, dryRun})
+				}{rep, droppedIndexes, earlier, pending, sizeBefore, sizeAfter, dryRun})
 			}
 			verb := "Removed"
 			if dryRun {
@@ -93,6 +107,14 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			fmt.Fprintf(w, "%s %d %s (%s); kept %d %s of %d %s\n",
 				verb, rep.Removed, plural(rep.Removed, "blob", "blobs"), humanBytes(rep.BytesRemoved),
 				rep.Kept, plural(rep.Kept, "blob", "blobs"), len(rep.KeptKits), plural(len(rep.KeptKits), "kit", "kits"))
+			if rep.LeftoverRemoved > 0 {
+				fmt.Fprintf(w, "%s %d %s (%s) that an interrupted gc or import left partly removed\n",
+					verb, rep.LeftoverRemoved, plural(rep.LeftoverRemoved, "blob", "blobs"), humanBytes(rep.LeftoverBytes))
+			}
+			if droppedIndexes > 0 {
+				fmt.Fprintf(w, "%s the lookup index of %d DB %s whose blob is gone\n",
+					verb, droppedIndexes, plural(droppedIndexes, "layer", "layers"))
+			}
 			for _, k := range rep.KeptReasons {
 				fmt.Fprintf(w, "  %s: %s\n", keptKitName(k), keepReasonsText(k.Reasons, keep))
 			}
@@ -109,6 +131,10 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				fmt.Fprintf(w, "%s %d stale %s: a pin goes stale when its process exits, "+
 					"or after %.0f hours when its process cannot be checked\n",
 					verb, rep.StaleLeases, plural(rep.StaleLeases, "pin", "pins"), cas.DefaultLeaseTTL.Hours())
+			}
+			if !dryRun {
+				fmt.Fprintf(w, "Store size %s before, %s after; Pebble frees the space of deleted keys in "+
+					"later compactions, so it may shrink further\n", humanBytes(sizeBefore), humanBytes(sizeAfter))
 			}
 			return nil
 		},
@@ -164,22 +190,27 @@ func keepReasonText(r cas.KeepReason, keep int) string {
 }
 
 // dropUnstoredLayers removes the lookup index of every DB layer whose blob
-// is no longer in the store.
-func dropUnstoredLayers(ctx context.Context, store *cas.Store, index kv.Store) error {
+// is no longer in the store, unless dryRun, and returns how many it found.
+func dropUnstoredLayers(ctx context.Context, store *cas.Store, index kv.Store, dryRun bool) (int, error) {
 	layers, err := vulndb.IndexedLayers(index)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	dropped := 0
 	for _, l := range layers {
 		if _, err := store.Stat(ctx, l); !errors.Is(err, errdef.ErrNotFound) {
 			if err != nil {
-				return fmt.Errorf("checking DB layer %s: %w", l, err)
+				return dropped, fmt.Errorf("checking DB layer %s: %w", l, err)
 			}
 			continue
 		}
+		dropped++
+		if dryRun {
+			continue
+		}
 		if err := vulndb.DropLayer(index, l); err != nil {
-			return fmt.Errorf("dropping lookup index of %s: %w", l, err)
+			return dropped, fmt.Errorf("dropping lookup index of %s: %w", l, err)
 		}
 	}
-	return nil
+	return dropped, nil
 }

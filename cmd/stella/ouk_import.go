@@ -18,6 +18,7 @@ import (
 
 	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/mirror"
+	"stella-ops.org/ouk/oci/layout"
 )
 
 type importOptions struct {
@@ -106,6 +107,11 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 		// Never echo the source: it holds a password.
 		return usagef("the %s:// source carries credentials before its host; remove them and pass --username with --password-stdin, or use a registry config file", scheme)
 	}
+	if remote == "" && source != "-" {
+		if err := layout.CheckKitType(source); err != nil {
+			return err
+		}
+	}
 	ctx := cmd.Context()
 	stderr := cmd.ErrOrStderr()
 	// A kit file is imported with a progress bar on a terminal, and the
@@ -165,7 +171,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 // importFile streams a kit file, with a progress bar written to lines
 // unless lines is nil.
 func (o *importOptions) importFile(cmd *cobra.Command, path string, size int64, lines *terminalLines, opts importer.Options) (*importer.Result, error) {
-	f, err := os.Open(path)
+	f, err := layout.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening kit: %w", err)
 	}

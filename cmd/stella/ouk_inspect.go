@@ -22,6 +22,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -133,6 +134,9 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 		return err
 	}
 	if err := checkLocalKitArg("inspect", path); err != nil {
+		return err
+	}
+	if err := layout.CheckKitType(path); err != nil {
 		return err
 	}
 	ctx := cmd.Context()

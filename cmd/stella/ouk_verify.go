@@ -71,6 +71,9 @@ a bad signature.`,
 			if err := checkKitPath(args[0]); err != nil {
 				return err
 			}
+			if err := layout.CheckKitType(args[0]); err != nil {
+				return err
+			}
 			dir, err := g.storeDir()
 			if err != nil {
 				return err
@@ -151,7 +154,7 @@ func verifyDetached(keys []sign.TrustedKey, kit, sigPath string) check {
 	if err != nil {
 		return check{Status: "failed", Reason: err.Error()}
 	}
-	f, err := os.Open(kit)
+	f, err := layout.OpenRegular(kit)
 	if err != nil {
 		return check{Status: "failed", Reason: err.Error()}
 	}
@@ -310,7 +313,7 @@ func printCheck(w interface{ Write([]byte) (int, error) }, name string, c check)
 // blob over the manifest size limit before index.json cannot be checked
 // against the signature when it arrives.
 func streamOrderProblem(path string) string {
-	f, err := os.Open(path)
+	f, err := layout.OpenRegular(path)
 	if err != nil {
 		return ""
 	}

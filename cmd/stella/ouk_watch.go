@@ -17,6 +17,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/watch"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 )
 
 type watchOptions struct {
@@ -151,7 +152,8 @@ func rejectedSummary(res roundResult, dir string) string {
 	msg := fmt.Sprintf("%d %s rejected in %s", res.rejected, plural(res.rejected, "kit was", "kits were"), dir)
 	switch res.withoutNote {
 	case 0:
-		return msg + "; see the .stella-rejected " + plural(res.rejected, "note beside it", "notes beside them")
+		return msg + "; see the .stella-rejected " + plural(res.rejected, "note beside it", "notes beside them") +
+			", and delete a note to make the watch try its kit again"
 	case res.rejected:
 		return msg + "; writing the .stella-rejected " + plural(res.rejected, "note", "notes") +
 			" failed, so see the reasons in the log above"
@@ -382,6 +384,9 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		}
 		w.log.Info("retrying rejected kit", kitAttrs(c.Path, note.Version, note.Digest)...)
 	}
+	if c.PeekErr != nil && isLocalReadError(c.PeekErr) {
+		return w.unreadable(ctx, c, kitAttrs(c.Path, "", ""), c.PeekErr)
+	}
 	if c.PeekErr != nil {
 		// An empty file is the first moment of a copy, not a bad kit, and
 		// a layout folder may still be being copied.
@@ -421,6 +426,8 @@ func (w *watcher) importFailed(ctx context.Context, c watch.Candidate, s *delta.
 			append(attrs, "error", err)...)
 		w.lastDeferred = err
 		return outcomeDeferred
+	case isLocalReadError(err):
+		return w.unreadable(ctx, c, attrs, err)
 	case c.IsDir || errors.Is(err, io.ErrUnexpectedEOF):
 		return w.incomplete(ctx, c, s, activeDigest, err)
 	}
@@ -437,8 +444,8 @@ func (w *watcher) remainsRejected(ctx context.Context, c watch.Candidate, note w
 	if w.opts.once {
 		level = slog.LevelInfo
 	}
-	w.logOnce(ctx, c, level, msgRemainsRejected,
-		append(kitAttrs(c.Path, note.Version, note.Digest), "reason", note.Reason)...)
+	attrs := append(kitAttrs(c.Path, note.Version, note.Digest), "reason", note.Reason)
+	w.logOnce(ctx, c, level, msgRemainsRejected, append(attrs, retryAttrs(c.Path)...)...)
 	return outcomeRejected
 }
 
@@ -504,7 +511,7 @@ func importPath(ctx context.Context, c watch.Candidate, opts importer.Options) (
 	if c.IsDir {
 		return importer.ImportDir(ctx, c.Path, opts)
 	}
-	f, err := os.Open(c.Path)
+	f, err := layout.OpenRegular(c.Path)
 	if err != nil {
 		return nil, fmt.Errorf("opening kit: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"stella-ops.org/ouk/cas"
@@ -78,21 +79,60 @@ func (w *watcher) incomplete(ctx context.Context, c watch.Candidate, s *delta.Su
 func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err error) {
 	err = w.withManualOverride(err, c.Path)
 	note := watch.Note{Size: c.Size, ModTime: c.ModTime, Files: c.Files, Reason: err.Error(), At: time.Now().UTC(),
+		Retry:  "delete this file to make the watch try the kit again",
 		Active: active, RetryOnActiveChange: errors.Is(err, errdef.ErrBaseMissing),
 		Conflict: errors.As(err, new(conflictError))}
 	note.Version, note.Digest = summaryVersion(s), summaryDigest(s)
 	attrs := append(kitAttrs(c.Path, note.Version, note.Digest), "reason", err)
 	if werr := watch.WriteNote(c.Path, note); werr != nil {
+		// Only a restart of the watch, or a change of the kit, retries it.
 		w.unwrittenNotes[c.Path] = note
 		w.log.Warn("kit rejected; left in place, but writing its rejection note failed, "+
 			"so only this watch process remembers the rejection", append(attrs, "noteError", werr)...)
 	} else {
 		delete(w.unwrittenNotes, c.Path)
-		w.log.Warn("kit rejected; left in place", attrs...)
+		w.log.Warn("kit rejected; left in place", append(attrs, retryAttrs(c.Path)...)...)
 	}
 	// The rejection line names the kit, so a later round of this process
 	// need not log that it remains rejected.
 	w.markLogged(c, msgRemainsRejected)
+}
+
+// retryAttrs returns the log attributes that name the rejection note of
+// the kit at path and how to make the watch retry the kit.
+func retryAttrs(path string) []any {
+	return []any{"note", watch.NotePath(path), "retry", "delete the note to make the watch try the kit again"}
+}
+
+// unreadable handles a kit that this host failed to read, such as for a
+// denied permission or an I/O error. That is no fault of the kit, and a
+// fix may change neither the kit's size nor its modification time. So the
+// kit is not rejected. Like an import that finds the disk full, it is
+// tried again next round, and a --once run exits with the error.
+func (w *watcher) unreadable(ctx context.Context, c watch.Candidate, attrs []any, err error) outcome {
+	w.logOnce(ctx, c, slog.LevelError, "kit cannot be read on this host; it is not rejected and is tried again "+
+		"next round. Fix the permission or the file system error named in the log", append(attrs, "error", err)...)
+	w.lastDeferred = err
+	return outcomeDeferred
+}
+
+// isLocalReadError reports whether err is an operating system error that
+// a reason of this host caused, not the content of a kit. Examples are a
+// denied permission, an I/O error and a folder where a file belongs. A
+// missing file is not one, because a layout folder without a blob is an
+// incomplete kit.
+func isLocalReadError(err error) bool {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case syscall.EACCES, syscall.EPERM, syscall.EIO, syscall.EISDIR, syscall.ENXIO, syscall.ENODEV,
+		syscall.EBUSY, syscall.ESTALE, syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ETIMEDOUT,
+		syscall.EAGAIN, syscall.EINTR, syscall.ELOOP, syscall.ENOTCONN, syscall.EHOSTDOWN:
+		return true
+	}
+	return false
 }
 
 // conflictError is the rejection of a kit that shares its sequence with a

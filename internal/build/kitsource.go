@@ -57,7 +57,7 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 }
 
 func (k *Kit) readFile(ctx context.Context, path string) error {
-	f, err := os.Open(path)
+	f, err := layout.OpenRegular(path)
 	if err != nil {
 		return fmt.Errorf("opening kit: %w", err)
 	}

@@ -18,11 +18,13 @@ type Note struct {
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"modTime"`
 	// Files is the number of files under a layout folder, 0 for a file.
-	Files   int       `json:"files,omitempty"`
-	Digest  string    `json:"digest,omitempty"`
-	Version string    `json:"version,omitempty"`
-	Reason  string    `json:"reason"`
-	At      time.Time `json:"at"`
+	Files   int    `json:"files,omitempty"`
+	Digest  string `json:"digest,omitempty"`
+	Version string `json:"version,omitempty"`
+	Reason  string `json:"reason"`
+	// Retry is the operator's way to make the watch try the kit again.
+	Retry string    `json:"retry,omitempty"`
+	At    time.Time `json:"at"`
 	// Active is the active kit digest at the time; a delta rejected for a
 	// missing base is retried once the active kit changes.
 	Active string `json:"active,omitempty"`

@@ -134,7 +134,7 @@ func bundleEntry(index ocispec.Index) (ocispec.Descriptor, error) {
 // readIndexJSON reads index.json from the start of a kit file. A kit that
 // stella wrote has it as the second entry, so little is read.
 func readIndexJSON(path string) (ocispec.Index, error) {
-	f, err := os.Open(path)
+	f, err := layout.OpenRegular(path)
 	if err != nil {
 		return ocispec.Index{}, fmt.Errorf("opening kit: %w", err)
 	}

@@ -46,7 +46,7 @@ func Peek(ctx context.Context, path string) (*Summary, error) {
 }
 
 func peekFile(path string) (*Summary, error) {
-	f, err := os.Open(path)
+	f, err := layout.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening kit: %w", err)
 	}

@@ -102,7 +102,7 @@ func splitRef(ref string) (string, digest.Digest) {
 // openArchive indexes the entries of an oci-archive file and returns its
 // index.json and a storage that serves blobs from their offsets in the file.
 func openArchive(ctx context.Context, path string) (ocispec.Index, *verifyingStorage, error) {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path)
 	if err != nil {
 		return ocispec.Index{}, nil, fmt.Errorf("opening image archive: %w", err)
 	}
