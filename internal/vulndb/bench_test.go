@@ -3,9 +3,12 @@ package vulndb
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -162,6 +165,92 @@ func BenchmarkDecodeStoredRecords(b *testing.B) {
 			if _, err := decodeRecordValue(v); err != nil {
 				b.Fatal(err)
 			}
+		}
+	}
+}
+
+// nvdConfigRecords makes n NVD-only records whose configurations look like
+// NVD's: one to three configurations of up to six ranged criteria, a third
+// of them combined by AND with a node of up to four operating systems.
+func nvdConfigRecords(n int, seed uint64) []Record {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	out := make([]Record, n)
+	for i := range out {
+		id := fmt.Sprintf("CVE-2024-%06d", i)
+		var configs []string
+		for range 1 + rng.IntN(3) {
+			var matches []string
+			for k := range 1 + rng.IntN(6) {
+				matches = append(matches, fmt.Sprintf(`{"vulnerable":true,"criteria":"cpe:2.3:a:vendor%d:product%d:*:*:*:*:*:*:*:*",`+
+					`"versionStartIncluding":"1.%d","versionEndExcluding":"2.%d"}`, rng.IntN(3000), rng.IntN(9000), k, k))
+			}
+			product := nvdNodeJSON("OR", false, matches...)
+			if rng.IntN(3) != 0 {
+				configs = append(configs, nvdConfigJSON("", product))
+				continue
+			}
+			var platforms []string
+			for k := range 1 + rng.IntN(4) {
+				platforms = append(platforms, fmt.Sprintf(`{"vulnerable":false,"criteria":"cpe:2.3:o:vendor%d:os%d:-:*:*:*:*:*:*:*"}`, k, k))
+			}
+			configs = append(configs, nvdConfigJSON("AND", product, nvdNodeJSON("OR", false, platforms...)))
+		}
+		ex := Extra{Sources: []Provenance{{Feed: FeedNVD, ID: id, Modified: "2024-01-01T00:00:00Z"}},
+			Configurations: json.RawMessage("[" + strings.Join(configs, ",") + "]")}
+		exb, _ := marshalJSON(ex)
+		out[i] = Record{ID: id, Modified: "2024-01-01T00:00:00Z", Summary: "A flaw in a product.",
+			DatabaseSpecific: map[string]json.RawMessage{dbKey: exb}}
+	}
+	return out
+}
+
+// BenchmarkLayerIndex indexes one layer of generated records, as an import
+// does for each layer of a kit, without a store.
+func BenchmarkLayerIndex(b *testing.B) {
+	sets := []struct {
+		name string
+		recs []Record
+	}{
+		{"generated", genRecords(20000, 1)},
+		{"nvd-configurations", nvdConfigRecords(20000, 1)},
+	}
+	for _, s := range sets {
+		slices.SortFunc(s.recs, func(x, y Record) int { return strings.Compare(x.ID, y.ID) })
+		l, err := newLayer(s.recs, LayerBase, "", "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(s.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				lr := &layerReader{ctx: context.Background(), layer: l.Descriptor, r: bytes.NewReader(l.Data)}
+				err := lr.read(func(string, []byte) error { return nil }, func(indexEntry) error { return nil }, true)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMatchConfigsWide matches a query against one AND configuration
+// of many vulnerable versions and a platform node of as many hardware
+// models, as NVD writes network operating systems, and words the reason.
+func BenchmarkMatchConfigsWide(b *testing.B) {
+	for _, size := range []int{100, 500} {
+		configs := wideConfig(size)
+		for _, query := range []string{"cpe:2.3:o:acme:router_os:16.1.1", "cpe:2.3:o:acme:router_os"} {
+			q := mustParseQuery(b, query)
+			b.Run(fmt.Sprintf("%dx%d/%s", size, size, query), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					confirmed, alternatives := (&platformCheck{query: q}).matchConfigs(configs)
+					if confirmed || len(alternatives) == 0 {
+						b.Fatalf("matchConfigs = %v, %d alternatives, want possibly affected", confirmed, len(alternatives))
+					}
+					_ = possibleReason(q, alternatives)
+				}
+			})
 		}
 	}
 }

@@ -379,34 +379,71 @@ func (m nvdCPEMatch) versionInRange(v string) rangeResult {
 }
 
 // compareCPEVersion orders CPE versions, which follow no single scheme.
-// Dotted versions compare numerically (go-version's generic ordering).
-// Versions whose text is equal, ignoring case, are equal. Otherwise ok is
-// false when go-version cannot parse one of them, such as "1.0_beta", a
-// Cisco "12.2(55)se" or a number over 64 bits. Comparing such text as
-// strings would give results that look certain and are often wrong, as
-// "10.0" sorts before "9.0".
-//
-// NOTE: go-version reads a letter suffix as a pre-release, so OpenSSL's
-// "1.1.1k" sorts before "1.1.1" and falls outside a range ">=1.1.1".
+// Dotted versions compare numerically (go-version's generic ordering),
+// and a pre-release part such as "rc1" in "2.0rc1" or "beta2" in
+// "1.0-beta2" sorts before the release. Letters that end a version
+// directly after a digit and are not a pre-release word (see
+// postReleaseSuffix), as in OpenSSL's "1.1.1k", mark a later release:
+// "1.1.1" < "1.1.1a" < "1.1.1k" < "1.1.2". Versions whose text is equal,
+// ignoring case, are equal. Otherwise ok is false when go-version cannot
+// parse one of them, such as "1.0_beta", a Cisco "12.2(55)se" or a number
+// over 64 bits. Comparing such text as strings would give results that
+// look certain and are often wrong, as "10.0" sorts before "9.0".
 func compareCPEVersion(a, b string) (order int, ok bool) {
 	if strings.EqualFold(a, b) {
 		return 0, true
 	}
-	va, errA := ver.Parse(a)
+	baseA, suffixA := postReleaseSuffix(a)
+	baseB, suffixB := postReleaseSuffix(b)
+	va, errA := ver.Parse(baseA)
 	if errA != nil {
 		return 0, false
 	}
-	vb, errB := ver.Parse(b)
+	vb, errB := ver.Parse(baseB)
 	if errB != nil {
 		return 0, false
 	}
-	return va.Compare(vb), true
+	if order := va.Compare(vb); order != 0 {
+		return order, true
+	}
+	// No suffix sorts first, and "z" before "za", as OpenSSL numbers its
+	// releases after 1.0.2z.
+	return strings.Compare(strings.ToLower(suffixA), strings.ToLower(suffixB)), true
 }
 
+// preReleaseWords are the letter suffixes that mark a pre-release in CPE
+// versions, as in "2.0rc" or "1.0beta". Other letters at the end of a
+// version mark a later release.
+var preReleaseWords = []string{"alpha", "beta", "rc", "pre", "dev"}
+
+// postReleaseSuffix splits a version that ends in letters directly after
+// a digit, such as "1.1.1k" or "1.0.2zg", into the version before the
+// letters and the letters. A version without such letters, or whose
+// letters are a pre-release word, is returned whole with an empty suffix.
+func postReleaseSuffix(v string) (base, suffix string) {
+	i := len(v)
+	for i > 0 && isASCIILetter(v[i-1]) {
+		i--
+	}
+	if i == len(v) || i == 0 || v[i-1] < '0' || v[i-1] > '9' {
+		return v, ""
+	}
+	for _, w := range preReleaseWords {
+		if strings.EqualFold(v[i:], w) {
+			return v, ""
+		}
+	}
+	return v[:i], v[i:]
+}
+
+func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
 // cpeVersionComparable reports whether the CPE version order can compare
-// version with other versions, that is whether go-version parses it.
+// version with other versions, that is whether go-version parses it
+// without its post-release letters.
 func cpeVersionComparable(version string) bool {
-	_, err := ver.Parse(version)
+	base, _ := postReleaseSuffix(version)
+	_, err := ver.Parse(base)
 	return err == nil
 }
 
@@ -418,13 +455,14 @@ func cpeVersionComparable(version string) bool {
 func (r *Record) CPECriteria() []string {
 	var out []string
 	for _, c := range recordConfigs(r) {
+		cc := newConfigCheck(c)
 		for ni, n := range c.Nodes {
 			for mi, m := range n.CPEMatch {
 				if !m.Vulnerable {
 					continue
 				}
 				line := strings.TrimSpace(m.Criteria + " " + strings.Join(m.bounds(), " "))
-				if platforms, _ := companions(c, ni, mi, nil); len(platforms) > 0 {
+				if platforms, _ := cc.companions(nil, ni, mi); len(platforms) > 0 {
 					line += " when running on " + strings.Join(platforms, " and on ")
 				}
 				out = append(out, line)

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -225,5 +226,90 @@ func TestCPEVersion(t *testing.T) {
 		if err != nil || v != c.version || isAny != c.isAny {
 			t.Errorf("CPEVersion(%s) = %q, %v, %v; want %q, %v", c.cpe, v, isAny, err, c.version, c.isAny)
 		}
+	}
+}
+
+func TestCompareCPEVersionLetterSuffix(t *testing.T) {
+	chains := [][]string{
+		{"1.1.1", "1.1.1a", "1.1.1k", "1.1.1t", "1.1.2"},
+		{"1.0.2", "1.0.2k", "1.0.2z", "1.0.2za", "1.0.2zg", "1.0.3"},
+		{"9.3", "9.3a", "9.3b", "9.4"},
+		{"1.1.1-beta", "1.1.1", "1.1.1k"},
+		{"2.0rc1", "2.0rc2", "2.0", "2.0a"},
+		{"1.0-beta2", "1.0"},
+		{"1.0alpha", "1.0beta", "1.0rc", "1.0"},
+		{"2.0dev", "2.0"},
+		{"2.0pre1", "2.0"},
+	}
+	for _, chain := range chains {
+		for i := range chain {
+			for j := range chain {
+				want := sign(i - j)
+				got, ok := compareCPEVersion(chain[i], chain[j])
+				if !ok || got != want {
+					t.Errorf("compareCPEVersion(%q, %q) = %d, %v, want %d, true", chain[i], chain[j], got, ok, want)
+				}
+			}
+		}
+	}
+	if got, ok := compareCPEVersion("1.1.1K", "1.1.1k"); !ok || got != 0 {
+		t.Errorf(`compareCPEVersion("1.1.1K", "1.1.1k") = %d, %v, want 0, true`, got, ok)
+	}
+	for _, v := range []string{"1.0_beta", "r13", "1.0_k"} {
+		if _, ok := compareCPEVersion(v, "1.0"); ok {
+			t.Errorf("compareCPEVersion(%q, \"1.0\") is ok, want not comparable", v)
+		}
+	}
+}
+
+func TestCPEMatchOpenSSLLetterRange(t *testing.T) {
+	criterion := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:openssl:openssl:*:*:*:*:*:*:*:*",
+		VersionStartIncluding: "1.1.1", VersionEndExcluding: "1.1.1t"}
+	cases := map[string]cpeMatch{
+		"1.1.1":  cpeMatchConfirmed,
+		"1.1.1k": cpeMatchConfirmed,
+		"1.1.1s": cpeMatchConfirmed,
+		"1.1.1t": cpeNoMatch,
+		"1.1.1w": cpeNoMatch,
+		"1.1.0l": cpeNoMatch,
+		"3.0.8":  cpeNoMatch,
+	}
+	for version, want := range cases {
+		q := mustParseQuery(t, "cpe:2.3:a:openssl:openssl:"+version)
+		if got := criterion.match(q); got != want {
+			t.Errorf("openssl %s against >=1.1.1 <1.1.1t = %s, want %s", version, cpeMatchNames[got], cpeMatchNames[want])
+		}
+	}
+}
+
+// TestCPEVersionOrderRealRanges checks the CPE version order on the
+// ranges of the real NVD records: each range's start sorts before its end.
+func TestCPEVersionOrderRealRanges(t *testing.T) {
+	dir := testdataDir(t, "nvd")
+	res, err := Build(context.Background(), BuildOptions{Feeds: []Feed{{Kind: FeedNVD, Path: dir}}, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges := 0
+	for _, rec := range allRecords(t, res) {
+		for _, c := range recordConfigs(&rec) {
+			for _, n := range c.Nodes {
+				for _, m := range n.CPEMatch {
+					start := cmp.Or(m.VersionStartIncluding, m.VersionStartExcluding)
+					end := cmp.Or(m.VersionEndIncluding, m.VersionEndExcluding)
+					if start == "" || end == "" {
+						continue
+					}
+					ranges++
+					if order, ok := compareCPEVersion(start, end); !ok || order >= 0 {
+						t.Errorf("%s: range of %s starts at %q and ends at %q, but compareCPEVersion = %d, %v",
+							rec.ID, m.Criteria, start, end, order, ok)
+					}
+				}
+			}
+		}
+	}
+	if ranges == 0 {
+		t.Skipf("no record in %s has a range with both bounds", dir)
 	}
 }

@@ -37,21 +37,52 @@ func NewCPESet(names []string) *CPESet {
 }
 
 // covers reports whether a CPE of the set matches the criterion m, whose
-// name is c. A criterion with version "-" covers every version of the
-// product, because NVD writes "-" for a platform that it lists without
-// versions. A CPE whose version the criterion's range cannot be checked
-// against, such as one with version "*", does not cover it.
-func (s *CPESet) covers(m nvdCPEMatch, c cpeName) bool {
+// name is c, as coversPlatform decides it.
+func (s *CPESet) covers(m nvdCPEMatch, c cpeName, definite bool) bool {
 	if s == nil {
 		return false
 	}
 	for _, p := range s.byKey[c.key()] {
-		if m.matchParsed(c, p).coversVersion() {
+		if coversPlatform(m, c, p, definite) {
 			return true
 		}
 	}
 	return false
 }
+
+// coversPlatform reports whether the criterion m, whose name is c, covers
+// the CPE q as a platform. A criterion with version "-" covers every
+// version of the product, because NVD writes "-" for a platform that it
+// lists without versions. A CPE whose version the criterion's range
+// cannot be checked against, such as one with version "*", does not cover
+// it.
+//
+// With definite set, q must also give every other attribute that c
+// restricts, such as the update or the target hardware: a CPE with ANY
+// ("*") there may name a system outside the criterion. A negated node
+// excludes a system only on such a definite match, so that a CPE listed
+// without those details does not drop a record.
+func coversPlatform(m nvdCPEMatch, c, q cpeName, definite bool) bool {
+	if !m.matchParsed(c, q).coversVersion() {
+		return false
+	}
+	if !definite {
+		return true
+	}
+	if restrictsAny(c.Part, q.Part) || restrictsAny(c.Update, q.Update) {
+		return false
+	}
+	for i := range c.rest {
+		if restrictsAny(c.rest[i], q.rest[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// restrictsAny reports whether a criterion attribute names a value that
+// the queried attribute leaves open as ANY.
+func restrictsAny(criterion, query string) bool { return criterion != "*" && query == "*" }
 
 // platformCheck decides which criteria of a record's configurations are
 // known to hold for a query: those that the queried CPE or a CPE of
@@ -61,16 +92,14 @@ type platformCheck struct {
 	present *CPESet
 }
 
-// covers reports whether the criterion m is known to hold.
-func (p *platformCheck) covers(m nvdCPEMatch) bool {
+// covers reports whether the criterion m, whose name is c, is known to
+// hold. With definite set it must hold for certain, as coversPlatform
+// describes.
+func (p *platformCheck) covers(m nvdCPEMatch, c cpeName, definite bool) bool {
 	if p == nil {
 		return false
 	}
-	c, err := parseCPE(m.Criteria)
-	if err != nil {
-		return false
-	}
-	return m.matchParsed(c, p.query).coversVersion() || p.present.covers(m, c)
+	return coversPlatform(m, c, p.query, definite) || p.present.covers(m, c, definite)
 }
 
 // nodeState is the outcome of checking whether a node holds.
@@ -79,25 +108,72 @@ type nodeState int
 const (
 	nodeUnknown nodeState = iota
 	nodeHolds
-	// nodeFails is a negated node whose criteria are known to hold: the
+	// nodeFails is a negated node whose criteria hold for certain: the
 	// configuration excludes the system.
 	nodeFails
 )
 
-// node returns whether the node n is known to hold.
-func (p *platformCheck) node(n nvdNode) nodeState {
+func isAND(operator string) bool { return strings.EqualFold(operator, "AND") }
+
+// nodeCheck is one node of a record's configuration with its criteria
+// parsed, and what a platformCheck found about it. matchConfigs makes one
+// per node of the record, so that it parses each criterion and describes
+// and checks each node once, however many criteria match.
+type nodeCheck struct {
+	node nvdNode
+	// names holds the parsed criteria, in order. A criterion that does not
+	// parse has the zero cpeName, whose product is empty.
+	names []cpeName
+
+	stateKnown bool
+	state      nodeState
+
+	described   bool
+	description string
+
+	// uncovered lists the descriptions of the criteria that are not known
+	// to hold, each once, and uncoveredCount how many criteria have each.
+	// They are set for a node with operator AND, whose other criteria are
+	// the companions of each of its criteria.
+	uncoveredKnown bool
+	uncovered      []string
+	uncoveredCount map[string]int
+}
+
+func newNodeCheck(n nvdNode) nodeCheck {
+	names := make([]cpeName, len(n.CPEMatch))
+	for i, m := range n.CPEMatch {
+		if c, err := parseCPE(m.Criteria); err == nil {
+			names[i] = c
+		}
+	}
+	return nodeCheck{node: n, names: names}
+}
+
+// parsed reports whether criterion i parsed.
+func (nc *nodeCheck) parsed(i int) bool { return nc.names[i].Product != "" }
+
+// holds returns whether the node is known to hold for p. A negated node
+// counts its criteria only when they hold for certain, so that a version
+// or an attribute that p does not give never rules a record out.
+func (nc *nodeCheck) holds(p *platformCheck) nodeState {
+	if nc.stateKnown {
+		return nc.state
+	}
+	n := nc.node
+	covers := func(i int) bool { return nc.parsed(i) && p.covers(n.CPEMatch[i], nc.names[i], n.Negate) }
 	matched := false
 	if isAND(n.Operator) {
 		matched = len(n.CPEMatch) > 0
-		for _, m := range n.CPEMatch {
-			if !p.covers(m) {
+		for i := range n.CPEMatch {
+			if !covers(i) {
 				matched = false
 				break
 			}
 		}
 	} else {
-		for _, m := range n.CPEMatch {
-			if p.covers(m) {
+		for i := range n.CPEMatch {
+			if covers(i) {
 				matched = true
 				break
 			}
@@ -105,151 +181,328 @@ func (p *platformCheck) node(n nvdNode) nodeState {
 	}
 	switch {
 	case matched && n.Negate:
-		return nodeFails
+		nc.state = nodeFails
 	case matched:
-		return nodeHolds
+		nc.state = nodeHolds
 	}
-	return nodeUnknown
+	nc.stateKnown = true
+	return nc.state
 }
 
-func isAND(operator string) bool { return strings.EqualFold(operator, "AND") }
+// describe returns describeNode of the node.
+func (nc *nodeCheck) describe() string {
+	if !nc.described {
+		nc.description = describeNode(nc.node, nc.names)
+		nc.described = true
+	}
+	return nc.description
+}
+
+// describeCriterion returns describePlatform of criterion i.
+func (nc *nodeCheck) describeCriterion(i int) string {
+	return describeParsed(nc.node.CPEMatch[i], nc.names[i], nc.parsed(i))
+}
+
+// companionsInNode describes the criteria of an AND node other than
+// criterion crit that p does not know to hold.
+func (nc *nodeCheck) companionsInNode(p *platformCheck, crit int) []string {
+	if !nc.uncoveredKnown {
+		nc.uncoveredCount = map[string]int{}
+		for i, m := range nc.node.CPEMatch {
+			if nc.parsed(i) && p.covers(m, nc.names[i], false) {
+				continue
+			}
+			d := nc.describeCriterion(i)
+			if nc.uncoveredCount[d] == 0 {
+				nc.uncovered = append(nc.uncovered, d)
+			}
+			nc.uncoveredCount[d]++
+		}
+		nc.uncoveredKnown = true
+	}
+	if len(nc.uncovered) == 0 {
+		return nil
+	}
+	// Leave out crit's own description when no other criterion has it.
+	own := nc.describeCriterion(crit)
+	if nc.uncoveredCount[own] != 1 || (nc.parsed(crit) && p.covers(nc.node.CPEMatch[crit], nc.names[crit], false)) {
+		own = ""
+	}
+	var names []string
+	for _, d := range nc.uncovered {
+		if d != own {
+			names = append(names, d)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return []string{joinNamed(names, " and on ", "platforms")}
+}
+
+// configCheck is a configuration with a nodeCheck per node.
+type configCheck struct {
+	config nvdConfig
+	nodes  []nodeCheck
+}
+
+func newConfigCheck(c nvdConfig) *configCheck {
+	cc := &configCheck{config: c, nodes: make([]nodeCheck, len(c.Nodes))}
+	for i, n := range c.Nodes {
+		cc.nodes[i] = newNodeCheck(n)
+	}
+	return cc
+}
 
 // companions describes what the criterion at position crit of node
-// nodeIndex of config c needs besides itself and p does not know to hold.
-// These are the other criteria of an AND node and the other nodes of an
-// AND configuration. excluded is true when a negated node rules the
-// configuration out. With a nil p, no criterion is known to hold.
+// nodeIndex needs besides itself and p does not know to hold. These are
+// the other criteria of an AND node and the other nodes of an AND
+// configuration. A node without criteria constrains nothing and is left
+// out. excluded is true when a negated node rules the configuration out.
+// With a nil p, no criterion is known to hold.
 //
 // NOTE: negate on a whole configuration is not evaluated.
-func companions(c nvdConfig, nodeIndex, crit int, p *platformCheck) (platforms []string, excluded bool) {
-	n := c.Nodes[nodeIndex]
-	if isAND(n.Operator) {
-		for i, m := range n.CPEMatch {
-			if i != crit && !p.covers(m) {
-				platforms = append(platforms, describePlatform(m))
-			}
-		}
+func (cc *configCheck) companions(p *platformCheck, nodeIndex, crit int) (platforms []string, excluded bool) {
+	nc := &cc.nodes[nodeIndex]
+	if isAND(nc.node.Operator) {
+		platforms = nc.companionsInNode(p, crit)
 	}
-	if !isAND(c.Operator) {
+	if !isAND(cc.config.Operator) {
 		return platforms, false
 	}
-	for i, other := range c.Nodes {
-		if i == nodeIndex {
+	for i := range cc.nodes {
+		other := &cc.nodes[i]
+		if i == nodeIndex || len(other.node.CPEMatch) == 0 {
 			continue
 		}
-		switch p.node(other) {
+		switch other.holds(p) {
 		case nodeFails:
 			return nil, true
 		case nodeUnknown:
-			platforms = append(platforms, describeNode(other))
+			platforms = append(platforms, other.describe())
 		}
 	}
 	return platforms, false
 }
 
-// cpeAlternative is one way in which a record's configurations match a
-// query without confirming it.
+// cpeAlternative is a group of ways in which a record's configurations
+// match a query without confirming it: matching vulnerable criteria with
+// the same outcome that need the same platforms.
 type cpeAlternative struct {
-	// level is the outcome of matching the criterion against the query.
+	// level is the outcome of matching the criteria against the query.
 	// At cpeMatchConfirmed only the platforms are in doubt.
 	level cpeMatch
-	// criterion is the vulnerable criterion that matched.
-	criterion nvdCPEMatch
 	// platforms describes the companion criteria and nodes that are not
-	// known to hold, such as "microsoft:windows".
-	platforms []string
+	// known to hold, such as "microsoft:windows and on apple:macos", or is
+	// empty when the criteria need none.
+	platforms string
+	// criteria are the first maxNamedVersions matching criteria with
+	// distinct affected versions, and versions holds those versions
+	// (criterionVersions). otherCriteria counts the criteria with further
+	// distinct versions.
+	criteria      []nvdCPEMatch
+	versions      []string
+	otherCriteria int
+}
+
+// maxNamedVersions is the number of affected versions that a reason names
+// before it counts the rest.
+const maxNamedVersions = 5
+
+// alternativeSet collects the cpeAlternatives of one record.
+type alternativeSet struct {
+	list []cpeAlternative
+	// index finds the alternative of a level and platforms in list.
+	index map[alternativeKey]int
+	// versions holds the affected versions seen per alternative.
+	versions map[alternativeKey]map[string]bool
+}
+
+type alternativeKey struct {
+	level     cpeMatch
+	platforms string
+}
+
+// add records a match of the criterion m, whose name is c, at level that
+// needs platforms.
+func (s *alternativeSet) add(level cpeMatch, m nvdCPEMatch, c cpeName, platforms string) {
+	k := alternativeKey{level, platforms}
+	if s.index == nil {
+		s.index = map[alternativeKey]int{}
+		s.versions = map[alternativeKey]map[string]bool{}
+	}
+	i, ok := s.index[k]
+	if !ok {
+		i = len(s.list)
+		s.index[k] = i
+		s.versions[k] = map[string]bool{}
+		s.list = append(s.list, cpeAlternative{level: level, platforms: platforms})
+	}
+	v := criterionVersions(m, c)
+	if s.versions[k][v] {
+		return
+	}
+	s.versions[k][v] = true
+	a := &s.list[i]
+	if len(a.criteria) < maxNamedVersions {
+		a.criteria = append(a.criteria, m)
+		a.versions = append(a.versions, v)
+	} else {
+		a.otherCriteria++
+	}
 }
 
 // matchConfigs matches the query of p against a record's configurations.
 // It returns confirmed true when a vulnerable criterion matches it with
 // its version and every companion of that criterion is known to hold.
 // Otherwise it returns the ways in which the configurations possibly
-// match, none when they do not match at all.
+// match, grouped by outcome and platforms, none when they do not match at
+// all.
 func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possible []cpeAlternative) {
+	var set alternativeSet
 	for _, c := range configs {
-		for ni, n := range c.Nodes {
-			for mi, m := range n.CPEMatch {
-				level := m.match(p.query)
+		cc := newConfigCheck(c)
+		for ni := range cc.nodes {
+			nc := &cc.nodes[ni]
+			if nc.node.Negate {
+				// A negated node only rules systems out, so a vulnerable
+				// criterion in it makes nothing affected.
+				continue
+			}
+			for mi, m := range nc.node.CPEMatch {
+				if !m.Vulnerable || !nc.parsed(mi) {
+					continue
+				}
+				level := m.matchParsed(nc.names[mi], p.query)
 				if level == cpeNoMatch {
 					continue
 				}
-				platforms, excluded := companions(c, ni, mi, p)
+				platforms, excluded := cc.companions(p, ni, mi)
 				if excluded {
 					continue
 				}
 				if level == cpeMatchConfirmed && len(platforms) == 0 {
 					return true, nil
 				}
-				possible = append(possible, cpeAlternative{level: level, criterion: m, platforms: platforms})
+				set.add(level, m, nc.names[mi], strings.Join(platforms, " and on "))
 			}
 		}
 	}
-	return false, possible
+	return false, set.list
 }
 
 // possibleReason words why a record possibly affects the query q, from the
-// ways in which its configurations match q.
+// ways in which its configurations match q. It gives one clause per
+// outcome, joined with "or": the platforms of a match whose version is
+// confirmed, and each version doubt with the platforms it needs. A way
+// that needs the same platforms as one with a confirmed version, or that
+// needs platforms while another of the same outcome needs none, adds
+// nothing and is left out.
 func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 	product, version := unescapeCPE(q.key()), shortVersion(unescapeCPE(q.Version))
-	var phrases []string
-	// versionReason is the version doubt of the first way, kept only
-	// when every way has one.
-	versionReason := versionDoubt(q, alternatives[0])
+	confirmedOn := map[string]bool{}
 	for _, a := range alternatives {
-		reason := versionDoubt(q, a)
-		if len(a.platforms) == 0 {
-			// This way applies on every platform, so only the version is
-			// in doubt.
-			return reason
-		}
-		if reason == "" {
-			versionReason = ""
-		}
-		if phrase := strings.Join(a.platforms, " and on "); !slices.Contains(phrases, phrase) {
-			phrases = append(phrases, phrase)
+		if a.level == cpeMatchConfirmed {
+			confirmedOn[a.platforms] = true
 		}
 	}
-	platforms := "only when running on " + strings.Join(phrases, ", or on ")
-	if versionReason != "" {
-		return versionReason + ", and the record affects it " + platforms
+	var clauses []string
+	for _, level := range []cpeMatch{cpeMatchConfirmed, cpeMatchNoVersion, cpeMatchAnyVersion, cpeMatchIncomparable} {
+		var group []cpeAlternative
+		var phrases []string
+		anyPlatform := false
+		for _, a := range alternatives {
+			if a.level != level || (level != cpeMatchConfirmed && confirmedOn[a.platforms]) {
+				continue
+			}
+			group = append(group, a)
+			if a.platforms == "" {
+				anyPlatform = true
+			} else if !slices.Contains(phrases, a.platforms) {
+				phrases = append(phrases, a.platforms)
+			}
+		}
+		if len(group) == 0 {
+			continue
+		}
+		platforms := "only when running on " + joinNamed(phrases, ", or on ", "platforms")
+		switch {
+		case level == cpeMatchConfirmed:
+			subject := product
+			if version != "*" && version != "-" {
+				subject += " " + version
+			}
+			clauses = append(clauses, fmt.Sprintf("the record affects %s %s", subject, platforms))
+		case anyPlatform:
+			clauses = append(clauses, versionDoubt(q, level, group))
+		default:
+			clauses = append(clauses, versionDoubt(q, level, group)+", and the record affects it "+platforms)
+		}
 	}
-	subject := product
-	if version != "*" && version != "-" {
-		subject += " " + version
-	}
-	return fmt.Sprintf("the record affects %s %s", subject, platforms)
+	return strings.Join(clauses, ", or ")
 }
 
 // versionDoubt words why the version of the query q could not be checked
-// against the criterion of a, or returns "" when a's only doubt is its
-// platforms.
-func versionDoubt(q cpeName, a cpeAlternative) string {
+// against the criteria of the alternatives of level.
+func versionDoubt(q cpeName, level cpeMatch, alternatives []cpeAlternative) string {
 	product, version := unescapeCPE(q.key()), unescapeCPE(q.Version)
-	switch a.level {
+	switch level {
 	case cpeMatchNoVersion:
 		return fmt.Sprintf("the record names %s without a version (CPE version \"-\"), so version %s could not be compared",
 			product, shortVersion(version))
 	case cpeMatchAnyVersion:
 		return fmt.Sprintf("no version of %s was given (CPE version \"*\"), so it could not be compared with the affected versions %s",
-			product, criterionVersions(a.criterion))
+			product, affectedVersions(alternatives))
 	case cpeMatchIncomparable:
 		var bad []string
-		for _, v := range append([]string{version}, a.criterion.rangeVersions()...) {
+		addBad := func(v string) {
 			if quoted := strconv.Quote(shortVersion(v)); !cpeVersionComparable(v) && !slices.Contains(bad, quoted) {
 				bad = append(bad, quoted)
 			}
 		}
+		addBad(version)
+		for _, a := range alternatives {
+			for _, m := range a.criteria {
+				for _, v := range m.rangeVersions() {
+					addBad(v)
+				}
+			}
+		}
 		return fmt.Sprintf("version %s of %s could not be compared with the affected versions %s, "+
 			"because the CPE version order cannot parse %s", shortVersion(version), product,
-			criterionVersions(a.criterion), strings.Join(bad, " and "))
+			affectedVersions(alternatives), strings.Join(bad, " and "))
 	}
 	return ""
 }
 
-// criterionVersions describes the versions that a criterion covers, such
-// as "1.2" or ">=1.0 <2.0".
-func criterionVersions(m nvdCPEMatch) string {
-	if c, err := parseCPE(m.Criteria); err == nil && c.Version != "*" && c.Version != "-" {
+// affectedVersions describes the affected versions of the criteria of the
+// alternatives, such as "<2.0" or "1.2, 1.3 or 3 other versions".
+func affectedVersions(alternatives []cpeAlternative) string {
+	var versions []string
+	others := 0
+	for _, a := range alternatives {
+		others += a.otherCriteria
+		for _, v := range a.versions {
+			if !slices.Contains(versions, v) {
+				versions = append(versions, v)
+			}
+		}
+	}
+	if len(versions) > maxNamedVersions {
+		others += len(versions) - maxNamedVersions
+		versions = versions[:maxNamedVersions]
+	}
+	text := strings.Join(versions, ", ")
+	if others > 0 {
+		text += fmt.Sprintf(" or %d other versions", others)
+	}
+	return text
+}
+
+// criterionVersions describes the versions that the criterion m, whose
+// name is c, covers, such as "1.2" or ">=1.0 <2.0".
+func criterionVersions(m nvdCPEMatch, c cpeName) string {
+	if c.Product != "" && c.Version != "*" && c.Version != "-" {
 		return unescapeCPE(c.Version)
 	}
 	return strings.Join(m.bounds(), " ")
@@ -269,17 +522,36 @@ func shortVersion(v string) string {
 	return fmt.Sprintf("%s…(%d characters)", string(r[:maxReasonVersion]), len(r))
 }
 
-// maxNamedPlatforms is the number of criteria that describeNode names
+// maxNamedPlatforms is the number of platforms that a description names
 // before it counts the rest, since a node may list hundreds of hardware
 // models.
 const maxNamedPlatforms = 5
 
+// joinNamed joins the first maxNamedPlatforms names with sep and counts
+// the rest as "N other" followed by noun.
+func joinNamed(names []string, sep, noun string) string {
+	if len(names) <= maxNamedPlatforms {
+		return strings.Join(names, sep)
+	}
+	return strings.Join(names[:maxNamedPlatforms], sep) + fmt.Sprintf("%s%d other %s", sep, len(names)-maxNamedPlatforms, noun)
+}
+
 // describeNode describes the criteria of a node, such as
-// "microsoft:windows or apple:macos".
-func describeNode(n nvdNode) string {
+// "microsoft:windows or apple:macos". It names the first maxNamedPlatforms
+// distinct criteria and counts the rest. parsed holds the criteria parsed,
+// as nodeCheck.names does, or is nil.
+func describeNode(n nvdNode, parsed []cpeName) string {
 	var names []string
-	for _, m := range n.CPEMatch {
-		if d := describePlatform(m); !slices.Contains(names, d) {
+	seen := map[string]bool{}
+	for i, m := range n.CPEMatch {
+		var d string
+		if parsed != nil {
+			d = describeParsed(m, parsed[i], parsed[i].Product != "")
+		} else {
+			d = describePlatform(m)
+		}
+		if !seen[d] {
+			seen[d] = true
 			names = append(names, d)
 		}
 	}
@@ -287,11 +559,7 @@ func describeNode(n nvdNode) string {
 	if isAND(n.Operator) {
 		sep = " and "
 	}
-	text := strings.Join(names, sep)
-	if len(names) > maxNamedPlatforms {
-		text = strings.Join(names[:maxNamedPlatforms], sep) +
-			fmt.Sprintf("%s%d other platforms", sep, len(names)-maxNamedPlatforms)
-	}
+	text := joinNamed(names, sep, "platforms")
 	if n.Negate {
 		return "a platform other than " + text
 	}
@@ -303,7 +571,13 @@ func describeNode(n nvdNode) string {
 // "microsoft:windows" or "linux:linux_kernel >=5.0 <5.10".
 func describePlatform(m nvdCPEMatch) string {
 	c, err := parseCPE(m.Criteria)
-	if err != nil {
+	return describeParsed(m, c, err == nil)
+}
+
+// describeParsed is describePlatform for the criterion's name c, parsed
+// already, or the criterion's text when ok is false.
+func describeParsed(m nvdCPEMatch, c cpeName, ok bool) string {
+	if !ok {
 		return m.Criteria
 	}
 	parts := []string{unescapeCPE(c.key())}

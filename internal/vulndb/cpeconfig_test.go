@@ -218,7 +218,7 @@ func TestDescribeNodeCountsRest(t *testing.T) {
 	for i := range 7 {
 		matches = append(matches, nvdCPEMatch{Criteria: fmt.Sprintf("cpe:2.3:h:acme:board_%d:-:*:*:*:*:*:*:*", i)})
 	}
-	got := describeNode(nvdNode{Operator: "OR", CPEMatch: matches})
+	got := describeNode(nvdNode{Operator: "OR", CPEMatch: matches}, nil)
 	want := "acme:board_0 or acme:board_1 or acme:board_2 or acme:board_3 or acme:board_4 or 2 other platforms"
 	if got != want {
 		t.Errorf("describeNode = %q, want %q", got, want)
@@ -238,7 +238,7 @@ func TestAndCompanionCriteriaInNode(t *testing.T) {
 	}
 	check := &platformCheck{query: q}
 	confirmed, alternatives := check.matchConfigs([]nvdConfig{c})
-	if confirmed || len(alternatives) != 1 || strings.Join(alternatives[0].platforms, ",") != "acme:board" {
+	if confirmed || len(alternatives) != 1 || alternatives[0].platforms != "acme:board" {
 		t.Errorf("matchConfigs = %v, %+v, want one alternative on acme:board", confirmed, alternatives)
 	}
 	check.present = NewCPESet([]string{"cpe:2.3:h:acme:board:2:*:*:*:*:*:*:*"})
@@ -341,7 +341,7 @@ func TestPlatformConfigsStoredJSON(t *testing.T) {
 	// fast reader leaves such keys to it.
 	raw := `{"nvd_configurations":[{"Operator":"AND","nodes":[` + nvdNodeJSON("OR", false, widgetBelow2) + `,` +
 		nvdNodeJSON("OR", false, onWindows) + `]}]}`
-	if _, _, ok := stellaopsFast([]byte(raw), true); ok {
+	if _, _, ok := stellaopsFast([]byte(raw), true, nil); ok {
 		t.Fatal("the fast reader decodes the key \"Operator\"; pick another input that it leaves to encoding/json")
 	}
 	rec := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(raw)}}
@@ -352,5 +352,160 @@ func TestPlatformConfigsStoredJSON(t *testing.T) {
 	confirmed, alternatives := (&platformCheck{query: q}).matchConfigs(recordConfigs(&rec))
 	if confirmed || len(alternatives) != 1 {
 		t.Errorf("matchConfigs = %v, %+v, want one alternative on microsoft:windows", confirmed, alternatives)
+	}
+}
+
+// parseMatches parses CPE match criteria written as NVD JSON.
+func parseMatches(t *testing.T, matches ...string) []nvdCPEMatch {
+	t.Helper()
+	out := make([]nvdCPEMatch, len(matches))
+	for i, m := range matches {
+		if err := json.Unmarshal([]byte(m), &out[i]); err != nil {
+			t.Fatalf("criterion %s: %v", m, err)
+		}
+	}
+	return out
+}
+
+// mustParseQuery parses a CPE query or fails the test.
+func mustParseQuery(t testing.TB, cpe string) cpeName {
+	t.Helper()
+	q, err := parseCPEQuery(cpe)
+	if err != nil {
+		t.Fatalf("parseCPEQuery(%s): %v", cpe, err)
+	}
+	return q
+}
+
+func TestNegatedNodeExcludesOnlyDefiniteMatch(t *testing.T) {
+	widget := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, widgetBelow2)}
+	negated := func(criterion string) []nvdConfig {
+		return []nvdConfig{{Operator: "AND", Nodes: []nvdNode{widget,
+			{Operator: "OR", Negate: true, CPEMatch: parseMatches(t, criterion)}}}}
+	}
+	kernel5 := negated(`{"vulnerable":false,"criteria":"cpe:2.3:o:linux:linux_kernel:*:*:*:*:*:*:*:*",` +
+		`"versionStartIncluding":"5.0","versionEndExcluding":"5.10"}`)
+	kernelARM := negated(`{"vulnerable":false,"criteria":"cpe:2.3:o:linux:linux_kernel:*:*:*:*:*:*:arm64:*"}`)
+	windows1809 := negated(`{"vulnerable":false,"criteria":"cpe:2.3:o:microsoft:windows_10:1809:sp1:*:*:*:*:*:*"}`)
+	widgetNot15 := negated(widget15)
+	cases := []struct {
+		name    string
+		configs []nvdConfig
+		query   string
+		present []string
+		kept    bool
+	}{
+		{"kernel in range", kernel5, "cpe:2.3:a:acme:widget:1.5", []string{"cpe:2.3:o:linux:linux_kernel:5.4"}, false},
+		{"kernel outside range", kernel5, "cpe:2.3:a:acme:widget:1.5", []string{"cpe:2.3:o:linux:linux_kernel:6.1"}, true},
+		{"kernel URI without version", kernel5, "cpe:2.3:a:acme:widget:1.5", []string{"cpe:/o:linux:linux_kernel"}, true},
+		{"kernel version ANY", kernel5, "cpe:2.3:a:acme:widget:1.5",
+			[]string{"cpe:2.3:o:linux:linux_kernel:*:*:*:*:*:*:*:*"}, true},
+		{"kernel without version attribute", kernel5, "cpe:2.3:a:acme:widget:1.5", []string{"cpe:2.3:o:linux:linux_kernel"}, true},
+		{"target hardware given", kernelARM, "cpe:2.3:a:acme:widget:1.5",
+			[]string{"cpe:2.3:o:linux:linux_kernel:6.1:*:*:*:*:*:arm64:*"}, false},
+		{"target hardware ANY", kernelARM, "cpe:2.3:a:acme:widget:1.5", []string{"cpe:2.3:o:linux:linux_kernel:6.1"}, true},
+		{"update given", windows1809, "cpe:2.3:a:acme:widget:1.5", []string{"cpe:2.3:o:microsoft:windows_10:1809:sp1"}, false},
+		{"update ANY", windows1809, "cpe:2.3:a:acme:widget:1.5", []string{"cpe:2.3:o:microsoft:windows_10:1809"}, true},
+		{"query at excluded version", widgetNot15, "cpe:2.3:a:acme:widget:1.5", nil, false},
+		{"query without version", widgetNot15, "cpe:2.3:a:acme:widget", nil, true},
+		{"query with version ANY", widgetNot15, "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*", nil, true},
+	}
+	for _, tc := range cases {
+		check := &platformCheck{query: mustParseQuery(t, tc.query), present: NewCPESet(tc.present)}
+		confirmed, alternatives := check.matchConfigs(tc.configs)
+		if kept := confirmed || len(alternatives) > 0; kept != tc.kept {
+			t.Errorf("%s: %s on %q kept = %v, want %v", tc.name, tc.query, tc.present, kept, tc.kept)
+		}
+	}
+}
+
+func TestEmptyNodeConstrainsNothing(t *testing.T) {
+	widget := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, widgetBelow2)}
+	windows := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, onWindows)}
+	q := mustParseQuery(t, "cpe:2.3:a:acme:widget:1.5")
+	check := &platformCheck{query: q}
+	for _, empty := range []nvdNode{{Operator: "OR"}, {Operator: "AND"}, {Operator: "OR", Negate: true, CPEMatch: []nvdCPEMatch{}}} {
+		configs := []nvdConfig{{Operator: "AND", Nodes: []nvdNode{widget, empty}}}
+		if confirmed, alternatives := check.matchConfigs(configs); !confirmed {
+			t.Errorf("matchConfigs(widget AND empty %+v) = %v, %+v, want confirmed", empty, confirmed, alternatives)
+		}
+		configs = []nvdConfig{{Operator: "AND", Nodes: []nvdNode{widget, empty, windows}}}
+		confirmed, alternatives := check.matchConfigs(configs)
+		if confirmed || len(alternatives) == 0 {
+			t.Fatalf("matchConfigs(widget AND empty %+v AND windows) = %v, %+v, want possibly affected", empty, confirmed, alternatives)
+		}
+		if r := possibleReason(q, alternatives); r != onlyOnWindows {
+			t.Errorf("widget AND empty %+v AND windows: reason %q, want %q", empty, r, onlyOnWindows)
+		}
+	}
+
+	raw := `{"nvd_configurations":[` + nvdConfigJSON("AND", nvdNodeJSON("OR", false, widgetBelow2), nvdNodeJSON("OR", false)) + `]}`
+	rec := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(raw)}}
+	want := "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:* <2.0"
+	if got := rec.CPECriteria(); len(got) != 1 || got[0] != want {
+		t.Errorf("CPECriteria with an empty node = %q, want [%q]", got, want)
+	}
+}
+
+func TestPossibleReasonKeepsEachDoubt(t *testing.T) {
+	q := mustParseQuery(t, "cpe:2.3:a:acme:widget:1.5")
+	windows := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, onWindows)}
+	macOS := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, onMacOS14)}
+	ranged := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, widgetBelow2)}
+	noVersion := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, widgetNoVersion)}
+	both := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, widgetBelow2, widgetNoVersion)}
+	cases := []struct {
+		name    string
+		configs []nvdConfig
+		want    string
+	}{
+		{"ranged and without version on other platforms",
+			[]nvdConfig{{Operator: "AND", Nodes: []nvdNode{ranged, windows}}, {Operator: "AND", Nodes: []nvdNode{noVersion, macOS}}},
+			onlyOnWindows + ", or " + widgetNoVerWhy + ", and the record affects it only when running on apple:macos 14.0"},
+		{"ranged on a platform and without version on any",
+			[]nvdConfig{{Operator: "AND", Nodes: []nvdNode{ranged, windows}}, {Nodes: []nvdNode{noVersion}}},
+			onlyOnWindows + ", or " + widgetNoVerWhy},
+		{"ranged and without version on the same platform",
+			[]nvdConfig{{Operator: "AND", Nodes: []nvdNode{both, windows}}},
+			onlyOnWindows},
+		{"without version on two platforms",
+			[]nvdConfig{{Operator: "AND", Nodes: []nvdNode{noVersion, windows}}, {Operator: "AND", Nodes: []nvdNode{noVersion, macOS}}},
+			widgetNoVerWhy + ", and the record affects it only when running on microsoft:windows, or on apple:macos 14.0"},
+	}
+	for _, tc := range cases {
+		confirmed, alternatives := (&platformCheck{query: q}).matchConfigs(tc.configs)
+		if confirmed || len(alternatives) == 0 {
+			t.Errorf("%s: matchConfigs = %v, %+v, want possibly affected", tc.name, confirmed, alternatives)
+			continue
+		}
+		if got := possibleReason(q, alternatives); got != tc.want {
+			t.Errorf("%s: reason\n%q, want\n%q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// wideConfig is an AND configuration of n fixed versions of a router OS
+// and a platform node of n router models.
+func wideConfig(n int) []nvdConfig {
+	var versions, models []nvdCPEMatch
+	for i := range n {
+		versions = append(versions, nvdCPEMatch{Vulnerable: true,
+			Criteria: fmt.Sprintf("cpe:2.3:o:acme:router_os:16.%d.%d:*:*:*:*:*:*:*", i/10, i%10)})
+		models = append(models, nvdCPEMatch{Criteria: fmt.Sprintf("cpe:2.3:h:acme:router_%d:-:*:*:*:*:*:*:*", i)})
+	}
+	return []nvdConfig{{Operator: "AND", Nodes: []nvdNode{{Operator: "OR", CPEMatch: versions}, {Operator: "OR", CPEMatch: models}}}}
+}
+
+func TestPossibleReasonWideConfigCounts(t *testing.T) {
+	q := mustParseQuery(t, "cpe:2.3:o:acme:router_os")
+	confirmed, alternatives := (&platformCheck{query: q}).matchConfigs(wideConfig(8))
+	if confirmed || len(alternatives) != 1 {
+		t.Fatalf("matchConfigs = %v, %d alternatives, want one group of matches", confirmed, len(alternatives))
+	}
+	want := `no version of acme:router_os was given (CPE version "*"), so it could not be compared with the affected versions ` +
+		`16.0.0, 16.0.1, 16.0.2, 16.0.3, 16.0.4 or 3 other versions, and the record affects it only when running on ` +
+		`acme:router_0 or acme:router_1 or acme:router_2 or acme:router_3 or acme:router_4 or 3 other platforms`
+	if got := possibleReason(q, alternatives); got != want {
+		t.Errorf("reason\n%q, want\n%q", got, want)
 	}
 }

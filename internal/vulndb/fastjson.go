@@ -85,6 +85,8 @@ type fastDecoder struct {
 	// keyBuf backs keys, so that the keys of a record's nested objects
 	// fit without growing the slice.
 	keyBuf [32][]byte
+	// configs receives the NVD configurations that configurations decodes.
+	configs *configBuffers
 }
 
 // maxFastDepth bounds the nesting of values the fast path skips, well
@@ -608,7 +610,7 @@ func (d *fastDecoder) rangeValue(rg *Range) {
 // database_specific.stellaops without decoding its sources, or reports ok
 // false when the value needs encoding/json.
 func tombstoneFast(raw []byte) (tombstone, ok bool) {
-	tombstone, _, ok = stellaopsFast(raw, false)
+	tombstone, _, ok = stellaopsFast(raw, false, nil)
 	return tombstone, ok
 }
 
@@ -644,11 +646,16 @@ var extraFields = []string{"tombstone", "sources", "cwe_ids", "nvd_configuration
 // other members without decoding them, and reports ok false when the value
 // needs encoding/json. The criteria share raw's memory, so raw must not
 // change while they are in use. Indexing calls it for every record.
-func stellaopsFast(raw []byte, configs bool) (tombstone bool, out []nvdConfig, ok bool) {
+//
+// The configurations are appended to buf's arrays, or to new ones when buf
+// is nil. They share those arrays, so they are valid until the caller
+// resets buf.
+func stellaopsFast(raw []byte, configs bool, buf *configBuffers) (tombstone bool, out []nvdConfig, ok bool) {
 	if len(raw) == 0 {
 		return false, nil, false
 	}
 	d := newFastDecoder(raw, unsafe.String(&raw[0], len(raw)), raw)
+	d.configs = buf
 	defer d.release()
 	d.object(func(key []byte) {
 		switch {
@@ -677,10 +684,44 @@ func stellaopsFast(raw []byte, configs bool) (tombstone bool, out []nvdConfig, o
 	return tombstone, out, true
 }
 
-// configurations decodes an NVD configurations array. Empty arrays become
-// empty non-nil slices, as encoding/json makes them.
+// configBuffers holds the arrays that the fast reader decodes NVD
+// configurations into: every configuration, node and CPE match criterion
+// of a record, in order. Indexing reuses one set from record to record, so
+// that the configurations cost no allocation per record once the arrays
+// have grown.
+type configBuffers struct {
+	configs []nvdConfig
+	nodes   []nvdNode
+	matches []nvdCPEMatch
+}
+
+// reset empties the buffers for the next record. Configurations decoded
+// into them before are invalid afterwards.
+func (b *configBuffers) reset() {
+	b.configs, b.nodes, b.matches = b.configs[:0], b.nodes[:0], b.matches[:0]
+}
+
+// tail returns s[start:] with its capacity cut to its length, so that an
+// append to it cannot overwrite what follows, and an empty non-nil slice
+// when it is empty, as encoding/json makes for an empty array. The
+// elements of one array are contiguous in s because the arrays nested in
+// them go to other buffers. When an append grows s, the slices returned
+// before keep the old array, whose elements no later append changes.
+func tail[T any](s []T, start int) []T {
+	if len(s) == start {
+		return []T{}
+	}
+	return s[start:len(s):len(s)]
+}
+
+// configurations decodes an NVD configurations array into d.configs,
+// which it makes when it is nil.
 func (d *fastDecoder) configurations() []nvdConfig {
-	out := []nvdConfig{}
+	if d.configs == nil {
+		d.configs = &configBuffers{}
+	}
+	buf := d.configs
+	start := len(buf.configs)
 	d.array(func() {
 		var c nvdConfig
 		d.object(func(key []byte) {
@@ -690,14 +731,15 @@ func (d *fastDecoder) configurations() []nvdConfig {
 			}
 			c.Nodes = d.nodes()
 		})
-		out = append(out, c)
+		buf.configs = append(buf.configs, c)
 	})
-	return out
+	return tail(buf.configs, start)
 }
 
-// nodes decodes the nodes array of an NVD configuration.
+// nodes decodes the nodes array of an NVD configuration into d.configs.
 func (d *fastDecoder) nodes() []nvdNode {
-	out := []nvdNode{}
+	buf := d.configs
+	start := len(buf.nodes)
 	d.array(func() {
 		var n nvdNode
 		d.object(func(key []byte) {
@@ -705,16 +747,17 @@ func (d *fastDecoder) nodes() []nvdNode {
 				d.operatorOrNegate(key, "cpeMatch", &n.Operator, &n.Negate)
 				return
 			}
-			n.CPEMatch = []nvdCPEMatch{}
+			matchStart := len(buf.matches)
 			d.array(func() {
 				var m nvdCPEMatch
 				d.cpeMatch(&m)
-				n.CPEMatch = append(n.CPEMatch, m)
+				buf.matches = append(buf.matches, m)
 			})
+			n.CPEMatch = tail(buf.matches, matchStart)
 		})
-		out = append(out, n)
+		buf.nodes = append(buf.nodes, n)
 	})
-	return out
+	return tail(buf.nodes, start)
 }
 
 // operatorOrNegate decodes the operator or negate member of an NVD

@@ -225,7 +225,7 @@ func FuzzPlainString(f *testing.F) {
 func TestFastDecodersReused(t *testing.T) {
 	raw := []byte(`{"tombstone":false,"sources":[{"feed":"osv","id":"A-1"}],"cwe_ids":["CWE-79"]}`)
 	allocs := testing.AllocsPerRun(200, func() {
-		if _, _, ok := stellaopsFast(raw, true); !ok {
+		if _, _, ok := stellaopsFast(raw, true, nil); !ok {
 			t.Fatal("stellaopsFast rejected a value in the shape Build writes")
 		}
 	})

@@ -310,7 +310,7 @@ func FuzzConfigurationsFast(f *testing.F) {
 	f.Add(`{"nvd_configurations":[{"operator":null,"negate":null,"nodes":[{"operator":"AND","negate":null,"cpeMatch":[]}]}]}`)
 	f.Add(`{"nvd_configurations":[{"operator":"\u0041ND","nodes":[]}]}`)
 	f.Fuzz(func(t *testing.T, raw string) {
-		_, fast, ok := stellaopsFast([]byte(raw), true)
+		_, fast, ok := stellaopsFast([]byte(raw), true, nil)
 		if !ok {
 			return
 		}

@@ -187,8 +187,9 @@ type layerReader struct {
 	r     io.Reader
 	// ids lists the record IDs read, in the layer's order.
 	ids []string
-	// value and recKey are reused from one record to the next.
+	// value, recKey and configs are reused from one record to the next.
 	value, recKey []byte
+	configs       configBuffers
 	entries       entryBuilder
 }
 
@@ -235,7 +236,7 @@ func (lr *layerReader) read(setRecord func(id string, value []byte) error, setEn
 				rec.ID, lr.ids[n-1], errdef.ErrInvalidKit)
 		}
 		lr.ids = append(lr.ids, strings.Clone(rec.ID))
-		tombstone, configs := recordExtras(&rec)
+		tombstone, configs := recordExtras(&rec, &lr.configs)
 		lr.value = appendStoredRecord(lr.value[:0], &rec, tombstone)
 		if err := setRecord(rec.ID, lr.value); err != nil {
 			return err
@@ -479,32 +480,25 @@ func (s *entrySet) add(kind entryKind, k []byte) int {
 	return len(s.out) - 1
 }
 
-// recordCPEs returns the CPE match criteria of a record's NVD
-// configurations, in the order they appear.
-func recordCPEs(rec *Record) []nvdCPEMatch {
-	var out []nvdCPEMatch
-	for _, c := range recordConfigs(rec) {
-		for _, n := range c.Nodes {
-			out = append(out, n.CPEMatch...)
-		}
-	}
-	return out
-}
-
 // recordConfigs returns a record's NVD configurations.
 func recordConfigs(rec *Record) []nvdConfig {
-	_, configs := recordExtras(rec)
+	_, configs := recordExtras(rec, nil)
 	return configs
 }
 
 // recordExtras returns a record's tombstone flag and NVD configurations,
-// reading database_specific.stellaops once.
-func recordExtras(rec *Record) (tombstone bool, configs []nvdConfig) {
+// reading database_specific.stellaops once. With buf set, the fast reader
+// first resets buf and then decodes into it, as stellaopsFast describes,
+// so the configurations are valid until the next call with buf.
+func recordExtras(rec *Record, buf *configBuffers) (tombstone bool, configs []nvdConfig) {
 	raw, found := rec.DatabaseSpecific[dbKey]
 	if !found {
 		return false, nil
 	}
-	if tombstone, configs, ok := stellaopsFast(raw, true); ok {
+	if buf != nil {
+		buf.reset()
+	}
+	if tombstone, configs, ok := stellaopsFast(raw, true, buf); ok {
 		return tombstone, configs
 	}
 	return rec.extra().Tombstone, recordConfigsJSON(rec)

@@ -61,9 +61,19 @@ func FuzzRecordExtras(f *testing.F) {
 	f.Add(`{"Tombstone":true}`)
 	f.Add(`{"tombstone":true,"tombstone":false}`)
 	f.Add(`{}`)
+	// The indexer decodes each record into buffers that earlier records
+	// filled, so each input follows a record of several configurations.
+	var buf configBuffers
+	earlier := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(`{"nvd_configurations":[` +
+		nvdConfigJSON("AND", nvdNodeJSON("OR", false, widgetBelow2, widget15), nvdNodeJSON("OR", true, onLinux)) + `,` +
+		nvdConfigJSON("", nvdNodeJSON("OR", false, widgetNoVersion)) + `]}`)}}
 	f.Fuzz(func(t *testing.T, raw string) {
+		recordExtras(&earlier, &buf)
 		rec := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(raw)}}
-		tombstone, configs := recordExtras(&rec)
+		tombstone, configs := recordExtras(&rec, &buf)
+		if _, fresh := recordExtras(&rec, nil); fmt.Sprintf("%+v", fresh) != fmt.Sprintf("%+v", configs) {
+			t.Fatalf("configurations = %+v with reused buffers, %+v with new ones", configs, fresh)
+		}
 		var ex Extra
 		_ = json.Unmarshal([]byte(raw), &ex)
 		if tombstone != ex.Tombstone {
@@ -122,5 +132,21 @@ func TestSplitCPEPlainCountsEveryAttribute(t *testing.T) {
 	_, err := parseCPE("cpe:2.3:a:b:c:d:e:f:g:h:i:j:k:l:m")
 	if err == nil || !strings.Contains(err.Error(), "13 attributes") {
 		t.Fatalf("error = %v, want one that counts 13 attributes", err)
+	}
+}
+
+// TestRecordExtrasReusesBuffers checks that indexing decodes the
+// configurations of a record without allocating once its buffers have
+// grown, as an import does for every NVD record of a kit.
+func TestRecordExtrasReusesBuffers(t *testing.T) {
+	rec := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(`{"nvd_configurations":[` +
+		nvdConfigJSON("AND", nvdNodeJSON("OR", false, widgetBelow2, widget15), nvdNodeJSON("OR", true, onLinux)) + `,` +
+		nvdConfigJSON("", nvdNodeJSON("OR", false, widgetNoVersion)) + `]}`)}}
+	var buf configBuffers
+	if _, configs := recordExtras(&rec, &buf); len(configs) != 2 {
+		t.Fatalf("recordExtras = %+v, want 2 configurations", configs)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { recordExtras(&rec, &buf) }); allocs != 0 {
+		t.Errorf("recordExtras with grown buffers allocates %v times per record, want 0", allocs)
 	}
 }

@@ -69,13 +69,17 @@ func TestIndexIngestedMatchesBatches(t *testing.T) {
 				queries = append(queries, func(db *DB) ([]Record, error) { return db.LookupPURL(p) })
 			}
 		}
-		for _, m := range recordCPEs(&r) {
-			c, err := parseCPE(m.Criteria)
-			if err != nil {
-				t.Fatal(err)
+		for _, config := range recordConfigs(&r) {
+			for _, n := range config.Nodes {
+				for _, m := range n.CPEMatch {
+					c, err := parseCPE(m.Criteria)
+					if err != nil {
+						t.Fatal(err)
+					}
+					q := "cpe:2.3:a:" + c.key() + ":1.0.0:*:*:*:*:*:*:*"
+					queries = append(queries, func(db *DB) ([]Record, error) { return db.LookupCPE(q) })
+				}
 			}
-			q := "cpe:2.3:a:" + c.key() + ":1.0.0:*:*:*:*:*:*:*"
-			queries = append(queries, func(db *DB) ([]Record, error) { return db.LookupCPE(q) })
 		}
 		for i, q := range queries {
 			a, errA := q(ingested)
