@@ -228,7 +228,7 @@ func TestScanReportsPURLVersionMismatch(t *testing.T) {
 	}
 
 	text := e.must("scan", "--sbom", path, "--env-file", filepath.Join(e.dir, "none.env"))
-	if !strings.Contains(text, "warning: stella-demo-untar 2.4.1: "+purl+" names version 2.3.0, which was looked up") {
+	if !strings.Contains(text, "version mismatch stella-demo-untar 2.4.1: "+purl+" names version 2.3.0, which was looked up") {
 		t.Errorf("scan text lacks the version warning:\n%s", text)
 	}
 	for _, line := range strings.Split(text, "\n") {

@@ -488,7 +488,7 @@ func printScan(w io.Writer, rep *scanReport) error {
 		fmt.Fprintf(w, "note: %s: %s\n", nameVersion(n.Package, n.Version), n.Note)
 	}
 	for _, m := range rep.VersionMismatches {
-		fmt.Fprintf(w, "warning: %s: %s names version %s, which was looked up in place of the SBOM's version %s; "+
+		fmt.Fprintf(w, "version mismatch %s: %s names version %s, which was looked up in place of the SBOM's version %s; "+
 			"correct the SBOM so that the two agree\n", nameVersion(m.Package, m.SBOMVersion), m.Identifier,
 			m.Version, m.SBOMVersion)
 	}

@@ -161,7 +161,7 @@ func TestScanTextMarksPossiblyAndMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"(possibly) acme widget overflow", "possibly affected widget 1.5 by CVE-2030-0001: some reason",
-		"warning: widget 1.6: pkg:generic/widget@1.5 names version 1.5, which was looked up in place of the SBOM's version 1.6"} {
+		"version mismatch widget 1.6: pkg:generic/widget@1.5 names version 1.5, which was looked up in place of the SBOM's version 1.6"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("scan text lacks %q:\n%s", want, b.String())
 		}
