@@ -34,7 +34,8 @@ type scanReport struct {
 	Notes []scanNote `json:"notes"`
 	// VersionMismatches lists packages whose purl or CPE names a version
 	// other than the SBOM's version field. The identifier's version was
-	// looked up.
+	// looked up, and so was the SBOM's: a record that affects only the
+	// SBOM's version is a finding marked possibly affected.
 	VersionMismatches []versionMismatch `json:"versionMismatches"`
 	Quota             *quota.State      `json:"quota,omitempty"`
 }
@@ -107,7 +108,9 @@ and by CPE where it has one, in the active kit's DB, and report the findings.
 SPDX 2.2 and 2.3 (2.1 is read too) and CycloneDX 1.2 to 1.7 are accepted.
 A purl or CPE without a version is looked up at the SBOM's version of the
 package. When a purl or CPE names another version than the SBOM's, its own
-version is looked up, and the scan prints a warning.
+version is looked up, and the scan prints a warning. The SBOM's version is
+looked up too, and a record that affects only the SBOM's version is listed
+as possibly affected.
 Packages with neither purl nor CPE, or with none that can be looked up, are
 listed as skipped. A purl or CPE that cannot be looked up while another
 identifier of the package could is listed as a note. An NVD record that
@@ -260,29 +263,36 @@ func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, pres
 	}
 	seen := map[string]int{} // record ID to its finding in out
 	var out []finding
+	// keep records a finding, once per record. A confirmed finding
+	// replaces one that another lookup could only find possibly affected.
+	keep := func(f finding) {
+		i, ok := seen[f.ID]
+		switch {
+		case !ok:
+			seen[f.ID] = len(out)
+			out = append(out, f)
+		case out[i].PossiblyAffected != "" && f.PossiblyAffected == "":
+			out[i] = f
+		}
+	}
+	newFinding := func(r vulndb.Record, l identifierLookup, version string) finding {
+		f := finding{Package: p.Name, Version: version, PURL: p.PURL, ID: r.ID,
+			Aliases: r.Aliases, Summary: summaryLine(r), Severity: severityOf(r), MatchBy: l.by,
+			PossiblyAffected: r.PossiblyAffected()}
+		if p.Version != version {
+			f.SBOMVersion = p.Version
+		}
+		return f
+	}
 	// add records the findings of one lookup.
 	add := func(recs []vulndb.Record, l identifierLookup) {
 		version := l.shownVersion(p.Version)
 		for _, r := range recs {
-			f := finding{Package: p.Name, Version: version, PURL: p.PURL, ID: r.ID,
-				Aliases: r.Aliases, Summary: summaryLine(r), Severity: severityOf(r), MatchBy: l.by,
-				PossiblyAffected: r.PossiblyAffected()}
-			if p.Version != version {
-				f.SBOMVersion = p.Version
-			}
+			f := newFinding(r, l, version)
 			if f.PossiblyAffected == "" {
 				f.PossiblyAffected = l.unversioned
 			}
-			i, ok := seen[r.ID]
-			switch {
-			case !ok:
-				seen[r.ID] = len(out)
-				out = append(out, f)
-			case out[i].PossiblyAffected != "" && f.PossiblyAffected == "":
-				// Another identifier of the package confirms what an
-				// earlier one could only find possibly affected.
-				out[i] = f
-			}
+			keep(f)
 		}
 	}
 	// A package counts as scanned when one of its identifiers could be
@@ -318,12 +328,74 @@ func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, pres
 		default:
 			looked = true
 			add(recs, l)
+			sbomRecs, err := lookUpSBOMVersion(db, p, l, present, recs)
+			if err != nil {
+				return packageScan{}, err
+			}
+			for _, r := range sbomRecs {
+				f := newFinding(r, l, p.Version)
+				f.PossiblyAffected = fmt.Sprintf("the SBOM's version %s is affected, but the %s's version %s is not; "+
+					"correct the SBOM so that the two agree", p.Version, identifierNoun(l.by), l.version)
+				keep(f)
+			}
 		}
 	}
 	if looked {
 		return packageScan{findings: out, notes: reasons}, nil
 	}
 	return packageScan{findings: out, skip: strings.Join(reasons, "; ")}, nil
+}
+
+// lookUpSBOMVersion looks up the identifier of l at the SBOM's version of
+// p when the identifier names another version. It returns the records
+// that affect the SBOM's version for certain and are not among recs, the
+// records of the identifier's version. The SBOM's version may be the right
+// one, so the scan reports such records instead of dropping them.
+//
+// Records that the SBOM's version only possibly matches are left out,
+// because a version field that holds no version would make every range
+// possibly affected. An SBOM version that the lookup rejects gives no
+// records, and the version mismatch line still reports the disagreement.
+func lookUpSBOMVersion(db *vulndb.DB, p sbom.Package, l identifierLookup, present *vulndb.CPESet,
+	recs []vulndb.Record) ([]vulndb.Record, error) {
+	if p.Version == "" || l.version == "" || l.sameVersion(p.Version) {
+		return nil, nil
+	}
+	query, err := l.withSBOMVersion(p.Version)
+	if err != nil {
+		return nil, nil
+	}
+	var sbomRecs []vulndb.Record
+	if l.by == "purl" {
+		sbomRecs, err = db.LookupPURL(query)
+	} else {
+		sbomRecs, err = db.LookupCPEOn(query, present)
+	}
+	switch {
+	case errors.Is(err, errdef.ErrInvalidArgument) || errors.Is(err, errdef.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	found := map[string]bool{}
+	for _, r := range recs {
+		found[r.ID] = true
+	}
+	var out []vulndb.Record
+	for _, r := range sbomRecs {
+		if r.PossiblyAffected() == "" && !found[r.ID] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// identifierNoun names an identifier kind in messages: "purl" or "CPE".
+func identifierNoun(by string) string {
+	if by == "cpe" {
+		return "CPE"
+	}
+	return by
 }
 
 // identifierLookup is one purl or CPE of a package, as it is looked up.
@@ -402,23 +474,45 @@ func (l identifierLookup) shownVersion(sbomVersion string) string {
 	return l.version
 }
 
-// sameVersion reports whether v is the identifier's version. SBOM tools
-// write an rpm package's epoch in the version field ("1:3.0.7-27.el9"),
-// but some leave it out. Syft writes the Go standard library's version as
-// "go1.22.4" in the version field and as "1.22.4" in its purl and CPE. CPE
-// versions compare without regard to case.
+// sameVersion reports whether v is the identifier's version. Versions
+// agree when the order of the purl's ecosystem, or the CPE version order,
+// compares them equal, such as Go "v1.4.0" and "1.4.0" or PyPI
+// "1.0.post1" and "1.0.POST1". SBOM tools write an rpm package's epoch in
+// the version field ("1:3.0.7-27.el9"), but some leave it out. Syft writes
+// the Go standard library's version as "go1.22.4" in the version field and
+// as "1.22.4" in its purl and CPE.
 func (l identifierLookup) sameVersion(v string) bool {
+	if v == l.version {
+		return true
+	}
 	toolchain, isGo := strings.CutPrefix(v, "go")
 	if isGo && toolchain != "" && toolchain == l.version && toolchain[0] >= '0' && toolchain[0] <= '9' {
 		return true
 	}
 	switch {
 	case l.by == "cpe":
-		return strings.EqualFold(v, l.version)
-	case l.epoch != "":
-		return v == l.version || l.epoch+":"+v == l.version
+		return vulndb.SameCPEVersion(v, l.version)
+	case l.epoch != "" && vulndb.SamePURLVersion(l.written, l.epoch+":"+v, l.version):
+		return true
 	}
-	return v == l.version
+	return vulndb.SamePURLVersion(l.written, v, l.version)
+}
+
+// withSBOMVersion returns the identifier with the SBOM's version in place
+// of its own, to look up when the two disagree. It returns an error when
+// the version cannot be written into the identifier.
+func (l identifierLookup) withSBOMVersion(sbomVersion string) (string, error) {
+	if l.by == "cpe" {
+		return vulndb.WithCPEVersion(l.written, sbomVersion)
+	}
+	purl, rest := l.written, ""
+	if i := strings.IndexAny(purl, "?#"); i >= 0 {
+		purl, rest = purl[:i], purl[i:]
+	}
+	if i := strings.LastIndex(purl, "@"); i >= 0 {
+		purl = purl[:i]
+	}
+	return withPURLVersion(purl+rest, sbomVersion), nil
 }
 
 // explain returns the reason why the lookup failed with err, naming the
@@ -488,9 +582,9 @@ func printScan(w io.Writer, rep *scanReport) error {
 		fmt.Fprintf(w, "note: %s: %s\n", nameVersion(n.Package, n.Version), n.Note)
 	}
 	for _, m := range rep.VersionMismatches {
-		fmt.Fprintf(w, "version mismatch %s: %s names version %s, which was looked up in place of the SBOM's version %s; "+
-			"correct the SBOM so that the two agree\n", nameVersion(m.Package, m.SBOMVersion), m.Identifier,
-			m.Version, m.SBOMVersion)
+		fmt.Fprintf(w, "version mismatch %s: %s names version %s, which was looked up, and records that affect only "+
+			"the SBOM's version %s are listed as possibly affected; correct the SBOM so that the two agree\n",
+			nameVersion(m.Package, m.SBOMVersion), m.Identifier, m.Version, m.SBOMVersion)
 	}
 	return nil
 }

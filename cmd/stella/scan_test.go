@@ -161,9 +161,59 @@ func TestScanTextMarksPossiblyAndMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"(possibly) acme widget overflow", "possibly affected widget 1.5 by CVE-2030-0001: some reason",
-		"version mismatch widget 1.6: pkg:generic/widget@1.5 names version 1.5, which was looked up in place of the SBOM's version 1.6"} {
+		"version mismatch widget 1.6: pkg:generic/widget@1.5 names version 1.5, which was looked up, " +
+			"and records that affect only the SBOM's version 1.6 are listed as possibly affected"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("scan text lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestVersionMismatchesEqualInEcosystem(t *testing.T) {
+	cases := []sbom.Package{
+		{Name: "mod", Version: "1.4.0", PURL: "pkg:golang/example.com/mod@v1.4.0"},
+		{Name: "post", Version: "1.0.POST1", PURL: "pkg:pypi/post@1.0.post1"},
+		{Name: "post", Version: "1.0-post1", PURL: "pkg:pypi/post@1.0.post1"},
+		{Name: "post", Version: "1.0.post.1", PURL: "pkg:pypi/post@1.0.post1"},
+		{Name: "post", Version: "v1.0.post1", PURL: "pkg:pypi/post@1.0.post1"},
+		{Name: "openssl", Version: "3.0.7-27.el9", PURL: "pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=0"},
+		{Name: "widget", Version: "1.0", CPEs: []string{"cpe:2.3:a:acme:widget:1.0.0:*:*:*:*:*:*:*"}},
+		{Name: "openssl", Version: "1.1.1K", CPEs: []string{"cpe:2.3:a:openssl:openssl:1.1.1k:*:*:*:*:*:*:*"}},
+	}
+	for _, p := range cases {
+		if got := versionMismatches(p, packageLookups(p)); len(got) != 0 {
+			t.Errorf("%s %s: versionMismatches = %+v, want none", p.PURL+strings.Join(p.CPEs, ""), p.Version, got)
+		}
+	}
+	differ := []sbom.Package{
+		{Name: "mod", Version: "1.4.1", PURL: "pkg:golang/example.com/mod@v1.4.0"},
+		{Name: "post", Version: "1.0.post2", PURL: "pkg:pypi/post@1.0.post1"},
+		{Name: "widget", Version: "1.1", CPEs: []string{"cpe:2.3:a:acme:widget:1.0.0:*:*:*:*:*:*:*"}},
+	}
+	for _, p := range differ {
+		if got := versionMismatches(p, packageLookups(p)); len(got) != 1 {
+			t.Errorf("%s %s: versionMismatches = %+v, want one", p.PURL+strings.Join(p.CPEs, ""), p.Version, got)
+		}
+	}
+}
+
+func TestWithSBOMVersionReplacesVersion(t *testing.T) {
+	cases := []struct {
+		pkg  sbom.Package
+		want string
+	}{
+		{sbom.Package{Version: "1.5", PURL: "pkg:npm/hidden@2.5"}, "pkg:npm/hidden@1.5"},
+		{sbom.Package{Version: "1.0@x", PURL: "pkg:npm/%40scope/hidden@2.5?arch=x86#sub"}, "pkg:npm/%40scope/hidden@1.0%40x?arch=x86#sub"},
+		{sbom.Package{Version: "1.5", CPEs: []string{"cpe:2.3:a:acme:hidden:2.5:*:*:*:*:*:*:*"}}, "cpe:2.3:a:acme:hidden:1.5:*:*:*:*:*:*:*"},
+	}
+	for _, c := range cases {
+		l := packageLookups(c.pkg)[0]
+		got, err := l.withSBOMVersion(c.pkg.Version)
+		if err != nil {
+			t.Errorf("%s: %v", l.written, err)
+		}
+		if got != c.want {
+			t.Errorf("%s with SBOM version %q = %s, want %s", l.written, c.pkg.Version, got, c.want)
 		}
 	}
 }

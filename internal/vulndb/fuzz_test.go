@@ -235,6 +235,9 @@ func FuzzInRange(f *testing.F) {
 	f.Add("1.0.post1", "i1.0.0 f1.1.0")
 	f.Add("1.2.3.4", "i0 l1.2.3 i1.2.3.1 f1.2.4")
 	f.Add("1.0.0.Final", "i0 f1.0.0-x.7.z.92")
+	f.Add("1.9", "i2.0.0.Final f2.0.2")
+	f.Add("2.0.1", "i2.0.0.Final f2.0.2")
+	f.Add("1.0", "i1.0.post1 f2.0")
 	f.Fuzz(func(t *testing.T, version, spec string) {
 		var events []Event
 		for _, w := range strings.Fields(spec) {
@@ -256,8 +259,16 @@ func FuzzInRange(f *testing.F) {
 				t.Fatalf("%s: inRange(%q, %q) = %v, sorted walk gives %v", eco, spec, version, got, want)
 			}
 
+			// SEMVER ranges compare in SemVer, or in the ecosystem's
+			// order when SemVer rejects the version, or when SemVer
+			// rejects a range version and that order parses the version
+			// and every range version.
 			semverCmp := compareSemver
-			if _, err := compareSemver(version, version); err != nil {
+			switch {
+			case !versionsParse(compareSemver, version):
+				semverCmp = cmp
+			case eco != "Go" && !versionsParse(compareSemver, eventVersions(events)...) &&
+				versionsParse(cmp, append(eventVersions(events), version)...):
 				semverCmp = cmp
 			}
 			m := newVersionMatcher(eco, version).matches(nil, []pkgRange{{Type: "SEMVER", Events: events}})
@@ -266,6 +277,28 @@ func FuzzInRange(f *testing.F) {
 			}
 		}
 	})
+}
+
+// versionsParse reports whether cmp accepts every version of vs.
+func versionsParse(cmp compareFunc, vs ...string) bool {
+	for _, v := range vs {
+		if _, err := cmp(v, v); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// eventVersions returns the versions of range events, leaving out the
+// introduced "0" that precedes every version.
+func eventVersions(events []Event) []string {
+	var out []string
+	for _, e := range events {
+		if ev, ok := newRangeEvent(e); ok && (ev.kind != 0 || ev.version != "0") {
+			out = append(out, ev.version)
+		}
+	}
+	return out
 }
 
 // FuzzPEP440Compare checks the plain-release shortcut of pep440Version

@@ -117,3 +117,91 @@ func TestLookupPURLSemverBoundInvalidInEcosystem(t *testing.T) {
 	}
 	lookupOne(t, db, "pkg:pypi/odd@1.0.0", "")
 }
+
+// TestLookupPURLSemverBoundOnlyEcosystemParses checks a SEMVER range with
+// a version that only the ecosystem's order parses, such as Maven
+// "2.0.0.Final", against a query that SemVer parses. The range is compared
+// in the ecosystem's order, and the match is confirmed or absent.
+func TestLookupPURLSemverBoundOnlyEcosystemParses(t *testing.T) {
+	db := purlTestDB(t,
+		semverRecord("MAVEN-2", "Maven", "org.ex:final", Event{Introduced: "2.0.0.Final"}, Event{Fixed: "2.0.2"}),
+		semverRecord("PYPI-4", "PyPI", "pyfixed", Event{Introduced: "1.0.post1"}, Event{Fixed: "2.0"}),
+		// PEP 440 cannot parse "1.0.0-x.7.z.92", so this range stays
+		// undecided for every query.
+		semverRecord("PYPI-5", "PyPI", "neither", Event{Introduced: "1.0.post1"}, Event{Fixed: "1.0.0-x.7.z.92"}),
+		// Go has no order of its own, so a SemVer query stays undecided.
+		semverRecord("GO-2", "Go", "example.com/final", Event{Introduced: "2.0.0.Final"}, Event{Fixed: "2.0.2"}),
+	)
+	cases := []struct{ purl, want string }{
+		{"pkg:maven/org.ex/final@1.9", ""},
+		{"pkg:maven/org.ex/final@2.0.1", "MAVEN-2"},
+		{"pkg:maven/org.ex/final@2.0.2", ""},
+		{"pkg:pypi/pyfixed@1.0", ""},
+		{"pkg:pypi/pyfixed@1.5", "PYPI-4"},
+		{"pkg:pypi/pyfixed@2.0.0", ""},
+	}
+	for _, c := range cases {
+		for _, r := range lookupOne(t, db, c.purl, c.want) {
+			if reason := r.PossiblyAffected(); reason != "" {
+				t.Errorf("LookupPURL(%s): %s is marked possibly affected (%q), want a confirmed match", c.purl, r.ID, reason)
+			}
+		}
+	}
+
+	for _, purl := range []string{"pkg:pypi/neither@0.5", "pkg:golang/example.com/final@v1.9.0"} {
+		recs, err := db.LookupPURL(purl)
+		if err != nil {
+			t.Fatalf("LookupPURL(%s): %v", purl, err)
+		}
+		if len(recs) != 1 || !strings.Contains(recs[0].PossiblyAffected(), "could not be compared with range version") {
+			t.Errorf("LookupPURL(%s) = %v, want one record possibly affected because a range version could not be compared",
+				purl, possiblyByID(recs))
+		}
+	}
+}
+
+func TestSamePURLVersion(t *testing.T) {
+	cases := []struct {
+		purl, a, b string
+		want       bool
+	}{
+		{"pkg:golang/example.com/mod@v1.4.0", "1.4.0", "v1.4.0", true},
+		{"pkg:golang/example.com/mod@v1.4.0", "1.4.1", "v1.4.0", false},
+		{"pkg:pypi/post@1.0.post1", "1.0.POST1", "1.0.post1", true},
+		{"pkg:pypi/post@1.0.post1", "1.0-post1", "1.0.post1", true},
+		{"pkg:pypi/post@1.0.post1", "1.0.post.1", "1.0.post1", true},
+		{"pkg:pypi/post@1.0.post1", "v1.0.post1", "1.0.post1", true},
+		{"pkg:pypi/post@1.0.post1", "1.0.post2", "1.0.post1", false},
+		{"pkg:rpm/redhat/openssl@3.0.7-27.el9", "0:3.0.7-27.el9", "3.0.7-27.el9", true},
+		{"pkg:rpm/redhat/openssl@3.0.7-27.el9", "1:3.0.7-27.el9", "3.0.7-27.el9", false},
+		// An invalid version agrees only with the same text.
+		{"pkg:npm/lodash@4.17.20", "not-a-version", "not-a-version", true},
+		{"pkg:npm/lodash@4.17.20", "not-a-version", "4.17.20", false},
+		// A purl that cannot be looked up has no order.
+		{"pkg:generic/tool@1.0", "1.0", "v1.0", false},
+	}
+	for _, c := range cases {
+		if got := SamePURLVersion(c.purl, c.a, c.b); got != c.want {
+			t.Errorf("SamePURLVersion(%s, %q, %q) = %v, want %v", c.purl, c.a, c.b, got, c.want)
+		}
+	}
+}
+
+func TestSameCPEVersion(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want bool
+	}{
+		{"1.0", "1.0", true},
+		{"1.0.0", "1.0", true},
+		{"1.1.1K", "1.1.1k", true},
+		{"1.1.1k", "1.1.1", false},
+		{"12.2(55)SE", "12.2(55)se", true},
+		{"12.2(55)se", "12.2(58)se", false},
+	}
+	for _, c := range cases {
+		if got := SameCPEVersion(c.a, c.b); got != c.want {
+			t.Errorf("SameCPEVersion(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}

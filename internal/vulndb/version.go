@@ -318,7 +318,9 @@ func newVersionMatcher(ecosystem, version string) *versionMatcher {
 // SEMVER ranges in the ecosystem's order, and the ranges are compared in
 // that order. The ecosystems with an order of their own accept most SemVer
 // versions. A range version that the ecosystem's order rejects leaves the
-// range undecided (matchResult.unevaluatedSemVer).
+// range undecided (matchResult.unevaluatedSemVer). A version that SemVer
+// parses is compared in SemVer order, except with a SEMVER range that has
+// a version only the ecosystem's order parses (see inRangeInEcosystem).
 func (m *versionMatcher) query(rangeType string) *parsedQuery {
 	if q, ok := m.ranges[rangeType]; ok {
 		return q
@@ -439,6 +441,9 @@ func (m *versionMatcher) matches(versions []string, ranges []pkgRange) matchResu
 			parsed = nil
 		}
 		in, bad := q.inRangeParsed(rg.Events, parsed)
+		if bad != "" && rg.Type == "SEMVER" && q.order.name == semverOrder.name {
+			in, bad = m.inRangeInEcosystem(rg.Events, in, bad)
+		}
 		switch {
 		case in:
 			return matchResult{affected: true}
@@ -453,6 +458,52 @@ func (m *versionMatcher) matches(versions []string, ranges []pkgRange) matchResu
 		}
 	}
 	return out
+}
+
+// inRangeInEcosystem decides a SEMVER range that has a version SemVer
+// cannot parse, such as Maven "2.0.0.Final" or PyPI "1.0.post1", for a
+// query that SemVer parses. When the ecosystem has an order of its own and
+// that order parses the query and every version of the range, the range is
+// compared in that order. Otherwise in and bad, the SemVer result, are
+// returned unchanged, and the range stays undecided.
+func (m *versionMatcher) inRangeInEcosystem(events []Event, in bool, bad string) (bool, string) {
+	if m.eco.name == semverOrder.name {
+		return in, bad
+	}
+	eq := m.query("ECOSYSTEM")
+	if !eq.valid {
+		return in, bad
+	}
+	if ecoIn, ecoBad := eq.inRangeParsed(events, nil); ecoBad == "" {
+		return ecoIn, ""
+	}
+	return in, bad
+}
+
+// SamePURLVersion reports whether a and b are the same version of the
+// package that purl names: equal text, or versions that the order of the
+// purl's ecosystem compares equal, such as Go "v1.4.0" and "1.4.0" or PyPI
+// "1.0.post1" and "1.0.POST1". It is false for other text when the purl
+// cannot be looked up or either version is not valid in the ecosystem.
+func SamePURLVersion(purl, a, b string) bool {
+	if a == b {
+		return true
+	}
+	q, err := purlQuery(purl)
+	if err != nil {
+		return false
+	}
+	c, err := orderFor(q.ecosystem).compareStrings(a, b)
+	return err == nil && c == 0
+}
+
+// SameCPEVersion reports whether two CPE version attributes, without their
+// escapes, are the same version in the CPE version order (see
+// compareCPEVersion), such as "1.0" and "1.0.0". Versions that the order
+// cannot parse are the same only when their text is equal, ignoring case.
+func SameCPEVersion(a, b string) bool {
+	c, ok := compareCPEVersion(a, b)
+	return ok && c == 0
 }
 
 // rangeEvent is an event with its kind and parsed version.
