@@ -146,6 +146,17 @@ func checkHolder(p process, here process) holderState {
 	return holderRunning
 }
 
+// pidExists reports whether /proc lists a process with pid. It returns
+// true when /proc cannot be read, so that a caller does not take a running
+// process for an exited one.
+func pidExists(pid int) bool {
+	if _, err := os.Stat("/proc/self"); err != nil {
+		return true
+	}
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
 // readBootID returns the kernel's boot ID from procfs (Linux only).
 func readBootID() (string, error) {
 	raw, err := os.ReadFile("/proc/sys/kernel/random/boot_id")

@@ -237,3 +237,23 @@ func TestReadOnlyOpenRemovesHolder(t *testing.T) {
 		t.Errorf("LockHolder while a read-only open holds the store = %q, want \"\" since it writes no record", got)
 	}
 }
+
+func TestLockHolderRecordWithoutHostExited(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc to check processes with")
+	}
+	dir := t.TempDir()
+	// A hand-written record has only a PID, and no process has this one.
+	exited := exitedProcess(t)
+	writeHolderRecord(t, dir, holderRecord{Command: "stella ouk import", process: process{PID: exited.PID}})
+	if got := LockHolder(dir); got != "" {
+		t.Errorf("LockHolder of a record without host whose PID does not run = %q, want \"\"", got)
+	}
+
+	// With a PID that runs, the record may name a live holder.
+	writeHolderRecord(t, dir, holderRecord{Command: "stella ouk import", process: process{PID: os.Getpid()}})
+	got := LockHolder(dir)
+	if !strings.Contains(got, "stella ouk import") || !strings.Contains(got, "cannot be checked") {
+		t.Errorf("LockHolder of a record without host whose PID runs = %q, want it marked as not checked", got)
+	}
+}

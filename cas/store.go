@@ -563,8 +563,10 @@ func (s *Store) readHolder() string { return readHolder(s.fs, s.dir) }
 // such as "pid 4242, stella ouk import, since 2026-12-05T10:00:00Z". It
 // returns "" when no record exists, when the record cannot be parsed, and
 // when the process it names has exited or its PID now names another
-// process. When the record names a process that cannot be checked, such as
-// one on another host, the text states that.
+// process. A record without host and boot ID names an exited process when
+// no process with its PID runs on this host. When the record names a
+// process that cannot be checked, such as one on another host, the text
+// states that.
 func LockHolder(dir string) string { return readHolder(vfs.Default, dir) }
 
 func readHolder(fsys vfs.FS, dir string) string {
@@ -583,7 +585,14 @@ func readHolder(fsys vfs.FS, dir string) string {
 	if !rec.Since.IsZero() {
 		text += ", since " + rec.Since.UTC().Format(time.RFC3339)
 	}
-	switch checkHolder(rec.process, currentProcess()) {
+	state := checkHolder(rec.process, currentProcess())
+	if state == holderUnknown && rec.Host == "" && rec.Boot == "" && !pidExists(rec.PID) {
+		// stella always records its host and boot ID, so a record
+		// without them was written by hand or is damaged. Without a host
+		// it is read as one of this host, and no process has its PID.
+		state = holderGone
+	}
+	switch state {
 	case holderGone:
 		return ""
 	case holderUnknown:

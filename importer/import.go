@@ -82,7 +82,7 @@ func (s *session) failed(ctx context.Context, err error) {
 // a transfer that broke off. A truncated stream counts as a transfer error:
 // the blobs read before the cut were verified and stay useful.
 func isRejection(err error) bool {
-	if errors.Is(err, io.ErrUnexpectedEOF) {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errdef.ErrTransferFailed) {
 		return false
 	}
 	for _, sentinel := range []error{errdef.ErrInvalidKit, errdef.ErrDigestMismatch, errdef.ErrSizeMismatch,

@@ -10,13 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 	"oras.land/oras-go/v2/registry/remote/retry"
+
+	"stella-ops.org/ouk/internal/regfile"
 )
 
 // ClientOptions configures how commands reach registries and web servers.
@@ -153,7 +154,7 @@ func (o ClientOptions) transport() (*http.Transport, error) {
 	t.TLSHandshakeTimeout = o.ConnectTimeout
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pem, err := regfile.ReadFile(o.CAFile, "a PEM file of CA certificates")
 		if err != nil {
 			return nil, fmt.Errorf("reading --ca-file: %w", err)
 		}

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"stella-ops.org/ouk/internal/errdef"
 )
 
 // ErrChanged is returned when a file changed on the web server while it was
@@ -44,9 +46,50 @@ type HTTPReader struct {
 	// checksum is enough.
 	readHash hash.Hash
 	resumes  int
+	// sinceProgress counts the requests sent since a response last
+	// delivered a byte.
+	sinceProgress int
+	// rangeIgnored is whether the latest response to a Range request was
+	// the whole file.
+	rangeIgnored bool
 	// Resumes counts the Range requests made after a failure.
 	Resumes int
 }
+
+// TransferError is returned when a download gives up because the
+// connection broke at the same byte on every attempt. It wraps
+// errdef.ErrTransferFailed but not the io.ErrUnexpectedEOF of the last cut,
+// because the file on the server is not known to be truncated: the
+// transfer failed.
+type TransferError struct {
+	URL string
+	// Offset is the byte that no attempt got past.
+	Offset int64
+	// Attempts is the number of requests in a row that stopped at Offset,
+	// the one that reached it included.
+	Attempts int
+	// RangeIgnored is whether the server sent the whole file in response
+	// to the Range requests, so that no attempt could get further.
+	RangeIgnored bool
+	// Cause is the error of the last attempt.
+	Cause error
+}
+
+func (e *TransferError) Error() string {
+	var reason string
+	if e.RangeIgnored {
+		reason = "the server ignores Range requests and sends the file from the start each time, " +
+			"so every attempt breaks off at the same byte"
+	} else {
+		reason = "the server sent no further byte in response to the Range requests"
+	}
+	return fmt.Sprintf("downloading %s failed: the last %d requests got no further than byte %d, and none of the %d retries "+
+		"made progress, because %s (last error: %v); run the import again, serve the file from a server that "+
+		"supports Range requests, or copy the file to this host and import it from there",
+		e.URL, e.Attempts, e.Offset, e.Attempts-1, reason, e.Cause)
+}
+
+func (e *TransferError) Unwrap() error { return errdef.ErrTransferFailed }
 
 // OpenHTTP starts downloading url with client. The returned reader resumes
 // after failures, up to Attempts times in a row without progress.
@@ -79,6 +122,8 @@ func (r *HTTPReader) request() error {
 			req.Header.Set("If-Range", r.validator)
 		}
 	}
+	r.sinceProgress++
+	r.rangeIgnored = false
 	resp, err := r.client.Do(req)
 	if err != nil {
 		return err
@@ -133,6 +178,7 @@ func (r *HTTPReader) Read(p []byte) (int, error) {
 		r.readHash.Write(p[:n])
 		if n > 0 {
 			r.resumes = 0
+			r.sinceProgress = 0
 		}
 		if err == nil || (err == io.EOF && (r.size < 0 || r.off >= r.size)) {
 			return n, err
@@ -140,7 +186,13 @@ func (r *HTTPReader) Read(p []byte) (int, error) {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		if r.ctx.Err() != nil || !isTransient(err) || r.resumes >= Attempts {
+		if r.ctx.Err() != nil || !isTransient(err) {
+			return n, err
+		}
+		if r.resumes >= Attempts {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return n, r.transferError(err)
+			}
 			return n, err
 		}
 		r.resumes++
@@ -151,12 +203,24 @@ func (r *HTTPReader) Read(p []byte) (int, error) {
 		rerr := withRetry(r.ctx, r.log, "GET "+RedactURL(r.url), func(int) error { return r.request() })
 		if rerr != nil {
 			r.body = io.NopCloser(strings.NewReader(""))
+			if r.ctx.Err() == nil && errors.Is(rerr, io.ErrUnexpectedEOF) {
+				return n, r.transferError(rerr)
+			}
 			return n, fmt.Errorf("resuming download of %s at byte %d: %w", RedactURL(r.url), r.off, rerr)
 		}
 		if n > 0 {
 			return n, nil
 		}
 	}
+}
+
+// transferError returns the error of a download that stops because the
+// connection was cut, with err, on the last of Attempts tries in a row.
+// Passing on err's io.ErrUnexpectedEOF would make the caller take the
+// file for a truncated one.
+func (r *HTTPReader) transferError(err error) error {
+	return &TransferError{URL: RedactURL(r.url), Offset: r.off, Attempts: r.sinceProgress + 1,
+		RangeIgnored: r.rangeIgnored, Cause: err}
 }
 
 // Close closes the current response body.
@@ -185,6 +249,7 @@ func (r *HTTPReader) skipReadBytes(resp *http.Response) error {
 		return fmt.Errorf("%w: the file was %d bytes when the download started and is now %d bytes; "+
 			"run the import again to start over", ErrChanged, r.size, resp.ContentLength)
 	}
+	r.rangeIgnored = true
 	r.log.Warn("server ignored the Range request and sent the whole file; reading it again from the start "+
 		"and dropping the bytes already read", "url", RedactURL(r.url), "offset", r.off)
 	again := crc32.New(castagnoli)

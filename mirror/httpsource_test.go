@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"stella-ops.org/ouk/internal/errdef"
 )
 
 // cutAt is where resumeServer cuts its first response.
@@ -164,5 +166,85 @@ func TestHTTPReaderResumeErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// cutEveryResponse serves body, honouring Range when ranges is true, but
+// writes at most chunk bytes of each response before cutting the
+// connection. It counts the requests in requests.
+func cutEveryResponse(t *testing.T, body []byte, chunk int, ranges bool, requests *atomic.Int32) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("ETag", `"v1"`)
+		start := 0
+		if v, ok := strings.CutPrefix(r.Header.Get("Range"), "bytes="); ranges && ok {
+			n, err := strconv.Atoi(strings.TrimSuffix(v, "-"))
+			if err != nil {
+				t.Errorf("Range %q: %v", v, err)
+				return
+			}
+			start = n
+			w.Header().Set("Content-Range", "bytes "+strconv.Itoa(n)+"-"+strconv.Itoa(len(body)-1)+"/"+strconv.Itoa(len(body)))
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)-start))
+		if start > 0 {
+			w.WriteHeader(http.StatusPartialContent)
+		}
+		// Returning before Content-Length bytes are written cuts the
+		// connection.
+		w.Write(body[start:min(start+chunk, len(body))])
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestHTTPReaderSameCutWithoutRange(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	var requests atomic.Int32
+	srv := cutEveryResponse(t, body, cutAt, false, &requests)
+	_, err, _ := readResumed(t, srv)
+	var transfer *TransferError
+	if !errors.As(err, &transfer) {
+		t.Fatalf("read error %v, want a *TransferError", err)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("error wraps io.ErrUnexpectedEOF, which callers read as a truncated file: %v", err)
+	}
+	if !errors.Is(err, errdef.ErrTransferFailed) {
+		t.Errorf("error does not wrap errdef.ErrTransferFailed: %v", err)
+	}
+	want := int(requests.Load())
+	if transfer.Attempts != want {
+		t.Errorf("Attempts = %d, want %d, the number of requests sent", transfer.Attempts, want)
+	}
+	if transfer.Offset != cutAt || !transfer.RangeIgnored {
+		t.Errorf("Offset = %d, RangeIgnored = %v; want %d and true", transfer.Offset, transfer.RangeIgnored, cutAt)
+	}
+	msg := err.Error()
+	for _, s := range []string{srv.URL + "/kit.tar", "got no further than byte 1000", "last " + strconv.Itoa(want) + " requests",
+		"none of the " + strconv.Itoa(want-1) + " retries made progress", "ignores Range requests",
+		"run the import again", "server that supports Range requests", "import it from there"} {
+		if !strings.Contains(msg, s) {
+			t.Errorf("error does not contain %q:\n%s", s, msg)
+		}
+	}
+}
+
+func TestHTTPReaderCutEveryRangeResponse(t *testing.T) {
+	// Each response makes progress, so the reader never runs out of
+	// attempts, however many cuts there are.
+	body := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	var requests atomic.Int32
+	srv := cutEveryResponse(t, body, cutAt, true, &requests)
+	got, err, _ := readResumed(t, srv)
+	if err != nil {
+		t.Fatalf("reading from a server that honours Range but cuts every response: %v", err)
+	}
+	if !bytes.Equal(got, body) {
+		t.Errorf("read %d bytes, want %d identical ones", len(got), len(body))
+	}
+	if n, least := int(requests.Load()), len(body)/cutAt; n < least {
+		t.Errorf("%d requests, want at least %d", n, least)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"stella-ops.org/ouk/internal/quota"
+	"stella-ops.org/ouk/internal/regfile"
 )
 
 // configFile is the optional settings file in the store folder.
@@ -33,7 +33,7 @@ type config struct {
 // loadConfig reads <storeDir>/config.yaml; a missing file gives the defaults.
 func loadConfig(storeDir string) (config, error) {
 	path := filepath.Join(storeDir, configFile)
-	raw, err := os.ReadFile(path)
+	raw, err := regfile.ReadFile(path, "a YAML config file")
 	if errors.Is(err, fs.ErrNotExist) {
 		return config{}, nil
 	}

@@ -180,3 +180,26 @@ func TestGCReportsIndexLeftByCutGC(t *testing.T) {
 		t.Errorf("gc output does not give the store size before and after:\n%s", out)
 	}
 }
+
+func TestGCDryRunOmitsSizeAfter(t *testing.T) {
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(e.must("ouk", "gc", "--dry-run", "-o", "json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rep["storeSizeAfter"]; ok {
+		t.Errorf("gc --dry-run -o json reports storeSizeAfter %v, though a dry run removes nothing", rep["storeSizeAfter"])
+	}
+	if size, ok := rep["storeSizeBefore"].(float64); !ok || size <= 0 {
+		t.Errorf("gc --dry-run -o json reports storeSizeBefore %v, want the current size", rep["storeSizeBefore"])
+	}
+	out := e.must("ouk", "gc", "--dry-run")
+	if !strings.Contains(out, "; a dry run removes nothing") || strings.Contains(out, "after") {
+		t.Errorf("gc --dry-run text does not give the current size alone:\n%s", out)
+	}
+	out = e.must("ouk", "gc")
+	if !strings.Contains(out, "right after gc") || !strings.Contains(out, "frees their space in later compactions") {
+		t.Errorf("gc text does not say what the size after means:\n%s", out)
+	}
+}

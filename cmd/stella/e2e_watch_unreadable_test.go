@@ -68,6 +68,10 @@ func TestWatchRetriesUnreadableKit(t *testing.T) {
 	if strings.Contains(r.stderr, "kit rejected") {
 		t.Errorf("an unreadable kit was rejected:\n%s", r.stderr)
 	}
+	// The error is an attribute of the same line, not another log entry.
+	if strings.Contains(r.stderr, "named in the log") || !strings.Contains(r.stderr, "error given as error= on this line") {
+		t.Errorf("log does not point to the error on its own line:\n%s", r.stderr)
+	}
 	if _, err := os.Stat(watch.NotePath(dropped)); err == nil {
 		t.Errorf("a rejection note was written for a kit that could not be read")
 	}

@@ -149,9 +149,9 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, errdef.ErrStoreInUse):
 		return exitStoreBusy
-	case errors.Is(err, errdef.ErrDiskFull):
-		// A full disk is the host's problem, not the kit's, even when an
-		// import hits it.
+	case errors.Is(err, errdef.ErrDiskFull), errors.Is(err, errdef.ErrTransferFailed):
+		// A full disk is the host's problem and a failed download the
+		// network's, not the kit's, even when an import hits them.
 		return exitError
 	case errors.Is(err, errdef.ErrSignature), errors.Is(err, errdef.ErrDowngrade),
 		errors.Is(err, errdef.ErrExpired), errors.Is(err, errdef.ErrBaseMissing),

@@ -19,6 +19,7 @@ import (
 
 	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/regfile"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci/layout"
 )
@@ -392,7 +393,7 @@ func (o *buildOptions) merged(cmd *cobra.Command) (kitSpec, error) {
 
 // readBuildFile reads and checks the YAML build file of `-f`.
 func readBuildFile(path string) (kitSpec, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := regfile.ReadFile(path, "a YAML build file")
 	if err != nil {
 		return kitSpec{}, fmt.Errorf("reading build file: %w", err)
 	}

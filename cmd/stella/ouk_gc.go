@@ -77,9 +77,14 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
 			}
-			sizeAfter, err := store.DiskUsage()
-			if err != nil {
-				return fmt.Errorf("measuring store: %w", err)
+			// A dry run changes nothing, so it has no size after.
+			var sizeAfter *int64
+			if !dryRun {
+				size, err := store.DiskUsage()
+				if err != nil {
+					return fmt.Errorf("measuring store: %w", err)
+				}
+				sizeAfter = &size
 			}
 			if out.json() {
 				return writeJSON(cmd.OutOrStdout(), struct {
@@ -91,10 +96,13 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 					// EarlierFormatLayers counts the DB layers still indexed
 					// by an earlier release, whose keys gc keeps.
 					EarlierFormatLayers int `json:"earlierFormatLayers"`
-					// StoreSizeBefore and StoreSizeAfter are the size of the
-					// store's files when gc started and when it ended.
-					StoreSizeBefore int64 `json:"storeSizeBefore"`
-					StoreSizeAfter  int64 `json:"storeSizeAfter"`
+					// StoreSizeBefore is the size of the store's files when
+					// gc started. StoreSizeAfter is their size right after
+					// gc, left out of a dry run. Pebble logs the deletions
+					// first and frees their space in later compactions, so
+					// it can exceed StoreSizeBefore on a small store.
+					StoreSizeBefore int64  `json:"storeSizeBefore"`
+					StoreSizeAfter  *int64 `json:"storeSizeAfter,omitempty"`
 					// DryRun marks a report of what gc would remove.
 					DryRun bool `json:"dryRun"`
 				}{rep, droppedIndexes, earlier, pending, sizeBefore, sizeAfter, dryRun})
@@ -132,9 +140,12 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 					"or after %.0f hours when its process cannot be checked\n",
 					verb, rep.StaleLeases, plural(rep.StaleLeases, "pin", "pins"), cas.DefaultLeaseTTL.Hours())
 			}
-			if !dryRun {
-				fmt.Fprintf(w, "Store size %s before, %s after; Pebble frees the space of deleted keys in "+
-					"later compactions, so it may shrink further\n", humanBytes(sizeBefore), humanBytes(sizeAfter))
+			if dryRun {
+				fmt.Fprintf(w, "Store size %s; a dry run removes nothing\n", humanBytes(sizeBefore))
+			} else {
+				fmt.Fprintf(w, "Store size %s before, %s right after gc; Pebble logs deletions first and frees "+
+					"their space in later compactions, so the size can grow at first and shrinks later\n",
+					humanBytes(sizeBefore), humanBytes(*sizeAfter))
 			}
 			return nil
 		},

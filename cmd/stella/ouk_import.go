@@ -127,7 +127,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 		return err
 	}
 	defer store.Close()
-	keys, err := trustedKeys(dir, o.keys)
+	keys, err := trustedKeys(log, dir, o.keys)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -170,7 +171,7 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 		defer store.Close()
 	}
 	rep.Store = storeInfo
-	keys, err := inspectKeys(g, o.keys)
+	keys, err := inspectKeys(g, g.logger(cmd.ErrOrStderr()), o.keys)
 	if err != nil {
 		return err
 	}
@@ -191,12 +192,12 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 
 // inspectKeys loads the keys given with --key and those of the store's keys
 // folder when the store folder can be found.
-func inspectKeys(g *globalOptions, files []string) ([]sign.TrustedKey, error) {
+func inspectKeys(g *globalOptions, log *slog.Logger, files []string) ([]sign.TrustedKey, error) {
 	dir, err := g.storeDir()
 	if err != nil {
 		return sign.LoadTrustedKeys(files, nil)
 	}
-	return trustedKeys(dir, files)
+	return trustedKeys(log, dir, files)
 }
 
 // openStoreIfPresent opens the store without creating it and without

@@ -58,6 +58,9 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 	if err := o.out.validate(); err != nil {
 		return err
 	}
+	if err := layout.CheckKitType(kit); err != nil {
+		return err
+	}
 	ref, err := parseRegistryRef("target", target)
 	if err != nil {
 		return err
@@ -89,7 +92,7 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 			return err
 		}
 	case statErr == nil:
-		open := func() (io.ReadCloser, error) { return os.Open(kit) }
+		open := func() (io.ReadCloser, error) { return layout.OpenRegular(kit) }
 		res, err = mirror.PushKitStream(ctx, open, repo, ref.Reference, opts)
 		if err != nil {
 			return err

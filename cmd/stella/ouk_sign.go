@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/internal/build"
+	"stella-ops.org/ouk/internal/regfile"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -36,11 +37,15 @@ operators can check the file before importing it:
 			if err != nil {
 				return err
 			}
+			// Checked before the key, whose password may be prompted for.
+			if err := regfile.Check(kit, "the kit file to sign"); err != nil {
+				return err
+			}
 			signer, err := loadSigner(key)
 			if err != nil {
 				return err
 			}
-			f, err := os.Open(kit)
+			f, err := regfile.Open(kit, "the kit file to sign")
 			if err != nil {
 				return fmt.Errorf("opening kit: %w", err)
 			}

@@ -16,6 +16,7 @@ import (
 	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/regfile"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
 	"stella-ops.org/ouk/oci/layout"
@@ -78,7 +79,7 @@ a bad signature.`,
 			if err != nil {
 				return err
 			}
-			trusted, err := trustedKeys(dir, keys)
+			trusted, err := trustedKeys(g.logger(cmd.ErrOrStderr()), dir, keys)
 			if err != nil {
 				return err
 			}
@@ -88,6 +89,9 @@ a bad signature.`,
 			if sigPath != "" {
 				if _, err := os.Stat(sigPath); err != nil {
 					return fmt.Errorf("reading the detached signature: %w; give the .sig file that stella ouk sign or cosign sign-blob wrote", err)
+				}
+				if err := regfile.Check(sigPath, sigFileWant); err != nil {
+					return err
 				}
 			}
 			rep := verifyReport{Kit: args[0]}
@@ -146,11 +150,14 @@ a bad signature.`,
 	return cmd
 }
 
+// sigFileWant describes the file that --signature names, for errors.
+const sigFileWant = "the .sig file that stella ouk sign or cosign sign-blob wrote"
+
 func verifyDetached(keys []sign.TrustedKey, kit, sigPath string) check {
 	if sigPath == "" {
 		return check{Status: "skipped", Reason: "no --signature given"}
 	}
-	sig, err := os.ReadFile(sigPath)
+	sig, err := regfile.ReadFile(sigPath, sigFileWant)
 	if err != nil {
 		return check{Status: "failed", Reason: err.Error()}
 	}

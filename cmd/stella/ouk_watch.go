@@ -324,7 +324,7 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 		return res, err
 	}
 	defer store.Close()
-	keys, err := trustedKeys(storeDir, w.opts.keys)
+	keys, err := trustedKeys(w.importLog, storeDir, w.opts.keys)
 	if err != nil {
 		return res, err
 	}

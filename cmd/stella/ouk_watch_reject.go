@@ -111,7 +111,7 @@ func retryAttrs(path string) []any {
 // tried again next round, and a --once run exits with the error.
 func (w *watcher) unreadable(ctx context.Context, c watch.Candidate, attrs []any, err error) outcome {
 	w.logOnce(ctx, c, slog.LevelError, "kit cannot be read on this host; it is not rejected and is tried again "+
-		"next round. Fix the permission or the file system error named in the log", append(attrs, "error", err)...)
+		"next round. Fix the permission or the file system error given as error= on this line", append(attrs, "error", err)...)
 	w.lastDeferred = err
 	return outcomeDeferred
 }

@@ -40,7 +40,7 @@ func (f *quotaFlags) identify(store *cas.Store, storeDir string, log *slog.Logge
 	if err != nil {
 		return nil, quota.Identity{}, err
 	}
-	trusted, err := trustedKeys(storeDir, f.keys)
+	trusted, err := trustedKeys(log, storeDir, f.keys)
 	if err != nil {
 		if len(f.keys) > 0 {
 			return nil, quota.Identity{}, err

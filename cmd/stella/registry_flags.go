@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"stella-ops.org/ouk/internal/regfile"
 	"stella-ops.org/ouk/mirror"
 )
 
@@ -104,21 +105,25 @@ func (r *registryFlags) client(cmd *cobra.Command, log *slog.Logger, hosts ...st
 }
 
 // checkFiles returns a usage error naming the first file flag whose path
-// does not exist. Without this check, oras-go treats a missing
-// --registry-config file as an empty one, and a typo in its path reads as
-// wrong credentials.
+// does not exist or is not a regular file. Without this check, oras-go
+// treats a missing --registry-config file as an empty one, and a typo in
+// its path reads as wrong credentials. A named pipe would block the read
+// until a writer appears.
 func (r *registryFlags) checkFiles() error {
-	for _, f := range []struct{ flag, path string }{
-		{"--registry-config", r.config},
-		{"--ca-file", r.caFile},
-		{"--cert-file", r.certFile},
-		{"--key-file", r.keyFile},
+	for _, f := range []struct{ flag, path, want string }{
+		{"--registry-config", r.config, "a docker config.json file"},
+		{"--ca-file", r.caFile, "a PEM file of CA certificates"},
+		{"--cert-file", r.certFile, "a PEM client certificate file"},
+		{"--key-file", r.keyFile, "a PEM private key file for the client certificate"},
 	} {
 		if f.path == "" {
 			continue
 		}
 		if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) {
 			return usagef("%s %s: no such file; check the path", f.flag, f.path)
+		}
+		if err := regfile.Check(f.path, f.want); err != nil {
+			return fmt.Errorf("%s: %w", f.flag, err)
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/regfile"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -89,11 +90,16 @@ func checkStoreFolderAccess(dir string) error {
 }
 
 // trustedKeys loads the keys given with --key and every *.pub in the store's
-// keys folder.
-func trustedKeys(storeDir string, files []string) ([]sign.TrustedKey, error) {
-	keys, err := sign.LoadTrustedKeys(files, []string{filepath.Join(storeDir, storeKeysDir)})
+// keys folder, and logs a warning naming each *.pub entry there that it
+// skipped because it is not a regular file.
+func trustedKeys(log *slog.Logger, storeDir string, files []string) ([]sign.TrustedKey, error) {
+	keys, skipped, err := sign.LoadTrustedKeysFrom(files, []string{filepath.Join(storeDir, storeKeysDir)})
 	if err != nil {
 		return nil, fmt.Errorf("loading trusted keys: %w", err)
+	}
+	for _, s := range skipped {
+		log.Warn("skipped an entry of the trusted-keys folder that is not a regular file; "+
+			"replace it with the public key file itself or remove it", "path", s.Path, "type", s.Type)
 	}
 	return keys, nil
 }
@@ -114,7 +120,7 @@ func keyPassword(prompt string, confirm bool) ([]byte, error) {
 // loadSigner reads a private key file in cosign's format, or as PKCS#8 or
 // SEC 1 EC PEM.
 func loadSigner(path string) (cryptoSigner, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := regfile.ReadFile(path, "a private key file such as cosign.key")
 	if err != nil {
 		return nil, fmt.Errorf("reading signing key: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -16,6 +15,7 @@ import (
 	orasErrdef "oras.land/oras-go/v2/errdef"
 
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/regfile"
 	"stella-ops.org/ouk/internal/sbom"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
@@ -176,7 +176,7 @@ func (b *builder) addSBOM(ctx context.Context, db ocispec.Descriptor, images []o
 
 // readSBOM reads an SPDX 2.3 JSON document given by the operator.
 func readSBOM(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path, "an SPDX 2.3 JSON file")
 	if err != nil {
 		return nil, fmt.Errorf("reading SBOM: %w", err)
 	}

@@ -36,6 +36,10 @@ var (
 	ErrExpired = errors.New("kit expired")
 	// ErrBaseMissing is returned when a delta's base kit or omitted blobs are not in the store.
 	ErrBaseMissing = errors.New("delta base missing")
+	// ErrTransferFailed is returned when a download gives up after
+	// repeated failures of the connection, which are no fault of the kit.
+	// The CLI exits with its general error code for it.
+	ErrTransferFailed = errors.New("transfer failed")
 	// ErrStoreInUse is returned when another process holds the store's lock.
 	ErrStoreInUse = errors.New("store in use")
 	// ErrDiskFull is returned when the volume that holds the store has too

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
+
+	"stella-ops.org/ouk/internal/regfile"
 )
 
 // TokenEnv is the environment variable, and the .env file key, that holds
@@ -49,7 +50,7 @@ func LoadToken(getenv func(string) string, envFile string) (Token, error) {
 		envFile = DefaultEnvFile
 	}
 
-	f, err := os.Open(envFile)
+	f, err := regfile.Open(envFile, "an env file of KEY=VALUE lines")
 	if errors.Is(err, fs.ErrNotExist) {
 		return Token{}, nil
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spdx/tools-golang/spdx/v2/common"
 
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/regfile"
 )
 
 // MaxSBOMSize is the largest SBOM Parse reads, 256 MiB. SBOMs of large
@@ -147,7 +148,7 @@ func ParseFile(path string) (format string, pkgs []Package, err error) {
 	if info.IsDir() {
 		return "", nil, fmt.Errorf("SBOM path %s is a folder; give the SBOM file in it", path)
 	}
-	f, err := os.Open(path)
+	f, err := regfile.Open(path, "an SBOM file")
 	if err != nil {
 		return "", nil, fmt.Errorf("opening SBOM: %w", err)
 	}

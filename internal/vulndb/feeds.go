@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/regfile"
 )
 
 // Feed kinds accepted in Feed.Kind.
@@ -116,6 +117,9 @@ func (fr *feedReader) read(ctx context.Context) error {
 		return fmt.Errorf("reading %s feed: %w; check the path given with --feed %s=PATH", fr.feed.Kind, err, fr.feed.Kind)
 	}
 	if !info.IsDir() {
+		if err := regfile.Check(fr.feed.Path, feedFileWant); err != nil {
+			return fmt.Errorf("reading %s feed: %w", fr.feed.Kind, err)
+		}
 		if strings.EqualFold(filepath.Ext(fr.feed.Path), ".zip") {
 			return fr.readZip(ctx, fr.feed.Path)
 		}
@@ -239,13 +243,20 @@ func (w *feedWalker) walk(path, resolvedPath string) error {
 			}
 			w.seen[target] = true
 			w.files = append(w.files, p)
+		default:
+			// Reading a named pipe would block until a writer appears.
+			w.logger.Warn("skipping a feed folder entry that is neither a regular file nor a folder",
+				"path", p, "type", regfile.TypeName(mode))
 		}
 	}
 	return nil
 }
 
+// feedFileWant describes what --feed KIND=PATH names, for errors.
+const feedFileWant = "a feed folder or a .json or .zip feed file"
+
 func (fr *feedReader) readFile(path string) error {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path, feedFileWant)
 	if err != nil {
 		return fmt.Errorf("reading %s feed: %w", fr.feed.Kind, err)
 	}

@@ -93,8 +93,7 @@ func detectCompression(br *bufio.Reader) (Compression, error) {
 		return None, nil
 	}
 	if len(head) == 0 {
-		return None, fmt.Errorf("kit stream is empty; pass a tar, tar.gz or tar.zst file: %w",
-			errdef.ErrUnknownCompression)
+		return None, errEmptyStream
 	}
 	shown := head[:min(len(head), 8)]
 	return None, fmt.Errorf("kit stream starts with bytes %s, which are neither gzip, zstd nor a tar header; "+
@@ -205,3 +204,17 @@ func compressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
+
+// emptyStreamError is the error for a kit stream without a single byte. It
+// wraps errdef.ErrUnknownCompression, so the stream is rejected as other
+// streams of no known format are, but leaves that sentinel's text out of
+// the message, where it would not fit an empty stream.
+type emptyStreamError struct{}
+
+func (emptyStreamError) Error() string {
+	return "kit stream is empty; pass a tar, tar.gz or tar.zst file"
+}
+
+func (emptyStreamError) Unwrap() error { return errdef.ErrUnknownCompression }
+
+var errEmptyStream error = emptyStreamError{}

@@ -1,13 +1,13 @@
 package layout
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 
-	"golang.org/x/sys/unix"
-
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/regfile"
 )
 
 // CheckKitType returns an error wrapping errdef.ErrInvalidArgument when
@@ -23,34 +23,16 @@ func CheckKitType(path string) error {
 	return notRegularError(path, info.Mode())
 }
 
-// OpenRegular opens path for reading and returns an error wrapping
-// errdef.ErrInvalidArgument unless it is a regular file. The open does not
-// block on a named pipe without a writer, because it uses O_NONBLOCK and
-// checks the type of the file it opened before anything reads from it.
+// OpenRegular opens a kit file for reading with regfile.Open, so it does
+// not block on a named pipe, and returns an error wrapping
+// errdef.ErrInvalidArgument unless path is a regular file.
 func OpenRegular(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
+	f, err := regfile.Open(path, "a kit file or a layout folder")
+	var notRegular *regfile.NotRegularError
+	if errors.As(err, &notRegular) {
+		return nil, notRegularError(path, notRegular.Mode)
 	}
-	info, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !info.Mode().IsRegular() {
-		f.Close()
-		if info.IsDir() {
-			return nil, &fs.PathError{Op: "open", Path: path, Err: unix.EISDIR}
-		}
-		return nil, notRegularError(path, info.Mode())
-	}
-	// O_NONBLOCK has no effect on a regular file, but it is cleared so
-	// that nothing depends on that.
-	if err := unix.SetNonblock(int(f.Fd()), false); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("opening %s: %w", path, err)
-	}
-	return f, nil
+	return f, err
 }
 
 func notRegularError(path string, mode fs.FileMode) error {
@@ -60,16 +42,4 @@ func notRegularError(path string, mode fs.FileMode) error {
 
 // FileTypeName names the type of a file that is neither a regular file nor
 // a folder, such as "named pipe (FIFO)".
-func FileTypeName(mode fs.FileMode) string {
-	switch {
-	case mode&fs.ModeNamedPipe != 0:
-		return "named pipe (FIFO)"
-	case mode&fs.ModeSocket != 0:
-		return "socket"
-	case mode&fs.ModeCharDevice != 0:
-		return "character device"
-	case mode&fs.ModeDevice != 0:
-		return "device"
-	}
-	return "special file (" + mode.Type().String() + ")"
-}
+func FileTypeName(mode fs.FileMode) string { return regfile.TypeName(mode) }

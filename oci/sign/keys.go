@@ -14,12 +14,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
+
+	"stella-ops.org/ouk/internal/regfile"
 )
 
 // PEM block types of the keys this package reads and writes.
@@ -217,13 +220,31 @@ func KeyID(pub crypto.PublicKey) (string, error) {
 // does not contain a public key is an error naming it. A key found twice is
 // returned once, with the first Source.
 func LoadTrustedKeys(files []string, dirs []string) ([]TrustedKey, error) {
+	keys, _, err := LoadTrustedKeysFrom(files, dirs)
+	return keys, err
+}
+
+// SkippedKeyFile is a *.pub entry of a trusted-keys folder that is not a
+// regular file, such as a named pipe or a symbolic link, so it was not read.
+type SkippedKeyFile struct {
+	Path string
+	// Type names the kind of file, such as "named pipe (FIFO)".
+	Type string
+}
+
+// LoadTrustedKeysFrom reads keys as LoadTrustedKeys does and also returns
+// the *.pub entries of dirs that it skipped because they are not regular
+// files. Reading a named pipe would block until a writer appears.
+func LoadTrustedKeysFrom(files []string, dirs []string) ([]TrustedKey, []SkippedKeyFile, error) {
 	paths := append([]string(nil), files...)
+	var skipped []SkippedKeyFile
 	for _, dir := range dirs {
-		found, err := listPubFiles(dir)
+		found, skippedInDir, err := listPubFiles(dir)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		paths = append(paths, found...)
+		skipped = append(skipped, skippedInDir...)
 	}
 
 	var keys []TrustedKey
@@ -231,7 +252,7 @@ func LoadTrustedKeys(files []string, dirs []string) ([]TrustedKey, error) {
 	for _, path := range paths {
 		key, err := loadTrustedKeyFile(path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if seen[key.ID] {
 			continue
@@ -239,31 +260,43 @@ func LoadTrustedKeys(files []string, dirs []string) ([]TrustedKey, error) {
 		seen[key.ID] = true
 		keys = append(keys, key)
 	}
-	return keys, nil
+	return keys, skipped, nil
 }
 
-// listPubFiles returns the *.pub regular files in dir, sorted by name.
-func listPubFiles(dir string) ([]string, error) {
+// listPubFiles returns the *.pub regular files in dir, sorted by name, and
+// the *.pub entries that are not regular files.
+func listPubFiles(dir string) ([]string, []SkippedKeyFile, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("listing trusted keys in %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("listing trusted keys in %s: %w", dir, err)
 	}
 	var paths []string
+	var skipped []SkippedKeyFile
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".pub") {
+		if !strings.HasSuffix(e.Name(), ".pub") {
 			continue
 		}
-		paths = append(paths, filepath.Join(dir, e.Name()))
+		path := filepath.Join(dir, e.Name())
+		switch {
+		case e.Type().IsRegular():
+			paths = append(paths, path)
+		case e.Type()&fs.ModeSymlink != 0:
+			skipped = append(skipped, SkippedKeyFile{Path: path, Type: "symbolic link"})
+		case e.IsDir():
+			skipped = append(skipped, SkippedKeyFile{Path: path, Type: "folder"})
+		default:
+			skipped = append(skipped, SkippedKeyFile{Path: path, Type: regfile.TypeName(e.Type())})
+		}
 	}
 	sort.Strings(paths)
-	return paths, nil
+	return paths, skipped, nil
 }
 
 func loadTrustedKeyFile(path string) (TrustedKey, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path, "a PEM public key file such as cosign.pub")
 	if err != nil {
 		return TrustedKey{}, fmt.Errorf("reading trusted key: %w", err)
 	}
