@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,5 +264,42 @@ func TestScanJSONCarriesNVDSummary(t *testing.T) {
 	text := e.must("scan", "--sbom", path, "--env-file", filepath.Join(e.dir, "none.env"))
 	if !strings.Contains(text, "acme widget overflow") {
 		t.Errorf("scan text lacks the NVD description:\n%s", text)
+	}
+}
+
+func TestScanCPEUnwritableSBOMVersion(t *testing.T) {
+	e := widgetKitEnv(t)
+	const anyVersion = "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*"
+	cases := []struct {
+		version, reason string
+	}{
+		{"1.5 (FIPS)", `the SBOM's version "1.5 (FIPS)" could not be written into a CPE, so its leading part 1.5 was looked up`},
+		{"1.5–1", `the SBOM's version "1.5–1" could not be written into a CPE, so its leading part 1.5 was looked up`},
+		{"2.5 (FIPS)", `the SBOM's version "2.5 (FIPS)" could not be used: version "2.5 (FIPS)" cannot be written into CPE`},
+		{"(FIPS) 1.5", `the SBOM's version "(FIPS) 1.5" could not be used`},
+	}
+	for i, c := range cases {
+		path := filepath.Join(e.dir, fmt.Sprintf("unwritable-%d.cdx.json", i))
+		writeCycloneDX(t, path, []sbomPackage{{name: "widget", version: c.version, cpe: anyVersion}})
+		rep, _ := e.scan(path)
+		if len(rep.Skipped) != 0 {
+			t.Errorf("version %q: skipped %+v, want the package scanned", c.version, rep.Skipped)
+		}
+		f, ok := findingsByID(rep, "widget")["CVE-2030-0501"]
+		if !ok || !strings.Contains(f.PossiblyAffected, c.reason) {
+			t.Errorf("version %q: CVE-2030-0501 found %v, possiblyAffected %q, want it to contain %q",
+				c.version, ok, f.PossiblyAffected, c.reason)
+		}
+		if f.Version != c.version {
+			t.Errorf("version %q: finding version %q, want the SBOM's", c.version, f.Version)
+		}
+	}
+
+	// A build tag after "-" keeps the version inside the range.
+	path := filepath.Join(e.dir, "fips.cdx.json")
+	writeCycloneDX(t, path, []sbomPackage{{name: "widget", version: "1.5-fips", cpe: anyVersion}})
+	rep, _ := e.scan(path)
+	if f, ok := findingsByID(rep, "widget")["CVE-2030-0501"]; !ok || f.PossiblyAffected != "" {
+		t.Errorf("widget 1.5-fips: CVE-2030-0501 found %v, possiblyAffected %q, want confirmed", ok, f.PossiblyAffected)
 	}
 }

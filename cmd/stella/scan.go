@@ -186,7 +186,8 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 	for i, p := range pkgs {
 		lookups[i] = packageLookups(p)
 		for _, l := range lookups[i] {
-			if l.by == "cpe" && l.err == nil {
+			// A CPE with a guessed version names no platform for certain.
+			if l.by == "cpe" && l.err == nil && (l.versionDoubt == "" || l.query == l.written) {
 				cpes = append(cpes, l.query)
 			}
 		}
@@ -289,7 +290,16 @@ func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, pres
 		version := l.shownVersion(p.Version)
 		for _, r := range recs {
 			f := newFinding(r, l, version)
-			if f.PossiblyAffected == "" {
+			switch {
+			case l.versionDoubt != "" && (f.PossiblyAffected != "" || l.query != l.written):
+				// A record that affects every version stays confirmed
+				// when the CPE is looked up without a version.
+				reason := l.versionDoubt
+				if f.PossiblyAffected != "" {
+					reason += ", and " + f.PossiblyAffected
+				}
+				f.PossiblyAffected = reason
+			case f.PossiblyAffected == "":
 				f.PossiblyAffected = l.unversioned
 			}
 			keep(f)
@@ -416,6 +426,10 @@ type identifierLookup struct {
 	// unversioned is the reason for the records that the lookup could not
 	// check against a version, because the package has none, or "".
 	unversioned string
+	// versionDoubt is why the lookup could not use the SBOM's version, or
+	// "". It marks every finding of the lookup that depends on the version
+	// as possibly affected.
+	versionDoubt string
 	// err is the reason the query could not be made, or nil.
 	err error
 }
@@ -449,8 +463,13 @@ func packageLookups(p sbom.Package) []identifierLookup {
 		case err != nil:
 			// LookupCPEOn rejects the CPE with its reason.
 		case isAny && p.Version != "":
-			l.query, l.err = vulndb.WithCPEVersion(c, p.Version)
-			l.version = p.Version
+			query, err := vulndb.WithCPEVersion(c, p.Version)
+			if err == nil {
+				l.query, l.version = query, p.Version
+				break
+			}
+			out = append(out, unwritableVersionLookups(c, p.Version, err)...)
+			continue
 		case isAny:
 			// LookupCPEOn marks the records that limit the version as
 			// possibly affected.
@@ -462,6 +481,44 @@ func packageLookups(p sbom.Package) []identifierLookup {
 		out = append(out, l)
 	}
 	return out
+}
+
+// unwritableVersionLookups returns the lookups of cpe, a CPE with version
+// "*", whose SBOM version cannot be written into it (err says why), such
+// as "1.1.1k (FIPS)". The CPE is looked up as it is, and at the leading
+// part of the version that a CPE can hold, such as "1.1.1k", when there is
+// one. Every finding that depends on the version is possibly affected.
+func unwritableVersionLookups(cpe, version string, err error) []identifierLookup {
+	doubt := fmt.Sprintf("the SBOM's version %q could not be used: %v", version, err)
+	out := []identifierLookup{{by: "cpe", written: cpe, query: cpe, versionDoubt: doubt}}
+	if lead := leadingVersion(version); lead != "" {
+		if query, err := vulndb.WithCPEVersion(cpe, lead); err == nil {
+			l := identifierLookup{by: "cpe", written: cpe, query: query, versionDoubt: fmt.Sprintf(
+				"the SBOM's version %q could not be written into a CPE, so its leading part %s was looked up", version, lead)}
+			out = append([]identifierLookup{l}, out...)
+		}
+	}
+	return out
+}
+
+// leadingVersion returns the leading part of version that looks like a
+// version a CPE can hold, such as "1.1.1k" of "1.1.1k (FIPS)": a digit
+// followed by letters, digits and dots. It returns "" when version does
+// not start with a digit or the part is all of version.
+func leadingVersion(version string) string {
+	n := 0
+	for n < len(version) {
+		c := version[n]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.') {
+			break
+		}
+		n++
+	}
+	lead := strings.TrimRight(version[:n], ".")
+	if lead == "" || lead[0] < '0' || lead[0] > '9' || lead == version {
+		return ""
+	}
+	return lead
 }
 
 // shownVersion returns the version to report for the lookup's findings:

@@ -132,10 +132,18 @@ func TestPackageLookupsVersions(t *testing.T) {
 			t.Errorf("%s: shown version %q, want %q", c.name, got, c.shown)
 		}
 	}
-	// A version with a space cannot be written into a CPE.
-	l := packageLookups(sbom.Package{Version: "1.0 beta", CPEs: []string{anyCPE}})[0]
-	if l.err == nil || !strings.Contains(l.err.Error(), `"1.0 beta"`) {
-		t.Errorf("CPE with version \"1.0 beta\": error %v, want one naming the version", l.err)
+	// A version with a space cannot be written into a CPE, so the CPE is
+	// looked up at its leading part and with version "*".
+	lookups := packageLookups(sbom.Package{Version: "1.0 beta", CPEs: []string{anyCPE}})
+	if len(lookups) != 2 {
+		t.Fatalf("CPE with version \"1.0 beta\": %d lookups, want 2", len(lookups))
+	}
+	wantQueries := []string{"cpe:2.3:a:acme:widget:1.0:*:*:*:*:*:*:*", anyCPE}
+	for i, l := range lookups {
+		if l.err != nil || l.query != wantQueries[i] || !strings.Contains(l.versionDoubt, `"1.0 beta"`) {
+			t.Errorf("CPE with version \"1.0 beta\", lookup %d: query %s, error %v, doubt %q; want %s and a doubt naming the version",
+				i, l.query, l.err, l.versionDoubt, wantQueries[i])
+		}
 	}
 }
 

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	ver "github.com/aquasecurity/go-version/pkg/version"
 )
 
 // cpeName is a CPE 2.3 formatted string split into its eleven attributes.
@@ -244,8 +242,9 @@ const (
 	// version range.
 	cpeMatchAnyVersion
 	// cpeMatchIncomparable is the outcome for a criterion whose version
-	// range cannot be compared with the queried version, because the CPE
-	// version order cannot parse one of them, and that no bound excludes.
+	// or version range cannot be compared with the queried version,
+	// because the CPE version order cannot parse or cannot order them,
+	// and that no bound excludes.
 	cpeMatchIncomparable
 	cpeMatchConfirmed
 )
@@ -311,9 +310,17 @@ func (m nvdCPEMatch) matchParsed(c, q cpeName) cpeMatch {
 	case c.Version != "*":
 		// A criterion that names one version matches that version only.
 		// Versions that the CPE version order cannot parse match when
-		// their text is equal.
-		order, ok := compareCPEVersion(unescapeCPE(c.Version), qv)
-		return confirmedIf(ok && order == 0)
+		// their text is equal. Versions that it parses but cannot order,
+		// such as "1.1.1k-fips" against "1.1.1k", may be the same.
+		cv := unescapeCPE(c.Version)
+		order, ok := compareCPEVersion(cv, qv)
+		switch {
+		case ok:
+			return confirmedIf(order == 0)
+		case cpeVersionComparable(cv) && cpeVersionComparable(qv):
+			return cpeMatchIncomparable
+		}
+		return cpeNoMatch
 	}
 	switch m.versionInRange(qv) {
 	case rangeIncludes:
@@ -376,75 +383,6 @@ func (m nvdCPEMatch) versionInRange(v string) rangeResult {
 		}
 	}
 	return result
-}
-
-// compareCPEVersion orders CPE versions, which follow no single scheme.
-// Dotted versions compare numerically (go-version's generic ordering),
-// and a pre-release part such as "rc1" in "2.0rc1" or "beta2" in
-// "1.0-beta2" sorts before the release. Letters that end a version
-// directly after a digit and are not a pre-release word (see
-// postReleaseSuffix), as in OpenSSL's "1.1.1k", mark a later release:
-// "1.1.1" < "1.1.1a" < "1.1.1k" < "1.1.2". Versions whose text is equal,
-// ignoring case, are equal. Otherwise ok is false when go-version cannot
-// parse one of them, such as "1.0_beta", a Cisco "12.2(55)se" or a number
-// over 64 bits. Comparing such text as strings would give results that
-// look certain and are often wrong, as "10.0" sorts before "9.0".
-func compareCPEVersion(a, b string) (order int, ok bool) {
-	if strings.EqualFold(a, b) {
-		return 0, true
-	}
-	baseA, suffixA := postReleaseSuffix(a)
-	baseB, suffixB := postReleaseSuffix(b)
-	va, errA := ver.Parse(baseA)
-	if errA != nil {
-		return 0, false
-	}
-	vb, errB := ver.Parse(baseB)
-	if errB != nil {
-		return 0, false
-	}
-	if order := va.Compare(vb); order != 0 {
-		return order, true
-	}
-	// No suffix sorts first, and "z" before "za", as OpenSSL numbers its
-	// releases after 1.0.2z.
-	return strings.Compare(strings.ToLower(suffixA), strings.ToLower(suffixB)), true
-}
-
-// preReleaseWords are the letter suffixes that mark a pre-release in CPE
-// versions, as in "2.0rc" or "1.0beta". Other letters at the end of a
-// version mark a later release.
-var preReleaseWords = []string{"alpha", "beta", "rc", "pre", "dev"}
-
-// postReleaseSuffix splits a version that ends in letters directly after
-// a digit, such as "1.1.1k" or "1.0.2zg", into the version before the
-// letters and the letters. A version without such letters, or whose
-// letters are a pre-release word, is returned whole with an empty suffix.
-func postReleaseSuffix(v string) (base, suffix string) {
-	i := len(v)
-	for i > 0 && isASCIILetter(v[i-1]) {
-		i--
-	}
-	if i == len(v) || i == 0 || v[i-1] < '0' || v[i-1] > '9' {
-		return v, ""
-	}
-	for _, w := range preReleaseWords {
-		if strings.EqualFold(v[i:], w) {
-			return v, ""
-		}
-	}
-	return v[:i], v[i:]
-}
-
-func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
-
-// cpeVersionComparable reports whether the CPE version order can compare
-// version with other versions, that is whether go-version parses it
-// without its post-release letters.
-func cpeVersionComparable(version string) bool {
-	base, _ := postReleaseSuffix(version)
-	_, err := ver.Parse(base)
-	return err == nil
 }
 
 // CPECriteria describes the vulnerable CPE match criteria of a record's

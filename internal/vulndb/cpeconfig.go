@@ -3,7 +3,6 @@ package vulndb
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -285,6 +284,22 @@ func (cc *configCheck) companions(p *platformCheck, nodeIndex, crit int) (platfo
 	return platforms, false
 }
 
+// vulnerableOutside reports whether a node of the configuration other
+// than nodeIndex has a vulnerable criterion.
+func (cc *configCheck) vulnerableOutside(nodeIndex int) bool {
+	for i, n := range cc.config.Nodes {
+		if i == nodeIndex {
+			continue
+		}
+		for _, m := range n.CPEMatch {
+			if m.Vulnerable {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // cpeAlternative is a group of ways in which a record's configurations
 // match a query without confirming it: matching vulnerable criteria with
 // the same outcome that need the same platforms.
@@ -364,9 +379,14 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 		cc := newConfigCheck(c)
 		for ni := range cc.nodes {
 			nc := &cc.nodes[ni]
-			if nc.node.Negate {
-				// A negated node only rules systems out, so a vulnerable
-				// criterion in it makes nothing affected.
+			// A vulnerable criterion inside a negated node contradicts its
+			// node, so it is never confirmed. Dropping it could hide a
+			// vulnerability that the record means to report, so it counts
+			// as possibly affected, with its node as a platform to check.
+			// Only a node that holds for certain and carves an exception
+			// out of another node's vulnerable criteria, as in "widget
+			// below 2.0 but not 1.5", rules the system out.
+			if nc.node.Negate && nc.holds(p) == nodeFails && cc.vulnerableOutside(ni) {
 				continue
 			}
 			for mi, m := range nc.node.CPEMatch {
@@ -380,6 +400,9 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 				platforms, excluded := cc.companions(p, ni, mi)
 				if excluded {
 					continue
+				}
+				if nc.node.Negate {
+					platforms = append(platforms, nc.describe())
 				}
 				if level == cpeMatchConfirmed && len(platforms) == 0 {
 					return true, nil
@@ -454,25 +477,26 @@ func versionDoubt(q cpeName, level cpeMatch, alternatives []cpeAlternative) stri
 		return fmt.Sprintf("no version of %s was given (CPE version \"*\"), so it could not be compared with the affected versions %s",
 			product, affectedVersions(alternatives))
 	case cpeMatchIncomparable:
-		var bad []string
-		addBad := func(v string) {
-			if quoted := strconv.Quote(shortVersion(v)); !cpeVersionComparable(v) && !slices.Contains(bad, quoted) {
-				bad = append(bad, quoted)
-			}
-		}
-		addBad(version)
+		var others []string
 		for _, a := range alternatives {
 			for _, m := range a.criteria {
-				for _, v := range m.rangeVersions() {
-					addBad(v)
-				}
+				others = append(others, criterionBoundVersions(m)...)
 			}
 		}
-		return fmt.Sprintf("version %s of %s could not be compared with the affected versions %s, "+
-			"because the CPE version order cannot parse %s", shortVersion(version), product,
-			affectedVersions(alternatives), strings.Join(bad, " and "))
+		return fmt.Sprintf("version %s of %s could not be compared with the affected versions %s, because %s",
+			shortVersion(version), product, affectedVersions(alternatives), cpeVersionDoubts(version, others))
 	}
 	return ""
+}
+
+// criterionBoundVersions returns the version that the criterion m names,
+// if any, and the versions of its range bounds.
+func criterionBoundVersions(m nvdCPEMatch) []string {
+	out := m.rangeVersions()
+	if c, err := parseCPE(m.Criteria); err == nil && c.Version != "*" && c.Version != "-" {
+		out = append(out, unescapeCPE(c.Version))
+	}
+	return out
 }
 
 // affectedVersions describes the affected versions of the criteria of the

@@ -509,3 +509,18 @@ func TestPossibleReasonWideConfigCounts(t *testing.T) {
 		t.Errorf("reason\n%q, want\n%q", got, want)
 	}
 }
+
+func TestNegatedNodeVulnerableCriterion(t *testing.T) {
+	configs := []nvdConfig{{Nodes: []nvdNode{{Operator: "OR", Negate: true, CPEMatch: parseMatches(t, widgetBelow2)}}}}
+	q := mustParseQuery(t, "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*")
+	confirmed, alternatives := (&platformCheck{query: q}).matchConfigs(configs)
+	if confirmed {
+		t.Errorf("matchConfigs confirmed a criterion inside a negated node, want possibly affected")
+	}
+	if len(alternatives) != 1 {
+		t.Fatalf("matchConfigs = %+v, want one alternative", alternatives)
+	}
+	if got, want := possibleReason(q, alternatives), "a platform other than acme:widget <2.0"; !strings.Contains(got, want) {
+		t.Errorf("reason %q does not name %q", got, want)
+	}
+}

@@ -1,0 +1,200 @@
+package vulndb
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func TestCompareCPEVersionTags(t *testing.T) {
+	const unordered = 2
+	cases := []struct {
+		a, b string
+		want int // -1, 0, 1, or unordered when ok must be false
+	}{
+		// A tag after "-" or "+" keeps the version at its base.
+		{"1.1.1k-fips", "1.1.1", 1},
+		{"1.1.1k-fips", "1.1.1k", unordered},
+		{"1.1.1k-fips", "1.1.1l", -1},
+		{"1.1.1k-fips", "1.1.1K-FIPS", 0},
+		{"1.1.1k-1.el8", "1.1.1", 1},
+		{"1.1.1k-1.el8", "1.1.1k", unordered},
+		{"1.1.1k+dfsg", "1.1.1k", unordered},
+		{"1.1.1k+dfsg", "1.1.1j", 1},
+		{"1.1.1-1", "1.1.1", unordered},
+		{"1.1.1-1", "1.1.1a", -1},
+		{"1.1.1-1", "1.1.0", 1},
+		{"1.2.3-ubuntu1", "1.2.3", unordered},
+		{"1.2.3-ubuntu1", "1.2.4", -1},
+		{"1.0.0final", "1.0.0", unordered},
+		{"2.0+rc1", "2.0", unordered},
+		// Pre-release words, after "-" or directly.
+		{"1.0-rc1", "1.0", -1},
+		{"1.0-beta.2", "1.0-beta.10", -1},
+		{"1.0-SNAPSHOT", "1.0", -1},
+		{"1.0-m1", "1.0", -1},
+		{"1.0cr1", "1.0", -1},
+		{"1.0.0-preview1", "1.0.0", -1},
+		{"1.0-rc1+build5", "1.0-rc1", unordered},
+		{"1.0-rc1+build5", "1.0", -1},
+		// Case does not matter.
+		{"2.0RC2", "2.0rc1", 1},
+		{"2.0rc1", "2.0RC2", -1},
+		{"2.0BETA", "2.0alpha", 1},
+		// Letters.
+		{"1.0-a", "1.0a", 0},
+		{"1.0.0-k", "1.0.0k", 0},
+		{"1.0a1", "1.0", -1},
+		{"1.0a", "1.0", 1},
+		{"2.0b1", "2.0", -1},
+		{"2.0b", "2.0", unordered},
+		{"2.0b", "2.0rc1", unordered},
+		{"2.0b", "2.0c", -1},
+		{"2.0b", "2.0a1", 1},
+		{"7.4p1", "7.4p2", -1},
+		{"7.4p1", "7.4", 1},
+		{"v1.2", "1.2.0", 0},
+	}
+	for _, c := range cases {
+		got, ok := compareCPEVersion(c.a, c.b)
+		switch {
+		case c.want == unordered && ok:
+			t.Errorf("compareCPEVersion(%q, %q) = %d, true, want not ordered", c.a, c.b, got)
+		case c.want != unordered && (!ok || got != c.want):
+			t.Errorf("compareCPEVersion(%q, %q) = %d, %v, want %d, true", c.a, c.b, got, ok, c.want)
+		}
+	}
+}
+
+func TestCPEMatchTaggedVersion(t *testing.T) {
+	const widget = "cpe:2.3:a:acme:widget:%s:*:*:*:*:*:*:*"
+	fromK := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*",
+		VersionStartIncluding: "1.1.1", VersionEndExcluding: "1.1.1l"}
+	belowK := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*", VersionEndExcluding: "1.1.1k"}
+	fixedK := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:acme:widget:1.1.1k:*:*:*:*:*:*:*"}
+	belowRC1 := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*", VersionEndExcluding: "2.0rc1"}
+	below2 := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*", VersionEndExcluding: "2.0"}
+	cases := []struct {
+		version   string
+		criterion nvdCPEMatch
+		want      cpeMatch
+	}{
+		{"1.1.1k-fips", fromK, cpeMatchConfirmed},
+		{"1.1.1k-1.el8", fromK, cpeMatchConfirmed},
+		{"1.1.1k+dfsg", fromK, cpeMatchConfirmed},
+		{"1.1.1-1", fromK, cpeMatchIncomparable},
+		{"1.1.1l-fips", fromK, cpeMatchIncomparable},
+		{"1.1.1m-fips", fromK, cpeNoMatch},
+		{"1.1.1k-fips", belowK, cpeMatchIncomparable},
+		{"1.1.1k-fips", fixedK, cpeMatchIncomparable},
+		{"1.1.1j-fips", fixedK, cpeNoMatch},
+		{"2.0RC2", belowRC1, cpeNoMatch},
+		{"2.0b", below2, cpeMatchIncomparable},
+		{"2.0b1", below2, cpeMatchConfirmed},
+		{"2.0a", below2, cpeNoMatch},
+	}
+	for _, c := range cases {
+		q := mustParseQuery(t, strings.Replace(widget, "%s", c.version, 1))
+		if got := c.criterion.match(q); got != c.want {
+			t.Errorf("%s against %s %v = %s, want %s", c.version, c.criterion.Criteria, c.criterion.bounds(),
+				cpeMatchNames[got], cpeMatchNames[c.want])
+		}
+	}
+	// "1.0-a" in a criterion names the same version as "1.0a".
+	dashed := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:acme:widget:1.0-a:*:*:*:*:*:*:*"}
+	if got := dashed.match(mustParseQuery(t, "cpe:2.3:a:acme:widget:1.0a")); got != cpeMatchConfirmed {
+		t.Errorf("1.0a against criterion 1.0-a = %s, want confirmed", cpeMatchNames[got])
+	}
+}
+
+func TestLookupCPETaggedVersionReason(t *testing.T) {
+	db := widgetDB(t, map[string][]string{
+		"CVE-2030-0601": {`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*","versionEndExcluding":"1.1.1k"}`},
+		"CVE-2030-0602": {`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*","versionEndExcluding":"2.0"}`},
+	})
+	cases := []struct{ version, id, reason string }{
+		{"1.1.1k-fips", "CVE-2030-0601", `version 1.1.1k-fips of acme:widget could not be compared with the affected ` +
+			`versions <1.1.1k, because the CPE version order cannot place "-fips" in "1.1.1k-fips" before or after 1.1.1k`},
+		{"2.0b", "CVE-2030-0602", `version 2.0b of acme:widget could not be compared with the affected versions <2.0, ` +
+			`because "b" in "2.0b" may mark a beta before 2.0 or the release after 2.0a`},
+	}
+	for _, c := range cases {
+		recs, err := db.LookupCPE("cpe:2.3:a:acme:widget:" + c.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := possiblyByID(recs)
+		if reason, ok := got[c.id]; !ok || reason != c.reason {
+			t.Errorf("LookupCPE(widget %s): %s found %v, possibly affected %q, want %q", c.version, c.id, ok, reason, c.reason)
+		}
+	}
+}
+
+// randomCPEVersion returns a version-like string built from the parts
+// that the CPE version order treats differently.
+func randomCPEVersion(r *rand.Rand) string {
+	var b strings.Builder
+	if r.IntN(10) == 0 {
+		b.WriteString("v")
+	}
+	for i := range 1 + r.IntN(3) {
+		if i > 0 {
+			b.WriteString(".")
+		}
+		b.WriteString([]string{"0", "1", "2", "00"}[r.IntN(4)])
+	}
+	suffixes := []string{"", "", "a", "b", "k", "z", "za", "rc", "RC", "beta", "alpha", "dev", "m", "p", "fips", "final", "_x"}
+	b.WriteString(suffixes[r.IntN(len(suffixes))])
+	if r.IntN(3) == 0 {
+		b.WriteString([]string{"1", "2", ".1", "0"}[r.IntN(4)])
+	}
+	if r.IntN(3) == 0 {
+		tails := []string{"-1", "-rc1", "-RC2", "-a", "-b", "-fips", "+dfsg", "-1.el8", "-beta.2", "-", "+"}
+		b.WriteString(tails[r.IntN(len(tails))])
+	}
+	return b.String()
+}
+
+func TestCompareCPEVersionOrderProperties(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		a, b, c := randomCPEVersion(r), randomCPEVersion(r), randomCPEVersion(r)
+		checkCPEOrderTriple(t, a, b, c)
+	}
+}
+
+// checkCPEOrderTriple checks that compareCPEVersion is antisymmetric on a
+// and b and transitive on a, b and c.
+func checkCPEOrderTriple(t *testing.T, a, b, c string) {
+	t.Helper()
+	ab, okAB := compareCPEVersion(a, b)
+	ba, okBA := compareCPEVersion(b, a)
+	if okAB != okBA || (okAB && ab != -ba) {
+		t.Fatalf("compareCPEVersion(%q, %q) = %d, %v but compareCPEVersion(%q, %q) = %d, %v", a, b, ab, okAB, b, a, ba, okBA)
+	}
+	bc, okBC := compareCPEVersion(b, c)
+	if !okAB || !okBC || (ab != bc && ab != 0 && bc != 0) {
+		return
+	}
+	want := ab
+	if want == 0 {
+		want = bc
+	}
+	if ac, okAC := compareCPEVersion(a, c); !okAC || ac != want {
+		t.Fatalf("compareCPEVersion: %q vs %q = %d and %q vs %q = %d, but %q vs %q = %d, %v, want %d, true",
+			a, b, ab, b, c, bc, a, c, ac, okAC, want)
+	}
+}
+
+func FuzzCompareCPEVersion(f *testing.F) {
+	f.Add("1.1.1k-fips", "1.1.1k", "1.1.1l")
+	f.Add("2.0b", "2.0", "2.0RC1")
+	f.Add("1.0-a", "1.0a", "1.0a1")
+	f.Add("1.1.1-1", "1.1.1", "1.1.1a")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		checkCPEOrderTriple(t, a, b, c)
+		if got, ok := compareCPEVersion(a, a); !ok || got != 0 {
+			t.Fatalf("compareCPEVersion(%q, %q) = %d, %v, want 0, true", a, a, got, ok)
+		}
+	})
+}
