@@ -13,7 +13,8 @@ import (
 // acme:gizmo (seven affected versions), and OSV records of npm hidden
 // (<2.0), Go example.com/mod (<1.5.0), PyPI post (<1.1), Maven
 // org.ex:final and PyPI pyfixed, whose SEMVER ranges have versions that
-// only their ecosystem's order parses.
+// only their ecosystem's order parses, and Maven org.ex:wild, whose SEMVER
+// range ends at "1.x", which the Maven order parses but is no version.
 func agreeKitEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnv(t)
@@ -59,6 +60,8 @@ func agreeKitEnv(t *testing.T) *env {
 		map[string]string{"introduced": "2.0.0.Final"}, map[string]string{"fixed": "2.0.2"})
 	osvRecord("PYFIXED-1", "PyPI", "pyfixed", "SEMVER",
 		map[string]string{"introduced": "1.0.post1"}, map[string]string{"fixed": "2.0"})
+	osvRecord("WILD-1", "Maven", "org.ex:wild", "SEMVER",
+		map[string]string{"introduced": "0"}, map[string]string{"last_affected": "1.x"})
 
 	e.importJSON(e.buildKit("kit.tar", "--feed", "nvd="+nvd, "--feed", "osv="+osv))
 	return e
@@ -172,6 +175,21 @@ func TestLookupSemverRangeInEcosystemOrder(t *testing.T) {
 				t.Errorf("db lookup --purl %s: %s possibly affected (%q), want confirmed", c.purl, r.ID, p)
 			}
 		}
+	}
+}
+
+// TestLookupSemverRangeNotAVersionUndecided checks that a SEMVER range
+// ending at "1.x" is not compared in the Maven order, which parses almost
+// any text, so the record stays possibly affected.
+func TestLookupSemverRangeNotAVersionUndecided(t *testing.T) {
+	e := agreeKitEnv(t)
+	recs := e.lookupJSON("--purl", "pkg:maven/org.ex/wild@1.2.3")
+	if got := strings.Join(recordIDs(recs), ","); got != "WILD-1" {
+		t.Fatalf("db lookup --purl pkg:maven/org.ex/wild@1.2.3 = %v, want WILD-1", got)
+	}
+	want := `could not be compared with range version "1.x" (semver)`
+	if p := recs[0].PossiblyAffected(); !strings.Contains(p, want) {
+		t.Errorf("WILD-1 possibly affected reason %q lacks %q", p, want)
 	}
 }
 

@@ -353,11 +353,15 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 			reason = fmt.Sprintf("version %q of %s is not valid SemVer and SEMVER range version %q is not a valid %s version, so the range could not be compared with it",
 				q.version, q.name, m.unevaluatedSemVer, q.ecosystem)
 		case m.incomparable && versionErr != nil:
-			// A version that is valid in its ecosystem is compared with
-			// every range (see versionMatcher.query), so only one that is
-			// not valid there gets here.
 			reason = fmt.Sprintf("version %q of %s is not a valid %s version, so the record's ranges could not be compared with it",
 				q.version, q.name, q.ecosystem)
+		case m.incomparable:
+			// A version that is valid in its ecosystem is compared with
+			// every range, except with SEMVER ranges when SemVer rejects
+			// it and it does not look like a version (see
+			// semverFallbackOrder), such as Maven "latest".
+			reason = fmt.Sprintf("version %q of %s is not valid SemVer and does not look like a version, so the record's SEMVER ranges could not be compared with it",
+				q.version, q.name)
 		default:
 			continue
 		}

@@ -160,6 +160,137 @@ func TestLookupPURLSemverBoundOnlyEcosystemParses(t *testing.T) {
 	}
 }
 
+// TestLookupPURLSemverBoundNotAVersion checks SEMVER ranges with a version
+// that SemVer rejects and that is no version, such as "unknown", "*" or
+// "1.x". The Maven, RPM and Packagist orders parse almost any text, and
+// RubyGems and Alpine parse "x" wildcards, but the range must stay
+// undecided, so the record is possibly affected.
+func TestLookupPURLSemverBoundNotAVersion(t *testing.T) {
+	ecosystems := []struct{ ecosystem, purlPrefix, namePrefix string }{
+		{"Maven", "pkg:maven/org.ex/", "org.ex:"},
+		{"Red Hat", "pkg:rpm/redhat/", ""},
+		{"RubyGems", "pkg:gem/", ""},
+		{"Packagist", "pkg:composer/ex/", "ex/"},
+		{"Alpine", "pkg:apk/alpine/", ""},
+	}
+	ranges := []struct {
+		name   string
+		events []Event
+	}{
+		{"last-affected-1x", []Event{{Introduced: "0"}, {LastAffected: "1.x"}}},
+		{"fixed-unknown", []Event{{Introduced: "0"}, {Fixed: "unknown"}}},
+		{"fixed-star", []Event{{Introduced: "0"}, {Fixed: "*"}}},
+		{"fixed-12x", []Event{{Introduced: "1.0.0"}, {Fixed: "1.2.x"}}},
+		{"limit-next", []Event{{Introduced: "1.0"}, {Limit: "next"}}},
+	}
+	var recs []Record
+	var purls []string
+	for _, e := range ecosystems {
+		for _, r := range ranges {
+			recs = append(recs, semverRecord(strings.ReplaceAll(e.ecosystem, " ", "")+"-"+r.name, e.ecosystem, e.namePrefix+r.name, r.events...))
+			purls = append(purls, e.purlPrefix+r.name+"@1.2.3")
+		}
+	}
+	// Maven and Packagist have no epochs, so "1:1.0.0" is no version there.
+	recs = append(recs,
+		semverRecord("Maven-epoch", "Maven", "org.ex:epoch", Event{Introduced: "0"}, Event{Fixed: "1:1.0.0"}),
+		semverRecord("Packagist-epoch", "Packagist", "ex/epoch", Event{Introduced: "0"}, Event{Fixed: "1:1.0.0"}))
+	purls = append(purls, "pkg:maven/org.ex/epoch@1.2.3", "pkg:composer/ex/epoch@1.2.3")
+
+	db := purlTestDB(t, recs...)
+	for _, purl := range purls {
+		recs, err := db.LookupPURL(purl)
+		if err != nil {
+			t.Errorf("LookupPURL(%s): %v", purl, err)
+			continue
+		}
+		if len(recs) != 1 {
+			t.Errorf("LookupPURL(%s) returned %d records, want 1", purl, len(recs))
+			continue
+		}
+		if want := "could not be compared with range version"; !strings.Contains(recs[0].PossiblyAffected(), want) {
+			t.Errorf("LookupPURL(%s): possibly affected reason %q lacks %q", purl, recs[0].PossiblyAffected(), want)
+		}
+	}
+}
+
+// TestLookupPURLSemverQueryNotAVersion checks a query version that SemVer
+// rejects and that is no version, such as "latest". The Maven order parses
+// it, but it must not be compared with SEMVER ranges, and neither may a
+// plausible query be compared with a range version that is no version.
+func TestLookupPURLSemverQueryNotAVersion(t *testing.T) {
+	db := purlTestDB(t,
+		semverRecord("MAVEN-3", "Maven", "org.ex:latest", Event{Introduced: "0"}, Event{Fixed: "1.0.0"}),
+		semverRecord("MAVEN-4", "Maven", "org.ex:unknown", Event{Introduced: "0"}, Event{Fixed: "unknown"}),
+	)
+	cases := []struct{ purl, want string }{
+		{"pkg:maven/org.ex/latest@latest", `version "latest" of org.ex:latest is not valid SemVer and does not look like a version`},
+		{"pkg:maven/org.ex/unknown@1.0.0.Final", `SEMVER range version "unknown" is not a valid Maven version`},
+	}
+	for _, c := range cases {
+		recs, err := db.LookupPURL(c.purl)
+		if err != nil {
+			t.Errorf("LookupPURL(%s): %v", c.purl, err)
+			continue
+		}
+		if len(recs) != 1 {
+			t.Errorf("LookupPURL(%s) returned %d records, want 1", c.purl, len(recs))
+			continue
+		}
+		if !strings.Contains(recs[0].PossiblyAffected(), c.want) {
+			t.Errorf("LookupPURL(%s): possibly affected reason %q lacks %q", c.purl, recs[0].PossiblyAffected(), c.want)
+		}
+	}
+}
+
+func TestPlausibleVersion(t *testing.T) {
+	cases := []struct {
+		order, version string
+		want           bool
+	}{
+		{"maven", "2.0.0.Final", true},
+		{"pep440", "1.0.post1", true},
+		{"gem", "1.2.3.4", true},
+		{"generic", "1.2.3.4", true},
+		{"apk", "1.2.3_p1-r0", true},
+		{"debian", "1.0~rc1", true},
+		{"maven", "v1.2.4.Final", true},
+		{"debian", "1:1.0.0", true},
+		{"rpm", "2:3.0.7-27.el9", true},
+		{"pep440", "1!2.0", true},
+		{"maven", "1:1.0.0", false},
+		{"composer", "1:1.0.0", false},
+		{"pep440", "1:1.0.0", false},
+		{"debian", "a:1.0.0", false},
+		{"maven", "unknown", false},
+		{"maven", "next", false},
+		{"maven", "latest", false},
+		{"maven", "v", false},
+		{"maven", "", false},
+		{"maven", "*", false},
+		{"maven", "1.*", false},
+		{"gem", "1.x", false},
+		{"apk", "1.2.x", false},
+		{"composer", "1.X.0", false},
+		{"composer", "1.x-dev", false},
+		// SemVer parses this one, so semverFallbackOrder never asks.
+		{"maven", "1.0.0-x.7", false},
+		{"maven", "1.0 beta", false},
+		{"maven", " 1.0", false},
+		{"maven", "1..0", false},
+		{"maven", "1.-0", false},
+		{"maven", "1.0.", false},
+		{"composer", "1#0", false},
+		{"composer", "#0", false},
+		{"maven", "1.0/2", false},
+	}
+	for _, c := range cases {
+		if got := plausibleVersion(c.order, c.version); got != c.want {
+			t.Errorf("plausibleVersion(%q, %q) = %v, want %v", c.order, c.version, got, c.want)
+		}
+	}
+}
+
 func TestSamePURLVersion(t *testing.T) {
 	cases := []struct {
 		purl, a, b string

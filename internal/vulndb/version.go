@@ -310,6 +310,10 @@ func newVersionMatcher(ecosystem, version string) *versionMatcher {
 	return &versionMatcher{version: version, eco: orderFor(ecosystem), ranges: map[string]*parsedQuery{}}
 }
 
+// semverInEcosystem is the key of versionMatcher.ranges for SEMVER ranges
+// compared in the ecosystem's order (see semverFallbackOrder).
+const semverInEcosystem = "SEMVER in ecosystem order"
+
 // query returns the queried version parsed for a range type, or nil for
 // range types without a version order (GIT).
 //
@@ -321,6 +325,8 @@ func newVersionMatcher(ecosystem, version string) *versionMatcher {
 // range undecided (matchResult.unevaluatedSemVer). A version that SemVer
 // parses is compared in SemVer order, except with a SEMVER range that has
 // a version only the ecosystem's order parses (see inRangeInEcosystem).
+// Both cases use semverFallbackOrder, so a version or range version that
+// does not look like a version is never compared in the ecosystem's order.
 func (m *versionMatcher) query(rangeType string) *parsedQuery {
 	if q, ok := m.ranges[rangeType]; ok {
 		return q
@@ -330,15 +336,79 @@ func (m *versionMatcher) query(rangeType string) *parsedQuery {
 	case "SEMVER":
 		q = newParsedQuery(semverOrder, m.version, m.cache)
 		if !q.valid && m.eco.name != semverOrder.name {
-			if inEcosystem := newParsedQuery(m.eco, m.version, m.cache); inEcosystem.valid {
+			if inEcosystem := m.query(semverInEcosystem); inEcosystem.valid {
 				q = inEcosystem
 			}
 		}
+	case semverInEcosystem:
+		q = newParsedQuery(semverFallbackOrder(m.eco), m.version, m.cache)
 	case "ECOSYSTEM":
 		q = newParsedQuery(m.eco, m.version, m.cache)
 	}
 	m.ranges[rangeType] = q
 	return q
+}
+
+// semverFallbackOrder returns the order of eco restricted to versions that
+// SemVer parses or that plausibleVersion accepts. The Maven, RPM and
+// Packagist orders accept almost any text, and RubyGems and Alpine accept
+// "x" wildcards, so that an ecosystem's order parses a SEMVER range version
+// such as "unknown", "*" or "1.x" does not make it a version.
+func semverFallbackOrder(eco versionOrder) versionOrder {
+	return versionOrder{
+		name: eco.name + " for SEMVER",
+		parse: func(s string) (any, error) {
+			if _, err := semverOrder.parse(s); err != nil && !plausibleVersion(eco.name, s) {
+				return nil, fmt.Errorf("%q does not look like a version", s)
+			}
+			return eco.parse(s)
+		},
+		compare: eco.compare,
+	}
+}
+
+// plausibleVersion reports whether s looks like a version of the order
+// named order rather than a word, a wildcard or a placeholder. It drops an
+// optional "v" and an epoch: "N:" in the Debian and RPM orders, "N!" in
+// PEP 440. The rest must start with a digit and consist of non-empty runs
+// of ASCII letters and digits joined by single ".", "-", "+", "_" or "~",
+// and no run may be "x" or "X". So "2.0.0.Final", "1.0.post1",
+// "1.2.3_p1-r0" and "1.0~rc1" are plausible, while "unknown", "*", "1.x",
+// "1.2.x", "1.0 beta", "1..0" and, in Maven, "1:1.0.0" are not.
+func plausibleVersion(order, s string) bool {
+	s = strings.TrimPrefix(s, "v")
+	epochSep := ""
+	switch order {
+	case debianOrder.name, rpmOrder.name:
+		epochSep = ":"
+	case pypiOrder.name:
+		epochSep = "!"
+	}
+	if epochSep != "" {
+		if epoch, rest, ok := strings.Cut(s, epochSep); ok && isNumber(epoch) {
+			s = rest
+		}
+	}
+	if s == "" || !isASCIIDigit(rune(s[0])) {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) {
+			c := s[i]
+			if isASCIIDigit(rune(c)) || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') {
+				continue
+			}
+			if !strings.ContainsRune(".-+_~", rune(c)) {
+				return false
+			}
+		}
+		if run := s[start:i]; run == "" || run == "x" || run == "X" {
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }
 
 func newParsedQuery(order versionOrder, version string, cache *versionCache) *parsedQuery {
@@ -463,14 +533,14 @@ func (m *versionMatcher) matches(versions []string, ranges []pkgRange) matchResu
 // inRangeInEcosystem decides a SEMVER range that has a version SemVer
 // cannot parse, such as Maven "2.0.0.Final" or PyPI "1.0.post1", for a
 // query that SemVer parses. When the ecosystem has an order of its own and
-// that order parses the query and every version of the range, the range is
+// semverFallbackOrder parses every version of the range, the range is
 // compared in that order. Otherwise in and bad, the SemVer result, are
 // returned unchanged, and the range stays undecided.
 func (m *versionMatcher) inRangeInEcosystem(events []Event, in bool, bad string) (bool, string) {
 	if m.eco.name == semverOrder.name {
 		return in, bad
 	}
-	eq := m.query("ECOSYSTEM")
+	eq := m.query(semverInEcosystem)
 	if !eq.valid {
 		return in, bad
 	}
