@@ -284,15 +284,23 @@ func (cc *configCheck) companions(p *platformCheck, nodeIndex, crit int) (platfo
 	return platforms, false
 }
 
-// vulnerableOutside reports whether a node of the configuration other
-// than nodeIndex has a vulnerable criterion.
-func (cc *configCheck) vulnerableOutside(nodeIndex int) bool {
-	for i, n := range cc.config.Nodes {
+// vulnerableOutside reports whether the configuration combines node
+// nodeIndex by AND with another node that has a vulnerable criterion for
+// product, a vendor:product key. Only then can a negated node carve an
+// exception out of that criterion. In a configuration with operator OR,
+// or without an operator, a negated node leaves the other nodes as they
+// are.
+func (cc *configCheck) vulnerableOutside(nodeIndex int, product string) bool {
+	if !isAND(cc.config.Operator) {
+		return false
+	}
+	for i := range cc.nodes {
 		if i == nodeIndex {
 			continue
 		}
-		for _, m := range n.CPEMatch {
-			if m.Vulnerable {
+		other := &cc.nodes[i]
+		for mi, m := range other.node.CPEMatch {
+			if m.Vulnerable && other.parsed(mi) && other.names[mi].key() == product {
 				return true
 			}
 		}
@@ -311,6 +319,9 @@ type cpeAlternative struct {
 	// known to hold, such as "microsoft:windows and on apple:macos", or is
 	// empty when the criteria need none.
 	platforms string
+	// negated describes the criteria of the negated node that contains the
+	// matching criteria, such as "acme:widget <2.0", or is empty.
+	negated string
 	// criteria are the first maxNamedVersions matching criteria with
 	// distinct affected versions, and versions holds those versions
 	// (criterionVersions). otherCriteria counts the criteria with further
@@ -334,14 +345,15 @@ type alternativeSet struct {
 }
 
 type alternativeKey struct {
-	level     cpeMatch
-	platforms string
+	level              cpeMatch
+	platforms, negated string
 }
 
 // add records a match of the criterion m, whose name is c, at level that
-// needs platforms.
-func (s *alternativeSet) add(level cpeMatch, m nvdCPEMatch, c cpeName, platforms string) {
-	k := alternativeKey{level, platforms}
+// needs platforms. negated describes the negated node that contains m, if
+// any.
+func (s *alternativeSet) add(level cpeMatch, m nvdCPEMatch, c cpeName, platforms, negated string) {
+	k := alternativeKey{level, platforms, negated}
 	if s.index == nil {
 		s.index = map[alternativeKey]int{}
 		s.versions = map[alternativeKey]map[string]bool{}
@@ -351,7 +363,7 @@ func (s *alternativeSet) add(level cpeMatch, m nvdCPEMatch, c cpeName, platforms
 		i = len(s.list)
 		s.index[k] = i
 		s.versions[k] = map[string]bool{}
-		s.list = append(s.list, cpeAlternative{level: level, platforms: platforms})
+		s.list = append(s.list, cpeAlternative{level: level, platforms: platforms, negated: negated})
 	}
 	v := criterionVersions(m, c)
 	if s.versions[k][v] {
@@ -382,12 +394,18 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 			// A vulnerable criterion inside a negated node contradicts its
 			// node, so it is never confirmed. Dropping it could hide a
 			// vulnerability that the record means to report, so it counts
-			// as possibly affected, with its node as a platform to check.
-			// Only a node that holds for certain and carves an exception
-			// out of another node's vulnerable criteria, as in "widget
-			// below 2.0 but not 1.5", rules the system out.
-			if nc.node.Negate && nc.holds(p) == nodeFails && cc.vulnerableOutside(ni) {
+			// as possibly affected. Only a node that holds for certain and
+			// carves an exception out of the vulnerable criteria of a node
+			// that it is ANDed with, for the queried product, as in
+			// "widget below 2.0 but not 1.5", rules the system out.
+			if nc.node.Negate && nc.holds(p) == nodeFails && cc.vulnerableOutside(ni, p.query.key()) {
 				continue
+			}
+			negated := ""
+			if nc.node.Negate {
+				plain := nc.node
+				plain.Negate = false
+				negated = describeNode(plain, nc.names)
 			}
 			for mi, m := range nc.node.CPEMatch {
 				if !m.Vulnerable || !nc.parsed(mi) {
@@ -401,13 +419,10 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 				if excluded {
 					continue
 				}
-				if nc.node.Negate {
-					platforms = append(platforms, nc.describe())
-				}
-				if level == cpeMatchConfirmed && len(platforms) == 0 {
+				if level == cpeMatchConfirmed && len(platforms) == 0 && negated == "" {
 					return true, nil
 				}
-				set.add(level, m, nc.names[mi], strings.Join(platforms, " and on "))
+				set.add(level, m, nc.names[mi], strings.Join(platforms, " and on "), negated)
 			}
 		}
 	}
@@ -420,12 +435,17 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 // confirmed, and each version doubt with the platforms it needs. A way
 // that needs the same platforms as one with a confirmed version, or that
 // needs platforms while another of the same outcome needs none, adds
-// nothing and is left out.
+// nothing and is left out. A match inside a negated node gets a clause
+// of its own (negatedReason).
 func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 	product, version := unescapeCPE(q.key()), shortVersion(unescapeCPE(q.Version))
+	subject := product
+	if version != "*" && version != "-" {
+		subject += " " + version
+	}
 	confirmedOn := map[string]bool{}
 	for _, a := range alternatives {
-		if a.level == cpeMatchConfirmed {
+		if a.level == cpeMatchConfirmed && a.negated == "" {
 			confirmedOn[a.platforms] = true
 		}
 	}
@@ -435,7 +455,7 @@ func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 		var phrases []string
 		anyPlatform := false
 		for _, a := range alternatives {
-			if a.level != level || (level != cpeMatchConfirmed && confirmedOn[a.platforms]) {
+			if a.negated != "" || a.level != level || (level != cpeMatchConfirmed && confirmedOn[a.platforms]) {
 				continue
 			}
 			group = append(group, a)
@@ -451,10 +471,6 @@ func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 		platforms := "only when running on " + joinNamed(phrases, ", or on ", "platforms")
 		switch {
 		case level == cpeMatchConfirmed:
-			subject := product
-			if version != "*" && version != "-" {
-				subject += " " + version
-			}
 			clauses = append(clauses, fmt.Sprintf("the record affects %s %s", subject, platforms))
 		case anyPlatform:
 			clauses = append(clauses, versionDoubt(q, level, group))
@@ -462,7 +478,35 @@ func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 			clauses = append(clauses, versionDoubt(q, level, group)+", and the record affects it "+platforms)
 		}
 	}
+	for _, a := range alternatives {
+		if a.negated == "" {
+			continue
+		}
+		if clause := negatedReason(q, subject, a); !slices.Contains(clauses, clause) {
+			clauses = append(clauses, clause)
+		}
+	}
 	return strings.Join(clauses, ", or ")
+}
+
+// negatedReason words why the alternative a, a match of the query q
+// (named subject) through a vulnerable criterion inside a negated node,
+// leaves q possibly affected. The node both names the criterion as
+// vulnerable and excludes what it matches, so the record contradicts
+// itself.
+func negatedReason(q cpeName, subject string, a cpeAlternative) string {
+	var clause string
+	if a.level == cpeMatchConfirmed {
+		clause = fmt.Sprintf("the record excludes %s in a negated node, so whether %s is affected could not be decided",
+			a.negated, subject)
+	} else {
+		clause = versionDoubt(q, a.level, []cpeAlternative{a}) +
+			fmt.Sprintf(", and the record excludes %s in a negated node", a.negated)
+	}
+	if a.platforms != "" {
+		clause += ", and the record affects it only when running on " + a.platforms
+	}
+	return clause
 }
 
 // versionDoubt words why the version of the query q could not be checked

@@ -520,7 +520,52 @@ func TestNegatedNodeVulnerableCriterion(t *testing.T) {
 	if len(alternatives) != 1 {
 		t.Fatalf("matchConfigs = %+v, want one alternative", alternatives)
 	}
-	if got, want := possibleReason(q, alternatives), "a platform other than acme:widget <2.0"; !strings.Contains(got, want) {
-		t.Errorf("reason %q does not name %q", got, want)
+	want := "the record excludes acme:widget <2.0 in a negated node, so whether acme:widget 1.5 is affected could not be decided"
+	if got := possibleReason(q, alternatives); got != want {
+		t.Errorf("reason %q, want %q", got, want)
+	}
+}
+
+// TestNegatedNodeCarvesOnlyANDedProduct checks that a negated node with a
+// vulnerable criterion rules a query out only when its configuration ANDs
+// it with a vulnerable criterion for the same product.
+func TestNegatedNodeCarvesOnlyANDedProduct(t *testing.T) {
+	gadget := nvdNode{Operator: "OR", CPEMatch: parseMatches(t,
+		`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:gadget:*:*:*:*:*:*:*:*"}`)}
+	widget := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, `{"vulnerable":true,`+
+		`"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*","versionEndExcluding":"3.0"}`)}
+	notBelow2 := nvdNode{Operator: "OR", Negate: true, CPEMatch: parseMatches(t, widgetBelow2)}
+	const reason = "the record excludes acme:widget <2.0 in a negated node, so whether acme:widget 1.5 is affected could not be decided"
+	cases := []struct {
+		name   string
+		config nvdConfig
+		kept   bool
+		reason string
+	}{
+		{"OR with another product", nvdConfig{Operator: "OR", Nodes: []nvdNode{gadget, notBelow2}}, true, reason},
+		{"no operator with another product", nvdConfig{Nodes: []nvdNode{gadget, notBelow2}}, true, reason},
+		{"AND with another product", nvdConfig{Operator: "AND", Nodes: []nvdNode{gadget, notBelow2}}, true,
+			reason + ", and the record affects it only when running on acme:gadget"},
+		{"OR with the same product", nvdConfig{Operator: "OR", Nodes: []nvdNode{widget, notBelow2}}, true, ""},
+		{"AND with the same product", nvdConfig{Operator: "AND", Nodes: []nvdNode{widget, notBelow2}}, false, ""},
+	}
+	q := mustParseQuery(t, "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*")
+	for _, tc := range cases {
+		confirmed, alternatives := (&platformCheck{query: q}).matchConfigs([]nvdConfig{tc.config})
+		if kept := confirmed || len(alternatives) > 0; kept != tc.kept {
+			t.Errorf("%s: kept = %v, want %v", tc.name, kept, tc.kept)
+			continue
+		}
+		if !tc.kept {
+			continue
+		}
+		// An empty reason means that another node confirms 1.5.
+		if confirmed != (tc.reason == "") {
+			t.Errorf("%s: matchConfigs confirmed = %v, want %v", tc.name, confirmed, tc.reason == "")
+			continue
+		}
+		if got := possibleReason(q, alternatives); tc.reason != "" && got != tc.reason {
+			t.Errorf("%s: reason %q, want %q", tc.name, got, tc.reason)
+		}
 	}
 }

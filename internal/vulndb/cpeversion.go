@@ -21,7 +21,9 @@ import (
 //   - The release is dotted numbers, each at most 64 bits, and trailing
 //     zeros do not count: "1.0" equals "1.0.0".
 //   - A pre-release word after the numbers, directly or after "-", sorts
-//     before the release: "2.0rc1" < "2.0" and "1.0-beta.2" < "1.0".
+//     before the release: "2.0rc1" < "2.0" and "1.0-beta.2" < "1.0". A
+//     number may follow the word directly or after ".", "-" or "_", so
+//     "2.0-rc2", "2.0-rc.2", "2.0-rc-2" and "2.0-rc_2" are equal.
 //     The words are dev, alpha, beta, milestone, pre and preview, rc and
 //     cr, and snapshot, in that order, and "a", "b" and "m" followed by a
 //     number stand for alpha, beta and milestone: "1.0a1" < "1.0b1" <
@@ -29,9 +31,15 @@ import (
 //   - One or two other letters directly after the numbers mark a later
 //     release, as
 //     NVD writes OpenSSL's versions: "1.1.1" < "1.1.1a" < "1.1.1k" <
-//     "1.1.2", and "1.0.2z" < "1.0.2za". A number after the letters counts
-//     too: "7.4p1" < "7.4p2". A single letter after "-" is the same:
-//     "1.0-a" equals "1.0a".
+//     "1.1.2", and "1.0.2z" < "1.0.2za". A single letter after "-" is the
+//     same: "1.0-a" equals "1.0a".
+//   - One or two such letters followed by a number, such as "p1", "sp1",
+//     "u2" or "r3", mark a patch or service pack of the release. A record
+//     may count it as the release itself, as OpenSSH 8.4p1 is in "through
+//     8.4". So "8.4p1" spans from "8.4" to itself and is
+//     neither before nor after "8.4", but it is above every version below
+//     8.4. Two such versions of the same release and letters are ordered
+//     by their numbers: "7.4p1" < "7.4p2".
 //   - A lone "b" is either a beta or the release after "a", so "2.0b"
 //     spans from the beta of 2.0 to the letter release 2.0b and is neither
 //     before nor after "2.0".
@@ -71,14 +79,15 @@ type cpeVersionKey struct {
 type cpeVersion struct {
 	low, high cpeVersionKey
 	// tag is the part that could not be ordered, such as "-fips", and base
-	// the text before it. ambiguous marks a lone "b", and release is the
-	// text of the release numbers before it.
-	tag, base, release string
-	ambiguous          bool
+	// the text before it. ambiguous marks a lone "b". patch is the letters
+	// and number of a patch, such as "p1" in "8.4p1", or "". release is
+	// the text of the release numbers before "b" or the patch.
+	tag, base, release, patch string
+	ambiguous                 bool
 }
 
 // point reports whether the version is a single key.
-func (v cpeVersion) point() bool { return v.tag == "" && !v.ambiguous }
+func (v cpeVersion) point() bool { return v.tag == "" && !v.ambiguous && v.patch == "" }
 
 // preReleaseRanks orders the pre-release words. "pre" and "preview" share
 // a rank.
@@ -130,8 +139,11 @@ func parseCPESuffix(key cpeVersionKey, base, suffix string, afterHyphen bool) (c
 		i++
 	}
 	word := suffix[:i]
+	_, isPreWord := preReleaseRanks[word]
+
 	j := i
-	if j+1 < len(suffix) && suffix[j] == '.' && isDigit(suffix[j+1]) {
+	if j+1 < len(suffix) && isDigit(suffix[j+1]) &&
+		(suffix[j] == '.' || isPreWord && (suffix[j] == '-' || suffix[j] == '_')) {
 		j++
 	}
 	number, n, hasNumber := parseDottedNumbers(suffix[j:])
@@ -142,6 +154,7 @@ func parseCPESuffix(key cpeVersionKey, base, suffix string, afterHyphen bool) (c
 		j += n
 	}
 	rest := suffix[j:]
+
 	if w, ok := preReleaseLetters[word]; ok && hasNumber {
 		word = w
 	}
@@ -157,12 +170,18 @@ func parseCPESuffix(key cpeVersionKey, base, suffix string, afterHyphen bool) (c
 	default:
 		key.letters, key.number = word, number
 	}
+
 	low, high := key, key
 	ambiguous := word == "b" && !hasNumber
-	if ambiguous {
+	patch := ""
+	switch {
+	case ambiguous:
 		low = cpeVersionKey{release: key.release, pre: true, rank: preReleaseRanks["beta"]}
+	case !isPre && hasNumber:
+		low = cpeVersionKey{release: key.release}
+		patch = suffix[:j]
 	}
-	v := cpeVersion{low: low, high: high, ambiguous: ambiguous, release: base}
+	v := cpeVersion{low: low, high: high, ambiguous: ambiguous, patch: patch, release: base}
 	if rest != "" {
 		if afterHyphen {
 			base += "-"
@@ -274,8 +293,20 @@ func compareCPEVersion(a, b string) (order int, ok bool) {
 		return 1, true
 	case va.point() && vb.point() && va.low.compare(vb.low) == 0:
 		return 0, true
+	case samePatchSeries(va, vb):
+		// Both spans start at the same release, so a version before one
+		// is before both, and their ends order them. This keeps the order
+		// transitive although the spans overlap.
+		return va.high.compare(vb.high), true
 	}
 	return 0, false
+}
+
+// samePatchSeries reports whether a and b are untagged patches of the
+// same release with the same letters, such as "7.4p1" and "7.4p2".
+func samePatchSeries(a, b cpeVersion) bool {
+	return a.patch != "" && b.patch != "" && a.tag == "" && b.tag == "" &&
+		compareNumbers(a.high.release, b.high.release) == 0 && a.high.letters == b.high.letters
 }
 
 // cpeVersionComparable reports whether the CPE version order parses
@@ -291,9 +322,13 @@ func cpeVersionComparable(version string) bool {
 // place "-fips" in "1.1.1k-fips" before or after 1.1.1k`.
 func cpeVersionDoubts(version string, others []string) string {
 	var unparsed, doubts []string
+	addDoubt := func(doubt string) {
+		if !slices.Contains(doubts, doubt) {
+			doubts = append(doubts, doubt)
+		}
+	}
 	add := func(v string) {
 		p, ok := parseCPEVersion(v)
-		var doubt string
 		switch {
 		case !ok:
 			if q := strconv.Quote(shortVersion(v)); !slices.Contains(unparsed, q) {
@@ -301,16 +336,15 @@ func cpeVersionDoubts(version string, others []string) string {
 			}
 			return
 		case p.tag != "":
-			doubt = fmt.Sprintf("the CPE version order cannot place %q in %q before or after %s",
-				shortVersion(p.tag), shortVersion(v), shortVersion(p.base))
+			addDoubt(fmt.Sprintf("the CPE version order cannot place %q in %q before or after %s",
+				shortVersion(p.tag), shortVersion(v), shortVersion(p.base)))
 		case p.ambiguous:
-			doubt = fmt.Sprintf("\"b\" in %q may mark a beta before %s or the release after %sa",
-				shortVersion(v), shortVersion(p.release), shortVersion(p.release))
-		default:
-			return
+			addDoubt(fmt.Sprintf("\"b\" in %q may mark a beta before %s or the release after %sa",
+				shortVersion(v), shortVersion(p.release), shortVersion(p.release)))
 		}
-		if !slices.Contains(doubts, doubt) {
-			doubts = append(doubts, doubt)
+		if p.patch != "" {
+			addDoubt(fmt.Sprintf("%q in %q may mark a patch that counts as %s itself or a later release",
+				shortVersion(p.patch), shortVersion(v), shortVersion(p.release)))
 		}
 	}
 	for _, o := range others {

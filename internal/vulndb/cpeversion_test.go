@@ -51,9 +51,36 @@ func TestCompareCPEVersionTags(t *testing.T) {
 		{"2.0b", "2.0rc1", unordered},
 		{"2.0b", "2.0c", -1},
 		{"2.0b", "2.0a1", 1},
-		{"7.4p1", "7.4p2", -1},
-		{"7.4p1", "7.4", 1},
 		{"v1.2", "1.2.0", 0},
+		{"1.1.1", "1.1.1a", -1},
+		{"1.1.1a", "1.1.1k", -1},
+		{"1.1.1k", "1.1.1t", -1},
+		{"1.1.1t", "1.1.2", -1},
+		{"1.0.2z", "1.0.2za", -1},
+		// Letters with a number span from the release to themselves.
+		{"7.4p1", "7.4p2", -1},
+		{"7.4p2", "7.4.0p2", 0},
+		{"7.4p1", "7.4", unordered},
+		{"8.4p1", "8.4", unordered},
+		{"2.0sp1", "2.0", unordered},
+		{"2.0sp1", "2.0sp2", -1},
+		{"8u2", "8", unordered},
+		{"7.4p1", "7.3", 1},
+		{"7.4p1", "7.4rc1", 1},
+		{"7.4p1", "7.5", -1},
+		{"7.4p1", "7.4sp1", unordered},
+		{"7.4p1-fips", "7.4p2", unordered},
+		// A number after a pre-release word and "-" or "_" is its number.
+		{"2.0.0-rc-2", "2.0.0-rc.1", 1},
+		{"2.0.0-rc-2", "2.0.0-rc2", 0},
+		{"2.0.0-rc_2", "2.0.0-rc.2", 0},
+		{"1.0.0-beta-5", "1.0.0-beta.3", 1},
+		{"1.0-beta-2", "1.0-beta2", 0},
+		{"1.0-alpha-2", "1.0-alpha.10", -1},
+		{"1.0-rc-2-fips", "1.0-rc2", unordered},
+		// After a single letter, "-" starts a tag, as in "1.0.2b-1".
+		{"1.0.2b-1", "1.0.2b", unordered},
+		{"1.0.2b-1", "1.0.2c", -1},
 	}
 	for _, c := range cases {
 		got, ok := compareCPEVersion(c.a, c.b)
@@ -92,6 +119,8 @@ func TestCPEMatchTaggedVersion(t *testing.T) {
 		{"2.0b", below2, cpeMatchIncomparable},
 		{"2.0b1", below2, cpeMatchConfirmed},
 		{"2.0a", below2, cpeNoMatch},
+		{"2.0p1", below2, cpeMatchIncomparable},
+		{"1.9p1", below2, cpeMatchConfirmed},
 	}
 	for _, c := range cases {
 		q := mustParseQuery(t, strings.Replace(widget, "%s", c.version, 1))
@@ -143,13 +172,13 @@ func randomCPEVersion(r *rand.Rand) string {
 		}
 		b.WriteString([]string{"0", "1", "2", "00"}[r.IntN(4)])
 	}
-	suffixes := []string{"", "", "a", "b", "k", "z", "za", "rc", "RC", "beta", "alpha", "dev", "m", "p", "fips", "final", "_x"}
+	suffixes := []string{"", "", "a", "b", "k", "z", "za", "rc", "RC", "beta", "alpha", "dev", "m", "p", "sp", "u", "fips", "final", "_x"}
 	b.WriteString(suffixes[r.IntN(len(suffixes))])
 	if r.IntN(3) == 0 {
-		b.WriteString([]string{"1", "2", ".1", "0"}[r.IntN(4)])
+		b.WriteString([]string{"1", "2", ".1", "0", "-1", "_2"}[r.IntN(6)])
 	}
 	if r.IntN(3) == 0 {
-		tails := []string{"-1", "-rc1", "-RC2", "-a", "-b", "-fips", "+dfsg", "-1.el8", "-beta.2", "-", "+"}
+		tails := []string{"-1", "-rc1", "-RC2", "-a", "-b", "-fips", "+dfsg", "-1.el8", "-beta.2", "-rc-2", "-beta_1", "-p1", "-", "+"}
 		b.WriteString(tails[r.IntN(len(tails))])
 	}
 	return b.String()
@@ -191,10 +220,110 @@ func FuzzCompareCPEVersion(f *testing.F) {
 	f.Add("2.0b", "2.0", "2.0RC1")
 	f.Add("1.0-a", "1.0a", "1.0a1")
 	f.Add("1.1.1-1", "1.1.1", "1.1.1a")
+	f.Add("8.4p1", "8.4", "8.4p2")
+	f.Add("2.0sp1", "2.0.0sp1", "2.0a")
+	f.Add("2.0.0-rc-2", "2.0.0-rc.1", "2.0.0-rc_3")
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		checkCPEOrderTriple(t, a, b, c)
 		if got, ok := compareCPEVersion(a, a); !ok || got != 0 {
 			t.Fatalf("compareCPEVersion(%q, %q) = %d, %v, want 0, true", a, a, got, ok)
 		}
 	})
+}
+
+func TestLookupCPEPatchThroughRelease(t *testing.T) {
+	db := widgetDB(t, map[string][]string{
+		"CVE-2030-0611": {`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*",` +
+			`"versionStartIncluding":"5.7","versionEndIncluding":"8.4"}`},
+		"CVE-2030-0612": {`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*","versionEndIncluding":"7.3"}`},
+		"CVE-2030-0613": {`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*","versionEndIncluding":"2.0"}`},
+		"CVE-2030-0614": {`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*","versionEndExcluding":"8.4"}`},
+	})
+	cases := []struct {
+		version string
+		// possibly maps the records that must be possibly affected to
+		// their reason. confirmed lists the confirmed ones.
+		possibly  map[string]string
+		confirmed []string
+	}{
+		{"8.4p1", map[string]string{
+			"CVE-2030-0611": `version 8.4p1 of acme:widget could not be compared with the affected versions >=5.7 <=8.4, ` +
+				`because "p1" in "8.4p1" may mark a patch that counts as 8.4 itself or a later release`,
+			"CVE-2030-0614": `version 8.4p1 of acme:widget could not be compared with the affected versions <8.4, ` +
+				`because "p1" in "8.4p1" may mark a patch that counts as 8.4 itself or a later release`,
+		}, nil},
+		{"7.3p1", map[string]string{
+			"CVE-2030-0612": `version 7.3p1 of acme:widget could not be compared with the affected versions <=7.3, ` +
+				`because "p1" in "7.3p1" may mark a patch that counts as 7.3 itself or a later release`,
+		}, []string{"CVE-2030-0611", "CVE-2030-0614"}},
+		{"2.0sp1", map[string]string{
+			"CVE-2030-0613": `version 2.0sp1 of acme:widget could not be compared with the affected versions <=2.0, ` +
+				`because "sp1" in "2.0sp1" may mark a patch that counts as 2.0 itself or a later release`,
+		}, []string{"CVE-2030-0612", "CVE-2030-0614"}},
+	}
+	for _, c := range cases {
+		recs, err := db.LookupCPE("cpe:2.3:a:acme:widget:" + c.version + ":*:*:*:*:*:*:*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := possiblyByID(recs)
+		if len(got) != len(c.possibly)+len(c.confirmed) {
+			t.Errorf("LookupCPE(widget %s) = %v, want %d records", c.version, got, len(c.possibly)+len(c.confirmed))
+		}
+		for id, want := range c.possibly {
+			if reason, ok := got[id]; !ok || reason != want {
+				t.Errorf("LookupCPE(widget %s): %s found %v, possibly affected %q, want %q", c.version, id, ok, reason, want)
+			}
+		}
+		for _, id := range c.confirmed {
+			if reason, ok := got[id]; !ok || reason != "" {
+				t.Errorf("LookupCPE(widget %s): %s found %v, possibly affected %q, want confirmed", c.version, id, ok, reason)
+			}
+		}
+	}
+}
+
+func TestLookupCPEPreReleaseNumberAfterHyphen(t *testing.T) {
+	db := widgetDB(t, map[string][]string{
+		"CVE-2030-0621": {`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*",` +
+			`"versionStartIncluding":"2.0.0-rc.1","versionEndExcluding":"2.0.1"}`},
+		"CVE-2030-0622": {`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*","versionEndExcluding":"1.0.0-beta.3"}`},
+		"CVE-2030-0623": {`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:1.0-beta-2:*:*:*:*:*:*:*"}`},
+	})
+	cases := []struct {
+		version string
+		want    []string // confirmed records
+	}{
+		{"2.0.0-rc-2", []string{"CVE-2030-0621"}},
+		{"1.0.0-beta-5", nil},
+		{"1.0.0-beta-2", []string{"CVE-2030-0622", "CVE-2030-0623"}},
+		{"1.0-beta2", []string{"CVE-2030-0622", "CVE-2030-0623"}},
+	}
+	for _, c := range cases {
+		recs, err := db.LookupCPE("cpe:2.3:a:acme:widget:" + c.version + ":*:*:*:*:*:*:*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := possiblyByID(recs)
+		if len(got) != len(c.want) {
+			t.Errorf("LookupCPE(widget %s) = %v, want confirmed %v", c.version, got, c.want)
+		}
+		for _, id := range c.want {
+			if reason, ok := got[id]; !ok || reason != "" {
+				t.Errorf("LookupCPE(widget %s): %s found %v, possibly affected %q, want confirmed", c.version, id, ok, reason)
+			}
+		}
+	}
+}
+
+func TestCPEVersionDoubtsTaggedPatch(t *testing.T) {
+	want := `the CPE version order cannot place "-fips" in "8.4p1-fips" before or after 8.4p1, ` +
+		`and "p1" in "8.4p1-fips" may mark a patch that counts as 8.4 itself or a later release`
+	if got := cpeVersionDoubts("8.4p1-fips", []string{"8.4"}); got != want {
+		t.Errorf("cpeVersionDoubts(8.4p1-fips, 8.4) = %q, want %q", got, want)
+	}
+	want = `"sp1" in "V2.0SP1" may mark a patch that counts as 2.0 itself or a later release`
+	if got := cpeVersionDoubts("V2.0SP1", []string{"2.0"}); got != want {
+		t.Errorf("cpeVersionDoubts(V2.0SP1, 2.0) = %q, want %q", got, want)
+	}
 }

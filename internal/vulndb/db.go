@@ -312,6 +312,20 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 	return out, nil
 }
 
+// unevaluatedSemVerReason words why the version of q, which SemVer
+// rejects, could not be compared with a SEMVER range that has the version
+// rangeVersion. The ecosystem's order rejects rangeVersion, or it accepts
+// it, but rangeVersion does not look like a version (semverFallbackOrder),
+// as Maven's order accepts "1.x".
+func unevaluatedSemVerReason(q pkgQuery, rangeVersion string) string {
+	why := fmt.Sprintf("is not a valid %s version", q.ecosystem)
+	if _, err := orderFor(q.ecosystem).parse(rangeVersion); err == nil {
+		why = "does not look like a version"
+	}
+	return fmt.Sprintf("version %q of %s is not valid SemVer and SEMVER range version %q %s, so the range could not be compared with it",
+		q.version, q.name, rangeVersion, why)
+}
+
 // lookupPackage returns the records that affect the package version of q,
 // sorted by ID. When the version is not valid in the ecosystem, versionErr
 // describes it, and records whose ranges cannot be compared with it are
@@ -350,8 +364,7 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 			reason = fmt.Sprintf("version %q of %s could not be compared with range version %s, which is not valid in that order",
 				q.version, q.name, m.unevaluated)
 		case m.unevaluatedSemVer != "":
-			reason = fmt.Sprintf("version %q of %s is not valid SemVer and SEMVER range version %q is not a valid %s version, so the range could not be compared with it",
-				q.version, q.name, m.unevaluatedSemVer, q.ecosystem)
+			reason = unevaluatedSemVerReason(q, m.unevaluatedSemVer)
 		case m.incomparable && versionErr != nil:
 			reason = fmt.Sprintf("version %q of %s is not a valid %s version, so the record's ranges could not be compared with it",
 				q.version, q.name, q.ecosystem)

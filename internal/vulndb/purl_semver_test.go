@@ -222,10 +222,18 @@ func TestLookupPURLSemverQueryNotAVersion(t *testing.T) {
 	db := purlTestDB(t,
 		semverRecord("MAVEN-3", "Maven", "org.ex:latest", Event{Introduced: "0"}, Event{Fixed: "1.0.0"}),
 		semverRecord("MAVEN-4", "Maven", "org.ex:unknown", Event{Introduced: "0"}, Event{Fixed: "unknown"}),
+		semverRecord("MAVEN-5", "Maven", "org.ex:wildcard", Event{Introduced: "0"}, Event{Fixed: "1.x"}),
+		semverRecord("GEM-1", "RubyGems", "wildcard", Event{Introduced: "0"}, Event{Fixed: "1.x"}),
+		semverRecord("GEM-2", "RubyGems", "unknown", Event{Introduced: "0"}, Event{Fixed: "unknown"}),
 	)
+	// The Maven order parses "unknown" and "1.x", and the RubyGems order
+	// parses "1.x", so only the plausibility rule rejects them.
 	cases := []struct{ purl, want string }{
 		{"pkg:maven/org.ex/latest@latest", `version "latest" of org.ex:latest is not valid SemVer and does not look like a version`},
-		{"pkg:maven/org.ex/unknown@1.0.0.Final", `SEMVER range version "unknown" is not a valid Maven version`},
+		{"pkg:maven/org.ex/unknown@1.0.0.Final", `SEMVER range version "unknown" does not look like a version`},
+		{"pkg:maven/org.ex/wildcard@1.0.0.Final", `SEMVER range version "1.x" does not look like a version`},
+		{"pkg:gem/wildcard@1.2.3.4", `SEMVER range version "1.x" does not look like a version`},
+		{"pkg:gem/unknown@1.2.3.4", `SEMVER range version "unknown" is not a valid RubyGems version`},
 	}
 	for _, c := range cases {
 		recs, err := db.LookupPURL(c.purl)
