@@ -313,10 +313,16 @@ func (m nvdCPEMatch) matchParsed(c, q cpeName) cpeMatch {
 		// their text is equal. Versions that it parses but cannot order,
 		// such as "1.1.1k-fips" against "1.1.1k", may be the same.
 		cv := unescapeCPE(c.Version)
+		joined := matchJoinedUpdate(c, q)
+		if joined == joinedEqual {
+			return cpeMatchConfirmed
+		}
 		order, ok := compareCPEVersion(cv, qv)
 		switch {
 		case ok:
 			return confirmedIf(order == 0)
+		case joined == joinedOtherPatch:
+			return cpeNoMatch
 		case cpeVersionComparable(cv) && cpeVersionComparable(qv):
 			return cpeMatchIncomparable
 		}
@@ -329,6 +335,58 @@ func (m nvdCPEMatch) matchParsed(c, q cpeName) cpeMatch {
 		return cpeMatchIncomparable
 	}
 	return cpeNoMatch
+}
+
+// joinedUpdate is the outcome of comparing a queried version with a
+// criterion's version and update written as one version.
+type joinedUpdate int
+
+const (
+	joinedUnknown joinedUpdate = iota
+	// joinedEqual is the outcome for a queried version that is the
+	// criterion's version followed by its update, such as "7.4p1" for
+	// version "7.4" and update "p1".
+	joinedEqual
+	// joinedOtherPatch is the outcome for a queried patch, such as
+	// "7.4p2", that the CPE version order places before or after the
+	// criterion's version and update joined, such as "7.4p1".
+	joinedOtherPatch
+)
+
+// cpeUpdateSeparators are the separators with which a version and an
+// update are joined into one version: none ("7.4p1"), "-" ("2.0-beta9"),
+// "_" or ".".
+var cpeUpdateSeparators = []string{"", "-", "_", "."}
+
+// matchJoinedUpdate compares the version of the query q with the version
+// and update of the criterion c joined into one version. NVD often writes
+// a patch or pre-release in the update attribute, as in
+// "openssh:7.4:p1" or "log4j:2.0:beta9", while a query, such as one built
+// from an SBOM version, writes it into the version, as in "openssh:7.4p1"
+// with update ANY. It applies only when c names a version and an update
+// and q leaves the update as ANY. Versions are equal when their text is
+// equal, ignoring case, or when the CPE version order finds them equal.
+func matchJoinedUpdate(c, q cpeName) joinedUpdate {
+	if q.Update != "*" || c.Update == "*" || c.Update == "-" || c.Version == "*" || c.Version == "-" {
+		return joinedUnknown
+	}
+	cv, cu, qv := unescapeCPE(c.Version), unescapeCPE(c.Update), unescapeCPE(q.Version)
+	ordered := false
+	for _, sep := range cpeUpdateSeparators {
+		order, ok := compareCPEVersion(cv+sep+cu, qv)
+		if ok && order == 0 {
+			return joinedEqual
+		}
+		ordered = ordered || ok
+	}
+	// A queried patch of another number, such as "7.4p2" against "7.4"
+	// with update "p1", is another release. The version "7.4" alone
+	// cannot tell, because a patch may count as its release itself.
+	// A tagged version, such as "7.4-fips", still may be any update.
+	if p, ok := parseCPEVersion(qv); ok && ordered && p.patch != "" && p.tag == "" {
+		return joinedOtherPatch
+	}
+	return joinedUnknown
 }
 
 func confirmedIf(ok bool) cpeMatch {

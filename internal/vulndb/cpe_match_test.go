@@ -132,3 +132,76 @@ func TestLookupCPECriterionWithoutVersion(t *testing.T) {
 		t.Errorf("Lookup(CVE-2030-0001) criteria = %v, want the one stored", recs[0].CPECriteria())
 	}
 }
+
+func TestCPEMatchUpdateInQueryVersion(t *testing.T) {
+	cases := []struct {
+		name      string
+		criterion string
+		query     string
+		want      cpeMatch
+	}{
+		{"patch joined directly", "cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4p1:*:*:*:*:*:*:*", cpeMatchConfirmed},
+		{"patch in upper case", "cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4P1:*:*:*:*:*:*:*", cpeMatchConfirmed},
+		{"patch with trailing zero", "cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4.0p1:*:*:*:*:*:*:*", cpeMatchConfirmed},
+		{"other patch", "cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4p2:*:*:*:*:*:*:*", cpeNoMatch},
+		{"other release", "cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.5p1:*:*:*:*:*:*:*", cpeNoMatch},
+		{"tagged release stays open", "cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4-fips:*:*:*:*:*:*:*", cpeMatchIncomparable},
+		{"release with update ANY", "cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4:*:*:*:*:*:*:*", cpeMatchConfirmed},
+		{"update given apart", "cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*", cpeMatchConfirmed},
+		{"joined version and other update", "cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4p1:p2:*:*:*:*:*:*", cpeNoMatch},
+		{"pre-release joined with hyphen", "cpe:2.3:a:apache:log4j:2.0:beta9:*:*:*:*:*:*",
+			"cpe:2.3:a:apache:log4j:2.0-beta9:*:*:*:*:*:*:*", cpeMatchConfirmed},
+		{"pre-release joined directly", "cpe:2.3:a:apache:log4j:2.0:beta9:*:*:*:*:*:*",
+			"cpe:2.3:a:apache:log4j:2.0beta9:*:*:*:*:*:*:*", cpeMatchConfirmed},
+		{"pre-release joined with dot", "cpe:2.3:a:apache:log4j:2.0:beta9:*:*:*:*:*:*",
+			"cpe:2.3:a:apache:log4j:2.0.beta9:*:*:*:*:*:*:*", cpeMatchConfirmed},
+		{"pre-release with dotted number", "cpe:2.3:a:apache:log4j:2.0:beta9:*:*:*:*:*:*",
+			"cpe:2.3:a:apache:log4j:2.0-beta.9:*:*:*:*:*:*:*", cpeMatchConfirmed},
+		{"other pre-release", "cpe:2.3:a:apache:log4j:2.0:beta9:*:*:*:*:*:*",
+			"cpe:2.3:a:apache:log4j:2.0-beta10:*:*:*:*:*:*:*", cpeNoMatch},
+		{"unparsed update joined with underscore", "cpe:2.3:a:v:p:1.0:build_7:*:*:*:*:*:*",
+			"cpe:2.3:a:v:p:1.0_build_7:*:*:*:*:*:*:*", cpeMatchConfirmed},
+		{"criterion update NA", "cpe:2.3:a:openbsd:openssh:7.4:-:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4-:*:*:*:*:*:*:*", cpeNoMatch},
+		{"criterion update NA, patch query", "cpe:2.3:a:openbsd:openssh:7.4:-:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4p1:*:*:*:*:*:*:*", cpeMatchIncomparable},
+		{"query update NA", "cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4p1:-:*:*:*:*:*:*", cpeNoMatch},
+		{"criterion version ANY", "cpe:2.3:a:openbsd:openssh:*:p1:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4p1:*:*:*:*:*:*:*", cpeMatchConfirmed},
+	}
+	for _, tc := range cases {
+		q := mustParseQuery(t, tc.query)
+		m := nvdCPEMatch{Vulnerable: true, Criteria: tc.criterion}
+		if got := m.match(q); got != tc.want {
+			t.Errorf("%s: %s against %s = %s, want %s", tc.name, tc.query, tc.criterion, cpeMatchNames[got], cpeMatchNames[tc.want])
+		}
+	}
+}
+
+func TestCPEMatchUpdateWithRange(t *testing.T) {
+	// A queried update narrows within the version, so a criterion with a
+	// version range and update ANY compares the version alone.
+	m := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:openbsd:openssh:*:*:*:*:*:*:*:*", VersionEndIncluding: "7.4"}
+	cases := []struct {
+		query string
+		want  cpeMatch
+	}{
+		{"cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*", cpeMatchConfirmed},
+		{"cpe:2.3:a:openbsd:openssh:7.5:p1:*:*:*:*:*:*", cpeNoMatch},
+	}
+	for _, tc := range cases {
+		if got := m.match(mustParseQuery(t, tc.query)); got != tc.want {
+			t.Errorf("%s against <=7.4 = %s, want %s", tc.query, cpeMatchNames[got], cpeMatchNames[tc.want])
+		}
+	}
+}

@@ -58,7 +58,9 @@ func (s *CPESet) covers(m nvdCPEMatch, c cpeName, definite bool) bool {
 //
 // With definite set, q must also give every other attribute that c
 // restricts, such as the update or the target hardware: a CPE with ANY
-// ("*") there may name a system outside the criterion. A negated node
+// ("*") there may name a system outside the criterion. A CPE also gives
+// the update when it writes it into its version, as matchJoinedUpdate
+// describes. A negated node
 // excludes a system only on such a definite match, so that a CPE listed
 // without those details does not drop a record.
 func coversPlatform(m nvdCPEMatch, c, q cpeName, definite bool) bool {
@@ -68,7 +70,12 @@ func coversPlatform(m nvdCPEMatch, c, q cpeName, definite bool) bool {
 	if !definite {
 		return true
 	}
-	if restrictsAny(c.Part, q.Part) || restrictsAny(c.Update, q.Update) {
+	if restrictsAny(c.Part, q.Part) {
+		return false
+	}
+	// A CPE that writes the criterion's update into its version, such as
+	// version "1809sp1" for version "1809" and update "sp1", gives it.
+	if restrictsAny(c.Update, q.Update) && matchJoinedUpdate(c, q) != joinedEqual {
 		return false
 	}
 	for i := range c.rest {

@@ -405,6 +405,7 @@ func TestNegatedNodeExcludesOnlyDefiniteMatch(t *testing.T) {
 			[]string{"cpe:2.3:o:linux:linux_kernel:6.1:*:*:*:*:*:arm64:*"}, false},
 		{"target hardware ANY", kernelARM, "cpe:2.3:a:acme:widget:1.5", []string{"cpe:2.3:o:linux:linux_kernel:6.1"}, true},
 		{"update given", windows1809, "cpe:2.3:a:acme:widget:1.5", []string{"cpe:2.3:o:microsoft:windows_10:1809:sp1"}, false},
+		{"update in version", windows1809, "cpe:2.3:a:acme:widget:1.5", []string{"cpe:2.3:o:microsoft:windows_10:1809sp1"}, false},
 		{"update ANY", windows1809, "cpe:2.3:a:acme:widget:1.5", []string{"cpe:2.3:o:microsoft:windows_10:1809"}, true},
 		{"query at excluded version", widgetNot15, "cpe:2.3:a:acme:widget:1.5", nil, false},
 		{"query without version", widgetNot15, "cpe:2.3:a:acme:widget", nil, true},

@@ -104,6 +104,8 @@ func FuzzLookupQueries(f *testing.F) {
 	f.Add("pkg:maven/g/a@1", `cpe:2.3:a:ven\:dor:prod:*`)
 	f.Add("pkg:npm/lodash@", "cpe:2.3:x:webmproject:libwebp:1.3.1:*:*:*:*:*:*:*")
 	f.Add("pkg:npm/lodash@4.17.20@x", "cpe:2.3:a:webm project:libwebp:1.3.1:*:*:*:*:*:*:*")
+	f.Add("pkg:npm/lodash@4.17.20", "cpe:2.3:a:openbsd:openssh:7.4p1:*:*:*:*:*:*:*")
+	f.Add("pkg:npm/lodash@4.17.20", "cpe:2.3:a:apache:log4j:2.0-beta9:*:*:*:*:*:*:*")
 	f.Fuzz(func(t *testing.T, purl, cpe string) {
 		// A query is either valid or rejected as an invalid argument or as
 		// not found (a type with no OSV ecosystem), never with another error.
@@ -120,6 +122,10 @@ func FuzzLookupQueries(f *testing.F) {
 			m := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:" + c.Vendor + ":" + c.Product + ":*",
 				VersionStartIncluding: "1.0", VersionEndExcluding: "2.0"}
 			m.match(c)
+			// A criterion with a version and an update, which a query may
+			// write joined into its version.
+			withUpdate := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:" + c.Vendor + ":" + c.Product + ":7.4:p1"}
+			withUpdate.match(c)
 		}
 	})
 }
