@@ -75,10 +75,27 @@ func twoKits(t *testing.T) (*env, []digest.Digest) {
 	return e, only
 }
 
+// deleteBlobs removes the blobs of layers from the store and leaves their
+// lookup index in place, as a gc cut short after the blob removal does.
+func (e *env) deleteBlobs(layers []digest.Digest) {
+	e.t.Helper()
+	e.withStore(func(s *cas.Store) {
+		for _, l := range layers {
+			info, err := s.Stat(context.Background(), l)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if err := s.Delete(context.Background(), ocispec.Descriptor{Digest: l, Size: info.Size}); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	})
+}
+
 func TestRollbackRejectsKitWithoutIndex(t *testing.T) {
 	e, layers := twoKits(t)
-	// A gc cut short between dropping a layer's index and removing its
-	// blob left the first kit's blobs without their index.
+	// An earlier release's gc dropped a layer's index before removing its
+	// blob, so one cut short between the two left blobs without an index.
 	e.withStore(func(s *cas.Store) {
 		for _, l := range layers {
 			if err := vulndb.DropLayer(s.KV(importer.VulnDBNamespace), l); err != nil {
@@ -97,7 +114,6 @@ func TestRollbackRejectsKitWithoutIndex(t *testing.T) {
 	if got := e.activeDigest(); got != before {
 		t.Errorf("active kit changed from %s to %s", before, got)
 	}
-
 }
 
 func TestStatusShowsMissingIndex(t *testing.T) {
@@ -119,17 +135,7 @@ func TestStatusShowsMissingIndex(t *testing.T) {
 func TestGCDropsIndexOfRemovedBlob(t *testing.T) {
 	e, layers := twoKits(t)
 	// A gc cut short after removing a layer's blob left its index.
-	e.withStore(func(s *cas.Store) {
-		for _, l := range layers {
-			info, err := s.Stat(context.Background(), l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Delete(context.Background(), ocispec.Descriptor{Digest: l, Size: info.Size}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
+	e.deleteBlobs(layers)
 	e.must("ouk", "gc")
 	left := e.indexedLayers()
 	for _, l := range layers {
@@ -142,22 +148,14 @@ func TestGCDropsIndexOfRemovedBlob(t *testing.T) {
 func TestGCReportsIndexLeftByCutGC(t *testing.T) {
 	e, layers := twoKits(t)
 	// A gc cut short after removing the layers' blobs left their index.
-	e.withStore(func(s *cas.Store) {
-		for _, l := range layers {
-			info, err := s.Stat(context.Background(), l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Delete(context.Background(), ocispec.Descriptor{Digest: l, Size: info.Size}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
+	e.deleteBlobs(layers)
+
 	want := fmt.Sprintf("Would remove the lookup index of %d DB %s whose blob is gone",
 		len(layers), plural(len(layers), "layer", "layers"))
 	if out := e.must("ouk", "gc", "--dry-run"); !strings.Contains(out, want) {
 		t.Errorf("gc --dry-run output does not count the index left behind, want %q:\n%s", want, out)
 	}
+
 	var rep struct {
 		IndexLayersRemoved int   `json:"indexLayersRemoved"`
 		StoreSizeBefore    int64 `json:"storeSizeBefore"`
@@ -172,6 +170,7 @@ func TestGCReportsIndexLeftByCutGC(t *testing.T) {
 	if rep.StoreSizeBefore <= 0 || rep.StoreSizeAfter <= 0 {
 		t.Errorf("gc reported store sizes %d before and %d after, want both measured", rep.StoreSizeBefore, rep.StoreSizeAfter)
 	}
+
 	out := e.must("ouk", "gc")
 	if strings.Contains(out, "lookup index of") {
 		t.Errorf("a second gc still reports an index to remove:\n%s", out)

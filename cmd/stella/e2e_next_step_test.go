@@ -188,7 +188,9 @@ func TestStoreFolderNotEnterable(t *testing.T) {
 
 	cmd := exec.Command(bin, "--store", store, "ouk", "status")
 	if os.Geteuid() == 0 {
-		// root enters every folder, so stella runs as nobody.
+		// Root bypasses folder permissions, so stella runs as the
+		// unprivileged user 65534 (the "nobody" account), which may not
+		// enter the root-owned store folder of mode 0700.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	} else {
 		if err := os.Chmod(store, 0); err != nil {

@@ -53,15 +53,8 @@ func TestWatchVerboseLogFormat(t *testing.T) {
 
 func TestWatchErrorLogFormat(t *testing.T) {
 	e := newEnv(t)
-	kit := e.buildKit("kit.tar.zst")
-	raw, err := os.ReadFile(kit)
-	if err != nil {
-		t.Fatal(err)
-	}
 	drop := e.newDrop("drop")
-	if err := os.WriteFile(filepath.Join(drop, "cut.tar.zst"), raw[:len(raw)/2], 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFirstHalf(t, e.buildKit("kit.tar.zst"), filepath.Join(drop, "cut.tar.zst"))
 
 	for _, quiet := range []bool{false, true} {
 		args := []string{"ouk", "watch", "--once", "--key", e.pub, drop}

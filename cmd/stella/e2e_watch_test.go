@@ -73,16 +73,9 @@ func TestWatchKeepsRollback(t *testing.T) {
 
 func TestWatchOnceRejectsTruncatedKit(t *testing.T) {
 	e := newEnv(t)
-	kit := e.buildKit("kit.tar.zst")
-	raw, err := os.ReadFile(kit)
-	if err != nil {
-		t.Fatal(err)
-	}
 	drop := e.newDrop("drop")
 	cut := filepath.Join(drop, "cut.tar.zst")
-	if err := os.WriteFile(cut, raw[:len(raw)/2], 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFirstHalf(t, e.buildKit("kit.tar.zst"), cut)
 
 	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
 	if r.code != exitRejected {
@@ -112,6 +105,19 @@ func TestWatchOnceRejectsTruncatedKit(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, `msg="kit remains rejected; skipped" path=`+cut) {
 		t.Errorf("second run does not name the kit it counts as rejected:\n%s", r.stderr)
+	}
+}
+
+// writeFirstHalf writes the first half of the file at src to dst, as a copy
+// cut short midway leaves it.
+func writeFirstHalf(t *testing.T, src, dst string) {
+	t.Helper()
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, raw[:len(raw)/2], 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -59,9 +59,10 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
 			}
-			// The lookup index of a layer goes only after its blob, so a
-			// gc cut short never leaves a stored kit without its index.
-			// This also removes what such a gc left.
+			// The lookup index of a layer goes only after store.GC has
+			// removed its blob, so a gc cut short here leaves an index
+			// without a blob, not a stored kit without its index. The next
+			// gc removes such an index.
 			droppedIndexes, err := dropUnstoredLayers(ctx, store, index, dryRun)
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)

@@ -90,22 +90,22 @@ func TestExplainNoCredentialHintForDigits(t *testing.T) {
 
 func TestExplainConnectionFailures(t *testing.T) {
 	r := &registryFlags{host: "127.0.0.1:5999"}
-	refused := fmt.Errorf("resolving 1: %w", &net.OpError{Op: "dial", Net: "tcp",
+	connectionRefused := fmt.Errorf("resolving 1: %w", &net.OpError{Op: "dial", Net: "tcp",
 		Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}})
-	got := r.explain(context.Background(), refused).Error()
+	got := r.explain(context.Background(), connectionRefused).Error()
 	for _, want := range []string{"connection refused", "nothing accepts connections at 127.0.0.1:5999", "check the address and port"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("refused connection: message lacks %q:\n%s", want, got)
 		}
 	}
-	if !errors.Is(r.explain(context.Background(), refused), syscall.ECONNREFUSED) {
+	if !errors.Is(r.explain(context.Background(), connectionRefused), syscall.ECONNREFUSED) {
 		t.Error("the explained error no longer wraps ECONNREFUSED")
 	}
 
-	unknown := fmt.Errorf("pushing: %w", &net.OpError{Op: "dial", Net: "tcp",
+	unknownHost := fmt.Errorf("pushing: %w", &net.OpError{Op: "dial", Net: "tcp",
 		Err: &net.DNSError{Err: "no such host", Name: "registry.example.test", IsNotFound: true}})
 	r = &registryFlags{host: "registry.example.test:5000"}
-	got = r.explain(context.Background(), unknown).Error()
+	got = r.explain(context.Background(), unknownHost).Error()
 	if !strings.Contains(got, "the host name of registry.example.test:5000 does not resolve") {
 		t.Errorf("unknown host: message lacks the advice:\n%s", got)
 	}
