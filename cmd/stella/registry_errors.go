@@ -86,7 +86,7 @@ func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.Error
 		return r.unauthorizedHint(ctx)
 	case resp != nil && resp.StatusCode == http.StatusBadRequest && r.plainHTTP && len(resp.Errors) == 0:
 		// A Go TLS server responds to a plain HTTP request with a bare 400.
-		return "; a registry that speaks HTTPS answers plain HTTP with 400, so drop --plain-http"
+		return "; a registry that speaks HTTPS responds to plain HTTP with 400, so drop --plain-http"
 	case errors.Is(err, auth.ErrBasicCredentialNotFound):
 		return r.unauthorizedHint(ctx)
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate"):
@@ -94,7 +94,7 @@ func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.Error
 	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
 		return "; the registry speaks plain HTTP, so pass --plain-http"
 	case resp == nil && (status401.MatchString(msg) || strings.Contains(msg, "Unauthorized")):
-		// A web server's refusal, which is no registry error response.
+		// A 401 from a web server, which sends no registry error response.
 		return "; check --username with --password-stdin, or the credentials in --registry-config"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Sprintf("; nothing accepts connections at %s: check the address and port, and that the "+

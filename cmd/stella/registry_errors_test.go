@@ -62,7 +62,7 @@ func TestExplainPlainHTTPToTLS(t *testing.T) {
 	resp := &errcode.ErrorResponse{Method: http.MethodHead, URL: u, StatusCode: http.StatusBadRequest}
 	r := &registryFlags{plainHTTP: true, host: "127.0.0.1:5503"}
 	msg := r.explain(context.Background(), resp).Error()
-	if !strings.Contains(msg, "speaks HTTPS answers plain HTTP with 400, so drop --plain-http") {
+	if !strings.Contains(msg, "speaks HTTPS responds to plain HTTP with 400, so drop --plain-http") {
 		t.Errorf("no --plain-http hint:\n%s", msg)
 	}
 	r.plainHTTP = false
