@@ -476,7 +476,7 @@ func (s *Store) compactRemoved(d digest.Digest) {
 		err = s.write(func() error { return s.db.Delete(compactKey(d), pebble.NoSync) })
 	}
 	if err != nil {
-		s.log.Warn("compacting the range of a removed blob failed; the next gc tries again", "digest", d, "error", err)
+		s.log.Warn("compacting the range of a removed blob failed, so the next gc retries it", "digest", d, "error", err)
 	}
 }
 

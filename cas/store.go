@@ -486,8 +486,8 @@ func tuneOptions(o *pebble.Options) {
 // holding the store's lock, for the message of a process that waits.
 const holderFile = "stella-holder"
 
-// Limits on the holder record, which anyone who can write the store folder
-// may have edited: readHolder reads at most maxHolderRecord bytes and
+// Limits on the holder record. Anyone who can write the store folder may
+// have edited it, so readHolder reads at most maxHolderRecord bytes and
 // returns at most maxHolderText.
 const (
 	maxHolderRecord = 4 << 10

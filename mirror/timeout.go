@@ -46,22 +46,23 @@ type TimeoutError struct {
 }
 
 func (e *TimeoutError) Error() string {
+	const (
+		connectHint = "or raise --connect-timeout"
+		idleHint    = "check that the server is running, or raise --idle-timeout on a slow link"
+	)
 	switch e.Stage {
 	case StageConnect:
-		return fmt.Sprintf("%s did not accept a connection within %s; check that the host is up and reachable, "+
-			"or raise --connect-timeout", e.Host, e.Wait)
+		return fmt.Sprintf("%s did not accept a connection within %s; check that the host is up and reachable, %s",
+			e.Host, e.Wait, connectHint)
 	case StageTLSHandshake:
-		return fmt.Sprintf("%s did not finish the TLS handshake within %s; check that it speaks TLS on that port, "+
-			"or raise --connect-timeout", e.Host, e.Wait)
+		return fmt.Sprintf("%s did not finish the TLS handshake within %s; check that it speaks TLS on that port, %s",
+			e.Host, e.Wait, connectHint)
 	case StageSend:
-		return fmt.Sprintf("%s stopped answering: it accepted no bytes of the request for %s; "+
-			"check that the server is running, or raise --idle-timeout on a slow link", e.Host, e.Wait)
+		return fmt.Sprintf("%s stopped answering: it accepted no bytes of the request for %s; %s", e.Host, e.Wait, idleHint)
 	case StageResponse:
-		return fmt.Sprintf("%s stopped answering: no response within %s of sending the request; "+
-			"check that the server is running, or raise --idle-timeout on a slow link", e.Host, e.Wait)
+		return fmt.Sprintf("%s stopped answering: no response within %s of sending the request; %s", e.Host, e.Wait, idleHint)
 	default:
-		return fmt.Sprintf("%s stopped answering: no bytes of the response body for %s; "+
-			"check that the server is running, or raise --idle-timeout on a slow link", e.Host, e.Wait)
+		return fmt.Sprintf("%s stopped answering: no bytes of the response body for %s; %s", e.Host, e.Wait, idleHint)
 	}
 }
 

@@ -108,14 +108,7 @@ func TestTimeoutMidBody(t *testing.T) {
 	})
 	host := strings.TrimPrefix(srv.URL, "http://")
 	c := timeoutClient(t, testIdle, nil)
-	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, srv.URL+"/kit.tar", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := startGet(t, testContext(t), c, srv.URL+"/kit.tar")
 	defer resp.Body.Close()
 	got, err := io.ReadAll(resp.Body)
 	if len(got) != 1024 {
@@ -216,14 +209,7 @@ func TestTimeoutSlowProgressNotCut(t *testing.T) {
 	// The server takes longer than the idle timeout in all but sends bytes
 	// every tenth of it, and the reader pauses longer than the idle timeout
 	// before its last read: neither counts as a stall.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/kit.tar", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := startGet(t, ctx, c, srv.URL+"/kit.tar")
 	defer resp.Body.Close()
 	buf := make([]byte, 1024)
 	total := 0
@@ -247,7 +233,7 @@ func TestTimeoutSlowProgressNotCut(t *testing.T) {
 	// A request body whose source pauses longer than the idle timeout is
 	// the caller's time, not the server's.
 	body := &slowReader{data: make([]byte, 2*1024), pause: idle * 3 / 2}
-	req, err = http.NewRequestWithContext(ctx, http.MethodPut, srv.URL+"/upload", body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL+"/upload", body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,4 +304,19 @@ func failedRequest(t *testing.T, c *Client, method, url string, body io.Reader) 
 		t.Fatalf("%s %s succeeded, want a timeout", method, url)
 	}
 	return err
+}
+
+// startGet sends a GET request for url through c and returns the response
+// with its body unread, failing the test when the request fails.
+func startGet(t *testing.T, ctx context.Context, c *Client, url string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }

@@ -1,7 +1,8 @@
 // Package regfile opens files named by the user without blocking on a
 // named pipe (FIFO) or a device. Opening a FIFO for reading waits until a
-// writer appears, and a process blocked in that open system call does not
-// see SIGINT or SIGTERM, so every path the CLI reads goes through here.
+// writer appears, and the Go runtime restarts that open system call after
+// SIGINT or SIGTERM, so a cancelled command would hang in it. Every path the
+// CLI reads goes through here.
 package regfile
 
 import (

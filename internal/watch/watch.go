@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"stella-ops.org/ouk/internal/regfile"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
 )
@@ -127,7 +128,7 @@ func inspect(path string) (Candidate, string) {
 		}
 		return folderCandidate(path, info), ""
 	case !info.Mode().IsRegular():
-		return Candidate{}, fmt.Sprintf("not a regular file or folder but a %s", typeName(info.Mode()))
+		return Candidate{}, fmt.Sprintf("not a regular file or folder but a %s", regfile.TypeName(info.Mode()))
 	case !hasKitSuffix(info.Name()):
 		return Candidate{}, "name does not end in .tar, .tar.gz, .tgz, .tar.zst or .tzst"
 	}
@@ -157,18 +158,6 @@ func folderCandidate(path string, info fs.FileInfo) Candidate {
 		return nil
 	})
 	return c
-}
-
-func typeName(mode fs.FileMode) string {
-	switch {
-	case mode&fs.ModeNamedPipe != 0:
-		return "named pipe (FIFO)"
-	case mode&fs.ModeSocket != 0:
-		return "socket"
-	case mode&fs.ModeDevice != 0:
-		return "device"
-	}
-	return "special file (" + mode.Type().String() + ")"
 }
 
 func hasKitSuffix(name string) bool {

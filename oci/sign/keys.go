@@ -157,7 +157,7 @@ func decryptPrivateKey(sealed, password []byte) (any, error) {
 	return key, nil
 }
 
-// isPrivateKeyType reports whether a PEM block of type blockType holds a
+// isPrivateKeyType reports whether a PEM block of type blockType contains a
 // private key that LoadPrivateKey reads.
 func isPrivateKeyType(blockType string) bool {
 	switch blockType {

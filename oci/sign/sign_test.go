@@ -178,8 +178,11 @@ func TestLoadPublicKeyRejectsPrivate(t *testing.T) {
 	if err == nil {
 		t.Fatal("a private key loaded as public key")
 	}
-	if !strings.Contains(err.Error(), "contains a private key") || !strings.Contains(err.Error(), "cosign.pub") {
-		t.Errorf("error does not say the file is a private key and name the public key: %v", err)
+	if !strings.Contains(err.Error(), "contains a private key") {
+		t.Errorf("error does not state that the file contains a private key: %v", err)
+	}
+	if !strings.Contains(err.Error(), "cosign.pub") {
+		t.Errorf("error does not name the public key cosign.pub: %v", err)
 	}
 }
 
@@ -189,8 +192,11 @@ func TestLoadPrivateKeyRejectsPublic(t *testing.T) {
 	if err == nil {
 		t.Fatal("a public key loaded as private key")
 	}
-	if !strings.Contains(err.Error(), "contains a public key") || !strings.Contains(err.Error(), "cosign.key") {
-		t.Errorf("error does not say the file is a public key and name the private key: %v", err)
+	if !strings.Contains(err.Error(), "contains a public key") {
+		t.Errorf("error does not state that the file contains a public key: %v", err)
+	}
+	if !strings.Contains(err.Error(), "cosign.key") {
+		t.Errorf("error does not name the private key cosign.key: %v", err)
 	}
 }
 
