@@ -235,7 +235,7 @@ func BenchmarkLayerIndex(b *testing.B) {
 
 // BenchmarkMatchConfigsWide matches a query against one AND configuration
 // of many vulnerable versions and a platform node of as many hardware
-// models, as NVD writes network operating systems, and words the reason.
+// models, as NVD writes network operating systems, and builds the reason.
 func BenchmarkMatchConfigsWide(b *testing.B) {
 	for _, size := range []int{100, 500} {
 		configs := wideConfig(size)

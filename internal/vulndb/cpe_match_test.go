@@ -9,6 +9,18 @@ import (
 	"stella-ops.org/ouk/internal/kv"
 )
 
+// matchVulnerable returns the outcome of matching criterion, marked
+// vulnerable, against the CPE query.
+func matchVulnerable(t *testing.T, query string, criterion nvdCPEMatch) cpeMatch {
+	t.Helper()
+	q, err := parseCPEQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	criterion.Vulnerable = true
+	return criterion.match(q)
+}
+
 var cpeMatchNames = map[cpeMatch]string{
 	cpeNoMatch:           "cpeNoMatch",
 	cpeMatchNoVersion:    "cpeMatchNoVersion",
@@ -40,12 +52,7 @@ func TestCPEMatchCriterionWithoutVersion(t *testing.T) {
 		{"other product", "1.2", nvdCPEMatch{Criteria: "cpe:2.3:a:v:other:-:*:*:*:*:*:*:*"}, cpeNoMatch},
 	}
 	for _, c := range cases {
-		q, err := parseCPEQuery(fmt.Sprintf(product, c.query))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.criterion.Vulnerable = true
-		if got := c.criterion.match(q); got != c.want {
+		if got := matchVulnerable(t, fmt.Sprintf(product, c.query), c.criterion); got != c.want {
 			t.Errorf("%s: version %s against %+v = %s, want %s",
 				c.name, c.query, c.criterion, cpeMatchNames[got], cpeMatchNames[c.want])
 		}

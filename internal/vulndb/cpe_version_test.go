@@ -25,13 +25,8 @@ func TestCPEMatchAnyVersionQuery(t *testing.T) {
 		{"fixed version", nvdCPEMatch{Criteria: fmt.Sprintf(product, "1.2")}, cpeMatchAnyVersion},
 		{"no version with a range", nvdCPEMatch{Criteria: fmt.Sprintf(product, "-"), VersionStartIncluding: "1.0"}, cpeMatchAnyVersion},
 	}
-	q, err := parseCPEQuery(fmt.Sprintf(product, "*"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range cases {
-		c.criterion.Vulnerable = true
-		if got := c.criterion.match(q); got != c.want {
+		if got := matchVulnerable(t, fmt.Sprintf(product, "*"), c.criterion); got != c.want {
 			t.Errorf("%s: version * against %+v = %s, want %s", c.name, c.criterion, cpeMatchNames[got], cpeMatchNames[c.want])
 		}
 	}
@@ -61,12 +56,7 @@ func TestCPEMatchIncomparableVersion(t *testing.T) {
 		{"every version", "1.0_beta", nvdCPEMatch{Criteria: fmt.Sprintf(product, "*")}, cpeMatchConfirmed},
 	}
 	for _, c := range cases {
-		q, err := parseCPEQuery(fmt.Sprintf(product, c.query))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.criterion.Vulnerable = true
-		if got := c.criterion.match(q); got != c.want {
+		if got := matchVulnerable(t, fmt.Sprintf(product, c.query), c.criterion); got != c.want {
 			t.Errorf("%s: %s against %+v = %s, want %s", c.name, shortVersion(c.query), c.criterion, cpeMatchNames[got], cpeMatchNames[c.want])
 		}
 	}

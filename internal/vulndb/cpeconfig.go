@@ -127,7 +127,7 @@ func isAND(operator string) bool { return strings.EqualFold(operator, "AND") }
 // and checks each node once, however many criteria match.
 type nodeCheck struct {
 	node nvdNode
-	// names holds the parsed criteria, in order. A criterion that does not
+	// names contains the parsed criteria, in order. A criterion that does not
 	// parse has the zero cpeName, whose product is empty.
 	names []cpeName
 
@@ -330,7 +330,7 @@ type cpeAlternative struct {
 	// matching criteria, such as "acme:widget <2.0", or is empty.
 	negated string
 	// criteria are the first maxNamedVersions matching criteria with
-	// distinct affected versions, and versions holds those versions
+	// distinct affected versions, and versions contains those versions
 	// (criterionVersions). otherCriteria counts the criteria with further
 	// distinct versions.
 	criteria      []nvdCPEMatch
@@ -347,7 +347,7 @@ type alternativeSet struct {
 	list []cpeAlternative
 	// index finds the alternative of a level and platforms in list.
 	index map[alternativeKey]int
-	// versions holds the affected versions seen per alternative.
+	// versions contains the affected versions seen per alternative.
 	versions map[alternativeKey]map[string]bool
 }
 
@@ -436,14 +436,14 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 	return false, set.list
 }
 
-// possibleReason words why a record possibly affects the query q, from the
-// ways in which its configurations match q. It gives one clause per
-// outcome, joined with "or": the platforms of a match whose version is
-// confirmed, and each version doubt with the platforms it needs. A way
-// that needs the same platforms as one with a confirmed version, or that
-// needs platforms while another of the same outcome needs none, adds
-// nothing and is left out. A match inside a negated node gets a clause
-// of its own (negatedReason).
+// possibleReason builds the reason why a record possibly affects the query
+// q, from the ways in which its configurations match q. It gives one clause
+// per outcome, joined with "or": the platforms of a match whose version is
+// confirmed, and each version doubt with the platforms it needs. A way that
+// needs the same platforms as one with a confirmed version, or that needs
+// platforms while another of the same outcome needs none, adds nothing and
+// is left out. A match inside a negated node gets a clause of its own
+// (negatedReason).
 func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 	product, version := unescapeCPE(q.key()), shortVersion(unescapeCPE(q.Version))
 	subject := product
@@ -496,9 +496,9 @@ func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 	return strings.Join(clauses, ", or ")
 }
 
-// negatedReason words why the alternative a, a match of the query q
-// (named subject) through a vulnerable criterion inside a negated node,
-// leaves q possibly affected. The node both names the criterion as
+// negatedReason builds the reason why the alternative a, a match of the
+// query q (named subject) through a vulnerable criterion inside a negated
+// node, leaves q possibly affected. The node both names the criterion as
 // vulnerable and excludes what it matches, so the record contradicts
 // itself.
 func negatedReason(q cpeName, subject string, a cpeAlternative) string {
@@ -516,8 +516,8 @@ func negatedReason(q cpeName, subject string, a cpeAlternative) string {
 	return clause
 }
 
-// versionDoubt words why the version of the query q could not be checked
-// against the criteria of the alternatives of level.
+// versionDoubt builds the reason why the version of the query q could not
+// be checked against the criteria of the alternatives of level.
 func versionDoubt(q cpeName, level cpeMatch, alternatives []cpeAlternative) string {
 	product, version := unescapeCPE(q.key()), unescapeCPE(q.Version)
 	switch level {
@@ -613,7 +613,7 @@ func joinNamed(names []string, sep, noun string) string {
 
 // describeNode describes the criteria of a node, such as
 // "microsoft:windows or apple:macos". It names the first maxNamedPlatforms
-// distinct criteria and counts the rest. parsed holds the criteria parsed,
+// distinct criteria and counts the rest. parsed contains the criteria parsed,
 // as nodeCheck.names does, or is nil.
 func describeNode(n nvdNode, parsed []cpeName) string {
 	var names []string

@@ -393,7 +393,7 @@ func TestNegatedNodeExcludesOnlyDefiniteMatch(t *testing.T) {
 		configs []nvdConfig
 		query   string
 		present []string
-		kept    bool
+		matched bool
 	}{
 		{"kernel in range", kernel5, "cpe:2.3:a:acme:widget:1.5", []string{"cpe:2.3:o:linux:linux_kernel:5.4"}, false},
 		{"kernel outside range", kernel5, "cpe:2.3:a:acme:widget:1.5", []string{"cpe:2.3:o:linux:linux_kernel:6.1"}, true},
@@ -414,8 +414,8 @@ func TestNegatedNodeExcludesOnlyDefiniteMatch(t *testing.T) {
 	for _, tc := range cases {
 		check := &platformCheck{query: mustParseQuery(t, tc.query), present: NewCPESet(tc.present)}
 		confirmed, alternatives := check.matchConfigs(tc.configs)
-		if kept := confirmed || len(alternatives) > 0; kept != tc.kept {
-			t.Errorf("%s: %s on %q kept = %v, want %v", tc.name, tc.query, tc.present, kept, tc.kept)
+		if matched := confirmed || len(alternatives) > 0; matched != tc.matched {
+			t.Errorf("%s: %s on %q matched = %v, want %v", tc.name, tc.query, tc.present, matched, tc.matched)
 		}
 	}
 }
@@ -538,10 +538,10 @@ func TestNegatedNodeCarvesOnlyANDedProduct(t *testing.T) {
 	notBelow2 := nvdNode{Operator: "OR", Negate: true, CPEMatch: parseMatches(t, widgetBelow2)}
 	const reason = "the record excludes acme:widget <2.0 in a negated node, so whether acme:widget 1.5 is affected could not be decided"
 	cases := []struct {
-		name   string
-		config nvdConfig
-		kept   bool
-		reason string
+		name    string
+		config  nvdConfig
+		matched bool
+		reason  string
 	}{
 		{"OR with another product", nvdConfig{Operator: "OR", Nodes: []nvdNode{gadget, notBelow2}}, true, reason},
 		{"no operator with another product", nvdConfig{Nodes: []nvdNode{gadget, notBelow2}}, true, reason},
@@ -553,11 +553,11 @@ func TestNegatedNodeCarvesOnlyANDedProduct(t *testing.T) {
 	q := mustParseQuery(t, "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*")
 	for _, tc := range cases {
 		confirmed, alternatives := (&platformCheck{query: q}).matchConfigs([]nvdConfig{tc.config})
-		if kept := confirmed || len(alternatives) > 0; kept != tc.kept {
-			t.Errorf("%s: kept = %v, want %v", tc.name, kept, tc.kept)
+		if matched := confirmed || len(alternatives) > 0; matched != tc.matched {
+			t.Errorf("%s: matched = %v, want %v", tc.name, matched, tc.matched)
 			continue
 		}
-		if !tc.kept {
+		if !tc.matched {
 			continue
 		}
 		// An empty reason means that another node confirms 1.5.

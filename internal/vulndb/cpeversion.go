@@ -29,27 +29,25 @@ import (
 //     number stand for alpha, beta and milestone: "1.0a1" < "1.0b1" <
 //     "1.0".
 //   - One or two other letters directly after the numbers mark a later
-//     release, as
-//     NVD writes OpenSSL's versions: "1.1.1" < "1.1.1a" < "1.1.1k" <
-//     "1.1.2", and "1.0.2z" < "1.0.2za". A single letter after "-" is the
-//     same: "1.0-a" equals "1.0a".
+//     release, as NVD writes OpenSSL's versions: "1.1.1" < "1.1.1a" <
+//     "1.1.1k" < "1.1.2", and "1.0.2z" < "1.0.2za". A single letter after
+//     "-" is the same: "1.0-a" equals "1.0a".
 //   - One or two such letters followed by a number, such as "p1", "sp1",
 //     "u2" or "r3", mark a patch or service pack of the release. A record
 //     may count it as the release itself, as OpenSSH 8.4p1 is in "through
-//     8.4". So "8.4p1" spans from "8.4" to itself and is
-//     neither before nor after "8.4", but it is above every version below
-//     8.4. Two such versions of the same release and letters are ordered
-//     by their numbers: "7.4p1" < "7.4p2".
+//     8.4". So "8.4p1" spans from "8.4" to itself and is neither before
+//     nor after "8.4", but it is above every version below 8.4. Two such
+//     versions of the same release and letters are ordered by their
+//     numbers: "7.4p1" < "7.4p2".
 //   - A lone "b" is either a beta or the release after "a", so "2.0b"
 //     spans from the beta of 2.0 to the letter release 2.0b and is neither
 //     before nor after "2.0".
 //   - Any other part after "-" or "+", such as "-fips", "-1.el8",
 //     "+dfsg" or "-1", and a word of three or more other letters directly
 //     after the numbers, such as "final", is a build, a distribution
-//     revision or a tag. It
-//     does not make the version a pre-release: "1.1.1k-fips" is above
-//     every version below 1.1.1k and below every version above it, but
-//     neither before nor after 1.1.1k itself.
+//     revision or a tag. It does not make the version a pre-release:
+//     "1.1.1k-fips" is above every version below 1.1.1k and below every
+//     version above it, but neither before nor after 1.1.1k itself.
 //   - Any other text, such as "1.0_beta" or Cisco's "12.2(55)se", does not
 //     parse, and its version compares with no other version. Comparing
 //     such text as strings would give results that look certain and are
@@ -61,7 +59,7 @@ import (
 type cpeVersionKey struct {
 	release []uint64
 	// pre marks a pre-release, with the rank of its word in
-	// preReleaseRanks. Otherwise letters holds the letters of a later
+	// preReleaseRanks. Otherwise letters contains the letters of a later
 	// release, such as "k" in "1.1.1k", or "".
 	pre     bool
 	rank    int

@@ -312,18 +312,18 @@ func (db *DB) LookupPURL(purl string) ([]Record, error) {
 	return out, nil
 }
 
-// unevaluatedSemVerReason words why the version of q, which SemVer
-// rejects, could not be compared with a SEMVER range that has the version
-// rangeVersion. The ecosystem's order rejects rangeVersion, or it accepts
+// unevaluatedSemVerReason returns the reason why the version of q, which
+// SemVer rejects, could not be compared with a SEMVER range that has the
+// version rangeVersion. The ecosystem's order rejects rangeVersion, or it accepts
 // it, but rangeVersion does not look like a version (semverFallbackOrder),
 // as Maven's order accepts "1.x".
 func unevaluatedSemVerReason(q pkgQuery, rangeVersion string) string {
-	why := fmt.Sprintf("is not a valid %s version", q.ecosystem)
+	rangeDefect := fmt.Sprintf("is not a valid %s version", q.ecosystem)
 	if _, err := orderFor(q.ecosystem).parse(rangeVersion); err == nil {
-		why = "does not look like a version"
+		rangeDefect = "does not look like a version"
 	}
 	return fmt.Sprintf("version %q of %s is not valid SemVer and SEMVER range version %q %s, so the range could not be compared with it",
-		q.version, q.name, rangeVersion, why)
+		q.version, q.name, rangeVersion, rangeDefect)
 }
 
 // lookupPackage returns the records that affect the package version of q,
@@ -350,7 +350,7 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 		}
 	}
 	var hits []pkgCandidate
-	var possibly map[string]string // record ID to why it is possibly affected
+	var possibly map[string]string // record ID to the reason it is possibly affected
 	// compared is set once a range of the package was compared with the
 	// version, which then is usable although its ecosystem rejects it.
 	compared := false
@@ -758,7 +758,7 @@ func (db *DB) LookupCPEOn(cpe string, present *CPESet) ([]Record, error) {
 		return nil, err
 	}
 	check := &platformCheck{query: q, present: present}
-	var possibly map[string]string // record ID to why it is possibly affected
+	var possibly map[string]string // record ID to the reason it is possibly affected
 	recs, err := db.collect(ids, func(r *Record) bool {
 		confirmed, alternatives := check.matchConfigs(recordConfigs(r))
 		if confirmed {

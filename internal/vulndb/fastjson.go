@@ -684,7 +684,7 @@ func stellaopsFast(raw []byte, configs bool, buf *configBuffers) (tombstone bool
 	return tombstone, out, true
 }
 
-// configBuffers holds the arrays that the fast reader decodes NVD
+// configBuffers contains the arrays that the fast reader decodes NVD
 // configurations into: every configuration, node and CPE match criterion
 // of a record, in order. Indexing reuses one set from record to record, so
 // that the configurations cost no allocation per record once the arrays

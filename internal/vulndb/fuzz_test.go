@@ -318,8 +318,8 @@ func allPlausible(order string, vs ...string) bool {
 }
 
 // totalPreorderOn reports whether compare orders the versions of vs that it
-// accepts as a total preorder: sorted, every pair compares as their
-// positions and groups of equal neighbours say, in both directions.
+// accepts as a total preorder: sorted, and every pair compares, in both
+// directions, as their positions and groups of equal neighbours imply.
 func totalPreorderOn(compare compareFunc, vs []string) bool {
 	var valid []string
 	for _, v := range vs {

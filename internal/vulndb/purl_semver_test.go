@@ -281,7 +281,7 @@ func TestPlausibleVersion(t *testing.T) {
 		{"apk", "1.2.x", false},
 		{"composer", "1.X.0", false},
 		{"composer", "1.x-dev", false},
-		// SemVer parses this one, so semverFallbackOrder never asks.
+		// SemVer parses this one, so semverFallbackOrder never calls plausibleVersion on it.
 		{"maven", "1.0.0-x.7", false},
 		{"maven", "1.0 beta", false},
 		{"maven", " 1.0", false},
