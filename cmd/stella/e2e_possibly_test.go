@@ -277,7 +277,7 @@ func TestPlatformPossiblyAffected(t *testing.T) {
 		t.Errorf("scan text does not mark CVE-2030-0201:\n%s", out)
 	}
 
-	// The SBOM lists Windows, so the platform holds.
+	// The SBOM lists Windows, so the platform criterion matches.
 	withOS := filepath.Join(e.dir, "system.cdx.json")
 	writeCycloneDX(t, withOS, []sbomPackage{
 		{name: "widget", version: "1.5", cpe: cpe},

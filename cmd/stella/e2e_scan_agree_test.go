@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// agreeKitEnv returns an environment whose active kit holds records for
+// agreeKitEnv returns an environment whose active kit contains records for
 // the version agreement tests: NVD records of acme:hidden (<2.0) and of
 // acme:gizmo (seven affected versions), and OSV records of npm hidden
 // (<2.0), Go example.com/mod (<1.5.0), PyPI post (<1.1), Maven
@@ -18,25 +18,14 @@ import (
 func agreeKitEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnv(t)
-	nvd := filepath.Join(e.dir, "nvd")
-	osv := filepath.Join(e.dir, "osv")
-	for _, dir := range []string{nvd, osv} {
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	nvd, osv := feedDirs(t, e)
 
-	cve := func(id, product string, matches ...string) string {
-		return `{"cve":{"id":"` + id + `","published":"2030-01-01T00:00:00.000","lastModified":"2030-01-02T00:00:00.000",` +
-			`"vulnStatus":"Analyzed","descriptions":[{"lang":"en","value":"A flaw in acme ` + product + `."}],` +
-			`"configurations":[{"nodes":[{"operator":"OR","negate":false,"cpeMatch":[` + strings.Join(matches, ",") + `]}]}]}}`
-	}
 	criterion := func(product, version, bounds string) string {
 		return fmt.Sprintf(`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:%s:%s:*:*:*:*:*:*:*"%s}`, product, version, bounds)
 	}
 	page := `{"format":"NVD_CVE","version":"2.0","vulnerabilities":[` +
-		cve("CVE-2030-0801", "hidden", criterion("hidden", "*", `,"versionEndExcluding":"2.0"`)) + "," +
-		cve("CVE-2030-0802", "gizmo", criterion("gizmo", "1.5", ""),
+		nvdCVE("CVE-2030-0801", "A flaw in acme hidden.", criterion("hidden", "*", `,"versionEndExcluding":"2.0"`)) + "," +
+		nvdCVE("CVE-2030-0802", "A flaw in acme gizmo.", criterion("gizmo", "1.5", ""),
 			criterion("gizmo", "*", `,"versionStartIncluding":"3.0","versionEndIncluding":"3.2"`),
 			criterion("gizmo", "4.0", ""), criterion("gizmo", "4.1", ""), criterion("gizmo", "5.0", ""),
 			criterion("gizmo", "6.0", ""), criterion("gizmo", "7.0", "")) + `]}`

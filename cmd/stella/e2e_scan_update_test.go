@@ -15,10 +15,8 @@ func TestScanCPEUpdateInSBOMVersion(t *testing.T) {
 	if err := os.Mkdir(nvd, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	page := `{"format":"NVD_CVE","version":"2.0","vulnerabilities":[{"cve":{"id":"CVE-2030-0601",` +
-		`"published":"2030-01-01T00:00:00.000","lastModified":"2030-01-02T00:00:00.000","vulnStatus":"Analyzed",` +
-		`"descriptions":[{"lang":"en","value":"openssh 7.4p1 flaw"}],"configurations":[{"nodes":[{"operator":"OR",` +
-		`"negate":false,"cpeMatch":[{"vulnerable":true,"criteria":"cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*"}]}]}]}}]}`
+	page := `{"format":"NVD_CVE","version":"2.0","vulnerabilities":[` + nvdCVE("CVE-2030-0601", "openssh 7.4p1 flaw",
+		`{"vulnerable":true,"criteria":"cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*"}`) + `]}`
 	if err := os.WriteFile(filepath.Join(nvd, "page.json"), []byte(page), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -9,28 +9,17 @@ import (
 	"testing"
 )
 
-// widgetKitEnv returns an environment whose active kit holds the fixture
+// widgetKitEnv returns an environment whose active kit contains the fixture
 // feeds, two NVD records for acme:widget and an OSV record that lists the
 // npm version "1.0@x" of at-version.
 func widgetKitEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnv(t)
-	nvd := filepath.Join(e.dir, "nvd")
-	osv := filepath.Join(e.dir, "osv")
-	for _, dir := range []string{nvd, osv} {
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cve := func(id, description, match string) string {
-		return `{"cve":{"id":"` + id + `","published":"2030-01-01T00:00:00.000","lastModified":"2030-01-02T00:00:00.000",` +
-			`"vulnStatus":"Analyzed","descriptions":[{"lang":"en","value":"` + description + `"}],` +
-			`"configurations":[{"nodes":[{"operator":"OR","negate":false,"cpeMatch":[` + match + `]}]}]}}`
-	}
+	nvd, osv := feedDirs(t, e)
 	page := `{"format":"NVD_CVE","version":"2.0","vulnerabilities":[` +
-		cve("CVE-2030-0501", "acme widget overflow",
+		nvdCVE("CVE-2030-0501", "acme widget overflow",
 			`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*","versionEndExcluding":"2.0"}`) + "," +
-		cve("CVE-2030-0502", "acme widget without versions",
+		nvdCVE("CVE-2030-0502", "acme widget without versions",
 			`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:-:*:*:*:*:*:*:*"}`) + `]}`
 	if err := os.WriteFile(filepath.Join(nvd, "page.json"), []byte(page), 0o644); err != nil {
 		t.Fatal(err)
@@ -44,6 +33,28 @@ func widgetKitEnv(t *testing.T) *env {
 	})
 	e.importJSON(e.buildKit("kit.tar", "--feed", "nvd="+nvd, "--feed", "osv="+osv))
 	return e
+}
+
+// feedDirs creates the feed directories nvd and osv under e.dir and
+// returns their paths.
+func feedDirs(t *testing.T, e *env) (nvd, osv string) {
+	t.Helper()
+	nvd = filepath.Join(e.dir, "nvd")
+	osv = filepath.Join(e.dir, "osv")
+	for _, dir := range []string{nvd, osv} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return nvd, osv
+}
+
+// nvdCVE returns one entry of an NVD CVE API 2.0 page: the record id with
+// an English description and one OR node of the given cpeMatch objects.
+func nvdCVE(id, description string, matches ...string) string {
+	return `{"cve":{"id":"` + id + `","published":"2030-01-01T00:00:00.000","lastModified":"2030-01-02T00:00:00.000",` +
+		`"vulnStatus":"Analyzed","descriptions":[{"lang":"en","value":"` + description + `"}],` +
+		`"configurations":[{"nodes":[{"operator":"OR","negate":false,"cpeMatch":[` + strings.Join(matches, ",") + `]}]}]}}`
 }
 
 // findingsByID returns the findings of a package by record ID.

@@ -250,7 +250,7 @@ type packageScan struct {
 
 // scanPackage returns the findings of one package, or why it was skipped.
 // lookups are the package's identifiers from packageLookups, and present
-// holds the CPEs of every package of the SBOM.
+// contains the CPEs of every package of the SBOM.
 func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, present *vulndb.CPESet) (packageScan, error) {
 	if p.PURL == "" && len(p.CPEs) == 0 {
 		return packageScan{skip: "no purl and no CPE"}, nil
@@ -363,7 +363,7 @@ func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, pres
 // one, so the scan reports such records instead of dropping them.
 //
 // Records that the SBOM's version only possibly matches are left out,
-// because a version field that holds no version would make every range
+// because a version field that contains no version would make every range
 // possibly affected. An SBOM version that the lookup rejects gives no
 // records, and the version mismatch line still reports the disagreement.
 func lookUpSBOMVersion(db *vulndb.DB, p sbom.Package, l identifierLookup, present *vulndb.CPESet,
@@ -426,9 +426,9 @@ type identifierLookup struct {
 	// unversioned is the reason for the records that the lookup could not
 	// check against a version, because the package has none, or "".
 	unversioned string
-	// versionDoubt is why the lookup could not use the SBOM's version, or
-	// "". It marks every finding of the lookup that depends on the version
-	// as possibly affected.
+	// versionDoubt is the reason the lookup could not use the SBOM's
+	// version, or "". The scan marks every finding of the lookup that
+	// depends on the version as possibly affected with it.
 	versionDoubt string
 	// err is the reason the query could not be made, or nil.
 	err error
@@ -484,8 +484,8 @@ func packageLookups(p sbom.Package) []identifierLookup {
 }
 
 // unwritableVersionLookups returns the lookups of cpe, a CPE with version
-// "*", whose SBOM version cannot be written into it (err says why), such
-// as "1.1.1k (FIPS)". The CPE is looked up as it is, and at the leading
+// "*", whose SBOM version, such as "1.1.1k (FIPS)", cannot be written into
+// it for the reason err. The CPE is looked up as it is, and at the leading
 // part of the version that a CPE can hold, such as "1.1.1k", when there is
 // one. Every finding that depends on the version is possibly affected.
 func unwritableVersionLookups(cpe, version string, err error) []identifierLookup {
@@ -572,7 +572,7 @@ func (l identifierLookup) withSBOMVersion(sbomVersion string) (string, error) {
 	return withPURLVersion(purl+rest, sbomVersion), nil
 }
 
-// explain returns the reason why the lookup failed with err, naming the
+// explain returns the reason the lookup failed with err, naming the
 // SBOM's version when the scan put it into the identifier.
 func (l identifierLookup) explain(err error, sbomVersion string) string {
 	if l.query == l.written {
@@ -707,7 +707,7 @@ func withPURLVersion(purl, version string) string {
 
 // purlVersion returns the decoded version of a purl and, for an rpm purl,
 // its epoch qualifier. A purl that does not parse gives "", and its lookup
-// reports why.
+// rejects it with the reason.
 func purlVersion(purl string) (version, epoch string) {
 	p, err := packageurl.FromString(purl)
 	if err != nil {
