@@ -48,6 +48,11 @@ import (
 //     revision or a tag. It does not make the version a pre-release:
 //     "1.1.1k-fips" is above every version below 1.1.1k and below every
 //     version above it, but neither before nor after 1.1.1k itself.
+//   - The same words and letters may follow the numbers after ".", as in
+//     Maven versions: "5.0.0.M1" < "5.0.0.RC2" < "5.0.0". The words
+//     release, final and ga after "." or "-" name the release itself:
+//     "5.3.0.RELEASE" and "4.2.1-Final" equal 5.3.0 and 4.2.1. Other
+//     letters after ".", such as "1.2.3.SP1", are a tag.
 //   - Any other text, such as "1.0_beta" or Cisco's "12.2(55)se", does not
 //     parse, and its version compares with no other version. Comparing
 //     such text as strings would give results that look certain and are
@@ -93,6 +98,11 @@ var preReleaseRanks = map[string]int{
 	"dev": 0, "alpha": 1, "beta": 2, "milestone": 3, "pre": 4, "preview": 4, "rc": 5, "cr": 5, "snapshot": 6,
 }
 
+// releaseWords name the release itself when they follow its numbers
+// after "." or "-", as Maven versions such as "5.3.0.RELEASE" and
+// "4.2.1.Final" do.
+var releaseWords = map[string]bool{"release": true, "final": true, "ga": true}
+
 // preReleaseLetters are the letters that stand for a pre-release word
 // when a number follows them.
 var preReleaseLetters = map[string]string{"a": "alpha", "b": "beta", "m": "milestone"}
@@ -114,12 +124,14 @@ func parseCPEVersion(v string) (parsed cpeVersion, ok bool) {
 	case rest == "":
 		return cpeVersion{low: key, high: key}, true
 	case isASCIILetter(rest[0]):
-		return parseCPESuffix(key, s[:n], rest, false)
+		return parseCPESuffix(key, s[:n], rest, 0)
 	case rest[0] == '-' && len(rest) > 1:
 		if isASCIILetter(rest[1]) {
-			return parseCPESuffix(key, s[:n], rest[1:], true)
+			return parseCPESuffix(key, s[:n], rest[1:], '-')
 		}
 		return taggedCPEVersion(key, key, s[:n], rest), true
+	case rest[0] == '.' && len(rest) > 1 && isASCIILetter(rest[1]):
+		return parseCPESuffix(key, s[:n], rest[1:], '.')
 	case rest[0] == '+' && len(rest) > 1:
 		return taggedCPEVersion(key, key, s[:n], rest), true
 	}
@@ -128,10 +140,12 @@ func parseCPEVersion(v string) (parsed cpeVersion, ok bool) {
 
 // parseCPESuffix parses the letters that follow the release numbers
 // (base) of key, a pre-release word or the letters of a later release,
-// with an optional number and the rest. afterHyphen marks letters that
-// followed a "-": then only a pre-release word or a single letter orders
-// the version, and other letters are a tag.
-func parseCPESuffix(key cpeVersionKey, base, suffix string, afterHyphen bool) (cpeVersion, bool) {
+// with an optional number and the rest. sep is the "-" or "." between the
+// numbers and the letters, or 0 when the letters follow the numbers
+// directly. After a separator, only a pre-release word, a word that names
+// the release itself or a single letter after "-" orders the version, and
+// other letters are a tag.
+func parseCPESuffix(key cpeVersionKey, base, suffix string, sep byte) (cpeVersion, bool) {
 	i := 0
 	for i < len(suffix) && isASCIILetter(suffix[i]) {
 		i++
@@ -160,8 +174,14 @@ func parseCPESuffix(key cpeVersionKey, base, suffix string, afterHyphen bool) (c
 	switch {
 	case isPre:
 		key.pre, key.rank, key.number = true, rank, number
-	case afterHyphen && (len(word) != 1 || hasNumber || rest != ""):
-		return taggedCPEVersion(key, key, base, "-"+suffix), true
+	case sep != 0 && releaseWords[word] && !hasNumber:
+		// "5.3.0.RELEASE" and "4.2.1.Final" are 5.3.0 and 4.2.1.
+		if rest != "" {
+			return taggedCPEVersion(key, key, base+string(sep)+word, rest), true
+		}
+		return cpeVersion{low: key, high: key}, true
+	case sep == '.' || sep == '-' && (len(word) != 1 || hasNumber || rest != ""):
+		return taggedCPEVersion(key, key, base, string(sep)+suffix), true
 	case len(word) > 2:
 		// A word such as "final" or "fips" is no release letter.
 		return taggedCPEVersion(key, key, base, suffix), true
@@ -181,8 +201,8 @@ func parseCPESuffix(key cpeVersionKey, base, suffix string, afterHyphen bool) (c
 	}
 	v := cpeVersion{low: low, high: high, ambiguous: ambiguous, patch: patch, release: base}
 	if rest != "" {
-		if afterHyphen {
-			base += "-"
+		if sep != 0 {
+			base += string(sep)
 		}
 		v.high.tagged, v.tag, v.base = true, rest, base+suffix[:j]
 	}

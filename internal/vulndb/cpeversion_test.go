@@ -78,6 +78,28 @@ func TestCompareCPEVersionTags(t *testing.T) {
 		{"1.0-beta-2", "1.0-beta2", 0},
 		{"1.0-alpha-2", "1.0-alpha.10", -1},
 		{"1.0-rc-2-fips", "1.0-rc2", unordered},
+		// Maven qualifiers after ".": release words are the release,
+		// pre-release words order before it, other words are a tag.
+		{"5.3.0.RELEASE", "5.3.0", 0},
+		{"5.3.20.RELEASE", "5.3.18", 1},
+		{"5.3.0.RELEASE", "5.3.18", -1},
+		{"4.2.1.Final", "4.2.1", 0},
+		{"4.2.1-Final", "4.2.1.final", 0},
+		{"2.3.GA", "2.3.0", 0},
+		{"5.0.0.M1", "5.0.0", -1},
+		{"5.0.0.M1", "5.0.0.RC2", -1},
+		{"5.0.0.RC2", "5.0.0-rc2", 0},
+		{"1.0.0.Beta1", "1.0.0.Alpha2", 1},
+		{"3.6.0.CR1", "3.6.0.Final", -1},
+		{"1.2.3.SP1", "1.2.3", unordered},
+		{"1.2.3.SP1", "1.2.4", -1},
+		{"1.0.0.BUILD-SNAPSHOT", "1.0.0", unordered},
+		{"1.0.0.BUILD-SNAPSHOT", "0.9", 1},
+		{"4.2.1.Final-redhat-00001", "4.2.1", unordered},
+		{"4.2.1.Final-redhat-00001", "4.2.2", -1},
+		{"1.0.a", "1.0", unordered},
+		{"1.0.a", "1.0a", -1},
+		{"1.0.final.1", "1.0", unordered},
 		// After a single letter, "-" starts a tag, as in "1.0.2b-1".
 		{"1.0.2b-1", "1.0.2b", unordered},
 		{"1.0.2b-1", "1.0.2c", -1},
@@ -172,7 +194,8 @@ func randomCPEVersion(r *rand.Rand) string {
 		}
 		b.WriteString([]string{"0", "1", "2", "00"}[r.IntN(4)])
 	}
-	suffixes := []string{"", "", "a", "b", "k", "z", "za", "rc", "RC", "beta", "alpha", "dev", "m", "p", "sp", "u", "fips", "final", "_x"}
+	suffixes := []string{"", "", "a", "b", "k", "z", "za", "rc", "RC", "beta", "alpha", "dev", "m", "p", "sp", "u", "fips", "final", "_x",
+		".RELEASE", ".Final", ".M", ".RC", ".SP", ".a", ".GA", "-final"}
 	b.WriteString(suffixes[r.IntN(len(suffixes))])
 	if r.IntN(3) == 0 {
 		b.WriteString([]string{"1", "2", ".1", "0", "-1", "_2"}[r.IntN(6)])
@@ -223,6 +246,8 @@ func FuzzCompareCPEVersion(f *testing.F) {
 	f.Add("8.4p1", "8.4", "8.4p2")
 	f.Add("2.0sp1", "2.0.0sp1", "2.0a")
 	f.Add("2.0.0-rc-2", "2.0.0-rc.1", "2.0.0-rc_3")
+	f.Add("5.3.0.RELEASE", "5.3.0", "5.0.0.M1")
+	f.Add("4.2.1.Final-redhat-1", "1.2.3.SP1", "1.0.a")
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		checkCPEOrderTriple(t, a, b, c)
 		if got, ok := compareCPEVersion(a, a); !ok || got != 0 {
@@ -325,5 +350,42 @@ func TestCPEVersionDoubtsTaggedPatch(t *testing.T) {
 	want = `"sp1" in "V2.0SP1" may mark a patch that counts as 2.0 itself or a later release`
 	if got := cpeVersionDoubts("V2.0SP1", []string{"2.0"}); got != want {
 		t.Errorf("cpeVersionDoubts(V2.0SP1, 2.0) = %q, want %q", got, want)
+	}
+}
+
+// Maven-style versions, as scan writes them into CPEs from a Java SBOM,
+// get definite results against NVD ranges.
+func TestLookupCPEMavenQualifiers(t *testing.T) {
+	db := widgetDB(t, map[string][]string{
+		"CVE-2030-0631": {`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*",` +
+			`"versionStartIncluding":"5.3.0","versionEndExcluding":"5.3.18"}`},
+		"CVE-2030-0632": {`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:4.2.1:*:*:*:*:*:*:*"}`},
+	})
+	cases := []struct {
+		version string
+		want    []string // confirmed records
+	}{
+		{"5.3.20.RELEASE", nil},
+		{"5.3.0.RELEASE", []string{"CVE-2030-0631"}},
+		{"5.3.17.Final", []string{"CVE-2030-0631"}},
+		{"5.3.0.M1", nil},
+		{"5.3.18.RC1", []string{"CVE-2030-0631"}},
+		{"4.2.1.Final", []string{"CVE-2030-0632"}},
+		{"4.2.1.GA", []string{"CVE-2030-0632"}},
+	}
+	for _, c := range cases {
+		recs, err := db.LookupCPE("cpe:2.3:a:acme:widget:" + c.version + ":*:*:*:*:*:*:*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := possiblyByID(recs)
+		if len(got) != len(c.want) {
+			t.Errorf("LookupCPE(widget %s) = %v, want confirmed %v", c.version, got, c.want)
+		}
+		for _, id := range c.want {
+			if reason, ok := got[id]; !ok || reason != "" {
+				t.Errorf("LookupCPE(widget %s): %s found %v, possibly affected %q, want confirmed", c.version, id, ok, reason)
+			}
+		}
 	}
 }
