@@ -337,19 +337,20 @@ func (m nvdCPEMatch) matchParsed(c, q cpeName) cpeMatch {
 	return cpeNoMatch
 }
 
-// joinedUpdate is the outcome of comparing a queried version with a
-// criterion's version and update written as one version.
+// joinedUpdate is the outcome of comparing the version of a query or
+// criterion with the version and update of the other written as one
+// version.
 type joinedUpdate int
 
 const (
 	joinedUnknown joinedUpdate = iota
-	// joinedEqual is the outcome for a queried version that is the
-	// criterion's version followed by its update, such as "7.4p1" for
-	// version "7.4" and update "p1".
+	// joinedEqual is the outcome for a version that is the other's version
+	// followed by its update, such as "7.4p1" for version "7.4" and update
+	// "p1".
 	joinedEqual
-	// joinedOtherPatch is the outcome for a queried patch, such as
-	// "7.4p2", that the CPE version order places before or after the
-	// criterion's version and update joined, such as "7.4p1".
+	// joinedOtherPatch is the outcome for a patch, such as "7.4p2", that
+	// the CPE version order places before or after the other's version and
+	// update joined, such as "7.4p1".
 	joinedOtherPatch
 )
 
@@ -358,32 +359,44 @@ const (
 // "_" or ".".
 var cpeUpdateSeparators = []string{"", "-", "_", "."}
 
-// matchJoinedUpdate compares the version of the query q with the version
-// and update of the criterion c joined into one version. NVD often writes
-// a patch or pre-release in the update attribute, as in
-// "openssh:7.4:p1" or "log4j:2.0:beta9", while a query, such as one built
-// from an SBOM version, writes it into the version, as in "openssh:7.4p1"
-// with update ANY. It applies only when c names a version and an update
-// and q leaves the update as ANY. Versions are equal when their text is
-// equal, ignoring case, or when the CPE version order finds them equal.
+// matchJoinedUpdate compares one version with another version and update
+// written as one version. NVD often writes a patch or pre-release in the update
+// attribute, as in "openssh:7.4:p1" or "log4j:2.0:beta9", while a query,
+// such as one built from an SBOM version, writes it into the version, as
+// in "openssh:7.4p1" with update ANY. Some criteria do the same, and a
+// query may give the update apart. So either the criterion c or the query
+// q names a version and an update, and the other names a version with
+// update ANY. Versions are equal when their text is equal, ignoring case,
+// or when the CPE version order finds them equal.
 func matchJoinedUpdate(c, q cpeName) joinedUpdate {
-	if q.Update != "*" || c.Update == "*" || c.Update == "-" || c.Version == "*" || c.Version == "-" {
-		return joinedUnknown
+	switch {
+	case q.Update == "*" && isCPEValue(c.Update) && isCPEValue(c.Version):
+		return compareJoinedUpdate(unescapeCPE(c.Version), unescapeCPE(c.Update), unescapeCPE(q.Version))
+	case c.Update == "*" && isCPEValue(q.Update) && isCPEValue(q.Version):
+		return compareJoinedUpdate(unescapeCPE(q.Version), unescapeCPE(q.Update), unescapeCPE(c.Version))
 	}
-	cv, cu, qv := unescapeCPE(c.Version), unescapeCPE(c.Update), unescapeCPE(q.Version)
+	return joinedUnknown
+}
+
+// isCPEValue reports whether attr is a value rather than ANY or NA.
+func isCPEValue(attr string) bool { return attr != "*" && attr != "-" }
+
+// compareJoinedUpdate compares version and update joined with other, a
+// version that may carry an update in itself.
+func compareJoinedUpdate(version, update, other string) joinedUpdate {
 	ordered := false
 	for _, sep := range cpeUpdateSeparators {
-		order, ok := compareCPEVersion(cv+sep+cu, qv)
+		order, ok := compareCPEVersion(version+sep+update, other)
 		if ok && order == 0 {
 			return joinedEqual
 		}
 		ordered = ordered || ok
 	}
-	// A queried patch of another number, such as "7.4p2" against "7.4"
-	// with update "p1", is another release. The version "7.4" alone
-	// cannot tell, because a patch may count as its release itself.
-	// A tagged version, such as "7.4-fips", still may be any update.
-	if p, ok := parseCPEVersion(qv); ok && ordered && p.patch != "" && p.tag == "" {
+	// A patch of another number, such as "7.4p2" against "7.4" with update
+	// "p1", is another release. The version "7.4" alone cannot tell,
+	// because a patch may count as its release itself. A tagged version,
+	// such as "7.4-fips", still may be any update.
+	if p, ok := parseCPEVersion(other); ok && ordered && p.patch != "" && p.tag == "" {
 		return joinedOtherPatch
 	}
 	return joinedUnknown

@@ -185,6 +185,18 @@ func TestCPEMatchUpdateInQueryVersion(t *testing.T) {
 			"cpe:2.3:a:openbsd:openssh:7.4p1:-:*:*:*:*:*:*", cpeNoMatch},
 		{"criterion version ANY", "cpe:2.3:a:openbsd:openssh:*:p1:*:*:*:*:*:*",
 			"cpe:2.3:a:openbsd:openssh:7.4p1:*:*:*:*:*:*:*", cpeMatchConfirmed},
+		// A criterion may write the update into its version, and the query
+		// give it apart.
+		{"criterion patch joined, query update apart", "cpe:2.3:a:openbsd:openssh:7.4p1:*:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*", cpeMatchConfirmed},
+		{"criterion pre-release joined, query update apart", "cpe:2.3:a:apache:log4j:2.0-beta9:*:*:*:*:*:*:*",
+			"cpe:2.3:a:apache:log4j:2.0:beta9:*:*:*:*:*:*", cpeMatchConfirmed},
+		{"criterion patch joined, query other update", "cpe:2.3:a:openbsd:openssh:7.4p1:*:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4:p2:*:*:*:*:*:*", cpeNoMatch},
+		{"criterion patch joined, query without update", "cpe:2.3:a:openbsd:openssh:7.4p1:*:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4:*:*:*:*:*:*:*", cpeMatchIncomparable},
+		{"criterion release, query update apart", "cpe:2.3:a:openbsd:openssh:7.4:*:*:*:*:*:*:*",
+			"cpe:2.3:a:openbsd:openssh:7.4:p1:*:*:*:*:*:*", cpeMatchConfirmed},
 	}
 	for _, tc := range cases {
 		q := mustParseQuery(t, tc.query)

@@ -126,6 +126,8 @@ func FuzzLookupQueries(f *testing.F) {
 			// write joined into its version.
 			withUpdate := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:" + c.Vendor + ":" + c.Product + ":7.4:p1"}
 			withUpdate.match(c)
+			joined := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:" + c.Vendor + ":" + c.Product + ":7.4p1"}
+			joined.match(c)
 		}
 	})
 }
