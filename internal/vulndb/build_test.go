@@ -15,6 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/kv"
 	"stella-ops.org/ouk/oci"
 )
 
@@ -400,5 +401,43 @@ func TestBuildCountsUnparsedRanges(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "record=WP-3") {
 		t.Errorf("log names WP-3, whose ranges are valid:\n%s", logs.String())
+	}
+}
+
+// A newer source that lists fewer affected versions of a package, such as
+// a regional notice about the versions seen exploited, does not hide the
+// versions that an older source lists.
+func TestBuildAffectedUnionOfSources(t *testing.T) {
+	osvFeed, regional := t.TempDir(), t.TempDir()
+	writeFile(t, osvFeed, "OSV-1.json", `{"id":"OSV-1","modified":"2026-11-02T09:30:00Z","aliases":["CVE-2099-0001"],
+		"affected":[{"package":{"ecosystem":"npm","name":"untar"},
+		"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"2.4.1"}]}]}]}`)
+	writeFile(t, regional, "CERT-1.json", `{"id":"CERT-1","modified":"2026-11-25T10:00:00Z","aliases":["CVE-2099-0001"],
+		"affected":[{"package":{"ecosystem":"npm","name":"untar"},
+		"ranges":[{"type":"SEMVER","events":[{"introduced":"2.0.0"},{"fixed":"2.4.1"}]}]}]}`)
+	res, err := Build(context.Background(), BuildOptions{Feeds: []Feed{
+		{Kind: FeedOSV, Path: osvFeed},
+		{Kind: FeedRegional, Name: "cert", Path: regional},
+	}, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	recs := allRecords(t, res)
+	if len(recs) != 1 {
+		t.Fatalf("records = %d, want the two sources merged into one", len(recs))
+	}
+	db := openBuilt(t, kv.NewMemory(), res, nil)
+	for _, c := range []struct {
+		version string
+		want    int
+	}{{"1.5.0", 1}, {"2.1.0", 1}, {"2.4.1", 0}} {
+		found, err := db.LookupPURL("pkg:npm/untar@" + c.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(found) != c.want {
+			t.Errorf("LookupPURL(untar@%s) = %s, want %d records", c.version, ids(found), c.want)
+		}
 	}
 }

@@ -291,35 +291,15 @@ func mergeSeverity(live []source) []Severity {
 	return out
 }
 
-// mergeAffected takes, for each package, the affected entries of the
-// source that modified its record last (ties go by priority), so one
-// source's view of a package is never mixed with another's. Entries without
-// a package name (GIT-only ranges) are kept from every source, deduplicated.
+// mergeAffected keeps the affected entries of every source, deduplicated,
+// so a version is affected when any source's ranges include it. A source
+// that describes fewer versions, such as a notice about the versions seen
+// exploited, then never hides versions that another source lists.
 func mergeAffected(live []source) []Affected {
-	type pick struct {
-		src      int
-		modified string
-	}
-	winner := map[string]pick{}
-	for i, s := range live {
-		for _, a := range s.rec.Affected {
-			k := pkgKey(a.Package)
-			if k == "" {
-				continue
-			}
-			if p, ok := winner[k]; !ok || s.rec.Modified > p.modified {
-				winner[k] = pick{src: i, modified: s.rec.Modified}
-			}
-		}
-	}
 	seen := map[string]bool{}
 	var out []Affected
-	for i, s := range live {
+	for _, s := range live {
 		for _, a := range s.rec.Affected {
-			k := pkgKey(a.Package)
-			if k != "" && winner[k].src != i {
-				continue
-			}
 			b, _ := marshalJSON(a)
 			if seen[string(b)] {
 				continue
