@@ -37,7 +37,7 @@ if [ -d "$shared" ]; then
   echo "==> Adding the sample feeds from $shared"
   feeds+=(--feed osv="$shared/osv" --feed ghsa="$shared/ghsa" --feed nvd="$shared/nvd")
 else
-  echo "==> $shared is absent; building from the project's fixtures only"
+  echo "==> No public sample records next to the checkout; building from the project's fixtures only"
 fi
 
 echo "==> Building the kit"
@@ -52,3 +52,12 @@ echo "==> Verifying and importing it into $STELLA_HOME"
 
 echo "==> stella ouk status"
 "$stella" ouk status
+
+cat <<EOF
+
+Try it:
+  export STELLA_HOME=$STELLA_HOME
+  bin/stella db lookup CVE-2099-0001
+  bin/stella db lookup --purl pkg:npm/stella-demo-untar@2.3.0
+  bin/stella scan --sbom testdata/sbom/demo-app.cdx.json
+EOF

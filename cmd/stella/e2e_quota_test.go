@@ -134,6 +134,16 @@ func TestScanQuotaAnonymousOverLimit(t *testing.T) {
 	if len(last.Findings) == 0 {
 		t.Errorf("34th scan returned no findings; it must complete")
 	}
+
+	// -q leaves the reminder to the report.
+	r := e.run("-q", "scan", "--sbom", sbom, "-o", "json")
+	if r.code != 0 || r.stderr != "" {
+		t.Errorf("quiet scan over the limit: exit %d, stderr %q, want 0 and nothing", r.code, r.stderr)
+	}
+	var quiet scanReport
+	if err := json.Unmarshal([]byte(r.stdout), &quiet); err != nil || quiet.Quota == nil || !quiet.Quota.OverLimit {
+		t.Errorf("quiet scan over the limit: report %q (%v), want the quota over its limit", r.stdout, err)
+	}
 }
 
 func TestScanQuotaToken(t *testing.T) {

@@ -221,17 +221,22 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 		}
 		return rep, 0, nil
 	}
-	q, id, err := qf.identify(store, dir, log, cmd.ErrOrStderr())
+	warnings := cmd.ErrOrStderr()
+	if g.quiet {
+		// The JSON report still carries the quota state.
+		warnings = io.Discard
+	}
+	q, id, err := qf.identify(store, dir, log, warnings)
 	if err != nil {
 		return nil, 0, err
 	}
 	dec, err := q.Record(id)
 	if err != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "warning: counting the scan failed: %v\n", err)
+		fmt.Fprintf(warnings, "warning: counting the scan failed: %v\n", err)
 		return rep, 0, nil
 	}
 	if dec.Reminder != "" {
-		fmt.Fprintln(cmd.ErrOrStderr(), dec.Reminder)
+		fmt.Fprintln(warnings, dec.Reminder)
 	}
 	rep.Quota = &dec.State
 	return rep, dec.Delay(time.Since(start)), nil
