@@ -28,6 +28,15 @@ func TestImportNoKeyNamesKeysFolder(t *testing.T) {
 	}
 }
 
+func TestImportMissingKeyFile(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar.zst")
+
+	missing := filepath.Join(e.dir, "nosuch.pub")
+	r := e.run("ouk", "import", "--key", missing, kit)
+	expectFailure(t, r, exitError, "trusted key "+missing+": no such file; check the path")
+}
+
 func TestInspectDeltaBaseInStore(t *testing.T) {
 	e := newEnv(t)
 	series := e.buildSeries(3)

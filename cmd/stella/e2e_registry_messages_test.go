@@ -80,9 +80,9 @@ func TestRegistryArgumentMessages(t *testing.T) {
 
 	missing := filepath.Join(e.dir, "nonexist.json")
 	r = e.run("ouk", "import", "--plain-http", "--registry-config", missing, "--key", e.pub, "oci://"+reg.host+"/stella/kit:1")
-	expectFailure(t, r, exitUsage, "--registry-config "+missing+": no such file")
+	expectFailure(t, r, exitError, "--registry-config "+missing+": no such file")
 	r = e.run("ouk", "push", "--ca-file", filepath.Join(e.dir, "nosuch.pem"), kit, reg.host+"/stella/kit:1")
-	expectFailure(t, r, exitUsage, "--ca-file", "no such file")
+	expectFailure(t, r, exitError, "--ca-file", "no such file")
 
 	for _, command := range []string{"inspect", "verify"} {
 		r := e.run("ouk", command, "--key", e.pub, "oci://"+reg.host+"/stella/kit:1")

@@ -67,7 +67,7 @@ func TestWatchErrorLogFormat(t *testing.T) {
 		}
 		lines := checkLogLines(t, r.stderr)
 		last := lines[len(lines)-1]
-		if !strings.Contains(last, `level=ERROR msg="watch failed"`) || !strings.Contains(last, "1 kit was rejected in") {
+		if !strings.Contains(last, `level=ERROR msg="watch finished with rejected kits"`) || !strings.Contains(last, "1 kit was rejected in") {
 			t.Errorf("%v: last line %q does not log the error that ends the watch", args, last)
 		}
 		if n := strings.Count(r.stderr, "1 kit was rejected in"); n != 1 {
@@ -85,5 +85,23 @@ func TestWatchErrorLogFormat(t *testing.T) {
 	lines := checkLogLines(t, r.stderr)
 	if len(lines) != 1 || !strings.Contains(lines[0], "--interval is 0s") {
 		t.Errorf("watch --interval 0s: stderr %q, want one log line naming the value", r.stderr)
+	}
+}
+
+func TestWatchSecondRoundNamesImportedKits(t *testing.T) {
+	e := newEnv(t)
+	series := e.buildSeries(2)
+	drop := e.newDrop("drop", series[0].full, series[1].delta)
+	e.must("ouk", "watch", "--once", "--key", e.pub, drop)
+
+	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 {
+		t.Fatalf("second watch --once: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "kit was imported before and a newer kit is active; skipped") {
+		t.Errorf("second round does not say the full kit was imported before:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr, "older than the active kit") {
+		t.Errorf("second round calls a kit it imported older than the active kit:\n%s", r.stderr)
 	}
 }

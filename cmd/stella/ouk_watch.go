@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -186,7 +187,12 @@ func (w *watcher) logExit(err error) error {
 	if err == nil || errors.As(err, new(loggedError)) {
 		return err
 	}
-	w.exitLog.Error("watch failed", "dir", w.dir, "error", err)
+	msg := "watch failed"
+	if errors.As(err, new(rejectedKitsError)) {
+		// The round imported what it could, and only some kits were rejected.
+		msg = "watch finished with rejected kits"
+	}
+	w.exitLog.Error(msg, "dir", w.dir, "error", err)
 	return loggedError{err: err}
 }
 
@@ -484,13 +490,18 @@ func (w *watcher) skipReason(ctx context.Context, store *cas.Store, attrs []any,
 	if s.Digest == active.Digest {
 		return msgAlreadyActive, nil
 	}
-	if s.Sequence < active.Sequence {
-		return "kit is older than the active kit; skipped",
-			[]any{"sequence", s.Sequence, "activeSequence", active.Sequence}
-	}
 	hist, err := store.History(ctx)
 	if err != nil {
 		w.log.Warn("reading kit history failed; importing the kit if it is new", append(attrs, "error", err)...)
+	}
+	wasActive := slices.ContainsFunc(hist, func(rec cas.KitRecord) bool { return rec.Digest == s.Digest })
+	if s.Sequence < active.Sequence {
+		if wasActive {
+			return "kit was imported before and a newer kit is active; skipped",
+				[]any{"sequence", s.Sequence, "activeSequence", active.Sequence}
+		}
+		return "kit is older than the active kit; skipped",
+			[]any{"sequence", s.Sequence, "activeSequence", active.Sequence}
 	}
 	for _, rec := range hist {
 		if rec.Digest == s.Digest {

@@ -104,8 +104,9 @@ func (r *registryFlags) client(cmd *cobra.Command, log *slog.Logger, hosts ...st
 	return client, nil
 }
 
-// checkFiles returns a usage error naming the first file flag whose path
-// does not exist or is not a regular file. Without this check, oras-go
+// checkFiles returns an error naming the first file flag whose path
+// does not exist or is not a regular file. A missing file exits with 1, as
+// a missing kit or key does. Without this check, oras-go
 // treats a missing --registry-config file as an empty one, and a typo in
 // its path reads as wrong credentials. A named pipe would block the read
 // until a writer appears.
@@ -120,7 +121,7 @@ func (r *registryFlags) checkFiles() error {
 			continue
 		}
 		if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) {
-			return usagef("%s %s: no such file; check the path", f.flag, f.path)
+			return fmt.Errorf("%s %s: no such file; check the path", f.flag, f.path)
 		}
 		if err := regfile.Check(f.path, f.want); err != nil {
 			return fmt.Errorf("%s: %w", f.flag, err)

@@ -297,6 +297,9 @@ func listPubFiles(dir string) ([]string, []SkippedKeyFile, error) {
 
 func loadTrustedKeyFile(path string) (TrustedKey, error) {
 	f, err := regfile.Open(path, "a PEM public key file such as cosign.pub")
+	if errors.Is(err, fs.ErrNotExist) {
+		return TrustedKey{}, fmt.Errorf("trusted key %s: no such file; check the path: %w", path, err)
+	}
 	if err != nil {
 		return TrustedKey{}, fmt.Errorf("reading trusted key: %w", err)
 	}
