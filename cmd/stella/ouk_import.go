@@ -38,7 +38,9 @@ func newImportCommand(g *globalOptions) *cobra.Command {
 		Long: `Import a kit into the store and activate it. SOURCE is a kit file (plain,
 gzip or zstd tar, detected from its bytes), - for standard input, an OCI
 layout folder, oci://REGISTRY/REPOSITORY:TAG (or @sha256:...) for a kit in a
-registry, or an https:// URL of a kit file on a web server.
+registry, or an https:// or http:// URL of a kit file on a web server.
+Over http:// the transfer is not encrypted, but the signature and digest
+checks still reject a kit that was changed on the way.
 
 From a registry only the blobs the store lacks are fetched, and the
 signatures are found through the referrers API or the sha256-<hex> tag. A
@@ -96,7 +98,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	}
 	scheme, remote, _ := strings.Cut(source, "://")
 	if remote != "" && scheme != "oci" && scheme != "https" && scheme != "http" {
-		return usagef("source %q: the scheme %s:// is not supported; use oci://REGISTRY/REPOSITORY:TAG, https://HOST/PATH, a kit file, a layout folder or -", source, scheme)
+		return usagef("source %q: the scheme %s:// is not supported; use oci://REGISTRY/REPOSITORY:TAG, https://HOST/PATH, http://HOST/PATH, a kit file, a layout folder or -", source, scheme)
 	}
 	if remote == "" && (scheme == "oci" || scheme == "https" || scheme == "http") && strings.Contains(source, "://") {
 		if _, err := os.Stat(source); err != nil {
