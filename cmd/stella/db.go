@@ -226,10 +226,11 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 				if out.json() {
-					if recs == nil {
-						recs = []vulndb.Record{}
+					rated := make([]vulndb.Record, len(recs))
+					for i, r := range recs {
+						rated[i] = vulndb.WithSeverityRating(r)
 					}
-					return writeJSON(cmd.OutOrStdout(), recs)
+					return writeJSON(cmd.OutOrStdout(), rated)
 				}
 				return printRecords(cmd.OutOrStdout(), recs)
 			})
@@ -295,9 +296,7 @@ func printRecords(w io.Writer, recs []vulndb.Record) error {
 			// NVD records carry a description but no summary.
 			fmt.Fprintf(w, "  details    %s\n", truncate(strings.Join(strings.Fields(r.Details), " "), 100))
 		}
-		for _, sev := range r.Severity {
-			fmt.Fprintf(w, "  severity   %s\n", sev.Score)
-		}
+		printRecordSeverity(w, r)
 		if r.Modified != "" {
 			fmt.Fprintf(w, "  modified   %s\n", r.Modified)
 		}

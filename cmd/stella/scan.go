@@ -74,15 +74,25 @@ type finding struct {
 	// CPE names, else the SBOM's version field.
 	Version string `json:"version"`
 	// SBOMVersion is the SBOM's version field when it differs from Version.
-	SBOMVersion string   `json:"sbomVersion,omitempty"`
-	PURL        string   `json:"purl,omitempty"`
-	ID          string   `json:"id"`
-	Aliases     []string `json:"aliases,omitempty"`
+	SBOMVersion string `json:"sbomVersion,omitempty"`
+	// PURL is the package's purl as the SBOM writes it, whichever
+	// identifier matched. MatchBy and CPE name the identifier that did.
+	PURL    string   `json:"purl,omitempty"`
+	ID      string   `json:"id"`
+	Aliases []string `json:"aliases,omitempty"`
 	// Summary is the record's summary or, for a record without one (such
 	// as an NVD record), its details on one line.
-	Summary  string `json:"summary,omitempty"`
+	Summary string `json:"summary,omitempty"`
+	// Severity is the record's first severity as the source gives it,
+	// such as a CVSS vector.
 	Severity string `json:"severity,omitempty"`
-	MatchBy  string `json:"matchedBy"`
+	findingSeverity
+	// MatchBy is "purl" or "cpe", the kind of identifier whose lookup
+	// found the record.
+	MatchBy string `json:"matchedBy"`
+	// CPE is the CPE that was looked up, with the SBOM's version put in
+	// where the scan did so, when MatchBy is "cpe".
+	CPE string `json:"cpe,omitempty"`
 	// PossiblyAffected is the reason the lookup could not decide whether
 	// the record affects the package (vulndb.Record.PossiblyAffected). It
 	// is set only when nothing else in the record decides, because the
@@ -99,7 +109,7 @@ type skipped struct {
 func newScanCommand(g *globalOptions) *cobra.Command {
 	var out outputFlag
 	var qf quotaFlags
-	var sbomPath string
+	var sbomPath, sortBy string
 	cmd := &cobra.Command{
 		Use:   "scan --sbom FILE",
 		Short: "Report the vulnerabilities of every package in an SBOM, from the active kit",
@@ -118,6 +128,12 @@ affects a product only on a platform, such as an operating system, is a
 finding when a package of the SBOM matches the platform by CPE, and is
 marked possibly affected otherwise.
 
+The SEVERITY column gives the CVSS base score and rating, such as
+"9.8 CRITICAL", computed from the record's CVSS v3.x vector, else the
+source's rating word (GHSA's MODERATE shows as MEDIUM), else the score of
+its CVSS v2.0 vector. CVSS v4.0 vectors are not scored. --sort severity
+lists the highest rating and score first.
+
 Scans count against a daily fair-use quota. Over the limit a scan is slowed
 down, never refused; see stella quota status. An SBOM that lists no packages
 prints a warning and does not count.`,
@@ -129,9 +145,15 @@ prints a warning and does not count.`,
 			if sbomPath == "" {
 				return usagef("give the SBOM to scan with --sbom FILE")
 			}
+			if sortBy != sortByPackage && sortBy != sortBySeverity {
+				return usagef("--sort is %q; use %s or %s", sortBy, sortByPackage, sortBySeverity)
+			}
 			rep, delay, err := runScan(cmd, g, &qf, sbomPath)
 			if err != nil {
 				return err
+			}
+			if sortBy == sortBySeverity {
+				sortFindingsBySeverity(rep.Findings)
 			}
 			time.Sleep(delay)
 			if out.json() {
@@ -141,6 +163,8 @@ prints a warning and does not count.`,
 		},
 	}
 	cmd.Flags().StringVar(&sbomPath, "sbom", "", "SBOM file, SPDX 2.2/2.3 JSON or CycloneDX 1.2-1.7 JSON")
+	cmd.Flags().StringVar(&sortBy, "sort", sortByPackage,
+		"order of the findings: package (by package, then record ID) or severity (highest rating and score first)")
 	qf.register(cmd)
 	out.register(cmd)
 	return cmd
@@ -281,10 +305,16 @@ func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, pres
 			out[i] = f
 		}
 	}
-	newFinding := func(r vulndb.Record, l identifierLookup, version string) finding {
+	// newFinding returns the finding of record r, which the lookup of
+	// query, the identifier of l at version, found.
+	newFinding := func(r vulndb.Record, l identifierLookup, version, query string) finding {
 		f := finding{Package: p.Name, Version: version, PURL: p.PURL, ID: r.ID,
-			Aliases: r.Aliases, Summary: summaryLine(r), Severity: severityOf(r), MatchBy: l.by,
+			Aliases: r.Aliases, Summary: summaryLine(r), Severity: severityOf(r),
+			findingSeverity: newFindingSeverity(r), MatchBy: l.by,
 			PossiblyAffected: r.PossiblyAffected()}
+		if l.by == "cpe" {
+			f.CPE = query
+		}
 		if p.Version != version {
 			f.SBOMVersion = p.Version
 		}
@@ -294,7 +324,7 @@ func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, pres
 	add := func(recs []vulndb.Record, l identifierLookup) {
 		version := l.shownVersion(p.Version)
 		for _, r := range recs {
-			f := newFinding(r, l, version)
+			f := newFinding(r, l, version, l.query)
 			switch {
 			case l.versionDoubt != "" && (f.PossiblyAffected != "" || l.query != l.written):
 				// A record that affects every version stays confirmed
@@ -347,8 +377,11 @@ func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, pres
 			if err != nil {
 				return packageScan{}, err
 			}
+			// lookUpSBOMVersion returns records only when this query
+			// could be written.
+			sbomQuery, _ := l.withSBOMVersion(p.Version)
 			for _, r := range sbomRecs {
-				f := newFinding(r, l, p.Version)
+				f := newFinding(r, l, p.Version, sbomQuery)
 				f.PossiblyAffected = fmt.Sprintf("the SBOM's version %s is affected, but the %s's version %s is not; "+
 					"correct the SBOM so that the two agree", p.Version, identifierNoun(l.by), l.version)
 				keep(f)
@@ -619,13 +652,13 @@ func printScan(w io.Writer, rep *scanReport) error {
 		len(rep.Findings), plural(len(rep.Findings), "finding", "findings"), len(rep.Skipped))
 	if len(rep.Findings) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PACKAGE\tVERSION\tID\tALIASES\tSUMMARY")
+		fmt.Fprintln(tw, "PACKAGE\tVERSION\tID\tSEVERITY\tALIASES\tSUMMARY")
 		for _, f := range rep.Findings {
 			summary := f.Summary
 			if f.PossiblyAffected != "" {
 				summary = "(possibly) " + summary
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Package, f.Version, f.ID,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Package, f.Version, f.ID, f.severityColumn(),
 				strings.Join(f.Aliases, ","), truncate(summary, 60))
 		}
 		if err := tw.Flush(); err != nil {

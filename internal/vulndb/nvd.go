@@ -194,7 +194,11 @@ func nvdDescription(c nvdCVE) string {
 }
 
 // nvdSeverity keeps one CVSS v3.1 and one v4.0 vector, preferring NVD's
-// own "Primary" score to a CNA's "Secondary" one.
+// own "Primary" score to a CNA's "Secondary" one. Reports compute the
+// base score from the vector, so NVD's baseScore is not kept.
+//
+// NOTE: cvssMetricV30 and cvssMetricV2 are not decoded, so an NVD record
+// scored only with CVSS v3.0 or v2.0 has no severity in the DB.
 func nvdSeverity(c nvdCVE) []Severity {
 	var out []Severity
 	pick := func(ms []nvdMetric) string {

@@ -138,20 +138,7 @@ func (r *Record) PossiblyAffected() string { return r.extra().PossiblyAffected }
 // database_specific.stellaops.possibly_affected set to reason. The copy
 // shares every field but database_specific with r, which may be cached.
 func markPossiblyAffected(r Record, reason string) Record {
-	ext := map[string]json.RawMessage{}
-	if raw, ok := r.DatabaseSpecific[dbKey]; ok {
-		// Build writes this value as a JSON object. One that does not
-		// decode is replaced by an object with only the mark.
-		_ = json.Unmarshal(raw, &ext)
-	}
-	ext["possibly_affected"], _ = marshalJSON(reason)
-	ds := make(map[string]json.RawMessage, len(r.DatabaseSpecific)+1)
-	for k, v := range r.DatabaseSpecific {
-		ds[k] = v
-	}
-	ds[dbKey], _ = marshalJSON(ext)
-	r.DatabaseSpecific = ds
-	return r
+	return withStellaOpsField(r, "possibly_affected", reason)
 }
 
 // Sources returns the provenance of every source record merged into r.

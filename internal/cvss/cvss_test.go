@@ -1,0 +1,220 @@
+package cvss
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBaseScoreKnownVectors checks the vectors of well-known CVEs against
+// the base scores commonly published for them, and edge cases of the
+// equations. TestBaseScoreMatchesNVDRecords compares scores with those in
+// NVD records.
+func TestBaseScoreKnownVectors(t *testing.T) {
+	cases := []struct {
+		name, vector string
+		base         float64
+		rating       string
+	}{
+		{"CVE-2021-44228 Log4Shell", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", 10.0, RatingCritical},
+		{"CVE-2014-6271 Shellshock", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8, RatingCritical},
+		{"CVE-2014-0160 Heartbleed", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", 7.5, RatingHigh},
+		{"CVE-2013-1937 phpMyAdmin XSS", "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1, RatingMedium},
+		{"CVE-2013-0375 MySQL", "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:C/C:L/I:L/A:N", 6.4, RatingMedium},
+		{"CVE-2012-1516 VMware", "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:H/A:H", 9.9, RatingCritical},
+		{"CVE-2009-0783 Tomcat", "CVSS:3.1/AV:L/AC:L/PR:H/UI:N/S:U/C:L/I:L/A:L", 4.2, RatingMedium},
+		{"CVE-2014-2005 Sophos", "CVSS:3.1/AV:P/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 6.8, RatingMedium},
+		{"CVE-2015-1098 iWork", "CVSS:3.1/AV:L/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", 7.8, RatingHigh},
+		{"CVE-2023-4863 libwebp", "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", 8.8, RatingHigh},
+		{"no impact", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:N/I:N/A:N", 0.0, RatingNone},
+		{"lowest nonzero", "CVSS:3.1/AV:P/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N", 1.6, RatingLow},
+		{"v3.0 spring-boot", "CVSS:3.0/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:H/A:N", 5.9, RatingMedium},
+		{"v3.0 Log4Shell", "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", 10.0, RatingCritical},
+		{"temporal metrics ignored", "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N/E:P/RL:W/RC:C", 6.1, RatingMedium},
+		{"metrics in another order", "CVSS:3.1/S:U/AV:N/C:H/AC:L/I:H/PR:N/A:H/UI:N", 9.8, RatingCritical},
+		{"v2 CVE-2002-0392", "AV:N/AC:L/Au:N/C:N/I:N/A:C", 7.8, RatingHigh},
+		{"v2 CVE-2003-0818", "AV:N/AC:L/Au:N/C:C/I:C/A:C", 10.0, RatingHigh},
+		{"v2 CVE-2003-0062", "AV:L/AC:H/Au:N/C:C/I:C/A:C", 6.2, RatingMedium},
+		{"v2 CVE-2022-1576", "AV:N/AC:M/Au:N/C:N/I:P/A:N", 4.3, RatingMedium},
+		{"v2 no impact", "AV:N/AC:L/Au:N/C:N/I:N/A:N", 0.0, RatingLow},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := BaseScore(c.vector)
+			if err != nil {
+				t.Fatalf("BaseScore(%q): %v", c.vector, err)
+			}
+			if got.Base != c.base {
+				t.Errorf("BaseScore(%q).Base = %v, want %v", c.vector, got.Base, c.base)
+			}
+			if got.Rating != c.rating {
+				t.Errorf("BaseScore(%q).Rating = %q, want %q", c.vector, got.Rating, c.rating)
+			}
+		})
+	}
+}
+
+// TestRoundUp31 checks the v3.1 Roundup against values that plain
+// rounding up gets wrong because of floating-point error.
+func TestRoundUp31(t *testing.T) {
+	cases := []struct{ in, want float64 }{
+		{4.02, 4.1},
+		{4.00, 4.0},
+		{1.1 * 3, 3.3}, // 3.3000000000000003 in float64
+		{0.00001, 0.1},
+		{0.000001, 0}, // below the five decimal places that Roundup keeps
+		{9.99, 10.0},
+		{10.0, 10.0},
+		{0, 0},
+	}
+	for _, c := range cases {
+		if got := RoundUp31(c.in); got != c.want {
+			t.Errorf("RoundUp31(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestBaseScoreV4NotComputed(t *testing.T) {
+	vector := "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N/SA:N/E:X/CR:X/IR:X/AR:X/MAV:X/MAC:X/MAT:X/" +
+		"MPR:X/MUI:X/MVC:X/MVI:X/MVA:X/MSC:X/MSI:X/MSA:X/S:X/AU:X/R:X/V:X/RE:X/U:X"
+	v, err := Parse(vector)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if v.Version != V40 {
+		t.Errorf("Version = %q, want %q", v.Version, V40)
+	}
+	if _, err := v.BaseScore(); !errors.Is(err, ErrNotComputed) {
+		t.Errorf("BaseScore error = %v, want ErrNotComputed", err)
+	}
+}
+
+func TestParseRejectsInvalidVectors(t *testing.T) {
+	cases := []struct{ vector, inMessage string }{
+		{"", "empty"},
+		{"CVSS:3.1/", "no metrics"},
+		{"CVSS:3.2/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "not supported"},
+		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H", "base metric A is missing"},
+		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/A:H", "given twice"},
+		{"CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", `metric AV has value "X"`},
+		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/", `metric "" is not NAME:VALUE`},
+		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/Au:N", `"Au" is not a CVSS 3.1 metric`},
+		{"CVSS:3.1/av:n/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", `"av" is not a CVSS 3.1 metric`},
+		{"AV:N/AC:L/Au:N/C:P/I:P", "base metric A is missing"},
+		{"AV:N/AC:L/Au:N/C:P/I:P/A:H", `metric A has value "H"`},
+		{"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N", "base metric SA is missing"},
+		{"HIGH", `metric "HIGH" is not NAME:VALUE`},
+	}
+	for _, c := range cases {
+		_, err := Parse(c.vector)
+		if err == nil {
+			t.Errorf("Parse(%q) succeeded, want an error", c.vector)
+			continue
+		}
+		if !errors.Is(err, ErrInvalidVector) {
+			t.Errorf("Parse(%q) error %v does not wrap ErrInvalidVector", c.vector, err)
+		}
+		if !strings.Contains(err.Error(), c.inMessage) {
+			t.Errorf("Parse(%q) error %q, want it to contain %q", c.vector, err, c.inMessage)
+		}
+	}
+}
+
+// nvdMetric is one CVSS metric of an NVD CVE API 2.0 record: the vector
+// and the base score and rating that NVD computed from it.
+type nvdMetric struct {
+	source, vector, rating string
+	base                   float64
+}
+
+// nvdMetrics returns every cvssMetricV2, V30 and V31 entry of the NVD
+// records in dir, in any of the shapes the NVD API and its mirrors write.
+func nvdMetrics(t *testing.T, dir string) []nvdMetric {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []nvdMetric
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Vulnerabilities []struct {
+				CVE nvdCVE `json:"cve"`
+			} `json:"vulnerabilities"`
+			nvdCVE
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		cves := []nvdCVE{doc.nvdCVE}
+		for _, v := range doc.Vulnerabilities {
+			cves = append(cves, v.CVE)
+		}
+		for _, c := range cves {
+			for _, list := range [][]nvdEntry{c.Metrics.V2, c.Metrics.V30, c.Metrics.V31} {
+				for _, m := range list {
+					rating := m.CVSSData.BaseSeverity
+					if rating == "" {
+						rating = m.BaseSeverity // v2 keeps it beside cvssData
+					}
+					out = append(out, nvdMetric{source: filepath.Base(f) + " " + c.ID,
+						vector: m.CVSSData.VectorString, base: m.CVSSData.BaseScore, rating: rating})
+				}
+			}
+		}
+	}
+	return out
+}
+
+type nvdCVE struct {
+	ID      string `json:"id"`
+	Metrics struct {
+		V2  []nvdEntry `json:"cvssMetricV2"`
+		V30 []nvdEntry `json:"cvssMetricV30"`
+		V31 []nvdEntry `json:"cvssMetricV31"`
+	} `json:"metrics"`
+}
+
+type nvdEntry struct {
+	BaseSeverity string `json:"baseSeverity"`
+	CVSSData     struct {
+		VectorString string  `json:"vectorString"`
+		BaseScore    float64 `json:"baseScore"`
+		BaseSeverity string  `json:"baseSeverity"`
+	} `json:"cvssData"`
+}
+
+// TestBaseScoreMatchesNVDRecords computes the score of every CVSS v2 and
+// v3.x vector in the public NVD sample records and compares it with the
+// baseScore and baseSeverity that NVD publishes beside it.
+func TestBaseScoreMatchesNVDRecords(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "testdata", "nvd")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("public NVD sample records not found at %s: %v", dir, err)
+	}
+	metrics := nvdMetrics(t, dir)
+	if len(metrics) == 0 {
+		t.Fatalf("no CVSS metrics found in %s", dir)
+	}
+	for _, m := range metrics {
+		got, err := BaseScore(m.vector)
+		if err != nil {
+			t.Errorf("%s: BaseScore(%q): %v", m.source, m.vector, err)
+			continue
+		}
+		if got.Base != m.base {
+			t.Errorf("%s: BaseScore(%q).Base = %v, NVD publishes %v", m.source, m.vector, got.Base, m.base)
+		}
+		if got.Rating != m.rating {
+			t.Errorf("%s: BaseScore(%q).Rating = %q, NVD publishes %q", m.source, m.vector, got.Rating, m.rating)
+		}
+	}
+	t.Logf("%d NVD metrics agree", len(metrics))
+}

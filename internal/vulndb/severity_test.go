@@ -1,0 +1,129 @@
+package vulndb
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+const (
+	vectorV31 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H" // 9.8
+	vectorV30 = "CVSS:3.0/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:H/A:N" // 5.9
+	vectorV2  = "AV:N/AC:L/Au:N/C:P/I:P/A:P"                   // 7.5
+	vectorV40 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N/SA:N"
+)
+
+func TestRecordSeverityRating(t *testing.T) {
+	ghsaWord := func(word string) map[string]json.RawMessage {
+		return map[string]json.RawMessage{"severity": json.RawMessage(`"` + word + `"`)}
+	}
+	cases := []struct {
+		name    string
+		rec     Record
+		score   float64 // -1: no score
+		rating  string
+		version string
+		vector  string
+		inNote  string
+	}{
+		{name: "v3.1 vector",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V3", Score: vectorV31}}},
+			score: 9.8, rating: "CRITICAL", version: "3.1", vector: vectorV31},
+		{name: "v3.0 vector",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V3", Score: vectorV30}}},
+			score: 5.9, rating: "MEDIUM", version: "3.0", vector: vectorV30},
+		{name: "v3 preferred to the word and to v4 listed first",
+			rec: Record{Severity: []Severity{{Type: "CVSS_V4", Score: vectorV40}, {Type: "CVSS_V3", Score: vectorV31}},
+				DatabaseSpecific: ghsaWord("LOW")},
+			score: 9.8, rating: "CRITICAL", version: "3.1", vector: vectorV31},
+		{name: "v4 only",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V4", Score: vectorV40}}},
+			score: -1, rating: "", version: "4.0", vector: vectorV40, inNote: "CVSS 4.0 score not computed"},
+		{name: "v4 with GHSA word",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V4", Score: vectorV40}}, DatabaseSpecific: ghsaWord("MODERATE")},
+			score: -1, rating: "MEDIUM", version: "4.0", vector: vectorV40, inNote: "CVSS 4.0 score not computed"},
+		{name: "GHSA word alone",
+			rec:   Record{DatabaseSpecific: ghsaWord("critical")},
+			score: -1, rating: "CRITICAL"},
+		{name: "GHSA word preferred to v2",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V2", Score: vectorV2}}, DatabaseSpecific: ghsaWord("HIGH")},
+			score: -1, rating: "HIGH"},
+		{name: "v2 vector",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V2", Score: vectorV2}}},
+			score: 7.5, rating: "HIGH", version: "2.0", vector: vectorV2},
+		{name: "Ubuntu word",
+			rec:   Record{Severity: []Severity{{Type: "Ubuntu", Score: "medium"}}},
+			score: -1, rating: "MEDIUM"},
+		{name: "unknown word ignored",
+			rec:   Record{DatabaseSpecific: ghsaWord("negligible")},
+			score: -1},
+		{name: "word that is not a string ignored",
+			rec:   Record{DatabaseSpecific: map[string]json.RawMessage{"severity": json.RawMessage(`{"level":"HIGH"}`)}},
+			score: -1},
+		{name: "invalid vector",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V3", Score: "CVSS:3.1/AV:N"}}},
+			score: -1, vector: "CVSS:3.1/AV:N", inNote: "invalid CVSS vector"},
+		{name: "invalid vector before a valid one",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V3", Score: "CVSS:3.1/AV:N"}, {Type: "CVSS_V2", Score: vectorV2}}},
+			score: 7.5, rating: "HIGH", version: "2.0", vector: vectorV2},
+		{name: "affected severity when the record has none",
+			rec:   Record{Affected: []Affected{{Severity: []Severity{{Type: "CVSS_V3", Score: vectorV30}}}}},
+			score: 5.9, rating: "MEDIUM", version: "3.0", vector: vectorV30},
+		{name: "no severity",
+			rec:   Record{},
+			score: -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := c.rec.SeverityRating()
+			switch {
+			case c.score < 0 && got.Score != nil:
+				t.Errorf("Score = %v, want none", *got.Score)
+			case c.score >= 0 && got.Score == nil:
+				t.Errorf("Score = none, want %v", c.score)
+			case c.score >= 0 && *got.Score != c.score:
+				t.Errorf("Score = %v, want %v", *got.Score, c.score)
+			}
+			if got.Rating != c.rating {
+				t.Errorf("Rating = %q, want %q", got.Rating, c.rating)
+			}
+			if got.CVSSVersion != c.version {
+				t.Errorf("CVSSVersion = %q, want %q", got.CVSSVersion, c.version)
+			}
+			if got.Vector != c.vector {
+				t.Errorf("Vector = %q, want %q", got.Vector, c.vector)
+			}
+			if c.inNote == "" && got.Note != "" || !strings.Contains(got.Note, c.inNote) {
+				t.Errorf("Note = %q, want it to contain %q", got.Note, c.inNote)
+			}
+		})
+	}
+}
+
+func TestWithSeverityRatingKeepsStellaOpsFields(t *testing.T) {
+	rec := Record{ID: "CVE-2030-0001", Severity: []Severity{{Type: "CVSS_V3", Score: vectorV31}},
+		DatabaseSpecific: map[string]json.RawMessage{
+			"severity": json.RawMessage(`"HIGH"`),
+			dbKey:      json.RawMessage(`{"cwe_ids":["CWE-94"]}`),
+		}}
+	out := WithSeverityRating(rec)
+	var ext struct {
+		CWEs   []string       `json:"cwe_ids"`
+		Rating SeverityRating `json:"severity_rating"`
+	}
+	if err := json.Unmarshal(out.DatabaseSpecific[dbKey], &ext); err != nil {
+		t.Fatal(err)
+	}
+	if len(ext.CWEs) != 1 || ext.CWEs[0] != "CWE-94" {
+		t.Errorf("cwe_ids = %v, want [CWE-94]", ext.CWEs)
+	}
+	if ext.Rating.Score == nil || *ext.Rating.Score != 9.8 || ext.Rating.Rating != "CRITICAL" || ext.Rating.CVSSVersion != "3.1" {
+		t.Errorf("severity_rating = %+v, want 9.8 CRITICAL from CVSS 3.1", ext.Rating)
+	}
+	if string(out.DatabaseSpecific["severity"]) != `"HIGH"` {
+		t.Errorf("database_specific.severity = %s, want it unchanged", out.DatabaseSpecific["severity"])
+	}
+	if string(rec.DatabaseSpecific[dbKey]) != `{"cwe_ids":["CWE-94"]}` {
+		t.Errorf("the input record changed: %s", rec.DatabaseSpecific[dbKey])
+	}
+}
