@@ -16,8 +16,9 @@ const (
 )
 
 // purlsKitEnv returns an environment whose active kit contains OSV records
-// of PyPI urllib3 (<1.26.6) and Maven log4j-core (>=2.0 <2.15.0), one
-// record of both packages, and an NVD record of acme:bundle (<2.0).
+// of PyPI urllib3 (<1.26.6), Maven log4j-core (>=2.0 <2.15.0) and npm
+// lodash (<4.17.21), one record of both urllib3 and log4j-core, and an NVD
+// record of acme:bundle (<2.0).
 func purlsKitEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnv(t)
@@ -51,6 +52,7 @@ func purlsKitEnv(t *testing.T) *env {
 	osvRecord("URLLIB-1", urllib3)
 	osvRecord("LOG4J-1", log4j)
 	osvRecord("BOTH-1", urllib3, log4j)
+	osvRecord("LODASH-1", pkg{"npm", "lodash", "0", "4.17.21"})
 
 	e.importJSON(e.buildKit("kit.tar", "--feed", "nvd="+nvd, "--feed", "osv="+osv))
 	return e
@@ -166,5 +168,31 @@ func TestScanFindingNamesMatchingCPE(t *testing.T) {
 	}
 	if u := findingsByID(rep, "mixed")["URLLIB-1"]; u.PURL != mixedURLLib || u.CPE != "" {
 		t.Errorf("URLLIB-1 names purl %q, CPE %q; want purl %s alone", u.PURL, u.CPE, mixedURLLib)
+	}
+}
+
+func TestScanNPMLeadingVAgreesWithSBOM(t *testing.T) {
+	e := purlsKitEnv(t)
+	path := filepath.Join(e.dir, "lo.cdx.json")
+	writeCycloneDX(t, path, []sbomPackage{{name: "lo", version: "4.17.20", purl: "pkg:npm/lodash@v4.17.20"}})
+	rep, _ := e.scan(path)
+	f, ok := findingsByID(rep, "lo")["LODASH-1"]
+	if !ok {
+		t.Fatalf("no finding LODASH-1; findings %+v", rep.Findings)
+	}
+	if f.PossiblyAffected != "" {
+		t.Errorf("LODASH-1 possibly affected (%q), want confirmed", f.PossiblyAffected)
+	}
+	if f.Version != "4.17.20" || f.SBOMVersion != "" {
+		t.Errorf("LODASH-1 at version %q, sbomVersion %q; want the SBOM's 4.17.20 alone", f.Version, f.SBOMVersion)
+	}
+	if len(rep.VersionMismatches) != 0 {
+		t.Errorf("versionMismatches = %+v, want none for v4.17.20 and 4.17.20", rep.VersionMismatches)
+	}
+	text := e.must("scan", "--sbom", path, "--env-file", filepath.Join(e.dir, "none.env"))
+	for _, unwanted := range []string{"possibly", "version mismatch", "not a valid npm version"} {
+		if strings.Contains(text, unwanted) {
+			t.Errorf("scan text contains %q:\n%s", unwanted, text)
+		}
 	}
 }

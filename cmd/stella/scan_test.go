@@ -185,6 +185,8 @@ func TestVersionMismatchesEqualInEcosystem(t *testing.T) {
 		{Name: "post", Version: "1.0-post1", PURLs: []string{"pkg:pypi/post@1.0.post1"}},
 		{Name: "post", Version: "1.0.post.1", PURLs: []string{"pkg:pypi/post@1.0.post1"}},
 		{Name: "post", Version: "v1.0.post1", PURLs: []string{"pkg:pypi/post@1.0.post1"}},
+		{Name: "lo", Version: "4.17.20", PURLs: []string{"pkg:npm/lodash@v4.17.20"}},
+		{Name: "lo", Version: "v4.17.20", PURLs: []string{"pkg:npm/lodash@4.17.20"}},
 		{Name: "openssl", Version: "3.0.7-27.el9", PURLs: []string{"pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=0"}},
 		{Name: "widget", Version: "1.0", CPEs: []string{"cpe:2.3:a:acme:widget:1.0.0:*:*:*:*:*:*:*"}},
 		{Name: "openssl", Version: "1.1.1K", CPEs: []string{"cpe:2.3:a:openssl:openssl:1.1.1k:*:*:*:*:*:*:*"}},
@@ -197,6 +199,8 @@ func TestVersionMismatchesEqualInEcosystem(t *testing.T) {
 	differ := []sbom.Package{
 		{Name: "mod", Version: "1.4.1", PURLs: []string{"pkg:golang/example.com/mod@v1.4.0"}},
 		{Name: "post", Version: "1.0.post2", PURLs: []string{"pkg:pypi/post@1.0.post1"}},
+		{Name: "lo", Version: "4.17.21", PURLs: []string{"pkg:npm/lodash@v4.17.20"}},
+		{Name: "lo", Version: "=4.17.20", PURLs: []string{"pkg:npm/lodash@4.17.20"}},
 		{Name: "widget", Version: "1.1", CPEs: []string{"cpe:2.3:a:acme:widget:1.0.0:*:*:*:*:*:*:*"}},
 	}
 	for _, p := range differ {
