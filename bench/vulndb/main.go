@@ -196,11 +196,13 @@ func run() error {
 		}
 		findings = 0
 		for _, p := range list {
-			recs, err := db.LookupPURL(p.PURL)
-			if err != nil {
-				return err
+			for _, purl := range p.PURLs {
+				recs, err := db.LookupPURL(purl)
+				if err != nil {
+					return err
+				}
+				findings += len(recs)
 			}
-			findings += len(recs)
 		}
 		scanLat = append(scanLat, time.Since(start))
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -75,8 +76,12 @@ type finding struct {
 	Version string `json:"version"`
 	// SBOMVersion is the SBOM's version field when it differs from Version.
 	SBOMVersion string `json:"sbomVersion,omitempty"`
-	// PURL is the package's purl as the SBOM writes it, whichever
-	// identifier matched. MatchBy and CPE name the identifier that did.
+	// PURL is the purl whose lookup gave the finding, as the SBOM writes
+	// it, and CPE the CPE that was looked up, with the SBOM's version put
+	// in where the scan did so. MatchBy names the kind ("purl" or "cpe").
+	// A record that several identifiers of the package return is one
+	// finding. It names the first identifier that confirms the record or,
+	// when none does, the first that returns it possibly affected.
 	PURL    string   `json:"purl,omitempty"`
 	ID      string   `json:"id"`
 	Aliases []string `json:"aliases,omitempty"`
@@ -90,9 +95,7 @@ type finding struct {
 	// MatchBy is "purl" or "cpe", the kind of identifier whose lookup
 	// found the record.
 	MatchBy string `json:"matchedBy"`
-	// CPE is the CPE that was looked up, with the SBOM's version put in
-	// where the scan did so, when MatchBy is "cpe".
-	CPE string `json:"cpe,omitempty"`
+	CPE     string `json:"cpe,omitempty"`
 	// PossiblyAffected is the reason the lookup could not decide whether
 	// the record affects the package (vulndb.Record.PossiblyAffected). It
 	// is set only when nothing else in the record decides, because the
@@ -113,8 +116,8 @@ func newScanCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan --sbom FILE",
 		Short: "Report the vulnerabilities of every package in an SBOM, from the active kit",
-		Long: `Read an SPDX JSON or CycloneDX JSON SBOM, look up every package by its purl,
-and by CPE where it has one, in the active kit's DB, and report the findings.
+		Long: `Read an SPDX JSON or CycloneDX JSON SBOM, look up every package by each of
+its purls and CPEs in the active kit's DB, and report the findings.
 SPDX 2.2 and 2.3 (2.1 is read too) and CycloneDX 1.2 to 1.7 are accepted.
 A purl or CPE without a version is looked up at the SBOM's version of the
 package. When a purl or CPE names another version than the SBOM's, its own
@@ -281,10 +284,10 @@ type packageScan struct {
 // lookups are the package's identifiers from packageLookups, and present
 // contains the CPEs of every package of the SBOM.
 func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, present *vulndb.CPESet) (packageScan, error) {
-	if p.PURL == "" && len(p.CPEs) == 0 {
+	if len(p.PURLs) == 0 && len(p.CPEs) == 0 {
 		return packageScan{skip: "no purl and no CPE"}, nil
 	}
-	if p.Version == "" && p.VersionRange != "" && !purlHasVersion(p.PURL) {
+	if p.Version == "" && p.VersionRange != "" && !slices.ContainsFunc(p.PURLs, purlHasVersion) {
 		// Without a version, every record of the package would match,
 		// whatever the range accepts.
 		return packageScan{skip: fmt.Sprintf("gives the version range %q in place of a version, as a CycloneDX "+
@@ -308,11 +311,13 @@ func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, pres
 	// newFinding returns the finding of record r, which the lookup of
 	// query, the identifier of l at version, found.
 	newFinding := func(r vulndb.Record, l identifierLookup, version, query string) finding {
-		f := finding{Package: p.Name, Version: version, PURL: p.PURL, ID: r.ID,
+		f := finding{Package: p.Name, Version: version, ID: r.ID,
 			Aliases: r.Aliases, Summary: summaryLine(r), Severity: severityOf(r),
 			findingSeverity: newFindingSeverity(r), MatchBy: l.by,
 			PossiblyAffected: r.PossiblyAffected()}
-		if l.by == "cpe" {
+		if l.by == "purl" {
+			f.PURL = l.written
+		} else {
 			f.CPE = query
 		}
 		if p.Version != version {
@@ -472,23 +477,23 @@ type identifierLookup struct {
 	err error
 }
 
-// packageLookups returns the lookups of a package's purl and CPEs. A
+// packageLookups returns the lookups of a package's purls and CPEs. A
 // purl or CPE that names no version is looked up at the SBOM's version,
 // since without one it would match every record of the product. One that
 // names a version is looked up at that version, because a purl or CPE
 // identifies the package more precisely than a free-form version field.
 func packageLookups(p sbom.Package) []identifierLookup {
 	var out []identifierLookup
-	if p.PURL != "" {
-		l := identifierLookup{by: "purl", written: p.PURL, query: p.PURL}
+	for _, purl := range p.PURLs {
+		l := identifierLookup{by: "purl", written: purl, query: purl}
 		switch {
-		case purlHasVersion(p.PURL):
-			l.version, l.epoch = purlVersion(p.PURL)
+		case purlHasVersion(purl):
+			l.version, l.epoch = purlVersion(purl)
 			if l.epoch != "" && l.version != "" {
 				l.version = l.epoch + ":" + l.version
 			}
 		case p.Version != "":
-			l.query, l.version = withPURLVersion(p.PURL, p.Version), p.Version
+			l.query, l.version = withPURLVersion(purl, p.Version), p.Version
 		default:
 			l.unversioned = "the SBOM gives no version for the package, so no record could be checked against one"
 		}

@@ -96,10 +96,10 @@ func TestPackageLookupsVersions(t *testing.T) {
 		pkg                   sbom.Package
 		query, version, shown string
 	}{
-		{"purl with the SBOM version", sbom.Package{Version: "1.0@x", PURL: "pkg:npm/a"}, "pkg:npm/a@1.0%40x", "1.0@x", "1.0@x"},
-		{"purl with its own version", sbom.Package{Version: "4.17.21", PURL: "pkg:npm/lodash@4.17.20"},
+		{"purl with the SBOM version", sbom.Package{Version: "1.0@x", PURLs: []string{"pkg:npm/a"}}, "pkg:npm/a@1.0%40x", "1.0@x", "1.0@x"},
+		{"purl with its own version", sbom.Package{Version: "4.17.21", PURLs: []string{"pkg:npm/lodash@4.17.20"}},
 			"pkg:npm/lodash@4.17.20", "4.17.20", "4.17.20"},
-		{"rpm purl with an epoch", sbom.Package{Version: "1:3.0.7-27.el9", PURL: "pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=1"},
+		{"rpm purl with an epoch", sbom.Package{Version: "1:3.0.7-27.el9", PURLs: []string{"pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=1"}},
 			"pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=1", "1:3.0.7-27.el9", "1:3.0.7-27.el9"},
 		{"CPE with the SBOM version", sbom.Package{Version: "2.5", CPEs: []string{anyCPE}},
 			"cpe:2.3:a:acme:widget:2.5:*:*:*:*:*:*:*", "2.5", "2.5"},
@@ -108,7 +108,7 @@ func TestPackageLookupsVersions(t *testing.T) {
 			"cpe:2.3:a:acme:widget:-:*:*:*:*:*:*:*", "", "2.5"},
 		{"CPE with its own version", sbom.Package{Version: "2.5", CPEs: []string{"cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"}},
 			"cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*", "1.5", "1.5"},
-		{"Go toolchain purl", sbom.Package{Version: "go1.18.10", PURL: "pkg:golang/stdlib@1.18.10"},
+		{"Go toolchain purl", sbom.Package{Version: "go1.18.10", PURLs: []string{"pkg:golang/stdlib@1.18.10"}},
 			"pkg:golang/stdlib@1.18.10", "1.18.10", "go1.18.10"},
 		{"Go toolchain CPE", sbom.Package{Version: "go1.18.10", CPEs: []string{"cpe:2.3:a:golang:go:1.18.10:-:*:*:*:*:*:*"}},
 			"cpe:2.3:a:golang:go:1.18.10:-:*:*:*:*:*:*", "1.18.10", "go1.18.10"},
@@ -148,14 +148,15 @@ func TestPackageLookupsVersions(t *testing.T) {
 }
 
 func TestVersionMismatchesOncePerVersion(t *testing.T) {
-	p := sbom.Package{Name: "widget", Version: "2.5", PURL: "pkg:generic/widget@2.4",
+	p := sbom.Package{Name: "widget", Version: "2.5", PURLs: []string{"pkg:generic/widget@2.4"},
 		CPEs: []string{"cpe:2.3:a:acme:widget:2.4:*:*:*:*:*:*:*", "cpe:2.3:a:acme:widget:2.5:*:*:*:*:*:*:*",
 			"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*"}}
 	got := versionMismatches(p, packageLookups(p))
-	if len(got) != 1 || got[0].Identifier != p.PURL || got[0].Version != "2.4" {
+	if len(got) != 1 || got[0].Identifier != p.PURLs[0] || got[0].Version != "2.4" {
 		t.Errorf("versionMismatches = %+v, want one for the purl's 2.4", got)
 	}
-	if got := versionMismatches(sbom.Package{PURL: "pkg:npm/a@1.0"}, packageLookups(sbom.Package{PURL: "pkg:npm/a@1.0"})); len(got) != 0 {
+	if got := versionMismatches(sbom.Package{PURLs: []string{"pkg:npm/a@1.0"}},
+		packageLookups(sbom.Package{PURLs: []string{"pkg:npm/a@1.0"}})); len(got) != 0 {
 		t.Errorf("versionMismatches without an SBOM version = %+v, want none", got)
 	}
 }
@@ -179,28 +180,32 @@ func TestScanTextMarksPossiblyAndMismatch(t *testing.T) {
 
 func TestVersionMismatchesEqualInEcosystem(t *testing.T) {
 	cases := []sbom.Package{
-		{Name: "mod", Version: "1.4.0", PURL: "pkg:golang/example.com/mod@v1.4.0"},
-		{Name: "post", Version: "1.0.POST1", PURL: "pkg:pypi/post@1.0.post1"},
-		{Name: "post", Version: "1.0-post1", PURL: "pkg:pypi/post@1.0.post1"},
-		{Name: "post", Version: "1.0.post.1", PURL: "pkg:pypi/post@1.0.post1"},
-		{Name: "post", Version: "v1.0.post1", PURL: "pkg:pypi/post@1.0.post1"},
-		{Name: "openssl", Version: "3.0.7-27.el9", PURL: "pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=0"},
+		{Name: "mod", Version: "1.4.0", PURLs: []string{"pkg:golang/example.com/mod@v1.4.0"}},
+		{Name: "post", Version: "1.0.POST1", PURLs: []string{"pkg:pypi/post@1.0.post1"}},
+		{Name: "post", Version: "1.0-post1", PURLs: []string{"pkg:pypi/post@1.0.post1"}},
+		{Name: "post", Version: "1.0.post.1", PURLs: []string{"pkg:pypi/post@1.0.post1"}},
+		{Name: "post", Version: "v1.0.post1", PURLs: []string{"pkg:pypi/post@1.0.post1"}},
+		{Name: "lo", Version: "4.17.20", PURLs: []string{"pkg:npm/lodash@v4.17.20"}},
+		{Name: "lo", Version: "v4.17.20", PURLs: []string{"pkg:npm/lodash@4.17.20"}},
+		{Name: "openssl", Version: "3.0.7-27.el9", PURLs: []string{"pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=0"}},
 		{Name: "widget", Version: "1.0", CPEs: []string{"cpe:2.3:a:acme:widget:1.0.0:*:*:*:*:*:*:*"}},
 		{Name: "openssl", Version: "1.1.1K", CPEs: []string{"cpe:2.3:a:openssl:openssl:1.1.1k:*:*:*:*:*:*:*"}},
 	}
 	for _, p := range cases {
 		if got := versionMismatches(p, packageLookups(p)); len(got) != 0 {
-			t.Errorf("%s %s: versionMismatches = %+v, want none", p.PURL+strings.Join(p.CPEs, ""), p.Version, got)
+			t.Errorf("%s %s: versionMismatches = %+v, want none", strings.Join(append(p.PURLs, p.CPEs...), " "), p.Version, got)
 		}
 	}
 	differ := []sbom.Package{
-		{Name: "mod", Version: "1.4.1", PURL: "pkg:golang/example.com/mod@v1.4.0"},
-		{Name: "post", Version: "1.0.post2", PURL: "pkg:pypi/post@1.0.post1"},
+		{Name: "mod", Version: "1.4.1", PURLs: []string{"pkg:golang/example.com/mod@v1.4.0"}},
+		{Name: "post", Version: "1.0.post2", PURLs: []string{"pkg:pypi/post@1.0.post1"}},
+		{Name: "lo", Version: "4.17.21", PURLs: []string{"pkg:npm/lodash@v4.17.20"}},
+		{Name: "lo", Version: "=4.17.20", PURLs: []string{"pkg:npm/lodash@4.17.20"}},
 		{Name: "widget", Version: "1.1", CPEs: []string{"cpe:2.3:a:acme:widget:1.0.0:*:*:*:*:*:*:*"}},
 	}
 	for _, p := range differ {
 		if got := versionMismatches(p, packageLookups(p)); len(got) != 1 {
-			t.Errorf("%s %s: versionMismatches = %+v, want one", p.PURL+strings.Join(p.CPEs, ""), p.Version, got)
+			t.Errorf("%s %s: versionMismatches = %+v, want one", strings.Join(append(p.PURLs, p.CPEs...), " "), p.Version, got)
 		}
 	}
 }
@@ -210,8 +215,8 @@ func TestWithSBOMVersionReplacesVersion(t *testing.T) {
 		pkg  sbom.Package
 		want string
 	}{
-		{sbom.Package{Version: "1.5", PURL: "pkg:npm/hidden@2.5"}, "pkg:npm/hidden@1.5"},
-		{sbom.Package{Version: "1.0@x", PURL: "pkg:npm/%40scope/hidden@2.5?arch=x86#sub"}, "pkg:npm/%40scope/hidden@1.0%40x?arch=x86#sub"},
+		{sbom.Package{Version: "1.5", PURLs: []string{"pkg:npm/hidden@2.5"}}, "pkg:npm/hidden@1.5"},
+		{sbom.Package{Version: "1.0@x", PURLs: []string{"pkg:npm/%40scope/hidden@2.5?arch=x86#sub"}}, "pkg:npm/%40scope/hidden@1.0%40x?arch=x86#sub"},
 		{sbom.Package{Version: "1.5", CPEs: []string{"cpe:2.3:a:acme:hidden:2.5:*:*:*:*:*:*:*"}}, "cpe:2.3:a:acme:hidden:1.5:*:*:*:*:*:*:*"},
 	}
 	for _, c := range cases {

@@ -37,10 +37,13 @@ type Package struct {
 	// Surrounding spaces are removed, and SPDX's NOASSERTION and NONE
 	// count as none.
 	Version string
-	// PURL is the package URL, or empty when the SBOM gives none. With
-	// several purls in an SPDX package, the first is used.
-	PURL string
-	// CPEs are the CPE 2.3 names (or CPE 2.2 URIs) given for the package.
+	// PURLs are the package URLs given for the package, each once, in
+	// the SBOM's order. An SPDX package may have several purl external
+	// references, and a CycloneDX component may have a purl in its
+	// identity evidence besides its purl field.
+	PURLs []string
+	// CPEs are the CPE 2.3 names (or CPE 2.2 URIs) given for the package,
+	// each once.
 	CPEs []string
 	// ID is the SPDX identifier ("SPDXRef-…") or the CycloneDX bom-ref.
 	ID string
@@ -55,9 +58,10 @@ type Package struct {
 // format is detected by the top-level "spdxVersion" or "bomFormat" field.
 // SPDX 2.1 and 2.2 documents are read too, converted to 2.3. CycloneDX is
 // read in versions 1.2 to 1.7, since the fields read here (components
-// with name, version, purl, cpe and bom-ref) are the same in all of them. CycloneDX components nested in other
-// components are included, and so is the metadata component when it has a
-// purl or a CPE. Input over MaxSBOMSize wraps errdef.ErrSizeExceedsLimit.
+// with name, version, purl, cpe and bom-ref) are the same in all of them.
+// The concluded purls and CPEs of CycloneDX 1.6 and 1.7 identity evidence
+// are read too. CycloneDX components nested in other components are
+// included, and so is the metadata component when it has a purl or a CPE. Input over MaxSBOMSize wraps errdef.ErrSizeExceedsLimit.
 func Parse(r io.Reader) (format string, pkgs []Package, err error) {
 	raw, err := io.ReadAll(io.LimitReader(r, MaxSBOMSize+1))
 	if err != nil {
@@ -211,11 +215,11 @@ func parseSPDX(raw []byte) (string, []Package, error) {
 			if ref == nil {
 				continue
 			}
-			switch {
-			case ref.RefType == common.TypePackageManagerPURL && pkg.PURL == "":
-				pkg.PURL = ref.Locator
-			case ref.RefType == common.TypeSecurityCPE23Type || ref.RefType == common.TypeSecurityCPE22Type:
-				pkg.CPEs = append(pkg.CPEs, ref.Locator)
+			switch ref.RefType {
+			case common.TypePackageManagerPURL:
+				pkg.PURLs = appendNew(pkg.PURLs, ref.Locator)
+			case common.TypeSecurityCPE23Type, common.TypeSecurityCPE22Type:
+				pkg.CPEs = appendNew(pkg.CPEs, ref.Locator)
 			}
 		}
 		pkgs = append(pkgs, pkg)
@@ -233,8 +237,8 @@ func parseCycloneDX(raw []byte, specVersion string) (string, []Package, error) {
 
 	var pkgs []Package
 	if bom.Metadata != nil && bom.Metadata.Component != nil {
-		if c := bom.Metadata.Component; c.PackageURL != "" || c.CPE != "" {
-			pkgs = append(pkgs, componentPackage(*c))
+		if pkg := componentPackage(*bom.Metadata.Component); len(pkg.PURLs) > 0 || len(pkg.CPEs) > 0 {
+			pkgs = append(pkgs, pkg)
 		}
 	}
 	if bom.Components != nil {
@@ -255,12 +259,49 @@ func appendComponents(pkgs []Package, comps []cdx.Component) []Package {
 	return pkgs
 }
 
+// componentPackage returns a CycloneDX component as a Package. Its purls
+// and CPEs are the component's purl and cpe fields, followed by the
+// concluded values of its identity evidence for the fields purl and cpe.
+// The specification defines no other place for a component's purls or
+// CPEs, so properties, which tools name as they like, are not read.
 func componentPackage(c cdx.Component) Package {
-	pkg := Package{Name: c.Name, Version: packageVersion(c.Version), PURL: c.PackageURL, ID: c.BOMRef, VersionRange: c.VersionRange}
-	if c.CPE != "" {
-		pkg.CPEs = []string{c.CPE}
+	pkg := Package{Name: c.Name, Version: packageVersion(c.Version), ID: c.BOMRef, VersionRange: c.VersionRange}
+	pkg.PURLs = appendNew(pkg.PURLs, c.PackageURL)
+	pkg.CPEs = appendNew(pkg.CPEs, c.CPE)
+	for _, id := range identityEvidence(c) {
+		switch id.Field {
+		case cdx.EvidenceIdentityFieldTypePURL:
+			pkg.PURLs = appendNew(pkg.PURLs, id.ConcludedValue)
+		case cdx.EvidenceIdentityFieldTypeCPE:
+			pkg.CPEs = appendNew(pkg.CPEs, id.ConcludedValue)
+		}
 	}
 	return pkg
+}
+
+// identityEvidence returns the identity evidence of a component. CycloneDX
+// 1.5 writes it as one object, and 1.6 and 1.7 as an array or, deprecated,
+// as one object. Only 1.6 and later define concludedValue.
+func identityEvidence(c cdx.Component) []cdx.EvidenceIdentity {
+	if c.Evidence == nil || c.Evidence.Identity == nil {
+		return nil
+	}
+	id := c.Evidence.Identity
+	switch {
+	case id.Identities != nil:
+		return *id.Identities
+	case id.Identity != nil:
+		return []cdx.EvidenceIdentity{*id.Identity}
+	}
+	return nil
+}
+
+// appendNew appends s to list unless s is blank or already in list.
+func appendNew(list []string, s string) []string {
+	if strings.TrimSpace(s) == "" || slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
 }
 
 // packageVersion returns an SBOM's version field without surrounding

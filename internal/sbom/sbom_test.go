@@ -177,7 +177,7 @@ func TestGenerateSPDXParsesBack(t *testing.T) {
 	if format != "spdx-2.3" {
 		t.Errorf("format = %q", format)
 	}
-	if len(pkgs) != 4 || !strings.HasPrefix(pkgs[2].PURL, "pkg:oci/scanner@") {
+	if len(pkgs) != 4 || len(pkgs[2].PURLs) != 1 || !strings.HasPrefix(pkgs[2].PURLs[0], "pkg:oci/scanner@") {
 		t.Errorf("packages = %+v", pkgs)
 	}
 }
@@ -226,8 +226,8 @@ func TestParseSPDXRealDocument(t *testing.T) {
 	if pg.Name != "PostgreSQL" || pg.Version != "15.3.0" {
 		t.Errorf("package = %+v", pg)
 	}
-	if pg.PURL != "pkg:bitnami/postgresql@15.3.0" {
-		t.Errorf("purl = %q", pg.PURL)
+	if want := []string{"pkg:bitnami/postgresql@15.3.0"}; !reflect.DeepEqual(pg.PURLs, want) {
+		t.Errorf("purls = %q, want %q", pg.PURLs, want)
 	}
 	if want := []string{"cpe:2.3:*:postgresql:postgresql:15.3.0:*:*:*:*:*:*:*"}; !reflect.DeepEqual(pg.CPEs, want) {
 		t.Errorf("CPEs = %q, want %q", pg.CPEs, want)
@@ -249,15 +249,15 @@ func TestParseCycloneDX(t *testing.T) {
 		t.Errorf("format = %q", format)
 	}
 	want := []Package{
-		{Name: "scanner-web", Version: "2.4.0", PURL: "pkg:npm/scanner-web@2.4.0", ID: "root-app"},
-		{Name: "lodash", Version: "4.17.20", PURL: "pkg:npm/lodash@4.17.20",
+		{Name: "scanner-web", Version: "2.4.0", PURLs: []string{"pkg:npm/scanner-web@2.4.0"}, ID: "root-app"},
+		{Name: "lodash", Version: "4.17.20", PURLs: []string{"pkg:npm/lodash@4.17.20"},
 			CPEs: []string{"cpe:2.3:a:lodash:lodash:4.17.20:*:*:*:*:node.js:*:*"}, ID: "pkg:npm/lodash@4.17.20"},
-		{Name: "log4j-core", Version: "2.14.1", PURL: "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+		{Name: "log4j-core", Version: "2.14.1", PURLs: []string{"pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"},
 			ID: "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"},
-		{Name: "log4j-api", Version: "2.14.1", PURL: "pkg:maven/org.apache.logging.log4j/log4j-api@2.14.1",
+		{Name: "log4j-api", Version: "2.14.1", PURLs: []string{"pkg:maven/org.apache.logging.log4j/log4j-api@2.14.1"},
 			ID: "pkg:maven/org.apache.logging.log4j/log4j-api@2.14.1"},
 		{Name: "openssl", Version: "3.0.2-0ubuntu1.10",
-			PURL: "pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1.10?arch=amd64&distro=ubuntu-22.04", ID: "os-openssl"},
+			PURLs: []string{"pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1.10?arch=amd64&distro=ubuntu-22.04"}, ID: "os-openssl"},
 	}
 	if !reflect.DeepEqual(pkgs, want) {
 		t.Errorf("packages:\n got %+v\nwant %+v", pkgs, want)
@@ -416,8 +416,8 @@ const cycloneDX12 = `{
 
 func TestParseCycloneDX12And13(t *testing.T) {
 	want := []Package{
-		{Name: "shop", Version: "2.0.0", PURL: "pkg:npm/shop@2.0.0", ID: "app"},
-		{Name: "lodash", Version: "4.17.20", PURL: "pkg:npm/lodash@4.17.20", ID: "pkg:npm/lodash@4.17.20"},
+		{Name: "shop", Version: "2.0.0", PURLs: []string{"pkg:npm/shop@2.0.0"}, ID: "app"},
+		{Name: "lodash", Version: "4.17.20", PURLs: []string{"pkg:npm/lodash@4.17.20"}, ID: "pkg:npm/lodash@4.17.20"},
 		{Name: "lodash.merge", Version: "4.6.1", CPEs: []string{"cpe:2.3:a:lodash:lodash:4.6.1:*:*:*:*:*:*:*"}, ID: "nested"},
 	}
 	for _, version := range []string{"1.2", "1.3"} {
@@ -482,13 +482,13 @@ func TestParseCycloneDX17(t *testing.T) {
 	}
 	want := []Package{
 		{Name: "shop-image", Version: "2.0.0",
-			PURL: "pkg:oci/shop-image@sha256%3A0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", ID: "image"},
-		{Name: "lodash", Version: "4.17.20", PURL: "pkg:npm/lodash@4.17.20",
+			PURLs: []string{"pkg:oci/shop-image@sha256%3A0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}, ID: "image"},
+		{Name: "lodash", Version: "4.17.20", PURLs: []string{"pkg:npm/lodash@4.17.20"},
 			CPEs: []string{"cpe:2.3:a:lodash:lodash:4.17.20:*:*:*:*:node.js:*:*"}, ID: "pkg:npm/lodash@4.17.20"},
 		{Name: "lodash.merge", Version: "4.6.1", CPEs: []string{"cpe:2.3:a:lodash:lodash.merge:4.6.1:*:*:*:*:*:*:*"}, ID: "nested"},
 		{Name: "openssl", Version: "3.0.2-0ubuntu1.10",
-			PURL: "pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1.10?arch=amd64&distro=ubuntu-22.04", ID: "os-openssl"},
-		{Name: "glibc", PURL: "pkg:deb/ubuntu/glibc", ID: "external-glibc", VersionRange: "vers:deb/>=2.35"},
+			PURLs: []string{"pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1.10?arch=amd64&distro=ubuntu-22.04"}, ID: "os-openssl"},
+		{Name: "glibc", PURLs: []string{"pkg:deb/ubuntu/glibc"}, ID: "external-glibc", VersionRange: "vers:deb/>=2.35"},
 	}
 	if !reflect.DeepEqual(pkgs, want) {
 		t.Errorf("packages:\n got %+v\nwant %+v", pkgs, want)
@@ -587,5 +587,71 @@ func TestParseTreatsPlaceholderVersionAsNone(t *testing.T) {
 				t.Errorf("%s package %s: version %q, want %q", name, p.Name, p.Version, want)
 			}
 		}
+	}
+}
+
+func TestParseSPDXEveryPURL(t *testing.T) {
+	doc := `{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"mixed",
+"documentNamespace":"https://spdx.example.test/mixed",
+"creationInfo":{"created":"2026-12-01T00:00:00Z","creators":["Tool: hand-written"]},
+"packages":[{"SPDXID":"SPDXRef-mixed","name":"mixed","versionInfo":"1.26.5","downloadLocation":"NOASSERTION",
+ "externalRefs":[
+  {"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:pypi/urllib3@1.26.5"},
+  {"referenceCategory":"SECURITY","referenceType":"cpe23Type","referenceLocator":"cpe:2.3:a:python:urllib3:1.26.5:*:*:*:*:*:*:*"},
+  {"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"},
+  {"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:pypi/urllib3@1.26.5"}]}]}`
+	_, pkgs, err := Parse(strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) != 1 {
+		t.Fatalf("packages = %+v, want one", pkgs)
+	}
+	want := []string{"pkg:pypi/urllib3@1.26.5", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"}
+	if !reflect.DeepEqual(pkgs[0].PURLs, want) {
+		t.Errorf("purls = %q, want %q, each once in document order", pkgs[0].PURLs, want)
+	}
+	if len(pkgs[0].CPEs) != 1 {
+		t.Errorf("CPEs = %q, want the one CPE", pkgs[0].CPEs)
+	}
+}
+
+func TestParseCycloneDXIdentityEvidence(t *testing.T) {
+	doc := `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,
+"metadata":{"component":{"type":"application","bom-ref":"app","name":"app",
+  "evidence":{"identity":[{"field":"purl","confidence":0.8,"concludedValue":"pkg:npm/app@1.0.0"}]}}},
+"components":[
+ {"type":"library","bom-ref":"mixed","name":"mixed","version":"1.26.5","purl":"pkg:pypi/urllib3@1.26.5",
+  "evidence":{"identity":[
+   {"field":"purl","confidence":1,"concludedValue":"pkg:pypi/urllib3@1.26.5"},
+   {"field":"purl","confidence":0.5,"concludedValue":"pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"},
+   {"field":"cpe","confidence":0.5,"concludedValue":"cpe:2.3:a:apache:log4j:2.14.1:*:*:*:*:*:*:*"},
+   {"field":"name","confidence":1,"concludedValue":"urllib3"},
+   {"field":"purl","confidence":0.2,"methods":[{"technique":"filename","confidence":0.2,"value":"pkg:npm/guess@1.0"}]}]},
+  "properties":[{"name":"syft:cpe23","value":"cpe:2.3:a:other:other:1.0:*:*:*:*:*:*:*"}]}]}`
+	_, pkgs, err := Parse(strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Package{
+		{Name: "app", PURLs: []string{"pkg:npm/app@1.0.0"}, ID: "app"},
+		{Name: "mixed", Version: "1.26.5",
+			PURLs: []string{"pkg:pypi/urllib3@1.26.5", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"},
+			CPEs:  []string{"cpe:2.3:a:apache:log4j:2.14.1:*:*:*:*:*:*:*"}, ID: "mixed"},
+	}
+	if !reflect.DeepEqual(pkgs, want) {
+		t.Errorf("packages:\n got %+v\nwant %+v", pkgs, want)
+	}
+
+	// CycloneDX 1.6 still allows identity evidence as one object.
+	doc16 := `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[
+ {"type":"library","name":"log4j-core","version":"2.14.1",
+  "evidence":{"identity":{"field":"purl","confidence":1,"concludedValue":"pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"}}}]}`
+	_, pkgs, err = Parse(strings.NewReader(doc16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) != 1 || !reflect.DeepEqual(pkgs[0].PURLs, []string{"pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"}) {
+		t.Errorf("identity evidence as one object: packages %+v, want the concluded purl", pkgs)
 	}
 }

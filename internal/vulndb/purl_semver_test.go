@@ -313,6 +313,9 @@ func TestSamePURLVersion(t *testing.T) {
 		{"pkg:pypi/post@1.0.post1", "1.0.post2", "1.0.post1", false},
 		{"pkg:rpm/redhat/openssl@3.0.7-27.el9", "0:3.0.7-27.el9", "3.0.7-27.el9", true},
 		{"pkg:rpm/redhat/openssl@3.0.7-27.el9", "1:3.0.7-27.el9", "3.0.7-27.el9", false},
+		{"pkg:npm/lodash@v4.17.20", "4.17.20", "v4.17.20", true},
+		{"pkg:npm/lodash@v4.17.20", "4.17.21", "v4.17.20", false},
+		{"pkg:npm/lodash@4.17.20", "=4.17.20", "4.17.20", false},
 		// An invalid version agrees only with the same text.
 		{"pkg:npm/lodash@4.17.20", "not-a-version", "not-a-version", true},
 		{"pkg:npm/lodash@4.17.20", "not-a-version", "4.17.20", false},

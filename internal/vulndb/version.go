@@ -91,7 +91,7 @@ var (
 	semverOrder = orderOf("semver", func(s string) (*semver.Version, error) {
 		return semver.NewVersion(strings.TrimPrefix(s, "v"))
 	})
-	npmOrder    = orderOf("npm", npm.NewVersion)
+	npmOrder    = orderOf("npm", parseNPM)
 	pypiOrder   = orderOf("pep440", parsePEP440)
 	mavenOrder  = orderOf("maven", mvn.NewVersion)
 	gemOrder    = orderOf("gem", gem.NewVersion)
@@ -106,6 +106,15 @@ var (
 	// pre-release suffixes, as NuGet versions are.
 	genericOrder = orderOf("generic", genericver.Parse)
 )
+
+// parseNPM parses an npm version as node-semver's strict parse does,
+// which accepts one leading lowercase "v" and ignores it, so "v4.17.20" is
+// 4.17.20 (node-semver's FULLPLAIN pattern in internal/re.js). The
+// library rejects the "v". A leading "=" is accepted only in node-semver's
+// loose mode, so it stays invalid here.
+func parseNPM(s string) (npm.Version, error) {
+	return npm.NewVersion(strings.TrimPrefix(s, "v"))
+}
 
 // pep440Version is a PyPI version checked by the PEP 440 library. When
 // the version is a plain release such as "2.31.0", release holds its
@@ -292,8 +301,12 @@ func (r matchResult) combine(o matchResult) matchResult {
 type versionMatcher struct {
 	cache   *versionCache // may be nil
 	version string
-	ranges  map[string]*parsedQuery // by range type: "SEMVER", "ECOSYSTEM"
-	eco     versionOrder
+	// bare is version without its leading "v" when the ecosystem's order
+	// ignores that "v" (npm and SemVer) and parses the version, or "". A
+	// listed version equal to bare matches, as it would in a range.
+	bare   string
+	ranges map[string]*parsedQuery // by range type: "SEMVER", "ECOSYSTEM"
+	eco    versionOrder
 }
 
 // parsedQuery is the queried version parsed in one order, with a cache of
@@ -307,7 +320,13 @@ type parsedQuery struct {
 }
 
 func newVersionMatcher(ecosystem, version string) *versionMatcher {
-	return &versionMatcher{version: version, eco: orderFor(ecosystem), ranges: map[string]*parsedQuery{}}
+	m := &versionMatcher{version: version, eco: orderFor(ecosystem), ranges: map[string]*parsedQuery{}}
+	if bare, ok := strings.CutPrefix(version, "v"); ok && (m.eco.name == npmOrder.name || m.eco.name == semverOrder.name) {
+		if _, err := m.eco.parse(version); err == nil {
+			m.bare = bare
+		}
+	}
+	return m
 }
 
 // semverInEcosystem is the key of versionMatcher.ranges for SEMVER ranges
@@ -492,7 +511,7 @@ func (m *versionMatcher) affected(a *Affected) matchResult {
 // version sets incomparable.
 func (m *versionMatcher) matches(versions []string, ranges []pkgRange) matchResult {
 	for _, v := range versions {
-		if v == m.version {
+		if v == m.version || (m.bare != "" && v == m.bare) {
 			return matchResult{affected: true}
 		}
 	}

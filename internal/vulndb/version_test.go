@@ -127,6 +127,8 @@ func TestEcosystemOrders(t *testing.T) {
 	}{
 		{"npm", "1.0.0-beta.2", "1.0.0-beta.11", -1},
 		{"npm", "4.17.21", "4.17.20", 1},
+		{"npm", "v4.17.20", "4.17.20", 0},
+		{"npm", "v4.17.21", "4.17.20", 1},
 		{"crates.io", "1.6.0", "1.6.1", -1},
 		{"Go", "1.7.0", "1.10.0", -1},
 		{"RubyGems", "1.0.0.pre", "1.0.0", -1},
@@ -215,5 +217,38 @@ func TestComposerDigitsOfOtherScripts(t *testing.T) {
 		if got == 0 {
 			t.Errorf("compareComposer(%q, %q) = 0, want the versions to differ", c.a, c.b)
 		}
+	}
+}
+
+// TestNPMLeadingV checks that the npm order reads a version as node-semver's
+// strict parse does: one leading lowercase "v" is ignored, and "=", "V" or
+// a second "v" make the version invalid.
+func TestNPMLeadingV(t *testing.T) {
+	for _, v := range []string{"v4.17.20", "v1.0.0-beta.2"} {
+		if _, err := npmOrder.parse(v); err != nil {
+			t.Errorf("npm version %q rejected: %v", v, err)
+		}
+	}
+	for _, v := range []string{"=4.17.20", "V4.17.20", "vv4.17.20", "v", "v4.17"} {
+		if _, err := npmOrder.parse(v); err == nil {
+			t.Errorf("npm version %q accepted; node-semver's strict parse rejects it", v)
+		}
+	}
+
+	ranges := []Range{{Type: "ECOSYSTEM", Events: []Event{{Introduced: "0"}, {Fixed: "4.17.21"}}}}
+	for v, want := range map[string]bool{"v4.17.20": true, "v4.17.21": false} {
+		if got := versionAffected(&Affected{Ranges: ranges}, "npm", v); got != want {
+			t.Errorf("npm range <4.17.21: version %s affected = %v, want %v", v, got, want)
+		}
+	}
+	listed := Affected{Versions: []string{"4.17.20"}}
+	if !versionAffected(&listed, "npm", "v4.17.20") {
+		t.Error(`npm version "v4.17.20" does not match the listed version 4.17.20`)
+	}
+	if versionAffected(&listed, "npm", "v4.17.21") {
+		t.Error(`npm version "v4.17.21" matches the listed version 4.17.20`)
+	}
+	if versionAffected(&Affected{Versions: []string{"weird-tag"}}, "npm", "vweird-tag") {
+		t.Error(`npm version "vweird-tag", which is not valid, matches the listed version weird-tag`)
 	}
 }
