@@ -2,6 +2,7 @@ package cas
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -255,5 +256,57 @@ func TestLockHolderRecordWithoutHostExited(t *testing.T) {
 	got := LockHolder(dir)
 	if !strings.Contains(got, "stella ouk import") || !strings.Contains(got, "cannot be checked") {
 		t.Errorf("LockHolder of a record without host whose PID runs = %q, want it marked as not checked", got)
+	}
+}
+
+func TestCloseAndRemoveIfEmpty(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "db")
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed, err := s.CloseAndRemoveIfEmpty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !removed {
+		t.Error("a store that was opened and never written was not removed")
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("store directory after removal: %v, want it gone", err)
+	}
+	if names, _ := os.ReadDir(parent); len(names) != 0 {
+		t.Errorf("removal left %d entries in the parent folder, such as %s", len(names), names[0].Name())
+	}
+	// The lock is released: the store can be created again.
+	again, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("Open after removal: %v", err)
+	}
+	_ = again.Close()
+}
+
+func TestCloseAndRemoveKeepsWrittenStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := push(t, s, []byte("kept"), "application/octet-stream")
+	removed, err := s.CloseAndRemoveIfEmpty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed {
+		t.Fatal("a store holding a blob was removed")
+	}
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("Open after a close that kept the store: %v", err)
+	}
+	defer s.Close()
+	if ok, err := s.Exists(context.Background(), d); err != nil || !ok {
+		t.Errorf("blob %s after reopening: exists %v, error %v", d.Digest, ok, err)
 	}
 }

@@ -305,6 +305,49 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
+// CloseAndRemoveIfEmpty closes the store and, when its database holds no
+// key, removes its directory, as for a store that Open created and a
+// rejected import left unused. It reports whether it removed the
+// directory. The directory is renamed away while the lock is still held,
+// so a process that waits for the lock fails to take it instead of opening
+// a store that is being removed. Calls after the first close do nothing.
+func (s *Store) CloseAndRemoveIfEmpty() (bool, error) {
+	removed := false
+	s.closeOnce.Do(func() {
+		empty, err := s.isEmpty()
+		if cerr := s.db.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil && empty {
+			trash := filepath.Join(filepath.Dir(s.dir), fmt.Sprintf(".%s.removing-%d", filepath.Base(s.dir), os.Getpid()))
+			if err = s.fs.Rename(s.dir, trash); err == nil {
+				removed = true
+				err = s.fs.RemoveAll(trash)
+			}
+		}
+		if !removed {
+			s.removeHolder()
+		}
+		if lockErr := s.lock.Close(); err == nil {
+			err = lockErr
+		}
+		if err != nil {
+			s.closeErr = fmt.Errorf("closing store %s: %w", s.dir, err)
+		}
+	})
+	return removed, s.closeErr
+}
+
+// isEmpty reports whether the database holds no key.
+func (s *Store) isEmpty() (bool, error) {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return false, err
+	}
+	found := it.First()
+	return !found, it.Close()
+}
+
 // Dir returns the directory of the Pebble database.
 func (s *Store) Dir() string {
 	return s.dir

@@ -19,7 +19,7 @@ import (
 // copyFrom stores every blob reachable from index that the store lacks,
 // reading it from src. A delta's base is checked before anything is written.
 func (s *session) copyFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) error {
-	if err := s.checkDeltaEarly(ctx, index); err != nil {
+	if err := s.checkDeltaEarly(ctx, index, src); err != nil {
 		return err
 	}
 	if _, err := s.checkOmittedEarly(ctx, src, index); err != nil {

@@ -15,29 +15,76 @@ import (
 )
 
 // checkDeltaEarly rejects a delta whose base is not complete in the store,
-// using the base named by the delta manifest's entry in index.json. It
-// runs before any blob is stored. The entry's annotations are not signed,
-// so they only ever cause a rejection; finish checks the signed manifest.
-func (s *session) checkDeltaEarly(ctx context.Context, index ocispec.Index) error {
-	if active, err := s.opts.Store.Active(ctx); err == nil && listsBundle(index, active.Digest) {
+// before any blob is stored. It takes the base from the delta manifest
+// when src holds it, as a layout folder or registry does, and otherwise
+// from the annotations of the manifest's entry in index.json. That entry
+// is not signed and may lack the annotations, as in a folder that oras
+// wrote, so it only ever causes a rejection. A tar stream without the
+// annotations gets the check from checkOmittedEarly once the manifest has
+// arrived, and finish checks the signed manifest in any case. src is nil
+// for a tar stream.
+func (s *session) checkDeltaEarly(ctx context.Context, index ocispec.Index, src content.ReadOnlyStorage) error {
+	if s.targetActive(ctx, index) {
 		// A delta of the active kit needs no base: finish reports the
 		// kit as already active.
 		return nil
 	}
 	for _, d := range index.Manifests {
+		if !delta.IsDeltaEntry(d) {
+			continue
+		}
 		base, baseVersion, ok := delta.BaseHint(d)
+		if src != nil {
+			b, v, err := delta.ReadBase(ctx, src, d)
+			switch {
+			case err == nil:
+				base, baseVersion, ok = b, v, true
+			case !errors.Is(err, errdef.ErrNotFound) && !isNotFound(err):
+				return err
+			}
+		}
 		if !ok {
-			if delta.IsDeltaEntry(d) {
+			if _, named := d.Annotations[oci.AnnotationBaseDigest]; named {
 				return fmt.Errorf("delta manifest %s in index.json names no valid base digest: %w", d.Digest, errdef.ErrInvalidKit)
 			}
 			continue
 		}
-		version := targetVersion(index)
-		if err := s.checkBaseComplete(ctx, version, base, baseVersion); err != nil {
+		s.baseChecked = true
+		if err := s.checkBaseComplete(ctx, s.kitVersion(ctx, src, index), base, baseVersion); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// targetActive reports whether the kit that index lists is the active kit.
+func (s *session) targetActive(ctx context.Context, index ocispec.Index) bool {
+	active, err := s.opts.Store.Active(ctx)
+	return err == nil && listsBundle(index, active.Digest)
+}
+
+// kitVersion returns the version of the kit that index lists, for
+// messages: from its bundle index when src, or the store when src is nil,
+// holds it, else the tag that index.json gives the bundle index. A tool
+// such as oras tags it with the registry tag, which need not be the
+// version.
+func (s *session) kitVersion(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) string {
+	if src == nil {
+		src = s.opts.Store
+	}
+	for _, d := range index.Manifests {
+		if d.MediaType != ocispec.MediaTypeImageIndex || d.Size < 0 || d.Size > MaxManifestSize {
+			continue
+		}
+		b, err := content.FetchAll(ctx, src, d)
+		if err != nil {
+			continue
+		}
+		if _, meta, err := oci.ParseBundleIndex(b); err == nil {
+			return meta.Version
+		}
+	}
+	return targetVersion(index)
 }
 
 // listsBundle reports whether index.json lists bundle as an image index,
@@ -66,8 +113,8 @@ func targetVersion(index ocispec.Index) string {
 // reaches are in the store.
 func (s *session) checkBaseComplete(ctx context.Context, version string, base digest.Digest, baseVersion string) error {
 	missing := func(what string) error {
-		return fmt.Errorf("kit %s is a delta of kit %s (%s), and the store lacks %s; import that full kit first: %w",
-			version, baseVersion, base, what, errdef.ErrBaseMissing)
+		return fmt.Errorf("kit %s is a delta of kit %s (%s), and the store lacks %s; import kit %s or its delta first: %w",
+			version, baseVersion, base, what, baseVersion, errdef.ErrBaseMissing)
 	}
 	info, err := s.opts.Store.Stat(ctx, base)
 	if errors.Is(err, errdef.ErrNotFound) {
@@ -125,6 +172,18 @@ func (s *session) checkOmittedEarly(ctx context.Context, src content.ReadOnlySto
 		if err != nil {
 			return true, err
 		}
+		if err := delta.CheckEntry(d, m); err != nil {
+			return true, err
+		}
+		if !s.baseChecked && !s.targetActive(ctx, index) {
+			// index.json named no base, so this is the first chance to
+			// reject a delta whose base the store lacks.
+			s.baseChecked = true
+			base, baseVersion := delta.ManifestBase(m)
+			if err := s.checkBaseComplete(ctx, s.kitVersion(ctx, src, index), base, baseVersion); err != nil {
+				return true, err
+			}
+		}
 		if ok, err := src.Exists(ctx, m.Config); err != nil || !ok {
 			return false, nil
 		}
@@ -147,7 +206,7 @@ func (s *session) checkOmitted(ctx context.Context, cfg delta.Config) error {
 	for _, o := range cfg.Omitted {
 		info, err := s.opts.Store.Stat(ctx, o.Digest)
 		if errors.Is(err, errdef.ErrNotFound) {
-			return fmt.Errorf("delta %s omits blob %s, which the store lacks; import full kit %s (%s) first: %w",
+			return fmt.Errorf("delta %s omits blob %s, which the store lacks; import kit %s (%s) or its delta first: %w",
 				cfg.Target.Version, o.Digest, cfg.Base.Version, cfg.Base.Digest, errdef.ErrBaseMissing)
 		}
 		if err != nil {

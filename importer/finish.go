@@ -192,8 +192,8 @@ func (s *session) checkBase(ctx context.Context, bundle digest.Digest, meta oci.
 	}
 	if _, err := s.opts.Store.Stat(ctx, d); err != nil {
 		if errors.Is(err, errdef.ErrNotFound) {
-			return fmt.Errorf("kit %s is a delta of kit %s (%s), which is not in the store; import that full kit first: %w",
-				meta.Version, meta.BaseVersion, meta.BaseDigest, errdef.ErrBaseMissing)
+			return fmt.Errorf("kit %s is a delta of kit %s (%s), which is not in the store; import kit %s or its delta first: %w",
+				meta.Version, meta.BaseVersion, meta.BaseDigest, meta.BaseVersion, errdef.ErrBaseMissing)
 		}
 		return fmt.Errorf("checking delta base %s: %w", meta.BaseDigest, err)
 	}
@@ -216,7 +216,7 @@ func (s *session) checkGraph(ctx context.Context, bm *bundleMeta) error {
 		info, err := s.opts.Store.Stat(ctx, d.Digest)
 		if errors.Is(err, errdef.ErrNotFound) {
 			if bm.meta.Kind == oci.KindDelta {
-				return fmt.Errorf("delta %s omits blob %s (from %s), which the store lacks; import full kit %s (%s) first: %w",
+				return fmt.Errorf("delta %s omits blob %s (from %s), which the store lacks; import kit %s (%s) or its delta first: %w",
 					bm.meta.Version, d.Digest, parent, bm.meta.BaseVersion, bm.meta.BaseDigest, errdef.ErrBaseMissing)
 			}
 			if bm.delta != nil {
@@ -228,7 +228,7 @@ func (s *session) checkGraph(ctx context.Context, bm *bundleMeta) error {
 					return fmt.Errorf("delta %s lacks blob %s (from %s), which it neither carries nor declares as omitted; the delta file is incomplete, so copy it again: %w",
 						bm.meta.Version, d.Digest, parent, errdef.ErrInvalidKit)
 				}
-				return fmt.Errorf("delta %s omits blob %s (from %s), which the store lacks; import full kit %s (%s) first: %w",
+				return fmt.Errorf("delta %s omits blob %s (from %s), which the store lacks; import kit %s (%s) or its delta first: %w",
 					bm.meta.Version, d.Digest, parent, base.Version, base.Digest, errdef.ErrBaseMissing)
 			}
 			return fmt.Errorf("blob %s, referenced by %s, is missing from the kit: %w", d.Digest, parent, errdef.ErrInvalidKit)

@@ -148,7 +148,7 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 			if err != nil {
 				return nil, err
 			}
-			if err := s.checkDeltaEarly(ctx, *idx); err != nil {
+			if err := s.checkDeltaEarly(ctx, *idx, nil); err != nil {
 				return nil, err
 			}
 			index = idx

@@ -31,6 +31,9 @@ type session struct {
 	manifest map[digest.Digest][]byte
 	// omittedChecked is set once the blobs a delta omits were checked.
 	omittedChecked bool
+	// baseChecked is set once the base of a delta was checked before
+	// anything was stored.
+	baseChecked bool
 	// verifiedEarly is set once the stream guard has checked the signature
 	// of the bundle index, so finish does not check it again.
 	verifiedEarly bool

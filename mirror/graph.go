@@ -120,7 +120,11 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 	if roots == nil {
 		return nil, fmt.Errorf("index.json lists no bundle index of artifact type %s: %w", oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
 	}
-	if base, ok := findDeltaBase(index, roots.meta); ok {
+	base, ok, err := findDeltaBase(ctx, src, index, roots.meta)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		roots.base = &base
 	}
 	candidates, err := readReferrers(ctx, src, index)

@@ -21,23 +21,53 @@ type deltaBase struct {
 	version string
 }
 
-// findDeltaBase returns the base kit that index.json names for a delta, from
-// the annotations of its delta manifest entry, or from the bundle metadata
-// when that marks the kit as a delta.
-func findDeltaBase(index ocispec.Index, meta oci.Meta) (deltaBase, bool) {
+// findDeltaBase returns the base kit of a delta: from its delta manifest,
+// read from src when src holds it, else from the annotations of the delta
+// manifest's entry in index.json, which tools such as oras leave out, or
+// from the bundle metadata when that marks the kit as a delta. src is nil
+// for a tar stream. The version of the delta comes from meta, else from
+// the bundle index in src, else from the tag in index.json.
+func findDeltaBase(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, meta oci.Meta) (deltaBase, bool, error) {
 	target := meta.Version
+	if target == "" && src != nil {
+		target = bundleVersion(ctx, src, index)
+	}
 	if target == "" {
 		target = indexVersion(index)
 	}
-	for _, d := range index.Manifests {
-		if base, version, ok := delta.BaseHint(d); ok {
-			return deltaBase{target: target, digest: base, version: version}, true
-		}
+	var fetcher content.Fetcher
+	if src != nil {
+		fetcher = src
+	}
+	base, version, ok, err := delta.FindBase(ctx, fetcher, index)
+	if err != nil {
+		return deltaBase{}, false, err
+	}
+	if ok {
+		return deltaBase{target: target, digest: base, version: version}, true, nil
 	}
 	if meta.Kind == oci.KindDelta && meta.BaseDigest != "" {
-		return deltaBase{target: target, digest: digest.Digest(meta.BaseDigest), version: meta.BaseVersion}, true
+		return deltaBase{target: target, digest: digest.Digest(meta.BaseDigest), version: meta.BaseVersion}, true, nil
 	}
-	return deltaBase{}, false
+	return deltaBase{}, false, nil
+}
+
+// bundleVersion returns the version in the bundle index that index lists,
+// read from src, or "" when src lacks it.
+func bundleVersion(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) string {
+	for _, d := range index.Manifests {
+		if d.MediaType != ocispec.MediaTypeImageIndex {
+			continue
+		}
+		b, err := fetchManifest(ctx, src, d)
+		if err != nil {
+			continue
+		}
+		if _, meta, err := oci.ParseBundleIndex(b); err == nil {
+			return meta.Version
+		}
+	}
+	return ""
 }
 
 // indexVersion returns the tag that index.json gives the bundle index,
@@ -58,9 +88,9 @@ func indexVersion(index ocispec.Index) string {
 // repository that holds the base bundle index but not all of its blobs is
 // caught later, when the copy misses a blob (see publish).
 func (p *pusher) checkDeltaBase(ctx context.Context, index ocispec.Index, src content.ReadOnlyStorage) error {
-	base, ok := findDeltaBase(index, oci.Meta{})
-	if !ok {
-		return nil
+	base, ok, err := findDeltaBase(ctx, src, index, oci.Meta{})
+	if err != nil || !ok {
+		return err
 	}
 	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: base.digest}
 	if src != nil {
@@ -69,7 +99,7 @@ func (p *pusher) checkDeltaBase(ctx context.Context, index ocispec.Index, src co
 		}
 	}
 	var exists bool
-	err := withRetry(ctx, p.log, "check base kit "+base.digest.String(), func(int) error {
+	err = withRetry(ctx, p.log, "check base kit "+base.digest.String(), func(int) error {
 		var err error
 		exists, err = p.repo.Exists(ctx, desc)
 		return err

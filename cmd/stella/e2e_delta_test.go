@@ -206,7 +206,7 @@ func TestDeltaMissingBaseRejected(t *testing.T) {
 		if r.code == 0 {
 			t.Fatalf("delta import without its base succeeded:\n%s", r.stdout)
 		}
-		for _, want := range []string{"night-01", series[0].digest, "first", "delta base missing"} {
+		for _, want := range []string{"night-01", series[0].digest, "import kit night-01 or its delta first", "delta base missing"} {
 			if !strings.Contains(r.stderr, want) {
 				t.Errorf("error lacks %q:\n%s", want, r.stderr)
 			}

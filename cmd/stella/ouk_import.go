@@ -92,7 +92,7 @@ With -o json, a failed import prints {"status": "failed", "command", "source",
 	return cmd
 }
 
-func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string) error {
+func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string) (err error) {
 	if err := o.out.validate(); err != nil {
 		return err
 	}
@@ -124,11 +124,17 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 		stderr = lines
 	}
 	log := g.logger(stderr)
+	newStore := g.absentStoreParts()
 	store, dir, err := g.openStoreCache(ctx, log, g.lockWait, importCacheSize)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	defer func() {
+		if err != nil {
+			removeUnusedStore(log, store, dir, newStore)
+		}
+	}()
 	keys, err := trustedKeys(log, dir, o.keys)
 	if err != nil {
 		return err

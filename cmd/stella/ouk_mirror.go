@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -144,7 +145,7 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string) (src content.ReadOnlyStorage, bundle ocispec.Descriptor, base string, err error) {
 	ctx := cmd.Context()
 	if kit != "active" && !isStoredKitArg(kit) {
-		return openMirrorLayout(kit)
+		return openMirrorLayout(ctx, kit)
 	}
 	store, _, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 	if err != nil {
@@ -170,7 +171,7 @@ func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string
 
 // openMirrorLayout opens the layout folder dir for mirror. For a kit file or
 // a missing path, the error names what mirror reads instead.
-func openMirrorLayout(dir string) (content.ReadOnlyStorage, ocispec.Descriptor, string, error) {
+func openMirrorLayout(ctx context.Context, dir string) (content.ReadOnlyStorage, ocispec.Descriptor, string, error) {
 	const reads = "mirror reads a kit layout folder, \"active\" or a kit digest from `stella ouk history`"
 	info, err := os.Stat(dir)
 	if err != nil {
@@ -185,17 +186,18 @@ func openMirrorLayout(dir string) (content.ReadOnlyStorage, ocispec.Descriptor, 
 		return nil, ocispec.Descriptor{}, "", err
 	}
 	base := ""
-	for _, d := range index.Manifests {
-		if dg, version, ok := delta.BaseHint(d); ok {
-			base = fmt.Sprintf("kit %s (%s)", version, dg)
-		}
+	dg, version, ok, err := delta.FindBase(ctx, src, index)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, "", err
 	}
-	for _, d := range index.Manifests {
-		if d.MediaType == ocispec.MediaTypeImageIndex {
-			return src, d, base, nil
-		}
+	if ok {
+		base = fmt.Sprintf("kit %s (%s)", version, dg)
 	}
-	return nil, ocispec.Descriptor{}, "", fmt.Errorf("layout folder %s lists no bundle index; pass a kit layout folder", dir)
+	bundle, err := delta.BundleEntry(ctx, src, index)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, "", fmt.Errorf("layout folder %s lists no bundle index; pass a kit layout folder", dir)
+	}
+	return src, bundle, base, nil
 }
 
 // withDigest returns target with @digest added, unless target names its

@@ -71,6 +71,46 @@ func (g *globalOptions) openStoreCache(_ context.Context, log *slog.Logger, wait
 	return s, dir, nil
 }
 
+// newStoreParts says which parts of a store an open is about to create.
+type newStoreParts struct {
+	folder bool // the store folder
+	db     bool // the content store in it
+}
+
+// absentStoreParts returns the parts of the store that do not exist yet.
+func (g *globalOptions) absentStoreParts() newStoreParts {
+	dir, err := g.storeDir()
+	if err != nil {
+		return newStoreParts{}
+	}
+	_, folderErr := os.Stat(dir)
+	_, dbErr := os.Stat(filepath.Join(dir, storeDBDir))
+	return newStoreParts{folder: errors.Is(folderErr, fs.ErrNotExist), db: errors.Is(dbErr, fs.ErrNotExist)}
+}
+
+// removeUnusedStore closes store and, when this command created it and it
+// holds nothing, removes it and the store folder dir if this command
+// created that too and it is empty. A failed import calls it, so that an
+// import rejected before it stored anything leaves no new store behind.
+func removeUnusedStore(log *slog.Logger, store *cas.Store, dir string, created newStoreParts) {
+	if !created.db {
+		return
+	}
+	removed, err := store.CloseAndRemoveIfEmpty()
+	if err != nil {
+		log.Warn("removing the unused new store failed", "dir", dir, "error", err)
+		return
+	}
+	if !removed || !created.folder {
+		return
+	}
+	// Remove deletes only an empty folder, so anything that another
+	// process put there meanwhile stays.
+	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		log.Debug("keeping the new store folder", "dir", dir, "error", err)
+	}
+}
+
 // checkStoreFolderAccess returns an error that names the store folder dir
 // when this user may not enter it, as when another user owns it with mode
 // 0700. Without it, the first failure is the store's attempt to create

@@ -1,11 +1,15 @@
 package delta
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
@@ -117,9 +121,10 @@ func IsDeltaEntry(d ocispec.Descriptor) bool {
 }
 
 // BaseHint returns the base digest and version that an index.json entry of
-// a delta manifest carries in its annotations. The hint is not signed: an
-// importer uses it only to reject a delta early, and checks the signed
-// delta manifest later.
+// a delta manifest carries in its annotations. The hint is not signed, and
+// tools such as oras write index.json entries without it: an importer uses
+// it only to reject a delta early, and checks the signed delta manifest
+// later.
 func BaseHint(d ocispec.Descriptor) (digest.Digest, string, bool) {
 	if !IsDeltaEntry(d) {
 		return "", "", false
@@ -129,4 +134,81 @@ func BaseHint(d ocispec.Descriptor) (digest.Digest, string, bool) {
 		return "", "", false
 	}
 	return dg, d.Annotations[oci.AnnotationBaseVersion], true
+}
+
+// entryAnnotations are the annotations of a delta manifest that its
+// index.json entry repeats.
+var entryAnnotations = []string{oci.AnnotationKind, oci.AnnotationBaseDigest, oci.AnnotationBaseVersion}
+
+// CheckEntry rejects an index.json entry d whose kind or base annotations
+// differ from those of the delta manifest m it names. The manifest is what
+// the signature covers, so such an entry was changed after signing. An
+// entry without these annotations, as oras writes it, passes.
+func CheckEntry(d ocispec.Descriptor, m ocispec.Manifest) error {
+	for _, key := range entryAnnotations {
+		got, ok := d.Annotations[key]
+		if !ok || got == m.Annotations[key] {
+			continue
+		}
+		return fmt.Errorf("index.json gives delta manifest %s the annotation %s=%q, but the signed delta manifest "+
+			"has %q; index.json was changed after the delta was signed, so copy the kit again from its source: %w",
+			d.Digest, key, got, m.Annotations[key], errdef.ErrInvalidKit)
+	}
+	return nil
+}
+
+// ManifestBase returns the base that a delta manifest, as ParseManifest
+// returned it, names in its annotations.
+func ManifestBase(m ocispec.Manifest) (digest.Digest, string) {
+	return digest.Digest(m.Annotations[oci.AnnotationBaseDigest]), m.Annotations[oci.AnnotationBaseVersion]
+}
+
+// ReadBase reads the delta manifest of index.json entry d from src and
+// returns the base it names. It rejects an entry whose annotations
+// disagree with the manifest (see CheckEntry). Nothing is verified: the
+// caller checks the signature of the manifest before it trusts the base.
+func ReadBase(ctx context.Context, src content.Fetcher, d ocispec.Descriptor) (digest.Digest, string, error) {
+	raw, err := fetchSmall(ctx, src, d)
+	if err != nil {
+		return "", "", fmt.Errorf("reading delta manifest %s: %w", d.Digest, err)
+	}
+	m, err := ParseManifest(raw)
+	if err != nil {
+		return "", "", err
+	}
+	if err := CheckEntry(d, m); err != nil {
+		return "", "", err
+	}
+	base, version := ManifestBase(m)
+	return base, version, nil
+}
+
+// FindBase returns the base of the delta that index lists: from the delta
+// manifest in src when src holds it, else from the annotations of its
+// index.json entry. ok is false when index lists no delta manifest, or
+// when neither source names the base, as for an entry without annotations
+// whose manifest src lacks. src may be nil.
+func FindBase(ctx context.Context, src content.Fetcher, index ocispec.Index) (base digest.Digest, version string, ok bool, err error) {
+	for _, d := range index.Manifests {
+		if !IsDeltaEntry(d) {
+			continue
+		}
+		if src != nil {
+			base, version, err := ReadBase(ctx, src, d)
+			if err == nil {
+				return base, version, true, nil
+			}
+			if !isMissing(err) {
+				return "", "", false, err
+			}
+		}
+		base, version, ok := BaseHint(d)
+		return base, version, ok, nil
+	}
+	return "", "", false, nil
+}
+
+// isMissing reports whether err means that a source lacks a blob.
+func isMissing(err error) bool {
+	return errors.Is(err, errdef.ErrNotFound) || errors.Is(err, fs.ErrNotExist)
 }

@@ -109,3 +109,47 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckEntryComparesSignedAnnotations(t *testing.T) {
+	m, err := ParseManifest(sampleManifest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := m.Annotations[oci.AnnotationBaseDigest]
+	entry := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, ArtifactType: ArtifactType, Digest: digest.FromString("m")}
+	for _, tc := range []struct {
+		name        string
+		annotations map[string]string
+		ok          bool
+	}{
+		{"none, as oras writes it", nil, true},
+		{"same base", map[string]string{oci.AnnotationBaseDigest: base}, true},
+		{"other base", map[string]string{oci.AnnotationBaseDigest: digest.FromString("other").String()}, false},
+		{"version the manifest lacks", map[string]string{oci.AnnotationBaseVersion: "1"}, false},
+	} {
+		entry.Annotations = tc.annotations
+		err := CheckEntry(entry, m)
+		if tc.ok && err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if !tc.ok && !errors.Is(err, errdef.ErrInvalidKit) {
+			t.Errorf("%s: error %v, want one wrapping ErrInvalidKit", tc.name, err)
+		}
+	}
+}
+
+func TestBundleEntryPrefersTaggedIndex(t *testing.T) {
+	bundle := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("bundle"),
+		Annotations: map[string]string{oci.AnnotationRefName: "2026.12.03"}}
+	image := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("image")}
+	got, err := bundleEntry(ocispec.Index{Manifests: []ocispec.Descriptor{image, bundle}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Digest != bundle.Digest {
+		t.Errorf("bundleEntry picked %s, want the tagged index %s", got.Digest, bundle.Digest)
+	}
+	if _, err := bundleEntry(ocispec.Index{Manifests: []ocispec.Descriptor{image, image}}); !errors.Is(err, errdef.ErrInvalidKit) {
+		t.Errorf("two untagged image indexes: error %v, want ErrInvalidKit", err)
+	}
+}

@@ -88,7 +88,7 @@ func closeStorage(src content.ReadOnlyStorage) {
 // FromStorage opens the kit that index lists in src, such as a kit held in
 // a content store. It reads and parses the bundle index.
 func FromStorage(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) (*Kit, error) {
-	bundle, err := bundleEntry(index)
+	bundle, err := BundleEntry(ctx, src, index)
 	if err != nil {
 		return nil, err
 	}
@@ -111,10 +111,13 @@ func (k *Kit) Close() error {
 	return k.closer.Close()
 }
 
-// bundleEntry returns the one image index in index.json with the bundle
-// artifact type, or the only image index when none carries it.
+// bundleEntry returns the bundle index entry of index.json: the one image
+// index with the bundle artifact type, or else the only image index, or
+// else the only image index that carries a tag. Tools such as oras write
+// index.json without the artifact type and list the kit's image indexes
+// beside the bundle index, but tag only the bundle index.
 func bundleEntry(index ocispec.Index) (ocispec.Descriptor, error) {
-	var indexes []ocispec.Descriptor
+	var indexes, tagged []ocispec.Descriptor
 	for _, d := range index.Manifests {
 		if d.MediaType != ocispec.MediaTypeImageIndex {
 			continue
@@ -123,12 +126,45 @@ func bundleEntry(index ocispec.Index) (ocispec.Descriptor, error) {
 			return d, nil
 		}
 		indexes = append(indexes, d)
+		if d.Annotations[oci.AnnotationRefName] != "" {
+			tagged = append(tagged, d)
+		}
 	}
-	if len(indexes) == 1 {
+	switch {
+	case len(indexes) == 1:
 		return indexes[0], nil
+	case len(tagged) == 1:
+		return tagged[0], nil
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("index.json lists %d image indexes and none has artifact type %s: %w",
-		len(indexes), oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
+	return ocispec.Descriptor{}, fmt.Errorf("index.json lists %d image indexes, %d of them tagged, and none has artifact type %s: %w",
+		len(indexes), len(tagged), oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
+}
+
+// BundleEntry returns the bundle index entry of index.json, as bundleEntry
+// does. When that finds none, it reads the image indexes from src and
+// returns the only one that is a bundle index.
+func BundleEntry(ctx context.Context, src content.Fetcher, index ocispec.Index) (ocispec.Descriptor, error) {
+	bundle, err := bundleEntry(index)
+	if err == nil {
+		return bundle, nil
+	}
+	var found []ocispec.Descriptor
+	for _, d := range index.Manifests {
+		if d.MediaType != ocispec.MediaTypeImageIndex {
+			continue
+		}
+		raw, ferr := fetchSmall(ctx, src, d)
+		if ferr != nil {
+			continue
+		}
+		if _, _, perr := oci.ParseBundleIndex(raw); perr == nil {
+			found = append(found, d)
+		}
+	}
+	if len(found) == 1 {
+		return found[0], nil
+	}
+	return ocispec.Descriptor{}, err
 }
 
 // readIndexJSON reads index.json from the start of a kit file. A kit that
@@ -301,6 +337,9 @@ func FindInfo(ctx context.Context, src content.Fetcher, index ocispec.Index, bun
 		if err != nil {
 			return nil, err
 		}
+		if err := CheckEntry(d, m); err != nil {
+			return nil, err
+		}
 		if m.Subject.Digest != bundle {
 			return nil, fmt.Errorf("delta manifest %s is for %s, not bundle index %s: %w",
 				d.Digest, m.Subject.Digest, bundle, errdef.ErrInvalidKit)
@@ -312,6 +351,12 @@ func FindInfo(ctx context.Context, src content.Fetcher, index ocispec.Index, bun
 		c, err := ParseConfig(craw)
 		if err != nil {
 			return nil, err
+		}
+		// The config and the annotations are both signed, and readers
+		// take the base from either, so they must agree.
+		if base, version := ManifestBase(m); base != c.Base.Digest || (version != "" && version != c.Base.Version) {
+			return nil, fmt.Errorf("delta manifest %s names base %s (%s) in its annotations, but its config names %s (%s): %w",
+				d.Digest, version, base, c.Base.Version, c.Base.Digest, errdef.ErrInvalidKit)
 		}
 		return &Info{Manifest: d, Config: c}, nil
 	}

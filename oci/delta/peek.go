@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
@@ -40,12 +41,12 @@ func Peek(ctx context.Context, path string) (*Summary, error) {
 			return nil, err
 		}
 		defer k.Close()
-		return summarize(k.Index, k.Bundle, k.Meta), nil
+		return summarize(ctx, k.Storage, k.Index, k.Bundle, k.Meta)
 	}
-	return peekFile(path)
+	return peekFile(ctx, path)
 }
 
-func peekFile(path string) (*Summary, error) {
+func peekFile(ctx context.Context, path string) (*Summary, error) {
 	f, err := layout.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening kit: %w", err)
@@ -68,7 +69,7 @@ func peekFile(path string) (*Summary, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kit %s: %w", path, err)
 		}
-		return summarize(*index, bundle, meta), nil
+		return summarize(ctx, nil, *index, bundle, meta)
 	}
 	for {
 		e, err := tr.Next()
@@ -119,15 +120,26 @@ func peekFile(path string) (*Summary, error) {
 // index.json yet.
 const maxEarlyBytes = 16 << 20
 
-func summarize(index ocispec.Index, bundle ocispec.Descriptor, meta oci.Meta) *Summary {
+// summarize returns the summary of a kit. The base of a delta comes from
+// its delta manifest when src holds it, else from the annotations of the
+// manifest's index.json entry. An entry without them, as oras writes it,
+// still marks the kit as a delta. src is nil for a kit file.
+func summarize(ctx context.Context, src content.Fetcher, index ocispec.Index, bundle ocispec.Descriptor, meta oci.Meta) (*Summary, error) {
 	s := &Summary{Digest: bundle.Digest, Version: meta.Version, Sequence: meta.Sequence, Kind: meta.Kind}
 	if meta.Kind == oci.KindDelta {
 		s.BaseDigest, s.BaseVersion = digest.Digest(meta.BaseDigest), meta.BaseVersion
 	}
 	for _, d := range index.Manifests {
-		if base, version, ok := BaseHint(d); ok {
-			s.Kind, s.BaseDigest, s.BaseVersion = oci.KindDelta, base, version
+		if IsDeltaEntry(d) {
+			s.Kind = oci.KindDelta
 		}
 	}
-	return s
+	base, version, ok, err := FindBase(ctx, src, index)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		s.BaseDigest, s.BaseVersion = base, version
+	}
+	return s, nil
 }
