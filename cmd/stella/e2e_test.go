@@ -33,6 +33,10 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		defer os.RemoveAll(dir)
+		// Tests that run the binary as an unprivileged user need to reach it.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			panic(err)
+		}
 		stellaBin = filepath.Join(dir, "stella")
 		out, err := exec.Command("go", "build", "-o", stellaBin, ".").CombinedOutput()
 		if err != nil {
