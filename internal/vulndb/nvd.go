@@ -21,7 +21,9 @@ type nvdCVE struct {
 	} `json:"descriptions"`
 	Metrics struct {
 		V31 []nvdMetric `json:"cvssMetricV31"`
+		V30 []nvdMetric `json:"cvssMetricV30"`
 		V40 []nvdMetric `json:"cvssMetricV40"`
+		V2  []nvdMetric `json:"cvssMetricV2"`
 	} `json:"metrics"`
 	Weaknesses []struct {
 		Description []struct {
@@ -193,12 +195,11 @@ func nvdDescription(c nvdCVE) string {
 	return ""
 }
 
-// nvdSeverity keeps one CVSS v3.1 and one v4.0 vector, preferring NVD's
-// own "Primary" score to a CNA's "Secondary" one. Reports compute the
-// base score from the vector, so NVD's baseScore is not kept.
-//
-// NOTE: cvssMetricV30 and cvssMetricV2 are not decoded, so an NVD record
-// scored only with CVSS v3.0 or v2.0 has no severity in the DB.
+// nvdSeverity keeps one CVSS v3.x vector (v3.1, else v3.0) and one v4.0
+// vector, preferring NVD's own "Primary" score to a CNA's "Secondary" one.
+// A record with neither, such as many older records, keeps its
+// CVSS v2.0 vector instead. Reports compute the base score from the
+// vector, so NVD's baseScore is not kept.
 func nvdSeverity(c nvdCVE) []Severity {
 	var out []Severity
 	pick := func(ms []nvdMetric) string {
@@ -217,11 +218,18 @@ func nvdSeverity(c nvdCVE) []Severity {
 		}
 		return best
 	}
-	if v := pick(c.Metrics.V31); v != "" {
-		out = append(out, Severity{Type: "CVSS_V3", Score: v})
+	v3 := pick(c.Metrics.V31)
+	if v3 == "" {
+		v3 = pick(c.Metrics.V30)
+	}
+	if v3 != "" {
+		out = append(out, Severity{Type: "CVSS_V3", Score: v3})
 	}
 	if v := pick(c.Metrics.V40); v != "" {
 		out = append(out, Severity{Type: "CVSS_V4", Score: v})
+	}
+	if v := pick(c.Metrics.V2); v != "" && len(out) == 0 {
+		out = append(out, Severity{Type: "CVSS_V2", Score: v})
 	}
 	return out
 }
