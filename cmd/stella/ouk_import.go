@@ -10,9 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/registry"
 
@@ -158,7 +156,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 		res, err = o.importHTTP(cmd, log, source, opts)
 		err = o.reg.explain(ctx, err)
 	case source == "-":
-		res, err = importer.ImportStream(ctx, cmd.InOrStdin(), opts)
+		res, err = o.importStdin(cmd, lines, opts)
 	case statErr != nil:
 		return fmt.Errorf("opening kit: %w; name a kit file, a layout folder, - for stdin, or an oci:// or https:// address", statErr)
 	case info.IsDir():
@@ -186,16 +184,21 @@ func (o *importOptions) importFile(cmd *cobra.Command, path string, size int64, 
 	defer f.Close()
 	var r io.Reader = f
 	if lines != nil {
-		bar := progressbar.NewOptions64(size,
-			progressbar.OptionSetWriter(lines.barWriter()),
-			progressbar.OptionSetDescription("importing"),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-		)
-		defer bar.Finish()
-		pr := progressbar.NewReader(f, bar)
-		r = &pr
+		progress := newImportProgress(lines, f, size)
+		defer progress.close()
+		r = progress
+	}
+	return importer.ImportStream(cmd.Context(), r, opts)
+}
+
+// importStdin streams a kit from standard input, with a byte counter
+// written to lines unless lines is nil.
+func (o *importOptions) importStdin(cmd *cobra.Command, lines *terminalLines, opts importer.Options) (*importer.Result, error) {
+	r := cmd.InOrStdin()
+	if lines != nil {
+		progress := newImportProgress(lines, r, -1)
+		defer progress.close()
+		r = progress
 	}
 	return importer.ImportStream(cmd.Context(), r, opts)
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 )
@@ -40,5 +42,30 @@ func TestTerminalLinesEraseBar(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), eraseLine); n != 2 {
 		t.Errorf("output erases the bar %d times, want 2 (once after each drawing): %q", n, out.String())
+	}
+}
+
+func TestImportProgressStatusAfterRead(t *testing.T) {
+	for _, size := range []int64{3000, -1} {
+		var out syncBuffer
+		lines := &terminalLines{w: &out}
+		progress := newImportProgress(lines, strings.NewReader(strings.Repeat("x", 3000)), size)
+		if _, err := io.Copy(io.Discard, progress); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(out.String(), eraseLine+"importing   read 2.9 KiB; syncing, verifying and indexing...") {
+			t.Errorf("size %d: output after the read ends %q, want the status line", size, out.String())
+		}
+		progress.close()
+		closed := out.String()
+		if !strings.HasSuffix(closed, eraseLine) {
+			t.Errorf("size %d: close leaves %q, want the status line erased", size, closed)
+		}
+		// The byte counter of an unknown size redraws itself on a timer
+		// until it is finished.
+		time.Sleep(250 * time.Millisecond)
+		if after := out.String(); after != closed {
+			t.Errorf("size %d: the bar drew %q after close", size, strings.TrimPrefix(after, closed))
+		}
 	}
 }
