@@ -294,7 +294,11 @@ func printRecords(w io.Writer, recs []vulndb.Record) error {
 			fmt.Fprintf(w, "  summary    %s\n", r.Summary)
 		} else if r.Details != "" {
 			// NVD records carry a description but no summary.
-			fmt.Fprintf(w, "  details    %s\n", truncate(strings.Join(strings.Fields(r.Details), " "), 100))
+			details := strings.Join(strings.Fields(r.Details), " ")
+			if short := truncate(details, 100); short != details {
+				details = short + " (full text with -o json)"
+			}
+			fmt.Fprintf(w, "  details    %s\n", details)
 		}
 		printRecordSeverity(w, r)
 		if r.Modified != "" {

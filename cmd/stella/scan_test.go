@@ -53,6 +53,21 @@ func TestLookupTextListsEverySeverity(t *testing.T) {
 	}
 }
 
+func TestLookupTextCutDetailsPointToJSON(t *testing.T) {
+	for details, want := range map[string]string{
+		"A short description.":      "  details    A short description.\n",
+		strings.Repeat("word ", 40): " (full text with -o json)\n",
+	} {
+		var b strings.Builder
+		if err := printRecords(&b, []vulndb.Record{{ID: "CVE-2030-0001", Details: details}}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("lookup text of %d characters of details lacks %q:\n%s", len(details), want, b.String())
+		}
+	}
+}
+
 func TestMirrorTargetNamesDigestOnce(t *testing.T) {
 	d := "sha256:" + strings.Repeat("b", 64)
 	for target, want := range map[string]string{
