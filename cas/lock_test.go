@@ -310,3 +310,36 @@ func TestCloseAndRemoveKeepsWrittenStore(t *testing.T) {
 		t.Errorf("blob %s after reopening: exists %v, error %v", d.Digest, ok, err)
 	}
 }
+
+func TestOpenWaitingForRemovedStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		store *Store
+		err   error
+	}
+	waiting := make(chan result, 1)
+	go func() {
+		w, err := Open(dir, Options{LockWait: 30 * time.Second})
+		waiting <- result{w, err}
+	}()
+	// The pause lets the second Open find the lock held before the store
+	// is removed. On a machine too slow for that, the second Open only
+	// creates the store, and the test checks less.
+	time.Sleep(200 * time.Millisecond)
+	if removed, err := s.CloseAndRemoveIfEmpty(); err != nil || !removed {
+		t.Fatalf("CloseAndRemoveIfEmpty: removed %v, error %v; want the unused store removed", removed, err)
+	}
+	r := <-waiting
+	if r.err != nil {
+		t.Fatalf("Open that waited for the lock of a store its holder removed: %v; want a new store", r.err)
+	}
+	defer r.store.Close()
+	d := push(t, r.store, []byte("after removal"), "application/octet-stream")
+	if ok, err := r.store.Exists(context.Background(), d); err != nil || !ok {
+		t.Errorf("blob %s in the new store: exists %v, error %v", d.Digest, ok, err)
+	}
+}

@@ -155,7 +155,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("creating store directory %s: %w", dir, err)
 	}
 
-	lock, err := s.acquireLock(opts.LockWait)
+	lock, err := s.acquireLock(opts.LockWait, opts.ReadOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -203,14 +203,32 @@ func Open(dir string, opts Options) (*Store, error) {
 }
 
 // acquireLock takes Pebble's directory lock, retrying with exponential
-// backoff while another holder has it and wait has not passed.
-func (s *Store) acquireLock(wait time.Duration) (*pebble.Lock, error) {
+// backoff while another holder has it and wait has not passed. When the
+// directory is gone because the holder removed the store it had created
+// and left unused (see CloseAndRemoveIfEmpty), a write open creates the
+// directory again and takes its lock, and a read-only open fails as for a
+// store that does not exist.
+func (s *Store) acquireLock(wait time.Duration, readOnly bool) (*pebble.Lock, error) {
 	deadline := time.Now().Add(wait)
 	delay := 50 * time.Millisecond
+	recreated := 0
 	for {
 		lock, err := pebble.LockDirectory(s.dir, s.fs)
 		if err == nil {
 			return lock, nil
+		}
+		if errors.Is(err, fs.ErrNotExist) && recreated < 3 {
+			recreated++
+			if readOnly {
+				return nil, fmt.Errorf("opening store %s read-only: another process removed it while this one "+
+					"waited for its lock: %w", s.dir, errdef.ErrNotFound)
+			}
+			if mkErr := s.fs.MkdirAll(s.dir, 0o755); mkErr != nil {
+				return nil, fmt.Errorf("creating store directory %s again after another process removed it: %w",
+					s.dir, mkErr)
+			}
+			s.log.Info("store was removed by the process that held its lock; creating it again", "dir", s.dir)
+			continue
 		}
 		if !isLockHeld(err) {
 			if errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) {
@@ -309,8 +327,9 @@ func (s *Store) Close() error {
 // key, removes its directory, as for a store that Open created and a
 // rejected import left unused. It reports whether it removed the
 // directory. The directory is renamed away while the lock is still held,
-// so a process that waits for the lock fails to take it instead of opening
-// a store that is being removed. Calls after the first close do nothing.
+// so a process that waits for the lock never opens the store that is being
+// removed: it creates a new one (see acquireLock). Calls after the first
+// close do nothing.
 func (s *Store) CloseAndRemoveIfEmpty() (bool, error) {
 	removed := false
 	s.closeOnce.Do(func() {

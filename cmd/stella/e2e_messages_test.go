@@ -282,4 +282,7 @@ func TestFlagMessagesForOperators(t *testing.T) {
 	if r.code != exitError || !strings.Contains(r.stderr, "name a kit file, a layout folder") {
 		t.Errorf("import of a missing file: exit %d, stderr %q", r.code, r.stderr)
 	}
+	if !strings.Contains(r.stderr, "http:// address") {
+		t.Errorf("import of a missing file does not name http:// among the sources: %q", r.stderr)
+	}
 }

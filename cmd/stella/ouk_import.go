@@ -158,7 +158,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	case source == "-":
 		res, err = o.importStdin(cmd, lines, opts)
 	case statErr != nil:
-		return fmt.Errorf("opening kit: %w; name a kit file, a layout folder, - for stdin, or an oci:// or https:// address", statErr)
+		return fmt.Errorf("opening kit: %w; name a kit file, a layout folder, - for stdin, or an oci://, https:// or http:// address", statErr)
 	case info.IsDir():
 		res, err = importer.ImportDir(ctx, source, opts)
 	default:
