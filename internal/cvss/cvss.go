@@ -115,7 +115,8 @@ var specV4 = metricSpec{
 }
 
 // Parse parses a CVSS vector string: "CVSS:3.1/AV:N/...", "CVSS:3.0/...",
-// "CVSS:4.0/..." or a v2.0 vector without prefix ("AV:N/AC:L/Au:N/...").
+// "CVSS:4.0/..." or a v2.0 vector, without prefix ("AV:N/AC:L/Au:N/..."),
+// in parentheses or with the prefix "CVSS:2.0/".
 // Metric names and values are case-sensitive, as the specifications write
 // them. Every base metric must be given, each metric at most once, and in
 // any order. An error wraps ErrInvalidVector and names the metric at fault.
@@ -156,6 +157,10 @@ func Parse(s string) (Vector, error) {
 func splitPrefix(s string) (version, body string, spec metricSpec, err error) {
 	rest, prefixed := strings.CutPrefix(s, "CVSS:")
 	if !prefixed {
+		// Some older feeds write a v2.0 vector in parentheses.
+		if len(s) > 2 && s[0] == '(' && s[len(s)-1] == ')' {
+			s = s[1 : len(s)-1]
+		}
 		if s == "" {
 			return "", "", metricSpec{}, invalid(s, "the vector is empty")
 		}
@@ -166,6 +171,9 @@ func splitPrefix(s string) (version, body string, spec metricSpec, err error) {
 		return "", "", metricSpec{}, invalid(s, "no metrics follow the prefix")
 	}
 	switch version {
+	case V2:
+		// The v2.0 guide defines no prefix, but some feeds write one.
+		return version, body, specV2, nil
 	case V30, V31:
 		return version, body, specV3, nil
 	case V40:

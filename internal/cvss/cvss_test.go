@@ -40,6 +40,8 @@ func TestBaseScoreKnownVectors(t *testing.T) {
 		{"v2 CVE-2003-0062", "AV:L/AC:H/Au:N/C:C/I:C/A:C", 6.2, RatingMedium},
 		{"v2 CVE-2022-1576", "AV:N/AC:M/Au:N/C:N/I:P/A:N", 4.3, RatingMedium},
 		{"v2 no impact", "AV:N/AC:L/Au:N/C:N/I:N/A:N", 0.0, RatingLow},
+		{"v2 with the prefix some feeds write", "CVSS:2.0/AV:N/AC:L/Au:N/C:C/I:C/A:C", 10.0, RatingHigh},
+		{"v2 in parentheses", "(AV:N/AC:L/Au:N/C:N/I:N/A:C)", 7.8, RatingHigh},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
