@@ -325,19 +325,7 @@ func TestLookupCPEPreReleaseNumberAfterHyphen(t *testing.T) {
 		{"1.0-beta2", []string{"CVE-2030-0622", "CVE-2030-0623"}},
 	}
 	for _, c := range cases {
-		recs, err := db.LookupCPE("cpe:2.3:a:acme:widget:" + c.version + ":*:*:*:*:*:*:*")
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := possiblyByID(recs)
-		if len(got) != len(c.want) {
-			t.Errorf("LookupCPE(widget %s) = %v, want confirmed %v", c.version, got, c.want)
-		}
-		for _, id := range c.want {
-			if reason, ok := got[id]; !ok || reason != "" {
-				t.Errorf("LookupCPE(widget %s): %s found %v, possibly affected %q, want confirmed", c.version, id, ok, reason)
-			}
-		}
+		checkWidgetConfirmed(t, db, c.version, c.want)
 	}
 }
 
@@ -374,18 +362,25 @@ func TestLookupCPEMavenQualifiers(t *testing.T) {
 		{"4.2.1.GA", []string{"CVE-2030-0632"}},
 	}
 	for _, c := range cases {
-		recs, err := db.LookupCPE("cpe:2.3:a:acme:widget:" + c.version + ":*:*:*:*:*:*:*")
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := possiblyByID(recs)
-		if len(got) != len(c.want) {
-			t.Errorf("LookupCPE(widget %s) = %v, want confirmed %v", c.version, got, c.want)
-		}
-		for _, id := range c.want {
-			if reason, ok := got[id]; !ok || reason != "" {
-				t.Errorf("LookupCPE(widget %s): %s found %v, possibly affected %q, want confirmed", c.version, id, ok, reason)
-			}
+		checkWidgetConfirmed(t, db, c.version, c.want)
+	}
+}
+
+// checkWidgetConfirmed checks that a lookup of acme:widget at version
+// returns exactly the records want, each confirmed.
+func checkWidgetConfirmed(t *testing.T, db *DB, version string, want []string) {
+	t.Helper()
+	recs, err := db.LookupCPE("cpe:2.3:a:acme:widget:" + version + ":*:*:*:*:*:*:*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := possiblyByID(recs)
+	if len(got) != len(want) {
+		t.Errorf("LookupCPE(widget %s) = %v, want confirmed %v", version, got, want)
+	}
+	for _, id := range want {
+		if reason, ok := got[id]; !ok || reason != "" {
+			t.Errorf("LookupCPE(widget %s): %s found %v, possibly affected %q, want confirmed", version, id, ok, reason)
 		}
 	}
 }
