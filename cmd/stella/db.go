@@ -277,6 +277,7 @@ func validateLookupQuery(purl, cpe string) error {
 }
 
 func printRecords(w io.Writer, recs []vulndb.Record) error {
+	w = textWriter{w}
 	if len(recs) == 0 {
 		fmt.Fprintln(w, "No record found.")
 		return nil

@@ -60,3 +60,22 @@ func printable(s string) string {
 		return r
 	}, s)
 }
+
+// textWriter writes text output with every control character other than
+// newline and tab replaced, because record text comes from the feeds and
+// could otherwise carry terminal escapes that retitle or clear the
+// terminal, or hide lines.
+type textWriter struct{ w io.Writer }
+
+func (t textWriter) Write(p []byte) (int, error) {
+	clean := strings.Map(func(r rune) rune {
+		if r != '\n' && r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r)) {
+			return '?'
+		}
+		return r
+	}, string(p))
+	if _, err := io.WriteString(t.w, clean); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

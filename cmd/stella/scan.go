@@ -652,6 +652,7 @@ func severityOf(r vulndb.Record) string {
 }
 
 func printScan(w io.Writer, rep *scanReport) error {
+	w = textWriter{w}
 	fmt.Fprintf(w, "Scanned %d %s of %s against kit %s: %d %s, %d skipped\n",
 		rep.Packages, plural(rep.Packages, "package", "packages"), rep.SBOM, rep.Kit.Version,
 		len(rep.Findings), plural(len(rep.Findings), "finding", "findings"), len(rep.Skipped))

@@ -245,3 +245,28 @@ func TestWithSBOMVersionReplacesVersion(t *testing.T) {
 		}
 	}
 }
+
+// Record text comes from the feeds, so the text output must not pass on
+// terminal escapes, such as one that sets the window title or clears the
+// screen.
+func TestTextOutputReplacesControlCharacters(t *testing.T) {
+	const hostile = "overflow\x1b]0;owned\x07\x1b[2J\u202e"
+	var scan strings.Builder
+	rep := &scanReport{Packages: 1, SBOM: "sbom.json", Findings: []finding{{Package: "widget", Version: "1.5",
+		ID: "CVE-2030-0001", Summary: hostile}}}
+	if err := printScan(&scan, rep); err != nil {
+		t.Fatal(err)
+	}
+	var lookup strings.Builder
+	if err := printRecords(&lookup, []vulndb.Record{{ID: "CVE-2030-0001", Summary: hostile, Details: hostile}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"scan": scan.String(), "lookup": lookup.String()} {
+		if strings.ContainsAny(out, "\x1b\x07\u202e") {
+			t.Errorf("%s text passes on control characters: %q", name, out)
+		}
+		if !strings.Contains(out, "overflow?]0;owned??[2J?") {
+			t.Errorf("%s text does not mark the replaced characters: %q", name, out)
+		}
+	}
+}
