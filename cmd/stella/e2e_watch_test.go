@@ -216,6 +216,10 @@ func TestWatchRejectionNamesImportOverride(t *testing.T) {
 	if !strings.Contains(r.stderr, want) {
 		t.Errorf("rejection does not say to run %q:\n%s", want, r.stderr)
 	}
+	// Installing the builder's key comes first, before the unsafe way.
+	if keys := "put the builder's public key into " + filepath.Join(e.store, "keys"); !strings.Contains(r.stderr, keys) {
+		t.Errorf("rejection does not say to %s:\n%s", keys, r.stderr)
+	}
 }
 
 func TestWatchRejectsKitsOfOneSequence(t *testing.T) {

@@ -202,8 +202,14 @@ func (w *watcher) withManualOverride(err error, path string) error {
 	case errors.Is(err, errdef.ErrDowngrade):
 		flag, intro = "--allow-downgrade", "watch never imports an older kit; to import it anyway, run"
 	case errors.Is(err, errdef.ErrSignature):
-		flag, intro = "--insecure-skip-signature", "watch never skips the signature check; if you trust the "+
-			"kit's builder, add the builder's public key with --key, or run"
+		keys := "the store's keys folder"
+		if w.storeDir != "" {
+			keys = filepath.Join(w.storeDir, "keys")
+		}
+		flag, intro = "--insecure-skip-signature", "watch never skips the signature check. If you trust the "+
+			"kit's builder, put the builder's public key into "+keys+" (or pass it to watch with --key) and "+
+			"delete the kit's .stella-rejected note, so the next round imports it. To import it without any "+
+			"signature check, which trusts whoever could write the file, run"
 	default:
 		return err
 	}
