@@ -289,7 +289,20 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 		}
 		failure = "no trusted key is configured (pass --key or put the public key in " + dir + ")"
 	default:
-		failure = "no signature verifies with a trusted key: " + strings.Join(reasons, "; ")
+		for _, r := range reasons {
+			s.opts.Logger.Debug("signature did not verify", "reason", r)
+		}
+		dir := s.opts.KeysDir
+		if dir == "" {
+			dir = "the store's keys folder"
+		}
+		outcome := "its signature does not verify"
+		if len(candidates) > 1 {
+			outcome = fmt.Sprintf("none of its %d signatures verifies", len(candidates))
+		}
+		failure = fmt.Sprintf("%s with the trusted %s %s, so another key signed it. "+
+			"If you trust its builder, put the builder's public key into %s or pass it with --key",
+			outcome, plural(len(s.opts.Keys), "key", "keys"), trustedKeyNames(s.opts.Keys), dir)
 	}
 	if s.opts.InsecureSkipSignature {
 		s.signatureSkipped = true
@@ -494,4 +507,26 @@ func joinNote(note, more string) string {
 		return more
 	}
 	return note + "; " + more
+}
+
+// trustedKeyNames lists keys by file and the start of their ID, such as
+// "keys/cosign.pub (ID e392ee311741)".
+func trustedKeyNames(keys []sign.TrustedKey) string {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		id := k.ID
+		if len(id) > 12 {
+			id = id[:12]
+		}
+		names[i] = fmt.Sprintf("%s (ID %s)", k.Source, id)
+	}
+	return strings.Join(names, ", ")
+}
+
+// plural returns the singular form when n is 1, else the plural form.
+func plural(n int, singular, pluralForm string) string {
+	if n == 1 {
+		return singular
+	}
+	return pluralForm
 }

@@ -37,6 +37,16 @@ func TestImportMissingKeyFile(t *testing.T) {
 	expectFailure(t, r, exitError, "trusted key "+missing+": no such file; check the path")
 }
 
+func TestImportOtherKeyNamesKeyFile(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar.zst")
+	_, otherPub := e.keygen("other")
+
+	r := e.run("ouk", "import", "--key", otherPub, kit)
+	expectFailure(t, r, exitRejected, "its signature does not verify with the trusted key "+otherPub+" (ID ",
+		"so another key signed it", "put the builder's public key into "+filepath.Join(e.store, "keys"))
+}
+
 func TestInspectDeltaBaseInStore(t *testing.T) {
 	e := newEnv(t)
 	series := e.buildSeries(3)
