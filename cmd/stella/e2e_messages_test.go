@@ -265,6 +265,11 @@ func TestFlagMessagesForOperators(t *testing.T) {
 	if r.code != exitUsage || !strings.Contains(r.stderr, "give a duration such as 30s") {
 		t.Errorf("--lock-timeout 5x: exit %d, stderr %q", r.code, r.stderr)
 	}
+	for _, command := range [][]string{{"build", "-o", filepath.Join(e.dir, "k.tar")}, {"sign"}, {"delta", "-o", filepath.Join(e.dir, "d.tar")}} {
+		args := append([]string{"ouk"}, command...)
+		r = e.run(append(args, "--key", e.key, "--key", e.pub)...)
+		expectFailure(t, r, exitUsage, `for "--key" flag: given twice`)
+	}
 
 	// An upper-case format is the same format.
 	status := e.must("ouk", "status", "-o", "JSON")

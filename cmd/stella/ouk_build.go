@@ -133,7 +133,7 @@ the delta's bundle digest is the full kit's.`,
 	f.StringArrayVar(&o.spec.Feeds, "feed", nil, "vulnerability feed KIND=PATH (repeatable)")
 	f.StringArrayVar(&o.spec.Images, "image", nil, "image REF=PATH (repeatable)")
 	f.StringVar(&o.spec.SBOM, "sbom", "", "SPDX 2.3 JSON SBOM to carry (default: generated from the kit)")
-	f.StringVar(&o.spec.Key, "key", "", "private key to sign with, ECDSA or RSA (cosign.key, or PKCS#8 or SEC 1 EC PEM)")
+	f.Var(newOnceString(&o.spec.Key), "key", "private key to sign with, ECDSA or RSA (cosign.key, or PKCS#8 or SEC 1 EC PEM)")
 	f.StringVar(&o.spec.Expires, "expires", "", "time until the kit expires, such as 720h or 30d (default never)")
 	f.StringVar(&o.spec.Base, "base", "", "previous kit whose DB layers are reused; adds one overlay layer")
 	f.BoolVar(&o.spec.Rollup, "rollup", false, "with --base, write fresh base layers instead of an overlay")
@@ -226,7 +226,8 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 // build the records changed and removed.
 func printBuildSummary(w io.Writer, res *build.Result, overlay bool) {
 	s := res.Summary
-	fmt.Fprintf(w, "DB: %d records in %d layers (%d new)\n", s.Records, res.Layers, s.NewLayers)
+	fmt.Fprintf(w, "DB: %d %s in %d %s (%d new)\n", s.Records, plural(s.Records, "record", "records"),
+		res.Layers, plural(res.Layers, "layer", "layers"), s.NewLayers)
 	fmt.Fprintf(w, "Source records: %d read, %d accepted, %d skipped, %d merged, %d withdrawn\n",
 		s.Read, s.Accepted, s.Skipped, s.Merged, s.Withdrawn)
 	if len(s.SkipReasons) > 0 {

@@ -56,7 +56,7 @@ lower sequence than NEW. The compression follows the name of DELTA (.tar,
 	f.StringVar(&o.from, "from", "", "older base kit: file, layout folder, \"active\", or bundle digest or digest prefix in the store")
 	f.StringVar(&o.to, "to", "", "newer kit: file, layout folder, \"active\", or bundle digest or digest prefix in the store")
 	f.StringVarP(&o.output, "output", "o", "", "delta file to write (.tar, .tar.gz, .tgz, .tar.zst or .tzst)")
-	f.StringVar(&o.key, "key", "", "private key that signs the delta manifest, ECDSA or RSA (cosign.key, or PKCS#8 or SEC 1 EC PEM)")
+	f.Var(newOnceString(&o.key), "key", "private key that signs the delta manifest, ECDSA or RSA (cosign.key, or PKCS#8 or SEC 1 EC PEM)")
 	f.StringVar(&o.format, "format", "text", "result format: text or json")
 	return cmd
 }

@@ -67,7 +67,7 @@ operators can check the file before importing it:
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "private key, ECDSA or RSA (cosign.key, or PKCS#8 or SEC 1 EC PEM)")
+	cmd.Flags().Var(newOnceString(&key), "key", "private key, ECDSA or RSA (cosign.key, or PKCS#8 or SEC 1 EC PEM)")
 	cmd.Flags().StringVar(&out, "output-signature", "", "signature file to write (default KIT.sig)")
 	format.register(cmd)
 	return cmd

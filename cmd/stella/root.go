@@ -130,3 +130,30 @@ func flagErrorText(err error) string {
 	}
 	return head + " flag: " + detail
 }
+
+// onceString is a string flag that may be given only once, for a flag
+// such as the signing key, where a second value silently replacing the
+// first would sign with a key the operator did not mean.
+type onceString struct {
+	value *string
+	set   bool
+}
+
+func newOnceString(p *string) *onceString { return &onceString{value: p} }
+
+func (o *onceString) String() string {
+	if o.value == nil {
+		return ""
+	}
+	return *o.value
+}
+
+func (o *onceString) Set(s string) error {
+	if o.set {
+		return fmt.Errorf("given twice (%q and %q); a kit is signed with one key, so give it once", *o.value, s)
+	}
+	*o.value, o.set = s, true
+	return nil
+}
+
+func (o *onceString) Type() string { return "string" }
