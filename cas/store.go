@@ -212,6 +212,7 @@ func (s *Store) acquireLock(wait time.Duration, readOnly bool) (*pebble.Lock, er
 	deadline := time.Now().Add(wait)
 	delay := 50 * time.Millisecond
 	recreated := 0
+	warned := false
 	for {
 		lock, err := pebble.LockDirectory(s.dir, s.fs)
 		if err == nil {
@@ -248,7 +249,13 @@ func (s *Store) acquireLock(wait time.Duration, readOnly bool) (*pebble.Lock, er
 				"wait for that process to finish or stop it, or retry with a longer lock wait",
 				s.dir, errdef.ErrStoreInUse, holder)
 		}
-		s.log.Info("store is in use, retrying", "dir", s.dir, "retryIn", min(delay, remaining))
+		if !warned {
+			// Said once, so a command that waits does not look hung.
+			warned = true
+			s.log.Warn("store is in use by another stella process; waiting for it to finish",
+				"dir", s.dir, "holder", s.readHolder(), "waitUpTo", remaining.Round(time.Second))
+		}
+		s.log.Debug("store is in use, retrying", "dir", s.dir, "retryIn", min(delay, remaining))
 		time.Sleep(min(delay, remaining))
 		delay = min(2*delay, time.Second)
 	}

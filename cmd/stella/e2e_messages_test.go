@@ -204,6 +204,14 @@ func TestStoreInUseNamesLockTimeout(t *testing.T) {
 	if want := fmt.Sprintf("(pid %d, ", os.Getpid()); !strings.Contains(r.stderr, want) {
 		t.Errorf("error does not name the process holding the store, %s:\n%s", want, r.stderr)
 	}
+	// While it waits, the command says so once.
+	if n := strings.Count(r.stderr, "store is in use by another stella process; waiting"); n != 1 {
+		t.Errorf("the wait is announced %d times, want once:\n%s", n, r.stderr)
+	}
+	r = e.run("-q", "--lock-timeout", "100ms", "ouk", "status")
+	if strings.Contains(r.stderr, "waiting") {
+		t.Errorf("-q announces the wait:\n%s", r.stderr)
+	}
 }
 
 // TestHistoryMarksRemovedKits checks that history marks the kits gc
