@@ -383,7 +383,18 @@ func parseOSVRecord(name, pos string, raw []byte) (source, *RecordError) {
 
 func invalidJSON(name, pos string, err error) *RecordError {
 	return &RecordError{File: name, Record: pos, Reason: "invalid-json",
-		Err: fmt.Errorf("%v: %w", err, errdef.ErrInvalidRecord)}
+		Err: fmt.Errorf("%s: %w", jsonDecodeProblem(err), errdef.ErrInvalidRecord)}
+}
+
+// jsonDecodeProblem describes a decoding error of a record with the JSON
+// field and type in place of the decoder's Go type names.
+func jsonDecodeProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		field := strings.TrimPrefix(typeErr.Field, "Record.")
+		return fmt.Sprintf("field %q is a JSON %s, which the record format does not allow there", field, typeErr.Value)
+	}
+	return err.Error()
 }
 
 // recordProblem is a validation failure with the reason counted in the

@@ -317,3 +317,14 @@ func TestReadFolderSkipsLinkToParent(t *testing.T) {
 		t.Errorf("records read = %v, want C-1 only", ids)
 	}
 }
+
+func TestParseOSVRecordNamesJSONField(t *testing.T) {
+	_, err := parseOSVRecord("x.json", "", []byte(`{"id":"X-1","modified":"2026-01-01T00:00:00Z","aliases":5}`))
+	if err == nil {
+		t.Fatal("a record whose aliases are a number parsed")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, `field "aliases" is a JSON number`) || strings.Contains(msg, "Go struct") {
+		t.Errorf("error %q does not name the field and its JSON type in the record's terms", msg)
+	}
+}
