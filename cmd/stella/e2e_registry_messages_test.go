@@ -174,6 +174,14 @@ func TestRegistryAuthAndProtocolHints(t *testing.T) {
 	r := e.run("ouk", "push", "--plain-http", kit, reg.host+"/k/kit:1")
 	expectFailure(t, r, exitError, "400", "speaks HTTPS", "so drop --plain-http")
 
+	// A CA file that did not sign the registry's certificate.
+	otherCA, _ := writeTLSFiles(t, t.TempDir(), "")
+	r = e.run("ouk", "push", "--ca-file", otherCA, kit, reg.host+"/k/kit:1")
+	expectFailure(t, r, exitError, "--ca-file "+otherCA+" does not hold the CA that signed the server's certificate")
+	if strings.Contains(r.stderr, "pass the registry's CA certificate with --ca-file") {
+		t.Errorf("message tells to pass the flag that was passed:\n%s", r.stderr)
+	}
+
 	r = e.runIn([]byte("wrong-password\n"), "ouk", "push", "--ca-file", reg.caFile, "-u", registryUser, "--password-stdin",
 		kit, reg.host+"/k/kit:1")
 	expectFailure(t, r, exitError, reg.host+" rejected the credentials for user "+registryUser)

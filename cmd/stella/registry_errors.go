@@ -89,6 +89,9 @@ func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.Error
 		return "; a registry that speaks HTTPS responds to plain HTTP with 400, so drop --plain-http"
 	case errors.Is(err, auth.ErrBasicCredentialNotFound):
 		return r.unauthorizedHint(ctx)
+	case (strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate")) && r.caFile != "":
+		return fmt.Sprintf("; --ca-file %s does not hold the CA that signed the server's certificate, or the "+
+			"certificate does not name the host you gave: check both", r.caFile)
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate"):
 		return "; pass the registry's CA certificate with --ca-file, or --insecure to skip TLS verification"
 	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
