@@ -594,6 +594,9 @@ func parseFeed(s string) (vulndb.Feed, error) {
 	case kind == "osv" || kind == "ghsa" || kind == "nvd":
 	case strings.HasPrefix(kind, "regional:") && len(kind) > len("regional:"):
 		feed.Kind, feed.Name = "regional", strings.TrimPrefix(kind, "regional:")
+		if err := vulndb.ValidateCatalogueName(feed.Name); err != nil {
+			return vulndb.Feed{}, usagef("feed %q: %v", s, err)
+		}
 	default:
 		return vulndb.Feed{}, usagef("feed kind %q is unknown; use osv, ghsa, nvd or regional:NAME", kind)
 	}

@@ -53,12 +53,36 @@ func (f Feed) Validate() error {
 			return fmt.Errorf("regional feed %s has no catalogue name; set Feed.Name: %w",
 				f.Path, errdef.ErrInvalidRecord)
 		}
+		if err := ValidateCatalogueName(f.Name); err != nil {
+			return fmt.Errorf("regional feed %s: %v: %w", f.Path, err, errdef.ErrInvalidRecord)
+		}
 	default:
 		return fmt.Errorf("feed kind %q is unknown; use osv, ghsa, nvd or regional: %w",
 			f.Kind, errdef.ErrInvalidRecord)
 	}
 	if f.Path == "" {
 		return fmt.Errorf("%s feed has no path: %w", f.Kind, errdef.ErrInvalidRecord)
+	}
+	return nil
+}
+
+// maxCatalogueName is the longest catalogue name of a regional feed.
+const maxCatalogueName = 64
+
+// ValidateCatalogueName reports a catalogue name of a regional feed that is
+// not one word of letters, digits, "-", "_" and ".", starting with a
+// letter or digit, of at most 64 characters. The name labels the feed's
+// records in every kit and report, so a slash or a space there would read
+// as a path or as two words.
+func ValidateCatalogueName(name string) error {
+	valid := name != "" && len(name) <= maxCatalogueName && (isASCIILetter(name[0]) || isDigit(name[0]))
+	for i := 0; valid && i < len(name); i++ {
+		c := name[i]
+		valid = isASCIILetter(c) || isDigit(c) || c == '-' || c == '_' || c == '.'
+	}
+	if !valid {
+		return fmt.Errorf("catalogue name %q is invalid; use letters, digits, '-', '_' and '.', starting with a "+
+			"letter or digit, at most %d characters, such as demo-cert", name, maxCatalogueName)
 	}
 	return nil
 }

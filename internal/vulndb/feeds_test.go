@@ -328,3 +328,19 @@ func TestParseOSVRecordNamesJSONField(t *testing.T) {
 		t.Errorf("error %q does not name the field and its JSON type in the record's terms", msg)
 	}
 }
+
+func TestValidateCatalogueName(t *testing.T) {
+	for name, valid := range map[string]bool{
+		"demo-cert": true, "CERT.bund_2": true, "9cert": true, strings.Repeat("a", 64): true,
+		"": false, "Cert X": false, "x/../y": false, ".hidden": false, "-dash": false,
+		strings.Repeat("a", 65): false, "cert\x1b[2J": false,
+	} {
+		if err := ValidateCatalogueName(name); (err == nil) != valid {
+			t.Errorf("ValidateCatalogueName(%q) = %v, want valid %v", name, err, valid)
+		}
+	}
+	err := Feed{Kind: FeedRegional, Name: "x/y", Path: "feeds"}.Validate()
+	if !errors.Is(err, errdef.ErrInvalidRecord) {
+		t.Errorf("Validate of a regional feed named x/y = %v, want an invalid record", err)
+	}
+}
