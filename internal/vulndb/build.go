@@ -146,7 +146,7 @@ type SourceInfo struct {
 
 // Build reads the feeds, merges their records and writes the DB layers and
 // config. With a Base and no Rollup it reuses the base layers and adds one
-// overlay layer, possibly empty, with the changes. A feed without a valid
+// overlay layer with the changes, or none when nothing changed. A feed without a valid
 // record fails the build with an error wrapping errdef.ErrEmptyFeed, and a
 // build with a Base checks opts.Removal before it writes any layer.
 func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
@@ -398,6 +398,11 @@ func overlayLayers(base *PreviousDB, prev map[string]baseRecord, recs []Record, 
 		if d.MediaType == oci.MediaTypeDBLayer {
 			out = append(out, Layer{Descriptor: d})
 		}
+	}
+	if len(changes) == 0 {
+		// Nothing changed, and an empty layer would only lengthen every
+		// lookup's walk over the layers.
+		return out, nil
 	}
 	title := fmt.Sprintf("db/overlay/%s.ndjson.zst", created.UTC().Format("20060102T150405Z"))
 	l, err := newLayer(changes, LayerOverlay, "", title)
