@@ -103,9 +103,12 @@ With --base, records the new feeds lack become removals (tombstones) in the
 new kit. To keep a missing mount or a forgotten --feed from wiping a site's
 DB, the build stops before writing anything when a source (osv, ghsa, nvd or
 regional:NAME) that contributed records to the base kit is not given with
---feed; name it with --drop-source to remove its records on purpose. It also
-stops when it would remove more than half of the records of a base DB of 100
-records or more, unless --allow-mass-removal is given.
+--feed; name it with --drop-source to remove its records on purpose. Unless
+--allow-mass-removal is given, it also stops when it would remove more than
+half of the records of a base DB of 100 records or more, or of an ecosystem
+or source with 20 records or more in the base, and when it lacks a feed input
+of the base kit, such as one all.zip, and would remove records of that input's
+source and ecosystems.
 
 With --delta (and --base), -o names the delta from the base kit to the new
 kit, and the full new kit is written to --full-output, by default the -o
@@ -140,7 +143,8 @@ the delta's bundle digest is the full kit's.`,
 	f.StringArrayVar(&o.spec.DropSources, "drop-source", nil,
 		"with --base, a source of the base kit (osv, ghsa, nvd or regional:NAME) whose records to remove (repeatable)")
 	f.BoolVar(&o.spec.AllowMassRemoval, "allow-mass-removal", false,
-		"with --base, allow removing more than half of the base kit's records")
+		"with --base, allow removing more than half of the base kit's records, or of one ecosystem or source, "+
+			"and the records of a feed input of the base kit that is left out")
 	f.BoolVar(&o.spec.DropBaseImages, "drop-base-images", false,
 		"with --base and no --image, leave out the base kit's images instead of carrying them over")
 	f.BoolVar(&o.spec.IndexTables, "index-tables", false,

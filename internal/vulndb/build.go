@@ -135,6 +135,13 @@ type SourceInfo struct {
 	// Path is the feed's folder, file or zip archive. It is left out of
 	// the DB config, so the build host's paths do not reach the kit.
 	Path string `json:"-"`
+	// Input is the last element of Path, such as "all.zip" or "osv". A
+	// later build with this DB as its base uses it to notice a missing
+	// input of a kind it still reads.
+	Input string `json:"input,omitempty"`
+	// Ecosystems counts the feed's records per ecosystem, as
+	// Summary.Ecosystems does.
+	Ecosystems map[string]int `json:"ecosystems,omitempty"`
 	// Snapshot is the newest modified time among the feed's records, the
 	// best offline estimate of when the feed was taken.
 	Snapshot time.Time `json:"snapshot"`
@@ -174,13 +181,14 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 
 	var prev map[string]baseRecord
 	if opts.Base != nil && opts.Base.Fetch != nil {
-		if err := checkBaseConfig(opts.Base.Config); err != nil {
+		baseSources, err := checkBaseConfig(opts.Base.Config)
+		if err != nil {
 			return nil, err
 		}
 		if prev, err = loadBaseRecords(ctx, opts.Base); err != nil {
 			return nil, err
 		}
-		if err := opts.Removal.check(prev, recs, opts.Feeds, opts.Logger); err != nil {
+		if err := opts.Removal.check(prev, baseSources, recs, sum.Sources, opts.Logger); err != nil {
 			return nil, err
 		}
 	}
@@ -231,7 +239,8 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 	sum := Summary{SkipReasons: map[string]int{}, WarningReasons: map[string]int{}}
 	var srcs []source
 	for _, f := range opts.Feeds {
-		info := SourceInfo{Kind: f.Kind, Name: f.Name}
+		info := SourceInfo{Kind: f.Kind, Name: f.Name, Path: f.Path, Input: f.input(),
+			Ecosystems: map[string]int{}}
 		var snapshot string
 		warned := 0
 		fr := &feedReader{
@@ -247,6 +256,9 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 			emit: func(s source) {
 				srcs = append(srcs, s)
 				info.Records++
+				for _, e := range ecosystemsOrNone(&s.rec) {
+					info.Ecosystems[e]++
+				}
 				if s.rec.Modified > snapshot {
 					snapshot = s.rec.Modified
 				}
@@ -319,15 +331,20 @@ func layerEcosystem(r *Record) string {
 func countEcosystems(recs []Record) map[string]int {
 	out := map[string]int{}
 	for i := range recs {
-		es := ecosystemsOf(&recs[i])
-		if len(es) == 0 {
-			es = []string{noEcosystem}
-		}
-		for _, e := range es {
+		for _, e := range ecosystemsOrNone(&recs[i]) {
 			out[e]++
 		}
 	}
 	return out
+}
+
+// ecosystemsOrNone is ecosystemsOf, with noEcosystem for a record that
+// names no package.
+func ecosystemsOrNone(r *Record) []string {
+	if es := ecosystemsOf(r); len(es) > 0 {
+		return es
+	}
+	return []string{noEcosystem}
 }
 
 // baseLayers splits records (sorted by ID) by ecosystem and, past max
@@ -375,9 +392,9 @@ func layerFileName(e string) string {
 func overlayLayers(base *PreviousDB, prev map[string]baseRecord, recs []Record, created time.Time, sum *Summary) ([]Layer, error) {
 	var changes []Record
 	for i := range recs {
-		b, err := marshalJSON(&recs[i])
+		b, err := encodeLine(&recs[i])
 		if err != nil {
-			return nil, fmt.Errorf("encoding record %s: %w", recs[i].ID, err)
+			return nil, err
 		}
 		old, ok := prev[recs[i].ID]
 		delete(prev, recs[i].ID)
@@ -422,8 +439,9 @@ func tombstone(id string, created time.Time) Record {
 
 // baseRecord is the part of a live record of the base DB that a build compares.
 type baseRecord struct {
-	hash    [32]byte // SHA-256 of the record's line
-	sources []string // the sources that contributed it, as Feed.source names them
+	hash       [32]byte // SHA-256 of the record's line
+	sources    []string // the sources that contributed it, as Feed.source names them
+	ecosystems []string // as ecosystemsOrNone returns them
 }
 
 // loadBaseRecords reads every base layer, oldest first, and returns each
@@ -458,7 +476,8 @@ func loadLayerHashes(ctx context.Context, base *PreviousDB, d ocispec.Descriptor
 			delete(out, r.ID)
 			return nil
 		}
-		out[r.ID] = baseRecord{hash: sha256.Sum256(line), sources: recordSources(&r)}
+		out[r.ID] = baseRecord{hash: sha256.Sum256(line), sources: recordSources(&r),
+			ecosystems: ecosystemsOrNone(&r)}
 		return nil
 	})
 	if err != nil {
@@ -471,18 +490,19 @@ func loadLayerHashes(ctx context.Context, base *PreviousDB, d ocispec.Descriptor
 }
 
 // checkBaseConfig rejects a base DB of another schema, whose records could
-// not be compared line by line.
-func checkBaseConfig(raw []byte) error {
+// not be compared line by line, and returns the feeds the base was built
+// from.
+func checkBaseConfig(raw []byte) ([]SourceInfo, error) {
 	if len(raw) == 0 {
-		return nil
+		return nil, nil
 	}
 	var c Config
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return fmt.Errorf("decoding base DB config: %v: %w", err, errdef.ErrInvalidKit)
+		return nil, fmt.Errorf("decoding base DB config: %v: %w", err, errdef.ErrInvalidKit)
 	}
 	if c.Schema != "" && c.Schema != oci.SchemaVersion {
-		return fmt.Errorf("base DB has schema %q and this build writes %q; build with rollup: %w",
+		return nil, fmt.Errorf("base DB has schema %q and this build writes %q; build with rollup: %w",
 			c.Schema, oci.SchemaVersion, errdef.ErrInvalidKit)
 	}
-	return nil
+	return c.Sources, nil
 }

@@ -51,6 +51,9 @@ func newConfig(created time.Time, sum *Summary, layers []Layer) ([]byte, error) 
 		if c.Sources[i].Name != c.Sources[j].Name {
 			return c.Sources[i].Name < c.Sources[j].Name
 		}
+		if c.Sources[i].Input != c.Sources[j].Input {
+			return c.Sources[i].Input < c.Sources[j].Input
+		}
 		// Two feeds of one kind and name sort by their content, so the
 		// order of --feed flags never changes the config's bytes.
 		if !c.Sources[i].Snapshot.Equal(c.Sources[j].Snapshot) {

@@ -90,6 +90,20 @@ func ValidateCatalogueName(name string) error {
 // source returns the feed's source name, such as "ghsa" or "regional:NAME".
 func (f Feed) source() string { return sourceName(f.Kind, f.Name) }
 
+// input returns the identifier of the feed's input that the DB config
+// keeps: the last element of its path, such as "all.zip". It leaves out
+// the folders above, so the build host's layout does not reach the kit
+// and a feed downloaded into a new dated folder each night keeps its
+// identifier.
+func (f Feed) input() string {
+	path := f.Path
+	// An absolute path names "." and ".." by the folders they stand for.
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return filepath.Base(path)
+}
+
 // RecordError describes one source record that a reader rejected.
 type RecordError struct {
 	File   string // file, or "archive.zip!entry"
@@ -327,7 +341,7 @@ func (fr *feedReader) readZip(ctx context.Context, path string) error {
 // parse decodes the content of one file and emits its records.
 func (fr *feedReader) parse(name string, data []byte) {
 	if len(data) > maxFeedFile {
-		fr.reject(&RecordError{File: name, Reason: "too-large",
+		fr.reject(&RecordError{File: name, Reason: reasonTooLarge,
 			Err: fmt.Errorf("file exceeds %d bytes: %w", maxFeedFile, errdef.ErrSizeExceedsLimit)})
 		return
 	}
@@ -369,6 +383,10 @@ func parseOSV(name string, data []byte) ([]source, []*RecordError) {
 		var out []source
 		var errs []*RecordError
 		for i, raw := range raws {
+			if err := checkRecordSize(name, fmt.Sprintf("#%d", i+1), raw, osvRecordID); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 			s, err := parseOSVRecord(name, fmt.Sprintf("#%d", i+1), raw)
 			if err != nil {
 				errs = append(errs, err)
@@ -378,11 +396,76 @@ func parseOSV(name string, data []byte) ([]source, []*RecordError) {
 		}
 		return out, errs
 	}
+	if err := checkRecordSize(name, "", data, osvRecordID); err != nil {
+		return nil, []*RecordError{err}
+	}
 	s, err := parseOSVRecord(name, "", data)
 	if err != nil {
 		return nil, []*RecordError{err}
 	}
 	return []source{s}, nil
+}
+
+// checkRecordSize rejects a source record whose JSON, without whitespace,
+// would not fit in a layer line that import reads (MaxRecordSize). It runs
+// before the record is decoded, so an oversized record costs no more
+// memory than its bytes. idOf reads the record's ID for the message.
+func checkRecordSize(name, pos string, raw []byte, idOf func([]byte) string) *RecordError {
+	// The raw length bounds the compact size, so most records skip the scan.
+	if len(raw) <= maxRecordBytes {
+		return nil
+	}
+	size := compactSize(raw)
+	if size <= maxRecordBytes {
+		return nil
+	}
+	id := idOf(raw)
+	if id == "" {
+		id = pos
+	}
+	return &RecordError{File: name, Record: id, Reason: reasonTooLarge,
+		Err: fmt.Errorf("record is %d bytes (%s) without whitespace, above import's maximum of %d bytes per record: %w",
+			size, formatMiB(size), maxRecordBytes, errdef.ErrSizeExceedsLimit)}
+}
+
+// reasonTooLarge is the skip reason of a file or record above a size limit.
+const reasonTooLarge = "too-large"
+
+// compactSize returns the length of JSON text without the whitespace
+// between tokens, as the layer encoder writes it.
+func compactSize(raw []byte) int {
+	n := 0
+	inString, escaped := false, false
+	for _, c := range raw {
+		switch {
+		case inString:
+			n++
+			if escaped {
+				escaped = false
+			} else if c == '\\' {
+				escaped = true
+			} else if c == '"' {
+				inString = false
+			}
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		default:
+			n++
+			if c == '"' {
+				inString = true
+			}
+		}
+	}
+	return n
+}
+
+// osvRecordID returns the "id" of an OSV record, or "" when it has none.
+// The decoder skips every other field without building it.
+func osvRecordID(raw []byte) string {
+	var v struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(raw, &v)
+	return v.ID
 }
 
 func parseOSVRecord(name, pos string, raw []byte) (source, *RecordError) {

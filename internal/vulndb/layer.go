@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -33,8 +35,14 @@ const DefaultMaxRecordsPerLayer = 20000
 // the first delta after a change carries all layers.
 const zstdLevel = zstd.SpeedBestCompression
 
-// maxLineSize bounds one record line when a layer is read back.
-const maxLineSize = 32 << 20
+// MaxRecordSize is the maximum size in bytes of one record line of a DB
+// layer, its newline included. Import reads no longer line, so Build skips
+// a source record above it and stops on a merged record above it.
+const MaxRecordSize = 32 << 20
+
+// maxRecordBytes is the maximum size of one encoded record, without the
+// newline that ends its layer line.
+const maxRecordBytes = MaxRecordSize - 1
 
 // maxLayerDecoded bounds the decompressed size of one layer, against
 // decompression bombs.
@@ -65,14 +73,41 @@ type Layer struct {
 func encodeRecords(recs []Record) ([]byte, error) {
 	var buf bytes.Buffer
 	for i := range recs {
-		b, err := marshalJSON(&recs[i])
+		b, err := encodeLine(&recs[i])
 		if err != nil {
-			return nil, fmt.Errorf("encoding record %s: %w", recs[i].ID, err)
+			return nil, err
 		}
 		buf.Write(b)
 		buf.WriteByte('\n')
 	}
 	return buf.Bytes(), nil
+}
+
+// encodeLine encodes a merged record as one layer line without its newline.
+// A line that import could not read fails with an error that names the
+// record, its size and its sources. Build skips source records whose
+// compact JSON is too large before the merge, so this fails mainly when
+// merging several sources made the record too large.
+func encodeLine(r *Record) ([]byte, error) {
+	b, err := marshalJSON(r)
+	if err != nil {
+		return nil, fmt.Errorf("encoding record %s: %w", r.ID, err)
+	}
+	if len(b) > maxRecordBytes {
+		var names []string
+		for _, p := range r.Sources() {
+			names = append(names, sourceName(p.Feed, p.Catalogue)+" "+p.ID)
+		}
+		return nil, fmt.Errorf("merged record %s is %d bytes (%s) when encoded, above import's maximum of %d bytes "+
+			"per record; it merges %s, so remove the largest of these source records from its feed: %w",
+			r.ID, len(b), formatMiB(len(b)), maxRecordBytes, strings.Join(names, ", "), errdef.ErrInvalidRecord)
+	}
+	return b, nil
+}
+
+// formatMiB writes a byte count in MiB with one decimal, such as "32.0 MiB".
+func formatMiB(n int) string {
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 // compress compresses with fixed zstd settings: one goroutine, a fixed
@@ -130,7 +165,7 @@ func readLayer(r io.Reader, fn func(line []byte) error) error {
 		}
 	}()
 	sc := bufio.NewScanner(io.LimitReader(dec, maxLayerDecoded))
-	sc.Buffer(make([]byte, 0, 64<<10), maxLineSize)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxRecordSize)
 	n := 0
 	for sc.Scan() {
 		n++
@@ -142,7 +177,12 @@ func readLayer(r io.Reader, fn func(line []byte) error) error {
 			return fmt.Errorf("layer line %d: %w", n, err)
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		// Kits built before Build checked record sizes may hold such a line.
+		return fmt.Errorf("layer line %d holds a record larger than import's maximum of %d bytes per record; "+
+			"rebuild the kit with a stella version that skips such records at build time: %w",
+			n+1, maxRecordBytes, errdef.ErrInvalidKit)
+	} else if err != nil {
 		return fmt.Errorf("reading layer after line %d: %v: %w", n, err, errdef.ErrInvalidKit)
 	}
 	return nil

@@ -101,6 +101,10 @@ func parseNVD(name string, data []byte) ([]source, []*RecordError) {
 	var out []source
 	var errs []*RecordError
 	for i, raw := range items {
+		if err := checkRecordSize(name, fmt.Sprintf("#%d", i+1), raw, osvRecordID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		s, err := convertNVD(name, fmt.Sprintf("#%d", i+1), raw)
 		if err != nil {
 			errs = append(errs, err)

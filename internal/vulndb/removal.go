@@ -3,6 +3,7 @@ package vulndb
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -10,13 +11,16 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 )
 
-// Limits of the mass-removal check of RemovalPolicy: a build may remove at
-// most half of its base's records, and bases smaller than
-// MassRemovalMinRecords are not checked, because removing a few records of
-// a small DB is ordinary feed churn.
+// Limits of the mass-removal checks of RemovalPolicy. A build may remove
+// at most half of its base's records, and at most half of the base's
+// records of any one ecosystem or source. A base DB smaller than
+// MassRemovalMinRecords, and an ecosystem or source with fewer than
+// MassRemovalMinGroupRecords records in the base, is not checked, because
+// removing a few such records is ordinary feed churn.
 const (
-	MassRemovalMinRecords = 100
-	massRemovalPercent    = 50
+	MassRemovalMinRecords      = 100
+	MassRemovalMinGroupRecords = 20
+	massRemovalPercent         = 50
 )
 
 // RemovalPolicy guards a build with a base DB against removing records by
@@ -29,9 +33,12 @@ type RemovalPolicy struct {
 	// "regional:NAME". By default a build that lacks such a source fails
 	// with an error wrapping errdef.ErrSourceMissing.
 	DropSources []string
-	// AllowMassRemoval permits removing more than half of the records of a
-	// base DB of at least MassRemovalMinRecords records. By default such a
-	// build fails with an error wrapping errdef.ErrMassRemoval.
+	// AllowMassRemoval permits the removals that otherwise fail with an
+	// error wrapping errdef.ErrMassRemoval. These are more than half of
+	// the records of the base DB, or of one of its ecosystems or sources
+	// (see MassRemovalMinRecords and MassRemovalMinGroupRecords). They
+	// also include records of a base feed input that this build lacks
+	// (see checkInputs).
 	AllowMassRemoval bool
 }
 
@@ -53,37 +60,213 @@ func (p RemovalPolicy) validate(feeds []Feed, hasBase bool) error {
 }
 
 // check compares the base's live records with the new build's records.
-func (p RemovalPolicy) check(base map[string]baseRecord, recs []Record, feeds []Feed, log *slog.Logger) error {
-	if err := p.checkSources(base, feeds, log); err != nil {
+// baseInputs are the feeds the base DB was built from, as its config lists
+// them, and inputs are this build's feeds.
+func (p RemovalPolicy) check(base map[string]baseRecord, baseInputs []SourceInfo, recs []Record,
+	inputs []SourceInfo, log *slog.Logger) error {
+	if err := p.checkSources(base, inputs, log); err != nil {
 		return err
 	}
-	if p.AllowMassRemoval || len(base) < MassRemovalMinRecords {
+	if p.AllowMassRemoval {
 		return nil
 	}
-	live := 0
+	kept := make(map[string]bool, len(recs))
 	for i := range recs {
-		if _, ok := base[recs[i].ID]; ok {
-			live++
+		kept[recs[i].ID] = true
+	}
+	if err := p.checkInputs(base, kept, baseInputs, inputs); err != nil {
+		return err
+	}
+	return checkMassRemoval(base, kept)
+}
+
+// removalCount is the number of base records of one group, such as one
+// ecosystem, and how many of them a build removes.
+type removalCount struct {
+	base, removed int
+}
+
+// tooMany reports whether removing c.removed of c.base records needs
+// AllowMassRemoval, for a group checked from minRecords records.
+func (c removalCount) tooMany(minRecords int) bool {
+	return c.base >= minRecords && c.removed*100 > c.base*massRemovalPercent
+}
+
+// checkMassRemoval rejects a build that removes more than half of the base
+// DB's records, or of the base's records of one ecosystem or one source.
+// kept holds the IDs of the new build's records.
+func checkMassRemoval(base map[string]baseRecord, kept map[string]bool) error {
+	var all removalCount
+	ecosystems := map[string]*removalCount{}
+	sources := map[string]*removalCount{}
+	add := func(groups map[string]*removalCount, name string, removed bool) {
+		c := groups[name]
+		if c == nil {
+			c = &removalCount{}
+			groups[name] = c
+		}
+		c.base++
+		if removed {
+			c.removed++
 		}
 	}
-	removed := len(base) - live
-	if removed*100 > len(base)*massRemovalPercent {
-		return fmt.Errorf("this build would remove %d of the base DB's %d records, more than %d%%; "+
-			"check that every feed is complete: %w", removed, len(base), massRemovalPercent, errdef.ErrMassRemoval)
+	for id, r := range base {
+		removed := !kept[id]
+		all.base++
+		if removed {
+			all.removed++
+		}
+		for _, e := range r.ecosystems {
+			add(ecosystems, e, removed)
+		}
+		for _, s := range r.sources {
+			add(sources, s, removed)
+		}
 	}
-	return nil
+
+	var over []string
+	if all.tooMany(MassRemovalMinRecords) {
+		over = append(over, fmt.Sprintf("all records (%d of %d)", all.removed, all.base))
+	}
+	over = append(over, groupsOverLimit("ecosystem", ecosystems)...)
+	over = append(over, groupsOverLimit("source", sources)...)
+	if len(over) == 0 {
+		return nil
+	}
+	return fmt.Errorf("this build would remove more than %d%% of the base DB's records of %s; "+
+		"check that every feed is complete: %w",
+		massRemovalPercent, strings.Join(over, ", "), errdef.ErrMassRemoval)
+}
+
+// groupsOverLimit describes each group that loses too many records, such
+// as "ecosystem PyPI (30 of 40)", sorted by name.
+func groupsOverLimit(what string, groups map[string]*removalCount) []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(groups)) {
+		if c := groups[name]; c.tooMany(MassRemovalMinGroupRecords) {
+			out = append(out, fmt.Sprintf("%s %s (%d of %d)", what, name, c.removed, c.base))
+		}
+	}
+	return out
+}
+
+// feedInput is a feed input as the DB config names it: its source and the
+// last element of its path.
+type feedInput struct {
+	source, input string
+}
+
+// inputEcosystems groups feeds by feedInput, with the number of feeds and
+// the union of their ecosystems. Feeds without an Input, as in configs
+// written before inputs were recorded, are left out.
+func inputEcosystems(feeds []SourceInfo) map[feedInput]*inputUse {
+	out := map[feedInput]*inputUse{}
+	for _, f := range feeds {
+		if f.Input == "" {
+			continue
+		}
+		key := feedInput{sourceName(f.Kind, f.Name), f.Input}
+		u := out[key]
+		if u == nil {
+			u = &inputUse{ecosystems: map[string]int{}}
+			out[key] = u
+		}
+		u.feeds++
+		for e, n := range f.Ecosystems {
+			u.ecosystems[e] += n
+		}
+	}
+	return out
+}
+
+// inputUse is how many feeds share one feedInput and the records they
+// gave per ecosystem.
+type inputUse struct {
+	feeds      int
+	ecosystems map[string]int
+}
+
+// checkInputs rejects a build that lacks a feed input of the base DB and
+// removes base records that the input may have given: records of the
+// input's source in the ecosystems it gave. Inputs are matched by source
+// and the last element of their path, so osv.dev's per-ecosystem all.zip
+// files share one name. When the build has fewer inputs of a name than
+// the base, the ecosystems that its inputs of that name no longer give
+// count as missing. A source that checkSources handles, because the build
+// reads none of it or drops it, is not checked here.
+func (p RemovalPolicy) checkInputs(base map[string]baseRecord, kept map[string]bool,
+	baseInputs, inputs []SourceInfo) error {
+	read := map[string]bool{}
+	for _, f := range inputs {
+		read[sourceName(f.Kind, f.Name)] = true
+	}
+	before := inputEcosystems(baseInputs)
+	now := inputEcosystems(inputs)
+	var problems []string
+	for _, key := range slices.SortedFunc(maps.Keys(before), compareInputs) {
+		if !read[key.source] {
+			continue
+		}
+		was := before[key]
+		cur := now[key]
+		missing := map[string]bool{}
+		for e := range was.ecosystems {
+			if cur == nil || (cur.feeds < was.feeds && cur.ecosystems[e] == 0) {
+				missing[e] = true
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		removed := 0
+		for id, r := range base {
+			if !kept[id] && slices.Contains(r.sources, key.source) &&
+				slices.ContainsFunc(r.ecosystems, func(e string) bool { return missing[e] }) {
+				removed++
+			}
+		}
+		if removed == 0 {
+			continue
+		}
+		ecos := slices.Sorted(maps.Keys(missing))
+		given := 0
+		for _, e := range ecos {
+			given += was.ecosystems[e]
+		}
+		problems = append(problems, fmt.Sprintf("%s=%s (it gave %d source %s of %s %s to the base; "+
+			"this build would remove %d of the base DB's records of %s in %s)",
+			key.source, key.input, given, plural(given, "record", "records"),
+			plural(len(ecos), "ecosystem", "ecosystems"), strings.Join(ecos, ", "),
+			removed, key.source, plural(len(ecos), "that ecosystem", "those ecosystems")))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the base DB was built with feed %s %s, which this build does not read; "+
+		"give each such feed with --feed again: %w",
+		plural(len(problems), "input", "inputs"), strings.Join(problems, ", "), errdef.ErrMassRemoval)
+}
+
+func compareInputs(a, b feedInput) int {
+	if c := strings.Compare(a.source, b.source); c != 0 {
+		return c
+	}
+	return strings.Compare(a.input, b.input)
 }
 
 // checkSources rejects a build that lacks a source of the base's records
 // and does not drop it.
-func (p RemovalPolicy) checkSources(base map[string]baseRecord, feeds []Feed, log *slog.Logger) error {
+func (p RemovalPolicy) checkSources(base map[string]baseRecord, inputs []SourceInfo, log *slog.Logger) error {
 	counts := map[string]int{}
 	for _, r := range base {
 		for _, s := range r.sources {
 			counts[s]++
 		}
 	}
-	read := feedSources(feeds)
+	read := map[string]bool{}
+	for _, f := range inputs {
+		read[sourceName(f.Kind, f.Name)] = true
+	}
 	dropped := map[string]bool{}
 	for _, name := range p.DropSources {
 		dropped[name] = true
