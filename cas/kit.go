@@ -34,6 +34,11 @@ type KitRecord struct {
 	// Note is free text for operators, such as why a downgrade was allowed
 	// or that the signature check was skipped.
 	Note string `json:"note,omitempty"`
+	// SignedBy is the source of the trusted key that verified the kit's
+	// signature at this activation, such as the path of its .pub file. It
+	// is empty when the check was skipped, and in records written before
+	// stella stored it.
+	SignedBy string `json:"signedBy,omitempty"`
 }
 
 // Active returns the record of the active kit, or an error wrapping

@@ -102,6 +102,7 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 		Expires:  bm.meta.Expires,
 		At:       s.opts.Now().UTC(),
 		Action:   action,
+		SignedBy: s.result.SignedBy,
 	}
 	if bm.delta != nil {
 		rec.Note = fmt.Sprintf("applied as a delta of kit %s", bm.delta.Config.Base.Version)
@@ -261,48 +262,17 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 	if err != nil {
 		return err
 	}
-	var reasons []string
-	for _, ref := range candidates {
-		signer, err := s.verifyReferrer(ctx, ref, bm)
-		if err == nil {
-			s.result.SignedBy = signer
-			return nil
-		}
-		reasons = append(reasons, fmt.Sprintf("%s: %v", ref.Digest, err))
+	signer, failure := s.verifySignatures(ctx, candidates, bm)
+	if signer != "" {
+		s.result.SignedBy = signer
+		return nil
 	}
-	var failure string
-	switch {
-	case len(candidates) == 0 && s.opts.Registry != "" && !s.opts.InsecureSkipSignature:
+	if len(candidates) == 0 && s.opts.Registry != "" && !s.opts.InsecureSkipSignature {
 		return fmt.Errorf("kit %s (%s): %s lists no signature referrer of it (through the referrers API or the "+
 			"sha256-<hex> tag). A copy made without its referrers, such as by `crane copy`, leaves the signature behind: "+
 			"copy the kit with `oras cp -r` or `regctl image copy --referrers`, or push it again with `stella ouk push`. "+
 			"Pass --insecure-skip-signature only for a kit you trust without a signature: %w",
 			bm.meta.Version, bm.desc.Digest, s.opts.Registry, errdef.ErrSignature)
-	case len(candidates) == 0 && s.opts.Registry != "":
-		failure = s.opts.Registry + " lists no signature referrer of the kit"
-	case len(candidates) == 0:
-		failure = "the kit carries no signature"
-	case len(s.opts.Keys) == 0:
-		dir := s.opts.KeysDir
-		if dir == "" {
-			dir = "$STELLA_HOME/keys"
-		}
-		failure = "no trusted key is configured (pass --key or put the public key in " + dir + ")"
-	default:
-		for _, r := range reasons {
-			s.opts.Logger.Debug("signature did not verify", "reason", r)
-		}
-		dir := s.opts.KeysDir
-		if dir == "" {
-			dir = "the store's keys folder"
-		}
-		outcome := "its signature does not verify"
-		if len(candidates) > 1 {
-			outcome = fmt.Sprintf("none of its %d signatures verifies", len(candidates))
-		}
-		failure = fmt.Sprintf("%s with the trusted %s %s, so another key signed it. "+
-			"If you trust its builder, put the builder's public key into %s or pass it with --key",
-			outcome, plural(len(s.opts.Keys), "key", "keys"), trustedKeyNames(s.opts.Keys), dir)
 	}
 	if s.opts.InsecureSkipSignature {
 		s.signatureSkipped = true
@@ -311,6 +281,50 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 	}
 	return fmt.Errorf("kit %s (%s): %s; import only kits from a trusted builder, or pass --insecure-skip-signature to override: %w",
 		bm.meta.Version, bm.desc.Digest, failure, errdef.ErrSignature)
+}
+
+// verifySignatures returns the source of the first trusted key that
+// verifies one of the signature manifests candidates of the bundle index
+// bm. When none does, it returns an empty signer and the reason.
+func (s *session) verifySignatures(ctx context.Context, candidates []ocispec.Descriptor, bm *bundleMeta) (signer, failure string) {
+	var reasons []string
+	for _, ref := range candidates {
+		signer, err := s.verifyReferrer(ctx, ref, bm)
+		if err == nil {
+			return signer, ""
+		}
+		reasons = append(reasons, fmt.Sprintf("%s: %v", ref.Digest, err))
+	}
+	switch {
+	case len(candidates) == 0 && s.opts.Registry != "":
+		return "", s.opts.Registry + " lists no signature referrer of the kit"
+	case len(candidates) == 0:
+		return "", "the kit carries no signature"
+	case len(s.opts.Keys) == 0:
+		return "", "no trusted key is configured (pass --key or put the public key in " + s.keysDir() + ")"
+	}
+	for _, r := range reasons {
+		s.opts.Logger.Debug("signature did not verify", "reason", r)
+	}
+	dir := s.opts.KeysDir
+	if dir == "" {
+		dir = "the store's keys folder"
+	}
+	outcome := "its signature does not verify"
+	if len(candidates) > 1 {
+		outcome = fmt.Sprintf("none of its %d signatures verifies", len(candidates))
+	}
+	return "", fmt.Sprintf("%s with the trusted %s %s, so another key signed it. "+
+		"If you trust its builder, put the builder's public key into %s or pass it with --key",
+		outcome, plural(len(s.opts.Keys), "key", "keys"), trustedKeyNames(s.opts.Keys), dir)
+}
+
+// keysDir returns the folder of trusted keys that messages name.
+func (s *session) keysDir() string {
+	if s.opts.KeysDir == "" {
+		return "$STELLA_HOME/keys"
+	}
+	return s.opts.KeysDir
 }
 
 // referrers lists the signature manifests that index.json names. Only the
@@ -374,16 +388,26 @@ func (s *session) checkPolicy(ctx context.Context, bm *bundleMeta, active cas.Ki
 			active.Version, active.Sequence, meta.Version, meta.Sequence))
 		action = "downgrade"
 	}
-	now := s.opts.Now()
-	if !meta.Expires.IsZero() && now.After(meta.Expires) {
-		if !s.opts.AllowExpired {
-			return "", fmt.Errorf("kit %s expired at %s; get a newer kit, or pass --allow-expired to import it anyway: %w",
-				meta.Version, meta.Expires.UTC().Format("2006-01-02T15:04:05Z"), errdef.ErrExpired)
-		}
-		s.warn(fmt.Sprintf("kit %s expired at %s; importing it because --allow-expired is set",
-			meta.Version, meta.Expires.UTC().Format("2006-01-02T15:04:05Z")))
+	if err := s.checkExpiry(meta, "import", "importing"); err != nil {
+		return "", err
 	}
 	return action, nil
+}
+
+// checkExpiry rejects a kit past its signed expiry time unless
+// AllowExpired is set, and then adds a warning. verb and gerund name what
+// the caller does with the kit, such as "import" and "importing".
+func (s *session) checkExpiry(meta oci.Meta, verb, gerund string) error {
+	if meta.Expires.IsZero() || !s.opts.Now().After(meta.Expires) {
+		return nil
+	}
+	expires := meta.Expires.UTC().Format("2006-01-02T15:04:05Z")
+	if !s.opts.AllowExpired {
+		return fmt.Errorf("kit %s expired at %s; get a newer kit, or pass --allow-expired to %s it anyway: %w",
+			meta.Version, expires, verb, errdef.ErrExpired)
+	}
+	s.warn(fmt.Sprintf("kit %s expired at %s; %s it because --allow-expired is set", meta.Version, expires, gerund))
+	return nil
 }
 
 // downgradeAdvice returns how to make the older kit with bundle digest d

@@ -104,7 +104,7 @@ func TestRollbackRejectsKitWithoutIndex(t *testing.T) {
 		}
 	})
 	before := e.activeDigest()
-	r := e.run("ouk", "rollback")
+	r := e.run("ouk", "rollback", "--key", e.pub)
 	if r.code == 0 {
 		t.Fatalf("rollback to a kit without its lookup index succeeded:\n%s", r.stdout)
 	}

@@ -66,7 +66,7 @@ func TestKitLifecycle(t *testing.T) {
 	}
 
 	// Rollback returns to kit 1 without an override; history records it.
-	e.must("ouk", "rollback")
+	e.must("ouk", "rollback", "--key", e.pub)
 	if got := e.status().Active.Version; got != "1.0.0" {
 		t.Fatalf("active version after rollback = %q", got)
 	}
@@ -76,7 +76,7 @@ func TestKitLifecycle(t *testing.T) {
 	}
 	// An empty or malformed digest switches nothing.
 	for _, arg := range []string{"", " ", "sha256:", "sha256:xyz"} {
-		if r := e.run("ouk", "rollback", arg); r.code != exitUsage {
+		if r := e.run("ouk", "rollback", "--key", e.pub, arg); r.code != exitUsage {
 			t.Errorf("rollback %q: exit %d, want %d", arg, r.code, exitUsage)
 		}
 	}
@@ -84,7 +84,7 @@ func TestKitLifecycle(t *testing.T) {
 		t.Fatalf("active version after malformed rollbacks = %q, want 1.0.0", got)
 	}
 	// Rolling forward to a named kit by digest prefix, in capitals too.
-	e.must("ouk", "rollback", strings.ToUpper(strings.TrimPrefix(res2.Digest, "sha256:")[:12]))
+	e.must("ouk", "rollback", "--key", e.pub, strings.ToUpper(strings.TrimPrefix(res2.Digest, "sha256:")[:12]))
 	if got := e.status().Active.Version; got != "2.0.0" {
 		t.Fatalf("active version after rollback to kit 2 = %q", got)
 	}
@@ -94,7 +94,7 @@ func TestKitLifecycle(t *testing.T) {
 	if got := e.status().Active.Version; got != "2.0.0" {
 		t.Fatalf("active version after gc = %q", got)
 	}
-	if r := e.run("ouk", "rollback", strings.TrimPrefix(res1.Digest, "sha256:")); r.code == 0 {
+	if r := e.run("ouk", "rollback", "--key", e.pub, strings.TrimPrefix(res1.Digest, "sha256:")); r.code == 0 {
 		t.Errorf("rollback to a kit gc removed succeeded")
 	}
 }

@@ -91,11 +91,11 @@ func TestRollbackTwiceSaysDirection(t *testing.T) {
 	e.importJSON(series[0].full)
 	e.importJSON(series[1].delta)
 
-	out := e.must("ouk", "rollback")
+	out := e.must("ouk", "rollback", "--key", e.pub)
 	if !strings.Contains(out, "Switched from kit night-02 to the older kit night-01") {
 		t.Errorf("first rollback output: %q", out)
 	}
-	out = e.must("ouk", "rollback")
+	out = e.must("ouk", "rollback", "--key", e.pub)
 	if !strings.Contains(out, "Switched from kit night-01 to the newer kit night-02") {
 		t.Errorf("second rollback output: %q", out)
 	}
@@ -113,7 +113,7 @@ func TestRollbackAfterGCSaysImportAgain(t *testing.T) {
 
 	// Named by digest, the removed kit gets the same advice, and following
 	// it brings the kit back.
-	named := e.run("ouk", "rollback", first.Digest)
+	named := e.run("ouk", "rollback", "--key", e.pub, first.Digest)
 	if named.code != exitError {
 		t.Errorf("rollback %s: exit %d, want %d:\n%s", first.Digest, named.code, exitError, named.stderr)
 	}
@@ -123,10 +123,10 @@ func TestRollbackAfterGCSaysImportAgain(t *testing.T) {
 	if r := e.run("ouk", "import", "--key", e.pub, "--allow-downgrade", kit1); r.code != 0 {
 		t.Errorf("import as advised: exit %d:\n%s", r.code, r.stderr)
 	}
-	e.must("ouk", "rollback")
+	e.must("ouk", "rollback", "--key", e.pub)
 	e.must("ouk", "gc", "--keep", "0")
 
-	r := e.run("ouk", "rollback")
+	r := e.run("ouk", "rollback", "--key", e.pub)
 	if r.code == 0 {
 		t.Fatalf("rollback to a kit gc removed succeeded:\n%s", r.stdout)
 	}
@@ -236,8 +236,8 @@ func TestHistoryMarksRemovedKits(t *testing.T) {
 	if text := e.must("ouk", "history"); !strings.Contains(text, "removed from the store by gc") {
 		t.Errorf("history text does not mark the removed kit:\n%s", text)
 	}
-	e.must("ouk", "rollback")
-	e.must("ouk", "rollback")
+	e.must("ouk", "rollback", "--key", e.pub)
+	e.must("ouk", "rollback", "--key", e.pub)
 	if got := e.status().Active.Version; got != "3.0.0" {
 		t.Errorf("after two rollbacks the active kit is %s, want 3.0.0", got)
 	}

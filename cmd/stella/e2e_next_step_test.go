@@ -62,7 +62,7 @@ func TestRollbackSingleKitHistory(t *testing.T) {
 	e := newEnv(t)
 	e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))
 
-	r := e.run("ouk", "rollback")
+	r := e.run("ouk", "rollback", "--key", e.pub)
 	assertFailure(t, "rollback with one kit", r, exitError, "no earlier kit to roll back to", "1.0.0")
 	if strings.Contains(r.stderr, "name a kit digest") {
 		t.Errorf("rollback asks for a digest though no other kit exists:\n%s", r.stderr)
@@ -88,7 +88,7 @@ func TestRollbackJSONNamesPrevious(t *testing.T) {
 	rollback := func() report {
 		t.Helper()
 		var rep report
-		if err := json.Unmarshal([]byte(e.must("ouk", "rollback", "-o", "json")), &rep); err != nil {
+		if err := json.Unmarshal([]byte(e.must("ouk", "rollback", "--key", e.pub, "-o", "json")), &rep); err != nil {
 			t.Fatal(err)
 		}
 		return rep

@@ -38,7 +38,7 @@ func TestWatchKeepsRollback(t *testing.T) {
 	series := e.buildSeries(2)
 	e.importJSON(series[0].full)
 	e.importJSON(series[1].delta)
-	e.must("ouk", "rollback")
+	e.must("ouk", "rollback", "--key", e.pub)
 	if got := e.activeDigest(); got != series[0].digest {
 		t.Fatalf("after rollback, active %s; want night 1 %s", got, series[0].digest)
 	}

@@ -38,6 +38,10 @@ type kitInfo struct {
 	// such as a skipped signature check.
 	Expired bool   `json:"expired"`
 	Note    string `json:"note,omitempty"`
+	// SignedBy is the source of the trusted key that verified the kit at
+	// its activation, as the history records it; empty when the check was
+	// skipped or the record predates it.
+	SignedBy string `json:"signedBy,omitempty"`
 }
 
 type imageInfo struct {

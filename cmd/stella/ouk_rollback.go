@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -11,18 +12,35 @@ import (
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/errdef"
 )
 
+// rollbackOptions are the flags of `stella ouk rollback`.
+type rollbackOptions struct {
+	keys          []string
+	skipSignature bool
+	allowExpired  bool
+	out           outputFlag
+}
+
 func newRollbackCommand(g *globalOptions) *cobra.Command {
-	var out outputFlag
+	o := &rollbackOptions{}
+	out := &o.out
 	cmd := &cobra.Command{
-		Use:   "rollback [DIGEST]",
+		Use:   "rollback [--key PUB]... [DIGEST]",
 		Short: "Make the previous kit, or a named one still in the store, active again",
 		Long: `Switch back to the kit that was active before the current one, or to the
 kit with the given bundle digest (a unique prefix is enough) when it is still
 in the store. Unlike importing an older kit, a rollback is the operator's own
 decision and needs no --allow-downgrade; the history records it.
+
+The kit must still pass the site's other checks, as an import does: a
+signature of it that the store holds must verify with a trusted key (--key
+or a *.pub file in the store's keys folder), so a key removed from that
+folder to revoke it no longer vouches for the kits it signed, and the kit
+must not have expired. --insecure-skip-signature and --allow-expired
+override them with a warning, which the history records.
 
 Without DIGEST a second rollback switches forward again, because the kit
 that was active before is then the newer one: it toggles between the last
@@ -33,7 +51,8 @@ two kits. To go back further, pick a digest from 'stella ouk history'.`,
 				return err
 			}
 			ctx := cmd.Context()
-			store, _, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+			log := g.logger(cmd.ErrOrStderr())
+			store, dir, err := g.openExistingStore(ctx, log, g.lockWait)
 			if err != nil {
 				return err
 			}
@@ -61,21 +80,71 @@ two kits. To go back further, pick a digest from 'stella ouk history'.`,
 			if err := checkActivatable(ctx, store, target); err != nil {
 				return err
 			}
+			keys, err := trustedKeys(log, dir, o.keys)
+			if err != nil {
+				return err
+			}
+			checked, err := importer.CheckStored(ctx, importer.Options{
+				Store:                 store,
+				Keys:                  keys,
+				KeysDir:               filepath.Join(dir, storeKeysDir),
+				InsecureSkipSignature: o.skipSignature,
+				AllowExpired:          o.allowExpired,
+				Logger:                log,
+			}, target, lastSigner(ctx, store, target))
+			if err != nil {
+				return err
+			}
 			prev, _ := store.Active(ctx)
+			now := time.Now().UTC()
 			rec := cas.KitRecord{Digest: target, Version: info.Version, Sequence: info.Sequence,
-				Created: info.Created, Expires: info.Expires, At: time.Now().UTC(), Action: "rollback"}
+				Created: info.Created, Expires: info.Expires, At: now, Action: "rollback",
+				SignedBy: checked.SignedBy,
+				// The history keeps every override, as an import's record does.
+				Note: strings.Join(checked.Warnings, "; ")}
 			if err := store.Activate(ctx, rec); err != nil {
 				return fmt.Errorf("activating kit %s: %w", info.Version, err)
 			}
+			info.Expired = kitExpired(rec, now)
+			info.Note = rec.Note
+			info.SignedBy = rec.SignedBy
 			if out.json() {
-				return writeJSON(cmd.OutOrStdout(), newRollbackReport(info, prev))
+				return writeJSON(cmd.OutOrStdout(), newRollbackReport(info, prev, checked.Warnings))
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), switchMessage(prev, info.Version, info.Sequence, info.Digest))
+			w := cmd.OutOrStdout()
+			fmt.Fprintln(w, switchMessage(prev, info.Version, info.Sequence, info.Digest))
+			if rec.SignedBy != "" {
+				fmt.Fprintf(w, "  signed by  %s\n", rec.SignedBy)
+			}
+			for _, warning := range checked.Warnings {
+				fmt.Fprintf(w, "  warning    %s\n", warning)
+			}
 			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.keys, "key", nil, "trusted public key file, besides the store's keys folder (repeatable)")
+	f.BoolVar(&o.skipSignature, "insecure-skip-signature", false,
+		"activate a kit that no trusted key has signed, such as one whose key was removed from the keys folder")
+	f.BoolVar(&o.allowExpired, "allow-expired", false, "activate a kit past its signed expiry time")
 	out.register(cmd)
 	return cmd
+}
+
+// lastSigner returns the key source of the newest history record of the
+// kit bundle that names one, or "" when none does.
+func lastSigner(ctx context.Context, store *cas.Store, bundle digest.Digest) string {
+	hist, err := store.History(ctx)
+	if err != nil {
+		// The name only adds detail to a rejection.
+		return ""
+	}
+	for _, h := range hist {
+		if h.Digest == bundle && h.SignedBy != "" {
+			return h.SignedBy
+		}
+	}
+	return ""
 }
 
 // rollbackTarget picks the kit to return to: the one matching want, or the
@@ -156,6 +225,9 @@ type rollbackReport struct {
 	// Direction is "older" or "newer" when the new kit's sequence is lower
 	// or higher than the previous kit's, and "same" when they are equal.
 	Direction string `json:"direction,omitempty"`
+	// Warnings lists the overrides the rollback used, as an import's
+	// report does.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // previousKit is the kit that was active before a rollback.
@@ -165,8 +237,8 @@ type previousKit struct {
 	Sequence int64  `json:"sequence"`
 }
 
-func newRollbackReport(info *kitInfo, prev cas.KitRecord) rollbackReport {
-	rep := rollbackReport{kitInfo: info}
+func newRollbackReport(info *kitInfo, prev cas.KitRecord, warnings []string) rollbackReport {
+	rep := rollbackReport{kitInfo: info, Warnings: warnings}
 	if prev.Digest == "" {
 		return rep
 	}

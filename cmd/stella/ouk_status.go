@@ -56,6 +56,7 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 				rep.Active.Note = active.Note
+				rep.Active.SignedBy = active.SignedBy
 				rep.Active.Expired = kitExpired(active, time.Now())
 			}
 			if err := writeStatus(cmd.OutOrStdout(), out, rep); err != nil {
@@ -103,6 +104,9 @@ func printStatus(w io.Writer, rep statusReport) {
 		fmt.Fprintf(w, "  expires     %s (EXPIRED: import a newer kit)\n", k.Expires.UTC().Format(time.RFC3339))
 	} else {
 		fmt.Fprintf(w, "  expires     %s\n", k.Expires.UTC().Format(time.RFC3339))
+	}
+	if k.SignedBy != "" {
+		fmt.Fprintf(w, "  signed by   %s\n", printable(k.SignedBy))
 	}
 	if k.Note != "" {
 		fmt.Fprintf(w, "  note        %s\n", printable(k.Note))
