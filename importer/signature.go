@@ -1,0 +1,120 @@
+package importer
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/sign"
+)
+
+// FetchFunc returns the bytes of the blob d. CheckBundleSignature calls it
+// only for descriptors of at most MaxManifestSize bytes.
+type FetchFunc func(ctx context.Context, d ocispec.Descriptor) ([]byte, error)
+
+// SignatureCheck is the outcome of checking the signature referrers of a
+// kit's bundle index against the trusted keys.
+type SignatureCheck struct {
+	// SignedBy is the source of the trusted key that verified a signature,
+	// or empty when none did.
+	SignedBy string
+	// Signatures counts the signature referrers that index.json lists.
+	Signatures int
+	// Reasons lists, for each referrer, why it did not verify.
+	Reasons []string
+}
+
+// Failure returns why no signature verified, as a clause that the caller
+// follows with the next step. keys is the number of trusted keys, and
+// keysDir the folder of trusted keys that the clause names.
+func (c SignatureCheck) Failure(keys int, keysDir string) string {
+	switch {
+	case c.Signatures == 0:
+		return "the kit carries no signature"
+	case keys == 0:
+		if keysDir == "" {
+			keysDir = "$STELLA_HOME/keys"
+		}
+		return "no trusted key is configured (pass --key or put the public key in " + keysDir + ")"
+	}
+	return "no signature verifies with a trusted key: " + strings.Join(c.Reasons, "; ")
+}
+
+// CheckBundleSignature checks the signature referrers that index.json
+// (index) lists for the bundle index bundle, whose bytes are bundleRaw,
+// against keys, and stops at the first that verifies. A signature that the
+// source contains but index.json does not list is ignored, so a signature
+// left in the store by an earlier import does not vouch for this kit. fetch
+// reads the referrer manifests and their signature bundles.
+func CheckBundleSignature(ctx context.Context, fetch FetchFunc, index ocispec.Index, bundle ocispec.Descriptor,
+	bundleRaw []byte, keys []sign.TrustedKey) SignatureCheck {
+	var check SignatureCheck
+	for _, ref := range signatureCandidates(index, bundle) {
+		check.Signatures++
+		signer, err := verifyReferrer(ctx, fetch, ref, bundle, bundleRaw, keys)
+		if err == nil {
+			check.SignedBy = signer
+			return check
+		}
+		check.Reasons = append(check.Reasons, fmt.Sprintf("%s: %v", ref.Digest, err))
+	}
+	return check
+}
+
+// signatureCandidates lists the image manifests of index.json that may be
+// signatures of subject: all but subject itself, delta manifests and DB
+// index manifests.
+func signatureCandidates(index ocispec.Index, subject ocispec.Descriptor) []ocispec.Descriptor {
+	var out []ocispec.Descriptor
+	seen := make(map[digest.Digest]bool)
+	for _, d := range index.Manifests {
+		if d.MediaType != ocispec.MediaTypeImageManifest || d.Digest == subject.Digest || seen[d.Digest] ||
+			delta.IsDeltaEntry(d) || d.ArtifactType == oci.ArtifactTypeDBIndex {
+			continue
+		}
+		seen[d.Digest] = true
+		out = append(out, d)
+	}
+	return out
+}
+
+func verifyReferrer(ctx context.Context, fetch FetchFunc, ref, bundle ocispec.Descriptor, bundleRaw []byte,
+	keys []sign.TrustedKey) (string, error) {
+	if err := checkDescriptor(ref); err != nil {
+		return "", err
+	}
+	if ref.Size > MaxManifestSize {
+		return "", fmt.Errorf("manifest %s declares %d bytes, over the %d byte limit: %w",
+			ref.Digest, ref.Size, MaxManifestSize, errdef.ErrSizeExceedsLimit)
+	}
+	b, err := fetch(ctx, ref)
+	if err != nil {
+		return "", fmt.Errorf("reading signature manifest %s: %w", ref.Digest, err)
+	}
+	sigDesc, subject, err := sign.ParseReferrerManifest(b)
+	if err != nil {
+		return "", err
+	}
+	if subject.Digest != bundle.Digest {
+		return "", fmt.Errorf("signature is for %s, not this kit", subject.Digest)
+	}
+	if sigDesc.Size > MaxManifestSize {
+		return "", fmt.Errorf("signature bundle declares %d bytes, over the %d byte limit: %w",
+			sigDesc.Size, MaxManifestSize, errdef.ErrSizeExceedsLimit)
+	}
+	sig, err := fetch(ctx, sigDesc)
+	if err != nil {
+		return "", fmt.Errorf("reading signature bundle %s: %w", sigDesc.Digest, err)
+	}
+	key, err := sign.VerifyManifest(keys, bundle, bundleRaw, sig)
+	if err != nil {
+		return "", err
+	}
+	return key.Source, nil
+}
