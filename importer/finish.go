@@ -20,7 +20,6 @@ import (
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
-	"stella-ops.org/ouk/oci/sign"
 )
 
 // VulnDBNamespace is the store namespace that holds the lookup index.
@@ -258,21 +257,27 @@ func (s *session) checkGraph(ctx context.Context, bm *bundleMeta) error {
 // checkSignature accepts the kit when one signature referrer of its bundle
 // index verifies with a trusted key.
 func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *bundleMeta) error {
-	candidates, err := s.referrers(ctx, index, bm.desc)
-	if err != nil {
-		return err
+	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
+		return content.FetchAll(ctx, s.opts.Store, d)
 	}
-	signer, failure := s.verifySignatures(ctx, candidates, bm)
-	if signer != "" {
-		s.result.SignedBy = signer
+	check := CheckBundleSignature(ctx, fetch, index, bm.desc, bm.raw, s.opts.Keys)
+	if check.SignedBy != "" {
+		s.result.SignedBy = check.SignedBy
 		return nil
 	}
-	if len(candidates) == 0 && s.opts.Registry != "" && !s.opts.InsecureSkipSignature {
+	for _, r := range check.Reasons {
+		s.opts.Logger.Debug("signature did not verify", "reason", r)
+	}
+	failure := check.Failure(s.opts.Keys, s.opts.KeysDir)
+	switch {
+	case check.Signatures == 0 && s.opts.Registry != "" && !s.opts.InsecureSkipSignature:
 		return fmt.Errorf("kit %s (%s): %s lists no signature referrer of it (through the referrers API or the "+
 			"sha256-<hex> tag). A copy made without its referrers, such as by `crane copy`, leaves the signature behind: "+
 			"copy the kit with `oras cp -r` or `regctl image copy --referrers`, or push it again with `stella ouk push`. "+
 			"Pass --insecure-skip-signature only for a kit you trust without a signature: %w",
 			bm.meta.Version, bm.desc.Digest, s.opts.Registry, errdef.ErrSignature)
+	case check.Signatures == 0 && s.opts.Registry != "":
+		failure = s.opts.Registry + " lists no signature referrer of the kit"
 	}
 	if s.opts.InsecureSkipSignature {
 		s.signatureSkipped = true
@@ -281,97 +286,6 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 	}
 	return fmt.Errorf("kit %s (%s): %s; import only kits from a trusted builder, or pass --insecure-skip-signature to override: %w",
 		bm.meta.Version, bm.desc.Digest, failure, errdef.ErrSignature)
-}
-
-// verifySignatures returns the source of the first trusted key that
-// verifies one of the signature manifests candidates of the bundle index
-// bm. When none does, it returns an empty signer and the reason.
-func (s *session) verifySignatures(ctx context.Context, candidates []ocispec.Descriptor, bm *bundleMeta) (signer, failure string) {
-	var reasons []string
-	for _, ref := range candidates {
-		signer, err := s.verifyReferrer(ctx, ref, bm)
-		if err == nil {
-			return signer, ""
-		}
-		reasons = append(reasons, fmt.Sprintf("%s: %v", ref.Digest, err))
-	}
-	switch {
-	case len(candidates) == 0 && s.opts.Registry != "":
-		return "", s.opts.Registry + " lists no signature referrer of the kit"
-	case len(candidates) == 0:
-		return "", "the kit carries no signature"
-	case len(s.opts.Keys) == 0:
-		return "", "no trusted key is configured (pass --key or put the public key in " + s.keysDir() + ")"
-	}
-	for _, r := range reasons {
-		s.opts.Logger.Debug("signature did not verify", "reason", r)
-	}
-	dir := s.opts.KeysDir
-	if dir == "" {
-		dir = "the store's keys folder"
-	}
-	outcome := "its signature does not verify"
-	if len(candidates) > 1 {
-		outcome = fmt.Sprintf("none of its %d signatures verifies", len(candidates))
-	}
-	return "", fmt.Sprintf("%s with the trusted %s %s, so another key signed it. "+
-		"If you trust its builder, put the builder's public key into %s or pass it with --key",
-		outcome, plural(len(s.opts.Keys), "key", "keys"), trustedKeyNames(s.opts.Keys), dir)
-}
-
-// keysDir returns the folder of trusted keys that messages name.
-func (s *session) keysDir() string {
-	if s.opts.KeysDir == "" {
-		return "$STELLA_HOME/keys"
-	}
-	return s.opts.KeysDir
-}
-
-// referrers lists the signature manifests that index.json names. Only the
-// kit's own signatures count: a signature left in the store by an earlier
-// import does not vouch for a kit that arrives without one.
-func (s *session) referrers(_ context.Context, index ocispec.Index, subject ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-	var out []ocispec.Descriptor
-	seen := make(map[digest.Digest]bool)
-	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageManifest || d.Digest == subject.Digest || seen[d.Digest] ||
-			delta.IsDeltaEntry(d) || d.ArtifactType == oci.ArtifactTypeDBIndex {
-			continue
-		}
-		seen[d.Digest] = true
-		out = append(out, d)
-	}
-	return out, nil
-}
-
-func (s *session) verifyReferrer(ctx context.Context, ref ocispec.Descriptor, bm *bundleMeta) (string, error) {
-	if err := checkDescriptor(ref); err != nil {
-		return "", err
-	}
-	b, err := s.readManifest(ctx, ref)
-	if err != nil {
-		return "", err
-	}
-	bundleDesc, subject, err := sign.ParseReferrerManifest(b)
-	if err != nil {
-		return "", err
-	}
-	if subject.Digest != bm.desc.Digest {
-		return "", fmt.Errorf("signature is for %s, not this kit", subject.Digest)
-	}
-	if bundleDesc.Size > MaxManifestSize {
-		return "", fmt.Errorf("signature bundle declares %d bytes, over the %d byte limit: %w",
-			bundleDesc.Size, MaxManifestSize, errdef.ErrSizeExceedsLimit)
-	}
-	bundle, err := content.FetchAll(ctx, s.opts.Store, bundleDesc)
-	if err != nil {
-		return "", fmt.Errorf("reading signature bundle %s: %w", bundleDesc.Digest, err)
-	}
-	key, err := sign.VerifyManifest(s.opts.Keys, bm.desc, bm.raw, bundle)
-	if err != nil {
-		return "", err
-	}
-	return key.Source, nil
 }
 
 // checkPolicy applies the site's rules on sequence and expiry and returns the
@@ -388,26 +302,31 @@ func (s *session) checkPolicy(ctx context.Context, bm *bundleMeta, active cas.Ki
 			active.Version, active.Sequence, meta.Version, meta.Sequence))
 		action = "downgrade"
 	}
-	if err := s.checkExpiry(meta, "import", "importing"); err != nil {
+	warning, err := CheckExpiry(meta, s.opts.Now(), s.opts.AllowExpired, "import", "importing")
+	if err != nil {
 		return "", err
+	}
+	if warning != "" {
+		s.warn(warning)
 	}
 	return action, nil
 }
 
-// checkExpiry rejects a kit past its signed expiry time unless
-// AllowExpired is set, and then adds a warning. verb and gerund name what
-// the caller does with the kit, such as "import" and "importing".
-func (s *session) checkExpiry(meta oci.Meta, verb, gerund string) error {
-	if meta.Expires.IsZero() || !s.opts.Now().After(meta.Expires) {
-		return nil
+// CheckExpiry rejects a kit past its signed expiry time at now with an
+// error wrapping errdef.ErrExpired, unless allowExpired is set: then it
+// returns a warning instead. verb and gerund name the command's action in
+// the message, such as "import" and "importing". A kit without an expiry
+// time never expires.
+func CheckExpiry(meta oci.Meta, now time.Time, allowExpired bool, verb, gerund string) (warning string, err error) {
+	if meta.Expires.IsZero() || !now.After(meta.Expires) {
+		return "", nil
 	}
 	expires := meta.Expires.UTC().Format("2006-01-02T15:04:05Z")
-	if !s.opts.AllowExpired {
-		return fmt.Errorf("kit %s expired at %s; get a newer kit, or pass --allow-expired to %s it anyway: %w",
+	if !allowExpired {
+		return "", fmt.Errorf("kit %s expired at %s; get a newer kit, or pass --allow-expired to %s it anyway: %w",
 			meta.Version, expires, verb, errdef.ErrExpired)
 	}
-	s.warn(fmt.Sprintf("kit %s expired at %s; %s it because --allow-expired is set", meta.Version, expires, gerund))
-	return nil
+	return fmt.Sprintf("kit %s expired at %s; %s it because --allow-expired is set", meta.Version, expires, gerund), nil
 }
 
 // downgradeAdvice returns how to make the older kit with bundle digest d
@@ -531,26 +450,4 @@ func joinNote(note, more string) string {
 		return more
 	}
 	return note + "; " + more
-}
-
-// trustedKeyNames lists keys by file and the start of their ID, such as
-// "keys/cosign.pub (ID e392ee311741)".
-func trustedKeyNames(keys []sign.TrustedKey) string {
-	names := make([]string, len(keys))
-	for i, k := range keys {
-		id := k.ID
-		if len(id) > 12 {
-			id = id[:12]
-		}
-		names[i] = fmt.Sprintf("%s (ID %s)", k.Source, id)
-	}
-	return strings.Join(names, ", ")
-}
-
-// plural returns the singular form when n is 1, else the plural form.
-func plural(n int, singular, pluralForm string) string {
-	if n == 1 {
-		return singular
-	}
-	return pluralForm
 }

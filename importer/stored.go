@@ -6,6 +6,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
@@ -41,8 +42,12 @@ func CheckStored(ctx context.Context, opts Options, bundle digest.Digest, lastSi
 	if err := s.checkStoredSignature(ctx, bm, lastSigner); err != nil {
 		return nil, err
 	}
-	if err := s.checkExpiry(bm.meta, "activate", "activating"); err != nil {
+	warning, err := CheckExpiry(bm.meta, s.opts.Now(), s.opts.AllowExpired, "activate", "activating")
+	if err != nil {
 		return nil, err
+	}
+	if warning != "" {
+		s.warn(warning)
 	}
 	return &s.result, nil
 }
@@ -80,11 +85,23 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 			candidates = append(candidates, p)
 		}
 	}
-	signer, failure := s.verifySignatures(ctx, candidates, bm)
-	if signer != "" {
-		s.result.SignedBy = signer
-		return nil
+	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
+		return content.FetchAll(ctx, s.opts.Store, d)
 	}
+	var check SignatureCheck
+	for _, ref := range candidates {
+		check.Signatures++
+		signer, err := verifyReferrer(ctx, fetch, ref, bm.desc, bm.raw, s.opts.Keys)
+		if err == nil {
+			s.result.SignedBy = signer
+			return nil
+		}
+		check.add(ref, err)
+	}
+	for _, r := range check.Reasons {
+		s.opts.Logger.Debug("signature did not verify", "reason", r)
+	}
+	failure := check.Failure(s.opts.Keys, s.keysDir())
 	if s.opts.InsecureSkipSignature {
 		s.warn("activating kit " + bm.meta.Version + " without a valid signature (--insecure-skip-signature): " + failure)
 		return nil
@@ -102,4 +119,12 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 		"If that key was removed to revoke it, keep this kit inactive and import a newer kit. Otherwise put "+
 		"the public key back into %s or pass it with --key, or pass --insecure-skip-signature to activate the "+
 		"kit anyway: %w", bm.meta.Version, bm.desc.Digest, key, failure, s.keysDir(), errdef.ErrSignature)
+}
+
+// keysDir returns the folder of trusted keys that messages name.
+func (s *session) keysDir() string {
+	if s.opts.KeysDir == "" {
+		return "$STELLA_HOME/keys"
+	}
+	return s.opts.KeysDir
 }

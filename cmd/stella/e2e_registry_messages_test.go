@@ -47,7 +47,7 @@ func TestMirrorSourceMessages(t *testing.T) {
 	untarKit(t, delta, dir)
 	for _, dryRun := range []bool{true, false} {
 		t.Run(fmt.Sprintf("delta folder dry run %v", dryRun), func(t *testing.T) {
-			args := []string{"ouk", "mirror", "--plain-http", "--to", to, dir}
+			args := []string{"ouk", "mirror", "--plain-http", "--to", to, "--key", e.pub, dir}
 			if dryRun {
 				args = append(args, "--dry-run")
 			}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -13,6 +16,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/mirror"
 	"stella-ops.org/ouk/oci"
@@ -21,10 +25,13 @@ import (
 )
 
 type mirrorOptions struct {
-	reg    registryFlags
-	to     string
-	dryRun bool
-	out    outputFlag
+	reg           registryFlags
+	to            string
+	dryRun        bool
+	keys          []string
+	skipSignature bool
+	allowExpired  bool
+	out           outputFlag
 }
 
 // mirrorReport is the JSON output of `stella ouk mirror`.
@@ -33,6 +40,9 @@ type mirrorReport struct {
 	Version string               `json:"version"`
 	DryRun  bool                 `json:"dryRun"`
 	Images  []mirror.ImageResult `json:"images"`
+	// SignedBy is the trusted key that verified a kit read from a layout
+	// folder. It is empty for a kit in the store, which import verified.
+	SignedBy string `json:"signedBy,omitempty"`
 }
 
 func newMirrorCommand(g *globalOptions) *cobra.Command {
@@ -47,10 +57,20 @@ Digests, tags and every platform are kept, and the referrers the kit holds
 for an image go along.
 
 KIT is "active" (the default), a kit digest or prefix in the store, or an
-OCI layout folder. Images already in the registry are not sent again.`,
+OCI layout folder. Images already in the registry are not sent again.
+
+A kit in the store was verified when it was imported. A kit in a layout
+folder must pass the checks of import first, --dry-run included: a
+signature of its bundle index must verify with a trusted key (those given
+with --key and every *.pub file in the store's keys folder), and the kit
+must not have expired. Otherwise mirror exits with 3 and pushes nothing,
+unless --insecure-skip-signature or --allow-expired overrides the check
+as it does for import, with a warning. Only the images that the signed bundle index lists are pushed, each blob
+checked against its digest as it is read.`,
 		Example: `  stella ouk mirror --to harbor.intranet/stella-ops
   stella ouk mirror --to zot.intranet:5000/mirror --dry-run
-  stella ouk mirror --to registry.intranet -o json sha256:4f1c`,
+  stella ouk mirror --to registry.intranet -o json sha256:4f1c
+  stella ouk mirror --to registry.intranet/site --key cosign.pub /media/usb/kit-layout`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kit := "active"
@@ -62,6 +82,10 @@ OCI layout folder. Images already in the registry are not sent again.`,
 	}
 	cmd.Flags().StringVar(&o.to, "to", "", "target registry and optional repository prefix, REGISTRY[/PREFIX]")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "list what would be pushed without contacting the registry")
+	cmd.Flags().StringArrayVar(&o.keys, "key", nil, "trusted public key file for a kit in a layout folder (repeatable)")
+	cmd.Flags().BoolVar(&o.skipSignature, "insecure-skip-signature", false,
+		"mirror a kit in a layout folder that is unsigned or signed by an untrusted key")
+	cmd.Flags().BoolVar(&o.allowExpired, "allow-expired", false, "mirror a kit in a layout folder past its signed expiry time")
 	o.reg.register(cmd)
 	o.out.register(cmd)
 	return cmd
@@ -79,12 +103,21 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 	}
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
-	src, bundleDesc, base, err := o.openKit(cmd, g, kit)
+	if !o.usesLayout(kit) && (len(o.keys) > 0 || o.skipSignature || o.allowExpired) {
+		return usagef("--key, --insecure-skip-signature and --allow-expired apply to a kit in a layout folder; "+
+			"import checked the signature and expiry of %q already", kit)
+	}
+	k, err := o.openKit(cmd, g, kit)
 	if err != nil {
 		return err
 	}
+	src, bundleDesc, base := k.src, k.bundle, k.base
 	if c, ok := src.(interface{ Close() error }); ok {
 		defer c.Close()
+	}
+	if bundleDesc.Size > importer.MaxManifestSize {
+		return fmt.Errorf("bundle index %s declares %d bytes, over the %d byte limit: %w",
+			bundleDesc.Digest, bundleDesc.Size, importer.MaxManifestSize, errdef.ErrSizeExceedsLimit)
 	}
 	raw, err := content.FetchAll(ctx, src, bundleDesc)
 	if err != nil {
@@ -93,6 +126,14 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 	bundle, meta, err := oci.ParseBundleIndex(raw)
 	if err != nil {
 		return err
+	}
+	signedBy := ""
+	if k.index != nil {
+		// The images to push come from the bundle index parsed above, never
+		// from index.json, so this signature covers every byte pushed.
+		if signedBy, err = o.checkTrust(ctx, g, log, kit, k, raw, meta); err != nil {
+			return err
+		}
 	}
 	opts := mirror.MirrorOptions{DryRun: o.dryRun, Logger: log}
 	if !o.dryRun {
@@ -112,7 +153,7 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 	if err != nil {
 		return err
 	}
-	rep := mirrorReport{Kit: bundleDesc.Digest.String(), Version: meta.Version, DryRun: o.dryRun, Images: images}
+	rep := mirrorReport{Kit: bundleDesc.Digest.String(), Version: meta.Version, DryRun: o.dryRun, Images: images, SignedBy: signedBy}
 	if o.out.json() {
 		return writeJSON(cmd.OutOrStdout(), rep)
 	}
@@ -139,17 +180,33 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 	return nil
 }
 
-// openKit returns the storage holding the kit and its bundle index
-// descriptor: an OCI layout folder, or a kit in the store. base names the
-// base kit when kit is a layout folder of a delta, else it is empty.
-func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string) (src content.ReadOnlyStorage, bundle ocispec.Descriptor, base string, err error) {
+// mirrorKit is the kit that mirror reads.
+type mirrorKit struct {
+	src    content.ReadOnlyStorage
+	bundle ocispec.Descriptor
+	// base names the base kit when the kit is a layout folder of a delta,
+	// else it is empty.
+	base string
+	// index is index.json of a layout folder, or nil for a kit in the
+	// store.
+	index *ocispec.Index
+}
+
+// usesLayout reports whether the KIT argument kit names a layout folder
+// rather than a kit in the store.
+func (o *mirrorOptions) usesLayout(kit string) bool {
+	return kit != "active" && !isStoredKitArg(kit)
+}
+
+// openKit opens an OCI layout folder, or a kit in the store.
+func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string) (mirrorKit, error) {
 	ctx := cmd.Context()
-	if kit != "active" && !isStoredKitArg(kit) {
+	if o.usesLayout(kit) {
 		return openMirrorLayout(ctx, kit)
 	}
 	store, _, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, "", err
+		return mirrorKit{}, err
 	}
 	d := digest.Digest("")
 	if kit == "active" {
@@ -159,45 +216,87 @@ func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string
 	}
 	if err != nil {
 		store.Close()
-		return nil, ocispec.Descriptor{}, "", err
+		return mirrorKit{}, err
 	}
 	desc, err := stat(ctx, store, d, ocispec.MediaTypeImageIndex)
 	if err != nil {
 		store.Close()
-		return nil, ocispec.Descriptor{}, "", err
+		return mirrorKit{}, err
 	}
-	return store, desc, "", nil
+	return mirrorKit{src: store, bundle: desc}, nil
 }
 
 // openMirrorLayout opens the layout folder dir for mirror. For a kit file or
 // a missing path, the error names what mirror reads instead.
-func openMirrorLayout(ctx context.Context, dir string) (content.ReadOnlyStorage, ocispec.Descriptor, string, error) {
+func openMirrorLayout(ctx context.Context, dir string) (mirrorKit, error) {
 	const reads = "mirror reads a kit layout folder, \"active\" or a kit digest from `stella ouk history`"
 	info, err := os.Stat(dir)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, "", fmt.Errorf("opening kit: %w; %s", err, reads)
+		return mirrorKit{}, fmt.Errorf("opening kit: %w; %s", err, reads)
 	}
 	if !info.IsDir() {
-		return nil, ocispec.Descriptor{}, "", usagef("%s is a file, and %s. Import the kit file with `stella ouk import` and mirror \"active\", "+
+		return mirrorKit{}, usagef("%s is a file, and %s. Import the kit file with `stella ouk import` and mirror \"active\", "+
 			"or unpack it into a folder (`stella ouk push` takes kit files)", dir, reads)
 	}
 	index, src, err := layout.OpenDir(dir)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, "", err
+		return mirrorKit{}, err
 	}
 	base := ""
 	dg, version, ok, err := delta.FindBase(ctx, src, index)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, "", err
+		return mirrorKit{}, err
 	}
 	if ok {
 		base = fmt.Sprintf("kit %s (%s)", version, dg)
 	}
 	bundle, err := delta.BundleEntry(ctx, src, index)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, "", fmt.Errorf("layout folder %s lists no bundle index; pass a kit layout folder", dir)
+		return mirrorKit{}, fmt.Errorf("layout folder %s lists no bundle index; pass a kit layout folder", dir)
 	}
-	return src, bundle, base, nil
+	return mirrorKit{src: src, bundle: bundle, base: base, index: &index}, nil
+}
+
+// checkTrust applies the trust rules of import to the kit k of the layout
+// folder path, whose bundle index bytes are raw. A signature referrer that
+// index.json lists must verify with a trusted key, and the kit must not
+// have expired. It returns the source of the key that verified the kit,
+// or empty when --insecure-skip-signature let an unverified kit through.
+func (o *mirrorOptions) checkTrust(ctx context.Context, g *globalOptions, log *slog.Logger, path string, k mirrorKit,
+	raw []byte, meta oci.Meta) (string, error) {
+	dir, err := g.storeDir()
+	if err != nil {
+		return "", err
+	}
+	keysDir := filepath.Join(dir, storeKeysDir)
+	keys, err := trustedKeys(log, dir, o.keys)
+	if err != nil {
+		return "", err
+	}
+	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
+		return content.FetchAll(ctx, k.src, d)
+	}
+	check := importer.CheckBundleSignature(ctx, fetch, *k.index, k.bundle, raw, keys)
+	if check.SignedBy == "" {
+		failure := check.Failure(keys, keysDir)
+		if !o.skipSignature {
+			return "", fmt.Errorf("kit %s (%s) in %s: %s. Mirror pushes only the images of a kit that a trusted key signed; "+
+				"pass --insecure-skip-signature only for a kit you trust without a signature: %w",
+				meta.Version, k.bundle.Digest, path, failure, errdef.ErrSignature)
+		}
+		log.Warn("mirroring a kit without a valid signature (--insecure-skip-signature)",
+			"version", meta.Version, "digest", k.bundle.Digest, "reason", failure)
+	} else {
+		log.Info("kit verified", "version", meta.Version, "digest", k.bundle.Digest, "signedBy", check.SignedBy)
+	}
+	warning, err := importer.CheckExpiry(meta, time.Now(), o.allowExpired, "mirror", "mirroring")
+	if err != nil {
+		return "", err
+	}
+	if warning != "" {
+		log.Warn(warning)
+	}
+	return check.SignedBy, nil
 }
 
 // withDigest returns target with @digest added, unless target names its

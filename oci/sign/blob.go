@@ -115,7 +115,7 @@ func verifyDigest(keys []TrustedKey, hint string, digest, sig []byte) (TrustedKe
 		}
 	}
 	return TrustedKey{}, fmt.Errorf("signature does not verify with any of the %d trusted keys (%s): %w",
-		len(keys), keyIDList(keys), errdef.ErrSignature)
+		len(keys), keyIDList(keys), ErrKeyMismatch)
 }
 
 func verifyWithKey(pub crypto.PublicKey, digest, sig []byte) bool {

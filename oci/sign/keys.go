@@ -22,6 +22,7 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/regfile"
 )
 
@@ -48,6 +49,11 @@ const maxKeyFileSize = 64 << 10
 // ErrWrongPassword is returned by LoadPrivateKey when the password does not
 // decrypt an encrypted private key.
 var ErrWrongPassword = errors.New("wrong password for private key")
+
+// ErrKeyMismatch is wrapped by the error of a well-formed signature that
+// no trusted key verifies, as when another key signed. It wraps
+// errdef.ErrSignature.
+var ErrKeyMismatch = fmt.Errorf("%w", errdef.ErrSignature)
 
 // TrustedKey is a public key that the site accepts signatures from.
 type TrustedKey struct {
