@@ -69,6 +69,47 @@ func TestRollbackSingleKitHistory(t *testing.T) {
 	}
 }
 
+// A rollback killed right after its switch leaves its kit active, so the
+// operator runs it again. That run must succeed and change nothing.
+func TestRollbackToActiveKitSucceeds(t *testing.T) {
+	e := newEnv(t)
+	first := e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))
+	e.importJSON(e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2"))
+	e.must("ouk", "rollback", "--key", e.pub, first.Digest)
+	history := e.must("ouk", "history", "-o", "json")
+
+	r := e.run("ouk", "rollback", first.Digest)
+	if r.code != 0 {
+		t.Fatalf("second rollback to %s: exit %d, want 0:\n%s", first.Digest, r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "Kit 1.0.0 ("+first.Digest+") is already active; nothing changed") {
+		t.Errorf("second rollback output does not say the kit is already active:\n%s", r.stdout)
+	}
+	var rep struct {
+		Digest        string `json:"digest"`
+		AlreadyActive bool   `json:"alreadyActive"`
+		Previous      any    `json:"previous"`
+	}
+	if err := json.Unmarshal([]byte(e.must("ouk", "rollback", "-o", "json", first.Digest)), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Digest != first.Digest {
+		t.Errorf("JSON names kit %s, want %s", rep.Digest, first.Digest)
+	}
+	if !rep.AlreadyActive {
+		t.Error("JSON lacks alreadyActive: true")
+	}
+	if rep.Previous != nil {
+		t.Errorf("JSON names a previous kit %v, but nothing switched", rep.Previous)
+	}
+	if got := e.must("ouk", "history", "-o", "json"); got != history {
+		t.Errorf("a rollback to the active kit changed the history:\nbefore %s\nafter  %s", history, got)
+	}
+	if got := e.activeDigest(); got != first.Digest {
+		t.Errorf("active kit %s, want %s", got, first.Digest)
+	}
+}
+
 func TestRollbackJSONNamesPrevious(t *testing.T) {
 	e := newEnv(t)
 	first := e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -33,7 +34,9 @@ func newRollbackCommand(g *globalOptions) *cobra.Command {
 		Long: `Switch back to the kit that was active before the current one, or to the
 kit with the given bundle digest (a unique prefix is enough) when it is still
 in the store. Unlike importing an older kit, a rollback is the operator's own
-decision and needs no --allow-downgrade; the history records it.
+decision and needs no --allow-downgrade; the history records it. A DIGEST
+that names the active kit changes nothing and exits with 0, so a rollback
+cut short can be run again.
 
 The kit must still pass the site's other checks, as an import does: a
 signature of it that the store holds must verify with a trusted key (--key
@@ -77,6 +80,10 @@ two kits. To go back further, pick a digest from 'stella ouk history'.`,
 					"gc removes kits beyond its --keep count: import that kit's file again instead, with --allow-downgrade when it is "+
 					"older than the active kit: %w", target, err)
 			}
+			prev, _ := store.Active(ctx)
+			if target == prev.Digest {
+				return writeAlreadyActive(cmd.OutOrStdout(), *out, info)
+			}
 			if err := checkActivatable(ctx, store, target); err != nil {
 				return err
 			}
@@ -95,7 +102,6 @@ two kits. To go back further, pick a digest from 'stella ouk history'.`,
 			if err != nil {
 				return err
 			}
-			prev, _ := store.Active(ctx)
 			now := time.Now().UTC()
 			rec := cas.KitRecord{Digest: target, Version: info.Version, Sequence: info.Sequence,
 				Created: info.Created, Expires: info.Expires, At: now, Action: "rollback",
@@ -203,7 +209,9 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 	case 1:
 		m := matches[0]
 		if m.Digest == active.Digest {
-			return "", fmt.Errorf("kit %s is already active", m.Digest)
+			// Running a rollback again, as after one killed right after
+			// its switch, finds its kit active and changes nothing.
+			return m.Digest, nil
 		}
 		if _, err := store.Stat(ctx, m.Digest); errors.Is(err, errdef.ErrNotFound) {
 			return "", fmt.Errorf("kit %s (%s) is no longer in the store, because gc removes kits beyond its --keep count; "+
@@ -228,6 +236,18 @@ type rollbackReport struct {
 	// Warnings lists the overrides the rollback used, as an import's
 	// report does.
 	Warnings []string `json:"warnings,omitempty"`
+	// AlreadyActive marks a rollback to the kit that was active already,
+	// which switched nothing and left the history as it was.
+	AlreadyActive bool `json:"alreadyActive,omitempty"`
+}
+
+// writeAlreadyActive reports a rollback to the kit that is active already.
+func writeAlreadyActive(w io.Writer, out outputFlag, info *kitInfo) error {
+	if out.json() {
+		return writeJSON(w, rollbackReport{kitInfo: info, AlreadyActive: true})
+	}
+	fmt.Fprintf(w, "Kit %s (%s) is already active; nothing changed\n", printable(info.Version), info.Digest)
+	return nil
 }
 
 // previousKit is the kit that was active before a rollback.
