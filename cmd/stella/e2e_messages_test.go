@@ -204,7 +204,7 @@ func TestStoreInUseNamesLockTimeout(t *testing.T) {
 	if want := fmt.Sprintf("(pid %d, ", os.Getpid()); !strings.Contains(r.stderr, want) {
 		t.Errorf("error does not name the process holding the store, %s:\n%s", want, r.stderr)
 	}
-	// While it waits, the command says so once.
+	// While it waits, the command logs the wait once.
 	if n := strings.Count(r.stderr, "store is in use by another stella process; waiting"); n != 1 {
 		t.Errorf("the wait is announced %d times, want once:\n%s", n, r.stderr)
 	}

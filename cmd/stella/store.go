@@ -71,7 +71,7 @@ func (g *globalOptions) openStoreCache(_ context.Context, log *slog.Logger, wait
 	return s, dir, nil
 }
 
-// newStoreParts says which parts of a store an open is about to create.
+// newStoreParts records which parts of a store an open is about to create.
 type newStoreParts struct {
 	folder bool // the store folder
 	db     bool // the content store in it
