@@ -238,6 +238,7 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error) {
 	sum := Summary{SkipReasons: map[string]int{}, WarningReasons: map[string]int{}}
 	var srcs []source
+	var tooLarge []*RecordError
 	for _, f := range opts.Feeds {
 		info := SourceInfo{Kind: f.Kind, Name: f.Name, Path: f.Path, Input: f.input(),
 			Ecosystems: map[string]int{}}
@@ -264,6 +265,10 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 				}
 			},
 			reject: func(e *RecordError) {
+				if e.Reason == reasonTooLarge {
+					tooLarge = append(tooLarge, e)
+					return
+				}
 				info.Skipped++
 				sum.Skipped++
 				sum.SkipReasons[e.Reason]++
@@ -276,6 +281,9 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 		}
 		if err := fr.read(ctx); err != nil {
 			return nil, sum, err
+		}
+		if len(tooLarge) > 0 {
+			return nil, sum, tooLargeError(f, tooLarge)
 		}
 		if t, err := parseTime(snapshot); err == nil {
 			info.Snapshot = t
@@ -295,6 +303,24 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 		sum.Sources = append(sum.Sources, info)
 	}
 	return srcs, sum, nil
+}
+
+// tooLargeError stops a build at records of feed f that no import could
+// read. Skipping them would drop known vulnerabilities without a trace,
+// and a --base build would remove them from every site that imports it.
+func tooLargeError(f Feed, errs []*RecordError) error {
+	const most = 5
+	var list []string
+	for i, e := range errs {
+		if i == most {
+			list = append(list, fmt.Sprintf("and %d more", len(errs)-most))
+			break
+		}
+		list = append(list, e.Error())
+	}
+	return fmt.Errorf("%s feed %s holds %d %s too large for any import to read: %s; leaving them out would drop "+
+		"their vulnerabilities from the DB, so the build stops. Fix or remove them in the feed copy, or leave the "+
+		"feed out", f.source(), f.Path, len(errs), plural(len(errs), "record", "records"), strings.Join(list, "; "))
 }
 
 // ecosystemsOf returns the ecosystems a record affects, without a

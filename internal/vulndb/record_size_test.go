@@ -16,7 +16,9 @@ func bigRecord(id string, size int) string {
 	return `{"id":"` + id + `","modified":"2024-01-01T00:00:00Z","details":"` + strings.Repeat("x", size) + `"}`
 }
 
-func TestBuildSkipsOversizedRecord(t *testing.T) {
+// A record that no import could read stops the build: leaving it out would
+// drop its vulnerability, and a --base build would remove it from the sites.
+func TestBuildStopsAtOversizedRecord(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "SMALL-1.json", ecosystemRecord("SMALL-1", "npm"))
 	single := writeFile(t, dir, "BIG-1.json", bigRecord("BIG-1", MaxRecordSize))
@@ -25,45 +27,34 @@ func TestBuildSkipsOversizedRecord(t *testing.T) {
 	writeFile(t, dir, "PADDED-1.json",
 		strings.Replace(bigRecord("PADDED-1", MaxRecordSize-(1<<20)), ",", ","+strings.Repeat(" ", 2<<20), 1))
 
-	res, err := Build(context.Background(), BuildOptions{Created: testCreated,
+	_, err := Build(context.Background(), BuildOptions{Created: testCreated,
 		Feeds: []Feed{{Kind: FeedOSV, Path: dir}}})
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		t.Fatal("a feed with records too large to import built")
 	}
-	s := res.Summary
-	if s.SkipReasons[reasonTooLarge] != 2 {
-		t.Errorf("skip reasons = %v, want too-large 2", s.SkipReasons)
-	}
-	if s.Records != 3 {
-		t.Errorf("records = %d, want SMALL-1, SMALL-2 and PADDED-1", s.Records)
-	}
-	for _, want := range []string{single + " record BIG-1: too-large", array + " record BIG-2: too-large"} {
-		if !strings.Contains(strings.Join(s.Errors, "\n"), want) {
-			t.Errorf("summary errors %q lack %q", s.Errors, want)
+	msg := err.Error()
+	size := fmt.Sprintf("%d bytes (32.0 MiB) without whitespace", len(bigRecord("BIG-1", MaxRecordSize)))
+	for _, want := range []string{"holds 2 records too large for any import to read", single + " record BIG-1: too-large",
+		array + " record BIG-2: too-large", size, "Fix or remove them in the feed copy"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
 		}
 	}
-	size := fmt.Sprintf("%d bytes (32.0 MiB) without whitespace", len(bigRecord("BIG-1", MaxRecordSize)))
-	if !strings.Contains(strings.Join(s.Errors, "\n"), size) {
-		t.Errorf("summary errors %q do not give the record's size", s.Errors)
+	if strings.Contains(msg, "PADDED-1") {
+		t.Errorf("error %q names a record whose line fits", msg)
 	}
 }
 
-func TestBuildSkipsOversizedNVDRecord(t *testing.T) {
+func TestBuildStopsAtOversizedNVDRecord(t *testing.T) {
 	dir := t.TempDir()
 	page := `{"vulnerabilities":[{"cve":{"id":"CVE-2024-0001","published":"2024-01-01T00:00:00","lastModified":"2024-01-01T00:00:00",` +
 		`"descriptions":[{"lang":"en","value":"small"}]}},{"cve":{"id":"CVE-2024-0002","published":"2024-01-01T00:00:00",` +
 		`"lastModified":"2024-01-01T00:00:00","descriptions":[{"lang":"en","value":"` + strings.Repeat("x", MaxRecordSize) + `"}]}}]}`
 	path := writeFile(t, dir, "page.json", page)
-	res, err := Build(context.Background(), BuildOptions{Created: testCreated,
+	_, err := Build(context.Background(), BuildOptions{Created: testCreated,
 		Feeds: []Feed{{Kind: FeedNVD, Path: dir}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Summary.SkipReasons[reasonTooLarge] != 1 || res.Summary.Records != 1 {
-		t.Errorf("skip reasons %v and %d records, want too-large 1 and 1 record", res.Summary.SkipReasons, res.Summary.Records)
-	}
-	if want := path + " record CVE-2024-0002: too-large"; !strings.Contains(strings.Join(res.Summary.Errors, "\n"), want) {
-		t.Errorf("summary errors %q lack %q", res.Summary.Errors, want)
+	if want := path + " record CVE-2024-0002: too-large"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Build = %v, want an error naming %q", err, want)
 	}
 }
 
