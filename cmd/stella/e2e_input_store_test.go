@@ -74,5 +74,5 @@ func TestMirrorUnknownDigestNotFound(t *testing.T) {
 		t.Errorf("mirror of a digest prefix speaks of a layout folder:\n%s", r.stderr)
 	}
 	prefix := e.activeDigest()[:len("sha256:")+4]
-	e.must("ouk", "mirror", "--to", "127.0.0.1:9/mirror", "--dry-run", prefix)
+	e.must("ouk", "mirror", "--key", e.pub, "--to", "127.0.0.1:9/mirror", "--dry-run", prefix)
 }

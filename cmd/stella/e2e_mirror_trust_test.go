@@ -163,9 +163,21 @@ func TestMirrorLayoutChecksSignature(t *testing.T) {
 			t.Errorf("mirrored digest %s, want %s", got, digests["index"])
 		}
 	})
-	t.Run("trust flags rejected for a stored kit", func(t *testing.T) {
-		r := mirrorTo("active", "--key", e.pub)
-		expectFailure(t, r, exitUsage, "apply to a kit in a layout folder")
+	t.Run("stored kit whose key was removed", func(t *testing.T) {
+		// The previous subtest put the key into the store's keys folder.
+		e.must("ouk", "import", filepath.Join(e.dir, "signed.tar"))
+		if r := mirrorTo("active-trusted"); r.code != 0 {
+			t.Fatalf("mirror of the active kit: exit %d\n%s", r.code, r.stderr)
+		}
+		if err := os.Remove(filepath.Join(keysDir, "cosign.pub")); err != nil {
+			t.Fatal(err)
+		}
+		r := mirrorTo("active-revoked")
+		expectFailure(t, r, exitRejected, "is no longer trusted")
+		assertNoRepoUnder(t, reg.host, "active-revoked")
+		if r := mirrorTo("active-key", "--key", e.pub); r.code != 0 {
+			t.Errorf("mirror of the active kit with --key: exit %d\n%s", r.code, r.stderr)
+		}
 	})
 }
 

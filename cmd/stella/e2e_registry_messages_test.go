@@ -116,7 +116,7 @@ func TestMirrorCountsBlobsAndLogsTagMove(t *testing.T) {
 	mirrorJSON := func() mirrorReport {
 		t.Helper()
 		var rep mirrorReport
-		if err := json.Unmarshal([]byte(e.must("ouk", "mirror", "--plain-http", "--to", reg.host+"/site", "-o", "json")), &rep); err != nil {
+		if err := json.Unmarshal([]byte(e.must("ouk", "mirror", "--key", e.pub, "--plain-http", "--to", reg.host+"/site", "-o", "json")), &rep); err != nil {
 			t.Fatal(err)
 		}
 		if len(rep.Images) != 1 {
@@ -138,7 +138,7 @@ func TestMirrorCountsBlobsAndLogsTagMove(t *testing.T) {
 	// it back without sending a blob.
 	target := reg.host + "/site/stella-ops/scanner"
 	tool(t, nil, "crane", "tag", "--insecure", target+"@"+digests["linux/arm64"], "0.1.0")
-	r := e.run("-v", "ouk", "mirror", "--plain-http", "--to", reg.host+"/site")
+	r := e.run("-v", "ouk", "mirror", "--key", e.pub, "--plain-http", "--to", reg.host+"/site")
 	if r.code != 0 {
 		t.Fatalf("mirror: exit %d\n%s", r.code, r.stderr)
 	}

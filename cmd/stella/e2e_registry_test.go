@@ -253,7 +253,7 @@ func TestRegistryTLSAuthPushImportMirror(t *testing.T) {
 	dockerDir := t.TempDir()
 	authB64 := base64.StdEncoding.EncodeToString([]byte(registryUser + ":" + registryPassword))
 	writeFile(t, filepath.Join(dockerDir, "config.json"), fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, reg.host, authB64))
-	mirrorArgs := []string{"ouk", "mirror", "--ca-file", reg.caFile, "--registry-config", filepath.Join(dockerDir, "config.json"),
+	mirrorArgs := []string{"ouk", "mirror", "--key", e.pub, "--ca-file", reg.caFile, "--registry-config", filepath.Join(dockerDir, "config.json"),
 		"--to", reg.host + "/site", "-o", "json"}
 	var rep mirrorReport
 	if err := json.Unmarshal([]byte(mustIn(mirrorArgs...)), &rep); err != nil {
@@ -349,7 +349,7 @@ func TestRegistryPlainInteropAndFaults(t *testing.T) {
 	if res2.Version != "2.0.0" || res2.BlobsSkipped == 0 {
 		t.Errorf("import through the proxy: %+v", res2)
 	}
-	e.must("ouk", "mirror", "--plain-http", "--to", via+"/site")
+	e.must("ouk", "mirror", "--key", e.pub, "--plain-http", "--to", via+"/site")
 	if got := tool(t, nil, "crane", "digest", "--insecure", "--platform", "linux/arm64", reg.host+"/site/stella-ops/scanner:0.1.0"); got != digests["linux/arm64"] {
 		t.Errorf("mirrored arm64 digest %s, want %s", got, digests["linux/arm64"])
 	}

@@ -228,7 +228,7 @@ func TestStalledRegistryFailsImportPushMirror(t *testing.T) {
 	reg.setMode(stallNone)
 	e.must("ouk", "import", "--plain-http", "--key", e.pub, "oci://"+reg.host+"/ouk:2.0.0")
 	active, history = e.storeState()
-	args = append([]string{"-v", "ouk", "mirror", "--plain-http", "--to", site.host + "/mirror"}, shortTimeouts...)
+	args = append([]string{"-v", "ouk", "mirror", "--key", e.pub, "--plain-http", "--to", site.host + "/mirror"}, shortTimeouts...)
 	r = e.runLimited(stallLimit, args...)
 	checkStalled(t, "mirror to a stalled upload", r, site.host)
 	e.checkStoreUnchanged("mirror to a stalled upload", active, history)

@@ -16,6 +16,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/mirror"
@@ -59,13 +60,14 @@ for an image go along.
 KIT is "active" (the default), a kit digest or prefix in the store, or an
 OCI layout folder. Images already in the registry are not sent again.
 
-A kit in the store was verified when it was imported. A kit in a layout
-folder must pass the checks of import first, --dry-run included: a
+The kit must pass the checks of import first, --dry-run included: a
 signature of its bundle index must verify with a trusted key (those given
 with --key and every *.pub file in the store's keys folder), and the kit
-must not have expired. Otherwise mirror exits with 3 and pushes nothing,
-unless --insecure-skip-signature or --allow-expired overrides the check
-as it does for import, with a warning. Only the images that the signed bundle index lists are pushed, each blob
+must not have expired. A kit in the store is checked again against the keys
+trusted now, as a rollback does, so a key removed from the keys folder to
+revoke it no longer vouches for the images of its kits. Otherwise mirror
+exits with 3 and pushes nothing, unless --insecure-skip-signature or
+--allow-expired overrides the check as it does for import, with a warning. Only the images that the signed bundle index lists are pushed, each blob
 checked against its digest as it is read.`,
 		Example: `  stella ouk mirror --to harbor.intranet/stella-ops
   stella ouk mirror --to zot.intranet:5000/mirror --dry-run
@@ -82,10 +84,10 @@ checked against its digest as it is read.`,
 	}
 	cmd.Flags().StringVar(&o.to, "to", "", "target registry and optional repository prefix, REGISTRY[/PREFIX]")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "list what would be pushed without contacting the registry")
-	cmd.Flags().StringArrayVar(&o.keys, "key", nil, "trusted public key file for a kit in a layout folder (repeatable)")
+	cmd.Flags().StringArrayVar(&o.keys, "key", nil, "trusted public key file, besides the store's keys folder (repeatable)")
 	cmd.Flags().BoolVar(&o.skipSignature, "insecure-skip-signature", false,
-		"mirror a kit in a layout folder that is unsigned or signed by an untrusted key")
-	cmd.Flags().BoolVar(&o.allowExpired, "allow-expired", false, "mirror a kit in a layout folder past its signed expiry time")
+		"mirror a kit that is unsigned or signed by an untrusted key")
+	cmd.Flags().BoolVar(&o.allowExpired, "allow-expired", false, "mirror a kit past its signed expiry time")
 	o.reg.register(cmd)
 	o.out.register(cmd)
 	return cmd
@@ -103,10 +105,6 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 	}
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
-	if !o.usesLayout(kit) && (len(o.keys) > 0 || o.skipSignature || o.allowExpired) {
-		return usagef("--key, --insecure-skip-signature and --allow-expired apply to a kit in a layout folder; "+
-			"import checked the signature and expiry of %q already", kit)
-	}
 	k, err := o.openKit(cmd, g, kit)
 	if err != nil {
 		return err
@@ -128,6 +126,14 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 		return err
 	}
 	signedBy := ""
+	if k.store != nil {
+		// Import checked the kit once, but a key removed from the keys
+		// folder since then no longer vouches for it, and the kit may
+		// have expired: apply the checks of a rollback.
+		if signedBy, err = o.checkStoredTrust(ctx, log, k); err != nil {
+			return err
+		}
+	}
 	if k.index != nil {
 		// The images to push come from the bundle index parsed above, never
 		// from index.json, so this signature covers every byte pushed.
@@ -190,6 +196,10 @@ type mirrorKit struct {
 	// index is index.json of a layout folder, or nil for a kit in the
 	// store.
 	index *ocispec.Index
+	// store and storeDir are the store of a kit in the store, else nil
+	// and empty.
+	store    *cas.Store
+	storeDir string
 }
 
 // usesLayout reports whether the KIT argument kit names a layout folder
@@ -204,7 +214,7 @@ func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string
 	if o.usesLayout(kit) {
 		return openMirrorLayout(ctx, kit)
 	}
-	store, _, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+	store, dir, err := g.openExistingStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 	if err != nil {
 		return mirrorKit{}, err
 	}
@@ -223,7 +233,32 @@ func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string
 		store.Close()
 		return mirrorKit{}, err
 	}
-	return mirrorKit{src: store, bundle: desc}, nil
+	return mirrorKit{src: store, bundle: desc, store: store, storeDir: dir}, nil
+}
+
+// checkStoredTrust checks a kit of the store k against the keys trusted
+// now and its expiry, as a rollback does, and returns the key that
+// verified it.
+func (o *mirrorOptions) checkStoredTrust(ctx context.Context, log *slog.Logger, k mirrorKit) (string, error) {
+	keys, err := trustedKeys(log, k.storeDir, o.keys)
+	if err != nil {
+		return "", err
+	}
+	checked, err := importer.CheckStored(ctx, importer.Options{
+		Store:                 k.store,
+		Keys:                  keys,
+		KeysDir:               filepath.Join(k.storeDir, storeKeysDir),
+		InsecureSkipSignature: o.skipSignature,
+		AllowExpired:          o.allowExpired,
+		Logger:                log,
+	}, k.bundle.Digest, lastSigner(ctx, k.store, k.bundle.Digest))
+	if err != nil {
+		return "", fmt.Errorf("mirroring the images of a stored kit: %w", err)
+	}
+	for _, w := range checked.Warnings {
+		log.Warn(w)
+	}
+	return checked.SignedBy, nil
 }
 
 // openMirrorLayout opens the layout folder dir for mirror. For a kit file or
