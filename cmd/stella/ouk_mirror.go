@@ -41,8 +41,8 @@ type mirrorReport struct {
 	Version string               `json:"version"`
 	DryRun  bool                 `json:"dryRun"`
 	Images  []mirror.ImageResult `json:"images"`
-	// SignedBy is the trusted key that verified a kit read from a layout
-	// folder. It is empty for a kit in the store, which import verified.
+	// SignedBy is the trusted key that verified the kit, empty when an
+	// override let an unverified kit through.
 	SignedBy string `json:"signedBy,omitempty"`
 }
 
