@@ -111,6 +111,12 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 			"--insecure-skip-signature, so no trusted key vouches for it; pass --insecure-skip-signature to "+
 			"activate it anyway: %w", bm.meta.Version, bm.desc.Digest, errdef.ErrSignature)
 	}
+	if len(s.opts.Keys) == 0 && lastSigner != "" {
+		return fmt.Errorf("kit %s (%s) was last activated with the key %s, and no key is trusted now: pass that "+
+			"key with --key, as the import did, or put it into %s, so that every command trusts it; "+
+			"--insecure-skip-signature activates the kit without a check: %w",
+			bm.meta.Version, bm.desc.Digest, lastSigner, s.keysDir(), errdef.ErrSignature)
+	}
 	key := "its signing key"
 	if lastSigner != "" {
 		key = "the key it was last activated with, " + lastSigner + ","

@@ -277,3 +277,34 @@ func TestRollbackAllowExpiredReportsExpiry(t *testing.T) {
 		t.Error("rollback JSON says expired: true for a kit that never expires")
 	}
 }
+
+// A site that trusts its key only through import --key is told to pass the
+// key again, by its absolute path, not that the key was revoked.
+func TestRollbackAfterImportWithKeyOnly(t *testing.T) {
+	e := newEnv(t)
+	first := e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))
+	e.importJSON(e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2"))
+
+	r := e.run("ouk", "rollback", first.Digest)
+	expectFailure(t, r, exitRejected, "was last activated with the key "+e.pub, "no key is trusted now",
+		"pass that key with --key")
+	if strings.Contains(r.stderr, "no longer trusted") {
+		t.Errorf("rollback speaks of a revoked key:\n%s", r.stderr)
+	}
+	e.must("ouk", "rollback", "--key", e.pub, first.Digest)
+}
+
+// A key given by a relative path is recorded by its absolute path.
+func TestImportRecordsAbsoluteKeyPath(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
+	rel, err := filepath.Rel(e.dir, e.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Commands run in the test's folder, so rel names the key there.
+	e.must("ouk", "import", "--key", rel, kit)
+	if st := e.status(); st.Active == nil || st.Active.SignedBy != e.pub {
+		t.Errorf("status signedBy = %+v, want the absolute path %s", st.Active, e.pub)
+	}
+}

@@ -133,7 +133,17 @@ func checkStoreFolderAccess(dir string) error {
 // keys folder, and logs a warning naming each *.pub entry there that it
 // skipped because it is not a regular file.
 func trustedKeys(log *slog.Logger, storeDir string, files []string) ([]sign.TrustedKey, error) {
-	keys, skipped, err := sign.LoadTrustedKeysFrom(files, []string{filepath.Join(storeDir, storeKeysDir)})
+	// The history records the file of the key that verified a kit, so it
+	// is kept absolute: a relative path would point nowhere from another
+	// folder.
+	abs := make([]string, len(files))
+	for i, f := range files {
+		abs[i] = f
+		if a, err := filepath.Abs(f); err == nil {
+			abs[i] = a
+		}
+	}
+	keys, skipped, err := sign.LoadTrustedKeysFrom(abs, []string{filepath.Join(storeDir, storeKeysDir)})
 	if err != nil {
 		return nil, fmt.Errorf("loading trusted keys: %w", err)
 	}
