@@ -544,7 +544,13 @@ func (s kitSpec) checkRemovalFlags() error {
 		return usagef("--allow-mass-removal needs --base PREVIOUS_KIT")
 	}
 	for _, name := range s.DropSources {
-		if _, err := parseFeed(name + "=-"); err != nil {
+		// Any catalogue name is accepted here, including one that a base
+		// kit built by an earlier release carries and --feed now rejects,
+		// so that such a source can still be dropped.
+		switch {
+		case name == "osv" || name == "ghsa" || name == "nvd":
+		case strings.HasPrefix(name, "regional:") && len(name) > len("regional:"):
+		default:
 			return usagef("--drop-source %q is not a valid source name; use osv, ghsa, nvd or regional:NAME", name)
 		}
 	}

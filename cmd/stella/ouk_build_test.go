@@ -23,3 +23,18 @@ func TestParseSequence(t *testing.T) {
 		}
 	}
 }
+
+// A base kit built by an earlier release may carry a catalogue name that
+// --feed now rejects; --drop-source still takes it, so the source can go.
+func TestDropSourceTakesOldCatalogueNames(t *testing.T) {
+	spec := kitSpec{Base: "base.tar", DropSources: []string{"regional:cert/fr", "osv"}}
+	if err := spec.checkRemovalFlags(); err != nil {
+		t.Errorf("checkRemovalFlags(%v) = %v, want nil", spec.DropSources, err)
+	}
+	for _, bad := range []string{"regional:", "osv2", ""} {
+		spec.DropSources = []string{bad}
+		if err := spec.checkRemovalFlags(); err == nil {
+			t.Errorf("checkRemovalFlags accepts --drop-source %q", bad)
+		}
+	}
+}
