@@ -3,6 +3,7 @@ package importer
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -111,7 +112,11 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 			"--insecure-skip-signature, so no trusted key vouches for it; pass --insecure-skip-signature to "+
 			"activate it anyway: %w", bm.meta.Version, bm.desc.Digest, errdef.ErrSignature)
 	}
-	if len(s.opts.Keys) == 0 && lastSigner != "" {
+	// A key that came from the keys folder was removed from there, which
+	// revokes it. Any other key was given with --key and is simply not
+	// given now.
+	fromKeysDir := s.opts.KeysDir != "" && filepath.Dir(lastSigner) == filepath.Clean(s.opts.KeysDir)
+	if len(s.opts.Keys) == 0 && lastSigner != "" && !fromKeysDir {
 		return fmt.Errorf("kit %s (%s) was last activated with the key %s, and no key is trusted now: pass that "+
 			"key with --key, as the import did, or put it into %s, so that every command trusts it; "+
 			"--insecure-skip-signature activates the kit without a check: %w",
