@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,12 +30,37 @@ func (o *outputFlag) validate() error {
 func (o *outputFlag) json() bool { return o.format == "json" }
 
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("writing JSON output: %w", err)
 	}
+	if _, err := w.Write(escapeC1(buf.Bytes())); err != nil {
+		return fmt.Errorf("writing JSON output: %w", err)
+	}
 	return nil
+}
+
+// escapeC1 writes the C1 control characters (U+0080 to U+009F) of JSON
+// text as \u escapes. Go's encoder escapes the C0 ones but passes these
+// through, and a terminal that shows the JSON may act on them, as on
+// U+009B, which starts an escape sequence. In JSON they can only occur
+// inside strings, where the escape means the same character.
+func escapeC1(b []byte) []byte {
+	if !bytes.Contains(b, []byte{0xc2}) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == 0xc2 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x9f {
+			out = fmt.Appendf(out, `\u%04x`, rune(b[i+1]))
+			i++
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return out
 }
 
 func humanBytes(n int64) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -268,5 +269,20 @@ func TestTextOutputReplacesControlCharacters(t *testing.T) {
 		if !strings.Contains(out, "overflow?]0;owned??[2J?") {
 			t.Errorf("%s text does not mark the replaced characters: %q", name, out)
 		}
+	}
+}
+
+func TestWriteJSONEscapesC1Controls(t *testing.T) {
+	var b strings.Builder
+	in := map[string]string{"summary": "a\u009b2Jb\u0085c é"}
+	if err := writeJSON(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(b.String(), "\u009b\u0085") {
+		t.Errorf("JSON output passes C1 controls through: %q", b.String())
+	}
+	var out map[string]string
+	if err := json.Unmarshal([]byte(b.String()), &out); err != nil || out["summary"] != in["summary"] {
+		t.Errorf("JSON output %q decodes to %q (%v), want the same text", b.String(), out["summary"], err)
 	}
 }
