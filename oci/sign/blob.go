@@ -114,7 +114,7 @@ func verifyDigest(keys []TrustedKey, hint string, digest, sig []byte) (TrustedKe
 			return k, nil
 		}
 	}
-	return TrustedKey{}, fmt.Errorf("signature does not verify with any of the %d trusted keys (%s): %w",
+	return TrustedKey{}, fmt.Errorf("signature does not verify with any of the %d trusted keys: %s: %w",
 		len(keys), keyIDList(keys), ErrKeyMismatch)
 }
 
@@ -146,17 +146,21 @@ func orderByHint(keys []TrustedKey, hint string) []TrustedKey {
 	return append(ordered, rest...)
 }
 
-// keyIDList returns the first 12 hex digits of each key ID, for messages.
+// keyIDList names each key for messages: its file, when known, and the
+// first 12 hex digits of its ID, such as "keys/cosign.pub (ID e392ee311741)".
 func keyIDList(keys []TrustedKey) string {
-	ids := make([]string, len(keys))
+	names := make([]string, len(keys))
 	for i, k := range keys {
 		id := k.ID
 		if len(id) > 12 {
 			id = id[:12]
 		}
-		ids[i] = id
+		names[i] = "ID " + id
+		if k.Source != "" {
+			names[i] = fmt.Sprintf("%s (ID %s)", k.Source, id)
+		}
 	}
-	return strings.Join(ids, ", ")
+	return strings.Join(names, ", ")
 }
 
 // derSignature returns the ASN.1 DER sequence at the start of a raw
