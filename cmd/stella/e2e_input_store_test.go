@@ -75,4 +75,6 @@ func TestMirrorUnknownDigestNotFound(t *testing.T) {
 	}
 	prefix := e.activeDigest()[:len("sha256:")+4]
 	e.must("ouk", "mirror", "--key", e.pub, "--to", "127.0.0.1:9/mirror", "--dry-run", prefix)
+	// A bare prefix of four digits works too, as for rollback.
+	e.must("ouk", "mirror", "--key", e.pub, "--to", "127.0.0.1:9/mirror", "--dry-run", strings.TrimPrefix(prefix, "sha256:"))
 }

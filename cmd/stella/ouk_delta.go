@@ -202,7 +202,13 @@ func isStoredKitArg(s string) bool {
 	if _, err := os.Stat(s); err == nil {
 		return false
 	}
-	return s == "active" || strings.HasPrefix(s, "sha256:") || looksLikeDigest(s)
+	return s == "active" || strings.HasPrefix(s, "sha256:") || looksLikeDigest(s) || isShortHex(s)
+}
+
+// isShortHex reports whether s is 4 or 5 lower-case hex digits, a digest
+// prefix as short as `stella ouk rollback` accepts.
+func isShortHex(s string) bool {
+	return len(s) >= 4 && len(s) <= 5 && strings.Trim(s, "0123456789abcdef") == ""
 }
 
 // resolveStoredKit returns the bundle digest of the kit in the store's
