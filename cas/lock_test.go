@@ -317,6 +317,7 @@ func TestOpenWaitingForRemovedStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
 	type result struct {
 		store *Store
 		err   error
@@ -326,6 +327,7 @@ func TestOpenWaitingForRemovedStore(t *testing.T) {
 		w, err := Open(dir, Options{LockWait: 30 * time.Second})
 		waiting <- result{w, err}
 	}()
+
 	// The pause lets the second Open find the lock held before the store
 	// is removed. On a machine too slow for that, the second Open only
 	// creates the store, and the test checks less.
@@ -333,6 +335,7 @@ func TestOpenWaitingForRemovedStore(t *testing.T) {
 	if removed, err := s.CloseAndRemoveIfEmpty(); err != nil || !removed {
 		t.Fatalf("CloseAndRemoveIfEmpty: removed %v, error %v; want the unused store removed", removed, err)
 	}
+
 	r := <-waiting
 	if r.err != nil {
 		t.Fatalf("Open that waited for the lock of a store its holder removed: %v; want a new store", r.err)

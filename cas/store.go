@@ -203,11 +203,10 @@ func Open(dir string, opts Options) (*Store, error) {
 }
 
 // acquireLock takes Pebble's directory lock, retrying with exponential
-// backoff while another holder has it and wait has not passed. When the
-// directory is gone because the holder removed the store it had created
-// and left unused (see CloseAndRemoveIfEmpty), a write open creates the
-// directory again and takes its lock, and a read-only open fails as for a
-// store that does not exist.
+// backoff while another holder has it and wait has not passed. The holder
+// may remove a store it created and left unused (CloseAndRemoveIfEmpty).
+// Then a write open creates the directory again and takes its lock, and a
+// read-only open fails as for a store that does not exist.
 func (s *Store) acquireLock(wait time.Duration, readOnly bool) (*pebble.Lock, error) {
 	deadline := time.Now().Add(wait)
 	delay := 50 * time.Millisecond

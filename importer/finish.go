@@ -31,13 +31,7 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	s.result.Digest = bm.desc.Digest.String()
-	s.result.Version = bm.meta.Version
-	s.result.Sequence = bm.meta.Sequence
-	s.result.Kind = bm.meta.Kind
-	s.result.BaseDigest = bm.meta.BaseDigest
-	s.result.Created = bm.meta.Created
-	s.result.Expires = bm.meta.Expires
+	s.setKit(bm)
 	log := s.opts.Logger.With("version", bm.meta.Version, "digest", bm.desc.Digest)
 
 	if err := s.checkBase(ctx, bm.desc.Digest, bm.meta); err != nil {
@@ -450,4 +444,15 @@ func joinNote(note, more string) string {
 		return more
 	}
 	return note + "; " + more
+}
+
+// setKit fills the result's description of the kit from its bundle index.
+func (s *session) setKit(bm *bundleMeta) {
+	s.result.Digest = bm.desc.Digest.String()
+	s.result.Version = bm.meta.Version
+	s.result.Sequence = bm.meta.Sequence
+	s.result.Kind = bm.meta.Kind
+	s.result.BaseDigest = bm.meta.BaseDigest
+	s.result.Created = bm.meta.Created
+	s.result.Expires = bm.meta.Expires
 }

@@ -67,7 +67,7 @@ func (c SignatureCheck) Failure(keys []sign.TrustedKey, keysDir string) string {
 	}
 	return fmt.Sprintf("%s with the trusted %s %s, so another key signed it. "+
 		"If you trust its builder, put the builder's public key into %s or pass it with --key",
-		outcome, plural(len(keys), "key", "keys"), trustedKeyNames(keys), keysDir)
+		outcome, plural(len(keys), "key", "keys"), sign.KeyNames(keys), keysDir)
 }
 
 // CheckBundleSignature checks the signature referrers that index.json
@@ -78,8 +78,15 @@ func (c SignatureCheck) Failure(keys []sign.TrustedKey, keysDir string) string {
 // reads the referrer manifests and their signature bundles.
 func CheckBundleSignature(ctx context.Context, fetch FetchFunc, index ocispec.Index, bundle ocispec.Descriptor,
 	bundleRaw []byte, keys []sign.TrustedKey) SignatureCheck {
+	return checkCandidates(ctx, fetch, signatureCandidates(index, bundle), bundle, bundleRaw, keys)
+}
+
+// checkCandidates checks the signature manifests candidates of the bundle
+// index bundle against keys and stops at the first that verifies.
+func checkCandidates(ctx context.Context, fetch FetchFunc, candidates []ocispec.Descriptor, bundle ocispec.Descriptor,
+	bundleRaw []byte, keys []sign.TrustedKey) SignatureCheck {
 	var check SignatureCheck
-	for _, ref := range signatureCandidates(index, bundle) {
+	for _, ref := range candidates {
 		check.Signatures++
 		signer, err := verifyReferrer(ctx, fetch, ref, bundle, bundleRaw, keys)
 		if err == nil {
@@ -141,20 +148,6 @@ func verifyReferrer(ctx context.Context, fetch FetchFunc, ref, bundle ocispec.De
 		return "", err
 	}
 	return key.Source, nil
-}
-
-// trustedKeyNames lists keys by file and the start of their ID, such as
-// "keys/cosign.pub (ID e392ee311741)".
-func trustedKeyNames(keys []sign.TrustedKey) string {
-	names := make([]string, len(keys))
-	for i, k := range keys {
-		id := k.ID
-		if len(id) > 12 {
-			id = id[:12]
-		}
-		names[i] = fmt.Sprintf("%s (ID %s)", k.Source, id)
-	}
-	return strings.Join(names, ", ")
 }
 
 // plural returns the singular form when n is 1, else the plural form.

@@ -33,13 +33,7 @@ func CheckStored(ctx context.Context, opts Options, bundle digest.Digest, lastSi
 	if err != nil {
 		return nil, err
 	}
-	s.result.Digest = bundle.String()
-	s.result.Version = bm.meta.Version
-	s.result.Sequence = bm.meta.Sequence
-	s.result.Kind = bm.meta.Kind
-	s.result.BaseDigest = bm.meta.BaseDigest
-	s.result.Created = bm.meta.Created
-	s.result.Expires = bm.meta.Expires
+	s.setKit(bm)
 	if err := s.checkStoredSignature(ctx, bm, lastSigner); err != nil {
 		return nil, err
 	}
@@ -86,19 +80,16 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 			candidates = append(candidates, p)
 		}
 	}
+
 	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
 		return content.FetchAll(ctx, s.opts.Store, d)
 	}
-	var check SignatureCheck
-	for _, ref := range candidates {
-		check.Signatures++
-		signer, err := verifyReferrer(ctx, fetch, ref, bm.desc, bm.raw, s.opts.Keys)
-		if err == nil {
-			s.result.SignedBy = signer
-			return nil
-		}
-		check.add(ref, err)
+	check := checkCandidates(ctx, fetch, candidates, bm.desc, bm.raw, s.opts.Keys)
+	if check.SignedBy != "" {
+		s.result.SignedBy = check.SignedBy
+		return nil
 	}
+
 	for _, r := range check.Reasons {
 		s.opts.Logger.Debug("signature did not verify", "reason", r)
 	}
@@ -107,14 +98,15 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 		s.warn("activating kit " + bm.meta.Version + " without a valid signature (--insecure-skip-signature): " + failure)
 		return nil
 	}
+
 	if len(candidates) == 0 {
 		return fmt.Errorf("kit %s (%s): the store contains no signature of it, as for a kit imported with "+
 			"--insecure-skip-signature, so no trusted key vouches for it; pass --insecure-skip-signature to "+
 			"activate it anyway: %w", bm.meta.Version, bm.desc.Digest, errdef.ErrSignature)
 	}
+
 	// A key that came from the keys folder was removed from there, which
-	// revokes it. Any other key was given with --key and is simply not
-	// given now.
+	// revokes it. Any other key came with --key and is missing now.
 	fromKeysDir := s.opts.KeysDir != "" && filepath.Dir(lastSigner) == filepath.Clean(s.opts.KeysDir)
 	if len(s.opts.Keys) == 0 && lastSigner != "" && !fromKeysDir {
 		return fmt.Errorf("kit %s (%s) was last activated with the key %s, and no key is trusted now: pass that "+
@@ -122,6 +114,7 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 			"--insecure-skip-signature activates the kit without a check: %w",
 			bm.meta.Version, bm.desc.Digest, lastSigner, s.keysDir(), errdef.ErrSignature)
 	}
+
 	key := "its signing key"
 	if lastSigner != "" {
 		key = "the key it was last activated with, " + lastSigner + ","

@@ -21,11 +21,11 @@ type deltaBase struct {
 	version string
 }
 
-// findDeltaBase returns the base kit of a delta: from its delta manifest,
-// read from src when src holds it, else from the annotations of the delta
-// manifest's entry in index.json, which tools such as oras leave out, or
-// from the bundle metadata when that marks the kit as a delta. src is nil
-// for a tar stream. The version of the delta comes from meta, else from
+// findDeltaBase returns the base kit of a delta. It reads the delta
+// manifest from src when src contains it. Otherwise it uses the annotations
+// of the manifest's entry in index.json (which tools such as oras leave
+// out), or the bundle metadata when that marks the kit as a delta. src is
+// nil for a tar stream. The version of the delta comes from meta, else from
 // the bundle index in src, else from the tag in index.json.
 func findDeltaBase(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, meta oci.Meta) (deltaBase, bool, error) {
 	target := meta.Version

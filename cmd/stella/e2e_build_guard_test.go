@@ -13,6 +13,25 @@ func fixtureFeed(t *testing.T, kind string) string {
 	return filepath.Join(repoRoot(t), "testdata", "feeds", kind)
 }
 
+// copyDemoFeed copies the two OSV records of the project's demo feed into
+// the folder dir, which it creates, and returns dir.
+func copyDemoFeed(t *testing.T, dir string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"STELLA-DEMO-2026-0001.json", "STELLA-DEMO-2026-0002.json"} {
+		b, err := os.ReadFile(filepath.Join(fixtureFeed(t, "osv"), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func assertNoFile(t *testing.T, path string) {
 	t.Helper()
 	if _, err := os.Stat(path); err == nil {
@@ -94,19 +113,7 @@ func TestBuildRemovalFlagsNeedBase(t *testing.T) {
 
 func TestBuildSummaryShowsCounts(t *testing.T) {
 	e := newEnv(t)
-	feed := filepath.Join(e.dir, "feed")
-	if err := os.MkdirAll(feed, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"STELLA-DEMO-2026-0001.json", "STELLA-DEMO-2026-0002.json"} {
-		b, err := os.ReadFile(filepath.Join(fixtureFeed(t, "osv"), name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(feed, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	feed := copyDemoFeed(t, filepath.Join(e.dir, "feed"))
 	if err := os.WriteFile(filepath.Join(feed, "broken.json"), []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -76,19 +76,7 @@ func TestBuildBaseMissingZipRejected(t *testing.T) {
 
 func TestBuildStopsAtOversizedRecord(t *testing.T) {
 	e := newEnv(t)
-	feed := filepath.Join(e.dir, "feed")
-	if err := os.MkdirAll(feed, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"STELLA-DEMO-2026-0001.json", "STELLA-DEMO-2026-0002.json"} {
-		b, err := os.ReadFile(filepath.Join(fixtureFeed(t, "osv"), name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(feed, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	feed := copyDemoFeed(t, filepath.Join(e.dir, "feed"))
 	big := filepath.Join(feed, "BIG-1.json")
 	body := `{"id":"BIG-1","modified":"2024-01-01T00:00:00Z","details":"` + strings.Repeat("x", 33<<20) + `"}`
 	if err := os.WriteFile(big, []byte(body), 0o644); err != nil {

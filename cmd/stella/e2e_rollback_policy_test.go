@@ -278,8 +278,8 @@ func TestRollbackAllowExpiredReportsExpiry(t *testing.T) {
 	}
 }
 
-// A site that trusts its key only through import --key is told to pass the
-// key again, by its absolute path, not that the key was revoked.
+// A site that trusts its key only through import --key gets a message to
+// pass the key again, by its absolute path, and none about a revoked key.
 func TestRollbackAfterImportWithKeyOnly(t *testing.T) {
 	e := newEnv(t)
 	first := e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))

@@ -38,9 +38,9 @@ type kitInfo struct {
 	// such as a skipped signature check.
 	Expired bool   `json:"expired"`
 	Note    string `json:"note,omitempty"`
-	// SignedBy is the source of the trusted key that verified the kit at
-	// its activation, as the history records it; empty when the check was
-	// skipped or the record predates it.
+	// SignedBy is the file of the trusted key that verified the kit at its
+	// activation, as the history records it. It is empty when the check was
+	// skipped or the history record is older than the field.
 	SignedBy string `json:"signedBy,omitempty"`
 }
 

@@ -309,16 +309,16 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 // read. Skipping them would drop known vulnerabilities without a trace,
 // and a --base build would remove them from every site that imports it.
 func tooLargeError(f Feed, errs []*RecordError) error {
-	const most = 5
+	const maxListed = 5
 	var list []string
 	for i, e := range errs {
-		if i == most {
-			list = append(list, fmt.Sprintf("and %d more", len(errs)-most))
+		if i == maxListed {
+			list = append(list, fmt.Sprintf("and %d more", len(errs)-maxListed))
 			break
 		}
 		list = append(list, e.Error())
 	}
-	return fmt.Errorf("%s feed %s holds %d %s too large for any import to read: %s; leaving them out would drop "+
+	return fmt.Errorf("%s feed %s contains %d %s too large for any import to read: %s; leaving them out would drop "+
 		"their vulnerabilities from the DB, so the build stops. Fix or remove them in the feed copy, or leave the "+
 		"feed out", f.source(), f.Path, len(errs), plural(len(errs), "record", "records"), strings.Join(list, "; "))
 }

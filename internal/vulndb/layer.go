@@ -178,9 +178,9 @@ func readLayer(r io.Reader, fn func(line []byte) error) error {
 		}
 	}
 	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
-		// Kits built before Build checked record sizes may hold such a line.
-		return fmt.Errorf("layer line %d holds a record larger than import's maximum of %d bytes per record; "+
-			"rebuild the kit with a stella version that skips such records at build time: %w",
+		// Kits built before Build checked record sizes may contain such a line.
+		return fmt.Errorf("layer line %d contains a record larger than import's maximum of %d bytes per record; "+
+			"rebuild the kit with a current stella, whose build stops at such records: %w",
 			n+1, maxRecordBytes, errdef.ErrInvalidKit)
 	} else if err != nil {
 		return fmt.Errorf("reading layer after line %d: %v: %w", n, err, errdef.ErrInvalidKit)

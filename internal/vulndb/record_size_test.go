@@ -34,7 +34,7 @@ func TestBuildStopsAtOversizedRecord(t *testing.T) {
 	}
 	msg := err.Error()
 	size := fmt.Sprintf("%d bytes (32.0 MiB) without whitespace", len(bigRecord("BIG-1", MaxRecordSize)))
-	for _, want := range []string{"holds 2 records too large for any import to read", single + " record BIG-1: too-large",
+	for _, want := range []string{"contains 2 records too large for any import to read", single + " record BIG-1: too-large",
 		array + " record BIG-2: too-large", size, "Fix or remove them in the feed copy"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
@@ -89,7 +89,7 @@ func TestReadLayerLineTooLong(t *testing.T) {
 	if !errors.Is(err, errdef.ErrInvalidKit) {
 		t.Fatalf("error = %v, want ErrInvalidKit", err)
 	}
-	if !strings.Contains(err.Error(), "layer line 1 holds a record larger than import's maximum of 33554431 bytes") {
+	if !strings.Contains(err.Error(), "layer line 1 contains a record larger than import's maximum of 33554431 bytes") {
 		t.Errorf("error %q does not say which line is too large and the limit", err)
 	}
 	if strings.Contains(err.Error(), "token too long") {

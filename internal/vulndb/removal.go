@@ -70,14 +70,14 @@ func (p RemovalPolicy) check(base map[string]baseRecord, baseInputs []SourceInfo
 	if p.AllowMassRemoval {
 		return nil
 	}
-	kept := make(map[string]bool, len(recs))
+	keptIDs := make(map[string]bool, len(recs))
 	for i := range recs {
-		kept[recs[i].ID] = true
+		keptIDs[recs[i].ID] = true
 	}
-	if err := p.checkInputs(base, kept, baseInputs, inputs); err != nil {
+	if err := p.checkInputs(base, keptIDs, baseInputs, inputs); err != nil {
 		return err
 	}
-	return checkMassRemoval(base, kept)
+	return checkMassRemoval(base, keptIDs)
 }
 
 // removalCount is the number of base records of one group, such as one
@@ -94,8 +94,8 @@ func (c removalCount) tooMany(minRecords int) bool {
 
 // checkMassRemoval rejects a build that removes more than half of the base
 // DB's records, or of the base's records of one ecosystem or one source.
-// kept holds the IDs of the new build's records.
-func checkMassRemoval(base map[string]baseRecord, kept map[string]bool) error {
+// keptIDs holds the IDs of the new build's records.
+func checkMassRemoval(base map[string]baseRecord, keptIDs map[string]bool) error {
 	var all removalCount
 	ecosystems := map[string]*removalCount{}
 	sources := map[string]*removalCount{}
@@ -111,7 +111,7 @@ func checkMassRemoval(base map[string]baseRecord, kept map[string]bool) error {
 		}
 	}
 	for id, r := range base {
-		removed := !kept[id]
+		removed := !keptIDs[id]
 		all.base++
 		if removed {
 			all.removed++
@@ -138,13 +138,13 @@ func checkMassRemoval(base map[string]baseRecord, kept map[string]bool) error {
 		massRemovalPercent, strings.Join(over, ", "), errdef.ErrMassRemoval)
 }
 
-// groupsOverLimit describes each group that loses too many records, such
-// as "ecosystem PyPI (30 of 40)", sorted by name.
-func groupsOverLimit(what string, groups map[string]*removalCount) []string {
+// groupsOverLimit describes each group of the kind groupKind that loses too
+// many records, such as "ecosystem PyPI (30 of 40)", sorted by name.
+func groupsOverLimit(groupKind string, groups map[string]*removalCount) []string {
 	var out []string
 	for _, name := range slices.Sorted(maps.Keys(groups)) {
 		if c := groups[name]; c.tooMany(MassRemovalMinGroupRecords) {
-			out = append(out, fmt.Sprintf("%s %s (%d of %d)", what, name, c.removed, c.base))
+			out = append(out, fmt.Sprintf("%s %s (%d of %d)", groupKind, name, c.removed, c.base))
 		}
 	}
 	return out
@@ -194,7 +194,7 @@ type inputUse struct {
 // the base, the ecosystems that its inputs of that name no longer give
 // count as missing. A source that checkSources handles, because the build
 // reads none of it or drops it, is not checked here.
-func (p RemovalPolicy) checkInputs(base map[string]baseRecord, kept map[string]bool,
+func (p RemovalPolicy) checkInputs(base map[string]baseRecord, keptIDs map[string]bool,
 	baseInputs, inputs []SourceInfo) error {
 	read := map[string]bool{}
 	for _, f := range inputs {
@@ -220,7 +220,7 @@ func (p RemovalPolicy) checkInputs(base map[string]baseRecord, kept map[string]b
 		}
 		removed := 0
 		for id, r := range base {
-			if !kept[id] && slices.Contains(r.sources, key.source) &&
+			if !keptIDs[id] && slices.Contains(r.sources, key.source) &&
 				slices.ContainsFunc(r.ecosystems, func(e string) bool { return missing[e] }) {
 				removed++
 			}
@@ -229,13 +229,13 @@ func (p RemovalPolicy) checkInputs(base map[string]baseRecord, kept map[string]b
 			continue
 		}
 		ecos := slices.Sorted(maps.Keys(missing))
-		given := 0
+		contributed := 0
 		for _, e := range ecos {
-			given += was.ecosystems[e]
+			contributed += was.ecosystems[e]
 		}
 		problems = append(problems, fmt.Sprintf("%s=%s (it gave %d source %s of %s %s to the base; "+
 			"this build would remove %d of the base DB's records of %s in %s)",
-			key.source, key.input, given, plural(given, "record", "records"),
+			key.source, key.input, contributed, plural(contributed, "record", "records"),
 			plural(len(ecos), "ecosystem", "ecosystems"), strings.Join(ecos, ", "),
 			removed, key.source, plural(len(ecos), "that ecosystem", "those ecosystems")))
 	}

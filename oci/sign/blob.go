@@ -115,7 +115,7 @@ func verifyDigest(keys []TrustedKey, hint string, digest, sig []byte) (TrustedKe
 		}
 	}
 	return TrustedKey{}, fmt.Errorf("signature does not verify with any of the %d trusted keys: %s: %w",
-		len(keys), keyIDList(keys), ErrKeyMismatch)
+		len(keys), KeyNames(keys), ErrKeyMismatch)
 }
 
 func verifyWithKey(pub crypto.PublicKey, digest, sig []byte) bool {
@@ -146,9 +146,9 @@ func orderByHint(keys []TrustedKey, hint string) []TrustedKey {
 	return append(ordered, rest...)
 }
 
-// keyIDList names each key for messages: its file, when known, and the
+// KeyNames names each key for messages: its file, when known, and the
 // first 12 hex digits of its ID, such as "keys/cosign.pub (ID e392ee311741)".
-func keyIDList(keys []TrustedKey) string {
+func KeyNames(keys []TrustedKey) string {
 	names := make([]string, len(keys))
 	for i, k := range keys {
 		id := k.ID

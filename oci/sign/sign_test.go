@@ -548,9 +548,9 @@ func TestVerifyBlobRawSignatureEndingInSpace(t *testing.T) {
 	t.Skip("no signature of 5000 ended in a white-space byte")
 }
 
-func TestKeyIDListNamesKeyFiles(t *testing.T) {
+func TestKeyNamesGivesFilesAndIDs(t *testing.T) {
 	keys := []TrustedKey{{ID: "e392ee311741abcdef", Source: "keys/cosign.pub"}, {ID: "0123456789abcdef"}}
-	if got, want := keyIDList(keys), "keys/cosign.pub (ID e392ee311741), ID 0123456789ab"; got != want {
-		t.Errorf("keyIDList = %q, want %q", got, want)
+	if got, want := KeyNames(keys), "keys/cosign.pub (ID e392ee311741), ID 0123456789ab"; got != want {
+		t.Errorf("KeyNames = %q, want %q", got, want)
 	}
 }
