@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -158,8 +160,41 @@ func (k knownStorage) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadC
 }
 
 func (k knownStorage) Push(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {
-	return k.p.repo.Push(ctx, d, r)
+	return tidyUploadError(k.p.repo.Push(ctx, d, r))
 }
+
+// tidyUploadError shortens the error of a blob upload for people to read.
+// The HTTP client quotes the registry's upload address, and its query
+// holds the registry's session state, a few hundred characters that say
+// nothing about the cause; the query is cut from the address. When the
+// upload failed because the blob read from the kit did not match its
+// digest, the kit is at fault, not the registry, and that error is
+// returned alone.
+func tidyUploadError(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if errors.Is(ue.Err, errdef.ErrDigestMismatch) {
+		return ue.Err
+	}
+	i := strings.IndexByte(ue.URL, '?')
+	if i < 0 {
+		return err
+	}
+	// Errors that wrap ue hold its text already, so the text is rewritten.
+	return rewordedError{err, strings.ReplaceAll(err.Error(), ue.URL, ue.URL[:i])}
+}
+
+// rewordedError is an error with another text that still wraps the
+// original, so errors.Is and errors.As see its causes.
+type rewordedError struct {
+	err  error
+	text string
+}
+
+func (e rewordedError) Error() string { return e.text }
+func (e rewordedError) Unwrap() error { return e.err }
 
 // PushKit publishes a kit read from src, whose index.json is index, to repo
 // and tags its bundle index with tag. The referrers listed in index follow
@@ -430,7 +465,7 @@ func (p *pusher) pushBlob(ctx context.Context, desc ocispec.Descriptor, r io.Rea
 		skip()
 		return nil
 	}
-	if err := p.repo.Push(ctx, desc, r); err != nil {
+	if err := tidyUploadError(p.repo.Push(ctx, desc, r)); err != nil {
 		return fmt.Errorf("pushing blob %s: %w", desc.Digest, err)
 	}
 	p.notePresent(desc, true)

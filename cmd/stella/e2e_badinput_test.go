@@ -341,8 +341,8 @@ func TestStatusCreatesNoStore(t *testing.T) {
 	e := newEnv(t)
 	dir := filepath.Join(e.dir, "absent")
 	r := e.run("--store", dir, "ouk", "status", "-o", "json")
-	if r.code != 0 {
-		t.Fatalf("status of an absent store: exit %d: %s", r.code, r.stderr)
+	if r.code != exitError || !strings.Contains(r.stdout, `"storeAbsent": true`) {
+		t.Fatalf("status of an absent store: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Errorf("status created the store folder %s", dir)

@@ -279,17 +279,22 @@ func TestFlagMessagesForOperators(t *testing.T) {
 		expectFailure(t, r, exitUsage, `for "--key" flag: given twice`)
 	}
 
-	// An upper-case format is the same format.
-	status := e.must("ouk", "status", "-o", "JSON")
+	// An upper-case format is the same format. A store that does not
+	// exist is reported, with exit code 1.
+	r = e.run("ouk", "status", "-o", "JSON")
 	var rep statusReport
-	if err := json.Unmarshal([]byte(status), &rep); err != nil {
-		t.Errorf("status -o JSON is not JSON: %v\n%s", err, status)
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Errorf("status -o JSON is not one JSON object: %v\n%s", err, r.stdout)
 	}
-	if !rep.StoreAbsent {
-		t.Errorf("status of a store that does not exist lacks storeAbsent: %s", status)
+	if !rep.StoreAbsent || r.code != exitError || !strings.Contains(r.stderr, "no store at") {
+		t.Errorf("status of a store that does not exist: exit %d, stderr %q, stdout %s", r.code, r.stderr, r.stdout)
 	}
-	if text := e.must("ouk", "status"); !strings.Contains(text, "absent") {
-		t.Errorf("status of a store that does not exist does not say so:\n%s", text)
+	r = e.run("ouk", "status")
+	if !strings.Contains(r.stdout, "absent") || r.code != exitError {
+		t.Errorf("status of a store that does not exist: exit %d, stdout:\n%s", r.code, r.stdout)
+	}
+	if _, err := os.Stat(e.store); err == nil {
+		t.Errorf("status created the store folder it reported absent")
 	}
 
 	// Nothing listens on the discard port of the loopback address.

@@ -34,8 +34,13 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 			}
 			ctx := cmd.Context()
 			if dir, ok := g.storeAbsent(); ok {
-				// Reading the status creates no store.
-				return writeStatus(cmd.OutOrStdout(), out, statusReport{Store: dir, StoreAbsent: true})
+				// Reading the status creates no store. The exit code tells a
+				// script that a mistyped --store or $STELLA_HOME found nothing.
+				if err := writeStatus(cmd.OutOrStdout(), out, statusReport{Store: dir, StoreAbsent: true}); err != nil {
+					return err
+				}
+				return fmt.Errorf("no store at %s; check --store and $STELLA_HOME, or import a kit first with "+
+					"`stella ouk import KIT`", dir)
 			}
 			store, dir, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 			if err != nil {
