@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -41,6 +42,9 @@ type nvdMetric struct {
 	Type     string `json:"type"` // Primary or Secondary
 	CVSSData struct {
 		VectorString string `json:"vectorString"`
+		// BaseSeverity is the rating of the base score, given in cvssData
+		// for CVSS v3.x and v4.0 (v2.0 gives it beside cvssData).
+		BaseSeverity string `json:"baseSeverity"`
 	} `json:"cvssData"`
 }
 
@@ -142,7 +146,11 @@ func convertNVD(name, pos string, raw json.RawMessage) (source, *RecordError) {
 		Modified:  c.LastModified,
 		Published: c.Published,
 		Details:   nvdDescription(c),
-		Severity:  nvdSeverity(c),
+	}
+	var word string
+	r.Severity, word = nvdSeverity(c)
+	if word != "" {
+		r.DatabaseSpecific = map[string]json.RawMessage{"severity": json.RawMessage(strconv.Quote(word))}
 	}
 	if strings.EqualFold(c.VulnStatus, "Rejected") {
 		r.Withdrawn = c.LastModified
@@ -204,38 +212,47 @@ func nvdDescription(c nvdCVE) string {
 // A record with neither, such as many older records, keeps its
 // CVSS v2.0 vector instead. Reports compute the base score from the
 // vector, so NVD's baseScore is not kept.
-func nvdSeverity(c nvdCVE) []Severity {
+//
+// Reports cannot compute a CVSS v4.0 score. When a v4.0 vector is the
+// only one kept, nvdSeverity also returns NVD's rating of its score
+// (CRITICAL, HIGH, MEDIUM or LOW), which the caller stores as the
+// source's rating word. Otherwise, and for NONE, which reports do not
+// show as a rating word, it returns "".
+func nvdSeverity(c nvdCVE) ([]Severity, string) {
 	var out []Severity
-	pick := func(ms []nvdMetric) string {
-		best := ""
+	pick := func(ms []nvdMetric) (nvdMetric, bool) {
+		best, found := nvdMetric{}, false
 		for _, m := range ms {
-			v := m.CVSSData.VectorString
-			if v == "" {
+			if m.CVSSData.VectorString == "" {
 				continue
 			}
 			if m.Type == "Primary" {
-				return v
+				return m, true
 			}
-			if best == "" {
-				best = v
+			if !found {
+				best, found = m, true
 			}
 		}
-		return best
+		return best, found
 	}
-	v3 := pick(c.Metrics.V31)
-	if v3 == "" {
-		v3 = pick(c.Metrics.V30)
+	v3, ok := pick(c.Metrics.V31)
+	if !ok {
+		v3, ok = pick(c.Metrics.V30)
 	}
-	if v3 != "" {
-		out = append(out, Severity{Type: "CVSS_V3", Score: v3})
+	if ok {
+		out = append(out, Severity{Type: "CVSS_V3", Score: v3.CVSSData.VectorString})
 	}
-	if v := pick(c.Metrics.V40); v != "" {
-		out = append(out, Severity{Type: "CVSS_V4", Score: v})
+	word := ""
+	if v4, ok := pick(c.Metrics.V40); ok {
+		out = append(out, Severity{Type: "CVSS_V4", Score: v4.CVSSData.VectorString})
+		if len(out) == 1 {
+			word = normalizeRating(v4.CVSSData.BaseSeverity)
+		}
 	}
-	if v := pick(c.Metrics.V2); v != "" && len(out) == 0 {
-		out = append(out, Severity{Type: "CVSS_V2", Score: v})
+	if v2, ok := pick(c.Metrics.V2); ok && len(out) == 0 {
+		out = append(out, Severity{Type: "CVSS_V2", Score: v2.CVSSData.VectorString})
 	}
-	return out
+	return out, word
 }
 
 func nvdCWEs(c nvdCVE) []string {

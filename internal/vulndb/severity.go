@@ -49,7 +49,8 @@ func (s SeverityRating) Rank() int {
 //
 //  1. the base score of the first CVSS v3.1 or v3.0 vector in r.Severity;
 //  2. the rating word of the source, from database_specific.severity
-//     (GHSA writes LOW, MODERATE, HIGH or CRITICAL) or from a severity of
+//     (GHSA writes LOW, MODERATE, HIGH or CRITICAL, and NVD records keep
+//     there the rating of a lone CVSS v4.0 vector) or from a severity of
 //     OSV type "Ubuntu", with MODERATE read as MEDIUM;
 //  3. the base score of the first CVSS v2.0 vector.
 //
