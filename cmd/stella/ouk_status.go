@@ -37,7 +37,7 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 				// Reading the status creates no store.
 				return writeStatus(cmd.OutOrStdout(), out, statusReport{Store: dir, StoreAbsent: true})
 			}
-			store, dir, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+			store, dir, err := g.openStoreForReading(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 			if err != nil {
 				return err
 			}
