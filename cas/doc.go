@@ -55,4 +55,7 @@
 // Pebble locks its directory for one process. A second Open of the same
 // directory, from this or another process, fails with an error wrapping
 // errdef.ErrStoreInUse, or keeps retrying while Options.LockWait allows.
+// The exception is a store whose lock file cannot be written, opened with
+// Options.ReadOnlyIfUnwritable. Such readers share a read lock on the
+// file, which still excludes every writer on this host (see lockShared).
 package cas

@@ -58,7 +58,19 @@ type Options struct {
 	// record that the last holder left, and writes none of its own. Pebble replays the write-ahead
 	// log into memory instead of flushing it, and every write returns an
 	// error wrapping pebble.ErrReadOnly. The default opens for writing.
+	// When the lock file cannot be opened for writing, a read-only open
+	// takes the shared lock, as with ReadOnlyIfUnwritable.
 	ReadOnly bool
+	// ReadOnlyIfUnwritable opens the store read-only, as ReadOnly does,
+	// when its lock file cannot be opened for writing because the volume
+	// is mounted read-only or this user may not write it. Open then takes
+	// a shared lock on the lock file in place of the exclusive one. Any
+	// number of such readers share the store, and a writer on this host
+	// waits for all of them, as they wait for it. Such an open writes and
+	// removes no holder record. A store that can be written opens for
+	// writing as usual. Without this option, a store that cannot be
+	// written fails to open with an error that names its folder.
+	ReadOnlyIfUnwritable bool
 	// CacheSize is the size of Pebble's block cache in bytes; zero means
 	// 256 MiB. A process that mostly writes, such as an import, needs
 	// little, because the cache then keeps only the blocks that Pebble
@@ -94,6 +106,10 @@ type Store struct {
 	lock      *pebble.Lock
 	log       *slog.Logger
 	chunkSize int64
+	// readOnly is set when Pebble is open read-only, and shared when the
+	// store holds the shared lock of a reader (see lockShared).
+	readOnly bool
+	shared   bool
 
 	// inflight maps the digests being pushed to a channel closed when the
 	// push ends, so one digest is written by one Push at a time.
@@ -118,7 +134,8 @@ type Store struct {
 // errdef.ErrStoreInUse. When the volume lacks the space that opening for
 // writing needs, or a write during the open finds it full, Open returns an
 // error wrapping errdef.ErrDiskFull. With opts.ReadOnly, such a store still
-// opens for reading.
+// opens for reading. With opts.ReadOnlyIfUnwritable, a store whose lock
+// file this process cannot write opens read-only under a shared lock.
 func Open(dir string, opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
@@ -155,15 +172,21 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("creating store directory %s: %w", dir, err)
 	}
 
-	lock, err := s.acquireLock(opts.LockWait, opts.ReadOnly)
+	lock, shared, err := s.acquireLock(opts.LockWait, opts.ReadOnly, opts.ReadOnly || opts.ReadOnlyIfUnwritable)
 	if err != nil {
 		return nil, err
 	}
-	if opts.ReadOnly {
+	s.shared = shared
+	s.readOnly = opts.ReadOnly || shared
+	switch {
+	case shared:
+		// Other readers may hold the store too, and this user cannot
+		// write its folder, so the holder record stays as it is.
+	case opts.ReadOnly:
 		// A read-only open writes no record, which could fail on a full
 		// volume, but it removes the last holder's, which is stale now.
 		s.removeHolder()
-	} else {
+	default:
 		if err := s.checkOpenSpace(); err != nil {
 			s.removeHolder()
 			_ = lock.Close()
@@ -178,7 +201,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		Lock:          lock,
 		Logger:        pebbleLogger{s.log},
 		EventListener: &pebble.EventListener{BackgroundError: background.report},
-		ReadOnly:      opts.ReadOnly,
+		ReadOnly:      s.readOnly,
 	}
 	tuneOptions(popts)
 	if opts.CacheSize > 0 {
@@ -196,7 +219,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.db = db
 	s.opts = popts
 	s.lock = lock
-	if !opts.ReadOnly {
+	if !s.readOnly {
 		s.removeIngestLeftovers()
 	}
 	return s, nil
@@ -206,37 +229,53 @@ func Open(dir string, opts Options) (*Store, error) {
 // backoff while another holder has it and wait has not passed. The holder
 // may remove a store it created and left unused (CloseAndRemoveIfEmpty).
 // Then a write open creates the directory again and takes its lock, and a
-// read-only open fails as for a store that does not exist.
-func (s *Store) acquireLock(wait time.Duration, readOnly bool) (*pebble.Lock, error) {
+// read-only open fails as for a store that does not exist. When the lock
+// file cannot be opened for writing (isUnwritable) and sharedIfUnwritable
+// is set, acquireLock takes the shared lock of a reader instead (see
+// lockShared), waits for it in the same way and reports shared.
+func (s *Store) acquireLock(wait time.Duration, readOnly, sharedIfUnwritable bool) (*pebble.Lock, bool, error) {
 	deadline := time.Now().Add(wait)
 	delay := 50 * time.Millisecond
 	recreated := 0
 	warned := false
+	shared := false
 	for {
-		lock, err := pebble.LockDirectory(s.dir, s.fs)
+		lockFS := s.fs
+		if shared {
+			lockFS = sharedLockFS{s.fs}
+		}
+		lock, err := pebble.LockDirectory(s.dir, lockFS)
 		if err == nil {
-			return lock, nil
+			return lock, shared, nil
+		}
+		var pathErr *fs.PathError
+		if shared && errors.As(err, &pathErr) {
+			return nil, false, s.sharedLockError(err)
 		}
 		if errors.Is(err, fs.ErrNotExist) && recreated < 3 {
 			recreated++
 			if readOnly {
-				return nil, fmt.Errorf("opening store %s read-only: another process removed it while this one "+
+				return nil, false, fmt.Errorf("opening store %s read-only: another process removed it while this one "+
 					"waited for its lock: %w", s.dir, errdef.ErrNotFound)
 			}
 			if mkErr := s.fs.MkdirAll(s.dir, 0o755); mkErr != nil {
-				return nil, fmt.Errorf("creating store directory %s again after another process removed it: %w",
+				return nil, false, fmt.Errorf("creating store directory %s again after another process removed it: %w",
 					s.dir, mkErr)
 			}
 			s.log.Info("store was removed by the process that held its lock; creating it again", "dir", s.dir)
 			continue
 		}
 		if !isLockHeld(err) {
-			if errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) {
-				return nil, fmt.Errorf("locking store %s: %w; every stella command writes its lock file there, "+
-					"so run it as a user who can write the folder, on a read-write mount, or use --store "+
-					"with a writable copy of the store", s.dir, err)
+			if !shared && isUnwritable(err) {
+				if !sharedIfUnwritable {
+					return nil, false, s.unwritableError(err)
+				}
+				s.log.Debug("store cannot be written here; opening it read-only under a shared lock",
+					"dir", s.dir, "error", err)
+				shared = true
+				continue
 			}
-			return nil, fmt.Errorf("locking store %s: %w", s.dir, err)
+			return nil, false, fmt.Errorf("locking store %s: %w", s.dir, err)
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
@@ -244,7 +283,7 @@ func (s *Store) acquireLock(wait time.Duration, readOnly bool) (*pebble.Lock, er
 			if h := s.readHolder(); h != "" {
 				holder += " (" + h + ")"
 			}
-			return nil, fmt.Errorf("opening store %s: %w: %s has it open; "+
+			return nil, false, fmt.Errorf("opening store %s: %w: %s has it open; "+
 				"wait for that process to finish or stop it, or retry with a longer lock wait",
 				s.dir, errdef.ErrStoreInUse, holder)
 		}
@@ -330,12 +369,12 @@ func (s *Store) Close() error {
 }
 
 // CloseAndRemoveIfEmpty closes the store and, when its database holds no
-// key, removes its directory, as for a store that Open created and a
-// rejected import left unused. It reports whether it removed the
-// directory. The directory is renamed away while the lock is still held,
-// so a process that waits for the lock never opens the store that is being
-// removed: it creates a new one (see acquireLock). Calls after the first
-// close do nothing.
+// key and it is not open read-only, removes its directory, as for a store
+// that Open created and a rejected import left unused. It reports whether
+// it removed the directory. The directory is renamed away while the lock
+// is still held, so a process that waits for the lock never opens the
+// store that is being removed: it creates a new one (see acquireLock).
+// Calls after the first close do nothing.
 func (s *Store) CloseAndRemoveIfEmpty() (bool, error) {
 	removed := false
 	s.closeOnce.Do(func() {
@@ -343,7 +382,7 @@ func (s *Store) CloseAndRemoveIfEmpty() (bool, error) {
 		if cerr := s.db.Close(); err == nil {
 			err = cerr
 		}
-		if err == nil && empty {
+		if err == nil && empty && !s.readOnly {
 			trash := filepath.Join(filepath.Dir(s.dir), fmt.Sprintf(".%s.removing-%d", filepath.Base(s.dir), os.Getpid()))
 			if err = s.fs.Rename(s.dir, trash); err == nil {
 				removed = true
@@ -371,6 +410,14 @@ func (s *Store) isEmpty() (bool, error) {
 	}
 	found := it.First()
 	return !found, it.Close()
+}
+
+// ReadOnly reports whether the store is open read-only, because
+// Options.ReadOnly asked for it or because its lock file cannot be written
+// (Options.ReadOnlyIfUnwritable). Every write then returns an error
+// wrapping pebble.ErrReadOnly.
+func (s *Store) ReadOnly() bool {
+	return s.readOnly
 }
 
 // Dir returns the directory of the Pebble database.
@@ -606,7 +653,12 @@ func (s *Store) writeHolder() {
 
 // removeHolder deletes the holder record, ignoring errors. Close calls it
 // before it releases the lock, so it never deletes the next holder's record.
+// A store under the shared lock of a reader leaves the record alone,
+// because the record is not its own.
 func (s *Store) removeHolder() {
+	if s.shared {
+		return
+	}
 	_ = s.fs.Remove(filepath.Join(s.dir, holderFile))
 }
 

@@ -43,9 +43,9 @@ type activeDB struct {
 	guard *pinGuard
 }
 
-// openActiveDB pins the active kit and opens its DB. Until release is
-// called, SIGINT, SIGTERM and SIGPIPE release the pin before they end the
-// process (see pinGuard).
+// openActiveDB pins the active kit, unless the store is open read-only,
+// and opens its DB. Until release is called, SIGINT, SIGTERM and SIGPIPE
+// release the pin before they end the process (see pinGuard).
 func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
 	active, err := store.Active(ctx)
 	if errors.Is(err, errdef.ErrNotFound) {
@@ -55,9 +55,15 @@ func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
 		return nil, fmt.Errorf("reading the active kit: %w", err)
 	}
 
-	unpin, err := store.PinProcess(ctx, active.Digest, fmt.Sprintf("pid-%d", os.Getpid()))
-	if err != nil {
-		return nil, fmt.Errorf("pinning kit %s: %w", active.Version, err)
+	unpin := func() {}
+	if !store.ReadOnly() {
+		// A store open read-only cannot record a pin. Its lock keeps
+		// every writer of this host, gc and import included, out of the
+		// store until it is closed, so the kit stays readable without one.
+		unpin, err = store.PinProcess(ctx, active.Digest, fmt.Sprintf("pid-%d", os.Getpid()))
+		if err != nil {
+			return nil, fmt.Errorf("pinning kit %s: %w", active.Version, err)
+		}
 	}
 	guard := guardPin(unpin)
 	release := func() {
@@ -99,7 +105,7 @@ func openKitDB(ctx context.Context, store *cas.Store, kit cas.KitRecord) (*vulnd
 func (g *globalOptions) withActiveDB(cmd *cobra.Command, fn func(*activeDB) error) error {
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
-	store, _, err := g.openExistingStore(ctx, log, g.lockWait)
+	store, _, err := g.openExistingStoreForReading(ctx, log, g.lockWait)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 				return fmt.Errorf("no store at %s; check --store and $STELLA_HOME, or import a kit first with "+
 					"`stella ouk import KIT`", dir)
 			}
-			store, dir, err := g.openStore(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+			store, dir, err := g.openStoreForReading(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 			if err != nil {
 				return err
 			}

@@ -36,7 +36,7 @@ func (f *quotaFlags) identify(store *cas.Store, storeDir string, log *slog.Logge
 	if err != nil {
 		return nil, quota.Identity{}, err
 	}
-	q, err := quota.New(store.KV("quota"), quota.Options{Policy: policy, Logger: log})
+	q, err := quota.New(store.KV("quota"), quota.Options{Policy: policy, Logger: log, ReadOnly: store.ReadOnly()})
 	if err != nil {
 		return nil, quota.Identity{}, err
 	}
@@ -91,7 +91,7 @@ func newQuotaStatusCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			log := g.logger(cmd.ErrOrStderr())
-			store, dir, err := g.openStore(cmd.Context(), log, g.lockWait)
+			store, dir, err := g.openStoreForReading(cmd.Context(), log, g.lockWait)
 			if err != nil {
 				return err
 			}

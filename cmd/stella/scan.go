@@ -139,7 +139,8 @@ lists the highest rating and score first.
 
 Scans count against a daily fair-use quota. Over the limit a scan is slowed
 down, never refused; see stella quota status. An SBOM that lists no packages
-prints a warning and does not count.`,
+prints a warning and does not count. A scan of a store that this user cannot
+write, such as one on a read-only mount, prints a warning and does not count.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.validate(); err != nil {
@@ -185,7 +186,7 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
-	store, dir, err := g.openExistingStore(ctx, log, g.lockWait)
+	store, dir, err := g.openExistingStoreForReading(ctx, log, g.lockWait)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -258,6 +259,10 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 		return nil, 0, err
 	}
 	dec, err := q.Record(id)
+	if errors.Is(err, quota.ErrReadOnly) {
+		rep.Quota = uncountedState(q, id, dir, warnings)
+		return rep, 0, nil
+	}
 	if err != nil {
 		fmt.Fprintf(warnings, "warning: counting the scan failed: %v\n", err)
 		return rep, 0, nil
@@ -267,6 +272,22 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 	}
 	rep.Quota = &dec.State
 	return rep, dec.Delay(time.Since(start)), nil
+}
+
+// uncountedState prints a warning that the scan was not counted, because
+// the store in dir is open read-only, and returns today's quota state with
+// that reason, or nil when the state cannot be read.
+func uncountedState(q *quota.Quota, id quota.Identity, dir string, warnings io.Writer) *quota.State {
+	reason := fmt.Sprintf("the scan was not counted against the quota because store %s is read-only here "+
+		"(a read-only mount, or a store this user may not write)", dir)
+	fmt.Fprintln(warnings, "warning: "+reason)
+	st, err := q.Status(id)
+	if err != nil {
+		fmt.Fprintf(warnings, "warning: reading the quota failed: %v\n", err)
+		return nil
+	}
+	st.NotCounted = reason
+	return &st
 }
 
 // packageScan is the outcome of scanning one package.

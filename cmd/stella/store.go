@@ -38,6 +38,21 @@ const importCacheSize = 4 << 20
 // openStoreCache is openStore with a block cache of cacheSize bytes, or
 // the store's default when it is zero.
 func (g *globalOptions) openStoreCache(_ context.Context, log *slog.Logger, wait time.Duration, cacheSize int64) (*cas.Store, string, error) {
+	return g.openStoreWith(cas.Options{Logger: log, LockWait: wait, CacheSize: cacheSize})
+}
+
+// openStoreForReading is openStore for a command that only reads the
+// store. Where this user cannot write the store, as on a read-only mount
+// or for a store that another user owns, it opens the store read-only
+// under a shared lock (cas.Options.ReadOnlyIfUnwritable), and
+// store.ReadOnly reports that.
+func (g *globalOptions) openStoreForReading(_ context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
+	return g.openStoreWith(cas.Options{Logger: log, LockWait: wait, ReadOnlyIfUnwritable: true})
+}
+
+// openStoreWith opens the content store with opts, creating the store
+// folder on first use.
+func (g *globalOptions) openStoreWith(opts cas.Options) (*cas.Store, string, error) {
 	dir, err := g.storeDir()
 	if err != nil {
 		return nil, "", err
@@ -52,14 +67,14 @@ func (g *globalOptions) openStoreCache(_ context.Context, log *slog.Logger, wait
 	if err := checkStoreFolderAccess(dir); err != nil {
 		return nil, "", err
 	}
-	s, err := cas.Open(filepath.Join(dir, storeDBDir), cas.Options{Logger: log, LockWait: wait, CacheSize: cacheSize})
+	s, err := cas.Open(filepath.Join(dir, storeDBDir), opts)
 	if errors.Is(err, errdef.ErrStoreInUse) {
 		holder := "another stella process"
 		if h := cas.LockHolder(filepath.Join(dir, storeDBDir)); h != "" {
 			holder += " (" + h + ")"
 		}
 		return nil, "", fmt.Errorf("store %s is used by %s; wait for it to finish and try again, "+
-			"or wait longer for it with --lock-timeout (now %s): %w", dir, holder, wait, errdef.ErrStoreInUse)
+			"or wait longer for it with --lock-timeout (now %s): %w", dir, holder, opts.LockWait, errdef.ErrStoreInUse)
 	}
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "opening store ") {
@@ -212,8 +227,26 @@ func (g *globalOptions) storeAbsent() (string, bool) {
 // read kits have nothing to work on there, and a mistyped --store should not
 // leave a new store behind.
 func (g *globalOptions) openExistingStore(ctx context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
-	if dir, absent := g.storeAbsent(); absent {
-		return nil, "", fmt.Errorf("no store at %s; import a kit first with `stella ouk import KIT`, or check --store and $STELLA_HOME", dir)
+	if err := g.checkStorePresent(); err != nil {
+		return nil, "", err
 	}
 	return g.openStore(ctx, log, wait)
+}
+
+// openExistingStoreForReading is openExistingStore for a command that
+// only reads the store; see openStoreForReading.
+func (g *globalOptions) openExistingStoreForReading(ctx context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
+	if err := g.checkStorePresent(); err != nil {
+		return nil, "", err
+	}
+	return g.openStoreForReading(ctx, log, wait)
+}
+
+// checkStorePresent returns an error when the store folder holds no
+// content store.
+func (g *globalOptions) checkStorePresent() error {
+	if dir, absent := g.storeAbsent(); absent {
+		return fmt.Errorf("no store at %s; import a kit first with `stella ouk import KIT`, or check --store and $STELLA_HOME", dir)
+	}
+	return nil
 }

@@ -23,6 +23,9 @@
 // by every Quota in the process and commits one synced batch. Separate
 // processes are serialized by the store's own lock, so the CLI must open the
 // store with a lock wait instead of failing when another scan holds it.
+// A store opened read-only, such as one on a read-only mount, is marked
+// with Options.ReadOnly: New then writes no salt, and Record counts
+// nothing and returns an error wrapping ErrReadOnly.
 //
 // The intended sequence in `stella scan`:
 //

@@ -33,6 +33,10 @@ var storeMu sync.Mutex
 // errStopScan ends a kv scan early without being an error.
 var errStopScan = errors.New("stop scan")
 
+// ErrReadOnly is returned by Record on a Quota whose store cannot be
+// written (Options.ReadOnly). The scan is not counted.
+var ErrReadOnly = errors.New("quota store is read-only")
+
 // Options configure New. The zero value is usable.
 type Options struct {
 	// Policy sets limits, reminders and slowdown. The zero value means
@@ -47,16 +51,24 @@ type Options struct {
 	// Logger receives debug records for salt creation and pruned counters.
 	// Default discards.
 	Logger *slog.Logger
+	// ReadOnly marks a store that cannot be written, such as one opened
+	// read-only. New then writes no salt. When the store has none, New
+	// hashes identities with a random salt of its own, so every count
+	// reads 0. That is the true count, because Record stores counters only
+	// after New has stored the salt. Record counts nothing and returns an
+	// error wrapping ErrReadOnly.
+	ReadOnly bool
 }
 
 // Quota counts scans per identity per UTC day in a kv.Store.
 type Quota struct {
-	store  kv.Store
-	policy Policy
-	now    func() time.Time
-	host   func() string
-	logger *slog.Logger
-	salt   []byte
+	store    kv.Store
+	policy   Policy
+	now      func() time.Time
+	host     func() string
+	logger   *slog.Logger
+	salt     []byte
+	readOnly bool
 }
 
 // New returns a Quota over store, creating the store's random salt on first
@@ -84,11 +96,12 @@ func New(store kv.Store, opts Options) (*Quota, error) {
 	}
 
 	q := &Quota{
-		store:  store,
-		policy: opts.Policy,
-		now:    opts.Now,
-		host:   opts.HostIdentity,
-		logger: opts.Logger,
+		store:    store,
+		policy:   opts.Policy,
+		now:      opts.Now,
+		host:     opts.HostIdentity,
+		logger:   opts.Logger,
+		readOnly: opts.ReadOnly,
 	}
 	salt, err := q.loadSalt()
 	if err != nil {
@@ -101,7 +114,8 @@ func New(store kv.Store, opts Options) (*Quota, error) {
 // Policy returns the policy in force.
 func (q *Quota) Policy() Policy { return q.policy }
 
-// loadSalt returns the stored salt, creating it when absent.
+// loadSalt returns the stored salt, creating it when absent. On a
+// read-only store it returns a random salt that it does not store.
 func (q *Quota) loadSalt() ([]byte, error) {
 	storeMu.Lock()
 	defer storeMu.Unlock()
@@ -121,6 +135,10 @@ func (q *Quota) loadSalt() ([]byte, error) {
 	salt = make([]byte, saltSize)
 	if _, err := io.ReadFull(rand.Reader, salt); err != nil {
 		return nil, fmt.Errorf("creating quota salt: %w", err)
+	}
+	if q.readOnly {
+		q.logger.Debug("the read-only quota store has no salt; every count is 0")
+		return salt, nil
 	}
 	b := q.store.NewBatch()
 	defer b.Close()
@@ -168,10 +186,14 @@ func (q *Quota) Identify(tok Token, keys []crypto.PublicKey) Identity {
 // Record counts one scan for id today (UTC) and returns the decision for it.
 // In the same synced batch it deletes counters of days more than 7 days
 // before today. On error nothing is counted, and the caller runs the scan
-// anyway, reporting the error as a warning.
+// anyway, reporting the error as a warning. On a read-only store the error
+// wraps ErrReadOnly.
 func (q *Quota) Record(id Identity) (Decision, error) {
 	if id.hash == "" {
 		return Decision{}, errors.New("recording scan: identity is empty; obtain it from Quota.Identify")
+	}
+	if q.readOnly {
+		return Decision{}, fmt.Errorf("recording scan: %w", ErrReadOnly)
 	}
 	storeMu.Lock()
 	defer storeMu.Unlock()

@@ -38,6 +38,9 @@ type State struct {
 	ResetAt time.Time `json:"resetAt"`
 	// ResetInSeconds is the time from the state's reading to ResetAt.
 	ResetInSeconds int64 `json:"resetInSeconds"`
+	// NotCounted is the reason the scan that reports this state was not
+	// counted, such as a store that cannot be written, or empty.
+	NotCounted string `json:"notCounted,omitempty"`
 }
 
 // ResetIn returns the time from the state's reading to ResetAt.

@@ -2,11 +2,13 @@ package quota
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/kv"
 )
 
@@ -208,5 +210,42 @@ func TestCorruptSaltRejected(t *testing.T) {
 	}
 	if _, err := New(store, Options{}); err == nil || !strings.Contains(err.Error(), "salt") {
 		t.Errorf("New over a 5-byte salt error = %v, want a salt error", err)
+	}
+}
+
+func TestReadOnlyStoreCountsNothing(t *testing.T) {
+	store := kv.NewMemory()
+	c := newClock(testNoon)
+	host := func() string { return "host-a\nmachine-1" }
+
+	// A store that no scan has written has no salt, and New adds none.
+	empty, err := New(store, Options{Now: c.Now, HostIdentity: host, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("New on a read-only store without a salt: %v", err)
+	}
+	if _, err := store.Get([]byte(saltKey)); !errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("salt after New on a read-only store: err = %v, want it not written", err)
+	}
+	id := empty.Identify(Token{}, nil)
+	if _, err := empty.Record(id); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("Record on a read-only store: err = %v, want ErrReadOnly", err)
+	}
+	if st, err := empty.Status(id); err != nil || st.Count != 0 {
+		t.Errorf("Status on a read-only store without a salt = count %d, error %v; want 0, nil", st.Count, err)
+	}
+
+	// Counts recorded while the store was writable stay readable.
+	writable := newQuota(t, store, c)
+	recordN(t, writable, writable.Identify(Token{}, nil), 3)
+	ro, err := New(store, Options{Now: c.Now, HostIdentity: host, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roID := ro.Identify(Token{}, nil)
+	if _, err := ro.Record(roID); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("Record on a read-only store with counters: err = %v, want ErrReadOnly", err)
+	}
+	if st, err := ro.Status(roID); err != nil || st.Count != 3 {
+		t.Errorf("Status on a read-only store = count %d, error %v; want the 3 scans counted before", st.Count, err)
 	}
 }
