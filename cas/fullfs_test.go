@@ -442,3 +442,34 @@ func TestPushFullWriteAheadLog(t *testing.T) {
 	}
 	push(t, s, data, "")
 }
+
+func TestDiskFullInodeHint(t *testing.T) {
+	saved := freeInodes
+	t.Cleanup(func() { freeInodes = saved })
+	cases := []struct {
+		name        string
+		avail, all  uint64
+		err         error
+		want, avoid string
+	}{
+		{"inodes left", 1000, 5000, nil, "freed after the write failed", "df -i"},
+		{"no inodes left", 0, 5000, nil, "no free inodes", "freed after"},
+		{"no fixed inode count", 0, 0, nil, "may be out of inodes", "freed after"},
+		{"statfs failed", 0, 0, syscall.EIO, "may be out of inodes", "freed after"},
+	}
+	for _, c := range cases {
+		freeInodes = func(string) (uint64, uint64, error) { return c.avail, c.all, c.err }
+		fs, _, _ := storeOnFullVolume(t, 0, 1<<30)
+		_, err := Open("/store", Options{fs: fs})
+		if !errors.Is(err, errdef.ErrDiskFull) {
+			t.Errorf("%s: err = %v, want errdef.ErrDiskFull", c.name, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %q lacks %q", c.name, err, c.want)
+		}
+		if strings.Contains(err.Error(), c.avoid) {
+			t.Errorf("%s: error %q says %q", c.name, err, c.avoid)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"golang.org/x/sys/unix"
 
 	"stella-ops.org/ouk/internal/errdef"
 )
@@ -67,12 +68,32 @@ func (s *Store) diskFullError(cause error) error {
 	free := "free space unknown"
 	if usage, err := s.fs.GetDiskUsage(s.dir); err == nil {
 		free = FormatSize(int64(usage.AvailBytes)) + " free"
-		// ENOSPC with bytes to spare often means the volume has no free inodes.
+		// ENOSPC with bytes to spare often means the volume has no free
+		// inodes. Otherwise the space was freed after the failed write, as
+		// when the import removed the table it was writing.
 		if usage.AvailBytes >= inodeHintFree && errors.Is(cause, syscall.ENOSPC) {
-			free += ", so it may be out of inodes: check `df -i`"
+			switch avail, total, err := freeInodes(s.dir); {
+			case err != nil || total == 0:
+				free += ", so it may be out of inodes: check `df -i`"
+			case avail == 0:
+				free += ", but no free inodes: remove files on that volume or check `df -i`"
+			default:
+				free += " now, freed after the write failed"
+			}
 		}
 	}
 	return fmt.Errorf("%s (%s): %w; %s: %w", problem, free, cause, advice, errdef.ErrDiskFull)
+}
+
+// freeInodes returns the free and total inodes of the volume that holds
+// dir. File systems without a fixed number of inodes, such as btrfs,
+// report a total of zero. Tests replace it.
+var freeInodes = func(dir string) (avail, total uint64, err error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, 0, err
+	}
+	return st.Ffree, st.Files, nil
 }
 
 // inodeHintFree is the free space from which a disk-full message suggests

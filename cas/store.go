@@ -71,6 +71,10 @@ type Options struct {
 	// writing as usual. Without this option, a store that cannot be
 	// written fails to open with an error that names its folder.
 	ReadOnlyIfUnwritable bool
+	// HolderCommand is the command that the holder record names, such as
+	// "stella ouk import". When it is empty, the record takes the words of
+	// the command line shaped like command names (isCommandWord).
+	HolderCommand string
 	// CacheSize is the size of Pebble's block cache in bytes; zero means
 	// 256 MiB. A process that mostly writes, such as an import, needs
 	// little, because the cache then keeps only the blocks that Pebble
@@ -192,7 +196,7 @@ func Open(dir string, opts Options) (*Store, error) {
 			_ = lock.Close()
 			return nil, fmt.Errorf("opening store %s: %w", dir, err)
 		}
-		s.writeHolder()
+		s.writeHolder(opts.HolderCommand)
 	}
 	watch := newOpenWatch()
 	background := &backgroundErrors{log: s.log}
@@ -623,17 +627,20 @@ type holderRecord struct {
 // earlier holder's record names the holder while it opens. The record only
 // improves a message, so a failed write only removes the record it could
 // not replace.
-func (s *Store) writeHolder() {
-	var words []string
-	for _, a := range os.Args[1:] {
-		// Only words shaped like command names, such as "ouk import", so
-		// that no path, address or other flag value lands in a file that
-		// other users may read.
-		if len(words) < 3 && isCommandWord(a) {
-			words = append(words, a)
+func (s *Store) writeHolder(command string) {
+	if command == "" {
+		var words []string
+		for _, a := range os.Args[1:] {
+			// Only words shaped like command names, such as "ouk import", so
+			// that no path, address or other flag value lands in a file that
+			// other users may read.
+			if len(words) < 3 && isCommandWord(a) {
+				words = append(words, a)
+			}
 		}
+		command = strings.TrimSpace("stella " + strings.Join(words, " "))
 	}
-	rec := holderRecord{Command: strings.TrimSpace("stella " + strings.Join(words, " ")),
+	rec := holderRecord{Command: command,
 		Since: time.Now().UTC().Truncate(time.Second), process: currentProcess()}
 	raw, err := json.Marshal(rec)
 	if err != nil {

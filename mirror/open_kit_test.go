@@ -114,6 +114,12 @@ func TestImportRejectsTamperedManifest(t *testing.T) {
 			_, err := OpenKit(ctx, repository(t, c, host+"/ouk:1.0.0"), reference, nil)
 			if !errors.Is(err, errdef.ErrDigestMismatch) {
 				t.Errorf("opening %s with a tampered bundle index: %v, want ErrDigestMismatch", reference, err)
+				continue
+			}
+			// A push skips what the registry holds, so the advice must not
+			// stop at pushing the kit again.
+			if !strings.Contains(err.Error(), "Import the kit file instead") {
+				t.Errorf("opening %s with a tampered bundle index gives no advice that works: %v", reference, err)
 			}
 		}
 	})

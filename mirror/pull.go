@@ -151,11 +151,19 @@ func fetchReference(ctx context.Context, repo *remote.Repository, reference stri
 	}
 	if got := desc.Digest.Algorithm().FromBytes(raw); int64(len(raw)) != desc.Size || got != desc.Digest {
 		return desc, nil, fmt.Errorf("manifest %s (%s in %s) does not match its digest: its %d bytes hash to %s; "+
-			"the registry holds a damaged or altered copy, so push the kit again: %w",
-			desc.Digest, reference, where, len(raw), got, errdef.ErrDigestMismatch)
+			"the registry holds a damaged or altered copy%s: %w",
+			desc.Digest, reference, where, len(raw), got, damagedCopyAdvice, errdef.ErrDigestMismatch)
 	}
 	return desc, raw, nil
 }
+
+// damagedCopyAdvice follows the message of content from a registry that
+// does not match its digest. A push sends no blob or manifest that the
+// registry reports present, so pushing the kit again does not replace
+// a damaged copy.
+const damagedCopyAdvice = "; pushing the kit again does not replace it, because a push skips what the registry " +
+	"holds already. Import the kit file instead, or remove the damaged copy at the registry (delete it and run " +
+	"the registry's garbage collection) and push the kit again"
 
 // notFoundAdvice explains a registry's 404 for reference, a tag or a
 // digest, and names the commands that list the repository's tags. A

@@ -112,8 +112,8 @@ func (r *resumingReader) verify() error {
 		return io.EOF
 	}
 	return fmt.Errorf("blob %s from the registry does not match its digest (%d bytes read, %d expected); "+
-		"the registry holds a damaged or altered copy, so push the kit again: %w",
-		r.desc.Digest, r.off, r.desc.Size, errdef.ErrDigestMismatch)
+		"the registry holds a damaged or altered copy%s: %w",
+		r.desc.Digest, r.off, r.desc.Size, damagedCopyAdvice, errdef.ErrDigestMismatch)
 }
 
 // reopen fetches the blob again and moves to the current offset.

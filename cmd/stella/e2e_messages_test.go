@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"stella-ops.org/ouk/cas"
 )
@@ -312,5 +313,43 @@ func TestFlagMessagesForOperators(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "http:// address") {
 		t.Errorf("import of a missing file does not name http:// among the sources: %q", r.stderr)
+	}
+}
+
+// TestStoreHolderNamesCommandOnly checks that a command waiting for the
+// store names the holder by its command path, without flag values that
+// look like command words.
+func TestStoreHolderNamesCommandOnly(t *testing.T) {
+	e := newEnv(t)
+	e.importJSON(e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1"))
+	// An import from stdin holds the store while it waits for the kit.
+	holder := exec.Command(stellaBin, "--store", e.store, "ouk", "import", "-o", "json", "--key", e.pub, "-")
+	stdin, err := holder.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		holder.Wait()
+	})
+	holderFile := filepath.Join(e.store, storeDBDir, "stella-holder")
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(holderFile); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r := e.run("--lock-timeout", "100ms", "ouk", "status")
+	if r.code != exitStoreBusy {
+		t.Fatalf("status of a store in use: exit %d, want %d\n%s", r.code, exitStoreBusy, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "stella ouk import,") {
+		t.Errorf("message does not name the holder's command:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr, "import json") {
+		t.Errorf("message names a flag value as part of the command:\n%s", r.stderr)
 	}
 }

@@ -128,6 +128,16 @@ func waitForRegistry(t *testing.T, reg *testRegistry, logs *bytes.Buffer) {
 // adds them to the registry config and returns the CA file.
 func writeTLSFiles(t *testing.T, dir, cfg string) (string, string) {
 	t.Helper()
+	caFile, certFile, keyFile := writeTestCertificates(t, dir, time.Now().Add(24*time.Hour))
+	cfg += fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", certFile, keyFile)
+	return caFile, cfg
+}
+
+// writeTestCertificates writes a test CA and a server certificate for
+// 127.0.0.1 that is valid until serverNotAfter, and returns the CA,
+// certificate and key files.
+func writeTestCertificates(t *testing.T, dir string, serverNotAfter time.Time) (caFile, certFile, keyFile string) {
+	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "stella test CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
@@ -139,7 +149,7 @@ func writeTLSFiles(t *testing.T, dir, cfg string) (string, string) {
 	ca, _ := x509.ParseCertificate(caDER)
 	srvKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore: serverNotAfter.Add(-48 * time.Hour), NotAfter: serverNotAfter,
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		KeyUsage: x509.KeyUsageDigitalSignature}
 	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, srvKey.Public(), caKey)
@@ -147,12 +157,11 @@ func writeTLSFiles(t *testing.T, dir, cfg string) (string, string) {
 		t.Fatal(err)
 	}
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(srvKey)
-	caFile, certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key")
+	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key")
 	writeFile(t, caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})))
 	writeFile(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER})))
 	writeFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
-	cfg += fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", certFile, keyFile)
-	return caFile, cfg
+	return caFile, certFile, keyFile
 }
 
 // registryDemoImage writes a two-platform demo image layout and returns its folder

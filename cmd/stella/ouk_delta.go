@@ -174,7 +174,7 @@ func checkKitSourceArg(flag, value string) error {
 	if strings.ContainsAny(value, "./"+string(filepath.Separator)) {
 		return fmt.Errorf("%s: kit %s not found: %w; check the path, and give a kit file or a layout folder", flag, value, err)
 	}
-	accepted := "a kit file, a layout folder, the bundle digest (or a prefix of at least six hex digits) of a kit " +
+	accepted := "a kit file, a layout folder, the bundle digest (or a prefix of at least four hex digits) of a kit " +
 		"in the store, or active for the active kit"
 	if strings.EqualFold(value, "active") {
 		return usagef("%s %s: the keyword is lower case, so write %s active; %s takes %s", flag, value, flag, flag, accepted)
@@ -197,7 +197,8 @@ func printDeltaResult(cmd *cobra.Command, res *delta.Result) {
 
 // isStoredKitArg reports whether a kit argument names a kit in the store:
 // no file or folder has that name, and it is "active", starts with
-// "sha256:" or is at least six hex digits, as looksLikeDigest accepts.
+// "sha256:" or is at least four lower-case hex digits (looksLikeDigest
+// and isShortHex).
 func isStoredKitArg(s string) bool {
 	if _, err := os.Stat(s); err == nil {
 		return false

@@ -126,7 +126,10 @@ func (w *watcher) run(ctx context.Context) error {
 			if o.once {
 				return err
 			}
-			w.log.Error("scanning drop folder failed; retrying next round", "dir", dir, "error", err)
+			w.roundFailures.failed(w.log, w.now(), "scanning drop folder failed; retrying next round", dir,
+				"dir", dir, "error", err)
+		} else {
+			w.roundFailures.succeeded(w.log, "drop folder scanned again after failed rounds")
 		}
 		if o.once {
 			// Another round gives a kit rejected earlier in this run a try
@@ -204,7 +207,7 @@ func (w *watcher) logExit(err error) error {
 // by one level, --quiet keeps only errors, and the exit logger logs every
 // level.
 func watchLoggers(g *globalOptions, stderr io.Writer) (watchLog, importLog, exitLog *slog.Logger) {
-	base := slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
+	base := slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: plainError})
 	watchLevel, importLevel := slog.LevelInfo, slog.LevelWarn
 	if g.verbose {
 		watchLevel, importLevel = slog.LevelDebug, slog.LevelInfo
@@ -257,10 +260,17 @@ type watcher struct {
 	// lastDeferred is the error of the last import that failed for a
 	// reason outside its kit.
 	lastDeferred error
+	// roundFailures counts rounds that failed before they reached the
+	// kits, and importFailures imports that failed for lack of space, so
+	// that a failure repeating every round is not logged every round.
+	roundFailures, importFailures failureRepeats
+	// now returns the time; tests replace it.
+	now func() time.Time
 }
 
 func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer) *watcher {
-	w := &watcher{g: g, opts: o, dir: dir, logged: map[string]loggedEvent{}, unwrittenNotes: map[string]watch.Note{}}
+	w := &watcher{g: g, opts: o, dir: dir, logged: map[string]loggedEvent{}, unwrittenNotes: map[string]watch.Note{},
+		now: time.Now}
 	w.log, w.importLog, w.exitLog = watchLoggers(g, stderr)
 	return w
 }
@@ -411,6 +421,7 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 	}
 	res, err := importPath(ctx, c, opts)
 	if err == nil {
+		w.importFailures.succeeded(w.log, "kit imported after rounds that lacked disk space")
 		return w.imported(c, attrs, res)
 	}
 	return w.importFailed(ctx, c, s, attrs, activeDigest, err)
@@ -428,7 +439,8 @@ func (w *watcher) importFailed(ctx context.Context, c watch.Candidate, s *delta.
 		w.log.Info("import interrupted; retrying next round", append(attrs, "error", err)...)
 		return outcomeSkipped
 	case errors.Is(err, errdef.ErrDiskFull):
-		w.log.Error("import failed for lack of disk space; the kit is not rejected and is tried again next round",
+		w.importFailures.failed(w.log, w.now(),
+			"import failed for lack of disk space; the kit is not rejected and is tried again next round", c.Path,
 			append(attrs, "error", err)...)
 		w.lastDeferred = err
 		return outcomeDeferred

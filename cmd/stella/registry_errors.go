@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -89,6 +90,13 @@ func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.Error
 		return "; a registry that speaks HTTPS responds to plain HTTP with 400, so drop --plain-http"
 	case errors.Is(err, auth.ErrBasicCredentialNotFound):
 		return r.unauthorizedHint(ctx)
+	case r.caFile != "" && strings.Contains(msg, "--ca-file "+r.caFile):
+		// The error is about the CA file itself, such as one without a
+		// certificate, and gives its own advice.
+		return ""
+	case isCertificateExpired(err):
+		return "; the registry's certificate is expired or not yet valid by this host's clock: renew the " +
+			"certificate on the registry, or check the clocks of this host and the registry"
 	case (strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate")) && r.caFile != "":
 		return fmt.Sprintf("; --ca-file %s does not hold the CA that signed the server's certificate, or the "+
 			"certificate does not name the host you gave: check both", r.caFile)
@@ -116,6 +124,13 @@ func (r *registryFlags) hostOr(fallback string) string {
 		return fallback
 	}
 	return r.host
+}
+
+// isCertificateExpired reports whether err is a server certificate that
+// failed verification for its validity period.
+func isCertificateExpired(err error) bool {
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &invalid) && invalid.Reason == x509.Expired
 }
 
 // isHostNotFound reports whether err is a DNS lookup that found no such

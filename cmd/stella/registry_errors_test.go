@@ -110,3 +110,12 @@ func TestExplainConnectionFailures(t *testing.T) {
 		t.Errorf("unknown host: message lacks the advice:\n%s", got)
 	}
 }
+
+func TestExplainCAFileErrorOnce(t *testing.T) {
+	r := &registryFlags{caFile: "junk.pem", host: "127.0.0.1:5443"}
+	err := fmt.Errorf("--ca-file junk.pem contains no PEM certificate; pass a PEM file of CA certificates")
+	msg := r.explain(context.Background(), err).Error()
+	if strings.Contains(msg, "does not hold the CA") {
+		t.Errorf("a CA file without a certificate is also said to hold the wrong CA:\n%s", msg)
+	}
+}

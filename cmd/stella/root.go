@@ -19,6 +19,9 @@ type globalOptions struct {
 	verbose  bool
 	quiet    bool
 	lockWait time.Duration
+	// command is the path of the command that runs, such as "stella ouk
+	// import", for the store's holder record.
+	command string
 }
 
 func newRootCommand() *cobra.Command {
@@ -36,7 +39,8 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log each step on stderr")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log only errors on stderr, no warnings or progress; the report on stdout still lists its warnings")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%s", flagErrorText(err)) })
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		g.command = cmd.CommandPath()
 		if g.lockWait < 0 {
 			return usagef("--lock-timeout is %s; give 0 to fail at once when another process holds the store, or a positive duration such as 30s", g.lockWait)
 		}
@@ -94,8 +98,22 @@ func (g *globalOptions) logger(stderr io.Writer) *slog.Logger {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
 				return slog.Attr{}
 			}
-			return a
+			return plainError(groups, a)
 		}}))
+}
+
+// plainError replaces an error value in a log line by its message. The
+// text handler prints values with %+v, and the errors of Pebble (from
+// cockroachdb/errors) print their stack traces and attachments with it,
+// thousands of characters that tell an operator nothing. It is a
+// slog.HandlerOptions.ReplaceAttr function.
+func plainError(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindAny {
+		if err, ok := a.Value.Any().(error); ok {
+			return slog.String(a.Key, err.Error())
+		}
+	}
+	return a
 }
 
 // isTerminal reports whether w is a terminal, for progress bars.

@@ -67,6 +67,7 @@ func (g *globalOptions) openStoreWith(opts cas.Options) (*cas.Store, string, err
 	if err := checkStoreFolderAccess(dir); err != nil {
 		return nil, "", err
 	}
+	opts.HolderCommand = g.command
 	s, err := cas.Open(filepath.Join(dir, storeDBDir), opts)
 	if errors.Is(err, errdef.ErrStoreInUse) {
 		holder := "another stella process"
