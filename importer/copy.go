@@ -92,9 +92,14 @@ func (s *session) copyHeads(ctx context.Context, src content.ReadOnlyStorage, in
 	return nil
 }
 
-// copyBlob stores one blob from src unless the store has it.
+// copyBlob stores one blob from src unless the store has it. No signature
+// covers these blobs yet, so each counts against the budget of the stream
+// guard, as the blobs of a tar stream that arrive before its signature do.
 func (s *session) copyBlob(ctx context.Context, src content.ReadOnlyStorage, d ocispec.Descriptor) error {
 	if ok, err := s.opts.Store.Exists(ctx, d); err != nil || ok {
+		return err
+	}
+	if err := s.guard.admit(ctx, d); err != nil {
 		return err
 	}
 	rc, err := src.Fetch(ctx, d)

@@ -51,7 +51,14 @@ func newStreamGuard(s *session) *streamGuard {
 
 // admit returns an error when the blob d may not be stored.
 func (g *streamGuard) admit(ctx context.Context, d ocispec.Descriptor) error {
-	if _, ok := g.graph[d.Digest]; ok {
+	if signed, ok := g.graph[d.Digest]; ok {
+		// The store would read every byte that the tar header declares
+		// before the digest check failed, so a header that inflates a
+		// signed blob could fill the disk with zeros from a small file.
+		if d.Size != signed.Size {
+			return fmt.Errorf("blob %s is %d bytes in the kit, but its signed descriptor declares %d bytes; "+
+				"the file is corrupt or was altered, so copy the kit again: %w", d.Digest, d.Size, signed.Size, errdef.ErrSizeMismatch)
+		}
 		if d.Size > MaxManifestSize {
 			return g.checkSpace(ctx)
 		}

@@ -31,7 +31,7 @@ func ImportStream(ctx context.Context, r io.Reader, opts Options) (*Result, erro
 	index, err := s.readStream(ctx, newContextReader(ctx, r))
 	if err != nil {
 		err = s.opts.Store.WrapDiskFull(err)
-		s.failed(ctx, err)
+		s.failedReading(ctx, err)
 		return nil, err
 	}
 	return s.finishOrRollback(ctx, *index)
@@ -57,13 +57,13 @@ func ImportFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.
 	defer s.discardTables()
 	if err := s.copyFrom(ctx, src, index); err != nil {
 		err = s.opts.Store.WrapDiskFull(err)
-		s.failed(ctx, err)
+		s.failedReading(ctx, err)
 		return nil, err
 	}
 	return s.finishOrRollback(ctx, index)
 }
 
-// failed decides what to keep after an error while reading. A transfer that
+// failed decides what to keep after an error. A transfer that
 // broke off (cancelled, truncated, or a network or read failure) keeps the
 // verified blobs it stored, so running the import again does not transfer
 // them twice. An error that rejects the kit's content removes them, so bad
@@ -76,6 +76,38 @@ func (s *session) failed(ctx context.Context, err error) {
 		return
 	}
 	s.rollback(context.WithoutCancel(ctx))
+}
+
+// failedReading handles an error while the kit is read, before every blob
+// is in the store, as failed does. A transfer that broke off keeps only the
+// blobs that the verified bundle index reaches (see dropUnsigned).
+func (s *session) failedReading(ctx context.Context, err error) {
+	if !isRejection(err) {
+		s.dropUnsigned(context.WithoutCancel(ctx))
+	}
+	s.failed(ctx, err)
+}
+
+// dropUnsigned removes the blobs this import added that the verified
+// bundle index does not reach, all of them when the signature was not
+// checked yet. Without it, every broken transfer would leave up to
+// MaxUnsignedBytes of blobs that no signature covers, and a series of
+// small truncated files could fill the store. A rerun reads such blobs
+// again, which costs little, because they are manifests and signatures.
+func (s *session) dropUnsigned(ctx context.Context) {
+	var kept []ocispec.Descriptor
+	for _, d := range s.added {
+		if s.guard != nil && s.guard.verified {
+			if _, signed := s.guard.graph[d.Digest]; signed {
+				kept = append(kept, d)
+				continue
+			}
+		}
+		if err := s.opts.Store.Delete(ctx, d); err != nil && !errors.Is(err, errdef.ErrNotFound) {
+			s.opts.Logger.Warn("removing unsigned blob of an interrupted import", "digest", d.Digest, "error", err)
+		}
+	}
+	s.added = kept
 }
 
 // isRejection reports whether err rejects the kit's content, as opposed to
@@ -125,6 +157,7 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 	var index *ocispec.Index
 	sawLayout := false
 	guard := newStreamGuard(s)
+	s.guard = guard
 	s.indexer = newLayerIndexer(ctx, s)
 	for {
 		if err := ctx.Err(); err != nil {

@@ -40,9 +40,11 @@ type session struct {
 	// signatureSkipped is set when InsecureSkipSignature let a kit through
 	// whose signature did not verify.
 	signatureSkipped bool
-	// guard and early serve imports from a folder or registry: the guard
-	// limits what is read before and outside the signed graph, and early
-	// lists the blobs copyHeads stored.
+	// guard limits what is read before and outside the signed graph, and
+	// records which blobs the signature covers, which an interrupted
+	// import keeps. early
+	// serves imports from a folder or registry and lists the blobs
+	// copyHeads stored.
 	guard *streamGuard
 	early map[digest.Digest]bool
 	// tables is the plan for the kit's pre-built index tables, or nil.

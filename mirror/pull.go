@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
+	orasErrdef "oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote"
 
 	"stella-ops.org/ouk/internal/errdef"
@@ -37,6 +38,15 @@ func (s *Source) Storage() content.ReadOnlyStorage { return s.view }
 
 // BytesRead returns how many blob bytes were read from the registry so far.
 func (s *Source) BytesRead() int64 { return s.storage.bytes.Load() }
+
+// Limits on the referrers that OpenKit lists. A kit has a few signatures,
+// so these stop a registry that pages without end or lists millions of
+// referrers. maxReferrers matches importer.MaxUnsignedBlobs, the most
+// blobs an import stores before it has checked a signature.
+const (
+	maxReferrerPages = 100
+	maxReferrers     = 4096
+)
 
 // OpenKit resolves reference (a tag or digest) in repo, checks that it
 // names a kit's bundle index, and lists the signature referrers of that
@@ -67,18 +77,9 @@ func OpenKit(ctx context.Context, repo *remote.Repository, reference string, log
 	src.Index = ocispec.Index{Manifests: []ocispec.Descriptor{bundle}}
 	src.Index.SchemaVersion = 2
 	src.Index.MediaType = ocispec.MediaTypeImageIndex
-	var refs []ocispec.Descriptor
-	err = withRetry(ctx, log, "list referrers of "+bundle.Digest.String(), func(int) error {
-		refs = refs[:0]
-		// No artifactType filter: some registries report the config media
-		// type as a referrer's artifactType, so the manifest itself decides.
-		return repo.Referrers(ctx, bundle, "", func(page []ocispec.Descriptor) error {
-			refs = append(refs, page...)
-			return nil
-		})
-	})
+	refs, err := listReferrers(ctx, repo, bundle, log)
 	if err != nil {
-		return nil, fmt.Errorf("listing signatures of kit %s: %w", bundle.Digest, err)
+		return nil, err
 	}
 	for _, r := range refs {
 		ok, err := isSignature(ctx, src.storage, r)
@@ -92,6 +93,38 @@ func OpenKit(ctx context.Context, repo *remote.Repository, reference string, log
 	log.Info("resolved kit in registry", "reference", reference, "digest", bundle.Digest,
 		"signatures", len(src.Index.Manifests)-1)
 	return src, nil
+}
+
+// listReferrers lists the referrers of the bundle index in repo, at most
+// maxReferrers of them on at most maxReferrerPages pages. It lowers the
+// page limit of repo to maxReferrerPages.
+func listReferrers(ctx context.Context, repo *remote.Repository, bundle ocispec.Descriptor, log *slog.Logger) ([]ocispec.Descriptor, error) {
+	if repo.ReferrerListMaxPages <= 0 || repo.ReferrerListMaxPages > maxReferrerPages {
+		repo.ReferrerListMaxPages = maxReferrerPages
+	}
+	where := repo.Reference.Registry + "/" + repo.Reference.Repository
+	var refs []ocispec.Descriptor
+	err := withRetry(ctx, log, "list referrers of "+bundle.Digest.String(), func(int) error {
+		refs = refs[:0]
+		// No artifactType filter: some registries report the config media
+		// type as a referrer's artifactType, so the manifest itself decides.
+		return repo.Referrers(ctx, bundle, "", func(page []ocispec.Descriptor) error {
+			if len(refs)+len(page) > maxReferrers {
+				return fmt.Errorf("%s lists more than %d referrers of kit %s, and a kit has a few signatures; "+
+					"check the registry, or import the kit from a file: %w", where, maxReferrers, bundle.Digest, errdef.ErrSizeExceedsLimit)
+			}
+			refs = append(refs, page...)
+			return nil
+		})
+	})
+	if errors.Is(err, orasErrdef.ErrTooManyPages) {
+		return nil, fmt.Errorf("%s lists the referrers of kit %s on more than %d pages, and a kit has a few "+
+			"signatures; check the registry, or import the kit from a file: %w", where, bundle.Digest, maxReferrerPages, errdef.ErrSizeExceedsLimit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing signatures of kit %s: %w", bundle.Digest, err)
+	}
+	return refs, nil
 }
 
 // isSignature reports whether the referrer r is a sigstore bundle manifest.

@@ -23,6 +23,14 @@ import (
 // and DB layers are far smaller; image layers above it are only listed.
 const maxKeptBlob = 64 << 20
 
+// maxKeptTotal bounds the bytes of all blobs that OpenKit keeps in memory
+// from a kit file, so that a small compressed file cannot make it allocate
+// gigabytes before the signature is checked. Tests lower it.
+// NOTE: the bound is an estimate with room to spare: the DB layers of a kit
+// of 300,000 records take 76 MiB, and the kept image layers are the
+// smaller ones of two platforms.
+var maxKeptTotal int64 = 1 << 30
+
 // Kit is a kit opened for reading on the build side.
 type Kit struct {
 	Index  ocispec.Index
@@ -68,6 +76,7 @@ func (k *Kit) readFile(ctx context.Context, path string) error {
 	}
 	mem := newBlobMap()
 	var index *ocispec.Index
+	var kept int64
 	for {
 		e, err := tr.Next()
 		if err == io.EOF {
@@ -85,6 +94,12 @@ func (k *Kit) readFile(ctx context.Context, path string) error {
 			k.Sizes[e.Digest.String()] = e.Size
 			if e.Size > maxKeptBlob {
 				continue
+			}
+			if kept += e.Size; kept > maxKeptTotal {
+				return fmt.Errorf("kit %s holds more than %d bytes of blobs of at most %d bytes each, which are read "+
+					"into memory; a kit that stella ouk build writes holds far less, so the file is likely damaged "+
+					"or not a kit. To check it anyway, extract it into a folder and give the folder: %w",
+					path, maxKeptTotal, int64(maxKeptBlob), errdef.ErrSizeExceedsLimit)
 			}
 			d := ocispec.Descriptor{Digest: e.Digest, Size: e.Size}
 			if err := mem.Push(ctx, d, e.Reader); err != nil {

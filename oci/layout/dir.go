@@ -15,6 +15,7 @@ import (
 	"oras.land/oras-go/v2/content/oci"
 
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/regfile"
 )
 
 // OpenDir reads the image layout folder dir and returns its index.json and
@@ -23,7 +24,7 @@ import (
 // errdef.ErrDigestMismatch at the end of the blob. A folder without
 // oci-layout or index.json returns an error wrapping errdef.ErrInvalidKit.
 func OpenDir(dir string) (ocispec.Index, content.ReadOnlyStorage, error) {
-	fsys := os.DirFS(dir)
+	fsys := regularFS{dir: dir, stat: os.DirFS(dir).(fs.StatFS)}
 	if err := checkLayoutFile(fsys, dir); err != nil {
 		return ocispec.Index{}, nil, err
 	}
@@ -36,6 +37,9 @@ func OpenDir(dir string) (ocispec.Index, content.ReadOnlyStorage, error) {
 
 func checkLayoutFile(fsys fs.FS, dir string) error {
 	b, err := readSmallFile(fsys, layoutFileName)
+	if errors.Is(err, errdef.ErrUnsafePath) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("reading %s: %v; %s is not an OCI image layout folder: %w",
 			filepath.Join(dir, layoutFileName), err, dir, errdef.ErrInvalidKit)
@@ -57,6 +61,9 @@ func parseLayoutFile(b []byte, where string) error {
 
 func readIndexFile(fsys fs.FS, dir string) (ocispec.Index, error) {
 	b, err := readSmallFile(fsys, indexFileName)
+	if errors.Is(err, errdef.ErrUnsafePath) {
+		return ocispec.Index{}, err
+	}
 	if err != nil {
 		return ocispec.Index{}, fmt.Errorf("reading %s: %v: %w",
 			filepath.Join(dir, indexFileName), err, errdef.ErrInvalidKit)
@@ -91,6 +98,41 @@ func readSmallFile(fsys fs.FS, name string) ([]byte, error) {
 		return nil, fmt.Errorf("file is larger than %d bytes: %w", DefaultMaxIndexSize, errdef.ErrSizeExceedsLimit)
 	}
 	return b, nil
+}
+
+// regularFS is the layout folder dir as a file system that opens only
+// regular files, following symbolic links. Opening a named pipe for
+// reading waits until a writer appears, and the Go runtime restarts that
+// open after SIGINT, so a pipe in a layout folder from a drop folder or
+// removable medium would hang the command for good. The open of some
+// devices, such as a terminal, can block the same way.
+type regularFS struct {
+	dir  string
+	stat fs.StatFS
+}
+
+// Open opens the regular file name without blocking, and returns an error
+// wrapping errdef.ErrUnsafePath when it is of another type.
+func (r regularFS) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	path := filepath.Join(r.dir, filepath.FromSlash(name))
+	f, err := regfile.Open(path, "a regular file")
+	var notRegular *regfile.NotRegularError
+	if errors.As(err, &notRegular) {
+		return nil, fmt.Errorf("%s is a %s, but an OCI image layout folder contains only regular files and folders; "+
+			"copy the layout folder again from its source: %w", path, regfile.TypeName(notRegular.Mode), errdef.ErrUnsafePath)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Stat returns the file information of name without opening it.
+func (r regularFS) Stat(name string) (fs.FileInfo, error) {
+	return r.stat.Stat(name)
 }
 
 // verifyingStorage wraps a storage so that every fetched blob is checked
