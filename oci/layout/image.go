@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -145,15 +146,32 @@ func plainArchive(f *os.File) (*os.File, error) {
 		return nil, err
 	}
 	defer release()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
 	tmp, err := os.CreateTemp("", "stella-image-*.tar")
 	if err != nil {
 		return nil, fmt.Errorf("creating temporary file for the decompressed archive: %w", err)
 	}
 	os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, r); err != nil {
+	limit := maxExpandedSize(info.Size())
+	n, err := io.Copy(tmp, io.LimitReader(r, limit+1))
+	if err == nil && n > limit {
+		tmp.Close()
+		return nil, fmt.Errorf("decompressing %s archive: it expands to more than %d bytes, %d times its %d "+
+			"compressed bytes plus %d; the blobs of a kit or image are compressed already, so their archive does "+
+			"not shrink that much. The file is likely not a kit or image, or made to fill the disk; check where "+
+			"it came from: %w", c, limit, expansionRatio, info.Size(), expansionSlack, errdef.ErrSizeExceedsLimit)
+	}
+	if err != nil {
 		tmp.Close()
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, fmt.Errorf("decompressing %s archive: the compressed stream ends early, so the file is truncated; copy it again: %w", c, err)
+		}
+		if errors.Is(err, syscall.ENOSPC) {
+			return nil, fmt.Errorf("decompressing %s archive to a temporary file in %s: %w; free space there, or "+
+				"set TMPDIR to a folder on a volume with room for the uncompressed archive", c, os.TempDir(), err)
 		}
 		return nil, fmt.Errorf("decompressing %s archive: %w", c, err)
 	}
@@ -162,6 +180,25 @@ func plainArchive(f *os.File) (*os.File, error) {
 		return nil, err
 	}
 	return tmp, nil
+}
+
+// expansionRatio and expansionSlack bound the decompressed size of a
+// compressed archive: at most expansionRatio times its compressed size plus
+// expansionSlack bytes. The blobs of a kit or an image are compressed
+// already (gzip or zstd layers, zstd DB layers), so their archive shrinks
+// by a few percent. A small kit of uncompressed demo layers stays far
+// under the slack. An archive that expands further, such as a few KB of
+// zstd that decompress to gigabytes of zeros, would only fill the
+// temporary folder.
+const expansionRatio = 64
+
+// expansionSlack is a variable so that tests can lower it.
+var expansionSlack int64 = 1 << 30
+
+// maxExpandedSize returns the largest decompressed size accepted for an
+// archive of compressed bytes.
+func maxExpandedSize(compressed int64) int64 {
+	return expansionRatio*compressed + expansionSlack
 }
 
 // archiveStorage serves blobs from sections of a plain tar file.
