@@ -41,7 +41,7 @@ func TestOpenKitRejectsImage(t *testing.T) {
 	if !errors.Is(err, errdef.ErrInvalidKit) {
 		t.Fatalf("opening an image as a kit: %v, want ErrInvalidKit", err)
 	}
-	for _, want := range []string{"is not a Stella Ops kit", "multi-platform container image", "stella ouk push"} {
+	for _, want := range []string{"tag 0.1.0 in", "is not a Stella Ops kit", "multi-platform container image", "stella ouk push"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message lacks %q: %v", want, err)
 		}

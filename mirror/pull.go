@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -68,7 +69,7 @@ func OpenKit(ctx context.Context, repo *remote.Repository, reference string, log
 	if !isBundleIndex(bundle.MediaType, raw) {
 		return nil, fmt.Errorf("%s in %s is not a Stella Ops kit: it is %s, and a kit is an OCI image index of artifact type %s. "+
 			"Pass the tag or digest of a kit that `stella ouk push` published: %w",
-			reference, where, describeArtifact(bundle.MediaType, raw), oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
+			referenceName(reference), where, describeArtifact(bundle.MediaType, raw), oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
 	}
 	bundle.ArtifactType = oci.ArtifactTypeBundle
 	mem := &memoryStorage{}
@@ -188,6 +189,15 @@ func fetchReference(ctx context.Context, repo *remote.Repository, reference stri
 			desc.Digest, reference, where, len(raw), got, damagedCopyAdvice, errdef.ErrDigestMismatch)
 	}
 	return desc, raw, nil
+}
+
+// referenceName words a tag or digest for a message: "digest sha256:…"
+// or "tag 1.0.0", so that a short tag does not read as a count.
+func referenceName(reference string) string {
+	if strings.Contains(reference, ":") {
+		return "digest " + reference
+	}
+	return "tag " + reference
 }
 
 // damagedCopyAdvice follows the message of content from a registry that

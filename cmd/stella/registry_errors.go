@@ -94,6 +94,10 @@ func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.Error
 		// The error is about the CA file itself, such as one without a
 		// certificate, and gives its own advice.
 		return ""
+	case strings.Contains(msg, "docker-credential-") && strings.Contains(msg, "executable file not found"):
+		return "; the registry config names a credential helper that is not installed on this host: install " +
+			"it, remove credsStore or the registry's credHelpers entry from the config, or pass --username " +
+			"with --password-stdin"
 	case isCertificateExpired(err):
 		return "; the registry's certificate is expired or not yet valid by this host's clock: renew the " +
 			"certificate on the registry, or check the clocks of this host and the registry"

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -117,5 +118,15 @@ func TestExplainCAFileErrorOnce(t *testing.T) {
 	msg := r.explain(context.Background(), err).Error()
 	if strings.Contains(msg, "does not hold the CA") {
 		t.Errorf("a CA file without a certificate is also said to hold the wrong CA:\n%s", msg)
+	}
+}
+
+func TestExplainMissingCredentialHelper(t *testing.T) {
+	r := &registryFlags{host: "127.0.0.1:5443"}
+	err := fmt.Errorf("resolving 1: failed to resolve credential: %w",
+		&exec.Error{Name: "docker-credential-site", Err: exec.ErrNotFound})
+	msg := r.explain(context.Background(), err).Error()
+	if !strings.Contains(msg, "credential helper that is not installed") {
+		t.Errorf("no advice for a missing credential helper:\n%s", msg)
 	}
 }
