@@ -181,12 +181,18 @@ func (e *env) buildKit(name string, extra ...string) string {
 	return out
 }
 
-// status returns the parsed `stella ouk status -o json`.
+// status returns the parsed `stella ouk status -o json`. A store that does
+// not exist, as after a rejected first import, gives a report without an
+// active kit; status then exits 1.
 func (e *env) status() statusReport {
 	e.t.Helper()
+	r := e.run("ouk", "status", "-o", "json")
 	var rep statusReport
-	if err := json.Unmarshal([]byte(e.must("ouk", "status", "-o", "json")), &rep); err != nil {
-		e.t.Fatalf("decoding status: %v", err)
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		e.t.Fatalf("decoding status (exit %d): %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if r.code != 0 && !(r.code == exitError && rep.StoreAbsent) {
+		e.t.Fatalf("stella ouk status: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 	return rep
 }
