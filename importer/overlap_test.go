@@ -1,17 +1,13 @@
 package importer
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/opencontainers/go-digest"
 
 	"stella-ops.org/ouk/internal/errdef"
 )
@@ -80,36 +76,7 @@ func TestRejectedStreamStopsIndexing(t *testing.T) {
 // appendTarBlob returns the tar kit with one more blob at its end.
 func appendTarBlob(t *testing.T, kit, blob []byte) []byte {
 	t.Helper()
-	var out bytes.Buffer
-	tw := tar.NewWriter(&out)
-	tr := tar.NewReader(bytes.NewReader(kit))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	d := digest.FromBytes(blob)
-	h := &tar.Header{Name: "blobs/sha256/" + d.Encoded(), Mode: 0o644, Size: int64(len(blob)), Typeflag: tar.TypeReg}
-	if err := tw.WriteHeader(h); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tw.Write(blob); err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+	return insertTarBlob(t, kit, blob, "")
 }
 
 // TestFailedImportLogsWarnings checks that a failed import, which returns

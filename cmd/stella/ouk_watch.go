@@ -54,9 +54,12 @@ and kits that were active before (listed in 'stella ouk history') are
 skipped, so a watch never undoes 'stella ouk rollback'; import such a kit
 by hand with 'stella ouk import' to activate it again.
 
-Two files of the same sequence that carry different kits are both
-rejected, and each note names the other file; remove the one you do not
-want. When one of them is the active kit, only the other is rejected.
+Two files of the same sequence that carry different kits, each signed by
+a trusted key, are both rejected, and each note names the other file;
+remove the one you do not want. When one of them is the active kit, only
+the other is rejected. A kit whose signature does not verify with a
+trusted key blocks no other kit, unless it is the active kit. The watch
+tries it like any other kit, so its import rejects it for its signature.
 
 A kit that import rejects stays in place and gets a note file
 NAME.stella-rejected beside it with the reason; it is retried only when the
@@ -347,7 +350,10 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 	w.storeDir = storeDir
 	opts := importer.Options{Store: store, Keys: keys, KeysDir: filepath.Join(w.storeDir, storeKeysDir),
 		Logger: w.importLog}
-	conflicts := watch.Conflicts(listing.Candidates)
+	active, hasActive := activeKit(ctx, store)
+	conflicts := watch.Conflicts(listing.Candidates, func(c watch.Candidate) bool {
+		return w.countsInConflict(ctx, c, keys, active, hasActive)
+	})
 	for _, c := range listing.Candidates {
 		if ctx.Err() != nil {
 			res.interrupted = true

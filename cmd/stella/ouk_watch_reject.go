@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/watch"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/sign"
 )
 
 // incomplete handles a truncated kit file, or a layout folder that failed
@@ -152,6 +154,32 @@ func conflictReason(c watch.Candidate, conflicts []watch.Candidate, active cas.K
 		return ""
 	}
 	return watch.ConflictReason(c, conflicts, active.Digest.String())
+}
+
+// countsInConflict reports whether c, which shares its sequence with a
+// candidate of another digest, may make that candidate conflict. The active
+// kit counts, and so does a kit whose signature verifies with keys. Any
+// other kit does not, because anyone who can write to the drop folder
+// could have made it. Such a kit is left to its own import, which rejects
+// it for its signature when that fails to verify.
+func (w *watcher) countsInConflict(ctx context.Context, c watch.Candidate, keys []sign.TrustedKey,
+	active cas.KitRecord, hasActive bool) bool {
+	if hasActive && c.Summary.Digest == active.Digest {
+		return true
+	}
+	attrs := kitAttrs(c.Path, c.Summary.Version, c.Summary.Digest.String())
+	check, err := importer.CheckKitSignature(ctx, c.Path, c.Summary.Digest, keys)
+	switch {
+	case err != nil:
+		w.log.Debug("checking the signature of a kit that shares its sequence with another kit failed, "+
+			"so it does not make that kit conflict", append(attrs, "error", err)...)
+		return false
+	case check.SignedBy == "":
+		w.log.Debug("kit shares its sequence with another kit, but no trusted key signed it, "+
+			"so it does not make that kit conflict", append(attrs, "reason", check.Failure(keys, filepath.Join(w.storeDir, storeKeysDir)))...)
+		return false
+	}
+	return true
 }
 
 // rejectConflict rejects a kit for the conflict that reason describes,

@@ -12,7 +12,13 @@ import (
 // cannot tell which one the operator wants. A full kit and a delta of the
 // same kit share the bundle digest, so they do not conflict. Candidates
 // whose sequence could not be read are left out.
-func Conflicts(cands []Candidate) map[string][]Candidate {
+//
+// The sequence and digest are read before any signature check, so anyone
+// who can write to the drop folder could block a signed kit with a forged
+// one of the same sequence. Only candidates for which trusted returns true
+// count, and Conflicts calls it only for those that share their sequence
+// with a candidate of another digest, once each.
+func Conflicts(cands []Candidate, trusted func(Candidate) bool) map[string][]Candidate {
 	bySequence := map[int64][]Candidate{}
 	for _, c := range cands {
 		if c.Summary != nil {
@@ -21,8 +27,17 @@ func Conflicts(cands []Candidate) map[string][]Candidate {
 	}
 	out := map[string][]Candidate{}
 	for _, group := range bySequence {
+		if !mixesDigests(group) {
+			continue
+		}
+		var counted []Candidate
 		for _, c := range group {
-			for _, other := range group {
+			if trusted(c) {
+				counted = append(counted, c)
+			}
+		}
+		for _, c := range counted {
+			for _, other := range counted {
 				if other.Summary.Digest != c.Summary.Digest {
 					out[c.Path] = append(out[c.Path], other)
 				}
@@ -30,6 +45,17 @@ func Conflicts(cands []Candidate) map[string][]Candidate {
 		}
 	}
 	return out
+}
+
+// mixesDigests reports whether the candidates of group carry more than one
+// bundle digest.
+func mixesDigests(group []Candidate) bool {
+	for _, c := range group[1:] {
+		if c.Summary.Digest != group[0].Summary.Digest {
+			return true
+		}
+	}
+	return false
 }
 
 // ConflictReason returns why c is rejected for the conflicting candidates
