@@ -53,8 +53,10 @@
 // # Locking
 //
 // Pebble locks its directory for one process. A second Open of the same
-// directory, from this or another process, fails with an error wrapping
-// errdef.ErrStoreInUse, or keeps retrying while Options.LockWait allows.
+// directory, from this or another process, fails with an *InUseError,
+// which wraps errdef.ErrStoreInUse, or waits for the release while
+// Options.LockWait allows. It waits in the kernel for the lock file to be
+// free, so it takes the store as soon as the holder releases it.
 // The exception is a store whose lock file cannot be written, opened with
 // Options.ReadOnlyIfUnwritable. Such readers share a read lock on the
 // file, which still excludes every writer on this host (see lockShared).

@@ -27,6 +27,12 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(holderEnv); dir != "" {
 		os.Exit(holdStore(dir))
 	}
+	if dir := os.Getenv(cyclerEnv); dir != "" {
+		os.Exit(cycleLock(dir))
+	}
+	if dir := os.Getenv(tryLockEnv); dir != "" {
+		os.Exit(tryLock(dir))
+	}
 	os.Exit(m.Run())
 }
 
@@ -45,12 +51,12 @@ func holdStore(dir string) int {
 	return 0
 }
 
-// startHolder runs a second process that holds the store in dir and
-// returns a function that makes it close the store and exit.
-func startHolder(t *testing.T, dir string) func() {
+// startHelper starts the test binary as a child process with env set to
+// dir, which TestMain reads, and returns its stdin and stdout.
+func startHelper(t *testing.T, env, dir string) (*exec.Cmd, io.WriteCloser, io.Reader) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), holderEnv+"="+dir)
+	cmd.Env = append(os.Environ(), env+"="+dir)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -63,6 +69,14 @@ func startHolder(t *testing.T, dir string) func() {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return cmd, stdin, stdout
+}
+
+// startHolder runs a second process that holds the store in dir and
+// returns a function that makes it close the store and exit.
+func startHolder(t *testing.T, dir string) func() {
+	t.Helper()
+	cmd, stdin, stdout := startHelper(t, holderEnv, dir)
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || line != "ready\n" {
 		_ = cmd.Process.Kill()

@@ -43,7 +43,9 @@ func lockShared(name string) (io.Closer, error) {
 	}
 	spec := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: 0, Len: 0}
 	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &spec); err != nil {
-		_ = f.Close()
+		// A plain close would release a writer's lock that this process
+		// holds on the file (see processLocks).
+		closeLockFile(f)
 		return nil, err
 	}
 	return f, nil

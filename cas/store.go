@@ -50,8 +50,9 @@ type Options struct {
 	ChunkSize int64
 	// Logger receives the store's and Pebble's log messages; nil discards them.
 	Logger *slog.Logger
-	// LockWait is how long Open keeps retrying while another process holds
-	// the store. Zero fails at once with errdef.ErrStoreInUse.
+	// LockWait is how long Open waits while another process holds the
+	// store. Open takes the store as soon as the holder releases it (see
+	// acquireLock). Zero fails at once with an *InUseError.
 	LockWait time.Duration
 	// ReadOnly opens an existing store without writing to its volume, so
 	// it opens even when the volume is full. It removes the lock holder
@@ -134,12 +135,13 @@ type Store struct {
 
 // Open opens the store in dir, creating dir and the database when absent.
 // When another process (or another Store in this process) holds the store,
-// Open retries for opts.LockWait and then returns an error wrapping
-// errdef.ErrStoreInUse. When the volume lacks the space that opening for
-// writing needs, or a write during the open finds it full, Open returns an
-// error wrapping errdef.ErrDiskFull. With opts.ReadOnly, such a store still
-// opens for reading. With opts.ReadOnlyIfUnwritable, a store whose lock
-// file this process cannot write opens read-only under a shared lock.
+// Open waits for its release for up to opts.LockWait and then returns an
+// *InUseError, which wraps errdef.ErrStoreInUse. When the volume lacks the
+// space that opening for writing needs, or a write during the open finds
+// it full, Open returns an error wrapping errdef.ErrDiskFull. With
+// opts.ReadOnly, such a store still opens for reading. With
+// opts.ReadOnlyIfUnwritable, a store whose lock file this process cannot
+// write opens read-only under a shared lock.
 func Open(dir string, opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
@@ -229,25 +231,33 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// acquireLock takes Pebble's directory lock, retrying with exponential
-// backoff while another holder has it and wait has not passed. The holder
-// may remove a store it created and left unused (CloseAndRemoveIfEmpty).
-// Then a write open creates the directory again and takes its lock, and a
-// read-only open fails as for a store that does not exist. When the lock
-// file cannot be opened for writing (isUnwritable) and sharedIfUnwritable
-// is set, acquireLock takes the shared lock of a reader instead (see
-// lockShared), waits for it in the same way and reports shared.
+// acquireLock takes Pebble's directory lock, retrying while another
+// holder has it and wait has not passed. Between attempts it waits for the
+// holder to release the lock file (see lockWaiter), so it takes the store
+// soon after a release rather than at its next poll. The holder may remove
+// a store it created and left unused (CloseAndRemoveIfEmpty). Then a write
+// open creates the directory again and takes its lock, and a read-only
+// open fails as for a store that does not exist. When the lock file cannot
+// be opened for writing (isUnwritable) and sharedIfUnwritable is set,
+// acquireLock takes the shared lock of a reader instead (see lockShared),
+// waits for it in the same way and reports shared. When wait passes, it
+// returns an *InUseError.
 func (s *Store) acquireLock(wait time.Duration, readOnly, sharedIfUnwritable bool) (*pebble.Lock, bool, error) {
 	deadline := time.Now().Add(wait)
-	delay := 50 * time.Millisecond
+	lockPath := s.fs.PathJoin(s.dir, lockFileName)
+	waiter := newLockWaiter(s.fs, lockPath, s.log)
+	var holders holderLog
 	recreated := 0
 	warned := false
 	shared := false
 	for {
-		lockFS := s.fs
+		var lockFS vfs.FS = trackedLockFS{s.fs}
 		if shared {
 			lockFS = sharedLockFS{s.fs}
 		}
+		// Taken before the attempt, so that a release by another Store of
+		// this process after the attempt still wakes the wait below.
+		released := releaseSignal()
 		lock, err := pebble.LockDirectory(s.dir, lockFS)
 		if err == nil {
 			return lock, shared, nil
@@ -277,31 +287,35 @@ func (s *Store) acquireLock(wait time.Duration, readOnly, sharedIfUnwritable boo
 				s.log.Debug("store cannot be written here; opening it read-only under a shared lock",
 					"dir", s.dir, "error", err)
 				shared = true
+				waiter.setShared()
 				continue
 			}
 			return nil, false, fmt.Errorf("locking store %s: %w", s.dir, err)
 		}
+		holder := s.readHolder()
+		holders.observe(holder)
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
-			holder := "another stella process"
-			if h := s.readHolder(); h != "" {
-				holder += " (" + h + ")"
-			}
-			return nil, false, fmt.Errorf("opening store %s: %w: %s has it open; "+
-				"wait for that process to finish or stop it, or retry with a longer lock wait",
-				s.dir, errdef.ErrStoreInUse, holder)
+			return nil, false, &InUseError{Dir: s.dir, Wait: wait, Holder: holders.last, Holders: holders.holders,
+				Releases: waiter.releases}
 		}
 		if !warned {
 			// Said once, so a command that waits does not look hung.
 			warned = true
 			s.log.Warn("store is in use by another stella process; waiting for it to finish",
-				"dir", s.dir, "holder", s.readHolder(), "waitUpTo", remaining.Round(time.Second))
+				"dir", s.dir, "holder", holder, "waitUpTo", remaining.Round(time.Second))
 		}
-		s.log.Debug("store is in use, retrying", "dir", s.dir, "retryIn", min(delay, remaining))
-		time.Sleep(min(delay, remaining))
-		delay = min(2*delay, time.Second)
+		s.log.Debug("store is in use; waiting for its release", "dir", s.dir, "holder", holder)
+		if !isHeldByThisProcess(err) && !heldHere(lockPath) {
+			released = nil
+		}
+		waiter.wait(remaining, released)
 	}
 }
+
+// lockFileName is the name of the file in the store's directory that
+// pebble.LockDirectory locks (base.FileTypeLock in Pebble v2.1.7).
+const lockFileName = "LOCK"
 
 // isLockHeld reports whether err from Pebble's directory lock means that
 // someone else holds it, as opposed to the lock file being unwritable.
@@ -313,8 +327,14 @@ func isLockHeld(err error) bool {
 	if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) {
 		return true
 	}
-	// Pebble tracks its own locks in the process and reports a second lock
-	// of the same file with this message (vfs/file_lock_unix.go, v2.1.7).
+	return isHeldByThisProcess(err)
+}
+
+// isHeldByThisProcess reports whether err from Pebble's directory lock
+// means that this process holds the lock. Pebble tracks its own locks in
+// the process and reports a second lock of the same file with this
+// message (vfs/file_lock_unix.go, v2.1.7).
+func isHeldByThisProcess(err error) bool {
 	return strings.Contains(err.Error(), "lock held by current process")
 }
 

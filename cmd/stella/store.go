@@ -70,12 +70,7 @@ func (g *globalOptions) openStoreWith(opts cas.Options) (*cas.Store, string, err
 	opts.HolderCommand = g.command
 	s, err := cas.Open(filepath.Join(dir, storeDBDir), opts)
 	if errors.Is(err, errdef.ErrStoreInUse) {
-		holder := "another stella process"
-		if h := cas.LockHolder(filepath.Join(dir, storeDBDir)); h != "" {
-			holder += " (" + h + ")"
-		}
-		return nil, "", fmt.Errorf("store %s is used by %s; wait for it to finish and try again, "+
-			"or wait longer for it with --lock-timeout (now %s): %w", dir, holder, opts.LockWait, errdef.ErrStoreInUse)
+		return nil, "", storeInUseError(dir, opts.LockWait, err)
 	}
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "opening store ") {
@@ -85,6 +80,29 @@ func (g *globalOptions) openStoreWith(opts cas.Options) (*cas.Store, string, err
 		return nil, "", fmt.Errorf("opening store %s: %w", dir, err)
 	}
 	return s, dir, nil
+}
+
+// storeInUseError describes err, from an Open of the store in dir that
+// gave up after waiting for wait, with the flag that sets the wait. When
+// the store changed hands during the wait, it describes how, since
+// waiting for one process to finish would not help.
+func storeInUseError(dir string, wait time.Duration, err error) error {
+	var inUse *cas.InUseError
+	if errors.As(err, &inUse) && inUse.Changed() {
+		holder := "another stella process"
+		if inUse.Holder != "" {
+			holder += " (" + inUse.Holder + ")"
+		}
+		return fmt.Errorf("store %s is busy: %s; the last holder was %s. Run fewer stella commands on this store "+
+			"at once, or wait longer with --lock-timeout (now %s): %w", dir, inUse.Turnover(), holder, wait,
+			errdef.ErrStoreInUse)
+	}
+	holder := "another stella process"
+	if h := cas.LockHolder(filepath.Join(dir, storeDBDir)); h != "" {
+		holder += " (" + h + ")"
+	}
+	return fmt.Errorf("store %s is used by %s; wait for it to finish and try again, "+
+		"or wait longer for it with --lock-timeout (now %s): %w", dir, holder, wait, errdef.ErrStoreInUse)
 }
 
 // newStoreParts records which parts of a store an open is about to create.
