@@ -88,25 +88,7 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				sizeAfter = &size
 			}
 			if out.json() {
-				return writeJSON(cmd.OutOrStdout(), struct {
-					cas.GCReport
-					// IndexLayersRemoved counts the DB layers whose blob is
-					// gone and whose lookup index gc removed, or would remove.
-					IndexLayersRemoved int `json:"indexLayersRemoved"`
-					EarlierIndexKeys   int `json:"earlierIndexKeysRemoved"`
-					// EarlierFormatLayers counts the DB layers still indexed
-					// by an earlier release, whose keys gc keeps.
-					EarlierFormatLayers int `json:"earlierFormatLayers"`
-					// StoreSizeBefore is the size of the store's files when
-					// gc started. StoreSizeAfter is their size right after
-					// gc, left out of a dry run. Pebble logs the deletions
-					// first and frees their space in later compactions, so
-					// it can exceed StoreSizeBefore on a small store.
-					StoreSizeBefore int64  `json:"storeSizeBefore"`
-					StoreSizeAfter  *int64 `json:"storeSizeAfter,omitempty"`
-					// DryRun marks a report of what gc would remove.
-					DryRun bool `json:"dryRun"`
-				}{rep, droppedIndexes, earlier, pending, sizeBefore, sizeAfter, dryRun})
+				return writeJSON(cmd.OutOrStdout(), gcReport{rep, droppedIndexes, earlier, pending, sizeBefore, sizeAfter, dryRun})
 			}
 			verb := "Removed"
 			if dryRun {
@@ -155,6 +137,29 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be removed without removing it")
 	out.register(cmd)
 	return cmd
+}
+
+// gcReport is the JSON output of `stella ouk gc`.
+type gcReport struct {
+	cas.GCReport
+	// IndexLayersRemoved counts the DB layers whose blob is
+	// gone and whose lookup index gc removed.
+	// NOTE: a dry run removes no blob, so it counts only the layers
+	// whose blob was gone before it ran, not those the run would remove.
+	IndexLayersRemoved int `json:"indexLayersRemoved"`
+	EarlierIndexKeys   int `json:"earlierIndexKeysRemoved"`
+	// EarlierFormatLayers counts the DB layers still indexed
+	// by an earlier release, whose keys gc keeps.
+	EarlierFormatLayers int `json:"earlierFormatLayers"`
+	// StoreSizeBefore is the size of the store's files when
+	// gc started. StoreSizeAfter is their size right after
+	// gc, left out of a dry run. Pebble logs the deletions
+	// first and frees their space in later compactions, so
+	// it can exceed StoreSizeBefore on a small store.
+	StoreSizeBefore int64  `json:"storeSizeBefore"`
+	StoreSizeAfter  *int64 `json:"storeSizeAfter,omitempty"`
+	// DryRun marks a report of what gc would remove.
+	DryRun bool `json:"dryRun"`
 }
 
 // keptKitName names a kit that gc kept: its version and short digest, or

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"stella-ops.org/ouk/importer"
+	"stella-ops.org/ouk/internal/build"
+	"stella-ops.org/ouk/internal/quota"
+	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/mirror"
+	"stella-ops.org/ouk/oci/delta"
+)
+
+// documentedOutput is one section of docs/json-output.md and the Go
+// types whose JSON it describes.
+type documentedOutput struct {
+	// section is the text of the section's "### " heading.
+	section string
+	// values are zero values of the types that the output encodes.
+	values []any
+	// keys are the keys of an output written as a map, which reflection
+	// cannot list.
+	keys []string
+}
+
+// documentedOutputs lists every JSON output and the section that
+// documents it. A type that is the root of one section is documented
+// there only, so other sections that contain it only name the field
+// that holds it.
+var documentedOutputs = []documentedOutput{
+	{section: "Failure object", values: []any{commandFailure{}}},
+	{section: "Import failure object", values: []any{importFailure{}}},
+	{section: "Active kit object", values: []any{kitInfo{}}},
+	{section: "Kit reference object", values: []any{kitRef{}}},
+	{section: "Feed source object", values: []any{vulndb.SourceInfo{}}},
+	{section: "DB layer object", values: []any{vulndb.LayerInfo{}}},
+	// NOTE: keygen and sign write maps, so a key added in ouk_keygen.go or
+	// ouk_sign.go without a change here goes unnoticed.
+	{section: "stella ouk keygen", keys: []string{"privateKey", "publicKey"}},
+	{section: "stella ouk sign", keys: []string{"kit", "signature"}},
+	{section: "stella ouk build", values: []any{build.Result{}}},
+	{section: "stella ouk verify", values: []any{verifyReport{}}},
+	{section: "stella ouk inspect", values: []any{inspectReport{}}},
+	{section: "stella ouk delta", values: []any{delta.Result{}}},
+	{section: "stella ouk push", values: []any{mirror.PushResult{}}},
+	{section: "stella ouk import", values: []any{importer.Result{}}},
+	{section: "stella ouk status", values: []any{statusReport{}}},
+	{section: "stella ouk history", values: []any{historyEntry{}}},
+	{section: "stella ouk rollback", values: []any{rollbackReport{}}},
+	{section: "stella ouk mirror", values: []any{mirrorReport{}}},
+	{section: "stella ouk gc", values: []any{gcReport{}}},
+	{section: "stella db status", values: []any{dbStatusReport{}}},
+	// Lookup output adds database_specific.stellaops, a raw JSON value
+	// that holds an Extra with a SeverityRating.
+	{section: "stella db lookup", values: []any{vulndb.Record{}, vulndb.Extra{}, vulndb.SeverityRating{}}},
+	{section: "stella scan", values: []any{scanReport{}}},
+	{section: "stella quota status", values: []any{quota.State{}}},
+}
+
+// TestJSONOutputDocCoversFields checks that docs/json-output.md names, in backquotes,
+// every JSON field of each output in the section that documents it, and
+// that it has a section for every command with JSON output.
+func TestJSONOutputDocCoversFields(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "json-output.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+
+	roots := map[reflect.Type]bool{}
+	for _, out := range documentedOutputs {
+		for _, v := range out.values {
+			roots[reflect.TypeOf(v)] = true
+		}
+	}
+	for _, out := range documentedOutputs {
+		t.Run(out.section, func(t *testing.T) {
+			text, ok := docSection(doc, out.section)
+			if !ok {
+				t.Fatalf("docs/json-output.md has no section \"### %s\"", out.section)
+			}
+			names := map[string]bool{}
+			for _, key := range out.keys {
+				names[key] = true
+			}
+			for _, v := range out.values {
+				typ := reflect.TypeOf(v)
+				skip := map[reflect.Type]bool{}
+				for root := range roots {
+					skip[root] = root != typ
+				}
+				collectJSONNames(typ, skip, map[reflect.Type]bool{}, names)
+			}
+			if len(names) == 0 {
+				t.Fatal("no JSON field names found")
+			}
+			for name := range names {
+				if !strings.Contains(text, "`"+name+"`") {
+					t.Errorf("field `%s` is missing from the section \"### %s\" of docs/json-output.md", name, out.section)
+				}
+			}
+		})
+	}
+
+	listed := map[string]bool{}
+	for _, out := range documentedOutputs {
+		listed[out.section] = true
+	}
+	var walk func(cmd *cobra.Command)
+	walk = func(cmd *cobra.Command) {
+		if hasJSONOutput(cmd) && !listed[cmd.CommandPath()] {
+			t.Errorf("%s has JSON output but no entry in documentedOutputs and docs/json-output.md", cmd.CommandPath())
+		}
+		for _, sub := range cmd.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCommand())
+}
+
+// docSection returns the text under the heading "### heading" up to the
+// next heading of level 2 or 3.
+func docSection(doc, heading string) (string, bool) {
+	_, rest, found := strings.Cut(doc, "\n### "+heading+"\n")
+	if !found {
+		return "", false
+	}
+	end := len(rest)
+	for _, next := range []string{"\n## ", "\n### "} {
+		if i := strings.Index(rest, next); i >= 0 && i < end {
+			end = i
+		}
+	}
+	return rest[:end], true
+}
+
+// collectJSONNames adds to names the JSON field names that encoding/json
+// writes for typ and the types of its fields, with the fields of embedded
+// structs promoted. It does not descend into the types of skip.
+func collectJSONNames(typ reflect.Type, skip, seen map[reflect.Type]bool, names map[string]bool) {
+	for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Array ||
+		typ.Kind() == reflect.Map {
+		typ = typ.Elem()
+	}
+	if typ.Kind() != reflect.Struct || seen[typ] || skip[typ] {
+		return
+	}
+	seen[typ] = true
+	for i := range typ.NumField() {
+		field := typ.Field(i)
+		name, _, _ := strings.Cut(field.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if field.Anonymous && name == "" {
+			collectJSONNames(field.Type, skip, seen, names)
+			continue
+		}
+		if !field.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = field.Name
+		}
+		names[name] = true
+		collectJSONNames(field.Type, skip, seen, names)
+	}
+}
+
+// hasJSONOutput reports whether cmd has an -o/--output or --format flag
+// that selects text or JSON. Such a flag defaults to text, unlike the -o
+// of build and delta, which names the kit file.
+func hasJSONOutput(cmd *cobra.Command) bool {
+	for _, name := range []string{"output", "format"} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.DefValue == "text" {
+			return true
+		}
+	}
+	return false
+}
