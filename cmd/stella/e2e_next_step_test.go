@@ -89,6 +89,7 @@ func TestRollbackToActiveKitSucceeds(t *testing.T) {
 		Digest        string `json:"digest"`
 		AlreadyActive bool   `json:"alreadyActive"`
 		Previous      any    `json:"previous"`
+		SignedBy      string `json:"signedBy"`
 	}
 	if err := json.Unmarshal([]byte(e.must("ouk", "rollback", "-o", "json", first.Digest)), &rep); err != nil {
 		t.Fatal(err)
@@ -98,6 +99,10 @@ func TestRollbackToActiveKitSucceeds(t *testing.T) {
 	}
 	if !rep.AlreadyActive {
 		t.Error("JSON lacks alreadyActive: true")
+	}
+	// The kit is reported as status reports the active kit.
+	if want := e.status().Active.SignedBy; rep.SignedBy != want || want == "" {
+		t.Errorf("JSON names signer %q, status %q", rep.SignedBy, want)
 	}
 	if rep.Previous != nil {
 		t.Errorf("JSON names a previous kit %v, but nothing switched", rep.Previous)

@@ -82,6 +82,10 @@ two kits. To go back further, pick a digest from 'stella ouk history'.`,
 			}
 			prev, _ := store.Active(ctx)
 			if target == prev.Digest {
+				// The same fields as status shows for the active kit.
+				info.Expired = kitExpired(prev, time.Now())
+				info.Note = prev.Note
+				info.SignedBy = prev.SignedBy
 				return writeAlreadyActive(cmd.OutOrStdout(), *out, info)
 			}
 			if err := checkActivatable(ctx, store, target); err != nil {
