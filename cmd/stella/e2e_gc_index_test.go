@@ -202,3 +202,24 @@ func TestGCDryRunOmitsSizeAfter(t *testing.T) {
 		t.Errorf("gc text does not say what the size after means:\n%s", out)
 	}
 }
+
+// TestGCDryRunCountsIndexLayers checks that a dry run counts the lookup
+// indexes of the layers whose blobs the run would remove.
+func TestGCDryRunCountsIndexLayers(t *testing.T) {
+	e, only := twoKits(t)
+	var dry, run struct {
+		IndexLayersRemoved int `json:"indexLayersRemoved"`
+	}
+	if err := json.Unmarshal([]byte(e.must("ouk", "gc", "--keep", "0", "--dry-run", "-o", "json")), &dry); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(e.must("ouk", "gc", "--keep", "0", "-o", "json")), &run); err != nil {
+		t.Fatal(err)
+	}
+	if run.IndexLayersRemoved != len(only) {
+		t.Errorf("gc removed the index of %d layers, want %d", run.IndexLayersRemoved, len(only))
+	}
+	if dry.IndexLayersRemoved != run.IndexLayersRemoved {
+		t.Errorf("gc --dry-run counts %d layer indexes, the run removed %d", dry.IndexLayersRemoved, run.IndexLayersRemoved)
+	}
+}

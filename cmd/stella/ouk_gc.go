@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/cas"
@@ -55,7 +57,16 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			if err != nil {
 				return fmt.Errorf("measuring store: %w", err)
 			}
-			rep, err := store.GC(ctx, cas.GCOptions{KeepHistory: keepHistory, DryRun: dryRun})
+			// A dry run removes no blob, so the layers whose blob it would
+			// remove are counted from its list.
+			var mu sync.Mutex
+			wouldRemove := map[digest.Digest]bool{}
+			rep, err := store.GC(ctx, cas.GCOptions{KeepHistory: keepHistory, DryRun: dryRun,
+				OnRemove: func(b cas.BlobInfo) {
+					mu.Lock()
+					defer mu.Unlock()
+					wouldRemove[b.Digest] = true
+				}})
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
 			}
@@ -63,7 +74,7 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			// removed its blob, so a gc cut short here leaves an index
 			// without a blob, not a stored kit without its index. The next
 			// gc removes such an index.
-			droppedIndexes, err := dropUnstoredLayers(ctx, store, index, dryRun)
+			droppedIndexes, err := dropUnstoredLayers(ctx, store, index, dryRun, wouldRemove)
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
 			}
@@ -143,9 +154,8 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 type gcReport struct {
 	cas.GCReport
 	// IndexLayersRemoved counts the DB layers whose blob is
-	// gone and whose lookup index gc removed.
-	// NOTE: a dry run removes no blob, so it counts only the layers
-	// whose blob was gone before it ran, not those the run would remove.
+	// gone and whose lookup index gc removed, or in a dry run
+	// would remove.
 	IndexLayersRemoved int `json:"indexLayersRemoved"`
 	EarlierIndexKeys   int `json:"earlierIndexKeysRemoved"`
 	// EarlierFormatLayers counts the DB layers still indexed
@@ -208,13 +218,20 @@ func keepReasonText(r cas.KeepReason, keep int) string {
 
 // dropUnstoredLayers removes the lookup index of every DB layer whose blob
 // is no longer in the store, unless dryRun, and returns how many it found.
-func dropUnstoredLayers(ctx context.Context, store *cas.Store, index kv.Store, dryRun bool) (int, error) {
+// A dry run also counts the layers whose blob is in removed, the blobs
+// that the run would remove.
+func dropUnstoredLayers(ctx context.Context, store *cas.Store, index kv.Store, dryRun bool,
+	removed map[digest.Digest]bool) (int, error) {
 	layers, err := vulndb.IndexedLayers(index)
 	if err != nil {
 		return 0, err
 	}
 	dropped := 0
 	for _, l := range layers {
+		if dryRun && removed[l] {
+			dropped++
+			continue
+		}
 		if _, err := store.Stat(ctx, l); !errors.Is(err, errdef.ErrNotFound) {
 			if err != nil {
 				return dropped, fmt.Errorf("checking DB layer %s: %w", l, err)
