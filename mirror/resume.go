@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -97,6 +98,11 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 		attrs := []any{"digest", r.desc.Digest, "offset", r.off, "error", err}
 		r.s.log.Info("resuming blob after a cut transfer", append(attrs, timeoutAttrs(err)...)...)
 		if rerr := r.reopen(); rerr != nil {
+			if errors.Is(rerr, errdef.ErrNotFound) {
+				return n, fmt.Errorf("resuming blob %s at byte %d: the registry no longer holds it, though it "+
+					"served its first bytes, as after a restart with empty storage or a garbage collection there; "+
+					"push the kit to the registry again, then run the import again: %w", r.desc.Digest, r.off, rerr)
+			}
 			return n, fmt.Errorf("resuming blob %s at byte %d: %w", r.desc.Digest, r.off, rerr)
 		}
 		if n > 0 {
