@@ -135,30 +135,68 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 }
 
 // sourceReader remembers the last error of the compressed source, so that
-// decodeReader can tell a failed read from corrupt data.
+// decodeReader can tell a failed read from corrupt data, and counts the
+// compressed bytes read.
 type sourceReader struct {
 	r   io.Reader
 	err error
+	n   int64
 }
 
 func (s *sourceReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
+	s.n += int64(n)
 	if err != nil && err != io.EOF {
 		s.err = err
 	}
 	return n, err
 }
 
+// expansionRatio and expansionSlack bound how far compressed kit data may
+// expand: at any point of the stream, to at most expansionRatio times the
+// compressed bytes read so far plus expansionSlack bytes. The blobs of a
+// kit or an image are compressed already (gzip or zstd layers, zstd DB
+// layers), so their archive shrinks by a few percent. A small kit of
+// uncompressed demo layers stays far under the slack. Data that expands
+// further, such as a few KB of zstd that decompress to gigabytes of zeros,
+// would only make a command write, upload or hash those gigabytes.
+const expansionRatio = 64
+
+// expansionSlack is a variable so that tests can lower it.
+var expansionSlack int64 = 1 << 30
+
+// maxExpandedSize returns the largest decompressed size accepted for
+// compressed bytes of compressed data.
+func maxExpandedSize(compressed int64) int64 {
+	return expansionRatio*compressed + expansionSlack
+}
+
+// expansionError is the error for compressed data of c that expanded past
+// maxExpandedSize.
+func expansionError(c Compression, expanded, compressed int64) error {
+	return fmt.Errorf("%s data of the kit stream expands to more than %d bytes from %d compressed bytes, "+
+		"more than %d times its size plus %d; the blobs of a kit or image are compressed already, so their "+
+		"archive does not shrink that much. The file is likely not a kit or image, or was made to fill the "+
+		"disk; check where it came from: %w", c, expanded, compressed, expansionRatio, expansionSlack,
+		errdef.ErrSizeExceedsLimit)
+}
+
 // decodeReader marks the errors of a decoder that are not an end of input
 // or a failed read of the source: the compressed data itself is corrupt.
+// It also stops data that expands past maxExpandedSize.
 type decodeReader struct {
 	r   io.Reader
 	src *sourceReader
 	c   Compression
+	out int64
 }
 
 func (d *decodeReader) Read(p []byte) (int, error) {
 	n, err := d.r.Read(p)
+	d.out += int64(n)
+	if limit := maxExpandedSize(d.src.n); d.out > limit {
+		return n, expansionError(d.c, d.out, d.src.n)
+	}
 	if err == nil || err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 		return n, err
 	}

@@ -155,14 +155,12 @@ func plainArchive(f *os.File) (*os.File, error) {
 		return nil, fmt.Errorf("creating temporary file for the decompressed archive: %w", err)
 	}
 	os.Remove(tmp.Name())
+	// The decoder stops at maxExpandedSize of the bytes it read so far;
+	// this limit, of the whole file, stops the copy a little earlier.
 	limit := maxExpandedSize(info.Size())
 	n, err := io.Copy(tmp, io.LimitReader(r, limit+1))
 	if err == nil && n > limit {
-		tmp.Close()
-		return nil, fmt.Errorf("decompressing %s archive: it expands to more than %d bytes, %d times its %d "+
-			"compressed bytes plus %d; the blobs of a kit or image are compressed already, so their archive does "+
-			"not shrink that much. The file is likely not a kit or image, or made to fill the disk; check where "+
-			"it came from: %w", c, limit, expansionRatio, info.Size(), expansionSlack, errdef.ErrSizeExceedsLimit)
+		err = expansionError(c, n, info.Size())
 	}
 	if err != nil {
 		tmp.Close()
@@ -180,25 +178,6 @@ func plainArchive(f *os.File) (*os.File, error) {
 		return nil, err
 	}
 	return tmp, nil
-}
-
-// expansionRatio and expansionSlack bound the decompressed size of a
-// compressed archive: at most expansionRatio times its compressed size plus
-// expansionSlack bytes. The blobs of a kit or an image are compressed
-// already (gzip or zstd layers, zstd DB layers), so their archive shrinks
-// by a few percent. A small kit of uncompressed demo layers stays far
-// under the slack. An archive that expands further, such as a few KB of
-// zstd that decompress to gigabytes of zeros, would only fill the
-// temporary folder.
-const expansionRatio = 64
-
-// expansionSlack is a variable so that tests can lower it.
-var expansionSlack int64 = 1 << 30
-
-// maxExpandedSize returns the largest decompressed size accepted for an
-// archive of compressed bytes.
-func maxExpandedSize(compressed int64) int64 {
-	return expansionRatio*compressed + expansionSlack
 }
 
 // archiveStorage serves blobs from sections of a plain tar file.
