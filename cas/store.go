@@ -220,6 +220,13 @@ func Open(dir string, opts Options) (*Store, error) {
 			s.removeHolder()
 			_ = lock.Close()
 		}
+		if s.shared && errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("opening store %s read-only: this user (uid %d) may not read a file of it: %w; "+
+				"the process that writes the store created it without read permission for others, as with "+
+				"umask 077. Run imports with umask 022 (or 027 and readers in the store's group), make the "+
+				"store's files readable (chmod -R a+rX, or g+rX for a group), or run this command as the "+
+				"store's owner", dir, os.Geteuid(), err)
+		}
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
 	}
 	s.db = db

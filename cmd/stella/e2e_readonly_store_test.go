@@ -181,3 +181,32 @@ func TestImportWaitsForReadOnlyReader(t *testing.T) {
 	r = e.runOn(ro, "--lock-timeout", "1s", "db", "lookup", "STELLA-DEMO-2026-0001")
 	assertFailure(t, "db lookup through the read-only mount while a writer holds the store", r, exitStoreBusy, "waiting")
 }
+
+// TestOtherUsersStorePrivateFile checks that a reader who may not read a
+// file of the store, as after an import under umask 077, is told why.
+func TestOtherUsersStorePrivateFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running stella as another user than the store's owner needs root")
+	}
+	e, _ := scanEnv(t)
+	for _, dir := range []string{filepath.Dir(e.dir), e.dir, e.store} {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	manifests, err := filepath.Glob(filepath.Join(e.store, storeDBDir, "MANIFEST-*"))
+	if err != nil || len(manifests) == 0 {
+		t.Fatalf("no MANIFEST in the store: %v", err)
+	}
+	for _, m := range manifests {
+		if err := os.Chmod(m, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(stellaBin, "--store", e.store, "ouk", "status")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivilegedUID, Gid: unprivilegedUID}}
+	r := e.runCommand(cmd, []string{"ouk", "status"})
+	if r.code == 0 || !strings.Contains(r.stderr, "may not read a file of it") || !strings.Contains(r.stderr, "umask 022") {
+		t.Errorf("status of a store with a private file: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
