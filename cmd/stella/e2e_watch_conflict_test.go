@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,5 +72,27 @@ func TestWatchUntrustedKitsDoNotConflict(t *testing.T) {
 	}
 	if got := e.activeDigest(); got != trustedDigest {
 		t.Errorf("after the second run, active %q, want %s", got, trustedDigest)
+	}
+}
+
+// TestWatchExpiredKitDoesNotConflict checks that an expired kit of a
+// trusted key does not keep a valid kit of its sequence from import: the
+// watch would never import the expired one.
+func TestWatchExpiredKitDoesNotConflict(t *testing.T) {
+	e := newEnv(t)
+	t.Setenv("SOURCE_DATE_EPOCH", "1000000000")
+	expired := e.buildKit("a-expired-02.tar", "--version", "expired-02", "--sequence", "2", "--expires", "1h")
+	os.Unsetenv("SOURCE_DATE_EPOCH")
+	valid := e.buildKit("night-02.tar", "--version", "night-02", "--sequence", "2")
+	validDigest := e.inspectDigest(valid)
+	drop := e.newDrop("drop", expired, valid)
+
+	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if got := e.activeDigest(); got != validDigest {
+		t.Errorf("active %q, want the valid kit %s: the expired kit blocked it\n%s", got, validDigest, r.stderr)
+	}
+	note, ok := watch.ReadNote(filepath.Join(drop, filepath.Base(expired)))
+	if !ok || note.Conflict || !strings.Contains(note.Reason, "expired") {
+		t.Errorf("note of the expired kit: %+v (found %v), want a rejection for its expiry", note, ok)
 	}
 }

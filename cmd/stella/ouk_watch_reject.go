@@ -158,16 +158,23 @@ func conflictReason(c watch.Candidate, conflicts []watch.Candidate, active cas.K
 
 // countsInConflict reports whether c, which shares its sequence with a
 // candidate of another digest, may make that candidate conflict. The active
-// kit counts, and so does a kit whose signature verifies with keys. Any
-// other kit does not, because anyone who can write to the drop folder
-// could have made it. Such a kit is left to its own import, which rejects
-// it for its signature when that fails to verify.
+// kit counts, and so does a kit whose signature verifies with keys and
+// that has not expired. Any other kit does not: anyone who can write to
+// the drop folder could have made it, and the watch never imports an
+// expired kit. Such a kit is left to its own import, which rejects it for
+// its signature or its expiry.
 func (w *watcher) countsInConflict(ctx context.Context, c watch.Candidate, keys []sign.TrustedKey,
 	active cas.KitRecord, hasActive bool) bool {
 	if hasActive && c.Summary.Digest == active.Digest {
 		return true
 	}
 	attrs := kitAttrs(c.Path, c.Summary.Version, c.Summary.Digest.String())
+	if exp := c.Summary.Expires; !exp.IsZero() && w.now().After(exp) {
+		// The watch never imports an expired kit, so it blocks no other.
+		w.log.Debug("kit shares its sequence with another kit, but it expired, so it does not make that "+
+			"kit conflict", append(attrs, "expired", exp.UTC().Format(time.RFC3339))...)
+		return false
+	}
 	check, err := importer.CheckKitSignature(ctx, c.Path, c.Summary.Digest, keys)
 	switch {
 	case err != nil:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -24,6 +25,9 @@ type Summary struct {
 	Kind        string        `json:"kind"`
 	BaseDigest  digest.Digest `json:"baseDigest,omitempty"`
 	BaseVersion string        `json:"baseVersion,omitempty"`
+	// Expires is the expiry time of the bundle index, or the zero time
+	// when the kit does not expire.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Peek reads the version, sequence, kind and base of a kit file or layout
@@ -125,7 +129,8 @@ const maxEarlyBytes = 16 << 20
 // manifest's index.json entry. An entry without them, as oras writes it,
 // still marks the kit as a delta. src is nil for a kit file.
 func summarize(ctx context.Context, src content.Fetcher, index ocispec.Index, bundle ocispec.Descriptor, meta oci.Meta) (*Summary, error) {
-	s := &Summary{Digest: bundle.Digest, Version: meta.Version, Sequence: meta.Sequence, Kind: meta.Kind}
+	s := &Summary{Digest: bundle.Digest, Version: meta.Version, Sequence: meta.Sequence, Kind: meta.Kind,
+		Expires: meta.Expires}
 	if meta.Kind == oci.KindDelta {
 		s.BaseDigest, s.BaseVersion = digest.Digest(meta.BaseDigest), meta.BaseVersion
 	}
