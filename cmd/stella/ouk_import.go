@@ -15,6 +15,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"stella-ops.org/ouk/importer"
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/mirror"
 	"stella-ops.org/ouk/oci/layout"
 )
@@ -151,7 +152,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	switch info, statErr := os.Stat(source); {
 	case scheme == "oci" && remote != "":
 		res, err = o.importRegistry(cmd, log, remote, opts)
-		err = o.reg.explain(ctx, err)
+		err = o.reg.explain(ctx, damagedRegistryCopy(err))
 	case (scheme == "https" || scheme == "http") && remote != "":
 		res, err = o.importHTTP(cmd, log, source, opts)
 		err = o.reg.explain(ctx, err)
@@ -293,4 +294,22 @@ type importFailure struct {
 	Source   string `json:"source"`
 	Error    string `json:"error"`
 	ExitCode int    `json:"exitCode"`
+}
+
+// damagedRegistryCopy adds the cause and the way out to the error of a
+// registry import that received a blob other than the one the kit names:
+// content that does not hash to its digest, found by the store, or a
+// response of another length. Errors that name the registry's damaged
+// copy already are returned as they are.
+func damagedRegistryCopy(err error) error {
+	if err == nil || strings.Contains(err.Error(), "damaged or altered copy") {
+		return err
+	}
+	if errors.Is(err, errdef.ErrDigestMismatch) || strings.Contains(err.Error(), "mismatch Content-Length") {
+		return fmt.Errorf("%w; the registry served a blob that differs from the one the kit names, so its "+
+			"copy is damaged or altered. Pushing the kit again does not replace it, because a push skips what "+
+			"the registry holds already. Import the kit file instead, or remove the damaged copy at the "+
+			"registry (delete it and run the registry's garbage collection) and push the kit again", err)
+	}
+	return err
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"stella-ops.org/ouk/internal/errdef"
 )
 
 func unauthorizedResponse(t *testing.T) *errcode.ErrorResponse {
@@ -128,5 +130,20 @@ func TestExplainMissingCredentialHelper(t *testing.T) {
 	msg := r.explain(context.Background(), err).Error()
 	if !strings.Contains(msg, "credential helper that is not installed") {
 		t.Errorf("no advice for a missing credential helper:\n%s", msg)
+	}
+}
+
+func TestDamagedRegistryCopyAdvice(t *testing.T) {
+	stored := fmt.Errorf("storing blob sha256:448d: content hashes to sha256:0da8: %w", errdef.ErrDigestMismatch)
+	if msg := damagedRegistryCopy(stored).Error(); !strings.Contains(msg, "Import the kit file instead") {
+		t.Errorf("no advice for a blob the store found damaged:\n%s", msg)
+	}
+	short := errors.New(`reading blob sha256:448d from the source: GET "http://127.0.0.1:5000/v2/k/blobs/sha256:448d": mismatch Content-Length`)
+	if msg := damagedRegistryCopy(short).Error(); !strings.Contains(msg, "copy is damaged") {
+		t.Errorf("no advice for a blob of another length:\n%s", msg)
+	}
+	other := errors.New("connection refused")
+	if got := damagedRegistryCopy(other); got != other {
+		t.Errorf("an unrelated error changed: %v", got)
 	}
 }
