@@ -297,10 +297,10 @@ type importFailure struct {
 }
 
 // damagedRegistryCopy adds the cause and the way out to the error of a
-// registry import that received a blob other than the one the kit names:
-// content that does not hash to its digest, found by the store, or a
-// response of another length. Errors that name the registry's damaged
-// copy already are returned as they are.
+// registry import that received a blob other than the one the kit names.
+// That is content that does not hash to its digest, as the store finds,
+// or a response of another length. Errors that name the registry's
+// damaged copy already are returned as they are.
 func damagedRegistryCopy(err error) error {
 	if err == nil || strings.Contains(err.Error(), "damaged or altered copy") {
 		return err
