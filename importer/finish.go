@@ -278,9 +278,30 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 		s.warn("importing kit " + bm.meta.Version + " without a valid signature (--insecure-skip-signature): " + failure)
 		return nil
 	}
-	return fmt.Errorf("kit %s (%s): %s; import only kits from a trusted builder, or pass --insecure-skip-signature to override: %w",
-		bm.meta.Version, bm.desc.Digest, failure, errdef.ErrSignature)
+	return &SignatureError{Version: bm.meta.Version, Digest: bm.desc.Digest, Failure: failure,
+		Unsigned: check.Signatures == 0}
 }
+
+// SignatureError rejects a kit that no trusted key signed. It wraps
+// errdef.ErrSignature. Its message advises the flag of stella ouk import;
+// callers without that flag, such as watch, give their own advice from
+// its fields.
+type SignatureError struct {
+	Version string
+	Digest  digest.Digest
+	// Failure is why no signature verified, such as "another key
+	// signed it".
+	Failure string
+	// Unsigned is set when the kit lists no signature at all.
+	Unsigned bool
+}
+
+func (e *SignatureError) Error() string {
+	return fmt.Sprintf("kit %s (%s): %s; import only kits from a trusted builder, or pass --insecure-skip-signature "+
+		"to override: %v", e.Version, e.Digest, e.Failure, errdef.ErrSignature)
+}
+
+func (e *SignatureError) Unwrap() error { return errdef.ErrSignature }
 
 // checkPolicy applies the site's rules on sequence and expiry and returns the
 // history action of the import.

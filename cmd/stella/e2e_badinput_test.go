@@ -347,7 +347,7 @@ func TestStatusCreatesNoStore(t *testing.T) {
 	if _, err := os.Stat(dir); err == nil {
 		t.Errorf("status created the store folder %s", dir)
 	}
-	for _, args := range [][]string{{"db", "status"}, {"ouk", "history"}, {"ouk", "gc"}} {
+	for _, args := range [][]string{{"db", "status"}, {"ouk", "history"}, {"ouk", "gc"}, {"quota", "status"}} {
 		r := e.run(append([]string{"--store", dir}, args...)...)
 		if r.code == 0 || !strings.Contains(r.stderr, "no store at") {
 			t.Errorf("stella %s on an absent store: exit %d: %s", strings.Join(args, " "), r.code, r.stderr)
@@ -355,6 +355,18 @@ func TestStatusCreatesNoStore(t *testing.T) {
 		if _, err := os.Stat(dir); err == nil {
 			t.Errorf("stella %s created the store folder %s", strings.Join(args, " "), dir)
 		}
+	}
+}
+
+func TestStorePathIsAFile(t *testing.T) {
+	e := newEnv(t)
+	file := filepath.Join(e.dir, "afile")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("--store", file, "ouk", "status")
+	if r.code != exitError || !strings.Contains(r.stderr, "store path "+file+" is a file, not a folder") {
+		t.Errorf("status of a store path that is a file: exit %d: %s", r.code, r.stderr)
 	}
 }
 

@@ -246,7 +246,7 @@ func TestStoreFolderNotEnterable(t *testing.T) {
 	}
 	r := e.runCommand(cmd, []string{"ouk", "status"})
 	assertFailure(t, "status of a store folder this user may not enter", r, exitError,
-		"store folder "+store, "may not enter it", "--store")
+		"store folder "+store, "may not enter it", "--store", "give this user read and search (x) permission")
 	if strings.Contains(r.stderr, "mkdir") {
 		t.Errorf("error blames a mkdir for a folder that exists:\n%s", r.stderr)
 	}

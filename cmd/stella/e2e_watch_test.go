@@ -216,9 +216,28 @@ func TestWatchRejectionNamesImportOverride(t *testing.T) {
 	if !strings.Contains(r.stderr, want) {
 		t.Errorf("rejection does not say to run %q:\n%s", want, r.stderr)
 	}
-	// Installing the builder's key comes first, before the unsafe way.
+	// A key cannot help a kit without a signature; a signed kit comes
+	// first, before the unsafe way.
+	if !strings.Contains(r.stderr, "Ask its builder for a signed kit") || strings.Contains(r.stderr, "public key into") {
+		t.Errorf("rejection of an unsigned kit does not ask for a signed kit first:\n%s", r.stderr)
+	}
+	// The import's own advice names a flag that watch lacks.
+	if strings.Contains(r.stderr, "or pass --insecure-skip-signature to override") {
+		t.Errorf("rejection advises a flag that watch lacks:\n%s", r.stderr)
+	}
+
+	// A kit of another key: installing the builder's key comes first.
+	otherKey, _ := e.keygen("other-keys")
+	other := e.buildKit("other.tar", "--version", "other", "--sequence", "3", "--key", otherKey)
+	if err := os.Rename(other, filepath.Join(drop, "other.tar")); err != nil {
+		t.Fatal(err)
+	}
+	r = e.run("ouk", "watch", "--once", "--key", e.pub, drop)
 	if keys := "put the builder's public key into " + filepath.Join(e.store, "keys"); !strings.Contains(r.stderr, keys) {
-		t.Errorf("rejection does not say to %s:\n%s", keys, r.stderr)
+		t.Errorf("rejection of another key's kit does not say to %s:\n%s", keys, r.stderr)
+	}
+	if strings.Contains(r.stderr, "or pass --insecure-skip-signature to override") {
+		t.Errorf("rejection advises a flag that watch lacks:\n%s", r.stderr)
 	}
 }
 

@@ -245,6 +245,16 @@ func (w *watcher) withManualOverride(err error, path string) error {
 			"kit's builder, put the builder's public key into "+keys+" (or pass it to watch with --key) and "+
 			"delete the kit's .stella-rejected note, so the next round imports it. To import it without any "+
 			"signature check, which trusts whoever could write the file, run"
+		var sigErr *importer.SignatureError
+		if errors.As(err, &sigErr) {
+			// The import's own advice names a flag that watch lacks.
+			if sigErr.Unsigned {
+				intro = "watch never imports a kit without a signature. Ask its builder for a signed kit " +
+					"(stella ouk build --key, or stella ouk sign). To import it without any signature check, " +
+					"which trusts whoever could write the file, run"
+			}
+			err = fmt.Errorf("kit %s (%s): %s: %w", sigErr.Version, sigErr.Digest, sigErr.Failure, errdef.ErrSignature)
+		}
 	default:
 		return err
 	}

@@ -91,7 +91,7 @@ func newQuotaStatusCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			log := g.logger(cmd.ErrOrStderr())
-			store, dir, err := g.openStoreForReading(cmd.Context(), log, g.lockWait)
+			store, dir, err := g.openExistingStoreForReading(cmd.Context(), log, g.lockWait)
 			if err != nil {
 				return err
 			}

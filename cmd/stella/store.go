@@ -58,13 +58,17 @@ func (g *globalOptions) openStoreWith(opts cas.Options) (*cas.Store, string, err
 		return nil, "", err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		if info, serr := os.Stat(dir); serr == nil && !info.IsDir() {
+			return nil, "", fmt.Errorf("store path %s is a file, not a folder; give the store folder with --store "+
+				"or $STELLA_HOME", dir)
+		}
 		if errors.Is(err, fs.ErrPermission) {
 			return nil, "", fmt.Errorf("creating store folder %s: %w; create it as a user who may write its parent "+
 				"folder and make this user its owner, or give another folder with --store or $STELLA_HOME", dir, err)
 		}
 		return nil, "", fmt.Errorf("creating store folder: %w", err)
 	}
-	if err := checkStoreFolderAccess(dir); err != nil {
+	if err := checkStoreFolderAccess(dir, opts.ReadOnlyIfUnwritable); err != nil {
 		return nil, "", err
 	}
 	opts.HolderCommand = g.command
@@ -149,7 +153,7 @@ func removeUnusedStore(log *slog.Logger, store *cas.Store, dir string, created n
 // when this user may not enter it, as when another user owns it with mode
 // 0700. Without it, the first failure is the store's attempt to create
 // dir/db, whose "permission denied" suggests that the folder is missing.
-func checkStoreFolderAccess(dir string) error {
+func checkStoreFolderAccess(dir string, reading bool) error {
 	_, err := os.Stat(filepath.Join(dir, storeDBDir))
 	if err == nil || !errors.Is(err, fs.ErrPermission) {
 		return nil
@@ -158,9 +162,14 @@ func checkStoreFolderAccess(dir string) error {
 	if info, serr := os.Stat(dir); serr == nil {
 		mode = fmt.Sprintf(" (mode %s)", info.Mode())
 	}
+	// A command that only reads needs no write permission.
+	perms := "read, write and search (x)"
+	if reading {
+		perms = "read and search (x)"
+	}
 	return fmt.Errorf("store folder %s%s exists, but this user may not enter it: %w; run stella as the user who "+
-		"owns the store, give this user read, write and search (x) permission on the folder, or give another "+
-		"folder with --store or $STELLA_HOME", dir, mode, err)
+		"owns the store, give this user %s permission on the folder, or give another "+
+		"folder with --store or $STELLA_HOME", dir, mode, err, perms)
 }
 
 // trustedKeys loads the keys given with --key and every *.pub in the store's
