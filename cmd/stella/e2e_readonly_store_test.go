@@ -75,6 +75,10 @@ func checkReaders(t *testing.T, run func(args ...string) result, store, sbom, pr
 		opening, problem, "this command writes to the store", "--store")
 	r = run("ouk", "gc")
 	assertFailure(t, "gc of a store this user cannot write", r, exitError, opening, problem)
+	// A dry run removes nothing, so it reads the store as the readers do.
+	if r = run("ouk", "gc", "--dry-run"); r.code != 0 {
+		t.Errorf("gc --dry-run of a store this user cannot write: exit %d\n%s", r.code, r.stderr)
+	}
 }
 
 func TestReadOnlyMountServesReaders(t *testing.T) {

@@ -43,7 +43,13 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			}
 			ctx := cmd.Context()
 			log := g.logger(cmd.ErrOrStderr())
-			store, _, err := g.openExistingStore(ctx, log, g.lockWait)
+			open := g.openExistingStore
+			if dryRun {
+				// A dry run writes nothing, so it works where this user
+				// cannot write the store.
+				open = g.openExistingStoreForReading
+			}
+			store, _, err := open(ctx, log, g.lockWait)
 			if err != nil {
 				return err
 			}
