@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"stella-ops.org/ouk/cas"
 )
 
 // assertFailure checks a run's exit code and that its error contains every
@@ -191,9 +193,8 @@ func TestBuildFileErrorsNameKey(t *testing.T) {
 
 func TestSettingsFileErrorsNameKey(t *testing.T) {
 	e := newEnv(t)
-	if err := os.MkdirAll(e.store, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	// quota status reads only a store that exists.
+	e.withStore(func(*cas.Store) {})
 	path := filepath.Join(e.store, "config.yaml")
 	if err := os.WriteFile(path, []byte("quota:\n  anonymousLimt: 3\n"), 0o644); err != nil {
 		t.Fatal(err)
