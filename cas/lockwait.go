@@ -100,10 +100,20 @@ func heldHere(path string) bool {
 type trackedLockFS struct{ vfs.FS }
 
 // Lock takes Pebble's lock through the wrapped file system and records
-// it, under processLocks's mutex, so that closeLockFile sees it at once.
+// it, under processLocks's mutex, so that closeLockFile finds it at once.
+// Pebble rejects a second lock of this process only for the same path
+// string, while the kernel grants a process's traditional lock again for
+// any path to the file. So Lock rejects a file that this process already
+// holds through another path, such as a symlink or a bind mount, with
+// Pebble's error for a lock of this process (see isHeldByThisProcess).
 func (f trackedLockFS) Lock(name string) (io.Closer, error) {
 	processLocks.Lock()
 	defer processLocks.Unlock()
+	if info, err := os.Stat(name); err == nil {
+		if id, ok := statFileID(info); ok && processLocks.held[id] > 0 {
+			return nil, errors.New("lock held by current process")
+		}
+	}
 	lock, err := f.FS.Lock(name)
 	if err != nil {
 		return nil, err
