@@ -218,7 +218,9 @@ type releaseWaitKey struct {
 // other lock blocks an open file description (OFD) lock on the file. A
 // writer waits for a write lock (F_WRLCK), which every holder keeps out.
 // A reader under the shared lock waits for a read lock (F_RDLCK), which
-// only a writer keeps out. Such a lock conflicts with Pebble's traditional
+// only a writer keeps out. A writer first takes the write lock on the
+// writer gate, when no other holder has it, so that readers that come
+// while it waits wait for it (see writerGate). Such a lock conflicts with Pebble's traditional
 // F_SETLK lock, also when this process holds that one, and with the OFD
 // locks of readers, as fcntl(2) states for Linux 3.15 and later. Once the
 // kernel grants the lock, the goroutine closes the descriptor at once,
@@ -281,6 +283,12 @@ func startReleaseWait(path string, shared bool) (<-chan releaseResult, error) {
 	releaseWaitsInFlight.Add(1)
 	go func() {
 		defer releaseWaitsInFlight.Add(-1)
+		if !shared {
+			// Fails while a writer holds the store or another writer
+			// waits, and then the gate is closed already.
+			gate := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: writerGate, Len: 1}
+			_ = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &gate)
+		}
 		spec := unix.Flock_t{Type: lockType, Whence: io.SeekStart, Start: 0, Len: 0}
 		err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &spec)
 		immediate := err == nil

@@ -283,3 +283,54 @@ func TestOpenReadOnlyMountWithoutLockFile(t *testing.T) {
 		t.Errorf("error does not say that the folder was never opened as a store: %v", err)
 	}
 }
+
+// A reader that comes while a writer waits for the readers before it must
+// wait for that writer, or readers that overlap would keep the writer out
+// for as long as they keep coming.
+func TestSharedLockWaitingWriterFirst(t *testing.T) {
+	dir := t.TempDir()
+	storeWithBlob(t, dir)
+	reader := Options{fs: deniedFS{FS: vfs.Default, lockErr: syscall.EROFS}, ReadOnlyIfUnwritable: true}
+	first, err := Open(dir, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before := releaseWaitsInFlight.Load()
+	done := make(chan error, 1)
+	go func() {
+		w, err := Open(dir, Options{LockWait: time.Minute})
+		if err == nil {
+			err = w.Close()
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for releaseWaitsInFlight.Load() <= before {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer did not start waiting for the reader within a minute")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	second, err := Open(dir, reader)
+	if err == nil {
+		_ = second.Close()
+		t.Error("a new reader took the store while a writer waited for the reader before it")
+	} else if !errors.Is(err, errdef.ErrStoreInUse) {
+		t.Errorf("new reader while a writer waits: err = %v, want ErrStoreInUse", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("writer that waited for the reader: %v", err)
+	}
+	later, err := Open(dir, reader)
+	if err != nil {
+		t.Fatalf("reader after the writer closed the store: %v", err)
+	}
+	if err := later.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
