@@ -218,9 +218,10 @@ type releaseWaitKey struct {
 // other lock blocks an open file description (OFD) lock on the file. A
 // writer waits for a write lock (F_WRLCK), which every holder keeps out.
 // A reader under the shared lock waits for a read lock (F_RDLCK), which
-// only a writer keeps out. A writer first takes the write lock on the
-// writer gate, when no other holder has it, so that readers that come
-// while it waits wait for it (see writerGate). Such a lock conflicts with Pebble's traditional
+// only a writer keeps out. A writer first waits for the write lock on
+// the writer gate, which only writers keep out, and holds it, so that
+// readers that come while it waits wait for it (see writerGate). Such a
+// lock conflicts with Pebble's traditional
 // F_SETLK lock, also when this process holds that one, and with the OFD
 // locks of readers, as fcntl(2) states for Linux 3.15 and later. Once the
 // kernel grants the lock, the goroutine closes the descriptor at once,
@@ -283,23 +284,17 @@ func startReleaseWait(path string, shared bool) (<-chan releaseResult, error) {
 	releaseWaitsInFlight.Add(1)
 	go func() {
 		defer releaseWaitsInFlight.Add(-1)
+		gateImmediate := true
 		if !shared {
-			// Fails while a writer holds the store or another writer
-			// waits, and then the gate is closed already.
+			// The gate waits for a writer that holds the store and for
+			// other waiting writers. A file system that rejects the lock
+			// leaves the wait without a gate.
 			gate := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: writerGate, Len: 1}
-			_ = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &gate)
+			gateImmediate, _ = waitForOFDLock(f, &gate)
 		}
 		spec := unix.Flock_t{Type: lockType, Whence: io.SeekStart, Start: 0, Len: 0}
-		err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &spec)
-		immediate := err == nil
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
-			for {
-				err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLKW, &spec)
-				if !errors.Is(err, unix.EINTR) {
-					break
-				}
-			}
-		}
+		immediate, err := waitForOFDLock(f, &spec)
+		immediate = immediate && gateImmediate
 
 		waiting := receivers()
 		result := releaseResult{immediate: immediate, err: err}
@@ -318,6 +313,24 @@ func startReleaseWait(path string, shared bool) (<-chan releaseResult, error) {
 		}
 	}()
 	return done, nil
+}
+
+// waitForOFDLock takes the OFD lock spec on f, waiting in the kernel
+// while another lock blocks it, and reports whether it was free at once.
+func waitForOFDLock(f *os.File, spec *unix.Flock_t) (immediate bool, err error) {
+	err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, spec)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) {
+		return false, err
+	}
+	for {
+		err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLKW, spec)
+		if !errors.Is(err, unix.EINTR) {
+			return false, err
+		}
+	}
 }
 
 // lockWaiter waits between the attempts of acquireLock to take a store
