@@ -100,10 +100,20 @@ func heldHere(path string) bool {
 type trackedLockFS struct{ vfs.FS }
 
 // Lock takes Pebble's lock through the wrapped file system and records
-// it, under processLocks's mutex, so that closeLockFile sees it at once.
+// it, under processLocks's mutex, so that closeLockFile finds it at once.
+// Pebble rejects a second lock of this process only for the same path
+// string, while the kernel grants a process's traditional lock again for
+// any path to the file. So Lock rejects a file that this process already
+// holds through another path, such as a symlink or a bind mount, with
+// Pebble's error for a lock of this process (see isHeldByThisProcess).
 func (f trackedLockFS) Lock(name string) (io.Closer, error) {
 	processLocks.Lock()
 	defer processLocks.Unlock()
+	if info, err := os.Stat(name); err == nil {
+		if id, ok := statFileID(info); ok && processLocks.held[id] > 0 {
+			return nil, errors.New("lock held by current process")
+		}
+	}
 	lock, err := f.FS.Lock(name)
 	if err != nil {
 		return nil, err
@@ -184,23 +194,46 @@ type releaseResult struct {
 	err       error
 }
 
-// startReleaseWait opens the lock file path and, in a new goroutine,
-// waits in the kernel until no other lock blocks an open file
-// description (OFD) lock on it: a write lock (F_WRLCK) for a writer,
-// which every holder keeps out, or a read lock (F_RDLCK) for a reader
-// under the shared lock, which only a writer keeps out. Such a lock
-// conflicts with Pebble's traditional F_SETLK lock, also when this
-// process holds that one, and with the OFD locks of readers, as fcntl(2)
-// states for Linux 3.15 and later. Once the kernel grants the lock, the
-// goroutine closes the descriptor at once, which releases it, and sends
-// the result. A writer of another process is so kept out only between
-// the grant and the close. The channel has room for the result, so a
-// caller that stopped waiting leaves nothing held behind.
+// releaseWaits lists the kernel waits under way, by lock file and lock
+// type, with the channels that receive the result of each. An Open joins
+// the wait under way for its lock file. So a process that opens a held
+// store again and again, as a watch does once a round, keeps one
+// goroutine and one descriptor per lock file, not one per Open that gave
+// up.
+var releaseWaits struct {
+	sync.Mutex
+	waiting map[releaseWaitKey][]chan releaseResult
+}
+
+// releaseWaitKey identifies the lock file and lock type of a kernel wait.
+type releaseWaitKey struct {
+	file   fileID
+	shared bool
+}
+
+// startReleaseWait returns a channel that receives the result of a kernel
+// wait for the release of the lock file path. It joins the wait under way
+// for the same file and lock type, or else opens the file and starts one.
+// The wait runs in a new goroutine, which waits in the kernel until no
+// other lock blocks an open file description (OFD) lock on the file. A
+// writer waits for a write lock (F_WRLCK), which every holder keeps out.
+// A reader under the shared lock waits for a read lock (F_RDLCK), which
+// only a writer keeps out. A writer first waits for the write lock on
+// the writer gate, which only writers keep out, and holds it, so that
+// readers that come while it waits wait for it (see writerGate). Such a
+// lock conflicts with Pebble's traditional
+// F_SETLK lock, also when this process holds that one, and with the OFD
+// locks of readers, as fcntl(2) states for Linux 3.15 and later. Once the
+// kernel grants the lock, the goroutine closes the descriptor at once,
+// which releases it, and sends the result to every channel of the wait. A
+// writer of another process is so kept out only between the grant and
+// the close. Each channel has room for the result, so a caller that
+// stopped waiting leaves nothing held behind.
 //
 // F_OFD_SETLKW waits without a deadline, and nothing can cancel it. The
-// goroutine of a caller that gave up stays blocked until the store is
-// released, then takes and drops the lock in the same way. Until then it
-// keeps the lock file open.
+// goroutine of a wait whose callers gave up stays blocked until the store
+// is released, then takes and drops the lock in the same way. Until then
+// it keeps the lock file open.
 func startReleaseWait(path string, shared bool) (<-chan releaseResult, error) {
 	flag, lockType := os.O_RDWR, int16(unix.F_WRLCK)
 	if shared {
@@ -211,33 +244,93 @@ func startReleaseWait(path string, shared bool) (<-chan releaseResult, error) {
 		return nil, err
 	}
 	done := make(chan releaseResult, 1)
+
+	key := releaseWaitKey{shared: shared}
+	keyed := false
+	if info, err := f.Stat(); err == nil {
+		key.file, keyed = statFileID(info)
+	}
+	if keyed {
+		releaseWaits.Lock()
+		if waiting, ok := releaseWaits.waiting[key]; ok {
+			releaseWaits.waiting[key] = append(waiting, done)
+			releaseWaits.Unlock()
+			// f holds no lock, and the wait under way has its own
+			// descriptor.
+			closeLockFile(f)
+			return done, nil
+		}
+		if releaseWaits.waiting == nil {
+			releaseWaits.waiting = make(map[releaseWaitKey][]chan releaseResult)
+		}
+		releaseWaits.waiting[key] = []chan releaseResult{done}
+		releaseWaits.Unlock()
+	}
+
+	// receivers removes the wait from releaseWaits before its descriptor
+	// is closed, so that an Open after the release starts a wait of its
+	// own rather than joining one whose result is from before its attempt.
+	receivers := func() []chan releaseResult {
+		if !keyed {
+			return []chan releaseResult{done}
+		}
+		releaseWaits.Lock()
+		defer releaseWaits.Unlock()
+		waiting := releaseWaits.waiting[key]
+		delete(releaseWaits.waiting, key)
+		return waiting
+	}
+
 	releaseWaitsInFlight.Add(1)
 	go func() {
 		defer releaseWaitsInFlight.Add(-1)
-		spec := unix.Flock_t{Type: lockType, Whence: io.SeekStart, Start: 0, Len: 0}
-		err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &spec)
-		immediate := err == nil
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
-			for {
-				err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLKW, &spec)
-				if !errors.Is(err, unix.EINTR) {
-					break
-				}
-			}
+		gateImmediate := true
+		if !shared {
+			// The gate waits for a writer that holds the store and for
+			// other waiting writers. A file system that rejects the lock
+			// leaves the wait without a gate.
+			gate := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: writerGate, Len: 1}
+			gateImmediate, _ = waitForOFDLock(f, &gate)
 		}
+		spec := unix.Flock_t{Type: lockType, Whence: io.SeekStart, Start: 0, Len: 0}
+		immediate, err := waitForOFDLock(f, &spec)
+		immediate = immediate && gateImmediate
+
+		waiting := receivers()
+		result := releaseResult{immediate: immediate, err: err}
 		if err != nil {
 			// No lock was taken, so closing f could release a lock that
 			// this process holds on the file.
 			closeLockFile(f)
-			done <- releaseResult{err: err}
-			return
+			result.immediate = false
+		} else {
+			// f holds the OFD lock, which excludes a traditional lock of
+			// this process, so closing it releases only its own lock.
+			_ = f.Close()
 		}
-		// f holds the OFD lock, which excludes a traditional lock of this
-		// process, so closing it releases only its own lock.
-		_ = f.Close()
-		done <- releaseResult{immediate: immediate}
+		for _, c := range waiting {
+			c <- result
+		}
 	}()
 	return done, nil
+}
+
+// waitForOFDLock takes the OFD lock spec on f, waiting in the kernel
+// while another lock blocks it, and reports whether it was free at once.
+func waitForOFDLock(f *os.File, spec *unix.Flock_t) (immediate bool, err error) {
+	err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, spec)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) {
+		return false, err
+	}
+	for {
+		err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLKW, spec)
+		if !errors.Is(err, unix.EINTR) {
+			return false, err
+		}
+	}
 }
 
 // lockWaiter waits between the attempts of acquireLock to take a store

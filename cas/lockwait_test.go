@@ -266,7 +266,9 @@ func TestOpenCountsHoldersInTurn(t *testing.T) {
 	lockPath := filepath.Join(dir, lockFileName)
 
 	// Two readers that overlap keep the store from a writer, while the
-	// holder record changes from the first to the second.
+	// holder record changes from the first to the second. The second
+	// locks the bytes of a reader without looking at the writer gate, as
+	// a reader that checked the gate just before the writer took it does.
 	first, err := lockShared(lockPath)
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +285,7 @@ func TestOpenCountsHoldersInTurn(t *testing.T) {
 		done <- err
 	}()
 	<-signal.waiting
-	second, err := lockShared(lockPath)
+	second, err := lockReaderBytes(lockPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,4 +431,19 @@ func TestLockWaiterIdleWakesFallBack(t *testing.T) {
 	if w.releases != maxIdleWakes {
 		t.Errorf("releases = %d, want %d", w.releases, maxIdleWakes)
 	}
+}
+
+// lockReaderBytes takes the read lock of lockShared without its check of
+// the writer gate.
+func lockReaderBytes(path string) (io.Closer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	spec := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: 0, Len: writerGate}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &spec); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
 }

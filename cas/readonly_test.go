@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	iofs "io/fs"
 	"log/slog"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 
 	"stella-ops.org/ouk/internal/bindmount"
 	"stella-ops.org/ouk/internal/errdef"
@@ -282,4 +284,134 @@ func TestOpenReadOnlyMountWithoutLockFile(t *testing.T) {
 	if !strings.Contains(err.Error(), "no lock file") || !strings.Contains(err.Error(), "never opened for writing") {
 		t.Errorf("error does not say that the folder was never opened as a store: %v", err)
 	}
+}
+
+// A reader that comes while a writer waits for the readers before it must
+// wait for that writer, or readers that overlap would keep the writer out
+// for as long as they keep coming.
+func TestSharedLockWaitingWriterFirst(t *testing.T) {
+	dir := t.TempDir()
+	storeWithBlob(t, dir)
+	reader := Options{fs: deniedFS{FS: vfs.Default, lockErr: syscall.EROFS}, ReadOnlyIfUnwritable: true}
+	first, err := Open(dir, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before := releaseWaitsInFlight.Load()
+	done := make(chan error, 1)
+	go func() {
+		w, err := Open(dir, Options{LockWait: time.Minute})
+		if err == nil {
+			err = w.Close()
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for releaseWaitsInFlight.Load() <= before {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer did not start waiting for the reader within a minute")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	second, err := Open(dir, reader)
+	if err == nil {
+		_ = second.Close()
+		t.Error("a new reader took the store while a writer waited for the reader before it")
+	} else if !errors.Is(err, errdef.ErrStoreInUse) {
+		t.Errorf("new reader while a writer waits: err = %v, want ErrStoreInUse", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("writer that waited for the reader: %v", err)
+	}
+	later, err := Open(dir, reader)
+	if err != nil {
+		t.Fatalf("reader after the writer closed the store: %v", err)
+	}
+	if err := later.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A writer that starts to wait while another writer holds the store must
+// still go before the readers that come after that writer's release, even
+// when a reader took the store first at the release.
+func TestSharedLockWriterGateAfterRelease(t *testing.T) {
+	dir := t.TempDir()
+	storeWithBlob(t, dir)
+	reader := Options{fs: deniedFS{FS: vfs.Default, lockErr: syscall.EROFS}, ReadOnlyIfUnwritable: true}
+	lockPath := filepath.Join(dir, lockFileName)
+
+	// The test's own OFD write lock on the whole file stands for a writer
+	// of another process, as Pebble's lock covers the whole file too.
+	holder, err := os.OpenFile(lockPath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	setLock(t, holder, unix.F_WRLCK, 0, 0)
+
+	before := releaseWaitsInFlight.Load()
+	done := make(chan error, 1)
+	go func() {
+		w, err := Open(dir, Options{LockWait: time.Minute})
+		if err == nil {
+			err = w.Close()
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for releaseWaitsInFlight.Load() <= before {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer did not start waiting within a minute")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// The holder hands the store to a reader without a gap: the bytes of
+	// a reader turn into a read lock, then the rest is unlocked.
+	setLock(t, holder, unix.F_RDLCK, 0, writerGate)
+	setLock(t, holder, unix.F_UNLCK, writerGate, 0)
+	deadline = time.Now().Add(10 * time.Second)
+	for !writerGateLocked(t, lockPath) {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiting writer did not lock the writer gate after the holder released the store")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if second, err := Open(dir, reader); err == nil {
+		_ = second.Close()
+		t.Error("a new reader took the store while a writer waited")
+	}
+
+	setLock(t, holder, unix.F_UNLCK, 0, 0)
+	if err := <-done; err != nil {
+		t.Fatalf("writer that waited: %v", err)
+	}
+}
+
+// setLock sets an OFD lock of type lockType on f from start for length
+// bytes, where 0 means to the end of the file and beyond.
+func setLock(t *testing.T, f *os.File, lockType int16, start, length int64) {
+	t.Helper()
+	spec := unix.Flock_t{Type: lockType, Whence: io.SeekStart, Start: start, Len: length}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &spec); err != nil {
+		t.Fatalf("setting lock type %d on %s from %d for %d bytes: %v", lockType, f.Name(), start, length, err)
+	}
+}
+
+// writerGateLocked reports whether a lock on the lock file at path keeps
+// a reader off its writer gate.
+func writerGateLocked(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return checkWriterGate(f) != nil
 }

@@ -20,11 +20,13 @@ type sharedLockFS struct{ vfs.FS }
 func (sharedLockFS) Lock(name string) (io.Closer, error) { return lockShared(name) }
 
 // lockShared opens the lock file name read-only and takes a shared read
-// lock (F_RDLCK) on all of it. Any number of readers can hold it at the
-// same time. It conflicts with the exclusive write lock (F_WRLCK) that Pebble v2.1.7
-// takes with F_SETLK (vfs/file_lock_unix.go), so readers and a writer wait
-// for each other, including a writer that reaches the same file through
-// another mount.
+// lock (F_RDLCK) on its bytes below writerGate. Any number of readers can
+// hold it at the same time. It conflicts with the exclusive write lock
+// (F_WRLCK) on the whole file that Pebble v2.1.7 takes with F_SETLK
+// (vfs/file_lock_unix.go), so readers and a writer wait for each other,
+// including a writer that reaches the same file through another mount.
+// A reader also waits while a writer waits (see writerGate), so that
+// readers that overlap cannot keep a writer out for good.
 //
 // The lock is an open file description lock (F_OFD_SETLK, Linux 3.15 and
 // later). Unlike an F_SETLK lock, it belongs to the open file and not to
@@ -41,7 +43,11 @@ func lockShared(name string) (io.Closer, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: 0, Len: 0}
+	if err := checkWriterGate(f); err != nil {
+		closeLockFile(f)
+		return nil, err
+	}
+	spec := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: 0, Len: writerGate}
 	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &spec); err != nil {
 		// A plain close would release a writer's lock that this process
 		// holds on the file (see processLocks).
@@ -49,6 +55,29 @@ func lockShared(name string) (io.Closer, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// writerGate is the offset of the byte of the lock file that a writer
+// locks for writing while it waits for the store (see startReleaseWait).
+// Readers lock only the bytes below it, so a waiting writer can take it
+// while readers hold the store, and a new reader finds it locked and
+// waits. Pebble's lock covers the whole file, this byte included. The
+// kernel wait of a writer that gave up keeps the gate until the readers
+// before it close the store, so new readers wait for those too.
+const writerGate = 1 << 62
+
+// checkWriterGate returns EAGAIN, as for a held lock, when another lock
+// on the writer gate of the lock file f keeps a reader out: a waiting
+// writer's, or that of a writer holding the store.
+func checkWriterGate(f *os.File) error {
+	spec := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: writerGate, Len: 1}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_GETLK, &spec); err != nil {
+		return err
+	}
+	if spec.Type != unix.F_UNLCK {
+		return unix.EAGAIN
+	}
+	return nil
 }
 
 // isUnwritable reports whether err, from taking Pebble's lock, means that

@@ -264,16 +264,20 @@ type watcher struct {
 	// reason outside its kit.
 	lastDeferred error
 	// roundFailures counts rounds that failed before they reached the
-	// kits, and importFailures imports that failed for lack of space, so
-	// that a failure repeating every round is not logged every round.
-	roundFailures, importFailures failureRepeats
+	// kits, so that a failure repeating every round is not logged every
+	// round. importFailures does the same, by kit path, for imports that
+	// failed for lack of space. Each kit has its own count because the
+	// kits of one round fail in turn, and a shared count would log each
+	// of them every round.
+	roundFailures  failureRepeats
+	importFailures map[string]*failureRepeats
 	// now returns the time; tests replace it.
 	now func() time.Time
 }
 
 func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer) *watcher {
 	w := &watcher{g: g, opts: o, dir: dir, logged: map[string]loggedEvent{}, unwrittenNotes: map[string]watch.Note{},
-		now: time.Now}
+		importFailures: map[string]*failureRepeats{}, now: time.Now}
 	w.log, w.importLog, w.exitLog = watchLoggers(g, stderr)
 	return w
 }
@@ -427,7 +431,10 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 	}
 	res, err := importPath(ctx, c, opts)
 	if err == nil {
-		w.importFailures.succeeded(w.log, "kit imported after rounds that lacked disk space")
+		if f, ok := w.importFailures[c.Path]; ok {
+			f.succeeded(w.log, "kit imported after rounds that lacked disk space")
+			delete(w.importFailures, c.Path)
+		}
 		return w.imported(c, attrs, res)
 	}
 	return w.importFailed(ctx, c, s, attrs, activeDigest, err)
@@ -445,7 +452,12 @@ func (w *watcher) importFailed(ctx context.Context, c watch.Candidate, s *delta.
 		w.log.Info("import interrupted; retrying next round", append(attrs, "error", err)...)
 		return outcomeSkipped
 	case errors.Is(err, errdef.ErrDiskFull):
-		w.importFailures.failed(w.log, w.now(),
+		f, ok := w.importFailures[c.Path]
+		if !ok {
+			f = &failureRepeats{}
+			w.importFailures[c.Path] = f
+		}
+		f.failed(w.log, w.now(),
 			"import failed for lack of disk space; the kit is not rejected and is tried again next round", c.Path,
 			append(attrs, "error", err)...)
 		w.lastDeferred = err

@@ -65,6 +65,11 @@ func (w *watcher) forgetMissing(l watch.Listing) {
 			delete(w.unwrittenNotes, path)
 		}
 	}
+	for path := range w.importFailures {
+		if !present[path] {
+			delete(w.importFailures, path)
+		}
+	}
 }
 
 // logSkipped logs, at debug level and once while the reason stays the same,
