@@ -29,14 +29,14 @@ import (
 
 // fixture is a store on disk, a trusted key and its signer.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	store  *cas.Store
 	keys   []sign.TrustedKey
 	signer crypto.Signer
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := cas.Open(filepath.Join(dir, "db"), cas.Options{})

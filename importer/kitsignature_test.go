@@ -169,3 +169,36 @@ func insertTarBlob(t *testing.T, kit, blob []byte, after string) []byte {
 	}
 	return out.Bytes()
 }
+
+// FuzzCheckKitSignature feeds changed kit files to the signature check that
+// watch runs on files anyone may drop. It must not panic, and a file it
+// finds signed must carry the signed bundle index unchanged.
+func FuzzCheckKitSignature(f *testing.F) {
+	fx := newFixture(f)
+	signed := fx.kit("1.0.0", 1)
+	path, bundle := fx.writeKitFile("seed.tar", signed)
+	f.Add(signed)
+	f.Add(signed[:len(signed)/2])
+	f.Add([]byte{})
+	keys := fx.keys
+	// One file in the fixture's folder serves every input.
+	file := filepath.Join(filepath.Dir(path), "input.tar")
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if err := os.WriteFile(file, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := delta.Peek(context.Background(), file)
+		if err != nil {
+			return
+		}
+		check, err := CheckKitSignature(context.Background(), file, s.Digest, keys)
+		if err != nil || check.SignedBy == "" {
+			return
+		}
+		// Only the seed kit was signed with the fixture's key, and the
+		// signature covers the digest of its bundle index.
+		if s.Digest != bundle {
+			t.Fatalf("a changed file with bundle %s (version %q) verified", s.Digest, s.Version)
+		}
+	})
+}
