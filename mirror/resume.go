@@ -125,7 +125,7 @@ func (r *resumingReader) verify() error {
 // reopen fetches the blob again and moves to the current offset.
 func (r *resumingReader) reopen() error {
 	r.rc.Close()
-	return withRetry(r.ctx, r.s.log, "refetch "+r.desc.Digest.String(), func(int) error {
+	return withRetryWindow(r.ctx, r.s.log, "refetch "+r.desc.Digest.String(), resumeWindow, func(int) error {
 		rc, err := r.s.inner.Fetch(r.ctx, r.desc)
 		if err != nil {
 			return err

@@ -75,3 +75,39 @@ func withRetry(ctx context.Context, log *slog.Logger, what string, op func(attem
 	}
 	return err
 }
+
+// resumeWindow is how long a blob cut in the middle of its transfer is
+// fetched again while the registry refuses connections. A registry that
+// restarts during an import, as under systemd or a container runtime,
+// refuses connections for a few seconds, which should not end the import.
+const resumeWindow = 30 * time.Second
+
+// withRetryWindow runs op as withRetry does, and past its Attempts keeps
+// running it while op fails because the connection was refused, until
+// window has passed since the first attempt. Other transient failures,
+// such as timeouts, end after Attempts, so a silent server is not waited
+// for longer.
+func withRetryWindow(ctx context.Context, log *slog.Logger, what string, window time.Duration, op func(attempt int) error) error {
+	wait := 100 * time.Millisecond
+	start := time.Now()
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = op(attempt)
+		if err == nil || !isTransient(err) {
+			return err
+		}
+		if attempt >= Attempts && (!errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) >= window) {
+			return err
+		}
+		attrs := []any{"operation", what, "attempt", attempt, "error", err}
+		log.Info("retrying after a transient failure", append(attrs, timeoutAttrs(err)...)...)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(wait*2, 3*time.Second)
+	}
+}
