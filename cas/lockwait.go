@@ -63,9 +63,9 @@ func statFileID(info os.FileInfo) (fileID, bool) {
 // releaseSignal).
 var processLocks struct {
 	sync.Mutex
-	held     map[fileID]int
-	deferred map[fileID][]*os.File
-	released chan struct{}
+	lockCounts map[fileID]int
+	deferred   map[fileID][]*os.File
+	released   chan struct{}
 }
 
 // releaseSignal returns a channel that is closed when this process next
@@ -92,7 +92,7 @@ func heldHere(path string) bool {
 	}
 	processLocks.Lock()
 	defer processLocks.Unlock()
-	return processLocks.held[id] > 0
+	return processLocks.lockCounts[id] > 0
 }
 
 // trackedLockFS is the store's file system with Lock recorded in
@@ -110,7 +110,7 @@ func (f trackedLockFS) Lock(name string) (io.Closer, error) {
 	processLocks.Lock()
 	defer processLocks.Unlock()
 	if info, err := os.Stat(name); err == nil {
-		if id, ok := statFileID(info); ok && processLocks.held[id] > 0 {
+		if id, ok := statFileID(info); ok && processLocks.lockCounts[id] > 0 {
 			return nil, errors.New("lock held by current process")
 		}
 	}
@@ -125,10 +125,10 @@ func (f trackedLockFS) Lock(name string) (io.Closer, error) {
 	}
 	// A lock file that is not the operating system's, as in a MemFS,
 	// counts under the zero fileID, which no such file has.
-	if processLocks.held == nil {
-		processLocks.held = make(map[fileID]int)
+	if processLocks.lockCounts == nil {
+		processLocks.lockCounts = make(map[fileID]int)
 	}
-	processLocks.held[id]++
+	processLocks.lockCounts[id]++
 	return &trackedLock{Closer: lock, id: id}, nil
 }
 
@@ -148,11 +148,11 @@ func (l *trackedLock) Close() error {
 		close(processLocks.released)
 		processLocks.released = nil
 	}
-	processLocks.held[l.id]--
-	if processLocks.held[l.id] > 0 {
+	processLocks.lockCounts[l.id]--
+	if processLocks.lockCounts[l.id] > 0 {
 		return err
 	}
-	delete(processLocks.held, l.id)
+	delete(processLocks.lockCounts, l.id)
 	for _, f := range processLocks.deferred[l.id] {
 		_ = f.Close()
 	}
@@ -168,7 +168,7 @@ func closeLockFile(f *os.File) {
 	processLocks.Lock()
 	defer processLocks.Unlock()
 	if info, err := f.Stat(); err == nil {
-		if id, ok := statFileID(info); ok && processLocks.held[id] > 0 {
+		if id, ok := statFileID(info); ok && processLocks.lockCounts[id] > 0 {
 			if processLocks.deferred == nil {
 				processLocks.deferred = make(map[fileID][]*os.File)
 			}

@@ -248,13 +248,15 @@ func (s *session) checkGraph(ctx context.Context, bm *bundleMeta) error {
 	return walk("the bundle index", bm.desc)
 }
 
+// fetchStored returns the bytes of the blob d from the store.
+func (s *session) fetchStored(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
+	return content.FetchAll(ctx, s.opts.Store, d)
+}
+
 // checkSignature accepts the kit when one signature referrer of its bundle
 // index verifies with a trusted key.
 func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *bundleMeta) error {
-	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
-		return content.FetchAll(ctx, s.opts.Store, d)
-	}
-	check := CheckBundleSignature(ctx, fetch, index, bm.desc, bm.raw, s.opts.Keys)
+	check := CheckBundleSignature(ctx, s.fetchStored, index, bm.desc, bm.raw, s.opts.Keys)
 	if check.SignedBy != "" {
 		s.result.SignedBy = check.SignedBy
 		return nil
@@ -289,8 +291,8 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 type SignatureError struct {
 	Version string
 	Digest  digest.Digest
-	// Failure is why no signature verified, such as "another key
-	// signed it".
+	// Failure is the reason that no signature verified, such as
+	// "another key signed it".
 	Failure string
 	// Unsigned is set when the kit lists no signature at all.
 	Unsigned bool

@@ -95,11 +95,11 @@ func (s *session) failedReading(ctx context.Context, err error) {
 // small truncated files could fill the store. A rerun reads such blobs
 // again, which costs little, because they are manifests and signatures.
 func (s *session) dropUnsigned(ctx context.Context) {
-	var kept []ocispec.Descriptor
+	var signedBlobs []ocispec.Descriptor
 	for _, d := range s.added {
 		if s.guard != nil && s.guard.verified {
 			if _, signed := s.guard.graph[d.Digest]; signed {
-				kept = append(kept, d)
+				signedBlobs = append(signedBlobs, d)
 				continue
 			}
 		}
@@ -107,7 +107,7 @@ func (s *session) dropUnsigned(ctx context.Context) {
 			s.opts.Logger.Warn("removing unsigned blob of an interrupted import", "digest", d.Digest, "error", err)
 		}
 	}
-	s.added = kept
+	s.added = signedBlobs
 }
 
 // isRejection reports whether err rejects the kit's content, as opposed to

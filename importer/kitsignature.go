@@ -98,16 +98,11 @@ type signatureReader struct {
 // missing blob, or until it reaches a blob that an import would not
 // store before the signature check.
 func (r *signatureReader) read(ctx context.Context, path string) error {
-	f, err := layout.OpenRegular(path)
+	tr, closeFile, err := layout.OpenTarFile(path)
 	if err != nil {
-		return fmt.Errorf("opening kit: %w", err)
+		return err
 	}
-	defer f.Close()
-	tr, err := layout.NewTarReader(f, layout.Limits{})
-	if err != nil {
-		return fmt.Errorf("reading kit %s: %w", path, err)
-	}
-	defer tr.Close()
+	defer closeFile()
 
 	for r.index == nil || len(r.missing) > 0 {
 		if err := ctx.Err(); err != nil {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
@@ -81,10 +80,7 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 		}
 	}
 
-	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
-		return content.FetchAll(ctx, s.opts.Store, d)
-	}
-	check := checkCandidates(ctx, fetch, candidates, bm.desc, bm.raw, s.opts.Keys)
+	check := checkCandidates(ctx, s.fetchStored, candidates, bm.desc, bm.raw, s.opts.Keys)
 	if check.SignedBy != "" {
 		s.result.SignedBy = check.SignedBy
 		return nil

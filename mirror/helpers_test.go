@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/retry"
 
@@ -24,6 +25,7 @@ import (
 	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/oci/delta"
 	"stella-ops.org/ouk/oci/layout"
 	"stella-ops.org/ouk/oci/sign"
 )
@@ -187,4 +189,26 @@ func importRef(t *testing.T, c *Client, store *cas.Store, keys []sign.TrustedKey
 func fastPolicy() retry.Policy {
 	return &retry.GenericPolicy{Retryable: retry.DefaultPredicate,
 		Backoff: retry.ExponentialBackoff(time.Millisecond, 1, 0), MinWait: time.Millisecond, MaxWait: time.Millisecond, MaxRetry: 6}
+}
+
+// largestBlob returns the largest blob of the kit file, an image layer,
+// which is fetched and pushed after the signature.
+func largestBlob(t *testing.T, kit string) ocispec.Descriptor {
+	t.Helper()
+	k, err := delta.OpenKit(context.Background(), kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	g, err := k.Walk(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var largest ocispec.Descriptor
+	for _, d := range g.Data {
+		if d.Size > largest.Size {
+			largest = d
+		}
+	}
+	return largest
 }

@@ -164,12 +164,11 @@ func (k knownStorage) Push(ctx context.Context, d ocispec.Descriptor, r io.Reade
 }
 
 // tidyUploadError shortens the error of a blob upload for people to read.
-// The HTTP client quotes the registry's upload address, and its query
-// holds the registry's session state, a few hundred characters that say
-// nothing about the cause; the query is cut from the address. When the
-// upload failed because the blob read from the kit did not match its
-// digest, the kit is at fault, not the registry, and that error is
-// returned alone.
+// The HTTP client quotes the registry's upload address, whose query
+// contains the registry's session state: a few hundred characters that do
+// not describe the cause, so the query is cut. When the blob read from
+// the kit did not match its digest, the kit is at fault, not the
+// registry, so that error is returned alone.
 func tidyUploadError(err error) error {
 	var ue *url.Error
 	if !errors.As(err, &ue) {

@@ -44,7 +44,7 @@ func (f failAtEnd) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func TestPushOfCorruptBlobNamesTheBlob(t *testing.T) {
+func TestPushCorruptBlobNamesBlob(t *testing.T) {
 	f := newFixture(t)
 	kit := f.buildKit("kit1.tar", "1.0.0", 1, "")
 	k, err := delta.OpenKit(context.Background(), kit)
@@ -53,22 +53,15 @@ func TestPushOfCorruptBlobNamesTheBlob(t *testing.T) {
 	}
 	defer k.Close()
 	// The largest blob is a layer, which goes up in its own upload.
-	g, err := k.Walk(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bad ocispec.Descriptor
-	for _, d := range g.Data {
-		if d.Size > bad.Size {
-			bad = d
-		}
-	}
+	bad := largestBlob(t, kit)
+
 	host := memRegistry(t, true)
 	repo := repository(t, plainClient(t, host), host+"/ouk:1")
 	_, err = PushKit(context.Background(), corruptSource{k.Storage, bad}, k.Index, repo, "1", PushOptions{})
 	if !errors.Is(err, errdef.ErrDigestMismatch) {
 		t.Fatalf("push of a kit with a damaged blob: %v, want ErrDigestMismatch", err)
 	}
+
 	msg := err.Error()
 	if !strings.Contains(msg, "blob "+bad.Digest.String()+" does not match its descriptor") {
 		t.Errorf("message does not name the damaged blob: %s", msg)

@@ -99,9 +99,10 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 		r.s.log.Info("resuming blob after a cut transfer", append(attrs, timeoutAttrs(err)...)...)
 		if rerr := r.reopen(); rerr != nil {
 			if errors.Is(rerr, errdef.ErrNotFound) {
-				return n, fmt.Errorf("resuming blob %s at byte %d: the registry no longer holds it, though it "+
-					"served its first bytes, as after a restart with empty storage or a garbage collection there; "+
-					"push the kit to the registry again, then run the import again: %w", r.desc.Digest, r.off, rerr)
+				return n, fmt.Errorf("resuming blob %s at byte %d: the blob is not found in the registry any more, "+
+					"though the registry served its first bytes, as after a restart with empty storage or a garbage "+
+					"collection there; push the kit to the registry again, then run the import again: %w",
+					r.desc.Digest, r.off, rerr)
 			}
 			return n, fmt.Errorf("resuming blob %s at byte %d: %w", r.desc.Digest, r.off, rerr)
 		}

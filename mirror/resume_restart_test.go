@@ -15,7 +15,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"stella-ops.org/ouk/importer"
-	"stella-ops.org/ouk/oci/delta"
 )
 
 // restartingRegistry is a registry on loopback that goes down in the
@@ -103,24 +102,8 @@ func TestImportSurvivesRegistryRestart(t *testing.T) {
 	c := fastRetryClient(t, reg.addr)
 	pushFile(t, c, kit, reg.addr+"/ouk:1")
 
-	k, err := delta.OpenKit(context.Background(), kit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
-	g, err := k.Walk(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var largest int64
-	cut := ""
-	for _, d := range g.Data {
-		if d.Size > largest {
-			largest, cut = d.Size, "/blobs/"+d.Digest.String()
-		}
-	}
 	reg.mu.Lock()
-	reg.cut = cut
+	reg.cut = "/blobs/" + largestBlob(t, kit).Digest.String()
 	reg.mu.Unlock()
 
 	src, err := OpenKit(context.Background(), repository(t, c, reg.addr+"/ouk:1"), "1", nil)

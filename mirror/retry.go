@@ -55,25 +55,7 @@ func isTransient(err error) bool {
 // withRetry runs op until it succeeds, fails with a permanent error, or has
 // run Attempts times, sleeping with exponential backoff in between.
 func withRetry(ctx context.Context, log *slog.Logger, what string, op func(attempt int) error) error {
-	wait := 100 * time.Millisecond
-	var err error
-	for attempt := 1; attempt <= Attempts; attempt++ {
-		err = op(attempt)
-		if err == nil || !isTransient(err) || attempt == Attempts {
-			return err
-		}
-		attrs := []any{"operation", what, "attempt", attempt, "error", err}
-		log.Info("retrying after a transient failure", append(attrs, timeoutAttrs(err)...)...)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait = min(wait*2, 3*time.Second)
-	}
-	return err
+	return withRetryWindow(ctx, log, what, 0, op)
 }
 
 // resumeWindow is how long a blob cut in the middle of its transfer is
@@ -82,17 +64,15 @@ func withRetry(ctx context.Context, log *slog.Logger, what string, op func(attem
 // refuses connections for a few seconds, which should not end the import.
 const resumeWindow = 30 * time.Second
 
-// withRetryWindow runs op as withRetry does, and past its Attempts keeps
-// running it while op fails because the connection was refused, until
-// window has passed since the first attempt. Other transient failures,
-// such as timeouts, end after Attempts, so a silent server is not waited
-// for longer.
+// withRetryWindow runs op as withRetry does. Past Attempts, it keeps running
+// op while op fails because the connection was refused, until window has
+// passed since the first attempt. Other transient failures, such as
+// timeouts, end after Attempts, so a silent server is not waited for longer.
 func withRetryWindow(ctx context.Context, log *slog.Logger, what string, window time.Duration, op func(attempt int) error) error {
 	wait := 100 * time.Millisecond
 	start := time.Now()
-	var err error
 	for attempt := 1; ; attempt++ {
-		err = op(attempt)
+		err := op(attempt)
 		if err == nil || !isTransient(err) {
 			return err
 		}

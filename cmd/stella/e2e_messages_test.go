@@ -316,10 +316,10 @@ func TestFlagMessagesForOperators(t *testing.T) {
 	}
 }
 
-// TestStoreHolderNamesCommandOnly checks that a command waiting for the
+// TestHolderNamesCommandPath checks that a command waiting for the
 // store names the holder by its command path, without flag values that
 // look like command words.
-func TestStoreHolderNamesCommandOnly(t *testing.T) {
+func TestHolderNamesCommandPath(t *testing.T) {
 	e := newEnv(t)
 	e.importJSON(e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1"))
 	// An import from stdin holds the store while it waits for the kit.
@@ -335,6 +335,7 @@ func TestStoreHolderNamesCommandOnly(t *testing.T) {
 		stdin.Close()
 		holder.Wait()
 	})
+
 	holderFile := filepath.Join(e.store, storeDBDir, "stella-holder")
 	for i := 0; i < 200; i++ {
 		if _, err := os.Stat(holderFile); err == nil {
@@ -342,6 +343,7 @@ func TestStoreHolderNamesCommandOnly(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+
 	r := e.run("--lock-timeout", "100ms", "ouk", "status")
 	if r.code != exitStoreBusy {
 		t.Fatalf("status of a store in use: exit %d, want %d\n%s", r.code, exitStoreBusy, r.stderr)

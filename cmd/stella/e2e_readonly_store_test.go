@@ -187,7 +187,8 @@ func TestImportWaitsForReadOnlyReader(t *testing.T) {
 }
 
 // TestOtherUsersStorePrivateFile checks that a reader who may not read a
-// file of the store, as after an import under umask 077, is told why.
+// file of the store, as after an import under umask 077, gets an error
+// that names the cause.
 func TestOtherUsersStorePrivateFile(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("running stella as another user than the store's owner needs root")

@@ -63,16 +63,19 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			if err != nil {
 				return fmt.Errorf("measuring store: %w", err)
 			}
+			gcOpts := cas.GCOptions{KeepHistory: keepHistory, DryRun: dryRun}
 			// A dry run removes no blob, so the layers whose blob it would
 			// remove are counted from its list.
 			var mu sync.Mutex
 			wouldRemove := map[digest.Digest]bool{}
-			rep, err := store.GC(ctx, cas.GCOptions{KeepHistory: keepHistory, DryRun: dryRun,
-				OnRemove: func(b cas.BlobInfo) {
+			if dryRun {
+				gcOpts.OnRemove = func(b cas.BlobInfo) {
 					mu.Lock()
 					defer mu.Unlock()
 					wouldRemove[b.Digest] = true
-				}})
+				}
+			}
+			rep, err := store.GC(ctx, gcOpts)
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
 			}

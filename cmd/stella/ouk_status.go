@@ -34,8 +34,8 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 			}
 			ctx := cmd.Context()
 			if dir, ok := g.storeAbsent(); ok {
-				// Reading the status creates no store. The exit code tells a
-				// script that a mistyped --store or $STELLA_HOME found nothing.
+				// Reading the status creates no store. Exit code 1 lets a
+				// script detect a mistyped --store or $STELLA_HOME.
 				if err := writeStatus(cmd.OutOrStdout(), out, statusReport{Store: dir, StoreAbsent: true}); err != nil {
 					return err
 				}

@@ -65,15 +65,11 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 }
 
 func (k *Kit) readFile(ctx context.Context, path string) error {
-	f, err := layout.OpenRegular(path)
+	tr, closeFile, err := layout.OpenTarFile(path)
 	if err != nil {
-		return fmt.Errorf("opening kit: %w", err)
+		return err
 	}
-	defer f.Close()
-	tr, err := layout.NewTarReader(f, layout.Limits{})
-	if err != nil {
-		return fmt.Errorf("reading kit %s: %w", path, err)
-	}
+	defer closeFile()
 	mem := newBlobMap()
 	var index *ocispec.Index
 	var kept int64

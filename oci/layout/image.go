@@ -146,23 +146,13 @@ func plainArchive(f *os.File) (*os.File, error) {
 		return nil, err
 	}
 	defer release()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
 	tmp, err := os.CreateTemp("", "stella-image-*.tar")
 	if err != nil {
 		return nil, fmt.Errorf("creating temporary file for the decompressed archive: %w", err)
 	}
 	os.Remove(tmp.Name())
-	// The decoder stops at maxExpandedSize of the bytes it read so far;
-	// this limit, of the whole file, stops the copy a little earlier.
-	limit := maxExpandedSize(info.Size())
-	n, err := io.Copy(tmp, io.LimitReader(r, limit+1))
-	if err == nil && n > limit {
-		err = expansionError(c, n, info.Size())
-	}
-	if err != nil {
+	// The decoder stops data that expands too far (maxExpandedSize).
+	if _, err := io.Copy(tmp, r); err != nil {
 		tmp.Close()
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, fmt.Errorf("decompressing %s archive: the compressed stream ends early, so the file is truncated; copy it again: %w", c, err)

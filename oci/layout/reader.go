@@ -110,6 +110,24 @@ func NewTarReader(r io.Reader, lim Limits) (*TarReader, error) {
 	}, nil
 }
 
+// OpenTarFile opens the kit tar file at path, plain or compressed, with the
+// default limits. The returned function closes the reader and the file.
+func OpenTarFile(path string) (*TarReader, func(), error) {
+	f, err := OpenRegular(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening kit: %w", err)
+	}
+	tr, err := NewTarReader(f, Limits{})
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("reading kit %s: %w", path, err)
+	}
+	return tr, func() {
+		tr.Close()
+		f.Close()
+	}, nil
+}
+
 // Close releases the decoder. Next calls it when it returns io.EOF or an
 // error, so calling it is needed only when reading stops early.
 func (t *TarReader) Close() error {
