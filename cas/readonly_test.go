@@ -298,22 +298,7 @@ func TestSharedLockWaitingWriterFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	before := releaseWaitsInFlight.Load()
-	done := make(chan error, 1)
-	go func() {
-		w, err := Open(dir, Options{LockWait: time.Minute})
-		if err == nil {
-			err = w.Close()
-		}
-		done <- err
-	}()
-	deadline := time.Now().Add(time.Minute)
-	for releaseWaitsInFlight.Load() <= before {
-		if time.Now().After(deadline) {
-			t.Fatal("the writer did not start waiting for the reader within a minute")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	done := startWaitingWriter(t, dir)
 
 	second, err := Open(dir, reader)
 	if err == nil {
@@ -355,28 +340,13 @@ func TestSharedLockWriterGateAfterRelease(t *testing.T) {
 	defer holder.Close()
 	setLock(t, holder, unix.F_WRLCK, 0, 0)
 
-	before := releaseWaitsInFlight.Load()
-	done := make(chan error, 1)
-	go func() {
-		w, err := Open(dir, Options{LockWait: time.Minute})
-		if err == nil {
-			err = w.Close()
-		}
-		done <- err
-	}()
-	deadline := time.Now().Add(time.Minute)
-	for releaseWaitsInFlight.Load() <= before {
-		if time.Now().After(deadline) {
-			t.Fatal("the writer did not start waiting within a minute")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	done := startWaitingWriter(t, dir)
 
 	// The holder hands the store to a reader without a gap: the bytes of
 	// a reader turn into a read lock, then the rest is unlocked.
 	setLock(t, holder, unix.F_RDLCK, 0, writerGate)
 	setLock(t, holder, unix.F_UNLCK, writerGate, 0)
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for !writerGateLocked(t, lockPath) {
 		if time.Now().After(deadline) {
 			t.Fatal("the waiting writer did not lock the writer gate after the holder released the store")
@@ -414,4 +384,29 @@ func writerGateLocked(t *testing.T, path string) bool {
 	}
 	defer f.Close()
 	return checkWriterGate(f) != nil
+}
+
+// startWaitingWriter opens the store in dir for writing in a goroutine,
+// which closes it again once it has it, and returns when that Open waits
+// for the store's release. The channel receives the result of the Open
+// and Close.
+func startWaitingWriter(t *testing.T, dir string) <-chan error {
+	t.Helper()
+	before := releaseWaitsInFlight.Load()
+	done := make(chan error, 1)
+	go func() {
+		w, err := Open(dir, Options{LockWait: time.Minute})
+		if err == nil {
+			err = w.Close()
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for releaseWaitsInFlight.Load() <= before {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer did not start waiting within a minute")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return done
 }
