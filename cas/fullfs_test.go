@@ -473,3 +473,54 @@ func TestDiskFullInodeHint(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenLowSpaceDisablesCompactions(t *testing.T) {
+	for _, tc := range []struct {
+		avail int64
+		off   bool
+	}{
+		{avail: 3 << 20, off: true},
+		{avail: lowSpaceCompactions - 1, off: true},
+		{avail: lowSpaceCompactions, off: false},
+		{avail: 1 << 30, off: false},
+	} {
+		fs, desc, data := storeOnFullVolume(t, 1<<40, tc.avail)
+		s := openTest(t, "/store", Options{fs: fs})
+		if got := s.opts.DisableAutomaticCompactions; got != tc.off {
+			t.Errorf("%d bytes free: automatic compactions off = %v, want %v", tc.avail, got, tc.off)
+		}
+		if got := fetchAll(t, s, desc); !bytes.Equal(got, data) {
+			t.Errorf("%d bytes free: blob differs", tc.avail)
+		}
+		_ = s.Close()
+	}
+}
+
+func TestOpenWatchPassesCompactionErrors(t *testing.T) {
+	// Pebble removes the tables of a failed compaction itself, so the
+	// watch must return the error of such a write rather than park it and
+	// leave a partial table behind.
+	full := newFullFS(vfs.NewMem(), 0)
+	watch := newOpenWatch()
+	wfs := &watchedFS{FS: full, watch: watch}
+	f, err := wfs.Create("/000009.sst", compactionWriteCategory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.Write(make([]byte, 4096))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("compaction write: err = %v, want ENOSPC", err)
+		}
+	case <-watch.full:
+		t.Fatalf("the watch parked a compaction's write during the open")
+	}
+	if err := watch.finish(); err != nil {
+		t.Errorf("the watch recorded a compaction's error: %v", err)
+	}
+}

@@ -21,6 +21,20 @@ import (
 // (about 3 KiB), marker files and the first records of a new log.
 const openSpaceSlack = 1 << 20
 
+// lowSpaceCompactions is the free space under which Open starts Pebble
+// without its automatic compactions. A compaction writes its new tables
+// before it removes the old ones, so on a nearly full volume it would take
+// the last free bytes, and the store's own writes would then fail. The
+// store's content is the same without them; compactions run again when a
+// command opens the store with this much free. The ranges of large blobs
+// that gc removes are compacted by gc itself (compactRemoved), which does
+// not depend on this setting.
+const lowSpaceCompactions = 64 << 20
+
+// compactionWriteCategory is the category of the tables that Pebble
+// v2.1.7 writes in a compaction (getDiskWriteCategoryForCompaction).
+const compactionWriteCategory vfs.DiskWriteCategory = "pebble-compaction"
+
 // isDiskFull reports whether err means that a write found no room. That is
 // ENOSPC on a full volume, EDQUOT when the user's disk quota is used up,
 // and EFBIG when a file reached the maximum file size, usually the limit
@@ -123,6 +137,17 @@ func (s *Store) checkOpenSpace() error {
 		FormatSize(int64(usage.AvailBytes)), FormatSize(need), diskFullAdvice, errdef.ErrDiskFull)
 }
 
+// lowOnSpace reports whether the store's volume has less than
+// lowSpaceCompactions free, and the free bytes. A volume whose usage cannot
+// be read counts as having room.
+func (s *Store) lowOnSpace() (bool, int64) {
+	usage, err := s.fs.GetDiskUsage(s.dir)
+	if err != nil {
+		return false, 0
+	}
+	return usage.AvailBytes < lowSpaceCompactions, int64(usage.AvailBytes)
+}
+
 // openSpaceNeeded estimates the bytes that opening the store for writing
 // adds to the volume: the size of the write-ahead logs and an eighth more,
 // which the flush turns into a table, plus the MANIFEST files, which Open
@@ -159,7 +184,11 @@ func (s *Store) openSpaceNeeded() (int64, error) {
 // panics in a background goroutine when a MANIFEST write fails, so neither
 // reaches Open's caller as an error. The goroutine whose write failed during
 // the open is parked for good instead, which stops the retries and the
-// panic, and Open returns the error.
+// panic, and Open returns the error. A compaction is the exception: Pebble
+// removes the tables of a compaction that failed and tries it again later,
+// so its failed writes return their error. Parked, it would leave its
+// partial table on the volume until the next open that succeeds, and each
+// failed open would take the space freed for the next attempt.
 type openWatch struct {
 	mu      sync.Mutex
 	opening bool
@@ -215,7 +244,15 @@ func (f *watchedFS) file(file vfs.File, err error) (vfs.File, error) {
 }
 
 func (f *watchedFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
-	return f.file(f.FS.Create(name, category))
+	file, err := f.FS.Create(name, category)
+	if category != compactionWriteCategory {
+		return f.file(file, err)
+	}
+	// A compaction's errors go to Pebble: see openWatch.
+	if err != nil {
+		return nil, err
+	}
+	return &watchedFile{File: file, watch: f.watch, compaction: true}, nil
 }
 
 func (f *watchedFS) OpenReadWrite(name string, category vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
@@ -254,6 +291,17 @@ func (f *watchedFS) Unwrap() vfs.FS { return f.FS }
 type watchedFile struct {
 	vfs.File
 	watch *openWatch
+	// compaction marks a table of a compaction, whose failed writes are
+	// returned to Pebble unwatched (see openWatch).
+	compaction bool
+}
+
+// failed passes err through the watch, except for a compaction's table.
+func (f *watchedFile) failed(err error) error {
+	if f.compaction {
+		return err
+	}
+	return f.watch.failed(err)
 }
 
 // maxPreallocation bounds the space reserved ahead of a write-ahead log's
@@ -272,7 +320,7 @@ func (f *watchedFile) Preallocate(offset, length int64) error {
 func (f *watchedFile) Write(p []byte) (int, error) {
 	n, err := f.File.Write(p)
 	if err != nil {
-		return n, f.watch.failed(err)
+		return n, f.failed(err)
 	}
 	return n, nil
 }
@@ -280,21 +328,21 @@ func (f *watchedFile) Write(p []byte) (int, error) {
 func (f *watchedFile) WriteAt(p []byte, off int64) (int, error) {
 	n, err := f.File.WriteAt(p, off)
 	if err != nil {
-		return n, f.watch.failed(err)
+		return n, f.failed(err)
 	}
 	return n, nil
 }
 
 func (f *watchedFile) Sync() error {
 	if err := f.File.Sync(); err != nil {
-		return f.watch.failed(err)
+		return f.failed(err)
 	}
 	return nil
 }
 
 func (f *watchedFile) SyncData() error {
 	if err := f.File.SyncData(); err != nil {
-		return f.watch.failed(err)
+		return f.failed(err)
 	}
 	return nil
 }
@@ -302,7 +350,7 @@ func (f *watchedFile) SyncData() error {
 func (f *watchedFile) SyncTo(length int64) (bool, error) {
 	full, err := f.File.SyncTo(length)
 	if err != nil {
-		return full, f.watch.failed(err)
+		return full, f.failed(err)
 	}
 	return full, nil
 }

@@ -210,6 +210,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		ReadOnly:      s.readOnly,
 	}
 	tuneOptions(popts)
+	if low, avail := s.lowOnSpace(); low && !s.readOnly {
+		popts.DisableAutomaticCompactions = true
+		s.log.Info("the store's volume is nearly full, so Pebble's background compactions are off for this command",
+			"dir", dir, "free", FormatSize(avail), "neededForCompactions", FormatSize(lowSpaceCompactions))
+	}
 	if opts.CacheSize > 0 {
 		popts.CacheSize = opts.CacheSize
 	}
