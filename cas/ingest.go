@@ -61,7 +61,7 @@ func (s *Store) ingestChunks(ctx context.Context, expected ocispec.Descriptor, r
 // the last one.
 func (s *Store) ingestTable(ctx context.Context, name string, compression *sstable.CompressionProfile, async bool, fill func(*sstable.Writer) error) error {
 	dir := s.fs.PathJoin(s.dir, ingestDir)
-	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
+	if err := s.fs.MkdirAll(dir, storeDirPerm); err != nil {
 		return fmt.Errorf("creating ingest folder: %w", err)
 	}
 	var nonce [8]byte

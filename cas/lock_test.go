@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -322,6 +323,68 @@ func TestCloseAndRemoveKeepsWrittenStore(t *testing.T) {
 	defer s.Close()
 	if ok, err := s.Exists(context.Background(), d); err != nil || !ok {
 		t.Errorf("blob %s after reopening: exists %v, error %v", d.Digest, ok, err)
+	}
+}
+
+func TestOpenRecreatesParentWithParentPerm(t *testing.T) {
+	parent := filepath.Join(t.TempDir(), "store")
+	dir := filepath.Join(parent, "db")
+	s, err := Open(dir, Options{ParentPerm: 0o700})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPerm(t, "new parent folder", parent, 0o700)
+	created, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type result struct {
+		store *Store
+		err   error
+	}
+	signal := newWaitSignal()
+	waiting := make(chan result, 1)
+	go func() {
+		w, err := Open(dir, Options{LockWait: 30 * time.Second, ParentPerm: 0o700, Logger: slog.New(signal)})
+		waiting <- result{w, err}
+	}()
+	<-signal.waiting
+
+	// The holder's folder goes away before the holder releases the lock,
+	// so the waiting Open finds no parent folder when it creates the store
+	// again.
+	if err := os.Rename(parent, parent+".removed"); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	r := <-waiting
+	if r.err != nil {
+		t.Fatalf("Open that waited for a store whose folder was removed: %v; want a new store", r.err)
+	}
+	defer r.store.Close()
+	checkPerm(t, "recreated parent folder", parent, 0o700)
+	checkPerm(t, "recreated store directory", dir, created.Mode().Perm())
+}
+
+// checkPerm checks that the permission bits of the file at path are want.
+func checkPerm(t *testing.T, label, path string, want fs.FileMode) {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Mode().Perm(); got != want {
+		t.Errorf("%s %s has permission %#o, want %#o", label, path, got, want)
+	}
+}
+
+func TestOpenRejectsInvalidParentPerm(t *testing.T) {
+	for _, perm := range []fs.FileMode{0o600, 0o1777, fs.ModeDir | 0o755} {
+		_, err := Open(filepath.Join(t.TempDir(), "store", "db"), Options{ParentPerm: perm})
+		if err == nil || !strings.Contains(err.Error(), "parent folder permission") {
+			t.Errorf("Open with ParentPerm %v: error %v, want one about the parent folder permission", perm, err)
+		}
 	}
 }
 

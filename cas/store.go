@@ -42,6 +42,18 @@ const (
 	memTableSize = 64 << 20
 )
 
+// Permissions, before the umask, of the folders that Open creates.
+const (
+	// storeDirPerm is the permission of the store directory and the
+	// folders in it. Other users may read them, so that a reader under
+	// ReadOnlyIfUnwritable needs only the folders above the store to let
+	// it in.
+	storeDirPerm fs.FileMode = 0o755
+	// defaultParentPerm is the permission of the folders above the store
+	// directory when Options.ParentPerm is zero.
+	defaultParentPerm fs.FileMode = 0o755
+)
+
 // Options configures Open. The zero value is ready to use.
 type Options struct {
 	// ChunkSize is the number of blob bytes stored per chunk key; zero means
@@ -81,6 +93,13 @@ type Options struct {
 	// little, because the cache then keeps only the blocks that Pebble
 	// reads while it ingests tables.
 	CacheSize int64
+	// ParentPerm is the permission, before the umask, of the missing
+	// folders above the store directory that Open creates. Open creates
+	// them on the first open and again when the holder it waited for
+	// removed the store and its folder (see CloseAndRemoveIfEmpty). Zero
+	// means 0755. The store directory and the folders in it always get
+	// storeDirPerm, 0755.
+	ParentPerm fs.FileMode
 
 	// fs replaces the operating system's file system in tests.
 	fs vfs.FS
@@ -98,6 +117,10 @@ func (o Options) Validate() error {
 	if o.LockWait < 0 {
 		return fmt.Errorf("lock wait %s is negative: use 0 to fail at once or a positive duration", o.LockWait)
 	}
+	if o.ParentPerm&^fs.ModePerm != 0 || (o.ParentPerm != 0 && o.ParentPerm&0o700 != 0o700) {
+		return fmt.Errorf("parent folder permission %#o is invalid: use 0 for the default of 0755 or permission "+
+			"bits up to 0777 that let the owner read, write and search (0700)", uint32(o.ParentPerm))
+	}
 	return nil
 }
 
@@ -111,6 +134,8 @@ type Store struct {
 	lock      *pebble.Lock
 	log       *slog.Logger
 	chunkSize int64
+	// parentPerm is Options.ParentPerm, or its default.
+	parentPerm fs.FileMode
 	// readOnly is set when Pebble is open read-only, and shared when the
 	// store holds the shared lock of a reader (see lockShared).
 	readOnly bool
@@ -147,11 +172,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
 	}
 	s := &Store{
-		dir:       dir,
-		fs:        opts.fs,
-		log:       opts.Logger,
-		chunkSize: opts.ChunkSize,
-		inflight:  make(map[digest.Digest]chan struct{}),
+		dir:        dir,
+		fs:         opts.fs,
+		log:        opts.Logger,
+		chunkSize:  opts.ChunkSize,
+		parentPerm: opts.ParentPerm,
+		inflight:   make(map[digest.Digest]chan struct{}),
 	}
 	if s.fs == nil {
 		s.fs = vfs.Default
@@ -162,12 +188,15 @@ func Open(dir string, opts Options) (*Store, error) {
 	if s.chunkSize == 0 {
 		s.chunkSize = DefaultChunkSize
 	}
+	if s.parentPerm == 0 {
+		s.parentPerm = defaultParentPerm
+	}
 	if opts.ReadOnly {
 		if _, err := s.fs.Stat(dir); err != nil {
 			return nil, fmt.Errorf("opening store %s read-only: %w; a read-only open creates no store",
 				dir, errdef.ErrNotFound)
 		}
-	} else if err := s.fs.MkdirAll(dir, 0o755); err != nil {
+	} else if err := s.createDir(); err != nil {
 		if isDiskFull(err) {
 			return nil, fmt.Errorf("creating store directory %s: %w", dir, s.diskFullError(err))
 		}
@@ -243,6 +272,16 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// createDir creates the store directory with storeDirPerm and the missing
+// folders above it with s.parentPerm. The modes of folders that exist stay
+// as they are.
+func (s *Store) createDir() error {
+	if err := s.fs.MkdirAll(s.fs.PathDir(s.dir), s.parentPerm); err != nil {
+		return err
+	}
+	return s.fs.MkdirAll(s.dir, storeDirPerm)
+}
+
 // acquireLock takes Pebble's directory lock, retrying while another
 // holder has it and wait has not passed. Between attempts it waits for the
 // holder to release the lock file (see lockWaiter), so it takes the store
@@ -284,7 +323,7 @@ func (s *Store) acquireLock(wait time.Duration, readOnly, sharedIfUnwritable boo
 				return nil, false, fmt.Errorf("opening store %s read-only: another process removed it while this one "+
 					"waited for its lock: %w", s.dir, errdef.ErrNotFound)
 			}
-			if mkErr := s.fs.MkdirAll(s.dir, 0o755); mkErr != nil {
+			if mkErr := s.createDir(); mkErr != nil {
 				return nil, false, fmt.Errorf("creating store directory %s again after another process removed it: %w",
 					s.dir, mkErr)
 			}

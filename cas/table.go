@@ -86,7 +86,7 @@ func (s *Store) StageTable(ctx context.Context, d ocispec.Descriptor, r io.Reade
 		return "", fmt.Errorf("table digest %q: %v: %w", d.Digest, err, errdef.ErrInvalidKit)
 	}
 	dir := s.fs.PathJoin(s.dir, ingestDir)
-	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
+	if err := s.fs.MkdirAll(dir, storeDirPerm); err != nil {
 		return "", fmt.Errorf("creating ingest folder: %w", err)
 	}
 	var nonce [8]byte

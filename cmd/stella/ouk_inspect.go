@@ -213,7 +213,7 @@ func openStoreIfPresent(g *globalOptions) (*cas.Store, inspectStoreInfo) {
 		info.Status = "absent"
 		return nil, info
 	}
-	s, err := cas.Open(db, cas.Options{ReadOnlyIfUnwritable: true})
+	s, err := cas.Open(db, cas.Options{ReadOnlyIfUnwritable: true, ParentPerm: storeFolderPerm})
 	switch {
 	case errors.Is(err, errdef.ErrStoreInUse):
 		info.Status = "in use"

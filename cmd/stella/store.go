@@ -17,6 +17,12 @@ import (
 	"stella-ops.org/ouk/oci/sign"
 )
 
+// storeFolderPerm is the permission of the store folder, which holds the
+// trusted keys and the configuration. Its owner may widen it to let other
+// users read the store. The content store creates db/ and the folders in
+// it with mode 0755 less the umask.
+const storeFolderPerm = 0o700
+
 // Folders inside the store folder.
 const (
 	storeDBDir   = "db"   // the Pebble content store
@@ -57,7 +63,7 @@ func (g *globalOptions) openStoreWith(opts cas.Options) (*cas.Store, string, err
 	if err != nil {
 		return nil, "", err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, storeFolderPerm); err != nil {
 		if info, serr := os.Stat(dir); serr == nil && !info.IsDir() {
 			return nil, "", fmt.Errorf("store path %s is a file, not a folder; give the store folder with --store "+
 				"or $STELLA_HOME", dir)
@@ -72,6 +78,9 @@ func (g *globalOptions) openStoreWith(opts cas.Options) (*cas.Store, string, err
 		return nil, "", err
 	}
 	opts.HolderCommand = g.command
+	// The content store creates the store folder again when the process
+	// that it waited for removed it, as after a rejected first import.
+	opts.ParentPerm = storeFolderPerm
 	s, err := cas.Open(filepath.Join(dir, storeDBDir), opts)
 	if errors.Is(err, errdef.ErrStoreInUse) {
 		return nil, "", storeInUseError(dir, opts.LockWait, err)

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,5 +46,67 @@ func TestStoreInUseErrorTurnover(t *testing.T) {
 				t.Errorf("error does not wrap ErrStoreInUse: %v", err)
 			}
 		})
+	}
+}
+
+func TestRecreatedStoreFolderStaysPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	g := &globalOptions{store: dir}
+	discard := slog.New(slog.DiscardHandler)
+	holder, _, err := g.openStore(context.Background(), discard, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Mode().Perm(); got != 0o700 {
+		t.Fatalf("new store folder has mode %o, want 0700", got)
+	}
+	dbInfo, err := os.Stat(filepath.Join(dir, storeDBDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type openResult struct {
+		store *cas.Store
+		err   error
+	}
+	waiting, signal := context.WithCancel(context.Background())
+	defer signal()
+	opened := make(chan openResult, 1)
+	go func() {
+		log := slog.New(cancelOnLog{trigger: "waiting for it to finish", cancel: signal})
+		s, _, err := g.openStore(context.Background(), log, 30*time.Second)
+		opened <- openResult{s, err}
+	}()
+	<-waiting.Done()
+
+	// The store folder is gone when the waiting open next tries the lock,
+	// as when a rejected first import removed it before that open woke.
+	if err := os.Rename(dir, dir+".removed"); err != nil {
+		t.Fatal(err)
+	}
+	_ = holder.Close()
+	r := <-opened
+	if r.err != nil {
+		t.Fatalf("open that waited for a store its holder removed: %v", r.err)
+	}
+	defer r.store.Close()
+
+	info, err = os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Mode().Perm(); got != 0o700 {
+		t.Errorf("recreated store folder has mode %o, want 0700 as when first created", got)
+	}
+	again, err := os.Stat(filepath.Join(dir, storeDBDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := again.Mode().Perm(), dbInfo.Mode().Perm(); got != want {
+		t.Errorf("recreated db folder has mode %o, want %o as when first created", got, want)
 	}
 }

@@ -13,7 +13,8 @@ import (
 // is written as an AND configuration of two nodes: the product's criteria
 // (vulnerable true) and the platform's (vulnerable false). A configuration
 // without an operator, as earlier kits may store it, combines its nodes
-// with OR.
+// with OR. A configuration with negate holds when the combination of its
+// nodes does not, and newConfigCheck rewrites it by De Morgan's laws.
 
 // CPESet is a set of CPE names known to be present on one system, such as
 // the CPEs of all components of an SBOM. LookupCPEOn checks the platform
@@ -249,15 +250,65 @@ func (nc *nodeCheck) companionsInNode(p *platformCheck, crit int) []string {
 // configCheck is a configuration with a nodeCheck per node.
 type configCheck struct {
 	config nvdConfig
-	nodes  []nodeCheck
+	// and is set when the nodes combine with AND, after newConfigCheck
+	// swapped the operator of a negated configuration.
+	and   bool
+	nodes []nodeCheck
+	// negatedConfig caches the description of a negated configuration
+	// that describeNegated returns for each of its nodes.
+	negatedConfig string
 }
 
+// newConfigCheck returns the check of the configuration c. It checks a
+// negated configuration in the equivalent form without negate, which De
+// Morgan's laws give: each node negated, and AND and OR swapped. "Not
+// (widget and Windows)" becomes "not widget, or not Windows". Its nodes
+// are then checked as negated nodes are, so the configuration rules a
+// system out only when its criteria hold for certain, and a vulnerable
+// criterion that the negation covers is never confirmed.
 func newConfigCheck(c nvdConfig) *configCheck {
-	cc := &configCheck{config: c, nodes: make([]nodeCheck, len(c.Nodes))}
+	cc := &configCheck{config: c, and: isAND(c.Operator) != c.Negate, nodes: make([]nodeCheck, len(c.Nodes))}
 	for i, n := range c.Nodes {
+		n.Negate = n.Negate != c.Negate
 		cc.nodes[i] = newNodeCheck(n)
 	}
 	return cc
+}
+
+// describeNegated describes what the negation that covers node nodeIndex
+// excludes, such as "acme:widget <2.0 in a negated node" or "acme:widget
+// <2.0 and microsoft:windows in a negated configuration", or returns ""
+// when no negation covers it.
+func (cc *configCheck) describeNegated(nodeIndex int) string {
+	nc := &cc.nodes[nodeIndex]
+	if !nc.node.Negate {
+		return ""
+	}
+	if !cc.config.Negate {
+		plain := nc.node
+		plain.Negate = false
+		return describeNode(plain, nc.names) + " in a negated node"
+	}
+	if cc.negatedConfig != "" {
+		return cc.negatedConfig
+	}
+	var names []string
+	for i, n := range cc.config.Nodes {
+		if len(n.CPEMatch) == 0 {
+			continue
+		}
+		d := describeNode(n, cc.nodes[i].names)
+		if len(n.CPEMatch) > 1 && len(cc.config.Nodes) > 1 {
+			d = "(" + d + ")"
+		}
+		names = append(names, d)
+	}
+	sep := " or "
+	if isAND(cc.config.Operator) {
+		sep = " and "
+	}
+	cc.negatedConfig = joinNamed(names, sep, "nodes") + " in a negated configuration"
+	return cc.negatedConfig
 }
 
 // companions describes what the criterion at position crit of node
@@ -265,15 +316,14 @@ func newConfigCheck(c nvdConfig) *configCheck {
 // the other criteria of an AND node and the other nodes of an AND
 // configuration. A node without criteria constrains nothing and is left
 // out. excluded is true when a negated node rules the configuration out.
-// With a nil p, no criterion is known to hold.
-//
-// NOTE: negate on a whole configuration is not evaluated.
+// With a nil p, no criterion is known to hold. A negated configuration
+// counts in the form that newConfigCheck gives it.
 func (cc *configCheck) companions(p *platformCheck, nodeIndex, crit int) (platforms []string, excluded bool) {
 	nc := &cc.nodes[nodeIndex]
 	if isAND(nc.node.Operator) {
 		platforms = nc.companionsInNode(p, crit)
 	}
-	if !isAND(cc.config.Operator) {
+	if !cc.and {
 		return platforms, false
 	}
 	for i := range cc.nodes {
@@ -298,7 +348,7 @@ func (cc *configCheck) companions(p *platformCheck, nodeIndex, crit int) (platfo
 // or without an operator, a negated node leaves the other nodes as they
 // are.
 func (cc *configCheck) vulnerableOutside(nodeIndex int, product string) bool {
-	if !isAND(cc.config.Operator) {
+	if !cc.and {
 		return false
 	}
 	for i := range cc.nodes {
@@ -326,8 +376,9 @@ type cpeAlternative struct {
 	// known to hold, such as "microsoft:windows and on apple:macos", or is
 	// empty when the criteria need none.
 	platforms string
-	// negated describes the criteria of the negated node that contains the
-	// matching criteria, such as "acme:widget <2.0", or is empty.
+	// negated describes what the negation that covers the matching
+	// criteria excludes, such as "acme:widget <2.0 in a negated node"
+	// (configCheck.describeNegated), or is empty.
 	negated string
 	// criteria are the first maxNamedVersions matching criteria with
 	// distinct affected versions, and versions contains those versions
@@ -408,12 +459,7 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 			if nc.node.Negate && nc.holds(p) == nodeFails && cc.vulnerableOutside(ni, p.query.key()) {
 				continue
 			}
-			negated := ""
-			if nc.node.Negate {
-				plain := nc.node
-				plain.Negate = false
-				negated = describeNode(plain, nc.names)
-			}
+			negated := cc.describeNegated(ni)
 			for mi, m := range nc.node.CPEMatch {
 				if !m.Vulnerable || !nc.parsed(mi) {
 					continue
@@ -498,17 +544,17 @@ func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 
 // negatedReason builds the reason why the alternative a, a match of the
 // query q (named subject) through a vulnerable criterion inside a negated
-// node, leaves q possibly affected. The node both names the criterion as
-// vulnerable and excludes what it matches, so the record contradicts
-// itself.
+// node or configuration, leaves q possibly affected. The negation both
+// names the criterion as vulnerable and excludes what it matches, so the
+// record contradicts itself.
 func negatedReason(q cpeName, subject string, a cpeAlternative) string {
 	var clause string
 	if a.level == cpeMatchConfirmed {
-		clause = fmt.Sprintf("the record excludes %s in a negated node, so whether %s is affected could not be decided",
+		clause = fmt.Sprintf("the record excludes %s, so whether %s is affected could not be decided",
 			a.negated, subject)
 	} else {
 		clause = versionDoubt(q, a.level, []cpeAlternative{a}) +
-			fmt.Sprintf(", and the record excludes %s in a negated node", a.negated)
+			fmt.Sprintf(", and the record excludes %s", a.negated)
 	}
 	if a.platforms != "" {
 		clause += ", and the record affects it only when running on " + a.platforms

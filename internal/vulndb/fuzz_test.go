@@ -418,6 +418,9 @@ func FuzzConfigurationsFast(f *testing.F) {
 		`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*","versionEndExcluding":"2.0"}]},` +
 		`{"operator":"OR","negate":true,"cpeMatch":[{"vulnerable":false,"criteria":"cpe:2.3:o:microsoft:windows:-:*:*:*:*:*:*:*"}]}]}]}`)
 	f.Add(`{"nvd_configurations":[{"operator":null,"negate":null,"nodes":[{"operator":"AND","negate":null,"cpeMatch":[]}]}]}`)
+	f.Add(`{"nvd_configurations":[{"operator":"OR","negate":true,"nodes":[{"operator":"OR","negate":true,"cpeMatch":[` +
+		`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*","versionEndExcluding":"2.0"}]}]},` +
+		`{"negate":false,"nodes":[]},{"negate":true,"negate":false,"nodes":[]}]}`)
 	f.Add(`{"nvd_configurations":[{"operator":"\u0041ND","nodes":[]}]}`)
 	f.Fuzz(func(t *testing.T, raw string) {
 		_, fast, ok := stellaopsFast([]byte(raw), true, nil)

@@ -58,6 +58,8 @@ func FuzzRecordExtras(f *testing.F) {
 	f.Add(`{"nvd_configurations":[{"operator":"AND","nodes":[{"operator":"OR","negate":false,"cpeMatch":[{"vulnerable":true,` +
 		`"criteria":"cpe:2.3:a:acme:widget:1.0:*:*:*:*:*:*:*"}]},{"operator":"OR","negate":false,"cpeMatch":[{"vulnerable":false,` +
 		`"criteria":"cpe:2.3:o:microsoft:windows:-:*:*:*:*:*:*:*"}]}]}]}`)
+	f.Add(`{"nvd_configurations":[{"operator":"AND","negate":true,"nodes":[{"operator":"OR","negate":false,"cpeMatch":[` +
+		`{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:1.0:*:*:*:*:*:*:*"}]}]}]}`)
 	f.Add(`{"Tombstone":true}`)
 	f.Add(`{"tombstone":true,"tombstone":false}`)
 	f.Add(`{}`)

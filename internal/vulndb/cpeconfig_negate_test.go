@@ -1,0 +1,242 @@
+package vulndb
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"stella-ops.org/ouk/internal/kv"
+)
+
+// onWindows10 is a CPE that the criterion onWindows covers for certain.
+const onWindows10 = "cpe:2.3:o:microsoft:windows:10:*:*:*:*:*:*:*"
+
+// undecidedWidget15 ends the reason of a match of acme:widget 1.5 through
+// a negated configuration.
+const undecidedWidget15 = "so whether acme:widget 1.5 is affected could not be decided"
+
+func TestNegatedConfigMatches(t *testing.T) {
+	widget := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, widgetBelow2)}
+	notWidget := nvdNode{Operator: "OR", Negate: true, CPEMatch: parseMatches(t, widgetBelow2)}
+	windows := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, onWindows)}
+	windowsOrMacOS := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, onWindows, onMacOS14)}
+	const (
+		widget15 = "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"
+		widget25 = "cpe:2.3:a:acme:widget:2.5:*:*:*:*:*:*:*"
+	)
+	cases := []struct {
+		name    string
+		config  nvdConfig
+		query   string
+		present []string
+		matched bool
+		// reason is the possibly-affected reason, or "" for a confirmed
+		// match.
+		reason string
+	}{
+		{"one node", nvdConfig{Negate: true, Nodes: []nvdNode{widget}}, widget15, nil, true,
+			"the record excludes acme:widget <2.0 in a negated configuration, " + undecidedWidget15},
+		// The criterion names the vulnerable product, so a version outside
+		// it is not affected, though the negated configuration holds there.
+		{"one node outside the range", nvdConfig{Negate: true, Nodes: []nvdNode{widget}}, widget25, nil, false, ""},
+		{"negated node", nvdConfig{Negate: true, Nodes: []nvdNode{notWidget}}, widget15, nil, true, ""},
+		{"AND with a platform", nvdConfig{Operator: "AND", Negate: true, Nodes: []nvdNode{widget, windows}},
+			widget15, nil, true,
+			"the record excludes acme:widget <2.0 and microsoft:windows in a negated configuration, " + undecidedWidget15},
+		// The product node is negated as in "not widget or not Windows", so
+		// its vulnerable criterion is neither confirmed nor dropped.
+		{"AND with a present platform", nvdConfig{Operator: "AND", Negate: true, Nodes: []nvdNode{widget, windows}},
+			widget15, []string{onWindows10}, true,
+			"the record excludes acme:widget <2.0 and microsoft:windows in a negated configuration, " + undecidedWidget15},
+		{"OR with a platform", nvdConfig{Operator: "OR", Negate: true, Nodes: []nvdNode{widget, windows}},
+			widget15, nil, true,
+			"the record excludes acme:widget <2.0 or microsoft:windows in a negated configuration, " + undecidedWidget15 +
+				", and the record affects it only when running on a platform other than microsoft:windows"},
+		{"AND with a node of two platforms", nvdConfig{Operator: "AND", Negate: true, Nodes: []nvdNode{widget, windowsOrMacOS}},
+			widget15, nil, true,
+			"the record excludes acme:widget <2.0 and (microsoft:windows or apple:macos 14.0) in a negated configuration, " +
+				undecidedWidget15},
+		{"query without version", nvdConfig{Negate: true, Nodes: []nvdNode{widget}}, "cpe:2.3:a:acme:widget", nil, true,
+			`no version of acme:widget was given (CPE version "*"), so it could not be compared with the affected ` +
+				"versions <2.0, and the record excludes acme:widget <2.0 in a negated configuration"},
+		// "Neither widget nor Windows" rules out a system with Windows for
+		// certain.
+		{"OR with a present platform", nvdConfig{Operator: "OR", Negate: true, Nodes: []nvdNode{widget, windows}},
+			widget15, []string{onWindows10}, false, ""},
+		{"no operator with a present platform", nvdConfig{Negate: true, Nodes: []nvdNode{widget, windows}},
+			widget15, []string{onWindows10}, false, ""},
+	}
+	for _, tc := range cases {
+		q := mustParseQuery(t, tc.query)
+		check := &platformCheck{query: q, present: NewCPESet(tc.present)}
+		confirmed, alternatives := check.matchConfigs([]nvdConfig{tc.config})
+		if matched := confirmed || len(alternatives) > 0; matched != tc.matched {
+			t.Errorf("%s: matched = %v, want %v", tc.name, matched, tc.matched)
+			continue
+		}
+		if !tc.matched {
+			continue
+		}
+		if confirmed != (tc.reason == "") {
+			t.Errorf("%s: confirmed = %v, want %v", tc.name, confirmed, tc.reason == "")
+			continue
+		}
+		if got := possibleReason(q, alternatives); tc.reason != "" && got != tc.reason {
+			t.Errorf("%s: reason\n%q, want\n%q", tc.name, got, tc.reason)
+		}
+	}
+}
+
+func TestNegatedConfigCPECriteria(t *testing.T) {
+	raw := `{"nvd_configurations":[{"operator":"AND","negate":true,"nodes":[` + nvdNodeJSON("OR", false, widgetBelow2) +
+		`,` + nvdNodeJSON("OR", false, onWindows) + `]}]}`
+	rec := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(raw)}}
+	// "Not widget or not Windows" names no platform that the widget needs.
+	want := "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:* <2.0"
+	if got := rec.CPECriteria(); len(got) != 1 || got[0] != want {
+		t.Errorf("CPECriteria of a negated AND configuration = %q, want [%q]", got, want)
+	}
+}
+
+func TestLookupCPENegatedConfig(t *testing.T) {
+	product := nvdNodeJSON("OR", false, widgetBelow2)
+	windows := nvdNodeJSON("OR", false, onWindows)
+	feed := t.TempDir()
+	writeFile(t, feed, "page.json", nvdConfigPage(map[string][]string{
+		"CVE-2030-0201": {`{"negate":true,"nodes":[` + product + `]}`},
+		"CVE-2030-0202": {`{"operator":"AND","negate":true,"nodes":[` + product + `,` + windows + `]}`},
+		"CVE-2030-0203": {`{"operator":"OR","negate":true,"nodes":[` + product + `,` + windows + `]}`},
+		// negate false is the plain configuration.
+		"CVE-2030-0204": {`{"operator":"AND","negate":false,"nodes":[` + product + `,` + windows + `]}`},
+	}))
+	res, err := Build(context.Background(), BuildOptions{Feeds: []Feed{{Kind: FeedNVD, Path: feed}}, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openBuilt(t, kv.NewMemory(), res, nil)
+
+	const query = "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"
+	recs, err := db.LookupCPEOn(query, NewCPESet([]string{onWindows10}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"CVE-2030-0201": "the record excludes acme:widget <2.0 in a negated configuration, " + undecidedWidget15,
+		"CVE-2030-0202": "the record excludes acme:widget <2.0 and microsoft:windows in a negated configuration, " +
+			undecidedWidget15,
+		"CVE-2030-0204": "",
+	}
+	got := possiblyByID(recs)
+	if len(got) != len(want) {
+		t.Errorf("LookupCPEOn(%s) = %s, want %d records", query, ids(recs), len(want))
+	}
+	for id, reason := range want {
+		r, ok := got[id]
+		switch {
+		case !ok:
+			t.Errorf("LookupCPEOn(%s) lacks %s", query, id)
+		case r != reason:
+			t.Errorf("LookupCPEOn(%s): %s possibly affected = %q, want %q", query, id, r, reason)
+		}
+	}
+}
+
+// negateConfigurations sets negate on every configuration in the decoded
+// NVD JSON value v and returns how many it set.
+func negateConfigurations(v any) int {
+	count := 0
+	switch v := v.(type) {
+	case map[string]any:
+		for key, member := range v {
+			configs, ok := member.([]any)
+			if key != "configurations" || !ok {
+				count += negateConfigurations(member)
+				continue
+			}
+			for _, c := range configs {
+				if config, ok := c.(map[string]any); ok {
+					config["negate"] = true
+					count++
+				}
+			}
+		}
+	case []any:
+		for _, member := range v {
+			count += negateConfigurations(member)
+		}
+	}
+	return count
+}
+
+// TestLookupCPERealRecordsNegated builds the real NVD records with every
+// configuration negated and looks up every vulnerable criterion at a
+// version inside it. No lookup may confirm a record.
+func TestLookupCPERealRecordsNegated(t *testing.T) {
+	dir := testdataDir(t, "nvd")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := t.TempDir()
+	negated := 0
+	for _, e := range entries {
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("%s: %v", e.Name(), err)
+		}
+		negated += negateConfigurations(v)
+		out, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, feed, e.Name(), string(out))
+	}
+	if negated == 0 {
+		t.Skipf("no record in %s has a configuration", dir)
+	}
+	res, err := Build(context.Background(), BuildOptions{Feeds: []Feed{{Kind: FeedNVD, Path: feed}}, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openBuilt(t, kv.NewMemory(), res, nil)
+
+	lookups := 0
+	for _, rec := range allRecords(t, res) {
+		for _, c := range recordConfigs(&rec) {
+			if !c.Negate {
+				t.Errorf("%s: a configuration lost its negate flag in the build", rec.ID)
+			}
+			for _, n := range c.Nodes {
+				for _, m := range n.CPEMatch {
+					query, _, ok := queryInside(m)
+					if !ok || !m.Vulnerable {
+						continue
+					}
+					found, err := db.LookupCPE(query)
+					if err != nil {
+						t.Fatalf("LookupCPE(%s): %v", query, err)
+					}
+					lookups++
+					reason, hit := possiblyByID(found)[rec.ID]
+					switch {
+					case !hit:
+						t.Errorf("LookupCPE(%s) lacks %s, whose negated configuration is undecided", query, rec.ID)
+					case !strings.Contains(reason, "in a negated configuration"):
+						t.Errorf("LookupCPE(%s): %s reason %q, want possibly affected through a negated configuration",
+							query, rec.ID, reason)
+					}
+				}
+			}
+		}
+	}
+	if lookups == 0 {
+		t.Skipf("no record in %s has a vulnerable criterion with a version to look up", dir)
+	}
+}
