@@ -221,6 +221,18 @@ func TestWatchRejectionNamesImportOverride(t *testing.T) {
 	if !strings.Contains(r.stderr, "Ask its builder for a signed kit") || strings.Contains(r.stderr, "public key into") {
 		t.Errorf("rejection of an unsigned kit does not ask for a signed kit first:\n%s", r.stderr)
 	}
+	// Only a build with --key signs a kit. stella ouk sign writes a
+	// detached .sig file, which neither import nor watch reads.
+	note, ok := watch.ReadNote(dropped)
+	if !ok {
+		t.Fatalf("no rejection note beside %s", dropped)
+	}
+	if !strings.Contains(note.Reason, "stella ouk build --key") {
+		t.Errorf("note of an unsigned kit does not name stella ouk build --key: %q", note.Reason)
+	}
+	if strings.Contains(note.Reason, "or stella ouk sign") {
+		t.Errorf("note of an unsigned kit advises stella ouk sign, whose .sig file import never reads: %q", note.Reason)
+	}
 	// The import's own advice names a flag that watch lacks.
 	if strings.Contains(r.stderr, "or pass --insecure-skip-signature to override") {
 		t.Errorf("rejection advises a flag that watch lacks:\n%s", r.stderr)

@@ -20,7 +20,11 @@ func newSignCommand(g *globalOptions) *cobra.Command {
 		Long: `Sign the kit file as a blob and write the base64 signature to KIT.sig, so
 operators can check the file before importing it:
 
-  cosign verify-blob --key cosign.pub --signature KIT.sig --insecure-ignore-tlog KIT`,
+  cosign verify-blob --key cosign.pub --signature KIT.sig --insecure-ignore-tlog KIT
+
+stella ouk verify --signature reads KIT.sig too, but import and watch do
+not: they check only the signature inside the kit, which stella ouk build
+--key writes. KIT.sig therefore does not make an unsigned kit importable.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := format.validate(); err != nil {

@@ -249,9 +249,10 @@ func (w *watcher) withManualOverride(err error, path string) error {
 		if errors.As(err, &sigErr) {
 			// The import's own advice names a flag that watch lacks.
 			if sigErr.Unsigned {
-				intro = "watch never imports a kit without a signature. Ask its builder for a signed kit " +
-					"(stella ouk build --key, or stella ouk sign). To import it without any signature check, " +
-					"which trusts whoever could write the file, run"
+				intro = "watch never imports a kit without a signature. Ask its builder for a signed kit, " +
+					"built again with stella ouk build --key. A .sig file from stella ouk sign does not help, " +
+					"because import checks only the signature inside the kit. To import it without any " +
+					"signature check, which trusts whoever could write the file, run"
 			}
 			err = fmt.Errorf("kit %s (%s): %s: %w", sigErr.Version, sigErr.Digest, sigErr.Failure, errdef.ErrSignature)
 		}
