@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"stella-ops.org/ouk/cas"
 )
 
 // expectFailure runs stella and checks its exit code and that stderr
@@ -36,6 +38,21 @@ func TestMirrorSourceMessages(t *testing.T) {
 	t.Run("kit file", func(t *testing.T) {
 		r := e.run("ouk", "mirror", "--plain-http", "--to", to, "--dry-run", kit1)
 		expectFailure(t, r, exitUsage, "is a file", "mirror reads a kit layout folder", "`stella ouk push` takes kit files")
+	})
+	t.Run("no active kit", func(t *testing.T) {
+		store, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Close(); err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(e.store)
+		r := e.run("ouk", "mirror", "--plain-http", "--to", to, "--dry-run")
+		expectFailure(t, r, exitError, "no kit is active in the store", "or name a kit layout folder")
+		if strings.Contains(r.stderr, "name a kit file") {
+			t.Errorf("mirror without an active kit advises a kit file, which mirror rejects:\n%s", r.stderr)
+		}
 	})
 	t.Run("missing path", func(t *testing.T) {
 		missing := filepath.Join(e.dir, "no-such-folder")

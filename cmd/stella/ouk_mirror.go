@@ -220,7 +220,7 @@ func (o *mirrorOptions) openKit(cmd *cobra.Command, g *globalOptions, kit string
 	}
 	d := digest.Digest("")
 	if kit == "active" {
-		d, err = storeKitDigest(ctx, store, kit)
+		d, err = activeKitDigest(ctx, store, "a kit layout folder (mirror reads no kit files)")
 	} else {
 		d, err = resolveStoredKit(ctx, store, kit)
 	}

@@ -132,7 +132,7 @@ func (o *pushOptions) pushStored(ctx context.Context, cmd *cobra.Command, g *glo
 	defer store.Close()
 	var d digest.Digest
 	if want == "active" {
-		d, err = storeKitDigest(ctx, store, want)
+		d, err = activeKitDigest(ctx, store, "a kit file or a layout folder")
 	} else {
 		d, err = resolveStoredKit(ctx, store, want)
 	}
@@ -159,19 +159,25 @@ func looksLikeDigest(s string) bool {
 	return true
 }
 
-// storeKitDigest resolves "active", a digest or a digest prefix to a kit in the
+// activeKitDigest returns the bundle digest of the active kit. When no
+// kit is active, the error advises importing one or naming otherSources,
+// the other kits that the command reads, such as "a kit file". A store
+// without an active kit has an empty history, because the store records
+// an activation in both at once, so no kit digest can help then.
+func activeKitDigest(ctx context.Context, store *cas.Store, otherSources string) (digest.Digest, error) {
+	rec, err := store.Active(ctx)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return "", fmt.Errorf("no kit is active in the store, so import a kit first or name %s: %w", otherSources, err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the active kit: %w", err)
+	}
+	return rec.Digest, nil
+}
+
+// storeKitDigest resolves a digest or a digest prefix to a kit in the
 // store's history.
 func storeKitDigest(ctx context.Context, store *cas.Store, want string) (digest.Digest, error) {
-	if want == "active" || want == "" {
-		rec, err := store.Active(ctx)
-		if errors.Is(err, errdef.ErrNotFound) {
-			return "", fmt.Errorf("no kit is active in the store; import one first or name a kit file: %w", err)
-		}
-		if err != nil {
-			return "", fmt.Errorf("reading the active kit: %w", err)
-		}
-		return rec.Digest, nil
-	}
 	hist, err := store.History(ctx)
 	if err != nil {
 		return "", fmt.Errorf("reading the kit history: %w", err)
