@@ -12,18 +12,37 @@ import (
 	"stella-ops.org/ouk/oci"
 )
 
+// Action is the command's use of a stored kit that passes the checks of
+// CheckStored, in the words that its messages use.
+type Action struct {
+	// Verb is the infinitive, such as "activate".
+	Verb string
+	// Gerund is the -ing form, such as "activating".
+	Gerund string
+}
+
+var (
+	// ActionActivate is the action of a rollback, which makes the kit
+	// active again.
+	ActionActivate = Action{Verb: "activate", Gerund: "activating"}
+	// ActionMirror is the action of mirror, which pushes the kit's images
+	// to a registry and leaves the active kit as it is.
+	ActionMirror = Action{Verb: "mirror", Gerund: "mirroring"}
+)
+
 // CheckStored applies the signature and expiry checks of an import to the
-// stored kit with bundle digest bundle, before a rollback makes it active
-// again. The sequence is not checked, because a rollback to an older kit
-// is the operator's explicit choice.
+// stored kit with bundle digest bundle, before action uses it, such as a
+// rollback that makes it active again. The sequence is not checked,
+// because the operator names the kit on purpose.
 //
 // It verifies the signature manifests in the store whose subject is the
 // bundle index, which an import stores with the kit and gc keeps with it,
 // against opts.Keys. lastSigner is the key source that the history
 // recorded for the kit, or empty, and a rejection names it.
 // InsecureSkipSignature and AllowExpired override the checks with a
-// warning in the result. CheckStored changes nothing in the store.
-func CheckStored(ctx context.Context, opts Options, bundle digest.Digest, lastSigner string) (*Result, error) {
+// warning in the result. Rejections and warnings name action.
+// CheckStored changes nothing in the store.
+func CheckStored(ctx context.Context, opts Options, bundle digest.Digest, lastSigner string, action Action) (*Result, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
@@ -33,10 +52,10 @@ func CheckStored(ctx context.Context, opts Options, bundle digest.Digest, lastSi
 		return nil, err
 	}
 	s.setKit(bm)
-	if err := s.checkStoredSignature(ctx, bm, lastSigner); err != nil {
+	if err := s.checkStoredSignature(ctx, bm, lastSigner, action); err != nil {
 		return nil, err
 	}
-	warning, err := CheckExpiry(bm.meta, s.opts.Now(), s.opts.AllowExpired, "activate", "activating")
+	warning, err := CheckExpiry(bm.meta, s.opts.Now(), s.opts.AllowExpired, action.Verb, action.Gerund)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +86,7 @@ func (s *session) readStoredBundle(ctx context.Context, bundle digest.Digest) (*
 
 // checkStoredSignature accepts the stored kit bm when one of its stored
 // signature manifests verifies with a trusted key.
-func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, lastSigner string) error {
+func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, lastSigner string, action Action) error {
 	parents, err := s.opts.Store.Predecessors(ctx, bm.desc)
 	if err != nil {
 		return err
@@ -91,14 +110,14 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 	}
 	failure := check.Failure(s.opts.Keys, s.keysDir())
 	if s.opts.InsecureSkipSignature {
-		s.warn("activating kit " + bm.meta.Version + " without a valid signature (--insecure-skip-signature): " + failure)
+		s.warn(action.Gerund + " kit " + bm.meta.Version + " without a valid signature (--insecure-skip-signature): " + failure)
 		return nil
 	}
 
 	if len(candidates) == 0 {
 		return fmt.Errorf("kit %s (%s): the store contains no signature of it, as for a kit imported with "+
-			"--insecure-skip-signature, so no trusted key vouches for it; pass --insecure-skip-signature to "+
-			"activate it anyway: %w", bm.meta.Version, bm.desc.Digest, errdef.ErrSignature)
+			"--insecure-skip-signature, so no trusted key vouches for it. Pass --insecure-skip-signature to "+
+			"%s it anyway: %w", bm.meta.Version, bm.desc.Digest, action.Verb, errdef.ErrSignature)
 	}
 
 	// A key that came from the keys folder was removed from there, which
@@ -106,19 +125,20 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 	fromKeysDir := s.opts.KeysDir != "" && filepath.Dir(lastSigner) == filepath.Clean(s.opts.KeysDir)
 	if len(s.opts.Keys) == 0 && lastSigner != "" && !fromKeysDir {
 		return fmt.Errorf("kit %s (%s) was last activated with the key %s, and no key is trusted now: pass that "+
-			"key with --key, as the import did, or put it into %s, so that every command trusts it; "+
-			"--insecure-skip-signature activates the kit without a check: %w",
-			bm.meta.Version, bm.desc.Digest, lastSigner, s.keysDir(), errdef.ErrSignature)
+			"key with --key, as the import did, or put it into %s, so that every command trusts it. "+
+			"Pass --insecure-skip-signature to %s the kit without a check: %w",
+			bm.meta.Version, bm.desc.Digest, lastSigner, s.keysDir(), action.Verb, errdef.ErrSignature)
 	}
 
 	key := "its signing key"
 	if lastSigner != "" {
 		key = "the key it was last activated with, " + lastSigner + ","
 	}
-	return fmt.Errorf("kit %s (%s) cannot be activated again, because %s is no longer trusted: %s. "+
-		"If that key was removed to revoke it, keep this kit inactive and import a newer kit. Otherwise put "+
-		"the public key back into %s or pass it with --key, or pass --insecure-skip-signature to activate the "+
-		"kit anyway: %w", bm.meta.Version, bm.desc.Digest, key, failure, s.keysDir(), errdef.ErrSignature)
+	return fmt.Errorf("kit %s (%s) has no trusted signature, because %s is no longer trusted: %s. "+
+		"If that key was removed to revoke it, import a newer kit rather than %s this one. Otherwise put "+
+		"the public key back into %s or pass it with --key, or pass --insecure-skip-signature to %s the "+
+		"kit anyway: %w", bm.meta.Version, bm.desc.Digest, key, failure, action.Gerund, s.keysDir(), action.Verb,
+		errdef.ErrSignature)
 }
 
 // keysDir returns the folder of trusted keys that messages name.

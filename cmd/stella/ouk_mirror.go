@@ -251,7 +251,7 @@ func (o *mirrorOptions) checkStoredTrust(ctx context.Context, log *slog.Logger, 
 		InsecureSkipSignature: o.skipSignature,
 		AllowExpired:          o.allowExpired,
 		Logger:                log,
-	}, k.bundle.Digest, lastSigner(ctx, k.store, k.bundle.Digest))
+	}, k.bundle.Digest, lastSigner(ctx, k.store, k.bundle.Digest), importer.ActionMirror)
 	if err != nil {
 		return "", fmt.Errorf("mirroring the images of a stored kit: %w", err)
 	}

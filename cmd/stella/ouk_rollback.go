@@ -102,7 +102,7 @@ two kits. To go back further, pick a digest from 'stella ouk history'.`,
 				InsecureSkipSignature: o.skipSignature,
 				AllowExpired:          o.allowExpired,
 				Logger:                log,
-			}, target, lastSigner(ctx, store, target))
+			}, target, lastSigner(ctx, store, target), importer.ActionActivate)
 			if err != nil {
 				return err
 			}
