@@ -233,7 +233,7 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 			rep.Notes = append(rep.Notes, scanNote{Package: p.Name, Version: p.Version, Note: n})
 		}
 		rep.Findings = append(rep.Findings, res.findings...)
-		rep.VersionMismatches = append(rep.VersionMismatches, versionMismatches(p, lookups[i])...)
+		rep.VersionMismatches = append(rep.VersionMismatches, res.mismatches...)
 	}
 	sort.SliceStable(rep.Findings, func(i, j int) bool {
 		if rep.Findings[i].Package != rep.Findings[j].Package {
@@ -299,6 +299,9 @@ type packageScan struct {
 	// notes name identifiers that could not be looked up while another
 	// identifier of the package could.
 	notes []string
+	// mismatches are the identifiers that were looked up at another
+	// version than the SBOM's.
+	mismatches []versionMismatch
 }
 
 // scanPackage returns the findings of one package, or why it was skipped.
@@ -369,7 +372,7 @@ func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, pres
 	// A package counts as scanned when one of its identifiers could be
 	// looked up. Otherwise the reasons explain why it was skipped.
 	var reasons []string
-	looked := false
+	var looked []identifierLookup
 	// An invalid query (a malformed purl or CPE, a purl type with no OSV
 	// ecosystem) is a reason to skip. Any other error, such as a damaged
 	// store, stops the scan. A version that is not valid in its ecosystem
@@ -397,7 +400,7 @@ func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, pres
 		case err != nil:
 			return packageScan{}, err
 		default:
-			looked = true
+			looked = append(looked, l)
 			add(recs, l)
 			sbomRecs, err := lookUpSBOMVersion(db, p, l, present, recs)
 			if err != nil {
@@ -414,8 +417,8 @@ func scanPackage(db *vulndb.DB, p sbom.Package, lookups []identifierLookup, pres
 			}
 		}
 	}
-	if looked {
-		return packageScan{findings: out, notes: reasons}, nil
+	if len(looked) > 0 {
+		return packageScan{findings: out, notes: reasons, mismatches: versionMismatches(p, looked)}, nil
 	}
 	return packageScan{findings: out, skip: strings.Join(reasons, "; ")}, nil
 }
@@ -646,7 +649,10 @@ func (l identifierLookup) explain(err error, sbomVersion string) string {
 }
 
 // versionMismatches returns the identifiers of p that name another version
-// than the SBOM's, once for each such version.
+// than the SBOM's, once for each such version. lookups are the identifiers
+// that were looked up. One that was not, such as a pkg:oci purl whose
+// version is an image digest, is no mismatch, since no finding depends on
+// its version.
 func versionMismatches(p sbom.Package, lookups []identifierLookup) []versionMismatch {
 	if p.Version == "" {
 		return nil
