@@ -80,9 +80,12 @@ and msg=.
 With --once the folder is processed in rounds until a round imports
 nothing, so a kit rejected earlier in the run is tried again against the
 kit that became active. The exit status is 3 when any kit in the folder
-stays rejected. A watch stopped by SIGINT or SIGTERM exits 0 when it is
-waiting for the next round, and 130 when it is stopped during a round,
-such as in the middle of an import.`,
+stays rejected, and 1 when the folder does not exist. Without --once, a
+missing folder, at start or later, is logged as an error and retried
+each round, so the folder may be on media that is mounted later. A watch
+stopped by SIGINT or SIGTERM exits 0 when it is waiting for the next
+round, and 130 when it is stopped during a round, such as in the middle
+of an import.`,
 		Example: `  stella ouk watch /srv/stella/drop
   stella ouk watch --once --key cosign.pub /media/usb`,
 		Args: cobra.ExactArgs(1),
@@ -112,6 +115,10 @@ func (w *watcher) run(ctx context.Context) error {
 	}
 	info, err := os.Stat(dir)
 	switch {
+	case errors.Is(err, os.ErrNotExist) && !o.once:
+		// A folder on removable media may be mounted after the service
+		// starts, so the rounds wait for it as for a folder that vanishes
+		// later.
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("drop folder %q does not exist; create it, or check the path: %w", dir, err)
 	case err != nil:
@@ -129,8 +136,7 @@ func (w *watcher) run(ctx context.Context) error {
 			if o.once {
 				return err
 			}
-			w.roundFailures.failed(w.log, w.now(), "scanning drop folder failed; retrying next round", dir,
-				"dir", dir, "error", err)
+			w.roundFailed(err)
 		} else {
 			w.roundFailures.succeeded(w.log, "drop folder scanned again after failed rounds")
 		}
@@ -151,6 +157,17 @@ func (w *watcher) run(ctx context.Context) error {
 		case <-time.After(o.interval):
 		}
 	}
+}
+
+// roundFailed logs the error of a round that failed before it reached the
+// kits, unless the same failure was logged recently, and names a missing
+// drop folder as such.
+func (w *watcher) roundFailed(err error) {
+	msg := "scanning drop folder failed; retrying next round"
+	if _, statErr := os.Stat(w.dir); errors.Is(statErr, os.ErrNotExist) {
+		msg = "drop folder does not exist; retrying each round until it is created or mounted"
+	}
+	w.roundFailures.failed(w.log, w.now(), msg, w.dir, "dir", w.dir, "error", err)
 }
 
 // rejectedSummary returns the error message of a --once run that ends with
