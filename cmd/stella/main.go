@@ -55,7 +55,7 @@ func main() {
 	if jsonRequested(cmd, os.Args[1:]) && stdout.n == 0 {
 		// A script that reads stdout gets the outcome without parsing
 		// stderr; commands that printed a result of their own keep it.
-		_ = writeJSON(os.Stdout, commandFailure{Status: "failed", Command: cmd.CommandPath(), Error: err.Error(), ExitCode: code})
+		_ = writeJSON(os.Stdout, failureObject(cmd, os.Args[1:], err, code))
 	}
 	if errors.As(err, new(loggedError)) {
 		os.Exit(code)
