@@ -162,7 +162,14 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("GET %s: server responded %s", e.URL, e.Status)
+	msg := fmt.Sprintf("GET %s: server responded %s", e.URL, e.Status)
+	if e.Code == http.StatusNotFound || e.Code == http.StatusGone {
+		msg += "; check the URL, whose path and file name most servers match case-sensitively. The server must " +
+			"send the kit file itself at that URL with 200 OK to a plain GET, and should answer Range requests " +
+			"and send an ETag or Last-Modified header, so that a broken download resumes. " +
+			"Or copy the file to this host and import it from there"
+	}
+	return msg
 }
 
 // Temporary reports whether the status is worth another attempt.

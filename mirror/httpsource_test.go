@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -246,5 +247,20 @@ func TestHTTPReaderCutEveryRangeResponse(t *testing.T) {
 	}
 	if n, least := int(requests.Load()), len(body)/cutAt; n < least {
 		t.Errorf("%d requests, want at least %d", n, least)
+	}
+}
+
+func TestHTTPReaderNotFoundAdvises(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	_, err := OpenHTTP(context.Background(), srv.Client(), srv.URL+"/nope.tar.zst", nil)
+	if err == nil {
+		t.Fatal("OpenHTTP of a missing file succeeded")
+	}
+	for _, want := range []string{"server responded 404", "check the URL", "200 OK", "Range requests",
+		"copy the file to this host"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +55,47 @@ func TestRejectedImportLeavesNoNewStore(t *testing.T) {
 	e.must("--store", fresh, "ouk", "import", "--key", e.pub, series[0].full)
 	if _, err := os.Stat(filepath.Join(fresh, "db")); err != nil {
 		t.Errorf("store of a successful import: %v", err)
+	}
+}
+
+// TestNewStoreAmongOtherFilesWarns checks that an import which creates a
+// store in a folder of other files, such as a feed folder given to
+// --store by mistake, warns and names the folder. A folder that contains
+// only store files, or an existing store, gets no warning.
+func TestNewStoreAmongOtherFilesWarns(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1")
+	const warning = "a folder that contains other files but no store"
+
+	feeds := filepath.Join(e.dir, "feeds")
+	if err := os.MkdirAll(filepath.Join(feeds, "osv"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("--store", feeds, "ouk", "import", "--key", e.pub, kit)
+	if r.code != 0 {
+		t.Fatalf("import into a folder of other files: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{warning, feeds, "--store", "osv"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("import into a folder of other files: stderr does not mention %q:\n%s", want, r.stderr)
+		}
+	}
+	r = e.run("--store", feeds, "ouk", "import", "--key", e.pub, kit)
+	if strings.Contains(r.stderr, warning) {
+		t.Errorf("import into an existing store warns about a new store:\n%s", r.stderr)
+	}
+
+	// keys/ and config.yaml belong to a store folder that an operator
+	// prepared before the first import.
+	prepared := filepath.Join(e.dir, "prepared")
+	if err := os.MkdirAll(filepath.Join(prepared, "keys"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(prepared, "config.yaml"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = e.run("--store", prepared, "ouk", "import", "--key", e.pub, kit)
+	if r.code != 0 || strings.Contains(r.stderr, warning) {
+		t.Errorf("import into a prepared store folder: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }

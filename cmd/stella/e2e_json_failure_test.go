@@ -40,6 +40,13 @@ func TestJSONFailureOnStdout(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &imp); err != nil || imp.Command != "stella ouk import" || imp.Source != missing {
 		t.Errorf("import failure JSON %+v (%v)\n%s", imp, err, r.stdout)
 	}
+	// A bad flag stops import before it runs, and the object still names
+	// the source.
+	r = e.run("ouk", "import", "-o", "json", "--lock-timeout=abc", missing)
+	imp = importFailure{}
+	if err := json.Unmarshal([]byte(r.stdout), &imp); err != nil || imp.Source != missing || imp.ExitCode != exitUsage {
+		t.Errorf("import failure JSON after a bad flag %+v (%v)\n%s", imp, err, r.stdout)
+	}
 
 	// verify prints its report, failed checks included, and nothing more.
 	kit := e.buildKit("kit.tar")

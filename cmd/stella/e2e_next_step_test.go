@@ -272,3 +272,24 @@ func copyExecutable(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// TestPushShortDigestNamesMinimum checks that push names the digest prefix
+// rule when its KIT argument is hex digits that no file has as its name
+// and that are too short, or in the wrong case, for a digest prefix.
+func TestPushShortDigestNamesMinimum(t *testing.T) {
+	e := newEnv(t)
+	// Nothing listens on port 9, and the kit argument fails first.
+	target := "127.0.0.1:9/stella/kit:t"
+
+	r := e.run("ouk", "push", "--plain-http", "865", target)
+	assertFailure(t, "push of a three-digit prefix", r, exitError, "stat 865",
+		"at least four hex digits", "sha256:865")
+
+	r = e.run("ouk", "push", "--plain-http", "865AB", target)
+	assertFailure(t, "push of an upper-case prefix", r, exitError, "lower-case hex digits", "865ab")
+
+	r = e.run("ouk", "push", "--plain-http", "kit-30.tar.zst", target)
+	if strings.Contains(r.stderr, "hex digits") {
+		t.Errorf("push of a missing kit file names the digest prefix rule:\n%s", r.stderr)
+	}
+}

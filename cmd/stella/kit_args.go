@@ -21,10 +21,14 @@ func checkLocalKitArg(command, arg string) error {
 	}
 	switch scheme {
 	case "oci":
+		// The command has no --plain-http flag, so it cannot tell whether
+		// the registry needs oras's --from-plain-http, and names both.
 		return usagef("%s reads kit files and layout folders, not registry sources such as %s. "+
 			"`stella ouk import %s` verifies a kit in a registry before it activates it; "+
-			"to %s the kit first, copy it into a layout folder with `oras cp -r --to-oci-layout %s DIR:TAG` and pass DIR",
-			command, arg, arg, command, rest)
+			"to %s the kit first, copy it into a layout folder with `oras cp -r --to-oci-layout %s DIR:TAG` "+
+			"(or `oras cp -r --from-plain-http --to-oci-layout %s DIR:TAG` for a registry served over plain HTTP) "+
+			"and pass DIR",
+			command, arg, arg, command, rest, rest)
 	case "http", "https":
 		return usagef("%s reads kit files and layout folders, not URLs such as %s; "+
 			"download the kit file first, or import it with `stella ouk import %s`, which verifies it before it activates it",

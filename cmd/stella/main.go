@@ -55,7 +55,7 @@ func main() {
 	if jsonRequested(cmd, os.Args[1:]) && stdout.n == 0 {
 		// A script that reads stdout gets the outcome without parsing
 		// stderr; commands that printed a result of their own keep it.
-		_ = writeJSON(os.Stdout, commandFailure{Status: "failed", Command: cmd.CommandPath(), Error: err.Error(), ExitCode: code})
+		_ = writeJSON(os.Stdout, failureObject(cmd, os.Args[1:], err, code))
 	}
 	if errors.As(err, new(loggedError)) {
 		os.Exit(code)
@@ -115,13 +115,44 @@ func jsonRequested(cmd *cobra.Command, args []string) bool {
 }
 
 // interruptedMessage returns the line printed when an interrupt stops
-// cmd.
+// cmd: what the command leaves behind and what to do next.
 func interruptedMessage(cmd *cobra.Command) string {
-	switch {
-	case cmd != nil && (cmd.Name() == "push" || cmd.Name() == "mirror"):
+	name := ""
+	if cmd != nil {
+		name = cmd.Name()
+	}
+	switch name {
+	case "push", "mirror":
 		return "Interrupted: run the same command again; it skips the blobs the registry already holds."
+	case "build":
+		// Build renames its files into place only once all are complete.
+		if flagIsTrue(cmd, "delta") {
+			return "Interrupted: neither the kit nor its delta was written, and files already under their names " +
+				"are unchanged; run the same command again to build both."
+		}
+		return "Interrupted: no kit was written, and a file already under the output name is unchanged; " +
+			"run the same command again to build the kit."
+	case "delta":
+		return "Interrupted: no delta was written, and a file already under the output name is unchanged; " +
+			"run the same command again to write the delta."
+	case "gc":
+		if flagIsTrue(cmd, "dry-run") {
+			return "Interrupted: a dry run removes nothing; run the same command again for the full report."
+		}
+		return "Interrupted: gc may have removed some blobs already, so a kit that it does not keep may be gone " +
+			"from the store; the active kit and the kits gc keeps are intact. Run the same command again to " +
+			"finish, or `stella ouk gc --dry-run` to list the kits it keeps."
+	case "verify", "inspect", "status", "history", "lookup", "scan":
+		// These open the store, if at all, only for reading.
+		return "Interrupted: this command changes nothing; run it again for its result."
 	}
 	return "Interrupted: the active kit is unchanged; run the same command again to finish the work."
+}
+
+// flagIsTrue reports whether cmd has the boolean flag name and it is set.
+func flagIsTrue(cmd *cobra.Command, name string) bool {
+	f := cmd.Flags().Lookup(name)
+	return f != nil && f.Value.String() == "true"
 }
 
 // loggedError is an error that the command has logged already, in the

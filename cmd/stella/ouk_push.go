@@ -103,7 +103,8 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 			return err
 		}
 	default:
-		return fmt.Errorf("opening kit: %w; name a kit file, a layout folder, \"active\" or a kit digest from `stella ouk history`", statErr)
+		return fmt.Errorf("opening kit: %w; name a kit file, a layout folder, \"active\" or a kit digest from `stella ouk history`%s",
+			statErr, digestPrefixAdvice(kit))
 	}
 	if o.out.json() {
 		return writeJSON(cmd.OutOrStdout(), res)
@@ -144,6 +145,25 @@ func (o *pushOptions) pushStored(ctx context.Context, cmd *cobra.Command, g *glo
 		return nil, err
 	}
 	return mirror.PushKit(ctx, store, index, repo, tag, opts)
+}
+
+// digestPrefixAdvice returns the rule that arg breaks when it is hex digits
+// meant as a digest prefix that isStoredKitArg does not accept: fewer than
+// four digits without "sha256:", or upper-case ones. It returns "" for any
+// other argument.
+func digestPrefixAdvice(arg string) string {
+	lower := strings.ToLower(arg)
+	if arg == "" || len(arg) > 64 || strings.Trim(lower, "0123456789abcdef") != "" {
+		return ""
+	}
+	if len(arg) < 4 {
+		return fmt.Sprintf("; a digest prefix without sha256: needs at least four hex digits, so give more of the "+
+			"digest, or write sha256:%s", lower)
+	}
+	if lower != arg {
+		return fmt.Sprintf("; a digest prefix is written in lower-case hex digits, such as %s", lower)
+	}
+	return ""
 }
 
 func looksLikeDigest(s string) bool {

@@ -77,6 +77,9 @@ func (g *globalOptions) openStoreWith(opts cas.Options) (*cas.Store, string, err
 	if err := checkStoreFolderAccess(dir, opts.ReadOnlyIfUnwritable); err != nil {
 		return nil, "", err
 	}
+	if !opts.ReadOnlyIfUnwritable {
+		warnNewStoreAmongOtherFiles(opts.Logger, dir)
+	}
 	opts.HolderCommand = g.command
 	// The content store creates the store folder again when the process
 	// that it waited for removed it, as after a rejected first import.
@@ -93,6 +96,44 @@ func (g *globalOptions) openStoreWith(opts cas.Options) (*cas.Store, string, err
 		return nil, "", fmt.Errorf("opening store %s: %w", dir, err)
 	}
 	return s, dir, nil
+}
+
+// warnNewStoreAmongOtherFiles logs a warning when the store folder dir
+// contains no content store yet, so that opening it creates one, but
+// contains files other than those of a store. Without it, such a folder,
+// like a feed folder given to --store by mistake, gets a db/ folder
+// silently. A lost+found folder, as at the root of a dedicated volume, does
+// not count.
+func warnNewStoreAmongOtherFiles(log *slog.Logger, dir string) {
+	if log == nil {
+		return
+	}
+	if _, err := os.Lstat(filepath.Join(dir, storeDBDir)); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	var others []string
+	for _, e := range entries {
+		switch e.Name() {
+		case storeKeysDir, configFile, "lost+found":
+			continue
+		}
+		others = append(others, e.Name())
+	}
+	if len(others) == 0 {
+		return
+	}
+	const maxListed = 3
+	listed := strings.Join(others[:min(len(others), maxListed)], ", ")
+	if len(others) > maxListed {
+		listed += fmt.Sprintf(" and %d more", len(others)-maxListed)
+	}
+	log.Warn(fmt.Sprintf("creating a new store in %s, a folder that contains other files but no store; if the store "+
+		"belongs elsewhere, check --store and $STELLA_HOME, and remove %s if it remains", dir, filepath.Join(dir, storeDBDir)),
+		"entries", listed)
 }
 
 // storeInUseError describes err, from an Open of the store in dir that

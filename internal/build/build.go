@@ -215,10 +215,14 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := CreateParentFolder(opts.Output); err != nil {
 		return nil, err
 	}
-	size, err := layout.WriteTarFile(ctx, opts.Output, index, b.src, layout.TarOptions{Compression: comp, ModTime: created})
+	// The kit stays in a temporary file until the delta, if any, is
+	// written too, so an interrupted or failed build leaves neither file.
+	pendingKit, err := layout.WritePendingTarFile(ctx, opts.Output, index, b.src,
+		layout.TarOptions{Compression: comp, ModTime: created})
 	if err != nil {
 		return nil, err
 	}
+	defer pendingKit.Discard()
 	res := &Result{
 		Output:   opts.Output,
 		Digest:   bundleDesc.Digest.String(),
@@ -226,7 +230,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		Sequence: meta.Sequence,
 		Created:  created,
 		Expires:  meta.Expires,
-		Size:     size,
+		Size:     pendingKit.Size(),
 		Layers:   b.layerCount,
 		Signed:   opts.Signer != nil,
 		Summary:  summary,
@@ -240,11 +244,28 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if len(opts.Images) == 0 {
 		res.BaseImages = res.Images
 	}
-	if opts.DeltaOutput != "" {
-		if res.Delta, err = b.writeDelta(ctx, index); err != nil {
+	if opts.DeltaOutput == "" {
+		if err := pendingKit.Commit(); err != nil {
 			return nil, err
 		}
+		return res, nil
 	}
+	deltaRes, pendingDelta, err := b.writeDelta(ctx, index)
+	if err != nil {
+		return nil, err
+	}
+	defer pendingDelta.Discard()
+	// Commit checks no context, so a signal from here on no longer stops
+	// the build between the two renames. The kit goes first: should the
+	// second rename fail, `stella ouk delta` can write the delta from it.
+	if err := pendingKit.Commit(); err != nil {
+		return nil, err
+	}
+	if err := pendingDelta.Commit(); err != nil {
+		return nil, err
+	}
+	delta.LogWritten(opts.Logger, deltaRes)
+	res.Delta = deltaRes
 	return res, nil
 }
 
@@ -293,17 +314,17 @@ func CreateParentFolder(path string) error {
 	return nil
 }
 
-// writeDelta writes the delta from the base kit to the kit just built,
-// reading the new kit's blobs from the build's own sources.
-func (b *builder) writeDelta(ctx context.Context, index ocispec.Index) (*delta.Result, error) {
+// writeDelta writes the delta from the base kit to the kit just built to a
+// temporary file, reading the new kit's blobs from the build's own sources.
+func (b *builder) writeDelta(ctx context.Context, index ocispec.Index) (*delta.Result, *layout.PendingTarFile, error) {
 	target, err := delta.FromStorage(ctx, b.src, index)
 	if err != nil {
-		return nil, fmt.Errorf("reading the new kit for the delta: %w", err)
+		return nil, nil, fmt.Errorf("reading the new kit for the delta: %w", err)
 	}
 	if err := CreateParentFolder(b.opts.DeltaOutput); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return delta.WriteFile(ctx, b.opts.DeltaOutput, b.base, target,
+	return delta.WritePendingFile(ctx, b.opts.DeltaOutput, b.base, target,
 		delta.Options{Signer: b.opts.Signer, Created: b.created, Logger: b.opts.Logger})
 }
 

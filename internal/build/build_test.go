@@ -256,6 +256,57 @@ func TestBuildCreatesOutputFolders(t *testing.T) {
 	}
 }
 
+// A build with a delta renames both files only once both are written, so
+// a build that fails on the delta leaves the kit's old file as it was and
+// no temporary file behind.
+func TestBuildDeltaFailureWritesNeither(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.tar")
+	baseOpts := fixtureOptions(t, base)
+	baseOpts.Sequence = 1
+	if _, err := Build(context.Background(), baseOpts); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outDir := filepath.Join(dir, "out")
+	if err := os.Mkdir(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	full := filepath.Join(outDir, "next.tar")
+	oldKit := []byte("kit of an earlier build")
+	if err := os.WriteFile(full, oldKit, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	opts := fixtureOptions(t, full)
+	opts.Version, opts.Sequence, opts.Base = "1.0.1", 2, base
+	// The delta's folder cannot be created under a file, so the delta
+	// fails after the kit is written.
+	opts.DeltaOutput = filepath.Join(file, "next.delta.tar")
+	if _, err := Build(context.Background(), opts); err == nil {
+		t.Fatal("build with a delta under a file succeeded")
+	}
+	got, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatalf("the kit's earlier file is gone: %v", err)
+	}
+	if !bytes.Equal(got, oldKit) {
+		t.Errorf("a build whose delta failed replaced the kit %s", full)
+	}
+	entries, err := os.ReadDir(outDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != "next.tar" {
+			t.Errorf("a failed build left %s in %s", e.Name(), outDir)
+		}
+	}
+}
+
 func TestBuildOutputUnderFileFails(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")

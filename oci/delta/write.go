@@ -227,9 +227,26 @@ func (p *Plan) tarOptions(opts Options, modTime time.Time) layout.TarOptions {
 // compressed by out's suffix. It writes a temporary file beside out and
 // renames it, so a failure never leaves a partial delta under out.
 func WriteFile(ctx context.Context, out string, base, target *Kit, opts Options) (*Result, error) {
-	comp, err := layout.CompressionFromName(out)
+	res, pending, err := WritePendingFile(ctx, out, base, target, opts)
 	if err != nil {
 		return nil, err
+	}
+	defer pending.Discard()
+	if err := pending.Commit(); err != nil {
+		return nil, err
+	}
+	LogWritten(opts.Logger, res)
+	return res, nil
+}
+
+// WritePendingFile computes the delta as WriteFile does and writes it to a
+// temporary file beside out, which the caller renames into place with the
+// returned file's Commit, or removes with its Discard. The Result already
+// names out.
+func WritePendingFile(ctx context.Context, out string, base, target *Kit, opts Options) (*Result, *layout.PendingTarFile, error) {
+	comp, err := layout.CompressionFromName(out)
+	if err != nil {
+		return nil, nil, err
 	}
 	opts.Compression = comp
 	if opts.Logger == nil {
@@ -237,21 +254,29 @@ func WriteFile(ctx context.Context, out string, base, target *Kit, opts Options)
 	}
 	p, err := Compute(ctx, base, target, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	modTime := opts.Created
 	if modTime.IsZero() {
 		modTime = target.Meta.Created
 	}
-	size, err := layout.WriteTarFile(ctx, out, p.Index, p.Source, p.tarOptions(opts, modTime))
+	pending, err := layout.WritePendingTarFile(ctx, out, p.Index, p.Source, p.tarOptions(opts, modTime))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p.Result.Output = out
-	p.Result.Size = size
-	opts.Logger.Info("delta written", "version", p.Result.Version, "digest", p.Result.Digest,
-		"base", p.Result.BaseVersion, "blobs", p.Result.BlobsIncluded, "omitted", p.Result.BlobsOmitted, "bytes", size)
-	return &p.Result, nil
+	p.Result.Size = pending.Size()
+	return &p.Result, pending, nil
+}
+
+// LogWritten logs at info level a delta that is in place under its output
+// name.
+func LogWritten(logger *slog.Logger, res *Result) {
+	if logger == nil {
+		return
+	}
+	logger.Info("delta written", "version", res.Version, "digest", res.Digest,
+		"base", res.BaseVersion, "blobs", res.BlobsIncluded, "omitted", res.BlobsOmitted, "bytes", res.Size)
 }
 
 // twoSources reads from first, then from second.

@@ -19,42 +19,99 @@ import (
 // out. It first removes the temporary files that earlier writes of out left
 // when they were killed; see removeStaleTemps.
 func WriteTarFile(ctx context.Context, out string, index ocispec.Index, src content.ReadOnlyStorage, opts TarOptions) (int64, error) {
+	pending, err := WritePendingTarFile(ctx, out, index, src, opts)
+	if err != nil {
+		return 0, err
+	}
+	defer pending.Discard()
+	if err := pending.Commit(); err != nil {
+		return 0, err
+	}
+	return pending.Size(), nil
+}
+
+// PendingTarFile is a layout tar stream written in full to a hidden
+// temporary file beside its output, and not yet renamed into place.
+// Writing each file of a set as pending, then committing them all, makes
+// the files of the set appear together.
+type PendingTarFile struct {
+	out  string
+	tmp  *os.File
+	size int64
+	done bool
+}
+
+// WritePendingTarFile writes the layout as WriteTar does into a temporary
+// file beside out and syncs it, but leaves out itself unchanged until
+// Commit. The caller must call Discard, which removes the temporary file
+// unless Commit has renamed it. Like WriteTarFile, it first removes the
+// temporary files that killed writes of out left; see removeStaleTemps.
+func WritePendingTarFile(ctx context.Context, out string, index ocispec.Index, src content.ReadOnlyStorage,
+	opts TarOptions) (*PendingTarFile, error) {
 	removeStaleTemps(out)
 	tmp, err := os.CreateTemp(filepath.Dir(out), tempPrefix(out)+"*")
 	if err != nil {
-		return 0, fmt.Errorf("creating %s: %w", out, err)
+		return nil, fmt.Errorf("creating %s: %w", out, err)
 	}
-	defer os.Remove(tmp.Name())
+	p := &PendingTarFile{out: out, tmp: tmp}
 	// The lock marks the file as in use for removeStaleTemps of another
-	// build. The kernel drops it when the process exits, even by kill -9.
-	// Where the file system has no flock, the file goes unlocked and other
-	// builds leave it alone.
+	// build, until Commit or Discard closes the file. The kernel drops it
+	// when the process exits, even by kill -9. Where the file system has
+	// no flock, the file goes unlocked and other builds leave it alone
+	// for staleTempAge.
 	_ = unix.Flock(int(tmp.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 
-	if err := WriteTar(ctx, tmp, index, src, opts); err != nil {
-		tmp.Close()
-		return 0, fmt.Errorf("writing %s: %w", out, err)
+	if err := p.write(ctx, index, src, opts); err != nil {
+		p.Discard()
+		return nil, fmt.Errorf("writing %s: %w", out, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return 0, fmt.Errorf("writing %s: %w", out, err)
-	}
-	info, err := tmp.Stat()
-	if err != nil {
-		tmp.Close()
-		return 0, fmt.Errorf("writing %s: %w", out, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return 0, fmt.Errorf("writing %s: %w", out, err)
-	}
+	return p, nil
+}
 
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return 0, fmt.Errorf("writing %s: %w", out, err)
+func (p *PendingTarFile) write(ctx context.Context, index ocispec.Index, src content.ReadOnlyStorage, opts TarOptions) error {
+	if err := WriteTar(ctx, p.tmp, index, src, opts); err != nil {
+		return err
 	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return 0, fmt.Errorf("moving %s into place: %w", out, err)
+	if err := p.tmp.Sync(); err != nil {
+		return err
 	}
-	return info.Size(), nil
+	info, err := p.tmp.Stat()
+	if err != nil {
+		return err
+	}
+	p.size = info.Size()
+	return os.Chmod(p.tmp.Name(), 0o644)
+}
+
+// Size returns the size of the written file in bytes.
+func (p *PendingTarFile) Size() int64 { return p.size }
+
+// Commit renames the temporary file to the output, replacing any file
+// there. It checks no context, so once every file of a set is pending, a
+// cancellation can no longer leave the set half renamed.
+func (p *PendingTarFile) Commit() error {
+	if p.done {
+		return fmt.Errorf("moving %s into place: the file was already committed or discarded", p.out)
+	}
+	if err := os.Rename(p.tmp.Name(), p.out); err != nil {
+		return fmt.Errorf("moving %s into place: %w", p.out, err)
+	}
+	p.done = true
+	if err := p.tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", p.out, err)
+	}
+	return nil
+}
+
+// Discard closes and removes the temporary file. After Commit it does
+// nothing, and calling it more than once is harmless.
+func (p *PendingTarFile) Discard() {
+	if p.done {
+		return
+	}
+	p.done = true
+	p.tmp.Close()
+	_ = os.Remove(p.tmp.Name())
 }
 
 // staleTempAge is how long a temporary file of WriteTarFile must have gone

@@ -96,3 +96,49 @@ func TestWriteTarFileRemovesStaleTemps(t *testing.T) {
 		}
 	}
 }
+
+func TestPendingTarFileAppearsOnCommit(t *testing.T) {
+	index, store := sampleStore(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "kit.tar")
+	pending, err := WritePendingTarFile(context.Background(), out, index, store, TarOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pending.Discard()
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("the output exists before Commit: %v", err)
+	}
+	if err := pending.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(out)
+	if err != nil {
+		t.Fatalf("the output is missing after Commit: %v", err)
+	}
+	if info.Size() != pending.Size() {
+		t.Errorf("Size() = %d, the file has %d bytes", pending.Size(), info.Size())
+	}
+	pending.Discard()
+	if _, err := os.Stat(out); err != nil {
+		t.Errorf("Discard after Commit removed the output: %v", err)
+	}
+}
+
+func TestPendingTarFileDiscardLeavesNothing(t *testing.T) {
+	index, store := sampleStore(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "kit.tar")
+	pending, err := WritePendingTarFile(context.Background(), out, index, store, TarOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending.Discard()
+	names, _ := os.ReadDir(dir)
+	if len(names) != 0 {
+		t.Errorf("Discard left %d files in the folder", len(names))
+	}
+	if err := pending.Commit(); err == nil {
+		t.Errorf("Commit after Discard succeeded")
+	}
+}
