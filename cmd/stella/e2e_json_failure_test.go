@@ -32,6 +32,9 @@ func TestJSONFailureOnStdout(t *testing.T) {
 			!strings.Contains(r.stderr, got.Error) {
 			t.Errorf("%s: exit %d, JSON %+v, stderr %q", want, r.code, got, r.stderr)
 		}
+		if got.Reason == "" {
+			t.Errorf("%s: failure object has no reason: %s", want, r.stdout)
+		}
 	}
 
 	// import prints its own failure, which names the command too.
@@ -47,6 +50,9 @@ func TestJSONFailureOnStdout(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &imp); err != nil || imp.Source != missing || imp.ExitCode != exitUsage {
 		t.Errorf("import failure JSON after a bad flag %+v (%v)\n%s", imp, err, r.stdout)
 	}
+	if imp.Reason != "invalid-argument" {
+		t.Errorf("import after a bad flag: reason %q, want invalid-argument", imp.Reason)
+	}
 
 	// verify prints its report, failed checks included, and nothing more.
 	kit := e.buildKit("kit.tar")
@@ -57,6 +63,14 @@ func TestJSONFailureOnStdout(t *testing.T) {
 		t.Errorf("verify with a missing signature file: exit %d, stderr %q", r.code, r.stderr)
 	}
 	_, otherPub := e.keygen("other")
+	r = e.run("ouk", "import", "--key", otherPub, "-o", "json", kit)
+	imp = importFailure{}
+	if err := json.Unmarshal([]byte(r.stdout), &imp); err != nil || imp.ExitCode != exitRejected {
+		t.Errorf("import with another key: exit %d, JSON %+v (%v)\n%s", r.code, imp, err, r.stdout)
+	}
+	if imp.Reason != "signature" {
+		t.Errorf("import with another key: reason %q, want signature", imp.Reason)
+	}
 	r = e.run("ouk", "verify", "--key", otherPub, "-o", "json", kit)
 	var rep verifyReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != exitRejected || err != nil || rep.Embedded.Status != "failed" {

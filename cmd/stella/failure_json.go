@@ -18,10 +18,11 @@ func failureObject(cmd *cobra.Command, args []string, err error, code int) any {
 	if cmd.CommandPath() == "stella ouk import" {
 		if operands := commandOperands(cmd, args); len(operands) == 1 {
 			return importFailure{Status: "failed", Command: cmd.CommandPath(),
-				Source: mirror.RedactURL(operands[0]), Error: err.Error(), ExitCode: code}
+				Source: mirror.RedactURL(operands[0]), Error: err.Error(), Reason: failureReason(err, code), ExitCode: code}
 		}
 	}
-	return commandFailure{Status: "failed", Command: cmd.CommandPath(), Error: err.Error(), ExitCode: code}
+	return commandFailure{Status: "failed", Command: cmd.CommandPath(), Error: err.Error(),
+		Reason: failureReason(err, code), ExitCode: code}
 }
 
 // commandOperands returns the arguments of cmd in args, the raw command

@@ -74,6 +74,7 @@ type commandFailure struct {
 	Status   string `json:"status"`
 	Command  string `json:"command"`
 	Error    string `json:"error"`
+	Reason   string `json:"reason"`
 	ExitCode int    `json:"exitCode"`
 }
 

@@ -76,7 +76,7 @@ With -o json, a failed import prints {"status": "failed", "command", "source",
 					code = exitInterrupted
 				}
 				_ = writeJSON(cmd.OutOrStdout(), importFailure{Status: "failed", Command: cmd.CommandPath(),
-					Source: mirror.RedactURL(args[0]), Error: err.Error(), ExitCode: code})
+					Source: mirror.RedactURL(args[0]), Error: err.Error(), Reason: failureReason(err, code), ExitCode: code})
 			}
 			return err
 		},
@@ -293,6 +293,7 @@ type importFailure struct {
 	Command  string `json:"command"`
 	Source   string `json:"source"`
 	Error    string `json:"error"`
+	Reason   string `json:"reason"`
 	ExitCode int    `json:"exitCode"`
 }
 

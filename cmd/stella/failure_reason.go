@@ -1,0 +1,60 @@
+package main
+
+import (
+	"errors"
+	"io"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// failureReasons maps the error kinds of the product to the reason codes
+// of the JSON failure objects, in the order exitCode checks them, so that
+// an error that wraps two kinds gets the reason that matches its exit code.
+var failureReasons = []struct {
+	err    error
+	reason string
+}{
+	{errdef.ErrInvalidArgument, "invalid-argument"},
+	{errdef.ErrStoreInUse, "store-in-use"},
+	{errdef.ErrDiskFull, "disk-full"},
+	{errdef.ErrTransferFailed, "transfer-failed"},
+	{errdef.ErrSignature, "signature"},
+	{errdef.ErrDowngrade, "downgrade"},
+	{errdef.ErrExpired, "expired"},
+	{errdef.ErrBaseMissing, "base-missing"},
+	{errdef.ErrInvalidKit, "invalid-kit"},
+	{errdef.ErrDigestMismatch, "digest-mismatch"},
+	{errdef.ErrSizeMismatch, "size-mismatch"},
+	{errdef.ErrUnsafePath, "unsafe-path"},
+	{errdef.ErrUnknownCompression, "unknown-compression"},
+	{errdef.ErrSizeExceedsLimit, "size-exceeds-limit"},
+	{io.ErrUnexpectedEOF, "invalid-kit"},
+	{errdef.ErrInvalidRecord, "invalid-record"},
+	{errdef.ErrEmptyFeed, "empty-feed"},
+	{errdef.ErrSourceMissing, "source-missing"},
+	{errdef.ErrMassRemoval, "mass-removal"},
+	{errdef.ErrAlreadyExists, "already-exists"},
+	{errdef.ErrNotFound, "not-found"},
+}
+
+// failureReason returns the stable reason code of err, a failure that ends
+// the process with exit code code, for the reason field of a JSON failure
+// object. Scripts can branch on it instead of matching the message, whose
+// wording may change between releases.
+func failureReason(err error, code int) string {
+	if code == exitInterrupted {
+		return "interrupted"
+	}
+	if errors.As(err, new(usageError)) {
+		return "invalid-argument"
+	}
+	for _, r := range failureReasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	if errors.As(err, new(rejectedKitsError)) {
+		return "rejected"
+	}
+	return "error"
+}
