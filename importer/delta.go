@@ -21,8 +21,9 @@ import (
 // is not signed and may lack the annotations, as in a folder that oras
 // wrote, so it only ever causes a rejection. A tar stream without the
 // annotations gets the check from checkOmittedEarly once the manifest has
-// arrived, and finish checks the signed manifest in any case. src is nil
-// for a tar stream.
+// arrived, and readStream holds that rejection until the end of the
+// stream, which may carry the omitted blobs. finish checks the signed
+// manifest in any case. src is nil for a tar stream.
 func (s *session) checkDeltaEarly(ctx context.Context, index ocispec.Index, src content.ReadOnlyStorage) error {
 	if s.targetActive(ctx, index) {
 		// A delta of the active kit needs no base: finish reports the

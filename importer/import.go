@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
 	"stella-ops.org/ouk/oci/layout"
 )
 
@@ -55,6 +57,11 @@ func ImportFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.
 	}
 	s := newSession(opts)
 	defer s.discardTables()
+	carries := func(cfg delta.Config) (bool, error) { return cfg.CarriedBy(ctx, src) }
+	index, err := s.withoutCarriedDelta(ctx, src, index, carries)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.copyFrom(ctx, src, index); err != nil {
 		err = s.opts.Store.WrapDiskFull(err)
 		s.failedReading(ctx, err)
@@ -209,6 +216,7 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 			if !stored {
 				tr.SkipBlob()
 			}
+			s.streamed[desc.Digest] = true
 			if err := guard.seen(ctx, desc, stored); err != nil {
 				return nil, err
 			}
@@ -221,7 +229,13 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 				}
 				if !s.omittedChecked {
 					if s.omittedChecked, err = s.checkOmittedEarly(ctx, s.opts.Store, *index); err != nil {
-						return nil, err
+						if !errors.Is(err, errdef.ErrBaseMissing) || namesBase(*index) {
+							return nil, err
+						}
+						// index.json names no base, as in a tar of a folder that oras
+						// wrote, so the rest of the stream may carry the omitted blobs.
+						s.deferredBase = err
+						s.omittedChecked = true
 					}
 				}
 			}
@@ -236,7 +250,27 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 	if err := s.checkReferenced(ctx, *index); err != nil {
 		return nil, err
 	}
-	return index, nil
+	full, err := s.withoutCarriedDelta(ctx, s.opts.Store, *index, s.streamCarries)
+	if err != nil {
+		return nil, err
+	}
+	if s.deferredBase != nil && slices.ContainsFunc(full.Manifests, delta.IsDeltaEntry) {
+		return nil, s.deferredBase
+	}
+	return &full, nil
+}
+
+// namesBase reports whether an index.json entry of a delta manifest names
+// the base in its annotations, as stella writes a delta. Such a kit file
+// states that it leaves the omitted blobs out, so a stream import rejects
+// it as soon as it finds the base missing.
+func namesBase(index ocispec.Index) bool {
+	for _, d := range index.Manifests {
+		if _, _, ok := delta.BaseHint(d); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // checkBaseEarly rejects a delta whose base is absent as soon as its bundle

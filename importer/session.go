@@ -34,6 +34,13 @@ type session struct {
 	// baseChecked is set once the base of a delta was checked before
 	// anything was stored.
 	baseChecked bool
+	// streamed lists the blobs that a tar stream had an entry for, stored
+	// or found stored already.
+	streamed map[digest.Digest]bool
+	// deferredBase is the rejection of a delta in a tar stream whose base
+	// or omitted blobs the store lacks, held until the end of the stream,
+	// because the stream may carry those blobs itself (see readStream).
+	deferredBase error
 	// verifiedEarly is set once the stream guard has checked the signature
 	// of the bundle index, so finish does not check it again.
 	verifiedEarly bool
@@ -55,7 +62,7 @@ type session struct {
 }
 
 func newSession(opts Options) *session {
-	return &session{opts: opts, manifest: make(map[digest.Digest][]byte)}
+	return &session{opts: opts, manifest: make(map[digest.Digest][]byte), streamed: make(map[digest.Digest]bool)}
 }
 
 // store pushes one blob into the content store unless it is there already,

@@ -14,6 +14,7 @@ import (
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
 )
 
 // maxManifestSize is the largest manifest or index read into memory.
@@ -68,8 +69,7 @@ type kitRoots struct {
 	bundleIdx ocispec.Index
 	meta      oci.Meta
 	// referrers are the manifests in index.json whose subject is the bundle
-	// index (signatures, a delta manifest) or one of those (the signatures
-	// of a delta manifest), each listed after its subject.
+	// index, such as its signatures, but not a delta manifest.
 	referrers []kitReferrer
 	// base is the base kit when the kit is a delta, else nil.
 	base *deltaBase
@@ -131,21 +131,14 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 	if err != nil {
 		return nil, err
 	}
-	// Referrers of the bundle index come first, then referrers of those.
-	// Deeper chains do not occur in a kit and are left out.
+	// A delta manifest stays behind, and so do its signatures, whose
+	// subject it is. The registry holds the complete kit once the push
+	// is done, so a delta manifest there would only make every copy of
+	// the kit, such as one by `oras cp -r`, look like a delta.
 	for _, c := range candidates {
-		if c.subject.Digest == roots.bundle.Digest {
+		if c.subject.Digest == roots.bundle.Digest && c.artifactType != delta.ArtifactType {
 			c.subject = roots.bundle
 			roots.referrers = append(roots.referrers, c)
-		}
-	}
-	direct := len(roots.referrers)
-	for _, parent := range roots.referrers[:direct] {
-		for _, c := range candidates {
-			if c.subject.Digest == parent.desc.Digest {
-				c.subject = ocispec.Descriptor{MediaType: parent.desc.MediaType, Digest: parent.desc.Digest, Size: parent.desc.Size}
-				roots.referrers = append(roots.referrers, c)
-			}
 		}
 	}
 	return roots, nil

@@ -44,8 +44,8 @@ type PushResult struct {
 	Referrers    []Referrer `json:"referrers"`
 }
 
-// Referrer is a manifest attached to the bundle index or to another
-// referrer, such as the signature of a delta manifest.
+// Referrer is a manifest attached to the bundle index, such as a
+// signature.
 type Referrer struct {
 	Digest       string `json:"digest"`
 	ArtifactType string `json:"artifactType"`
@@ -196,11 +196,11 @@ func (e rewordedError) Error() string { return e.text }
 func (e rewordedError) Unwrap() error { return e.err }
 
 // PushKit publishes a kit read from src, whose index.json is index, to repo
-// and tags its bundle index with tag. The referrers listed in index follow
-// (signatures, and a delta manifest with its signatures), then an SBOM
-// referrer unless opts.SkipSBOMReferrer is set. Blobs the registry holds
-// already are not sent again. A delta whose base kit repo lacks returns an
-// error wrapping errdef.ErrBaseMissing.
+// and tags its bundle index with tag. The referrers of the bundle index
+// listed in index follow, such as its signatures, but no delta manifest
+// (see findRoots), then an SBOM referrer unless opts.SkipSBOMReferrer is
+// set. Blobs the registry holds already are not sent again. A delta whose
+// base kit repo lacks returns an error wrapping errdef.ErrBaseMissing.
 func PushKit(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, repo *remote.Repository, tag string, opts PushOptions) (*PushResult, error) {
 	p := newPusher(repo, opts.Logger)
 	if err := p.checkDeltaBase(ctx, index, src); err != nil {

@@ -24,9 +24,11 @@ type deltaBase struct {
 // findDeltaBase returns the base kit of a delta. It reads the delta
 // manifest from src when src contains it. Otherwise it uses the annotations
 // of the manifest's entry in index.json (which tools such as oras leave
-// out), or the bundle metadata when that marks the kit as a delta. src is
-// nil for a tar stream. The version of the delta comes from meta, else from
-// the bundle index in src, else from the tag in index.json.
+// out), or the bundle metadata when that marks the kit as a delta. A src
+// that carries every blob the delta omits holds a complete kit, which
+// needs no base. src is nil for a tar stream. The version of the delta
+// comes from meta, else from the bundle index in src, else from the tag in
+// index.json.
 func findDeltaBase(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, meta oci.Meta) (deltaBase, bool, error) {
 	target := meta.Version
 	if target == "" && src != nil {
@@ -35,11 +37,7 @@ func findDeltaBase(ctx context.Context, src content.ReadOnlyStorage, index ocisp
 	if target == "" {
 		target = indexVersion(index)
 	}
-	var fetcher content.Fetcher
-	if src != nil {
-		fetcher = src
-	}
-	base, version, ok, err := delta.FindBase(ctx, fetcher, index)
+	base, version, ok, err := delta.FindBase(ctx, src, index)
 	if err != nil {
 		return deltaBase{}, false, err
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -25,5 +27,52 @@ func TestDeltaOfActiveKitWithoutBase(t *testing.T) {
 	// A delta of a kit that is not active still needs its base.
 	if r := e.run("ouk", "import", "--key", e.pub, series[1].delta); r.code != exitRejected {
 		t.Errorf("import of night 2's delta over night 3: exit %d, want %d", r.code, exitRejected)
+	}
+}
+
+// TestInspectActiveDeltaWithoutBase checks that inspect agrees with import
+// on a delta of the active kit whose base gc removed: import reports the
+// kit as already active, so inspect must not call the delta rejected.
+func TestInspectActiveDeltaWithoutBase(t *testing.T) {
+	e := newEnv(t)
+	series := e.buildSeries(3)
+	e.importJSON(series[0].full)
+	e.importJSON(series[1].delta)
+	e.must("ouk", "gc", "--keep", "0")
+
+	inspect := func(site *env, kit string) (inspectReport, string) {
+		t.Helper()
+		var rep inspectReport
+		if err := json.Unmarshal([]byte(site.must("ouk", "inspect", "-o", "json", kit)), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep, site.must("ouk", "inspect", kit)
+	}
+	rep, text := inspect(e, series[1].delta)
+	if rep.BaseInStore == nil || *rep.BaseInStore {
+		t.Fatalf("baseInStore %v after gc --keep 0; this test needs the base kit removed", rep.BaseInStore)
+	}
+	if rep.Active == nil || !*rep.Active {
+		t.Errorf("inspect: active %v, want true", rep.Active)
+	}
+	if strings.Contains(text, "rejected") {
+		t.Errorf("inspect calls the delta of the active kit rejected:\n%s", text)
+	}
+	if !strings.Contains(text, "already active") {
+		t.Errorf("inspect does not say that the kit is already active:\n%s", text)
+	}
+	if res := e.importJSON(series[1].delta); !res.AlreadyActive {
+		t.Errorf("import of the delta: alreadyActive false, want true")
+	}
+
+	// A delta of a kit that is not active still needs its base.
+	other := newEnvWithKeys(t, e)
+	other.importJSON(series[2].full)
+	rep, text = inspect(other, series[1].delta)
+	if rep.Active == nil || *rep.Active {
+		t.Errorf("inspect on a store with night 3 active: active %v, want false", rep.Active)
+	}
+	if !strings.Contains(text, "import of this delta is rejected until kit night-01") {
+		t.Errorf("inspect does not say that import rejects the delta:\n%s", text)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -62,10 +63,45 @@ func copyLayout(t *testing.T, src, dst string, index ocispec.Index) {
 	}
 }
 
+// removeOmitted deletes from the layout folder dir the blobs that its
+// delta manifest declares omitted, which turns a complete copy into a
+// delta.
+func removeOmitted(t *testing.T, dir string) {
+	t.Helper()
+	blob := func(d digest.Digest) string { return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()) }
+	read := func(d digest.Digest, v any) {
+		raw, err := os.ReadFile(blob(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, v); err != nil {
+			t.Fatalf("decoding %s: %v", d, err)
+		}
+	}
+	var m ocispec.Manifest
+	read(deltaEntry(t, readLayoutIndex(t, dir)).Digest, &m)
+	var cfg struct {
+		Omitted []struct {
+			Digest digest.Digest `json:"digest"`
+		} `json:"omitted"`
+	}
+	read(m.Config.Digest, &cfg)
+	if len(cfg.Omitted) == 0 {
+		t.Fatal("the delta omits no blob, so the copy stays complete")
+	}
+	for _, o := range cfg.Omitted {
+		if err := os.Remove(blob(o.Digest)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestRegistryOrasCopyImports covers kits that `oras cp -r` copied from a
 // registry into layout folders. oras writes index.json entries without
 // the annotations stella gives them, tags the bundle index with the
-// registry tag and lists the kit's image indexes beside it.
+// registry tag and lists the kit's image indexes beside it. A copy out of
+// a registry is complete, so the delta here is such a copy without the
+// blobs its delta manifest omits.
 func TestRegistryOrasCopyImports(t *testing.T) {
 	reg := startRegistry(t, false)
 	e := newEnv(t)
@@ -73,16 +109,25 @@ func TestRegistryOrasCopyImports(t *testing.T) {
 	series := e.buildSeries(2, "--image", scannerRef+"="+img)
 	repo := reg.host + "/stella/kit"
 	e.must("ouk", "push", "--plain-http", series[0].full, repo+":2026.12.02")
-	e.must("ouk", "push", "--plain-http", series[1].delta, repo+":2026.12.03")
+	// `oras cp -r` of an unpacked delta, like an older stella push, sends
+	// the delta manifest along as a referrer of the bundle index.
+	plain := filepath.Join(e.dir, "night-02.delta.tar")
+	e.must("ouk", "delta", "--from", series[0].full, "--to", series[1].full, "-o", plain, "--key", e.key)
+	unpacked := filepath.Join(e.dir, "delta-layout")
+	untarKit(t, plain, unpacked)
+	tool(t, nil, "oras", "cp", "-r", "--from-oci-layout", unpacked+":night-02", "--to-plain-http", repo+":2026.12.03")
 
 	copies := t.TempDir()
 	full := orasLayout(t, repo+":2026.12.02", filepath.Join(copies, "full"))
-	delta := orasLayout(t, repo+":2026.12.03", filepath.Join(copies, "delta"))
-	index := readLayoutIndex(t, delta)
+	complete := orasLayout(t, repo+":2026.12.03", filepath.Join(copies, "complete"))
+	index := readLayoutIndex(t, complete)
 	if entry := deltaEntry(t, index); entry.Annotations[annotationBaseDigest] != "" {
 		t.Fatalf("oras kept the base annotations in index.json (%v), so this test no longer covers an entry without them",
 			entry.Annotations)
 	}
+	delta := filepath.Join(copies, "delta")
+	copyLayout(t, complete, delta, index)
+	removeOmitted(t, delta)
 
 	t.Run("delta onto base", func(t *testing.T) {
 		site := newEnvWithKeys(t, e)

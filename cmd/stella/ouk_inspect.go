@@ -39,9 +39,13 @@ type inspectReport struct {
 	// BaseInStore is true when the store contains the delta's base kit
 	// complete, which import requires. It is nil for a full kit and when
 	// the store could not be opened.
-	BaseInStore *bool     `json:"baseInStore,omitempty"`
-	Created     time.Time `json:"created"`
-	Expires     time.Time `json:"expires,omitzero"`
+	BaseInStore *bool `json:"baseInStore,omitempty"`
+	// Active is true when the kit is the store's active kit, so import
+	// changes nothing and needs no base. It is nil when the store could
+	// not be opened.
+	Active  *bool     `json:"active,omitempty"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires,omitzero"`
 	// Expired is true when the kit is past its expiry time: import
 	// rejects it unless --allow-expired is given.
 	Expired    bool            `json:"expired"`
@@ -156,7 +160,9 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	if k.Meta.Kind == oci.KindDelta {
 		rep.Base = &delta.Ref{Digest: digest.Digest(k.Meta.BaseDigest), Version: k.Meta.BaseVersion}
 	}
-	dinfo, err := delta.FindInfo(ctx, k.Storage, k.Index, k.Bundle.Digest)
+	// A kit that carries every blob its delta manifest omits is a full
+	// kit, as import treats it.
+	dinfo, err := delta.FindDelta(ctx, k.Storage, k.Index, k.Bundle.Digest)
 	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
 		return err
 	}
@@ -176,6 +182,11 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 		return err
 	}
 	rep.Signatures = inspectSignatures(ctx, k, dinfo, keys)
+	if store != nil {
+		active, err := store.Active(ctx)
+		isActive := err == nil && active.Digest == k.Bundle.Digest
+		rep.Active = &isActive
+	}
 	if rep.Base != nil && store != nil {
 		inStore := checkComplete(ctx, store, rep.Base.Digest) == nil
 		rep.BaseInStore = &inStore
@@ -441,7 +452,11 @@ func printInspect(w io.Writer, rep *inspectReport) {
 	fmt.Fprintf(w, "  digest      %s\n", rep.Digest)
 	fmt.Fprintf(w, "  sequence    %d\n", rep.Sequence)
 	if rep.Base != nil {
-		fmt.Fprintf(w, "  base        %s (%s)%s\n", rep.Base.Version, rep.Base.Digest, baseState(rep.Base.Version, rep.BaseInStore))
+		fmt.Fprintf(w, "  base        %s (%s)%s\n", rep.Base.Version, rep.Base.Digest,
+			baseState(rep.Base.Version, rep.BaseInStore, rep.Active))
+	}
+	if rep.Active != nil && *rep.Active {
+		fmt.Fprintln(w, "  active      yes: this kit is the store's active kit, so import changes nothing")
 	}
 	fmt.Fprintf(w, "  created     %s\n", rep.Created.UTC().Format(time.RFC3339))
 	if rep.Expires.IsZero() {
@@ -493,13 +508,16 @@ func printInspect(w io.Writer, rep *inspectReport) {
 }
 
 // baseState returns the text after a delta's base line: whether the store
-// holds the base, and what to do when it does not.
-func baseState(version string, inStore *bool) string {
+// holds the base, and what to do when it does not. A delta of the active
+// kit needs no base, because import reports that kit as already active.
+func baseState(version string, inStore, active *bool) string {
 	switch {
 	case inStore == nil:
 		return ""
 	case *inStore:
 		return ", in the store"
+	case active != nil && *active:
+		return ", not in the store, and not needed: the kit is already active"
 	}
 	return fmt.Sprintf(", not in the store: import of this delta is rejected until kit %s "+
 		"or its delta is imported", version)

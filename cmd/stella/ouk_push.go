@@ -16,6 +16,7 @@ import (
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/mirror"
+	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/layout"
 )
 
@@ -36,10 +37,10 @@ store: "active" or a digest (a prefix is enough).
 
 The signatures of the bundle index and the kit's SBOM are attached as OCI 1.1
 referrers: through the referrers API where the registry offers it, else
-through the sha256-<hex> tag that oras, cosign and regctl read. A delta also
-attaches its delta manifest with that manifest's signatures, and goes only
-into a repository that holds its base kit. Blobs the registry holds already
-are not sent again, so an interrupted push resumes.`,
+through the sha256-<hex> tag that oras, cosign and regctl read. A delta goes
+only into a repository that holds its base kit, and its delta manifest is
+not pushed: the repository then holds the complete kit. Blobs the registry
+holds already are not sent again, so an interrupted push resumes.`,
 		Example: `  stella ouk push kit.tar.zst registry.intranet/stella-ops/ouk:2026.12.04
   stella ouk push active registry.intranet/stella-ops/ouk:latest
   echo "$PASS" | stella ouk push -u ci --password-stdin kit.tar.zst registry.intranet/ouk:v1`,
@@ -114,10 +115,6 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 	fmt.Fprintf(w, "  digest        %s\n", res.Digest)
 	fmt.Fprintf(w, "  blobs         %d pushed (%s), %d already present\n", res.BlobsPushed, humanBytes(res.BytesPushed), res.BlobsSkipped)
 	for _, r := range res.Referrers {
-		if r.Subject != res.Digest {
-			fmt.Fprintf(w, "  referrer      %s %s, attached to %s\n", r.Digest, r.ArtifactType, r.Subject)
-			continue
-		}
 		fmt.Fprintf(w, "  referrer      %s %s\n", r.Digest, r.ArtifactType)
 	}
 	return nil
@@ -221,7 +218,9 @@ func storeKitDigest(ctx context.Context, store *cas.Store, want string) (digest.
 }
 
 // storedKitIndex lists a stored bundle index and the signature referrers
-// the store holds for it, as a layout's index.json would.
+// the store holds for it, as a layout's index.json would. A kit imported
+// as a delta keeps its delta manifest in the store, but the store holds
+// the kit complete, so the delta manifest is left out.
 func storedKitIndex(ctx context.Context, store *cas.Store, d digest.Digest) (ocispec.Index, error) {
 	bundle, err := stat(ctx, store, d, ocispec.MediaTypeImageIndex)
 	if err != nil {
@@ -233,25 +232,13 @@ func storedKitIndex(ctx context.Context, store *cas.Store, d digest.Digest) (oci
 	if err != nil {
 		return ocispec.Index{}, fmt.Errorf("finding signatures of kit %s: %w", d, err)
 	}
-	// A kit imported as a delta keeps its delta manifest, whose own
-	// signatures refer to it rather than to the bundle index.
 	seen := map[digest.Digest]bool{}
 	for _, p := range preds {
-		if p.MediaType != ocispec.MediaTypeImageManifest || seen[p.Digest] {
+		if p.MediaType != ocispec.MediaTypeImageManifest || p.ArtifactType != oci.MediaTypeSigstoreBundle || seen[p.Digest] {
 			continue
 		}
 		seen[p.Digest] = true
 		index.Manifests = append(index.Manifests, p)
-		nested, err := store.Predecessors(ctx, p)
-		if err != nil {
-			return ocispec.Index{}, fmt.Errorf("finding signatures of manifest %s: %w", p.Digest, err)
-		}
-		for _, n := range nested {
-			if n.MediaType == ocispec.MediaTypeImageManifest && !seen[n.Digest] {
-				seen[n.Digest] = true
-				index.Manifests = append(index.Manifests, n)
-			}
-		}
 	}
 	return index, nil
 }

@@ -134,7 +134,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("opening base kit: %w", err)
 		}
 		defer b.base.Close()
-		if info, err := delta.FindInfo(ctx, b.base.Storage, b.base.Index, b.base.Bundle.Digest); err == nil {
+		if info, err := delta.FindDelta(ctx, b.base.Storage, b.base.Index, b.base.Bundle.Digest); err == nil {
 			v := b.base.Meta.Version
 			return nil, fmt.Errorf("base kit %s (%s) is a delta of kit %s: it leaves out the blobs of that kit, so a "+
 				"build cannot start from it; pass the full kit of %s, which a build with --delta writes beside the delta: %w",

@@ -55,6 +55,9 @@ type Config struct {
 type Info struct {
 	// Manifest is the delta manifest descriptor.
 	Manifest ocispec.Descriptor
+	// Target is the subject of the delta manifest: the bundle index of
+	// the kit that the delta produces.
+	Target digest.Digest
 	// Config is the decoded config.
 	Config Config
 }
@@ -187,25 +190,60 @@ func ReadBase(ctx context.Context, src content.Fetcher, d ocispec.Descriptor) (d
 // manifest in src when src holds it, else from the annotations of its
 // index.json entry. ok is false when index lists no delta manifest, or
 // when neither source names the base, as for an entry without annotations
-// whose manifest src lacks. src may be nil.
-func FindBase(ctx context.Context, src content.Fetcher, index ocispec.Index) (base digest.Digest, version string, ok bool, err error) {
+// whose manifest src lacks. It is false too when src carries every blob
+// that the delta omits, because such a kit needs no base. src may be nil.
+func FindBase(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) (base digest.Digest, version string, ok bool, err error) {
+	found, err := findBase(ctx, src, index)
+	if err != nil || !found.named || found.carried {
+		return "", "", false, err
+	}
+	return found.base, found.version, true, nil
+}
+
+// baseFound is the result of findBase for the delta manifest of a kit.
+type baseFound struct {
+	base    digest.Digest
+	version string
+	// named is set when the delta manifest or its index.json entry named
+	// the base.
+	named bool
+	// carried is set when src carries every blob that the delta omits.
+	carried bool
+}
+
+// findBase reads the base of the first delta manifest that index lists,
+// as FindBase describes, and whether src carries the blobs it omits.
+func findBase(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) (baseFound, error) {
 	for _, d := range index.Manifests {
 		if !IsDeltaEntry(d) {
 			continue
 		}
 		if src != nil {
-			base, version, err := ReadBase(ctx, src, d)
+			info, err := ReadInfo(ctx, src, d)
 			if err == nil {
-				return base, version, true, nil
+				carried, err := info.Config.CarriedBy(ctx, src)
+				if err != nil {
+					return baseFound{}, err
+				}
+				return baseFound{base: info.Config.Base.Digest, version: info.Config.Base.Version, named: true,
+					carried: carried}, nil
 			}
 			if !isMissing(err) {
-				return "", "", false, err
+				return baseFound{}, err
+			}
+			// Without its config the delta manifest still names the base.
+			base, version, err := ReadBase(ctx, src, d)
+			if err == nil {
+				return baseFound{base: base, version: version, named: true}, nil
+			}
+			if !isMissing(err) {
+				return baseFound{}, err
 			}
 		}
 		base, version, ok := BaseHint(d)
-		return base, version, ok, nil
+		return baseFound{base: base, version: version, named: ok}, nil
 	}
-	return "", "", false, nil
+	return baseFound{}, nil
 }
 
 // isMissing reports whether err means that a source lacks a blob.

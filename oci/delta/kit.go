@@ -323,44 +323,59 @@ var errNoDelta = errors.New("no delta manifest")
 
 // FindInfo returns the delta manifest that index.json lists for the kit's
 // bundle index, read from src, or an error wrapping errdef.ErrNotFound when
-// the kit is not a delta.
+// the kit is not a delta. It does not look at the omitted blobs. FindDelta
+// also checks them, which separates a delta from a complete kit that lists
+// a delta manifest.
 func FindInfo(ctx context.Context, src content.Fetcher, index ocispec.Index, bundle digest.Digest) (*Info, error) {
 	for _, d := range index.Manifests {
 		if !IsDeltaEntry(d) {
 			continue
 		}
-		raw, err := fetchSmall(ctx, src, d)
-		if err != nil {
-			return nil, fmt.Errorf("reading delta manifest %s: %w", d.Digest, err)
-		}
-		m, err := ParseManifest(raw)
+		info, err := ReadInfo(ctx, src, d)
 		if err != nil {
 			return nil, err
 		}
-		if err := CheckEntry(d, m); err != nil {
-			return nil, err
-		}
-		if m.Subject.Digest != bundle {
+		if info.Target != bundle {
 			return nil, fmt.Errorf("delta manifest %s is for %s, not bundle index %s: %w",
-				d.Digest, m.Subject.Digest, bundle, errdef.ErrInvalidKit)
+				d.Digest, info.Target, bundle, errdef.ErrInvalidKit)
 		}
-		craw, err := fetchSmall(ctx, src, m.Config)
-		if err != nil {
-			return nil, fmt.Errorf("reading delta config %s: %w", m.Config.Digest, err)
-		}
-		c, err := ParseConfig(craw)
-		if err != nil {
-			return nil, err
-		}
-		// The config and the annotations are both signed, and readers
-		// take the base from either, so they must agree.
-		if base, version := ManifestBase(m); base != c.Base.Digest || (version != "" && version != c.Base.Version) {
-			return nil, fmt.Errorf("delta manifest %s names base %s (%s) in its annotations, but its config names %s (%s): %w",
-				d.Digest, version, base, c.Base.Version, c.Base.Digest, errdef.ErrInvalidKit)
-		}
-		return &Info{Manifest: d, Config: c}, nil
+		return info, nil
 	}
 	return nil, fmt.Errorf("%w: %w", errNoDelta, errdef.ErrNotFound)
+}
+
+// ReadInfo reads the delta manifest that index.json entry d names, and its
+// config, from src. It rejects an entry whose annotations disagree with
+// the manifest (see CheckEntry) and a manifest whose annotations name
+// another base than its config. Nothing is verified: the caller checks
+// the signature of the manifest before it trusts the base.
+func ReadInfo(ctx context.Context, src content.Fetcher, d ocispec.Descriptor) (*Info, error) {
+	raw, err := fetchSmall(ctx, src, d)
+	if err != nil {
+		return nil, fmt.Errorf("reading delta manifest %s: %w", d.Digest, err)
+	}
+	m, err := ParseManifest(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckEntry(d, m); err != nil {
+		return nil, err
+	}
+	craw, err := fetchSmall(ctx, src, m.Config)
+	if err != nil {
+		return nil, fmt.Errorf("reading delta config %s: %w", m.Config.Digest, err)
+	}
+	c, err := ParseConfig(craw)
+	if err != nil {
+		return nil, err
+	}
+	// The config and the annotations are both signed, and readers
+	// take the base from either, so they must agree.
+	if base, version := ManifestBase(m); base != c.Base.Digest || (version != "" && version != c.Base.Version) {
+		return nil, fmt.Errorf("delta manifest %s names base %s (%s) in its annotations, but its config names %s (%s): %w",
+			d.Digest, version, base, c.Base.Version, c.Base.Digest, errdef.ErrInvalidKit)
+	}
+	return &Info{Manifest: d, Target: m.Subject.Digest, Config: c}, nil
 }
 
 // ErrNoSignature reports a delta manifest that no signature referrer in

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -127,24 +128,26 @@ const maxEarlyBytes = 16 << 20
 // summarize returns the summary of a kit. The base of a delta comes from
 // its delta manifest when src holds it, else from the annotations of the
 // manifest's index.json entry. An entry without them, as oras writes it,
-// still marks the kit as a delta. src is nil for a kit file.
-func summarize(ctx context.Context, src content.Fetcher, index ocispec.Index, bundle ocispec.Descriptor, meta oci.Meta) (*Summary, error) {
+// still marks the kit as a delta. A layout folder that carries every blob
+// its delta manifest omits is a full kit. src is nil for a kit file, whose
+// blobs Peek does not read. Import checks at the end of such a file
+// whether it carried the omitted blobs.
+func summarize(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, bundle ocispec.Descriptor, meta oci.Meta) (*Summary, error) {
 	s := &Summary{Digest: bundle.Digest, Version: meta.Version, Sequence: meta.Sequence, Kind: meta.Kind,
 		Expires: meta.Expires}
 	if meta.Kind == oci.KindDelta {
 		s.BaseDigest, s.BaseVersion = digest.Digest(meta.BaseDigest), meta.BaseVersion
 	}
-	for _, d := range index.Manifests {
-		if IsDeltaEntry(d) {
-			s.Kind = oci.KindDelta
-		}
-	}
-	base, version, ok, err := FindBase(ctx, src, index)
+	found, err := findBase(ctx, src, index)
 	if err != nil {
 		return nil, err
 	}
-	if ok {
-		s.BaseDigest, s.BaseVersion = base, version
+	if found.carried || !slices.ContainsFunc(index.Manifests, IsDeltaEntry) {
+		return s, nil
+	}
+	s.Kind = oci.KindDelta
+	if found.named {
+		s.BaseDigest, s.BaseVersion = found.base, found.version
 	}
 	return s, nil
 }
