@@ -70,23 +70,8 @@ func TestNegatedConfigMatches(t *testing.T) {
 			widget15, []string{onWindows10}, false, ""},
 	}
 	for _, tc := range cases {
-		q := mustParseQuery(t, tc.query)
-		check := &platformCheck{query: q, present: NewCPESet(tc.present)}
-		confirmed, alternatives := check.matchConfigs([]nvdConfig{tc.config})
-		if matched := confirmed || len(alternatives) > 0; matched != tc.matched {
-			t.Errorf("%s: matched = %v, want %v", tc.name, matched, tc.matched)
-			continue
-		}
-		if !tc.matched {
-			continue
-		}
-		if confirmed != (tc.reason == "") {
-			t.Errorf("%s: confirmed = %v, want %v", tc.name, confirmed, tc.reason == "")
-			continue
-		}
-		if got := possibleReason(q, alternatives); tc.reason != "" && got != tc.reason {
-			t.Errorf("%s: reason\n%q, want\n%q", tc.name, got, tc.reason)
-		}
+		check := &platformCheck{query: mustParseQuery(t, tc.query), present: NewCPESet(tc.present)}
+		checkConfigMatch(t, tc.name, check, tc.config, tc.matched, tc.reason)
 	}
 }
 

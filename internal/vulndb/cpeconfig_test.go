@@ -552,21 +552,29 @@ func TestNegatedNodeCarvesOnlyANDedProduct(t *testing.T) {
 	}
 	q := mustParseQuery(t, "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*")
 	for _, tc := range cases {
-		confirmed, alternatives := (&platformCheck{query: q}).matchConfigs([]nvdConfig{tc.config})
-		if matched := confirmed || len(alternatives) > 0; matched != tc.matched {
-			t.Errorf("%s: matched = %v, want %v", tc.name, matched, tc.matched)
-			continue
-		}
-		if !tc.matched {
-			continue
-		}
 		// An empty reason means that another node confirms 1.5.
-		if confirmed != (tc.reason == "") {
-			t.Errorf("%s: matchConfigs confirmed = %v, want %v", tc.name, confirmed, tc.reason == "")
-			continue
-		}
-		if got := possibleReason(q, alternatives); tc.reason != "" && got != tc.reason {
-			t.Errorf("%s: reason %q, want %q", tc.name, got, tc.reason)
-		}
+		checkConfigMatch(t, tc.name, &platformCheck{query: q}, tc.config, tc.matched, tc.reason)
+	}
+}
+
+// checkConfigMatch checks the result of matchConfigs of config for check:
+// whether it matched, and, for a match, that it is confirmed when reason
+// is empty and otherwise possible for that reason.
+func checkConfigMatch(t *testing.T, name string, check *platformCheck, config nvdConfig, matched bool, reason string) {
+	t.Helper()
+	confirmed, alternatives := check.matchConfigs([]nvdConfig{config})
+	if got := confirmed || len(alternatives) > 0; got != matched {
+		t.Errorf("%s: matched = %v, want %v", name, got, matched)
+		return
+	}
+	if !matched {
+		return
+	}
+	if confirmed != (reason == "") {
+		t.Errorf("%s: confirmed = %v, want %v", name, confirmed, reason == "")
+		return
+	}
+	if got := possibleReason(check.query, alternatives); reason != "" && got != reason {
+		t.Errorf("%s: reason\n%q, want\n%q", name, got, reason)
 	}
 }
