@@ -6,11 +6,13 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"net/url"
 	"syscall"
 	"testing"
 
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/mirror"
 )
 
 func TestFailureReasonCodes(t *testing.T) {
@@ -84,6 +86,13 @@ func TestFailureReasonOfSystemErrors(t *testing.T) {
 			&url.Error{Op: "Get", URL: "https://127.0.0.1:1/v2/", Err: dialErr}), "transfer-failed", exitError},
 		{"registry timed out", fmt.Errorf("resolving 1: %w",
 			&url.Error{Op: "Get", URL: "https://127.0.0.1:1/v2/", Err: timeoutError{}}), "transfer-failed", exitError},
+		{"kit URL not found", fmt.Errorf("importing https://127.0.0.1/kit.tar: %w",
+			&mirror.StatusError{URL: "https://127.0.0.1/kit.tar", Code: http.StatusNotFound, Status: "404 Not Found"}),
+			"not-found", exitError},
+		{"kit URL gone", &mirror.StatusError{URL: "https://127.0.0.1/kit.tar", Code: http.StatusGone, Status: "410 Gone"},
+			"not-found", exitError},
+		{"server failed", &mirror.StatusError{URL: "https://127.0.0.1/kit.tar", Code: http.StatusInternalServerError,
+			Status: "500 Internal Server Error"}, "error", exitError},
 		// The product's own kinds come first.
 		{"kit lacks a file", fmt.Errorf("%w: %w", errdef.ErrInvalidKit, fs.ErrNotExist), "invalid-kit", exitRejected},
 	} {
