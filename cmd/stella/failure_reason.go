@@ -3,8 +3,13 @@ package main
 import (
 	"errors"
 	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"syscall"
 
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/mirror"
 )
 
 // failureReasons maps the error kinds of the product to the reason codes
@@ -55,6 +60,30 @@ func failureReason(err error, code int) string {
 	}
 	if errors.As(err, new(rejectedKitsError)) {
 		return "rejected"
+	}
+	return systemFailureReason(err)
+}
+
+// systemFailureReason returns the reason of an error that wraps none of the
+// product's error kinds, from the operating system or network error it
+// wraps: a write to a file outside the store that found no room, a
+// connection that failed or timed out, or a file or kit URL that does not
+// exist. Such errors exit with code 1, as these reasons do. Any other
+// error gets "error".
+func systemFailureReason(err error) string {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
+		return "disk-full"
+	}
+	var netErr net.Error
+	if errors.As(err, new(*net.OpError)) || (errors.As(err, &netErr) && netErr.Timeout()) {
+		return "transfer-failed"
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return "not-found"
+	}
+	var status *mirror.StatusError
+	if errors.As(err, &status) && (status.Code == http.StatusNotFound || status.Code == http.StatusGone) {
+		return "not-found"
 	}
 	return "error"
 }

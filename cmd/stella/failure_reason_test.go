@@ -4,9 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"syscall"
 	"testing"
 
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/mirror"
 )
 
 func TestFailureReasonCodes(t *testing.T) {
@@ -49,3 +55,61 @@ func TestFailureReasonMatchesExitCode(t *testing.T) {
 		}
 	}
 }
+
+func TestFailureReasonOfSystemErrors(t *testing.T) {
+	// Errors that reach main without a product sentinel still get the
+	// reason that the JSON output documents for them.
+	dialErr := func() error {
+		// Port 1 on the loopback address accepts no connections.
+		conn, err := net.Dial("tcp", "127.0.0.1:1")
+		if err == nil {
+			conn.Close()
+			t.Skip("something listens on 127.0.0.1:1")
+		}
+		return err
+	}()
+	write := func(errno syscall.Errno) error {
+		return fmt.Errorf("writing kit.tar: %w", &fs.PathError{Op: "write", Path: ".kit.tar.1", Err: errno})
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+		code int
+	}{
+		{"kit file missing", fmt.Errorf("opening kit: %w", &fs.PathError{Op: "stat", Path: "kit.tar", Err: syscall.ENOENT}),
+			"not-found", exitError},
+		{"output volume full", write(syscall.ENOSPC), "disk-full", exitError},
+		{"file size limit", write(syscall.EFBIG), "disk-full", exitError},
+		{"disk quota", write(syscall.EDQUOT), "disk-full", exitError},
+		{"registry unreachable", fmt.Errorf("resolving 1 in 127.0.0.1:1/x: %w",
+			&url.Error{Op: "Get", URL: "https://127.0.0.1:1/v2/", Err: dialErr}), "transfer-failed", exitError},
+		{"registry timed out", fmt.Errorf("resolving 1: %w",
+			&url.Error{Op: "Get", URL: "https://127.0.0.1:1/v2/", Err: timeoutError{}}), "transfer-failed", exitError},
+		{"kit URL not found", fmt.Errorf("importing https://127.0.0.1/kit.tar: %w",
+			&mirror.StatusError{URL: "https://127.0.0.1/kit.tar", Code: http.StatusNotFound, Status: "404 Not Found"}),
+			"not-found", exitError},
+		{"kit URL gone", &mirror.StatusError{URL: "https://127.0.0.1/kit.tar", Code: http.StatusGone, Status: "410 Gone"},
+			"not-found", exitError},
+		{"server failed", &mirror.StatusError{URL: "https://127.0.0.1/kit.tar", Code: http.StatusInternalServerError,
+			Status: "500 Internal Server Error"}, "error", exitError},
+		// The product's own kinds come first.
+		{"kit lacks a file", fmt.Errorf("%w: %w", errdef.ErrInvalidKit, fs.ErrNotExist), "invalid-kit", exitRejected},
+	} {
+		code := exitCode(tc.err)
+		if code != tc.code {
+			t.Errorf("%s: exit code %d, want %d", tc.name, code, tc.code)
+		}
+		if got := failureReason(tc.err, code); got != tc.want {
+			t.Errorf("%s: failureReason(%q) = %q, want %q", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
+
+// timeoutError is a network error that timed out, as an HTTP client
+// returns when a registry sends no response in time.
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "i/o timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }

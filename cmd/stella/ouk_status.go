@@ -40,7 +40,7 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 				return fmt.Errorf("no store at %s; check --store and $STELLA_HOME, or import a kit first with "+
-					"`stella ouk import KIT`", dir)
+					"`stella ouk import KIT`: %w", dir, errdef.ErrNotFound)
 			}
 			store, dir, err := g.openStoreForReading(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
 			if err != nil {

@@ -324,7 +324,8 @@ func (g *globalOptions) openExistingStoreForReading(ctx context.Context, log *sl
 // content store.
 func (g *globalOptions) checkStorePresent() error {
 	if dir, absent := g.storeAbsent(); absent {
-		return fmt.Errorf("no store at %s; import a kit first with `stella ouk import KIT`, or check --store and $STELLA_HOME", dir)
+		return fmt.Errorf("no store at %s; import a kit first with `stella ouk import KIT`, or check --store and "+
+			"$STELLA_HOME: %w", dir, errdef.ErrNotFound)
 	}
 	return nil
 }
