@@ -12,7 +12,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -475,28 +474,6 @@ func TestDiskFullInodeHint(t *testing.T) {
 	}
 }
 
-func TestOpenLowSpaceDisablesCompactions(t *testing.T) {
-	for _, tc := range []struct {
-		avail int64
-		off   bool
-	}{
-		{avail: 3 << 20, off: true},
-		{avail: lowSpaceCompactions - 1, off: true},
-		{avail: lowSpaceCompactions, off: false},
-		{avail: 1 << 30, off: false},
-	} {
-		fs, desc, data := storeOnFullVolume(t, 1<<40, tc.avail)
-		s := openTest(t, "/store", Options{fs: fs})
-		if got := s.opts.DisableAutomaticCompactions; got != tc.off {
-			t.Errorf("%d bytes free: automatic compactions off = %v, want %v", tc.avail, got, tc.off)
-		}
-		if got := fetchAll(t, s, desc); !bytes.Equal(got, data) {
-			t.Errorf("%d bytes free: blob differs", tc.avail)
-		}
-		_ = s.Close()
-	}
-}
-
 func TestOpenWatchPassesCompactionErrors(t *testing.T) {
 	// Pebble removes the tables of a failed compaction itself, so the
 	// watch must return the error of such a write rather than park it and
@@ -523,57 +500,5 @@ func TestOpenWatchPassesCompactionErrors(t *testing.T) {
 	}
 	if err := watch.finish(); err != nil {
 		t.Errorf("the watch recorded a compaction's error: %v", err)
-	}
-}
-
-func TestLowSpaceGCWithManyL0Tables(t *testing.T) {
-	// Each command that writes on a nearly full volume leaves its log as
-	// one more level-0 table, which no automatic compaction merges. Once
-	// there are more of them than Pebble's stop-writes threshold, a write
-	// that must rotate the memtable, such as gc's compaction of a removed
-	// blob's range, waits for compactions that never run.
-	fs, _, _ := storeOnFullVolume(t, 1<<40, lowSpaceCompactions/2)
-	var s *Store
-	rounds := 16
-	for i := range rounds {
-		var err error
-		if s, err = Open("/store", Options{fs: fs}); err != nil {
-			t.Fatal(err)
-		}
-		// A large blob gets a table of its own, which GC compacts away, and
-		// a small one goes through the log.
-		push(t, s, randomBytes(uint64(100+i), ingestThreshold+1), "")
-		push(t, s, randomBytes(uint64(200+i), 3000), "")
-		if i < rounds-1 {
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	defaults := &pebble.Options{}
-	defaults.EnsureDefaults()
-	stop := defaults.L0StopWritesThreshold
-	if n := s.db.Metrics().Levels[0].Sublevels; int(n) < stop {
-		t.Fatalf("the test built %d level-0 sublevels, want at least %d to reach the default write stall", n, stop)
-	}
-
-	done := make(chan error, 1)
-	go func() {
-		_, err := s.GC(context.Background(), GCOptions{KeepHistory: -1})
-		done <- err
-	}()
-	// The deadline only detects a hang, because GC takes milliseconds here.
-	// A test that hits it ends without closing the store, because Close
-	// would wait for the stalled write too.
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("GC: %v", err)
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatal("GC on a nearly full volume with many level-0 tables did not return: its write stalled")
-	}
-	if err := s.Close(); err != nil {
-		t.Error(err)
 	}
 }

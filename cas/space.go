@@ -21,16 +21,6 @@ import (
 // (about 3 KiB), marker files and the first records of a new log.
 const openSpaceSlack = 1 << 20
 
-// lowSpaceCompactions is the free space under which Open starts Pebble
-// without its automatic compactions. A compaction writes its new tables
-// before it removes the old ones, so on a nearly full volume it would take
-// the last free bytes, and the store's own writes would then fail. The
-// store's content is the same without them; compactions run again when a
-// command opens the store with this much free. The ranges of large blobs
-// that gc removes are compacted by gc itself (compactRemoved), which does
-// not depend on this setting.
-const lowSpaceCompactions = 64 << 20
-
 // compactionWriteCategory is the category of the tables that Pebble
 // v2.1.7 writes in a compaction (getDiskWriteCategoryForCompaction).
 const compactionWriteCategory vfs.DiskWriteCategory = "pebble-compaction"
@@ -135,17 +125,6 @@ func (s *Store) checkOpenSpace() error {
 	return fmt.Errorf("its volume has %s free, but opening it needs about %s to move the write-ahead log "+
 		"into a table and rewrite the MANIFEST; %s: %w",
 		FormatSize(int64(usage.AvailBytes)), FormatSize(need), diskFullAdvice, errdef.ErrDiskFull)
-}
-
-// lowOnSpace reports whether the store's volume has less than
-// lowSpaceCompactions free, and the free bytes. A volume whose usage cannot
-// be read counts as having room.
-func (s *Store) lowOnSpace() (bool, int64) {
-	usage, err := s.fs.GetDiskUsage(s.dir)
-	if err != nil {
-		return false, 0
-	}
-	return usage.AvailBytes < lowSpaceCompactions, int64(usage.AvailBytes)
 }
 
 // openSpaceNeeded estimates the bytes that opening the store for writing

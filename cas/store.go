@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,17 +239,6 @@ func Open(dir string, opts Options) (*Store, error) {
 		ReadOnly:      s.readOnly,
 	}
 	tuneOptions(popts)
-	if low, avail := s.lowOnSpace(); low && !s.readOnly {
-		popts.DisableAutomaticCompactions = true
-		// Pebble stops writes while level 0 has L0StopWritesThreshold
-		// sublevels and waits for compactions to merge them. None runs
-		// now, so that wait would never end, and every command that writes
-		// on the nearly full volume adds a sublevel. Reads get slower
-		// instead, until a command with room compacts level 0 again.
-		popts.L0StopWritesThreshold = math.MaxInt32
-		s.log.Info("the store's volume is nearly full, so Pebble's background compactions are off for this command",
-			"dir", dir, "free", FormatSize(avail), "neededForCompactions", FormatSize(lowSpaceCompactions))
-	}
 	if opts.CacheSize > 0 {
 		popts.CacheSize = opts.CacheSize
 	}
