@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -159,7 +160,9 @@ write, such as one on a read-only mount, prints a warning and does not count.`,
 			if sortBy == sortBySeverity {
 				sortFindingsBySeverity(rep.Findings)
 			}
-			time.Sleep(delay)
+			if err := sleepContext(cmd.Context(), delay); err != nil {
+				return err
+			}
 			if out.json() {
 				return writeJSON(cmd.OutOrStdout(), rep)
 			}
@@ -797,4 +800,20 @@ func purlHasVersion(purl string) bool {
 		purl = purl[:i]
 	}
 	return strings.Contains(purl, "@")
+}
+
+// sleepContext waits for d, or until ctx is cancelled, and then returns
+// ctx's error, so that Ctrl-C ends the slowdown of a scan over its quota.
+func sleepContext(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
