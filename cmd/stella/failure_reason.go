@@ -67,8 +67,8 @@ func failureReason(err error, code int) string {
 // systemFailureReason returns the reason of an error that wraps none of the
 // product's error kinds, from the operating system or network error it
 // wraps: a write to a file outside the store that found no room, a
-// connection that failed or timed out, or a file or kit URL that does not
-// exist. Such errors exit with code 1, as these reasons do. Any other
+// connection that failed or timed out, a server error, or a file or kit URL
+// that does not exist. Such errors exit with code 1, as these reasons do. Any other
 // error gets "error".
 func systemFailureReason(err error) string {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
@@ -82,8 +82,14 @@ func systemFailureReason(err error) string {
 		return "not-found"
 	}
 	var status *mirror.StatusError
-	if errors.As(err, &status) && (status.Code == http.StatusNotFound || status.Code == http.StatusGone) {
-		return "not-found"
+	if errors.As(err, &status) {
+		switch {
+		case status.Code == http.StatusNotFound || status.Code == http.StatusGone:
+			return "not-found"
+		case status.Code >= 500:
+			// The server failed, not the request, so a later try may work.
+			return "transfer-failed"
+		}
 	}
 	return "error"
 }

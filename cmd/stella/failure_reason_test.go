@@ -92,7 +92,7 @@ func TestFailureReasonOfSystemErrors(t *testing.T) {
 		{"kit URL gone", &mirror.StatusError{URL: "https://127.0.0.1/kit.tar", Code: http.StatusGone, Status: "410 Gone"},
 			"not-found", exitError},
 		{"server failed", &mirror.StatusError{URL: "https://127.0.0.1/kit.tar", Code: http.StatusInternalServerError,
-			Status: "500 Internal Server Error"}, "error", exitError},
+			Status: "500 Internal Server Error"}, "transfer-failed", exitError},
 		// The product's own kinds come first.
 		{"kit lacks a file", fmt.Errorf("%w: %w", errdef.ErrInvalidKit, fs.ErrNotExist), "invalid-kit", exitRejected},
 	} {
