@@ -1,6 +1,7 @@
 package cas
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -375,13 +376,15 @@ func (w *lockWaiter) setShared() {
 }
 
 // wait returns when the store may have been released since the last
-// attempt failed, or when remaining has passed. When another Store of
+// attempt failed, when remaining has passed or when ctx is done. A kernel
+// wait under way then goes on, as after a wait that gave up (see
+// startReleaseWait), and the next wait joins it. When another Store of
 // this process held the store at that attempt, released is the
 // releaseSignal taken before it, and wait waits for that signal in place
 // of the kernel. A kernel wait would block on this process's own lock,
 // and left behind by an Open that gives up, it would take and drop the
 // lock just as this process's next Open tries to take it.
-func (w *lockWaiter) wait(remaining time.Duration, released <-chan struct{}) {
+func (w *lockWaiter) wait(ctx context.Context, remaining time.Duration, released <-chan struct{}) {
 	w.noteFailedAttempt()
 	if released != nil {
 		timer := time.NewTimer(min(slowPollInterval, remaining))
@@ -389,6 +392,7 @@ func (w *lockWaiter) wait(remaining time.Duration, released <-chan struct{}) {
 		select {
 		case <-released:
 		case <-timer.C:
+		case <-ctx.Done():
 		}
 		return
 	}
@@ -396,13 +400,19 @@ func (w *lockWaiter) wait(remaining time.Duration, released <-chan struct{}) {
 		w.startKernelWait()
 	}
 	if w.pending == nil {
-		time.Sleep(min(w.delay, remaining))
+		timer := time.NewTimer(min(w.delay, remaining))
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+		}
 		w.delay = min(2*w.delay, maxPollDelay)
 		return
 	}
 	timer := time.NewTimer(min(slowPollInterval, remaining))
 	defer timer.Stop()
 	select {
+	case <-ctx.Done():
 	case r := <-w.pending:
 		w.pending = nil
 		if r.err != nil {

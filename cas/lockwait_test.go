@@ -2,6 +2,7 @@ package cas
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -406,7 +407,7 @@ func TestLockWaiterPollsWithoutKernelWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := newLockWaiter(fsys, "/store/"+lockFileName, slog.New(slog.DiscardHandler))
-	w.wait(time.Millisecond, nil)
+	w.wait(context.Background(), time.Millisecond, nil)
 	if w.kernel || w.pending != nil {
 		t.Errorf("waiter on a file system other than the operating system's: kernel = %v, pending = %v; want polling",
 			w.kernel, w.pending != nil)
@@ -423,7 +424,7 @@ func TestLockWaiterIdleWakesFallBack(t *testing.T) {
 	// wait finds the file free, and the attempt after it fails.
 	w := newLockWaiter(vfs.Default, lockPath, slog.New(slog.DiscardHandler))
 	for i := 0; i <= maxIdleWakes && w.kernel; i++ {
-		w.wait(time.Minute, nil)
+		w.wait(context.Background(), time.Minute, nil)
 	}
 	if w.kernel {
 		t.Errorf("waiter still waits in the kernel after %d waits that found the file free", maxIdleWakes)

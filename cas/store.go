@@ -1,6 +1,7 @@
 package cas
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,8 +65,15 @@ type Options struct {
 	Logger *slog.Logger
 	// LockWait is how long Open waits while another process holds the
 	// store. Open takes the store as soon as the holder releases it (see
-	// acquireLock). Zero fails at once with an *InUseError.
+	// acquireLock). Zero fails at once with an *InUseError. The context of
+	// OpenContext ends the wait earlier.
 	LockWait time.Duration
+	// MustExist makes Open fail with an error wrapping errdef.ErrNotFound,
+	// creating nothing, when dir does not exist or when the process whose
+	// release Open waited for removed the store (CloseAndRemoveIfEmpty).
+	// Without it, Open creates the store in both cases. ReadOnly implies
+	// it.
+	MustExist bool
 	// ReadOnly opens an existing store without writing to its volume, so
 	// it opens even when the volume is full. It removes the lock holder
 	// record that the last holder left, and writes none of its own. Pebble replays the write-ahead
@@ -158,8 +166,8 @@ type Store struct {
 	broken   error
 }
 
-// Open opens the store in dir, creating dir and the database when absent.
-// When another process (or another Store in this process) holds the store,
+// Open opens the store in dir, creating dir and the database when absent
+// unless opts.MustExist or opts.ReadOnly is set. When another process (or another Store in this process) holds the store,
 // Open waits for its release for up to opts.LockWait and then returns an
 // *InUseError, which wraps errdef.ErrStoreInUse. When the volume lacks the
 // space that opening for writing needs, or a write during the open finds
@@ -168,7 +176,19 @@ type Store struct {
 // opts.ReadOnlyIfUnwritable, a store whose lock file this process cannot
 // write opens read-only under a shared lock.
 func Open(dir string, opts Options) (*Store, error) {
+	return OpenContext(context.Background(), dir, opts)
+}
+
+// OpenContext is Open with a context that ends the wait for another
+// holder of the store. When ctx is done before OpenContext has taken the
+// store, it returns an error wrapping ctx.Err() without opening the store.
+// Once it has taken the store, it no longer reads ctx, so Pebble's replay
+// of its log runs to the end.
+func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", dir, err)
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
 	}
 	s := &Store{
@@ -191,10 +211,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	if s.parentPerm == 0 {
 		s.parentPerm = defaultParentPerm
 	}
-	if opts.ReadOnly {
+	mustExist := opts.ReadOnly || opts.MustExist
+	if mustExist {
 		if _, err := s.fs.Stat(dir); err != nil {
-			return nil, fmt.Errorf("opening store %s read-only: %w; a read-only open creates no store",
-				dir, errdef.ErrNotFound)
+			mode := ""
+			if opts.ReadOnly {
+				mode = " read-only"
+			}
+			return nil, fmt.Errorf("opening store %s%s: %w; this open creates no store", dir, mode, errdef.ErrNotFound)
 		}
 	} else if err := s.createDir(); err != nil {
 		if isDiskFull(err) {
@@ -207,7 +231,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("creating store directory %s: %w", dir, err)
 	}
 
-	lock, shared, err := s.acquireLock(opts.LockWait, opts.ReadOnly, opts.ReadOnly || opts.ReadOnlyIfUnwritable)
+	lock, shared, err := s.acquireLock(ctx, opts.LockWait, mustExist, opts.ReadOnly || opts.ReadOnlyIfUnwritable)
 	if err != nil {
 		return nil, err
 	}
@@ -281,14 +305,15 @@ func (s *Store) createDir() error {
 // holder has it and wait has not passed. Between attempts it waits for the
 // holder to release the lock file (see lockWaiter), so it takes the store
 // soon after a release rather than at its next poll. The holder may remove
-// a store it created and left unused (CloseAndRemoveIfEmpty). Then a write
-// open creates the directory again and takes its lock, and a read-only
-// open fails as for a store that does not exist. When the lock file cannot
-// be opened for writing (isUnwritable) and sharedIfUnwritable is set,
-// acquireLock takes the shared lock of a reader instead (see lockShared),
-// waits for it in the same way and reports shared. When wait passes, it
-// returns an *InUseError.
-func (s *Store) acquireLock(wait time.Duration, readOnly, sharedIfUnwritable bool) (*pebble.Lock, bool, error) {
+// a store it created and left unused (CloseAndRemoveIfEmpty). Then an open
+// without mustExist creates the directory again and takes its lock, and
+// one with mustExist fails as for a store that does not exist. When the
+// lock file cannot be opened for writing (isUnwritable) and
+// sharedIfUnwritable is set, acquireLock takes the shared lock of a reader
+// instead (see lockShared), waits for it in the same way and reports
+// shared. When wait passes, it returns an *InUseError. When ctx is done
+// first, it returns an error wrapping ctx.Err().
+func (s *Store) acquireLock(ctx context.Context, wait time.Duration, mustExist, sharedIfUnwritable bool) (*pebble.Lock, bool, error) {
 	deadline := time.Now().Add(wait)
 	lockPath := s.fs.PathJoin(s.dir, lockFileName)
 	waiter := newLockWaiter(s.fs, lockPath, s.log)
@@ -297,6 +322,12 @@ func (s *Store) acquireLock(wait time.Duration, readOnly, sharedIfUnwritable boo
 	warned := false
 	shared := false
 	for {
+		if err := ctx.Err(); err != nil {
+			// The wait below ended early, or Open was called with a done
+			// ctx. No attempt follows, so a store released meanwhile is
+			// not taken by a command that is stopping.
+			return nil, false, s.waitStoppedError(holders.last, err)
+		}
 		var lockFS vfs.FS = trackedLockFS{s.fs}
 		if shared {
 			lockFS = sharedLockFS{s.fs}
@@ -314,8 +345,8 @@ func (s *Store) acquireLock(wait time.Duration, readOnly, sharedIfUnwritable boo
 		}
 		if errors.Is(err, fs.ErrNotExist) && recreated < 3 {
 			recreated++
-			if readOnly {
-				return nil, false, fmt.Errorf("opening store %s read-only: another process removed it while this one "+
+			if mustExist {
+				return nil, false, fmt.Errorf("opening store %s: another process removed it while this one "+
 					"waited for its lock: %w", s.dir, errdef.ErrNotFound)
 			}
 			if mkErr := s.createDir(); mkErr != nil {
@@ -355,8 +386,17 @@ func (s *Store) acquireLock(wait time.Duration, readOnly, sharedIfUnwritable boo
 		if !isHeldByThisProcess(err) && !heldHere(lockPath) {
 			released = nil
 		}
-		waiter.wait(remaining, released)
+		waiter.wait(ctx, remaining, released)
 	}
+}
+
+// waitStoppedError returns the error of an acquireLock whose context
+// ended with err. holder is the last holder record that it read, or "".
+func (s *Store) waitStoppedError(holder string, err error) error {
+	if holder != "" {
+		holder = " (" + holder + ")"
+	}
+	return fmt.Errorf("opening store %s: stopped waiting for another process%s to release it: %w", s.dir, holder, err)
 }
 
 // lockFileName is the name of the file in the store's directory that

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -34,7 +35,7 @@ func TestInterruptedMessageFitsCommand(t *testing.T) {
 		if err := cmd.ParseFlags(rest); err != nil {
 			t.Fatalf("%q: %v", c.args, err)
 		}
-		msg := interruptedMessage(cmd)
+		msg := interruptedMessage(cmd, context.Canceled)
 		for _, want := range c.wants {
 			if !strings.Contains(msg, want) {
 				t.Errorf("%q: message %q does not say %q", c.args, msg, want)
@@ -42,6 +43,29 @@ func TestInterruptedMessageFitsCommand(t *testing.T) {
 		}
 		if c.avoid != "" && strings.Contains(msg, c.avoid) {
 			t.Errorf("%q: message %q mentions %q", c.args, msg, c.avoid)
+		}
+	}
+}
+
+// TestInterruptedWaitMessage checks that a command stopped while it
+// waited for the store states that it changed nothing, since it never took
+// the store.
+func TestInterruptedWaitMessage(t *testing.T) {
+	waitErr := &storeWaitInterruptedError{err: context.Canceled}
+	for _, args := range [][]string{{"ouk", "gc"}, {"ouk", "import", "k.tar"}, {"ouk", "status"}} {
+		cmd, rest, err := newRootCommand().Find(args)
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		if err := cmd.ParseFlags(rest); err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		msg := interruptedMessage(cmd, waitErr)
+		if !strings.Contains(msg, "changed nothing") {
+			t.Errorf("%q: message %q does not say that the command changed nothing", args, msg)
+		}
+		if strings.Contains(msg, "may have removed") {
+			t.Errorf("%q: message %q says that blobs may be removed", args, msg)
 		}
 	}
 }

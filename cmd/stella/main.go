@@ -61,7 +61,7 @@ func main() {
 		os.Exit(code)
 	}
 	if interrupted {
-		fmt.Fprintln(os.Stderr, interruptedMessage(cmd))
+		fmt.Fprintln(os.Stderr, interruptedMessage(cmd, err))
 		os.Exit(code)
 	}
 	fmt.Fprintln(os.Stderr, "Error:", err)
@@ -116,8 +116,12 @@ func jsonRequested(cmd *cobra.Command, args []string) bool {
 }
 
 // interruptedMessage returns the line printed when an interrupt stops
-// cmd: what the command leaves behind and what to do next.
-func interruptedMessage(cmd *cobra.Command) string {
+// cmd with err: what the command leaves behind and what to do next.
+func interruptedMessage(cmd *cobra.Command, err error) string {
+	if errors.As(err, new(*storeWaitInterruptedError)) {
+		return "Interrupted while waiting for another stella process to release the store: this command changed " +
+			"nothing; run it again once that process has finished."
+	}
 	name := ""
 	if cmd != nil {
 		name = cmd.Name()

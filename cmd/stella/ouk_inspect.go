@@ -224,10 +224,14 @@ func openStoreIfPresent(g *globalOptions) (*cas.Store, inspectStoreInfo) {
 		info.Status = "absent"
 		return nil, info
 	}
-	s, err := cas.Open(db, cas.Options{ReadOnlyIfUnwritable: true, ParentPerm: storeFolderPerm})
+	s, err := cas.Open(db, cas.Options{ReadOnlyIfUnwritable: true, MustExist: true})
 	switch {
 	case errors.Is(err, errdef.ErrStoreInUse):
 		info.Status = "in use"
+		return nil, info
+	case errors.Is(err, errdef.ErrNotFound):
+		// Another process removed the store since the check above.
+		info.Status = "absent"
 		return nil, info
 	case err != nil:
 		info.Status = "unreadable: " + err.Error()

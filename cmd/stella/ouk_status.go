@@ -34,15 +34,15 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 			}
 			ctx := cmd.Context()
 			if dir, ok := g.storeAbsent(); ok {
-				// Reading the status creates no store. Exit code 1 lets a
-				// script detect a mistyped --store or $STELLA_HOME.
-				if err := writeStatus(cmd.OutOrStdout(), out, statusReport{Store: dir, StoreAbsent: true}); err != nil {
-					return err
-				}
-				return fmt.Errorf("no store at %s; check --store and $STELLA_HOME, or import a kit first with "+
-					"`stella ouk import KIT`: %w", dir, errdef.ErrNotFound)
+				return reportStoreAbsent(cmd.OutOrStdout(), out, dir)
 			}
-			store, dir, err := g.openStoreForReading(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+			store, dir, err := g.openExistingStoreForReading(ctx, g.logger(cmd.ErrOrStderr()), g.lockWait)
+			var absent *noStoreError
+			if errors.As(err, &absent) {
+				// The process that status waited for removed the store, as
+				// a rejected first import does.
+				return reportStoreAbsent(cmd.OutOrStdout(), out, absent.dir)
+			}
 			if err != nil {
 				return err
 			}
@@ -78,6 +78,18 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 	}
 	out.register(cmd)
 	return cmd
+}
+
+// reportStoreAbsent writes the status of the store folder dir, which holds
+// no store, and returns the error that makes status exit with 1. Reading
+// the status creates no store, and the exit code lets a script detect a
+// mistyped --store or $STELLA_HOME.
+func reportStoreAbsent(w io.Writer, out outputFlag, dir string) error {
+	if err := writeStatus(w, out, statusReport{Store: dir, StoreAbsent: true}); err != nil {
+		return err
+	}
+	return fmt.Errorf("no store at %s; check --store and $STELLA_HOME, or import a kit first with "+
+		"`stella ouk import KIT`: %w", dir, errdef.ErrNotFound)
 }
 
 func writeStatus(w io.Writer, out outputFlag, rep statusReport) error {

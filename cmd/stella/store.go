@@ -31,7 +31,9 @@ const (
 
 // openStore opens the content store, creating the store folder on first use.
 // With wait above zero it waits that long for another process to release
-// the store, so short commands queue behind each other.
+// the store, so short commands queue behind each other. Cancelling ctx ends
+// that wait with an error that wraps context.Canceled (see
+// storeWaitInterruptedError).
 func (g *globalOptions) openStore(ctx context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
 	return g.openStoreCache(ctx, log, wait, 0)
 }
@@ -43,30 +45,30 @@ const importCacheSize = 4 << 20
 
 // openStoreCache is openStore with a block cache of cacheSize bytes, or
 // the store's default when it is zero.
-func (g *globalOptions) openStoreCache(_ context.Context, log *slog.Logger, wait time.Duration, cacheSize int64) (*cas.Store, string, error) {
-	return g.openStoreWith(cas.Options{Logger: log, LockWait: wait, CacheSize: cacheSize})
-}
-
-// openStoreForReading is openStore for a command that only reads the
-// store. Where this user cannot write the store, as on a read-only mount
-// or for a store that another user owns, it opens the store read-only
-// under a shared lock (cas.Options.ReadOnlyIfUnwritable), and
-// store.ReadOnly reports that.
-func (g *globalOptions) openStoreForReading(_ context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
-	return g.openStoreWith(cas.Options{Logger: log, LockWait: wait, ReadOnlyIfUnwritable: true})
+func (g *globalOptions) openStoreCache(ctx context.Context, log *slog.Logger, wait time.Duration, cacheSize int64) (*cas.Store, string, error) {
+	return g.openStoreWith(ctx, cas.Options{Logger: log, LockWait: wait, CacheSize: cacheSize})
 }
 
 // openStoreWith opens the content store with opts, creating the store
-// folder on first use.
-func (g *globalOptions) openStoreWith(opts cas.Options) (*cas.Store, string, error) {
+// folder on first use unless opts.MustExist is set.
+func (g *globalOptions) openStoreWith(ctx context.Context, opts cas.Options) (*cas.Store, string, error) {
 	dir, err := g.storeDir()
 	if err != nil {
 		return nil, "", err
 	}
-	if err := os.MkdirAll(dir, storeFolderPerm); err != nil {
+	if opts.MustExist {
+		info, err := os.Stat(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// The folder was there when the caller checked for the store,
+			// and a rejected first import may have removed it since.
+			return nil, "", &noStoreError{dir: dir, removed: true}
+		case err == nil && !info.IsDir():
+			return nil, "", storePathIsFileError(dir)
+		}
+	} else if err := os.MkdirAll(dir, storeFolderPerm); err != nil {
 		if info, serr := os.Stat(dir); serr == nil && !info.IsDir() {
-			return nil, "", fmt.Errorf("store path %s is a file, not a folder; give the store folder with --store "+
-				"or $STELLA_HOME", dir)
+			return nil, "", storePathIsFileError(dir)
 		}
 		if errors.Is(err, fs.ErrPermission) {
 			return nil, "", fmt.Errorf("creating store folder %s: %w; create it as a user who may write its parent "+
@@ -77,16 +79,27 @@ func (g *globalOptions) openStoreWith(opts cas.Options) (*cas.Store, string, err
 	if err := checkStoreFolderAccess(dir, opts.ReadOnlyIfUnwritable); err != nil {
 		return nil, "", err
 	}
-	if !opts.ReadOnlyIfUnwritable {
+	if !opts.ReadOnlyIfUnwritable && !opts.MustExist {
 		warnNewStoreAmongOtherFiles(opts.Logger, dir)
 	}
 	opts.HolderCommand = g.command
-	// The content store creates the store folder again when the process
-	// that it waited for removed it, as after a rejected first import.
+	// Without MustExist, the content store creates the store folder again
+	// when the process that it waited for removed it, as after a rejected
+	// first import.
 	opts.ParentPerm = storeFolderPerm
-	s, err := cas.Open(filepath.Join(dir, storeDBDir), opts)
+	s, err := cas.OpenContext(ctx, filepath.Join(dir, storeDBDir), opts)
 	if errors.Is(err, errdef.ErrStoreInUse) {
 		return nil, "", storeInUseError(dir, opts.LockWait, err)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// cas.OpenContext returns a context error only before it takes
+		// the store.
+		return nil, "", &storeWaitInterruptedError{err: err}
+	}
+	if opts.MustExist && errors.Is(err, errdef.ErrNotFound) {
+		if _, statErr := os.Stat(filepath.Join(dir, storeDBDir)); errors.Is(statErr, fs.ErrNotExist) {
+			return nil, "", &noStoreError{dir: dir, removed: true}
+		}
 	}
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "opening store ") {
@@ -96,6 +109,12 @@ func (g *globalOptions) openStoreWith(opts cas.Options) (*cas.Store, string, err
 		return nil, "", fmt.Errorf("opening store %s: %w", dir, err)
 	}
 	return s, dir, nil
+}
+
+// storePathIsFileError returns the error for a store folder path dir that
+// names a file.
+func storePathIsFileError(dir string) error {
+	return fmt.Errorf("store path %s is a file, not a folder; give the store folder with --store or $STELLA_HOME", dir)
 }
 
 // warnNewStoreAmongOtherFiles logs a warning when the store folder dir
@@ -303,29 +322,63 @@ func (g *globalOptions) storeAbsent() (string, bool) {
 // openExistingStore opens the store like openStore but fails, creating
 // nothing, when the store folder holds no content store: commands that only
 // read kits have nothing to work on there, and a mistyped --store should not
-// leave a new store behind.
+// leave a new store behind. That includes a store that the process whose
+// release it waited for removed, as a rejected first import does.
 func (g *globalOptions) openExistingStore(ctx context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
 	if err := g.checkStorePresent(); err != nil {
 		return nil, "", err
 	}
-	return g.openStore(ctx, log, wait)
+	return g.openStoreWith(ctx, cas.Options{Logger: log, LockWait: wait, MustExist: true})
 }
 
 // openExistingStoreForReading is openExistingStore for a command that
-// only reads the store; see openStoreForReading.
+// only reads the store. Where this user cannot write the store, as on a
+// read-only mount or for a store that another user owns, it opens the
+// store read-only under a shared lock (cas.Options.ReadOnlyIfUnwritable),
+// and store.ReadOnly reports that.
 func (g *globalOptions) openExistingStoreForReading(ctx context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
 	if err := g.checkStorePresent(); err != nil {
 		return nil, "", err
 	}
-	return g.openStoreForReading(ctx, log, wait)
+	return g.openStoreWith(ctx, cas.Options{Logger: log, LockWait: wait, ReadOnlyIfUnwritable: true, MustExist: true})
 }
 
 // checkStorePresent returns an error when the store folder holds no
 // content store.
 func (g *globalOptions) checkStorePresent() error {
 	if dir, absent := g.storeAbsent(); absent {
-		return fmt.Errorf("no store at %s; import a kit first with `stella ouk import KIT`, or check --store and "+
-			"$STELLA_HOME: %w", dir, errdef.ErrNotFound)
+		return &noStoreError{dir: dir}
 	}
 	return nil
 }
+
+// noStoreError is the error of a command that needs an existing store when
+// the store folder holds none.
+type noStoreError struct {
+	dir string
+	// removed is set when the store was there when the command checked
+	// for it, and another process removed it before the command could
+	// open it, as a rejected first import does while the command waits.
+	removed bool
+}
+
+func (e *noStoreError) Error() string {
+	msg := fmt.Sprintf("no store at %s", e.dir)
+	if e.removed {
+		msg += ": another process removed it while this command was opening it, as a rejected first import " +
+			"removes the new store it created"
+	}
+	return msg + "; import a kit first with `stella ouk import KIT`, or check --store and $STELLA_HOME"
+}
+
+// Is makes a missing store an errdef.ErrNotFound, for the reason of a JSON
+// failure object, without adding the kind's text to the message.
+func (e *noStoreError) Is(target error) bool { return target == errdef.ErrNotFound }
+
+// storeWaitInterruptedError is the error of an open that a signal stopped
+// while it waited for another process to release the store, so the command
+// changed nothing. It wraps the context error, for exit code 130.
+type storeWaitInterruptedError struct{ err error }
+
+func (e *storeWaitInterruptedError) Error() string { return e.err.Error() }
+func (e *storeWaitInterruptedError) Unwrap() error { return e.err }
