@@ -88,8 +88,7 @@ func reportStoreAbsent(w io.Writer, out outputFlag, dir string) error {
 	if err := writeStatus(w, out, statusReport{Store: dir, StoreAbsent: true}); err != nil {
 		return err
 	}
-	return fmt.Errorf("no store at %s; check --store and $STELLA_HOME, or import a kit first with "+
-		"`stella ouk import KIT`: %w", dir, errdef.ErrNotFound)
+	return &noStoreError{dir: dir}
 }
 
 func writeStatus(w io.Writer, out outputFlag, rep statusReport) error {
