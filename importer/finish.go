@@ -281,7 +281,7 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 		return nil
 	}
 	return &SignatureError{Version: bm.meta.Version, Digest: bm.desc.Digest, Failure: failure,
-		Unsigned: check.Signatures == 0}
+		Unsigned: check.Signatures == 0, KeyAdvised: check.advisesKey(s.opts.Keys)}
 }
 
 // SignatureError rejects a kit that no trusted key signed. It wraps
@@ -296,6 +296,9 @@ type SignatureError struct {
 	Failure string
 	// Unsigned is set when the kit lists no signature at all.
 	Unsigned bool
+	// KeyAdvised is set when Failure already advises putting the
+	// builder's public key into the keys folder.
+	KeyAdvised bool
 }
 
 func (e *SignatureError) Error() string {

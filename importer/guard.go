@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -65,23 +66,8 @@ func (g *streamGuard) admit(ctx context.Context, d ocispec.Descriptor) error {
 		return nil
 	}
 	if d.Size > MaxManifestSize {
-		if !g.verified && g.index == nil {
-			return fmt.Errorf("blob %s (%d bytes) comes before index.json, which a kit written by `stella ouk build` "+
-				"lists first. An image archive (oci-archive) looks like this and is not a kit: give images to "+
-				"`stella ouk build --image`. A kit repacked by another tool can be extracted and imported as a "+
-				"layout folder: %w", d.Digest, d.Size, errdef.ErrInvalidKit)
-		}
-		if !g.verified && g.noBundleIndex(ctx) {
-			return fmt.Errorf("this is not a Stella Ops kit: its index.json lists no kit bundle index (artifact type %s), "+
-				"as an image archive's does; import a kit written by `stella ouk build`, and give images to "+
-				"`stella ouk build --image`: %w", oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
-		}
 		if !g.verified {
-			return fmt.Errorf("blob %s (%d bytes) comes before the kit's signature could be checked, because "+
-				"the bundle index, its signature manifests or their bundles had not arrived; a kit lists "+
-				"index.json, manifests, configs and signatures before larger blobs, as "+
-				"`stella ouk build` writes it, so rebuild the kit or import it as a layout folder: %w",
-				d.Digest, d.Size, errdef.ErrInvalidKit)
+			return g.unverifiedBlobError(ctx, d)
 		}
 		return fmt.Errorf("blob %s (%d bytes) is not part of the signed bundle index, so the signature "+
 			"does not cover it; get the kit again from its builder: %w", d.Digest, d.Size, errdef.ErrInvalidKit)
@@ -240,30 +226,99 @@ func (s *session) checkReferenced(ctx context.Context, index ocispec.Index) erro
 	return nil
 }
 
-// noBundleIndex reports whether index.json names no kit bundle index: no
-// entry has the bundle artifact type, as every kit stella writes has, and
-// no image index that has arrived is one. An image archive looks so.
-func (g *streamGuard) noBundleIndex(ctx context.Context) bool {
+// reorderAdvice is the next step for a kit whose tar has another entry
+// order than `stella ouk build` writes, such as a plain tar of a folder.
+const reorderAdvice = "A kit in another order, such as a plain tar of a folder that oras wrote, imports as a " +
+	"layout folder once extracted, or as a tar with oci-layout, index.json and the small blobs first"
+
+// unverifiedBlobError returns the error for the large blob d, which the
+// stream carries before the signature of the bundle index could be checked.
+// The stream is a kit in another order or no kit at all, and the error
+// names which one, as far as index.json and the blobs so far show.
+func (g *streamGuard) unverifiedBlobError(ctx context.Context, d ocispec.Descriptor) error {
+	if g.index == nil {
+		return fmt.Errorf("blob %s (%d bytes) comes before index.json, which a kit written by `stella ouk build` "+
+			"lists first. An image archive (oci-archive) looks like this and is not a kit: give images to "+
+			"`stella ouk build --image`. %s: %w", d.Digest, d.Size, reorderAdvice, errdef.ErrInvalidKit)
+	}
+	listing, pending := g.bundleListing(ctx)
+	switch {
+	case listing == bundleAbsent:
+		return fmt.Errorf("this is not a Stella Ops kit: its index.json lists no kit bundle index (artifact type %s), "+
+			"as an image archive's does; import a kit written by `stella ouk build`, and give images to "+
+			"`stella ouk build --image`: %w", oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
+	case listing == bundlePending && !g.kitEntries():
+		return fmt.Errorf("blob %s (%d bytes) comes before the image index %s that index.json lists, so import "+
+			"cannot tell whether this is a Stella Ops kit in another order or an image archive. %s. An image "+
+			"archive is not a kit: give images to `stella ouk build --image`: %w",
+			d.Digest, d.Size, pending.Digest, reorderAdvice, errdef.ErrInvalidKit)
+	}
+	return fmt.Errorf("blob %s (%d bytes) comes before the kit's signature could be checked, because "+
+		"the bundle index, its signature manifests or their bundles had not arrived. `stella ouk build` writes "+
+		"index.json, manifests, configs and signatures before larger blobs. %s: %w",
+		d.Digest, d.Size, reorderAdvice, errdef.ErrInvalidKit)
+}
+
+// bundleListing is the state of the kit's bundle index as index.json and
+// the blobs so far show it.
+type bundleListing int
+
+const (
+	// bundleListed means that an entry of index.json has the bundle's
+	// artifact type or is an image index that arrived and has it.
+	bundleListed bundleListing = iota
+	// bundlePending means that an image index that index.json lists has
+	// not arrived, so it may be the bundle index.
+	bundlePending
+	// bundleAbsent means that no entry of index.json is or may be a
+	// bundle index, as in an image archive.
+	bundleAbsent
+)
+
+// bundleListing checks the entries of index.json for the bundle index. With
+// bundlePending it also returns the first image index that has not arrived.
+func (g *streamGuard) bundleListing(ctx context.Context) (bundleListing, ocispec.Descriptor) {
+	listing, pending := bundleAbsent, ocispec.Descriptor{}
 	for _, d := range g.index.Manifests {
 		if d.MediaType != ocispec.MediaTypeImageIndex {
 			continue
 		}
 		if d.ArtifactType == oci.ArtifactTypeBundle || d.Size > MaxManifestSize {
-			return false
+			return bundleListed, ocispec.Descriptor{}
 		}
 		if ok, err := g.s.opts.Store.Exists(ctx, d); err != nil || !ok {
+			if listing == bundleAbsent {
+				listing, pending = bundlePending, d
+			}
 			continue
 		}
 		raw, err := g.s.readManifest(ctx, d)
 		if err != nil {
-			return false
+			return bundleListed, ocispec.Descriptor{}
 		}
 		var probe struct {
 			ArtifactType string `json:"artifactType"`
 		}
 		if json.Unmarshal(raw, &probe) != nil || probe.ArtifactType == oci.ArtifactTypeBundle {
-			return false
+			return bundleListed, ocispec.Descriptor{}
 		}
 	}
-	return true
+	return listing, pending
+}
+
+// kitEntries reports whether index.json lists an entry that only a kit
+// has: one with a Stella Ops artifact type or annotation, such as the DB
+// manifest that a folder written by `oras cp -r` lists.
+func (g *streamGuard) kitEntries() bool {
+	for _, d := range g.index.Manifests {
+		if strings.HasPrefix(d.ArtifactType, oci.ArtifactTypePrefix) {
+			return true
+		}
+		for key := range d.Annotations {
+			if strings.HasPrefix(key, oci.AnnotationPrefix) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -55,7 +55,7 @@ func (c SignatureCheck) Failure(keys []sign.TrustedKey, keysDir string) string {
 		}
 		return "no trusted key is configured (pass --key or put the public key in " + keysDir + ")"
 	}
-	if c.KeyMismatches < c.Signatures {
+	if !c.advisesKey(keys) {
 		return "no signature verifies with a trusted key: " + strings.Join(c.Reasons, "; ")
 	}
 	if keysDir == "" {
@@ -68,6 +68,13 @@ func (c SignatureCheck) Failure(keys []sign.TrustedKey, keysDir string) string {
 	return fmt.Sprintf("%s with the trusted %s %s, so another key signed it. "+
 		"If you trust its builder, put the builder's public key into %s or pass it with --key",
 		outcome, plural(len(keys), "key", "keys"), sign.KeyNames(keys), keysDir)
+}
+
+// advisesKey reports whether Failure advises putting the builder's public
+// key into the keys folder: when no key is trusted, or when another key
+// made every signature.
+func (c SignatureCheck) advisesKey(keys []sign.TrustedKey) bool {
+	return c.Signatures > 0 && (len(keys) == 0 || c.KeyMismatches >= c.Signatures)
 }
 
 // CheckBundleSignature checks the signature referrers that index.json

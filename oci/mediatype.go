@@ -5,6 +5,9 @@ package oci
 
 // Media and artifact types of the objects in a kit.
 const (
+	// ArtifactTypePrefix starts every media and artifact type that the kit
+	// format defines. SBOMs and signatures use the standard types below.
+	ArtifactTypePrefix = "application/vnd.stellaops.ouk."
 	// ArtifactTypeBundle is the artifactType of the bundle index, the OCI image
 	// index that lists every part of a kit and carries its metadata.
 	ArtifactTypeBundle = "application/vnd.stellaops.ouk.bundle.v1+json"
@@ -36,6 +39,10 @@ const (
 // Annotation keys. The kit metadata keys live on the bundle index, so the
 // signature over the bundle index covers them.
 const (
+	// AnnotationPrefix starts every annotation key that the kit format
+	// defines.
+	AnnotationPrefix = "org.stellaops.ouk."
+
 	// AnnotationRefName is the standard OCI tag annotation used in index.json.
 	AnnotationRefName = "org.opencontainers.image.ref.name"
 	// AnnotationCreated is the standard OCI creation time, RFC 3339 in UTC.

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,8 +13,8 @@ import (
 )
 
 // TestImportImageArchiveSaysNotAKit checks that an image archive given to
-// import, in either order of its tar entries, is named as not a kit, with
-// the command that takes images.
+// import, in each order of its tar entries, is named as not a kit, or as
+// possibly no kit, with the command that takes images.
 func TestImportImageArchiveSaysNotAKit(t *testing.T) {
 	e := newEnv(t)
 	image := demoImage(t, e.dir)
@@ -49,10 +50,24 @@ func TestImportImageArchiveSaysNotAKit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Once its image index has arrived, the archive shows that it has no
+	// bundle index.
+	slices.SortStableFunc(blobs, func(a, b tarEntry) int { return len(a.data) - len(b.data) })
 	indexFirst := filepath.Join(e.dir, "index-first.tar")
-	writeTar(t, indexFirst, append(head, blobs...))
+	writeTar(t, indexFirst, append(slices.Clone(head), blobs...))
 	r = e.run("ouk", "import", "--key", e.pub, indexFirst)
 	if r.code != exitRejected || !strings.Contains(r.stderr, "not a Stella Ops kit") || !strings.Contains(r.stderr, "stella ouk build --image") {
 		t.Errorf("image archive with index.json first: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	// Before its image index arrives, the archive may still be a kit in
+	// another order, so the message names both.
+	slices.Reverse(blobs)
+	largeFirst := filepath.Join(e.dir, "large-first.tar")
+	writeTar(t, largeFirst, append(slices.Clone(head), blobs...))
+	r = e.run("ouk", "import", "--key", e.pub, largeFirst)
+	if r.code != exitRejected || !strings.Contains(r.stderr, "cannot tell whether this is a Stella Ops kit in another order or an image archive") ||
+		!strings.Contains(r.stderr, "stella ouk build --image") {
+		t.Errorf("image archive with a large blob before its image index: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

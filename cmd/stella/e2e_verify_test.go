@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -139,5 +140,60 @@ func TestVerifyTruncatedKitAdvisesOnce(t *testing.T) {
 	}
 	if n := strings.Count(r.stderr, "again"); n != 1 {
 		t.Errorf("the error gives its advice %d times, want once:\n%s", n, r.stderr)
+	}
+}
+
+func TestVerifyLayoutBlobMessages(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	raw, err := os.ReadFile(kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _ := largestBlob(t, raw)
+	digest := "sha256:" + filepath.Base(name)
+	cases := []struct {
+		name   string
+		damage func(path string) error
+		// want ends the error, after the blob's digest.
+		want string
+	}{
+		{"missing", os.Remove, "is missing from the folder; copy it again, or get a new copy from the connected side: invalid kit"},
+		{"corrupt", func(path string) error {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			b[32] ^= 0xff
+			return os.WriteFile(path, b, 0o644)
+		}, "does not match its digest; copy it again, or get a new copy from the connected side: digest mismatch"},
+		{"shorter", func(path string) error { return os.Truncate(path, 100) },
+			"bytes that its descriptor declares; copy it again, or get a new copy from the connected side: size mismatch"},
+		{"larger", func(path string) error {
+			f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			_, err = f.WriteString("x")
+			return errors.Join(err, f.Close())
+		}, "bytes that its descriptor declares; copy it again, or get a new copy from the connected side: size mismatch"},
+	}
+	for _, tc := range cases {
+		dir := filepath.Join(e.dir, tc.name)
+		extractKit(t, raw, dir)
+		if err := tc.damage(filepath.Join(dir, filepath.FromSlash(name))); err != nil {
+			t.Fatal(err)
+		}
+		r := e.run("ouk", "verify", "--key", e.pub, dir)
+		checkDamageReported(t, r)
+		if !strings.HasSuffix(strings.TrimSpace(r.stderr), tc.want) {
+			t.Errorf("%s blob: error does not end with %q:\n%s", tc.name, tc.want, r.stderr)
+		}
+		if n := strings.Count(r.stderr, digest); n != 1 {
+			t.Errorf("%s blob: error names the digest %d times, want once:\n%s", tc.name, n, r.stderr)
+		}
+		if n := strings.Count(r.stderr, "again"); n != 1 {
+			t.Errorf("%s blob: error gives its advice %d times, want once:\n%s", tc.name, n, r.stderr)
+		}
 	}
 }

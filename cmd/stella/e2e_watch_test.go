@@ -251,6 +251,16 @@ func TestWatchRejectionNamesImportOverride(t *testing.T) {
 	if strings.Contains(r.stderr, "or pass --insecure-skip-signature to override") {
 		t.Errorf("rejection advises a flag that watch lacks:\n%s", r.stderr)
 	}
+	note, ok = watch.ReadNote(filepath.Join(drop, "other.tar"))
+	if !ok {
+		t.Fatalf("no rejection note beside %s", filepath.Join(drop, "other.tar"))
+	}
+	if n := strings.Count(note.Reason, "public key into"); n != 1 {
+		t.Errorf("note of another key's kit advises adding the key %d times, want once: %q", n, note.Reason)
+	}
+	if !strings.Contains(note.Reason, "delete the kit's .stella-rejected note") {
+		t.Errorf("note of another key's kit does not say to delete the note: %q", note.Reason)
+	}
 }
 
 func TestWatchRejectsKitsOfOneSequence(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -183,4 +184,112 @@ func hasJSONOutput(cmd *cobra.Command) bool {
 		}
 	}
 	return false
+}
+
+// jsonBoolean is a boolean JSON field of an output type.
+type jsonBoolean struct {
+	name string
+	// omitEmpty is set for a field that encoding/json leaves out when it
+	// is false (a bool) or nil (a *bool).
+	omitEmpty bool
+	// pointer is set for a *bool, which is written as false too.
+	pointer bool
+}
+
+// collectJSONBooleans adds to out the boolean fields that encoding/json
+// writes for typ and the types of its fields, as collectJSONNames walks
+// them.
+func collectJSONBooleans(typ reflect.Type, skip, seen map[reflect.Type]bool, out *[]jsonBoolean) {
+	for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Array ||
+		typ.Kind() == reflect.Map {
+		typ = typ.Elem()
+	}
+	if typ.Kind() != reflect.Struct || seen[typ] || skip[typ] {
+		return
+	}
+	seen[typ] = true
+	for i := range typ.NumField() {
+		field := typ.Field(i)
+		name, options, _ := strings.Cut(field.Tag.Get("json"), ",")
+		if name == "-" || (!field.Anonymous && !field.IsExported()) {
+			continue
+		}
+		if field.Anonymous && name == "" {
+			collectJSONBooleans(field.Type, skip, seen, out)
+			continue
+		}
+		if name == "" {
+			name = field.Name
+		}
+		pointer := field.Type.Kind() == reflect.Pointer
+		if elem := field.Type; elem.Kind() == reflect.Bool || (pointer && elem.Elem().Kind() == reflect.Bool) {
+			omit := slices.Contains(strings.Split(options, ","), "omitempty")
+			*out = append(*out, jsonBoolean{name: name, omitEmpty: omit, pointer: pointer})
+			continue
+		}
+		collectJSONBooleans(field.Type, skip, seen, out)
+	}
+}
+
+// TestJSONOutputDocMarksBooleans checks the type column of every boolean
+// field in docs/json-output.md against the conventions there. A field
+// that is left out when false is optional, and one that is always written
+// is not. A *bool is written as true or false and left out only when its
+// value is unknown, so it is marked "when known".
+func TestJSONOutputDocMarksBooleans(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "json-output.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	roots := map[reflect.Type]bool{}
+	for _, out := range documentedOutputs {
+		for _, v := range out.values {
+			roots[reflect.TypeOf(v)] = true
+		}
+	}
+	for _, out := range documentedOutputs {
+		text, ok := docSection(doc, out.section)
+		if !ok {
+			continue // TestJSONOutputDocCoversFields reports it
+		}
+		var booleans []jsonBoolean
+		for _, v := range out.values {
+			typ := reflect.TypeOf(v)
+			skip := map[reflect.Type]bool{}
+			for root := range roots {
+				skip[root] = root != typ
+			}
+			collectJSONBooleans(typ, skip, map[reflect.Type]bool{}, &booleans)
+		}
+		for _, b := range booleans {
+			want := "boolean"
+			switch {
+			case b.pointer && b.omitEmpty:
+				want = "boolean, when known"
+			case b.omitEmpty:
+				want = "boolean, optional"
+			}
+			// Another table of the section may use the name for a field of
+			// another type, such as the count `inKit` beside the boolean.
+			rows := 0
+			for _, line := range strings.Split(text, "\n") {
+				cells := strings.Split(line, "|")
+				if len(cells) < 4 || strings.TrimSpace(cells[1]) != "`"+b.name+"`" {
+					continue
+				}
+				got := strings.TrimSpace(cells[2])
+				if !strings.HasPrefix(got, "boolean") {
+					continue
+				}
+				rows++
+				if got != want {
+					t.Errorf("%s: field `%s` has type %q in docs/json-output.md, want %q", out.section, b.name, got, want)
+				}
+			}
+			if rows == 0 {
+				t.Errorf("%s: docs/json-output.md has no table row of type boolean for field `%s`", out.section, b.name)
+			}
+		}
+	}
 }

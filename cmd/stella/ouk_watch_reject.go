@@ -248,11 +248,17 @@ func (w *watcher) withManualOverride(err error, path string) error {
 		var sigErr *importer.SignatureError
 		if errors.As(err, &sigErr) {
 			// The import's own advice names a flag that watch lacks.
-			if sigErr.Unsigned {
+			switch {
+			case sigErr.Unsigned:
 				intro = "watch never imports a kit without a signature. Ask its builder for a signed kit, " +
 					"built again with stella ouk build --key. A .sig file from stella ouk sign does not help, " +
 					"because import checks only the signature inside the kit. To import it without any " +
 					"signature check, which trusts whoever could write the file, run"
+			case sigErr.KeyAdvised:
+				// The failure names the keys folder already.
+				intro = "watch never skips the signature check. Once the key is in place, delete the kit's " +
+					".stella-rejected note, so the next round imports it. To import it without any signature " +
+					"check, which trusts whoever could write the file, run"
 			}
 			err = fmt.Errorf("kit %s (%s): %s: %w", sigErr.Version, sigErr.Digest, sigErr.Failure, errdef.ErrSignature)
 		}

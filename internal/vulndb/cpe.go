@@ -460,7 +460,11 @@ func (m nvdCPEMatch) versionInRange(v string) rangeResult {
 // NVD configurations, one line each, such as
 // "cpe:2.3:a:webmproject:libwebp:*:*:*:*:*:*:*:* <1.3.2". A criterion that
 // its configuration combines with a platform by AND ends with the
-// platform, such as "when running on microsoft:windows".
+// platform, such as "when running on microsoft:windows". A criterion that
+// a negation covers is marked "inside a negated node", or "inside the
+// negated configuration" and the configuration's formula, such as "not
+// (acme:widget <2.0 or microsoft:windows)". A node negated inside a
+// negated configuration counts as not negated.
 func (r *Record) CPECriteria() []string {
 	var out []string
 	for _, c := range recordConfigs(r) {
@@ -471,7 +475,19 @@ func (r *Record) CPECriteria() []string {
 					continue
 				}
 				line := strings.TrimSpace(m.Criteria + " " + strings.Join(m.bounds(), " "))
-				if platforms, _ := cc.companions(nil, ni, mi); len(platforms) > 0 {
+				negated := cc.nodes[ni].node.Negate
+				if negated && c.Negate {
+					out = append(out, line+" inside the negated configuration "+cc.formula())
+					continue
+				}
+				platforms, _ := cc.companions(nil, ni, mi)
+				if negated {
+					line += " inside a negated node"
+					if len(platforms) > 0 {
+						line += ","
+					}
+				}
+				if len(platforms) > 0 {
 					line += " when running on " + strings.Join(platforms, " and on ")
 				}
 				out = append(out, line)

@@ -145,6 +145,12 @@ type nodeCheck struct {
 	uncoveredKnown bool
 	uncovered      []string
 	uncoveredCount map[string]int
+
+	// covered marks the criteria known to hold, and coveredCount counts
+	// them (coverage). Only the nodes of a negated configuration set them.
+	coverageKnown bool
+	covered       []bool
+	coveredCount  int
 }
 
 func newNodeCheck(n nvdNode) nodeCheck {
@@ -254,18 +260,16 @@ type configCheck struct {
 	// swapped the operator of a negated configuration.
 	and   bool
 	nodes []nodeCheck
-	// negatedConfig caches the description of a negated configuration
-	// that describeNegated returns for each of its nodes.
-	negatedConfig string
+	// formulaText caches the formula of a negated configuration.
+	formulaText string
 }
 
 // newConfigCheck returns the check of the configuration c. It checks a
 // negated configuration in the equivalent form without negate, which De
 // Morgan's laws give: each node negated, and AND and OR swapped. "Not
-// (widget and Windows)" becomes "not widget, or not Windows". Its nodes
-// are then checked as negated nodes are, so the configuration rules a
-// system out only when its criteria hold for certain, and a vulnerable
-// criterion that the negation covers is never confirmed.
+// (widget and Windows)" becomes "not widget, or not Windows". A vulnerable
+// criterion in a node that is negated in that form is matched by
+// matchNegated, and the other nodes are then checked as negated nodes are.
 func newConfigCheck(c nvdConfig) *configCheck {
 	cc := &configCheck{config: c, and: isAND(c.Operator) != c.Negate, nodes: make([]nodeCheck, len(c.Nodes))}
 	for i, n := range c.Nodes {
@@ -275,40 +279,17 @@ func newConfigCheck(c nvdConfig) *configCheck {
 	return cc
 }
 
-// describeNegated describes what the negation that covers node nodeIndex
-// excludes, such as "acme:widget <2.0 in a negated node" or "acme:widget
-// <2.0 and microsoft:windows in a negated configuration", or returns ""
-// when no negation covers it.
+// describeNegated describes what the negated node nodeIndex excludes, such
+// as "acme:widget <2.0 in a negated node", or returns "" when the node is
+// not negated. matchNegated handles the nodes of a negated configuration.
 func (cc *configCheck) describeNegated(nodeIndex int) string {
 	nc := &cc.nodes[nodeIndex]
-	if !nc.node.Negate {
+	if !nc.node.Negate || cc.config.Negate {
 		return ""
 	}
-	if !cc.config.Negate {
-		plain := nc.node
-		plain.Negate = false
-		return describeNode(plain, nc.names) + " in a negated node"
-	}
-	if cc.negatedConfig != "" {
-		return cc.negatedConfig
-	}
-	var names []string
-	for i, n := range cc.config.Nodes {
-		if len(n.CPEMatch) == 0 {
-			continue
-		}
-		d := describeNode(n, cc.nodes[i].names)
-		if len(n.CPEMatch) > 1 && len(cc.config.Nodes) > 1 {
-			d = "(" + d + ")"
-		}
-		names = append(names, d)
-	}
-	sep := " or "
-	if isAND(cc.config.Operator) {
-		sep = " and "
-	}
-	cc.negatedConfig = joinNamed(names, sep, "nodes") + " in a negated configuration"
-	return cc.negatedConfig
+	plain := nc.node
+	plain.Negate = false
+	return describeNode(plain, nc.names) + " in a negated node"
 }
 
 // companions describes what the criterion at position crit of node
@@ -376,10 +357,14 @@ type cpeAlternative struct {
 	// known to hold, such as "microsoft:windows and on apple:macos", or is
 	// empty when the criteria need none.
 	platforms string
-	// negated describes what the negation that covers the matching
+	// negated describes what the negated node that contains the matching
 	// criteria excludes, such as "acme:widget <2.0 in a negated node"
 	// (configCheck.describeNegated), or is empty.
 	negated string
+	// contradiction is the formula of a negated configuration that
+	// excludes every system on which the matching criteria hold, such as
+	// "not (acme:widget <2.0)" (configCheck.formula), or is empty.
+	contradiction string
 	// criteria are the first maxNamedVersions matching criteria with
 	// distinct affected versions, and versions contains those versions
 	// (criterionVersions). otherCriteria counts the criteria with further
@@ -403,15 +388,13 @@ type alternativeSet struct {
 }
 
 type alternativeKey struct {
-	level              cpeMatch
-	platforms, negated string
+	level                             cpeMatch
+	platforms, negated, contradiction string
 }
 
-// add records a match of the criterion m, whose name is c, at level that
-// needs platforms. negated describes the negated node that contains m, if
-// any.
-func (s *alternativeSet) add(level cpeMatch, m nvdCPEMatch, c cpeName, platforms, negated string) {
-	k := alternativeKey{level, platforms, negated}
+// add records a match of the criterion m, whose name is c, with the
+// outcome and platforms of k.
+func (s *alternativeSet) add(k alternativeKey, m nvdCPEMatch, c cpeName) {
 	if s.index == nil {
 		s.index = map[alternativeKey]int{}
 		s.versions = map[alternativeKey]map[string]bool{}
@@ -421,7 +404,8 @@ func (s *alternativeSet) add(level cpeMatch, m nvdCPEMatch, c cpeName, platforms
 		i = len(s.list)
 		s.index[k] = i
 		s.versions[k] = map[string]bool{}
-		s.list = append(s.list, cpeAlternative{level: level, platforms: platforms, negated: negated})
+		s.list = append(s.list, cpeAlternative{level: k.level, platforms: k.platforms, negated: k.negated,
+			contradiction: k.contradiction})
 	}
 	v := criterionVersions(m, c)
 	if s.versions[k][v] {
@@ -439,8 +423,9 @@ func (s *alternativeSet) add(level cpeMatch, m nvdCPEMatch, c cpeName, platforms
 
 // matchConfigs matches the query of p against a record's configurations.
 // It returns confirmed true when a vulnerable criterion matches it with
-// its version and every companion of that criterion is known to hold.
-// Otherwise it returns the ways in which the configurations possibly
+// its version and every companion of that criterion is known to hold, or,
+// for a criterion that a negated configuration covers, the configuration
+// is known to hold (matchNegated). Otherwise it returns the ways in which the configurations possibly
 // match, grouped by outcome and platforms, none when they do not match at
 // all.
 func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possible []cpeAlternative) {
@@ -455,7 +440,8 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 			// as possibly affected. Only a node that holds for certain and
 			// carves an exception out of the vulnerable criteria of a node
 			// that it is ANDed with, for the queried product, as in
-			// "widget below 2.0 but not 1.5", rules the system out.
+			// "widget below 2.0 but not 1.5", rules the system out. In a
+			// negated configuration, matchNegated decides the rest.
 			if nc.node.Negate && nc.holds(p) == nodeFails && cc.vulnerableOutside(ni, p.query.key()) {
 				continue
 			}
@@ -468,6 +454,12 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 				if level == cpeNoMatch {
 					continue
 				}
+				if cc.config.Negate && nc.node.Negate {
+					if cc.matchNegated(p, ni, mi, level, &set) {
+						return true, nil
+					}
+					continue
+				}
 				platforms, excluded := cc.companions(p, ni, mi)
 				if excluded {
 					continue
@@ -475,7 +467,8 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 				if level == cpeMatchConfirmed && len(platforms) == 0 && negated == "" {
 					return true, nil
 				}
-				set.add(level, m, nc.names[mi], strings.Join(platforms, " and on "), negated)
+				k := alternativeKey{level: level, platforms: strings.Join(platforms, " and on "), negated: negated}
+				set.add(k, m, nc.names[mi])
 			}
 		}
 	}
@@ -489,7 +482,8 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 // needs the same platforms as one with a confirmed version, or that needs
 // platforms while another of the same outcome needs none, adds nothing and
 // is left out. A match inside a negated node gets a clause of its own
-// (negatedReason).
+// (negatedReason), and so does one that a negated configuration
+// contradicts (contradictionReason).
 func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 	product, version := unescapeCPE(q.key()), shortVersion(unescapeCPE(q.Version))
 	subject := product
@@ -498,7 +492,7 @@ func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 	}
 	confirmedOn := map[string]bool{}
 	for _, a := range alternatives {
-		if a.level == cpeMatchConfirmed && a.negated == "" {
+		if a.level == cpeMatchConfirmed && !a.qualified() {
 			confirmedOn[a.platforms] = true
 		}
 	}
@@ -508,7 +502,7 @@ func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 		var phrases []string
 		anyPlatform := false
 		for _, a := range alternatives {
-			if a.negated != "" || a.level != level || (level != cpeMatchConfirmed && confirmedOn[a.platforms]) {
+			if a.qualified() || a.level != level || (level != cpeMatchConfirmed && confirmedOn[a.platforms]) {
 				continue
 			}
 			group = append(group, a)
@@ -532,19 +526,30 @@ func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 		}
 	}
 	for _, a := range alternatives {
-		if a.negated == "" {
+		var clause string
+		switch {
+		case a.negated != "":
+			clause = negatedReason(q, subject, a)
+		case a.contradiction != "":
+			clause = contradictionReason(q, subject, a)
+		default:
 			continue
 		}
-		if clause := negatedReason(q, subject, a); !slices.Contains(clauses, clause) {
+		if !slices.Contains(clauses, clause) {
 			clauses = append(clauses, clause)
 		}
 	}
 	return strings.Join(clauses, ", or ")
 }
 
+// qualified reports whether the alternative is a match inside a negated
+// node or one that a negated configuration contradicts, which get a
+// clause of their own.
+func (a cpeAlternative) qualified() bool { return a.negated != "" || a.contradiction != "" }
+
 // negatedReason builds the reason why the alternative a, a match of the
 // query q (named subject) through a vulnerable criterion inside a negated
-// node or configuration, leaves q possibly affected. The negation both
+// node, leaves q possibly affected. The negation both
 // names the criterion as vulnerable and excludes what it matches, so the
 // record contradicts itself.
 func negatedReason(q cpeName, subject string, a cpeAlternative) string {

@@ -14,18 +14,25 @@ import (
 // onWindows10 is a CPE that the criterion onWindows covers for certain.
 const onWindows10 = "cpe:2.3:o:microsoft:windows:10:*:*:*:*:*:*:*"
 
-// undecidedWidget15 ends the reason of a match of acme:widget 1.5 through
-// a negated configuration.
-const undecidedWidget15 = "so whether acme:widget 1.5 is affected could not be decided"
+// widget15Contradiction starts the reason of a match of acme:widget 1.5
+// through a negated configuration that excludes every system with the
+// vulnerable criterion.
+const widget15Contradiction = "the record contradicts itself about acme:widget 1.5, because its negated configuration "
+
+// widgetBelow2Named ends the reason of such a match.
+const widgetBelow2Named = " excludes acme:widget <2.0, which it names as vulnerable"
 
 func TestNegatedConfigMatches(t *testing.T) {
 	widget := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, widgetBelow2)}
 	notWidget := nvdNode{Operator: "OR", Negate: true, CPEMatch: parseMatches(t, widgetBelow2)}
 	windows := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, onWindows)}
+	notWindows := nvdNode{Operator: "OR", Negate: true, CPEMatch: parseMatches(t, onWindows)}
 	windowsOrMacOS := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, onWindows, onMacOS14)}
+	widgetOnWindows := nvdNode{Operator: "AND", CPEMatch: parseMatches(t, widgetBelow2, onWindows)}
 	const (
-		widget15 = "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"
-		widget25 = "cpe:2.3:a:acme:widget:2.5:*:*:*:*:*:*:*"
+		widget15  = "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"
+		widget25  = "cpe:2.3:a:acme:widget:2.5:*:*:*:*:*:*:*"
+		anyWidget = "cpe:2.3:a:acme:widget"
 	)
 	cases := []struct {
 		name    string
@@ -37,36 +44,52 @@ func TestNegatedConfigMatches(t *testing.T) {
 		// match.
 		reason string
 	}{
+		// "Not widget" excludes every system with the vulnerable widget.
 		{"one node", nvdConfig{Negate: true, Nodes: []nvdNode{widget}}, widget15, nil, true,
-			"the record excludes acme:widget <2.0 in a negated configuration, " + undecidedWidget15},
+			widget15Contradiction + "not (acme:widget <2.0)" + widgetBelow2Named},
 		// The criterion names the vulnerable product, so a version outside
 		// it is not affected, though the negated configuration holds there.
 		{"one node outside the range", nvdConfig{Negate: true, Nodes: []nvdNode{widget}}, widget25, nil, false, ""},
 		{"negated node", nvdConfig{Negate: true, Nodes: []nvdNode{notWidget}}, widget15, nil, true, ""},
+		// "Not (widget and Windows)" holds for the widget off Windows.
 		{"AND with a platform", nvdConfig{Operator: "AND", Negate: true, Nodes: []nvdNode{widget, windows}},
 			widget15, nil, true,
-			"the record excludes acme:widget <2.0 and microsoft:windows in a negated configuration, " + undecidedWidget15},
-		// The product node is negated as in "not widget or not Windows", so
-		// its vulnerable criterion is neither confirmed nor dropped.
+			"the record affects acme:widget 1.5 only when running on a platform other than microsoft:windows"},
+		// With the widget and Windows both present for certain, the
+		// configuration is false.
 		{"AND with a present platform", nvdConfig{Operator: "AND", Negate: true, Nodes: []nvdNode{widget, windows}},
-			widget15, []string{onWindows10}, true,
-			"the record excludes acme:widget <2.0 and microsoft:windows in a negated configuration, " + undecidedWidget15},
+			widget15, []string{onWindows10}, false, ""},
+		// Whatever the version, the widget is either outside the criterion
+		// or ruled out with Windows.
+		{"AND with a present platform, query without version",
+			nvdConfig{Operator: "AND", Negate: true, Nodes: []nvdNode{widget, windows}},
+			anyWidget, []string{onWindows10}, false, ""},
 		{"OR with a platform", nvdConfig{Operator: "OR", Negate: true, Nodes: []nvdNode{widget, windows}},
 			widget15, nil, true,
-			"the record excludes acme:widget <2.0 or microsoft:windows in a negated configuration, " + undecidedWidget15 +
-				", and the record affects it only when running on a platform other than microsoft:windows"},
+			widget15Contradiction + "not (acme:widget <2.0 or microsoft:windows)" + widgetBelow2Named},
 		{"AND with a node of two platforms", nvdConfig{Operator: "AND", Negate: true, Nodes: []nvdNode{widget, windowsOrMacOS}},
 			widget15, nil, true,
-			"the record excludes acme:widget <2.0 and (microsoft:windows or apple:macos 14.0) in a negated configuration, " +
-				undecidedWidget15},
-		{"query without version", nvdConfig{Negate: true, Nodes: []nvdNode{widget}}, "cpe:2.3:a:acme:widget", nil, true,
+			"the record affects acme:widget 1.5 only when running on a platform other than microsoft:windows or apple:macos 14.0"},
+		{"query without version", nvdConfig{Negate: true, Nodes: []nvdNode{widget}}, anyWidget, nil, true,
 			`no version of acme:widget was given (CPE version "*"), so it could not be compared with the affected ` +
-				"versions <2.0, and the record excludes acme:widget <2.0 in a negated configuration"},
+				"versions <2.0, and the record contradicts itself, because its negated configuration not (acme:widget <2.0)" +
+				widgetBelow2Named},
 		// "Neither widget nor Windows" rules out a system with Windows for
 		// certain.
 		{"OR with a present platform", nvdConfig{Operator: "OR", Negate: true, Nodes: []nvdNode{widget, windows}},
 			widget15, []string{onWindows10}, false, ""},
 		{"no operator with a present platform", nvdConfig{Negate: true, Nodes: []nvdNode{widget, windows}},
+			widget15, []string{onWindows10}, false, ""},
+		// "Not (widget and not Windows)" holds on Windows, so the widget
+		// is affected there.
+		{"AND with a negated platform", nvdConfig{Operator: "AND", Negate: true, Nodes: []nvdNode{widget, notWindows}},
+			widget15, nil, true, "the record affects acme:widget 1.5 only when running on microsoft:windows"},
+		{"AND with a present negated platform", nvdConfig{Operator: "AND", Negate: true, Nodes: []nvdNode{widget, notWindows}},
+			widget15, []string{onWindows10}, true, ""},
+		// One AND node: "not (widget on Windows)".
+		{"AND node", nvdConfig{Negate: true, Nodes: []nvdNode{widgetOnWindows}}, widget15, nil, true,
+			"the record affects acme:widget 1.5 only when running on a platform other than microsoft:windows"},
+		{"AND node with a present platform", nvdConfig{Negate: true, Nodes: []nvdNode{widgetOnWindows}},
 			widget15, []string{onWindows10}, false, ""},
 	}
 	for _, tc := range cases {
@@ -75,14 +98,45 @@ func TestNegatedConfigMatches(t *testing.T) {
 	}
 }
 
-func TestNegatedConfigCPECriteria(t *testing.T) {
-	raw := `{"nvd_configurations":[{"operator":"AND","negate":true,"nodes":[` + nvdNodeJSON("OR", false, widgetBelow2) +
-		`,` + nvdNodeJSON("OR", false, onWindows) + `]}]}`
-	rec := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(raw)}}
-	// "Not widget or not Windows" names no platform that the widget needs.
-	want := "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:* <2.0"
-	if got := rec.CPECriteria(); len(got) != 1 || got[0] != want {
-		t.Errorf("CPECriteria of a negated AND configuration = %q, want [%q]", got, want)
+func TestNegatedCPECriteria(t *testing.T) {
+	widget := nvdNodeJSON("OR", false, widgetBelow2)
+	notWidget := nvdNodeJSON("OR", true, widgetBelow2)
+	windows := nvdNodeJSON("OR", false, onWindows)
+	gadget := nvdNodeJSON("OR", false, `{"vulnerable":true,"criteria":"cpe:2.3:a:acme:gadget:*:*:*:*:*:*:*:*"}`)
+	const widgetLine = "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:* <2.0"
+	cases := []struct {
+		name   string
+		config string
+		want   []string
+	}{
+		{"negated configuration", `{"negate":true,"nodes":[` + widget + `]}`,
+			[]string{widgetLine + " inside the negated configuration not (acme:widget <2.0)"}},
+		{"negated AND configuration", `{"operator":"AND","negate":true,"nodes":[` + widget + `,` + windows + `]}`,
+			[]string{widgetLine + " inside the negated configuration not (acme:widget <2.0 and microsoft:windows)"}},
+		// "Neither widget nor Windows" is no widget range with a platform.
+		{"negated OR configuration", `{"operator":"OR","negate":true,"nodes":[` + widget + `,` + windows + `]}`,
+			[]string{widgetLine + " inside the negated configuration not (acme:widget <2.0 or microsoft:windows)"}},
+		// "Not (not widget, or Windows)" is the widget off Windows.
+		{"negated node in a negated configuration", `{"operator":"OR","negate":true,"nodes":[` + notWidget + `,` + windows + `]}`,
+			[]string{widgetLine + " when running on a platform other than microsoft:windows"}},
+		{"negated node", `{"nodes":[` + notWidget + `]}`, []string{widgetLine + " inside a negated node"}},
+		{"negated node with a product", `{"operator":"AND","nodes":[` + gadget + `,` + notWidget + `]}`,
+			[]string{"cpe:2.3:a:acme:gadget:*:*:*:*:*:*:*:* when running on a platform other than acme:widget <2.0",
+				widgetLine + " inside a negated node, when running on acme:gadget"}},
+	}
+	for _, tc := range cases {
+		raw := `{"nvd_configurations":[` + tc.config + `]}`
+		rec := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(raw)}}
+		got := rec.CPECriteria()
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: CPECriteria = %q, want %q", tc.name, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%s: CPECriteria line %d\n%q, want\n%q", tc.name, i, got[i], tc.want[i])
+			}
+		}
 	}
 }
 
@@ -108,10 +162,11 @@ func TestLookupCPENegatedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// With Windows present, only the configuration "not widget" leaves
+	// the widget possibly affected, and only because it contradicts
+	// itself.
 	want := map[string]string{
-		"CVE-2030-0201": "the record excludes acme:widget <2.0 in a negated configuration, " + undecidedWidget15,
-		"CVE-2030-0202": "the record excludes acme:widget <2.0 and microsoft:windows in a negated configuration, " +
-			undecidedWidget15,
+		"CVE-2030-0201": widget15Contradiction + "not (acme:widget <2.0)" + widgetBelow2Named,
 		"CVE-2030-0204": "",
 	}
 	got := possiblyByID(recs)
@@ -158,7 +213,9 @@ func negateConfigurations(v any) int {
 
 // TestLookupCPERealRecordsNegated builds the real NVD records with every
 // configuration negated and looks up every vulnerable criterion at a
-// version inside it. No lookup may confirm a record.
+// version inside it. No lookup may confirm a record, since no platform is
+// known to be absent. Each record stays possibly affected: it either
+// contradicts itself or needs a platform other than those it names.
 func TestLookupCPERealRecordsNegated(t *testing.T) {
 	dir := testdataDir(t, "nvd")
 	entries, err := os.ReadDir(dir)
@@ -213,7 +270,7 @@ func TestLookupCPERealRecordsNegated(t *testing.T) {
 					switch {
 					case !hit:
 						t.Errorf("LookupCPE(%s) lacks %s, whose negated configuration is undecided", query, rec.ID)
-					case !strings.Contains(reason, "in a negated configuration"):
+					case !strings.Contains(reason, "negated configuration") && !strings.Contains(reason, "a platform other than"):
 						t.Errorf("LookupCPE(%s): %s reason %q, want possibly affected through a negated configuration",
 							query, rec.ID, reason)
 					}

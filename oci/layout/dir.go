@@ -181,7 +181,7 @@ func (v *verifyingReadCloser) Read(p []byte) (int, error) {
 	n, err := v.vr.Read(p)
 	if err == io.EOF {
 		if verr := v.vr.Verify(); verr != nil {
-			err = fmt.Errorf("blob %s does not match its descriptor (%d bytes): %v; "+
+			err = fmt.Errorf("blob %s does not match its descriptor (%d bytes): %w; "+
 				"the layout is corrupt, so copy it again: %w", v.desc.Digest, v.desc.Size, verr, errdef.ErrDigestMismatch)
 		}
 	} else if err != nil && (errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData)) {
