@@ -116,18 +116,7 @@ func TestOpenContextCancelEndsKernelWait(t *testing.T) {
 			got, before+1)
 	}
 
-	stop()
-	waitForReleaseWaits(t, before)
-	if !lockFreeInOtherProcess(t, dir) {
-		t.Error("another process cannot take the store after its holder exited")
-	}
-	s, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatalf("Open after the holder exited: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	checkFreeAfterHolderExits(t, dir, stop, before)
 }
 
 func TestOpenContextCancelEndsWaitInProcess(t *testing.T) {

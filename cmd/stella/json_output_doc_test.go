@@ -68,18 +68,7 @@ var documentedOutputs = []documentedOutput{
 // every JSON field of each output in the section that documents it, and
 // that it has a section for every command with JSON output.
 func TestJSONOutputDocCoversFields(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "json-output.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(raw)
-
-	roots := map[reflect.Type]bool{}
-	for _, out := range documentedOutputs {
-		for _, v := range out.values {
-			roots[reflect.TypeOf(v)] = true
-		}
-	}
+	doc, roots := readJSONOutputDoc(t)
 	for _, out := range documentedOutputs {
 		t.Run(out.section, func(t *testing.T) {
 			text, ok := docSection(doc, out.section)
@@ -237,17 +226,7 @@ func collectJSONBooleans(typ reflect.Type, skip, seen map[reflect.Type]bool, out
 // is not. A *bool is written as true or false and left out only when its
 // value is unknown, so it is marked "when known".
 func TestJSONOutputDocMarksBooleans(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "json-output.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(raw)
-	roots := map[reflect.Type]bool{}
-	for _, out := range documentedOutputs {
-		for _, v := range out.values {
-			roots[reflect.TypeOf(v)] = true
-		}
-	}
+	doc, roots := readJSONOutputDoc(t)
 	for _, out := range documentedOutputs {
 		text, ok := docSection(doc, out.section)
 		if !ok {
@@ -292,4 +271,21 @@ func TestJSONOutputDocMarksBooleans(t *testing.T) {
 			}
 		}
 	}
+}
+
+// readJSONOutputDoc returns the text of docs/json-output.md and the types
+// of documentedOutputs, each of which its own section documents.
+func readJSONOutputDoc(t *testing.T) (string, map[reflect.Type]bool) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "json-output.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := map[reflect.Type]bool{}
+	for _, out := range documentedOutputs {
+		for _, v := range out.values {
+			roots[reflect.TypeOf(v)] = true
+		}
+	}
+	return string(raw), roots
 }
