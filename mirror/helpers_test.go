@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/retry"
@@ -131,10 +133,11 @@ func newStore(t *testing.T) *cas.Store {
 }
 
 // memRegistry starts go-containerregistry's in-memory registry on loopback
-// and returns its host:port.
+// and returns its host:port. Manifest uploads pass through checkManifestPut.
 func memRegistry(t *testing.T, referrers bool) string {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.WithReferrersSupport(referrers), registry.Logger(log.New(io.Discard, "", 0))))
+	inner := registry.New(registry.WithReferrersSupport(referrers), registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(checkManifestPut(inner))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
@@ -211,4 +214,31 @@ func largestBlob(t *testing.T, kit string) ocispec.Descriptor {
 		}
 	}
 	return largest
+}
+
+// checkManifestPut rejects a manifest upload whose body broke off or does
+// not match the digest it is uploaded under, as registries that verify
+// digests do, and passes every other request to next. The in-memory
+// registry stores what it read even when the read failed. Behind a proxy
+// that cuts connections, the broken copy of an upload that the client
+// sent again could then arrive last and replace the good one.
+func checkManifestPut(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/manifests/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "reading the manifest: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		ref := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+		if want, err := digest.Parse(ref); err == nil && digest.FromBytes(body) != want {
+			http.Error(w, "manifest does not match digest "+ref, http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
 }
