@@ -301,5 +301,13 @@ func TestTimeoutFlagsRejectNonPositive(t *testing.T) {
 		if !strings.Contains(r.stderr, args[0]+" is "+args[1]) {
 			t.Errorf("%s: error does not name the flag and its value: %s", strings.Join(args, " "), r.stderr)
 		}
+
+		// An import from a kit file does not talk to a registry, but
+		// rejects the same values before it starts.
+		all = append([]string{"ouk", "import", "--key", e.pub}, args...)
+		r = e.run(append(all, "kit.tar")...)
+		if r.code != 2 {
+			t.Errorf("import %s of a kit file: exit %d, want 2\nstderr: %s", strings.Join(args, " "), r.code, r.stderr)
+		}
 	}
 }

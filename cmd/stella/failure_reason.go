@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"syscall"
 
+	"oras.land/oras-go/v2/registry/remote/errcode"
+
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/mirror"
 )
@@ -67,8 +69,8 @@ func failureReason(err error, code int) string {
 // systemFailureReason returns the reason of an error that wraps none of the
 // product's error kinds, from the operating system or network error it
 // wraps: a write to a file outside the store that found no room, a
-// connection that failed or timed out, a server error, or a file or kit URL
-// that does not exist. Such errors exit with code 1, as these reasons do. Any other
+// connection that failed or timed out, a server error of a web server or
+// registry, or a file or kit URL that does not exist. Such errors exit with code 1, as these reasons do. Any other
 // error gets "error".
 func systemFailureReason(err error) string {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
@@ -80,6 +82,11 @@ func systemFailureReason(err error) string {
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return "not-found"
+	}
+	var response *errcode.ErrorResponse
+	if errors.As(err, &response) && response.StatusCode >= 500 {
+		// The registry failed, not the request, so a later try may work.
+		return "transfer-failed"
 	}
 	var status *mirror.StatusError
 	if errors.As(err, &status) {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 
+	"oras.land/oras-go/v2/registry/remote/errcode"
+
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/mirror"
 )
@@ -93,6 +95,11 @@ func TestFailureReasonOfSystemErrors(t *testing.T) {
 			"not-found", exitError},
 		{"server failed", &mirror.StatusError{URL: "https://127.0.0.1/kit.tar", Code: http.StatusInternalServerError,
 			Status: "500 Internal Server Error"}, "transfer-failed", exitError},
+		{"registry failed", &explainedError{msg: "HEAD ...: the registry responded 500", err: &errcode.ErrorResponse{
+			Method: http.MethodHead, StatusCode: http.StatusInternalServerError}}, "transfer-failed", exitError},
+		{"registry refused the request", &errcode.ErrorResponse{Method: http.MethodPut, StatusCode: http.StatusBadRequest},
+			"error", exitError},
+		{"key exists", &existsError{msg: "cosign.key exists; pass --force"}, "already-exists", exitError},
 		// The product's own kinds come first.
 		{"kit lacks a file", fmt.Errorf("%w: %w", errdef.ErrInvalidKit, fs.ErrNotExist), "invalid-kit", exitRejected},
 	} {

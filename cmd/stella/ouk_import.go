@@ -59,7 +59,7 @@ Trusted keys are those given with --key and every *.pub file in the store's
 keys folder.
 
 With -o json, a failed import prints {"status": "failed", "command", "source",
-"error", "exitCode"} on stdout besides the message on stderr.`,
+"error", "reason", "exitCode"} on stdout besides the message on stderr.`,
 		Example: `  stella ouk import --key cosign.pub kit.tar.zst
   stella ouk import oci://registry.intranet/stella-ops/ouk:2026.12.04
   stella ouk import https://files.intranet/kits/kit.tar.zst
@@ -93,6 +93,9 @@ With -o json, a failed import prints {"status": "failed", "command", "source",
 
 func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string) (err error) {
 	if err := o.out.validate(); err != nil {
+		return err
+	}
+	if err := o.reg.validateTimeouts(); err != nil {
 		return err
 	}
 	scheme, remote, _ := strings.Cut(source, "://")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -32,7 +33,7 @@ create keys; set COSIGN_PASSWORD to protect the key.`,
 			pubPath := filepath.Join(dir, "cosign.pub")
 			if !force {
 				if _, err := os.Stat(keyPath); err == nil {
-					return fmt.Errorf("%s exists; pass --force to replace it, or choose another --output-dir", keyPath)
+					return &existsError{msg: fmt.Sprintf("%s exists; pass --force to replace it, or choose another --output-dir", keyPath)}
 				}
 			}
 			pw, err := keyPassword("Enter password for private key: ", true)
@@ -82,3 +83,12 @@ func unprotectedKeyWarning(keyPath string) string {
 		"to protect it, set COSIGN_PASSWORD (or run on a terminal to type one) and run keygen again with --force",
 		cause, keyPath)
 }
+
+// existsError is the error of a command that would replace a file it does
+// not overwrite without --force. It is an errdef.ErrAlreadyExists, for the
+// reason of a JSON failure object, without that kind's text in the message.
+type existsError struct{ msg string }
+
+func (e *existsError) Error() string { return e.msg }
+
+func (e *existsError) Is(target error) bool { return target == errdef.ErrAlreadyExists }

@@ -54,6 +54,19 @@ func (r *registryFlags) register(cmd *cobra.Command) {
 		"how long a request may wait for a registry or web server that sends or accepts no bytes before it fails and is retried")
 }
 
+// validateTimeouts checks --connect-timeout and --idle-timeout. A command
+// whose source may be a local file checks them before it reads the kind of
+// source, so that a wrong value fails the same way for every source.
+func (r *registryFlags) validateTimeouts() error {
+	if r.connectWait <= 0 {
+		return usagef("--connect-timeout is %s; give a positive duration such as 30s", r.connectWait)
+	}
+	if r.idleWait <= 0 {
+		return usagef("--idle-timeout is %s; give a positive duration such as 60s", r.idleWait)
+	}
+	return nil
+}
+
 // client builds the registry client for the hosts named on the command
 // line. The password is read from stdin once, here.
 func (r *registryFlags) client(cmd *cobra.Command, log *slog.Logger, hosts ...string) (*mirror.Client, error) {
@@ -71,11 +84,8 @@ func (r *registryFlags) client(cmd *cobra.Command, log *slog.Logger, hosts ...st
 		Hosts:          hosts,
 		Logger:         log,
 	}
-	if r.connectWait <= 0 {
-		return nil, usagef("--connect-timeout is %s; give a positive duration such as 30s", r.connectWait)
-	}
-	if r.idleWait <= 0 {
-		return nil, usagef("--idle-timeout is %s; give a positive duration such as 60s", r.idleWait)
+	if err := r.validateTimeouts(); err != nil {
+		return nil, err
 	}
 	if err := r.checkFiles(); err != nil {
 		return nil, err
