@@ -460,11 +460,13 @@ func (m nvdCPEMatch) versionInRange(v string) rangeResult {
 // NVD configurations, one line each, such as
 // "cpe:2.3:a:webmproject:libwebp:*:*:*:*:*:*:*:* <1.3.2". A criterion that
 // its configuration combines with a platform by AND ends with the
-// platform, such as "when running on microsoft:windows". A criterion that
-// a negation covers is marked "inside a negated node", or "inside the
-// negated configuration" and the configuration's formula, such as "not
-// (acme:widget <2.0 or microsoft:windows)". A node negated inside a
-// negated configuration counts as not negated.
+// platform, such as "when running on microsoft:windows", and one that a
+// negated node of the same product makes an exception of ends with it,
+// such as "except acme:widget 1.5". A criterion that a negation covers is
+// marked "inside a negated node", or "inside the negated configuration"
+// and the configuration's formula, such as "not (acme:widget <2.0 or
+// microsoft:windows)". A node negated inside a negated configuration
+// counts as not negated.
 func (r *Record) CPECriteria() []string {
 	var out []string
 	for _, c := range recordConfigs(r) {
@@ -480,15 +482,21 @@ func (r *Record) CPECriteria() []string {
 					out = append(out, line+" inside the negated configuration "+cc.formula())
 					continue
 				}
-				platforms, _ := cc.companions(nil, ni, mi)
-				if negated {
-					line += " inside a negated node"
-					if len(platforms) > 0 {
-						line += ","
-					}
+				platforms, exceptions, _ := cc.companions(nil, ni, mi)
+				var qualifiers []string
+				switch {
+				case negated && len(exceptions) > 0:
+					qualifiers = append(qualifiers, "inside a negated node that excepts it from "+strings.Join(exceptions, " or "))
+				case negated:
+					qualifiers = append(qualifiers, "inside a negated node")
+				case len(exceptions) > 0:
+					qualifiers = append(qualifiers, "except "+strings.Join(exceptions, " or "))
 				}
 				if len(platforms) > 0 {
-					line += " when running on " + strings.Join(platforms, " and on ")
+					qualifiers = append(qualifiers, "when running on "+strings.Join(platforms, " and on "))
+				}
+				if len(qualifiers) > 0 {
+					line += " " + strings.Join(qualifiers, ", ")
 				}
 				out = append(out, line)
 			}

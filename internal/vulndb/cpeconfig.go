@@ -109,11 +109,41 @@ func (p *platformCheck) covers(m nvdCPEMatch, c cpeName, definite bool) bool {
 	return coversPlatform(m, c, p.query, definite) || p.present.covers(m, c, definite)
 }
 
+// negatedCriterionTruth returns whether the criterion m of a negated
+// node, whose name is c, holds for p: truthHolds where it holds for
+// certain, as coversPlatform describes. A criterion of the queried
+// product makes an exception of that product, as in "widget below 2.0 but
+// not 1.5", rather than naming a platform. The query alone decides it,
+// and it fails where the query lies outside it, because the queried
+// product is then not the excepted one. A CPE of the present set with the
+// same product is another component and decides nothing.
+func (p *platformCheck) negatedCriterionTruth(m nvdCPEMatch, c cpeName) truth {
+	if p == nil {
+		return truthUnknown
+	}
+	if c.key() != p.query.key() {
+		if p.present.covers(m, c, true) {
+			return truthHolds
+		}
+		return truthUnknown
+	}
+	switch {
+	case coversPlatform(m, c, p.query, true):
+		return truthHolds
+	case m.matchParsed(c, p.query) == cpeNoMatch:
+		return truthFails
+	}
+	return truthUnknown
+}
+
 // nodeState is the outcome of checking whether a node holds.
 type nodeState int
 
 const (
 	nodeUnknown nodeState = iota
+	// nodeHolds is a node that holds for certain. A negated node holds
+	// only where its criteria fail for certain for the queried product
+	// (negatedHolds).
 	nodeHolds
 	// nodeFails is a negated node whose criteria hold for certain: the
 	// configuration excludes the system.
@@ -174,7 +204,12 @@ func (nc *nodeCheck) holds(p *platformCheck) nodeState {
 		return nc.state
 	}
 	n := nc.node
-	covers := func(i int) bool { return nc.parsed(i) && p.covers(n.CPEMatch[i], nc.names[i], n.Negate) }
+	if n.Negate {
+		nc.state = nc.negatedHolds(p)
+		nc.stateKnown = true
+		return nc.state
+	}
+	covers := func(i int) bool { return nc.parsed(i) && p.covers(n.CPEMatch[i], nc.names[i], false) }
 	matched := false
 	if isAND(n.Operator) {
 		matched = len(n.CPEMatch) > 0
@@ -192,14 +227,65 @@ func (nc *nodeCheck) holds(p *platformCheck) nodeState {
 			}
 		}
 	}
-	switch {
-	case matched && n.Negate:
-		nc.state = nodeFails
-	case matched:
+	if matched {
 		nc.state = nodeHolds
 	}
 	nc.stateKnown = true
 	return nc.state
+}
+
+// negatedHolds is holds of a negated node. The node fails where its
+// criteria hold for certain, and it holds where they fail for certain,
+// which negatedCriterionTruth finds only for criteria of the queried
+// product. A criterion that does not parse is unknown.
+func (nc *nodeCheck) negatedHolds(p *platformCheck) nodeState {
+	and := isAND(nc.node.Operator)
+	holding, failing := 0, 0
+	for i, m := range nc.node.CPEMatch {
+		if !nc.parsed(i) {
+			continue
+		}
+		switch p.negatedCriterionTruth(m, nc.names[i]) {
+		case truthHolds:
+			holding++
+		case truthFails:
+			failing++
+		}
+	}
+	count := len(nc.node.CPEMatch)
+	switch {
+	case count == 0:
+		return nodeUnknown
+	case and && holding == count, !and && holding > 0:
+		return nodeFails
+	case and && failing > 0, !and && failing == count:
+		return nodeHolds
+	}
+	return nodeUnknown
+}
+
+// exceptionOf reports whether every criterion of the node parses and
+// names product, a vendor:product key. A negated node of that kind, in an
+// AND configuration with a vulnerable criterion of product, makes an
+// exception of product rather than naming a platform.
+func (nc *nodeCheck) exceptionOf(product string) bool {
+	if len(nc.names) == 0 {
+		return false
+	}
+	for i, c := range nc.names {
+		if !nc.parsed(i) || c.key() != product {
+			return false
+		}
+	}
+	return true
+}
+
+// describePlain describes the node's criteria as describeNode does,
+// without its negate.
+func (nc *nodeCheck) describePlain() string {
+	plain := nc.node
+	plain.Negate = false
+	return describeNode(plain, nc.names)
 }
 
 // describe returns describeNode of the node.
@@ -287,9 +373,7 @@ func (cc *configCheck) describeNegated(nodeIndex int) string {
 	if !nc.node.Negate || cc.config.Negate {
 		return ""
 	}
-	plain := nc.node
-	plain.Negate = false
-	return describeNode(plain, nc.names) + " in a negated node"
+	return nc.describePlain() + " in a negated node"
 }
 
 // companions describes what the criterion at position crit of node
@@ -299,14 +383,22 @@ func (cc *configCheck) describeNegated(nodeIndex int) string {
 // out. excluded is true when a negated node rules the configuration out.
 // With a nil p, no criterion is known to hold. A negated configuration
 // counts in the form that newConfigCheck gives it.
-func (cc *configCheck) companions(p *platformCheck, nodeIndex, crit int) (platforms []string, excluded bool) {
+//
+// Nodes that only name the criterion's own product are no platforms, so
+// exceptions lists them instead. Such a negated node, as "acme:widget 1.5"
+// in "widget below 2.0 but not 1.5", is an exception. For a criterion
+// inside it, the node that it makes an exception of ("acme:widget <2.0")
+// is listed.
+func (cc *configCheck) companions(p *platformCheck, nodeIndex, crit int) (platforms, exceptions []string, excluded bool) {
 	nc := &cc.nodes[nodeIndex]
 	if isAND(nc.node.Operator) {
 		platforms = nc.companionsInNode(p, crit)
 	}
 	if !cc.and {
-		return platforms, false
+		return platforms, nil, false
 	}
+	product := nc.names[crit].key()
+	inException := nc.node.Negate && nc.exceptionOf(product)
 	for i := range cc.nodes {
 		other := &cc.nodes[i]
 		if i == nodeIndex || len(other.node.CPEMatch) == 0 {
@@ -314,12 +406,20 @@ func (cc *configCheck) companions(p *platformCheck, nodeIndex, crit int) (platfo
 		}
 		switch other.holds(p) {
 		case nodeFails:
-			return nil, true
-		case nodeUnknown:
+			return nil, nil, true
+		case nodeHolds:
+			continue
+		}
+		switch {
+		case other.node.Negate && other.exceptionOf(product):
+			exceptions = append(exceptions, other.describePlain())
+		case inException && !other.node.Negate && other.exceptionOf(product):
+			exceptions = append(exceptions, other.describe())
+		default:
 			platforms = append(platforms, other.describe())
 		}
 	}
-	return platforms, false
+	return platforms, exceptions, false
 }
 
 // vulnerableOutside reports whether the configuration combines node
@@ -361,6 +461,11 @@ type cpeAlternative struct {
 	// criteria excludes, such as "acme:widget <2.0 in a negated node"
 	// (configCheck.describeNegated), or is empty.
 	negated string
+	// exceptions describes the negated nodes of the queried product that
+	// are not known to hold, such as "acme:widget 1.5" in "widget below
+	// 2.0 but not 1.5", or for a match inside such a node the nodes that
+	// it makes an exception of (configCheck.companions), or is empty.
+	exceptions string
 	// contradiction is the formula of a negated configuration that
 	// excludes every system on which the matching criteria hold, such as
 	// "not (acme:widget <2.0)" (configCheck.formula), or is empty.
@@ -388,8 +493,8 @@ type alternativeSet struct {
 }
 
 type alternativeKey struct {
-	level                             cpeMatch
-	platforms, negated, contradiction string
+	level                                         cpeMatch
+	platforms, negated, exceptions, contradiction string
 }
 
 // add records a match of the criterion m, whose name is c, with the
@@ -405,7 +510,7 @@ func (s *alternativeSet) add(k alternativeKey, m nvdCPEMatch, c cpeName) {
 		s.index[k] = i
 		s.versions[k] = map[string]bool{}
 		s.list = append(s.list, cpeAlternative{level: k.level, platforms: k.platforms, negated: k.negated,
-			contradiction: k.contradiction})
+			exceptions: k.exceptions, contradiction: k.contradiction})
 	}
 	v := criterionVersions(m, c)
 	if s.versions[k][v] {
@@ -460,14 +565,15 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 					}
 					continue
 				}
-				platforms, excluded := cc.companions(p, ni, mi)
+				platforms, exceptions, excluded := cc.companions(p, ni, mi)
 				if excluded {
 					continue
 				}
-				if level == cpeMatchConfirmed && len(platforms) == 0 && negated == "" {
+				if level == cpeMatchConfirmed && len(platforms) == 0 && len(exceptions) == 0 && negated == "" {
 					return true, nil
 				}
-				k := alternativeKey{level: level, platforms: strings.Join(platforms, " and on "), negated: negated}
+				k := alternativeKey{level: level, platforms: strings.Join(platforms, " and on "), negated: negated,
+					exceptions: strings.Join(exceptions, " or ")}
 				set.add(k, m, nc.names[mi])
 			}
 		}
@@ -482,7 +588,8 @@ func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possi
 // needs the same platforms as one with a confirmed version, or that needs
 // platforms while another of the same outcome needs none, adds nothing and
 // is left out. A match inside a negated node gets a clause of its own
-// (negatedReason), and so does one that a negated configuration
+// (negatedReason), and so do one that a negated node of the same product
+// may except (exceptionReason) and one that a negated configuration
 // contradicts (contradictionReason).
 func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 	product, version := unescapeCPE(q.key()), shortVersion(unescapeCPE(q.Version))
@@ -530,6 +637,8 @@ func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 		switch {
 		case a.negated != "":
 			clause = negatedReason(q, subject, a)
+		case a.exceptions != "":
+			clause = exceptionReason(q, subject, a)
 		case a.contradiction != "":
 			clause = contradictionReason(q, subject, a)
 		default:
@@ -543,9 +652,12 @@ func possibleReason(q cpeName, alternatives []cpeAlternative) string {
 }
 
 // qualified reports whether the alternative is a match inside a negated
-// node or one that a negated configuration contradicts, which get a
-// clause of their own.
-func (a cpeAlternative) qualified() bool { return a.negated != "" || a.contradiction != "" }
+// node, one that a negated node of the same product may except, or one
+// that a negated configuration contradicts, which get a clause of their
+// own.
+func (a cpeAlternative) qualified() bool {
+	return a.negated != "" || a.exceptions != "" || a.contradiction != ""
+}
 
 // negatedReason builds the reason why the alternative a, a match of the
 // query q (named subject) through a vulnerable criterion inside a negated
@@ -560,6 +672,32 @@ func negatedReason(q cpeName, subject string, a cpeAlternative) string {
 	} else {
 		clause = versionDoubt(q, a.level, []cpeAlternative{a}) +
 			fmt.Sprintf(", and the record excludes %s", a.negated)
+	}
+	if a.exceptions != "" {
+		clause += ", as an exception of " + a.exceptions
+	}
+	if a.platforms != "" {
+		clause += ", and the record affects it only when running on " + a.platforms
+	}
+	return clause
+}
+
+// exceptionReason builds the reason why the alternative a, a match of the
+// query q (named subject) that a negated node of the same product may
+// except, leaves q possibly affected. Either the exception cannot be
+// checked against the query, or the query's version is in doubt too.
+func exceptionReason(q cpeName, subject string, a cpeAlternative) string {
+	var clause string
+	if a.level == cpeMatchConfirmed {
+		affected := unescapeCPE(q.key())
+		if versions := affectedVersions([]cpeAlternative{a}); versions != "" {
+			affected += " " + versions
+		}
+		clause = fmt.Sprintf("the record affects %s except %s, and whether %s lies in that exception could not be decided",
+			affected, a.exceptions, subject)
+	} else {
+		clause = versionDoubt(q, a.level, []cpeAlternative{a}) +
+			fmt.Sprintf(", and the record excludes %s from the affected versions", a.exceptions)
 	}
 	if a.platforms != "" {
 		clause += ", and the record affects it only when running on " + a.platforms

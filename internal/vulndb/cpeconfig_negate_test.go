@@ -282,3 +282,142 @@ func TestLookupCPERealRecordsNegated(t *testing.T) {
 		t.Skipf("no record in %s has a vulnerable criterion with a version to look up", dir)
 	}
 }
+
+// Criteria of the exception "widget below 2.0 but not 1.5": widget 1.5 as
+// NVD writes it in a negated node, with vulnerable false and true, and
+// only on arm64 hardware.
+const (
+	notWidget15           = `{"vulnerable":false,"criteria":"cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"}`
+	notWidget15Vulnerable = widget15
+	notWidget15ARM        = `{"vulnerable":false,"criteria":"cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:arm64:*"}`
+)
+
+func TestNegatedNodeExceptsSameProduct(t *testing.T) {
+	widget := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, widgetBelow2)}
+	except := func(operator string, criteria ...string) nvdConfig {
+		return nvdConfig{Operator: "AND", Nodes: []nvdNode{widget,
+			{Operator: operator, Negate: true, CPEMatch: parseMatches(t, criteria...)}}}
+	}
+	windows := nvdNode{Operator: "OR", CPEMatch: parseMatches(t, onWindows)}
+	withWindows := except("OR", notWidget15)
+	withWindows.Nodes = append(withWindows.Nodes, windows)
+	const (
+		widget14Query = "cpe:2.3:a:acme:widget:1.4:*:*:*:*:*:*:*"
+		widget15Query = "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"
+		anyWidget     = "cpe:2.3:a:acme:widget"
+	)
+	cases := []struct {
+		name    string
+		config  nvdConfig
+		query   string
+		present []string
+		matched bool
+		// reason is the possibly-affected reason, or "" for a confirmed
+		// match.
+		reason string
+	}{
+		{"outside the exception", except("OR", notWidget15), widget14Query, nil, true, ""},
+		{"outside a vulnerable exception", except("OR", notWidget15Vulnerable), widget14Query, nil, true, ""},
+		{"inside the exception", except("OR", notWidget15), widget15Query, nil, false, ""},
+		// Another component with widget 1.5 leaves the queried 1.4 outside
+		// the exception.
+		{"excepted version present", except("OR", notWidget15), widget14Query, []string{widget15Query}, true, ""},
+		// "Not (widget 1.5 and Windows)" holds for widget 1.4 anywhere.
+		{"AND node with a platform", except("AND", notWidget15, onWindows), widget14Query, nil, true, ""},
+		{"with a platform", withWindows, widget14Query, nil, true,
+			"the record affects acme:widget 1.4 only when running on microsoft:windows"},
+		{"query without version", except("OR", notWidget15), anyWidget, nil, true,
+			`no version of acme:widget was given (CPE version "*"), so it could not be compared with the affected ` +
+				"versions <2.0, and the record excludes acme:widget 1.5 from the affected versions"},
+		{"query without version, vulnerable exception", except("OR", notWidget15Vulnerable), anyWidget, nil, true,
+			`no version of acme:widget was given (CPE version "*"), so it could not be compared with the affected ` +
+				"versions <2.0, and the record excludes acme:widget 1.5 from the affected versions, or " +
+				`no version of acme:widget was given (CPE version "*"), so it could not be compared with the affected ` +
+				"versions 1.5, and the record excludes acme:widget 1.5 in a negated node, as an exception of acme:widget <2.0"},
+		// The query leaves the target hardware open, so it may be the
+		// excepted arm64 build.
+		{"exception on other hardware", except("OR", notWidget15ARM), widget15Query, nil, true,
+			"the record affects acme:widget <2.0 except acme:widget 1.5, and whether acme:widget 1.5 lies in " +
+				"that exception could not be decided"},
+		{"outside an exception on other hardware", except("OR", notWidget15ARM), widget14Query, nil, true, ""},
+	}
+	for _, tc := range cases {
+		check := &platformCheck{query: mustParseQuery(t, tc.query), present: NewCPESet(tc.present)}
+		checkConfigMatch(t, tc.name, check, tc.config, tc.matched, tc.reason)
+	}
+}
+
+func TestCPECriteriaSameProductException(t *testing.T) {
+	widget := nvdNodeJSON("OR", false, widgetBelow2)
+	windows := nvdNodeJSON("OR", false, onWindows)
+	const widgetLine = "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:* <2.0"
+	cases := []struct {
+		name   string
+		config string
+		want   []string
+	}{
+		{"exception", nvdConfigJSON("AND", widget, nvdNodeJSON("OR", true, notWidget15)),
+			[]string{widgetLine + " except acme:widget 1.5"}},
+		{"vulnerable exception", nvdConfigJSON("AND", widget, nvdNodeJSON("OR", true, notWidget15Vulnerable)),
+			[]string{widgetLine + " except acme:widget 1.5",
+				"cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:* inside a negated node that excepts it from acme:widget <2.0"}},
+		{"exception with a platform", nvdConfigJSON("AND", widget, nvdNodeJSON("OR", true, notWidget15), windows),
+			[]string{widgetLine + " except acme:widget 1.5, when running on microsoft:windows"}},
+	}
+	for _, tc := range cases {
+		raw := `{"nvd_configurations":[` + tc.config + `]}`
+		rec := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(raw)}}
+		got := rec.CPECriteria()
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: CPECriteria = %q, want %q", tc.name, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%s: CPECriteria line %d\n%q, want\n%q", tc.name, i, got[i], tc.want[i])
+			}
+		}
+	}
+}
+
+func TestLookupCPESameProductException(t *testing.T) {
+	widget := nvdNodeJSON("OR", false, widgetBelow2)
+	feed := t.TempDir()
+	writeFile(t, feed, "page.json", nvdConfigPage(map[string][]string{
+		"CVE-2030-0211": {nvdConfigJSON("AND", widget, nvdNodeJSON("OR", true, notWidget15))},
+		"CVE-2030-0212": {nvdConfigJSON("AND", widget, nvdNodeJSON("OR", true, notWidget15Vulnerable))},
+	}))
+	res, err := Build(context.Background(), BuildOptions{Feeds: []Feed{{Kind: FeedNVD, Path: feed}}, Created: testCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openBuilt(t, kv.NewMemory(), res, nil)
+
+	const widget14Query = "cpe:2.3:a:acme:widget:1.4:*:*:*:*:*:*:*"
+	recs, err := db.LookupCPEOn(widget14Query, NewCPESet([]string{onWindows10}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := possiblyByID(recs)
+	if len(got) != 2 {
+		t.Errorf("LookupCPEOn(%s) = %s, want CVE-2030-0211 and CVE-2030-0212", widget14Query, ids(recs))
+	}
+	for _, id := range []string{"CVE-2030-0211", "CVE-2030-0212"} {
+		r, ok := got[id]
+		switch {
+		case !ok:
+			t.Errorf("LookupCPEOn(%s) lacks %s", widget14Query, id)
+		case r != "":
+			t.Errorf("LookupCPEOn(%s): %s possibly affected %q, want confirmed", widget14Query, id, r)
+		}
+	}
+
+	const widget15Query = "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"
+	recs, err = db.LookupCPE(widget15Query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 0 {
+		t.Errorf("LookupCPE(%s) = %s, want none, because 1.5 is the exception", widget15Query, ids(recs))
+	}
+}

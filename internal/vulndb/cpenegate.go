@@ -27,6 +27,10 @@ const (
 // coverage returns which criteria of the node hold through the CPEs of p,
 // checked as holds checks them, and how many. A criterion that does not
 // parse never holds.
+//
+// NOTE: unlike holds, coverage treats a criterion of the queried product
+// as a platform: a CPE of the present set can make it hold, and a query
+// outside it leaves it unknown instead of failing.
 func (nc *nodeCheck) coverage(p *platformCheck) ([]bool, int) {
 	if !nc.coverageKnown {
 		nc.covered = make([]bool, len(nc.node.CPEMatch))
