@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -171,7 +172,10 @@ func (r *blobReader) Close() error {
 // Delete removes the blob named by target.Digest and the predecessor edges
 // from its children and subject, in one synced batch. Edges that point at
 // the blob from stored manifests stay, so pushing it again restores the
-// graph. A missing blob returns an error wrapping errdef.ErrNotFound.
+// graph. A blob of ingestThreshold bytes or more has an sstable of its own,
+// which Delete compacts away before it returns, as GC does, so that its
+// space is free at once. A missing blob returns an error wrapping
+// errdef.ErrNotFound.
 func (s *Store) Delete(ctx context.Context, target ocispec.Descriptor) error {
 	d := target.Digest
 	release, err := s.claim(ctx, d)
@@ -189,8 +193,19 @@ func (s *Store) Delete(ctx context.Context, target ocispec.Descriptor) error {
 	if err := deleteBlob(batch, d, m); err != nil {
 		return fmt.Errorf("deleting blob %s: %w", d, err)
 	}
+	ownTable := m.Size >= ingestThreshold
+	if ownTable {
+		// When the compaction below fails or is cut short, the next GC
+		// finds this key and compacts the range.
+		if err := batch.Set(compactKey(d), strconv.AppendInt(nil, m.Size, 10), nil); err != nil {
+			return fmt.Errorf("deleting blob %s: %w", d, err)
+		}
+	}
 	if err := s.write(func() error { return batch.Commit(pebble.Sync) }); err != nil {
 		return fmt.Errorf("deleting blob %s: %w", d, err)
+	}
+	if ownTable {
+		s.compactRemoved(d)
 	}
 	return nil
 }

@@ -119,10 +119,15 @@ func (s *session) dropUnsigned(ctx context.Context) {
 
 // isRejection reports whether err rejects the kit's content, as opposed to
 // a transfer that broke off. A truncated stream counts as a transfer error:
-// the blobs read before the cut were verified and stay useful.
+// the blobs read before the cut were verified and stay useful. A kit that
+// the space check rejects counts as rejected, so that the blobs it stored
+// do not take the room that opening the store needs.
 func isRejection(err error) bool {
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errdef.ErrTransferFailed) {
 		return false
+	}
+	if _, ok := errors.AsType[*spaceError](err); ok {
+		return true
 	}
 	for _, sentinel := range []error{errdef.ErrInvalidKit, errdef.ErrDigestMismatch, errdef.ErrSizeMismatch,
 		errdef.ErrUnsafePath, errdef.ErrUnknownCompression, errdef.ErrSizeExceedsLimit, errdef.ErrSignature,

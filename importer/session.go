@@ -127,6 +127,15 @@ func (s *session) rollback(ctx context.Context) {
 	s.added = nil
 }
 
+// addedDigests returns the set of blobs this import stored.
+func (s *session) addedDigests() map[digest.Digest]bool {
+	added := make(map[digest.Digest]bool, len(s.added))
+	for _, d := range s.added {
+		added[d.Digest] = true
+	}
+	return added
+}
+
 // readManifest returns the bytes of a manifest-like blob from the store,
 // rejecting descriptors over MaxManifestSize before reading.
 func (s *session) readManifest(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {

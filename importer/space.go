@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
 	"stella-ops.org/ouk/cas"
@@ -62,23 +61,43 @@ func freeSpace(dir string) (int64, error) {
 	return int64(st.Bavail) * int64(st.Frsize), nil
 }
 
-// checkSpace fails with errdef.ErrDiskFull when the blobs of the signed
-// graph that the store lacks, the lookup index of their DB layers and the
-// margin do not fit in the free space of the store's file system. It runs
-// once, before the first large blob is stored.
+// spaceError is the rejection of a kit by the space check. It wraps
+// errdef.ErrDiskFull, and unlike a write that found the disk full, it
+// removes the blobs the import stored (see isRejection).
+type spaceError struct{ err error }
+
+func (e *spaceError) Error() string { return e.err.Error() }
+
+func (e *spaceError) Unwrap() error { return e.err }
+
+// checkSpace fails with a *spaceError when the volume lacks room for the
+// blobs of the signed graph that the store lacked before this import, the
+// lookup index of their DB layers and the margin. The room is the free
+// space plus the blobs of the graph this import stored so far. It runs
+// once, before the first large blob is stored. On failure it removes the
+// blobs this import stored, so that the store keeps the room it needs to
+// open, and the message gives the free space after that removal.
 func (g *streamGuard) checkSpace(ctx context.Context) error {
 	if g.spaceChecked {
 		return nil
 	}
 	g.spaceChecked = true
+	ours := g.s.addedDigests()
 	var need spaceNeed
+	// stored counts the bytes of the graph's blobs that this import stored
+	// already: they are part of the need, and their space is taken.
+	var stored int64
 	for _, d := range g.graph {
-		ok, err := g.s.opts.Store.Exists(ctx, d)
-		if err != nil {
-			return err
-		}
-		if ok {
-			continue
+		if ours[d.Digest] {
+			stored += d.Size
+		} else {
+			ok, err := g.s.opts.Store.Exists(ctx, d)
+			if err != nil {
+				return err
+			}
+			if ok {
+				continue
+			}
 		}
 		// A staged table takes its own size in the store, and a skipped
 		// one is not read at all.
@@ -100,14 +119,23 @@ func (g *streamGuard) checkSpace(ctx context.Context) error {
 		g.s.opts.Logger.Warn("could not read the free disk space; importing without the check", "error", err)
 		return nil
 	}
-	if need.total() <= free {
+	if need.total() <= free+stored {
 		return nil
 	}
-	return fmt.Errorf("kit needs about %s of free disk but %s has %s free: %s for the blobs the store "+
+	// The advice leaves out the blobs of this import, so it runs before
+	// the rollback empties s.added.
+	advice := g.freeSpaceAdvice(ctx, need.total()-free-stored)
+	g.s.rollback(context.WithoutCancel(ctx))
+	if after, err := g.s.opts.FreeSpace(dir); err == nil {
+		free = after
+	} else {
+		free += stored
+	}
+	return &spaceError{fmt.Errorf("kit needs about %s of free disk but %s has %s free: %s for the blobs the store "+
 		"lacks, %s (an estimate) for the lookup index of its new DB layers, and a %s margin for the "+
 		"store's write-ahead log, flushes and compactions; %s, then import again: %w",
 		cas.FormatSize(need.total()), dir, cas.FormatSize(free), cas.FormatSize(need.blobs), cas.FormatSize(need.index),
-		cas.FormatSize(need.margin), g.freeSpaceAdvice(ctx, need.total()-free), errdef.ErrDiskFull)
+		cas.FormatSize(need.margin), advice, errdef.ErrDiskFull)}
 }
 
 // freeSpaceAdvice returns the step that makes room for the missing bytes:
@@ -115,10 +143,7 @@ func (g *streamGuard) checkSpace(ctx context.Context) error {
 // freeing space on the volume. Blobs that this import stored or will use
 // do not count.
 func (g *streamGuard) freeSpaceAdvice(ctx context.Context, missing int64) string {
-	ours := make(map[digest.Digest]bool, len(g.s.added))
-	for _, d := range g.s.added {
-		ours[d.Digest] = true
-	}
+	ours := g.s.addedDigests()
 	var reclaimable int64
 	_, err := g.s.opts.Store.GC(ctx, cas.GCOptions{DryRun: true, OnRemove: func(b cas.BlobInfo) {
 		if _, inKit := g.graph[b.Digest]; !inKit && !ours[b.Digest] {

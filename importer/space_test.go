@@ -24,10 +24,18 @@ import (
 // platforms carry layerSize bytes of random data each.
 func (f *fixture) imageKit(layerSize int) []byte {
 	f.t.Helper()
+	return f.imageKitSizes(layerSize, layerSize)
+}
+
+// imageKitSizes builds a signed kit with an empty DB and one image whose
+// linux/amd64 layer carries amd64Size bytes of random data and whose
+// linux/arm64 layer carries arm64Size bytes.
+func (f *fixture) imageKitSizes(amd64Size, arm64Size int) []byte {
+	f.t.Helper()
 	bins := map[string]string{}
 	for i, platform := range []string{"linux/amd64", "linux/arm64"} {
 		p := filepath.Join(f.dir, "bin-"+platform[6:])
-		data := make([]byte, layerSize)
+		data := make([]byte, []int{amd64Size, arm64Size}[i])
 		rand.NewChaCha8([32]byte{byte(i + 7)}).Read(data)
 		if err := os.WriteFile(p, data, 0o755); err != nil {
 			f.t.Fatal(err)
@@ -180,5 +188,54 @@ func TestSpaceMargin(t *testing.T) {
 		if got := spaceMargin(tc.newBytes); got != tc.want {
 			t.Errorf("spaceMargin(%d) = %d, want %d", tc.newBytes, got, tc.want)
 		}
+	}
+}
+
+func TestSpaceCheckRemovesStoredBlobs(t *testing.T) {
+	f := newFixture(t)
+	before, err := f.store.DiskUsage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A kit file lists its layers by digest, and with these seeds the 1 MiB
+	// layer comes first, so the import stores it before the 6 MiB layer
+	// starts the check.
+	raw := f.imageKitSizes(6<<20, 1<<20)
+	err = f.importWithFree(raw, 8<<20)
+	if !errors.Is(err, errdef.ErrDiskFull) {
+		t.Fatalf("err = %v, want errdef.ErrDiskFull", err)
+	}
+	// 6 MiB and 1 MiB of layers, plus a few KiB of manifests and configs.
+	if !strings.Contains(err.Error(), "7.0 MiB for the blobs the store lacks") {
+		t.Errorf("message does not count the blobs the import stored before the check:\n%s", err)
+	}
+	if n := f.blobCount(); n != 0 {
+		t.Errorf("store holds %d blobs after the rejected import, want 0", n)
+	}
+
+	// Reopening for writing replays the write-ahead log, so the size
+	// counts what the import left in it too.
+	if err := f.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.store, err = cas.Open(f.store.Dir(), cas.Options{})
+	if err != nil {
+		t.Fatalf("reopening the store after the rejected import: %v", err)
+	}
+	t.Cleanup(func() { f.store.Close() })
+	after, err := f.store.DiskUsage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pebble's new MANIFEST, log and tombstone tables take a few KiB.
+	if grown := after - before; grown > 64<<10 {
+		t.Errorf("store grew by %d bytes after the rejected import, want at most 64 KiB", grown)
+	}
+
+	if err := f.importWithFree(raw, 64<<20); err != nil {
+		t.Fatalf("import with enough free space after the rejection: %v", err)
+	}
+	if n := f.largeBlobCount(); n != 1 {
+		t.Errorf("store holds %d blobs over 4 MiB after the retry, want 1", n)
 	}
 }
