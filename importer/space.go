@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
 	"stella-ops.org/ouk/cas"
@@ -70,27 +71,27 @@ func (e *spaceError) Error() string { return e.err.Error() }
 
 func (e *spaceError) Unwrap() error { return e.err }
 
-// checkSpace fails with a *spaceError when the volume lacks room for the
-// blobs of the signed graph that the store lacked before this import, the
-// lookup index of their DB layers and the margin. The room is the free
-// space plus the blobs of the graph this import stored so far. It runs
+// checkSpace fails with a *spaceError when the volume lacks room for what
+// the import has still to write: the blobs of the signed graph that the
+// store lacks, the lookup index of their DB layers and the margin. It runs
 // once, before the first large blob is stored. On failure it removes the
 // blobs this import stored, so that the store keeps the room it needs to
-// open, and the message gives the free space after that removal.
+// open. The message gives what the whole kit needs and the free space that
+// the check found. Pebble frees the space of the removed blobs as it
+// compacts, which can end after the command.
 func (g *streamGuard) checkSpace(ctx context.Context) error {
 	if g.spaceChecked {
 		return nil
 	}
 	g.spaceChecked = true
 	ours := g.s.addedDigests()
-	var need spaceNeed
-	// stored counts the bytes of the graph's blobs that this import stored
-	// already: they are part of the need, and their space is taken.
-	var stored int64
+	// remaining is the need of the writes still to come, which decides.
+	// whole adds the blobs this import stored already and the index of
+	// their DB layers, which the rollback removes, for the message.
+	var remaining, whole spaceNeed
 	for _, d := range g.graph {
-		if ours[d.Digest] {
-			stored += d.Size
-		} else {
+		stored := ours[d.Digest]
+		if !stored {
 			ok, err := g.s.opts.Store.Exists(ctx, d)
 			if err != nil {
 				return err
@@ -99,43 +100,51 @@ func (g *streamGuard) checkSpace(ctx context.Context) error {
 				continue
 			}
 		}
-		// A staged table takes its own size in the store, and a skipped
-		// one is not read at all.
-		if g.s.isTable(d.Digest) {
-			if _, staged := g.s.tables.layerOf[d.Digest]; staged {
-				need.index += d.Size
-			}
-			continue
-		}
-		need.blobs += d.Size
-		if d.MediaType == oci.MediaTypeDBLayer && !g.s.hasTables(d.Digest) {
-			need.index += indexBytesPerLayerByte * d.Size
+		blobs, index := g.blobNeed(d)
+		whole.blobs += blobs
+		whole.index += index
+		if !stored {
+			remaining.blobs += blobs
+			remaining.index += index
 		}
 	}
-	need.margin = spaceMargin(need.blobs + need.index)
+	remaining.margin = spaceMargin(remaining.blobs + remaining.index)
+	whole.margin = spaceMargin(whole.blobs + whole.index)
 	dir := g.s.opts.Store.Dir()
 	free, err := g.s.opts.FreeSpace(dir)
 	if err != nil {
 		g.s.opts.Logger.Warn("could not read the free disk space; importing without the check", "error", err)
 		return nil
 	}
-	if need.total() <= free+stored {
+	if remaining.total() <= free {
 		return nil
 	}
 	// The advice leaves out the blobs of this import, so it runs before
 	// the rollback empties s.added.
-	advice := g.freeSpaceAdvice(ctx, need.total()-free-stored)
+	advice := g.freeSpaceAdvice(ctx, remaining.total()-free)
 	g.s.rollback(context.WithoutCancel(ctx))
-	if after, err := g.s.opts.FreeSpace(dir); err == nil {
-		free = after
-	} else {
-		free += stored
-	}
 	return &spaceError{fmt.Errorf("kit needs about %s of free disk but %s has %s free: %s for the blobs the store "+
 		"lacks, %s (an estimate) for the lookup index of its new DB layers, and a %s margin for the "+
 		"store's write-ahead log, flushes and compactions; %s, then import again: %w",
-		cas.FormatSize(need.total()), dir, cas.FormatSize(free), cas.FormatSize(need.blobs), cas.FormatSize(need.index),
-		cas.FormatSize(need.margin), advice, errdef.ErrDiskFull)}
+		cas.FormatSize(whole.total()), dir, cas.FormatSize(free), cas.FormatSize(whole.blobs), cas.FormatSize(whole.index),
+		cas.FormatSize(whole.margin), advice, errdef.ErrDiskFull)}
+}
+
+// blobNeed returns the bytes that storing the blob d adds to the store,
+// and the estimate for the lookup index of d when it is a DB layer. A
+// staged table takes its own size as index, and a skipped one is not read
+// at all.
+func (g *streamGuard) blobNeed(d ocispec.Descriptor) (blobs, index int64) {
+	if g.s.isTable(d.Digest) {
+		if _, staged := g.s.tables.layerOf[d.Digest]; staged {
+			return 0, d.Size
+		}
+		return 0, 0
+	}
+	if d.MediaType == oci.MediaTypeDBLayer && !g.s.hasTables(d.Digest) {
+		return d.Size, indexBytesPerLayerByte * d.Size
+	}
+	return d.Size, 0
 }
 
 // freeSpaceAdvice returns the step that makes room for the missing bytes:

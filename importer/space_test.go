@@ -239,3 +239,16 @@ func TestSpaceCheckRemovesStoredBlobs(t *testing.T) {
 		t.Errorf("store holds %d blobs over 4 MiB after the retry, want 1", n)
 	}
 }
+
+func TestSpaceCheckCountsOnlyWhatRemains(t *testing.T) {
+	f := newFixture(t)
+	// As in TestSpaceCheckRemovesStoredBlobs, the 1 MiB layer is stored
+	// before the 6 MiB layer starts the check. What remains to write is
+	// 6 MiB of blobs and a margin of 8 MiB plus those 6 MiB, about 20 MiB,
+	// which fits. Counting the stored layer again, in the blobs and the
+	// margin, would ask for about 22 MiB.
+	raw := f.imageKitSizes(6<<20, 1<<20)
+	if err := f.importWithFree(raw, 20<<20+512<<10); err != nil {
+		t.Fatalf("import with room for what remains to write: %v", err)
+	}
+}
