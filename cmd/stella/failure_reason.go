@@ -14,34 +14,54 @@ import (
 	"stella-ops.org/ouk/mirror"
 )
 
-// failureReasons maps the error kinds of the product to the reason codes
-// of the JSON failure objects, in the order exitCode checks them, so that
-// an error that wraps two kinds gets the reason that matches its exit code.
-var failureReasons = []struct {
+// errorKinds maps the error kinds of the product to their exit code and the
+// reason code of the JSON failure objects. exitCode and failureReason take
+// the first kind that an error wraps, so both agree on an error that wraps
+// two kinds. A kind without its own exit code exits with exitError.
+var errorKinds = []struct {
 	err    error
 	reason string
+	code   int
 }{
-	{errdef.ErrInvalidArgument, "invalid-argument"},
-	{errdef.ErrStoreInUse, "store-in-use"},
-	{errdef.ErrDiskFull, "disk-full"},
-	{errdef.ErrTransferFailed, "transfer-failed"},
-	{errdef.ErrSignature, "signature"},
-	{errdef.ErrDowngrade, "downgrade"},
-	{errdef.ErrExpired, "expired"},
-	{errdef.ErrBaseMissing, "base-missing"},
-	{errdef.ErrInvalidKit, "invalid-kit"},
-	{errdef.ErrDigestMismatch, "digest-mismatch"},
-	{errdef.ErrSizeMismatch, "size-mismatch"},
-	{errdef.ErrUnsafePath, "unsafe-path"},
-	{errdef.ErrUnknownCompression, "unknown-compression"},
-	{errdef.ErrSizeExceedsLimit, "size-exceeds-limit"},
-	{io.ErrUnexpectedEOF, "invalid-kit"},
-	{errdef.ErrInvalidRecord, "invalid-record"},
-	{errdef.ErrEmptyFeed, "empty-feed"},
-	{errdef.ErrSourceMissing, "source-missing"},
-	{errdef.ErrMassRemoval, "mass-removal"},
-	{errdef.ErrAlreadyExists, "already-exists"},
-	{errdef.ErrNotFound, "not-found"},
+	{errdef.ErrInvalidArgument, "invalid-argument", exitUsage},
+	{errdef.ErrStoreInUse, "store-in-use", exitStoreBusy},
+	// A full disk is the host's problem and a failed download the
+	// network's, not the kit's, even when an import hits them.
+	{errdef.ErrDiskFull, "disk-full", exitError},
+	{errdef.ErrTransferFailed, "transfer-failed", exitError},
+	{errdef.ErrSignature, "signature", exitRejected},
+	{errdef.ErrDowngrade, "downgrade", exitRejected},
+	{errdef.ErrExpired, "expired", exitRejected},
+	{errdef.ErrBaseMissing, "base-missing", exitRejected},
+	{errdef.ErrInvalidKit, "invalid-kit", exitRejected},
+	{errdef.ErrDigestMismatch, "digest-mismatch", exitRejected},
+	{errdef.ErrSizeMismatch, "size-mismatch", exitRejected},
+	{errdef.ErrUnsafePath, "unsafe-path", exitRejected},
+	{errdef.ErrUnknownCompression, "unknown-compression", exitRejected},
+	{errdef.ErrSizeExceedsLimit, "size-exceeds-limit", exitRejected},
+	{io.ErrUnexpectedEOF, "invalid-kit", exitRejected},
+	{errdef.ErrInvalidRecord, "invalid-record", exitError},
+	{errdef.ErrEmptyFeed, "empty-feed", exitError},
+	{errdef.ErrSourceMissing, "source-missing", exitError},
+	{errdef.ErrMassRemoval, "mass-removal", exitError},
+	{errdef.ErrAlreadyExists, "already-exists", exitError},
+	{errdef.ErrNotFound, "not-found", exitError},
+}
+
+// exitCode returns the exit code of a command that failed with err.
+func exitCode(err error) int {
+	if errors.As(err, new(usageError)) {
+		return exitUsage
+	}
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			return k.code
+		}
+	}
+	if errors.As(err, new(rejectedKitsError)) {
+		return exitRejected
+	}
+	return exitError
 }
 
 // failureReason returns the stable reason code of err, a failure that ends
@@ -55,9 +75,9 @@ func failureReason(err error, code int) string {
 	if errors.As(err, new(usageError)) {
 		return "invalid-argument"
 	}
-	for _, r := range failureReasons {
-		if errors.Is(err, r.err) {
-			return r.reason
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			return k.reason
 		}
 	}
 	if errors.As(err, new(rejectedKitsError)) {

@@ -45,9 +45,12 @@ func TestFailureReasonMatchesExitCode(t *testing.T) {
 	// Each reason belongs to one exit code, so a script that branches on
 	// the reason and one that branches on the exit code agree.
 	codes := map[string]int{}
-	for _, r := range failureReasons {
+	for _, r := range errorKinds {
 		err := fmt.Errorf("wrapped: %w", r.err)
 		code := exitCode(err)
+		if code != r.code {
+			t.Errorf("exitCode of %v = %d, want %d", r.err, code, r.code)
+		}
 		if prev, ok := codes[r.reason]; ok && prev != code {
 			t.Errorf("reason %q comes with exit codes %d and %d", r.reason, prev, code)
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"stella-ops.org/ouk/internal/errdef"
 )
 
 // Exit codes. Scripts on air-gapped hosts branch on them.
@@ -177,27 +176,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-func exitCode(err error) int {
-	var u usageError
-	switch {
-	case errors.As(err, &u), errors.Is(err, errdef.ErrInvalidArgument):
-		return exitUsage
-	case errors.Is(err, errdef.ErrStoreInUse):
-		return exitStoreBusy
-	case errors.Is(err, errdef.ErrDiskFull), errors.Is(err, errdef.ErrTransferFailed):
-		// A full disk is the host's problem and a failed download the
-		// network's, not the kit's, even when an import hits them.
-		return exitError
-	case errors.Is(err, errdef.ErrSignature), errors.Is(err, errdef.ErrDowngrade),
-		errors.Is(err, errdef.ErrExpired), errors.Is(err, errdef.ErrBaseMissing),
-		errors.Is(err, errdef.ErrInvalidKit), errors.Is(err, errdef.ErrDigestMismatch),
-		errors.Is(err, errdef.ErrSizeMismatch), errors.Is(err, errdef.ErrUnsafePath),
-		errors.Is(err, errdef.ErrUnknownCompression), errors.Is(err, errdef.ErrSizeExceedsLimit),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, new(rejectedKitsError)):
-		return exitRejected
-	}
-	return exitError
 }
 
 // usageError marks a mistake in the command line itself.
