@@ -193,25 +193,20 @@ func (s *Store) Delete(ctx context.Context, target ocispec.Descriptor) error {
 	if err := deleteBlob(batch, d, m); err != nil {
 		return fmt.Errorf("deleting blob %s: %w", d, err)
 	}
-	ownTable := m.Size >= ingestThreshold
-	if ownTable {
-		// When the compaction below fails or is cut short, the next GC
-		// finds this key and compacts the range.
-		if err := batch.Set(compactKey(d), strconv.AppendInt(nil, m.Size, 10), nil); err != nil {
-			return fmt.Errorf("deleting blob %s: %w", d, err)
-		}
-	}
 	if err := s.write(func() error { return batch.Commit(pebble.Sync) }); err != nil {
 		return fmt.Errorf("deleting blob %s: %w", d, err)
 	}
-	if ownTable {
+	if hasOwnTable(m) {
 		s.compactRemoved(d)
 	}
 	return nil
 }
 
 // deleteBlob adds to batch the removal of the metadata, chunks and outgoing
-// edges of blob d.
+// edges of blob d. For a blob with a table of its own, it also marks the
+// chunk range as not yet compacted: the caller compacts it after the
+// commit (compactRemoved), and a GC finds the mark when that compaction
+// failed or was cut short.
 func deleteBlob(batch *pebble.Batch, d digest.Digest, m *blobMeta) error {
 	if err := batch.Delete(blobKey(d), nil); err != nil {
 		return err
@@ -220,5 +215,17 @@ func deleteBlob(batch *pebble.Batch, d digest.Digest, m *blobMeta) error {
 	if err := batch.DeleteRange(prefix, prefixEnd(prefix), nil); err != nil {
 		return err
 	}
+	if hasOwnTable(m) {
+		if err := batch.Set(compactKey(d), strconv.AppendInt(nil, m.Size, 10), nil); err != nil {
+			return err
+		}
+	}
 	return deleteEdges(batch, d, m)
+}
+
+// hasOwnTable reports whether the chunks of a blob with metadata m were
+// stored in an sstable of their own, which a delete leaves on disk until
+// its range is compacted.
+func hasOwnTable(m *blobMeta) bool {
+	return m.Size >= ingestThreshold
 }

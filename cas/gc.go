@@ -435,13 +435,6 @@ func (s *Store) removeGroup(opts GCOptions, group []gcCandidate, report *GCRepor
 		if err := deleteBlob(batch, c.digest, c.meta); err != nil {
 			return removed, err
 		}
-		if c.meta.Size >= ingestThreshold {
-			// A GC cut short before the compaction below finds this key
-			// and compacts the range, which nothing else would.
-			if err := batch.Set(compactKey(c.digest), strconv.AppendInt(nil, c.meta.Size, 10), nil); err != nil {
-				return removed, err
-			}
-		}
 	}
 	if batch.Empty() {
 		return removed, nil
@@ -453,7 +446,7 @@ func (s *Store) removeGroup(opts GCOptions, group []gcCandidate, report *GCRepor
 		gcCommitted()
 	}
 	for _, c := range group {
-		if c.meta.Size >= ingestThreshold {
+		if hasOwnTable(c.meta) {
 			s.compactRemoved(c.digest)
 		}
 	}
