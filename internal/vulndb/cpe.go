@@ -460,9 +460,9 @@ func (m nvdCPEMatch) versionInRange(v string) rangeResult {
 // NVD configurations, one line each, such as
 // "cpe:2.3:a:webmproject:libwebp:*:*:*:*:*:*:*:* <1.3.2". A criterion that
 // its configuration combines with a platform by AND ends with the
-// platform, such as "when running on microsoft:windows", and one that a
-// negated node of the same product makes an exception of ends with it,
-// such as "except acme:widget 1.5". A criterion that a negation covers is
+// platform, such as "when running on microsoft:windows". One from which a
+// negated node of the same product makes an exception ends with that
+// exception, such as "except acme:widget 1.5". A criterion that a negation covers is
 // marked "inside a negated node", or "inside the negated configuration"
 // and the configuration's formula, such as "not (acme:widget <2.0 or
 // microsoft:windows)". A node negated inside a negated configuration

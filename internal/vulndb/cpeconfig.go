@@ -13,8 +13,8 @@ import (
 // is written as an AND configuration of two nodes: the product's criteria
 // (vulnerable true) and the platform's (vulnerable false). A configuration
 // without an operator, as earlier kits may store it, combines its nodes
-// with OR. A configuration with negate holds when the combination of its
-// nodes does not, and newConfigCheck rewrites it by De Morgan's laws.
+// with OR. A configuration with negate is true when the combination of
+// its nodes is false, and newConfigCheck rewrites it by De Morgan's laws.
 
 // CPESet is a set of CPE names known to be present on one system, such as
 // the CPEs of all components of an SBOM. LookupCPEOn checks the platform
@@ -110,8 +110,8 @@ func (p *platformCheck) covers(m nvdCPEMatch, c cpeName, definite bool) bool {
 }
 
 // negatedCriterionTruth returns whether the criterion m of a negated
-// node, whose name is c, holds for p: truthHolds where it holds for
-// certain, as coversPlatform describes. A criterion of the queried
+// node, whose name is c, matches for p. It returns truthHolds where the
+// criterion matches for certain, as coversPlatform describes. A criterion of the queried
 // product makes an exception of that product, as in "widget below 2.0 but
 // not 1.5", rather than naming a platform. The query alone decides it,
 // and it fails where the query lies outside it, because the queried
@@ -141,7 +141,7 @@ type nodeState int
 
 const (
 	nodeUnknown nodeState = iota
-	// nodeHolds is a node that holds for certain. A negated node holds
+	// nodeHolds is a node that is true for certain. A negated node is true
 	// only where its criteria fail for certain for the queried product
 	// (negatedHolds).
 	nodeHolds
@@ -176,7 +176,7 @@ type nodeCheck struct {
 	uncovered      []string
 	uncoveredCount map[string]int
 
-	// covered marks the criteria known to hold, and coveredCount counts
+	// covered marks the criteria known to match, and coveredCount counts
 	// them (coverage). Only the nodes of a negated configuration set them.
 	coverageKnown bool
 	covered       []bool
@@ -234,8 +234,8 @@ func (nc *nodeCheck) holds(p *platformCheck) nodeState {
 	return nc.state
 }
 
-// negatedHolds is holds of a negated node. The node fails where its
-// criteria hold for certain, and it holds where they fail for certain,
+// negatedHolds checks a negated node for holds. The node is false where
+// its criteria match for certain, and true where they fail for certain,
 // which negatedCriterionTruth finds only for criteria of the queried
 // product. A criterion that does not parse is unknown.
 func (nc *nodeCheck) negatedHolds(p *platformCheck) nodeState {
@@ -381,7 +381,7 @@ func (cc *configCheck) describeNegated(nodeIndex int) string {
 // the other criteria of an AND node and the other nodes of an AND
 // configuration. A node without criteria constrains nothing and is left
 // out. excluded is true when a negated node rules the configuration out.
-// With a nil p, no criterion is known to hold. A negated configuration
+// With a nil p, no criterion is known to match. A negated configuration
 // counts in the form that newConfigCheck gives it.
 //
 // Nodes that only name the criterion's own product are no platforms, so
@@ -462,12 +462,12 @@ type cpeAlternative struct {
 	// (configCheck.describeNegated), or is empty.
 	negated string
 	// exceptions describes the negated nodes of the queried product that
-	// are not known to hold, such as "acme:widget 1.5" in "widget below
+	// are not known to be true, such as "acme:widget 1.5" in "widget below
 	// 2.0 but not 1.5", or for a match inside such a node the nodes that
 	// it makes an exception of (configCheck.companions), or is empty.
 	exceptions string
 	// contradiction is the formula of a negated configuration that
-	// excludes every system on which the matching criteria hold, such as
+	// excludes every system that the matching criteria match, such as
 	// "not (acme:widget <2.0)" (configCheck.formula), or is empty.
 	contradiction string
 	// criteria are the first maxNamedVersions matching criteria with
@@ -528,11 +528,11 @@ func (s *alternativeSet) add(k alternativeKey, m nvdCPEMatch, c cpeName) {
 
 // matchConfigs matches the query of p against a record's configurations.
 // It returns confirmed true when a vulnerable criterion matches it with
-// its version and every companion of that criterion is known to hold, or,
-// for a criterion that a negated configuration covers, the configuration
-// is known to hold (matchNegated). Otherwise it returns the ways in which the configurations possibly
-// match, grouped by outcome and platforms, none when they do not match at
-// all.
+// its version and every companion of that criterion is known to match,
+// or, for a criterion that a negated configuration covers, the
+// configuration is known to be true (matchNegated). Otherwise it returns
+// the ways in which the configurations possibly match, grouped by outcome
+// and platforms, none when they do not match at all.
 func (p *platformCheck) matchConfigs(configs []nvdConfig) (confirmed bool, possible []cpeAlternative) {
 	var set alternativeSet
 	for _, c := range configs {

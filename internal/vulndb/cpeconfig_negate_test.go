@@ -34,24 +34,15 @@ func TestNegatedConfigMatches(t *testing.T) {
 		widget25  = "cpe:2.3:a:acme:widget:2.5:*:*:*:*:*:*:*"
 		anyWidget = "cpe:2.3:a:acme:widget"
 	)
-	cases := []struct {
-		name    string
-		config  nvdConfig
-		query   string
-		present []string
-		matched bool
-		// reason is the possibly-affected reason, or "" for a confirmed
-		// match.
-		reason string
-	}{
+	checkConfigCases(t, []configCase{
 		// "Not widget" excludes every system with the vulnerable widget.
 		{"one node", nvdConfig{Negate: true, Nodes: []nvdNode{widget}}, widget15, nil, true,
 			widget15Contradiction + "not (acme:widget <2.0)" + widgetBelow2Named},
 		// The criterion names the vulnerable product, so a version outside
-		// it is not affected, though the negated configuration holds there.
+		// it is not affected, though the negated configuration is true there.
 		{"one node outside the range", nvdConfig{Negate: true, Nodes: []nvdNode{widget}}, widget25, nil, false, ""},
 		{"negated node", nvdConfig{Negate: true, Nodes: []nvdNode{notWidget}}, widget15, nil, true, ""},
-		// "Not (widget and Windows)" holds for the widget off Windows.
+		// "Not (widget and Windows)" is true for the widget off Windows.
 		{"AND with a platform", nvdConfig{Operator: "AND", Negate: true, Nodes: []nvdNode{widget, windows}},
 			widget15, nil, true,
 			"the record affects acme:widget 1.5 only when running on a platform other than microsoft:windows"},
@@ -80,7 +71,7 @@ func TestNegatedConfigMatches(t *testing.T) {
 			widget15, []string{onWindows10}, false, ""},
 		{"no operator with a present platform", nvdConfig{Negate: true, Nodes: []nvdNode{widget, windows}},
 			widget15, []string{onWindows10}, false, ""},
-		// "Not (widget and not Windows)" holds on Windows, so the widget
+		// "Not (widget and not Windows)" is true on Windows, so the widget
 		// is affected there.
 		{"AND with a negated platform", nvdConfig{Operator: "AND", Negate: true, Nodes: []nvdNode{widget, notWindows}},
 			widget15, nil, true, "the record affects acme:widget 1.5 only when running on microsoft:windows"},
@@ -91,11 +82,7 @@ func TestNegatedConfigMatches(t *testing.T) {
 			"the record affects acme:widget 1.5 only when running on a platform other than microsoft:windows"},
 		{"AND node with a present platform", nvdConfig{Negate: true, Nodes: []nvdNode{widgetOnWindows}},
 			widget15, []string{onWindows10}, false, ""},
-	}
-	for _, tc := range cases {
-		check := &platformCheck{query: mustParseQuery(t, tc.query), present: NewCPESet(tc.present)}
-		checkConfigMatch(t, tc.name, check, tc.config, tc.matched, tc.reason)
-	}
+	})
 }
 
 func TestNegatedCPECriteria(t *testing.T) {
@@ -125,17 +112,24 @@ func TestNegatedCPECriteria(t *testing.T) {
 				widgetLine + " inside a negated node, when running on acme:gadget"}},
 	}
 	for _, tc := range cases {
-		raw := `{"nvd_configurations":[` + tc.config + `]}`
-		rec := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(raw)}}
-		got := rec.CPECriteria()
-		if len(got) != len(tc.want) {
-			t.Errorf("%s: CPECriteria = %q, want %q", tc.name, got, tc.want)
-			continue
-		}
-		for i := range got {
-			if got[i] != tc.want[i] {
-				t.Errorf("%s: CPECriteria line %d\n%q, want\n%q", tc.name, i, got[i], tc.want[i])
-			}
+		checkCPECriteria(t, tc.name, tc.config, tc.want)
+	}
+}
+
+// checkCPECriteria checks the CPECriteria lines of a record whose only NVD
+// configuration is config, written as JSON.
+func checkCPECriteria(t *testing.T, name, config string, want []string) {
+	t.Helper()
+	raw := `{"nvd_configurations":[` + config + `]}`
+	rec := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(raw)}}
+	got := rec.CPECriteria()
+	if len(got) != len(want) {
+		t.Errorf("%s: CPECriteria = %q, want %q", name, got, want)
+		return
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("%s: CPECriteria line %d\n%q, want\n%q", name, i, got[i], want[i])
 		}
 	}
 }
@@ -143,19 +137,13 @@ func TestNegatedCPECriteria(t *testing.T) {
 func TestLookupCPENegatedConfig(t *testing.T) {
 	product := nvdNodeJSON("OR", false, widgetBelow2)
 	windows := nvdNodeJSON("OR", false, onWindows)
-	feed := t.TempDir()
-	writeFile(t, feed, "page.json", nvdConfigPage(map[string][]string{
+	db := configDB(t, map[string][]string{
 		"CVE-2030-0201": {`{"negate":true,"nodes":[` + product + `]}`},
 		"CVE-2030-0202": {`{"operator":"AND","negate":true,"nodes":[` + product + `,` + windows + `]}`},
 		"CVE-2030-0203": {`{"operator":"OR","negate":true,"nodes":[` + product + `,` + windows + `]}`},
 		// negate false is the plain configuration.
 		"CVE-2030-0204": {`{"operator":"AND","negate":false,"nodes":[` + product + `,` + windows + `]}`},
-	}))
-	res, err := Build(context.Background(), BuildOptions{Feeds: []Feed{{Kind: FeedNVD, Path: feed}}, Created: testCreated})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := openBuilt(t, kv.NewMemory(), res, nil)
+	})
 
 	const query = "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"
 	recs, err := db.LookupCPEOn(query, NewCPESet([]string{onWindows10}))
@@ -165,23 +153,10 @@ func TestLookupCPENegatedConfig(t *testing.T) {
 	// With Windows present, only the configuration "not widget" leaves
 	// the widget possibly affected, and only because it contradicts
 	// itself.
-	want := map[string]string{
+	checkPossiblyAffected(t, "LookupCPEOn("+query+")", recs, map[string]string{
 		"CVE-2030-0201": widget15Contradiction + "not (acme:widget <2.0)" + widgetBelow2Named,
 		"CVE-2030-0204": "",
-	}
-	got := possiblyByID(recs)
-	if len(got) != len(want) {
-		t.Errorf("LookupCPEOn(%s) = %s, want %d records", query, ids(recs), len(want))
-	}
-	for id, reason := range want {
-		r, ok := got[id]
-		switch {
-		case !ok:
-			t.Errorf("LookupCPEOn(%s) lacks %s", query, id)
-		case r != reason:
-			t.Errorf("LookupCPEOn(%s): %s possibly affected = %q, want %q", query, id, r, reason)
-		}
-	}
+	})
 }
 
 // negateConfigurations sets negate on every configuration in the decoded
@@ -214,8 +189,8 @@ func negateConfigurations(v any) int {
 // TestLookupCPERealRecordsNegated builds the real NVD records with every
 // configuration negated and looks up every vulnerable criterion at a
 // version inside it. No lookup may confirm a record, since no platform is
-// known to be absent. Each record stays possibly affected: it either
-// contradicts itself or needs a platform other than those it names.
+// known to be absent. Each record stays possibly affected, because it
+// either contradicts itself or needs a platform other than those it names.
 func TestLookupCPERealRecordsNegated(t *testing.T) {
 	dir := testdataDir(t, "nvd")
 	entries, err := os.ReadDir(dir)
@@ -306,23 +281,14 @@ func TestNegatedNodeExceptsSameProduct(t *testing.T) {
 		widget15Query = "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"
 		anyWidget     = "cpe:2.3:a:acme:widget"
 	)
-	cases := []struct {
-		name    string
-		config  nvdConfig
-		query   string
-		present []string
-		matched bool
-		// reason is the possibly-affected reason, or "" for a confirmed
-		// match.
-		reason string
-	}{
+	checkConfigCases(t, []configCase{
 		{"outside the exception", except("OR", notWidget15), widget14Query, nil, true, ""},
 		{"outside a vulnerable exception", except("OR", notWidget15Vulnerable), widget14Query, nil, true, ""},
 		{"inside the exception", except("OR", notWidget15), widget15Query, nil, false, ""},
 		// Another component with widget 1.5 leaves the queried 1.4 outside
 		// the exception.
 		{"excepted version present", except("OR", notWidget15), widget14Query, []string{widget15Query}, true, ""},
-		// "Not (widget 1.5 and Windows)" holds for widget 1.4 anywhere.
+		// "Not (widget 1.5 and Windows)" is true for widget 1.4 anywhere.
 		{"AND node with a platform", except("AND", notWidget15, onWindows), widget14Query, nil, true, ""},
 		{"with a platform", withWindows, widget14Query, nil, true,
 			"the record affects acme:widget 1.4 only when running on microsoft:windows"},
@@ -340,11 +306,7 @@ func TestNegatedNodeExceptsSameProduct(t *testing.T) {
 			"the record affects acme:widget <2.0 except acme:widget 1.5, and whether acme:widget 1.5 lies in " +
 				"that exception could not be decided"},
 		{"outside an exception on other hardware", except("OR", notWidget15ARM), widget14Query, nil, true, ""},
-	}
-	for _, tc := range cases {
-		check := &platformCheck{query: mustParseQuery(t, tc.query), present: NewCPESet(tc.present)}
-		checkConfigMatch(t, tc.name, check, tc.config, tc.matched, tc.reason)
-	}
+	})
 }
 
 func TestCPECriteriaSameProductException(t *testing.T) {
@@ -365,52 +327,27 @@ func TestCPECriteriaSameProductException(t *testing.T) {
 			[]string{widgetLine + " except acme:widget 1.5, when running on microsoft:windows"}},
 	}
 	for _, tc := range cases {
-		raw := `{"nvd_configurations":[` + tc.config + `]}`
-		rec := Record{DatabaseSpecific: map[string]json.RawMessage{dbKey: json.RawMessage(raw)}}
-		got := rec.CPECriteria()
-		if len(got) != len(tc.want) {
-			t.Errorf("%s: CPECriteria = %q, want %q", tc.name, got, tc.want)
-			continue
-		}
-		for i := range got {
-			if got[i] != tc.want[i] {
-				t.Errorf("%s: CPECriteria line %d\n%q, want\n%q", tc.name, i, got[i], tc.want[i])
-			}
-		}
+		checkCPECriteria(t, tc.name, tc.config, tc.want)
 	}
 }
 
 func TestLookupCPESameProductException(t *testing.T) {
 	widget := nvdNodeJSON("OR", false, widgetBelow2)
-	feed := t.TempDir()
-	writeFile(t, feed, "page.json", nvdConfigPage(map[string][]string{
+	db := configDB(t, map[string][]string{
 		"CVE-2030-0211": {nvdConfigJSON("AND", widget, nvdNodeJSON("OR", true, notWidget15))},
 		"CVE-2030-0212": {nvdConfigJSON("AND", widget, nvdNodeJSON("OR", true, notWidget15Vulnerable))},
-	}))
-	res, err := Build(context.Background(), BuildOptions{Feeds: []Feed{{Kind: FeedNVD, Path: feed}}, Created: testCreated})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := openBuilt(t, kv.NewMemory(), res, nil)
+	})
 
 	const widget14Query = "cpe:2.3:a:acme:widget:1.4:*:*:*:*:*:*:*"
 	recs, err := db.LookupCPEOn(widget14Query, NewCPESet([]string{onWindows10}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := possiblyByID(recs)
-	if len(got) != 2 {
-		t.Errorf("LookupCPEOn(%s) = %s, want CVE-2030-0211 and CVE-2030-0212", widget14Query, ids(recs))
-	}
-	for _, id := range []string{"CVE-2030-0211", "CVE-2030-0212"} {
-		r, ok := got[id]
-		switch {
-		case !ok:
-			t.Errorf("LookupCPEOn(%s) lacks %s", widget14Query, id)
-		case r != "":
-			t.Errorf("LookupCPEOn(%s): %s possibly affected %q, want confirmed", widget14Query, id, r)
-		}
-	}
+	// Both records confirm widget 1.4.
+	checkPossiblyAffected(t, "LookupCPEOn("+widget14Query+")", recs, map[string]string{
+		"CVE-2030-0211": "",
+		"CVE-2030-0212": "",
+	})
 
 	const widget15Query = "cpe:2.3:a:acme:widget:1.5:*:*:*:*:*:*:*"
 	recs, err = db.LookupCPE(widget15Query)

@@ -58,8 +58,7 @@ func platformDB(t *testing.T) *DB {
 	t.Helper()
 	product := nvdNodeJSON("OR", false, widgetBelow2)
 	windows := nvdNodeJSON("OR", false, onWindows)
-	feed := t.TempDir()
-	writeFile(t, feed, "page.json", nvdConfigPage(map[string][]string{
+	return configDB(t, map[string][]string{
 		// Only on Windows.
 		"CVE-2030-0101": {nvdConfigJSON("AND", product, windows)},
 		// Only on Windows below 2.0, and on any platform at 1.5.
@@ -76,7 +75,15 @@ func platformDB(t *testing.T) *DB {
 		// Two nodes without an operator, as in configurations stored
 		// without one, combine with OR.
 		"CVE-2030-0107": {nvdConfigJSON("", product, windows)},
-	}))
+	})
+}
+
+// configDB builds a DB from an NVD page of acme:widget CVEs, each with the
+// given configurations written as JSON.
+func configDB(t *testing.T, cves map[string][]string) *DB {
+	t.Helper()
+	feed := t.TempDir()
+	writeFile(t, feed, "page.json", nvdConfigPage(cves))
 	res, err := Build(context.Background(), BuildOptions{Feeds: []Feed{{Kind: FeedNVD, Path: feed}}, Created: testCreated})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +113,7 @@ func TestLookupCPEPlatformPossiblyAffected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{
+	checkPossiblyAffected(t, "LookupCPE("+query+")", recs, map[string]string{
 		"CVE-2030-0101": onlyOnWindows,
 		"CVE-2030-0102": "",
 		"CVE-2030-0103": "",
@@ -114,18 +121,25 @@ func TestLookupCPEPlatformPossiblyAffected(t *testing.T) {
 		"CVE-2030-0105": widgetNoVerWhy + ", and the record affects it only when running on microsoft:windows",
 		"CVE-2030-0106": "the record affects acme:widget 1.5 only when running on a platform other than linux:linux_kernel",
 		"CVE-2030-0107": "",
-	}
+	})
+}
+
+// checkPossiblyAffected checks that recs, the output of call, are exactly
+// the records in want, each with its possibly-affected reason, where "" is
+// a confirmed match.
+func checkPossiblyAffected(t *testing.T, call string, recs []Record, want map[string]string) {
+	t.Helper()
 	got := possiblyByID(recs)
 	if len(got) != len(want) {
-		t.Errorf("LookupCPE(%s) = %s, want %d records", query, ids(recs), len(want))
+		t.Errorf("%s = %s, want %d records", call, ids(recs), len(want))
 	}
 	for id, reason := range want {
 		r, ok := got[id]
 		switch {
 		case !ok:
-			t.Errorf("LookupCPE(%s) lacks %s", query, id)
+			t.Errorf("%s lacks %s", call, id)
 		case r != reason:
-			t.Errorf("LookupCPE(%s): %s possibly affected = %q, want %q", query, id, r, reason)
+			t.Errorf("%s: %s possibly affected = %q, want %q", call, id, r, reason)
 		}
 	}
 }
@@ -554,6 +568,27 @@ func TestNegatedNodeCarvesOnlyANDedProduct(t *testing.T) {
 	for _, tc := range cases {
 		// An empty reason means that another node confirms 1.5.
 		checkConfigMatch(t, tc.name, &platformCheck{query: q}, tc.config, tc.matched, tc.reason)
+	}
+}
+
+// configCase is a configuration, a query and the platforms present, with
+// the expected outcome of matchConfigs.
+type configCase struct {
+	name    string
+	config  nvdConfig
+	query   string
+	present []string
+	matched bool
+	// reason is the possibly-affected reason, or "" for a confirmed match.
+	reason string
+}
+
+// checkConfigCases runs checkConfigMatch on each case.
+func checkConfigCases(t *testing.T, cases []configCase) {
+	t.Helper()
+	for _, tc := range cases {
+		check := &platformCheck{query: mustParseQuery(t, tc.query), present: NewCPESet(tc.present)}
+		checkConfigMatch(t, tc.name, check, tc.config, tc.matched, tc.reason)
 	}
 }
 

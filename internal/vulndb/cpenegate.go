@@ -7,15 +7,14 @@ import (
 
 // A vulnerable criterion that a configuration's negate covers, such as the
 // widget in "not (widget <2.0 and Windows)", names the product that the
-// record is about, while the configuration holds only where the criterion
-// or its companions do not. matchNegated decides such a match by the truth
-// value of the whole configuration: with the query inside the criterion,
-// "not (widget and Windows)" holds off Windows and fails on it.
+// record is about, but the configuration is true only where the criterion
+// or one of its companions does not match. matchNegated decides such a
+// match by the truth value of the whole configuration. With the query
+// inside the criterion, "not (widget and Windows)" is true off Windows and
+// false on it.
 
-// truth is a three-valued truth value of a node or configuration. A node
-// is known to hold or fail only through the CPEs that the query and the
-// present set give. No CPE shows that a product is absent, so a node
-// without negate never fails and a negated node never holds.
+// truth is a three-valued truth value (true, false or unknown) of a
+// criterion, node or configuration.
 type truth int8
 
 const (
@@ -24,13 +23,13 @@ const (
 	truthFails
 )
 
-// coverage returns which criteria of the node hold through the CPEs of p,
-// checked as holds checks them, and how many. A criterion that does not
-// parse never holds.
+// coverage returns which criteria of the node a CPE of p matches, checked
+// as holds checks them, and how many. A criterion that does not parse is
+// never covered.
 //
-// NOTE: unlike holds, coverage treats a criterion of the queried product
-// as a platform: a CPE of the present set can make it hold, and a query
-// outside it leaves it unknown instead of failing.
+// NOTE: unlike negatedHolds, coverage treats a criterion of the queried
+// product as a platform. A CPE of the present set can cover it, and a
+// query outside it leaves it unknown instead of false.
 func (nc *nodeCheck) coverage(p *platformCheck) ([]bool, int) {
 	if !nc.coverageKnown {
 		nc.covered = make([]bool, len(nc.node.CPEMatch))
@@ -46,14 +45,16 @@ func (nc *nodeCheck) coverage(p *platformCheck) ([]bool, int) {
 }
 
 // truthWith returns the truth value of the node when known of its criteria
-// hold and the others are unknown.
+// are true and the others are unknown. Because no CPE shows that a product
+// is absent, it finds a node without negate only true or unknown, and a
+// negated node only false or unknown.
 func (nc *nodeCheck) truthWith(known int) truth {
-	holds := known > 0
+	matched := known > 0
 	if isAND(nc.node.Operator) {
-		holds = known == len(nc.node.CPEMatch)
+		matched = known == len(nc.node.CPEMatch)
 	}
 	switch {
-	case !holds:
+	case !matched:
 		return truthUnknown
 	case nc.node.Negate:
 		return truthFails
@@ -64,8 +65,8 @@ func (nc *nodeCheck) truthWith(known int) truth {
 // negatedTruth returns the truth value of the configuration, in the form
 // that newConfigCheck gives a negated one, with criterion crit of node self
 // set to critValue (truthHolds or truthUnknown). With othersKnown, the
-// other criteria hold where coverage finds them to, else they are all
-// unknown.
+// other criteria that coverage finds are true and the rest unknown.
+// Without it, all other criteria are unknown.
 func (cc *configCheck) negatedTruth(p *platformCheck, self, crit int, critValue truth, othersKnown bool) truth {
 	sawUnknown := false
 	for i := range cc.nodes {
@@ -102,10 +103,11 @@ func (cc *configCheck) negatedTruth(p *platformCheck, self, crit int, critValue 
 	return truthFails
 }
 
-// negatedConditions describes the nodes whose truth value decides whether
-// the configuration holds, given that criterion crit of node self holds:
-// those that the CPEs of p neither make hold nor fail. Of node self only
-// the criteria other than crit that coverage does not find count.
+// negatedConditions describes the nodes that decide whether the
+// configuration is true, given that criterion crit of node self matches.
+// These are the nodes whose truth value the CPEs of p leave unknown, and
+// of node self only the criteria other than crit that coverage does not
+// find.
 func (cc *configCheck) negatedConditions(p *platformCheck, self, crit int) []string {
 	var out []string
 	for i := range cc.nodes {
@@ -126,7 +128,7 @@ func (cc *configCheck) negatedConditions(p *platformCheck, self, crit int) []str
 			continue
 		}
 		// An AND node "not (widget and Windows)" with the widget present
-		// holds off Windows.
+		// is true off Windows.
 		rest := nvdNode{Operator: nc.node.Operator, Negate: nc.node.Negate}
 		var names []cpeName
 		for j, m := range nc.node.CPEMatch {
@@ -144,15 +146,16 @@ func (cc *configCheck) negatedConditions(p *platformCheck, self, crit int) []str
 // matches the query of p at level, where the configuration's negate
 // covers the criterion. It returns true when the match is confirmed.
 //
-// The configuration rules the query out where it fails for certain: by
-// the criteria other than crit alone, as "neither widget nor Windows" does
-// on a system with Windows, or with crit as well, as "not (widget and
-// Windows)" does. A configuration that fails wherever crit holds, such as
-// "not widget", names the widget as vulnerable and excludes it at once.
-// Such a record contradicts itself, and dropping it could hide the
-// vulnerability that it means to report, so it stays possibly affected.
-// A version in doubt does not keep a record that fails with crit: then the
-// query lies outside crit or is ruled out.
+// The configuration rules the query out where it is false for certain.
+// The criteria other than crit can make it false alone, as "neither widget
+// nor Windows" does on a system with Windows, or together with crit, as
+// "not (widget and Windows)" does. A configuration that is false wherever
+// crit matches, such as "not widget", names the widget as vulnerable and
+// excludes it at once. Such a record contradicts itself, and dropping it
+// could hide the vulnerability that it means to report, so it stays
+// possibly affected. A version in doubt does not keep a record that is
+// false with crit, because the query then lies outside crit or is ruled
+// out.
 func (cc *configCheck) matchNegated(p *platformCheck, self, crit int, level cpeMatch, set *alternativeSet) bool {
 	nc := &cc.nodes[self]
 	m, name := nc.node.CPEMatch[crit], nc.names[crit]
@@ -184,8 +187,9 @@ func (cc *configCheck) matchNegated(p *platformCheck, self, crit int, level cpeM
 	return false
 }
 
-// formula writes the negated configuration as a formula of its nodes, such
-// as "not (acme:widget <2.0 and microsoft:windows)".
+// formula returns the negated configuration written as a formula of its
+// nodes, such as "not (acme:widget <2.0 and microsoft:windows)", and
+// caches it.
 func (cc *configCheck) formula() string {
 	if cc.formulaText != "" {
 		return cc.formulaText
@@ -214,10 +218,10 @@ func (cc *configCheck) formula() string {
 	return cc.formulaText
 }
 
-// contradictionReason builds the reason why the alternative a, a match of
-// the query q (named subject) through a vulnerable criterion that its
-// negated configuration excludes wherever the criterion holds, leaves q
-// possibly affected.
+// contradictionReason builds the reason why the alternative a leaves the
+// query q (named subject) possibly affected. The alternative matches q
+// through a vulnerable criterion that its negated configuration excludes
+// wherever the criterion matches.
 func contradictionReason(q cpeName, subject string, a cpeAlternative) string {
 	named := unescapeCPE(q.key())
 	if versions := affectedVersions([]cpeAlternative{a}); versions != "" {
