@@ -62,6 +62,28 @@ func (w *waitSignal) WithAttrs([]slog.Attr) slog.Handler { return w }
 
 func (w *waitSignal) WithGroup(string) slog.Handler { return w }
 
+// storeOpenResult is the outcome of an Open in another goroutine.
+type storeOpenResult struct {
+	store *Store
+	err   error
+}
+
+// openLoggedWaitingWriter opens the store in dir for writing in a
+// goroutine and returns once that Open logs that it waits for another
+// holder. The channel receives the result of the Open, and the caller
+// closes the store.
+func openLoggedWaitingWriter(t *testing.T, dir string) <-chan storeOpenResult {
+	t.Helper()
+	signal := newWaitSignal()
+	opened := make(chan storeOpenResult, 1)
+	go func() {
+		s, err := Open(dir, Options{LockWait: time.Minute, Logger: slog.New(signal)})
+		opened <- storeOpenResult{store: s, err: err}
+	}()
+	<-signal.waiting
+	return opened
+}
+
 func TestIsUnwritable(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -180,29 +202,24 @@ func TestSharedLockExcludesWriter(t *testing.T) {
 	}
 
 	// A writer that waits gets the store once every reader has closed it.
-	signal := newWaitSignal()
-	done := make(chan error, 1)
-	go func() {
-		w, err := Open(dir, Options{LockWait: time.Minute, Logger: slog.New(signal)})
-		if err == nil {
-			err = w.Close()
-		}
-		done <- err
-	}()
-	<-signal.waiting
+	opened := openLoggedWaitingWriter(t, dir)
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-done:
-		t.Fatalf("writer got the store while a reader still held it (err = %v)", err)
+	case r := <-opened:
+		t.Fatalf("writer got the store while a reader still held it (err = %v)", r.err)
 	default:
 	}
 	if err := second.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("writer that waited for the readers: %v", err)
+	waited := <-opened
+	if waited.err != nil {
+		t.Fatalf("writer that waited for the readers: %v", waited.err)
+	}
+	if err := waited.store.Close(); err != nil {
+		t.Fatalf("closing the writer that waited for the readers: %v", err)
 	}
 
 	// A reader waits for a writer in turn.
@@ -248,24 +265,17 @@ func TestOpenOnReadOnlyMount(t *testing.T) {
 	if _, err := Open(src, Options{}); !errors.Is(err, errdef.ErrStoreInUse) {
 		t.Fatalf("writer through the writable path while readers hold the store: err = %v, want ErrStoreInUse", err)
 	}
-	signal := newWaitSignal()
-	done := make(chan error, 1)
-	var writer *Store
-	go func() {
-		var err error
-		writer, err = Open(src, Options{LockWait: time.Minute, Logger: slog.New(signal)})
-		done <- err
-	}()
-	<-signal.waiting
+	opened := openLoggedWaitingWriter(t, src)
 	for _, s := range []*Store{first, second} {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("writer that waited for the readers: %v", err)
+	waited := <-opened
+	if waited.err != nil {
+		t.Fatalf("writer that waited for the readers: %v", waited.err)
 	}
-	defer writer.Close()
+	defer waited.store.Close()
 	if _, err := Open(ro, Options{ReadOnlyIfUnwritable: true}); !errors.Is(err, errdef.ErrStoreInUse) {
 		t.Errorf("reader on the read-only mount while a writer holds the store: err = %v, want ErrStoreInUse", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"iter"
 	"strings"
 	"testing"
 
@@ -16,31 +17,14 @@ import (
 // blob replaced by size zero bytes under the same name.
 func inflateLargestBlob(t *testing.T, kit []byte, size int64) (name string, declared int64, out []byte) {
 	t.Helper()
-	tr := tar.NewReader(bytes.NewReader(kit))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for h := range tarEntries(t, kit) {
 		if strings.HasPrefix(h.Name, "blobs/") && h.Size > declared {
 			name, declared = h.Name, h.Size
 		}
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	tr = tar.NewReader(bytes.NewReader(kit))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var body io.Reader = tr
+	for h, body := range tarEntries(t, kit) {
 		if h.Name == name {
 			h.Size = size
 			body = io.LimitReader(zeros{}, size)
@@ -56,6 +40,28 @@ func inflateLargestBlob(t *testing.T, kit []byte, size int64) (name string, decl
 		t.Fatal(err)
 	}
 	return name, declared, buf.Bytes()
+}
+
+// tarEntries returns an iterator over the entries of the tar archive raw,
+// each a header with a reader of its content. It fails the test on a read
+// error.
+func tarEntries(t *testing.T, raw []byte) iter.Seq2[*tar.Header, io.Reader] {
+	return func(yield func(*tar.Header, io.Reader) bool) {
+		t.Helper()
+		tr := tar.NewReader(bytes.NewReader(raw))
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !yield(h, tr) {
+				return
+			}
+		}
+	}
 }
 
 type zeros struct{}

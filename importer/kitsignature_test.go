@@ -142,19 +142,11 @@ func insertTarBlob(t *testing.T, kit, blob []byte, after string) []byte {
 			t.Fatal(err)
 		}
 	}
-	tr := tar.NewReader(bytes.NewReader(kit))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for h, body := range tarEntries(t, kit) {
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := io.Copy(tw, tr); err != nil {
+		if _, err := io.Copy(tw, body); err != nil {
 			t.Fatal(err)
 		}
 		if h.Name == after {

@@ -85,9 +85,10 @@ func (g *streamGuard) checkSpace(ctx context.Context) error {
 	}
 	g.spaceChecked = true
 	ours := g.s.addedDigests()
-	// remaining is the need of the writes still to come, which decides.
-	// whole adds the blobs this import stored already and the index of
-	// their DB layers, which the rollback removes, for the message.
+	// The check compares free space with remaining, the need of the writes
+	// still to come. The message reports whole, which also counts the
+	// blobs this import stored already and the index of their DB layers,
+	// because the rollback removes them.
 	var remaining, whole spaceNeed
 	for _, d := range g.graph {
 		stored := ours[d.Digest]

@@ -82,13 +82,21 @@ func (r *tamperingRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 		r.next.ServeHTTP(w, req)
 		return
 	}
+	body := serveRecorded(w, req, r.next)
+	w.Write(bytes.Replace(body, []byte(`"20`), []byte(`"21`), 1))
+}
+
+// serveRecorded serves req with next into a recorder, copies the header
+// and status code of the response to w and returns its body, which the
+// caller writes to w, changed as the test needs.
+func serveRecorded(w http.ResponseWriter, req *http.Request, next http.Handler) []byte {
 	rec := httptest.NewRecorder()
-	r.next.ServeHTTP(rec, req)
+	next.ServeHTTP(rec, req)
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
 	}
 	w.WriteHeader(rec.Code)
-	w.Write(bytes.Replace(rec.Body.Bytes(), []byte(`"20`), []byte(`"21`), 1))
+	return rec.Body.Bytes()
 }
 
 func startTamperingRegistry(t *testing.T) (*tamperingRegistry, string) {

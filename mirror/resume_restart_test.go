@@ -6,7 +6,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -70,13 +69,8 @@ func (r *restartingRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request)
 		return
 	}
 
-	rec := httptest.NewRecorder()
-	r.next.ServeHTTP(rec, req)
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(rec.Code)
-	w.Write(rec.Body.Bytes()[:rec.Body.Len()/2])
+	body := serveRecorded(w, req, r.next)
+	w.Write(body[:len(body)/2])
 	w.(http.Flusher).Flush()
 
 	go func() {

@@ -130,10 +130,11 @@ func docSection(doc, heading string) (string, bool) {
 	return rest[:end], true
 }
 
-// collectJSONNames adds to names the JSON field names that encoding/json
-// writes for typ and the types of its fields, with the fields of embedded
-// structs promoted. It does not descend into the types of skip.
-func collectJSONNames(typ reflect.Type, skip, seen map[reflect.Type]bool, names map[string]bool) {
+// walkJSONFields calls visit with the JSON name, the tag options and the
+// type of each field that encoding/json writes for typ and the types of
+// its fields, with the fields of embedded structs promoted. It does not
+// descend into the types of skip or into a struct type in seen.
+func walkJSONFields(typ reflect.Type, skip, seen map[reflect.Type]bool, visit func(name, options string, fieldType reflect.Type)) {
 	for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Array ||
 		typ.Kind() == reflect.Map {
 		typ = typ.Elem()
@@ -144,12 +145,12 @@ func collectJSONNames(typ reflect.Type, skip, seen map[reflect.Type]bool, names 
 	seen[typ] = true
 	for i := range typ.NumField() {
 		field := typ.Field(i)
-		name, _, _ := strings.Cut(field.Tag.Get("json"), ",")
+		name, options, _ := strings.Cut(field.Tag.Get("json"), ",")
 		if name == "-" {
 			continue
 		}
 		if field.Anonymous && name == "" {
-			collectJSONNames(field.Type, skip, seen, names)
+			walkJSONFields(field.Type, skip, seen, visit)
 			continue
 		}
 		if !field.IsExported() {
@@ -158,9 +159,17 @@ func collectJSONNames(typ reflect.Type, skip, seen map[reflect.Type]bool, names 
 		if name == "" {
 			name = field.Name
 		}
-		names[name] = true
-		collectJSONNames(field.Type, skip, seen, names)
+		visit(name, options, field.Type)
+		walkJSONFields(field.Type, skip, seen, visit)
 	}
+}
+
+// collectJSONNames adds to names the JSON field names that walkJSONFields
+// finds for typ.
+func collectJSONNames(typ reflect.Type, skip, seen map[reflect.Type]bool, names map[string]bool) {
+	walkJSONFields(typ, skip, seen, func(name, _ string, _ reflect.Type) {
+		names[name] = true
+	})
 }
 
 // hasJSONOutput reports whether cmd has an -o/--output or --format flag
@@ -185,39 +194,16 @@ type jsonBoolean struct {
 	pointer bool
 }
 
-// collectJSONBooleans adds to out the boolean fields that encoding/json
-// writes for typ and the types of its fields, as collectJSONNames walks
-// them.
+// collectJSONBooleans adds to out the boolean fields that walkJSONFields
+// finds for typ.
 func collectJSONBooleans(typ reflect.Type, skip, seen map[reflect.Type]bool, out *[]jsonBoolean) {
-	for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Array ||
-		typ.Kind() == reflect.Map {
-		typ = typ.Elem()
-	}
-	if typ.Kind() != reflect.Struct || seen[typ] || skip[typ] {
-		return
-	}
-	seen[typ] = true
-	for i := range typ.NumField() {
-		field := typ.Field(i)
-		name, options, _ := strings.Cut(field.Tag.Get("json"), ",")
-		if name == "-" || (!field.Anonymous && !field.IsExported()) {
-			continue
-		}
-		if field.Anonymous && name == "" {
-			collectJSONBooleans(field.Type, skip, seen, out)
-			continue
-		}
-		if name == "" {
-			name = field.Name
-		}
-		pointer := field.Type.Kind() == reflect.Pointer
-		if elem := field.Type; elem.Kind() == reflect.Bool || (pointer && elem.Elem().Kind() == reflect.Bool) {
+	walkJSONFields(typ, skip, seen, func(name, options string, fieldType reflect.Type) {
+		pointer := fieldType.Kind() == reflect.Pointer
+		if fieldType.Kind() == reflect.Bool || (pointer && fieldType.Elem().Kind() == reflect.Bool) {
 			omit := slices.Contains(strings.Split(options, ","), "omitempty")
 			*out = append(*out, jsonBoolean{name: name, omitEmpty: omit, pointer: pointer})
-			continue
 		}
-		collectJSONBooleans(field.Type, skip, seen, out)
-	}
+	})
 }
 
 // TestJSONOutputDocMarksBooleans checks the type column of every boolean

@@ -97,14 +97,21 @@ func TestWriteTarFileRemovesStaleTemps(t *testing.T) {
 	}
 }
 
-func TestPendingTarFileAppearsOnCommit(t *testing.T) {
+// writeSamplePending writes the sample kit as a pending tar file for the
+// path kit.tar in a new folder and returns it with that path.
+func writeSamplePending(t *testing.T) (*PendingTarFile, string) {
+	t.Helper()
 	index, store := sampleStore(t)
-	dir := t.TempDir()
-	out := filepath.Join(dir, "kit.tar")
+	out := filepath.Join(t.TempDir(), "kit.tar")
 	pending, err := WritePendingTarFile(context.Background(), out, index, store, TarOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pending, out
+}
+
+func TestPendingTarFileAppearsOnCommit(t *testing.T) {
+	pending, out := writeSamplePending(t)
 	defer pending.Discard()
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("the output exists before Commit: %v", err)
@@ -126,13 +133,8 @@ func TestPendingTarFileAppearsOnCommit(t *testing.T) {
 }
 
 func TestPendingTarFileDiscardLeavesNothing(t *testing.T) {
-	index, store := sampleStore(t)
-	dir := t.TempDir()
-	out := filepath.Join(dir, "kit.tar")
-	pending, err := WritePendingTarFile(context.Background(), out, index, store, TarOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pending, out := writeSamplePending(t)
+	dir := filepath.Dir(out)
 	pending.Discard()
 	names, _ := os.ReadDir(dir)
 	if len(names) != 0 {
