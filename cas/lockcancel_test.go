@@ -119,7 +119,7 @@ func TestOpenContextCancelEndsKernelWait(t *testing.T) {
 	checkFreeAfterHolderExits(t, dir, stop, before)
 }
 
-func TestOpenContextCancelEndsWaitInProcess(t *testing.T) {
+func TestCancelEndsWaitInProcess(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir, Options{})
 	before := releaseWaitsInFlight.Load()
@@ -180,7 +180,7 @@ func TestOpenMustExistCreatesNothing(t *testing.T) {
 	}
 }
 
-func TestOpenMustExistWaitingForRemovedStore(t *testing.T) {
+func TestMustExistStoreRemovedDuringWait(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		opts Options

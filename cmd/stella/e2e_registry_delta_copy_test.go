@@ -50,14 +50,14 @@ func tarLayout(t *testing.T, dir, path string) {
 	writeTar(t, path, entries)
 }
 
-// TestRegistryCopyOfDeltaTagImportsAsFull follows an operator who pushes
+// TestOrasCopyOfDeltaTagIsFull follows an operator who pushes
 // nightly deltas into a registry and carries a kit out of it with
 // `oras cp -r --to-oci-layout`. The registry keeps one referrer list per
 // bundle digest, and a kit and its delta share that digest, so a copy of
 // the full kit's tag lists the delta manifest that an older stella push
 // attached. The copy holds every blob, so it must import as a full kit on
 // a store without the base, as `import oci://` of the same tag does.
-func TestRegistryCopyOfDeltaTagImportsAsFull(t *testing.T) {
+func TestOrasCopyOfDeltaTagIsFull(t *testing.T) {
 	reg := startRegistry(t, false)
 	e := newEnv(t)
 	series := e.buildSeries(2)

@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-// TestImportFailureNamesSourceOnFlagError checks that the JSON failure
+// TestFlagErrorNamesImportSource checks that the JSON failure
 // object of an import stopped by a bad flag still names the SOURCE of the
 // command line.
-func TestImportFailureNamesSourceOnFlagError(t *testing.T) {
+func TestFlagErrorNamesImportSource(t *testing.T) {
 	cases := []struct {
 		name string
 		args []string
