@@ -135,17 +135,34 @@ func (g *streamGuard) tryVerify(ctx context.Context) error {
 // index.json names, and every signature bundle, is in the store.
 func (g *streamGuard) ready(ctx context.Context) bool {
 	store := g.s.opts.Store
-	for _, d := range g.index.Manifests {
+	return SignatureInputsReady(*g.index,
+		func(d ocispec.Descriptor) bool {
+			ok, err := store.Exists(ctx, d)
+			return err == nil && ok
+		},
+		func(d ocispec.Descriptor) ([]byte, error) { return g.s.readManifest(ctx, d) })
+}
+
+// SignatureInputsReady reports whether a kit whose index.json is index has
+// what checking its signature needs: every entry of index.json, and the
+// signature bundle of every signature manifest among them. has reports
+// whether a blob has arrived, and read returns the bytes of an arrived manifest. An
+// import that reads a kit file as a stream stores no blob over
+// MaxManifestSize until this holds. It also holds when an entry is over
+// that size or invalid, because the import then rejects the kit for it.
+func SignatureInputsReady(index ocispec.Index, has func(ocispec.Descriptor) bool,
+	read func(ocispec.Descriptor) ([]byte, error)) bool {
+	for _, d := range index.Manifests {
 		if d.Size > MaxManifestSize || checkDescriptor(d) != nil {
-			return true // finish reports the descriptor
+			return true
 		}
-		if ok, err := store.Exists(ctx, d); err != nil || !ok {
+		if !has(d) {
 			return false
 		}
 		if d.MediaType != ocispec.MediaTypeImageManifest || delta.IsDeltaEntry(d) {
 			continue
 		}
-		b, err := g.s.readManifest(ctx, d)
+		b, err := read(d)
 		if err != nil {
 			return true
 		}
@@ -153,7 +170,7 @@ func (g *streamGuard) ready(ctx context.Context) bool {
 		if err != nil || bundle.Size > MaxManifestSize {
 			continue
 		}
-		if ok, err := store.Exists(ctx, bundle); err != nil || !ok {
+		if !has(bundle) {
 			return false
 		}
 	}

@@ -5,9 +5,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
+	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/watch"
 )
 
@@ -31,6 +33,18 @@ func TestWatchAcceptsIndexAfterBlobs(t *testing.T) {
 // reorderTar copies the tar at src to dst with its blobs first.
 func reorderTar(t *testing.T, src, dst string) {
 	t.Helper()
+	reorderTarBy(t, src, dst, func(hdr *tar.Header) int {
+		if base := filepath.Base(hdr.Name); base == "index.json" || base == "oci-layout" {
+			return 1
+		}
+		return 0
+	})
+}
+
+// reorderTarBy copies the tar at src to dst with its entries sorted by
+// rank, keeping the order of entries of equal rank.
+func reorderTarBy(t *testing.T, src, dst string, rank func(*tar.Header) int) {
+	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
 		t.Fatal(err)
@@ -40,8 +54,7 @@ func reorderTar(t *testing.T, src, dst string) {
 		hdr  *tar.Header
 		data []byte
 	}
-
-	var blobs, rest []entry
+	var entries []entry
 	tr := tar.NewReader(in)
 	for {
 		hdr, err := tr.Next()
@@ -55,12 +68,9 @@ func reorderTar(t *testing.T, src, dst string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if filepath.Base(hdr.Name) == "index.json" || filepath.Base(hdr.Name) == "oci-layout" {
-			rest = append(rest, entry{hdr, data})
-		} else {
-			blobs = append(blobs, entry{hdr, data})
-		}
+		entries = append(entries, entry{hdr, data})
 	}
+	sort.SliceStable(entries, func(i, j int) bool { return rank(entries[i].hdr) < rank(entries[j].hdr) })
 
 	out, err := os.Create(dst)
 	if err != nil {
@@ -68,7 +78,7 @@ func reorderTar(t *testing.T, src, dst string) {
 	}
 	defer out.Close()
 	tw := tar.NewWriter(out)
-	for _, en := range append(blobs, rest...) {
+	for _, en := range entries {
 		if err := tw.WriteHeader(en.hdr); err != nil {
 			t.Fatal(err)
 		}
@@ -144,4 +154,33 @@ func TestVerifyNamesStreamOrder(t *testing.T) {
 		t.Errorf("verify of a blobs-first kit calls it damaged: %q", r.stderr)
 	}
 	e.must("ouk", "verify", "--key", e.pub, kit)
+}
+
+// TestVerifyLargeBlobBeforeSignature checks that verify fails a kit
+// file that lists index.json first but carries a large blob before the
+// manifests and signatures, which import rejects because it cannot check
+// the signature before that blob.
+func TestVerifyLargeBlobBeforeSignature(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--image", "registry.example.test/stella-ops/scanner:0.1.0="+bigImage(t, e.dir))
+	reordered := filepath.Join(e.dir, "reordered.tar")
+	reorderTarBy(t, kit, reordered, func(hdr *tar.Header) int {
+		switch {
+		case filepath.Base(hdr.Name) == "oci-layout" || filepath.Base(hdr.Name) == "index.json":
+			return 0
+		case hdr.Size > importer.MaxManifestSize:
+			return 1
+		}
+		return 2
+	})
+	if r := e.run("ouk", "import", "--key", e.pub, reordered); r.code != exitRejected {
+		t.Fatalf("import of a kit with a large blob before its signatures: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	r := e.run("ouk", "verify", "--key", e.pub, reordered)
+	if r.code != exitRejected {
+		t.Errorf("verify of a kit with a large blob before its signatures: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "before the manifests that index.json lists") {
+		t.Errorf("verify does not name the entry order: %q", r.stderr)
+	}
 }

@@ -14,7 +14,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
 )
 
 // Exit codes. Scripts on air-gapped hosts branch on them.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -366,13 +367,10 @@ func printCheck(w interface{ Write([]byte) (int, error) }, name string, c check)
 }
 
 // streamOrderProblem returns why import, which reads a kit file as a
-// stream, would reject the file for the order of its entries, or "". A
-// blob over the manifest size limit before index.json cannot be checked
-// against the signature when it arrives.
-//
-// NOTE: import also rejects such a blob after index.json but before the
-// bundle index and its signatures, as in a plain tar of a folder that oras
-// wrote. This check passes that file.
+// stream, would reject the file for the order of its entries, or "". Until
+// the signature of the bundle index can be checked, import stores no blob
+// over the manifest size limit, so such a blob must come after index.json,
+// the manifests it lists and their signature bundles.
 func streamOrderProblem(path string) string {
 	f, err := layout.OpenRegular(path)
 	if err != nil {
@@ -384,6 +382,9 @@ func streamOrderProblem(path string) string {
 		return ""
 	}
 	defer tr.Close()
+	var index *ocispec.Index
+	arrived := map[digest.Digest]bool{}
+	small := map[digest.Digest][]byte{}
 	for {
 		e, err := tr.Next()
 		if err != nil {
@@ -391,13 +392,48 @@ func streamOrderProblem(path string) string {
 		}
 		switch {
 		case e.Kind == layout.IndexJSON:
-			return ""
+			index = &ocispec.Index{}
+			if json.NewDecoder(e.Reader).Decode(index) != nil {
+				return ""
+			}
 		case e.Kind == layout.Blob && e.Size > importer.MaxManifestSize:
-			return fmt.Sprintf("blob %s (%d bytes) comes before index.json, so import, which reads a kit file as a "+
-				"stream, rejects this file; a kit written by `stella ouk build` lists index.json first. Extract the "+
-				"file and import the layout folder, or copy the kit again from its builder", e.Digest, e.Size)
+			if index == nil {
+				return fmt.Sprintf("blob %s (%d bytes) comes before index.json, so import, which reads a kit file as a "+
+					"stream, rejects this file; a kit written by `stella ouk build` lists index.json first. %s",
+					e.Digest, e.Size, reorderAdvice)
+			}
+			has := func(d ocispec.Descriptor) bool { return arrived[d.Digest] }
+			read := func(d ocispec.Descriptor) ([]byte, error) {
+				if b, ok := small[d.Digest]; ok {
+					return b, nil
+				}
+				return nil, fs.ErrNotExist
+			}
+			if !importer.SignatureInputsReady(*index, has, read) {
+				return fmt.Sprintf("blob %s (%d bytes) comes before the manifests that index.json lists or their "+
+					"signatures, so import, which reads a kit file as a stream, rejects this file before it can "+
+					"check the signature; `stella ouk build` writes those first. %s", e.Digest, e.Size, reorderAdvice)
+			}
+			return ""
 		case e.Kind == layout.Blob:
-			tr.SkipBlob()
+			arrived[e.Digest] = true
+			if e.Size <= maxKeptManifest {
+				b, err := io.ReadAll(e.Reader)
+				if err != nil {
+					return ""
+				}
+				small[e.Digest] = b
+			} else {
+				tr.SkipBlob()
+			}
 		}
 	}
 }
+
+// maxKeptManifest is the largest blob that streamOrderProblem keeps in
+// memory, enough for any signature manifest.
+const maxKeptManifest = 64 << 10
+
+// reorderAdvice is the next step for a kit file in an order that import
+// rejects.
+const reorderAdvice = "Extract the file and import the layout folder, or copy the kit again from its builder"
