@@ -65,6 +65,35 @@ func (f *fixture) imageKitSizes(amd64Size, arm64Size int) []byte {
 	return raw
 }
 
+// requireSmallLayerFirst stops the test unless the first layer in the kit
+// file raw is under MaxManifestSize, as the tests of a layer stored before
+// the space check need. Blobs are sorted by digest, so other layer bytes
+// may change that order.
+func requireSmallLayerFirst(t *testing.T, raw []byte) {
+	t.Helper()
+	tr, err := layout.NewTarReader(bytes.NewReader(raw), layout.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	for {
+		e, err := tr.Next()
+		if err != nil {
+			t.Fatalf("reading the kit for its first layer: %v", err)
+		}
+		if e.Kind != layout.Blob || e.Size < 512<<10 {
+			if e.Kind == layout.Blob {
+				tr.SkipBlob()
+			}
+			continue
+		}
+		if e.Size > MaxManifestSize {
+			t.Fatalf("the kit lists its %d byte layer %s first; the test needs the small layer first, so change the layer seeds", e.Size, e.Digest)
+		}
+		return
+	}
+}
+
 // largeBlobCount counts the stored blobs larger than MaxManifestSize.
 func (f *fixture) largeBlobCount() int {
 	f.t.Helper()
@@ -201,6 +230,7 @@ func TestSpaceCheckRemovesStoredBlobs(t *testing.T) {
 	// layer comes first, so the import stores it before the 6 MiB layer
 	// starts the check.
 	raw := f.imageKitSizes(6<<20, 1<<20)
+	requireSmallLayerFirst(t, raw)
 	err = f.importWithFree(raw, 8<<20)
 	if !errors.Is(err, errdef.ErrDiskFull) {
 		t.Fatalf("err = %v, want errdef.ErrDiskFull", err)
@@ -248,6 +278,7 @@ func TestSpaceCheckCountsOnlyWhatRemains(t *testing.T) {
 	// which fits. Counting the stored layer again, in the blobs and the
 	// margin, would ask for about 22 MiB.
 	raw := f.imageKitSizes(6<<20, 1<<20)
+	requireSmallLayerFirst(t, raw)
 	if err := f.importWithFree(raw, 20<<20+512<<10); err != nil {
 		t.Fatalf("import with room for what remains to write: %v", err)
 	}
