@@ -151,6 +151,34 @@ func storeOnFullVolume(t *testing.T, budget, reportAvail int64) (*fullFS, ocispe
 	return fs, desc, data
 }
 
+func TestOpenFullVolumeReadOnlyIfFull(t *testing.T) {
+	fs, desc, data := storeOnFullVolume(t, 0, -1)
+	s := openTest(t, "/store", Options{fs: fs, ReadOnlyIfFull: true})
+	if !s.ReadOnly() {
+		t.Error("store on a full volume opened for writing with ReadOnlyIfFull")
+	}
+	if err := s.LowSpace(); !errors.Is(err, errdef.ErrDiskFull) {
+		t.Errorf("LowSpace() = %v, want an error wrapping errdef.ErrDiskFull", err)
+	}
+	if got := fetchAll(t, s, desc); !bytes.Equal(got, data) {
+		t.Error("blob differs when read from a store opened read-only on a full volume")
+	}
+	if n := fs.failureCount(); n != 0 {
+		t.Errorf("read-only open tried %d writes on a full volume", n)
+	}
+}
+
+func TestOpenReadOnlyIfFullWithSpace(t *testing.T) {
+	fs, _, _ := storeOnFullVolume(t, 1<<30, -1)
+	s := openTest(t, "/store", Options{fs: fs, ReadOnlyIfFull: true})
+	if s.ReadOnly() {
+		t.Error("store on a volume with space opened read-only with ReadOnlyIfFull")
+	}
+	if err := s.LowSpace(); err != nil {
+		t.Errorf("LowSpace() = %v, want nil", err)
+	}
+}
+
 func TestOpenFullVolumeChecksSpaceFirst(t *testing.T) {
 	fs, desc, data := storeOnFullVolume(t, 0, -1)
 	_, err := Open("/store", Options{fs: fs})

@@ -92,6 +92,11 @@ type Options struct {
 	// writing as usual. Without this option, a store that cannot be
 	// written fails to open with an error that names its folder.
 	ReadOnlyIfUnwritable bool
+	// ReadOnlyIfFull opens the store read-only, as ReadOnly does, when
+	// its volume lacks the free space that an open for writing needs,
+	// where the open would otherwise fail with errdef.ErrDiskFull.
+	// LowSpace then returns that error.
+	ReadOnlyIfFull bool
 	// HolderCommand is the command that the holder record names, such as
 	// "stella ouk import". When it is empty, the record takes the words of
 	// the command line shaped like command names (isCommandWord).
@@ -148,6 +153,9 @@ type Store struct {
 	// store holds the shared lock of a reader (see lockShared).
 	readOnly bool
 	shared   bool
+	// lowSpace is the reason a store opened with Options.ReadOnlyIfFull
+	// is read-only, or nil.
+	lowSpace error
 
 	// inflight maps the digests being pushed to a channel closed when the
 	// push ends, so one digest is written by one Push at a time.
@@ -246,12 +254,20 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 		// volume, but it removes the last holder's, which is stale now.
 		s.removeHolder()
 	default:
-		if err := s.checkOpenSpace(); err != nil {
+		err := s.checkOpenSpace()
+		switch {
+		case err == nil:
+			s.writeHolder(opts.HolderCommand)
+		case opts.ReadOnlyIfFull:
+			// As with ReadOnly, the last holder's record is stale.
+			s.readOnly = true
+			s.lowSpace = err
+			s.removeHolder()
+		default:
 			s.removeHolder()
 			_ = lock.Close()
 			return nil, fmt.Errorf("opening store %s: %w", dir, err)
 		}
-		s.writeHolder(opts.HolderCommand)
 	}
 	watch := newOpenWatch()
 	background := &backgroundErrors{log: s.log}
@@ -523,11 +539,20 @@ func (s *Store) isEmpty() (bool, error) {
 }
 
 // ReadOnly reports whether the store is open read-only, because
-// Options.ReadOnly asked for it or because its lock file cannot be written
-// (Options.ReadOnlyIfUnwritable). Every write then returns an error
-// wrapping pebble.ErrReadOnly.
+// Options.ReadOnly asked for it, because its lock file cannot be written
+// (Options.ReadOnlyIfUnwritable) or because its volume is nearly full
+// (Options.ReadOnlyIfFull). Every write then returns an error wrapping
+// pebble.ErrReadOnly.
 func (s *Store) ReadOnly() bool {
 	return s.readOnly
+}
+
+// LowSpace returns why a store opened with Options.ReadOnlyIfFull is
+// read-only: an error wrapping errdef.ErrDiskFull that gives the free
+// space and the space an open for writing needs. It returns nil for a
+// store open for writing or read-only for another reason.
+func (s *Store) LowSpace() error {
+	return s.lowSpace
 }
 
 // Dir returns the directory of the Pebble database.

@@ -14,6 +14,7 @@ import (
 	packageurl "github.com/package-url/packageurl-go"
 	"github.com/spf13/cobra"
 
+	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/quota"
 	"stella-ops.org/ouk/internal/sbom"
@@ -263,7 +264,7 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 	}
 	dec, err := q.Record(id)
 	if errors.Is(err, quota.ErrReadOnly) {
-		rep.Quota = uncountedState(q, id, dir, warnings)
+		rep.Quota = uncountedState(q, id, store, dir, warnings)
 		return rep, 0, nil
 	}
 	if err != nil {
@@ -278,11 +279,14 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 }
 
 // uncountedState prints a warning that the scan was not counted, because
-// the store in dir is open read-only, and returns today's quota state with
-// that reason, or nil when the state cannot be read.
-func uncountedState(q *quota.Quota, id quota.Identity, dir string, warnings io.Writer) *quota.State {
-	reason := fmt.Sprintf("the scan was not counted against the quota because store %s is read-only here "+
-		"(a read-only mount, or a store this user may not write)", dir)
+// store, in the folder dir, is open read-only, and returns today's quota
+// state with that reason, or nil when the state cannot be read.
+func uncountedState(q *quota.Quota, id quota.Identity, store *cas.Store, dir string, warnings io.Writer) *quota.State {
+	cause := "a read-only mount, or a store this user may not write"
+	if store.LowSpace() != nil {
+		cause = "its volume is nearly full"
+	}
+	reason := fmt.Sprintf("the scan was not counted against the quota because store %s is read-only here (%s)", dir, cause)
 	fmt.Fprintln(warnings, "warning: "+reason)
 	st, err := q.Status(id)
 	if err != nil {

@@ -335,12 +335,18 @@ func (g *globalOptions) openExistingStore(ctx context.Context, log *slog.Logger,
 // only reads the store. Where this user cannot write the store, as on a
 // read-only mount or for a store that another user owns, it opens the
 // store read-only under a shared lock (cas.Options.ReadOnlyIfUnwritable),
-// and store.ReadOnly reports that.
+// and store.ReadOnly reports that. On a volume too full for an open for
+// writing, it opens the store read-only too and logs a warning.
 func (g *globalOptions) openExistingStoreForReading(ctx context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
 	if err := g.checkStorePresent(); err != nil {
 		return nil, "", err
 	}
-	return g.openStoreWith(ctx, cas.Options{Logger: log, LockWait: wait, ReadOnlyIfUnwritable: true, MustExist: true})
+	store, dir, err := g.openStoreWith(ctx, cas.Options{Logger: log, LockWait: wait,
+		ReadOnlyIfUnwritable: true, ReadOnlyIfFull: true, MustExist: true})
+	if err == nil && store.LowSpace() != nil && log != nil {
+		log.Warn(fmt.Sprintf("opened store %s read-only, because %v", dir, store.LowSpace()))
+	}
+	return store, dir, err
 }
 
 // checkStorePresent returns an error when the store folder holds no

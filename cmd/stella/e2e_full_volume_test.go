@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// mountSmallVolume mounts a tmpfs of size bytes on a new folder of the
+// test and unmounts it when the test ends. It skips the test where this
+// process may not mount file systems.
+func mountSmallVolume(t *testing.T, size int64) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "volume")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+strconv.FormatInt(size, 10)); err != nil {
+		t.Skipf("mounting a tmpfs needs root or CAP_SYS_ADMIN (%v); skipping", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmounting %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// fillVolume takes all but leave bytes of the free space of the volume
+// that holds dir, with a file that the volume's unmount removes.
+func fillVolume(t *testing.T, dir string, leave int64) {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	free := int64(st.Bavail) * st.Bsize
+	f, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Fallocate(int(f.Fd()), 0, 0, free-leave); err != nil {
+		t.Fatalf("filling the volume: %v", err)
+	}
+}
+
+// TestReadersOnFullVolume checks that the commands that only read the
+// store work on a volume too full to open the store for writing, and warn
+// that they opened it read-only, while a command that writes is rejected.
+func TestReadersOnFullVolume(t *testing.T) {
+	e := newEnv(t)
+	volume := mountSmallVolume(t, 64<<20)
+	e.store = filepath.Join(volume, "store")
+	kit := e.buildKit("kit.tar")
+	e.must("ouk", "import", "--key", e.pub, kit)
+	fillVolume(t, volume, 4<<10)
+
+	sbom := filepath.Join(repoRoot(t), "testdata", "sbom", "demo-app.cdx.json")
+	for _, args := range [][]string{
+		{"ouk", "status"},
+		{"ouk", "history"},
+		{"db", "lookup", "CVE-2099-0001"},
+		{"scan", "--sbom", sbom},
+		{"quota", "status"},
+	} {
+		r := e.run(args...)
+		if r.code != 0 {
+			t.Errorf("stella %s on a full volume: exit %d\n%s", strings.Join(args, " "), r.code, r.stderr)
+			continue
+		}
+		if !strings.Contains(r.stderr, "read-only") {
+			t.Errorf("stella %s on a full volume does not warn that the store is read-only: %q", strings.Join(args, " "), r.stderr)
+		}
+	}
+	r := e.run("ouk", "import", "--key", e.pub, kit)
+	if r.code != exitError || !strings.Contains(r.stderr, "disk full") {
+		t.Errorf("import on a full volume: exit %d, stderr %q; want exit %d ending in disk full", r.code, r.stderr, exitError)
+	}
+}
