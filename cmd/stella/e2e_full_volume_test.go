@@ -67,6 +67,7 @@ func TestReadersOnFullVolume(t *testing.T) {
 		{"db", "lookup", "CVE-2099-0001"},
 		{"scan", "--sbom", sbom},
 		{"quota", "status"},
+		{"ouk", "gc", "--dry-run"},
 	} {
 		r := e.run(args...)
 		if r.code != 0 {
@@ -77,7 +78,11 @@ func TestReadersOnFullVolume(t *testing.T) {
 			t.Errorf("stella %s on a full volume does not warn that the store is read-only: %q", strings.Join(args, " "), r.stderr)
 		}
 	}
-	r := e.run("ouk", "import", "--key", e.pub, kit)
+	r := e.run("ouk", "inspect", "-o", "json", kit)
+	if r.code != 0 || !strings.Contains(r.stdout, `"status": "open"`) {
+		t.Errorf("inspect on a full volume: exit %d, want 0 with the store open\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = e.run("ouk", "import", "--key", e.pub, kit)
 	if r.code != exitError || !strings.Contains(r.stderr, "disk full") {
 		t.Errorf("import on a full volume: exit %d, stderr %q; want exit %d ending in disk full", r.code, r.stderr, exitError)
 	}

@@ -224,7 +224,7 @@ func openStoreIfPresent(g *globalOptions) (*cas.Store, inspectStoreInfo) {
 		info.Status = "absent"
 		return nil, info
 	}
-	s, err := cas.Open(db, cas.Options{ReadOnlyIfUnwritable: true, MustExist: true})
+	s, err := cas.Open(db, cas.Options{ReadOnlyIfUnwritable: true, ReadOnlyIfFull: true, MustExist: true})
 	switch {
 	case errors.Is(err, errdef.ErrStoreInUse):
 		info.Status = "in use"
