@@ -116,7 +116,8 @@ name with ".delta" removed (delta-31.delta.tar.zst gives delta-31.tar.zst)
 or else with "-full" before the .tar suffix. Both come from one build, so
 the delta's bundle digest is the full kit's. The build renames the two
 files into place only once both are written, so a build that fails or is
-interrupted leaves neither.`,
+interrupted leaves neither. A build killed between the two renames leaves
+the new kit and no delta: build again, or run stella ouk delta.`,
 		Example: `  stella ouk build -o kit.tar.zst --version 2026.12.04 \
     --feed osv=feeds/osv --feed ghsa=feeds/advisory-database \
     --feed nvd=feeds/nvd --image registry.example/stella-ops/scanner:0.1.0=images/scanner \

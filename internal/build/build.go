@@ -258,9 +258,15 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	// Commit checks no context, so a signal from here on no longer stops
 	// the build between the two renames. The kit goes first: should the
 	// second rename fail, `stella ouk delta` can write the delta from it.
+	// The earlier delta goes before either, so that a build killed in
+	// between leaves no delta beside a kit it does not belong to.
+	if err := pendingDelta.RemoveOutput(); err != nil {
+		return nil, err
+	}
 	if err := pendingKit.Commit(); err != nil {
 		return nil, err
 	}
+	afterKitCommit()
 	if err := pendingDelta.Commit(); err != nil {
 		return nil, err
 	}
@@ -268,6 +274,10 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	res.Delta = deltaRes
 	return res, nil
 }
+
+// afterKitCommit runs between the renames of the kit and its delta. Tests
+// replace it to see what a build killed there leaves.
+var afterKitCommit = func() {}
 
 // sequence returns the new kit's sequence: Options.Sequence, or the
 // creation time in Unix seconds when that is 0.

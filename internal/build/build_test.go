@@ -359,3 +359,39 @@ func TestBuildChecksImageRefDigest(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildDeltaKilledBetweenRenames checks what a build killed between
+// the renames of the kit and its delta leaves: the new kit and no delta,
+// rather than the earlier delta beside a kit it does not belong to.
+func TestBuildDeltaKilledBetweenRenames(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.tar")
+	baseOpts := fixtureOptions(t, base)
+	baseOpts.Sequence = 1
+	if _, err := Build(context.Background(), baseOpts); err != nil {
+		t.Fatal(err)
+	}
+	opts := fixtureOptions(t, filepath.Join(dir, "next.tar"))
+	opts.Version, opts.Sequence, opts.Base = "1.0.1", 2, base
+	opts.DeltaOutput = filepath.Join(dir, "next.delta.tar")
+	if _, err := Build(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+
+	deltaLeft := true
+	afterKitCommit = func() {
+		_, err := os.Stat(opts.DeltaOutput)
+		deltaLeft = err == nil
+	}
+	t.Cleanup(func() { afterKitCommit = func() {} })
+	opts.Version = "1.0.1-rebuilt"
+	if _, err := Build(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if deltaLeft {
+		t.Error("the earlier delta was still in place when the new kit was renamed into place")
+	}
+	if _, err := os.Stat(opts.DeltaOutput); err != nil {
+		t.Errorf("new delta not written: %v", err)
+	}
+}

@@ -2,7 +2,9 @@ package layout
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,7 +89,8 @@ func (p *PendingTarFile) write(ctx context.Context, index ocispec.Index, src con
 func (p *PendingTarFile) Size() int64 { return p.size }
 
 // Commit renames the temporary file to the output, replacing any file
-// there. It checks no context, so once every file of a set is pending, a
+// there, and syncs the folder so that the rename survives a power cut. It
+// checks no context, so once every file of a set is pending, a
 // cancellation can no longer leave the set half renamed.
 func (p *PendingTarFile) Commit() error {
 	if p.done {
@@ -100,7 +103,35 @@ func (p *PendingTarFile) Commit() error {
 	if err := p.tmp.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", p.out, err)
 	}
+	if err := syncDir(filepath.Dir(p.out)); err != nil {
+		return fmt.Errorf("moving %s into place: syncing its folder: %w", p.out, err)
+	}
 	return nil
+}
+
+// RemoveOutput removes an earlier file under the output's name, if there
+// is one, and syncs the folder. A set of files that must match, such as a
+// kit and its delta, calls it for its last file before the first rename.
+// A process killed between the renames then leaves that file missing
+// rather than an earlier one that does not match.
+func (p *PendingTarFile) RemoveOutput() error {
+	if err := os.Remove(p.out); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the earlier %s: %w", p.out, err)
+	}
+	if err := syncDir(filepath.Dir(p.out)); err != nil {
+		return fmt.Errorf("removing the earlier %s: syncing its folder: %w", p.out, err)
+	}
+	return nil
+}
+
+// syncDir flushes the entries of the folder dir to disk.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // Discard closes and removes the temporary file. After Commit it does
