@@ -115,6 +115,10 @@ func TestSignalEndsStoreWait(t *testing.T) {
 	if failure.ExitCode != exitInterrupted {
 		t.Errorf("failure exit code %d, want %d", failure.ExitCode, exitInterrupted)
 	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if last := lines[len(lines)-1]; failure.Error != last {
+		t.Errorf("failure error %q, want the last line of stderr, %q", failure.Error, last)
+	}
 }
 
 // TestRejectedImportWaitersFindNoStore checks that commands that

@@ -10,18 +10,19 @@ import (
 )
 
 // failureObject returns the JSON failure object that main prints for cmd
-// when it failed with err before printing anything. For import it is the
+// when it failed with err before printing anything, with message, the
+// text that stderr shows, as its error. For import it is the
 // import failure object whenever args, the raw command line, give exactly
 // one SOURCE, so a flag or argument error that stops the command before
 // its own failure object names the source too.
-func failureObject(cmd *cobra.Command, args []string, err error, code int) any {
+func failureObject(cmd *cobra.Command, args []string, message string, err error, code int) any {
 	if cmd.CommandPath() == "stella ouk import" {
 		if operands := commandOperands(cmd, args); len(operands) == 1 {
 			return importFailure{Status: "failed", Command: cmd.CommandPath(),
-				Source: mirror.RedactURL(operands[0]), Error: err.Error(), Reason: failureReason(err, code), ExitCode: code}
+				Source: mirror.RedactURL(operands[0]), Error: message, Reason: failureReason(err, code), ExitCode: code}
 		}
 	}
-	return commandFailure{Status: "failed", Command: cmd.CommandPath(), Error: err.Error(),
+	return commandFailure{Status: "failed", Command: cmd.CommandPath(), Error: message,
 		Reason: failureReason(err, code), ExitCode: code}
 }
 

@@ -38,7 +38,7 @@ func TestFlagErrorNamesImportSource(t *testing.T) {
 			t.Errorf("%s: the command line was accepted", c.name)
 			continue
 		}
-		raw, err := json.Marshal(failureObject(cmd, c.args, errors.New("bad flag"), exitUsage))
+		raw, err := json.Marshal(failureObject(cmd, c.args, "bad flag", errors.New("bad flag"), exitUsage))
 		if err != nil {
 			t.Fatal(err)
 		}

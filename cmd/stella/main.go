@@ -50,19 +50,23 @@ func main() {
 	if interrupted {
 		code = exitInterrupted
 	}
+	message := err.Error()
+	if interrupted {
+		message = interruptedMessage(cmd, err)
+	}
 	if jsonRequested(cmd, os.Args[1:]) && stdout.n == 0 {
 		// A script that reads stdout gets the outcome without parsing
 		// stderr; commands that printed a result of their own keep it.
-		_ = writeJSON(os.Stdout, failureObject(cmd, os.Args[1:], err, code))
+		_ = writeJSON(os.Stdout, failureObject(cmd, os.Args[1:], message, err, code))
 	}
 	if errors.As(err, new(loggedError)) {
 		os.Exit(code)
 	}
 	if interrupted {
-		fmt.Fprintln(os.Stderr, interruptedMessage(cmd, err))
+		fmt.Fprintln(os.Stderr, message)
 		os.Exit(code)
 	}
-	fmt.Fprintln(os.Stderr, "Error:", err)
+	fmt.Fprintln(os.Stderr, "Error:", message)
 	os.Exit(code)
 }
 
