@@ -597,15 +597,27 @@ func SameCPEVersion(a, b string) bool {
 
 // rangeEvent is an event with its kind and parsed version.
 type rangeEvent struct {
-	kind    int // 0 introduced, 1 last_affected, 2 fixed or limit
+	kind    int // pkgEventIntroduced, pkgEventLastAffected, pkgEventFixed or pkgEventLimit
 	version string
 	parsed  any // nil for the introduced "0" that precedes every version
 }
 
+// noLimit is the limit event version that sets no upper bound.
+const noLimit = "*"
+
+// skipsParse reports whether an event's version is never parsed: the
+// introduced "0" precedes every version, and the limit "*" bounds none.
+func (ev rangeEvent) skipsParse() bool {
+	return (ev.kind == pkgEventIntroduced && ev.version == "0") ||
+		(ev.kind == pkgEventLimit && ev.version == noLimit)
+}
+
 // inRange applies OSV range semantics: events sorted by version, and the
 // last event at or below version decides. An introduced "0" precedes every
-// version. A range with an event whose version cannot be parsed is not
-// decided, and inRange returns false for it.
+// version. Limit events take no part in that walk. A range with limit
+// events includes only versions below at least one of them, and a limit
+// "*" sets no bound. A range with an event whose version cannot be parsed
+// is not decided, and inRange returns false for it.
 func inRange(events []Event, version string, cmp compareFunc) bool {
 	in, _ := newParsedQuery(stringOrder("", cmp), version, nil).inRange(events)
 	return in
@@ -634,13 +646,16 @@ func (q *parsedQuery) inRangeParsed(events []Event, parsed []any) (in bool, unev
 	var last rangeEvent
 	lastCmp := 0 // the queried version compared with last's version
 	found := false
+	// limited is true when the range has a limit event, and belowLimit
+	// when the queried version is below one of them or one is "*".
+	limited, belowLimit := false, false
 	for i, e := range events {
 		ev, ok := newRangeEvent(e)
 		if !ok {
 			continue
 		}
 		c := 1 // the introduced "0" precedes every version
-		if ev.kind != 0 || ev.version != "0" {
+		if !ev.skipsParse() {
 			if parsed != nil {
 				ev.parsed = parsed[i]
 			} else {
@@ -651,14 +666,19 @@ func (q *parsedQuery) inRangeParsed(events []Event, parsed []any) (in bool, unev
 			}
 			c = q.order.compare(q.value, ev.parsed)
 		}
-		if c < 0 || (c == 0 && ev.kind == 1) {
+		if ev.kind == pkgEventLimit {
+			limited = true
+			belowLimit = belowLimit || ev.version == noLimit || c < 0
+			continue
+		}
+		if c < 0 || (c == 0 && ev.kind == pkgEventLastAffected) {
 			continue
 		}
 		if !found || q.after(ev, c, last, lastCmp) {
 			last, lastCmp, found = ev, c, true
 		}
 	}
-	return found && last.kind == 0, ""
+	return found && last.kind == pkgEventIntroduced && (!limited || belowLimit), ""
 }
 
 // parseEvents parses the versions of range events in an order, through
@@ -667,7 +687,7 @@ func parseEvents(order versionOrder, events []Event, cache *versionCache) []any 
 	out := make([]any, len(events))
 	for i, e := range events {
 		ev, ok := newRangeEvent(e)
-		if !ok || (ev.kind == 0 && ev.version == "0") {
+		if !ok || ev.skipsParse() {
 			continue
 		}
 		v, ok := cache.get(order.name, ev.version)
@@ -688,19 +708,19 @@ func parseEvents(order versionOrder, events []Event, cache *versionCache) []any 
 func newRangeEvent(e Event) (rangeEvent, bool) {
 	switch {
 	case e.Introduced != "":
-		return rangeEvent{kind: 0, version: e.Introduced}, true
+		return rangeEvent{kind: pkgEventIntroduced, version: e.Introduced}, true
 	case e.LastAffected != "":
-		return rangeEvent{kind: 1, version: e.LastAffected}, true
+		return rangeEvent{kind: pkgEventLastAffected, version: e.LastAffected}, true
 	case e.Fixed != "":
-		return rangeEvent{kind: 2, version: e.Fixed}, true
+		return rangeEvent{kind: pkgEventFixed, version: e.Fixed}, true
 	case e.Limit != "":
-		return rangeEvent{kind: 2, version: e.Limit}, true
+		return rangeEvent{kind: pkgEventLimit, version: e.Limit}, true
 	}
 	return rangeEvent{}, false
 }
 
 // after reports whether event a sorts at or after event b, by version and
-// then kind. ac and bc are the queried version compared with each, and an
+// then kind, of introduced, last_affected and fixed events. ac and bc are the queried version compared with each, and an
 // event equal to the queried version sorts after every event below it.
 func (q *parsedQuery) after(a rangeEvent, ac int, b rangeEvent, bc int) bool {
 	switch {

@@ -185,6 +185,51 @@ func TestRangeEvents(t *testing.T) {
 	}
 }
 
+// TestRangeLimitEvents checks the OSV rule for limit events: a version is
+// in a range only when it is below one of its limits, and limits take no
+// part in the walk over the other events.
+func TestRangeLimitEvents(t *testing.T) {
+	cases := []struct {
+		name    string
+		events  []Event
+		version string
+		want    bool
+	}{
+		// Several limits widen the range to the highest of them.
+		{"below second limit", []Event{{Introduced: "1.0.0"}, {Limit: "2.0.0"}, {Limit: "3.0.0"}}, "2.5.0", true},
+		{"above every limit", []Event{{Introduced: "1.0.0"}, {Limit: "2.0.0"}, {Limit: "3.0.0"}}, "3.0.0", false},
+		{"below introduced", []Event{{Introduced: "1.0.0"}, {Limit: "2.0.0"}, {Limit: "3.0.0"}}, "0.9.0", false},
+		// A limit below a later introduced event bounds it too.
+		{"introduced above limit", []Event{{Introduced: "0"}, {Limit: "1.0.0"}, {Introduced: "2.0.0"}}, "2.5.0", false},
+		{"below limit", []Event{{Introduced: "0"}, {Limit: "1.0.0"}, {Introduced: "2.0.0"}}, "0.5.0", true},
+		{"at limit", []Event{{Introduced: "1.0.0"}, {Limit: "2.0.0"}}, "2.0.0", false},
+		{"fixed below limit", []Event{{Introduced: "1.0.0"}, {Fixed: "1.5.0"}, {Limit: "3.0.0"}}, "1.7.0", false},
+		{"no limit", []Event{{Introduced: "1.0.0"}, {Limit: "*"}}, "99.0.0", true},
+		{"no limit and a limit", []Event{{Introduced: "1.0.0"}, {Limit: "2.0.0"}, {Limit: "*"}}, "5.0.0", true},
+	}
+	for _, c := range cases {
+		if got := inRange(c.events, c.version, compareSemver); got != c.want {
+			t.Errorf("%s: inRange(%v, %s) = %v, want %v", c.name, c.events, c.version, got, c.want)
+		}
+	}
+}
+
+// TestRangeLimitStar checks that a limit "*", which no version order
+// parses, sets no bound: the range is decided, and the build gives no
+// warning for it.
+func TestRangeLimitStar(t *testing.T) {
+	events := []Event{{Introduced: "1.0.0"}, {Limit: "*"}}
+	m := newVersionMatcher("npm", "2.0.0").matches(nil, []pkgRange{{Type: "ECOSYSTEM", Events: events}})
+	if !m.affected || m.unevaluated != "" {
+		t.Errorf("npm 2.0.0 in >=1.0.0 with limit *: %+v, want affected", m)
+	}
+	r := Record{Affected: []Affected{{Package: Package{Ecosystem: "npm", Name: "a"},
+		Ranges: []Range{{Type: "SEMVER", Events: events}}}}}
+	if got := unparsedRangeVersions(&r); len(got) != 0 {
+		t.Errorf("unparsedRangeVersions = %q, want none", got)
+	}
+}
+
 // TestDebianVersionValidity checks the versions dpkg rejects: an empty
 // revision after the hyphen and characters outside the upstream version's
 // alphabet.

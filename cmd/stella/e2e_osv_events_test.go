@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// osvFeed is a folder of written OSV records, read as a ghsa feed next to
+// the fixture feeds that buildKit passes.
+type osvFeed struct {
+	t   *testing.T
+	dir string
+}
+
+func newOSVFeed(e *env) osvFeed {
+	dir := filepath.Join(e.dir, "ghsa")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	return osvFeed{t: e.t, dir: dir}
+}
+
+// add writes a record with the given affected entries.
+func (f osvFeed) add(id string, affected ...map[string]any) {
+	writeJSONFile(f.t, filepath.Join(f.dir, id+".json"), map[string]any{
+		"schema_version": "1.6.0", "id": id, "modified": "2026-01-01T00:00:00Z",
+		"summary": "a written record", "affected": affected,
+	})
+}
+
+// importKit builds a kit from the fixture feeds and f, and imports it.
+func (f osvFeed) importKit(e *env) {
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar", "--feed", "ghsa="+f.dir))
+}
+
+// npmEntry is an affected entry of an npm package with one range of the
+// given type and events, each written as {"kind": "version"}.
+func npmEntry(name, rangeType string, events ...map[string]string) map[string]any {
+	return map[string]any{
+		"package": map[string]string{"ecosystem": "npm", "name": name},
+		"ranges":  []map[string]any{{"type": rangeType, "events": events}},
+	}
+}
+
+func event(kind, version string) map[string]string { return map[string]string{kind: version} }
+
+// TestLookupLimitEvents checks db lookup against ranges with limit events:
+// a version is affected only below one of the limits, and a limit is no
+// fixed version.
+func TestLookupLimitEvents(t *testing.T) {
+	e := newEnv(t)
+	feed := newOSVFeed(e)
+	feed.add("GHSA-test-limit-0001", npmEntry("stella-limit-multi", "SEMVER",
+		event("introduced", "1.0.0"), event("limit", "2.0.0"), event("limit", "3.0.0")))
+	feed.add("GHSA-test-limit-0002", npmEntry("stella-limit-before", "SEMVER",
+		event("introduced", "0"), event("limit", "1.0.0"), event("introduced", "2.0.0")))
+	feed.add("GHSA-test-limit-0003", npmEntry("stella-limit-star", "ECOSYSTEM",
+		event("introduced", "1.0.0"), event("limit", "*")))
+	feed.importKit(e)
+
+	cases := []struct {
+		purl string
+		want []string
+	}{
+		{"pkg:npm/stella-limit-multi@2.5.0", []string{"GHSA-test-limit-0001"}},
+		{"pkg:npm/stella-limit-multi@3.0.0", []string{}},
+		{"pkg:npm/stella-limit-before@0.5.0", []string{"GHSA-test-limit-0002"}},
+		{"pkg:npm/stella-limit-before@2.5.0", []string{}},
+		{"pkg:npm/stella-limit-star@9.0.0", []string{"GHSA-test-limit-0003"}},
+	}
+	for _, c := range cases {
+		recs := e.lookupJSON("--purl", c.purl)
+		if got := recordIDs(recs); !slices.Equal(got, c.want) {
+			t.Errorf("db lookup --purl %s = %v, want %v", c.purl, got, c.want)
+		}
+		for _, r := range recs {
+			if p := r.PossiblyAffected(); p != "" {
+				t.Errorf("db lookup --purl %s: %s is possibly affected (%s), want confirmed", c.purl, r.ID, p)
+			}
+		}
+	}
+}
