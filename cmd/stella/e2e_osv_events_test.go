@@ -82,3 +82,36 @@ func TestLookupLimitEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupListedVersionEquality checks that db lookup matches a versions
+// list by the ecosystem's version equality, not only by equal text.
+func TestLookupListedVersionEquality(t *testing.T) {
+	e := newEnv(t)
+	feed := newOSVFeed(e)
+	feed.add("GHSA-test-list-0001", map[string]any{
+		"package":  map[string]string{"ecosystem": "PyPI", "name": "stella-listed"},
+		"versions": []string{"0.0.1"},
+	})
+	feed.add("GHSA-test-list-0002", map[string]any{
+		"package":  map[string]string{"ecosystem": "npm", "name": "stella-listed-v"},
+		"versions": []string{"v2.0.0"},
+	})
+	feed.importKit(e)
+
+	cases := []struct {
+		purl string
+		want []string
+	}{
+		{"pkg:pypi/stella-listed@0.0.01", []string{"GHSA-test-list-0001"}},
+		{"pkg:pypi/stella-listed@v0.0.1", []string{"GHSA-test-list-0001"}},
+		{"pkg:pypi/stella-listed@0.0.1.0", []string{"GHSA-test-list-0001"}},
+		{"pkg:pypi/stella-listed@0.0.2", []string{}},
+		{"pkg:npm/stella-listed-v@2.0.0", []string{"GHSA-test-list-0002"}},
+		{"pkg:npm/stella-listed-v@2.0.1", []string{}},
+	}
+	for _, c := range cases {
+		if got := recordIDs(e.lookupJSON("--purl", c.purl)); !slices.Equal(got, c.want) {
+			t.Errorf("db lookup --purl %s = %v, want %v", c.purl, got, c.want)
+		}
+	}
+}

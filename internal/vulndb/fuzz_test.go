@@ -330,7 +330,7 @@ func FuzzInRange(f *testing.F) {
 				allPlausible(order, all...) && versionsParse(cmp, all...):
 				semverCmp = cmp
 			}
-			m := newVersionMatcher(eco, version).matches(nil, []pkgRange{{Type: "SEMVER", Events: events}})
+			m := newVersionMatcher(eco, version).matches(&pkgAffected{Ranges: []pkgRange{{Type: "SEMVER", Events: events}}})
 			if want := sortedInRange(events, version, semverCmp); m.affected != want {
 				t.Fatalf("%s: SEMVER range %q includes %q: %v, sorted walk gives %v", eco, spec, version, m.affected, want)
 			}

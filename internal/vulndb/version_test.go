@@ -219,7 +219,7 @@ func TestRangeLimitEvents(t *testing.T) {
 // warning for it.
 func TestRangeLimitStar(t *testing.T) {
 	events := []Event{{Introduced: "1.0.0"}, {Limit: "*"}}
-	m := newVersionMatcher("npm", "2.0.0").matches(nil, []pkgRange{{Type: "ECOSYSTEM", Events: events}})
+	m := newVersionMatcher("npm", "2.0.0").matches(&pkgAffected{Ranges: []pkgRange{{Type: "ECOSYSTEM", Events: events}}})
 	if !m.affected || m.unevaluated != "" {
 		t.Errorf("npm 2.0.0 in >=1.0.0 with limit *: %+v, want affected", m)
 	}
@@ -227,6 +227,60 @@ func TestRangeLimitStar(t *testing.T) {
 		Ranges: []Range{{Type: "SEMVER", Events: events}}}}}
 	if got := unparsedRangeVersions(&r); len(got) != 0 {
 		t.Errorf("unparsedRangeVersions = %q, want none", got)
+	}
+}
+
+// TestListedVersionEquality checks that a versions list matches a version
+// that the ecosystem's order compares equal to a listed one, and only equal
+// text where the order is not known or does not parse both.
+func TestListedVersionEquality(t *testing.T) {
+	cases := []struct {
+		ecosystem, listed, version string
+		want                       bool
+	}{
+		{"PyPI", "0.0.1", "0.0.01", true},
+		{"PyPI", "0.0.1", "v0.0.1", true},
+		{"PyPI", "0.0.1", "0.0.1.0", true},
+		{"PyPI", "3.0", "3.0.0", true},
+		{"PyPI", "1.0.post1", "1.0-post1", true},
+		{"PyPI", "0.0.1", "0.0.2", false},
+		{"PyPI", "0.0.1", "0.0.1+local", false},
+		{"npm", "v2.0.0", "2.0.0", true},
+		{"npm", "2.0.0", "v2.0.0", true},
+		{"npm", "2.0.0", "2.0.1", false},
+		{"Maven", "1.5", "1.5.0", true},
+		{"Go", "1.2.0", "v1.2.0", true},
+		// An ecosystem without a known order compares text, and keeps
+		// matching a queried "v" against a listed version without it.
+		{"CRAN", "1.0", "1.0.0", false},
+		{"CRAN", "1.0.0", "v1.0.0", true},
+		{"GIT", "1.0", "1.0.0", false},
+		// Text that the order cannot parse matches only itself.
+		{"npm", "weird-tag", "weird-tag", true},
+		{"npm", "2.0", "2.0.0", false},
+	}
+	for _, c := range cases {
+		a := Affected{Versions: []string{c.listed}}
+		if got := versionAffected(&a, c.ecosystem, c.version); got != c.want {
+			t.Errorf("%s: listed %q, queried %q: affected = %v, want %v", c.ecosystem, c.listed, c.version, got, c.want)
+		}
+	}
+}
+
+// TestListedVersionsParsedOnce checks that a prepared entry's parsed
+// versions are used, so a lookup does not parse the list again.
+func TestListedVersionsParsedOnce(t *testing.T) {
+	e := pkgAffected{Ecosystem: "PyPI", Versions: []string{"0.0.1", "0.0.2"}}
+	var cache versionCache
+	e.versionsOrder, e.parsedVersions = pypiOrder.name, parseVersions(pypiOrder, e.Versions, &cache)
+	// A parsed list that disagrees with the text shows which one is used.
+	e.parsedVersions[0] = e.parsedVersions[1]
+	if !newVersionMatcher("PyPI", "0.0.02").matches(&e).affected {
+		t.Error("0.0.02 does not match the parsed list")
+	}
+	e.versionsOrder = npmOrder.name
+	if got := newVersionMatcher("PyPI", "0.0.01").matches(&e).affected; !got {
+		t.Error("a list parsed in another order is used for PyPI")
 	}
 }
 
