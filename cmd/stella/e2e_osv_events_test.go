@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -48,7 +49,8 @@ func event(kind, version string) map[string]string { return map[string]string{ki
 
 // TestLookupLimitEvents checks db lookup against ranges with limit events:
 // a version is affected only below one of the limits, and a limit is no
-// fixed version.
+// fixed version. The text output shows the limits, events in version order
+// and what an entry without ranges or versions matches.
 func TestLookupLimitEvents(t *testing.T) {
 	e := newEnv(t)
 	feed := newOSVFeed(e)
@@ -58,12 +60,32 @@ func TestLookupLimitEvents(t *testing.T) {
 		event("introduced", "0"), event("limit", "1.0.0"), event("introduced", "2.0.0")))
 	feed.add("GHSA-test-limit-0003", npmEntry("stella-limit-star", "ECOSYSTEM",
 		event("introduced", "1.0.0"), event("limit", "*")))
+	feed.add("GHSA-test-limit-0004", npmEntry("stella-unsorted", "SEMVER",
+		event("fixed", "2.0.0"), event("introduced", "1.0.0"), event("fixed", "4.0.0"), event("introduced", "3.0.0")))
+	feed.add("GHSA-test-limit-0005", map[string]any{
+		"package": map[string]string{"ecosystem": "npm", "name": "stella-norange"}})
 	feed.importKit(e)
+
+	affects := map[string]string{
+		"GHSA-test-limit-0001": "npm/stella-limit-multi >=1.0.0 (limits <2.0.0, <3.0.0)",
+		"GHSA-test-limit-0002": "npm/stella-limit-before all versions (limit <1.0.0)",
+		"GHSA-test-limit-0004": "npm/stella-unsorted >=1.0.0 <2.0.0, >=3.0.0 <4.0.0",
+		"GHSA-test-limit-0005": "npm/stella-norange (no ranges or versions: only a lookup without a version matches)",
+	}
+	for id, want := range affects {
+		if out := e.must("db", "lookup", id); !strings.Contains(out, "  affects    "+want+"\n") {
+			t.Errorf("db lookup %s prints\n%s\nwant the line: affects    %s", id, out, want)
+		}
+	}
 
 	cases := []struct {
 		purl string
 		want []string
 	}{
+		{"pkg:npm/stella-unsorted@2.5.0", []string{}},
+		{"pkg:npm/stella-unsorted@3.5.0", []string{"GHSA-test-limit-0004"}},
+		{"pkg:npm/stella-norange@1.0.0", []string{}},
+		{"pkg:npm/stella-norange", []string{"GHSA-test-limit-0005"}},
 		{"pkg:npm/stella-limit-multi@2.5.0", []string{"GHSA-test-limit-0001"}},
 		{"pkg:npm/stella-limit-multi@3.0.0", []string{}},
 		{"pkg:npm/stella-limit-before@0.5.0", []string{"GHSA-test-limit-0002"}},

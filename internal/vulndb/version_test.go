@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -349,5 +350,43 @@ func TestNPMLeadingV(t *testing.T) {
 	}
 	if versionAffected(&Affected{Versions: []string{"weird-tag"}}, "npm", "vweird-tag") {
 		t.Error(`npm version "vweird-tag", which is not valid, matches the listed version weird-tag`)
+	}
+}
+
+// TestSortEvents checks that SortEvents orders events as lookups walk
+// them, and keeps the record's order where a version could sort anywhere.
+func TestSortEvents(t *testing.T) {
+	cases := []struct {
+		name, ecosystem, rangeType string
+		events, want               []Event
+	}{
+		{"semver", "npm", "SEMVER",
+			[]Event{{Limit: "*"}, {Fixed: "2.0.0"}, {Introduced: "1.0.0"}, {Introduced: "0"}, {Limit: "1.5.0"}},
+			[]Event{{Introduced: "0"}, {Introduced: "1.0.0"}, {Limit: "1.5.0"}, {Fixed: "2.0.0"}, {Limit: "*"}}},
+		{"equal versions by kind", "npm", "SEMVER",
+			[]Event{{Fixed: "1.0.0"}, {LastAffected: "1.0.0"}, {Introduced: "1.0.0"}},
+			[]Event{{Introduced: "1.0.0"}, {LastAffected: "1.0.0"}, {Fixed: "1.0.0"}}},
+		// PEP 440 puts 1.0rc1 below 1.0, and SemVer cannot parse it.
+		{"semver in ecosystem order", "PyPI", "SEMVER",
+			[]Event{{Fixed: "1.0"}, {Introduced: "1.0rc1"}},
+			[]Event{{Introduced: "1.0rc1"}, {Fixed: "1.0"}}},
+		{"release suffix", "Alpine:v3.18", "ECOSYSTEM",
+			[]Event{{Fixed: "1.10-r0"}, {Introduced: "1.9-r0"}},
+			[]Event{{Introduced: "1.9-r0"}, {Fixed: "1.10-r0"}}},
+		{"unparsed version keeps order", "npm", "ECOSYSTEM",
+			[]Event{{Fixed: "2.0.0"}, {Introduced: "1.x"}},
+			[]Event{{Fixed: "2.0.0"}, {Introduced: "1.x"}}},
+		{"git keeps order", "npm", "GIT",
+			[]Event{{Fixed: "b"}, {Introduced: "a"}},
+			[]Event{{Fixed: "b"}, {Introduced: "a"}}},
+	}
+	for _, c := range cases {
+		in := slices.Clone(c.events)
+		if got := SortEvents(c.ecosystem, c.rangeType, c.events); !slices.Equal(got, c.want) {
+			t.Errorf("%s: SortEvents = %v, want %v", c.name, got, c.want)
+		}
+		if !slices.Equal(c.events, in) {
+			t.Errorf("%s: SortEvents changed its input to %v", c.name, c.events)
+		}
 	}
 }
