@@ -233,9 +233,9 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 				if out.json() {
-					rated := make([]vulndb.Record, len(recs))
+					rated := make([]any, len(recs))
 					for i, r := range recs {
-						rated[i] = vulndb.WithSeverityRating(r)
+						rated[i] = vulndb.LookupOutput(vulndb.WithSeverityRating(r))
 					}
 					return writeJSON(cmd.OutOrStdout(), rated)
 				}

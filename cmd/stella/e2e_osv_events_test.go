@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,6 +135,41 @@ func TestLookupListedVersionEquality(t *testing.T) {
 	for _, c := range cases {
 		if got := recordIDs(e.lookupJSON("--purl", c.purl)); !slices.Equal(got, c.want) {
 			t.Errorf("db lookup --purl %s = %v, want %v", c.purl, got, c.want)
+		}
+	}
+}
+
+// TestLookupJSONWithoutPackage checks that db lookup -o json leaves out the
+// package of an affected entry that has none, as the OSV schema requires,
+// rather than writing one with an empty ecosystem and name.
+func TestLookupJSONWithoutPackage(t *testing.T) {
+	e := newEnv(t)
+	feed := newOSVFeed(e)
+	feed.add("GHSA-test-nopkg-0001",
+		npmEntry("stella-nopkg", "SEMVER", event("introduced", "0"), event("fixed", "1.0.0")),
+		map[string]any{"ranges": []map[string]any{{"type": "GIT", "repo": "https://git.example.test/nopkg",
+			"events": []map[string]string{event("introduced", "0"), event("fixed", "0123abcd")}}}})
+	feed.importKit(e)
+
+	out := e.must("db", "lookup", "-o", "json", "GHSA-test-nopkg-0001")
+	var recs []struct {
+		Affected []map[string]json.RawMessage `json:"affected"`
+	}
+	if err := json.Unmarshal([]byte(out), &recs); err != nil {
+		t.Fatalf("decoding db lookup output: %v\n%s", err, out)
+	}
+	if len(recs) != 1 || len(recs[0].Affected) != 2 {
+		t.Fatalf("db lookup output has no record with two affected entries:\n%s", out)
+	}
+	// The merge sorts the entries, so each is told by its range type.
+	for _, a := range recs[0].Affected {
+		p, hasPackage := a["package"]
+		isGIT := strings.Contains(string(a["ranges"]), `"GIT"`)
+		switch {
+		case isGIT && hasPackage:
+			t.Errorf("the GIT entry without a package is written with package %s", p)
+		case !isGIT && !hasPackage:
+			t.Errorf("the npm entry has no package:\n%s", out)
 		}
 	}
 }
