@@ -779,8 +779,9 @@ func newRangeEvent(e Event) (rangeEvent, bool) {
 }
 
 // after reports whether event a sorts at or after event b, by version and
-// then kind, of introduced, last_affected and fixed events. ac and bc are the queried version compared with each, and an
-// event equal to the queried version sorts after every event below it.
+// then kind, of introduced, last_affected and fixed events. ac and bc are
+// the queried version compared with each, and an event equal to the
+// queried version sorts after every event below it.
 func (q *parsedQuery) after(a rangeEvent, ac int, b rangeEvent, bc int) bool {
 	switch {
 	case ac == 0 && bc != 0:
