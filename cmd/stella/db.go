@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -232,9 +233,9 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 				if out.json() {
-					rated := make([]vulndb.Record, len(recs))
+					rated := make([]any, len(recs))
 					for i, r := range recs {
-						rated[i] = vulndb.WithSeverityRating(r)
+						rated[i] = vulndb.LookupOutput(vulndb.WithSeverityRating(r))
 					}
 					return writeJSON(cmd.OutOrStdout(), rated)
 				}
@@ -335,33 +336,21 @@ func printRecords(w io.Writer, recs []vulndb.Record) error {
 }
 
 // describeAffected renders an OSV affected entry on one line, such as
-// "npm/lodash <4.17.21". GIT ranges bound commits, not versions, and lookups
-// do not match them, so they are only counted, as "1 GIT commit range".
+// "npm/lodash <4.17.21". Events are sorted in the order lookups walk them,
+// whatever order the record gives. GIT ranges bound commits, not versions,
+// and lookups do not match them, so they are only counted, as "1 GIT
+// commit range".
 func describeAffected(a vulndb.Affected) string {
 	s := a.Package.Ecosystem + "/" + a.Package.Name
 	var parts []string
-	gitRanges := 0
+	gitRanges, versionRanges := 0, 0
 	for _, r := range a.Ranges {
 		if r.Type == "GIT" {
 			gitRanges++
 			continue
 		}
-		lo := ""
-		for _, ev := range r.Events {
-			switch {
-			case ev.Introduced != "":
-				lo = ev.Introduced
-			case ev.Fixed != "":
-				parts = append(parts, rangeText(lo, "<"+ev.Fixed))
-				lo = ""
-			case ev.LastAffected != "":
-				parts = append(parts, rangeText(lo, "<="+ev.LastAffected))
-				lo = ""
-			}
-		}
-		if lo != "" {
-			parts = append(parts, rangeText(lo, ""))
-		}
+		versionRanges++
+		parts = append(parts, describeRange(a.Package.Ecosystem, r)...)
 	}
 	if len(a.Versions) > 0 {
 		parts = append(parts, fmt.Sprintf("%d listed %s", len(a.Versions), plural(len(a.Versions), "version", "versions")))
@@ -375,10 +364,49 @@ func describeAffected(a vulndb.Affected) string {
 		return s + " " + strings.Join(parts, ", ") + " (and " + commits + ", not used for version matching)"
 	case len(parts) > 0:
 		return s + " " + strings.Join(parts, ", ")
+	case versionRanges > 0:
+		return s + " (no version inside its ranges)"
 	case gitRanges > 0:
 		return s + " (" + commits + " only, not used for version matching)"
 	}
-	return s + " (all versions)"
+	return s + " (no ranges or versions: only a lookup without a version matches)"
+}
+
+// describeRange renders the spans of affected versions of a SEMVER or
+// ECOSYSTEM range, such as ">=1.0.0 <2.0.0". A range with limit events
+// ends with them, as in ">=1.0.0 (limits <2.0.0, <3.0.0)", since a version
+// is in the range only below one of them.
+func describeRange(ecosystem string, r vulndb.Range) []string {
+	var parts, limits []string
+	open, lo := false, ""
+	for _, ev := range vulndb.SortEvents(ecosystem, r.Type, r.Events) {
+		switch {
+		case ev.Introduced != "":
+			if !open {
+				open, lo = true, ev.Introduced
+			}
+		case ev.Fixed != "" && open:
+			parts = append(parts, rangeText(lo, "<"+ev.Fixed))
+			open = false
+		case ev.LastAffected != "" && open:
+			parts = append(parts, rangeText(lo, "<="+ev.LastAffected))
+			open = false
+		case ev.Limit == "*":
+			limits = append(limits, "")
+		case ev.Limit != "":
+			limits = append(limits, "<"+ev.Limit)
+		}
+	}
+	if open {
+		parts = append(parts, rangeText(lo, ""))
+	}
+	if len(parts) == 0 || len(limits) == 0 || slices.Contains(limits, "") {
+		// A limit "*" sets no bound.
+		return parts
+	}
+	last := len(parts) - 1
+	parts[last] += fmt.Sprintf(" (%s %s)", plural(len(limits), "limit", "limits"), strings.Join(limits, ", "))
+	return parts
 }
 
 func rangeText(introduced, upper string) string {

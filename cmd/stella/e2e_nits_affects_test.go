@@ -6,7 +6,7 @@ import (
 	"stella-ops.org/ouk/internal/vulndb"
 )
 
-func TestDescribeAffectedGITRanges(t *testing.T) {
+func TestDescribeAffectedRanges(t *testing.T) {
 	pkg := vulndb.Package{Ecosystem: "PyPI", Name: "requests"}
 	gitRange := vulndb.Range{Type: "GIT", Repo: "https://example.invalid/requests", Events: []vulndb.Event{
 		{Introduced: "0"}, {Fixed: "74ea7cf7a6a27a4eeb2ae24e162bcc942a6706d5"}}}
@@ -21,7 +21,28 @@ func TestDescribeAffectedGITRanges(t *testing.T) {
 		{"version only", []vulndb.Range{versionRange}, "PyPI/requests >=2.3.0 <2.31.0"},
 		{"git only", []vulndb.Range{gitRange, gitRange},
 			"PyPI/requests (2 GIT commit ranges only, not used for version matching)"},
-		{"none", nil, "PyPI/requests (all versions)"},
+		{"none", nil, "PyPI/requests (no ranges or versions: only a lookup without a version matches)"},
+		{"unsorted", []vulndb.Range{{Type: "ECOSYSTEM", Events: []vulndb.Event{
+			{Fixed: "2.0.0"}, {Introduced: "1.0.0"}, {Fixed: "4.0.0"}, {Introduced: "3.0.0"}}}},
+			"PyPI/requests >=1.0.0 <2.0.0, >=3.0.0 <4.0.0"},
+		{"unsorted last_affected", []vulndb.Range{{Type: "ECOSYSTEM", Events: []vulndb.Event{
+			{LastAffected: "2.3"}, {Introduced: "2.0"}, {Fixed: "1.5"}, {Introduced: "0"}}}},
+			"PyPI/requests <1.5, >=2.0 <=2.3"},
+		// PEP 440 orders 1.0rc1 below 1.0, which the text order does not.
+		{"ecosystem order", []vulndb.Range{{Type: "ECOSYSTEM", Events: []vulndb.Event{
+			{Fixed: "1.0"}, {Introduced: "1.0rc1"}}}},
+			"PyPI/requests >=1.0rc1 <1.0"},
+		{"limit", []vulndb.Range{{Type: "ECOSYSTEM", Events: []vulndb.Event{
+			{Limit: "2.0.0"}, {Introduced: "1.0.0"}}}},
+			"PyPI/requests >=1.0.0 (limit <2.0.0)"},
+		{"limits", []vulndb.Range{{Type: "ECOSYSTEM", Events: []vulndb.Event{
+			{Introduced: "1.0.0"}, {Limit: "3.0.0"}, {Limit: "2.0.0"}}}},
+			"PyPI/requests >=1.0.0 (limits <2.0.0, <3.0.0)"},
+		{"limit star", []vulndb.Range{{Type: "ECOSYSTEM", Events: []vulndb.Event{
+			{Introduced: "1.0.0"}, {Limit: "2.0.0"}, {Limit: "*"}}}},
+			"PyPI/requests >=1.0.0"},
+		{"fixed only", []vulndb.Range{{Type: "ECOSYSTEM", Events: []vulndb.Event{{Fixed: "2.0.0"}}}},
+			"PyPI/requests (no version inside its ranges)"},
 	}
 	for _, c := range cases {
 		got := describeAffected(vulndb.Affected{Package: pkg, Ranges: c.ranges})

@@ -90,8 +90,8 @@ type finding struct {
 	// Summary is the record's summary or, for a record without one (such
 	// as an NVD record), its details on one line.
 	Summary string `json:"summary,omitempty"`
-	// Severity is the record's first severity as the source gives it,
-	// such as a CVSS vector.
+	// Severity is the score of the record's first severity, such as a
+	// CVSS vector. The merge sorts a record's severities by type.
 	Severity string `json:"severity,omitempty"`
 	findingSeverity
 	// MatchBy is "purl" or "cpe", the kind of identifier whose lookup

@@ -581,7 +581,7 @@ func (c *pkgCandidate) matches(release string, matcher *versionMatcher) matchRes
 		if matcher == nil {
 			return matchResult{affected: true}
 		}
-		if out = out.combine(matcher.matches(e.Versions, e.Ranges)); out.affected {
+		if out = out.combine(matcher.matches(e)); out.affected {
 			return out
 		}
 	}
@@ -604,12 +604,12 @@ func (db *DB) packageCandidates(ecosystem, name string) ([]pkgCandidate, error) 
 	if err != nil {
 		return nil, err
 	}
-	eco := orderFor(ecosystem)
+	eco, known := ecosystemOrder(ecosystem)
 	cands := make([]pkgCandidate, len(keys))
 	live := make([]bool, len(keys))
 	errs := make([]error, len(keys))
 	parallelFor(len(keys), parallelPrepareMin, func(i int) {
-		cands[i], live[i], errs[i] = db.prepareCandidate(keys[i], eco)
+		cands[i], live[i], errs[i] = db.prepareCandidate(keys[i], eco, known)
 	})
 	out := make([]pkgCandidate, 0, len(keys))
 	for i := range keys {
@@ -629,8 +629,9 @@ func (db *DB) packageCandidates(ecosystem, name string) ([]pkgCandidate, error) 
 const parallelPrepareMin = 64
 
 // prepareCandidate decodes a package index key's value and parses its range
-// versions, or reports live false when a newer layer replaces the record.
-func (db *DB) prepareCandidate(k pkgIndexKey, eco versionOrder) (pkgCandidate, bool, error) {
+// versions, and its listed versions when the ecosystem's order eco is
+// known, or reports live false when a newer layer replaces the record.
+func (db *DB) prepareCandidate(k pkgIndexKey, eco versionOrder, known bool) (pkgCandidate, bool, error) {
 	newer, _, err := db.newestLayer(k.id, k.layer)
 	if err != nil || newer >= 0 {
 		return pkgCandidate{}, false, err
@@ -641,6 +642,10 @@ func (db *DB) prepareCandidate(k pkgIndexKey, eco versionOrder) (pkgCandidate, b
 			k.id, db.layers[k.layer].Digest, err, errdef.ErrInvalidRecord)
 	}
 	for i := range entries {
+		if known {
+			e := &entries[i]
+			e.versionsOrder, e.parsedVersions = eco.name, parseVersions(eco, e.Versions, &db.versions)
+		}
 		for j := range entries[i].Ranges {
 			rg := &entries[i].Ranges[j]
 			order := eco

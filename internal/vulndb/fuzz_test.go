@@ -172,8 +172,10 @@ func FuzzDecodePkgValue(f *testing.F) {
 }
 
 // sortedInRange is the direct reading of OSV range semantics: sort the
-// events by version, walk them and let the last one at or below the
-// version decide. inRange must agree with it.
+// events other than limits by version, walk them and let the last one at or
+// below the version decide. When the range has limit events, the version
+// must also be below one of them, or one must be "*". inRange must agree
+// with it.
 func sortedInRange(events []Event, version string, cmp compareFunc) bool {
 	if _, err := cmp(version, version); err != nil {
 		return false
@@ -183,9 +185,14 @@ func sortedInRange(events []Event, version string, cmp compareFunc) bool {
 		version string
 	}
 	var evs []sorted
+	var limits []string
 	for _, e := range events {
 		ev, ok := newRangeEvent(e)
 		if !ok {
+			continue
+		}
+		if ev.kind == pkgEventLimit {
+			limits = append(limits, ev.version)
 			continue
 		}
 		if ev.kind == 0 && ev.version == "0" {
@@ -225,7 +232,26 @@ func sortedInRange(events []Event, version string, cmp compareFunc) bool {
 			affected = false
 		}
 	}
-	return affected
+	return affected && beforeLimits(limits, version, cmp)
+}
+
+// beforeLimits reports whether version is below one of limits or one of
+// them is "*", or limits is empty. A limit that cannot be placed leaves the
+// range undecided, so it reports false.
+func beforeLimits(limits []string, version string, cmp compareFunc) bool {
+	below := len(limits) == 0
+	for _, l := range limits {
+		if l == "*" {
+			below = true
+			continue
+		}
+		c, err := cmp(version, l)
+		if err != nil {
+			return false
+		}
+		below = below || c < 0
+	}
+	return below
 }
 
 // FuzzInRange checks the unsorted range walk against sortedInRange, and a
@@ -239,6 +265,10 @@ func FuzzInRange(f *testing.F) {
 	f.Add("1.0.0", "i0 f1.0.0 i1.0.0")
 	f.Add("1.0.0", "i1.0.0 f1.0.0")
 	f.Add("1.0.0", "l1.0.0 i1.0.0 x2.0.0")
+	f.Add("2.5.0", "i1.0.0 x2.0.0 x3.0.0")
+	f.Add("2.5.0", "i0 x1.0.0 i2.0.0")
+	f.Add("2.5.0", "i1.0.0 x*")
+	f.Add("2.5.0", "x3.0.0 i1.0.0 f2.0.0 i2.2.0 x2.1.0")
 	f.Add("3.0.0", "i0 i1.0.0 f2.0.0 i2.5.0")
 	f.Add("1.0.0", "i1.0 f1.0.0")
 	f.Add("1.0.post1", "i1.0.0 f1.1.0")
@@ -300,7 +330,7 @@ func FuzzInRange(f *testing.F) {
 				allPlausible(order, all...) && versionsParse(cmp, all...):
 				semverCmp = cmp
 			}
-			m := newVersionMatcher(eco, version).matches(nil, []pkgRange{{Type: "SEMVER", Events: events}})
+			m := newVersionMatcher(eco, version).matches(&pkgAffected{Ranges: []pkgRange{{Type: "SEMVER", Events: events}}})
 			if want := sortedInRange(events, version, semverCmp); m.affected != want {
 				t.Fatalf("%s: SEMVER range %q includes %q: %v, sorted walk gives %v", eco, spec, version, m.affected, want)
 			}
@@ -367,11 +397,11 @@ func versionsParse(cmp compareFunc, vs ...string) bool {
 }
 
 // eventVersions returns the versions of range events, leaving out the
-// introduced "0" that precedes every version.
+// introduced "0" and the limit "*", which are never parsed.
 func eventVersions(events []Event) []string {
 	var out []string
 	for _, e := range events {
-		if ev, ok := newRangeEvent(e); ok && (ev.kind != 0 || ev.version != "0") {
+		if ev, ok := newRangeEvent(e); ok && !ev.skipsParse() {
 			out = append(out, ev.version)
 		}
 	}

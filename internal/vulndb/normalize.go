@@ -181,7 +181,7 @@ func unparsedRangeVersions(r *Record) []string {
 			}
 			for _, e := range rg.Events {
 				ev, ok := newRangeEvent(e)
-				if !ok || (ev.kind == 0 && ev.version == "0") {
+				if !ok || ev.skipsParse() {
 					continue
 				}
 				if _, err := order.parse(ev.version); err != nil {

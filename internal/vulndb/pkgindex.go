@@ -13,6 +13,12 @@ type pkgAffected struct {
 	Ecosystem string
 	Ranges    []pkgRange
 	Versions  []string
+	// versionsOrder names the version order of parsedVersions, which holds
+	// each of Versions parsed in that order, nil where it is not valid
+	// there. Both are empty until a lookup prepares the entry, and stay
+	// empty in an ecosystem whose order is not known.
+	versionsOrder  string
+	parsedVersions []any
 }
 
 // pkgRange is a SEMVER or ECOSYSTEM range of an affected entry. GIT ranges

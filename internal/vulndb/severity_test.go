@@ -2,6 +2,7 @@ package vulndb
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -125,5 +126,23 @@ func TestWithSeverityRatingKeepsStellaOpsFields(t *testing.T) {
 	}
 	if string(rec.DatabaseSpecific[dbKey]) != `{"cwe_ids":["CWE-94"]}` {
 		t.Errorf("the input record changed: %s", rec.DatabaseSpecific[dbKey])
+	}
+}
+
+// TestMergeSortsSeverityByType checks the order of a merged record's
+// severity list, whose first entry the scan's severity field gives: one
+// score per type, from the first source in rank order, sorted by type
+// whatever order the sources give.
+func TestMergeSortsSeverityByType(t *testing.T) {
+	ghsa := source{feed: "ghsa", rec: Record{ID: "GHSA-aaaa-bbbb-cccc", Severity: []Severity{
+		{Type: "CVSS_V4", Score: vectorV40}, {Type: "CVSS_V3", Score: vectorV31}}}}
+	nvd := source{feed: "nvd", rec: Record{ID: "CVE-2030-0001", Severity: []Severity{
+		{Type: "CVSS_V3", Score: "CVSS:3.1/AV:L/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
+		{Type: "Ubuntu", Score: "high"}, {Type: "CVSS_V2", Score: vectorV2}}}}
+	got := mergeSeverity([]source{ghsa, nvd})
+	want := []Severity{{Type: "CVSS_V2", Score: vectorV2},
+		{Type: "CVSS_V3", Score: vectorV31}, {Type: "CVSS_V4", Score: vectorV40}, {Type: "Ubuntu", Score: "high"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("mergeSeverity = %v, want %v", got, want)
 	}
 }

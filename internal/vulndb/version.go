@@ -212,28 +212,38 @@ func parseRPM(s string) (rpm.Version, error) {
 // ":release" suffix). Unknown ecosystems get SemVer order, which the OSV
 // schema uses for SEMVER ranges.
 func orderFor(ecosystem string) versionOrder {
+	order, _ := ecosystemOrder(ecosystem)
+	return order
+}
+
+// ecosystemOrder returns the version order of an OSV ecosystem (without
+// its ":release" suffix), and known false for an ecosystem whose order is
+// not known, which gets SemVer order.
+func ecosystemOrder(ecosystem string) (order versionOrder, known bool) {
 	switch ecosystem {
 	case "npm":
-		return npmOrder
+		return npmOrder, true
 	case "PyPI":
-		return pypiOrder
+		return pypiOrder, true
 	case "Maven":
-		return mavenOrder
+		return mavenOrder, true
 	case "RubyGems":
-		return gemOrder
+		return gemOrder, true
 	case "Debian", "Ubuntu":
-		return debianOrder
+		return debianOrder, true
 	case "Alpine", "Wolfi", "Chainguard":
-		return alpineOrder
+		return alpineOrder, true
 	case "Red Hat", "Rocky Linux", "AlmaLinux", "SUSE", "openSUSE", "Mageia", "openEuler":
-		return rpmOrder
+		return rpmOrder, true
 	case "Packagist":
-		return composerOrder
+		return composerOrder, true
 	case "NuGet":
-		return genericOrder
+		return genericOrder, true
+	case "Go", "crates.io", "Hex", "Pub", "SwiftURL":
+		// These ecosystems use SemVer 2.0.
+		return semverOrder, true
 	default:
-		// Go, crates.io, Hex, Pub and SwiftURL use SemVer 2.0.
-		return semverOrder
+		return semverOrder, false
 	}
 }
 
@@ -307,6 +317,10 @@ type versionMatcher struct {
 	bare   string
 	ranges map[string]*parsedQuery // by range type: "SEMVER", "ECOSYSTEM"
 	eco    versionOrder
+	// ecoKnown is true when eco is the ecosystem's own order rather than
+	// the SemVer order that unknown ecosystems get. Listed versions are
+	// compared in eco only then.
+	ecoKnown bool
 }
 
 // parsedQuery is the queried version parsed in one order, with a cache of
@@ -320,7 +334,8 @@ type parsedQuery struct {
 }
 
 func newVersionMatcher(ecosystem, version string) *versionMatcher {
-	m := &versionMatcher{version: version, eco: orderFor(ecosystem), ranges: map[string]*parsedQuery{}}
+	eco, known := ecosystemOrder(ecosystem)
+	m := &versionMatcher{version: version, eco: eco, ecoKnown: known, ranges: map[string]*parsedQuery{}}
 	if bare, ok := strings.CutPrefix(version, "v"); ok && (m.eco.name == npmOrder.name || m.eco.name == semverOrder.name) {
 		if _, err := m.eco.parse(version); err == nil {
 			m.bare = bare
@@ -445,14 +460,7 @@ func (q *parsedQuery) parse(s string) any {
 	if v, ok := q.parsed[s]; ok {
 		return v
 	}
-	v, ok := q.cache.get(q.order.name, s)
-	if !ok {
-		var err error
-		if v, err = q.order.parse(s); err != nil {
-			v = nil
-		}
-		q.cache.put(q.order.name, s, v)
-	}
+	v := q.cache.parse(q.order, s)
 	q.parsed[s] = v
 	return v
 }
@@ -482,6 +490,20 @@ func (c *versionCache) get(order, version string) (any, bool) {
 	return v, ok
 }
 
+// parse returns version parsed in order, or nil when it is not valid
+// there, from the cache when it holds the version.
+func (c *versionCache) parse(order versionOrder, version string) any {
+	v, ok := c.get(order.name, version)
+	if !ok {
+		var err error
+		if v, err = order.parse(version); err != nil {
+			v = nil
+		}
+		c.put(order.name, version, v)
+	}
+	return v
+}
+
 func (c *versionCache) put(order, version string, v any) {
 	if c == nil || order == "" {
 		return
@@ -496,27 +518,22 @@ func (c *versionCache) put(order, version string, v any) {
 
 // affected tests the queried version against a.
 func (m *versionMatcher) affected(a *Affected) matchResult {
-	ranges := make([]pkgRange, len(a.Ranges))
-	for i, rg := range a.Ranges {
-		ranges[i] = pkgRange{Type: rg.Type, Events: rg.Events}
-	}
-	return m.matches(a.Versions, ranges)
+	p := newPkgAffected(a)
+	return m.matches(&p)
 }
 
-// matches tests whether the queried version is one of versions or lies in
-// one of the ranges. Unless another list or range includes the version, a
-// range with a version that its order cannot parse is reported in
-// unevaluated, or in unevaluatedSemVer for a SEMVER range compared in the
-// ecosystem's order, and a range whose order cannot parse the queried
+// matches tests whether the queried version is listed in e's versions or
+// lies in one of its ranges. Unless the list or another range includes the
+// version, a range with a version that its order cannot parse is reported
+// in unevaluated, or in unevaluatedSemVer for a SEMVER range compared in
+// the ecosystem's order, and a range whose order cannot parse the queried
 // version sets incomparable.
-func (m *versionMatcher) matches(versions []string, ranges []pkgRange) matchResult {
-	for _, v := range versions {
-		if v == m.version || (m.bare != "" && v == m.bare) {
-			return matchResult{affected: true}
-		}
+func (m *versionMatcher) matches(e *pkgAffected) matchResult {
+	if m.listed(e) {
+		return matchResult{affected: true}
 	}
 	var out matchResult
-	for _, rg := range ranges {
+	for _, rg := range e.Ranges {
 		q := m.query(rg.Type)
 		if q == nil {
 			continue
@@ -547,6 +564,43 @@ func (m *versionMatcher) matches(versions []string, ranges []pkgRange) matchResu
 		}
 	}
 	return out
+}
+
+// listed reports whether e's versions list the queried version: with the
+// same text, as the OSV specification compares them, or, in an ecosystem
+// whose order is known, as a version that the order compares equal, such
+// as PyPI "0.0.01" for a listed "0.0.1" or npm "2.0.0" for a listed
+// "v2.0.0". Records that list versions without ranges, such as those of
+// malicious packages, then match however an SBOM writes the version.
+func (m *versionMatcher) listed(e *pkgAffected) bool {
+	for _, v := range e.Versions {
+		if v == m.version || (m.bare != "" && v == m.bare) {
+			return true
+		}
+	}
+	if !m.ecoKnown || len(e.Versions) == 0 {
+		return false
+	}
+	q := m.query("ECOSYSTEM")
+	if !q.valid {
+		return false
+	}
+	parsed := e.parsedVersions
+	if e.versionsOrder != q.order.name {
+		parsed = nil
+	}
+	for i, v := range e.Versions {
+		var pv any
+		if parsed != nil {
+			pv = parsed[i]
+		} else {
+			pv = q.parse(v)
+		}
+		if pv != nil && q.order.compare(q.value, pv) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // inRangeInEcosystem decides a SEMVER range that has a version SemVer
@@ -597,15 +651,27 @@ func SameCPEVersion(a, b string) bool {
 
 // rangeEvent is an event with its kind and parsed version.
 type rangeEvent struct {
-	kind    int // 0 introduced, 1 last_affected, 2 fixed or limit
+	kind    int // pkgEventIntroduced, pkgEventLastAffected, pkgEventFixed or pkgEventLimit
 	version string
 	parsed  any // nil for the introduced "0" that precedes every version
 }
 
+// noLimit is the limit event version that sets no upper bound.
+const noLimit = "*"
+
+// skipsParse reports whether an event's version is never parsed: the
+// introduced "0" precedes every version, and the limit "*" bounds none.
+func (ev rangeEvent) skipsParse() bool {
+	return (ev.kind == pkgEventIntroduced && ev.version == "0") ||
+		(ev.kind == pkgEventLimit && ev.version == noLimit)
+}
+
 // inRange applies OSV range semantics: events sorted by version, and the
 // last event at or below version decides. An introduced "0" precedes every
-// version. A range with an event whose version cannot be parsed is not
-// decided, and inRange returns false for it.
+// version. Limit events take no part in that walk. A range with limit
+// events includes only versions below at least one of them, and a limit
+// "*" sets no bound. A range with an event whose version cannot be parsed
+// is not decided, and inRange returns false for it.
 func inRange(events []Event, version string, cmp compareFunc) bool {
 	in, _ := newParsedQuery(stringOrder("", cmp), version, nil).inRange(events)
 	return in
@@ -634,13 +700,16 @@ func (q *parsedQuery) inRangeParsed(events []Event, parsed []any) (in bool, unev
 	var last rangeEvent
 	lastCmp := 0 // the queried version compared with last's version
 	found := false
+	// limited is true when the range has a limit event, and belowLimit
+	// when the queried version is below one of them or one is "*".
+	limited, belowLimit := false, false
 	for i, e := range events {
 		ev, ok := newRangeEvent(e)
 		if !ok {
 			continue
 		}
 		c := 1 // the introduced "0" precedes every version
-		if ev.kind != 0 || ev.version != "0" {
+		if !ev.skipsParse() {
 			if parsed != nil {
 				ev.parsed = parsed[i]
 			} else {
@@ -651,14 +720,19 @@ func (q *parsedQuery) inRangeParsed(events []Event, parsed []any) (in bool, unev
 			}
 			c = q.order.compare(q.value, ev.parsed)
 		}
-		if c < 0 || (c == 0 && ev.kind == 1) {
+		if ev.kind == pkgEventLimit {
+			limited = true
+			belowLimit = belowLimit || ev.version == noLimit || c < 0
+			continue
+		}
+		if c < 0 || (c == 0 && ev.kind == pkgEventLastAffected) {
 			continue
 		}
 		if !found || q.after(ev, c, last, lastCmp) {
 			last, lastCmp, found = ev, c, true
 		}
 	}
-	return found && last.kind == 0, ""
+	return found && last.kind == pkgEventIntroduced && (!limited || belowLimit), ""
 }
 
 // parseEvents parses the versions of range events in an order, through
@@ -667,18 +741,23 @@ func parseEvents(order versionOrder, events []Event, cache *versionCache) []any 
 	out := make([]any, len(events))
 	for i, e := range events {
 		ev, ok := newRangeEvent(e)
-		if !ok || (ev.kind == 0 && ev.version == "0") {
+		if !ok || ev.skipsParse() {
 			continue
 		}
-		v, ok := cache.get(order.name, ev.version)
-		if !ok {
-			var err error
-			if v, err = order.parse(ev.version); err != nil {
-				v = nil
-			}
-			cache.put(order.name, ev.version, v)
-		}
-		out[i] = v
+		out[i] = cache.parse(order, ev.version)
+	}
+	return out
+}
+
+// parseVersions parses listed versions in an order, through cache, for
+// versionMatcher.listed. A version that is not valid there is nil.
+func parseVersions(order versionOrder, versions []string, cache *versionCache) []any {
+	if len(versions) == 0 {
+		return nil
+	}
+	out := make([]any, len(versions))
+	for i, v := range versions {
+		out[i] = cache.parse(order, v)
 	}
 	return out
 }
@@ -688,20 +767,21 @@ func parseEvents(order versionOrder, events []Event, cache *versionCache) []any 
 func newRangeEvent(e Event) (rangeEvent, bool) {
 	switch {
 	case e.Introduced != "":
-		return rangeEvent{kind: 0, version: e.Introduced}, true
+		return rangeEvent{kind: pkgEventIntroduced, version: e.Introduced}, true
 	case e.LastAffected != "":
-		return rangeEvent{kind: 1, version: e.LastAffected}, true
+		return rangeEvent{kind: pkgEventLastAffected, version: e.LastAffected}, true
 	case e.Fixed != "":
-		return rangeEvent{kind: 2, version: e.Fixed}, true
+		return rangeEvent{kind: pkgEventFixed, version: e.Fixed}, true
 	case e.Limit != "":
-		return rangeEvent{kind: 2, version: e.Limit}, true
+		return rangeEvent{kind: pkgEventLimit, version: e.Limit}, true
 	}
 	return rangeEvent{}, false
 }
 
 // after reports whether event a sorts at or after event b, by version and
-// then kind. ac and bc are the queried version compared with each, and an
-// event equal to the queried version sorts after every event below it.
+// then kind, of introduced, last_affected and fixed events. ac and bc are
+// the queried version compared with each, and an event equal to the
+// queried version sorts after every event below it.
 func (q *parsedQuery) after(a rangeEvent, ac int, b rangeEvent, bc int) bool {
 	switch {
 	case ac == 0 && bc != 0:
