@@ -719,8 +719,9 @@ func (db *DB) pkgKeys(ecosystem, name string) ([]pkgIndexKey, error) {
 }
 
 // maxCachedCandidates bounds each of the two generations of the package
-// cache, counted in candidates. A candidate takes a few hundred bytes, so a
-// full cache holds some tens of MiB.
+// cache, counted in candidates. A candidate takes a few hundred bytes, plus
+// about 350 bytes for each listed version it parses, so a full cache holds
+// some tens of MiB, more where records list hundreds of versions.
 const maxCachedCandidates = 1 << 16
 
 // LookupCPE returns the NVD-derived records whose vulnerable CPE match

@@ -529,9 +529,19 @@ func (m *versionMatcher) affected(a *Affected) matchResult {
 // the ecosystem's order, and a range whose order cannot parse the queried
 // version sets incomparable.
 func (m *versionMatcher) matches(e *pkgAffected) matchResult {
-	if m.listed(e) {
+	if m.listedAsText(e) {
 		return matchResult{affected: true}
 	}
+	out := m.inRanges(e)
+	if !out.affected && m.listedAsEqual(e) {
+		return matchResult{affected: true}
+	}
+	return out
+}
+
+// inRanges tests whether the queried version lies in one of e's ranges,
+// and otherwise reports what matches describes.
+func (m *versionMatcher) inRanges(e *pkgAffected) matchResult {
 	var out matchResult
 	for _, rg := range e.Ranges {
 		q := m.query(rg.Type)
@@ -566,18 +576,26 @@ func (m *versionMatcher) matches(e *pkgAffected) matchResult {
 	return out
 }
 
-// listed reports whether e's versions list the queried version: with the
-// same text, as the OSV specification compares them, or, in an ecosystem
-// whose order is known, as a version that the order compares equal, such
-// as PyPI "0.0.01" for a listed "0.0.1" or npm "2.0.0" for a listed
-// "v2.0.0". Records that list versions without ranges, such as those of
-// malicious packages, then match however an SBOM writes the version.
-func (m *versionMatcher) listed(e *pkgAffected) bool {
+// listedAsText reports whether e's versions list the queried version with
+// the same text, as the OSV specification compares them, or, in the npm
+// and SemVer orders, without its "v".
+func (m *versionMatcher) listedAsText(e *pkgAffected) bool {
 	for _, v := range e.Versions {
 		if v == m.version || (m.bare != "" && v == m.bare) {
 			return true
 		}
 	}
+	return false
+}
+
+// listedAsEqual reports whether e's versions list a version that the
+// ecosystem's order compares equal to the queried one, such as PyPI
+// "0.0.01" for a listed "0.0.1" or npm "2.0.0" for a listed "v2.0.0". So
+// records that list versions without ranges, such as those of malicious
+// packages, match however an SBOM writes the version. Ecosystems whose
+// order is not known compare text only. matches calls it after the ranges,
+// since it compares every listed version.
+func (m *versionMatcher) listedAsEqual(e *pkgAffected) bool {
 	if !m.ecoKnown || len(e.Versions) == 0 {
 		return false
 	}
