@@ -168,6 +168,25 @@ func TestOpenFullVolumeReadOnlyIfFull(t *testing.T) {
 	}
 }
 
+func TestOpenReadOnlyIfFullWithoutInodes(t *testing.T) {
+	saved := freeInodes
+	t.Cleanup(func() { freeInodes = saved })
+	fs, desc, data := storeOnFullVolume(t, 1<<30, -1)
+	freeInodes = func(string) (uint64, uint64, error) { return 3, 1000, nil }
+
+	_, err := Open("/store", Options{fs: fs})
+	if !errors.Is(err, errdef.ErrDiskFull) || !strings.Contains(err.Error(), "only 3 free inodes") {
+		t.Errorf("Open on a volume without free inodes: err = %v, want disk full naming the 3 free inodes", err)
+	}
+	s := openTest(t, "/store", Options{fs: fs, ReadOnlyIfFull: true})
+	if !s.ReadOnly() {
+		t.Error("store on a volume without free inodes opened for writing with ReadOnlyIfFull")
+	}
+	if got := fetchAll(t, s, desc); !bytes.Equal(got, data) {
+		t.Error("blob differs when read from a store opened read-only without free inodes")
+	}
+}
+
 func TestOpenReadOnlyIfFullWithSpace(t *testing.T) {
 	fs, _, _ := storeOnFullVolume(t, 1<<30, -1)
 	s := openTest(t, "/store", Options{fs: fs, ReadOnlyIfFull: true})
@@ -486,8 +505,9 @@ func TestDiskFullInodeHint(t *testing.T) {
 		{"statfs failed", 0, 0, syscall.EIO, "may be out of inodes", "freed after"},
 	}
 	for _, c := range cases {
-		freeInodes = func(string) (uint64, uint64, error) { return c.avail, c.all, c.err }
+		freeInodes = saved
 		fs, _, _ := storeOnFullVolume(t, 0, 1<<30)
+		freeInodes = func(string) (uint64, uint64, error) { return c.avail, c.all, c.err }
 		_, err := Open("/store", Options{fs: fs})
 		if !errors.Is(err, errdef.ErrDiskFull) {
 			t.Errorf("%s: err = %v, want errdef.ErrDiskFull", c.name, err)

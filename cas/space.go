@@ -104,28 +104,41 @@ var freeInodes = func(dir string) (avail, total uint64, err error) {
 // that the volume ran out of inodes rather than bytes.
 const inodeHintFree = 64 << 20
 
-// checkOpenSpace fails when the volume cannot hold what opening the store
-// for writing writes: a table flushed from the write-ahead logs it replays,
-// and a new MANIFEST. When that flush fails for lack of space, Pebble
-// v2.1.7 returns no error and retries it forever, so Open hangs, or panics
-// once the MANIFEST write fails. When the file system cannot report its
-// free space, the check passes.
-func (s *Store) checkOpenSpace() error {
+// openSpaceShortfall returns why the volume cannot hold what opening the
+// store for writing writes, or "" when it can. The open flushes a table
+// from the write-ahead logs it replays and writes a new MANIFEST, which
+// takes about openSpaceNeeded bytes and a few inodes. When that flush
+// fails for lack of space, Pebble v2.1.7 returns no error and retries it
+// forever, so Open hangs, or panics once the MANIFEST write fails. What
+// the file system cannot report counts as enough.
+func (s *Store) openSpaceShortfall() string {
+	if avail, total, err := freeInodes(s.dir); err == nil && total > 0 && avail < openInodesNeeded {
+		have := "no free inodes"
+		if avail > 0 {
+			have = fmt.Sprintf("only %d free inodes", avail)
+		}
+		return fmt.Sprintf("its volume has %s, but opening it for writing needs about %d for new files "+
+			"(see `df -i`)", have, openInodesNeeded)
+	}
 	usage, err := s.fs.GetDiskUsage(s.dir)
 	if err != nil {
-		return nil
+		return ""
 	}
 	need, err := s.openSpaceNeeded()
 	if err != nil {
-		return nil
+		return ""
 	}
 	if int64(usage.AvailBytes) >= need {
-		return nil
+		return ""
 	}
-	return fmt.Errorf("its volume has %s free, but opening it needs about %s to move the write-ahead log "+
-		"into a table and rewrite the MANIFEST; %s: %w",
-		FormatSize(int64(usage.AvailBytes)), FormatSize(need), diskFullAdvice, errdef.ErrDiskFull)
+	return fmt.Sprintf("its volume has %s free, but opening it for writing needs about %s to move the "+
+		"write-ahead log into a table and rewrite the MANIFEST", FormatSize(int64(usage.AvailBytes)), FormatSize(need))
 }
+
+// openInodesNeeded is the number of free inodes below which an open for
+// writing is not tried: a table, a MANIFEST, a write-ahead log and the
+// files that replace them, with room to spare.
+const openInodesNeeded = 16
 
 // openSpaceNeeded estimates the bytes that opening the store for writing
 // adds to the volume: the size of the write-ahead logs and an eighth more,

@@ -93,9 +93,10 @@ type Options struct {
 	// written fails to open with an error that names its folder.
 	ReadOnlyIfUnwritable bool
 	// ReadOnlyIfFull opens the store read-only, as ReadOnly does, when
-	// its volume lacks the free space that an open for writing needs,
-	// where the open would otherwise fail with errdef.ErrDiskFull.
-	// LowSpace then returns that error.
+	// its volume reports less free space or fewer free inodes than an
+	// open for writing needs, where the open would otherwise fail with
+	// errdef.ErrDiskFull. LowSpace then returns that error. A limit the
+	// volume does not report, such as a disk quota, still fails the open.
 	ReadOnlyIfFull bool
 	// HolderCommand is the command that the holder record names, such as
 	// "stella ouk import". When it is empty, the record takes the words of
@@ -254,19 +255,19 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 		// volume, but it removes the last holder's, which is stale now.
 		s.removeHolder()
 	default:
-		err := s.checkOpenSpace()
+		shortfall := s.openSpaceShortfall()
 		switch {
-		case err == nil:
+		case shortfall == "":
 			s.writeHolder(opts.HolderCommand)
 		case opts.ReadOnlyIfFull:
 			// As with ReadOnly, the last holder's record is stale.
 			s.readOnly = true
-			s.lowSpace = err
+			s.lowSpace = lowSpaceError(shortfall)
 			s.removeHolder()
 		default:
 			s.removeHolder()
 			_ = lock.Close()
-			return nil, fmt.Errorf("opening store %s: %w", dir, err)
+			return nil, fmt.Errorf("opening store %s: %s; %s: %w", dir, shortfall, diskFullAdvice, errdef.ErrDiskFull)
 		}
 	}
 	watch := newOpenWatch()
@@ -548,12 +549,21 @@ func (s *Store) ReadOnly() bool {
 }
 
 // LowSpace returns why a store opened with Options.ReadOnlyIfFull is
-// read-only: an error wrapping errdef.ErrDiskFull that gives the free
+// read-only: an error that matches errdef.ErrDiskFull and gives the free
 // space and the space an open for writing needs. It returns nil for a
 // store open for writing or read-only for another reason.
 func (s *Store) LowSpace() error {
 	return s.lowSpace
 }
+
+// lowSpaceError is the error of LowSpace. Its text is the shortfall alone,
+// for a warning of a command that goes on.
+type lowSpaceError string
+
+func (e lowSpaceError) Error() string { return string(e) }
+
+// Is makes a lowSpaceError match errdef.ErrDiskFull.
+func (e lowSpaceError) Is(target error) bool { return target == errdef.ErrDiskFull }
 
 // Dir returns the directory of the Pebble database.
 func (s *Store) Dir() string {

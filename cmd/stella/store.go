@@ -344,7 +344,9 @@ func (g *globalOptions) openExistingStoreForReading(ctx context.Context, log *sl
 	store, dir, err := g.openStoreWith(ctx, cas.Options{Logger: log, LockWait: wait,
 		ReadOnlyIfUnwritable: true, ReadOnlyIfFull: true, MustExist: true})
 	if err == nil && store.LowSpace() != nil && log != nil {
-		log.Warn(fmt.Sprintf("opened store %s read-only, because %v", dir, store.LowSpace()))
+		log.Warn(fmt.Sprintf("opened store %s read-only, because %v. This command works, but a scan is not "+
+			"counted against the quota; free space on that volume so that the store opens for writing again",
+			dir, store.LowSpace()))
 	}
 	return store, dir, err
 }
