@@ -2,12 +2,15 @@ package main
 
 import (
 	"archive/tar"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/watch"
@@ -33,7 +36,7 @@ func TestWatchAcceptsIndexAfterBlobs(t *testing.T) {
 // reorderTar copies the tar at src to dst with its blobs first.
 func reorderTar(t *testing.T, src, dst string) {
 	t.Helper()
-	reorderTarBy(t, src, dst, func(hdr *tar.Header) int {
+	reorderTarBy(t, src, dst, func(hdr *tar.Header, _ []byte) int {
 		if base := filepath.Base(hdr.Name); base == "index.json" || base == "oci-layout" {
 			return 1
 		}
@@ -42,8 +45,9 @@ func reorderTar(t *testing.T, src, dst string) {
 }
 
 // reorderTarBy copies the tar at src to dst with its entries sorted by
-// rank, keeping the order of entries of equal rank.
-func reorderTarBy(t *testing.T, src, dst string, rank func(*tar.Header) int) {
+// rank of their header and bytes, keeping the order of entries of equal
+// rank.
+func reorderTarBy(t *testing.T, src, dst string, rank func(hdr *tar.Header, data []byte) int) {
 	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
@@ -70,7 +74,9 @@ func reorderTarBy(t *testing.T, src, dst string, rank func(*tar.Header) int) {
 		}
 		entries = append(entries, entry{hdr, data})
 	}
-	sort.SliceStable(entries, func(i, j int) bool { return rank(entries[i].hdr) < rank(entries[j].hdr) })
+	sort.SliceStable(entries, func(i, j int) bool {
+		return rank(entries[i].hdr, entries[i].data) < rank(entries[j].hdr, entries[j].data)
+	})
 
 	out, err := os.Create(dst)
 	if err != nil {
@@ -164,7 +170,7 @@ func TestVerifyLargeBlobBeforeSignature(t *testing.T) {
 	e := newEnv(t)
 	kit := e.buildKit("kit.tar", "--image", "registry.example.test/stella-ops/scanner:0.1.0="+bigImage(t, e.dir))
 	reordered := filepath.Join(e.dir, "reordered.tar")
-	reorderTarBy(t, kit, reordered, func(hdr *tar.Header) int {
+	reorderTarBy(t, kit, reordered, func(hdr *tar.Header, _ []byte) int {
 		switch {
 		case filepath.Base(hdr.Name) == "oci-layout" || filepath.Base(hdr.Name) == "index.json":
 			return 0
@@ -183,4 +189,48 @@ func TestVerifyLargeBlobBeforeSignature(t *testing.T) {
 	if !strings.Contains(r.stderr, "before the manifests that index.json lists") {
 		t.Errorf("verify does not name the entry order: %q", r.stderr)
 	}
+}
+
+// TestVerifyLayerBeforeItsManifest checks that verify fails a kit file
+// whose signatures come first but whose large layer comes before the image
+// manifest that lists it, which import rejects as a blob outside the
+// signed kit.
+func TestVerifyLayerBeforeItsManifest(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--image", "registry.example.test/stella-ops/scanner:0.1.0="+bigImage(t, e.dir))
+	reordered := filepath.Join(e.dir, "reordered.tar")
+	reorderTarBy(t, kit, reordered, func(hdr *tar.Header, data []byte) int {
+		switch {
+		case hdr.Size > importer.MaxManifestSize:
+			return 1
+		case listsLargeLayer(data):
+			return 2
+		}
+		return 0
+	})
+	if r := e.run("ouk", "import", "--key", e.pub, reordered); r.code != exitRejected {
+		t.Fatalf("import of a kit with a layer before its manifest: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	r := e.run("ouk", "verify", "--key", e.pub, reordered)
+	if r.code != exitRejected {
+		t.Errorf("verify of a kit with a layer before its manifest: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "before the manifest that lists it") {
+		t.Errorf("verify does not name the entry order: %q", r.stderr)
+	}
+}
+
+// listsLargeLayer reports whether data is an image manifest with a layer
+// over the manifest size limit.
+func listsLargeLayer(data []byte) bool {
+	var m ocispec.Manifest
+	if json.Unmarshal(data, &m) != nil {
+		return false
+	}
+	for _, l := range m.Layers {
+		if l.Size > importer.MaxManifestSize {
+			return true
+		}
+	}
+	return false
 }

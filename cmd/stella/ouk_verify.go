@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -370,7 +371,10 @@ func printCheck(w interface{ Write([]byte) (int, error) }, name string, c check)
 // stream, would reject the file for the order of its entries, or "". Until
 // the signature of the bundle index can be checked, import stores no blob
 // over the manifest size limit, so such a blob must come after index.json,
-// the manifests it lists and their signature bundles.
+// the manifests it lists and their signature bundles. After that, it
+// stores only large blobs that an arrived manifest reaches from index.json.
+// A store that holds the kit's manifests already lets import pass such a
+// file, so the messages speak of a store without the kit.
 func streamOrderProblem(path string) string {
 	f, err := layout.OpenRegular(path)
 	if err != nil {
@@ -384,7 +388,7 @@ func streamOrderProblem(path string) string {
 	defer tr.Close()
 	var index *ocispec.Index
 	arrived := map[digest.Digest]bool{}
-	small := map[digest.Digest][]byte{}
+	manifests := map[digest.Digest][]byte{}
 	for {
 		e, err := tr.Next()
 		if err != nil {
@@ -397,42 +401,89 @@ func streamOrderProblem(path string) string {
 				return ""
 			}
 		case e.Kind == layout.Blob && e.Size > importer.MaxManifestSize:
-			if index == nil {
-				return fmt.Sprintf("blob %s (%d bytes) comes before index.json, so import, which reads a kit file as a "+
-					"stream, rejects this file; a kit written by `stella ouk build` lists index.json first. %s",
-					e.Digest, e.Size, reorderAdvice)
+			if problem := largeBlobOrderProblem(e, index, arrived, manifests); problem != "" {
+				return problem
 			}
-			has := func(d ocispec.Descriptor) bool { return arrived[d.Digest] }
-			read := func(d ocispec.Descriptor) ([]byte, error) {
-				if b, ok := small[d.Digest]; ok {
-					return b, nil
-				}
-				return nil, fs.ErrNotExist
-			}
-			if !importer.SignatureInputsReady(*index, has, read) {
-				return fmt.Sprintf("blob %s (%d bytes) comes before the manifests that index.json lists or their "+
-					"signatures, so import, which reads a kit file as a stream, rejects this file before it can "+
-					"check the signature; `stella ouk build` writes those first. %s", e.Digest, e.Size, reorderAdvice)
-			}
-			return ""
+			arrived[e.Digest] = true
+			tr.SkipBlob()
 		case e.Kind == layout.Blob:
 			arrived[e.Digest] = true
-			if e.Size <= maxKeptManifest {
-				b, err := io.ReadAll(e.Reader)
-				if err != nil {
-					return ""
-				}
-				small[e.Digest] = b
-			} else {
-				tr.SkipBlob()
+			b, err := io.ReadAll(e.Reader)
+			if err != nil {
+				return ""
+			}
+			// Manifests, indexes and configs are JSON objects. Layers in
+			// other forms are not kept.
+			if len(b) > 0 && b[0] == '{' {
+				manifests[e.Digest] = b
 			}
 		}
 	}
 }
 
-// maxKeptManifest is the largest blob that streamOrderProblem keeps in
-// memory, enough for any signature manifest.
-const maxKeptManifest = 64 << 10
+// largeBlobOrderProblem returns why import of a kit file rejects the large
+// blob of entry e at its place in the file, or "". index is the kit's
+// index.json if it has arrived, arrived holds the blobs before e, and
+// manifests the arrived blobs that are JSON objects.
+func largeBlobOrderProblem(e *layout.Entry, index *ocispec.Index, arrived map[digest.Digest]bool,
+	manifests map[digest.Digest][]byte) string {
+	if index == nil {
+		return fmt.Sprintf("blob %s (%d bytes) comes before index.json, so import, which reads a kit file as a "+
+			"stream, rejects this file; a kit written by `stella ouk build` lists index.json first. %s",
+			e.Digest, e.Size, reorderAdvice)
+	}
+	has := func(d ocispec.Descriptor) bool { return arrived[d.Digest] }
+	read := func(d ocispec.Descriptor) ([]byte, error) {
+		if b, ok := manifests[d.Digest]; ok {
+			return b, nil
+		}
+		return nil, fs.ErrNotExist
+	}
+	if !importer.SignatureInputsReady(*index, has, read) {
+		return fmt.Sprintf("blob %s (%d bytes) comes before the manifests that index.json lists or their "+
+			"signatures, so import of this file into a store without the kit fails before it can check the "+
+			"signature; `stella ouk build` writes those first. %s", e.Digest, e.Size, reorderAdvice)
+	}
+	if !reachedFrom(*index, manifests)[e.Digest] {
+		return fmt.Sprintf("blob %s (%d bytes) comes before the manifest that lists it, so import of this file "+
+			"into a store without the kit rejects it as a blob outside the signed kit; `stella ouk build` writes "+
+			"every manifest before the larger blobs. %s", e.Digest, e.Size, reorderAdvice)
+	}
+	return ""
+}
+
+// reachedFrom returns the digests that the entries of index reach through
+// the manifests and indexes among manifests, the entries included.
+func reachedFrom(index ocispec.Index, manifests map[digest.Digest][]byte) map[digest.Digest]bool {
+	reached := map[digest.Digest]bool{}
+	queue := slices.Clone(index.Manifests)
+	for len(queue) > 0 {
+		d := queue[0]
+		queue = queue[1:]
+		if reached[d.Digest] {
+			continue
+		}
+		reached[d.Digest] = true
+		raw, ok := manifests[d.Digest]
+		if !ok {
+			continue
+		}
+		var m struct {
+			Config    *ocispec.Descriptor  `json:"config"`
+			Layers    []ocispec.Descriptor `json:"layers"`
+			Manifests []ocispec.Descriptor `json:"manifests"`
+		}
+		if json.Unmarshal(raw, &m) != nil {
+			continue
+		}
+		if m.Config != nil {
+			queue = append(queue, *m.Config)
+		}
+		queue = append(queue, m.Layers...)
+		queue = append(queue, m.Manifests...)
+	}
+	return reached
+}
 
 // reorderAdvice is the next step for a kit file in an order that import
 // rejects.
