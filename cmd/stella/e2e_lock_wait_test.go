@@ -99,25 +99,35 @@ func TestSignalEndsStoreWait(t *testing.T) {
 		}
 	}
 
-	// The failure object of JSON output gives the reason.
-	w := e.startWaiting("ouk", "status", "-o", "json")
-	if err := w.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	r := w.result(t, "SIGINT")
-	var failure commandFailure
-	if err := json.Unmarshal([]byte(r.stdout), &failure); err != nil {
-		t.Fatalf("status -o json stopped while waiting: stdout is not a failure object: %v\n%s", err, r.stdout)
-	}
-	if failure.Reason != "interrupted" {
-		t.Errorf("failure reason %q, want interrupted", failure.Reason)
-	}
-	if failure.ExitCode != exitInterrupted {
-		t.Errorf("failure exit code %d, want %d", failure.ExitCode, exitInterrupted)
-	}
-	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	if last := lines[len(lines)-1]; failure.Error != last {
-		t.Errorf("failure error %q, want the last line of stderr, %q", failure.Error, last)
+	// The failure object of JSON output gives the reason, and the line
+	// that stderr shows as its error.
+	for _, args := range [][]string{
+		{"ouk", "status", "-o", "json"},
+		{"ouk", "import", "-o", "json", "--key", e.pub, "-"},
+	} {
+		name := strings.Join(args[:2], " ")
+		w := e.startWaiting(args...)
+		if err := w.cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		r := w.result(t, "SIGINT")
+		var failure importFailure
+		if err := json.Unmarshal([]byte(r.stdout), &failure); err != nil {
+			t.Fatalf("%s -o json stopped while waiting: stdout is not a failure object: %v\n%s", name, err, r.stdout)
+		}
+		if failure.Reason != "interrupted" {
+			t.Errorf("%s: failure reason %q, want interrupted", name, failure.Reason)
+		}
+		if failure.ExitCode != exitInterrupted {
+			t.Errorf("%s: failure exit code %d, want %d", name, failure.ExitCode, exitInterrupted)
+		}
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if last := lines[len(lines)-1]; failure.Error != last {
+			t.Errorf("%s: failure error %q, want the last line of stderr, %q", name, failure.Error, last)
+		}
+		if args[1] == "import" && failure.Source != "-" {
+			t.Errorf("import: failure source %q, want -", failure.Source)
+		}
 	}
 }
 

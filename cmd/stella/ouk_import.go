@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -66,19 +65,10 @@ With -o json, a failed import prints {"status": "failed", "command", "source",
   cat kit.tar.zst | stella ouk import -
   stella ouk import -o json /media/usb/kit-layout`,
 		Args: cobra.ExactArgs(1),
+		// With -o json, main prints the import failure object
+		// (failureObject).
 		RunE: func(cmd *cobra.Command, args []string) error {
-			err := o.run(cmd, g, args[0])
-			if err != nil && o.out.json() {
-				// A script that reads stdout gets the outcome without parsing
-				// stderr. The message and the exit code do not change.
-				code := exitCode(err)
-				if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
-					code = exitInterrupted
-				}
-				_ = writeJSON(cmd.OutOrStdout(), importFailure{Status: "failed", Command: cmd.CommandPath(),
-					Source: mirror.RedactURL(args[0]), Error: err.Error(), Reason: failureReason(err, code), ExitCode: code})
-			}
-			return err
+			return o.run(cmd, g, args[0])
 		},
 	}
 	f := cmd.Flags()
