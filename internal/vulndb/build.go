@@ -320,7 +320,8 @@ func tooLargeError(f Feed, errs []*RecordError) error {
 	}
 	return fmt.Errorf("%s feed %s contains %d %s too large for any import to read: %s; leaving them out would drop "+
 		"their vulnerabilities from the DB, so the build stops. Fix or remove them in the feed copy, or leave the "+
-		"feed out", f.source(), f.Path, len(errs), plural(len(errs), "record", "records"), strings.Join(list, "; "))
+		"feed out: %w", f.source(), f.Path, len(errs), plural(len(errs), "record", "records"), strings.Join(list, "; "),
+		errdef.ErrInvalidRecord)
 }
 
 // ecosystemsOf returns the ecosystems a record affects, without a

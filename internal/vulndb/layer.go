@@ -36,8 +36,8 @@ const DefaultMaxRecordsPerLayer = 20000
 const zstdLevel = zstd.SpeedBestCompression
 
 // MaxRecordSize is the maximum size in bytes of one record line of a DB
-// layer, its newline included. Import reads no longer line, so Build skips
-// a source record above it and stops on a merged record above it.
+// layer, its newline included. Import reads no longer line, so Build stops
+// at a source record or a merged record above it.
 const MaxRecordSize = 32 << 20
 
 // maxRecordBytes is the maximum size of one encoded record, without the

@@ -32,6 +32,9 @@ func TestBuildStopsAtOversizedRecord(t *testing.T) {
 	if err == nil {
 		t.Fatal("a feed with records too large to import built")
 	}
+	if !errors.Is(err, errdef.ErrInvalidRecord) {
+		t.Errorf("err = %v, want an error wrapping errdef.ErrInvalidRecord", err)
+	}
 	msg := err.Error()
 	size := fmt.Sprintf("%d bytes (32.0 MiB) without whitespace", len(bigRecord("BIG-1", MaxRecordSize)))
 	for _, want := range []string{"contains 2 records too large for any import to read", single + " record BIG-1: too-large",
