@@ -119,6 +119,11 @@ func kindOf(name string, isDir bool) (EntryKind, digest.Digest, error) {
 		return dirEntry, "", nil
 	case isDir && len(parts) == 2 && parts[0] == "blobs" && hexLengths[parts[1]] > 0:
 		return dirEntry, "", nil
+	case isDir && trimmed == orasIngestDir:
+		// oras keeps unfinished downloads there and leaves the folder
+		// empty in a layout it finished writing. A file in it is
+		// rejected below.
+		return dirEntry, "", nil
 	case !isDir && name == layoutFileName:
 		return LayoutFile, "", nil
 	case !isDir && name == indexFileName:
@@ -136,6 +141,10 @@ func kindOf(name string, isDir bool) (EntryKind, digest.Digest, error) {
 		"(expected oci-layout, index.json or blobs/sha256/<64 hex digits>); %s: %w",
 		name, what, fixMessage, errdef.ErrInvalidKit)
 }
+
+// orasIngestDir is the folder of unfinished downloads in a layout that
+// oras writes.
+const orasIngestDir = "ingest"
 
 // blobDigest returns the digest that blobs/<alg>/<encoded> names, if the
 // algorithm is accepted and encoded is lower-case hex of the right length.

@@ -65,6 +65,8 @@ func TestTarReaderAcceptsDotPrefixAndDirs(t *testing.T) {
 		{name: "./", typeflag: tar.TypeDir},
 		{name: "./blobs/", typeflag: tar.TypeDir},
 		{name: "./blobs/sha256/", typeflag: tar.TypeDir},
+		// oras leaves an empty ingest folder in the layouts it writes.
+		{name: "./ingest/", typeflag: tar.TypeDir},
 	}
 	for _, e := range entries {
 		e.name = "./" + e.name
@@ -131,6 +133,7 @@ func TestTarReaderRejects(t *testing.T) {
 		{"upper hex", []tarEntry{file("blobs/sha256/"+strings.ToUpper(good.name[13:]), []byte("hello"))}, Limits{}, errdef.ErrInvalidKit},
 		{"unknown algorithm", []tarEntry{file("blobs/md5/"+strings.Repeat("a", 32), []byte("x"))}, Limits{}, errdef.ErrInvalidKit},
 		{"blob as dir", []tarEntry{{name: good.name + "/", typeflag: tar.TypeDir}}, Limits{}, errdef.ErrInvalidKit},
+		{"file in ingest", []tarEntry{file("ingest/partial", []byte("x"))}, Limits{}, errdef.ErrInvalidKit},
 		{"entry count", []tarEntry{layoutFile, good}, Limits{MaxEntries: 1}, errdef.ErrSizeExceedsLimit},
 		{"blob size", []tarEntry{layoutFile, good}, Limits{MaxBlobSize: 4}, errdef.ErrSizeExceedsLimit},
 		{"index size", []tarEntry{file("index.json", []byte(`{"schemaVersion":2}`))}, Limits{MaxIndexSize: 8}, errdef.ErrSizeExceedsLimit},
