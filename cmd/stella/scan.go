@@ -123,7 +123,8 @@ its purls and CPEs in the active kit's DB, and report the findings.
 SPDX 2.2 and 2.3 (2.1 is read too) and CycloneDX 1.2 to 1.7 are accepted.
 A purl or CPE without a version is looked up at the SBOM's version of the
 package. When a purl or CPE names another version than the SBOM's, its own
-version is looked up, and the scan prints a warning. The SBOM's version is
+version is looked up, and the scan lists it as a version mismatch below the
+table (versionMismatches in JSON). The SBOM's version is
 looked up too, and a record that affects only the SBOM's version is listed
 as possibly affected.
 Packages with neither purl nor CPE, or with none that can be looked up, are
