@@ -4,14 +4,13 @@ import "slices"
 
 // SortEvents returns a copy of the events of a SEMVER or ECOSYSTEM range of
 // an affected entry in the order that lookups walk them. They are sorted by
-// version in the range's order, with the introduced "0" first. At equal
-// versions, introduced goes before last_affected, and last_affected before
-// fixed. Limit events sort by version too, and a limit "*" goes last. A
-// SEMVER range is sorted in SemVer order, or in the ecosystem's order when
-// that order parses every version and SemVer does not, as lookups compare
-// it. When neither order parses
-// every version, or for another range type such as GIT, the copy keeps the
-// record's order, since such a version could sort anywhere.
+// version in the range's order, with the introduced "0" first, and events
+// of equal versions stay in the record's order. Limit events sort by
+// version too, and a limit "*" goes last. A SEMVER range is sorted in
+// SemVer order, or in the ecosystem's order when that order parses every
+// version and SemVer does not, as lookups compare it. When neither order
+// parses every version, or for another range type such as GIT, the copy
+// keeps the record's order, since such a version could sort anywhere.
 func SortEvents(ecosystem, rangeType string, events []Event) []Event {
 	out := slices.Clone(events)
 	eco, known := ecosystemOrder(baseEcosystem(ecosystem))
@@ -73,7 +72,7 @@ func sortEventsIn(order versionOrder, events []Event) ([]Event, bool) {
 				return c
 			}
 		}
-		return a.ev.kind - b.ev.kind
+		return 0
 	})
 	out := make([]Event, len(keyed))
 	for i, s := range keyed {

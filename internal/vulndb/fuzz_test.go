@@ -217,7 +217,7 @@ func sortedInRange(events []Event, version string, cmp compareFunc) bool {
 				return c
 			}
 		}
-		return a.kind - b.kind
+		return 0
 	})
 	affected := false
 	for _, e := range evs {

@@ -525,9 +525,9 @@ func (m *versionMatcher) affected(a *Affected) matchResult {
 // matches tests whether the queried version is listed in e's versions or
 // lies in one of its ranges. Unless the list or another range includes the
 // version, a range with a version that its order cannot parse is reported
-// in unevaluated, or in unevaluatedSemVer for a SEMVER range compared in
-// the ecosystem's order, and a range whose order cannot parse the queried
-// version sets incomparable.
+// in unevaluated. For a SEMVER range compared in the ecosystem's order it
+// is reported in unevaluatedSemVer instead. A range whose order cannot
+// parse the queried version sets incomparable.
 func (m *versionMatcher) matches(e *pkgAffected) matchResult {
 	if m.listedAsText(e) {
 		return matchResult{affected: true}
@@ -796,10 +796,13 @@ func newRangeEvent(e Event) (rangeEvent, bool) {
 	return rangeEvent{}, false
 }
 
-// after reports whether event a sorts at or after event b, by version and
-// then kind, of introduced, last_affected and fixed events. ac and bc are
-// the queried version compared with each, and an event equal to the
-// queried version sorts after every event below it.
+// after reports whether event a, which the record lists after event b,
+// sorts after it: by version, and at equal versions by the record's order,
+// as the stable sort of the OSV specification's evaluation leaves them.
+// So "fixed 1.0, introduced 1.0" affects 1.0, and "introduced 1.0,
+// fixed 1.0" does not. ac and bc are the queried version compared with
+// each, and an event equal to the queried version sorts after every event
+// below it.
 func (q *parsedQuery) after(a rangeEvent, ac int, b rangeEvent, bc int) bool {
 	switch {
 	case ac == 0 && bc != 0:
@@ -811,7 +814,7 @@ func (q *parsedQuery) after(a rangeEvent, ac int, b rangeEvent, bc int) bool {
 			return c > 0
 		}
 	}
-	return a.kind >= b.kind
+	return true
 }
 
 // compareEvent orders two events by version, the introduced "0" first.

@@ -190,6 +190,33 @@ func TestRangeEvents(t *testing.T) {
 	}
 }
 
+// TestRangeEqualEvents checks that of events at the same version, the one
+// the record lists last decides, as a stable sort of the events leaves
+// them.
+func TestRangeEqualEvents(t *testing.T) {
+	cases := []struct {
+		name   string
+		events []Event
+		want   map[string]bool
+	}{
+		{"fixed then introduced again", []Event{{Introduced: "0"}, {Fixed: "1.0.0"}, {Introduced: "1.0.0"}, {Fixed: "1.0.1"}},
+			map[string]bool{"0.9.0": true, "1.0.0": true, "1.0.1": false}},
+		{"introduced then fixed", []Event{{Introduced: "1.0.0"}, {Fixed: "1.0.0"}},
+			map[string]bool{"0.9.0": false, "1.0.0": false, "2.0.0": false}},
+		{"last affected then introduced", []Event{{Introduced: "0"}, {LastAffected: "1.0.0"}, {Introduced: "1.0.0"}},
+			map[string]bool{"1.0.0": true, "2.0.0": true}},
+		{"introduced then last affected", []Event{{Introduced: "1.0.0"}, {LastAffected: "1.0.0"}},
+			map[string]bool{"0.9.0": false, "1.0.0": true, "1.0.1": false}},
+	}
+	for _, c := range cases {
+		for v, want := range c.want {
+			if got := inRange(c.events, v, compareSemver); got != want {
+				t.Errorf("%s: inRange(%s) = %v, want %v", c.name, v, got, want)
+			}
+		}
+	}
+}
+
 // TestRangeLimitEvents checks the OSV rule for limit events: a version is
 // in a range only when it is below one of its limits, and limits take no
 // part in the walk over the other events.
@@ -367,9 +394,9 @@ func TestSortEvents(t *testing.T) {
 		{"semver", "npm", "SEMVER",
 			[]Event{{Limit: "*"}, {Fixed: "2.0.0"}, {Introduced: "1.0.0"}, {Introduced: "0"}, {Limit: "1.5.0"}},
 			[]Event{{Introduced: "0"}, {Introduced: "1.0.0"}, {Limit: "1.5.0"}, {Fixed: "2.0.0"}, {Limit: "*"}}},
-		{"equal versions by kind", "npm", "SEMVER",
-			[]Event{{Fixed: "1.0.0"}, {LastAffected: "1.0.0"}, {Introduced: "1.0.0"}},
-			[]Event{{Introduced: "1.0.0"}, {LastAffected: "1.0.0"}, {Fixed: "1.0.0"}}},
+		{"equal versions in record order", "npm", "SEMVER",
+			[]Event{{Fixed: "1.0.0"}, {Introduced: "0"}, {LastAffected: "1.0.0"}, {Introduced: "1.0.0"}},
+			[]Event{{Introduced: "0"}, {Fixed: "1.0.0"}, {LastAffected: "1.0.0"}, {Introduced: "1.0.0"}}},
 		// PEP 440 puts 1.0rc1 below 1.0, and SemVer cannot parse it.
 		{"semver in ecosystem order", "PyPI", "SEMVER",
 			[]Event{{Fixed: "1.0"}, {Introduced: "1.0rc1"}},
