@@ -44,6 +44,9 @@ type streamGuard struct {
 	// unsignedBlobs counts the blobs behind unsigned.
 	unsignedBlobs int
 	spaceChecked  bool
+	// tarStream is set for a kit read from a tar stream, whose entry
+	// order decides what arrives before the signature can be checked.
+	tarStream bool
 }
 
 func newStreamGuard(s *session) *streamGuard {
@@ -72,15 +75,29 @@ func (g *streamGuard) admit(ctx context.Context, d ocispec.Descriptor) error {
 		return fmt.Errorf("blob %s (%d bytes) is not part of the signed bundle index, so the signature "+
 			"does not cover it; get the kit again from its builder: %w", d.Digest, d.Size, errdef.ErrInvalidKit)
 	}
-	if g.unsignedBlobs >= MaxUnsignedBlobs {
-		return fmt.Errorf("kit carries more than %d blobs outside its signed bundle index (at blob %s); "+
-			"get the kit again from its builder: %w", MaxUnsignedBlobs, d.Digest, errdef.ErrSizeExceedsLimit)
-	}
-	if g.unsigned+d.Size > MaxUnsignedBytes {
-		return fmt.Errorf("kit carries more than %d bytes outside its signed bundle index (at blob %s); "+
-			"get the kit again from its builder: %w", MaxUnsignedBytes, d.Digest, errdef.ErrSizeExceedsLimit)
+	if g.unsignedBlobs >= MaxUnsignedBlobs || g.unsigned+d.Size > MaxUnsignedBytes {
+		return g.unsignedBudgetError(d)
 	}
 	return nil
+}
+
+// unsignedBudgetError returns the error for the blob d, which would take
+// the blobs stored outside the signed graph over MaxUnsignedBlobs or
+// MaxUnsignedBytes. Before the signature is checked, those blobs may well
+// belong to the kit, so the error names the order.
+func (g *streamGuard) unsignedBudgetError(d ocispec.Descriptor) error {
+	limit := fmt.Sprintf("%d blobs", MaxUnsignedBlobs)
+	if g.unsignedBlobs < MaxUnsignedBlobs {
+		limit = fmt.Sprintf("%d bytes", MaxUnsignedBytes)
+	}
+	if !g.verified && g.tarStream {
+		return fmt.Errorf("kit carries more than %s before its signature could be checked (at blob %s), because "+
+			"the bundle index, its signature manifests or their bundles had not arrived. `stella ouk build` writes "+
+			"index.json, manifests, configs and signatures before other blobs. %s: %w",
+			limit, d.Digest, reorderAdvice, errdef.ErrSizeExceedsLimit)
+	}
+	return fmt.Errorf("kit carries more than %s outside its signed bundle index (at blob %s); "+
+		"get the kit again from its builder: %w", limit, d.Digest, errdef.ErrSizeExceedsLimit)
 }
 
 // seen records a blob the import stored, or found stored already, and

@@ -169,6 +169,7 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 	var index *ocispec.Index
 	sawLayout := false
 	guard := newStreamGuard(s)
+	guard.tarStream = true
 	s.guard = guard
 	s.indexer = newLayerIndexer(ctx, s)
 	for {

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/errdef"
@@ -80,5 +82,27 @@ func TestImportDirLimitsUnsignedBlobCount(t *testing.T) {
 	}
 	if n := f.blobCount(); n != 0 {
 		t.Errorf("store holds %d blobs after the rejected import", n)
+	}
+}
+
+// TestImportStreamBudgetNamesOrder checks that a tar stream over the budget
+// of blobs stored before the signature can be checked is rejected with
+// advice on the entry order, since those blobs may well belong to the kit.
+func TestImportStreamBudgetNamesOrder(t *testing.T) {
+	f := newFixture(t)
+	entries := []tarEntry{{name: "oci-layout", data: []byte(`{"imageLayoutVersion":"1.0.0"}`)}}
+	for i := range MaxUnsignedBlobs + 1 {
+		data := []byte(fmt.Sprintf("blob %d", i))
+		entries = append(entries, tarEntry{name: "blobs/sha256/" + digest.FromBytes(data).Encoded(), data: data})
+	}
+	_, err := ImportStream(context.Background(), bytes.NewReader(writeTarEntries(t, entries)), f.opts())
+	if !errors.Is(err, errdef.ErrSizeExceedsLimit) {
+		t.Fatalf("err = %v, want ErrSizeExceedsLimit", err)
+	}
+	for _, want := range []string{fmt.Sprintf("more than %d blobs", MaxUnsignedBlobs), "before its signature could be checked",
+		"imports as a layout folder once extracted"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q: %v", want, err)
+		}
 	}
 }

@@ -3,10 +3,10 @@ package main
 import (
 	"archive/tar"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -49,51 +49,26 @@ func reorderTar(t *testing.T, src, dst string) {
 // rank.
 func reorderTarBy(t *testing.T, src, dst string, rank func(hdr *tar.Header, data []byte) int) {
 	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	type entry struct {
-		hdr  *tar.Header
-		data []byte
-	}
-	var entries []entry
-	tr := tar.NewReader(in)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries = append(entries, entry{hdr, data})
-	}
+	entries := readTar(t, src)
 	sort.SliceStable(entries, func(i, j int) bool {
-		return rank(entries[i].hdr, entries[i].data) < rank(entries[j].hdr, entries[j].data)
+		return rank(&entries[i].hdr, entries[i].data) < rank(&entries[j].hdr, entries[j].data)
 	})
+	writeTar(t, dst, entries)
+}
 
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
+// assertBothReject checks that import and verify of the kit file at path
+// both reject it, and that verify's message contains want.
+func (e *env) assertBothReject(path, want string) {
+	e.t.Helper()
+	if r := e.run("ouk", "import", "--key", e.pub, path); r.code != exitRejected {
+		e.t.Fatalf("import of %s: exit %d, want %d\n%s", filepath.Base(path), r.code, exitRejected, r.stderr)
 	}
-	defer out.Close()
-	tw := tar.NewWriter(out)
-	for _, en := range entries {
-		if err := tw.WriteHeader(en.hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(en.data); err != nil {
-			t.Fatal(err)
-		}
+	r := e.run("ouk", "verify", "--key", e.pub, path)
+	if r.code != exitRejected {
+		e.t.Errorf("verify of %s: exit %d, want %d\n%s", filepath.Base(path), r.code, exitRejected, r.stderr)
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
+	if !strings.Contains(r.stderr, want) {
+		e.t.Errorf("verify of %s does not say %q: %q", filepath.Base(path), want, r.stderr)
 	}
 }
 
@@ -162,8 +137,8 @@ func TestVerifyNamesStreamOrder(t *testing.T) {
 	e.must("ouk", "verify", "--key", e.pub, kit)
 }
 
-// TestVerifyLargeBlobBeforeSignature checks that verify fails a kit
-// file that lists index.json first but carries a large blob before the
+// TestVerifyLargeBlobBeforeSignature checks that verify fails a kit file
+// that lists index.json first but carries a large blob before the
 // manifests and signatures, which import rejects because it cannot check
 // the signature before that blob.
 func TestVerifyLargeBlobBeforeSignature(t *testing.T) {
@@ -179,16 +154,7 @@ func TestVerifyLargeBlobBeforeSignature(t *testing.T) {
 		}
 		return 2
 	})
-	if r := e.run("ouk", "import", "--key", e.pub, reordered); r.code != exitRejected {
-		t.Fatalf("import of a kit with a large blob before its signatures: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
-	}
-	r := e.run("ouk", "verify", "--key", e.pub, reordered)
-	if r.code != exitRejected {
-		t.Errorf("verify of a kit with a large blob before its signatures: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
-	}
-	if !strings.Contains(r.stderr, "before the manifests that index.json lists") {
-		t.Errorf("verify does not name the entry order: %q", r.stderr)
-	}
+	e.assertBothReject(reordered, "before the manifests that index.json lists")
 }
 
 // TestVerifyLayerBeforeItsManifest checks that verify fails a kit file
@@ -208,16 +174,7 @@ func TestVerifyLayerBeforeItsManifest(t *testing.T) {
 		}
 		return 0
 	})
-	if r := e.run("ouk", "import", "--key", e.pub, reordered); r.code != exitRejected {
-		t.Fatalf("import of a kit with a layer before its manifest: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
-	}
-	r := e.run("ouk", "verify", "--key", e.pub, reordered)
-	if r.code != exitRejected {
-		t.Errorf("verify of a kit with a layer before its manifest: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
-	}
-	if !strings.Contains(r.stderr, "before the manifest that lists it") {
-		t.Errorf("verify does not name the entry order: %q", r.stderr)
-	}
+	e.assertBothReject(reordered, "not reached from index.json by the manifests before it")
 }
 
 // listsLargeLayer reports whether data is an image manifest with a layer
@@ -233,4 +190,31 @@ func listsLargeLayer(data []byte) bool {
 		}
 	}
 	return false
+}
+
+// TestVerifyUnreferencedBlob checks that verify fails a kit file that
+// carries a small blob nothing references, which import rejects.
+func TestVerifyUnreferencedBlob(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	extra := filepath.Join(e.dir, "extra.tar")
+	entries := append(readTar(t, kit), blobEntry([]byte("a blob that nothing in index.json references")))
+	writeTar(t, extra, entries)
+	e.assertBothReject(extra, "nothing in index.json references")
+}
+
+// TestStreamOrderUnsignedBlobLimit checks that the order check counts the
+// blobs that import stores before it can check the signature, up to its
+// limit of importer.MaxUnsignedBlobs.
+func TestStreamOrderUnsignedBlobLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "many.tar")
+	var entries []tarEntry
+	for i := 0; i <= importer.MaxUnsignedBlobs; i++ {
+		entries = append(entries, blobEntry([]byte(strconv.Itoa(i))))
+	}
+	writeTar(t, path, entries)
+	problem := streamOrderProblem(path)
+	if !strings.Contains(problem, strconv.Itoa(importer.MaxUnsignedBlobs)+" blobs") {
+		t.Errorf("streamOrderProblem of %d blobs before index.json = %q, want the blob limit named", importer.MaxUnsignedBlobs+1, problem)
+	}
 }

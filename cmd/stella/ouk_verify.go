@@ -368,13 +368,10 @@ func printCheck(w interface{ Write([]byte) (int, error) }, name string, c check)
 }
 
 // streamOrderProblem returns why import, which reads a kit file as a
-// stream, would reject the file for the order of its entries, or "". Until
-// the signature of the bundle index can be checked, import stores no blob
-// over the manifest size limit, so such a blob must come after index.json,
-// the manifests it lists and their signature bundles. After that, it
-// stores only large blobs that an arrived manifest reaches from index.json.
-// A store that holds the kit's manifests already lets import pass such a
-// file, so the messages speak of a store without the kit.
+// stream, would reject the file for the order or the set of its entries,
+// or "". It replays the rules of import into a store without the kit (see
+// streamOrder). A store that holds the kit's manifests already lets import
+// pass such a file, so the messages speak of a store without the kit.
 func streamOrderProblem(path string) string {
 	f, err := layout.OpenRegular(path)
 	if err != nil {
@@ -386,70 +383,153 @@ func streamOrderProblem(path string) string {
 		return ""
 	}
 	defer tr.Close()
-	var index *ocispec.Index
-	arrived := map[digest.Digest]bool{}
-	manifests := map[digest.Digest][]byte{}
+	o := &streamOrder{arrived: map[digest.Digest]bool{}, manifests: map[digest.Digest][]byte{}}
 	for {
 		e, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return o.strayProblem()
+		}
 		if err != nil {
 			return ""
 		}
-		switch {
-		case e.Kind == layout.IndexJSON:
-			index = &ocispec.Index{}
-			if json.NewDecoder(e.Reader).Decode(index) != nil {
+		switch e.Kind {
+		case layout.IndexJSON:
+			o.index = &ocispec.Index{}
+			if json.NewDecoder(e.Reader).Decode(o.index) != nil {
 				return ""
 			}
-		case e.Kind == layout.Blob && e.Size > importer.MaxManifestSize:
-			if problem := largeBlobOrderProblem(e, index, arrived, manifests); problem != "" {
+			o.checkReady()
+		case layout.Blob:
+			if problem := o.admit(e); problem != "" {
 				return problem
 			}
-			arrived[e.Digest] = true
-			tr.SkipBlob()
-		case e.Kind == layout.Blob:
-			arrived[e.Digest] = true
-			b, err := io.ReadAll(e.Reader)
-			if err != nil {
-				return ""
+			var raw []byte
+			if e.Size <= importer.MaxManifestSize {
+				if raw, err = io.ReadAll(e.Reader); err != nil {
+					return ""
+				}
+			} else {
+				tr.SkipBlob()
 			}
-			// Manifests, indexes and configs are JSON objects. Layers in
-			// other forms are not kept.
-			if len(b) > 0 && b[0] == '{' {
-				manifests[e.Digest] = b
-			}
+			o.add(e, raw)
 		}
 	}
 }
 
-// largeBlobOrderProblem returns why import of a kit file rejects the large
-// blob of entry e at its place in the file, or "". index is the kit's
-// index.json if it has arrived, arrived holds the blobs before e, and
-// manifests the arrived blobs that are JSON objects.
-func largeBlobOrderProblem(e *layout.Entry, index *ocispec.Index, arrived map[digest.Digest]bool,
-	manifests map[digest.Digest][]byte) string {
-	if index == nil {
-		return fmt.Sprintf("blob %s (%d bytes) comes before index.json, so import, which reads a kit file as a "+
-			"stream, rejects this file; a kit written by `stella ouk build` lists index.json first. %s",
-			e.Digest, e.Size, reorderAdvice)
+// streamOrder replays what import of a kit file into a store without the
+// kit admits. Until the signature can be checked (importer.
+// SignatureInputsReady), it stores no blob over the manifest size limit,
+// and at most importer.MaxUnsignedBytes in importer.MaxUnsignedBlobs
+// blobs. After that it stores a large blob only when the manifests that
+// came before it reach it from index.json, and blobs they do not reach
+// count against the same budget. At the end, every blob must be reached.
+type streamOrder struct {
+	index     *ocispec.Index
+	arrived   map[digest.Digest]bool
+	manifests map[digest.Digest][]byte // arrived blobs that are JSON objects
+	ready     bool
+	// reach caches reachedFrom until the next manifest arrives.
+	reach         map[digest.Digest]bool
+	unsigned      int64
+	unsignedBlobs int
+}
+
+// reached returns the blobs that index.json reaches through the arrived
+// manifests.
+func (o *streamOrder) reached() map[digest.Digest]bool {
+	if o.reach == nil {
+		o.reach = reachedFrom(*o.index, o.manifests)
 	}
-	has := func(d ocispec.Descriptor) bool { return arrived[d.Digest] }
+	return o.reach
+}
+
+// inGraph reports whether import would take the blob d as part of the
+// signed kit.
+func (o *streamOrder) inGraph(d digest.Digest) bool {
+	return o.ready && o.reached()[d]
+}
+
+// admit returns why import rejects the blob of entry e at its place, or "".
+func (o *streamOrder) admit(e *layout.Entry) string {
+	if o.inGraph(e.Digest) {
+		return ""
+	}
+	if e.Size > importer.MaxManifestSize {
+		switch {
+		case o.index == nil:
+			return fmt.Sprintf("blob %s (%d bytes) comes before index.json, so import, which reads a kit file as a "+
+				"stream, rejects this file; a kit written by `stella ouk build` lists index.json first. %s",
+				e.Digest, e.Size, reorderAdvice)
+		case !o.ready:
+			return fmt.Sprintf("blob %s (%d bytes) comes before the manifests that index.json lists or their "+
+				"signatures, so import of this file into a store without the kit fails before it can check the "+
+				"signature; `stella ouk build` writes those first. %s", e.Digest, e.Size, reorderAdvice)
+		}
+		return fmt.Sprintf("blob %s (%d bytes) is not reached from index.json by the manifests before it: either "+
+			"the manifest that lists it comes later or nothing lists it. Import of this file into a store without "+
+			"the kit rejects it as a blob outside the signed kit; `stella ouk build` writes every manifest before "+
+			"the larger blobs. %s", e.Digest, e.Size, reorderAdvice)
+	}
+	if o.unsignedBlobs >= importer.MaxUnsignedBlobs || o.unsigned+e.Size > importer.MaxUnsignedBytes {
+		return fmt.Sprintf("blob %s comes after %d bytes in %d blobs that import cannot yet place in the signed kit, "+
+			"over its limit of %d bytes or %d blobs, so import of this file into a store without the kit rejects "+
+			"it; `stella ouk build` writes index.json, the manifests and their signatures before other blobs. %s",
+			e.Digest, o.unsigned, o.unsignedBlobs, importer.MaxUnsignedBytes, importer.MaxUnsignedBlobs, reorderAdvice)
+	}
+	return ""
+}
+
+// add records the blob of entry e, whose bytes are raw when it is at most
+// the manifest size limit, as import stores it.
+func (o *streamOrder) add(e *layout.Entry, raw []byte) {
+	if !o.inGraph(e.Digest) {
+		o.unsigned += e.Size
+		o.unsignedBlobs++
+	}
+	o.arrived[e.Digest] = true
+	// Manifests, indexes and configs are JSON objects. Layers in other
+	// forms are not kept.
+	if len(raw) > 0 && raw[0] == '{' {
+		o.manifests[e.Digest] = raw
+		o.reach = nil
+	}
+	o.checkReady()
+}
+
+// checkReady notes when import could check the signature.
+func (o *streamOrder) checkReady() {
+	if o.ready || o.index == nil {
+		return
+	}
+	has := func(d ocispec.Descriptor) bool { return o.arrived[d.Digest] }
 	read := func(d ocispec.Descriptor) ([]byte, error) {
-		if b, ok := manifests[d.Digest]; ok {
+		if b, ok := o.manifests[d.Digest]; ok {
 			return b, nil
 		}
 		return nil, fs.ErrNotExist
 	}
-	if !importer.SignatureInputsReady(*index, has, read) {
-		return fmt.Sprintf("blob %s (%d bytes) comes before the manifests that index.json lists or their "+
-			"signatures, so import of this file into a store without the kit fails before it can check the "+
-			"signature; `stella ouk build` writes those first. %s", e.Digest, e.Size, reorderAdvice)
+	o.ready = importer.SignatureInputsReady(*o.index, has, read)
+}
+
+// strayProblem returns why import rejects a complete file for a blob that
+// nothing in index.json reaches, or "".
+func (o *streamOrder) strayProblem() string {
+	if o.index == nil {
+		return ""
 	}
-	if !reachedFrom(*index, manifests)[e.Digest] {
-		return fmt.Sprintf("blob %s (%d bytes) comes before the manifest that lists it, so import of this file "+
-			"into a store without the kit rejects it as a blob outside the signed kit; `stella ouk build` writes "+
-			"every manifest before the larger blobs. %s", e.Digest, e.Size, reorderAdvice)
+	reached := o.reached()
+	var stray []digest.Digest
+	for d := range o.arrived {
+		if !reached[d] {
+			stray = append(stray, d)
+		}
 	}
-	return ""
+	if len(stray) == 0 {
+		return ""
+	}
+	slices.Sort(stray)
+	return fmt.Sprintf("the file carries %d %s that nothing in index.json references, such as %s, which import "+
+		"rejects; get the kit again from its builder", len(stray), plural(len(stray), "blob", "blobs"), stray[0])
 }
 
 // reachedFrom returns the digests that the entries of index reach through
