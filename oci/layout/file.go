@@ -100,11 +100,12 @@ func (p *PendingTarFile) Commit() error {
 		return fmt.Errorf("moving %s into place: %w", p.out, err)
 	}
 	p.done = true
-	if err := p.tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", p.out, err)
-	}
+	// write synced the file before the rename, so an error of Close
+	// loses nothing, and the file is in place: the build goes on.
+	_ = p.tmp.Close()
 	if err := syncDir(filepath.Dir(p.out)); err != nil {
-		return fmt.Errorf("moving %s into place: syncing its folder: %w", p.out, err)
+		return fmt.Errorf("%s is in place, but syncing its folder failed, so a power cut may undo the rename: %w",
+			p.out, err)
 	}
 	return nil
 }
