@@ -285,7 +285,7 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 func uncountedState(q *quota.Quota, id quota.Identity, store *cas.Store, dir string, warnings io.Writer) *quota.State {
 	cause := "a read-only mount, or a store this user may not write"
 	if store.LowSpace() != nil {
-		cause = "its volume is nearly full"
+		cause = "its volume lacks the free space or inodes to open it for writing"
 	}
 	reason := fmt.Sprintf("the scan was not counted against the quota because store %s is read-only here (%s)", dir, cause)
 	fmt.Fprintln(warnings, "warning: "+reason)

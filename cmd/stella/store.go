@@ -345,7 +345,7 @@ func (g *globalOptions) openExistingStoreForReading(ctx context.Context, log *sl
 		ReadOnlyIfUnwritable: true, ReadOnlyIfFull: true, MustExist: true})
 	if err == nil && store.LowSpace() != nil && log != nil {
 		log.Warn(fmt.Sprintf("opened store %s read-only, because %v. This command works, but a scan is not "+
-			"counted against the quota; free space on that volume so that the store opens for writing again",
+			"counted against the quota; free space or inodes on that volume so that the store opens for writing again",
 			dir, store.LowSpace()))
 	}
 	return store, dir, err
