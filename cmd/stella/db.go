@@ -341,7 +341,7 @@ func printRecords(w io.Writer, recs []vulndb.Record) error {
 // and lookups do not match them, so they are only counted, as "1 GIT
 // commit range".
 func describeAffected(a vulndb.Affected) string {
-	s := a.Package.Ecosystem + "/" + a.Package.Name
+	s := describePackage(a.Package)
 	var parts []string
 	gitRanges, versionRanges := 0, 0
 	for _, r := range a.Ranges {
@@ -370,6 +370,23 @@ func describeAffected(a vulndb.Affected) string {
 		return s + " (" + commits + " only, not used for version matching)"
 	}
 	return s + " (no ranges or versions: only a lookup without a version matches)"
+}
+
+// describePackage renders the package of an affected entry as
+// ECOSYSTEM/NAME. An entry may have no package, as one that gives only GIT
+// ranges may, so the missing parts are named rather than left blank.
+func describePackage(p vulndb.Package) string {
+	switch {
+	case p.Ecosystem == "" && p.Name == "" && p.PURL != "":
+		return p.PURL
+	case p.Ecosystem == "" && p.Name == "":
+		return "(no package)"
+	case p.Name == "":
+		return p.Ecosystem + "/(no name)"
+	case p.Ecosystem == "":
+		return "(no ecosystem)/" + p.Name
+	}
+	return p.Ecosystem + "/" + p.Name
 }
 
 // describeRange renders the spans of affected versions of a SEMVER or
