@@ -95,6 +95,9 @@ func checkCancelledOpen(t *testing.T, r waitResult) {
 	if r.err != nil && !strings.Contains(r.err.Error(), "stopped waiting") {
 		t.Errorf("error %v does not say that the wait stopped", r.err)
 	}
+	if !errors.As(r.err, new(*WaitStoppedError)) {
+		t.Errorf("error %v is not a *WaitStoppedError", r.err)
+	}
 }
 
 func TestOpenContextCancelEndsKernelWait(t *testing.T) {
@@ -166,6 +169,29 @@ func TestOpenContextDoneBeforeOpen(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("OpenContext with a cancelled context created %s: stat error %v", dir, err)
+	}
+}
+
+// TestOpenContextDoneBeforeWait checks that a context done before an open
+// of a held store gives no *WaitStoppedError, since nothing waited.
+func TestOpenContextDoneBeforeWait(t *testing.T) {
+	dir := t.TempDir()
+	openTest(t, dir, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s, err := OpenContext(ctx, dir, Options{LockWait: time.Hour})
+	if s != nil {
+		_ = s.Close()
+		t.Fatal("OpenContext with a cancelled context took a held store")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v does not wrap context.Canceled", err)
+	}
+	if errors.As(err, new(*WaitStoppedError)) {
+		t.Errorf("error %v is a *WaitStoppedError, but nothing waited", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "waiting") {
+		t.Errorf("error %v speaks of a wait that did not happen", err)
 	}
 }
 

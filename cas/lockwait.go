@@ -563,3 +563,28 @@ func (e *InUseError) Error() string {
 }
 
 func (e *InUseError) Unwrap() error { return errdef.ErrStoreInUse }
+
+// WaitStoppedError is the error of OpenContext when its context ended
+// while it waited for another process to release the store. It wraps the
+// context's error. A context that is done before any wait gives a plain
+// error wrapping ctx.Err() instead, so a caller can tell a command stopped
+// in a wait from one stopped before it reached the store.
+type WaitStoppedError struct {
+	// Dir is the store's directory.
+	Dir string
+	// Holder describes the last holder whose record OpenContext read
+	// while it waited, as LockHolder does, or is "" when it read none.
+	Holder string
+	// Err is the context's error.
+	Err error
+}
+
+func (e *WaitStoppedError) Error() string {
+	holder := ""
+	if e.Holder != "" {
+		holder = " (" + e.Holder + ")"
+	}
+	return fmt.Sprintf("opening store %s: stopped waiting for another process%s to release it: %v", e.Dir, holder, e.Err)
+}
+
+func (e *WaitStoppedError) Unwrap() error { return e.Err }

@@ -190,7 +190,8 @@ func Open(dir string, opts Options) (*Store, error) {
 
 // OpenContext is Open with a context that ends the wait for another
 // holder of the store. When ctx is done before OpenContext has taken the
-// store, it returns an error wrapping ctx.Err() without opening the store.
+// store, it returns an error wrapping ctx.Err() without opening the store:
+// a *WaitStoppedError when ctx ended a wait for another holder.
 // Once it has taken the store, it no longer reads ctx, so Pebble's replay
 // of its log runs to the end.
 func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) {
@@ -328,8 +329,9 @@ func (s *Store) createDir() error {
 // lock file cannot be opened for writing (isUnwritable) and
 // sharedIfUnwritable is set, acquireLock takes the shared lock of a reader
 // instead (see lockShared), waits for it in the same way and reports
-// shared. When wait passes, it returns an *InUseError. When ctx is done
-// first, it returns an error wrapping ctx.Err().
+// shared. When wait passes, it returns an *InUseError. When ctx ends a
+// wait, it returns a *WaitStoppedError, and when ctx is done before any
+// wait, an error wrapping ctx.Err().
 func (s *Store) acquireLock(ctx context.Context, wait time.Duration, mustExist, sharedIfUnwritable bool) (*pebble.Lock, bool, error) {
 	deadline := time.Now().Add(wait)
 	lockPath := s.fs.PathJoin(s.dir, lockFileName)
@@ -338,12 +340,15 @@ func (s *Store) acquireLock(ctx context.Context, wait time.Duration, mustExist, 
 	recreated := 0
 	warned := false
 	shared := false
+	waited := false
 	for {
 		if err := ctx.Err(); err != nil {
-			// The wait below ended early, or Open was called with a done
-			// ctx. No attempt follows, so a store released meanwhile is
-			// not taken by a command that is stopping.
-			return nil, false, s.waitStoppedError(holders.last, err)
+			// No attempt follows, so a store released meanwhile is not
+			// taken by a command that is stopping.
+			if !waited {
+				return nil, false, fmt.Errorf("opening store %s: %w", s.dir, err)
+			}
+			return nil, false, &WaitStoppedError{Dir: s.dir, Holder: holders.last, Err: err}
 		}
 		var lockFS vfs.FS = trackedLockFS{s.fs}
 		if shared {
@@ -404,16 +409,8 @@ func (s *Store) acquireLock(ctx context.Context, wait time.Duration, mustExist, 
 			released = nil
 		}
 		waiter.wait(ctx, remaining, released)
+		waited = true
 	}
-}
-
-// waitStoppedError returns the error of an acquireLock whose context
-// ended with err. holder is the last holder record that it read, or "".
-func (s *Store) waitStoppedError(holder string, err error) error {
-	if holder != "" {
-		holder = " (" + holder + ")"
-	}
-	return fmt.Errorf("opening store %s: stopped waiting for another process%s to release it: %w", s.dir, holder, err)
 }
 
 // lockFileName is the name of the file in the store's directory that

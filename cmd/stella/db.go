@@ -44,9 +44,14 @@ type activeDB struct {
 	guard *pinGuard
 }
 
+// afterPin, when not nil, runs at the end of openActiveDB while the kit is
+// pinned. End-to-end tests set it to hold a lookup or scan there; the
+// stella binary leaves it nil.
+var afterPin func(ctx context.Context)
+
 // openActiveDB pins the active kit, unless the store is open read-only,
-// and opens its DB. Until release is called, SIGINT, SIGTERM and SIGPIPE
-// release the pin before they end the process (see pinGuard).
+// and opens its DB. Until release is called, a signal or a closed stdout
+// that ends the process releases the pin first (see pinGuard).
 func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
 	active, err := store.Active(ctx)
 	if errors.Is(err, errdef.ErrNotFound) {
@@ -66,15 +71,20 @@ func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
 			return nil, fmt.Errorf("pinning kit %s: %w", active.Version, err)
 		}
 	}
-	guard := guardPin(unpin)
+	guard := guardPin(ctx, unpin)
 	release := func() {
-		guard.stop()
+		// Released before the guard stops, so that a signal in between
+		// still finds the guard, which releases the pin again harmlessly.
 		unpin()
+		guard.stop()
 	}
 	db, err := openKitDB(ctx, store, active)
 	if err != nil {
 		release()
 		return nil, err
+	}
+	if afterPin != nil {
+		afterPin(ctx)
 	}
 	return &activeDB{db: db, kit: active, release: release, guard: guard}, nil
 }
@@ -129,6 +139,11 @@ func (g *globalOptions) withActiveDB(cmd *cobra.Command, fn func(*activeDB) erro
 	stdout := cmd.OutOrStdout()
 	cmd.SetOut(&pipeWriter{w: stdout, broken: func() { a.guard.end(syscall.SIGPIPE) }})
 	defer cmd.SetOut(stdout)
+	if err := ctx.Err(); err != nil {
+		// Interrupted while opening the DB: no result, so main prints
+		// the failure.
+		return err
+	}
 	return fn(a)
 }
 
@@ -341,7 +356,7 @@ func printRecords(w io.Writer, recs []vulndb.Record) error {
 // and lookups do not match them, so they are only counted, as "1 GIT
 // commit range".
 func describeAffected(a vulndb.Affected) string {
-	s := a.Package.Ecosystem + "/" + a.Package.Name
+	s := describePackage(a.Package)
 	var parts []string
 	gitRanges, versionRanges := 0, 0
 	for _, r := range a.Ranges {
@@ -370,6 +385,23 @@ func describeAffected(a vulndb.Affected) string {
 		return s + " (" + commits + " only, not used for version matching)"
 	}
 	return s + " (no ranges or versions: only a lookup without a version matches)"
+}
+
+// describePackage renders the package of an affected entry as
+// ECOSYSTEM/NAME. An entry may have no package, as one that gives only GIT
+// ranges may, so the missing parts are named rather than left blank.
+func describePackage(p vulndb.Package) string {
+	switch {
+	case p.Ecosystem == "" && p.Name == "" && p.PURL != "":
+		return p.PURL
+	case p.Ecosystem == "" && p.Name == "":
+		return "(no package)"
+	case p.Name == "":
+		return p.Ecosystem + "/(no name)"
+	case p.Ecosystem == "":
+		return "(no ecosystem)/" + p.Name
+	}
+	return p.Ecosystem + "/" + p.Name
 }
 
 // describeRange renders the spans of affected versions of a SEMVER or
@@ -459,10 +491,15 @@ func printDBStatus(w io.Writer, kit cas.KitRecord, st vulndb.Status, now time.Ti
 	return tw.Flush()
 }
 
-// pinGuard releases a pin and ends the process on SIGINT, SIGTERM or
-// SIGPIPE, until stop is called. Without it SIGPIPE, as after
-// `stella db lookup ... | head -1`, ends the process at once and leaves the
-// pin behind. While the guard runs, a write to a closed pipe returns EPIPE
+// pinGuard keeps a pin from outliving the process until stop is called.
+// The first SIGINT or SIGTERM only cancels the command's context (see
+// main), so the command returns and releases the pin, and main prints the
+// failure and exits with exitInterrupted. A second one ends a command that
+// has not returned by then, such as one blocked on a full stdout pipe: the
+// guard releases the pin and exits with exitInterrupted itself. SIGPIPE,
+// as after `stella db lookup ... | head -1`, would end the process and
+// leave the pin behind, so the guard releases the pin and exits with 141
+// at once. While the guard runs, a write to a closed pipe returns EPIPE
 // instead of raising SIGPIPE.
 type pinGuard struct {
 	release func()
@@ -475,22 +512,35 @@ type pinGuard struct {
 	stopped bool
 }
 
-// guardPin starts a pinGuard for release.
-func guardPin(release func()) *pinGuard {
-	g := &pinGuard{release: release, signals: make(chan os.Signal, 1), done: make(chan struct{})}
+// guardPin starts a pinGuard for release. ctx is the command's context,
+// which main cancels on the first SIGINT or SIGTERM.
+func guardPin(ctx context.Context, release func()) *pinGuard {
+	// Two slots, so that a second interrupt sent at once is not lost.
+	g := &pinGuard{release: release, signals: make(chan os.Signal, 2), done: make(chan struct{})}
 	signal.Notify(g.signals, os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
+	// An interrupt before the guard started has cancelled ctx already, so
+	// the next one is the second.
+	interrupted := ctx.Err() != nil
 	go func() {
-		select {
-		case sig := <-g.signals:
-			g.end(sig)
-		case <-g.done:
+		for {
+			select {
+			case sig := <-g.signals:
+				if sig == syscall.SIGPIPE || interrupted {
+					g.end(sig)
+					return
+				}
+				interrupted = true
+			case <-g.done:
+				return
+			}
 		}
 	}()
 	return g
 }
 
-// end releases the pin and exits with exitSignal's status for sig, unless
-// stop was called first.
+// end releases the pin and exits, unless stop was called first. For
+// SIGPIPE it prints nothing and exits with 141. For SIGINT and SIGTERM it
+// prints the interrupt line and exits with exitInterrupted.
 func (g *pinGuard) end(sig os.Signal) {
 	g.mu.Lock()
 	if g.stopped {
@@ -498,11 +548,14 @@ func (g *pinGuard) end(sig os.Signal) {
 		return
 	}
 	g.release()
-	if sig != syscall.SIGPIPE {
-		fmt.Fprintln(os.Stderr, "Interrupted.")
+	code := exitInterrupted
+	if sig == syscall.SIGPIPE {
+		code = exitSignal(sig)
+	} else {
+		fmt.Fprintln(os.Stderr, readOnlyInterruptedMessage)
 	}
 	// mu stays locked, so a concurrent stop waits for the exit.
-	os.Exit(exitSignal(sig))
+	os.Exit(code)
 }
 
 // stop ends the guard; calling it more than once is harmless.

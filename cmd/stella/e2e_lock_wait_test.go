@@ -15,8 +15,8 @@ import (
 	"stella-ops.org/ouk/cas"
 )
 
-// waitingCommand is a stella process started while another process holds
-// the store.
+// waitingCommand is a stella process that runs in the background of a
+// test, such as one started while another process holds the store.
 type waitingCommand struct {
 	args   []string
 	cmd    *exec.Cmd
@@ -29,23 +29,33 @@ type waitingCommand struct {
 // it logs that it waits for the store.
 func (e *env) startWaiting(args ...string) *waitingCommand {
 	e.t.Helper()
-	w := &waitingCommand{args: args, exited: make(chan struct{})}
-	w.cmd = exec.Command(stellaBin, append([]string{"--store", e.store, "--lock-timeout", "10m"}, args...)...)
-	w.cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=", "STELLA_HOME="+e.store)
-	w.cmd.Dir = e.dir
-	w.cmd.Stdout, w.cmd.Stderr = &w.stdout, &w.stderr
-	if err := w.cmd.Start(); err != nil {
+	cmd := exec.Command(stellaBin, append([]string{"--store", e.store, "--lock-timeout", "10m"}, args...)...)
+	w := e.startBackground(cmd, args)
+	waitForLog(e.t, &w.stderr, w.exited, "store is in use by another stella process; waiting for it to finish")
+	return w
+}
+
+// startBackground starts cmd, a stella command line with args, in the
+// test's folder and store, with the variables extraEnv added to its
+// environment. The command is killed at the end of the test if it still
+// runs.
+func (e *env) startBackground(cmd *exec.Cmd, args []string, extraEnv ...string) *waitingCommand {
+	e.t.Helper()
+	w := &waitingCommand{args: args, cmd: cmd, exited: make(chan struct{})}
+	cmd.Env = append(append(os.Environ(), "COSIGN_PASSWORD=", "STELLA_HOME="+e.store), extraEnv...)
+	cmd.Dir = e.dir
+	cmd.Stdout, cmd.Stderr = &w.stdout, &w.stderr
+	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
 	go func() {
-		_ = w.cmd.Wait()
+		_ = cmd.Wait()
 		close(w.exited)
 	}()
 	e.t.Cleanup(func() {
-		_ = w.cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-w.exited
 	})
-	waitForLog(e.t, &w.stderr, w.exited, "store is in use by another stella process; waiting for it to finish")
 	return w
 }
 

@@ -51,3 +51,25 @@ func TestDescribeAffectedRanges(t *testing.T) {
 		}
 	}
 }
+
+func TestDescribeAffectedPackage(t *testing.T) {
+	gitOnly := []vulndb.Range{{Type: "GIT", Repo: "https://example.invalid/app", Events: []vulndb.Event{
+		{Introduced: "0"}, {Fixed: "74ea7cf7a6a27a4eeb2ae24e162bcc942a6706d5"}}}}
+	cases := []struct {
+		name string
+		pkg  vulndb.Package
+		want string
+	}{
+		{"no package", vulndb.Package{}, "(no package) (1 GIT commit range only, not used for version matching)"},
+		{"purl only", vulndb.Package{PURL: "pkg:github/example/app"},
+			"pkg:github/example/app (1 GIT commit range only, not used for version matching)"},
+		{"no name", vulndb.Package{Ecosystem: "npm"}, "npm/(no name) (1 GIT commit range only, not used for version matching)"},
+		{"no ecosystem", vulndb.Package{Name: "app"},
+			"(no ecosystem)/app (1 GIT commit range only, not used for version matching)"},
+	}
+	for _, c := range cases {
+		if got := describeAffected(vulndb.Affected{Package: c.pkg, Ranges: gitOnly}); got != c.want {
+			t.Errorf("%s: describeAffected = %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -173,3 +173,20 @@ func TestLookupJSONWithoutPackage(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupTextWithoutPackage checks that the text of db lookup names an
+// affected entry without a package as such, rather than as a bare "/".
+func TestLookupTextWithoutPackage(t *testing.T) {
+	e := newEnv(t)
+	feed := newOSVFeed(e)
+	feed.add("GHSA-test-nopkg-0002",
+		map[string]any{"ranges": []map[string]any{{"type": "GIT", "repo": "https://git.example.test/nopkg",
+			"events": []map[string]string{event("introduced", "0"), event("fixed", "0123abcd")}}}})
+	feed.importKit(e)
+
+	out := e.must("db", "lookup", "GHSA-test-nopkg-0002")
+	want := "  affects    (no package) (1 GIT commit range only, not used for version matching)\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("db lookup prints\n%s\nwant the line:\n%s", out, want)
+	}
+}

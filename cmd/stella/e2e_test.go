@@ -23,6 +23,7 @@ import (
 var stellaBin string
 
 func TestMain(m *testing.M) {
+	runHeldStellaFromEnv()
 	code := func() int {
 		if bin := os.Getenv("STELLA_BIN"); bin != "" {
 			stellaBin = bin

@@ -150,11 +150,14 @@ func interruptedMessage(cmd *cobra.Command, err error) string {
 			"from the store; the active kit and the kits gc keeps are intact. Run the same command again to " +
 			"finish, or `stella ouk gc --dry-run` to list the kits it keeps."
 	case "verify", "inspect", "status", "history", "lookup", "scan":
-		// These open the store, if at all, only for reading.
-		return "Interrupted: this command changes nothing; run it again for its result."
+		return readOnlyInterruptedMessage
 	}
 	return "Interrupted: the active kit is unchanged; run the same command again to finish the work."
 }
+
+// readOnlyInterruptedMessage is the line of an interrupted command that
+// opens the store, if at all, only for reading.
+const readOnlyInterruptedMessage = "Interrupted: this command changes nothing; run it again for its result."
 
 // flagIsTrue reports whether cmd has the boolean flag name and it is set.
 func flagIsTrue(cmd *cobra.Command, name string) bool {

@@ -227,6 +227,11 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 	}
 	present := vulndb.NewCPESet(cpes)
 	for i, p := range pkgs {
+		if err := ctx.Err(); err != nil {
+			// Interrupted: main prints the failure, and the deferred
+			// release drops the pin first.
+			return nil, 0, err
+		}
 		res, err := scanPackage(a.db, p, lookups[i], present)
 		if err != nil {
 			return nil, 0, err

@@ -32,8 +32,9 @@ const (
 // openStore opens the content store, creating the store folder on first use.
 // With wait above zero it waits that long for another process to release
 // the store, so short commands queue behind each other. Cancelling ctx ends
-// that wait with an error that wraps context.Canceled (see
-// storeWaitInterruptedError).
+// that wait with a *storeWaitInterruptedError, which wraps
+// context.Canceled. A ctx that is done before any wait gives an error
+// wrapping context.Canceled alone.
 func (g *globalOptions) openStore(ctx context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
 	return g.openStoreCache(ctx, log, wait, 0)
 }
@@ -91,10 +92,13 @@ func (g *globalOptions) openStoreWith(ctx context.Context, opts cas.Options) (*c
 	if errors.Is(err, errdef.ErrStoreInUse) {
 		return nil, "", storeInUseError(dir, opts.LockWait, err)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		// cas.OpenContext returns a context error only before it takes
-		// the store.
+	if errors.As(err, new(*cas.WaitStoppedError)) {
 		return nil, "", &storeWaitInterruptedError{err: err}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// Interrupted before the open could wait for the store, such as
+		// while a scan read its SBOM: main prints the command's own line.
+		return nil, "", err
 	}
 	if opts.MustExist && errors.Is(err, errdef.ErrNotFound) {
 		if _, statErr := os.Stat(filepath.Join(dir, storeDBDir)); errors.Is(statErr, fs.ErrNotExist) {
