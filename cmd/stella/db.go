@@ -418,7 +418,10 @@ func describeRange(ecosystem string, r vulndb.Range) []string {
 				open, lo = true, ev.Introduced
 			}
 		case ev.Fixed != "" && open:
-			parts = append(parts, rangeText(lo, "<"+ev.Fixed))
+			// "introduced 1.0, fixed 1.0" spans no version.
+			if ev.Fixed != lo {
+				parts = append(parts, rangeText(lo, "<"+ev.Fixed))
+			}
 			open = false
 		case ev.LastAffected != "" && open:
 			parts = append(parts, rangeText(lo, "<="+ev.LastAffected))

@@ -43,6 +43,12 @@ func TestDescribeAffectedRanges(t *testing.T) {
 			"PyPI/requests >=1.0.0"},
 		{"fixed only", []vulndb.Range{{Type: "ECOSYSTEM", Events: []vulndb.Event{{Fixed: "2.0.0"}}}},
 			"PyPI/requests (no version inside its ranges)"},
+		{"empty span", []vulndb.Range{{Type: "ECOSYSTEM", Events: []vulndb.Event{
+			{Introduced: "1.0"}, {Fixed: "1.0"}, {Introduced: "2.0"}, {Fixed: "2.1"}}}},
+			"PyPI/requests >=2.0 <2.1"},
+		{"fixed and introduced again", []vulndb.Range{{Type: "ECOSYSTEM", Events: []vulndb.Event{
+			{Introduced: "0"}, {Fixed: "1.0"}, {Introduced: "1.0"}, {Fixed: "1.0.1"}}}},
+			"PyPI/requests <1.0, >=1.0 <1.0.1"},
 	}
 	for _, c := range cases {
 		got := describeAffected(vulndb.Affected{Package: pkg, Ranges: c.ranges})
