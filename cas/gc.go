@@ -209,8 +209,9 @@ func (s *Store) gcRoots(ctx context.Context, opts GCOptions, now time.Time,
 			continue
 		}
 		// A kit an earlier gc removed is gone for good: it takes no place
-		// among the kits kept.
-		stored, err := s.has(rec.Digest)
+		// among the kits kept. So does one that an interrupted import
+		// stored in part again, which no rollback could activate.
+		stored, err := s.KitComplete(ctx, rec.Digest)
 		if err != nil {
 			return nil, err
 		}
@@ -320,6 +321,35 @@ func (s *Store) taggedDigests() ([]gcRoot, error) {
 		return nil
 	})
 	return out, err
+}
+
+// KitComplete reports whether the store holds the blob d and every blob
+// that it and its manifests reach, as for a kit whose import finished. A
+// kit that gc removed, or that an interrupted import stored in part, is
+// not complete.
+func (s *Store) KitComplete(ctx context.Context, d digest.Digest) (bool, error) {
+	seen := map[digest.Digest]bool{}
+	queue := []digest.Digest{d}
+	for len(queue) > 0 {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		next := queue[0]
+		queue = queue[1:]
+		if seen[next] {
+			continue
+		}
+		seen[next] = true
+		m, err := s.meta(next)
+		if errors.Is(err, errdef.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		queue = append(queue, m.Children...)
+	}
+	return true, nil
 }
 
 // mark returns every stored digest reachable from roots.

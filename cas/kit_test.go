@@ -261,3 +261,53 @@ func TestGCSkipsRemovedHistory(t *testing.T) {
 		t.Errorf("kept kits %v, want the active kit and kit 2 only", kept)
 	}
 }
+
+func TestGCSkipsPartlyStoredHistory(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{ChunkSize: 512})
+	ctx := context.Background()
+	var kits []*testGraph
+	activate := func(i int) {
+		g := pushKit(t, s, uint64(1000*(i+1)))
+		kits = append(kits, g)
+		if err := s.Activate(ctx, KitRecord{Digest: g.index.Digest, Sequence: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	activate(0)
+	activate(1)
+	if _, err := s.GC(ctx, GCOptions{KeepHistory: -1}); err != nil {
+		t.Fatal(err)
+	}
+	// An interrupted import of kit 0 stores its manifests again, but not
+	// its first layer.
+	for _, b := range kits[0].blobs {
+		if b.desc.Digest == kits[0].layer1.Digest {
+			continue
+		}
+		desc := b.desc
+		desc.MediaType = ""
+		if err := s.Push(ctx, desc, bytesReader(b.data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+			t.Fatal(err)
+		}
+	}
+	activate(2)
+
+	for i, want := range []bool{false, true, true} {
+		complete, err := s.KitComplete(ctx, kits[i].index.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if complete != want {
+			t.Errorf("KitComplete(kit %d) = %v, want %v", i, complete, want)
+		}
+	}
+	// History, newest first: 2 (active), 1, then 0, stored in part.
+	rep, err := s.GC(ctx, GCOptions{KeepHistory: 3, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := rep.KeptKits
+	if len(kept) != 2 || kept[0] != kits[2].index.Digest || kept[1] != kits[1].index.Digest {
+		t.Errorf("kept kits %v, want the active kit and kit 1 only", kept)
+	}
+}

@@ -116,8 +116,10 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 
 	if len(candidates) == 0 {
 		return fmt.Errorf("kit %s (%s): the store contains no signature of it, as for a kit imported with "+
-			"--insecure-skip-signature, so no trusted key vouches for it. Pass --insecure-skip-signature to "+
-			"%s it anyway: %w", bm.meta.Version, bm.desc.Digest, action.Verb, errdef.ErrSignature)
+			"--insecure-skip-signature, or one that gc removed and an interrupted import stored again in "+
+			"part, so no trusted key vouches for it. Import the kit's file again to bring back its signature, "+
+			"or pass --insecure-skip-signature to %s it anyway: %w", bm.meta.Version, bm.desc.Digest, action.Verb,
+			errdef.ErrSignature)
 	}
 
 	// A key that came from the keys folder was removed from there, which

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -306,5 +308,69 @@ func TestImportRecordsAbsoluteKeyPath(t *testing.T) {
 	e.must("ouk", "import", "--key", rel, kit)
 	if st := e.status(); st.Active == nil || st.Active.SignedBy != e.pub {
 		t.Errorf("status signedBy = %+v, want the absolute path %s", st.Active, e.pub)
+	}
+}
+
+// TestPartlyStoredKitNotInStore checks that a kit that gc removed and an
+// interrupted import then stored in part counts as not in the store: in
+// the history, and for a rollback, which would fail on its missing blobs.
+func TestPartlyStoredKitNotInStore(t *testing.T) {
+	e := newEnv(t)
+	first := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
+	e.importJSON(first)
+	e.importJSON(e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2"))
+	e.must("ouk", "gc", "--keep", "0")
+
+	// A copy cut short at its first DB layer stores the manifests and
+	// signatures, which come first, but not the layer.
+	var info struct {
+		DBLayers []struct {
+			Digest string `json:"digest"`
+		} `json:"dbLayers"`
+	}
+	if err := json.Unmarshal([]byte(e.must("ouk", "inspect", "-o", "json", first)), &info); err != nil {
+		t.Fatal(err)
+	}
+	if len(info.DBLayers) == 0 {
+		t.Fatal("the kit has no DB layer")
+	}
+	raw, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layerName := "blobs/sha256/" + strings.TrimPrefix(info.DBLayers[0].Digest, "sha256:")
+	cut := filepath.Join(e.dir, "cut.tar")
+	if err := os.WriteFile(cut, raw[:tarEntryOffset(t, raw, layerName)], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run("ouk", "import", "--key", e.pub, "--allow-downgrade", cut); r.code == 0 {
+		t.Fatal("import of a cut kit file succeeded")
+	}
+	for _, h := range e.history() {
+		if h.Version == "1.0.0" && h.InStore {
+			t.Error("history counts the kit stored in part as in the store")
+		}
+	}
+	r := e.run("ouk", "rollback")
+	if r.code == 0 || !strings.Contains(r.stderr, "no other kit of the history is still in the store") {
+		t.Errorf("rollback to a kit stored in part: exit %d, stderr %q; want the kit named as removed", r.code, r.stderr)
+	}
+}
+
+// tarEntryOffset returns the offset in the tar file raw of the header of
+// the entry name.
+func tarEntryOffset(t *testing.T, raw []byte, name string) int {
+	t.Helper()
+	r := bytes.NewReader(raw)
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			t.Fatalf("finding %s in the kit: %v", name, err)
+		}
+		if hdr.Name == name {
+			// The reader has read the 512-byte header block.
+			return len(raw) - r.Len() - 512
+		}
 	}
 }

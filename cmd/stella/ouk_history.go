@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -10,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/cas"
-	"stella-ops.org/ouk/internal/errdef"
 )
 
 func newHistoryCommand(g *globalOptions) *cobra.Command {
@@ -35,11 +33,14 @@ func newHistoryCommand(g *globalOptions) *cobra.Command {
 			}
 			entries := make([]historyEntry, len(hist))
 			for i, h := range hist {
-				_, err := store.Stat(ctx, h.Digest)
-				if err != nil && !errors.Is(err, errdef.ErrNotFound) {
+				// A kit that an interrupted import stored in part again
+				// after gc removed it is not in the store: no rollback
+				// could activate it.
+				complete, err := store.KitComplete(ctx, h.Digest)
+				if err != nil {
 					return err
 				}
-				entries[i] = historyEntry{KitRecord: h, InStore: err == nil}
+				entries[i] = historyEntry{KitRecord: h, InStore: complete}
 			}
 			if out.json() {
 				return writeJSON(cmd.OutOrStdout(), entries)

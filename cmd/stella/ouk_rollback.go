@@ -178,12 +178,14 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 				continue
 			}
 			// gc removes the kits beyond its --keep count; the previous
-			// kit still in the store is the one to return to.
-			if _, err := store.Stat(ctx, h.Digest); errors.Is(err, errdef.ErrNotFound) {
+			// kit still whole in the store is the one to return to.
+			complete, err := store.KitComplete(ctx, h.Digest)
+			if err != nil {
+				return "", err
+			}
+			if !complete {
 				removed = append(removed, h)
 				continue
-			} else if err != nil {
-				return "", err
 			}
 			return h.Digest, nil
 		}
@@ -217,12 +219,14 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 			// its switch, finds its kit active and changes nothing.
 			return m.Digest, nil
 		}
-		if _, err := store.Stat(ctx, m.Digest); errors.Is(err, errdef.ErrNotFound) {
-			return "", fmt.Errorf("kit %s (%s) is no longer in the store, because gc removes kits beyond its --keep count; "+
-				"import that kit's file again to return to it, with --allow-downgrade when it is older than the active kit: %w",
-				printable(m.Version), m.Digest, errdef.ErrNotFound)
-		} else if err != nil {
+		complete, err := store.KitComplete(ctx, m.Digest)
+		if err != nil {
 			return "", err
+		}
+		if !complete {
+			return "", fmt.Errorf("kit %s (%s) is no longer whole in the store, because gc removes kits beyond its --keep "+
+				"count; import that kit's file again to return to it, with --allow-downgrade when it is older than the "+
+				"active kit: %w", printable(m.Version), m.Digest, errdef.ErrNotFound)
 		}
 		return m.Digest, nil
 	}
