@@ -163,6 +163,9 @@ write, such as one on a read-only mount, prints a warning and does not count.`,
 				sortFindingsBySeverity(rep.Findings)
 			}
 			if err := sleepContext(cmd.Context(), delay); err != nil {
+				if rep.Quota != nil && rep.Quota.NotCounted == "" {
+					return &countedScanInterruptedError{err: err}
+				}
 				return err
 			}
 			if out.json() {
@@ -811,6 +814,14 @@ func purlHasVersion(purl string) bool {
 	}
 	return strings.Contains(purl, "@")
 }
+
+// countedScanInterruptedError is the error of a scan that a signal stopped
+// while the quota slowed it down, after the scan was counted. It wraps the
+// context error, for exit code 130.
+type countedScanInterruptedError struct{ err error }
+
+func (e *countedScanInterruptedError) Error() string { return e.err.Error() }
+func (e *countedScanInterruptedError) Unwrap() error { return e.err }
 
 // sleepContext waits for d, or until ctx is cancelled, and then returns
 // ctx's error, so that Ctrl-C ends the slowdown of a scan over its quota.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,5 +24,16 @@ func TestSleepContextEndsOnCancel(t *testing.T) {
 	}
 	if err := sleepContext(context.Background(), 0); err != nil {
 		t.Errorf("sleepContext(0) = %v, want nil", err)
+	}
+}
+
+func TestInterruptedCountedScanMessage(t *testing.T) {
+	scan := newScanCommand(&globalOptions{})
+	msg := interruptedMessage(scan, &countedScanInterruptedError{err: context.Canceled})
+	if !strings.Contains(msg, "counted against today's quota already") {
+		t.Errorf("message of a scan interrupted after it was counted: %q, want it to say the scan counted", msg)
+	}
+	if msg := interruptedMessage(scan, context.Canceled); strings.Contains(msg, "quota") {
+		t.Errorf("message of a scan interrupted before it was counted mentions the quota: %q", msg)
 	}
 }
