@@ -42,6 +42,12 @@ func main() {
 	stdout := &countingWriter{w: os.Stdout}
 	root.SetOut(stdout)
 	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil && stdout.err != nil {
+		// Commands that print text do not check each write, so a full
+		// disk under a redirected stdout would otherwise pass as success.
+		err = fmt.Errorf("writing the output to stdout: %w; check where stdout goes, such as a full volume "+
+			"under a redirected file", stdout.err)
+	}
 	if err == nil {
 		return
 	}
@@ -180,11 +186,16 @@ func (e loggedError) Unwrap() error { return e.err }
 type countingWriter struct {
 	w io.Writer
 	n int64
+	// err is the first write error.
+	err error
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 
