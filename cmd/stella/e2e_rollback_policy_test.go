@@ -316,29 +316,44 @@ func TestImportRecordsAbsoluteKeyPath(t *testing.T) {
 // the history, and for a rollback, which would fail on its missing blobs.
 func TestPartlyStoredKitNotInStore(t *testing.T) {
 	e := newEnv(t)
-	first := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
-	e.importJSON(first)
-	e.importJSON(e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2"))
-	e.must("ouk", "gc", "--keep", "0")
-
-	// A copy cut short at its first DB layer stores the manifests and
-	// signatures, which come first, but not the layer.
-	var info struct {
-		DBLayers []struct {
-			Digest string `json:"digest"`
-		} `json:"dbLayers"`
-	}
-	if err := json.Unmarshal([]byte(e.must("ouk", "inspect", "-o", "json", first)), &info); err != nil {
+	// The first kit has a record of its own, so its DB layers differ
+	// from the second kit's and gc removes them.
+	extra := filepath.Join(e.dir, "extra")
+	if err := os.MkdirAll(extra, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if len(info.DBLayers) == 0 {
-		t.Fatal("the kit has no DB layer")
+	record := `{"id":"STELLA-TEST-0001","modified":"2026-01-01T00:00:00Z","affected":[{"package":` +
+		`{"ecosystem":"npm","name":"stella-test-only"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.0.0"}]}]}]}`
+	if err := os.WriteFile(filepath.Join(extra, "STELLA-TEST-0001.json"), []byte(record), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1", "--feed", "osv="+extra)
+	second := e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2")
+	e.importJSON(first)
+	e.importJSON(second)
+	e.must("ouk", "gc", "--keep", "0")
+
+	// A copy cut short at a DB layer of its own stores the manifests and
+	// signatures, which come before every layer, but not that layer.
+	kept := map[string]bool{}
+	for _, d := range e.dbLayerDigests(second) {
+		kept[d] = true
+	}
+	layer := ""
+	for _, d := range e.dbLayerDigests(first) {
+		if !kept[d] {
+			layer = d
+			break
+		}
+	}
+	if layer == "" {
+		t.Fatal("the first kit has no DB layer of its own")
 	}
 	raw, err := os.ReadFile(first)
 	if err != nil {
 		t.Fatal(err)
 	}
-	layerName := "blobs/sha256/" + strings.TrimPrefix(info.DBLayers[0].Digest, "sha256:")
+	layerName := "blobs/sha256/" + strings.TrimPrefix(layer, "sha256:")
 	cut := filepath.Join(e.dir, "cut.tar")
 	if err := os.WriteFile(cut, raw[:tarEntryOffset(t, raw, layerName)], 0o644); err != nil {
 		t.Fatal(err)
@@ -373,4 +388,23 @@ func tarEntryOffset(t *testing.T, raw []byte, name string) int {
 			return len(raw) - r.Len() - 512
 		}
 	}
+}
+
+// dbLayerDigests returns the digests of the DB layers of the kit file kit,
+// as inspect lists them.
+func (e *env) dbLayerDigests(kit string) []string {
+	e.t.Helper()
+	var info struct {
+		DBLayers []struct {
+			Digest string `json:"digest"`
+		} `json:"dbLayers"`
+	}
+	if err := json.Unmarshal([]byte(e.must("ouk", "inspect", "-o", "json", kit)), &info); err != nil {
+		e.t.Fatal(err)
+	}
+	out := make([]string, len(info.DBLayers))
+	for i, l := range info.DBLayers {
+		out[i] = l.Digest
+	}
+	return out
 }
