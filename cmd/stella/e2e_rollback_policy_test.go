@@ -335,13 +335,13 @@ func TestPartlyStoredKitNotInStore(t *testing.T) {
 
 	// A copy cut short at a DB layer of its own stores the manifests and
 	// signatures, which come before every layer, but not that layer.
-	kept := map[string]bool{}
+	secondLayers := map[string]bool{}
 	for _, d := range e.dbLayerDigests(second) {
-		kept[d] = true
+		secondLayers[d] = true
 	}
 	layer := ""
 	for _, d := range e.dbLayerDigests(first) {
-		if !kept[d] {
+		if !secondLayers[d] {
 			layer = d
 			break
 		}
