@@ -28,6 +28,8 @@ const configDocs = `the "Site settings" section of docs/operations.md`
 type config struct {
 	// Quota overrides fields of the scan quota policy.
 	Quota *quota.Policy `json:"quota,omitempty"`
+	// path is the file the settings came from, for messages.
+	path string
 }
 
 // loadConfig reads <storeDir>/config.yaml; a missing file gives the defaults.
@@ -40,7 +42,7 @@ func loadConfig(storeDir string) (config, error) {
 	if err != nil {
 		return config{}, fmt.Errorf("reading settings: %w", err)
 	}
-	cfg := config{}
+	cfg := config{path: path}
 	if err := decodeYAMLFile(raw, &cfg); err != nil {
 		return config{}, fmt.Errorf("settings file %s: %v; fix the file or remove it, and see %s for its keys",
 			path, err, configDocs)
@@ -282,7 +284,8 @@ func (c config) quotaPolicy() (quota.Policy, error) {
 		p.SlowdownFraction = o.SlowdownFraction
 	}
 	if err := p.Validate(); err != nil {
-		return p, fmt.Errorf("settings file %s: %w", configFile, err)
+		return p, fmt.Errorf("settings file %s: %w; fix the value or remove it, and see %s for the keys",
+			c.path, err, configDocs)
 	}
 	return p, nil
 }

@@ -273,3 +273,24 @@ func TestScanWithBadStoreKey(t *testing.T) {
 		t.Errorf("scan with an unreadable --quota-key succeeded")
 	}
 }
+
+// TestScanInvalidQuotaSetting checks that a quota value out of range in
+// the settings file stops the scan with a message that names the file by
+// its full path, in the store folder.
+func TestScanInvalidQuotaSetting(t *testing.T) {
+	e, sbom := scanEnv(t)
+	settings := filepath.Join(e.store, "config.yaml")
+	if err := os.WriteFile(settings, []byte("quota:\n  slowdownFraction: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("scan", "--sbom", sbom)
+	if r.code == 0 {
+		t.Fatal("scan with slowdownFraction 2 succeeded")
+	}
+	if !strings.Contains(r.stderr, settings) || !strings.Contains(r.stderr, "slowdown fraction 2") {
+		t.Errorf("scan with slowdownFraction 2: stderr %q, want the file %s and the value named", r.stderr, settings)
+	}
+	if r.stdout != "" {
+		t.Errorf("scan with an invalid setting printed a report: %q", r.stdout)
+	}
+}

@@ -199,6 +199,15 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 		return nil, 0, err
 	}
 	defer store.Close()
+	// A settings file that the quota step would reject stops the scan
+	// before the lookups rather than after them.
+	cfg, err := loadConfig(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	if _, err := cfg.quotaPolicy(); err != nil {
+		return nil, 0, err
+	}
 	a, err := openActiveDB(ctx, store)
 	if err != nil {
 		return nil, 0, err
