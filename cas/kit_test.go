@@ -236,13 +236,7 @@ func TestGCSkipsRemovedHistory(t *testing.T) {
 	s := openTest(t, t.TempDir(), Options{ChunkSize: 512})
 	ctx := context.Background()
 	var kits []*testGraph
-	activate := func(i int) {
-		g := pushKit(t, s, uint64(1000*(i+1)))
-		kits = append(kits, g)
-		if err := s.Activate(ctx, KitRecord{Digest: g.index.Digest, Sequence: int64(i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	activate := func(i int) { kits = append(kits, pushAndActivate(t, s, i)) }
 	activate(0)
 	activate(1)
 	activate(2)
@@ -262,17 +256,14 @@ func TestGCSkipsRemovedHistory(t *testing.T) {
 	}
 }
 
+// TestGCSkipsPartlyStoredHistory checks that a removed kit whose blobs an
+// interrupted import stored again in part takes no place among the kept
+// history kits.
 func TestGCSkipsPartlyStoredHistory(t *testing.T) {
 	s := openTest(t, t.TempDir(), Options{ChunkSize: 512})
 	ctx := context.Background()
 	var kits []*testGraph
-	activate := func(i int) {
-		g := pushKit(t, s, uint64(1000*(i+1)))
-		kits = append(kits, g)
-		if err := s.Activate(ctx, KitRecord{Digest: g.index.Digest, Sequence: int64(i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	activate := func(i int) { kits = append(kits, pushAndActivate(t, s, i)) }
 	activate(0)
 	activate(1)
 	if _, err := s.GC(ctx, GCOptions{KeepHistory: -1}); err != nil {
@@ -306,8 +297,19 @@ func TestGCSkipsPartlyStoredHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept := rep.KeptKits
-	if len(kept) != 2 || kept[0] != kits[2].index.Digest || kept[1] != kits[1].index.Digest {
-		t.Errorf("kept kits %v, want the active kit and kit 1 only", kept)
+	keptKits := rep.KeptKits
+	if len(keptKits) != 2 || keptKits[0] != kits[2].index.Digest || keptKits[1] != kits[1].index.Digest {
+		t.Errorf("kept kits %v, want the active kit and kit 1 only", keptKits)
 	}
+}
+
+// pushAndActivate stores kit i of a test history and activates it with
+// sequence i.
+func pushAndActivate(t *testing.T, s *Store, i int) *testGraph {
+	t.Helper()
+	g := pushKit(t, s, uint64(1000*(i+1)))
+	if err := s.Activate(context.Background(), KitRecord{Digest: g.index.Digest, Sequence: int64(i)}); err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

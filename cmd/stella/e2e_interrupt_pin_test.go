@@ -87,9 +87,9 @@ func assertNoPinLeft(t *testing.T, e *env) {
 }
 
 // TestInterruptAfterPin checks that a lookup or scan interrupted while it
-// holds its pin on the active kit releases it and ends like any other
-// interrupted command: exit code 130 for SIGINT and SIGTERM alike, its line
-// on stderr and, with -o json, the failure object on stdout.
+// holds its pin on the active kit releases the pin and ends like any other
+// interrupted command. It exits 130 for SIGINT and SIGTERM alike and prints
+// its line on stderr, and with -o json the failure object on stdout.
 func TestInterruptAfterPin(t *testing.T) {
 	e, sbom := newScanEnv(t)
 	noEnvFile := filepath.Join(e.dir, "none.env")

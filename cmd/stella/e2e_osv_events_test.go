@@ -161,7 +161,7 @@ func TestLookupJSONWithoutPackage(t *testing.T) {
 	if len(recs) != 1 || len(recs[0].Affected) != 2 {
 		t.Fatalf("db lookup output has no record with two affected entries:\n%s", out)
 	}
-	// The merge sorts the entries, so each is told by its range type.
+	// The merge sorts the entries, so each is identified by its range type.
 	for _, a := range recs[0].Affected {
 		p, hasPackage := a["package"]
 		isGIT := strings.Contains(string(a["ranges"]), `"GIT"`)

@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/cas"
@@ -32,15 +33,21 @@ func newHistoryCommand(g *globalOptions) *cobra.Command {
 				return fmt.Errorf("reading history: %w", err)
 			}
 			entries := make([]historyEntry, len(hist))
+			// A kit activated more than once has one entry per activation,
+			// and its graph is walked once.
+			complete := map[digest.Digest]bool{}
 			for i, h := range hist {
 				// A kit that an interrupted import stored in part again
-				// after gc removed it is not in the store: no rollback
-				// could activate it.
-				complete, err := store.KitComplete(ctx, h.Digest)
-				if err != nil {
-					return err
+				// after gc removed it is not in the store, because no
+				// rollback could activate it.
+				whole, checked := complete[h.Digest]
+				if !checked {
+					if whole, err = store.KitComplete(ctx, h.Digest); err != nil {
+						return err
+					}
+					complete[h.Digest] = whole
 				}
-				entries[i] = historyEntry{KitRecord: h, InStore: complete}
+				entries[i] = historyEntry{KitRecord: h, InStore: whole}
 			}
 			if out.json() {
 				return writeJSON(cmd.OutOrStdout(), entries)

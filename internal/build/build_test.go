@@ -165,12 +165,7 @@ func TestBuildWithBaseAddsNoEmptyLayer(t *testing.T) {
 
 func TestBuildRejectsSequenceNotAboveBase(t *testing.T) {
 	dir := t.TempDir()
-	base := filepath.Join(dir, "base.tar")
-	baseOpts := fixtureOptions(t, base)
-	baseOpts.Sequence = 10
-	if _, err := Build(context.Background(), baseOpts); err != nil {
-		t.Fatal(err)
-	}
+	base := buildBase(t, dir, 10)
 	cases := []struct {
 		name     string
 		sequence int64
@@ -261,12 +256,7 @@ func TestBuildCreatesOutputFolders(t *testing.T) {
 // no temporary file behind.
 func TestBuildDeltaFailureWritesNeither(t *testing.T) {
 	dir := t.TempDir()
-	base := filepath.Join(dir, "base.tar")
-	baseOpts := fixtureOptions(t, base)
-	baseOpts.Sequence = 1
-	if _, err := Build(context.Background(), baseOpts); err != nil {
-		t.Fatal(err)
-	}
+	base := buildBase(t, dir, 1)
 	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -365,12 +355,7 @@ func TestBuildChecksImageRefDigest(t *testing.T) {
 // rather than the earlier delta beside a kit it does not belong to.
 func TestBuildDeltaKilledBetweenRenames(t *testing.T) {
 	dir := t.TempDir()
-	base := filepath.Join(dir, "base.tar")
-	baseOpts := fixtureOptions(t, base)
-	baseOpts.Sequence = 1
-	if _, err := Build(context.Background(), baseOpts); err != nil {
-		t.Fatal(err)
-	}
+	base := buildBase(t, dir, 1)
 	opts := fixtureOptions(t, filepath.Join(dir, "next.tar"))
 	opts.Version, opts.Sequence, opts.Base = "1.0.1", 2, base
 	opts.DeltaOutput = filepath.Join(dir, "next.delta.tar")
@@ -394,4 +379,17 @@ func TestBuildDeltaKilledBetweenRenames(t *testing.T) {
 	if _, err := os.Stat(opts.DeltaOutput); err != nil {
 		t.Errorf("new delta not written: %v", err)
 	}
+}
+
+// buildBase builds a kit of the fixture feeds with sequence as base.tar in
+// dir and returns its path.
+func buildBase(t *testing.T, dir string, sequence int64) string {
+	t.Helper()
+	base := filepath.Join(dir, "base.tar")
+	opts := fixtureOptions(t, base)
+	opts.Sequence = sequence
+	if _, err := Build(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	return base
 }
