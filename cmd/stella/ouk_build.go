@@ -250,16 +250,29 @@ func printBuildSummary(w io.Writer, res *build.Result, overlay bool) {
 	}
 	if len(s.WarningReasons) > 0 {
 		reasons := make([]string, 0, len(s.WarningReasons))
-		for r, n := range s.WarningReasons {
-			reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
+		for r := range s.WarningReasons {
+			reasons = append(reasons, r)
 		}
 		sort.Strings(reasons)
-		fmt.Fprintf(w, "Kept with warnings: %s (lookups report these records as possibly affected; -v names them)\n",
-			strings.Join(reasons, ", "))
+		for i, r := range reasons {
+			reasons[i] = fmt.Sprintf("%s %d", r, s.WarningReasons[r])
+			if effect := warningEffects[r]; effect != "" {
+				reasons[i] += " (" + effect + ")"
+			}
+		}
+		fmt.Fprintf(w, "Kept with warnings: %s; -v names each record and its problem\n", strings.Join(reasons, ", "))
 	}
 	if overlay {
 		fmt.Fprintf(w, "Changes from the base kit: %d changed, %d removed\n", s.Changed, s.Removed)
 	}
+}
+
+// warningEffects are the effects of each build warning reason on lookups
+// and scans, as the build summary prints them.
+var warningEffects = map[string]string{
+	"unparsed-range-version": "lookups report these records as possibly affected",
+	"purl-mismatch":          "lookups use the ecosystem and name, not the purl",
+	"unresolved-package":     "no purl lookup or scan matches those packages",
 }
 
 // withBuildHint adds the command-line fix to the errors of the DB's

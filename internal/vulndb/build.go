@@ -105,7 +105,8 @@ type Summary struct {
 	SkipReasons map[string]int `json:"skipReasons,omitempty"`
 	// Warnings is the number of accepted source records that lookups
 	// cannot fully evaluate, and WarningReasons counts them by reason,
-	// such as "unparsed-range-version".
+	// such as "unparsed-range-version". A record with warnings of two
+	// reasons counts once in Warnings and once under each reason.
 	Warnings       int            `json:"warnings"`
 	WarningReasons map[string]int `json:"warningReasons,omitempty"`
 	// Errors holds the first rejected-record messages, each naming the
@@ -243,16 +244,18 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 		info := SourceInfo{Kind: f.Kind, Name: f.Name, Path: f.Path, Input: f.input(),
 			Ecosystems: map[string]int{}}
 		var snapshot string
-		warned := 0
+		warned := map[string][]string{} // record IDs by warning reason
 		fr := &feedReader{
 			feed: f,
 			log:  opts.Logger,
-			warn: func(e *RecordError) {
-				warned++
+			warn: func(errs []*RecordError) {
 				sum.Warnings++
-				sum.WarningReasons[e.Reason]++
-				opts.Logger.Info("record kept with a range that lookups cannot evaluate", "feed", f.Kind,
-					"file", e.File, "record", e.Record, "reason", e.Reason, "error", e.Err)
+				for _, e := range errs {
+					sum.WarningReasons[e.Reason]++
+					warned[e.Reason] = append(warned[e.Reason], e.Record)
+					opts.Logger.Info("record kept with a warning", "feed", f.Kind,
+						"file", e.File, "record", e.Record, "reason", e.Reason, "error", e.Err)
+				}
 			},
 			emit: func(s source) {
 				srcs = append(srcs, s)
@@ -290,11 +293,7 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 		}
 		opts.Logger.Info("read feed", "feed", f.source(), "path", f.Path,
 			"records", info.Records, "skipped", info.Skipped)
-		if warned > 0 {
-			opts.Logger.Warn("records have range versions that their ecosystem cannot parse; "+
-				"lookups may report them as possibly affected, and -v lists them",
-				"feed", f.source(), "records", warned, "reason", reasonUnparsedRange)
-		}
+		logFeedWarnings(opts.Logger, f, warned)
 		if info.Records == 0 {
 			return nil, sum, emptyFeedError(f, info.Skipped, fr.emptyFiles)
 		}
@@ -303,6 +302,39 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 		sum.Sources = append(sum.Sources, info)
 	}
 	return srcs, sum, nil
+}
+
+// feedWarnings are the messages that logFeedWarnings logs per warning reason.
+var feedWarnings = map[string]string{
+	reasonUnparsedRange: "records have range versions that their ecosystem cannot parse; " +
+		"lookups may report them as possibly affected, and -v lists them",
+	reasonPURLMismatch: "records have packages whose purl names another package than their ecosystem and name; " +
+		"lookups use the ecosystem and name, and -v names each package",
+	reasonUnresolvedPackage: "records have packages whose ecosystem or name is missing and cannot be read from a purl, " +
+		"so no purl lookup or scan matches those packages; give them an ecosystem and name in the feed copy, " +
+		"and -v names each package",
+}
+
+// maxLoggedIDs bounds the record IDs that logFeedWarnings names per reason.
+const maxLoggedIDs = 10
+
+// logFeedWarnings logs one warning per reason for the records of feed f
+// that were kept with warnings, naming the first record IDs. warned holds
+// the record IDs by reason.
+func logFeedWarnings(logger *slog.Logger, f Feed, warned map[string][]string) {
+	reasons := make([]string, 0, len(warned))
+	for r := range warned {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	for _, r := range reasons {
+		ids := warned[r]
+		listed := strings.Join(ids[:min(len(ids), maxLoggedIDs)], ",")
+		if len(ids) > maxLoggedIDs {
+			listed += fmt.Sprintf(" and %d more", len(ids)-maxLoggedIDs)
+		}
+		logger.Warn(feedWarnings[r], "feed", f.source(), "records", len(ids), "reason", r, "ids", listed)
+	}
 }
 
 // tooLargeError stops a build at records of feed f that no import could

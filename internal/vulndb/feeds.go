@@ -128,9 +128,9 @@ type feedReader struct {
 	feed   Feed
 	emit   func(source)
 	reject func(*RecordError)
-	// warn, when set, receives a record that is kept but that lookups
-	// cannot fully evaluate.
-	warn func(*RecordError)
+	// warn, when set, receives the warnings of one record that is kept
+	// but that lookups cannot fully evaluate, one per reason.
+	warn func([]*RecordError)
 	log  *slog.Logger // may be nil
 	// emptyFiles lists the files that decoded without error but contain
 	// no record, such as "[]" or an NVD page without vulnerabilities.
@@ -359,11 +359,16 @@ func (fr *feedReader) parse(name string, data []byte) {
 		fr.reject(e)
 	}
 	for _, s := range srcs {
-		if bad := unparsedRangeVersions(&s.rec); len(bad) > 0 && fr.warn != nil {
-			fr.warn(&RecordError{File: name, Record: s.rec.ID, Reason: reasonUnparsedRange,
+		warnings := s.warnings
+		if bad := unparsedRangeVersions(&s.rec); len(bad) > 0 {
+			warnings = append(warnings, &RecordError{File: name, Record: s.rec.ID, Reason: reasonUnparsedRange,
 				Err: fmt.Errorf("range versions %s are not valid in their version order, "+
 					"so lookups may report the record as possibly affected", strings.Join(bad, ", "))})
 		}
+		if len(warnings) > 0 && fr.warn != nil {
+			fr.warn(warnings)
+		}
+		s.warnings = nil
 		s.feed = fr.feed.Kind
 		if fr.feed.Kind == FeedRegional {
 			s.catalogue = fr.feed.Name
@@ -485,7 +490,11 @@ func parseOSVRecord(name, pos string, raw []byte) (source, *RecordError) {
 		}
 		return source{}, &RecordError{File: name, Record: id, Reason: err.reason, Err: err}
 	}
-	return source{rec: r, origModified: orig}, nil
+	s := source{rec: r, origModified: orig}
+	for _, p := range resolvePackages(&s.rec) {
+		s.warnings = append(s.warnings, &RecordError{File: name, Record: r.ID, Reason: p.reason, Err: errors.New(p.msg)})
+	}
+	return s, nil
 }
 
 func invalidJSON(name, pos string, err error) *RecordError {

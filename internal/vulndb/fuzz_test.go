@@ -50,6 +50,7 @@ func FuzzParseOSV(f *testing.F) {
 			if !validID(s.rec.ID) || s.rec.Modified == "" {
 				t.Fatalf("accepted record with id %q modified %q", s.rec.ID, s.rec.Modified)
 			}
+			checkPackageWarnings(t, s)
 		}
 		if len(srcs) > 0 {
 			recs, _ := merge(srcs)
@@ -58,6 +59,34 @@ func FuzzParseOSV(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkPackageWarnings fails unless each affected package of an accepted
+// record either has an ecosystem and name that its purl does not
+// contradict, or is named by a warning of the record. An entry without
+// any package and without SEMVER or ECOSYSTEM ranges needs no warning.
+func checkPackageWarnings(t *testing.T, s source) {
+	t.Helper()
+	reasons := map[string]bool{}
+	for _, w := range s.warnings {
+		reasons[w.Reason] = true
+	}
+	for _, a := range s.rec.Affected {
+		p := a.Package
+		if p.Ecosystem == "" || p.Name == "" {
+			if (p != Package{} || hasVersionRange(a.Ranges)) && !reasons[reasonUnresolvedPackage] {
+				t.Fatalf("record %s keeps package %+v without a %s warning", s.rec.ID, p, reasonUnresolvedPackage)
+			}
+			continue
+		}
+		if p.PURL == "" {
+			continue
+		}
+		if q, err := purlQuery(p.PURL); err == nil && !identifiesPackage(q, p.Ecosystem, p.Name) && !reasons[reasonPURLMismatch] {
+			t.Fatalf("record %s keeps package %+v, whose purl names %s/%s, without a %s warning",
+				s.rec.ID, p, q.ecosystem, q.name, reasonPURLMismatch)
+		}
+	}
 }
 
 func FuzzParseNVD(f *testing.F) {

@@ -137,6 +137,7 @@ func cleanIDs(ids []string, self string) []string {
 func checkAffected(a *Affected) *recordProblem {
 	a.Package.Ecosystem = strings.TrimSpace(a.Package.Ecosystem)
 	a.Package.Name = strings.TrimSpace(a.Package.Name)
+	a.Package.PURL = strings.TrimSpace(a.Package.PURL)
 	for _, rg := range a.Ranges {
 		if rg.Type == "" {
 			return problem("invalid-range", "package %q has a range without a type", a.Package.Name)

@@ -155,4 +155,7 @@ type source struct {
 	// modified time earlier than published was corrected.
 	origModified string
 	groupCVE     string // the CVE ID of the source's alias group, if any
+	// warnings are the problems with the record's packages that
+	// resolvePackages found, until the feed reader reports them.
+	warnings []*RecordError
 }

@@ -1,0 +1,142 @@
+package vulndb
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Warning reasons of affected packages that their ecosystem, name and
+// purl together fail to identify.
+const (
+	// reasonPURLMismatch is a package whose purl names another package
+	// than its ecosystem and name. The ecosystem and name are kept.
+	reasonPURLMismatch = "purl-mismatch"
+	// reasonUnresolvedPackage is a package that lacks its ecosystem or
+	// name and whose purl cannot provide them, so no package index key
+	// names it and no purl lookup or scan matches it.
+	reasonUnresolvedPackage = "unresolved-package"
+)
+
+// purlReleaseEcosystems are the ecosystems whose OSV release suffix is the
+// release that purlRelease reads from a distro qualifier, such as
+// "Debian:12", "Ubuntu:22.04" and "Alpine:v3.18". The suffixes of the rpm
+// distributions name product streams or marketing names instead.
+var purlReleaseEcosystems = map[string]bool{"Debian": true, "Ubuntu": true, "Alpine": true}
+
+// resolvePackages fills in the ecosystem and name of each affected package
+// of r from its purl where the package lacks them, and returns one warning
+// per reason for the packages that its purl contradicts or that cannot be
+// identified. Those packages keep the fields they had.
+func resolvePackages(r *Record) []*recordProblem {
+	details := map[string][]string{}
+	for i := range r.Affected {
+		a := &r.Affected[i]
+		if reason, detail := resolvePackage(&a.Package, a.Ranges); reason != "" {
+			details[reason] = append(details[reason], detail)
+		}
+	}
+	var out []*recordProblem
+	if d := details[reasonPURLMismatch]; d != nil {
+		out = append(out, problem(reasonPURLMismatch,
+			"%s; lookups and scans match the ecosystem and name. Correct the purl or the ecosystem and name in the feed copy, "+
+				"or report the record to the feed's maintainers", strings.Join(d, "; ")))
+	}
+	if d := details[reasonUnresolvedPackage]; d != nil {
+		out = append(out, problem(reasonUnresolvedPackage,
+			"%s; no purl lookup or scan matches such a package, and the record is found only by its ID, its aliases "+
+				"and its other packages. Give the package its OSV ecosystem and name, or a purl of a supported type, "+
+				"in the feed copy", strings.Join(d, "; ")))
+	}
+	return out
+}
+
+// resolvePackage fills in p.Ecosystem and p.Name from p.PURL where either
+// is missing. The purl's type gives the ecosystem as it does for lookups
+// (purlQuery), and a Debian, Ubuntu or Alpine distro qualifier gives its
+// release. The purl's version is ignored, since the OSV schema writes the
+// purl without one, and the ranges and versions of the entry give the
+// affected versions.
+//
+// It returns a warning reason and a detail for the message when the purl
+// names another package than a full ecosystem and name, or when the
+// package cannot be identified. p is then unchanged. An entry with no
+// ecosystem, name or purl is no problem unless it has SEMVER or ECOSYSTEM
+// ranges, because the OSV schema lets an entry with only GIT ranges leave
+// out its package.
+func resolvePackage(p *Package, ranges []Range) (reason, detail string) {
+	if p.Ecosystem == "" && p.Name == "" && p.PURL == "" {
+		if hasVersionRange(ranges) {
+			return reasonUnresolvedPackage, "an affected entry with SEMVER or ECOSYSTEM ranges has no ecosystem, name or purl"
+		}
+		return "", ""
+	}
+	if p.Ecosystem != "" && p.Name != "" {
+		// A malformed purl, or one of a type with no OSV ecosystem, is not
+		// compared, because lookups never read the purl of such a package.
+		q, err := purlQuery(p.PURL)
+		if p.PURL == "" || err != nil || identifiesPackage(q, p.Ecosystem, p.Name) {
+			return "", ""
+		}
+		return reasonPURLMismatch, fmt.Sprintf("%s/%s has purl %q, which names %s/%s",
+			p.Ecosystem, p.Name, p.PURL, q.ecosystem, q.name)
+	}
+
+	label := describeIncomplete(*p)
+	if p.PURL == "" {
+		return reasonUnresolvedPackage, fmt.Sprintf("%s and no purl", label)
+	}
+	q, err := purlQuery(p.PURL)
+	switch {
+	case err != nil:
+		return reasonUnresolvedPackage, fmt.Sprintf("%s, and its purl cannot provide them: %v", label, err)
+	case p.Ecosystem != "" && !strings.EqualFold(baseEcosystem(p.Ecosystem), q.ecosystem):
+		return reasonUnresolvedPackage, fmt.Sprintf("%s, and its purl %q names %s/%s, a package of another ecosystem",
+			label, p.PURL, q.ecosystem, q.name)
+	case p.Name != "" && normalizeName(q.ecosystem, p.Name) != normalizeName(q.ecosystem, q.name):
+		return reasonUnresolvedPackage, fmt.Sprintf("%s, and its purl %q names %s/%s, a package of another name",
+			label, p.PURL, q.ecosystem, q.name)
+	}
+	if p.Ecosystem == "" {
+		p.Ecosystem = q.ecosystem
+		// NOTE: a distro qualifier of an rpm distribution is dropped, so
+		// the entry covers every release of that distribution.
+		if q.release != "" && purlReleaseEcosystems[q.ecosystem] {
+			p.Ecosystem += ":" + q.release
+		}
+	}
+	if p.Name == "" {
+		p.Name = q.name
+	}
+	return "", ""
+}
+
+// identifiesPackage reports whether the purl query q names the package
+// with the given ecosystem and name. The release suffix of the ecosystem
+// is not compared, and names are compared as the package index keys them.
+func identifiesPackage(q pkgQuery, ecosystem, name string) bool {
+	return strings.EqualFold(baseEcosystem(ecosystem), q.ecosystem) &&
+		normalizeName(q.ecosystem, name) == normalizeName(q.ecosystem, q.name)
+}
+
+// describeIncomplete names a package that lacks its ecosystem, its name
+// or both, for messages.
+func describeIncomplete(p Package) string {
+	switch {
+	case p.Ecosystem == "" && p.Name == "":
+		return fmt.Sprintf("package with purl %q has no ecosystem and name", p.PURL)
+	case p.Name == "":
+		return fmt.Sprintf("package of ecosystem %q has no name", p.Ecosystem)
+	}
+	return fmt.Sprintf("package %q has no ecosystem", p.Name)
+}
+
+// hasVersionRange reports whether ranges include a SEMVER or ECOSYSTEM
+// range, which only a package's ecosystem can order.
+func hasVersionRange(ranges []Range) bool {
+	for _, rg := range ranges {
+		if rg.Type == "SEMVER" || rg.Type == "ECOSYSTEM" {
+			return true
+		}
+	}
+	return false
+}
