@@ -27,9 +27,20 @@ const configDocs = `the "Site settings" section of docs/operations.md`
 // is optional; absent ones keep their defaults.
 type config struct {
 	// Quota overrides fields of the scan quota policy.
-	Quota *quota.Policy `json:"quota,omitempty"`
+	Quota *quotaSettings `json:"quota,omitempty"`
 	// path is the file the settings came from, for messages.
 	path string
+}
+
+// quotaSettings are the quota keys of the settings file. A field is nil
+// when its key is absent, which differs from 0, because 0 turns a reminder
+// threshold or the slowdown off.
+type quotaSettings struct {
+	AnonymousLimit   *int     `json:"anonymousLimit"`
+	FreeTierLimit    *int     `json:"freeTierLimit"`
+	ReminderAt       *int     `json:"reminderAt"`
+	ReminderFraction *float64 `json:"reminderFraction"`
+	SlowdownFraction *float64 `json:"slowdownFraction"`
 }
 
 // loadConfig reads <storeDir>/config.yaml; a missing file gives the defaults.
@@ -262,26 +273,27 @@ func editDistance(a, b string) int {
 }
 
 // quotaPolicy returns the default policy with the settings file's overrides.
+// A key given as 0 overrides its default, and an absent key keeps it.
 func (c config) quotaPolicy() (quota.Policy, error) {
 	p := quota.DefaultPolicy()
 	if c.Quota == nil {
 		return p, nil
 	}
 	o := *c.Quota
-	if o.AnonymousLimit != 0 {
-		p.AnonymousLimit = o.AnonymousLimit
+	if o.AnonymousLimit != nil {
+		p.AnonymousLimit = *o.AnonymousLimit
 	}
-	if o.FreeTierLimit != 0 {
-		p.FreeTierLimit = o.FreeTierLimit
+	if o.FreeTierLimit != nil {
+		p.FreeTierLimit = *o.FreeTierLimit
 	}
-	if o.ReminderAt != 0 {
-		p.ReminderAt = o.ReminderAt
+	if o.ReminderAt != nil {
+		p.ReminderAt = *o.ReminderAt
 	}
-	if o.ReminderFraction != 0 {
-		p.ReminderFraction = o.ReminderFraction
+	if o.ReminderFraction != nil {
+		p.ReminderFraction = *o.ReminderFraction
 	}
-	if o.SlowdownFraction != 0 {
-		p.SlowdownFraction = o.SlowdownFraction
+	if o.SlowdownFraction != nil {
+		p.SlowdownFraction = *o.SlowdownFraction
 	}
 	if err := p.Validate(); err != nil {
 		return p, fmt.Errorf("settings file %s: %w; fix the value or remove it, and see %s for the keys",
