@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -292,5 +293,71 @@ func TestScanInvalidQuotaSetting(t *testing.T) {
 	}
 	if r.stdout != "" {
 		t.Errorf("scan with an invalid setting printed a report: %q", r.stdout)
+	}
+}
+
+// setQuotaKey writes value to key of the store's quota namespace, as a
+// damaged disk or an interrupted copy of the store could leave it.
+func setQuotaKey(t *testing.T, e *env, key string, value []byte) {
+	t.Helper()
+	st, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b := st.KV("quota").NewBatch()
+	defer b.Close()
+	if err := b.Set([]byte(key), value); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestScanDamagedQuotaSalt checks that quota status and scans work over a
+// quota salt of the wrong length. The scan replaces the salt, counts from
+// 1 and warns once that the counts start again.
+func TestScanDamagedQuotaSalt(t *testing.T) {
+	e, sbom := scanEnv(t)
+	e.scan(sbom)
+	e.scan(sbom)
+	setQuotaKey(t, e, "salt", []byte("short"))
+
+	noToken := filepath.Join(e.dir, "none.env")
+	r := e.run("quota", "status", "-o", "json", "--env-file", noToken)
+	if r.code != 0 {
+		t.Fatalf("quota status over a damaged salt: exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "salt") {
+		t.Errorf("quota status over a damaged salt: stderr %q, want a warning about the salt", r.stderr)
+	}
+
+	// quota status replaced the salt, so the scan needs a damaged one of
+	// its own.
+	setQuotaKey(t, e, "salt", []byte("short"))
+	rep, r := e.scan(sbom)
+	if len(rep.Findings) == 0 {
+		t.Errorf("scan over a damaged salt reported no findings")
+	}
+	if rep.Quota == nil || rep.Quota.Count != 1 {
+		t.Errorf("scan over a damaged salt: quota %+v, want count 1", rep.Quota)
+	}
+	if rep.Quota != nil && len(rep.Quota.Damaged) != 1 {
+		t.Errorf("scan over a damaged salt: quota.damaged = %q, want one line", rep.Quota.Damaged)
+	}
+	if !strings.Contains(r.stderr, "warning: quota: the stored salt was 5 bytes long") {
+		t.Errorf("scan over a damaged salt: stderr %q, want a warning naming the salt", r.stderr)
+	}
+	if strings.Contains(r.stderr, "delete the quota namespace") {
+		t.Errorf("scan over a damaged salt advises a step that no command performs: %q", r.stderr)
+	}
+
+	rep, r = e.scan(sbom)
+	if rep.Quota == nil || rep.Quota.Count != 2 || len(rep.Quota.Damaged) != 0 {
+		t.Errorf("next scan: quota %+v, want count 2 and nothing damaged", rep.Quota)
+	}
+	if strings.Contains(r.stderr, "salt") {
+		t.Errorf("next scan warned about the salt again: %q", r.stderr)
 	}
 }

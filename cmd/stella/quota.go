@@ -104,6 +104,7 @@ func newQuotaStatusCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("reading quota: %w", err)
 			}
+			warnQuotaDamaged(cmd.ErrOrStderr(), st.Damaged)
 			if out.json() {
 				return writeJSON(cmd.OutOrStdout(), st)
 			}
@@ -114,6 +115,14 @@ func newQuotaStatusCommand(g *globalOptions) *cobra.Command {
 	qf.register(cmd)
 	out.register(cmd)
 	return cmd
+}
+
+// warnQuotaDamaged prints a warning line for each damaged quota entry that
+// the quota step found and handled, from quota.State.Damaged.
+func warnQuotaDamaged(w io.Writer, damaged []string) {
+	for _, line := range damaged {
+		fmt.Fprintln(w, "warning:", line)
+	}
 }
 
 func printQuota(w io.Writer, st quota.State) {

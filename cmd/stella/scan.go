@@ -287,8 +287,10 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 	}
 	if err != nil {
 		fmt.Fprintf(warnings, "warning: counting the scan failed: %v\n", err)
+		warnQuotaDamaged(warnings, q.Damaged())
 		return rep, 0, nil
 	}
+	warnQuotaDamaged(warnings, dec.State.Damaged)
 	if dec.Reminder != "" {
 		fmt.Fprintln(warnings, dec.Reminder)
 	}
@@ -309,8 +311,10 @@ func uncountedState(q *quota.Quota, id quota.Identity, store *cas.Store, dir str
 	st, err := q.Status(id)
 	if err != nil {
 		fmt.Fprintf(warnings, "warning: reading the quota failed: %v\n", err)
+		warnQuotaDamaged(warnings, q.Damaged())
 		return nil
 	}
+	warnQuotaDamaged(warnings, st.Damaged)
 	st.NotCounted = reason
 	return &st
 }

@@ -9,7 +9,9 @@
 // The counters live in a kv.Store, in production the quota namespace of the
 // Pebble store, laid out as:
 //
-//	salt                        32 random bytes, written once per store
+//	salt                        32 random bytes, written once per store, and
+//	                            again with every counter deleted when the
+//	                            stored value has another length
 //	day/
 //	└── <YYYY-MM-DD>/           UTC day
 //	    └── <identity hash>     uint64 big-endian count of scans

@@ -16,10 +16,12 @@ import (
 )
 
 const (
-	saltKey   = "salt"
-	saltSize  = 32
-	dayPrefix = "day/"
-	dayFormat = "2006-01-02"
+	saltKey  = "salt"
+	saltSize = 32
+	// counterSize is the length of a counter value, a big-endian uint64.
+	counterSize = 8
+	dayPrefix   = "day/"
+	dayFormat   = "2006-01-02"
 	// keepDays is the number of days before today whose counters are kept.
 	// The next Record deletes older days.
 	keepDays = 7
@@ -69,12 +71,17 @@ type Quota struct {
 	logger   *slog.Logger
 	salt     []byte
 	readOnly bool
+	// damaged lists the damaged quota entries that New found, one line
+	// each, for every State this Quota returns.
+	damaged []string
 }
 
 // New returns a Quota over store, creating the store's random salt on first
-// use in a synced batch. It returns an error wrapping ErrInvalidPolicy for an
-// invalid Options.Policy, or the store's error when the salt cannot be read
-// or written.
+// use in a synced batch. New replaces a stored salt of the wrong length,
+// which shows damage, and deletes every counter, because the old salt
+// named them. Each State then reports the replacement in Damaged. It
+// returns an error wrapping ErrInvalidPolicy for an invalid Options.Policy,
+// or the store's error when the salt cannot be read or written.
 func New(store kv.Store, opts Options) (*Quota, error) {
 	if store == nil {
 		return nil, errors.New("creating quota: store is nil; pass the store's quota namespace")
@@ -114,42 +121,78 @@ func New(store kv.Store, opts Options) (*Quota, error) {
 // Policy returns the policy in force.
 func (q *Quota) Policy() Policy { return q.policy }
 
-// loadSalt returns the stored salt, creating it when absent. On a
-// read-only store it returns a random salt that it does not store.
+// loadSalt returns the stored salt, creating it when absent and replacing
+// it when its length shows that it is damaged. On a read-only store it
+// returns a random salt that it does not store.
 func (q *Quota) loadSalt() ([]byte, error) {
 	storeMu.Lock()
 	defer storeMu.Unlock()
 
-	salt, err := q.store.Get([]byte(saltKey))
-	if err == nil {
-		if len(salt) != saltSize {
-			return nil, fmt.Errorf("reading quota salt: %d bytes, expected %d; "+
-				"delete the quota namespace of the store to start counting afresh", len(salt), saltSize)
-		}
-		return salt, nil
+	stored, err := q.store.Get([]byte(saltKey))
+	if err == nil && len(stored) == saltSize {
+		return stored, nil
 	}
-	if !errors.Is(err, errdef.ErrNotFound) {
+	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
 		return nil, fmt.Errorf("reading quota salt: %w", err)
 	}
+	damaged := err == nil
 
-	salt = make([]byte, saltSize)
+	salt := make([]byte, saltSize)
 	if _, err := io.ReadFull(rand.Reader, salt); err != nil {
 		return nil, fmt.Errorf("creating quota salt: %w", err)
 	}
 	if q.readOnly {
-		q.logger.Debug("the read-only quota store has no salt; every count is 0")
+		if damaged {
+			q.damaged = append(q.damaged, fmt.Sprintf("quota: the stored salt is %d bytes long instead of %d, "+
+				"and the store is read-only here, so every count reads as 0 until a scan on a writable store replaces the salt",
+				len(stored), saltSize))
+		}
+		q.logger.Debug("the read-only quota store has no valid salt; every count is 0")
 		return salt, nil
 	}
+
 	b := q.store.NewBatch()
 	defer b.Close()
+	if damaged {
+		// Counters are named by hashes over the old salt, so no identity
+		// can reach them once the salt changes.
+		if err := q.deleteAllCounters(b); err != nil {
+			return nil, fmt.Errorf("replacing damaged quota salt: %w", err)
+		}
+	}
 	if err := b.Set([]byte(saltKey), salt); err != nil {
 		return nil, fmt.Errorf("writing quota salt: %w", err)
 	}
 	if err := b.Commit(true); err != nil {
 		return nil, fmt.Errorf("writing quota salt: %w", err)
 	}
+	if damaged {
+		q.damaged = append(q.damaged, fmt.Sprintf("quota: the stored salt was %d bytes long instead of %d, "+
+			"so it was replaced with a new salt and the stored counters were deleted; today's counts start again from 0",
+			len(stored), saltSize))
+		q.logger.Debug("replaced damaged quota salt", "length", len(stored))
+		return salt, nil
+	}
 	q.logger.Debug("created quota salt")
 	return salt, nil
+}
+
+// deleteAllCounters adds to b the deletion of every key under day/.
+func (q *Quota) deleteAllCounters(b kv.Batch) error {
+	var keys [][]byte
+	err := q.store.Scan([]byte(dayPrefix), func(key, _ []byte) error {
+		keys = append(keys, append([]byte(nil), key...))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scanning counters: %w", err)
+	}
+	for _, key := range keys {
+		if err := b.Delete(key); err != nil {
+			return fmt.Errorf("deleting counter %s: %w", key, err)
+		}
+	}
+	return nil
 }
 
 // Identify verifies tok against keys and returns the identity to count scans
@@ -185,9 +228,10 @@ func (q *Quota) Identify(tok Token, keys []crypto.PublicKey) Identity {
 
 // Record counts one scan for id today (UTC) and returns the decision for it.
 // In the same synced batch it deletes counters of days more than 7 days
-// before today. On error nothing is counted, and the caller runs the scan
-// anyway, reporting the error as a warning. On a read-only store the error
-// wraps ErrReadOnly.
+// before today. Record overwrites a counter value of the wrong length with
+// a count of 1 and reports that in State.Damaged. On error
+// nothing is counted, and the caller runs the scan anyway, reporting the
+// error as a warning. On a read-only store the error wraps ErrReadOnly.
 func (q *Quota) Record(id Identity) (Decision, error) {
 	if id.hash == "" {
 		return Decision{}, errors.New("recording scan: identity is empty; obtain it from Quota.Identify")
@@ -200,7 +244,7 @@ func (q *Quota) Record(id Identity) (Decision, error) {
 
 	now := q.now().UTC()
 	key := counterKey(now, id.hash)
-	count, err := q.readCount(key)
+	count, damagedLength, err := q.readCount(key)
 	if err != nil {
 		return Decision{}, fmt.Errorf("recording scan: %w", err)
 	}
@@ -217,10 +261,22 @@ func (q *Quota) Record(id Identity) (Decision, error) {
 	if err := b.Commit(true); err != nil {
 		return Decision{}, fmt.Errorf("recording scan: committing counter: %w", err)
 	}
-	return q.decide(q.state(id, now, count)), nil
+	st := q.state(id, now, count)
+	if damagedLength >= 0 {
+		q.logger.Debug("overwrote damaged quota counter", "key", string(key), "length", damagedLength)
+		st.Damaged = append(st.Damaged, fmt.Sprintf("quota: today's counter of this %s identity was %d bytes long "+
+			"instead of %d, so this scan overwrote it and the count starts again from 1", id.Mode, damagedLength, counterSize))
+	}
+	return q.decide(st), nil
 }
 
-// Status returns today's state for id without counting a scan.
+// Damaged returns one line for each damaged quota entry that New found,
+// such as a salt of the wrong length, and what was done about it.
+func (q *Quota) Damaged() []string { return append([]string(nil), q.damaged...) }
+
+// Status returns today's state for id without counting a scan. A damaged
+// counter reads as 0, with a line in State.Damaged, until Record
+// overwrites it.
 func (q *Quota) Status(id Identity) (State, error) {
 	if id.hash == "" {
 		return State{}, errors.New("reading quota status: identity is empty; obtain it from Quota.Identify")
@@ -229,11 +285,16 @@ func (q *Quota) Status(id Identity) (State, error) {
 	defer storeMu.Unlock()
 
 	now := q.now().UTC()
-	count, err := q.readCount(counterKey(now, id.hash))
+	count, damagedLength, err := q.readCount(counterKey(now, id.hash))
 	if err != nil {
 		return State{}, fmt.Errorf("reading quota status: %w", err)
 	}
-	return q.state(id, now, count), nil
+	st := q.state(id, now, count)
+	if damagedLength >= 0 {
+		st.Damaged = append(st.Damaged, fmt.Sprintf("quota: today's counter of this %s identity is %d bytes long "+
+			"instead of %d, so it reads as 0 until the next counted scan overwrites it", id.Mode, damagedLength, counterSize))
+	}
+	return st, nil
 }
 
 // counterKey returns day/<YYYY-MM-DD>/<identity hash> for the UTC day of now.
@@ -241,31 +302,32 @@ func counterKey(now time.Time, hash string) []byte {
 	return []byte(dayPrefix + now.UTC().Format(dayFormat) + "/" + hash)
 }
 
-// readCount returns the stored count of key, or 0 when absent.
-func (q *Quota) readCount(key []byte) (int64, error) {
+// readCount returns the stored count of key, or 0 when absent. For a value
+// of the wrong length, which no Record writes, it returns 0 and the
+// length as damagedLength, which is -1 otherwise.
+func (q *Quota) readCount(key []byte) (count int64, damagedLength int, err error) {
 	value, err := q.store.Get(key)
 	if errors.Is(err, errdef.ErrNotFound) {
-		return 0, nil
+		return 0, -1, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("reading counter: %w", err)
+		return 0, -1, fmt.Errorf("reading counter: %w", err)
 	}
-	if len(value) != 8 {
-		return 0, fmt.Errorf("counter %s is %d bytes long, expected 8; "+
-			"delete the quota namespace of the store to start counting afresh", key, len(value))
+	if len(value) != counterSize {
+		return 0, len(value), nil
 	}
-	return int64(binary.BigEndian.Uint64(value)), nil
+	return int64(binary.BigEndian.Uint64(value)), -1, nil
 }
 
 // pruneOldDays adds to b the deletion of every counter of a day before
-// today minus keepDays. Keys sort by day, so the scan stops at the first
-// day that is kept.
+// today minus keepDays, and of every key under day/ whose day does not
+// parse, which no Record writes. Keys sort by day, so the scan stops at
+// the first valid day that is kept.
 func (q *Quota) pruneOldDays(b kv.Batch, now time.Time) error {
 	cutoff := now.AddDate(0, 0, -keepDays).Format(dayFormat)
 	var stale [][]byte
 	err := q.store.Scan([]byte(dayPrefix), func(key, _ []byte) error {
-		rest := key[len(dayPrefix):]
-		if len(rest) < len(dayFormat) || string(rest[:len(dayFormat)]) >= cutoff {
+		if day, ok := counterDay(key); ok && day >= cutoff {
 			return errStopScan
 		}
 		stale = append(stale, append([]byte(nil), key...))
@@ -283,4 +345,18 @@ func (q *Quota) pruneOldDays(b kv.Batch, now time.Time) error {
 		q.logger.Debug("pruned quota counters", "count", len(stale), "before", cutoff)
 	}
 	return nil
+}
+
+// counterDay returns the YYYY-MM-DD day of a key under day/, and false
+// when the key does not start with a valid day followed by "/".
+func counterDay(key []byte) (string, bool) {
+	rest := string(key[len(dayPrefix):])
+	if len(rest) <= len(dayFormat) || rest[len(dayFormat)] != '/' {
+		return "", false
+	}
+	day := rest[:len(dayFormat)]
+	if _, err := time.Parse(dayFormat, day); err != nil {
+		return "", false
+	}
+	return day, true
 }

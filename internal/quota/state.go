@@ -41,6 +41,10 @@ type State struct {
 	// NotCounted is the reason the scan that reports this state was not
 	// counted, such as a store that cannot be written, or empty.
 	NotCounted string `json:"notCounted,omitempty"`
+	// Damaged has one line for each damaged quota entry that this reading
+	// found, such as a salt or counter of the wrong length, saying what
+	// was done about it.
+	Damaged []string `json:"damaged,omitempty"`
 }
 
 // ResetIn returns the time from the state's reading to ResetAt.
@@ -75,6 +79,7 @@ func (q *Quota) state(id Identity, now time.Time, count int64) State {
 		OverLimit:      count > int64(limit),
 		ResetAt:        resetAt,
 		ResetInSeconds: int64(math.Ceil(resetAt.Sub(now).Seconds())),
+		Damaged:        q.Damaged(),
 	}
 	if id.Mode == ModeToken && id.Claims != nil {
 		s.Subject = id.Claims.Subject

@@ -199,17 +199,146 @@ func TestRecordRejectsZeroIdentity(t *testing.T) {
 	}
 }
 
-func TestCorruptSaltRejected(t *testing.T) {
-	store := kv.NewMemory()
+// setKey writes value to key of store in a synced batch.
+func setKey(t *testing.T, store kv.Store, key string, value []byte) {
+	t.Helper()
 	b := store.NewBatch()
-	if err := b.Set([]byte(saltKey), []byte("short")); err != nil {
+	defer b.Close()
+	if err := b.Set([]byte(key), value); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Commit(true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(store, Options{}); err == nil || !strings.Contains(err.Error(), "salt") {
-		t.Errorf("New over a 5-byte salt error = %v, want a salt error", err)
+}
+
+func TestDamagedSaltReplaced(t *testing.T) {
+	store := kv.NewMemory()
+	c := newClock(testNoon)
+	before := newQuota(t, store, c)
+	recordN(t, before, before.Identify(Token{}, nil), 5)
+	setKey(t, store, saltKey, []byte("short"))
+
+	q, err := New(store, Options{Now: c.Now, HostIdentity: func() string { return "host-a\nmachine-1" }})
+	if err != nil {
+		t.Fatalf("New over a 5-byte salt: %v, want the salt replaced", err)
+	}
+	salt, err := store.Get([]byte(saltKey))
+	if err != nil || len(salt) != saltSize {
+		t.Errorf("salt after New = %x (error %v), want %d new bytes", salt, err, saltSize)
+	}
+	if len(q.Damaged()) != 1 || !strings.Contains(q.Damaged()[0], "5 bytes long instead of 32") {
+		t.Errorf("Damaged() = %q, want one line naming the 5-byte salt", q.Damaged())
+	}
+	counters := 0
+	if err := store.Scan([]byte(dayPrefix), func(_, _ []byte) error { counters++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if counters != 0 {
+		t.Errorf("%d counters under the old salt were kept, want them deleted", counters)
+	}
+
+	d, err := q.Record(q.Identify(Token{}, nil))
+	if err != nil {
+		t.Fatalf("Record after replacing the salt: %v", err)
+	}
+	if d.State.Count != 1 {
+		t.Errorf("count after replacing the salt = %d, want 1", d.State.Count)
+	}
+	if len(d.State.Damaged) != 1 || !strings.Contains(d.State.Damaged[0], "replaced") {
+		t.Errorf("state after replacing the salt has Damaged %q, want the replacement named", d.State.Damaged)
+	}
+
+	// The next process finds the new salt and reports nothing.
+	again := newQuota(t, store, c)
+	if len(again.Damaged()) != 0 {
+		t.Errorf("Damaged() after the salt was replaced = %q, want none", again.Damaged())
+	}
+	if st, err := again.Status(again.Identify(Token{}, nil)); err != nil || st.Count != 1 {
+		t.Errorf("status after the salt was replaced = count %d, error %v; want 1, nil", st.Count, err)
+	}
+}
+
+func TestDamagedSaltOnReadOnlyStore(t *testing.T) {
+	store := kv.NewMemory()
+	setKey(t, store, saltKey, []byte("short"))
+	q, err := New(store, Options{Now: newClock(testNoon).Now, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("New over a 5-byte salt on a read-only store: %v", err)
+	}
+	if salt, _ := store.Get([]byte(saltKey)); string(salt) != "short" {
+		t.Errorf("salt of a read-only store = %q, want it left as it was", salt)
+	}
+	st, err := q.Status(q.Identify(Token{}, nil))
+	if err != nil || st.Count != 0 {
+		t.Errorf("status = count %d, error %v; want 0, nil", st.Count, err)
+	}
+	if len(st.Damaged) != 1 || !strings.Contains(st.Damaged[0], "read-only") {
+		t.Errorf("status Damaged = %q, want a line saying the read-only store keeps the salt", st.Damaged)
+	}
+}
+
+func TestDamagedCounterOverwritten(t *testing.T) {
+	store := kv.NewMemory()
+	c := newClock(testNoon)
+	q := newQuota(t, store, c)
+	id := q.Identify(Token{}, nil)
+	recordN(t, q, id, 4)
+	setKey(t, store, string(counterKey(testNoon, id.Hash())), []byte{0, 0, 9})
+
+	st, err := q.Status(id)
+	if err != nil {
+		t.Fatalf("Status over a 3-byte counter: %v", err)
+	}
+	if st.Count != 0 {
+		t.Errorf("status count over a 3-byte counter = %d, want 0", st.Count)
+	}
+	if len(st.Damaged) != 1 || !strings.Contains(st.Damaged[0], "3 bytes long instead of 8") {
+		t.Errorf("status Damaged = %q, want the 3-byte counter named", st.Damaged)
+	}
+
+	d, err := q.Record(id)
+	if err != nil {
+		t.Fatalf("Record over a 3-byte counter: %v, want the counter overwritten", err)
+	}
+	if d.State.Count != 1 {
+		t.Errorf("count after overwriting the counter = %d, want 1", d.State.Count)
+	}
+	if len(d.State.Damaged) != 1 || !strings.Contains(d.State.Damaged[0], "overwrote") {
+		t.Errorf("Record Damaged = %q, want one line saying the counter was overwritten", d.State.Damaged)
+	}
+
+	d = recordN(t, q, id, 1)
+	if d.State.Count != 2 {
+		t.Errorf("count of the next scan = %d, want 2", d.State.Count)
+	}
+	if len(d.State.Damaged) != 0 {
+		t.Errorf("next scan Damaged = %q, want none once the counter was overwritten", d.State.Damaged)
+	}
+}
+
+func TestMalformedDayKeyPruned(t *testing.T) {
+	store := kv.NewMemory()
+	c := newClock(testNoon.AddDate(0, 0, -10))
+	q := newQuota(t, store, c)
+	id := q.Identify(Token{}, nil)
+	recordN(t, q, id, 1)
+	// "day/1" sorts before every valid day, and "day/2026-02-30/x" names
+	// no date. Neither may stop the pruning of the old day after them.
+	setKey(t, store, dayPrefix+"1", []byte("junk"))
+	setKey(t, store, dayPrefix+"2026-02-30/x", []byte("junk"))
+
+	c.Set(testNoon)
+	recordN(t, q, id, 1)
+	var keys []string
+	if err := store.Scan([]byte(dayPrefix), func(key, _ []byte) error {
+		keys = append(keys, string(key))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := string(counterKey(testNoon, id.Hash())); len(keys) != 1 || keys[0] != want {
+		t.Errorf("keys under day/ = %q, want only today's counter %q", keys, want)
 	}
 }
 
