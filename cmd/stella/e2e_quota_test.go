@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -359,5 +360,47 @@ func TestScanDamagedQuotaSalt(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "salt") {
 		t.Errorf("next scan warned about the salt again: %q", r.stderr)
+	}
+}
+
+// TestScanSlowdownExcludesStoreWait checks that a scan over the limit is
+// slowed down by a fraction of its own running time, not of the time it
+// waited for another process to release the store.
+func TestScanSlowdownExcludesStoreWait(t *testing.T) {
+	e, sbom := scanEnv(t)
+	settings := "quota:\n  anonymousLimit: 1\n  slowdownFraction: 1\n"
+	if err := os.WriteFile(filepath.Join(e.store, configFile), []byte(settings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.scan(sbom)
+
+	holder, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := e.startWaiting("-v", "scan", "--sbom", sbom, "--env-file", filepath.Join(e.dir, "none.env"))
+	// With slowdownFraction 1, a delay that counts the wait lasts at least
+	// this long. The scan's own running time must stay well below it.
+	const hold = 3 * time.Second
+	time.Sleep(hold)
+	if err := holder.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := w.result(t, "the store was released")
+	if r.code != 0 {
+		t.Fatalf("scan after the wait: exit %d: %s", r.code, r.stderr)
+	}
+
+	m := regexp.MustCompile(`msg="slowing the scan down over the daily quota" .*delay=(\S+)`).FindStringSubmatch(r.stderr)
+	if m == nil {
+		t.Fatalf("scan over the limit logged no slowdown:\n%s", r.stderr)
+	}
+	delay, err := time.ParseDuration(m[1])
+	if err != nil {
+		t.Fatalf("slowdown log line: %v", err)
+	}
+	if delay >= hold {
+		t.Errorf("scan that waited %v for the store was slowed down by %v, want only its own running time:\n%s",
+			hold, delay, r.stderr)
 	}
 }

@@ -194,11 +194,16 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 
 	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
+	opening := time.Now()
 	store, dir, err := g.openExistingStoreForReading(ctx, log, g.lockWait)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer store.Close()
+	// The slowdown over the quota is a fraction of the scan's own running
+	// time, so the time to open the store, which includes any wait for
+	// another process to release it, is left out.
+	openTime := time.Since(opening)
 	// A settings file that the quota step would reject stops the scan
 	// before the lookups rather than after them.
 	cfg, err := loadConfig(dir)
@@ -295,7 +300,12 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 		fmt.Fprintln(warnings, dec.Reminder)
 	}
 	rep.Quota = &dec.State
-	return rep, dec.Delay(time.Since(start)), nil
+	scanTime := time.Since(start) - openTime
+	delay := dec.Delay(scanTime)
+	if delay > 0 {
+		log.Info("slowing the scan down over the daily quota", "scanTime", scanTime, "storeOpen", openTime, "delay", delay)
+	}
+	return rep, delay, nil
 }
 
 // uncountedState prints a warning that the scan was not counted, because
