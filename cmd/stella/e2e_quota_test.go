@@ -3,7 +3,9 @@ package main
 import (
 	"crypto/ecdsa"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -402,5 +404,44 @@ func TestScanSlowdownExcludesStoreWait(t *testing.T) {
 	if delay >= hold {
 		t.Errorf("scan that waited %v for the store was slowed down by %v, want only its own running time:\n%s",
 			hold, delay, r.stderr)
+	}
+}
+
+// utsUnshareArgs returns the arguments of unshare(1) that run a command
+// with a host name of its own, or skips the test when neither form works
+// here. --uts needs root, and -Ur --uts needs unprivileged user namespaces.
+func utsUnshareArgs(t *testing.T) []string {
+	t.Helper()
+	for _, args := range [][]string{{"--uts"}, {"-Ur", "--uts"}} {
+		if err := exec.Command("unshare", append(args, "true")...).Run(); err == nil {
+			return args
+		}
+	}
+	t.Skip("unshare --uts is not available here, so no process can get a host name of its own")
+	return nil
+}
+
+// TestScanAnonymousCountPerStore checks that anonymous scans from hosts of
+// different names, such as short-lived containers that mount one store,
+// add to the one count of that store.
+func TestScanAnonymousCountPerStore(t *testing.T) {
+	unshare := utsUnshareArgs(t)
+	e, sbom := scanEnv(t)
+	for i := 1; i <= 3; i++ {
+		host := fmt.Sprintf("scanner-pod-%d", i)
+		args := []string{"--store", e.store, "scan", "--sbom", sbom, "-o", "json",
+			"--env-file", filepath.Join(e.dir, "none.env")}
+		shell := append(append([]string(nil), unshare...), "sh", "-c", `hostname "$0" && exec "$@"`, host, stellaBin)
+		r := e.runCommand(exec.Command("unshare", append(shell, args...)...), args)
+		if r.code != 0 {
+			t.Fatalf("scan on host %s: exit %d: %s", host, r.code, r.stderr)
+		}
+		var rep scanReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("scan on host %s: decoding output: %v\n%s", host, err, r.stdout)
+		}
+		if rep.Quota == nil || rep.Quota.Count != int64(i) {
+			t.Errorf("scan %d, on host %s: quota %+v, want count %d in the store's one anonymous count", i, host, rep.Quota, i)
+		}
 	}
 }

@@ -1,5 +1,5 @@
 // Package quota counts scans per UTC day against a fair-use limit that works
-// offline: anonymous use allows 33 scans a day per host, and a signed token
+// offline: anonymous use allows 33 scans a day per store, and a signed token
 // (an ES256 JWT verified with the store's trusted keys) raises the limit to
 // its tier claim, 333 for the free tier. A scan is never refused. From 200
 // scans, or from 90 % of the limit, each scan returns a reminder line, and
@@ -17,8 +17,8 @@
 //	    └── <identity hash>     uint64 big-endian count of scans
 //
 // The identity hash is the hex SHA-256 of the salt, the mode and either the
-// token's tid claim or the host identity (host name and /etc/machine-id), so
-// raw token IDs are never stored. Record deletes the counters of days more
+// token's tid claim or, for anonymous scans, a fixed value, so raw token IDs
+// are never stored and all anonymous scans of a store share one counter. Record deletes the counters of days more
 // than 7 days before today in the batch that increments today's counter.
 //
 // Concurrency: Record runs its read, increment and prune under a mutex shared

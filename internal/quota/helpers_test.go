@@ -74,7 +74,7 @@ func validSpec() tokenSpec {
 
 func newQuota(t testing.TB, store kv.Store, c *clock) *Quota {
 	t.Helper()
-	q, err := New(store, Options{Now: c.Now, HostIdentity: func() string { return "host-a\nmachine-1" }})
+	q, err := New(store, Options{Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,15 +3,13 @@ package quota
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
-	"strings"
 )
 
-// Mode is the counting mode: anonymous per host, or per token.
+// Mode is the counting mode: anonymous per store, or per token.
 type Mode string
 
 const (
-	// ModeAnonymous counts scans per host because no valid token was given.
+	// ModeAnonymous counts scans per store because no valid token was given.
 	ModeAnonymous Mode = "anonymous"
 	// ModeToken counts scans per token ID of a verified token.
 	ModeToken Mode = "token"
@@ -27,28 +25,25 @@ type Identity struct {
 	// empty when there was no token or it verified.
 	Warning string
 
-	// hash is the hex SHA-256 of the store's salt and the token ID or host
-	// identity: the only form in which an identity reaches the store.
+	// hash is the hex SHA-256 of the store's salt, the mode and the token
+	// ID or, for anonymous scans, a fixed value. It is the only form in
+	// which an identity reaches the store.
 	hash string
 }
 
 // Hash returns the salted hex SHA-256 that names the identity's counters.
 func (id Identity) Hash() string { return id.hash }
 
-// HostIdentity returns the host name and, when readable, the contents of
-// /etc/machine-id, joined by a newline. Neither is secret: the salt makes the
-// stored hash unlinkable across stores.
-func HostIdentity() string {
-	host, _ := os.Hostname()
-	machineID, err := os.ReadFile("/etc/machine-id")
-	if err != nil {
-		return host
-	}
-	return host + "\n" + strings.TrimSpace(string(machineID))
-}
+// anonymousValue is the fixed value that an anonymous identity hashes with
+// the salt. It is the same on every host, so all anonymous scans of one
+// store share one count, including scans from short-lived containers that
+// mount the store. Earlier versions hashed the host name and
+// /etc/machine-id here, so the anonymous counters they stored are not read
+// any more.
+const anonymousValue = "store"
 
 // hashIdentity returns hex SHA-256 over the salt, a domain label and the
-// value, so a token ID can never hash like a host identity.
+// value, so a token ID can never hash like the anonymous identity.
 func hashIdentity(salt []byte, mode Mode, value string) string {
 	h := sha256.New()
 	h.Write(salt)

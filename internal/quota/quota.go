@@ -47,9 +47,6 @@ type Options struct {
 	// Now returns the current time. Counters roll over at 00:00 UTC of its
 	// result. Default time.Now.
 	Now func() time.Time
-	// HostIdentity returns the value that anonymous counting hashes with
-	// the salt. Default HostIdentity.
-	HostIdentity func() string
 	// Logger receives debug records for salt creation and pruned counters.
 	// Default discards.
 	Logger *slog.Logger
@@ -67,7 +64,6 @@ type Quota struct {
 	store    kv.Store
 	policy   Policy
 	now      func() time.Time
-	host     func() string
 	logger   *slog.Logger
 	salt     []byte
 	readOnly bool
@@ -95,9 +91,6 @@ func New(store kv.Store, opts Options) (*Quota, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.HostIdentity == nil {
-		opts.HostIdentity = HostIdentity
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -106,7 +99,6 @@ func New(store kv.Store, opts Options) (*Quota, error) {
 		store:    store,
 		policy:   opts.Policy,
 		now:      opts.Now,
-		host:     opts.HostIdentity,
 		logger:   opts.Logger,
 		readOnly: opts.ReadOnly,
 	}
@@ -196,13 +188,13 @@ func (q *Quota) deleteAllCounters(b kv.Batch) error {
 }
 
 // Identify verifies tok against keys and returns the identity to count scans
-// for. Without a token it returns the anonymous host identity. A token that
-// fails verification also yields the anonymous identity, with Warning set to
-// one line giving the reason, so Identify has no error result.
+// for. Without a token it returns the anonymous identity of the store. A
+// token that fails verification also yields the anonymous identity, with
+// Warning set to one line giving the reason, so Identify has no error result.
 func (q *Quota) Identify(tok Token, keys []crypto.PublicKey) Identity {
 	anonymous := Identity{
 		Mode: ModeAnonymous,
-		hash: hashIdentity(q.salt, ModeAnonymous, q.host()),
+		hash: hashIdentity(q.salt, ModeAnonymous, anonymousValue),
 	}
 	if tok.Raw == "" {
 		return anonymous

@@ -42,7 +42,7 @@ func TestSaltStable(t *testing.T) {
 		t.Error("two stores got the same salt")
 	}
 	if first.Identify(Token{}, nil).Hash() == other.Identify(Token{}, nil).Hash() {
-		t.Error("the same host hashes alike in two stores, want unlinkable hashes")
+		t.Error("anonymous identities of two stores hash alike, want unlinkable hashes")
 	}
 }
 
@@ -219,7 +219,7 @@ func TestDamagedSaltReplaced(t *testing.T) {
 	recordN(t, before, before.Identify(Token{}, nil), 5)
 	setKey(t, store, saltKey, []byte("short"))
 
-	q, err := New(store, Options{Now: c.Now, HostIdentity: func() string { return "host-a\nmachine-1" }})
+	q, err := New(store, Options{Now: c.Now})
 	if err != nil {
 		t.Fatalf("New over a 5-byte salt: %v, want the salt replaced", err)
 	}
@@ -345,10 +345,9 @@ func TestMalformedDayKeyPruned(t *testing.T) {
 func TestReadOnlyStoreCountsNothing(t *testing.T) {
 	store := kv.NewMemory()
 	c := newClock(testNoon)
-	host := func() string { return "host-a\nmachine-1" }
 
 	// A store that no scan has written has no salt, and New adds none.
-	empty, err := New(store, Options{Now: c.Now, HostIdentity: host, ReadOnly: true})
+	empty, err := New(store, Options{Now: c.Now, ReadOnly: true})
 	if err != nil {
 		t.Fatalf("New on a read-only store without a salt: %v", err)
 	}
@@ -366,7 +365,7 @@ func TestReadOnlyStoreCountsNothing(t *testing.T) {
 	// Counts recorded while the store was writable stay readable.
 	writable := newQuota(t, store, c)
 	recordN(t, writable, writable.Identify(Token{}, nil), 3)
-	ro, err := New(store, Options{Now: c.Now, HostIdentity: host, ReadOnly: true})
+	ro, err := New(store, Options{Now: c.Now, ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
