@@ -152,11 +152,11 @@ func TestScanQuotaAnonymousOverLimit(t *testing.T) {
 
 func TestScanQuotaToken(t *testing.T) {
 	e, sbom := scanEnv(t)
-	// The store trusts the kit key; a token signed by it is honoured.
-	keysDir := filepath.Join(e.store, "keys")
-	os.MkdirAll(keysDir, 0o755)
+	// The store's token issuer key verifies the token.
+	quotaKeysDir := filepath.Join(e.store, storeQuotaKeysDir)
+	os.MkdirAll(quotaKeysDir, 0o755)
 	pub, _ := os.ReadFile(e.pub)
-	os.WriteFile(filepath.Join(keysDir, "cosign.pub"), pub, 0o644)
+	os.WriteFile(filepath.Join(quotaKeysDir, "issuer.pub"), pub, 0o644)
 
 	good := signToken(t, e.key, 3, time.Now().Add(time.Hour))
 	envFile := filepath.Join(e.dir, ".env")
@@ -255,14 +255,14 @@ func signToken(t *testing.T, keyFile string, tier int, exp time.Time) string {
 }
 
 // TestScanWithBadStoreKey checks that an unreadable file among the store's
-// keys leaves scans working, with a warning that quota tokens cannot be
-// checked, while an unreadable --quota-key stops the scan.
+// token issuer keys leaves scans working, with a warning that quota tokens
+// cannot be checked, while an unreadable --quota-key stops the scan.
 func TestScanWithBadStoreKey(t *testing.T) {
 	e, sbom := scanEnv(t)
-	if err := os.MkdirAll(filepath.Join(e.store, "keys"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(e.store, storeQuotaKeysDir), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(e.store, "keys", "old.pub"), []byte("junk\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(e.store, storeQuotaKeysDir, "old.pub"), []byte("junk\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	rep, r := e.scan(sbom)
@@ -443,5 +443,60 @@ func TestScanAnonymousCountPerStore(t *testing.T) {
 		if rep.Quota == nil || rep.Quota.Count != int64(i) {
 			t.Errorf("scan %d, on host %s: quota %+v, want count %d in the store's one anonymous count", i, host, rep.Quota, i)
 		}
+	}
+}
+
+// TestQuotaTokenKeysApartFromKitKeys checks that a key trusted for kits in
+// <store>/keys/ does not verify quota tokens, and that a token issuer's key
+// in <store>/keys/quota/ does not verify kits.
+func TestQuotaTokenKeysApartFromKitKeys(t *testing.T) {
+	e, sbom := scanEnv(t)
+	pub, err := os.ReadFile(e.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kitKeysDir := filepath.Join(e.store, storeKeysDir)
+	if err := os.MkdirAll(kitKeysDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(kitKeysDir, "cosign.pub"), pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	envFile := filepath.Join(e.dir, ".env")
+	token := signToken(t, e.key, 1000000, time.Now().Add(time.Hour))
+	if err := os.WriteFile(envFile, []byte("STELLA_JWT="+token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("quota", "status", "-o", "json", "--env-file", envFile)
+	var st struct{ Mode, Warning string }
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || r.code != 0 {
+		t.Fatalf("quota status: exit %d, %v: %s %s", r.code, err, r.stdout, r.stderr)
+	}
+	if st.Mode != "anonymous" {
+		t.Errorf("token signed by a kit key: mode %q, want anonymous", st.Mode)
+	}
+	if !strings.Contains(st.Warning, "keys/quota") {
+		t.Errorf("token signed by a kit key: warning %q, want the keys/quota folder named", st.Warning)
+	}
+
+	// The same key as a token issuer key, and no longer as a kit key.
+	quotaKeysDir := filepath.Join(e.store, storeQuotaKeysDir)
+	if err := os.MkdirAll(quotaKeysDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(kitKeysDir, "cosign.pub"), filepath.Join(quotaKeysDir, "issuer.pub")); err != nil {
+		t.Fatal(err)
+	}
+	r = e.run("scan", "--sbom", sbom, "-o", "json", "--env-file", envFile)
+	var rep scanReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Fatalf("scan: exit %d, %v: %s %s", r.code, err, r.stdout, r.stderr)
+	}
+	if rep.Quota == nil || rep.Quota.Mode != "token" || rep.Quota.Limit != 1000000 {
+		t.Errorf("token signed by a token issuer key: quota %+v, want token mode with limit 1000000", rep.Quota)
+	}
+	r = e.run("ouk", "import", e.buildKit("kit2.tar", "--version", "2.0.0"))
+	if r.code != exitRejected {
+		t.Errorf("import of a kit signed only by a token issuer key: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,7 +23,8 @@ type quotaFlags struct {
 
 func (f *quotaFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.envFile, "env-file", quota.DefaultEnvFile, "file holding STELLA_JWT=TOKEN, read when $STELLA_JWT is unset")
-	cmd.Flags().StringArrayVar(&f.keys, "quota-key", nil, "public key that signs quota tokens (repeatable; default the store's keys)")
+	cmd.Flags().StringArrayVar(&f.keys, "quota-key", nil,
+		"public key of a quota token issuer (repeatable; default the *.pub files in the store's keys/quota folder)")
 }
 
 // identify opens the quota counters and works out whom scans count for. A
@@ -40,13 +42,13 @@ func (f *quotaFlags) identify(store *cas.Store, storeDir string, log *slog.Logge
 	if err != nil {
 		return nil, quota.Identity{}, err
 	}
-	trusted, err := trustedKeys(log, storeDir, f.keys)
+	trusted, err := loadTrustedKeys(log, filepath.Join(storeDir, storeQuotaKeysDir), f.keys)
 	if err != nil {
 		if len(f.keys) > 0 {
 			return nil, quota.Identity{}, err
 		}
-		// A bad file among the store's keys must not stop scans: the keys
-		// serve only to check quota tokens here.
+		// A bad file among the store's token keys must not stop scans,
+		// because the keys serve only to check quota tokens.
 		fmt.Fprintf(stderr, "warning: %v; quota tokens cannot be checked, so scans count as anonymous until the file is fixed or removed\n", err)
 		trusted = nil
 	}

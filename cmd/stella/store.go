@@ -26,7 +26,11 @@ const storeFolderPerm = 0o700
 // Folders inside the store folder.
 const (
 	storeDBDir   = "db"   // the Pebble content store
-	storeKeysDir = "keys" // trusted public keys, *.pub
+	storeKeysDir = "keys" // trusted public keys of kit signers, *.pub
+	// storeQuotaKeysDir contains the public keys of quota token issuers,
+	// *.pub. Listing keys/ reads no subfolder, so these keys never verify
+	// a kit, and scans do not read the keys of kit signers for tokens.
+	storeQuotaKeysDir = "keys/quota"
 )
 
 // openStore opens the content store, creating the store folder on first use.
@@ -249,6 +253,12 @@ func checkStoreFolderAccess(dir string, reading bool) error {
 // keys folder, and logs a warning naming each *.pub entry there that it
 // skipped because it is not a regular file.
 func trustedKeys(log *slog.Logger, storeDir string, files []string) ([]sign.TrustedKey, error) {
+	return loadTrustedKeys(log, filepath.Join(storeDir, storeKeysDir), files)
+}
+
+// loadTrustedKeys loads the key files and every *.pub in dir, as
+// trustedKeys does for one folder of the store.
+func loadTrustedKeys(log *slog.Logger, dir string, files []string) ([]sign.TrustedKey, error) {
 	// The history records the file of the key that verified a kit, so it
 	// is kept absolute: a relative path would point nowhere from another
 	// folder.
@@ -259,7 +269,7 @@ func trustedKeys(log *slog.Logger, storeDir string, files []string) ([]sign.Trus
 			abs[i] = a
 		}
 	}
-	keys, skipped, err := sign.LoadTrustedKeysFrom(abs, []string{filepath.Join(storeDir, storeKeysDir)})
+	keys, skipped, err := sign.LoadTrustedKeysFrom(abs, []string{dir})
 	if err != nil {
 		return nil, fmt.Errorf("loading trusted keys: %w", err)
 	}

@@ -1,10 +1,11 @@
 // Package quota counts scans per UTC day against a fair-use limit that works
-// offline: anonymous use allows 33 scans a day per store, and a signed token
-// (an ES256 JWT verified with the store's trusted keys) raises the limit to
-// its tier claim, 333 for the free tier. A scan is never refused. From 200
-// scans, or from 90 % of the limit, each scan returns a reminder line, and
-// over the limit the caller delays each scan by about 10 % of its own
-// duration.
+// offline. Anonymous use allows 33 scans a day per store. A signed token
+// raises the limit to its tier claim, 333 for the free tier. The token is an
+// ES256 JWT verified with the keys of token issuers, which the CLI reads from
+// the store's keys/quota folder, apart from the keys that verify kits. A scan
+// is never refused. From 200 scans, or from 90 % of the limit, each scan
+// returns a reminder line, and over the limit the caller delays each scan by
+// about 10 % of its own duration.
 //
 // The counters live in a kv.Store, in production the quota namespace of the
 // Pebble store, laid out as:
@@ -32,7 +33,7 @@
 // The intended sequence in `stella scan`:
 //
 //	st, err := cas.Open(dir, cas.Options{LockWait: wait})        // waits for other scans
-//	keys := public keys of sign.LoadTrustedKeys(quotaKeyFlags, []string{home + "/keys"})
+//	keys := public keys of sign.LoadTrustedKeys(quotaKeyFlags, []string{home + "/keys/quota"})
 //	q, err := quota.New(st.KV("quota"), quota.Options{Policy: cfg.Quota, Logger: log})
 //	tok, err := quota.LoadToken(os.Getenv, envFileFlag)          // err: warn, go on anonymous
 //	id := q.Identify(tok, keys)                                  // id.Warning: print to stderr

@@ -47,8 +47,9 @@ type tokenClaims struct {
 // VerifyToken checks raw offline: the algorithm must be ES256, the signature
 // must verify with one of keys (keys other than ECDSA P-256 are skipped), exp
 // must be present and after now, and tid must be present. A tier claim, when
-// present, must be positive. Any failure returns an error wrapping
-// ErrInvalidToken whose one-line message gives the reason.
+// present, must be positive. It has no upper bound, because keys, not the
+// claim, decide which tokens are trusted. Any failure returns an error
+// wrapping ErrInvalidToken whose one-line message gives the reason.
 func VerifyToken(raw string, keys []crypto.PublicKey, now time.Time) (Claims, error) {
 	if len(raw) > MaxTokenSize {
 		return Claims{}, fmt.Errorf("token is %d bytes, more than the maximum %d: %w",
@@ -57,7 +58,7 @@ func VerifyToken(raw string, keys []crypto.PublicKey, now time.Time) (Claims, er
 	set := p256Keys(keys)
 	if len(set.Keys) == 0 {
 		return Claims{}, fmt.Errorf("no ECDSA P-256 public key to verify the token with; "+
-			"add one to $STELLA_HOME/keys or pass --quota-key: %w", ErrInvalidToken)
+			"put the token issuer's public key in <store>/keys/quota or pass --quota-key: %w", ErrInvalidToken)
 	}
 
 	parser := jwt.NewParser(
@@ -118,7 +119,8 @@ func describeTokenError(token *jwt.Token, tc *tokenClaims, err error) error {
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
 		return fmt.Errorf("token algorithm is missing or unknown: %w", ErrInvalidToken)
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return fmt.Errorf("token signature matches no trusted quota key: %w (%w)", ErrInvalidToken, errdef.ErrSignature)
+		return fmt.Errorf("token signature matches no trusted quota key; put the token issuer's public key "+
+			"in <store>/keys/quota or pass --quota-key: %w (%w)", ErrInvalidToken, errdef.ErrSignature)
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return fmt.Errorf("token expired at %s: %w",
 			tc.ExpiresAt.Time.UTC().Format(time.RFC3339), ErrInvalidToken)
