@@ -24,6 +24,7 @@ var stellaBin string
 
 func TestMain(m *testing.M) {
 	runHeldStellaFromEnv()
+	runHeldScanFromEnv()
 	code := func() int {
 		if bin := os.Getenv("STELLA_BIN"); bin != "" {
 			stellaBin = bin

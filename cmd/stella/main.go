@@ -126,8 +126,12 @@ func jsonRequested(cmd *cobra.Command, args []string) bool {
 // interruptedMessage returns the line printed when an interrupt stops
 // cmd with err: what the command leaves behind and what to do next.
 func interruptedMessage(cmd *cobra.Command, err error) string {
-	if errors.As(err, new(*countedScanInterruptedError)) {
-		return "Interrupted while the quota slowed the scan down: the scan counted against today's quota " +
+	if counted := (*countedScanInterruptedError)(nil); errors.As(err, &counted) {
+		during := "while the quota slowed the scan down"
+		if counted.writingReport {
+			during = "while the scan wrote its report"
+		}
+		return "Interrupted " + during + ": the scan counted against today's quota " +
 			"already, and running it again counts again; the store is unchanged otherwise."
 	}
 	if errors.As(err, new(*storeWaitInterruptedError)) {

@@ -30,16 +30,25 @@ func (o *outputFlag) validate() error {
 func (o *outputFlag) json() bool { return o.format == "json" }
 
 func writeJSON(w io.Writer, v any) error {
+	out, err := encodeJSON(v)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(out); err != nil {
+		return fmt.Errorf("writing JSON output: %w", err)
+	}
+	return nil
+}
+
+// encodeJSON returns v as writeJSON writes it.
+func encodeJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("writing JSON output: %w", err)
+		return nil, fmt.Errorf("writing JSON output: %w", err)
 	}
-	if _, err := w.Write(escapeC1(buf.Bytes())); err != nil {
-		return fmt.Errorf("writing JSON output: %w", err)
-	}
-	return nil
+	return escapeC1(buf.Bytes()), nil
 }
 
 // escapeC1 writes the C1 control characters (U+0080 to U+009F) of JSON

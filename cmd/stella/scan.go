@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -163,15 +164,16 @@ write, such as one on a read-only mount, prints a warning and does not count.`,
 				sortFindingsBySeverity(rep.Findings)
 			}
 			if err := sleepContext(cmd.Context(), delay); err != nil {
-				if rep.Quota != nil && rep.Quota.NotCounted == "" {
+				if rep.counted() {
 					return &countedScanInterruptedError{err: err}
 				}
 				return err
 			}
-			if out.json() {
-				return writeJSON(cmd.OutOrStdout(), rep)
+			err = writeScanReport(cmd.Context(), cmd.OutOrStdout(), rep, out.json())
+			if err != nil && rep.counted() && errors.Is(err, context.Canceled) {
+				return &countedScanInterruptedError{err: err, writingReport: true}
 			}
-			return printScan(cmd.OutOrStdout(), rep)
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&sbomPath, "sbom", "", "SBOM file, SPDX 2.2/2.3 JSON or CycloneDX 1.2-1.7 JSON")
@@ -187,12 +189,12 @@ write, such as one on a read-only mount, prints a warning and does not count.`,
 // not held up by it.
 func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) (*scanReport, time.Duration, error) {
 	start := time.Now()
-	format, pkgs, err := sbom.ParseFile(path)
+	ctx := cmd.Context()
+	format, pkgs, err := parseSBOM(ctx, path)
 	if err != nil {
 		return nil, 0, err
 	}
 
-	ctx := cmd.Context()
 	log := g.logger(cmd.ErrOrStderr())
 	opening := time.Now()
 	store, dir, err := g.openExistingStoreForReading(ctx, log, g.lockWait)
@@ -838,10 +840,103 @@ func purlHasVersion(purl string) bool {
 	return strings.Contains(purl, "@")
 }
 
+// whileReadingSBOM, when not nil, runs in the first read of the SBOM file
+// of a scan. End-to-end tests set it to hold a scan while it parses its
+// SBOM; the stella binary leaves it nil.
+var whileReadingSBOM func(ctx context.Context)
+
+// beforeScanReport, when not nil, runs once the report of a scan is
+// rendered and before it is written. End-to-end tests set it to hold a
+// scan there; the stella binary leaves it nil.
+var beforeScanReport func(ctx context.Context)
+
+// parseSBOM reads the SBOM at path as sbom.ParseFile does, and stops with
+// ctx's error once ctx is cancelled.
+func parseSBOM(ctx context.Context, path string) (format string, pkgs []sbom.Package, err error) {
+	f, err := sbom.OpenFile(path)
+	if err != nil {
+		return "", nil, err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if whileReadingSBOM != nil {
+		r = &hookedReader{r: f, hook: func() { whileReadingSBOM(ctx) }}
+	}
+	format, pkgs, err = sbom.ParseContext(ctx, r)
+	if err != nil {
+		return "", nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return format, pkgs, nil
+}
+
+// hookedReader runs hook before its first read of r.
+type hookedReader struct {
+	r    io.Reader
+	hook func()
+}
+
+func (h *hookedReader) Read(p []byte) (int, error) {
+	if h.hook != nil {
+		h.hook()
+		h.hook = nil
+	}
+	return h.r.Read(p)
+}
+
+// reportChunkSize is the most that one write of a scan report writes, so
+// that an interrupt stops the output of a large report soon.
+const reportChunkSize = 64 << 10
+
+// writeScanReport renders rep as JSON or text and writes it to w in
+// chunks. Once ctx is cancelled it stops and returns ctx's error, so an
+// interrupt before the first chunk leaves stdout empty. An error writing
+// text is left to main, which checks every write to stdout.
+func writeScanReport(ctx context.Context, w io.Writer, rep *scanReport, asJSON bool) error {
+	var report []byte
+	if asJSON {
+		var err error
+		if report, err = encodeJSON(rep); err != nil {
+			return err
+		}
+	} else {
+		var buf bytes.Buffer
+		if err := printScan(&buf, rep); err != nil {
+			return err
+		}
+		report = buf.Bytes()
+	}
+	if beforeScanReport != nil {
+		beforeScanReport(ctx)
+	}
+	for len(report) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(len(report), reportChunkSize)
+		if _, err := w.Write(report[:n]); err != nil {
+			if asJSON {
+				return fmt.Errorf("writing JSON output: %w", err)
+			}
+			return nil
+		}
+		report = report[n:]
+	}
+	return nil
+}
+
+// counted reports whether the scan was counted against the quota.
+func (rep *scanReport) counted() bool {
+	return rep.Quota != nil && rep.Quota.NotCounted == ""
+}
+
 // countedScanInterruptedError is the error of a scan that a signal stopped
-// while the quota slowed it down, after the scan was counted. It wraps the
-// context error, for exit code 130.
-type countedScanInterruptedError struct{ err error }
+// after the scan was counted, while the quota slowed it down or, with
+// writingReport set, while it wrote its report. It wraps the context
+// error, for exit code 130.
+type countedScanInterruptedError struct {
+	err           error
+	writingReport bool
+}
 
 func (e *countedScanInterruptedError) Error() string { return e.err.Error() }
 func (e *countedScanInterruptedError) Unwrap() error { return e.err }

@@ -1,7 +1,9 @@
 package sbom
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,10 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
-
-	cdx "github.com/CycloneDX/cyclonedx-go"
-	spdxjson "github.com/spdx/tools-golang/json"
-	"github.com/spdx/tools-golang/spdx/v2/common"
+	"unicode"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/regfile"
@@ -20,8 +19,12 @@ import (
 
 // MaxSBOMSize is the largest SBOM Parse reads, 256 MiB. SBOMs of large
 // container images run to tens of MiB, so this leaves room while bounding
-// memory, because the whole document is decoded at once.
+// memory, because the whole document is held in memory while it is parsed.
 const MaxSBOMSize = 256 << 20
+
+// readChunkSize is the maximum size of one read of an SBOM that is not a
+// file, so that a cancelled context stops the read of a large SBOM soon.
+const readChunkSize = 4 << 20
 
 // Formats returned by Parse.
 const (
@@ -62,31 +65,60 @@ type Package struct {
 // The concluded purls and CPEs of CycloneDX 1.6 and 1.7 identity evidence
 // are read too. CycloneDX components nested in other components are
 // included, and so is the metadata component when it has a purl or a CPE. Input over MaxSBOMSize wraps errdef.ErrSizeExceedsLimit.
+//
+// Every field of the document must decode into the types of the SPDX
+// (tools-golang) or CycloneDX (cyclonedx-go) library, including fields
+// that are not returned, and the error for one that does not is the
+// error that the library returns.
 func Parse(r io.Reader) (format string, pkgs []Package, err error) {
-	raw, err := io.ReadAll(io.LimitReader(r, MaxSBOMSize+1))
+	return ParseContext(context.Background(), r)
+}
+
+// ParseContext is Parse, stopped by ctx. Once ctx is cancelled it returns
+// ctx's error, after at most one more read of a few MiB or the decoding of
+// one more package or array element.
+//
+// A regular *os.File is read twice from its current position, first to
+// find the top-level members and then to decode them. Each pass reads a
+// few MiB at a time, so memory grows with the packages returned and not
+// with the file. Only a document that fails to parse is read whole, to
+// report the first syntax error in it. Other readers are read into memory
+// first.
+func ParseContext(ctx context.Context, r io.Reader) (format string, pkgs []Package, err error) {
+	doc, err := openDocument(ctx, r)
 	if err != nil {
-		return "", nil, fmt.Errorf("reading SBOM: %w", err)
+		return "", nil, err
 	}
-	if len(raw) > MaxSBOMSize {
-		return "", nil, fmt.Errorf("SBOM is larger than %d bytes; split it or scan the image directly: %w",
-			MaxSBOMSize, errdef.ErrSizeExceedsLimit)
-	}
-	// Tools on Windows often start a UTF-8 file with a byte order mark.
-	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 {
+	first, ok, err := doc.firstNonSpace()
+	switch {
+	case err != nil:
+		return "", nil, err
+	case !ok:
 		return "", nil, fmt.Errorf("SBOM is empty; %s", exportHint)
-	}
-	if trimmed[0] != '{' {
+	case first != '{':
 		return "", nil, fmt.Errorf("SBOM is not an SPDX or CycloneDX JSON document, because it does not start with a JSON object; %s",
 			exportHint)
 	}
-
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &probe); err != nil {
-		return "", nil, fmt.Errorf("SBOM is not valid JSON (%s); %s", jsonProblem(err), exportHint)
+	format, pkgs, err = parseDocument(ctx, doc)
+	if err != nil {
+		return "", nil, doc.failure(err)
 	}
-	var bomFormat string
+	return format, pkgs, nil
+}
+
+// parseDocument parses doc, which starts with a JSON object. An error
+// that it returns holds only when the document is valid JSON, because a
+// syntax error anywhere counts first. The caller checks that with
+// document.failure.
+func parseDocument(ctx context.Context, doc *document) (format string, pkgs []Package, err error) {
+	top, err := scanTopLevel(ctx, doc)
+	if err != nil {
+		return "", nil, err
+	}
+	probe, err := topLevelValues(doc, top.members)
+	if err != nil {
+		return "", nil, err
+	}
 	switch {
 	case probe["spdxVersion"] != nil:
 		var v string
@@ -94,10 +126,11 @@ func Parse(r io.Reader) (format string, pkgs []Package, err error) {
 			return "", nil, fmt.Errorf("SBOM has spdxVersion %s, which is not an SPDX 2 version this stella reads (SPDX-2.1 to SPDX-2.3); %s",
 				probe["spdxVersion"], exportHint)
 		}
-		return parseSPDX(raw)
+		return parseSPDX(ctx, doc, top, v)
 	case probe["@context"] != nil && bytes.Contains(probe["@context"], []byte("spdx.org/rdf/3")):
 		return "", nil, fmt.Errorf("SBOM is an SPDX 3 JSON-LD document, which this stella does not read; %s", exportHint)
 	case probe["bomFormat"] != nil:
+		var bomFormat string
 		if json.Unmarshal(probe["bomFormat"], &bomFormat) != nil || bomFormat != "CycloneDX" {
 			return "", nil, fmt.Errorf("SBOM is not a CycloneDX document: bomFormat is %s, expected \"CycloneDX\"; %s",
 				probe["bomFormat"], exportHint)
@@ -106,11 +139,159 @@ func Parse(r io.Reader) (format string, pkgs []Package, err error) {
 		if err != nil {
 			return "", nil, err
 		}
-		return parseCycloneDX(raw, specVersion)
+		return parseCycloneDX(ctx, doc, top.members, specVersion)
 	default:
 		return "", nil, fmt.Errorf(`SBOM is not an SPDX or CycloneDX JSON document, because it has no "spdxVersion" or "bomFormat" field; %s`,
 			exportHint)
 	}
+}
+
+// openDocument returns r as a document. A regular *os.File is read where
+// it lies, from its current position. Any other reader is read into
+// memory, to its end or to one byte over MaxSBOMSize. A byte order mark
+// at the start is skipped, as tools on Windows often start a UTF-8 file
+// with one. A document over MaxSBOMSize wraps errdef.ErrSizeExceedsLimit.
+func openDocument(ctx context.Context, r io.Reader) (*document, error) {
+	var doc *document
+	if f, ok := r.(*os.File); ok {
+		info, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("reading SBOM: %w", err)
+		}
+		if info.Mode().IsRegular() {
+			at, err := f.Seek(0, io.SeekCurrent)
+			if err != nil {
+				return nil, fmt.Errorf("reading SBOM: %w", err)
+			}
+			// NOTE: a file that is rewritten during the parse may be
+			// read differently by the two passes. One that shrinks
+			// fails with io.ErrUnexpectedEOF.
+			doc = &document{src: f, start: at, end: max(at, info.Size())}
+		}
+	}
+	if doc == nil {
+		raw, err := readSBOM(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		doc = &document{src: bytes.NewReader(raw), end: int64(len(raw))}
+	}
+	if doc.end-doc.start > MaxSBOMSize {
+		return nil, fmt.Errorf("SBOM is larger than %d bytes; split it or scan the image directly: %w",
+			MaxSBOMSize, errdef.ErrSizeExceedsLimit)
+	}
+	if doc.end-doc.start >= 3 {
+		mark, err := doc.read(doc.start, doc.start+3)
+		if err != nil {
+			return nil, err
+		}
+		if string(mark) == "\xef\xbb\xbf" {
+			doc.start += 3
+		}
+	}
+	return doc, nil
+}
+
+// firstNonSpace returns the first byte of the document that is not part of
+// Unicode white space, which bytes.TrimSpace removes, and false when the
+// document has none.
+func (d *document) firstNonSpace() (byte, bool, error) {
+	r := bufio.NewReaderSize(io.NewSectionReader(d.src, d.start, d.end-d.start), 512)
+	for {
+		c, _, err := r.ReadRune()
+		if errors.Is(err, io.EOF) {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("reading SBOM: %w", err)
+		}
+		if !unicode.IsSpace(c) {
+			// The rune's first byte, which is also the byte that
+			// invalid UTF-8 starts with.
+			if err := r.UnreadRune(); err != nil {
+				return 0, false, err
+			}
+			first, err := r.ReadByte()
+			return first, true, err
+		}
+	}
+}
+
+// failure returns the error to report for err, an error of parseDocument.
+// A syntax error anywhere in the document counts first, as when the whole
+// document is decoded at once, so this reads the document into memory to
+// look for one.
+func (d *document) failure(err error) error {
+	if contextError(err) != nil {
+		return err
+	}
+	raw, readErr := d.readAll()
+	if readErr != nil {
+		return readErr
+	}
+	if !json.Valid(raw) {
+		return fmt.Errorf("SBOM is not valid JSON (%s); %s", jsonProblem(json.Unmarshal(raw, &struct{}{})), exportHint)
+	}
+	if errors.Is(err, errMalformed) {
+		// Unreachable unless the scanner is stricter than
+		// encoding/json.
+		return fmt.Errorf("SBOM could not be read although it is valid JSON; %s", exportHint)
+	}
+	return err
+}
+
+// readSBOM reads r to its end, or to one byte over MaxSBOMSize, in reads
+// of at most readChunkSize bytes. It returns ctx's error once ctx is
+// cancelled.
+func readSBOM(ctx context.Context, r io.Reader) ([]byte, error) {
+	size := 512
+	if l, ok := r.(interface{ Len() int }); ok {
+		// One byte more than the reader holds lets the read that
+		// finds the end fit without growing the buffer.
+		size = min(l.Len(), MaxSBOMSize) + 1
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(len(buf), MaxSBOMSize+1-len(buf)))
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), len(buf)+readChunkSize)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > MaxSBOMSize {
+			return buf, nil
+		}
+		if errors.Is(err, io.EOF) {
+			return buf, ctx.Err()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading SBOM: %w", err)
+		}
+	}
+}
+
+// topLevelValues returns the values of the members by name, of those that
+// the format is detected by. Of members with the same name, the last
+// counts, as when the object is decoded into a map.
+func topLevelValues(doc *document, members []member) (map[string][]byte, error) {
+	values := map[string][]byte{}
+	last := map[string]member{}
+	for _, m := range members {
+		switch m.name {
+		case "spdxVersion", "@context", "bomFormat", "specVersion":
+			last[m.name] = m
+		}
+	}
+	for name, m := range last {
+		value, err := doc.read(m.start, m.end)
+		if err != nil {
+			return nil, err
+		}
+		values[name] = value
+	}
+	return values, nil
 }
 
 // exportHint is the next step for an SBOM that cannot be read.
@@ -123,7 +304,7 @@ var cycloneDXVersions = []string{"1.2", "1.3", "1.4", "1.5", "1.6", "1.7"}
 // cycloneDXVersion returns the specVersion field's value. It rejects one
 // that is missing, not a string or not one of cycloneDXVersions, naming the
 // value found.
-func cycloneDXVersion(raw json.RawMessage) (string, error) {
+func cycloneDXVersion(raw []byte) (string, error) {
 	if raw == nil {
 		return "", fmt.Errorf("CycloneDX SBOM has no specVersion field; %s", exportHint)
 	}
@@ -145,16 +326,9 @@ func cycloneDXVersion(raw json.RawMessage) (string, error) {
 // ParseFile reads the SBOM at path as Parse does. A folder, a missing file
 // and an unreadable one are errors that name the path.
 func ParseFile(path string) (format string, pkgs []Package, err error) {
-	info, err := os.Stat(path)
+	f, err := OpenFile(path)
 	if err != nil {
-		return "", nil, fmt.Errorf("opening SBOM: %w; check the path", err)
-	}
-	if info.IsDir() {
-		return "", nil, fmt.Errorf("SBOM path %s is a folder; give the SBOM file in it", path)
-	}
-	f, err := regfile.Open(path, "an SBOM file")
-	if err != nil {
-		return "", nil, fmt.Errorf("opening SBOM: %w", err)
+		return "", nil, err
 	}
 	defer f.Close()
 	format, pkgs, err = Parse(f)
@@ -162,6 +336,23 @@ func ParseFile(path string) (format string, pkgs []Package, err error) {
 		return "", nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return format, pkgs, nil
+}
+
+// OpenFile opens the SBOM at path for reading. A folder, a missing file
+// and a file that is not a regular one are errors that name the path.
+func OpenFile(path string) (*os.File, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening SBOM: %w; check the path", err)
+	}
+	if info.IsDir() {
+		return nil, fmt.Errorf("SBOM path %s is a folder; give the SBOM file in it", path)
+	}
+	f, err := regfile.Open(path, "an SBOM file")
+	if err != nil {
+		return nil, fmt.Errorf("opening SBOM: %w", err)
+	}
+	return f, nil
 }
 
 // jsonProblem describes a JSON decoding error without Go type names.
@@ -188,112 +379,6 @@ func decodeProblem(err error) string {
 		return jsonProblem(err)
 	}
 	return err.Error()
-}
-
-func parseSPDX(raw []byte) (string, []Package, error) {
-	doc, err := spdxjson.Read(bytes.NewReader(raw))
-	if err != nil {
-		return "", nil, fmt.Errorf("parsing SPDX JSON: %v; check that the document follows the SPDX 2.2 or 2.3 JSON schema, or %s",
-			decodeProblem(err), exportHint)
-	}
-	if doc == nil {
-		return "", nil, fmt.Errorf("parsing SPDX JSON: document is empty; %s", exportHint)
-	}
-	format := FormatSPDX + "-" + strings.TrimPrefix(doc.SPDXVersion, "SPDX-")
-
-	pkgs := make([]Package, 0, len(doc.Packages))
-	for _, p := range doc.Packages {
-		if p == nil {
-			continue
-		}
-		pkg := Package{
-			Name:    p.PackageName,
-			Version: packageVersion(p.PackageVersion),
-			ID:      "SPDXRef-" + string(p.PackageSPDXIdentifier),
-		}
-		for _, ref := range p.PackageExternalReferences {
-			if ref == nil {
-				continue
-			}
-			switch ref.RefType {
-			case common.TypePackageManagerPURL:
-				pkg.PURLs = appendNew(pkg.PURLs, ref.Locator)
-			case common.TypeSecurityCPE23Type, common.TypeSecurityCPE22Type:
-				pkg.CPEs = appendNew(pkg.CPEs, ref.Locator)
-			}
-		}
-		pkgs = append(pkgs, pkg)
-	}
-	return format, pkgs, nil
-}
-
-func parseCycloneDX(raw []byte, specVersion string) (string, []Package, error) {
-	var bom cdx.BOM
-	if err := cdx.NewBOMDecoder(bytes.NewReader(raw), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
-		return "", nil, fmt.Errorf("parsing CycloneDX JSON: %v; check that the document follows the CycloneDX %s JSON schema, or %s",
-			decodeProblem(err), specVersion, exportHint)
-	}
-	format := FormatCycloneDX + "-" + bom.SpecVersion.String()
-
-	var pkgs []Package
-	if bom.Metadata != nil && bom.Metadata.Component != nil {
-		if pkg := componentPackage(*bom.Metadata.Component); len(pkg.PURLs) > 0 || len(pkg.CPEs) > 0 {
-			pkgs = append(pkgs, pkg)
-		}
-	}
-	if bom.Components != nil {
-		pkgs = appendComponents(pkgs, *bom.Components)
-	}
-	return format, pkgs, nil
-}
-
-// appendComponents walks nested components depth first. The recursion is
-// bounded by encoding/json, which rejects input nested over 10000 levels.
-func appendComponents(pkgs []Package, comps []cdx.Component) []Package {
-	for _, c := range comps {
-		pkgs = append(pkgs, componentPackage(c))
-		if c.Components != nil {
-			pkgs = appendComponents(pkgs, *c.Components)
-		}
-	}
-	return pkgs
-}
-
-// componentPackage returns a CycloneDX component as a Package. Its purls
-// and CPEs are the component's purl and cpe fields, followed by the
-// concluded values of its identity evidence for the fields purl and cpe.
-// The specification defines no other place for a component's purls or
-// CPEs, so properties, which tools name as they like, are not read.
-func componentPackage(c cdx.Component) Package {
-	pkg := Package{Name: c.Name, Version: packageVersion(c.Version), ID: c.BOMRef, VersionRange: c.VersionRange}
-	pkg.PURLs = appendNew(pkg.PURLs, c.PackageURL)
-	pkg.CPEs = appendNew(pkg.CPEs, c.CPE)
-	for _, id := range identityEvidence(c) {
-		switch id.Field {
-		case cdx.EvidenceIdentityFieldTypePURL:
-			pkg.PURLs = appendNew(pkg.PURLs, id.ConcludedValue)
-		case cdx.EvidenceIdentityFieldTypeCPE:
-			pkg.CPEs = appendNew(pkg.CPEs, id.ConcludedValue)
-		}
-	}
-	return pkg
-}
-
-// identityEvidence returns the identity evidence of a component. CycloneDX
-// 1.5 writes it as one object, and 1.6 and 1.7 as an array or, deprecated,
-// as one object. Only 1.6 and later define concludedValue.
-func identityEvidence(c cdx.Component) []cdx.EvidenceIdentity {
-	if c.Evidence == nil || c.Evidence.Identity == nil {
-		return nil
-	}
-	id := c.Evidence.Identity
-	switch {
-	case id.Identities != nil:
-		return *id.Identities
-	case id.Identity != nil:
-		return []cdx.EvidenceIdentity{*id.Identity}
-	}
-	return nil
 }
 
 // appendNew appends s to list unless s is blank or already in list.
