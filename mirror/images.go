@@ -160,6 +160,9 @@ func checkComplete(ctx context.Context, src content.ReadOnlyStorage, image strin
 	return nil
 }
 
+// mirrorImage copies img and its referrers to dst and sets the tag of dst
+// last, as publish does for a kit, so that a failure or interrupt never
+// leaves the tag on an image whose signatures are missing.
 func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.Descriptor, dst string,
 	opts MirrorOptions, log *slog.Logger, res *ImageResult) error {
 	repo, err := opts.Repository(dst)
@@ -174,38 +177,42 @@ func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.D
 	res.Referrers = len(referrers)
 	p := newPusher(repo, log)
 	tag := repo.Reference.Reference
-	if err := p.copyGraph(ctx, src, img); err != nil {
-		return err
-	}
-	if !strings.HasPrefix(tag, "sha256:") {
-		var current ocispec.Descriptor
-		err := withRetry(ctx, log, "resolve "+tag, func(int) error {
-			var err error
-			current, err = repo.Resolve(ctx, tag)
+	tagged := !strings.HasPrefix(tag, "sha256:")
+	var state tagState
+	if tagged {
+		if state, err = resolveTag(ctx, repo, log, tag); err != nil {
 			return err
-		})
-		if err != nil && !isNotFound(err) {
-			return fmt.Errorf("resolving tag %s: %w", tag, err)
 		}
-		if err != nil || current.Digest != img.Digest {
-			if err == nil {
-				logTagMove(log, dst, current.Digest, img.Digest)
-			}
-			if err := withRetry(ctx, log, "tag "+tag, func(int) error { return repo.Tag(ctx, img, tag) }); err != nil {
-				return fmt.Errorf("tagging %s: %w", tag, err)
-			}
-			res.Tagged = true
+	}
+	// notMoved adds the state of the tag to an error before the tag step.
+	notMoved := func(err error) error {
+		if !tagged {
+			return err
 		}
+		return state.notMoved(err, img.Digest)
+	}
+	if err := p.copyGraph(ctx, src, img); err != nil {
+		return notMoved(err)
 	}
 	if len(referrers) > 0 {
 		if err := detectReferrersAPI(ctx, repo, img, log); err != nil {
-			return err
+			return notMoved(err)
 		}
 	}
 	for _, r := range referrers {
 		if err := p.copyGraph(ctx, src, r); err != nil {
-			return fmt.Errorf("pushing referrer %s: %w", r.Digest, err)
+			return notMoved(fmt.Errorf("pushing referrer %s: %w", r.Digest, err))
 		}
+	}
+	if tagged && !state.names(img.Digest) {
+		if state.previous != "" {
+			logTagMove(log, dst, state.previous, img.Digest)
+		}
+		if err := withRetry(ctx, log, "tag "+tag, func(int) error { return repo.Tag(ctx, img, tag) }); err != nil {
+			return fmt.Errorf("tagging %s: %w; its referrers are in place, and %s", tag, err,
+				state.afterTagFailure(ctx, repo, img.Digest))
+		}
+		res.Tagged = true
 	}
 	res.BlobsPushed, res.BlobsSkipped, res.BytesPushed = p.pushed.Load(), p.skipped.Load(), p.bytes.Load()
 	res.Status = StatusPresent

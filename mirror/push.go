@@ -197,9 +197,10 @@ func (e rewordedError) Unwrap() error { return e.err }
 
 // PushKit publishes a kit read from src, whose index.json is index, to repo
 // and tags its bundle index with tag. The referrers of the bundle index
-// listed in index follow, such as its signatures, but no delta manifest
-// (see findRoots), then an SBOM referrer unless opts.SkipSBOMReferrer is
-// set. Blobs the registry holds already are not sent again. A delta whose
+// listed in index go up before the tag, such as its signatures, but no
+// delta manifest (see findRoots), and an SBOM referrer unless
+// opts.SkipSBOMReferrer is set. Blobs the registry holds already are not
+// sent again. A delta whose
 // base kit repo lacks returns an error wrapping errdef.ErrBaseMissing.
 func PushKit(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, repo *remote.Repository, tag string, opts PushOptions) (*PushResult, error) {
 	p := newPusher(repo, opts.Logger)
@@ -213,32 +214,61 @@ func PushKit(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Ind
 	return p.publish(ctx, src, roots, tag, opts)
 }
 
+// publish pushes the bundle graph, then the signature and SBOM referrers,
+// and sets the tag last. A failure or interrupt before the end thus leaves
+// the tag on the kit it named before, which importers can still verify,
+// and never on a kit whose signatures are missing. A referrer needs only
+// its subject manifest in the registry, not a tag. On a registry without
+// the referrers API, pushing a referrer sets the sha256-<hex> tag, which
+// lists the referrers and names no kit.
 func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots *kitRoots, tag string, opts PushOptions) (*PushResult, error) {
 	if roots.signatureCount() == 0 {
 		p.log.Warn("the kit carries no signature; importers will reject it unless they skip the check", "version", roots.meta.Version)
 	}
+	state, err := resolveTag(ctx, p.repo, p.log, tag)
+	if err != nil {
+		return nil, err
+	}
 	if err := p.copyGraph(ctx, src, roots.bundle); err != nil {
 		if roots.base != nil && errors.Is(err, errdef.ErrNotFound) {
-			return nil, p.baseMissing(roots.meta.Version, *roots.base, err)
+			return nil, state.notMoved(p.baseMissing(roots.meta.Version, *roots.base, err), roots.bundle.Digest)
 		}
-		return nil, fmt.Errorf("pushing kit %s to %s: %w", roots.meta.Version, p.repo.Reference, err)
-	}
-	if err := p.noteTagMove(ctx, roots.bundle, tag); err != nil {
-		return nil, err
-	}
-	err := withRetry(ctx, p.log, "tag "+tag, func(int) error { return p.repo.Tag(ctx, roots.bundle, tag) })
-	if err != nil {
-		return nil, fmt.Errorf("tagging kit %s as %s: %w", roots.meta.Version, tag, err)
-	}
-	if err := detectReferrersAPI(ctx, p.repo, roots.bundle, p.log); err != nil {
-		return nil, err
+		return nil, state.notMoved(fmt.Errorf("pushing kit %s to %s: %w", roots.meta.Version, p.repo.Reference, err),
+			roots.bundle.Digest)
 	}
 	res := &PushResult{
-		Reference: p.repo.Reference.Registry + "/" + p.repo.Reference.Repository + ":" + tag,
+		Reference: state.ref,
 		Digest:    roots.bundle.Digest.String(),
 		Version:   roots.meta.Version,
 		Referrers: []Referrer{},
 	}
+	refs, err := p.pushReferrers(ctx, src, roots, opts)
+	if err != nil {
+		return nil, state.notMoved(err, roots.bundle.Digest)
+	}
+	res.Referrers = refs
+	if !state.names(roots.bundle.Digest) {
+		if state.previous != "" {
+			logTagMove(p.log, state.ref, state.previous, roots.bundle.Digest)
+		}
+		err := withRetry(ctx, p.log, "tag "+tag, func(int) error { return p.repo.Tag(ctx, roots.bundle, tag) })
+		if err != nil {
+			return nil, fmt.Errorf("tagging kit %s as %s: %w; its signatures and SBOM are attached, and %s", roots.meta.Version,
+				tag, err, state.afterTagFailure(ctx, p.repo, roots.bundle.Digest))
+		}
+	}
+	res.BlobsPushed, res.BlobsSkipped, res.BytesPushed = p.pushed.Load(), p.skipped.Load(), p.bytes.Load()
+	return res, nil
+}
+
+// pushReferrers attaches the kit's signatures and, unless
+// opts.SkipSBOMReferrer is set, its SBOM to the bundle index, which the
+// registry must hold already.
+func (p *pusher) pushReferrers(ctx context.Context, src content.ReadOnlyStorage, roots *kitRoots, opts PushOptions) ([]Referrer, error) {
+	if err := detectReferrersAPI(ctx, p.repo, roots.bundle, p.log); err != nil {
+		return nil, err
+	}
+	out := []Referrer{}
 	for _, r := range roots.referrers {
 		if err := p.copyGraph(ctx, src, r.desc); err != nil {
 			return nil, fmt.Errorf("pushing referrer %s (%s): %w", r.desc.Digest, r.artifactType, err)
@@ -246,41 +276,20 @@ func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots
 		if err := p.ensureListed(ctx, src, r.subject, r.desc); err != nil {
 			return nil, err
 		}
-		res.Referrers = append(res.Referrers, Referrer{Digest: r.desc.Digest.String(), ArtifactType: r.artifactType,
+		out = append(out, Referrer{Digest: r.desc.Digest.String(), ArtifactType: r.artifactType,
 			Subject: r.subject.Digest.String()})
 	}
-	if !opts.SkipSBOMReferrer {
-		ref, err := p.pushSBOMReferrer(ctx, src, roots)
-		if err != nil {
-			return nil, err
-		}
-		if ref != nil {
-			res.Referrers = append(res.Referrers, *ref)
-		}
+	if opts.SkipSBOMReferrer {
+		return out, nil
 	}
-	res.BlobsPushed, res.BlobsSkipped, res.BytesPushed = p.pushed.Load(), p.skipped.Load(), p.bytes.Load()
-	return res, nil
-}
-
-// noteTagMove logs when tag names a manifest other than bundle, which the
-// push is about to replace.
-func (p *pusher) noteTagMove(ctx context.Context, bundle ocispec.Descriptor, tag string) error {
-	var current ocispec.Descriptor
-	err := withRetry(ctx, p.log, "resolve tag "+tag, func(int) error {
-		var err error
-		current, err = p.repo.Resolve(ctx, tag)
-		return err
-	})
-	switch {
-	case isNotFound(err):
-		return nil
-	case err != nil:
-		return fmt.Errorf("resolving tag %s in %s: %w", tag, p.repo.Reference, err)
-	case current.Digest != bundle.Digest:
-		ref := p.repo.Reference.Registry + "/" + p.repo.Reference.Repository + ":" + tag
-		logTagMove(p.log, ref, current.Digest, bundle.Digest)
+	ref, err := p.pushSBOMReferrer(ctx, src, roots)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if ref != nil {
+		out = append(out, *ref)
+	}
+	return out, nil
 }
 
 // pushSBOMReferrer attaches the kit's SBOM to the bundle index as an OCI

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+
+	"stella-ops.org/ouk/mirror"
+)
+
+// denySignatureProxy forwards to the registry at host and rejects every
+// upload of a signature manifest with 403, as a registry policy might.
+func denySignatureProxy(t *testing.T, host string) string {
+	t.Helper()
+	backend, err := url.Parse("http://" + host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(backend)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			if bytes.Contains(body, []byte("application/vnd.dev.sigstore.bundle")) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				io.WriteString(w, `{"errors":[{"code":"DENIED","message":"signature rejected by test policy"}]}`)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestRegistryPushFailedSignatureKeepsTag(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	kit1 := e.buildKit("kit1.tar.zst", "--version", "1.0.0", "--sequence", "1")
+	kit2 := e.buildKit("kit2.tar.zst", "--version", "2.0.0", "--sequence", "2")
+	var first mirror.PushResult
+	if err := json.Unmarshal([]byte(e.must("ouk", "push", "--plain-http", "-o", "json", kit1, reg.host+"/stella/kit:latest")), &first); err != nil {
+		t.Fatal(err)
+	}
+
+	via := denySignatureProxy(t, reg.host)
+	r := e.run("ouk", "push", "--plain-http", kit2, via+"/stella/kit:latest")
+	if r.code == 0 {
+		t.Fatalf("push with a rejected signature succeeded:\n%s", r.stdout)
+	}
+	for _, want := range []string{"403 Forbidden", "tag " + via + "/stella/kit:latest was not moved", "still names " + first.Digest} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("push error lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if got := tool(t, nil, "crane", "digest", "--insecure", reg.host+"/stella/kit:latest"); got != first.Digest {
+		t.Errorf("tag names %s after the failed push, want kit 1 %s", got, first.Digest)
+	}
+	res := decodeImport(t, e.must("ouk", "import", "--plain-http", "--key", e.pub, "-o", "json", "oci://"+reg.host+"/stella/kit:latest"))
+	if res.Version != "1.0.0" || res.SignedBy == "" {
+		t.Errorf("import through the tag after the failed push: %+v, want signed kit 1.0.0", res)
+	}
+
+	// Pushed again without the proxy, kit 2 gets its signature and the tag.
+	var second mirror.PushResult
+	if err := json.Unmarshal([]byte(e.must("ouk", "push", "--plain-http", "-o", "json", kit2, reg.host+"/stella/kit:latest")), &second); err != nil {
+		t.Fatal(err)
+	}
+	if got := tool(t, nil, "crane", "digest", "--insecure", reg.host+"/stella/kit:latest"); got != second.Digest {
+		t.Errorf("tag names %s after the second push of kit 2, want %s", got, second.Digest)
+	}
+	res = decodeImport(t, e.must("ouk", "import", "--plain-http", "--key", e.pub, "-o", "json", "oci://"+reg.host+"/stella/kit:latest"))
+	if res.Version != "2.0.0" || res.SignedBy == "" {
+		t.Errorf("import of kit 2: %+v, want signed kit 2.0.0", res)
+	}
+}
