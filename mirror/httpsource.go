@@ -116,6 +116,13 @@ func (r *HTTPReader) request() error {
 	if err != nil {
 		return fmt.Errorf("kit URL %s: %w", RedactURL(r.url), err)
 	}
+	// Offsets count the bytes of the file as stored. Without this header,
+	// net/http requests gzip when there is no Range header and decompresses
+	// a response with Content-Encoding: gzip, which an S3-compatible store
+	// sends for an object stored with that Content-Encoding. A Range
+	// request at the decompressed offset would then get stored bytes from
+	// another position.
+	req.Header.Set("Accept-Encoding", "identity")
 	if r.off > 0 {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(r.off, 10)+"-")
 		if r.validator != "" {
