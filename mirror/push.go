@@ -167,8 +167,8 @@ func (k knownStorage) Push(ctx context.Context, d ocispec.Descriptor, r io.Reade
 // The HTTP client quotes the registry's upload address, whose query
 // contains the registry's session state: a few hundred characters that do
 // not describe the cause, so the query is cut. When the blob read from
-// the kit did not match its digest, the kit is at fault, not the
-// registry, so that error is returned alone.
+// the kit did not match its digest or could not be read, the kit is at
+// fault, not the registry, so that error is returned alone.
 func tidyUploadError(err error) error {
 	var ue *url.Error
 	if !errors.As(err, &ue) {
@@ -176,6 +176,10 @@ func tidyUploadError(err error) error {
 	}
 	if errors.Is(ue.Err, errdef.ErrDigestMismatch) {
 		return ue.Err
+	}
+	var kitErr *kitReadError
+	if errors.As(ue.Err, &kitErr) {
+		return kitErr
 	}
 	i := strings.IndexByte(ue.URL, '?')
 	if i < 0 {
@@ -361,8 +365,9 @@ func (f *fallbackStorage) Exists(ctx context.Context, d ocispec.Descriptor) (boo
 // PushKitStream publishes a kit tar stream (plain, gzip or zstd) without
 // unpacking it: blobs go to the registry as they are read and manifests are
 // kept in memory until their children are in place. open is called again
-// for each attempt after a transient failure; blobs the registry holds by
-// then are skipped unread.
+// for each attempt after a transient network failure; blobs the registry
+// holds by then are skipped unread. A failure to read the stream itself,
+// such as a truncated file, ends the push on the first attempt.
 func PushKitStream(ctx context.Context, open func() (io.ReadCloser, error), repo *remote.Repository, tag string, opts PushOptions) (*PushResult, error) {
 	p := newPusher(repo, opts.Logger)
 	var (
@@ -388,12 +393,41 @@ func PushKitStream(ctx context.Context, open func() (io.ReadCloser, error), repo
 	return p.publish(ctx, mem, roots, tag, opts)
 }
 
+// kitReadError is a failure to read the kit file itself, such as a
+// truncated or unreadable file. Reading the file again gives the same
+// result, so withRetry does not run the push again for it, though it
+// wraps io.ErrUnexpectedEOF as a cut connection does.
+type kitReadError struct{ err error }
+
+func (e *kitReadError) Error() string { return e.err.Error() }
+func (e *kitReadError) Unwrap() error { return e.err }
+
+// asKitReadError marks err, a failure to read the kit file, as a
+// *kitReadError. It returns nil and io.EOF unchanged.
+func asKitReadError(err error) error {
+	var marked *kitReadError
+	if err == nil || err == io.EOF || errors.As(err, &marked) {
+		return err
+	}
+	return &kitReadError{err}
+}
+
+// kitReader reads a blob of the kit file and marks its read errors with
+// asKitReadError. An upload that reads the blob as its request body then
+// fails with an error that withRetry can tell from a network failure.
+type kitReader struct{ r io.Reader }
+
+func (k kitReader) Read(b []byte) (int, error) {
+	n, err := k.r.Read(b)
+	return n, asKitReadError(err)
+}
+
 // streamBlobs pushes every non-manifest blob of the tar stream that the
 // registry lacks and returns the manifests and index.json.
 func (p *pusher) streamBlobs(ctx context.Context, r io.Reader) (*memoryStorage, *ocispec.Index, error) {
 	tr, err := layout.NewTarReader(r, layout.Limits{})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, asKitReadError(err)
 	}
 	defer tr.Close()
 	mem := &memoryStorage{}
@@ -404,12 +438,12 @@ func (p *pusher) streamBlobs(ctx context.Context, r io.Reader) (*memoryStorage, 
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, asKitReadError(err)
 		}
 		switch e.Kind {
 		case layout.IndexJSON:
 			var idx ocispec.Index
-			if err := json.NewDecoder(e.Reader).Decode(&idx); err != nil {
+			if err := json.NewDecoder(kitReader{e.Reader}).Decode(&idx); err != nil {
 				return nil, nil, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
 			}
 			if err := p.checkDeltaBase(ctx, idx, nil); err != nil {
@@ -443,9 +477,9 @@ func (p *pusher) streamBlob(ctx context.Context, tr *layout.TarReader, e *layout
 		return nil
 	}
 	if e.Size > maxManifestSize {
-		return p.pushBlob(ctx, desc, e.Reader, tr.SkipBlob)
+		return p.pushBlob(ctx, desc, kitReader{e.Reader}, tr.SkipBlob)
 	}
-	b, err := io.ReadAll(e.Reader)
+	b, err := io.ReadAll(kitReader{e.Reader})
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", e.Name, err)
 	}

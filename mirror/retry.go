@@ -21,9 +21,11 @@ const Attempts = 6
 // cut, a timeout, or a 408, 429 or 5xx response that outlived the retries of
 // the round tripper. A 429 or 503 with Retry-After is worth one only when
 // the round tripper could not retry the request itself (see
-// RetryAfterError.Temporary).
+// RetryAfterError.Temporary). A failure to read the local kit file, such
+// as a truncated one, is not transient.
 func isTransient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrHostNotAllowed) {
+	var kitErr *kitReadError
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrHostNotAllowed) || errors.As(err, &kitErr) {
 		return false
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -83,5 +85,27 @@ func TestRegistryPushFailedSignatureKeepsTag(t *testing.T) {
 	res = decodeImport(t, e.must("ouk", "import", "--plain-http", "--key", e.pub, "-o", "json", "oci://"+reg.host+"/stella/kit:latest"))
 	if res.Version != "2.0.0" || res.SignedBy == "" {
 		t.Errorf("import of kit 2: %+v, want signed kit 2.0.0", res)
+	}
+}
+
+func TestRegistryPushTruncatedKitNoRetry(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	kit, err := os.ReadFile(e.buildKit("kit.tar", "--version", "1.0.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(e.dir, "truncated.tar")
+	writeFile(t, truncated, string(kit[:len(kit)/2]))
+
+	r := e.run("ouk", "push", "--plain-http", "-v", truncated, reg.host+"/stella/trunc:1")
+	if r.code != exitRejected {
+		t.Errorf("push of a truncated kit file: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "truncated; copy the kit file again") {
+		t.Errorf("error does not say that the kit file is truncated:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr, "retrying") {
+		t.Errorf("push retried reading a truncated kit file:\n%s", r.stderr)
 	}
 }
