@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/net/http/httpproxy"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
@@ -132,9 +133,13 @@ func NewClient(opts ClientOptions) (*Client, error) {
 }
 
 // transport builds the network transport with the TLS settings and the
-// connect timeouts.
+// connect timeouts. In air-gap mode a proxy from the environment is used
+// only when the operator named its host (see airGapProxy).
 func (o ClientOptions) transport() (*http.Transport, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	if o.AirGap {
+		t.Proxy = airGapProxy(httpproxy.FromEnvironment(), &Guard{Enabled: true, Allowed: o.Hosts})
+	}
 	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
 	t.DialContext = dialer.DialContext
 	t.TLSHandshakeTimeout = o.ConnectTimeout
