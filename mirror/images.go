@@ -54,28 +54,65 @@ type MirrorOptions struct {
 // (REGISTRY[/PREFIX]): the image's repository path without its registry
 // host, with the same tag, or the digest when the reference has no tag.
 // example.test/stella-ops/scanner:0.1.0 under reg.local/mirror becomes
-// reg.local/mirror/stella-ops/scanner:0.1.0.
+// reg.local/mirror/stella-ops/scanner:0.1.0, and so does
+// stella-ops/scanner:0.1.0 (see ParseImageReference).
 func TargetRef(imageRef, target, digest string) (string, error) {
-	ref, err := registry.ParseReference(imageRef)
+	repository, tag, err := ImageTarget(imageRef)
 	if err != nil {
-		return "", fmt.Errorf("image reference %q in the kit: %w", imageRef, err)
+		return "", fmt.Errorf("%w in the kit", err)
 	}
 	target = strings.TrimSuffix(target, "/")
 	if target == "" || strings.Contains(target, "://") {
 		return "", fmt.Errorf("mirror target %q: write it as REGISTRY or REGISTRY/PREFIX without a scheme", target)
 	}
-	out := target + "/" + ref.Repository
-	// A reference with a tag and a digest keeps its tag, which the parser
-	// drops for the digest.
+	out := target + "/" + repository
+	if tag != "" {
+		return out + ":" + tag, nil
+	}
+	return out + "@" + digest, nil
+}
+
+// ImageTarget returns the repository path without the registry host, and
+// the tag, under which mirror pushes the image imageRef. A reference with
+// a tag and a digest keeps its tag, which the parser drops for the
+// digest. tag is "" for a reference without a valid tag, which mirror
+// pushes by digest.
+func ImageTarget(imageRef string) (repository, tag string, err error) {
+	ref, err := ParseImageReference(imageRef)
+	if err != nil {
+		return "", "", fmt.Errorf("image reference %q: %w", imageRef, err)
+	}
 	name, _, _ := strings.Cut(imageRef, "@")
 	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
 		tagged := ref
 		tagged.Reference = name[i+1:]
 		if tagged.ValidateReferenceAsTag() == nil {
-			return out + ":" + tagged.Reference, nil
+			return ref.Repository, tagged.Reference, nil
 		}
 	}
-	return out + "@" + digest, nil
+	return ref.Repository, "", nil
+}
+
+// ParseImageReference parses an image reference as Docker tools read it:
+// the first path component is a registry host only when it contains '.'
+// or ':', is "localhost", or has upper-case letters. Otherwise the whole
+// path is the repository on docker.io, so stella-ops/scanner:0.1.0 is the
+// repository stella-ops/scanner, not the repository scanner on a host
+// named stella-ops. A reference of one path component, such as
+// alpine:3.20, is rejected as before, because it names no namespace.
+func ParseImageReference(imageRef string) (registry.Reference, error) {
+	first, _, found := strings.Cut(imageRef, "/")
+	if found && !isRegistryHost(first) {
+		return registry.ParseReference("docker.io/" + imageRef)
+	}
+	return registry.ParseReference(imageRef)
+}
+
+// isRegistryHost reports whether the first path component of an image
+// reference names a registry host, by the rule of Docker's reference
+// parser (splitDockerDomain in github.com/distribution/reference v0.6.0).
+func isRegistryHost(component string) bool {
+	return strings.ContainsAny(component, ".:") || component == "localhost" || strings.ToLower(component) != component
 }
 
 // MirrorImages copies every image child of the bundle index from src into
