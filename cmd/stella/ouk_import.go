@@ -259,6 +259,7 @@ func (o *importOptions) importRegistry(cmd *cobra.Command, log *slog.Logger, ref
 		return nil, err
 	}
 	opts.Registry = repo.Reference.Registry + "/" + repo.Reference.Repository
+	opts.SignatureLookup = src.SignatureLookup
 	return importer.ImportFrom(cmd.Context(), src.Storage(), src.Index, opts)
 }
 
