@@ -246,8 +246,7 @@ func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.D
 			logTagMove(log, dst, state.previous, img.Digest)
 		}
 		if err := withRetry(ctx, log, "tag "+tag, func(int) error { return repo.Tag(ctx, img, tag) }); err != nil {
-			return fmt.Errorf("tagging %s: %w; its referrers are in place, and %s", tag, err,
-				state.afterTagFailure(ctx, repo, img.Digest))
+			return state.tagFailed(ctx, repo, fmt.Errorf("tagging %s: %w", tag, err), img.Digest)
 		}
 		res.Tagged = true
 	}

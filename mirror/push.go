@@ -204,8 +204,9 @@ func (e rewordedError) Unwrap() error { return e.err }
 // listed in index go up before the tag, such as its signatures, but no
 // delta manifest (see findRoots), and an SBOM referrer unless
 // opts.SkipSBOMReferrer is set. Blobs the registry holds already are not
-// sent again. A delta whose
-// base kit repo lacks returns an error wrapping errdef.ErrBaseMissing.
+// sent again. A delta whose base kit repo lacks returns an error wrapping
+// errdef.ErrBaseMissing. An error after the push resolved the tag is a
+// *TagStateError, whose message states whether the tag moved.
 func PushKit(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, repo *remote.Repository, tag string, opts PushOptions) (*PushResult, error) {
 	p := newPusher(repo, opts.Logger)
 	if err := p.checkDeltaBase(ctx, index, src); err != nil {
@@ -257,8 +258,8 @@ func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots
 		}
 		err := withRetry(ctx, p.log, "tag "+tag, func(int) error { return p.repo.Tag(ctx, roots.bundle, tag) })
 		if err != nil {
-			return nil, fmt.Errorf("tagging kit %s as %s: %w; its signatures and SBOM are attached, and %s", roots.meta.Version,
-				tag, err, state.afterTagFailure(ctx, p.repo, roots.bundle.Digest))
+			return nil, state.tagFailed(ctx, p.repo, fmt.Errorf("tagging kit %s as %s: %w", roots.meta.Version, tag, err),
+				roots.bundle.Digest)
 		}
 	}
 	res.BlobsPushed, res.BlobsSkipped, res.BytesPushed = p.pushed.Load(), p.skipped.Load(), p.bytes.Load()
@@ -384,7 +385,9 @@ func PushKitStream(ctx context.Context, open func() (io.ReadCloser, error), repo
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pushing kit blobs to %s: %w", repo.Reference, err)
+		return nil, &TagStateError{Err: fmt.Errorf("pushing kit blobs to %s: %w", repo.Reference, err),
+			State: fmt.Sprintf("tag %s:%s was left as it was, because the tag is set only after the blobs, "+
+				"signatures and other referrers are in place", repo.Reference.Registry+"/"+repo.Reference.Repository, tag)}
 	}
 	roots, err := findRoots(ctx, mem, *index)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -43,32 +44,51 @@ func resolveTag(ctx context.Context, repo *remote.Repository, log *slog.Logger, 
 // names reports whether the tag named d when the push started.
 func (s tagState) names(d digest.Digest) bool { return s.previous == d }
 
+// TagStateError is a push or mirror that failed, or was interrupted,
+// before or while it set a tag. Its message states whether the tag moved.
+type TagStateError struct {
+	Err error
+	// State describes the tag after the failure, such as "tag
+	// reg/repo:latest was not moved and still names sha256:…".
+	State string
+}
+
+func (e *TagStateError) Error() string { return e.Err.Error() + "; " + e.State }
+func (e *TagStateError) Unwrap() error { return e.Err }
+
 // notMoved adds to err, a failure before the tag was set, that the tag
 // still names what it named before.
 func (s tagState) notMoved(err error, target digest.Digest) error {
+	const reason = ", because the tag is set only after the signatures and other referrers are in place"
 	switch s.previous {
 	case "":
-		return fmt.Errorf("%w; tag %s was not created, because the tag is set only after the signatures and other "+
-			"referrers are in place", err, s.ref)
+		return &TagStateError{Err: err, State: fmt.Sprintf("tag %s was not created%s", s.ref, reason)}
 	case target:
-		return fmt.Errorf("%w; tag %s named %s already before this run", err, s.ref, target)
+		return &TagStateError{Err: err, State: fmt.Sprintf("tag %s named %s already before this run", s.ref, target)}
 	}
-	return fmt.Errorf("%w; tag %s was not moved and still names %s, because the tag is set only after the "+
-		"signatures and other referrers are in place", err, s.ref, s.previous)
+	return &TagStateError{Err: err, State: fmt.Sprintf("tag %s was not moved and still names %s%s", s.ref, s.previous, reason)}
 }
 
-// afterTagFailure describes the tag after setting it to target failed.
-// It resolves the tag once more, because a registry may have applied the
-// request before the connection broke.
-func (s tagState) afterTagFailure(ctx context.Context, repo *remote.Repository, target digest.Digest) string {
-	current, err := repo.Resolve(ctx, s.tag)
+// tagFailed adds to err, a failure to set the tag to target after the
+// referrers went up, what the tag names now. It resolves the tag once
+// more, because a registry may have applied the request before the
+// connection broke. The lookup gets a few seconds of its own, so that it
+// still runs after an interrupt cancelled ctx.
+func (s tagState) tagFailed(ctx context.Context, repo *remote.Repository, err error, target digest.Digest) error {
+	lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	current, resolveErr := repo.Resolve(lookupCtx, s.tag)
+	var state string
 	switch {
-	case err == nil && current.Digest == target:
-		return fmt.Sprintf("the registry moved tag %s to %s nevertheless", s.ref, target)
-	case err == nil:
-		return fmt.Sprintf("tag %s was not moved and still names %s", s.ref, current.Digest)
-	case isNotFound(err):
-		return fmt.Sprintf("tag %s was not created", s.ref)
+	case resolveErr == nil && current.Digest == target:
+		state = fmt.Sprintf("the referrers are in place, and the registry moved tag %s to %s nevertheless", s.ref, target)
+	case resolveErr == nil:
+		state = fmt.Sprintf("the referrers are in place, and tag %s was not moved and still names %s", s.ref, current.Digest)
+	case isNotFound(resolveErr):
+		state = fmt.Sprintf("the referrers are in place, and tag %s was not created", s.ref)
+	default:
+		state = fmt.Sprintf("the referrers are in place, and whether tag %s moved is unknown, because resolving it "+
+			"failed too (%v)", s.ref, resolveErr)
 	}
-	return fmt.Sprintf("whether tag %s moved is unknown, because resolving it failed too (%v)", s.ref, err)
+	return &TagStateError{Err: err, State: state}
 }

@@ -9,9 +9,11 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"stella-ops.org/ouk/mirror"
 )
@@ -107,5 +109,75 @@ func TestRegistryPushTruncatedKitNoRetry(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "retrying") {
 		t.Errorf("push retried reading a truncated kit file:\n%s", r.stderr)
+	}
+}
+
+func TestRegistryPushInterruptedKeepsTag(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	kit1 := e.buildKit("kit1.tar.zst", "--version", "1.0.0", "--sequence", "1")
+	kit2 := e.buildKit("kit2.tar.zst", "--version", "2.0.0", "--sequence", "2")
+	var first mirror.PushResult
+	if err := json.Unmarshal([]byte(e.must("ouk", "push", "--plain-http", "-o", "json", kit1, reg.host+"/stella/kit:latest")), &first); err != nil {
+		t.Fatal(err)
+	}
+
+	// A proxy that holds the upload of the signature manifest until the
+	// client gives up, so the interrupt lands between the bundle and the tag.
+	backend, err := url.Parse("http://" + reg.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(backend)
+	held := make(chan struct{}, 1)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			if bytes.Contains(body, []byte("application/vnd.dev.sigstore.bundle")) {
+				select {
+				case held <- struct{}{}:
+				default:
+				}
+				<-r.Context().Done()
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	via := strings.TrimPrefix(proxy.URL, "http://")
+
+	cmd := exec.Command(stellaBin, "--store", e.store, "ouk", "push", "--plain-http", kit2, via+"/stella/kit:latest")
+	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-held:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the push never uploaded its signature manifest:\n%s", stderr.String())
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Errorf("interrupted push exited with %d, want %d\n%s", code, exitInterrupted, stderr.String())
+	}
+	want := "Interrupted: tag " + via + "/stella/kit:latest was not moved and still names " + first.Digest
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("interrupt message lacks %q:\n%s", want, stderr.String())
+	}
+	if got := tool(t, nil, "crane", "digest", "--insecure", reg.host+"/stella/kit:latest"); got != first.Digest {
+		t.Errorf("tag names %s after the interrupted push, want kit 1 %s", got, first.Digest)
 	}
 }
