@@ -267,13 +267,13 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 	failure := check.Failure(s.opts.Keys, s.opts.KeysDir)
 	switch {
 	case check.Signatures == 0 && s.opts.Registry != "" && !s.opts.InsecureSkipSignature:
-		return fmt.Errorf("kit %s (%s): %s lists no signature referrer of it (through the referrers API or the "+
-			"sha256-<hex> tag). A copy made without its referrers, such as by `crane copy`, leaves the signature behind: "+
-			"copy the kit with `oras cp -r` or `regctl image copy --referrers`, or push it again with `stella ouk push`. "+
+		return fmt.Errorf("kit %s (%s): %s lists no signature referrer of it (%s). A copy made without its referrers, "+
+			"such as by `crane copy`, leaves the signature behind: copy the kit with `oras cp -r` or "+
+			"`regctl image copy --referrers`, or push it again with `stella ouk push`. "+
 			"Pass --insecure-skip-signature only for a kit you trust without a signature: %w",
-			bm.meta.Version, bm.desc.Digest, s.opts.Registry, errdef.ErrSignature)
+			bm.meta.Version, bm.desc.Digest, s.opts.Registry, s.signatureLookup(), errdef.ErrSignature)
 	case check.Signatures == 0 && s.opts.Registry != "":
-		failure = s.opts.Registry + " lists no signature referrer of the kit"
+		failure = s.opts.Registry + " lists no signature referrer of the kit (" + s.signatureLookup() + ")"
 	}
 	if s.opts.InsecureSkipSignature {
 		s.signatureSkipped = true
@@ -282,6 +282,16 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 	}
 	return &SignatureError{Version: bm.meta.Version, Digest: bm.desc.Digest, Failure: failure,
 		Unsigned: check.Signatures == 0, KeyAdvised: check.advisesKey(s.opts.Keys)}
+}
+
+// signatureLookup returns where the signatures were looked up in the
+// registry, as Options.SignatureLookup describes it, or the places that a
+// lookup checks when the caller gave no description.
+func (s *session) signatureLookup() string {
+	if s.opts.SignatureLookup != "" {
+		return s.opts.SignatureLookup
+	}
+	return "through the referrers API or the sha256-<hex> tag"
 }
 
 // SignatureError rejects a kit that no trusted key signed. It wraps

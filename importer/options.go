@@ -30,6 +30,11 @@ type Options struct {
 	// one whose registry lists none, since a copy made without its
 	// referrers loses them.
 	Registry string
+	// SignatureLookup describes where the signature referrers were looked
+	// up in Registry and what was found, such as "the referrers API lists
+	// no referrer of the kit, and tag sha256-… does not exist". The
+	// message for a kit without signatures quotes it.
+	SignatureLookup string
 	// InsecureSkipSignature imports a kit without a valid signature.
 	InsecureSkipSignature bool
 	// AllowDowngrade imports a kit whose sequence number is lower than the

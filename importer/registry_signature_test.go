@@ -59,6 +59,16 @@ func TestRegistryKitWithoutReferrersMessage(t *testing.T) {
 		t.Errorf("message offers --insecure-skip-signature before the copy advice:\n%s", msg)
 	}
 
+	// The message quotes where the caller looked for the signature.
+	opts.SignatureLookup = "the referrers API lists no referrer of the kit, and tag sha256-0a1b does not exist"
+	_, err = ImportFrom(context.Background(), src, unsigned, opts)
+	if err == nil || !strings.Contains(err.Error(), "lists no signature referrer of it ("+opts.SignatureLookup+")") {
+		t.Errorf("message does not quote the signature lookup: %v", err)
+	}
+	if strings.Contains(err.Error(), "through the referrers API or the sha256-<hex> tag") {
+		t.Errorf("message names places that were not checked: %v", err)
+	}
+
 	// Without a registry the kit itself carries no signature.
 	_, err = ImportFrom(context.Background(), src, unsigned, f.opts())
 	if err == nil || !strings.Contains(err.Error(), "carries no signature") {

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
+
+	"golang.org/x/net/http/httpproxy"
 )
 
 // ErrHostNotAllowed is returned when air-gap mode blocks a request to a host
@@ -73,4 +76,27 @@ func (g *Guard) allows(hostport string) bool {
 		}
 	}
 	return false
+}
+
+// airGapProxy returns the proxy function of a transport in air-gap mode.
+// It picks the proxy for a request from config, the proxy variables of the
+// environment read when the client is built, by the rules of net/http. A proxy
+// whose host guard does not allow is rejected before any connection is
+// opened, because the request would otherwise leave the process for a
+// host that the command line does not name.
+func airGapProxy(config *httpproxy.Config, guard *Guard) func(*http.Request) (*url.URL, error) {
+	proxyFor := config.ProxyFunc()
+	return func(req *http.Request) (*url.URL, error) {
+		proxy, err := proxyFor(req.URL)
+		if err != nil || proxy == nil || guard.allows(proxy.Host) {
+			return proxy, err
+		}
+		variable := "HTTP_PROXY"
+		if req.URL.Scheme == "https" {
+			variable = "HTTPS_PROXY"
+		}
+		return nil, fmt.Errorf("air-gap mode (STELLA_AIRGAP/STELLA_OFFLINE) blocked a request to %s through the proxy %s "+
+			"from %s, which is not named on the command line; unset %s, or add %s to NO_PROXY: %w",
+			req.URL.Host, proxy.Host, variable, variable, req.URL.Hostname(), ErrHostNotAllowed)
+	}
 }

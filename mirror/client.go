@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/net/http/httpproxy"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
@@ -64,7 +64,9 @@ type ClientOptions struct {
 }
 
 // DefaultRetryPolicy retries connection resets, 408, 429 and 5xx responses up
-// to six times with exponential backoff between 100 ms and 3 s.
+// to six times with exponential backoff between 100 ms and 3 s. NewClient
+// lengthens the wait to what a Retry-After header requests, up to
+// RetryAfterMax.
 var DefaultRetryPolicy retry.Policy = &retry.GenericPolicy{
 	Retryable: retry.DefaultPredicate,
 	Backoff:   retry.ExponentialBackoff(100*time.Millisecond, 2, 0.2),
@@ -106,13 +108,13 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		}
 		base = t
 	}
-	policy := timeoutsNotRetried{opts.Retry}
+	policy := requestPolicy{opts.Retry}
 	timed := &timeoutTransport{base: base, idle: opts.IdleTimeout, connect: opts.ConnectTimeout}
 	rt := &retry.Transport{
 		Base:   &Guard{Base: timed, Enabled: opts.AirGap, Allowed: opts.Hosts},
 		Policy: func() retry.Policy { return policy },
 	}
-	httpClient := &http.Client{Transport: rt}
+	httpClient := &http.Client{Transport: retryAfterTransport{rt}}
 	cred, err := opts.credential()
 	if err != nil {
 		return nil, err
@@ -130,25 +132,14 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	return &Client{opts: opts, HTTP: httpClient, Auth: ac}, nil
 }
 
-// timeoutsNotRetried is a retry policy that leaves a *TimeoutError to the
-// retry of the whole operation (withRetry), which logs it. Retrying it here
-// as well would multiply the waits: with DefaultRetryPolicy, seven tries in
-// each of six attempts would keep a command on a dead server for 42 idle
-// timeouts.
-type timeoutsNotRetried struct{ retry.Policy }
-
-func (p timeoutsNotRetried) Retry(attempt int, resp *http.Response, err error) (time.Duration, error) {
-	var te *TimeoutError
-	if errors.As(err, &te) {
-		return -1, nil
-	}
-	return p.Policy.Retry(attempt, resp, err)
-}
-
 // transport builds the network transport with the TLS settings and the
-// connect timeouts.
+// connect timeouts. In air-gap mode a proxy from the environment is used
+// only when the operator named its host (see airGapProxy).
 func (o ClientOptions) transport() (*http.Transport, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	if o.AirGap {
+		t.Proxy = airGapProxy(httpproxy.FromEnvironment(), &Guard{Enabled: true, Allowed: o.Hosts})
+	}
 	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
 	t.DialContext = dialer.DialContext
 	t.TLSHandshakeTimeout = o.ConnectTimeout

@@ -116,6 +116,13 @@ func (r *HTTPReader) request() error {
 	if err != nil {
 		return fmt.Errorf("kit URL %s: %w", RedactURL(r.url), err)
 	}
+	// Offsets count the bytes of the file as stored. Without this header,
+	// net/http requests gzip when there is no Range header and decompresses
+	// a response with Content-Encoding: gzip, which an S3-compatible store
+	// sends for an object stored with that Content-Encoding. A Range
+	// request at the decompressed offset would then get stored bytes from
+	// another position.
+	req.Header.Set("Accept-Encoding", "identity")
 	if r.off > 0 {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(r.off, 10)+"-")
 		if r.validator != "" {
@@ -145,7 +152,7 @@ func (r *HTTPReader) request() error {
 		}
 	default:
 		resp.Body.Close()
-		return &StatusError{URL: RedactURL(r.url), Code: resp.StatusCode, Status: resp.Status}
+		return newStatusError(r.url, resp)
 	}
 	r.body = resp.Body
 	return nil
@@ -159,6 +166,28 @@ type StatusError struct {
 	URL    string
 	Code   int
 	Status string
+	// Scheme and Host are the scheme and host[:port] that sent the status,
+	// which differ from those of URL after a redirect.
+	Scheme, Host string
+	// Challenges lists the authentication schemes that the
+	// WWW-Authenticate headers of a 401 response name, such as "Basic".
+	Challenges []string
+	// User is the user name whose credentials the request carried, or ""
+	// when it carried none.
+	User string
+}
+
+// newStatusError describes resp, the response to a download of rawURL.
+func newStatusError(rawURL string, resp *http.Response) *StatusError {
+	e := &StatusError{URL: RedactURL(rawURL), Code: resp.StatusCode, Status: resp.Status}
+	if resp.Request != nil {
+		e.Scheme, e.Host = resp.Request.URL.Scheme, resp.Request.URL.Host
+		e.User, _, _ = resp.Request.BasicAuth()
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		e.Challenges = challengeSchemes(resp.Header)
+	}
+	return e
 }
 
 func (e *StatusError) Error() string {

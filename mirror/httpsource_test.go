@@ -2,14 +2,17 @@ package mirror
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -261,6 +264,59 @@ func TestHTTPReaderNotFoundAdvises(t *testing.T) {
 		"copy the file to this host"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+func TestHTTPReaderResumesGzipEncodedFile(t *testing.T) {
+	var payload bytes.Buffer
+	for i := range 4000 {
+		fmt.Fprintf(&payload, "line %d of the kit\n", i)
+	}
+	var stored bytes.Buffer
+	zw := gzip.NewWriter(&stored)
+	zw.Write(payload.Bytes())
+	zw.Close()
+	file := stored.Bytes()
+
+	// The server keeps the file as a .tar.gz with Content-Encoding: gzip,
+	// as object stores do, and sends that header with every response,
+	// ranged or not. It cuts its first response after cutAt bytes.
+	var (
+		mu        sync.Mutex
+		encodings []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		encodings = append(encodings, r.Header.Get("Accept-Encoding"))
+		first := len(encodings) == 1
+		mu.Unlock()
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Content-Encoding", "gzip")
+		if first {
+			w.Header().Set("Content-Length", strconv.Itoa(len(file)))
+			w.Write(file[:cutAt])
+			return
+		}
+		http.ServeContent(w, r, "kit.tar.gz", time.Time{}, bytes.NewReader(file))
+	}))
+	t.Cleanup(srv.Close)
+
+	got, err, _ := readResumed(t, srv)
+	if err != nil {
+		t.Fatalf("resuming a gzip-encoded file: %v", err)
+	}
+	if !bytes.Equal(got, file) {
+		t.Errorf("read %d bytes that differ from the %d stored bytes of the file", len(got), len(file))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(encodings) < 2 {
+		t.Fatalf("server saw %d requests, want the cut one and a resumed one", len(encodings))
+	}
+	for i, enc := range encodings {
+		if enc != "identity" {
+			t.Errorf("request %d sent Accept-Encoding %q, want identity", i+1, enc)
 		}
 	}
 }

@@ -54,28 +54,65 @@ type MirrorOptions struct {
 // (REGISTRY[/PREFIX]): the image's repository path without its registry
 // host, with the same tag, or the digest when the reference has no tag.
 // example.test/stella-ops/scanner:0.1.0 under reg.local/mirror becomes
-// reg.local/mirror/stella-ops/scanner:0.1.0.
+// reg.local/mirror/stella-ops/scanner:0.1.0, and so does
+// stella-ops/scanner:0.1.0 (see ParseImageReference).
 func TargetRef(imageRef, target, digest string) (string, error) {
-	ref, err := registry.ParseReference(imageRef)
+	repository, tag, err := ImageTarget(imageRef)
 	if err != nil {
-		return "", fmt.Errorf("image reference %q in the kit: %w", imageRef, err)
+		return "", fmt.Errorf("%w in the kit", err)
 	}
 	target = strings.TrimSuffix(target, "/")
 	if target == "" || strings.Contains(target, "://") {
 		return "", fmt.Errorf("mirror target %q: write it as REGISTRY or REGISTRY/PREFIX without a scheme", target)
 	}
-	out := target + "/" + ref.Repository
-	// A reference with a tag and a digest keeps its tag, which the parser
-	// drops for the digest.
+	out := target + "/" + repository
+	if tag != "" {
+		return out + ":" + tag, nil
+	}
+	return out + "@" + digest, nil
+}
+
+// ImageTarget returns the repository path without the registry host, and
+// the tag, under which mirror pushes the image imageRef. A reference with
+// a tag and a digest keeps its tag, which the parser drops for the
+// digest. tag is "" for a reference without a valid tag, which mirror
+// pushes by digest.
+func ImageTarget(imageRef string) (repository, tag string, err error) {
+	ref, err := ParseImageReference(imageRef)
+	if err != nil {
+		return "", "", fmt.Errorf("image reference %q: %w", imageRef, err)
+	}
 	name, _, _ := strings.Cut(imageRef, "@")
 	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
 		tagged := ref
 		tagged.Reference = name[i+1:]
 		if tagged.ValidateReferenceAsTag() == nil {
-			return out + ":" + tagged.Reference, nil
+			return ref.Repository, tagged.Reference, nil
 		}
 	}
-	return out + "@" + digest, nil
+	return ref.Repository, "", nil
+}
+
+// ParseImageReference parses an image reference as Docker tools read it:
+// the first path component is a registry host only when it contains '.'
+// or ':', is "localhost", or has upper-case letters. Otherwise the whole
+// path is the repository on docker.io, so stella-ops/scanner:0.1.0 is the
+// repository stella-ops/scanner, not the repository scanner on a host
+// named stella-ops. A reference of one path component, such as
+// alpine:3.20, is rejected as before, because it names no namespace.
+func ParseImageReference(imageRef string) (registry.Reference, error) {
+	first, _, found := strings.Cut(imageRef, "/")
+	if found && !isRegistryHost(first) {
+		return registry.ParseReference("docker.io/" + imageRef)
+	}
+	return registry.ParseReference(imageRef)
+}
+
+// isRegistryHost reports whether the first path component of an image
+// reference names a registry host, by the rule of Docker's reference
+// parser (splitDockerDomain in github.com/distribution/reference v0.6.0).
+func isRegistryHost(component string) bool {
+	return strings.ContainsAny(component, ".:") || component == "localhost" || strings.ToLower(component) != component
 }
 
 // MirrorImages copies every image child of the bundle index from src into
@@ -160,6 +197,9 @@ func checkComplete(ctx context.Context, src content.ReadOnlyStorage, image strin
 	return nil
 }
 
+// mirrorImage copies img and its referrers to dst and sets the tag of dst
+// last, as publish does for a kit, so that a failure or interrupt never
+// leaves the tag on an image whose signatures are missing.
 func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.Descriptor, dst string,
 	opts MirrorOptions, log *slog.Logger, res *ImageResult) error {
 	repo, err := opts.Repository(dst)
@@ -174,38 +214,41 @@ func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.D
 	res.Referrers = len(referrers)
 	p := newPusher(repo, log)
 	tag := repo.Reference.Reference
-	if err := p.copyGraph(ctx, src, img); err != nil {
-		return err
-	}
-	if !strings.HasPrefix(tag, "sha256:") {
-		var current ocispec.Descriptor
-		err := withRetry(ctx, log, "resolve "+tag, func(int) error {
-			var err error
-			current, err = repo.Resolve(ctx, tag)
+	tagged := !strings.HasPrefix(tag, "sha256:")
+	var state tagState
+	if tagged {
+		if state, err = resolveTag(ctx, repo, log, tag); err != nil {
 			return err
-		})
-		if err != nil && !isNotFound(err) {
-			return fmt.Errorf("resolving tag %s: %w", tag, err)
 		}
-		if err != nil || current.Digest != img.Digest {
-			if err == nil {
-				logTagMove(log, dst, current.Digest, img.Digest)
-			}
-			if err := withRetry(ctx, log, "tag "+tag, func(int) error { return repo.Tag(ctx, img, tag) }); err != nil {
-				return fmt.Errorf("tagging %s: %w", tag, err)
-			}
-			res.Tagged = true
+	}
+	// notMoved adds the state of the tag to an error before the tag step.
+	notMoved := func(err error) error {
+		if !tagged {
+			return err
 		}
+		return state.notMoved(err, img.Digest)
+	}
+	if err := p.copyGraph(ctx, src, img); err != nil {
+		return notMoved(err)
 	}
 	if len(referrers) > 0 {
 		if err := detectReferrersAPI(ctx, repo, img, log); err != nil {
-			return err
+			return notMoved(err)
 		}
 	}
 	for _, r := range referrers {
 		if err := p.copyGraph(ctx, src, r); err != nil {
-			return fmt.Errorf("pushing referrer %s: %w", r.Digest, err)
+			return notMoved(fmt.Errorf("pushing referrer %s: %w", r.Digest, err))
 		}
+	}
+	if tagged && !state.names(img.Digest) {
+		if state.previous != "" {
+			logTagMove(log, dst, state.previous, img.Digest)
+		}
+		if err := withRetry(ctx, log, "tag "+tag, func(int) error { return repo.Tag(ctx, img, tag) }); err != nil {
+			return state.tagFailed(ctx, repo, fmt.Errorf("tagging %s: %w", tag, err), img.Digest)
+		}
+		res.Tagged = true
 	}
 	res.BlobsPushed, res.BlobsSkipped, res.BytesPushed = p.pushed.Load(), p.skipped.Load(), p.bytes.Load()
 	res.Status = StatusPresent

@@ -212,6 +212,14 @@ func TestTargetRef(t *testing.T) {
 		{"example.test/a@sha256:" + strings.Repeat("a", 64), "reg.local", "reg.local/a@sha256:" + strings.Repeat("b", 64)},
 		// A tag and a digest: the tag is kept.
 		{"example.test:5000/a/b:1.0@sha256:" + strings.Repeat("a", 64), "reg.local", "reg.local/a/b:1.0"},
+		// A first component without '.' or ':' is no host, as Docker reads it.
+		{"stella-ops/scanner:0.1.0", "reg.local/mirror", "reg.local/mirror/stella-ops/scanner:0.1.0"},
+		{"library/alpine:3.20", "reg.local", "reg.local/library/alpine:3.20"},
+		{"stella-ops/tools/scanner@sha256:" + strings.Repeat("a", 64), "reg.local", "reg.local/stella-ops/tools/scanner@sha256:" + strings.Repeat("b", 64)},
+		// localhost and upper-case first components are hosts.
+		{"localhost/foo:1", "reg.local", "reg.local/foo:1"},
+		{"localhost:5000/a/b:1", "reg.local", "reg.local/a/b:1"},
+		{"Mirror/a:1", "reg.local", "reg.local/a:1"},
 	} {
 		got, err := TargetRef(tc.in, tc.target, "sha256:"+strings.Repeat("b", 64))
 		if err != nil || got != tc.want {

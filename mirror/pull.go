@@ -26,8 +26,13 @@ type Source struct {
 	// Index lists the bundle index first, then its signature referrers.
 	Index ocispec.Index
 	// Bundle is the resolved bundle index.
-	Bundle  ocispec.Descriptor
-	storage *resumingStorage
+	Bundle ocispec.Descriptor
+	// SignatureLookup describes where OpenKit looked for signature
+	// referrers and what it found, for the message that rejects a kit
+	// without one, such as "the referrers API lists no referrer of the
+	// kit, and tag sha256-… does not exist".
+	SignatureLookup string
+	storage         *resumingStorage
 	// view serves the bundle index that OpenKit read and checked from
 	// memory, so the import does not fetch it again, and the rest from
 	// storage.
@@ -52,7 +57,7 @@ const (
 // OpenKit resolves reference (a tag or digest) in repo, checks that it
 // names a kit's bundle index, and lists the signature referrers of that
 // index, by the referrers API where the registry offers it and by the
-// sha256-<hex> tag otherwise. A reference to anything other than a bundle
+// sha256-<hex> tag when the API lists no signature or is missing. A reference to anything other than a bundle
 // index, such as a container image, returns an error wrapping
 // errdef.ErrInvalidKit, and a bundle index whose bytes do not match its
 // digest one wrapping errdef.ErrDigestMismatch.
@@ -78,22 +83,156 @@ func OpenKit(ctx context.Context, repo *remote.Repository, reference string, log
 	src.Index = ocispec.Index{Manifests: []ocispec.Descriptor{bundle}}
 	src.Index.SchemaVersion = 2
 	src.Index.MediaType = ocispec.MediaTypeImageIndex
-	refs, err := listReferrers(ctx, repo, bundle, log)
+	sigs, lookup, err := findSignatures(ctx, repo, bundle, src.storage, log)
 	if err != nil {
 		return nil, err
 	}
+	src.Index.Manifests = append(src.Index.Manifests, sigs...)
+	src.SignatureLookup = lookup
+	log.Info("resolved kit in registry", "reference", reference, "digest", bundle.Digest,
+		"signatures", len(src.Index.Manifests)-1)
+	return src, nil
+}
+
+// findSignatures returns the signature referrers of bundle in repo and a
+// description of where it looked and what it found, which the message
+// for a kit without signatures quotes. It lists the referrers through the
+// API, and reads the sha256-<hex> tag as well when the API lists no
+// signature or the registry has no API.
+func findSignatures(ctx context.Context, repo *remote.Repository, bundle ocispec.Descriptor, storage *resumingStorage,
+	log *slog.Logger) ([]ocispec.Descriptor, string, error) {
+	refs, err := listReferrers(ctx, repo, bundle, log)
+	if err != nil {
+		return nil, "", err
+	}
+	// A successful listing has set the capability (oras-go v2.7.0,
+	// Repository.Referrers), so this call fails only when the listing
+	// found no referrers API and read the tag.
+	viaAPI := repo.SetReferrersCapability(true) == nil
+	sigs, err := signaturesAmong(ctx, storage, refs)
+	if err != nil {
+		return nil, "", err
+	}
+	tag, _ := referrersTag(bundle)
+	var lookup string
+	switch {
+	case len(sigs) > 0 && viaAPI:
+		lookup = "the referrers API lists " + countSignatures(len(sigs))
+	case len(sigs) > 0:
+		lookup = fmt.Sprintf("the registry has no referrers API, and tag %s lists %s", tag, countSignatures(len(sigs)))
+	case !viaAPI:
+		// The listing does not tell a missing tag from an empty one.
+		tagRefs, found, err := referrersFromTag(ctx, repo, bundle, storage)
+		if err != nil {
+			return nil, "", err
+		}
+		lookup = fmt.Sprintf("the registry has no referrers API, and tag %s %s", tag, describeTag(len(tagRefs), found))
+	default:
+		// A registry that gained the referrers API after the kit was
+		// pushed lists through the API only referrers pushed since, so
+		// the tag that older pushes wrote is read too, although oras-go
+		// reads it only when the API is missing.
+		tagRefs, found, err := referrersFromTag(ctx, repo, bundle, storage)
+		if err != nil {
+			return nil, "", err
+		}
+		if sigs, err = signaturesAmong(ctx, storage, tagRefs); err != nil {
+			return nil, "", err
+		}
+		lookup = fmt.Sprintf("the referrers API lists %s, and tag %s %s", describeReferrers(len(refs)), tag,
+			describeTag(len(tagRefs), found))
+		if len(sigs) > 0 {
+			lookup = fmt.Sprintf("the referrers API lists %s, and tag %s lists %s", describeReferrers(len(refs)), tag,
+				countSignatures(len(sigs)))
+			log.Info("found the kit's signatures through the sha256-<hex> tag, though the registry's referrers API "+
+				"lists none; the kit was likely pushed before the registry offered the API", "tag", tag, "signatures", len(sigs))
+		}
+	}
+	return sigs, lookup, nil
+}
+
+// signaturesAmong returns the sigstore bundle manifests among refs.
+func signaturesAmong(ctx context.Context, storage content.ReadOnlyStorage, refs []ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	var out []ocispec.Descriptor
 	for _, r := range refs {
-		ok, err := isSignature(ctx, src.storage, r)
+		ok, err := isSignature(ctx, storage, r)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			src.Index.Manifests = append(src.Index.Manifests, r)
+			out = append(out, r)
 		}
 	}
-	log.Info("resolved kit in registry", "reference", reference, "digest", bundle.Digest,
-		"signatures", len(src.Index.Manifests)-1)
-	return src, nil
+	return out, nil
+}
+
+// describeReferrers words a count of referrers, none of them a signature
+// when there are any, for the lookup description.
+func describeReferrers(n int) string {
+	switch n {
+	case 0:
+		return "no referrer of the kit"
+	case 1:
+		return "1 referrer of the kit, which is no signature"
+	}
+	return fmt.Sprintf("%d referrers of the kit, none of them a signature", n)
+}
+
+// countSignatures words a count of signatures of the kit.
+func countSignatures(n int) string {
+	if n == 1 {
+		return "1 signature of the kit"
+	}
+	return fmt.Sprintf("%d signatures of the kit", n)
+}
+
+// describeTag words what a sha256-<hex> tag lists: n referrers, none of
+// them a signature, or nothing when the tag does not exist.
+func describeTag(n int, exists bool) string {
+	if !exists {
+		return "does not exist"
+	}
+	return "lists " + describeReferrers(n)
+}
+
+// referrersTag returns the tag under which the referrers of d are listed
+// on a registry without the referrers API: the digest's algorithm and hex
+// joined by '-'.
+func referrersTag(d ocispec.Descriptor) (string, error) {
+	if err := d.Digest.Validate(); err != nil {
+		return "", err
+	}
+	return d.Digest.Algorithm().String() + "-" + d.Digest.Encoded(), nil
+}
+
+// referrersFromTag reads the referrers index that the sha256-<hex> tag of
+// bundle names. found is false when the tag does not exist, or names
+// something other than an image index of referrers.
+func referrersFromTag(ctx context.Context, repo *remote.Repository, bundle ocispec.Descriptor,
+	storage *resumingStorage) (refs []ocispec.Descriptor, found bool, err error) {
+	tag, err := referrersTag(bundle)
+	if err != nil {
+		return nil, false, err
+	}
+	desc, raw, err := fetchReference(ctx, repo, tag, storage)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the referrers tag of kit %s: %w", bundle.Digest, err)
+	}
+	if desc.MediaType != ocispec.MediaTypeImageIndex || desc.Digest == bundle.Digest {
+		return nil, false, nil
+	}
+	var index ocispec.Index
+	if err := json.Unmarshal(raw, &index); err != nil {
+		return nil, false, nil
+	}
+	if len(index.Manifests) > maxReferrers {
+		return nil, false, fmt.Errorf("tag %s lists more than %d referrers of kit %s, and a kit has a few signatures; "+
+			"check the registry, or import the kit from a file: %w", tag, maxReferrers, bundle.Digest, errdef.ErrSizeExceedsLimit)
+	}
+	return index.Manifests, true, nil
 }
 
 // listReferrers lists the referrers of the bundle index in repo, at most

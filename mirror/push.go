@@ -167,8 +167,8 @@ func (k knownStorage) Push(ctx context.Context, d ocispec.Descriptor, r io.Reade
 // The HTTP client quotes the registry's upload address, whose query
 // contains the registry's session state: a few hundred characters that do
 // not describe the cause, so the query is cut. When the blob read from
-// the kit did not match its digest, the kit is at fault, not the
-// registry, so that error is returned alone.
+// the kit did not match its digest or could not be read, the kit is at
+// fault, not the registry, so that error is returned alone.
 func tidyUploadError(err error) error {
 	var ue *url.Error
 	if !errors.As(err, &ue) {
@@ -176,6 +176,10 @@ func tidyUploadError(err error) error {
 	}
 	if errors.Is(ue.Err, errdef.ErrDigestMismatch) {
 		return ue.Err
+	}
+	var kitErr *kitReadError
+	if errors.As(ue.Err, &kitErr) {
+		return kitErr
 	}
 	i := strings.IndexByte(ue.URL, '?')
 	if i < 0 {
@@ -197,10 +201,12 @@ func (e rewordedError) Unwrap() error { return e.err }
 
 // PushKit publishes a kit read from src, whose index.json is index, to repo
 // and tags its bundle index with tag. The referrers of the bundle index
-// listed in index follow, such as its signatures, but no delta manifest
-// (see findRoots), then an SBOM referrer unless opts.SkipSBOMReferrer is
-// set. Blobs the registry holds already are not sent again. A delta whose
-// base kit repo lacks returns an error wrapping errdef.ErrBaseMissing.
+// listed in index go up before the tag, such as its signatures, but no
+// delta manifest (see findRoots), and an SBOM referrer unless
+// opts.SkipSBOMReferrer is set. Blobs the registry holds already are not
+// sent again. A delta whose base kit repo lacks returns an error wrapping
+// errdef.ErrBaseMissing. An error after the push resolved the tag is a
+// *TagStateError, whose message states whether the tag moved.
 func PushKit(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, repo *remote.Repository, tag string, opts PushOptions) (*PushResult, error) {
 	p := newPusher(repo, opts.Logger)
 	if err := p.checkDeltaBase(ctx, index, src); err != nil {
@@ -213,32 +219,61 @@ func PushKit(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Ind
 	return p.publish(ctx, src, roots, tag, opts)
 }
 
+// publish pushes the bundle graph, then the signature and SBOM referrers,
+// and sets the tag last. A failure or interrupt before the end thus leaves
+// the tag on the kit it named before, which importers can still verify,
+// and never on a kit whose signatures are missing. A referrer needs only
+// its subject manifest in the registry, not a tag. On a registry without
+// the referrers API, pushing a referrer sets the sha256-<hex> tag, which
+// lists the referrers and names no kit.
 func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots *kitRoots, tag string, opts PushOptions) (*PushResult, error) {
 	if roots.signatureCount() == 0 {
 		p.log.Warn("the kit carries no signature; importers will reject it unless they skip the check", "version", roots.meta.Version)
 	}
+	state, err := resolveTag(ctx, p.repo, p.log, tag)
+	if err != nil {
+		return nil, err
+	}
 	if err := p.copyGraph(ctx, src, roots.bundle); err != nil {
 		if roots.base != nil && errors.Is(err, errdef.ErrNotFound) {
-			return nil, p.baseMissing(roots.meta.Version, *roots.base, err)
+			return nil, state.notMoved(p.baseMissing(roots.meta.Version, *roots.base, err), roots.bundle.Digest)
 		}
-		return nil, fmt.Errorf("pushing kit %s to %s: %w", roots.meta.Version, p.repo.Reference, err)
-	}
-	if err := p.noteTagMove(ctx, roots.bundle, tag); err != nil {
-		return nil, err
-	}
-	err := withRetry(ctx, p.log, "tag "+tag, func(int) error { return p.repo.Tag(ctx, roots.bundle, tag) })
-	if err != nil {
-		return nil, fmt.Errorf("tagging kit %s as %s: %w", roots.meta.Version, tag, err)
-	}
-	if err := detectReferrersAPI(ctx, p.repo, roots.bundle, p.log); err != nil {
-		return nil, err
+		return nil, state.notMoved(fmt.Errorf("pushing kit %s to %s: %w", roots.meta.Version, p.repo.Reference, err),
+			roots.bundle.Digest)
 	}
 	res := &PushResult{
-		Reference: p.repo.Reference.Registry + "/" + p.repo.Reference.Repository + ":" + tag,
+		Reference: state.ref,
 		Digest:    roots.bundle.Digest.String(),
 		Version:   roots.meta.Version,
 		Referrers: []Referrer{},
 	}
+	refs, err := p.pushReferrers(ctx, src, roots, opts)
+	if err != nil {
+		return nil, state.notMoved(err, roots.bundle.Digest)
+	}
+	res.Referrers = refs
+	if !state.names(roots.bundle.Digest) {
+		if state.previous != "" {
+			logTagMove(p.log, state.ref, state.previous, roots.bundle.Digest)
+		}
+		err := withRetry(ctx, p.log, "tag "+tag, func(int) error { return p.repo.Tag(ctx, roots.bundle, tag) })
+		if err != nil {
+			return nil, state.tagFailed(ctx, p.repo, fmt.Errorf("tagging kit %s as %s: %w", roots.meta.Version, tag, err),
+				roots.bundle.Digest)
+		}
+	}
+	res.BlobsPushed, res.BlobsSkipped, res.BytesPushed = p.pushed.Load(), p.skipped.Load(), p.bytes.Load()
+	return res, nil
+}
+
+// pushReferrers attaches the kit's signatures and, unless
+// opts.SkipSBOMReferrer is set, its SBOM to the bundle index, which the
+// registry must hold already.
+func (p *pusher) pushReferrers(ctx context.Context, src content.ReadOnlyStorage, roots *kitRoots, opts PushOptions) ([]Referrer, error) {
+	if err := detectReferrersAPI(ctx, p.repo, roots.bundle, p.log); err != nil {
+		return nil, err
+	}
+	out := []Referrer{}
 	for _, r := range roots.referrers {
 		if err := p.copyGraph(ctx, src, r.desc); err != nil {
 			return nil, fmt.Errorf("pushing referrer %s (%s): %w", r.desc.Digest, r.artifactType, err)
@@ -246,41 +281,20 @@ func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots
 		if err := p.ensureListed(ctx, src, r.subject, r.desc); err != nil {
 			return nil, err
 		}
-		res.Referrers = append(res.Referrers, Referrer{Digest: r.desc.Digest.String(), ArtifactType: r.artifactType,
+		out = append(out, Referrer{Digest: r.desc.Digest.String(), ArtifactType: r.artifactType,
 			Subject: r.subject.Digest.String()})
 	}
-	if !opts.SkipSBOMReferrer {
-		ref, err := p.pushSBOMReferrer(ctx, src, roots)
-		if err != nil {
-			return nil, err
-		}
-		if ref != nil {
-			res.Referrers = append(res.Referrers, *ref)
-		}
+	if opts.SkipSBOMReferrer {
+		return out, nil
 	}
-	res.BlobsPushed, res.BlobsSkipped, res.BytesPushed = p.pushed.Load(), p.skipped.Load(), p.bytes.Load()
-	return res, nil
-}
-
-// noteTagMove logs when tag names a manifest other than bundle, which the
-// push is about to replace.
-func (p *pusher) noteTagMove(ctx context.Context, bundle ocispec.Descriptor, tag string) error {
-	var current ocispec.Descriptor
-	err := withRetry(ctx, p.log, "resolve tag "+tag, func(int) error {
-		var err error
-		current, err = p.repo.Resolve(ctx, tag)
-		return err
-	})
-	switch {
-	case isNotFound(err):
-		return nil
-	case err != nil:
-		return fmt.Errorf("resolving tag %s in %s: %w", tag, p.repo.Reference, err)
-	case current.Digest != bundle.Digest:
-		ref := p.repo.Reference.Registry + "/" + p.repo.Reference.Repository + ":" + tag
-		logTagMove(p.log, ref, current.Digest, bundle.Digest)
+	ref, err := p.pushSBOMReferrer(ctx, src, roots)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if ref != nil {
+		out = append(out, *ref)
+	}
+	return out, nil
 }
 
 // pushSBOMReferrer attaches the kit's SBOM to the bundle index as an OCI
@@ -352,8 +366,9 @@ func (f *fallbackStorage) Exists(ctx context.Context, d ocispec.Descriptor) (boo
 // PushKitStream publishes a kit tar stream (plain, gzip or zstd) without
 // unpacking it: blobs go to the registry as they are read and manifests are
 // kept in memory until their children are in place. open is called again
-// for each attempt after a transient failure; blobs the registry holds by
-// then are skipped unread.
+// for each attempt after a transient network failure; blobs the registry
+// holds by then are skipped unread. A failure to read the stream itself,
+// such as a truncated file, ends the push on the first attempt.
 func PushKitStream(ctx context.Context, open func() (io.ReadCloser, error), repo *remote.Repository, tag string, opts PushOptions) (*PushResult, error) {
 	p := newPusher(repo, opts.Logger)
 	var (
@@ -370,7 +385,9 @@ func PushKitStream(ctx context.Context, open func() (io.ReadCloser, error), repo
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pushing kit blobs to %s: %w", repo.Reference, err)
+		return nil, &TagStateError{Err: fmt.Errorf("pushing kit blobs to %s: %w", repo.Reference, err),
+			State: fmt.Sprintf("tag %s:%s was left as it was, because the tag is set only after the blobs, "+
+				"signatures and other referrers are in place", repo.Reference.Registry+"/"+repo.Reference.Repository, tag)}
 	}
 	roots, err := findRoots(ctx, mem, *index)
 	if err != nil {
@@ -379,12 +396,41 @@ func PushKitStream(ctx context.Context, open func() (io.ReadCloser, error), repo
 	return p.publish(ctx, mem, roots, tag, opts)
 }
 
+// kitReadError is a failure to read the kit file itself, such as a
+// truncated or unreadable file. Reading the file again gives the same
+// result, so withRetry does not run the push again for it, though it
+// wraps io.ErrUnexpectedEOF as a cut connection does.
+type kitReadError struct{ err error }
+
+func (e *kitReadError) Error() string { return e.err.Error() }
+func (e *kitReadError) Unwrap() error { return e.err }
+
+// asKitReadError marks err, a failure to read the kit file, as a
+// *kitReadError. It returns nil and io.EOF unchanged.
+func asKitReadError(err error) error {
+	var marked *kitReadError
+	if err == nil || err == io.EOF || errors.As(err, &marked) {
+		return err
+	}
+	return &kitReadError{err}
+}
+
+// kitReader reads a blob of the kit file and marks its read errors with
+// asKitReadError. An upload that reads the blob as its request body then
+// fails with an error that withRetry can tell from a network failure.
+type kitReader struct{ r io.Reader }
+
+func (k kitReader) Read(b []byte) (int, error) {
+	n, err := k.r.Read(b)
+	return n, asKitReadError(err)
+}
+
 // streamBlobs pushes every non-manifest blob of the tar stream that the
 // registry lacks and returns the manifests and index.json.
 func (p *pusher) streamBlobs(ctx context.Context, r io.Reader) (*memoryStorage, *ocispec.Index, error) {
 	tr, err := layout.NewTarReader(r, layout.Limits{})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, asKitReadError(err)
 	}
 	defer tr.Close()
 	mem := &memoryStorage{}
@@ -395,12 +441,12 @@ func (p *pusher) streamBlobs(ctx context.Context, r io.Reader) (*memoryStorage, 
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, asKitReadError(err)
 		}
 		switch e.Kind {
 		case layout.IndexJSON:
 			var idx ocispec.Index
-			if err := json.NewDecoder(e.Reader).Decode(&idx); err != nil {
+			if err := json.NewDecoder(kitReader{e.Reader}).Decode(&idx); err != nil {
 				return nil, nil, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
 			}
 			if err := p.checkDeltaBase(ctx, idx, nil); err != nil {
@@ -434,9 +480,9 @@ func (p *pusher) streamBlob(ctx context.Context, tr *layout.TarReader, e *layout
 		return nil
 	}
 	if e.Size > maxManifestSize {
-		return p.pushBlob(ctx, desc, e.Reader, tr.SkipBlob)
+		return p.pushBlob(ctx, desc, kitReader{e.Reader}, tr.SkipBlob)
 	}
-	b, err := io.ReadAll(e.Reader)
+	b, err := io.ReadAll(kitReader{e.Reader})
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", e.Name, err)
 	}

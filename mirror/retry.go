@@ -19,9 +19,13 @@ const Attempts = 6
 
 // isTransient reports whether err is worth another attempt: a connection
 // cut, a timeout, or a 408, 429 or 5xx response that outlived the retries of
-// the round tripper.
+// the round tripper. A 429 or 503 with Retry-After is worth one only when
+// the round tripper could not retry the request itself (see
+// RetryAfterError.Temporary). A failure to read the local kit file, such
+// as a truncated one, is not transient.
 func isTransient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrHostNotAllowed) {
+	var kitErr *kitReadError
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrHostNotAllowed) || errors.As(err, &kitErr) {
 		return false
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
@@ -35,6 +39,10 @@ func isTransient(err error) bool {
 	var statusErr *StatusError
 	if errors.As(err, &statusErr) {
 		return statusErr.Temporary()
+	}
+	var retryAfterErr *RetryAfterError
+	if errors.As(err, &retryAfterErr) {
+		return retryAfterErr.Temporary()
 	}
 	var respErr *errcode.ErrorResponse
 	if errors.As(err, &respErr) {
@@ -79,9 +87,14 @@ func withRetryWindow(ctx context.Context, log *slog.Logger, what string, window 
 		if attempt >= Attempts && (!errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) >= window) {
 			return err
 		}
+		sleep := wait
+		var requested *RetryAfterError
+		if errors.As(err, &requested) {
+			sleep = max(sleep, requested.Wait)
+		}
 		attrs := []any{"operation", what, "attempt", attempt, "error", err}
 		log.Info("retrying after a transient failure", append(attrs, timeoutAttrs(err)...)...)
-		t := time.NewTimer(wait)
+		t := time.NewTimer(sleep)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -82,6 +82,17 @@ func TestBuildDuplicateImageRefRejected(t *testing.T) {
 	other := "other.example.test/stella-ops/scanner:0.1.0"
 	e.mustReject(e.buildArgs("--image", ref+"=image-a", "--image", other+"=image-b"),
 		`"`+ref+`" and "`+other+`" both mirror to stella-ops/scanner:0.1.0`)
+
+	// With a digest as well, the mirror still pushes to the tag.
+	refA := ref + "@sha256:" + strings.Repeat("a", 64)
+	otherB := other + "@sha256:" + strings.Repeat("b", 64)
+	e.mustReject(e.buildArgs("--image", refA+"=image-a", "--image", otherB+"=image-b"),
+		`"`+refA+`" and "`+otherB+`" both mirror to stella-ops/scanner:0.1.0`)
+
+	// A first component without '.' or ':' is part of the repository.
+	short := "stella-ops/scanner:0.1.0"
+	e.mustReject(e.buildArgs("--image", short+"=image-a", "--image", ref+"=image-b"),
+		`"`+short+`" and "`+ref+`" both mirror to stella-ops/scanner:0.1.0`)
 }
 
 func TestBuildDuplicateImageRefAcrossKitFile(t *testing.T) {

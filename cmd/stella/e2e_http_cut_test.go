@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestImportHTTPSameCutIsTransferFailure(t *testing.T) {
@@ -48,5 +50,36 @@ func TestImportHTTPSameCutIsTransferFailure(t *testing.T) {
 	}
 	if active := e.activeDigest(); active != "" {
 		t.Errorf("active kit %s after a failed import, want none", active)
+	}
+}
+
+func TestImportHTTPGzipEncodedKitResumes(t *testing.T) {
+	e := newEnv(t)
+	kit, err := os.ReadFile(e.buildKit("kit.tar.gz", "--version", "1.0.0", "--sequence", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int32
+	// An object store that keeps the .tar.gz with Content-Encoding: gzip
+	// sends that header with every response, and the first response is
+	// cut in the middle.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Content-Encoding", "gzip")
+		if requests.Add(1) == 1 {
+			w.Header().Set("Content-Length", strconv.Itoa(len(kit)))
+			w.Write(kit[:len(kit)/2])
+			return
+		}
+		http.ServeContent(w, r, "kit.tar.gz", time.Time{}, bytes.NewReader(kit))
+	}))
+	defer srv.Close()
+
+	res := decodeImport(t, e.must("ouk", "import", "--key", e.pub, "-o", "json", srv.URL+"/kits/kit.tar.gz"))
+	if res.Version != "1.0.0" {
+		t.Errorf("import of a gzip-encoded kit: %+v", res)
+	}
+	if n := requests.Load(); n < 2 {
+		t.Errorf("server saw %d requests, so the download was never resumed", n)
 	}
 }

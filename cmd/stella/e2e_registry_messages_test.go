@@ -116,7 +116,7 @@ func TestRegistryCopyWithoutReferrers(t *testing.T) {
 
 	r := e.run("ouk", "import", "--plain-http", "--key", e.pub, "oci://"+reg.host+"/cranecopy/kit:1")
 	expectFailure(t, r, exitRejected, reg.host+"/cranecopy/kit lists no signature referrer", "oras cp -r",
-		"regctl image copy --referrers")
+		"regctl image copy --referrers", "the registry has no referrers API, and tag sha256-", "does not exist")
 	if strings.Contains(r.stderr, "carries no signature") {
 		t.Errorf("a copy without referrers is called unsigned:\n%s", r.stderr)
 	}

@@ -444,3 +444,47 @@ func TestAirGapBlocksUnnamedHost(t *testing.T) {
 func tlsConfig(pool *x509.CertPool) *tls.Config {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }
+
+func TestAirGapRejectsUnnamedProxy(t *testing.T) {
+	e := newEnv(t)
+	// A proxy on loopback that counts connections and closes each one.
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+	var connections atomic.Int32
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				return
+			}
+			connections.Add(1)
+			conn.Close()
+		}
+	}()
+	proxy := "http://" + listener.Addr().String()
+	for _, name := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
+		t.Setenv(name, proxy)
+	}
+	t.Setenv("NO_PROXY", "")
+	t.Setenv("no_proxy", "")
+	t.Setenv("STELLA_AIRGAP", "true")
+
+	// The registry host is never resolved: the request stops at the
+	// proxy check, before any connection or name lookup.
+	r := e.run("ouk", "import", "--key", e.pub, "oci://registry.intranet/stella/kit:1")
+	if r.code == 0 {
+		t.Fatalf("air-gap import through an unnamed proxy succeeded")
+	}
+	if n := connections.Load(); n != 0 {
+		t.Errorf("the proxy %s received %d connections in air-gap mode", proxy, n)
+	}
+	msg := strings.TrimSpace(r.stderr)
+	for _, want := range []string{"air-gap mode", "through the proxy " + listener.Addr().String(), "HTTPS_PROXY"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("air-gap error lacks %q:\n%s", want, msg)
+		}
+	}
+}

@@ -108,6 +108,10 @@ func systemFailureReason(err error) string {
 		// The registry failed, not the request, so a later try may work.
 		return "transfer-failed"
 	}
+	var limited *mirror.RetryAfterError
+	if errors.As(err, &limited) && limited.Code >= 500 {
+		return "transfer-failed"
+	}
 	var status *mirror.StatusError
 	if errors.As(err, &status) {
 		switch {

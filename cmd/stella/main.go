@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"stella-ops.org/ouk/mirror"
 )
 
 // Exit codes. Scripts on air-gapped hosts branch on them.
@@ -144,6 +146,11 @@ func interruptedMessage(cmd *cobra.Command, err error) string {
 	}
 	switch name {
 	case "push", "mirror":
+		var tagErr *mirror.TagStateError
+		if errors.As(err, &tagErr) {
+			return "Interrupted: " + tagErr.State + "; run the same command again, which skips the blobs the " +
+				"registry already holds."
+		}
 		return "Interrupted: run the same command again; it skips the blobs the registry already holds."
 	case "build":
 		// Build renames its files into place only once all are complete.

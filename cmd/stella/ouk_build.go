@@ -15,12 +15,12 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
-	"oras.land/oras-go/v2/registry"
 
 	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/regfile"
 	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/mirror"
 	"stella-ops.org/ouk/oci/layout"
 )
 
@@ -577,7 +577,9 @@ func (s kitSpec) checkRemovalFlags() error {
 // parser that `stella ouk mirror` applies at the site, so a reference the
 // mirror would reject stops the build. It also rejects two references that
 // the mirror would push to the same repository and tag, since the mirror
-// drops the registry host and the last push would win.
+// drops the registry host and the last push would win. The target is the
+// one mirror.ImageTarget returns, so a reference with a tag and a digest
+// counts by its tag, which mirror pushes to.
 func parseImages(specs []string) ([]build.Image, error) {
 	var images []build.Image
 	byTarget := map[string]string{}
@@ -586,16 +588,23 @@ func parseImages(specs []string) ([]build.Image, error) {
 		if !ok || ref == "" || path == "" {
 			return nil, usagef("image %q is not REF=PATH, such as registry.example/stella-ops/scanner:0.1.0=images/scanner", im)
 		}
-		parsed, err := registry.ParseReference(ref)
+		parsed, err := mirror.ParseImageReference(ref)
 		if err != nil {
 			return nil, usagef("image reference %q is invalid (%v); write it as REGISTRY/REPOSITORY:TAG "+
 				"in lower case, such as registry.example/stella-ops/scanner:0.1.0", ref, err)
 		}
-		if parsed.Reference != "" {
-			target := parsed.Repository + ":" + parsed.Reference
-			if parsed.ValidateReferenceAsDigest() == nil {
-				target = parsed.Repository + "@" + parsed.Reference
-			}
+		repository, tag, err := mirror.ImageTarget(ref)
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		target := ""
+		switch {
+		case tag != "":
+			target = repository + ":" + tag
+		case parsed.ValidateReferenceAsDigest() == nil:
+			target = repository + "@" + parsed.Reference
+		}
+		if target != "" {
 			if prev, dup := byTarget[target]; dup {
 				if prev == ref {
 					return nil, usagef("image reference %q is given twice; give each reference once", ref)

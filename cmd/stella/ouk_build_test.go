@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestParseSequence(t *testing.T) {
 	valid := map[string]int64{"1": 1, "31": 31, "031": 31, "089": 89, "0000000042": 42,
@@ -36,5 +40,47 @@ func TestDropSourceTakesOldCatalogueNames(t *testing.T) {
 		if err := spec.checkRemovalFlags(); err == nil {
 			t.Errorf("checkRemovalFlags accepts --drop-source %q", bad)
 		}
+	}
+}
+
+func TestParseImagesMirrorTargets(t *testing.T) {
+	digestA := "@sha256:" + strings.Repeat("a", 64)
+	digestB := "@sha256:" + strings.Repeat("b", 64)
+	for _, tc := range []struct {
+		name string
+		refs []string
+		// collision is the target named in the error, or "" when the
+		// references are accepted.
+		collision string
+	}{
+		{"tag and digest on other hosts",
+			[]string{"a.example.test/stella-ops/scanner:0.1.0" + digestA, "b.example.test/stella-ops/scanner:0.1.0" + digestB},
+			"stella-ops/scanner:0.1.0"},
+		{"two-part and full reference",
+			[]string{"stella-ops/scanner:0.1.0", "registry.example.test/stella-ops/scanner:0.1.0"},
+			"stella-ops/scanner:0.1.0"},
+		{"tag and digest beside tag only",
+			[]string{"a.example.test/stella-ops/scanner:0.1.0" + digestA, "b.example.test/stella-ops/scanner:0.1.0"},
+			"stella-ops/scanner:0.1.0"},
+		{"two-part references of other repositories",
+			[]string{"stella-ops/scanner:0.1.0", "other/scanner:0.1.0"}, ""},
+		{"digests only", []string{"a.example.test/stella-ops/scanner" + digestA, "b.example.test/stella-ops/scanner" + digestB}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var specs []string
+			for i, ref := range tc.refs {
+				specs = append(specs, fmt.Sprintf("%s=image-%d", ref, i))
+			}
+			_, err := parseImages(specs)
+			if tc.collision == "" {
+				if err != nil {
+					t.Errorf("parseImages(%q): %v, want no error", tc.refs, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "both mirror to "+tc.collision) {
+				t.Errorf("parseImages(%q): %v, want a collision on %s", tc.refs, err, tc.collision)
+			}
+		})
 	}
 }

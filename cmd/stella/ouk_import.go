@@ -38,7 +38,9 @@ gzip or zstd tar, detected from its bytes), - for standard input, an OCI
 layout folder, oci://REGISTRY/REPOSITORY:TAG (or @sha256:...) for a kit in a
 registry, or an https:// or http:// URL of a kit file on a web server.
 Over http:// the transfer is not encrypted, but the signature and digest
-checks still reject a kit that was changed on the way.
+checks still reject a kit that was changed on the way. A web server that
+responds with a Basic challenge gets the credentials of --username or
+--registry-config for its host, and no other host ever gets them.
 
 From a registry only the blobs the store lacks are fetched, and the
 signatures are found through the referrers API or the sha256-<hex> tag. A
@@ -97,9 +99,12 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 			return usagef("source %q names no address after %s://; give oci://REGISTRY/REPOSITORY:TAG or https://HOST/PATH", source, scheme)
 		}
 	}
-	if host, _, _ := strings.Cut(remote, "/"); strings.Contains(host, "@") {
-		// Never echo the source: it holds a password.
-		return usagef("the %s:// source carries credentials before its host; remove them and pass --username with --password-stdin, or use a registry config file", scheme)
+	if authority, _, _ := strings.Cut(remote, "/"); strings.Contains(authority, "@") {
+		// Never echo the user information: it may contain a password.
+		host := authority[strings.LastIndex(authority, "@")+1:]
+		return usagef("the %s:// source carries a user name or password before its host %s; remove them from the "+
+			"source and pass --username with --password-stdin, or add an auths entry for %s to the docker config "+
+			"file (--registry-config)", scheme, host, host)
 	}
 	if remote == "" && source != "-" {
 		if err := layout.CheckKitType(source); err != nil {
@@ -254,6 +259,7 @@ func (o *importOptions) importRegistry(cmd *cobra.Command, log *slog.Logger, ref
 		return nil, err
 	}
 	opts.Registry = repo.Reference.Registry + "/" + repo.Reference.Repository
+	opts.SignatureLookup = src.SignatureLookup
 	return importer.ImportFrom(cmd.Context(), src.Storage(), src.Index, opts)
 }
 
@@ -272,7 +278,7 @@ func (o *importOptions) importHTTP(cmd *cobra.Command, log *slog.Logger, rawURL 
 	if err != nil {
 		return nil, err
 	}
-	r, err := mirror.OpenHTTP(cmd.Context(), client.HTTP, rawURL, log)
+	r, err := mirror.OpenHTTP(cmd.Context(), client.WebClient(u), rawURL, log)
 	if err != nil {
 		return nil, err
 	}

@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"stella-ops.org/ouk/mirror"
 )
 
 // explainedError is an error whose message was rewritten for the operator.
@@ -82,9 +86,12 @@ var status401 = regexp.MustCompile(`\b401\b`)
 // error response in err, or nil.
 func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.ErrorResponse) string {
 	msg := err.Error()
+	var status *mirror.StatusError
 	switch {
 	case resp != nil && resp.StatusCode == http.StatusUnauthorized:
 		return r.unauthorizedHint(ctx)
+	case errors.As(err, &status) && status.Code == http.StatusUnauthorized:
+		return r.webUnauthorizedHint(status)
 	case resp != nil && resp.StatusCode == http.StatusBadRequest && r.plainHTTP && len(resp.Errors) == 0:
 		// A Go TLS server responds to a plain HTTP request with a bare 400.
 		return "; a registry that speaks HTTPS responds to plain HTTP with 400, so drop --plain-http"
@@ -174,4 +181,60 @@ func (r *registryFlags) unauthorizedHint(ctx context.Context) string {
 	}
 	return fmt.Sprintf("; %s requires credentials, and %s has none for it; pass --username with --password-stdin, "+
 		"log in with `docker login` or `oras login`, or name another config file with --registry-config", host, config)
+}
+
+// webUnauthorizedHint returns the advice for a web server that responded
+// 401 to a download. It states whether credentials were sent, for which
+// user and from where, and never shows a password.
+func (r *registryFlags) webUnauthorizedHint(status *mirror.StatusError) string {
+	host := status.Host
+	if host == "" {
+		host = r.hostOr("the web server")
+	}
+	source := r.credentialSource()
+	basic := slices.ContainsFunc(status.Challenges, func(s string) bool { return strings.EqualFold(s, "Basic") })
+	switch {
+	case status.User != "":
+		return fmt.Sprintf("; %s rejected the credentials for user %s from %s; check the user name and the password",
+			host, status.User, source)
+	case redirected(status):
+		return fmt.Sprintf("; the download was redirected to %s://%s, which requires credentials, and stella sends "+
+			"credentials only to the scheme and host of the URL given (%s); give the URL of the redirect target "+
+			"instead", status.Scheme, host, status.URL)
+	case len(status.Challenges) == 0:
+		return fmt.Sprintf("; %s sent no WWW-Authenticate challenge, so no credentials were sent; stella sends "+
+			"credentials to a web server only in response to a Basic challenge, so check the server's configuration", host)
+	case !basic:
+		return fmt.Sprintf("; %s requests %s authentication, and stella answers only Basic challenges from web "+
+			"servers, so no credentials were sent; enable Basic authentication for the kit files, or copy the kit "+
+			"to this host and import it from there", host, strings.Join(status.Challenges, " or "))
+	}
+	config := r.config
+	if config == "" {
+		config = "the docker config file ($DOCKER_CONFIG/config.json, else ~/.docker/config.json)"
+	}
+	return fmt.Sprintf("; %s requires credentials (HTTP Basic), and %s has none for it, so none were sent: pass "+
+		"--username with --password-stdin, or add an auths entry for %s to that file", host, config, host)
+}
+
+// redirected reports whether the status came from another scheme or host
+// than the URL of the download.
+func redirected(status *mirror.StatusError) bool {
+	source, err := url.Parse(status.URL)
+	if err != nil || status.Host == "" {
+		return false
+	}
+	return !strings.EqualFold(source.Host, status.Host) || !strings.EqualFold(source.Scheme, status.Scheme)
+}
+
+// credentialSource names where the credentials for the named host come
+// from: --username, or the docker config file.
+func (r *registryFlags) credentialSource() string {
+	switch {
+	case r.username != "":
+		return "--username and --password-stdin"
+	case r.config != "":
+		return "--registry-config " + r.config
+	}
+	return "the docker config file ($DOCKER_CONFIG/config.json, else ~/.docker/config.json)"
 }

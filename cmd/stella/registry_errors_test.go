@@ -16,6 +16,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/mirror"
 )
 
 func unauthorizedResponse(t *testing.T) *errcode.ErrorResponse {
@@ -145,5 +146,61 @@ func TestDamagedRegistryCopyAdvice(t *testing.T) {
 	other := errors.New("connection refused")
 	if got := damagedRegistryCopy(other); got != other {
 		t.Errorf("an unrelated error changed: %v", got)
+	}
+}
+
+func TestExplainWebUnauthorized(t *testing.T) {
+	const source = "https://files.test:8443/kits/kit.tar"
+	for _, tc := range []struct {
+		name   string
+		flags  registryFlags
+		status mirror.StatusError
+		want   []string
+		reject []string
+	}{
+		{"rejected user", registryFlags{username: "op", host: "files.test:8443"},
+			mirror.StatusError{User: "op", Challenges: []string{"Basic"}},
+			[]string{"files.test:8443 rejected the credentials for user op from --username and --password-stdin"},
+			[]string{"none were sent"}},
+		{"rejected config entry", registryFlags{config: "/etc/stella/config.json", host: "files.test:8443"},
+			mirror.StatusError{User: "op", Challenges: []string{"Basic"}},
+			[]string{"rejected the credentials for user op from --registry-config /etc/stella/config.json"},
+			[]string{"none were sent"}},
+		{"no credentials", registryFlags{config: "/etc/stella/config.json", host: "files.test:8443"},
+			mirror.StatusError{Challenges: []string{"Basic"}},
+			[]string{"files.test:8443 requires credentials (HTTP Basic)", "/etc/stella/config.json has none for it",
+				"none were sent", "add an auths entry for files.test:8443"},
+			[]string{"rejected"}},
+		{"other scheme", registryFlags{username: "op", host: "files.test:8443"},
+			mirror.StatusError{Challenges: []string{"Negotiate"}},
+			[]string{"requests Negotiate authentication", "answers only Basic challenges", "no credentials were sent"},
+			[]string{"rejected"}},
+		{"no challenge", registryFlags{username: "op", host: "files.test:8443"},
+			mirror.StatusError{},
+			[]string{"sent no WWW-Authenticate challenge, so no credentials were sent"},
+			[]string{"rejected"}},
+		{"redirect", registryFlags{username: "op", host: "files.test:8443"},
+			mirror.StatusError{Scheme: "https", Host: "cdn.files.test", Challenges: []string{"Basic"}},
+			[]string{"redirected to https://cdn.files.test", "only to the scheme and host of the URL given"},
+			[]string{"rejected"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status := tc.status
+			status.URL, status.Code, status.Status = source, http.StatusUnauthorized, "401 Unauthorized"
+			if status.Host == "" {
+				status.Scheme, status.Host = "https", "files.test:8443"
+			}
+			msg := tc.flags.explain(context.Background(), fmt.Errorf("importing: %w", &status)).Error()
+			for _, want := range tc.want {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message lacks %q:\n%s", want, msg)
+				}
+			}
+			for _, bad := range tc.reject {
+				if strings.Contains(msg, bad) {
+					t.Errorf("message contains %q:\n%s", bad, msg)
+				}
+			}
+		})
 	}
 }

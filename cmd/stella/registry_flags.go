@@ -41,8 +41,8 @@ type registryFlags struct {
 func (r *registryFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&r.config, "registry-config", "", "docker config file with registry credentials (default $DOCKER_CONFIG/config.json, else ~/.docker/config.json)")
-	f.StringVarP(&r.username, "username", "u", "", "registry user name; the password comes from --password-stdin")
-	f.BoolVar(&r.passwordStdin, "password-stdin", false, "read the registry password from standard input")
+	f.StringVarP(&r.username, "username", "u", "", "user name for the registry or web server; the password comes from --password-stdin")
+	f.BoolVar(&r.passwordStdin, "password-stdin", false, "read the password for --username from standard input")
 	f.StringVar(&r.caFile, "ca-file", "", "PEM file of CA certificates to trust besides the system ones")
 	f.StringVar(&r.certFile, "cert-file", "", "client certificate (PEM) for mutual TLS")
 	f.StringVar(&r.keyFile, "key-file", "", "private key (PEM) of --cert-file")

@@ -1,0 +1,125 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	ggcr "github.com/google/go-containerregistry/pkg/registry"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/importer"
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci/delta"
+)
+
+// upgradedRegistry starts one in-memory registry without the referrers
+// API and serves its storage on two loopback addresses: the first as it
+// is, the second with a referrers API that lists nothing, as a registry
+// that gained the API after kits were pushed with the sha256-<hex> tag
+// lists only referrers pushed since. It returns both host:port values.
+func upgradedRegistry(t *testing.T) (before, after string) {
+	t.Helper()
+	inner := checkManifestPut(ggcr.New(ggcr.WithReferrersSupport(false), ggcr.Logger(log.New(io.Discard, "", 0))))
+	plain := httptest.NewServer(inner)
+	t.Cleanup(plain.Close)
+	withAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/referrers/") {
+			w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
+			io.WriteString(w, `{"schemaVersion":2,"mediaType":"`+ocispec.MediaTypeImageIndex+`","manifests":[]}`)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(withAPI.Close)
+	return strings.TrimPrefix(plain.URL, "http://"), strings.TrimPrefix(withAPI.URL, "http://")
+}
+
+func TestOpenKitReadsTagWhenAPIListsNone(t *testing.T) {
+	f := newFixture(t)
+	kit := f.buildKit("kit1.tar", "1.0.0", 1, "")
+	before, after := upgradedRegistry(t)
+	pushed := pushFile(t, plainClient(t, before), kit, before+"/ouk:1")
+
+	c := plainClient(t, after)
+	repo := repository(t, c, after+"/ouk:1")
+	src, err := OpenKit(context.Background(), repo, "1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(src.Index.Manifests) - 1; n != 1 {
+		t.Fatalf("OpenKit found %d signatures, want the one that the sha256-<hex> tag lists (lookup: %s)", n, src.SignatureLookup)
+	}
+	res, err := importer.ImportFrom(context.Background(), src.Storage(), src.Index, importer.Options{Store: newStore(t), Keys: f.keys})
+	if err != nil {
+		t.Fatalf("import from the upgraded registry: %v", err)
+	}
+	if res.Digest != pushed.Digest || res.SignedBy == "" {
+		t.Errorf("import: digest %s, signed by %q; want %s, signed", res.Digest, res.SignedBy, pushed.Digest)
+	}
+}
+
+func TestOpenKitDescribesSignatureLookup(t *testing.T) {
+	f := newFixture(t)
+	kit := f.buildKit("kit1.tar", "1.0.0", 1, "")
+	before, after := upgradedRegistry(t)
+	k, err := delta.OpenKit(context.Background(), kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	// The pushes leave the signature out, as a copy without referrers does.
+	var unsigned ocispec.Index
+	unsigned.SchemaVersion = 2
+	for _, d := range k.Index.Manifests {
+		if d.MediaType == ocispec.MediaTypeImageIndex {
+			unsigned.Manifests = append(unsigned.Manifests, d)
+		}
+	}
+	c := plainClient(t, before, after)
+	push := func(ref string, opts PushOptions) string {
+		t.Helper()
+		repo := repository(t, c, ref)
+		res, err := PushKit(context.Background(), k.Storage, unsigned, repo, repo.Reference.Reference, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "sha256-" + strings.TrimPrefix(res.Digest, "sha256:")
+	}
+	tag := push(before+"/with-sbom:1", PushOptions{})
+	push(before+"/bare:1", PushOptions{SkipSBOMReferrer: true})
+
+	for _, tc := range []struct {
+		name, ref, want string
+	}{
+		{"tag only, SBOM referrer", before + "/with-sbom:1",
+			"the registry has no referrers API, and tag " + tag + " lists 1 referrer of the kit, which is no signature"},
+		{"tag only, no referrer", before + "/bare:1",
+			"the registry has no referrers API, and tag " + tag + " does not exist"},
+		{"API and tag, SBOM referrer", after + "/with-sbom:1",
+			"the referrers API lists no referrer of the kit, and tag " + tag + " lists 1 referrer of the kit, which is no signature"},
+		{"API and tag, no referrer", after + "/bare:1",
+			"the referrers API lists no referrer of the kit, and tag " + tag + " does not exist"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := repository(t, c, tc.ref)
+			src, err := OpenKit(context.Background(), repo, "1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if src.SignatureLookup != tc.want {
+				t.Errorf("lookup %q, want %q", src.SignatureLookup, tc.want)
+			}
+			_, err = importer.ImportFrom(context.Background(), src.Storage(), src.Index, importer.Options{Store: newStore(t),
+				Keys: f.keys, Registry: tc.ref, SignatureLookup: src.SignatureLookup})
+			if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("import of the unsigned copy: %v, want ErrSignature quoting the lookup", err)
+			}
+		})
+	}
+}

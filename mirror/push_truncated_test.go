@@ -1,0 +1,95 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"stella-ops.org/ouk/internal/build"
+	"stella-ops.org/ouk/oci/layout"
+)
+
+// buildLargeLayerKit writes a plain kit tar whose image has a layer over
+// maxManifestSize, which a push streams into its upload instead of
+// reading it first, and returns the kit and the layer's first bytes.
+func buildLargeLayerKit(t *testing.T, f *fixture) (string, []byte) {
+	t.Helper()
+	data := make([]byte, maxManifestSize+(1<<20))
+	rand.NewChaCha8([32]byte{9}).Read(data)
+	bin := filepath.Join(f.dir, "large-binary")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	image := filepath.Join(f.dir, "large-image")
+	if _, err := layout.BuildDemoImage(context.Background(), map[string]string{"linux/amd64": bin}, demoImageRef, testCreated, image); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(f.dir, "large.tar")
+	opts := f.kitOptions(out, "1.0.0", 1, "")
+	opts.Images = []build.Image{{Ref: demoImageRef, Path: image}}
+	if _, err := build.Build(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	return out, data[:64]
+}
+
+func TestPushTruncatedKitReadsOnce(t *testing.T) {
+	f := newFixture(t)
+	small := f.buildKit("small.tar", "1.0.0", 1, "")
+	large, layerStart := buildLargeLayerKit(t, f)
+	for _, tc := range []struct {
+		name string
+		kit  string
+		// cut returns the length of the truncated copy of the kit.
+		cut func(kit []byte) int
+	}{
+		{"in a small blob", small, func(kit []byte) int { return len(kit) / 2 }},
+		{"in a streamed layer", large, func(kit []byte) int {
+			// The demo image stores its binary uncompressed, so the
+			// layer's bytes start where the binary's do.
+			start := bytes.Index(kit, layerStart)
+			if start < 0 {
+				t.Fatal("layer bytes not found in the kit")
+			}
+			return start + maxManifestSize
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kit, err := os.ReadFile(tc.kit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			truncated := filepath.Join(t.TempDir(), "truncated.tar")
+			if err := os.WriteFile(truncated, kit[:tc.cut(kit)], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			host := memRegistry(t, true)
+			repo := repository(t, plainClient(t, host), host+"/ouk:1")
+			var opens atomic.Int32
+			open := func() (io.ReadCloser, error) {
+				opens.Add(1)
+				return os.Open(truncated)
+			}
+			_, err = PushKitStream(context.Background(), open, repo, "1", PushOptions{})
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("push of a truncated kit: %v, want an error wrapping io.ErrUnexpectedEOF", err)
+			}
+			if !strings.Contains(err.Error(), "truncated") {
+				t.Errorf("error does not say that the kit file is truncated:\n%s", err)
+			}
+			if msg := err.Error(); strings.Contains(msg, "readfrom") || strings.Contains(msg, "/blobs/uploads/") {
+				t.Errorf("error blames the upload for a failure to read the kit file:\n%s", msg)
+			}
+			if n := opens.Load(); n != 1 {
+				t.Errorf("kit file opened %d times, want 1: a truncated file reads the same on every attempt", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,162 @@
+package mirror
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"oras.land/oras-go/v2/registry/remote/errcode"
+	"oras.land/oras-go/v2/registry/remote/retry"
+)
+
+// RetryAfterMax is the longest wait that stella accepts from a
+// Retry-After header of a 429 or 503 response before it sends the request
+// again. It matches DefaultIdleTimeout, the longest that stella waits for
+// a silent server by default, so that the retries of one request wait at
+// most about six minutes, close to the roughly seven minutes that a
+// silent server costs. A longer requested wait fails the command at once,
+// with an error that states the wait, because any request before it ends
+// would only meet the rate limit again.
+const RetryAfterMax = 60 * time.Second
+
+// retryAfter returns the wait that the Retry-After header of resp
+// requests, when resp is a 429 or 503 response with a valid one. The
+// header is a number of seconds or an HTTP date. A date in the past means
+// no wait.
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return 0, false
+	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if seconds, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if seconds < 0 {
+			return 0, false
+		}
+		// Values beyond a day are capped there, which is still far over
+		// RetryAfterMax and avoids an overflow.
+		return time.Duration(min(seconds, 86400)) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0).Round(time.Second), true
+	}
+	return 0, false
+}
+
+// requestPolicy is the retry policy of each request. It leaves a
+// *TimeoutError to the retry of the whole operation (withRetry), which
+// logs it. Retrying it here as well would multiply the waits: with
+// DefaultRetryPolicy, seven tries in each of six attempts would keep a
+// command on a dead server for 42 idle timeouts. A 429 or 503 response
+// with Retry-After is retried after the wait it requests, when that is at
+// most RetryAfterMax, and not at all when it is longer.
+type requestPolicy struct{ retry.Policy }
+
+func (p requestPolicy) Retry(attempt int, resp *http.Response, err error) (time.Duration, error) {
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		return -1, nil
+	}
+	wait, retryErr := p.Policy.Retry(attempt, resp, err)
+	if retryErr != nil || wait < 0 {
+		return wait, retryErr
+	}
+	if requested, ok := retryAfter(resp); ok {
+		if requested > RetryAfterMax {
+			return -1, nil
+		}
+		return max(requested, wait), nil
+	}
+	return wait, nil
+}
+
+// RetryAfterError is a 429 or 503 response with a Retry-After header that
+// the retries of the request did not get past. Either the server requested
+// a wait longer than RetryAfterMax, or it still responded so after stella
+// waited as requested before each retry. The message leaves out the
+// request, which the *url.Error of net/http that wraps it names.
+type RetryAfterError struct {
+	Code   int
+	Status string
+	// Wait is the wait that the Retry-After header requested.
+	Wait time.Duration
+	// Retried is true when the request was retried as often as the
+	// retry policy allows, each time after the requested wait. It is
+	// false for a wait over RetryAfterMax and for a request whose body
+	// cannot be sent again, which the operation as a whole retries.
+	Retried bool
+	// Detail is the error codes and messages of a registry's error
+	// response, or "".
+	Detail string
+}
+
+func (e *RetryAfterError) Error() string {
+	status := e.Status
+	if e.Detail != "" {
+		status += " (" + e.Detail + ")"
+	}
+	head := "the server responded " + status
+	switch {
+	case e.Wait > RetryAfterMax:
+		return fmt.Sprintf("%s and requested a wait of %s before the next request (Retry-After), longer than the %s "+
+			"that stella waits; run the command again after that time", head, e.Wait, RetryAfterMax)
+	case e.Retried:
+		return fmt.Sprintf("%s to every retry, although stella waited %s before each as it requested (Retry-After); "+
+			"run the command again later", head, e.Wait)
+	}
+	return fmt.Sprintf("%s and requested a wait of %s (Retry-After)", head, e.Wait)
+}
+
+// Temporary reports whether the operation is worth another attempt after
+// e.Wait: when the request itself was not retried and the wait is
+// acceptable.
+func (e *RetryAfterError) Temporary() bool { return !e.Retried && e.Wait <= RetryAfterMax }
+
+// retryAfterTransport turns a 429 or 503 response with Retry-After that
+// base, which retries requests, returns in the end into a
+// *RetryAfterError. The error keeps the requested wait, which an
+// error response of the registry does not, so that withRetry can honour
+// it and the message can name it.
+type retryAfterTransport struct{ base http.RoundTripper }
+
+func (t retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	wait, ok := retryAfter(resp)
+	if !ok {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	return nil, &RetryAfterError{Code: resp.StatusCode, Status: resp.Status, Wait: wait,
+		Retried: rewindable && wait <= RetryAfterMax, Detail: errorDetail(resp.Body)}
+}
+
+// errorDetail returns the error codes and messages of a registry's error
+// response body, or "" when the body is not one.
+func errorDetail(body io.Reader) string {
+	var parsed struct {
+		Errors errcode.Errors `json:"errors"`
+	}
+	if json.NewDecoder(io.LimitReader(body, 16<<10)).Decode(&parsed) != nil {
+		return ""
+	}
+	var parts []string
+	for _, e := range parsed.Errors {
+		part := e.Code
+		if e.Message != "" {
+			part += ": " + e.Message
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, "; ")
+}

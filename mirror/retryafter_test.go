@@ -1,0 +1,120 @@
+package mirror
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestRequestPolicyHonoursRetryAfter(t *testing.T) {
+	policy := requestPolicy{DefaultRetryPolicy}
+	response := func(code int, retryAfter string) *http.Response {
+		h := http.Header{}
+		if retryAfter != "" {
+			h.Set("Retry-After", retryAfter)
+		}
+		return &http.Response{StatusCode: code, Header: h}
+	}
+	for _, tc := range []struct {
+		name string
+		resp *http.Response
+		want time.Duration
+	}{
+		{"429 within the limit", response(http.StatusTooManyRequests, "30"), 30 * time.Second},
+		{"503 within the limit", response(http.StatusServiceUnavailable, "20"), 20 * time.Second},
+		{"429 at the limit", response(http.StatusTooManyRequests, "60"), RetryAfterMax},
+		{"429 over the limit", response(http.StatusTooManyRequests, "61"), -1},
+		{"429 as a date over the limit", response(http.StatusTooManyRequests, time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)), -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := policy.Retry(0, tc.resp, nil)
+			if err != nil || got != tc.want {
+				t.Errorf("Retry = %s, %v; want %s", got, err, tc.want)
+			}
+		})
+	}
+
+	// A date 40 s ahead is a wait of about 40 s, less the time the test takes.
+	date := time.Now().Add(40 * time.Second).UTC().Format(http.TimeFormat)
+	got, err := policy.Retry(0, response(http.StatusTooManyRequests, date), nil)
+	if err != nil || got < 30*time.Second || got > 41*time.Second {
+		t.Errorf("Retry with the date %s = %s, %v; want about 40s", date, got, err)
+	}
+	// Retry-After: 0 and no header leave the backoff of the base policy.
+	for _, resp := range []*http.Response{response(http.StatusTooManyRequests, "0"), response(http.StatusTooManyRequests, "")} {
+		got, err := policy.Retry(0, resp, nil)
+		if err != nil || got < 100*time.Millisecond || got > 3*time.Second {
+			t.Errorf("Retry with Retry-After %q = %s, %v; want the backoff of 100ms to 3s", resp.Header.Get("Retry-After"), got, err)
+		}
+	}
+	// The base policy still ends the retries.
+	if got, _ := policy.Retry(6, response(http.StatusTooManyRequests, "30"), nil); got >= 0 {
+		t.Errorf("Retry after six retries = %s, want no retry", got)
+	}
+}
+
+func TestRetryAfterOverLimitFailsAtOnce(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limited"}]}`)
+	}))
+	defer srv.Close()
+
+	host := strings.TrimPrefix(srv.URL, "http://")
+	c, err := NewClient(ClientOptions{PlainHTTP: true, Hosts: []string{host}, RegistryConfig: filepath.Join(t.TempDir(), "config.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := repository(t, c, host+"/ouk:1")
+	err = withRetry(testContext(t), slog.New(slog.DiscardHandler), "resolve", func(int) error {
+		_, rc, err := repo.FetchReference(testContext(t), "1")
+		if err == nil {
+			rc.Close()
+		}
+		return err
+	})
+
+	var limited *RetryAfterError
+	if !errors.As(err, &limited) {
+		t.Fatalf("resolve against a registry that requests an hour's wait: %v, want a RetryAfterError", err)
+	}
+	if limited.Wait != time.Hour || limited.Retried {
+		t.Errorf("error records a wait of %s, retried %v; want 1h0m0s, not retried", limited.Wait, limited.Retried)
+	}
+	for _, want := range []string{"429 Too Many Requests (TOOMANYREQUESTS: rate limited)", "requested a wait of 1h0m0s",
+		"longer than the 1m0s that stella waits", "run the command again after that time"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%s", want, err)
+		}
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("server saw %d requests, want 1: a wait over the limit is not retried", n)
+	}
+}
+
+func TestIsTransientRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		err  RetryAfterError
+		want bool
+	}{
+		{RetryAfterError{Wait: 30 * time.Second}, true},
+		{RetryAfterError{Wait: 30 * time.Second, Retried: true}, false},
+		{RetryAfterError{Wait: 2 * time.Minute}, false},
+	} {
+		err := tc.err
+		if got := isTransient(&err); got != tc.want {
+			t.Errorf("isTransient(%+v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/registry/remote"
+)
+
+// tagState is what a tag named when a push or mirror started, before the
+// referrers went up and the tag was moved. Errors use it to tell the
+// operator whether the tag moved.
+type tagState struct {
+	// ref is REGISTRY/REPOSITORY:TAG.
+	ref string
+	tag string
+	// previous is the digest the tag named, or "" when it did not exist.
+	previous digest.Digest
+}
+
+// resolveTag returns what tag names in repo now.
+func resolveTag(ctx context.Context, repo *remote.Repository, log *slog.Logger, tag string) (tagState, error) {
+	state := tagState{ref: repo.Reference.Registry + "/" + repo.Reference.Repository + ":" + tag, tag: tag}
+	var current ocispec.Descriptor
+	err := withRetry(ctx, log, "resolve tag "+tag, func(int) error {
+		var err error
+		current, err = repo.Resolve(ctx, tag)
+		return err
+	})
+	switch {
+	case isNotFound(err):
+		return state, nil
+	case err != nil:
+		return state, fmt.Errorf("resolving tag %s in %s: %w", tag, repo.Reference, err)
+	}
+	state.previous = current.Digest
+	return state, nil
+}
+
+// names reports whether the tag named d when the push started.
+func (s tagState) names(d digest.Digest) bool { return s.previous == d }
+
+// TagStateError is a push or mirror that failed, or was interrupted,
+// before or while it set a tag. Its message states whether the tag moved.
+type TagStateError struct {
+	Err error
+	// State describes the tag after the failure, such as "tag
+	// reg/repo:latest was not moved and still names sha256:…".
+	State string
+}
+
+func (e *TagStateError) Error() string { return e.Err.Error() + "; " + e.State }
+func (e *TagStateError) Unwrap() error { return e.Err }
+
+// notMoved adds to err, a failure before the tag was set, that the tag
+// still names what it named before.
+func (s tagState) notMoved(err error, target digest.Digest) error {
+	const reason = ", because the tag is set only after the signatures and other referrers are in place"
+	switch s.previous {
+	case "":
+		return &TagStateError{Err: err, State: fmt.Sprintf("tag %s was not created%s", s.ref, reason)}
+	case target:
+		return &TagStateError{Err: err, State: fmt.Sprintf("tag %s named %s already before this run", s.ref, target)}
+	}
+	return &TagStateError{Err: err, State: fmt.Sprintf("tag %s was not moved and still names %s%s", s.ref, s.previous, reason)}
+}
+
+// tagFailed adds to err, a failure to set the tag to target after the
+// referrers went up, what the tag names now. It resolves the tag once
+// more, because a registry may have applied the request before the
+// connection broke. The lookup gets a few seconds of its own, so that it
+// still runs after an interrupt cancelled ctx.
+func (s tagState) tagFailed(ctx context.Context, repo *remote.Repository, err error, target digest.Digest) error {
+	lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	current, resolveErr := repo.Resolve(lookupCtx, s.tag)
+	var state string
+	switch {
+	case resolveErr == nil && current.Digest == target:
+		state = fmt.Sprintf("the referrers are in place, and the registry moved tag %s to %s nevertheless", s.ref, target)
+	case resolveErr == nil:
+		state = fmt.Sprintf("the referrers are in place, and tag %s was not moved and still names %s", s.ref, current.Digest)
+	case isNotFound(resolveErr):
+		state = fmt.Sprintf("the referrers are in place, and tag %s was not created", s.ref)
+	default:
+		state = fmt.Sprintf("the referrers are in place, and whether tag %s moved is unknown, because resolving it "+
+			"failed too (%v)", s.ref, resolveErr)
+	}
+	return &TagStateError{Err: err, State: state}
+}
