@@ -232,6 +232,15 @@ func TestScanQuotaConcurrentProcesses(t *testing.T) {
 // signToken makes an ES256 quota token with the private key file.
 func signToken(t *testing.T, keyFile string, tier int, exp time.Time) string {
 	t.Helper()
+	return signTokenClaims(t, keyFile, jwt.MapClaims{
+		"iss": "stella-ops", "sub": "test-team", "tid": "tid-123", "tier": tier, "exp": exp.Unix(),
+	})
+}
+
+// signTokenClaims makes an ES256 token of claims, as they are, with the
+// private key file.
+func signTokenClaims(t *testing.T, keyFile string, claims jwt.MapClaims) string {
+	t.Helper()
 	raw, err := os.ReadFile(keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -244,10 +253,7 @@ func signToken(t *testing.T, keyFile string, tier int, exp time.Time) string {
 	if !ok {
 		t.Fatalf("key %s is %T, not ECDSA", keyFile, signer)
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
-		"iss": "stella-ops", "sub": "test-team", "tid": "tid-123", "tier": tier, "exp": exp.Unix(),
-	})
-	s, err := tok.SignedString(priv)
+	s, err := jwt.NewWithClaims(jwt.SigningMethodES256, claims).SignedString(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
