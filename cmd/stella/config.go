@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 
 	"go.yaml.in/yaml/v3"
 
@@ -30,6 +31,9 @@ type config struct {
 	Quota *quotaSettings `json:"quota,omitempty"`
 	// path is the file the settings came from, for messages.
 	path string
+	// warning is one line saying why the settings file exists but could
+	// not be read, so that the defaults apply, or empty.
+	warning string
 }
 
 // quotaSettings are the quota keys of the settings file. A field is nil
@@ -44,14 +48,22 @@ type quotaSettings struct {
 }
 
 // loadConfig reads <storeDir>/config.yaml; a missing file gives the defaults.
+// A file that exists but cannot be read, such as one that this user may not
+// read, also gives the defaults, with config.warning set for the caller to
+// print. An invalid file returns an error.
 func loadConfig(storeDir string) (config, error) {
 	path := filepath.Join(storeDir, configFile)
-	raw, err := regfile.ReadFile(path, "a YAML config file")
+	raw, err := regfile.ReadFile(path, "a YAML settings file")
 	if errors.Is(err, fs.ErrNotExist) {
 		return config{}, nil
 	}
 	if err != nil {
-		return config{}, fmt.Errorf("reading settings: %w", err)
+		// The file contains only quota settings, and a scan is never
+		// refused over the quota, so a user who may not read the file
+		// still scans, under the default policy.
+		// NOTE: a setting that changes what a scan reports would have to
+		// stop the scan here instead.
+		return config{path: path, warning: unreadableConfigWarning(path, err)}, nil
 	}
 	cfg := config{path: path}
 	if err := decodeYAMLFile(raw, &cfg); err != nil {
@@ -59,6 +71,26 @@ func loadConfig(storeDir string) (config, error) {
 			path, err, configDocs)
 	}
 	return cfg, nil
+}
+
+// unreadableConfigWarning returns the warning for the settings file path
+// that could not be read because of err, with the step that fixes it.
+func unreadableConfigWarning(path string, err error) string {
+	const effect = "so the quota uses its default settings"
+	var notRegular *regfile.NotRegularError
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Sprintf("settings file %s cannot be read by this user (permission denied), %s; "+
+			"let every user who scans read it, such as with `chmod 0644 %s`, or remove it", path, effect, path)
+	case errors.Is(err, syscall.EISDIR):
+		return fmt.Sprintf("settings file %s is a folder, %s; remove the folder, or put the settings file in its place",
+			path, effect)
+	case errors.As(err, &notRegular):
+		return fmt.Sprintf("settings file %s is a %s, not a regular file, %s; replace it with the settings file or remove it",
+			path, regfile.TypeName(notRegular.Mode), effect)
+	}
+	return fmt.Sprintf("settings file %s cannot be read (%v), %s; check the file and the disk it is on, or remove the file",
+		path, err, effect)
 }
 
 // decodeYAMLFile decodes a settings document into v, a pointer to a struct

@@ -34,6 +34,9 @@ func (f *quotaFlags) identify(store *cas.Store, storeDir string, log *slog.Logge
 	if err != nil {
 		return nil, quota.Identity{}, err
 	}
+	if cfg.warning != "" {
+		fmt.Fprintln(stderr, "warning:", cfg.warning)
+	}
 	policy, err := cfg.quotaPolicy()
 	if err != nil {
 		return nil, quota.Identity{}, err
