@@ -113,7 +113,7 @@ func newQuotaStatusCommand(g *globalOptions) *cobra.Command {
 			if out.json() {
 				return writeJSON(cmd.OutOrStdout(), st)
 			}
-			printQuota(cmd.OutOrStdout(), st)
+			printQuota(cmd.OutOrStdout(), st, q.Policy())
 			return nil
 		},
 	}
@@ -130,7 +130,9 @@ func warnQuotaDamaged(w io.Writer, damaged []string) {
 	}
 }
 
-func printQuota(w io.Writer, st quota.State) {
+// printQuota prints st as text, and what happens to scans over the limit
+// under policy.
+func printQuota(w io.Writer, st quota.State, policy quota.Policy) {
 	if st.Mode == quota.ModeToken {
 		exp := "never"
 		if st.ExpiresAt != nil {
@@ -142,7 +144,11 @@ func printQuota(w io.Writer, st quota.State) {
 	}
 	fmt.Fprintf(w, "Today     %d of %d scans (%s UTC)\n", st.Count, st.Limit, st.Day)
 	fmt.Fprintf(w, "Resets in %s\n", st.ResetIn().Round(time.Minute))
-	if st.OverLimit {
-		fmt.Fprintln(w, "Over the limit: scans still run, slowed down until the reset.")
+	switch {
+	case st.OverLimit && policy.SlowdownFraction > 0:
+		fmt.Fprintf(w, "Over the limit: scans still run, each about %s slower, until the reset.\n",
+			quota.SlowdownPercent(policy.SlowdownFraction))
+	case st.OverLimit:
+		fmt.Fprintln(w, "Over the limit: scans still run at full speed, because slowdownFraction is 0 in config.yaml.")
 	}
 }
