@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -134,11 +136,7 @@ func warnQuotaDamaged(w io.Writer, damaged []string) {
 // under policy.
 func printQuota(w io.Writer, st quota.State, policy quota.Policy) {
 	if st.Mode == quota.ModeToken {
-		exp := "never"
-		if st.ExpiresAt != nil {
-			exp = st.ExpiresAt.UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(w, "Mode      token (sub %s, tier %d, expires %s)\n", st.Subject, st.Tier, exp)
+		fmt.Fprintf(w, "Mode      token (%s)\n", strings.Join(tokenDetails(st), ", "))
 	} else {
 		fmt.Fprintln(w, "Mode      anonymous")
 	}
@@ -151,4 +149,24 @@ func printQuota(w io.Writer, st quota.State, policy quota.Policy) {
 	case st.OverLimit:
 		fmt.Fprintln(w, "Over the limit: scans still run at full speed, because slowdownFraction is 0 in config.yaml.")
 	}
+}
+
+// tokenDetails returns the parts of the token mode line: the sub claim,
+// the tier in effect and the expiry. The sub claim is quoted with Go
+// escapes, because a control character in it could otherwise move the
+// cursor or forge an output line.
+func tokenDetails(st quota.State) []string {
+	var details []string
+	if st.Subject != "" {
+		details = append(details, "sub "+strconv.Quote(st.Subject))
+	}
+	if st.Tier > 0 {
+		details = append(details, fmt.Sprintf("tier %d", st.Tier))
+	} else {
+		details = append(details, "free tier, because the token has no tier claim")
+	}
+	if st.ExpiresAt != nil {
+		details = append(details, "expires "+st.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return details
 }
