@@ -261,8 +261,8 @@ func signTokenClaims(t *testing.T, keyFile string, claims jwt.MapClaims) string 
 }
 
 // TestScanWithBadStoreKey checks that an unreadable file among the store's
-// token issuer keys leaves scans working, with a warning that quota tokens
-// cannot be checked, while an unreadable --quota-key stops the scan.
+// token issuer keys leaves scans working, with a warning that names the
+// file, while an unreadable --quota-key stops the scan.
 func TestScanWithBadStoreKey(t *testing.T) {
 	e, sbom := scanEnv(t)
 	if err := os.MkdirAll(filepath.Join(e.store, storeQuotaKeysDir), 0o755); err != nil {
@@ -272,7 +272,7 @@ func TestScanWithBadStoreKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, r := e.scan(sbom)
-	if len(rep.Findings) == 0 || !strings.Contains(r.stderr, "quota tokens cannot be checked") {
+	if len(rep.Findings) == 0 || !strings.Contains(r.stderr, "skipping a token issuer key: "+filepath.Join(e.store, storeQuotaKeysDir, "old.pub")) {
 		t.Errorf("scan with a bad store key: %d findings, stderr %q", len(rep.Findings), r.stderr)
 	}
 	bad := filepath.Join(e.dir, "bad.pub")

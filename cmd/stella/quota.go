@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,7 +25,7 @@ type quotaFlags struct {
 func (f *quotaFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.envFile, "env-file", quota.DefaultEnvFile, "file holding STELLA_JWT=TOKEN, read when $STELLA_JWT is unset")
 	cmd.Flags().StringArrayVar(&f.keys, "quota-key", nil,
-		"public key of a quota token issuer (repeatable; default the *.pub files in the store's keys/quota folder)")
+		"public key file of a quota token issuer, trusted in addition to the *.pub files in the store's keys/quota folder (repeatable)")
 }
 
 // identify opens the quota counters and works out whom scans count for. A
@@ -43,23 +42,15 @@ func (f *quotaFlags) identify(store *cas.Store, storeDir string, log *slog.Logge
 	if err != nil {
 		return nil, quota.Identity{}, err
 	}
-	q, err := quota.New(store.KV("quota"), quota.Options{Policy: policy, Logger: log, ReadOnly: store.ReadOnly()})
+	keysDir := filepath.Join(storeDir, storeQuotaKeysDir)
+	q, err := quota.New(store.KV("quota"), quota.Options{Policy: policy, Logger: log, ReadOnly: store.ReadOnly(),
+		KeysDir: keysDir})
 	if err != nil {
 		return nil, quota.Identity{}, err
 	}
-	trusted, err := loadTrustedKeys(log, filepath.Join(storeDir, storeQuotaKeysDir), f.keys)
+	keys, err := loadQuotaKeys(keysDir, f.keys, stderr)
 	if err != nil {
-		if len(f.keys) > 0 {
-			return nil, quota.Identity{}, err
-		}
-		// A bad file among the store's token keys must not stop scans,
-		// because the keys serve only to check quota tokens.
-		fmt.Fprintf(stderr, "warning: %v; quota tokens cannot be checked, so scans count as anonymous until the file is fixed or removed\n", err)
-		trusted = nil
-	}
-	keys := make([]crypto.PublicKey, 0, len(trusted))
-	for _, k := range trusted {
-		keys = append(keys, k.Key)
+		return nil, quota.Identity{}, err
 	}
 	if f.envFile != quota.DefaultEnvFile && os.Getenv(quota.TokenEnv) == "" {
 		if _, err := os.Stat(f.envFile); err != nil {
@@ -74,6 +65,7 @@ func (f *quotaFlags) identify(store *cas.Store, storeDir string, log *slog.Logge
 	if id.Warning != "" {
 		fmt.Fprintln(stderr, "warning:", id.Warning)
 	}
+	warnTokenKeyInKitFolder(stderr, storeDir, tok, id)
 	return q, id, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +51,10 @@ type Options struct {
 	// Logger receives debug records for salt creation and pruned counters.
 	// Default discards.
 	Logger *slog.Logger
+	// KeysDir is the folder that the caller reads token issuer keys from.
+	// The warning for a token that no given key verifies names it.
+	// Default "the store's keys/quota folder".
+	KeysDir string
 	// ReadOnly marks a store that cannot be written, such as one opened
 	// read-only. New then writes no salt. When the store has none, New
 	// hashes identities with a random salt of its own, so every count
@@ -67,6 +72,7 @@ type Quota struct {
 	logger   *slog.Logger
 	salt     []byte
 	readOnly bool
+	keysDir  string
 	// damaged lists the damaged quota entries that New found, one line
 	// each, for every State this Quota returns.
 	damaged []string
@@ -94,6 +100,9 @@ func New(store kv.Store, opts Options) (*Quota, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.KeysDir == "" {
+		opts.KeysDir = "the store's keys/quota folder"
+	}
 
 	q := &Quota{
 		store:    store,
@@ -101,6 +110,7 @@ func New(store kv.Store, opts Options) (*Quota, error) {
 		now:      opts.Now,
 		logger:   opts.Logger,
 		readOnly: opts.ReadOnly,
+		keysDir:  opts.KeysDir,
 	}
 	salt, err := q.loadSalt()
 	if err != nil {
@@ -206,9 +216,16 @@ func (q *Quota) Identify(tok Token, keys []crypto.PublicKey) Identity {
 		if source == "" {
 			source = "the token"
 		}
-		anonymous.Warning = singleLine(fmt.Sprintf(
-			"quota: ignoring the token from %s: %v; counting scans as anonymous, %d per UTC day",
-			source, err, q.policy.AnonymousLimit))
+		hint := ""
+		if errors.Is(err, errdef.ErrSignature) || errors.Is(err, ErrNoTokenKey) {
+			hint = fmt.Sprintf("; put the token issuer's public key in %s or pass --quota-key", q.keysDir)
+		}
+		// Only the reason, which can quote the token, is cut to
+		// maxLineLength, so the hint and the outcome are always printed.
+		anonymous.Warning = strings.Map(controlToSpace, fmt.Sprintf(
+			"quota: ignoring the token from %s: %s%s; counting scans as anonymous, %d per UTC day",
+			source, singleLine(err.Error()), hint, q.policy.AnonymousLimit))
+		anonymous.TokenError = err
 		return anonymous
 	}
 	return Identity{

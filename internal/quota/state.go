@@ -163,11 +163,17 @@ func singleLine(s string) string {
 			b.WriteString("…")
 			break
 		}
-		if unicode.IsControl(r) {
-			r = ' '
-		}
-		b.WriteRune(r)
+		b.WriteRune(controlToSpace(r))
 		n++
 	}
 	return b.String()
+}
+
+// controlToSpace maps a control character, newlines included, to a space
+// and returns any other rune unchanged, for strings.Map.
+func controlToSpace(r rune) rune {
+	if unicode.IsControl(r) {
+		return ' '
+	}
+	return r
 }

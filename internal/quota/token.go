@@ -24,6 +24,11 @@ const MaxTokenSize = 8 << 10
 // Signature failures wrap errdef.ErrSignature as well.
 var ErrInvalidToken = errors.New("invalid quota token")
 
+// ErrNoTokenKey is wrapped, beside ErrInvalidToken, by the VerifyToken
+// error for a call without an ECDSA P-256 key, the only kind of key that
+// verifies ES256 tokens.
+var ErrNoTokenKey = errors.New("no ECDSA P-256 public key to verify the token with")
+
 // Claims are the verified claims of a quota token.
 type Claims struct {
 	// Issuer is the iss claim.
@@ -79,8 +84,7 @@ func VerifyToken(raw string, keys []crypto.PublicKey, now time.Time) (Claims, er
 	}
 	set := p256Keys(keys)
 	if len(set.Keys) == 0 {
-		return Claims{}, fmt.Errorf("no ECDSA P-256 public key to verify the token with; "+
-			"put the token issuer's public key in <store>/keys/quota or pass --quota-key: %w", ErrInvalidToken)
+		return Claims{}, fmt.Errorf("%w: %w", ErrNoTokenKey, ErrInvalidToken)
 	}
 
 	// Claims are checked below, after the signature, with messages that
@@ -196,6 +200,22 @@ func shortJSON(raw json.RawMessage) string {
 	return string(raw)
 }
 
+// SignedBy reports whether the ES256 signature of raw verifies with key,
+// whatever its claims. A caller can use it to find which of the keys that
+// are not trusted for tokens, such as kit keys, signed a token.
+func SignedBy(raw string, key crypto.PublicKey) bool {
+	set := p256Keys([]crypto.PublicKey{key})
+	if len(set.Keys) == 0 || len(raw) > MaxTokenSize {
+		return false
+	}
+	parser := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+		jwt.WithoutClaimsValidation(),
+	)
+	_, err := parser.Parse(raw, func(*jwt.Token) (any, error) { return set, nil })
+	return err == nil
+}
+
 // p256Keys returns the ECDSA P-256 keys of keys as a jwt key set.
 func p256Keys(keys []crypto.PublicKey) jwt.VerificationKeySet {
 	var set jwt.VerificationKeySet
@@ -223,8 +243,7 @@ func describeTokenError(token *jwt.Token, err error) error {
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
 		return fmt.Errorf("token algorithm is missing or unknown: %w", ErrInvalidToken)
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return fmt.Errorf("token signature matches no trusted quota key; put the token issuer's public key "+
-			"in <store>/keys/quota or pass --quota-key: %w (%w)", ErrInvalidToken, errdef.ErrSignature)
+		return fmt.Errorf("token signature matches no trusted quota key: %w (%w)", ErrInvalidToken, errdef.ErrSignature)
 	}
 	return fmt.Errorf("token rejected: %v: %w", err, ErrInvalidToken)
 }

@@ -285,3 +285,58 @@ func FuzzTokenClaims(f *testing.F) {
 		}
 	})
 }
+
+func TestIdentifyHintNamesKeysDir(t *testing.T) {
+	key := newKey(t)
+	keysDir := "/srv/" + strings.Repeat("long-folder-name/", 12) + "store/keys/quota"
+	q, err := New(kv.NewMemory(), Options{Now: newClock(testNoon).Now, KeysDir: keysDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := signToken(t, key, validSpec())
+	cases := map[string][]crypto.PublicKey{
+		"other key": publicKeys(newKey(t)),
+		"no key":    nil,
+	}
+	for name, keys := range cases {
+		id := q.Identify(Token{Raw: raw, Source: TokenEnv}, keys)
+		if want := "put the token issuer's public key in " + keysDir + " or pass --quota-key"; !strings.Contains(id.Warning, want) {
+			t.Errorf("%s: warning %q, want it to contain %q", name, id.Warning, want)
+		}
+		if strings.Contains(id.Warning, "<store>") {
+			t.Errorf("%s: warning %q names <store> in place of the folder", name, id.Warning)
+		}
+		if !strings.HasSuffix(id.Warning, "counting scans as anonymous, 33 per UTC day") {
+			t.Errorf("%s: warning %q, want it to end with the outcome", name, id.Warning)
+		}
+		if !errors.Is(id.TokenError, ErrInvalidToken) {
+			t.Errorf("%s: TokenError = %v, want ErrInvalidToken", name, id.TokenError)
+		}
+	}
+	if !errors.Is(q.Identify(Token{Raw: raw}, nil).TokenError, ErrNoTokenKey) {
+		t.Error("TokenError without keys does not wrap ErrNoTokenKey")
+	}
+
+	expired := validSpec()
+	expired.exp = testNoon.Add(-time.Hour)
+	id := q.Identify(Token{Raw: signToken(t, key, expired)}, publicKeys(key))
+	if strings.Contains(id.Warning, "put the token issuer's public key") {
+		t.Errorf("expired token: warning %q points to the keys, want only the expiry", id.Warning)
+	}
+}
+
+func TestSignedBy(t *testing.T) {
+	key := newKey(t)
+	expired := validSpec()
+	expired.exp = testNoon.Add(-time.Hour)
+	raw := signToken(t, key, expired)
+	if !SignedBy(raw, &key.PublicKey) {
+		t.Error("SignedBy(expired token, its key) = false, want true whatever the claims")
+	}
+	if SignedBy(raw, &newKey(t).PublicKey) {
+		t.Error("SignedBy(token, another key) = true")
+	}
+	if SignedBy("not-a-token", &key.PublicKey) {
+		t.Error("SignedBy(garbage) = true")
+	}
+}
