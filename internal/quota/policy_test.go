@@ -147,3 +147,22 @@ func TestReminderFollowsPolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestPolicyLimitAboveMaximum(t *testing.T) {
+	for name, change := range map[string]func(*Policy){
+		"anonymous limit": func(p *Policy) { p.AnonymousLimit = MaxLimit + 1 },
+		"free tier limit": func(p *Policy) { p.FreeTierLimit = MaxLimit + 1 },
+	} {
+		p := DefaultPolicy()
+		change(&p)
+		err := p.Validate()
+		if !errors.Is(err, ErrInvalidPolicy) || !strings.Contains(err.Error(), "must be at most 9007199254740991") {
+			t.Errorf("%s %d: error = %v, want it rejected above MaxLimit", name, MaxLimit+1, err)
+		}
+	}
+	p := DefaultPolicy()
+	p.AnonymousLimit, p.FreeTierLimit = MaxLimit, MaxLimit
+	if err := p.Validate(); err != nil {
+		t.Errorf("limits of MaxLimit: %v", err)
+	}
+}

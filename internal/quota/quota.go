@@ -145,9 +145,9 @@ func (q *Quota) loadSalt() ([]byte, error) {
 	}
 	if q.readOnly {
 		if damaged {
-			q.damaged = append(q.damaged, fmt.Sprintf("quota: the stored salt is %d bytes long instead of %d, "+
+			q.damaged = append(q.damaged, fmt.Sprintf("quota: the stored salt is %s long instead of %d, "+
 				"and the store is read-only here, so every count reads as 0 until a scan on a writable store replaces the salt",
-				len(stored), saltSize))
+				byteCount(len(stored)), saltSize))
 		}
 		q.logger.Debug("the read-only quota store has no valid salt; every count is 0")
 		return salt, nil
@@ -169,9 +169,9 @@ func (q *Quota) loadSalt() ([]byte, error) {
 		return nil, fmt.Errorf("writing quota salt: %w", err)
 	}
 	if damaged {
-		q.damaged = append(q.damaged, fmt.Sprintf("quota: the stored salt was %d bytes long instead of %d, "+
+		q.damaged = append(q.damaged, fmt.Sprintf("quota: the stored salt was %s long instead of %d, "+
 			"so it was replaced with a new salt and the stored counters were deleted; today's counts start again from 0",
-			len(stored), saltSize))
+			byteCount(len(stored)), saltSize))
 		q.logger.Debug("replaced damaged quota salt", "length", len(stored))
 		return salt, nil
 	}
@@ -273,8 +273,8 @@ func (q *Quota) Record(id Identity) (Decision, error) {
 	st := q.state(id, now, count)
 	if damagedLength >= 0 {
 		q.logger.Debug("overwrote damaged quota counter", "key", string(key), "length", damagedLength)
-		st.Damaged = append(st.Damaged, fmt.Sprintf("quota: today's counter of this %s identity was %d bytes long "+
-			"instead of %d, so this scan overwrote it and the count starts again from 1", id.Mode, damagedLength, counterSize))
+		st.Damaged = append(st.Damaged, fmt.Sprintf("quota: today's counter of this %s identity was %s long "+
+			"instead of %d, so this scan overwrote it and the count starts again from 1", id.Mode, byteCount(damagedLength), counterSize))
 	}
 	return q.decide(st), nil
 }
@@ -300,8 +300,8 @@ func (q *Quota) Status(id Identity) (State, error) {
 	}
 	st := q.state(id, now, count)
 	if damagedLength >= 0 {
-		st.Damaged = append(st.Damaged, fmt.Sprintf("quota: today's counter of this %s identity is %d bytes long "+
-			"instead of %d, so it reads as 0 until the next counted scan overwrites it", id.Mode, damagedLength, counterSize))
+		st.Damaged = append(st.Damaged, fmt.Sprintf("quota: today's counter of this %s identity is %s long "+
+			"instead of %d, so it reads as 0 until the next counted scan overwrites it", id.Mode, byteCount(damagedLength), counterSize))
 	}
 	return st, nil
 }
@@ -368,4 +368,12 @@ func counterDay(key []byte) (string, bool) {
 		return "", false
 	}
 	return day, true
+}
+
+// byteCount formats n as "1 byte" or "n bytes".
+func byteCount(n int) string {
+	if n == 1 {
+		return "1 byte"
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

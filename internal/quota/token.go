@@ -56,7 +56,7 @@ type tokenClaims struct {
 	NotBefore json.RawMessage  `json:"nbf"`
 	IssuedAt  json.RawMessage  `json:"iat"`
 	TokenID   string           `json:"tid"`
-	Tier      *int             `json:"tier"`
+	Tier      json.RawMessage  `json:"tier"`
 }
 
 // The parser runs without claims validation, so these getters serve only
@@ -74,9 +74,11 @@ func (c *tokenClaims) GetAudience() (jwt.ClaimStrings, error)       { return c.A
 // and tid must be present. exp, nbf and iat must be JSON numbers of seconds
 // since 1970-01-01 UTC (RFC 7519 NumericDate) within the years 0 to 9999,
 // because RFC 3339 times, and so the JSON output, cannot hold other years.
-// A tier claim, when present, must be positive. It has no upper bound, because
-// keys, not the claim, decide which tokens are trusted. Any failure returns
-// an error wrapping ErrInvalidToken whose one-line message gives the reason.
+// A tier claim, when present, must be a whole number from 1 to MaxLimit.
+// The JOSE header must not have a crit parameter, because this verifier
+// supports no extension that it could list (RFC 7515 section 4.1.11). Any
+// failure returns an error wrapping ErrInvalidToken whose one-line message
+// gives the reason.
 func VerifyToken(raw string, keys []crypto.PublicKey, now time.Time) (Claims, error) {
 	if len(raw) > MaxTokenSize {
 		return Claims{}, fmt.Errorf("token is %d bytes, more than the maximum %d: %w",
@@ -98,6 +100,11 @@ func VerifyToken(raw string, keys []crypto.PublicKey, now time.Time) (Claims, er
 	if err != nil {
 		return Claims{}, describeTokenError(token, err)
 	}
+	if crit, ok := token.Header["crit"]; ok {
+		listed, _ := json.Marshal(crit)
+		return Claims{}, fmt.Errorf("token header lists %s under crit, but this verifier supports no JWS "+
+			"extension, so the token is invalid (RFC 7515 section 4.1.11): %w", shortJSON(listed), ErrInvalidToken)
+	}
 	expires, err := checkTimeClaims(&tc, now)
 	if err != nil {
 		return Claims{}, err
@@ -114,13 +121,38 @@ func VerifyToken(raw string, keys []crypto.PublicKey, now time.Time) (Claims, er
 	if tc.TokenID == "" {
 		return Claims{}, fmt.Errorf("token has no tid claim: %w", ErrInvalidToken)
 	}
-	if tc.Tier != nil {
-		if *tc.Tier < 1 {
-			return Claims{}, fmt.Errorf("token tier claim %d: must be at least 1: %w", *tc.Tier, ErrInvalidToken)
-		}
-		claims.Tier = *tc.Tier
+	tier, err := tierClaim(tc.Tier)
+	if err != nil {
+		return Claims{}, err
 	}
+	claims.Tier = tier
 	return claims, nil
+}
+
+// tierClaim decodes the raw JSON value of the tier claim, returning 0 for
+// an absent or null claim. Any JSON spelling of a whole number, such as
+// 500, 500.0 or 5e2, is accepted.
+func tierClaim(raw json.RawMessage) (int, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	// As in numericDate, a number too large for a float64 reads as an
+	// infinity, which the maximum rejects.
+	tier, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("token tier claim is %s, not a number; the issuer must write it as a JSON number: %w",
+			shortJSON(raw), ErrInvalidToken)
+	}
+	switch {
+	case tier != math.Trunc(tier):
+		return 0, fmt.Errorf("token tier claim %s is not a whole number: %w", shortJSON(raw), ErrInvalidToken)
+	case tier < 1:
+		return 0, fmt.Errorf("token tier claim %s: must be at least 1: %w", shortJSON(raw), ErrInvalidToken)
+	case tier > MaxLimit:
+		return 0, fmt.Errorf("token tier claim %s is above the maximum %d, the largest whole number that "+
+			"every JSON reader holds exactly: %w", shortJSON(raw), MaxLimit, ErrInvalidToken)
+	}
+	return int(tier), nil
 }
 
 // checkTimeClaims checks exp, nbf and iat of tc against now and returns

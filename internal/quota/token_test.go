@@ -55,7 +55,7 @@ func TestIdentifyRejectsBadTokens(t *testing.T) {
 		{"no tid", signToken(t, key, noTID), "no tid claim"},
 		{"no exp", signToken(t, key, noExp), "no exp claim"},
 		{"zero tier", signToken(t, key, zeroTier), "tier claim 0"},
-		{"string tier", signToken(t, key, stringTier), "malformed"},
+		{"string tier", signToken(t, key, stringTier), `tier claim is "333", not a number`},
 		{"garbage", "not-a-token", "malformed"},
 	}
 	q := newQuota(t, kv.NewMemory(), newClock(testNoon))
@@ -338,5 +338,77 @@ func TestSignedBy(t *testing.T) {
 	}
 	if SignedBy("not-a-token", &key.PublicKey) {
 		t.Error("SignedBy(garbage) = true")
+	}
+}
+
+func TestVerifyTokenRejectsCrit(t *testing.T) {
+	key := newKey(t)
+	for name, crit := range map[string]any{"unknown extension": []string{"foo"}, "empty list": []string{}} {
+		token := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"tid": "tid-1", "exp": testNoon.Add(time.Hour).Unix()})
+		token.Header["crit"] = crit
+		token.Header["foo"] = 1
+		raw, err := token.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = VerifyToken(raw, publicKeys(key), testNoon)
+		if !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("%s: error = %v, want ErrInvalidToken", name, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "under crit") {
+			t.Errorf("%s: error = %v, want the crit header named", name, err)
+		}
+		if !strings.Contains(err.Error(), "RFC 7515") {
+			t.Errorf("%s: error = %v, want RFC 7515 named", name, err)
+		}
+	}
+}
+
+func TestVerifyTokenTierRange(t *testing.T) {
+	key := newKey(t)
+	valid := []struct {
+		raw  string
+		want int
+	}{
+		{"1", 1},
+		{"500.0", 500},
+		{"5e2", 500},
+		{"9007199254740991", MaxLimit},
+		{"null", 0},
+	}
+	for _, tc := range valid {
+		raw := signClaims(t, key, jwt.MapClaims{"tid": "tid-1", "exp": testNoon.Add(time.Hour).Unix(), "tier": json.RawMessage(tc.raw)})
+		claims, err := VerifyToken(raw, publicKeys(key), testNoon)
+		if err != nil {
+			t.Errorf("tier %s: %v", tc.raw, err)
+			continue
+		}
+		if claims.Tier != tc.want {
+			t.Errorf("tier %s: Tier = %d, want %d", tc.raw, claims.Tier, tc.want)
+		}
+	}
+
+	invalid := map[string]string{
+		"9007199254740992":    "above the maximum 9007199254740991",
+		"9223372036854775807": "above the maximum 9007199254740991",
+		"1e30":                "above the maximum",
+		"1e400":               "above the maximum",
+		"2.5":                 "not a whole number",
+		`"333"`:               "not a number",
+		"true":                "not a number",
+		"0":                   "must be at least 1",
+		"-1e400":              "must be at least 1",
+	}
+	for value, want := range invalid {
+		raw := signClaims(t, key, jwt.MapClaims{"tid": "tid-1", "exp": testNoon.Add(time.Hour).Unix(), "tier": json.RawMessage(value)})
+		_, err := VerifyToken(raw, publicKeys(key), testNoon)
+		if !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("tier %s: error = %v, want ErrInvalidToken", value, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("tier %s: error = %v, want it to contain %q", value, err, want)
+		}
 	}
 }
