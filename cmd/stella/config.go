@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 
 	"go.yaml.in/yaml/v3"
 
@@ -30,6 +35,9 @@ type config struct {
 	Quota *quotaSettings `json:"quota,omitempty"`
 	// path is the file the settings came from, for messages.
 	path string
+	// warning is one line saying why the settings file exists but could
+	// not be read, so that the defaults apply, or empty.
+	warning string
 }
 
 // quotaSettings are the quota keys of the settings file. A field is nil
@@ -44,14 +52,30 @@ type quotaSettings struct {
 }
 
 // loadConfig reads <storeDir>/config.yaml; a missing file gives the defaults.
+// A file that exists but cannot be read, such as one that this user may not
+// read, also gives the defaults, with config.warning set for the caller to
+// print. An invalid file returns an error.
 func loadConfig(storeDir string) (config, error) {
 	path := filepath.Join(storeDir, configFile)
-	raw, err := regfile.ReadFile(path, "a YAML config file")
+	raw, err := regfile.ReadFile(path, "a YAML settings file")
 	if errors.Is(err, fs.ErrNotExist) {
+		// A symbolic link whose target is missing, such as a settings
+		// file on a volume that is not mounted, is reported rather than
+		// read as no file.
+		if target, linkErr := os.Readlink(path); linkErr == nil {
+			return config{path: path, warning: fmt.Sprintf("settings file %s is a symbolic link to %s, which does not "+
+				"exist, so the quota uses its default settings; restore the target, such as by mounting its volume, "+
+				"or remove the link", path, target)}, nil
+		}
 		return config{}, nil
 	}
 	if err != nil {
-		return config{}, fmt.Errorf("reading settings: %w", err)
+		// The file contains only quota settings, and a scan is never
+		// refused over the quota, so a user who may not read the file
+		// still scans, under the default policy.
+		// NOTE: a setting that changes what a scan reports would have to
+		// stop the scan here instead.
+		return config{path: path, warning: unreadableConfigWarning(path, err)}, nil
 	}
 	cfg := config{path: path}
 	if err := decodeYAMLFile(raw, &cfg); err != nil {
@@ -61,15 +85,56 @@ func loadConfig(storeDir string) (config, error) {
 	return cfg, nil
 }
 
+// unreadableConfigWarning returns the warning for the settings file path
+// that could not be read because of err, with the step that fixes it.
+func unreadableConfigWarning(path string, err error) string {
+	const effect = "so the quota uses its default settings"
+	var notRegular *regfile.NotRegularError
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Sprintf("settings file %s cannot be read by this user (permission denied), %s; "+
+			"let every user who scans read it, such as with `chmod 0644 %s`, or remove it", path, effect, path)
+	case errors.Is(err, syscall.EISDIR):
+		return fmt.Sprintf("settings file %s is a folder, %s; remove the folder, or put the settings file in its place",
+			path, effect)
+	case errors.As(err, &notRegular):
+		return fmt.Sprintf("settings file %s is a %s, not a regular file, %s; replace it with the settings file or remove it",
+			path, regfile.TypeName(notRegular.Mode), effect)
+	}
+	return fmt.Sprintf("settings file %s cannot be read (%v), %s; check the file and the disk it is on, or remove the file",
+		path, err, effect)
+}
+
 // decodeYAMLFile decodes a settings document into v, a pointer to a struct
 // whose json tags name the keys. It checks every key and value against
 // those fields first, so an unknown key, a repeated key or a value of the
 // wrong kind is reported by line and key name in YAML terms. A value given
 // to a text field keeps its exact spelling: "version: 1.10" stays "1.10".
+// A second YAML document with content is an error, because its settings
+// would otherwise be ignored.
 func decodeYAMLFile(raw []byte, v any) error {
+	decoder := yaml.NewDecoder(bytes.NewReader(raw))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
+	err := decoder.Decode(&doc)
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	for {
+		var next yaml.Node
+		err := decoder.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		if !emptyYAMLDocument(&next) {
+			return fmt.Errorf("line %d: another YAML document starts here, at a \"---\" line, and its keys "+
+				"would be ignored; put every key in one document and remove the \"---\" lines between them", next.Line)
+		}
 	}
 	if len(doc.Content) == 0 {
 		return nil
@@ -89,6 +154,16 @@ func decodeYAMLFile(raw []byte, v any) error {
 		return fmt.Errorf("encoding the settings: %w", err)
 	}
 	return json.Unmarshal(b, v)
+}
+
+// emptyYAMLDocument reports whether doc has no content, as a trailing
+// "---" line leaves it.
+func emptyYAMLDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
 // yamlValue checks the node n against the Go type t and returns its value
@@ -128,8 +203,17 @@ func yamlValue(n *yaml.Node, t reflect.Type, key string) (any, error) {
 	case reflect.Bool:
 		return yamlScalar[bool](n, key, "true or false", "!!bool")
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if err := checkNumberSpelling(n, key); err != nil {
+			return nil, err
+		}
+		if err := checkWholeNumber(n, key); err != nil {
+			return nil, err
+		}
 		return yamlScalar[int64](n, key, "a whole number", "!!int")
 	case reflect.Float32, reflect.Float64:
+		if err := checkNumberSpelling(n, key); err != nil {
+			return nil, err
+		}
 		value, err := yamlScalar[float64](n, key, "a number", "!!int", "!!float")
 		if err == nil && (math.IsNaN(value.(float64)) || math.IsInf(value.(float64), 0)) {
 			return nil, fmt.Errorf("line %d: key %q is %q; give a finite number", n.Line, key, n.Value)
@@ -141,6 +225,55 @@ func yamlValue(n *yaml.Node, t reflect.Type, key string) (any, error) {
 		return nil, fmt.Errorf("line %d: key %q: %s", n.Line, key, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	return value, nil
+}
+
+// decimalInteger matches a whole number that every YAML version reads
+// alike: decimal digits without a leading zero, a base prefix or "_".
+var decimalInteger = regexp.MustCompile(`^[-+]?(0|[1-9][0-9]*)$`)
+
+// decimalNumber matches a number in decimal notation, with an optional
+// fraction and exponent.
+var decimalNumber = regexp.MustCompile(`^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$`)
+
+// checkNumberSpelling rejects a number in quotes, which YAML reads as
+// text, and a whole number in any form other than decimal digits. YAML
+// 1.1 reads 017 as octal 15 and 1_000 as 1000, while YAML 1.2 reads 017 as
+// 17 and 1_000 as text. The go.yaml.in/yaml/v3 parser reads both the YAML
+// 1.1 way.
+func checkNumberSpelling(n *yaml.Node, key string) error {
+	if n.Kind != yaml.ScalarNode {
+		return nil
+	}
+	quoted := n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
+	if quoted && decimalNumber.MatchString(strings.TrimSpace(n.Value)) {
+		return fmt.Errorf("line %d: key %q is the text %q in quotes; write the number without quotes: %s",
+			n.Line, key, n.Value, strings.TrimSpace(n.Value))
+	}
+	if n.ShortTag() == "!!int" && !decimalInteger.MatchString(n.Value) {
+		return fmt.Errorf("line %d: key %q is %s; write the number in plain decimal digits, without a leading 0, "+
+			"a 0x, 0o or 0b prefix, or \"_\", because YAML versions read some of these forms differently", n.Line, key, n.Value)
+	}
+	return nil
+}
+
+// checkWholeNumber rejects, with a message that names the fix, a value for
+// a whole-number key that YAML reads as a float: a whole number in
+// exponent or fraction form, such as 1e3, or one too large for int64.
+func checkWholeNumber(n *yaml.Node, key string) error {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!float" {
+		return nil
+	}
+	if decimalInteger.MatchString(n.Value) {
+		return fmt.Errorf("line %d: key %q is %s, outside the range of whole numbers, %d to %d; give a number in that range",
+			n.Line, key, n.Value, int64(math.MinInt64), int64(math.MaxInt64))
+	}
+	var value float64
+	if err := n.Decode(&value); err != nil || value != math.Trunc(value) || math.Abs(value) > 1<<53 {
+		// A fraction, an infinity or NaN: yamlScalar reports it.
+		return nil
+	}
+	return fmt.Errorf("line %d: key %q is %s; write the whole number in decimal digits: %d",
+		n.Line, key, n.Value, int64(value))
 }
 
 // yamlMapping checks a mapping node against the fields of the struct t.

@@ -213,6 +213,9 @@ func FuzzDecodeYAMLFile(f *testing.F) {
 		"output: kit.tar\nfeed:\n  - osv=feeds/osv\n",
 		"output: &a kit.tar\nsbom: *a\n",
 		"quota:\n  anonymousLimit: 5\n  reminderFraction: .nan\n",
+		"quota:\n  anonymousLimit: 017\n  freeTierLimit: 1e3\n  reminderAt: \"40\"\n",
+		"quota:\n  anonymousLimit: 99999999999999999999\n  reminderAt: 0x1F\n",
+		"quota:\n  anonymousLimit: 5\n---\nquota:\n  freeTierLimit: 50\n",
 		"- a\n",
 		"output: [kit.tar\n",
 	} {

@@ -232,6 +232,15 @@ func TestScanQuotaConcurrentProcesses(t *testing.T) {
 // signToken makes an ES256 quota token with the private key file.
 func signToken(t *testing.T, keyFile string, tier int, exp time.Time) string {
 	t.Helper()
+	return signTokenClaims(t, keyFile, jwt.MapClaims{
+		"iss": "stella-ops", "sub": "test-team", "tid": "tid-123", "tier": tier, "exp": exp.Unix(),
+	})
+}
+
+// signTokenClaims makes an ES256 token of claims, as they are, with the
+// private key file.
+func signTokenClaims(t *testing.T, keyFile string, claims jwt.MapClaims) string {
+	t.Helper()
 	raw, err := os.ReadFile(keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -244,10 +253,7 @@ func signToken(t *testing.T, keyFile string, tier int, exp time.Time) string {
 	if !ok {
 		t.Fatalf("key %s is %T, not ECDSA", keyFile, signer)
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
-		"iss": "stella-ops", "sub": "test-team", "tid": "tid-123", "tier": tier, "exp": exp.Unix(),
-	})
-	s, err := tok.SignedString(priv)
+	s, err := jwt.NewWithClaims(jwt.SigningMethodES256, claims).SignedString(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,8 +261,8 @@ func signToken(t *testing.T, keyFile string, tier int, exp time.Time) string {
 }
 
 // TestScanWithBadStoreKey checks that an unreadable file among the store's
-// token issuer keys leaves scans working, with a warning that quota tokens
-// cannot be checked, while an unreadable --quota-key stops the scan.
+// token issuer keys leaves scans working, with a warning that names the
+// file, while an unreadable --quota-key stops the scan.
 func TestScanWithBadStoreKey(t *testing.T) {
 	e, sbom := scanEnv(t)
 	if err := os.MkdirAll(filepath.Join(e.store, storeQuotaKeysDir), 0o755); err != nil {
@@ -266,7 +272,7 @@ func TestScanWithBadStoreKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, r := e.scan(sbom)
-	if len(rep.Findings) == 0 || !strings.Contains(r.stderr, "quota tokens cannot be checked") {
+	if len(rep.Findings) == 0 || !strings.Contains(r.stderr, "skipping a token issuer key: "+filepath.Join(e.store, storeQuotaKeysDir, "old.pub")) {
 		t.Errorf("scan with a bad store key: %d findings, stderr %q", len(rep.Findings), r.stderr)
 	}
 	bad := filepath.Join(e.dir, "bad.pub")

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"crypto"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,7 +25,7 @@ type quotaFlags struct {
 func (f *quotaFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.envFile, "env-file", quota.DefaultEnvFile, "file holding STELLA_JWT=TOKEN, read when $STELLA_JWT is unset")
 	cmd.Flags().StringArrayVar(&f.keys, "quota-key", nil,
-		"public key of a quota token issuer (repeatable; default the *.pub files in the store's keys/quota folder)")
+		"public key file of a quota token issuer, trusted in addition to the *.pub files in the store's keys/quota folder (repeatable)")
 }
 
 // identify opens the quota counters and works out whom scans count for. A
@@ -34,27 +35,22 @@ func (f *quotaFlags) identify(store *cas.Store, storeDir string, log *slog.Logge
 	if err != nil {
 		return nil, quota.Identity{}, err
 	}
+	if cfg.warning != "" {
+		fmt.Fprintln(stderr, "warning:", cfg.warning)
+	}
 	policy, err := cfg.quotaPolicy()
 	if err != nil {
 		return nil, quota.Identity{}, err
 	}
-	q, err := quota.New(store.KV("quota"), quota.Options{Policy: policy, Logger: log, ReadOnly: store.ReadOnly()})
+	keysDir := filepath.Join(storeDir, storeQuotaKeysDir)
+	q, err := quota.New(store.KV("quota"), quota.Options{Policy: policy, Logger: log, ReadOnly: store.ReadOnly(),
+		KeysDir: keysDir})
 	if err != nil {
 		return nil, quota.Identity{}, err
 	}
-	trusted, err := loadTrustedKeys(log, filepath.Join(storeDir, storeQuotaKeysDir), f.keys)
+	keys, err := loadQuotaKeys(keysDir, f.keys, stderr)
 	if err != nil {
-		if len(f.keys) > 0 {
-			return nil, quota.Identity{}, err
-		}
-		// A bad file among the store's token keys must not stop scans,
-		// because the keys serve only to check quota tokens.
-		fmt.Fprintf(stderr, "warning: %v; quota tokens cannot be checked, so scans count as anonymous until the file is fixed or removed\n", err)
-		trusted = nil
-	}
-	keys := make([]crypto.PublicKey, 0, len(trusted))
-	for _, k := range trusted {
-		keys = append(keys, k.Key)
+		return nil, quota.Identity{}, err
 	}
 	if f.envFile != quota.DefaultEnvFile && os.Getenv(quota.TokenEnv) == "" {
 		if _, err := os.Stat(f.envFile); err != nil {
@@ -69,6 +65,7 @@ func (f *quotaFlags) identify(store *cas.Store, storeDir string, log *slog.Logge
 	if id.Warning != "" {
 		fmt.Fprintln(stderr, "warning:", id.Warning)
 	}
+	warnTokenKeyInKitFolder(stderr, storeDir, tok, id)
 	return q, id, nil
 }
 
@@ -110,7 +107,7 @@ func newQuotaStatusCommand(g *globalOptions) *cobra.Command {
 			if out.json() {
 				return writeJSON(cmd.OutOrStdout(), st)
 			}
-			printQuota(cmd.OutOrStdout(), st)
+			printQuota(cmd.OutOrStdout(), st, q.Policy())
 			return nil
 		},
 	}
@@ -127,19 +124,41 @@ func warnQuotaDamaged(w io.Writer, damaged []string) {
 	}
 }
 
-func printQuota(w io.Writer, st quota.State) {
+// printQuota prints st as text, and what happens to scans over the limit
+// under policy.
+func printQuota(w io.Writer, st quota.State, policy quota.Policy) {
 	if st.Mode == quota.ModeToken {
-		exp := "never"
-		if st.ExpiresAt != nil {
-			exp = st.ExpiresAt.UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(w, "Mode      token (sub %s, tier %d, expires %s)\n", st.Subject, st.Tier, exp)
+		fmt.Fprintf(w, "Mode      token (%s)\n", strings.Join(tokenDetails(st), ", "))
 	} else {
 		fmt.Fprintln(w, "Mode      anonymous")
 	}
 	fmt.Fprintf(w, "Today     %d of %d scans (%s UTC)\n", st.Count, st.Limit, st.Day)
 	fmt.Fprintf(w, "Resets in %s\n", st.ResetIn().Round(time.Minute))
-	if st.OverLimit {
-		fmt.Fprintln(w, "Over the limit: scans still run, slowed down until the reset.")
+	switch {
+	case st.OverLimit && policy.SlowdownFraction > 0:
+		fmt.Fprintf(w, "Over the limit: scans still run, each about %s slower, until the reset.\n",
+			quota.SlowdownPercent(policy.SlowdownFraction))
+	case st.OverLimit:
+		fmt.Fprintln(w, "Over the limit: scans still run at full speed, because slowdownFraction is 0 in config.yaml.")
 	}
+}
+
+// tokenDetails returns the parts of the token mode line: the sub claim,
+// the tier in effect and the expiry. The sub claim is quoted with Go
+// escapes, because a control character in it could otherwise move the
+// cursor or forge an output line.
+func tokenDetails(st quota.State) []string {
+	var details []string
+	if st.Subject != "" {
+		details = append(details, "sub "+strconv.Quote(st.Subject))
+	}
+	if st.Tier > 0 {
+		details = append(details, fmt.Sprintf("tier %d", st.Tier))
+	} else {
+		details = append(details, "free tier, because the token has no tier claim")
+	}
+	if st.ExpiresAt != nil {
+		details = append(details, "expires "+st.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return details
 }

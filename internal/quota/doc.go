@@ -33,8 +33,8 @@
 // The intended sequence in `stella scan`:
 //
 //	st, err := cas.Open(dir, cas.Options{LockWait: wait})        // waits for other scans
-//	keys := public keys of sign.LoadTrustedKeys(quotaKeyFlags, []string{home + "/keys/quota"})
-//	q, err := quota.New(st.KV("quota"), quota.Options{Policy: cfg.Quota, Logger: log})
+//	keys := public keys of --quota-key and of each *.pub file in home/keys/quota
+//	q, err := quota.New(st.KV("quota"), quota.Options{Policy: cfg.Quota, Logger: log, KeysDir: home + "/keys/quota"})
 //	tok, err := quota.LoadToken(os.Getenv, envFileFlag)          // err: warn, go on anonymous
 //	id := q.Identify(tok, keys)                                  // id.Warning: print to stderr
 //	start := time.Now()

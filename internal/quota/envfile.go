@@ -23,6 +23,9 @@ const DefaultEnvFile = ".env"
 // MaxEnvFileSize is the largest .env file ParseEnvFile reads, in bytes.
 const MaxEnvFileSize = 1 << 20
 
+// utf8BOM is the UTF-8 encoding of the byte order mark U+FEFF.
+const utf8BOM = "\xef\xbb\xbf"
+
 // ErrInvalidEnvFile is returned by ParseEnvFile for a file that is too large
 // or holds an unterminated quoted value.
 var ErrInvalidEnvFile = errors.New("invalid .env file")
@@ -70,8 +73,9 @@ func LoadToken(getenv func(string) string, envFile string) (Token, error) {
 	return Token{Raw: raw, Source: envFile}, nil
 }
 
-// ParseEnvFile reads KEY=VALUE lines in the .env format. It skips blank
-// lines, lines starting with '#', and lines without '='. It accepts an
+// ParseEnvFile reads KEY=VALUE lines in the .env format. It drops a UTF-8
+// byte order mark at the start of the input and skips blank lines, lines
+// starting with '#', and lines without '='. It accepts an
 // "export " prefix, and values in double quotes (with \", \\ and \n escapes),
 // in single quotes (literal), or bare (trimmed, cut at " #"). A later line
 // overrides an earlier one with the same key. Input over MaxEnvFileSize or an
@@ -84,6 +88,9 @@ func ParseEnvFile(r io.Reader) (map[string]string, error) {
 	if len(data) > MaxEnvFileSize {
 		return nil, fmt.Errorf("larger than %d bytes: %w", MaxEnvFileSize, ErrInvalidEnvFile)
 	}
+	// Some Windows editors start UTF-8 files with a byte order mark, which
+	// would otherwise become part of the first key.
+	data = bytes.TrimPrefix(data, []byte(utf8BOM))
 
 	vars := make(map[string]string)
 	scanner := bufio.NewScanner(bytes.NewReader(data))

@@ -31,6 +31,8 @@ func TestParseEnvFile(t *testing.T) {
 		{"later wins", envSample, "eyJ.second"},
 		{"commented out", "# STELLA_JWT=abc", ""},
 		{"crlf", "STELLA_JWT=abc\r\n", "abc"},
+		{"byte order mark", "\xef\xbb\xbfSTELLA_JWT=abc\r\n", "abc"},
+		{"byte order mark before export", "\xef\xbb\xbfexport STELLA_JWT=abc\n", "abc"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,7 +109,7 @@ func TestLoadTokenDefaultPath(t *testing.T) {
 }
 
 func FuzzParseEnvFile(f *testing.F) {
-	for _, seed := range []string{envSample, `STELLA_JWT="a\"b\\c\n"`, "STELLA_JWT='x", "export A=b #c", "=", "\x00=\x00"} {
+	for _, seed := range []string{envSample, "\xef\xbb\xbf" + envSample, `STELLA_JWT="a\"b\\c\n"`, "STELLA_JWT='x", "export A=b #c", "=", "\x00=\x00"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {

@@ -100,3 +100,14 @@ func recordN(t testing.TB, q *Quota, id Identity, n int) Decision {
 	}
 	return d
 }
+
+// signClaims makes an ES256 token with claims as they are, so a test can
+// give a claim any JSON value, such as a json.RawMessage.
+func signClaims(t testing.TB, key *ecdsa.PrivateKey, claims jwt.MapClaims) string {
+	t.Helper()
+	raw, err := jwt.NewWithClaims(jwt.SigningMethodES256, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}

@@ -24,6 +24,9 @@ type Identity struct {
 	// Warning is one line giving the reason a given token was not used, or
 	// empty when there was no token or it verified.
 	Warning string
+	// TokenError is the VerifyToken error of a given token that was not
+	// used, or nil.
+	TokenError error
 
 	// hash is the hex SHA-256 of the store's salt, the mode and the token
 	// ID or, for anonymous scans, a fixed value. It is the only form in

@@ -23,6 +23,12 @@ const (
 	DefaultSlowdownFraction = 0.1
 )
 
+// MaxLimit is the largest daily limit, of a policy or of a token's tier
+// claim: 2^53 - 1, the largest whole number that JSON readers which hold
+// numbers as IEEE 754 doubles, such as JavaScript's JSON.parse, keep exact
+// (RFC 8259 section 6). The limit is part of the JSON output.
+const MaxLimit = 1<<53 - 1
+
 // ErrInvalidPolicy is returned by Policy.Validate and New for a policy whose
 // values contradict each other or are out of range.
 var ErrInvalidPolicy = errors.New("invalid quota policy")
@@ -66,8 +72,12 @@ func (p Policy) Validate() error {
 	switch {
 	case p.AnonymousLimit < 1:
 		return fmt.Errorf("anonymous limit %d: must be at least 1: %w", p.AnonymousLimit, ErrInvalidPolicy)
+	case p.AnonymousLimit > MaxLimit:
+		return fmt.Errorf("anonymous limit %d: must be at most %d: %w", p.AnonymousLimit, MaxLimit, ErrInvalidPolicy)
 	case p.FreeTierLimit < 1:
 		return fmt.Errorf("free tier limit %d: must be at least 1: %w", p.FreeTierLimit, ErrInvalidPolicy)
+	case p.FreeTierLimit > MaxLimit:
+		return fmt.Errorf("free tier limit %d: must be at most %d: %w", p.FreeTierLimit, MaxLimit, ErrInvalidPolicy)
 	case p.ReminderAt < 0:
 		return fmt.Errorf("reminder threshold %d: must be 0 (off) or positive: %w", p.ReminderAt, ErrInvalidPolicy)
 	case !inUnitRange(p.ReminderFraction):

@@ -104,3 +104,65 @@ func TestSingleLine(t *testing.T) {
 		t.Errorf("length = %d runes, want %d and an ellipsis", n, maxLineLength+1)
 	}
 }
+
+func TestReminderFollowsPolicy(t *testing.T) {
+	cases := []struct {
+		name        string
+		policy      Policy
+		scans       int
+		wants, bans []string
+	}{
+		{"default below limit", DefaultPolicy(), 30,
+			[]string{"scans over the limit run about 10% slower", "raises the limit to 333"}, nil},
+		{"default over limit", DefaultPolicy(), 34,
+			[]string{"so it runs about 10% slower"}, nil},
+		{"small slowdown", Policy{AnonymousLimit: 1, FreeTierLimit: 5, ReminderAt: 1, SlowdownFraction: 0.005}, 2,
+			[]string{"about 0.5% slower"}, nil},
+		{"slowdown off below limit", Policy{AnonymousLimit: 20, FreeTierLimit: 333, ReminderFraction: 0.5}, 13,
+			[]string{"13 of 20 daily scans used"}, []string{"slower"}},
+		{"slowdown off over limit", Policy{AnonymousLimit: 1, FreeTierLimit: 333, ReminderAt: 1}, 2,
+			[]string{"over the daily limit of 1"}, []string{"slower"}},
+		{"free tier below anonymous", Policy{AnonymousLimit: 10, FreeTierLimit: 5, ReminderAt: 1, SlowdownFraction: 0.1}, 11,
+			[]string{"over the daily limit of 10"}, []string{"raises the limit", "STELLA_JWT"}},
+		{"free tier equal to anonymous", Policy{AnonymousLimit: 10, FreeTierLimit: 10, ReminderAt: 1, SlowdownFraction: 0.1}, 1,
+			[]string{"1 of 10 daily scans used"}, []string{"raises the limit"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := New(kv.NewMemory(), Options{Policy: tc.policy, Now: newClock(testNoon).Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := recordN(t, q, q.Identify(Token{}, nil), tc.scans)
+			for _, want := range tc.wants {
+				if !strings.Contains(d.Reminder, want) {
+					t.Errorf("reminder = %q, want it to contain %q", d.Reminder, want)
+				}
+			}
+			for _, ban := range tc.bans {
+				if strings.Contains(d.Reminder, ban) {
+					t.Errorf("reminder = %q, want it without %q", d.Reminder, ban)
+				}
+			}
+		})
+	}
+}
+
+func TestPolicyLimitAboveMaximum(t *testing.T) {
+	for name, change := range map[string]func(*Policy){
+		"anonymous limit": func(p *Policy) { p.AnonymousLimit = MaxLimit + 1 },
+		"free tier limit": func(p *Policy) { p.FreeTierLimit = MaxLimit + 1 },
+	} {
+		p := DefaultPolicy()
+		change(&p)
+		err := p.Validate()
+		if !errors.Is(err, ErrInvalidPolicy) || !strings.Contains(err.Error(), "must be at most 9007199254740991") {
+			t.Errorf("%s %d: error = %v, want it rejected above MaxLimit", name, MaxLimit+1, err)
+		}
+	}
+	p := DefaultPolicy()
+	p.AnonymousLimit, p.FreeTierLimit = MaxLimit, MaxLimit
+	if err := p.Validate(); err != nil {
+		t.Errorf("limits of MaxLimit: %v", err)
+	}
+}

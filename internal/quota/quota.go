@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +51,10 @@ type Options struct {
 	// Logger receives debug records for salt creation and pruned counters.
 	// Default discards.
 	Logger *slog.Logger
+	// KeysDir is the folder that the caller reads token issuer keys from.
+	// The warning for a token that no given key verifies names it.
+	// Default "the store's keys/quota folder".
+	KeysDir string
 	// ReadOnly marks a store that cannot be written, such as one opened
 	// read-only. New then writes no salt. When the store has none, New
 	// hashes identities with a random salt of its own, so every count
@@ -67,6 +72,7 @@ type Quota struct {
 	logger   *slog.Logger
 	salt     []byte
 	readOnly bool
+	keysDir  string
 	// damaged lists the damaged quota entries that New found, one line
 	// each, for every State this Quota returns.
 	damaged []string
@@ -94,6 +100,9 @@ func New(store kv.Store, opts Options) (*Quota, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.KeysDir == "" {
+		opts.KeysDir = "the store's keys/quota folder"
+	}
 
 	q := &Quota{
 		store:    store,
@@ -101,6 +110,7 @@ func New(store kv.Store, opts Options) (*Quota, error) {
 		now:      opts.Now,
 		logger:   opts.Logger,
 		readOnly: opts.ReadOnly,
+		keysDir:  opts.KeysDir,
 	}
 	salt, err := q.loadSalt()
 	if err != nil {
@@ -135,9 +145,9 @@ func (q *Quota) loadSalt() ([]byte, error) {
 	}
 	if q.readOnly {
 		if damaged {
-			q.damaged = append(q.damaged, fmt.Sprintf("quota: the stored salt is %d bytes long instead of %d, "+
+			q.damaged = append(q.damaged, fmt.Sprintf("quota: the stored salt is %s long instead of %d, "+
 				"and the store is read-only here, so every count reads as 0 until a scan on a writable store replaces the salt",
-				len(stored), saltSize))
+				byteCount(len(stored)), saltSize))
 		}
 		q.logger.Debug("the read-only quota store has no valid salt; every count is 0")
 		return salt, nil
@@ -159,9 +169,9 @@ func (q *Quota) loadSalt() ([]byte, error) {
 		return nil, fmt.Errorf("writing quota salt: %w", err)
 	}
 	if damaged {
-		q.damaged = append(q.damaged, fmt.Sprintf("quota: the stored salt was %d bytes long instead of %d, "+
+		q.damaged = append(q.damaged, fmt.Sprintf("quota: the stored salt was %s long instead of %d, "+
 			"so it was replaced with a new salt and the stored counters were deleted; today's counts start again from 0",
-			len(stored), saltSize))
+			byteCount(len(stored)), saltSize))
 		q.logger.Debug("replaced damaged quota salt", "length", len(stored))
 		return salt, nil
 	}
@@ -206,9 +216,16 @@ func (q *Quota) Identify(tok Token, keys []crypto.PublicKey) Identity {
 		if source == "" {
 			source = "the token"
 		}
-		anonymous.Warning = singleLine(fmt.Sprintf(
-			"quota: ignoring the token from %s: %v; counting scans as anonymous, %d per UTC day",
-			source, err, q.policy.AnonymousLimit))
+		hint := ""
+		if errors.Is(err, errdef.ErrSignature) || errors.Is(err, ErrNoTokenKey) {
+			hint = fmt.Sprintf("; put the token issuer's public key in %s or pass --quota-key", q.keysDir)
+		}
+		// Only the reason, which can quote the token, is cut to
+		// maxLineLength, so the hint and the outcome are always printed.
+		anonymous.Warning = strings.Map(controlToSpace, fmt.Sprintf(
+			"quota: ignoring the token from %s: %s%s; counting scans as anonymous, %d per UTC day",
+			source, singleLine(err.Error()), hint, q.policy.AnonymousLimit))
+		anonymous.TokenError = err
 		return anonymous
 	}
 	return Identity{
@@ -256,8 +273,8 @@ func (q *Quota) Record(id Identity) (Decision, error) {
 	st := q.state(id, now, count)
 	if damagedLength >= 0 {
 		q.logger.Debug("overwrote damaged quota counter", "key", string(key), "length", damagedLength)
-		st.Damaged = append(st.Damaged, fmt.Sprintf("quota: today's counter of this %s identity was %d bytes long "+
-			"instead of %d, so this scan overwrote it and the count starts again from 1", id.Mode, damagedLength, counterSize))
+		st.Damaged = append(st.Damaged, fmt.Sprintf("quota: today's counter of this %s identity was %s long "+
+			"instead of %d, so this scan overwrote it and the count starts again from 1", id.Mode, byteCount(damagedLength), counterSize))
 	}
 	return q.decide(st), nil
 }
@@ -283,8 +300,8 @@ func (q *Quota) Status(id Identity) (State, error) {
 	}
 	st := q.state(id, now, count)
 	if damagedLength >= 0 {
-		st.Damaged = append(st.Damaged, fmt.Sprintf("quota: today's counter of this %s identity is %d bytes long "+
-			"instead of %d, so it reads as 0 until the next counted scan overwrites it", id.Mode, damagedLength, counterSize))
+		st.Damaged = append(st.Damaged, fmt.Sprintf("quota: today's counter of this %s identity is %s long "+
+			"instead of %d, so it reads as 0 until the next counted scan overwrites it", id.Mode, byteCount(damagedLength), counterSize))
 	}
 	return st, nil
 }
@@ -351,4 +368,12 @@ func counterDay(key []byte) (string, bool) {
 		return "", false
 	}
 	return day, true
+}
+
+// byteCount formats n as "1 byte" or "n bytes".
+func byteCount(n int) string {
+	if n == 1 {
+		return "1 byte"
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -116,19 +116,34 @@ func (q *Quota) reminder(s State, slowdown float64) string {
 	var b strings.Builder
 	switch {
 	case s.OverLimit && slowdown > 0:
-		fmt.Fprintf(&b, "quota: scan %d today is over the daily limit of %d (%s), so it runs about %.0f%% slower; %s",
-			s.Count, s.Limit, label, slowdown*100, reset)
+		fmt.Fprintf(&b, "quota: scan %d today is over the daily limit of %d (%s), so it runs about %s slower; %s",
+			s.Count, s.Limit, label, SlowdownPercent(slowdown), reset)
 	case s.OverLimit:
 		fmt.Fprintf(&b, "quota: scan %d today is over the daily limit of %d (%s); %s",
 			s.Count, s.Limit, label, reset)
+	case q.policy.SlowdownFraction > 0:
+		fmt.Fprintf(&b, "quota: %d of %d daily scans used (%s); scans over the limit run about %s slower; %s",
+			s.Count, s.Limit, label, SlowdownPercent(q.policy.SlowdownFraction), reset)
 	default:
-		fmt.Fprintf(&b, "quota: %d of %d daily scans used (%s); scans over the limit run slower; %s",
-			s.Count, s.Limit, label, reset)
+		fmt.Fprintf(&b, "quota: %d of %d daily scans used (%s); %s", s.Count, s.Limit, label, reset)
 	}
-	if s.Mode == ModeAnonymous {
+	// A site may set the free tier at or below the anonymous limit, and
+	// then a token without a tier claim would not raise the limit.
+	if s.Mode == ModeAnonymous && q.policy.FreeTierLimit > q.policy.AnonymousLimit {
 		fmt.Fprintf(&b, "; a free token in %s raises the limit to %d", TokenEnv, q.policy.FreeTierLimit)
 	}
 	return singleLine(b.String())
+}
+
+// SlowdownPercent formats a slowdown fraction as a percentage for
+// messages: "10%" for 0.1, and "0.5%" for 0.005, so a small slowdown does
+// not read as 0%.
+func SlowdownPercent(fraction float64) string {
+	percent := fraction * 100
+	if percent >= 1 {
+		return fmt.Sprintf("%.0f%%", percent)
+	}
+	return fmt.Sprintf("%.2g%%", percent)
 }
 
 // formatHoursMinutes formats d as "5h07m", rounded up to the minute.
@@ -148,11 +163,17 @@ func singleLine(s string) string {
 			b.WriteString("…")
 			break
 		}
-		if unicode.IsControl(r) {
-			r = ' '
-		}
-		b.WriteRune(r)
+		b.WriteRune(controlToSpace(r))
 		n++
 	}
 	return b.String()
+}
+
+// controlToSpace maps a control character, newlines included, to a space
+// and returns any other rune unchanged, for strings.Map.
+func controlToSpace(r rune) rune {
+	if unicode.IsControl(r) {
+		return ' '
+	}
+	return r
 }

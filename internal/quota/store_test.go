@@ -3,6 +3,7 @@ package quota
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -375,5 +376,35 @@ func TestReadOnlyStoreCountsNothing(t *testing.T) {
 	}
 	if st, err := ro.Status(roID); err != nil || st.Count != 3 {
 		t.Errorf("Status on a read-only store = count %d, error %v; want the 3 scans counted before", st.Count, err)
+	}
+}
+
+func TestDamagedLengthSingular(t *testing.T) {
+	store := kv.NewMemory()
+	c := newClock(testNoon)
+	setKey(t, store, saltKey, []byte("x"))
+	q, err := New(store, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Damaged()) != 1 || !strings.Contains(q.Damaged()[0], "salt was 1 byte long instead of 32") {
+		t.Errorf("Damaged() = %q, want the 1-byte salt named in the singular", q.Damaged())
+	}
+
+	id := q.Identify(Token{}, nil)
+	setKey(t, store, string(counterKey(testNoon, id.Hash())), []byte{7})
+	st, err := q.Status(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(st.Damaged, func(line string) bool { return strings.Contains(line, "is 1 byte long instead of 8") }) {
+		t.Errorf("status Damaged = %q, want the 1-byte counter named in the singular", st.Damaged)
+	}
+	d, err := q.Record(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(d.State.Damaged, func(line string) bool { return strings.Contains(line, "was 1 byte long instead of 8") }) {
+		t.Errorf("record Damaged = %q, want the 1-byte counter named in the singular", d.State.Damaged)
 	}
 }
