@@ -16,6 +16,7 @@ import (
 	pep440 "github.com/aquasecurity/go-pep440-version"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	packageurl "github.com/package-url/packageurl-go"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/kv"
@@ -135,6 +136,9 @@ func FuzzLookupQueries(f *testing.F) {
 	f.Add("pkg:npm/lodash@4.17.20@x", "cpe:2.3:a:webm project:libwebp:1.3.1:*:*:*:*:*:*:*")
 	f.Add("pkg:npm/lodash@4.17.20", "cpe:2.3:a:openbsd:openssh:7.4p1:*:*:*:*:*:*:*")
 	f.Add("pkg:npm/lodash@4.17.20", "cpe:2.3:a:apache:log4j:2.0-beta9:*:*:*:*:*:*:*")
+	f.Add("pkg:rpm/debian/libfoo3@1.0-1", "cpe:/a:x:y:1")
+	f.Add("pkg:rpm/mageia/mg@1.0-1.mga9?distro=mageia-9", "cpe:/a:x:y:1")
+	f.Add("pkg:rpm/openEuler/eul@1.0-1?distro=openEuler-22.03-LTS-SP3&epoch=2", "cpe:/a:x:y:1")
 	f.Fuzz(func(t *testing.T, purl, cpe string) {
 		// A query is either valid or rejected as an invalid argument or as
 		// not found (a type with no OSV ecosystem), never with another error.
@@ -146,6 +150,13 @@ func FuzzLookupQueries(f *testing.F) {
 		}
 		if q, err := purlQuery(purl); err == nil && q.ecosystem == "" {
 			t.Fatalf("purl %q parsed without an ecosystem", purl)
+		}
+		if p, err := packageurl.FromString(purl); err == nil && (p.Type == "deb" || p.Type == "apk" || p.Type == "rpm") {
+			// A distribution's purls have the type of its package format.
+			d := distributions[strings.ToLower(p.Namespace)]
+			if _, err := purlQuery(purl); err == nil && d.purlType != p.Type {
+				t.Fatalf("purl %q of type %s parsed as %s, whose packages are %s", purl, p.Type, d.ecosystem, d.purlType)
+			}
 		}
 		if c, err := parseCPEQuery(cpe); err == nil {
 			m := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:" + c.Vendor + ":" + c.Product + ":*",

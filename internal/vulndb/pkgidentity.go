@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -71,10 +72,19 @@ func resolvePackage(p *Package, ranges []Range) (reason, detail string) {
 		return "", ""
 	}
 	if p.Ecosystem != "" && p.Name != "" {
+		if p.PURL == "" {
+			return "", ""
+		}
 		// A malformed purl, or one of a type with no OSV ecosystem, is not
 		// compared, because lookups never read the purl of such a package.
+		// One whose type is not the package format of its distribution,
+		// such as pkg:rpm/debian/openssl, names no package at all.
 		q, err := purlQuery(p.PURL)
-		if p.PURL == "" || err != nil || identifiesPackage(q, p.Ecosystem, p.Name) {
+		var qe *queryError
+		if errors.As(err, &qe) && qe.typeConflict {
+			return reasonPURLMismatch, fmt.Sprintf("%s/%s has a purl of the wrong type: %v", p.Ecosystem, p.Name, err)
+		}
+		if err != nil || identifiesPackage(q, p.Ecosystem, p.Name) {
 			return "", ""
 		}
 		return reasonPURLMismatch, fmt.Sprintf("%s/%s has purl %q, which names %s/%s",
