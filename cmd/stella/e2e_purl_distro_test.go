@@ -55,3 +55,69 @@ func TestPURLTypeOfDistribution(t *testing.T) {
 		t.Errorf("db lookup of the Mageia purl = %v, want GHSA-test-dist-0002", got)
 	}
 }
+
+// TestPURLDistroWithoutRelease checks distro qualifiers that give no
+// release number, such as Syft's "debian" for Debian sid. A feed package
+// with one covers every release, and a lookup or scan with one matches
+// the entries of every release, marking the records that only entries of
+// a release match as possibly affected.
+func TestPURLDistroWithoutRelease(t *testing.T) {
+	e := newEnv(t)
+	feed := newOSVFeed(e)
+	feed.add("GHSA-test-dist-0003", distroEntry(map[string]string{
+		"purl": "pkg:deb/debian/stella-dist-sid?distro=sid"}, "1.2-1"))
+	feed.add("GHSA-test-dist-0004", distroEntry(map[string]string{
+		"ecosystem": "Debian:12", "name": "stella-dist-rel"}, "1.2-1"))
+	kit := filepath.Join(e.dir, "kit.tar")
+	r := e.run("ouk", "build", "-o", kit, "--key", e.key, "--feed", "ghsa="+feed.dir)
+	if r.code != 0 {
+		t.Fatalf("ouk build: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout, "unresolved-package") || strings.Contains(r.stderr, "GHSA-test-dist-0003") {
+		t.Errorf("build warns about a package whose distro qualifier gives no release:\n%s%s", r.stdout, r.stderr)
+	}
+	e.must("ouk", "import", "--key", e.pub, kit)
+
+	for _, purl := range []string{
+		"pkg:deb/debian/stella-dist-sid@1.0-1",
+		"pkg:deb/debian/stella-dist-sid@1.0-1?distro=debian-11",
+		"pkg:deb/debian/stella-dist-sid@1.0-1?distro=debian",
+	} {
+		recs := e.lookupJSON("--purl", purl)
+		if got := recordIDs(recs); !slices.Equal(got, []string{"GHSA-test-dist-0003"}) {
+			t.Errorf("db lookup --purl %s = %v, want GHSA-test-dist-0003", purl, got)
+			continue
+		}
+		if reason := recs[0].PossiblyAffected(); reason != "" {
+			t.Errorf("db lookup --purl %s: possibly affected (%q), want confirmed", purl, reason)
+		}
+	}
+
+	const sidPURL = "pkg:deb/debian/stella-dist-rel@1.0-1?distro=debian-sid"
+	recs := e.lookupJSON("--purl", sidPURL)
+	if got := recordIDs(recs); !slices.Equal(got, []string{"GHSA-test-dist-0004"}) {
+		t.Fatalf("db lookup --purl %s = %v, want GHSA-test-dist-0004", sidPURL, got)
+	}
+	const reason = `the purl's distro qualifier "debian-sid" gives no Debian release number`
+	if got := recs[0].PossiblyAffected(); !strings.Contains(got, reason) {
+		t.Errorf("db lookup --purl %s: possibly affected %q, want it to contain %q", sidPURL, got, reason)
+	}
+	if out := e.must("db", "lookup", "--purl", sidPURL); !strings.Contains(out, "  possibly   affected: "+reason) {
+		t.Errorf("db lookup --purl %s text lacks the possibly line:\n%s", sidPURL, out)
+	}
+
+	sbom := filepath.Join(e.dir, "bom.json")
+	writeJSONFile(t, sbom, map[string]any{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": []map[string]string{
+		{"name": "stella-dist-rel", "version": "1.0-1", "purl": "pkg:deb/debian/stella-dist-rel@1.0-1?distro=debian"},
+	}})
+	rep, _ := e.scan(sbom)
+	if len(rep.Skipped) != 0 {
+		t.Errorf("scan skipped %+v, want the package looked up", rep.Skipped)
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].ID != "GHSA-test-dist-0004" {
+		t.Fatalf("scan findings = %+v, want GHSA-test-dist-0004", rep.Findings)
+	}
+	if got := rep.Findings[0].PossiblyAffected; !strings.Contains(got, `distro qualifier "debian" gives no Debian release number`) {
+		t.Errorf("scan finding possibly affected %q, want the distro qualifier as the reason", got)
+	}
+}

@@ -139,6 +139,10 @@ func FuzzLookupQueries(f *testing.F) {
 	f.Add("pkg:rpm/debian/libfoo3@1.0-1", "cpe:/a:x:y:1")
 	f.Add("pkg:rpm/mageia/mg@1.0-1.mga9?distro=mageia-9", "cpe:/a:x:y:1")
 	f.Add("pkg:rpm/openEuler/eul@1.0-1?distro=openEuler-22.03-LTS-SP3&epoch=2", "cpe:/a:x:y:1")
+	f.Add("pkg:deb/debian/openssl@3.0.11-1?distro=debian-sid&upstream=openssl", "cpe:/a:x:y:1")
+	f.Add("pkg:apk/alpine/openssl@3.1.4-r0?distro=alpine-edge", "cpe:/a:x:y:1")
+	f.Add("pkg:rpm/redhat/openssl@1.0-1?distro=rhel&epoch=1", "cpe:/a:x:y:1")
+	db := fuzzPURLDB(f)
 	f.Fuzz(func(t *testing.T, purl, cpe string) {
 		// A query is either valid or rejected as an invalid argument or as
 		// not found (a type with no OSV ecosystem), never with another error.
@@ -150,6 +154,11 @@ func FuzzLookupQueries(f *testing.F) {
 		}
 		if q, err := purlQuery(purl); err == nil && q.ecosystem == "" {
 			t.Fatalf("purl %q parsed without an ecosystem", purl)
+		} else if err == nil && q.unknownRelease != "" && q.release != "" {
+			t.Fatalf("purl %q has release %q and a distro qualifier %q without one", purl, q.release, q.unknownRelease)
+		}
+		if _, err := db.LookupPURL(purl); err != nil && !errors.Is(err, errdef.ErrInvalidArgument) && !errors.Is(err, errdef.ErrNotFound) {
+			t.Fatalf("LookupPURL(%q) = %v, which is neither an invalid argument nor not found", purl, err)
 		}
 		if p, err := packageurl.FromString(purl); err == nil && (p.Type == "deb" || p.Type == "apk" || p.Type == "rpm") {
 			// A distribution's purls have the type of its package format.
@@ -170,6 +179,31 @@ func FuzzLookupQueries(f *testing.F) {
 			joined.match(c)
 		}
 	})
+}
+
+// fuzzPURLDB returns a DB with records of one package in several
+// distributions and releases, with and without a release suffix, for
+// FuzzLookupQueries to look purls up in.
+func fuzzPURLDB(f *testing.F) *DB {
+	var recs []Record
+	for i, eco := range []string{"Debian", "Debian:12", "Ubuntu:22.04:LTS", "Alpine:v3.18", "Wolfi",
+		"Red Hat:enterprise_linux:9::baseos", "Rocky Linux:9", "SUSE:Linux Enterprise Server 15 SP5",
+		"openSUSE:Tumbleweed", "Mageia:9", "openEuler:22.03-LTS-SP3"} {
+		recs = append(recs, fixedIn(fmt.Sprintf("FUZZ-%02d", i), eco, "2.0-1", "openssl"))
+	}
+	l, err := newLayer(recs, LayerBase, "mixed", "fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	store := kv.NewMemory()
+	if err := IndexLayer(context.Background(), store, l.Descriptor, bytes.NewReader(l.Data)); err != nil {
+		f.Fatal(err)
+	}
+	db, err := Open(store, nil, []ocispec.Descriptor{l.Descriptor})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return db
 }
 
 func FuzzCompareVersions(f *testing.F) {

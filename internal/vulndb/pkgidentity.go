@@ -54,9 +54,11 @@ func resolvePackages(r *Record) []*recordProblem {
 // resolvePackage fills in p.Ecosystem and p.Name from p.PURL where either
 // is missing. The purl's type gives the ecosystem as it does for lookups
 // (purlQuery), and a Debian, Ubuntu or Alpine distro qualifier gives its
-// release. The purl's version is ignored, since the OSV schema writes the
-// purl without one, and the ranges and versions of the entry give the
-// affected versions.
+// release. A qualifier without a release number, such as "sid", gives
+// none, so the entry covers every release of the distribution, as one
+// without a qualifier does. The purl's version is ignored, since the OSV
+// schema writes the purl without one, and the ranges and versions of the
+// entry give the affected versions.
 //
 // It returns a warning reason and a detail for the message when the purl
 // names another package than a full ecosystem and name, or when the

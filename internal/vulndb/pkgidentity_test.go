@@ -33,6 +33,12 @@ func TestResolvePackageFromPURL(t *testing.T) {
 		{Package{PURL: "pkg:deb/debian/openssl"}, "Debian", "openssl"},
 		{Package{PURL: "pkg:deb/ubuntu/openssl?distro=ubuntu-22.04"}, "Ubuntu:22.04", "openssl"},
 		{Package{PURL: "pkg:apk/alpine/openssl?distro=alpine-3.18.4"}, "Alpine:v3.18", "openssl"},
+		// A distro qualifier without a release number gives no release,
+		// so the entry covers every release, as one without a qualifier.
+		{Package{PURL: "pkg:deb/debian/sidpkg?distro=sid"}, "Debian", "sidpkg"},
+		{Package{PURL: "pkg:deb/debian/sidpkg?distro=debian"}, "Debian", "sidpkg"},
+		{Package{PURL: "pkg:deb/ubuntu/openssl?distro=ubuntu-banana"}, "Ubuntu", "openssl"},
+		{Package{PURL: "pkg:apk/alpine/openssl?distro=alpine-edge"}, "Alpine", "openssl"},
 		// Red Hat suffixes are product streams, which a release number
 		// does not give, so the entry covers every release.
 		{Package{PURL: "pkg:rpm/redhat/openssl?distro=rhel-9.3"}, "Red Hat", "openssl"},

@@ -18,6 +18,12 @@ type pkgQuery struct {
 	release   string // distribution release from the purl, such as "12"; may be empty
 	name      string // OSV package name
 	version   string // may be empty: every version
+	// unknownRelease is the purl's distro qualifier when it gives no
+	// release that purlRelease can read, such as "debian-sid" or
+	// "alpine-edge". The query then has no release and matches the
+	// entries of every release, and lookupPackage marks the records that
+	// only such entries match as possibly affected.
+	unknownRelease string
 	// source is the source package of a deb or apk binary package, from
 	// the purl's "upstream" qualifier, or nil. Debian, Ubuntu, Alpine and
 	// the other deb and apk distributions key their records by source
@@ -154,10 +160,11 @@ func purlQuery(s string) (pkgQuery, error) {
 		}
 		q.release = purlRelease(q.ecosystem, quals["distro"])
 		if d := strings.TrimSpace(quals["distro"]); d != "" && q.release == "" && !strings.Contains(strings.ToLower(d), "tumbleweed") {
-			// Dropping the qualifier would widen the match to every
-			// release, so a distro without a release is an error.
-			return pkgQuery{}, invalidQuery("purl %q: distro qualifier %q names no release of %s; write it with the release number, such as distro=%s",
-				s, d, q.ecosystem, exampleRelease(q.ecosystem))
+			// SBOM tools write the distribution alone for a system
+			// without a release number, such as Syft's "debian" for
+			// Debian sid. Rejecting the purl would drop the package
+			// from a scan, so it is looked up in every release.
+			q.unknownRelease = d
 		}
 		if p.Type == "rpm" {
 			if q.version, err = rpmEpochVersion(s, q.version, quals["epoch"]); err != nil {

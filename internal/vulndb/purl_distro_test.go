@@ -61,22 +61,6 @@ func TestDistroErrorListsDistributionsOfType(t *testing.T) {
 	}
 }
 
-// TestDistroReleaseExampleOfNamespace checks that the example release in a
-// distro message is one of the purl's own distribution.
-func TestDistroReleaseExampleOfNamespace(t *testing.T) {
-	cases := []struct{ purl, want string }{
-		{"pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1?distro=ubuntu-banana", "distro=ubuntu-22.04"},
-		{"pkg:deb/debian/openssl@3.0.11-1?distro=debian-banana", "distro=debian-12"},
-		{"pkg:rpm/rocky/openssl@3.0.7-1?distro=rocky", "distro=rocky-9.3"},
-	}
-	for _, c := range cases {
-		err := ValidatePURL(c.purl)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("ValidatePURL(%s) = %v, want a message with %q", c.purl, err, c.want)
-		}
-	}
-}
-
 // TestLookupPURLMageiaOpenEuler checks that Mageia and openEuler rpm purls
 // are looked up, with their releases compared.
 func TestLookupPURLMageiaOpenEuler(t *testing.T) {
@@ -126,6 +110,78 @@ func TestResolvePackageWrongPURLType(t *testing.T) {
 		p := Package{PURL: purl}
 		if reason, detail := resolvePackage(&p, nil); reason != "" {
 			t.Errorf("resolvePackage(%s) reports %s: %s", purl, reason, detail)
+		}
+	}
+}
+
+// TestLookupPURLDistroWithoutRelease checks a distro qualifier that gives
+// no release, as SBOM tools write for Debian sid or Alpine edge: the purl
+// is looked up in every release, and a record that only entries of a
+// release match is possibly affected.
+func TestLookupPURLDistroWithoutRelease(t *testing.T) {
+	db := purlTestDB(t,
+		fixedIn("DSA-12", "Debian:12", "3.0.12-1", "openssl"),
+		fixedIn("DSA-11", "Debian:11", "3.0.10-1", "openssl"),
+		fixedIn("DEB-ALL", "Debian", "3.0.12-1", "openssl"),
+		fixedIn("RHSA-9", "Red Hat:enterprise_linux:9::baseos", "1:1.1-1", "openssl"),
+		fixedIn("ALPINE-318", "Alpine:v3.18", "3.1.5-r0", "openssl"),
+		fixedIn("USN-1", "Ubuntu:22.04:LTS", "", "openssl"),
+	)
+	cases := []struct {
+		purl     string
+		want     string // record IDs
+		possibly string // the IDs among want that are possibly affected
+	}{
+		{"pkg:deb/debian/openssl@3.0.11-1?distro=debian-sid", "DEB-ALL,DSA-12", "DSA-12"},
+		{"pkg:deb/debian/openssl@3.0.11-1?distro=debian", "DEB-ALL,DSA-12", "DSA-12"},
+		{"pkg:deb/debian/openssl@3.0.11-1?distro=trixie%2Fsid", "DEB-ALL,DSA-12", "DSA-12"},
+		{"pkg:deb/debian/openssl@3.0.11-1?distro=garbage", "DEB-ALL,DSA-12", "DSA-12"},
+		{"pkg:deb/debian/libssl3@3.0.11-1?upstream=openssl&distro=sid", "DEB-ALL,DSA-12", "DSA-12"},
+		// Without a version every record of the package matches.
+		{"pkg:deb/debian/openssl?distro=sid", "DEB-ALL,DSA-11,DSA-12", "DSA-11,DSA-12"},
+		// A release, or no distro qualifier at all, leaves every match confirmed.
+		{"pkg:deb/debian/openssl@3.0.11-1?distro=debian-12", "DEB-ALL,DSA-12", ""},
+		{"pkg:deb/debian/openssl@3.0.11-1", "DEB-ALL,DSA-12", ""},
+		{"pkg:rpm/redhat/openssl@1.0-1?epoch=1&distro=rhel", "RHSA-9", "RHSA-9"},
+		{"pkg:rpm/redhat/openssl@1.0-1?epoch=1&distro=rhel-x", "RHSA-9", "RHSA-9"},
+		{"pkg:apk/alpine/openssl@3.1.4-r0?distro=alpine-edge", "ALPINE-318", "ALPINE-318"},
+		{"pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1?distro=ubuntu-banana", "USN-1", "USN-1"},
+	}
+	for _, c := range cases {
+		recs, err := db.LookupPURL(c.purl)
+		if err != nil {
+			t.Errorf("LookupPURL(%s): %v", c.purl, err)
+			continue
+		}
+		if got := ids(recs); got != c.want {
+			t.Errorf("LookupPURL(%s) = %q, want %q", c.purl, got, c.want)
+		}
+		var possibly []string
+		for _, r := range recs {
+			if r.PossiblyAffected() != "" {
+				possibly = append(possibly, r.ID)
+			}
+		}
+		if got := strings.Join(possibly, ","); got != c.possibly {
+			t.Errorf("LookupPURL(%s) possibly affected %q, want %q", c.purl, got, c.possibly)
+		}
+	}
+
+	reasons := []struct{ purl, want string }{
+		{"pkg:deb/debian/openssl@3.0.11-1?distro=debian-sid",
+			`the purl's distro qualifier "debian-sid" gives no Debian release number, so the record's entries for every Debian release were compared; ` +
+				"a qualifier with the release, such as distro=debian-12, compares only that release's entries"},
+		{"pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1?distro=ubuntu-banana", "such as distro=ubuntu-22.04,"},
+		{"pkg:rpm/redhat/openssl@1.0-1?epoch=1&distro=rhel", "such as distro=rhel-9.3,"},
+	}
+	for _, c := range reasons {
+		recs, err := db.LookupPURL(c.purl)
+		if err != nil || len(recs) == 0 {
+			t.Errorf("LookupPURL(%s) = %q, %v; want a record", c.purl, ids(recs), err)
+			continue
+		}
+		if reason := recs[len(recs)-1].PossiblyAffected(); !strings.Contains(reason, c.want) {
+			t.Errorf("LookupPURL(%s): reason %q lacks %q", c.purl, reason, c.want)
 		}
 	}
 }
