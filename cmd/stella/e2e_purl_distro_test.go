@@ -121,3 +121,35 @@ func TestPURLDistroWithoutRelease(t *testing.T) {
 		t.Errorf("scan finding possibly affected %q, want the distro qualifier as the reason", got)
 	}
 }
+
+// TestPURLOnlyRPMKeepsMajorRelease checks that a Red Hat package given only
+// by a purl with distro=rhel-9.3 matches lookups of RHEL 9 and of no
+// release, but not of RHEL 8.
+func TestPURLOnlyRPMKeepsMajorRelease(t *testing.T) {
+	e := newEnv(t)
+	feed := newOSVFeed(e)
+	feed.add("GHSA-test-dist-0005", distroEntry(map[string]string{
+		"purl": "pkg:rpm/redhat/stella-dist-rpm?distro=rhel-9.3"}, "1:3.0.7-25.el9"))
+	kit := filepath.Join(e.dir, "kit.tar")
+	e.must("ouk", "build", "-o", kit, "--key", e.key, "--feed", "ghsa="+feed.dir)
+	e.must("ouk", "import", "--key", e.pub, kit)
+
+	const v = "pkg:rpm/redhat/stella-dist-rpm@3.0.7-24.el9?epoch=1"
+	cases := []struct {
+		purl string
+		want []string
+	}{
+		{v + "&distro=rhel-9.2", []string{"GHSA-test-dist-0005"}},
+		{v, []string{"GHSA-test-dist-0005"}},
+		{v + "&distro=rhel-8.6", []string{}},
+	}
+	for _, c := range cases {
+		if got := recordIDs(e.lookupJSON("--purl", c.purl)); !slices.Equal(got, c.want) {
+			t.Errorf("db lookup --purl %s = %v, want %v", c.purl, got, c.want)
+		}
+	}
+	want := "  affects    Red Hat:enterprise_linux:9/stella-dist-rpm <1:3.0.7-25.el9\n"
+	if out := e.must("db", "lookup", "GHSA-test-dist-0005"); !strings.Contains(out, want) {
+		t.Errorf("db lookup GHSA-test-dist-0005 prints\n%s\nwant the line: %s", out, want)
+	}
+}

@@ -18,11 +18,39 @@ const (
 	reasonUnresolvedPackage = "unresolved-package"
 )
 
-// purlReleaseEcosystems are the ecosystems whose OSV release suffix is the
-// release that purlRelease reads from a distro qualifier, such as
-// "Debian:12", "Ubuntu:22.04" and "Alpine:v3.18". The suffixes of the rpm
-// distributions name product streams or marketing names instead.
-var purlReleaseEcosystems = map[string]bool{"Debian": true, "Ubuntu": true, "Alpine": true}
+// purlPackageEcosystem returns the ecosystem that a package given only by
+// the purl of q gets: q's ecosystem with the release suffix that OSV
+// records of that ecosystem carry, where the release of the purl's distro
+// qualifier gives one.
+//
+//   - Debian, Ubuntu and Alpine suffixes are the release: "Debian:12",
+//     "Ubuntu:22.04" and "Alpine:v3.18".
+//   - Rocky Linux, AlmaLinux and Mageia suffixes are the major release,
+//     "Rocky Linux:9", so "rocky-9.3" gives that.
+//   - Red Hat suffixes are the CPE of a product stream. "rhel-9.3" gives
+//     "Red Hat:enterprise_linux:9", from cpe:/o:redhat:enterprise_linux:9,
+//     which rpmReleaseMatches reads as the stream of every RHEL 9 minor
+//     release, as lookups of rpm distributions compare majors.
+//   - SUSE and openSUSE suffixes are product names, such as "Linux
+//     Enterprise Server 15 SP5", and openEuler ones add the support line,
+//     as in "22.03-LTS-SP3". A distro qualifier such as "sles-15.5" or
+//     "openeuler-22.03" does not name the product or the service pack, so
+//     these get no release and cover every release.
+func purlPackageEcosystem(q pkgQuery) string {
+	if q.release == "" {
+		return q.ecosystem
+	}
+	major, _, _ := strings.Cut(q.release, ".")
+	switch q.ecosystem {
+	case "Debian", "Ubuntu", "Alpine":
+		return q.ecosystem + ":" + q.release
+	case "Rocky Linux", "AlmaLinux", "Mageia":
+		return q.ecosystem + ":" + major
+	case "Red Hat":
+		return "Red Hat:enterprise_linux:" + major
+	}
+	return q.ecosystem
+}
 
 // resolvePackages fills in the ecosystem and name of each affected package
 // of r from its purl where the package lacks them, and returns one warning
@@ -53,12 +81,12 @@ func resolvePackages(r *Record) []*recordProblem {
 
 // resolvePackage fills in p.Ecosystem and p.Name from p.PURL where either
 // is missing. The purl's type gives the ecosystem as it does for lookups
-// (purlQuery), and a Debian, Ubuntu or Alpine distro qualifier gives its
-// release. A qualifier without a release number, such as "sid", gives
-// none, so the entry covers every release of the distribution, as one
-// without a qualifier does. The purl's version is ignored, since the OSV
-// schema writes the purl without one, and the ranges and versions of the
-// entry give the affected versions.
+// (purlQuery), and its distro qualifier the release where the ecosystem
+// allows one (purlPackageEcosystem). A qualifier without a release
+// number, such as "sid", gives none, so the entry covers every release of
+// the distribution, as one without a qualifier does. The purl's version is
+// ignored, since the OSV schema writes the purl without one, and the
+// ranges and versions of the entry give the affected versions.
 //
 // It returns a warning reason and a detail for the message when the purl
 // names another package than a full ecosystem and name, or when the
@@ -109,12 +137,7 @@ func resolvePackage(p *Package, ranges []Range) (reason, detail string) {
 			label, p.PURL, q.ecosystem, q.name)
 	}
 	if p.Ecosystem == "" {
-		p.Ecosystem = q.ecosystem
-		// NOTE: a distro qualifier of an rpm distribution is dropped, so
-		// the entry covers every release of that distribution.
-		if q.release != "" && purlReleaseEcosystems[q.ecosystem] {
-			p.Ecosystem += ":" + q.release
-		}
+		p.Ecosystem = purlPackageEcosystem(q)
 	}
 	if p.Name == "" {
 		p.Name = q.name

@@ -185,3 +185,33 @@ func TestLookupPURLDistroWithoutRelease(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupPURLOnlyRPMRelease checks that an rpm package given only by a
+// purl with a distro qualifier matches lookups of its major release only.
+func TestLookupPURLOnlyRPMRelease(t *testing.T) {
+	var recs []Record
+	for _, c := range []struct{ id, purl string }{
+		{"RH-9", "pkg:rpm/redhat/openssl?distro=rhel-9.3"},
+		{"ROCKY-9", "pkg:rpm/rocky/openssl?distro=rocky-9.3"},
+		{"SUSE-15", "pkg:rpm/suse/openssl?distro=sles-15.5"},
+	} {
+		r := fixedIn(c.id, "", "1:3.0.7-25", "")
+		r.Affected[0].Package = Package{PURL: c.purl}
+		if problems := resolvePackages(&r); len(problems) != 0 {
+			t.Fatalf("resolvePackages(%s) = %v", c.purl, problems)
+		}
+		recs = append(recs, r)
+	}
+	db := purlTestDB(t, recs...)
+	checkLookups(t, db, []struct{ purl, want string }{
+		{"pkg:rpm/redhat/openssl@3.0.7-24.el9?epoch=1&distro=rhel-9.2", "RH-9"},
+		{"pkg:rpm/redhat/openssl@3.0.7-24.el9?epoch=1&distro=rhel-9", "RH-9"},
+		{"pkg:rpm/redhat/openssl@3.0.7-24.el9?epoch=1", "RH-9"},
+		{"pkg:rpm/redhat/openssl@3.0.7-26.el8?epoch=1&distro=rhel-8.6", ""},
+		{"pkg:rpm/redhat/openssl@3.0.7-26.el9?epoch=1&distro=rhel-9.3", ""},
+		{"pkg:rpm/rocky/openssl@3.0.7-24.el9?epoch=1&distro=rocky-9.1", "ROCKY-9"},
+		{"pkg:rpm/rocky/openssl@3.0.7-24.el8?epoch=1&distro=rocky-8.9", ""},
+		// SUSE keeps no release, so the entry covers every release.
+		{"pkg:rpm/suse/openssl@3.0.7-24?epoch=1&distro=sles-12.5", "SUSE-15"},
+	})
+}
