@@ -74,10 +74,10 @@ func checkPackageWarnings(t *testing.T, s source) {
 	}
 	for _, a := range s.rec.Affected {
 		p := a.Package
+		if a.Unresolved() && !reasons[reasonUnresolvedPackage] {
+			t.Fatalf("record %s keeps package %+v without a %s warning", s.rec.ID, p, reasonUnresolvedPackage)
+		}
 		if p.Ecosystem == "" || p.Name == "" {
-			if (p != Package{} || hasVersionRange(a.Ranges)) && !reasons[reasonUnresolvedPackage] {
-				t.Fatalf("record %s keeps package %+v without a %s warning", s.rec.ID, p, reasonUnresolvedPackage)
-			}
 			continue
 		}
 		if p.PURL == "" {

@@ -145,6 +145,20 @@ func resolvePackage(p *Package, ranges []Range) (reason, detail string) {
 	return "", ""
 }
 
+// Unresolved reports whether the entry's package lacks its ecosystem or
+// its name, as a package that the build could not identify keeps them. No
+// package index key names such an entry, so no purl lookup or scan
+// matches it. An entry without any package and without SEMVER or
+// ECOSYSTEM ranges is not unresolved, because the OSV schema lets an
+// entry with only GIT ranges or versions leave out its package.
+func (a Affected) Unresolved() bool {
+	p := a.Package
+	if p.Ecosystem != "" && p.Name != "" {
+		return false
+	}
+	return p != Package{} || hasVersionRange(a.Ranges)
+}
+
 // identifiesPackage reports whether the purl query q names the package
 // with the given ecosystem and name. The release suffix of the ecosystem
 // is not compared, and names are compared as the package index keys them.
