@@ -45,6 +45,14 @@ func FuzzParseOSV(f *testing.F) {
 	addSeeds(f, "nvd")
 	f.Add([]byte(`[{"id":"A-1","modified":"2024-01-01T00:00:00Z"},{"id":""}]`))
 	f.Add([]byte(`{"id":"A-1","modified":"2024-01-01","affected":[{"package":{"ecosystem":"npm","name":"a"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]}`))
+	// Packages given by deb, apk and rpm purls: a distro qualifier without
+	// a release, an rpm release, and purl types that do not fit the
+	// namespace, alone and beside an ecosystem and name.
+	f.Add([]byte(`{"id":"A-2","modified":"2024-01-01T00:00:00Z","affected":[` +
+		`{"package":{"purl":"pkg:deb/debian/x?distro=sid"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]},` +
+		`{"package":{"purl":"pkg:rpm/redhat/y?distro=rhel-9.3"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]},` +
+		`{"package":{"purl":"pkg:apk/debian/z"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]},` +
+		`{"package":{"ecosystem":"Debian","name":"w","purl":"pkg:rpm/debian/w"},"versions":["1.0-1"]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		srcs, _ := parseOSV("fuzz.json", data)
 		for _, s := range srcs {
