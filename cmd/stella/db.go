@@ -354,8 +354,19 @@ func printRecords(w io.Writer, recs []vulndb.Record) error {
 // "npm/lodash <4.17.21". Events are sorted in the order lookups walk them,
 // whatever order the record gives. GIT ranges bound commits, not versions,
 // and lookups do not match them, so they are only counted, as "1 GIT
-// commit range".
+// commit range". An entry whose package lacks its ecosystem or name ends
+// with a note that no purl lookup or scan matches it.
 func describeAffected(a vulndb.Affected) string {
+	s := describeVersions(a)
+	if a.Unresolved() {
+		s += " (unresolved-package: no purl lookup or scan matches it)"
+	}
+	return s
+}
+
+// describeVersions renders the package and the affected versions of an
+// entry for describeAffected.
+func describeVersions(a vulndb.Affected) string {
 	s := describePackage(a.Package)
 	var parts []string
 	gitRanges, versionRanges := 0, 0

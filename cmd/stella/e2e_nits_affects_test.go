@@ -68,14 +68,44 @@ func TestDescribeAffectedPackage(t *testing.T) {
 	}{
 		{"no package", vulndb.Package{}, "(no package) (1 GIT commit range only, not used for version matching)"},
 		{"purl only", vulndb.Package{PURL: "pkg:github/example/app"},
-			"pkg:github/example/app (1 GIT commit range only, not used for version matching)"},
-		{"no name", vulndb.Package{Ecosystem: "npm"}, "npm/(no name) (1 GIT commit range only, not used for version matching)"},
+			"pkg:github/example/app (1 GIT commit range only, not used for version matching)" + unresolvedNote},
+		{"no name", vulndb.Package{Ecosystem: "npm"},
+			"npm/(no name) (1 GIT commit range only, not used for version matching)" + unresolvedNote},
 		{"no ecosystem", vulndb.Package{Name: "app"},
-			"(no ecosystem)/app (1 GIT commit range only, not used for version matching)"},
+			"(no ecosystem)/app (1 GIT commit range only, not used for version matching)" + unresolvedNote},
 	}
 	for _, c := range cases {
 		if got := describeAffected(vulndb.Affected{Package: c.pkg, Ranges: gitOnly}); got != c.want {
 			t.Errorf("%s: describeAffected = %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+const unresolvedNote = " (unresolved-package: no purl lookup or scan matches it)"
+
+// TestDescribeAffectedUnresolved checks that an entry whose package lacks
+// its ecosystem or name is marked as one that no purl lookup or scan
+// matches, and that other entries are not.
+func TestDescribeAffectedUnresolved(t *testing.T) {
+	belowThree := []vulndb.Range{{Type: "SEMVER", Events: []vulndb.Event{{Introduced: "0"}, {Fixed: "3.0.0"}}}}
+	cases := []struct {
+		name string
+		pkg  vulndb.Package
+		want string
+	}{
+		{"generic purl", vulndb.Package{PURL: "pkg:generic/openssl"}, "pkg:generic/openssl <3.0.0" + unresolvedNote},
+		{"unknown distribution", vulndb.Package{PURL: "pkg:rpm/fedora/flib"}, "pkg:rpm/fedora/flib <3.0.0" + unresolvedNote},
+		{"no package", vulndb.Package{}, "(no package) <3.0.0" + unresolvedNote},
+		{"no name", vulndb.Package{Ecosystem: "npm"}, "npm/(no name) <3.0.0" + unresolvedNote},
+		{"full package", vulndb.Package{Ecosystem: "npm", Name: "app", PURL: "pkg:npm/app"}, "npm/app <3.0.0"},
+	}
+	for _, c := range cases {
+		if got := describeAffected(vulndb.Affected{Package: c.pkg, Ranges: belowThree}); got != c.want {
+			t.Errorf("%s: describeAffected = %q, want %q", c.name, got, c.want)
+		}
+	}
+	versionsOnly := vulndb.Affected{Versions: []string{"1.0"}}
+	if got, want := describeAffected(versionsOnly), "(no package) 1 listed version"; got != want {
+		t.Errorf("versions without a package: describeAffected = %q, want %q", got, want)
 	}
 }

@@ -94,6 +94,10 @@ func TestPURLOnlyPackages(t *testing.T) {
 	if out := e.must("db", "lookup", "GHSA-test-purl-0001"); !strings.Contains(out, want) {
 		t.Errorf("db lookup GHSA-test-purl-0001 prints\n%s\nwant the line: %s", out, want)
 	}
+	want = "  affects    pkg:generic/stella-purl-unknown all versions (unresolved-package: no purl lookup or scan matches it)\n"
+	if out := e.must("db", "lookup", "GHSA-test-purl-0004"); !strings.Contains(out, want) {
+		t.Errorf("db lookup GHSA-test-purl-0004 prints\n%s\nwant the line: %s", out, want)
+	}
 
 	sbom := filepath.Join(e.dir, "bom.json")
 	doc := `{"bomFormat":"CycloneDX","specVersion":"1.5","components":[` +

@@ -281,6 +281,11 @@ func (db *DB) Lookup(id string) ([]Record, error) {
 // too, because those distributions key their records by source package.
 // The result is then the union of both lookups, each record once.
 //
+// A "distro" qualifier restricts the match to the entries of one release.
+// One that gives no release, such as "debian-sid", matches the entries of
+// every release. A record that only entries scoped to a release match is
+// then marked possibly affected, since the system may run none of them.
+//
 // The package index stores each record's affected entries for the package,
 // so only the records that match are read and decoded in full.
 func (db *DB) LookupPURL(purl string) ([]Record, error) {
@@ -359,6 +364,8 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 		compared = compared || m.compared
 		var reason string
 		switch {
+		case m.affected && q.unknownRelease != "" && !c.affectsWithoutRelease(matcher):
+			reason = unknownReleaseReason(q)
 		case m.affected:
 		case m.unevaluated != "":
 			reason = fmt.Sprintf("version %q of %s could not be compared with range version %s, which is not valid in that order",
@@ -399,6 +406,18 @@ func (db *DB) lookupPackage(purl string, q pkgQuery) (recs []Record, versionErr,
 		}
 	}
 	return recs, versionErr, nil
+}
+
+// unknownReleaseReason returns why a record that affects q only through
+// entries scoped to a release is possibly affected, when the purl's distro
+// qualifier gives no release.
+func unknownReleaseReason(q pkgQuery) string {
+	reason := fmt.Sprintf("the purl's distro qualifier %q gives no %s release number, so the record's entries for every %s release were compared",
+		q.unknownRelease, q.ecosystem, q.ecosystem)
+	if ex := exampleRelease(q.ecosystem); ex != "" {
+		reason += fmt.Sprintf("; a qualifier with the release, such as distro=%s, compares only that release's entries", ex)
+	}
+	return reason
 }
 
 // unionByID merges two lists of records sorted by ID into one sorted list
@@ -586,6 +605,22 @@ func (c *pkgCandidate) matches(release string, matcher *versionMatcher) matchRes
 		}
 	}
 	return out
+}
+
+// affectsWithoutRelease reports whether an entry of the candidate whose
+// ecosystem has no release suffix, such as "Debian", covers the queried
+// version. A nil matcher matches every such entry.
+func (c *pkgCandidate) affectsWithoutRelease(matcher *versionMatcher) bool {
+	for i := range c.entries {
+		e := &c.entries[i]
+		if strings.Contains(e.Ecosystem, ":") {
+			continue
+		}
+		if matcher == nil || matcher.matches(e).affected {
+			return true
+		}
+	}
+	return false
 }
 
 // packageCandidates returns the records of this DB that name a package,

@@ -16,6 +16,7 @@ import (
 	pep440 "github.com/aquasecurity/go-pep440-version"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	packageurl "github.com/package-url/packageurl-go"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/kv"
@@ -44,6 +45,14 @@ func FuzzParseOSV(f *testing.F) {
 	addSeeds(f, "nvd")
 	f.Add([]byte(`[{"id":"A-1","modified":"2024-01-01T00:00:00Z"},{"id":""}]`))
 	f.Add([]byte(`{"id":"A-1","modified":"2024-01-01","affected":[{"package":{"ecosystem":"npm","name":"a"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]}`))
+	// Packages given by deb, apk and rpm purls: a distro qualifier without
+	// a release, an rpm release, and purl types that do not fit the
+	// namespace, alone and beside an ecosystem and name.
+	f.Add([]byte(`{"id":"A-2","modified":"2024-01-01T00:00:00Z","affected":[` +
+		`{"package":{"purl":"pkg:deb/debian/x?distro=sid"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]},` +
+		`{"package":{"purl":"pkg:rpm/redhat/y?distro=rhel-9.3"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]},` +
+		`{"package":{"purl":"pkg:apk/debian/z"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]},` +
+		`{"package":{"ecosystem":"Debian","name":"w","purl":"pkg:rpm/debian/w"},"versions":["1.0-1"]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		srcs, _ := parseOSV("fuzz.json", data)
 		for _, s := range srcs {
@@ -73,10 +82,10 @@ func checkPackageWarnings(t *testing.T, s source) {
 	}
 	for _, a := range s.rec.Affected {
 		p := a.Package
+		if a.Unresolved() && !reasons[reasonUnresolvedPackage] {
+			t.Fatalf("record %s keeps package %+v without a %s warning", s.rec.ID, p, reasonUnresolvedPackage)
+		}
 		if p.Ecosystem == "" || p.Name == "" {
-			if (p != Package{} || hasVersionRange(a.Ranges)) && !reasons[reasonUnresolvedPackage] {
-				t.Fatalf("record %s keeps package %+v without a %s warning", s.rec.ID, p, reasonUnresolvedPackage)
-			}
 			continue
 		}
 		if p.PURL == "" {
@@ -135,6 +144,13 @@ func FuzzLookupQueries(f *testing.F) {
 	f.Add("pkg:npm/lodash@4.17.20@x", "cpe:2.3:a:webm project:libwebp:1.3.1:*:*:*:*:*:*:*")
 	f.Add("pkg:npm/lodash@4.17.20", "cpe:2.3:a:openbsd:openssh:7.4p1:*:*:*:*:*:*:*")
 	f.Add("pkg:npm/lodash@4.17.20", "cpe:2.3:a:apache:log4j:2.0-beta9:*:*:*:*:*:*:*")
+	f.Add("pkg:rpm/debian/libfoo3@1.0-1", "cpe:/a:x:y:1")
+	f.Add("pkg:rpm/mageia/mg@1.0-1.mga9?distro=mageia-9", "cpe:/a:x:y:1")
+	f.Add("pkg:rpm/openEuler/eul@1.0-1?distro=openEuler-22.03-LTS-SP3&epoch=2", "cpe:/a:x:y:1")
+	f.Add("pkg:deb/debian/openssl@3.0.11-1?distro=debian-sid&upstream=openssl", "cpe:/a:x:y:1")
+	f.Add("pkg:apk/alpine/openssl@3.1.4-r0?distro=alpine-edge", "cpe:/a:x:y:1")
+	f.Add("pkg:rpm/redhat/openssl@1.0-1?distro=rhel&epoch=1", "cpe:/a:x:y:1")
+	db := fuzzPURLDB(f)
 	f.Fuzz(func(t *testing.T, purl, cpe string) {
 		// A query is either valid or rejected as an invalid argument or as
 		// not found (a type with no OSV ecosystem), never with another error.
@@ -146,6 +162,18 @@ func FuzzLookupQueries(f *testing.F) {
 		}
 		if q, err := purlQuery(purl); err == nil && q.ecosystem == "" {
 			t.Fatalf("purl %q parsed without an ecosystem", purl)
+		} else if err == nil && q.unknownRelease != "" && q.release != "" {
+			t.Fatalf("purl %q has release %q and a distro qualifier %q without one", purl, q.release, q.unknownRelease)
+		}
+		if _, err := db.LookupPURL(purl); err != nil && !errors.Is(err, errdef.ErrInvalidArgument) && !errors.Is(err, errdef.ErrNotFound) {
+			t.Fatalf("LookupPURL(%q) = %v, which is neither an invalid argument nor not found", purl, err)
+		}
+		if p, err := packageurl.FromString(purl); err == nil && (p.Type == "deb" || p.Type == "apk" || p.Type == "rpm") {
+			// A distribution's purls have the type of its package format.
+			d := distributions[strings.ToLower(p.Namespace)]
+			if _, err := purlQuery(purl); err == nil && d.purlType != p.Type {
+				t.Fatalf("purl %q of type %s parsed as %s, whose packages are %s", purl, p.Type, d.ecosystem, d.purlType)
+			}
 		}
 		if c, err := parseCPEQuery(cpe); err == nil {
 			m := nvdCPEMatch{Vulnerable: true, Criteria: "cpe:2.3:a:" + c.Vendor + ":" + c.Product + ":*",
@@ -159,6 +187,31 @@ func FuzzLookupQueries(f *testing.F) {
 			joined.match(c)
 		}
 	})
+}
+
+// fuzzPURLDB returns a DB with records of one package in several
+// distributions and releases, with and without a release suffix, for
+// FuzzLookupQueries to look purls up in.
+func fuzzPURLDB(f *testing.F) *DB {
+	var recs []Record
+	for i, eco := range []string{"Debian", "Debian:12", "Ubuntu:22.04:LTS", "Alpine:v3.18", "Wolfi",
+		"Red Hat:enterprise_linux:9::baseos", "Rocky Linux:9", "SUSE:Linux Enterprise Server 15 SP5",
+		"openSUSE:Tumbleweed", "Mageia:9", "openEuler:22.03-LTS-SP3"} {
+		recs = append(recs, fixedIn(fmt.Sprintf("FUZZ-%02d", i), eco, "2.0-1", "openssl"))
+	}
+	l, err := newLayer(recs, LayerBase, "mixed", "fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	store := kv.NewMemory()
+	if err := IndexLayer(context.Background(), store, l.Descriptor, bytes.NewReader(l.Data)); err != nil {
+		f.Fatal(err)
+	}
+	db, err := Open(store, nil, []ocispec.Descriptor{l.Descriptor})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return db
 }
 
 func FuzzCompareVersions(f *testing.F) {

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -17,11 +18,39 @@ const (
 	reasonUnresolvedPackage = "unresolved-package"
 )
 
-// purlReleaseEcosystems are the ecosystems whose OSV release suffix is the
-// release that purlRelease reads from a distro qualifier, such as
-// "Debian:12", "Ubuntu:22.04" and "Alpine:v3.18". The suffixes of the rpm
-// distributions name product streams or marketing names instead.
-var purlReleaseEcosystems = map[string]bool{"Debian": true, "Ubuntu": true, "Alpine": true}
+// purlPackageEcosystem returns the ecosystem that a package given only by
+// the purl of q gets: q's ecosystem with the release suffix that OSV
+// records of that ecosystem carry, where the release of the purl's distro
+// qualifier gives one.
+//
+//   - Debian, Ubuntu and Alpine suffixes are the release: "Debian:12",
+//     "Ubuntu:22.04" and "Alpine:v3.18".
+//   - Rocky Linux, AlmaLinux and Mageia suffixes are the major release,
+//     "Rocky Linux:9", so "rocky-9.3" gives that.
+//   - Red Hat suffixes are the CPE of a product stream. "rhel-9.3" gives
+//     "Red Hat:enterprise_linux:9", from cpe:/o:redhat:enterprise_linux:9,
+//     which rpmReleaseMatches reads as the stream of every RHEL 9 minor
+//     release, as lookups of rpm distributions compare majors.
+//   - SUSE and openSUSE suffixes are product names, such as "Linux
+//     Enterprise Server 15 SP5", and openEuler ones add the support line,
+//     as in "22.03-LTS-SP3". A distro qualifier such as "sles-15.5" or
+//     "openeuler-22.03" does not name the product or the service pack, so
+//     these get no release and cover every release.
+func purlPackageEcosystem(q pkgQuery) string {
+	if q.release == "" {
+		return q.ecosystem
+	}
+	major, _, _ := strings.Cut(q.release, ".")
+	switch q.ecosystem {
+	case "Debian", "Ubuntu", "Alpine":
+		return q.ecosystem + ":" + q.release
+	case "Rocky Linux", "AlmaLinux", "Mageia":
+		return q.ecosystem + ":" + major
+	case "Red Hat":
+		return "Red Hat:enterprise_linux:" + major
+	}
+	return q.ecosystem
+}
 
 // resolvePackages fills in the ecosystem and name of each affected package
 // of r from its purl where the package lacks them, and returns one warning
@@ -52,10 +81,12 @@ func resolvePackages(r *Record) []*recordProblem {
 
 // resolvePackage fills in p.Ecosystem and p.Name from p.PURL where either
 // is missing. The purl's type gives the ecosystem as it does for lookups
-// (purlQuery), and a Debian, Ubuntu or Alpine distro qualifier gives its
-// release. The purl's version is ignored, since the OSV schema writes the
-// purl without one, and the ranges and versions of the entry give the
-// affected versions.
+// (purlQuery), and its distro qualifier the release where the ecosystem
+// allows one (purlPackageEcosystem). A qualifier without a release
+// number, such as "sid", gives none, so the entry covers every release of
+// the distribution, as one without a qualifier does. The purl's version is
+// ignored, since the OSV schema writes the purl without one, and the
+// ranges and versions of the entry give the affected versions.
 //
 // It returns a warning reason and a detail for the message when the purl
 // names another package than a full ecosystem and name, or when the
@@ -71,10 +102,19 @@ func resolvePackage(p *Package, ranges []Range) (reason, detail string) {
 		return "", ""
 	}
 	if p.Ecosystem != "" && p.Name != "" {
+		if p.PURL == "" {
+			return "", ""
+		}
 		// A malformed purl, or one of a type with no OSV ecosystem, is not
 		// compared, because lookups never read the purl of such a package.
+		// One whose type is not the package format of its distribution,
+		// such as pkg:rpm/debian/openssl, names no package at all.
 		q, err := purlQuery(p.PURL)
-		if p.PURL == "" || err != nil || identifiesPackage(q, p.Ecosystem, p.Name) {
+		var qe *queryError
+		if errors.As(err, &qe) && qe.typeConflict {
+			return reasonPURLMismatch, fmt.Sprintf("%s/%s has a purl of the wrong type: %v", p.Ecosystem, p.Name, err)
+		}
+		if err != nil || identifiesPackage(q, p.Ecosystem, p.Name) {
 			return "", ""
 		}
 		return reasonPURLMismatch, fmt.Sprintf("%s/%s has purl %q, which names %s/%s",
@@ -97,17 +137,26 @@ func resolvePackage(p *Package, ranges []Range) (reason, detail string) {
 			label, p.PURL, q.ecosystem, q.name)
 	}
 	if p.Ecosystem == "" {
-		p.Ecosystem = q.ecosystem
-		// NOTE: a distro qualifier of an rpm distribution is dropped, so
-		// the entry covers every release of that distribution.
-		if q.release != "" && purlReleaseEcosystems[q.ecosystem] {
-			p.Ecosystem += ":" + q.release
-		}
+		p.Ecosystem = purlPackageEcosystem(q)
 	}
 	if p.Name == "" {
 		p.Name = q.name
 	}
 	return "", ""
+}
+
+// Unresolved reports whether the entry's package lacks its ecosystem or
+// its name, as a package that the build could not identify keeps them. No
+// package index key names such an entry, so no purl lookup or scan
+// matches it. An entry without any package and without SEMVER or
+// ECOSYSTEM ranges is not unresolved, because the OSV schema lets an
+// entry with only GIT ranges or versions leave out its package.
+func (a Affected) Unresolved() bool {
+	p := a.Package
+	if p.Ecosystem != "" && p.Name != "" {
+		return false
+	}
+	return p != Package{} || hasVersionRange(a.Ranges)
 }
 
 // identifiesPackage reports whether the purl query q names the package

@@ -33,9 +33,26 @@ func TestResolvePackageFromPURL(t *testing.T) {
 		{Package{PURL: "pkg:deb/debian/openssl"}, "Debian", "openssl"},
 		{Package{PURL: "pkg:deb/ubuntu/openssl?distro=ubuntu-22.04"}, "Ubuntu:22.04", "openssl"},
 		{Package{PURL: "pkg:apk/alpine/openssl?distro=alpine-3.18.4"}, "Alpine:v3.18", "openssl"},
-		// Red Hat suffixes are product streams, which a release number
-		// does not give, so the entry covers every release.
-		{Package{PURL: "pkg:rpm/redhat/openssl?distro=rhel-9.3"}, "Red Hat", "openssl"},
+		// A distro qualifier without a release number gives no release,
+		// so the entry covers every release, as one without a qualifier.
+		{Package{PURL: "pkg:deb/debian/sidpkg?distro=sid"}, "Debian", "sidpkg"},
+		{Package{PURL: "pkg:deb/debian/sidpkg?distro=debian"}, "Debian", "sidpkg"},
+		{Package{PURL: "pkg:deb/ubuntu/openssl?distro=ubuntu-banana"}, "Ubuntu", "openssl"},
+		{Package{PURL: "pkg:apk/alpine/openssl?distro=alpine-edge"}, "Alpine", "openssl"},
+		// rpm distributions keep the major release where their suffix
+		// convention has a place for it.
+		{Package{PURL: "pkg:rpm/redhat/openssl?distro=rhel-9.3"}, "Red Hat:enterprise_linux:9", "openssl"},
+		{Package{PURL: "pkg:rpm/redhat/openssl?distro=el8"}, "Red Hat:enterprise_linux:8", "openssl"},
+		{Package{PURL: "pkg:rpm/rocky/openssl?distro=rocky-9.3"}, "Rocky Linux:9", "openssl"},
+		{Package{PURL: "pkg:rpm/almalinux/openssl?distro=almalinux-8.9"}, "AlmaLinux:8", "openssl"},
+		{Package{PURL: "pkg:rpm/mageia/openssl?distro=mageia-9"}, "Mageia:9", "openssl"},
+		// SUSE and openSUSE suffixes are product names and openEuler ones
+		// name the support line, which the qualifier does not give.
+		{Package{PURL: "pkg:rpm/suse/openssl?distro=sles-15.5"}, "SUSE", "openssl"},
+		{Package{PURL: "pkg:rpm/opensuse/openssl?distro=opensuse-leap-15.5"}, "openSUSE", "openssl"},
+		{Package{PURL: "pkg:rpm/openeuler/openssl?distro=openeuler-22.03"}, "openEuler", "openssl"},
+		{Package{PURL: "pkg:rpm/redhat/openssl"}, "Red Hat", "openssl"},
+		{Package{PURL: "pkg:rpm/redhat/openssl?distro=rhel"}, "Red Hat", "openssl"},
 		// A given ecosystem keeps its release, and a given name its form.
 		{Package{Ecosystem: "Debian:11", PURL: "pkg:deb/debian/openssl?distro=debian-12"}, "Debian:11", "openssl"},
 		{Package{Name: "Django", PURL: "pkg:pypi/django"}, "PyPI", "Django"},

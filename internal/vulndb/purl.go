@@ -18,6 +18,12 @@ type pkgQuery struct {
 	release   string // distribution release from the purl, such as "12"; may be empty
 	name      string // OSV package name
 	version   string // may be empty: every version
+	// unknownRelease is the purl's distro qualifier when it gives no
+	// release that purlRelease can read, such as "debian-sid" or
+	// "alpine-edge". The query then has no release and matches the
+	// entries of every release, and lookupPackage marks the records that
+	// only such entries match as possibly affected.
+	unknownRelease string
 	// source is the source package of a deb or apk binary package, from
 	// the purl's "upstream" qualifier, or nil. Debian, Ubuntu, Alpine and
 	// the other deb and apk distributions key their records by source
@@ -45,19 +51,30 @@ var purlEcosystems = map[string]string{
 	"bitnami":  "Bitnami",
 }
 
-// distroEcosystems maps a deb, apk or rpm purl namespace to the OSV
-// ecosystem.
-var distroEcosystems = map[string]string{
-	"debian":     "Debian",
-	"ubuntu":     "Ubuntu",
-	"alpine":     "Alpine",
-	"wolfi":      "Wolfi",
-	"chainguard": "Chainguard",
-	"redhat":     "Red Hat",
-	"rocky":      "Rocky Linux",
-	"almalinux":  "AlmaLinux",
-	"opensuse":   "openSUSE",
-	"suse":       "SUSE",
+// distribution is a Linux distribution that deb, apk and rpm purls name by
+// their namespace.
+type distribution struct {
+	ecosystem string // OSV ecosystem, such as "Debian"
+	purlType  string // purl type of its packages: "deb", "apk" or "rpm"
+	// example is a distro qualifier with a release, for messages, or ""
+	// when OSV scopes the ecosystem to no release.
+	example string
+}
+
+// distributions maps a deb, apk or rpm purl namespace to its distribution.
+var distributions = map[string]distribution{
+	"debian":     {"Debian", "deb", "debian-12"},
+	"ubuntu":     {"Ubuntu", "deb", "ubuntu-22.04"},
+	"alpine":     {"Alpine", "apk", "alpine-3.19"},
+	"wolfi":      {"Wolfi", "apk", ""},
+	"chainguard": {"Chainguard", "apk", ""},
+	"redhat":     {"Red Hat", "rpm", "rhel-9.3"},
+	"rocky":      {"Rocky Linux", "rpm", "rocky-9.3"},
+	"almalinux":  {"AlmaLinux", "rpm", "almalinux-9.3"},
+	"opensuse":   {"openSUSE", "rpm", "opensuse-leap-15.5"},
+	"suse":       {"SUSE", "rpm", "sles-15.5"},
+	"mageia":     {"Mageia", "rpm", "mageia-9"},
+	"openeuler":  {"openEuler", "rpm", "openeuler-24.03"},
 }
 
 // debianCodenames maps Debian release names to the numbers OSV uses.
@@ -78,6 +95,9 @@ var ubuntuCodenames = map[string]string{
 type queryError struct {
 	msg      string
 	sentinel error
+	// typeConflict marks a deb, apk or rpm purl whose type is not the
+	// package format of the distribution that its namespace names.
+	typeConflict bool
 }
 
 func (e *queryError) Error() string { return e.msg }
@@ -119,10 +139,18 @@ func purlQuery(s string) (pkgQuery, error) {
 	ns := p.Namespace
 	switch p.Type {
 	case "deb", "apk", "rpm":
-		q.ecosystem = distroEcosystems[strings.ToLower(ns)]
-		if q.ecosystem == "" {
+		d, ok := distributions[strings.ToLower(ns)]
+		if !ok {
 			return pkgQuery{}, distroError(s, p.Type, ns)
 		}
+		if d.purlType != p.Type {
+			// A purl of another package format names no package of the
+			// distribution, such as an rpm of Debian.
+			return pkgQuery{}, &queryError{sentinel: errdef.ErrInvalidArgument, typeConflict: true, msg: fmt.Sprintf(
+				"purl %q: namespace %q is %s, whose packages have purl type %s, not %s; write it as pkg:%s/%s/%s",
+				s, ns, d.ecosystem, d.purlType, p.Type, d.purlType, ns, p.Name)}
+		}
+		q.ecosystem = d.ecosystem
 		quals := p.Qualifiers.Map()
 		if other := distroNamed(quals["distro"]); other != "" && other != q.ecosystem {
 			// A release of another distribution matches nothing here, and
@@ -132,10 +160,11 @@ func purlQuery(s string) (pkgQuery, error) {
 		}
 		q.release = purlRelease(q.ecosystem, quals["distro"])
 		if d := strings.TrimSpace(quals["distro"]); d != "" && q.release == "" && !strings.Contains(strings.ToLower(d), "tumbleweed") {
-			// Dropping the qualifier would widen the match to every
-			// release, so a distro without a release is an error.
-			return pkgQuery{}, invalidQuery("purl %q: distro qualifier %q names no release of %s; write it with the release number, such as distro=%s",
-				s, d, q.ecosystem, exampleRelease(p.Type))
+			// SBOM tools write the distribution alone for a system
+			// without a release number, such as Syft's "debian" for
+			// Debian sid. Rejecting the purl would drop the package
+			// from a scan, so it is looked up in every release.
+			q.unknownRelease = d
 		}
 		if p.Type == "rpm" {
 			if q.version, err = rpmEpochVersion(s, q.version, quals["epoch"]); err != nil {
@@ -180,11 +209,13 @@ func checkPURLVersion(s string) error {
 }
 
 // distroError describes a deb, apk or rpm purl whose namespace names no
-// supported distribution.
+// supported distribution, and lists the distributions of the purl's type.
 func distroError(s, typ, ns string) error {
-	names := make([]string, 0, len(distroEcosystems))
-	for n := range distroEcosystems {
-		names = append(names, n)
+	var names []string
+	for n, d := range distributions {
+		if d.purlType == typ {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	what := fmt.Sprintf("its namespace %q is not a supported distribution", ns)
@@ -192,29 +223,22 @@ func distroError(s, typ, ns string) error {
 		what = "it has no namespace"
 	}
 	return &queryError{sentinel: errdef.ErrNotFound, msg: fmt.Sprintf(
-		"purl %q: a %s purl needs the distribution as its namespace, such as pkg:%s/%s/NAME@VERSION, but %s; supported distributions are %s",
-		s, typ, typ, exampleDistro(typ), what, strings.Join(names, ", "))}
+		"purl %q: a %s purl needs the distribution as its namespace, such as pkg:%s/%s/NAME@VERSION, but %s; supported %s distributions are %s",
+		s, typ, typ, exampleDistro[typ], what, typ, strings.Join(names, ", "))}
 }
 
-func exampleDistro(typ string) string {
-	switch typ {
-	case "apk":
-		return "alpine"
-	case "rpm":
-		return "redhat"
-	}
-	return "debian"
-}
+// exampleDistro maps deb, apk and rpm to a namespace of theirs, for messages.
+var exampleDistro = map[string]string{"deb": "debian", "apk": "alpine", "rpm": "redhat"}
 
-// exampleRelease returns a distro qualifier value for messages.
-func exampleRelease(typ string) string {
-	switch typ {
-	case "apk":
-		return "alpine-3.19"
-	case "rpm":
-		return "rhel-9.3"
+// exampleRelease returns a distro qualifier with a release of the
+// distribution whose OSV ecosystem is ecosystem, for messages, or "".
+func exampleRelease(ecosystem string) string {
+	for _, d := range distributions {
+		if d.ecosystem == ecosystem {
+			return d.example
+		}
 	}
-	return "debian-12"
+	return ""
 }
 
 // supportedPURLTypes returns the purl types with an OSV ecosystem, sorted.
@@ -233,7 +257,7 @@ var releaseNumber = regexp.MustCompile(`\d+(\.\d+)?`)
 // such as Ubuntu for "ubuntu-22.04", or "" when it starts with none.
 func distroNamed(distro string) string {
 	name, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(distro)), "-")
-	return distroEcosystems[name]
+	return distributions[name].ecosystem
 }
 
 // purlRelease turns a purl "distro" qualifier into the release part of an
@@ -289,6 +313,7 @@ func releaseMatches(ecosystem, release string) bool {
 // ecosystem suffixes do not start with the bare release.
 var rpmEcosystems = map[string]bool{
 	"Red Hat": true, "Rocky Linux": true, "AlmaLinux": true, "SUSE": true, "openSUSE": true,
+	"Mageia": true, "openEuler": true,
 }
 
 // rpmRelease finds a release with an optional minor part in a distro
@@ -315,6 +340,10 @@ var (
 	redHatVersion = regexp.MustCompile(`^(\d+)(?:\.(\d+))?$`)
 )
 
+// openEulerRelease is the "YY.MM" release that starts an openEuler
+// ecosystem suffix, such as the "22.03" of "22.03-LTS-SP3".
+var openEulerRelease = regexp.MustCompile(`^(\d+)\.(\d+)`)
+
 // rpmReleaseMatches reports whether the suffix of an rpm distribution's
 // ecosystem covers a queried release written as "MAJOR" or "MAJOR.MINOR".
 // The majors must be equal. The minors are compared only when the query
@@ -330,10 +359,16 @@ var (
 //   - SUSE "Linux Enterprise Server 15 SP5" and openSUSE "Leap 15.5" match
 //     15 and 15.5 but not 15.4. A suffix without a number, such as
 //     "Tumbleweed", matches every release.
+//   - Mageia suffixes are a bare major, "9", as Rocky Linux's are.
+//   - openEuler suffixes start with the "YY.MM" release, as in
+//     "22.03-LTS-SP3", and both numbers must be equal, so 22.03 matches
+//     every service pack of 22.03 but not 22.09. A query of "22" matches
+//     every release of 2022.
 //
-// NOTE: the SUSE, openSUSE, Rocky Linux and AlmaLinux suffix shapes above
-// are the ones OSV publishes as far as known, but no record of theirs is
-// among the test records, so a shape not listed may match too widely.
+// NOTE: the SUSE, openSUSE, Rocky Linux, AlmaLinux, Mageia and openEuler
+// suffix shapes above are the ones OSV publishes as far as known. No record
+// of theirs is among the test records, so a shape not listed may match too
+// widely.
 func rpmReleaseMatches(base, suffix, release string) bool {
 	wantMajor, wantMinor, _ := strings.Cut(release, ".")
 	var major, minor string // minor "" when every minor release shares the stream
@@ -364,6 +399,10 @@ func rpmReleaseMatches(base, suffix, release string) bool {
 			if minor == "" {
 				minor = "0"
 			}
+		}
+	case "openEuler":
+		if m := openEulerRelease.FindStringSubmatch(suffix); m != nil {
+			major, minor = m[1], m[2]
 		}
 	default:
 		major, _, _ = strings.Cut(suffix, ".")
