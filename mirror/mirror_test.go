@@ -148,14 +148,7 @@ func TestPushFromStoreAndLayout(t *testing.T) {
 }
 
 func TestMirrorImagesKeepsDigests(t *testing.T) {
-	f := newFixture(t)
-	kit := f.buildKit("kit1.tar.zst", "1.0.0", 1, "")
-	host := memRegistry(t, true)
-	c := plainClient(t, host)
-	pushFile(t, c, kit, host+"/ouk:1")
-	store := newStore(t)
-	res, _ := importRef(t, c, store, f.keys, host+"/ouk:1")
-	bundle := bundleIndex(t, store, res.Digest)
+	host, c, store, bundle := importKitFromRegistry(t)
 
 	target := host + "/site"
 	opts := MirrorOptions{Repository: c.Repository}
@@ -252,6 +245,22 @@ func TestAirGapBlocksUnnamedHost(t *testing.T) {
 	if len(rec.hosts) == 0 || rec.hosts[0] != host {
 		t.Errorf("named host %s was not contacted: %v", host, rec.hosts)
 	}
+}
+
+// importKitFromRegistry pushes kit 1.0.0 to a registry in memory that
+// lists referrers, as host/ouk:1, and imports it from there into a new
+// store. It returns the registry's host, its client, the store and the
+// kit's bundle index.
+func importKitFromRegistry(t *testing.T) (string, *Client, *cas.Store, ocispec.Index) {
+	t.Helper()
+	f := newFixture(t)
+	kit := f.buildKit("kit1.tar.zst", "1.0.0", 1, "")
+	host := memRegistry(t, true)
+	c := plainClient(t, host)
+	pushFile(t, c, kit, host+"/ouk:1")
+	store := newStore(t)
+	res, _ := importRef(t, c, store, f.keys, host+"/ouk:1")
+	return host, c, store, bundleIndex(t, store, res.Digest)
 }
 
 // bundleIndex reads a stored bundle index.

@@ -165,14 +165,7 @@ func storeImageSignature(t *testing.T, store interface {
 }
 
 func TestMirrorDeniedReferrerLeavesTagUnset(t *testing.T) {
-	f := newFixture(t)
-	kit := f.buildKit("kit1.tar.zst", "1.0.0", 1, "")
-	source := memRegistry(t, true)
-	sc := plainClient(t, source)
-	pushFile(t, sc, kit, source+"/ouk:1")
-	store := newStore(t)
-	res, _ := importRef(t, sc, store, f.keys, source+"/ouk:1")
-	bundle := bundleIndex(t, store, res.Digest)
+	_, _, store, bundle := importKitFromRegistry(t)
 	var image ocispec.Descriptor
 	for _, d := range bundle.Manifests {
 		if d.Annotations[oci.AnnotationRole] == oci.RoleImage {

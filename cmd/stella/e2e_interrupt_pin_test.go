@@ -49,9 +49,17 @@ func runHeldStellaFromEnv() {
 // returns once the command has pinned the active kit.
 func (e *env) startHeld(mode string, args ...string) *waitingCommand {
 	e.t.Helper()
+	return e.startHeldByHook(holdAfterPinEnv+"="+mode, pinnedLine, args...)
+}
+
+// startHeldByHook starts the test binary as stella with args and with
+// hookEnv, a NAME=VALUE that sets one of its test hooks, and returns once
+// the hook has printed heldLine on stderr.
+func (e *env) startHeldByHook(hookEnv, heldLine string, args ...string) *waitingCommand {
+	e.t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"--store", e.store}, args...)...)
-	h := e.startBackground(cmd, args, holdAfterPinEnv+"="+mode)
-	waitForLog(e.t, &h.stderr, h.exited, pinnedLine)
+	h := e.startBackground(cmd, args, hookEnv)
+	waitForLog(e.t, &h.stderr, h.exited, heldLine)
 	return h
 }
 
@@ -86,6 +94,40 @@ func assertNoPinLeft(t *testing.T, e *env) {
 	}
 }
 
+// checkInterrupted checks that r, the result of an interrupted command,
+// has exit code 130 and want as the last line of stderr. With asJSON set,
+// stdout must be the failure object with want as its error, else empty.
+func checkInterrupted(t *testing.T, name string, r result, asJSON bool, want string) {
+	t.Helper()
+	if r.code != exitInterrupted {
+		t.Errorf("%s: exit %d, want %d\n%s", name, r.code, exitInterrupted, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if last := lines[len(lines)-1]; last != want {
+		t.Errorf("%s: last line of stderr %q, want %q", name, last, want)
+	}
+	if !asJSON {
+		if r.stdout != "" {
+			t.Errorf("%s: interrupted command printed a result:\n%s", name, r.stdout)
+		}
+		return
+	}
+	var failure commandFailure
+	if err := json.Unmarshal([]byte(r.stdout), &failure); err != nil {
+		t.Errorf("%s: stdout is not a failure object: %v\n%q", name, err, r.stdout)
+		return
+	}
+	if failure.Reason != "interrupted" {
+		t.Errorf("%s: failure reason %q, want interrupted", name, failure.Reason)
+	}
+	if failure.ExitCode != exitInterrupted {
+		t.Errorf("%s: failure exit code %d, want %d", name, failure.ExitCode, exitInterrupted)
+	}
+	if failure.Error != want {
+		t.Errorf("%s: failure error %q, want the line on stderr, %q", name, failure.Error, want)
+	}
+}
+
 // TestInterruptAfterPin checks that a lookup or scan interrupted while it
 // holds its pin on the active kit releases the pin and ends like any other
 // interrupted command. It exits 130 for SIGINT and SIGTERM alike and prints
@@ -108,33 +150,7 @@ func TestInterruptAfterPin(t *testing.T) {
 		h := e.startHeld("return", tc.args...)
 		signalProcess(t, h, tc.signal)
 		r := h.result(t, tc.signal.String())
-		if r.code != exitInterrupted {
-			t.Errorf("%s: exit %d, want %d\n%s", name, r.code, exitInterrupted, r.stderr)
-		}
-		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-		if last := lines[len(lines)-1]; last != readOnlyInterruptedMessage {
-			t.Errorf("%s: last line of stderr %q, want %q", name, last, readOnlyInterruptedMessage)
-		}
-		if !tc.json {
-			if r.stdout != "" {
-				t.Errorf("%s: interrupted command printed a result:\n%s", name, r.stdout)
-			}
-			continue
-		}
-		var failure commandFailure
-		if err := json.Unmarshal([]byte(r.stdout), &failure); err != nil {
-			t.Errorf("%s: stdout is not a failure object: %v\n%q", name, err, r.stdout)
-			continue
-		}
-		if failure.Reason != "interrupted" {
-			t.Errorf("%s: failure reason %q, want interrupted", name, failure.Reason)
-		}
-		if failure.ExitCode != exitInterrupted {
-			t.Errorf("%s: failure exit code %d, want %d", name, failure.ExitCode, exitInterrupted)
-		}
-		if failure.Error != readOnlyInterruptedMessage {
-			t.Errorf("%s: failure error %q, want the line on stderr, %q", name, failure.Error, readOnlyInterruptedMessage)
-		}
+		checkInterrupted(t, name, r, tc.json, readOnlyInterruptedMessage)
 	}
 	assertNoPinLeft(t, e)
 }

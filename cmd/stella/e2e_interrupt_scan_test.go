@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 )
@@ -49,44 +47,7 @@ func runHeldScanFromEnv() {
 // and returns once the scan is held.
 func (e *env) startHeldScan(stage string, args ...string) *waitingCommand {
 	e.t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"--store", e.store}, args...)...)
-	h := e.startBackground(cmd, args, holdScanEnv+"="+stage)
-	waitForLog(e.t, &h.stderr, h.exited, heldScanLine)
-	return h
-}
-
-// checkInterruptedScan checks that r, the result of an interrupted scan,
-// has exit code 130 and want as the last line of stderr. With asJSON set,
-// stdout must be the failure object with want as its error, else empty.
-func checkInterruptedScan(t *testing.T, name string, r result, asJSON bool, want string) {
-	t.Helper()
-	if r.code != exitInterrupted {
-		t.Errorf("%s: exit %d, want %d\n%s", name, r.code, exitInterrupted, r.stderr)
-	}
-	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	if last := lines[len(lines)-1]; last != want {
-		t.Errorf("%s: last line of stderr %q, want %q", name, last, want)
-	}
-	if !asJSON {
-		if r.stdout != "" {
-			t.Errorf("%s: interrupted scan printed a result:\n%s", name, r.stdout)
-		}
-		return
-	}
-	var failure commandFailure
-	if err := json.Unmarshal([]byte(r.stdout), &failure); err != nil {
-		t.Errorf("%s: stdout is not a failure object: %v\n%q", name, err, r.stdout)
-		return
-	}
-	if failure.Reason != "interrupted" {
-		t.Errorf("%s: failure reason %q, want interrupted", name, failure.Reason)
-	}
-	if failure.ExitCode != exitInterrupted {
-		t.Errorf("%s: failure exit code %d, want %d", name, failure.ExitCode, exitInterrupted)
-	}
-	if failure.Error != want {
-		t.Errorf("%s: failure error %q, want the line on stderr, %q", name, failure.Error, want)
-	}
+	return e.startHeldByHook(holdScanEnv+"="+stage, heldScanLine, args...)
 }
 
 // quotaCount returns the number of scans counted today in the store of e.
@@ -129,7 +90,7 @@ func TestInterruptWhileParsingSBOM(t *testing.T) {
 		h := e.startHeldScan("sbom", args...)
 		signalProcess(t, h, tc.signal)
 		r := h.result(t, tc.signal.String())
-		checkInterruptedScan(t, name, r, tc.json, readOnlyInterruptedMessage)
+		checkInterrupted(t, name, r, tc.json, readOnlyInterruptedMessage)
 	}
 	if n := quotaCount(t, e); n != 0 {
 		t.Errorf("quota count %d after scans interrupted while parsing, want 0", n)
@@ -168,7 +129,7 @@ func TestInterruptWhileWritingReport(t *testing.T) {
 		h := e.startHeldScan("report", args...)
 		signalProcess(t, h, tc.signal)
 		r := h.result(t, tc.signal.String())
-		checkInterruptedScan(t, name, r, tc.json, tc.want)
+		checkInterrupted(t, name, r, tc.json, tc.want)
 		if n := quotaCount(t, e); n != tc.count {
 			t.Errorf("%s: quota count %d after the scan, want %d", name, n, tc.count)
 		}

@@ -3,10 +3,8 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"stella-ops.org/ouk/internal/quota"
@@ -20,22 +18,13 @@ func TestScanUnreadableSettings(t *testing.T) {
 		t.Skip("running stella as a user who may not read config.yaml needs root")
 	}
 	e, sbom := scanEnv(t)
-	for _, dir := range []string{filepath.Dir(e.dir), e.dir, e.store} {
-		if err := os.Chmod(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.letOthersReadStore()
 	if err := os.Chmod(sbom, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	settings := filepath.Join(e.store, configFile)
 	if err := os.WriteFile(settings, []byte("quota:\n  anonymousLimit: 5\n"), 0o000); err != nil {
 		t.Fatal(err)
-	}
-	run := func(args ...string) result {
-		cmd := exec.Command(stellaBin, append([]string{"--store", e.store}, args...)...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivilegedUID, Gid: unprivilegedUID}}
-		return e.runCommand(cmd, args)
 	}
 
 	noToken := filepath.Join(e.dir, "none.env")
@@ -44,7 +33,7 @@ func TestScanUnreadableSettings(t *testing.T) {
 		{"quota", "status", "-o", "json", "--env-file", noToken},
 	} {
 		label := strings.Join(args[:2], " ")
-		r := run(args...)
+		r := e.runUnprivileged(args...)
 		if r.code != 0 {
 			t.Errorf("%s with an unreadable config.yaml: exit %d, want 0\n%s", label, r.code, r.stderr)
 			continue

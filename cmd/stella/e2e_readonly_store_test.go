@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -105,23 +104,25 @@ func TestReadOnlyMountServesReaders(t *testing.T) {
 	}
 }
 
+// letOthersReadStore lets other users enter the test folder and read the
+// store, which stay root's, so that runUnprivileged reads the store but
+// may not write it.
+func (e *env) letOthersReadStore() {
+	e.t.Helper()
+	for _, dir := range []string{filepath.Dir(e.dir), e.dir, e.store} {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
 func TestOtherUsersStoreServesReaders(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("running stella as another user than the store's owner needs root")
 	}
 	e, sbom := scanEnv(t)
-	// The store stays root's. unprivilegedUID may read it, but not write.
-	for _, dir := range []string{filepath.Dir(e.dir), e.dir, e.store} {
-		if err := os.Chmod(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run := func(args ...string) result {
-		cmd := exec.Command(stellaBin, append([]string{"--store", e.store}, args...)...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivilegedUID, Gid: unprivilegedUID}}
-		return e.runCommand(cmd, args)
-	}
-	checkReaders(t, run, e.store, sbom, "may not write")
+	e.letOthersReadStore()
+	checkReaders(t, e.runUnprivileged, e.store, sbom, "may not write")
 }
 
 func TestImportWaitsForReadOnlyReader(t *testing.T) {
@@ -194,11 +195,7 @@ func TestOtherUsersStorePrivateFile(t *testing.T) {
 		t.Skip("running stella as another user than the store's owner needs root")
 	}
 	e, _ := scanEnv(t)
-	for _, dir := range []string{filepath.Dir(e.dir), e.dir, e.store} {
-		if err := os.Chmod(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.letOthersReadStore()
 	manifests, err := filepath.Glob(filepath.Join(e.store, storeDBDir, "MANIFEST-*"))
 	if err != nil || len(manifests) == 0 {
 		t.Fatalf("no MANIFEST in the store: %v", err)
@@ -208,9 +205,7 @@ func TestOtherUsersStorePrivateFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(stellaBin, "--store", e.store, "ouk", "status")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivilegedUID, Gid: unprivilegedUID}}
-	r := e.runCommand(cmd, []string{"ouk", "status"})
+	r := e.runUnprivileged("ouk", "status")
 	if r.code == 0 || !strings.Contains(r.stderr, "may not read a file of it") || !strings.Contains(r.stderr, "umask 022") {
 		t.Errorf("status of a store with a private file: exit %d, stderr:\n%s", r.code, r.stderr)
 	}

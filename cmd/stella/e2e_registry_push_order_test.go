@@ -18,9 +18,10 @@ import (
 	"stella-ops.org/ouk/mirror"
 )
 
-// denySignatureProxy forwards to the registry at host and rejects every
-// upload of a signature manifest with 403, as a registry policy might.
-func denySignatureProxy(t *testing.T, host string) string {
+// signatureProxy starts a proxy that forwards to the registry at host and
+// hands each upload of a signature manifest to onSignature instead. It
+// returns the proxy's host and port.
+func signatureProxy(t *testing.T, host string, onSignature http.HandlerFunc) string {
 	t.Helper()
 	backend, err := url.Parse("http://" + host)
 	if err != nil {
@@ -35,9 +36,7 @@ func denySignatureProxy(t *testing.T, host string) string {
 				return
 			}
 			if bytes.Contains(body, []byte("application/vnd.dev.sigstore.bundle")) {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusForbidden)
-				io.WriteString(w, `{"errors":[{"code":"DENIED","message":"signature rejected by test policy"}]}`)
+				onSignature(w, r)
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -48,15 +47,34 @@ func denySignatureProxy(t *testing.T, host string) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-func TestRegistryPushFailedSignatureKeepsTag(t *testing.T) {
-	reg := startRegistry(t, false)
-	e := newEnv(t)
+// denySignatureProxy forwards to the registry at host and rejects every
+// upload of a signature manifest with 403, as a registry policy might.
+func denySignatureProxy(t *testing.T, host string) string {
+	t.Helper()
+	return signatureProxy(t, host, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, `{"errors":[{"code":"DENIED","message":"signature rejected by test policy"}]}`)
+	})
+}
+
+// pushFirstKit starts a registry, pushes kit 1.0.0 to its tag
+// stella/kit:latest and builds kit 2.0.0 to push over it. It returns the
+// env, the registry, the path of kit 2 and the result of the first push.
+func pushFirstKit(t *testing.T) (e *env, reg *testRegistry, kit2 string, first mirror.PushResult) {
+	t.Helper()
+	reg = startRegistry(t, false)
+	e = newEnv(t)
 	kit1 := e.buildKit("kit1.tar.zst", "--version", "1.0.0", "--sequence", "1")
-	kit2 := e.buildKit("kit2.tar.zst", "--version", "2.0.0", "--sequence", "2")
-	var first mirror.PushResult
+	kit2 = e.buildKit("kit2.tar.zst", "--version", "2.0.0", "--sequence", "2")
 	if err := json.Unmarshal([]byte(e.must("ouk", "push", "--plain-http", "-o", "json", kit1, reg.host+"/stella/kit:latest")), &first); err != nil {
 		t.Fatal(err)
 	}
+	return e, reg, kit2, first
+}
+
+func TestRegistryPushFailedSignatureKeepsTag(t *testing.T) {
+	e, reg, kit2, first := pushFirstKit(t)
 
 	via := denySignatureProxy(t, reg.host)
 	r := e.run("ouk", "push", "--plain-http", kit2, via+"/stella/kit:latest")
@@ -113,43 +131,18 @@ func TestRegistryPushTruncatedKitNoRetry(t *testing.T) {
 }
 
 func TestRegistryPushInterruptedKeepsTag(t *testing.T) {
-	reg := startRegistry(t, false)
-	e := newEnv(t)
-	kit1 := e.buildKit("kit1.tar.zst", "--version", "1.0.0", "--sequence", "1")
-	kit2 := e.buildKit("kit2.tar.zst", "--version", "2.0.0", "--sequence", "2")
-	var first mirror.PushResult
-	if err := json.Unmarshal([]byte(e.must("ouk", "push", "--plain-http", "-o", "json", kit1, reg.host+"/stella/kit:latest")), &first); err != nil {
-		t.Fatal(err)
-	}
+	e, reg, kit2, first := pushFirstKit(t)
 
 	// A proxy that holds the upload of the signature manifest until the
 	// client gives up, so the interrupt lands between the bundle and the tag.
-	backend, err := url.Parse("http://" + reg.host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(backend)
 	held := make(chan struct{}, 1)
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				return
-			}
-			if bytes.Contains(body, []byte("application/vnd.dev.sigstore.bundle")) {
-				select {
-				case held <- struct{}{}:
-				default:
-				}
-				<-r.Context().Done()
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
+	via := signatureProxy(t, reg.host, func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case held <- struct{}{}:
+		default:
 		}
-		rp.ServeHTTP(w, r)
-	}))
-	defer proxy.Close()
-	via := strings.TrimPrefix(proxy.URL, "http://")
+		<-r.Context().Done()
+	})
 
 	cmd := exec.Command(stellaBin, "--store", e.store, "ouk", "push", "--plain-http", kit2, via+"/stella/kit:latest")
 	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=")

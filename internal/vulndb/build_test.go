@@ -367,6 +367,20 @@ func TestBuildFoldsIDCase(t *testing.T) {
 	}
 }
 
+// buildOSVLogged builds the OSV feed in dir and returns the result with
+// what Build logged at level info and above.
+func buildOSVLogged(t *testing.T, dir string) (*BuildResult, *bytes.Buffer) {
+	t.Helper()
+	var logs bytes.Buffer
+	res, err := Build(context.Background(), BuildOptions{Created: testCreated,
+		Feeds:  []Feed{{Kind: FeedOSV, Path: dir}},
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, &logs
+}
+
 func TestBuildCountsUnparsedRanges(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "a.json", `[
@@ -376,13 +390,7 @@ func TestBuildCountsUnparsedRanges(t *testing.T) {
  "ranges":[{"type":"SEMVER","events":[{"introduced":"1.x"},{"fixed":"2.0.0"}]}]}]},
 {"id":"WP-3","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"wp3"},
  "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0.0"}]},{"type":"GIT","repo":"r","events":[{"introduced":"abc"}]}]}]}]`)
-	var logs bytes.Buffer
-	res, err := Build(context.Background(), BuildOptions{Created: testCreated,
-		Feeds:  []Feed{{Kind: FeedOSV, Path: dir}},
-		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, logs := buildOSVLogged(t, dir)
 
 	s := res.Summary
 	if s.Accepted != 3 || s.Skipped != 0 {

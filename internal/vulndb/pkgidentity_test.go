@@ -1,9 +1,6 @@
 package vulndb
 
 import (
-	"bytes"
-	"context"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -145,13 +142,7 @@ func TestBuildPURLOnlyPackages(t *testing.T) {
  {"package":{"purl":"pkg:generic/unknown-pkg"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]},
  {"package":{"ecosystem":"npm","name":"known-pkg"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.0.0"}]}]}]},
 {"id":"PO-5","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"purl":"pkg:npm/purl-version@1.0.0"}}]}]`)
-	var logs bytes.Buffer
-	res, err := Build(context.Background(), BuildOptions{Created: testCreated,
-		Feeds:  []Feed{{Kind: FeedOSV, Path: dir}},
-		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, logs := buildOSVLogged(t, dir)
 
 	s := res.Summary
 	if s.Accepted != 5 || s.Skipped != 0 {

@@ -63,6 +63,22 @@ func checkLookups(t *testing.T, db *DB, cases []struct{ purl, want string }) {
 	}
 }
 
+// checkInvalidPURLs checks that LookupPURL rejects each purl with an
+// invalid-argument error whose message contains the case's message.
+func checkInvalidPURLs(t *testing.T, db *DB, cases []struct{ purl, message string }) {
+	t.Helper()
+	for _, c := range cases {
+		recs, err := db.LookupPURL(c.purl)
+		if !errors.Is(err, errdef.ErrInvalidArgument) {
+			t.Errorf("LookupPURL(%s) = %q, %v; want an invalid-argument error", c.purl, ids(recs), err)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.message) {
+			t.Errorf("LookupPURL(%s): error %q lacks %q", c.purl, err, c.message)
+		}
+	}
+}
+
 func TestLookupPURLRedHatDistro(t *testing.T) {
 	db := purlTestDB(t,
 		fixedIn("RHSA-9", "Red Hat:enterprise_linux:9::baseos", "1:3.0.7-25.el9_3", "openssl"),
@@ -142,15 +158,8 @@ func TestLookupPURLRPMEpochQualifier(t *testing.T) {
 		{"pkg:rpm/redhat/openssl@3.0.7-27.el9?epoch=-1", `epoch qualifier "-1"`},
 		{"pkg:rpm/redhat/openssl@2:3.0.7-27.el9?epoch=1", "has epoch 2 but the epoch qualifier is 1"},
 	}
+	checkInvalidPURLs(t, db, bad)
 	for _, c := range bad {
-		_, err := db.LookupPURL(c.purl)
-		if !errors.Is(err, errdef.ErrInvalidArgument) {
-			t.Errorf("LookupPURL(%s): error = %v, want ErrInvalidArgument", c.purl, err)
-			continue
-		}
-		if !strings.Contains(err.Error(), c.message) {
-			t.Errorf("LookupPURL(%s): error %q lacks %q", c.purl, err, c.message)
-		}
 		if err := ValidatePURL(c.purl); !errors.Is(err, errdef.ErrInvalidArgument) {
 			t.Errorf("ValidatePURL(%s) = %v, want ErrInvalidArgument", c.purl, err)
 		}
@@ -177,19 +186,10 @@ func TestLookupPURLUpstreamSource(t *testing.T) {
 		{"pkg:apk/alpine/libcrypto1.0@1.0.2q-r0?upstream=openssl", ""},
 	})
 
-	for _, purl := range []string{
-		"pkg:deb/debian/libssl3@2.3-1?upstream=%401.0",
-		"pkg:deb/debian/libssl3@2.3-1?upstream=openssl%40",
-	} {
-		_, err := db.LookupPURL(purl)
-		if !errors.Is(err, errdef.ErrInvalidArgument) {
-			t.Errorf("LookupPURL(%s): error = %v, want ErrInvalidArgument", purl, err)
-			continue
-		}
-		if !strings.Contains(err.Error(), "upstream qualifier") {
-			t.Errorf("LookupPURL(%s): error %q does not name the upstream qualifier", purl, err)
-		}
-	}
+	checkInvalidPURLs(t, db, []struct{ purl, message string }{
+		{"pkg:deb/debian/libssl3@2.3-1?upstream=%401.0", "upstream qualifier"},
+		{"pkg:deb/debian/libssl3@2.3-1?upstream=openssl%40", "upstream qualifier"},
+	})
 }
 
 func TestLookupPURLUpstreamInvalidVersion(t *testing.T) {
@@ -269,16 +269,10 @@ func TestLookupPURLInvalidQueryVersion(t *testing.T) {
 
 	// With neither an exact entry nor a range, the version can never
 	// match, which is an error rather than an empty result.
-	for _, purl := range []string{"pkg:npm/listed-only@2.0", "pkg:npm/nosuch@2.0"} {
-		_, err := db.LookupPURL(purl)
-		if !errors.Is(err, errdef.ErrInvalidArgument) {
-			t.Errorf("LookupPURL(%s): error = %v, want ErrInvalidArgument", purl, err)
-			continue
-		}
-		if !strings.Contains(err.Error(), "not a valid npm version") {
-			t.Errorf("LookupPURL(%s): error %q does not say the version is invalid", purl, err)
-		}
-	}
+	checkInvalidPURLs(t, db, []struct{ purl, message string }{
+		{"pkg:npm/listed-only@2.0", "not a valid npm version"},
+		{"pkg:npm/nosuch@2.0", "not a valid npm version"},
+	})
 }
 
 // TestPURLDistroWithoutRelease checks the release that distro qualifiers
