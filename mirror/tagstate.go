@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // tagState is what a tag named when a push or mirror started, before the
@@ -78,10 +80,19 @@ func (s tagState) tagFailed(ctx context.Context, repo *remote.Repository, err er
 	lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	current, resolveErr := repo.Resolve(lookupCtx, s.tag)
+	check := "check it with `" + digestCommand(repo, s.ref) + "`"
 	var state string
 	switch {
 	case resolveErr == nil && current.Digest == target:
 		state = fmt.Sprintf("the referrers are in place, and the registry moved tag %s to %s nevertheless", s.ref, target)
+	case resolveErr == nil && !tagResponded(ctx, err):
+		state = fmt.Sprintf("the referrers are in place, and tag %s still named %s when it was read back, but the "+
+			"request that moves it to %s was sent and got no response, so the registry may still move it; %s",
+			s.ref, current.Digest, target, check)
+	case isNotFound(resolveErr) && !tagResponded(ctx, err):
+		state = fmt.Sprintf("the referrers are in place, and tag %s did not exist when it was read back, but the "+
+			"request that creates it for %s was sent and got no response, so the registry may still create it; %s",
+			s.ref, target, check)
 	case resolveErr == nil:
 		state = fmt.Sprintf("the referrers are in place, and tag %s was not moved and still names %s", s.ref, current.Digest)
 	case isNotFound(resolveErr):
@@ -91,4 +102,22 @@ func (s tagState) tagFailed(ctx context.Context, repo *remote.Repository, err er
 			"failed too (%v)", s.ref, resolveErr)
 	}
 	return &TagStateError{Err: err, State: state}
+}
+
+// tagResponded reports whether err, a failure to set a tag, carries the
+// registry's response to the request. Without one, such as after an
+// interrupt or a timeout while the request was in flight, the registry
+// may still apply the request after stella reads the tag back.
+func tagResponded(ctx context.Context, err error) bool {
+	var response *errcode.ErrorResponse
+	return ctx.Err() == nil && errors.As(err, &response)
+}
+
+// digestCommand returns a crane command that prints the digest ref names,
+// with --insecure for a registry served over plain HTTP.
+func digestCommand(repo *remote.Repository, ref string) string {
+	if repo.PlainHTTP {
+		return "crane digest --insecure " + ref
+	}
+	return "crane digest " + ref
 }
