@@ -104,6 +104,11 @@ func (p requestPolicy) Retry(attempt int, resp *http.Response, err error) (time.
 	if retryErr != nil || wait < 0 {
 		return wait, retryErr
 	}
+	if pastDeadline(resp, wait) {
+		// Returning the response now keeps the server's status for the
+		// error, where sleeping would only end in the context's deadline.
+		return -1, nil
+	}
 	if requested, ok := retryAfter(resp); ok {
 		if requested > RetryAfterMax {
 			return -1, nil
@@ -116,6 +121,16 @@ func (p requestPolicy) Retry(attempt int, resp *http.Response, err error) (time.
 		return wait, nil
 	}
 	return wait, nil
+}
+
+// pastDeadline reports whether waiting wait before the next try would
+// pass the deadline of the request that resp answers.
+func pastDeadline(resp *http.Response, wait time.Duration) bool {
+	if resp == nil || resp.Request == nil {
+		return false
+	}
+	deadline, ok := resp.Request.Context().Deadline()
+	return ok && time.Until(deadline) < wait
 }
 
 // requestHost returns the host that resp came from, or "" when resp

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -99,7 +100,7 @@ func (s tagState) tagFailed(ctx context.Context, repo *remote.Repository, err er
 		state = fmt.Sprintf("the referrers are in place, and tag %s was not created", s.ref)
 	default:
 		state = fmt.Sprintf("the referrers are in place, and whether tag %s moved is unknown, because resolving it "+
-			"failed too (%v)", s.ref, resolveErr)
+			"failed too (%s); %s", s.ref, describeResolveError(resolveErr), check)
 	}
 	return &TagStateError{Err: err, State: state}
 }
@@ -120,4 +121,14 @@ func digestCommand(repo *remote.Repository, ref string) string {
 		return "crane digest --insecure " + ref
 	}
 	return "crane digest " + ref
+}
+
+// describeResolveError words err, a failed read-back of a tag, with the
+// registry's status when the registry responded.
+func describeResolveError(err error) string {
+	var response *errcode.ErrorResponse
+	if errors.As(err, &response) {
+		return fmt.Sprintf("the registry responded %d %s", response.StatusCode, http.StatusText(response.StatusCode))
+	}
+	return err.Error()
 }
