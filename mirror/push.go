@@ -397,8 +397,7 @@ func PushKitStream(ctx context.Context, open func() (io.ReadCloser, error), repo
 	})
 	if err != nil {
 		return nil, &TagStateError{Err: fmt.Errorf("pushing kit blobs to %s: %w", repo.Reference, err),
-			State: fmt.Sprintf("tag %s:%s was left as it was, because the tag is set only after the blobs, "+
-				"signatures and other referrers are in place", repo.Reference.Registry+"/"+repo.Reference.Repository, tag)}
+			State: untouchedTagState(ctx, repo, tag)}
 	}
 	roots, err := findRoots(ctx, mem, *index)
 	if err != nil {

@@ -38,10 +38,31 @@ func resolveTag(ctx context.Context, repo *remote.Repository, log *slog.Logger, 
 	case isNotFound(err):
 		return state, nil
 	case err != nil:
-		return state, fmt.Errorf("resolving tag %s in %s: %w", tag, repo.Reference, err)
+		return state, &TagStateError{Err: fmt.Errorf("resolving tag %s in %s: %w", tag, repo.Reference, err),
+			State: fmt.Sprintf("tag %s was left as it was, because the tag is set only after this lookup, "+
+				"the signatures and the other referrers", state.ref)}
 	}
 	state.previous = current.Digest
 	return state, nil
+}
+
+// untouchedTagState describes tag in repo after a failure before any
+// request that sets it, such as during the blob upload of a kit file. It
+// reads the tag back, with a few seconds of its own so that it still runs
+// after an interrupt cancelled ctx, to name the digest the tag names.
+func untouchedTagState(ctx context.Context, repo *remote.Repository, tag string) string {
+	const reason = ", because the tag is set only after the blobs, signatures and other referrers are in place"
+	ref := repo.Reference.Registry + "/" + repo.Reference.Repository + ":" + tag
+	lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	current, err := repo.Resolve(lookupCtx, tag)
+	switch {
+	case err == nil:
+		return fmt.Sprintf("tag %s was not moved and still names %s%s", ref, current.Digest, reason)
+	case isNotFound(err):
+		return fmt.Sprintf("tag %s does not exist and was not created%s", ref, reason)
+	}
+	return fmt.Sprintf("tag %s was left as it was%s", ref, reason)
 }
 
 // names reports whether the tag named d when the push started.
