@@ -167,7 +167,8 @@ func openDocument(ctx context.Context, r io.Reader) (*document, error) {
 			}
 			// NOTE: a file that is rewritten during the parse may be
 			// read differently by the two passes. One that shrinks
-			// fails with io.ErrUnexpectedEOF.
+			// fails with ErrChanged, but one that changes without
+			// shrinking is not detected.
 			doc = &document{src: f, start: at, end: max(at, info.Size())}
 		}
 	}
