@@ -267,11 +267,9 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 	failure := check.Failure(s.opts.Keys, s.opts.KeysDir)
 	switch {
 	case check.Signatures == 0 && s.opts.Registry != "" && !s.opts.InsecureSkipSignature:
-		return fmt.Errorf("kit %s (%s): %s lists no signature referrer of it (%s). A copy made without its referrers, "+
-			"such as by `crane copy`, leaves the signature behind: copy the kit with `oras cp -r` or "+
-			"`regctl image copy --referrers`, or push it again with `stella ouk push`. "+
+		return fmt.Errorf("kit %s (%s): %s lists no signature referrer of it (%s). %s "+
 			"Pass --insecure-skip-signature only for a kit you trust without a signature: %w",
-			bm.meta.Version, bm.desc.Digest, s.opts.Registry, s.signatureLookup(), errdef.ErrSignature)
+			bm.meta.Version, bm.desc.Digest, s.opts.Registry, s.signatureLookup(), s.unsignedAdvice(), errdef.ErrSignature)
 	case check.Signatures == 0 && s.opts.Registry != "":
 		failure = s.opts.Registry + " lists no signature referrer of the kit (" + s.signatureLookup() + ")"
 	}
@@ -282,6 +280,21 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 	}
 	return &SignatureError{Version: bm.meta.Version, Digest: bm.desc.Digest, Failure: failure,
 		Unsigned: check.Signatures == 0, KeyAdvised: check.advisesKey(s.opts.Keys)}
+}
+
+// unsignedAdvice returns what to do about a kit whose registry lists no
+// signature of it. A copy made without referrers, such as by `crane copy`,
+// leaves every referrer behind, so other referrers without a signature
+// mean that the kit was pushed without one.
+func (s *session) unsignedAdvice() string {
+	if s.opts.OtherReferrers > 0 {
+		return "Its other referrers are in place, so the kit was pushed without a signature, " +
+			"not copied without its referrers: push a kit built with --key to this tag."
+	}
+	return "A copy made without its referrers, such as by `crane copy`, leaves the signature behind: " +
+		"copy the kit with `oras cp -r` or `regctl image copy --referrers`, or push the signed kit again with " +
+		"`stella ouk push`. A kit built without --key, which `stella ouk verify KIT` reports as unsigned, " +
+		"must be built again with --key before it is pushed."
 }
 
 // signatureLookup returns where the signatures were looked up in the

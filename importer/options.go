@@ -35,6 +35,11 @@ type Options struct {
 	// no referrer of the kit, and tag sha256-… does not exist". The
 	// message for a kit without signatures quotes it.
 	SignatureLookup string
+	// OtherReferrers counts the referrers of the bundle index in Registry
+	// when none is a signature. A copy made without referrers leaves
+	// them all behind, so a count above 0 means the kit was most likely
+	// pushed without a signature, and the error states that.
+	OtherReferrers int
 	// InsecureSkipSignature imports a kit without a valid signature.
 	InsecureSkipSignature bool
 	// AllowDowngrade imports a kit whose sequence number is lower than the

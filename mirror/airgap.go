@@ -3,6 +3,7 @@ package mirror
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -80,10 +81,12 @@ func (g *Guard) allows(hostport string) bool {
 
 // airGapProxy returns the proxy function of a transport in air-gap mode.
 // It picks the proxy for a request from config, the proxy variables of the
-// environment read when the client is built, by the rules of net/http. A proxy
-// whose host guard does not allow is rejected before any connection is
-// opened, because the request would otherwise leave the process for a
-// host that the command line does not name.
+// environment read when the client is built, by the rules of net/http. A
+// proxy that guard does not allow is rejected before any connection is
+// opened, because the request would otherwise leave the process for an
+// address that the command line does not name. As for any request, the
+// proxy's host and port must match a named address, and a name given
+// without a port matches every port.
 func airGapProxy(config *httpproxy.Config, guard *Guard) func(*http.Request) (*url.URL, error) {
 	proxyFor := config.ProxyFunc()
 	return func(req *http.Request) (*url.URL, error) {
@@ -91,12 +94,48 @@ func airGapProxy(config *httpproxy.Config, guard *Guard) func(*http.Request) (*u
 		if err != nil || proxy == nil || guard.allows(proxy.Host) {
 			return proxy, err
 		}
-		variable := "HTTP_PROXY"
-		if req.URL.Scheme == "https" {
-			variable = "HTTPS_PROXY"
-		}
+		variable := proxyVariable(req.URL.Scheme)
 		return nil, fmt.Errorf("air-gap mode (STELLA_AIRGAP/STELLA_OFFLINE) blocked a request to %s through the proxy %s "+
-			"from %s, which is not named on the command line; unset %s, or add %s to NO_PROXY: %w",
-			req.URL.Host, proxy.Host, variable, variable, req.URL.Hostname(), ErrHostNotAllowed)
+			"from %s, because %s; unset %s, or add %s to NO_PROXY: %w",
+			req.URL.Host, proxy.Host, variable, guard.describeUnnamed(proxy.Host), variable, req.URL.Hostname(), ErrHostNotAllowed)
 	}
+}
+
+// proxyVariable returns the name of the environment variable that sets
+// the proxy for scheme, in the spelling that is set. Like
+// httpproxy.FromEnvironment, it reads the upper-case name first.
+func proxyVariable(scheme string) string {
+	name := "HTTP_PROXY"
+	if scheme == "https" {
+		name = "HTTPS_PROXY"
+	}
+	if os.Getenv(name) == "" && os.Getenv(strings.ToLower(name)) != "" {
+		return strings.ToLower(name)
+	}
+	return name
+}
+
+// describeUnnamed returns why hostport, which g does not allow, is blocked:
+// its host is named on the command line only with other ports, or it is
+// not named at all.
+func (g *Guard) describeUnnamed(hostport string) string {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	var sameHost []string
+	for _, a := range g.Allowed {
+		named := a
+		if h, _, err := net.SplitHostPort(a); err == nil {
+			named = h
+		}
+		if strings.EqualFold(named, host) {
+			sameHost = append(sameHost, a)
+		}
+	}
+	if len(sameHost) > 0 {
+		return fmt.Sprintf("the command line names its host only as %s, and air-gap mode compares the port too",
+			strings.Join(sameHost, ", "))
+	}
+	return fmt.Sprintf("its host %s is not named on the command line", host)
 }

@@ -52,3 +52,35 @@ func TestAirGapTransportRejectsUnnamedProxy(t *testing.T) {
 	}
 
 }
+
+func TestAirGapProxyOtherPortNamed(t *testing.T) {
+	for _, name := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "NO_PROXY", "no_proxy"} {
+		t.Setenv(name, "")
+	}
+	// Only the lower-case spelling is set. No request is sent, so nothing
+	// needs to listen at either address.
+	t.Setenv("http_proxy", "http://registry.intranet:5999")
+	opts := ClientOptions{AirGap: true, Hosts: []string{"registry.intranet:8081"}}
+	tr, err := opts.transport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://registry.intranet:8081/kit.tar.zst", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tr.Proxy(req)
+	if !errors.Is(err, ErrHostNotAllowed) {
+		t.Fatalf("proxy on another port of a named host: %v, want ErrHostNotAllowed", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"proxy registry.intranet:5999", "from http_proxy", "only as registry.intranet:8081",
+		"compares the port too", "unset http_proxy"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "not named") {
+		t.Errorf("error calls the named host not named:\n%s", msg)
+	}
+}

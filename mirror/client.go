@@ -108,7 +108,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		}
 		base = t
 	}
-	policy := requestPolicy{opts.Retry}
+	policy := requestPolicy{Policy: opts.Retry, log: opts.Logger}
 	timed := &timeoutTransport{base: base, idle: opts.IdleTimeout, connect: opts.ConnectTimeout}
 	rt := &retry.Transport{
 		Base:   &Guard{Base: timed, Enabled: opts.AirGap, Allowed: opts.Hosts},

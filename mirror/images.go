@@ -15,6 +15,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
+	internalerrdef "stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 )
 
@@ -126,6 +127,9 @@ func MirrorImages(ctx context.Context, src content.ReadOnlyStorage, bundle ocisp
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := checkMirrorCollisions(bundle.Manifests, target); err != nil {
+		return nil, err
+	}
 	out := []ImageResult{}
 	for _, child := range bundle.Manifests {
 		if child.Annotations[oci.AnnotationRole] != oci.RoleImage {
@@ -151,6 +155,24 @@ func MirrorImages(ctx context.Context, src content.ReadOnlyStorage, bundle ocisp
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// checkMirrorCollisions rejects a kit with two images that would go to one
+// tag under target, before anything is pushed. Kits built before two-part
+// references were read as Docker reads them, and kits written by other
+// tools, can carry such a pair, which build now rejects.
+func checkMirrorCollisions(children []ocispec.Descriptor, target string) error {
+	err := CheckTargetCollisions(children)
+	var collision *TargetCollisionError
+	if !errors.As(err, &collision) {
+		return err
+	}
+	dst := strings.TrimSuffix(target, "/") + "/" + collision.Target
+	return fmt.Errorf("image references %q (%s) and %q (%s) of the kit both mirror to %s, so the second push "+
+		"would move the tag away from the first image; nothing was pushed. Build the kit again with "+
+		"`stella ouk build`, giving each image its own repository or tag, or copy the two images by hand "+
+		"to targets of your choice: %w", collision.First, collision.FirstDigest, collision.Second,
+		collision.SecondDigest, dst, internalerrdef.ErrInvalidKit)
 }
 
 // MissingBlobError reports a blob of an image that the kit source lacks,

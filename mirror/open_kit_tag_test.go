@@ -91,20 +91,26 @@ func TestOpenKitDescribesSignatureLookup(t *testing.T) {
 		}
 		return "sha256-" + strings.TrimPrefix(res.Digest, "sha256:")
 	}
-	tag := push(before+"/with-sbom:1", PushOptions{})
-	push(before+"/bare:1", PushOptions{SkipSBOMReferrer: true})
+	tag := push(before+"/with-sbom:1", PushOptions{AllowUnsigned: true})
+	push(before+"/bare:1", PushOptions{SkipSBOMReferrer: true, AllowUnsigned: true})
 
+	// A push without a signature leaves the SBOM referrer, which a copy
+	// without referrers would leave behind too.
+	pushedUnsigned := "the kit was pushed without a signature"
+	copied := "`oras cp -r`"
 	for _, tc := range []struct {
-		name, ref, want string
+		name, ref, want, advice string
 	}{
 		{"tag only, SBOM referrer", before + "/with-sbom:1",
-			"the registry has no referrers API, and tag " + tag + " lists 1 referrer of the kit, which is no signature"},
+			"the registry has no referrers API, and tag " + tag + " lists 1 referrer of the kit, which is no signature",
+			pushedUnsigned},
 		{"tag only, no referrer", before + "/bare:1",
-			"the registry has no referrers API, and tag " + tag + " does not exist"},
+			"the registry has no referrers API, and tag " + tag + " does not exist", copied},
 		{"API and tag, SBOM referrer", after + "/with-sbom:1",
-			"the referrers API lists no referrer of the kit, and tag " + tag + " lists 1 referrer of the kit, which is no signature"},
+			"the referrers API lists no referrer of the kit, and tag " + tag + " lists 1 referrer of the kit, which is no signature",
+			pushedUnsigned},
 		{"API and tag, no referrer", after + "/bare:1",
-			"the referrers API lists no referrer of the kit, and tag " + tag + " does not exist"},
+			"the referrers API lists no referrer of the kit, and tag " + tag + " does not exist", copied},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			repo := repository(t, c, tc.ref)
@@ -116,10 +122,61 @@ func TestOpenKitDescribesSignatureLookup(t *testing.T) {
 				t.Errorf("lookup %q, want %q", src.SignatureLookup, tc.want)
 			}
 			_, err = importer.ImportFrom(context.Background(), src.Storage(), src.Index, importer.Options{Store: newStore(t),
-				Keys: f.keys, Registry: tc.ref, SignatureLookup: src.SignatureLookup})
+				Keys: f.keys, Registry: tc.ref, SignatureLookup: src.SignatureLookup, OtherReferrers: src.OtherReferrers})
 			if !errors.Is(err, errdef.ErrSignature) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("import of the unsigned copy: %v, want ErrSignature quoting the lookup", err)
 			}
+			if err == nil || !strings.Contains(err.Error(), tc.advice) {
+				t.Errorf("import of the unsigned copy: %v, want the advice %q", err, tc.advice)
+			}
+			if tc.advice == pushedUnsigned && strings.Contains(err.Error(), "stella ouk push") {
+				t.Errorf("import of a kit pushed unsigned advises stella ouk push: %v", err)
+			}
 		})
+	}
+}
+
+func TestPushUnsignedKeepsTag(t *testing.T) {
+	f := newFixture(t)
+	kit := f.buildKit("kit1.tar", "1.0.0", 1, "")
+	host := memRegistry(t, false)
+	c := plainClient(t, host)
+	signed := pushFile(t, c, kit, host+"/ouk:latest")
+
+	second := f.buildKit("kit2.tar", "2.0.0", 2, "")
+	k, err := delta.OpenKit(context.Background(), second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	var unsigned ocispec.Index
+	unsigned.SchemaVersion = 2
+	for _, d := range k.Index.Manifests {
+		if d.MediaType == ocispec.MediaTypeImageIndex {
+			unsigned.Manifests = append(unsigned.Manifests, d)
+		}
+	}
+	repo := repository(t, c, host+"/ouk:latest")
+	_, err = PushKit(context.Background(), k.Storage, unsigned, repo, "latest", PushOptions{})
+	if !errors.Is(err, errdef.ErrSignature) {
+		t.Errorf("push of an unsigned kit: %v, want ErrSignature", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "--allow-unsigned") {
+		t.Errorf("push of an unsigned kit: %v, want the error to name --allow-unsigned", err)
+	}
+	desc, err := repo.Resolve(context.Background(), "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc.Digest.String() != signed.Digest {
+		t.Errorf("tag latest names %s after the rejected push, want the signed kit %s", desc.Digest, signed.Digest)
+	}
+
+	res, err := PushKit(context.Background(), k.Storage, unsigned, repo, "latest", PushOptions{AllowUnsigned: true})
+	if err != nil {
+		t.Fatalf("push with AllowUnsigned: %v", err)
+	}
+	if res.Digest == signed.Digest {
+		t.Errorf("push with AllowUnsigned returned the digest of the first kit")
 	}
 }

@@ -32,7 +32,13 @@ type Source struct {
 	// without one, such as "the referrers API lists no referrer of the
 	// kit, and tag sha256-… does not exist".
 	SignatureLookup string
-	storage         *resumingStorage
+	// OtherReferrers counts the referrers of the bundle index that the
+	// lookup found when it found no signature, such as the SBOM referrer
+	// of stella ouk push. A copy made without referrers leaves these
+	// behind as well, so a count above 0 means the kit was most likely
+	// pushed without a signature.
+	OtherReferrers int
+	storage        *resumingStorage
 	// view serves the bundle index that OpenKit read and checked from
 	// memory, so the import does not fetch it again, and the rest from
 	// storage.
@@ -83,12 +89,13 @@ func OpenKit(ctx context.Context, repo *remote.Repository, reference string, log
 	src.Index = ocispec.Index{Manifests: []ocispec.Descriptor{bundle}}
 	src.Index.SchemaVersion = 2
 	src.Index.MediaType = ocispec.MediaTypeImageIndex
-	sigs, lookup, err := findSignatures(ctx, repo, bundle, src.storage, log)
+	sigs, lookup, others, err := findSignatures(ctx, repo, bundle, src.storage, log)
 	if err != nil {
 		return nil, err
 	}
 	src.Index.Manifests = append(src.Index.Manifests, sigs...)
 	src.SignatureLookup = lookup
+	src.OtherReferrers = others
 	log.Info("resolved kit in registry", "reference", reference, "digest", bundle.Digest,
 		"signatures", len(src.Index.Manifests)-1)
 	return src, nil
@@ -96,25 +103,25 @@ func OpenKit(ctx context.Context, repo *remote.Repository, reference string, log
 
 // findSignatures returns the signature referrers of bundle in repo and a
 // description of where it looked and what it found, which the message
-// for a kit without signatures quotes. It lists the referrers through the
+// for a kit without signatures quotes. When it finds no signature, others
+// counts the referrers it found, else others is 0. It lists the referrers through the
 // API, and reads the sha256-<hex> tag as well when the API lists no
 // signature or the registry has no API.
 func findSignatures(ctx context.Context, repo *remote.Repository, bundle ocispec.Descriptor, storage *resumingStorage,
-	log *slog.Logger) ([]ocispec.Descriptor, string, error) {
+	log *slog.Logger) (sigs []ocispec.Descriptor, lookup string, others int, err error) {
 	refs, err := listReferrers(ctx, repo, bundle, log)
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	// A successful listing has set the capability (oras-go v2.7.0,
 	// Repository.Referrers), so this call fails only when the listing
 	// found no referrers API and read the tag.
 	viaAPI := repo.SetReferrersCapability(true) == nil
-	sigs, err := signaturesAmong(ctx, storage, refs)
+	sigs, err = signaturesAmong(ctx, storage, refs)
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	tag, _ := referrersTag(bundle)
-	var lookup string
 	switch {
 	case len(sigs) > 0 && viaAPI:
 		lookup = "the referrers API lists " + countSignatures(len(sigs))
@@ -124,9 +131,10 @@ func findSignatures(ctx context.Context, repo *remote.Repository, bundle ocispec
 		// The listing does not tell a missing tag from an empty one.
 		tagRefs, found, err := referrersFromTag(ctx, repo, bundle, storage)
 		if err != nil {
-			return nil, "", err
+			return nil, "", 0, err
 		}
 		lookup = fmt.Sprintf("the registry has no referrers API, and tag %s %s", tag, describeTag(len(tagRefs), found))
+		others = len(tagRefs)
 	default:
 		// A registry that gained the referrers API after the kit was
 		// pushed lists through the API only referrers pushed since, so
@@ -134,21 +142,23 @@ func findSignatures(ctx context.Context, repo *remote.Repository, bundle ocispec
 		// reads it only when the API is missing.
 		tagRefs, found, err := referrersFromTag(ctx, repo, bundle, storage)
 		if err != nil {
-			return nil, "", err
+			return nil, "", 0, err
 		}
 		if sigs, err = signaturesAmong(ctx, storage, tagRefs); err != nil {
-			return nil, "", err
+			return nil, "", 0, err
 		}
-		lookup = fmt.Sprintf("the referrers API lists %s, and tag %s %s", describeReferrers(len(refs)), tag,
-			describeTag(len(tagRefs), found))
-		if len(sigs) > 0 {
-			lookup = fmt.Sprintf("the referrers API lists %s, and tag %s lists %s", describeReferrers(len(refs)), tag,
-				countSignatures(len(sigs)))
-			log.Info("found the kit's signatures through the sha256-<hex> tag, though the registry's referrers API "+
-				"lists none; the kit was likely pushed before the registry offered the API", "tag", tag, "signatures", len(sigs))
+		if len(sigs) == 0 {
+			lookup = fmt.Sprintf("the referrers API lists %s, and tag %s %s", describeReferrers(len(refs)), tag,
+				describeTag(len(tagRefs), found))
+			others = len(refs) + len(tagRefs)
+			break
 		}
+		lookup = fmt.Sprintf("the referrers API lists %s, and tag %s lists %s", describeReferrers(len(refs)), tag,
+			countSignatures(len(sigs)))
+		log.Info("found the kit's signatures through the sha256-<hex> tag, though the registry's referrers API "+
+			"lists none; the kit was likely pushed before the registry offered the API", "tag", tag, "signatures", len(sigs))
 	}
-	return sigs, lookup, nil
+	return sigs, lookup, others, nil
 }
 
 // signaturesAmong returns the sigstore bundle manifests among refs.

@@ -31,6 +31,11 @@ type PushOptions struct {
 	// SkipSBOMReferrer leaves out the SBOM referrer manifest that a push
 	// otherwise attaches to the bundle index.
 	SkipSBOMReferrer bool
+	// AllowUnsigned pushes a kit that carries no signature. Without it
+	// such a push fails before it resolves or sets the tag, since
+	// importers that check signatures would reject whatever the tag then
+	// names.
+	AllowUnsigned bool
 }
 
 // PushResult summarises a kit push.
@@ -228,6 +233,12 @@ func PushKit(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Ind
 // lists the referrers and names no kit.
 func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots *kitRoots, tag string, opts PushOptions) (*PushResult, error) {
 	if roots.signatureCount() == 0 {
+		if !opts.AllowUnsigned {
+			return nil, fmt.Errorf("kit %s (%s) carries no signature, so importers that check signatures would reject it; "+
+				"tag %s:%s was not set or moved. Build the kit with --key to sign it, or pass --allow-unsigned to push it "+
+				"anyway for importers that skip the check: %w", roots.meta.Version, roots.bundle.Digest,
+				p.repo.Reference.Registry+"/"+p.repo.Reference.Repository, tag, errdef.ErrSignature)
+		}
 		p.log.Warn("the kit carries no signature; importers will reject it unless they skip the check", "version", roots.meta.Version)
 	}
 	state, err := resolveTag(ctx, p.repo, p.log, tag)
@@ -386,8 +397,7 @@ func PushKitStream(ctx context.Context, open func() (io.ReadCloser, error), repo
 	})
 	if err != nil {
 		return nil, &TagStateError{Err: fmt.Errorf("pushing kit blobs to %s: %w", repo.Reference, err),
-			State: fmt.Sprintf("tag %s:%s was left as it was, because the tag is set only after the blobs, "+
-				"signatures and other referrers are in place", repo.Reference.Registry+"/"+repo.Reference.Repository, tag)}
+			State: untouchedTagState(ctx, repo, tag)}
 	}
 	roots, err := findRoots(ctx, mem, *index)
 	if err != nil {

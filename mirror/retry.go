@@ -92,7 +92,7 @@ func withRetryWindow(ctx context.Context, log *slog.Logger, what string, window 
 		if errors.As(err, &requested) {
 			sleep = max(sleep, requested.Wait)
 		}
-		attrs := []any{"operation", what, "attempt", attempt, "error", err}
+		attrs := []any{"operation", what, "attempt", attempt, "wait", sleep, "error", err}
 		log.Info("retrying after a transient failure", append(attrs, timeoutAttrs(err)...)...)
 		t := time.NewTimer(sleep)
 		select {

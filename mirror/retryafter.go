@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,10 +26,16 @@ import (
 // would only meet the rate limit again.
 const RetryAfterMax = 60 * time.Second
 
+// maxWait is the longest time.Duration, about 292 years. retryAfter
+// returns it for a count of seconds too large to represent, which is
+// still a request to wait far longer than RetryAfterMax.
+const maxWait = time.Duration(math.MaxInt64)
+
 // retryAfter returns the wait that the Retry-After header of resp
 // requests, when resp is a 429 or 503 response with a valid one. The
 // header is a number of seconds or an HTTP date. A date in the past means
-// no wait.
+// no wait, and a number of seconds past the range of time.Duration
+// returns maxWait.
 func retryAfter(resp *http.Response) (time.Duration, bool) {
 	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
 		return 0, false
@@ -36,18 +44,41 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if seconds, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if seconds < 0 {
-			return 0, false
+	if isDigits(v) {
+		seconds, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || seconds > int64(maxWait/time.Second) {
+			// Only a range error is possible for digits.
+			return maxWait, true
 		}
-		// Values beyond a day are capped there, which is still far over
-		// RetryAfterMax and avoids an overflow.
-		return time.Duration(min(seconds, 86400)) * time.Second, true
+		return time.Duration(seconds) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(time.Until(t), 0).Round(time.Second), true
 	}
 	return 0, false
+}
+
+// isDigits reports whether v is a non-empty run of ASCII digits, the
+// delay-seconds form of Retry-After (RFC 9110, section 10.2.3).
+func isDigits(v string) bool {
+	if v == "" {
+		return false
+	}
+	for _, c := range []byte(v) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// formatWait returns wait for a message, or "longer than 292 years" for
+// maxWait, which represents a count of seconds too large for time.Duration.
+func formatWait(wait time.Duration) string {
+	if wait == maxWait {
+		return "longer than 292 years"
+	}
+	return wait.String()
 }
 
 // requestPolicy is the retry policy of each request. It leaves a
@@ -56,8 +87,13 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 // DefaultRetryPolicy, seven tries in each of six attempts would keep a
 // command on a dead server for 42 idle timeouts. A 429 or 503 response
 // with Retry-After is retried after the wait it requests, when that is at
-// most RetryAfterMax, and not at all when it is longer.
-type requestPolicy struct{ retry.Policy }
+// most RetryAfterMax, and not at all when it is longer. Each such wait is
+// logged at info level with the host.
+type requestPolicy struct {
+	retry.Policy
+	// log receives the Retry-After waits; nil discards them.
+	log *slog.Logger
+}
 
 func (p requestPolicy) Retry(attempt int, resp *http.Response, err error) (time.Duration, error) {
 	var te *TimeoutError
@@ -68,13 +104,42 @@ func (p requestPolicy) Retry(attempt int, resp *http.Response, err error) (time.
 	if retryErr != nil || wait < 0 {
 		return wait, retryErr
 	}
+	if pastDeadline(resp, wait) {
+		// Returning the response now keeps the server's status for the
+		// error, where sleeping would only end in the context's deadline.
+		return -1, nil
+	}
 	if requested, ok := retryAfter(resp); ok {
 		if requested > RetryAfterMax {
 			return -1, nil
 		}
-		return max(requested, wait), nil
+		wait = max(requested, wait)
+		if p.log != nil {
+			p.log.Info("waiting before the next request, as the server requested (Retry-After)",
+				"host", requestHost(resp), "status", resp.StatusCode, "wait", wait)
+		}
+		return wait, nil
 	}
 	return wait, nil
+}
+
+// pastDeadline reports whether waiting wait before the next try would
+// pass the deadline of the request that resp answers.
+func pastDeadline(resp *http.Response, wait time.Duration) bool {
+	if resp == nil || resp.Request == nil {
+		return false
+	}
+	deadline, ok := resp.Request.Context().Deadline()
+	return ok && time.Until(deadline) < wait
+}
+
+// requestHost returns the host that resp came from, or "" when resp
+// records no request.
+func requestHost(resp *http.Response) string {
+	if resp.Request == nil || resp.Request.URL == nil {
+		return ""
+	}
+	return resp.Request.URL.Host
 }
 
 // RetryAfterError is a 429 or 503 response with a Retry-After header that
@@ -85,7 +150,8 @@ func (p requestPolicy) Retry(attempt int, resp *http.Response, err error) (time.
 type RetryAfterError struct {
 	Code   int
 	Status string
-	// Wait is the wait that the Retry-After header requested.
+	// Wait is the wait that the Retry-After header requested, or
+	// maxWait for a count of seconds too large to represent.
 	Wait time.Duration
 	// Retried is true when the request was retried as often as the
 	// retry policy allows, each time after the requested wait. It is
@@ -106,7 +172,7 @@ func (e *RetryAfterError) Error() string {
 	switch {
 	case e.Wait > RetryAfterMax:
 		return fmt.Sprintf("%s and requested a wait of %s before the next request (Retry-After), longer than the %s "+
-			"that stella waits; run the command again after that time", head, e.Wait, RetryAfterMax)
+			"that stella waits; run the command again after that time", head, formatWait(e.Wait), RetryAfterMax)
 	case e.Retried:
 		return fmt.Sprintf("%s to every retry, although stella waited %s before each as it requested (Retry-After); "+
 			"run the command again later", head, e.Wait)

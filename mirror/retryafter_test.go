@@ -14,7 +14,7 @@ import (
 )
 
 func TestRequestPolicyHonoursRetryAfter(t *testing.T) {
-	policy := requestPolicy{DefaultRetryPolicy}
+	policy := requestPolicy{Policy: DefaultRetryPolicy}
 	response := func(code int, retryAfter string) *http.Response {
 		h := http.Header{}
 		if retryAfter != "" {
@@ -115,6 +115,52 @@ func TestIsTransientRetryAfter(t *testing.T) {
 		err := tc.err
 		if got := isTransient(&err); got != tc.want {
 			t.Errorf("isTransient(%+v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestRetryAfterLongWaitsExact(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  time.Duration
+		text  string
+	}{
+		{"172800", 48 * time.Hour, "requested a wait of 48h0m0s"},
+		{"9223372036", 9223372036 * time.Second, "requested a wait of 2562047h47m16s"},
+		{"18446744073709551615", maxWait, "requested a wait of longer than 292 years"},
+	} {
+		resp := &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {tc.value}}}
+		got, ok := retryAfter(resp)
+		if !ok || got != tc.want {
+			t.Errorf("retryAfter(%q) = %s, %v; want %s", tc.value, got, ok, tc.want)
+		}
+		err := &RetryAfterError{Status: "503 Service Unavailable", Wait: got}
+		if !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("Retry-After %q: message %q lacks %q", tc.value, err, tc.text)
+		}
+		if err.Temporary() {
+			t.Errorf("Retry-After %q counts as a wait that stella honours", tc.value)
+		}
+	}
+	for _, value := range []string{"-5", "+5", "1.5", "soon", "3, 3"} {
+		resp := &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {value}}}
+		if got, ok := retryAfter(resp); ok {
+			t.Errorf("retryAfter(%q) = %s, want the value ignored", value, got)
+		}
+	}
+}
+
+func TestRetryAfterWaitLogged(t *testing.T) {
+	var logged strings.Builder
+	policy := requestPolicy{Policy: DefaultRetryPolicy, log: slog.New(slog.NewTextHandler(&logged, nil))}
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:5000/v2/", nil)
+	resp := &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"2"}}, Request: req}
+	if got, err := policy.Retry(0, resp, nil); err != nil || got != 2*time.Second {
+		t.Fatalf("Retry = %s, %v; want 2s", got, err)
+	}
+	for _, want := range []string{"level=INFO", "Retry-After", "host=127.0.0.1:5000", "status=429", "wait=2s"} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logged.String())
 		}
 	}
 }

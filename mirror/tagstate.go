@@ -2,13 +2,16 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // tagState is what a tag named when a push or mirror started, before the
@@ -35,10 +38,31 @@ func resolveTag(ctx context.Context, repo *remote.Repository, log *slog.Logger, 
 	case isNotFound(err):
 		return state, nil
 	case err != nil:
-		return state, fmt.Errorf("resolving tag %s in %s: %w", tag, repo.Reference, err)
+		return state, &TagStateError{Err: fmt.Errorf("resolving tag %s in %s: %w", tag, repo.Reference, err),
+			State: fmt.Sprintf("tag %s was left as it was, because the tag is set only after this lookup, "+
+				"the signatures and the other referrers", state.ref)}
 	}
 	state.previous = current.Digest
 	return state, nil
+}
+
+// untouchedTagState describes tag in repo after a failure before any
+// request that sets it, such as during the blob upload of a kit file. It
+// reads the tag back, with a few seconds of its own so that it still runs
+// after an interrupt cancelled ctx, to name the digest the tag names.
+func untouchedTagState(ctx context.Context, repo *remote.Repository, tag string) string {
+	const reason = ", because the tag is set only after the blobs, signatures and other referrers are in place"
+	ref := repo.Reference.Registry + "/" + repo.Reference.Repository + ":" + tag
+	lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	current, err := repo.Resolve(lookupCtx, tag)
+	switch {
+	case err == nil:
+		return fmt.Sprintf("tag %s was not moved and still names %s%s", ref, current.Digest, reason)
+	case isNotFound(err):
+		return fmt.Sprintf("tag %s does not exist and was not created%s", ref, reason)
+	}
+	return fmt.Sprintf("tag %s was left as it was%s", ref, reason)
 }
 
 // names reports whether the tag named d when the push started.
@@ -78,17 +102,54 @@ func (s tagState) tagFailed(ctx context.Context, repo *remote.Repository, err er
 	lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	current, resolveErr := repo.Resolve(lookupCtx, s.tag)
+	check := "check it with `" + digestCommand(repo, s.ref) + "`"
 	var state string
 	switch {
 	case resolveErr == nil && current.Digest == target:
 		state = fmt.Sprintf("the referrers are in place, and the registry moved tag %s to %s nevertheless", s.ref, target)
+	case resolveErr == nil && !tagResponded(ctx, err):
+		state = fmt.Sprintf("the referrers are in place, and tag %s still named %s when it was read back, but the "+
+			"request that moves it to %s was sent and got no response, so the registry may still move it; %s",
+			s.ref, current.Digest, target, check)
+	case isNotFound(resolveErr) && !tagResponded(ctx, err):
+		state = fmt.Sprintf("the referrers are in place, and tag %s did not exist when it was read back, but the "+
+			"request that creates it for %s was sent and got no response, so the registry may still create it; %s",
+			s.ref, target, check)
 	case resolveErr == nil:
 		state = fmt.Sprintf("the referrers are in place, and tag %s was not moved and still names %s", s.ref, current.Digest)
 	case isNotFound(resolveErr):
 		state = fmt.Sprintf("the referrers are in place, and tag %s was not created", s.ref)
 	default:
 		state = fmt.Sprintf("the referrers are in place, and whether tag %s moved is unknown, because resolving it "+
-			"failed too (%v)", s.ref, resolveErr)
+			"failed too (%s); %s", s.ref, describeResolveError(resolveErr), check)
 	}
 	return &TagStateError{Err: err, State: state}
+}
+
+// tagResponded reports whether err, a failure to set a tag, carries the
+// registry's response to the request. Without one, such as after an
+// interrupt or a timeout while the request was in flight, the registry
+// may still apply the request after stella reads the tag back.
+func tagResponded(ctx context.Context, err error) bool {
+	var response *errcode.ErrorResponse
+	return ctx.Err() == nil && errors.As(err, &response)
+}
+
+// digestCommand returns a crane command that prints the digest ref names,
+// with --insecure for a registry served over plain HTTP.
+func digestCommand(repo *remote.Repository, ref string) string {
+	if repo.PlainHTTP {
+		return "crane digest --insecure " + ref
+	}
+	return "crane digest " + ref
+}
+
+// describeResolveError words err, a failed read-back of a tag, with the
+// registry's status when the registry responded.
+func describeResolveError(err error) string {
+	var response *errcode.ErrorResponse
+	if errors.As(err, &response) {
+		return fmt.Sprintf("the registry responded %d %s", response.StatusCode, http.StatusText(response.StatusCode))
+	}
+	return err.Error()
 }

@@ -79,9 +79,12 @@ func TestBuildDuplicateImageRefRejected(t *testing.T) {
 		`"`+ref+`" is given twice`)
 
 	// The mirror drops the registry host, so these two land on one tag.
+	// Their digests differ, which the build learns once it loads them.
+	imageA := demoImage(t, t.TempDir())
+	imageB := bigImage(t, t.TempDir())
 	other := "other.example.test/stella-ops/scanner:0.1.0"
-	e.mustReject(e.buildArgs("--image", ref+"=image-a", "--image", other+"=image-b"),
-		`"`+ref+`" and "`+other+`" both mirror to stella-ops/scanner:0.1.0`)
+	e.mustReject(e.buildArgs("--image", ref+"="+imageA, "--image", other+"="+imageB),
+		`"`+ref+`" (sha256:`, `"`+other+`" (sha256:`, "both mirror to stella-ops/scanner:0.1.0")
 
 	// With a digest as well, the mirror still pushes to the tag.
 	refA := ref + "@sha256:" + strings.Repeat("a", 64)
@@ -91,8 +94,12 @@ func TestBuildDuplicateImageRefRejected(t *testing.T) {
 
 	// A first component without '.' or ':' is part of the repository.
 	short := "stella-ops/scanner:0.1.0"
-	e.mustReject(e.buildArgs("--image", short+"=image-a", "--image", ref+"=image-b"),
-		`"`+short+`" and "`+ref+`" both mirror to stella-ops/scanner:0.1.0`)
+	e.mustReject(e.buildArgs("--image", short+"="+imageA, "--image", ref+"="+imageB),
+		`"`+short+`" (sha256:`, `"`+ref+`" (sha256:`, "both mirror to stella-ops/scanner:0.1.0")
+
+	// One image under two references that go to one tag overwrites nothing.
+	sameImage := demoImage(t, t.TempDir())
+	e.must(e.buildArgs("--image", short+"="+imageA, "--image", ref+"="+sameImage)...)
 }
 
 func TestBuildDuplicateImageRefAcrossKitFile(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
@@ -530,6 +531,7 @@ func (s kitSpec) options() (build.Options, error) {
 		return opts, err
 	}
 	opts.Images = images
+	opts.CheckImages = checkImageTargets
 	if s.Expires != "" {
 		d, err := parseDuration(s.Expires)
 		if err != nil {
@@ -576,10 +578,11 @@ func (s kitSpec) checkRemovalFlags() error {
 // parseImages splits each REF=PATH and checks every reference with the
 // parser that `stella ouk mirror` applies at the site, so a reference the
 // mirror would reject stops the build. It also rejects two references that
-// the mirror would push to the same repository and tag, since the mirror
-// drops the registry host and the last push would win. The target is the
-// one mirror.ImageTarget returns, so a reference with a tag and a digest
-// counts by its tag, which mirror pushes to.
+// the mirror would push to the same repository and tag when both name
+// different digests, before the build does any work. The target is the one
+// mirror.ImageTarget returns, so a reference with a tag and a digest counts
+// by its tag, which mirror pushes to. checkImageTargets compares the
+// loaded digests of the other pairs.
 func parseImages(specs []string) ([]build.Image, error) {
 	var images []build.Image
 	byTarget := map[string]string{}
@@ -597,18 +600,14 @@ func parseImages(specs []string) ([]build.Image, error) {
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
-		target := ""
-		switch {
-		case tag != "":
-			target = repository + ":" + tag
-		case parsed.ValidateReferenceAsDigest() == nil:
-			target = repository + "@" + parsed.Reference
+		for _, prev := range images {
+			if prev.Ref == ref {
+				return nil, usagef("image reference %q is given twice; give each reference once", ref)
+			}
 		}
-		if target != "" {
-			if prev, dup := byTarget[target]; dup {
-				if prev == ref {
-					return nil, usagef("image reference %q is given twice; give each reference once", ref)
-				}
+		if tag != "" && parsed.ValidateReferenceAsDigest() == nil {
+			target := repository + ":" + tag
+			if prev, dup := byTarget[target]; dup && !strings.HasSuffix(prev, "@"+parsed.Reference) {
 				return nil, usagef("image references %q and %q both mirror to %s, so one would overwrite the other; "+
 					"give each image its own repository or tag", prev, ref, target)
 			}
@@ -617,6 +616,18 @@ func parseImages(specs []string) ([]build.Image, error) {
 		images = append(images, build.Image{Ref: ref, Path: path})
 	}
 	return images, nil
+}
+
+// checkImageTargets rejects two loaded images that the mirror would push to
+// the same repository and tag with different digests. The same image under
+// two such references is accepted, since both pushes leave the tag on it.
+func checkImageTargets(children []ocispec.Descriptor) error {
+	err := mirror.CheckTargetCollisions(children)
+	var collision *mirror.TargetCollisionError
+	if errors.As(err, &collision) {
+		return usagef("%v; give each image its own repository or tag", collision)
+	}
+	return err
 }
 
 func parseFeed(s string) (vulndb.Feed, error) {

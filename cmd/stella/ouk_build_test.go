@@ -1,9 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/oci"
 )
 
 func TestParseSequence(t *testing.T) {
@@ -56,12 +62,15 @@ func TestParseImagesMirrorTargets(t *testing.T) {
 		{"tag and digest on other hosts",
 			[]string{"a.example.test/stella-ops/scanner:0.1.0" + digestA, "b.example.test/stella-ops/scanner:0.1.0" + digestB},
 			"stella-ops/scanner:0.1.0"},
+		{"tag and same digest on other hosts",
+			[]string{"a.example.test/stella-ops/scanner:0.1.0" + digestA, "b.example.test/stella-ops/scanner:0.1.0" + digestA},
+			""},
+		// Without two digests the collision depends on the loaded images,
+		// which checkImageTargets compares.
 		{"two-part and full reference",
-			[]string{"stella-ops/scanner:0.1.0", "registry.example.test/stella-ops/scanner:0.1.0"},
-			"stella-ops/scanner:0.1.0"},
+			[]string{"stella-ops/scanner:0.1.0", "registry.example.test/stella-ops/scanner:0.1.0"}, ""},
 		{"tag and digest beside tag only",
-			[]string{"a.example.test/stella-ops/scanner:0.1.0" + digestA, "b.example.test/stella-ops/scanner:0.1.0"},
-			"stella-ops/scanner:0.1.0"},
+			[]string{"a.example.test/stella-ops/scanner:0.1.0" + digestA, "b.example.test/stella-ops/scanner:0.1.0"}, ""},
 		{"two-part references of other repositories",
 			[]string{"stella-ops/scanner:0.1.0", "other/scanner:0.1.0"}, ""},
 		{"digests only", []string{"a.example.test/stella-ops/scanner" + digestA, "b.example.test/stella-ops/scanner" + digestB}, ""},
@@ -82,5 +91,26 @@ func TestParseImagesMirrorTargets(t *testing.T) {
 				t.Errorf("parseImages(%q): %v, want a collision on %s", tc.refs, err, tc.collision)
 			}
 		})
+	}
+}
+
+func TestCheckImageTargetsByDigest(t *testing.T) {
+	image := func(ref string, hex byte) ocispec.Descriptor {
+		return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex,
+			Digest:      digest.Digest("sha256:" + strings.Repeat(string(hex), 64)),
+			Annotations: map[string]string{oci.AnnotationRole: oci.RoleImage, oci.AnnotationImageRef: ref}}
+	}
+	same := []ocispec.Descriptor{image("stella-ops/scanner:0.1.0", 'a'), image("registry.example.test/stella-ops/scanner:0.1.0", 'a')}
+	if err := checkImageTargets(same); err != nil {
+		t.Errorf("checkImageTargets with one digest under two references: %v, want nil", err)
+	}
+	other := []ocispec.Descriptor{image("stella-ops/scanner:0.1.0", 'a'), image("registry.example.test/stella-ops/scanner:0.1.0", 'b')}
+	err := checkImageTargets(other)
+	if err == nil || !strings.Contains(err.Error(), "both mirror to stella-ops/scanner:0.1.0") {
+		t.Errorf("checkImageTargets with two digests: %v, want a collision on stella-ops/scanner:0.1.0", err)
+	}
+	var usage usageError
+	if !errors.As(err, &usage) {
+		t.Errorf("checkImageTargets error %T, want a usage error (exit code 2)", err)
 	}
 }

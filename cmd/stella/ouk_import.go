@@ -260,6 +260,7 @@ func (o *importOptions) importRegistry(cmd *cobra.Command, log *slog.Logger, ref
 	}
 	opts.Registry = repo.Reference.Registry + "/" + repo.Reference.Repository
 	opts.SignatureLookup = src.SignatureLookup
+	opts.OtherReferrers = src.OtherReferrers
 	return importer.ImportFrom(cmd.Context(), src.Storage(), src.Index, opts)
 }
 

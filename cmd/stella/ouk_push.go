@@ -21,9 +21,10 @@ import (
 )
 
 type pushOptions struct {
-	reg    registryFlags
-	noSBOM bool
-	out    outputFlag
+	reg           registryFlags
+	noSBOM        bool
+	allowUnsigned bool
+	out           outputFlag
 }
 
 func newPushCommand(g *globalOptions) *cobra.Command {
@@ -40,7 +41,10 @@ referrers: through the referrers API where the registry offers it, else
 through the sha256-<hex> tag that oras, cosign and regctl read. A delta goes
 only into a repository that holds its base kit, and its delta manifest is
 not pushed: the repository then holds the complete kit. Blobs the registry
-holds already are not sent again, so an interrupted push resumes.`,
+holds already are not sent again, so an interrupted push resumes.
+
+A kit that carries no signature is rejected with exit code 3 before the tag
+is set, unless --allow-unsigned is given.`,
 		Example: `  stella ouk push kit.tar.zst registry.intranet/stella-ops/ouk:2026.12.04
   stella ouk push active registry.intranet/stella-ops/ouk:latest
   echo "$PASS" | stella ouk push -u ci --password-stdin kit.tar.zst registry.intranet/ouk:v1`,
@@ -50,6 +54,8 @@ holds already are not sent again, so an interrupted push resumes.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.noSBOM, "no-sbom-referrer", false, "do not attach the SBOM as a referrer of the bundle index")
+	cmd.Flags().BoolVar(&o.allowUnsigned, "allow-unsigned", false,
+		"push a kit that carries no signature, which importers reject unless they skip the check")
 	o.reg.register(cmd)
 	o.out.register(cmd)
 	return cmd
@@ -79,7 +85,7 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 	if err != nil {
 		return err
 	}
-	opts := mirror.PushOptions{Logger: log, SkipSBOMReferrer: o.noSBOM}
+	opts := mirror.PushOptions{Logger: log, SkipSBOMReferrer: o.noSBOM, AllowUnsigned: o.allowUnsigned}
 
 	var res *mirror.PushResult
 	switch info, statErr := os.Stat(kit); {

@@ -197,6 +197,11 @@ func (r *registryFlags) webUnauthorizedHint(status *mirror.StatusError) string {
 	case status.User != "":
 		return fmt.Sprintf("; %s rejected the credentials for user %s from %s; check the user name and the password",
 			host, status.User, source)
+	case redirectedToPlainHTTP(status):
+		return fmt.Sprintf("; the download was redirected from https:// to http://%s, which requires credentials, and "+
+			"stella never sends credentials over plain HTTP after such a redirect, because the password would cross "+
+			"the network unencrypted; have the server redirect to an https:// address, or copy the kit to this "+
+			"host and import it from there", host)
 	case redirected(status):
 		return fmt.Sprintf("; the download was redirected to %s://%s, which requires credentials, and stella sends "+
 			"credentials only to the scheme and host of the URL given (%s); give the URL of the redirect target "+
@@ -225,6 +230,13 @@ func redirected(status *mirror.StatusError) bool {
 		return false
 	}
 	return !strings.EqualFold(source.Host, status.Host) || !strings.EqualFold(source.Scheme, status.Scheme)
+}
+
+// redirectedToPlainHTTP reports whether the download of an https:// URL
+// was redirected to an http:// address, which then sent the status.
+func redirectedToPlainHTTP(status *mirror.StatusError) bool {
+	source, err := url.Parse(status.URL)
+	return err == nil && strings.EqualFold(source.Scheme, "https") && strings.EqualFold(status.Scheme, "http")
 }
 
 // credentialSource names where the credentials for the named host come

@@ -183,6 +183,11 @@ func TestExplainWebUnauthorized(t *testing.T) {
 			mirror.StatusError{Scheme: "https", Host: "cdn.files.test", Challenges: []string{"Basic"}},
 			[]string{"redirected to https://cdn.files.test", "only to the scheme and host of the URL given"},
 			[]string{"rejected"}},
+		// Advising the http:// URL would send the password unencrypted.
+		{"redirect to plain HTTP", registryFlags{username: "op", host: "files.test:8443"},
+			mirror.StatusError{Scheme: "http", Host: "files.test:8081", Challenges: []string{"Basic"}},
+			[]string{"redirected from https:// to http://files.test:8081", "never sends credentials over plain HTTP"},
+			[]string{"give the URL of the redirect target", "rejected"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status := tc.status

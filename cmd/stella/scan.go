@@ -863,6 +863,11 @@ func parseSBOM(ctx context.Context, path string) (format string, pkgs []sbom.Pac
 		r = &hookedReader{r: f, hook: func() { whileReadingSBOM(ctx) }}
 	}
 	format, pkgs, err = sbom.ParseContext(ctx, r)
+	if errors.Is(err, errdef.ErrSizeExceedsLimit) {
+		// The SBOM is the caller's input, not a kit, so a size over the
+		// limit exits with the usage code, not with "kit rejected".
+		return "", nil, usagef("reading %s: %v", path, err)
+	}
 	if err != nil {
 		return "", nil, fmt.Errorf("reading %s: %w", path, err)
 	}

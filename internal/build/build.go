@@ -52,6 +52,11 @@ type Options struct {
 	// Base is set, the base kit's images are carried over unless
 	// DropBaseImages is set.
 	Images []Image
+	// CheckImages, when set, is called with the bundle children of the
+	// given images once they are loaded, before the kit is written, and
+	// its error stops the build. The CLI passes the mirror's target
+	// collision check, which needs the digests of the images.
+	CheckImages func([]ocispec.Descriptor) error
 	// DropBaseImages leaves out the base kit's images when Images is
 	// empty, so the new kit carries no image.
 	DropBaseImages bool

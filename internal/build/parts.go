@@ -102,6 +102,11 @@ func (b *builder) addImages(ctx context.Context) ([]ocispec.Descriptor, error) {
 		out = append(out, child)
 		b.opts.Logger.Info("image added", "ref", img.Ref, "digest", desc.Digest)
 	}
+	if b.opts.CheckImages != nil {
+		if err := b.opts.CheckImages(out); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

@@ -43,10 +43,27 @@ func (d *document) readAll() ([]byte, error) {
 	return d.read(d.start, d.end)
 }
 
+// ErrChanged is returned when an SBOM file ends before the size it had
+// when the parse opened it, because it was rewritten or truncated while
+// it was read.
+var ErrChanged = errors.New("SBOM changed while it was read")
+
+// changedError returns the error for a document that ended at the offset
+// at, before its end.
+func (d *document) changedError(at int64) error {
+	return fmt.Errorf("the file ends at byte %d, but it had %d bytes when the scan opened it, so it was rewritten "+
+		"or truncated while it was read; scan it again once the tool that writes it has finished: %w",
+		at-d.start, d.end-d.start, ErrChanged)
+}
+
 // read returns a copy of the bytes from the offset from to the offset to.
 func (d *document) read(from, to int64) ([]byte, error) {
 	buf := make([]byte, to-from)
-	if _, err := d.src.ReadAt(buf, from); err != nil && !(errors.Is(err, io.EOF) && len(buf) == 0) {
+	n, err := d.src.ReadAt(buf, from)
+	switch {
+	case n < len(buf) && (err == nil || errors.Is(err, io.EOF)):
+		return nil, d.changedError(from + int64(n))
+	case err != nil && !errors.Is(err, io.EOF):
 		return nil, fmt.Errorf("reading SBOM: %w", err)
 	}
 	return buf, nil
@@ -86,8 +103,7 @@ func (w *window) load(from, to int64) ([]byte, error) {
 	w.buf, w.base = w.buf[:carried+n], from
 	if int64(len(w.buf)) < to-from {
 		if err == nil || errors.Is(err, io.EOF) {
-			// The file is shorter than when it was opened.
-			err = io.ErrUnexpectedEOF
+			return nil, w.doc.changedError(from + int64(len(w.buf)))
 		}
 		return nil, fmt.Errorf("reading SBOM: %w", err)
 	}

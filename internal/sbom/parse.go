@@ -18,8 +18,10 @@ import (
 )
 
 // MaxSBOMSize is the largest SBOM Parse reads, 256 MiB. SBOMs of large
-// container images run to tens of MiB, so this leaves room while bounding
-// memory, because the whole document is held in memory while it is parsed.
+// container images run to tens of MiB, so this leaves room. A regular file
+// is parsed a few MiB at a time, but a reader that is not one, and a
+// document that fails to parse, are held in memory whole, so the limit
+// bounds that memory.
 const MaxSBOMSize = 256 << 20
 
 // readChunkSize is the maximum size of one read of an SBOM that is not a
@@ -165,7 +167,8 @@ func openDocument(ctx context.Context, r io.Reader) (*document, error) {
 			}
 			// NOTE: a file that is rewritten during the parse may be
 			// read differently by the two passes. One that shrinks
-			// fails with io.ErrUnexpectedEOF.
+			// fails with ErrChanged, but one that changes without
+			// shrinking is not detected.
 			doc = &document{src: f, start: at, end: max(at, info.Size())}
 		}
 	}
@@ -177,8 +180,8 @@ func openDocument(ctx context.Context, r io.Reader) (*document, error) {
 		doc = &document{src: bytes.NewReader(raw), end: int64(len(raw))}
 	}
 	if doc.end-doc.start > MaxSBOMSize {
-		return nil, fmt.Errorf("SBOM is larger than %d bytes; split it or scan the image directly: %w",
-			MaxSBOMSize, errdef.ErrSizeExceedsLimit)
+		return nil, fmt.Errorf("SBOM is larger than %d bytes (256 MiB), the maximum stella reads; split it into "+
+			"smaller SBOMs, such as one per image or application, and scan each: %w", MaxSBOMSize, errdef.ErrSizeExceedsLimit)
 	}
 	if doc.end-doc.start >= 3 {
 		mark, err := doc.read(doc.start, doc.start+3)

@@ -1,0 +1,66 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content/memory"
+	"oras.land/oras-go/v2/registry/remote"
+
+	internalerrdef "stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+)
+
+func imageChild(ref string, hex byte) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex,
+		Digest:      digest.Digest("sha256:" + strings.Repeat(string(hex), 64)),
+		Annotations: map[string]string{oci.AnnotationRole: oci.RoleImage, oci.AnnotationImageRef: ref}}
+}
+
+// A kit built before two-part references were read as Docker reads them
+// can carry two images that now go to one tag.
+func TestMirrorRejectsTargetCollision(t *testing.T) {
+	bundle := ocispec.Index{Manifests: []ocispec.Descriptor{
+		imageChild("registry.example.test/stella-ops/scanner:0.1.0", 'a'),
+		imageChild("stella-ops/scanner:0.1.0", 'b'),
+	}}
+	for _, dryRun := range []bool{true, false} {
+		pushed := false
+		opts := MirrorOptions{DryRun: dryRun}
+		opts.Repository = func(string) (*remote.Repository, error) {
+			pushed = true
+			return nil, errors.New("no registry in this test")
+		}
+		images, err := MirrorImages(context.Background(), memory.New(), bundle, "reg.example.test/site/", opts)
+		if err == nil {
+			t.Fatalf("dry run %v: MirrorImages accepted two images on one tag", dryRun)
+		}
+		for _, want := range []string{`"registry.example.test/stella-ops/scanner:0.1.0"`, `"stella-ops/scanner:0.1.0"`,
+			"reg.example.test/site/stella-ops/scanner:0.1.0", "sha256:aaaa", "sha256:bbbb", "stella ouk build"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("dry run %v: error %q does not contain %s", dryRun, err, want)
+			}
+		}
+		if !errors.Is(err, internalerrdef.ErrInvalidKit) {
+			t.Errorf("dry run %v: error %v is not ErrInvalidKit", dryRun, err)
+		}
+		if len(images) != 0 || pushed {
+			t.Errorf("dry run %v: %d images listed, repository opened %v; want nothing", dryRun, len(images), pushed)
+		}
+	}
+}
+
+func TestTargetCollisionSameDigest(t *testing.T) {
+	same := []ocispec.Descriptor{
+		imageChild("registry.example.test/stella-ops/scanner:0.1.0", 'a'),
+		imageChild("stella-ops/scanner:0.1.0", 'a'),
+		imageChild("other.example.test/stella-ops/scanner", 'b'),
+	}
+	if err := CheckTargetCollisions(same); err != nil {
+		t.Errorf("CheckTargetCollisions with one digest per tag: %v, want nil", err)
+	}
+}
