@@ -279,8 +279,7 @@ func topLevelValues(doc *document, members []member) (map[string][]byte, error) 
 	values := map[string][]byte{}
 	last := map[string]member{}
 	for _, m := range members {
-		switch m.name {
-		case "spdxVersion", "@context", "bomFormat", "specVersion":
+		if slices.Contains(formatProbeNames, m.name) {
 			last[m.name] = m
 		}
 	}
