@@ -229,6 +229,9 @@ func scanTopLevel(ctx context.Context, doc *document) (topLevel, error) {
 	}
 
 	for c != '}' {
+		if err := ctx.Err(); err != nil {
+			return topLevel{}, err
+		}
 		m, read, err := scanMember(ctx, w, at, &top.overflow)
 		if err != nil {
 			return topLevel{}, err

@@ -3,6 +3,7 @@ package sbom
 import (
 	"bytes"
 	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"testing"
@@ -89,5 +90,36 @@ func TestParseRejectsInvalidUnreadMember(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "not valid JSON") {
 			t.Errorf("member %s: error %v, want an invalid JSON error", member, err)
 		}
+	}
+}
+
+// countingReaderAt counts the bytes read from r.
+type countingReaderAt struct {
+	r    *bytes.Reader
+	read int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.read += int64(n)
+	return n, err
+}
+
+// TestParseContextStopsBetweenMembers checks that a cancelled context
+// stops the scan of top-level members that are not arrays within a
+// window. The windows read 256 bytes at a time.
+func TestParseContextStopsBetweenMembers(t *testing.T) {
+	defer func(chunk int64) { windowChunk = chunk }(windowChunk)
+	windowChunk = 256
+	raw := tinyMembersDocument(64<<10, "")
+	src := &countingReaderAt{r: bytes.NewReader(raw)}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := parseDocument(ctx, &document{src: src, end: int64(len(raw))})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
+	}
+	if limit := 2 * windowChunk; src.read > limit {
+		t.Errorf("read %d bytes of a %d-byte document after the cancel, want at most %d", src.read, len(raw), limit)
 	}
 }
