@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strconv"
 )
 
@@ -29,6 +30,15 @@ const maxNestingDepth = 10000
 // windowChunk is the minimum size of a read into a window. Tests lower it
 // to make windows reload often.
 var windowChunk int64 = 4 << 20
+
+// fileReader is the part of *os.File that openDocument uses to read a
+// regular file where it lies. Tests pass a type that wraps an *os.File
+// to run code in its reads.
+type fileReader interface {
+	io.ReaderAt
+	io.Seeker
+	Stat() (fs.FileInfo, error)
+}
 
 // document is an SBOM being parsed, read from src by offset.
 type document struct {
