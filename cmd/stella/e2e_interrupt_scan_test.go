@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -59,6 +61,31 @@ func quotaCount(t *testing.T, e *env) int64 {
 		t.Fatalf("quota status: %v\n%s", err, out)
 	}
 	return st.Count
+}
+
+// TestSBOMHookReadsFileInPlace checks that the hook of whileReadingSBOM
+// runs in a ReadAt of the SBOM file, which only the path that reads a file
+// in place calls. A hook that hid the *os.File would make the parser read
+// the SBOM into memory, and TestInterruptWhileParsingSBOM would then not
+// interrupt the path that the stella binary runs.
+func TestSBOMHookReadsFileInPlace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sbom.spdx.json")
+	if err := os.WriteFile(path, []byte(`{"spdxVersion":"SPDX-2.3","packages":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { whileReadingSBOM = nil }()
+	var stack string
+	whileReadingSBOM = func(context.Context) { stack = string(debug.Stack()) }
+
+	if _, _, err := parseSBOM(context.Background(), path); err != nil {
+		t.Fatal(err)
+	}
+	if stack == "" {
+		t.Fatal("the hook did not run")
+	}
+	if !strings.Contains(stack, ".ReadAt(") {
+		t.Errorf("the hook ran outside a ReadAt call:\n%s", stack)
+	}
 }
 
 // TestInterruptWhileParsingSBOM checks that SIGINT or SIGTERM stops a scan

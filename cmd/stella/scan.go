@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -860,7 +861,7 @@ func parseSBOM(ctx context.Context, path string) (format string, pkgs []sbom.Pac
 	defer f.Close()
 	var r io.Reader = f
 	if whileReadingSBOM != nil {
-		r = &hookedReader{r: f, hook: func() { whileReadingSBOM(ctx) }}
+		r = &hookedFile{File: f, hook: func() { whileReadingSBOM(ctx) }}
 	}
 	format, pkgs, err = sbom.ParseContext(ctx, r)
 	if errors.Is(err, errdef.ErrSizeExceedsLimit) {
@@ -874,18 +875,30 @@ func parseSBOM(ctx context.Context, path string) (format string, pkgs []sbom.Pac
 	return format, pkgs, nil
 }
 
-// hookedReader runs hook before its first read of r.
-type hookedReader struct {
-	r    io.Reader
+// hookedFile is an SBOM file that runs hook before its first read. It
+// keeps the Stat, Seek and ReadAt methods of the *os.File, so that
+// sbom.ParseContext reads it in place, as it reads the file in the stella
+// binary.
+type hookedFile struct {
+	*os.File
 	hook func()
 }
 
-func (h *hookedReader) Read(p []byte) (int, error) {
+func (h *hookedFile) runHook() {
 	if h.hook != nil {
 		h.hook()
 		h.hook = nil
 	}
-	return h.r.Read(p)
+}
+
+func (h *hookedFile) Read(p []byte) (int, error) {
+	h.runHook()
+	return h.File.Read(p)
+}
+
+func (h *hookedFile) ReadAt(p []byte, off int64) (int, error) {
+	h.runHook()
+	return h.File.ReadAt(p, off)
 }
 
 // reportChunkSize is the most that one write of a scan report writes, so

@@ -33,9 +33,6 @@ const (
 // out by the lock of the store that backs the kv.Store.
 var storeMu sync.Mutex
 
-// errStopScan ends a kv scan early without being an error.
-var errStopScan = errors.New("stop scan")
-
 // ErrReadOnly is returned by Record on a Quota whose store cannot be
 // written (Options.ReadOnly). The scan is not counted.
 var ErrReadOnly = errors.New("quota store is read-only")
@@ -330,19 +327,20 @@ func (q *Quota) readCount(key []byte) (count int64, damagedLength int, err error
 
 // pruneOldDays adds to b the deletion of every counter of a day before
 // today minus keepDays, and of every key under day/ whose day does not
-// parse, which no Record writes. Keys sort by day, so the scan stops at
-// the first valid day that is kept.
+// parse, which no Record writes. The scan reads every key under day/,
+// kept counters included, because an invalid day such as 2099-13-45 or
+// zzzz sorts after the valid days.
 func (q *Quota) pruneOldDays(b kv.Batch, now time.Time) error {
 	cutoff := now.AddDate(0, 0, -keepDays).Format(dayFormat)
 	var stale [][]byte
 	err := q.store.Scan([]byte(dayPrefix), func(key, _ []byte) error {
 		if day, ok := counterDay(key); ok && day >= cutoff {
-			return errStopScan
+			return nil
 		}
 		stale = append(stale, append([]byte(nil), key...))
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStopScan) {
+	if err != nil {
 		return fmt.Errorf("scanning counters: %w", err)
 	}
 	for _, key := range stale {

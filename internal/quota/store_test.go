@@ -343,6 +343,30 @@ func TestMalformedDayKeyPruned(t *testing.T) {
 	}
 }
 
+// TestMalformedDayKeyAfterKeptDayPruned checks that keys whose day does
+// not parse are deleted when they sort after the days that are kept.
+func TestMalformedDayKeyAfterKeptDayPruned(t *testing.T) {
+	store := kv.NewMemory()
+	c := newClock(testNoon)
+	q := newQuota(t, store, c)
+	id := q.Identify(Token{}, nil)
+	recordN(t, q, id, 1)
+	malformed := []string{dayPrefix + "2099-13-45/x", dayPrefix + "zzzz/x"}
+	for _, key := range malformed {
+		setKey(t, store, key, []byte("junk"))
+	}
+
+	recordN(t, q, id, 1)
+	for _, key := range malformed {
+		if _, err := store.Get([]byte(key)); !errors.Is(err, errdef.ErrNotFound) {
+			t.Errorf("key %s after the next scan: err = %v, want it deleted", key, err)
+		}
+	}
+	if _, err := store.Get(counterKey(testNoon, id.Hash())); err != nil {
+		t.Errorf("today's counter after the next scan: %v, want it kept", err)
+	}
+}
+
 func TestReadOnlyStoreCountsNothing(t *testing.T) {
 	store := kv.NewMemory()
 	c := newClock(testNoon)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strconv"
 )
 
@@ -14,8 +15,9 @@ import (
 // document and the elements of its arrays without decoding them. They
 // read the document through a window of a few MiB, so that each member or
 // element can be decoded on its own and dropped. They check the structure
-// of the top-level object and of the arrays in it, but not the values,
-// which the caller must check with encoding/json.
+// of the top-level object and of the arrays in it. They check the values
+// of only those top-level members that the caller never reads, and the
+// caller must check the others with encoding/json.
 
 // errMalformed is returned for a document whose structure is not valid
 // JSON. The caller then takes the error message from encoding/json.
@@ -28,6 +30,15 @@ const maxNestingDepth = 10000
 // windowChunk is the minimum size of a read into a window. Tests lower it
 // to make windows reload often.
 var windowChunk int64 = 4 << 20
+
+// fileReader is the part of *os.File that openDocument uses to read a
+// regular file where it lies. Tests pass a type that wraps an *os.File
+// to run code in its reads.
+type fileReader interface {
+	io.ReaderAt
+	io.Seeker
+	Stat() (fs.FileInfo, error)
+}
 
 // document is an SBOM being parsed, read from src by offset.
 type document struct {
@@ -203,6 +214,8 @@ type member struct {
 
 // topLevel is the result of scanning the top-level object of a document.
 type topLevel struct {
+	// members are the members that parseDocument reads, as memberName
+	// decides by name.
 	members []member
 	// overflow is the first number in the document that does not fit a
 	// float64, or "".
@@ -210,9 +223,18 @@ type topLevel struct {
 }
 
 // scanTopLevel returns the members of the top-level object of the
-// document, in document order. It returns errMalformed when the document
-// is not one JSON object with white space around it, or is nested deeper
-// than encoding/json accepts, and ctx's error once ctx is cancelled.
+// document that parseDocument reads, in document order. It checks that
+// the values of the other members are valid JSON and drops them, so that
+// a document of many small members does not make a list larger than
+// itself. It returns errMalformed when the document is not one JSON
+// object with white space around it, is nested deeper than encoding/json
+// accepts, or has a member that it drops with an invalid value. It
+// returns ctx's error once ctx is cancelled.
+//
+// NOTE: every occurrence of a name that is read is kept, because
+// encoding/json decodes each of them. A document that repeats such a name
+// still gets a list larger than itself: an estimated 40 bytes for each
+// 9-byte member such as ,"name":0.
 func scanTopLevel(ctx context.Context, doc *document) (topLevel, error) {
 	var top topLevel
 	w := &window{doc: doc, base: doc.start}
@@ -233,11 +255,16 @@ func scanTopLevel(ctx context.Context, doc *document) (topLevel, error) {
 	}
 
 	for c != '}' {
-		m, err := scanMember(ctx, w, at, &top.overflow)
+		if err := ctx.Err(); err != nil {
+			return topLevel{}, err
+		}
+		m, read, err := scanMember(ctx, w, at, &top.overflow)
 		if err != nil {
 			return topLevel{}, err
 		}
-		top.members = append(top.members, m)
+		if read {
+			top.members = append(top.members, m)
+		}
 		if at, err = w.skipSpace(m.end); err != nil {
 			return topLevel{}, err
 		}
@@ -266,42 +293,47 @@ func scanTopLevel(ctx context.Context, doc *document) (topLevel, error) {
 }
 
 // scanMember scans the member of the top-level object that starts at the
-// offset at. It notes the first number that does not fit a float64 in
-// overflow, if that is "".
-func scanMember(ctx context.Context, w *window, at int64, overflow *string) (member, error) {
+// offset at. It returns the member and whether parseDocument reads it. A
+// member that is not read has only its end set, and scanMember checks
+// that its value is valid JSON. It notes the first number that does not
+// fit a float64 in overflow, if that is "".
+func scanMember(ctx context.Context, w *window, at int64, overflow *string) (m member, read bool, err error) {
 	if c, err := w.byteAt(at); err != nil || c != '"' {
-		return member{}, orMalformed(err)
+		return member{}, false, orMalformed(err)
 	}
 	key, err := w.scanValue(at)
 	if err != nil {
-		return member{}, err
+		return member{}, false, err
 	}
 	quoted, err := w.load(at, key.end)
 	if err != nil {
-		return member{}, err
+		return member{}, false, err
 	}
-	var name string
-	if err := json.Unmarshal(quoted[:key.end-at], &name); err != nil {
-		return member{}, errMalformed
+	name, read, err := memberName(quoted[:key.end-at])
+	if err != nil {
+		return member{}, false, err
 	}
 
 	at, err = w.skipSpace(key.end)
 	if err != nil {
-		return member{}, err
+		return member{}, false, err
 	}
 	if c, err := w.byteAt(at); err != nil || c != ':' {
-		return member{}, orMalformed(err)
+		return member{}, false, orMalformed(err)
 	}
 	start, err := w.skipSpace(at + 1)
 	if err != nil {
-		return member{}, err
+		return member{}, false, err
 	}
 	if start == w.doc.end {
-		return member{}, errMalformed
+		return member{}, false, errMalformed
 	}
 
-	note := func(s scanned, nesting int) error {
+	note := func(value []byte, s scanned, nesting int) error {
 		if s.depth+nesting > maxNestingDepth {
+			return errMalformed
+		}
+		if !read && !json.Valid(value) {
 			return errMalformed
 		}
 		if *overflow == "" {
@@ -311,24 +343,41 @@ func scanMember(ctx context.Context, w *window, at int64, overflow *string) (mem
 	}
 	c, err := w.byteAt(start)
 	if err != nil {
-		return member{}, err
+		return member{}, false, err
 	}
 	var end int64
 	if c == '[' {
 		// An array is scanned one element at a time, so that a large
 		// one never has to fit in the window.
-		end, err = scanElements(ctx, w, start, func(_ []byte, s scanned) error { return note(s, 2) })
+		end, err = scanElements(ctx, w, start, func(element []byte, s scanned) error { return note(element, s, 2) })
 	} else {
-		var s scanned
-		if s, err = w.scanValue(start); err == nil {
-			err = note(s, 1)
-			end = s.end
-		}
+		end, err = scanWholeValue(w, start, note)
 	}
 	if err != nil {
-		return member{}, err
+		return member{}, false, err
 	}
-	return member{name: name, start: start, end: end}, nil
+	if !read {
+		return member{end: end}, false, nil
+	}
+	return member{name: name, start: start, end: end}, true, nil
+}
+
+// scanWholeValue scans the value that starts at the offset start,
+// which is not an array, passes its bytes to note and returns the offset
+// just past it.
+func scanWholeValue(w *window, start int64, note func(value []byte, s scanned, nesting int) error) (int64, error) {
+	s, err := w.scanValue(start)
+	if err != nil {
+		return 0, err
+	}
+	value, err := w.load(start, s.end)
+	if err != nil {
+		return 0, err
+	}
+	if err := note(value[:s.end-start], s, 1); err != nil {
+		return 0, err
+	}
+	return s.end, nil
 }
 
 // scanElements calls each with the bytes of every element of the JSON

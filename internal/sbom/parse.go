@@ -148,14 +148,15 @@ func parseDocument(ctx context.Context, doc *document) (format string, pkgs []Pa
 	}
 }
 
-// openDocument returns r as a document. A regular *os.File is read where
-// it lies, from its current position. Any other reader is read into
+// openDocument returns r as a document. A regular file given as an
+// *os.File or another fileReader is read where it lies, from its
+// current position. Any other reader is read into
 // memory, to its end or to one byte over MaxSBOMSize. A byte order mark
 // at the start is skipped, as tools on Windows often start a UTF-8 file
 // with one. A document over MaxSBOMSize wraps errdef.ErrSizeExceedsLimit.
 func openDocument(ctx context.Context, r io.Reader) (*document, error) {
 	var doc *document
-	if f, ok := r.(*os.File); ok {
+	if f, ok := r.(fileReader); ok {
 		info, err := f.Stat()
 		if err != nil {
 			return nil, fmt.Errorf("reading SBOM: %w", err)
@@ -282,8 +283,7 @@ func topLevelValues(doc *document, members []member) (map[string][]byte, error) 
 	values := map[string][]byte{}
 	last := map[string]member{}
 	for _, m := range members {
-		switch m.name {
-		case "spdxVersion", "@context", "bomFormat", "specVersion":
+		if slices.Contains(formatProbeNames, m.name) {
 			last[m.name] = m
 		}
 	}

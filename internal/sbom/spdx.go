@@ -21,6 +21,12 @@ var spdxDocumentTypes = map[string]reflect.Type{
 	v2_3.Version: reflect.TypeFor[v2_3.Document](),
 }
 
+// spdxExtras contains the member that the UnmarshalJSON methods of the
+// tools-golang 2.2 and 2.3 document types read besides the type's fields.
+type spdxExtras struct {
+	DocumentDescribes []common.DocElementID `json:"documentDescribes"`
+}
+
 // parseSPDX returns the format and packages of the SPDX document doc,
 // whose top level is top and whose spdxVersion is version. It
 // checks the document as tools-golang's json.Read does: every number must
@@ -57,9 +63,7 @@ func parseSPDX(ctx context.Context, doc *document, top topLevel, version string)
 	if version != v2_1.Version {
 		// The 2.2 and 2.3 document types read documentDescribes once
 		// the rest of the document is decoded.
-		var extras struct {
-			DocumentDescribes []common.DocElementID `json:"documentDescribes"`
-		}
+		var extras spdxExtras
 		e := documentDecoder{doc: reflect.ValueOf(&extras).Elem()}
 		if err := e.decodeMembers(ctx, doc, top.members); err != nil {
 			return "", nil, spdxError(err)
