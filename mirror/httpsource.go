@@ -201,11 +201,6 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
-// Temporary reports whether the status is worth another attempt.
-func (e *StatusError) Temporary() bool {
-	return e.Code == http.StatusRequestTimeout || e.Code == http.StatusTooManyRequests || e.Code >= 500
-}
-
 // Read reads from the body and resumes with a Range request after a cut.
 func (r *HTTPReader) Read(p []byte) (int, error) {
 	for {

@@ -320,3 +320,25 @@ func TestHTTPReaderResumesGzipEncodedFile(t *testing.T) {
 		}
 	}
 }
+
+// A server error is retried by the client's transport, so OpenHTTP must
+// not run those retries again: a server that fails every request gets the
+// transport's tries once, not once per attempt of OpenHTTP.
+func TestHTTPReaderServerErrorTriedOnce(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer srv.Close()
+	c := fastRetryClient(t, strings.TrimPrefix(srv.URL, "http://"))
+	_, err := OpenHTTP(testContext(t), c.HTTP, srv.URL+"/kit.tar", nil)
+	var status *StatusError
+	if !errors.As(err, &status) || status.Code != http.StatusBadGateway {
+		t.Fatalf("OpenHTTP error = %v, want the 502 status", err)
+	}
+	// fastPolicy allows 6 retries: 7 requests.
+	if n := requests.Load(); n != 7 {
+		t.Errorf("server got %d requests, want 7 (one request and the transport's 6 retries)", n)
+	}
+}

@@ -18,8 +18,9 @@ import (
 const Attempts = 6
 
 // isTransient reports whether err is worth another attempt: a connection
-// cut, a timeout, or a 408, 429 or 5xx response that outlived the retries of
-// the round tripper. A 429 or 503 with Retry-After is worth one only when
+// cut, a timeout, or a 408, 429 or 5xx response of a registry that outlived
+// the retries of the round tripper. Such a response of a web server is not,
+// because a download repeats only the one request. A 429 or 503 with Retry-After is worth one only when
 // the round tripper could not retry the request itself (see
 // RetryAfterError.Temporary). A failure to read the local kit file, such
 // as a truncated one, is not transient.
@@ -38,7 +39,9 @@ func isTransient(err error) bool {
 	}
 	var statusErr *StatusError
 	if errors.As(err, &statusErr) {
-		return statusErr.Temporary()
+		// The transport of NewClient has retried a 408, 429 or 5xx
+		// already, and another round would multiply its requests.
+		return false
 	}
 	var retryAfterErr *RetryAfterError
 	if errors.As(err, &retryAfterErr) {
