@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -29,11 +30,19 @@ func TestPushInterruptedDuringTagPut(t *testing.T) {
 				next.ServeHTTP(w, r)
 				return
 			}
-			// The body has arrived: cancel, as Ctrl-C does, and apply
-			// the request only after stella has read the tag back.
+			// Read the whole body first, then cancel, as Ctrl-C does, and
+			// apply the request only after stella has read the tag back.
+			// The request then no longer depends on the client's connection,
+			// which the cancel closes.
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				t.Errorf("reading the held tag request: %v", err)
+			}
 			cancel()
 			<-release
-			next.ServeHTTP(w, r)
+			held := r.Clone(context.WithoutCancel(r.Context()))
+			held.Body = io.NopCloser(bytes.NewReader(body))
+			next.ServeHTTP(w, held)
 			close(applied)
 		})
 	})
