@@ -83,3 +83,16 @@ func TestMirrorInvalidImageRefRejected(t *testing.T) {
 		}
 	}
 }
+
+func TestMirrorDryRunShowsSource(t *testing.T) {
+	e := newEnv(t)
+	image, digests := registryDemoImage(t, e.dir)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--image", "stella-ops/scanner:0.1.0="+image)
+	e.must("ouk", "import", "--key", e.pub, kit)
+
+	out := e.must("ouk", "mirror", "--dry-run", "--key", e.pub, "--to", "127.0.0.1:9/site")
+	want := "would push  127.0.0.1:9/site/stella-ops/scanner:0.1.0@" + digests["index"] + " (from stella-ops/scanner:0.1.0)"
+	if !strings.Contains(out, want) {
+		t.Errorf("mirror --dry-run output lacks %q:\n%s", want, out)
+	}
+}
