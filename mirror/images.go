@@ -127,6 +127,9 @@ func MirrorImages(ctx context.Context, src content.ReadOnlyStorage, bundle ocisp
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := checkImageReferences(bundle.Manifests); err != nil {
+		return nil, err
+	}
 	if err := checkMirrorCollisions(bundle.Manifests, target); err != nil {
 		return nil, err
 	}
@@ -155,6 +158,24 @@ func MirrorImages(ctx context.Context, src content.ReadOnlyStorage, bundle ocisp
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// checkImageReferences rejects a kit with an image reference that mirror
+// cannot map to a target, before anything is pushed. Build rejects such a
+// reference, so the kit was edited by hand or written by another tool.
+func checkImageReferences(children []ocispec.Descriptor) error {
+	for _, child := range children {
+		if child.Annotations[oci.AnnotationRole] != oci.RoleImage {
+			continue
+		}
+		ref := child.Annotations[oci.AnnotationImageRef]
+		if _, _, err := ImageTarget(ref); err != nil {
+			return fmt.Errorf("%v in the kit, so mirror cannot name its target and pushed nothing. Build the kit again with "+
+				"`stella ouk build` and a valid reference, such as registry.example/stella-ops/scanner:0.1.0, "+
+				"or copy image %s by hand: %w", err, child.Digest, internalerrdef.ErrInvalidKit)
+		}
+	}
+	return nil
 }
 
 // checkMirrorCollisions rejects a kit with two images that would go to one

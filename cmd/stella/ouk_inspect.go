@@ -21,6 +21,7 @@ import (
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/mirror"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
 	"stella-ops.org/ouk/oci/layout"
@@ -194,11 +195,24 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	if err := inspectContents(ctx, k, store, rep); err != nil {
 		return err
 	}
+	warnInvalidImageRefs(g.logger(cmd.ErrOrStderr()), rep.Images)
 	if o.out.json() {
 		return writeJSON(cmd.OutOrStdout(), rep)
 	}
 	printInspect(cmd.OutOrStdout(), rep)
 	return nil
+}
+
+// warnInvalidImageRefs logs a warning for each image reference that
+// `stella ouk mirror` rejects, so that a hand-edited kit is found before
+// its first mirror.
+func warnInvalidImageRefs(log *slog.Logger, images []imageSizeInfo) {
+	for _, img := range images {
+		if _, _, err := mirror.ImageTarget(img.Ref); err != nil {
+			log.Warn("invalid image reference, which `stella ouk mirror` rejects. Build the kit again with a valid reference",
+				"reference", img.Ref, "digest", img.Digest, "error", err)
+		}
+	}
 }
 
 // inspectKeys loads the keys given with --key and those of the store's keys

@@ -171,7 +171,7 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 	for _, img := range images {
 		switch img.Status {
 		case mirror.StatusPlanned:
-			fmt.Fprintf(w, "would push  %s\n", withDigest(img.Target, img.Digest))
+			fmt.Fprintf(w, "would push  %s (from %s)\n", withDigest(img.Target, img.Digest), img.Source)
 		case mirror.StatusPresent:
 			fmt.Fprintf(w, "present     %s\n", withDigest(img.Target, img.Digest))
 		case mirror.StatusPushed:

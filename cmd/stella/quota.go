@@ -95,7 +95,12 @@ func newQuotaStatusCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			q, id, err := qf.identify(store, dir, log, cmd.ErrOrStderr())
+			warnings := cmd.ErrOrStderr()
+			if g.quiet {
+				// The JSON output still lists the damaged entries.
+				warnings = io.Discard
+			}
+			q, id, err := qf.identify(store, dir, log, warnings)
 			if err != nil {
 				return err
 			}
@@ -103,7 +108,7 @@ func newQuotaStatusCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("reading quota: %w", err)
 			}
-			warnQuotaDamaged(cmd.ErrOrStderr(), st.Damaged)
+			warnQuotaDamaged(warnings, st.Damaged)
 			if out.json() {
 				return writeJSON(cmd.OutOrStdout(), st)
 			}

@@ -143,9 +143,11 @@ its CVSS v2.0 vector. CVSS v4.0 vectors are not scored. --sort severity
 lists the highest rating and score first.
 
 Scans count against a daily fair-use quota. Over the limit a scan is slowed
-down, never refused; see stella quota status. An SBOM that lists no packages
-prints a warning and does not count. A scan of a store that this user cannot
-write, such as one on a read-only mount, prints a warning and does not count.`,
+down by default, never rejected. The setting quota.slowdownFraction in
+<store>/config.yaml sets the delay, and 0 turns it off. See stella quota
+status. An SBOM that lists no packages prints a warning and does not
+count. A scan of a store that this user cannot write, such as one on a
+read-only mount, prints a warning and does not count.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.validate(); err != nil {
