@@ -877,10 +877,9 @@ func parseSBOM(ctx context.Context, path string) (format string, pkgs []sbom.Pac
 	return format, pkgs, nil
 }
 
-// hookedFile is an SBOM file that runs hook before its first read. It
-// keeps the Stat, Seek and ReadAt methods of the *os.File, so that
-// sbom.ParseContext reads it in place, as it reads the file in the stella
-// binary.
+// hookedFile is an SBOM file that runs hook before its first Read or
+// ReadAt. It embeds the *os.File, so sbom.ParseContext still finds its Stat
+// and Seek methods and reads the file in place, as in the stella binary.
 type hookedFile struct {
 	*os.File
 	hook func()
@@ -903,8 +902,8 @@ func (h *hookedFile) ReadAt(p []byte, off int64) (int, error) {
 	return h.File.ReadAt(p, off)
 }
 
-// reportChunkSize is the most that one write of a scan report writes, so
-// that an interrupt stops the output of a large report soon.
+// reportChunkSize is the maximum number of bytes in one write of a scan
+// report, so that an interrupt stops the output of a large report soon.
 const reportChunkSize = 64 << 10
 
 // writeScanReport renders rep as JSON or text and writes it to w in

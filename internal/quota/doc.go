@@ -19,8 +19,9 @@
 //
 // The identity hash is the hex SHA-256 of the salt, the mode and either the
 // token's tid claim or, for anonymous scans, a fixed value, so raw token IDs
-// are never stored and all anonymous scans of a store share one counter. Record deletes the counters of days more
-// than 7 days before today in the batch that increments today's counter.
+// are never stored and all anonymous scans of a store share one counter.
+// Record deletes the counters of days more than 7 days before today in the
+// batch that increments today's counter.
 //
 // Concurrency: Record runs its read, increment and prune under a mutex shared
 // by every Quota in the process and commits one synced batch. Separate
