@@ -845,12 +845,12 @@ func purlHasVersion(purl string) bool {
 
 // whileReadingSBOM, when not nil, runs in the first read of the SBOM file
 // of a scan. End-to-end tests set it to hold a scan while it parses its
-// SBOM; the stella binary leaves it nil.
+// SBOM, and the stella binary leaves it nil.
 var whileReadingSBOM func(ctx context.Context)
 
 // beforeScanReport, when not nil, runs once the report of a scan is
 // rendered and before it is written. End-to-end tests set it to hold a
-// scan there; the stella binary leaves it nil.
+// scan there, and the stella binary leaves it nil.
 var beforeScanReport func(ctx context.Context)
 
 // parseSBOM reads the SBOM at path as sbom.ParseFile does, and stops with

@@ -3,7 +3,7 @@
 // raises the limit to its tier claim, 333 for the free tier. The token is an
 // ES256 JWT verified with the keys of token issuers, which the CLI reads from
 // the store's keys/quota folder, apart from the keys that verify kits. A scan
-// is never refused. From 200 scans, or from 90 % of the limit, each scan
+// is never rejected. From 200 scans, or from 90 % of the limit, each scan
 // returns a reminder line, and over the limit the caller delays each scan by
 // about 10 % of its own duration.
 //
