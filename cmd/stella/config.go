@@ -35,8 +35,8 @@ type config struct {
 	Quota *quotaSettings `json:"quota,omitempty"`
 	// path is the file the settings came from, for messages.
 	path string
-	// warning is one line saying why the settings file exists but could
-	// not be read, so that the defaults apply, or empty.
+	// warning is a one-line message with the reason that the settings
+	// file exists but could not be read, so the defaults apply, or empty.
 	warning string
 }
 
@@ -71,7 +71,7 @@ func loadConfig(storeDir string) (config, error) {
 	}
 	if err != nil {
 		// The file contains only quota settings, and a scan is never
-		// refused over the quota, so a user who may not read the file
+		// rejected over the quota, so a user who may not read the file
 		// still scans, under the default policy.
 		// NOTE: a setting that changes what a scan reports would have to
 		// stop the scan here instead.
@@ -238,8 +238,8 @@ var decimalNumber = regexp.MustCompile(`^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][
 // checkNumberSpelling rejects a number in quotes, which YAML reads as
 // text, and a whole number in any form other than decimal digits. YAML
 // 1.1 reads 017 as octal 15 and 1_000 as 1000, while YAML 1.2 reads 017 as
-// 17 and 1_000 as text. The go.yaml.in/yaml/v3 parser reads both the YAML
-// 1.1 way.
+// 17 and 1_000 as text. The go.yaml.in/yaml/v3 parser, as of v3.0.5,
+// reads both the YAML 1.1 way.
 func checkNumberSpelling(n *yaml.Node, key string) error {
 	if n.Kind != yaml.ScalarNode {
 		return nil
@@ -269,7 +269,7 @@ func checkWholeNumber(n *yaml.Node, key string) error {
 	}
 	var value float64
 	if err := n.Decode(&value); err != nil || value != math.Trunc(value) || math.Abs(value) > 1<<53 {
-		// A fraction, an infinity or NaN: yamlScalar reports it.
+		// yamlScalar reports a fraction, an infinity or NaN.
 		return nil
 	}
 	return fmt.Errorf("line %d: key %q is %s; write the whole number in decimal digits: %d",

@@ -126,10 +126,10 @@ func TestInterruptWhileParsingSBOM(t *testing.T) {
 
 // TestInterruptWhileWritingReport checks that SIGINT or SIGTERM stops a
 // scan once its report is rendered, before it is written, with exit code
-// 130 and with -o json the failure object instead of the report. The line
-// says that the scan was counted against the quota when it was, and that
-// the command changed nothing when it was not, as for an SBOM without
-// packages.
+// 130 and with -o json the failure object instead of the report. The
+// error message reports that the scan was counted against the quota when
+// it was, and that the command changed nothing when it was not, as for an
+// SBOM without packages.
 func TestInterruptWhileWritingReport(t *testing.T) {
 	e, sbom := newScanEnv(t)
 	empty := e.writeTestFile("empty.spdx.json", `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","packages":[]}`)

@@ -845,12 +845,12 @@ func purlHasVersion(purl string) bool {
 
 // whileReadingSBOM, when not nil, runs in the first read of the SBOM file
 // of a scan. End-to-end tests set it to hold a scan while it parses its
-// SBOM; the stella binary leaves it nil.
+// SBOM, and the stella binary leaves it nil.
 var whileReadingSBOM func(ctx context.Context)
 
 // beforeScanReport, when not nil, runs once the report of a scan is
 // rendered and before it is written. End-to-end tests set it to hold a
-// scan there; the stella binary leaves it nil.
+// scan there, and the stella binary leaves it nil.
 var beforeScanReport func(ctx context.Context)
 
 // parseSBOM reads the SBOM at path as sbom.ParseFile does, and stops with
@@ -877,10 +877,9 @@ func parseSBOM(ctx context.Context, path string) (format string, pkgs []sbom.Pac
 	return format, pkgs, nil
 }
 
-// hookedFile is an SBOM file that runs hook before its first read. It
-// keeps the Stat, Seek and ReadAt methods of the *os.File, so that
-// sbom.ParseContext reads it in place, as it reads the file in the stella
-// binary.
+// hookedFile is an SBOM file that runs hook before its first Read or
+// ReadAt. It embeds the *os.File, so sbom.ParseContext still finds its Stat
+// and Seek methods and reads the file in place, as in the stella binary.
 type hookedFile struct {
 	*os.File
 	hook func()
@@ -903,8 +902,8 @@ func (h *hookedFile) ReadAt(p []byte, off int64) (int, error) {
 	return h.File.ReadAt(p, off)
 }
 
-// reportChunkSize is the most that one write of a scan report writes, so
-// that an interrupt stops the output of a large report soon.
+// reportChunkSize is the maximum number of bytes in one write of a scan
+// report, so that an interrupt stops the output of a large report soon.
 const reportChunkSize = 64 << 10
 
 // writeScanReport renders rep as JSON or text and writes it to w in

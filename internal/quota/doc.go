@@ -3,7 +3,7 @@
 // raises the limit to its tier claim, 333 for the free tier. The token is an
 // ES256 JWT verified with the keys of token issuers, which the CLI reads from
 // the store's keys/quota folder, apart from the keys that verify kits. A scan
-// is never refused. From 200 scans, or from 90 % of the limit, each scan
+// is never rejected. From 200 scans, or from 90 % of the limit, each scan
 // returns a reminder line, and over the limit the caller delays each scan by
 // about 10 % of its own duration.
 //
@@ -19,8 +19,9 @@
 //
 // The identity hash is the hex SHA-256 of the salt, the mode and either the
 // token's tid claim or, for anonymous scans, a fixed value, so raw token IDs
-// are never stored and all anonymous scans of a store share one counter. Record deletes the counters of days more
-// than 7 days before today in the batch that increments today's counter.
+// are never stored and all anonymous scans of a store share one counter.
+// Record deletes the counters of days more than 7 days before today in the
+// batch that increments today's counter.
 //
 // Concurrency: Record runs its read, increment and prune under a mutex shared
 // by every Quota in the process and commits one synced batch. Separate

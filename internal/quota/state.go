@@ -42,8 +42,8 @@ type State struct {
 	// counted, such as a store that cannot be written, or empty.
 	NotCounted string `json:"notCounted,omitempty"`
 	// Damaged has one line for each damaged quota entry that this reading
-	// found, such as a salt or counter of the wrong length, saying what
-	// was done about it.
+	// found, such as a salt or counter of the wrong length, and what was
+	// done about it.
 	Damaged []string `json:"damaged,omitempty"`
 }
 

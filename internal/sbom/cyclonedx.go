@@ -50,8 +50,8 @@ func parseCycloneDX(ctx context.Context, doc *document, members []member, specVe
 }
 
 // appendComponent appends c and the components nested in it, depth
-// first. The recursion is bounded by encoding/json, which rejects input
-// nested over 10000 levels.
+// first. The recursion is bounded by encoding/json, which (as of Go 1.26)
+// rejects input nested over 10000 levels.
 func appendComponent(pkgs []Package, c cdx.Component) []Package {
 	pkgs = append(pkgs, componentPackage(c))
 	if c.Components != nil {

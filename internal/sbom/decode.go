@@ -19,8 +19,8 @@ import (
 // json.Unmarshal stops at the first error that an UnmarshalJSON method
 // returns, but only notes a value of the wrong JSON type and goes on, and
 // it then returns the first such error. Since the members and elements
-// are decoded in separate calls here, decodeMembers tells the two kinds
-// apart by the type that the error's field path leads to.
+// are decoded in separate calls here, decodeMembers distinguishes the two
+// kinds by the type that the error's field path leads to.
 type documentDecoder struct {
 	// doc is the struct that members are decoded into.
 	doc reflect.Value

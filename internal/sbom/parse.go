@@ -109,8 +109,8 @@ func ParseContext(ctx context.Context, r io.Reader) (format string, pkgs []Packa
 }
 
 // parseDocument parses doc, which starts with a JSON object. An error
-// that it returns holds only when the document is valid JSON, because a
-// syntax error anywhere counts first. The caller checks that with
+// that it returns applies only when the document is valid JSON, because a
+// syntax error anywhere takes precedence. The caller checks that with
 // document.failure.
 func parseDocument(ctx context.Context, doc *document) (format string, pkgs []Package, err error) {
 	top, err := scanTopLevel(ctx, doc)

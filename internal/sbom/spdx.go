@@ -100,52 +100,50 @@ func spdxError(err error) error {
 // a 2.1 or 2.2 package whose fields are all empty, which the conversion
 // to 2.3 drops.
 func spdxPackage(p any) (Package, bool) {
-	var pkg Package
-	addRef := func(refType, locator string) {
-		switch refType {
-		case common.TypePackageManagerPURL:
-			pkg.PURLs = appendNew(pkg.PURLs, locator)
-		case common.TypeSecurityCPE23Type, common.TypeSecurityCPE22Type:
-			pkg.CPEs = appendNew(pkg.CPEs, locator)
-		}
-	}
 	switch p := p.(type) {
 	case *v2_3.Package:
 		if p == nil {
 			return Package{}, false
 		}
-		pkg = newSPDXPackage(p.PackageName, p.PackageVersion, p.PackageSPDXIdentifier)
-		for _, ref := range p.PackageExternalReferences {
-			if ref != nil {
-				addRef(ref.RefType, ref.Locator)
-			}
-		}
+		return newSPDXPackage(p.PackageName, p.PackageVersion, p.PackageSPDXIdentifier, p.PackageExternalReferences), true
 	case *v2_2.Package:
 		if p == nil || reflect.ValueOf(*p).IsZero() {
 			return Package{}, false
 		}
-		pkg = newSPDXPackage(p.PackageName, p.PackageVersion, p.PackageSPDXIdentifier)
-		for _, ref := range p.PackageExternalReferences {
-			if ref != nil {
-				addRef(ref.RefType, ref.Locator)
-			}
-		}
+		return newSPDXPackage(p.PackageName, p.PackageVersion, p.PackageSPDXIdentifier, p.PackageExternalReferences), true
 	case *v2_1.Package:
 		if p == nil || reflect.ValueOf(*p).IsZero() {
 			return Package{}, false
 		}
-		pkg = newSPDXPackage(p.PackageName, p.PackageVersion, p.PackageSPDXIdentifier)
-		for _, ref := range p.PackageExternalReferences {
-			if ref != nil {
-				addRef(ref.RefType, ref.Locator)
-			}
-		}
+		return newSPDXPackage(p.PackageName, p.PackageVersion, p.PackageSPDXIdentifier, p.PackageExternalReferences), true
 	default:
 		panic(fmt.Sprintf("sbom: %T is not an SPDX package type", p))
 	}
-	return pkg, true
 }
 
-func newSPDXPackage(name, version string, id common.ElementID) Package {
-	return Package{Name: name, Version: packageVersion(version), ID: "SPDXRef-" + string(id)}
+// spdxExternalRef is the external reference type of the tools-golang SPDX
+// 2.1, 2.2 and 2.3 packages. The three have the same fields, so each
+// converts to the 2.3 type.
+type spdxExternalRef interface {
+	v2_1.PackageExternalReference | v2_2.PackageExternalReference | v2_3.PackageExternalReference
+}
+
+// newSPDXPackage builds a Package from the fields of an SPDX package. Its
+// purls are the locators of the purl references and its CPEs those of the
+// CPE 2.2 and 2.3 references, without blank locators or repeats.
+func newSPDXPackage[R spdxExternalRef](name, version string, id common.ElementID, refs []*R) Package {
+	pkg := Package{Name: name, Version: packageVersion(version), ID: "SPDXRef-" + string(id)}
+	for _, r := range refs {
+		if r == nil {
+			continue
+		}
+		ref := v2_3.PackageExternalReference(*r)
+		switch ref.RefType {
+		case common.TypePackageManagerPURL:
+			pkg.PURLs = appendNew(pkg.PURLs, ref.Locator)
+		case common.TypeSecurityCPE23Type, common.TypeSecurityCPE22Type:
+			pkg.CPEs = appendNew(pkg.CPEs, ref.Locator)
+		}
+	}
+	return pkg
 }
