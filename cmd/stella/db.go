@@ -45,7 +45,7 @@ type activeDB struct {
 }
 
 // afterPin, when not nil, runs at the end of openActiveDB while the kit is
-// pinned. End-to-end tests set it to hold a lookup or scan there; the
+// pinned. End-to-end tests set it to pause a lookup or scan there, and the
 // stella binary leaves it nil.
 var afterPin func(ctx context.Context)
 

@@ -133,7 +133,7 @@ func TestRegistryPushTruncatedKitNoRetry(t *testing.T) {
 func TestRegistryPushInterruptedKeepsTag(t *testing.T) {
 	e, reg, kit2, first := pushFirstKit(t)
 
-	// A proxy that holds the upload of the signature manifest until the
+	// A proxy that stalls the upload of the signature manifest until the
 	// client gives up, so the interrupt lands between the bundle and the tag.
 	held := make(chan struct{}, 1)
 	via := signatureProxy(t, reg.host, func(_ http.ResponseWriter, r *http.Request) {
