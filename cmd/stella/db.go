@@ -73,8 +73,8 @@ func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
 	}
 	guard := guardPin(ctx, unpin)
 	release := func() {
-		// Released before the guard stops, so that a signal in between
-		// still finds the guard, which releases the pin again harmlessly.
+		// Unpin before the guard stops, so that a signal in between still
+		// reaches the guard, which unpins again without harm.
 		unpin()
 		guard.stop()
 	}
