@@ -371,7 +371,7 @@ func printCheck(w interface{ Write([]byte) (int, error) }, name string, c check)
 // stream, would reject the file for the order or the set of its entries,
 // or "". It replays the rules of import into a store without the kit (see
 // streamOrder). A store that already contains the kit's manifests lets import
-// pass such a file, so the messages speak of a store without the kit.
+// pass such a file, so the messages refer to a store without the kit.
 func streamOrderProblem(path string) string {
 	f, err := layout.OpenRegular(path)
 	if err != nil {
