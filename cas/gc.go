@@ -323,7 +323,7 @@ func (s *Store) taggedDigests() ([]gcRoot, error) {
 	return out, err
 }
 
-// KitComplete reports whether the store holds the blob d and every blob
+// KitComplete reports whether the store contains the blob d and every blob
 // that it and its manifests reach, as for a kit whose import finished. A
 // kit that gc removed, or that an interrupted import stored in part, is
 // not complete.

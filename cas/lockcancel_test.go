@@ -191,7 +191,7 @@ func TestOpenContextDoneBeforeWait(t *testing.T) {
 		t.Errorf("error %v is a *WaitStoppedError, but nothing waited", err)
 	}
 	if err != nil && strings.Contains(err.Error(), "waiting") {
-		t.Errorf("error %v speaks of a wait that did not happen", err)
+		t.Errorf("error %v mentions a wait that did not happen", err)
 	}
 }
 

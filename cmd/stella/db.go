@@ -45,7 +45,7 @@ type activeDB struct {
 }
 
 // afterPin, when not nil, runs at the end of openActiveDB while the kit is
-// pinned. End-to-end tests set it to hold a lookup or scan there; the
+// pinned. End-to-end tests set it to pause a lookup or scan there, and the
 // stella binary leaves it nil.
 var afterPin func(ctx context.Context)
 
@@ -73,8 +73,8 @@ func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
 	}
 	guard := guardPin(ctx, unpin)
 	release := func() {
-		// Released before the guard stops, so that a signal in between
-		// still finds the guard, which releases the pin again harmlessly.
+		// Unpin before the guard stops, so that a signal in between still
+		// reaches the guard, which unpins again without harm.
 		unpin()
 		guard.stop()
 	}

@@ -79,7 +79,7 @@ func TestBuildDuplicateImageRefRejected(t *testing.T) {
 		`"`+ref+`" is given twice`)
 
 	// The mirror drops the registry host, so these two land on one tag.
-	// Their digests differ, which the build learns once it loads them.
+	// Their digests differ, which the build finds out only once it loads them.
 	imageA := demoImage(t, t.TempDir())
 	imageB := bigImage(t, t.TempDir())
 	other := "other.example.test/stella-ops/scanner:0.1.0"

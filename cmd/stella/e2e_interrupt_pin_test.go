@@ -54,12 +54,12 @@ func (e *env) startHeld(mode string, args ...string) *waitingCommand {
 
 // startHeldByHook starts the test binary as stella with args and with
 // hookEnv, a NAME=VALUE that sets one of its test hooks, and returns once
-// the hook has printed heldLine on stderr.
-func (e *env) startHeldByHook(hookEnv, heldLine string, args ...string) *waitingCommand {
+// the hook has printed readyLine on stderr.
+func (e *env) startHeldByHook(hookEnv, readyLine string, args ...string) *waitingCommand {
 	e.t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"--store", e.store}, args...)...)
 	h := e.startBackground(cmd, args, hookEnv)
-	waitForLog(e.t, &h.stderr, h.exited, heldLine)
+	waitForLog(e.t, &h.stderr, h.exited, readyLine)
 	return h
 }
 

@@ -8,7 +8,7 @@ import (
 )
 
 // distroEntry is an affected entry of a package with one ECOSYSTEM range
-// from 0 to fixed. pkg holds the entry's ecosystem, name and purl.
+// from 0 to fixed. pkg contains the entry's ecosystem, name and purl.
 func distroEntry(pkg map[string]string, fixed string) map[string]any {
 	return map[string]any{
 		"package": pkg,

@@ -105,8 +105,8 @@ func TestReadOnlyMountServesReaders(t *testing.T) {
 }
 
 // letOthersReadStore lets other users enter the test folder and read the
-// store, which stay root's, so that runUnprivileged reads the store but
-// may not write it.
+// store. Both stay owned by root, so runUnprivileged can read the store
+// but not write it.
 func (e *env) letOthersReadStore() {
 	e.t.Helper()
 	for _, dir := range []string{filepath.Dir(e.dir), e.dir, e.store} {

@@ -123,7 +123,7 @@ func TestRegistryPushTruncatedKitNoRetry(t *testing.T) {
 		t.Errorf("push of a truncated kit file: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "truncated; copy the kit file again") {
-		t.Errorf("error does not say that the kit file is truncated:\n%s", r.stderr)
+		t.Errorf("error lacks the advice for a truncated kit file:\n%s", r.stderr)
 	}
 	if strings.Contains(r.stderr, "retrying") {
 		t.Errorf("push retried reading a truncated kit file:\n%s", r.stderr)
@@ -133,7 +133,7 @@ func TestRegistryPushTruncatedKitNoRetry(t *testing.T) {
 func TestRegistryPushInterruptedKeepsTag(t *testing.T) {
 	e, reg, kit2, first := pushFirstKit(t)
 
-	// A proxy that holds the upload of the signature manifest until the
+	// A proxy that stalls the upload of the signature manifest until the
 	// client gives up, so the interrupt lands between the bundle and the tag.
 	held := make(chan struct{}, 1)
 	via := signatureProxy(t, reg.host, func(_ http.ResponseWriter, r *http.Request) {

@@ -5,9 +5,10 @@ import (
 	"testing"
 )
 
-// An unsigned kit pushed over the tag of a signed one would make every
-// import of that tag fail, so push needs --allow-unsigned for it, and the
-// import error then states that the kit was pushed unsigned.
+// TestRegistryPushUnsignedNeedsFlag checks that push of an unsigned kit
+// requires --allow-unsigned and leaves the tag alone without it, because
+// every import of that tag would fail. The import error then states that
+// the kit was pushed unsigned.
 func TestRegistryPushUnsignedNeedsFlag(t *testing.T) {
 	reg := startRegistry(t, false)
 	e := newEnv(t)

@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// An SBOM over the size limit is input the caller can fix, not a rejected
-// kit, so it exits with the usage code and advice that stella can follow.
+// TestScanSBOMOverSizeLimit checks that an SBOM over the size limit exits
+// with the usage code, because it is input the caller can fix and not a
+// rejected kit, and that the advice names only steps that stella supports.
 func TestScanSBOMOverSizeLimit(t *testing.T) {
 	e := newEnv(t)
 	path := filepath.Join(e.dir, "huge.cdx.json")

@@ -68,7 +68,7 @@ func (e *env) assertBothReject(path, want string) {
 		e.t.Errorf("verify of %s: exit %d, want %d\n%s", filepath.Base(path), r.code, exitRejected, r.stderr)
 	}
 	if !strings.Contains(r.stderr, want) {
-		e.t.Errorf("verify of %s does not say %q: %q", filepath.Base(path), want, r.stderr)
+		e.t.Errorf("verify of %s: stderr lacks %q: %q", filepath.Base(path), want, r.stderr)
 	}
 }
 

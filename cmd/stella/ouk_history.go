@@ -37,8 +37,8 @@ func newHistoryCommand(g *globalOptions) *cobra.Command {
 			// and its graph is walked once.
 			complete := map[digest.Digest]bool{}
 			for i, h := range hist {
-				// A kit that an interrupted import stored in part again
-				// after gc removed it is not in the store, because no
+				// A kit that gc removed and an interrupted import then
+				// stored in part counts as not in the store, because no
 				// rollback could activate it.
 				whole, checked := complete[h.Digest]
 				if !checked {

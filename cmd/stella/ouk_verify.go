@@ -370,8 +370,8 @@ func printCheck(w interface{ Write([]byte) (int, error) }, name string, c check)
 // streamOrderProblem returns why import, which reads a kit file as a
 // stream, would reject the file for the order or the set of its entries,
 // or "". It replays the rules of import into a store without the kit (see
-// streamOrder). A store that holds the kit's manifests already lets import
-// pass such a file, so the messages speak of a store without the kit.
+// streamOrder). A store that already contains the kit's manifests lets import
+// pass such a file, so the messages refer to a store without the kit.
 func streamOrderProblem(path string) string {
 	f, err := layout.OpenRegular(path)
 	if err != nil {

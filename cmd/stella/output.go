@@ -46,7 +46,7 @@ func encodeJSON(v any) ([]byte, error) {
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("writing JSON output: %w", err)
+		return nil, fmt.Errorf("encoding JSON output: %w", err)
 	}
 	return escapeC1(buf.Bytes()), nil
 }

@@ -210,7 +210,7 @@ func (r *registryFlags) webUnauthorizedHint(status *mirror.StatusError) string {
 		return fmt.Sprintf("; %s sent no WWW-Authenticate challenge, so no credentials were sent; stella sends "+
 			"credentials to a web server only in response to a Basic challenge, so check the server's configuration", host)
 	case !basic:
-		return fmt.Sprintf("; %s requests %s authentication, and stella answers only Basic challenges from web "+
+		return fmt.Sprintf("; %s requests %s authentication, and stella supports only Basic challenges from web "+
 			"servers, so no credentials were sent; enable Basic authentication for the kit files, or copy the kit "+
 			"to this host and import it from there", host, strings.Join(status.Challenges, " or "))
 	}

@@ -173,7 +173,7 @@ func TestExplainWebUnauthorized(t *testing.T) {
 			[]string{"rejected"}},
 		{"other scheme", registryFlags{username: "op", host: "files.test:8443"},
 			mirror.StatusError{Challenges: []string{"Negotiate"}},
-			[]string{"requests Negotiate authentication", "answers only Basic challenges", "no credentials were sent"},
+			[]string{"requests Negotiate authentication", "supports only Basic challenges", "no credentials were sent"},
 			[]string{"rejected"}},
 		{"no challenge", registryFlags{username: "op", host: "files.test:8443"},
 			mirror.StatusError{},

@@ -319,8 +319,8 @@ var feedWarnings = map[string]string{
 const maxLoggedIDs = 10
 
 // logFeedWarnings logs one warning per reason for the records of feed f
-// that were kept with warnings, naming the first record IDs. warned holds
-// the record IDs by reason.
+// that were kept with warnings, naming the first record IDs. warned maps
+// each warning reason to its record IDs.
 func logFeedWarnings(logger *slog.Logger, f Feed, warned map[string][]string) {
 	reasons := make([]string, 0, len(warned))
 	for r := range warned {

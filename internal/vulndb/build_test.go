@@ -449,3 +449,27 @@ func TestBuildAffectedUnionOfSources(t *testing.T) {
 		}
 	}
 }
+
+// TestLogFeedWarningsListsFirstIDs checks that the feed warning names at
+// most maxLoggedIDs record IDs and counts the rest.
+func TestLogFeedWarningsListsFirstIDs(t *testing.T) {
+	ids := make([]string, maxLoggedIDs+2)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("PM-%02d", i)
+	}
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	logFeedWarnings(logger, Feed{Kind: FeedOSV}, map[string][]string{reasonPURLMismatch: ids})
+
+	out := logs.String()
+	want := strings.Join(ids[:maxLoggedIDs], ",") + " and 2 more"
+	if !strings.Contains(out, want) {
+		t.Errorf("log lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(out, ids[maxLoggedIDs]) {
+		t.Errorf("log names %s, beyond the first %d IDs:\n%s", ids[maxLoggedIDs], maxLoggedIDs, out)
+	}
+	if want := "records=" + fmt.Sprint(len(ids)); !strings.Contains(out, want) {
+		t.Errorf("log lacks %q:\n%s", want, out)
+	}
+}

@@ -415,7 +415,7 @@ func unknownReleaseReason(q pkgQuery) string {
 	reason := fmt.Sprintf("the purl's distro qualifier %q gives no %s release number, so the record's entries for every %s release were compared",
 		q.unknownRelease, q.ecosystem, q.ecosystem)
 	if ex := exampleRelease(q.ecosystem); ex != "" {
-		reason += fmt.Sprintf("; a qualifier with the release, such as distro=%s, compares only that release's entries", ex)
+		reason += fmt.Sprintf(". A qualifier with the release, such as distro=%s, compares only that release's entries", ex)
 	}
 	return reason
 }

@@ -30,7 +30,7 @@ const (
 //   - Red Hat suffixes are the CPE of a product stream. "rhel-9.3" gives
 //     "Red Hat:enterprise_linux:9", from cpe:/o:redhat:enterprise_linux:9,
 //     which rpmReleaseMatches reads as the stream of every RHEL 9 minor
-//     release, as lookups of rpm distributions compare majors.
+//     release.
 //   - SUSE and openSUSE suffixes are product names, such as "Linux
 //     Enterprise Server 15 SP5", and openEuler ones add the support line,
 //     as in "22.03-LTS-SP3". A distro qualifier such as "sles-15.5" or
@@ -146,9 +146,9 @@ func resolvePackage(p *Package, ranges []Range) (reason, detail string) {
 }
 
 // Unresolved reports whether the entry's package lacks its ecosystem or
-// its name, as a package that the build could not identify keeps them. No
-// package index key names such an entry, so no purl lookup or scan
-// matches it. An entry without any package and without SEMVER or
+// its name, which is the case for a package that the build could not
+// identify. No package index key names such an entry, so no purl lookup or
+// scan matches it. An entry without any package and without SEMVER or
 // ECOSYSTEM ranges is not unresolved, because the OSV schema lets an
 // entry with only GIT ranges or versions leave out its package.
 func (a Affected) Unresolved() bool {

@@ -159,8 +159,8 @@ func TestLookupPURLDistroWithoutRelease(t *testing.T) {
 
 	reasons := []struct{ purl, want string }{
 		{"pkg:deb/debian/openssl@3.0.11-1?distro=debian-sid",
-			`the purl's distro qualifier "debian-sid" gives no Debian release number, so the record's entries for every Debian release were compared; ` +
-				"a qualifier with the release, such as distro=debian-12, compares only that release's entries"},
+			`the purl's distro qualifier "debian-sid" gives no Debian release number, so the record's entries for every Debian release were compared. ` +
+				"A qualifier with the release, such as distro=debian-12, compares only that release's entries"},
 		{"pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1?distro=ubuntu-banana", "such as distro=ubuntu-22.04,"},
 		{"pkg:rpm/redhat/openssl@1.0-1?epoch=1&distro=rhel", "such as distro=rhel-9.3,"},
 	}
