@@ -29,8 +29,8 @@ func (c *Client) WebClient(source *url.URL) *http.Client {
 	}}
 }
 
-// basicAuthTransport responds to the Basic challenge of one origin with
-// the credentials for its host.
+// basicAuthTransport is a round tripper that responds to the Basic
+// challenge of one origin with the credentials for its host.
 type basicAuthTransport struct {
 	base http.RoundTripper
 	// origin is scheme://host:port of the source URL, the only origin that

@@ -79,7 +79,7 @@ func dockerConfig(t *testing.T, user, password string, hosts ...string) string {
 	return path
 }
 
-func TestWebClientAnswersBasicChallenge(t *testing.T) {
+func TestWebClientRespondsToBasicChallenge(t *testing.T) {
 	body := bytes.Repeat([]byte("kit bytes "), 1000)
 	for _, tc := range []struct {
 		name string

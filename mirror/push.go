@@ -408,15 +408,16 @@ func PushKitStream(ctx context.Context, open func() (io.ReadCloser, error), repo
 
 // kitReadError is a failure to read the kit file itself, such as a
 // truncated or unreadable file. Reading the file again gives the same
-// result, so withRetry does not run the push again for it, though it
-// wraps io.ErrUnexpectedEOF as a cut connection does.
+// result, so withRetry does not run the push again for it, even when it
+// wraps io.ErrUnexpectedEOF, which a cut connection also returns.
 type kitReadError struct{ err error }
 
 func (e *kitReadError) Error() string { return e.err.Error() }
 func (e *kitReadError) Unwrap() error { return e.err }
 
 // asKitReadError marks err, a failure to read the kit file, as a
-// *kitReadError. It returns nil and io.EOF unchanged.
+// *kitReadError. It returns nil, io.EOF and an error marked already
+// unchanged.
 func asKitReadError(err error) error {
 	var marked *kitReadError
 	if err == nil || err == io.EOF || errors.As(err, &marked) {
@@ -425,8 +426,8 @@ func asKitReadError(err error) error {
 	return &kitReadError{err}
 }
 
-// kitReader reads a blob of the kit file and marks its read errors with
-// asKitReadError. An upload that reads the blob as its request body then
+// kitReader is a reader of a blob of the kit file that marks its read
+// errors with asKitReadError. An upload that reads the blob as its request body then
 // fails with an error that withRetry can tell from a network failure.
 type kitReader struct{ r io.Reader }
 

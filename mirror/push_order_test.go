@@ -33,7 +33,7 @@ func wrappedRegistry(t *testing.T, referrers bool, wrap func(http.Handler) http.
 }
 
 // onManifestPut calls hook for each manifest upload whose body contains
-// marker. A hook that returns true has answered the request itself.
+// marker. A hook that returns true has written the response itself.
 func onManifestPut(marker string, hook func(http.ResponseWriter) bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +53,7 @@ func onManifestPut(marker string, hook func(http.ResponseWriter) bool) func(http
 	}
 }
 
-// denied answers a request with 403 DENIED, as a registry policy that
+// denied writes a 403 DENIED response, as a registry policy that
 // rejects a manifest does.
 func denied(w http.ResponseWriter) bool {
 	w.Header().Set("Content-Type", "application/json")
