@@ -78,8 +78,9 @@ func (t *basicAuthTransport) RoundTrip(req *http.Request) (*http.Response, error
 	return t.send(authed)
 }
 
-// send sends a request that carries credentials and records it as the
-// request of the response, so callers can tell that credentials were sent.
+// send passes req, which carries credentials, to base and sets it as the
+// Request of the response, so that callers can see that credentials were
+// sent.
 func (t *basicAuthTransport) send(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
 	if resp != nil {
@@ -89,8 +90,8 @@ func (t *basicAuthTransport) send(req *http.Request) (*http.Response, error) {
 }
 
 // withCredentials returns a copy of req with the credentials for the
-// host, and false when there are none or req has a body that cannot be
-// sent again.
+// host, or nil and false when there are none, the lookup failed, or req
+// has a body that cannot be sent again.
 func (t *basicAuthTransport) withCredentials(req *http.Request) (*http.Request, bool) {
 	cred, err := t.credential(req.Context(), t.host)
 	if err != nil {
