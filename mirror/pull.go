@@ -129,7 +129,8 @@ func findSignatures(ctx context.Context, repo *remote.Repository, bundle ocispec
 	case len(sigs) > 0:
 		lookup = fmt.Sprintf("the registry has no referrers API, and tag %s lists %s", tag, countSignatures(len(sigs)))
 	case !viaAPI:
-		// The listing does not tell a missing tag from an empty one.
+		// The listing returns no referrers both for a missing tag and for
+		// an empty one, so the tag is read again to tell them apart.
 		tagRefs, found, err := referrersFromTag(ctx, repo, bundle, storage)
 		if err != nil {
 			return nil, "", 0, err
