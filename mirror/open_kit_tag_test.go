@@ -81,8 +81,11 @@ func TestOpenKitReadsTagWhenAPIListsNone(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import from the upgraded registry: %v", err)
 	}
-	if res.Digest != pushed.Digest || res.SignedBy == "" {
-		t.Errorf("import: digest %s, signed by %q; want %s, signed", res.Digest, res.SignedBy, pushed.Digest)
+	if res.Digest != pushed.Digest {
+		t.Errorf("import: digest %s, want %s", res.Digest, pushed.Digest)
+	}
+	if res.SignedBy == "" {
+		t.Errorf("import: kit %s has no signer, want a signed kit", res.Digest)
 	}
 }
 
