@@ -152,11 +152,13 @@ func challengeSchemes(h http.Header) []string {
 	var out []string
 	for _, v := range h.Values("WWW-Authenticate") {
 		// Challenges and their parameters are both separated by commas.
-		// A part without '=' before its first space starts a challenge.
+		// A part starts a challenge unless its first word is a parameter
+		// name, which '=' follows, possibly after spaces.
 		for _, part := range splitOutsideQuotes(v) {
 			part = strings.TrimSpace(part)
-			scheme, _, _ := strings.Cut(part, " ")
-			if scheme != "" && !strings.Contains(scheme, "=") {
+			scheme, rest, _ := strings.Cut(part, " ")
+			isParam := strings.Contains(scheme, "=") || strings.HasPrefix(strings.TrimLeft(rest, " "), "=")
+			if scheme != "" && !isParam {
 				out = append(out, scheme)
 			}
 		}

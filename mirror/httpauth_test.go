@@ -201,6 +201,7 @@ func TestChallengeSchemes(t *testing.T) {
 		{[]string{`Negotiate`, `basic realm="a, b"`}, "Negotiate basic"},
 		{[]string{`Digest realm="x", qop="auth", Basic realm="y"`}, "Digest Basic"},
 		{[]string{`Basic realm="say \"hi, there\"", charset="UTF-8"`}, "Basic"},
+		{[]string{`Basic realm = "kits", charset = "UTF-8"`}, "Basic"},
 		{nil, ""},
 	} {
 		h := http.Header{}
