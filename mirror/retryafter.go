@@ -157,6 +157,8 @@ type RetryAfterError struct {
 	// retry policy allows, each time after the requested wait. It is
 	// false for a wait over RetryAfterMax and for a request whose body
 	// cannot be sent again, which the operation as a whole retries.
+	// NOTE: it is also true when requestPolicy stopped early because the
+	// wait would pass the request's deadline, so withRetry does not retry.
 	Retried bool
 	// Detail is the error codes and messages of a registry's error
 	// response, or "".
