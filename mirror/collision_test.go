@@ -21,13 +21,12 @@ func imageChild(ref string, hex byte) ocispec.Descriptor {
 		Annotations: map[string]string{oci.AnnotationRole: oci.RoleImage, oci.AnnotationImageRef: ref}}
 }
 
-// A kit built before two-part references were read as Docker reads them
-// can carry two images that now go to one tag.
-func TestMirrorRejectsTargetCollision(t *testing.T) {
-	bundle := ocispec.Index{Manifests: []ocispec.Descriptor{
-		imageChild("registry.example.test/stella-ops/scanner:0.1.0", 'a'),
-		imageChild("stella-ops/scanner:0.1.0", 'b'),
-	}}
+// requireMirrorRejectsKit runs MirrorImages on bundle, with and without
+// DryRun, and fails unless each run returns ErrInvalidKit with every string
+// of wants in its message, lists no image and opens no repository. problem
+// describes the invalid kit for the failure message.
+func requireMirrorRejectsKit(t *testing.T, bundle ocispec.Index, target, problem string, wants []string) {
+	t.Helper()
 	for _, dryRun := range []bool{true, false} {
 		pushed := false
 		opts := MirrorOptions{DryRun: dryRun}
@@ -35,12 +34,11 @@ func TestMirrorRejectsTargetCollision(t *testing.T) {
 			pushed = true
 			return nil, errors.New("no registry in this test")
 		}
-		images, err := MirrorImages(context.Background(), memory.New(), bundle, "reg.example.test/site/", opts)
+		images, err := MirrorImages(context.Background(), memory.New(), bundle, target, opts)
 		if err == nil {
-			t.Fatalf("dry run %v: MirrorImages accepted two images on one tag", dryRun)
+			t.Fatalf("dry run %v: MirrorImages accepted %s", dryRun, problem)
 		}
-		for _, want := range []string{`"registry.example.test/stella-ops/scanner:0.1.0"`, `"stella-ops/scanner:0.1.0"`,
-			"reg.example.test/site/stella-ops/scanner:0.1.0", "sha256:aaaa", "sha256:bbbb", "stella ouk build"} {
+		for _, want := range wants {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("dry run %v: error %q does not contain %s", dryRun, err, want)
 			}
@@ -48,10 +46,26 @@ func TestMirrorRejectsTargetCollision(t *testing.T) {
 		if !errors.Is(err, internalerrdef.ErrInvalidKit) {
 			t.Errorf("dry run %v: error %v is not ErrInvalidKit", dryRun, err)
 		}
-		if len(images) != 0 || pushed {
-			t.Errorf("dry run %v: %d images listed, repository opened %v; want nothing", dryRun, len(images), pushed)
+		if len(images) != 0 {
+			t.Errorf("dry run %v: %d images listed, want none", dryRun, len(images))
+		}
+		if pushed {
+			t.Errorf("dry run %v: a repository was opened, want none", dryRun)
 		}
 	}
+}
+
+// A kit built before stella read two-part references the way Docker does
+// can carry two images that now go to one tag.
+func TestMirrorRejectsTargetCollision(t *testing.T) {
+	bundle := ocispec.Index{Manifests: []ocispec.Descriptor{
+		imageChild("registry.example.test/stella-ops/scanner:0.1.0", 'a'),
+		imageChild("stella-ops/scanner:0.1.0", 'b'),
+	}}
+	requireMirrorRejectsKit(t, bundle, "reg.example.test/site/", "two images on one tag", []string{
+		`"registry.example.test/stella-ops/scanner:0.1.0"`, `"stella-ops/scanner:0.1.0"`,
+		"reg.example.test/site/stella-ops/scanner:0.1.0", "sha256:aaaa", "sha256:bbbb", "stella ouk build",
+	})
 }
 
 func TestTargetCollisionSameDigest(t *testing.T) {

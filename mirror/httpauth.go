@@ -29,8 +29,8 @@ func (c *Client) WebClient(source *url.URL) *http.Client {
 	}}
 }
 
-// basicAuthTransport responds to the Basic challenge of one origin with
-// the credentials for its host.
+// basicAuthTransport is a round tripper that responds to the Basic
+// challenge of one origin with the credentials for its host.
 type basicAuthTransport struct {
 	base http.RoundTripper
 	// origin is scheme://host:port of the source URL, the only origin that
@@ -78,8 +78,9 @@ func (t *basicAuthTransport) RoundTrip(req *http.Request) (*http.Response, error
 	return t.send(authed)
 }
 
-// send sends a request that carries credentials and records it as the
-// request of the response, so callers can tell that credentials were sent.
+// send passes req, which carries credentials, to base and sets it as the
+// Request of the response, so that callers can see that credentials were
+// sent.
 func (t *basicAuthTransport) send(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
 	if resp != nil {
@@ -89,8 +90,8 @@ func (t *basicAuthTransport) send(req *http.Request) (*http.Response, error) {
 }
 
 // withCredentials returns a copy of req with the credentials for the
-// host, and false when there are none or req has a body that cannot be
-// sent again.
+// host, or nil and false when there are none, the lookup failed, or req
+// has a body that cannot be sent again.
 func (t *basicAuthTransport) withCredentials(req *http.Request) (*http.Request, bool) {
 	cred, err := t.credential(req.Context(), t.host)
 	if err != nil {
@@ -151,11 +152,13 @@ func challengeSchemes(h http.Header) []string {
 	var out []string
 	for _, v := range h.Values("WWW-Authenticate") {
 		// Challenges and their parameters are both separated by commas.
-		// A part without '=' before its first space starts a challenge.
+		// A part starts a challenge unless its first word is a parameter
+		// name, which '=' follows, possibly after spaces.
 		for _, part := range splitOutsideQuotes(v) {
 			part = strings.TrimSpace(part)
-			scheme, _, _ := strings.Cut(part, " ")
-			if scheme != "" && !strings.Contains(scheme, "=") {
+			scheme, rest, _ := strings.Cut(part, " ")
+			isParam := strings.Contains(scheme, "=") || strings.HasPrefix(strings.TrimLeft(rest, " "), "=")
+			if scheme != "" && !isParam {
 				out = append(out, scheme)
 			}
 		}

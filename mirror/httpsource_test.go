@@ -321,8 +321,8 @@ func TestHTTPReaderResumesGzipEncodedFile(t *testing.T) {
 	}
 }
 
-// A server error is retried by the client's transport, so OpenHTTP must
-// not run those retries again: a server that fails every request gets the
+// The client's transport retries a server error, so OpenHTTP must not run
+// those retries again. A server that fails every request gets the
 // transport's tries once, not once per attempt of OpenHTTP.
 func TestHTTPReaderServerErrorTriedOnce(t *testing.T) {
 	var requests atomic.Int32
@@ -337,7 +337,7 @@ func TestHTTPReaderServerErrorTriedOnce(t *testing.T) {
 	if !errors.As(err, &status) || status.Code != http.StatusBadGateway {
 		t.Fatalf("OpenHTTP error = %v, want the 502 status", err)
 	}
-	// fastPolicy allows 6 retries: 7 requests.
+	// fastPolicy allows 6 retries, so the server gets 7 requests.
 	if n := requests.Load(); n != 7 {
 		t.Errorf("server got %d requests, want 7 (one request and the transport's 6 retries)", n)
 	}

@@ -264,7 +264,8 @@ func mirrorImage(ctx context.Context, src content.ReadOnlyStorage, img ocispec.D
 			return err
 		}
 	}
-	// notMoved adds the state of the tag to an error before the tag step.
+	// notMoved adds the state of the tag, when dst has one, to an error
+	// that occurs before the tag step.
 	notMoved := func(err error) error {
 		if !tagged {
 			return err

@@ -113,9 +113,10 @@ func findSignatures(ctx context.Context, repo *remote.Repository, bundle ocispec
 	if err != nil {
 		return nil, "", 0, err
 	}
-	// A successful listing has set the capability (oras-go v2.7.0,
-	// Repository.Referrers), so this call fails only when the listing
-	// found no referrers API and read the tag.
+	// In oras-go v2.7.0, a successful Repository.Referrers leaves the
+	// referrers capability set: true when it listed through the API, false
+	// when it read the tag instead. So this call fails only when the
+	// listing read the tag.
 	viaAPI := repo.SetReferrersCapability(true) == nil
 	sigs, err = signaturesAmong(ctx, storage, refs)
 	if err != nil {
@@ -128,7 +129,8 @@ func findSignatures(ctx context.Context, repo *remote.Repository, bundle ocispec
 	case len(sigs) > 0:
 		lookup = fmt.Sprintf("the registry has no referrers API, and tag %s lists %s", tag, countSignatures(len(sigs)))
 	case !viaAPI:
-		// The listing does not tell a missing tag from an empty one.
+		// The listing returns no referrers both for a missing tag and for
+		// an empty one, so the tag is read again to tell them apart.
 		tagRefs, found, err := referrersFromTag(ctx, repo, bundle, storage)
 		if err != nil {
 			return nil, "", 0, err
@@ -176,8 +178,8 @@ func signaturesAmong(ctx context.Context, storage content.ReadOnlyStorage, refs 
 	return out, nil
 }
 
-// describeReferrers words a count of referrers, none of them a signature
-// when there are any, for the lookup description.
+// describeReferrers formats a count of referrers, none of which is a
+// signature, for the lookup description.
 func describeReferrers(n int) string {
 	switch n {
 	case 0:
@@ -188,7 +190,7 @@ func describeReferrers(n int) string {
 	return fmt.Sprintf("%d referrers of the kit, none of them a signature", n)
 }
 
-// countSignatures words a count of signatures of the kit.
+// countSignatures formats a count of signatures of the kit.
 func countSignatures(n int) string {
 	if n == 1 {
 		return "1 signature of the kit"
@@ -196,8 +198,8 @@ func countSignatures(n int) string {
 	return fmt.Sprintf("%d signatures of the kit", n)
 }
 
-// describeTag words what a sha256-<hex> tag lists: n referrers, none of
-// them a signature, or nothing when the tag does not exist.
+// describeTag formats what a sha256-<hex> tag lists, n referrers that are
+// no signatures, or "does not exist" when the tag does not exist.
 func describeTag(n int, exists bool) string {
 	if !exists {
 		return "does not exist"

@@ -31,8 +31,8 @@ type PushOptions struct {
 	// SkipSBOMReferrer leaves out the SBOM referrer manifest that a push
 	// otherwise attaches to the bundle index.
 	SkipSBOMReferrer bool
-	// AllowUnsigned pushes a kit that carries no signature. Without it
-	// such a push fails before it resolves or sets the tag, since
+	// AllowUnsigned permits the push of a kit that carries no signature.
+	// Without it such a push fails before it resolves or sets the tag, since
 	// importers that check signatures would reject whatever the tag then
 	// names.
 	AllowUnsigned bool
@@ -208,8 +208,8 @@ func (e rewordedError) Unwrap() error { return e.err }
 // and tags its bundle index with tag. The referrers of the bundle index
 // listed in index go up before the tag, such as its signatures, but no
 // delta manifest (see findRoots), and an SBOM referrer unless
-// opts.SkipSBOMReferrer is set. Blobs the registry holds already are not
-// sent again. A delta whose base kit repo lacks returns an error wrapping
+// opts.SkipSBOMReferrer is set. Blobs that the registry has already are
+// not sent again. A delta whose base kit repo lacks returns an error wrapping
 // errdef.ErrBaseMissing. An error after the push resolved the tag is a
 // *TagStateError, whose message states whether the tag moved.
 func PushKit(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, repo *remote.Repository, tag string, opts PushOptions) (*PushResult, error) {
@@ -278,8 +278,8 @@ func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots
 }
 
 // pushReferrers attaches the kit's signatures and, unless
-// opts.SkipSBOMReferrer is set, its SBOM to the bundle index, which the
-// registry must hold already.
+// opts.SkipSBOMReferrer is set, its SBOM to the bundle index, which must
+// be in the registry already.
 func (p *pusher) pushReferrers(ctx context.Context, src content.ReadOnlyStorage, roots *kitRoots, opts PushOptions) ([]Referrer, error) {
 	if err := detectReferrersAPI(ctx, p.repo, roots.bundle, p.log); err != nil {
 		return nil, err
@@ -377,8 +377,8 @@ func (f *fallbackStorage) Exists(ctx context.Context, d ocispec.Descriptor) (boo
 // PushKitStream publishes a kit tar stream (plain, gzip or zstd) without
 // unpacking it: blobs go to the registry as they are read and manifests are
 // kept in memory until their children are in place. open is called again
-// for each attempt after a transient network failure; blobs the registry
-// holds by then are skipped unread. A failure to read the stream itself,
+// for each attempt after a transient network failure, and blobs that the
+// registry has by then are skipped unread. A failure to read the stream itself,
 // such as a truncated file, ends the push on the first attempt.
 func PushKitStream(ctx context.Context, open func() (io.ReadCloser, error), repo *remote.Repository, tag string, opts PushOptions) (*PushResult, error) {
 	p := newPusher(repo, opts.Logger)
@@ -408,15 +408,16 @@ func PushKitStream(ctx context.Context, open func() (io.ReadCloser, error), repo
 
 // kitReadError is a failure to read the kit file itself, such as a
 // truncated or unreadable file. Reading the file again gives the same
-// result, so withRetry does not run the push again for it, though it
-// wraps io.ErrUnexpectedEOF as a cut connection does.
+// result, so withRetry does not run the push again for it, even when it
+// wraps io.ErrUnexpectedEOF, which a cut connection also returns.
 type kitReadError struct{ err error }
 
 func (e *kitReadError) Error() string { return e.err.Error() }
 func (e *kitReadError) Unwrap() error { return e.err }
 
 // asKitReadError marks err, a failure to read the kit file, as a
-// *kitReadError. It returns nil and io.EOF unchanged.
+// *kitReadError. It returns nil, io.EOF and an error marked already
+// unchanged.
 func asKitReadError(err error) error {
 	var marked *kitReadError
 	if err == nil || err == io.EOF || errors.As(err, &marked) {
@@ -425,8 +426,8 @@ func asKitReadError(err error) error {
 	return &kitReadError{err}
 }
 
-// kitReader reads a blob of the kit file and marks its read errors with
-// asKitReadError. An upload that reads the blob as its request body then
+// kitReader is a reader of a blob of the kit file that marks its read
+// errors with asKitReadError. An upload that reads the blob as its request body then
 // fails with an error that withRetry can tell from a network failure.
 type kitReader struct{ r io.Reader }
 

@@ -33,7 +33,7 @@ func wrappedRegistry(t *testing.T, referrers bool, wrap func(http.Handler) http.
 }
 
 // onManifestPut calls hook for each manifest upload whose body contains
-// marker. A hook that returns true has answered the request itself.
+// marker. A hook that returns true has written the response itself.
 func onManifestPut(marker string, hook func(http.ResponseWriter) bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +53,7 @@ func onManifestPut(marker string, hook func(http.ResponseWriter) bool) func(http
 	}
 }
 
-// denied answers a request with 403 DENIED, as a registry policy that
+// denied writes a 403 DENIED response, as a registry policy that
 // rejects a manifest does.
 func denied(w http.ResponseWriter) bool {
 	w.Header().Set("Content-Type", "application/json")
@@ -88,8 +88,11 @@ func TestPushDeniedSignatureKeepsTag(t *testing.T) {
 				t.Fatal("push with a rejected signature succeeded")
 			}
 			msg := err.Error()
-			if !strings.Contains(msg, "tag "+ref+" was not moved") || !strings.Contains(msg, first.Digest) {
-				t.Errorf("error does not say that the tag still names kit 1 (%s):\n%s", first.Digest, msg)
+			if !strings.Contains(msg, "tag "+ref+" was not moved") {
+				t.Errorf("error does not state that tag %s was not moved:\n%s", ref, msg)
+			}
+			if !strings.Contains(msg, first.Digest) {
+				t.Errorf("error does not name kit 1 (%s), which the tag still names:\n%s", first.Digest, msg)
 			}
 			desc, err := repo.Resolve(context.Background(), "latest")
 			if err != nil {
@@ -201,8 +204,11 @@ func TestMirrorDeniedReferrerLeavesTagUnset(t *testing.T) {
 	if err != nil {
 		t.Fatalf("mirror: %v", err)
 	}
-	if !out[0].Tagged || out[0].Referrers != 1 {
-		t.Errorf("second mirror: %+v, want tagged with one referrer", out[0])
+	if !out[0].Tagged {
+		t.Errorf("second mirror: %+v, want the image tagged", out[0])
+	}
+	if out[0].Referrers != 1 {
+		t.Errorf("second mirror: %d referrers, want 1", out[0].Referrers)
 	}
 	var listed []ocispec.Descriptor
 	err = repo.Referrers(context.Background(), image, "", func(page []ocispec.Descriptor) error {

@@ -19,11 +19,12 @@ const Attempts = 6
 
 // isTransient reports whether err is worth another attempt: a connection
 // cut, a timeout, or a 408, 429 or 5xx response of a registry that outlived
-// the retries of the round tripper. Such a response of a web server is not,
-// because a download repeats only the one request. A 429 or 503 with Retry-After is worth one only when
-// the round tripper could not retry the request itself (see
-// RetryAfterError.Temporary). A failure to read the local kit file, such
-// as a truncated one, is not transient.
+// the retries of the round tripper. The same statuses from a web server
+// (*StatusError) are not, because the round tripper has retried the one
+// request of the download already. A 429 or 503 with Retry-After is worth
+// another attempt only when the round tripper could not retry the request
+// itself (see RetryAfterError.Temporary). A failure to read the local kit
+// file, such as a truncated one, is not transient.
 func isTransient(err error) bool {
 	var kitErr *kitReadError
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrHostNotAllowed) || errors.As(err, &kitErr) {

@@ -16,17 +16,17 @@ import (
 	"oras.land/oras-go/v2/registry/remote/retry"
 )
 
-// RetryAfterMax is the longest wait that stella accepts from a
+// RetryAfterMax is the maximum wait that stella accepts from a
 // Retry-After header of a 429 or 503 response before it sends the request
-// again. It matches DefaultIdleTimeout, the longest that stella waits for
-// a silent server by default, so that the retries of one request wait at
+// again. It matches DefaultIdleTimeout, the default maximum time that
+// stella waits for a silent server, so that the retries of one request wait at
 // most about six minutes, close to the roughly seven minutes that a
 // silent server costs. A longer requested wait fails the command at once,
 // with an error that states the wait, because any request before it ends
 // would only meet the rate limit again.
 const RetryAfterMax = 60 * time.Second
 
-// maxWait is the longest time.Duration, about 292 years. retryAfter
+// maxWait is the largest time.Duration, about 292 years. retryAfter
 // returns it for a count of seconds too large to represent, which is
 // still a request to wait far longer than RetryAfterMax.
 const maxWait = time.Duration(math.MaxInt64)
@@ -124,7 +124,7 @@ func (p requestPolicy) Retry(attempt int, resp *http.Response, err error) (time.
 }
 
 // pastDeadline reports whether waiting wait before the next try would
-// pass the deadline of the request that resp answers.
+// pass the deadline of the request that resp responds to.
 func pastDeadline(resp *http.Response, wait time.Duration) bool {
 	if resp == nil || resp.Request == nil {
 		return false
@@ -157,6 +157,8 @@ type RetryAfterError struct {
 	// retry policy allows, each time after the requested wait. It is
 	// false for a wait over RetryAfterMax and for a request whose body
 	// cannot be sent again, which the operation as a whole retries.
+	// NOTE: it is also true when requestPolicy stopped early because the
+	// wait would pass the request's deadline, so withRetry does not retry.
 	Retried bool
 	// Detail is the error codes and messages of a registry's error
 	// response, or "".
@@ -185,11 +187,11 @@ func (e *RetryAfterError) Error() string {
 // acceptable.
 func (e *RetryAfterError) Temporary() bool { return !e.Retried && e.Wait <= RetryAfterMax }
 
-// retryAfterTransport turns a 429 or 503 response with Retry-After that
-// base, which retries requests, returns in the end into a
-// *RetryAfterError. The error keeps the requested wait, which an
-// error response of the registry does not, so that withRetry can honour
-// it and the message can name it.
+// retryAfterTransport is a round tripper that converts the final 429 or
+// 503 response with Retry-After from base, which retries requests, into a
+// *RetryAfterError. The error keeps the requested wait, which the
+// registry's error response does not, so that withRetry can honour the
+// wait and the message can state it.
 type retryAfterTransport struct{ base http.RoundTripper }
 
 func (t retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error) {

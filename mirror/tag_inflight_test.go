@@ -12,8 +12,8 @@ import (
 	"testing"
 )
 
-// An interrupt while the tag PUT is held by a slow registry or a proxy
-// leaves the request to be applied later, so the error must not claim
+// An interrupt while a slow registry or a proxy delays the tag PUT leaves
+// the request to be applied later, so the error must not claim
 // that the tag stayed.
 func TestPushInterruptedDuringTagPut(t *testing.T) {
 	f := newFixture(t)
@@ -21,12 +21,12 @@ func TestPushInterruptedDuringTagPut(t *testing.T) {
 	kit2 := f.buildKit("kit2.tar", "2.0.0", 2, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var hold atomic.Bool
+	var delayTag atomic.Bool
 	release := make(chan struct{})
 	applied := make(chan struct{})
 	host := wrappedRegistry(t, false, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !hold.Load() || r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/manifests/latest") {
+			if !delayTag.Load() || r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/manifests/latest") {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -36,13 +36,13 @@ func TestPushInterruptedDuringTagPut(t *testing.T) {
 			// which the cancel closes.
 			body, err := io.ReadAll(r.Body)
 			if err != nil {
-				t.Errorf("reading the held tag request: %v", err)
+				t.Errorf("reading the delayed tag request: %v", err)
 			}
 			cancel()
 			<-release
-			held := r.Clone(context.WithoutCancel(r.Context()))
-			held.Body = io.NopCloser(bytes.NewReader(body))
-			next.ServeHTTP(w, held)
+			delayed := r.Clone(context.WithoutCancel(r.Context()))
+			delayed.Body = io.NopCloser(bytes.NewReader(body))
+			next.ServeHTTP(w, delayed)
 			close(applied)
 		})
 	})
@@ -50,7 +50,7 @@ func TestPushInterruptedDuringTagPut(t *testing.T) {
 	ref := host + "/ouk:latest"
 	first := pushFile(t, c, kit1, ref)
 
-	hold.Store(true)
+	delayTag.Store(true)
 	repo := repository(t, c, ref)
 	open := func() (io.ReadCloser, error) { return os.Open(kit2) }
 	_, err := PushKitStream(ctx, open, repo, "latest", PushOptions{})
@@ -63,8 +63,11 @@ func TestPushInterruptedDuringTagPut(t *testing.T) {
 	if strings.Contains(msg, "was not moved") {
 		t.Errorf("error claims the tag was not moved, though its request was in flight:\n%s", msg)
 	}
-	if !strings.Contains(msg, "still named "+first.Digest) || !strings.Contains(msg, "may still move it") {
-		t.Errorf("error does not say what the tag named and that it may still move:\n%s", msg)
+	if !strings.Contains(msg, "still named "+first.Digest) {
+		t.Errorf("error does not state what the tag named when read back:\n%s", msg)
+	}
+	if !strings.Contains(msg, "may still move it") {
+		t.Errorf("error does not state that the registry may still move the tag:\n%s", msg)
 	}
 	if !strings.Contains(msg, "`crane digest --insecure "+ref+"`") {
 		t.Errorf("error does not give the crane command for %s:\n%s", ref, msg)
@@ -74,6 +77,6 @@ func TestPushInterruptedDuringTagPut(t *testing.T) {
 		t.Fatal(err)
 	}
 	if desc.Digest.String() == first.Digest {
-		t.Errorf("the held request did not move the tag, so this test shows nothing")
+		t.Errorf("the delayed request did not move the tag, so this test shows nothing")
 	}
 }

@@ -50,7 +50,7 @@ func TestPushBlobFailureNamesTag(t *testing.T) {
 }
 
 // An interrupt or failure during the first lookup of the tag comes before
-// any request that sets it, and the error says so.
+// any request that sets it, and the error states that the tag was not moved.
 func TestTagLookupFailureNamesTag(t *testing.T) {
 	host := wrappedRegistry(t, false, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

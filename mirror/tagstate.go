@@ -14,9 +14,9 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
-// tagState is what a tag named when a push or mirror started, before the
-// referrers went up and the tag was moved. Errors use it to tell the
-// operator whether the tag moved.
+// tagState is the digest that a tag named when a push or mirror started,
+// before the referrers went up and the tag was moved. Errors use it to
+// report to the operator whether the tag moved.
 type tagState struct {
 	// ref is REGISTRY/REPOSITORY:TAG.
 	ref string
@@ -144,7 +144,7 @@ func digestCommand(repo *remote.Repository, ref string) string {
 	return "crane digest " + ref
 }
 
-// describeResolveError words err, a failed read-back of a tag, with the
+// describeResolveError formats err, a failed read-back of a tag, with the
 // registry's status when the registry responded.
 func describeResolveError(err error) string {
 	var response *errcode.ErrorResponse
