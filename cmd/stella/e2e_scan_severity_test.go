@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -14,11 +15,21 @@ const (
 	v4Vector        = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N/SA:N"
 )
 
+// CVSS v4.0 vectors: v4Vector scores 6.9 MEDIUM and v4MaxVector 10.0
+// CRITICAL. partialV4Vector lacks the base metrics from PR on, so it has
+// no score.
+const (
+	v4MaxVector     = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H"
+	partialV4Vector = "CVSS:4.0/AV:N/AC:L/AT:N"
+)
+
 // severityKitEnv returns an environment whose active kit contains NVD
 // records of acme:logger, with a CVSS v3.1 vector of 10.0, and of
-// acme:lamp, with one of 1.6, both for versions below 2.0. It also
-// contains two OSV records of npm pad: PAD-1 with a CVSS v4.0 vector and
-// GHSA's rating MODERATE, and PAD-2 with no severity.
+// acme:lamp, one with a v3.1 vector of 1.6 and one with only a v4.0
+// vector of 10.0, all for versions below 2.0. It also contains three OSV
+// records of npm pad: PAD-1 with a CVSS v4.0 vector of 6.9 and GHSA's
+// rating MODERATE, PAD-2 with no severity, and PAD-3 with a partial v4.0
+// vector and GHSA's rating HIGH.
 func severityKitEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnv(t)
@@ -28,13 +39,19 @@ func severityKitEnv(t *testing.T) *env {
 			`{"version":"3.1","vectorString":"` + vector + `"}}]},`
 		return strings.Replace(entry, `"configurations":`, metric+`"configurations":`, 1)
 	}
+	withV4Metric := func(entry, vector, rating string) string {
+		metric := `"metrics":{"cvssMetricV40":[{"source":"nvd@nist.gov","type":"Primary","cvssData":` +
+			`{"version":"4.0","vectorString":"` + vector + `","baseSeverity":"` + rating + `"}}]},`
+		return strings.Replace(entry, `"configurations":`, metric+`"configurations":`, 1)
+	}
 	criterion := func(product string) string {
 		return `{"vulnerable":true,"criteria":"cpe:2.3:a:acme:` + product + `:*:*:*:*:*:*:*:*","versionEndExcluding":"2.0"}`
 	}
 
 	page := `{"format":"NVD_CVE","version":"2.0","vulnerabilities":[` +
 		withMetric(nvdCVE("CVE-2030-0901", "remote code execution in acme logger", criterion("logger")), log4ShellVector) + "," +
-		withMetric(nvdCVE("CVE-2030-0902", "minor leak in acme lamp", criterion("lamp")), lowVector) + `]}`
+		withMetric(nvdCVE("CVE-2030-0902", "minor leak in acme lamp", criterion("lamp")), lowVector) + "," +
+		withV4Metric(nvdCVE("CVE-2030-0903", "takeover of acme lamp", criterion("lamp")), v4MaxVector, "CRITICAL") + `]}`
 	if err := os.WriteFile(filepath.Join(nvd, "page.json"), []byte(page), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +75,10 @@ func severityKitEnv(t *testing.T) *env {
 		"database_specific": map[string]any{"severity": "MODERATE"},
 	})
 	padRecord("PAD-2", nil)
+	padRecord("PAD-3", map[string]any{
+		"severity":          []map[string]string{{"type": "CVSS_V4", "score": partialV4Vector}},
+		"database_specific": map[string]any{"severity": "HIGH"},
+	})
 	e.importJSON(e.buildKit("kit.tar", "--feed", "nvd="+nvd, "--feed", "osv="+osv))
 	return e
 }
@@ -96,12 +117,32 @@ func TestScanJSONSeverityFields(t *testing.T) {
 		t.Errorf("cvssVersion %q, cvssVector %q, want 3.1 and %q", logger.CVSSVersion, logger.CVSSVector, log4ShellVector)
 	}
 
+	lamp := findingsByID(rep, "lamp")["CVE-2030-0903"]
+	if lamp.SeverityScore == nil || *lamp.SeverityScore != 10.0 || lamp.SeverityRating != "CRITICAL" {
+		t.Errorf("CVE-2030-0903: score %s, rating %q; want 10.0 CRITICAL from the CVSS 4.0 vector",
+			scoreText(lamp.SeverityScore), lamp.SeverityRating)
+	}
+	if lamp.CVSSVersion != "4.0" || lamp.CVSSVector != v4MaxVector || lamp.SeverityNote != "" {
+		t.Errorf("CVE-2030-0903: version %q, vector %q, note %q; want 4.0, %q and no note",
+			lamp.CVSSVersion, lamp.CVSSVector, lamp.SeverityNote, v4MaxVector)
+	}
+
 	pad := findingsByID(rep, "pad")
-	if f := pad["PAD-1"]; f.SeverityScore != nil || f.SeverityRating != "MEDIUM" || f.CVSSVersion != "4.0" ||
-		f.SeverityNote != "CVSS 4.0 score not computed" || f.Severity != v4Vector {
-		t.Errorf("PAD-1: score %v, rating %q, version %q, note %q, severity %q; want no score, MEDIUM from "+
-			"GHSA's MODERATE, 4.0, the note and the vector", f.SeverityScore, f.SeverityRating, f.CVSSVersion,
-			f.SeverityNote, f.Severity)
+	if f := pad["PAD-1"]; f.SeverityScore == nil || *f.SeverityScore != 6.9 || f.SeverityRating != "MEDIUM" {
+		t.Errorf("PAD-1: score %s, rating %q; want 6.9 MEDIUM from the CVSS 4.0 vector",
+			scoreText(f.SeverityScore), f.SeverityRating)
+	}
+	if f := pad["PAD-1"]; f.CVSSVersion != "4.0" || f.CVSSVector != v4Vector || f.SeverityNote != "" || f.Severity != v4Vector {
+		t.Errorf("PAD-1: version %q, vector %q, note %q, severity %q; want 4.0, the vector twice and no note",
+			f.CVSSVersion, f.CVSSVector, f.SeverityNote, f.Severity)
+	}
+	if f := pad["PAD-3"]; f.SeverityScore != nil || f.SeverityRating != "HIGH" {
+		t.Errorf("PAD-3: score %s, rating %q; want no score and HIGH from GHSA's rating",
+			scoreText(f.SeverityScore), f.SeverityRating)
+	}
+	if f := pad["PAD-3"]; f.CVSSVector != partialV4Vector || !strings.Contains(f.SeverityNote, "base metric PR is missing") {
+		t.Errorf("PAD-3: vector %q, note %q; want the partial vector and the reason it has no score",
+			f.CVSSVector, f.SeverityNote)
 	}
 	if f := pad["PAD-2"]; f.SeverityScore != nil || f.SeverityRating != "" || f.CVSSVersion != "" {
 		t.Errorf("PAD-2: score %v, rating %q, version %q; want none for a record without severity",
@@ -111,7 +152,7 @@ func TestScanJSONSeverityFields(t *testing.T) {
 	// The raw JSON names the fields as documented.
 	r := e.run("scan", "--sbom", severitySBOM(t, e), "-o", "json", "--env-file", filepath.Join(e.dir, "none.env"))
 	for _, field := range []string{`"severityScore": 10`, `"severityRating": "CRITICAL"`, `"cvssVersion": "3.1"`,
-		`"severityNote": "CVSS 4.0 score not computed"`} {
+		`"severityScore": 6.9`, `"cvssVersion": "4.0"`, `"severityNote": "invalid CVSS vector`} {
 		if !strings.Contains(r.stdout, field) {
 			t.Errorf("scan JSON lacks %s:\n%s", field, r.stdout)
 		}
@@ -146,7 +187,7 @@ func TestScanTextSeverityColumn(t *testing.T) {
 		t.Fatalf("table header lacks SEVERITY:\n%s", text)
 	}
 	for id, want := range map[string]string{"CVE-2030-0901": "10.0 CRITICAL", "CVE-2030-0902": "1.6 LOW",
-		"PAD-1": "MEDIUM", "PAD-2": "-"} {
+		"CVE-2030-0903": "10.0 CRITICAL", "PAD-1": "6.9 MEDIUM", "PAD-2": "-", "PAD-3": "HIGH"} {
 		found := false
 		for _, line := range lines {
 			fields := strings.Fields(line)
@@ -181,10 +222,13 @@ func TestScanSortBySeverity(t *testing.T) {
 		}
 		return out
 	}
-	if got, want := strings.Join(ids(), " "), "CVE-2030-0902 CVE-2030-0901 PAD-1 PAD-2"; got != want {
+	if got, want := strings.Join(ids(), " "), "CVE-2030-0902 CVE-2030-0903 CVE-2030-0901 PAD-1 PAD-2 PAD-3"; got != want {
 		t.Errorf("default order %s, want %s (by package)", got, want)
 	}
-	if got, want := strings.Join(ids("--sort", "severity"), " "), "CVE-2030-0901 PAD-1 CVE-2030-0902 PAD-2"; got != want {
+	// CVE-2030-0903 and CVE-2030-0901 both score 10.0, so the package
+	// orders them. PAD-3 has a rating without a score.
+	if got, want := strings.Join(ids("--sort", "severity"), " "),
+		"CVE-2030-0903 CVE-2030-0901 PAD-3 PAD-1 CVE-2030-0902 PAD-2"; got != want {
 		t.Errorf("--sort severity order %s, want %s", got, want)
 	}
 	if r := e.run("scan", "--sbom", sbom, "--sort", "score"); r.code != exitUsage || !strings.Contains(r.stderr, "--sort") {
@@ -199,8 +243,15 @@ func TestDBLookupShowsSeverityScore(t *testing.T) {
 		t.Errorf("lookup text lacks %q:\n%s", want, text)
 	}
 	text = e.must("db", "lookup", "PAD-1")
-	for _, want := range []string{"severity   " + v4Vector + " (CVSS 4.0 score not computed)",
+	for _, want := range []string{"severity   " + v4Vector + " (6.9 MEDIUM)",
 		"severity   MODERATE (the source's rating)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lookup text lacks %q:\n%s", want, text)
+		}
+	}
+	text = e.must("db", "lookup", "PAD-3")
+	for _, want := range []string{"severity   " + partialV4Vector + ` (invalid CVSS vector "` + partialV4Vector +
+		`": base metric PR is missing)`, "severity   HIGH (the source's rating)"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("lookup text lacks %q:\n%s", want, text)
 		}
@@ -228,4 +279,12 @@ func TestDBLookupShowsSeverityScore(t *testing.T) {
 	if len(recs[0].Severity) != 1 || recs[0].Severity[0].Score != log4ShellVector {
 		t.Errorf("severity = %+v, want the vector unchanged", recs[0].Severity)
 	}
+}
+
+// scoreText formats a severity score for a failure message.
+func scoreText(score *float64) string {
+	if score == nil {
+		return "none"
+	}
+	return strconv.FormatFloat(*score, 'f', 1, 64)
 }

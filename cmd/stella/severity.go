@@ -29,8 +29,8 @@ type findingSeverity struct {
 	// SeverityNote is about.
 	CVSSVersion string `json:"cvssVersion,omitempty"`
 	CVSSVector  string `json:"cvssVector,omitempty"`
-	// SeverityNote is the reason the vector has no score, such as "CVSS
-	// 4.0 score not computed".
+	// SeverityNote is the reason the vector has no score, such as the
+	// error of an invalid vector.
 	SeverityNote string `json:"severityNote,omitempty"`
 }
 

@@ -19,7 +19,7 @@ func TestSeverityText(t *testing.T) {
 		{vulndb.SeverityRating{Score: score(10), Rating: "HIGH", CVSSVersion: "2.0"}, "10.0 HIGH"},
 		{vulndb.SeverityRating{Rating: "MEDIUM", CVSSVersion: "4.0"}, "MEDIUM"},
 		{vulndb.SeverityRating{Rating: "HIGH"}, "HIGH"},
-		{vulndb.SeverityRating{CVSSVersion: "4.0", Note: "CVSS 4.0 score not computed"}, "no score (CVSS 4.0)"},
+		{vulndb.SeverityRating{CVSSVersion: "4.0"}, "no score (CVSS 4.0)"},
 		{vulndb.SeverityRating{Note: "invalid CVSS vector"}, "-"},
 		{vulndb.SeverityRating{}, "-"},
 	}
@@ -67,7 +67,7 @@ func TestLookupTextShowsScores(t *testing.T) {
 	}
 	for _, want := range []string{
 		"severity   CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H (9.8 CRITICAL)",
-		"(CVSS 4.0 score not computed)",
+		"severity   CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N (9.3 CRITICAL)",
 		`severity   CVSS:3.1/AV:N (invalid CVSS vector "CVSS:3.1/AV:N": base metric AC is missing)`,
 	} {
 		if !strings.Contains(b.String(), want) {

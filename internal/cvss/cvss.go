@@ -9,9 +9,11 @@
 // environmental metrics are validated but do not change the score,
 // because reports show the base score as sources publish it.
 //
-// CVSS v4.0 vectors are parsed and validated, but BaseScore returns
-// ErrNotComputed for them. The v4.0 score comes from a table of scores per
-// macro vector that this package does not carry.
+// CVSS v4.0 base scores (CVSS-B in the FIRST CVSS v4.0 specification)
+// come from github.com/pandatix/go-cvss, whose 40 package implements the
+// specification's macro vector lookup and interpolation. Only the base
+// metrics are passed to it, so threat, environmental and supplemental
+// metrics are validated but do not change the score either.
 package cvss
 
 import (
@@ -19,6 +21,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	gocvss40 "github.com/pandatix/go-cvss/40"
 )
 
 // CVSS versions, as Score.Version and Vector.Version give them.
@@ -39,15 +43,12 @@ const (
 	RatingCritical = "CRITICAL"
 )
 
-// ErrNotComputed is returned by BaseScore for a valid CVSS v4.0 vector.
-var ErrNotComputed = errors.New("CVSS 4.0 score not computed")
-
 // ErrInvalidVector is wrapped by every error of Parse.
 var ErrInvalidVector = errors.New("invalid CVSS vector")
 
 // Score is the base score of a vector.
 type Score struct {
-	// Version is the CVSS version of the vector: V2, V30 or V31.
+	// Version is the CVSS version of the vector: V2, V30, V31 or V40.
 	Version string
 	// Base is the base score, from 0.0 to 10.0 in steps of 0.1.
 	Base float64
@@ -111,6 +112,7 @@ var specV4 = metricSpec{
 		"S": {"X", "N", "P"}, "AU": {"X", "N", "Y"}, "R": {"X", "A", "U", "I"}, "V": {"X", "D", "C"},
 		"RE": {"X", "L", "M", "H"}, "U": {"X", "Clear", "Green", "Amber", "Red"},
 	},
+	// The order is that of the v4.0 vector string, which baseV4 needs.
 	base: []string{"AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA"},
 }
 
@@ -183,8 +185,7 @@ func splitPrefix(s string) (version, body string, spec metricSpec, err error) {
 		quote(version))
 }
 
-// BaseScore parses vector and returns its base score. A valid CVSS v4.0
-// vector returns ErrNotComputed.
+// BaseScore parses vector and returns its base score.
 func BaseScore(vector string) (Score, error) {
 	v, err := Parse(vector)
 	if err != nil {
@@ -193,8 +194,7 @@ func BaseScore(vector string) (Score, error) {
 	return v.BaseScore()
 }
 
-// BaseScore returns the vector's base score. A CVSS v4.0 vector returns
-// ErrNotComputed.
+// BaseScore returns the vector's base score.
 func (v Vector) BaseScore() (Score, error) {
 	switch v.Version {
 	case V2:
@@ -204,7 +204,7 @@ func (v Vector) BaseScore() (Score, error) {
 		base := v.baseV3()
 		return Score{Version: v.Version, Base: base, Rating: RatingV3(base)}, nil
 	case V40:
-		return Score{}, ErrNotComputed
+		return v.baseV4()
 	}
 	return Score{}, fmt.Errorf("%w: version %q has no base score equation", ErrInvalidVector, v.Version)
 }
@@ -279,6 +279,32 @@ func (v Vector) baseV2() float64 {
 		f = 0
 	}
 	return roundTo1Decimal((0.6*impact + 0.4*exploitability - 1.5) * f)
+}
+
+// baseV4 computes the CVSS v4.0 base score with go-cvss. It hands over
+// the base metrics alone, in the order of the specification's vector
+// string, because go-cvss rejects metrics in any other order and Parse
+// accepts them in any order, as some GHSA advisories write them.
+//
+// NOTE: the NVD records that the tests compare with hold no v4.0 vector
+// that sets threat or environmental metrics, so it is unchecked whether
+// NVD's baseScore leaves them out as this does.
+func (v Vector) baseV4() (Score, error) {
+	var b strings.Builder
+	b.WriteString("CVSS:" + V40)
+	for _, name := range specV4.base {
+		b.WriteString("/" + name + ":" + v.metrics[name])
+	}
+	parsed, err := gocvss40.ParseVector(b.String())
+	if err != nil {
+		return Score{}, fmt.Errorf("%w %s: go-cvss rejected its base metrics: %v", ErrInvalidVector, quote(b.String()), err)
+	}
+	base := parsed.Score()
+	rating, err := gocvss40.Rating(base)
+	if err != nil {
+		return Score{}, fmt.Errorf("%w %s: go-cvss computed the score %v: %v", ErrInvalidVector, quote(b.String()), base, err)
+	}
+	return Score{Version: V40, Base: base, Rating: rating}, nil
 }
 
 // RoundUp31 is the Roundup function of the CVSS v3.1 specification,

@@ -3,6 +3,7 @@ package cvss
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,28 @@ func TestBaseScoreKnownVectors(t *testing.T) {
 		{"v2 no impact", "AV:N/AC:L/Au:N/C:N/I:N/A:N", 0.0, RatingLow},
 		{"v2 with the prefix some feeds write", "CVSS:2.0/AV:N/AC:L/Au:N/C:C/I:C/A:C", 10.0, RatingHigh},
 		{"v2 in parentheses", "(AV:N/AC:L/Au:N/C:N/I:N/A:C)", 7.8, RatingHigh},
+		{"v4.0 CVE-2024-5732 as NVD scores it", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N/SA:N", 6.9,
+			RatingMedium},
+		{"v4.0 high impact on the vulnerable system", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", 9.3,
+			RatingCritical},
+		{"v4.0 high impact on both systems", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H", 10.0,
+			RatingCritical},
+		{"v4.0 low privileges", "CVSS:4.0/AV:N/AC:L/AT:N/PR:L/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", 8.7, RatingHigh},
+		{"v4.0 local", "CVSS:4.0/AV:L/AC:L/AT:N/PR:L/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", 8.5, RatingHigh},
+		{"v4.0 subsequent system only", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:P/VC:N/VI:N/VA:N/SC:L/SI:L/SA:N", 5.3,
+			RatingMedium},
+		{"v4.0 lowest", "CVSS:4.0/AV:P/AC:H/AT:P/PR:H/UI:A/VC:L/VI:N/VA:N/SC:N/SI:N/SA:N", 1.0, RatingLow},
+		{"v4.0 no impact", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N", 0.0, RatingNone},
+		// The threat metric E:U lowers the CVSS-BT score to 8.1, but the
+		// base score leaves it out.
+		{"v4.0 threat metric ignored", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U", 9.3,
+			RatingCritical},
+		{"v4.0 environmental metrics ignored",
+			"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/CR:L/MAV:P/MVC:N/MVI:N/MVA:N", 9.3,
+			RatingCritical},
+		// Some GHSA advisories list the impact metrics in this order.
+		{"v4.0 metrics in another order", "CVSS:4.0/AV:N/AC:L/AT:N/PR:L/UI:N/VC:H/SC:N/VI:H/SI:N/VA:H/SA:N", 8.7,
+			RatingHigh},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -79,18 +102,52 @@ func TestRoundUp31(t *testing.T) {
 	}
 }
 
-func TestBaseScoreV4NotComputed(t *testing.T) {
-	vector := "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N/SA:N/E:X/CR:X/IR:X/AR:X/MAV:X/MAC:X/MAT:X/" +
-		"MPR:X/MUI:X/MVC:X/MVI:X/MVA:X/MSC:X/MSI:X/MSA:X/S:X/AU:X/R:X/V:X/RE:X/U:X"
-	v, err := Parse(vector)
-	if err != nil {
-		t.Fatalf("Parse: %v", err)
+// TestBaseScoreV40AllBaseVectors scores every combination of CVSS v4.0
+// base metric values. Each must give a score from 0.0 to 10.0 in steps of
+// 0.1 with its v4.0 rating, and 0.0 exactly when no impact metric is set.
+func TestBaseScoreV40AllBaseVectors(t *testing.T) {
+	count := 0
+	values := make([]string, len(specV4.base))
+	var walk func(i int)
+	walk = func(i int) {
+		if i < len(values) {
+			for _, value := range specV4.values[specV4.base[i]] {
+				values[i] = value
+				walk(i + 1)
+			}
+			return
+		}
+		count++
+		var b strings.Builder
+		b.WriteString("CVSS:4.0")
+		noImpact := true
+		for j, name := range specV4.base {
+			b.WriteString("/" + name + ":" + values[j])
+			if j >= 5 && values[j] != "N" {
+				noImpact = false
+			}
+		}
+		vector := b.String()
+		got, err := BaseScore(vector)
+		if err != nil {
+			t.Fatalf("BaseScore(%q): %v", vector, err)
+		}
+		if got.Base < 0 || got.Base > 10 {
+			t.Fatalf("BaseScore(%q) = %v, outside 0 to 10", vector, got.Base)
+		}
+		if tenths := got.Base * 10; math.Abs(tenths-math.Round(tenths)) > 1e-9 {
+			t.Fatalf("BaseScore(%q) = %v, not a multiple of 0.1", vector, got.Base)
+		}
+		if got.Rating != RatingV3(got.Base) {
+			t.Fatalf("BaseScore(%q).Rating = %q, want %q", vector, got.Rating, RatingV3(got.Base))
+		}
+		if (got.Base == 0) != noImpact {
+			t.Fatalf("BaseScore(%q) = %v, want 0 only when every impact metric is N", vector, got.Base)
+		}
 	}
-	if v.Version != V40 {
-		t.Errorf("Version = %q, want %q", v.Version, V40)
-	}
-	if _, err := v.BaseScore(); !errors.Is(err, ErrNotComputed) {
-		t.Errorf("BaseScore error = %v, want ErrNotComputed", err)
+	walk(0)
+	if count != 4*2*2*3*3*729 {
+		t.Errorf("scored %d vectors, want every combination", count)
 	}
 }
 
@@ -132,7 +189,7 @@ type nvdMetric struct {
 	base                   float64
 }
 
-// nvdMetrics returns every cvssMetricV2, V30 and V31 entry of the NVD
+// nvdMetrics returns every cvssMetricV2, V30, V31 and V40 entry of the NVD
 // records in dir, in any of the shapes the NVD API and its mirrors write.
 func nvdMetrics(t *testing.T, dir string) []nvdMetric {
 	t.Helper()
@@ -160,7 +217,7 @@ func nvdMetrics(t *testing.T, dir string) []nvdMetric {
 			cves = append(cves, v.CVE)
 		}
 		for _, c := range cves {
-			for _, list := range [][]nvdEntry{c.Metrics.V2, c.Metrics.V30, c.Metrics.V31} {
+			for _, list := range [][]nvdEntry{c.Metrics.V2, c.Metrics.V30, c.Metrics.V31, c.Metrics.V40} {
 				for _, m := range list {
 					rating := m.CVSSData.BaseSeverity
 					if rating == "" {
@@ -181,6 +238,7 @@ type nvdCVE struct {
 		V2  []nvdEntry `json:"cvssMetricV2"`
 		V30 []nvdEntry `json:"cvssMetricV30"`
 		V31 []nvdEntry `json:"cvssMetricV31"`
+		V40 []nvdEntry `json:"cvssMetricV40"`
 	} `json:"metrics"`
 }
 
@@ -193,8 +251,8 @@ type nvdEntry struct {
 	} `json:"cvssData"`
 }
 
-// TestBaseScoreMatchesNVDRecords computes the score of every CVSS v2 and
-// v3.x vector in the public NVD sample records and compares it with the
+// TestBaseScoreMatchesNVDRecords computes the score of every CVSS v2.0,
+// v3.x and v4.0 vector in the public NVD sample records and compares it with the
 // baseScore and baseSeverity that NVD publishes beside it.
 func TestBaseScoreMatchesNVDRecords(t *testing.T) {
 	dir := filepath.Join("..", "..", "..", "shared", "testdata", "nvd")
@@ -205,7 +263,11 @@ func TestBaseScoreMatchesNVDRecords(t *testing.T) {
 	if len(metrics) == 0 {
 		t.Fatalf("no CVSS metrics found in %s", dir)
 	}
+	v40 := 0
 	for _, m := range metrics {
+		if strings.HasPrefix(m.vector, "CVSS:4.0/") {
+			v40++
+		}
 		got, err := BaseScore(m.vector)
 		if err != nil {
 			t.Errorf("%s: BaseScore(%q): %v", m.source, m.vector, err)
@@ -218,5 +280,5 @@ func TestBaseScoreMatchesNVDRecords(t *testing.T) {
 			t.Errorf("%s: BaseScore(%q).Rating = %q, NVD publishes %q", m.source, m.vector, got.Rating, m.rating)
 		}
 	}
-	t.Logf("%d NVD metrics agree", len(metrics))
+	t.Logf("compared %d NVD metrics, %d of them CVSS v4.0", len(metrics), v40)
 }

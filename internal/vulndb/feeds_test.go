@@ -132,12 +132,22 @@ func TestReadNVDForms(t *testing.T) {
 	if !ok {
 		t.Fatal("CVE-2024-5732 (bare cve object) not read")
 	}
-	var v4 bool
+	var v4 string
 	for _, s := range bare.rec.Severity {
-		v4 = v4 || s.Type == "CVSS_V4"
+		if s.Type == "CVSS_V4" {
+			v4 = s.Score
+		}
 	}
-	if !v4 {
+	if v4 == "" {
 		t.Errorf("severity = %v, want a CVSS_V4 vector", bare.rec.Severity)
+	}
+	// NVD publishes baseScore 6.9 and baseSeverity MEDIUM for this vector.
+	if got := ScoreVector(v4); got.Score == nil || *got.Score != 6.9 || got.Rating != "MEDIUM" {
+		t.Errorf("ScoreVector(%q) = %s, want 6.9 MEDIUM as NVD publishes", v4, describeRating(got))
+	}
+	// The record has a CVSS v3.1 vector too, which is preferred.
+	if got := bare.rec.SeverityRating(); got.Score == nil || *got.Score != 9.8 || got.CVSSVersion != "3.1" {
+		t.Errorf("SeverityRating = %s, want 9.8 from CVSS 3.1", describeRating(got))
 	}
 	if bare.rec.Published != "2024-06-07T10:15:12.293Z" {
 		t.Errorf("published = %q, want UTC RFC 3339", bare.rec.Published)

@@ -213,11 +213,11 @@ func nvdDescription(c nvdCVE) string {
 // CVSS v2.0 vector instead. Reports compute the base score from the
 // vector, so NVD's baseScore is not kept.
 //
-// Reports cannot compute a CVSS v4.0 score. When a v4.0 vector is the
-// only one kept, nvdSeverity also returns NVD's rating of its score
-// (CRITICAL, HIGH, MEDIUM or LOW), which the caller stores as the
-// source's rating word. Otherwise, and for NONE, which reports do not
-// show as a rating word, it returns "".
+// When a v4.0 vector is the only one kept, nvdSeverity also returns NVD's
+// rating of its score (CRITICAL, HIGH, MEDIUM or LOW), which the caller
+// stores as the source's rating word. Reports show that word when they
+// cannot score the vector, such as a partial one. Otherwise, and for
+// NONE, which reports do not show as a rating word, it returns "".
 func nvdSeverity(c nvdCVE) ([]Severity, string) {
 	var out []Severity
 	pick := func(ms []nvdMetric) (nvdMetric, bool) {

@@ -3,6 +3,7 @@ package vulndb
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -55,10 +56,38 @@ func TestNVDv4OnlyRecordHasRating(t *testing.T) {
 		t.Fatal(rerr)
 	}
 	got := s.rec.SeverityRating()
+	if got.Score == nil || *got.Score != 9.3 {
+		t.Errorf("SeverityRating = %s, want score 9.3 computed from the CVSS 4.0 vector", describeRating(got))
+	}
 	if got.Rating != "CRITICAL" {
-		t.Errorf("rating %q, want CRITICAL from NVD's CVSS 4.0 rating", got.Rating)
+		t.Errorf("rating %q, want CRITICAL", got.Rating)
 	}
 	if got.CVSSVersion != "4.0" {
 		t.Errorf("CVSS version %q, want 4.0", got.CVSSVersion)
+	}
+}
+
+// TestNVDPartialV40KeepsNVDRating checks the fallback for a CVSS v4.0
+// vector that cannot be scored: NVD's rating, with the reason beside it.
+func TestNVDPartialV40KeepsNVDRating(t *testing.T) {
+	raw := `{"id":"CVE-2099-0002","lastModified":"2099-01-02T00:00:00.000","published":"2099-01-01T00:00:00.000",
+		"descriptions":[{"lang":"en","value":"x"}],
+		"metrics":{"cvssMetricV40":[{"type":"Primary","cvssData":{"vectorString":"CVSS:4.0/AV:N/AC:L/AT:N/PR:N","baseSeverity":"HIGH"}}]}}`
+	s, rerr := convertNVD("page.json", "#1", json.RawMessage(raw))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	got := s.rec.SeverityRating()
+	if got.Score != nil {
+		t.Errorf("SeverityRating = %s, want no score", describeRating(got))
+	}
+	if got.Rating != "HIGH" {
+		t.Errorf("rating %q, want HIGH from NVD's baseSeverity", got.Rating)
+	}
+	if got.Vector != "CVSS:4.0/AV:N/AC:L/AT:N/PR:N" {
+		t.Errorf("vector %q, want the partial CVSS 4.0 vector", got.Vector)
+	}
+	if !strings.Contains(got.Note, "base metric UI is missing") {
+		t.Errorf("note %q, want the reason the vector has no score", got.Note)
 	}
 }

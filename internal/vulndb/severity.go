@@ -21,8 +21,8 @@ type SeverityRating struct {
 	CVSSVersion string `json:"cvss_version,omitempty"`
 	// Vector is the CVSS vector that Score, or the note, is about.
 	Vector string `json:"vector,omitempty"`
-	// Note is the reason Vector has no score, such as "CVSS 4.0 score not
-	// computed".
+	// Note is the reason Vector has no score, such as the error of an
+	// invalid vector.
 	Note string `json:"note,omitempty"`
 }
 
@@ -48,20 +48,21 @@ func (s SeverityRating) Rank() int {
 // order:
 //
 //  1. the base score of the first CVSS v3.1 or v3.0 vector in r.Severity;
-//  2. the rating word of the source, from database_specific.severity
+//  2. the base score of the first CVSS v4.0 vector;
+//  3. the rating word of the source, from database_specific.severity
 //     (GHSA writes LOW, MODERATE, HIGH or CRITICAL, and NVD records keep
 //     there the rating of a lone CVSS v4.0 vector) or from a severity of
 //     OSV type "Ubuntu", with MODERATE read as MEDIUM;
-//  3. the base score of the first CVSS v2.0 vector.
+//  4. the base score of the first CVSS v2.0 vector.
 //
-// A CVSS v4.0 vector is never scored. It is reported with the note
-// "CVSS 4.0 score not computed", beside the rating word when the source
-// gives one. When r.Severity is empty, the severities of r's affected
-// entries are used in its place.
+// When the rating word is taken and a vector could not be scored, such
+// as a partial CVSS v4.0 vector, the first such vector and the reason are
+// returned beside the word. When r.Severity is empty, the severities of
+// r's affected entries are used in its place.
 //
 // The score is computed from the vector because the DB keeps the vectors
-// of NVD records but not NVD's baseScore. For CVSS v2.0 and v3.x the two
-// agree, since NVD computes its score from the same vector.
+// of NVD records but not NVD's baseScore. NVD computes its score from the
+// same vector, and the tests of package cvss compare the two.
 func (r *Record) SeverityRating() SeverityRating {
 	severities := r.Severity
 	if len(severities) == 0 {
@@ -69,7 +70,7 @@ func (r *Record) SeverityRating() SeverityRating {
 			severities = append(severities, a.Severity...)
 		}
 	}
-	var v2, v4, invalid SeverityRating
+	var v2, v4, unscored SeverityRating
 	word := ratingWord(r.DatabaseSpecific["severity"])
 	for _, s := range severities {
 		if s.Type == "Ubuntu" {
@@ -82,26 +83,24 @@ func (r *Record) SeverityRating() SeverityRating {
 		switch {
 		case rating.Score != nil && strings.HasPrefix(rating.CVSSVersion, "3."):
 			return rating
-		case rating.Score != nil && v2.Vector == "":
-			v2 = rating
-		case rating.CVSSVersion == cvss.V40 && v4.Vector == "":
+		case rating.Score != nil && rating.CVSSVersion == cvss.V40 && v4.Vector == "":
 			v4 = rating
-		case rating.Note != "" && rating.CVSSVersion == "" && invalid.Vector == "":
-			invalid = rating
+		case rating.Score != nil && rating.CVSSVersion == cvss.V2 && v2.Vector == "":
+			v2 = rating
+		case rating.Score == nil && unscored.Vector == "":
+			unscored = rating
 		}
 	}
 	switch {
-	case word != "" && v4.Vector != "":
-		v4.Rating = word
-		return v4
-	case word != "":
-		return SeverityRating{Rating: word}
-	case v2.Vector != "":
-		return v2
 	case v4.Vector != "":
 		return v4
+	case word != "":
+		unscored.Rating = word
+		return unscored
+	case v2.Vector != "":
+		return v2
 	}
-	return invalid
+	return unscored
 }
 
 // ScoreVector computes the base score and rating of one CVSS vector. A

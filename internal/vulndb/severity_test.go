@@ -2,6 +2,7 @@ package vulndb
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ const (
 	vectorV30 = "CVSS:3.0/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:H/A:N" // 5.9
 	vectorV2  = "AV:N/AC:L/Au:N/C:P/I:P/A:P"                   // 7.5
 	vectorV40 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N/SA:N"
+	// partialV40 lacks the base metrics from PR on.
+	partialV40 = "CVSS:4.0/AV:N/AC:L/AT:N"
 )
 
 func TestRecordSeverityRating(t *testing.T) {
@@ -39,10 +42,26 @@ func TestRecordSeverityRating(t *testing.T) {
 			score: 9.8, rating: "CRITICAL", version: "3.1", vector: vectorV31},
 		{name: "v4 only",
 			rec:   Record{Severity: []Severity{{Type: "CVSS_V4", Score: vectorV40}}},
-			score: -1, rating: "", version: "4.0", vector: vectorV40, inNote: "CVSS 4.0 score not computed"},
-		{name: "v4 with GHSA word",
-			rec:   Record{Severity: []Severity{{Type: "CVSS_V4", Score: vectorV40}}, DatabaseSpecific: ghsaWord("MODERATE")},
-			score: -1, rating: "MEDIUM", version: "4.0", vector: vectorV40, inNote: "CVSS 4.0 score not computed"},
+			score: 6.9, rating: "MEDIUM", version: "4.0", vector: vectorV40},
+		{name: "v4 preferred to the GHSA word",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V4", Score: vectorV40}}, DatabaseSpecific: ghsaWord("LOW")},
+			score: 6.9, rating: "MEDIUM", version: "4.0", vector: vectorV40},
+		{name: "v4 preferred to v2",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V2", Score: vectorV2}, {Type: "CVSS_V4", Score: vectorV40}}},
+			score: 6.9, rating: "MEDIUM", version: "4.0", vector: vectorV40},
+		{name: "partial v4 with the source's word",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V4", Score: partialV40}}, DatabaseSpecific: ghsaWord("CRITICAL")},
+			score: -1, rating: "CRITICAL", vector: partialV40, inNote: "base metric PR is missing"},
+		{name: "partial v4 alone",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V4", Score: partialV40}}},
+			score: -1, vector: partialV40, inNote: "base metric PR is missing"},
+		{name: "partial v4 with v2 and the source's word",
+			rec: Record{Severity: []Severity{{Type: "CVSS_V2", Score: vectorV2}, {Type: "CVSS_V4", Score: partialV40}},
+				DatabaseSpecific: ghsaWord("HIGH")},
+			score: -1, rating: "HIGH", vector: partialV40, inNote: "base metric PR is missing"},
+		{name: "partial v4 before v3",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V4", Score: partialV40}, {Type: "CVSS_V3", Score: vectorV30}}},
+			score: 5.9, rating: "MEDIUM", version: "3.0", vector: vectorV30},
 		{name: "GHSA word alone",
 			rec:   Record{DatabaseSpecific: ghsaWord("critical")},
 			score: -1, rating: "CRITICAL"},
@@ -145,4 +164,15 @@ func TestMergeSortsSeverityByType(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("mergeSeverity = %v, want %v", got, want)
 	}
+}
+
+// describeRating formats s for a test failure message, with the score
+// that s.Score points to.
+func describeRating(s SeverityRating) string {
+	score := "none"
+	if s.Score != nil {
+		score = fmt.Sprint(*s.Score)
+	}
+	return fmt.Sprintf("score %s, rating %q, CVSS version %q, vector %q, note %q",
+		score, s.Rating, s.CVSSVersion, s.Vector, s.Note)
 }
