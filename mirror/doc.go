@@ -22,4 +22,7 @@
 // whole operations are retried too: a push skips the blobs the registry
 // already holds and a pull resumes a blob with a range request. Timeouts are
 // retried only there, so that the waits of the two retries do not multiply.
+// A 408, 429 or 5xx response is retried only by retry.Transport, unless the
+// request body is a stream that it cannot send again: such a blob upload is
+// retried with the operation instead.
 package mirror

@@ -165,7 +165,19 @@ func (k knownStorage) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadC
 }
 
 func (k knownStorage) Push(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {
-	return tidyUploadError(k.p.repo.Push(ctx, d, r))
+	return k.p.upload(ctx, d, r)
+}
+
+// upload sends d, read from r, to the registry. When r is a stream, the
+// round tripper cannot send it again after a 408, 429 or 5xx response, so
+// the error is then a *retrySkippedError, which withRetry retries.
+func (p *pusher) upload(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {
+	note := &retrySkippedNote{}
+	err := tidyUploadError(p.repo.Push(context.WithValue(ctx, retrySkippedKey{}, note), d, r))
+	if err != nil && note.skipped.Load() {
+		return &retrySkippedError{err}
+	}
+	return err
 }
 
 // tidyUploadError shortens the error of a blob upload for people to read.
@@ -521,7 +533,7 @@ func (p *pusher) pushBlob(ctx context.Context, desc ocispec.Descriptor, r io.Rea
 		skip()
 		return nil
 	}
-	if err := tidyUploadError(p.repo.Push(ctx, desc, r)); err != nil {
+	if err := p.upload(ctx, desc, r); err != nil {
 		return fmt.Errorf("pushing blob %s: %w", desc.Digest, err)
 	}
 	p.notePresent(desc, true)

@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,13 +20,14 @@ import (
 const Attempts = 6
 
 // isTransient reports whether err is worth another attempt: a connection
-// cut, a timeout, or a 408, 429 or 5xx response of a registry that outlived
-// the retries of the round tripper. The same statuses from a web server
-// (*StatusError) are not, because the round tripper has retried the one
-// request of the download already. A 429 or 503 with Retry-After is worth
-// another attempt only when the round tripper could not retry the request
-// itself (see RetryAfterError.Temporary). A failure to read the local kit
-// file, such as a truncated one, is not transient.
+// cut, a timeout, or a 408, 429 or 5xx response to an upload that the round
+// tripper could not send again (*retrySkippedError). Such a response to any
+// other request of a registry (*errcode.ErrorResponse) or of a web server
+// (*StatusError) is not, because the round tripper has retried that request
+// already. A 429 or 503 with Retry-After is worth another attempt only when
+// the round tripper could not retry the request itself (see
+// RetryAfterError.Temporary). A failure to read the local kit file, such as
+// a truncated one, is not transient.
 func isTransient(err error) bool {
 	var kitErr *kitReadError
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrHostNotAllowed) || errors.As(err, &kitErr) {
@@ -48,10 +51,15 @@ func isTransient(err error) bool {
 	if errors.As(err, &retryAfterErr) {
 		return retryAfterErr.Temporary()
 	}
+	var skipped *retrySkippedError
+	if errors.As(err, &skipped) {
+		return true
+	}
 	var respErr *errcode.ErrorResponse
 	if errors.As(err, &respErr) {
-		code := respErr.StatusCode
-		return code == 408 || code == 429 || code >= 500
+		// As for a *StatusError, the transport has retried a 408, 429 or
+		// 5xx already.
+		return false
 	}
 	// net/http reports some cut connections only as text.
 	msg := err.Error()
@@ -108,3 +116,40 @@ func withRetryWindow(ctx context.Context, log *slog.Logger, what string, window 
 		wait = min(wait*2, 3*time.Second)
 	}
 }
+
+// retrySkippedNote records whether a request got a response that the round
+// tripper retries, such as a 503, but was not sent again because its body
+// is a stream that cannot be read a second time. pusher.upload puts one in
+// the context of each blob upload.
+type retrySkippedNote struct{ skipped atomic.Bool }
+
+// retrySkippedKey is the context key of a *retrySkippedNote.
+type retrySkippedKey struct{}
+
+// noteRetrySkipped sets the *retrySkippedNote in the context of req, if it
+// has one, when resp has a 408, 429 or 5xx status and the round tripper
+// could not send req again.
+func noteRetrySkipped(req *http.Request, resp *http.Response) {
+	note, ok := req.Context().Value(retrySkippedKey{}).(*retrySkippedNote)
+	if !ok || rewindable(req) {
+		return
+	}
+	code := resp.StatusCode
+	if code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500 {
+		note.skipped.Store(true)
+	}
+}
+
+// rewindable reports whether retry.Transport can send req again, which
+// needs a request without a body or one that GetBody can read anew.
+func rewindable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// retrySkippedError is a 408, 429 or 5xx response to an upload whose body
+// the round tripper could not send again. withRetry runs the upload again
+// in its place, so that such a request is still retried, in one place only.
+type retrySkippedError struct{ err error }
+
+func (e *retrySkippedError) Error() string { return e.err.Error() }
+func (e *retrySkippedError) Unwrap() error { return e.err }

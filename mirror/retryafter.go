@@ -191,7 +191,8 @@ func (e *RetryAfterError) Temporary() bool { return !e.Retried && e.Wait <= Retr
 // 503 response with Retry-After from base, which retries requests, into a
 // *RetryAfterError. The error keeps the requested wait, which the
 // registry's error response does not, so that withRetry can honour the
-// wait and the message can state it.
+// wait and the message can state it. For any other final response, it
+// records with noteRetrySkipped whether base could not retry the request.
 type retryAfterTransport struct{ base http.RoundTripper }
 
 func (t retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -201,12 +202,12 @@ func (t retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	wait, ok := retryAfter(resp)
 	if !ok {
+		noteRetrySkipped(req, resp)
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	return nil, &RetryAfterError{Code: resp.StatusCode, Status: resp.Status, Wait: wait,
-		Retried: rewindable && wait <= RetryAfterMax, Detail: errorDetail(resp.Body)}
+		Retried: rewindable(req) && wait <= RetryAfterMax, Detail: errorDetail(resp.Body)}
 }
 
 // errorDetail returns the error codes and messages of a registry's error

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 func TestRequestPolicyHonoursRetryAfter(t *testing.T) {
@@ -165,5 +168,15 @@ func TestRetryAfterWaitLogged(t *testing.T) {
 		if !strings.Contains(logged.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logged.String())
 		}
+	}
+}
+
+func TestIsTransientRegistryStatus(t *testing.T) {
+	response := &errcode.ErrorResponse{Method: http.MethodPut, StatusCode: http.StatusServiceUnavailable}
+	if isTransient(fmt.Errorf("pushing blob: %w", response)) {
+		t.Errorf("isTransient(503 response) = true, want false: the transport has retried the request")
+	}
+	if !isTransient(fmt.Errorf("pushing blob: %w", &retrySkippedError{response})) {
+		t.Errorf("isTransient(503 response to an upload the transport could not retry) = false, want true")
 	}
 }

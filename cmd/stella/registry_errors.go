@@ -81,9 +81,9 @@ var status401 = regexp.MustCompile(`\b401\b`)
 
 // hint returns advice for err, or "" when it has none: rejected or
 // missing credentials, an unknown certificate authority, a mismatch
-// between --plain-http and the registry's protocol, a refused connection
-// or a host name that does not resolve. resp is the registry's
-// error response in err, or nil.
+// between --plain-http and the registry's protocol, a server error of the
+// registry, a refused connection or a host name that does not resolve.
+// resp is the registry's error response in err, or nil.
 func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.ErrorResponse) string {
 	msg := err.Error()
 	var status *mirror.StatusError
@@ -95,6 +95,15 @@ func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.Error
 	case resp != nil && resp.StatusCode == http.StatusBadRequest && r.plainHTTP && len(resp.Errors) == 0:
 		// A Go TLS server responds to a plain HTTP request with a bare 400.
 		return "; a registry that speaks HTTPS responds to plain HTTP with 400, so drop --plain-http"
+	case resp != nil && resp.StatusCode >= 500:
+		// The response may come from a token service on another host than
+		// the registry, so the hint names the host of the request.
+		host := r.hostOr("the registry")
+		if resp.URL != nil && resp.URL.Host != "" {
+			host = resp.URL.Host
+		}
+		return fmt.Sprintf("; %s failed this request and each retry of it: check the registry's logs and "+
+			"storage, then run the command again", host)
 	case errors.Is(err, auth.ErrBasicCredentialNotFound):
 		return r.unauthorizedHint(ctx)
 	case r.caFile != "" && strings.Contains(msg, "--ca-file "+r.caFile):

@@ -209,3 +209,23 @@ func TestExplainWebUnauthorized(t *testing.T) {
 		})
 	}
 }
+
+func TestExplainServerError(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:5504/v2/stella/kit/manifests/latest")
+	resp := &errcode.ErrorResponse{Method: http.MethodGet, URL: u, StatusCode: http.StatusServiceUnavailable,
+		Errors: errcode.Errors{{Code: "UNAVAILABLE", Message: "storage back end down"}}}
+	// The request went to another host than the one named, as a request to
+	// a token service does.
+	r := &registryFlags{host: "127.0.0.1:5505"}
+	msg := r.explain(context.Background(), fmt.Errorf("resolving latest: %w", resp)).Error()
+	for _, want := range []string{
+		"GET http://127.0.0.1:5504/v2/stella/kit/manifests/latest: the registry responded 503 Service Unavailable " +
+			"(UNAVAILABLE: storage back end down)",
+		"127.0.0.1:5504 failed this request and each retry of it",
+		"check the registry's logs and storage, then run the command again",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+}

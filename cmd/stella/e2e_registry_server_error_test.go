@@ -1,0 +1,44 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// A registry that fails every request with 503 and no Retry-After gets the
+// tag lookup of an import once and six times more from the transport's
+// retries, and the import then stops with advice.
+func TestRegistryServerErrorSentSevenTimes(t *testing.T) {
+	e := newEnv(t)
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"errors":[{"code":"UNAVAILABLE","message":"storage back end down"}]}`)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	r := e.run("ouk", "import", "--plain-http", "--key", e.pub, "oci://"+host+"/stella/kit:latest")
+	if r.code != exitError {
+		t.Errorf("exit %d, want %d\n%s", r.code, exitError, r.stderr)
+	}
+	for _, want := range []string{
+		"GET " + srv.URL + "/v2/stella/kit/manifests/latest: the registry responded 503 Service Unavailable " +
+			"(UNAVAILABLE: storage back end down)",
+		host + " failed this request and each retry of it",
+		"then run the command again",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("error lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if n := requests.Load(); n != 7 {
+		t.Errorf("registry got %d requests, want 7 (one request and the transport's 6 retries)", n)
+	}
+}
