@@ -78,3 +78,27 @@ func TestTargetCollisionSameDigest(t *testing.T) {
 		t.Errorf("CheckTargetCollisions with one digest per tag: %v, want nil", err)
 	}
 }
+
+// Docker reads scanner:0.1.0 as docker.io/library/scanner:0.1.0, so these
+// references all mirror to library/scanner:0.1.0.
+func TestTargetCollisionOnePartReference(t *testing.T) {
+	refs := []string{"scanner:0.1.0", "library/scanner:0.1.0", "docker.io/library/scanner:0.1.0",
+		"docker.io/scanner:0.1.0", "index.docker.io/scanner:0.1.0", "example.test/library/scanner:0.1.0"}
+	for i, first := range refs {
+		for _, second := range refs[i+1:] {
+			err := CheckTargetCollisions([]ocispec.Descriptor{imageChild(first, 'a'), imageChild(second, 'b')})
+			var collision *TargetCollisionError
+			if !errors.As(err, &collision) {
+				t.Errorf("CheckTargetCollisions(%q, %q) = %v, want a collision", first, second, err)
+				continue
+			}
+			if collision.Target != "library/scanner:0.1.0" {
+				t.Errorf("CheckTargetCollisions(%q, %q) target %q, want library/scanner:0.1.0", first, second, collision.Target)
+			}
+		}
+	}
+	other := []ocispec.Descriptor{imageChild("scanner:0.1.0", 'a'), imageChild("example.test/scanner:0.1.0", 'b')}
+	if err := CheckTargetCollisions(other); err != nil {
+		t.Errorf("CheckTargetCollisions with scanner and library/scanner: %v, want nil", err)
+	}
+}

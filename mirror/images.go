@@ -56,7 +56,8 @@ type MirrorOptions struct {
 // host, with the same tag, or the digest when the reference has no tag.
 // example.test/stella-ops/scanner:0.1.0 under reg.local/mirror becomes
 // reg.local/mirror/stella-ops/scanner:0.1.0, and so does
-// stella-ops/scanner:0.1.0 (see ParseImageReference).
+// stella-ops/scanner:0.1.0, while scanner:0.1.0 becomes
+// reg.local/mirror/library/scanner:0.1.0 (see ParseImageReference).
 func TargetRef(imageRef, target, digest string) (string, error) {
 	repository, tag, err := ImageTarget(imageRef)
 	if err != nil {
@@ -94,17 +95,39 @@ func ImageTarget(imageRef string) (repository, tag string, err error) {
 	return ref.Repository, "", nil
 }
 
-// ParseImageReference parses an image reference as Docker tools read it:
-// the first path component is a registry host only when it contains '.'
-// or ':', is "localhost", or has upper-case letters. Otherwise the whole
-// path is the repository on docker.io, so stella-ops/scanner:0.1.0 is the
-// repository stella-ops/scanner, not the repository scanner on a host
-// named stella-ops. A reference of one path component, such as
-// alpine:3.20, is rejected as before, because it names no namespace.
+// Host names and the namespace that Docker's reference parser gives
+// Docker Hub repositories.
+const (
+	dockerHubHost       = "docker.io"
+	dockerHubLegacyHost = "index.docker.io"
+	dockerHubNamespace  = "library/"
+)
+
+// ParseImageReference parses an image reference as Docker tools read it,
+// without contacting any host. The first path component is a registry host
+// only when it contains '.' or ':', is "localhost", or has upper-case
+// letters. Otherwise the whole path is the repository on docker.io, so
+// stella-ops/scanner:0.1.0 is the repository stella-ops/scanner, not the
+// repository scanner on a host named stella-ops. A repository of one path
+// component on docker.io gets the namespace library, so scanner:0.1.0,
+// docker.io/scanner:0.1.0 and index.docker.io/scanner:0.1.0 all name
+// docker.io/library/scanner:0.1.0. These are the rules of
+// ParseNormalizedNamed in github.com/distribution/reference v0.6.0, and
+// crane (go-containerregistry v0.22.1) reads the same repository paths.
 func ParseImageReference(imageRef string) (registry.Reference, error) {
-	first, _, found := strings.Cut(imageRef, "/")
-	if found && !isRegistryHost(first) {
-		return registry.ParseReference("docker.io/" + imageRef)
+	first, rest, found := strings.Cut(imageRef, "/")
+	switch {
+	case !found:
+		return registry.ParseReference(dockerHubHost + "/" + dockerHubNamespace + imageRef)
+	case !isRegistryHost(first):
+		return registry.ParseReference(dockerHubHost + "/" + imageRef)
+	case first == dockerHubHost || first == dockerHubLegacyHost:
+		// A tag or digest contains no '/', so a '/' in rest separates
+		// path components.
+		if !strings.Contains(rest, "/") {
+			rest = dockerHubNamespace + rest
+		}
+		return registry.ParseReference(dockerHubHost + "/" + rest)
 	}
 	return registry.ParseReference(imageRef)
 }

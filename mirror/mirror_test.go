@@ -213,6 +213,19 @@ func TestTargetRef(t *testing.T) {
 		{"localhost/foo:1", "reg.local", "reg.local/foo:1"},
 		{"localhost:5000/a/b:1", "reg.local", "reg.local/a/b:1"},
 		{"Mirror/a:1", "reg.local", "reg.local/a:1"},
+		// One path component is a Docker Hub repository in library, and
+		// so is one path component after a Docker Hub host.
+		{"scanner:0.1.0", "reg.local/mirror", "reg.local/mirror/library/scanner:0.1.0"},
+		{"scanner@sha256:" + strings.Repeat("a", 64), "reg.local", "reg.local/library/scanner@sha256:" + strings.Repeat("b", 64)},
+		{"scanner:0.1.0@sha256:" + strings.Repeat("a", 64), "reg.local", "reg.local/library/scanner:0.1.0"},
+		{"localhost", "reg.local", "reg.local/library/localhost@sha256:" + strings.Repeat("b", 64)},
+		{"docker.io/scanner:0.1.0", "reg.local", "reg.local/library/scanner:0.1.0"},
+		{"index.docker.io/scanner:0.1.0", "reg.local", "reg.local/library/scanner:0.1.0"},
+		{"docker.io/library/scanner:0.1.0", "reg.local", "reg.local/library/scanner:0.1.0"},
+		{"index.docker.io/stella-ops/scanner:0.1.0", "reg.local", "reg.local/stella-ops/scanner:0.1.0"},
+		// Docker matches the Docker Hub host names case-sensitively, so
+		// Docker.io is another host.
+		{"Docker.io/scanner:0.1.0", "reg.local", "reg.local/scanner:0.1.0"},
 	} {
 		got, err := TargetRef(tc.in, tc.target, "sha256:"+strings.Repeat("b", 64))
 		if err != nil || got != tc.want {

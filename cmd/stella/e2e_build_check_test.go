@@ -53,7 +53,8 @@ func TestBuildInvalidImageRefRejected(t *testing.T) {
 	cases := map[string]string{
 		"UPPER/Case:1":                        `invalid repository "Case"`,
 		"registry.example.test/a:b:c":         `invalid tag "b:c"`,
-		"foo":                                 "missing registry or repository",
+		"Scanner:1":                           `invalid repository "library/Scanner"`,
+		"scanner:a:b":                         `invalid tag "a:b"`,
 		"registry.example.test/a@sha256:0000": `invalid digest "sha256:0000"`,
 	}
 	for ref, problem := range cases {
@@ -100,6 +101,17 @@ func TestBuildDuplicateImageRefRejected(t *testing.T) {
 	// One image under two references that go to one tag overwrites nothing.
 	sameImage := demoImage(t, t.TempDir())
 	e.must(e.buildArgs("--image", short+"="+imageA, "--image", ref+"="+sameImage)...)
+}
+
+// Docker reads scanner:0.1.0 as docker.io/library/scanner:0.1.0, so both
+// references mirror to library/scanner:0.1.0.
+func TestBuildOnePartImageRefCollision(t *testing.T) {
+	e := newEnv(t)
+	imageA := demoImage(t, t.TempDir())
+	imageB := bigImage(t, t.TempDir())
+	short, full := "scanner:0.1.0", "docker.io/library/scanner:0.1.0"
+	e.mustReject(e.buildArgs("--image", short+"="+imageA, "--image", full+"="+imageB),
+		`"`+short+`" (sha256:`, `"`+full+`" (sha256:`, "both mirror to library/scanner:0.1.0")
 }
 
 func TestBuildDuplicateImageRefAcrossKitFile(t *testing.T) {

@@ -2,14 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/sign"
 )
 
 // setLayoutImageRef sets the image reference annotation of every image in
@@ -80,6 +83,90 @@ func TestMirrorInvalidImageRefRejected(t *testing.T) {
 		}
 		if failure.Reason != "invalid-kit" {
 			t.Errorf("dry run %v: reason %q, want invalid-kit", dryRun, failure.Reason)
+		}
+	}
+}
+
+// signLayoutBundle signs the bundle index of the layout folder dir with the
+// private key in keyFile, which has an empty password, and lists the
+// signature referrer in index.json, as a build with --key does.
+func signLayoutBundle(t *testing.T, dir, keyFile string) {
+	t.Helper()
+	pemBytes, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := sign.LoadPrivateKey(pemBytes, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var index ocispec.Index
+	readJSONFile(t, filepath.Join(dir, "index.json"), &index)
+	var referrers []ocispec.Descriptor
+	for _, d := range index.Manifests {
+		if d.ArtifactType != oci.ArtifactTypeBundle {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", d.Digest.Encoded()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := sign.SignManifest(signer, d, raw, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, blob := range []struct {
+			desc ocispec.Descriptor
+			raw  []byte
+		}{{ref.ConfigDesc, ref.Config}, {ref.BundleDesc, ref.Bundle}, {ref.ManifestDesc, ref.Manifest}} {
+			writeFile(t, filepath.Join(dir, "blobs", "sha256", blob.desc.Digest.Encoded()), string(blob.raw))
+		}
+		referrers = append(referrers, ref.ManifestDesc)
+	}
+	if len(referrers) == 0 {
+		t.Fatal("index.json lists no bundle index")
+	}
+
+	index.Manifests = append(index.Manifests, referrers...)
+	writeJSONFile(t, filepath.Join(dir, "index.json"), index)
+}
+
+// A kit with an invalid image reference is still usable for scanning, so
+// verify and import accept it and warn as inspect does, with and without
+// -o json.
+func TestInvalidImageRefWarnings(t *testing.T) {
+	e := newEnv(t)
+	image, _ := registryDemoImage(t, e.dir)
+	dir := filepath.Join(e.dir, "layout")
+	untarKit(t, e.buildUnsignedKit("kit.tar", image), dir)
+	const badRef = "b.test/x//scanner:0.1.0"
+	setLayoutImageRef(t, dir, badRef)
+	signLayoutBundle(t, dir, e.key)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"inspect", []string{"ouk", "inspect", "--key", e.pub, dir}},
+		{"inspect json", []string{"ouk", "inspect", "--key", e.pub, "-o", "json", dir}},
+		{"verify", []string{"ouk", "verify", "--key", e.pub, dir}},
+		{"verify json", []string{"ouk", "verify", "--key", e.pub, "-o", "json", dir}},
+		{"import", []string{"ouk", "import", "--key", e.pub, dir}},
+		// The kit is active now, and import warns again.
+		{"import json", []string{"ouk", "import", "--key", e.pub, "-o", "json", dir}},
+	} {
+		r := e.run(tc.args...)
+		if r.code != 0 {
+			t.Errorf("%s: exit %d, want 0\n%s", tc.name, r.code, r.stderr)
+		}
+		for _, want := range []string{"invalid image reference, which `stella ouk mirror` rejects", badRef} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s: stderr lacks %q:\n%s", tc.name, want, r.stderr)
+			}
+		}
+		if strings.HasSuffix(tc.name, "json") && !json.Valid([]byte(r.stdout)) {
+			t.Errorf("%s: stdout is not one JSON document:\n%s", tc.name, r.stdout)
 		}
 	}
 }

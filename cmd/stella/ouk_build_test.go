@@ -74,6 +74,14 @@ func TestParseImagesMirrorTargets(t *testing.T) {
 		{"two-part references of other repositories",
 			[]string{"stella-ops/scanner:0.1.0", "other/scanner:0.1.0"}, ""},
 		{"digests only", []string{"a.example.test/stella-ops/scanner" + digestA, "b.example.test/stella-ops/scanner" + digestB}, ""},
+		// Docker reads a one-part reference as docker.io/library/NAME.
+		{"one-part reference", []string{"scanner:0.1.0"}, ""},
+		{"one-part reference by digest", []string{"scanner" + digestA}, ""},
+		{"one-part and library references", []string{"scanner:0.1.0" + digestA, "library/scanner:0.1.0" + digestB},
+			"library/scanner:0.1.0"},
+		{"one-part and Docker Hub references", []string{"scanner:0.1.0" + digestA, "docker.io/library/scanner:0.1.0" + digestB},
+			"library/scanner:0.1.0"},
+		{"one-part and other host", []string{"scanner:0.1.0" + digestA, "registry.example.test/scanner:0.1.0" + digestB}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var specs []string

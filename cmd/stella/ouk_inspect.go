@@ -195,7 +195,7 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	if err := inspectContents(ctx, k, store, rep); err != nil {
 		return err
 	}
-	warnInvalidImageRefs(g.logger(cmd.ErrOrStderr()), rep.Images)
+	warnInvalidImageRefs(g.logger(cmd.ErrOrStderr()), k.BundleIndex.Manifests)
 	if o.out.json() {
 		return writeJSON(cmd.OutOrStdout(), rep)
 	}
@@ -203,14 +203,19 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	return nil
 }
 
-// warnInvalidImageRefs logs a warning for each image reference that
-// `stella ouk mirror` rejects, so that a hand-edited kit is found before
+// warnInvalidImageRefs logs a warning for each image among children, the
+// children of a bundle index, whose reference `stella ouk mirror` rejects.
+// Inspect, verify and import call it, so a hand-edited kit is found before
 // its first mirror.
-func warnInvalidImageRefs(log *slog.Logger, images []imageSizeInfo) {
-	for _, img := range images {
-		if _, _, err := mirror.ImageTarget(img.Ref); err != nil {
+func warnInvalidImageRefs(log *slog.Logger, children []ocispec.Descriptor) {
+	for _, child := range children {
+		if child.Annotations[oci.AnnotationRole] != oci.RoleImage {
+			continue
+		}
+		ref := child.Annotations[oci.AnnotationImageRef]
+		if _, _, err := mirror.ImageTarget(ref); err != nil {
 			log.Warn("invalid image reference, which `stella ouk mirror` rejects. Build the kit again with a valid reference",
-				"reference", img.Ref, "digest", img.Digest, "error", err)
+				"reference", ref, "digest", child.Digest, "error", err)
 		}
 	}
 }

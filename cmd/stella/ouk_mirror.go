@@ -54,6 +54,8 @@ func newMirrorCommand(g *globalOptions) *cobra.Command {
 		Long: `Push every image of a kit to its own repository under REGISTRY/PREFIX: the
 image's repository path without its registry host, with the same tag.
 example.test/stella-ops/scanner:0.1.0 goes to REGISTRY/PREFIX/stella-ops/scanner:0.1.0.
+References are read as Docker reads them, so scanner:0.1.0, which names
+docker.io/library/scanner:0.1.0, goes to REGISTRY/PREFIX/library/scanner:0.1.0.
 Digests, tags and every platform are kept, and the referrers the kit holds
 for an image go along.
 

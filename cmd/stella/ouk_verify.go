@@ -110,6 +110,11 @@ a bad signature.`,
 				rep.Contents = verifyContents(cmd.Context(), kit, args[0])
 				rep.Embedded = verifyEmbedded(cmd.Context(), trusted, kit, &rep)
 				rep.DeltaManifest = verifyDeltaManifest(cmd.Context(), trusted, kit)
+				// A bundle index that cannot be read fails the checks above,
+				// which report why, so only a readable one is checked here.
+				if bundle, err := kit.BundleIndex(cmd.Context()); err == nil {
+					warnInvalidImageRefs(g.logger(cmd.ErrOrStderr()), bundle.Manifests)
+				}
 			}
 			if out.json() {
 				if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
