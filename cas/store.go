@@ -472,6 +472,11 @@ func (s *Store) write(fn func() error) (err error) {
 	return fn()
 }
 
+// Broken returns the error after which the store stopped writing, or nil.
+// Such a store fails every later write, so a caller stops its work and
+// closes it.
+func (s *Store) Broken() error { return s.brokenErr() }
+
 // brokenErr returns the error that stopped the store's writes, or nil.
 func (s *Store) brokenErr() error {
 	s.brokenMu.Lock()
