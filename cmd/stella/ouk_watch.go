@@ -304,6 +304,9 @@ type watcher struct {
 	importLog *slog.Logger
 	exitLog   *slog.Logger
 	storeDir  string
+	// scanner lists the drop folder and keeps each kit's summary until the
+	// kit changes.
+	scanner *watch.Scanner
 	// logged maps a drop folder entry's path to the last event that logOnce
 	// logged for it, so a running watch does not repeat a skip every round.
 	logged map[string]loggedEvent
@@ -331,8 +334,8 @@ type watcher struct {
 }
 
 func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer) *watcher {
-	w := &watcher{g: g, opts: o, dir: dir, logged: map[string]loggedEvent{}, unwrittenNotes: map[string]watch.Note{},
-		importFailures: map[string]*failureRepeats{}, now: time.Now}
+	w := &watcher{g: g, opts: o, dir: dir, scanner: watch.NewScanner(dir), logged: map[string]loggedEvent{},
+		unwrittenNotes: map[string]watch.Note{}, importFailures: map[string]*failureRepeats{}, now: time.Now}
 	w.log, w.importLog, w.exitLog = watchLoggers(g, stderr)
 	return w
 }
@@ -392,7 +395,7 @@ type roundResult struct {
 // round scans the folder once and imports what is new.
 func (w *watcher) round(ctx context.Context) (roundResult, error) {
 	var res roundResult
-	listing, err := watch.Scan(ctx, w.dir)
+	listing, err := w.scanner.Scan(ctx)
 	if err != nil {
 		return res, roundStepError{msg: msgScanFailed, err: err}
 	}
@@ -485,6 +488,11 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 			return w.remainsRejected(ctx, c, note)
 		}
 		w.log.Info("retrying rejected kit", kitAttrs(c.Path, note.Version, note.Digest)...)
+	}
+	if c.NotPeeked {
+		// The note that kept the scan from reading the kit is gone or
+		// stale now, so the next scan reads it.
+		return outcomeSkipped
 	}
 	if c.PeekErr != nil && isLocalReadError(c.PeekErr) {
 		return w.unreadable(ctx, c, kitAttrs(c.Path, "", ""), c.PeekErr)
