@@ -329,13 +329,20 @@ type watcher struct {
 	// ended. It has one count, because such an error ends the round at its
 	// first kit.
 	storeFailures failureRepeats
+	// handled maps the path of each candidate that an earlier round
+	// finished with to the state it had then, so that a round in which
+	// nothing changed does not open the store for writing. roundReachedKits
+	// is set once a round has opened the store and read the active kit.
+	handled          map[string]handledKit
+	roundReachedKits bool
 	// now returns the time; tests replace it.
 	now func() time.Time
 }
 
 func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer) *watcher {
 	w := &watcher{g: g, opts: o, dir: dir, scanner: watch.NewScanner(dir), logged: map[string]loggedEvent{},
-		unwrittenNotes: map[string]watch.Note{}, importFailures: map[string]*failureRepeats{}, now: time.Now}
+		unwrittenNotes: map[string]watch.Note{}, importFailures: map[string]*failureRepeats{},
+		handled: map[string]handledKit{}, now: time.Now}
 	w.log, w.importLog, w.exitLog = watchLoggers(g, stderr)
 	return w
 }
@@ -344,8 +351,8 @@ func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer)
 type outcome int
 
 const (
-	// outcomeSkipped means nothing was imported: the kit is applied
-	// already, or it waits for its copy to finish or the store to be free.
+	// outcomeSkipped means nothing was imported, because the kit is
+	// applied already or needs no import.
 	outcomeSkipped outcome = iota
 	// outcomeImported means the kit became active.
 	outcomeImported
@@ -361,6 +368,10 @@ const (
 	// such as an I/O error of its volume. It ends the round, because
 	// every later kit would fail on the same store.
 	outcomeStoreFailed
+	// outcomeWaiting means nothing was imported yet, and the next round
+	// tries the kit again: its copy may still be in progress, or another
+	// process had the store.
+	outcomeWaiting
 )
 
 // onceEnd returns the result of a --once run whose last round imported
@@ -404,6 +415,11 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 	w.forgetMissing(listing)
 	w.logSkipped(ctx, listing.Skipped)
 	w.removeOrphanNotes(ctx, listing.OrphanNotes)
+	if !w.opts.once && w.idle(ctx, listing) {
+		w.log.Debug("no kit changed since the last round, and the active kit is the same; store not opened for writing",
+			"dir", w.dir)
+		return res, nil
+	}
 	store, storeDir, err := w.g.openStoreCache(ctx, w.importLog, w.g.lockWait, importCacheSize)
 	if err != nil {
 		return res, roundStepError{msg: msgOpenStoreFailed, err: err}
@@ -420,6 +436,7 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 	if err != nil {
 		return res, roundStepError{msg: msgActiveKitFailed, store: storeDir, err: err}
 	}
+	w.roundReachedKits = true
 	conflicts := watch.Conflicts(listing.Candidates, func(c watch.Candidate) bool {
 		return w.countsInConflict(ctx, c, keys, active, hasActive)
 	})
@@ -428,7 +445,9 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 			res.interrupted = true
 			return res, nil
 		}
-		switch w.process(ctx, store, opts, c, conflicts[c.Path]) {
+		o := w.process(ctx, store, opts, c, conflicts[c.Path])
+		w.markHandled(c, o, active.Digest.String())
+		switch o {
 		case outcomeImported:
 			res.imported++
 		case outcomeRejected:
@@ -492,7 +511,7 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 	if c.NotPeeked {
 		// The note that kept the scan from reading the kit is gone or
 		// stale now, so the next scan reads it.
-		return outcomeSkipped
+		return outcomeWaiting
 	}
 	if c.PeekErr != nil && isLocalReadError(c.PeekErr) {
 		return w.unreadable(ctx, c, kitAttrs(c.Path, "", ""), c.PeekErr)
@@ -539,7 +558,7 @@ func (w *watcher) importFailed(ctx context.Context, c watch.Candidate, s *delta.
 		return outcomeInterrupted
 	case errors.Is(err, errdef.ErrStoreInUse) || errors.Is(err, context.Canceled):
 		w.log.Info("import interrupted; retrying next round", append(attrs, "error", err)...)
-		return outcomeSkipped
+		return outcomeWaiting
 	case errors.Is(err, errdef.ErrDiskFull):
 		f, ok := w.importFailures[c.Path]
 		if !ok {

@@ -44,7 +44,7 @@ func (w *watcher) incomplete(ctx context.Context, c watch.Candidate, s *delta.Su
 		}
 		w.logOnce(ctx, c, slog.LevelInfo, msg,
 			append(kitAttrs(c.Path, summaryVersion(s), summaryDigest(s)), "error", err)...)
-		return outcomeSkipped
+		return outcomeWaiting
 	}
 
 	if c.IsDir {

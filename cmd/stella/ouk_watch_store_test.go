@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -236,4 +237,94 @@ func (quietPebbleLogger) Infof(string, ...any)  {}
 func (quietPebbleLogger) Errorf(string, ...any) {}
 func (quietPebbleLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
+}
+
+// manifests returns the names of the Pebble MANIFEST files in the database
+// folder dir. Every open for writing creates a new one.
+func manifests(t *testing.T, dir string) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "MANIFEST-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// activateBlob makes a newly stored blob the active kit of the store in
+// dir, as an import by another process would.
+func activateBlob(t *testing.T, dir string, content string) {
+	t.Helper()
+	s, err := cas.Open(dir, cas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	data := []byte(content)
+	d := digest.FromBytes(data)
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: d, Size: int64(len(data))}
+	if err := s.Push(context.Background(), desc, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Activate(context.Background(), cas.KitRecord{Digest: d, Version: content, Sequence: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWatchIdleRoundKeepsStoreClosed checks that a running watch opens the
+// store for writing only in a round that has work: a new or changed kit,
+// or a change of the active kit.
+func TestWatchIdleRoundKeepsStoreClosed(t *testing.T) {
+	root := t.TempDir()
+	storeDir := filepath.Join(root, "store")
+	dbDir := filepath.Join(storeDir, storeDBDir)
+	drop := filepath.Join(root, "drop")
+	if err := os.Mkdir(drop, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	junk := filepath.Join(drop, "junk.tar")
+	if err := os.WriteFile(junk, bytes.Repeat([]byte("x"), 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	w := newWatcher(&globalOptions{store: storeDir}, &watchOptions{interval: time.Second, settle: time.Minute}, drop, &logs)
+	round := func(name string) {
+		t.Helper()
+		if _, err := w.round(context.Background()); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, logs.String())
+		}
+	}
+
+	round("first round")
+	if _, ok := watch.ReadNote(junk); !ok {
+		t.Fatalf("first round did not reject junk.tar:\n%s", logs.String())
+	}
+	before := manifests(t, dbDir)
+	round("idle round")
+	if got := manifests(t, dbDir); !slices.Equal(got, before) {
+		t.Errorf("idle round opened the store for writing: MANIFEST files %v, before %v", got, before)
+	}
+
+	activateBlob(t, dbDir, "night-01")
+	before = manifests(t, dbDir)
+	round("round after the active kit changed")
+	if got := manifests(t, dbDir); slices.Equal(got, before) {
+		t.Errorf("round after the active kit changed did not open the store")
+	}
+	before = manifests(t, dbDir)
+	round("second idle round")
+	if got := manifests(t, dbDir); !slices.Equal(got, before) {
+		t.Errorf("idle round after the active kit changed opened the store for writing")
+	}
+
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(junk, later, later); err != nil {
+		t.Fatal(err)
+	}
+	round("round after the file changed")
+	if got := manifests(t, dbDir); slices.Equal(got, before) {
+		t.Errorf("round after junk.tar changed did not open the store")
+	}
+	if note, ok := watch.ReadNote(junk); !ok || !note.ModTime.Equal(later) {
+		t.Errorf("junk.tar was not rejected again after it changed")
+	}
 }
