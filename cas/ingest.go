@@ -62,14 +62,14 @@ func (s *Store) ingestChunks(ctx context.Context, expected ocispec.Descriptor, r
 func (s *Store) ingestTable(ctx context.Context, name string, compression *sstable.CompressionProfile, async bool, fill func(*sstable.Writer) error) error {
 	dir := s.fs.PathJoin(s.dir, ingestDir)
 	if err := s.fs.MkdirAll(dir, storeDirPerm); err != nil {
-		return fmt.Errorf("creating ingest folder: %w", err)
+		return s.storeError(fmt.Errorf("creating ingest folder: %w", err))
 	}
 	var nonce [8]byte
 	rand.Read(nonce[:])
 	path := s.fs.PathJoin(dir, name+"-"+hex.EncodeToString(nonce[:])+".sst")
 	f, err := s.fs.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
-		return fmt.Errorf("creating sstable %s: %w", path, err)
+		return s.storeError(fmt.Errorf("creating sstable %s: %w", path, err))
 	}
 	defer func() { _ = s.fs.Remove(path) }()
 
@@ -93,7 +93,7 @@ func (s *Store) ingestTable(ctx context.Context, name string, compression *sstab
 		return err
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("writing sstable %s: %w", path, err)
+		return s.storeError(fmt.Errorf("writing sstable %s: %w", path, err))
 	}
 	if err := s.write(func() error { return s.db.Ingest(ctx, []string{path}) }); err != nil {
 		return fmt.Errorf("ingesting sstable %s: %w", path, err)
@@ -121,7 +121,7 @@ func (s *Store) writeTable(ctx context.Context, w *sstable.Writer, expected ocis
 		}
 		hasher.Write(chunk)
 		if err := w.Set(chunkKey(d, index), chunk); err != nil {
-			return fmt.Errorf("writing sstable for %s: %w", d, err)
+			return s.storeError(fmt.Errorf("writing sstable for %s: %w", d, err))
 		}
 		written += int64(len(chunk))
 	}

@@ -50,7 +50,8 @@ func (s *Store) Active(_ context.Context) (KitRecord, error) {
 	}
 	var rec KitRecord
 	if err := json.Unmarshal(value, &rec); err != nil {
-		return KitRecord{}, fmt.Errorf("decoding the active kit: %w", err)
+		// Only Activate writes the record, so a damaged one is the store's fault.
+		return KitRecord{}, s.storeError(fmt.Errorf("decoding the active kit: %w", err))
 	}
 	return rec, nil
 }
@@ -104,17 +105,17 @@ func (s *Store) lastHistorySeq() (uint64, error) {
 	prefix := []byte(prefixHistory)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
-		return 0, err
+		return 0, s.storeError(err)
 	}
 	var seq uint64
 	if it.Last() {
 		seq, err = strconv.ParseUint(strings.TrimPrefix(string(it.Key()), prefixHistory), 10, 64)
 		if err != nil {
 			_ = it.Close()
-			return 0, fmt.Errorf("decoding history key %q: %w", it.Key(), err)
+			return 0, s.storeError(fmt.Errorf("decoding history key %q: %w", it.Key(), err))
 		}
 	}
-	return seq, it.Close()
+	return seq, s.storeError(it.Close())
 }
 
 // History returns every activation, newest first; the first entry is the
@@ -124,7 +125,7 @@ func (s *Store) History(_ context.Context) ([]KitRecord, error) {
 	err := s.scan([]byte(prefixHistory), func(key, value []byte) error {
 		var rec KitRecord
 		if err := json.Unmarshal(value, &rec); err != nil {
-			return fmt.Errorf("decoding history entry %q: %w", key, err)
+			return s.storeError(fmt.Errorf("decoding history entry %q: %w", key, err))
 		}
 		out = append(out, rec)
 		return nil

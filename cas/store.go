@@ -449,6 +449,9 @@ func (s *Store) write(fn func() error) (err error) {
 	if err := s.brokenErr(); err != nil {
 		return err
 	}
+	// Every error of a write comes from the database or its volume. The
+	// callers check the data before they write it.
+	defer func() { err = s.storeError(err) }()
 	var fatal error
 	defer func() {
 		if fatal == nil {
@@ -459,7 +462,7 @@ func (s *Store) write(fn func() error) (err error) {
 			"dir", s.dir, "error", fatal)
 		s.brokenMu.Lock()
 		if s.broken == nil {
-			s.broken = fmt.Errorf("store %s cannot write after an earlier error: %w", s.dir, err)
+			s.broken = s.storeError(fmt.Errorf("store %s cannot write after an earlier error: %w", s.dir, err))
 		}
 		s.brokenMu.Unlock()
 	}()
@@ -468,6 +471,11 @@ func (s *Store) write(fn func() error) (err error) {
 	defer recoverFatal(&fatal)
 	return fn()
 }
+
+// Broken returns the error after which the store stopped writing, or nil.
+// Such a store fails every later write, so a caller stops its work and
+// closes it.
+func (s *Store) Broken() error { return s.brokenErr() }
 
 // brokenErr returns the error that stopped the store's writes, or nil.
 func (s *Store) brokenErr() error {
@@ -604,10 +612,10 @@ func (s *Store) get(key []byte) ([]byte, error) {
 		return nil, errdef.ErrNotFound
 	}
 	if err != nil {
-		return nil, err
+		return nil, s.storeError(err)
 	}
 	out := append([]byte(nil), v...)
-	return out, closer.Close()
+	return out, s.storeError(closer.Close())
 }
 
 // scan calls fn for every key with prefix in ascending order; the slices are
@@ -620,13 +628,13 @@ func (s *Store) scan(prefix []byte, fn func(key, value []byte) error) error {
 func (s *Store) scanRange(lower, upper []byte, fn func(key, value []byte) error) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
-		return err
+		return s.storeError(err)
 	}
-	if err := visitAll(it, fn); err != nil {
+	if err := s.visitAll(it, fn); err != nil {
 		_ = it.Close()
 		return err
 	}
-	return it.Close()
+	return s.storeError(it.Close())
 }
 
 // scanPrefixes calls fn for the keys under each prefix in turn, on one
@@ -637,34 +645,35 @@ func (s *Store) scanPrefixes(prefixes [][]byte, fn func(i int, key, value []byte
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixes[0], UpperBound: prefixEnd(prefixes[0])})
 	if err != nil {
-		return err
+		return s.storeError(err)
 	}
 	for i, p := range prefixes {
 		if i > 0 {
 			it.SetBounds(p, prefixEnd(p))
 		}
-		err := visitAll(it, func(key, value []byte) error { return fn(i, key, value) })
+		err := s.visitAll(it, func(key, value []byte) error { return fn(i, key, value) })
 		if err != nil {
 			_ = it.Close()
 			return err
 		}
 	}
-	return it.Close()
+	return s.storeError(it.Close())
 }
 
 // visitAll passes every key within the iterator's bounds, with its value,
-// to fn.
-func visitAll(it *pebble.Iterator, fn func(key, value []byte) error) error {
+// to fn. It returns an error of fn unchanged, and an error of the iterator
+// as a *StoreError.
+func (s *Store) visitAll(it *pebble.Iterator, fn func(key, value []byte) error) error {
 	for ok := it.First(); ok; ok = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return err
+			return s.storeError(err)
 		}
 		if err := fn(it.Key(), v); err != nil {
 			return err
 		}
 	}
-	return it.Error()
+	return s.storeError(it.Error())
 }
 
 // pebbleLogger sends Pebble's messages to slog. Pebble's informational
@@ -714,10 +723,10 @@ var (
 func (s *Store) hasPrefix(prefix []byte) (bool, error) {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
-		return false, err
+		return false, s.storeError(err)
 	}
 	found := it.First()
-	return found, it.Close()
+	return found, s.storeError(it.Close())
 }
 
 // tuneOptions sets the Pebble options that do not depend on the store's

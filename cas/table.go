@@ -225,6 +225,9 @@ func (n *namespaceStore) IngestTables(paths []string, prefixes [][]byte) error {
 				path, first, last, errdef.ErrInvalidKit)
 		}
 	}
+	// NOTE: write returns every Ingest error as a *StoreError. The checks
+	// above cover the malformed tables known to fail Ingest, but a table
+	// that passes them and still fails would count as a store failure.
 	if err := n.store.write(func() error { return n.store.db.Ingest(context.Background(), paths) }); err != nil {
 		if isDiskFull(err) {
 			return fmt.Errorf("ingesting tables: %w", n.store.diskFullError(err))

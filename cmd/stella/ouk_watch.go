@@ -68,6 +68,9 @@ missing, when the active kit changes. The note of a removed kit is removed
 in the next round. A truncated kit file, or a layout folder that fails to
 import, is retried next round while it may still be being copied; once it
 has not changed for --settle, and always with --once, it is rejected.
+An import that fails on the host, not the kit, such as for a full disk
+or an I/O error of the store's volume, rejects nothing: the kit is tried
+again next round.
 
 Copy kits into the folder under a hidden name (starting with a dot) and
 rename them when the copy is complete, so a round never sees half a kit.
@@ -160,15 +163,46 @@ func (w *watcher) run(ctx context.Context) error {
 }
 
 // roundFailed logs the error of a round that failed before it reached the
-// kits, unless the same failure was logged recently, and names a missing
-// drop folder as such.
+// kits, unless the same failure was logged recently. The message names the
+// step that failed, and a missing drop folder as such.
 func (w *watcher) roundFailed(err error) {
-	msg := "scanning drop folder failed; retrying next round"
+	msg := "round failed; retrying next round"
+	attrs := []any{"dir", w.dir}
+	var stepErr roundStepError
+	if errors.As(err, &stepErr) {
+		msg = stepErr.msg
+		if stepErr.store != "" {
+			attrs = append(attrs, "store", stepErr.store)
+		}
+	}
 	if _, statErr := os.Stat(w.dir); errors.Is(statErr, os.ErrNotExist) {
 		msg = "drop folder does not exist; retrying each round until it is created or mounted"
 	}
-	w.roundFailures.failed(w.log, w.now(), msg, w.dir, "dir", w.dir, "error", err)
+	w.roundFailures.failed(w.log, w.now(), msg, w.dir, append(attrs, "error", err)...)
 }
+
+// roundStepError is the error of a step that a round needs before it can
+// process any kit, with the log message that names the step.
+type roundStepError struct {
+	msg string
+	// store is the store folder when the step concerns the store, else "".
+	store string
+	err   error
+}
+
+func (e roundStepError) Error() string { return e.err.Error() }
+
+func (e roundStepError) Unwrap() error { return e.err }
+
+// Log messages of a round that failed before it processed any kit.
+const (
+	msgScanFailed      = "scanning the drop folder failed; retrying next round"
+	msgOpenStoreFailed = "opening the store failed; retrying next round"
+	msgKeysFailed      = "reading trusted keys failed; retrying next round"
+	msgActiveKitFailed = "reading the active kit from the store failed; no kit is imported or rejected " +
+		"until it can be read. Check the volume of the store folder given as store= for I/O errors or a " +
+		"read-only remount; retrying next round"
+)
 
 // rejectedSummary returns the error message of a --once run that ends with
 // rejected kits.
@@ -270,6 +304,9 @@ type watcher struct {
 	importLog *slog.Logger
 	exitLog   *slog.Logger
 	storeDir  string
+	// scanner lists the drop folder and keeps each kit's summary until the
+	// kit changes.
+	scanner *watch.Scanner
 	// logged maps a drop folder entry's path to the last event that logOnce
 	// logged for it, so a running watch does not repeat a skip every round.
 	logged map[string]loggedEvent
@@ -288,13 +325,24 @@ type watcher struct {
 	// of them every round.
 	roundFailures  failureRepeats
 	importFailures map[string]*failureRepeats
+	// storeFailures counts the rounds that an error of the store itself
+	// ended. It has one count, because such an error ends the round at its
+	// first kit.
+	storeFailures failureRepeats
+	// handled maps the path of each candidate that an earlier round
+	// finished with to the state it had then, so that a round in which
+	// nothing changed does not open the store for writing. roundReachedKits
+	// is set once a round has opened the store and read the active kit.
+	handled          map[string]handledKit
+	roundReachedKits bool
 	// now returns the time; tests replace it.
 	now func() time.Time
 }
 
 func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer) *watcher {
-	w := &watcher{g: g, opts: o, dir: dir, logged: map[string]loggedEvent{}, unwrittenNotes: map[string]watch.Note{},
-		importFailures: map[string]*failureRepeats{}, now: time.Now}
+	w := &watcher{g: g, opts: o, dir: dir, scanner: watch.NewScanner(dir), logged: map[string]loggedEvent{},
+		unwrittenNotes: map[string]watch.Note{}, importFailures: map[string]*failureRepeats{},
+		handled: map[string]handledKit{}, now: time.Now}
 	w.log, w.importLog, w.exitLog = watchLoggers(g, stderr)
 	return w
 }
@@ -303,8 +351,8 @@ func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer)
 type outcome int
 
 const (
-	// outcomeSkipped means nothing was imported: the kit is applied
-	// already, or it waits for its copy to finish or the store to be free.
+	// outcomeSkipped means nothing was imported, because the kit is
+	// applied already or needs no import.
 	outcomeSkipped outcome = iota
 	// outcomeImported means the kit became active.
 	outcomeImported
@@ -316,6 +364,14 @@ const (
 	// kit, such as a full disk: the kit is not rejected, and the next
 	// round tries it again.
 	outcomeDeferred
+	// outcomeStoreFailed is an outcomeDeferred caused by the store itself,
+	// such as an I/O error of its volume. It ends the round, because
+	// every later kit would fail on the same store.
+	outcomeStoreFailed
+	// outcomeWaiting means nothing was imported yet, and the next round
+	// tries the kit again: its copy may still be in progress, or another
+	// process had the store.
+	outcomeWaiting
 )
 
 // onceEnd returns the result of a --once run whose last round imported
@@ -350,28 +406,37 @@ type roundResult struct {
 // round scans the folder once and imports what is new.
 func (w *watcher) round(ctx context.Context) (roundResult, error) {
 	var res roundResult
-	listing, err := watch.Scan(ctx, w.dir)
+	listing, err := w.scanner.Scan(ctx)
 	if err != nil {
-		return res, err
+		return res, roundStepError{msg: msgScanFailed, err: err}
 	}
 	w.log.Debug("drop folder scanned", "dir", w.dir, "kits", len(listing.Candidates),
 		"skipped", len(listing.Skipped))
 	w.forgetMissing(listing)
 	w.logSkipped(ctx, listing.Skipped)
 	w.removeOrphanNotes(ctx, listing.OrphanNotes)
+	if !w.opts.once && w.idle(ctx, listing) {
+		w.log.Debug("no kit changed since the last round, and the active kit is the same; store not opened for writing",
+			"dir", w.dir)
+		return res, nil
+	}
 	store, storeDir, err := w.g.openStoreCache(ctx, w.importLog, w.g.lockWait, importCacheSize)
 	if err != nil {
-		return res, err
+		return res, roundStepError{msg: msgOpenStoreFailed, err: err}
 	}
 	defer store.Close()
 	keys, err := trustedKeys(w.importLog, storeDir, w.opts.keys)
 	if err != nil {
-		return res, err
+		return res, roundStepError{msg: msgKeysFailed, err: err}
 	}
 	w.storeDir = storeDir
 	opts := importer.Options{Store: store, Keys: keys, KeysDir: filepath.Join(w.storeDir, storeKeysDir),
 		Logger: w.importLog}
-	active, hasActive := activeKit(ctx, store)
+	active, hasActive, err := activeKit(ctx, store)
+	if err != nil {
+		return res, roundStepError{msg: msgActiveKitFailed, store: storeDir, err: err}
+	}
+	w.roundReachedKits = true
 	conflicts := watch.Conflicts(listing.Candidates, func(c watch.Candidate) bool {
 		return w.countsInConflict(ctx, c, keys, active, hasActive)
 	})
@@ -380,7 +445,9 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 			res.interrupted = true
 			return res, nil
 		}
-		switch w.process(ctx, store, opts, c, conflicts[c.Path]) {
+		o := w.process(ctx, store, opts, c, conflicts[c.Path])
+		w.markHandled(c, o, active.Digest.String())
+		switch o {
 		case outcomeImported:
 			res.imported++
 		case outcomeRejected:
@@ -396,6 +463,17 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 			if res.deferred == nil {
 				res.deferred = w.lastDeferred
 			}
+			if store.Broken() != nil {
+				// A full disk during a write can leave the store unable to
+				// write, and later kits would fail at once.
+				return res, nil
+			}
+		case outcomeStoreFailed:
+			// Every later kit of the round would fail on the same store.
+			if res.deferred == nil {
+				res.deferred = w.lastDeferred
+			}
+			return res, nil
 		}
 	}
 	return res, nil
@@ -405,7 +483,10 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 // same sequence with another digest.
 func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.Options, c watch.Candidate,
 	conflicts []watch.Candidate) outcome {
-	active, hasActive := activeKit(ctx, store)
+	active, hasActive, err := activeKit(ctx, store)
+	if err != nil {
+		return w.storeFailed(c, kitAttrs(c.Path, "", ""), err)
+	}
 	activeDigest := active.Digest.String()
 	if reason := conflictReason(c, conflicts, active, hasActive); reason != "" {
 		return w.rejectConflict(ctx, c, reason, activeDigest)
@@ -427,6 +508,11 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		}
 		w.log.Info("retrying rejected kit", kitAttrs(c.Path, note.Version, note.Digest)...)
 	}
+	if c.NotPeeked {
+		// The note that kept the scan from reading the kit is gone or
+		// stale now, so the next scan reads it.
+		return outcomeWaiting
+	}
 	if c.PeekErr != nil && isLocalReadError(c.PeekErr) {
 		return w.unreadable(ctx, c, kitAttrs(c.Path, "", ""), c.PeekErr)
 	}
@@ -441,7 +527,11 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 	}
 	s := c.Summary
 	attrs := []any{"path", c.Path, "version", s.Version, "digest", s.Digest, "kind", s.Kind}
-	if msg, extra := w.skipReason(ctx, store, attrs, s, active, hasActive); msg != "" {
+	msg, extra, err := w.skipReason(ctx, store, s, active, hasActive)
+	if err != nil {
+		return w.historyFailed(ctx, c, attrs, err)
+	}
+	if msg != "" {
 		w.logOnce(ctx, c, slog.LevelInfo, msg, append(attrs, extra...)...)
 		w.removeNote(c.Path)
 		return outcomeSkipped
@@ -452,6 +542,7 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 			f.succeeded(w.log, "kit imported after rounds that lacked disk space")
 			delete(w.importFailures, c.Path)
 		}
+		w.storeFailures.succeeded(w.log, "kit imported after rounds in which the store failed")
 		return w.imported(c, attrs, res)
 	}
 	return w.importFailed(ctx, c, s, attrs, activeDigest, err)
@@ -467,7 +558,7 @@ func (w *watcher) importFailed(ctx context.Context, c watch.Candidate, s *delta.
 		return outcomeInterrupted
 	case errors.Is(err, errdef.ErrStoreInUse) || errors.Is(err, context.Canceled):
 		w.log.Info("import interrupted; retrying next round", append(attrs, "error", err)...)
-		return outcomeSkipped
+		return outcomeWaiting
 	case errors.Is(err, errdef.ErrDiskFull):
 		f, ok := w.importFailures[c.Path]
 		if !ok {
@@ -479,6 +570,8 @@ func (w *watcher) importFailed(ctx context.Context, c watch.Candidate, s *delta.
 			append(attrs, "error", err)...)
 		w.lastDeferred = err
 		return outcomeDeferred
+	case cas.IsStoreError(err):
+		return w.storeFailed(c, attrs, err)
 	case isLocalReadError(err):
 		return w.unreadable(ctx, c, attrs, err)
 	case c.IsDir || errors.Is(err, io.ErrUnexpectedEOF):
@@ -528,41 +621,53 @@ const (
 // skipReason returns why the kit needs no import, with extra log
 // attributes, or "" when it needs one: it is the active kit, it is older
 // than the active kit, or it was active before. A newer kit that was active
-// before is one the operator rolled back from.
-func (w *watcher) skipReason(ctx context.Context, store *cas.Store, attrs []any, s *delta.Summary,
-	active cas.KitRecord, hasActive bool) (string, []any) {
+// before is one the operator rolled back from. It returns the error of a
+// failed history read, because without the history a kit rolled back from
+// cannot be distinguished from a new one.
+func (w *watcher) skipReason(ctx context.Context, store *cas.Store, s *delta.Summary,
+	active cas.KitRecord, hasActive bool) (string, []any, error) {
 	if !hasActive {
-		return "", nil
+		return "", nil, nil
 	}
 	if s.Digest == active.Digest {
-		return msgAlreadyActive, nil
+		return msgAlreadyActive, nil, nil
 	}
 	hist, err := store.History(ctx)
 	if err != nil {
-		w.log.Warn("reading kit history failed; importing the kit if it is new", append(attrs, "error", err)...)
+		return "", nil, err
 	}
 	wasActive := slices.ContainsFunc(hist, func(rec cas.KitRecord) bool { return rec.Digest == s.Digest })
 	if s.Sequence < active.Sequence {
 		if wasActive {
 			return "kit was imported before and a newer kit is active; skipped",
-				[]any{"sequence", s.Sequence, "activeSequence", active.Sequence}
+				[]any{"sequence", s.Sequence, "activeSequence", active.Sequence}, nil
 		}
 		return "kit is older than the active kit; skipped",
-			[]any{"sequence", s.Sequence, "activeSequence", active.Sequence}
+			[]any{"sequence", s.Sequence, "activeSequence", active.Sequence}, nil
 	}
 	for _, rec := range hist {
 		if rec.Digest == s.Digest {
 			return "kit was active before, so the active kit was rolled back from it; skipped. " +
 					"Run `stella ouk import` on the file to activate it again",
-				[]any{"sequence", s.Sequence, "activeVersion", active.Version, "activeDigest", active.Digest}
+				[]any{"sequence", s.Sequence, "activeVersion", active.Version, "activeDigest", active.Digest}, nil
 		}
 	}
-	return "", nil
+	return "", nil, nil
 }
 
-func activeKit(ctx context.Context, store *cas.Store) (cas.KitRecord, bool) {
+// activeKit returns the active kit, and false when the store has none. It
+// returns an error when the active record cannot be read, because treating
+// that as "no kit active" would import, or reject, kits against the wrong
+// state.
+func activeKit(ctx context.Context, store *cas.Store) (cas.KitRecord, bool, error) {
 	rec, err := store.Active(ctx)
-	return rec, err == nil
+	switch {
+	case errors.Is(err, errdef.ErrNotFound):
+		return cas.KitRecord{}, false, nil
+	case err != nil:
+		return cas.KitRecord{}, false, err
+	}
+	return rec, true, nil
 }
 
 func importPath(ctx context.Context, c watch.Candidate, opts importer.Options) (*importer.Result, error) {

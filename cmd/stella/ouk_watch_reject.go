@@ -44,7 +44,7 @@ func (w *watcher) incomplete(ctx context.Context, c watch.Candidate, s *delta.Su
 		}
 		w.logOnce(ctx, c, slog.LevelInfo, msg,
 			append(kitAttrs(c.Path, summaryVersion(s), summaryDigest(s)), "error", err)...)
-		return outcomeSkipped
+		return outcomeWaiting
 	}
 
 	if c.IsDir {
@@ -114,6 +114,42 @@ func retryAttrs(path string) []any {
 func (w *watcher) unreadable(ctx context.Context, c watch.Candidate, attrs []any, err error) outcome {
 	w.logOnce(ctx, c, slog.LevelError, "kit cannot be read on this host; it is not rejected and is tried again "+
 		"next round. Fix the permission or the file system error given as error= on this line", append(attrs, "error", err)...)
+	w.lastDeferred = err
+	return outcomeDeferred
+}
+
+// storeFailed handles an error of the store itself, such as an I/O error
+// or a read-only remount of the store's volume, a damaged database, or a
+// store that stopped writing after such an error. The kit is not at fault,
+// so it is not rejected. Like a full disk, the failure is retried next
+// round, and a --once run exits with the error. The round ends, because
+// every later kit would fail on the same store.
+func (w *watcher) storeFailed(c watch.Candidate, attrs []any, err error) outcome {
+	// The folder given with --store, as the operator knows it. The error
+	// names the database folder inside it.
+	dir := w.storeDir
+	var storeErr *cas.StoreError
+	if dir == "" && errors.As(err, &storeErr) {
+		dir = storeErr.Dir
+	}
+	w.storeFailures.failed(w.log, w.now(), "the store failed, not the kit; no kit is rejected for this, and "+
+		"the round ends. Check the volume of the store folder given as store= for I/O errors, a read-only "+
+		"remount or a full disk, and fix it; the next round tries the kit again", dir,
+		append([]any{"store", dir}, append(attrs, "error", err)...)...)
+	w.lastDeferred = fmt.Errorf("store %s failed while processing %s: %w", dir, c.Path, err)
+	return outcomeStoreFailed
+}
+
+// historyFailed handles a kit history that cannot be read. Without it, a
+// kit that the operator rolled back from looks new, and importing it would
+// undo the rollback. So the kit is skipped this round, not imported and
+// not rejected.
+func (w *watcher) historyFailed(ctx context.Context, c watch.Candidate, attrs []any, err error) outcome {
+	if cas.IsStoreError(err) {
+		return w.storeFailed(c, attrs, err)
+	}
+	w.logOnce(ctx, c, slog.LevelError, "reading the kit history failed, so the watch cannot tell whether the "+
+		"kit was rolled back from; skipped this round, not rejected", append(attrs, "error", err)...)
 	w.lastDeferred = err
 	return outcomeDeferred
 }

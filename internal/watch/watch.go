@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"stella-ops.org/ouk/internal/regfile"
@@ -44,10 +45,14 @@ type Candidate struct {
 	Size    int64
 	ModTime time.Time
 	Files   int
-	// Summary is nil when PeekErr is set.
+	// Summary is nil when PeekErr is set, or when NotPeeked is.
 	Summary *delta.Summary
 	// PeekErr is the error that kept the kit's sequence from being read.
 	PeekErr error
+	// NotPeeked is set when the scan did not read the kit, because a
+	// current rejection note beside it keeps it rejected. Summary and
+	// PeekErr are then unset, so such a kit counts toward no conflict.
+	NotPeeked bool
 }
 
 // Skipped is a drop folder entry that is not a kit, with the reason.
@@ -67,12 +72,48 @@ type Listing struct {
 	OrphanNotes []string
 }
 
-// Scan lists the kits in dir: files whose names end in .tar, .tar.gz,
-// .tgz, .tar.zst or .tzst in any case, and folders holding an oci-layout
-// file. Hidden entries are skipped, so a copy in progress under a dot name
-// is not picked up. Every other entry is listed in Skipped with the
-// reason, except rejection notes and their temporary files.
+// Scanner scans one drop folder round after round. It keeps the result of
+// each candidate's peek with the candidate's fingerprint, so a later scan
+// reads a kit again only when it is new or changed. Reading a large file
+// that is not a kit means decompressing all of it, since it has no bundle
+// index. A Scanner is not safe for concurrent use.
+type Scanner struct {
+	dir    string
+	peeked map[string]peekResult
+	// peek reads a kit's summary; tests replace it.
+	peek func(ctx context.Context, path string) (*delta.Summary, error)
+}
+
+// peekResult is the result of one peek, with the fingerprint of the
+// candidate at the time.
+type peekResult struct {
+	size    int64
+	modTime time.Time
+	files   int
+	summary *delta.Summary
+	err     error
+}
+
+// NewScanner returns a Scanner of dir.
+func NewScanner(dir string) *Scanner {
+	return &Scanner{dir: dir, peeked: map[string]peekResult{}, peek: delta.Peek}
+}
+
+// Scan lists the kits in dir once, as Scanner.Scan does.
 func Scan(ctx context.Context, dir string) (Listing, error) {
+	return NewScanner(dir).Scan(ctx)
+}
+
+// Scan lists the kits in the folder: files whose names end in .tar,
+// .tar.gz, .tgz, .tar.zst or .tzst in any case, and folders holding an
+// oci-layout file. Hidden entries are skipped, so a copy in progress under
+// a dot name is not picked up. Every other entry is listed in Skipped with
+// the reason, except rejection notes and their temporary files. A
+// candidate is not read when a current rejection note keeps it rejected
+// (see Candidate.NotPeeked), or when an earlier scan read it and its
+// fingerprint has not changed since.
+func (s *Scanner) Scan(ctx context.Context) (Listing, error) {
+	dir := s.dir
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return Listing{}, fmt.Errorf("reading drop folder: %w", err)
@@ -106,11 +147,68 @@ func Scan(ctx context.Context, dir string) (Listing, error) {
 			l.Skipped = append(l.Skipped, Skipped{Path: path, Reason: reason})
 			continue
 		}
-		c.Summary, c.PeekErr = delta.Peek(ctx, path)
+		s.peekCandidate(ctx, &c)
 		l.Candidates = append(l.Candidates, c)
 	}
+	s.forgetMissing(l.Candidates)
 	slices.SortFunc(l.Candidates, compare)
 	return l, nil
+}
+
+// peekCandidate sets the summary or peek error of c, from the cache when
+// c has not changed since an earlier peek. It leaves c unread when a
+// current rejection note keeps it rejected.
+func (s *Scanner) peekCandidate(ctx context.Context, c *Candidate) {
+	if keptRejected(*c) {
+		c.NotPeeked = true
+		return
+	}
+	if r, ok := s.peeked[c.Path]; ok && r.size == c.Size && r.modTime.Equal(c.ModTime) && r.files == c.Files {
+		c.Summary, c.PeekErr = r.summary, r.err
+		return
+	}
+	c.Summary, c.PeekErr = s.peek(ctx, c.Path)
+	if !retryablePeekError(c.PeekErr) {
+		s.peeked[c.Path] = peekResult{size: c.Size, modTime: c.ModTime, files: c.Files,
+			summary: c.Summary, err: c.PeekErr}
+	} else {
+		delete(s.peeked, c.Path)
+	}
+}
+
+// keptRejected reports whether c has a rejection note that keeps it
+// rejected without a look at its contents. Such a note matches c's
+// fingerprint. It is not a conflict note, because every round checks a
+// conflict again, and it does not end when the active kit changes.
+func keptRejected(c Candidate) bool {
+	n, ok := ReadNote(c.Path)
+	if !ok || n.Conflict || n.RetryOnActiveChange {
+		return false
+	}
+	return n.Size == c.Size && n.ModTime.Equal(c.ModTime) && n.Files == c.Files
+}
+
+// retryablePeekError reports whether a peek that failed with err may
+// succeed later without a change of the kit's fingerprint. Those are an
+// error of the operating system, such as a denied permission that an
+// operator fixes, and a cancellation.
+func retryablePeekError(err error) bool {
+	var errno syscall.Errno
+	return errors.As(err, &errno) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// forgetMissing drops the cached peeks of entries that are no longer
+// candidates, so the cache does not grow with every kit ever dropped.
+func (s *Scanner) forgetMissing(cands []Candidate) {
+	present := make(map[string]bool, len(cands))
+	for _, c := range cands {
+		present[c.Path] = true
+	}
+	for path := range s.peeked {
+		if !present[path] {
+			delete(s.peeked, path)
+		}
+	}
 }
 
 // inspect returns the candidate at path with its fingerprint, or the

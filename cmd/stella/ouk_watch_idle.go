@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/watch"
+)
+
+// handledKit is the state in which a running watch last finished with a
+// drop folder candidate: the candidate's fingerprint, whether a rejection
+// note was beside it, and the active kit of that round.
+type handledKit struct {
+	size    int64
+	modTime time.Time
+	files   int
+	noted   bool
+	active  string
+}
+
+// markHandled records c as handled when its outcome o holds until c, its
+// note or the active kit changes. It drops c after any other outcome,
+// such as a copy in progress or a full disk, which the next round retries.
+func (w *watcher) markHandled(c watch.Candidate, o outcome, active string) {
+	switch o {
+	case outcomeSkipped, outcomeImported, outcomeRejected:
+	default:
+		delete(w.handled, c.Path)
+		return
+	}
+	note, noted := w.readNote(c.Path)
+	if noted && note.Conflict {
+		// A conflict ends when the other kit's file is removed or expires,
+		// which changes nothing of this kit, so every round checks it.
+		delete(w.handled, c.Path)
+		return
+	}
+	w.handled[c.Path] = handledKit{size: c.Size, modTime: c.ModTime, files: c.Files, noted: noted, active: active}
+}
+
+// idle reports whether a running watch can skip this round's work on the
+// store: an earlier round handled every candidate of listing, none of
+// them, nor its note, changed since, and the active kit is the same. Only
+// the last needs the store, which idle opens read-only, so an idle round
+// creates no database files and syncs nothing. When that open or read
+// fails, idle returns false, and the round opens the store as usual and
+// reports the error.
+func (w *watcher) idle(ctx context.Context, listing watch.Listing) bool {
+	if !w.roundReachedKits {
+		// The first round opens the store, which also checks the store
+		// and the trusted keys once at start.
+		return false
+	}
+	if w.forgetRemovedHandled(listing) {
+		return false
+	}
+	for _, c := range listing.Candidates {
+		h, ok := w.handled[c.Path]
+		if !ok || h.size != c.Size || !h.modTime.Equal(c.ModTime) || h.files != c.Files {
+			return false
+		}
+		if _, noted := w.readNote(c.Path); noted != h.noted {
+			return false
+		}
+	}
+	if len(listing.Candidates) == 0 {
+		return true
+	}
+	active, err := w.readActiveDigest(ctx)
+	if err != nil {
+		w.log.Debug("reading the active kit from the store opened read-only failed; opening it for writing",
+			"dir", w.dir, "error", err)
+		return false
+	}
+	for _, c := range listing.Candidates {
+		if w.handled[c.Path].active != active {
+			return false
+		}
+	}
+	return true
+}
+
+// forgetRemovedHandled drops the handled state of candidates that are no
+// longer in listing, and reports whether there were any. A removed kit may
+// end a conflict, so the round after a removal does its work.
+func (w *watcher) forgetRemovedHandled(listing watch.Listing) bool {
+	present := make(map[string]bool, len(listing.Candidates))
+	for _, c := range listing.Candidates {
+		present[c.Path] = true
+	}
+	removed := false
+	for path := range w.handled {
+		if !present[path] {
+			delete(w.handled, path)
+			removed = true
+		}
+	}
+	return removed
+}
+
+// readActiveDigest returns the digest of the active kit, or "" when there
+// is none, from the store opened read-only. It does not wait for another
+// process to release the store, because the round that follows a failure
+// waits for it anyway.
+func (w *watcher) readActiveDigest(ctx context.Context) (string, error) {
+	store, _, err := w.g.openStoreWith(ctx, cas.Options{Logger: w.importLog, ReadOnly: true})
+	if err != nil {
+		return "", err
+	}
+	defer store.Close()
+	active, hasActive, err := activeKit(ctx, store)
+	if err != nil || !hasActive {
+		return "", err
+	}
+	return active.Digest.String(), nil
+}

@@ -1,0 +1,173 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"stella-ops.org/ouk/oci/delta"
+)
+
+// countingScanner returns a Scanner of dir whose peeks count their calls
+// by path and return the result of peek.
+func countingScanner(dir string, peek func(path string) (*delta.Summary, error)) (*Scanner, map[string]int) {
+	calls := map[string]int{}
+	s := NewScanner(dir)
+	s.peek = func(_ context.Context, path string) (*delta.Summary, error) {
+		calls[path]++
+		return peek(path)
+	}
+	return s, calls
+}
+
+func scanWith(t *testing.T, s *Scanner) Listing {
+	t.Helper()
+	l, err := s.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func writeKitFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestScannerPeeksUnchangedKitOnce(t *testing.T) {
+	dir := t.TempDir()
+	kit := filepath.Join(dir, "kit.tar")
+	writeKitFile(t, kit, "kit")
+	summary := &delta.Summary{Version: "night-01", Sequence: 1}
+	s, calls := countingScanner(dir, func(string) (*delta.Summary, error) { return summary, nil })
+
+	for round := 1; round <= 3; round++ {
+		l := scanWith(t, s)
+		if len(l.Candidates) != 1 || l.Candidates[0].Summary != summary {
+			t.Fatalf("round %d: candidates %+v, want kit.tar with its summary", round, l.Candidates)
+		}
+	}
+	if calls[kit] != 1 {
+		t.Errorf("3 scans of an unchanged kit peeked it %d times, want 1", calls[kit])
+	}
+
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(kit, later, later); err != nil {
+		t.Fatal(err)
+	}
+	scanWith(t, s)
+	if calls[kit] != 2 {
+		t.Errorf("a scan after the kit changed peeked it %d times in all, want 2", calls[kit])
+	}
+}
+
+func TestScannerCachesPeekError(t *testing.T) {
+	dir := t.TempDir()
+	image := filepath.Join(dir, "image.tar")
+	writeKitFile(t, image, "not a kit")
+	notKit := errors.New("image.tar ends before its bundle index")
+	s, calls := countingScanner(dir, func(string) (*delta.Summary, error) { return nil, notKit })
+
+	for range 2 {
+		l := scanWith(t, s)
+		if len(l.Candidates) != 1 || !errors.Is(l.Candidates[0].PeekErr, notKit) {
+			t.Fatalf("candidates %+v, want image.tar with its peek error", l.Candidates)
+		}
+	}
+	if calls[image] != 1 {
+		t.Errorf("2 scans of an unchanged file that is not a kit peeked it %d times, want 1", calls[image])
+	}
+}
+
+func TestScannerRetriesSystemError(t *testing.T) {
+	dir := t.TempDir()
+	kit := filepath.Join(dir, "kit.tar")
+	writeKitFile(t, kit, "kit")
+	denied := &fs.PathError{Op: "open", Path: kit, Err: syscall.EACCES}
+	s, calls := countingScanner(dir, func(string) (*delta.Summary, error) { return nil, denied })
+
+	scanWith(t, s)
+	scanWith(t, s)
+	if calls[kit] != 2 {
+		t.Errorf("2 scans of a kit denied to this user peeked it %d times, want 2, "+
+			"because fixing the permission does not change the fingerprint", calls[kit])
+	}
+}
+
+func TestScannerSkipsKitWithCurrentNote(t *testing.T) {
+	cases := []struct {
+		name   string
+		note   func(c Candidate) Note
+		peeked bool
+	}{
+		{"current note", func(c Candidate) Note { return noteFor(c) }, false},
+		{"note of an older copy", func(c Candidate) Note {
+			n := noteFor(c)
+			n.Size++
+			return n
+		}, true},
+		{"conflict note", func(c Candidate) Note {
+			n := noteFor(c)
+			n.Conflict = true
+			return n
+		}, true},
+		{"note of a delta without its base", func(c Candidate) Note {
+			n := noteFor(c)
+			n.RetryOnActiveChange = true
+			return n
+		}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			kit := filepath.Join(dir, "image.tar")
+			writeKitFile(t, kit, "large tar that is not a kit")
+			c := scanOne(t, dir)
+			if err := WriteNote(kit, tc.note(c)); err != nil {
+				t.Fatal(err)
+			}
+			s, calls := countingScanner(dir, func(string) (*delta.Summary, error) {
+				return nil, fmt.Errorf("ends before its bundle index")
+			})
+
+			l := scanWith(t, s)
+			if len(l.Candidates) != 1 {
+				t.Fatalf("candidates %+v, want image.tar", l.Candidates)
+			}
+			if got := calls[kit] == 1; got != tc.peeked {
+				t.Errorf("kit peeked %v, want %v", got, tc.peeked)
+			}
+			if got := l.Candidates[0].NotPeeked; got == tc.peeked {
+				t.Errorf("NotPeeked = %v, want %v", got, !tc.peeked)
+			}
+		})
+	}
+}
+
+// noteFor returns a rejection note that matches c's fingerprint.
+func noteFor(c Candidate) Note {
+	return Note{Size: c.Size, ModTime: c.ModTime, Files: c.Files, Reason: "not a kit", At: time.Now().UTC()}
+}
+
+func TestScannerForgetsRemovedKit(t *testing.T) {
+	dir := t.TempDir()
+	kit := filepath.Join(dir, "kit.tar")
+	writeKitFile(t, kit, "kit")
+	s, _ := countingScanner(dir, func(string) (*delta.Summary, error) { return &delta.Summary{}, nil })
+	scanWith(t, s)
+	if err := os.Remove(kit); err != nil {
+		t.Fatal(err)
+	}
+	scanWith(t, s)
+	if len(s.peeked) != 0 {
+		t.Errorf("cache keeps %d entries after the kit was removed, want 0", len(s.peeked))
+	}
+}
