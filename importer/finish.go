@@ -418,6 +418,12 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 	if err != nil {
 		return err
 	}
+	// oci.ParseBundleIndex accepts only an image manifest as the DB entry,
+	// and its first child is the config, so this check only stops a panic.
+	if len(layers) == 0 {
+		return fmt.Errorf("DB entry %s of the bundle index is not an image manifest with a config: %w",
+			dbDesc.Digest, errdef.ErrInvalidKit)
+	}
 	store := s.opts.Store.KV(VulnDBNamespace)
 	var todo []ocispec.Descriptor
 	for _, l := range layers[1:] {
