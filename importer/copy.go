@@ -33,6 +33,9 @@ func (s *session) copyFrom(ctx context.Context, src content.ReadOnlyStorage, ind
 			return err
 		}
 		b, err := content.FetchAll(ctx, src, d)
+		if errors.Is(err, errdef.ErrNotFound) || isNotFound(err) {
+			continue // copyHeads names the missing blob
+		}
 		if err != nil {
 			return fmt.Errorf("reading %s from the source: %w", d.Digest, err)
 		}
@@ -86,8 +89,7 @@ func (s *session) copyHeads(ctx context.Context, src content.ReadOnlyStorage, in
 		return err
 	}
 	if !s.guard.verified {
-		return fmt.Errorf("the source lacks the bundle index, a signature manifest or a signature bundle that index.json names, so the kit's signature cannot be checked: %w",
-			errdef.ErrInvalidKit)
+		return s.missingHeadError(ctx)
 	}
 	return nil
 }
@@ -177,4 +179,11 @@ func (s *session) copyNode(ctx context.Context, src content.ReadOnlyStorage, d o
 
 func isNotFound(err error) bool {
 	return errors.Is(err, orasErrdef.ErrNotFound) || errors.Is(err, fs.ErrNotExist)
+}
+
+// missingFolderBlob returns the message for blob d, referenced by parent,
+// whose file the layout folder of the import lacks.
+func (s *session) missingFolderBlob(d digest.Digest, parent string) string {
+	return fmt.Sprintf("blob %s, referenced by %s, is missing: the layout folder lacks %s. "+
+		"The folder may be incomplete: copy it again", d, parent, blobPath(s.dir, d))
 }

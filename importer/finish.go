@@ -225,6 +225,9 @@ func (s *session) checkGraph(ctx context.Context, bm *bundleMeta) error {
 				return fmt.Errorf("delta %s omits blob %s (from %s), which the store lacks; import kit %s (%s) or its delta first: %w",
 					bm.meta.Version, d.Digest, parent, base.Version, base.Digest, errdef.ErrBaseMissing)
 			}
+			if s.dir != "" {
+				return fmt.Errorf("%s: %w", s.missingFolderBlob(d.Digest, parent.String()), errdef.ErrInvalidKit)
+			}
 			return fmt.Errorf("blob %s, referenced by %s, is missing from the kit: %w", d.Digest, parent, errdef.ErrInvalidKit)
 		}
 		if err != nil {
