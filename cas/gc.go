@@ -176,7 +176,8 @@ func (o GCOptions) withDefaults() GCOptions {
 // opts.DryRun and counts them in report.
 func (s *Store) gcRoots(ctx context.Context, opts GCOptions, now time.Time,
 	report *GCReport) ([]KeptKit, error) {
-	var roots []KeptKit
+	// Not nil, so that a report without roots lists them as [] in JSON.
+	roots := []KeptKit{}
 	index := map[digest.Digest]int{}
 	add := func(d digest.Digest, reason KeepReason) {
 		if d == "" {

@@ -2,6 +2,7 @@ package cas
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"slices"
@@ -330,4 +331,24 @@ func reasonKinds(k KeptKit) string {
 		kinds[i] = r.Kind
 	}
 	return strings.Join(kinds, ",")
+}
+
+// A store without an active kit keeps no root, and the report still
+// writes both root lists as JSON arrays.
+func TestGCReportEmptyListsJSON(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{})
+	pushKit(t, s, 41)
+	rep, err := s.GC(context.Background(), GCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{`"keptKits":[]`, `"keptReasons":[]`} {
+		if !strings.Contains(string(raw), field) {
+			t.Errorf("report %s lacks %s", raw, field)
+		}
+	}
 }

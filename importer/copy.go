@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 
 	"github.com/opencontainers/go-digest"
@@ -13,12 +14,15 @@ import (
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
 	"stella-ops.org/ouk/oci/sign"
 )
 
 // copyFrom stores every blob reachable from index that the store lacks,
 // reading it from src. A delta's base is checked before anything is written.
 func (s *session) copyFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) error {
+	w := &copyWalk{src: src, seen: map[digest.Digest]bool{}, omitted: map[digest.Digest]bool{},
+		bundleGraph: map[digest.Digest]bool{}}
 	if err := s.checkDeltaEarly(ctx, index, src); err != nil {
 		return err
 	}
@@ -33,6 +37,9 @@ func (s *session) copyFrom(ctx context.Context, src content.ReadOnlyStorage, ind
 			return err
 		}
 		b, err := content.FetchAll(ctx, src, d)
+		if errors.Is(err, errdef.ErrNotFound) || isNotFound(err) {
+			continue // copyHeads names the missing blob
+		}
 		if err != nil {
 			return fmt.Errorf("reading %s from the source: %w", d.Digest, err)
 		}
@@ -40,18 +47,98 @@ func (s *session) copyFrom(ctx context.Context, src content.ReadOnlyStorage, ind
 			if err := s.checkBase(ctx, d.Digest, meta); err != nil {
 				return err
 			}
+			if meta.Kind == oci.KindDelta {
+				w.mayOmitAll = true
+			}
+			w.bundleGraph[d.Digest] = true
 		}
 	}
 	if err := s.copyHeads(ctx, src, index); err != nil {
 		return err
 	}
-	seen := make(map[digest.Digest]bool)
+	if s.dir != "" {
+		w.readOmitted(ctx, index)
+	}
+	// The bundle index goes first, so that the walk reaches each blob of
+	// its graph from it and marks the blob as covered by the signature.
+	// Other entries of index.json, such as a DB manifest that a folder
+	// written by `oras cp -r` lists, may share blobs with that graph.
+	var bundles, others []ocispec.Descriptor
 	for _, d := range index.Manifests {
-		if err := s.copyNode(ctx, src, d, seen); err != nil {
+		if w.bundleGraph[d.Digest] {
+			bundles = append(bundles, d)
+		} else {
+			others = append(others, d)
+		}
+	}
+	for _, d := range bundles {
+		if err := s.copyNode(ctx, w, "index.json", d, true); err != nil {
+			return err
+		}
+	}
+	for _, d := range others {
+		if err := s.copyNode(ctx, w, "index.json", d, false); err != nil {
+			return err
+		}
+	}
+	for _, m := range w.missing {
+		if err := s.missingFromSource(w, m); err != nil {
+			return err
+		}
+	}
+	for _, l := range w.leaves {
+		if err := s.copyLeaf(ctx, w, l); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// copyWalk is the state of one walk of copyNode over the graph of a kit.
+type copyWalk struct {
+	src  content.ReadOnlyStorage
+	seen map[digest.Digest]bool
+	// omitted lists the blobs that the kit's delta manifests declare as
+	// left out, and mayOmitAll is set when the kit is a delta whose list
+	// could not be read, so that any blob may be left out.
+	omitted    map[digest.Digest]bool
+	mayOmitAll bool
+	// bundleGraph contains the bundle index and the blobs that the walk
+	// reached from it, which the kit's signature covers.
+	bundleGraph map[digest.Digest]bool
+	// leaves lists the blobs other than manifests that a layout folder has
+	// and the store lacks, and missing those that both lack. copyFrom
+	// handles them after the walk, so that a missing file ends the import
+	// before any large blob is read.
+	leaves  []folderBlob
+	missing []folderBlob
+}
+
+// folderBlob is a blob of a layout folder, with the manifest that
+// references it.
+type folderBlob struct {
+	desc   ocispec.Descriptor
+	parent string
+}
+
+// readOmitted records the blobs that the delta manifests of index declare
+// as left out, as read from the source.
+func (w *copyWalk) readOmitted(ctx context.Context, index ocispec.Index) {
+	for _, d := range index.Manifests {
+		if !delta.IsDeltaEntry(d) {
+			continue
+		}
+		info, err := delta.ReadInfo(ctx, w.src, d)
+		if err != nil {
+			// finish reports the delta manifest, and checkGraph any blob
+			// that neither the source nor the store has.
+			w.mayOmitAll = true
+			return
+		}
+		for _, o := range info.Config.Omitted {
+			w.omitted[o.Digest] = true
+		}
+	}
 }
 
 // copyHeads stores the entries of index.json and the signature bundles
@@ -86,8 +173,7 @@ func (s *session) copyHeads(ctx context.Context, src content.ReadOnlyStorage, in
 		return err
 	}
 	if !s.guard.verified {
-		return fmt.Errorf("the source lacks the bundle index, a signature manifest or a signature bundle that index.json names, so the kit's signature cannot be checked: %w",
-			errdef.ErrInvalidKit)
+		return s.missingHeadError(ctx)
 	}
 	return nil
 }
@@ -119,11 +205,18 @@ func (s *session) copyBlob(ctx context.Context, src content.ReadOnlyStorage, d o
 	return err
 }
 
-func (s *session) copyNode(ctx context.Context, src content.ReadOnlyStorage, d ocispec.Descriptor, seen map[digest.Digest]bool) error {
-	if seen[d.Digest] {
+// copyNode stores the blob d, referenced by parent, and every blob that it
+// reaches, unless the store has them. From a layout folder it defers the
+// blobs other than manifests to w.leaves. inBundle is set when the bundle
+// index reaches d.
+func (s *session) copyNode(ctx context.Context, w *copyWalk, parent string, d ocispec.Descriptor, inBundle bool) error {
+	if inBundle {
+		w.bundleGraph[d.Digest] = true
+	}
+	if w.seen[d.Digest] {
 		return nil
 	}
-	seen[d.Digest] = true
+	w.seen[d.Digest] = true
 	if err := checkDescriptor(d); err != nil {
 		return err
 	}
@@ -139,9 +232,14 @@ func (s *session) copyNode(ctx context.Context, src content.ReadOnlyStorage, d o
 		if err := s.guard.admit(ctx, d); err != nil {
 			return err
 		}
-		rc, err := src.Fetch(ctx, d)
+		if s.dir != "" && !isManifest(d.MediaType) {
+			return s.deferLeaf(ctx, w, parent, d)
+		}
+		rc, err := w.src.Fetch(ctx, d)
 		if errors.Is(err, errdef.ErrNotFound) || isNotFound(err) {
-			// A delta omits blobs its base supplies; checkGraph decides.
+			// A delta omits blobs its base supplies, so missingFromSource
+			// decides after the walk.
+			w.missing = append(w.missing, folderBlob{desc: d, parent: parent})
 			return nil
 		}
 		if err != nil {
@@ -168,13 +266,72 @@ func (s *session) copyNode(ctx context.Context, src content.ReadOnlyStorage, d o
 		return err
 	}
 	for _, k := range kids {
-		if err := s.copyNode(ctx, src, k, seen); err != nil {
+		if err := s.copyNode(ctx, w, d.Digest.String(), k, inBundle); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// deferLeaf adds the blob d of a layout folder to w.leaves when the folder
+// has its file, and to w.missing otherwise.
+func (s *session) deferLeaf(ctx context.Context, w *copyWalk, parent string, d ocispec.Descriptor) error {
+	ok, err := w.src.Exists(ctx, d)
+	if err != nil {
+		return fmt.Errorf("checking blob %s in the source: %w", d.Digest, err)
+	}
+	if ok {
+		w.leaves = append(w.leaves, folderBlob{desc: d, parent: parent})
+	} else {
+		w.missing = append(w.missing, folderBlob{desc: d, parent: parent})
+	}
+	return nil
+}
+
+// copyLeaf stores a blob that deferLeaf deferred.
+func (s *session) copyLeaf(ctx context.Context, w *copyWalk, l folderBlob) error {
+	d := l.desc
+	// admit runs again, because the blobs stored since deferLeaf ran count
+	// against the guard's budget.
+	if err := s.guard.admit(ctx, d); err != nil {
+		return err
+	}
+	rc, err := w.src.Fetch(ctx, d)
+	if errors.Is(err, errdef.ErrNotFound) || isNotFound(err) {
+		return s.missingFromSource(w, l)
+	}
+	if err != nil {
+		return fmt.Errorf("reading blob %s from the source: %w", d.Digest, err)
+	}
+	stored, err := s.store(ctx, d, rc)
+	rc.Close()
+	if err != nil {
+		return err
+	}
+	return s.guard.seen(ctx, d, stored)
+}
+
+// missingFromSource handles the blob m, which both the source and the
+// store lack. A layout folder without a blob of the bundle index's graph
+// that no delta leaves out is incomplete, perhaps still being copied. Its
+// error wraps io.ErrUnexpectedEOF, as a truncated kit file's does, so the
+// import keeps its verified blobs for the next attempt. Any other missing
+// blob, such as an optional index table, is left to checkGraph and finish.
+func (s *session) missingFromSource(w *copyWalk, m folderBlob) error {
+	d := m.desc.Digest
+	if s.dir == "" || w.mayOmitAll || w.omitted[d] || !w.bundleGraph[d] {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", s.missingFolderBlob(d, m.parent), io.ErrUnexpectedEOF)
+}
+
 func isNotFound(err error) bool {
 	return errors.Is(err, orasErrdef.ErrNotFound) || errors.Is(err, fs.ErrNotExist)
+}
+
+// missingFolderBlob returns the message for blob d, referenced by parent,
+// whose file the layout folder of the import lacks.
+func (s *session) missingFolderBlob(d digest.Digest, parent string) string {
+	return fmt.Sprintf("blob %s, referenced by %s, is missing: the layout folder lacks %s. "+
+		"The folder may be incomplete: copy it again", d, parent, blobPath(s.dir, d))
 }

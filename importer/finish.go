@@ -225,6 +225,9 @@ func (s *session) checkGraph(ctx context.Context, bm *bundleMeta) error {
 				return fmt.Errorf("delta %s omits blob %s (from %s), which the store lacks; import kit %s (%s) or its delta first: %w",
 					bm.meta.Version, d.Digest, parent, base.Version, base.Digest, errdef.ErrBaseMissing)
 			}
+			if s.dir != "" {
+				return fmt.Errorf("%s: %w", s.missingFolderBlob(d.Digest, parent.String()), errdef.ErrInvalidKit)
+			}
 			return fmt.Errorf("blob %s, referenced by %s, is missing from the kit: %w", d.Digest, parent, errdef.ErrInvalidKit)
 		}
 		if err != nil {
@@ -417,6 +420,12 @@ func (s *session) indexDB(ctx context.Context, bm *bundleMeta) error {
 	layers, err := s.childrenOf(ctx, dbDesc)
 	if err != nil {
 		return err
+	}
+	// oci.ParseBundleIndex accepts only an image manifest as the DB entry,
+	// and its first child is the config, so this check only stops a panic.
+	if len(layers) == 0 {
+		return fmt.Errorf("DB entry %s of the bundle index is not an image manifest with a config: %w",
+			dbDesc.Digest, errdef.ErrInvalidKit)
 	}
 	store := s.opts.Store.KV(VulnDBNamespace)
 	var todo []ocispec.Descriptor

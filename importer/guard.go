@@ -169,29 +169,89 @@ func (g *streamGuard) ready(ctx context.Context) bool {
 // that size or invalid, because the import then rejects the kit for it.
 func SignatureInputsReady(index ocispec.Index, has func(ocispec.Descriptor) bool,
 	read func(ocispec.Descriptor) ([]byte, error)) bool {
+	_, missing := missingSignatureInput(index, has, read)
+	return !missing
+}
+
+// signatureInput is a blob that checking the signature of a kit needs.
+type signatureInput struct {
+	desc ocispec.Descriptor
+	// description is the blob's name in messages, such as "the bundle index".
+	description string
+}
+
+// missingSignatureInput returns the first blob that SignatureInputsReady
+// finds missing, and false when it finds none.
+func missingSignatureInput(index ocispec.Index, has func(ocispec.Descriptor) bool,
+	read func(ocispec.Descriptor) ([]byte, error)) (signatureInput, bool) {
 	for _, d := range index.Manifests {
 		if d.Size > MaxManifestSize || checkDescriptor(d) != nil {
-			return true
+			return signatureInput{}, false
 		}
 		if !has(d) {
-			return false
+			return signatureInput{desc: d, description: describeEntry(d) + " that index.json lists"}, true
 		}
 		if d.MediaType != ocispec.MediaTypeImageManifest || delta.IsDeltaEntry(d) {
 			continue
 		}
 		b, err := read(d)
 		if err != nil {
-			return true
+			return signatureInput{}, false
 		}
 		bundle, _, err := sign.ParseReferrerManifest(b)
 		if err != nil || bundle.Size > MaxManifestSize {
 			continue
 		}
 		if !has(bundle) {
-			return false
+			return signatureInput{desc: bundle, description: "the signature bundle of signature manifest " + d.Digest.String()}, true
 		}
 	}
-	return true
+	return signatureInput{}, false
+}
+
+// describeEntry names the kind of an entry of index.json for messages.
+func describeEntry(d ocispec.Descriptor) string {
+	switch {
+	case d.ArtifactType == oci.ArtifactTypeBundle:
+		return "the bundle index"
+	case d.ArtifactType == oci.MediaTypeSigstoreBundle:
+		return "the signature manifest"
+	case delta.IsDeltaEntry(d):
+		return "the delta manifest"
+	case d.MediaType == ocispec.MediaTypeImageIndex:
+		return "the image index"
+	}
+	return "the manifest"
+}
+
+// missingHeadError returns the error for a kit source that lacks a blob
+// that checking the kit's signature needs. It names the first such blob,
+// and for a layout folder its file.
+func (s *session) missingHeadError(ctx context.Context) error {
+	g := s.guard
+	store := s.opts.Store
+	input, missing := missingSignatureInput(*g.index,
+		func(d ocispec.Descriptor) bool {
+			ok, err := store.Exists(ctx, d)
+			return err == nil && ok
+		},
+		func(d ocispec.Descriptor) ([]byte, error) { return s.readManifest(ctx, d) })
+	if !missing {
+		return fmt.Errorf("the source lacks the bundle index, a signature manifest or a signature bundle that "+
+			"index.json names, so the kit's signature cannot be checked: %w", errdef.ErrInvalidKit)
+	}
+	d := input.desc
+	switch {
+	case s.dir != "":
+		return fmt.Errorf("the layout folder lacks %s, the file of %s, so the kit's signature cannot be checked. "+
+			"The folder may be incomplete: copy it again: %w", blobPath(s.dir, d.Digest), input.description, errdef.ErrInvalidKit)
+	case s.opts.Registry != "":
+		return fmt.Errorf("%s does not serve %s (%s), so the kit's signature cannot be checked. Copy the kit "+
+			"again with its referrers, such as with `oras cp -r`, or push it again with `stella ouk push`: %w",
+			s.opts.Registry, input.description, d.Digest, errdef.ErrInvalidKit)
+	}
+	return fmt.Errorf("the kit source lacks %s (%s), so the kit's signature cannot be checked. Get the kit "+
+		"again from its builder: %w", input.description, d.Digest, errdef.ErrInvalidKit)
 }
 
 // expand adds the children of a stored manifest or index in the signed

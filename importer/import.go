@@ -45,17 +45,24 @@ func ImportDir(ctx context.Context, dir string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening layout folder %s: %w", dir, err)
 	}
-	return ImportFrom(ctx, src, index, opts)
+	return importFrom(ctx, src, index, opts, dir)
 }
 
 // ImportFrom imports the kit whose bundle index and signature referrers are
 // listed in index from any oras-go source: a layout folder or a registry.
 // Only blobs the store lacks are read from src.
 func ImportFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, opts Options) (*Result, error) {
+	return importFrom(ctx, src, index, opts, "")
+}
+
+// importFrom is ImportFrom for a source that is the layout folder dir, or
+// any other source when dir is "".
+func importFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, opts Options, dir string) (*Result, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
 	s := newSession(opts)
+	s.dir = dir
 	defer s.discardTables()
 	carries := func(cfg delta.Config) (bool, error) { return cfg.CarriedBy(ctx, src) }
 	index, err := s.withoutCarriedDelta(ctx, src, index, carries)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -25,7 +26,10 @@ const (
 // session is the state of one import: what it stored, so a failed check can
 // remove exactly that, and the figures of the final report.
 type session struct {
-	opts     Options
+	opts Options
+	// dir is the layout folder that the kit is read from, or "" for a tar
+	// stream or a registry.
+	dir      string
 	added    []ocispec.Descriptor
 	result   Result
 	manifest map[digest.Digest][]byte
@@ -199,6 +203,12 @@ func isManifest(mediaType string) bool {
 		return true
 	}
 	return false
+}
+
+// blobPath returns the path of the file of blob d in the layout folder
+// dir, as the OCI image layout spec names it.
+func blobPath(dir string, d digest.Digest) string {
+	return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded())
 }
 
 // checkDescriptor rejects a descriptor whose digest or size cannot name a blob.

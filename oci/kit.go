@@ -3,6 +3,7 @@ package oci
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -102,7 +103,8 @@ func ParseMeta(a map[string]string) (Meta, error) {
 
 // ParseBundleIndex decodes a bundle index and its metadata. It returns an
 // error wrapping errdef.ErrInvalidKit when the bytes are not an OCI image
-// index with the bundle artifact type.
+// index with the bundle artifact type, or when a child with a role has a
+// media type that the role does not allow (see checkRoles).
 func ParseBundleIndex(b []byte) (ocispec.Index, Meta, error) {
 	var idx ocispec.Index
 	if err := json.Unmarshal(b, &idx); err != nil {
@@ -120,7 +122,43 @@ func ParseBundleIndex(b []byte) (ocispec.Index, Meta, error) {
 	if err != nil {
 		return idx, Meta{}, err
 	}
+	if err := checkRoles(idx); err != nil {
+		return idx, Meta{}, err
+	}
 	return idx, m, nil
+}
+
+// Docker media types that an image child of a bundle index may have.
+const (
+	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+)
+
+// roleMediaTypes lists the media types that a child of the bundle index may
+// have for each role. Import, rollback, status and scan read the DB child's
+// config and layers, and the SBOM child's layer, so both must be image
+// manifests. An image child is a manifest or an index, OCI or Docker.
+var roleMediaTypes = map[string][]string{
+	RoleDB:    {ocispec.MediaTypeImageManifest},
+	RoleSBOM:  {ocispec.MediaTypeImageManifest},
+	RoleImage: {ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex, mediaTypeDockerManifest, mediaTypeDockerManifestList},
+}
+
+// checkRoles rejects a bundle index whose child with a known role has a
+// media type that the role does not allow. Children without a role, or with
+// a role that this release does not know, are not checked.
+func checkRoles(idx ocispec.Index) error {
+	for _, d := range idx.Manifests {
+		role := d.Annotations[AnnotationRole]
+		allowed, known := roleMediaTypes[role]
+		if !known || slices.Contains(allowed, d.MediaType) {
+			continue
+		}
+		return fmt.Errorf("bundle index entry %s has role %q and media type %q, but that role requires %s. "+
+			"`stella ouk build` never writes such an entry, so get the kit again from its builder: %w",
+			d.Digest, role, d.MediaType, strings.Join(allowed, " or "), errdef.ErrInvalidKit)
+	}
+	return nil
 }
 
 // Child returns the first child of the bundle index with the given role, and

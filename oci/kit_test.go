@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/errdef"
@@ -77,6 +78,48 @@ func TestParseBundleIndexChecksType(t *testing.T) {
 	raw, _ = json.Marshal(idx)
 	if _, _, err := ParseBundleIndex(raw); !errors.Is(err, errdef.ErrInvalidKit) {
 		t.Errorf("other artifact type: err = %v, want ErrInvalidKit", err)
+	}
+}
+
+func TestParseBundleIndexRoleMediaTypes(t *testing.T) {
+	child := func(role, mediaType string) ocispec.Descriptor {
+		return ocispec.Descriptor{MediaType: mediaType, Digest: digest.Digest("sha256:" + strings.Repeat("cd", 32)), Size: 2,
+			Annotations: map[string]string{AnnotationRole: role}}
+	}
+	cases := []struct {
+		name  string
+		child ocispec.Descriptor
+		valid bool
+	}{
+		{"db manifest", child(RoleDB, ocispec.MediaTypeImageManifest), true},
+		{"db blob", child(RoleDB, "application/octet-stream"), false},
+		{"db index", child(RoleDB, ocispec.MediaTypeImageIndex), false},
+		{"sbom layer", child(RoleSBOM, MediaTypeSPDX), false},
+		{"image index", child(RoleImage, ocispec.MediaTypeImageIndex), true},
+		{"docker image", child(RoleImage, mediaTypeDockerManifest), true},
+		{"image blob", child(RoleImage, "application/octet-stream"), false},
+		{"unknown role", child("notes", "text/plain"), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, ArtifactType: ArtifactTypeBundle,
+				Annotations: sampleMeta().Annotations(), Manifests: []ocispec.Descriptor{c.child}}
+			idx.SchemaVersion = 2
+			raw, _ := json.Marshal(idx)
+			_, _, err := ParseBundleIndex(raw)
+			if c.valid {
+				if err != nil {
+					t.Fatalf("err = %v, want the bundle index accepted", err)
+				}
+				return
+			}
+			if !errors.Is(err, errdef.ErrInvalidKit) {
+				t.Fatalf("err = %v, want ErrInvalidKit", err)
+			}
+			if !strings.Contains(err.Error(), c.child.Digest.String()) {
+				t.Errorf("error %q does not name the entry %s", err, c.child.Digest)
+			}
+		})
 	}
 }
 

@@ -105,8 +105,16 @@ func (db *DB) Records() int { return db.config.Records }
 
 // Status returns the DB's build time, sources, counts and layer stack.
 func (db *DB) Status() Status {
+	// The lists and the map are never nil, so that JSON writes an empty
+	// DB's as [] and {}, not null.
 	s := Status{Schema: db.config.Schema, Created: db.config.Created, Records: db.config.Records,
-		Ecosystems: db.config.Ecosystems, Sources: db.config.Sources}
+		Ecosystems: db.config.Ecosystems, Sources: db.config.Sources, Layers: []LayerInfo{}}
+	if s.Ecosystems == nil {
+		s.Ecosystems = map[string]int{}
+	}
+	if s.Sources == nil {
+		s.Sources = []SourceInfo{}
+	}
 	for _, l := range db.layers {
 		s.Layers = append(s.Layers, layerInfo(l.Digest.String(), l.Size, l.Annotations))
 	}
