@@ -126,7 +126,7 @@ the new kit and no delta: build again, or run stella ouk delta.`,
   stella ouk build -f kit.yaml
   stella ouk build --base kit-30.tar.zst --delta -o kit-31.delta.tar.zst \
     --feed osv=feeds/osv --key cosign.key`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, g) },
 	}
 	f := cmd.Flags()

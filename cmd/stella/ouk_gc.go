@@ -33,7 +33,7 @@ lookup index keys that an earlier release wrote in another layout.
 A pin whose process has exited no longer keeps its kit. A pin whose process
 cannot be checked, such as one taken on another host, keeps its kit for %.0f
 hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.validate(); err != nil {
 				return err
