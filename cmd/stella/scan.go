@@ -200,7 +200,7 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 
 	log := g.logger(cmd.ErrOrStderr())
 	opening := time.Now()
-	store, dir, err := g.openExistingStoreForReading(ctx, log, g.lockWait)
+	store, dir, err := g.openExistingStoreForScan(ctx, log, g.lockWait)
 	if err != nil {
 		return nil, 0, err
 	}
