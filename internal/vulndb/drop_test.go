@@ -101,6 +101,10 @@ func TestCompactDroppedLayersKeepsIndexedAgain(t *testing.T) {
 	if err := IndexLayer(context.Background(), st, l.Descriptor, bytes.NewReader(l.Data)); err != nil {
 		t.Fatal(err)
 	}
+	// The dropped mark is the one key more.
+	if got := countKeys(t, st); got != want+1 {
+		t.Errorf("%d keys after indexing a dropped layer again, want %d", got, want+1)
+	}
 	if _, err := CompactDroppedLayers(st); err != nil {
 		t.Fatal(err)
 	}
