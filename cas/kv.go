@@ -66,6 +66,17 @@ func (n *namespaceStore) ScanRange(lower, upper []byte, fn func(key, value []byt
 	})
 }
 
+// CompactRange implements kv.Compacter.
+func (n *namespaceStore) CompactRange(lower, upper []byte) error {
+	err := n.store.write(func() error {
+		return n.store.db.Compact(context.Background(), n.key(lower), n.key(upper), false)
+	})
+	if err != nil {
+		return n.store.WrapDiskFull(fmt.Errorf("compacting keys from %q to %q: %w", lower, upper, err))
+	}
+	return nil
+}
+
 // NewBatch implements kv.Store.
 func (n *namespaceStore) NewBatch() kv.Batch {
 	return &namespaceBatch{ns: n, batch: n.store.db.NewBatch()}
@@ -83,6 +94,11 @@ func (b *namespaceBatch) Set(key, value []byte) error {
 
 func (b *namespaceBatch) Delete(key []byte) error {
 	return b.batch.Delete(b.ns.key(key), nil)
+}
+
+// DeleteRange implements kv.RangeDeleter.
+func (b *namespaceBatch) DeleteRange(lower, upper []byte) error {
+	return b.batch.DeleteRange(b.ns.key(lower), b.ns.key(upper), nil)
 }
 
 func (b *namespaceBatch) Commit(sync bool) error {

@@ -599,6 +599,25 @@ func (s *Store) DiskUsage() (int64, error) {
 	return total, nil
 }
 
+// maxDeletionWait bounds how long WaitForFileDeletions waits.
+const maxDeletionWait = 10 * time.Second
+
+// WaitForFileDeletions waits until Pebble has deleted the files that no
+// longer hold live data, so that DiskUsage measures the store without them.
+// Pebble deletes them in the background after a compaction. The wait ends
+// after maxDeletionWait or when ctx is done, and a file that an open
+// iterator still reads stays until the iterator closes.
+func (s *Store) WaitForFileDeletions(ctx context.Context) {
+	deadline := time.Now().Add(maxDeletionWait)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		m := s.db.Metrics()
+		if m.Table.ObsoleteCount == 0 && m.BlobFiles.ObsoleteCount == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Metrics returns Pebble's metrics table as text: levels, compactions and
 // write amplification.
 func (s *Store) Metrics() string {

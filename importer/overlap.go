@@ -121,5 +121,9 @@ func (x *layerIndexer) drop() {
 			x.s.opts.Logger.Warn("removing the index of a DB layer of the rejected kit failed", "layer", d, "error", err)
 		}
 	}
+	if _, err := vulndb.CompactDroppedLayers(store); err != nil {
+		x.s.opts.Logger.Warn("compacting the removed index of the rejected kit failed, so the next gc retries it",
+			"error", err)
+	}
 	x.touched = nil
 }

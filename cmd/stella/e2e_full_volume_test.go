@@ -77,6 +77,12 @@ func TestReadersOnFullVolume(t *testing.T) {
 		if !strings.Contains(r.stderr, "read-only") {
 			t.Errorf("stella %s on a full volume does not warn that the store is read-only: %q", strings.Join(args, " "), r.stderr)
 		}
+		// Only a scan counts against the quota.
+		quotaNote := strings.Contains(r.stderr, "counted against the quota")
+		if scan := args[0] == "scan"; quotaNote != scan {
+			t.Errorf("stella %s on a full volume: warning mentions the quota = %v, want %v: %q",
+				strings.Join(args, " "), quotaNote, scan, r.stderr)
+		}
 	}
 	r := e.run("ouk", "inspect", "-o", "json", kit)
 	if r.code != 0 || !strings.Contains(r.stdout, `"status": "open"`) {

@@ -126,7 +126,7 @@ the new kit and no delta: build again, or run stella ouk delta.`,
   stella ouk build -f kit.yaml
   stella ouk build --base kit-30.tar.zst --delta -o kit-31.delta.tar.zst \
     --feed osv=feeds/osv --key cosign.key`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, g) },
 	}
 	f := cmd.Flags()
@@ -543,11 +543,19 @@ func (s kitSpec) options() (build.Options, error) {
 }
 
 // checkKitName rejects a kit file name whose suffix picks no compression,
-// before the build does any work.
+// before the build does any work. -o names the kit file here, while other
+// commands take the result format with it, so "-o json" gets a hint.
 func checkKitName(name string) error {
 	if _, err := layout.CompressionFromName(name); err != nil {
+		hint := ""
+		switch strings.ToLower(name) {
+		case "json":
+			hint = "; for JSON output use --format json"
+		case "text":
+			hint = "; text output is the default, and --format text selects it"
+		}
 		return usagef("output file %q has no kit suffix, so its compression is unknown; end the name with "+
-			".tar, .tar.gz, .tgz, .tar.zst or .tzst, such as kit.tar.zst", name)
+			".tar, .tar.gz, .tgz, .tar.zst or .tzst, such as kit.tar.zst%s", name, hint)
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ lookup index keys that an earlier release wrote in another layout.
 A pin whose process has exited no longer keeps its kit. A pin whose process
 cannot be checked, such as one taken on another host, keeps its kit for %.0f
 hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.validate(); err != nil {
 				return err
@@ -87,6 +87,15 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
 			}
+			if !dryRun {
+				// Compacting the dropped ranges frees their space now. A
+				// failure loses nothing, because the ranges stay marked and
+				// the next gc compacts them.
+				if _, err := vulndb.CompactDroppedLayers(index); err != nil {
+					log.Warn("compacting the lookup index of removed DB layers failed, so the next gc retries it",
+						"error", err)
+				}
+			}
 			// Index keys that an earlier release wrote in another layout
 			// belong to no layer of the current format, so they go too once
 			// no layer is still indexed in that layout.
@@ -101,6 +110,7 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			// A dry run changes nothing, so it has no size after.
 			var sizeAfter *int64
 			if !dryRun {
+				store.WaitForFileDeletions(ctx)
 				size, err := store.DiskUsage()
 				if err != nil {
 					return fmt.Errorf("measuring store: %w", err)

@@ -142,6 +142,9 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	if err := checkLocalKitArg("inspect", path); err != nil {
 		return err
 	}
+	if err := checkKitPath(path); err != nil {
+		return err
+	}
 	if err := layout.CheckKitType(path); err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ allowed), or one typed at the prompt on a terminal. Without either, or with
 an empty password, keygen encrypts the key with an empty password, which
 protects nothing, prints a warning and exits with 0, so that scripts can
 create keys; set COSIGN_PASSWORD to protect the key.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := format.validate(); err != nil {
 				return err

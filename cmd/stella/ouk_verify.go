@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/opencontainers/go-digest"
@@ -116,6 +117,9 @@ a bad signature.`,
 					warnInvalidImageRefs(g.logger(cmd.ErrOrStderr()), bundle.Manifests)
 				}
 			}
+			if !g.quiet {
+				noteStoreKeys(cmd.ErrOrStderr(), rep, keys, dir)
+			}
 			if out.json() {
 				if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
 					return err
@@ -153,8 +157,15 @@ a bad signature.`,
 				return fmt.Errorf("kit %s is damaged: %s; copy it again, or get a new copy from the connected side: %w",
 					args[0], rep.Contents.Reason, cause)
 			}
-			if rep.Detached.Status == "failed" || rep.Embedded.Status == "failed" ||
-				(rep.DeltaManifest != nil && rep.DeltaManifest.Status == "failed") {
+			deltaFailed := rep.DeltaManifest != nil && rep.DeltaManifest.Status == "failed"
+			if rep.Detached.Status == "failed" {
+				advice := fmt.Sprintf("check that %s is the detached signature of this kit file", sigPath)
+				if rep.Embedded.Status == "passed" && !deltaFailed {
+					advice += ", or leave out --signature, because the signature inside the kit verified"
+				}
+				return fmt.Errorf("kit %s did not verify: %w; %s", args[0], errdef.ErrSignature, advice)
+			}
+			if rep.Embedded.Status == "failed" || deltaFailed {
 				return fmt.Errorf("kit %s did not verify: %w", args[0], errdef.ErrSignature)
 			}
 			return nil
@@ -164,6 +175,37 @@ a bad signature.`,
 	cmd.Flags().StringVar(&sigPath, "signature", "", "detached signature file written by stella ouk sign or cosign sign-blob")
 	out.register(cmd)
 	return cmd
+}
+
+// noteStoreKeys writes a note to w for each key that passed a check of rep
+// but was not given with --key: a *.pub file of the store's keys folder,
+// which verify trusts too. It writes nothing when no --key was given.
+func noteStoreKeys(w io.Writer, rep verifyReport, keyFiles []string, storeDir string) {
+	if len(keyFiles) == 0 {
+		return
+	}
+	givenKeys := map[string]bool{}
+	for _, f := range keyFiles {
+		givenKeys[f] = true
+		if abs, err := filepath.Abs(f); err == nil {
+			givenKeys[abs] = true
+		}
+	}
+	checks := []check{rep.Detached, rep.Embedded}
+	if rep.DeltaManifest != nil {
+		checks = append(checks, *rep.DeltaManifest)
+	}
+	noted := map[string]bool{}
+	for _, c := range checks {
+		if c.Status != "passed" || c.Key == "" || givenKeys[c.Key] || noted[c.Key] {
+			continue
+		}
+		noted[c.Key] = true
+		fmt.Fprintf(w, "note: the kit verified with %s, a key from the store's keys folder %s that was not given "+
+			"with --key. verify trusts the store's keys too, so to check the kit against the --key keys alone, "+
+			"run verify with --store set to a folder that has no keys folder\n",
+			c.Key, filepath.Join(storeDir, storeKeysDir))
+	}
 }
 
 // sigFileWant describes the file that --signature names, for errors.

@@ -68,6 +68,15 @@ func markArgErrorsAsUsage(cmd *cobra.Command) {
 	}
 }
 
+// noArgs is the argument check of a command that accepts no arguments. It
+// replaces cobra.NoArgs, which calls an argument an unknown command.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%s accepts no arguments, but got %q", c.CommandPath(), args[0])
+	}
+	return nil
+}
+
 // storeDir resolves the store folder from --store, $STELLA_HOME or the default.
 func (g *globalOptions) storeDir() (string, error) {
 	if g.store != "" {

@@ -148,7 +148,7 @@ down by default, never rejected. The setting quota.slowdownFraction in
 status. An SBOM that lists no packages prints a warning and does not
 count. A scan of a store that this user cannot write, such as one on a
 read-only mount, prints a warning and does not count.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.validate(); err != nil {
 				return err
@@ -200,7 +200,7 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 
 	log := g.logger(cmd.ErrOrStderr())
 	opening := time.Now()
-	store, dir, err := g.openExistingStoreForReading(ctx, log, g.lockWait)
+	store, dir, err := g.openExistingStoreForScan(ctx, log, g.lockWait)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -352,15 +352,29 @@ func (g *globalOptions) openExistingStore(ctx context.Context, log *slog.Logger,
 // and store.ReadOnly reports that. On a volume too full for an open for
 // writing, it opens the store read-only too and logs a warning.
 func (g *globalOptions) openExistingStoreForReading(ctx context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
+	return g.openStoreReadOnlyIfFull(ctx, log, wait, "This command works")
+}
+
+// openExistingStoreForScan is openExistingStoreForReading for a scan,
+// whose warning on a full volume adds that the scan is not counted
+// against the quota.
+func (g *globalOptions) openExistingStoreForScan(ctx context.Context, log *slog.Logger, wait time.Duration) (*cas.Store, string, error) {
+	return g.openStoreReadOnlyIfFull(ctx, log, wait, "The scan works, but it is not counted against the quota")
+}
+
+// openStoreReadOnlyIfFull opens the store as openExistingStoreForReading
+// describes. The warning on a full volume includes effect, a sentence on
+// what the read-only store means for the command.
+func (g *globalOptions) openStoreReadOnlyIfFull(ctx context.Context, log *slog.Logger, wait time.Duration,
+	effect string) (*cas.Store, string, error) {
 	if err := g.checkStorePresent(); err != nil {
 		return nil, "", err
 	}
 	store, dir, err := g.openStoreWith(ctx, cas.Options{Logger: log, LockWait: wait,
 		ReadOnlyIfUnwritable: true, ReadOnlyIfFull: true, MustExist: true})
 	if err == nil && store.LowSpace() != nil && log != nil {
-		log.Warn(fmt.Sprintf("opened store %s read-only, because %v. This command works, but a scan is not "+
-			"counted against the quota; free space or inodes on that volume so that the store opens for writing again",
-			dir, store.LowSpace()))
+		log.Warn(fmt.Sprintf("opened store %s read-only, because %v. %s. Free space or inodes on that volume "+
+			"so that the store opens for writing again", dir, store.LowSpace(), effect))
 	}
 	return store, dir, err
 }

@@ -63,6 +63,16 @@ func ScanRange(s Store, lower, upper []byte, fn func(key, value []byte) error) e
 	})
 }
 
+// Compacter is implemented by stores that compact a range of keys on
+// request. Deleted keys keep their disk space until a compaction of their
+// range, which a store may otherwise run much later or never.
+type Compacter interface {
+	// CompactRange compacts the keys from lower (inclusive) to upper
+	// (exclusive), which drops the deleted keys there from the store's
+	// files.
+	CompactRange(lower, upper []byte) error
+}
+
 // Batch collects writes that Commit applies atomically.
 type Batch interface {
 	Set(key, value []byte) error
@@ -72,6 +82,14 @@ type Batch interface {
 	Commit(sync bool) error
 	// Close releases the batch; it is safe to call after Commit.
 	Close() error
+}
+
+// RangeDeleter is implemented by batches that delete a range of keys with
+// one write, however many keys the range holds.
+type RangeDeleter interface {
+	// DeleteRange deletes the keys from lower (inclusive) to upper
+	// (exclusive) when the batch commits.
+	DeleteRange(lower, upper []byte) error
 }
 
 // Ingester is implemented by stores that can take a run of keys in

@@ -21,6 +21,8 @@
 //	                             (binary, see encodePkgValue); ECOSYSTEM without
 //	                             its ":release" suffix
 //	cpe/L/VENDOR:PRODUCT/ID      empty; from NVD CPE match criteria
+//	dropped/L                    empty; DropLayer deleted L's keys and
+//	                             CompactDroppedLayers has not compacted them yet
 //
 // The layer digest comes right after the prefix, so each layer's keys of
 // one prefix form a range of their own. A new layer's tables then overlap

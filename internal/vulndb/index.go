@@ -33,6 +33,9 @@ const (
 	prefixAlias  = "alias"
 	prefixPkg    = "pkg"
 	prefixCPE    = "cpe"
+	// prefixDropped marks a layer whose keys DropLayer deleted and whose
+	// key ranges CompactDroppedLayers has not compacted yet.
+	prefixDropped = "dropped"
 )
 
 // key joins segments with NUL, which no ID, name or digest contains.
@@ -54,6 +57,16 @@ func layerKey(d digest.Digest) []byte { return key(prefixLayer, d.String()) }
 func recKey(d digest.Digest, id string) []byte { return key(prefixRec, d.String(), id) }
 
 func filterKey(d digest.Digest) []byte { return key(prefixFilter, d.String()) }
+
+func droppedKey(d digest.Digest) []byte { return key(prefixDropped, d.String()) }
+
+// keyRangeEnd returns the exclusive upper bound of the keys that start
+// with k, a key built by key, which ends in a NUL byte.
+func keyRangeEnd(k []byte) []byte {
+	end := bytes.Clone(k)
+	end[len(end)-1]++
+	return end
+}
 
 // layerPrefixes returns the prefixes of every key of a layer's lookup
 // index but its marker: the layer's own part of each key prefix.
@@ -521,7 +534,19 @@ func recordConfigsJSON(rec *Record) []nvdConfig {
 // DropLayer removes a layer's index keys, its marker first, so a
 // half-dropped layer never counts as indexed. Dropping an unindexed layer
 // removes whatever keys a failed IndexLayer left.
+//
+// On a store that is a kv.Compacter and whose batches are kv.RangeDeleters,
+// one synced batch removes the marker, deletes each of the layer's key
+// ranges and marks the layer dropped, so that CompactDroppedLayers frees
+// the disk space of its keys.
 func DropLayer(store kv.Store, layer digest.Digest) error {
+	if _, ok := store.(kv.Compacter); ok {
+		b := store.NewBatch()
+		defer b.Close()
+		if rd, ok := b.(kv.RangeDeleter); ok {
+			return dropLayerRanges(b, rd, layer)
+		}
+	}
 	w := &batchWriter{store: store}
 	defer w.close()
 	if err := w.del(layerKey(layer)); err != nil {
@@ -548,6 +573,73 @@ func DropLayer(store kv.Store, layer digest.Digest) error {
 		}
 	}
 	return w.flush(true)
+}
+
+// dropLayerRanges removes the layer's keys in batch b, whose range
+// deletions rd writes, and marks the layer dropped. The batch is atomic, so
+// no layer is ever half dropped.
+func dropLayerRanges(b kv.Batch, rd kv.RangeDeleter, layer digest.Digest) error {
+	if err := b.Delete(layerKey(layer)); err != nil {
+		return fmt.Errorf("deleting index marker of layer %s: %w", layer, err)
+	}
+	for _, p := range layerPrefixes(layer) {
+		if err := rd.DeleteRange(p, keyRangeEnd(p)); err != nil {
+			return fmt.Errorf("deleting index keys of layer %s: %w", layer, err)
+		}
+	}
+	if err := b.Set(droppedKey(layer), nil); err != nil {
+		return fmt.Errorf("marking layer %s dropped: %w", layer, err)
+	}
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("dropping index of layer %s: %w", layer, err)
+	}
+	return nil
+}
+
+// CompactDroppedLayers compacts the key ranges of every layer that
+// DropLayer marked dropped, and then removes the mark, so the disk space
+// of the deleted keys is freed now. Pebble otherwise frees it only when a
+// compaction reaches those ranges, which the small writes of later imports
+// seldom cause. A mark that a run cut short left is compacted by the next
+// run. The ranges may hold the keys of the layer indexed again since, which
+// the compaction keeps. It returns the number of layers compacted, and does
+// nothing on a store that is not a kv.Compacter.
+func CompactDroppedLayers(store kv.Store) (int, error) {
+	c, ok := store.(kv.Compacter)
+	if !ok {
+		return 0, nil
+	}
+	var layers []digest.Digest
+	start := key(prefixDropped)
+	err := store.Scan(start, func(k, _ []byte) error {
+		segment, _, _ := bytes.Cut(k[len(start):], []byte{0})
+		d, err := digest.Parse(string(segment))
+		if err != nil {
+			return fmt.Errorf("index key %q names no layer digest: %w", k, err)
+		}
+		layers = append(layers, d)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("listing dropped layers: %w", err)
+	}
+	for i, layer := range layers {
+		for _, p := range append(layerPrefixes(layer), layerKey(layer)) {
+			if err := c.CompactRange(p, keyRangeEnd(p)); err != nil {
+				return i, fmt.Errorf("compacting the index of dropped layer %s: %w", layer, err)
+			}
+		}
+		b := store.NewBatch()
+		err := b.Delete(droppedKey(layer))
+		if err == nil {
+			err = b.Commit(false)
+		}
+		b.Close()
+		if err != nil {
+			return i, fmt.Errorf("removing the dropped mark of layer %s: %w", layer, err)
+		}
+	}
+	return len(layers), nil
 }
 
 // errFirstKey stops a scan at its first key.

@@ -96,8 +96,62 @@ func detectCompression(br *bufio.Reader) (Compression, error) {
 		return None, errEmptyStream
 	}
 	shown := head[:min(len(head), 8)]
-	return None, fmt.Errorf("kit stream starts with bytes %s, which are neither gzip, zstd nor a tar header; "+
-		"pass a tar, tar.gz or tar.zst file: %w", hex.EncodeToString(shown), errdef.ErrUnknownCompression)
+	advice := "pass a tar, tar.gz or tar.zst file"
+	if kind := signatureFileKind(head); kind != "" {
+		advice = "the data looks like " + kind + ", not a kit; give the kit file itself, " +
+			"and a detached signature to `stella ouk verify --signature`"
+	}
+	return None, fmt.Errorf("kit stream starts with bytes %s, which are neither gzip, zstd nor a tar header; %s: %w",
+		hex.EncodeToString(shown), advice, errdef.ErrUnknownCompression)
+}
+
+// signatureFileKind returns the kind of signature or key file that head,
+// the first bytes of a stream, looks like, or "" for other data. Operators
+// pass such files by mistake because they lie next to the kit and share
+// its name.
+func signatureFileKind(head []byte) string {
+	text := bytes.TrimSpace(head)
+	switch {
+	case bytes.HasPrefix(text, []byte("-----BEGIN ")):
+		// A PEM file: cosign writes keys, certificates and signatures so.
+		label, _, _ := bytes.Cut(text[len("-----BEGIN "):], []byte("-----"))
+		return fmt.Sprintf("a PEM file of type %q (a key, certificate or signature)", printableLabel(label))
+	case bytes.HasPrefix(text, []byte("{")) && (bytes.Contains(text, []byte(`"base64Signature"`)) ||
+		bytes.Contains(text, []byte("sigstore.bundle")) || bytes.Contains(text, []byte(`"messageSignature"`))):
+		return "a cosign or Sigstore signature bundle"
+	case len(text) >= 16 && isBase64Text(text):
+		// stella ouk sign and cosign sign-blob write the signature as
+		// base64 text.
+		return "a detached signature in base64"
+	}
+	return ""
+}
+
+// isBase64Text reports whether b contains only base64 characters and line
+// breaks.
+func isBase64Text(b []byte) bool {
+	for _, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '+', c == '/', c == '=', c == '\n', c == '\r':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// printableLabel returns the PEM label with bytes outside printable ASCII
+// replaced, and cut to 40 bytes, for an error message.
+func printableLabel(label []byte) string {
+	out := make([]byte, 0, min(len(label), 40))
+	for _, c := range label[:min(len(label), 40)] {
+		if c < 0x20 || c > 0x7e {
+			c = '?'
+		}
+		out = append(out, c)
+	}
+	return string(out)
 }
 
 // decompress returns a reader of the tar stream inside r and a function that

@@ -234,6 +234,41 @@ func TestTarReaderUnknownCompression(t *testing.T) {
 	}
 }
 
+func TestTarReaderNamesSignatureFile(t *testing.T) {
+	cases := map[string]struct {
+		data string
+		want string
+	}{
+		"base64 signature": {"MEUCIQDq1mYy0b3bU0c1hX3a9fR4fZ2v7cQk2v2s0m3lq1l2PAIgB7d3Yx9bq1w==\n",
+			"a detached signature in base64"},
+		"cosign bundle": {`{"base64Signature":"MEUCIQ==","cert":"","rekorBundle":null}`,
+			"a cosign or Sigstore signature bundle"},
+		"sigstore bundle": {`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","messageSignature":{}}`,
+			"a cosign or Sigstore signature bundle"},
+		"PEM public key": {"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n",
+			`a PEM file of type "PUBLIC KEY"`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := NewTarReader(strings.NewReader(c.data), Limits{})
+			if !errors.Is(err, errdef.ErrUnknownCompression) {
+				t.Fatalf("err = %v, want ErrUnknownCompression", err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not say that the data looks like %s", err, c.want)
+			}
+			if !strings.Contains(err.Error(), "give the kit file itself") {
+				t.Errorf("error %q does not ask for the kit file", err)
+			}
+		})
+	}
+	// Other data that is not a kit gets no such guess.
+	_, err := NewTarReader(strings.NewReader(`{"schemaVersion":2}`), Limits{})
+	if err == nil || strings.Contains(err.Error(), "looks like") {
+		t.Errorf("JSON that is not a signature: err = %v, want no guess at its kind", err)
+	}
+}
+
 func TestTarReaderStickyError(t *testing.T) {
 	data := buildTar(t, file("README", []byte("x")), file("oci-layout", layoutFileContent))
 	tr, err := NewTarReader(bytes.NewReader(data), Limits{})

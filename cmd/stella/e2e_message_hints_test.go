@@ -1,0 +1,91 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestVerifyNotesStoreKey(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	storeKey := filepath.Join(e.store, storeKeysDir, "cosign.pub")
+	if err := os.MkdirAll(filepath.Dir(storeKey), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(e.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(storeKey, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, otherPub := e.keygen("other")
+
+	r := e.run("ouk", "verify", "--key", otherPub, kit)
+	if r.code != 0 {
+		t.Fatalf("verify with the signer's key in the store: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"note: the kit verified with " + storeKey, "not given with --key",
+		"--store set to a folder that has no keys folder"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("verify with a store key does not note %q:\n%s", want, r.stderr)
+		}
+	}
+
+	r = e.run("ouk", "verify", "--key", e.pub, kit)
+	if r.code != 0 || strings.Contains(r.stderr, "note:") {
+		t.Errorf("verify with the signer's key given with --key: exit %d, want 0 without a note:\n%s", r.code, r.stderr)
+	}
+	r = e.run("ouk", "verify", kit)
+	if r.code != 0 || strings.Contains(r.stderr, "note:") {
+		t.Errorf("verify without --key: exit %d, want 0 without a note:\n%s", r.code, r.stderr)
+	}
+}
+
+func TestVerifyOtherKitSignatureNextStep(t *testing.T) {
+	e := newEnv(t)
+	kit1 := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
+	kit2 := e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2")
+	e.must("ouk", "sign", "--key", e.key, kit2)
+	sig := kit2 + ".sig"
+
+	r := e.run("ouk", "verify", "--key", e.pub, "--signature", sig, kit1)
+	assertFailure(t, "verify with the signature of another kit", r, exitRejected,
+		"signature verification failed", "check that "+sig+" is the detached signature of this kit file",
+		"leave out --signature")
+}
+
+func TestInspectMissingKitNextStep(t *testing.T) {
+	e := newEnv(t)
+	missing := filepath.Join(e.dir, "no-such-kit.tar")
+	r := e.run("ouk", "inspect", missing)
+	assertFailure(t, "inspect of a missing kit", r, exitError, missing, "not found", "check the path")
+}
+
+func TestImportSignatureFileNamed(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	e.must("ouk", "sign", "--key", e.key, kit)
+	r := e.run("ouk", "import", "--key", e.pub, kit+".sig")
+	assertFailure(t, "import of a detached signature", r, exitRejected,
+		"looks like a detached signature", "give the kit file itself")
+}
+
+func TestBuildOutputJSONNamesFormat(t *testing.T) {
+	e := newEnv(t)
+	feed := filepath.Join(repoRoot(t), "testdata", "feeds", "osv")
+	r := e.run("ouk", "build", "-o", "json", "--feed", "osv="+feed, "--key", e.key)
+	assertFailure(t, "build -o json", r, exitUsage, `output file "json" has no kit suffix`,
+		"for JSON output use --format json")
+}
+
+func TestHistoryArgumentNoArguments(t *testing.T) {
+	e := newEnv(t)
+	r := e.run("ouk", "history", "x")
+	assertFailure(t, "history with an argument", r, exitUsage, `stella ouk history accepts no arguments, but got "x"`)
+	if strings.Contains(r.stderr, "unknown command") {
+		t.Errorf("history calls its argument an unknown command:\n%s", r.stderr)
+	}
+}
