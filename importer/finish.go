@@ -338,8 +338,7 @@ func (s *session) checkPolicy(ctx context.Context, bm *bundleMeta, active cas.Ki
 	action := "import"
 	if hasActive && meta.Sequence < active.Sequence {
 		if !s.opts.AllowDowngrade {
-			return "", fmt.Errorf("kit %s has sequence %d, lower than %d of the active kit %s, so importing it would roll the site back; %s: %w",
-				meta.Version, meta.Sequence, active.Sequence, active.Version, s.downgradeAdvice(ctx, bm.desc.Digest), errdef.ErrDowngrade)
+			return "", s.downgradeError(ctx, meta, bm.desc.Digest, active)
 		}
 		s.warn(fmt.Sprintf("downgrading from kit %s (sequence %d) to %s (sequence %d) because --allow-downgrade is set",
 			active.Version, active.Sequence, meta.Version, meta.Sequence))
@@ -389,6 +388,11 @@ func (s *session) downgradeAdvice(ctx context.Context, d digest.Digest) string {
 // and its bundle index was in the store before this import.
 func (s *session) heldBefore(ctx context.Context, d digest.Digest) bool {
 	if slices.ContainsFunc(s.added, func(a ocispec.Descriptor) bool { return a.Digest == d }) {
+		return false
+	}
+	if _, err := s.opts.Store.Stat(ctx, d); err != nil {
+		// The bundle index was never stored, as for a delta that
+		// explainBaseMissing rejects before it stores anything.
 		return false
 	}
 	hist, err := s.opts.Store.History(ctx)

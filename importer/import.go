@@ -63,6 +63,7 @@ func ImportFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.
 		return nil, err
 	}
 	if err := s.copyFrom(ctx, src, index); err != nil {
+		err = s.explainBaseMissing(ctx, err, index, src, nil)
 		err = s.opts.Store.WrapDiskFull(err)
 		s.failedReading(ctx, err)
 		return nil, err
@@ -146,6 +147,7 @@ func isRejection(err error) bool {
 // blobs stay until stella ouk gc when the next attempt rejects the kit.
 func (s *session) finishOrRollback(ctx context.Context, index ocispec.Index) (*Result, error) {
 	res, err := s.finish(ctx, index)
+	err = s.explainBaseMissing(ctx, err, index, nil, nil)
 	err = s.opts.Store.WrapDiskFull(err)
 	switch {
 	case err == nil:
@@ -161,12 +163,17 @@ func (s *session) finishOrRollback(ctx context.Context, index ocispec.Index) (*R
 }
 
 // readStream stores every blob of a tar stream and returns its index.json.
-func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, error) {
+func (s *session) readStream(ctx context.Context, r io.Reader) (_ *ocispec.Index, err error) {
 	tr, err := layout.NewTarReader(r, s.opts.Limits)
 	if err != nil {
 		return nil, err
 	}
 	var index *ocispec.Index
+	defer func() {
+		if err != nil && index != nil {
+			err = s.explainBaseMissing(ctx, err, *index, nil, tr)
+		}
+	}()
 	sawLayout := false
 	guard := newStreamGuard(s)
 	guard.tarStream = true
@@ -194,10 +201,10 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 			if err != nil {
 				return nil, err
 			}
+			index = idx
 			if err := s.checkDeltaEarly(ctx, *idx, nil); err != nil {
 				return nil, err
 			}
-			index = idx
 			if err := guard.setIndex(ctx, idx); err != nil {
 				return nil, err
 			}

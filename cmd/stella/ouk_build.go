@@ -22,6 +22,7 @@ import (
 	"stella-ops.org/ouk/internal/regfile"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/mirror"
+	"stella-ops.org/ouk/oci/delta"
 	"stella-ops.org/ouk/oci/layout"
 )
 
@@ -303,7 +304,7 @@ func (o *buildOptions) applyDelta(opts *build.Options) error {
 	opts.DeltaOutput = opts.Output
 	opts.Output = o.fullOutput
 	if opts.Output == "" {
-		opts.Output = fullKitName(opts.DeltaOutput)
+		opts.Output = delta.FullKitName(opts.DeltaOutput)
 	} else if err := checkKitName(opts.Output); err != nil {
 		return err
 	}
@@ -338,19 +339,6 @@ func buildInputs(spec kitSpec, opts build.Options, buildFile string) []namedPath
 		in = append(in, namedPath{flag: "--image", path: img.Path})
 	}
 	return in
-}
-
-// fullKitName derives the full kit's file name from the delta's: without
-// ".delta", or else with "-full" before the .tar suffix.
-func fullKitName(deltaName string) string {
-	dir, base := filepath.Split(deltaName)
-	if strings.Contains(base, ".delta.") {
-		return dir + strings.Replace(base, ".delta.", ".", 1)
-	}
-	if i := strings.Index(base, ".t"); i > 0 {
-		return dir + base[:i] + "-full" + base[i:]
-	}
-	return deltaName + "-full.tar"
 }
 
 // merged reads -f and lays the flags the user set over it.
