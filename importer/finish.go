@@ -20,6 +20,7 @@ import (
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 )
 
 // VulnDBNamespace is the store namespace that holds the lookup index.
@@ -161,6 +162,9 @@ func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleM
 	}
 	switch len(found) {
 	case 0:
+		if problem := layout.UnknownEntryProblem(index); problem != "" {
+			return nil, fmt.Errorf("%s: %w", problem, errdef.ErrInvalidKit)
+		}
 		return nil, fmt.Errorf("index.json lists no bundle index of artifact type %s, so this is not a Stella Ops kit "+
 			"(an image archive looks like this; give images to `stella ouk build --image`): %w",
 			oci.ArtifactTypeBundle, errdef.ErrInvalidKit)

@@ -328,10 +328,11 @@ func readIndexJSON(r io.Reader) (*ocispec.Index, error) {
 	}
 	var idx ocispec.Index
 	if err := json.Unmarshal(b, &idx); err != nil {
-		return nil, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
+		return nil, fmt.Errorf("decoding index.json: %v; %s: %w", err, layout.DamagedIndexAdvice, errdef.ErrInvalidKit)
 	}
 	if idx.SchemaVersion != 2 {
-		return nil, fmt.Errorf("index.json schemaVersion is %d, want 2: %w", idx.SchemaVersion, errdef.ErrInvalidKit)
+		return nil, fmt.Errorf("index.json schemaVersion is %d, want 2; %s: %w",
+			idx.SchemaVersion, layout.DamagedIndexAdvice, errdef.ErrInvalidKit)
 	}
 	return &idx, nil
 }
