@@ -355,6 +355,9 @@ func (s *session) checkPolicy(ctx context.Context, bm *bundleMeta, active cas.Ki
 	if warning != "" {
 		s.warn(warning)
 	}
+	if warning := CheckCreated(meta, s.opts.Now()); warning != "" {
+		s.warn(warning)
+	}
 	return action, nil
 }
 

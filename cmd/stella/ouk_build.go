@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/regfile"
@@ -189,6 +190,14 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	if opts.Created, err = creationTime(); err != nil {
 		return err
+	}
+	if ahead := time.Until(opts.Created); ahead > 0 && !g.quiet {
+		// Only SOURCE_DATE_EPOCH can set a creation time after the clock.
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: SOURCE_DATE_EPOCH sets the creation time to %s, %s ahead of "+
+			"this host's clock. The kit then expires that much later than --expires says, and import, inspect and "+
+			"verify warn about a kit created more than %s ahead of their clock. Set SOURCE_DATE_EPOCH to a past "+
+			"time, such as that of the last commit, or unset it\n",
+			opts.Created.Format(time.RFC3339), importer.RoughDuration(ahead), importer.RoughDuration(importer.CreationTolerance))
 	}
 	if opts.Expires > 0 && opts.Created.Add(opts.Expires).Year() > 9999 {
 		return usagef("--expires %s from the creation time %s ends after the year 9999; give a shorter duration or an earlier SOURCE_DATE_EPOCH",

@@ -20,6 +20,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/mirror"
 	"stella-ops.org/ouk/oci"
@@ -58,6 +59,9 @@ type inspectReport struct {
 	IndexTables *indexTablesInfo `json:"indexTables,omitempty"`
 	Blobs       blobTotals       `json:"blobs"`
 	Store       inspectStoreInfo `json:"store"`
+	// Warnings lists problems that import reports as warnings, such as a
+	// creation time ahead of the host's clock.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type signatureInfo struct {
@@ -157,6 +161,9 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 		Signatures: []signatureInfo{}, DBLayers: []dbLayerInfo{}, Images: []imageSizeInfo{}}
 	if info, err := os.Stat(path); err == nil && !info.IsDir() {
 		rep.FileSize = info.Size()
+	}
+	if warning := importer.CheckCreated(k.Meta, time.Now()); warning != "" {
+		rep.Warnings = append(rep.Warnings, warning)
 	}
 	if k.Meta.Kind == oci.KindDelta {
 		rep.Base = &delta.Ref{Digest: digest.Digest(k.Meta.BaseDigest), Version: k.Meta.BaseVersion}
@@ -477,6 +484,9 @@ func printInspect(w io.Writer, rep *inspectReport) {
 		fmt.Fprintln(w, "  active      yes: this kit is the store's active kit, so import changes nothing")
 	}
 	fmt.Fprintf(w, "  created     %s\n", rep.Created.UTC().Format(time.RFC3339))
+	for _, warning := range rep.Warnings {
+		fmt.Fprintf(w, "  warning     %s\n", warning)
+	}
 	if rep.Expires.IsZero() {
 		fmt.Fprintln(w, "  expires     never")
 	} else {

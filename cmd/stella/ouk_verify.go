@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -39,6 +40,9 @@ type verifyReport struct {
 	// manifest that names its base; import needs it too. Full kits have
 	// none.
 	DeltaManifest *check `json:"deltaManifest,omitempty"`
+	// Warnings lists problems that do not fail the verification, such as
+	// a creation time ahead of the host's clock.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type check struct {
@@ -110,6 +114,9 @@ a bad signature.`,
 				rep.Contents = verifyContents(cmd.Context(), kit, args[0])
 				rep.Embedded = verifyEmbedded(cmd.Context(), trusted, kit, &rep)
 				rep.DeltaManifest = verifyDeltaManifest(cmd.Context(), trusted, kit)
+				if warning := importer.CheckCreated(kit.Meta, time.Now()); warning != "" {
+					rep.Warnings = append(rep.Warnings, warning)
+				}
 			}
 			if out.json() {
 				if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
@@ -125,6 +132,9 @@ a bad signature.`,
 				printCheck(w, "Signature in kit", rep.Embedded)
 				if rep.DeltaManifest != nil {
 					printCheck(w, "Signature of the delta manifest", *rep.DeltaManifest)
+				}
+				for _, warning := range rep.Warnings {
+					fmt.Fprintf(w, "Warning: %s\n", warning)
 				}
 			}
 			if openErr != nil {
