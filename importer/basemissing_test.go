@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
@@ -124,5 +125,40 @@ func TestBaseMissingAdvisesFullKit(t *testing.T) {
 	}
 	if f.blobCount() != 0 {
 		t.Errorf("store holds %d blobs after the rejections, want 0", f.blobCount())
+	}
+}
+
+// TestOldDeltaAfterGCAdvisesDowngrade checks the advice for an old delta
+// whose kit the history lists but gc removed: rollback cannot reach that
+// kit, so the rejection must advise --allow-downgrade alone.
+func TestOldDeltaAfterGCAdvisesDowngrade(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	deltaPath := f.deltaKit()
+	for _, kit := range []string{"1.0.0.tar", "2.0.0.tar"} {
+		raw, err := os.ReadFile(filepath.Join(f.dir, kit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ImportStream(ctx, bytes.NewReader(raw), f.opts()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ImportStream(ctx, bytes.NewReader(f.kit("3.0.0", 3)), f.opts()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.GC(ctx, cas.GCOptions{KeepHistory: -1}); err != nil {
+		t.Fatal(err)
+	}
+
+	stream, _ := f.importDeltaBothWays(deltaPath, f.opts())
+	if !errors.Is(stream, errdef.ErrDowngrade) {
+		t.Fatalf("err = %v, want ErrDowngrade", stream)
+	}
+	if strings.Contains(stream.Error(), "stella ouk rollback sha256") {
+		t.Errorf("message advises a rollback to a kit that gc removed: %v", stream)
+	}
+	if !strings.Contains(stream.Error(), "the store does not hold this kit") {
+		t.Errorf("message does not say that the store lacks the kit: %v", stream)
 	}
 }

@@ -74,7 +74,8 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 		Long: `Build a kit: an OCI image layout written as a tar stream, compressed by the
 output name (.tar, .tar.gz or .tgz, .tar.zst or .tzst). The creation time
 comes from SOURCE_DATE_EPOCH when set, so two builds of the same inputs are
-identical apart from the signature. The version tags the kit in its OCI
+identical apart from the signature. A SOURCE_DATE_EPOCH ahead of the clock
+gets a warning, because such a kit expires late. The version tags the kit in its OCI
 layout, so it must be a valid OCI reference name: letters, digits and the
 separators - . _ : @ + between them, with / between parts. The sequence is
 a positive whole number in decimal digits, where leading zeros are ignored
