@@ -120,12 +120,12 @@ func (s *session) checkBaseComplete(ctx context.Context, version string, base di
 	info, err := s.opts.Store.Stat(ctx, base)
 	if errors.Is(err, errdef.ErrNotFound) {
 		if active, aerr := s.opts.Store.Active(ctx); aerr == nil && active.Version == baseVersion {
-			return fmt.Errorf("kit %s is a delta of kit %s (%s), but the active kit %s has digest %s: the two "+
+			return fullKitAdvisedError{fmt.Errorf("kit %s is a delta of kit %s (%s), but the active kit %s has digest %s: the two "+
 				"were built differently (for example with or without --index-tables), so the delta does not apply. "+
 				"Import the full kit %s that the delta was built against (%s), which stores only the blobs the "+
 				"store lacks, or the full kit %s; or build the delta from the kit this site holds, with "+
 				"`stella ouk delta --from` that kit: %w",
-				version, baseVersion, base, active.Version, active.Digest, baseVersion, base, version, errdef.ErrBaseMissing)
+				version, baseVersion, base, active.Version, active.Digest, baseVersion, base, version, errdef.ErrBaseMissing)}
 		}
 		return missing("its bundle index")
 	}

@@ -20,6 +20,7 @@ import (
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 )
 
 // VulnDBNamespace is the store namespace that holds the lookup index.
@@ -161,6 +162,9 @@ func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleM
 	}
 	switch len(found) {
 	case 0:
+		if problem := layout.UnknownEntryProblem(index); problem != "" {
+			return nil, fmt.Errorf("%s: %w", problem, errdef.ErrInvalidKit)
+		}
 		return nil, fmt.Errorf("index.json lists no bundle index of artifact type %s, so this is not a Stella Ops kit "+
 			"(an image archive looks like this; give images to `stella ouk build --image`): %w",
 			oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
@@ -341,8 +345,7 @@ func (s *session) checkPolicy(ctx context.Context, bm *bundleMeta, active cas.Ki
 	action := "import"
 	if hasActive && meta.Sequence < active.Sequence {
 		if !s.opts.AllowDowngrade {
-			return "", fmt.Errorf("kit %s has sequence %d, lower than %d of the active kit %s, so importing it would roll the site back; %s: %w",
-				meta.Version, meta.Sequence, active.Sequence, active.Version, s.downgradeAdvice(ctx, bm.desc.Digest), errdef.ErrDowngrade)
+			return "", s.downgradeError(ctx, meta, bm.desc.Digest, active)
 		}
 		s.warn(fmt.Sprintf("downgrading from kit %s (sequence %d) to %s (sequence %d) because --allow-downgrade is set",
 			active.Version, active.Sequence, meta.Version, meta.Sequence))
@@ -353,6 +356,9 @@ func (s *session) checkPolicy(ctx context.Context, bm *bundleMeta, active cas.Ki
 		return "", err
 	}
 	if warning != "" {
+		s.warn(warning)
+	}
+	if warning := CheckCreated(meta, s.opts.Now()); warning != "" {
 		s.warn(warning)
 	}
 	return action, nil
@@ -392,6 +398,11 @@ func (s *session) downgradeAdvice(ctx context.Context, d digest.Digest) string {
 // and its bundle index was in the store before this import.
 func (s *session) heldBefore(ctx context.Context, d digest.Digest) bool {
 	if slices.ContainsFunc(s.added, func(a ocispec.Descriptor) bool { return a.Digest == d }) {
+		return false
+	}
+	if _, err := s.opts.Store.Stat(ctx, d); err != nil {
+		// The bundle index was never stored, as for a delta that
+		// explainBaseMissing rejects before it stores anything.
 		return false
 	}
 	hist, err := s.opts.Store.History(ctx)

@@ -70,6 +70,7 @@ func importFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.
 		return nil, err
 	}
 	if err := s.copyFrom(ctx, src, index); err != nil {
+		err = s.explainBaseMissing(ctx, err, index, src, nil)
 		err = s.opts.Store.WrapDiskFull(err)
 		s.failedReading(ctx, err)
 		return nil, err
@@ -153,6 +154,7 @@ func isRejection(err error) bool {
 // blobs stay until stella ouk gc when the next attempt rejects the kit.
 func (s *session) finishOrRollback(ctx context.Context, index ocispec.Index) (*Result, error) {
 	res, err := s.finish(ctx, index)
+	err = s.explainBaseMissing(ctx, err, index, nil, nil)
 	err = s.opts.Store.WrapDiskFull(err)
 	switch {
 	case err == nil:
@@ -168,12 +170,17 @@ func (s *session) finishOrRollback(ctx context.Context, index ocispec.Index) (*R
 }
 
 // readStream stores every blob of a tar stream and returns its index.json.
-func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, error) {
+func (s *session) readStream(ctx context.Context, r io.Reader) (_ *ocispec.Index, err error) {
 	tr, err := layout.NewTarReader(r, s.opts.Limits)
 	if err != nil {
 		return nil, err
 	}
 	var index *ocispec.Index
+	defer func() {
+		if err != nil && index != nil {
+			err = s.explainBaseMissing(ctx, err, *index, nil, tr)
+		}
+	}()
 	sawLayout := false
 	guard := newStreamGuard(s)
 	guard.tarStream = true
@@ -201,10 +208,10 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (*ocispec.Index, 
 			if err != nil {
 				return nil, err
 			}
+			index = idx
 			if err := s.checkDeltaEarly(ctx, *idx, nil); err != nil {
 				return nil, err
 			}
-			index = idx
 			if err := guard.setIndex(ctx, idx); err != nil {
 				return nil, err
 			}
@@ -328,10 +335,11 @@ func readIndexJSON(r io.Reader) (*ocispec.Index, error) {
 	}
 	var idx ocispec.Index
 	if err := json.Unmarshal(b, &idx); err != nil {
-		return nil, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
+		return nil, fmt.Errorf("decoding index.json: %v; %s: %w", err, layout.DamagedIndexAdvice, errdef.ErrInvalidKit)
 	}
 	if idx.SchemaVersion != 2 {
-		return nil, fmt.Errorf("index.json schemaVersion is %d, want 2: %w", idx.SchemaVersion, errdef.ErrInvalidKit)
+		return nil, fmt.Errorf("index.json schemaVersion is %d, want 2; %s: %w",
+			idx.SchemaVersion, layout.DamagedIndexAdvice, errdef.ErrInvalidKit)
 	}
 	return &idx, nil
 }

@@ -40,6 +40,10 @@ type Options struct {
 	// them all behind, so a count above 0 means the kit was most likely
 	// pushed without a signature, and the error states that.
 	OtherReferrers int
+	// SourcePath is the kit file being imported, or empty for a layout
+	// folder, a registry or standard input. The rejection of a delta
+	// whose base is missing names the full kit file beside it.
+	SourcePath string
 	// InsecureSkipSignature imports a kit without a valid signature.
 	InsecureSkipSignature bool
 	// AllowDowngrade imports a kit whose sequence number is lower than the

@@ -67,12 +67,23 @@ func TestInspectActiveDeltaWithoutBase(t *testing.T) {
 
 	// A delta of a kit that is not active still needs its base.
 	other := newEnvWithKeys(t, e)
-	other.importJSON(series[2].full)
+	other.importJSON(other.buildKit("other.tar.zst", "--version", "other", "--sequence", "1"))
 	rep, text = inspect(other, series[1].delta)
 	if rep.Active == nil || *rep.Active {
-		t.Errorf("inspect on a store with night 3 active: active %v, want false", rep.Active)
+		t.Errorf("inspect on a store with kit other active: active %v, want false", rep.Active)
 	}
 	if !strings.Contains(text, "import of this delta is rejected until kit night-01") {
 		t.Errorf("inspect does not say that import rejects the delta:\n%s", text)
+	}
+	if !strings.Contains(text, "or import the full kit night-02") {
+		t.Errorf("inspect does not offer the full kit night-02:\n%s", text)
+	}
+
+	// import rejects a delta older than the active kit as a downgrade,
+	// whether its base is stored or not, and inspect agrees.
+	other.importJSON(series[2].full)
+	_, text = inspect(other, series[1].delta)
+	if !strings.Contains(text, "import rejects this delta as a downgrade anyway: its sequence 2 is lower than 3") {
+		t.Errorf("inspect does not say that import rejects the delta as a downgrade:\n%s", text)
 	}
 }

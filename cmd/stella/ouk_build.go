@@ -17,11 +17,13 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/regfile"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/mirror"
+	"stella-ops.org/ouk/oci/delta"
 	"stella-ops.org/ouk/oci/layout"
 )
 
@@ -72,7 +74,8 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 		Long: `Build a kit: an OCI image layout written as a tar stream, compressed by the
 output name (.tar, .tar.gz or .tgz, .tar.zst or .tzst). The creation time
 comes from SOURCE_DATE_EPOCH when set, so two builds of the same inputs are
-identical apart from the signature. The version tags the kit in its OCI
+identical apart from the signature. A SOURCE_DATE_EPOCH ahead of the clock
+gets a warning, because such a kit expires late. The version tags the kit in its OCI
 layout, so it must be a valid OCI reference name: letters, digits and the
 separators - . _ : @ + between them, with / between parts. The sequence is
 a positive whole number in decimal digits, where leading zeros are ignored
@@ -189,6 +192,14 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if opts.Created, err = creationTime(); err != nil {
 		return err
 	}
+	if ahead := time.Until(opts.Created); ahead > 0 && !g.quiet {
+		// Only SOURCE_DATE_EPOCH can set a creation time after the clock.
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: SOURCE_DATE_EPOCH sets the creation time to %s, %s ahead of "+
+			"this host's clock. The kit then expires that much later than --expires says, and import, inspect and "+
+			"verify warn about a kit created more than %s ahead of their clock. Set SOURCE_DATE_EPOCH to a past "+
+			"time, such as that of the last commit, or unset it\n",
+			opts.Created.Format(time.RFC3339), importer.RoughDuration(ahead), importer.RoughDuration(importer.CreationTolerance))
+	}
 	if opts.Expires > 0 && opts.Created.Add(opts.Expires).Year() > 9999 {
 		return usagef("--expires %s from the creation time %s ends after the year 9999; give a shorter duration or an earlier SOURCE_DATE_EPOCH",
 			spec.Expires, opts.Created.Format(time.RFC3339))
@@ -303,7 +314,7 @@ func (o *buildOptions) applyDelta(opts *build.Options) error {
 	opts.DeltaOutput = opts.Output
 	opts.Output = o.fullOutput
 	if opts.Output == "" {
-		opts.Output = fullKitName(opts.DeltaOutput)
+		opts.Output = delta.FullKitName(opts.DeltaOutput)
 	} else if err := checkKitName(opts.Output); err != nil {
 		return err
 	}
@@ -338,19 +349,6 @@ func buildInputs(spec kitSpec, opts build.Options, buildFile string) []namedPath
 		in = append(in, namedPath{flag: "--image", path: img.Path})
 	}
 	return in
-}
-
-// fullKitName derives the full kit's file name from the delta's: without
-// ".delta", or else with "-full" before the .tar suffix.
-func fullKitName(deltaName string) string {
-	dir, base := filepath.Split(deltaName)
-	if strings.Contains(base, ".delta.") {
-		return dir + strings.Replace(base, ".delta.", ".", 1)
-	}
-	if i := strings.Index(base, ".t"); i > 0 {
-		return dir + base[:i] + "-full" + base[i:]
-	}
-	return deltaName + "-full.tar"
 }
 
 // merged reads -f and lays the flags the user set over it.

@@ -166,6 +166,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	case info.IsDir():
 		res, err = importer.ImportDir(ctx, source, opts)
 	default:
+		opts.SourcePath = source
 		res, err = o.importFile(cmd, source, info.Size(), lines, opts)
 	}
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/mirror"
 	"stella-ops.org/ouk/oci"
@@ -58,6 +59,12 @@ type inspectReport struct {
 	IndexTables *indexTablesInfo `json:"indexTables,omitempty"`
 	Blobs       blobTotals       `json:"blobs"`
 	Store       inspectStoreInfo `json:"store"`
+	// Warnings lists problems that import reports as warnings, such as a
+	// creation time ahead of the host's clock.
+	Warnings []string `json:"warnings,omitempty"`
+	// newerActive is the store's active kit when its sequence is higher
+	// than this kit's, which makes import reject this kit as a downgrade.
+	newerActive *cas.KitRecord
 }
 
 type signatureInfo struct {
@@ -161,6 +168,9 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	if info, err := os.Stat(path); err == nil && !info.IsDir() {
 		rep.FileSize = info.Size()
 	}
+	if warning := importer.CheckCreated(k.Meta, time.Now()); warning != "" {
+		rep.Warnings = append(rep.Warnings, warning)
+	}
 	if k.Meta.Kind == oci.KindDelta {
 		rep.Base = &delta.Ref{Digest: digest.Digest(k.Meta.BaseDigest), Version: k.Meta.BaseVersion}
 	}
@@ -190,6 +200,9 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 		active, err := store.Active(ctx)
 		isActive := err == nil && active.Digest == k.Bundle.Digest
 		rep.Active = &isActive
+		if err == nil && active.Sequence > rep.Sequence {
+			rep.newerActive = &active
+		}
 	}
 	if rep.Base != nil && store != nil {
 		inStore := checkComplete(ctx, store, rep.Base.Digest) == nil
@@ -479,12 +492,15 @@ func printInspect(w io.Writer, rep *inspectReport) {
 	fmt.Fprintf(w, "  sequence    %d\n", rep.Sequence)
 	if rep.Base != nil {
 		fmt.Fprintf(w, "  base        %s (%s)%s\n", rep.Base.Version, rep.Base.Digest,
-			baseState(rep.Base.Version, rep.BaseInStore, rep.Active))
+			baseState(rep))
 	}
 	if rep.Active != nil && *rep.Active {
 		fmt.Fprintln(w, "  active      yes: this kit is the store's active kit, so import changes nothing")
 	}
 	fmt.Fprintf(w, "  created     %s\n", rep.Created.UTC().Format(time.RFC3339))
+	for _, warning := range rep.Warnings {
+		fmt.Fprintf(w, "  warning     %s\n", warning)
+	}
 	if rep.Expires.IsZero() {
 		fmt.Fprintln(w, "  expires     never")
 	} else {
@@ -536,17 +552,22 @@ func printInspect(w io.Writer, rep *inspectReport) {
 // baseState returns the text after a delta's base line: whether the store
 // holds the base, and what to do when it does not. A delta of the active
 // kit needs no base, because import reports that kit as already active.
-func baseState(version string, inStore, active *bool) string {
+// A delta older than the active kit is rejected as a downgrade, so its
+// base would not help.
+func baseState(rep *inspectReport) string {
 	switch {
-	case inStore == nil:
+	case rep.BaseInStore == nil:
 		return ""
-	case *inStore:
+	case *rep.BaseInStore:
 		return ", in the store"
-	case active != nil && *active:
+	case rep.Active != nil && *rep.Active:
 		return ", not in the store, and not needed: the kit is already active"
+	case rep.newerActive != nil:
+		return fmt.Sprintf(", not in the store, and import rejects this delta as a downgrade anyway: its sequence %d "+
+			"is lower than %d of the active kit %s", rep.Sequence, rep.newerActive.Sequence, rep.newerActive.Version)
 	}
 	return fmt.Sprintf(", not in the store: import of this delta is rejected until kit %s "+
-		"or its delta is imported", version)
+		"or its delta is imported, or import the full kit %s, which needs no base", rep.Base.Version, rep.Version)
 }
 
 // layerLabel returns a DB layer's kind, ecosystem and record count,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -40,6 +41,9 @@ type verifyReport struct {
 	// manifest that names its base; import needs it too. Full kits have
 	// none.
 	DeltaManifest *check `json:"deltaManifest,omitempty"`
+	// Warnings lists problems that do not fail the verification, such as
+	// a creation time ahead of the host's clock.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type check struct {
@@ -115,7 +119,10 @@ a bad signature.`,
 				// which report why, so only a readable one is checked here.
 				if bundle, err := kit.BundleIndex(cmd.Context()); err == nil {
 					warnInvalidImageRefs(g.logger(cmd.ErrOrStderr()), bundle.Manifests)
+					if warning := importer.CheckCreated(kit.Meta, time.Now()); warning != "" {
+					rep.Warnings = append(rep.Warnings, warning)
 				}
+			}
 			}
 			if !g.quiet {
 				noteStoreKeys(cmd.ErrOrStderr(), rep, keys, dir)
@@ -134,6 +141,9 @@ a bad signature.`,
 				printCheck(w, "Signature in kit", rep.Embedded)
 				if rep.DeltaManifest != nil {
 					printCheck(w, "Signature of the delta manifest", *rep.DeltaManifest)
+				}
+				for _, warning := range rep.Warnings {
+					fmt.Fprintf(w, "Warning: %s\n", warning)
 				}
 			}
 			if openErr != nil {

@@ -136,6 +136,9 @@ func bundleEntry(index ocispec.Index) (ocispec.Descriptor, error) {
 	case len(tagged) == 1:
 		return tagged[0], nil
 	}
+	if problem := layout.UnknownEntryProblem(index); problem != "" {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", problem, errdef.ErrInvalidKit)
+	}
 	return ocispec.Descriptor{}, fmt.Errorf("index.json lists %d image indexes, %d of them tagged, and none has artifact type %s: %w",
 		len(indexes), len(tagged), oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
 }
@@ -206,10 +209,11 @@ func readIndexJSON(path string) (ocispec.Index, error) {
 func readIndex(r io.Reader) (ocispec.Index, error) {
 	var idx ocispec.Index
 	if err := json.NewDecoder(r).Decode(&idx); err != nil {
-		return idx, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
+		return idx, fmt.Errorf("decoding index.json: %v; %s: %w", err, layout.DamagedIndexAdvice, errdef.ErrInvalidKit)
 	}
 	if idx.SchemaVersion != 2 {
-		return idx, fmt.Errorf("index.json schemaVersion is %d, want 2: %w", idx.SchemaVersion, errdef.ErrInvalidKit)
+		return idx, fmt.Errorf("index.json schemaVersion is %d, want 2; %s: %w",
+			idx.SchemaVersion, layout.DamagedIndexAdvice, errdef.ErrInvalidKit)
 	}
 	return idx, nil
 }

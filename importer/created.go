@@ -1,0 +1,51 @@
+package importer
+
+import (
+	"fmt"
+	"time"
+
+	"stella-ops.org/ouk/oci"
+)
+
+// CreationTolerance is how far a kit's creation time may lie ahead of the
+// host's clock before import, inspect and verify warn. A day covers hosts
+// whose clocks are off by hours, or set to the wrong time zone. A kit
+// dated further ahead points at a wrong clock or SOURCE_DATE_EPOCH on the
+// build host.
+const CreationTolerance = 24 * time.Hour
+
+// CheckCreated returns a warning when the kit meta was created more than
+// CreationTolerance after now, else "". Such a kit expires later than its
+// builder meant, and when its sequence took the default, the creation
+// time in Unix seconds, it ranks above every kit built at the right time.
+func CheckCreated(meta oci.Meta, now time.Time) string {
+	ahead := meta.Created.Sub(now)
+	if meta.Created.IsZero() || ahead <= CreationTolerance {
+		return ""
+	}
+	return fmt.Sprintf("kit %s was created at %s, %s ahead of this host's clock: the clock or SOURCE_DATE_EPOCH of its "+
+		"build host was likely wrong, so the kit expires late, and a default sequence ranks it above kits built at "+
+		"the right time. Check this host's clock, and ask the builder to build the kit again with the right time",
+		meta.Version, meta.Created.UTC().Format(time.RFC3339), RoughDuration(ahead))
+}
+
+// RoughDuration formats d rounded to whole days from two days on, else to
+// whole hours, minutes or seconds, for messages.
+func RoughDuration(d time.Duration) string {
+	unit := func(size time.Duration, one, many string) string {
+		n := (d + size/2) / size
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	}
+	switch {
+	case d >= 48*time.Hour:
+		return unit(24*time.Hour, "day", "days")
+	case d >= 2*time.Hour:
+		return unit(time.Hour, "hour", "hours")
+	case d >= 2*time.Minute:
+		return unit(time.Minute, "minute", "minutes")
+	}
+	return unit(time.Second, "second", "seconds")
+}
