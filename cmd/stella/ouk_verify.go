@@ -119,10 +119,10 @@ a bad signature.`,
 				// which report why, so only a readable one is checked here.
 				if bundle, err := kit.BundleIndex(cmd.Context()); err == nil {
 					warnInvalidImageRefs(g.logger(cmd.ErrOrStderr()), bundle.Manifests)
-					if warning := importer.CheckCreated(kit.Meta, time.Now()); warning != "" {
+				}
+				if warning := importer.CheckCreated(kit.Meta, time.Now()); warning != "" {
 					rep.Warnings = append(rep.Warnings, warning)
 				}
-			}
 			}
 			if !g.quiet {
 				noteStoreKeys(cmd.ErrOrStderr(), rep, keys, dir)
