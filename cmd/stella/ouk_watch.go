@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/cas"
@@ -28,8 +29,9 @@ type watchOptions struct {
 	settle   time.Duration
 }
 
-// defaultSettle is how long a truncated kit file, or a layout folder that
-// fails to import, must stay unchanged before a running watch rejects it. A
+// defaultSettle is how long a truncated or damaged kit file, or a layout
+// folder that fails to import, must stay unchanged before a running watch
+// rejects it. A
 // copy in progress changes the fingerprint far more often. A copy that
 // stalls longer is rejected, and the kit is retried once it changes again.
 const defaultSettle = 2 * time.Minute
@@ -49,7 +51,9 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 new one in sequence order. A kit is a file whose name ends in .tar,
 .tar.gz, .tgz, .tar.zst or .tzst, in any case, or an OCI layout folder
 (a folder holding an oci-layout file). Other entries are skipped, and -v
-logs each of them once with the reason. The active kit, kits older than it
+logs each of them once with the reason. A folder named like a kit file
+but without an oci-layout file is logged as a warning instead, and makes
+--once exit 1. The active kit, kits older than it
 and kits that were active before (listed in 'stella ouk history') are
 skipped, so a watch never undoes 'stella ouk rollback'; import such a kit
 by hand with 'stella ouk import' to activate it again.
@@ -63,11 +67,14 @@ tries it like any other kit, so its import rejects it for its signature.
 
 A kit that import rejects stays in place and gets a note file
 NAME.stella-rejected beside it with the reason; it is retried only when the
-file or the folder's contents change or, for a delta whose base was
-missing, when the active kit changes. The note of a removed kit is removed
-in the next round. A truncated kit file, or a layout folder that fails to
-import, is retried next round while it may still be being copied; once it
-has not changed for --settle, and always with --once, it is rejected.
+file or the folder's contents change (a new copy made with cp -p or rsync
+-t counts) or, for a delta whose base was missing, when the active kit
+changes. A rejected kit that is older than the active kit is skipped, and
+its note removed. The note of a removed kit is removed in the next round.
+A truncated kit file, a layout folder that fails to import, and a kit
+file with damaged content that changed within --settle are retried next
+round while they may still be being copied; once such a kit has not
+changed for --settle, and always with --once, it is rejected.
 An import that fails on the host, not the kit, such as for a full disk
 or an I/O error of the store's volume, rejects nothing: the kit is tried
 again next round.
@@ -83,7 +90,8 @@ and msg=.
 With --once the folder is processed in rounds until a round imports
 nothing, so a kit rejected earlier in the run is tried again against the
 kit that became active. The exit status is 3 when any kit in the folder
-stays rejected, and 1 when the folder does not exist. Without --once, a
+stays rejected, and 1 when the folder does not exist or holds a folder
+named like a kit file. Without --once, a
 missing folder, at start or later, is logged as an error and retried
 each round, so the folder may be on media that is mounted later. A watch
 stopped by SIGINT or SIGTERM exits 0 when it is waiting for the next
@@ -102,7 +110,8 @@ of an import.`,
 	f.BoolVar(&o.once, "once", false, "process the folder once and exit")
 	f.DurationVar(&o.interval, "interval", 30*time.Second, "time between scans of the folder")
 	f.DurationVar(&o.settle, "settle", defaultSettle,
-		"time a truncated kit file, or a layout folder that fails to import, must stay unchanged before it is rejected")
+		"time a truncated or damaged kit file, or a layout folder that fails to import, must stay unchanged "+
+			"before it is rejected")
 	return cmd
 }
 
@@ -335,14 +344,29 @@ type watcher struct {
 	// is set once a round has opened the store and read the active kit.
 	handled          map[string]handledKit
 	roundReachedKits bool
-	// now returns the time; tests replace it.
-	now func() time.Time
+	// waitingCopies maps the path of each kit that the last import left
+	// waiting for its copy to finish to the state it had then, so that
+	// the kit is not imported again until it changes.
+	waitingCopies map[string]waitingCopy
+	// now returns the time, and importKit imports a candidate; tests
+	// replace them.
+	now       func() time.Time
+	importKit func(ctx context.Context, c watch.Candidate, opts importer.Options) (*importer.Result, error)
+}
+
+// waitingCopy is the state of a kit whose import failed as if it were
+// still being copied: its fingerprint, the active kit and the error.
+type waitingCopy struct {
+	fingerprint watch.Fingerprint
+	active      string
+	err         error
 }
 
 func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer) *watcher {
 	w := &watcher{g: g, opts: o, dir: dir, scanner: watch.NewScanner(dir), logged: map[string]loggedEvent{},
 		unwrittenNotes: map[string]watch.Note{}, importFailures: map[string]*failureRepeats{},
-		handled: map[string]handledKit{}, now: time.Now}
+		handled: map[string]handledKit{}, waitingCopies: map[string]waitingCopy{}, now: time.Now,
+		importKit: importPath}
 	w.log, w.importLog, w.exitLog = watchLoggers(g, stderr)
 	return w
 }
@@ -413,7 +437,9 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 	w.log.Debug("drop folder scanned", "dir", w.dir, "kits", len(listing.Candidates),
 		"skipped", len(listing.Skipped))
 	w.forgetMissing(listing)
-	w.logSkipped(ctx, listing.Skipped)
+	// A misnamed folder ends a --once run with an error, as a kit this host
+	// cannot read does, because the operator meant to drop a kit.
+	res.deferred = w.logSkipped(ctx, listing.Skipped)
 	w.removeOrphanNotes(ctx, listing.OrphanNotes)
 	if !w.opts.once && w.idle(ctx, listing) {
 		w.log.Debug("no kit changed since the last round, and the active kit is the same; store not opened for writing",
@@ -504,6 +530,9 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		// A conflict note is stale once the conflict that wrote it ended,
 		// because conflictReason found none this round.
 		if !note.Conflict && !note.Stale(c, activeDigest) {
+			if o, skipped := w.skipRejected(ctx, store, c, note, active, hasActive); skipped {
+				return o
+			}
 			return w.remainsRejected(ctx, c, note)
 		}
 		w.log.Info("retrying rejected kit", kitAttrs(c.Path, note.Version, note.Digest)...)
@@ -517,13 +546,7 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		return w.unreadable(ctx, c, kitAttrs(c.Path, "", ""), c.PeekErr)
 	}
 	if c.PeekErr != nil {
-		// An empty file is the first moment of a copy, not a bad kit, and
-		// a layout folder may still be being copied.
-		if c.IsDir || errors.Is(c.PeekErr, io.ErrUnexpectedEOF) || c.Size == 0 {
-			return w.incomplete(ctx, c, nil, activeDigest, c.PeekErr)
-		}
-		w.reject(c, nil, activeDigest, c.PeekErr)
-		return outcomeRejected
+		return w.contentFailed(ctx, c, nil, activeDigest, c.PeekErr)
 	}
 	s := c.Summary
 	attrs := []any{"path", c.Path, "version", s.Version, "digest", s.Digest, "kind", s.Kind}
@@ -536,7 +559,14 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		w.removeNote(c.Path)
 		return outcomeSkipped
 	}
-	res, err := importPath(ctx, c, opts)
+	if wc, ok := w.waitingCopies[c.Path]; ok && wc.fingerprint.Equal(c.Fingerprint()) && wc.active == activeDigest {
+		// Nothing changed since the import failed as if the kit were still
+		// being copied, so another import would fail the same way. Only
+		// the settle time may have run out since.
+		return w.contentFailed(ctx, c, s, activeDigest, wc.err)
+	}
+	delete(w.waitingCopies, c.Path)
+	res, err := w.importKit(ctx, c, opts)
 	if err == nil {
 		if f, ok := w.importFailures[c.Path]; ok {
 			f.succeeded(w.log, "kit imported after rounds that lacked disk space")
@@ -574,11 +604,40 @@ func (w *watcher) importFailed(ctx context.Context, c watch.Candidate, s *delta.
 		return w.storeFailed(c, attrs, err)
 	case isLocalReadError(err):
 		return w.unreadable(ctx, c, attrs, err)
-	case c.IsDir || errors.Is(err, io.ErrUnexpectedEOF):
-		return w.incomplete(ctx, c, s, activeDigest, err)
 	}
-	w.reject(c, s, activeDigest, err)
+	return w.contentFailed(ctx, c, s, activeDigest, err)
+}
+
+// contentFailed handles a kit whose content failed to read or import. It
+// rejects the kit unless the failure may come from a copy in progress. An
+// empty file is the first moment of a copy, and a file may be truncated
+// or a layout folder incomplete because its copy is still running. A
+// running watch also waits for a file with damaged content that changed
+// within --settle, because some copy tools set a file's size first and
+// then fill it, and its unwritten part reads as zero bytes.
+func (w *watcher) contentFailed(ctx context.Context, c watch.Candidate, s *delta.Summary, active string,
+	err error) outcome {
+	if c.IsDir || c.Size == 0 || errors.Is(err, io.ErrUnexpectedEOF) || (!w.opts.once && isDamagedContent(err)) {
+		return w.incomplete(ctx, c, s, active, err)
+	}
+	w.reject(c, s, active, err)
 	return outcomeRejected
+}
+
+// isDamagedContent reports whether err rejects a kit for bytes that do not
+// form a valid kit: a digest or size mismatch, a corrupt or invalid
+// stream, or an unknown compression, such as of a file that starts with
+// zero bytes. A file still being filled fails in these ways. A kit that
+// fails a signature, expiry or sequence check was read in full, so those
+// failures do not count.
+func isDamagedContent(err error) bool {
+	for _, sentinel := range []error{errdef.ErrDigestMismatch, errdef.ErrSizeMismatch, errdef.ErrInvalidKit,
+		errdef.ErrUnknownCompression} {
+		if errors.Is(err, sentinel) {
+			return true
+		}
+	}
+	return false
 }
 
 // remainsRejected logs that a kit stays rejected, once while it stays
@@ -593,6 +652,37 @@ func (w *watcher) remainsRejected(ctx context.Context, c watch.Candidate, note w
 	attrs := append(kitAttrs(c.Path, note.Version, note.Digest), "reason", note.Reason)
 	w.logOnce(ctx, c, level, msgRemainsRejected, append(attrs, retryAttrs(c.Path)...)...)
 	return outcomeRejected
+}
+
+// skipRejected skips a rejected kit that the watch would skip if its file
+// were new: one older than the active kit, or one that was active before.
+// Its rejection no longer matters, so the note is removed and the kit does
+// not count as rejected. It reports false when the kit is not skipped, or
+// when neither the scan nor the note has the kit's sequence and digest.
+func (w *watcher) skipRejected(ctx context.Context, store *cas.Store, c watch.Candidate, note watch.Note,
+	active cas.KitRecord, hasActive bool) (outcome, bool) {
+	s := c.Summary
+	if s == nil {
+		d, err := digest.Parse(note.Digest)
+		if err != nil || note.Sequence == nil {
+			return outcomeRejected, false
+		}
+		s = &delta.Summary{Digest: d, Version: note.Version, Sequence: *note.Sequence}
+	}
+	attrs := kitAttrs(c.Path, s.Version, s.Digest.String())
+	if s.Kind != "" {
+		attrs = append(attrs, "kind", s.Kind)
+	}
+	msg, extra, err := w.skipReason(ctx, store, s, active, hasActive)
+	switch {
+	case err != nil:
+		return w.historyFailed(ctx, c, attrs, err), true
+	case msg == "":
+		return outcomeRejected, false
+	}
+	w.logOnce(ctx, c, slog.LevelInfo, msg, append(attrs, append(extra, "removedNote", watch.NotePath(c.Path))...)...)
+	w.removeNote(c.Path)
+	return outcomeSkipped, true
 }
 
 // imported logs a successful import and returns its outcome.

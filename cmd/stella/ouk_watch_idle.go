@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/watch"
@@ -12,11 +11,9 @@ import (
 // drop folder candidate: the candidate's fingerprint, whether a rejection
 // note was beside it, and the active kit of that round.
 type handledKit struct {
-	size    int64
-	modTime time.Time
-	files   int
-	noted   bool
-	active  string
+	fingerprint watch.Fingerprint
+	noted       bool
+	active      string
 }
 
 // markHandled records c as handled when its outcome o holds until c, its
@@ -36,7 +33,7 @@ func (w *watcher) markHandled(c watch.Candidate, o outcome, active string) {
 		delete(w.handled, c.Path)
 		return
 	}
-	w.handled[c.Path] = handledKit{size: c.Size, modTime: c.ModTime, files: c.Files, noted: noted, active: active}
+	w.handled[c.Path] = handledKit{fingerprint: c.Fingerprint(), noted: noted, active: active}
 }
 
 // idle reports whether a running watch can skip this round's work on the
@@ -57,7 +54,7 @@ func (w *watcher) idle(ctx context.Context, listing watch.Listing) bool {
 	}
 	for _, c := range listing.Candidates {
 		h, ok := w.handled[c.Path]
-		if !ok || h.size != c.Size || !h.modTime.Equal(c.ModTime) || h.files != c.Files {
+		if !ok || !h.fingerprint.Equal(c.Fingerprint()) {
 			return false
 		}
 		if _, noted := w.readNote(c.Path); noted != h.noted {

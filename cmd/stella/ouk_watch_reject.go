@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -18,16 +19,18 @@ import (
 	"stella-ops.org/ouk/oci/sign"
 )
 
-// incomplete handles a truncated kit file, or a layout folder that failed
-// to import. Either may still be being copied, so a running watch retries
-// it next round until its fingerprint has not changed for the settle time.
-// With --once it is rejected at once, except an empty file: that is the
-// first moment of a copy, so --once waits for it to settle too. A rejected
-// kit is retried once its fingerprint changes.
+// incomplete handles a truncated kit file, a layout folder that failed to
+// import, or, in a running watch, a kit file with damaged content. Each
+// may still be being copied, so a running watch retries it next round
+// until its fingerprint has not changed for the settle time. With --once
+// it is rejected at once, except an empty file: that is the first moment
+// of a copy, so --once waits for it to settle too. A rejected kit is
+// retried once its fingerprint changes.
 func (w *watcher) incomplete(ctx context.Context, c watch.Candidate, s *delta.Summary, active string, err error) outcome {
 	age := time.Since(c.ModTime)
 	settled := age >= w.opts.settle
 	empty := !c.IsDir && c.Size == 0
+	damaged := !c.IsDir && !empty && !errors.Is(err, io.ErrUnexpectedEOF)
 	retry := !w.opts.once && !settled
 	if empty {
 		retry = !settled
@@ -41,12 +44,22 @@ func (w *watcher) incomplete(ctx context.Context, c watch.Candidate, s *delta.Su
 		case c.IsDir:
 			msg = "kit folder failed to import but changed within --settle, perhaps still being copied; " +
 				"retrying next round"
+		case damaged:
+			msg = "kit file failed to import but changed within --settle, perhaps still being copied by a " +
+				"tool that sets the file's size first; retrying next round"
 		}
 		w.logOnce(ctx, c, slog.LevelInfo, msg,
 			append(kitAttrs(c.Path, summaryVersion(s), summaryDigest(s)), "error", err)...)
+		w.waitingCopies[c.Path] = waitingCopy{fingerprint: c.Fingerprint(), active: active, err: err}
 		return outcomeWaiting
 	}
+	delete(w.waitingCopies, c.Path)
 
+	if damaged {
+		// The file's damage is the reason, and it names the fix.
+		w.reject(c, s, active, err)
+		return outcomeRejected
+	}
 	if c.IsDir {
 		reason := fmt.Errorf("%w; if the kit folder was still being copied, the watch tries it again "+
 			"once its files change", err)
@@ -80,11 +93,22 @@ func (w *watcher) incomplete(ctx context.Context, c watch.Candidate, s *delta.Su
 // it in memory, and the log line gives the reason instead.
 func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err error) {
 	err = w.withManualOverride(err, c.Path)
-	note := watch.Note{Size: c.Size, ModTime: c.ModTime, Files: c.Files, Reason: err.Error(), At: time.Now().UTC(),
-		Retry:  "delete this file to make the watch try the kit again",
-		Active: active, RetryOnActiveChange: errors.Is(err, errdef.ErrBaseMissing),
-		Conflict: errors.As(err, new(conflictError))}
+	note := watch.NoteFor(c)
+	note.Reason, note.At = err.Error(), time.Now().UTC()
+	note.Retry = "delete this file to make the watch try the kit again"
+	note.Active, note.RetryOnActiveChange = active, errors.Is(err, errdef.ErrBaseMissing)
+	note.Conflict = errors.As(err, new(conflictError))
+	if !note.Conflict {
+		// The reason is what an operator reads first. A replaced file can
+		// keep its fingerprint, as on systems where the watch reads no
+		// inode or change time.
+		note.Reason += ". " + noteReplacedAdvice
+	}
 	note.Version, note.Digest = summaryVersion(s), summaryDigest(s)
+	if s != nil {
+		sequence := s.Sequence
+		note.Sequence = &sequence
+	}
 	attrs := append(kitAttrs(c.Path, note.Version, note.Digest), "reason", err)
 	if werr := watch.WriteNote(c.Path, note); werr != nil {
 		// Only a restart of the watch, or a change of the kit, retries it.
@@ -99,6 +123,11 @@ func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err
 	// need not log that it remains rejected.
 	w.markLogged(c, msgRemainsRejected)
 }
+
+// noteReplacedAdvice ends the reason of every rejection note but a
+// conflict's, which every round checks again.
+const noteReplacedAdvice = "The watch tries the kit again once its file changes. If you replace the file " +
+	"and the watch still skips it, delete this note"
 
 // retryAttrs returns the log attributes that name the rejection note of
 // the kit at path and how to make the watch retry the kit.

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"stella-ops.org/ouk/internal/watch"
 )
@@ -12,18 +12,16 @@ import (
 // loggedEvent is a log line that logOnce wrote for a drop folder entry,
 // with the entry's fingerprint at the time.
 type loggedEvent struct {
-	msg     string
-	size    int64
-	modTime time.Time
-	files   int
+	msg         string
+	fingerprint watch.Fingerprint
 }
 
 func eventOf(c watch.Candidate, msg string) loggedEvent {
-	return loggedEvent{msg: msg, size: c.Size, modTime: c.ModTime, files: c.Files}
+	return loggedEvent{msg: msg, fingerprint: c.Fingerprint()}
 }
 
 func (e loggedEvent) equal(o loggedEvent) bool {
-	return e.msg == o.msg && e.size == o.size && e.modTime.Equal(o.modTime) && e.files == o.files
+	return e.msg == o.msg && e.fingerprint.Equal(o.fingerprint)
 }
 
 // logOnce logs msg for a candidate unless the same message was the last one
@@ -70,18 +68,38 @@ func (w *watcher) forgetMissing(l watch.Listing) {
 			delete(w.importFailures, path)
 		}
 	}
+	for path := range w.waitingCopies {
+		if !present[path] {
+			delete(w.waitingCopies, path)
+		}
+	}
 }
 
-// logSkipped logs, at debug level and once while the reason stays the same,
-// each drop folder entry that is not a kit.
-func (w *watcher) logSkipped(ctx context.Context, skipped []watch.Skipped) {
+// logSkipped logs, once while the reason stays the same, each drop folder
+// entry that is not a kit: at debug level, except a folder named like a
+// kit file, which is almost certainly a mistake and logged as a warning.
+// It returns an error that names the first such folder, so that a --once
+// run exits with it.
+func (w *watcher) logSkipped(ctx context.Context, skipped []watch.Skipped) error {
+	var misnamed error
 	for _, s := range skipped {
+		if s.NamedLikeKit {
+			w.logOnce(ctx, watch.Candidate{Path: s.Path}, slog.LevelWarn, msgNamedLikeKit,
+				"path", s.Path, "reason", s.Reason)
+			if misnamed == nil {
+				misnamed = fmt.Errorf("%s: %s", s.Path, s.Reason)
+			}
+			continue
+		}
 		// The reason is part of the message, so logOnce logs a changed
 		// reason again.
 		msg := "entry is not a kit; skipped: " + s.Reason
 		w.logOnce(ctx, watch.Candidate{Path: s.Path}, slog.LevelDebug, msg, "path", s.Path)
 	}
+	return misnamed
 }
+
+const msgNamedLikeKit = "folder named like a kit file is not a kit; skipped"
 
 // removeOrphanNotes deletes the rejection notes whose kit was removed from
 // the drop folder. A note that cannot be removed is reported once.

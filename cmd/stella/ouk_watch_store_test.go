@@ -285,6 +285,12 @@ func TestWatchIdleRoundKeepsStoreClosed(t *testing.T) {
 	if err := os.WriteFile(junk, bytes.Repeat([]byte("x"), 4096), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A running watch rejects a file that is not a kit only once it has
+	// not changed for --settle, as it may still be being copied.
+	settled := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(junk, settled, settled); err != nil {
+		t.Fatal(err)
+	}
 	var logs bytes.Buffer
 	w := newWatcher(&globalOptions{store: storeDir}, &watchOptions{interval: time.Second, settle: time.Minute}, drop, &logs)
 	round := func(name string) {
@@ -316,7 +322,7 @@ func TestWatchIdleRoundKeepsStoreClosed(t *testing.T) {
 		t.Errorf("idle round after the active kit changed opened the store for writing")
 	}
 
-	later := time.Now().Add(time.Minute)
+	later := time.Now().Add(-30 * time.Minute)
 	if err := os.Chtimes(junk, later, later); err != nil {
 		t.Fatal(err)
 	}

@@ -18,10 +18,18 @@ type Note struct {
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"modTime"`
 	// Files is the number of files under a layout folder, 0 for a file.
-	Files   int    `json:"files,omitempty"`
-	Digest  string `json:"digest,omitempty"`
-	Version string `json:"version,omitempty"`
-	Reason  string `json:"reason"`
+	Files int `json:"files,omitempty"`
+	// Inode and ChangeTime complete the fingerprint, as Candidate
+	// describes them.
+	Inode      uint64    `json:"inode,omitempty"`
+	ChangeTime time.Time `json:"changeTime,omitzero"`
+	Digest     string    `json:"digest,omitempty"`
+	Version    string    `json:"version,omitempty"`
+	// Sequence is the kit's sequence number, or nil when it could not be
+	// read. A kit that becomes older than the active kit is skipped, not
+	// kept rejected, even when the scan does not read it again.
+	Sequence *int64 `json:"sequence,omitempty"`
+	Reason   string `json:"reason"`
 	// Retry is the operator's way to make the watch try the kit again.
 	Retry string    `json:"retry,omitempty"`
 	At    time.Time `json:"at"`
@@ -38,6 +46,17 @@ type Note struct {
 
 // noteTempSuffix is appended to a note's name while it is written.
 const noteTempSuffix = ".tmp"
+
+// NoteFor returns a note with the fingerprint of c, for the caller to
+// complete.
+func NoteFor(c Candidate) Note {
+	return Note{Size: c.Size, ModTime: c.ModTime, Files: c.Files, Inode: c.Inode, ChangeTime: c.ChangeTime}
+}
+
+// Fingerprint returns the fingerprint of the kit that n rejected.
+func (n Note) Fingerprint() Fingerprint {
+	return Fingerprint{Size: n.Size, ModTime: n.ModTime, Files: n.Files, Inode: n.Inode, ChangeTime: n.ChangeTime}
+}
 
 // NotePath returns the note file of a kit: its path with NoteSuffix.
 func NotePath(kit string) string { return kit + NoteSuffix }
@@ -74,7 +93,7 @@ const (
 // changed since, or the note requests a retry once the active kit changes
 // and it has changed.
 func (n Note) Stale(c Candidate, active string) bool {
-	if n.Size != c.Size || !n.ModTime.Equal(c.ModTime) || n.Files != c.Files {
+	if !n.Fingerprint().Equal(c.Fingerprint()) {
 		return true
 	}
 	return n.RetryOnActiveChange && n.Active != active

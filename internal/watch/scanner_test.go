@@ -154,7 +154,9 @@ func TestScannerSkipsKitWithCurrentNote(t *testing.T) {
 
 // noteFor returns a rejection note that matches c's fingerprint.
 func noteFor(c Candidate) Note {
-	return Note{Size: c.Size, ModTime: c.ModTime, Files: c.Files, Reason: "not a kit", At: time.Now().UTC()}
+	n := NoteFor(c)
+	n.Reason, n.At = "not a kit", time.Now().UTC()
+	return n
 }
 
 func TestScannerForgetsRemovedKit(t *testing.T) {
@@ -169,5 +171,67 @@ func TestScannerForgetsRemovedKit(t *testing.T) {
 	scanWith(t, s)
 	if len(s.peeked) != 0 {
 		t.Errorf("cache keeps %d entries after the kit was removed, want 0", len(s.peeked))
+	}
+}
+
+// recopyKeepingTimes overwrites the file at path with content and sets its
+// modification time back to mtime, as cp -p does to an existing file. With
+// replace set, it writes a new file and renames it over path, as rsync -t
+// does, so the file gets a new inode.
+func recopyKeepingTimes(t *testing.T, path, content string, mtime time.Time, replace bool) {
+	t.Helper()
+	// The kernel takes change times from a clock that may advance only
+	// every few milliseconds, so a copy right after the first write could
+	// get the same change time.
+	time.Sleep(50 * time.Millisecond)
+	target := path
+	if replace {
+		target = filepath.Join(filepath.Dir(path), ".copy-in-progress")
+	}
+	writeKitFile(t, target, content)
+	if err := os.Chtimes(target, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	if replace {
+		if err := os.Rename(target, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestCopyKeepingTimesChangesFingerprint(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		replace bool
+	}{{"copy over the file", false}, {"copy that replaces the file", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			kit := filepath.Join(dir, "kit.tar")
+			mtime := time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC)
+			recopyKeepingTimes(t, kit, "damaged!", mtime, false)
+			s, calls := countingScanner(dir, func(string) (*delta.Summary, error) {
+				return nil, errors.New("digest mismatch")
+			})
+			before := scanWith(t, s).Candidates[0]
+			if err := WriteNote(kit, noteFor(before)); err != nil {
+				t.Fatal(err)
+			}
+
+			recopyKeepingTimes(t, kit, "good kit", mtime, tc.replace)
+			after := scanWith(t, s).Candidates[0]
+			if after.Size != before.Size || !after.ModTime.Equal(before.ModTime) {
+				t.Fatalf("copy changed size or modification time: %+v, before %+v", after, before)
+			}
+			if after.Fingerprint().Equal(before.Fingerprint()) {
+				t.Errorf("fingerprint %+v unchanged after a copy that keeps the modification time", after.Fingerprint())
+			}
+			n, _ := ReadNote(kit)
+			if !n.Stale(after, "") {
+				t.Errorf("rejection note still current after a new copy")
+			}
+			if after.NotPeeked || calls[kit] != 2 {
+				t.Errorf("new copy not read: NotPeeked %v, %d peeks in all; want 2", after.NotPeeked, calls[kit])
+			}
+		})
 	}
 }

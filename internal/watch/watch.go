@@ -35,16 +35,25 @@ var kitSuffixes = []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst"}
 type Candidate struct {
 	Path  string
 	IsDir bool
-	// Size, ModTime and Files fingerprint the kit, so a rejected kit is
-	// retried once it changes. For a file they are its size, modification
-	// time and 0. For a layout folder they are the total size of the files
+	// Size, ModTime, Files, Inode and ChangeTime fingerprint the kit, so a
+	// rejected kit is retried once it changes. For a file they are its
+	// size, modification time, 0, inode number and status change time
+	// (ctime). For a layout folder they are the total size of the files
 	// under it, the latest modification time of the folder or any entry
-	// under it, and the number of files. The folder's own size and
-	// modification time would not do, because they stay the same while a
-	// file inside it grows.
-	Size    int64
-	ModTime time.Time
-	Files   int
+	// under it, the number of files, the folder's inode number and the
+	// latest status change time of the folder or any entry under it. The
+	// folder's own size and modification time would not do, because they
+	// stay the same while a file inside it grows.
+	//
+	// The inode and change time tell apart two copies that keep the size
+	// and modification time, as cp -p and rsync -t make them. A copy over
+	// the old file keeps its inode but sets its change time, and a copy
+	// that replaces the file gives it a new inode.
+	Size       int64
+	ModTime    time.Time
+	Files      int
+	Inode      uint64
+	ChangeTime time.Time
 	// Summary is nil when PeekErr is set, or when NotPeeked is.
 	Summary *delta.Summary
 	// PeekErr is the error that kept the kit's sequence from being read.
@@ -55,10 +64,36 @@ type Candidate struct {
 	NotPeeked bool
 }
 
+// Fingerprint returns the fingerprint of c.
+func (c Candidate) Fingerprint() Fingerprint {
+	return Fingerprint{Size: c.Size, ModTime: c.ModTime, Files: c.Files, Inode: c.Inode, ChangeTime: c.ChangeTime}
+}
+
+// Fingerprint is the part of a kit file's or layout folder's state that
+// changes when the kit does, as Candidate describes its fields.
+type Fingerprint struct {
+	Size       int64
+	ModTime    time.Time
+	Files      int
+	Inode      uint64
+	ChangeTime time.Time
+}
+
+// Equal reports whether f and o are the fingerprints of an unchanged kit.
+func (f Fingerprint) Equal(o Fingerprint) bool {
+	return f.Size == o.Size && f.ModTime.Equal(o.ModTime) && f.Files == o.Files && f.Inode == o.Inode &&
+		f.ChangeTime.Equal(o.ChangeTime)
+}
+
 // Skipped is a drop folder entry that is not a kit, with the reason.
 type Skipped struct {
 	Path   string
 	Reason string
+	// NamedLikeKit is set for a folder whose name ends like a kit file's
+	// but that holds no oci-layout file. It is almost certainly a mistake,
+	// such as a kit unpacked into a folder of the file's name, or a layout
+	// folder copied without its oci-layout file.
+	NamedLikeKit bool
 }
 
 // Listing is the result of one scan of the drop folder.
@@ -87,11 +122,9 @@ type Scanner struct {
 // peekResult is the result of one peek, with the fingerprint of the
 // candidate at the time.
 type peekResult struct {
-	size    int64
-	modTime time.Time
-	files   int
-	summary *delta.Summary
-	err     error
+	fingerprint Fingerprint
+	summary     *delta.Summary
+	err         error
 }
 
 // NewScanner returns a Scanner of dir.
@@ -142,9 +175,9 @@ func (s *Scanner) Scan(ctx context.Context) (Listing, error) {
 					"rename the entry when its copy is complete"})
 			continue
 		}
-		c, reason := inspect(path)
-		if reason != "" {
-			l.Skipped = append(l.Skipped, Skipped{Path: path, Reason: reason})
+		c, skip := inspect(path)
+		if skip.Reason != "" {
+			l.Skipped = append(l.Skipped, skip)
 			continue
 		}
 		s.peekCandidate(ctx, &c)
@@ -163,14 +196,13 @@ func (s *Scanner) peekCandidate(ctx context.Context, c *Candidate) {
 		c.NotPeeked = true
 		return
 	}
-	if r, ok := s.peeked[c.Path]; ok && r.size == c.Size && r.modTime.Equal(c.ModTime) && r.files == c.Files {
+	if r, ok := s.peeked[c.Path]; ok && r.fingerprint.Equal(c.Fingerprint()) {
 		c.Summary, c.PeekErr = r.summary, r.err
 		return
 	}
 	c.Summary, c.PeekErr = s.peek(ctx, c.Path)
 	if !retryablePeekError(c.PeekErr) {
-		s.peeked[c.Path] = peekResult{size: c.Size, modTime: c.ModTime, files: c.Files,
-			summary: c.Summary, err: c.PeekErr}
+		s.peeked[c.Path] = peekResult{fingerprint: c.Fingerprint(), summary: c.Summary, err: c.PeekErr}
 	} else {
 		delete(s.peeked, c.Path)
 	}
@@ -185,7 +217,7 @@ func keptRejected(c Candidate) bool {
 	if !ok || n.Conflict || n.RetryOnActiveChange {
 		return false
 	}
-	return n.Size == c.Size && n.ModTime.Equal(c.ModTime) && n.Files == c.Files
+	return n.Fingerprint().Equal(c.Fingerprint())
 }
 
 // retryablePeekError reports whether a peek that failed with err may
@@ -211,26 +243,37 @@ func (s *Scanner) forgetMissing(cands []Candidate) {
 	}
 }
 
-// inspect returns the candidate at path with its fingerprint, or the
-// reason the entry is not a kit.
-func inspect(path string) (Candidate, string) {
+// inspect returns the candidate at path with its fingerprint or, when the
+// entry is not a kit, the Skipped entry with the reason.
+func inspect(path string) (Candidate, Skipped) {
+	skip := func(reason string) (Candidate, Skipped) {
+		return Candidate{}, Skipped{Path: path, Reason: reason}
+	}
 	info, err := os.Stat(path)
 	if err != nil {
 		// A dangling symbolic link or a link loop ends up here.
-		return Candidate{}, fmt.Sprintf("cannot be read: %v", err)
+		return skip(fmt.Sprintf("cannot be read: %v", err))
 	}
 	switch {
 	case info.IsDir():
 		if _, err := os.Stat(filepath.Join(path, "oci-layout")); err != nil {
-			return Candidate{}, "folder without an oci-layout file, so not a kit layout folder"
+			if hasKitSuffix(info.Name()) {
+				return Candidate{}, Skipped{Path: path, NamedLikeKit: true,
+					Reason: "folder named like a kit file but without an oci-layout file, so neither a kit file " +
+						"nor a kit layout folder; copy the kit file itself, or the complete layout folder, " +
+						"and remove or rename this folder"}
+			}
+			return skip("folder without an oci-layout file, so not a kit layout folder")
 		}
-		return folderCandidate(path, info), ""
+		return folderCandidate(path, info), Skipped{}
 	case !info.Mode().IsRegular():
-		return Candidate{}, fmt.Sprintf("not a regular file or folder but a %s", regfile.TypeName(info.Mode()))
+		return skip(fmt.Sprintf("not a regular file or folder but a %s", regfile.TypeName(info.Mode())))
 	case !hasKitSuffix(info.Name()):
-		return Candidate{}, "name does not end in .tar, .tar.gz, .tgz, .tar.zst or .tzst"
+		return skip("name does not end in .tar, .tar.gz, .tgz, .tar.zst or .tzst")
 	}
-	return Candidate{Path: path, Size: info.Size(), ModTime: info.ModTime()}, ""
+	inode, changed := inodeAndChangeTime(info)
+	c := Candidate{Path: path, Size: info.Size(), ModTime: info.ModTime(), Inode: inode, ChangeTime: changed}
+	return c, Skipped{}
 }
 
 // folderCandidate returns a layout folder with a fingerprint of its
@@ -238,6 +281,7 @@ func inspect(path string) (Candidate, string) {
 // reports them.
 func folderCandidate(path string, info fs.FileInfo) Candidate {
 	c := Candidate{Path: path, IsDir: true, ModTime: info.ModTime()}
+	c.Inode, c.ChangeTime = inodeAndChangeTime(info)
 	filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -248,6 +292,9 @@ func folderCandidate(path string, info fs.FileInfo) Candidate {
 		}
 		if fi.ModTime().After(c.ModTime) {
 			c.ModTime = fi.ModTime()
+		}
+		if _, changed := inodeAndChangeTime(fi); changed.After(c.ChangeTime) {
+			c.ChangeTime = changed
 		}
 		if fi.Mode().IsRegular() {
 			c.Files++

@@ -108,7 +108,7 @@ func TestScanFolderFingerprintFollowsContents(t *testing.T) {
 	if !before.IsDir || before.Files != 2 || before.Size != 30+5 || !before.ModTime.Equal(old) {
 		t.Fatalf("fingerprint %+v, want a folder of 2 files, 35 bytes, modified at %s", before, old)
 	}
-	note := Note{Size: before.Size, ModTime: before.ModTime, Files: before.Files}
+	note := NoteFor(before)
 
 	// A copy that keeps modification times adds a file without changing
 	// the folder's own size or modification time.
