@@ -128,25 +128,20 @@ func ParseBundleIndex(b []byte) (ocispec.Index, Meta, error) {
 	return idx, m, nil
 }
 
-// Docker media types that an image child of a bundle index may have.
-const (
-	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-)
-
 // roleMediaTypes lists the media types that a child of the bundle index may
-// have for each role. Import, rollback, status and scan read the DB child's
-// config and layers, and the SBOM child's layer, so both must be image
-// manifests. An image child is a manifest or an index, OCI or Docker.
+// have for each role that this release reads as a manifest. Import, rollback,
+// status and scan read the DB child's config and layers, and the SBOM child's
+// layer, so both must be image manifests, as `stella ouk build` writes them.
+// An image child is not listed: build copies its media type from the image
+// layout it was given, which may be an artifact manifest or leave the type
+// out, and earlier releases stored such kits.
 var roleMediaTypes = map[string][]string{
-	RoleDB:    {ocispec.MediaTypeImageManifest},
-	RoleSBOM:  {ocispec.MediaTypeImageManifest},
-	RoleImage: {ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex, mediaTypeDockerManifest, mediaTypeDockerManifestList},
+	RoleDB:   {ocispec.MediaTypeImageManifest},
+	RoleSBOM: {ocispec.MediaTypeImageManifest},
 }
 
-// checkRoles rejects a bundle index whose child with a known role has a
-// media type that the role does not allow. Children without a role, or with
-// a role that this release does not know, are not checked.
+// checkRoles rejects a bundle index whose DB or SBOM child has a media type
+// other than an image manifest. Other children are not checked.
 func checkRoles(idx ocispec.Index) error {
 	for _, d := range idx.Manifests {
 		role := d.Annotations[AnnotationRole]

@@ -96,8 +96,9 @@ func TestParseBundleIndexRoleMediaTypes(t *testing.T) {
 		{"db index", child(RoleDB, ocispec.MediaTypeImageIndex), false},
 		{"sbom layer", child(RoleSBOM, MediaTypeSPDX), false},
 		{"image index", child(RoleImage, ocispec.MediaTypeImageIndex), true},
-		{"docker image", child(RoleImage, mediaTypeDockerManifest), true},
-		{"image blob", child(RoleImage, "application/octet-stream"), false},
+		{"docker image", child(RoleImage, "application/vnd.docker.distribution.manifest.v2+json"), true},
+		{"image artifact manifest", child(RoleImage, "application/vnd.oci.artifact.manifest.v1+json"), true},
+		{"image without media type", child(RoleImage, ""), true},
 		{"unknown role", child("notes", "text/plain"), true},
 	}
 	for _, c := range cases {
