@@ -314,7 +314,7 @@ func (s *session) copyLeaf(ctx context.Context, w *copyWalk, l folderBlob) error
 // missingFromSource handles the blob m, which both the source and the
 // store lack. A layout folder without a blob of the bundle index's graph
 // that no delta leaves out is incomplete, perhaps still being copied. Its
-// error wraps io.ErrUnexpectedEOF, as a truncated kit file's does, so the
+// error matches io.ErrUnexpectedEOF, as a truncated kit file's does, so the
 // import keeps its verified blobs for the next attempt. Any other missing
 // blob, such as an optional index table, is left to checkGraph and finish.
 func (s *session) missingFromSource(w *copyWalk, m folderBlob) error {
@@ -322,8 +322,21 @@ func (s *session) missingFromSource(w *copyWalk, m folderBlob) error {
 	if s.dir == "" || w.mayOmitAll || w.omitted[d] || !w.bundleGraph[d] {
 		return nil
 	}
-	return fmt.Errorf("%s: %w", s.missingFolderBlob(d, m.parent), io.ErrUnexpectedEOF)
+	return &incompleteFolderError{msg: s.missingFolderBlob(d, m.parent)}
 }
+
+// incompleteFolderError is the error of a layout folder that lacks the file
+// of a blob of the signed kit. It matches io.ErrUnexpectedEOF, so the
+// import keeps its verified blobs and the watch retries the folder as a
+// copy in progress, but its message leaves out the EOF text, which would
+// suggest a truncated file.
+type incompleteFolderError struct {
+	msg string
+}
+
+func (e *incompleteFolderError) Error() string { return e.msg }
+
+func (e *incompleteFolderError) Unwrap() error { return io.ErrUnexpectedEOF }
 
 func isNotFound(err error) bool {
 	return errors.Is(err, orasErrdef.ErrNotFound) || errors.Is(err, fs.ErrNotExist)

@@ -46,6 +46,9 @@ func TestImportDirMissingLayerKeepsVerifiedBlobs(t *testing.T) {
 	if !strings.Contains(err.Error(), file) {
 		t.Errorf("error %q does not name the missing file %s", err, file)
 	}
+	if strings.Contains(err.Error(), io.ErrUnexpectedEOF.Error()) {
+		t.Errorf("error %q shows the EOF text of a truncated file", err)
+	}
 	if firstRead >= layerSize {
 		t.Errorf("the import read %d bytes, a large blob included, before it found the file missing", firstRead)
 	}
@@ -180,5 +183,8 @@ func TestImportDirMissingLayerOfListedManifest(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), layer) {
 		t.Errorf("error %q does not name the missing file %s", err, layer)
+	}
+	if strings.Contains(err.Error(), io.ErrUnexpectedEOF.Error()) {
+		t.Errorf("error %q shows the EOF text of a truncated file", err)
 	}
 }

@@ -2,7 +2,6 @@ package importer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -199,7 +198,7 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (_ *ocispec.Index
 		}
 		switch e.Kind {
 		case layout.LayoutFile:
-			if err := readLayoutFile(e.Reader); err != nil {
+			if err := layout.ReadKitLayoutFile(e.Reader); err != nil {
 				return nil, err
 			}
 			sawLayout = true
@@ -262,7 +261,7 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (_ *ocispec.Index
 		}
 	}
 	if !sawLayout {
-		return nil, fmt.Errorf("kit has no oci-layout file, so it is not an OCI image layout: %w", errdef.ErrInvalidKit)
+		return nil, layout.ErrNoLayoutFile
 	}
 	if index == nil {
 		return nil, fmt.Errorf("kit has no index.json: %w", errdef.ErrInvalidKit)
@@ -313,35 +312,12 @@ func (s *session) checkBaseEarly(ctx context.Context, index ocispec.Index, store
 	return nil
 }
 
-func readLayoutFile(r io.Reader) error {
-	b, err := io.ReadAll(io.LimitReader(r, 4096))
-	if err != nil {
-		return fmt.Errorf("reading oci-layout: %w", err)
-	}
-	var l ocispec.ImageLayout
-	if err := json.Unmarshal(b, &l); err != nil {
-		return fmt.Errorf("decoding oci-layout: %v: %w", err, errdef.ErrInvalidKit)
-	}
-	if l.Version != ocispec.ImageLayoutVersion {
-		return fmt.Errorf("oci-layout version is %q, want %q: %w", l.Version, ocispec.ImageLayoutVersion, errdef.ErrInvalidKit)
-	}
-	return nil
-}
-
 func readIndexJSON(r io.Reader) (*ocispec.Index, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("reading index.json: %w", err)
 	}
-	var idx ocispec.Index
-	if err := json.Unmarshal(b, &idx); err != nil {
-		return nil, fmt.Errorf("decoding index.json: %v; %s: %w", err, layout.DamagedIndexAdvice, errdef.ErrInvalidKit)
-	}
-	if idx.SchemaVersion != 2 {
-		return nil, fmt.Errorf("index.json schemaVersion is %d, want 2; %s: %w",
-			idx.SchemaVersion, layout.DamagedIndexAdvice, errdef.ErrInvalidKit)
-	}
-	return &idx, nil
+	return layout.ParseKitIndex(b)
 }
 
 // contextReaderBuffer is the size of the buffer that a contextReader reads

@@ -217,7 +217,7 @@ func FuzzReadLayoutFile(f *testing.F) {
 	f.Add([]byte(`{"imageLayoutVersion":"2.0.0"}`))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_ = readLayoutFile(bytes.NewReader(b))
+		_ = layout.ReadKitLayoutFile(bytes.NewReader(b))
 	})
 }
 

@@ -114,7 +114,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		Base:   &Guard{Base: timed, Enabled: opts.AirGap, Allowed: opts.Hosts},
 		Policy: func() retry.Policy { return policy },
 	}
-	httpClient := &http.Client{Transport: retryAfterTransport{rt}}
+	httpClient := &http.Client{Transport: retryAfterTransport{singleTryTransport{rt}}}
 	cred, err := opts.credential()
 	if err != nil {
 		return nil, err

@@ -24,5 +24,7 @@
 // retried only there, so that the waits of the two retries do not multiply.
 // A 408, 429 or 5xx response is retried only by retry.Transport, unless the
 // request body is a stream that it cannot send again: such a blob upload is
-// retried with the operation instead.
+// retried with the operation instead. A read-back of a tag for the message
+// of a failed push or mirror skips retry.Transport (withoutRetries), so it
+// is sent once.
 package mirror

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"oras.land/oras-go/v2/registry/remote/errcode"
+	"oras.land/oras-go/v2/registry/remote/retry"
 )
 
 // Attempts is how many times an operation that failed in the middle of a
@@ -153,3 +154,25 @@ type retrySkippedError struct{ err error }
 
 func (e *retrySkippedError) Error() string { return e.err.Error() }
 func (e *retrySkippedError) Unwrap() error { return e.err }
+
+// singleTryKey is the context key that withoutRetries sets.
+type singleTryKey struct{}
+
+// withoutRetries returns ctx marked so that the requests sent with it go
+// out once, without the retries of retry.Transport. A read-back of a tag
+// for an error message uses it: against a failing registry, its retries
+// would only delay the message.
+func withoutRetries(ctx context.Context) context.Context {
+	return context.WithValue(ctx, singleTryKey{}, true)
+}
+
+// singleTryTransport sends a request through retrying, or once through
+// retrying's base when withoutRetries marked the request's context.
+type singleTryTransport struct{ retrying *retry.Transport }
+
+func (t singleTryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Context().Value(singleTryKey{}) != nil {
+		return t.retrying.Base.RoundTrip(req)
+	}
+	return t.retrying.RoundTrip(req)
+}

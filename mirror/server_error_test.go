@@ -106,11 +106,14 @@ func TestServerErrorRequestCounts(t *testing.T) {
 			if !strings.Contains(err.Error(), fmt.Sprintf("response status code %d", status)) {
 				t.Errorf("push error lacks the status %d: %v", status, err)
 			}
-			// The push checks the first blob, then reads the tag back for
-			// the error message.
+			if want := "tag " + host + "/ouk:1 was left as it was"; !strings.Contains(err.Error(), want) {
+				t.Errorf("push error lacks %q: %v", want, err)
+			}
+			// The push checks the first blob, then reads the tag back once,
+			// without retries, for the error message.
 			n, listing := counter.total()
-			if n != 14 {
-				t.Errorf("registry got %d requests, want 14 (7 for the blob check, 7 for reading the tag back):\n%s",
+			if n != 8 {
+				t.Errorf("registry got %d requests, want 8 (7 for the blob check, 1 for reading the tag back):\n%s",
 					n, listing)
 			}
 		})
@@ -237,4 +240,61 @@ func TestUploadServerErrorRetries(t *testing.T) {
 			t.Errorf("registry got %d uploads of the layer, want 7 (one request and the transport's 6 retries)", n)
 		}
 	})
+}
+
+// failTagProxy forwards requests to the registry at backend, but responds
+// 500 to each request that sets the tag 1 of repository ouk, and, once
+// one has come, to each request that reads the tag. It counts the reads
+// that come after the first request that sets the tag.
+func failTagProxy(t *testing.T, backend string) (*atomic.Int32, string) {
+	t.Helper()
+	target, err := url.Parse("http://" + backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forward := httputil.NewSingleHostReverseProxy(target)
+	var tagSet atomic.Bool
+	var readBacks atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		isTag := r.URL.Path == "/v2/ouk/manifests/1"
+		switch {
+		case isTag && r.Method == http.MethodPut:
+			tagSet.Store(true)
+			io.Copy(io.Discard, r.Body)
+		case isTag && tagSet.Load():
+			readBacks.Add(1)
+		default:
+			forward.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, `{"errors":[{"code":"UNKNOWN","message":"storage back end down"}]}`)
+	}))
+	t.Cleanup(srv.Close)
+	return &readBacks, strings.TrimPrefix(srv.URL, "http://")
+}
+
+// After the request that sets the tag fails, the push reads the tag back
+// once, without retries, and says that the tag's state is unknown when
+// the read-back fails too.
+func TestTagReadBackSentOnce(t *testing.T) {
+	f := newFixture(t)
+	kit := f.buildKit("kit1.tar", "1.0.0", 1, "")
+	kitStorage, kitIndex, _ := kitBundle(t, kit)
+	readBacks, host := failTagProxy(t, memRegistry(t, true))
+	repo := repository(t, fastRetryClient(t, host), host+"/ouk:1")
+	_, err := PushKit(testContext(t), kitStorage, kitIndex, repo, "1", PushOptions{})
+	if err == nil {
+		t.Fatal("push succeeded although setting the tag failed")
+	}
+	if want := "whether tag " + host + "/ouk:1 moved is unknown"; !strings.Contains(err.Error(), want) {
+		t.Errorf("push error lacks %q: %v", want, err)
+	}
+	if want := "crane digest --insecure " + host + "/ouk:1"; !strings.Contains(err.Error(), want) {
+		t.Errorf("push error lacks the advice %q: %v", want, err)
+	}
+	if n := readBacks.Load(); n != 1 {
+		t.Errorf("registry got %d reads of the tag after setting it failed, want 1", n)
+	}
 }

@@ -48,12 +48,14 @@ func resolveTag(ctx context.Context, repo *remote.Repository, log *slog.Logger, 
 
 // untouchedTagState describes tag in repo after a failure before any
 // request that sets it, such as during the blob upload of a kit file. It
-// reads the tag back, with a few seconds of its own so that it still runs
-// after an interrupt cancelled ctx, to name the digest the tag names.
+// reads the tag back to name the digest the tag names. The read-back is
+// sent once, without retries, because the registry has just failed, and
+// gets a few seconds of its own, so that it still runs after an interrupt
+// cancelled ctx.
 func untouchedTagState(ctx context.Context, repo *remote.Repository, tag string) string {
 	const reason = ", because the tag is set only after the blobs, signatures and other referrers are in place"
 	ref := repo.Reference.Registry + "/" + repo.Reference.Repository + ":" + tag
-	lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	lookupCtx, cancel := context.WithTimeout(withoutRetries(context.WithoutCancel(ctx)), 5*time.Second)
 	defer cancel()
 	current, err := repo.Resolve(lookupCtx, tag)
 	switch {
@@ -96,10 +98,11 @@ func (s tagState) notMoved(err error, target digest.Digest) error {
 // tagFailed adds to err, a failure to set the tag to target after the
 // referrers went up, what the tag names now. It resolves the tag once
 // more, because a registry may have applied the request before the
-// connection broke. The lookup gets a few seconds of its own, so that it
-// still runs after an interrupt cancelled ctx.
+// connection broke. The lookup is sent once, without retries, and gets a
+// few seconds of its own, so that it still runs after an interrupt
+// cancelled ctx.
 func (s tagState) tagFailed(ctx context.Context, repo *remote.Repository, err error, target digest.Digest) error {
-	lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	lookupCtx, cancel := context.WithTimeout(withoutRetries(context.WithoutCancel(ctx)), 5*time.Second)
 	defer cancel()
 	current, resolveErr := repo.Resolve(lookupCtx, s.tag)
 	check := "check it with `" + digestCommand(repo, s.ref) + "`"

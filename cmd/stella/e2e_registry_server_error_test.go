@@ -42,3 +42,49 @@ func TestRegistryServerErrorSentSevenTimes(t *testing.T) {
 		t.Errorf("registry got %d requests, want 7 (one request and the transport's 6 retries)", n)
 	}
 }
+
+// A registry or web server that responds 429 without Retry-After, or 408,
+// to every request gets advice that fits the status once the transport's
+// retries are spent.
+func TestImportRetryStatusAdvice(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		web    bool
+		want   string
+	}{
+		{"registry 429", http.StatusTooManyRequests, false, "limits the rate of requests"},
+		{"web 429", http.StatusTooManyRequests, true, "limits the rate of requests"},
+		{"web 408", http.StatusRequestTimeout, true, "timed out reading the request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			var requests atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				requests.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tc.status)
+				io.WriteString(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}`)
+			}))
+			defer srv.Close()
+			host := strings.TrimPrefix(srv.URL, "http://")
+
+			args := []string{"ouk", "import", "--key", e.pub}
+			if tc.web {
+				args = append(args, srv.URL+"/kits/kit.tar")
+			} else {
+				args = append(args, "--plain-http", "oci://"+host+"/stella/kit:latest")
+			}
+			r := e.run(args...)
+			if r.code != exitError {
+				t.Errorf("exit %d, want %d\n%s", r.code, exitError, r.stderr)
+			}
+			if want := host + " " + tc.want; !strings.Contains(r.stderr, want) {
+				t.Errorf("error lacks %q:\n%s", want, r.stderr)
+			}
+			if n := requests.Load(); n != 7 {
+				t.Errorf("server got %d requests, want 7 (one request and the transport's 6 retries)", n)
+			}
+		})
+	}
+}

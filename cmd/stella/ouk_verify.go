@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -150,8 +151,9 @@ a bad signature.`,
 				if errors.Is(openErr, fs.ErrPermission) {
 					return kitReadError(args[0], openErr)
 				}
-				if errors.Is(openErr, io.ErrUnexpectedEOF) {
-					// A truncated kit's reason already gives the next step.
+				if errors.Is(openErr, io.ErrUnexpectedEOF) || strings.Contains(openErr.Error(), layout.DamagedIndexAdvice) {
+					// The reason of a truncated kit or a damaged index.json
+					// already gives the next step.
 					return fmt.Errorf("kit %s is damaged or not a kit: %w", args[0], openErr)
 				}
 				return fmt.Errorf("kit %s is damaged or not a kit; copy the file again, or get a new copy from the connected side: %w", args[0], openErr)

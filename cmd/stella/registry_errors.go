@@ -81,8 +81,9 @@ var status401 = regexp.MustCompile(`\b401\b`)
 
 // hint returns advice for err, or "" when it has none: rejected or
 // missing credentials, an unknown certificate authority, a mismatch
-// between --plain-http and the registry's protocol, a server error of the
-// registry, a refused connection or a host name that does not resolve.
+// between --plain-http and the registry's protocol, a 408, 429 or server
+// error of a registry or web server, a refused connection or a host name
+// that does not resolve.
 // resp is the registry's error response in err, or nil.
 func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.ErrorResponse) string {
 	msg := err.Error()
@@ -95,15 +96,22 @@ func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.Error
 	case resp != nil && resp.StatusCode == http.StatusBadRequest && r.plainHTTP && len(resp.Errors) == 0:
 		// A Go TLS server responds to a plain HTTP request with a bare 400.
 		return "; a registry that speaks HTTPS responds to plain HTTP with 400, so drop --plain-http"
-	case resp != nil && resp.StatusCode >= 500:
+	case resp != nil && (resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout ||
+		resp.StatusCode == http.StatusTooManyRequests):
 		// The response may come from a token service on another host than
 		// the registry, so the hint names the host of the request.
 		host := r.hostOr("the registry")
 		if resp.URL != nil && resp.URL.Host != "" {
 			host = resp.URL.Host
 		}
-		return fmt.Sprintf("; %s failed this request and each retry of it: check the registry's logs and "+
-			"storage, then run the command again", host)
+		return retriedStatusHint(resp.StatusCode, host, "the registry's logs and storage")
+	case errors.As(err, &status) && (status.Code >= 500 || status.Code == http.StatusRequestTimeout ||
+		status.Code == http.StatusTooManyRequests):
+		host := status.Host
+		if host == "" {
+			host = r.hostOr("the web server")
+		}
+		return retriedStatusHint(status.Code, host, "the web server's logs")
 	case errors.Is(err, auth.ErrBasicCredentialNotFound):
 		return r.unauthorizedHint(ctx)
 	case r.caFile != "" && strings.Contains(msg, "--ca-file "+r.caFile):
@@ -135,6 +143,24 @@ func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.Error
 			"can resolve it (/etc/hosts or DNS)", r.hostOr("the address"))
 	}
 	return ""
+}
+
+// retriedStatusHint returns advice for code, a 408, 429 or 5xx status that
+// host sent to a request and to each retry of it. A 429 or 503 with
+// Retry-After is a *mirror.RetryAfterError instead, which gives its own
+// advice. logs names what to check after a 5xx.
+func retriedStatusHint(code int, host, logs string) string {
+	switch code {
+	case http.StatusTooManyRequests:
+		return fmt.Sprintf("; %s limits the rate of requests and responded 429 to this request and each retry "+
+			"of it: wait a few minutes and run the command again, or raise the limit for this host on %s",
+			host, host)
+	case http.StatusRequestTimeout:
+		return fmt.Sprintf("; %s timed out reading the request (408) on each try: check the network and any "+
+			"proxy between this host and %s, then run the command again", host, host)
+	}
+	return fmt.Sprintf("; %s failed this request and each retry of it: check %s, then run the command again",
+		host, logs)
 }
 
 // hostOr returns the host the command connects to, or fallback when it

@@ -229,3 +229,47 @@ func TestExplainServerError(t *testing.T) {
 		}
 	}
 }
+
+// A 408 or 429 without Retry-After, from a registry or a web server, gets
+// a next step that fits the status, as a 5xx does.
+func TestExplainRetryStatuses(t *testing.T) {
+	u, err := url.Parse("http://127.0.0.1:5504/v2/stella/kit/manifests/latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	registryResponse := func(code int) error {
+		return fmt.Errorf("resolving latest: %w", &errcode.ErrorResponse{Method: http.MethodGet, URL: u, StatusCode: code})
+	}
+	webResponse := func(code int) error {
+		return fmt.Errorf("importing: %w", &mirror.StatusError{URL: "http://127.0.0.1:5506/kits/kit.tar", Code: code,
+			Status: fmt.Sprintf("%d %s", code, http.StatusText(code)), Scheme: "http", Host: "127.0.0.1:5506"})
+	}
+	r := &registryFlags{host: "127.0.0.1:5505"}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"registry 429", registryResponse(http.StatusTooManyRequests),
+			[]string{"127.0.0.1:5504 limits the rate of requests", "wait a few minutes and run the command again",
+				"raise the limit"}},
+		{"registry 408", registryResponse(http.StatusRequestTimeout),
+			[]string{"127.0.0.1:5504 timed out reading the request", "check the network and any proxy"}},
+		{"web 429", webResponse(http.StatusTooManyRequests),
+			[]string{"127.0.0.1:5506 limits the rate of requests", "wait a few minutes and run the command again",
+				"raise the limit"}},
+		{"web 408", webResponse(http.StatusRequestTimeout),
+			[]string{"127.0.0.1:5506 timed out reading the request", "check the network and any proxy"}},
+		{"web 503", webResponse(http.StatusServiceUnavailable),
+			[]string{"127.0.0.1:5506 failed this request and each retry of it", "check the web server's logs"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := r.explain(context.Background(), tc.err).Error()
+			for _, want := range tc.want {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message lacks %q:\n%s", want, msg)
+				}
+			}
+		})
+	}
+}

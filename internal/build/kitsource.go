@@ -73,6 +73,7 @@ func (k *Kit) readFile(ctx context.Context, path string) error {
 	mem := newBlobMap()
 	var index *ocispec.Index
 	var kept int64
+	sawLayout := false
 	for {
 		e, err := tr.Next()
 		if err == io.EOF {
@@ -82,6 +83,11 @@ func (k *Kit) readFile(ctx context.Context, path string) error {
 			return fmt.Errorf("reading kit %s: %w", path, err)
 		}
 		switch e.Kind {
+		case layout.LayoutFile:
+			if err := layout.ReadKitLayoutFile(e.Reader); err != nil {
+				return fmt.Errorf("reading kit %s: %w", path, err)
+			}
+			sawLayout = true
 		case layout.IndexJSON:
 			if index, err = readIndex(e.Reader); err != nil {
 				return fmt.Errorf("reading kit %s: %w", path, err)
@@ -102,6 +108,9 @@ func (k *Kit) readFile(ctx context.Context, path string) error {
 				return fmt.Errorf("reading kit %s: blob %s: %w", path, e.Digest, err)
 			}
 		}
+	}
+	if !sawLayout {
+		return fmt.Errorf("reading kit %s: %w", path, layout.ErrNoLayoutFile)
 	}
 	if index == nil {
 		return fmt.Errorf("kit %s has no index.json: %w", path, errdef.ErrInvalidKit)
@@ -126,6 +135,9 @@ func (k *Kit) findBundle(ctx context.Context) error {
 		}
 		k.Bundle, k.Meta = d, meta
 		return nil
+	}
+	if problem := layout.UnknownEntryProblem(k.Index); problem != "" {
+		return fmt.Errorf("%s: %w", problem, errdef.ErrInvalidKit)
 	}
 	return fmt.Errorf("no bundle index found: %w", errdef.ErrInvalidKit)
 }
@@ -165,15 +177,11 @@ func previousDB(ctx context.Context, src content.ReadOnlyStorage, bundle ocispec
 }
 
 func readIndex(r io.Reader) (*ocispec.Index, error) {
-	var idx ocispec.Index
 	raw, err := io.ReadAll(io.LimitReader(r, 4<<20))
 	if err != nil {
 		return nil, err
 	}
-	if err := jsonUnmarshal(raw, &idx); err != nil {
-		return nil, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
-	}
-	return &idx, nil
+	return layout.ParseKitIndex(raw)
 }
 
 // blobMap is an in-memory blob store keyed by digest alone, so that a blob
