@@ -336,7 +336,8 @@ type watcher struct {
 	importFailures map[string]*failureRepeats
 	// storeFailures counts the rounds that an error of the store itself
 	// ended. It has one count, because such an error ends the round at its
-	// first kit.
+	// first kit. An import, or a round that processes every kit without
+	// such an error, clears it.
 	storeFailures failureRepeats
 	// handled maps the path of each candidate that an earlier round
 	// finished with to the state it had then, so that a round in which
@@ -502,6 +503,10 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 			return res, nil
 		}
 	}
+	// The round read the active kit and processed every kit without a
+	// failure of the store, so the store works again, even when no kit
+	// was imported. The next store failure is a new one and is logged.
+	w.storeFailures.succeeded(w.log, "round finished without a store failure after rounds in which the store failed")
 	return res, nil
 }
 
