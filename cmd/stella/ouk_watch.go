@@ -765,10 +765,13 @@ func activeKit(ctx context.Context, store *cas.Store) (cas.KitRecord, bool, erro
 	return rec, true, nil
 }
 
+// importPath imports the kit file or layout folder of c. For a file, the
+// rejection of a delta whose base is missing names the full kit beside it.
 func importPath(ctx context.Context, c watch.Candidate, opts importer.Options) (*importer.Result, error) {
 	if c.IsDir {
 		return importer.ImportDir(ctx, c.Path, opts)
 	}
+	opts.SourcePath = c.Path
 	f, err := layout.OpenRegular(c.Path)
 	if err != nil {
 		return nil, fmt.Errorf("opening kit: %w", err)
