@@ -449,8 +449,10 @@ func (s *Store) write(fn func() error) (err error) {
 	if err := s.brokenErr(); err != nil {
 		return err
 	}
-	// Every error of a write comes from the database or its volume. The
-	// callers check the data before they write it.
+	// An error of a write is taken to come from the database or its
+	// volume, because the callers check the data before they write it.
+	// The exception is a table that passes the checks of IngestTables and
+	// still fails Pebble's Ingest, which is marked as a store failure too.
 	defer func() { err = s.storeError(err) }()
 	var fatal error
 	defer func() {
