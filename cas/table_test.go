@@ -328,3 +328,37 @@ func TestWriteTableBytesStable(t *testing.T) {
 		t.Errorf("table digest = %s, want %s", got, want)
 	}
 }
+
+// TestCompactRangeStopsOnCancel checks that a compaction whose context
+// ended returns that error, not a failure of the store, and leaves the
+// store able to write.
+func TestCompactRangeStopsOnCancel(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{})
+	st := s.KV("idx")
+	b := st.NewBatch()
+	for i := range 100 {
+		if err := b.Set(fmt.Appendf(nil, "k/%04d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := st.(kv.Compacter).CompactRange(ctx, []byte("k/"), []byte("k0"))
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("CompactRange with an ended context = %v, want context.Canceled", err)
+	}
+	if IsStoreError(err) {
+		t.Errorf("CompactRange with an ended context = %v, a store error", err)
+	}
+	if s.Broken() != nil {
+		t.Errorf("store broken after a stopped compaction: %v", s.Broken())
+	}
+	if err := st.(kv.Compacter).CompactRange(context.Background(), []byte("k/"), []byte("k0")); err != nil {
+		t.Errorf("CompactRange after a stopped one: %v", err)
+	}
+}
