@@ -347,7 +347,8 @@ type watcher struct {
 	roundReachedKits bool
 	// waitingCopies maps the path of each kit that the last import left
 	// waiting for its copy to finish to the state it had then, so that
-	// the kit is not imported again until it changes.
+	// the kit is not imported again until it changes. A racy kit (see
+	// watch.Candidate.Racy) is not recorded.
 	waitingCopies map[string]waitingCopy
 	// now returns the time, and importKit imports a candidate; tests
 	// replace them.

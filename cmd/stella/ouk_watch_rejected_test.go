@@ -299,3 +299,43 @@ func TestWatchNoteReasonAdvisesDelete(t *testing.T) {
 		t.Errorf("conflict note reason %q advises deleting the note", conflict.Reason)
 	}
 }
+
+// TestWatchRacyCopyImportedAgain checks that a running watch imports a
+// truncated kit file again next round while its last change lies within
+// watch.RacyWindow of its stat, because a write in the same clock tick may
+// have left its fingerprint unchanged. An older file is imported once.
+func TestWatchRacyCopyImportedAgain(t *testing.T) {
+	root := t.TempDir()
+	store := openStoreWithActive(t, filepath.Join(root, "db"), 1)
+	kit := filepath.Join(root, "kit.tar")
+	if err := os.WriteFile(kit, []byte("first half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	w := testWatcher(&logs, false)
+	imports := 0
+	w.importKit = func(context.Context, watch.Candidate, importer.Options) (*importer.Result, error) {
+		imports++
+		return nil, fmt.Errorf("kit tar stream ends without its end-of-archive marker: %w", io.ErrUnexpectedEOF)
+	}
+	modTime := time.Now()
+	c := watch.Candidate{Path: kit, Size: 10, ModTime: modTime, StatTime: modTime.Add(time.Second),
+		Summary: &delta.Summary{Digest: digest.FromString("night-02"), Version: "night-02", Sequence: 2}}
+
+	for round := 1; round <= 2; round++ {
+		if got := w.process(context.Background(), store, importer.Options{Store: store}, c, nil); got != outcomeWaiting {
+			t.Fatalf("round %d: process returned %v, want the kit waiting for its copy", round, got)
+		}
+	}
+	if imports != 2 {
+		t.Errorf("2 rounds of a truncated file changed within RacyWindow imported it %d times, want 2", imports)
+	}
+
+	c.StatTime = modTime.Add(time.Minute)
+	for round := 1; round <= 2; round++ {
+		w.process(context.Background(), store, importer.Options{Store: store}, c, nil)
+	}
+	if imports != 3 {
+		t.Errorf("2 rounds a minute later imported the file %d times in all, want 3", imports)
+	}
+}
