@@ -270,6 +270,27 @@ func activateBlob(t *testing.T, dir string, content string) {
 	}
 }
 
+// dropWithSettledJunk creates the drop folder root/drop with a file
+// junk.tar that is not a kit and whose modification time is an hour ago.
+// A running watch rejects such a file only once it has not changed for
+// --settle, as it may still be being copied.
+func dropWithSettledJunk(t *testing.T, root string) (drop, junk string, settled time.Time) {
+	t.Helper()
+	drop = filepath.Join(root, "drop")
+	if err := os.Mkdir(drop, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	junk = filepath.Join(drop, "junk.tar")
+	if err := os.WriteFile(junk, bytes.Repeat([]byte("x"), 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	settled = time.Now().Add(-time.Hour)
+	if err := os.Chtimes(junk, settled, settled); err != nil {
+		t.Fatal(err)
+	}
+	return drop, junk, settled
+}
+
 // TestWatchIdleRoundKeepsStoreClosed checks that a running watch opens the
 // store for writing only in a round that has work: a new or changed kit,
 // or a change of the active kit.
@@ -277,20 +298,7 @@ func TestWatchIdleRoundKeepsStoreClosed(t *testing.T) {
 	root := t.TempDir()
 	storeDir := filepath.Join(root, "store")
 	dbDir := filepath.Join(storeDir, storeDBDir)
-	drop := filepath.Join(root, "drop")
-	if err := os.Mkdir(drop, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	junk := filepath.Join(drop, "junk.tar")
-	if err := os.WriteFile(junk, bytes.Repeat([]byte("x"), 4096), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// A running watch rejects a file that is not a kit only once it has
-	// not changed for --settle, as it may still be being copied.
-	settled := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(junk, settled, settled); err != nil {
-		t.Fatal(err)
-	}
+	drop, junk, _ := dropWithSettledJunk(t, root)
 	var logs bytes.Buffer
 	w := newWatcher(&globalOptions{store: storeDir}, &watchOptions{interval: time.Second, settle: time.Minute}, drop, &logs)
 	round := func(name string) {
@@ -341,20 +349,9 @@ func TestWatchIdleRoundKeepsStoreClosed(t *testing.T) {
 func TestWatchStoreFailureClearedByRound(t *testing.T) {
 	root := t.TempDir()
 	storeDir := filepath.Join(root, "store")
-	drop := filepath.Join(root, "drop")
-	if err := os.Mkdir(drop, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// A file that is not a kit is rejected without an import, so the
 	// round imports nothing.
-	junk := filepath.Join(drop, "junk.tar")
-	if err := os.WriteFile(junk, bytes.Repeat([]byte("x"), 4096), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	settled := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(junk, settled, settled); err != nil {
-		t.Fatal(err)
-	}
+	drop, junk, settled := dropWithSettledJunk(t, root)
 	var logs bytes.Buffer
 	w := newWatcher(&globalOptions{store: storeDir}, &watchOptions{interval: time.Second, settle: time.Minute}, drop, &logs)
 	now := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)

@@ -266,11 +266,7 @@ func (s *Scanner) forgetMissing(cands []Candidate) {
 	for _, c := range cands {
 		present[c.Path] = true
 	}
-	for path := range s.peeked {
-		if !present[path] {
-			delete(s.peeked, path)
-		}
-	}
+	PruneAbsent(s.peeked, present)
 }
 
 // inspect returns the candidate at path with its fingerprint or, when the
