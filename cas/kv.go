@@ -66,7 +66,7 @@ func (n *namespaceStore) ScanRange(lower, upper []byte, fn func(key, value []byt
 	})
 }
 
-// CompactRange implements kv.Compacter. Pebble stops waiting for the
+// CompactRange implements kv.Compacter. Pebble v2.1.7 stops waiting for the
 // compaction, and cancels its parts that have not started, when ctx ends.
 func (n *namespaceStore) CompactRange(ctx context.Context, lower, upper []byte) error {
 	if err := ctx.Err(); err != nil {
