@@ -449,8 +449,10 @@ func (s *Store) write(fn func() error) (err error) {
 	if err := s.brokenErr(); err != nil {
 		return err
 	}
-	// Every error of a write comes from the database or its volume. The
-	// callers check the data before they write it.
+	// An error of a write is taken to come from the database or its
+	// volume, because the callers check the data before they write it.
+	// The exception is a table that passes the checks of IngestTables and
+	// still fails Pebble's Ingest, which is marked as a store failure too.
 	defer func() { err = s.storeError(err) }()
 	var fatal error
 	defer func() {
@@ -605,8 +607,10 @@ const maxDeletionWait = 10 * time.Second
 // WaitForFileDeletions waits until Pebble has deleted the files that no
 // longer hold live data, so that DiskUsage measures the store without them.
 // Pebble deletes them in the background after a compaction. The wait ends
-// after maxDeletionWait or when ctx is done, and a file that an open
-// iterator still reads stays until the iterator closes.
+// after maxDeletionWait or when ctx is done. It does not wait for a file
+// that an open iterator still reads: Pebble v2.1.7 counts such a file as a
+// zombie, not as obsolete, and deletes it only when the iterator closes,
+// so DiskUsage still counts it.
 func (s *Store) WaitForFileDeletions(ctx context.Context) {
 	deadline := time.Now().Add(maxDeletionWait)
 	for time.Now().Before(deadline) && ctx.Err() == nil {

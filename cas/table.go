@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage"
@@ -209,9 +210,12 @@ func (s *Store) DiscardTable(path string) {
 // IngestTables implements kv.TableIngester. Each table's first and last
 // keys must lie under the namespace and share one of prefixes, and the
 // table may contain no range deletions or range keys, so that it cannot
-// reach keys outside the ranges its caller expects. All tables are
-// ingested in one step, so their keys become visible together.
+// reach keys outside the ranges its caller expects. The key ranges of no
+// two tables may overlap, not even at one key, because Pebble's Ingest
+// rejects such tables. All tables are ingested in one step, so their keys
+// become visible together.
 func (n *namespaceStore) IngestTables(paths []string, prefixes [][]byte) error {
+	bounds := make([]tableRange, 0, len(paths))
 	for _, path := range paths {
 		if err := n.store.syncFile(path); err != nil {
 			return err
@@ -224,6 +228,10 @@ func (n *namespaceStore) IngestTables(paths []string, prefixes [][]byte) error {
 			return fmt.Errorf("table %s contains keys from %q to %q, outside the expected key ranges: %w",
 				path, first, last, errdef.ErrInvalidKit)
 		}
+		bounds = append(bounds, tableRange{path: path, first: first, last: last})
+	}
+	if err := checkNoOverlap(bounds); err != nil {
+		return err
 	}
 	// NOTE: write returns every Ingest error as a *StoreError. The checks
 	// above cover the malformed tables known to fail Ingest, but a table
@@ -233,6 +241,27 @@ func (n *namespaceStore) IngestTables(paths []string, prefixes [][]byte) error {
 			return fmt.Errorf("ingesting tables: %w", n.store.diskFullError(err))
 		}
 		return fmt.Errorf("ingesting tables: %w", err)
+	}
+	return nil
+}
+
+// tableRange is the path of a staged table and its first and last keys.
+type tableRange struct {
+	path        string
+	first, last []byte
+}
+
+// checkNoOverlap returns an invalid kit error when the key ranges of two
+// tables overlap. It sorts tables in place by first key.
+func checkNoOverlap(tables []tableRange) error {
+	slices.SortFunc(tables, func(a, b tableRange) int { return bytes.Compare(a.first, b.first) })
+	for i := 1; i < len(tables); i++ {
+		prev, cur := tables[i-1], tables[i]
+		if bytes.Compare(cur.first, prev.last) <= 0 {
+			return fmt.Errorf("tables %s (keys %q to %q) and %s (keys %q to %q) overlap; "+
+				"the tables of one kit must cover separate key ranges: %w",
+				prev.path, prev.first, prev.last, cur.path, cur.first, cur.last, errdef.ErrInvalidKit)
+		}
 	}
 	return nil
 }

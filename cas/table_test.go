@@ -169,6 +169,76 @@ func TestIngestTablesRejectsSpans(t *testing.T) {
 	}
 }
 
+// stageKeys stages a table of namespace ns with the given keys, in order,
+// and returns its path.
+func stageKeys(t *testing.T, s *Store, ns string, keys ...string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	err := WriteTable(&buf, ns, func(add func(k, v []byte) error) error {
+		for _, k := range keys {
+			if err := add([]byte(k), []byte("v")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := s.StageTable(context.Background(), descOf(buf.Bytes(), ""), bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.DiscardTable(path) })
+	return path
+}
+
+// TestIngestTablesRejectsOverlap checks that tables whose key ranges
+// overlap are rejected as an invalid kit, not as a failure of the store,
+// and that tables which only border each other are ingested in any order.
+func TestIngestTablesRejectsOverlap(t *testing.T) {
+	cases := []struct {
+		name string
+		a, b []string
+	}{
+		{"interleaved", []string{"k/a", "k/c"}, []string{"k/b", "k/d"}},
+		{"nested", []string{"k/a", "k/d"}, []string{"k/b", "k/c"}},
+		{"shared end key", []string{"k/a", "k/b"}, []string{"k/b", "k/c"}},
+		{"same key", []string{"k/a"}, []string{"k/a"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTest(t, t.TempDir(), Options{})
+			paths := []string{stageKeys(t, s, "idx", tc.a...), stageKeys(t, s, "idx", tc.b...)}
+			err := s.KV("idx").(kv.TableIngester).IngestTables(paths, [][]byte{[]byte("k/")})
+			if !errors.Is(err, errdef.ErrInvalidKit) {
+				t.Errorf("IngestTables = %v, want an invalid kit error", err)
+			}
+			if IsStoreError(err) {
+				t.Errorf("IngestTables = %v, a store error for tables of the kit", err)
+			}
+			if s.Broken() != nil {
+				t.Errorf("store broken after the rejected tables: %v", s.Broken())
+			}
+			if _, err := s.KV("idx").Get([]byte("k/a")); !errors.Is(err, errdef.ErrNotFound) {
+				t.Errorf("a rejected table's key is visible: %v", err)
+			}
+		})
+	}
+
+	s := openTest(t, t.TempDir(), Options{})
+	late := stageKeys(t, s, "idx", "k/c", "k/d")
+	early := stageKeys(t, s, "idx", "k/a", "k/b")
+	if err := s.KV("idx").(kv.TableIngester).IngestTables([]string{late, early}, [][]byte{[]byte("k/")}); err != nil {
+		t.Fatalf("IngestTables of bordering tables: %v", err)
+	}
+	for _, k := range []string{"k/a", "k/d"} {
+		if _, err := s.KV("idx").Get([]byte(k)); err != nil {
+			t.Errorf("Get %s after the ingest: %v", k, err)
+		}
+	}
+}
+
 // TestWriteTableBlocks checks that a pre-built table uses zstd blocks of
 // about 16 KiB, which keep kits small, and still reads back in full.
 func TestWriteTableBlocks(t *testing.T) {
@@ -256,5 +326,39 @@ func TestWriteTableBytesStable(t *testing.T) {
 	const want = "sha256:4b3f9de892ca6599991763d4920d53339d8b7896d6f1455fea9501000ad9b913"
 	if got := digest.FromBytes(buf.Bytes()).String(); got != want {
 		t.Errorf("table digest = %s, want %s", got, want)
+	}
+}
+
+// TestCompactRangeStopsOnCancel checks that a compaction whose context
+// ended returns that error, not a failure of the store, and leaves the
+// store able to write.
+func TestCompactRangeStopsOnCancel(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{})
+	st := s.KV("idx")
+	b := st.NewBatch()
+	for i := range 100 {
+		if err := b.Set(fmt.Appendf(nil, "k/%04d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := st.(kv.Compacter).CompactRange(ctx, []byte("k/"), []byte("k0"))
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("CompactRange with an ended context = %v, want context.Canceled", err)
+	}
+	if IsStoreError(err) {
+		t.Errorf("CompactRange with an ended context = %v, a store error", err)
+	}
+	if s.Broken() != nil {
+		t.Errorf("store broken after a stopped compaction: %v", s.Broken())
+	}
+	if err := st.(kv.Compacter).CompactRange(context.Background(), []byte("k/"), []byte("k0")); err != nil {
+		t.Errorf("CompactRange after a stopped one: %v", err)
 	}
 }

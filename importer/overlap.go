@@ -20,6 +20,9 @@ type layerIndexer struct {
 	s      *session
 	ctx    context.Context
 	cancel context.CancelFunc
+	// importCtx is the context of the import. Unlike ctx, stop does not
+	// cancel it, so a signal still stops the compaction in drop.
+	importCtx context.Context
 	// slots contains one token per layer being indexed, so at most one layer
 	// per CPU is indexed at a time.
 	slots chan struct{}
@@ -35,8 +38,9 @@ type layerIndexer struct {
 }
 
 func newLayerIndexer(ctx context.Context, s *session) *layerIndexer {
-	ctx, cancel := context.WithCancel(ctx)
-	return &layerIndexer{s: s, ctx: ctx, cancel: cancel, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	indexCtx, cancel := context.WithCancel(ctx)
+	return &layerIndexer{s: s, ctx: indexCtx, cancel: cancel, importCtx: ctx,
+		slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 }
 
 // start indexes a stored DB layer in the background, unless the layer is
@@ -121,7 +125,7 @@ func (x *layerIndexer) drop() {
 			x.s.opts.Logger.Warn("removing the index of a DB layer of the rejected kit failed", "layer", d, "error", err)
 		}
 	}
-	if _, err := vulndb.CompactDroppedLayers(store); err != nil {
+	if _, err := vulndb.CompactDroppedLayers(x.importCtx, store); err != nil {
 		x.s.opts.Logger.Warn("compacting the removed index of the rejected kit failed, so the next gc retries it",
 			"error", err)
 	}

@@ -15,13 +15,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
-	"stella-ops.org/ouk/oci"
 )
 
 func newDBCommand(g *globalOptions) *cobra.Command {
@@ -91,15 +89,7 @@ func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
 
 // openKitDB opens the vulnerability DB of a kit in the store.
 func openKitDB(ctx context.Context, store *cas.Store, kit cas.KitRecord) (*vulndb.DB, error) {
-	desc, err := stat(ctx, store, kit.Digest, ocispec.MediaTypeImageIndex)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := fetchSmall(ctx, store, desc)
-	if err != nil {
-		return nil, err
-	}
-	idx, _, err := oci.ParseBundleIndex(raw)
+	idx, _, err := readStoredBundle(ctx, store, kit.Digest)
 	if err != nil {
 		return nil, err
 	}

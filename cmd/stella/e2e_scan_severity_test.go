@@ -79,6 +79,9 @@ func severityKitEnv(t *testing.T) *env {
 		"severity":          []map[string]string{{"type": "CVSS_V4", "score": partialV4Vector}},
 		"database_specific": map[string]any{"severity": "HIGH"},
 	})
+	padRecord("PAD-4", map[string]any{
+		"severity": []map[string]string{{"type": "CVSS_V4", "score": partialV4Vector}},
+	})
 	e.importJSON(e.buildKit("kit.tar", "--feed", "nvd="+nvd, "--feed", "osv="+osv))
 	return e
 }
@@ -144,6 +147,14 @@ func TestScanJSONSeverityFields(t *testing.T) {
 		t.Errorf("PAD-3: vector %q, note %q; want the partial vector and the reason it has no score",
 			f.CVSSVector, f.SeverityNote)
 	}
+	if f := pad["PAD-3"]; f.CVSSVersion != "4.0" {
+		t.Errorf("PAD-3: version %q, want 4.0 from the partial vector's prefix", f.CVSSVersion)
+	}
+	if f := pad["PAD-4"]; f.SeverityScore != nil || f.SeverityRating != "" || f.CVSSVersion != "4.0" ||
+		!strings.Contains(f.SeverityNote, "base metric PR is missing") {
+		t.Errorf("PAD-4: score %s, rating %q, version %q, note %q; want no score or rating, 4.0 and the reason",
+			scoreText(f.SeverityScore), f.SeverityRating, f.CVSSVersion, f.SeverityNote)
+	}
 	if f := pad["PAD-2"]; f.SeverityScore != nil || f.SeverityRating != "" || f.CVSSVersion != "" {
 		t.Errorf("PAD-2: score %v, rating %q, version %q; want none for a record without severity",
 			f.SeverityScore, f.SeverityRating, f.CVSSVersion)
@@ -187,7 +198,8 @@ func TestScanTextSeverityColumn(t *testing.T) {
 		t.Fatalf("table header lacks SEVERITY:\n%s", text)
 	}
 	for id, want := range map[string]string{"CVE-2030-0901": "10.0 CRITICAL", "CVE-2030-0902": "1.6 LOW",
-		"CVE-2030-0903": "10.0 CRITICAL", "PAD-1": "6.9 MEDIUM", "PAD-2": "-", "PAD-3": "HIGH"} {
+		"CVE-2030-0903": "10.0 CRITICAL", "PAD-1": "6.9 MEDIUM", "PAD-2": "-", "PAD-3": "HIGH",
+		"PAD-4": "no score (CVSS 4.0)"} {
 		found := false
 		for _, line := range lines {
 			fields := strings.Fields(line)
@@ -222,13 +234,14 @@ func TestScanSortBySeverity(t *testing.T) {
 		}
 		return out
 	}
-	if got, want := strings.Join(ids(), " "), "CVE-2030-0902 CVE-2030-0903 CVE-2030-0901 PAD-1 PAD-2 PAD-3"; got != want {
+	if got, want := strings.Join(ids(), " "), "CVE-2030-0902 CVE-2030-0903 CVE-2030-0901 PAD-1 PAD-2 PAD-3 PAD-4"; got != want {
 		t.Errorf("default order %s, want %s (by package)", got, want)
 	}
 	// CVE-2030-0903 and CVE-2030-0901 both score 10.0, so the package
-	// orders them. PAD-3 has a rating without a score.
+	// orders them. PAD-3 has a rating without a score. PAD-2 and PAD-4 have
+	// no rating, so they come last, by ID.
 	if got, want := strings.Join(ids("--sort", "severity"), " "),
-		"CVE-2030-0903 CVE-2030-0901 PAD-3 PAD-1 CVE-2030-0902 PAD-2"; got != want {
+		"CVE-2030-0903 CVE-2030-0901 PAD-3 PAD-1 CVE-2030-0902 PAD-2 PAD-4"; got != want {
 		t.Errorf("--sort severity order %s, want %s", got, want)
 	}
 	if r := e.run("scan", "--sbom", sbom, "--sort", "score"); r.code != exitUsage || !strings.Contains(r.stderr, "--sort") {

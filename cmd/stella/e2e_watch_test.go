@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"stella-ops.org/ouk/internal/watch"
+	"stella-ops.org/ouk/oci/delta"
 )
 
 // newDrop creates a drop folder holding hard links to the given kits.
@@ -607,5 +608,28 @@ func TestWatchSignalDuringImport(t *testing.T) {
 	}
 	if got := e.activeDigest(); got != "" {
 		t.Errorf("active kit %s after an interrupted import, want none", got)
+	}
+}
+
+// TestWatchBaseMissingNamesFullKit checks that the note of a delta that
+// the watch rejects for its missing base names the full kit file beside
+// the delta, as `stella ouk import` of the file does.
+func TestWatchBaseMissingNamesFullKit(t *testing.T) {
+	e := newEnv(t)
+	series := e.buildSeries(3)
+	e.importJSON(series[0].full)
+	drop := e.newDrop("drop", series[2].delta)
+	deltaPath := filepath.Join(drop, filepath.Base(series[2].delta))
+
+	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != exitRejected {
+		t.Fatalf("watch --once: exit %d, want %d for the delta without its base\n%s", r.code, exitRejected, r.stderr)
+	}
+	note, ok := watch.ReadNote(deltaPath)
+	if !ok {
+		t.Fatalf("the delta without its base has no note:\n%s", r.stderr)
+	}
+	if want := "as " + delta.FullKitName(deltaPath); !strings.Contains(note.Reason, want) {
+		t.Errorf("note reason does not name the full kit %q:\n%s", want, note.Reason)
 	}
 }

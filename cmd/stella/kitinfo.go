@@ -50,17 +50,22 @@ type imageInfo struct {
 	Platforms []string `json:"platforms"`
 }
 
-// describeKit reads the bundle index d and its children from the store.
-func describeKit(ctx context.Context, store *cas.Store, d digest.Digest) (*kitInfo, error) {
+// readStoredBundle reads and decodes the bundle index d from store.
+func readStoredBundle(ctx context.Context, store *cas.Store, d digest.Digest) (ocispec.Index, oci.Meta, error) {
 	desc, err := stat(ctx, store, d, ocispec.MediaTypeImageIndex)
 	if err != nil {
-		return nil, err
+		return ocispec.Index{}, oci.Meta{}, err
 	}
 	raw, err := fetchSmall(ctx, store, desc)
 	if err != nil {
-		return nil, fmt.Errorf("reading bundle index %s: %w", d, err)
+		return ocispec.Index{}, oci.Meta{}, fmt.Errorf("reading bundle index %s: %w", d, err)
 	}
-	idx, meta, err := oci.ParseBundleIndex(raw)
+	return oci.ParseBundleIndex(raw)
+}
+
+// describeKit reads the bundle index d and its children from the store.
+func describeKit(ctx context.Context, store *cas.Store, d digest.Digest) (*kitInfo, error) {
+	idx, meta, err := readStoredBundle(ctx, store, d)
 	if err != nil {
 		return nil, err
 	}

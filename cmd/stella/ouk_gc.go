@@ -89,9 +89,12 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			}
 			if !dryRun {
 				// Compacting the dropped ranges frees their space now. A
-				// failure loses nothing, because the ranges stay marked and
-				// the next gc compacts them.
-				if _, err := vulndb.CompactDroppedLayers(index); err != nil {
+				// failure or a signal loses nothing, because the ranges stay
+				// marked and the next gc compacts them.
+				if _, err := vulndb.CompactDroppedLayers(ctx, index); err != nil {
+					if ctx.Err() != nil {
+						return fmt.Errorf("collecting garbage: %w", err)
+					}
 					log.Warn("compacting the lookup index of removed DB layers failed, so the next gc retries it",
 						"error", err)
 				}

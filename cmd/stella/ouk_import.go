@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/registry"
 
@@ -20,7 +19,6 @@ import (
 	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/mirror"
-	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/layout"
 )
 
@@ -185,26 +183,12 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 // bundle. Import still accepts such a kit, since scans do not use the
 // references.
 func warnStoredImageRefs(ctx context.Context, log *slog.Logger, store *cas.Store, bundle digest.Digest) {
-	idx, err := readStoredBundle(ctx, store, bundle)
+	idx, _, err := readStoredBundle(ctx, store, bundle)
 	if err != nil {
 		log.Warn("failed to check the image references of the imported kit", "digest", bundle, "error", err)
 		return
 	}
 	warnInvalidImageRefs(log, idx.Manifests)
-}
-
-// readStoredBundle reads and decodes the bundle index d from store.
-func readStoredBundle(ctx context.Context, store *cas.Store, d digest.Digest) (ocispec.Index, error) {
-	desc, err := stat(ctx, store, d, ocispec.MediaTypeImageIndex)
-	if err != nil {
-		return ocispec.Index{}, err
-	}
-	raw, err := fetchSmall(ctx, store, desc)
-	if err != nil {
-		return ocispec.Index{}, fmt.Errorf("reading bundle index %s: %w", d, err)
-	}
-	idx, _, err := oci.ParseBundleIndex(raw)
-	return idx, err
 }
 
 // importFile streams a kit file, with a progress bar written to lines

@@ -336,7 +336,8 @@ type watcher struct {
 	importFailures map[string]*failureRepeats
 	// storeFailures counts the rounds that an error of the store itself
 	// ended. It has one count, because such an error ends the round at its
-	// first kit.
+	// first kit. An import, or a round that processes every kit without
+	// such an error, clears it.
 	storeFailures failureRepeats
 	// handled maps the path of each candidate that an earlier round
 	// finished with to the state it had then, so that a round in which
@@ -346,7 +347,8 @@ type watcher struct {
 	roundReachedKits bool
 	// waitingCopies maps the path of each kit that the last import left
 	// waiting for its copy to finish to the state it had then, so that
-	// the kit is not imported again until it changes.
+	// the kit is not imported again until it changes. A racy kit (see
+	// watch.Candidate.Racy) is not recorded.
 	waitingCopies map[string]waitingCopy
 	// now returns the time, and importKit imports a candidate; tests
 	// replace them.
@@ -502,6 +504,10 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 			return res, nil
 		}
 	}
+	// The round read the active kit and processed every kit without a
+	// failure of the store, so the store works again, even when no kit
+	// was imported. The next store failure is a new one and is logged.
+	w.storeFailures.succeeded(w.log, "round finished without a store failure after rounds in which the store failed")
 	return res, nil
 }
 
@@ -760,10 +766,13 @@ func activeKit(ctx context.Context, store *cas.Store) (cas.KitRecord, bool, erro
 	return rec, true, nil
 }
 
+// importPath imports the kit file or layout folder of c. For a file, the
+// rejection of a delta whose base is missing names the full kit beside it.
 func importPath(ctx context.Context, c watch.Candidate, opts importer.Options) (*importer.Result, error) {
 	if c.IsDir {
 		return importer.ImportDir(ctx, c.Path, opts)
 	}
+	opts.SourcePath = c.Path
 	f, err := layout.OpenRegular(c.Path)
 	if err != nil {
 		return nil, fmt.Errorf("opening kit: %w", err)

@@ -86,14 +86,7 @@ func (w *watcher) forgetRemovedHandled(listing watch.Listing) bool {
 	for _, c := range listing.Candidates {
 		present[c.Path] = true
 	}
-	removed := false
-	for path := range w.handled {
-		if !present[path] {
-			delete(w.handled, path)
-			removed = true
-		}
-	}
-	return removed
+	return watch.PruneAbsent(w.handled, present)
 }
 
 // readActiveDigest returns the digest of the active kit, or "" when there

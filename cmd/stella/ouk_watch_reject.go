@@ -50,7 +50,14 @@ func (w *watcher) incomplete(ctx context.Context, c watch.Candidate, s *delta.Su
 		}
 		w.logOnce(ctx, c, slog.LevelInfo, msg,
 			append(kitAttrs(c.Path, summaryVersion(s), summaryDigest(s)), "error", err)...)
-		w.waitingCopies[c.Path] = waitingCopy{fingerprint: c.Fingerprint(), active: active, err: err}
+		if c.Racy() {
+			// A write in the same clock tick as the stat may have
+			// completed the copy unseen, so the next round imports the
+			// kit again even when its fingerprint stays the same.
+			delete(w.waitingCopies, c.Path)
+		} else {
+			w.waitingCopies[c.Path] = waitingCopy{fingerprint: c.Fingerprint(), active: active, err: err}
+		}
 		return outcomeWaiting
 	}
 	delete(w.waitingCopies, c.Path)

@@ -173,25 +173,34 @@ func TestWatchDamagedFileWithinSettle(t *testing.T) {
 	}
 }
 
+// truncatedImportWatcher returns a running watcher that logs into logs,
+// a store with an active kit, and the path of a kit file. Each import by
+// the watcher fails as for a truncated file and counts itself in imports.
+func truncatedImportWatcher(t *testing.T, logs *bytes.Buffer) (w *watcher, store *cas.Store, kit string, imports *int) {
+	t.Helper()
+	root := t.TempDir()
+	store = openStoreWithActive(t, filepath.Join(root, "db"), 1)
+	kit = filepath.Join(root, "kit.tar")
+	if err := os.WriteFile(kit, []byte("first half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w = testWatcher(logs, false)
+	imports = new(int)
+	w.importKit = func(context.Context, watch.Candidate, importer.Options) (*importer.Result, error) {
+		*imports++
+		w.log.Info("import interrupted; stored blobs kept for the next attempt", "blobs", 0)
+		return nil, fmt.Errorf("kit tar stream ends without its end-of-archive marker: %w", io.ErrUnexpectedEOF)
+	}
+	return w, store, kit, imports
+}
+
 // TestWatchUnchangedCopyImportedOnce checks that a running watch does not
 // import a truncated kit file again while it stays unchanged, so the
 // importer's lines are not repeated every round, and that it logs the
 // wait once. A change of the file makes the next round import it again.
 func TestWatchUnchangedCopyImportedOnce(t *testing.T) {
-	root := t.TempDir()
-	store := openStoreWithActive(t, filepath.Join(root, "db"), 1)
-	kit := filepath.Join(root, "kit.tar")
-	if err := os.WriteFile(kit, []byte("first half"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	var logs bytes.Buffer
-	w := testWatcher(&logs, false)
-	imports := 0
-	w.importKit = func(context.Context, watch.Candidate, importer.Options) (*importer.Result, error) {
-		imports++
-		w.log.Info("import interrupted; stored blobs kept for the next attempt", "blobs", 0)
-		return nil, fmt.Errorf("kit tar stream ends without its end-of-archive marker: %w", io.ErrUnexpectedEOF)
-	}
+	w, store, kit, imports := truncatedImportWatcher(t, &logs)
 	c := watch.Candidate{Path: kit, Size: 10, ModTime: time.Now(),
 		Summary: &delta.Summary{Digest: digest.FromString("night-02"), Version: "night-02", Sequence: 2}}
 
@@ -200,8 +209,8 @@ func TestWatchUnchangedCopyImportedOnce(t *testing.T) {
 			t.Fatalf("round %d: process returned %v, want the kit waiting for its copy", round, got)
 		}
 	}
-	if imports != 1 {
-		t.Errorf("3 rounds of an unchanged truncated file imported it %d times, want 1", imports)
+	if *imports != 1 {
+		t.Errorf("3 rounds of an unchanged truncated file imported it %d times, want 1", *imports)
 	}
 	if n := strings.Count(logs.String(), "import interrupted"); n != 1 {
 		t.Errorf("importer line logged %d times, want 1:\n%s", n, logs.String())
@@ -212,8 +221,8 @@ func TestWatchUnchangedCopyImportedOnce(t *testing.T) {
 
 	c.Size = 20
 	w.process(context.Background(), store, importer.Options{Store: store}, c, nil)
-	if imports != 2 {
-		t.Errorf("a round after the file grew imported it %d times in all, want 2", imports)
+	if *imports != 2 {
+		t.Errorf("a round after the file grew imported it %d times in all, want 2", *imports)
 	}
 }
 
@@ -297,5 +306,34 @@ func TestWatchNoteReasonAdvisesDelete(t *testing.T) {
 	}
 	if strings.Contains(conflict.Reason, "delete this note") {
 		t.Errorf("conflict note reason %q advises deleting the note", conflict.Reason)
+	}
+}
+
+// TestWatchRacyCopyImportedAgain checks that a running watch imports a
+// truncated kit file again next round while its last change lies within
+// watch.RacyWindow of its stat, because a write in the same clock tick may
+// have left its fingerprint unchanged. An older file is imported once.
+func TestWatchRacyCopyImportedAgain(t *testing.T) {
+	var logs bytes.Buffer
+	w, store, kit, imports := truncatedImportWatcher(t, &logs)
+	modTime := time.Now()
+	c := watch.Candidate{Path: kit, Size: 10, ModTime: modTime, StatTime: modTime.Add(time.Second),
+		Summary: &delta.Summary{Digest: digest.FromString("night-02"), Version: "night-02", Sequence: 2}}
+
+	for round := 1; round <= 2; round++ {
+		if got := w.process(context.Background(), store, importer.Options{Store: store}, c, nil); got != outcomeWaiting {
+			t.Fatalf("round %d: process returned %v, want the kit waiting for its copy", round, got)
+		}
+	}
+	if *imports != 2 {
+		t.Errorf("2 rounds of a truncated file changed within RacyWindow imported it %d times, want 2", *imports)
+	}
+
+	c.StatTime = modTime.Add(time.Minute)
+	for round := 1; round <= 2; round++ {
+		w.process(context.Background(), store, importer.Options{Store: store}, c, nil)
+	}
+	if *imports != 3 {
+		t.Errorf("2 rounds a minute later imported the file %d times in all, want 3", *imports)
 	}
 }

@@ -53,26 +53,10 @@ func (w *watcher) forgetMissing(l watch.Listing) {
 	for _, n := range l.OrphanNotes {
 		present[n] = true
 	}
-	for path := range w.logged {
-		if !present[path] {
-			delete(w.logged, path)
-		}
-	}
-	for path := range w.unwrittenNotes {
-		if !present[path] {
-			delete(w.unwrittenNotes, path)
-		}
-	}
-	for path := range w.importFailures {
-		if !present[path] {
-			delete(w.importFailures, path)
-		}
-	}
-	for path := range w.waitingCopies {
-		if !present[path] {
-			delete(w.waitingCopies, path)
-		}
-	}
+	watch.PruneAbsent(w.logged, present)
+	watch.PruneAbsent(w.unwrittenNotes, present)
+	watch.PruneAbsent(w.importFailures, present)
+	watch.PruneAbsent(w.waitingCopies, present)
 }
 
 // logSkipped logs, once while the reason stays the same, each drop folder

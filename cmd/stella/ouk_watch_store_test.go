@@ -270,6 +270,27 @@ func activateBlob(t *testing.T, dir string, content string) {
 	}
 }
 
+// dropWithSettledJunk creates the drop folder root/drop with a file
+// junk.tar that is not a kit and whose modification time is an hour ago.
+// A running watch rejects such a file only once it has not changed for
+// --settle, as it may still be being copied.
+func dropWithSettledJunk(t *testing.T, root string) (drop, junk string, settled time.Time) {
+	t.Helper()
+	drop = filepath.Join(root, "drop")
+	if err := os.Mkdir(drop, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	junk = filepath.Join(drop, "junk.tar")
+	if err := os.WriteFile(junk, bytes.Repeat([]byte("x"), 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	settled = time.Now().Add(-time.Hour)
+	if err := os.Chtimes(junk, settled, settled); err != nil {
+		t.Fatal(err)
+	}
+	return drop, junk, settled
+}
+
 // TestWatchIdleRoundKeepsStoreClosed checks that a running watch opens the
 // store for writing only in a round that has work: a new or changed kit,
 // or a change of the active kit.
@@ -277,20 +298,7 @@ func TestWatchIdleRoundKeepsStoreClosed(t *testing.T) {
 	root := t.TempDir()
 	storeDir := filepath.Join(root, "store")
 	dbDir := filepath.Join(storeDir, storeDBDir)
-	drop := filepath.Join(root, "drop")
-	if err := os.Mkdir(drop, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	junk := filepath.Join(drop, "junk.tar")
-	if err := os.WriteFile(junk, bytes.Repeat([]byte("x"), 4096), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// A running watch rejects a file that is not a kit only once it has
-	// not changed for --settle, as it may still be being copied.
-	settled := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(junk, settled, settled); err != nil {
-		t.Fatal(err)
-	}
+	drop, junk, _ := dropWithSettledJunk(t, root)
 	var logs bytes.Buffer
 	w := newWatcher(&globalOptions{store: storeDir}, &watchOptions{interval: time.Second, settle: time.Minute}, drop, &logs)
 	round := func(name string) {
@@ -332,5 +340,48 @@ func TestWatchIdleRoundKeepsStoreClosed(t *testing.T) {
 	}
 	if note, ok := watch.ReadNote(junk); !ok || !note.ModTime.Equal(later) {
 		t.Errorf("junk.tar was not rejected again after it changed")
+	}
+}
+
+// TestWatchStoreFailureClearedByRound checks that a round that processes
+// every kit without a store failure ends the count of store failures, even
+// when it imports nothing, so that the next store failure is logged again.
+func TestWatchStoreFailureClearedByRound(t *testing.T) {
+	root := t.TempDir()
+	storeDir := filepath.Join(root, "store")
+	// A file that is not a kit is rejected without an import, so the
+	// round imports nothing.
+	drop, junk, settled := dropWithSettledJunk(t, root)
+	var logs bytes.Buffer
+	w := newWatcher(&globalOptions{store: storeDir}, &watchOptions{interval: time.Second, settle: time.Minute}, drop, &logs)
+	now := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	w.now = func() time.Time { return now }
+	c := watch.Candidate{Path: junk, Size: 4096, ModTime: settled}
+	storeErr := &cas.StoreError{Dir: storeDir, Err: errors.New("write: input/output error")}
+	const failedLine = "the store failed, not the kit"
+
+	w.storeFailed(c, kitAttrs(c.Path, "", ""), storeErr)
+	if n := strings.Count(logs.String(), failedLine); n != 1 {
+		t.Fatalf("first store failure logged %d times, want 1:\n%s", n, logs.String())
+	}
+
+	now = now.Add(5 * time.Minute)
+	if _, err := w.round(context.Background()); err != nil {
+		t.Fatalf("round: %v\n%s", err, logs.String())
+	}
+	if _, ok := watch.ReadNote(junk); !ok {
+		t.Fatalf("round did not reach junk.tar:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "round finished without a store failure") {
+		t.Errorf("round without a store failure did not log that the failure ended:\n%s", logs.String())
+	}
+
+	now = now.Add(10 * time.Minute)
+	w.storeFailed(c, kitAttrs(c.Path, "", ""), storeErr)
+	if n := strings.Count(logs.String(), failedLine); n != 2 {
+		t.Errorf("store failure after a round without one logged %d times in all, want 2:\n%s", n, logs.String())
+	}
+	if strings.Contains(logs.String(), "failedRounds=2") {
+		t.Errorf("new store failure counted with the earlier one:\n%s", logs.String())
 	}
 }

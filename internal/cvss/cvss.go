@@ -154,6 +154,22 @@ func Parse(s string) (Vector, error) {
 	return v, nil
 }
 
+// PrefixVersion returns the supported CVSS version that vector s names in
+// a "CVSS:x.y/" prefix followed by metrics, or "" when s has no such
+// prefix. Unlike Parse, it does not check the metrics, so it also names
+// the version of a vector that Parse rejects, such as a CVSS v4.0 vector
+// without all eleven base metrics. A v2.0 vector without a prefix gives "".
+func PrefixVersion(s string) string {
+	if !strings.HasPrefix(s, "CVSS:") {
+		return ""
+	}
+	version, _, _, err := splitPrefix(s)
+	if err != nil {
+		return ""
+	}
+	return version
+}
+
 // splitPrefix returns the version of vector s, its metrics after the
 // prefix, and the metric specification of that version.
 func splitPrefix(s string) (version, body string, spec metricSpec, err error) {

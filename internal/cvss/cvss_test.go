@@ -282,3 +282,23 @@ func TestBaseScoreMatchesNVDRecords(t *testing.T) {
 	}
 	t.Logf("compared %d NVD metrics, %d of them CVSS v4.0", len(metrics), v40)
 }
+
+// TestPrefixVersion checks that the version of a "CVSS:x.y/" prefix is
+// returned even when Parse rejects the metrics after it.
+func TestPrefixVersion(t *testing.T) {
+	for vector, want := range map[string]string{
+		"CVSS:4.0/AV:N/AC:L/AT:N":                      V40,
+		"CVSS:3.1/AV:N":                                V31,
+		"CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H": V30,
+		"CVSS:2.0/AV:N":                                V2,
+		"CVSS:3.2/AV:N":                                "",
+		"CVSS:4.0/":                                    "",
+		"CVSS:4.0":                                     "",
+		"AV:N/AC:L/Au:N/C:P/I:P/A:P":                   "",
+		"":                                             "",
+	} {
+		if got := PrefixVersion(vector); got != want {
+			t.Errorf("PrefixVersion(%q) = %q, want %q", vector, got, want)
+		}
+	}
+}

@@ -3,7 +3,10 @@
 // production and on an in-memory map in unit tests.
 package kv
 
-import "bytes"
+import (
+	"bytes"
+	"context"
+)
 
 // Store is an ordered key-value store with atomic batches.
 type Store interface {
@@ -69,8 +72,8 @@ func ScanRange(s Store, lower, upper []byte, fn func(key, value []byte) error) e
 type Compacter interface {
 	// CompactRange compacts the keys from lower (inclusive) to upper
 	// (exclusive), which drops the deleted keys there from the store's
-	// files.
-	CompactRange(lower, upper []byte) error
+	// files. It returns ctx's error when ctx ends first.
+	CompactRange(ctx context.Context, lower, upper []byte) error
 }
 
 // Batch collects writes that Commit applies atomically.

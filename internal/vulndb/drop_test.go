@@ -3,6 +3,7 @@ package vulndb
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -71,7 +72,7 @@ func TestCompactDroppedLayersFreesSpace(t *testing.T) {
 		t.Errorf("DropLayer left no dropped mark: %v", err)
 	}
 
-	n, err := CompactDroppedLayers(st)
+	n, err := CompactDroppedLayers(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestCompactDroppedLayersFreesSpace(t *testing.T) {
 	if after := diskUsage(t, s); after > indexed/4 {
 		t.Errorf("store has %d bytes after dropping and compacting its only layer, %d with the layer indexed", after, indexed)
 	}
-	if n, err := CompactDroppedLayers(st); err != nil || n != 0 {
+	if n, err := CompactDroppedLayers(context.Background(), st); err != nil || n != 0 {
 		t.Errorf("second CompactDroppedLayers = %d, %v; want 0, nil", n, err)
 	}
 }
@@ -105,7 +106,7 @@ func TestCompactDroppedLayersKeepsIndexedAgain(t *testing.T) {
 	if got := countKeys(t, st); got != want+1 {
 		t.Errorf("%d keys after indexing a dropped layer again, want %d", got, want+1)
 	}
-	if _, err := CompactDroppedLayers(st); err != nil {
+	if _, err := CompactDroppedLayers(context.Background(), st); err != nil {
 		t.Fatal(err)
 	}
 	if got := countKeys(t, st); got != want {
@@ -113,5 +114,37 @@ func TestCompactDroppedLayersKeepsIndexedAgain(t *testing.T) {
 	}
 	if ok, err := IsIndexed(st, l.Descriptor.Digest); err != nil || !ok {
 		t.Errorf("IsIndexed = %v, %v after compacting a layer indexed again; want true", ok, err)
+	}
+}
+
+// TestCompactDroppedLayersStopsOnCancel checks that a compaction whose
+// context ends, as on Ctrl-C, keeps the dropped mark, so that the next
+// call compacts the layer.
+func TestCompactDroppedLayersStopsOnCancel(t *testing.T) {
+	_, st, l := indexedPebbleStore(t, 200)
+	layer := l.Descriptor.Digest
+	if err := DropLayer(st, layer); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	n, err := CompactDroppedLayers(ctx, st)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("CompactDroppedLayers with an ended context = %v, want context.Canceled", err)
+	}
+	if n != 0 {
+		t.Errorf("CompactDroppedLayers with an ended context compacted %d layers, want 0", n)
+	}
+	if _, err := st.Get(droppedKey(layer)); err != nil {
+		t.Errorf("stopped compaction removed the dropped mark: %v", err)
+	}
+
+	n, err = CompactDroppedLayers(context.Background(), st)
+	if err != nil || n != 1 {
+		t.Errorf("CompactDroppedLayers after a stopped one = %d, %v; want 1, nil", n, err)
+	}
+	if got := countKeys(t, st); got != 0 {
+		t.Errorf("%d keys after the compaction finished, want none", got)
 	}
 }

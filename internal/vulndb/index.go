@@ -601,10 +601,11 @@ func dropLayerRanges(b kv.Batch, rd kv.RangeDeleter, layer digest.Digest) error 
 // of the deleted keys is freed now. Pebble otherwise frees it only when a
 // compaction reaches those ranges, which the small writes of later imports
 // seldom cause. A mark that a run cut short left is compacted by the next
-// run. The ranges may hold the keys of the layer indexed again since, which
-// the compaction keeps. It returns the number of layers compacted, and does
-// nothing on a store that is not a kv.Compacter.
-func CompactDroppedLayers(store kv.Store) (int, error) {
+// run, as is the mark of a layer whose compaction ctx ended. The ranges may
+// hold the keys of the layer indexed again since, which the compaction
+// keeps. It returns the number of layers compacted, and does nothing on a
+// store that is not a kv.Compacter.
+func CompactDroppedLayers(ctx context.Context, store kv.Store) (int, error) {
 	c, ok := store.(kv.Compacter)
 	if !ok {
 		return 0, nil
@@ -625,7 +626,7 @@ func CompactDroppedLayers(store kv.Store) (int, error) {
 	}
 	for i, layer := range layers {
 		for _, p := range append(layerPrefixes(layer), layerKey(layer)) {
-			if err := c.CompactRange(p, keyRangeEnd(p)); err != nil {
+			if err := c.CompactRange(ctx, p, keyRangeEnd(p)); err != nil {
 				return i, fmt.Errorf("compacting the index of dropped layer %s: %w", layer, err)
 			}
 		}

@@ -104,11 +104,14 @@ func (r *Record) SeverityRating() SeverityRating {
 }
 
 // ScoreVector computes the base score and rating of one CVSS vector. A
-// vector that cannot be scored gives no Score, and the reason in Note.
+// vector that cannot be scored gives no Score, and the reason in Note. Its
+// CVSSVersion is still set when the vector's "CVSS:x.y/" prefix names a
+// supported version, as for a partial CVSS v4.0 vector.
 func ScoreVector(vector string) SeverityRating {
 	out := SeverityRating{Vector: vector}
 	v, err := cvss.Parse(vector)
 	if err != nil {
+		out.CVSSVersion = cvss.PrefixVersion(vector)
 		out.Note = err.Error()
 		return out
 	}

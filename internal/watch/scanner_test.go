@@ -15,10 +15,12 @@ import (
 )
 
 // countingScanner returns a Scanner of dir whose peeks count their calls
-// by path and return the result of peek.
+// by path and return the result of peek. Its clock runs an hour ahead, so
+// that the files a test has just written are not racy.
 func countingScanner(dir string, peek func(path string) (*delta.Summary, error)) (*Scanner, map[string]int) {
 	calls := map[string]int{}
 	s := NewScanner(dir)
+	s.now = func() time.Time { return time.Now().Add(time.Hour) }
 	s.peek = func(_ context.Context, path string) (*delta.Summary, error) {
 		calls[path]++
 		return peek(path)
@@ -84,6 +86,44 @@ func TestScannerCachesPeekError(t *testing.T) {
 	}
 	if calls[image] != 1 {
 		t.Errorf("2 scans of an unchanged file that is not a kit peeked it %d times, want 1", calls[image])
+	}
+}
+
+// TestScannerRereadsRacyPeekError checks that a failed peek of a kit
+// changed within RacyWindow of its stat is not kept, because a write in
+// the same clock tick may have left its fingerprint unchanged. Once the
+// kit is older, the failure is kept.
+func TestScannerRereadsRacyPeekError(t *testing.T) {
+	dir := t.TempDir()
+	kit := filepath.Join(dir, "kit.tar")
+	writeKitFile(t, kit, "half a kit")
+	cut := errors.New("kit.tar ends before its bundle index")
+	s, calls := countingScanner(dir, func(string) (*delta.Summary, error) { return nil, cut })
+	info, err := os.Stat(kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statTime := info.ModTime().Add(time.Second)
+	s.now = func() time.Time { return statTime }
+
+	for range 2 {
+		l := scanWith(t, s)
+		if len(l.Candidates) != 1 || !l.Candidates[0].Racy() {
+			t.Fatalf("candidates %+v, want kit.tar as racy", l.Candidates)
+		}
+	}
+	if calls[kit] != 2 {
+		t.Errorf("2 scans of a kit changed within RacyWindow peeked it %d times, want 2", calls[kit])
+	}
+
+	statTime = statTime.Add(time.Hour)
+	for range 2 {
+		if l := scanWith(t, s); len(l.Candidates) != 1 || l.Candidates[0].Racy() {
+			t.Fatalf("candidates %+v, want kit.tar as not racy an hour later", l.Candidates)
+		}
+	}
+	if calls[kit] != 3 {
+		t.Errorf("2 scans an hour later peeked the kit %d times in all, want 3", calls[kit])
 	}
 }
 

@@ -54,6 +54,10 @@ type Candidate struct {
 	Files      int
 	Inode      uint64
 	ChangeTime time.Time
+	// StatTime is the time at which Scan took the fingerprint, or zero
+	// for a candidate that Scan did not list. Racy compares it with the
+	// fingerprint's times.
+	StatTime time.Time
 	// Summary is nil when PeekErr is set, or when NotPeeked is.
 	Summary *delta.Summary
 	// PeekErr is the error that kept the kit's sequence from being read.
@@ -67,6 +71,27 @@ type Candidate struct {
 // Fingerprint returns the fingerprint of c.
 func (c Candidate) Fingerprint() Fingerprint {
 	return Fingerprint{Size: c.Size, ModTime: c.ModTime, Files: c.Files, Inode: c.Inode, ChangeTime: c.ChangeTime}
+}
+
+// RacyWindow is how close to StatTime a kit's modification or change time
+// must be for Racy to report that the fingerprint may miss a write. Linux
+// takes those times from a clock that advances in ticks of 1 to 10 ms on
+// kernels without fine-grained timestamps, and FAT stores modification
+// times in steps of 2 s. So a write that lands after a read, but within
+// the same step as the stat, leaves the fingerprint unchanged.
+const RacyWindow = 2 * time.Second
+
+// Racy reports whether c's fingerprint may miss a write, because its
+// modification or change time lies less than RacyWindow before StatTime,
+// or after it. A failed read of such a kit must not be kept as the
+// result of its fingerprint, so the next round reads it again. It
+// reports false when StatTime is zero.
+func (c Candidate) Racy() bool {
+	if c.StatTime.IsZero() {
+		return false
+	}
+	limit := c.StatTime.Add(-RacyWindow)
+	return c.ModTime.After(limit) || c.ChangeTime.After(limit)
 }
 
 // Fingerprint is the part of a kit file's or layout folder's state that
@@ -115,8 +140,10 @@ type Listing struct {
 type Scanner struct {
 	dir    string
 	peeked map[string]peekResult
-	// peek reads a kit's summary; tests replace it.
+	// peek reads a kit's summary, and now returns the time; tests replace
+	// them.
 	peek func(ctx context.Context, path string) (*delta.Summary, error)
+	now  func() time.Time
 }
 
 // peekResult is the result of one peek, with the fingerprint of the
@@ -129,7 +156,7 @@ type peekResult struct {
 
 // NewScanner returns a Scanner of dir.
 func NewScanner(dir string) *Scanner {
-	return &Scanner{dir: dir, peeked: map[string]peekResult{}, peek: delta.Peek}
+	return &Scanner{dir: dir, peeked: map[string]peekResult{}, peek: delta.Peek, now: time.Now}
 }
 
 // Scan lists the kits in dir once, as Scanner.Scan does.
@@ -180,6 +207,7 @@ func (s *Scanner) Scan(ctx context.Context) (Listing, error) {
 			l.Skipped = append(l.Skipped, skip)
 			continue
 		}
+		c.StatTime = s.now()
 		s.peekCandidate(ctx, &c)
 		l.Candidates = append(l.Candidates, c)
 	}
@@ -190,7 +218,9 @@ func (s *Scanner) Scan(ctx context.Context) (Listing, error) {
 
 // peekCandidate sets the summary or peek error of c, from the cache when
 // c has not changed since an earlier peek. It leaves c unread when a
-// current rejection note keeps it rejected.
+// current rejection note keeps it rejected. A failed peek of a racy
+// candidate is not cached, because the write that completes the kit may
+// have left its fingerprint unchanged.
 func (s *Scanner) peekCandidate(ctx context.Context, c *Candidate) {
 	if keptRejected(*c) {
 		c.NotPeeked = true
@@ -201,7 +231,7 @@ func (s *Scanner) peekCandidate(ctx context.Context, c *Candidate) {
 		return
 	}
 	c.Summary, c.PeekErr = s.peek(ctx, c.Path)
-	if !retryablePeekError(c.PeekErr) {
+	if !retryablePeekError(c.PeekErr) && (c.PeekErr == nil || !c.Racy()) {
 		s.peeked[c.Path] = peekResult{fingerprint: c.Fingerprint(), summary: c.Summary, err: c.PeekErr}
 	} else {
 		delete(s.peeked, c.Path)
@@ -236,11 +266,7 @@ func (s *Scanner) forgetMissing(cands []Candidate) {
 	for _, c := range cands {
 		present[c.Path] = true
 	}
-	for path := range s.peeked {
-		if !present[path] {
-			delete(s.peeked, path)
-		}
-	}
+	PruneAbsent(s.peeked, present)
 }
 
 // inspect returns the candidate at path with its fingerprint or, when the
