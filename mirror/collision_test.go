@@ -1,8 +1,11 @@
 package mirror
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -101,4 +104,86 @@ func TestTargetCollisionOnePartReference(t *testing.T) {
 	if err := CheckTargetCollisions(other); err != nil {
 		t.Errorf("CheckTargetCollisions with scanner and library/scanner: %v, want nil", err)
 	}
+}
+
+// Docker reads a reference without a tag or digest with the tag latest, so
+// scanner and scanner:latest name one image for Docker tools.
+func TestTargetCollisionUntaggedReference(t *testing.T) {
+	for _, tc := range []struct{ first, second, untagged string }{
+		{"scanner", "scanner:latest", "scanner"},
+		{"docker.io/library/scanner:latest", "scanner", "scanner"},
+		{"example.test/stella-ops/scanner", "stella-ops/scanner:latest", "example.test/stella-ops/scanner"},
+		{"scanner", "docker.io/library/scanner", "scanner"},
+	} {
+		err := CheckTargetCollisions([]ocispec.Descriptor{imageChild(tc.first, 'a'), imageChild(tc.second, 'b')})
+		var collision *TargetCollisionError
+		if !errors.As(err, &collision) {
+			t.Errorf("CheckTargetCollisions(%q, %q) = %v, want a collision", tc.first, tc.second, err)
+			continue
+		}
+		if collision.Untagged != tc.untagged {
+			t.Errorf("CheckTargetCollisions(%q, %q) untagged %q, want %q", tc.first, tc.second, collision.Untagged, tc.untagged)
+		}
+		if !strings.HasSuffix(collision.Target, ":latest") {
+			t.Errorf("CheckTargetCollisions(%q, %q) target %q, want a :latest target", tc.first, tc.second, collision.Target)
+		}
+	}
+	// A digest reference without a tag names no tag for Docker either.
+	byDigest := "scanner@sha256:" + strings.Repeat("a", 64)
+	if err := CheckTargetCollisions([]ocispec.Descriptor{imageChild(byDigest, 'a'), imageChild("scanner:latest", 'b')}); err != nil {
+		t.Errorf("CheckTargetCollisions with a digest reference: %v, want nil", err)
+	}
+}
+
+// A tagged pair after an untagged reference still collides at the mirror
+// target, which mirror must reject.
+func TestTargetCollisionTaggedAfterUntagged(t *testing.T) {
+	collisions, err := FindTargetCollisions([]ocispec.Descriptor{imageChild("scanner", 'a'),
+		imageChild("scanner:latest", 'b'), imageChild("docker.io/scanner:latest", 'c')})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(collisions) != 2 {
+		t.Fatalf("FindTargetCollisions found %d collisions, want 2: %v", len(collisions), collisions)
+	}
+	if collisions[1].Untagged != "" || collisions[1].First != "scanner:latest" {
+		t.Errorf("second collision %+v, want scanner:latest and docker.io/scanner:latest at the target", collisions[1])
+	}
+}
+
+// Mirror pushes an untagged reference by digest, so a kit that pairs it
+// with the latest tag of another image is mirrored with a warning.
+func TestMirrorWarnsUntaggedCollision(t *testing.T) {
+	store := memory.New()
+	bundle := ocispec.Index{Manifests: []ocispec.Descriptor{
+		storedImageChild(t, store, "scanner", 1), storedImageChild(t, store, "scanner:latest", 2)}}
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	images, err := MirrorImages(context.Background(), store, bundle, "reg.example.test/site",
+		MirrorOptions{DryRun: true, Logger: log})
+	if err != nil {
+		t.Fatalf("MirrorImages: %v", err)
+	}
+	if len(images) != 2 {
+		t.Errorf("MirrorImages listed %d images, want 2", len(images))
+	}
+	for _, want := range []string{`\"scanner\"`, "scanner:latest", "by digest only", "level=WARN"} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logged.String())
+		}
+	}
+}
+
+// storedImageChild stores an empty image index that n makes unique in
+// store and returns its descriptor as an image child with reference ref.
+func storedImageChild(t *testing.T, store *memory.Store, ref string, n int) ocispec.Descriptor {
+	t.Helper()
+	raw := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"manifests":[],"annotations":{"n":"%d"}}`,
+		ocispec.MediaTypeImageIndex, n))
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(raw), Size: int64(len(raw))}
+	if err := store.Push(context.Background(), desc, bytes.NewReader(raw)); err != nil {
+		t.Fatal(err)
+	}
+	desc.Annotations = map[string]string{oci.AnnotationRole: oci.RoleImage, oci.AnnotationImageRef: ref}
+	return desc
 }

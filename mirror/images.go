@@ -153,7 +153,7 @@ func MirrorImages(ctx context.Context, src content.ReadOnlyStorage, bundle ocisp
 	if err := checkImageReferences(bundle.Manifests); err != nil {
 		return nil, err
 	}
-	if err := checkMirrorCollisions(bundle.Manifests, target); err != nil {
+	if err := checkMirrorCollisions(bundle.Manifests, target, log); err != nil {
 		return nil, err
 	}
 	out := []ImageResult{}
@@ -204,19 +204,28 @@ func checkImageReferences(children []ocispec.Descriptor) error {
 // checkMirrorCollisions rejects a kit with two images that would go to one
 // tag under target, before anything is pushed. Kits built before two-part
 // references were read as Docker reads them, and kits written by other
-// tools, can carry such a pair, which build now rejects.
-func checkMirrorCollisions(children []ocispec.Descriptor, target string) error {
-	err := CheckTargetCollisions(children)
-	var collision *TargetCollisionError
-	if !errors.As(err, &collision) {
+// tools, can carry such a pair, which build now rejects. A pair in which
+// one reference has no tag or digest only gets a warning, because mirror
+// pushes that image by digest and so overwrites nothing, and kits built
+// before build rejected such a pair still mirror as they did.
+func checkMirrorCollisions(children []ocispec.Descriptor, target string, log *slog.Logger) error {
+	collisions, err := FindTargetCollisions(children)
+	if err != nil {
 		return err
 	}
-	dst := strings.TrimSuffix(target, "/") + "/" + collision.Target
-	return fmt.Errorf("image references %q (%s) and %q (%s) of the kit both mirror to %s, so the second push "+
-		"would move the tag away from the first image; nothing was pushed. Build the kit again with "+
-		"`stella ouk build`, giving each image its own repository or tag, or copy the two images by hand "+
-		"to targets of your choice: %w", collision.First, collision.FirstDigest, collision.Second,
-		collision.SecondDigest, dst, internalerrdef.ErrInvalidKit)
+	for _, collision := range collisions {
+		if collision.Untagged != "" {
+			log.Warn(collision.Error() + ". Build the kit again with a tag on each reference")
+			continue
+		}
+		dst := strings.TrimSuffix(target, "/") + "/" + collision.Target
+		return fmt.Errorf("image references %q (%s) and %q (%s) of the kit both mirror to %s, so the second push "+
+			"would move the tag away from the first image; nothing was pushed. Build the kit again with "+
+			"`stella ouk build`, giving each image its own repository or tag, or copy the two images by hand "+
+			"to targets of your choice: %w", collision.First, collision.FirstDigest, collision.Second,
+			collision.SecondDigest, dst, internalerrdef.ErrInvalidKit)
+	}
+	return nil
 }
 
 // MissingBlobError reports a blob of an image that the kit source lacks,

@@ -115,8 +115,20 @@ func (p *pusher) copyOptions(src content.ReadOnlyStorage) oras.CopyGraphOptions 
 // running the copy again after a transient failure.
 func (p *pusher) copyGraph(ctx context.Context, src content.ReadOnlyStorage, root ocispec.Descriptor) error {
 	return withRetry(ctx, p.log, "push "+root.Digest.String(), func(int) error {
-		return oras.CopyGraph(ctx, src, knownStorage{p}, root, p.copyOptions(src))
+		return unwrapCopyError(oras.CopyGraph(ctx, src, knownStorage{p}, root, p.copyOptions(src)))
 	})
+}
+
+// unwrapCopyError returns the error inside an *oras.CopyError, whose text
+// names only the library's operation ("failed to perform \"Exists\" on
+// destination"). knownStorage names the operation, the blob and the
+// target repository in the error instead.
+func unwrapCopyError(err error) error {
+	var copyErr *oras.CopyError
+	if errors.As(err, &copyErr) && copyErr.Err != nil {
+		return copyErr.Err
+	}
+	return err
 }
 
 // notePresentBelow records the blobs below a manifest that the registry
@@ -157,15 +169,32 @@ func (k knownStorage) Exists(ctx context.Context, d ocispec.Descriptor) (bool, e
 	if k.p.isPresent(d.Digest) {
 		return true, nil
 	}
-	return k.p.repo.Exists(ctx, d)
+	found, err := k.p.repo.Exists(ctx, d)
+	if err != nil {
+		return false, fmt.Errorf("checking whether %s has %s %s: %w", k.target(), d.MediaType, d.Digest, err)
+	}
+	return found, nil
 }
 
 func (k knownStorage) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
-	return k.p.repo.Fetch(ctx, d)
+	rc, err := k.p.repo.Fetch(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s from %s: %w", d.MediaType, d.Digest, k.target(), err)
+	}
+	return rc, nil
 }
 
 func (k knownStorage) Push(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {
-	return k.p.upload(ctx, d, r)
+	if err := k.p.upload(ctx, d, r); err != nil {
+		return fmt.Errorf("pushing %s %s to %s: %w", d.MediaType, d.Digest, k.target(), err)
+	}
+	return nil
+}
+
+// target returns the registry and repository that the pusher sends to.
+func (k knownStorage) target() string {
+	ref := k.p.repo.Reference
+	return ref.Registry + "/" + ref.Repository
 }
 
 // upload sends d, read from r, to the registry. When r is a stream, the

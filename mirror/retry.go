@@ -147,6 +147,19 @@ func rewindable(req *http.Request) bool {
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
 
+// SentOncePerAttempt reports whether err is a 408, 429 or 5xx response to
+// a request that the round tripper could not send again, because its body
+// is a stream. withRetry runs the whole operation again in its place, so
+// such a request was sent once in each of up to Attempts attempts.
+func SentOncePerAttempt(err error) bool {
+	var skipped *retrySkippedError
+	if errors.As(err, &skipped) {
+		return true
+	}
+	var limited *RetryAfterError
+	return errors.As(err, &limited) && limited.Temporary()
+}
+
 // retrySkippedError is a 408, 429 or 5xx response to an upload whose body
 // the round tripper could not send again. withRetry runs the upload again
 // in its place, so that such a request is still retried, in one place only.

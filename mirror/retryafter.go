@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"oras.land/oras-go/v2/registry/remote/errcode"
@@ -118,9 +120,41 @@ func (p requestPolicy) Retry(attempt int, resp *http.Response, err error) (time.
 			p.log.Info("waiting before the next request, as the server requested (Retry-After)",
 				"host", requestHost(resp), "status", resp.StatusCode, "wait", wait)
 		}
-		return wait, nil
 	}
+	noteWait(resp, wait)
 	return wait, nil
+}
+
+// retryWaits is the count and the shortest and longest of the waits before
+// the retries of one request. A *RetryAfterError states them, because the
+// backoff of the retry policy lengthens a short Retry-After.
+type retryWaits struct {
+	mu       sync.Mutex
+	min, max time.Duration
+	count    int
+}
+
+// retryWaitsKey is the context key of a *retryWaits.
+type retryWaitsKey struct{}
+
+// noteWait adds wait to the *retryWaits in the context of the request of
+// resp, if it has one. A request whose body cannot be sent again gets no
+// retry from retry.Transport, so its wait is not counted.
+func noteWait(resp *http.Response, wait time.Duration) {
+	if resp == nil || resp.Request == nil || !rewindable(resp.Request) {
+		return
+	}
+	waits, ok := resp.Request.Context().Value(retryWaitsKey{}).(*retryWaits)
+	if !ok {
+		return
+	}
+	waits.mu.Lock()
+	defer waits.mu.Unlock()
+	if waits.count == 0 || wait < waits.min {
+		waits.min = wait
+	}
+	waits.max = max(waits.max, wait)
+	waits.count++
 }
 
 // pastDeadline reports whether waiting wait before the next try would
@@ -163,6 +197,12 @@ type RetryAfterError struct {
 	// Detail is the error codes and messages of a registry's error
 	// response, or "".
 	Detail string
+	// Retries is how many times the request was sent again.
+	Retries int
+	// MinWaited and MaxWaited are the shortest and the longest wait that
+	// stella used before a retry of the request: the longer of Wait and
+	// the backoff of the retry policy. Both are 0 when Retries is 0.
+	MinWaited, MaxWaited time.Duration
 }
 
 func (e *RetryAfterError) Error() string {
@@ -176,10 +216,42 @@ func (e *RetryAfterError) Error() string {
 		return fmt.Sprintf("%s and requested a wait of %s before the next request (Retry-After), longer than the %s "+
 			"that stella waits; run the command again after that time", head, formatWait(e.Wait), RetryAfterMax)
 	case e.Retried:
-		return fmt.Sprintf("%s to every retry, although stella waited %s before each as it requested (Retry-After); "+
-			"run the command again later", head, e.Wait)
+		return e.Summary() + "; run the command again later"
+	}
+	return e.Summary()
+}
+
+// Summary returns the message of e without the advice to run the command
+// again, for a caller that gives its own advice. It is the whole message
+// for a wait over RetryAfterMax.
+func (e *RetryAfterError) Summary() string {
+	status := e.Status
+	if e.Detail != "" {
+		status += " (" + e.Detail + ")"
+	}
+	head := "the server responded " + status
+	switch {
+	case e.Wait > RetryAfterMax:
+		return e.Error()
+	case e.Retried && e.Retries == 0:
+		return fmt.Sprintf("%s and requested a wait of %s (Retry-After), which would pass the deadline of the request, "+
+			"so stella sent no retry", head, e.Wait)
+	case e.Retried && e.MinWaited == e.MaxWaited && e.MaxWaited == e.Wait:
+		return fmt.Sprintf("%s to every retry, although stella waited %s before each, as the server requested "+
+			"(Retry-After)", head, e.Wait)
+	case e.Retried:
+		return fmt.Sprintf("%s to every retry, although stella waited %s before each; the server requested %s "+
+			"(Retry-After), and stella waits at least its own backoff", head, formatWaitRange(e.MinWaited, e.MaxWaited), e.Wait)
 	}
 	return fmt.Sprintf("%s and requested a wait of %s (Retry-After)", head, e.Wait)
+}
+
+// formatWaitRange returns "MIN to MAX", or one duration when they are equal.
+func formatWaitRange(minWait, maxWait time.Duration) string {
+	if minWait == maxWait {
+		return minWait.String()
+	}
+	return minWait.String() + " to " + maxWait.String()
 }
 
 // Temporary reports whether the operation is worth another attempt after
@@ -196,6 +268,8 @@ func (e *RetryAfterError) Temporary() bool { return !e.Retried && e.Wait <= Retr
 type retryAfterTransport struct{ base http.RoundTripper }
 
 func (t retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	waits := &retryWaits{}
+	req = req.WithContext(context.WithValue(req.Context(), retryWaitsKey{}, waits))
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		return resp, err
@@ -206,8 +280,11 @@ func (t retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error
 		return resp, nil
 	}
 	defer resp.Body.Close()
+	waits.mu.Lock()
+	defer waits.mu.Unlock()
 	return nil, &RetryAfterError{Code: resp.StatusCode, Status: resp.Status, Wait: wait,
-		Retried: rewindable(req) && wait <= RetryAfterMax, Detail: errorDetail(resp.Body)}
+		Retried: rewindable(req) && wait <= RetryAfterMax, Detail: errorDetail(resp.Body),
+		Retries: waits.count, MinWaited: waits.min, MaxWaited: waits.max}
 }
 
 // errorDetail returns the error codes and messages of a registry's error

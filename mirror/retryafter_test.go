@@ -180,3 +180,65 @@ func TestIsTransientRegistryStatus(t *testing.T) {
 		t.Errorf("isTransient(503 response to an upload the transport could not retry) = false, want true")
 	}
 }
+
+// A Retry-After shorter than the backoff leaves the backoff in place, so
+// the message states the waits that stella used, not the requested 0s.
+func TestRetryAfterZeroReportsBackoff(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+
+	host := strings.TrimPrefix(srv.URL, "http://")
+	c, err := NewClient(ClientOptions{PlainHTTP: true, Hosts: []string{host}, Retry: fastPolicy(),
+		RegistryConfig: filepath.Join(t.TempDir(), "config.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.HTTP.Get(srv.URL + "/v2/")
+	var limited *RetryAfterError
+	if !errors.As(err, &limited) {
+		t.Fatalf("GET against a registry that responds 503 with Retry-After: 0: %v, want a RetryAfterError", err)
+	}
+	if limited.Retries != 6 {
+		t.Errorf("error records %d retries, want 6", limited.Retries)
+	}
+	if limited.MinWaited != time.Millisecond || limited.MaxWaited != time.Millisecond {
+		t.Errorf("error records waits of %s to %s, want 1ms, the backoff of the policy", limited.MinWaited, limited.MaxWaited)
+	}
+	for _, want := range []string{"stella waited 1ms before each", "the server requested 0s (Retry-After)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%s", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "waited 0s") {
+		t.Errorf("error claims a wait of 0s:\n%s", err)
+	}
+	if n := requests.Load(); n != 7 {
+		t.Errorf("server saw %d requests, want 7", n)
+	}
+}
+
+func TestRetryAfterErrorWaitWording(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  RetryAfterError
+		want string
+	}{
+		{"waited as requested", RetryAfterError{Status: "503 Service Unavailable", Wait: 20 * time.Second, Retried: true,
+			Retries: 6, MinWaited: 20 * time.Second, MaxWaited: 20 * time.Second},
+			"stella waited 20s before each, as the server requested (Retry-After)"},
+		{"backoff over a short request", RetryAfterError{Status: "503 Service Unavailable", Wait: time.Second, Retried: true,
+			Retries: 6, MinWaited: time.Second, MaxWaited: 3 * time.Second},
+			"stella waited 1s to 3s before each; the server requested 1s (Retry-After)"},
+		{"no retry before the deadline", RetryAfterError{Status: "503 Service Unavailable", Wait: 30 * time.Second, Retried: true},
+			"would pass the deadline of the request, so stella sent no retry"},
+	} {
+		if got := tc.err.Error(); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: message %q lacks %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -124,3 +124,13 @@ func TestBuildDuplicateImageRefAcrossKitFile(t *testing.T) {
 	}
 	e.mustReject([]string{"ouk", "build", "-f", file, "--image", ref + "=image-b"}, `"`+ref+`" is given twice`)
 }
+
+// Docker reads scanner as scanner:latest, so two images under scanner and
+// scanner:latest give one Docker name to two images.
+func TestBuildUntaggedImageRefCollision(t *testing.T) {
+	e := newEnv(t)
+	imageA := demoImage(t, t.TempDir())
+	imageB := bigImage(t, t.TempDir())
+	e.mustReject(e.buildArgs("--image", "scanner="+imageA, "--image", "scanner:latest="+imageB),
+		`"scanner" (sha256:`, `"scanner:latest" (sha256:`, "both name library/scanner:latest", "by digest only")
+}

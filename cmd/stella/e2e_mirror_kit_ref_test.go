@@ -20,6 +20,13 @@ import (
 // and points index.json at the new bundle index.
 func setLayoutImageRef(t *testing.T, dir, ref string) {
 	t.Helper()
+	setLayoutImageRefs(t, dir, func(int) string { return ref })
+}
+
+// setLayoutImageRefs sets the image reference annotation of the image at
+// position i among the images of the bundle index of dir to refAt(i).
+func setLayoutImageRefs(t *testing.T, dir string, refAt func(i int) string) {
+	t.Helper()
 	var index ocispec.Index
 	readJSONFile(t, filepath.Join(dir, "index.json"), &index)
 	edited := false
@@ -29,9 +36,11 @@ func setLayoutImageRef(t *testing.T, dir, ref string) {
 		}
 		var bundle ocispec.Index
 		readJSONFile(t, filepath.Join(dir, "blobs", "sha256", d.Digest.Encoded()), &bundle)
+		images := 0
 		for j, child := range bundle.Manifests {
 			if child.Annotations[oci.AnnotationRole] == oci.RoleImage {
-				bundle.Manifests[j].Annotations[oci.AnnotationImageRef] = ref
+				bundle.Manifests[j].Annotations[oci.AnnotationImageRef] = refAt(images)
+				images++
 				edited = true
 			}
 		}
@@ -165,8 +174,74 @@ func TestInvalidImageRefWarnings(t *testing.T) {
 				t.Errorf("%s: stderr lacks %q:\n%s", tc.name, want, r.stderr)
 			}
 		}
-		if strings.HasSuffix(tc.name, "json") && !json.Valid([]byte(r.stdout)) {
-			t.Errorf("%s: stdout is not one JSON document:\n%s", tc.name, r.stdout)
+		if strings.HasSuffix(tc.name, "json") {
+			requireJSONWarning(t, tc.name, r.stdout, badRef)
+		}
+	}
+}
+
+// requireJSONWarning fails unless stdout is one JSON document whose
+// warnings array has an entry that contains want.
+func requireJSONWarning(t *testing.T, name, stdout, want string) {
+	t.Helper()
+	var report struct {
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &report); err != nil {
+		t.Errorf("%s: stdout is not one JSON document: %v\n%s", name, err, stdout)
+		return
+	}
+	for _, warning := range report.Warnings {
+		if strings.Contains(warning, want) {
+			return
+		}
+	}
+	t.Errorf("%s: no entry of warnings contains %q: %q", name, want, report.Warnings)
+}
+
+// A kit with two images on one tag is rejected by mirror, so inspect,
+// verify and import warn about it, with and without -o json.
+func TestImageRefCollisionWarnings(t *testing.T) {
+	e := newEnv(t)
+	imageA, _ := registryDemoImage(t, e.dir)
+	imageB := demoImage(t, t.TempDir())
+	kit := filepath.Join(e.dir, "kit.tar")
+	feeds := filepath.Join(repoRoot(t), "testdata", "feeds")
+	e.must("ouk", "build", "-o", kit, "--version", "1.0.0", "--sequence", "1", "--feed", "osv="+filepath.Join(feeds, "osv"),
+		"--image", "registry.example.test/a/scanner:0.1.0="+imageA, "--image", "registry.example.test/b/scanner:0.1.0="+imageB)
+	dir := filepath.Join(e.dir, "layout")
+	untarKit(t, kit, dir)
+	refs := []string{"docker.io/library/scanner:latest", "scanner:latest"}
+	setLayoutImageRefs(t, dir, func(i int) string { return refs[i] })
+	signLayoutBundle(t, dir, e.key)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"inspect", []string{"ouk", "inspect", "--key", e.pub, dir}},
+		{"inspect json", []string{"ouk", "inspect", "--key", e.pub, "-o", "json", dir}},
+		{"verify", []string{"ouk", "verify", "--key", e.pub, dir}},
+		{"verify json", []string{"ouk", "verify", "--key", e.pub, "-o", "json", dir}},
+		{"import", []string{"ouk", "import", "--key", e.pub, dir}},
+		{"import json", []string{"ouk", "import", "--key", e.pub, "-o", "json", dir}},
+	} {
+		r := e.run(tc.args...)
+		if r.code != 0 {
+			t.Errorf("%s: exit %d, want 0\n%s", tc.name, r.code, r.stderr)
+		}
+		// The log quotes its message, so the quotes around each reference
+		// are escaped on stderr.
+		for _, want := range []string{`\"docker.io/library/scanner:latest\"`, `\"scanner:latest\"`,
+			"both mirror to library/scanner:latest", "`stella ouk mirror` rejects the kit"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s: stderr lacks %s:\n%s", tc.name, want, r.stderr)
+			}
+		}
+		if strings.HasSuffix(tc.name, "json") {
+			requireJSONWarning(t, tc.name, r.stdout, "both mirror to library/scanner:latest")
+		} else if strings.Contains(r.stdout, "both mirror to") {
+			t.Errorf("%s: stdout repeats the warning of stderr:\n%s", tc.name, r.stdout)
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -84,6 +86,67 @@ func TestImportRetryStatusAdvice(t *testing.T) {
 			}
 			if n := requests.Load(); n != 7 {
 				t.Errorf("server got %d requests, want 7 (one request and the transport's 6 retries)", n)
+			}
+		})
+	}
+}
+
+// A blob upload is read from the store as it is sent, so the transport
+// cannot send it again, and mirror runs the whole copy again instead. The
+// error names the operation, the image and the target in stella's words,
+// gives the request as METHOD URL with or without Retry-After, and says
+// that the upload was sent once per attempt.
+func TestMirrorUploadServerErrorWording(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	image, _ := registryDemoImage(t, e.dir)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1", "--image", scannerRef+"="+image)
+	e.must("ouk", "import", "--key", e.pub, kit)
+
+	backend, err := url.Parse("http://" + reg.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, retryAfter := range []string{"", "0"} {
+		t.Run("Retry-After "+retryAfter, func(t *testing.T) {
+			rp := httputil.NewSingleHostReverseProxy(backend)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+					io.Copy(io.Discard, r.Body)
+					if retryAfter != "" {
+						w.Header().Set("Retry-After", retryAfter)
+					}
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusServiceUnavailable)
+					io.WriteString(w, `{"errors":[{"code":"UNAVAILABLE","message":"storage back end down"}]}`)
+					return
+				}
+				rp.ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			proxy := strings.TrimPrefix(srv.URL, "http://")
+
+			r := e.run("ouk", "mirror", "--key", e.pub, "--plain-http", "--to", proxy+"/site")
+			if r.code != exitError {
+				t.Errorf("exit %d, want %d\n%s", r.code, exitError, r.stderr)
+			}
+			target := proxy + "/site/stella-ops/scanner"
+			for _, want := range []string{
+				"mirroring " + scannerRef + " to " + target + ":0.1.0",
+				"pushing application/", " to " + target + ": ",
+				"PUT http://" + proxy + "/v2/site/stella-ops/scanner/blobs/uploads/",
+				"the registry responded 503 Service Unavailable",
+				proxy + " failed this request in each of the 6 attempts of the operation, which sent it once per attempt",
+				"check the registry's logs and storage, then run the command again",
+			} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("error lacks %q:\n%s", want, r.stderr)
+				}
+			}
+			for _, bad := range []string{"failed to perform", `Put "`, "each retry of it", "_state="} {
+				if strings.Contains(r.stderr, bad) {
+					t.Errorf("error contains %q:\n%s", bad, r.stderr)
+				}
 			}
 		})
 	}

@@ -170,25 +170,26 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	if err != nil {
 		return fmt.Errorf("importing %s: %w", source, err)
 	}
-	warnStoredImageRefs(ctx, log, store, digest.Digest(res.Digest))
+	imageWarnings := warnStoredImageRefs(ctx, log, store, digest.Digest(res.Digest))
 	if o.out.json() {
+		// Text output leaves them out, since stderr has them already.
+		res.Warnings = append(res.Warnings, imageWarnings...)
 		return writeJSON(cmd.OutOrStdout(), res)
 	}
 	printImportResult(cmd.OutOrStdout(), res)
 	return nil
 }
 
-// warnStoredImageRefs logs a warning for each image reference that
-// `stella ouk mirror` rejects in the stored kit whose bundle digest is
-// bundle. Import still accepts such a kit, since scans do not use the
-// references.
-func warnStoredImageRefs(ctx context.Context, log *slog.Logger, store *cas.Store, bundle digest.Digest) {
+// warnStoredImageRefs logs the warnings of warnImageRefs for the stored
+// kit whose bundle digest is bundle, and returns them. Import still
+// accepts such a kit, since scans do not use the references.
+func warnStoredImageRefs(ctx context.Context, log *slog.Logger, store *cas.Store, bundle digest.Digest) []string {
 	idx, _, err := readStoredBundle(ctx, store, bundle)
 	if err != nil {
 		log.Warn("failed to check the image references of the imported kit", "digest", bundle, "error", err)
-		return
+		return nil
 	}
-	warnInvalidImageRefs(log, idx.Manifests)
+	return warnImageRefs(log, idx.Manifests)
 }
 
 // importFile streams a kit file, with a progress bar written to lines

@@ -211,29 +211,50 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	if err := inspectContents(ctx, k, store, rep); err != nil {
 		return err
 	}
-	warnInvalidImageRefs(g.logger(cmd.ErrOrStderr()), k.BundleIndex.Manifests)
+	imageWarnings := warnImageRefs(g.logger(cmd.ErrOrStderr()), k.BundleIndex.Manifests)
 	if o.out.json() {
+		// Text output leaves them out, since stderr has them already.
+		rep.Warnings = append(rep.Warnings, imageWarnings...)
 		return writeJSON(cmd.OutOrStdout(), rep)
 	}
 	printInspect(cmd.OutOrStdout(), rep)
 	return nil
 }
 
-// warnInvalidImageRefs logs a warning for each image among children, the
-// children of a bundle index, whose reference `stella ouk mirror` rejects.
-// Inspect, verify and import call it, so a hand-edited kit is found before
-// its first mirror.
-func warnInvalidImageRefs(log *slog.Logger, children []ocispec.Descriptor) {
+// warnImageRefs logs a warning for each image among children, the
+// children of a bundle index, whose reference `stella ouk mirror` rejects,
+// and for each pair of images whose references name one repository and tag
+// (see mirror.FindTargetCollisions). It returns the warnings for the
+// `warnings` array of -o json. Inspect, verify and import call it, so a
+// hand-edited kit is found before its first mirror.
+func warnImageRefs(log *slog.Logger, children []ocispec.Descriptor) []string {
+	var warnings []string
+	valid := make([]ocispec.Descriptor, 0, len(children))
 	for _, child := range children {
 		if child.Annotations[oci.AnnotationRole] != oci.RoleImage {
 			continue
 		}
 		ref := child.Annotations[oci.AnnotationImageRef]
 		if _, _, err := mirror.ImageTarget(ref); err != nil {
-			log.Warn("invalid image reference, which `stella ouk mirror` rejects. Build the kit again with a valid reference",
-				"reference", ref, "digest", child.Digest, "error", err)
+			warnings = append(warnings, fmt.Sprintf("invalid image reference, which `stella ouk mirror` rejects: %v "+
+				"(image %s). Build the kit again with a valid reference", err, child.Digest))
+			continue
 		}
+		valid = append(valid, child)
 	}
+	// Only valid references are left, so no error is possible.
+	collisions, _ := mirror.FindTargetCollisions(valid)
+	for _, collision := range collisions {
+		advice := "`stella ouk mirror` rejects the kit. Build the kit again, giving each image its own repository or tag"
+		if collision.Untagged != "" {
+			advice = "Build the kit again with a tag on each reference"
+		}
+		warnings = append(warnings, collision.Error()+". "+advice)
+	}
+	for _, warning := range warnings {
+		log.Warn(warning)
+	}
+	return warnings
 }
 
 // inspectKeys loads the keys given with --key and those of the store's keys

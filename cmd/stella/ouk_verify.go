@@ -119,7 +119,10 @@ a bad signature.`,
 				// A bundle index that cannot be read fails the checks above,
 				// which report why, so only a readable one is checked here.
 				if bundle, err := kit.BundleIndex(cmd.Context()); err == nil {
-					warnInvalidImageRefs(g.logger(cmd.ErrOrStderr()), bundle.Manifests)
+					imageWarnings := warnImageRefs(g.logger(cmd.ErrOrStderr()), bundle.Manifests)
+					if out.json() {
+						rep.Warnings = append(rep.Warnings, imageWarnings...)
+					}
 				}
 				if warning := importer.CheckCreated(kit.Meta, time.Now()); warning != "" {
 					rep.Warnings = append(rep.Warnings, warning)

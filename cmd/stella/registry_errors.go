@@ -39,8 +39,20 @@ func (r *registryFlags) explain(ctx context.Context, err error) error {
 	}
 	msg := err.Error()
 	var resp *errcode.ErrorResponse
-	if errors.As(err, &resp) && resp.URL != nil {
+	var limited *mirror.RetryAfterError
+	var urlErr *url.Error
+	switch {
+	case errors.As(err, &resp) && resp.URL != nil:
 		msg = strings.Replace(msg, resp.Error(), describeResponse(resp), 1)
+	case errors.As(err, &limited) && errors.As(err, &urlErr):
+		// An upload error may carry the URL without its query already.
+		described := describeRetryAfter(urlErr, limited)
+		for _, text := range []string{urlErr.Error(), fmt.Sprintf("%s %q: %v", urlErr.Op, withoutQuery(urlErr.URL), urlErr.Err)} {
+			if strings.Contains(msg, text) {
+				msg = strings.Replace(msg, text, described, 1)
+				break
+			}
+		}
 	}
 	hint := r.hint(ctx, err, resp)
 	if msg == err.Error() && hint == "" {
@@ -75,6 +87,35 @@ func describeResponse(resp *errcode.ErrorResponse) string {
 	return line
 }
 
+// describeRetryAfter writes a 429 or 503 response with Retry-After, which
+// net/http wraps in urlErr, in the form of describeResponse: the method in
+// upper case and the URL without its query, then the status and the wait.
+// A 503 that ends the retries loses its advice, which hint gives instead.
+func describeRetryAfter(urlErr *url.Error, limited *mirror.RetryAfterError) string {
+	text := limited.Error()
+	if limited.Code >= 500 && limited.Wait <= mirror.RetryAfterMax {
+		text = limited.Summary()
+	}
+	if isRegistryAPI(urlErr.URL) {
+		text = strings.Replace(text, "the server responded", "the registry responded", 1)
+	}
+	return strings.ToUpper(urlErr.Op) + " " + withoutQuery(urlErr.URL) + ": " + text
+}
+
+// withoutQuery returns rawURL without its query, which for an upload URL
+// carries the registry's session state.
+func withoutQuery(rawURL string) string {
+	before, _, _ := strings.Cut(rawURL, "?")
+	return before
+}
+
+// isRegistryAPI reports whether rawURL is a path of the OCI distribution
+// API, which starts with /v2/.
+func isRegistryAPI(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && strings.HasPrefix(u.Path, "/v2/")
+}
+
 // status401 matches a 401 status on its own, not the digits 401 inside a
 // digest or an upload URL.
 var status401 = regexp.MustCompile(`\b401\b`)
@@ -88,6 +129,8 @@ var status401 = regexp.MustCompile(`\b401\b`)
 func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.ErrorResponse) string {
 	msg := err.Error()
 	var status *mirror.StatusError
+	var limited *mirror.RetryAfterError
+	var urlErr *url.Error
 	switch {
 	case resp != nil && resp.StatusCode == http.StatusUnauthorized:
 		return r.unauthorizedHint(ctx)
@@ -104,14 +147,25 @@ func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.Error
 		if resp.URL != nil && resp.URL.Host != "" {
 			host = resp.URL.Host
 		}
-		return retriedStatusHint(resp.StatusCode, host, "the registry's logs and storage")
+		return retriedStatusHint(resp.StatusCode, host, "the registry's logs and storage", mirror.SentOncePerAttempt(err))
 	case errors.As(err, &status) && (status.Code >= 500 || status.Code == http.StatusRequestTimeout ||
 		status.Code == http.StatusTooManyRequests):
 		host := status.Host
 		if host == "" {
 			host = r.hostOr("the web server")
 		}
-		return retriedStatusHint(status.Code, host, "the web server's logs")
+		return retriedStatusHint(status.Code, host, "the web server's logs", mirror.SentOncePerAttempt(err))
+	case errors.As(err, &limited) && limited.Code >= 500 && limited.Wait <= mirror.RetryAfterMax:
+		host, logs := r.hostOr("the server"), "the web server's logs"
+		if errors.As(err, &urlErr) {
+			if u, err := url.Parse(urlErr.URL); err == nil && u.Host != "" {
+				host = u.Host
+			}
+			if isRegistryAPI(urlErr.URL) {
+				logs = "the registry's logs and storage"
+			}
+		}
+		return retriedStatusHint(limited.Code, host, logs, mirror.SentOncePerAttempt(err))
 	case errors.Is(err, auth.ErrBasicCredentialNotFound):
 		return r.unauthorizedHint(ctx)
 	case r.caFile != "" && strings.Contains(msg, "--ca-file "+r.caFile):
@@ -146,21 +200,26 @@ func (r *registryFlags) hint(ctx context.Context, err error, resp *errcode.Error
 }
 
 // retriedStatusHint returns advice for code, a 408, 429 or 5xx status that
-// host sent to a request and to each retry of it. A 429 or 503 with
-// Retry-After is a *mirror.RetryAfterError instead, which gives its own
+// host sent to a request and to each retry of it. perAttempt is true for a
+// request that the transport could not send again, which was sent once in
+// each attempt of the operation instead (see mirror.SentOncePerAttempt).
+// A 429 with Retry-After is a *mirror.RetryAfterError, which gives its own
 // advice. logs names what to check after a 5xx.
-func retriedStatusHint(code int, host, logs string) string {
+func retriedStatusHint(code int, host, logs string, perAttempt bool) string {
+	tries := "this request and each retry of it"
+	if perAttempt {
+		tries = fmt.Sprintf("this request in each of the %d attempts of the operation, which sent it once per "+
+			"attempt because its body is read from the kit as it is sent", mirror.Attempts)
+	}
 	switch code {
 	case http.StatusTooManyRequests:
-		return fmt.Sprintf("; %s limits the rate of requests and responded 429 to this request and each retry "+
-			"of it: wait a few minutes and run the command again, or raise the limit for this host on %s",
-			host, host)
+		return fmt.Sprintf("; %s limits the rate of requests and responded 429 to %s: wait a few minutes and run "+
+			"the command again, or raise the limit for this host on %s", host, tries, host)
 	case http.StatusRequestTimeout:
 		return fmt.Sprintf("; %s timed out reading the request (408) on each try: check the network and any "+
 			"proxy between this host and %s, then run the command again", host, host)
 	}
-	return fmt.Sprintf("; %s failed this request and each retry of it: check %s, then run the command again",
-		host, logs)
+	return fmt.Sprintf("; %s failed %s: check %s, then run the command again", host, tries, logs)
 }
 
 // hostOr returns the host the command connects to, or fallback when it

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
@@ -271,5 +272,52 @@ func TestExplainRetryStatuses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A 503 with Retry-After gets the request line and the advice of a 503
+// without it, and the request is named as METHOD URL without its query.
+func TestExplainRetryAfterServerError(t *testing.T) {
+	limited := &mirror.RetryAfterError{Code: http.StatusServiceUnavailable, Status: "503 Service Unavailable",
+		Detail: "UNAVAILABLE: storage back end down", Retried: true, Retries: 6,
+		MinWaited: 100 * time.Millisecond, MaxWaited: 3 * time.Second}
+	err := fmt.Errorf("resolving latest: %w", &url.Error{Op: "Get",
+		URL: "http://127.0.0.1:5504/v2/stella/kit/manifests/latest?session=abc", Err: limited})
+	r := &registryFlags{host: "127.0.0.1:5505"}
+	msg := r.explain(context.Background(), err).Error()
+	for _, want := range []string{
+		"GET http://127.0.0.1:5504/v2/stella/kit/manifests/latest: the registry responded 503 Service Unavailable " +
+			"(UNAVAILABLE: storage back end down) to every retry, although stella waited 100ms to 3s before each",
+		"127.0.0.1:5504 failed this request and each retry of it: check the registry's logs and storage, then run the command again",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, bad := range []string{`Get "`, "session=abc", "run the command again later"} {
+		if strings.Contains(msg, bad) {
+			t.Errorf("message contains %q:\n%s", bad, msg)
+		}
+	}
+}
+
+// A request that the transport could not send again was sent once per
+// attempt of the operation, so the advice does not speak of its retries.
+func TestExplainRetryAfterSentOncePerAttempt(t *testing.T) {
+	limited := &mirror.RetryAfterError{Code: http.StatusServiceUnavailable, Status: "503 Service Unavailable"}
+	err := fmt.Errorf("pushing blob: %w", &url.Error{Op: "Put",
+		URL: "http://127.0.0.1:5504/v2/site/scanner/blobs/uploads/1", Err: limited})
+	r := &registryFlags{host: "127.0.0.1:5504"}
+	msg := r.explain(context.Background(), err).Error()
+	for _, want := range []string{
+		"PUT http://127.0.0.1:5504/v2/site/scanner/blobs/uploads/1: the registry responded 503 Service Unavailable and requested a wait of 0s",
+		"127.0.0.1:5504 failed this request in each of the 6 attempts of the operation, which sent it once per attempt",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "each retry of it") {
+		t.Errorf("message speaks of retries of a request sent once per attempt:\n%s", msg)
 	}
 }
