@@ -555,7 +555,7 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		return w.historyFailed(ctx, c, attrs, err)
 	}
 	if msg != "" {
-		w.logOnce(ctx, c, slog.LevelInfo, msg, append(attrs, extra...)...)
+		w.logOnce(ctx, c, skipLevel(msg), msg, append(attrs, extra...)...)
 		w.removeNote(c.Path)
 		return outcomeSkipped
 	}
@@ -680,7 +680,7 @@ func (w *watcher) skipRejected(ctx context.Context, store *cas.Store, c watch.Ca
 	case msg == "":
 		return outcomeRejected, false
 	}
-	w.logOnce(ctx, c, slog.LevelInfo, msg, append(attrs, append(extra, "removedNote", watch.NotePath(c.Path))...)...)
+	w.logOnce(ctx, c, skipLevel(msg), msg, append(attrs, append(extra, "removedNote", watch.NotePath(c.Path))...)...)
 	w.removeNote(c.Path)
 	return outcomeSkipped, true
 }
@@ -728,6 +728,9 @@ func (w *watcher) skipReason(ctx context.Context, store *cas.Store, s *delta.Sum
 	}
 	wasActive := slices.ContainsFunc(hist, func(rec cas.KitRecord) bool { return rec.Digest == s.Digest })
 	if s.Sequence < active.Sequence {
+		if msg, extra, ahead := w.skipOlderThanActiveAhead(s.Sequence, active); ahead {
+			return msg, extra, nil
+		}
 		if wasActive {
 			return "kit was imported before and a newer kit is active; skipped",
 				[]any{"sequence", s.Sequence, "activeSequence", active.Sequence}, nil
