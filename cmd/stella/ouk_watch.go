@@ -344,6 +344,9 @@ type watcher struct {
 	// is set once a round has opened the store and read the active kit.
 	handled          map[string]handledKit
 	roundReachedKits bool
+	// readOnlyRounds records the warning that rounds without work read
+	// the store read-only, because it failed to open for writing.
+	readOnlyRounds readOnlyRounds
 	// waitingCopies maps the path of each kit that the last import left
 	// waiting for its copy to finish to the state it had then, so that
 	// the kit is not imported again until it changes.
@@ -448,9 +451,13 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 	}
 	store, storeDir, err := w.g.openStoreCache(ctx, w.importLog, w.g.lockWait, importCacheSize)
 	if err != nil {
+		if readOnlyRes, ok := w.roundReadOnly(ctx, listing, res, err); ok {
+			return readOnlyRes, nil
+		}
 		return res, roundStepError{msg: msgOpenStoreFailed, err: err}
 	}
 	defer store.Close()
+	w.readOnlyRounds.ended(w.log, w.dir)
 	keys, err := trustedKeys(w.importLog, storeDir, w.opts.keys)
 	if err != nil {
 		return res, roundStepError{msg: msgKeysFailed, err: err}
