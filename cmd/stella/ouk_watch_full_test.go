@@ -74,7 +74,8 @@ func copyFile(t *testing.T, src, dst string) {
 // finishes every round without work on a store volume too full to open
 // the store for writing. Such rounds are the round after an import, a
 // round with an older kit, and a round after kits were removed. A round
-// with a new kit still fails on the store, and the kit gets no note.
+// with a new kit still fails on the store, and the kit gets no note, until
+// space is freed.
 func TestWatchFullVolumeRoundsWithoutWork(t *testing.T) {
 	volume := mountSmallVolume(t, 64<<20)
 	storeDir := filepath.Join(volume, "store")
@@ -143,6 +144,16 @@ func TestWatchFullVolumeRoundsWithoutWork(t *testing.T) {
 	}
 	if _, noted := watch.ReadNote(newer); noted {
 		t.Errorf("new kit was rejected on a full volume")
+	}
+
+	if err := os.Remove(filepath.Join(volume, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	if res := round("round after space was freed"); res.imported != 1 {
+		t.Errorf("round after space was freed imported %d kits, want 1:\n%s", res.imported, logs.String())
+	}
+	if !strings.Contains(logs.String(), "store opened for writing again") {
+		t.Errorf("end of the read-only rounds not logged:\n%s", logs.String())
 	}
 }
 
