@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/oci"
 )
 
@@ -19,14 +20,39 @@ const CreationTolerance = 24 * time.Hour
 // builder meant, and when its sequence took the default, the creation
 // time in Unix seconds, it ranks above every kit built at the right time.
 func CheckCreated(meta oci.Meta, now time.Time) string {
-	ahead := meta.Created.Sub(now)
-	if meta.Created.IsZero() || ahead <= CreationTolerance {
+	ahead, ok := CreatedAhead(meta.Created, now)
+	if !ok {
 		return ""
 	}
 	return fmt.Sprintf("kit %s was created at %s, %s ahead of this host's clock: the clock or SOURCE_DATE_EPOCH of its "+
 		"build host was likely wrong, so the kit expires late, and a default sequence ranks it above kits built at "+
 		"the right time. Check this host's clock, and ask the builder to build the kit again with the right time",
 		meta.Version, meta.Created.UTC().Format(time.RFC3339), RoughDuration(ahead))
+}
+
+// CreatedAhead returns how far the creation time created lies ahead of
+// now, and whether that is more than CreationTolerance. A zero created
+// time is never ahead.
+func CreatedAhead(created, now time.Time) (time.Duration, bool) {
+	ahead := created.Sub(now)
+	return ahead, !created.IsZero() && ahead > CreationTolerance
+}
+
+// activeAheadAdvice returns the explanation and recovery for the rejection
+// of a kit older than active, when active was created more than
+// CreationTolerance after now, else "". Its sequence most likely took the
+// default, the creation time, so it blocks every kit built at the right
+// time until the clock passes that time.
+func activeAheadAdvice(active cas.KitRecord, now time.Time) string {
+	ahead, ok := CreatedAhead(active.Created, now)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("The active kit %s was created at %s, %s ahead of this host's clock, so the clock or "+
+		"SOURCE_DATE_EPOCH of its build host was likely wrong, and a default sequence, its creation time, ranks it "+
+		"above every kit built at the right time. If this host's clock is right, import this kit with "+
+		"--allow-downgrade, or run `stella ouk rollback` to return to the kit that was active before %s",
+		active.Version, active.Created.UTC().Format(time.RFC3339), RoughDuration(ahead), active.Version)
 }
 
 // RoughDuration formats d rounded to whole days from two days on, else to

@@ -3,10 +3,12 @@ package importer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 )
 
@@ -66,5 +68,49 @@ func TestImportWarnsFutureCreation(t *testing.T) {
 	}
 	if res.Action != "import" {
 		t.Errorf("action = %q, want import", res.Action)
+	}
+}
+
+// TestDowngradeNamesActiveAheadOfClock checks that the rejection of a kit
+// older than an active kit created ahead of the clock names that creation
+// time and the recovery, and that the usual rejection does not.
+func TestDowngradeNamesActiveAheadOfClock(t *testing.T) {
+	created := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) // creation time of every fixture kit
+	cases := []struct {
+		name  string
+		now   time.Time
+		ahead bool
+	}{
+		{"active kit 30 days ahead", created.Add(-30 * 24 * time.Hour), true},
+		{"active kit within tolerance", created.Add(-time.Hour), false},
+		{"active kit in the past", created.Add(24 * time.Hour), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			opts := f.opts()
+			opts.Now = func() time.Time { return c.now }
+			ctx := context.Background()
+			if _, err := ImportStream(ctx, bytes.NewReader(f.kit("2.0.0", 2)), opts); err != nil {
+				t.Fatal(err)
+			}
+			_, err := ImportStream(ctx, bytes.NewReader(f.kit("1.0.0", 1)), opts)
+			if !errors.Is(err, errdef.ErrDowngrade) {
+				t.Fatalf("err = %v, want ErrDowngrade", err)
+			}
+			msg := err.Error()
+			if got := strings.Contains(msg, "ahead of this host's clock"); got != c.ahead {
+				t.Errorf("message names the active kit's creation ahead of the clock = %v, want %v: %s", got, c.ahead, msg)
+			}
+			if !c.ahead {
+				return
+			}
+			for _, want := range []string{"2.0.0", "2026-12-01T00:00:00Z", "30 days ahead", "--allow-downgrade",
+				"run `stella ouk rollback`"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message lacks %q: %s", want, msg)
+				}
+			}
+		})
 	}
 }

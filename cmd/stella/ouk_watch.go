@@ -345,6 +345,9 @@ type watcher struct {
 	// is set once a round has opened the store and read the active kit.
 	handled          map[string]handledKit
 	roundReachedKits bool
+	// readOnlyRounds records the warning that rounds without work read
+	// the store read-only, because it failed to open for writing.
+	readOnlyRounds readOnlyRounds
 	// waitingCopies maps the path of each kit that the last import left
 	// waiting for its copy to finish to the state it had then, so that
 	// the kit is not imported again until it changes. A racy kit (see
@@ -450,9 +453,13 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 	}
 	store, storeDir, err := w.g.openStoreCache(ctx, w.importLog, w.g.lockWait, importCacheSize)
 	if err != nil {
+		if readOnlyRes, ok := w.roundReadOnly(ctx, listing, res, err); ok {
+			return readOnlyRes, nil
+		}
 		return res, roundStepError{msg: msgOpenStoreFailed, err: err}
 	}
 	defer store.Close()
+	w.readOnlyRounds.ended(w.log, w.dir)
 	keys, err := trustedKeys(w.importLog, storeDir, w.opts.keys)
 	if err != nil {
 		return res, roundStepError{msg: msgKeysFailed, err: err}
@@ -561,7 +568,7 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		return w.historyFailed(ctx, c, attrs, err)
 	}
 	if msg != "" {
-		w.logOnce(ctx, c, slog.LevelInfo, msg, append(attrs, extra...)...)
+		w.logOnce(ctx, c, skipLevel(msg), msg, append(attrs, extra...)...)
 		w.removeNote(c.Path)
 		return outcomeSkipped
 	}
@@ -686,7 +693,7 @@ func (w *watcher) skipRejected(ctx context.Context, store *cas.Store, c watch.Ca
 	case msg == "":
 		return outcomeRejected, false
 	}
-	w.logOnce(ctx, c, slog.LevelInfo, msg, append(attrs, append(extra, "removedNote", watch.NotePath(c.Path))...)...)
+	w.logOnce(ctx, c, skipLevel(msg), msg, append(attrs, append(extra, "removedNote", watch.NotePath(c.Path))...)...)
 	w.removeNote(c.Path)
 	return outcomeSkipped, true
 }
@@ -734,6 +741,9 @@ func (w *watcher) skipReason(ctx context.Context, store *cas.Store, s *delta.Sum
 	}
 	wasActive := slices.ContainsFunc(hist, func(rec cas.KitRecord) bool { return rec.Digest == s.Digest })
 	if s.Sequence < active.Sequence {
+		if msg, extra, ahead := w.skipOlderThanActiveAhead(s.Sequence, active); ahead {
+			return msg, extra, nil
+		}
 		if wasActive {
 			return "kit was imported before and a newer kit is active; skipped",
 				[]any{"sequence", s.Sequence, "activeSequence", active.Sequence}, nil

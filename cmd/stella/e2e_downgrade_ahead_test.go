@@ -1,0 +1,55 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDowngradeBehindKitAheadOfClock activates a kit built three days
+// ahead of the clock. It checks that the watch then skips a correctly
+// dated kit with a warning and import rejects it, both naming the active
+// kit's creation ahead of the clock and the recovery. It also checks that
+// the recovery with --allow-downgrade works.
+func TestDowngradeBehindKitAheadOfClock(t *testing.T) {
+	e := newEnv(t)
+	drop := filepath.Join(e.dir, "drop")
+	if err := os.Mkdir(drop, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", strconv.FormatInt(time.Now().Add(72*time.Hour).Unix(), 10))
+	e.buildKit(filepath.Join("drop", "future.tar"))
+	os.Unsetenv("SOURCE_DATE_EPOCH")
+	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 || !strings.Contains(r.stderr, `msg="kit imported"`) {
+		t.Fatalf("watch --once did not import the kit dated ahead: exit %d\n%s", r.code, r.stderr)
+	}
+
+	today := e.buildKit(filepath.Join("drop", "today.tar"))
+	r = e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 {
+		t.Errorf("watch --once with a correctly dated kit: exit %d, want 0\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, `level=WARN msg="`+msgOlderThanActiveAhead+`"`) {
+		t.Errorf("watch does not warn that the active kit was created ahead of the clock:\n%s", r.stderr)
+	}
+
+	r = e.run("ouk", "import", "--key", e.pub, today)
+	if r.code != exitRejected {
+		t.Errorf("import of the correctly dated kit: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	for _, want := range []string{"ahead of this host's clock", "--allow-downgrade", "stella ouk rollback"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("import rejection lacks %q:\n%s", want, r.stderr)
+		}
+	}
+
+	e.must("ouk", "import", "--allow-downgrade", "--key", e.pub, today)
+	r = e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 || strings.Contains(r.stderr, `msg="kit imported"`) {
+		t.Errorf("watch --once after the downgrade: exit %d, want 0 without an import\n%s", r.code, r.stderr)
+	}
+}
