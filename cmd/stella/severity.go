@@ -107,9 +107,9 @@ func printRecordSeverity(w io.Writer, r vulndb.Record) {
 		s := vulndb.ScoreVector(sev.Score)
 		switch {
 		case s.Score != nil:
-			fmt.Fprintf(w, "  severity   %s (%s)\n", sev.Score, severityText(s))
+			fmt.Fprintf(w, "  severity   %s (%s)\n", s.Vector, severityText(s))
 		case s.Note != "":
-			fmt.Fprintf(w, "  severity   %s (%s)\n", sev.Score, s.Note)
+			fmt.Fprintf(w, "  severity   %s (%s)\n", s.Vector, s.Note)
 		}
 	}
 	var word string

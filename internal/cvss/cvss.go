@@ -119,10 +119,13 @@ var specV4 = metricSpec{
 // Parse parses a CVSS vector string: "CVSS:3.1/AV:N/...", "CVSS:3.0/...",
 // "CVSS:4.0/..." or a v2.0 vector, without prefix ("AV:N/AC:L/Au:N/..."),
 // in parentheses or with the prefix "CVSS:2.0/".
-// Metric names and values are case-sensitive, as the specifications write
-// them. Every base metric must be given, each metric at most once, and in
-// any order. An error wraps ErrInvalidVector and names the metric at fault.
+// Surrounding whitespace, which some feeds' score fields carry, is
+// removed. The prefix, metric names and values are case-sensitive, as the
+// specifications write them. Every base metric must be given, each metric
+// at most once, and in any order. An error wraps ErrInvalidVector and
+// names the metric at fault.
 func Parse(s string) (Vector, error) {
+	s = strings.TrimSpace(s)
 	version, body, spec, err := splitPrefix(s)
 	if err != nil {
 		return Vector{}, err
@@ -135,6 +138,10 @@ func Parse(s string) (Vector, error) {
 		}
 		allowed, known := spec.values[name]
 		if !known {
+			if canonical := metricNameIgnoringCase(spec, name); canonical != "" {
+				return Vector{}, invalid(s, "metric %s is not a CVSS %s metric (metric names are case-sensitive, and CVSS %s has %s)",
+					quote(name), version, version, canonical)
+			}
 			return Vector{}, invalid(s, "metric %s is not a CVSS %s metric", quote(name), version)
 		}
 		if _, dup := v.metrics[name]; dup {
@@ -158,6 +165,15 @@ func Parse(s string) (Vector, error) {
 // prefix, and the metric specification of that version.
 func splitPrefix(s string) (version, body string, spec metricSpec, err error) {
 	rest, prefixed := strings.CutPrefix(s, "CVSS:")
+	// No CVSS 2.0 metric name starts with CVSS, so such a vector was meant
+	// to carry a prefix, and an error about v2.0 metrics would mislead.
+	if !prefixed && len(s) >= 4 && strings.EqualFold(s[:4], "CVSS") {
+		reason := "the vector does not start with CVSS:3.0/, CVSS:3.1/ or CVSS:4.0/"
+		if len(s) >= 5 && strings.EqualFold(s[:5], "CVSS:") {
+			reason += ". The prefix, metric names and values are case-sensitive"
+		}
+		return "", "", metricSpec{}, invalid(s, "%s", reason)
+	}
 	if !prefixed {
 		// Some older feeds write a v2.0 vector in parentheses.
 		if len(s) > 2 && s[0] == '(' && s[len(s)-1] == ')' {
@@ -373,6 +389,17 @@ func quote(s string) string {
 		return fmt.Sprintf("%q… (%d bytes)", s[:maxLen], len(s))
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// metricNameIgnoringCase returns the metric of spec whose name equals
+// name in another case, such as "AV" for "av", or "".
+func metricNameIgnoringCase(spec metricSpec, name string) string {
+	for canonical := range spec.values {
+		if strings.EqualFold(canonical, name) {
+			return canonical
+		}
+	}
+	return ""
 }
 
 func contains(list []string, s string) bool {

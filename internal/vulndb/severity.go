@@ -105,8 +105,9 @@ func (r *Record) SeverityRating() SeverityRating {
 
 // ScoreVector computes the base score and rating of one CVSS vector. A
 // vector that cannot be scored gives no Score, and the reason in Note.
+// Vector is set without surrounding whitespace, which cvss.Parse ignores.
 func ScoreVector(vector string) SeverityRating {
-	out := SeverityRating{Vector: vector}
+	out := SeverityRating{Vector: strings.TrimSpace(vector)}
 	v, err := cvss.Parse(vector)
 	if err != nil {
 		out.Note = err.Error()
