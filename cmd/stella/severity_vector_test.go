@@ -34,3 +34,40 @@ func TestLookupTextInvalidPrefixMessages(t *testing.T) {
 		t.Errorf("lookup text names CVSS 2.0 for v4.0 vectors:\n%s", out)
 	}
 }
+
+// TestSeverityTextLabelsBaseScore checks that a CVSS v4.0 score is
+// labelled CVSS-B when its vector sets threat or environmental metrics,
+// which the score leaves out, and only then.
+func TestSeverityTextLabelsBaseScore(t *testing.T) {
+	const base = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"
+	cases := map[string]string{
+		base:                                     "9.3 CRITICAL",
+		base + "/E:U/CR:L/IR:L/AR:L/MAV:P/MVC:N": "9.3 CRITICAL, CVSS-B",
+		base + "/MSI:S/MSA:S":                    "9.3 CRITICAL, CVSS-B",
+		base + "/E:X/U:Amber":                    "9.3 CRITICAL",
+		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:U": "9.8 CRITICAL",
+	}
+	for vector, want := range cases {
+		if got := severityText(vulndb.ScoreVector(vector)); got != want {
+			t.Errorf("severityText of %q = %q, want %q", vector, got, want)
+		}
+	}
+
+	// Scan findings keep the name through findingSeverity.
+	rec := vulndb.Record{ID: "GHSA-aaaa-bbbb-cccc", Severity: []vulndb.Severity{{Type: "CVSS_V4", Score: base + "/E:U"}}}
+	s := newFindingSeverity(rec)
+	if s.CVSSNomenclature != "CVSS-B" {
+		t.Errorf("finding cvssNomenclature = %q, want CVSS-B", s.CVSSNomenclature)
+	}
+	if got := s.severityColumn(); got != "9.3 CRITICAL, CVSS-B" {
+		t.Errorf("SEVERITY column = %q, want 9.3 CRITICAL, CVSS-B", got)
+	}
+
+	var b strings.Builder
+	if err := printRecords(&b, []vulndb.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "severity   " + base + "/E:U (9.3 CRITICAL, CVSS-B)"; !strings.Contains(b.String(), want) {
+		t.Errorf("lookup text lacks %q:\n%s", want, b.String())
+	}
+}

@@ -43,6 +43,11 @@ const (
 	RatingCritical = "CRITICAL"
 )
 
+// NomenclatureBase is the name that the CVSS v4.0 specification gives a
+// score computed from the base metrics alone. A score that also takes
+// threat or environmental metrics is CVSS-BT, CVSS-BE or CVSS-BTE.
+const NomenclatureBase = "CVSS-B"
+
 // ErrInvalidVector is wrapped by every error of Parse.
 var ErrInvalidVector = errors.New("invalid CVSS vector")
 
@@ -54,6 +59,9 @@ type Score struct {
 	Base float64
 	// Rating is the qualitative rating of Base in that version.
 	Rating string
+	// Nomenclature is NomenclatureBase for a CVSS v4.0 score and "" for
+	// other versions, whose specifications name no score types.
+	Nomenclature string
 }
 
 // Vector is a parsed CVSS vector string.
@@ -115,6 +123,12 @@ var specV4 = metricSpec{
 	// The order is that of the v4.0 vector string, which baseV4 needs.
 	base: []string{"AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA"},
 }
+
+// threatAndEnvironmentalV4 are the CVSS v4.0 metrics that a CVSS-BT,
+// CVSS-BE or CVSS-BTE score takes and the base score leaves out. The
+// supplemental metrics (S, AU, R, V, RE, U) change no score.
+var threatAndEnvironmentalV4 = []string{"E", "CR", "IR", "AR", "MAV", "MAC", "MAT", "MPR", "MUI",
+	"MVC", "MVI", "MVA", "MSC", "MSI", "MSA"}
 
 // Parse parses a CVSS vector string: "CVSS:3.1/AV:N/...", "CVSS:3.0/...",
 // "CVSS:4.0/..." or a v2.0 vector, without prefix ("AV:N/AC:L/Au:N/..."),
@@ -199,6 +213,22 @@ func splitPrefix(s string) (version, body string, spec metricSpec, err error) {
 	}
 	return "", "", metricSpec{}, invalid(s, "CVSS version %s is not supported; use 2.0 (no prefix), 3.0, 3.1 or 4.0",
 		quote(version))
+}
+
+// SetsThreatOrEnvironmentalMetrics reports whether a CVSS v4.0 vector
+// sets a threat or environmental metric to a value other than X (Not
+// Defined). The base score (CVSS-B) of such a vector leaves those metrics
+// out. It returns false for other versions.
+func (v Vector) SetsThreatOrEnvironmentalMetrics() bool {
+	if v.Version != V40 {
+		return false
+	}
+	for _, name := range threatAndEnvironmentalV4 {
+		if value, ok := v.metrics[name]; ok && value != "X" {
+			return true
+		}
+	}
+	return false
 }
 
 // BaseScore parses vector and returns its base score.
@@ -320,7 +350,7 @@ func (v Vector) baseV4() (Score, error) {
 	if err != nil {
 		return Score{}, fmt.Errorf("%w %s: go-cvss computed the score %v: %v", ErrInvalidVector, quote(b.String()), base, err)
 	}
-	return Score{Version: V40, Base: base, Rating: rating}, nil
+	return Score{Version: V40, Base: base, Rating: rating, Nomenclature: NomenclatureBase}, nil
 }
 
 // RoundUp31 is the Roundup function of the CVSS v3.1 specification,

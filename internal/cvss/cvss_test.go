@@ -319,3 +319,67 @@ func TestBaseScoreMatchesNVDRecords(t *testing.T) {
 	}
 	t.Logf("compared %d NVD metrics, %d of them CVSS v4.0", len(metrics), v40)
 }
+
+// TestSetsThreatOrEnvironmentalMetrics checks which CVSS v4.0 vectors have
+// metrics that the base score (CVSS-B) leaves out, so that reports label it.
+func TestSetsThreatOrEnvironmentalMetrics(t *testing.T) {
+	const base = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"
+	cases := []struct {
+		vector string
+		want   bool
+	}{
+		{base, false},
+		{base + "/E:X/CR:X/MAV:X/MSI:X", false},
+		{base + "/S:P/AU:Y/R:U/V:C/RE:H/U:Amber", false},
+		{base + "/E:U", true},
+		{base + "/CR:L", true},
+		{base + "/MAV:P", true},
+		{base + "/MVC:N", true},
+		{base + "/MSI:S/MSA:S", true},
+		{base + "/E:X/U:Red/MAT:P", true},
+		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:P/MAV:L", false},
+		{"AV:N/AC:L/Au:N/C:C/I:C/A:C/E:POC/CR:L", false},
+	}
+	// Every v4.0 metric is a base, supplemental, threat or environmental
+	// metric, so a metric added to specV4 must be sorted into one of them.
+	supplemental := []string{"S", "AU", "R", "V", "RE", "U"}
+	for name := range specV4.values {
+		if !contains(specV4.base, name) && !contains(supplemental, name) && !contains(threatAndEnvironmentalV4, name) {
+			t.Errorf("CVSS 4.0 metric %s is in no group", name)
+		}
+	}
+
+	for _, c := range cases {
+		v, err := Parse(c.vector)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", c.vector, err)
+		}
+		if got := v.SetsThreatOrEnvironmentalMetrics(); got != c.want {
+			t.Errorf("SetsThreatOrEnvironmentalMetrics(%q) = %v, want %v", c.vector, got, c.want)
+		}
+	}
+}
+
+// TestBaseScoreNomenclature checks that CVSS v4.0 scores carry the name
+// CVSS-B and scores of other versions none.
+func TestBaseScoreNomenclature(t *testing.T) {
+	cases := map[string]string{
+		"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N":     NomenclatureBase,
+		"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U": NomenclatureBase,
+		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H":                        "",
+		"CVSS:3.0/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:H/A:N":                        "",
+		"AV:N/AC:L/Au:N/C:C/I:C/A:C":                                          "",
+	}
+	for vector, want := range cases {
+		got, err := BaseScore(vector)
+		if err != nil {
+			t.Fatalf("BaseScore(%q): %v", vector, err)
+		}
+		if got.Nomenclature != want {
+			t.Errorf("BaseScore(%q).Nomenclature = %q, want %q", vector, got.Nomenclature, want)
+		}
+	}
+	if NomenclatureBase != "CVSS-B" {
+		t.Errorf("NomenclatureBase = %q, want CVSS-B as the v4.0 specification names it", NomenclatureBase)
+	}
+}
