@@ -29,6 +29,9 @@ type findingSeverity struct {
 	// SeverityNote is about.
 	CVSSVersion string `json:"cvssVersion,omitempty"`
 	CVSSVector  string `json:"cvssVector,omitempty"`
+	// CVSSNomenclature is "CVSS-B" for a CVSS v4.0 score, which is
+	// computed from the base metrics alone.
+	CVSSNomenclature string `json:"cvssNomenclature,omitempty"`
 	// SeverityNote is the reason the vector has no score, such as the
 	// error of an invalid vector.
 	SeverityNote string `json:"severityNote,omitempty"`
@@ -37,13 +40,13 @@ type findingSeverity struct {
 func newFindingSeverity(r vulndb.Record) findingSeverity {
 	s := r.SeverityRating()
 	return findingSeverity{SeverityScore: s.Score, SeverityRating: s.Rating, CVSSVersion: s.CVSSVersion,
-		CVSSVector: s.Vector, SeverityNote: s.Note}
+		CVSSVector: s.Vector, CVSSNomenclature: s.CVSSNomenclature, SeverityNote: s.Note}
 }
 
 // rating returns the severity as a vulndb.SeverityRating.
 func (s findingSeverity) rating() vulndb.SeverityRating {
 	return vulndb.SeverityRating{Score: s.SeverityScore, Rating: s.SeverityRating, CVSSVersion: s.CVSSVersion,
-		Vector: s.CVSSVector, Note: s.SeverityNote}
+		Vector: s.CVSSVector, CVSSNomenclature: s.CVSSNomenclature, Note: s.SeverityNote}
 }
 
 // severityColumn returns the text of the scan table's SEVERITY column.
@@ -54,8 +57,12 @@ func (s findingSeverity) severityColumn() string {
 // severityText writes a rating for text output: "9.8 CRITICAL" with a
 // score, the rating word alone without one, "no score (CVSS 4.0)" for an
 // unscored vector without a rating, and "-" when there is nothing to show.
+// A score that leaves out threat or environmental metrics of its vector is
+// labelled with its name, as in "9.3 CRITICAL, CVSS-B".
 func severityText(s vulndb.SeverityRating) string {
 	switch {
+	case s.Score != nil && s.OmitsVectorMetrics():
+		return fmt.Sprintf("%.1f %s, %s", *s.Score, s.Rating, s.CVSSNomenclature)
 	case s.Score != nil:
 		return fmt.Sprintf("%.1f %s", *s.Score, s.Rating)
 	case s.Rating != "":
@@ -107,9 +114,9 @@ func printRecordSeverity(w io.Writer, r vulndb.Record) {
 		s := vulndb.ScoreVector(sev.Score)
 		switch {
 		case s.Score != nil:
-			fmt.Fprintf(w, "  severity   %s (%s)\n", sev.Score, severityText(s))
+			fmt.Fprintf(w, "  severity   %s (%s)\n", s.Vector, severityText(s))
 		case s.Note != "":
-			fmt.Fprintf(w, "  severity   %s (%s)\n", sev.Score, s.Note)
+			fmt.Fprintf(w, "  severity   %s (%s)\n", s.Vector, s.Note)
 		}
 	}
 	var word string

@@ -43,6 +43,11 @@ const (
 	RatingCritical = "CRITICAL"
 )
 
+// NomenclatureBase is the name that the CVSS v4.0 specification gives a
+// score computed from the base metrics alone. A score that also takes
+// threat or environmental metrics is CVSS-BT, CVSS-BE or CVSS-BTE.
+const NomenclatureBase = "CVSS-B"
+
 // ErrInvalidVector is wrapped by every error of Parse.
 var ErrInvalidVector = errors.New("invalid CVSS vector")
 
@@ -54,6 +59,9 @@ type Score struct {
 	Base float64
 	// Rating is the qualitative rating of Base in that version.
 	Rating string
+	// Nomenclature is NomenclatureBase for a CVSS v4.0 score and "" for
+	// other versions, whose specifications name no score types.
+	Nomenclature string
 }
 
 // Vector is a parsed CVSS vector string.
@@ -116,13 +124,22 @@ var specV4 = metricSpec{
 	base: []string{"AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA"},
 }
 
+// threatAndEnvironmentalV4 are the CVSS v4.0 metrics that a CVSS-BT,
+// CVSS-BE or CVSS-BTE score takes and the base score leaves out. The
+// supplemental metrics (S, AU, R, V, RE, U) change no score.
+var threatAndEnvironmentalV4 = []string{"E", "CR", "IR", "AR", "MAV", "MAC", "MAT", "MPR", "MUI",
+	"MVC", "MVI", "MVA", "MSC", "MSI", "MSA"}
+
 // Parse parses a CVSS vector string: "CVSS:3.1/AV:N/...", "CVSS:3.0/...",
 // "CVSS:4.0/..." or a v2.0 vector, without prefix ("AV:N/AC:L/Au:N/..."),
 // in parentheses or with the prefix "CVSS:2.0/".
-// Metric names and values are case-sensitive, as the specifications write
-// them. Every base metric must be given, each metric at most once, and in
-// any order. An error wraps ErrInvalidVector and names the metric at fault.
+// Surrounding whitespace, which some feeds' score fields carry, is
+// removed. The prefix, metric names and values are case-sensitive, as the
+// specifications write them. Every base metric must be given, each metric
+// at most once, and in any order. An error wraps ErrInvalidVector and
+// names the metric at fault.
 func Parse(s string) (Vector, error) {
+	s = strings.TrimSpace(s)
 	version, body, spec, err := splitPrefix(s)
 	if err != nil {
 		return Vector{}, err
@@ -135,6 +152,10 @@ func Parse(s string) (Vector, error) {
 		}
 		allowed, known := spec.values[name]
 		if !known {
+			if canonical := metricNameIgnoringCase(spec, name); canonical != "" {
+				return Vector{}, invalid(s, "metric %s is not a CVSS %s metric (metric names are case-sensitive, and CVSS %s has %s)",
+					quote(name), version, version, canonical)
+			}
 			return Vector{}, invalid(s, "metric %s is not a CVSS %s metric", quote(name), version)
 		}
 		if _, dup := v.metrics[name]; dup {
@@ -174,6 +195,15 @@ func PrefixVersion(s string) string {
 // prefix, and the metric specification of that version.
 func splitPrefix(s string) (version, body string, spec metricSpec, err error) {
 	rest, prefixed := strings.CutPrefix(s, "CVSS:")
+	// No CVSS 2.0 metric name starts with CVSS, so such a vector was meant
+	// to carry a prefix, and an error about v2.0 metrics would mislead.
+	if !prefixed && len(s) >= 4 && strings.EqualFold(s[:4], "CVSS") {
+		reason := "the vector does not start with CVSS:3.0/, CVSS:3.1/ or CVSS:4.0/"
+		if len(s) >= 5 && strings.EqualFold(s[:5], "CVSS:") {
+			reason += ". The prefix, metric names and values are case-sensitive"
+		}
+		return "", "", metricSpec{}, invalid(s, "%s", reason)
+	}
 	if !prefixed {
 		// Some older feeds write a v2.0 vector in parentheses.
 		if len(s) > 2 && s[0] == '(' && s[len(s)-1] == ')' {
@@ -199,6 +229,22 @@ func splitPrefix(s string) (version, body string, spec metricSpec, err error) {
 	}
 	return "", "", metricSpec{}, invalid(s, "CVSS version %s is not supported; use 2.0 (no prefix), 3.0, 3.1 or 4.0",
 		quote(version))
+}
+
+// SetsThreatOrEnvironmentalMetrics reports whether a CVSS v4.0 vector
+// sets a threat or environmental metric to a value other than X (Not
+// Defined). The base score (CVSS-B) of such a vector leaves those metrics
+// out. It returns false for other versions.
+func (v Vector) SetsThreatOrEnvironmentalMetrics() bool {
+	if v.Version != V40 {
+		return false
+	}
+	for _, name := range threatAndEnvironmentalV4 {
+		if value, ok := v.metrics[name]; ok && value != "X" {
+			return true
+		}
+	}
+	return false
 }
 
 // BaseScore parses vector and returns its base score.
@@ -320,7 +366,7 @@ func (v Vector) baseV4() (Score, error) {
 	if err != nil {
 		return Score{}, fmt.Errorf("%w %s: go-cvss computed the score %v: %v", ErrInvalidVector, quote(b.String()), base, err)
 	}
-	return Score{Version: V40, Base: base, Rating: rating}, nil
+	return Score{Version: V40, Base: base, Rating: rating, Nomenclature: NomenclatureBase}, nil
 }
 
 // RoundUp31 is the Roundup function of the CVSS v3.1 specification,
@@ -389,6 +435,17 @@ func quote(s string) string {
 		return fmt.Sprintf("%q… (%d bytes)", s[:maxLen], len(s))
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// metricNameIgnoringCase returns the metric of spec whose name equals
+// name in another case, such as "AV" for "av", or "".
+func metricNameIgnoringCase(spec metricSpec, name string) string {
+	for canonical := range spec.values {
+		if strings.EqualFold(canonical, name) {
+			return canonical
+		}
+	}
+	return ""
 }
 
 func contains(list []string, s string) bool {

@@ -166,6 +166,12 @@ func TestParseRejectsInvalidVectors(t *testing.T) {
 		{"AV:N/AC:L/Au:N/C:P/I:P/A:H", `metric A has value "H"`},
 		{"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N", "base metric SA is missing"},
 		{"HIGH", `metric "HIGH" is not NAME:VALUE`},
+		{"cvss:4.0/av:n/ac:l/at:n/pr:n/ui:n/vc:h/vi:h/va:h/sc:n/si:n/sa:n",
+			"does not start with CVSS:3.0/, CVSS:3.1/ or CVSS:4.0/. The prefix, metric names and values are case-sensitive"},
+		{"Cvss:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "does not start with CVSS:3.0/, CVSS:3.1/ or CVSS:4.0/"},
+		{"CVSS4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", "does not start with CVSS:3.0/, CVSS:3.1/ or CVSS:4.0/"},
+		{"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/sa:N", `"sa" is not a CVSS 4.0 metric (metric names are case-sensitive, and CVSS 4.0 has SA)`},
+		{" CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N ", `"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N": base metric SA is missing`},
 	}
 	for _, c := range cases {
 		_, err := Parse(c.vector)
@@ -179,6 +185,37 @@ func TestParseRejectsInvalidVectors(t *testing.T) {
 		if !strings.Contains(err.Error(), c.inMessage) {
 			t.Errorf("Parse(%q) error %q, want it to contain %q", c.vector, err, c.inMessage)
 		}
+		if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(c.vector)), "CVSS") && strings.Contains(err.Error(), "CVSS 2.0") {
+			t.Errorf("Parse(%q) error %q names CVSS 2.0 for a vector with a prefix", c.vector, err)
+		}
+	}
+}
+
+// TestParseTrimsSurroundingWhitespace checks that spaces, tabs and line
+// breaks around a vector, which OSV score fields sometimes carry, do not
+// change its score.
+func TestParseTrimsSurroundingWhitespace(t *testing.T) {
+	cases := []struct {
+		vector string
+		base   float64
+	}{
+		{" CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N ", 9.3},
+		{"\tCVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n", 9.8},
+		{" AV:N/AC:L/Au:N/C:N/I:N/A:C\r\n", 7.8},
+		{" (AV:N/AC:L/Au:N/C:N/I:N/A:C) ", 7.8},
+	}
+	for _, c := range cases {
+		got, err := BaseScore(c.vector)
+		if err != nil {
+			t.Errorf("BaseScore(%q): %v", c.vector, err)
+			continue
+		}
+		if got.Base != c.base {
+			t.Errorf("BaseScore(%q).Base = %v, want %v", c.vector, got.Base, c.base)
+		}
+	}
+	if _, err := Parse(" \t "); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("Parse of blanks: error %v, want one that says the vector is empty", err)
 	}
 }
 
@@ -300,5 +337,69 @@ func TestPrefixVersion(t *testing.T) {
 		if got := PrefixVersion(vector); got != want {
 			t.Errorf("PrefixVersion(%q) = %q, want %q", vector, got, want)
 		}
+	}
+}
+
+// TestSetsThreatOrEnvironmentalMetrics checks which CVSS v4.0 vectors have
+// metrics that the base score (CVSS-B) leaves out, so that reports label it.
+func TestSetsThreatOrEnvironmentalMetrics(t *testing.T) {
+	const base = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"
+	cases := []struct {
+		vector string
+		want   bool
+	}{
+		{base, false},
+		{base + "/E:X/CR:X/MAV:X/MSI:X", false},
+		{base + "/S:P/AU:Y/R:U/V:C/RE:H/U:Amber", false},
+		{base + "/E:U", true},
+		{base + "/CR:L", true},
+		{base + "/MAV:P", true},
+		{base + "/MVC:N", true},
+		{base + "/MSI:S/MSA:S", true},
+		{base + "/E:X/U:Red/MAT:P", true},
+		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:P/MAV:L", false},
+		{"AV:N/AC:L/Au:N/C:C/I:C/A:C/E:POC/CR:L", false},
+	}
+	// Every v4.0 metric is a base, supplemental, threat or environmental
+	// metric, so a metric added to specV4 must be sorted into one of them.
+	supplemental := []string{"S", "AU", "R", "V", "RE", "U"}
+	for name := range specV4.values {
+		if !contains(specV4.base, name) && !contains(supplemental, name) && !contains(threatAndEnvironmentalV4, name) {
+			t.Errorf("CVSS 4.0 metric %s is in no group", name)
+		}
+	}
+
+	for _, c := range cases {
+		v, err := Parse(c.vector)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", c.vector, err)
+		}
+		if got := v.SetsThreatOrEnvironmentalMetrics(); got != c.want {
+			t.Errorf("SetsThreatOrEnvironmentalMetrics(%q) = %v, want %v", c.vector, got, c.want)
+		}
+	}
+}
+
+// TestBaseScoreNomenclature checks that CVSS v4.0 scores carry the name
+// CVSS-B and scores of other versions none.
+func TestBaseScoreNomenclature(t *testing.T) {
+	cases := map[string]string{
+		"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N":     NomenclatureBase,
+		"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U": NomenclatureBase,
+		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H":                        "",
+		"CVSS:3.0/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:H/A:N":                        "",
+		"AV:N/AC:L/Au:N/C:C/I:C/A:C":                                          "",
+	}
+	for vector, want := range cases {
+		got, err := BaseScore(vector)
+		if err != nil {
+			t.Fatalf("BaseScore(%q): %v", vector, err)
+		}
+		if got.Nomenclature != want {
+			t.Errorf("BaseScore(%q).Nomenclature = %q, want %q", vector, got.Nomenclature, want)
+		}
+	}
+	if NomenclatureBase != "CVSS-B" {
+		t.Errorf("NomenclatureBase = %q, want CVSS-B as the v4.0 specification names it", NomenclatureBase)
 	}
 }

@@ -19,6 +19,10 @@ type SeverityRating struct {
 	// CVSSVersion is the CVSS version of Vector: "2.0", "3.0", "3.1" or
 	// "4.0".
 	CVSSVersion string `json:"cvss_version,omitempty"`
+	// CVSSNomenclature is "CVSS-B" for a CVSS v4.0 score: the v4.0
+	// specification's name for a score of the base metrics alone. It is
+	// "" without a score and for other versions.
+	CVSSNomenclature string `json:"cvss_nomenclature,omitempty"`
 	// Vector is the CVSS vector that Score, or the note, is about.
 	Vector string `json:"vector,omitempty"`
 	// Note is the reason Vector has no score, such as the error of an
@@ -106,12 +110,13 @@ func (r *Record) SeverityRating() SeverityRating {
 // ScoreVector computes the base score and rating of one CVSS vector. A
 // vector that cannot be scored gives no Score, and the reason in Note. Its
 // CVSSVersion is still set when the vector's "CVSS:x.y/" prefix names a
-// supported version, as for a partial CVSS v4.0 vector.
+// supported version, as for a partial CVSS v4.0 vector. Vector is set
+// without surrounding whitespace, which cvss.Parse ignores.
 func ScoreVector(vector string) SeverityRating {
-	out := SeverityRating{Vector: vector}
+	out := SeverityRating{Vector: strings.TrimSpace(vector)}
 	v, err := cvss.Parse(vector)
 	if err != nil {
-		out.CVSSVersion = cvss.PrefixVersion(vector)
+		out.CVSSVersion = cvss.PrefixVersion(out.Vector)
 		out.Note = err.Error()
 		return out
 	}
@@ -122,8 +127,20 @@ func ScoreVector(vector string) SeverityRating {
 		return out
 	}
 	base := score.Base
-	out.Score, out.Rating = &base, score.Rating
+	out.Score, out.Rating, out.CVSSNomenclature = &base, score.Rating, score.Nomenclature
 	return out
+}
+
+// OmitsVectorMetrics reports whether Score leaves out threat or
+// environmental metrics that Vector sets, so that Score may differ from
+// the score of the whole vector. Text output then labels Score with
+// CVSSNomenclature.
+func (s SeverityRating) OmitsVectorMetrics() bool {
+	if s.Score == nil || s.CVSSNomenclature == "" {
+		return false
+	}
+	v, err := cvss.Parse(s.Vector)
+	return err == nil && v.SetsThreatOrEnvironmentalMetrics()
 }
 
 // ratingWord returns the rating word of a database_specific.severity

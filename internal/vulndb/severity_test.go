@@ -92,6 +92,13 @@ func TestRecordSeverityRating(t *testing.T) {
 		{name: "invalid vector before a valid one",
 			rec:   Record{Severity: []Severity{{Type: "CVSS_V3", Score: "CVSS:3.1/AV:N"}, {Type: "CVSS_V2", Score: vectorV2}}},
 			score: 7.5, rating: "HIGH", version: "2.0", vector: vectorV2},
+		{name: "v4 with surrounding spaces",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V4", Score: " " + vectorV40 + " "}}},
+			score: 6.9, rating: "MEDIUM", version: "4.0", vector: vectorV40},
+		{name: "v4 in lower case",
+			rec:   Record{Severity: []Severity{{Type: "CVSS_V4", Score: strings.ToLower(vectorV40)}}},
+			score: -1, vector: strings.ToLower(vectorV40),
+			inNote: "does not start with CVSS:3.0/, CVSS:3.1/ or CVSS:4.0/"},
 		{name: "affected severity when the record has none",
 			rec:   Record{Affected: []Affected{{Severity: []Severity{{Type: "CVSS_V3", Score: vectorV30}}}}},
 			score: 5.9, rating: "MEDIUM", version: "3.0", vector: vectorV30},
@@ -181,4 +188,42 @@ func describeRating(s SeverityRating) string {
 	}
 	return fmt.Sprintf("score %s, rating %q, CVSS version %q, vector %q, note %q",
 		score, s.Rating, s.CVSSVersion, s.Vector, s.Note)
+}
+
+// TestSeverityRatingNomenclature checks that a CVSS v4.0 score is named
+// CVSS-B, in the JSON of lookup output too, and that OmitsVectorMetrics
+// is true only when the vector sets threat or environmental metrics.
+func TestSeverityRatingNomenclature(t *testing.T) {
+	cases := []struct {
+		name, vector, nomenclature string
+		omits                      bool
+	}{
+		{"v4 base metrics only", vectorV40, "CVSS-B", false},
+		{"v4 with supplemental metrics", vectorV40 + "/S:P/U:Amber", "CVSS-B", false},
+		{"v4 with threat metric", vectorV40 + "/E:U", "CVSS-B", true},
+		{"v4 with environmental metrics", vectorV40 + "/CR:L/MAV:P/MVC:N", "CVSS-B", true},
+		{"v4 with metrics set to X", vectorV40 + "/E:X/MAV:X", "CVSS-B", false},
+		{"v3.1 with temporal metrics", vectorV31 + "/E:P/RL:O", "", false},
+		{"partial v4", partialV40 + "/E:U", "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := ScoreVector(c.vector)
+			if got.CVSSNomenclature != c.nomenclature {
+				t.Errorf("CVSSNomenclature = %q, want %q", got.CVSSNomenclature, c.nomenclature)
+			}
+			if got.OmitsVectorMetrics() != c.omits {
+				t.Errorf("OmitsVectorMetrics() = %v, want %v", got.OmitsVectorMetrics(), c.omits)
+			}
+		})
+	}
+
+	rec := WithSeverityRating(Record{ID: "GHSA-aaaa-bbbb-cccc", Severity: []Severity{{Type: "CVSS_V4", Score: vectorV40 + "/E:U"}}})
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"cvss_nomenclature":"CVSS-B"`; !strings.Contains(string(raw), want) {
+		t.Errorf("lookup JSON lacks %s: %s", want, raw)
+	}
 }

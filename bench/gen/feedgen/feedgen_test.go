@@ -3,10 +3,12 @@ package feedgen
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
+	cvssscore "stella-ops.org/ouk/internal/cvss"
 	"stella-ops.org/ouk/internal/vulndb"
 )
 
@@ -92,4 +94,59 @@ func TestPackagesHavePURLs(t *testing.T) {
 			t.Errorf("package %+v lacks a purl or version", p)
 		}
 	}
+}
+
+// TestNVDV40MetricsCarryComputedScores checks that the baseScore and
+// baseSeverity of every CVSS v4.0 metric of the generated NVD records are
+// those that package cvss computes from the vector, and that the vectors
+// vary, so generated data can check v4.0 scores.
+func TestNVDV40MetricsCarryComputedScores(t *testing.T) {
+	g := New(Config{Seed: 3, Records: 2000})
+	checked := 0
+	v40Scores := map[float64]bool{}
+	for _, v := range g.vulns {
+		for _, src := range g.sources(v) {
+			if src.Feed != "nvd" {
+				continue
+			}
+			var rec struct {
+				Metrics map[string][]struct {
+					CVSSData struct {
+						Version      string  `json:"version"`
+						VectorString string  `json:"vectorString"`
+						BaseScore    float64 `json:"baseScore"`
+						BaseSeverity string  `json:"baseSeverity"`
+					} `json:"cvssData"`
+				} `json:"metrics"`
+			}
+			if err := json.Unmarshal(src.JSON, &rec); err != nil {
+				t.Fatalf("%s: %v", src.ID, err)
+			}
+			for _, m := range rec.Metrics["cvssMetricV40"] {
+				data := m.CVSSData
+				want, err := cvssscore.BaseScore(data.VectorString)
+				if err != nil {
+					t.Fatalf("%s: %v", src.ID, err)
+				}
+				if data.BaseScore != want.Base {
+					t.Errorf("%s: %s has baseScore %v, want %v", src.ID, data.VectorString, data.BaseScore, want.Base)
+				}
+				if data.BaseSeverity != want.Rating {
+					t.Errorf("%s: %s has baseSeverity %s, want %s", src.ID, data.VectorString, data.BaseSeverity, want.Rating)
+				}
+				if data.Version != cvssscore.V40 {
+					t.Errorf("%s: version %q, want 4.0", src.ID, data.Version)
+				}
+				checked++
+				v40Scores[data.BaseScore] = true
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no CVSS v4.0 metric was generated")
+	}
+	if len(v40Scores) < 5 {
+		t.Errorf("v4.0 metrics have %d distinct scores, want at least 5", len(v40Scores))
+	}
+	t.Logf("checked %d v4.0 metrics with %d distinct scores", checked, len(v40Scores))
 }

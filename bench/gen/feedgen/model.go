@@ -30,6 +30,9 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	// The alias keeps the name cvss for this package's v3.1 vector type.
+	cvssscore "stella-ops.org/ouk/internal/cvss"
 )
 
 // Config sizes the generated feeds. Zero fields take the defaults shown.
@@ -200,8 +203,37 @@ func (c cvss) vector() string {
 	return b.String()
 }
 
-// score is an estimate of the base score, good enough for a plausible
-// baseSeverity; it is not the CVSS formula.
+// vectorV40 returns a CVSS v4.0 base vector with the attack, privilege
+// and impact values of c, so that v4.0 scores vary as v3.1 ones do.
+// AT is always N, and required user interaction (UI:R) becomes passive
+// (UI:P). A changed scope (S:C) gives the subsequent systems the impact
+// on the vulnerable system, and they have no impact otherwise.
+func (c cvss) vectorV40() string {
+	value := func(i int) string { return cvssMetrics[i].values[int(c[i])%len(cvssMetrics[i].values)] }
+	userInteraction := map[string]string{"N": "N", "R": "P"}[value(3)]
+	subsequent := [3]string{"N", "N", "N"}
+	if value(4) == "C" {
+		subsequent = [3]string{value(5), value(6), value(7)}
+	}
+	return fmt.Sprintf("CVSS:4.0/AV:%s/AC:%s/AT:N/PR:%s/UI:%s/VC:%s/VI:%s/VA:%s/SC:%s/SI:%s/SA:%s",
+		value(0), value(1), value(2), userInteraction, value(5), value(6), value(7),
+		subsequent[0], subsequent[1], subsequent[2])
+}
+
+// baseScore returns the base score and rating of vector as package cvss
+// computes them, which equal NVD's baseScore and baseSeverity for the
+// vectors that its tests compare. It panics on an invalid vector, which
+// only a bug of this package can make.
+func baseScore(vector string) (float64, string) {
+	s, err := cvssscore.BaseScore(vector)
+	if err != nil {
+		panic(fmt.Sprintf("generated CVSS vector %q: %v", vector, err))
+	}
+	return s.Base, s.Rating
+}
+
+// score is an estimate of the CVSS v3.1 base score, good enough for a
+// plausible baseSeverity; it is not the CVSS formula.
 func (c cvss) score() (float64, string) {
 	s := 10.0 - float64(c[0])*0.7 - float64(c[1])*0.8 - float64(c[2])*0.6 - float64(c[3])*0.5
 	for _, i := range []int{5, 6, 7} {

@@ -192,10 +192,11 @@ func nvdJSON(v *vuln, details string) []byte {
 			"baseScore": score, "baseSeverity": sev},
 		"exploitabilityScore": 3.9, "impactScore": 5.9}}
 	if v.cvss4 {
+		vector := v.severity.vectorV40()
+		scoreV40, severityV40 := baseScore(vector)
 		c.Metrics["cvssMetricV40"] = []map[string]any{{"source": "cna@example.org", "type": "Secondary",
-			"cvssData": map[string]any{"version": "4.0",
-				"vectorString": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
-				"baseScore":    score, "baseSeverity": sev}}}
+			"cvssData": map[string]any{"version": "4.0", "vectorString": vector,
+				"baseScore": scoreV40, "baseSeverity": severityV40}}}
 	}
 	c.Weaknesses = []nvdWeakness{{Source: "nvd@nist.gov", Type: "Primary",
 		Description: []nvdText{{"en", fmt.Sprintf("CWE-%d", v.cwe)}}}}
