@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -151,7 +150,7 @@ a bad signature.`,
 				if errors.Is(openErr, fs.ErrPermission) {
 					return kitReadError(args[0], openErr)
 				}
-				if errors.Is(openErr, io.ErrUnexpectedEOF) || strings.Contains(openErr.Error(), layout.DamagedIndexAdvice) {
+				if errors.Is(openErr, io.ErrUnexpectedEOF) || layout.HasDamagedIndexAdvice(openErr.Error()) {
 					// The reason of a truncated kit or a damaged index.json
 					// already gives the next step.
 					return fmt.Errorf("kit %s is damaged or not a kit: %w", args[0], openErr)
