@@ -699,6 +699,11 @@ func creationTime() (time.Time, error) {
 		if err != nil || n < 0 {
 			return time.Time{}, usagef("SOURCE_DATE_EPOCH is %q; set it to Unix seconds or unset it", s)
 		}
+		if n > layout.MaxModTime.Unix() {
+			return time.Time{}, usagef("SOURCE_DATE_EPOCH is %d, after %d (%s), the latest time that the tar "+
+				"headers of a kit file can hold; set it to Unix seconds of a past time, such as that of the last commit, or unset it",
+				n, layout.MaxModTime.Unix(), layout.MaxModTime.Format(time.RFC3339))
+		}
 		return time.Unix(n, 0).UTC(), nil
 	}
 	return time.Now().UTC().Truncate(time.Second), nil
