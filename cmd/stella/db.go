@@ -208,7 +208,7 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 		Example: `  stella db lookup CVE-2021-23337
   stella db lookup --purl pkg:npm/lodash@4.17.20
   stella db lookup --cpe cpe:2.3:a:webmproject:libwebp:1.3.1:*:*:*:*:*:*:*`,
-		Args: cobra.MaximumNArgs(1),
+		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.validate(); err != nil {
 				return err

@@ -72,7 +72,7 @@ referrer inside the kit against the trusted keys: those given with --key and
 the *.pub files in the store's keys folder. Every blob's digest and size
 are checked first, so a damaged copy is reported as damaged rather than as
 a bad signature.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.validate(); err != nil {
 				return err
