@@ -57,6 +57,25 @@ func TestVerifyOtherKitSignatureNextStep(t *testing.T) {
 		"leave out --signature")
 }
 
+func TestVerifyNotASignatureFile(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	empty := e.writeTestFile("empty.sig", "")
+	text := e.writeTestFile("text.sig", "see the release notes\n")
+	cases := []struct {
+		name, file, problem string
+	}{
+		{"empty file", empty, "because it is empty"},
+		{"text", text, "because it is text, but not base64"},
+		{"public key", e.pub, `because it is a PEM block of type "PUBLIC KEY"`},
+	}
+	for _, c := range cases {
+		r := e.run("ouk", "verify", "--key", e.pub, "--signature", c.file, kit)
+		assertFailure(t, "verify with "+c.name+" as the signature", r, exitRejected,
+			c.file+" is not a detached signature", c.problem, "give the .sig file")
+	}
+}
+
 func TestInspectMissingKitNextStep(t *testing.T) {
 	e := newEnv(t)
 	missing := filepath.Join(e.dir, "no-such-kit.tar")

@@ -55,8 +55,9 @@ type check struct {
 	// import from reading the file.
 	order bool
 	// cause is the sentinel error of failed contents, such as
-	// errdef.ErrInvalidKit for a missing blob. Nil counts as
-	// errdef.ErrDigestMismatch.
+	// errdef.ErrInvalidKit for a missing blob, where nil counts as
+	// errdef.ErrDigestMismatch, or the error of a failed detached
+	// signature.
 	cause error
 }
 
@@ -169,6 +170,11 @@ a bad signature.`,
 					args[0], rep.Contents.Reason, cause)
 			}
 			deltaFailed := rep.DeltaManifest != nil && rep.DeltaManifest.Status == "failed"
+			var malformed *sign.MalformedSignatureError
+			if rep.Detached.Status == "failed" && errors.As(rep.Detached.cause, &malformed) {
+				return fmt.Errorf("kit %s did not verify: %s is not a detached signature, because %s; give %s for this kit: %w",
+					args[0], sigPath, malformed.Problem, sigFileWant, errdef.ErrSignature)
+			}
 			if rep.Detached.Status == "failed" {
 				advice := fmt.Sprintf("check that %s is the detached signature of this kit file", sigPath)
 				if rep.Embedded.Status == "passed" && !deltaFailed {
@@ -237,7 +243,7 @@ func verifyDetached(keys []sign.TrustedKey, kit, sigPath string) check {
 	defer f.Close()
 	key, err := sign.VerifyBlob(keys, f, sig)
 	if err != nil {
-		return check{Status: "failed", Reason: err.Error()}
+		return check{Status: "failed", Reason: err.Error(), cause: err}
 	}
 	return check{Status: "passed", Key: key.Source}
 }
