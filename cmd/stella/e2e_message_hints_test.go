@@ -92,6 +92,33 @@ func TestImportSignatureFileNamed(t *testing.T) {
 		"looks like a detached signature", "give the kit file itself")
 }
 
+// TestSignatureAsKitHintFirst checks that verify, import and inspect of a
+// detached signature start their message with that hint, not with advice
+// to copy a damaged kit again.
+func TestSignatureAsKitHintFirst(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	e.must("ouk", "sign", "--key", e.key, kit)
+	sig := kit + ".sig"
+	for _, args := range [][]string{
+		{"ouk", "verify", "--key", e.pub, sig},
+		{"ouk", "import", "--key", e.pub, sig},
+		{"ouk", "inspect", sig},
+	} {
+		r := e.run(args...)
+		label := args[1] + " of a detached signature"
+		assertFailure(t, label, r, exitRejected, "looks like a detached signature")
+		hint := strings.Index(r.stderr, "looks like a detached signature")
+		bytesShown := strings.Index(r.stderr, "neither gzip, zstd nor a tar header")
+		if bytesShown >= 0 && bytesShown < hint {
+			t.Errorf("%s: the first bytes come before the hint:\n%s", label, r.stderr)
+		}
+		if strings.Contains(r.stderr, "damaged") {
+			t.Errorf("%s: the message calls the file damaged:\n%s", label, r.stderr)
+		}
+	}
+}
+
 func TestBuildOutputJSONNamesFormat(t *testing.T) {
 	e := newEnv(t)
 	feed := filepath.Join(repoRoot(t), "testdata", "feeds", "osv")

@@ -151,6 +151,11 @@ a bad signature.`,
 				if errors.Is(openErr, fs.ErrPermission) {
 					return kitReadError(args[0], openErr)
 				}
+				if errors.As(openErr, new(*layout.SignatureFileError)) {
+					// The error starts with the hint that this is a
+					// signature or key file, which is likely right.
+					return openErr
+				}
 				if errors.Is(openErr, io.ErrUnexpectedEOF) || layout.HasDamagedIndexAdvice(openErr.Error()) {
 					// The reason of a truncated kit or a damaged index.json
 					// already gives the next step.
