@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,49 @@ func TestVerifyNotesStoreKey(t *testing.T) {
 	r = e.run("ouk", "verify", kit)
 	if r.code != 0 || strings.Contains(r.stderr, "note:") {
 		t.Errorf("verify without --key: exit %d, want 0 without a note:\n%s", r.code, r.stderr)
+	}
+}
+
+func TestVerifyJSONNotesStoreKey(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	storeKey := filepath.Join(e.store, storeKeysDir, "cosign.pub")
+	if err := os.MkdirAll(filepath.Dir(storeKey), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(e.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(storeKey, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, otherPub := e.keygen("other")
+
+	for _, quiet := range []bool{false, true} {
+		args := []string{"ouk", "verify", "-o", "json", "--key", otherPub, kit}
+		if quiet {
+			args = append([]string{"-q"}, args...)
+		}
+		r := e.run(args...)
+		if r.code != 0 {
+			t.Fatalf("verify %v: exit %d\n%s", args, r.code, r.stderr)
+		}
+		var rep verifyReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("decoding the report of verify %v: %v\n%s", args, err, r.stdout)
+		}
+		if len(rep.Notes) != 1 {
+			t.Fatalf("verify %v: notes %q, want one", args, rep.Notes)
+		}
+		if !strings.Contains(rep.Notes[0], "the kit verified with "+storeKey) {
+			t.Errorf("verify %v: note does not name the store key: %s", args, rep.Notes[0])
+		}
+	}
+
+	r := e.run("ouk", "verify", "-o", "json", "--key", e.pub, kit)
+	if strings.Contains(r.stdout, `"notes"`) {
+		t.Errorf("verify with the signer's key given with --key lists notes:\n%s", r.stdout)
 	}
 }
 

@@ -44,6 +44,10 @@ type verifyReport struct {
 	// Warnings lists problems that do not fail the verification, such as
 	// a creation time ahead of the host's clock.
 	Warnings []string `json:"warnings,omitempty"`
+	// Notes lists facts about a passed check that the operator may not
+	// expect, such as a key from the store's keys folder that verified the
+	// kit but was not given with --key.
+	Notes []string `json:"notes,omitempty"`
 }
 
 type check struct {
@@ -125,8 +129,11 @@ a bad signature.`,
 					rep.Warnings = append(rep.Warnings, warning)
 				}
 			}
+			rep.Notes = storeKeyNotes(rep, keys, dir)
 			if !g.quiet {
-				noteStoreKeys(cmd.ErrOrStderr(), rep, keys, dir)
+				for _, note := range rep.Notes {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", note)
+				}
 			}
 			if out.json() {
 				if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
@@ -199,12 +206,12 @@ a bad signature.`,
 	return cmd
 }
 
-// noteStoreKeys writes a note to w for each key that passed a check of rep
-// but was not given with --key: a *.pub file of the store's keys folder,
-// which verify trusts too. It writes nothing when no --key was given.
-func noteStoreKeys(w io.Writer, rep verifyReport, keyFiles []string, storeDir string) {
+// storeKeyNotes returns a note for each key that passed a check of rep but
+// was not given with --key: a *.pub file of the store's keys folder, which
+// verify trusts too. It returns none when no --key was given.
+func storeKeyNotes(rep verifyReport, keyFiles []string, storeDir string) []string {
 	if len(keyFiles) == 0 {
-		return
+		return nil
 	}
 	givenKeys := map[string]bool{}
 	for _, f := range keyFiles {
@@ -217,17 +224,19 @@ func noteStoreKeys(w io.Writer, rep verifyReport, keyFiles []string, storeDir st
 	if rep.DeltaManifest != nil {
 		checks = append(checks, *rep.DeltaManifest)
 	}
+	var notes []string
 	noted := map[string]bool{}
 	for _, c := range checks {
 		if c.Status != "passed" || c.Key == "" || givenKeys[c.Key] || noted[c.Key] {
 			continue
 		}
 		noted[c.Key] = true
-		fmt.Fprintf(w, "note: the kit verified with %s, a key from the store's keys folder %s that was not given "+
+		notes = append(notes, fmt.Sprintf("the kit verified with %s, a key from the store's keys folder %s that was not given "+
 			"with --key. verify trusts the store's keys too, so to check the kit against the --key keys alone, "+
-			"run verify with --store set to a folder that has no keys folder\n",
-			c.Key, filepath.Join(storeDir, storeKeysDir))
+			"run verify with --store set to a folder that has no keys folder",
+			c.Key, filepath.Join(storeDir, storeKeysDir)))
 	}
+	return notes
 }
 
 // sigFileWant describes the file that --signature names, for errors.
