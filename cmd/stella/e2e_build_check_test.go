@@ -43,7 +43,7 @@ func TestBuildExpiresMaxDaysAccepted(t *testing.T) {
 }
 
 // TestBuildSourceDateEpochPastTarRange checks that build rejects a
-// SOURCE_DATE_EPOCH that no USTAR header can hold before it reads feeds.
+// SOURCE_DATE_EPOCH that no USTAR header can hold, with exit code 2.
 func TestBuildSourceDateEpochPastTarRange(t *testing.T) {
 	for _, epoch := range []string{"9000000000", "253402214400"} { // 2255 and 9999-12-31
 		t.Run(epoch, func(t *testing.T) {
