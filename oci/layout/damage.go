@@ -78,16 +78,16 @@ func ParseKitIndex(b []byte) (*ocispec.Index, error) {
 	return &idx, nil
 }
 
-// indexKeys are the top-level keys of an OCI image index (image-spec 1.1,
-// image-index.md).
+// indexKeys are the top-level keys of an OCI image index, as image-index.md
+// of image-spec v1.1.1 defines them.
 var indexKeys = map[string]bool{
 	"schemaVersion": true, "mediaType": true, "artifactType": true,
 	"manifests": true, "subject": true, "annotations": true,
 }
 
 // parseIndex decodes index.json, named name in messages, and checks its
-// schemaVersion and that it has a manifests list, which the OCI image
-// index requires. An index.json without one is most likely damaged, as by
+// schemaVersion and that it has a manifests list, which image-index.md of
+// image-spec v1.1.1 requires, though the list may be empty. An index.json without one is most likely damaged, as by
 // a flipped bit in the key, so the error names any unknown top-level keys.
 // Its errors wrap errdef.ErrInvalidKit and end with advice, unless advice
 // is "".
