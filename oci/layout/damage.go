@@ -87,8 +87,9 @@ var indexKeys = map[string]bool{
 
 // parseIndex decodes index.json, named name in messages, and checks its
 // schemaVersion and that it has a manifests list, which image-index.md of
-// image-spec v1.1.1 requires, though the list may be empty. An index.json without one is most likely damaged, as by
-// a flipped bit in the key, so the error names any unknown top-level keys.
+// image-spec v1.1.1 requires, though the list may be empty. An index.json
+// without one is most likely damaged, as by a flipped bit in the key, so
+// the error names any unknown top-level keys.
 // Its errors wrap errdef.ErrInvalidKit and end with advice, unless advice
 // is "".
 func parseIndex(b []byte, name, advice string) (ocispec.Index, error) {
