@@ -162,8 +162,12 @@ func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleM
 	}
 	switch len(found) {
 	case 0:
-		if problem := layout.UnknownEntryProblem(index); problem != "" {
-			return nil, fmt.Errorf("%s: %w", problem, errdef.ErrInvalidKit)
+		advice := layout.DamagedIndexAdvice
+		if s.dir != "" {
+			advice = layout.DamagedFolderIndexAdvice
+		}
+		if err := layout.FindUnknownEntry(index, advice); err != nil {
+			return nil, err
 		}
 		return nil, fmt.Errorf("index.json lists no bundle index of artifact type %s, so this is not a Stella Ops kit "+
 			"(an image archive looks like this; give images to `stella ouk build --image`): %w",

@@ -47,13 +47,25 @@ type activeDB struct {
 // stella binary leaves it nil.
 var afterPin func(ctx context.Context)
 
+// noActiveKitError is the error of a command that reads the active kit's
+// DB in a store without an active kit.
+type noActiveKitError struct{}
+
+func (noActiveKitError) Error() string {
+	return "no kit is active in this store; import one with `stella ouk import KIT`"
+}
+
+// Is makes the error an errdef.ErrNotFound, for the reason of a JSON
+// failure object, without adding the kind's text to the message.
+func (noActiveKitError) Is(target error) bool { return target == errdef.ErrNotFound }
+
 // openActiveDB pins the active kit, unless the store is open read-only,
 // and opens its DB. Until release is called, a signal or a closed stdout
 // that ends the process releases the pin first (see pinGuard).
 func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
 	active, err := store.Active(ctx)
 	if errors.Is(err, errdef.ErrNotFound) {
-		return nil, fmt.Errorf("no kit is active in this store; import one with `stella ouk import KIT`")
+		return nil, noActiveKitError{}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the active kit: %w", err)
@@ -198,7 +210,7 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 		Example: `  stella db lookup CVE-2021-23337
   stella db lookup --purl pkg:npm/lodash@4.17.20
   stella db lookup --cpe cpe:2.3:a:webmproject:libwebp:1.3.1:*:*:*:*:*:*:*`,
-		Args: cobra.MaximumNArgs(1),
+		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.validate(); err != nil {
 				return err

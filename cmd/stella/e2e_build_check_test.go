@@ -42,10 +42,16 @@ func TestBuildExpiresMaxDaysAccepted(t *testing.T) {
 	e.must(e.buildArgs("--expires", "106751d")...)
 }
 
-func TestBuildExpiresPastYear9999Rejected(t *testing.T) {
-	t.Setenv("SOURCE_DATE_EPOCH", "253402214400") // 9999-12-31T00:00:00Z
-	e := newEnv(t)
-	e.mustReject(e.buildArgs("--expires", "2d"), "--expires 2d", "9999")
+// TestBuildSourceDateEpochPastTarRange checks that build rejects a
+// SOURCE_DATE_EPOCH that no USTAR header can hold, with exit code 2.
+func TestBuildSourceDateEpochPastTarRange(t *testing.T) {
+	for _, epoch := range []string{"9000000000", "253402214400"} { // 2255 and 9999-12-31
+		t.Run(epoch, func(t *testing.T) {
+			t.Setenv("SOURCE_DATE_EPOCH", epoch)
+			e := newEnv(t)
+			e.mustReject(e.buildArgs("--expires", "2d"), "SOURCE_DATE_EPOCH is "+epoch, "2242-03-16T12:56:31Z")
+		})
+	}
 }
 
 func TestBuildInvalidImageRefRejected(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,49 @@ func TestVerifyNotesStoreKey(t *testing.T) {
 	}
 }
 
+func TestVerifyJSONNotesStoreKey(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	storeKey := filepath.Join(e.store, storeKeysDir, "cosign.pub")
+	if err := os.MkdirAll(filepath.Dir(storeKey), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(e.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(storeKey, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, otherPub := e.keygen("other")
+
+	for _, quiet := range []bool{false, true} {
+		args := []string{"ouk", "verify", "-o", "json", "--key", otherPub, kit}
+		if quiet {
+			args = append([]string{"-q"}, args...)
+		}
+		r := e.run(args...)
+		if r.code != 0 {
+			t.Fatalf("verify %v: exit %d\n%s", args, r.code, r.stderr)
+		}
+		var rep verifyReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("decoding the report of verify %v: %v\n%s", args, err, r.stdout)
+		}
+		if len(rep.Notes) != 1 {
+			t.Fatalf("verify %v: notes %q, want one", args, rep.Notes)
+		}
+		if !strings.Contains(rep.Notes[0], "the kit verified with "+storeKey) {
+			t.Errorf("verify %v: note does not name the store key: %s", args, rep.Notes[0])
+		}
+	}
+
+	r := e.run("ouk", "verify", "-o", "json", "--key", e.pub, kit)
+	if strings.Contains(r.stdout, `"notes"`) {
+		t.Errorf("verify with the signer's key given with --key lists notes:\n%s", r.stdout)
+	}
+}
+
 func TestVerifyOtherKitSignatureNextStep(t *testing.T) {
 	e := newEnv(t)
 	kit1 := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
@@ -55,6 +99,25 @@ func TestVerifyOtherKitSignatureNextStep(t *testing.T) {
 	assertFailure(t, "verify with the signature of another kit", r, exitRejected,
 		"signature verification failed", "check that "+sig+" is the detached signature of this kit file",
 		"leave out --signature")
+}
+
+func TestVerifyNotASignatureFile(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	empty := e.writeTestFile("empty.sig", "")
+	text := e.writeTestFile("text.sig", "see the release notes\n")
+	cases := []struct {
+		name, file, problem string
+	}{
+		{"empty file", empty, "because it is empty"},
+		{"text", text, "because it is text, but not base64"},
+		{"public key", e.pub, `because it is a PEM block of type "PUBLIC KEY"`},
+	}
+	for _, c := range cases {
+		r := e.run("ouk", "verify", "--key", e.pub, "--signature", c.file, kit)
+		assertFailure(t, "verify with "+c.name+" as the signature", r, exitRejected,
+			c.file+" is not a detached signature", c.problem, "give the .sig file")
+	}
 }
 
 func TestInspectMissingKitNextStep(t *testing.T) {
@@ -71,6 +134,33 @@ func TestImportSignatureFileNamed(t *testing.T) {
 	r := e.run("ouk", "import", "--key", e.pub, kit+".sig")
 	assertFailure(t, "import of a detached signature", r, exitRejected,
 		"looks like a detached signature", "give the kit file itself")
+}
+
+// TestSignatureAsKitHintFirst checks that verify, import and inspect of a
+// detached signature start their message with that hint, not with advice
+// to copy a damaged kit again.
+func TestSignatureAsKitHintFirst(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	e.must("ouk", "sign", "--key", e.key, kit)
+	sig := kit + ".sig"
+	for _, args := range [][]string{
+		{"ouk", "verify", "--key", e.pub, sig},
+		{"ouk", "import", "--key", e.pub, sig},
+		{"ouk", "inspect", sig},
+	} {
+		r := e.run(args...)
+		label := args[1] + " of a detached signature"
+		assertFailure(t, label, r, exitRejected, "looks like a detached signature")
+		hint := strings.Index(r.stderr, "looks like a detached signature")
+		bytesShown := strings.Index(r.stderr, "neither gzip, zstd nor a tar header")
+		if bytesShown >= 0 && bytesShown < hint {
+			t.Errorf("%s: the first bytes come before the hint:\n%s", label, r.stderr)
+		}
+		if strings.Contains(r.stderr, "damaged") {
+			t.Errorf("%s: the message calls the file damaged:\n%s", label, r.stderr)
+		}
+	}
 }
 
 func TestBuildOutputJSONNamesFormat(t *testing.T) {

@@ -200,6 +200,9 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 			"time, such as that of the last commit, or unset it\n",
 			opts.Created.Format(time.RFC3339), importer.RoughDuration(ahead), importer.RoughDuration(importer.CreationTolerance))
 	}
+	// NOTE: with the creation time at most layout.MaxModTime (2242) and
+	// --expires at most maxExpiryDays (292 years), this check cannot fail
+	// today. It guards a later change of either limit.
 	if opts.Expires > 0 && opts.Created.Add(opts.Expires).Year() > 9999 {
 		return usagef("--expires %s from the creation time %s ends after the year 9999; give a shorter duration or an earlier SOURCE_DATE_EPOCH",
 			spec.Expires, opts.Created.Format(time.RFC3339))
@@ -698,6 +701,11 @@ func creationTime() (time.Time, error) {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
 			return time.Time{}, usagef("SOURCE_DATE_EPOCH is %q; set it to Unix seconds or unset it", s)
+		}
+		if n > layout.MaxModTime.Unix() {
+			return time.Time{}, usagef("SOURCE_DATE_EPOCH is %d, after %d (%s), the latest time that the tar "+
+				"headers of a kit file can hold; set it to Unix seconds of a past time, such as that of the last commit, or unset it",
+				n, layout.MaxModTime.Unix(), layout.MaxModTime.Format(time.RFC3339))
 		}
 		return time.Unix(n, 0).UTC(), nil
 	}

@@ -122,3 +122,28 @@ func TestCheckImageTargetsByDigest(t *testing.T) {
 		t.Errorf("checkImageTargets error %T, want a usage error (exit code 2)", err)
 	}
 }
+
+func TestCreationTimeBeyondTarRange(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "9000000000")
+	_, err := creationTime()
+	if err == nil {
+		t.Fatal("no error for a time that USTAR headers cannot hold")
+	}
+	if code := exitCode(err); code != 2 {
+		t.Errorf("exit code %d, want 2", code)
+	}
+	if !strings.Contains(err.Error(), "2242-03-16T12:56:31Z") {
+		t.Errorf("error does not name the latest time: %v", err)
+	}
+}
+
+func TestCreationTimeAtTarLimit(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "8589934591")
+	created, err := creationTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.Unix() != 8589934591 {
+		t.Errorf("creation time %s, want 8589934591 s after the epoch", created)
+	}
+}

@@ -69,7 +69,7 @@ With -o json, a failed import prints {"status": "failed", "command", "source",
   stella ouk import https://files.intranet/kits/kit.tar.zst
   cat kit.tar.zst | stella ouk import -
   stella ouk import -o json /media/usb/kit-layout`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		// With -o json, main prints the import failure object
 		// (failureObject).
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -134,7 +134,7 @@ Inspect reads the manifests and the DB layers it counts records in, but does
 not check the digest of every blob: import and verify do.`,
 		Example: `  stella ouk inspect kit.tar.zst
   stella ouk inspect --key cosign.pub -o json delta-0602.tar.zst`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, args[0]) },
 	}
 	cmd.Flags().StringArrayVar(&o.keys, "key", nil, "trusted public key file (repeatable)")

@@ -75,7 +75,7 @@ checked against its digest as it is read.`,
   stella ouk mirror --to zot.intranet:5000/mirror --dry-run
   stella ouk mirror --to registry.intranet -o json sha256:4f1c
   stella ouk mirror --to registry.intranet/site --key cosign.pub /media/usb/kit-layout`,
-		Args: cobra.MaximumNArgs(1),
+		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kit := "active"
 			if len(args) == 1 {

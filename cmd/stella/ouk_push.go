@@ -48,7 +48,7 @@ is set, unless --allow-unsigned is given.`,
 		Example: `  stella ouk push kit.tar.zst registry.intranet/stella-ops/ouk:2026.12.04
   stella ouk push active registry.intranet/stella-ops/ouk:latest
   echo "$PASS" | stella ouk push -u ci --password-stdin kit.tar.zst registry.intranet/ouk:v1`,
-		Args: cobra.ExactArgs(2),
+		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.reg.explain(cmd.Context(), o.run(cmd, g, args[0], args[1]))
 		},

@@ -48,7 +48,7 @@ override them with a warning, which the history records.
 Without DIGEST a second rollback switches forward again, because the kit
 that was active before is then the newer one: it toggles between the last
 two kits. To go back further, pick a digest from 'stella ouk history'.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.validate(); err != nil {
 				return err

@@ -25,7 +25,7 @@ operators can check the file before importing it:
 stella ouk verify --signature reads KIT.sig too, but import and watch do
 not: they check only the signature inside the kit, which stella ouk build
 --key writes. KIT.sig therefore does not make an unsigned kit importable.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := format.validate(); err != nil {
 				return err

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -45,6 +44,10 @@ type verifyReport struct {
 	// Warnings lists problems that do not fail the verification, such as
 	// a creation time ahead of the host's clock.
 	Warnings []string `json:"warnings,omitempty"`
+	// Notes lists facts about a passed check that the operator may not
+	// expect, such as a key from the store's keys folder that verified the
+	// kit but was not given with --key.
+	Notes []string `json:"notes,omitempty"`
 }
 
 type check struct {
@@ -56,8 +59,9 @@ type check struct {
 	// import from reading the file.
 	order bool
 	// cause is the sentinel error of failed contents, such as
-	// errdef.ErrInvalidKit for a missing blob. Nil counts as
-	// errdef.ErrDigestMismatch.
+	// errdef.ErrInvalidKit for a missing blob, where nil counts as
+	// errdef.ErrDigestMismatch, or the error of a failed detached
+	// signature.
 	cause error
 }
 
@@ -73,7 +77,7 @@ referrer inside the kit against the trusted keys: those given with --key and
 the *.pub files in the store's keys folder. Every blob's digest and size
 are checked first, so a damaged copy is reported as damaged rather than as
 a bad signature.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.validate(); err != nil {
 				return err
@@ -128,8 +132,11 @@ a bad signature.`,
 					rep.Warnings = append(rep.Warnings, warning)
 				}
 			}
+			rep.Notes = storeKeyNotes(rep, keys, dir)
 			if !g.quiet {
-				noteStoreKeys(cmd.ErrOrStderr(), rep, keys, dir)
+				for _, note := range rep.Notes {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", note)
+				}
 			}
 			if out.json() {
 				if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
@@ -154,7 +161,12 @@ a bad signature.`,
 				if errors.Is(openErr, fs.ErrPermission) {
 					return kitReadError(args[0], openErr)
 				}
-				if errors.Is(openErr, io.ErrUnexpectedEOF) || strings.Contains(openErr.Error(), layout.DamagedIndexAdvice) {
+				if errors.As(openErr, new(*layout.SignatureFileError)) {
+					// The error starts with the hint that this is a
+					// signature or key file, which is likely right.
+					return openErr
+				}
+				if errors.Is(openErr, io.ErrUnexpectedEOF) || layout.HasDamagedIndexAdvice(openErr.Error()) {
 					// The reason of a truncated kit or a damaged index.json
 					// already gives the next step.
 					return fmt.Errorf("kit %s is damaged or not a kit: %w", args[0], openErr)
@@ -173,6 +185,11 @@ a bad signature.`,
 					args[0], rep.Contents.Reason, cause)
 			}
 			deltaFailed := rep.DeltaManifest != nil && rep.DeltaManifest.Status == "failed"
+			var malformed *sign.MalformedSignatureError
+			if rep.Detached.Status == "failed" && errors.As(rep.Detached.cause, &malformed) {
+				return fmt.Errorf("kit %s did not verify: %s is not a detached signature, because %s; give %s for this kit: %w",
+					args[0], sigPath, malformed.Problem, sigFileWant, errdef.ErrSignature)
+			}
 			if rep.Detached.Status == "failed" {
 				advice := fmt.Sprintf("check that %s is the detached signature of this kit file", sigPath)
 				if rep.Embedded.Status == "passed" && !deltaFailed {
@@ -192,12 +209,12 @@ a bad signature.`,
 	return cmd
 }
 
-// noteStoreKeys writes a note to w for each key that passed a check of rep
-// but was not given with --key: a *.pub file of the store's keys folder,
-// which verify trusts too. It writes nothing when no --key was given.
-func noteStoreKeys(w io.Writer, rep verifyReport, keyFiles []string, storeDir string) {
+// storeKeyNotes returns a note for each key that passed a check of rep but
+// was not given with --key: a *.pub file of the store's keys folder, which
+// verify trusts too. It returns none when no --key was given.
+func storeKeyNotes(rep verifyReport, keyFiles []string, storeDir string) []string {
 	if len(keyFiles) == 0 {
-		return
+		return nil
 	}
 	givenKeys := map[string]bool{}
 	for _, f := range keyFiles {
@@ -210,17 +227,19 @@ func noteStoreKeys(w io.Writer, rep verifyReport, keyFiles []string, storeDir st
 	if rep.DeltaManifest != nil {
 		checks = append(checks, *rep.DeltaManifest)
 	}
+	var notes []string
 	noted := map[string]bool{}
 	for _, c := range checks {
 		if c.Status != "passed" || c.Key == "" || givenKeys[c.Key] || noted[c.Key] {
 			continue
 		}
 		noted[c.Key] = true
-		fmt.Fprintf(w, "note: the kit verified with %s, a key from the store's keys folder %s that was not given "+
+		notes = append(notes, fmt.Sprintf("the kit verified with %s, a key from the store's keys folder %s that was not given "+
 			"with --key. verify trusts the store's keys too, so to check the kit against the --key keys alone, "+
-			"run verify with --store set to a folder that has no keys folder\n",
-			c.Key, filepath.Join(storeDir, storeKeysDir))
+			"run verify with --store set to a folder that has no keys folder",
+			c.Key, filepath.Join(storeDir, storeKeysDir)))
 	}
+	return notes
 }
 
 // sigFileWant describes the file that --signature names, for errors.
@@ -241,7 +260,7 @@ func verifyDetached(keys []sign.TrustedKey, kit, sigPath string) check {
 	defer f.Close()
 	key, err := sign.VerifyBlob(keys, f, sig)
 	if err != nil {
-		return check{Status: "failed", Reason: err.Error()}
+		return check{Status: "failed", Reason: err.Error(), cause: err}
 	}
 	return check{Status: "passed", Key: key.Source}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +76,54 @@ func noArgs(c *cobra.Command, args []string) error {
 		return fmt.Errorf("%s accepts no arguments, but got %q", c.CommandPath(), args[0])
 	}
 	return nil
+}
+
+// maxArgs returns the argument check of a command that accepts at most n
+// arguments. It replaces cobra.MaximumNArgs, whose message names neither
+// the command nor the arguments.
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) > n {
+			return fmt.Errorf("%s accepts at most %s, but got %s", c.CommandPath(), argumentCount(n), describeArgs(args))
+		}
+		return nil
+	}
+}
+
+// exactArgs returns the argument check of a command that accepts exactly n
+// arguments. It replaces cobra.ExactArgs, as maxArgs replaces
+// cobra.MaximumNArgs.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n {
+			return fmt.Errorf("%s accepts exactly %s, but got %s", c.CommandPath(), argumentCount(n), describeArgs(args))
+		}
+		return nil
+	}
+}
+
+// argumentCount spells out n arguments, as in "one argument".
+func argumentCount(n int) string {
+	switch n {
+	case 1:
+		return "one argument"
+	case 2:
+		return "two arguments"
+	}
+	return fmt.Sprintf("%d arguments", n)
+}
+
+// describeArgs returns the number of args followed by the quoted args, or
+// "none".
+func describeArgs(args []string) string {
+	if len(args) == 0 {
+		return "none"
+	}
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = strconv.Quote(a)
+	}
+	return fmt.Sprintf("%d: %s", len(args), strings.Join(quoted, ", "))
 }
 
 // storeDir resolves the store folder from --store, $STELLA_HOME or the default.

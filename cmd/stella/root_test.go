@@ -62,3 +62,66 @@ func TestRunnableCommandsCheckArgs(t *testing.T) {
 	}
 	walk(newRootCommand())
 }
+
+// TestArgLimitMessages checks that every command that rejects some number
+// of arguments names itself, its limit and the arguments it got, in the
+// style of noArgs, rather than in cobra's "accepts at most 1 arg(s)".
+func TestArgLimitMessages(t *testing.T) {
+	skip := map[string]bool{
+		"stella ouk delta": true, // names the flags that take its kits instead
+		// TODO: ouk watch still checks its arguments with cobra.ExactArgs.
+		"stella ouk watch": true,
+	}
+	checked := 0
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.Runnable() || c.Args == nil || skip[c.CommandPath()] {
+			return
+		}
+		for n := 0; n <= 3; n++ {
+			args := []string{"a", "b", "c"}[:n]
+			err := c.Args(c, args)
+			if err == nil {
+				continue
+			}
+			checked++
+			msg := err.Error()
+			if !strings.HasPrefix(msg, c.CommandPath()+" accepts ") {
+				t.Errorf("%s with %d arguments: error %q does not start with the command", c.CommandPath(), n, msg)
+			}
+			if strings.Contains(msg, "arg(s)") {
+				t.Errorf("%s with %d arguments: error %q is cobra's", c.CommandPath(), n, msg)
+			}
+			for _, a := range args {
+				if !strings.Contains(msg, `"`+a+`"`) && !strings.Contains(msg, "no arguments") {
+					t.Errorf("%s with %d arguments: error %q does not name %q", c.CommandPath(), n, msg, a)
+				}
+			}
+		}
+	}
+	walk(newRootCommand())
+	if checked == 0 {
+		t.Fatal("no command with an argument limit was found")
+	}
+}
+
+func TestMaxArgsMessage(t *testing.T) {
+	c := &cobra.Command{Use: "rollback"}
+	err := maxArgs(1)(c, []string{"a", "b"})
+	want := `rollback accepts at most one argument, but got 2: "a", "b"`
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+}
+
+func TestExactArgsMessage(t *testing.T) {
+	c := &cobra.Command{Use: "push"}
+	err := exactArgs(2)(c, nil)
+	want := "push accepts exactly two arguments, but got none"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+}

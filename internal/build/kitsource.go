@@ -49,7 +49,9 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 		return nil, fmt.Errorf("opening kit: %w", err)
 	}
 	k := &Kit{Sizes: make(map[string]int64)}
+	advice := layout.DamagedIndexAdvice
 	if info.IsDir() {
+		advice = layout.DamagedFolderIndexAdvice
 		idx, src, err := layout.OpenDir(path)
 		if err != nil {
 			return nil, fmt.Errorf("opening kit folder %s: %w", path, err)
@@ -58,7 +60,7 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 	} else if err := k.readFile(ctx, path); err != nil {
 		return nil, err
 	}
-	if err := k.findBundle(ctx); err != nil {
+	if err := k.findBundle(ctx, advice); err != nil {
 		return nil, fmt.Errorf("kit %s: %w", path, err)
 	}
 	return k, nil
@@ -119,7 +121,9 @@ func (k *Kit) readFile(ctx context.Context, path string) error {
 	return nil
 }
 
-func (k *Kit) findBundle(ctx context.Context) error {
+// findBundle sets the bundle index of the kit. A damaged index.json entry
+// gives advice.
+func (k *Kit) findBundle(ctx context.Context, advice string) error {
 	for _, d := range k.Index.Manifests {
 		if d.MediaType != ocispec.MediaTypeImageIndex {
 			continue
@@ -136,8 +140,8 @@ func (k *Kit) findBundle(ctx context.Context) error {
 		k.Bundle, k.Meta = d, meta
 		return nil
 	}
-	if problem := layout.UnknownEntryProblem(k.Index); problem != "" {
-		return fmt.Errorf("%s: %w", problem, errdef.ErrInvalidKit)
+	if err := layout.FindUnknownEntry(k.Index, advice); err != nil {
+		return err
 	}
 	return fmt.Errorf("no bundle index found: %w", errdef.ErrInvalidKit)
 }

@@ -142,14 +142,14 @@ func TestBundleEntryPrefersTaggedIndex(t *testing.T) {
 	bundle := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("bundle"),
 		Annotations: map[string]string{oci.AnnotationRefName: "2026.12.03"}}
 	image := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("image")}
-	got, err := bundleEntry(ocispec.Index{Manifests: []ocispec.Descriptor{image, bundle}})
+	got, err := bundleEntry(ocispec.Index{Manifests: []ocispec.Descriptor{image, bundle}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Digest != bundle.Digest {
 		t.Errorf("bundleEntry picked %s, want the tagged index %s", got.Digest, bundle.Digest)
 	}
-	if _, err := bundleEntry(ocispec.Index{Manifests: []ocispec.Descriptor{image, image}}); !errors.Is(err, errdef.ErrInvalidKit) {
+	if _, err := bundleEntry(ocispec.Index{Manifests: []ocispec.Descriptor{image, image}}, ""); !errors.Is(err, errdef.ErrInvalidKit) {
 		t.Errorf("two untagged image indexes: error %v, want ErrInvalidKit", err)
 	}
 }

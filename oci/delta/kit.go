@@ -53,13 +53,13 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 		if err != nil {
 			return nil, fmt.Errorf("opening kit folder %s: %w", path, err)
 		}
-		return FromStorage(ctx, src, index)
+		return fromStorage(ctx, src, index, layout.DamagedFolderIndexAdvice)
 	}
 	index, err := readIndexJSON(path)
 	if err != nil {
 		return nil, err
 	}
-	bundle, err := bundleEntry(index)
+	bundle, err := bundleEntry(index, layout.DamagedIndexAdvice)
 	if err != nil {
 		return nil, fmt.Errorf("kit %s: %w", path, err)
 	}
@@ -68,7 +68,7 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening kit %s: %w", path, err)
 	}
-	k, err := FromStorage(ctx, src, index)
+	k, err := fromStorage(ctx, src, index, layout.DamagedIndexAdvice)
 	if err != nil {
 		closeStorage(src)
 		return nil, fmt.Errorf("kit %s: %w", path, err)
@@ -88,7 +88,13 @@ func closeStorage(src content.ReadOnlyStorage) {
 // FromStorage opens the kit that index lists in src, such as a kit held in
 // a content store. It reads and parses the bundle index.
 func FromStorage(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) (*Kit, error) {
-	bundle, err := BundleEntry(ctx, src, index)
+	return fromStorage(ctx, src, index, "")
+}
+
+// fromStorage is FromStorage for a source whose damaged index.json gets
+// advice, such as layout.DamagedFolderIndexAdvice, or none when it is "".
+func fromStorage(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, advice string) (*Kit, error) {
+	bundle, err := bundleEntryFrom(ctx, src, index, advice)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +122,8 @@ func (k *Kit) Close() error {
 // else the only image index that carries a tag. Tools such as oras write
 // index.json without the artifact type and list the kit's image indexes
 // beside the bundle index, but tag only the bundle index.
-func bundleEntry(index ocispec.Index) (ocispec.Descriptor, error) {
+// A damaged entry gives advice, unless advice is "".
+func bundleEntry(index ocispec.Index, advice string) (ocispec.Descriptor, error) {
 	var indexes, tagged []ocispec.Descriptor
 	for _, d := range index.Manifests {
 		if d.MediaType != ocispec.MediaTypeImageIndex {
@@ -136,8 +143,8 @@ func bundleEntry(index ocispec.Index) (ocispec.Descriptor, error) {
 	case len(tagged) == 1:
 		return tagged[0], nil
 	}
-	if problem := layout.UnknownEntryProblem(index); problem != "" {
-		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", problem, errdef.ErrInvalidKit)
+	if err := layout.FindUnknownEntry(index, advice); err != nil {
+		return ocispec.Descriptor{}, err
 	}
 	return ocispec.Descriptor{}, fmt.Errorf("index.json lists %d image indexes, %d of them tagged, and none has artifact type %s: %w",
 		len(indexes), len(tagged), oci.ArtifactTypeBundle, errdef.ErrInvalidKit)
@@ -147,7 +154,12 @@ func bundleEntry(index ocispec.Index) (ocispec.Descriptor, error) {
 // does. When that finds none, it reads the image indexes from src and
 // returns the only one that is a bundle index.
 func BundleEntry(ctx context.Context, src content.Fetcher, index ocispec.Index) (ocispec.Descriptor, error) {
-	bundle, err := bundleEntry(index)
+	return bundleEntryFrom(ctx, src, index, "")
+}
+
+// bundleEntryFrom is BundleEntry with the advice that bundleEntry gives.
+func bundleEntryFrom(ctx context.Context, src content.Fetcher, index ocispec.Index, advice string) (ocispec.Descriptor, error) {
+	bundle, err := bundleEntry(index, advice)
 	if err == nil {
 		return bundle, nil
 	}
@@ -207,15 +219,18 @@ func readIndexJSON(path string) (ocispec.Index, error) {
 }
 
 func readIndex(r io.Reader) (ocispec.Index, error) {
-	var idx ocispec.Index
-	if err := json.NewDecoder(r).Decode(&idx); err != nil {
-		return idx, fmt.Errorf("decoding index.json: %v; %s: %w", err, layout.DamagedIndexAdvice, errdef.ErrInvalidKit)
+	b, err := io.ReadAll(io.LimitReader(r, layout.DefaultMaxIndexSize+1))
+	if err != nil {
+		return ocispec.Index{}, fmt.Errorf("reading index.json: %w", err)
 	}
-	if idx.SchemaVersion != 2 {
-		return idx, fmt.Errorf("index.json schemaVersion is %d, want 2; %s: %w",
-			idx.SchemaVersion, layout.DamagedIndexAdvice, errdef.ErrInvalidKit)
+	if len(b) > layout.DefaultMaxIndexSize {
+		return ocispec.Index{}, fmt.Errorf("index.json is larger than %d bytes: %w", layout.DefaultMaxIndexSize, errdef.ErrSizeExceedsLimit)
 	}
-	return idx, nil
+	idx, err := layout.ParseKitIndex(b)
+	if err != nil {
+		return ocispec.Index{}, err
+	}
+	return *idx, nil
 }
 
 func fetchSmall(ctx context.Context, src content.Fetcher, d ocispec.Descriptor) ([]byte, error) {

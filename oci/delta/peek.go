@@ -90,7 +90,7 @@ func peekFile(ctx context.Context, path string) (*Summary, error) {
 			if err != nil {
 				return nil, fmt.Errorf("kit %s: %w", path, err)
 			}
-			if bundle, err = bundleEntry(idx); err != nil {
+			if bundle, err = bundleEntry(idx, layout.DamagedIndexAdvice); err != nil {
 				return nil, fmt.Errorf("kit %s: %w", path, err)
 			}
 			index = &idx

@@ -96,14 +96,30 @@ func detectCompression(br *bufio.Reader) (Compression, error) {
 		return None, errEmptyStream
 	}
 	shown := head[:min(len(head), 8)]
-	advice := "pass a tar, tar.gz or tar.zst file"
 	if kind := signatureFileKind(head); kind != "" {
-		advice = "the data looks like " + kind + ", not a kit; give the kit file itself, " +
-			"and a detached signature to `stella ouk verify --signature`"
+		return None, &SignatureFileError{Kind: kind, Head: shown}
 	}
-	return None, fmt.Errorf("kit stream starts with bytes %s, which are neither gzip, zstd nor a tar header; %s: %w",
-		hex.EncodeToString(shown), advice, errdef.ErrUnknownCompression)
+	return None, fmt.Errorf("kit stream starts with bytes %s, which are neither gzip, zstd nor a tar header; "+
+		"pass a tar, tar.gz or tar.zst file: %w", hex.EncodeToString(shown), errdef.ErrUnknownCompression)
 }
+
+// SignatureFileError is the error of a kit stream that looks like a
+// signature or key file. Its message starts with that hint, because the
+// hint is the likely cause. It wraps errdef.ErrUnknownCompression.
+type SignatureFileError struct {
+	// Kind is the kind of file that the data looks like, from signatureFileKind.
+	Kind string
+	// Head is the first bytes of the stream.
+	Head []byte
+}
+
+func (e *SignatureFileError) Error() string {
+	return fmt.Sprintf("the data looks like %s, not a kit; give the kit file itself, and a detached signature to "+
+		"`stella ouk verify --signature` (the kit stream starts with bytes %s, which are neither gzip, zstd nor a tar header): %v",
+		e.Kind, hex.EncodeToString(e.Head), errdef.ErrUnknownCompression)
+}
+
+func (e *SignatureFileError) Unwrap() error { return errdef.ErrUnknownCompression }
 
 // signatureFileKind returns the kind of signature or key file that head,
 // the first bytes of a stream, looks like, or "" for other data. Operators

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -14,35 +16,127 @@ import (
 // DamagedIndexAdvice is the next step for an index.json of a kit file that
 // fails to decode or lists an entry that no OCI tool writes. No signature
 // covers index.json, so damage in transit shows only this way.
-const DamagedIndexAdvice = "index.json is damaged, so copy the kit file again, and if the error persists, " + fixMessage
+const DamagedIndexAdvice = damagedIndex + ", so copy the kit file again, and if the error persists, " + fixMessage
 
-// UnknownEntryProblem returns why index lists an entry that is no OCI or
-// Docker manifest or index, as after a flipped bit in its media type, or
-// "" when every entry is one.
-func UnknownEntryProblem(index ocispec.Index) string {
-	for _, d := range index.Manifests {
-		if !oci.IsManifest(d.MediaType) {
-			return fmt.Sprintf("index.json lists %s with media type %q, which is no manifest or index media type; %s",
-				d.Digest, d.MediaType, DamagedIndexAdvice)
-		}
-	}
-	return ""
+// DamagedFolderIndexAdvice is DamagedIndexAdvice for a layout folder.
+const DamagedFolderIndexAdvice = damagedIndex + ", so copy the folder again, and if the error persists, " +
+	"write the folder again at its source, with `stella ouk build` for a kit"
+
+// damagedIndex starts both kinds of advice, so that HasDamagedIndexAdvice
+// finds either.
+const damagedIndex = "index.json is damaged"
+
+// HasDamagedIndexAdvice reports whether the error message msg already
+// advises copying a kit file or folder again for a damaged index.json.
+func HasDamagedIndexAdvice(msg string) bool {
+	return strings.Contains(msg, damagedIndex+", so copy the")
 }
 
-// ParseKitIndex decodes the index.json of a kit file and checks its
-// schemaVersion. Import and verify both read index.json with it, so that
+// UnknownEntryError is the error of an index.json that lists an entry which
+// is no OCI or Docker manifest or index, as after a flipped bit in its media
+// type. It wraps errdef.ErrInvalidKit.
+type UnknownEntryError struct {
+	Entry ocispec.Descriptor
+	// Advice is the next step that the message ends with, such as
+	// DamagedIndexAdvice, or "" when the caller does not know where the
+	// index came from.
+	Advice string
+}
+
+func (e *UnknownEntryError) Error() string {
+	msg := fmt.Sprintf("index.json lists %s with media type %q, which is no manifest or index media type",
+		e.Entry.Digest, e.Entry.MediaType)
+	if e.Advice != "" {
+		msg += "; " + e.Advice
+	}
+	return msg + ": " + errdef.ErrInvalidKit.Error()
+}
+
+func (e *UnknownEntryError) Unwrap() error { return errdef.ErrInvalidKit }
+
+// FindUnknownEntry returns the error for the first entry of index that is
+// no OCI or Docker manifest or index, with the given advice, or nil when
+// every entry is one.
+func FindUnknownEntry(index ocispec.Index, advice string) error {
+	for _, d := range index.Manifests {
+		if !oci.IsManifest(d.MediaType) {
+			return &UnknownEntryError{Entry: d, Advice: advice}
+		}
+	}
+	return nil
+}
+
+// ParseKitIndex decodes the index.json of a kit file and checks it as
+// parseIndex does. Import and verify both read index.json with it, so that
 // verify passes no kit that import rejects. Its errors wrap
 // errdef.ErrInvalidKit and give DamagedIndexAdvice.
 func ParseKitIndex(b []byte) (*ocispec.Index, error) {
-	var idx ocispec.Index
-	if err := json.Unmarshal(b, &idx); err != nil {
-		return nil, fmt.Errorf("decoding index.json: %v; %s: %w", err, DamagedIndexAdvice, errdef.ErrInvalidKit)
-	}
-	if idx.SchemaVersion != 2 {
-		return nil, fmt.Errorf("index.json schemaVersion is %d, want 2; %s: %w",
-			idx.SchemaVersion, DamagedIndexAdvice, errdef.ErrInvalidKit)
+	idx, err := parseIndex(b, "index.json", DamagedIndexAdvice)
+	if err != nil {
+		return nil, err
 	}
 	return &idx, nil
+}
+
+// indexKeys are the top-level keys of an OCI image index, as image-index.md
+// of image-spec v1.1.1 defines them.
+var indexKeys = map[string]bool{
+	"schemaVersion": true, "mediaType": true, "artifactType": true,
+	"manifests": true, "subject": true, "annotations": true,
+}
+
+// parseIndex decodes index.json, named name in messages, and checks its
+// schemaVersion and that it has a manifests list, which image-index.md of
+// image-spec v1.1.1 requires, though the list may be empty. An index.json
+// without one is most likely damaged, as by a flipped bit in the key, so
+// the error names any unknown top-level keys.
+// Its errors wrap errdef.ErrInvalidKit and end with advice, unless advice
+// is "".
+func parseIndex(b []byte, name, advice string) (ocispec.Index, error) {
+	suffix := ""
+	if advice != "" {
+		suffix = "; " + advice
+	}
+	var index ocispec.Index
+	if err := json.Unmarshal(b, &index); err != nil {
+		return ocispec.Index{}, fmt.Errorf("decoding %s: %v%s: %w", name, err, suffix, errdef.ErrInvalidKit)
+	}
+	if index.SchemaVersion != 2 {
+		return ocispec.Index{}, fmt.Errorf("%s has schemaVersion %d, expected 2%s: %w",
+			name, index.SchemaVersion, suffix, errdef.ErrInvalidKit)
+	}
+	if index.Manifests == nil {
+		if suffix == "" {
+			suffix = "; " + damagedIndex
+		}
+		return ocispec.Index{}, fmt.Errorf("%s has no manifests list, which every OCI image index has%s%s. "+
+			"If this is an image archive rather than a kit, give images to `stella ouk build --image`: %w",
+			name, unknownKeysClause(b), suffix, errdef.ErrInvalidKit)
+	}
+	return index, nil
+}
+
+// unknownKeysClause names the top-level keys of the JSON object b that an
+// OCI image index does not define, or returns "" when there are none.
+func unknownKeysClause(b []byte) string {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(b, &fields) != nil {
+		return ""
+	}
+	var unknown []string
+	for k := range fields {
+		if !indexKeys[k] {
+			unknown = append(unknown, fmt.Sprintf("%q", k))
+		}
+	}
+	if len(unknown) == 0 {
+		return ""
+	}
+	sort.Strings(unknown)
+	if len(unknown) == 1 {
+		return ", but has the unknown key " + unknown[0]
+	}
+	return ", but has the unknown keys " + strings.Join(unknown, ", ")
 }
 
 // ReadKitLayoutFile reads the oci-layout entry of a kit file from r and

@@ -68,19 +68,7 @@ func readIndexFile(fsys fs.FS, dir string) (ocispec.Index, error) {
 		return ocispec.Index{}, fmt.Errorf("reading %s: %v: %w",
 			filepath.Join(dir, indexFileName), err, errdef.ErrInvalidKit)
 	}
-	return parseIndex(b, dir)
-}
-
-func parseIndex(b []byte, where string) (ocispec.Index, error) {
-	var index ocispec.Index
-	if err := json.Unmarshal(b, &index); err != nil {
-		return ocispec.Index{}, fmt.Errorf("decoding index.json of %s: %v: %w", where, err, errdef.ErrInvalidKit)
-	}
-	if index.SchemaVersion != 2 {
-		return ocispec.Index{}, fmt.Errorf("index.json of %s has schemaVersion %d, expected 2: %w",
-			where, index.SchemaVersion, errdef.ErrInvalidKit)
-	}
-	return index, nil
+	return parseIndex(b, "index.json of "+dir, DamagedFolderIndexAdvice)
 }
 
 // readSmallFile reads a file of at most DefaultMaxIndexSize bytes.

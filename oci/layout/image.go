@@ -275,7 +275,7 @@ func (x *archiveIndexer) finish() (ocispec.Index, error) {
 	if x.indexJSON == nil {
 		return ocispec.Index{}, fmt.Errorf("image archive %s has no index.json: %w", x.where, errdef.ErrInvalidKit)
 	}
-	return parseIndex(x.indexJSON, x.where)
+	return parseIndex(x.indexJSON, "index.json of "+x.where, "")
 }
 
 // Fetch returns a reader of the section of the archive holding blob d.

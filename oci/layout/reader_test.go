@@ -347,3 +347,17 @@ func TestTarReaderHashedByCallerSkipsCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestSignatureFileHintFirst(t *testing.T) {
+	sig := "MEUCIQClx7mA2rjHyJ0n8bS0ZyMyL1Zt1mR8XW0Yb6l1r3hQ3QIgNf3Qy0H9cY5fN9r8x3mKQXG3o2aC7N0n1qk0x8WvPzA="
+	_, err := NewTarReader(strings.NewReader(sig), Limits{})
+	if err == nil {
+		t.Fatal("a detached signature was read as a kit")
+	}
+	if !strings.HasPrefix(err.Error(), "the data looks like a detached signature in base64, not a kit") {
+		t.Errorf("error does not start with the signature hint: %v", err)
+	}
+	if !errors.Is(err, errdef.ErrUnknownCompression) {
+		t.Errorf("error does not wrap ErrUnknownCompression: %v", err)
+	}
+}

@@ -110,6 +110,12 @@ func fixedTime(t time.Time) time.Time {
 	return t.Truncate(time.Second).UTC()
 }
 
+// MaxModTime is the latest modification time that a USTAR header can hold,
+// because its mtime field has 11 octal digits: 8^11-1 seconds after the
+// Unix epoch, 2242-03-16T12:56:31Z. Kit files carry their creation time in
+// USTAR headers, so a kit can be created no later.
+var MaxModTime = time.Unix(1<<33-1, 0).UTC()
+
 func header(name string, size int64, mtime time.Time) *tar.Header {
 	hdr := &tar.Header{
 		Typeflag: tar.TypeReg,

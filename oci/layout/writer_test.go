@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -158,5 +159,15 @@ func TestWriteTarReadByOras(t *testing.T) {
 	defer rc.Close()
 	if _, err := io.Copy(io.Discard, rc); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestMaxModTimeIsUSTARLimit(t *testing.T) {
+	tw := tar.NewWriter(io.Discard)
+	if err := tw.WriteHeader(header("index.json", 0, MaxModTime)); err != nil {
+		t.Errorf("header at MaxModTime: %v", err)
+	}
+	if err := tw.WriteHeader(header("index.json", 0, MaxModTime.Add(time.Second))); err == nil {
+		t.Error("header one second after MaxModTime was written, so MaxModTime is not the USTAR limit")
 	}
 }

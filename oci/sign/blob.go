@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -71,26 +72,60 @@ func VerifyBlob(keys []TrustedKey, r io.Reader, sig []byte) (TrustedKey, error) 
 	return verifyDigest(keys, "", h.Sum(nil), raw)
 }
 
-// decodeSignature accepts base64 or raw ASN.1 signature bytes.
+// MalformedSignatureError is the error of a detached signature that is
+// empty, too large or in no signature encoding, such as a public key given
+// in its place. It wraps errdef.ErrSignature.
+type MalformedSignatureError struct {
+	// Problem is what is wrong with the file, as in "it is empty".
+	Problem string
+}
+
+func (e *MalformedSignatureError) Error() string {
+	return "not a signature: " + e.Problem + ": " + errdef.ErrSignature.Error()
+}
+
+func (e *MalformedSignatureError) Unwrap() error { return errdef.ErrSignature }
+
+// decodeSignature accepts base64 or raw ASN.1 signature bytes. Its errors
+// are MalformedSignatureError.
 func decodeSignature(sig []byte) ([]byte, error) {
 	if len(sig) > maxSignatureSize {
-		return nil, fmt.Errorf("signature is %d bytes, over the %d byte limit, so it is not a signature file: %w",
-			len(sig), maxSignatureSize, errdef.ErrSignature)
+		return nil, &MalformedSignatureError{fmt.Sprintf("it has %d bytes, over the %d byte limit", len(sig), maxSignatureSize)}
 	}
 	trimmed := bytes.TrimSpace(sig)
 	if len(trimmed) == 0 {
-		return nil, fmt.Errorf("signature is empty: %w", errdef.ErrSignature)
+		return nil, &MalformedSignatureError{"it is empty"}
+	}
+	if block, _ := pem.Decode(trimmed); block != nil {
+		return nil, &MalformedSignatureError{fmt.Sprintf("it is a PEM block of type %q, but a signature is one line of base64", block.Type)}
 	}
 	// Raw ASN.1 always holds bytes outside the base64 alphabet, such as the
 	// INTEGER tag 0x02, so text made only of base64 characters is decoded.
 	if !isBase64Text(trimmed) {
+		// Raw ASN.1 holds the tag 0x02, which is no printable character,
+		// and the 256 or more bytes of a raw RSA signature are all
+		// printable with negligible chance, so text is no raw signature.
+		if isPrintableText(trimmed) {
+			return nil, &MalformedSignatureError{"it is text, but not base64"}
+		}
 		return derSignature(sig), nil
 	}
 	raw, err := base64.StdEncoding.DecodeString(string(trimmed))
 	if err != nil {
-		return nil, fmt.Errorf("decoding base64 signature: %v: %w", err, errdef.ErrSignature)
+		return nil, &MalformedSignatureError{fmt.Sprintf("its base64 does not decode: %v", err)}
 	}
 	return raw, nil
+}
+
+// isPrintableText reports whether b holds only printable ASCII characters
+// and white space.
+func isPrintableText(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 || c > 0x7e) && c != '\n' && c != '\r' && c != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 func isBase64Text(b []byte) bool {

@@ -554,3 +554,47 @@ func TestKeyNamesGivesFilesAndIDs(t *testing.T) {
 		t.Errorf("KeyNames = %q, want %q", got, want)
 	}
 }
+
+func TestVerifyBlobMalformedSignature(t *testing.T) {
+	a, _ := testKeys(t)
+	publicKey := []byte("-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n")
+	cases := []struct {
+		name, sig, problem string
+	}{
+		{"empty", "", "it is empty"},
+		{"white space", " \n", "it is empty"},
+		{"text", "not a signature at all\n", "it is text, but not base64"},
+		{"public key", string(publicKey), `it is a PEM block of type "PUBLIC KEY"`},
+		{"bad base64", "QUJD=", "its base64 does not decode"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := VerifyBlob([]TrustedKey{a.trusted}, strings.NewReader("kit bytes"), []byte(c.sig))
+			var malformed *MalformedSignatureError
+			if !errors.As(err, &malformed) {
+				t.Fatalf("err = %v, want a MalformedSignatureError", err)
+			}
+			if !strings.Contains(malformed.Problem, c.problem) {
+				t.Errorf("problem %q lacks %q", malformed.Problem, c.problem)
+			}
+			if !errors.Is(err, errdef.ErrSignature) {
+				t.Errorf("err = %v, want ErrSignature", err)
+			}
+		})
+	}
+}
+
+func TestVerifyBlobKeyMismatchNotMalformed(t *testing.T) {
+	a, b := testKeys(t)
+	sig, err := SignBlob(a.signer, strings.NewReader("kit bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = VerifyBlob([]TrustedKey{b.trusted}, strings.NewReader("kit bytes"), sig)
+	if errors.As(err, new(*MalformedSignatureError)) {
+		t.Errorf("a signature by another key is reported as malformed: %v", err)
+	}
+	if !errors.Is(err, ErrKeyMismatch) {
+		t.Errorf("err = %v, want ErrKeyMismatch", err)
+	}
+}

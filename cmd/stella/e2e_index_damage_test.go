@@ -1,0 +1,86 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestIndexJSONDamageFileAndFolder damages index.json of a kit file and
+// of a layout folder, and checks that import, verify and inspect reject
+// each with advice to copy the file or the folder again.
+func TestIndexJSONDamageFileAndFolder(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0")
+	good := filepath.Join(e.dir, "good")
+	extractTar(t, kit, good)
+	original, err := os.ReadFile(filepath.Join(good, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bundleEntry = `"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json"`
+	if !strings.Contains(string(original), bundleEntry) {
+		t.Fatalf("index.json does not start its manifests list with an image index: %s", original)
+	}
+	cases := []struct {
+		name   string
+		damage func(string) string
+		want   string
+	}{
+		{"schemaVersion", func(s string) string {
+			return strings.Replace(s, `"schemaVersion":2`, `"schemaVersion":3`, 1)
+		}, "schemaVersion 3, expected 2"},
+		{"truncated", func(string) string { return `{"schemaVersion":2,"manif` }, "decoding index.json"},
+		{"flipped key", func(s string) string {
+			return strings.Replace(s, `"manifests"`, `"manifestz"`, 1)
+		}, `has no manifests list, which every OCI image index has, but has the unknown key "manifestz"`},
+		{"entry media type", func(s string) string {
+			return strings.Replace(s, bundleEntry, `"manifests":[{"mediaType":"application/vnd.oci.image.indey.v1+json"`, 1)
+		}, `with media type "application/vnd.oci.image.indey.v1+json", which is no manifest or index media type`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "layout")
+			extractTar(t, kit, dir)
+			damaged := tc.damage(string(original))
+			if err := os.WriteFile(filepath.Join(dir, "index.json"), []byte(damaged), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			k := &kitParts{entries: readTar(t, kit)}
+			k.entries[k.find("index.json")].data = []byte(damaged)
+			file := e.write(t, "damaged.tar", k)
+
+			for _, input := range []struct {
+				path, advice, wrong string
+			}{
+				{dir, "index.json is damaged, so copy the folder again", "kit file"},
+				{file, "index.json is damaged, so copy the kit file again", "copy the folder"},
+			} {
+				for _, command := range []string{"import", "verify", "inspect"} {
+					args := []string{"ouk", command, input.path}
+					if command != "inspect" {
+						args = []string{"ouk", command, "--key", e.pub, input.path}
+					}
+					r := e.run(args...)
+					label := command + " " + filepath.Base(input.path)
+					if r.code != exitRejected {
+						t.Errorf("%s: exit %d, want %d\nstderr: %s", label, r.code, exitRejected, r.stderr)
+					}
+					if !strings.Contains(r.stderr, tc.want) {
+						t.Errorf("%s: stderr lacks %q: %s", label, tc.want, r.stderr)
+					}
+					if !strings.Contains(r.stderr, input.advice) {
+						t.Errorf("%s: stderr lacks %q: %s", label, input.advice, r.stderr)
+					}
+					if strings.Contains(r.stderr, input.wrong) {
+						t.Errorf("%s: stderr names %q: %s", label, input.wrong, r.stderr)
+					}
+					if strings.Contains(r.stderr, "not a Stella Ops kit") {
+						t.Errorf("%s: stderr calls the damaged kit no kit: %s", label, r.stderr)
+					}
+				}
+			}
+		})
+	}
+}
