@@ -99,7 +99,7 @@ round, and 130 when it is stopped during a round, such as in the middle
 of an import.`,
 		Example: `  stella ouk watch /srv/stella/drop
   stella ouk watch --once --key cosign.pub /media/usb`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := newWatcher(g, o, args[0], cmd.ErrOrStderr())
 			return w.logExit(w.run(cmd.Context()))

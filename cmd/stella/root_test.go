@@ -69,8 +69,6 @@ func TestRunnableCommandsCheckArgs(t *testing.T) {
 func TestArgLimitMessages(t *testing.T) {
 	skip := map[string]bool{
 		"stella ouk delta": true, // names the flags that take its kits instead
-		// TODO: ouk watch still checks its arguments with cobra.ExactArgs.
-		"stella ouk watch": true,
 	}
 	checked := 0
 	var walk func(c *cobra.Command)
