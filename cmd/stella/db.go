@@ -28,7 +28,7 @@ func newDBCommand(g *globalOptions) *cobra.Command {
 		Short: "Look up vulnerabilities in the active kit's database",
 	}
 	cmd.AddCommand(newDBLookupCommand(g), newDBStatusCommand(g))
-	return cmd
+	return groupCommand(cmd)
 }
 
 // activeDB is the vulnerability DB of the active kit, pinned so that gc and

@@ -23,5 +23,5 @@ func newOUKCommand(g *globalOptions) *cobra.Command {
 		newPushCommand(g),
 		newMirrorCommand(g),
 	)
-	return cmd
+	return groupCommand(cmd)
 }

@@ -75,7 +75,7 @@ func newQuotaCommand(g *globalOptions) *cobra.Command {
 		Short: "Show the daily scan quota",
 	}
 	cmd.AddCommand(newQuotaStatusCommand(g))
-	return cmd
+	return groupCommand(cmd)
 }
 
 func newQuotaStatusCommand(g *globalOptions) *cobra.Command {

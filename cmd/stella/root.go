@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -67,6 +68,35 @@ func markArgErrorsAsUsage(cmd *cobra.Command) {
 	for _, sub := range cmd.Commands() {
 		markArgErrorsAsUsage(sub)
 	}
+}
+
+// groupCommand sets up cmd, a command that only holds subcommands, so that
+// an unknown subcommand fails with a usage error. Without a Run function,
+// cobra prints the help and exits 0 for "stella ouk improt KIT", which a
+// script or service would take as success. Without arguments, the command
+// prints its help.
+func groupCommand(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = unknownSubcommand
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		return c.Help()
+	}
+	return cmd
+}
+
+// unknownSubcommand is the argument check of a command that only holds
+// subcommands: any argument reached it because no subcommand has its name.
+func unknownSubcommand(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2
+	}
+	if suggestions := c.SuggestionsFor(args[0]); len(suggestions) > 0 {
+		msg += fmt.Sprintf(" (did you mean %q?)", suggestions[0])
+	}
+	return errors.New(msg)
 }
 
 // noArgs is the argument check of a command that accepts no arguments. It

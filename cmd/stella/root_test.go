@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -17,7 +19,7 @@ func TestNoArgCommandsRejectArgument(t *testing.T) {
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}
-		if !c.Runnable() || c.Args == nil || c.Args(c, nil) != nil {
+		if !c.Runnable() || c.HasSubCommands() || c.Args == nil || c.Args(c, nil) != nil {
 			return
 		}
 		err := c.Args(c, []string{"x"})
@@ -76,7 +78,7 @@ func TestArgLimitMessages(t *testing.T) {
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}
-		if !c.Runnable() || c.Args == nil || skip[c.CommandPath()] {
+		if !c.Runnable() || c.HasSubCommands() || c.Args == nil || skip[c.CommandPath()] {
 			return
 		}
 		for n := 0; n <= 3; n++ {
@@ -121,5 +123,57 @@ func TestExactArgsMessage(t *testing.T) {
 	want := "push accepts exactly two arguments, but got none"
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %q", err, want)
+	}
+}
+
+// TestUnknownSubcommandFails checks that a mistyped subcommand of a command
+// that only holds subcommands fails with a usage error that names it and
+// suggests the closest subcommand, instead of printing the help with
+// success.
+func TestUnknownSubcommandFails(t *testing.T) {
+	for _, c := range []struct {
+		args    []string
+		command string
+		suggest string
+	}{
+		{[]string{"ouk", "improt", "kit.tar"}, "stella ouk", "import"},
+		{[]string{"db", "lookpu", "CVE-2024-1"}, "stella db", "lookup"},
+		{[]string{"quota", "foo"}, "stella quota", ""},
+	} {
+		root := newRootCommand()
+		root.SetArgs(c.args)
+		root.SetOut(io.Discard)
+		root.SetErr(io.Discard)
+		err := root.Execute()
+		if err == nil {
+			t.Errorf("stella %s: no error", strings.Join(c.args, " "))
+			continue
+		}
+		if _, ok := err.(usageError); !ok {
+			t.Errorf("stella %s: error %q is not a usage error", strings.Join(c.args, " "), err)
+		}
+		want := fmt.Sprintf("unknown command %q for %q", c.args[1], c.command)
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("stella %s: error %q does not say %s", strings.Join(c.args, " "), err, want)
+		}
+		if c.suggest != "" && !strings.Contains(err.Error(), fmt.Sprintf("did you mean %q", c.suggest)) {
+			t.Errorf("stella %s: error %q does not suggest %s", strings.Join(c.args, " "), err, c.suggest)
+		}
+	}
+}
+
+// TestGroupCommandWithoutArgumentsPrintsHelp checks that a command that only
+// holds subcommands still prints its help, with success, when it is given
+// no subcommand.
+func TestGroupCommandWithoutArgumentsPrintsHelp(t *testing.T) {
+	root := newRootCommand()
+	var out strings.Builder
+	root.SetArgs([]string{"ouk"})
+	root.SetOut(&out)
+	if err := root.Execute(); err != nil {
+		t.Fatalf("stella ouk: %v", err)
+	}
+	if !strings.Contains(out.String(), "Available Commands") {
+		t.Errorf("stella ouk printed %q, want its help", out.String())
 	}
 }
