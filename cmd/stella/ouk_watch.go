@@ -466,7 +466,7 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 	}
 	w.storeDir = storeDir
 	opts := importer.Options{Store: store, Keys: keys, KeysDir: filepath.Join(w.storeDir, storeKeysDir),
-		Logger: w.importLog}
+		ImageWarnings: imageRefWarnings, Logger: w.importLog}
 	active, hasActive, err := activeKit(ctx, store)
 	if err != nil {
 		return res, roundStepError{msg: msgActiveKitFailed, store: storeDir, err: err}
@@ -703,7 +703,7 @@ func (w *watcher) imported(c watch.Candidate, attrs []any, res *importer.Result)
 	w.log.Info("kit imported", append(attrs, "sequence", res.Sequence, "action", res.Action,
 		"blobsStored", res.BlobsStored, "bytesStored", res.BytesStored,
 		"layersIndexed", res.LayersIndexed, "layersFromTables", res.LayersFromTables)...)
-	for _, warning := range res.Warnings {
+	for _, warning := range append(slices.Clone(res.Warnings), res.ImageWarnings...) {
 		w.log.Warn("kit imported with a warning", append(attrs, "warning", warning)...)
 	}
 	w.removeNote(c.Path)
