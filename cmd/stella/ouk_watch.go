@@ -741,8 +741,9 @@ func (w *watcher) skipReason(ctx context.Context, store *cas.Store, s *delta.Sum
 	}
 	wasActive := slices.ContainsFunc(hist, func(rec cas.KitRecord) bool { return rec.Digest == s.Digest })
 	if s.Sequence < active.Sequence {
-		if msg, extra, ahead := w.skipOlderThanActiveAhead(s.Sequence, active); ahead {
-			return msg, extra, nil
+		msg, extra, ahead, err := w.skipOlderThanActiveAhead(ctx, store, s.Sequence, active)
+		if err != nil || ahead {
+			return msg, extra, err
 		}
 		if wasActive {
 			return "kit was imported before and a newer kit is active; skipped",

@@ -18,22 +18,37 @@ import (
 	"stella-ops.org/ouk/oci/delta"
 )
 
-// openStoreWithActiveCreated opens a store in dir whose active kit has
-// sequence 104 and the creation time created.
-func openStoreWithActiveCreated(t *testing.T, dir string, created time.Time) *cas.Store {
+// openStoreWithActiveCreated opens a store in dir whose active kit has the
+// creation time created and the sequence sequence, or the default, the
+// creation time in Unix seconds, when sequence is 0. With earlierKit set,
+// the history also lists a kit activated before it.
+func openStoreWithActiveCreated(t *testing.T, dir string, created time.Time, sequence int64, earlierKit bool) *cas.Store {
 	t.Helper()
 	s, err := cas.Open(dir, cas.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	data := []byte(`{"schemaVersion":2,"night":4}`)
-	d := digest.FromBytes(data)
-	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: d, Size: int64(len(data))}
-	if err := s.Push(context.Background(), desc, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
+	push := func(data []byte) digest.Digest {
+		d := digest.FromBytes(data)
+		desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: d, Size: int64(len(data))}
+		if err := s.Push(context.Background(), desc, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		return d
 	}
-	rec := cas.KitRecord{Digest: d, Version: "night-04", Sequence: 104, Created: created}
+	if earlierKit {
+		rec := cas.KitRecord{Digest: push([]byte(`{"schemaVersion":2,"night":1}`)), Version: "night-01", Sequence: 101,
+			Created: created.Add(-96 * time.Hour)}
+		if err := s.Activate(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sequence == 0 {
+		sequence = created.Unix()
+	}
+	rec := cas.KitRecord{Digest: push([]byte(`{"schemaVersion":2,"night":4}`)), Version: "night-04", Sequence: sequence,
+		Created: created}
 	if err := s.Activate(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -41,27 +56,33 @@ func openStoreWithActiveCreated(t *testing.T, dir string, created time.Time) *ca
 }
 
 // TestWatchOlderKitActiveAheadOfClock checks that the skip of a kit older
-// than an active kit created ahead of the clock is a warning, once per
-// file, that names the creation time and the recovery, for a new file and
-// for a kit rejected earlier alike. Against a correctly dated active kit the skip
-// stays at info level.
+// than an active kit created ahead of the clock with the default sequence
+// is a warning, once per file, that names the creation time and the
+// recovery, for a new file and for a kit rejected earlier alike. It offers
+// a rollback only when the history has an earlier kit. Against a correctly
+// dated active kit, or one with an explicit sequence, the skip stays at
+// info level.
 func TestWatchOlderKitActiveAheadOfClock(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	cases := []struct {
-		name     string
-		created  time.Time
-		rejected bool
-		warn     bool
+		name       string
+		created    time.Time
+		sequence   int64
+		earlierKit bool
+		rejected   bool
+		warn       bool
 	}{
-		{"new file, active kit 3 days ahead", now.Add(72 * time.Hour), false, true},
-		{"rejected kit, active kit 3 days ahead", now.Add(72 * time.Hour), true, true},
-		{"new file, active kit within tolerance", now.Add(time.Hour), false, false},
-		{"new file, active kit in the past", now.Add(-72 * time.Hour), false, false},
+		{"new file, active kit 3 days ahead", now.Add(72 * time.Hour), 0, true, false, true},
+		{"rejected kit, active kit 3 days ahead", now.Add(72 * time.Hour), 0, true, true, true},
+		{"new file, first kit 3 days ahead", now.Add(72 * time.Hour), 0, false, false, true},
+		{"new file, explicit sequence 3 days ahead", now.Add(72 * time.Hour), 104, true, false, false},
+		{"new file, active kit within tolerance", now.Add(time.Hour), 0, true, false, false},
+		{"new file, active kit in the past", now.Add(-72 * time.Hour), 0, true, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			store := openStoreWithActiveCreated(t, filepath.Join(root, "db"), tc.created)
+			store := openStoreWithActiveCreated(t, filepath.Join(root, "db"), tc.created, tc.sequence, tc.earlierKit)
 			kit := filepath.Join(root, "today.tar")
 			if err := os.WriteFile(kit, []byte("kit built today"), 0o644); err != nil {
 				t.Fatal(err)
@@ -102,11 +123,14 @@ func TestWatchOlderKitActiveAheadOfClock(t *testing.T) {
 			if !strings.Contains(out, "level=WARN") {
 				t.Errorf("skip not logged at warning level:\n%s", out)
 			}
-			for _, want := range []string{"ahead of this host's clock", "--allow-downgrade", "stella ouk rollback",
+			for _, want := range []string{"ahead of this host's clock", "--allow-downgrade",
 				"activeCreated=2026-12-09T12:00:00Z", `activeAhead="3 days"`, "activeVersion=night-04"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("skip line lacks %q:\n%s", want, out)
 				}
+			}
+			if got := strings.Contains(out, "stella ouk rollback"); got != tc.earlierKit {
+				t.Errorf("skip line offers stella ouk rollback = %v, want %v:\n%s", got, tc.earlierKit, out)
 			}
 		})
 	}
