@@ -14,7 +14,8 @@ import (
 // dated kit with a warning and import rejects it, both naming the active
 // kit's creation ahead of the clock and the recovery, without a rollback,
 // since the history has no earlier kit. It also checks that
-// the recovery with --allow-downgrade works.
+// the recovery with --allow-downgrade works, and that the watch then skips
+// the kit dated ahead without advising to import it again.
 func TestDowngradeBehindKitAheadOfClock(t *testing.T) {
 	e := newEnv(t)
 	drop := filepath.Join(e.dir, "drop")
@@ -57,5 +58,16 @@ func TestDowngradeBehindKitAheadOfClock(t *testing.T) {
 	r = e.run("ouk", "watch", "--once", "--key", e.pub, drop)
 	if r.code != 0 || strings.Contains(r.stderr, `msg="kit imported"`) {
 		t.Errorf("watch --once after the downgrade: exit %d, want 0 without an import\n%s", r.code, r.stderr)
+	}
+	// Importing the kit dated ahead again would block the site again, so
+	// the skip names its date and gives no such advice.
+	for _, want := range []string{"kit was active before and was created ahead of this host's clock",
+		"a downgrade import (--allow-downgrade) replaced it"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("watch skip of the kit dated ahead lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "activate it again") {
+		t.Errorf("watch advises activating the kit dated ahead again:\n%s", r.stderr)
 	}
 }

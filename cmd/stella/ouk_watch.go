@@ -754,9 +754,9 @@ func (w *watcher) skipReason(ctx context.Context, store *cas.Store, s *delta.Sum
 	}
 	for _, rec := range hist {
 		if rec.Digest == s.Digest {
-			return "kit was active before, so the active kit was rolled back from it; skipped. " +
-					"Run `stella ouk import` on the file to activate it again",
-				[]any{"sequence", s.Sequence, "activeVersion", active.Version, "activeDigest", active.Digest}, nil
+			msg, extra := w.skipActiveBefore(rec, hist[0])
+			return msg, append([]any{"sequence", s.Sequence, "activeVersion", active.Version,
+				"activeDigest", active.Digest}, extra...), nil
 		}
 	}
 	return "", nil, nil

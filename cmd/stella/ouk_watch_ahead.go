@@ -58,3 +58,25 @@ func skipLevel(msg string) slog.Level {
 	}
 	return slog.LevelInfo
 }
+
+// skipActiveBefore returns the skip message and extra log attributes of
+// the kit of history record rec, which was active before current, the
+// activation of the active kit. The message uses "rolled back" or
+// "replaced" as current.Action records the change. It advises importing the kit again
+// unless the kit was created more than importer.CreationTolerance ahead of
+// the clock, since that kit would expire late and, with its default
+// sequence, block every kit built at the right time again.
+func (w *watcher) skipActiveBefore(rec, current cas.KitRecord) (string, []any) {
+	change := "the active kit was rolled back from it"
+	if current.Action == "downgrade" {
+		change = "a downgrade import (--allow-downgrade) replaced it with the active kit"
+	}
+	if _, ahead := importer.CreatedAhead(rec.Created, w.now()); ahead {
+		// The creation time goes into an attribute, so logOnce logs the
+		// skip once per file as the clock moves.
+		return "kit was active before and was created ahead of this host's clock, and " + change + "; skipped",
+			[]any{"created", rec.Created.UTC().Format(time.RFC3339)}
+	}
+	return "kit was active before, and " + change + "; skipped. " +
+		"Run `stella ouk import` on the file to activate it again", nil
+}
