@@ -11,7 +11,7 @@ import (
 
 // TestDowngradeBehindKitAheadOfClock activates a kit built three days
 // ahead of the clock. It checks that the watch then skips a correctly
-// dated kit with a warning and import rejects it, both naming the active
+// dated kit with an error, with -q too, and import rejects it, both naming the active
 // kit's creation ahead of the clock and the recovery, without a rollback,
 // since the history has no earlier kit. It also checks that
 // the recovery with --allow-downgrade works, and that the watch then skips
@@ -35,8 +35,14 @@ func TestDowngradeBehindKitAheadOfClock(t *testing.T) {
 	if r.code != 0 {
 		t.Errorf("watch --once with a correctly dated kit: exit %d, want 0\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stderr, `level=WARN msg="`+msgOlderThanActiveAhead+`"`) {
-		t.Errorf("watch does not warn that the active kit was created ahead of the clock:\n%s", r.stderr)
+	if !strings.Contains(r.stderr, `level=ERROR msg="`+msgOlderThanActiveAhead+`"`) {
+		t.Errorf("watch does not log as an error that the active kit was created ahead of the clock:\n%s", r.stderr)
+	}
+	// The skip blocks every later kit, so -q, which keeps only errors,
+	// keeps it too.
+	r = e.run("ouk", "watch", "-q", "--once", "--key", e.pub, drop)
+	if !strings.Contains(r.stderr, `level=ERROR msg="`+msgOlderThanActiveAhead+`"`) {
+		t.Errorf("watch -q hides the skip behind the kit created ahead of the clock:\n%s", r.stderr)
 	}
 
 	r = e.run("ouk", "import", "--key", e.pub, today)

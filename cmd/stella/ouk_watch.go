@@ -82,7 +82,10 @@ again next round.
 Copy kits into the folder under a hidden name (starting with a dot) and
 rename them when the copy is complete, so a round never sees half a kit.
 Each import, skip, rejection and retry is logged on stderr with the kit
-version and digest; a skip is logged once until the file changes. Every
+version and digest; a skip is logged once until the file changes. The
+skip of a kit older than an active kit created ahead of the clock with
+its creation time as sequence is logged as an error, with -q too,
+because it blocks every later kit. Every
 line on stderr, the importer's lines and the error that ends the watch
 included, is a log line of key=value pairs that starts with time=, level=
 and msg=.

@@ -50,11 +50,13 @@ func (w *watcher) skipOlderThanActiveAhead(ctx context.Context, store *cas.Store
 		"activeAhead", importer.RoughDuration(ahead)}, true, nil
 }
 
-// skipLevel returns the log level of the skip message msg: a warning for a
-// skip that blocks kits built at the right time, else info.
+// skipLevel returns the log level of the skip message msg: an error for a
+// skip that blocks kits built at the right time, else info. The error
+// level keeps that skip in the log of `watch -q`, because it blocks every
+// later kit until an operator acts.
 func skipLevel(msg string) slog.Level {
 	if strings.HasPrefix(msg, msgOlderThanActiveAhead) {
-		return slog.LevelWarn
+		return slog.LevelError
 	}
 	return slog.LevelInfo
 }

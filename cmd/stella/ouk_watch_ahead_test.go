@@ -57,7 +57,7 @@ func openStoreWithActiveCreated(t *testing.T, dir string, created time.Time, seq
 
 // TestWatchOlderKitActiveAheadOfClock checks the skip of a kit older than
 // an active kit created ahead of the clock with the default sequence. It
-// is a warning, once per file, that names the creation time and the
+// is an error, since it blocks every later kit, logged once per file, that names the creation time and the
 // recovery, for a new file and for a kit rejected earlier alike. It offers
 // a rollback only when the history has an earlier kit. Against a correctly
 // dated active kit, or one with an explicit sequence, the skip stays at
@@ -120,8 +120,8 @@ func TestWatchOlderKitActiveAheadOfClock(t *testing.T) {
 				}
 				return
 			}
-			if !strings.Contains(out, "level=WARN") {
-				t.Errorf("skip not logged at warning level:\n%s", out)
+			if !strings.Contains(out, "level=ERROR") {
+				t.Errorf("skip not logged at error level:\n%s", out)
 			}
 			for _, want := range []string{"ahead of this host's clock", "--allow-downgrade",
 				"activeCreated=2026-12-09T12:00:00Z", `activeAhead="3 days"`, "activeVersion=night-04"} {
