@@ -11,11 +11,12 @@ import (
 
 // TestDowngradeBehindKitAheadOfClock activates a kit built three days
 // ahead of the clock. It checks that the watch then skips a correctly
-// dated kit with an error, with -q too, and import rejects it, both naming the active
-// kit's creation ahead of the clock and the recovery, without a rollback,
-// since the history has no earlier kit. It also checks that
-// the recovery with --allow-downgrade works, and that the watch then skips
-// the kit dated ahead without advising to import it again.
+// dated kit with an error, with -q too, and that import rejects it. Both
+// name the active kit's creation ahead of the clock and the recovery,
+// without a rollback, since the history has no earlier kit. It also
+// checks that the recovery with --allow-downgrade works, and that the
+// watch then skips the kit dated ahead without advising to import it
+// again.
 func TestDowngradeBehindKitAheadOfClock(t *testing.T) {
 	e := newEnv(t)
 	drop := filepath.Join(e.dir, "drop")
