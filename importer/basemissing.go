@@ -51,9 +51,14 @@ func (s *session) explainBaseMissing(ctx context.Context, err error, index ocisp
 // downgradeError returns the rejection of the kit meta, of bundle digest
 // d, whose sequence is lower than that of the active kit.
 func (s *session) downgradeError(ctx context.Context, meta oci.Meta, d digest.Digest, active cas.KitRecord) error {
-	if advice := activeAheadAdvice(active, s.opts.Now()); advice != "" {
+	if _, ok := ActiveBlocksByDate(active, s.opts.Now()); ok {
+		canRollback, err := HasRollbackTarget(ctx, s.opts.Store, active)
+		if err != nil {
+			return fmt.Errorf("reading the history: %w", err)
+		}
 		// The advice for this kit alone would treat the active kit as the
 		// right one.
+		advice := activeAheadAdvice(active, s.opts.Now(), canRollback)
 		return fmt.Errorf("kit %s has sequence %d, lower than %d of the active kit %s, so importing it would roll the site back. %s: %w",
 			meta.Version, meta.Sequence, active.Sequence, active.Version, advice, errdef.ErrDowngrade)
 	}

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -38,21 +39,55 @@ func CreatedAhead(created, now time.Time) (time.Duration, bool) {
 	return ahead, !created.IsZero() && ahead > CreationTolerance
 }
 
-// activeAheadAdvice returns the explanation and recovery for the rejection
-// of a kit older than active, when active was created more than
-// CreationTolerance after now, else "". Its sequence most likely took the
-// default, the creation time, so it blocks every kit built at the right
-// time until the clock passes that time.
-func activeAheadAdvice(active cas.KitRecord, now time.Time) string {
+// ActiveBlocksByDate returns how far the active kit was created ahead of
+// now, and whether its date blocks kits built at the right time. It does
+// when the creation time is more than CreationTolerance after now and the
+// sequence is the default of `stella ouk build`, the creation time in Unix
+// seconds. A kit with an explicit sequence blocks lower sequences whatever
+// the clock says, so its date explains nothing.
+func ActiveBlocksByDate(active cas.KitRecord, now time.Time) (time.Duration, bool) {
 	ahead, ok := CreatedAhead(active.Created, now)
-	if !ok {
-		return ""
+	return ahead, ok && active.Sequence == active.Created.Unix()
+}
+
+// HasRollbackTarget reports whether `stella ouk rollback` without a digest
+// finds a kit to return to: a kit of the history other than active whose
+// blobs are all still in store.
+func HasRollbackTarget(ctx context.Context, store *cas.Store, active cas.KitRecord) (bool, error) {
+	hist, err := store.History(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, rec := range hist {
+		if rec.Digest == active.Digest {
+			continue
+		}
+		complete, err := store.KitComplete(ctx, rec.Digest)
+		if err != nil {
+			return false, err
+		}
+		if complete {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// activeAheadAdvice returns the explanation and recovery for the rejection
+// of a kit older than active, which ActiveBlocksByDate reports as blocking
+// kits built at the right time. It offers `stella ouk rollback` only when
+// canRollback is set.
+func activeAheadAdvice(active cas.KitRecord, now time.Time, canRollback bool) string {
+	ahead, _ := ActiveBlocksByDate(active, now)
+	recovery := "import this kit with --allow-downgrade"
+	if canRollback {
+		recovery += fmt.Sprintf(", or run `stella ouk rollback` to return to the kit that was active before %s",
+			active.Version)
 	}
 	return fmt.Sprintf("The active kit %s was created at %s, %s ahead of this host's clock, so the clock or "+
-		"SOURCE_DATE_EPOCH of its build host was likely wrong, and a default sequence, its creation time, ranks it "+
-		"above every kit built at the right time. If this host's clock is right, import this kit with "+
-		"--allow-downgrade, or run `stella ouk rollback` to return to the kit that was active before %s",
-		active.Version, active.Created.UTC().Format(time.RFC3339), RoughDuration(ahead), active.Version)
+		"SOURCE_DATE_EPOCH of its build host was likely wrong, and its sequence is the default, its creation time, "+
+		"which ranks it above every kit built at the right time. If this host's clock is right, %s",
+		active.Version, active.Created.UTC().Format(time.RFC3339), RoughDuration(ahead), recovery)
 }
 
 // RoughDuration formats d rounded to whole days from two days on, else to

@@ -73,17 +73,25 @@ func TestImportWarnsFutureCreation(t *testing.T) {
 
 // TestDowngradeNamesActiveAheadOfClock checks that the rejection of a kit
 // older than an active kit created ahead of the clock names that creation
-// time and the recovery, and that the usual rejection does not.
+// time and the recovery when the active kit's sequence is its default, the
+// creation time. It offers a rollback only when the history has an earlier
+// kit, and the usual rejection names neither.
 func TestDowngradeNamesActiveAheadOfClock(t *testing.T) {
 	created := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) // creation time of every fixture kit
+	defaultSequence := created.Unix()
 	cases := []struct {
-		name  string
-		now   time.Time
-		ahead bool
+		name           string
+		now            time.Time
+		activeSequence int64
+		earlierKit     bool
+		ahead          bool
+		rollback       bool
 	}{
-		{"active kit 30 days ahead", created.Add(-30 * 24 * time.Hour), true},
-		{"active kit within tolerance", created.Add(-time.Hour), false},
-		{"active kit in the past", created.Add(24 * time.Hour), false},
+		{"active kit 30 days ahead", created.Add(-30 * 24 * time.Hour), defaultSequence, true, true, true},
+		{"first kit 30 days ahead", created.Add(-30 * 24 * time.Hour), defaultSequence, false, true, false},
+		{"explicit sequence 30 days ahead", created.Add(-30 * 24 * time.Hour), 100, true, false, false},
+		{"active kit within tolerance", created.Add(-time.Hour), defaultSequence, true, false, false},
+		{"active kit in the past", created.Add(24 * time.Hour), defaultSequence, true, false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -91,10 +99,15 @@ func TestDowngradeNamesActiveAheadOfClock(t *testing.T) {
 			opts := f.opts()
 			opts.Now = func() time.Time { return c.now }
 			ctx := context.Background()
-			if _, err := ImportStream(ctx, bytes.NewReader(f.kit("2.0.0", 2)), opts); err != nil {
+			if c.earlierKit {
+				if _, err := ImportStream(ctx, bytes.NewReader(f.kit("1.0.0", 1)), opts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := ImportStream(ctx, bytes.NewReader(f.kit("3.0.0", c.activeSequence)), opts); err != nil {
 				t.Fatal(err)
 			}
-			_, err := ImportStream(ctx, bytes.NewReader(f.kit("1.0.0", 1)), opts)
+			_, err := ImportStream(ctx, bytes.NewReader(f.kit("2.0.0", 2)), opts)
 			if !errors.Is(err, errdef.ErrDowngrade) {
 				t.Fatalf("err = %v, want ErrDowngrade", err)
 			}
@@ -105,8 +118,10 @@ func TestDowngradeNamesActiveAheadOfClock(t *testing.T) {
 			if !c.ahead {
 				return
 			}
-			for _, want := range []string{"2.0.0", "2026-12-01T00:00:00Z", "30 days ahead", "--allow-downgrade",
-				"run `stella ouk rollback`"} {
+			if got := strings.Contains(msg, "run `stella ouk rollback`"); got != c.rollback {
+				t.Errorf("message offers stella ouk rollback = %v, want %v: %s", got, c.rollback, msg)
+			}
+			for _, want := range []string{"3.0.0", "2026-12-01T00:00:00Z", "30 days ahead", "--allow-downgrade"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("message lacks %q: %s", want, msg)
 				}

@@ -64,6 +64,10 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 		log.Info("kit verified", "signedBy", s.result.SignedBy)
 	}
 
+	if s.opts.ImageWarnings != nil {
+		s.result.ImageWarnings = s.opts.ImageWarnings(bm.index.Manifests)
+	}
+
 	active, err := s.opts.Store.Active(ctx)
 	hasActive := err == nil
 	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
@@ -111,6 +115,11 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 		if !strings.Contains(w, "--allow-downgrade") {
 			rec.Note = joinNote(rec.Note, w)
 		}
+	}
+	// Image warnings stay in the history, so a kit that mirror will reject
+	// is visible after an unattended import by `stella ouk watch`.
+	for _, w := range s.result.ImageWarnings {
+		rec.Note = joinNote(rec.Note, w)
 	}
 	if err := s.opts.Store.Activate(ctx, rec); err != nil {
 		return nil, fmt.Errorf("activating kit %s: %w", bm.meta.Version, err)

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -376,5 +377,35 @@ func TestTransferErrorKeepsVerifiedBlobs(t *testing.T) {
 	}
 	if res.BlobsSkipped == 0 {
 		t.Errorf("the second attempt stored every blob again")
+	}
+}
+
+func TestHistoryRecordsImageWarnings(t *testing.T) {
+	f := newFixture(t)
+	opts := f.opts()
+	var checked []ocispec.Descriptor
+	opts.ImageWarnings = func(children []ocispec.Descriptor) []string {
+		checked = children
+		return []string{"image reference warning"}
+	}
+	res, err := ImportStream(context.Background(), bytes.NewReader(f.kit("1.0.0", 1)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checked) == 0 {
+		t.Errorf("ImageWarnings got no children of the bundle index")
+	}
+	if !slices.Equal(res.ImageWarnings, []string{"image reference warning"}) {
+		t.Errorf("result image warnings = %q, want the warning of ImageWarnings", res.ImageWarnings)
+	}
+	if slices.Contains(res.Warnings, "image reference warning") {
+		t.Errorf("result warnings = %q, want the image warning only in ImageWarnings", res.Warnings)
+	}
+	hist, err := f.store.History(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 1 || !strings.Contains(hist[0].Note, "image reference warning") {
+		t.Errorf("history = %+v, want a note with the image warning", hist)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/oci/layout"
 	"stella-ops.org/ouk/oci/sign"
@@ -60,6 +62,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, when set, is called as bytes are read from the source.
 	Progress func(Progress)
+	// ImageWarnings, when set, returns warnings about the image children of
+	// the kit's bundle index, such as references that `stella ouk mirror`
+	// rejects. The import still accepts the kit. It stores the warnings in
+	// Result.ImageWarnings and adds them to the history note of the kit.
+	ImageWarnings func(children []ocispec.Descriptor) []string
 	// FreeSpace returns the bytes free for the store in dir; default the
 	// file system's figure for unprivileged users. Tests replace it.
 	FreeSpace func(dir string) (int64, error)
@@ -117,4 +124,7 @@ type Result struct {
 	// tables it could not use. The logger gets them only when the import
 	// fails, at warn level.
 	Warnings []string `json:"warnings,omitempty"`
+	// ImageWarnings lists the warnings of Options.ImageWarnings. They are
+	// left out of the JSON form, so the caller decides where they go.
+	ImageWarnings []string `json:"-"`
 }

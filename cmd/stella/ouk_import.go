@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,11 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/registry"
 
-	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/mirror"
@@ -146,6 +143,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 		InsecureSkipSignature: o.skipSignature,
 		AllowDowngrade:        o.allowDowngrade,
 		AllowExpired:          o.allowExpired,
+		ImageWarnings:         imageRefWarnings,
 		Logger:                log,
 	}
 
@@ -170,26 +168,16 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	if err != nil {
 		return fmt.Errorf("importing %s: %w", source, err)
 	}
-	imageWarnings := warnStoredImageRefs(ctx, log, store, digest.Digest(res.Digest))
+	for _, warning := range res.ImageWarnings {
+		log.Warn(warning)
+	}
 	if o.out.json() {
 		// Text output leaves them out, since stderr has them already.
-		res.Warnings = append(res.Warnings, imageWarnings...)
+		res.Warnings = append(res.Warnings, res.ImageWarnings...)
 		return writeJSON(cmd.OutOrStdout(), res)
 	}
 	printImportResult(cmd.OutOrStdout(), res)
 	return nil
-}
-
-// warnStoredImageRefs logs the warnings of warnImageRefs for the stored
-// kit whose bundle digest is bundle, and returns them. Import still
-// accepts such a kit, since scans do not use the references.
-func warnStoredImageRefs(ctx context.Context, log *slog.Logger, store *cas.Store, bundle digest.Digest) []string {
-	idx, _, err := readStoredBundle(ctx, store, bundle)
-	if err != nil {
-		log.Warn("failed to check the image references of the imported kit", "digest", bundle, "error", err)
-		return nil
-	}
-	return warnImageRefs(log, idx.Manifests)
 }
 
 // importFile streams a kit file, with a progress bar written to lines

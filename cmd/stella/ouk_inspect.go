@@ -221,13 +221,23 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	return nil
 }
 
-// warnImageRefs logs a warning for each image among children, the
-// children of a bundle index, whose reference `stella ouk mirror` rejects,
-// and for each pair of images whose references name one repository and tag
-// (see mirror.FindTargetCollisions). It returns the warnings for the
-// `warnings` array of -o json. Inspect, verify and import call it, so a
+// warnImageRefs logs the warnings of imageRefWarnings and returns them for
+// the `warnings` array of -o json. Inspect and verify call it, so a
 // hand-edited kit is found before its first mirror.
 func warnImageRefs(log *slog.Logger, children []ocispec.Descriptor) []string {
+	warnings := imageRefWarnings(children)
+	for _, warning := range warnings {
+		log.Warn(warning)
+	}
+	return warnings
+}
+
+// imageRefWarnings returns a warning for each image among children, the
+// children of a bundle index, whose reference `stella ouk mirror` rejects,
+// and for each pair of images whose references name one repository and tag
+// (see mirror.FindTargetCollisions). Import and watch pass it to the
+// importer, which records the warnings in the history.
+func imageRefWarnings(children []ocispec.Descriptor) []string {
 	var warnings []string
 	valid := make([]ocispec.Descriptor, 0, len(children))
 	for _, child := range children {
@@ -250,9 +260,6 @@ func warnImageRefs(log *slog.Logger, children []ocispec.Descriptor) []string {
 			advice = "Build the kit again with a tag on each reference"
 		}
 		warnings = append(warnings, collision.Error()+". "+advice)
-	}
-	for _, warning := range warnings {
-		log.Warn(warning)
 	}
 	return warnings
 }

@@ -44,6 +44,9 @@ type mirrorReport struct {
 	// SignedBy is the trusted key that verified the kit, empty when an
 	// override let an unverified kit through.
 	SignedBy string `json:"signedBy,omitempty"`
+	// Warnings lists the image warnings that do not stop the mirror, which
+	// the log gets too.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func newMirrorCommand(g *globalOptions) *cobra.Command {
@@ -162,6 +165,10 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 		return err
 	}
 	rep := mirrorReport{Kit: bundleDesc.Digest.String(), Version: meta.Version, DryRun: o.dryRun, Images: images, SignedBy: signedBy}
+	// MirrorImages logged these warnings already, and it stops on every
+	// other image warning, so only the pairs with an untagged reference
+	// remain.
+	rep.Warnings = imageRefWarnings(bundle.Manifests)
 	if o.out.json() {
 		return writeJSON(cmd.OutOrStdout(), rep)
 	}

@@ -82,7 +82,10 @@ again next round.
 Copy kits into the folder under a hidden name (starting with a dot) and
 rename them when the copy is complete, so a round never sees half a kit.
 Each import, skip, rejection and retry is logged on stderr with the kit
-version and digest; a skip is logged once until the file changes. Every
+version and digest; a skip is logged once until the file changes. The
+skip of a kit older than an active kit created ahead of the clock with
+its creation time as sequence is logged as an error, with -q too,
+because it blocks every later kit. Every
 line on stderr, the importer's lines and the error that ends the watch
 included, is a log line of key=value pairs that starts with time=, level=
 and msg=.
@@ -466,7 +469,7 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 	}
 	w.storeDir = storeDir
 	opts := importer.Options{Store: store, Keys: keys, KeysDir: filepath.Join(w.storeDir, storeKeysDir),
-		Logger: w.importLog}
+		ImageWarnings: imageRefWarnings, Logger: w.importLog}
 	active, hasActive, err := activeKit(ctx, store)
 	if err != nil {
 		return res, roundStepError{msg: msgActiveKitFailed, store: storeDir, err: err}
@@ -703,7 +706,7 @@ func (w *watcher) imported(c watch.Candidate, attrs []any, res *importer.Result)
 	w.log.Info("kit imported", append(attrs, "sequence", res.Sequence, "action", res.Action,
 		"blobsStored", res.BlobsStored, "bytesStored", res.BytesStored,
 		"layersIndexed", res.LayersIndexed, "layersFromTables", res.LayersFromTables)...)
-	for _, warning := range res.Warnings {
+	for _, warning := range append(slices.Clone(res.Warnings), res.ImageWarnings...) {
 		w.log.Warn("kit imported with a warning", append(attrs, "warning", warning)...)
 	}
 	w.removeNote(c.Path)
@@ -741,8 +744,9 @@ func (w *watcher) skipReason(ctx context.Context, store *cas.Store, s *delta.Sum
 	}
 	wasActive := slices.ContainsFunc(hist, func(rec cas.KitRecord) bool { return rec.Digest == s.Digest })
 	if s.Sequence < active.Sequence {
-		if msg, extra, ahead := w.skipOlderThanActiveAhead(s.Sequence, active); ahead {
-			return msg, extra, nil
+		msg, extra, ahead, err := w.skipOlderThanActiveAhead(ctx, store, s.Sequence, active)
+		if err != nil || ahead {
+			return msg, extra, err
 		}
 		if wasActive {
 			return "kit was imported before and a newer kit is active; skipped",
@@ -753,9 +757,9 @@ func (w *watcher) skipReason(ctx context.Context, store *cas.Store, s *delta.Sum
 	}
 	for _, rec := range hist {
 		if rec.Digest == s.Digest {
-			return "kit was active before, so the active kit was rolled back from it; skipped. " +
-					"Run `stella ouk import` on the file to activate it again",
-				[]any{"sequence", s.Sequence, "activeVersion", active.Version, "activeDigest", active.Digest}, nil
+			msg, extra := w.skipActiveBefore(rec, hist[0])
+			return msg, append([]any{"sequence", s.Sequence, "activeVersion", active.Version,
+				"activeDigest", active.Digest}, extra...), nil
 		}
 	}
 	return "", nil, nil

@@ -1,44 +1,84 @@
 package main
 
 import (
+	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/importer"
 )
 
-// msgOlderThanActiveAhead is the skip of a kit older than an active kit
-// that was created more than importer.CreationTolerance ahead of the
-// clock. Such a kit's default sequence, its creation time, ranks it above
-// every kit built at the right time, so the watch would skip each of them
-// until the clock passes that time.
-const msgOlderThanActiveAhead = "kit is older than the active kit, which was created ahead of this host's clock; " +
-	"skipped. If this host's clock is right, the active kit was built with a wrong clock or SOURCE_DATE_EPOCH and " +
-	"blocks every kit built at the right time: run `stella ouk import --allow-downgrade` on this file, or " +
-	"`stella ouk rollback` to return to the kit that was active before"
+// msgOlderThanActiveAhead starts the skip of a kit older than an active
+// kit that was created more than importer.CreationTolerance ahead of the
+// clock and has the default sequence, its creation time. That sequence
+// ranks it above every kit built at the right time, so the watch would
+// skip each of them until the clock passes that time.
+const msgOlderThanActiveAhead = "kit is older than the active kit, which was created ahead of this host's clock " +
+	"with its creation time as sequence; skipped. If this host's clock is right, the active kit was built with a " +
+	"wrong clock or SOURCE_DATE_EPOCH and blocks every kit built at the right time: run " +
+	"`stella ouk import --allow-downgrade` on this file"
+
+// msgRollbackAhead ends msgOlderThanActiveAhead when the history has a kit
+// that `stella ouk rollback` can return to.
+const msgRollbackAhead = ", or `stella ouk rollback` to return to the kit that was active before"
 
 // skipOlderThanActiveAhead returns the skip message and log attributes of
-// a kit of sequence seq, lower than the active kit's, when the active kit
-// was created more than importer.CreationTolerance after the watch's
-// clock. It reports false for an active kit created at the right time.
-func (w *watcher) skipOlderThanActiveAhead(seq int64, active cas.KitRecord) (string, []any, bool) {
-	ahead, ok := importer.CreatedAhead(active.Created, w.now())
+// a kit of sequence seq, lower than the active kit's, when
+// importer.ActiveBlocksByDate reports that the active kit blocks kits
+// built at the right time. It reports false for any other active kit, and
+// returns the error of a failed history read.
+func (w *watcher) skipOlderThanActiveAhead(ctx context.Context, store *cas.Store, seq int64,
+	active cas.KitRecord) (string, []any, bool, error) {
+	ahead, ok := importer.ActiveBlocksByDate(active, w.now())
 	if !ok {
-		return "", nil, false
+		return "", nil, false, nil
+	}
+	canRollback, err := importer.HasRollbackTarget(ctx, store, active)
+	if err != nil {
+		return "", nil, false, err
+	}
+	msg := msgOlderThanActiveAhead
+	if canRollback {
+		msg += msgRollbackAhead
 	}
 	// The creation time and the distance go into attributes, not the
 	// message, so logOnce logs the skip once per file as the clock moves.
-	return msgOlderThanActiveAhead, []any{"sequence", seq, "activeSequence", active.Sequence,
+	return msg, []any{"sequence", seq, "activeSequence", active.Sequence,
 		"activeVersion", active.Version, "activeCreated", active.Created.UTC().Format(time.RFC3339),
-		"activeAhead", importer.RoughDuration(ahead)}, true
+		"activeAhead", importer.RoughDuration(ahead)}, true, nil
 }
 
-// skipLevel returns the log level of the skip message msg: a warning for a
-// skip that blocks kits built at the right time, else info.
+// skipLevel returns the log level of the skip message msg: an error for a
+// skip that blocks kits built at the right time, else info. The error
+// level keeps that skip in the log of `watch -q`, because it blocks every
+// later kit until an operator acts.
 func skipLevel(msg string) slog.Level {
-	if msg == msgOlderThanActiveAhead {
-		return slog.LevelWarn
+	if strings.HasPrefix(msg, msgOlderThanActiveAhead) {
+		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// skipActiveBefore returns the skip message and extra log attributes of
+// the kit of history record rec, which was active before current, the
+// activation of the active kit. The message uses "rolled back" or
+// "replaced" as current.Action records the change. It advises importing the kit again
+// unless the kit was created more than importer.CreationTolerance ahead of
+// the clock, since that kit would expire late and, with its default
+// sequence, block every kit built at the right time again.
+func (w *watcher) skipActiveBefore(rec, current cas.KitRecord) (string, []any) {
+	change := "the active kit was rolled back from it"
+	if current.Action == "downgrade" {
+		change = "a downgrade import (--allow-downgrade) replaced it with the active kit"
+	}
+	if _, ahead := importer.CreatedAhead(rec.Created, w.now()); ahead {
+		// The creation time goes into an attribute, so logOnce logs the
+		// skip once per file as the clock moves.
+		return "kit was active before and was created ahead of this host's clock, and " + change + "; skipped",
+			[]any{"created", rec.Created.UTC().Format(time.RFC3339)}
+	}
+	return "kit was active before, and " + change + "; skipped. " +
+		"Run `stella ouk import` on the file to activate it again", nil
 }

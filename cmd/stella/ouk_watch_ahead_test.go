@@ -18,50 +18,71 @@ import (
 	"stella-ops.org/ouk/oci/delta"
 )
 
-// openStoreWithActiveCreated opens a store in dir whose active kit has
-// sequence 104 and the creation time created.
-func openStoreWithActiveCreated(t *testing.T, dir string, created time.Time) *cas.Store {
+// openStoreWithActiveCreated opens a store in dir whose active kit has the
+// creation time created and the sequence sequence, or the default, the
+// creation time in Unix seconds, when sequence is 0. With earlierKit set,
+// the history also lists a kit activated before it.
+func openStoreWithActiveCreated(t *testing.T, dir string, created time.Time, sequence int64, earlierKit bool) *cas.Store {
 	t.Helper()
 	s, err := cas.Open(dir, cas.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	data := []byte(`{"schemaVersion":2,"night":4}`)
-	d := digest.FromBytes(data)
-	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: d, Size: int64(len(data))}
-	if err := s.Push(context.Background(), desc, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
+	push := func(data []byte) digest.Digest {
+		d := digest.FromBytes(data)
+		desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: d, Size: int64(len(data))}
+		if err := s.Push(context.Background(), desc, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		return d
 	}
-	rec := cas.KitRecord{Digest: d, Version: "night-04", Sequence: 104, Created: created}
+	if earlierKit {
+		rec := cas.KitRecord{Digest: push([]byte(`{"schemaVersion":2,"night":1}`)), Version: "night-01", Sequence: 101,
+			Created: created.Add(-96 * time.Hour)}
+		if err := s.Activate(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sequence == 0 {
+		sequence = created.Unix()
+	}
+	rec := cas.KitRecord{Digest: push([]byte(`{"schemaVersion":2,"night":4}`)), Version: "night-04", Sequence: sequence,
+		Created: created}
 	if err := s.Activate(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-// TestWatchOlderKitActiveAheadOfClock checks that the skip of a kit older
-// than an active kit created ahead of the clock is a warning, once per
-// file, that names the creation time and the recovery, for a new file and
-// for a kit rejected earlier alike. Against a correctly dated active kit the skip
-// stays at info level.
+// TestWatchOlderKitActiveAheadOfClock checks the skip of a kit older than
+// an active kit created ahead of the clock with the default sequence. It
+// is an error, since it blocks every later kit, logged once per file, that names the creation time and the
+// recovery, for a new file and for a kit rejected earlier alike. It offers
+// a rollback only when the history has an earlier kit. Against a correctly
+// dated active kit, or one with an explicit sequence, the skip stays at
+// info level.
 func TestWatchOlderKitActiveAheadOfClock(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	cases := []struct {
-		name     string
-		created  time.Time
-		rejected bool
-		warn     bool
+		name       string
+		created    time.Time
+		sequence   int64
+		earlierKit bool
+		rejected   bool
+		warn       bool
 	}{
-		{"new file, active kit 3 days ahead", now.Add(72 * time.Hour), false, true},
-		{"rejected kit, active kit 3 days ahead", now.Add(72 * time.Hour), true, true},
-		{"new file, active kit within tolerance", now.Add(time.Hour), false, false},
-		{"new file, active kit in the past", now.Add(-72 * time.Hour), false, false},
+		{"new file, active kit 3 days ahead", now.Add(72 * time.Hour), 0, true, false, true},
+		{"rejected kit, active kit 3 days ahead", now.Add(72 * time.Hour), 0, true, true, true},
+		{"new file, first kit 3 days ahead", now.Add(72 * time.Hour), 0, false, false, true},
+		{"new file, explicit sequence 3 days ahead", now.Add(72 * time.Hour), 104, true, false, false},
+		{"new file, active kit within tolerance", now.Add(time.Hour), 0, true, false, false},
+		{"new file, active kit in the past", now.Add(-72 * time.Hour), 0, true, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			store := openStoreWithActiveCreated(t, filepath.Join(root, "db"), tc.created)
+			store := openStoreWithActiveCreated(t, filepath.Join(root, "db"), tc.created, tc.sequence, tc.earlierKit)
 			kit := filepath.Join(root, "today.tar")
 			if err := os.WriteFile(kit, []byte("kit built today"), 0o644); err != nil {
 				t.Fatal(err)
@@ -99,13 +120,103 @@ func TestWatchOlderKitActiveAheadOfClock(t *testing.T) {
 				}
 				return
 			}
-			if !strings.Contains(out, "level=WARN") {
-				t.Errorf("skip not logged at warning level:\n%s", out)
+			if !strings.Contains(out, "level=ERROR") {
+				t.Errorf("skip not logged at error level:\n%s", out)
 			}
-			for _, want := range []string{"ahead of this host's clock", "--allow-downgrade", "stella ouk rollback",
+			for _, want := range []string{"ahead of this host's clock", "--allow-downgrade",
 				"activeCreated=2026-12-09T12:00:00Z", `activeAhead="3 days"`, "activeVersion=night-04"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("skip line lacks %q:\n%s", want, out)
+				}
+			}
+			if got := strings.Contains(out, "stella ouk rollback"); got != tc.earlierKit {
+				t.Errorf("skip line offers stella ouk rollback = %v, want %v:\n%s", got, tc.earlierKit, out)
+			}
+		})
+	}
+}
+
+// TestWatchKitActiveBeforeSkip checks the skip of a kit that was active
+// before the active kit, which has a lower sequence. It says "rolled back"
+// or "replaced" as the history records the change, and for a kit created
+// ahead of the clock it says so in place of the advice to import it again.
+func TestWatchKitActiveBeforeSkip(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name    string
+		created time.Time
+		action  string
+		want    []string
+		unwant  []string
+	}{
+		{"rolled back", now.Add(-time.Hour), "rollback",
+			[]string{"the active kit was rolled back from it", "Run `stella ouk import` on the file"},
+			[]string{"ahead of this host's clock", "replaced"}},
+		{"replaced by downgrade", now.Add(-time.Hour), "downgrade",
+			[]string{"replaced", "--allow-downgrade", "Run `stella ouk import` on the file"},
+			[]string{"ahead of this host's clock", "rolled back"}},
+		{"ahead, replaced by downgrade", now.Add(72 * time.Hour), "downgrade",
+			[]string{"ahead of this host's clock", "replaced", "created=2026-12-09T12:00:00Z"},
+			[]string{"stella ouk import", "rolled back"}},
+		{"ahead, rolled back", now.Add(72 * time.Hour), "rollback",
+			[]string{"ahead of this host's clock", "the active kit was rolled back from it"},
+			[]string{"stella ouk import", "replaced"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			store, err := cas.Open(filepath.Join(root, "db"), cas.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { store.Close() })
+			ctx := context.Background()
+			push := func(data []byte) digest.Digest {
+				d := digest.FromBytes(data)
+				desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: d, Size: int64(len(data))}
+				if err := store.Push(ctx, desc, bytes.NewReader(data)); err != nil {
+					t.Fatal(err)
+				}
+				return d
+			}
+			newer := cas.KitRecord{Digest: push([]byte(`{"schemaVersion":2,"kit":"newer"}`)), Version: "newer",
+				Sequence: tc.created.Unix(), Created: tc.created, Action: "import"}
+			older := cas.KitRecord{Digest: push([]byte(`{"schemaVersion":2,"kit":"older"}`)), Version: "older",
+				Sequence: 100, Created: now.Add(-2 * time.Hour), Action: tc.action}
+			for _, rec := range []cas.KitRecord{newer, older} {
+				if err := store.Activate(ctx, rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			kit := filepath.Join(root, "newer.tar")
+			if err := os.WriteFile(kit, []byte("kit that was active before"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			info, err := os.Stat(kit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &delta.Summary{Digest: newer.Digest, Version: newer.Version, Sequence: newer.Sequence, Kind: "full"}
+			c := watch.Candidate{Path: kit, Size: info.Size(), ModTime: info.ModTime(), Summary: s}
+			var logs bytes.Buffer
+			w := testWatcher(&logs, false)
+			w.now = func() time.Time { return now }
+
+			if got := w.process(ctx, store, importer.Options{Store: store}, c, nil); got != outcomeSkipped {
+				t.Errorf("process returned %v, want the kit skipped", got)
+			}
+			out := logs.String()
+			if !strings.Contains(out, "kit was active before") {
+				t.Errorf("skip not logged as a kit that was active before:\n%s", out)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("skip line lacks %q:\n%s", want, out)
+				}
+			}
+			for _, unwant := range tc.unwant {
+				if strings.Contains(out, unwant) {
+					t.Errorf("skip line contains %q:\n%s", unwant, out)
 				}
 			}
 		})
