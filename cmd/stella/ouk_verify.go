@@ -197,6 +197,9 @@ a bad signature.`,
 				}
 				return fmt.Errorf("kit %s did not verify: %w; %s", args[0], errdef.ErrSignature, advice)
 			}
+			if damage := new(layout.UnknownEntryError); errors.As(rep.Embedded.cause, &damage) {
+				return fmt.Errorf("kit %s is damaged: %w", args[0], damage)
+			}
 			if rep.Embedded.Status == "failed" || deltaFailed {
 				return fmt.Errorf("kit %s did not verify: %w", args[0], errdef.ErrSignature)
 			}
@@ -297,6 +300,12 @@ func verifyEmbedded(ctx context.Context, keys []sign.TrustedKey, k *build.Kit, r
 		reasons = append(reasons, err)
 	}
 	if len(reasons) == 0 {
+		// A damaged media type in the entry of the signature manifest
+		// hides the signature, so it is reported as damage, not as an
+		// unsigned kit.
+		if err := layout.FindUnknownEntry(k.Index, k.IndexAdvice); err != nil {
+			return check{Status: "failed", Reason: err.Error(), cause: err}
+		}
 		return check{Status: "failed", Reason: "the kit carries no signature"}
 	}
 	return check{Status: "failed", Reason: errors.Join(reasons...).Error()}

@@ -39,6 +39,9 @@ type Kit struct {
 	Source content.ReadOnlyStorage
 	// Sizes lists every blob the kit file holds, kept or not.
 	Sizes map[string]int64
+	// IndexAdvice is the next step for a damaged index.json, which
+	// depends on whether the kit is a file or a folder.
+	IndexAdvice string
 }
 
 // OpenKit reads a kit from a layout folder or a kit file. From a file it
@@ -48,10 +51,9 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening kit: %w", err)
 	}
-	k := &Kit{Sizes: make(map[string]int64)}
-	advice := layout.DamagedIndexAdvice
+	k := &Kit{Sizes: make(map[string]int64), IndexAdvice: layout.DamagedIndexAdvice}
 	if info.IsDir() {
-		advice = layout.DamagedFolderIndexAdvice
+		k.IndexAdvice = layout.DamagedFolderIndexAdvice
 		idx, src, err := layout.OpenDir(path)
 		if err != nil {
 			return nil, fmt.Errorf("opening kit folder %s: %w", path, err)
@@ -60,7 +62,7 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 	} else if err := k.readFile(ctx, path); err != nil {
 		return nil, err
 	}
-	if err := k.findBundle(ctx, advice); err != nil {
+	if err := k.findBundle(ctx, k.IndexAdvice); err != nil {
 		return nil, fmt.Errorf("kit %s: %w", path, err)
 	}
 	return k, nil
