@@ -103,8 +103,12 @@ a bad signature.`,
 				return usagef("no trusted key; pass --key cosign.pub or put it in %s/keys", dir)
 			}
 			if sigPath != "" {
-				if _, err := os.Stat(sigPath); err != nil {
-					return fmt.Errorf("reading the detached signature: %w; give the .sig file that stella ouk sign or cosign sign-blob wrote", err)
+				info, err := os.Stat(sigPath)
+				if err != nil {
+					return fmt.Errorf("reading the detached signature: %w; give %s", err, sigFileWant)
+				}
+				if info.IsDir() {
+					return fmt.Errorf("reading the detached signature: %s is a folder; give %s", sigPath, sigFileWant)
 				}
 				if err := regfile.Check(sigPath, sigFileWant); err != nil {
 					return err
