@@ -99,6 +99,10 @@ func parseIndex(b []byte, name, advice string) (ocispec.Index, error) {
 	}
 	var index ocispec.Index
 	if err := json.Unmarshal(b, &index); err != nil {
+		if kind := schemaVersionKind(b); kind != "" {
+			return ocispec.Index{}, fmt.Errorf("%s: schemaVersion is %s, but must be the number 2%s: %w",
+				name, kind, suffix, errdef.ErrInvalidKit)
+		}
 		return ocispec.Index{}, fmt.Errorf("decoding %s: %v%s: %w", name, err, suffix, errdef.ErrInvalidKit)
 	}
 	if index.SchemaVersion != 2 {
@@ -114,6 +118,33 @@ func parseIndex(b []byte, name, advice string) (ocispec.Index, error) {
 			name, unknownKeysClause(b), suffix, errdef.ErrInvalidKit)
 	}
 	return index, nil
+}
+
+// schemaVersionKind describes the schemaVersion of the JSON object b when
+// it is no number, such as `"2", a string`, so that the error names the
+// fault in JSON terms rather than Go ones. It returns "" otherwise.
+func schemaVersionKind(b []byte) string {
+	var fields struct {
+		SchemaVersion json.RawMessage `json:"schemaVersion"`
+	}
+	if json.Unmarshal(b, &fields) != nil || len(fields.SchemaVersion) == 0 {
+		return ""
+	}
+	value := string(fields.SchemaVersion)
+	switch value[0] {
+	case '"':
+		if len(value) > 40 {
+			return "a string of " + fmt.Sprint(len(value)-2) + " bytes"
+		}
+		return value + ", a string"
+	case 't', 'f':
+		return value + ", a boolean"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return ""
 }
 
 // unknownKeysClause names the top-level keys of the JSON object b that an
