@@ -157,3 +157,48 @@ func TestIndexJSONUnknownEntrySigned(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexJSONMissingFileAndFolder removes index.json from a kit file and
+// from a layout folder, and checks that import, verify and inspect give
+// the advice to copy the file or the folder again.
+func TestIndexJSONMissingFileAndFolder(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0")
+	dir := filepath.Join(e.dir, "layout")
+	extractTar(t, kit, dir)
+	if err := os.Remove(filepath.Join(dir, "index.json")); err != nil {
+		t.Fatal(err)
+	}
+	k := &kitParts{entries: readTar(t, kit)}
+	i := k.find("index.json")
+	k.entries = append(k.entries[:i], k.entries[i+1:]...)
+	file := e.write(t, "no-index.tar", k)
+
+	for _, input := range []struct {
+		path, advice, wrong string
+	}{
+		{dir, "index.json is damaged, so copy the folder again", "copy the file again"},
+		{file, "index.json is damaged, so copy the kit file again", "copy the folder"},
+	} {
+		for _, command := range []string{"import", "verify", "inspect"} {
+			args := []string{"ouk", command, input.path}
+			if command != "inspect" {
+				args = []string{"ouk", command, "--key", e.pub, input.path}
+			}
+			r := e.run(args...)
+			label := command + " " + filepath.Base(input.path)
+			if r.code != exitRejected {
+				t.Errorf("%s: exit %d, want %d\nstderr: %s", label, r.code, exitRejected, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "index.json") {
+				t.Errorf("%s: stderr does not name index.json: %s", label, r.stderr)
+			}
+			if !strings.Contains(r.stderr, input.advice) {
+				t.Errorf("%s: stderr lacks %q: %s", label, input.advice, r.stderr)
+			}
+			if strings.Contains(r.stderr, input.wrong) {
+				t.Errorf("%s: stderr has %q: %s", label, input.wrong, r.stderr)
+			}
+		}
+	}
+}

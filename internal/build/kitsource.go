@@ -117,7 +117,7 @@ func (k *Kit) readFile(ctx context.Context, path string) error {
 		return fmt.Errorf("reading kit %s: %w", path, layout.ErrNoLayoutFile)
 	}
 	if index == nil {
-		return fmt.Errorf("kit %s has no index.json: %w", path, errdef.ErrInvalidKit)
+		return layout.MissingIndexError(path)
 	}
 	k.Index, k.Source = *index, mem
 	return nil

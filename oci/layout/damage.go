@@ -188,5 +188,17 @@ func ReadKitLayoutFile(r io.Reader) error {
 	return nil
 }
 
+// MissingIndexError returns the error of the kit file named kit, or of an
+// unnamed one when kit is "", that has no index.json entry. It wraps
+// errdef.ErrInvalidKit and gives DamagedIndexAdvice, because a copy cut
+// short or damaged in transit loses the entry.
+func MissingIndexError(kit string) error {
+	name := "kit"
+	if kit != "" {
+		name = "kit " + kit
+	}
+	return fmt.Errorf("%s has no index.json; %s: %w", name, DamagedIndexAdvice, errdef.ErrInvalidKit)
+}
+
 // ErrNoLayoutFile is the error of a kit file without an oci-layout entry.
 var ErrNoLayoutFile = fmt.Errorf("kit has no oci-layout file, so it is not an OCI image layout: %w", errdef.ErrInvalidKit)
