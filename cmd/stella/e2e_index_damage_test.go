@@ -82,6 +82,9 @@ func TestIndexJSONDamageFileAndFolder(t *testing.T) {
 					if strings.Contains(r.stderr, input.wrong) {
 						t.Errorf("%s: stderr names %q: %s", label, input.wrong, r.stderr)
 					}
+					if command == "verify" && strings.Count(r.stderr, input.path) > 1 {
+						t.Errorf("%s: stderr names the kit more than once: %s", label, r.stderr)
+					}
 					if strings.Contains(r.stderr, "--insecure-skip-signature") {
 						t.Errorf("%s: stderr advises skipping the signature check: %s", label, r.stderr)
 					}
@@ -198,6 +201,9 @@ func TestIndexJSONMissingFileAndFolder(t *testing.T) {
 			}
 			if strings.Contains(r.stderr, input.wrong) {
 				t.Errorf("%s: stderr has %q: %s", label, input.wrong, r.stderr)
+			}
+			if command == "verify" && strings.Count(r.stderr, input.path) > 1 {
+				t.Errorf("%s: stderr names the kit more than once: %s", label, r.stderr)
 			}
 		}
 	}

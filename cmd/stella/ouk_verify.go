@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -170,12 +171,18 @@ a bad signature.`,
 					// signature or key file, which is likely right.
 					return openErr
 				}
+				// Most reasons name the kit already, so the message names
+				// it only when the reason does not.
+				subject := "kit " + args[0]
+				if strings.Contains(openErr.Error(), args[0]) {
+					subject = "the kit"
+				}
 				if errors.Is(openErr, io.ErrUnexpectedEOF) || layout.HasDamagedIndexAdvice(openErr.Error()) {
 					// The reason of a truncated kit or a damaged index.json
 					// already gives the next step.
-					return fmt.Errorf("kit %s is damaged or not a kit: %w", args[0], openErr)
+					return fmt.Errorf("%s is damaged or not a kit: %w", subject, openErr)
 				}
-				return fmt.Errorf("kit %s is damaged or not a kit; copy the file again, or get a new copy from the connected side: %w", args[0], openErr)
+				return fmt.Errorf("%s is damaged or not a kit; copy the file again, or get a new copy from the connected side: %w", subject, openErr)
 			}
 			if rep.Contents.order {
 				return fmt.Errorf("kit %s cannot be imported as a file: %s: %w", args[0], rep.Contents.Reason, errdef.ErrInvalidKit)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"bytes"
 	"github.com/opencontainers/go-digest"
@@ -55,6 +56,11 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 	if info.IsDir() {
 		k.IndexAdvice = layout.DamagedFolderIndexAdvice
 		idx, src, err := layout.OpenDir(path)
+		// OpenDir names the folder in most errors, so that the
+		// message names it once.
+		if err != nil && strings.Contains(err.Error(), path) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("opening kit folder %s: %w", path, err)
 		}
