@@ -171,11 +171,7 @@ func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleM
 	}
 	switch len(found) {
 	case 0:
-		advice := layout.DamagedIndexAdvice
-		if s.dir != "" {
-			advice = layout.DamagedFolderIndexAdvice
-		}
-		if err := layout.FindUnknownEntry(index, advice); err != nil {
+		if err := layout.FindUnknownEntry(index, s.indexAdvice()); err != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("index.json lists no bundle index of artifact type %s, so this is not a Stella Ops kit "+
@@ -284,6 +280,16 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 	for _, r := range check.Reasons {
 		s.opts.Logger.Debug("signature did not verify", "reason", r)
 	}
+	if check.Signatures == 0 && s.opts.Registry == "" && !s.opts.InsecureSkipSignature {
+		// A flipped bit in the media type of the signature manifest's
+		// entry hides the signature, so such an entry is reported as
+		// damage rather than as an unsigned kit. A kit whose signature
+		// verifies may list unknown entries, as the image-layout spec
+		// allows.
+		if err := layout.FindUnknownEntry(index, s.indexAdvice()); err != nil {
+			return err
+		}
+	}
 	failure := check.Failure(s.opts.Keys, s.opts.KeysDir)
 	switch {
 	case check.Signatures == 0 && s.opts.Registry != "" && !s.opts.InsecureSkipSignature:
@@ -300,6 +306,15 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 	}
 	return &SignatureError{Version: bm.meta.Version, Digest: bm.desc.Digest, Failure: failure,
 		Unsigned: check.Signatures == 0, KeyAdvised: check.advisesKey(s.opts.Keys)}
+}
+
+// indexAdvice returns the next step for a damaged index.json of the kit
+// file or folder being imported.
+func (s *session) indexAdvice() string {
+	if s.dir != "" {
+		return layout.DamagedFolderIndexAdvice
+	}
+	return layout.DamagedIndexAdvice
 }
 
 // unsignedAdvice returns what to do about a kit whose registry lists no

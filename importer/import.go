@@ -264,7 +264,7 @@ func (s *session) readStream(ctx context.Context, r io.Reader) (_ *ocispec.Index
 		return nil, layout.ErrNoLayoutFile
 	}
 	if index == nil {
-		return nil, fmt.Errorf("kit has no index.json: %w", errdef.ErrInvalidKit)
+		return nil, layout.MissingIndexError("")
 	}
 	if err := s.checkReferenced(ctx, *index); err != nil {
 		return nil, err

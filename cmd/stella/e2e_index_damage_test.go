@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,11 @@ func TestIndexJSONDamageFileAndFolder(t *testing.T) {
 		{"entry media type", func(s string) string {
 			return strings.Replace(s, bundleEntry, `"manifests":[{"mediaType":"application/vnd.oci.image.indey.v1+json"`, 1)
 		}, `with media type "application/vnd.oci.image.indey.v1+json", which is no manifest or index media type`},
+		// The entry of the signature manifest, whose damage hides the
+		// signature, is damage too, not an unsigned kit.
+		{"signature entry media type", func(s string) string {
+			return damageSignatureEntry(t, s)
+		}, `with media type "application/vnd.oci.image.manifezt.v1+json", which is no manifest or index media type`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,11 +82,129 @@ func TestIndexJSONDamageFileAndFolder(t *testing.T) {
 					if strings.Contains(r.stderr, input.wrong) {
 						t.Errorf("%s: stderr names %q: %s", label, input.wrong, r.stderr)
 					}
+					if command == "verify" && strings.Count(r.stderr, input.path) > 1 {
+						t.Errorf("%s: stderr names the kit more than once: %s", label, r.stderr)
+					}
+					if strings.Contains(r.stderr, "--insecure-skip-signature") {
+						t.Errorf("%s: stderr advises skipping the signature check: %s", label, r.stderr)
+					}
 					if strings.Contains(r.stderr, "not a Stella Ops kit") {
 						t.Errorf("%s: stderr calls the damaged kit no kit: %s", label, r.stderr)
 					}
 				}
 			}
 		})
+	}
+}
+
+// damageSignatureEntry returns the index.json indexJSON with a flipped
+// letter in the media type of the signature manifest's entry.
+func damageSignatureEntry(t *testing.T, indexJSON string) string {
+	t.Helper()
+	var index map[string]any
+	if err := json.Unmarshal([]byte(indexJSON), &index); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := index["manifests"].([]any)
+	damaged := false
+	for _, entry := range entries {
+		fields, _ := entry.(map[string]any)
+		artifactType, _ := fields["artifactType"].(string)
+		if strings.Contains(artifactType, "sigstore.bundle") {
+			fields["mediaType"] = "application/vnd.oci.image.manifezt.v1+json"
+			damaged = true
+		}
+	}
+	if !damaged {
+		t.Fatalf("index.json lists no signature manifest: %s", indexJSON)
+	}
+	b, err := json.Marshal(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestIndexJSONUnknownEntrySigned adds an entry of an unknown media type to
+// index.json of a signed kit, and checks that import, verify and inspect
+// accept it. The image-layout spec forbids failing on an unknown media
+// type, and the signature shows that the kit arrived whole.
+func TestIndexJSONUnknownEntrySigned(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0")
+	k := &kitParts{entries: readTar(t, kit)}
+	i := k.find("index.json")
+	var index map[string]any
+	if err := json.Unmarshal(k.entries[i].data, &index); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := index["manifests"].([]any)
+	if len(entries) == 0 {
+		t.Fatalf("index.json lists no entries: %s", k.entries[i].data)
+	}
+	first, _ := entries[0].(map[string]any)
+	extra := map[string]any{"mediaType": "application/vnd.example.note.v1+json",
+		"digest": first["digest"], "size": first["size"]}
+	index["manifests"] = append(entries, extra)
+	b, err := json.Marshal(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.entries[i].data = b
+	file := e.write(t, "extra.tar", k)
+
+	for _, command := range []string{"verify", "inspect", "import"} {
+		r := e.run("ouk", command, "--key", e.pub, file)
+		if r.code != 0 {
+			t.Errorf("%s: exit %d, want 0\nstderr: %s", command, r.code, r.stderr)
+		}
+	}
+}
+
+// TestIndexJSONMissingFileAndFolder removes index.json from a kit file and
+// from a layout folder, and checks that import, verify and inspect give
+// the advice to copy the file or the folder again.
+func TestIndexJSONMissingFileAndFolder(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0")
+	dir := filepath.Join(e.dir, "layout")
+	extractTar(t, kit, dir)
+	if err := os.Remove(filepath.Join(dir, "index.json")); err != nil {
+		t.Fatal(err)
+	}
+	k := &kitParts{entries: readTar(t, kit)}
+	i := k.find("index.json")
+	k.entries = append(k.entries[:i], k.entries[i+1:]...)
+	file := e.write(t, "no-index.tar", k)
+
+	for _, input := range []struct {
+		path, advice, wrong string
+	}{
+		{dir, "index.json is damaged, so copy the folder again", "copy the file again"},
+		{file, "index.json is damaged, so copy the kit file again", "copy the folder"},
+	} {
+		for _, command := range []string{"import", "verify", "inspect"} {
+			args := []string{"ouk", command, input.path}
+			if command != "inspect" {
+				args = []string{"ouk", command, "--key", e.pub, input.path}
+			}
+			r := e.run(args...)
+			label := command + " " + filepath.Base(input.path)
+			if r.code != exitRejected {
+				t.Errorf("%s: exit %d, want %d\nstderr: %s", label, r.code, exitRejected, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "index.json") {
+				t.Errorf("%s: stderr does not name index.json: %s", label, r.stderr)
+			}
+			if !strings.Contains(r.stderr, input.advice) {
+				t.Errorf("%s: stderr lacks %q: %s", label, input.advice, r.stderr)
+			}
+			if strings.Contains(r.stderr, input.wrong) {
+				t.Errorf("%s: stderr has %q: %s", label, input.wrong, r.stderr)
+			}
+			if command == "verify" && strings.Count(r.stderr, input.path) > 1 {
+				t.Errorf("%s: stderr names the kit more than once: %s", label, r.stderr)
+			}
+		}
 	}
 }

@@ -106,17 +106,40 @@ func TestVerifyNotASignatureFile(t *testing.T) {
 	kit := e.buildKit("kit.tar")
 	empty := e.writeTestFile("empty.sig", "")
 	text := e.writeTestFile("text.sig", "see the release notes\n")
+	// "hello" in base64, which decodes, but to no signature.
+	hello := e.writeTestFile("hello.sig", "aGVsbG8=")
+	kitBytes, err := os.ReadFile(kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first 4096 bytes of the kit are binary data, as a kit given as
+	// its own signature is, and stay under the 16 KiB limit for signatures.
+	binary := e.writeTestFile("binary.sig", string(kitBytes[:4096]))
 	cases := []struct {
 		name, file, problem string
 	}{
 		{"empty file", empty, "because it is empty"},
 		{"text", text, "because it is text, but not base64"},
 		{"public key", e.pub, `because it is a PEM block of type "PUBLIC KEY"`},
+		{"base64 of text", hello, "because its base64 decodes to 5 bytes, which are no ECDSA signature"},
+		{"binary", binary, "because it is 4096 bytes of binary data, which are no ECDSA signature"},
 	}
 	for _, c := range cases {
 		r := e.run("ouk", "verify", "--key", e.pub, "--signature", c.file, kit)
 		assertFailure(t, "verify with "+c.name+" as the signature", r, exitRejected,
 			c.file+" is not a detached signature", c.problem, "give the .sig file")
+	}
+}
+
+func TestVerifySignatureFolder(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	folder := t.TempDir()
+	r := e.run("ouk", "verify", "--key", e.pub, "--signature", folder, kit)
+	assertFailure(t, "verify with a folder as the signature", r, exitError,
+		"reading the detached signature: "+folder+" is a folder", "give the .sig file")
+	if strings.Contains(r.stderr, "signature verification failed") {
+		t.Errorf("verify with a folder as the signature reports a failed signature: %s", r.stderr)
 	}
 }
 

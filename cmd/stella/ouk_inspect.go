@@ -196,6 +196,9 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 		return err
 	}
 	rep.Signatures = inspectSignatures(ctx, k, dinfo, keys)
+	if err := checkHiddenSignature(path, k.Index, rep.Signatures); err != nil {
+		return err
+	}
 	if store != nil {
 		active, err := store.Active(ctx)
 		isActive := err == nil && active.Digest == k.Bundle.Digest
@@ -361,6 +364,25 @@ func inspectSignatures(ctx context.Context, k *delta.Kit, dinfo *delta.Info, key
 		}
 	}
 	return out
+}
+
+// checkHiddenSignature returns the damage error of an index.json entry
+// with an unknown media type when the kit at path carries no signature of
+// its bundle index, because a flipped bit in the media type of the
+// signature manifest's entry hides the signature. A signed kit may list
+// unknown entries, as the image-layout spec allows.
+func checkHiddenSignature(path string, index ocispec.Index, signatures []signatureInfo) error {
+	signed := slices.ContainsFunc(signatures, func(si signatureInfo) bool {
+		return si.Subject == "bundle index" && si.Digest != ""
+	})
+	if signed {
+		return nil
+	}
+	advice := layout.DamagedIndexAdvice
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		advice = layout.DamagedFolderIndexAdvice
+	}
+	return layout.FindUnknownEntry(index, advice)
 }
 
 func plainDescriptor(d ocispec.Descriptor) ocispec.Descriptor {

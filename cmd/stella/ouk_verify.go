@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -103,8 +104,12 @@ a bad signature.`,
 				return usagef("no trusted key; pass --key cosign.pub or put it in %s/keys", dir)
 			}
 			if sigPath != "" {
-				if _, err := os.Stat(sigPath); err != nil {
-					return fmt.Errorf("reading the detached signature: %w; give the .sig file that stella ouk sign or cosign sign-blob wrote", err)
+				info, err := os.Stat(sigPath)
+				if err != nil {
+					return fmt.Errorf("reading the detached signature: %w; give %s", err, sigFileWant)
+				}
+				if info.IsDir() {
+					return fmt.Errorf("reading the detached signature: %s is a folder; give %s", sigPath, sigFileWant)
 				}
 				if err := regfile.Check(sigPath, sigFileWant); err != nil {
 					return err
@@ -166,12 +171,18 @@ a bad signature.`,
 					// signature or key file, which is likely right.
 					return openErr
 				}
+				// Most reasons name the kit already, so the message names
+				// it only when the reason does not.
+				subject := "kit " + args[0]
+				if strings.Contains(openErr.Error(), args[0]) {
+					subject = "the kit"
+				}
 				if errors.Is(openErr, io.ErrUnexpectedEOF) || layout.HasDamagedIndexAdvice(openErr.Error()) {
 					// The reason of a truncated kit or a damaged index.json
 					// already gives the next step.
-					return fmt.Errorf("kit %s is damaged or not a kit: %w", args[0], openErr)
+					return fmt.Errorf("%s is damaged or not a kit: %w", subject, openErr)
 				}
-				return fmt.Errorf("kit %s is damaged or not a kit; copy the file again, or get a new copy from the connected side: %w", args[0], openErr)
+				return fmt.Errorf("%s is damaged or not a kit; copy the file again, or get a new copy from the connected side: %w", subject, openErr)
 			}
 			if rep.Contents.order {
 				return fmt.Errorf("kit %s cannot be imported as a file: %s: %w", args[0], rep.Contents.Reason, errdef.ErrInvalidKit)
@@ -196,6 +207,9 @@ a bad signature.`,
 					advice += ", or leave out --signature, because the signature inside the kit verified"
 				}
 				return fmt.Errorf("kit %s did not verify: %w; %s", args[0], errdef.ErrSignature, advice)
+			}
+			if damage := new(layout.UnknownEntryError); errors.As(rep.Embedded.cause, &damage) {
+				return fmt.Errorf("kit %s is damaged: %w", args[0], damage)
 			}
 			if rep.Embedded.Status == "failed" || deltaFailed {
 				return fmt.Errorf("kit %s did not verify: %w", args[0], errdef.ErrSignature)
@@ -297,6 +311,12 @@ func verifyEmbedded(ctx context.Context, keys []sign.TrustedKey, k *build.Kit, r
 		reasons = append(reasons, err)
 	}
 	if len(reasons) == 0 {
+		// A damaged media type in the entry of the signature manifest
+		// hides the signature, so it is reported as damage, not as an
+		// unsigned kit.
+		if err := layout.FindUnknownEntry(k.Index, k.IndexAdvice); err != nil {
+			return check{Status: "failed", Reason: err.Error(), cause: err}
+		}
 		return check{Status: "failed", Reason: "the kit carries no signature"}
 	}
 	return check{Status: "failed", Reason: errors.Join(reasons...).Error()}

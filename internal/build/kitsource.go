@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"bytes"
 	"github.com/opencontainers/go-digest"
@@ -39,6 +40,9 @@ type Kit struct {
 	Source content.ReadOnlyStorage
 	// Sizes lists every blob the kit file holds, kept or not.
 	Sizes map[string]int64
+	// IndexAdvice is the next step for a damaged index.json, which
+	// depends on whether the kit is a file or a folder.
+	IndexAdvice string
 }
 
 // OpenKit reads a kit from a layout folder or a kit file. From a file it
@@ -48,11 +52,15 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening kit: %w", err)
 	}
-	k := &Kit{Sizes: make(map[string]int64)}
-	advice := layout.DamagedIndexAdvice
+	k := &Kit{Sizes: make(map[string]int64), IndexAdvice: layout.DamagedIndexAdvice}
 	if info.IsDir() {
-		advice = layout.DamagedFolderIndexAdvice
+		k.IndexAdvice = layout.DamagedFolderIndexAdvice
 		idx, src, err := layout.OpenDir(path)
+		// OpenDir names the folder in most errors, so that the
+		// message names it once.
+		if err != nil && strings.Contains(err.Error(), path) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("opening kit folder %s: %w", path, err)
 		}
@@ -60,7 +68,7 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 	} else if err := k.readFile(ctx, path); err != nil {
 		return nil, err
 	}
-	if err := k.findBundle(ctx, advice); err != nil {
+	if err := k.findBundle(ctx, k.IndexAdvice); err != nil {
 		return nil, fmt.Errorf("kit %s: %w", path, err)
 	}
 	return k, nil
@@ -115,7 +123,7 @@ func (k *Kit) readFile(ctx context.Context, path string) error {
 		return fmt.Errorf("reading kit %s: %w", path, layout.ErrNoLayoutFile)
 	}
 	if index == nil {
-		return fmt.Errorf("kit %s has no index.json: %w", path, errdef.ErrInvalidKit)
+		return layout.MissingIndexError(path)
 	}
 	k.Index, k.Source = *index, mem
 	return nil

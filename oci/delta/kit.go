@@ -198,7 +198,7 @@ func readIndexJSON(path string) (ocispec.Index, error) {
 	for {
 		e, err := tr.Next()
 		if err == io.EOF {
-			return ocispec.Index{}, fmt.Errorf("kit %s has no index.json: %w", path, errdef.ErrInvalidKit)
+			return ocispec.Index{}, layout.MissingIndexError(path)
 		}
 		if err != nil {
 			return ocispec.Index{}, fmt.Errorf("reading kit %s: %w", path, err)

@@ -99,6 +99,10 @@ func parseIndex(b []byte, name, advice string) (ocispec.Index, error) {
 	}
 	var index ocispec.Index
 	if err := json.Unmarshal(b, &index); err != nil {
+		if kind := schemaVersionKind(b); kind != "" {
+			return ocispec.Index{}, fmt.Errorf("%s: schemaVersion is %s, but must be the number 2%s: %w",
+				name, kind, suffix, errdef.ErrInvalidKit)
+		}
 		return ocispec.Index{}, fmt.Errorf("decoding %s: %v%s: %w", name, err, suffix, errdef.ErrInvalidKit)
 	}
 	if index.SchemaVersion != 2 {
@@ -114,6 +118,33 @@ func parseIndex(b []byte, name, advice string) (ocispec.Index, error) {
 			name, unknownKeysClause(b), suffix, errdef.ErrInvalidKit)
 	}
 	return index, nil
+}
+
+// schemaVersionKind describes the schemaVersion of the JSON object b when
+// it is no number, such as `"2", a string`, so that the error names the
+// fault in JSON terms rather than Go ones. It returns "" otherwise.
+func schemaVersionKind(b []byte) string {
+	var fields struct {
+		SchemaVersion json.RawMessage `json:"schemaVersion"`
+	}
+	if json.Unmarshal(b, &fields) != nil || len(fields.SchemaVersion) == 0 {
+		return ""
+	}
+	value := string(fields.SchemaVersion)
+	switch value[0] {
+	case '"':
+		if len(value) > 40 {
+			return "a string of " + fmt.Sprint(len(value)-2) + " bytes"
+		}
+		return value + ", a string"
+	case 't', 'f':
+		return value + ", a boolean"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return ""
 }
 
 // unknownKeysClause names the top-level keys of the JSON object b that an
@@ -155,6 +186,18 @@ func ReadKitLayoutFile(r io.Reader) error {
 		return fmt.Errorf("oci-layout version is %q, want %q: %w", l.Version, ocispec.ImageLayoutVersion, errdef.ErrInvalidKit)
 	}
 	return nil
+}
+
+// MissingIndexError returns the error of the kit file named kit, or of an
+// unnamed one when kit is "", that has no index.json entry. It wraps
+// errdef.ErrInvalidKit and gives DamagedIndexAdvice, because a copy cut
+// short or damaged in transit loses the entry.
+func MissingIndexError(kit string) error {
+	name := "kit"
+	if kit != "" {
+		name = "kit " + kit
+	}
+	return fmt.Errorf("%s has no index.json; %s: %w", name, DamagedIndexAdvice, errdef.ErrInvalidKit)
 }
 
 // ErrNoLayoutFile is the error of a kit file without an oci-layout entry.

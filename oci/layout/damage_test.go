@@ -68,6 +68,8 @@ func TestParseIndexDamage(t *testing.T) {
 		{"truncated", `{"schemaVersion":2,"manif`, "decoding index.json"},
 		{"flipped key", `{"schemaVersion":2,"manifestz":[]}`, `no manifests list, which every OCI image index has, but has the unknown key "manifestz"`},
 		{"no manifests", `{"schemaVersion":2}`, "no manifests list"},
+		{"string schemaVersion", `{"schemaVersion":"2","manifests":[]}`,
+			`schemaVersion is "2", a string, but must be the number 2`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -64,6 +64,10 @@ func readIndexFile(fsys fs.FS, dir string) (ocispec.Index, error) {
 	if errors.Is(err, errdef.ErrUnsafePath) {
 		return ocispec.Index{}, err
 	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return ocispec.Index{}, fmt.Errorf("folder %s has no index.json; %s: %w",
+			dir, DamagedFolderIndexAdvice, errdef.ErrInvalidKit)
+	}
 	if err != nil {
 		return ocispec.Index{}, fmt.Errorf("reading %s: %v: %w",
 			filepath.Join(dir, indexFileName), err, errdef.ErrInvalidKit)

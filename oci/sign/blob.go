@@ -7,11 +7,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"strings"
 
 	"stella-ops.org/ouk/internal/errdef"
@@ -65,6 +67,14 @@ func VerifyBlob(keys []TrustedKey, r io.Reader, sig []byte) (TrustedKey, error) 
 	if err != nil {
 		return TrustedKey{}, err
 	}
+	if len(keys) > 0 && !fitsAnyKey(keys, raw) {
+		problem := fmt.Sprintf("it is %d bytes of binary data", len(raw))
+		if isBase64Text(bytes.TrimSpace(sig)) {
+			problem = fmt.Sprintf("its base64 decodes to %d bytes", len(raw))
+		}
+		return TrustedKey{}, &MalformedSignatureError{problem +
+			", which are no ECDSA signature in ASN.1 and no RSA signature of the size of a trusted key"}
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, r); err != nil {
 		return TrustedKey{}, fmt.Errorf("reading signed content: %w", err)
@@ -72,9 +82,30 @@ func VerifyBlob(keys []TrustedKey, r io.Reader, sig []byte) (TrustedKey, error) 
 	return verifyDigest(keys, "", h.Sum(nil), raw)
 }
 
+// fitsAnyKey reports whether sig has the form of a signature by one of
+// keys: an ASN.1 sequence of two integers for an ECDSA key, or as many bytes
+// as the modulus of an RSA key. A file that fits no key, such as the kit
+// given in place of its signature, is no signature at all.
+func fitsAnyKey(keys []TrustedKey, sig []byte) bool {
+	for _, k := range keys {
+		switch key := k.Key.(type) {
+		case *ecdsa.PublicKey:
+			var pair struct{ R, S *big.Int }
+			if rest, err := asn1.Unmarshal(sig, &pair); err == nil && len(rest) == 0 {
+				return true
+			}
+		case *rsa.PublicKey:
+			if len(sig) == key.Size() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // MalformedSignatureError is the error of a detached signature that is
-// empty, too large or in no signature encoding, such as a public key given
-// in its place. It wraps errdef.ErrSignature.
+// empty, too large, in no signature encoding or of no trusted key's
+// signature form, such as a public key or the kit given in its place. It wraps errdef.ErrSignature.
 type MalformedSignatureError struct {
 	// Problem is what is wrong with the file, as in "it is empty".
 	Problem string

@@ -566,6 +566,10 @@ func TestVerifyBlobMalformedSignature(t *testing.T) {
 		{"text", "not a signature at all\n", "it is text, but not base64"},
 		{"public key", string(publicKey), `it is a PEM block of type "PUBLIC KEY"`},
 		{"bad base64", "QUJD=", "its base64 does not decode"},
+		// "hello" in base64 decodes, but to no ECDSA signature.
+		{"base64 of text", "aGVsbG8=", "its base64 decodes to 5 bytes, which are no ECDSA signature"},
+		// A kit file given in place of its signature is binary data.
+		{"binary", "\x28\xb5\x2f\xfd\x00\x01\x02\xff", "it is 8 bytes of binary data, which are no ECDSA signature"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
