@@ -9,8 +9,8 @@ import (
 	"stella-ops.org/ouk/oci"
 )
 
-// CreationTolerance is how far a kit's creation time may lie ahead of the
-// host's clock before import, inspect and verify warn. A day covers hosts
+// CreationTolerance is the maximum time by which a kit's creation time may
+// lie ahead of the host's clock before import, inspect and verify warn. A day covers hosts
 // whose clocks are off by hours, or set to the wrong time zone. A kit
 // dated further ahead points at a wrong clock or SOURCE_DATE_EPOCH on the
 // build host.
@@ -44,7 +44,7 @@ func CreatedAhead(created, now time.Time) (time.Duration, bool) {
 // when the creation time is more than CreationTolerance after now and the
 // sequence is the default of `stella ouk build`, the creation time in Unix
 // seconds. A kit with an explicit sequence blocks lower sequences whatever
-// the clock says, so its date explains nothing.
+// the clock reads, so its date explains nothing.
 func ActiveBlocksByDate(active cas.KitRecord, now time.Time) (time.Duration, bool) {
 	ahead, ok := CreatedAhead(active.Created, now)
 	return ahead, ok && active.Sequence == active.Created.Unix()

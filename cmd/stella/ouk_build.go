@@ -200,9 +200,10 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 			"time, such as that of the last commit, or unset it\n",
 			opts.Created.Format(time.RFC3339), importer.RoughDuration(ahead), importer.RoughDuration(importer.CreationTolerance))
 	}
-	// NOTE: with the creation time at most layout.MaxModTime (2242) and
-	// --expires at most maxExpiryDays (292 years), this check cannot fail
-	// today. It guards a later change of either limit.
+	// NOTE: with the creation time at most layout.MaxModTime (in 2242) and
+	// --expires at most maxExpiryDays (about 292 years), the expiry falls
+	// before 2535, so this check cannot fail today. It guards a later
+	// change of either limit.
 	if opts.Expires > 0 && opts.Created.Add(opts.Expires).Year() > 9999 {
 		return usagef("--expires %s from the creation time %s ends after the year 9999; give a shorter duration or an earlier SOURCE_DATE_EPOCH",
 			spec.Expires, opts.Created.Format(time.RFC3339))

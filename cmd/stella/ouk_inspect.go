@@ -368,9 +368,9 @@ func inspectSignatures(ctx context.Context, k *delta.Kit, dinfo *delta.Info, key
 
 // checkHiddenSignature returns the damage error of an index.json entry
 // with an unknown media type when the kit at path carries no signature of
-// its bundle index, because a flipped bit in the media type of the
-// signature manifest's entry hides the signature. A signed kit may list
-// unknown entries, as the image-layout spec allows.
+// its bundle index. Such an entry may be the signature manifest's entry
+// with a flipped bit in its media type, which hides the signature. A
+// signed kit may list unknown entries, as the image-layout spec allows.
 func checkHiddenSignature(path string, index ocispec.Index, signatures []signatureInfo) error {
 	signed := slices.ContainsFunc(signatures, func(si signatureInfo) bool {
 		return si.Subject == "bundle index" && si.Digest != ""

@@ -29,11 +29,11 @@ type watchOptions struct {
 	settle   time.Duration
 }
 
-// defaultSettle is how long a truncated or damaged kit file, or a layout
-// folder that fails to import, must stay unchanged before a running watch
-// rejects it. A
-// copy in progress changes the fingerprint far more often. A copy that
-// stalls longer is rejected, and the kit is retried once it changes again.
+// defaultSettle is the time that a truncated or damaged kit file, or a
+// layout folder that fails to import, must stay unchanged before a running
+// watch rejects it. A copy in progress changes the fingerprint far more
+// often. A copy that stalls longer is rejected, and the kit is retried
+// once it changes again.
 const defaultSettle = 2 * time.Minute
 
 // rejectedKitsError ends a --once run in which kits were rejected, so the
@@ -356,8 +356,8 @@ type watcher struct {
 	// the kit is not imported again until it changes. A racy kit (see
 	// watch.Candidate.Racy) is not recorded.
 	waitingCopies map[string]waitingCopy
-	// now returns the time, and importKit imports a candidate; tests
-	// replace them.
+	// now returns the time, and importKit imports a candidate. Tests
+	// replace both.
 	now       func() time.Time
 	importKit func(ctx context.Context, c watch.Candidate, opts importer.Options) (*importer.Result, error)
 }

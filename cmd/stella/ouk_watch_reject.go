@@ -161,7 +161,7 @@ func (w *watcher) unreadable(ctx context.Context, c watch.Candidate, attrs []any
 // round, and a --once run exits with the error. The round ends, because
 // every later kit would fail on the same store.
 func (w *watcher) storeFailed(c watch.Candidate, attrs []any, err error) outcome {
-	// The folder given with --store, as the operator knows it. The error
+	// The folder given with --store, as the operator gave it. The error
 	// names the database folder inside it.
 	dir := w.storeDir
 	var storeErr *cas.StoreError

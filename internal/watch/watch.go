@@ -73,12 +73,13 @@ func (c Candidate) Fingerprint() Fingerprint {
 	return Fingerprint{Size: c.Size, ModTime: c.ModTime, Files: c.Files, Inode: c.Inode, ChangeTime: c.ChangeTime}
 }
 
-// RacyWindow is how close to StatTime a kit's modification or change time
-// must be for Racy to report that the fingerprint may miss a write. Linux
-// takes those times from a clock that advances in ticks of 1 to 10 ms on
-// kernels without fine-grained timestamps, and FAT stores modification
-// times in steps of 2 s. So a write that lands after a read, but within
-// the same step as the stat, leaves the fingerprint unchanged.
+// RacyWindow is the maximum distance before StatTime of a kit's
+// modification or change time at which Racy reports that the fingerprint
+// may miss a write. Linux takes those times from a clock that advances in
+// ticks of an estimated 1 to 10 ms on kernels without fine-grained
+// timestamps, and FAT stores modification times in steps of 2 s. So a
+// write that lands after a read, but within the same step as the stat,
+// leaves the fingerprint unchanged.
 const RacyWindow = 2 * time.Second
 
 // Racy reports whether c's fingerprint may miss a write, because its
@@ -140,8 +141,8 @@ type Listing struct {
 type Scanner struct {
 	dir    string
 	peeked map[string]peekResult
-	// peek reads a kit's summary, and now returns the time; tests replace
-	// them.
+	// peek reads a kit's summary, and now returns the time. Tests replace
+	// both.
 	peek func(ctx context.Context, path string) (*delta.Summary, error)
 	now  func() time.Time
 }

@@ -105,9 +105,10 @@ func fitsAnyKey(keys []TrustedKey, sig []byte) bool {
 
 // MalformedSignatureError is the error of a detached signature that is
 // empty, too large, in no signature encoding or of no trusted key's
-// signature form, such as a public key or the kit given in its place. It wraps errdef.ErrSignature.
+// signature form. Examples are a public key or the kit given in its place.
+// It wraps errdef.ErrSignature.
 type MalformedSignatureError struct {
-	// Problem is what is wrong with the file, as in "it is empty".
+	// Problem is the defect found in the file, such as "it is empty".
 	Problem string
 }
 
