@@ -11,7 +11,7 @@ import (
 )
 
 // TestImportDamagedIndexJSON flips one bit of index.json in a kit file,
-// as damage in transit does, and checks that the rejection says to copy
+// as damage in transit does, and checks that the rejection advises copying
 // the kit again. No signature covers index.json.
 func TestImportDamagedIndexJSON(t *testing.T) {
 	f := newFixture(t)

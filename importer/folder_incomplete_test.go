@@ -129,15 +129,7 @@ func TestImportDirMissingLayerOfListedManifest(t *testing.T) {
 	dir := filepath.Join(f.dir, "layout")
 	writeLayoutFolder(t, f.kit("1.0.0", 1), dir)
 
-	indexPath := filepath.Join(dir, "index.json")
-	rawIndex, err := os.ReadFile(indexPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var index ocispec.Index
-	if err := json.Unmarshal(rawIndex, &index); err != nil {
-		t.Fatal(err)
-	}
+	indexPath, index := readLayoutIndex(t, dir)
 	var dbManifest ocispec.Descriptor
 	for _, d := range index.Manifests {
 		if d.ArtifactType != oci.ArtifactTypeBundle {
@@ -157,7 +149,8 @@ func TestImportDirMissingLayerOfListedManifest(t *testing.T) {
 		t.Fatal("the kit's bundle index has no DB entry")
 	}
 	index.Manifests = append([]ocispec.Descriptor{dbManifest}, index.Manifests...)
-	if rawIndex, err = json.Marshal(index); err != nil {
+	rawIndex, err := json.Marshal(index)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(indexPath, rawIndex, 0o644); err != nil {

@@ -22,15 +22,7 @@ import (
 // no longer covers the bundle index.
 func setDBEntryMediaType(t *testing.T, dir, mediaType string) digest.Digest {
 	t.Helper()
-	indexPath := filepath.Join(dir, "index.json")
-	rawIndex, err := os.ReadFile(indexPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var index ocispec.Index
-	if err := json.Unmarshal(rawIndex, &index); err != nil {
-		t.Fatal(err)
-	}
+	indexPath, index := readLayoutIndex(t, dir)
 
 	var dbDigest digest.Digest
 	for i, d := range index.Manifests {
@@ -62,7 +54,7 @@ func setDBEntryMediaType(t *testing.T, dir, mediaType string) digest.Digest {
 		t.Fatal("the kit's bundle index has no DB entry")
 	}
 
-	rawIndex, err = json.Marshal(index)
+	rawIndex, err := json.Marshal(index)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +62,22 @@ func setDBEntryMediaType(t *testing.T, dir, mediaType string) digest.Digest {
 		t.Fatal(err)
 	}
 	return dbDigest
+}
+
+// readLayoutIndex reads index.json of the layout folder dir and returns its
+// path and the decoded image index.
+func readLayoutIndex(t *testing.T, dir string) (string, ocispec.Index) {
+	t.Helper()
+	indexPath := filepath.Join(dir, "index.json")
+	rawIndex, err := os.ReadFile(indexPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index ocispec.Index
+	if err := json.Unmarshal(rawIndex, &index); err != nil {
+		t.Fatal(err)
+	}
+	return indexPath, index
 }
 
 // A DB entry that is not an image manifest has no layers to index, so the

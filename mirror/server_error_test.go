@@ -276,7 +276,7 @@ func failTagProxy(t *testing.T, backend string) (*atomic.Int32, string) {
 }
 
 // After the request that sets the tag fails, the push reads the tag back
-// once, without retries, and says that the tag's state is unknown when
+// once, without retries, and reports that the tag's state is unknown when
 // the read-back fails too.
 func TestTagReadBackSentOnce(t *testing.T) {
 	f := newFixture(t)

@@ -165,7 +165,7 @@ func TestPresentCreationHasNoWarning(t *testing.T) {
 
 // TestDamagedIndexJSONAdvice flips one bit of the bundle index's media
 // type in index.json, which no signature covers, and checks that import,
-// inspect and watch say to copy the kit again.
+// inspect and watch print advice to copy the kit again.
 func TestDamagedIndexJSONAdvice(t *testing.T) {
 	e := newEnv(t)
 	raw, err := os.ReadFile(e.buildKit("kit.tar"))

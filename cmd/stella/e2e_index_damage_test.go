@@ -57,42 +57,18 @@ func TestIndexJSONDamageFileAndFolder(t *testing.T) {
 			k.entries[k.find("index.json")].data = []byte(damaged)
 			file := e.write(t, "damaged.tar", k)
 
-			for _, input := range []struct {
-				path, advice, wrong string
-			}{
+			inputs := []indexJSONInput{
 				{dir, "index.json is damaged, so copy the folder again", "kit file"},
 				{file, "index.json is damaged, so copy the kit file again", "copy the folder"},
-			} {
-				for _, command := range []string{"import", "verify", "inspect"} {
-					args := []string{"ouk", command, input.path}
-					if command != "inspect" {
-						args = []string{"ouk", command, "--key", e.pub, input.path}
-					}
-					r := e.run(args...)
-					label := command + " " + filepath.Base(input.path)
-					if r.code != exitRejected {
-						t.Errorf("%s: exit %d, want %d\nstderr: %s", label, r.code, exitRejected, r.stderr)
-					}
-					if !strings.Contains(r.stderr, tc.want) {
-						t.Errorf("%s: stderr lacks %q: %s", label, tc.want, r.stderr)
-					}
-					if !strings.Contains(r.stderr, input.advice) {
-						t.Errorf("%s: stderr lacks %q: %s", label, input.advice, r.stderr)
-					}
-					if strings.Contains(r.stderr, input.wrong) {
-						t.Errorf("%s: stderr names %q: %s", label, input.wrong, r.stderr)
-					}
-					if command == "verify" && strings.Count(r.stderr, input.path) > 1 {
-						t.Errorf("%s: stderr names the kit more than once: %s", label, r.stderr)
-					}
-					if strings.Contains(r.stderr, "--insecure-skip-signature") {
-						t.Errorf("%s: stderr advises skipping the signature check: %s", label, r.stderr)
-					}
-					if strings.Contains(r.stderr, "not a Stella Ops kit") {
-						t.Errorf("%s: stderr calls the damaged kit no kit: %s", label, r.stderr)
-					}
-				}
 			}
+			checkIndexJSONRejected(t, e, inputs, tc.want, func(label string, r result) {
+				if strings.Contains(r.stderr, "--insecure-skip-signature") {
+					t.Errorf("%s: stderr advises skipping the signature check: %s", label, r.stderr)
+				}
+				if strings.Contains(r.stderr, "not a Stella Ops kit") {
+					t.Errorf("%s: stderr calls the damaged kit no kit: %s", label, r.stderr)
+				}
+			})
 		})
 	}
 }
@@ -177,12 +153,27 @@ func TestIndexJSONMissingFileAndFolder(t *testing.T) {
 	k.entries = append(k.entries[:i], k.entries[i+1:]...)
 	file := e.write(t, "no-index.tar", k)
 
-	for _, input := range []struct {
-		path, advice, wrong string
-	}{
+	inputs := []indexJSONInput{
 		{dir, "index.json is damaged, so copy the folder again", "copy the file again"},
 		{file, "index.json is damaged, so copy the kit file again", "copy the folder"},
-	} {
+	}
+	checkIndexJSONRejected(t, e, inputs, "index.json", nil)
+}
+
+// indexJSONInput is a kit file or layout folder with a damaged or missing
+// index.json, the advice to copy it again, and the text of the advice for
+// the other form, which stderr must not contain.
+type indexJSONInput struct {
+	path, advice, wrong string
+}
+
+// checkIndexJSONRejected runs import, verify and inspect on each input and
+// checks that each exits with exitRejected, and that stderr contains want
+// and the input's advice but not its wrong advice. Verify must name the kit
+// at most once. When check is not nil, it runs on each result as well.
+func checkIndexJSONRejected(t *testing.T, e *env, inputs []indexJSONInput, want string, check func(label string, r result)) {
+	t.Helper()
+	for _, input := range inputs {
 		for _, command := range []string{"import", "verify", "inspect"} {
 			args := []string{"ouk", command, input.path}
 			if command != "inspect" {
@@ -193,17 +184,20 @@ func TestIndexJSONMissingFileAndFolder(t *testing.T) {
 			if r.code != exitRejected {
 				t.Errorf("%s: exit %d, want %d\nstderr: %s", label, r.code, exitRejected, r.stderr)
 			}
-			if !strings.Contains(r.stderr, "index.json") {
-				t.Errorf("%s: stderr does not name index.json: %s", label, r.stderr)
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s: stderr lacks %q: %s", label, want, r.stderr)
 			}
 			if !strings.Contains(r.stderr, input.advice) {
 				t.Errorf("%s: stderr lacks %q: %s", label, input.advice, r.stderr)
 			}
 			if strings.Contains(r.stderr, input.wrong) {
-				t.Errorf("%s: stderr has %q: %s", label, input.wrong, r.stderr)
+				t.Errorf("%s: stderr contains %q: %s", label, input.wrong, r.stderr)
 			}
 			if command == "verify" && strings.Count(r.stderr, input.path) > 1 {
 				t.Errorf("%s: stderr names the kit more than once: %s", label, r.stderr)
+			}
+			if check != nil {
+				check(label, r)
 			}
 		}
 	}

@@ -11,17 +11,7 @@ import (
 func TestVerifyNotesStoreKey(t *testing.T) {
 	e := newEnv(t)
 	kit := e.buildKit("kit.tar")
-	storeKey := filepath.Join(e.store, storeKeysDir, "cosign.pub")
-	if err := os.MkdirAll(filepath.Dir(storeKey), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(e.pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(storeKey, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	storeKey := copySignerKeyToStore(t, e)
 	_, otherPub := e.keygen("other")
 
 	r := e.run("ouk", "verify", "--key", otherPub, kit)
@@ -48,17 +38,7 @@ func TestVerifyNotesStoreKey(t *testing.T) {
 func TestVerifyJSONNotesStoreKey(t *testing.T) {
 	e := newEnv(t)
 	kit := e.buildKit("kit.tar")
-	storeKey := filepath.Join(e.store, storeKeysDir, "cosign.pub")
-	if err := os.MkdirAll(filepath.Dir(storeKey), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(e.pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(storeKey, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	storeKey := copySignerKeyToStore(t, e)
 	_, otherPub := e.keygen("other")
 
 	for _, quiet := range []bool{false, true} {
@@ -201,4 +181,22 @@ func TestHistoryArgumentNoArguments(t *testing.T) {
 	if strings.Contains(r.stderr, "unknown command") {
 		t.Errorf("history calls its argument an unknown command:\n%s", r.stderr)
 	}
+}
+
+// copySignerKeyToStore copies the signer's public key into the store's keys
+// folder and returns the copy's path.
+func copySignerKeyToStore(t *testing.T, e *env) string {
+	t.Helper()
+	storeKey := filepath.Join(e.store, storeKeysDir, "cosign.pub")
+	if err := os.MkdirAll(filepath.Dir(storeKey), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(e.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(storeKey, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return storeKey
 }

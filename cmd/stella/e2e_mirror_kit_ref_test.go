@@ -153,18 +153,7 @@ func TestInvalidImageRefWarnings(t *testing.T) {
 	setLayoutImageRef(t, dir, badRef)
 	signLayoutBundle(t, dir, e.key)
 
-	for _, tc := range []struct {
-		name string
-		args []string
-	}{
-		{"inspect", []string{"ouk", "inspect", "--key", e.pub, dir}},
-		{"inspect json", []string{"ouk", "inspect", "--key", e.pub, "-o", "json", dir}},
-		{"verify", []string{"ouk", "verify", "--key", e.pub, dir}},
-		{"verify json", []string{"ouk", "verify", "--key", e.pub, "-o", "json", dir}},
-		{"import", []string{"ouk", "import", "--key", e.pub, dir}},
-		// The kit is active now, and import warns again.
-		{"import json", []string{"ouk", "import", "--key", e.pub, "-o", "json", dir}},
-	} {
+	for _, tc := range layoutWarningCommands(e, dir) {
 		r := e.run(tc.args...)
 		if r.code != 0 {
 			t.Errorf("%s: exit %d, want 0\n%s", tc.name, r.code, r.stderr)
@@ -215,17 +204,7 @@ func TestImageRefCollisionWarnings(t *testing.T) {
 	setLayoutImageRefs(t, dir, func(i int) string { return refs[i] })
 	signLayoutBundle(t, dir, e.key)
 
-	for _, tc := range []struct {
-		name string
-		args []string
-	}{
-		{"inspect", []string{"ouk", "inspect", "--key", e.pub, dir}},
-		{"inspect json", []string{"ouk", "inspect", "--key", e.pub, "-o", "json", dir}},
-		{"verify", []string{"ouk", "verify", "--key", e.pub, dir}},
-		{"verify json", []string{"ouk", "verify", "--key", e.pub, "-o", "json", dir}},
-		{"import", []string{"ouk", "import", "--key", e.pub, dir}},
-		{"import json", []string{"ouk", "import", "--key", e.pub, "-o", "json", dir}},
-	} {
+	for _, tc := range layoutWarningCommands(e, dir) {
 		r := e.run(tc.args...)
 		if r.code != 0 {
 			t.Errorf("%s: exit %d, want 0\n%s", tc.name, r.code, r.stderr)
@@ -256,5 +235,25 @@ func TestMirrorDryRunShowsSource(t *testing.T) {
 	want := "would push  127.0.0.1:9/site/stella-ops/scanner:0.1.0@" + digests["index"] + " (from stella-ops/scanner:0.1.0)"
 	if !strings.Contains(out, want) {
 		t.Errorf("mirror --dry-run output lacks %q:\n%s", want, out)
+	}
+}
+
+// layoutCommand is one stella command line and the name a failure shows.
+type layoutCommand struct {
+	name string
+	args []string
+}
+
+// layoutWarningCommands returns inspect, verify and import of the layout
+// folder dir, each in text and in JSON output. Import runs twice, so the
+// second import finds the kit active and must warn again.
+func layoutWarningCommands(e *env, dir string) []layoutCommand {
+	return []layoutCommand{
+		{"inspect", []string{"ouk", "inspect", "--key", e.pub, dir}},
+		{"inspect json", []string{"ouk", "inspect", "--key", e.pub, "-o", "json", dir}},
+		{"verify", []string{"ouk", "verify", "--key", e.pub, dir}},
+		{"verify json", []string{"ouk", "verify", "--key", e.pub, "-o", "json", dir}},
+		{"import", []string{"ouk", "import", "--key", e.pub, dir}},
+		{"import json", []string{"ouk", "import", "--key", e.pub, "-o", "json", dir}},
 	}
 }

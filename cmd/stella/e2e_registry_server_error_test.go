@@ -94,7 +94,7 @@ func TestImportRetryStatusAdvice(t *testing.T) {
 // A blob upload is read from the store as it is sent, so the transport
 // cannot send it again, and mirror runs the whole copy again instead. The
 // error names the operation, the image and the target in stella's words,
-// gives the request as METHOD URL with or without Retry-After, and says
+// gives the request as METHOD URL with or without Retry-After, and states
 // that the upload was sent once per attempt.
 func TestMirrorUploadServerErrorWording(t *testing.T) {
 	reg := startRegistry(t, false)

@@ -137,9 +137,10 @@ func TestWatchOlderKitActiveAheadOfClock(t *testing.T) {
 }
 
 // TestWatchKitActiveBeforeSkip checks the skip of a kit that was active
-// before the active kit, which has a lower sequence. It says "rolled back"
-// or "replaced" as the history records the change, and for a kit created
-// ahead of the clock it says so in place of the advice to import it again.
+// before the active kit, which has a lower sequence. The message reads
+// "rolled back" or "replaced" as the history records the change. For a kit
+// created ahead of the clock, it reports that in place of the advice to
+// import it again.
 func TestWatchKitActiveBeforeSkip(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	cases := []struct {
