@@ -280,12 +280,13 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 	for _, r := range check.Reasons {
 		s.opts.Logger.Debug("signature did not verify", "reason", r)
 	}
-	if check.Signatures == 0 && s.opts.Registry == "" && !s.opts.InsecureSkipSignature {
+	if check.Signatures == 0 && s.opts.Registry == "" {
 		// A flipped bit in the media type of the signature manifest's
 		// entry hides the signature, so such an entry is reported as
-		// damage rather than as an unsigned kit. A kit whose signature
-		// verifies may list unknown entries, as the image-layout spec
-		// allows.
+		// damage rather than as an unsigned kit. That holds with
+		// InsecureSkipSignature too, because the kit file is not the one
+		// that was built. A kit whose signature verifies may list unknown
+		// entries, as the image-layout spec allows.
 		if err := layout.FindUnknownEntry(index, s.indexAdvice()); err != nil {
 			return err
 		}

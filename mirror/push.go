@@ -36,6 +36,9 @@ type PushOptions struct {
 	// importers that check signatures would reject whatever the tag then
 	// names.
 	AllowUnsigned bool
+	// KitPath is the path of the kit file that PushKitStream reads. Its
+	// errors about the file's content name that path, and "" names none.
+	KitPath string
 }
 
 // PushResult summarises a kit push.
@@ -70,6 +73,8 @@ type pusher struct {
 	// tables lists the pre-built index tables of a kit tar stream, which
 	// only an import of the file uses, so they are not pushed.
 	tables map[digest.Digest]bool
+	// kitPath is PushOptions.KitPath.
+	kitPath string
 }
 
 func newPusher(repo *remote.Repository, log *slog.Logger) *pusher {
@@ -423,6 +428,7 @@ func (f *fallbackStorage) Exists(ctx context.Context, d ocispec.Descriptor) (boo
 // such as a truncated file, ends the push on the first attempt.
 func PushKitStream(ctx context.Context, open func() (io.ReadCloser, error), repo *remote.Repository, tag string, opts PushOptions) (*PushResult, error) {
 	p := newPusher(repo, opts.Logger)
+	p.kitPath = opts.KitPath
 	var (
 		mem   *memoryStorage
 		index *ocispec.Index
@@ -520,7 +526,7 @@ func (p *pusher) streamBlobs(ctx context.Context, r io.Reader) (*memoryStorage, 
 		}
 	}
 	if index == nil {
-		return nil, nil, fmt.Errorf("kit has no index.json: %w", errdef.ErrInvalidKit)
+		return nil, nil, layout.MissingIndexError(p.kitPath)
 	}
 	return mem, index, nil
 }

@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"stella-ops.org/ouk/internal/build"
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci/layout"
 )
 
@@ -91,5 +93,71 @@ func TestPushTruncatedKitReadsOnce(t *testing.T) {
 				t.Errorf("kit file opened %d times, want 1: a truncated file reads the same on every attempt", n)
 			}
 		})
+	}
+}
+
+// copyTarWithout copies the plain tar file src to dst without its entry
+// named name, and fails the test when src has no such entry.
+func copyTarWithout(t *testing.T, src, dst, name string) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	var out bytes.Buffer
+	tr, tw := tar.NewReader(in), tar.NewWriter(&out)
+	found := false
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Name == name {
+			found = true
+			continue
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !found {
+		t.Fatalf("%s has no entry %s", src, name)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPushKitWithoutIndexJSON checks that the push of a kit file that
+// lacks index.json names the file and advises copying it again, as
+// import and verify do.
+func TestPushKitWithoutIndexJSON(t *testing.T) {
+	f := newFixture(t)
+	kit := f.buildKit("kit.tar", "1.0.0", 1, "")
+	damaged := filepath.Join(t.TempDir(), "no-index.tar")
+	copyTarWithout(t, kit, damaged, "index.json")
+	host := memRegistry(t, true)
+	repo := repository(t, plainClient(t, host), host+"/ouk:1")
+	open := func() (io.ReadCloser, error) { return os.Open(damaged) }
+
+	_, err := PushKitStream(context.Background(), open, repo, "1", PushOptions{KitPath: damaged})
+	if !errors.Is(err, errdef.ErrInvalidKit) {
+		t.Fatalf("push of a kit without index.json: %v, want an error wrapping ErrInvalidKit", err)
+	}
+	if want := "kit " + damaged + " has no index.json"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error lacks %q:\n%s", want, err)
+	}
+	if !strings.Contains(err.Error(), layout.DamagedIndexAdvice) {
+		t.Errorf("error does not advise copying the kit file again:\n%s", err)
 	}
 }

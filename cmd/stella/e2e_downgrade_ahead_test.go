@@ -11,7 +11,8 @@ import (
 
 // TestDowngradeBehindKitAheadOfClock activates a kit built three days
 // ahead of the clock. It checks that the watch then skips a correctly
-// dated kit with an error, with -q too, and that import rejects it. Both
+// dated kit with an error, with -q too, and that watch --once exits with
+// 1 for it. It also checks that import rejects the kit. Both
 // name the active kit's creation ahead of the clock and the recovery,
 // without a rollback, since the history has no earlier kit. It also
 // checks that the recovery with --allow-downgrade works, and that the
@@ -33,8 +34,15 @@ func TestDowngradeBehindKitAheadOfClock(t *testing.T) {
 
 	today := e.buildKit(filepath.Join("drop", "today.tar"))
 	r = e.run("ouk", "watch", "--once", "--key", e.pub, drop)
-	if r.code != 0 {
-		t.Errorf("watch --once with a correctly dated kit: exit %d, want 0\n%s", r.code, r.stderr)
+	// The skip blocks every later kit, so a cron job must notice it.
+	if r.code != exitError {
+		t.Errorf("watch --once with a correctly dated kit: exit %d, want %d\n%s", r.code, exitError, r.stderr)
+	}
+	if !strings.Contains(r.stderr, `level=ERROR msg="watch failed"`) {
+		t.Errorf("watch --once does not end with a failure line:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "1 kit was skipped in "+drop) {
+		t.Errorf("watch --once does not end with the count of kits blocked by the kit dated ahead:\n%s", r.stderr)
 	}
 	if !strings.Contains(r.stderr, `level=ERROR msg="`+msgOlderThanActiveAhead+`"`) {
 		t.Errorf("watch does not log as an error that the active kit was created ahead of the clock:\n%s", r.stderr)
@@ -42,6 +50,9 @@ func TestDowngradeBehindKitAheadOfClock(t *testing.T) {
 	// The skip blocks every later kit, so -q, which keeps only errors,
 	// keeps it too.
 	r = e.run("ouk", "watch", "-q", "--once", "--key", e.pub, drop)
+	if r.code != exitError {
+		t.Errorf("watch -q --once with a correctly dated kit: exit %d, want %d\n%s", r.code, exitError, r.stderr)
+	}
 	if !strings.Contains(r.stderr, `level=ERROR msg="`+msgOlderThanActiveAhead+`"`) {
 		t.Errorf("watch -q hides the skip behind the kit created ahead of the clock:\n%s", r.stderr)
 	}

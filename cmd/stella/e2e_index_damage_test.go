@@ -73,6 +73,68 @@ func TestIndexJSONDamageFileAndFolder(t *testing.T) {
 	}
 }
 
+// TestSkipSignatureDamagedSignatureEntry damages the media type of the
+// signature manifest's entry in index.json of a kit file and of a layout
+// folder. It checks that import rejects each as damaged, with the same
+// exit code and advice with and without --insecure-skip-signature, and
+// that the active kit and the history stay as they were.
+func TestSkipSignatureDamagedSignatureEntry(t *testing.T) {
+	e := newEnv(t)
+	first := e.buildKit("first.tar", "--version", "1.0.0", "--sequence", "1")
+	e.must("ouk", "import", "--key", e.pub, first)
+	active := e.activeDigest()
+	history := e.must("ouk", "history", "-o", "json")
+
+	kit := e.buildKit("kit.tar", "--version", "2.0.0", "--sequence", "2")
+	k := &kitParts{entries: readTar(t, kit)}
+	i := k.find("index.json")
+	damaged := damageSignatureEntry(t, string(k.entries[i].data))
+	k.entries[i].data = []byte(damaged)
+	file := e.write(t, "damaged.tar", k)
+	dir := filepath.Join(e.dir, "layout")
+	extractTar(t, kit, dir)
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), []byte(damaged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	const want = `with media type "application/vnd.oci.image.manifezt.v1+json", which is no manifest or index media type`
+	inputs := []indexJSONInput{
+		{dir, "index.json is damaged, so copy the folder again", "kit file"},
+		{file, "index.json is damaged, so copy the kit file again", "copy the folder"},
+	}
+	for _, input := range inputs {
+		for _, args := range [][]string{
+			{"ouk", "import", "--key", e.pub, input.path},
+			{"ouk", "import", "--insecure-skip-signature", input.path},
+			{"ouk", "import", "--insecure-skip-signature", "--key", e.pub, input.path},
+		} {
+			r := e.run(args...)
+			label := strings.Join(args[1:len(args)-1], " ") + " " + filepath.Base(input.path)
+			if r.code != exitRejected {
+				t.Errorf("%s: exit %d, want %d\nstderr: %s", label, r.code, exitRejected, r.stderr)
+			}
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s: stderr lacks %q: %s", label, want, r.stderr)
+			}
+			if !strings.Contains(r.stderr, input.advice) {
+				t.Errorf("%s: stderr lacks %q: %s", label, input.advice, r.stderr)
+			}
+			if strings.Contains(r.stderr, input.wrong) {
+				t.Errorf("%s: stderr contains %q: %s", label, input.wrong, r.stderr)
+			}
+			if strings.Contains(r.stdout+r.stderr, "without a valid signature") {
+				t.Errorf("%s: output reports the damaged kit as unsigned:\nstdout: %s\nstderr: %s", label, r.stdout, r.stderr)
+			}
+			if got := e.activeDigest(); got != active {
+				t.Fatalf("%s: active kit is %s, want %s as before", label, got, active)
+			}
+			if got := e.must("ouk", "history", "-o", "json"); got != history {
+				t.Errorf("%s: history changed:\nbefore: %s\nafter: %s", label, history, got)
+			}
+		}
+	}
+}
+
 // damageSignatureEntry returns the index.json indexJSON with a flipped
 // letter in the media type of the signature manifest's entry.
 func damageSignatureEntry(t *testing.T, indexJSON string) string {

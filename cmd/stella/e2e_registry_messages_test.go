@@ -222,3 +222,20 @@ func TestRegistryAuthAndProtocolHints(t *testing.T) {
 		t.Errorf("message tells to pass the flag that was passed:\n%s", r.stderr)
 	}
 }
+
+// TestPushKitFileWithoutIndexJSON checks that push of a kit file that
+// lacks index.json names the file and advises copying it again, as import
+// and verify do.
+func TestPushKitFileWithoutIndexJSON(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1")
+	k := &kitParts{entries: readTar(t, kit)}
+	i := k.find("index.json")
+	k.entries = append(k.entries[:i], k.entries[i+1:]...)
+	file := e.write(t, "no-index.tar", k)
+
+	r := e.run("ouk", "push", "--plain-http", file, reg.host+"/stella/kit:1")
+	expectFailure(t, r, exitRejected, "kit "+file+" has no index.json",
+		"index.json is damaged, so copy the kit file again")
+}

@@ -85,7 +85,8 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 	if err != nil {
 		return err
 	}
-	opts := mirror.PushOptions{Logger: log, SkipSBOMReferrer: o.noSBOM, AllowUnsigned: o.allowUnsigned}
+	opts := mirror.PushOptions{Logger: log, SkipSBOMReferrer: o.noSBOM, AllowUnsigned: o.allowUnsigned,
+		KitPath: kit}
 
 	var res *mirror.PushResult
 	switch info, statErr := os.Stat(kit); {

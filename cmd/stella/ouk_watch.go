@@ -93,8 +93,9 @@ and msg=.
 With --once the folder is processed in rounds until a round imports
 nothing, so a kit rejected earlier in the run is tried again against the
 kit that became active. The exit status is 3 when any kit in the folder
-stays rejected, and 1 when the folder does not exist or holds a folder
-named like a kit file. Without --once, a
+stays rejected, and 1 when the folder does not exist, holds a folder
+named like a kit file, or holds a kit skipped as older than an active kit
+created ahead of the clock. Without --once, a
 missing folder, at start or later, is logged as an error and retried
 each round, so the folder may be on media that is mounted later. A watch
 stopped by SIGINT or SIGTERM exits 0 when it is waiting for the next
@@ -404,10 +405,16 @@ const (
 	// tries the kit again: its copy may still be in progress, or another
 	// process had the store.
 	outcomeWaiting
+	// outcomeBlocked means the kit is skipped as older than an active kit
+	// that blocks every kit built at the right time (see
+	// skipOlderThanActiveAhead). A --once run exits with 1 for it, because
+	// the kit waits for an operator.
+	outcomeBlocked
 )
 
 // onceEnd returns the result of a --once run whose last round imported
-// nothing: the first import error outside the kits, else the rejections.
+// nothing: the first import error outside the kits, else the rejections,
+// else the kits that an active kit created ahead of the clock blocks.
 func onceEnd(res roundResult, dir string) error {
 	if res.deferred != nil {
 		return fmt.Errorf("a kit in %s was not imported and stays in place, not rejected; fix the cause and run the watch again: %w",
@@ -415,6 +422,9 @@ func onceEnd(res roundResult, dir string) error {
 	}
 	if res.rejected > 0 {
 		return rejectedKitsError{msg: rejectedSummary(res, dir)}
+	}
+	if res.blocked > 0 {
+		return errors.New(blockedSummary(res, dir))
 	}
 	return nil
 }
@@ -433,6 +443,8 @@ type roundResult struct {
 	// deferred is the first error outside the kits, such as a full disk,
 	// that stopped an import this round.
 	deferred error
+	// blocked counts the kits skipped with outcomeBlocked.
+	blocked int
 }
 
 // round scans the folder once and imports what is new.
@@ -488,6 +500,8 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 		switch o {
 		case outcomeImported:
 			res.imported++
+		case outcomeBlocked:
+			res.blocked++
 		case outcomeRejected:
 			res.rejected++
 			if _, ok := w.unwrittenNotes[c.Path]; ok {
@@ -573,7 +587,7 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 	if msg != "" {
 		w.logOnce(ctx, c, skipLevel(msg), msg, append(attrs, extra...)...)
 		w.removeNote(c.Path)
-		return outcomeSkipped
+		return skipOutcome(msg)
 	}
 	if wc, ok := w.waitingCopies[c.Path]; ok && wc.fingerprint.Equal(c.Fingerprint()) && wc.active == activeDigest {
 		// Nothing changed since the import failed as if the kit were still
@@ -698,7 +712,7 @@ func (w *watcher) skipRejected(ctx context.Context, store *cas.Store, c watch.Ca
 	}
 	w.logOnce(ctx, c, skipLevel(msg), msg, append(attrs, append(extra, "removedNote", watch.NotePath(c.Path))...)...)
 	w.removeNote(c.Path)
-	return outcomeSkipped, true
+	return skipOutcome(msg), true
 }
 
 // imported logs a successful import and returns its outcome.

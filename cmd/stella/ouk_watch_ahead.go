@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -59,6 +60,27 @@ func skipLevel(msg string) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// skipOutcome returns the outcome of a kit skipped with the message msg:
+// outcomeBlocked for a skip behind an active kit created ahead of the
+// clock, else outcomeSkipped.
+func skipOutcome(msg string) outcome {
+	if strings.HasPrefix(msg, msgOlderThanActiveAhead) {
+		return outcomeBlocked
+	}
+	return outcomeSkipped
+}
+
+// blockedSummary returns the error message of a --once run that ends with
+// kits skipped behind an active kit created ahead of the clock. The run
+// exits with 1 for them, so that a cron job notices the active kit that
+// blocks every kit built at the right time.
+func blockedSummary(res roundResult, dir string) string {
+	return fmt.Sprintf("%d %s skipped in %s as older than the active kit, which was created ahead of this "+
+		"host's clock with its creation time as sequence and blocks every kit built at the right time; "+
+		"see the skip %s above for how to import %s", res.blocked, plural(res.blocked, "kit was", "kits were"),
+		dir, plural(res.blocked, "line", "lines"), plural(res.blocked, "it", "them"))
 }
 
 // skipActiveBefore returns the skip message and extra log attributes of

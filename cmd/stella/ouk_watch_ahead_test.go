@@ -101,10 +101,16 @@ func TestWatchOlderKitActiveAheadOfClock(t *testing.T) {
 				logs.Reset()
 			}
 
+			// A skip behind an active kit created ahead of the clock makes
+			// a --once run exit with 1, and any other skip does not.
+			want := outcomeSkipped
+			if tc.warn {
+				want = outcomeBlocked
+			}
 			for round := 1; round <= 2; round++ {
 				got := w.process(context.Background(), store, importer.Options{Store: store}, c, nil)
-				if got != outcomeSkipped {
-					t.Errorf("round %d: process returned %v, want the kit skipped", round, got)
+				if got != want {
+					t.Errorf("round %d: process returned %v, want %v", round, got, want)
 				}
 			}
 			if _, noted := watch.ReadNote(kit); noted {
@@ -133,6 +139,33 @@ func TestWatchOlderKitActiveAheadOfClock(t *testing.T) {
 				t.Errorf("skip line offers stella ouk rollback = %v, want %v:\n%s", got, tc.earlierKit, out)
 			}
 		})
+	}
+}
+
+// TestWatchOnceEndBlockedKits checks the end of a --once run whose last
+// round skipped kits behind an active kit created ahead of the clock: it
+// exits with 1, unless a kit was rejected, which keeps exit code 3.
+func TestWatchOnceEndBlockedKits(t *testing.T) {
+	err := onceEnd(roundResult{blocked: 2}, "drop")
+	if err == nil {
+		t.Fatalf("--once with blocked kits returned no error, want exit %d", exitError)
+	}
+	if code := exitCode(err); code != exitError {
+		t.Errorf("--once with blocked kits exits %d, want %d (error %v)", code, exitError, err)
+	}
+	if !strings.Contains(err.Error(), "2 kits were skipped in drop") {
+		t.Errorf("error %q does not count the skipped kits in the drop folder", err)
+	}
+	if !strings.Contains(err.Error(), "created ahead of this host's clock") {
+		t.Errorf("error %q does not name the active kit's creation ahead of the clock", err)
+	}
+
+	err = onceEnd(roundResult{blocked: 1, rejected: 1}, "drop")
+	if code := exitCode(err); code != exitRejected {
+		t.Errorf("--once with a blocked and a rejected kit exits %d, want %d (error %v)", code, exitRejected, err)
+	}
+	if err := onceEnd(roundResult{}, "drop"); err != nil {
+		t.Errorf("--once without blocked or rejected kits returned %v, want nil", err)
 	}
 }
 

@@ -21,7 +21,7 @@ type handledKit struct {
 // such as a copy in progress or a full disk, which the next round retries.
 func (w *watcher) markHandled(c watch.Candidate, o outcome, active string) {
 	switch o {
-	case outcomeSkipped, outcomeImported, outcomeRejected:
+	case outcomeSkipped, outcomeImported, outcomeRejected, outcomeBlocked:
 	default:
 		delete(w.handled, c.Path)
 		return

@@ -95,6 +95,8 @@ func (w *watcher) roundReadOnly(ctx context.Context, listing watch.Listing, res 
 		o := w.process(ctx, store, opts, c, conflicts[c.Path])
 		w.markHandled(c, o, active.Digest.String())
 		switch o {
+		case outcomeBlocked:
+			res.blocked++
 		case outcomeRejected:
 			res.rejected++
 			if _, ok := w.unwrittenNotes[c.Path]; ok {
