@@ -310,13 +310,13 @@ func printRecords(w io.Writer, recs []vulndb.Record) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s", r.ID)
+		fmt.Fprintf(w, "%s", oneLine(r.ID))
 		if len(r.Aliases) > 0 {
-			fmt.Fprintf(w, " (%s)", strings.Join(r.Aliases, ", "))
+			fmt.Fprintf(w, " (%s)", oneLine(strings.Join(r.Aliases, ", ")))
 		}
 		fmt.Fprintln(w)
 		if r.Summary != "" {
-			fmt.Fprintf(w, "  summary    %s\n", r.Summary)
+			fmt.Fprintf(w, "  summary    %s\n", oneLine(r.Summary))
 		} else if r.Details != "" {
 			// NVD records carry a description but no summary.
 			details := strings.Join(strings.Fields(r.Details), " ")

@@ -275,3 +275,146 @@ func readJSONOutputDoc(t *testing.T) (string, map[reflect.Type]bool) {
 	}
 	return string(raw), roots
 }
+
+// TestJSONOutputDocFieldOrder checks that a table of docs/json-output.md
+// that lists every field of a struct lists them in the order that
+// encoding/json writes them, as the conventions of that file promise.
+// Structs whose fields no single table lists in full are not checked.
+func TestJSONOutputDocFieldOrder(t *testing.T) {
+	doc, roots := readJSONOutputDoc(t)
+	checked := 0
+	for _, out := range documentedOutputs {
+		text, ok := docSection(doc, out.section)
+		if !ok {
+			continue
+		}
+		tables := docTableFields(text)
+		for _, v := range out.values {
+			typ := reflect.TypeOf(v)
+			skip := map[reflect.Type]bool{}
+			for root := range roots {
+				skip[root] = root != typ
+			}
+			for _, fields := range structFieldOrders(typ, skip) {
+				if slices.Equal(fields, directJSONNames(reflect.TypeOf(vulndb.Extra{}))) {
+					// Lookup output writes database_specific.stellaops
+					// through a map, so its keys come sorted.
+					fields = slices.Sorted(slices.Values(fields))
+				}
+				for _, rows := range tables {
+					if !containsAll(rows, fields) {
+						continue
+					}
+					checked++
+					var inDoc []string
+					for _, row := range rows {
+						if slices.Contains(fields, row) {
+							inDoc = append(inDoc, row)
+						}
+					}
+					if !slices.Equal(inDoc, fields) {
+						t.Errorf("section \"### %s\" lists the fields %v in the order %v; the output writes them in the order %v",
+							out.section, fields, inDoc, fields)
+					}
+					break
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no table of docs/json-output.md lists all fields of an output type")
+	}
+	t.Logf("checked the order of %d tables", checked)
+}
+
+// docTableFields returns, for each table of text, the field names of its
+// rows, from rows that start with a name in backquotes.
+func docTableFields(text string) [][]string {
+	var tables [][]string
+	var rows []string
+	for line := range strings.SplitSeq(text, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			if len(rows) > 0 {
+				tables = append(tables, rows)
+			}
+			rows = nil
+			continue
+		}
+		cell, _, _ := strings.Cut(strings.TrimPrefix(line, "| "), " |")
+		if name, ok := strings.CutPrefix(cell, "`"); ok && strings.HasSuffix(name, "`") && !strings.Contains(name, " ") {
+			rows = append(rows, strings.TrimSuffix(name, "`"))
+		}
+	}
+	if len(rows) > 0 {
+		tables = append(tables, rows)
+	}
+	return tables
+}
+
+// structFieldOrders returns, for typ and each struct type below it, the
+// JSON field names in the order encoding/json writes them, with the fields
+// of embedded structs in place. Structs with fewer than two fields are
+// left out, since they have no order to check.
+func structFieldOrders(typ reflect.Type, skip map[reflect.Type]bool) [][]string {
+	var out [][]string
+	seen := map[reflect.Type]bool{}
+	var visit func(typ reflect.Type)
+	visit = func(typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Array ||
+			typ.Kind() == reflect.Map {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || seen[typ] || skip[typ] {
+			return
+		}
+		seen[typ] = true
+		if own := directJSONNames(typ); len(own) > 1 {
+			out = append(out, own)
+		}
+		var below []reflect.Type
+		walkJSONFields(typ, skip, map[reflect.Type]bool{}, func(_, _ string, fieldType reflect.Type) {
+			below = append(below, fieldType)
+		})
+		for _, b := range below {
+			visit(b)
+		}
+	}
+	visit(typ)
+	return out
+}
+
+// directJSONNames returns the JSON field names of the struct typ, with
+// those of its embedded structs in place.
+func directJSONNames(typ reflect.Type) []string {
+	var names []string
+	for i := range typ.NumField() {
+		field := typ.Field(i)
+		name, _, _ := strings.Cut(field.Tag.Get("json"), ",")
+		switch {
+		case name == "-":
+		case field.Anonymous && name == "":
+			ft := field.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				names = append(names, directJSONNames(ft)...)
+			}
+		case !field.IsExported():
+		case name == "":
+			names = append(names, field.Name)
+		default:
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func containsAll(rows, fields []string) bool {
+	for _, f := range fields {
+		if !slices.Contains(rows, f) {
+			return false
+		}
+	}
+	return true
+}

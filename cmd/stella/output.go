@@ -96,6 +96,20 @@ func printable(s string) string {
 	}, s)
 }
 
+// oneLine returns s with each line break, tab and other white space
+// character other than a plain space replaced by a space. Text from an
+// SBOM or a feed record goes into table cells and one-line fields, where
+// a line break would start a line that reads as a row of its own and a
+// tab would shift the columns.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r != ' ' && unicode.IsSpace(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
 // textWriter writes text output with every control character other than
 // newline and tab replaced, because record text comes from the feeds and
 // could otherwise carry terminal escapes that retitle or clear the

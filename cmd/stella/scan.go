@@ -137,10 +137,9 @@ finding when a package of the SBOM matches the platform by CPE, and is
 marked possibly affected otherwise.
 
 The SEVERITY column gives the CVSS base score and rating, such as
-"9.8 CRITICAL", computed from the record's CVSS v3.x vector, else the
-source's rating word (GHSA's MODERATE shows as MEDIUM), else the score of
-its CVSS v2.0 vector. CVSS v4.0 vectors are not scored. --sort severity
-lists the highest rating and score first.
+"9.8 CRITICAL", computed from the record's CVSS v3.x vector, else its
+CVSS v4.0 vector, else the source's rating word (GHSA's MODERATE shows as
+MEDIUM), else the score of its CVSS v2.0 vector. --sort severity lists the highest rating and score first.
 
 Scans count against a daily fair-use quota. Over the limit a scan is slowed
 down by default, never rejected. The setting quota.slowdownFraction in
@@ -648,22 +647,33 @@ func (l identifierLookup) shownVersion(sbomVersion string) string {
 // "1.0.post1" and "1.0.POST1". SBOM tools write an rpm package's epoch in
 // the version field ("1:3.0.7-27.el9"), but some leave it out. Syft writes
 // the Go standard library's version as "go1.22.4" in the version field and
-// as "1.22.4" in its purl and CPE.
+// as "1.22.4" in its purl and CPE. A purl may also carry "go1.22.4" or
+// "v1.22.4", so the prefix is dropped on either side.
 func (l identifierLookup) sameVersion(v string) bool {
-	if v == l.version {
+	own := l.version
+	if v == own {
 		return true
 	}
-	toolchain, isGo := strings.CutPrefix(v, "go")
-	if isGo && toolchain != "" && toolchain == l.version && toolchain[0] >= '0' && toolchain[0] <= '9' {
-		return true
-	}
+	v, own = withoutGoPrefix(v), withoutGoPrefix(own)
 	switch {
+	case v == own:
+		return true
 	case l.by == "cpe":
-		return vulndb.SameCPEVersion(v, l.version)
-	case l.epoch != "" && vulndb.SamePURLVersion(l.written, l.epoch+":"+v, l.version):
+		return vulndb.SameCPEVersion(v, own)
+	case l.epoch != "" && vulndb.SamePURLVersion(l.written, l.epoch+":"+v, own):
 		return true
 	}
-	return vulndb.SamePURLVersion(l.written, v, l.version)
+	return vulndb.SamePURLVersion(l.written, v, own)
+}
+
+// withoutGoPrefix returns v without the "go" of a Go toolchain version
+// such as "go1.22.4", and other versions as they are.
+func withoutGoPrefix(v string) string {
+	toolchain, ok := strings.CutPrefix(v, "go")
+	if ok && toolchain != "" && toolchain[0] >= '0' && toolchain[0] <= '9' {
+		return toolchain
+	}
+	return v
 }
 
 // withSBOMVersion returns the identifier with the SBOM's version in place
@@ -735,8 +745,8 @@ func printScan(w io.Writer, rep *scanReport) error {
 			if f.PossiblyAffected != "" {
 				summary = "(possibly) " + summary
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Package, f.Version, f.ID, f.severityColumn(),
-				strings.Join(f.Aliases, ","), truncate(summary, 60))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(f.Package), oneLine(f.Version), oneLine(f.ID),
+				f.severityColumn(), oneLine(strings.Join(f.Aliases, ",")), oneLine(truncate(summary, 60)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -744,29 +754,31 @@ func printScan(w io.Writer, rep *scanReport) error {
 	}
 	for _, f := range rep.Findings {
 		if f.PossiblyAffected != "" {
-			fmt.Fprintf(w, "possibly affected %s by %s: %s\n", nameVersion(f.Package, f.Version), f.ID, f.PossiblyAffected)
+			fmt.Fprintf(w, "possibly affected %s by %s: %s\n", nameVersion(f.Package, f.Version), oneLine(f.ID),
+				oneLine(f.PossiblyAffected))
 		}
 	}
 	for _, s := range rep.Skipped {
-		fmt.Fprintf(w, "skipped %s: %s\n", nameVersion(s.Package, s.Version), s.Reason)
+		fmt.Fprintf(w, "skipped %s: %s\n", nameVersion(s.Package, s.Version), oneLine(s.Reason))
 	}
 	for _, n := range rep.Notes {
-		fmt.Fprintf(w, "note: %s: %s\n", nameVersion(n.Package, n.Version), n.Note)
+		fmt.Fprintf(w, "note: %s: %s\n", nameVersion(n.Package, n.Version), oneLine(n.Note))
 	}
 	for _, m := range rep.VersionMismatches {
 		fmt.Fprintf(w, "version mismatch %s: %s names version %s, which was looked up, and records that affect only "+
 			"the SBOM's version %s are listed as possibly affected; correct the SBOM so that the two agree\n",
-			nameVersion(m.Package, m.SBOMVersion), m.Identifier, m.Version, m.SBOMVersion)
+			nameVersion(m.Package, m.SBOMVersion), oneLine(m.Identifier), oneLine(m.Version), oneLine(m.SBOMVersion))
 	}
 	return nil
 }
 
 // nameVersion joins a package name and version, leaving out an empty version.
+// Both are put on one line, since they come from the SBOM.
 func nameVersion(name, version string) string {
 	if version == "" {
-		return name
+		return oneLine(name)
 	}
-	return name + " " + version
+	return oneLine(name + " " + version)
 }
 
 func plural(n int, one, many string) string {
@@ -780,7 +792,7 @@ func plural(n int, one, many string) string {
 // (such as an NVD record), its details on one line.
 func summaryLine(r vulndb.Record) string {
 	if r.Summary != "" {
-		return r.Summary
+		return strings.Join(strings.Fields(r.Summary), " ")
 	}
 	return strings.Join(strings.Fields(r.Details), " ")
 }

@@ -18,6 +18,7 @@ func TestSummaryLineFallsBackToDetails(t *testing.T) {
 	}{
 		{vulndb.Record{Summary: "Heap overflow in libwebp", Details: "Long text."}, "Heap overflow in libwebp"},
 		{vulndb.Record{Details: "Heap buffer overflow in libwebp\nin Google Chrome  prior to 116."}, "Heap buffer overflow in libwebp in Google Chrome prior to 116."},
+		{vulndb.Record{Summary: "harmless\nlodash  4.17.21\tforged", Details: "Long text."}, "harmless lodash 4.17.21 forged"},
 		{vulndb.Record{}, ""},
 	}
 	for _, c := range cases {
@@ -197,6 +198,10 @@ func TestScanTextMarksPossiblyAndMismatch(t *testing.T) {
 func TestVersionMismatchesEqualInEcosystem(t *testing.T) {
 	cases := []sbom.Package{
 		{Name: "mod", Version: "1.4.0", PURLs: []string{"pkg:golang/example.com/mod@v1.4.0"}},
+		{Name: "stdlib", Version: "go1.22.4", PURLs: []string{"pkg:golang/stdlib@1.22.4"}},
+		{Name: "stdlib", Version: "1.22.4", PURLs: []string{"pkg:golang/stdlib@go1.22.4"}},
+		{Name: "stdlib", Version: "go1.22.4", PURLs: []string{"pkg:golang/stdlib@v1.22.4"}},
+		{Name: "go", Version: "1.22.4", CPEs: []string{"cpe:2.3:a:golang:go:go1.22.4:*:*:*:*:*:*:*"}},
 		{Name: "post", Version: "1.0.POST1", PURLs: []string{"pkg:pypi/post@1.0.post1"}},
 		{Name: "post", Version: "1.0-post1", PURLs: []string{"pkg:pypi/post@1.0.post1"}},
 		{Name: "post", Version: "1.0.post.1", PURLs: []string{"pkg:pypi/post@1.0.post1"}},
@@ -214,6 +219,8 @@ func TestVersionMismatchesEqualInEcosystem(t *testing.T) {
 	}
 	differ := []sbom.Package{
 		{Name: "mod", Version: "1.4.1", PURLs: []string{"pkg:golang/example.com/mod@v1.4.0"}},
+		{Name: "stdlib", Version: "go1.22.5", PURLs: []string{"pkg:golang/stdlib@v1.22.4"}},
+		{Name: "stdlib", Version: "1.22.5", PURLs: []string{"pkg:golang/stdlib@go1.22.4"}},
 		{Name: "post", Version: "1.0.post2", PURLs: []string{"pkg:pypi/post@1.0.post1"}},
 		{Name: "lo", Version: "4.17.21", PURLs: []string{"pkg:npm/lodash@v4.17.20"}},
 		{Name: "lo", Version: "=4.17.20", PURLs: []string{"pkg:npm/lodash@4.17.20"}},
@@ -268,6 +275,36 @@ func TestTextOutputReplacesControlCharacters(t *testing.T) {
 		}
 		if !strings.Contains(out, "overflow?]0;owned??[2J?") {
 			t.Errorf("%s text does not mark the replaced characters: %q", name, out)
+		}
+	}
+}
+
+// A line break or tab in record or SBOM text would start a line that
+// reads as a finding of its own, or shift the table's columns.
+func TestTextOutputKeepsFieldsOnOneLine(t *testing.T) {
+	const forged = "harmless\nlodash  4.17.21  CVE-FAKE  10.0 CRITICAL\tforged\r\vrow"
+	var scan strings.Builder
+	rep := &scanReport{Packages: 1, SBOM: "sbom.json",
+		Findings: []finding{{Package: "widget\nx", Version: "1.5\t", ID: "CVE-2030-0001", Summary: forged,
+			PossiblyAffected: forged}},
+		Skipped:           []skipped{{Package: "odd\npkg", Reason: forged}},
+		VersionMismatches: []versionMismatch{{Package: "w", SBOMVersion: "1\n6", Identifier: "pkg:npm/w@1.5\nx", Version: "1.5"}}}
+	if err := printScan(&scan, rep); err != nil {
+		t.Fatal(err)
+	}
+	var lookup strings.Builder
+	if err := printRecords(&lookup, []vulndb.Record{{ID: "CVE-2030-0001\nX", Aliases: []string{"GHSA\n1"}, Summary: forged}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		out   string
+		lines int
+	}{"scan": {scan.String(), 6}, "lookup": {lookup.String(), 2}} {
+		if strings.ContainsAny(c.out, "\t\v") {
+			t.Errorf("%s text passes on a tab: %q", name, c.out)
+		}
+		if got := strings.Count(c.out, "\n"); got != c.lines {
+			t.Errorf("%s text has %d lines, want %d:\n%s", name, got, c.lines, c.out)
 		}
 	}
 }

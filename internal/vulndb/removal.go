@@ -172,6 +172,7 @@ func inputEcosystems(feeds []SourceInfo) map[feedInput]*inputUse {
 			out[key] = u
 		}
 		u.feeds++
+		u.records += f.Records
 		for e, n := range f.Ecosystems {
 			u.ecosystems[e] += n
 		}
@@ -179,10 +180,12 @@ func inputEcosystems(feeds []SourceInfo) map[feedInput]*inputUse {
 	return out
 }
 
-// inputUse is how many feeds share one feedInput and the records they
-// gave per ecosystem.
+// inputUse is how many feeds share one feedInput, the records they gave,
+// and their records per ecosystem. A record of several ecosystems counts
+// in each of them.
 type inputUse struct {
 	feeds      int
+	records    int
 	ecosystems map[string]int
 }
 
@@ -229,14 +232,9 @@ func (p RemovalPolicy) checkInputs(base map[string]baseRecord, keptIDs map[strin
 			continue
 		}
 		ecos := slices.Sorted(maps.Keys(missing))
-		contributed := 0
-		for _, e := range ecos {
-			contributed += was.ecosystems[e]
-		}
-		problems = append(problems, fmt.Sprintf("%s=%s (it gave %d source %s of %s %s to the base; "+
+		problems = append(problems, fmt.Sprintf("%s=%s (it gave %s; "+
 			"this build would remove %d of the base DB's records of %s in %s)",
-			key.source, key.input, contributed, plural(contributed, "record", "records"),
-			plural(len(ecos), "ecosystem", "ecosystems"), strings.Join(ecos, ", "),
+			key.source, key.input, describeContribution(was, ecos),
 			removed, key.source, plural(len(ecos), "that ecosystem", "those ecosystems")))
 	}
 	if len(problems) == 0 {
@@ -245,6 +243,29 @@ func (p RemovalPolicy) checkInputs(base map[string]baseRecord, keptIDs map[strin
 	return fmt.Errorf("the base DB was built with feed %s %s, which this build does not read; "+
 		"give each such feed with --feed again: %w",
 		plural(len(problems), "input", "inputs"), strings.Join(problems, ", "), errdef.ErrMassRemoval)
+}
+
+// describeContribution returns which source records of the ecosystems ecos
+// the input of u gave to the base, such as "2 source records of
+// ecosystem PyPI to the base". A record of several ecosystems counts in
+// each, so a sum over ecosystems could count it twice: several ecosystems
+// are given each with its count, after the input's record count when ecos
+// are all its ecosystems.
+func describeContribution(u *inputUse, ecos []string) string {
+	if len(ecos) == 1 {
+		n := u.ecosystems[ecos[0]]
+		return fmt.Sprintf("%d source %s of ecosystem %s to the base", n, plural(n, "record", "records"), ecos[0])
+	}
+	counts := make([]string, len(ecos))
+	for i, e := range ecos {
+		counts[i] = fmt.Sprintf("%d of %s", u.ecosystems[e], e)
+	}
+	counts[0] = strings.Replace(counts[0], " of ", " of ecosystem ", 1)
+	list := strings.Join(counts[:len(counts)-1], ", ") + " and " + counts[len(counts)-1]
+	if len(ecos) == len(u.ecosystems) && u.records > 0 {
+		return fmt.Sprintf("%d source %s to the base: %s", u.records, plural(u.records, "record", "records"), list)
+	}
+	return "source records to the base: " + list
 }
 
 func compareInputs(a, b feedInput) int {

@@ -94,6 +94,34 @@ func TestBuildRejectsMissingFeedInput(t *testing.T) {
 	}
 }
 
+// A record of several ecosystems counts once in the input's record count
+// and once in each ecosystem's count.
+func TestBuildMissingInputCountsRecordsOnce(t *testing.T) {
+	root := t.TempDir()
+	folder := filepath.Join(root, "osv")
+	writeEcosystemRecords(t, folder, "NPM", "npm", 5)
+	extra := filepath.Join(root, "extra")
+	writeFile(t, extra, "MULTI-1.json", `{"id":"MULTI-1","modified":"2024-01-01T00:00:00Z","affected":[`+
+		`{"package":{"ecosystem":"npm","name":"a"},"versions":["1.0.0"]},`+
+		`{"package":{"ecosystem":"PyPI","name":"b"},"versions":["1.0.0"]},`+
+		`{"package":{"ecosystem":"Go","name":"example.com/c"},"versions":["v1.0.0"]}]}`)
+	writeFile(t, extra, "PY-1.json", ecosystemRecord("PY-1", "PyPI"))
+	base, err := Build(context.Background(), BuildOptions{Created: testCreated,
+		Feeds: []Feed{{Kind: FeedOSV, Path: folder}, {Kind: FeedOSV, Path: extra}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(context.Background(), BuildOptions{Created: testCreated.Add(time.Hour),
+		Base: previous(base, map[string][]byte{}), Feeds: []Feed{{Kind: FeedOSV, Path: folder}}})
+	if !errors.Is(err, errdef.ErrMassRemoval) {
+		t.Fatalf("build without the extra folder: error = %v, want ErrMassRemoval", err)
+	}
+	const want = "osv=extra (it gave 2 source records to the base: 1 of ecosystem Go, 2 of PyPI and 1 of npm;"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not contain %q", err, want)
+	}
+}
+
 func TestBuildFeedInputMoved(t *testing.T) {
 	root := t.TempDir()
 	folder := filepath.Join(root, "osv")
