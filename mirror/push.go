@@ -503,10 +503,20 @@ func (p *pusher) streamBlobs(ctx context.Context, r io.Reader) (*memoryStorage, 
 		}
 		switch e.Kind {
 		case layout.IndexJSON:
-			var idx ocispec.Index
-			if err := json.NewDecoder(kitReader{e.Reader}).Decode(&idx); err != nil {
-				return nil, nil, fmt.Errorf("decoding index.json: %v: %w", err, errdef.ErrInvalidKit)
+			b, err := io.ReadAll(kitReader{e.Reader})
+			if err != nil {
+				return nil, nil, err
 			}
+			// Import and verify read index.json with the same checks, so
+			// push sends no kit that they would reject as damaged.
+			parsed, err := layout.ParseKitIndex(b)
+			if err != nil {
+				if p.kitPath != "" {
+					err = fmt.Errorf("kit %s: %w", p.kitPath, err)
+				}
+				return nil, nil, err
+			}
+			idx := *parsed
 			if err := p.checkDeltaBase(ctx, idx, nil); err != nil {
 				if sent := p.pushed.Load(); sent > 0 {
 					// Blobs ahead of index.json were pushed before the

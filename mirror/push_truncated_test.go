@@ -100,6 +100,14 @@ func TestPushTruncatedKitReadsOnce(t *testing.T) {
 // named name, and fails the test when src has no such entry.
 func copyTarWithout(t *testing.T, src, dst, name string) {
 	t.Helper()
+	copyTarEdited(t, src, dst, name, nil)
+}
+
+// copyTarEdited writes to dst the tar file src with the content of its
+// entry name replaced by content, or without that entry when content is
+// nil.
+func copyTarEdited(t *testing.T, src, dst, name string, content []byte) {
+	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +126,16 @@ func copyTarWithout(t *testing.T, src, dst, name string) {
 		}
 		if h.Name == name {
 			found = true
+			if content == nil {
+				continue
+			}
+			h.Size = int64(len(content))
+			if err := tw.WriteHeader(h); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tw.Write(content); err != nil {
+				t.Fatal(err)
+			}
 			continue
 		}
 		if err := tw.WriteHeader(h); err != nil {
@@ -159,5 +177,39 @@ func TestPushKitWithoutIndexJSON(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), layout.DamagedIndexAdvice) {
 		t.Errorf("error does not advise copying the kit file again:\n%s", err)
+	}
+}
+
+// TestPushKitDamagedIndexJSON checks that push rejects an index.json that
+// import and verify reject as damaged, with the kit's name and the advice
+// to copy it again.
+func TestPushKitDamagedIndexJSON(t *testing.T) {
+	f := newFixture(t)
+	kit := f.buildKit("kit.tar", "1.0.0", 1, "")
+	host := memRegistry(t, true)
+	repo := repository(t, plainClient(t, host), host+"/ouk:1")
+	cases := map[string]string{
+		"cut short":            `{"schemaVersion":2,"manifests":[`,
+		"string schemaVersion": `{"schemaVersion":"2","manifests":[]}`,
+		"misspelled manifests": `{"schemaVersion":2,"manifestz":[]}`,
+		"not an object":        `[]`,
+	}
+	for name, content := range cases {
+		t.Run(name, func(t *testing.T) {
+			damaged := filepath.Join(t.TempDir(), "damaged.tar")
+			copyTarEdited(t, kit, damaged, "index.json", []byte(content))
+			open := func() (io.ReadCloser, error) { return os.Open(damaged) }
+
+			_, err := PushKitStream(context.Background(), open, repo, "1", PushOptions{KitPath: damaged})
+			if !errors.Is(err, errdef.ErrInvalidKit) {
+				t.Fatalf("push: %v, want an error wrapping ErrInvalidKit", err)
+			}
+			if !strings.Contains(err.Error(), "kit "+damaged) {
+				t.Errorf("error does not name the kit:\n%s", err)
+			}
+			if !strings.Contains(err.Error(), layout.DamagedIndexAdvice) {
+				t.Errorf("error does not advise copying the kit file again:\n%s", err)
+			}
+		})
 	}
 }
