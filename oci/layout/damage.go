@@ -20,7 +20,8 @@ const DamagedIndexAdvice = damagedIndex + ", so copy the kit file again, and if 
 
 // DamagedFolderIndexAdvice is DamagedIndexAdvice for a layout folder.
 const DamagedFolderIndexAdvice = damagedIndex + ", so copy the folder again, and if the error persists, " +
-	"write the folder again at its source, with `stella ouk build` for a kit"
+	"write the folder again at its source: with `stella ouk build` for a kit, or with the tool that wrote " +
+	"it, such as `skopeo copy` or `oras cp`, for an image"
 
 // damagedIndex starts both kinds of advice, so that HasDamagedIndexAdvice
 // finds either.

@@ -174,10 +174,14 @@ func (v *verifyingReadCloser) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		if verr := v.vr.Verify(); verr != nil {
 			err = fmt.Errorf("blob %s does not match its descriptor (%d bytes): %w; "+
-				"the layout is corrupt, so copy it again: %w", v.desc.Digest, v.desc.Size, verr, errdef.ErrDigestMismatch)
+				"the layout is damaged, so copy it again: %w", v.desc.Digest, v.desc.Size, verr, errdef.ErrDigestMismatch)
 		}
+	} else if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("blob %s ends before its %d bytes; the layout is damaged or still being copied, "+
+			"so copy it again: %w: %w", v.desc.Digest, v.desc.Size, errdef.ErrSizeMismatch, err)
 	} else if err != nil && (errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData)) {
-		err = fmt.Errorf("blob %s does not match its descriptor: %v: %w", v.desc.Digest, err, errdef.ErrDigestMismatch)
+		err = fmt.Errorf("blob %s does not match its descriptor: %v; the layout is damaged, so copy it again: %w",
+			v.desc.Digest, err, errdef.ErrDigestMismatch)
 	}
 	if err != nil {
 		v.err = err

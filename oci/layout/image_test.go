@@ -258,6 +258,37 @@ func TestOpenDirVerifiesDigest(t *testing.T) {
 	}
 }
 
+// A blob cut short, as by a copy still in progress, gets a size error
+// that advises copying the layout again, not a bare unexpected EOF.
+func TestOpenDirTruncatedBlob(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "img")
+	desc := buildDemo(t, out)
+	path := filepath.Join(out, "blobs", "sha256", desc.Digest.Encoded())
+	os.Chmod(path, 0o644)
+	if err := os.Truncate(path, desc.Size/2); err != nil {
+		t.Fatal(err)
+	}
+	_, src, err := OpenDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := src.Fetch(context.Background(), desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	_, err = io.ReadAll(rc)
+	if !errors.Is(err, errdef.ErrSizeMismatch) {
+		t.Errorf("err = %v, want ErrSizeMismatch", err)
+	}
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("err = %v, want it to wrap io.ErrUnexpectedEOF", err)
+	}
+	if !strings.Contains(err.Error(), "copy it again") {
+		t.Errorf("error %q does not advise copying the layout again", err)
+	}
+}
+
 func TestOpenDirNotLayout(t *testing.T) {
 	_, _, err := OpenDir(t.TempDir())
 	if !errors.Is(err, errdef.ErrInvalidKit) {
