@@ -107,6 +107,25 @@ func TestBuildRejectsNonSPDXSBOM(t *testing.T) {
 	}
 }
 
+// A document with every field that SPDX 2.3 requires of a document is
+// carried as it is, whatever else it holds.
+func TestReadSBOMAcceptsCompleteDocument(t *testing.T) {
+	doc := `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","dataLicense":"CC0-1.0","name":"x",` +
+		`"documentNamespace":"https://example.test/x","creationInfo":{"created":"2026-01-01T00:00:00Z",` +
+		`"creators":["Tool: example"]},"packages":[]}`
+	path := filepath.Join(t.TempDir(), "bom.json")
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := readSBOM(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(raw) != doc {
+		t.Errorf("readSBOM changed the document: %s", raw)
+	}
+}
+
 func TestReadSBOMNamesFormat(t *testing.T) {
 	cases := []struct {
 		name, doc string
@@ -117,6 +136,12 @@ func TestReadSBOMNamesFormat(t *testing.T) {
 		{"spdx 2.2", `{"spdxVersion":"SPDX-2.2"}`, []string{`spdxVersion "SPDX-2.2"`, "SPDX 2.3 JSON SBOM only"}},
 		{"other json", `{"packages":[]}`, []string{"has no spdxVersion field", "not an SPDX JSON document"}},
 		{"not json", `<bom/>`, []string{"is not JSON", "syft convert"}},
+		{"spdx 2.3 stub", `{"spdxVersion":"SPDX-2.3"}`, []string{"not a complete SPDX 2.3 document",
+			`SPDXID "SPDXRef-DOCUMENT"`, `dataLicense "CC0-1.0"`, "name", "documentNamespace", "creationInfo"}},
+		{"spdx 2.3 without creators", `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","dataLicense":"CC0-1.0",` +
+			`"name":"x","documentNamespace":"https://example.test/x","creationInfo":{"created":"2026-01-01T00:00:00Z"}}`,
+			[]string{"it lacks creationInfo.creators, which"}},
+		{"spdx 2.3 wrong types", `{"spdxVersion":"SPDX-2.3","name":7}`, []string{"fields of the expected types"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

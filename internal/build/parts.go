@@ -203,6 +203,10 @@ func readSBOM(path string) ([]byte, error) {
 	}
 	switch {
 	case head.SPDXVersion == "SPDX-2.3":
+		if missing := missingSPDXFields(raw); len(missing) > 0 {
+			return nil, fmt.Errorf("SBOM %s is not a complete SPDX 2.3 document: it lacks %s, which SPDX 2.3 "+
+				"requires of every document; %s", path, strings.Join(missing, ", "), sbomAdvice(path))
+		}
 		return raw, nil
 	case head.BOMFormat == "CycloneDX":
 		return nil, fmt.Errorf("SBOM %s is a CycloneDX %s document, but a kit carries an SPDX 2.3 JSON SBOM only; %s",
@@ -213,6 +217,50 @@ func readSBOM(path string) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("SBOM %s has spdxVersion %q, but a kit carries an SPDX 2.3 JSON SBOM only; %s",
 		path, head.SPDXVersion, sbomAdvice(path))
+}
+
+// missingSPDXFields returns the document fields that SPDX 2.3 requires
+// (its document creation information) and raw lacks or sets to another
+// value than the specification allows, each with the value expected.
+func missingSPDXFields(raw []byte) []string {
+	var doc struct {
+		SPDXID            string `json:"SPDXID"`
+		DataLicense       string `json:"dataLicense"`
+		Name              string `json:"name"`
+		DocumentNamespace string `json:"documentNamespace"`
+		CreationInfo      *struct {
+			Created  string   `json:"created"`
+			Creators []string `json:"creators"`
+		} `json:"creationInfo"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return []string{fmt.Sprintf("fields of the expected types (%v)", err)}
+	}
+	var missing []string
+	if doc.SPDXID != "SPDXRef-DOCUMENT" {
+		missing = append(missing, `SPDXID "SPDXRef-DOCUMENT"`)
+	}
+	if doc.DataLicense != "CC0-1.0" {
+		missing = append(missing, `dataLicense "CC0-1.0"`)
+	}
+	if doc.Name == "" {
+		missing = append(missing, "name")
+	}
+	if doc.DocumentNamespace == "" {
+		missing = append(missing, "documentNamespace")
+	}
+	switch {
+	case doc.CreationInfo == nil:
+		missing = append(missing, "creationInfo")
+	default:
+		if doc.CreationInfo.Created == "" {
+			missing = append(missing, "creationInfo.created")
+		}
+		if len(doc.CreationInfo.Creators) == 0 {
+			missing = append(missing, "creationInfo.creators")
+		}
+	}
+	return missing
 }
 
 // sbomAdvice returns the next step for an SBOM file that a kit cannot
