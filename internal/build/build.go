@@ -250,6 +250,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		res.BaseImages = res.Images
 	}
 	if opts.DeltaOutput == "" {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if err := pendingKit.Commit(); err != nil {
 			return nil, err
 		}
@@ -260,6 +263,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer pendingDelta.Discard()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	// Commit checks no context, so a signal from here on no longer stops
 	// the build between the two renames. The kit goes first: should the
 	// second rename fail, `stella ouk delta` can write the delta from it.
