@@ -56,3 +56,48 @@ func TestKeygenWarnsUnprotectedKey(t *testing.T) {
 		t.Errorf("keygen with a password printed on stderr:\n%s", out)
 	}
 }
+
+func TestKeygenForceSetsPrivateKeyMode(t *testing.T) {
+	dir := t.TempDir()
+	keyPath := filepath.Join(dir, "cosign.key")
+	pubPath := filepath.Join(dir, "cosign.pub")
+	for _, p := range []string{keyPath, pubPath} {
+		if err := os.WriteFile(p, []byte("earlier key\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// A file copied under umask 022 has mode 0644; 0666 shows that
+		// the public key's mode is set too, not kept.
+		if err := os.Chmod(p, 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	password := "secret"
+	runKeygen(t, dir, &password, "--force")
+
+	for _, want := range []struct {
+		path string
+		mode os.FileMode
+	}{{keyPath, 0o600}, {pubPath, 0o644}} {
+		info, err := os.Stat(want.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Mode().Perm(); got != want.mode {
+			t.Errorf("%s has mode %#o after keygen --force, want %#o", want.path, got, want.mode)
+		}
+		b, err := os.ReadFile(want.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) == "earlier key\n" {
+			t.Errorf("%s still holds the earlier key", want.path)
+		}
+	}
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 2 {
+		t.Errorf("keygen left %d files in the folder, want cosign.key and cosign.pub", len(names))
+	}
+}
