@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,8 +26,10 @@ an empty password, keygen encrypts the key with an empty password, which
 protects nothing, prints a warning and exits with 0, so that scripts can
 create keys; set COSIGN_PASSWORD to protect the key.
 
-The private key gets mode 0600 and the public key 0644, also when
---force replaces files with other modes.`,
+Keygen rejects a folder that already contains cosign.key or cosign.pub,
+so that it never replaces a trusted public key by accident, and --force
+replaces them. The private key gets mode 0600 and the public key 0644,
+also when --force replaces files with other modes.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := format.validate(); err != nil {
@@ -35,8 +38,8 @@ The private key gets mode 0600 and the public key 0644, also when
 			keyPath := filepath.Join(dir, "cosign.key")
 			pubPath := filepath.Join(dir, "cosign.pub")
 			if !force {
-				if _, err := os.Stat(keyPath); err == nil {
-					return &existsError{msg: fmt.Sprintf("%s exists; pass --force to replace it, or choose another --output-dir", keyPath)}
+				if err := checkNoKeyFiles(keyPath, pubPath); err != nil {
+					return err
 				}
 			}
 			pw, err := keyPassword("Enter password for private key: ", true)
@@ -64,9 +67,29 @@ The private key gets mode 0600 and the public key 0644, also when
 		},
 	}
 	cmd.Flags().StringVar(&dir, "output-dir", ".", "folder to write cosign.key and cosign.pub in")
-	cmd.Flags().BoolVar(&force, "force", false, "replace an existing cosign.key")
+	cmd.Flags().BoolVar(&force, "force", false, "replace an existing cosign.key or cosign.pub")
 	format.register(cmd)
 	return cmd
+}
+
+// checkNoKeyFiles returns an existsError that names those of the key
+// files that exist.
+func checkNoKeyFiles(paths ...string) error {
+	var existing []string
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err == nil {
+			existing = append(existing, p)
+		}
+	}
+	switch len(existing) {
+	case 0:
+		return nil
+	case 1:
+		return &existsError{msg: fmt.Sprintf("%s exists; pass --force to replace it, or choose another --output-dir",
+			existing[0])}
+	}
+	return &existsError{msg: fmt.Sprintf("%s exist; pass --force to replace them, or choose another --output-dir",
+		strings.Join(existing, " and "))}
 }
 
 // writeKeyPair writes both keys to temporary files beside their paths and
