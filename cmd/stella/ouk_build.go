@@ -75,7 +75,9 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 output name (.tar, .tar.gz or .tgz, .tar.zst or .tzst). The creation time
 comes from SOURCE_DATE_EPOCH when set, so two builds of the same inputs are
 identical apart from the signature. A SOURCE_DATE_EPOCH ahead of the clock
-gets a warning, because such a kit expires late. The version tags the kit in its OCI
+gets a warning, because such a kit expires late. So does one so far back
+that creation time plus --expires is already past, because import rejects
+that kit unless --allow-expired is given. The version tags the kit in its OCI
 layout, so it must be a valid OCI reference name: letters, digits and the
 separators - . _ : @ + between them, with / between parts. The sequence is
 a positive whole number in decimal digits, where leading zeros are ignored
@@ -208,6 +210,9 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		return usagef("--expires %s from the creation time %s ends after the year 9999; give a shorter duration or an earlier SOURCE_DATE_EPOCH",
 			spec.Expires, opts.Created.Format(time.RFC3339))
 	}
+	if opts.Expires > 0 && time.Now().After(opts.Created.Add(opts.Expires)) && !g.quiet {
+		warnExpiredAtBuild(cmd.ErrOrStderr(), opts.Created, opts.Expires, spec.Expires)
+	}
 	opts.Removal = vulndb.RemovalPolicy{DropSources: spec.DropSources, AllowMassRemoval: spec.AllowMassRemoval}
 	if len(opts.Feeds) == 0 && !g.quiet {
 		fmt.Fprintln(cmd.ErrOrStderr(), "warning: no --feed given, so the kit contains no vulnerability records; "+
@@ -237,11 +242,28 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if !res.Signed {
 		fmt.Fprintln(w, "Signed: no (pass --key to sign)")
 	}
+	if res.Expired {
+		fmt.Fprintf(w, "Expired: yes, at %s (import rejects the kit unless --allow-expired is given)\n",
+			res.Expires.Format(time.RFC3339))
+	}
 	if d := res.Delta; d != nil {
 		fmt.Fprintf(w, "Delta from %s at %s, %s: %d blobs carried, %d omitted\n",
 			d.BaseVersion, d.Output, humanBytes(d.Size), d.BlobsIncluded, d.BlobsOmitted)
 	}
 	return nil
+}
+
+// warnExpiredAtBuild writes the warning for a kit whose expiry time,
+// created plus the --expires duration, is already past. Only
+// SOURCE_DATE_EPOCH can set such a creation time. The build goes on, so a
+// reproducible pipeline that rebuilds an old commit still gets the same
+// kit.
+func warnExpiredAtBuild(w io.Writer, created time.Time, lifetime time.Duration, expiresFlag string) {
+	expiry := created.Add(lifetime).UTC()
+	fmt.Fprintf(w, "warning: the kit expires at %s, %s ago: SOURCE_DATE_EPOCH sets the creation time to %s and "+
+		"--expires adds %s. Import rejects an expired kit unless --allow-expired is given. For a kit that sites "+
+		"can import, set SOURCE_DATE_EPOCH to a later time, unset it, or give a longer --expires\n",
+		expiry.Format(time.RFC3339), importer.RoughDuration(time.Since(expiry)), created.UTC().Format(time.RFC3339), expiresFlag)
 }
 
 // printBuildSummary prints the DB counts of a build: the records read,

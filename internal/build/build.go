@@ -95,9 +95,13 @@ type Result struct {
 	Sequence int64     `json:"sequence"`
 	Created  time.Time `json:"created"`
 	Expires  time.Time `json:"expires,omitzero"`
-	Size     int64     `json:"size"`
-	Layers   int       `json:"dbLayers"`
-	Images   []string  `json:"images"`
+	// Expired is true when Expires was already past when the build ended,
+	// which a creation time from an old SOURCE_DATE_EPOCH can cause.
+	// Import rejects such a kit unless --allow-expired is given.
+	Expired bool     `json:"expired"`
+	Size    int64    `json:"size"`
+	Layers  int      `json:"dbLayers"`
+	Images  []string `json:"images"`
 	// BaseImages lists the references of Images carried over from the
 	// base kit.
 	BaseImages []string       `json:"baseImages,omitempty"`
@@ -235,6 +239,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		Sequence: meta.Sequence,
 		Created:  created,
 		Expires:  meta.Expires,
+		Expired:  !meta.Expires.IsZero() && time.Now().After(meta.Expires),
 		Size:     pendingKit.Size(),
 		Layers:   b.layerCount,
 		Signed:   opts.Signer != nil,
