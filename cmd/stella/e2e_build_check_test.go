@@ -193,3 +193,14 @@ func TestBuildAlreadyExpiredWarns(t *testing.T) {
 		t.Errorf("build JSON output has expired true for a kit that expires in 30 days:\n%s", valid.stdout)
 	}
 }
+
+func TestBuildEpochZeroNeedsSequence(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "0")
+	e := newEnv(t)
+	e.mustReject(e.buildArgs(), "SOURCE_DATE_EPOCH is 0", "--sequence")
+
+	out := e.must(e.buildArgs("--sequence", "1")...)
+	if !strings.Contains(out, "(sequence 1)") {
+		t.Errorf("build with SOURCE_DATE_EPOCH=0 and --sequence 1 reports:\n%s", out)
+	}
+}

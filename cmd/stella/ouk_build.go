@@ -141,7 +141,7 @@ the new kit and no delta: build again, or run stella ouk delta.`,
 		"kit version, an OCI reference name such as 2026.12.04 (default the creation time, 2006.01.02-150405)")
 	f.StringVar(&o.sequence, "sequence", "",
 		"kit sequence `number`, a positive whole number in decimal digits, leading zeros ignored "+
-			"(default the creation time in Unix seconds)")
+			"(default the creation time in Unix seconds, which SOURCE_DATE_EPOCH=0 rejects)")
 	f.StringArrayVar(&o.spec.Feeds, "feed", nil, "vulnerability feed KIND=PATH (repeatable)")
 	f.StringArrayVar(&o.spec.Images, "image", nil, "image REF=PATH (repeatable)")
 	f.StringVar(&o.spec.SBOM, "sbom", "", "SPDX 2.3 JSON SBOM to carry (default: generated from the kit)")
@@ -193,6 +193,10 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	if opts.Created, err = creationTime(); err != nil {
 		return err
+	}
+	if opts.Sequence == 0 && opts.Created.Unix() == 0 {
+		return usagef("SOURCE_DATE_EPOCH is 0, so the default sequence, the creation time in Unix seconds, " +
+			"would be 0, and a kit needs a sequence of 1 or more; pass --sequence N or set sequence in the build file")
 	}
 	if ahead := time.Until(opts.Created); ahead > 0 && !g.quiet {
 		// Only SOURCE_DATE_EPOCH can set a creation time after the clock.

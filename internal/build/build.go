@@ -132,6 +132,10 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("build options: a delta output needs a base kit")
 	}
 	created := opts.Created.UTC().Truncate(time.Second)
+	if opts.Sequence == 0 && created.Unix() <= 0 {
+		return nil, fmt.Errorf("build options: the creation time %s gives no positive default sequence; set a sequence: %w",
+			created.Format(time.RFC3339), errdef.ErrInvalidArgument)
+	}
 	comp, err := checkOptions(opts)
 	if err != nil {
 		return nil, err
