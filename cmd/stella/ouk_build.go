@@ -94,6 +94,7 @@ folder of JSON files (searched recursively), one JSON file or an OSV all.zip.
 A feed that yields no valid record stops the build. A kit built without any
 --feed carries an empty DB, and the build warns about it. Images are REF=PATH
 with PATH an OCI layout folder or an oci-archive tar; every platform is kept.
+PATH is everything after the first =, so it may contain = itself.
 A REF with @DIGEST must name the digest of the image's manifest or index.
 
 With --base and no --image, the new kit carries the base kit's images
@@ -513,7 +514,7 @@ func (s *kitSpec) resolvePaths(dir string) {
 		}
 	}
 	for i, im := range s.Images {
-		if k, p, ok := cutLast(im, "="); ok {
+		if k, p, ok := strings.Cut(im, "="); ok {
 			s.Images[i] = k + "=" + rel(p)
 		}
 	}
@@ -623,7 +624,9 @@ func parseImages(specs []string) ([]build.Image, error) {
 	var images []build.Image
 	byTarget := map[string]string{}
 	for _, im := range specs {
-		ref, path, ok := cutLast(im, "=")
+		// A reference cannot contain "=", but a path can, so the split is
+		// at the first one.
+		ref, path, ok := strings.Cut(im, "=")
 		if !ok || ref == "" || path == "" {
 			return nil, usagef("image %q is not REF=PATH, such as registry.example/stella-ops/scanner:0.1.0=images/scanner", im)
 		}
@@ -683,16 +686,6 @@ func parseFeed(s string) (vulndb.Feed, error) {
 		return vulndb.Feed{}, usagef("feed kind %q is unknown; use osv, ghsa, nvd or regional:NAME", kind)
 	}
 	return feed, nil
-}
-
-// cutLast splits at the last sep, since image references may hold none but
-// paths may not start with one: "host:5000/repo:tag=path".
-func cutLast(s, sep string) (before, after string, ok bool) {
-	i := strings.LastIndex(s, sep)
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+len(sep):], true
 }
 
 // maxExpiryDays is the maximum --expires day count whose duration fits in
