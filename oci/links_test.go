@@ -29,3 +29,32 @@ func TestParseLinksIndexAndManifest(t *testing.T) {
 		t.Errorf("malformed manifest: error = %v, want ErrInvalidKit", err)
 	}
 }
+
+func TestIsIndex(t *testing.T) {
+	for mediaType, want := range map[string]bool{
+		ocispec.MediaTypeImageIndex:                                 true,
+		"application/vnd.docker.distribution.manifest.list.v2+json": true,
+		ocispec.MediaTypeImageManifest:                              false,
+		"application/vnd.docker.distribution.manifest.v2+json":      false,
+		"": false,
+	} {
+		if got := IsIndex(mediaType); got != want {
+			t.Errorf("IsIndex(%q) = %v, want %v", mediaType, got, want)
+		}
+	}
+}
+
+func TestPlatformStringVariant(t *testing.T) {
+	for _, c := range []struct {
+		platform ocispec.Platform
+		want     string
+	}{
+		{ocispec.Platform{OS: "linux", Architecture: "amd64"}, "linux/amd64"},
+		{ocispec.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, "linux/arm/v7"},
+		{ocispec.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, "linux/arm/v6"},
+	} {
+		if got := PlatformString(c.platform); got != c.want {
+			t.Errorf("PlatformString(%+v) = %q, want %q", c.platform, got, c.want)
+		}
+	}
+}

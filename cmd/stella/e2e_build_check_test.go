@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // buildArgs returns the arguments of a build from the fixture OSV feed.
@@ -139,4 +142,65 @@ func TestBuildUntaggedImageRefCollision(t *testing.T) {
 	imageB := bigImage(t, t.TempDir())
 	e.mustReject(e.buildArgs("--image", "scanner="+imageA, "--image", "scanner:latest="+imageB),
 		`"scanner" (sha256:`, `"scanner:latest" (sha256:`, "both name library/scanner:latest", "by digest only")
+}
+
+// TestBuildAlreadyExpiredWarns checks that a build whose SOURCE_DATE_EPOCH
+// lies further back than --expires writes the kit but warns that it has
+// already expired, and that a longer --expires gets no such warning.
+func TestBuildAlreadyExpiredWarns(t *testing.T) {
+	created := time.Now().Add(-60 * 24 * time.Hour)
+	t.Setenv("SOURCE_DATE_EPOCH", strconv.FormatInt(created.Unix(), 10))
+	e := newEnv(t)
+	expiry := created.Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)
+
+	r := e.run(e.buildArgs("--expires", "30d")...)
+	if r.code != 0 {
+		t.Fatalf("build of an expired kit: exit %d, want 0\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"warning: the kit expires at " + expiry, "--allow-expired", "SOURCE_DATE_EPOCH"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("build of an expired kit: stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if !strings.Contains(r.stdout, "Expired: yes, at "+expiry) {
+		t.Errorf("build of an expired kit: report lacks the Expired line:\n%s", r.stdout)
+	}
+
+	quiet := e.run(append([]string{"-q"}, e.buildArgs("--expires", "30d", "--format", "json")...)...)
+	if quiet.code != 0 {
+		t.Fatalf("build -q --format json: exit %d\n%s", quiet.code, quiet.stderr)
+	}
+	var res struct{ Expired bool }
+	if err := json.Unmarshal([]byte(quiet.stdout), &res); err != nil {
+		t.Fatalf("decoding build output: %v\n%s", err, quiet.stdout)
+	}
+	if !res.Expired {
+		t.Errorf("build JSON output has expired false for an expired kit:\n%s", quiet.stdout)
+	}
+
+	valid := e.run(e.buildArgs("--expires", "90d", "--format", "json")...)
+	if valid.code != 0 {
+		t.Fatalf("build with --expires 90d: exit %d\n%s", valid.code, valid.stderr)
+	}
+	if strings.Contains(valid.stderr, "the kit expires at") {
+		t.Errorf("build of a kit that has not expired warns about expiry:\n%s", valid.stderr)
+	}
+	res.Expired = true
+	if err := json.Unmarshal([]byte(valid.stdout), &res); err != nil {
+		t.Fatalf("decoding build output: %v\n%s", err, valid.stdout)
+	}
+	if res.Expired {
+		t.Errorf("build JSON output has expired true for a kit that expires in 30 days:\n%s", valid.stdout)
+	}
+}
+
+func TestBuildEpochZeroNeedsSequence(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "0")
+	e := newEnv(t)
+	e.mustReject(e.buildArgs(), "SOURCE_DATE_EPOCH is 0", "--sequence")
+
+	out := e.must(e.buildArgs("--sequence", "1")...)
+	if !strings.Contains(out, "(sequence 1)") {
+		t.Errorf("build with SOURCE_DATE_EPOCH=0 and --sequence 1 reports:\n%s", out)
+	}
 }

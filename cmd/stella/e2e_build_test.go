@@ -134,3 +134,30 @@ func TestBuildFileOutputFolderCreated(t *testing.T) {
 		t.Errorf("kit not written to the output folder: %v", err)
 	}
 }
+
+// TestBuildImagePathWithEquals checks that --image and the build file's
+// images split REF=PATH at the first "=", because a path may contain one.
+func TestBuildImagePathWithEquals(t *testing.T) {
+	e := newEnv(t)
+	folder := filepath.Join(e.dir, "a=b")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	layoutDir := demoImage(t, folder)
+	ref := "registry.example.test/stella-ops/scanner:0.1.0"
+
+	out := e.must(e.buildArgs("--sequence", "2", "--image", ref+"="+layoutDir)...)
+	if !strings.Contains(out, "Image: "+ref+"\n") {
+		t.Errorf("build with --image %s=%s reports:\n%s", ref, layoutDir, out)
+	}
+
+	// The build file resolves the relative path against its own folder.
+	spec := "output: from-yaml.tar\nsequence: 3\nimages:\n  - " + ref + "=a=b/image\n"
+	if err := os.WriteFile(filepath.Join(e.dir, "kit.yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = e.must("ouk", "build", "-f", filepath.Join(e.dir, "kit.yaml"))
+	if !strings.Contains(out, "Image: "+ref+"\n") {
+		t.Errorf("build from a build file with the image path a=b/image reports:\n%s", out)
+	}
+}

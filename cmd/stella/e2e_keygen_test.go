@@ -56,3 +56,84 @@ func TestKeygenWarnsUnprotectedKey(t *testing.T) {
 		t.Errorf("keygen with a password printed on stderr:\n%s", out)
 	}
 }
+
+func TestKeygenForceSetsPrivateKeyMode(t *testing.T) {
+	dir := t.TempDir()
+	keyPath := filepath.Join(dir, "cosign.key")
+	pubPath := filepath.Join(dir, "cosign.pub")
+	for _, p := range []string{keyPath, pubPath} {
+		if err := os.WriteFile(p, []byte("earlier key\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// The private key must lose any group and other permission. Mode
+		// 0666 also shows that keygen sets the public key's mode.
+		if err := os.Chmod(p, 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	password := "secret"
+	runKeygen(t, dir, &password, "--force")
+
+	for _, want := range []struct {
+		path string
+		mode os.FileMode
+	}{{keyPath, 0o600}, {pubPath, 0o644}} {
+		info, err := os.Stat(want.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Mode().Perm(); got != want.mode {
+			t.Errorf("%s has mode %#o after keygen --force, want %#o", want.path, got, want.mode)
+		}
+		b, err := os.ReadFile(want.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) == "earlier key\n" {
+			t.Errorf("%s still contains the earlier key", want.path)
+		}
+	}
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 2 {
+		t.Errorf("keygen left %d files in the folder, want cosign.key and cosign.pub", len(names))
+	}
+}
+
+func TestKeygenKeepsExistingPublicKey(t *testing.T) {
+	dir := t.TempDir()
+	pubPath := filepath.Join(dir, "cosign.pub")
+	trusted := []byte("trusted public key\n")
+	if err := os.WriteFile(pubPath, trusted, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(stellaBin, "ouk", "keygen", "--output-dir", dir)
+	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=secret")
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("keygen beside an existing cosign.pub: exit code %d (%v), want 1\n%s", code, err, out)
+	}
+	for _, want := range []string{pubPath, "exists", "--force"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("keygen output does not mention %q:\n%s", want, out)
+		}
+	}
+	b, err := os.ReadFile(pubPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != string(trusted) {
+		t.Errorf("keygen without --force replaced cosign.pub with:\n%s", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cosign.key")); !os.IsNotExist(err) {
+		t.Errorf("keygen that failed wrote cosign.key (stat: %v)", err)
+	}
+
+	password := "secret"
+	runKeygen(t, dir, &password, "--force")
+	if b, _ := os.ReadFile(pubPath); string(b) == string(trusted) {
+		t.Error("keygen --force kept the earlier cosign.pub")
+	}
+}

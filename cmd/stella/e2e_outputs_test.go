@@ -90,3 +90,38 @@ func TestSignRefusesItsInputsAsOutput(t *testing.T) {
 	e.must("ouk", "sign", "--key", e.key, "--output-signature", sig, kit)
 	e.must("ouk", "verify", "--key", e.pub, "--signature", sig, kit)
 }
+
+// TestBuildOutputFolderRejected checks that build rejects an output that
+// is an existing folder before it builds anything, and leaves the folder
+// as it was.
+func TestBuildOutputFolderRejected(t *testing.T) {
+	e := newEnv(t)
+	folder := filepath.Join(e.dir, "dirout.tar")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("ouk", "build", "-o", folder, "--sequence", "2", "--feed", "osv="+fixtureFeed(t, "osv"))
+	if r.code != exitUsage {
+		t.Errorf("build -o a folder: exit %d, want %d\n%s", r.code, exitUsage, r.stderr)
+	}
+	for _, want := range []string{"-o " + folder + " is an existing folder", "give -o another file name"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("build -o a folder: stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	// A rejection before the build prints none of the build's warnings.
+	if strings.Contains(r.stderr, "no signing key given") {
+		t.Errorf("build -o a folder ran the build before it failed:\n%s", r.stderr)
+	}
+	entries, err := os.ReadDir(folder)
+	if err != nil {
+		t.Fatalf("the output folder is gone: %v", err)
+	}
+	if len(entries) != 0 {
+		t.Errorf("build -o a folder wrote %d entries into it", len(entries))
+	}
+	temps, _ := filepath.Glob(filepath.Join(e.dir, ".dirout.tar.*"))
+	if len(temps) != 0 {
+		t.Errorf("build -o a folder left temporary files: %v", temps)
+	}
+}

@@ -120,12 +120,12 @@ func openDB(ctx context.Context, store *cas.Store, bundle ocispec.Index) (*vulnd
 	return vulndb.Open(store.KV(importer.VulnDBNamespace), config, m.Layers)
 }
 
-// platforms lists the platforms of an image index, or the one platform of a
-// single manifest as its descriptor gives it.
+// platforms lists the platforms of an image index or Docker manifest list,
+// or the one platform of a single manifest as its descriptor gives it.
 func platforms(ctx context.Context, store *cas.Store, d ocispec.Descriptor) []string {
-	if d.MediaType != ocispec.MediaTypeImageIndex {
+	if !oci.IsIndex(d.MediaType) {
 		if d.Platform != nil {
-			return []string{platformString(*d.Platform)}
+			return []string{oci.PlatformString(*d.Platform)}
 		}
 		return []string{}
 	}
@@ -140,18 +140,10 @@ func platforms(ctx context.Context, store *cas.Store, d ocispec.Descriptor) []st
 	out := []string{}
 	for _, m := range idx.Manifests {
 		if m.Platform != nil {
-			out = append(out, platformString(*m.Platform))
+			out = append(out, oci.PlatformString(*m.Platform))
 		}
 	}
 	return out
-}
-
-func platformString(p ocispec.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
 }
 
 // stat builds a descriptor for a stored blob.

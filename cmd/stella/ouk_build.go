@@ -75,7 +75,9 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 output name (.tar, .tar.gz or .tgz, .tar.zst or .tzst). The creation time
 comes from SOURCE_DATE_EPOCH when set, so two builds of the same inputs are
 identical apart from the signature. A SOURCE_DATE_EPOCH ahead of the clock
-gets a warning, because such a kit expires late. The version tags the kit in its OCI
+gets a warning, because such a kit expires late. So does one so far back
+that creation time plus --expires is already past, because import rejects
+that kit unless --allow-expired is given. The version tags the kit in its OCI
 layout, so it must be a valid OCI reference name: letters, digits and the
 separators - . _ : @ + between them, with / between parts. The sequence is
 a positive whole number in decimal digits, where leading zeros are ignored
@@ -92,6 +94,7 @@ folder of JSON files (searched recursively), one JSON file or an OSV all.zip.
 A feed that yields no valid record stops the build. A kit built without any
 --feed carries an empty DB, and the build warns about it. Images are REF=PATH
 with PATH an OCI layout folder or an oci-archive tar; every platform is kept.
+PATH is everything after the first =, so it may contain = itself.
 A REF with @DIGEST must name the digest of the image's manifest or index.
 
 With --base and no --image, the new kit carries the base kit's images
@@ -139,7 +142,7 @@ the new kit and no delta: build again, or run stella ouk delta.`,
 		"kit version, an OCI reference name such as 2026.12.04 (default the creation time, 2006.01.02-150405)")
 	f.StringVar(&o.sequence, "sequence", "",
 		"kit sequence `number`, a positive whole number in decimal digits, leading zeros ignored "+
-			"(default the creation time in Unix seconds)")
+			"(default the creation time in Unix seconds, which SOURCE_DATE_EPOCH=0 rejects)")
 	f.StringArrayVar(&o.spec.Feeds, "feed", nil, "vulnerability feed KIND=PATH (repeatable)")
 	f.StringArrayVar(&o.spec.Images, "image", nil, "image REF=PATH (repeatable)")
 	f.StringVar(&o.spec.SBOM, "sbom", "", "SPDX 2.3 JSON SBOM to carry (default: generated from the kit)")
@@ -192,6 +195,10 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if opts.Created, err = creationTime(); err != nil {
 		return err
 	}
+	if opts.Sequence == 0 && opts.Created.Unix() == 0 {
+		return usagef("SOURCE_DATE_EPOCH is 0, so the default sequence, the creation time in Unix seconds, " +
+			"would be 0, and a kit needs a sequence of 1 or more; pass --sequence N or set sequence in the build file")
+	}
 	if ahead := time.Until(opts.Created); ahead > 0 && !g.quiet {
 		// Only SOURCE_DATE_EPOCH can set a creation time after the clock.
 		fmt.Fprintf(cmd.ErrOrStderr(), "warning: SOURCE_DATE_EPOCH sets the creation time to %s, %s ahead of "+
@@ -207,6 +214,9 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if opts.Expires > 0 && opts.Created.Add(opts.Expires).Year() > 9999 {
 		return usagef("--expires %s from the creation time %s ends after the year 9999; give a shorter duration or an earlier SOURCE_DATE_EPOCH",
 			spec.Expires, opts.Created.Format(time.RFC3339))
+	}
+	if opts.Expires > 0 && time.Now().After(opts.Created.Add(opts.Expires)) && !g.quiet {
+		warnExpiredAtBuild(cmd.ErrOrStderr(), opts.Created, opts.Expires, spec.Expires)
 	}
 	opts.Removal = vulndb.RemovalPolicy{DropSources: spec.DropSources, AllowMassRemoval: spec.AllowMassRemoval}
 	if len(opts.Feeds) == 0 && !g.quiet {
@@ -237,11 +247,28 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if !res.Signed {
 		fmt.Fprintln(w, "Signed: no (pass --key to sign)")
 	}
+	if res.Expired {
+		fmt.Fprintf(w, "Expired: yes, at %s (import rejects the kit unless --allow-expired is given)\n",
+			res.Expires.Format(time.RFC3339))
+	}
 	if d := res.Delta; d != nil {
 		fmt.Fprintf(w, "Delta from %s at %s, %s: %d blobs carried, %d omitted\n",
 			d.BaseVersion, d.Output, humanBytes(d.Size), d.BlobsIncluded, d.BlobsOmitted)
 	}
 	return nil
+}
+
+// warnExpiredAtBuild writes the warning for a kit whose expiry time,
+// created plus the --expires duration, is already past. Only
+// SOURCE_DATE_EPOCH can set such a creation time. The build goes on, so a
+// reproducible pipeline that rebuilds an old commit still gets the same
+// kit.
+func warnExpiredAtBuild(w io.Writer, created time.Time, lifetime time.Duration, expiresFlag string) {
+	expiry := created.Add(lifetime).UTC()
+	fmt.Fprintf(w, "warning: the kit expires at %s, %s ago: SOURCE_DATE_EPOCH sets the creation time to %s and "+
+		"--expires adds %s. Import rejects an expired kit unless --allow-expired is given. For a kit that sites "+
+		"can import, set SOURCE_DATE_EPOCH to a later time, unset it, or give a longer --expires\n",
+		expiry.Format(time.RFC3339), importer.RoughDuration(time.Since(expiry)), created.UTC().Format(time.RFC3339), expiresFlag)
 }
 
 // printBuildSummary prints the DB counts of a build: the records read,
@@ -487,7 +514,7 @@ func (s *kitSpec) resolvePaths(dir string) {
 		}
 	}
 	for i, im := range s.Images {
-		if k, p, ok := cutLast(im, "="); ok {
+		if k, p, ok := strings.Cut(im, "="); ok {
 			s.Images[i] = k + "=" + rel(p)
 		}
 	}
@@ -597,7 +624,9 @@ func parseImages(specs []string) ([]build.Image, error) {
 	var images []build.Image
 	byTarget := map[string]string{}
 	for _, im := range specs {
-		ref, path, ok := cutLast(im, "=")
+		// A reference cannot contain "=", but a path can, so the split is
+		// at the first one.
+		ref, path, ok := strings.Cut(im, "=")
 		if !ok || ref == "" || path == "" {
 			return nil, usagef("image %q is not REF=PATH, such as registry.example/stella-ops/scanner:0.1.0=images/scanner", im)
 		}
@@ -657,16 +686,6 @@ func parseFeed(s string) (vulndb.Feed, error) {
 		return vulndb.Feed{}, usagef("feed kind %q is unknown; use osv, ghsa, nvd or regional:NAME", kind)
 	}
 	return feed, nil
-}
-
-// cutLast splits at the last sep, since image references may hold none but
-// paths may not start with one: "host:5000/repo:tag=path".
-func cutLast(s, sep string) (before, after string, ok bool) {
-	i := strings.LastIndex(s, sep)
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+len(sep):], true
 }
 
 // maxExpiryDays is the maximum --expires day count whose duration fits in

@@ -514,9 +514,9 @@ func inspectIndexTables(ctx context.Context, k *delta.Kit) *indexTablesInfo {
 
 func kitPlatforms(ctx context.Context, src content.Fetcher, d ocispec.Descriptor) []string {
 	out := []string{}
-	if d.MediaType != ocispec.MediaTypeImageIndex {
+	if !oci.IsIndex(d.MediaType) {
 		if d.Platform != nil {
-			out = append(out, platformString(*d.Platform))
+			out = append(out, oci.PlatformString(*d.Platform))
 		}
 		return out
 	}
@@ -530,7 +530,7 @@ func kitPlatforms(ctx context.Context, src content.Fetcher, d ocispec.Descriptor
 	}
 	for _, m := range idx.Manifests {
 		if m.Platform != nil {
-			out = append(out, platformString(*m.Platform))
+			out = append(out, oci.PlatformString(*m.Platform))
 		}
 	}
 	return out

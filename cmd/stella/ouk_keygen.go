@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +24,12 @@ key is encrypted with the password in $COSIGN_PASSWORD (an empty value is
 allowed), or one typed at the prompt on a terminal. Without either, or with
 an empty password, keygen encrypts the key with an empty password, which
 protects nothing, prints a warning and exits with 0, so that scripts can
-create keys; set COSIGN_PASSWORD to protect the key.`,
+create keys; set COSIGN_PASSWORD to protect the key.
+
+Keygen rejects a folder that already contains cosign.key or cosign.pub,
+so that it never replaces a trusted public key by accident, and --force
+replaces them. The private key gets mode 0600 and the public key 0644,
+also when --force replaces files with other modes.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := format.validate(); err != nil {
@@ -32,8 +38,8 @@ create keys; set COSIGN_PASSWORD to protect the key.`,
 			keyPath := filepath.Join(dir, "cosign.key")
 			pubPath := filepath.Join(dir, "cosign.pub")
 			if !force {
-				if _, err := os.Stat(keyPath); err == nil {
-					return &existsError{msg: fmt.Sprintf("%s exists; pass --force to replace it, or choose another --output-dir", keyPath)}
+				if err := checkNoKeyFiles(keyPath, pubPath); err != nil {
+					return err
 				}
 			}
 			pw, err := keyPassword("Enter password for private key: ", true)
@@ -47,11 +53,8 @@ create keys; set COSIGN_PASSWORD to protect the key.`,
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return fmt.Errorf("creating %s: %w", dir, err)
 			}
-			if err := os.WriteFile(keyPath, priv, 0o600); err != nil {
-				return fmt.Errorf("writing private key: %w", err)
-			}
-			if err := os.WriteFile(pubPath, pub, 0o644); err != nil {
-				return fmt.Errorf("writing public key: %w", err)
+			if err := writeKeyPair(keyPath, priv, pubPath, pub); err != nil {
+				return err
 			}
 			if len(pw) == 0 && !g.quiet {
 				fmt.Fprintln(cmd.ErrOrStderr(), unprotectedKeyWarning(keyPath))
@@ -64,9 +67,98 @@ create keys; set COSIGN_PASSWORD to protect the key.`,
 		},
 	}
 	cmd.Flags().StringVar(&dir, "output-dir", ".", "folder to write cosign.key and cosign.pub in")
-	cmd.Flags().BoolVar(&force, "force", false, "replace an existing cosign.key")
+	cmd.Flags().BoolVar(&force, "force", false, "replace an existing cosign.key or cosign.pub")
 	format.register(cmd)
 	return cmd
+}
+
+// checkNoKeyFiles returns an existsError that names those of the key
+// files that exist.
+func checkNoKeyFiles(paths ...string) error {
+	var existing []string
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err == nil {
+			existing = append(existing, p)
+		}
+	}
+	switch len(existing) {
+	case 0:
+		return nil
+	case 1:
+		return &existsError{msg: fmt.Sprintf("%s exists; pass --force to replace it, or choose another --output-dir",
+			existing[0])}
+	}
+	return &existsError{msg: fmt.Sprintf("%s exist; pass --force to replace them, or choose another --output-dir",
+		strings.Join(existing, " and "))}
+}
+
+// writeKeyPair writes both keys to temporary files beside their paths and
+// then renames them into place. So a failed write leaves the earlier files
+// whole, and a replaced private key gets mode 0600 whatever mode the
+// earlier file had.
+// NOTE: a crash between the two renames leaves the new private key beside
+// the earlier public key.
+func writeKeyPair(keyPath string, priv []byte, pubPath string, pub []byte) error {
+	keyTemp, err := writeTempFile(keyPath, priv, 0o600)
+	if err != nil {
+		return fmt.Errorf("writing private key %s: %w", keyPath, err)
+	}
+	pubTemp, err := writeTempFile(pubPath, pub, 0o644)
+	if err != nil {
+		os.Remove(keyTemp)
+		return fmt.Errorf("writing public key %s: %w", pubPath, err)
+	}
+	if err := os.Rename(keyTemp, keyPath); err != nil {
+		os.Remove(keyTemp)
+		os.Remove(pubTemp)
+		return fmt.Errorf("writing private key %s: %w", keyPath, err)
+	}
+	if err := os.Rename(pubTemp, pubPath); err != nil {
+		os.Remove(pubTemp)
+		return fmt.Errorf("writing public key %s: %w; %s already contains the new private key, "+
+			"so run keygen again with --force", pubPath, err, keyPath)
+	}
+	if err := syncFolder(filepath.Dir(keyPath)); err != nil {
+		return fmt.Errorf("syncing the folder of %s: %w", keyPath, err)
+	}
+	return nil
+}
+
+// writeTempFile writes data with the given mode to a new hidden file in
+// the folder of path, syncs it and returns its name.
+func writeTempFile(path string, data []byte, mode os.FileMode) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return "", err
+	}
+	name := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		// Chmod, unlike the mode given at creation, ignores the umask.
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", err
+	}
+	return name, nil
+}
+
+// syncFolder flushes the entries of the folder dir to disk, so that a
+// rename in it survives a power cut.
+func syncFolder(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // unprotectedKeyWarning returns the warning for a private key written

@@ -24,7 +24,7 @@ func (p namedPath) remedy() string {
 // that is also one of the inputs. The build and delta commands write their
 // output in place of any file there, so such an output would replace the
 // kit, key or feed it is made from, or the other output, without a copy
-// left.
+// left. It also rejects an output that is an existing folder.
 func checkOutputs(outputs, inputs []namedPath) error {
 	for i, out := range outputs {
 		for _, other := range outputs[i+1:] {
@@ -37,6 +37,12 @@ func checkOutputs(outputs, inputs []namedPath) error {
 				return usagef("%s %s is also the %s input; writing it would replace that input; %s",
 					out.flag, out.path, in.flag, out.remedy())
 			}
+		}
+		// The rename at the end would fail on a folder, so reject it before
+		// the command does its work.
+		if info, err := os.Lstat(out.path); err == nil && info.IsDir() {
+			return usagef("%s %s is an existing folder, but the command writes a file there; %s",
+				out.flag, out.path, out.remedy())
 		}
 	}
 	return nil

@@ -95,9 +95,13 @@ type Result struct {
 	Sequence int64     `json:"sequence"`
 	Created  time.Time `json:"created"`
 	Expires  time.Time `json:"expires,omitzero"`
-	Size     int64     `json:"size"`
-	Layers   int       `json:"dbLayers"`
-	Images   []string  `json:"images"`
+	// Expired is true when Expires was already past when the build ended,
+	// which a creation time from an old SOURCE_DATE_EPOCH can cause.
+	// Import rejects such a kit unless --allow-expired is given.
+	Expired bool     `json:"expired"`
+	Size    int64    `json:"size"`
+	Layers  int      `json:"dbLayers"`
+	Images  []string `json:"images"`
 	// BaseImages lists the references of Images carried over from the
 	// base kit.
 	BaseImages []string       `json:"baseImages,omitempty"`
@@ -128,6 +132,10 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("build options: a delta output needs a base kit")
 	}
 	created := opts.Created.UTC().Truncate(time.Second)
+	if opts.Sequence == 0 && created.Unix() <= 0 {
+		return nil, fmt.Errorf("build options: the creation time %s gives no positive default sequence; set a sequence: %w",
+			created.Format(time.RFC3339), errdef.ErrInvalidArgument)
+	}
 	comp, err := checkOptions(opts)
 	if err != nil {
 		return nil, err
@@ -235,6 +243,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		Sequence: meta.Sequence,
 		Created:  created,
 		Expires:  meta.Expires,
+		Expired:  !meta.Expires.IsZero() && time.Now().After(meta.Expires),
 		Size:     pendingKit.Size(),
 		Layers:   b.layerCount,
 		Signed:   opts.Signer != nil,
@@ -250,6 +259,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		res.BaseImages = res.Images
 	}
 	if opts.DeltaOutput == "" {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if err := pendingKit.Commit(); err != nil {
 			return nil, err
 		}
@@ -260,6 +272,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer pendingDelta.Discard()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	// Commit checks no context, so a signal from here on no longer stops
 	// the build between the two renames. The kit goes first: should the
 	// second rename fail, `stella ouk delta` can write the delta from it.

@@ -92,6 +92,28 @@ func TestBuildRejectsUnknownSuffix(t *testing.T) {
 	}
 }
 
+func TestBuildRejectsEpochDefaultSequence(t *testing.T) {
+	dir := t.TempDir()
+	opts := fixtureOptions(t, filepath.Join(dir, "kit.tar"))
+	opts.Created = time.Unix(0, 0)
+	_, err := Build(context.Background(), opts)
+	if !errors.Is(err, errdef.ErrInvalidArgument) {
+		t.Fatalf("build at the Unix epoch without a sequence: err = %v, want ErrInvalidArgument", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kit.tar")); !os.IsNotExist(err) {
+		t.Errorf("a rejected build wrote kit.tar (stat: %v)", err)
+	}
+
+	opts.Sequence = 1
+	res, err := Build(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("build at the Unix epoch with sequence 1: %v", err)
+	}
+	if res.Sequence != 1 {
+		t.Errorf("sequence = %d, want 1", res.Sequence)
+	}
+}
+
 func TestBuildRejectsNonSPDXSBOM(t *testing.T) {
 	dir := t.TempDir()
 	sbom := filepath.Join(dir, "bom.json")

@@ -32,18 +32,18 @@ func (b *builder) kitContents(ctx context.Context, db ocispec.Descriptor, images
 	}
 	for _, img := range images {
 		info := sbom.ImageInfo{Ref: img.Annotations[oci.AnnotationImageRef], Digest: img.Digest.String()}
-		if img.MediaType == ocispec.MediaTypeImageIndex {
+		if oci.IsIndex(img.MediaType) {
 			var idx ocispec.Index
 			if _, err := fetchJSON(ctx, b.src, img, &idx); err != nil {
 				return in, err
 			}
 			for _, m := range idx.Manifests {
 				if m.Platform != nil {
-					info.Platforms = append(info.Platforms, m.Platform.OS+"/"+m.Platform.Architecture)
+					info.Platforms = append(info.Platforms, oci.PlatformString(*m.Platform))
 				}
 			}
 		} else if img.Platform != nil {
-			info.Platforms = []string{img.Platform.OS + "/" + img.Platform.Architecture}
+			info.Platforms = []string{oci.PlatformString(*img.Platform)}
 		}
 		in.Images = append(in.Images, info)
 	}

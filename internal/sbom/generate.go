@@ -107,11 +107,13 @@ func GenerateSPDX(in KitContents, created time.Time) ([]byte, error) {
 	doc.Relationships = append(doc.Relationships,
 		relationship("DOCUMENT", "DESCRIBES", idKit),
 		relationship(idKit, "CONTAINS", idDB))
+	usedIDs := map[common.ElementID]bool{idKit: true, idDB: true}
 	for _, img := range images {
 		pkg, err := imagePackage(img)
 		if err != nil {
 			return nil, err
 		}
+		pkg.PackageSPDXIdentifier = uniqueID(pkg.PackageSPDXIdentifier, usedIDs)
 		doc.Packages = append(doc.Packages, pkg)
 		doc.Relationships = append(doc.Relationships, relationship(idKit, "CONTAINS", pkg.PackageSPDXIdentifier))
 	}
@@ -121,6 +123,22 @@ func GenerateSPDX(in KitContents, created time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("encoding SPDX document: %w", err)
 	}
 	return append(out, '\n'), nil
+}
+
+// uniqueID returns id, or id with the suffix "-2", "-3" and so on when
+// used already contains it, and adds the result to used. SPDX 2.3 requires
+// unique element identifiers in a document, but image IDs collide for one
+// image under two references, for digests that share their first 12 hex
+// digits and for names that differ only in characters an ID cannot
+// contain. The images are sorted, so the suffixes are the same in every
+// build of the same contents.
+func uniqueID(id common.ElementID, used map[common.ElementID]bool) common.ElementID {
+	candidate := id
+	for n := 2; used[candidate]; n++ {
+		candidate = common.ElementID(fmt.Sprintf("%s-%d", id, n))
+	}
+	used[candidate] = true
+	return candidate
 }
 
 func validate(in KitContents) error {

@@ -655,3 +655,66 @@ func TestParseCycloneDXIdentityEvidence(t *testing.T) {
 		t.Errorf("identity evidence as one object: packages %+v, want the concluded purl", pkgs)
 	}
 }
+
+func TestGenerateSPDXUniqueIDs(t *testing.T) {
+	digestA := "sha256:e0b23bd47d44" + strings.Repeat("1", 52)
+	// digestB shares its first 12 hex digits with digestA.
+	digestB := "sha256:e0b23bd47d44" + strings.Repeat("2", 52)
+	in := KitContents{
+		Version: "1.0",
+		DB:      DBInfo{Digest: "sha256:" + strings.Repeat("ab", 32)},
+		Images: []ImageInfo{
+			// One image under three references.
+			{Ref: "registry.example/scanner:0.1.0", Digest: digestA},
+			{Ref: "registry.example/scanner:latest", Digest: digestA},
+			{Ref: "mirror.example/scanner:0.1.0", Digest: digestA},
+			{Ref: "registry.example/scanner:0.2.0", Digest: digestB},
+			// Names that map to the same ID characters.
+			{Ref: "registry.example/foo_bar:1", Digest: digestA},
+			{Ref: "registry.example/foo-bar:1", Digest: digestA},
+		},
+	}
+	raw, err := GenerateSPDX(in, testCreated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Packages []struct {
+			SPDXID string `json:"SPDXID"`
+		}
+		Relationships []struct {
+			RelatedSPDXElement string `json:"relatedSpdxElement"`
+		}
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Packages) != 2+len(in.Images) {
+		t.Fatalf("got %d packages, want %d", len(doc.Packages), 2+len(in.Images))
+	}
+	ids := map[string]bool{}
+	for _, p := range doc.Packages {
+		if ids[p.SPDXID] {
+			t.Errorf("SPDXID %s appears more than once", p.SPDXID)
+		}
+		ids[p.SPDXID] = true
+	}
+	related := map[string]bool{}
+	for _, r := range doc.Relationships {
+		if related[r.RelatedSPDXElement] {
+			t.Errorf("relationship to %s appears more than once", r.RelatedSPDXElement)
+		}
+		related[r.RelatedSPDXElement] = true
+	}
+
+	for i, j := 0, len(in.Images)-1; i < j; i, j = i+1, j-1 {
+		in.Images[i], in.Images[j] = in.Images[j], in.Images[i]
+	}
+	reversed, err := GenerateSPDX(in, testCreated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(raw, reversed) {
+		t.Errorf("SPDX IDs depend on the image order:\n%s\n---\n%s", raw, reversed)
+	}
+}

@@ -77,6 +77,11 @@ func (p *PendingTarFile) write(ctx context.Context, index ocispec.Index, src con
 	if err := p.tmp.Sync(); err != nil {
 		return err
 	}
+	// Sync of a large file can take a while, and an interrupt during it
+	// still means no kit.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	info, err := p.tmp.Stat()
 	if err != nil {
 		return err

@@ -80,6 +80,11 @@ func WriteTar(ctx context.Context, w io.Writer, index ocispec.Index, src content
 			return err
 		}
 	}
+	// A cancellation during the last blob must fail the write too, or the
+	// caller would commit a kit although the build was interrupted.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := tw.Close(); err != nil {
 		return fmt.Errorf("finishing kit tar stream: %w", err)
 	}
@@ -147,6 +152,8 @@ func blobName(d digest.Digest) string {
 }
 
 // writeBlob streams one blob from src into tw, verifying size and digest.
+// It stops with ctx.Err() between reads once ctx is done, so that an
+// interrupt need not wait for a layer of several GB to be copied.
 func writeBlob(ctx context.Context, tw *tar.Writer, src content.ReadOnlyStorage, d ocispec.Descriptor, mtime time.Time) error {
 	name := blobName(d.Digest)
 	rc, err := src.Fetch(ctx, d)
@@ -157,14 +164,31 @@ func writeBlob(ctx context.Context, tw *tar.Writer, src content.ReadOnlyStorage,
 	if err := tw.WriteHeader(header(name, d.Size, mtime)); err != nil {
 		return fmt.Errorf("writing tar header of blob %s: %w", d.Digest, err)
 	}
-	vr := content.NewVerifyReader(rc, d)
+	vr := content.NewVerifyReader(contextReader{ctx: ctx, r: rc}, d)
 	if _, err := io.CopyN(tw, vr, d.Size); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
 		return fmt.Errorf("copying blob %s (%d bytes): %w", d.Digest, d.Size, err)
 	}
 	if err := vr.Verify(); err != nil {
 		return fmt.Errorf("verifying blob %s from the source: %v: %w", d.Digest, err, errdef.ErrDigestMismatch)
 	}
 	return nil
+}
+
+// contextReader is a reader that fails with the context's error once the
+// context is done.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c contextReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // planTar walks the graph from index and returns the blobs to write:
