@@ -545,6 +545,9 @@ func (s kitSpec) options() (build.Options, error) {
 		}
 		opts.Sequence = n
 	}
+	if err := checkRemoteKitFlag("--base", s.Base); err != nil {
+		return opts, err
+	}
 	if s.Rollup && s.Base == "" {
 		return opts, usagef("--rollup needs --base PREVIOUS_KIT")
 	}
