@@ -120,7 +120,9 @@ source and ecosystems.
 With --delta (and --base), -o names the delta from the base kit to the new
 kit, and the full new kit is written to --full-output, by default the -o
 name with ".delta" removed (delta-31.delta.tar.zst gives delta-31.tar.zst)
-or else with "-full" before the .tar suffix. Both come from one build, so
+or else with "-full" before the .tar suffix. A derived name that would be
+hidden (-o .delta.tar) or still say delta stops the build: give
+--full-output then. Both come from one build, so
 the delta's bundle digest is the full kit's. The build renames the two
 files into place only once both are written, so a build that fails or is
 interrupted leaves neither. A build killed between the two renames leaves
@@ -346,6 +348,13 @@ func (o *buildOptions) applyDelta(opts *build.Options) error {
 	opts.Output = o.fullOutput
 	if opts.Output == "" {
 		opts.Output = delta.FullKitName(opts.DeltaOutput)
+		// A name that is only a suffix, such as ".tar" from -o .delta.tar,
+		// makes a hidden file, which the watch skips, and one that still
+		// says delta would be taken for one.
+		if name := filepath.Base(opts.Output); strings.HasPrefix(name, ".") || strings.Contains(name, ".delta.") {
+			return usagef("the full kit's file, named from -o %s, would be %s; give it a name with --full-output FILE",
+				opts.DeltaOutput, opts.Output)
+		}
 	} else if err := checkKitName(opts.Output); err != nil {
 		return err
 	}
