@@ -349,8 +349,8 @@ func (o *buildOptions) applyDelta(opts *build.Options) error {
 	if opts.Output == "" {
 		opts.Output = delta.FullKitName(opts.DeltaOutput)
 		// A name that is only a suffix, such as ".tar" from -o .delta.tar,
-		// makes a hidden file, which the watch skips, and one that still
-		// says delta would be taken for one.
+		// makes a hidden file, which the watch skips. A name that still
+		// contains ".delta." reads as a delta.
 		if name := filepath.Base(opts.Output); strings.HasPrefix(name, ".") || strings.Contains(name, ".delta.") {
 			return usagef("the full kit's file, named from -o %s, would be %s; give it a name with --full-output FILE",
 				opts.DeltaOutput, opts.Output)
