@@ -40,6 +40,17 @@ func TestBuildExpiresOverflowRejected(t *testing.T) {
 	}
 }
 
+// A registry address given as the base kit gets the way to copy it into
+// a layout folder, not a file system error about a missing path.
+func TestBuildBaseRegistrySourceRejected(t *testing.T) {
+	e := newEnv(t)
+	e.mustReject(e.buildArgs("--base", "oci://127.0.0.1:9/stella/kit:30"),
+		"--base takes a kit file or layout folder", "oras cp -r --to-oci-layout 127.0.0.1:9/stella/kit:30 DIR:TAG")
+	r := e.run("ouk", "delta", "--from", "oci://127.0.0.1:9/stella/kit:30", "--to", "new.tar", "-o",
+		filepath.Join(e.dir, "d.tar"))
+	assertFailure(t, "delta --from oci://", r, exitUsage, "--from takes a kit file or layout folder")
+}
+
 func TestBuildExpiresMaxDaysAccepted(t *testing.T) {
 	e := newEnv(t)
 	e.must(e.buildArgs("--expires", "106751d")...)

@@ -173,6 +173,8 @@ func TestBuildFileErrorsNameKey(t *testing.T) {
 			[]string{"line 2", `key "sequence" is "soon"`, "whole number"}},
 		{"twice", "output: kit.tar\noutput: other.tar\n",
 			[]string{"line 2", `key "output" is given twice (first on line 1)`}},
+		{"expires", "output: kit.tar\nversion: x\nexpires: -5d\n",
+			[]string{"expires.yaml", "line 3", `key "expires" is "-5d"`, "720h or 30d", "or never"}},
 	}
 	for _, c := range cases {
 		file := e.writeTestFile(c.name+".yaml", c.content)
@@ -272,5 +274,30 @@ func TestBuildRejectsBadImageSource(t *testing.T) {
 			}
 		}
 		assertNoFile(t, kit)
+	}
+}
+
+// --expires never overrides the expires key of a build file, so a one-off
+// kit without expiry needs no other file.
+func TestBuildExpiresNeverOverridesFile(t *testing.T) {
+	e := newEnv(t)
+	file := e.writeTestFile("expiring.yaml", "output: kit.tar\nexpires: 1h\n")
+	var res struct {
+		Expires string `json:"expires"`
+	}
+	out := e.must("ouk", "build", "-f", file, "--format", "json")
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Expires == "" {
+		t.Fatalf("the build file's expires: 1h gave no expiry:\n%s", out)
+	}
+	out = e.must("ouk", "build", "-f", file, "--expires", "never", "-o", filepath.Join(e.dir, "never.tar"), "--format", "json")
+	res.Expires = ""
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Expires != "" {
+		t.Errorf("--expires never kept the expiry %s of the build file", res.Expires)
 	}
 }

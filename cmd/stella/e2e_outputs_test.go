@@ -125,3 +125,22 @@ func TestBuildOutputFolderRejected(t *testing.T) {
 		t.Errorf("build -o a folder left temporary files: %v", temps)
 	}
 }
+
+// TestDeltaFullKitNameNeedsName checks that build --delta stops when the
+// full kit's name derived from -o would be a hidden file or still say
+// delta, and accepts such a -o with --full-output.
+func TestDeltaFullKitNameNeedsName(t *testing.T) {
+	e := newEnv(t)
+	series := e.buildSeries(1)
+	feeds := filepath.Join(repoRoot(t), "testdata", "feeds")
+	for _, name := range []string{".delta.tar", "a.delta.delta.tar.zst"} {
+		out := filepath.Join(e.dir, name)
+		r := e.run("ouk", "build", "--base", series[0].full, "--delta", "-o", out, "--sequence", "9",
+			"--feed", "osv="+filepath.Join(feeds, "osv"), "--key", e.key)
+		assertFailure(t, name, r, exitUsage, "named from -o "+out, "--full-output FILE")
+		assertNoFile(t, out)
+	}
+	out := filepath.Join(e.dir, "a.delta.delta.tar.zst")
+	e.must("ouk", "build", "--base", series[0].full, "--delta", "-o", out, "--full-output",
+		filepath.Join(e.dir, "a.tar.zst"), "--sequence", "9", "--feed", "osv="+filepath.Join(feeds, "osv"), "--key", e.key)
+}

@@ -37,6 +37,31 @@ func checkLocalKitArg(command, arg string) error {
 	return usagef("%s reads kit files and layout folders, and %s is neither", command, arg)
 }
 
+// checkRemoteKitFlag returns a usage error when value, the kit that flag
+// names (such as --base), is a registry or web address rather than a kit
+// file or layout folder, with the way to get such a kit as a file. It
+// returns nil for every other value, and for a path that exists.
+func checkRemoteKitFlag(flag, value string) error {
+	scheme, rest, ok := strings.Cut(value, "://")
+	if !ok || rest == "" {
+		return nil
+	}
+	if _, err := os.Stat(value); err == nil {
+		return nil
+	}
+	switch scheme {
+	case "oci":
+		return usagef("%s takes a kit file or layout folder, not a registry source such as %s; copy the kit "+
+			"into a layout folder with `oras cp -r --to-oci-layout %s DIR:TAG` (or `oras cp -r --from-plain-http "+
+			"--to-oci-layout %s DIR:TAG` for a registry served over plain HTTP) and give %s DIR",
+			flag, value, rest, rest, flag)
+	case "http", "https":
+		return usagef("%s takes a kit file or layout folder, not a URL such as %s; download the kit file "+
+			"first and give %s FILE", flag, value, flag)
+	}
+	return nil
+}
+
 // checkKitPath returns an error that names path when the kit file or layout
 // folder there does not exist or cannot be read, so that a mistyped path is
 // not reported as a damaged kit. It returns nil when stat succeeds.

@@ -26,3 +26,28 @@ func TestCheckLocalKitArg(t *testing.T) {
 		t.Errorf("kit file: %v", err)
 	}
 }
+
+func TestCheckRemoteKitFlag(t *testing.T) {
+	cases := map[string]string{
+		"oci://127.0.0.1:5501/stella/kit:30":     "oras cp -r --to-oci-layout 127.0.0.1:5501/stella/kit:30 DIR:TAG",
+		"http://127.0.0.1:8080/kits/kit.tar.zst": "download the kit file first",
+	}
+	for value, want := range cases {
+		err := checkRemoteKitFlag("--base", value)
+		var u usageError
+		if !errors.As(err, &u) {
+			t.Errorf("%s: error %v is no usage error", value, err)
+			continue
+		}
+		for _, w := range []string{"--base takes a kit file or layout folder", value, want} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q lacks %q", value, err, w)
+			}
+		}
+	}
+	for _, value := range []string{"", "kit.tar.zst", "kits/night-30", "sha256:abcd"} {
+		if err := checkRemoteKitFlag("--base", value); err != nil {
+			t.Errorf("%q: %v, want no error", value, err)
+		}
+	}
+}

@@ -120,7 +120,9 @@ source and ecosystems.
 With --delta (and --base), -o names the delta from the base kit to the new
 kit, and the full new kit is written to --full-output, by default the -o
 name with ".delta" removed (delta-31.delta.tar.zst gives delta-31.tar.zst)
-or else with "-full" before the .tar suffix. Both come from one build, so
+or else with "-full" before the .tar suffix. A derived name that would be
+hidden (-o .delta.tar) or still say delta stops the build: give
+--full-output then. Both come from one build, so
 the delta's bundle digest is the full kit's. The build renames the two
 files into place only once both are written, so a build that fails or is
 interrupted leaves neither. A build killed between the two renames leaves
@@ -147,7 +149,7 @@ the new kit and no delta: build again, or run stella ouk delta.`,
 	f.StringArrayVar(&o.spec.Images, "image", nil, "image REF=PATH (repeatable)")
 	f.StringVar(&o.spec.SBOM, "sbom", "", "SPDX 2.3 JSON SBOM to carry (default: generated from the kit)")
 	f.Var(newOnceString(&o.spec.Key), "key", "private key to sign with, ECDSA or RSA (cosign.key, or PKCS#8 or SEC 1 EC PEM)")
-	f.StringVar(&o.spec.Expires, "expires", "", "time until the kit expires, such as 720h or 30d (default never)")
+	f.StringVar(&o.spec.Expires, "expires", "", "time until the kit expires, such as 720h or 30d, or never (the default)")
 	f.StringVar(&o.spec.Base, "base", "", "previous kit whose DB layers are reused; adds one overlay layer")
 	f.BoolVar(&o.spec.Rollup, "rollup", false, "with --base, write fresh base layers instead of an overlay")
 	f.StringArrayVar(&o.spec.DropSources, "drop-source", nil,
@@ -346,6 +348,13 @@ func (o *buildOptions) applyDelta(opts *build.Options) error {
 	opts.Output = o.fullOutput
 	if opts.Output == "" {
 		opts.Output = delta.FullKitName(opts.DeltaOutput)
+		// A name that is only a suffix, such as ".tar" from -o .delta.tar,
+		// makes a hidden file, which the watch skips. A name that still
+		// contains ".delta." reads as a delta.
+		if name := filepath.Base(opts.Output); strings.HasPrefix(name, ".") || strings.Contains(name, ".delta.") {
+			return usagef("the full kit's file, named from -o %s, would be %s; give it a name with --full-output FILE",
+				opts.DeltaOutput, opts.Output)
+		}
 	} else if err := checkKitName(opts.Output); err != nil {
 		return err
 	}
@@ -453,6 +462,12 @@ func readBuildFile(path string) (kitSpec, error) {
 		return kitSpec{}, fmt.Errorf("build file %s: %v; %s describes each key: %w",
 			path, err, buildFileDocs, errdef.ErrInvalidArgument)
 	}
+	if spec.Expires != "" {
+		if _, ok := parseExpires(spec.Expires); !ok {
+			return kitSpec{}, usagef("build file %s: line %d: key \"expires\" is %q; give %s",
+				path, yamlKeyLine(raw, "expires"), spec.Expires, expiresRule)
+		}
+	}
 	if spec.Sequence != nil {
 		if _, ok := parseSequence(*spec.Sequence); !ok {
 			return kitSpec{}, usagef("build file %s: line %d: key \"sequence\" is %q; give %s, "+
@@ -538,6 +553,9 @@ func (s kitSpec) options() (build.Options, error) {
 			return opts, usagef("kit sequence is %q; give %s", *s.Sequence, sequenceRule)
 		}
 		opts.Sequence = n
+	}
+	if err := checkRemoteKitFlag("--base", s.Base); err != nil {
+		return opts, err
 	}
 	if s.Rollup && s.Base == "" {
 		return opts, usagef("--rollup needs --base PREVIOUS_KIT")
@@ -692,27 +710,41 @@ func parseFeed(s string) (vulndb.Feed, error) {
 // a time.Duration (an int64 count of nanoseconds, about 292 years).
 const maxExpiryDays = int64(math.MaxInt64 / int64(24*time.Hour))
 
-// parseDuration accepts Go durations and a whole number of days, "30d", up
-// to the maximum time.Duration.
+// expiresRule describes the --expires values that parseDuration accepts,
+// for messages.
+var expiresRule = fmt.Sprintf("a positive duration such as 720h or 30d, at most %dd (about 292 years), "+
+	"or never", maxExpiryDays)
+
+// parseDuration accepts Go durations, a whole number of days, "30d", up to
+// the maximum time.Duration, and "never", for which it returns 0: no
+// expiry. "never" lets a command line override the expires of a build
+// file.
 func parseDuration(s string) (time.Duration, error) {
+	d, ok := parseExpires(s)
+	if !ok {
+		return 0, usagef("--expires is %q; give %s", s, expiresRule)
+	}
+	return d, nil
+}
+
+// parseExpires reads an --expires value as parseDuration describes, and
+// reports whether it is valid.
+func parseExpires(s string) (time.Duration, bool) {
+	if s == "never" {
+		return 0, true
+	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
-		// ParseInt returns math.MaxInt64 along with its error for a count
-		// too large for an int64, so n covers that case as well.
 		n, err := strconv.ParseInt(days, 10, 64)
-		if n > maxExpiryDays {
-			return 0, usagef("--expires is %q, over the maximum of %dd (about 292 years); give a shorter duration such as 720h or 30d",
-				s, maxExpiryDays)
+		if err == nil && n > 0 && n <= maxExpiryDays {
+			return time.Duration(n) * 24 * time.Hour, true
 		}
-		if err == nil && n > 0 {
-			return time.Duration(n) * 24 * time.Hour, nil
-		}
+		return 0, false
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		return 0, usagef("--expires is %q; give a positive duration such as 720h or 30d, at most %dd (about 292 years)",
-			s, maxExpiryDays)
+		return 0, false
 	}
-	return d, nil
+	return d, true
 }
 
 // creationTime returns SOURCE_DATE_EPOCH when set, else the clock, in UTC.

@@ -167,6 +167,9 @@ func checkKitSourceArg(flag, value string) error {
 	if isStoredKitArg(value) {
 		return nil
 	}
+	if err := checkRemoteKitFlag(flag, value); err != nil {
+		return err
+	}
 	_, err := os.Stat(value)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return nil

@@ -200,7 +200,7 @@ func dbPackage(version string, db DBInfo) *spdx.Package {
 		PackageSPDXIdentifier:   idDB,
 		PackageVersion:          version,
 		PackageDownloadLocation: noAssertion,
-		PrimaryPackagePurpose:   "DATA",
+		PrimaryPackagePurpose:   "OTHER",
 		PackageComment:          comment,
 	}
 	if d.Algorithm() == digest.SHA256 {

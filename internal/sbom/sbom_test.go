@@ -718,3 +718,38 @@ func TestGenerateSPDXUniqueIDs(t *testing.T) {
 		t.Errorf("SPDX IDs depend on the image order:\n%s\n---\n%s", raw, reversed)
 	}
 }
+
+// TestGenerateSPDXPackagePurposes checks that every package of the kit's
+// SBOM has a primaryPackagePurpose that SPDX 2.3 allows. DATA, for
+// example, is not one of them.
+func TestGenerateSPDXPackagePurposes(t *testing.T) {
+	allowed := map[string]bool{"APPLICATION": true, "FRAMEWORK": true, "LIBRARY": true, "CONTAINER": true,
+		"OPERATING-SYSTEM": true, "DEVICE": true, "FIRMWARE": true, "SOURCE": true, "ARCHIVE": true, "FILE": true,
+		"INSTALL": true, "OTHER": true}
+	in := KitContents{
+		Version: "1.0",
+		DB:      DBInfo{Digest: "sha256:" + strings.Repeat("ab", 32), Records: 3},
+		Images:  []ImageInfo{{Ref: "registry.example/scanner:0.1.0", Digest: "sha256:" + strings.Repeat("cd", 32)}},
+	}
+	raw, err := GenerateSPDX(in, testCreated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Packages []struct {
+			SPDXID  string `json:"SPDXID"`
+			Purpose string `json:"primaryPackagePurpose"`
+		}
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Packages) != 3 {
+		t.Fatalf("%d packages, want the kit, the DB and one image", len(doc.Packages))
+	}
+	for _, p := range doc.Packages {
+		if p.Purpose != "" && !allowed[p.Purpose] {
+			t.Errorf("package %s has primaryPackagePurpose %q, which SPDX 2.3 does not define", p.SPDXID, p.Purpose)
+		}
+	}
+}

@@ -258,6 +258,42 @@ func TestOpenDirVerifiesDigest(t *testing.T) {
 	}
 }
 
+// A damaged blob of a layout folder fails a kit write with one digest
+// error that advises copying the layout again, not the same cause twice.
+func TestWriteTarDamagedFolderBlob(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "img")
+	desc := buildDemo(t, out)
+	index, src, err := OpenDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imageIndex ocispec.Index
+	fetchJSON(t, src, desc, &imageIndex)
+	var manifest ocispec.Manifest
+	fetchJSON(t, src, imageIndex.Manifests[0], &manifest)
+	layer := manifest.Layers[0]
+	path := filepath.Join(out, "blobs", "sha256", layer.Digest.Encoded())
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	os.Chmod(path, 0o644)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = WriteTar(context.Background(), io.Discard, index, src, TarOptions{})
+	if !errors.Is(err, errdef.ErrDigestMismatch) {
+		t.Fatalf("err = %v, want ErrDigestMismatch", err)
+	}
+	if n := strings.Count(err.Error(), errdef.ErrDigestMismatch.Error()); n != 1 {
+		t.Errorf("error names %q %d times, want once: %v", errdef.ErrDigestMismatch, n, err)
+	}
+	if !strings.Contains(err.Error(), "copy it again") {
+		t.Errorf("error %q does not advise copying the layout again", err)
+	}
+}
+
 // A blob cut short, as by a copy still in progress, gets a size error
 // that advises copying the layout again, not a bare unexpected EOF.
 func TestOpenDirTruncatedBlob(t *testing.T) {

@@ -172,6 +172,10 @@ func writeBlob(ctx context.Context, tw *tar.Writer, src content.ReadOnlyStorage,
 		return fmt.Errorf("copying blob %s (%d bytes): %w", d.Digest, d.Size, err)
 	}
 	if err := vr.Verify(); err != nil {
+		if errors.Is(err, errdef.ErrDigestMismatch) {
+			// The source checked the blob already, and its error gives the cause.
+			return fmt.Errorf("verifying blob %s from the source: %w", d.Digest, err)
+		}
 		return fmt.Errorf("verifying blob %s from the source: %v: %w", d.Digest, err, errdef.ErrDigestMismatch)
 	}
 	return nil
