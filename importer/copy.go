@@ -154,18 +154,16 @@ func (s *session) copyHeads(ctx context.Context, src content.ReadOnlyStorage, in
 		if err := s.copyBlob(ctx, src, d); err != nil {
 			return err
 		}
+		if isReferrersTagEntry(d) {
+			if err := s.copyReferrersTagHeads(ctx, src, d); err != nil {
+				return err
+			}
+			continue
+		}
 		if d.MediaType != ocispec.MediaTypeImageManifest {
 			continue
 		}
-		b, err := s.readManifest(ctx, d)
-		if err != nil {
-			continue
-		}
-		bundle, _, err := sign.ParseReferrerManifest(b)
-		if err != nil || bundle.Size > MaxManifestSize {
-			continue
-		}
-		if err := s.copyBlob(ctx, src, bundle); err != nil {
+		if err := s.copySignatureBundle(ctx, src, d); err != nil {
 			return err
 		}
 	}
@@ -174,6 +172,45 @@ func (s *session) copyHeads(ctx context.Context, src content.ReadOnlyStorage, in
 	}
 	if !s.guard.verified {
 		return s.missingHeadError(ctx)
+	}
+	return nil
+}
+
+// copySignatureBundle stores the signature bundle that the stored manifest
+// d names, if d is a signature manifest.
+func (s *session) copySignatureBundle(ctx context.Context, src content.ReadOnlyStorage, d ocispec.Descriptor) error {
+	b, err := s.readManifest(ctx, d)
+	if err != nil {
+		return nil // the signature check reports it
+	}
+	bundle, _, err := sign.ParseReferrerManifest(b)
+	if err != nil || bundle.Size > MaxManifestSize {
+		return nil
+	}
+	return s.copyBlob(ctx, src, bundle)
+}
+
+// copyReferrersTagHeads stores the signature manifests that the stored
+// referrers tag index d lists, and their signature bundles.
+func (s *session) copyReferrersTagHeads(ctx context.Context, src content.ReadOnlyStorage, d ocispec.Descriptor) error {
+	raw, err := s.readManifest(ctx, d)
+	if err != nil {
+		return nil // the signature check reports it
+	}
+	refs, err := parseReferrersTagIndex(raw)
+	if err != nil {
+		return nil
+	}
+	for _, r := range refs {
+		if r.Size > MaxManifestSize || checkDescriptor(r) != nil {
+			continue // the signature check reports it
+		}
+		if err := s.copyBlob(ctx, src, r); err != nil {
+			return err
+		}
+		if err := s.copySignatureBundle(ctx, src, r); err != nil {
+			return err
+		}
 	}
 	return nil
 }

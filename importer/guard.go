@@ -184,6 +184,14 @@ type signatureInput struct {
 // finds missing, and false when it finds none.
 func missingSignatureInput(index ocispec.Index, has func(ocispec.Descriptor) bool,
 	read func(ocispec.Descriptor) ([]byte, error)) (signatureInput, bool) {
+	// indexTags contains the referrers tag names of the image indexes in
+	// index.json, one of which is the bundle index.
+	indexTags := make(map[string]bool)
+	for _, d := range index.Manifests {
+		if d.MediaType == ocispec.MediaTypeImageIndex && d.Digest.Validate() == nil {
+			indexTags[ReferrersTag(d.Digest)] = true
+		}
+	}
 	for _, d := range index.Manifests {
 		if d.Size > MaxManifestSize || checkDescriptor(d) != nil {
 			return signatureInput{}, false
@@ -191,22 +199,71 @@ func missingSignatureInput(index ocispec.Index, has func(ocispec.Descriptor) boo
 		if !has(d) {
 			return signatureInput{desc: d, description: describeEntry(d) + " that index.json lists"}, true
 		}
+		if isReferrersTagEntry(d) && indexTags[d.Annotations[oci.AnnotationRefName]] {
+			input, missing, ok := missingTaggedSignature(d, has, read)
+			if missing || !ok {
+				return input, missing
+			}
+			continue
+		}
 		if d.MediaType != ocispec.MediaTypeImageManifest || delta.IsDeltaEntry(d) {
 			continue
 		}
-		b, err := read(d)
-		if err != nil {
-			return signatureInput{}, false
-		}
-		bundle, _, err := sign.ParseReferrerManifest(b)
-		if err != nil || bundle.Size > MaxManifestSize {
-			continue
-		}
-		if !has(bundle) {
-			return signatureInput{desc: bundle, description: "the signature bundle of signature manifest " + d.Digest.String()}, true
+		input, missing, ok := missingSignatureBundle(d, has, read)
+		if missing || !ok {
+			return input, missing
 		}
 	}
 	return signatureInput{}, false
+}
+
+// missingSignatureBundle returns the signature bundle of the arrived
+// manifest d when it is a signature manifest whose bundle has not arrived.
+// ok is false when d cannot be read, which ends the wait, because the
+// import then rejects the kit for it.
+func missingSignatureBundle(d ocispec.Descriptor, has func(ocispec.Descriptor) bool,
+	read func(ocispec.Descriptor) ([]byte, error)) (input signatureInput, missing, ok bool) {
+	b, err := read(d)
+	if err != nil {
+		return signatureInput{}, false, false
+	}
+	bundle, _, err := sign.ParseReferrerManifest(b)
+	if err != nil || bundle.Size > MaxManifestSize {
+		return signatureInput{}, false, true
+	}
+	if !has(bundle) {
+		return signatureInput{desc: bundle, description: "the signature bundle of signature manifest " + d.Digest.String()}, true, true
+	}
+	return signatureInput{}, false, true
+}
+
+// missingTaggedSignature returns the first signature manifest or signature
+// bundle that has not arrived among those that the arrived referrers tag
+// index d lists. A tag index that cannot be decoded needs nothing more,
+// because the signature check reports it.
+func missingTaggedSignature(d ocispec.Descriptor, has func(ocispec.Descriptor) bool,
+	read func(ocispec.Descriptor) ([]byte, error)) (input signatureInput, missing, ok bool) {
+	raw, err := read(d)
+	if err != nil {
+		return signatureInput{}, false, false
+	}
+	refs, err := parseReferrersTagIndex(raw)
+	if err != nil {
+		return signatureInput{}, false, true
+	}
+	for _, r := range refs {
+		if r.Size > MaxManifestSize || checkDescriptor(r) != nil {
+			continue
+		}
+		if !has(r) {
+			return signatureInput{desc: r, description: "the signature manifest that referrers tag index " +
+				d.Digest.String() + " lists"}, true, true
+		}
+		if input, missing, ok := missingSignatureBundle(r, has, read); missing || !ok {
+			return input, missing, ok
+		}
+	}
+	return signatureInput{}, false, true
 }
 
 // describeEntry names the kind of an entry of index.json for messages.

@@ -286,10 +286,30 @@ func verifyEmbedded(ctx context.Context, keys []sign.TrustedKey, k *build.Kit, r
 		return check{Status: "failed", Reason: err.Error()}
 	}
 	var reasons []error
+	var manifests []ocispec.Descriptor
 	for _, d := range k.Index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageManifest {
+		if d.MediaType == ocispec.MediaTypeImageManifest {
+			manifests = append(manifests, d)
+		}
+	}
+	// A layout folder that `regctl image copy --referrers` wrote lists the
+	// signatures in a referrers tag index instead of index.json.
+	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
+		return content.FetchAll(ctx, k.Source, d)
+	}
+	tagged, problems := importer.ReferrersTagSignatures(ctx, fetch, k.Index, k.Bundle.Digest, manifests)
+	for _, p := range problems {
+		reasons = append(reasons, p)
+	}
+	for _, d := range tagged {
+		if d.Size < 0 || d.Size > importer.MaxManifestSize {
+			reasons = append(reasons, fmt.Errorf("signature manifest %s declares %d bytes, outside 0 to %d: %w",
+				d.Digest, d.Size, importer.MaxManifestSize, errdef.ErrInvalidKit))
 			continue
 		}
+		manifests = append(manifests, d)
+	}
+	for _, d := range manifests {
 		raw, err := content.FetchAll(ctx, k.Source, d)
 		if err != nil {
 			reasons = append(reasons, err)
