@@ -1,0 +1,54 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"stella-ops.org/ouk/oci"
+)
+
+// regctl runs regctl with a configuration of its own, so that it reaches
+// the test registry over plain HTTP and leaves the user's configuration
+// alone, and returns its trimmed stdout.
+func regctl(t *testing.T, reg *testRegistry, args ...string) string {
+	t.Helper()
+	env := []string{"HOME=" + t.TempDir()}
+	return tool(t, env, "regctl", append(args, "--host", "reg="+reg.host+",tls=disabled")...)
+}
+
+// TestRegistryRegctlCopyVerifies covers a layout folder that
+// `regctl image copy --referrers` copied out of a registry. regctl lists
+// the kit's signature in an image index tagged sha256-<bundle hex>, the
+// referrers tag schema, and not in index.json.
+func TestRegistryRegctlCopyVerifies(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1")
+	e.must("ouk", "push", "--plain-http", kit, reg.host+"/stella/kit:1")
+	dir := filepath.Join(e.dir, "regctl-layout")
+	regctl(t, reg, "image", "copy", "--referrers", reg.host+"/stella/kit:1", "ocidir://"+dir+":1")
+
+	index := readLayoutIndex(t, dir)
+	tagged := false
+	for _, d := range index.Manifests {
+		if d.ArtifactType == oci.MediaTypeSigstoreBundle {
+			t.Fatalf("regctl listed the signature manifest %s in index.json, so the copy does not cover the tag index", d.Digest)
+		}
+		if strings.HasPrefix(d.Annotations[oci.AnnotationRefName], "sha256-") {
+			tagged = true
+		}
+	}
+	if !tagged {
+		t.Fatalf("regctl wrote no sha256-<hex> tag into index.json: %+v", index.Manifests)
+	}
+
+	out := e.must("ouk", "verify", "--key", e.pub, dir)
+	if !strings.Contains(out, "Signature in kit: passed") {
+		t.Errorf("verify of the regctl copy does not pass the signature:\n%s", out)
+	}
+	res := decodeImport(t, e.must("ouk", "import", "--key", e.pub, "-o", "json", dir))
+	if !strings.HasSuffix(res.SignedBy, "cosign.pub") {
+		t.Errorf("import of the regctl copy: signed by %q, want the test key", res.SignedBy)
+	}
+}
