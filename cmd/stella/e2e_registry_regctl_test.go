@@ -52,3 +52,29 @@ func TestRegistryRegctlCopyVerifies(t *testing.T) {
 		t.Errorf("import of the regctl copy: signed by %q, want the test key", res.SignedBy)
 	}
 }
+
+// TestRegistryRegctlLayoutSourceAdvice covers `regctl image copy
+// --referrers` from a layout folder unpacked from a kit file. regctl finds
+// referrers in a layout only through a sha256-<hex> tag, which such a
+// folder lacks, so the copy leaves the signature behind. The rejection
+// must name that case and not advise the same command again.
+func TestRegistryRegctlLayoutSourceAdvice(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1")
+	dir := filepath.Join(e.dir, "kit-layout")
+	untarKit(t, kit, dir)
+	if out := regctl(t, reg, "artifact", "list", "--format", "{{len .Descriptors}}", "ocidir://"+dir+":1.0.0"); out != "0" {
+		t.Skipf("regctl now finds %s referrers in a kit layout folder, so a copy keeps the signature", out)
+	}
+	regctl(t, reg, "image", "copy", "--referrers", "ocidir://"+dir+":1.0.0", reg.host+"/regctl/kit:1")
+
+	r := e.run("ouk", "import", "--plain-http", "--key", e.pub, "oci://"+reg.host+"/regctl/kit:1")
+	expectFailure(t, r, exitRejected, reg.host+"/regctl/kit lists no signature referrer",
+		"by `regctl image copy --referrers` from a layout folder unpacked from a kit file, in which regctl does not find the signature",
+		"Push the signed kit file or folder again with `stella ouk push`", "`oras cp -r --from-oci-layout`")
+
+	// The advised copy keeps the signature.
+	tool(t, nil, "oras", "cp", "-r", "--from-oci-layout", dir+":1.0.0", "--to-plain-http", reg.host+"/oras/kit:1")
+	e.must("ouk", "import", "--plain-http", "--key", e.pub, "oci://"+reg.host+"/oras/kit:1")
+}
