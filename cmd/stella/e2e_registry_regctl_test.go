@@ -51,6 +51,19 @@ func TestRegistryRegctlCopyVerifies(t *testing.T) {
 	if !strings.HasSuffix(res.SignedBy, "cosign.pub") {
 		t.Errorf("import of the regctl copy: signed by %q, want the test key", res.SignedBy)
 	}
+
+	// These copies keep the signature, as docs/registry.md states. Each
+	// is imported into a new store, so that no earlier import vouches for it.
+	regctl(t, reg, "image", "copy", "--referrers", "ocidir://"+dir+":1", reg.host+"/regctl-back/kit:1")
+	regctl(t, reg, "image", "copy", "--referrers", reg.host+"/stella/kit:1", reg.host+"/regctl-copy/kit:1")
+	tool(t, nil, "oras", "cp", "-r", "--from-plain-http", reg.host+"/stella/kit:1", "--to-plain-http", reg.host+"/oras-copy/kit:1")
+	for _, repo := range []string{"regctl-back", "regctl-copy", "oras-copy"} {
+		store := filepath.Join(e.dir, "store-"+repo)
+		r := e.runOn(store, "ouk", "import", "--plain-http", "--key", e.pub, "oci://"+reg.host+"/"+repo+"/kit:1")
+		if r.code != 0 {
+			t.Errorf("import of the copy in %s: exit %d\n%s", repo, r.code, r.stderr)
+		}
+	}
 }
 
 // TestRegistryRegctlLayoutSourceAdvice covers `regctl image copy
