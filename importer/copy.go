@@ -15,6 +15,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -154,7 +155,7 @@ func (s *session) copyHeads(ctx context.Context, src content.ReadOnlyStorage, in
 		if err := s.copyBlob(ctx, src, d); err != nil {
 			return err
 		}
-		if isReferrersTagEntry(d) {
+		if layout.IsReferrersTagEntry(d) {
 			if err := s.copyReferrersTagHeads(ctx, src, d); err != nil {
 				return err
 			}
@@ -197,7 +198,7 @@ func (s *session) copyReferrersTagHeads(ctx context.Context, src content.ReadOnl
 	if err != nil {
 		return nil // the signature check reports it
 	}
-	refs, err := parseReferrersTagIndex(raw)
+	refs, err := layout.ParseReferrersTagIndex(raw)
 	if err != nil {
 		return nil
 	}

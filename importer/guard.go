@@ -12,6 +12,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -189,7 +190,7 @@ func missingSignatureInput(index ocispec.Index, has func(ocispec.Descriptor) boo
 	indexTags := make(map[string]bool)
 	for _, d := range index.Manifests {
 		if d.MediaType == ocispec.MediaTypeImageIndex && d.Digest.Validate() == nil {
-			indexTags[ReferrersTag(d.Digest)] = true
+			indexTags[layout.ReferrersTag(d.Digest)] = true
 		}
 	}
 	for _, d := range index.Manifests {
@@ -199,7 +200,7 @@ func missingSignatureInput(index ocispec.Index, has func(ocispec.Descriptor) boo
 		if !has(d) {
 			return signatureInput{desc: d, description: describeEntry(d) + " that index.json lists"}, true
 		}
-		if isReferrersTagEntry(d) && indexTags[d.Annotations[oci.AnnotationRefName]] {
+		if layout.IsReferrersTagEntry(d) && indexTags[d.Annotations[oci.AnnotationRefName]] {
 			input, missing, ok := missingTaggedSignature(d, has, read)
 			if missing || !ok {
 				return input, missing
@@ -247,7 +248,7 @@ func missingTaggedSignature(d ocispec.Descriptor, has func(ocispec.Descriptor) b
 	if err != nil {
 		return signatureInput{}, false, false
 	}
-	refs, err := parseReferrersTagIndex(raw)
+	refs, err := layout.ParseReferrersTagIndex(raw)
 	if err != nil {
 		return signatureInput{}, false, true
 	}

@@ -158,7 +158,7 @@ func (r *signatureReader) setIndex(index *ocispec.Index) {
 	for _, d := range signatureCandidates(*index, ocispec.Descriptor{Digest: r.bundle}) {
 		r.addCandidate(d)
 	}
-	for _, d := range referrersTagEntries(*index, r.bundle) {
+	for _, d := range layout.ReferrersTagEntries(*index, r.bundle) {
 		r.tagIndexes[d.Digest] = true
 		if raw, ok := r.blobs[d.Digest]; ok {
 			r.addTagged(raw)
@@ -186,7 +186,7 @@ func (r *signatureReader) addCandidate(d ocispec.Descriptor) {
 // lists to the candidates. An index that cannot be decoded adds nothing,
 // and the signature check reports it.
 func (r *signatureReader) addTagged(raw []byte) {
-	refs, err := parseReferrersTagIndex(raw)
+	refs, err := layout.ParseReferrersTagIndex(raw)
 	if err != nil {
 		return
 	}

@@ -15,6 +15,7 @@ import (
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/layout"
 )
 
 // taggedKit is a signed kit whose index.json lists its signature manifest
@@ -178,7 +179,7 @@ func (k *taggedKit) write(t *testing.T, dir, name string) (file, folder string) 
 func TestReferrersTagSignatureVerifies(t *testing.T) {
 	f := newFixture(t)
 	k := newTaggedKit(f, "1.0.0", 1)
-	k.addTagIndex(t, ReferrersTag(k.bundle), tagIndex(t, k.signature))
+	k.addTagIndex(t, layout.ReferrersTag(k.bundle), tagIndex(t, k.signature))
 	file, folder := k.write(t, f.dir, "tagged")
 	ctx := context.Background()
 
@@ -229,13 +230,13 @@ func TestReferrersTagRejectsUnverified(t *testing.T) {
 		"tag of another digest": {
 			edit: func(t *testing.T, f *fixture, k *taggedKit) {
 				other := digest.FromString("another kit")
-				k.addTagIndex(t, ReferrersTag(other), tagIndex(t, k.signature))
+				k.addTagIndex(t, layout.ReferrersTag(other), tagIndex(t, k.signature))
 			},
 			signatures: 0,
 		},
 		"undecodable tag index": {
 			edit: func(t *testing.T, f *fixture, k *taggedKit) {
-				k.addTagIndex(t, ReferrersTag(k.bundle), []byte(`{"schemaVersion":2,"manifests":[`))
+				k.addTagIndex(t, layout.ReferrersTag(k.bundle), []byte(`{"schemaVersion":2,"manifests":[`))
 			},
 			signatures: 1,
 			reason:     "referrers tag index sha256-",
@@ -244,7 +245,7 @@ func TestReferrersTagRejectsUnverified(t *testing.T) {
 			edit: func(t *testing.T, f *fixture, k *taggedKit) {
 				raw := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","manifests":[` +
 					string(mustJSON(t, k.signature)) + `]}`)
-				k.addTagIndex(t, ReferrersTag(k.bundle), raw)
+				k.addTagIndex(t, layout.ReferrersTag(k.bundle), raw)
 			},
 			signatures: 1,
 			reason:     "not 2 and",
@@ -254,7 +255,7 @@ func TestReferrersTagRejectsUnverified(t *testing.T) {
 				other := newTaggedKit(f, "2.0.0", 2)
 				k.addBlob(other.blob(t, other.signature.Digest))
 				k.addBlob(other.signatureBundle)
-				k.addTagIndex(t, ReferrersTag(k.bundle), tagIndex(t, other.signature))
+				k.addTagIndex(t, layout.ReferrersTag(k.bundle), tagIndex(t, other.signature))
 			},
 			signatures: 1,
 			reason:     "not this kit",
@@ -267,7 +268,7 @@ func TestReferrersTagRejectsUnverified(t *testing.T) {
 				}
 				k.addBlob(other.blob(t, other.signature.Digest))
 				k.addBlob(other.signatureBundle)
-				k.addTagIndex(t, ReferrersTag(k.bundle), tagIndex(t, other.signature))
+				k.addTagIndex(t, layout.ReferrersTag(k.bundle), tagIndex(t, other.signature))
 			},
 			signatures: 1,
 		},

@@ -15,6 +15,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 )
 
 // maxManifestSize is the largest manifest or index read into memory.
@@ -146,31 +147,68 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 
 // readReferrers returns the image manifests in index.json that have a
 // subject, with their artifact type: the manifest's artifactType, else its
-// config media type, as the referrers API reports it.
+// config media type, as the referrers API reports it. It also returns the
+// signature manifests that an image index in index.json lists under a
+// referrers tag schema name (sha256-<hex>), as in a layout folder that
+// `regctl image copy --referrers` wrote. A tag index that cannot be
+// decoded is skipped, which leaves the kit without those signatures.
 func readReferrers(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) ([]kitReferrer, error) {
 	var out []kitReferrer
 	seen := map[digest.Digest]bool{}
-	for _, d := range index.Manifests {
+	add := func(d ocispec.Descriptor) error {
 		if d.MediaType != ocispec.MediaTypeImageManifest || seen[d.Digest] {
-			continue
+			return nil
 		}
 		seen[d.Digest] = true
+		ref, ok, err := readReferrer(ctx, src, d)
+		if ok {
+			out = append(out, ref)
+		}
+		return err
+	}
+	for _, d := range index.Manifests {
+		if err := add(d); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range index.Manifests {
+		if !layout.IsReferrersTagEntry(d) {
+			continue
+		}
 		b, err := fetchManifest(ctx, src, d)
 		if err != nil {
 			return nil, err
 		}
-		var m ocispec.Manifest
-		if json.Unmarshal(b, &m) != nil || m.Subject == nil {
+		tagged, err := layout.ParseReferrersTagIndex(b)
+		if err != nil {
 			continue
 		}
-		artifactType := m.ArtifactType
-		if artifactType == "" {
-			artifactType = m.Config.MediaType
+		for _, t := range tagged {
+			if err := add(t); err != nil {
+				return nil, err
+			}
 		}
-		desc := ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: artifactType}
-		out = append(out, kitReferrer{desc: desc, subject: *m.Subject, artifactType: artifactType})
 	}
 	return out, nil
+}
+
+// readReferrer reads the image manifest d and returns it as a referrer,
+// or ok false when it has no subject.
+func readReferrer(ctx context.Context, src content.ReadOnlyStorage, d ocispec.Descriptor) (ref kitReferrer, ok bool, err error) {
+	b, err := fetchManifest(ctx, src, d)
+	if err != nil {
+		return kitReferrer{}, false, err
+	}
+	var m ocispec.Manifest
+	if json.Unmarshal(b, &m) != nil || m.Subject == nil {
+		return kitReferrer{}, false, nil
+	}
+	artifactType := m.ArtifactType
+	if artifactType == "" {
+		artifactType = m.Config.MediaType
+	}
+	desc := ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: artifactType}
+	return kitReferrer{desc: desc, subject: *m.Subject, artifactType: artifactType}, true, nil
 }
 
 // memoryStorage holds manifests read from a tar stream. Every other blob is

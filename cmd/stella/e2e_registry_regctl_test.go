@@ -91,3 +91,37 @@ func TestRegistryRegctlLayoutSourceAdvice(t *testing.T) {
 	tool(t, nil, "oras", "cp", "-r", "--from-oci-layout", dir+":1.0.0", "--to-plain-http", reg.host+"/oras/kit:1")
 	e.must("ouk", "import", "--plain-http", "--key", e.pub, "oci://"+reg.host+"/oras/kit:1")
 }
+
+// TestRegistryRegctlCopyOtherCommands covers inspect, push and delta on a
+// layout folder that `regctl image copy --referrers` copied out of a
+// registry, whose signature is listed only in a sha256-<hex> tagged index.
+func TestRegistryRegctlCopyOtherCommands(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	kit1 := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
+	kit2 := e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2")
+	e.must("ouk", "push", "--plain-http", kit2, reg.host+"/stella/kit:2")
+	dir := filepath.Join(e.dir, "regctl-layout")
+	regctl(t, reg, "image", "copy", "--referrers", reg.host+"/stella/kit:2", "ocidir://"+dir+":2")
+
+	out := e.must("ouk", "inspect", "--key", e.pub, dir)
+	if !strings.Contains(out, "of the bundle index, verified by") {
+		t.Errorf("inspect of the regctl copy does not show a verified signature:\n%s", out)
+	}
+
+	e.must("ouk", "push", "--plain-http", dir, reg.host+"/pushed/kit:2")
+	r := e.runOn(filepath.Join(e.dir, "store-pushed"), "ouk", "import", "--plain-http", "--key", e.pub,
+		"oci://"+reg.host+"/pushed/kit:2")
+	if r.code != 0 {
+		t.Errorf("import of the kit pushed from the regctl copy: exit %d\n%s", r.code, r.stderr)
+	}
+
+	deltaKit := filepath.Join(e.dir, "delta.tar")
+	e.must("ouk", "delta", "--from", kit1, "--to", dir, "-o", deltaKit, "--key", e.key)
+	store := filepath.Join(e.dir, "store-delta")
+	for _, k := range []string{kit1, deltaKit} {
+		if r := e.runOn(store, "ouk", "import", "--key", e.pub, k); r.code != 0 {
+			t.Errorf("import of %s: exit %d\n%s", filepath.Base(k), r.code, r.stderr)
+		}
+	}
+}
