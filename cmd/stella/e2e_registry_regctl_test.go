@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,6 +51,15 @@ func TestRegistryRegctlCopyVerifies(t *testing.T) {
 	res := decodeImport(t, e.must("ouk", "import", "--key", e.pub, "-o", "json", dir))
 	if !strings.HasSuffix(res.SignedBy, "cosign.pub") {
 		t.Errorf("import of the regctl copy: signed by %q, want the test key", res.SignedBy)
+	}
+
+	drop := filepath.Join(e.dir, "drop")
+	if err := os.CopyFS(filepath.Join(drop, "kit-1"), os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	r := e.runOn(filepath.Join(e.dir, "store-watch"), "ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 {
+		t.Errorf("watch of the regctl copy: exit %d\n%s", r.code, r.stderr)
 	}
 
 	// These copies keep the signature, as docs/registry.md states. Each
