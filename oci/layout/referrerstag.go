@@ -36,15 +36,26 @@ func IsReferrersTagEntry(d ocispec.Descriptor) bool {
 	return d.MediaType == ocispec.MediaTypeImageIndex && referrersTagPattern.MatchString(d.Annotations[oci.AnnotationRefName])
 }
 
+// MaxReferrersTagManifests is the maximum number of manifests that a
+// referrers tag index may list. The index lists every referrer of one
+// manifest, and a kit's bundle index has a few: its signatures and perhaps
+// an SBOM or attestations. The limit bounds the work of checking each
+// listed manifest as a signature.
+const MaxReferrersTagManifests = 1024
+
 // ReferrersTagEntries returns the entries of index.json that are image
-// indexes tagged with the referrers tag schema name of subject.
+// indexes tagged with the referrers tag schema name of subject, each digest
+// once.
 func ReferrersTagEntries(index ocispec.Index, subject digest.Digest) []ocispec.Descriptor {
 	var out []ocispec.Descriptor
+	seen := make(map[digest.Digest]bool)
 	tag := ReferrersTag(subject)
 	for _, d := range index.Manifests {
-		if IsReferrersTagEntry(d) && d.Annotations[oci.AnnotationRefName] == tag && d.Digest != subject {
-			out = append(out, d)
+		if !IsReferrersTagEntry(d) || d.Annotations[oci.AnnotationRefName] != tag || d.Digest == subject || seen[d.Digest] {
+			continue
 		}
+		seen[d.Digest] = true
+		out = append(out, d)
 	}
 	return out
 }
@@ -53,7 +64,9 @@ func ReferrersTagEntries(index ocispec.Index, subject digest.Digest) []ocispec.D
 // the image manifests it lists that may be signatures: those with the
 // sigstore bundle artifact type or with none. The index vouches for
 // nothing, so a caller verifies each like a signature manifest that
-// index.json lists. Its errors wrap errdef.ErrInvalidKit.
+// index.json lists. It returns each digest once. An index that lists more
+// than MaxReferrersTagManifests manifests is rejected, so it adds no
+// signature. Its errors wrap errdef.ErrInvalidKit.
 func ParseReferrersTagIndex(raw []byte) ([]ocispec.Descriptor, error) {
 	var idx ocispec.Index
 	if err := json.Unmarshal(raw, &idx); err != nil {
@@ -63,14 +76,20 @@ func ParseReferrersTagIndex(raw []byte) ([]ocispec.Descriptor, error) {
 		return nil, fmt.Errorf("the index has schemaVersion %d and mediaType %q, not 2 and %q: %w",
 			idx.SchemaVersion, idx.MediaType, ocispec.MediaTypeImageIndex, errdef.ErrInvalidKit)
 	}
+	if len(idx.Manifests) > MaxReferrersTagManifests {
+		return nil, fmt.Errorf("the index lists %d manifests, over the limit of %d for a referrers tag index: %w",
+			len(idx.Manifests), MaxReferrersTagManifests, errdef.ErrInvalidKit)
+	}
 	var out []ocispec.Descriptor
+	seen := make(map[digest.Digest]bool)
 	for _, d := range idx.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageManifest {
+		if d.MediaType != ocispec.MediaTypeImageManifest || seen[d.Digest] {
 			continue
 		}
 		if d.ArtifactType != "" && d.ArtifactType != oci.MediaTypeSigstoreBundle {
 			continue
 		}
+		seen[d.Digest] = true
 		out = append(out, d)
 	}
 	return out, nil
