@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -319,10 +318,21 @@ func WalkGraph(ctx context.Context, src content.Fetcher, root ocispec.Descriptor
 // lists: image manifests whose subject is subject. It also returns those
 // that an image index in index.json lists under the referrers tag schema
 // name of subject, as in a layout folder that `regctl image copy
-// --referrers` wrote. A tag index that cannot be decoded adds none.
+// --referrers` wrote. A tag index that cannot be decoded adds none. Each
+// tag index and each manifest is read once, however often it is listed.
 func signatures(ctx context.Context, src content.Fetcher, index ocispec.Index, subject digest.Digest) []ocispec.Descriptor {
-	var out []ocispec.Descriptor
-	candidates := index.Manifests
+	var candidates []ocispec.Descriptor
+	seen := map[digest.Digest]bool{}
+	addCandidates := func(list []ocispec.Descriptor) {
+		for _, d := range list {
+			if d.MediaType != ocispec.MediaTypeImageManifest || IsDeltaEntry(d) || seen[d.Digest] {
+				continue
+			}
+			seen[d.Digest] = true
+			candidates = append(candidates, d)
+		}
+	}
+	addCandidates(index.Manifests)
 	for _, t := range layout.ReferrersTagEntries(index, subject) {
 		raw, err := fetchSmall(ctx, src, t)
 		if err != nil {
@@ -332,14 +342,10 @@ func signatures(ctx context.Context, src content.Fetcher, index ocispec.Index, s
 		if err != nil {
 			continue
 		}
-		candidates = append(slices.Clip(candidates), tagged...)
+		addCandidates(tagged)
 	}
-	seen := map[digest.Digest]bool{}
+	var out []ocispec.Descriptor
 	for _, d := range candidates {
-		if d.MediaType != ocispec.MediaTypeImageManifest || IsDeltaEntry(d) || seen[d.Digest] {
-			continue
-		}
-		seen[d.Digest] = true
 		raw, err := fetchSmall(ctx, src, d)
 		if err != nil {
 			continue
