@@ -105,6 +105,12 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 			continue
 		}
 		b, err := fetchManifest(ctx, src, d)
+		if err != nil && layout.IsReferrersTagEntry(d) {
+			// A referrers tag index is not the bundle index, and
+			// readReferrers reads only the one tagged for the bundle
+			// index, so an unreadable one does not stop the push.
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +134,7 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 	if ok {
 		roots.base = &base
 	}
-	candidates, err := readReferrers(ctx, src, index)
+	candidates, err := readReferrers(ctx, src, index, roots.bundle.Digest)
 	if err != nil {
 		return nil, err
 	}
@@ -148,11 +154,12 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 // readReferrers returns the image manifests in index.json that have a
 // subject, with their artifact type: the manifest's artifactType, else its
 // config media type, as the referrers API reports it. It also returns the
-// signature manifests that an image index in index.json lists under a
-// referrers tag schema name (sha256-<hex>), as in a layout folder that
-// `regctl image copy --referrers` wrote. A tag index that cannot be
-// decoded is skipped, which leaves the kit without those signatures.
-func readReferrers(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) ([]kitReferrer, error) {
+// signature manifests that an image index in index.json lists under the
+// referrers tag schema name of bundle (sha256-<hex>), as in a layout folder
+// that `regctl image copy --referrers` wrote. A tag index that cannot be
+// read or decoded is skipped, which leaves the kit without those
+// signatures, and the tags of other digests are not read.
+func readReferrers(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, bundle digest.Digest) ([]kitReferrer, error) {
 	var out []kitReferrer
 	seen := map[digest.Digest]bool{}
 	add := func(d ocispec.Descriptor) error {
@@ -171,13 +178,10 @@ func readReferrers(ctx context.Context, src content.ReadOnlyStorage, index ocisp
 			return nil, err
 		}
 	}
-	for _, d := range index.Manifests {
-		if !layout.IsReferrersTagEntry(d) {
-			continue
-		}
+	for _, d := range layout.ReferrersTagEntries(index, bundle) {
 		b, err := fetchManifest(ctx, src, d)
 		if err != nil {
-			return nil, err
+			continue
 		}
 		tagged, err := layout.ParseReferrersTagIndex(b)
 		if err != nil {
