@@ -142,30 +142,49 @@ func (w *copyWalk) readOmitted(ctx context.Context, index ocispec.Index) {
 	}
 }
 
-// copyHeads stores the entries of index.json and the signature bundles
-// their signature manifests name, then checks the signature of the bundle
-// index before anything larger is read from src.
+// copyHeads stores the entries of index.json, the signature manifests that
+// the referrers tag indexes of the bundle index list, and the signature
+// bundles that these signature manifests name. It then checks the
+// signature of the bundle index before anything larger is read from src.
 func (s *session) copyHeads(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) error {
 	s.guard = newStreamGuard(s)
 	s.early = make(map[digest.Digest]bool)
+	type entryKey struct {
+		mediaType string
+		digest    digest.Digest
+	}
+	seen := make(map[entryKey]bool)
+	var bundles []digest.Digest
 	for _, d := range index.Manifests {
 		if d.Size > MaxManifestSize || checkDescriptor(d) != nil {
 			continue // findBundle and copyNode report it
 		}
+		if seen[entryKey{d.MediaType, d.Digest}] {
+			continue
+		}
+		seen[entryKey{d.MediaType, d.Digest}] = true
 		if err := s.copyBlob(ctx, src, d); err != nil {
 			return err
 		}
-		if layout.IsReferrersTagEntry(d) {
-			if err := s.copyReferrersTagHeads(ctx, src, d); err != nil {
-				return err
-			}
-			continue
+		read := func(d ocispec.Descriptor) ([]byte, error) { return s.readManifest(ctx, d) }
+		if d.MediaType == ocispec.MediaTypeImageIndex && s.guard.inputs.isBundle(d, read) {
+			bundles = append(bundles, d.Digest)
 		}
 		if d.MediaType != ocispec.MediaTypeImageManifest {
 			continue
 		}
 		if err := s.copySignatureBundle(ctx, src, d); err != nil {
 			return err
+		}
+	}
+	// Only the referrers tag of the bundle index counts, as in the
+	// signature check, so nothing that the tag of another digest lists
+	// is copied before the signature is checked.
+	for _, b := range bundles {
+		for _, d := range layout.ReferrersTagEntries(index, b) {
+			if err := s.copyReferrersTagHeads(ctx, src, d); err != nil {
+				return err
+			}
 		}
 	}
 	if err := s.guard.setIndex(ctx, &index); err != nil {

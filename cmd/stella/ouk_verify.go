@@ -504,7 +504,8 @@ func streamOrderProblem(path string) string {
 		return ""
 	}
 	defer tr.Close()
-	o := &streamOrder{arrived: map[digest.Digest]bool{}, manifests: map[digest.Digest][]byte{}}
+	o := &streamOrder{arrived: map[digest.Digest]bool{}, manifests: map[digest.Digest][]byte{},
+		inputs: importer.NewSignatureInputs()}
 	for {
 		e, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -539,7 +540,7 @@ func streamOrderProblem(path string) string {
 
 // streamOrder replays what import of a kit file into a store without the
 // kit admits. Until the signature can be checked (importer.
-// SignatureInputsReady), it stores no blob over the manifest size limit,
+// SignatureInputs.Ready), it stores no blob over the manifest size limit,
 // and at most importer.MaxUnsignedBytes in importer.MaxUnsignedBlobs
 // blobs. After that it stores a large blob only when the manifests that
 // came before it reach it from index.json, and blobs they do not reach
@@ -549,6 +550,8 @@ type streamOrder struct {
 	arrived   map[digest.Digest]bool
 	manifests map[digest.Digest][]byte // arrived blobs that are JSON objects
 	ready     bool
+	// inputs keeps what the readiness checks after earlier blobs decoded.
+	inputs *importer.SignatureInputs
 	// reach caches reachedFrom until the next manifest arrives.
 	reach         map[digest.Digest]bool
 	unsigned      int64
@@ -629,7 +632,7 @@ func (o *streamOrder) checkReady() {
 		}
 		return nil, fs.ErrNotExist
 	}
-	o.ready = importer.SignatureInputsReady(*o.index, has, read)
+	o.ready = o.inputs.Ready(*o.index, has, read)
 }
 
 // strayProblem returns why import rejects a complete file for a blob that
