@@ -30,13 +30,17 @@ func (s *session) copyFrom(ctx context.Context, src content.ReadOnlyStorage, ind
 	if _, err := s.checkOmittedEarly(ctx, src, index); err != nil {
 		return err
 	}
+	// read records the image indexes read, by digest and size, so that
+	// one that index.json lists many times is read and decoded once.
+	read := make(map[sizedDigest]bool)
 	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageIndex || d.Size > MaxManifestSize {
+		if d.MediaType != ocispec.MediaTypeImageIndex || d.Size > MaxManifestSize || read[sizedDigest{d.Digest, d.Size}] {
 			continue
 		}
 		if err := checkDescriptor(d); err != nil {
 			return err
 		}
+		read[sizedDigest{d.Digest, d.Size}] = true
 		b, err := content.FetchAll(ctx, src, d)
 		if errors.Is(err, errdef.ErrNotFound) || isNotFound(err) {
 			continue // copyHeads names the missing blob

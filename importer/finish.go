@@ -131,11 +131,22 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 	return &s.result, nil
 }
 
+// sizedDigest is a blob digest with the size that a descriptor declares
+// for it.
+type sizedDigest struct {
+	digest digest.Digest
+	size   int64
+}
+
 // findBundle locates the one bundle index among the index.json entries.
 func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleMeta, error) {
 	var found []*bundleMeta
+	// notBundle records the image indexes, by digest and size, that are
+	// not a bundle index, so that one that index.json lists many times is
+	// decoded once. A bundle index listed twice still counts twice.
+	notBundle := make(map[sizedDigest]bool)
 	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageIndex {
+		if d.MediaType != ocispec.MediaTypeImageIndex || notBundle[sizedDigest{d.Digest, d.Size}] {
 			continue
 		}
 		if err := checkDescriptor(d); err != nil {
@@ -165,6 +176,7 @@ func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleM
 			if d.ArtifactType == oci.ArtifactTypeBundle {
 				return nil, err
 			}
+			notBundle[sizedDigest{d.Digest, d.Size}] = true
 			continue
 		}
 		found = append(found, &bundleMeta{desc: d, index: idx, meta: meta, raw: b})

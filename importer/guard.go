@@ -169,7 +169,7 @@ func (g *streamGuard) ready(ctx context.Context) bool {
 // digest, and remembers which blobs have arrived, so a check after every
 // arriving blob costs map lookups for what earlier checks read.
 type SignatureInputs struct {
-	arrived map[digest.Digest]bool
+	arrived map[sizedDigest]bool
 	// bundles records, for each image index of index.json, whether it
 	// decodes as a bundle index.
 	bundles map[digest.Digest]bool
@@ -191,7 +191,7 @@ type taggedSignature struct {
 // NewSignatureInputs returns an empty SignatureInputs.
 func NewSignatureInputs() *SignatureInputs {
 	return &SignatureInputs{
-		arrived:          make(map[digest.Digest]bool),
+		arrived:          make(map[sizedDigest]bool),
 		bundles:          make(map[digest.Digest]bool),
 		signatureBundles: make(map[digest.Digest]*ocispec.Descriptor),
 		tagged:           make(map[digest.Digest][]taggedSignature),
@@ -225,13 +225,14 @@ type signatureInput struct {
 func (c *SignatureInputs) missing(index ocispec.Index, has func(ocispec.Descriptor) bool,
 	read func(ocispec.Descriptor) ([]byte, error)) (signatureInput, bool) {
 	hasBlob := func(d ocispec.Descriptor) bool {
-		if c.arrived[d.Digest] {
+		key := sizedDigest{d.Digest, d.Size}
+		if c.arrived[key] {
 			return true
 		}
 		if !has(d) {
 			return false
 		}
-		c.arrived[d.Digest] = true
+		c.arrived[key] = true
 		return true
 	}
 	var bundles []digest.Digest

@@ -243,3 +243,31 @@ func TestReferrersTagForeignNotCopied(t *testing.T) {
 		t.Errorf("import read signature manifest %s, which only a foreign tag index lists, %d times", k.signature.Digest, n)
 	}
 }
+
+// Import reads a tag index from the source at most twice, once to learn
+// that it is not the bundle index and once to store it, however often
+// index.json lists it.
+func TestReferrersTagImportReadsSourceOnce(t *testing.T) {
+	f := newFixture(t)
+	k := newTaggedKit(f, "1.0.0", 1)
+	raw := tagIndex(t, k.signature)
+	k.addTagIndex(t, layout.ReferrersTag(k.bundle), raw)
+	k.repeatTagEntry(t, digest.FromBytes(raw), 50)
+	_, folder := k.write(t, f.dir, "repeated")
+	index, src, err := layout.OpenDir(folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := &countingSource{ReadOnlyStorage: src, fetches: map[digest.Digest]int{}}
+
+	res, err := ImportFrom(context.Background(), counted, index, f.opts())
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if res.SignedBy != f.keys[0].Source {
+		t.Errorf("import signed by %q, want %q", res.SignedBy, f.keys[0].Source)
+	}
+	if n := counted.fetches[digest.FromBytes(raw)]; n > 2 {
+		t.Errorf("import read the tag index %d times, want at most 2", n)
+	}
+}

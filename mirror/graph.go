@@ -100,8 +100,16 @@ func (r *kitRoots) signatureCount() int {
 // index.json.
 func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) (*kitRoots, error) {
 	var roots *kitRoots
+	// notBundle records the image indexes, by digest and size, that are
+	// not a bundle index, so that one that index.json lists many times is
+	// read once. A bundle index listed twice still counts twice.
+	type sizedDigest struct {
+		digest digest.Digest
+		size   int64
+	}
+	notBundle := make(map[sizedDigest]bool)
 	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageIndex {
+		if d.MediaType != ocispec.MediaTypeImageIndex || notBundle[sizedDigest{d.Digest, d.Size}] {
 			continue
 		}
 		b, err := fetchManifest(ctx, src, d)
@@ -116,6 +124,7 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 		}
 		idx, meta, err := oci.ParseBundleIndex(b)
 		if err != nil {
+			notBundle[sizedDigest{d.Digest, d.Size}] = true
 			continue
 		}
 		if roots != nil {

@@ -3,6 +3,7 @@ package mirror
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/layout"
@@ -89,5 +91,68 @@ func TestFindRootsIgnoresForeignReferrersTag(t *testing.T) {
 				t.Errorf("%d signatures, want 1", got)
 			}
 		})
+	}
+}
+
+// countingStorage counts the fetches of each digest from a kit source.
+type countingStorage struct {
+	content.ReadOnlyStorage
+	fetches map[digest.Digest]int
+}
+
+func (c *countingStorage) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	c.fetches[d.Digest]++
+	return c.ReadOnlyStorage.Fetch(ctx, d)
+}
+
+// A push reads the tag index of the bundle index at most twice, once to
+// learn that it is not the bundle index and once for its referrers,
+// however often index.json lists it.
+func TestFindRootsReadsTagIndexOnce(t *testing.T) {
+	f := newFixture(t)
+	folder := filepath.Join(f.dir, "folder")
+	unpackKit(t, f.buildKit("kit.tar", "1.0.0", 1, ""), folder)
+	index, _, err := layout.OpenDir(folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundle, signature ocispec.Descriptor
+	for _, d := range index.Manifests {
+		switch d.ArtifactType {
+		case oci.ArtifactTypeBundle:
+			bundle = d
+		case oci.MediaTypeSigstoreBundle:
+			signature = d
+		}
+	}
+	tagIndex := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{signature}}
+	tagIndex.SchemaVersion = 2
+	raw, err := json.Marshal(tagIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagged := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(raw), Size: int64(len(raw)),
+		Annotations: map[string]string{oci.AnnotationRefName: layout.ReferrersTag(bundle.Digest)}}
+	if err := os.WriteFile(filepath.Join(folder, "blobs", "sha256", tagged.Digest.Encoded()), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		index.Manifests = append(index.Manifests, tagged)
+	}
+	_, src, err := layout.OpenDir(folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := &countingStorage{ReadOnlyStorage: src, fetches: map[digest.Digest]int{}}
+
+	roots, err := findRoots(context.Background(), counted, index)
+	if err != nil {
+		t.Fatalf("findRoots: %v", err)
+	}
+	if got := roots.signatureCount(); got != 1 {
+		t.Errorf("%d signatures, want 1", got)
+	}
+	if n := counted.fetches[tagged.Digest]; n > 2 {
+		t.Errorf("read the tag index %d times, want at most 2", n)
 	}
 }
