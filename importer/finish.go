@@ -143,10 +143,12 @@ func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleM
 	var found []*bundleMeta
 	// notBundle records the image indexes, by digest and size, that are
 	// not a bundle index, so that one that index.json lists many times is
-	// decoded once. A bundle index listed twice still counts twice.
+	// decoded once. A bundle index listed twice still counts twice. An
+	// entry marked as a bundle is always decoded, because it must be one.
 	notBundle := make(map[sizedDigest]bool)
 	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageIndex || notBundle[sizedDigest{d.Digest, d.Size}] {
+		if d.MediaType != ocispec.MediaTypeImageIndex ||
+			(notBundle[sizedDigest{d.Digest, d.Size}] && d.ArtifactType != oci.ArtifactTypeBundle) {
 			continue
 		}
 		if err := checkDescriptor(d); err != nil {

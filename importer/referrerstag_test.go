@@ -323,3 +323,35 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return raw
 }
+
+// An index.json entry marked as the bundle that is no bundle index rejects
+// the kit, also when the same image index came earlier without the mark
+// and was skipped as not a bundle.
+func TestMarkedNonBundleIndexRejected(t *testing.T) {
+	f := newFixture(t)
+	k := newTaggedKit(f, "1.0.0", 1)
+	k.addTagIndex(t, layout.ReferrersTag(k.bundle), tagIndex(t, k.signature))
+	extra := tagIndex(t)
+	d := k.addBlob(extra)
+	index := k.index(t)
+	plain := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: d, Size: int64(len(extra))}
+	marked := plain
+	marked.ArtifactType = oci.ArtifactTypeBundle
+	index.Manifests = append(index.Manifests, plain, marked)
+	k.setIndex(t, index)
+	file, folder := k.write(t, f.dir, "marked")
+	ctx := context.Background()
+
+	if _, err := ImportDir(ctx, folder, f.opts()); !errors.Is(err, errdef.ErrInvalidKit) {
+		t.Errorf("folder import: %v, want an error wrapping ErrInvalidKit", err)
+	}
+	g := newFixture(t)
+	g.keys = f.keys
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ImportStream(ctx, bytes.NewReader(raw), g.opts()); !errors.Is(err, errdef.ErrInvalidKit) {
+		t.Errorf("file import: %v, want an error wrapping ErrInvalidKit", err)
+	}
+}
