@@ -15,6 +15,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -29,13 +30,17 @@ func (s *session) copyFrom(ctx context.Context, src content.ReadOnlyStorage, ind
 	if _, err := s.checkOmittedEarly(ctx, src, index); err != nil {
 		return err
 	}
+	// read records the image indexes read, by digest and size, so that
+	// one that index.json lists many times is read and decoded once.
+	read := make(map[sizedDigest]bool)
 	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageIndex || d.Size > MaxManifestSize {
+		if d.MediaType != ocispec.MediaTypeImageIndex || d.Size > MaxManifestSize || read[sizedDigest{d.Digest, d.Size}] {
 			continue
 		}
 		if err := checkDescriptor(d); err != nil {
 			return err
 		}
+		read[sizedDigest{d.Digest, d.Size}] = true
 		b, err := content.FetchAll(ctx, src, d)
 		if errors.Is(err, errdef.ErrNotFound) || isNotFound(err) {
 			continue // copyHeads names the missing blob
@@ -141,32 +146,49 @@ func (w *copyWalk) readOmitted(ctx context.Context, index ocispec.Index) {
 	}
 }
 
-// copyHeads stores the entries of index.json and the signature bundles
-// their signature manifests name, then checks the signature of the bundle
-// index before anything larger is read from src.
+// copyHeads stores the entries of index.json, the signature manifests that
+// the referrers tag indexes of the bundle index list, and the signature
+// bundles that these signature manifests name. It then checks the
+// signature of the bundle index before anything larger is read from src.
 func (s *session) copyHeads(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) error {
 	s.guard = newStreamGuard(s)
 	s.early = make(map[digest.Digest]bool)
+	type entryKey struct {
+		mediaType string
+		digest    digest.Digest
+	}
+	seen := make(map[entryKey]bool)
+	var bundles []digest.Digest
 	for _, d := range index.Manifests {
 		if d.Size > MaxManifestSize || checkDescriptor(d) != nil {
 			continue // findBundle and copyNode report it
 		}
+		if seen[entryKey{d.MediaType, d.Digest}] {
+			continue
+		}
+		seen[entryKey{d.MediaType, d.Digest}] = true
 		if err := s.copyBlob(ctx, src, d); err != nil {
 			return err
+		}
+		read := func(d ocispec.Descriptor) ([]byte, error) { return s.readManifest(ctx, d) }
+		if d.MediaType == ocispec.MediaTypeImageIndex && s.guard.inputs.isBundle(d, read) {
+			bundles = append(bundles, d.Digest)
 		}
 		if d.MediaType != ocispec.MediaTypeImageManifest {
 			continue
 		}
-		b, err := s.readManifest(ctx, d)
-		if err != nil {
-			continue
-		}
-		bundle, _, err := sign.ParseReferrerManifest(b)
-		if err != nil || bundle.Size > MaxManifestSize {
-			continue
-		}
-		if err := s.copyBlob(ctx, src, bundle); err != nil {
+		if err := s.copySignatureBundle(ctx, src, d); err != nil {
 			return err
+		}
+	}
+	// Only the referrers tag of the bundle index counts, as in the
+	// signature check, so nothing that the tag of another digest lists
+	// is copied before the signature is checked.
+	for _, b := range bundles {
+		for _, d := range layout.ReferrersTagEntries(index, b) {
+			if err := s.copyReferrersTagHeads(ctx, src, d); err != nil {
+				return err
+			}
 		}
 	}
 	if err := s.guard.setIndex(ctx, &index); err != nil {
@@ -174,6 +196,45 @@ func (s *session) copyHeads(ctx context.Context, src content.ReadOnlyStorage, in
 	}
 	if !s.guard.verified {
 		return s.missingHeadError(ctx)
+	}
+	return nil
+}
+
+// copySignatureBundle stores the signature bundle that the stored manifest
+// d names, if d is a signature manifest.
+func (s *session) copySignatureBundle(ctx context.Context, src content.ReadOnlyStorage, d ocispec.Descriptor) error {
+	b, err := s.readManifest(ctx, d)
+	if err != nil {
+		return nil // the signature check reports it
+	}
+	bundle, _, err := sign.ParseReferrerManifest(b)
+	if err != nil || bundle.Size > MaxManifestSize {
+		return nil
+	}
+	return s.copyBlob(ctx, src, bundle)
+}
+
+// copyReferrersTagHeads stores the signature manifests that the stored
+// referrers tag index d lists, and their signature bundles.
+func (s *session) copyReferrersTagHeads(ctx context.Context, src content.ReadOnlyStorage, d ocispec.Descriptor) error {
+	raw, err := s.readManifest(ctx, d)
+	if err != nil {
+		return nil // the signature check reports it
+	}
+	refs, err := layout.ParseReferrersTagIndex(raw)
+	if err != nil {
+		return nil
+	}
+	for _, r := range refs {
+		if r.Size > MaxManifestSize || checkDescriptor(r) != nil {
+			continue // the signature check reports it
+		}
+		if err := s.copyBlob(ctx, src, r); err != nil {
+			return err
+		}
+		if err := s.copySignatureBundle(ctx, src, r); err != nil {
+			return err
+		}
 	}
 	return nil
 }

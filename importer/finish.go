@@ -131,11 +131,24 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 	return &s.result, nil
 }
 
+// sizedDigest is a blob digest with the size that a descriptor declares
+// for it.
+type sizedDigest struct {
+	digest digest.Digest
+	size   int64
+}
+
 // findBundle locates the one bundle index among the index.json entries.
 func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleMeta, error) {
 	var found []*bundleMeta
+	// notBundle records the image indexes, by digest and size, that are
+	// not a bundle index, so that one that index.json lists many times is
+	// decoded once. A bundle index listed twice still counts twice. An
+	// entry marked as a bundle is always decoded, because it must be one.
+	notBundle := make(map[sizedDigest]bool)
 	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageIndex {
+		if d.MediaType != ocispec.MediaTypeImageIndex ||
+			(notBundle[sizedDigest{d.Digest, d.Size}] && d.ArtifactType != oci.ArtifactTypeBundle) {
 			continue
 		}
 		if err := checkDescriptor(d); err != nil {
@@ -165,6 +178,7 @@ func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleM
 			if d.ArtifactType == oci.ArtifactTypeBundle {
 				return nil, err
 			}
+			notBundle[sizedDigest{d.Digest, d.Size}] = true
 			continue
 		}
 		found = append(found, &bundleMeta{desc: d, index: idx, meta: meta, raw: b})
@@ -321,15 +335,20 @@ func (s *session) indexAdvice() string {
 // unsignedAdvice returns what to do about a kit whose registry lists no
 // signature of it. A copy made without referrers, such as by `crane copy`,
 // leaves every referrer behind, so other referrers without a signature
-// mean that the kit was pushed without one.
+// mean that the kit was pushed without one. regctl (v0.11.7) finds the
+// referrers in a layout folder only through a sha256-<hex> tag, which the
+// layouts that `stella ouk build` writes lack, so `regctl image copy
+// --referrers` from such a folder leaves the signature behind too.
 func (s *session) unsignedAdvice() string {
 	if s.opts.OtherReferrers > 0 {
 		return "Its other referrers are in place, so the kit was pushed without a signature, " +
 			"not copied without its referrers: push a kit built with --key to this tag."
 	}
-	return "A copy made without its referrers, such as by `crane copy`, leaves the signature behind: " +
-		"copy the kit with `oras cp -r` or `regctl image copy --referrers`, or push the signed kit again with " +
-		"`stella ouk push`. A kit built without --key, which `stella ouk verify KIT` reports as unsigned, " +
+	return "A copy made without its referrers leaves the signature behind, such as one made by `crane copy`, " +
+		"or by `regctl image copy --referrers` from a layout folder unpacked from a kit file, in which regctl " +
+		"does not find the signature. Push the signed kit file or folder again with `stella ouk push`, or copy " +
+		"the folder with `oras cp -r --from-oci-layout`. Between registries, `oras cp -r` and `regctl image copy --referrers` " +
+		"keep the signature. A kit built without --key, which `stella ouk verify KIT` reports as unsigned, " +
 		"must be built again with --key before it is pushed."
 }
 

@@ -12,6 +12,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 	"stella-ops.org/ouk/oci/sign"
 )
 
@@ -47,10 +48,12 @@ type streamGuard struct {
 	// tarStream is set for a kit read from a tar stream, whose entry
 	// order decides what arrives before the signature can be checked.
 	tarStream bool
+	inputs    *SignatureInputs
 }
 
 func newStreamGuard(s *session) *streamGuard {
-	return &streamGuard{s: s, graph: map[digest.Digest]ocispec.Descriptor{}, expanded: map[digest.Digest]bool{}}
+	return &streamGuard{s: s, graph: map[digest.Digest]ocispec.Descriptor{}, expanded: map[digest.Digest]bool{},
+		inputs: NewSignatureInputs()}
 }
 
 // admit returns an error when the blob d may not be stored.
@@ -152,7 +155,7 @@ func (g *streamGuard) tryVerify(ctx context.Context) error {
 // index.json names, and every signature bundle, is in the store.
 func (g *streamGuard) ready(ctx context.Context) bool {
 	store := g.s.opts.Store
-	return SignatureInputsReady(*g.index,
+	return g.inputs.Ready(*g.index,
 		func(d ocispec.Descriptor) bool {
 			ok, err := store.Exists(ctx, d)
 			return err == nil && ok
@@ -160,16 +163,53 @@ func (g *streamGuard) ready(ctx context.Context) bool {
 		func(d ocispec.Descriptor) ([]byte, error) { return g.s.readManifest(ctx, d) })
 }
 
-// SignatureInputsReady reports whether a kit whose index.json is index has
-// what checking its signature needs: every entry of index.json, and the
+// SignatureInputs finds the blobs that checking the signature of a kit
+// needs, for a kit whose blobs arrive one at a time. One value serves one
+// index.json. It decodes each manifest and referrers tag index once, by
+// digest, and remembers which blobs have arrived, so a check after every
+// arriving blob costs map lookups for what earlier checks read.
+type SignatureInputs struct {
+	arrived map[sizedDigest]bool
+	// bundles records, for each image index of index.json, whether it
+	// decodes as a bundle index.
+	bundles map[digest.Digest]bool
+	// signatureBundles maps a manifest to the signature bundle that it
+	// names, or to nil when it is not a signature manifest.
+	signatureBundles map[digest.Digest]*ocispec.Descriptor
+	// tagged maps a bundle index to the signature manifests that its
+	// referrers tag indexes list, each digest once.
+	tagged map[digest.Digest][]taggedSignature
+}
+
+// taggedSignature is a signature manifest and the referrers tag index that
+// lists it.
+type taggedSignature struct {
+	desc     ocispec.Descriptor
+	tagIndex digest.Digest
+}
+
+// NewSignatureInputs returns an empty SignatureInputs.
+func NewSignatureInputs() *SignatureInputs {
+	return &SignatureInputs{
+		arrived:          make(map[sizedDigest]bool),
+		bundles:          make(map[digest.Digest]bool),
+		signatureBundles: make(map[digest.Digest]*ocispec.Descriptor),
+		tagged:           make(map[digest.Digest][]taggedSignature),
+	}
+}
+
+// Ready reports whether a kit whose index.json is index has what checking
+// its signature needs: every entry of index.json, the signature manifests
+// that the referrers tag indexes of its bundle index list, and the
 // signature bundle of every signature manifest among them. has reports
-// whether a blob has arrived, and read returns the bytes of an arrived manifest. An
-// import that reads a kit file as a stream stores no blob over
-// MaxManifestSize until this holds. It also holds when an entry is over
-// that size or invalid, because the import then rejects the kit for it.
-func SignatureInputsReady(index ocispec.Index, has func(ocispec.Descriptor) bool,
+// whether a blob has arrived, and read returns the bytes of an arrived
+// manifest. An import that reads a kit file as a stream stores no blob
+// over MaxManifestSize until this holds. It also holds when an entry is
+// over that size or invalid, because the import then rejects the kit for
+// it.
+func (c *SignatureInputs) Ready(index ocispec.Index, has func(ocispec.Descriptor) bool,
 	read func(ocispec.Descriptor) ([]byte, error)) bool {
-	_, missing := missingSignatureInput(index, has, read)
+	_, missing := c.missing(index, has, read)
 	return !missing
 }
 
@@ -180,33 +220,136 @@ type signatureInput struct {
 	description string
 }
 
-// missingSignatureInput returns the first blob that SignatureInputsReady
-// finds missing, and false when it finds none.
-func missingSignatureInput(index ocispec.Index, has func(ocispec.Descriptor) bool,
+// missing returns the first blob that Ready finds missing, and false when
+// it finds none.
+func (c *SignatureInputs) missing(index ocispec.Index, has func(ocispec.Descriptor) bool,
 	read func(ocispec.Descriptor) ([]byte, error)) (signatureInput, bool) {
+	hasBlob := func(d ocispec.Descriptor) bool {
+		key := sizedDigest{d.Digest, d.Size}
+		if c.arrived[key] {
+			return true
+		}
+		if !has(d) {
+			return false
+		}
+		c.arrived[key] = true
+		return true
+	}
+	var bundles []digest.Digest
+	bundleSeen := make(map[digest.Digest]bool)
 	for _, d := range index.Manifests {
 		if d.Size > MaxManifestSize || checkDescriptor(d) != nil {
 			return signatureInput{}, false
 		}
-		if !has(d) {
+		if !hasBlob(d) {
 			return signatureInput{desc: d, description: describeEntry(d) + " that index.json lists"}, true
+		}
+		if d.MediaType == ocispec.MediaTypeImageIndex {
+			if !bundleSeen[d.Digest] && c.isBundle(d, read) {
+				bundleSeen[d.Digest] = true
+				bundles = append(bundles, d.Digest)
+			}
+			continue
 		}
 		if d.MediaType != ocispec.MediaTypeImageManifest || delta.IsDeltaEntry(d) {
 			continue
 		}
-		b, err := read(d)
-		if err != nil {
+		input, missing, ok := c.missingSignatureBundle(d, hasBlob, read)
+		if missing || !ok {
+			return input, missing
+		}
+	}
+	// Only the referrers tag of the bundle index counts, as in the
+	// signature check, so the tag of any other digest adds no input.
+	for _, b := range bundles {
+		tagged, ok := c.taggedSignatures(index, b, read)
+		if !ok {
 			return signatureInput{}, false
 		}
-		bundle, _, err := sign.ParseReferrerManifest(b)
-		if err != nil || bundle.Size > MaxManifestSize {
-			continue
-		}
-		if !has(bundle) {
-			return signatureInput{desc: bundle, description: "the signature bundle of signature manifest " + d.Digest.String()}, true
+		for _, t := range tagged {
+			if !hasBlob(t.desc) {
+				return signatureInput{desc: t.desc, description: "the signature manifest that referrers tag index " +
+					t.tagIndex.String() + " lists"}, true
+			}
+			input, missing, ok := c.missingSignatureBundle(t.desc, hasBlob, read)
+			if missing || !ok {
+				return input, missing
+			}
 		}
 	}
 	return signatureInput{}, false
+}
+
+// isBundle reports whether the arrived image index d decodes as a bundle
+// index. One that cannot be read is not, and findBundle reports it.
+func (c *SignatureInputs) isBundle(d ocispec.Descriptor, read func(ocispec.Descriptor) ([]byte, error)) bool {
+	if isBundle, ok := c.bundles[d.Digest]; ok {
+		return isBundle
+	}
+	b, err := read(d)
+	if err != nil {
+		return false
+	}
+	_, _, err = oci.ParseBundleIndex(b)
+	c.bundles[d.Digest] = err == nil
+	return err == nil
+}
+
+// missingSignatureBundle returns the signature bundle of the arrived
+// manifest d when it is a signature manifest whose bundle has not arrived.
+// ok is false when d cannot be read, which ends the wait, because the
+// import then rejects the kit for it.
+func (c *SignatureInputs) missingSignatureBundle(d ocispec.Descriptor, has func(ocispec.Descriptor) bool,
+	read func(ocispec.Descriptor) ([]byte, error)) (input signatureInput, missing, ok bool) {
+	bundle, known := c.signatureBundles[d.Digest]
+	if !known {
+		b, err := read(d)
+		if err != nil {
+			return signatureInput{}, false, false
+		}
+		parsed, _, err := sign.ParseReferrerManifest(b)
+		if err == nil && parsed.Size <= MaxManifestSize {
+			bundle = &parsed
+		}
+		c.signatureBundles[d.Digest] = bundle
+	}
+	if bundle == nil || has(*bundle) {
+		return signatureInput{}, false, true
+	}
+	return signatureInput{desc: *bundle, description: "the signature bundle of signature manifest " + d.Digest.String()}, true, true
+}
+
+// taggedSignatures returns the signature manifests that the arrived
+// referrers tag indexes of the bundle index list, each digest once and
+// without invalid descriptors. A tag index that cannot be decoded adds
+// none, because the signature check reports it. ok is false when a tag
+// index cannot be read.
+func (c *SignatureInputs) taggedSignatures(index ocispec.Index, bundle digest.Digest,
+	read func(ocispec.Descriptor) ([]byte, error)) (tagged []taggedSignature, ok bool) {
+	if tagged, ok := c.tagged[bundle]; ok {
+		return tagged, true
+	}
+	seen := make(map[digest.Digest]bool)
+	tagged = []taggedSignature{}
+	for _, d := range layout.ReferrersTagEntries(index, bundle) {
+		raw, err := read(d)
+		if err != nil {
+			return nil, false
+		}
+		refs, err := layout.ParseReferrersTagIndex(raw)
+		if err != nil {
+			continue
+		}
+		for _, r := range refs {
+			if r.Size > MaxManifestSize || checkDescriptor(r) != nil || r.Digest == bundle || seen[r.Digest] {
+				continue
+			}
+			seen[r.Digest] = true
+			tagged = append(tagged, taggedSignature{desc: r, tagIndex: d.Digest})
+		}
+	}
+	c.tagged[bundle] = tagged
+	return tagged, true
 }
 
 // describeEntry names the kind of an entry of index.json for messages.
@@ -230,7 +373,7 @@ func describeEntry(d ocispec.Descriptor) string {
 func (s *session) missingHeadError(ctx context.Context) error {
 	g := s.guard
 	store := s.opts.Store
-	input, missing := missingSignatureInput(*g.index,
+	input, missing := NewSignatureInputs().missing(*g.index,
 		func(d ocispec.Descriptor) bool {
 			ok, err := store.Exists(ctx, d)
 			return err == nil && ok

@@ -88,9 +88,12 @@ type signatureReader struct {
 	blobs     map[digest.Digest][]byte
 	blobBytes int64
 	index     *ocispec.Index
-	// candidates are the signature manifests that index.json lists, and
-	// missing the blobs of the signature check that have not arrived yet.
+	// candidates are the signature manifests that index.json or a
+	// referrers tag index of the bundle lists, tagIndexes those referrers
+	// tag indexes, and missing the blobs of the signature check that have
+	// not arrived yet.
 	candidates map[digest.Digest]bool
+	tagIndexes map[digest.Digest]bool
 	missing    map[digest.Digest]bool
 }
 
@@ -149,14 +152,47 @@ func (r *signatureReader) read(ctx context.Context, path string) error {
 func (r *signatureReader) setIndex(index *ocispec.Index) {
 	r.index = index
 	r.candidates = map[digest.Digest]bool{}
+	r.tagIndexes = map[digest.Digest]bool{}
 	r.missing = map[digest.Digest]bool{}
 	r.need(r.bundle)
 	for _, d := range signatureCandidates(*index, ocispec.Descriptor{Digest: r.bundle}) {
-		r.candidates[d.Digest] = true
+		r.addCandidate(d)
+	}
+	for _, d := range layout.ReferrersTagEntries(*index, r.bundle) {
+		r.tagIndexes[d.Digest] = true
 		if raw, ok := r.blobs[d.Digest]; ok {
-			r.needBundleOf(raw)
+			r.addTagged(raw)
 		} else {
 			r.need(d.Digest)
+		}
+	}
+}
+
+// addCandidate records the signature manifest d and needs it, or its
+// signature bundle once it has arrived.
+func (r *signatureReader) addCandidate(d ocispec.Descriptor) {
+	if r.candidates[d.Digest] {
+		return
+	}
+	r.candidates[d.Digest] = true
+	if raw, ok := r.blobs[d.Digest]; ok {
+		r.needBundleOf(raw)
+	} else {
+		r.need(d.Digest)
+	}
+}
+
+// addTagged adds the signature manifests that the referrers tag index raw
+// lists to the candidates. An index that cannot be decoded adds nothing,
+// and the signature check reports it.
+func (r *signatureReader) addTagged(raw []byte) {
+	refs, err := layout.ParseReferrersTagIndex(raw)
+	if err != nil {
+		return
+	}
+	for _, d := range refs {
+		if d.Size <= MaxManifestSize && d.Digest != r.bundle {
+			r.addCandidate(d)
 		}
 	}
 }
@@ -172,6 +208,9 @@ func (r *signatureReader) add(d digest.Digest, raw []byte) {
 	delete(r.missing, d)
 	if r.candidates[d] {
 		r.needBundleOf(raw)
+	}
+	if r.tagIndexes[d] {
+		r.addTagged(raw)
 	}
 }
 

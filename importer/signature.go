@@ -25,7 +25,9 @@ type SignatureCheck struct {
 	// SignedBy is the source of the trusted key that verified a signature,
 	// or empty when none did.
 	SignedBy string
-	// Signatures counts the signature referrers that index.json lists.
+	// Signatures counts the signature referrers that index.json or a
+	// referrers tag index of the bundle lists, and each such tag index
+	// that could not be read.
 	Signatures int
 	// Reasons lists, for each referrer, why it did not verify.
 	Reasons []string
@@ -79,13 +81,28 @@ func (c SignatureCheck) advisesKey(keys []sign.TrustedKey) bool {
 
 // CheckBundleSignature checks the signature referrers that index.json
 // (index) lists for the bundle index bundle, whose bytes are bundleRaw,
-// against keys, and stops at the first that verifies. A signature that the
-// source contains but index.json does not list is ignored, so a signature
-// left in the store by an earlier import does not vouch for this kit. fetch
-// reads the referrer manifests and their signature bundles.
+// against keys, and stops at the first that verifies. It also checks those
+// that an image index tagged with the referrers tag schema name of the
+// bundle lists, as in a layout folder that `regctl image copy --referrers`
+// wrote. A signature that the source contains but neither lists is
+// ignored, so a signature left in the store by an earlier import does not
+// vouch for this kit. fetch reads the referrers tag indexes, the referrer
+// manifests and their signature bundles.
 func CheckBundleSignature(ctx context.Context, fetch FetchFunc, index ocispec.Index, bundle ocispec.Descriptor,
 	bundleRaw []byte, keys []sign.TrustedKey) SignatureCheck {
-	return checkCandidates(ctx, fetch, signatureCandidates(index, bundle), bundle, bundleRaw, keys)
+	candidates := signatureCandidates(index, bundle)
+	tagged, problems := ReferrersTagSignatures(ctx, fetch, index, bundle.Digest, candidates)
+	check := checkCandidates(ctx, fetch, append(candidates, tagged...), bundle, bundleRaw, keys)
+	if check.SignedBy != "" {
+		return check
+	}
+	// A tag index that cannot be read may hide a signature, so it counts
+	// as a signature that did not verify rather than as none.
+	for _, p := range problems {
+		check.Signatures++
+		check.Reasons = append(check.Reasons, p.Error())
+	}
+	return check
 }
 
 // checkCandidates checks the signature manifests candidates of the bundle

@@ -15,6 +15,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 )
 
 // maxManifestSize is the largest manifest or index read into memory.
@@ -99,16 +100,31 @@ func (r *kitRoots) signatureCount() int {
 // index.json.
 func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) (*kitRoots, error) {
 	var roots *kitRoots
+	// notBundle records the image indexes, by digest and size, that are
+	// not a bundle index, so that one that index.json lists many times is
+	// read once. A bundle index listed twice still counts twice.
+	type sizedDigest struct {
+		digest digest.Digest
+		size   int64
+	}
+	notBundle := make(map[sizedDigest]bool)
 	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageIndex {
+		if d.MediaType != ocispec.MediaTypeImageIndex || notBundle[sizedDigest{d.Digest, d.Size}] {
 			continue
 		}
 		b, err := fetchManifest(ctx, src, d)
+		if err != nil && layout.IsReferrersTagEntry(d) {
+			// A referrers tag index is not the bundle index, and
+			// readReferrers reads only the one tagged for the bundle
+			// index, so an unreadable one does not stop the push.
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		idx, meta, err := oci.ParseBundleIndex(b)
 		if err != nil {
+			notBundle[sizedDigest{d.Digest, d.Size}] = true
 			continue
 		}
 		if roots != nil {
@@ -127,7 +143,7 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 	if ok {
 		roots.base = &base
 	}
-	candidates, err := readReferrers(ctx, src, index)
+	candidates, err := readReferrers(ctx, src, index, roots.bundle.Digest)
 	if err != nil {
 		return nil, err
 	}
@@ -146,31 +162,66 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 
 // readReferrers returns the image manifests in index.json that have a
 // subject, with their artifact type: the manifest's artifactType, else its
-// config media type, as the referrers API reports it.
-func readReferrers(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) ([]kitReferrer, error) {
+// config media type, as the referrers API reports it. It also returns the
+// signature manifests that an image index in index.json lists under the
+// referrers tag schema name of bundle (sha256-<hex>), as in a layout folder
+// that `regctl image copy --referrers` wrote. A tag index that cannot be
+// read or decoded is skipped, which leaves the kit without those
+// signatures, and the tags of other digests are not read.
+func readReferrers(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, bundle digest.Digest) ([]kitReferrer, error) {
 	var out []kitReferrer
 	seen := map[digest.Digest]bool{}
-	for _, d := range index.Manifests {
+	add := func(d ocispec.Descriptor) error {
 		if d.MediaType != ocispec.MediaTypeImageManifest || seen[d.Digest] {
-			continue
+			return nil
 		}
 		seen[d.Digest] = true
-		b, err := fetchManifest(ctx, src, d)
-		if err != nil {
+		ref, ok, err := readReferrer(ctx, src, d)
+		if ok {
+			out = append(out, ref)
+		}
+		return err
+	}
+	for _, d := range index.Manifests {
+		if err := add(d); err != nil {
 			return nil, err
 		}
-		var m ocispec.Manifest
-		if json.Unmarshal(b, &m) != nil || m.Subject == nil {
+	}
+	for _, d := range layout.ReferrersTagEntries(index, bundle) {
+		b, err := fetchManifest(ctx, src, d)
+		if err != nil {
 			continue
 		}
-		artifactType := m.ArtifactType
-		if artifactType == "" {
-			artifactType = m.Config.MediaType
+		tagged, err := layout.ParseReferrersTagIndex(b)
+		if err != nil {
+			continue
 		}
-		desc := ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: artifactType}
-		out = append(out, kitReferrer{desc: desc, subject: *m.Subject, artifactType: artifactType})
+		for _, t := range tagged {
+			if err := add(t); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return out, nil
+}
+
+// readReferrer reads the image manifest d and returns it as a referrer,
+// or ok false when it has no subject.
+func readReferrer(ctx context.Context, src content.ReadOnlyStorage, d ocispec.Descriptor) (ref kitReferrer, ok bool, err error) {
+	b, err := fetchManifest(ctx, src, d)
+	if err != nil {
+		return kitReferrer{}, false, err
+	}
+	var m ocispec.Manifest
+	if json.Unmarshal(b, &m) != nil || m.Subject == nil {
+		return kitReferrer{}, false, nil
+	}
+	artifactType := m.ArtifactType
+	if artifactType == "" {
+		artifactType = m.Config.MediaType
+	}
+	desc := ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: artifactType}
+	return kitReferrer{desc: desc, subject: *m.Subject, artifactType: artifactType}, true, nil
 }
 
 // memoryStorage holds manifests read from a tar stream. Every other blob is

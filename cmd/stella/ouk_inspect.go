@@ -321,10 +321,22 @@ func inspectSignatures(ctx context.Context, k *delta.Kit, dinfo *delta.Info, key
 		}{"delta manifest", plainDescriptor(dinfo.Manifest)}
 	}
 	out := []signatureInfo{}
+	var manifests []ocispec.Descriptor
 	for _, d := range k.Index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageManifest || delta.IsDeltaEntry(d) {
-			continue
+		if d.MediaType == ocispec.MediaTypeImageManifest && !delta.IsDeltaEntry(d) {
+			manifests = append(manifests, d)
 		}
+	}
+	// A layout folder that `regctl image copy --referrers` wrote lists the
+	// signatures of the bundle index in a referrers tag index instead.
+	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
+		return fetchLimited(ctx, k.Storage, d)
+	}
+	tagged, problems := importer.ReferrersTagSignatures(ctx, fetch, k.Index, k.Bundle.Digest, manifests)
+	for _, p := range problems {
+		out = append(out, signatureInfo{Subject: "bundle index", Digest: p.Entry.Digest.String(), Reason: p.Error()})
+	}
+	for _, d := range append(manifests, tagged...) {
 		raw, err := fetchLimited(ctx, k.Storage, d)
 		if err != nil {
 			continue

@@ -286,10 +286,30 @@ func verifyEmbedded(ctx context.Context, keys []sign.TrustedKey, k *build.Kit, r
 		return check{Status: "failed", Reason: err.Error()}
 	}
 	var reasons []error
+	var manifests []ocispec.Descriptor
 	for _, d := range k.Index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageManifest {
+		if d.MediaType == ocispec.MediaTypeImageManifest {
+			manifests = append(manifests, d)
+		}
+	}
+	// A layout folder that `regctl image copy --referrers` wrote lists the
+	// signatures in a referrers tag index instead of index.json.
+	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
+		return content.FetchAll(ctx, k.Source, d)
+	}
+	tagged, problems := importer.ReferrersTagSignatures(ctx, fetch, k.Index, k.Bundle.Digest, manifests)
+	for _, p := range problems {
+		reasons = append(reasons, p)
+	}
+	for _, d := range tagged {
+		if d.Size < 0 || d.Size > importer.MaxManifestSize {
+			reasons = append(reasons, fmt.Errorf("signature manifest %s declares %d bytes, outside 0 to %d: %w",
+				d.Digest, d.Size, importer.MaxManifestSize, errdef.ErrInvalidKit))
 			continue
 		}
+		manifests = append(manifests, d)
+	}
+	for _, d := range manifests {
 		raw, err := content.FetchAll(ctx, k.Source, d)
 		if err != nil {
 			reasons = append(reasons, err)
@@ -484,7 +504,8 @@ func streamOrderProblem(path string) string {
 		return ""
 	}
 	defer tr.Close()
-	o := &streamOrder{arrived: map[digest.Digest]bool{}, manifests: map[digest.Digest][]byte{}}
+	o := &streamOrder{arrived: map[digest.Digest]bool{}, manifests: map[digest.Digest][]byte{},
+		inputs: importer.NewSignatureInputs()}
 	for {
 		e, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -519,7 +540,7 @@ func streamOrderProblem(path string) string {
 
 // streamOrder replays what import of a kit file into a store without the
 // kit admits. Until the signature can be checked (importer.
-// SignatureInputsReady), it stores no blob over the manifest size limit,
+// SignatureInputs.Ready), it stores no blob over the manifest size limit,
 // and at most importer.MaxUnsignedBytes in importer.MaxUnsignedBlobs
 // blobs. After that it stores a large blob only when the manifests that
 // came before it reach it from index.json, and blobs they do not reach
@@ -529,6 +550,8 @@ type streamOrder struct {
 	arrived   map[digest.Digest]bool
 	manifests map[digest.Digest][]byte // arrived blobs that are JSON objects
 	ready     bool
+	// inputs keeps what the readiness checks after earlier blobs decoded.
+	inputs *importer.SignatureInputs
 	// reach caches reachedFrom until the next manifest arrives.
 	reach         map[digest.Digest]bool
 	unsigned      int64
@@ -609,7 +632,7 @@ func (o *streamOrder) checkReady() {
 		}
 		return nil, fs.ErrNotExist
 	}
-	o.ready = importer.SignatureInputsReady(*o.index, has, read)
+	o.ready = o.inputs.Ready(*o.index, has, read)
 }
 
 // strayProblem returns why import rejects a complete file for a blob that

@@ -314,14 +314,38 @@ func WalkGraph(ctx context.Context, src content.Fetcher, root ocispec.Descriptor
 	return g, nil
 }
 
-// signatures returns the index.json entries that are signature referrers
-// of subject: image manifests whose subject is subject.
+// signatures returns the signature referrers of subject that index.json
+// lists: image manifests whose subject is subject. It also returns those
+// that an image index in index.json lists under the referrers tag schema
+// name of subject, as in a layout folder that `regctl image copy
+// --referrers` wrote. A tag index that cannot be decoded adds none. Each
+// tag index and each manifest is read once, however often it is listed.
 func signatures(ctx context.Context, src content.Fetcher, index ocispec.Index, subject digest.Digest) []ocispec.Descriptor {
-	var out []ocispec.Descriptor
-	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageManifest || IsDeltaEntry(d) {
+	var candidates []ocispec.Descriptor
+	seen := map[digest.Digest]bool{}
+	addCandidates := func(list []ocispec.Descriptor) {
+		for _, d := range list {
+			if d.MediaType != ocispec.MediaTypeImageManifest || IsDeltaEntry(d) || seen[d.Digest] {
+				continue
+			}
+			seen[d.Digest] = true
+			candidates = append(candidates, d)
+		}
+	}
+	addCandidates(index.Manifests)
+	for _, t := range layout.ReferrersTagEntries(index, subject) {
+		raw, err := fetchSmall(ctx, src, t)
+		if err != nil {
 			continue
 		}
+		tagged, err := layout.ParseReferrersTagIndex(raw)
+		if err != nil {
+			continue
+		}
+		addCandidates(tagged)
+	}
+	var out []ocispec.Descriptor
+	for _, d := range candidates {
 		raw, err := fetchSmall(ctx, src, d)
 		if err != nil {
 			continue

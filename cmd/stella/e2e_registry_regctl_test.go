@@ -1,0 +1,137 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"stella-ops.org/ouk/oci"
+)
+
+// regctl runs regctl with a configuration of its own, so that it reaches
+// the test registry over plain HTTP and leaves the user's configuration
+// alone, and returns its trimmed stdout.
+func regctl(t *testing.T, reg *testRegistry, args ...string) string {
+	t.Helper()
+	env := []string{"HOME=" + t.TempDir()}
+	return tool(t, env, "regctl", append(args, "--host", "reg="+reg.host+",tls=disabled")...)
+}
+
+// TestRegistryRegctlCopyVerifies covers a layout folder that
+// `regctl image copy --referrers` copied out of a registry. regctl lists
+// the kit's signature in an image index tagged sha256-<bundle hex>, the
+// referrers tag schema, and not in index.json.
+func TestRegistryRegctlCopyVerifies(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1")
+	e.must("ouk", "push", "--plain-http", kit, reg.host+"/stella/kit:1")
+	dir := filepath.Join(e.dir, "regctl-layout")
+	regctl(t, reg, "image", "copy", "--referrers", reg.host+"/stella/kit:1", "ocidir://"+dir+":1")
+
+	index := readLayoutIndex(t, dir)
+	tagged := false
+	for _, d := range index.Manifests {
+		if d.ArtifactType == oci.MediaTypeSigstoreBundle {
+			t.Fatalf("regctl listed the signature manifest %s in index.json, so the copy does not cover the tag index", d.Digest)
+		}
+		if strings.HasPrefix(d.Annotations[oci.AnnotationRefName], "sha256-") {
+			tagged = true
+		}
+	}
+	if !tagged {
+		t.Fatalf("regctl wrote no sha256-<hex> tag into index.json: %+v", index.Manifests)
+	}
+
+	out := e.must("ouk", "verify", "--key", e.pub, dir)
+	if !strings.Contains(out, "Signature in kit: passed") {
+		t.Errorf("verify of the regctl copy does not pass the signature:\n%s", out)
+	}
+	res := decodeImport(t, e.must("ouk", "import", "--key", e.pub, "-o", "json", dir))
+	if !strings.HasSuffix(res.SignedBy, "cosign.pub") {
+		t.Errorf("import of the regctl copy: signed by %q, want the test key", res.SignedBy)
+	}
+
+	drop := filepath.Join(e.dir, "drop")
+	if err := os.CopyFS(filepath.Join(drop, "kit-1"), os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	r := e.runOn(filepath.Join(e.dir, "store-watch"), "ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 {
+		t.Errorf("watch of the regctl copy: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// These copies keep the signature, as docs/registry.md states. Each
+	// is imported into a new store, so that no earlier import vouches for it.
+	regctl(t, reg, "image", "copy", "--referrers", "ocidir://"+dir+":1", reg.host+"/regctl-back/kit:1")
+	regctl(t, reg, "image", "copy", "--referrers", reg.host+"/stella/kit:1", reg.host+"/regctl-copy/kit:1")
+	tool(t, nil, "oras", "cp", "-r", "--from-plain-http", reg.host+"/stella/kit:1", "--to-plain-http", reg.host+"/oras-copy/kit:1")
+	for _, repo := range []string{"regctl-back", "regctl-copy", "oras-copy"} {
+		store := filepath.Join(e.dir, "store-"+repo)
+		r := e.runOn(store, "ouk", "import", "--plain-http", "--key", e.pub, "oci://"+reg.host+"/"+repo+"/kit:1")
+		if r.code != 0 {
+			t.Errorf("import of the copy in %s: exit %d\n%s", repo, r.code, r.stderr)
+		}
+	}
+}
+
+// TestRegistryRegctlLayoutSourceAdvice covers `regctl image copy
+// --referrers` from a layout folder unpacked from a kit file. regctl finds
+// referrers in a layout only through a sha256-<hex> tag, which such a
+// folder lacks, so the copy leaves the signature behind. The rejection
+// must name that case and not advise the same command again.
+func TestRegistryRegctlLayoutSourceAdvice(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1")
+	dir := filepath.Join(e.dir, "kit-layout")
+	untarKit(t, kit, dir)
+	if out := regctl(t, reg, "artifact", "list", "--format", "{{len .Descriptors}}", "ocidir://"+dir+":1.0.0"); out != "0" {
+		t.Skipf("regctl now finds %s referrers in a kit layout folder, so a copy keeps the signature", out)
+	}
+	regctl(t, reg, "image", "copy", "--referrers", "ocidir://"+dir+":1.0.0", reg.host+"/regctl/kit:1")
+
+	r := e.run("ouk", "import", "--plain-http", "--key", e.pub, "oci://"+reg.host+"/regctl/kit:1")
+	expectFailure(t, r, exitRejected, reg.host+"/regctl/kit lists no signature referrer",
+		"by `regctl image copy --referrers` from a layout folder unpacked from a kit file, in which regctl does not find the signature",
+		"Push the signed kit file or folder again with `stella ouk push`", "`oras cp -r --from-oci-layout`")
+
+	// The advised copy keeps the signature.
+	tool(t, nil, "oras", "cp", "-r", "--from-oci-layout", dir+":1.0.0", "--to-plain-http", reg.host+"/oras/kit:1")
+	e.must("ouk", "import", "--plain-http", "--key", e.pub, "oci://"+reg.host+"/oras/kit:1")
+}
+
+// TestRegistryRegctlCopyOtherCommands covers inspect, push and delta on a
+// layout folder that `regctl image copy --referrers` copied out of a
+// registry, whose signature is listed only in a sha256-<hex> tagged index.
+func TestRegistryRegctlCopyOtherCommands(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	kit1 := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
+	kit2 := e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2")
+	e.must("ouk", "push", "--plain-http", kit2, reg.host+"/stella/kit:2")
+	dir := filepath.Join(e.dir, "regctl-layout")
+	regctl(t, reg, "image", "copy", "--referrers", reg.host+"/stella/kit:2", "ocidir://"+dir+":2")
+
+	out := e.must("ouk", "inspect", "--key", e.pub, dir)
+	if !strings.Contains(out, "of the bundle index, verified by") {
+		t.Errorf("inspect of the regctl copy does not show a verified signature:\n%s", out)
+	}
+
+	e.must("ouk", "push", "--plain-http", dir, reg.host+"/pushed/kit:2")
+	r := e.runOn(filepath.Join(e.dir, "store-pushed"), "ouk", "import", "--plain-http", "--key", e.pub,
+		"oci://"+reg.host+"/pushed/kit:2")
+	if r.code != 0 {
+		t.Errorf("import of the kit pushed from the regctl copy: exit %d\n%s", r.code, r.stderr)
+	}
+
+	deltaKit := filepath.Join(e.dir, "delta.tar")
+	e.must("ouk", "delta", "--from", kit1, "--to", dir, "-o", deltaKit, "--key", e.key)
+	store := filepath.Join(e.dir, "store-delta")
+	for _, k := range []string{kit1, deltaKit} {
+		if r := e.runOn(store, "ouk", "import", "--key", e.pub, k); r.code != 0 {
+			t.Errorf("import of %s: exit %d\n%s", filepath.Base(k), r.code, r.stderr)
+		}
+	}
+}

@@ -1,0 +1,357 @@
+package importer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/layout"
+)
+
+// taggedKit is a signed kit whose index.json lists its signature manifest
+// only through a referrers tag index, as a layout folder that
+// `regctl image copy --referrers` wrote from a registry does.
+type taggedKit struct {
+	entries []tarEntry
+	bundle  digest.Digest
+	// signature is the signature manifest, and signatureBundle the blob of
+	// the signature that it names.
+	signature       ocispec.Descriptor
+	signatureBundle []byte
+}
+
+// newTaggedKit builds a signed kit and moves its signature manifest from
+// index.json into a referrers tag index.
+func newTaggedKit(f *fixture, version string, seq int64) taggedKit {
+	f.t.Helper()
+	entries := readTarEntries(f.t.(*testing.T), f.kit(version, seq))
+	var index ocispec.Index
+	for _, e := range entries {
+		if e.name == "index.json" {
+			if err := json.Unmarshal(e.data, &index); err != nil {
+				f.t.Fatal(err)
+			}
+		}
+	}
+	k := taggedKit{entries: entries}
+	var kept []ocispec.Descriptor
+	for _, d := range index.Manifests {
+		switch d.ArtifactType {
+		case oci.MediaTypeSigstoreBundle:
+			k.signature = d
+			continue
+		case oci.ArtifactTypeBundle:
+			k.bundle = d.Digest
+		}
+		kept = append(kept, d)
+	}
+	if k.signature.Digest == "" || k.bundle == "" {
+		f.t.Fatalf("kit index.json lacks the bundle index or the signature manifest: %+v", index.Manifests)
+	}
+	sig, _, err := parseReferrer(k.blob(f.t, k.signature.Digest))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	k.signatureBundle = k.blob(f.t, sig)
+	index.Manifests = kept
+	k.setIndex(f.t, index)
+	return k
+}
+
+func parseReferrer(raw []byte) (digest.Digest, digest.Digest, error) {
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil || len(m.Layers) != 1 || m.Subject == nil {
+		return "", "", errors.New("not a signature manifest")
+	}
+	return m.Layers[0].Digest, m.Subject.Digest, nil
+}
+
+func (k *taggedKit) blob(t testing.TB, d digest.Digest) []byte {
+	t.Helper()
+	for _, e := range k.entries {
+		if e.name == "blobs/sha256/"+d.Encoded() {
+			return e.data
+		}
+	}
+	t.Fatalf("kit lacks blob %s", d)
+	return nil
+}
+
+func (k *taggedKit) index(t testing.TB) ocispec.Index {
+	t.Helper()
+	var index ocispec.Index
+	if err := json.Unmarshal(k.indexJSON(t), &index); err != nil {
+		t.Fatal(err)
+	}
+	return index
+}
+
+func (k *taggedKit) indexJSON(t testing.TB) []byte {
+	t.Helper()
+	for _, e := range k.entries {
+		if e.name == "index.json" {
+			return e.data
+		}
+	}
+	t.Fatal("kit lacks index.json")
+	return nil
+}
+
+func (k *taggedKit) setIndex(t testing.TB, index ocispec.Index) {
+	t.Helper()
+	raw, err := json.Marshal(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range k.entries {
+		if e.name == "index.json" {
+			k.entries[i].data = raw
+		}
+	}
+}
+
+// addBlob inserts raw after index.json, where a kit carries its small
+// blobs, unless the kit has it.
+func (k *taggedKit) addBlob(raw []byte) digest.Digest {
+	d := digest.FromBytes(raw)
+	name := "blobs/sha256/" + d.Encoded()
+	for _, e := range k.entries {
+		if e.name == name {
+			return d
+		}
+	}
+	for i, e := range k.entries {
+		if e.name == "index.json" {
+			k.entries = append(k.entries[:i+1], append([]tarEntry{{name: name, data: raw}}, k.entries[i+1:]...)...)
+			break
+		}
+	}
+	return d
+}
+
+// addTagIndex adds to index.json an image index tagged tag whose bytes are
+// raw.
+func (k *taggedKit) addTagIndex(t testing.TB, tag string, raw []byte) {
+	t.Helper()
+	d := k.addBlob(raw)
+	index := k.index(t)
+	index.Manifests = append(index.Manifests, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: d,
+		Size: int64(len(raw)), Annotations: map[string]string{oci.AnnotationRefName: tag}})
+	k.setIndex(t, index)
+}
+
+// tagIndex returns the bytes of a referrers tag index that lists refs.
+func tagIndex(t testing.TB, refs ...ocispec.Descriptor) []byte {
+	t.Helper()
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: refs}
+	idx.SchemaVersion = 2
+	raw, err := json.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// write writes the kit as a tar file and as a layout folder and returns
+// their paths.
+func (k *taggedKit) write(t *testing.T, dir, name string) (file, folder string) {
+	t.Helper()
+	raw := writeTarEntries(t, k.entries)
+	file = filepath.Join(dir, name+".tar")
+	if err := os.WriteFile(file, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	folder = filepath.Join(dir, name)
+	writeLayoutFolder(t, raw, folder)
+	return file, folder
+}
+
+func TestReferrersTagSignatureVerifies(t *testing.T) {
+	f := newFixture(t)
+	k := newTaggedKit(f, "1.0.0", 1)
+	k.addTagIndex(t, layout.ReferrersTag(k.bundle), tagIndex(t, k.signature))
+	file, folder := k.write(t, f.dir, "tagged")
+	ctx := context.Background()
+
+	for _, path := range []string{file, folder} {
+		check, err := CheckKitSignature(ctx, path, k.bundle, f.keys)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if check.SignedBy != f.keys[0].Source {
+			t.Errorf("%s: signed by %q, want %q; reasons %v", path, check.SignedBy, f.keys[0].Source, check.Reasons)
+		}
+	}
+
+	res, err := ImportDir(ctx, folder, f.opts())
+	if err != nil {
+		t.Fatalf("importing the folder: %v", err)
+	}
+	if res.SignedBy != f.keys[0].Source {
+		t.Errorf("folder import signed by %q, want %q", res.SignedBy, f.keys[0].Source)
+	}
+
+	g := newFixture(t)
+	g.keys = f.keys
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = ImportStream(ctx, bytes.NewReader(raw), g.opts())
+	if err != nil {
+		t.Fatalf("importing the file: %v", err)
+	}
+	if res.SignedBy != f.keys[0].Source {
+		t.Errorf("file import signed by %q, want %q", res.SignedBy, f.keys[0].Source)
+	}
+}
+
+// A referrers tag index vouches for nothing itself: each signature it
+// lists must verify like one that index.json lists, and a tag index that
+// cannot be decoded or names another digest leaves the kit unverified.
+func TestReferrersTagRejectsUnverified(t *testing.T) {
+	cases := map[string]struct {
+		edit func(t *testing.T, f *fixture, k *taggedKit)
+		// signatures is the count that the check reports, and reason a
+		// text of its reasons.
+		signatures int
+		reason     string
+	}{
+		"tag of another digest": {
+			edit: func(t *testing.T, f *fixture, k *taggedKit) {
+				other := digest.FromString("another kit")
+				k.addTagIndex(t, layout.ReferrersTag(other), tagIndex(t, k.signature))
+			},
+			signatures: 0,
+		},
+		"undecodable tag index": {
+			edit: func(t *testing.T, f *fixture, k *taggedKit) {
+				k.addTagIndex(t, layout.ReferrersTag(k.bundle), []byte(`{"schemaVersion":2,"manifests":[`))
+			},
+			signatures: 1,
+			reason:     "referrers tag index sha256-",
+		},
+		"tag index of another media type": {
+			edit: func(t *testing.T, f *fixture, k *taggedKit) {
+				raw := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","manifests":[` +
+					string(mustJSON(t, k.signature)) + `]}`)
+				k.addTagIndex(t, layout.ReferrersTag(k.bundle), raw)
+			},
+			signatures: 1,
+			reason:     "not 2 and",
+		},
+		"signature of another kit": {
+			edit: func(t *testing.T, f *fixture, k *taggedKit) {
+				other := newTaggedKit(f, "2.0.0", 2)
+				k.addBlob(other.blob(t, other.signature.Digest))
+				k.addBlob(other.signatureBundle)
+				k.addTagIndex(t, layout.ReferrersTag(k.bundle), tagIndex(t, other.signature))
+			},
+			signatures: 1,
+			reason:     "not this kit",
+		},
+		"signature by another key": {
+			edit: func(t *testing.T, f *fixture, k *taggedKit) {
+				other := newTaggedKit(newFixture(t), "1.0.0", 1)
+				if other.bundle != k.bundle {
+					t.Skip("the bundle digest depends on the signing key, so no other key signs this kit")
+				}
+				k.addBlob(other.blob(t, other.signature.Digest))
+				k.addBlob(other.signatureBundle)
+				k.addTagIndex(t, layout.ReferrersTag(k.bundle), tagIndex(t, other.signature))
+			},
+			signatures: 1,
+		},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			k := newTaggedKit(f, "1.0.0", 1)
+			c.edit(t, f, &k)
+			file, folder := k.write(t, f.dir, "tagged")
+			ctx := context.Background()
+
+			for _, path := range []string{file, folder} {
+				check, err := CheckKitSignature(ctx, path, k.bundle, f.keys)
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				if check.SignedBy != "" {
+					t.Errorf("%s: signed by %q", path, check.SignedBy)
+				}
+				if check.Signatures != c.signatures {
+					t.Errorf("%s: %d signatures, want %d; reasons %v", path, check.Signatures, c.signatures, check.Reasons)
+				}
+				if c.reason != "" && !strings.Contains(strings.Join(check.Reasons, "; "), c.reason) {
+					t.Errorf("%s: reasons %v lack %q", path, check.Reasons, c.reason)
+				}
+			}
+
+			_, err := ImportDir(ctx, folder, f.opts())
+			if !errors.Is(err, errdef.ErrSignature) {
+				t.Errorf("folder import: err = %v, want ErrSignature", err)
+			}
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newFixture(t)
+			g.keys = f.keys
+			_, err = ImportStream(ctx, bytes.NewReader(raw), g.opts())
+			if !errors.Is(err, errdef.ErrSignature) {
+				t.Errorf("file import: err = %v, want ErrSignature", err)
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// An index.json entry marked as the bundle that is no bundle index rejects
+// the kit, also when the same image index came earlier without the mark
+// and was skipped as not a bundle.
+func TestMarkedNonBundleIndexRejected(t *testing.T) {
+	f := newFixture(t)
+	k := newTaggedKit(f, "1.0.0", 1)
+	k.addTagIndex(t, layout.ReferrersTag(k.bundle), tagIndex(t, k.signature))
+	extra := tagIndex(t)
+	d := k.addBlob(extra)
+	index := k.index(t)
+	plain := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: d, Size: int64(len(extra))}
+	marked := plain
+	marked.ArtifactType = oci.ArtifactTypeBundle
+	index.Manifests = append(index.Manifests, plain, marked)
+	k.setIndex(t, index)
+	file, folder := k.write(t, f.dir, "marked")
+	ctx := context.Background()
+
+	if _, err := ImportDir(ctx, folder, f.opts()); !errors.Is(err, errdef.ErrInvalidKit) {
+		t.Errorf("folder import: %v, want an error wrapping ErrInvalidKit", err)
+	}
+	g := newFixture(t)
+	g.keys = f.keys
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ImportStream(ctx, bytes.NewReader(raw), g.opts()); !errors.Is(err, errdef.ErrInvalidKit) {
+		t.Errorf("file import: %v, want an error wrapping ErrInvalidKit", err)
+	}
+}
