@@ -106,12 +106,12 @@ func ParseMeta(a map[string]string) (Meta, error) {
 // copied does. versions are the kits' versions, or nil when they are not
 // known. It wraps errdef.ErrInvalidKit.
 func MultipleKitsError(count int, versions []string) error {
-	which := ""
+	named := ""
 	if len(versions) > 0 {
-		which = " (kit versions " + strings.Join(versions, ", ") + ")"
+		named = " (kit versions " + strings.Join(versions, ", ") + ")"
 	}
 	return fmt.Errorf("index.json lists %d bundle indexes%s, so it holds more than one kit, and a kit contains "+
-		"exactly one; copy each kit into a layout folder of its own: %w", count, which, errdef.ErrInvalidKit)
+		"exactly one; copy each kit into a layout folder of its own: %w", count, named, errdef.ErrInvalidKit)
 }
 
 // ParseBundleIndex decodes a bundle index and its metadata. It returns an

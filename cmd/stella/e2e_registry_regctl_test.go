@@ -138,8 +138,9 @@ func TestRegistryRegctlCopyOtherCommands(t *testing.T) {
 
 // TestRegistryRegctlTwoKitsInOneFolder covers two kits that `regctl image
 // copy` put into one layout folder under two tags. Every command must
-// reject the folder with one reason that names both kits and says to copy
-// each kit into a folder of its own; verify used to pass the first kit.
+// reject the folder with one reason that names both kits and advises
+// copying each kit into a folder of its own. Verify used to pass the
+// first kit.
 func TestRegistryRegctlTwoKitsInOneFolder(t *testing.T) {
 	reg := startRegistry(t, false)
 	e := newEnv(t)
