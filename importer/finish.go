@@ -194,7 +194,11 @@ func (s *session) findBundle(ctx context.Context, index ocispec.Index) (*bundleM
 	case 1:
 		return found[0], nil
 	}
-	return nil, fmt.Errorf("index.json lists %d bundle indexes; a kit contains exactly one: %w", len(found), errdef.ErrInvalidKit)
+	versions := make([]string, len(found))
+	for i, b := range found {
+		versions[i] = b.meta.Version
+	}
+	return nil, oci.MultipleKitsError(len(found), versions)
 }
 
 // checkBase rejects a delta, of bundle index bundle, whose base kit is not

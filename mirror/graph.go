@@ -128,7 +128,7 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 			continue
 		}
 		if roots != nil {
-			return nil, fmt.Errorf("index.json lists more than one bundle index, but a kit contains exactly one: %w", errdef.ErrInvalidKit)
+			return nil, oci.MultipleKitsError(2, []string{roots.meta.Version, meta.Version})
 		}
 		bundle := ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: oci.ArtifactTypeBundle}
 		roots = &kitRoots{bundle: bundle, bundleIdx: idx, meta: meta}

@@ -101,6 +101,19 @@ func ParseMeta(a map[string]string) (Meta, error) {
 	return m, nil
 }
 
+// MultipleKitsError returns the error of an index.json that lists more
+// than one bundle index, as a layout folder into which two kits were
+// copied does. versions are the kits' versions, or nil when they are not
+// known. It wraps errdef.ErrInvalidKit.
+func MultipleKitsError(count int, versions []string) error {
+	named := ""
+	if len(versions) > 0 {
+		named = " (kit versions " + strings.Join(versions, ", ") + ")"
+	}
+	return fmt.Errorf("index.json lists %d bundle indexes%s, so it holds more than one kit, and a kit contains "+
+		"exactly one; copy each kit into a layout folder of its own: %w", count, named, errdef.ErrInvalidKit)
+}
+
 // ParseBundleIndex decodes a bundle index and its metadata. It returns an
 // error wrapping errdef.ErrInvalidKit when the bytes are not an OCI image
 // index with the bundle artifact type, or when a child with a role has a

@@ -135,3 +135,39 @@ func TestRegistryRegctlCopyOtherCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistryRegctlTwoKitsInOneFolder covers two kits that `regctl image
+// copy` put into one layout folder under two tags. Every command must
+// reject the folder with one reason that names both kits and advises
+// copying each kit into a folder of its own. Verify used to pass the
+// first kit.
+func TestRegistryRegctlTwoKitsInOneFolder(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	for _, v := range []string{"1", "2"} {
+		kit := e.buildKit("kit-"+v+".tar", "--version", "1.0."+v, "--sequence", v)
+		e.must("ouk", "push", "--plain-http", kit, reg.host+"/stella/kit:"+v)
+	}
+	dir := filepath.Join(e.dir, "two-kits")
+	for _, v := range []string{"1", "2"} {
+		regctl(t, reg, "image", "copy", "--referrers", reg.host+"/stella/kit:"+v, "ocidir://"+dir+":"+v)
+	}
+	wants := []string{"2 bundle indexes", "1.0.1", "1.0.2", "copy each kit into a layout folder of its own"}
+	for _, args := range [][]string{
+		{"ouk", "verify", "--key", e.pub, dir},
+		{"ouk", "inspect", dir},
+		{"ouk", "import", "--key", e.pub, dir},
+		{"ouk", "mirror", "--plain-http", "--key", e.pub, "--to", reg.host + "/mirror", dir},
+	} {
+		r := e.run(args...)
+		if r.code == 0 {
+			t.Errorf("stella %s: exit 0, want a rejection\n%s", strings.Join(args, " "), r.stdout)
+			continue
+		}
+		for _, w := range wants {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("stella %s: error lacks %q:\n%s", strings.Join(args, " "), w, r.stderr)
+			}
+		}
+	}
+}

@@ -34,6 +34,12 @@ func checkLocalKitArg(command, arg string) error {
 			"download the kit file first, or import it with `stella ouk import %s`, which verifies it before it activates it",
 			command, arg, arg)
 	}
+	if scheme == "ocidir" || scheme == "oci-layout" {
+		// regctl and skopeo name a layout folder this way.
+		dir, _, _ := strings.Cut(rest, ":")
+		return usagef("%s reads kit files and layout folders, and %s is neither; give the folder itself, as %s",
+			command, arg, dir)
+	}
 	return usagef("%s reads kit files and layout folders, and %s is neither", command, arg)
 }
 

@@ -22,6 +22,11 @@ func TestCheckLocalKitArg(t *testing.T) {
 		!strings.Contains(err.Error(), want) {
 		t.Errorf("registry source: error %v does not name %q", err, want)
 	}
+	// regctl names a layout folder ocidir://DIR:TAG.
+	err = checkLocalKitArg("verify", "ocidir:///tmp/kits/night-30:v1")
+	if err == nil || !strings.Contains(err.Error(), "give the folder itself, as /tmp/kits/night-30") {
+		t.Errorf("ocidir reference: error %v does not name the folder to give", err)
+	}
 	if err := checkLocalKitArg("verify", "kit.tar.zst"); err != nil {
 		t.Errorf("kit file: %v", err)
 	}

@@ -121,7 +121,7 @@ With --delta (and --base), -o names the delta from the base kit to the new
 kit, and the full new kit is written to --full-output, by default the -o
 name with ".delta" removed (delta-31.delta.tar.zst gives delta-31.tar.zst)
 or else with "-full" before the .tar suffix. A derived name that would be
-hidden (-o .delta.tar) or still say delta stops the build: give
+hidden (-o .delta.tar) or still contain ".delta." stops the build: give
 --full-output then. Both come from one build, so
 the delta's bundle digest is the full kit's. The build renames the two
 files into place only once both are written, so a build that fails or is

@@ -296,7 +296,7 @@ func openMirrorLayout(ctx context.Context, dir string) (mirrorKit, error) {
 	}
 	bundle, err := delta.BundleEntry(ctx, src, index)
 	if err != nil {
-		return mirrorKit{}, fmt.Errorf("layout folder %s lists no bundle index; pass a kit layout folder", dir)
+		return mirrorKit{}, fmt.Errorf("layout folder %s: %w; pass a kit layout folder", dir, err)
 	}
 	return mirrorKit{src: src, bundle: bundle, base: base, index: &index}, nil
 }

@@ -162,7 +162,7 @@ func TestReadSBOMNamesFormat(t *testing.T) {
 			`SPDXID "SPDXRef-DOCUMENT"`, `dataLicense "CC0-1.0"`, "name", "documentNamespace", "creationInfo"}},
 		{"spdx 2.3 without creators", `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","dataLicense":"CC0-1.0",` +
 			`"name":"x","documentNamespace":"https://example.test/x","creationInfo":{"created":"2026-01-01T00:00:00Z"}}`,
-			[]string{"it lacks creationInfo.creators, which"}},
+			[]string{"it does not have creationInfo.creators, which"}},
 		{"spdx 2.3 wrong types", `{"spdxVersion":"SPDX-2.3","name":7}`, []string{"fields of the expected types"}},
 	}
 	for _, c := range cases {

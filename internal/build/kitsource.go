@@ -132,10 +132,13 @@ func (k *Kit) readFile(ctx context.Context, path string) error {
 // findBundle sets the bundle index of the kit. A damaged index.json entry
 // gives advice.
 func (k *Kit) findBundle(ctx context.Context, advice string) error {
+	var versions []string
+	seen := make(map[digest.Digest]bool)
 	for _, d := range k.Index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageIndex {
+		if d.MediaType != ocispec.MediaTypeImageIndex || seen[d.Digest] {
 			continue
 		}
+		seen[d.Digest] = true
 		var idx ocispec.Index
 		raw, err := fetchJSON(ctx, k.Source, d, &idx)
 		if err != nil {
@@ -145,8 +148,17 @@ func (k *Kit) findBundle(ctx context.Context, advice string) error {
 		if err != nil {
 			continue
 		}
-		k.Bundle, k.Meta = d, meta
+		if len(versions) == 0 {
+			k.Bundle, k.Meta = d, meta
+		}
+		versions = append(versions, meta.Version)
+	}
+	switch {
+	case len(versions) == 1:
 		return nil
+	case len(versions) > 1:
+		k.Bundle, k.Meta = ocispec.Descriptor{}, oci.Meta{}
+		return oci.MultipleKitsError(len(versions), versions)
 	}
 	if err := layout.FindUnknownEntry(k.Index, advice); err != nil {
 		return err

@@ -204,8 +204,8 @@ func readSBOM(path string) ([]byte, error) {
 	switch {
 	case head.SPDXVersion == "SPDX-2.3":
 		if missing := missingSPDXFields(raw); len(missing) > 0 {
-			return nil, fmt.Errorf("SBOM %s is not a complete SPDX 2.3 document: it lacks %s, which SPDX 2.3 "+
-				"requires of every document; %s", path, strings.Join(missing, ", "), sbomAdvice(path))
+			return nil, fmt.Errorf("SBOM %s is not a complete SPDX 2.3 document: it does not have %s, which SPDX "+
+				"2.3 requires of every document; %s", path, strings.Join(missing, ", "), sbomAdvice(path))
 		}
 		return raw, nil
 	case head.BOMFormat == "CycloneDX":

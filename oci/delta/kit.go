@@ -124,13 +124,13 @@ func (k *Kit) Close() error {
 // beside the bundle index, but tag only the bundle index.
 // A damaged entry gives advice, unless advice is "".
 func bundleEntry(index ocispec.Index, advice string) (ocispec.Descriptor, error) {
-	var indexes, tagged []ocispec.Descriptor
+	var indexes, tagged, marked []ocispec.Descriptor
 	for _, d := range index.Manifests {
 		if d.MediaType != ocispec.MediaTypeImageIndex {
 			continue
 		}
 		if d.ArtifactType == oci.ArtifactTypeBundle {
-			return d, nil
+			marked = append(marked, d)
 		}
 		indexes = append(indexes, d)
 		if d.Annotations[oci.AnnotationRefName] != "" {
@@ -138,6 +138,10 @@ func bundleEntry(index ocispec.Index, advice string) (ocispec.Descriptor, error)
 		}
 	}
 	switch {
+	case len(marked) == 1:
+		return marked[0], nil
+	case len(marked) > 1:
+		return ocispec.Descriptor{}, oci.MultipleKitsError(len(marked), nil)
 	case len(indexes) == 1:
 		return indexes[0], nil
 	case len(tagged) == 1:
@@ -164,20 +168,27 @@ func bundleEntryFrom(ctx context.Context, src content.Fetcher, index ocispec.Ind
 		return bundle, nil
 	}
 	var found []ocispec.Descriptor
+	var versions []string
+	seen := make(map[digest.Digest]bool)
 	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageIndex {
+		if d.MediaType != ocispec.MediaTypeImageIndex || seen[d.Digest] {
 			continue
 		}
+		seen[d.Digest] = true
 		raw, ferr := fetchSmall(ctx, src, d)
 		if ferr != nil {
 			continue
 		}
-		if _, _, perr := oci.ParseBundleIndex(raw); perr == nil {
+		if _, meta, perr := oci.ParseBundleIndex(raw); perr == nil {
 			found = append(found, d)
+			versions = append(versions, meta.Version)
 		}
 	}
-	if len(found) == 1 {
+	switch {
+	case len(found) == 1:
 		return found[0], nil
+	case len(found) > 1:
+		return ocispec.Descriptor{}, oci.MultipleKitsError(len(found), versions)
 	}
 	return ocispec.Descriptor{}, err
 }
