@@ -296,6 +296,11 @@ func TestBuildMissingFeedPath(t *testing.T) {
 	if err == nil {
 		t.Fatal("Build with a missing feed path succeeded")
 	}
+	// The feed may come from a build file, so the advice names both
+	// places.
+	if !strings.Contains(err.Error(), "with --feed or in the feeds of a build file") {
+		t.Errorf("error %q does not name both places a feed path comes from", err)
+	}
 }
 
 func TestBuildSummaryCountsSkips(t *testing.T) {

@@ -152,7 +152,8 @@ func (fr *feedReader) read(ctx context.Context) error {
 	}
 	info, err := os.Stat(fr.feed.Path)
 	if err != nil {
-		return fmt.Errorf("reading %s feed: %w; check the path given with --feed %s=PATH", fr.feed.Kind, err, fr.feed.Kind)
+		return fmt.Errorf("reading %s feed: %w; check the path given as %s=PATH with --feed or in the feeds of a build file",
+			fr.feed.Kind, err, fr.feed.Kind)
 	}
 	if !info.IsDir() {
 		if err := regfile.Check(fr.feed.Path, feedFileWant); err != nil {
