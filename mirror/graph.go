@@ -74,6 +74,10 @@ type kitRoots struct {
 	referrers []kitReferrer
 	// base is the base kit when the kit is a delta, else nil.
 	base *deltaBase
+	// damagedTag is why an index that index.json lists under the referrers
+	// tag of the bundle could not be read or decoded, or nil. Its
+	// signatures are missing from referrers then.
+	damagedTag error
 }
 
 // kitReferrer is a referrer manifest of a kit and the manifest it is
@@ -143,10 +147,11 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 	if ok {
 		roots.base = &base
 	}
-	candidates, err := readReferrers(ctx, src, index, roots.bundle.Digest)
+	candidates, damagedTag, err := readReferrers(ctx, src, index, roots.bundle.Digest)
 	if err != nil {
 		return nil, err
 	}
+	roots.damagedTag = damagedTag
 	// A delta manifest stays behind, and so do its signatures, whose
 	// subject it is. The registry holds the complete kit once the push
 	// is done, so a delta manifest there would only make every copy of
@@ -167,8 +172,10 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 // referrers tag schema name of bundle (sha256-<hex>), as in a layout folder
 // that `regctl image copy --referrers` wrote. A tag index that cannot be
 // read or decoded is skipped, which leaves the kit without those
-// signatures, and the tags of other digests are not read.
-func readReferrers(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, bundle digest.Digest) ([]kitReferrer, error) {
+// signatures, and damagedTag says why. The tags of other digests are not
+// read.
+func readReferrers(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index,
+	bundle digest.Digest) (refs []kitReferrer, damagedTag, err error) {
 	var out []kitReferrer
 	seen := map[digest.Digest]bool{}
 	add := func(d ocispec.Descriptor) error {
@@ -184,25 +191,31 @@ func readReferrers(ctx context.Context, src content.ReadOnlyStorage, index ocisp
 	}
 	for _, d := range index.Manifests {
 		if err := add(d); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, d := range layout.ReferrersTagEntries(index, bundle) {
 		b, err := fetchManifest(ctx, src, d)
 		if err != nil {
+			if damagedTag == nil {
+				damagedTag = fmt.Errorf("index %s, tagged %s: %w", d.Digest, layout.ReferrersTag(bundle), err)
+			}
 			continue
 		}
 		tagged, err := layout.ParseReferrersTagIndex(b)
 		if err != nil {
+			if damagedTag == nil {
+				damagedTag = fmt.Errorf("index %s, tagged %s: %w", d.Digest, layout.ReferrersTag(bundle), err)
+			}
 			continue
 		}
 		for _, t := range tagged {
 			if err := add(t); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
-	return out, nil
+	return out, damagedTag, nil
 }
 
 // readReferrer reads the image manifest d and returns it as a referrer,

@@ -278,6 +278,14 @@ func PushKit(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Ind
 // the referrers API, pushing a referrer sets the sha256-<hex> tag, which
 // lists the referrers and names no kit.
 func (p *pusher) publish(ctx context.Context, src content.ReadOnlyStorage, roots *kitRoots, tag string, opts PushOptions) (*PushResult, error) {
+	if roots.signatureCount() == 0 && roots.damagedTag != nil && !opts.AllowUnsigned {
+		// The kit's signatures may be in the damaged index, so the kit is
+		// reported as damaged rather than as unsigned.
+		return nil, fmt.Errorf("kit %s (%s) lists its signatures in an index that cannot be read (%v), so the layout "+
+			"is damaged; copy it again from its source, and tag %s:%s was not set or moved: %w", roots.meta.Version,
+			roots.bundle.Digest, roots.damagedTag, p.repo.Reference.Registry+"/"+p.repo.Reference.Repository, tag,
+			errdef.ErrInvalidKit)
+	}
 	if roots.signatureCount() == 0 {
 		if !opts.AllowUnsigned {
 			return nil, fmt.Errorf("kit %s (%s) carries no signature, so importers that check signatures would reject it; "+

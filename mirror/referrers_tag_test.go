@@ -8,12 +8,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/layout"
 )
@@ -154,5 +156,52 @@ func TestFindRootsReadsTagIndexOnce(t *testing.T) {
 	}
 	if n := counted.fetches[tagged.Digest]; n > 2 {
 		t.Errorf("read the tag index %d times, want at most 2", n)
+	}
+}
+
+// TestPushDamagedBundleTagIsDamage checks that push reports a kit whose
+// signatures are listed only in an unreadable index tagged for its bundle
+// as damaged, with copy-again advice, and not as an unsigned kit to build
+// again with --key.
+func TestPushDamagedBundleTagIsDamage(t *testing.T) {
+	f := newFixture(t)
+	folder := filepath.Join(f.dir, "folder")
+	unpackKit(t, f.buildKit("kit.tar", "1.0.0", 1, ""), folder)
+	index, src, err := layout.OpenDir(folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	roots, err := findRoots(ctx, src, index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	absent := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)
+	tag := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(absent),
+		Size: int64(len(absent)), Annotations: map[string]string{
+			oci.AnnotationRefName: layout.ReferrersTag(roots.bundle.Digest)}}
+	edited := index
+	edited.Manifests = []ocispec.Descriptor{tag}
+	for _, d := range index.Manifests {
+		if d.ArtifactType != oci.MediaTypeSigstoreBundle {
+			edited.Manifests = append(edited.Manifests, d)
+		}
+	}
+	roots, err = findRoots(ctx, src, edited)
+	if err != nil {
+		t.Fatalf("findRoots: %v", err)
+	}
+	if roots.signatureCount() != 0 || roots.damagedTag == nil {
+		t.Fatalf("%d signatures and damaged tag %v, want none and the missing tag index", roots.signatureCount(), roots.damagedTag)
+	}
+
+	host := memRegistry(t, true)
+	repo := repository(t, plainClient(t, host), host+"/ouk:1")
+	_, err = newPusher(repo, nil).publish(ctx, src, roots, "1", PushOptions{})
+	if !errors.Is(err, errdef.ErrInvalidKit) {
+		t.Fatalf("push: %v, want an error wrapping ErrInvalidKit", err)
+	}
+	if !strings.Contains(err.Error(), "copy it again") || strings.Contains(err.Error(), "--key") {
+		t.Errorf("error does not advise copying the layout again, or advises --key:\n%s", err)
 	}
 }
