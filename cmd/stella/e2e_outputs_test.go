@@ -91,6 +91,37 @@ func TestSignRefusesItsInputsAsOutput(t *testing.T) {
 	e.must("ouk", "verify", "--key", e.pub, "--signature", sig, kit)
 }
 
+// TestSignReplacesSignatureFile checks that sign puts a new file in place
+// of an earlier signature rather than writing into it, so that a failed
+// write cannot leave half a signature and another name of the earlier
+// file keeps its content.
+func TestSignReplacesSignatureFile(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	sig := kit + ".sig"
+	other := filepath.Join(e.dir, "other.txt")
+	if err := os.WriteFile(other, []byte("earlier"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(other, sig); err != nil {
+		t.Fatal(err)
+	}
+	e.must("ouk", "sign", "--key", e.key, kit)
+	if b, _ := os.ReadFile(other); string(b) != "earlier" {
+		t.Errorf("sign wrote into the earlier signature file, so its other name now holds %q", b)
+	}
+	e.must("ouk", "verify", "--key", e.pub, "--signature", sig, kit)
+	entries, err := os.ReadDir(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, entry := range entries {
+		if strings.HasPrefix(entry.Name(), ".kit.tar.sig.") {
+			t.Errorf("sign left the temporary file %s", entry.Name())
+		}
+	}
+}
+
 // TestBuildOutputFolderRejected checks that build rejects an output that
 // is an existing folder before it builds anything, and leaves the folder
 // as it was.

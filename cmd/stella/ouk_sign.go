@@ -61,8 +61,15 @@ not: they check only the signature inside the kit, which stella ouk build
 			if err := build.CreateParentFolder(out); err != nil {
 				return err
 			}
-			if err := os.WriteFile(out, sig, 0o644); err != nil {
-				return fmt.Errorf("writing signature: %w", err)
+			// A temporary file renamed into place leaves an earlier
+			// signature whole when the write fails, as keygen does.
+			temp, err := writeTempFile(out, sig, 0o644)
+			if err != nil {
+				return fmt.Errorf("writing signature %s: %w", out, err)
+			}
+			if err := os.Rename(temp, out); err != nil {
+				os.Remove(temp)
+				return fmt.Errorf("writing signature %s: %w", out, err)
 			}
 			if format.json() {
 				return writeJSON(cmd.OutOrStdout(), map[string]string{"kit": kit, "signature": out})
