@@ -159,6 +159,7 @@ func (s *session) copyHeads(ctx context.Context, src content.ReadOnlyStorage, in
 	}
 	seen := make(map[entryKey]bool)
 	var bundles []digest.Digest
+	read := func(d ocispec.Descriptor) ([]byte, error) { return s.readManifest(ctx, d) }
 	for _, d := range index.Manifests {
 		if d.Size > MaxManifestSize || checkDescriptor(d) != nil {
 			continue // findBundle and copyNode report it
@@ -170,7 +171,6 @@ func (s *session) copyHeads(ctx context.Context, src content.ReadOnlyStorage, in
 		if err := s.copyBlob(ctx, src, d); err != nil {
 			return err
 		}
-		read := func(d ocispec.Descriptor) ([]byte, error) { return s.readManifest(ctx, d) }
 		if d.MediaType == ocispec.MediaTypeImageIndex && s.guard.inputs.isBundle(d, read) {
 			bundles = append(bundles, d.Digest)
 		}

@@ -1,7 +1,6 @@
 package importer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -164,26 +163,7 @@ func TestReferrersTagAmplifiedKitImports(t *testing.T) {
 	if check.SignedBy != f.keys[0].Source {
 		t.Errorf("check of the file: signed by %q; reasons %v", check.SignedBy, check.Reasons)
 	}
-	res, err := ImportDir(ctx, folder, f.opts())
-	if err != nil {
-		t.Fatalf("importing the folder: %v", err)
-	}
-	if res.SignedBy != f.keys[0].Source {
-		t.Errorf("folder import signed by %q, want %q", res.SignedBy, f.keys[0].Source)
-	}
-	g := newFixture(t)
-	g.keys = f.keys
-	kit, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err = ImportStream(ctx, bytes.NewReader(kit), g.opts())
-	if err != nil {
-		t.Fatalf("importing the file: %v", err)
-	}
-	if res.SignedBy != f.keys[0].Source {
-		t.Errorf("file import signed by %q, want %q", res.SignedBy, f.keys[0].Source)
-	}
+	checkSignedImports(t, f, file, folder)
 }
 
 // The signature check reads a tag index once however often index.json

@@ -43,8 +43,10 @@ func newTaggedKit(f *fixture, version string, seq int64) taggedKit {
 			}
 		}
 	}
+
+	// The signature manifest leaves index.json, as in a regctl copy.
 	k := taggedKit{entries: entries}
-	var kept []ocispec.Descriptor
+	var withoutSignature []ocispec.Descriptor
 	for _, d := range index.Manifests {
 		switch d.ArtifactType {
 		case oci.MediaTypeSigstoreBundle:
@@ -53,7 +55,7 @@ func newTaggedKit(f *fixture, version string, seq int64) taggedKit {
 		case oci.ArtifactTypeBundle:
 			k.bundle = d.Digest
 		}
-		kept = append(kept, d)
+		withoutSignature = append(withoutSignature, d)
 	}
 	if k.signature.Digest == "" || k.bundle == "" {
 		f.t.Fatalf("kit index.json lacks the bundle index or the signature manifest: %+v", index.Manifests)
@@ -63,7 +65,8 @@ func newTaggedKit(f *fixture, version string, seq int64) taggedKit {
 		f.t.Fatal(err)
 	}
 	k.signatureBundle = k.blob(f.t, sig)
-	index.Manifests = kept
+
+	index.Manifests = withoutSignature
 	k.setIndex(f.t, index)
 	return k
 }
@@ -176,6 +179,24 @@ func (k *taggedKit) write(t *testing.T, dir, name string) (file, folder string) 
 	return file, folder
 }
 
+// importBothWays imports the layout folder into the store of f and the
+// kit file, as a stream, into a store of its own with the keys of f. It
+// returns the result and error of each import, folder first.
+func importBothWays(t *testing.T, f *fixture, file, folder string) (dirRes *Result, dirErr error,
+	fileRes *Result, fileErr error) {
+	t.Helper()
+	ctx := context.Background()
+	dirRes, dirErr = ImportDir(ctx, folder, f.opts())
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newFixture(t)
+	g.keys = f.keys
+	fileRes, fileErr = ImportStream(ctx, bytes.NewReader(raw), g.opts())
+	return dirRes, dirErr, fileRes, fileErr
+}
+
 func TestReferrersTagSignatureVerifies(t *testing.T) {
 	f := newFixture(t)
 	k := newTaggedKit(f, "1.0.0", 1)
@@ -193,26 +214,25 @@ func TestReferrersTagSignatureVerifies(t *testing.T) {
 		}
 	}
 
-	res, err := ImportDir(ctx, folder, f.opts())
-	if err != nil {
-		t.Fatalf("importing the folder: %v", err)
-	}
-	if res.SignedBy != f.keys[0].Source {
-		t.Errorf("folder import signed by %q, want %q", res.SignedBy, f.keys[0].Source)
-	}
+	checkSignedImports(t, f, file, folder)
+}
 
-	g := newFixture(t)
-	g.keys = f.keys
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
+// checkSignedImports imports the kit as a folder and as a file and checks
+// that both imports succeed, signed by the key of f.
+func checkSignedImports(t *testing.T, f *fixture, file, folder string) {
+	t.Helper()
+	dirRes, dirErr, fileRes, fileErr := importBothWays(t, f, file, folder)
+	if dirErr != nil {
+		t.Fatalf("importing the folder: %v", dirErr)
 	}
-	res, err = ImportStream(ctx, bytes.NewReader(raw), g.opts())
-	if err != nil {
-		t.Fatalf("importing the file: %v", err)
+	if dirRes.SignedBy != f.keys[0].Source {
+		t.Errorf("folder import signed by %q, want %q", dirRes.SignedBy, f.keys[0].Source)
 	}
-	if res.SignedBy != f.keys[0].Source {
-		t.Errorf("file import signed by %q, want %q", res.SignedBy, f.keys[0].Source)
+	if fileErr != nil {
+		t.Fatalf("importing the file: %v", fileErr)
+	}
+	if fileRes.SignedBy != f.keys[0].Source {
+		t.Errorf("file import signed by %q, want %q", fileRes.SignedBy, f.keys[0].Source)
 	}
 }
 
@@ -297,19 +317,12 @@ func TestReferrersTagRejectsUnverified(t *testing.T) {
 				}
 			}
 
-			_, err := ImportDir(ctx, folder, f.opts())
-			if !errors.Is(err, errdef.ErrSignature) {
-				t.Errorf("folder import: err = %v, want ErrSignature", err)
+			_, dirErr, _, fileErr := importBothWays(t, f, file, folder)
+			if !errors.Is(dirErr, errdef.ErrSignature) {
+				t.Errorf("folder import: err = %v, want ErrSignature", dirErr)
 			}
-			raw, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			g := newFixture(t)
-			g.keys = f.keys
-			_, err = ImportStream(ctx, bytes.NewReader(raw), g.opts())
-			if !errors.Is(err, errdef.ErrSignature) {
-				t.Errorf("file import: err = %v, want ErrSignature", err)
+			if !errors.Is(fileErr, errdef.ErrSignature) {
+				t.Errorf("file import: err = %v, want ErrSignature", fileErr)
 			}
 		})
 	}
@@ -340,18 +353,12 @@ func TestMarkedNonBundleIndexRejected(t *testing.T) {
 	index.Manifests = append(index.Manifests, plain, marked)
 	k.setIndex(t, index)
 	file, folder := k.write(t, f.dir, "marked")
-	ctx := context.Background()
 
-	if _, err := ImportDir(ctx, folder, f.opts()); !errors.Is(err, errdef.ErrInvalidKit) {
-		t.Errorf("folder import: %v, want an error wrapping ErrInvalidKit", err)
+	_, dirErr, _, fileErr := importBothWays(t, f, file, folder)
+	if !errors.Is(dirErr, errdef.ErrInvalidKit) {
+		t.Errorf("folder import: %v, want an error wrapping ErrInvalidKit", dirErr)
 	}
-	g := newFixture(t)
-	g.keys = f.keys
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ImportStream(ctx, bytes.NewReader(raw), g.opts()); !errors.Is(err, errdef.ErrInvalidKit) {
-		t.Errorf("file import: %v, want an error wrapping ErrInvalidKit", err)
+	if !errors.Is(fileErr, errdef.ErrInvalidKit) {
+		t.Errorf("file import: %v, want an error wrapping ErrInvalidKit", fileErr)
 	}
 }

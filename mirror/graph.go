@@ -74,9 +74,9 @@ type kitRoots struct {
 	referrers []kitReferrer
 	// base is the base kit when the kit is a delta, else nil.
 	base *deltaBase
-	// damagedTag is why an index that index.json lists under the referrers
-	// tag of the bundle could not be read or decoded, or nil. Its
-	// signatures are missing from referrers then.
+	// damagedTag is the error of an index that index.json lists under the
+	// referrers tag of the bundle and that could not be read or decoded,
+	// or nil. Its signatures are then missing from referrers.
 	damagedTag error
 }
 
@@ -172,7 +172,7 @@ func findRoots(ctx context.Context, src content.ReadOnlyStorage, index ocispec.I
 // referrers tag schema name of bundle (sha256-<hex>), as in a layout folder
 // that `regctl image copy --referrers` wrote. A tag index that cannot be
 // read or decoded is skipped, which leaves the kit without those
-// signatures, and damagedTag says why. The tags of other digests are not
+// signatures, and damagedTag is its error. The tags of other digests are not
 // read.
 func readReferrers(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index,
 	bundle digest.Digest) (refs []kitReferrer, damagedTag, err error) {

@@ -55,10 +55,10 @@ func unpackKit(t *testing.T, path, dir string) {
 	}
 }
 
-// A push reads only the referrers tag index of the bundle index, so the
-// tag index of another digest is ignored even when its blob is missing or
-// declares more than the manifest size limit.
-func TestFindRootsIgnoresForeignReferrersTag(t *testing.T) {
+// signedKitFolder builds a signed kit, unpacks it into a layout folder and
+// returns the folder's index.json and blobs.
+func signedKitFolder(t *testing.T) (ocispec.Index, content.ReadOnlyStorage) {
+	t.Helper()
 	f := newFixture(t)
 	folder := filepath.Join(f.dir, "folder")
 	unpackKit(t, f.buildKit("kit.tar", "1.0.0", 1, ""), folder)
@@ -66,6 +66,14 @@ func TestFindRootsIgnoresForeignReferrersTag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return index, src
+}
+
+// A push reads only the referrers tag index of the bundle index, so the
+// tag index of another digest is ignored even when its blob is missing or
+// declares more than the manifest size limit.
+func TestFindRootsIgnoresForeignReferrersTag(t *testing.T) {
+	index, src := signedKitFolder(t)
 	ctx := context.Background()
 	roots, err := findRoots(ctx, src, index)
 	if err != nil {
@@ -164,13 +172,7 @@ func TestFindRootsReadsTagIndexOnce(t *testing.T) {
 // as damaged, with copy-again advice, and not as an unsigned kit to build
 // again with --key.
 func TestPushDamagedBundleTagIsDamage(t *testing.T) {
-	f := newFixture(t)
-	folder := filepath.Join(f.dir, "folder")
-	unpackKit(t, f.buildKit("kit.tar", "1.0.0", 1, ""), folder)
-	index, src, err := layout.OpenDir(folder)
-	if err != nil {
-		t.Fatal(err)
-	}
+	index, src := signedKitFolder(t)
 	ctx := context.Background()
 	roots, err := findRoots(ctx, src, index)
 	if err != nil {

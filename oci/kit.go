@@ -110,8 +110,8 @@ func MultipleKitsError(count int, versions []string) error {
 	if len(versions) > 0 {
 		named = " (kit versions " + strings.Join(versions, ", ") + ")"
 	}
-	return fmt.Errorf("index.json lists %d bundle indexes%s, so it holds more than one kit, and a kit contains "+
-		"exactly one; copy each kit into a layout folder of its own: %w", count, named, errdef.ErrInvalidKit)
+	return fmt.Errorf("invalid kit layout: index.json lists %d bundle indexes%s, one for each kit, but a kit "+
+		"layout contains exactly one; copy each kit into a layout folder of its own: %w", count, named, errdef.ErrInvalidKit)
 }
 
 // ParseBundleIndex decodes a bundle index and its metadata. It returns an

@@ -158,8 +158,8 @@ func TestBuildOutputFolderRejected(t *testing.T) {
 }
 
 // TestDeltaFullKitNameNeedsName checks that build --delta stops when the
-// full kit's name derived from -o would be a hidden file or still say
-// delta, and accepts such a -o with --full-output.
+// full kit's name derived from -o would be a hidden file or still contain
+// ".delta.", and accepts such a -o with --full-output.
 func TestDeltaFullKitNameNeedsName(t *testing.T) {
 	e := newEnv(t)
 	series := e.buildSeries(1)

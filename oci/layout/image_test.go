@@ -230,29 +230,45 @@ func TestLoadImageChoosesByTag(t *testing.T) {
 	}
 }
 
-func TestOpenDirVerifiesDigest(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "img")
-	desc := buildDemo(t, out)
-	path := filepath.Join(out, "blobs", "sha256", desc.Digest.Encoded())
+// flipBlobByte flips the lowest bit of the byte at offset at of the blob
+// d in the layout folder dir.
+func flipBlobByte(t *testing.T, dir string, d digest.Digest, at int) {
+	t.Helper()
+	path := filepath.Join(dir, "blobs", "sha256", d.Encoded())
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[len(b)-2] ^= 1
+	b[at] ^= 1
 	os.Chmod(path, 0o644)
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, src, err := OpenDir(out)
+}
+
+// readFolderBlob opens the layout folder dir, reads the blob d from it and
+// returns the error of the read.
+func readFolderBlob(t *testing.T, dir string, d ocispec.Descriptor) error {
+	t.Helper()
+	_, src, err := OpenDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := src.Fetch(context.Background(), desc)
+	rc, err := src.Fetch(context.Background(), d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
 	_, err = io.ReadAll(rc)
+	return err
+}
+
+func TestOpenDirVerifiesDigest(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "img")
+	desc := buildDemo(t, out)
+	flipBlobByte(t, out, desc.Digest, int(desc.Size)-2)
+
+	err := readFolderBlob(t, out, desc)
 	if !errors.Is(err, errdef.ErrDigestMismatch) {
 		t.Fatalf("err = %v, want ErrDigestMismatch", err)
 	}
@@ -272,16 +288,8 @@ func TestWriteTarDamagedFolderBlob(t *testing.T) {
 	var manifest ocispec.Manifest
 	fetchJSON(t, src, imageIndex.Manifests[0], &manifest)
 	layer := manifest.Layers[0]
-	path := filepath.Join(out, "blobs", "sha256", layer.Digest.Encoded())
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 1
-	os.Chmod(path, 0o644)
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	flipBlobByte(t, out, layer.Digest, int(layer.Size)/2)
+
 	err = WriteTar(context.Background(), io.Discard, index, src, TarOptions{})
 	if !errors.Is(err, errdef.ErrDigestMismatch) {
 		t.Fatalf("err = %v, want ErrDigestMismatch", err)
@@ -304,16 +312,8 @@ func TestOpenDirTruncatedBlob(t *testing.T) {
 	if err := os.Truncate(path, desc.Size/2); err != nil {
 		t.Fatal(err)
 	}
-	_, src, err := OpenDir(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := src.Fetch(context.Background(), desc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	_, err = io.ReadAll(rc)
+
+	err := readFolderBlob(t, out, desc)
 	if !errors.Is(err, errdef.ErrSizeMismatch) {
 		t.Errorf("err = %v, want ErrSizeMismatch", err)
 	}
