@@ -171,3 +171,41 @@ func TestRegistryRegctlTwoKitsInOneFolder(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistryRegctlDamagedTagPush covers push of a regctl layout copy
+// whose index tagged for the bundle is cut short. The kit's signature is
+// listed only there, so push must call the layout damaged and advise
+// copying it again, leave the tag unset, and not advise signing the kit.
+func TestRegistryRegctlDamagedTagPush(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1")
+	e.must("ouk", "push", "--plain-http", kit, reg.host+"/stella/kit:1")
+	dir := filepath.Join(e.dir, "regctl-layout")
+	regctl(t, reg, "image", "copy", "--referrers", reg.host+"/stella/kit:1", "ocidir://"+dir+":1")
+
+	damaged := false
+	for _, d := range readLayoutIndex(t, dir).Manifests {
+		if !strings.HasPrefix(d.Annotations[oci.AnnotationRefName], "sha256-") {
+			continue
+		}
+		if err := os.Truncate(filepath.Join(dir, "blobs", "sha256", d.Digest.Encoded()), d.Size/2); err != nil {
+			t.Fatal(err)
+		}
+		damaged = true
+	}
+	if !damaged {
+		t.Fatal("regctl wrote no sha256-<hex> tag into index.json")
+	}
+
+	r := e.run("ouk", "push", "--plain-http", dir, reg.host+"/pushed/kit:1")
+	assertFailure(t, "push of the damaged copy", r, exitRejected, "layout is damaged", "copy it again")
+	if strings.Contains(r.stderr, "--key") {
+		t.Errorf("push advises signing a kit whose signature index is damaged:\n%s", r.stderr)
+	}
+	imported := e.runOn(filepath.Join(e.dir, "store-pushed"), "ouk", "import", "--plain-http", "--key", e.pub,
+		"oci://"+reg.host+"/pushed/kit:1")
+	if imported.code == 0 {
+		t.Errorf("push of the damaged copy set the tag, and the kit imports from it")
+	}
+}
