@@ -35,6 +35,10 @@ type config struct {
 	Quota *quotaSettings `json:"quota,omitempty"`
 	// path is the file the settings came from, for messages.
 	path string
+	// lines maps the dotted path of each key in the file, such as
+	// "quota.anonymousLimit", to its line, for messages about values out
+	// of range.
+	lines map[string]int
 	// warning is a one-line message with the reason that the settings
 	// file exists but could not be read, so the defaults apply, or empty.
 	warning string
@@ -82,7 +86,34 @@ func loadConfig(storeDir string) (config, error) {
 		return config{}, fmt.Errorf("settings file %s: %v; fix the file or remove it, and see %s for its keys",
 			path, err, configDocs)
 	}
+	cfg.lines = yamlKeyLines(raw)
 	return cfg, nil
+}
+
+// yamlKeyLines returns the line of each key of the first document in raw,
+// by its dotted path. It is called on a file that decodeYAMLFile accepted.
+func yamlKeyLines(raw []byte) map[string]int {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(raw)).Decode(&doc); err != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	lines := map[string]int{}
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		if n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			path := prefix + n.Content[i].Value
+			lines[path] = n.Content[i].Line
+			walk(n.Content[i+1], path+".")
+		}
+	}
+	walk(doc.Content[0], "")
+	return lines
 }
 
 // unreadableConfigWarning returns the warning for the settings file path
@@ -120,7 +151,7 @@ func decodeYAMLFile(raw []byte, v any) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return fmt.Errorf("not valid YAML: %s%s", strings.TrimPrefix(err.Error(), "yaml: "), tabIndentHint(raw))
 	}
 	for {
 		var next yaml.Node
@@ -154,6 +185,19 @@ func decodeYAMLFile(raw []byte, v any) error {
 		return fmt.Errorf("encoding the settings: %w", err)
 	}
 	return json.Unmarshal(b, v)
+}
+
+// tabIndentHint returns advice for a YAML file that indents a line with a
+// tab, which YAML does not allow and its parser reports only as a
+// character that cannot start a token, or "" when no line does.
+func tabIndentHint(raw []byte) string {
+	for i, line := range strings.Split(string(raw), "\n") {
+		indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+		if strings.Contains(indent, "\t") && strings.TrimSpace(line) != "" {
+			return fmt.Sprintf("; line %d is indented with a tab, which YAML does not allow: indent with spaces", i+1)
+		}
+	}
+	return ""
 }
 
 // emptyYAMLDocument reports whether doc has no content, as a trailing
@@ -429,6 +473,16 @@ func (c config) quotaPolicy() (quota.Policy, error) {
 		p.SlowdownFraction = *o.SlowdownFraction
 	}
 	if err := p.Validate(); err != nil {
+		var field *quota.PolicyFieldError
+		if errors.As(err, &field) {
+			key := "quota." + field.Key
+			where := fmt.Sprintf("key %q", key)
+			if line, ok := c.lines[key]; ok {
+				where = fmt.Sprintf("line %d: %s", line, where)
+			}
+			return p, fmt.Errorf("settings file %s: %s is %s, but it %s: %w; fix the value or remove the key, "+
+				"and see %s for the keys", c.path, where, field.Value, field.Rule, quota.ErrInvalidPolicy, configDocs)
+		}
 		return p, fmt.Errorf("settings file %s: %w; fix the value or remove it, and see %s for the keys",
 			c.path, err, configDocs)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,6 +71,35 @@ func TestQuotaSettingsZeroLimitRejected(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "must be at least 1") {
 			t.Errorf("%s: 0 gave error %v, want it rejected as below 1", key, err)
 		}
+	}
+}
+
+// A value out of range names its line and its key as the file spells it,
+// as a value of the wrong form does.
+func TestQuotaSettingsRangeNamesLineAndKey(t *testing.T) {
+	cases := []struct{ content, want string }{
+		{"quota: {anonymousLimit: -1}\n", `line 1: key "quota.anonymousLimit" is -1, but it must be at least 1`},
+		{"# site\nquota:\n  reminderAt: 5\n  reminderFraction: 1.5\n",
+			`line 4: key "quota.reminderFraction" is 1.5, but it must be between 0 and 1`},
+		{"quota:\n  freeTierLimit: 0\n", `line 2: key "quota.freeTierLimit" is 0, but it must be at least 1`},
+		{"quota:\n  slowdownFraction: -0.5\n", `line 2: key "quota.slowdownFraction" is -0.5`},
+		{"quota:\n  reminderAt: -3\n", `line 2: key "quota.reminderAt" is -3, but it must be 0 (off) or positive`},
+	}
+	for _, tc := range cases {
+		_, err := policyFromSettings(t, tc.content)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("settings %q gave error %v, want it to contain %q", tc.content, err, tc.want)
+		}
+		if err != nil && !errors.Is(err, quota.ErrInvalidPolicy) {
+			t.Errorf("settings %q: error %v does not wrap ErrInvalidPolicy", tc.content, err)
+		}
+	}
+}
+
+func TestSettingsTabIndentNamed(t *testing.T) {
+	_, err := loadConfig(writeSettings(t, "quota:\n\tanonymousLimit: 5\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 2 is indented with a tab") {
+		t.Errorf("a tab indent gave error %v, want the line and the tab named", err)
 	}
 }
 

@@ -155,3 +155,55 @@ func TestImportEmptyStdinMessage(t *testing.T) {
 		t.Errorf("error for an empty stream names a compression:\n%s", r.stderr)
 	}
 }
+
+// A file of the keys folder that holds no usable key, such as an SSH key
+// copied there by mistake, must not stop the site key beside it from
+// verifying kits; the warning names the file and what to do with it.
+func TestKeysFolderSkipsFileWithoutKey(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	keysDir := filepath.Join(e.store, "keys")
+	if err := os.MkdirAll(keysDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ssh := filepath.Join(keysDir, "admin.pub")
+	if err := os.WriteFile(ssh, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB admin@site\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := os.ReadFile(e.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keysDir, "site.pub"), pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.runLimited(stallLimit, "ouk", "verify", kit)
+	if r.code != 0 {
+		t.Fatalf("verify with an SSH key beside the site key: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	drop := filepath.Join(e.dir, "drop")
+	if err := os.MkdirAll(drop, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, kit, filepath.Join(drop, "kit.tar"))
+	r = e.runLimited(stallLimit, "ouk", "watch", "--once", drop)
+	if r.code != 0 {
+		t.Fatalf("watch with an SSH key beside the site key: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"path=" + ssh, "no PEM block found", "remove the file"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("watch does not warn with %q:\n%s", want, r.stderr)
+		}
+	}
+	if st := e.run("ouk", "status"); st.code != 0 || strings.Contains(st.stdout, "none") {
+		t.Errorf("no kit active after the watch: exit %d\n%s", st.code, st.stdout)
+	}
+
+	// A key named with --key is still checked: the same file given there
+	// stops the command.
+	r = e.runLimited(stallLimit, "ouk", "verify", "--key", ssh, kit)
+	if r.code == 0 || !strings.Contains(r.stderr, "admin.pub") {
+		t.Errorf("verify --key of an SSH key: exit %d, want a failure naming the file\nstderr: %s", r.code, r.stderr)
+	}
+}

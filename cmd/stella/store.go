@@ -274,6 +274,12 @@ func loadTrustedKeys(log *slog.Logger, dir string, files []string) ([]sign.Trust
 		return nil, fmt.Errorf("loading trusted keys: %w", err)
 	}
 	for _, s := range skipped {
+		if s.Err != nil {
+			log.Warn("skipped a file of the trusted-keys folder that holds no usable public key; the other keys "+
+				"there still verify kits; remove the file, or replace it with the PEM public key, such as cosign.pub, "+
+				"that it should hold", "path", s.Path, "error", s.Err.Error())
+			continue
+		}
 		log.Warn("skipped an entry of the trusted-keys folder that is not a regular file; "+
 			"replace it with the public key file itself or remove it", "path", s.Path, "type", s.Type)
 	}

@@ -66,24 +66,47 @@ func DefaultPolicy() Policy {
 	}
 }
 
-// Validate returns an error wrapping ErrInvalidPolicy that names the first
-// field out of range.
+// PolicyFieldError is the error of Validate: one field of a Policy out of
+// range.
+type PolicyFieldError struct {
+	// Key is the field's key in the settings file, such as
+	// "anonymousLimit".
+	Key string
+	// Name is the field in words, such as "anonymous limit".
+	Name string
+	// Value is the value given, as text.
+	Value string
+	// Rule says what the value must be, such as "must be at least 1".
+	Rule string
+}
+
+func (e *PolicyFieldError) Error() string {
+	return fmt.Sprintf("%s %s: %s: %v", e.Name, e.Value, e.Rule, ErrInvalidPolicy)
+}
+
+func (e *PolicyFieldError) Unwrap() error { return ErrInvalidPolicy }
+
+// Validate returns a *PolicyFieldError, which wraps ErrInvalidPolicy, that
+// names the first field out of range.
 func (p Policy) Validate() error {
+	bad := func(key, name string, value any, rule string) error {
+		return &PolicyFieldError{Key: key, Name: name, Value: fmt.Sprint(value), Rule: rule}
+	}
 	switch {
 	case p.AnonymousLimit < 1:
-		return fmt.Errorf("anonymous limit %d: must be at least 1: %w", p.AnonymousLimit, ErrInvalidPolicy)
+		return bad("anonymousLimit", "anonymous limit", p.AnonymousLimit, "must be at least 1")
 	case p.AnonymousLimit > MaxLimit:
-		return fmt.Errorf("anonymous limit %d: must be at most %d: %w", p.AnonymousLimit, MaxLimit, ErrInvalidPolicy)
+		return bad("anonymousLimit", "anonymous limit", p.AnonymousLimit, fmt.Sprintf("must be at most %d", MaxLimit))
 	case p.FreeTierLimit < 1:
-		return fmt.Errorf("free tier limit %d: must be at least 1: %w", p.FreeTierLimit, ErrInvalidPolicy)
+		return bad("freeTierLimit", "free tier limit", p.FreeTierLimit, "must be at least 1")
 	case p.FreeTierLimit > MaxLimit:
-		return fmt.Errorf("free tier limit %d: must be at most %d: %w", p.FreeTierLimit, MaxLimit, ErrInvalidPolicy)
+		return bad("freeTierLimit", "free tier limit", p.FreeTierLimit, fmt.Sprintf("must be at most %d", MaxLimit))
 	case p.ReminderAt < 0:
-		return fmt.Errorf("reminder threshold %d: must be 0 (off) or positive: %w", p.ReminderAt, ErrInvalidPolicy)
+		return bad("reminderAt", "reminder threshold", p.ReminderAt, "must be 0 (off) or positive")
 	case !inUnitRange(p.ReminderFraction):
-		return fmt.Errorf("reminder fraction %v: must be between 0 and 1: %w", p.ReminderFraction, ErrInvalidPolicy)
+		return bad("reminderFraction", "reminder fraction", p.ReminderFraction, "must be between 0 and 1")
 	case !inUnitRange(p.SlowdownFraction):
-		return fmt.Errorf("slowdown fraction %v: must be between 0 and 1: %w", p.SlowdownFraction, ErrInvalidPolicy)
+		return bad("slowdownFraction", "slowdown fraction", p.SlowdownFraction, "must be between 0 and 1")
 	}
 	return nil
 }

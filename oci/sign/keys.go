@@ -222,25 +222,35 @@ func KeyID(pub crypto.PublicKey) (string, error) {
 
 // LoadTrustedKeys reads every PEM public key in files and every *.pub file
 // in dirs, in that order, with each directory's files sorted by name. A
-// directory that does not exist is skipped. A file that does not exist or
-// does not contain a public key is an error naming it. A key found twice is
-// returned once, with the first Source.
+// directory that does not exist is skipped. A file of files that does not
+// exist or does not contain a public key is an error naming it. Such a
+// file of dirs is left out, as LoadTrustedKeysFrom describes. A key found
+// twice is returned once, with the first Source.
 func LoadTrustedKeys(files []string, dirs []string) ([]TrustedKey, error) {
 	keys, _, err := LoadTrustedKeysFrom(files, dirs)
 	return keys, err
 }
 
-// SkippedKeyFile is a *.pub entry of a trusted-keys folder that is not a
-// regular file, such as a named pipe or a symbolic link, so it was not read.
+// SkippedKeyFile is a *.pub entry of a trusted-keys folder that gave no
+// key. Either it is not a regular file, such as a named pipe, and was not
+// read, or it could not be read or contains no usable public key.
 type SkippedKeyFile struct {
 	Path string
-	// Type names the kind of file, such as "named pipe (FIFO)".
+	// Type names the kind of file, such as "named pipe (FIFO)", for an
+	// entry that is not a regular file. It is empty when Err is set.
 	Type string
+	// Err is the reason that a regular file gave no key.
+	Err error
 }
 
 // LoadTrustedKeysFrom reads keys as LoadTrustedKeys does and also returns
-// the *.pub entries of dirs that it skipped because they are not regular
-// files. Reading a named pipe would block until a writer appears.
+// the *.pub entries of dirs that it skipped. It does not read entries that
+// are not regular files, since reading a named pipe would block until a
+// writer appears. A file of dirs that cannot be read or contains no usable
+// public key, such as an SSH key put there by mistake, is skipped too. It
+// must not stop the other keys there from verifying, and leaving it out
+// only narrows what is trusted. A file of files that fails is still an
+// error, because the caller named it.
 func LoadTrustedKeysFrom(files []string, dirs []string) ([]TrustedKey, []SkippedKeyFile, error) {
 	paths := append([]string(nil), files...)
 	var skipped []SkippedKeyFile
@@ -255,8 +265,12 @@ func LoadTrustedKeysFrom(files []string, dirs []string) ([]TrustedKey, []Skipped
 
 	var keys []TrustedKey
 	seen := make(map[string]bool)
-	for _, path := range paths {
+	for i, path := range paths {
 		key, err := loadTrustedKeyFile(path)
+		if err != nil && i >= len(files) {
+			skipped = append(skipped, SkippedKeyFile{Path: path, Err: err})
+			continue
+		}
 		if err != nil {
 			return nil, nil, err
 		}

@@ -506,8 +506,21 @@ func TestLoadTrustedKeys(t *testing.T) {
 		t.Errorf("keys[1] = %s from %s, want b.pub", keys[1].ID, keys[1].Source)
 	}
 
-	write("z.pub", []byte("not a key"))
-	if _, err := LoadTrustedKeys(nil, []string{dir}); err == nil || !strings.Contains(err.Error(), "z.pub") {
+	// A file of the folder that contains no key is left out with its
+	// reason, and the other keys there still load. The same file named on
+	// its own is an error.
+	bad := write("z.pub", []byte("not a key"))
+	keys, skipped, err := LoadTrustedKeysFrom(nil, []string{dir})
+	if err != nil {
+		t.Fatalf("a folder with one file that holds no key: %v", err)
+	}
+	if len(keys) != 2 {
+		t.Errorf("got %d keys beside the bad file, want 2", len(keys))
+	}
+	if len(skipped) != 1 || skipped[0].Path != bad || skipped[0].Err == nil || skipped[0].Type != "" {
+		t.Errorf("skipped = %+v, want z.pub with its error", skipped)
+	}
+	if _, err := LoadTrustedKeys([]string{bad}, nil); err == nil || !strings.Contains(err.Error(), "z.pub") {
 		t.Errorf("err = %v, want an error naming z.pub", err)
 	}
 	if _, err := LoadTrustedKeys([]string{filepath.Join(dir, "missing.pub")}, nil); err == nil {
