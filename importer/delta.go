@@ -12,6 +12,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 )
 
 // checkDeltaEarly rejects a delta whose base is not complete in the store,
@@ -100,10 +101,11 @@ func listsBundle(index ocispec.Index, bundle digest.Digest) bool {
 }
 
 // targetVersion returns the kit version that index.json tags the bundle
-// index with, for messages.
+// index with, for messages. The tag of a referrers tag index is no version.
 func targetVersion(index ocispec.Index) string {
 	for _, d := range index.Manifests {
-		if d.MediaType == ocispec.MediaTypeImageIndex && d.Annotations[oci.AnnotationRefName] != "" {
+		if d.MediaType == ocispec.MediaTypeImageIndex && d.Annotations[oci.AnnotationRefName] != "" &&
+			!layout.IsReferrersTagEntry(d) {
 			return d.Annotations[oci.AnnotationRefName]
 		}
 	}

@@ -80,6 +80,7 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 			return nil, err
 		}
 		s.dropTablesManifest(ctx)
+		s.dropReferrersTagIndexes(ctx)
 		s.result.AlreadyActive = true
 		s.result.Action = "none"
 		log.Info("kit is already active")
@@ -125,6 +126,7 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 		return nil, fmt.Errorf("activating kit %s: %w", bm.meta.Version, err)
 	}
 	s.dropTablesManifest(ctx)
+	s.dropReferrersTagIndexes(ctx)
 	s.added = nil
 	s.result.Action = action
 	log.Info("kit activated", "action", action)
@@ -341,17 +343,18 @@ func (s *session) indexAdvice() string {
 // leaves every referrer behind, so other referrers without a signature
 // mean that the kit was pushed without one. regctl (v0.11.7) finds the
 // referrers in a layout folder only through a sha256-<hex> tag, which the
-// layouts that `stella ouk build` writes lack, so `regctl image copy
-// --referrers` from such a folder leaves the signature behind too.
+// kits of earlier stella releases lack, so `regctl image copy --referrers`
+// from such a folder leaves the signature behind too.
 func (s *session) unsignedAdvice() string {
 	if s.opts.OtherReferrers > 0 {
 		return "Its other referrers are in place, so the kit was pushed without a signature, " +
 			"not copied without its referrers: push a kit built with --key to this tag."
 	}
 	return "A copy made without its referrers leaves the signature behind, such as one made by `crane copy`, " +
-		"or by `regctl image copy --referrers` from a layout folder unpacked from a kit file, in which regctl " +
-		"does not find the signature. Push the signed kit file or folder again with `stella ouk push`, or copy " +
-		"the folder with `oras cp -r --from-oci-layout`. Between registries, `oras cp -r` and `regctl image copy --referrers` " +
+		"or by `regctl image copy --referrers` from a layout folder unpacked from a kit file of an earlier " +
+		"stella release, which lacks the sha256-<hex> tag through which regctl finds the signature. " +
+		"Push the signed kit file or folder again with `stella ouk push`, or copy the folder with " +
+		"`oras cp -r --from-oci-layout`. Between registries, `oras cp -r` and `regctl image copy --referrers` " +
 		"keep the signature. A kit built without --key, which `stella ouk verify KIT` reports as unsigned, " +
 		"must be built again with --key before it is pushed."
 }

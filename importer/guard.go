@@ -427,11 +427,21 @@ func (g *streamGuard) expand(ctx context.Context, d ocispec.Descriptor) error {
 // index.json reaches.
 func (s *session) checkReferenced(ctx context.Context, index ocispec.Index) error {
 	reached := map[digest.Digest]bool{}
+	// A blob is walked once per media type, because an entry with a
+	// damaged media type reaches nothing, but the same blob may be listed
+	// intact elsewhere, such as a signature manifest in the referrers tag
+	// index.
+	type typedDigest struct {
+		digest    digest.Digest
+		mediaType string
+	}
+	walked := map[typedDigest]bool{}
 	var walk func(d ocispec.Descriptor)
 	walk = func(d ocispec.Descriptor) {
-		if reached[d.Digest] {
+		if walked[typedDigest{d.Digest, d.MediaType}] {
 			return
 		}
+		walked[typedDigest{d.Digest, d.MediaType}] = true
 		reached[d.Digest] = true
 		if d.Size > MaxManifestSize {
 			return

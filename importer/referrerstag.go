@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
@@ -68,4 +69,38 @@ func ReferrersTagSignatures(ctx context.Context, fetch FetchFunc, index ocispec.
 		}
 	}
 	return out, problems
+}
+
+// dropReferrersTagIndexes removes the referrers tag indexes that index.json
+// lists and that this import stored. The import reads them only to find the
+// kit's signatures, and the store finds referrers through their subject, so
+// nothing in the store reaches them once the kit is active, and gc would
+// remove them. A tag index in the signed graph stays. A failure is only
+// logged, because the index is garbage that gc removes anyway.
+func (s *session) dropReferrersTagIndexes(ctx context.Context) {
+	if s.guard == nil || s.guard.index == nil {
+		return
+	}
+	tags := make(map[digest.Digest]bool)
+	for _, d := range s.guard.index.Manifests {
+		if layout.IsReferrersTagEntry(d) {
+			tags[d.Digest] = true
+		}
+	}
+	for _, d := range s.added {
+		if _, signed := s.guard.graph[d.Digest]; !tags[d.Digest] || signed {
+			continue
+		}
+		// The import stores a blob once, so it is removed once.
+		delete(tags, d.Digest)
+		if err := s.opts.Store.Delete(ctx, d); err != nil {
+			if !errors.Is(err, errdef.ErrNotFound) {
+				s.opts.Logger.Debug("removing a referrers tag index", "digest", d.Digest, "error", err)
+			}
+			continue
+		}
+		// The report counts the blobs the kit left in the store.
+		s.result.BlobsStored--
+		s.result.BytesStored -= d.Size
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,8 +31,9 @@ type taggedKit struct {
 	signatureBundle []byte
 }
 
-// newTaggedKit builds a signed kit and moves its signature manifest from
-// index.json into a referrers tag index.
+// newTaggedKit builds a signed kit and takes its signature manifest and its
+// referrers tag index out of index.json, so that each test adds the tag
+// index that it needs.
 func newTaggedKit(f *fixture, version string, seq int64) taggedKit {
 	f.t.Helper()
 	entries := readTarEntries(f.t.(*testing.T), f.kit(version, seq))
@@ -48,6 +50,10 @@ func newTaggedKit(f *fixture, version string, seq int64) taggedKit {
 	k := taggedKit{entries: entries}
 	var withoutSignature []ocispec.Descriptor
 	for _, d := range index.Manifests {
+		if layout.IsReferrersTagEntry(d) {
+			k.removeBlob(d.Digest)
+			continue
+		}
 		switch d.ArtifactType {
 		case oci.MediaTypeSigstoreBundle:
 			k.signature = d
@@ -121,6 +127,12 @@ func (k *taggedKit) setIndex(t testing.TB, index ocispec.Index) {
 			k.entries[i].data = raw
 		}
 	}
+}
+
+// removeBlob removes the blob d from the kit, because a kit file that
+// carries a blob that nothing in index.json reaches is rejected.
+func (k *taggedKit) removeBlob(d digest.Digest) {
+	k.entries = slices.DeleteFunc(k.entries, func(e tarEntry) bool { return e.name == "blobs/sha256/"+d.Encoded() })
 }
 
 // addBlob inserts raw after index.json, where a kit carries its small
@@ -360,5 +372,54 @@ func TestMarkedNonBundleIndexRejected(t *testing.T) {
 	}
 	if !errors.Is(fileErr, errdef.ErrInvalidKit) {
 		t.Errorf("file import: %v, want an error wrapping ErrInvalidKit", fileErr)
+	}
+}
+
+// A kit that stella writes lists its signature in a referrers tag index
+// too. Import reads that index but leaves it out of the store, where
+// nothing would reach it and gc would remove it.
+func TestImportDropsReferrersTagIndex(t *testing.T) {
+	f := newFixture(t)
+	raw := f.kit("1.0.0", 1)
+	var index ocispec.Index
+	for _, e := range readTarEntries(t, raw) {
+		if e.name == "index.json" {
+			if err := json.Unmarshal(e.data, &index); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var tags []ocispec.Descriptor
+	for _, d := range index.Manifests {
+		if layout.IsReferrersTagEntry(d) {
+			tags = append(tags, d)
+		}
+	}
+	if len(tags) != 1 {
+		t.Fatalf("index.json lists %d referrers tag indexes, want 1: %+v", len(tags), index.Manifests)
+	}
+	folder := filepath.Join(f.dir, "layout")
+	writeLayoutFolder(t, raw, folder)
+	ctx := context.Background()
+
+	for name, run := range map[string]func(*fixture) (*Result, error){
+		"folder": func(g *fixture) (*Result, error) { return ImportDir(ctx, folder, g.opts()) },
+		"stream": func(g *fixture) (*Result, error) { return ImportStream(ctx, bytes.NewReader(raw), g.opts()) },
+	} {
+		g := newFixture(t)
+		g.keys = f.keys
+		res, err := run(g)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if res.SignedBy != f.keys[0].Source {
+			t.Errorf("%s: signed by %q, want %q", name, res.SignedBy, f.keys[0].Source)
+		}
+		if ok, err := g.store.Exists(ctx, tags[0]); err != nil || ok {
+			t.Errorf("%s: the store contains the referrers tag index %s (%v), want it dropped", name, tags[0].Digest, err)
+		}
+		if n := g.blobCount(); res.BlobsStored != n {
+			t.Errorf("%s: import reports %d blobs stored, and the store contains %d", name, res.BlobsStored, n)
+		}
 	}
 }

@@ -20,7 +20,7 @@ func bundleOnlyIndex(t *testing.T, index ocispec.Index) ocispec.Index {
 	out := index
 	out.Manifests = nil
 	for _, d := range index.Manifests {
-		if d.MediaType == ocispec.MediaTypeImageIndex {
+		if d.MediaType == ocispec.MediaTypeImageIndex && !layout.IsReferrersTagEntry(d) {
 			out.Manifests = append(out.Manifests, d)
 		}
 	}

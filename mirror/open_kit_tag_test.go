@@ -16,6 +16,7 @@ import (
 	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 )
 
 // upgradedRegistry starts one in-memory registry without the referrers
@@ -42,9 +43,10 @@ func upgradedRegistry(t *testing.T) (before, after string) {
 }
 
 // openUnsignedKit opens the kit file at path and returns it with a copy of
-// its index that keeps only the image index entries. The copy drops the
-// signature manifests, so a push of it carries no signature. The kit is
-// closed when t ends.
+// its index that keeps only the image index entries that are not referrers
+// tag indexes. The copy drops the signature manifests and the tag index
+// that lists them, so a push of it carries no signature. The kit is closed
+// when t ends.
 func openUnsignedKit(t *testing.T, path string) (*delta.Kit, ocispec.Index) {
 	t.Helper()
 	k, err := delta.OpenKit(context.Background(), path)
@@ -55,7 +57,7 @@ func openUnsignedKit(t *testing.T, path string) (*delta.Kit, ocispec.Index) {
 	var unsigned ocispec.Index
 	unsigned.SchemaVersion = 2
 	for _, d := range k.Index.Manifests {
-		if d.MediaType == ocispec.MediaTypeImageIndex {
+		if d.MediaType == ocispec.MediaTypeImageIndex && !layout.IsReferrersTagEntry(d) {
 			unsigned.Manifests = append(unsigned.Manifests, d)
 		}
 	}

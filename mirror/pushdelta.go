@@ -11,6 +11,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/layout"
 )
 
 // deltaBase names the base kit of a delta: the kit whose blobs the delta
@@ -69,10 +70,12 @@ func bundleVersion(ctx context.Context, src content.ReadOnlyStorage, index ocisp
 }
 
 // indexVersion returns the tag that index.json gives the bundle index,
-// which is the kit version in kits that stella writes.
+// which is the kit version in kits that stella writes. The tag of a
+// referrers tag index is no version.
 func indexVersion(index ocispec.Index) string {
 	for _, d := range index.Manifests {
-		if d.MediaType == ocispec.MediaTypeImageIndex && d.Annotations[oci.AnnotationRefName] != "" {
+		if d.MediaType == ocispec.MediaTypeImageIndex && d.Annotations[oci.AnnotationRefName] != "" &&
+			!layout.IsReferrersTagEntry(d) {
 			return d.Annotations[oci.AnnotationRefName]
 		}
 	}

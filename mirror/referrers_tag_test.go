@@ -185,7 +185,7 @@ func TestPushDamagedBundleTagIsDamage(t *testing.T) {
 	edited := index
 	edited.Manifests = []ocispec.Descriptor{tag}
 	for _, d := range index.Manifests {
-		if d.ArtifactType != oci.MediaTypeSigstoreBundle {
+		if d.ArtifactType != oci.MediaTypeSigstoreBundle && !layout.IsReferrersTagEntry(d) {
 			edited.Manifests = append(edited.Manifests, d)
 		}
 	}

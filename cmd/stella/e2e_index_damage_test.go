@@ -136,15 +136,25 @@ func TestSkipSignatureDamagedSignatureEntry(t *testing.T) {
 }
 
 // damageSignatureEntry returns the index.json indexJSON with a flipped
-// letter in the media type of the signature manifest's entry.
+// letter in the media type of the signature manifest's entry. A kit lists
+// its signature in the referrers tag index too, so the entry of that index
+// gets a flipped letter as well, and the damage hides the signature.
 func damageSignatureEntry(t *testing.T, indexJSON string) string {
+	t.Helper()
+	return damageEntries(t, indexJSON, true)
+}
+
+// damageEntries returns the index.json indexJSON with a flipped letter in
+// the media type of the signature manifest's entry and, when tagIndex is
+// set, in that of the referrers tag index.
+func damageEntries(t *testing.T, indexJSON string, tagIndex bool) string {
 	t.Helper()
 	var index map[string]any
 	if err := json.Unmarshal([]byte(indexJSON), &index); err != nil {
 		t.Fatal(err)
 	}
 	entries, _ := index["manifests"].([]any)
-	damaged := false
+	damaged, damagedTag := false, false
 	for _, entry := range entries {
 		fields, _ := entry.(map[string]any)
 		artifactType, _ := fields["artifactType"].(string)
@@ -152,9 +162,18 @@ func damageSignatureEntry(t *testing.T, indexJSON string) string {
 			fields["mediaType"] = "application/vnd.oci.image.manifezt.v1+json"
 			damaged = true
 		}
+		annotations, _ := fields["annotations"].(map[string]any)
+		tag, _ := annotations["org.opencontainers.image.ref.name"].(string)
+		if tagIndex && strings.HasPrefix(tag, "sha256-") {
+			fields["mediaType"] = "application/vnd.oci.image.indey.v1+json"
+			damagedTag = true
+		}
 	}
 	if !damaged {
 		t.Fatalf("index.json lists no signature manifest: %s", indexJSON)
+	}
+	if tagIndex && !damagedTag {
+		t.Fatalf("index.json lists no referrers tag index: %s", indexJSON)
 	}
 	b, err := json.Marshal(index)
 	if err != nil {
@@ -261,6 +280,38 @@ func checkIndexJSONRejected(t *testing.T, e *env, inputs []indexJSONInput, want 
 			if check != nil {
 				check(label, r)
 			}
+		}
+	}
+}
+
+// TestDamagedSignatureEntryTagIndexVerifies damages only the media type of
+// the signature manifest's entry in index.json. The referrers tag index
+// still lists the signature, so verify and import pass the kit as signed,
+// as they pass any kit whose signature verifies beside an entry of an
+// unknown media type.
+func TestDamagedSignatureEntryTagIndexVerifies(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1")
+	k := &kitParts{entries: readTar(t, kit)}
+	i := k.find("index.json")
+	k.entries[i].data = []byte(damageEntries(t, string(k.entries[i].data), false))
+	file := e.write(t, "damaged.tar", k)
+	dir := filepath.Join(e.dir, "layout")
+	extractTar(t, file, dir)
+
+	for _, path := range []string{file, dir} {
+		out := e.must("ouk", "verify", "--key", e.pub, path)
+		if !strings.Contains(out, "Signature in kit: passed") {
+			t.Errorf("verify %s does not pass the signature:\n%s", filepath.Base(path), out)
+		}
+		store := filepath.Join(e.dir, "store-"+filepath.Base(path))
+		r := e.runOn(store, "ouk", "import", "--key", e.pub, "-o", "json", path)
+		if r.code != 0 {
+			t.Errorf("import %s: exit %d\n%s", filepath.Base(path), r.code, r.stderr)
+			continue
+		}
+		if res := decodeImport(t, r.stdout); !strings.HasSuffix(res.SignedBy, "cosign.pub") {
+			t.Errorf("import %s: signed by %q, want the test key", filepath.Base(path), res.SignedBy)
 		}
 	}
 }

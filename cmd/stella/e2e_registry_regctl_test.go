@@ -6,7 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/layout"
 )
 
 // regctl runs regctl with a configuration of its own, so that it reaches
@@ -77,29 +80,70 @@ func TestRegistryRegctlCopyVerifies(t *testing.T) {
 }
 
 // TestRegistryRegctlLayoutSourceAdvice covers `regctl image copy
-// --referrers` from a layout folder unpacked from a kit file. regctl finds
-// referrers in a layout only through a sha256-<hex> tag, which such a
-// folder lacks, so the copy leaves the signature behind. The rejection
-// must name that case and not advise the same command again.
+// --referrers` from a layout folder unpacked from a kit file of an earlier
+// stella release. regctl finds referrers in a layout only through a
+// sha256-<hex> tag, which such a folder lacks, so the copy leaves the
+// signature behind. The rejection must name that case and not advise the
+// same command again.
 func TestRegistryRegctlLayoutSourceAdvice(t *testing.T) {
 	reg := startRegistry(t, false)
 	e := newEnv(t)
 	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1")
 	dir := filepath.Join(e.dir, "kit-layout")
 	untarKit(t, kit, dir)
+	removeReferrersTag(t, dir)
 	if out := regctl(t, reg, "artifact", "list", "--format", "{{len .Descriptors}}", "ocidir://"+dir+":1.0.0"); out != "0" {
-		t.Skipf("regctl now finds %s referrers in a kit layout folder, so a copy keeps the signature", out)
+		t.Skipf("regctl now finds %s referrers in a kit layout folder without a sha256-<hex> tag, so a copy keeps the signature", out)
 	}
 	regctl(t, reg, "image", "copy", "--referrers", "ocidir://"+dir+":1.0.0", reg.host+"/regctl/kit:1")
 
 	r := e.run("ouk", "import", "--plain-http", "--key", e.pub, "oci://"+reg.host+"/regctl/kit:1")
 	expectFailure(t, r, exitRejected, reg.host+"/regctl/kit lists no signature referrer",
-		"by `regctl image copy --referrers` from a layout folder unpacked from a kit file, in which regctl does not find the signature",
+		"by `regctl image copy --referrers` from a layout folder unpacked from a kit file of an earlier stella release, "+
+			"which lacks the sha256-<hex> tag through which regctl finds the signature",
 		"Push the signed kit file or folder again with `stella ouk push`", "`oras cp -r --from-oci-layout`")
 
 	// The advised copy keeps the signature.
 	tool(t, nil, "oras", "cp", "-r", "--from-oci-layout", dir+":1.0.0", "--to-plain-http", reg.host+"/oras/kit:1")
 	e.must("ouk", "import", "--plain-http", "--key", e.pub, "oci://"+reg.host+"/oras/kit:1")
+}
+
+// TestRegistryRegctlKitLayoutKeepsSignature covers `regctl image copy
+// --referrers` from a layout folder unpacked from a kit file into a
+// registry. regctl finds the signature through the sha256-<hex> tag that
+// the kit carries, so the kit imports from the registry as signed.
+func TestRegistryRegctlKitLayoutKeepsSignature(t *testing.T) {
+	reg := startRegistry(t, false)
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1")
+	dir := filepath.Join(e.dir, "kit-layout")
+	untarKit(t, kit, dir)
+	regctl(t, reg, "image", "copy", "--referrers", "ocidir://"+dir+":1.0.0", reg.host+"/regctl/kit:1")
+
+	res := decodeImport(t, e.must("ouk", "import", "--plain-http", "--key", e.pub, "-o", "json",
+		"oci://"+reg.host+"/regctl/kit:1"))
+	if !strings.HasSuffix(res.SignedBy, "cosign.pub") {
+		t.Errorf("import of the regctl copy: signed by %q, want the test key", res.SignedBy)
+	}
+}
+
+// removeReferrersTag takes the image indexes tagged sha256-<hex> out of
+// index.json of the layout folder dir, as in a kit of an earlier stella
+// release, which listed its signature only in index.json.
+func removeReferrersTag(t *testing.T, dir string) {
+	t.Helper()
+	index := readLayoutIndex(t, dir)
+	var keep []ocispec.Descriptor
+	for _, d := range index.Manifests {
+		if !layout.IsReferrersTagEntry(d) {
+			keep = append(keep, d)
+		}
+	}
+	if len(keep) == len(index.Manifests) {
+		t.Fatalf("index.json of %s lists no sha256-<hex> tag", dir)
+	}
+	index.Manifests = keep
+	writeJSONFile(t, filepath.Join(dir, "index.json"), index)
 }
 
 // TestRegistryRegctlCopyOtherCommands covers inspect, push and delta on a

@@ -328,7 +328,9 @@ func inspectSignatures(ctx context.Context, k *delta.Kit, dinfo *delta.Info, key
 		}
 	}
 	// A layout folder that `regctl image copy --referrers` wrote lists the
-	// signatures of the bundle index in a referrers tag index instead.
+	// signatures of the bundle index in a referrers tag index instead. A kit
+	// that stella wrote lists them in both places, and manifests keeps each
+	// from counting twice.
 	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
 		return fetchLimited(ctx, k.Storage, d)
 	}

@@ -293,7 +293,9 @@ func verifyEmbedded(ctx context.Context, keys []sign.TrustedKey, k *build.Kit, r
 		}
 	}
 	// A layout folder that `regctl image copy --referrers` wrote lists the
-	// signatures in a referrers tag index instead of index.json.
+	// signatures in a referrers tag index instead of index.json. A kit that
+	// stella wrote lists them in both places, and manifests keeps each from
+	// counting twice.
 	fetch := func(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
 		return content.FetchAll(ctx, k.Source, d)
 	}

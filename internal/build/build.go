@@ -213,11 +213,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	index := ocispec.Index{Versioned: specsVersioned, MediaType: ocispec.MediaTypeImageIndex,
 		Manifests: []ocispec.Descriptor{top}}
 	if opts.Signer != nil {
-		sigDesc, err := b.sign(ctx, bundleDesc, bundleBytes)
+		entries, err := b.sign(ctx, bundleDesc, bundleBytes)
 		if err != nil {
 			return nil, err
 		}
-		index.Manifests = append(index.Manifests, sigDesc)
+		index.Manifests = append(index.Manifests, entries...)
 	} else {
 		opts.Logger.Warn("no signing key given: the kit is unsigned and import will reject it unless --insecure-skip-signature is set")
 	}
@@ -394,19 +394,34 @@ func (b *builder) pushBytes(ctx context.Context, mediaType string, raw []byte) (
 	return desc, nil
 }
 
-// sign stores the signature referrer of the bundle index and returns its descriptor.
-func (b *builder) sign(ctx context.Context, subject ocispec.Descriptor, subjectBytes []byte) (ocispec.Descriptor, error) {
+// sign stores the signature referrer of the bundle index and the referrers
+// tag index that lists it, and returns their index.json entries. The
+// signature manifest is listed in index.json for readers of layouts such as
+// oras, and in the tag index for those that find referrers only through
+// the referrers tag schema, such as regctl.
+func (b *builder) sign(ctx context.Context, subject ocispec.Descriptor, subjectBytes []byte) ([]ocispec.Descriptor, error) {
 	ref, err := sign.SignManifest(b.opts.Signer, subject, subjectBytes, b.created)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("signing bundle index: %w", err)
+		return nil, fmt.Errorf("signing bundle index: %w", err)
 	}
 	for _, blob := range []struct {
 		desc ocispec.Descriptor
 		raw  []byte
 	}{{ref.ConfigDesc, ref.Config}, {ref.BundleDesc, ref.Bundle}, {ref.ManifestDesc, ref.Manifest}} {
 		if _, err := b.pushBytes(ctx, blob.desc.MediaType, blob.raw); err != nil {
-			return ocispec.Descriptor{}, err
+			return nil, err
 		}
 	}
-	return ref.ManifestDesc, nil
+	listed, err := layout.ReferrerDescriptor(ref.ManifestDesc, ref.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	tagDesc, tagRaw, err := layout.NewReferrersTagIndex(subject.Digest, []ocispec.Descriptor{listed})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := b.pushBytes(ctx, tagDesc.MediaType, tagRaw); err != nil {
+		return nil, err
+	}
+	return []ocispec.Descriptor{ref.ManifestDesc, tagDesc}, nil
 }

@@ -121,12 +121,13 @@ func (k *Kit) Close() error {
 // index with the bundle artifact type, or else the only image index, or
 // else the only image index that carries a tag. Tools such as oras write
 // index.json without the artifact type and list the kit's image indexes
-// beside the bundle index, but tag only the bundle index.
+// beside the bundle index, but tag only the bundle index. A referrers tag
+// index is never the bundle index, so it is left out of every case.
 // A damaged entry gives advice, unless advice is "".
 func bundleEntry(index ocispec.Index, advice string) (ocispec.Descriptor, error) {
 	var indexes, tagged, marked []ocispec.Descriptor
 	for _, d := range index.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageIndex {
+		if d.MediaType != ocispec.MediaTypeImageIndex || layout.IsReferrersTagEntry(d) {
 			continue
 		}
 		if d.ArtifactType == oci.ArtifactTypeBundle {

@@ -116,8 +116,16 @@ func Compute(ctx context.Context, base, target *Kit, opts Options) (*Plan, error
 	}
 	top := target.Bundle
 	top.Annotations = map[string]string{oci.AnnotationRefName: target.Meta.Version}
+	sigs := signatures(ctx, target.Storage, target.Index, target.Bundle.Digest)
 	p.Index = ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: append([]ocispec.Descriptor{top}, signatures(ctx, target.Storage, target.Index, target.Bundle.Digest)...)}
+		Manifests: append([]ocispec.Descriptor{top}, sigs...)}
+	if len(sigs) > 0 {
+		tagDesc, err := referrersTagIndex(ctx, mem, target, sigs)
+		if err != nil {
+			return nil, err
+		}
+		p.Index.Manifests = append(p.Index.Manifests, tagDesc)
+	}
 	p.Index.Manifests = append(p.Index.Manifests, entries...)
 	p.Source = &twoSources{first: mem, second: target.Storage}
 	p.Result.Digest = target.Bundle.Digest.String()
@@ -196,6 +204,37 @@ func deltaEntries(ctx context.Context, mem *memory.Store, target *Kit, cfg Confi
 		}
 	}
 	return append(out, ref.ManifestDesc), nil
+}
+
+// referrersTagIndex stores in mem the referrers tag index of the target's
+// bundle index that lists the signature manifests sigs, read from the
+// target's storage, and returns its index.json entry.
+// NOTE: the index leaves out the delta manifest, although its subject is
+// the bundle index too, and the delta manifest's signature gets no tag
+// index. A copy by `regctl image copy --referrers` thus carries the kit's
+// signatures but no delta manifest, as `stella ouk push` does.
+func referrersTagIndex(ctx context.Context, mem *memory.Store, target *Kit,
+	sigs []ocispec.Descriptor) (ocispec.Descriptor, error) {
+	listed := make([]ocispec.Descriptor, 0, len(sigs))
+	for _, d := range sigs {
+		raw, err := fetchSmall(ctx, target.Storage, d)
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("reading signature manifest %s: %w", d.Digest, err)
+		}
+		r, err := layout.ReferrerDescriptor(d, raw)
+		if err != nil {
+			return ocispec.Descriptor{}, err
+		}
+		listed = append(listed, r)
+	}
+	entry, raw, err := layout.NewReferrersTagIndex(target.Bundle.Digest, listed)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if _, err := push(ctx, mem, entry.MediaType, raw); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return entry, nil
 }
 
 func push(ctx context.Context, mem *memory.Store, mediaType string, raw []byte) (ocispec.Descriptor, error) {

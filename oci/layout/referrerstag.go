@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/errdef"
@@ -18,7 +21,8 @@ import (
 // `regctl image copy --referrers` (v0.11.7) from a registry into a layout
 // folder writes a kit's signature manifests into such an index and does
 // not list them in index.json, so a kit's signatures may be found there
-// too.
+// too. Kits that stella writes carry such an index beside the signature
+// manifests in index.json, so that regctl finds the signatures as well.
 
 // referrersTagPattern matches a referrers tag schema name of a sha256
 // digest, the only algorithm that kits use.
@@ -93,4 +97,63 @@ func ParseReferrersTagIndex(raw []byte) ([]ocispec.Descriptor, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// ReferrerDescriptor returns the descriptor of the image manifest d, whose
+// bytes are raw, as a referrers list of the OCI distribution spec v1.1
+// lists it. The descriptor carries the manifest's annotations and its
+// artifactType, or its config media type when it has none. It returns an
+// error wrapping errdef.ErrInvalidKit when raw is not an image manifest
+// with a subject. A manifest without a mediaType passes, because d names
+// its media type.
+func ReferrerDescriptor(d ocispec.Descriptor, raw []byte) (ocispec.Descriptor, error) {
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("decoding referrer %s: %v: %w", d.Digest, err, errdef.ErrInvalidKit)
+	}
+	if (m.MediaType != "" && m.MediaType != ocispec.MediaTypeImageManifest) || m.Subject == nil {
+		return ocispec.Descriptor{}, fmt.Errorf("referrer %s is invalid: it is not an image manifest with a subject: %w",
+			d.Digest, errdef.ErrInvalidKit)
+	}
+	out := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: d.Digest, Size: d.Size,
+		ArtifactType: m.ArtifactType, Annotations: m.Annotations}
+	if out.ArtifactType == "" {
+		out.ArtifactType = m.Config.MediaType
+	}
+	return out, nil
+}
+
+// NewReferrersTagIndex encodes the referrers tag index of subject that
+// lists referrers, sorted by digest, each digest once, and returns its
+// bytes and its index.json entry, tagged ReferrersTag(subject). The
+// referrers are listed as given, so a caller passes descriptors that
+// ReferrerDescriptor returned. The same referrers give the same bytes.
+func NewReferrersTagIndex(subject digest.Digest, referrers []ocispec.Descriptor) (ocispec.Descriptor, []byte, error) {
+	listed := slices.Clone(referrers)
+	slices.SortStableFunc(listed, func(a, b ocispec.Descriptor) int {
+		return strings.Compare(string(a.Digest), string(b.Digest))
+	})
+	listed = slices.CompactFunc(listed, func(a, b ocispec.Descriptor) bool { return a.Digest == b.Digest })
+	if len(listed) > MaxReferrersTagManifests {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%d referrers of %s are over the limit of %d for a referrers tag index: %w",
+			len(listed), subject, MaxReferrersTagManifests, errdef.ErrInvalidKit)
+	}
+	if listed == nil {
+		listed = []ocispec.Descriptor{}
+	}
+	raw, err := json.Marshal(ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: listed,
+	})
+	if err != nil {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("encoding the referrers tag index of %s: %w", subject, err)
+	}
+	entry := ocispec.Descriptor{
+		MediaType:   ocispec.MediaTypeImageIndex,
+		Digest:      digest.FromBytes(raw),
+		Size:        int64(len(raw)),
+		Annotations: map[string]string{oci.AnnotationRefName: ReferrersTag(subject)},
+	}
+	return entry, raw, nil
 }
