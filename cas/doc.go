@@ -21,6 +21,10 @@
 //	│                                   descriptor and whether child is its subject
 //	├── t/<reference>                   tag (JSON descriptor)
 //	├── r/active                        active kit (JSON KitRecord)
+//	├── r/format                        store format in decimal. Stores written
+//	│                                   before format 2 lack it, and their blobs of
+//	│                                   256 KiB to 4 MiB have no manifest media type
+//	│                                   or edges
 //	├── h/<16-digit sequence>           activation history (JSON KitRecord),
 //	│                                   a zero-padded decimal counter from 1
 //	├── l/<digest>/<holder>             lease: the RFC 3339 time it was taken (Pin), or JSON

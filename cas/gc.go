@@ -341,7 +341,7 @@ func (s *Store) KitComplete(ctx context.Context, d digest.Digest) (bool, error) 
 			continue
 		}
 		seen[next] = true
-		m, err := s.meta(next)
+		m, err := s.graphMeta(next)
 		if errors.Is(err, errdef.ErrNotFound) {
 			return false, nil
 		}
@@ -366,7 +366,7 @@ func (s *Store) mark(ctx context.Context, roots []digest.Digest) (map[digest.Dig
 		if marked[d] {
 			continue
 		}
-		m, err := s.meta(d)
+		m, err := s.graphMeta(d)
 		if errors.Is(err, errdef.ErrNotFound) {
 			continue // a delta may omit blobs; nothing to keep
 		}

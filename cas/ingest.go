@@ -42,15 +42,26 @@ func (s *Store) ingestChunks(ctx context.Context, expected ocispec.Descriptor, r
 	if err := s.clearLeftoverChunks(d); err != nil {
 		return nil, err
 	}
+	// A blob that may be a manifest is kept in memory while it is written,
+	// as writeChunks does, so that its edges are recorded. Larger blobs are
+	// not kept, so a large layer needs no more memory than before.
+	var sniff *bytes.Buffer
+	if expected.Size <= maxSniffSize {
+		sniff = bytes.NewBuffer(make([]byte, 0, expected.Size))
+	}
 	// Layers are compressed already; a second compression costs CPU and
 	// saves nothing.
 	err := s.ingestTable(ctx, d.Encoded()[:16], sstable.NoCompression, true, func(w *sstable.Writer) error {
-		return s.writeTable(ctx, w, expected, r)
+		return s.writeTable(ctx, w, expected, r, sniff)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &blobMeta{Size: expected.Size, ChunkSize: s.chunkSize, Stored: time.Now().UTC()}, nil
+	meta := &blobMeta{Size: expected.Size, ChunkSize: s.chunkSize, Stored: time.Now().UTC()}
+	if sniff != nil {
+		sniffManifest(meta, sniff.Bytes(), expected.MediaType)
+	}
+	return meta, nil
 }
 
 // ingestTable writes an sstable with fill into the ingest folder, syncs it
@@ -102,7 +113,9 @@ func (s *Store) ingestTable(ctx context.Context, name string, compression *sstab
 }
 
 // writeTable copies the blob into w chunk by chunk, hashing as it goes.
-func (s *Store) writeTable(ctx context.Context, w *sstable.Writer, expected ocispec.Descriptor, r io.Reader) error {
+// When sniff is not nil, it also receives every byte.
+func (s *Store) writeTable(ctx context.Context, w *sstable.Writer, expected ocispec.Descriptor, r io.Reader,
+	sniff *bytes.Buffer) error {
 	d := expected.Digest
 	hasher := d.Algorithm().Hash()
 	buf := make([]byte, s.chunkSize)
@@ -120,6 +133,9 @@ func (s *Store) writeTable(ctx context.Context, w *sstable.Writer, expected ocis
 			return fmt.Errorf("reading content: %w", err)
 		}
 		hasher.Write(chunk)
+		if sniff != nil {
+			sniff.Write(chunk)
+		}
 		if err := w.Set(chunkKey(d, index), chunk); err != nil {
 			return s.storeError(fmt.Errorf("writing sstable for %s: %w", d, err))
 		}

@@ -15,6 +15,7 @@ const (
 	prefixEdge    = "p/"
 	prefixTag     = "t/"
 	keyActive     = "r/active"
+	keyFormat     = "r/format"
 	prefixHistory = "h/"
 	prefixLease   = "l/"
 	prefixKV      = "n/"

@@ -157,6 +157,9 @@ type Store struct {
 	// lowSpace is the reason a store opened with Options.ReadOnlyIfFull
 	// is read-only, or nil.
 	lowSpace error
+	// unsniffed is set while the store may hold manifests that an earlier
+	// release stored without their edges (see checkFormat).
+	unsniffed bool
 
 	// inflight maps the digests being pushed to a channel closed when the
 	// push ends, so one digest is written by one Push at a time.
@@ -305,6 +308,12 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 	s.lock = lock
 	if !s.readOnly {
 		s.removeIngestLeftovers()
+	}
+	if err := s.checkFormat(context.Background()); err != nil {
+		// GC and KitComplete stay correct without the repair, because
+		// they parse the blobs concerned themselves while s.unsniffed is
+		// set. The next open for writing tries again.
+		s.log.Warn("recording the manifest edges that an earlier release left out failed", "dir", dir, "error", err)
 	}
 	return s, nil
 }
@@ -536,13 +545,17 @@ func (s *Store) CloseAndRemoveIfEmpty() (bool, error) {
 	return removed, s.closeErr
 }
 
-// isEmpty reports whether the database holds no key.
+// isEmpty reports whether the database holds no key besides the store
+// format, which every open for writing records.
 func (s *Store) isEmpty() (bool, error) {
 	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return false, err
 	}
 	found := it.First()
+	if found && string(it.Key()) == keyFormat {
+		found = it.Next()
+	}
 	return !found, it.Close()
 }
 
