@@ -55,8 +55,9 @@ logs each of them once with the reason. A folder named like a kit file
 but without an oci-layout file is logged as a warning instead, and makes
 --once exit 1. The active kit, kits older than it
 and kits that were active before (listed in 'stella ouk history') are
-skipped, so a watch never undoes 'stella ouk rollback'; import such a kit
-by hand with 'stella ouk import' to activate it again.
+skipped, so a watch never undoes 'stella ouk rollback'. To activate such
+a kit again, run 'stella ouk rollback DIGEST' while the store holds it,
+else 'stella ouk import' on its file.
 
 Two files of the same sequence that carry different kits, each signed by
 a trusted key, are both rejected, and each note names the other file;
@@ -66,11 +67,13 @@ trusted key blocks no other kit, unless it is the active kit. The watch
 tries it like any other kit, so its import rejects it for its signature.
 
 A kit that import rejects stays in place and gets a note file
-NAME.stella-rejected beside it with the reason; it is retried only when the
-file or the folder's contents change (a new copy made with cp -p or rsync
--t counts) or, for a delta whose base was missing, when the active kit
-changes. A rejected kit that is older than the active kit is skipped, and
-its note removed. The note of a removed kit is removed in the next round.
+NAME.stella-rejected beside it with the reason and the store; the watch of
+another store evaluates the kit itself and leaves that note as it is. A
+rejected kit is retried only when the file or the folder's contents change
+(a new copy made with cp -p or rsync -t counts) or, for a delta whose base
+was missing, when the active kit changes. A rejected kit that is older
+than the active kit is skipped, and its note removed. The note of a
+removed kit is removed in the next round.
 A truncated kit file, a layout folder that fails to import, and a kit
 file with damaged content that changed within --settle are retried next
 round while they may still be being copied; once such a kit has not
@@ -226,11 +229,12 @@ func rejectedSummary(res roundResult, dir string) string {
 		return msg + "; see the .stella-rejected " + plural(res.rejected, "note beside it", "notes beside them") +
 			", and delete a note to make the watch try its kit again"
 	case res.rejected:
-		return msg + "; writing the .stella-rejected " + plural(res.rejected, "note", "notes") +
-			" failed, so see the reasons in the log above"
+		return msg + "; no .stella-rejected note of this store's watch records " +
+			plural(res.rejected, "the rejection", "the rejections") + ", because writing it failed or the " +
+			"note there belongs to the watch of another store, so see the reasons in the log above"
 	}
 	return fmt.Sprintf("%s; see the .stella-rejected notes beside them, and the log above for the %d "+
-		"whose note could not be written", msg, res.withoutNote)
+		"whose note could not be written or belongs to the watch of another store", msg, res.withoutNote)
 }
 
 // stopped logs why a signal ended the watch during a round and returns the
@@ -317,6 +321,10 @@ type watcher struct {
 	importLog *slog.Logger
 	exitLog   *slog.Logger
 	storeDir  string
+	// storeID is the store's identity (watch.StoreIdentity) that this
+	// watch records in its rejection notes. A note that the watch of
+	// another store wrote is not this watch's rejection.
+	storeID string
 	// scanner lists the drop folder and keeps each kit's summary until the
 	// kit changes.
 	scanner *watch.Scanner
@@ -324,8 +332,10 @@ type watcher struct {
 	// logged for it, so a running watch does not repeat a skip every round.
 	logged map[string]loggedEvent
 	// unwrittenNotes are the rejection notes that could not be written
-	// beside their kits, such as in a read-only drop folder. They keep this
-	// process from importing the kit again every round.
+	// beside their kits, such as in a read-only drop folder, or that were
+	// not written because the note there belongs to the watch of another
+	// store. They keep this process from importing the kit again every
+	// round.
 	unwrittenNotes map[string]watch.Note
 	// lastDeferred is the error of the last import that failed for a
 	// reason outside its kit.
@@ -352,6 +362,9 @@ type watcher struct {
 	// readOnlyRounds records the warning that rounds without work read
 	// the store read-only, because it failed to open for writing.
 	readOnlyRounds readOnlyRounds
+	// newStoreRemoved is set once the watch has removed a store that a
+	// round created and left empty, so it logs that once.
+	newStoreRemoved bool
 	// waitingCopies maps the path of each kit that the last import left
 	// waiting for its copy to finish to the state it had then, so that
 	// the kit is not imported again until it changes. A racy kit (see
@@ -372,10 +385,14 @@ type waitingCopy struct {
 }
 
 func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer) *watcher {
-	w := &watcher{g: g, opts: o, dir: dir, scanner: watch.NewScanner(dir), logged: map[string]loggedEvent{},
-		unwrittenNotes: map[string]watch.Note{}, importFailures: map[string]*failureRepeats{},
-		handled: map[string]handledKit{}, waitingCopies: map[string]waitingCopy{}, now: time.Now,
-		importKit: importPath}
+	storeID := ""
+	if storeDir, err := g.storeDir(); err == nil {
+		storeID = watch.StoreIdentity(storeDir)
+	}
+	w := &watcher{g: g, opts: o, dir: dir, storeID: storeID, scanner: watch.NewScanner(dir, storeID),
+		logged: map[string]loggedEvent{}, unwrittenNotes: map[string]watch.Note{},
+		importFailures: map[string]*failureRepeats{}, handled: map[string]handledKit{},
+		waitingCopies: map[string]waitingCopy{}, now: time.Now, importKit: importPath}
 	w.log, w.importLog, w.exitLog = watchLoggers(g, stderr)
 	return w
 }
@@ -466,6 +483,7 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 			"dir", w.dir)
 		return res, nil
 	}
+	newStore := w.g.absentStoreParts()
 	store, storeDir, err := w.g.openStoreCache(ctx, w.importLog, w.g.lockWait, importCacheSize)
 	if err != nil {
 		if readOnlyRes, ok := w.roundReadOnly(ctx, listing, res, err); ok {
@@ -474,6 +492,7 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 		return res, roundStepError{msg: msgOpenStoreFailed, err: err}
 	}
 	defer store.Close()
+	defer w.removeUnusedNewStore(store, storeDir, newStore)
 	w.readOnlyRounds.ended(w.log, w.dir)
 	keys, err := trustedKeys(w.importLog, storeDir, w.opts.keys)
 	if err != nil {
@@ -771,7 +790,10 @@ func (w *watcher) skipReason(ctx context.Context, store *cas.Store, s *delta.Sum
 	}
 	for _, rec := range hist {
 		if rec.Digest == s.Digest {
-			msg, extra := w.skipActiveBefore(rec, hist[0])
+			// A failed check only costs the better advice, so it does not
+			// fail the skip.
+			storeHasKit, _ := store.KitComplete(ctx, rec.Digest)
+			msg, extra := w.skipActiveBefore(rec, hist[0], storeHasKit)
 			return msg, append([]any{"sequence", s.Sequence, "activeVersion", active.Version,
 				"activeDigest", active.Digest}, extra...), nil
 		}

@@ -86,11 +86,14 @@ func blockedSummary(res roundResult, dir string) string {
 // skipActiveBefore returns the skip message and extra log attributes of
 // the kit of history record rec, which was active before current, the
 // activation of the active kit. The message uses "rolled back" or
-// "replaced" as current.Action records the change. It advises importing the kit again
-// unless the kit was created more than importer.CreationTolerance ahead of
-// the clock, since that kit would expire late and, with its default
-// sequence, block every kit built at the right time again.
-func (w *watcher) skipActiveBefore(rec, current cas.KitRecord) (string, []any) {
+// "replaced" as current.Action records the change. It advises how to make
+// the kit active again, unless the kit was created more than
+// importer.CreationTolerance ahead of the clock. Such a kit would expire
+// late and, with its default sequence, block every kit built at the right
+// time again. When storeHasKit is set, the advice is `stella ouk rollback`,
+// which reads nothing from the file and so works when the file is damaged.
+// Otherwise it is an import of the file.
+func (w *watcher) skipActiveBefore(rec, current cas.KitRecord, storeHasKit bool) (string, []any) {
 	change := "the active kit was rolled back from it"
 	if current.Action == "downgrade" {
 		change = "a downgrade import (--allow-downgrade) replaced it with the active kit"
@@ -100,6 +103,10 @@ func (w *watcher) skipActiveBefore(rec, current cas.KitRecord) (string, []any) {
 		// skip once per file as the clock moves.
 		return "kit was active before and was created ahead of this host's clock, and " + change + "; skipped",
 			[]any{"created", rec.Created.UTC().Format(time.RFC3339)}
+	}
+	if storeHasKit {
+		return "kit was active before, and " + change + "; skipped. The store still holds the kit, so run `" +
+			w.stellaCommand([]string{"ouk", "rollback"}, rec.Digest.String()) + "` to activate it again", nil
 	}
 	return "kit was active before, and " + change + "; skipped. " +
 		"Run `stella ouk import` on the file to activate it again", nil

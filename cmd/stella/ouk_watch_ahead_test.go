@@ -171,30 +171,41 @@ func TestWatchOnceEndBlockedKits(t *testing.T) {
 
 // TestWatchKitActiveBeforeSkip checks the skip of a kit that was active
 // before the active kit, which has a lower sequence. The message reads
-// "rolled back" or "replaced" as the history records the change. For a kit
-// created ahead of the clock, it reports that in place of the advice to
-// import it again.
+// "rolled back" or "replaced" as the history records the change. It
+// advises a rollback to the kit while the store holds it, else an import
+// of the file. For a kit created ahead of the clock, it reports that in
+// place of either advice.
 func TestWatchKitActiveBeforeSkip(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	newerKit := []byte(`{"schemaVersion":2,"kit":"newer"}`)
+	rollback := "run `stella ouk rollback " + digest.FromBytes(newerKit).String() + "` to activate it again"
 	cases := []struct {
 		name    string
 		created time.Time
 		action  string
+		// removed is set when gc removed the kit that was active before.
+		removed bool
 		want    []string
 		unwant  []string
 	}{
-		{"rolled back", now.Add(-time.Hour), "rollback",
+		{"rolled back", now.Add(-time.Hour), "rollback", false,
+			[]string{"the active kit was rolled back from it", "The store still holds the kit", rollback},
+			[]string{"ahead of this host's clock", "replaced", "stella ouk import"}},
+		{"replaced by downgrade", now.Add(-time.Hour), "downgrade", false,
+			[]string{"replaced", "--allow-downgrade", rollback},
+			[]string{"ahead of this host's clock", "rolled back", "stella ouk import"}},
+		{"rolled back, removed by gc", now.Add(-time.Hour), "rollback", true,
 			[]string{"the active kit was rolled back from it", "Run `stella ouk import` on the file"},
-			[]string{"ahead of this host's clock", "replaced"}},
-		{"replaced by downgrade", now.Add(-time.Hour), "downgrade",
+			[]string{"ahead of this host's clock", "replaced", "ouk rollback"}},
+		{"replaced by downgrade, removed by gc", now.Add(-time.Hour), "downgrade", true,
 			[]string{"replaced", "--allow-downgrade", "Run `stella ouk import` on the file"},
-			[]string{"ahead of this host's clock", "rolled back"}},
-		{"ahead, replaced by downgrade", now.Add(72 * time.Hour), "downgrade",
+			[]string{"ahead of this host's clock", "rolled back", "ouk rollback"}},
+		{"ahead, replaced by downgrade", now.Add(72 * time.Hour), "downgrade", false,
 			[]string{"ahead of this host's clock", "replaced", "created=2026-12-09T12:00:00Z"},
-			[]string{"stella ouk import", "rolled back"}},
-		{"ahead, rolled back", now.Add(72 * time.Hour), "rollback",
+			[]string{"stella ouk import", "rolled back", "ouk rollback"}},
+		{"ahead, rolled back", now.Add(72 * time.Hour), "rollback", false,
 			[]string{"ahead of this host's clock", "the active kit was rolled back from it"},
-			[]string{"stella ouk import", "replaced"}},
+			[]string{"stella ouk import", "replaced", "ouk rollback"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -213,12 +224,19 @@ func TestWatchKitActiveBeforeSkip(t *testing.T) {
 				}
 				return d
 			}
-			newer := cas.KitRecord{Digest: push([]byte(`{"schemaVersion":2,"kit":"newer"}`)), Version: "newer",
+			newer := cas.KitRecord{Digest: push(newerKit), Version: "newer",
 				Sequence: tc.created.Unix(), Created: tc.created, Action: "import"}
 			older := cas.KitRecord{Digest: push([]byte(`{"schemaVersion":2,"kit":"older"}`)), Version: "older",
 				Sequence: 100, Created: now.Add(-2 * time.Hour), Action: tc.action}
 			for _, rec := range []cas.KitRecord{newer, older} {
 				if err := store.Activate(ctx, rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.removed {
+				desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: newer.Digest,
+					Size: int64(len(newerKit))}
+				if err := store.Delete(ctx, desc); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -94,6 +94,12 @@ func (w *watcher) forgetRemovedHandled(listing watch.Listing) bool {
 // process to release the store, because the round that follows a failure
 // waits for it anyway.
 func (w *watcher) readActiveDigest(ctx context.Context) (string, error) {
+	if _, absent := w.g.storeAbsent(); absent {
+		// A round removes the store it created when it imported nothing,
+		// and a store that does not exist has no active kit. Opening it
+		// would create its folder.
+		return "", nil
+	}
 	store, _, err := w.g.openStoreWith(ctx, cas.Options{Logger: w.importLog, ReadOnly: true})
 	if err != nil {
 		return "", err

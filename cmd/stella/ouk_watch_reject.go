@@ -112,11 +112,22 @@ func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err
 		note.Reason += ". " + noteReplacedAdvice
 	}
 	note.Version, note.Digest = summaryVersion(s), summaryDigest(s)
+	note.Store = w.storeID
 	if s != nil {
 		sequence := s.Sequence
 		note.Sequence = &sequence
 	}
 	attrs := append(kitAttrs(c.Path, note.Version, note.Digest), "reason", err)
+	if other, ok := watch.ReadNote(c.Path); ok && other.Foreign(w.storeID) {
+		// The other store's watch still needs its note, and replacing it
+		// would make that watch evaluate the kit again.
+		w.unwrittenNotes[c.Path] = note
+		w.log.Warn("kit rejected; left in place, but its rejection note belongs to the watch of another store, "+
+			"given as noteStore=, so only this watch process remembers the rejection",
+			append(attrs, "note", watch.NotePath(c.Path), "noteStore", other.Store)...)
+		w.markLogged(c, msgRemainsRejected)
+		return
+	}
 	if werr := watch.WriteNote(c.Path, note); werr != nil {
 		// Only a restart of the watch, or a change of the kit, retries it.
 		w.unwrittenNotes[c.Path] = note
@@ -337,25 +348,32 @@ func (w *watcher) withManualOverride(err error, path string) error {
 	default:
 		return err
 	}
+	if abs, aerr := filepath.Abs(path); aerr == nil {
+		path = abs
+	}
+	return fmt.Errorf("%w; %s: %s", err, intro, w.stellaCommand([]string{"ouk", "import", flag}, path))
+}
+
+// stellaCommand returns the shell command line that runs the stella
+// command words on operand with watch's store and trusted keys, because
+// the command needs both and the operator may have given them to watch.
+func (w *watcher) stellaCommand(words []string, operand string) string {
 	args := []string{"stella"}
 	if w.storeDir != "" {
 		args = append(args, "--store", w.storeDir)
 	}
-	args = append(args, "ouk", "import", flag)
+	args = append(args, words...)
 	for _, k := range w.opts.keys {
 		if abs, aerr := filepath.Abs(k); aerr == nil {
 			k = abs
 		}
 		args = append(args, "--key", k)
 	}
-	if abs, aerr := filepath.Abs(path); aerr == nil {
-		path = abs
-	}
-	args = append(args, path)
+	args = append(args, operand)
 	for i, a := range args {
 		args[i] = shellQuote(a)
 	}
-	return fmt.Errorf("%w; %s: %s", err, intro, strings.Join(args, " "))
+	return strings.Join(args, " ")
 }
 
 // shellQuote returns s as one word for a POSIX shell: unchanged when it

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 
@@ -89,7 +91,8 @@ const msgNamedLikeKit = "folder named like a kit file is not a kit; skipped"
 // the drop folder. A note that cannot be removed is reported once.
 func (w *watcher) removeOrphanNotes(ctx context.Context, notes []string) {
 	for _, n := range notes {
-		if err := os.Remove(n); err != nil {
+		// The watch of another store on this folder may remove it first.
+		if err := os.Remove(n); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			w.logOnce(ctx, watch.Candidate{Path: n}, slog.LevelWarn,
 				"removing the rejection note of a kit no longer in the drop folder failed", "note", n, "error", err)
 			continue
@@ -98,19 +101,25 @@ func (w *watcher) removeOrphanNotes(ctx context.Context, notes []string) {
 	}
 }
 
-// readNote returns the rejection note of a kit from beside it or, when it
-// could not be written there, from this process's memory.
+// readNote returns this watch's rejection note of a kit from beside it or,
+// when it is not there, from this process's memory. A note that records
+// another store or no store is not this watch's.
 func (w *watcher) readNote(kit string) (watch.Note, bool) {
-	if n, ok := watch.ReadNote(kit); ok {
+	if n, ok := watch.ReadNote(kit); ok && n.WrittenBy(w.storeID) {
 		return n, true
 	}
 	n, ok := w.unwrittenNotes[kit]
 	return n, ok
 }
 
-// removeNote deletes the rejection note of a kit that needs one no longer.
+// removeNote deletes the rejection note of a kit that needs one no longer,
+// unless the watch of another store wrote it, because that rejection still
+// holds for that store.
 func (w *watcher) removeNote(kit string) {
 	delete(w.unwrittenNotes, kit)
+	if n, ok := watch.ReadNote(kit); ok && n.Foreign(w.storeID) {
+		return
+	}
 	if err := watch.RemoveNote(kit); err != nil {
 		w.log.Warn("removing a rejection note failed; remove it by hand", "path", kit, "error", err)
 	}

@@ -142,7 +142,7 @@ func TestWatchRejectWithoutNote(t *testing.T) {
 	}
 
 	summary := rejectedSummary(roundResult{rejected: 2, withoutNote: 1}, "drop")
-	if !strings.Contains(summary, "the log above for the 1 whose note could not be written") {
+	if !strings.Contains(summary, "the log above for the 1 whose note could not be written or belongs to the watch of another store") {
 		t.Errorf("summary %q does not say which rejections lack a note", summary)
 	}
 	summary = rejectedSummary(roundResult{rejected: 1, withoutNote: 1}, "drop")

@@ -205,25 +205,27 @@ func (g *globalOptions) absentStoreParts() newStoreParts {
 
 // removeUnusedStore closes store and, when this command created it and it
 // holds nothing, removes it and the store folder dir if this command
-// created that too and it is empty. A failed import calls it, so that an
-// import rejected before it stored anything leaves no new store behind.
-func removeUnusedStore(log *slog.Logger, store *cas.Store, dir string, created newStoreParts) {
+// created that too and it is empty. It reports whether it removed the
+// store. A failed import calls it, so that an import rejected before it
+// stored anything leaves no new store behind.
+func removeUnusedStore(log *slog.Logger, store *cas.Store, dir string, created newStoreParts) bool {
 	if !created.db {
-		return
+		return false
 	}
 	removed, err := store.CloseAndRemoveIfEmpty()
 	if err != nil {
 		log.Warn("removing the unused new store failed", "dir", dir, "error", err)
-		return
+		return false
 	}
 	if !removed || !created.folder {
-		return
+		return removed
 	}
 	// Remove deletes only an empty folder, so anything that another
 	// process put there meanwhile stays.
 	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		log.Debug("keeping the new store folder", "dir", dir, "error", err)
 	}
+	return true
 }
 
 // checkStoreFolderAccess returns an error that names the store folder dir

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -42,6 +43,45 @@ type Note struct {
 	// is in the drop folder. It is reconsidered every round, since removing
 	// the other file ends it.
 	Conflict bool `json:"conflict,omitempty"`
+	// Store is the store folder of the watch that wrote the note, as
+	// StoreIdentity returns it. A rejection depends on the store's trusted
+	// keys and active kit, so only that store's watch honours the note.
+	// Notes of older versions have no store, and no watch honours them.
+	Store string `json:"store,omitempty"`
+}
+
+// WrittenBy reports whether the watch of store wrote n. A note without a
+// store belongs to no watch.
+func (n Note) WrittenBy(store string) bool {
+	return n.Store != "" && n.Store == store
+}
+
+// Foreign reports whether the watch of another store than store wrote n.
+// A note without a store is not foreign: any watch may replace or remove
+// it.
+func (n Note) Foreign(store string) bool {
+	return n.Store != "" && n.Store != store
+}
+
+// StoreIdentity returns the identity that notes record for the store
+// folder dir: its absolute path with symbolic links resolved. Links are
+// resolved in the longest part of the path that exists, so the identity
+// of a store folder not created yet stays the same once it is.
+func StoreIdentity(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return filepath.Clean(dir)
+	}
+	rest := ""
+	for p := abs; ; p = filepath.Dir(p) {
+		if resolved, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(resolved, rest)
+		}
+		if filepath.Dir(p) == p {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+	}
 }
 
 // noteTempSuffix is appended to a note's name while it is written.

@@ -14,12 +14,15 @@ import (
 	"stella-ops.org/ouk/oci/delta"
 )
 
+// testStore is the store identity of the watch that the tests scan for.
+const testStore = "/srv/stella/store"
+
 // countingScanner returns a Scanner of dir whose peeks count their calls
 // by path and return the result of peek. Its clock runs an hour ahead, so
 // that the files a test has just written are not racy.
 func countingScanner(dir string, peek func(path string) (*delta.Summary, error)) (*Scanner, map[string]int) {
 	calls := map[string]int{}
-	s := NewScanner(dir)
+	s := NewScanner(dir, testStore)
 	s.now = func() time.Time { return time.Now().Add(time.Hour) }
 	s.peek = func(_ context.Context, path string) (*delta.Summary, error) {
 		calls[path]++
@@ -154,6 +157,16 @@ func TestScannerSkipsKitWithCurrentNote(t *testing.T) {
 			n.Size++
 			return n
 		}, true},
+		{"note of another store's watch", func(c Candidate) Note {
+			n := noteFor(c)
+			n.Store = "/srv/stella/other-store"
+			return n
+		}, true},
+		{"note without a store", func(c Candidate) Note {
+			n := noteFor(c)
+			n.Store = ""
+			return n
+		}, true},
 		{"conflict note", func(c Candidate) Note {
 			n := noteFor(c)
 			n.Conflict = true
@@ -192,10 +205,11 @@ func TestScannerSkipsKitWithCurrentNote(t *testing.T) {
 	}
 }
 
-// noteFor returns a rejection note that matches c's fingerprint.
+// noteFor returns a rejection note of testStore's watch that matches c's
+// fingerprint.
 func noteFor(c Candidate) Note {
 	n := NoteFor(c)
-	n.Reason, n.At = "not a kit", time.Now().UTC()
+	n.Reason, n.At, n.Store = "not a kit", time.Now().UTC(), testStore
 	return n
 }
 

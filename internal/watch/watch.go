@@ -139,7 +139,10 @@ type Listing struct {
 // that is not a kit means decompressing all of it, since it has no bundle
 // index. A Scanner is not safe for concurrent use.
 type Scanner struct {
-	dir    string
+	dir string
+	// store is the identity of the watch's store (StoreIdentity). Only a
+	// note that this store's watch wrote keeps a kit unread.
+	store  string
 	peeked map[string]peekResult
 	// peek reads a kit's summary, and now returns the time. Tests replace
 	// both.
@@ -155,14 +158,16 @@ type peekResult struct {
 	err         error
 }
 
-// NewScanner returns a Scanner of dir.
-func NewScanner(dir string) *Scanner {
-	return &Scanner{dir: dir, peeked: map[string]peekResult{}, peek: delta.Peek, now: time.Now}
+// NewScanner returns a Scanner of dir for the watch of the store whose
+// identity (StoreIdentity) is store.
+func NewScanner(dir, store string) *Scanner {
+	return &Scanner{dir: dir, store: store, peeked: map[string]peekResult{}, peek: delta.Peek, now: time.Now}
 }
 
-// Scan lists the kits in dir once, as Scanner.Scan does.
-func Scan(ctx context.Context, dir string) (Listing, error) {
-	return NewScanner(dir).Scan(ctx)
+// Scan lists the kits in dir once, as Scanner.Scan does for the watch of
+// the store whose identity is store.
+func Scan(ctx context.Context, dir, store string) (Listing, error) {
+	return NewScanner(dir, store).Scan(ctx)
 }
 
 // Scan lists the kits in the folder: files whose names end in .tar,
@@ -223,7 +228,7 @@ func (s *Scanner) Scan(ctx context.Context) (Listing, error) {
 // candidate is not cached, because the write that completes the kit may
 // have left its fingerprint unchanged.
 func (s *Scanner) peekCandidate(ctx context.Context, c *Candidate) {
-	if keptRejected(*c) {
+	if keptRejected(*c, s.store) {
 		c.NotPeeked = true
 		return
 	}
@@ -240,12 +245,13 @@ func (s *Scanner) peekCandidate(ctx context.Context, c *Candidate) {
 }
 
 // keptRejected reports whether c has a rejection note that keeps it
-// rejected without a look at its contents. Such a note matches c's
-// fingerprint. It is not a conflict note, because every round checks a
-// conflict again, and it does not end when the active kit changes.
-func keptRejected(c Candidate) bool {
+// rejected without a look at its contents. The watch of store wrote such
+// a note, and it matches c's fingerprint. It is not a conflict note,
+// because every round checks a conflict again, and it does not end when
+// the active kit changes.
+func keptRejected(c Candidate, store string) bool {
 	n, ok := ReadNote(c.Path)
-	if !ok || n.Conflict || n.RetryOnActiveChange {
+	if !ok || !n.WrittenBy(store) || n.Conflict || n.RetryOnActiveChange {
 		return false
 	}
 	return n.Fingerprint().Equal(c.Fingerprint())

@@ -17,7 +17,7 @@ func TestScanIgnoresHiddenAndNotes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	listing, err := Scan(context.Background(), dir)
+	listing, err := Scan(context.Background(), dir, testStore)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestScanListsSkippedEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	listing, err := Scan(context.Background(), dir)
+	listing, err := Scan(context.Background(), dir, testStore)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestScanFolderFingerprintFollowsContents(t *testing.T) {
 // scanOne scans dir and returns its only candidate.
 func scanOne(t *testing.T, dir string) Candidate {
 	t.Helper()
-	listing, err := Scan(context.Background(), dir)
+	listing, err := Scan(context.Background(), dir, testStore)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestScanFindsOrphanNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	listing, err := Scan(context.Background(), dir)
+	listing, err := Scan(context.Background(), dir, testStore)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestScanFindsOrphanTempNotes(t *testing.T) {
 		}
 	}
 
-	listing, err := Scan(context.Background(), dir)
+	listing, err := Scan(context.Background(), dir, testStore)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,5 +289,32 @@ func TestNoteReasonCutMatchesStored(t *testing.T) {
 	}
 	if strings.ContainsRune(n.Reason, '\uFFFD') {
 		t.Error("the cut split a character")
+	}
+}
+
+func TestStoreIdentityResolvesLinks(t *testing.T) {
+	root := t.TempDir()
+	real := filepath.Join(root, "real")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(root, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	resolvedRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The store folder does not exist yet, so only its parent resolves.
+	want := filepath.Join(resolvedRoot, "real", "store")
+	if got := StoreIdentity(filepath.Join(link, "store")); got != want {
+		t.Errorf("identity of a store folder not created yet = %q, want %q", got, want)
+	}
+	if err := os.Mkdir(filepath.Join(real, "store"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := StoreIdentity(filepath.Join(link, "store")); got != want {
+		t.Errorf("identity after the store folder was created = %q, want %q", got, want)
 	}
 }
