@@ -181,7 +181,11 @@ type Store struct {
 // *InUseError, which wraps errdef.ErrStoreInUse. When the volume lacks the
 // space that opening for writing needs, or a write during the open finds
 // it full, Open returns an error wrapping errdef.ErrDiskFull. With
-// opts.ReadOnly, such a store still opens for reading. With
+// opts.ReadOnly, such a store still opens for reading. A write that finds
+// the volume full during the open also leaves the store locked by this
+// process until it exits. Then that Open, and every later Open of the
+// store in this process, returns an error that wraps
+// errdef.ErrOpenAbandoned too. With
 // opts.ReadOnlyIfUnwritable, a store whose lock file this process cannot
 // write opens read-only under a shared lock.
 func Open(dir string, opts Options) (*Store, error) {
@@ -241,6 +245,9 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 		return nil, fmt.Errorf("creating store directory %s: %w", dir, err)
 	}
 
+	if err := s.abandonedError(); err != nil {
+		return nil, err
+	}
 	lock, shared, err := s.acquireLock(ctx, opts.LockWait, mustExist, opts.ReadOnly || opts.ReadOnlyIfUnwritable)
 	if err != nil {
 		return nil, err
