@@ -263,6 +263,11 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 		// volume, but it removes the last holder's, which is stale now.
 		s.removeHolder()
 	default:
+		// Before the space check, because a table that a crashed push left
+		// can take the space this open needs. No Push of this Store runs
+		// before Open returns, and the exclusive lock keeps other
+		// processes out.
+		s.removeIngestLeftovers()
 		shortfall := s.openSpaceShortfall()
 		switch {
 		case shortfall == "":
@@ -310,9 +315,6 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 	s.db = db
 	s.opts = popts
 	s.lock = lock
-	if !s.readOnly {
-		s.removeIngestLeftovers()
-	}
 	return s, nil
 }
 
@@ -585,18 +587,32 @@ func (s *Store) Dir() string {
 }
 
 // DiskUsage returns the total size in bytes of the files in the Pebble
-// directory, which includes deleted data that compactions have not yet
-// reclaimed.
+// directory and in its ingest folder, which includes deleted data that
+// compactions have not yet reclaimed and tables that a crashed push left.
 func (s *Store) DiskUsage() (int64, error) {
-	names, err := s.fs.List(s.dir)
+	total, err := s.filesSize(s.dir)
 	if err != nil {
-		return 0, fmt.Errorf("listing store directory %s: %w", s.dir, err)
+		return 0, err
+	}
+	ingest, err := s.filesSize(s.fs.PathJoin(s.dir, ingestDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return total, nil
+	}
+	return total + ingest, err
+}
+
+// filesSize returns the total size of the files in dir, without its
+// folders.
+func (s *Store) filesSize(dir string) (int64, error) {
+	names, err := s.fs.List(dir)
+	if err != nil {
+		return 0, fmt.Errorf("listing store folder %s: %w", dir, err)
 	}
 	var total int64
 	for _, name := range names {
-		info, err := s.fs.Stat(filepath.Join(s.dir, name))
+		info, err := s.fs.Stat(filepath.Join(dir, name))
 		if errors.Is(err, fs.ErrNotExist) {
-			continue // removed by a compaction since List
+			continue // removed by a compaction or a push since List
 		}
 		if err != nil {
 			return 0, fmt.Errorf("reading size of %s: %w", name, err)
