@@ -121,14 +121,26 @@ type KeepReason struct {
 // kept manifest or index it follows its config, layers, child manifests and
 // subject, and its referrers (manifests whose subject it is).
 //
-// Blobs stored after GC started and blobs being pushed are never removed,
-// so GC can run while an import adds blobs. GC also removes chunks that a
-// crashed Push left without metadata, and stale leases. Pebble reclaims the
-// disk space of removed blobs in later compactions, so DiskUsage drops with
-// a delay.
+// Blobs committed after GC started and blobs being pushed are not removed
+// (see changedSince for the one exception). GC detects them by a snapshot
+// of the database, not by their stored time, so a clock that was ahead
+// when a blob was stored does not keep it. Still, GC must not run while an
+// import is in progress. A blob that the import finds stored already and
+// skips is not protected, so GC removes it when no kept kit reaches it,
+// and the kit that the import then activates lacks it. GC also removes
+// chunks that a crashed Push left without metadata, and stale leases.
+// Pebble reclaims the disk space of removed blobs in later compactions, so
+// DiskUsage drops with a delay.
 func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	opts = opts.withDefaults()
 	start := time.Now().UTC()
+	// Taken before the roots are read. A blob whose metadata differs from
+	// this snapshot's was committed since, and sweep keeps it.
+	snap := s.db.NewSnapshot()
+	defer func() { _ = snap.Close() }()
+	if gcSnapshotTaken != nil {
+		gcSnapshotTaken()
+	}
 	var report GCReport
 
 	if err := s.finishCompactions(ctx, opts, &report); err != nil {
@@ -147,7 +159,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	if err != nil {
 		return report, fmt.Errorf("collecting garbage: %w", err)
 	}
-	if err := s.sweep(ctx, opts, marked, start, &report); err != nil {
+	if err := s.sweep(ctx, opts, marked, snap, &report); err != nil {
 		return report, fmt.Errorf("collecting garbage: %w", err)
 	}
 	if err := s.sweepOrphanChunks(ctx, opts.DryRun, &report); err != nil {
@@ -391,29 +403,39 @@ func (s *Store) mark(ctx context.Context, roots []digest.Digest) (map[digest.Dig
 	return marked, nil
 }
 
-// gcCandidate is a blob that GC found unreachable.
+// gcCandidate is a blob that GC found unreachable, with its metadata
+// value as GC read it.
 type gcCandidate struct {
 	digest digest.Digest
 	meta   *blobMeta
+	value  []byte
 }
 
-// sweep removes the stored blobs that are not marked and were stored
-// before start, in synced batches.
+// sweep removes the stored blobs that are not marked and whose metadata is
+// the same in snap, the snapshot taken when GC started, in synced batches.
 func (s *Store) sweep(ctx context.Context, opts GCOptions, marked map[digest.Digest]bool,
-	start time.Time, report *GCReport) error {
+	snap *pebble.Snapshot, report *GCReport) error {
 	var candidates []gcCandidate
 	prefix := []byte(prefixBlob)
 	err := s.scan(prefix, func(key, value []byte) error {
 		d := digest.Digest(bytes.Clone(key[len(prefix):]))
+		if marked[d] {
+			report.Kept++
+			return nil
+		}
+		committedSince, err := s.changedSince(snap, key, value)
+		if err != nil {
+			return err
+		}
+		if committedSince {
+			report.Kept++
+			return nil
+		}
 		m, err := decodeMeta(d, value)
 		if err != nil {
 			return err
 		}
-		if marked[d] || !m.Stored.Before(start) {
-			report.Kept++
-			return nil
-		}
-		candidates = append(candidates, gcCandidate{d, m})
+		candidates = append(candidates, gcCandidate{d, m, bytes.Clone(value)})
 		return nil
 	})
 	if err != nil {
@@ -435,8 +457,26 @@ func (s *Store) sweep(ctx context.Context, opts GCOptions, marked map[digest.Dig
 	return nil
 }
 
+// changedSince reports whether value, the metadata now stored at key, is
+// absent from snap or differs there, because a Push committed the blob
+// after snap was taken.
+// NOTE: a blob deleted and pushed again since snap counts as unchanged when
+// its new metadata equals the old byte for byte, stored time included.
+func (s *Store) changedSince(snap *pebble.Snapshot, key, value []byte) (bool, error) {
+	old, closer, err := snap.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, s.storeError(err)
+	}
+	changed := !bytes.Equal(old, value)
+	return changed, s.storeError(closer.Close())
+}
+
 // removeGroup deletes a group of blobs in one synced batch, skipping blobs
-// that a concurrent Push or Delete holds, and returns how many it removed.
+// that a concurrent Push or Delete holds or that were pushed again since
+// sweep read them, and returns how many it removed.
 func (s *Store) removeGroup(opts GCOptions, group []gcCandidate, report *GCReport) (int, error) {
 	batch := s.db.NewBatch()
 	defer func() { _ = batch.Close() }()
@@ -454,6 +494,16 @@ func (s *Store) removeGroup(opts GCOptions, group []gcCandidate, report *GCRepor
 			continue
 		}
 		releases = append(releases, release)
+		current, err := s.get(blobKey(c.digest))
+		if errors.Is(err, errdef.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return removed, err
+		}
+		if !bytes.Equal(current, c.value) {
+			continue
+		}
 		if opts.OnRemove != nil {
 			opts.OnRemove(c.meta.info(c.digest))
 		}
@@ -487,6 +537,10 @@ func (s *Store) removeGroup(opts GCOptions, group []gcCandidate, report *GCRepor
 // gcCommitted, when set by a test, runs after GC commits the removal of a
 // group of blobs and before it compacts their ranges.
 var gcCommitted func()
+
+// gcSnapshotTaken, when set by a test, runs after GC takes its snapshot
+// and before it reads the roots.
+var gcSnapshotTaken func()
 
 // compactRemoved compacts the chunk range of removed blob d and then
 // deletes its compactKey. A large blob has an sstable of its own, and the

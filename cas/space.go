@@ -61,15 +61,26 @@ func (s *Store) WrapDiskFull(err error) error {
 // for, as an error that wraps errdef.ErrDiskFull and cause. Callers add
 // the store directory.
 func (s *Store) diskFullError(cause error) error {
-	problem, advice := "its volume is full", diskFullAdvice
+	problem, free := s.diskFullParts(cause)
+	advice := diskFullAdvice
+	if errors.Is(cause, syscall.EFBIG) {
+		advice = fileSizeAdvice
+	}
+	return fmt.Errorf("%s (%s): %w; %s: %w", problem, free, cause, advice, errdef.ErrDiskFull)
+}
+
+// diskFullParts returns what ran out for cause, a write the store's volume
+// had no room for, and the free space of the volume, with a hint when
+// ENOSPC came with space to spare.
+func (s *Store) diskFullParts(cause error) (problem, free string) {
+	problem = "its volume is full"
 	switch {
 	case errors.Is(cause, syscall.EDQUOT):
 		problem = "your disk quota on its volume is used up"
 	case errors.Is(cause, syscall.EFBIG):
 		problem = "a file of it reached the maximum file size, which is the process's `ulimit -f` limit or the file system's"
-		advice = fileSizeAdvice
 	}
-	free := "free space unknown"
+	free = "free space unknown"
 	if usage, err := s.fs.GetDiskUsage(s.dir); err == nil {
 		free = FormatSize(int64(usage.AvailBytes)) + " free"
 		// ENOSPC with bytes to spare often means the volume has no free
@@ -86,7 +97,7 @@ func (s *Store) diskFullError(cause error) error {
 			}
 		}
 	}
-	return fmt.Errorf("%s (%s): %w; %s: %w", problem, free, cause, advice, errdef.ErrDiskFull)
+	return problem, free
 }
 
 // freeInodes returns the free and total inodes of the volume that holds
@@ -354,10 +365,11 @@ type openResult struct {
 }
 
 // openPebble runs pebble.Open with the writes watched. When a write during
-// the open found the volume full, it returns an error wrapping
-// errdef.ErrDiskFull and sets abandoned. The goroutines that Pebble left
-// behind then stay parked and keep the directory lock. So the store cannot
-// be opened again in this process, but a new process can open it once
+// the open found the volume full, it sets abandoned and returns an error
+// wrapping errdef.ErrOpenAbandoned and errdef.ErrDiskFull. The goroutines
+// that Pebble left behind then stay parked and keep the directory lock. So
+// every later Open of the store in this process returns that error at
+// once (see abandonedStores), and a new process can open the store once
 // there is space.
 func (s *Store) openPebble(popts *pebble.Options, watch *openWatch) (db *pebble.DB, abandoned bool, err error) {
 	done := make(chan openResult, 1)
@@ -375,7 +387,7 @@ func (s *Store) openPebble(popts *pebble.Options, watch *openWatch) (db *pebble.
 	if err := watch.finish(); err != nil {
 		// A database that Open returned while another goroutine was parked
 		// mid-write cannot be closed safely, so it is left open.
-		return nil, true, s.diskFullError(err)
+		return nil, true, s.markAbandoned(err)
 	}
 	if res.err != nil && isDiskFull(res.err) {
 		return nil, false, s.diskFullError(res.err)

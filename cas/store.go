@@ -184,7 +184,11 @@ type Store struct {
 // *InUseError, which wraps errdef.ErrStoreInUse. When the volume lacks the
 // space that opening for writing needs, or a write during the open finds
 // it full, Open returns an error wrapping errdef.ErrDiskFull. With
-// opts.ReadOnly, such a store still opens for reading. With
+// opts.ReadOnly, such a store still opens for reading. A write that finds
+// the volume full during the open also leaves the store locked by this
+// process until it exits. Then that Open, and every later Open of the
+// store in this process, returns an error that wraps
+// errdef.ErrOpenAbandoned too. With
 // opts.ReadOnlyIfUnwritable, a store whose lock file this process cannot
 // write opens read-only under a shared lock.
 func Open(dir string, opts Options) (*Store, error) {
@@ -244,6 +248,9 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 		return nil, fmt.Errorf("creating store directory %s: %w", dir, err)
 	}
 
+	if err := s.abandonedError(); err != nil {
+		return nil, err
+	}
 	lock, shared, err := s.acquireLock(ctx, opts.LockWait, mustExist, opts.ReadOnly || opts.ReadOnlyIfUnwritable)
 	if err != nil {
 		return nil, err
@@ -259,6 +266,11 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 		// volume, but it removes the last holder's, which is stale now.
 		s.removeHolder()
 	default:
+		// Before the space check, because a table that a crashed push left
+		// can take the space this open needs. No Push of this Store runs
+		// before Open returns, and the exclusive lock keeps other
+		// processes out.
+		s.removeIngestLeftovers()
 		shortfall := s.openSpaceShortfall()
 		switch {
 		case shortfall == "":
@@ -306,9 +318,6 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 	s.db = db
 	s.opts = popts
 	s.lock = lock
-	if !s.readOnly {
-		s.removeIngestLeftovers()
-	}
 	if err := s.checkFormat(context.Background()); err != nil {
 		// GC and KitComplete stay correct without the repair, because
 		// they parse the blobs concerned themselves while s.unsniffed is
@@ -591,18 +600,32 @@ func (s *Store) Dir() string {
 }
 
 // DiskUsage returns the total size in bytes of the files in the Pebble
-// directory, which includes deleted data that compactions have not yet
-// reclaimed.
+// directory and in its ingest folder, which includes deleted data that
+// compactions have not yet reclaimed and tables that a crashed push left.
 func (s *Store) DiskUsage() (int64, error) {
-	names, err := s.fs.List(s.dir)
+	total, err := s.filesSize(s.dir)
 	if err != nil {
-		return 0, fmt.Errorf("listing store directory %s: %w", s.dir, err)
+		return 0, err
+	}
+	ingest, err := s.filesSize(s.fs.PathJoin(s.dir, ingestDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return total, nil
+	}
+	return total + ingest, err
+}
+
+// filesSize returns the total size of the files in dir, without its
+// folders.
+func (s *Store) filesSize(dir string) (int64, error) {
+	names, err := s.fs.List(dir)
+	if err != nil {
+		return 0, fmt.Errorf("listing store folder %s: %w", dir, err)
 	}
 	var total int64
 	for _, name := range names {
-		info, err := s.fs.Stat(filepath.Join(s.dir, name))
+		info, err := s.fs.Stat(filepath.Join(dir, name))
 		if errors.Is(err, fs.ErrNotExist) {
-			continue // removed by a compaction since List
+			continue // removed by a compaction or a push since List
 		}
 		if err != nil {
 			return 0, fmt.Errorf("reading size of %s: %w", name, err)

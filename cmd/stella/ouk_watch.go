@@ -103,7 +103,12 @@ missing folder, at start or later, is logged as an error and retried
 each round, so the folder may be on media that is mounted later. A watch
 stopped by SIGINT or SIGTERM exits 0 when it is waiting for the next
 round, and 130 when it is stopped during a round, such as in the middle
-of an import.`,
+of an import. A watch exits 1 when its volume fills while it opens the
+store for writing, as under a disk quota or a file size limit, because
+such an open leaves the store locked by the watch's process until it
+exits. Run the watch under a service manager that restarts it on failure
+(Restart=on-failure in systemd), so the store opens again once space is
+freed.`,
 		Example: `  stella ouk watch /srv/stella/drop
   stella ouk watch --once --key cosign.pub /media/usb`,
 		Args: exactArgs(1),
@@ -151,6 +156,9 @@ func (w *watcher) run(ctx context.Context) error {
 		if ctx.Err() != nil && (res.interrupted || err != nil) {
 			return w.stopped(res)
 		}
+		if errors.Is(err, errdef.ErrOpenAbandoned) {
+			return w.abandoned(err)
+		}
 		if err != nil {
 			if o.once {
 				return err
@@ -176,6 +184,17 @@ func (w *watcher) run(ctx context.Context) error {
 		case <-time.After(o.interval):
 		}
 	}
+}
+
+// abandoned logs why the watch exits after an open of the store that
+// found the volume full partway, and returns the error that ends it. This
+// process keeps the store's lock until it exits, so every later round would
+// fail, and every other stella command would find the store in use.
+func (w *watcher) abandoned(err error) error {
+	w.exitLog.Error("watch exits, because its open of the store ran out of room partway and left the "+
+		"store locked by this process; fix what the error names, then start the watch again (a service "+
+		"manager with Restart=on-failure does that)", "dir", w.dir, "error", err)
+	return loggedError{err: err}
 }
 
 // roundFailed logs the error of a round that failed before it reached the
@@ -485,6 +504,11 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 	}
 	newStore := w.g.absentStoreParts()
 	store, storeDir, err := w.g.openStoreCache(ctx, w.importLog, w.g.lockWait, importCacheSize)
+	if errors.Is(err, errdef.ErrOpenAbandoned) {
+		// A read-only open fails the same way, and so does every later
+		// round, so run ends the watch.
+		return res, err
+	}
 	if err != nil {
 		if readOnlyRes, ok := w.roundReadOnly(ctx, listing, res, err); ok {
 			return readOnlyRes, nil

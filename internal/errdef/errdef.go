@@ -46,6 +46,11 @@ var (
 	// little free space for a write or an import, or the user's disk quota
 	// on it is used up. The CLI exits with its general error code for it.
 	ErrDiskFull = errors.New("disk full")
+	// ErrOpenAbandoned is returned when an open of the store found its
+	// volume full partway through and could not be undone, so this
+	// process keeps the store's lock until it exits. An error that wraps
+	// it also wraps ErrDiskFull.
+	ErrOpenAbandoned = errors.New("store open abandoned")
 	// ErrInvalidRecord is returned for a vulnerability record that cannot be parsed.
 	ErrInvalidRecord = errors.New("invalid record")
 	// ErrInvalidArgument is returned for a malformed value given by the
