@@ -38,6 +38,10 @@ type streamGuard struct {
 	// descriptor that names them.
 	graph    map[digest.Digest]ocispec.Descriptor
 	expanded map[digest.Digest]bool
+	// pending contains the manifests and indexes of graph that the store
+	// lacks, so their children are not known yet. The signed graph is
+	// known in full once the signature verified and pending is empty.
+	pending  map[digest.Digest]ocispec.Descriptor
 	unsigned int64
 	// unsignedBlobs counts the blobs behind unsigned.
 	unsignedBlobs int
@@ -50,7 +54,7 @@ type streamGuard struct {
 
 func newStreamGuard(s *session) *streamGuard {
 	return &streamGuard{s: s, graph: map[digest.Digest]ocispec.Descriptor{}, expanded: map[digest.Digest]bool{},
-		inputs: NewSignatureInputs()}
+		pending: map[digest.Digest]ocispec.Descriptor{}, inputs: NewSignatureInputs()}
 }
 
 // admit returns an error when the blob d may not be stored.
@@ -63,7 +67,11 @@ func (g *streamGuard) admit(ctx context.Context, d ocispec.Descriptor) error {
 			return fmt.Errorf("blob %s is %d bytes in the kit, but its signed descriptor declares %d bytes; "+
 				"the file is corrupt or was altered, so copy the kit again: %w", d.Digest, d.Size, signed.Size, errdef.ErrSizeMismatch)
 		}
-		if d.Size > MaxManifestSize {
+		// A tar stream in another order than `stella ouk build` writes can
+		// carry a large blob before the last manifest of the signed graph.
+		// NOTE: the check then counts only the part of the graph that has
+		// arrived, and it does not run again for the rest.
+		if d.Size > MaxManifestSize && g.tarStream {
 			return g.checkSpace(ctx)
 		}
 		return nil
@@ -104,7 +112,10 @@ func (g *streamGuard) unsignedBudgetError(d ocispec.Descriptor) error {
 // advances the signature check and the signed graph.
 func (g *streamGuard) seen(ctx context.Context, d ocispec.Descriptor, stored bool) error {
 	if desc, ok := g.graph[d.Digest]; ok {
-		return g.expand(ctx, desc)
+		if err := g.expand(ctx, desc); err != nil {
+			return err
+		}
+		return g.checkSpaceOnceKnown(ctx)
 	}
 	if stored {
 		g.unsigned += d.Size
@@ -142,10 +153,15 @@ func (g *streamGuard) tryVerify(ctx context.Context) error {
 		return err
 	}
 	tables, ok, err := g.s.planTables(ctx, *g.index, bm)
-	if err != nil || !ok {
+	if err != nil {
 		return err
 	}
-	return g.expand(ctx, tables)
+	if ok {
+		if err := g.expand(ctx, tables); err != nil {
+			return err
+		}
+	}
+	return g.checkSpaceOnceKnown(ctx)
 }
 
 // ready reports whether every image index and signature manifest that
@@ -197,10 +213,16 @@ func (g *streamGuard) expand(ctx context.Context, d ocispec.Descriptor) error {
 	if g.expanded[d.Digest] || !isManifest(d.MediaType) {
 		return nil
 	}
-	if ok, err := g.s.opts.Store.Exists(ctx, d); err != nil || !ok {
+	ok, err := g.s.opts.Store.Exists(ctx, d)
+	if err != nil {
 		return err
 	}
+	if !ok {
+		g.pending[d.Digest] = d
+		return nil
+	}
 	g.expanded[d.Digest] = true
+	delete(g.pending, d.Digest)
 	kids, err := g.s.childrenOf(ctx, d)
 	if err != nil {
 		return err
