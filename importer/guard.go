@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -80,6 +82,12 @@ func (g *streamGuard) admit(ctx context.Context, d ocispec.Descriptor) error {
 		if !g.verified {
 			return g.unverifiedBlobError(ctx, d)
 		}
+		if pending, ok := g.firstPending(); ok && g.tarStream {
+			return fmt.Errorf("blob %s (%d bytes) comes before manifest %s of the signed graph, which may "+
+				"reference it, so import cannot tell whether the signature covers the blob. `stella ouk build` "+
+				"writes index.json, manifests, configs and signatures before larger blobs. %s: %w",
+				d.Digest, d.Size, pending.Digest, reorderAdvice, errdef.ErrInvalidKit)
+		}
 		return fmt.Errorf("blob %s (%d bytes) is not part of the signed bundle index, so the signature "+
 			"does not cover it; get the kit again from its builder: %w", d.Digest, d.Size, errdef.ErrInvalidKit)
 	}
@@ -91,8 +99,9 @@ func (g *streamGuard) admit(ctx context.Context, d ocispec.Descriptor) error {
 
 // unsignedBudgetError returns the error for the blob d, which would take
 // the blobs stored outside the signed graph over MaxUnsignedBlobs or
-// MaxUnsignedBytes. Before the signature is checked, those blobs may well
-// belong to the kit, so the error names the order.
+// MaxUnsignedBytes. Before the signature is checked, and in a tar stream
+// before every manifest of the signed graph has arrived, those blobs may
+// well belong to the kit, so the error names the order.
 func (g *streamGuard) unsignedBudgetError(d ocispec.Descriptor) error {
 	limit := fmt.Sprintf("%d blobs", MaxUnsignedBlobs)
 	if g.unsignedBlobs < MaxUnsignedBlobs {
@@ -103,6 +112,12 @@ func (g *streamGuard) unsignedBudgetError(d ocispec.Descriptor) error {
 			"the bundle index, its signature manifests or their bundles had not arrived. `stella ouk build` writes "+
 			"index.json, manifests, configs and signatures before other blobs. %s: %w",
 			limit, d.Digest, reorderAdvice, errdef.ErrSizeExceedsLimit)
+	}
+	if pending, ok := g.firstPending(); ok && g.tarStream {
+		return fmt.Errorf("kit carries more than %s outside the part of its signed graph that has arrived (at "+
+			"blob %s), because manifest %s of that graph had not arrived. `stella ouk build` writes index.json, "+
+			"manifests, configs and signatures before other blobs. %s: %w",
+			limit, d.Digest, pending.Digest, reorderAdvice, errdef.ErrSizeExceedsLimit)
 	}
 	return fmt.Errorf("kit carries more than %s outside its signed bundle index (at blob %s); "+
 		"get the kit again from its builder: %w", limit, d.Digest, errdef.ErrSizeExceedsLimit)
@@ -236,6 +251,16 @@ func (g *streamGuard) expand(ctx context.Context, d ocispec.Descriptor) error {
 		}
 	}
 	return nil
+}
+
+// firstPending returns the manifest of the signed graph with the lowest
+// digest among those that have not arrived, and false when all have.
+func (g *streamGuard) firstPending() (ocispec.Descriptor, bool) {
+	if len(g.pending) == 0 {
+		return ocispec.Descriptor{}, false
+	}
+	digests := slices.Sorted(maps.Keys(g.pending))
+	return g.pending[digests[0]], true
 }
 
 // checkReferenced rejects the kit when it stored a blob that nothing in
