@@ -91,6 +91,12 @@ func (s *session) copyFrom(ctx context.Context, src content.ReadOnlyStorage, ind
 			return err
 		}
 	}
+	// The walk stored every manifest and index, so the signed graph is
+	// known, and no layer is stored yet. The check has run already when
+	// the last manifest of the graph completed it.
+	if err := s.guard.checkSpace(ctx); err != nil {
+		return err
+	}
 	for _, l := range w.leaves {
 		if err := s.copyLeaf(ctx, w, l); err != nil {
 			return err
@@ -111,17 +117,18 @@ type copyWalk struct {
 	// bundleGraph contains the bundle index and the blobs that the walk
 	// reached from it, which the kit's signature covers.
 	bundleGraph map[digest.Digest]bool
-	// leaves lists the blobs other than manifests that a layout folder has
-	// and the store lacks, and missing those that both lack. copyFrom
-	// handles them after the walk, so that a missing file ends the import
-	// before any large blob is read.
-	leaves  []folderBlob
-	missing []folderBlob
+	// leaves lists the blobs other than manifests that the store lacks
+	// and the source has, as far as a layout folder shows, and missing
+	// those that both lack. copyFrom handles them after the walk, so that
+	// the space check has the whole signed graph and a missing file of a
+	// layout folder ends the import before any large blob is read.
+	leaves  []sourceBlob
+	missing []sourceBlob
 }
 
-// folderBlob is a blob of a layout folder, with the manifest that
+// sourceBlob is a blob of the kit source, with the manifest that
 // references it.
-type folderBlob struct {
+type sourceBlob struct {
 	desc   ocispec.Descriptor
 	parent string
 }
@@ -267,9 +274,8 @@ func (s *session) copyBlob(ctx context.Context, src content.ReadOnlyStorage, d o
 }
 
 // copyNode stores the blob d, referenced by parent, and every blob that it
-// reaches, unless the store has them. From a layout folder it defers the
-// blobs other than manifests to w.leaves. inBundle is set when the bundle
-// index reaches d.
+// reaches, unless the store has them. It defers the blobs other than
+// manifests to w.leaves. inBundle is set when the bundle index reaches d.
 func (s *session) copyNode(ctx context.Context, w *copyWalk, parent string, d ocispec.Descriptor, inBundle bool) error {
 	if inBundle {
 		w.bundleGraph[d.Digest] = true
@@ -293,14 +299,14 @@ func (s *session) copyNode(ctx context.Context, w *copyWalk, parent string, d oc
 		if err := s.guard.admit(ctx, d); err != nil {
 			return err
 		}
-		if s.dir != "" && !isManifest(d.MediaType) {
+		if !isManifest(d.MediaType) {
 			return s.deferLeaf(ctx, w, parent, d)
 		}
 		rc, err := w.src.Fetch(ctx, d)
 		if errors.Is(err, errdef.ErrNotFound) || isNotFound(err) {
 			// A delta omits blobs its base supplies, so missingFromSource
 			// decides after the walk.
-			w.missing = append(w.missing, folderBlob{desc: d, parent: parent})
+			w.missing = append(w.missing, sourceBlob{desc: d, parent: parent})
 			return nil
 		}
 		if err != nil {
@@ -334,23 +340,28 @@ func (s *session) copyNode(ctx context.Context, w *copyWalk, parent string, d oc
 	return nil
 }
 
-// deferLeaf adds the blob d of a layout folder to w.leaves when the folder
-// has its file, and to w.missing otherwise.
+// deferLeaf adds the blob d to w.leaves, unless the source is a layout
+// folder that lacks its file: then it adds d to w.missing. Other sources
+// are not asked, because copyLeaf finds a missing blob when it reads it.
 func (s *session) deferLeaf(ctx context.Context, w *copyWalk, parent string, d ocispec.Descriptor) error {
+	if s.dir == "" {
+		w.leaves = append(w.leaves, sourceBlob{desc: d, parent: parent})
+		return nil
+	}
 	ok, err := w.src.Exists(ctx, d)
 	if err != nil {
 		return fmt.Errorf("checking blob %s in the source: %w", d.Digest, err)
 	}
 	if ok {
-		w.leaves = append(w.leaves, folderBlob{desc: d, parent: parent})
+		w.leaves = append(w.leaves, sourceBlob{desc: d, parent: parent})
 	} else {
-		w.missing = append(w.missing, folderBlob{desc: d, parent: parent})
+		w.missing = append(w.missing, sourceBlob{desc: d, parent: parent})
 	}
 	return nil
 }
 
 // copyLeaf stores a blob that deferLeaf deferred.
-func (s *session) copyLeaf(ctx context.Context, w *copyWalk, l folderBlob) error {
+func (s *session) copyLeaf(ctx context.Context, w *copyWalk, l sourceBlob) error {
 	d := l.desc
 	// admit runs again, because the blobs stored since deferLeaf ran count
 	// against the guard's budget.
@@ -378,7 +389,7 @@ func (s *session) copyLeaf(ctx context.Context, w *copyWalk, l folderBlob) error
 // error matches io.ErrUnexpectedEOF, as a truncated kit file's does, so the
 // import keeps its verified blobs for the next attempt. Any other missing
 // blob, such as an optional index table, is left to checkGraph and finish.
-func (s *session) missingFromSource(w *copyWalk, m folderBlob) error {
+func (s *session) missingFromSource(w *copyWalk, m sourceBlob) error {
 	d := m.desc.Digest
 	if s.dir == "" || w.mayOmitAll || w.omitted[d] || !w.bundleGraph[d] {
 		return nil

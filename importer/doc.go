@@ -9,5 +9,7 @@
 // keeps them, so running it again does not transfer them twice. When a
 // write finds no room (a full volume, a used-up quota or the file size
 // limit), the import fails with an error wrapping errdef.ErrDiskFull, which
-// blames the host, not the kit.
+// blames the host, not the kit. It then removes the blobs it added, as the
+// space check that runs before the layers are stored does, so that the
+// store keeps room to open.
 package importer

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -11,9 +13,6 @@ import (
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
-	"stella-ops.org/ouk/oci/delta"
-	"stella-ops.org/ouk/oci/layout"
-	"stella-ops.org/ouk/oci/sign"
 )
 
 // MaxUnsignedBytes is the most a tar stream may store outside the graph of
@@ -41,6 +40,10 @@ type streamGuard struct {
 	// descriptor that names them.
 	graph    map[digest.Digest]ocispec.Descriptor
 	expanded map[digest.Digest]bool
+	// pending contains the manifests and indexes of graph that the store
+	// lacks, so their children are not known yet. The signed graph is
+	// known in full once the signature verified and pending is empty.
+	pending  map[digest.Digest]ocispec.Descriptor
 	unsigned int64
 	// unsignedBlobs counts the blobs behind unsigned.
 	unsignedBlobs int
@@ -53,7 +56,7 @@ type streamGuard struct {
 
 func newStreamGuard(s *session) *streamGuard {
 	return &streamGuard{s: s, graph: map[digest.Digest]ocispec.Descriptor{}, expanded: map[digest.Digest]bool{},
-		inputs: NewSignatureInputs()}
+		pending: map[digest.Digest]ocispec.Descriptor{}, inputs: NewSignatureInputs()}
 }
 
 // admit returns an error when the blob d may not be stored.
@@ -66,7 +69,11 @@ func (g *streamGuard) admit(ctx context.Context, d ocispec.Descriptor) error {
 			return fmt.Errorf("blob %s is %d bytes in the kit, but its signed descriptor declares %d bytes; "+
 				"the file is corrupt or was altered, so copy the kit again: %w", d.Digest, d.Size, signed.Size, errdef.ErrSizeMismatch)
 		}
-		if d.Size > MaxManifestSize {
+		// A tar stream in another order than `stella ouk build` writes can
+		// carry a large blob before the last manifest of the signed graph.
+		// NOTE: the check then counts only the part of the graph that has
+		// arrived, and it does not run again for the rest.
+		if d.Size > MaxManifestSize && g.tarStream {
 			return g.checkSpace(ctx)
 		}
 		return nil
@@ -74,6 +81,12 @@ func (g *streamGuard) admit(ctx context.Context, d ocispec.Descriptor) error {
 	if d.Size > MaxManifestSize {
 		if !g.verified {
 			return g.unverifiedBlobError(ctx, d)
+		}
+		if pending, ok := g.firstPending(); ok && g.tarStream {
+			return fmt.Errorf("blob %s (%d bytes) comes before manifest %s of the signed graph, which may "+
+				"reference it, so import cannot tell whether the signature covers the blob. `stella ouk build` "+
+				"writes index.json, manifests, configs and signatures before larger blobs. %s: %w",
+				d.Digest, d.Size, pending.Digest, reorderAdvice, errdef.ErrInvalidKit)
 		}
 		return fmt.Errorf("blob %s (%d bytes) is not part of the signed bundle index, so the signature "+
 			"does not cover it; get the kit again from its builder: %w", d.Digest, d.Size, errdef.ErrInvalidKit)
@@ -86,8 +99,9 @@ func (g *streamGuard) admit(ctx context.Context, d ocispec.Descriptor) error {
 
 // unsignedBudgetError returns the error for the blob d, which would take
 // the blobs stored outside the signed graph over MaxUnsignedBlobs or
-// MaxUnsignedBytes. Before the signature is checked, those blobs may well
-// belong to the kit, so the error names the order.
+// MaxUnsignedBytes. Before the signature is checked, and in a tar stream
+// before every manifest of the signed graph has arrived, those blobs may
+// well belong to the kit, so the error names the order.
 func (g *streamGuard) unsignedBudgetError(d ocispec.Descriptor) error {
 	limit := fmt.Sprintf("%d blobs", MaxUnsignedBlobs)
 	if g.unsignedBlobs < MaxUnsignedBlobs {
@@ -99,6 +113,12 @@ func (g *streamGuard) unsignedBudgetError(d ocispec.Descriptor) error {
 			"index.json, manifests, configs and signatures before other blobs. %s: %w",
 			limit, d.Digest, reorderAdvice, errdef.ErrSizeExceedsLimit)
 	}
+	if pending, ok := g.firstPending(); ok && g.tarStream {
+		return fmt.Errorf("kit carries more than %s outside the part of its signed graph that has arrived (at "+
+			"blob %s), because manifest %s of that graph had not arrived. `stella ouk build` writes index.json, "+
+			"manifests, configs and signatures before other blobs. %s: %w",
+			limit, d.Digest, pending.Digest, reorderAdvice, errdef.ErrSizeExceedsLimit)
+	}
 	return fmt.Errorf("kit carries more than %s outside its signed bundle index (at blob %s); "+
 		"get the kit again from its builder: %w", limit, d.Digest, errdef.ErrSizeExceedsLimit)
 }
@@ -107,7 +127,10 @@ func (g *streamGuard) unsignedBudgetError(d ocispec.Descriptor) error {
 // advances the signature check and the signed graph.
 func (g *streamGuard) seen(ctx context.Context, d ocispec.Descriptor, stored bool) error {
 	if desc, ok := g.graph[d.Digest]; ok {
-		return g.expand(ctx, desc)
+		if err := g.expand(ctx, desc); err != nil {
+			return err
+		}
+		return g.checkSpaceOnceKnown(ctx)
 	}
 	if stored {
 		g.unsigned += d.Size
@@ -145,10 +168,15 @@ func (g *streamGuard) tryVerify(ctx context.Context) error {
 		return err
 	}
 	tables, ok, err := g.s.planTables(ctx, *g.index, bm)
-	if err != nil || !ok {
+	if err != nil {
 		return err
 	}
-	return g.expand(ctx, tables)
+	if ok {
+		if err := g.expand(ctx, tables); err != nil {
+			return err
+		}
+	}
+	return g.checkSpaceOnceKnown(ctx)
 }
 
 // ready reports whether every image index and signature manifest that
@@ -161,210 +189,6 @@ func (g *streamGuard) ready(ctx context.Context) bool {
 			return err == nil && ok
 		},
 		func(d ocispec.Descriptor) ([]byte, error) { return g.s.readManifest(ctx, d) })
-}
-
-// SignatureInputs finds the blobs that checking the signature of a kit
-// needs, for a kit whose blobs arrive one at a time. One value serves one
-// index.json. It decodes each manifest and referrers tag index once, by
-// digest, and remembers which blobs have arrived, so a check after every
-// arriving blob costs map lookups for what earlier checks read.
-type SignatureInputs struct {
-	arrived map[sizedDigest]bool
-	// bundles records, for each image index of index.json, whether it
-	// decodes as a bundle index.
-	bundles map[digest.Digest]bool
-	// signatureBundles maps a manifest to the signature bundle that it
-	// names, or to nil when it is not a signature manifest.
-	signatureBundles map[digest.Digest]*ocispec.Descriptor
-	// tagged maps a bundle index to the signature manifests that its
-	// referrers tag indexes list, each digest once.
-	tagged map[digest.Digest][]taggedSignature
-}
-
-// taggedSignature is a signature manifest and the referrers tag index that
-// lists it.
-type taggedSignature struct {
-	desc     ocispec.Descriptor
-	tagIndex digest.Digest
-}
-
-// NewSignatureInputs returns an empty SignatureInputs.
-func NewSignatureInputs() *SignatureInputs {
-	return &SignatureInputs{
-		arrived:          make(map[sizedDigest]bool),
-		bundles:          make(map[digest.Digest]bool),
-		signatureBundles: make(map[digest.Digest]*ocispec.Descriptor),
-		tagged:           make(map[digest.Digest][]taggedSignature),
-	}
-}
-
-// Ready reports whether a kit whose index.json is index has what checking
-// its signature needs: every entry of index.json, the signature manifests
-// that the referrers tag indexes of its bundle index list, and the
-// signature bundle of every signature manifest among them. has reports
-// whether a blob has arrived, and read returns the bytes of an arrived
-// manifest. An import that reads a kit file as a stream stores no blob
-// over MaxManifestSize until this holds. It also holds when an entry is
-// over that size or invalid, because the import then rejects the kit for
-// it.
-func (c *SignatureInputs) Ready(index ocispec.Index, has func(ocispec.Descriptor) bool,
-	read func(ocispec.Descriptor) ([]byte, error)) bool {
-	_, missing := c.missing(index, has, read)
-	return !missing
-}
-
-// signatureInput is a blob that checking the signature of a kit needs.
-type signatureInput struct {
-	desc ocispec.Descriptor
-	// description is the blob's name in messages, such as "the bundle index".
-	description string
-}
-
-// missing returns the first blob that Ready finds missing, and false when
-// it finds none.
-func (c *SignatureInputs) missing(index ocispec.Index, has func(ocispec.Descriptor) bool,
-	read func(ocispec.Descriptor) ([]byte, error)) (signatureInput, bool) {
-	hasBlob := func(d ocispec.Descriptor) bool {
-		key := sizedDigest{d.Digest, d.Size}
-		if c.arrived[key] {
-			return true
-		}
-		if !has(d) {
-			return false
-		}
-		c.arrived[key] = true
-		return true
-	}
-	var bundles []digest.Digest
-	bundleSeen := make(map[digest.Digest]bool)
-	for _, d := range index.Manifests {
-		if d.Size > MaxManifestSize || checkDescriptor(d) != nil {
-			return signatureInput{}, false
-		}
-		if !hasBlob(d) {
-			return signatureInput{desc: d, description: describeEntry(d) + " that index.json lists"}, true
-		}
-		if d.MediaType == ocispec.MediaTypeImageIndex {
-			if !bundleSeen[d.Digest] && c.isBundle(d, read) {
-				bundleSeen[d.Digest] = true
-				bundles = append(bundles, d.Digest)
-			}
-			continue
-		}
-		if d.MediaType != ocispec.MediaTypeImageManifest || delta.IsDeltaEntry(d) {
-			continue
-		}
-		input, missing, ok := c.missingSignatureBundle(d, hasBlob, read)
-		if missing || !ok {
-			return input, missing
-		}
-	}
-	// Only the referrers tag of the bundle index counts, as in the
-	// signature check, so the tag of any other digest adds no input.
-	for _, b := range bundles {
-		tagged, ok := c.taggedSignatures(index, b, read)
-		if !ok {
-			return signatureInput{}, false
-		}
-		for _, t := range tagged {
-			if !hasBlob(t.desc) {
-				return signatureInput{desc: t.desc, description: "the signature manifest that referrers tag index " +
-					t.tagIndex.String() + " lists"}, true
-			}
-			input, missing, ok := c.missingSignatureBundle(t.desc, hasBlob, read)
-			if missing || !ok {
-				return input, missing
-			}
-		}
-	}
-	return signatureInput{}, false
-}
-
-// isBundle reports whether the arrived image index d decodes as a bundle
-// index. One that cannot be read is not, and findBundle reports it.
-func (c *SignatureInputs) isBundle(d ocispec.Descriptor, read func(ocispec.Descriptor) ([]byte, error)) bool {
-	if isBundle, ok := c.bundles[d.Digest]; ok {
-		return isBundle
-	}
-	b, err := read(d)
-	if err != nil {
-		return false
-	}
-	_, _, err = oci.ParseBundleIndex(b)
-	c.bundles[d.Digest] = err == nil
-	return err == nil
-}
-
-// missingSignatureBundle returns the signature bundle of the arrived
-// manifest d when it is a signature manifest whose bundle has not arrived.
-// ok is false when d cannot be read, which ends the wait, because the
-// import then rejects the kit for it.
-func (c *SignatureInputs) missingSignatureBundle(d ocispec.Descriptor, has func(ocispec.Descriptor) bool,
-	read func(ocispec.Descriptor) ([]byte, error)) (input signatureInput, missing, ok bool) {
-	bundle, known := c.signatureBundles[d.Digest]
-	if !known {
-		b, err := read(d)
-		if err != nil {
-			return signatureInput{}, false, false
-		}
-		parsed, _, err := sign.ParseReferrerManifest(b)
-		if err == nil && parsed.Size <= MaxManifestSize {
-			bundle = &parsed
-		}
-		c.signatureBundles[d.Digest] = bundle
-	}
-	if bundle == nil || has(*bundle) {
-		return signatureInput{}, false, true
-	}
-	return signatureInput{desc: *bundle, description: "the signature bundle of signature manifest " + d.Digest.String()}, true, true
-}
-
-// taggedSignatures returns the signature manifests that the arrived
-// referrers tag indexes of the bundle index list, each digest once and
-// without invalid descriptors. A tag index that cannot be decoded adds
-// none, because the signature check reports it. ok is false when a tag
-// index cannot be read.
-func (c *SignatureInputs) taggedSignatures(index ocispec.Index, bundle digest.Digest,
-	read func(ocispec.Descriptor) ([]byte, error)) (tagged []taggedSignature, ok bool) {
-	if tagged, ok := c.tagged[bundle]; ok {
-		return tagged, true
-	}
-	seen := make(map[digest.Digest]bool)
-	tagged = []taggedSignature{}
-	for _, d := range layout.ReferrersTagEntries(index, bundle) {
-		raw, err := read(d)
-		if err != nil {
-			return nil, false
-		}
-		refs, err := layout.ParseReferrersTagIndex(raw)
-		if err != nil {
-			continue
-		}
-		for _, r := range refs {
-			if r.Size > MaxManifestSize || checkDescriptor(r) != nil || r.Digest == bundle || seen[r.Digest] {
-				continue
-			}
-			seen[r.Digest] = true
-			tagged = append(tagged, taggedSignature{desc: r, tagIndex: d.Digest})
-		}
-	}
-	c.tagged[bundle] = tagged
-	return tagged, true
-}
-
-// describeEntry names the kind of an entry of index.json for messages.
-func describeEntry(d ocispec.Descriptor) string {
-	switch {
-	case d.ArtifactType == oci.ArtifactTypeBundle:
-		return "the bundle index"
-	case d.ArtifactType == oci.MediaTypeSigstoreBundle:
-		return "the signature manifest"
-	case delta.IsDeltaEntry(d):
-		return "the delta manifest"
-	case d.MediaType == ocispec.MediaTypeImageIndex:
-		return "the image index"
-	}
-	return "the manifest"
 }
 
 // missingHeadError returns the error for a kit source that lacks a blob
@@ -404,10 +228,16 @@ func (g *streamGuard) expand(ctx context.Context, d ocispec.Descriptor) error {
 	if g.expanded[d.Digest] || !isManifest(d.MediaType) {
 		return nil
 	}
-	if ok, err := g.s.opts.Store.Exists(ctx, d); err != nil || !ok {
+	ok, err := g.s.opts.Store.Exists(ctx, d)
+	if err != nil {
 		return err
 	}
+	if !ok {
+		g.pending[d.Digest] = d
+		return nil
+	}
 	g.expanded[d.Digest] = true
+	delete(g.pending, d.Digest)
 	kids, err := g.s.childrenOf(ctx, d)
 	if err != nil {
 		return err
@@ -421,6 +251,16 @@ func (g *streamGuard) expand(ctx context.Context, d ocispec.Descriptor) error {
 		}
 	}
 	return nil
+}
+
+// firstPending returns the manifest of the signed graph with the lowest
+// digest among those that have not arrived, and false when all have.
+func (g *streamGuard) firstPending() (ocispec.Descriptor, bool) {
+	if len(g.pending) == 0 {
+		return ocispec.Descriptor{}, false
+	}
+	digests := slices.Sorted(maps.Keys(g.pending))
+	return g.pending[digests[0]], true
 }
 
 // checkReferenced rejects the kit when it stored a blob that nothing in

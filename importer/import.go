@@ -81,10 +81,11 @@ func importFrom(ctx context.Context, src content.ReadOnlyStorage, index ocispec.
 // broke off (cancelled, truncated, or a network or read failure) keeps the
 // verified blobs it stored, so running the import again does not transfer
 // them twice. An error that rejects the kit's content removes them, so bad
-// input leaves the store as it was.
+// input leaves the store as it was, and so does a full volume (see
+// keepsStoredBlobs).
 func (s *session) failed(ctx context.Context, err error) {
 	s.logWarnings()
-	if !isRejection(err) {
+	if keepsStoredBlobs(err) {
 		s.opts.Logger.Info("import interrupted; stored blobs kept for the next attempt",
 			"blobs", len(s.added), "error", err)
 		return
@@ -96,7 +97,7 @@ func (s *session) failed(ctx context.Context, err error) {
 // is in the store, as failed does. A transfer that broke off keeps only the
 // blobs that the verified bundle index reaches (see dropUnsigned).
 func (s *session) failedReading(ctx context.Context, err error) {
-	if !isRejection(err) {
+	if keepsStoredBlobs(err) {
 		s.dropUnsigned(context.WithoutCancel(ctx))
 	}
 	s.failed(ctx, err)
@@ -124,17 +125,22 @@ func (s *session) dropUnsigned(ctx context.Context) {
 	s.added = signedBlobs
 }
 
+// keepsStoredBlobs reports whether an import that failed with err keeps
+// the verified blobs it stored for the next attempt. Only a transfer that
+// broke off does. A full volume, whether the space check found it or a
+// write did, removes them too, so that they do not take the room that
+// opening the store and `stella ouk gc` need. A rerun cannot get past a
+// full volume anyway, and the space check then names what the kit needs.
+func keepsStoredBlobs(err error) bool {
+	return !isRejection(err) && !errors.Is(err, errdef.ErrDiskFull)
+}
+
 // isRejection reports whether err rejects the kit's content, as opposed to
 // a transfer that broke off. A truncated stream counts as a transfer error:
-// the blobs read before the cut were verified and stay useful. A kit that
-// the space check rejects counts as rejected, so that the blobs it stored
-// do not take the room that opening the store needs.
+// the blobs read before the cut were verified and stay useful.
 func isRejection(err error) bool {
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errdef.ErrTransferFailed) {
 		return false
-	}
-	if _, ok := errors.AsType[*spaceError](err); ok {
-		return true
 	}
 	for _, sentinel := range []error{errdef.ErrInvalidKit, errdef.ErrDigestMismatch, errdef.ErrSizeMismatch,
 		errdef.ErrUnsafePath, errdef.ErrUnknownCompression, errdef.ErrSizeExceedsLimit, errdef.ErrSignature,

@@ -116,7 +116,10 @@ func (s *session) stopIndexer() {
 }
 
 // rollback removes the blobs this import added. It runs when a check fails,
-// so that a rejected kit leaves the store as it was.
+// so that a rejected kit leaves the store as it was, and after a full
+// volume. When the store stopped writing after a fatal error, as after a
+// write-ahead log write that found no room, no removal can succeed, so
+// rollback logs that once and leaves the blobs to `stella ouk gc`.
 func (s *session) rollback(ctx context.Context) {
 	if s.indexer != nil {
 		s.indexer.stop()
@@ -124,9 +127,16 @@ func (s *session) rollback(ctx context.Context) {
 	}
 	for i := len(s.added) - 1; i >= 0; i-- {
 		d := s.added[i]
-		if err := s.opts.Store.Delete(ctx, d); err != nil && !errors.Is(err, errdef.ErrNotFound) {
-			s.opts.Logger.Warn("removing blob of rejected kit", "digest", d.Digest, "error", err)
+		err := s.opts.Store.Delete(ctx, d)
+		if err == nil || errors.Is(err, errdef.ErrNotFound) {
+			continue
 		}
+		if s.opts.Store.Broken() != nil {
+			s.opts.Logger.Warn("could not remove the blobs of the failed import, because the store stopped writing; "+
+				"run `stella ouk gc` to remove them", "blobs", i+1, "error", err)
+			break
+		}
+		s.opts.Logger.Warn("removing blob of rejected kit", "digest", d.Digest, "error", err)
 	}
 	s.added = nil
 }

@@ -62,23 +62,28 @@ func freeSpace(dir string) (int64, error) {
 	return int64(st.Bavail) * int64(st.Frsize), nil
 }
 
-// spaceError is the rejection of a kit by the space check. It wraps
-// errdef.ErrDiskFull, and unlike a write that found the disk full, it
-// removes the blobs the import stored (see isRejection).
-type spaceError struct{ err error }
+// checkSpaceOnceKnown runs checkSpace once the signed graph is known in
+// full: the signature verified, and every manifest and index of the graph
+// is stored. In the order that `stella ouk build` writes a tar, and for a
+// layout folder or a registry, that is before any layer is stored.
+func (g *streamGuard) checkSpaceOnceKnown(ctx context.Context) error {
+	if g.spaceChecked || !g.verified || len(g.pending) > 0 {
+		return nil
+	}
+	return g.checkSpace(ctx)
+}
 
-func (e *spaceError) Error() string { return e.err.Error() }
-
-func (e *spaceError) Unwrap() error { return e.err }
-
-// checkSpace fails with a *spaceError when the volume lacks room for what
-// the import has still to write: the blobs of the signed graph that the
-// store lacks, the lookup index of their DB layers and the margin. It runs
-// once, before the first large blob is stored. On failure it removes the
-// blobs this import stored, so that the store keeps the room it needs to
-// open. The message gives what the whole kit needs and the free space that
-// the check found. Pebble frees the space of the removed blobs as it
-// compacts, which can end after the command.
+// checkSpace fails with an error wrapping errdef.ErrDiskFull when the
+// volume lacks room for what the import has still to write: the blobs of
+// the signed graph that the store lacks, the lookup index of their DB
+// layers and the margin. It runs once per import, whatever the sizes of the
+// blobs: checkSpaceOnceKnown or copyFrom starts it, or for a tar stream
+// in another order the first large blob of the signed graph does. On
+// failure it
+// removes the blobs this import stored, so that the store keeps the room it
+// needs to open. The message gives what the whole kit needs and the free
+// space that the check found. Pebble frees the space of the removed blobs
+// as it compacts, which can end after the command.
 func (g *streamGuard) checkSpace(ctx context.Context) error {
 	if g.spaceChecked {
 		return nil
@@ -124,11 +129,11 @@ func (g *streamGuard) checkSpace(ctx context.Context) error {
 	// the rollback empties s.added.
 	advice := g.freeSpaceAdvice(ctx, remaining.total()-free)
 	g.s.rollback(context.WithoutCancel(ctx))
-	return &spaceError{fmt.Errorf("kit needs about %s of free disk but %s has %s free: %s for the blobs the store "+
+	return fmt.Errorf("kit needs about %s of free disk but %s has %s free: %s for the blobs the store "+
 		"lacks, %s (an estimate) for the lookup index of its new DB layers, and a %s margin for the "+
 		"store's write-ahead log, flushes and compactions; %s, then import again: %w",
 		cas.FormatSize(whole.total()), dir, cas.FormatSize(free), cas.FormatSize(whole.blobs), cas.FormatSize(whole.index),
-		cas.FormatSize(whole.margin), advice, errdef.ErrDiskFull)}
+		cas.FormatSize(whole.margin), advice, errdef.ErrDiskFull)
 }
 
 // blobNeed returns the bytes that storing the blob d adds to the store,

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,33 +66,30 @@ func (f *fixture) imageKitSizes(amd64Size, arm64Size int) []byte {
 	return raw
 }
 
-// requireSmallLayerFirst stops the test unless the first layer in the kit
-// file raw is under MaxManifestSize, as the tests of a layer stored before
-// the space check need. Blobs are sorted by digest, so other layer bytes
-// may change that order.
-func requireSmallLayerFirst(t *testing.T, raw []byte) {
+// smallLayerFirst returns the kit raw with its layers under
+// MaxManifestSize moved ahead of every other blob, so that the import
+// stores them before the signed graph is known and the space check runs.
+// A kit that `stella ouk build` writes has its layers last.
+func smallLayerFirst(t *testing.T, raw []byte) []byte {
 	t.Helper()
-	tr, err := layout.NewTarReader(bytes.NewReader(raw), layout.Limits{})
-	if err != nil {
-		t.Fatal(err)
+	isSmallLayer := func(e tarEntry) bool {
+		return strings.HasPrefix(e.name, "blobs/") && len(e.data) >= 512<<10 && len(e.data) <= MaxManifestSize
 	}
-	defer tr.Close()
-	for {
-		e, err := tr.Next()
-		if err != nil {
-			t.Fatalf("reading the kit for its first layer: %v", err)
+	entries := readTarEntries(t, raw)
+	var layers, others []tarEntry
+	for _, e := range entries {
+		if isSmallLayer(e) {
+			layers = append(layers, e)
+		} else {
+			others = append(others, e)
 		}
-		if e.Kind != layout.Blob || e.Size < 512<<10 {
-			if e.Kind == layout.Blob {
-				tr.SkipBlob()
-			}
-			continue
-		}
-		if e.Size > MaxManifestSize {
-			t.Fatalf("the kit lists its %d byte layer %s first; the test needs the small layer first, so change the layer seeds", e.Size, e.Digest)
-		}
-		return
 	}
+	if len(layers) == 0 {
+		t.Fatal("the kit has no layer under MaxManifestSize")
+	}
+	at := slices.IndexFunc(others, func(e tarEntry) bool { return strings.HasPrefix(e.name, "blobs/") })
+	ordered := slices.Concat(others[:at], layers, others[at:])
+	return writeTarEntries(t, ordered)
 }
 
 // largeBlobCount counts the stored blobs larger than MaxManifestSize.
@@ -226,11 +224,9 @@ func TestSpaceCheckRemovesStoredBlobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A kit file lists its layers by digest, and with these seeds the 1 MiB
-	// layer comes first, so the import stores it before the 6 MiB layer
-	// starts the check.
-	raw := f.imageKitSizes(6<<20, 1<<20)
-	requireSmallLayerFirst(t, raw)
+	// The 1 MiB layer comes first, so the import stores it before the
+	// check.
+	raw := smallLayerFirst(t, f.imageKitSizes(6<<20, 1<<20))
 	err = f.importWithFree(raw, 8<<20)
 	if !errors.Is(err, errdef.ErrDiskFull) {
 		t.Fatalf("err = %v, want errdef.ErrDiskFull", err)
@@ -273,12 +269,11 @@ func TestSpaceCheckRemovesStoredBlobs(t *testing.T) {
 func TestSpaceCheckCountsOnlyWhatRemains(t *testing.T) {
 	f := newFixture(t)
 	// As in TestSpaceCheckRemovesStoredBlobs, the 1 MiB layer is stored
-	// before the 6 MiB layer starts the check. What remains to write is
-	// 6 MiB of blobs and a margin of 8 MiB plus those 6 MiB, about 20 MiB,
-	// which fits. Counting the stored layer again, in the blobs and the
-	// margin, would ask for about 22 MiB.
-	raw := f.imageKitSizes(6<<20, 1<<20)
-	requireSmallLayerFirst(t, raw)
+	// before the check. What remains to write is 6 MiB of blobs and a
+	// margin of 8 MiB plus those 6 MiB, about 20 MiB, which fits. Counting
+	// the stored layer again, in the blobs and the margin, would ask for
+	// about 22 MiB.
+	raw := smallLayerFirst(t, f.imageKitSizes(6<<20, 1<<20))
 	if err := f.importWithFree(raw, 20<<20+512<<10); err != nil {
 		t.Fatalf("import with room for what remains to write: %v", err)
 	}
