@@ -613,7 +613,7 @@ func (s *Store) sweepOrphanChunks(ctx context.Context, dryRun bool, report *GCRe
 	prefix := []byte(prefixChunk)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
-		return err
+		return s.storeError(err)
 	}
 	var orphans []digest.Digest
 	for ok := it.First(); ok; {
@@ -640,7 +640,7 @@ func (s *Store) sweepOrphanChunks(ctx context.Context, dryRun bool, report *GCRe
 		ok = it.SeekGE(prefixEnd(chunkPrefix(d)))
 	}
 	if err := it.Close(); err != nil {
-		return err
+		return s.storeError(err)
 	}
 
 	for _, d := range orphans {

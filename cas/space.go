@@ -453,6 +453,10 @@ func (b *backgroundErrors) report(err error) {
 	if isDiskFull(err) {
 		msg = "pebble: background error: the volume that holds the store is full"
 	}
+	if info := pebble.ExtractDataCorruptionInfo(err); info != nil {
+		msg = "pebble: background error: a file of the store is damaged"
+		err = &DamagedError{File: info.Path, Problem: corruptionProblem(info.Details)}
+	}
 	b.log.Error(msg, "error", err, "count", count)
 }
 

@@ -176,6 +176,9 @@ type Store struct {
 	// database is in an unknown state; see write.
 	brokenMu sync.Mutex
 	broken   error
+
+	// damage is the first damaged file that Pebble reported.
+	damage damageRecord
 }
 
 // Open opens the store in dir, creating dir and the database when absent
@@ -292,7 +295,7 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 		FS:            &watchedFS{FS: s.fs, watch: watch},
 		Lock:          lock,
 		Logger:        pebbleLogger{s.log},
-		EventListener: &pebble.EventListener{BackgroundError: background.report},
+		EventListener: &pebble.EventListener{BackgroundError: background.report, DataCorruption: s.reportCorruption},
 		ReadOnly:      s.readOnly,
 	}
 	tuneOptions(popts)
@@ -312,6 +315,9 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 				"umask 077. Run imports with umask 022 (or 027 and readers in the store's group), make the "+
 				"store's files readable (chmod -R a+rX, or g+rX for a group), or run this command as the "+
 				"store's owner", dir, os.Geteuid(), err)
+		}
+		if damage := openDamage(dir, err); damage != nil {
+			return nil, fmt.Errorf("opening store %s: %w", dir, &StoreError{Dir: dir, Err: damage})
 		}
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
 	}
@@ -508,7 +514,7 @@ func (s *Store) brokenErr() error {
 // Calling Close again returns the first result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		err := s.db.Close()
+		err := s.closeDB()
 		s.removeHolder()
 		if lockErr := s.lock.Close(); err == nil {
 			err = lockErr
@@ -531,7 +537,7 @@ func (s *Store) CloseAndRemoveIfEmpty() (bool, error) {
 	removed := false
 	s.closeOnce.Do(func() {
 		empty, err := s.isEmpty()
-		if cerr := s.db.Close(); err == nil {
+		if cerr := s.closeDB(); err == nil {
 			err = cerr
 		}
 		if err == nil && empty && !s.readOnly {

@@ -31,12 +31,16 @@ func IsStoreError(err error) bool {
 }
 
 // storeError wraps err, an error of the database or of a file in the
-// store folder, in a *StoreError. It returns nil, a missing key
+// store folder, in a *StoreError. A corruption that Pebble found becomes
+// a *DamagedError inside it. It returns nil, a missing key
 // (errdef.ErrNotFound), a cancellation and a *StoreError unchanged.
 func (s *Store) storeError(err error) error {
 	if err == nil || errors.Is(err, errdef.ErrNotFound) || errors.Is(err, context.Canceled) ||
 		errors.Is(err, context.DeadlineExceeded) || IsStoreError(err) {
 		return err
+	}
+	if damage := s.damageError(err); damage != nil {
+		return &StoreError{Dir: s.dir, Err: damage}
 	}
 	return &StoreError{Dir: s.dir, Err: err}
 }

@@ -25,6 +25,9 @@ var errorKinds = []struct {
 }{
 	{errdef.ErrInvalidArgument, "invalid-argument", exitUsage},
 	{errdef.ErrStoreInUse, "store-in-use", exitStoreBusy},
+	// A damaged store is the host's problem, not the kit's, even when an
+	// import meets it.
+	{errdef.ErrStoreDamaged, "store-damaged", exitError},
 	// A full disk is the host's problem and a failed download the
 	// network's, not the kit's, even when an import hits them.
 	{errdef.ErrDiskFull, "disk-full", exitError},

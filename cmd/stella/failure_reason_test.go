@@ -13,6 +13,7 @@ import (
 
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
+	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/mirror"
 )
@@ -34,6 +35,9 @@ func TestFailureReasonCodes(t *testing.T) {
 		// A full disk while reading a kit is the host's problem, as the exit
 		// code shows, not the kit's.
 		{fmt.Errorf("%w: %w", errdef.ErrInvalidKit, errdef.ErrDiskFull), exitError, "disk-full"},
+		// A damaged store found while importing a kit is no fault of the kit.
+		{fmt.Errorf("importing kit k: %w", &cas.StoreError{Dir: "s/db", Err: &cas.DamagedError{Dir: "s/db",
+			File: "s/db/000005.sst", Problem: "is missing"}}), exitError, "store-damaged"},
 	} {
 		if got := failureReason(tc.err, tc.code); got != tc.want {
 			t.Errorf("failureReason(%q, %d) = %q, want %q", tc.err, tc.code, got, tc.want)

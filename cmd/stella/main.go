@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/mirror"
 )
 
@@ -59,8 +60,11 @@ func main() {
 		code = exitInterrupted
 	}
 	message := err.Error()
-	if interrupted {
+	switch {
+	case interrupted:
 		message = interruptedMessage(cmd, err)
+	case errors.Is(err, errdef.ErrStoreDamaged):
+		message = storeDamagedMessage(cmd, err)
 	}
 	if jsonRequested(cmd, os.Args[1:]) && stdout.n == 0 {
 		// A script that reads stdout gets the outcome without parsing

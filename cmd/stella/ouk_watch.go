@@ -159,6 +159,9 @@ func (w *watcher) run(ctx context.Context) error {
 		if errors.Is(err, errdef.ErrOpenAbandoned) {
 			return w.abandoned(err)
 		}
+		if damage := storeDamage(err, res.deferred); damage != nil {
+			return w.storeDamaged(damage)
+		}
 		if err != nil {
 			if o.once {
 				return err
@@ -570,6 +573,11 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 			}
 			return res, nil
 		}
+	}
+	// A compaction may have found a damaged file that no read returned,
+	// and run ends the watch on it.
+	if err := store.Damage(); err != nil {
+		return res, err
 	}
 	// The round read the active kit and processed every kit without a
 	// failure of the store, so the store works again, even when no kit

@@ -179,11 +179,15 @@ func (w *watcher) storeFailed(c watch.Candidate, attrs []any, err error) outcome
 	if dir == "" && errors.As(err, &storeErr) {
 		dir = storeErr.Dir
 	}
+	w.lastDeferred = fmt.Errorf("store %s failed while processing %s: %w", dir, c.Path, err)
+	if errors.Is(err, errdef.ErrStoreDamaged) {
+		// run logs a damaged store once and ends the watch.
+		return outcomeStoreFailed
+	}
 	w.storeFailures.failed(w.log, w.now(), "the store failed, not the kit; no kit is rejected for this, and "+
 		"the round ends. Check the volume of the store folder given as store= for I/O errors, a read-only "+
 		"remount or a full disk, and fix it; the next round tries the kit again", dir,
 		append([]any{"store", dir}, append(attrs, "error", err)...)...)
-	w.lastDeferred = fmt.Errorf("store %s failed while processing %s: %w", dir, c.Path, err)
 	return outcomeStoreFailed
 }
 

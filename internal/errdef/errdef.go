@@ -51,6 +51,11 @@ var (
 	// process keeps the store's lock until it exits. An error that wraps
 	// it also wraps ErrDiskFull.
 	ErrOpenAbandoned = errors.New("store open abandoned")
+	// ErrStoreDamaged is returned when a file of the store's database is
+	// damaged or missing, as after bit rot on the disk. Importing a kit
+	// again does not repair it, because an import skips the blobs that the
+	// store holds. The CLI exits with its general error code for it.
+	ErrStoreDamaged = errors.New("store damaged")
 	// ErrInvalidRecord is returned for a vulnerability record that cannot be parsed.
 	ErrInvalidRecord = errors.New("invalid record")
 	// ErrInvalidArgument is returned for a malformed value given by the

@@ -1,0 +1,148 @@
+package cas
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// storeWithTables pushes a blob into a new store in dir, flushes it into
+// table files and closes the store. It returns the blob's descriptor and
+// the table files.
+func storeWithTables(t *testing.T, dir string) (ocispec.Descriptor, []string) {
+	t.Helper()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := push(t, s, randomBytes(7, 256<<10), ocispec.MediaTypeImageLayer)
+	if err := s.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tables, err := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if err != nil || len(tables) == 0 {
+		t.Fatalf("listing the table files of %s: %v, %d found", dir, err, len(tables))
+	}
+	return desc, tables
+}
+
+func TestDamagedTableRead(t *testing.T) {
+	dir := t.TempDir()
+	desc, tables := storeWithTables(t, dir)
+	for _, table := range tables {
+		f, err := os.OpenFile(table, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.WriteAt([]byte("QQQQQQQQ"), 100)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("Open of a store with a damaged data block: %v", err)
+	}
+	rc, err := s.Fetch(context.Background(), desc)
+	if err == nil {
+		_, err = io.ReadAll(rc)
+		rc.Close()
+	}
+	if !errors.Is(err, errdef.ErrStoreDamaged) {
+		t.Fatalf("reading a blob from a damaged table: %v, want an error matching ErrStoreDamaged", err)
+	}
+	if !IsStoreError(err) {
+		t.Errorf("the damage is no *StoreError: %v", err)
+	}
+	var damage *DamagedError
+	if !errors.As(err, &damage) {
+		t.Fatalf("the damage is no *DamagedError: %v", err)
+	}
+	if filepath.Dir(damage.File) != dir || filepath.Ext(damage.File) != ".sst" {
+		t.Errorf("damaged file %q, want a table file in %s", damage.File, dir)
+	}
+	if !strings.Contains(damage.Problem, "checksum mismatch") {
+		t.Errorf("problem %q does not name the failed checksum", damage.Problem)
+	}
+	if damage.Digest != desc.Digest {
+		t.Errorf("damaged data of %q, want the blob %s", damage.Digest, desc.Digest)
+	}
+	if !errors.Is(s.Damage(), errdef.ErrStoreDamaged) {
+		t.Errorf("Damage() = %v after a read found damage", s.Damage())
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("closing the damaged store: %v", err)
+	}
+}
+
+func TestOpenMissingTable(t *testing.T) {
+	dir := t.TempDir()
+	_, tables := storeWithTables(t, dir)
+	if err := os.Remove(tables[0]); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, Options{})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a store without one of its table files succeeded")
+	}
+	if !errors.Is(err, errdef.ErrStoreDamaged) {
+		t.Errorf("Open: %v, want an error matching ErrStoreDamaged", err)
+	}
+	if !IsStoreError(err) {
+		t.Errorf("Open: %v, want a *StoreError", err)
+	}
+	if want := tables[0] + " is missing"; !strings.Contains(err.Error(), want) {
+		t.Errorf("Open: %q does not contain %q", err, want)
+	}
+	// The failed open released the lock.
+	s, err = Open(dir, Options{ReadOnly: true})
+	if !errors.Is(err, errdef.ErrStoreDamaged) {
+		t.Errorf("second Open: %v, want an error matching ErrStoreDamaged", err)
+	}
+	if s != nil {
+		s.Close()
+	}
+}
+
+func TestCloseAfterLeakedIterator(t *testing.T) {
+	dir := t.TempDir()
+	storeWithTables(t, dir)
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An iterator that a recovered panic left open, with a block pinned in
+	// the cache, makes Pebble's Close panic.
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !it.First() {
+		t.Fatalf("the store has no keys: %v", it.Error())
+	}
+	if err := s.Close(); err == nil {
+		t.Error("Close with a leaked iterator returned no error")
+	}
+	// Close released the lock.
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("Open after a failed Close: %v", err)
+	}
+	s.Close()
+}
