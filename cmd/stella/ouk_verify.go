@@ -171,6 +171,10 @@ a bad signature.`,
 					// signature or key file, which is likely right.
 					return openErr
 				}
+				if errors.As(openErr, new(*layout.MissingFileError)) {
+					// The error names the missing file and the next step.
+					return openErr
+				}
 				// Most reasons name the kit already, so the message names
 				// it only when the reason does not.
 				subject := "kit " + args[0]
