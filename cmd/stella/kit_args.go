@@ -77,7 +77,7 @@ func checkKitPath(path string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("kit %s not found: %w; check the path, and give a kit file or a layout folder", path, err)
+		return fmt.Errorf("kit %s not found: %w; check the path, and give a kit file or a layout folder", displayPath(path), err)
 	}
 	return kitReadError(path, err)
 }
@@ -87,7 +87,7 @@ func checkKitPath(path string) error {
 func kitReadError(path string, err error) error {
 	if errors.Is(err, fs.ErrPermission) {
 		return fmt.Errorf("kit %s cannot be read: %w; run the command as a user who may read it, or copy it "+
-			"to a place you can read", path, err)
+			"to a place you can read", displayPath(path), err)
 	}
-	return fmt.Errorf("reading kit %s: %w", path, err)
+	return fmt.Errorf("reading kit %s: %w", displayPath(path), err)
 }

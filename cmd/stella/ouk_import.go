@@ -166,7 +166,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 		res, err = o.importFile(cmd, source, info.Size(), lines, opts)
 	}
 	if err != nil {
-		return fmt.Errorf("importing %s: %w", source, err)
+		return fmt.Errorf("importing %s: %w", displayPath(source), err)
 	}
 	for _, warning := range res.ImageWarnings {
 		log.Warn(warning)

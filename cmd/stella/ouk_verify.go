@@ -478,6 +478,8 @@ func contentsFailure(kind string, d ocispec.Descriptor, err error) *check {
 }
 
 func printCheck(w interface{ Write([]byte) (int, error) }, name string, c check) {
+	// The reason and the key can repeat a file name.
+	c.Reason, c.Key = escapeControl(c.Reason), escapeControl(c.Key)
 	switch c.Status {
 	case "passed":
 		if c.Key == "" {
