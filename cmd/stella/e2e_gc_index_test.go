@@ -150,22 +150,26 @@ func TestGCReportsIndexLeftByCutGC(t *testing.T) {
 	// A gc cut short after removing the layers' blobs left their index.
 	e.deleteBlobs(layers)
 
-	want := fmt.Sprintf("Would remove the lookup index of %d DB %s whose blob is gone",
+	want := fmt.Sprintf("Would remove the lookup index of %d DB %s whose blob an earlier gc removed",
 		len(layers), plural(len(layers), "layer", "layers"))
 	if out := e.must("ouk", "gc", "--dry-run"); !strings.Contains(out, want) {
 		t.Errorf("gc --dry-run output does not count the index left behind, want %q:\n%s", want, out)
 	}
 
 	var rep struct {
-		IndexLayersRemoved int   `json:"indexLayersRemoved"`
-		StoreSizeBefore    int64 `json:"storeSizeBefore"`
-		StoreSizeAfter     int64 `json:"storeSizeAfter"`
+		IndexLayersRemoved  int   `json:"indexLayersRemoved"`
+		IndexLayersLeftover int   `json:"indexLayersLeftover"`
+		StoreSizeBefore     int64 `json:"storeSizeBefore"`
+		StoreSizeAfter      int64 `json:"storeSizeAfter"`
 	}
 	if err := json.Unmarshal([]byte(e.must("ouk", "gc", "-o", "json")), &rep); err != nil {
 		t.Fatal(err)
 	}
 	if rep.IndexLayersRemoved != len(layers) {
 		t.Errorf("gc reported %d index layers removed, want %d", rep.IndexLayersRemoved, len(layers))
+	}
+	if rep.IndexLayersLeftover != len(layers) {
+		t.Errorf("gc reported %d index layers left by an earlier gc, want %d", rep.IndexLayersLeftover, len(layers))
 	}
 	if rep.StoreSizeBefore <= 0 || rep.StoreSizeAfter <= 0 {
 		t.Errorf("gc reported store sizes %d before and %d after, want both measured", rep.StoreSizeBefore, rep.StoreSizeAfter)
@@ -221,5 +225,39 @@ func TestGCDryRunCountsIndexLayers(t *testing.T) {
 	}
 	if dry.IndexLayersRemoved != run.IndexLayersRemoved {
 		t.Errorf("gc --dry-run counts %d layer indexes, the run removed %d", dry.IndexLayersRemoved, run.IndexLayersRemoved)
+	}
+}
+
+// TestGCReportsIndexRemovedWithBlob checks the report of a gc that removes
+// DB layers together with their lookup index: it counts them as removed
+// with their blobs, not as left behind by an earlier gc.
+func TestGCReportsIndexRemovedWithBlob(t *testing.T) {
+	e, only := twoKits(t)
+	want := fmt.Sprintf("Would remove the lookup index of %d DB %s along with %s", len(only),
+		plural(len(only), "layer", "layers"), plural(len(only), "its blob", "their blobs"))
+	text := e.must("ouk", "gc", "--keep", "0", "--dry-run")
+	if !strings.Contains(text, want) {
+		t.Errorf("gc --dry-run output does not say the index goes with the blobs, want %q:\n%s", want, text)
+	}
+	if strings.Contains(text, "earlier gc") {
+		t.Errorf("gc --dry-run output speaks of an earlier gc:\n%s", text)
+	}
+
+	for _, args := range [][]string{{"--dry-run"}, nil} {
+		name := strings.TrimSpace("gc " + strings.Join(args, " "))
+		out := e.must(append([]string{"ouk", "gc", "--keep", "0", "-o", "json"}, args...)...)
+		var rep struct {
+			IndexLayersRemoved  int `json:"indexLayersRemoved"`
+			IndexLayersLeftover int `json:"indexLayersLeftover"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.IndexLayersRemoved != len(only) {
+			t.Errorf("%s: indexLayersRemoved %d, want %d", name, rep.IndexLayersRemoved, len(only))
+		}
+		if rep.IndexLayersLeftover != 0 {
+			t.Errorf("%s: indexLayersLeftover %d, want 0", name, rep.IndexLayersLeftover)
+		}
 	}
 }

@@ -5,13 +5,19 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
+
+	"stella-ops.org/ouk/internal/watch"
 )
 
-// checkLocalKitArg returns a usage error when arg is a registry or web
-// source, which command (inspect or verify) does not read, with the way to
-// check such a kit instead. It returns nil for every other argument.
+// checkLocalKitArg returns a usage error when arg is empty, or a registry or
+// web source, which command (inspect or verify) does not read, with the
+// way to check such a kit instead. It returns nil for every other argument.
 func checkLocalKitArg(command, arg string) error {
+	if arg == "" {
+		return usagef("the kit argument is empty; name a kit file or a layout folder")
+	}
 	scheme, rest, ok := strings.Cut(arg, "://")
 	if !ok || rest == "" {
 		return nil
@@ -77,7 +83,7 @@ func checkKitPath(path string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("kit %s not found: %w; check the path, and give a kit file or a layout folder", path, err)
+		return fmt.Errorf("kit %s not found: %w; check the path, and give a kit file or a layout folder", displayPath(path), err)
 	}
 	return kitReadError(path, err)
 }
@@ -87,7 +93,50 @@ func checkKitPath(path string) error {
 func kitReadError(path string, err error) error {
 	if errors.Is(err, fs.ErrPermission) {
 		return fmt.Errorf("kit %s cannot be read: %w; run the command as a user who may read it, or copy it "+
-			"to a place you can read", path, err)
+			"to a place you can read", displayPath(path), err)
 	}
-	return fmt.Errorf("reading kit %s: %w", path, err)
+	return fmt.Errorf("reading kit %s: %w", displayPath(path), err)
+}
+
+// checkNotKitFolder returns a usage error when dir is a folder without an
+// oci-layout file that contains kit files or layout folders, like a drop
+// folder, with the commands that import them. It returns nil for every
+// other path, whose import reports what is wrong with it.
+func checkNotKitFolder(dir string) error {
+	if _, err := os.Lstat(filepath.Join(dir, "oci-layout")); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var kits []string
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		info, err := os.Stat(path)
+		if err != nil {
+			continue
+		}
+		if info.Mode().IsRegular() && watch.IsKitFileName(name) {
+			kits = append(kits, name)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(path, "oci-layout")); info.IsDir() && err == nil {
+			kits = append(kits, name)
+		}
+	}
+	if len(kits) == 0 {
+		return nil
+	}
+	listed := strings.Join(kits, ", ")
+	if len(kits) > 3 {
+		listed = fmt.Sprintf("%s and %d more", strings.Join(kits[:3], ", "), len(kits)-3)
+	}
+	return usagef("%s is not a kit layout folder (it has no oci-layout file) but a folder of kits: %s. "+
+		"Name one kit, as in `stella ouk import %s`, or import them all in sequence order with "+
+		"`stella ouk watch %s --once`", dir, listed, shellQuote(filepath.Join(dir, kits[0])), shellQuote(dir))
 }

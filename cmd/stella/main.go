@@ -75,10 +75,10 @@ func main() {
 		os.Exit(code)
 	}
 	if interrupted {
-		fmt.Fprintln(os.Stderr, message)
+		fmt.Fprintln(os.Stderr, escapeControl(message))
 		os.Exit(code)
 	}
-	fmt.Fprintln(os.Stderr, "Error:", message)
+	fmt.Fprintln(os.Stderr, "Error:", escapeControl(message))
 	os.Exit(code)
 }
 

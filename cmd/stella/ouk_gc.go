@@ -64,16 +64,16 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				return fmt.Errorf("measuring store: %w", err)
 			}
 			gcOpts := cas.GCOptions{KeepHistory: keepHistory, DryRun: dryRun}
-			// A dry run removes no blob, so the layers whose blob it would
-			// remove are counted from its list.
+			// The blobs this run removes, or would remove, separate the
+			// lookup index of a layer removed now from one that an earlier
+			// gc left behind. A dry run removes no blob, so the layers whose
+			// blob it would remove are counted from this set too.
 			var mu sync.Mutex
-			wouldRemove := map[digest.Digest]bool{}
-			if dryRun {
-				gcOpts.OnRemove = func(b cas.BlobInfo) {
-					mu.Lock()
-					defer mu.Unlock()
-					wouldRemove[b.Digest] = true
-				}
+			removedNow := map[digest.Digest]bool{}
+			gcOpts.OnRemove = func(b cas.BlobInfo) {
+				mu.Lock()
+				defer mu.Unlock()
+				removedNow[b.Digest] = true
 			}
 			rep, err := store.GC(ctx, gcOpts)
 			if err != nil {
@@ -83,7 +83,7 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 			// removed its blob, so a gc cut short here leaves an index
 			// without a blob, not a stored kit without its index. The next
 			// gc removes such an index.
-			droppedIndexes, err := dropUnstoredLayers(ctx, store, index, dryRun, wouldRemove)
+			dropped, err := dropUnstoredLayers(ctx, store, index, dryRun, removedNow)
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
 			}
@@ -121,7 +121,8 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				sizeAfter = &size
 			}
 			if out.json() {
-				return writeJSON(cmd.OutOrStdout(), gcReport{rep, droppedIndexes, earlier, pending, sizeBefore, sizeAfter, dryRun})
+				return writeJSON(cmd.OutOrStdout(), gcReport{rep, dropped.total(), dropped.leftover, earlier, pending,
+					sizeBefore, sizeAfter, dryRun})
 			}
 			verb := "Removed"
 			if dryRun {
@@ -135,9 +136,14 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				fmt.Fprintf(w, "%s %d %s (%s) that an interrupted gc or import left partly removed\n",
 					verb, rep.LeftoverRemoved, plural(rep.LeftoverRemoved, "blob", "blobs"), humanBytes(rep.LeftoverBytes))
 			}
-			if droppedIndexes > 0 {
-				fmt.Fprintf(w, "%s the lookup index of %d DB %s whose blob is gone\n",
-					verb, droppedIndexes, plural(droppedIndexes, "layer", "layers"))
+			if dropped.withBlob > 0 {
+				fmt.Fprintf(w, "%s the lookup index of %d DB %s along with %s\n",
+					verb, dropped.withBlob, plural(dropped.withBlob, "layer", "layers"),
+					plural(dropped.withBlob, "its blob", "their blobs"))
+			}
+			if dropped.leftover > 0 {
+				fmt.Fprintf(w, "%s the lookup index of %d DB %s whose blob an earlier gc removed before it was "+
+					"cut short\n", verb, dropped.leftover, plural(dropped.leftover, "layer", "layers"))
 			}
 			for _, k := range rep.KeptReasons {
 				fmt.Fprintf(w, "  %s: %s\n", keptKitName(k), keepReasonsText(k.Reasons, keep))
@@ -179,7 +185,11 @@ type gcReport struct {
 	// gone and whose lookup index gc removed, or in a dry run
 	// would remove.
 	IndexLayersRemoved int `json:"indexLayersRemoved"`
-	EarlierIndexKeys   int `json:"earlierIndexKeysRemoved"`
+	// IndexLayersLeftover counts those of IndexLayersRemoved
+	// whose blob was gone before this gc: an earlier gc cut
+	// short removed the blob but not yet its lookup index.
+	IndexLayersLeftover int `json:"indexLayersLeftover"`
+	EarlierIndexKeys    int `json:"earlierIndexKeysRemoved"`
 	// EarlierFormatLayers counts the DB layers still indexed
 	// by an earlier release, whose keys gc keeps.
 	EarlierFormatLayers int `json:"earlierFormatLayers"`
@@ -238,20 +248,31 @@ func keepReasonText(r cas.KeepReason, keep int) string {
 	return r.Kind
 }
 
+// droppedIndexes counts the DB layers whose lookup index gc removed.
+type droppedIndexes struct {
+	// withBlob counts the layers whose blob this gc removed.
+	withBlob int
+	// leftover counts the layers whose blob was gone before this gc.
+	leftover int
+}
+
+func (d droppedIndexes) total() int { return d.withBlob + d.leftover }
+
 // dropUnstoredLayers removes the lookup index of every DB layer whose blob
-// is no longer in the store, unless dryRun, and returns how many it found.
-// A dry run also counts the layers whose blob is in removed, the blobs
-// that the run would remove.
+// is no longer in the store, unless dryRun, and counts them. removed lists
+// the blobs that this run removed or, in a dry run, would remove: their
+// layers count as withBlob, and a dry run counts them although their blob
+// is still stored.
 func dropUnstoredLayers(ctx context.Context, store *cas.Store, index kv.Store, dryRun bool,
-	removed map[digest.Digest]bool) (int, error) {
+	removed map[digest.Digest]bool) (droppedIndexes, error) {
+	var dropped droppedIndexes
 	layers, err := vulndb.IndexedLayers(index)
 	if err != nil {
-		return 0, err
+		return dropped, err
 	}
-	dropped := 0
 	for _, l := range layers {
 		if dryRun && removed[l] {
-			dropped++
+			dropped.withBlob++
 			continue
 		}
 		if _, err := store.Stat(ctx, l); !errors.Is(err, errdef.ErrNotFound) {
@@ -260,7 +281,11 @@ func dropUnstoredLayers(ctx context.Context, store *cas.Store, index kv.Store, d
 			}
 			continue
 		}
-		dropped++
+		if removed[l] {
+			dropped.withBlob++
+		} else {
+			dropped.leftover++
+		}
 		if dryRun {
 			continue
 		}

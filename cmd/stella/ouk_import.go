@@ -90,6 +90,10 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	if err := o.reg.validateTimeouts(); err != nil {
 		return err
 	}
+	if source == "" {
+		return usagef("the kit argument is empty; name a kit file, a layout folder, - for stdin, or an " +
+			"oci://, https:// or http:// address")
+	}
 	scheme, remote, _ := strings.Cut(source, "://")
 	if remote != "" && scheme != "oci" && scheme != "https" && scheme != "http" {
 		return usagef("source %q: the scheme %s:// is not supported; use oci://REGISTRY/REPOSITORY:TAG, https://HOST/PATH, http://HOST/PATH, a kit file, a layout folder or -", source, scheme)
@@ -108,6 +112,9 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	}
 	if remote == "" && source != "-" {
 		if err := layout.CheckKitType(source); err != nil {
+			return err
+		}
+		if err := checkNotKitFolder(source); err != nil {
 			return err
 		}
 	}
@@ -166,7 +173,7 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 		res, err = o.importFile(cmd, source, info.Size(), lines, opts)
 	}
 	if err != nil {
-		return fmt.Errorf("importing %s: %w", source, err)
+		return fmt.Errorf("importing %s: %w", displayPath(source), err)
 	}
 	for _, warning := range res.ImageWarnings {
 		log.Warn(warning)

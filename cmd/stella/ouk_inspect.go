@@ -178,7 +178,7 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	// kit, as import treats it.
 	dinfo, err := delta.FindDelta(ctx, k.Storage, k.Index, k.Bundle.Digest)
 	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
-		return err
+		return incompleteFolder(path, err)
 	}
 	if dinfo != nil {
 		rep.Kind = oci.KindDelta
@@ -212,7 +212,7 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 		rep.BaseInStore = &inStore
 	}
 	if err := inspectContents(ctx, k, store, rep); err != nil {
-		return err
+		return incompleteFolder(path, err)
 	}
 	imageWarnings := warnImageRefs(g.logger(cmd.ErrOrStderr()), k.BundleIndex.Manifests)
 	if o.out.json() {
@@ -222,6 +222,19 @@ func (o *inspectOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	}
 	printInspect(cmd.OutOrStdout(), rep)
 	return nil
+}
+
+// incompleteFolder adds the advice for an incomplete layout folder to err
+// when path is a folder and err is the miss of a blob's file there, as in a
+// folder whose copy is still running or was cut short. It returns other
+// errors unchanged.
+func incompleteFolder(path string, err error) error {
+	info, statErr := os.Stat(path)
+	if statErr != nil || !info.IsDir() || !layout.IsMissingFile(err) {
+		return err
+	}
+	return fmt.Errorf("%v; the layout folder %s lacks the file of this blob, so the folder may be incomplete: "+
+		"copy it again: %w", err, path, errdef.ErrInvalidKit)
 }
 
 // warnImageRefs logs the warnings of imageRefWarnings and returns them for

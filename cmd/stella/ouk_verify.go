@@ -171,6 +171,10 @@ a bad signature.`,
 					// signature or key file, which is likely right.
 					return openErr
 				}
+				if errors.As(openErr, new(*layout.MissingFileError)) {
+					// The error names the missing file and the next step.
+					return openErr
+				}
 				// Most reasons name the kit already, so the message names
 				// it only when the reason does not.
 				subject := "kit " + args[0]
@@ -476,6 +480,8 @@ func contentsFailure(kind string, d ocispec.Descriptor, err error) *check {
 }
 
 func printCheck(w interface{ Write([]byte) (int, error) }, name string, c check) {
+	// The reason and the key can repeat a file name.
+	c.Reason, c.Key = escapeControl(c.Reason), escapeControl(c.Key)
 	switch c.Status {
 	case "passed":
 		if c.Key == "" {

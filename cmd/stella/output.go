@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -95,6 +96,43 @@ func printable(s string) string {
 		return r
 	}, s)
 }
+
+// displayPath returns path for a message: unchanged when it contains no
+// control or format character, else quoted with Go escapes, as the text
+// log handler of the watch writes it. A file name can carry a terminal
+// escape, which would otherwise clear or retitle the terminal, or a line
+// break, which would start a line of its own.
+func displayPath(path string) string {
+	if strings.IndexFunc(path, isControlOrFormat) < 0 {
+		return path
+	}
+	return strconv.Quote(path)
+}
+
+// escapeControl returns s with each control or format character other
+// than a line break or tab written as its Go escape, such as \x1b, so that
+// an error message that repeats a file name cannot rewrite the terminal.
+// Line breaks and tabs stay, because some messages, such as cobra's
+// suggestions, are laid out with them.
+func escapeControl(s string) string {
+	if strings.IndexFunc(s, isEscaped) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if !isEscaped(r) {
+			b.WriteRune(r)
+			continue
+		}
+		quoted := strconv.QuoteRune(r)
+		b.WriteString(quoted[1 : len(quoted)-1])
+	}
+	return b.String()
+}
+
+func isControlOrFormat(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
+
+func isEscaped(r rune) bool { return r != '\n' && r != '\t' && isControlOrFormat(r) }
 
 // oneLine returns s with each line break, tab and other white space
 // character other than a plain space replaced by a space. Text from an

@@ -215,6 +215,9 @@ func isTerminal(w io.Writer) bool {
 // parsing "abc": invalid syntax`, which is replaced by what the flag takes.
 func flagErrorText(err error) string {
 	msg := err.Error()
+	if hint := dashFileHint(msg); hint != "" {
+		return msg + "; " + hint
+	}
 	head, detail, ok := strings.Cut(msg, " flag: ")
 	if !ok {
 		return msg
@@ -235,6 +238,26 @@ func flagErrorText(err error) string {
 		return msg
 	}
 	return head + " flag: " + detail
+}
+
+// dashFileHint returns how to name a file whose name starts with a dash,
+// when msg, the text of an unknown flag error of the flag parser, names
+// such a file that exists. It returns "" otherwise.
+func dashFileHint(msg string) string {
+	var arg string
+	if rest, ok := strings.CutPrefix(msg, "unknown shorthand flag: "); ok {
+		// The text is "unknown shorthand flag: 'k' in -kit.tar.zst".
+		_, arg, _ = strings.Cut(rest, " in ")
+	} else {
+		arg, _ = strings.CutPrefix(msg, "unknown flag: ")
+	}
+	if !strings.HasPrefix(arg, "-") {
+		return ""
+	}
+	if _, err := os.Stat(arg); err != nil {
+		return ""
+	}
+	return fmt.Sprintf("to name the file %s, write ./%s, or put -- before it to end the flags", arg, arg)
 }
 
 // onceString is a string flag that may be given only once, for a flag

@@ -68,7 +68,15 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 	} else if err := k.readFile(ctx, path); err != nil {
 		return nil, err
 	}
-	if err := k.findBundle(ctx, k.IndexAdvice); err != nil {
+	dir := ""
+	if info.IsDir() {
+		dir = path
+	}
+	if err := k.findBundle(ctx, k.IndexAdvice, dir); err != nil {
+		if errors.As(err, new(*layout.MissingFileError)) {
+			// The error names the folder in the path of the file.
+			return nil, err
+		}
 		return nil, fmt.Errorf("kit %s: %w", path, err)
 	}
 	return k, nil
@@ -130,9 +138,12 @@ func (k *Kit) readFile(ctx context.Context, path string) error {
 }
 
 // findBundle sets the bundle index of the kit. A damaged index.json entry
-// gives advice.
-func (k *Kit) findBundle(ctx context.Context, advice string) error {
+// gives advice. dir is the kit's layout folder, or "" for a kit file: a
+// folder that lacks the file of an image index that index.json lists, and
+// holds no bundle index, gets an error that names the missing file.
+func (k *Kit) findBundle(ctx context.Context, advice, dir string) error {
 	var versions []string
+	var missing []ocispec.Descriptor
 	seen := make(map[digest.Digest]bool)
 	for _, d := range k.Index.Manifests {
 		if d.MediaType != ocispec.MediaTypeImageIndex || seen[d.Digest] {
@@ -141,6 +152,9 @@ func (k *Kit) findBundle(ctx context.Context, advice string) error {
 		seen[d.Digest] = true
 		var idx ocispec.Index
 		raw, err := fetchJSON(ctx, k.Source, d, &idx)
+		if dir != "" && layout.IsMissingFile(err) {
+			missing = append(missing, d)
+		}
 		if err != nil {
 			continue
 		}
@@ -160,10 +174,22 @@ func (k *Kit) findBundle(ctx context.Context, advice string) error {
 		k.Bundle, k.Meta = ocispec.Descriptor{}, oci.Meta{}
 		return oci.MultipleKitsError(len(versions), versions)
 	}
+	if len(missing) > 0 {
+		return layout.MissingFile(dir, missing[0].Digest, describeIndexEntry(missing[0]))
+	}
 	if err := layout.FindUnknownEntry(k.Index, advice); err != nil {
 		return err
 	}
 	return fmt.Errorf("no bundle index found: %w", errdef.ErrInvalidKit)
+}
+
+// describeIndexEntry names the image index entry d of index.json in
+// messages.
+func describeIndexEntry(d ocispec.Descriptor) string {
+	if d.ArtifactType == oci.ArtifactTypeBundle {
+		return "the bundle index that index.json lists"
+	}
+	return "the image index that index.json lists"
 }
 
 // BundleIndex returns the decoded bundle index.

@@ -338,6 +338,10 @@ func folderCandidate(path string, info fs.FileInfo) Candidate {
 	return c
 }
 
+// IsKitFileName reports whether name ends in .tar, .tar.gz, .tgz, .tar.zst
+// or .tzst in any case, as the names of the kit files that Scan lists do.
+func IsKitFileName(name string) bool { return hasKitSuffix(name) }
+
 func hasKitSuffix(name string) bool {
 	lower := strings.ToLower(name)
 	for _, s := range kitSuffixes {

@@ -38,6 +38,8 @@ type Kit struct {
 	// Storage serves the kit's blobs.
 	Storage content.ReadOnlyStorage
 	closer  io.Closer
+	// dir is the layout folder of the kit, or "" for a kit file.
+	dir string
 }
 
 // OpenKit opens a kit file (plain, gzip or zstd tar) or an OCI image layout
@@ -53,7 +55,12 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 		if err != nil {
 			return nil, fmt.Errorf("opening kit folder %s: %w", path, err)
 		}
-		return fromStorage(ctx, src, index, layout.DamagedFolderIndexAdvice)
+		k, err := fromStorage(ctx, src, index, layout.DamagedFolderIndexAdvice, path)
+		if err != nil {
+			return nil, err
+		}
+		k.dir = path
+		return k, nil
 	}
 	index, err := readIndexJSON(path)
 	if err != nil {
@@ -68,7 +75,7 @@ func OpenKit(ctx context.Context, path string) (*Kit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening kit %s: %w", path, err)
 	}
-	k, err := fromStorage(ctx, src, index, layout.DamagedIndexAdvice)
+	k, err := fromStorage(ctx, src, index, layout.DamagedIndexAdvice, "")
 	if err != nil {
 		closeStorage(src)
 		return nil, fmt.Errorf("kit %s: %w", path, err)
@@ -88,17 +95,22 @@ func closeStorage(src content.ReadOnlyStorage) {
 // FromStorage opens the kit that index lists in src, such as a kit held in
 // a content store. It reads and parses the bundle index.
 func FromStorage(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index) (*Kit, error) {
-	return fromStorage(ctx, src, index, "")
+	return fromStorage(ctx, src, index, "", "")
 }
 
 // fromStorage is FromStorage for a source whose damaged index.json gets
 // advice, such as layout.DamagedFolderIndexAdvice, or none when it is "".
-func fromStorage(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, advice string) (*Kit, error) {
+// dir is the layout folder of src, or "" for another source. A folder that
+// lacks the file of the bundle index gets an error that names the file.
+func fromStorage(ctx context.Context, src content.ReadOnlyStorage, index ocispec.Index, advice, dir string) (*Kit, error) {
 	bundle, err := bundleEntryFrom(ctx, src, index, advice)
 	if err != nil {
 		return nil, err
 	}
 	raw, err := fetchSmall(ctx, src, bundle)
+	if dir != "" && layout.IsMissingFile(err) {
+		return nil, layout.MissingFile(dir, bundle.Digest, "the bundle index that index.json lists")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading bundle index %s: %w", bundle.Digest, err)
 	}
@@ -269,14 +281,21 @@ func (g *Graph) Has(d digest.Digest) bool {
 
 // Walk returns the graph of the kit's bundle index. It reads manifests and
 // indexes from the kit, so it works on a delta too: a delta holds every
-// manifest of its kit. A manifest the storage lacks is an error.
+// manifest of its kit. A manifest the storage lacks is an error, which is
+// a *layout.MissingFileError for a kit in a layout folder.
 func (k *Kit) Walk(ctx context.Context) (*Graph, error) {
-	return WalkGraph(ctx, k.Storage, k.Bundle)
+	return walkGraph(ctx, k.Storage, k.Bundle, k.dir)
 }
 
 // WalkGraph returns every blob that root reaches in src: children of image
 // indexes, configs and layers of image manifests. Subjects are not followed.
 func WalkGraph(ctx context.Context, src content.Fetcher, root ocispec.Descriptor) (*Graph, error) {
+	return walkGraph(ctx, src, root, "")
+}
+
+// walkGraph is WalkGraph for src, which is the layout folder dir unless dir
+// is "".
+func walkGraph(ctx context.Context, src content.Fetcher, root ocispec.Descriptor, dir string) (*Graph, error) {
 	g := &Graph{Meta: map[digest.Digest]ocispec.Descriptor{}, Data: map[digest.Digest]ocispec.Descriptor{}}
 	var visit func(d ocispec.Descriptor, meta bool) error
 	visit = func(d ocispec.Descriptor, meta bool) error {
@@ -296,6 +315,9 @@ func WalkGraph(ctx context.Context, src content.Fetcher, root ocispec.Descriptor
 		}
 		g.Meta[d.Digest] = d
 		raw, err := fetchSmall(ctx, src, d)
+		if dir != "" && layout.IsMissingFile(err) {
+			return layout.MissingFile(dir, d.Digest, "a manifest that the bundle index reaches")
+		}
 		if err != nil {
 			return fmt.Errorf("reading manifest %s: %w", d.Digest, err)
 		}

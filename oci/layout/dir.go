@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/oci"
@@ -190,3 +191,34 @@ func (v *verifyingReadCloser) Read(p []byte) (int, error) {
 }
 
 func (v *verifyingReadCloser) Close() error { return v.rc.Close() }
+
+// MissingFileError is the error of a layout folder that lacks the file of
+// a blob the kit needs, as a folder whose copy is still running or was cut
+// short does. It wraps errdef.ErrInvalidKit.
+type MissingFileError struct {
+	// File is the path of the missing file.
+	File string
+	// Description names the blob in the message, such as "the bundle
+	// index that index.json lists".
+	Description string
+}
+
+func (e *MissingFileError) Error() string {
+	return fmt.Sprintf("the layout folder lacks %s, the file of %s, so the kit cannot be read. "+
+		"The folder may be incomplete: copy it again", e.File, e.Description)
+}
+
+func (e *MissingFileError) Unwrap() error { return errdef.ErrInvalidKit }
+
+// MissingFile returns a *MissingFileError for blob d of the layout folder
+// dir, which description names.
+func MissingFile(dir string, d digest.Digest, description string) error {
+	file := filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded())
+	return &MissingFileError{File: file, Description: description}
+}
+
+// IsMissingFile reports whether err, from fetching a blob of a layout
+// folder, means that the blob's file does not exist.
+func IsMissingFile(err error) bool {
+	return errors.Is(err, errdef.ErrNotFound) || errors.Is(err, fs.ErrNotExist)
+}

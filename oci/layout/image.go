@@ -188,6 +188,9 @@ func indexArchive(ctx context.Context, f *os.File, where string) (*archiveStorag
 		where: where,
 	}
 	tr := tar.NewReader(f)
+	// end is the offset just past the data of the last entry read, padding
+	// included, where the end-of-archive marker must start.
+	var end int64
 	for n := 0; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return nil, ocispec.Index{}, err
@@ -203,9 +206,19 @@ func indexArchive(ctx context.Context, f *os.File, where string) (*archiveStorag
 			return nil, ocispec.Index{}, fmt.Errorf("image archive %s has more than %d entries: %w",
 				where, x.lim.MaxEntries, errdef.ErrSizeExceedsLimit)
 		}
+		// archive/tar reads headers without buffering ahead, so the file
+		// offset is now the start of this entry's data.
+		start, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, ocispec.Index{}, fmt.Errorf("reading archive %s: %w", where, err)
+		}
+		end = start + (hdr.Size+blockSize-1)/blockSize*blockSize
 		if err := x.add(hdr, tr); err != nil {
 			return nil, ocispec.Index{}, err
 		}
+	}
+	if err := checkArchiveEnd(f, end, where); err != nil {
+		return nil, ocispec.Index{}, err
 	}
 
 	index, err := x.finish()
@@ -213,6 +226,23 @@ func indexArchive(ctx context.Context, f *os.File, where string) (*archiveStorag
 		return nil, ocispec.Index{}, err
 	}
 	return x.store, index, nil
+}
+
+// checkArchiveEnd rejects an archive whose end-of-archive marker (two zero
+// blocks) is missing at offset end. archive/tar takes the end of the file
+// for the end of the archive, so without this check a file cut short at an
+// entry boundary would read as a complete archive that lacks some blobs.
+func checkArchiveEnd(f *os.File, end int64, where string) error {
+	marker := make([]byte, 2*blockSize)
+	n, err := f.ReadAt(marker, end)
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("reading archive %s: %w", where, err)
+	}
+	if n < len(marker) || strings.Trim(string(marker), "\x00") != "" {
+		return fmt.Errorf("reading archive %s: the tar stream ends without its end-of-archive marker, so the "+
+			"file is truncated; copy it again: %w", where, io.ErrUnexpectedEOF)
+	}
+	return nil
 }
 
 // archiveIndexer collects the entries of an oci-archive.

@@ -208,6 +208,54 @@ func TestLoadImageTruncatedZstd(t *testing.T) {
 	}
 }
 
+// TestLoadImageTarCutAtEntry cuts a plain archive after each entry, where
+// archive/tar sees a clean end of the archive, and inside its
+// end-of-archive marker. Each cut must read as a truncated file.
+func TestLoadImageTarCutAtEntry(t *testing.T) {
+	path, _ := writeDemoArchive(t, None)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bytes.NewReader(data)
+	tr := tar.NewReader(r)
+	var cuts []int64
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := r.Size() - int64(r.Len())
+		cuts = append(cuts, start+(hdr.Size+511)/512*512)
+	}
+	last := cuts[len(cuts)-1]
+	cuts = append(cuts, last+512)
+
+	for _, cut := range cuts {
+		cutPath := filepath.Join(t.TempDir(), "cut.tar")
+		if err := os.WriteFile(cutPath, data[:cut], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := LoadImage(context.Background(), cutPath, "anything")
+		if err == nil {
+			t.Errorf("cut at %d of %d bytes: LoadImage succeeded", cut, len(data))
+			continue
+		}
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("cut at %d: error does not wrap io.ErrUnexpectedEOF: %v", cut, err)
+		}
+		if !strings.Contains(err.Error(), "truncated; copy it again") {
+			t.Errorf("cut at %d: error does not say the file is truncated and what to do: %v", cut, err)
+		}
+	}
+	if _, _, err := LoadImage(context.Background(), path, "anything"); err != nil {
+		t.Errorf("LoadImage of the whole archive: %v", err)
+	}
+}
+
 func TestLoadImageChoosesByTag(t *testing.T) {
 	index := ocispec.Index{Manifests: []ocispec.Descriptor{
 		{Digest: digest.Digest("sha256:" + strings.Repeat("a", 64)), Annotations: map[string]string{ocispec.AnnotationRefName: "1.0"}},
