@@ -297,8 +297,9 @@ func TestScanInvalidQuotaSetting(t *testing.T) {
 	if r.code == 0 {
 		t.Fatal("scan with slowdownFraction 2 succeeded")
 	}
-	if !strings.Contains(r.stderr, settings) || !strings.Contains(r.stderr, "slowdown fraction 2") {
-		t.Errorf("scan with slowdownFraction 2: stderr %q, want the file %s and the value named", r.stderr, settings)
+	if !strings.Contains(r.stderr, settings) || !strings.Contains(r.stderr, `line 2: key "quota.slowdownFraction" is 2`) {
+		t.Errorf("scan with slowdownFraction 2: stderr %q, want the file %s, the line, the key and the value named",
+			r.stderr, settings)
 	}
 	if r.stdout != "" {
 		t.Errorf("scan with an invalid setting printed a report: %q", r.stdout)
