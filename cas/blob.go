@@ -147,7 +147,9 @@ func (r *blobReader) load() error {
 			r.digest, r.next, errdef.ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("reading blob %s chunk %d: %w", r.digest, r.next, err)
+		// A damaged table becomes a *DamagedError, so that callers such as
+		// a mirror report a damaged store rather than a failed transfer.
+		return fmt.Errorf("reading blob %s chunk %d: %w", r.digest, r.next, r.store.storeError(err))
 	}
 	want := min(r.chunkSize, r.size-r.offset)
 	if int64(len(value)) != want {

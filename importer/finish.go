@@ -300,6 +300,9 @@ func (s *session) checkSignature(ctx context.Context, index ocispec.Index, bm *b
 	for _, r := range check.Reasons {
 		s.opts.Logger.Debug("signature did not verify", "reason", r)
 	}
+	if check.StoreErr != nil {
+		return fmt.Errorf("checking the signature of kit %s: %w", bm.meta.Version, check.StoreErr)
+	}
 	if check.Signatures == 0 && s.opts.Registry == "" {
 		// A flipped bit in the media type of the signature manifest's
 		// entry hides the signature, so such an entry is reported as

@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
@@ -34,11 +35,19 @@ type SignatureCheck struct {
 	// KeyMismatches counts the referrers that are well-formed signatures
 	// of the kit that no trusted key verifies.
 	KeyMismatches int
+	// StoreErr is the first failure of the store, such as a damaged table
+	// file, met while a signature was read, or nil. A caller whose check
+	// found no valid signature returns it in place of a signature failure,
+	// because the signature may be valid and only unreadable.
+	StoreErr error
 }
 
 // add records why the signature referrer ref did not verify.
 func (c *SignatureCheck) add(ref ocispec.Descriptor, err error) {
 	c.Reasons = append(c.Reasons, fmt.Sprintf("%s: %v", ref.Digest, err))
+	if c.StoreErr == nil && (cas.IsStoreError(err) || errors.Is(err, errdef.ErrStoreDamaged)) {
+		c.StoreErr = err
+	}
 	if errors.Is(err, sign.ErrKeyMismatch) {
 		c.KeyMismatches++
 	}

@@ -108,6 +108,9 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 	for _, r := range check.Reasons {
 		s.opts.Logger.Debug("signature did not verify", "reason", r)
 	}
+	if check.StoreErr != nil {
+		return fmt.Errorf("checking the signature of kit %s: %w", bm.meta.Version, check.StoreErr)
+	}
 	failure := check.Failure(s.opts.Keys, s.keysDir())
 	if s.opts.InsecureSkipSignature {
 		s.warn(action.Gerund + " kit " + bm.meta.Version + " without a valid signature (--insecure-skip-signature): " + failure)

@@ -192,3 +192,67 @@ func TestDamagedStoreMissingTable(t *testing.T) {
 		}
 	}
 }
+
+// damageLargestStoreTable overwrites a few bytes in the middle of the
+// largest table file of the store, which holds chunks of image layers, and
+// leaves the other tables intact, so that reads of blob metadata succeed
+// and the damage appears only while blob data is read.
+func (e *env) damageLargestStoreTable() string {
+	e.t.Helper()
+	store, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+	tables, err := filepath.Glob(filepath.Join(e.store, storeDBDir, "*.sst"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	largest, largestSize := "", int64(-1)
+	for _, table := range tables {
+		info, err := os.Stat(table)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if info.Size() > largestSize {
+			largest, largestSize = table, info.Size()
+		}
+	}
+	if largest == "" {
+		e.t.Fatalf("the store %s has no table files", e.store)
+	}
+	f, err := os.OpenFile(largest, os.O_WRONLY, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, err = f.WriteAt([]byte("QQQQQQQQ"), largestSize/2)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return largest
+}
+
+// TestDamagedBlobDataMirror checks that a mirror that meets damage in the
+// data of a blob, read while the registry receives it, reports a damaged
+// store rather than a failed transfer.
+func TestDamagedBlobDataMirror(t *testing.T) {
+	e := newEnv(t)
+	image, _ := registryDemoImage(t, e.dir)
+	e.importJSON(e.buildKit("kit.tar", "--image", scannerRef+"="+image))
+	reg := startRegistry(t, false)
+	table := e.damageLargestStoreTable()
+
+	r := e.run("ouk", "mirror", "--plain-http", "--to", reg.host+"/site", "--key", e.pub, "-o", "json")
+	checkStoreDamagedFailure(t, e, "mirror", r, "The active kit could not be read.")
+	if !strings.Contains(r.stdout, `"reason": "store-damaged"`) {
+		t.Errorf("mirror of a blob with damaged data: JSON output %q, want reason store-damaged", r.stdout)
+	}
+	if !strings.Contains(r.stderr, table) {
+		t.Errorf("mirror of a blob with damaged data does not name %s:\n%s", table, r.stderr)
+	}
+}

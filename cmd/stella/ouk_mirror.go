@@ -321,6 +321,10 @@ func (o *mirrorOptions) checkTrust(ctx context.Context, g *globalOptions, log *s
 		return content.FetchAll(ctx, k.src, d)
 	}
 	check := importer.CheckBundleSignature(ctx, fetch, *k.index, k.bundle, raw, keys)
+	if check.SignedBy == "" && check.StoreErr != nil {
+		return "", fmt.Errorf("checking the signature of kit %s (%s) in %s: %w", meta.Version, k.bundle.Digest, path,
+			check.StoreErr)
+	}
 	if check.SignedBy == "" {
 		failure := check.Failure(keys, keysDir)
 		if !o.skipSignature {
