@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/internal/errdef"
@@ -156,4 +157,27 @@ func TestCloseAfterLeakedIterator(t *testing.T) {
 		t.Fatalf("Open after a failed Close: %v", err)
 	}
 	s.Close()
+}
+
+// Damage that Pebble found in the background, which no read returned,
+// still keeps a kit from being activated, because the damaged file may
+// hold its blobs or lookup keys.
+func TestActivateRefusedAfterBackgroundDamage(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	bundle := push(t, s, []byte(`{"schemaVersion":2,"manifests":[]}`), ocispec.MediaTypeImageIndex)
+	s.reportCorruption(pebble.DataCorruptionInfo{Path: filepath.Join(s.Dir(), "000009.sst"),
+		Details: errors.New("block 0/100: crc32c checksum mismatch")})
+
+	err = s.Activate(ctx, KitRecord{Digest: bundle.Digest, Version: "1", Sequence: 1})
+	if !errors.Is(err, errdef.ErrStoreDamaged) {
+		t.Fatalf("Activate after background damage: %v, want an error matching ErrStoreDamaged", err)
+	}
+	if _, err := s.Active(ctx); !errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("a kit is active after the refused activation: %v", err)
+	}
 }

@@ -64,6 +64,11 @@ func (s *Store) Activate(_ context.Context, rec KitRecord) error {
 	if err := rec.Digest.Validate(); err != nil {
 		return fmt.Errorf("activating kit %q: invalid digest: %w", rec.Digest, err)
 	}
+	// A file that Pebble found damaged, even in the background, may hold
+	// blobs or lookup keys of the kit, so the kit is not activated.
+	if err := s.Damage(); err != nil {
+		return fmt.Errorf("activating kit %s: %w", rec.Digest, err)
+	}
 	ok, err := s.has(rec.Digest)
 	if err != nil {
 		return fmt.Errorf("activating kit %s: %w", rec.Digest, err)

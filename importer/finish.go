@@ -80,7 +80,7 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 			return nil, err
 		}
 		s.dropTablesManifest(ctx)
-		s.dropReferrersTagIndexes(ctx)
+		s.dropBlobsOutsideKit(ctx, bm.desc.Digest)
 		s.result.AlreadyActive = true
 		s.result.Action = "none"
 		log.Info("kit is already active")
@@ -126,7 +126,7 @@ func (s *session) finish(ctx context.Context, index ocispec.Index) (*Result, err
 		return nil, fmt.Errorf("activating kit %s: %w", bm.meta.Version, err)
 	}
 	s.dropTablesManifest(ctx)
-	s.dropReferrersTagIndexes(ctx)
+	s.dropBlobsOutsideKit(ctx, bm.desc.Digest)
 	s.added = nil
 	s.result.Action = action
 	log.Info("kit activated", "action", action)

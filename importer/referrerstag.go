@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -71,31 +72,67 @@ func ReferrersTagSignatures(ctx context.Context, fetch FetchFunc, index ocispec.
 	return out, problems
 }
 
-// dropReferrersTagIndexes removes the referrers tag indexes that index.json
-// lists and that this import stored. The import reads them only to find the
-// kit's signatures, and the store finds referrers through their subject, so
-// nothing in the store reaches them once the kit is active, and gc would
-// remove them. A tag index in the signed graph stays. A failure is only
-// logged, because the index is garbage that gc removes anyway.
-func (s *session) dropReferrersTagIndexes(ctx context.Context) {
-	if s.guard == nil || s.guard.index == nil {
+// dropBlobsOutsideKit removes the blobs that this import stored outside
+// the kit. The kit is the signed graph of the bundle index bundle, with
+// every referrer of a manifest of the kit, such as a signature, and what
+// that referrer lists. The blobs outside are referrers tag indexes, which
+// the import reads only to find the signatures, and anything else that
+// index.json or a tag index lists beside the kit. No signature covers them
+// and nothing in the store reaches them once the kit is active, so they
+// would only take space until the next gc. A failure is only logged,
+// because gc removes them anyway.
+// NOTE: a referrer is kept with everything it lists, whether or not it
+// verifies.
+func (s *session) dropBlobsOutsideKit(ctx context.Context, bundle digest.Digest) {
+	if s.guard == nil || len(s.added) == 0 {
 		return
 	}
-	tags := make(map[digest.Digest]bool)
-	for _, d := range s.guard.index.Manifests {
-		if layout.IsReferrersTagEntry(d) {
-			tags[d.Digest] = true
+	keep := map[digest.Digest]bool{bundle: true}
+	shapes := make(map[digest.Digest]referrerShape)
+	for _, d := range s.added {
+		if _, signed := s.guard.graph[d.Digest]; signed || s.isTable(d.Digest) {
+			keep[d.Digest] = true
+			continue
+		}
+		if d.Size > MaxManifestSize || !isManifestType(d.MediaType) {
+			continue
+		}
+		b, err := s.fetchStored(ctx, d)
+		if err != nil {
+			// A manifest that cannot be read is kept, as gc would decide.
+			s.opts.Logger.Debug("reading a blob outside the signed graph", "digest", d.Digest, "error", err)
+			keep[d.Digest] = true
+			continue
+		}
+		var m referrerShape
+		if json.Unmarshal(b, &m) == nil {
+			shapes[d.Digest] = m
+		}
+	}
+	// A referrer of a kept manifest is kept with what it lists, which may
+	// list manifests or have referrers of its own, so the pass runs until
+	// nothing changes.
+	listed := make(map[digest.Digest]bool)
+	for changed := true; changed; {
+		changed = false
+		for dg, m := range shapes {
+			referrer := m.Subject != nil && keep[m.Subject.Digest]
+			if listed[dg] || !(keep[dg] || referrer) {
+				continue
+			}
+			keep[dg], listed[dg], changed = true, true, true
+			for _, c := range m.children() {
+				keep[c] = true
+			}
 		}
 	}
 	for _, d := range s.added {
-		if _, signed := s.guard.graph[d.Digest]; !tags[d.Digest] || signed {
+		if keep[d.Digest] {
 			continue
 		}
-		// The import stores a blob once, so it is removed once.
-		delete(tags, d.Digest)
 		if err := s.opts.Store.Delete(ctx, d); err != nil {
 			if !errors.Is(err, errdef.ErrNotFound) {
-				s.opts.Logger.Debug("removing a referrers tag index", "digest", d.Digest, "error", err)
+				s.opts.Logger.Debug("removing a blob outside the signed graph", "digest", d.Digest, "error", err)
 			}
 			continue
 		}
@@ -103,4 +140,41 @@ func (s *session) dropReferrersTagIndexes(ctx context.Context) {
 		s.result.BlobsStored--
 		s.result.BytesStored -= d.Size
 	}
+}
+
+// referrerShape holds the fields of a manifest or index that name other
+// blobs.
+type referrerShape struct {
+	Subject   *ocispec.Descriptor  `json:"subject"`
+	Config    *ocispec.Descriptor  `json:"config"`
+	Layers    []ocispec.Descriptor `json:"layers"`
+	Manifests []ocispec.Descriptor `json:"manifests"`
+}
+
+// children returns the digests of the blobs that m lists, its subject left
+// out.
+func (m referrerShape) children() []digest.Digest {
+	var out []digest.Digest
+	if m.Config != nil {
+		out = append(out, m.Config.Digest)
+	}
+	for _, l := range m.Layers {
+		out = append(out, l.Digest)
+	}
+	for _, c := range m.Manifests {
+		out = append(out, c.Digest)
+	}
+	return out
+}
+
+// isManifestType reports whether mediaType is an OCI or Docker manifest or
+// index type.
+func isManifestType(mediaType string) bool {
+	switch mediaType {
+	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
+		"application/vnd.docker.distribution.manifest.v2+json",
+		"application/vnd.docker.distribution.manifest.list.v2+json":
+		return true
+	}
+	return false
 }

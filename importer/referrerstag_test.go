@@ -12,8 +12,10 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/layout"
@@ -420,6 +422,88 @@ func TestImportDropsReferrersTagIndex(t *testing.T) {
 		}
 		if n := g.blobCount(); res.BlobsStored != n {
 			t.Errorf("%s: import reports %d blobs stored, and the store contains %d", name, res.BlobsStored, n)
+		}
+	}
+}
+
+// withStrayManifest returns the kit raw with an image manifest and a layer
+// added that index.json lists beside the kit, outside its signed graph,
+// and the descriptors of the two.
+func withStrayManifest(t *testing.T, raw []byte) ([]byte, ocispec.Descriptor, ocispec.Descriptor) {
+	t.Helper()
+	layerData := bytes.Repeat([]byte("stray layer "), 4096)
+	layer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(layerData),
+		Size: int64(len(layerData))}
+	manifestData, err := json.Marshal(ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    ocispec.DescriptorEmptyJSON,
+		Layers:    []ocispec.Descriptor{layer},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manifestData),
+		Size: int64(len(manifestData))}
+
+	entries := readTarEntries(t, raw)
+	for i, e := range entries {
+		if e.name != "index.json" {
+			continue
+		}
+		var index ocispec.Index
+		if err := json.Unmarshal(e.data, &index); err != nil {
+			t.Fatal(err)
+		}
+		index.Manifests = append(index.Manifests, manifest)
+		if entries[i].data, err = json.Marshal(index); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries = append(entries,
+		tarEntry{name: "blobs/sha256/" + manifest.Digest.Encoded(), data: manifestData},
+		tarEntry{name: "blobs/sha256/" + layer.Digest.Encoded(), data: layerData})
+	emptyConfig := "blobs/sha256/" + ocispec.DescriptorEmptyJSON.Digest.Encoded()
+	if !slices.ContainsFunc(entries, func(e tarEntry) bool { return e.name == emptyConfig }) {
+		entries = append(entries, tarEntry{name: emptyConfig, data: ocispec.DescriptorEmptyJSON.Data})
+	}
+	return writeTarEntries(t, entries), manifest, layer
+}
+
+// No signature covers a manifest that index.json lists beside the kit, so
+// the import leaves it and its layer out of the store, where they would
+// only take space until the next gc.
+func TestImportDropsBlobsOutsideKit(t *testing.T) {
+	f := newFixture(t)
+	raw, manifest, layer := withStrayManifest(t, f.kit("1.0.0", 1))
+	folder := filepath.Join(f.dir, "stray")
+	writeLayoutFolder(t, raw, folder)
+	ctx := context.Background()
+
+	for name, run := range map[string]func(*fixture) (*Result, error){
+		"folder": func(g *fixture) (*Result, error) { return ImportDir(ctx, folder, g.opts()) },
+		"stream": func(g *fixture) (*Result, error) { return ImportStream(ctx, bytes.NewReader(raw), g.opts()) },
+	} {
+		g := newFixture(t)
+		g.keys = f.keys
+		res, err := run(g)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, d := range []ocispec.Descriptor{manifest, layer} {
+			if ok, err := g.store.Exists(ctx, d); err != nil || ok {
+				t.Errorf("%s: the store contains %s of the stray manifest (%v), want it dropped", name, d.Digest, err)
+			}
+		}
+		if n := g.blobCount(); res.BlobsStored != n {
+			t.Errorf("%s: import reports %d blobs stored, and the store contains %d", name, res.BlobsStored, n)
+		}
+		removed, err := g.store.GC(ctx, cas.GCOptions{DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if removed.Removed != 0 {
+			t.Errorf("%s: a gc dry run after the import would remove %d blobs, want 0", name, removed.Removed)
 		}
 	}
 }

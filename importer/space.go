@@ -130,7 +130,7 @@ func (g *streamGuard) checkSpace(ctx context.Context) error {
 	advice := g.freeSpaceAdvice(ctx, remaining.total()-free)
 	g.s.rollback(context.WithoutCancel(ctx))
 	return fmt.Errorf("kit needs about %s of free disk but %s has %s free: %s for the blobs the store "+
-		"lacks, %s (an estimate) for the lookup index of its new DB layers, and a %s margin for the "+
+		"lacks, %s (an estimate) for the lookup index of its new DB layers, and a margin of %s for the "+
 		"store's write-ahead log, flushes and compactions; %s, then import again: %w",
 		cas.FormatSize(whole.total()), dir, cas.FormatSize(free), cas.FormatSize(whole.blobs), cas.FormatSize(whole.index),
 		cas.FormatSize(whole.margin), advice, errdef.ErrDiskFull)

@@ -129,7 +129,7 @@ func TestSpaceCheckMessage(t *testing.T) {
 	for _, want := range []string{
 		"8.0 MiB free",                  // the free space, in readable units
 		"for the blobs the store lacks", // what the space is for
-		"margin for the store's write-ahead log",
+		"for the store's write-ahead log",
 		f.store.Dir(),
 	} {
 		if !strings.Contains(msg, want) {
