@@ -94,7 +94,9 @@ func (s *session) dropBlobsOutsideKit(ctx context.Context, bundle digest.Digest)
 			keep[d.Digest] = true
 			continue
 		}
-		if d.Size > MaxManifestSize || !isManifestType(d.MediaType) {
+		// A blob of a tar stream comes without its media type, so every
+		// blob small enough to be a manifest is read.
+		if d.Size > MaxManifestSize {
 			continue
 		}
 		b, err := s.fetchStored(ctx, d)
@@ -165,16 +167,4 @@ func (m referrerShape) children() []digest.Digest {
 		out = append(out, c.Digest)
 	}
 	return out
-}
-
-// isManifestType reports whether mediaType is an OCI or Docker manifest or
-// index type.
-func isManifestType(mediaType string) bool {
-	switch mediaType {
-	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
-		"application/vnd.docker.distribution.manifest.v2+json",
-		"application/vnd.docker.distribution.manifest.list.v2+json":
-		return true
-	}
-	return false
 }

@@ -476,6 +476,24 @@ func withStrayManifest(t *testing.T, raw []byte) ([]byte, ocispec.Descriptor, oc
 func TestImportDropsBlobsOutsideKit(t *testing.T) {
 	f := newFixture(t)
 	raw, manifest, layer := withStrayManifest(t, f.kit("1.0.0", 1))
+	var signatures []ocispec.Descriptor
+	for _, e := range readTarEntries(t, raw) {
+		if e.name != "index.json" {
+			continue
+		}
+		var index ocispec.Index
+		if err := json.Unmarshal(e.data, &index); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range index.Manifests {
+			if d.ArtifactType == oci.MediaTypeSigstoreBundle {
+				signatures = append(signatures, d)
+			}
+		}
+	}
+	if len(signatures) == 0 {
+		t.Fatal("the kit lists no signature manifest in index.json")
+	}
 	folder := filepath.Join(f.dir, "stray")
 	writeLayoutFolder(t, raw, folder)
 	ctx := context.Background()
@@ -493,6 +511,12 @@ func TestImportDropsBlobsOutsideKit(t *testing.T) {
 		for _, d := range []ocispec.Descriptor{manifest, layer} {
 			if ok, err := g.store.Exists(ctx, d); err != nil || ok {
 				t.Errorf("%s: the store contains %s of the stray manifest (%v), want it dropped", name, d.Digest, err)
+			}
+		}
+		// The signature stays, for a later rollback to check.
+		for _, d := range signatures {
+			if ok, err := g.store.Exists(ctx, d); err != nil || !ok {
+				t.Errorf("%s: the store lacks the signature manifest %s (%v)", name, d.Digest, err)
 			}
 		}
 		if n := g.blobCount(); res.BlobsStored != n {

@@ -277,13 +277,19 @@ func loadTrustedKeys(log *slog.Logger, dir string, files []string) ([]sign.Trust
 	}
 	for _, s := range skipped {
 		if s.Err != nil {
-			log.Warn("skipped a file of the trusted-keys folder that holds no usable public key; the other keys "+
-				"there still verify kits; remove the file, or replace it with the PEM public key, such as cosign.pub, "+
-				"that it should hold", "path", s.Path, "error", s.Err.Error())
+			log.Warn("skipped a file of the trusted-keys folder, and the other keys there still verify kits; "+
+				"remove the file, or replace it with the PEM public key, such as cosign.pub, that it should hold",
+				"path", s.Path, "error", s.Err.Error())
 			continue
 		}
 		log.Warn("skipped an entry of the trusted-keys folder that is not a regular file; "+
 			"replace it with the public key file itself or remove it", "path", s.Path, "type", s.Type)
+	}
+	for _, k := range keys {
+		if k.ExtraBlocks > 0 {
+			log.Warn("read only the first PEM block of a trusted key file, so the keys of the other blocks are not "+
+				"trusted; put each public key in a file of its own", "path", k.Source, "otherBlocks", k.ExtraBlocks)
+		}
 	}
 	return keys, nil
 }

@@ -63,6 +63,9 @@ type TrustedKey struct {
 	Key crypto.PublicKey
 	// Source is the file the key was read from, or a label given by the caller.
 	Source string
+	// ExtraBlocks counts the PEM blocks after the first in Source, which
+	// are not read, so a caller can warn that their keys are not trusted.
+	ExtraBlocks int
 }
 
 // GenerateKeyPair creates an ECDSA P-256 key pair in the format
@@ -301,6 +304,11 @@ func listPubFiles(dir string) ([]string, []SkippedKeyFile, error) {
 		}
 		path := filepath.Join(dir, e.Name())
 		switch {
+		case strings.HasPrefix(e.Name(), "."):
+			// ls and the shell pattern *.pub do not show such a file, so an
+			// operator who reviews the folder would not see it trusted.
+			skipped = append(skipped, SkippedKeyFile{Path: path, Err: errors.New("its name starts with a dot, " +
+				"so ls and *.pub do not show it; rename it without the dot to trust the key, or remove it")})
 		case e.Type().IsRegular():
 			paths = append(paths, path)
 		case e.Type()&fs.ModeSymlink != 0:
@@ -344,7 +352,16 @@ func loadTrustedKeyFile(path string) (TrustedKey, error) {
 	if err != nil {
 		return TrustedKey{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return TrustedKey{ID: id, Key: pub, Source: path}, nil
+	extra := 0
+	_, rest := pem.Decode(raw)
+	for {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		extra++
+	}
+	return TrustedKey{ID: id, Key: pub, Source: path, ExtraBlocks: extra}, nil
 }
 
 // publicKeyBeside returns the .pub file beside path when raw, the contents

@@ -528,6 +528,48 @@ func TestLoadTrustedKeys(t *testing.T) {
 	}
 }
 
+// A hidden key file, which ls and *.pub do not show, is not trusted, so
+// that a review of the folder sees every trusted key.
+func TestLoadTrustedKeysSkipsHiddenFile(t *testing.T) {
+	a, _ := testKeys(t)
+	dir := t.TempDir()
+	hidden := filepath.Join(dir, ".a.pub")
+	if err := os.WriteFile(hidden, a.pubPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keys, skipped, err := LoadTrustedKeysFrom(nil, []string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("got %d keys from a hidden file, want none", len(keys))
+	}
+	if len(skipped) != 1 || skipped[0].Path != hidden || skipped[0].Err == nil ||
+		!strings.Contains(skipped[0].Err.Error(), "starts with a dot") {
+		t.Errorf("skipped = %+v, want the hidden file with its reason", skipped)
+	}
+}
+
+// Only the first PEM block of a key file is read, and the count of the
+// others lets the caller warn that their keys are not trusted.
+func TestLoadTrustedKeysCountsExtraBlocks(t *testing.T) {
+	a, b := testKeys(t)
+	both := filepath.Join(t.TempDir(), "both.pub")
+	if err := os.WriteFile(both, append(append([]byte{}, a.pubPEM...), b.pubPEM...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := LoadTrustedKeys([]string{both}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].ID != a.trusted.ID {
+		t.Fatalf("keys = %+v, want only the first key", keys)
+	}
+	if keys[0].ExtraBlocks != 1 {
+		t.Errorf("ExtraBlocks = %d, want 1", keys[0].ExtraBlocks)
+	}
+}
+
 func TestKeyIDMatchesOpenSSLStyleDigest(t *testing.T) {
 	a, _ := testKeys(t)
 	block, _ := pem.Decode(a.pubPEM)
