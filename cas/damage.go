@@ -132,6 +132,11 @@ func boundsDigest(start, end []byte) digest.Digest {
 var (
 	missingTablePattern = regexp.MustCompile(`L\d+: (\d+): file \d+ \(type sstable\) unknown to the objstorage provider`)
 	tableSizePattern    = regexp.MustCompile(`object size mismatch \(([^)]+)\): (\d+) \(disk\) != (\d+) \(MANIFEST\)`)
+	// Pebble's load of its MANIFEST file reports a missing, unreadable or
+	// malformed file with these messages (loadManifest in version_set.go,
+	// v2.1.7).
+	missingManifestPattern = regexp.MustCompile(`pebble: could not open manifest file "(MANIFEST-\d+)"`)
+	badManifestPattern     = regexp.MustCompile(`pebble: (?:error when loading|malformed) manifest file "(MANIFEST-\d+)"`)
 )
 
 // openDamage returns the error of pebble.Open as a *DamagedError when it
@@ -141,6 +146,13 @@ func openDamage(dir string, err error) *DamagedError {
 	text := err.Error()
 	if m := missingTablePattern.FindStringSubmatch(text); m != nil && errors.Is(err, fs.ErrNotExist) {
 		return &DamagedError{Dir: dir, File: filepath.Join(dir, m[1]+".sst"), Problem: "is missing"}
+	}
+	if m := missingManifestPattern.FindStringSubmatch(text); m != nil && errors.Is(err, fs.ErrNotExist) {
+		return &DamagedError{Dir: dir, File: filepath.Join(dir, m[1]), Problem: "is missing"}
+	}
+	if m := badManifestPattern.FindStringSubmatch(text); m != nil {
+		line, _, _ := strings.Cut(text, "\n")
+		return &DamagedError{Dir: dir, File: filepath.Join(dir, m[1]), Problem: "is corrupt (" + line + ")"}
 	}
 	if m := tableSizePattern.FindStringSubmatch(text); m != nil {
 		return &DamagedError{Dir: dir, File: m[1],

@@ -1,11 +1,13 @@
 package cas
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -179,5 +181,54 @@ func TestActivateRefusedAfterBackgroundDamage(t *testing.T) {
 	}
 	if _, err := s.Active(ctx); !errors.Is(err, errdef.ErrNotFound) {
 		t.Errorf("a kit is active after the refused activation: %v", err)
+	}
+}
+
+// A missing or damaged MANIFEST file, the list of the database's tables,
+// is reported as a damaged store, as a damaged table file is.
+func TestOpenDamagedManifest(t *testing.T) {
+	for name, damage := range map[string]func(t *testing.T, path string){
+		"missing": func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"overwritten": func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.WriteAt(bytes.Repeat([]byte{0xde, 0xad}, 8), 20)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			storeWithTables(t, dir)
+			manifests, err := filepath.Glob(filepath.Join(dir, "MANIFEST-*"))
+			if err != nil || len(manifests) == 0 {
+				t.Fatalf("listing the MANIFEST files of %s: %v, %d found", dir, err, len(manifests))
+			}
+			slices.Sort(manifests)
+			current := manifests[len(manifests)-1]
+			damage(t, current)
+
+			s, err := Open(dir, Options{})
+			if err == nil {
+				s.Close()
+				t.Fatal("Open of a store with a damaged MANIFEST file succeeded")
+			}
+			if !errors.Is(err, errdef.ErrStoreDamaged) {
+				t.Errorf("Open: %v, want an error matching ErrStoreDamaged", err)
+			}
+			if !strings.Contains(err.Error(), current) {
+				t.Errorf("Open: %q does not name %s", err, current)
+			}
+		})
 	}
 }
