@@ -631,7 +631,7 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 	}
 	s := c.Summary
 	attrs := []any{"path", c.Path, "version", s.Version, "digest", s.Digest, "kind", s.Kind}
-	msg, extra, err := w.skipReason(ctx, store, s, active, hasActive)
+	msg, extra, err := w.skipReason(ctx, store, c.Path, s, active, hasActive)
 	if err != nil {
 		return w.historyFailed(ctx, c, attrs, err)
 	}
@@ -754,7 +754,7 @@ func (w *watcher) skipRejected(ctx context.Context, store *cas.Store, c watch.Ca
 	if s.Kind != "" {
 		attrs = append(attrs, "kind", s.Kind)
 	}
-	msg, extra, err := w.skipReason(ctx, store, s, active, hasActive)
+	msg, extra, err := w.skipReason(ctx, store, c.Path, s, active, hasActive)
 	switch {
 	case err != nil:
 		return w.historyFailed(ctx, c, attrs, err), true
@@ -789,13 +789,13 @@ const (
 	msgRemainsRejected = "kit remains rejected; skipped"
 )
 
-// skipReason returns why the kit needs no import, with extra log
+// skipReason returns why the kit of file path needs no import, with extra log
 // attributes, or "" when it needs one: it is the active kit, it is older
 // than the active kit, or it was active before. A newer kit that was active
 // before is one the operator rolled back from. It returns the error of a
 // failed history read, because without the history a kit rolled back from
 // cannot be distinguished from a new one.
-func (w *watcher) skipReason(ctx context.Context, store *cas.Store, s *delta.Summary,
+func (w *watcher) skipReason(ctx context.Context, store *cas.Store, path string, s *delta.Summary,
 	active cas.KitRecord, hasActive bool) (string, []any, error) {
 	if !hasActive {
 		return "", nil, nil
@@ -825,7 +825,7 @@ func (w *watcher) skipReason(ctx context.Context, store *cas.Store, s *delta.Sum
 			// A failed check only costs the better advice, so it does not
 			// fail the skip.
 			storeHasKit, _ := store.KitComplete(ctx, rec.Digest)
-			msg, extra := w.skipActiveBefore(rec, hist[0], storeHasKit)
+			msg, extra := w.skipActiveBefore(rec, hist[0], path, storeHasKit)
 			return msg, append([]any{"sequence", s.Sequence, "activeVersion", active.Version,
 				"activeDigest", active.Digest}, extra...), nil
 		}

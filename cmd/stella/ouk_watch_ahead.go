@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -92,8 +93,8 @@ func blockedSummary(res roundResult, dir string) string {
 // late and, with its default sequence, block every kit built at the right
 // time again. When storeHasKit is set, the advice is `stella ouk rollback`,
 // which reads nothing from the file and so works when the file is damaged.
-// Otherwise it is an import of the file.
-func (w *watcher) skipActiveBefore(rec, current cas.KitRecord, storeHasKit bool) (string, []any) {
+// Otherwise it is an import of path, the kit's file.
+func (w *watcher) skipActiveBefore(rec, current cas.KitRecord, path string, storeHasKit bool) (string, []any) {
 	change := "the active kit was rolled back from it"
 	if current.Action == "downgrade" {
 		change = "a downgrade import (--allow-downgrade) replaced it with the active kit"
@@ -108,6 +109,9 @@ func (w *watcher) skipActiveBefore(rec, current cas.KitRecord, storeHasKit bool)
 		return "kit was active before, and " + change + "; skipped. The store still holds the kit, so run `" +
 			w.stellaCommand([]string{"ouk", "rollback"}, rec.Digest.String()) + "` to activate it again", nil
 	}
-	return "kit was active before, and " + change + "; skipped. " +
-		"Run `stella ouk import` on the file to activate it again", nil
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return "kit was active before, and " + change + "; skipped. Run `" +
+		w.stellaCommand([]string{"ouk", "import"}, path) + "` to activate it again", nil
 }

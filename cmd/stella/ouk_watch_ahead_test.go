@@ -195,10 +195,10 @@ func TestWatchKitActiveBeforeSkip(t *testing.T) {
 			[]string{"replaced", "--allow-downgrade", rollback},
 			[]string{"ahead of this host's clock", "rolled back", "stella ouk import"}},
 		{"rolled back, removed by gc", now.Add(-time.Hour), "rollback", true,
-			[]string{"the active kit was rolled back from it", "Run `stella ouk import` on the file"},
+			[]string{"the active kit was rolled back from it", "ouk import"},
 			[]string{"ahead of this host's clock", "replaced", "ouk rollback"}},
 		{"replaced by downgrade, removed by gc", now.Add(-time.Hour), "downgrade", true,
-			[]string{"replaced", "--allow-downgrade", "Run `stella ouk import` on the file"},
+			[]string{"replaced", "--allow-downgrade", "ouk import"},
 			[]string{"ahead of this host's clock", "rolled back", "ouk rollback"}},
 		{"ahead, replaced by downgrade", now.Add(72 * time.Hour), "downgrade", false,
 			[]string{"ahead of this host's clock", "replaced", "created=2026-12-09T12:00:00Z"},
@@ -270,6 +270,10 @@ func TestWatchKitActiveBeforeSkip(t *testing.T) {
 				if strings.Contains(out, unwant) {
 					t.Errorf("skip line contains %q:\n%s", unwant, out)
 				}
+			}
+			// The advised import names the file by its full path.
+			if tc.removed && !strings.Contains(out, "ouk import "+kit+"` to activate it again") {
+				t.Errorf("skip line does not advise the import of %s:\n%s", kit, out)
 			}
 		})
 	}

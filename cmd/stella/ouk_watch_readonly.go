@@ -139,6 +139,6 @@ func (w *watcher) needsStoreWrite(ctx context.Context, store *cas.Store, c watch
 	if c.PeekErr != nil {
 		return true
 	}
-	msg, _, err := w.skipReason(ctx, store, c.Summary, active, hasActive)
+	msg, _, err := w.skipReason(ctx, store, c.Path, c.Summary, active, hasActive)
 	return err != nil || msg == ""
 }
