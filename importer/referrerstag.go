@@ -87,7 +87,14 @@ func (s *session) dropBlobsOutsideKit(ctx context.Context, bundle digest.Digest)
 	if s.guard == nil || len(s.added) == 0 {
 		return
 	}
+	// Every manifest of the signed graph counts, also one that the store
+	// held before this import, so that a referrer of it, such as an
+	// attestation of an image that the previous kit shared, stays.
 	keep := map[digest.Digest]bool{bundle: true}
+	for dg := range s.guard.graph {
+		keep[dg] = true
+	}
+
 	shapes := make(map[digest.Digest]referrerShape)
 	for _, d := range s.added {
 		if _, signed := s.guard.graph[d.Digest]; signed || s.isTable(d.Digest) {
@@ -111,6 +118,7 @@ func (s *session) dropBlobsOutsideKit(ctx context.Context, bundle digest.Digest)
 			shapes[d.Digest] = m
 		}
 	}
+
 	// A referrer of a kept manifest is kept with what it lists, which may
 	// list manifests or have referrers of its own, so the pass runs until
 	// nothing changes.
@@ -128,6 +136,7 @@ func (s *session) dropBlobsOutsideKit(ctx context.Context, bundle digest.Digest)
 			}
 		}
 	}
+
 	for _, d := range s.added {
 		if keep[d.Digest] {
 			continue

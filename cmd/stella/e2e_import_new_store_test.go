@@ -99,3 +99,24 @@ func TestNewStoreAmongOtherFilesWarns(t *testing.T) {
 		t.Errorf("import into a prepared store folder: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
+
+// A store path that is a symbolic link to a folder that does not exist
+// gets a message that names the link's target, where creating the
+// folder failed with "file exists" before.
+func TestStorePathDanglingLink(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	target := filepath.Join(e.dir, "missing-target")
+	link := filepath.Join(e.dir, "store-link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("--store", link, "ouk", "import", "--key", e.pub, kit)
+	if r.code == 0 {
+		t.Fatalf("import into a store path that is a dangling link succeeded\n%s", r.stderr)
+	}
+	want := link + ": it is a symbolic link to " + target + ", which does not exist"
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("import into a dangling link: stderr lacks %q:\n%s", want, r.stderr)
+	}
+}

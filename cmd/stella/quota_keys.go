@@ -71,8 +71,8 @@ func loadQuotaKeys(dir string, files []string, stderr io.Writer) ([]crypto.Publi
 
 // listQuotaKeyFiles returns the *.pub regular files in dir, sorted by
 // name, and none when dir does not exist. It prints a warning for each
-// *.pub entry that is not a regular file, such as a symbolic link, and
-// skips it, as the kit key folder does.
+// *.pub entry that is not a regular file, such as a symbolic link, or
+// whose name starts with a dot, and skips it, as the kit key folder does.
 func listQuotaKeyFiles(dir string, stderr io.Writer) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -88,6 +88,9 @@ func listQuotaKeyFiles(dir string, stderr io.Writer) ([]string, error) {
 		}
 		path := filepath.Join(dir, e.Name())
 		switch {
+		case strings.HasPrefix(e.Name(), "."):
+			fmt.Fprintf(stderr, "warning: skipping %s in the token issuer key folder: its name starts with a dot, "+
+				"so ls and *.pub do not show it; rename it without the dot to trust the key, or remove it\n", path)
 		case e.Type().IsRegular():
 			paths = append(paths, path)
 		case e.Type()&os.ModeSymlink != 0:

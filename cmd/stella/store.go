@@ -79,6 +79,10 @@ func (g *globalOptions) openStoreWith(ctx context.Context, opts cas.Options) (*c
 			return nil, "", fmt.Errorf("creating store folder %s: %w; create it as a user who may write its parent "+
 				"folder and make this user its owner, or give another folder with --store or $STELLA_HOME", dir, err)
 		}
+		if target, lerr := os.Readlink(dir); lerr == nil {
+			return nil, "", fmt.Errorf("creating store folder %s: it is a symbolic link to %s, which does not exist; "+
+				"create that folder, or give another folder with --store or $STELLA_HOME", dir, target)
+		}
 		return nil, "", fmt.Errorf("creating store folder: %w", err)
 	}
 	if err := checkStoreFolderAccess(dir, opts.ReadOnlyIfUnwritable); err != nil {
