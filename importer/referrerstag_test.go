@@ -531,3 +531,35 @@ func TestImportDropsBlobsOutsideKit(t *testing.T) {
 		}
 	}
 }
+
+// A referrers tag index that cannot be decoded counts as a signature that
+// did not verify, so a kit whose signature in index.json verifies imports,
+// from a folder as from a file, and leaves no blob of the tag index behind.
+func TestUndecodableTagIndexBesideVerifiedSignature(t *testing.T) {
+	f := newFixture(t)
+	k := newTaggedKit(f, "1.0.0", 1)
+	index := k.index(t)
+	index.Manifests = append(index.Manifests, k.signature)
+	k.setIndex(t, index)
+	k.addTagIndex(t, layout.ReferrersTag(k.bundle), []byte(`{"schemaVersion":2,"manifests":[`))
+	file, folder := k.write(t, f.dir, "tagged")
+
+	dirRes, dirErr, fileRes, fileErr := importBothWays(t, f, file, folder)
+	if dirErr != nil {
+		t.Errorf("folder import: %v", dirErr)
+	} else if dirRes.SignedBy == "" {
+		t.Error("folder import: no key verified the kit")
+	}
+	if fileErr != nil {
+		t.Errorf("file import: %v", fileErr)
+	} else if fileRes.SignedBy == "" {
+		t.Error("file import: no key verified the kit")
+	}
+	gc, err := f.store.GC(context.Background(), cas.GCOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gc.Removed != 0 {
+		t.Errorf("a gc dry run after the folder import would remove %d blobs, want 0", gc.Removed)
+	}
+}

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestIndexJSONDamageFileAndFolder damages index.json of a kit file and
@@ -312,6 +315,45 @@ func TestDamagedSignatureEntryTagIndexVerifies(t *testing.T) {
 		}
 		if res := decodeImport(t, r.stdout); !strings.HasSuffix(res.SignedBy, "cosign.pub") {
 			t.Errorf("import %s: signed by %q, want the test key", filepath.Base(path), res.SignedBy)
+		}
+	}
+}
+
+// A referrers tag index that does not decode counts as a signature that
+// did not verify, so verify and import accept a kit whose signature in
+// index.json verifies, from a folder as from a file.
+func TestUndecodableTagIndexVerifiedKit(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1")
+	k := &kitParts{entries: readTar(t, kit)}
+	garbage := []byte(`{"schemaVersion":2,"manifests":[`)
+	index := k.index(t)
+	replaced := false
+	for i, d := range index.Manifests {
+		if strings.HasPrefix(d.Annotations[ocispec.AnnotationRefName], "sha256-") {
+			k.remove("blobs/sha256/" + d.Digest.Encoded())
+			index.Manifests[i].Digest = digest.FromBytes(garbage)
+			index.Manifests[i].Size = int64(len(garbage))
+			replaced = true
+		}
+	}
+	if !replaced {
+		t.Fatal("the kit lists no referrers tag index")
+	}
+	k.setIndex(t, index)
+	k.entries = append(k.entries, blobEntry(garbage))
+	file := e.write(t, "tagbad.tar", k)
+	dir := filepath.Join(e.dir, "tagbad")
+	extractTar(t, file, dir)
+
+	for _, path := range []string{file, dir} {
+		r := e.run("ouk", "verify", "--key", e.pub, path)
+		if r.code != 0 || !strings.Contains(r.stdout, "Signature in kit: passed") {
+			t.Errorf("verify %s: exit %d\n%s%s", filepath.Base(path), r.code, r.stdout, r.stderr)
+		}
+		store := filepath.Join(e.dir, "store-"+filepath.Base(path))
+		if r := e.runOn(store, "ouk", "import", "--key", e.pub, path); r.code != 0 {
+			t.Errorf("import %s: exit %d\n%s", filepath.Base(path), r.code, r.stderr)
 		}
 	}
 }

@@ -431,6 +431,11 @@ func verifyContents(ctx context.Context, k *build.Kit, path string) check {
 			return contentsFailure("manifest", d, err)
 		}
 		links, err := oci.ParseLinks(d, raw)
+		if err != nil && layout.IsReferrersTagEntry(d) {
+			// The signature check reports a tag index that does not
+			// decode, as a signature that did not verify.
+			return nil
+		}
 		if err != nil {
 			return &check{Status: "failed", Reason: err.Error()}
 		}
