@@ -563,3 +563,49 @@ func TestUndecodableTagIndexBesideVerifiedSignature(t *testing.T) {
 		t.Errorf("a gc dry run after the folder import would remove %d blobs, want 0", gc.Removed)
 	}
 }
+
+// A kit imported with --insecure-skip-signature may carry a signature
+// manifest of it whose signature belongs to another kit. A later check
+// of the stored kit says that no stored signature is one of this kit,
+// rather than that its signing key is no longer trusted.
+func TestCheckStoredForgedSignature(t *testing.T) {
+	f := newFixture(t)
+	a := newTaggedKit(f, "1.0.0", 1)
+	b := newTaggedKit(f, "2.0.0", 2)
+	var sig ocispec.Manifest
+	if err := json.Unmarshal(a.blob(t, a.signature.Digest), &sig); err != nil {
+		t.Fatal(err)
+	}
+	// The kit keeps no blob of its own signature: the forged one names the
+	// signature of kit b.
+	a.removeBlob(a.signature.Digest)
+	a.removeBlob(digest.FromBytes(a.signatureBundle))
+	other := a.addBlob(b.signatureBundle)
+	sig.Layers[0].Digest = other
+	sig.Layers[0].Size = int64(len(b.signatureBundle))
+	forged := a.addBlob(mustJSON(t, sig))
+	index := a.index(t)
+	index.Manifests = append(index.Manifests, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest,
+		Digest: forged, Size: int64(len(mustJSON(t, sig))), ArtifactType: a.signature.ArtifactType})
+	a.setIndex(t, index)
+	file, _ := a.write(t, f.dir, "forged")
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	opts := f.opts()
+	opts.InsecureSkipSignature = true
+	if _, err := ImportStream(ctx, bytes.NewReader(raw), opts); err != nil {
+		t.Fatalf("import with --insecure-skip-signature: %v", err)
+	}
+
+	_, err = CheckStored(ctx, f.opts(), a.bundle, "", ActionActivate)
+	if !errors.Is(err, errdef.ErrSignature) {
+		t.Fatalf("check of the stored kit: %v, want ErrSignature", err)
+	}
+	if !strings.Contains(err.Error(), "is a valid signature of this kit") ||
+		strings.Contains(err.Error(), "no longer trusted") {
+		t.Errorf("check of the stored kit: %v, want the stored signature named as not one of this kit", err)
+	}
+}

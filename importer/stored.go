@@ -135,6 +135,17 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 			bm.meta.Version, bm.desc.Digest, lastSigner, s.keysDir(), action.Verb, errdef.ErrSignature)
 	}
 
+	// No stored signature is one of this kit that only the key failed, so
+	// a trusted key would not help: the signatures are damaged or belong
+	// to another kit, as a kit imported with --insecure-skip-signature may
+	// carry.
+	if len(s.opts.Keys) > 0 && check.KeyMismatches == 0 {
+		return fmt.Errorf("kit %s (%s) has no trusted signature: no signature that the store holds for it is a "+
+			"valid signature of this kit (%s), as a kit imported with --insecure-skip-signature may carry, so no "+
+			"key would verify it. Import the kit's file again from its builder, or pass --insecure-skip-signature "+
+			"to %s it anyway: %w", bm.meta.Version, bm.desc.Digest, failure, action.Verb, errdef.ErrSignature)
+	}
+
 	key := "its signing key"
 	if lastSigner != "" {
 		key = "the key it was last activated with, " + lastSigner + ","
