@@ -357,3 +357,59 @@ func TestUndecodableTagIndexVerifiedKit(t *testing.T) {
 		}
 	}
 }
+
+// A kit that carries the signature of another kit, as a mixed-up copy
+// does, gets a verify failure that names the kit of that signature, rather
+// than that the kit carries no signature.
+func TestVerifyNamesSignatureOfAnotherKit(t *testing.T) {
+	e := newEnv(t)
+	own := &kitParts{entries: readTar(t, e.buildKit("own.tar", "--version", "1.0.0", "--sequence", "1"))}
+	other := &kitParts{entries: readTar(t, e.buildKit("other.tar", "--version", "2.0.0", "--sequence", "2"))}
+	otherBundle, _ := other.bundle(t)
+
+	index := own.index(t)
+	var kept []ocispec.Descriptor
+	for _, d := range index.Manifests {
+		if d.MediaType == ocispec.MediaTypeImageIndex && d.Digest != otherBundle.Digest &&
+			!strings.HasPrefix(d.Annotations[ocispec.AnnotationRefName], "sha256-") {
+			kept = append(kept, d)
+			continue
+		}
+		if d.MediaType == ocispec.MediaTypeImageManifest {
+			var m ocispec.Manifest
+			if err := json.Unmarshal(own.blob(t, d.Digest.String()), &m); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range m.Layers {
+				own.remove("blobs/sha256/" + l.Digest.Encoded())
+			}
+		}
+		own.remove("blobs/sha256/" + d.Digest.Encoded())
+	}
+	for _, d := range other.index(t).Manifests {
+		if d.MediaType != ocispec.MediaTypeImageManifest {
+			continue
+		}
+		var m ocispec.Manifest
+		if err := json.Unmarshal(other.blob(t, d.Digest.String()), &m); err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, d)
+		own.entries = append(own.entries, blobEntry(other.blob(t, d.Digest.String())))
+		for _, l := range m.Layers {
+			own.entries = append(own.entries, blobEntry(other.blob(t, l.Digest.String())))
+		}
+	}
+	index.Manifests = kept
+	own.setIndex(t, index)
+	file := e.write(t, "mixed.tar", own)
+
+	r := e.run("ouk", "verify", "--key", e.pub, file)
+	if r.code == 0 {
+		t.Fatalf("verify of a kit with another kit's signature passed\n%s", r.stdout)
+	}
+	want := "signature is for " + otherBundle.Digest.String() + ", not this kit"
+	if !strings.Contains(r.stdout+r.stderr, want) {
+		t.Errorf("verify does not say %q:\n%s%s", want, r.stdout, r.stderr)
+	}
+}

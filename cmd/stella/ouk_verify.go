@@ -322,7 +322,18 @@ func verifyEmbedded(ctx context.Context, keys []sign.TrustedKey, k *build.Kit, r
 			continue
 		}
 		bundleDesc, subj, err := sign.ParseReferrerManifest(raw)
-		if err != nil || subj.Digest != k.Bundle.Digest {
+		if err != nil {
+			continue
+		}
+		if subj.Digest != k.Bundle.Digest {
+			// A signature of another kit, as in a mixed-up copy, is named
+			// as such, since "no signature" would send the operator to the
+			// builder for a signed kit. A signature of another manifest of
+			// the kit, such as the delta manifest, is checked on its own.
+			listed := slices.ContainsFunc(k.Index.Manifests, func(m ocispec.Descriptor) bool { return m.Digest == subj.Digest })
+			if !listed {
+				reasons = append(reasons, fmt.Errorf("%s: signature is for %s, not this kit", d.Digest, subj.Digest))
+			}
 			continue
 		}
 		bundle, err := content.FetchAll(ctx, k.Source, bundleDesc)
