@@ -359,8 +359,8 @@ func TestUndecodableTagIndexVerifiedKit(t *testing.T) {
 }
 
 // A kit that carries the signature of another kit, as a mixed-up copy
-// does, gets a verify failure that names the kit of that signature, rather
-// than that the kit carries no signature.
+// does, gets a verify failure and an inspect line that name the kit of
+// that signature, rather than that the kit carries no signature.
 func TestVerifyNamesSignatureOfAnotherKit(t *testing.T) {
 	e := newEnv(t)
 	own := &kitParts{entries: readTar(t, e.buildKit("own.tar", "--version", "1.0.0", "--sequence", "1"))}
@@ -411,5 +411,9 @@ func TestVerifyNamesSignatureOfAnotherKit(t *testing.T) {
 	want := "signature is for " + otherBundle.Digest.String() + ", not this kit"
 	if !strings.Contains(r.stdout+r.stderr, want) {
 		t.Errorf("verify does not say %q:\n%s%s", want, r.stdout, r.stderr)
+	}
+	r = e.run("ouk", "inspect", "--key", e.pub, file)
+	if !strings.Contains(r.stdout, want) || strings.Contains(r.stdout, "the kit carries none") {
+		t.Errorf("inspect does not say %q:\n%s%s", want, r.stdout, r.stderr)
 	}
 }

@@ -362,6 +362,11 @@ func inspectSignatures(ctx context.Context, k *delta.Kit, dinfo *delta.Info, key
 		}
 		sub, ok := subjects[subject.Digest]
 		if !ok {
+			// A signature of another kit, as in a mixed-up copy, gets a
+			// line of its own, so the bundle index's line below does not
+			// read as if the kit had no signature at all.
+			out = append(out, signatureInfo{Subject: "bundle index", Digest: d.Digest.String(),
+				Reason: fmt.Sprintf("signature is for %s, not this kit", subject.Digest)})
 			continue
 		}
 		si := signatureInfo{Subject: sub.name, Digest: d.Digest.String()}
