@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"slices"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -50,49 +49,25 @@ func kitChildManifest(t *testing.T, raw []byte) (ocispec.Descriptor, ocispec.Des
 // withReferrerOf returns raw with a referrer of subject, an image manifest
 // with one layer of data, listed in index.json, and the descriptors of the
 // referrer and its layer.
-func withReferrerOf(t *testing.T, raw []byte, subject ocispec.Descriptor, data []byte) ([]byte, ocispec.Descriptor, ocispec.Descriptor) {
+func withReferrerOf(t *testing.T, raw []byte, subject ocispec.Descriptor, data []byte) ([]byte, ocispec.Descriptor,
+	ocispec.Descriptor) {
 	t.Helper()
-	layer := ocispec.Descriptor{MediaType: "application/vnd.in-toto+json", Digest: digest.FromBytes(data), Size: int64(len(data))}
-	manifestData, err := json.Marshal(ocispec.Manifest{
+	layer := ocispec.Descriptor{MediaType: "application/vnd.in-toto+json", Digest: digest.FromBytes(data),
+		Size: int64(len(data))}
+	return withListedManifest(t, raw, ocispec.Manifest{
 		Versioned:    specs.Versioned{SchemaVersion: 2},
 		MediaType:    ocispec.MediaTypeImageManifest,
 		ArtifactType: "application/vnd.in-toto+json",
 		Config:       ocispec.DescriptorEmptyJSON,
 		Layers:       []ocispec.Descriptor{layer},
 		Subject:      &subject,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	manifest := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manifestData),
-		Size: int64(len(manifestData)), ArtifactType: "application/vnd.in-toto+json"}
-	entries := readTarEntries(t, raw)
-	for i, e := range entries {
-		if e.name != "index.json" {
-			continue
-		}
-		var index ocispec.Index
-		if err := json.Unmarshal(e.data, &index); err != nil {
-			t.Fatal(err)
-		}
-		index.Manifests = append(index.Manifests, manifest)
-		if entries[i].data, err = json.Marshal(index); err != nil {
-			t.Fatal(err)
-		}
-	}
-	entries = append(entries,
-		tarEntry{name: "blobs/sha256/" + manifest.Digest.Encoded(), data: manifestData},
-		tarEntry{name: "blobs/sha256/" + layer.Digest.Encoded(), data: data})
-	emptyConfig := "blobs/sha256/" + ocispec.DescriptorEmptyJSON.Digest.Encoded()
-	if !slices.ContainsFunc(entries, func(e tarEntry) bool { return e.name == emptyConfig }) {
-		entries = append(entries, tarEntry{name: emptyConfig, data: ocispec.DescriptorEmptyJSON.Data})
-	}
-	return writeTarEntries(t, entries), manifest, layer
+	}, data)
 }
 
 // A referrer of a manifest of the kit, such as an attestation of an image,
 // stays in the store whether or not the store held that manifest before
-// the import, as for a kit imported again or a newer kit that shares it.
+// the import. A kit imported again and a newer kit that shares the
+// manifest are such imports.
 func TestImportKeepsReferrerOfStoredManifest(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)

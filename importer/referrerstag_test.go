@@ -434,17 +434,27 @@ func withStrayManifest(t *testing.T, raw []byte) ([]byte, ocispec.Descriptor, oc
 	layerData := bytes.Repeat([]byte("stray layer "), 4096)
 	layer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(layerData),
 		Size: int64(len(layerData))}
-	manifestData, err := json.Marshal(ocispec.Manifest{
+	return withListedManifest(t, raw, ocispec.Manifest{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageManifest,
 		Config:    ocispec.DescriptorEmptyJSON,
 		Layers:    []ocispec.Descriptor{layer},
-	})
+	}, layerData)
+}
+
+// withListedManifest returns the kit raw with the image manifest m, whose
+// one layer has the bytes layerData, listed in index.json and stored with
+// its layer and empty config. It also returns the descriptors of the
+// manifest and of its layer.
+func withListedManifest(t *testing.T, raw []byte, m ocispec.Manifest, layerData []byte) ([]byte, ocispec.Descriptor,
+	ocispec.Descriptor) {
+	t.Helper()
+	manifestData, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	manifest := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manifestData),
-		Size: int64(len(manifestData))}
+		Size: int64(len(manifestData)), ArtifactType: m.ArtifactType}
 
 	entries := readTarEntries(t, raw)
 	for i, e := range entries {
@@ -460,6 +470,7 @@ func withStrayManifest(t *testing.T, raw []byte) ([]byte, ocispec.Descriptor, oc
 			t.Fatal(err)
 		}
 	}
+	layer := m.Layers[0]
 	entries = append(entries,
 		tarEntry{name: "blobs/sha256/" + manifest.Digest.Encoded(), data: manifestData},
 		tarEntry{name: "blobs/sha256/" + layer.Digest.Encoded(), data: layerData})
@@ -533,8 +544,9 @@ func TestImportDropsBlobsOutsideKit(t *testing.T) {
 }
 
 // A referrers tag index that cannot be decoded counts as a signature that
-// did not verify, so a kit whose signature in index.json verifies imports,
-// from a folder as from a file, and leaves no blob of the tag index behind.
+// did not verify. A kit whose signature in index.json verifies therefore
+// imports, from a folder as from a file, and leaves no blob of the tag
+// index behind.
 func TestUndecodableTagIndexBesideVerifiedSignature(t *testing.T) {
 	f := newFixture(t)
 	k := newTaggedKit(f, "1.0.0", 1)
@@ -566,7 +578,7 @@ func TestUndecodableTagIndexBesideVerifiedSignature(t *testing.T) {
 
 // A kit imported with --insecure-skip-signature may carry a signature
 // manifest of it whose signature belongs to another kit. A later check
-// of the stored kit says that no stored signature is one of this kit,
+// of the stored kit reports that no stored signature is one of this kit,
 // rather than that its signing key is no longer trusted.
 func TestCheckStoredForgedSignature(t *testing.T) {
 	f := newFixture(t)

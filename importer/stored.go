@@ -140,7 +140,7 @@ func (s *session) checkStoredSignature(ctx context.Context, bm *bundleMeta, last
 	// to another kit, as a kit imported with --insecure-skip-signature may
 	// carry.
 	if len(s.opts.Keys) > 0 && check.KeyMismatches == 0 {
-		return fmt.Errorf("kit %s (%s) has no trusted signature: no signature that the store holds for it is a "+
+		return fmt.Errorf("kit %s (%s) has no trusted signature: no signature that the store contains for it is a "+
 			"valid signature of this kit (%s), as a kit imported with --insecure-skip-signature may carry, so no "+
 			"key would verify it. Import the kit's file again from its builder, or pass --insecure-skip-signature "+
 			"to %s it anyway: %w", bm.meta.Version, bm.desc.Digest, failure, action.Verb, errdef.ErrSignature)

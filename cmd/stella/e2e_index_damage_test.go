@@ -368,11 +368,11 @@ func TestVerifyNamesSignatureOfAnotherKit(t *testing.T) {
 	otherBundle, _ := other.bundle(t)
 
 	index := own.index(t)
-	var kept []ocispec.Descriptor
+	var listed []ocispec.Descriptor
 	for _, d := range index.Manifests {
 		if d.MediaType == ocispec.MediaTypeImageIndex && d.Digest != otherBundle.Digest &&
 			!strings.HasPrefix(d.Annotations[ocispec.AnnotationRefName], "sha256-") {
-			kept = append(kept, d)
+			listed = append(listed, d)
 			continue
 		}
 		if d.MediaType == ocispec.MediaTypeImageManifest {
@@ -394,13 +394,13 @@ func TestVerifyNamesSignatureOfAnotherKit(t *testing.T) {
 		if err := json.Unmarshal(other.blob(t, d.Digest.String()), &m); err != nil {
 			t.Fatal(err)
 		}
-		kept = append(kept, d)
+		listed = append(listed, d)
 		own.entries = append(own.entries, blobEntry(other.blob(t, d.Digest.String())))
 		for _, l := range m.Layers {
 			own.entries = append(own.entries, blobEntry(other.blob(t, l.Digest.String())))
 		}
 	}
-	index.Manifests = kept
+	index.Manifests = listed
 	own.setIndex(t, index)
 	file := e.write(t, "mixed.tar", own)
 

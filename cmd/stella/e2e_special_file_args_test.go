@@ -156,9 +156,9 @@ func TestImportEmptyStdinMessage(t *testing.T) {
 	}
 }
 
-// A file of the keys folder that holds no usable key, such as an SSH key
-// copied there by mistake, must not stop the site key beside it from
-// verifying kits; the warning names the file and what to do with it.
+// A file of the keys folder that contains no usable key, such as an SSH
+// key copied there by mistake, must not stop the site key beside it from
+// verifying kits. The warning names the file and what to do with it.
 func TestKeysFolderSkipsFileWithoutKey(t *testing.T) {
 	e := newEnv(t)
 	kit := e.buildKit("kit.tar")

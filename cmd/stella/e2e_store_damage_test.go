@@ -13,15 +13,13 @@ import (
 	"stella-ops.org/ouk/cas"
 )
 
-// damageStoreTables overwrites a few bytes in the first data block of
-// every table file of the store, as bit rot on the disk does, and returns
-// the paths of the files.
-func (e *env) damageStoreTables() []string {
+// storeTables flushes the store into table files and returns their paths.
+// An open for writing flushes the records that the last command left in
+// the write-ahead log into table files, and Close waits for that flush.
+// So every record is in a table file that damage reaches, as in a store
+// that has been in use for a while.
+func (e *env) storeTables() []string {
 	e.t.Helper()
-	// An open for writing flushes the records that the last command left
-	// in the write-ahead log into table files, and Close waits for that
-	// flush. So every record is in a table file that the damage reaches,
-	// as in a store that has been in use for a while.
 	store, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
 	if err != nil {
 		e.t.Fatal(err)
@@ -36,20 +34,35 @@ func (e *env) damageStoreTables() []string {
 	if len(tables) == 0 {
 		e.t.Fatalf("the store %s has no table files", e.store)
 	}
+	return tables
+}
+
+// overwriteAt writes a few bytes at offset into the file at path, as bit
+// rot on the disk does.
+func overwriteAt(t *testing.T, path string, offset int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt([]byte("QQQQQQQQ"), offset)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// damageStoreTables overwrites a few bytes in the first data block of
+// every table file of the store and returns the paths of the files.
+func (e *env) damageStoreTables() []string {
+	e.t.Helper()
+	tables := e.storeTables()
 	for _, table := range tables {
-		f, err := os.OpenFile(table, os.O_WRONLY, 0)
-		if err != nil {
-			e.t.Fatal(err)
-		}
 		// Offset 100 lies in the first data block of even the smallest
 		// table the import writes.
-		_, err = f.WriteAt([]byte("QQQQQQQQ"), 100)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			e.t.Fatal(err)
-		}
+		overwriteAt(e.t, table, 100)
 	}
 	return tables
 }
@@ -194,24 +207,13 @@ func TestDamagedStoreMissingTable(t *testing.T) {
 }
 
 // damageLargestStoreTable overwrites a few bytes in the middle of the
-// largest table file of the store, which holds chunks of image layers, and
-// leaves the other tables intact, so that reads of blob metadata succeed
-// and the damage appears only while blob data is read.
+// largest table file of the store, which contains chunks of image layers.
+// The other tables stay intact, so reads of blob metadata succeed, and the
+// damage appears only while blob data is read.
 func (e *env) damageLargestStoreTable() string {
 	e.t.Helper()
-	store, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := store.Close(); err != nil {
-		e.t.Fatal(err)
-	}
-	tables, err := filepath.Glob(filepath.Join(e.store, storeDBDir, "*.sst"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	largest, largestSize := "", int64(-1)
-	for _, table := range tables {
+	for _, table := range e.storeTables() {
 		info, err := os.Stat(table)
 		if err != nil {
 			e.t.Fatal(err)
@@ -220,20 +222,7 @@ func (e *env) damageLargestStoreTable() string {
 			largest, largestSize = table, info.Size()
 		}
 	}
-	if largest == "" {
-		e.t.Fatalf("the store %s has no table files", e.store)
-	}
-	f, err := os.OpenFile(largest, os.O_WRONLY, 0)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	_, err = f.WriteAt([]byte("QQQQQQQQ"), largestSize/2)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	overwriteAt(e.t, largest, largestSize/2)
 	return largest
 }
 

@@ -76,7 +76,7 @@ type PolicyFieldError struct {
 	Name string
 	// Value is the value given, as text.
 	Value string
-	// Rule says what the value must be, such as "must be at least 1".
+	// Rule is the condition the value must meet, such as "must be at least 1".
 	Rule string
 }
 

@@ -529,7 +529,7 @@ func TestLoadTrustedKeys(t *testing.T) {
 }
 
 // A hidden key file, which ls and *.pub do not show, is not trusted, so
-// that a review of the folder sees every trusted key.
+// that a review of the folder finds every trusted key.
 func TestLoadTrustedKeysSkipsHiddenFile(t *testing.T) {
 	a, _ := testKeys(t)
 	dir := t.TempDir()
