@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode"
@@ -171,6 +172,9 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	// served is set while one process serves the store to many commands
+	// (see Serve), and Close then leaves it open.
+	served atomic.Bool
 
 	// brokenMu guards broken, the fatal Pebble error after which the
 	// database is in an unknown state; see write.
@@ -510,9 +514,21 @@ func (s *Store) brokenErr() error {
 	return s.broken
 }
 
+// Serve makes Close and CloseAndRemoveIfEmpty do nothing until Unserve is
+// called, so that a long-running process can hand the open store to
+// commands that close it when they finish.
+func (s *Store) Serve() { s.served.Store(true) }
+
+// Unserve ends Serve, so that the next Close closes the store.
+func (s *Store) Unserve() { s.served.Store(false) }
+
 // Close flushes and closes the database and releases the directory lock.
-// Calling Close again returns the first result.
+// Calling Close again returns the first result. A served store stays open
+// (see Serve).
 func (s *Store) Close() error {
+	if s.served.Load() {
+		return nil
+	}
 	s.closeOnce.Do(func() {
 		err := s.closeDB()
 		s.removeHolder()
@@ -534,6 +550,9 @@ func (s *Store) Close() error {
 // store that is being removed: it creates a new one (see acquireLock).
 // Calls after the first close do nothing.
 func (s *Store) CloseAndRemoveIfEmpty() (bool, error) {
+	if s.served.Load() {
+		return false, nil
+	}
 	removed := false
 	s.closeOnce.Do(func() {
 		empty, err := s.isEmpty()

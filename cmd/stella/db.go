@@ -62,7 +62,7 @@ func (noActiveKitError) Is(target error) bool { return target == errdef.ErrNotFo
 // openActiveDB pins the active kit, unless the store is open read-only,
 // and opens its DB. Until release is called, a signal or a closed stdout
 // that ends the process releases the pin first (see pinGuard).
-func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
+func openActiveDB(ctx context.Context, g *globalOptions, store *cas.Store) (*activeDB, error) {
 	active, err := store.Active(ctx)
 	if errors.Is(err, errdef.ErrNotFound) {
 		return nil, noActiveKitError{}
@@ -76,12 +76,19 @@ func openActiveDB(ctx context.Context, store *cas.Store) (*activeDB, error) {
 		// A store open read-only cannot record a pin. Its lock keeps
 		// every writer of this host, gc and import included, out of the
 		// store until it is closed, so the kit stays readable without one.
-		unpin, err = store.PinProcess(ctx, active.Digest, fmt.Sprintf("pid-%d", os.Getpid()))
+		unpin, err = store.PinProcess(ctx, active.Digest, g.pinHolder())
 		if err != nil {
 			return nil, fmt.Errorf("pinning kit %s: %w", active.Version, err)
 		}
 	}
-	guard := guardPin(ctx, unpin)
+	var guard *pinGuard
+	if g.svc == nil {
+		guard = guardPin(ctx, unpin)
+	} else {
+		// In the store service a signal stops the service, which
+		// cancels the command and releases its pin in order.
+		guard = inertPinGuard()
+	}
 	release := func() {
 		// Unpin before the guard stops, so that a signal in between still
 		// reaches the guard, which unpins again without harm.
@@ -125,7 +132,7 @@ func (g *globalOptions) withActiveDB(cmd *cobra.Command, fn func(*activeDB) erro
 	defer store.Close()
 
 	start := time.Now()
-	a, err := openActiveDB(ctx, store)
+	a, err := openActiveDB(ctx, g, store)
 	if err != nil {
 		return err
 	}
@@ -551,6 +558,14 @@ func guardPin(ctx context.Context, release func()) *pinGuard {
 			}
 		}
 	}()
+	return g
+}
+
+// inertPinGuard returns a pinGuard that watches no signal, for a command
+// that the store service runs.
+func inertPinGuard() *pinGuard {
+	g := &pinGuard{release: func() {}, done: make(chan struct{})}
+	g.stopped = true
 	return g
 }
 

@@ -41,10 +41,46 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	root := newRootCommand()
-	stdout := &countingWriter{w: os.Stdout}
+	os.Exit(runCommand(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, nil))
+}
+
+// runCommand runs the command line args with the given standard streams
+// and returns its exit code. It prints the failure of a command that
+// fails as main would: the message on stderr and, with JSON output, a
+// failure object on stdout. svc is the store service that runs the
+// command for a client, or nil in a process of its own.
+func runCommand(ctx context.Context, args []string, stdin io.Reader, stdoutW, stderr io.Writer, svc *service) int {
+	var req *serviceRequest
+	if svc != nil {
+		req = svc.newRequest(nil, "")
+	}
+	return runRequest(ctx, args, stdin, stdoutW, stderr, svc, req)
+}
+
+// runRequest is runCommand for req, a command that the store service svc
+// runs, or for a process of its own when both are nil.
+func runRequest(ctx context.Context, args []string, stdin io.Reader, stdoutW, stderr io.Writer, svc *service,
+	req *serviceRequest) int {
+	root := newRootCommandFor(svc, req)
+	if req != nil {
+		defer func() {
+			if req.holdsWriter {
+				req.holdsWriter = false
+				<-svc.writer
+			}
+		}()
+	}
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetErr(stderr)
+	stdout := &countingWriter{w: stdoutW}
 	root.SetOut(stdout)
 	cmd, err := root.ExecuteContextC(ctx)
+	if forwarded := (*forwardedError)(nil); errors.As(err, &forwarded) {
+		// The store service ran the command and the client printed its
+		// output and messages already.
+		return forwarded.code
+	}
 	if err == nil && stdout.err != nil {
 		// Commands that print text do not check each write, so a full
 		// disk under a redirected stdout would otherwise pass as success.
@@ -52,7 +88,7 @@ func main() {
 			"under a redirected file", stdout.err)
 	}
 	if err == nil {
-		return
+		return exitOK
 	}
 	code := exitCode(err)
 	interrupted := errors.Is(err, context.Canceled) && ctx.Err() != nil
@@ -66,20 +102,20 @@ func main() {
 	case errors.Is(err, errdef.ErrStoreDamaged):
 		message = storeDamagedMessage(cmd, err)
 	}
-	if jsonRequested(cmd, os.Args[1:]) && stdout.n == 0 {
+	if jsonRequested(cmd, args) && stdout.n == 0 {
 		// A script that reads stdout gets the outcome without parsing
 		// stderr; commands that printed a result of their own keep it.
-		_ = writeJSON(os.Stdout, failureObject(cmd, os.Args[1:], message, err, code))
+		_ = writeJSON(stdoutW, failureObject(cmd, args, message, err, code))
 	}
 	if errors.As(err, new(loggedError)) {
-		os.Exit(code)
+		return code
 	}
 	if interrupted {
-		fmt.Fprintln(os.Stderr, escapeControl(message))
-		os.Exit(code)
+		fmt.Fprintln(stderr, escapeControl(message))
+		return code
 	}
-	fmt.Fprintln(os.Stderr, "Error:", escapeControl(message))
-	os.Exit(code)
+	fmt.Fprintln(stderr, "Error:", escapeControl(message))
+	return code
 }
 
 // commandFailure is the stdout of a command run with JSON output

@@ -293,6 +293,9 @@ func inspectKeys(g *globalOptions, log *slog.Logger, files []string) ([]sign.Tru
 // openStoreIfPresent opens the store without creating it and without
 // waiting for another process.
 func openStoreIfPresent(g *globalOptions) (*cas.Store, inspectStoreInfo) {
+	if g.svc != nil {
+		return g.svc.store, inspectStoreInfo{Dir: filepath.Join(g.svc.dir, storeDBDir), Status: "open"}
+	}
 	dir, err := g.storeDir()
 	if err != nil {
 		return nil, inspectStoreInfo{Status: "absent"}

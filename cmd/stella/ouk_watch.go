@@ -518,6 +518,9 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 		}
 		return res, roundStepError{msg: msgOpenStoreFailed, err: err}
 	}
+	// In the store service, the next command that changes the store runs
+	// once this round is done with it.
+	defer w.g.releaseWriter()
 	defer store.Close()
 	defer w.removeUnusedNewStore(store, storeDir, newStore)
 	w.readOnlyRounds.ended(w.log, w.dir)

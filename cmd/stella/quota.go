@@ -30,7 +30,8 @@ func (f *quotaFlags) register(cmd *cobra.Command) {
 
 // identify opens the quota counters and works out whom scans count for. A
 // token that does not verify is reported on stderr and counted as anonymous.
-func (f *quotaFlags) identify(store *cas.Store, storeDir string, log *slog.Logger, stderr io.Writer) (*quota.Quota, quota.Identity, error) {
+func (f *quotaFlags) identify(g *globalOptions, store *cas.Store, storeDir string, log *slog.Logger,
+	stderr io.Writer) (*quota.Quota, quota.Identity, error) {
 	cfg, err := loadConfig(storeDir)
 	if err != nil {
 		return nil, quota.Identity{}, err
@@ -52,12 +53,12 @@ func (f *quotaFlags) identify(store *cas.Store, storeDir string, log *slog.Logge
 	if err != nil {
 		return nil, quota.Identity{}, err
 	}
-	if f.envFile != quota.DefaultEnvFile && os.Getenv(quota.TokenEnv) == "" {
-		if _, err := os.Stat(f.envFile); err != nil {
+	if f.envFile != quota.DefaultEnvFile && g.getenv(quota.TokenEnv) == "" {
+		if _, err := os.Stat(g.resolvePath(f.envFile)); err != nil {
 			fmt.Fprintf(stderr, "warning: --env-file %s cannot be read (%v); counting scans as anonymous\n", f.envFile, err)
 		}
 	}
-	tok, err := quota.LoadToken(os.Getenv, f.envFile)
+	tok, err := quota.LoadToken(g.getenv, g.resolvePath(f.envFile))
 	if err != nil {
 		fmt.Fprintf(stderr, "warning: %v; counting scans as anonymous\n", err)
 	}
@@ -100,7 +101,7 @@ func newQuotaStatusCommand(g *globalOptions) *cobra.Command {
 				// The JSON output still lists the damaged entries.
 				warnings = io.Discard
 			}
-			q, id, err := qf.identify(store, dir, log, warnings)
+			q, id, err := qf.identify(g, store, dir, log, warnings)
 			if err != nil {
 				return err
 			}

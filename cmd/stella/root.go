@@ -24,10 +24,19 @@ type globalOptions struct {
 	// command is the path of the command that runs, such as "stella ouk
 	// import", for the store's holder record.
 	command string
+	// svc is the store service that runs this command for a client, or
+	// nil in a process of its own; see serve.go.
+	svc *service
+	// request is the service's record of this command while it runs.
+	request *serviceRequest
 }
 
-func newRootCommand() *cobra.Command {
-	g := &globalOptions{}
+func newRootCommand() *cobra.Command { return newRootCommandFor(nil, nil) }
+
+// newRootCommandFor returns the command tree of one command line. svc is
+// the store service that runs it as req, or both are nil.
+func newRootCommandFor(svc *service, req *serviceRequest) *cobra.Command {
+	g := &globalOptions{svc: svc, request: req}
 	root := &cobra.Command{
 		Use:           "stella",
 		Short:         "Stella Ops: offline update kits and vulnerability lookups for air-gapped sites",
@@ -41,15 +50,15 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log each step on stderr")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log only errors on stderr, no warnings or progress; the report on stdout still lists its warnings")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%s", flagErrorText(err)) })
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		g.command = cmd.CommandPath()
 		if g.lockWait < 0 {
 			return usagef("--lock-timeout is %s; give 0 to fail at once when another process holds the store, or a positive duration such as 30s", g.lockWait)
 		}
-		return nil
+		return g.forwardToService(cmd, args)
 	}
 
-	root.AddCommand(newOUKCommand(g), newDBCommand(g), newScanCommand(g), newQuotaCommand(g))
+	root.AddCommand(newOUKCommand(g), newDBCommand(g), newScanCommand(g), newQuotaCommand(g), newServeCommand(g))
 	markArgErrorsAsUsage(root)
 	return root
 }
@@ -158,6 +167,9 @@ func describeArgs(args []string) string {
 
 // storeDir resolves the store folder from --store, $STELLA_HOME or the default.
 func (g *globalOptions) storeDir() (string, error) {
+	if g.svc != nil {
+		return g.svc.dir, nil
+	}
 	if g.store != "" {
 		return filepath.Abs(g.store)
 	}

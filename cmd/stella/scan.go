@@ -217,7 +217,7 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 	if _, err := cfg.quotaPolicy(); err != nil {
 		return nil, 0, err
 	}
-	a, err := openActiveDB(ctx, store)
+	a, err := openActiveDB(ctx, g, store)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -285,7 +285,7 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 		// The JSON report still carries the quota state.
 		warnings = io.Discard
 	}
-	q, id, err := qf.identify(store, dir, log, warnings)
+	q, id, err := qf.identify(g, store, dir, log, warnings)
 	if err != nil {
 		return nil, 0, err
 	}

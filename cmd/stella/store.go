@@ -57,6 +57,9 @@ func (g *globalOptions) openStoreCache(ctx context.Context, log *slog.Logger, wa
 // openStoreWith opens the content store with opts, creating the store
 // folder on first use unless opts.MustExist is set.
 func (g *globalOptions) openStoreWith(ctx context.Context, opts cas.Options) (*cas.Store, string, error) {
+	if g.svc != nil {
+		return g.svc.open(ctx, g, opts)
+	}
 	dir, err := g.storeDir()
 	if err != nil {
 		return nil, "", err
@@ -123,6 +126,16 @@ func (g *globalOptions) openStoreWith(ctx context.Context, opts cas.Options) (*c
 	return s, dir, nil
 }
 
+// pinHolder returns the holder name of the pin that a lookup or scan puts
+// on the kit it reads. In the store service, where many commands share one
+// process, the name also tells the commands apart.
+func (g *globalOptions) pinHolder() string {
+	if g.request != nil {
+		return fmt.Sprintf("pid-%d-request-%d", os.Getpid(), g.request.id)
+	}
+	return fmt.Sprintf("pid-%d", os.Getpid())
+}
+
 // storePathIsFileError returns the error for a store folder path dir that
 // names a file.
 func storePathIsFileError(dir string) error {
@@ -183,8 +196,14 @@ func storeInUseError(dir string, wait time.Duration, err error) error {
 			errdef.ErrStoreInUse)
 	}
 	holder := "another stella process"
-	if h := cas.LockHolder(filepath.Join(dir, storeDBDir)); h != "" {
+	h := cas.LockHolder(filepath.Join(dir, storeDBDir))
+	if h != "" {
 		holder += " (" + h + ")"
+	}
+	if strings.Contains(h, ", stella serve,") {
+		return fmt.Errorf("store %s is held by the store service (%s), which does not run this command; stop "+
+			"the service while the command runs, or run the command on another store: %w", dir, h,
+			errdef.ErrStoreInUse)
 	}
 	return fmt.Errorf("store %s is used by %s; wait for it to finish and try again, "+
 		"or wait longer for it with --lock-timeout (now %s): %w", dir, holder, wait, errdef.ErrStoreInUse)

@@ -1,0 +1,367 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+// serviceSocketName is the file name of the store service's socket in the
+// store folder.
+const serviceSocketName = "serve.sock"
+
+// maxSocketPath is the longest path that a Unix socket address holds on
+// Linux, without its terminating NUL.
+const maxSocketPath = 107
+
+// service is the store service: one process that holds the store open and
+// runs the commands of its clients on it, so that lookups and scans go on
+// while an import or gc runs.
+type service struct {
+	dir   string // the store folder
+	store *cas.Store
+	log   *slog.Logger
+	// writer admits one command that changes the store at a time; a
+	// command holds it by sending into it.
+	writer chan struct{}
+	nextID atomic.Uint64
+	uid    int
+}
+
+// serviceRequest is one command that the service runs.
+type serviceRequest struct {
+	id uint64
+	// env holds the client's values of the environment variables that
+	// commands read for themselves (see forwardedEnv).
+	env map[string]string
+	// cwd is the client's working folder, for paths that commands take
+	// by default, such as the quota's .env file.
+	cwd string
+	// holdsWriter is set while the command holds service.writer.
+	holdsWriter bool
+}
+
+// forwardedEnv lists the environment variables that a client sends with
+// its command. The service runs every command with its own environment
+// otherwise, such as the registry credentials of its user.
+var forwardedEnv = []string{"STELLA_JWT"}
+
+// getenv returns the value of the environment variable key for this
+// command: the client's value when the store service runs it.
+func (g *globalOptions) getenv(key string) string {
+	if g.request != nil {
+		return g.request.env[key]
+	}
+	return os.Getenv(key)
+}
+
+// resolvePath returns path, read relative to the client's working folder
+// when the store service runs the command.
+func (g *globalOptions) resolvePath(path string) string {
+	if g.request == nil || path == "" || filepath.IsAbs(path) || g.request.cwd == "" {
+		return path
+	}
+	return filepath.Join(g.request.cwd, path)
+}
+
+// open hands the service's store to a command. A command that writes
+// waits, up to opts.LockWait, for any other such command to finish, as it
+// would wait for another process.
+func (s *service) open(ctx context.Context, g *globalOptions, opts cas.Options) (*cas.Store, string, error) {
+	if opts.ReadOnly || opts.ReadOnlyIfUnwritable || g.request == nil || g.request.holdsWriter {
+		return s.store, s.dir, nil
+	}
+	select {
+	case s.writer <- struct{}{}:
+		g.request.holdsWriter = true
+		return s.store, s.dir, nil
+	default:
+	}
+	if opts.Logger != nil && opts.LockWait > 0 {
+		opts.Logger.Warn("waiting for the store service to finish another command that changes the store",
+			"store", s.dir, "timeout", opts.LockWait)
+	}
+	timer := time.NewTimer(opts.LockWait)
+	defer timer.Stop()
+	select {
+	case s.writer <- struct{}{}:
+		g.request.holdsWriter = true
+		return s.store, s.dir, nil
+	case <-ctx.Done():
+		return nil, "", &storeWaitInterruptedError{err: ctx.Err()}
+	case <-timer.C:
+		return nil, "", fmt.Errorf("store %s is busy: the store service runs another command that changes it, "+
+			"such as an import, gc or a watch round; try again when it has finished, or wait longer with "+
+			"--lock-timeout (now %s): %w", s.dir, opts.LockWait, errdef.ErrStoreInUse)
+	}
+}
+
+// releaseWriter lets the next command that changes the store run, once
+// this command, or this watch round, is done with the store. Outside the
+// store service it does nothing.
+func (g *globalOptions) releaseWriter() {
+	if g.svc != nil && g.request != nil && g.request.holdsWriter {
+		g.request.holdsWriter = false
+		<-g.svc.writer
+	}
+}
+
+// newRequest starts the record of one command.
+func (s *service) newRequest(env map[string]string, cwd string) *serviceRequest {
+	return &serviceRequest{id: s.nextID.Add(1), env: env, cwd: cwd}
+}
+
+type serveOptions struct {
+	watchDir string
+	interval time.Duration
+	settle   time.Duration
+	keys     []string
+}
+
+func newServeCommand(g *globalOptions) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve [--watch DIR]",
+		Short: "Hold the store open and run other stella commands on it, so scans go on during imports",
+		Long: `Run the store service: a process that holds the store open and runs the
+commands that other stella processes of the same user give it, through the
+socket serve.sock in the store folder. While the service runs, these
+commands run in it: db lookup, db status, scan, quota status, and ouk
+status, history, import, rollback, gc, inspect and watch. Lookups and
+scans then go on while an import, a rollback, gc or a watch round changes
+the store, each reading the kit that was active when it started; commands
+that change the store run one at a time. Their output, messages and exit
+codes are those of the command run on its own. A client's Ctrl-C stops
+its command in the service.
+
+A command runs with the client's working folder for its paths and with
+the client's $STELLA_JWT, and with the service's environment otherwise,
+such as for registry credentials. Other commands that need the store,
+such as ouk push or ouk mirror, wait for the service to stop, as they
+wait for any other process that holds the store.
+
+With --watch, the service also imports every new kit in the drop folder
+DIR, as 'stella ouk watch' does, and --key, --interval and --settle have
+the meaning they have there. The service ends with exit code 1 when the
+watch ends with an error.
+
+SIGINT or SIGTERM stops the service: commands that it runs are
+interrupted as a Ctrl-C of theirs would, the socket is removed and the
+store is closed. The service exits 0 then. Run it under a service
+manager, such as a systemd unit with Restart=on-failure.`,
+		Example: `  stella --store /var/lib/stella serve
+  stella --store /var/lib/stella serve --watch /srv/stella/drop`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd, g)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.watchDir, "watch", "", "drop folder to import new kits and deltas from, as ouk watch does")
+	f.StringArrayVar(&o.keys, "key", nil, "with --watch, a trusted public key file (repeatable)")
+	f.DurationVar(&o.interval, "interval", 30*time.Second, "with --watch, the time between scans of the folder")
+	f.DurationVar(&o.settle, "settle", defaultSettle, "with --watch, the time a damaged kit must stay unchanged "+
+		"before it is rejected")
+	return cmd
+}
+
+func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
+	if o.watchDir == "" && (len(o.keys) > 0 || cmd.Flags().Changed("interval") || cmd.Flags().Changed("settle")) {
+		return usagef("--key, --interval and --settle apply to --watch; give the drop folder with --watch DIR")
+	}
+	if o.interval <= 0 {
+		return usagef("--interval is %s; give a positive duration such as 30s", o.interval)
+	}
+	if o.settle <= 0 {
+		return usagef("--settle is %s; give a positive duration such as 2m", o.settle)
+	}
+	ctx := cmd.Context()
+	stderr := cmd.ErrOrStderr()
+	log := serviceLogger(g, stderr)
+	dir, err := g.storeDir()
+	if err != nil {
+		return err
+	}
+	socket := filepath.Join(dir, serviceSocketName)
+	if len(socket) > maxSocketPath {
+		return usagef("the service socket %s would be %d bytes long, over the %d bytes a Unix socket path may "+
+			"have; give a store folder with a shorter path", socket, len(socket), maxSocketPath)
+	}
+	created := g.absentStoreParts()
+	store, dir, err := g.openStore(ctx, g.logger(stderr), g.lockWait)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		store.Unserve()
+		removeUnusedStore(log, store, dir, created)
+		store.Close()
+	}()
+	ln, err := listenService(socket)
+	if err != nil {
+		return err
+	}
+	svc := &service{dir: dir, store: store, log: log, writer: make(chan struct{}, 1), uid: os.Getuid()}
+	store.Serve()
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var running sync.WaitGroup
+	watchDone := make(chan int, 1)
+	if o.watchDir != "" {
+		args := []string{"ouk", "watch", "--interval", o.interval.String(), "--settle", o.settle.String()}
+		for _, k := range o.keys {
+			args = append(args, "--key", absPath(k))
+		}
+		if g.verbose {
+			args = append(args, "--verbose")
+		}
+		if g.quiet {
+			args = append(args, "--quiet")
+		}
+		args = append(args, "--", absPath(o.watchDir))
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			code := runCommand(ctx, args, eofReader{}, io.Discard, stderr, svc)
+			watchDone <- code
+			stop()
+		}()
+	}
+	log.Info("store service started", "store", dir, "socket", socket, "pid", os.Getpid(), "watch", o.watchDir)
+
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("accepting a client on the service socket failed; stopping the service", "error", err)
+			}
+			stop()
+			break
+		}
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			svc.serveClient(ctx, conn.(*net.UnixConn))
+		}()
+	}
+	running.Wait()
+	removeSocket(socket, ln)
+	select {
+	case code := <-watchDone:
+		if code != exitOK && cmd.Context().Err() == nil {
+			return loggedError{err: fmt.Errorf("the watch of %s ended with exit code %d", o.watchDir, code)}
+		}
+	default:
+	}
+	log.Info("store service stopped", "store", dir)
+	return nil
+}
+
+// serviceLogger returns the logger of the service's own events: each
+// command it runs, by default, and only errors with --quiet.
+func serviceLogger(g *globalOptions, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if g.quiet {
+		level = slog.LevelError
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: plainError}))
+}
+
+// listenService listens on the service socket at path. A socket file left
+// by a service that ended without removing it is replaced; one that a
+// running service answers on is not.
+func listenService(path string) (*net.UnixListener, error) {
+	if info, err := os.Lstat(path); err == nil {
+		if info.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket; move it away, since the store service needs "+
+				"that name for its socket", path)
+		}
+		if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			conn.Close()
+			return nil, fmt.Errorf("another store service answers on %s: %w", path, errdef.ErrStoreInUse)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("removing the socket %s that an earlier service left: %w", path, err)
+		}
+	}
+	// Only the user of the service may connect: the socket is created
+	// with mode 0600, and the service checks each client's user too.
+	old := syscall.Umask(0o177)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listening on the service socket %s: %w", path, err)
+	}
+	ln.SetUnlinkOnClose(false)
+	return ln, nil
+}
+
+// removeSocket removes the service socket, unless another file took its
+// place.
+func removeSocket(path string, ln *net.UnixListener) {
+	ln.Close()
+	if info, err := os.Lstat(path); err == nil && info.Mode()&os.ModeSocket != 0 {
+		os.Remove(path)
+	}
+}
+
+// absPath returns path made absolute, or path when that fails.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}
+
+// eofReader is a standard input that holds nothing.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// forwardedError ends a command that the store service ran for this
+// process, with the exit code of the command in the service.
+type forwardedError struct{ code int }
+
+func (e *forwardedError) Error() string {
+	return fmt.Sprintf("the store service ran the command; exit code %d", e.code)
+}
+
+// peerUID returns the user ID of the process at the other end of conn.
+func peerUID(conn *net.UnixConn) (int, error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var cred *syscall.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return 0, err
+	}
+	if credErr != nil {
+		return 0, credErr
+	}
+	return int(cred.Uid), nil
+}
+
+var errServiceGone = errors.New("the store service stopped before the command finished")

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The service socket carries frames: a type byte, a 4-byte big-endian
+// payload length and the payload.
+//
+// The client sends one frameRequest with a serviceCall in JSON, then
+// frameStdin chunks and one frameStdinEnd, each only when the service
+// asked for standard input with a framePull, and frameCancel on Ctrl-C.
+// The service sends frameStdout and frameStderr chunks as the command
+// writes them, framePull when the command reads its standard input, and
+// one frameExit with the exit code as its payload at the end.
+const (
+	frameRequest  byte = 'q'
+	frameStdin    byte = 'i'
+	frameStdinEnd byte = 'e'
+	frameCancel   byte = 'c'
+	frameStdout   byte = 'o'
+	frameStderr   byte = 'r'
+	framePull     byte = 'p'
+	frameExit     byte = 'x'
+)
+
+// maxFrame bounds the payload of a frame, so a broken peer cannot make the
+// other side allocate without limit.
+const maxFrame = 1 << 20
+
+// serviceProtocol is the version of serviceCall that this release speaks.
+const serviceProtocol = 1
+
+// serviceCall is the command that a client asks the service to run.
+type serviceCall struct {
+	Protocol int               `json:"protocol"`
+	Args     []string          `json:"args"`
+	Cwd      string            `json:"cwd"`
+	Env      map[string]string `json:"env,omitempty"`
+}
+
+// Limits of a serviceCall.
+const (
+	maxCallArgs   = 4096
+	maxCallArgLen = 64 << 10
+)
+
+// writeFrame writes one frame to w.
+func writeFrame(w io.Writer, kind byte, payload []byte) error {
+	if len(payload) > maxFrame {
+		return fmt.Errorf("frame of %d bytes is over the limit of %d", len(payload), maxFrame)
+	}
+	var head [5]byte
+	head[0] = kind
+	binary.BigEndian.PutUint32(head[1:], uint32(len(payload)))
+	if _, err := w.Write(head[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(payload)
+	return err
+}
+
+// readFrame reads one frame from r.
+func readFrame(r io.Reader) (byte, []byte, error) {
+	var head [5]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(head[1:])
+	if n > maxFrame {
+		return 0, nil, fmt.Errorf("frame of type %q announces %d bytes, over the limit of %d", head[0], n, maxFrame)
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, nil, err
+	}
+	return head[0], payload, nil
+}
+
+// parseServiceCall decodes and checks the payload of a frameRequest.
+func parseServiceCall(payload []byte) (serviceCall, error) {
+	var call serviceCall
+	if err := json.Unmarshal(payload, &call); err != nil {
+		return call, fmt.Errorf("the request does not decode: %w", err)
+	}
+	if call.Protocol != serviceProtocol {
+		return call, fmt.Errorf("the request uses protocol %d, and this service speaks %d; run the client and "+
+			"the service from the same stella release", call.Protocol, serviceProtocol)
+	}
+	if len(call.Args) == 0 || len(call.Args) > maxCallArgs {
+		return call, fmt.Errorf("the request has %d arguments; it needs 1 to %d", len(call.Args), maxCallArgs)
+	}
+	for _, a := range call.Args {
+		if len(a) > maxCallArgLen {
+			return call, fmt.Errorf("an argument of the request is %d bytes, over the limit of %d", len(a), maxCallArgLen)
+		}
+	}
+	if !forwardedCommands[strings.Join(commandWords(call.Args), " ")] {
+		return call, fmt.Errorf("the service does not run %q; run it while the service is stopped",
+			strings.Join(commandWords(call.Args), " "))
+	}
+	for k := range call.Env {
+		if !isForwardedEnv(k) {
+			return call, fmt.Errorf("the request sets the environment variable %q, which the service does not take", k)
+		}
+	}
+	return call, nil
+}
+
+// commandWords returns the leading words of args that name a command,
+// such as ["ouk", "import"], up to the first flag.
+func commandWords(args []string) []string {
+	for i, a := range args {
+		if strings.HasPrefix(a, "-") {
+			return args[:i]
+		}
+		if i == 1 {
+			return args[:2]
+		}
+	}
+	return args
+}
+
+func isForwardedEnv(key string) bool {
+	for _, k := range forwardedEnv {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// frameConn serializes the frames that the goroutines of one command
+// write to the connection.
+type frameConn struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (c *frameConn) send(kind byte, payload []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return writeFrame(c.w, kind, payload)
+}
+
+// frameWriter writes what a command prints as frames of one kind.
+type frameWriter struct {
+	conn *frameConn
+	kind byte
+}
+
+func (w frameWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), maxFrame)
+		if err := w.conn.send(w.kind, p[:n]); err != nil {
+			return written, err
+		}
+		written += n
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// pullReader is the standard input of a command in the service: each
+// Read asks the client for the next chunk.
+type pullReader struct {
+	conn   *frameConn
+	chunks <-chan []byte // closed at the end of the client's input
+	ctx    context.Context
+	rest   []byte
+	done   bool
+}
+
+func (r *pullReader) Read(p []byte) (int, error) {
+	for len(r.rest) == 0 {
+		if r.done {
+			return 0, io.EOF
+		}
+		want := min(len(p), maxFrame)
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(want))
+		if err := r.conn.send(framePull, n[:]); err != nil {
+			return 0, err
+		}
+		select {
+		case chunk, ok := <-r.chunks:
+			if !ok {
+				r.done = true
+			}
+			r.rest = chunk
+		case <-r.ctx.Done():
+			return 0, r.ctx.Err()
+		}
+	}
+	n := copy(p, r.rest)
+	r.rest = r.rest[n:]
+	return n, nil
+}
+
+// serveClient runs the command of one client.
+func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
+	defer conn.Close()
+	out := &frameConn{w: conn}
+	fail := func(msg string) {
+		_ = out.send(frameStderr, []byte("Error: "+msg+"\n"))
+		_ = out.send(frameExit, []byte(fmt.Sprint(exitUsage)))
+	}
+	if uid, err := peerUID(conn); err != nil || uid != s.uid {
+		s.log.Warn("refused a client of another user", "uid", uid, "error", err)
+		fail(fmt.Sprintf("the store service of %s runs as user ID %d and runs commands of that user only; "+
+			"run the command as that user", s.dir, s.uid))
+		return
+	}
+	in := bufio.NewReader(conn)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	kind, payload, err := readFrame(in)
+	if err != nil || kind != frameRequest {
+		s.log.Warn("a client sent no request", "error", err)
+		return
+	}
+	conn.SetReadDeadline(time.Time{})
+	call, err := parseServiceCall(payload)
+	if err != nil {
+		s.log.Warn("refused a request", "error", err)
+		fail(err.Error())
+		return
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan []byte, 1)
+	go func() {
+		// A client that cancels or goes away stops its command.
+		defer cancel()
+		closed := false
+		for {
+			kind, payload, err := readFrame(in)
+			if err != nil {
+				return
+			}
+			switch kind {
+			case frameStdin:
+				if !closed {
+					select {
+					case chunks <- payload:
+					case <-ctx.Done():
+						return
+					}
+				}
+			case frameStdinEnd:
+				if !closed {
+					closed = true
+					close(chunks)
+				}
+			case frameCancel:
+				return
+			default:
+				return
+			}
+		}
+	}()
+	req := s.newRequest(call.Env, call.Cwd)
+	start := time.Now()
+	s.log.Info("command started", "request", req.id, "command", strings.Join(commandWords(call.Args), " "))
+	stdin := &pullReader{conn: out, chunks: chunks, ctx: ctx}
+	code := runRequest(ctx, call.Args, stdin, frameWriter{out, frameStdout}, frameWriter{out, frameStderr}, s, req)
+	s.log.Info("command ended", "request", req.id, "exitCode", code, "duration", time.Since(start).Round(time.Millisecond))
+	_ = out.send(frameExit, []byte(fmt.Sprint(code)))
+}
+
+// runRemote sends call over conn and copies what the command in the
+// service writes to stdout and stderr, reading stdin when the command
+// asks for it. It returns the command's exit code. The first cancel of
+// ctx asks the service to stop the command; runRemote still waits for its
+// exit code and last lines then.
+func runRemote(ctx context.Context, conn net.Conn, call serviceCall, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	defer conn.Close()
+	payload, err := json.Marshal(call)
+	if err != nil {
+		return 0, err
+	}
+	out := &frameConn{w: conn}
+	if err := out.send(frameRequest, payload); err != nil {
+		return 0, fmt.Errorf("sending the command to the store service: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = out.send(frameCancel, nil) })
+	defer stop()
+	in := bufio.NewReader(conn)
+	var pulls chan int
+	for {
+		kind, payload, err := readFrame(in)
+		if err != nil {
+			return 0, fmt.Errorf("%w (%v); the command may have run in part: check with `stella ouk status`, "+
+				"then run it again", errServiceGone, err)
+		}
+		switch kind {
+		case frameStdout:
+			if _, err := stdout.Write(payload); err != nil {
+				// As a command of its own would, give up once stdout is
+				// gone, as after `| head -1`.
+				_ = out.send(frameCancel, nil)
+				return exitError, nil
+			}
+		case frameStderr:
+			_, _ = stderr.Write(payload)
+		case framePull:
+			if pulls == nil {
+				pulls = make(chan int, 1)
+				go sendStdin(out, stdin, pulls)
+			}
+			if len(payload) == 4 {
+				select {
+				case pulls <- int(binary.BigEndian.Uint32(payload)):
+				default:
+					// The input ended already, or a pull is pending.
+				}
+			}
+		case frameExit:
+			var code int
+			if _, err := fmt.Sscan(string(payload), &code); err != nil {
+				return 0, fmt.Errorf("the store service sent the exit code %q: %w", payload, err)
+			}
+			return code, nil
+		default:
+			return 0, fmt.Errorf("the store service sent a frame of unknown type %q; run the client and the "+
+				"service from the same stella release", kind)
+		}
+	}
+}
+
+// sendStdin answers each pull with up to the asked number of bytes of
+// stdin, and with the end of the input once stdin is read.
+func sendStdin(out *frameConn, stdin io.Reader, pulls <-chan int) {
+	buf := make([]byte, maxFrame)
+	for want := range pulls {
+		n, err := stdin.Read(buf[:max(1, min(want, maxFrame))])
+		if n > 0 {
+			if out.send(frameStdin, buf[:n]) != nil {
+				return
+			}
+			continue
+		}
+		if err != nil {
+			_ = out.send(frameStdinEnd, nil)
+			return
+		}
+		_ = out.send(frameStdin, nil)
+	}
+}
