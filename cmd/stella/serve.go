@@ -288,7 +288,7 @@ func serviceLogger(g *globalOptions, w io.Writer) *slog.Logger {
 
 // listenService listens on the service socket at path. A socket file left
 // by a service that ended without removing it is replaced; one that a
-// running service answers on is not.
+// running service accepts connections on is not.
 func listenService(path string) (*net.UnixListener, error) {
 	if info, err := os.Lstat(path); err == nil {
 		if info.Mode()&os.ModeSocket == 0 {
@@ -297,7 +297,7 @@ func listenService(path string) (*net.UnixListener, error) {
 		}
 		if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
 			conn.Close()
-			return nil, fmt.Errorf("another store service answers on %s: %w", path, errdef.ErrStoreInUse)
+			return nil, fmt.Errorf("another store service accepts connections on %s: %w", path, errdef.ErrStoreInUse)
 		}
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("removing the socket %s that an earlier service left: %w", path, err)

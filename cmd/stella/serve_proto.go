@@ -41,7 +41,7 @@ const maxFrame = 1 << 20
 // serviceProtocol is the version of serviceCall that this release speaks.
 const serviceProtocol = 1
 
-// serviceCall is the command that a client asks the service to run.
+// serviceCall is the command that a client sends the service to run.
 type serviceCall struct {
 	Protocol int               `json:"protocol"`
 	Args     []string          `json:"args"`
@@ -176,7 +176,7 @@ func (w frameWriter) Write(p []byte) (int, error) {
 }
 
 // pullReader is the standard input of a command in the service: each
-// Read asks the client for the next chunk.
+// Read requests the next chunk from the client.
 type pullReader struct {
 	conn   *frameConn
 	chunks <-chan []byte // closed at the end of the client's input
@@ -220,7 +220,7 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		_ = out.send(frameExit, []byte(fmt.Sprint(exitUsage)))
 	}
 	if uid, err := peerUID(conn); err != nil || uid != s.uid {
-		s.log.Warn("refused a client of another user", "uid", uid, "error", err)
+		s.log.Warn("rejected a client of another user", "uid", uid, "error", err)
 		fail(fmt.Sprintf("the store service of %s runs as user ID %d and runs commands of that user only; "+
 			"run the command as that user", s.dir, s.uid))
 		return
@@ -235,7 +235,7 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	conn.SetReadDeadline(time.Time{})
 	call, err := parseServiceCall(payload)
 	if err != nil {
-		s.log.Warn("refused a request", "error", err)
+		s.log.Warn("rejected a request", "error", err)
 		fail(err.Error())
 		return
 	}
@@ -284,9 +284,9 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 
 // runRemote sends call over conn and copies what the command in the
 // service writes to stdout and stderr, reading stdin when the command
-// asks for it. It returns the command's exit code. The first cancel of
-// ctx asks the service to stop the command; runRemote still waits for its
-// exit code and last lines then.
+// requests it. It returns the command's exit code. The first cancel of ctx
+// makes the service stop the command, and runRemote still waits for the
+// command's last lines and exit code then.
 func runRemote(ctx context.Context, conn net.Conn, call serviceCall, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	defer conn.Close()
 	payload, err := json.Marshal(call)
@@ -342,7 +342,7 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, stdin io.Re
 	}
 }
 
-// sendStdin answers each pull with up to the asked number of bytes of
+// sendStdin responds to each pull with up to the requested number of bytes of
 // stdin, and with the end of the input once stdin is read.
 func sendStdin(out *frameConn, stdin io.Reader, pulls <-chan int) {
 	buf := make([]byte, maxFrame)

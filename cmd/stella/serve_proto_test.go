@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/errdef"
+)
+
+func TestFrameRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	if err := writeFrame(&buf, frameStdout, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFrame(&buf, frameStdinEnd, nil); err != nil {
+		t.Fatal(err)
+	}
+	kind, payload, err := readFrame(&buf)
+	if err != nil || kind != frameStdout || string(payload) != "hello" {
+		t.Fatalf("first frame: %q %q %v", kind, payload, err)
+	}
+	kind, payload, err = readFrame(&buf)
+	if err != nil || kind != frameStdinEnd || len(payload) != 0 {
+		t.Fatalf("second frame: %q %q %v", kind, payload, err)
+	}
+	if _, _, err := readFrame(&buf); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the last frame: %v, want EOF", err)
+	}
+}
+
+func TestFrameLimits(t *testing.T) {
+	if err := writeFrame(io.Discard, frameStdout, make([]byte, maxFrame+1)); err == nil {
+		t.Error("writeFrame took a payload over the limit")
+	}
+	head := []byte{frameStdout, 0xff, 0xff, 0xff, 0xff}
+	if _, _, err := readFrame(bytes.NewReader(head)); err == nil || !strings.Contains(err.Error(), "over the limit") {
+		t.Errorf("readFrame of an oversized length: %v", err)
+	}
+	cut := []byte{frameStdout, 0, 0, 0, 9, 'a'}
+	if _, _, err := readFrame(bytes.NewReader(cut)); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("readFrame of a cut payload: %v, want unexpected EOF", err)
+	}
+}
+
+func TestParseServiceCall(t *testing.T) {
+	call := func(c serviceCall) []byte {
+		b, _ := json.Marshal(c)
+		return b
+	}
+	good := serviceCall{Protocol: serviceProtocol, Args: []string{"db", "lookup", "--", "CVE-1"}, Cwd: "/"}
+	if _, err := parseServiceCall(call(good)); err != nil {
+		t.Fatalf("a valid call: %v", err)
+	}
+	cases := map[string]struct {
+		payload []byte
+		want    string
+	}{
+		"not JSON":      {[]byte("{"), "does not decode"},
+		"old protocol":  {call(serviceCall{Protocol: 0, Args: good.Args}), "speaks 1"},
+		"no arguments":  {call(serviceCall{Protocol: serviceProtocol}), "has 0 arguments"},
+		"build":         {call(serviceCall{Protocol: serviceProtocol, Args: []string{"ouk", "build"}}), `does not run "ouk build"`},
+		"serve":         {call(serviceCall{Protocol: serviceProtocol, Args: []string{"serve"}}), `does not run "serve"`},
+		"flag first":    {call(serviceCall{Protocol: serviceProtocol, Args: []string{"--store", "x", "ouk", "gc"}}), `does not run ""`},
+		"foreign env":   {call(serviceCall{Protocol: serviceProtocol, Args: good.Args, Env: map[string]string{"PATH": "/"}}), `"PATH"`},
+		"long argument": {call(serviceCall{Protocol: serviceProtocol, Args: []string{"db", "lookup", strings.Repeat("a", maxCallArgLen+1)}}), "over the limit"},
+	}
+	for name, c := range cases {
+		_, err := parseServiceCall(c.payload)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", name, err, c.want)
+		}
+	}
+}
+
+func TestServiceCallPaths(t *testing.T) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		line []string
+		want []string
+	}{
+		{[]string{"ouk", "import", "--key", "k.pub", "--key=/abs.pub", "kit.tar"},
+			[]string{"ouk", "import", "--key=" + filepath.Join(cwd, "k.pub"), "--key=/abs.pub", "--", filepath.Join(cwd, "kit.tar")}},
+		{[]string{"ouk", "import", "oci://127.0.0.1:5000/kit:1"},
+			[]string{"ouk", "import", "--", "oci://127.0.0.1:5000/kit:1"}},
+		{[]string{"ouk", "import", "-o", "json", "-"},
+			[]string{"ouk", "import", "--output=json", "--", "-"}},
+		{[]string{"ouk", "delta", "--from", "sha256:aa", "--to", "new.tar", "-o", "d.tar"},
+			[]string{"ouk", "delta", "--from=sha256:aa", "--output=" + filepath.Join(cwd, "d.tar"), "--to=" + filepath.Join(cwd, "new.tar"), "--"}},
+		{[]string{"scan", "--sbom", "app.json", "-o", "json"},
+			[]string{"scan", "--output=json", "--sbom=" + filepath.Join(cwd, "app.json"), "--"}},
+		{[]string{"--store", "/s", "-q", "db", "lookup", "x/y"},
+			[]string{"db", "lookup", "--quiet=true", "--", "x/y"}},
+	}
+	for _, c := range cases {
+		root := newRootCommand()
+		cmd, rest, err := root.Find(c.line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.ParseFlags(rest); err != nil {
+			t.Fatalf("%v: %v", c.line, err)
+		}
+		words := strings.TrimPrefix(cmd.CommandPath(), "stella ")
+		call, err := serviceCallFor(cmd, words, cmd.Flags().Args())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(call.Args, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%v:\n got %q\nwant %q", c.line, call.Args, c.want)
+		}
+		if call.Cwd != cwd {
+			t.Errorf("%v: cwd %q, want %q", c.line, call.Cwd, cwd)
+		}
+	}
+}
+
+// A command that changes the store waits for another one in the service,
+// and gives up after its --lock-timeout with the store-in-use error.
+func TestServiceWriterWait(t *testing.T) {
+	svc := &service{dir: t.TempDir(), writer: make(chan struct{}, 1)}
+	first := &globalOptions{svc: svc, request: svc.newRequest(nil, "")}
+	if _, _, err := svc.open(context.Background(), first, cas.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !first.request.holdsWriter {
+		t.Fatal("the first writer does not hold the writer lock")
+	}
+	second := &globalOptions{svc: svc, request: svc.newRequest(nil, "")}
+	if _, _, err := svc.open(context.Background(), second, cas.Options{LockWait: 20 * time.Millisecond}); !errors.Is(err, errdef.ErrStoreInUse) {
+		t.Fatalf("second writer: %v, want store in use", err)
+	}
+	if _, _, err := svc.open(context.Background(), second, cas.Options{ReadOnlyIfUnwritable: true}); err != nil {
+		t.Fatalf("a reader waited for the writer: %v", err)
+	}
+	first.releaseWriter()
+	if _, _, err := svc.open(context.Background(), second, cas.Options{LockWait: time.Second}); err != nil {
+		t.Fatalf("second writer after the first released: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	third := &globalOptions{svc: svc, request: svc.newRequest(nil, "")}
+	if _, _, err := svc.open(ctx, third, cas.Options{LockWait: time.Minute}); !errors.As(err, new(*storeWaitInterruptedError)) {
+		t.Fatalf("cancelled writer wait: %v", err)
+	}
+}
+
+// The service runs a client's command on its open store, with the
+// client's standard input, and returns the command's output and exit
+// code over the socket.
+func TestServiceRunsCommandOverSocket(t *testing.T) {
+	dir, err := os.MkdirTemp("", "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	store, err := cas.Open(filepath.Join(dir, storeDBDir), cas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Serve()
+	t.Cleanup(func() {
+		store.Unserve()
+		store.Close()
+	})
+	ln, err := listenService(filepath.Join(dir, serviceSocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	svc := &service{dir: dir, store: store, log: serviceLogger(&globalOptions{quiet: true}, io.Discard),
+		writer: make(chan struct{}, 1), uid: os.Getuid()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go svc.serveClient(ctx, conn.(*net.UnixConn))
+		}
+	}()
+
+	run := func(args []string, stdin string) (int, string, string) {
+		conn, err := net.Dial("unix", filepath.Join(dir, serviceSocketName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		code, err := runRemote(context.Background(), conn,
+			serviceCall{Protocol: serviceProtocol, Args: args, Cwd: dir}, strings.NewReader(stdin), &stdout, &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code, stdout.String(), stderr.String()
+	}
+	code, stdout, stderr := run([]string{"ouk", "status", "--output=json", "--"}, "")
+	if code != 0 || !strings.Contains(stdout, `"store": "`+dir+`"`) {
+		t.Fatalf("status: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, _, stderr = run([]string{"ouk", "import", "--", "-"}, "not a kit")
+	if code != exitRejected || !strings.Contains(stderr, "Error:") {
+		t.Fatalf("import of a bad kit on stdin: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = run([]string{"ouk", "build", "--"}, "")
+	if code != exitUsage || !strings.Contains(stderr, `does not run "ouk build"`) {
+		t.Fatalf("build: exit %d\n%s", code, stderr)
+	}
+}
+
+// FuzzServiceRequest feeds arbitrary bytes to the service's reading of a
+// client's first frame and its request, which must fail with an error and
+// never panic.
+func FuzzServiceRequest(f *testing.F) {
+	seed := func(c serviceCall) []byte {
+		payload, _ := json.Marshal(c)
+		var buf bytes.Buffer
+		_ = writeFrame(&buf, frameRequest, payload)
+		return buf.Bytes()
+	}
+	f.Add(seed(serviceCall{Protocol: serviceProtocol, Args: []string{"db", "lookup", "--", "CVE-2099-0001"}, Cwd: "/"}))
+	f.Add(seed(serviceCall{Protocol: serviceProtocol, Args: []string{"ouk", "import", "--key=/k.pub", "--", "-"},
+		Env: map[string]string{"STELLA_JWT": "x"}}))
+	f.Add(seed(serviceCall{Protocol: 2, Args: []string{"scan"}}))
+	f.Add([]byte{frameRequest, 0, 0, 0, 2, '{', '}'})
+	f.Add([]byte{frameRequest, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		kind, payload, err := readFrame(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if len(payload) > maxFrame {
+			t.Fatalf("readFrame returned %d bytes, over the limit", len(payload))
+		}
+		if kind != frameRequest {
+			return
+		}
+		call, err := parseServiceCall(payload)
+		if err != nil {
+			return
+		}
+		if !forwardedCommands[strings.Join(commandWords(call.Args), " ")] {
+			t.Fatalf("parseServiceCall accepted %q, which the service does not run", call.Args)
+		}
+	})
+}
