@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A delta in the service takes "active" and a digest prefix for --from
@@ -26,6 +27,25 @@ func TestServiceDeltaFromStoredKit(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(e.dir, out)); err != nil {
 			t.Errorf("delta --from %s in the service wrote no delta in the client's folder: %v", from, err)
 		}
+	}
+	svc.stopService(t, e.store)
+}
+
+// A second service on the same store fails at once and names the running
+// service, instead of waiting for the store that the first one holds.
+func TestServiceSecondServeFails(t *testing.T) {
+	e := newEnv(t)
+	svc := e.startService()
+	start := time.Now()
+	r := e.run("serve")
+	if r.code != exitStoreBusy {
+		t.Errorf("second serve: exit %d, want %d\n%s", r.code, exitStoreBusy, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "another store service listens") {
+		t.Errorf("second serve did not name the running service:\n%s", r.stderr)
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Errorf("second serve took %s to fail", waited.Round(time.Second))
 	}
 	svc.stopService(t, e.store)
 }

@@ -201,6 +201,12 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		return usagef("the service socket %s would be %d bytes long, over the %d bytes a Unix socket path may "+
 			"have; give a store folder with a shorter path", socket, len(socket), maxSocketPath)
 	}
+	if serviceListens(socket) {
+		// Checked before the store is opened, which would wait for the
+		// running service and then name it as a holder of the store.
+		return fmt.Errorf("another store service listens on %s and serves the store %s already: %w",
+			socket, dir, errdef.ErrStoreInUse)
+	}
 	created := g.absentStoreParts()
 	store, dir, err := g.openStore(ctx, g.logger(stderr), g.lockWait)
 	if err != nil {
@@ -295,8 +301,7 @@ func listenService(path string) (*net.UnixListener, error) {
 			return nil, fmt.Errorf("%s exists and is not a socket; move it away, since the store service needs "+
 				"that name for its socket", path)
 		}
-		if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			conn.Close()
+		if serviceListens(path) {
 			return nil, fmt.Errorf("another store service answers on %s: %w", path, errdef.ErrStoreInUse)
 		}
 		if err := os.Remove(path); err != nil {
@@ -313,6 +318,21 @@ func listenService(path string) (*net.UnixListener, error) {
 	}
 	ln.SetUnlinkOnClose(false)
 	return ln, nil
+}
+
+// serviceListens reports whether a store service accepts connections on
+// the socket at path.
+func serviceListens(path string) bool {
+	info, err := os.Lstat(path)
+	if err != nil || info.Mode()&os.ModeSocket == 0 {
+		return false
+	}
+	conn, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // removeSocket removes the service socket, unless another file took its
