@@ -1,12 +1,37 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
+
+// runWithEnv runs stella with args in the test's folder and store, with
+// env added to the environment after the test's own settings, so that env
+// wins over them.
+func (e *env) runWithEnv(env []string, args ...string) result {
+	e.t.Helper()
+	cmd := exec.Command(stellaBin, append([]string{"--store", e.store}, args...)...)
+	cmd.Env = append(append(os.Environ(), "COSIGN_PASSWORD=", "STELLA_HOME="+e.store), env...)
+	cmd.Dir = e.dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := result{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		res.code = exit.ExitCode()
+	case err != nil:
+		e.t.Fatalf("running stella %s: %v", strings.Join(args, " "), err)
+	}
+	return res
+}
 
 // A delta in the service takes "active" and a digest prefix for --from
 // as a delta on its own does, instead of paths in the client's folder.
@@ -27,6 +52,28 @@ func TestServiceDeltaFromStoredKit(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(e.dir, out)); err != nil {
 			t.Errorf("delta --from %s in the service wrote no delta in the client's folder: %v", from, err)
 		}
+	}
+	svc.stopService(t, e.store)
+}
+
+// The service signs a delta with the client's $COSIGN_PASSWORD, not with
+// its own.
+func TestServiceUsesClientKeyPassword(t *testing.T) {
+	e := newEnv(t)
+	keygen := exec.Command(stellaBin, "ouk", "keygen", "--output-dir", filepath.Join(e.dir, "locked"))
+	keygen.Env = append(os.Environ(), "COSIGN_PASSWORD=secret")
+	if out, err := keygen.CombinedOutput(); err != nil {
+		t.Fatalf("keygen with a password: %v\n%s", err, out)
+	}
+	key := filepath.Join("locked", "cosign.key")
+	e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
+	e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2")
+	svc := e.startService()
+
+	r := e.runWithEnv([]string{"COSIGN_PASSWORD=secret"},
+		"ouk", "delta", "--from", "kit1.tar", "--to", "kit2.tar", "-o", "delta.tar", "--key", key)
+	if r.code != 0 {
+		t.Errorf("delta signed with the client's password in the service: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	svc.stopService(t, e.store)
 }

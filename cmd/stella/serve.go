@@ -58,15 +58,23 @@ type serviceRequest struct {
 // forwardedEnv lists the environment variables that a client sends with
 // its command. The service runs every command with its own environment
 // otherwise, such as the registry credentials of its user.
-var forwardedEnv = []string{"STELLA_JWT"}
+var forwardedEnv = []string{"STELLA_JWT", "COSIGN_PASSWORD"}
 
 // getenv returns the value of the environment variable key for this
 // command: the client's value when the store service runs it.
 func (g *globalOptions) getenv(key string) string {
+	v, _ := g.lookupEnv(key)
+	return v
+}
+
+// lookupEnv is os.LookupEnv for this command: it returns the client's
+// value when the store service runs it.
+func (g *globalOptions) lookupEnv(key string) (string, bool) {
 	if g.request != nil {
-		return g.request.env[key]
+		v, ok := g.request.env[key]
+		return v, ok
 	}
-	return os.Getenv(key)
+	return os.LookupEnv(key)
 }
 
 // resolvePath returns path, read relative to the client's working folder
@@ -149,10 +157,11 @@ codes are those of the command run on its own. A client's Ctrl-C stops
 its command in the service.
 
 A command runs with the client's working folder for its paths and with
-the client's $STELLA_JWT, and with the service's environment otherwise,
-such as for registry credentials. Other commands that need the store,
-such as ouk push or ouk mirror, wait for the service to stop, as they
-wait for any other process that holds the store.
+the client's $STELLA_JWT and $COSIGN_PASSWORD, and with the service's
+environment otherwise, such as for registry credentials. The service
+never prompts for a password. Other commands that need the store, such
+as ouk push or ouk mirror, wait for the service to stop, as they wait
+for any other process that holds the store.
 
 With --watch, the service also imports every new kit in the drop folder
 DIR, as 'stella ouk watch' does, and --key, --interval and --settle have
