@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,6 +76,38 @@ func TestServiceUsesClientKeyPassword(t *testing.T) {
 		"ouk", "delta", "--from", "kit1.tar", "--to", "kit2.tar", "-o", "delta.tar", "--key", key)
 	if r.code != 0 {
 		t.Errorf("delta signed with the client's password in the service: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	svc.stopService(t, e.store)
+}
+
+// Air-gap mode set in the client's environment blocks a redirect to
+// another host in the service too, although the service runs without it.
+func TestServiceKeepsClientAirGap(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	files := httptest.NewServer(http.FileServer(http.Dir(filepath.Dir(kit))))
+	defer files.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, files.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer redirect.Close()
+	source := redirect.URL + "/kit.tar"
+
+	own := e.runWithEnv([]string{"STELLA_AIRGAP=1"}, "ouk", "import", "--key", e.pub, source)
+	if own.code == 0 || !strings.Contains(own.stderr, "air-gap mode") {
+		t.Fatalf("import through a redirect in air-gap mode on its own: exit %d\n%s", own.code, own.stderr)
+	}
+	svc := e.startService()
+	served := e.runWithEnv([]string{"STELLA_AIRGAP=1"}, "ouk", "import", "--key", e.pub, source)
+	if served.code != own.code {
+		t.Errorf("import through a redirect in air-gap mode in the service: exit %d, want %d\n%s%s",
+			served.code, own.code, served.stdout, served.stderr)
+	}
+	if !strings.Contains(served.stderr, "air-gap mode") {
+		t.Errorf("import in the service did not name air-gap mode:\n%s", served.stderr)
+	}
+	if rep := e.status(); rep.Active != nil {
+		t.Errorf("import in air-gap mode in the service activated kit %s", rep.Active.Digest)
 	}
 	svc.stopService(t, e.store)
 }

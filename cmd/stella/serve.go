@@ -58,7 +58,7 @@ type serviceRequest struct {
 // forwardedEnv lists the environment variables that a client sends with
 // its command. The service runs every command with its own environment
 // otherwise, such as the registry credentials of its user.
-var forwardedEnv = []string{"STELLA_JWT", "COSIGN_PASSWORD"}
+var forwardedEnv = []string{"STELLA_JWT", "COSIGN_PASSWORD", "STELLA_AIRGAP", "STELLA_OFFLINE"}
 
 // getenv returns the value of the environment variable key for this
 // command: the client's value when the store service runs it.
@@ -158,8 +158,9 @@ its command in the service.
 
 A command runs with the client's working folder for its paths and with
 the client's $STELLA_JWT and $COSIGN_PASSWORD, and with the service's
-environment otherwise, such as for registry credentials. The service
-never prompts for a password. Other commands that need the store, such
+environment otherwise, such as for registry credentials. Air-gap mode is
+on when the client or the service sets STELLA_AIRGAP or STELLA_OFFLINE.
+The service never prompts for a password. Other commands that need the store, such
 as ouk push or ouk mirror, wait for the service to stop, as they wait
 for any other process that holds the store.
 
