@@ -311,9 +311,11 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, stdin io.Re
 		case frameStdout:
 			if _, err := stdout.Write(payload); err != nil {
 				// As a command of its own would, give up once stdout is
-				// gone, as after `| head -1`.
+				// gone, as after `| head -1`, and report the write error,
+				// as on a full volume under a redirected stdout.
 				_ = out.send(frameCancel, nil)
-				return exitError, nil
+				return 0, fmt.Errorf("writing the output to stdout: %w; check where stdout goes, such as a "+
+					"full volume under a redirected file", err)
 			}
 		case frameStderr:
 			_, _ = stderr.Write(payload)
