@@ -151,7 +151,8 @@ func serviceCallFor(cmd *cobra.Command, words string, args []string) (serviceCal
 			env[k] = v
 		}
 	}
-	return serviceCall{Protocol: serviceProtocol, Args: line, Cwd: cwd, Env: env}, nil
+	return serviceCall{Protocol: serviceProtocol, Args: line, Cwd: cwd, Env: env,
+		StderrTerminal: isTerminal(cmd.ErrOrStderr())}, nil
 }
 
 // isLocalPath reports whether v, the value of a path flag or argument, is

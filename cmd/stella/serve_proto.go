@@ -47,6 +47,10 @@ type serviceCall struct {
 	Args     []string          `json:"args"`
 	Cwd      string            `json:"cwd"`
 	Env      map[string]string `json:"env,omitempty"`
+	// StderrTerminal is set when the client's stderr is a terminal, so
+	// that the command draws its progress bar there as it would on its
+	// own.
+	StderrTerminal bool `json:"stderrTerminal,omitempty"`
 }
 
 // Limits of a serviceCall.
@@ -175,6 +179,12 @@ func (w frameWriter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
+// terminalFrameWriter is the stderr of a command whose client writes it
+// to a terminal (see isTerminal).
+type terminalFrameWriter struct{ frameWriter }
+
+func (terminalFrameWriter) isTerminal() bool { return true }
+
 // pullReader is the standard input of a command in the service: each
 // Read asks the client for the next chunk.
 type pullReader struct {
@@ -277,7 +287,11 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	start := time.Now()
 	s.log.Info("command started", "request", req.id, "command", strings.Join(commandWords(call.Args), " "))
 	stdin := &pullReader{conn: out, chunks: chunks, ctx: ctx}
-	code := runRequest(ctx, call.Args, stdin, frameWriter{out, frameStdout}, frameWriter{out, frameStderr}, s, req)
+	var stderr io.Writer = frameWriter{out, frameStderr}
+	if call.StderrTerminal {
+		stderr = terminalFrameWriter{frameWriter{out, frameStderr}}
+	}
+	code := runRequest(ctx, call.Args, stdin, frameWriter{out, frameStdout}, stderr, s, req)
 	s.log.Info("command ended", "request", req.id, "exitCode", code, "duration", time.Since(start).Round(time.Millisecond))
 	_ = out.send(frameExit, []byte(fmt.Sprint(code)))
 }
