@@ -264,8 +264,21 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		<-ctx.Done()
 		ln.Close()
 	}()
+	var retryWait time.Duration
 	for {
 		conn, err := ln.Accept()
+		if err != nil && ctx.Err() == nil && isTemporaryAcceptError(err) {
+			// A shortage, such as of file descriptors during a burst of
+			// clients, ends once some of them are done, so the service
+			// retries the accept.
+			retryWait = min(max(2*retryWait, 5*time.Millisecond), time.Second)
+			log.Warn("accepting a client on the service socket failed; retrying", "error", err, "retryIn", retryWait)
+			select {
+			case <-time.After(retryWait):
+			case <-ctx.Done():
+			}
+			continue
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error("accepting a client on the service socket failed; stopping the service", "error", err)
@@ -273,6 +286,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 			stop()
 			break
 		}
+		retryWait = 0
 		running.Add(1)
 		go func() {
 			defer running.Done()
@@ -290,6 +304,19 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	log.Info("store service stopped", "store", dir)
 	return nil
+}
+
+// isTemporaryAcceptError reports whether err, from accepting a client,
+// comes from a shortage of file descriptors or memory, or from a client
+// that went away, after which the service can accept the next client.
+func isTemporaryAcceptError(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // serviceLogger returns the logger of the service's own events: each
