@@ -40,6 +40,12 @@ type service struct {
 	writer chan struct{}
 	nextID atomic.Uint64
 	uid    int
+	// stop ends the service.
+	stop context.CancelFunc
+	// brokenOnce guards the stop of stopIfBroken, and brokenErr is the
+	// store's error that caused it.
+	brokenOnce sync.Once
+	brokenErr  error
 }
 
 // serviceRequest is one command that the service runs.
@@ -125,7 +131,26 @@ func (g *globalOptions) releaseWriter() {
 	if g.svc != nil && g.request != nil && g.request.holdsWriter {
 		g.request.holdsWriter = false
 		<-g.svc.writer
+		g.svc.stopIfBroken()
 	}
+}
+
+// stopIfBroken stops the service once its store has stopped writing after
+// a fatal database error, such as a full volume. The store fails every
+// later write until it is opened again, so the service exits with an
+// error, for its service manager to start it again, and commands open the
+// store themselves meanwhile.
+func (s *service) stopIfBroken() {
+	err := s.store.Broken()
+	if err == nil {
+		return
+	}
+	s.brokenOnce.Do(func() {
+		s.log.Error("stopping the service, because the store stopped writing; the next service opens it again",
+			"store", s.dir, "error", err)
+		s.brokenErr = err
+		s.stop()
+	})
 }
 
 // newRequest starts the record of one command.
@@ -171,8 +196,10 @@ watch ends with an error.
 
 SIGINT or SIGTERM stops the service: commands that it runs are
 interrupted as a Ctrl-C of theirs would, the socket is removed and the
-store is closed. The service exits 0 then. Run it under a service
-manager, such as a systemd unit with Restart=on-failure.`,
+store is closed. The service exits 0 then. A service whose store stops
+writing after a fatal database error, such as on a full volume, stops
+and exits with 1. Run it under a service manager, such as a systemd unit
+with Restart=on-failure.`,
 		Example: `  stella --store /var/lib/stella serve
   stella --store /var/lib/stella serve --watch /srv/stella/drop`,
 		Args: noArgs,
@@ -231,11 +258,11 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
-	svc := &service{dir: dir, store: store, log: log, writer: make(chan struct{}, 1), uid: os.Getuid()}
-	store.Serve()
-
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	svc := &service{dir: dir, store: store, log: log, writer: make(chan struct{}, 1), uid: os.Getuid(), stop: stop}
+	store.Serve()
+
 	var running sync.WaitGroup
 	watchDone := make(chan int, 1)
 	if o.watchDir != "" {
@@ -301,6 +328,9 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 			return loggedError{err: fmt.Errorf("the watch of %s ended with exit code %d", o.watchDir, code)}
 		}
 	default:
+	}
+	if svc.brokenErr != nil {
+		return loggedError{err: fmt.Errorf("the store service stopped: %w", svc.brokenErr)}
 	}
 	log.Info("store service stopped", "store", dir)
 	return nil

@@ -294,6 +294,7 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	code := runRequest(ctx, call.Args, stdin, frameWriter{out, frameStdout}, stderr, s, req)
 	s.log.Info("command ended", "request", req.id, "exitCode", code, "duration", time.Since(start).Round(time.Millisecond))
 	_ = out.send(frameExit, []byte(fmt.Sprint(code)))
+	s.stopIfBroken()
 }
 
 // runRemote sends call over conn and copies what the command in the
