@@ -22,9 +22,12 @@ var AirGapEnv = []string{"STELLA_AIRGAP", "STELLA_OFFLINE"}
 
 // AirGapEnabled reports whether STELLA_AIRGAP or STELLA_OFFLINE is set to
 // true or 1 in the environment.
-func AirGapEnabled() bool {
+func AirGapEnabled() bool { return AirGapEnabledIn(os.Getenv) }
+
+// AirGapEnabledIn is AirGapEnabled for the environment that getenv reads.
+func AirGapEnabledIn(getenv func(string) string) bool {
 	for _, name := range AirGapEnv {
-		switch strings.ToLower(strings.TrimSpace(os.Getenv(name))) {
+		switch strings.ToLower(strings.TrimSpace(getenv(name))) {
 		case "true", "1", "yes":
 			return true
 		}

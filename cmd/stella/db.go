@@ -47,6 +47,11 @@ type activeDB struct {
 // stella binary leaves it nil.
 var afterPin func(ctx context.Context)
 
+// beforePin, when not nil, runs in openActiveDB after it reads the active
+// kit and before it pins the kit. End-to-end tests set it to pause a
+// lookup there, and the stella binary leaves it nil.
+var beforePin func(ctx context.Context)
+
 // noActiveKitError is the error of a command that reads the active kit's
 // DB in a store without an active kit.
 type noActiveKitError struct{}
@@ -63,23 +68,9 @@ func (noActiveKitError) Is(target error) bool { return target == errdef.ErrNotFo
 // and opens its DB. Until release is called, a signal or a closed stdout
 // that ends the process releases the pin first (see pinGuard).
 func openActiveDB(ctx context.Context, g *globalOptions, store *cas.Store) (*activeDB, error) {
-	active, err := store.Active(ctx)
-	if errors.Is(err, errdef.ErrNotFound) {
-		return nil, noActiveKitError{}
-	}
+	active, unpin, err := pinActiveKit(ctx, g, store)
 	if err != nil {
-		return nil, fmt.Errorf("reading the active kit: %w", err)
-	}
-
-	unpin := func() {}
-	if !store.ReadOnly() {
-		// A store open read-only cannot record a pin. Its lock keeps
-		// every writer of this host, gc and import included, out of the
-		// store until it is closed, so the kit stays readable without one.
-		unpin, err = store.PinProcess(ctx, active.Digest, g.pinHolder())
-		if err != nil {
-			return nil, fmt.Errorf("pinning kit %s: %w", active.Version, err)
-		}
+		return nil, err
 	}
 	var guard *pinGuard
 	if g.svc == nil {
@@ -104,6 +95,42 @@ func openActiveDB(ctx context.Context, g *globalOptions, store *cas.Store) (*act
 		afterPin(ctx)
 	}
 	return &activeDB{db: db, kit: active, release: release, guard: guard}, nil
+}
+
+// pinActiveKit reads the active kit and pins it, unless the store is open
+// read-only, and returns the function that removes the pin.
+func pinActiveKit(ctx context.Context, g *globalOptions, store *cas.Store) (cas.KitRecord, func(), error) {
+	for {
+		active, err := store.Active(ctx)
+		if errors.Is(err, errdef.ErrNotFound) {
+			return active, nil, noActiveKitError{}
+		}
+		if err != nil {
+			return active, nil, fmt.Errorf("reading the active kit: %w", err)
+		}
+		if store.ReadOnly() {
+			// A store open read-only cannot record a pin. Its lock keeps
+			// every writer of this host, gc and import included, out of the
+			// store until it is closed, so the kit stays readable without one.
+			return active, func() {}, nil
+		}
+		if beforePin != nil {
+			beforePin(ctx)
+		}
+		unpin, err := store.PinProcess(ctx, active.Digest, g.pinHolder())
+		if err != nil {
+			return active, nil, fmt.Errorf("pinning kit %s: %w", active.Version, err)
+		}
+		// In the store service an import and gc may run between reading
+		// the active kit and pinning it, and gc may have removed the kit
+		// by then. The kit that is still active after the pin is safe,
+		// because gc keeps the active kit.
+		now, err := store.Active(ctx)
+		if err != nil || now.Digest == active.Digest {
+			return active, unpin, nil
+		}
+		unpin()
+	}
 }
 
 // openKitDB opens the vulnerability DB of a kit in the store.

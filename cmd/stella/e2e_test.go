@@ -25,6 +25,7 @@ var stellaBin string
 func TestMain(m *testing.M) {
 	runHeldStellaFromEnv()
 	runHeldScanFromEnv()
+	runBeforePinStellaFromEnv()
 	code := func() int {
 		if bin := os.Getenv("STELLA_BIN"); bin != "" {
 			stellaBin = bin

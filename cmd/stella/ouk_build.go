@@ -188,7 +188,7 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		return err
 	}
 	if spec.Key != "" {
-		signer, err := loadSigner(spec.Key)
+		signer, err := loadSigner(g, spec.Key)
 		if err != nil {
 			return err
 		}

@@ -108,7 +108,7 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	opts := delta.Options{Logger: log}
 	if o.key != "" {
-		if opts.Signer, err = loadSigner(o.key); err != nil {
+		if opts.Signer, err = loadSigner(g, o.key); err != nil {
 			return err
 		}
 	} else {

@@ -80,6 +80,9 @@ With -o json, a failed import prints {"status": "failed", "command", "source",
 	f.BoolVar(&o.allowExpired, "allow-expired", false, "import a kit past its signed expiry time")
 	o.out.register(cmd)
 	o.reg.register(cmd)
+	if g.request != nil {
+		o.reg.clientEnv = g.getenv
+	}
 	return cmd
 }
 

@@ -42,7 +42,7 @@ also when --force replaces files with other modes.`,
 					return err
 				}
 			}
-			pw, err := keyPassword("Enter password for private key: ", true)
+			pw, err := keyPassword(g, "Enter password for private key: ", true)
 			if err != nil {
 				return err
 			}

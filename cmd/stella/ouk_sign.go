@@ -45,7 +45,7 @@ not: they check only the signature inside the kit, which stella ouk build
 			if err := regfile.Check(kit, "the kit file to sign"); err != nil {
 				return err
 			}
-			signer, err := loadSigner(key)
+			signer, err := loadSigner(g, key)
 			if err != nil {
 				return err
 			}

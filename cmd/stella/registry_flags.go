@@ -31,6 +31,10 @@ type registryFlags struct {
 	connectWait   time.Duration
 	idleWait      time.Duration
 
+	// clientEnv reads the environment of the client of the store service
+	// that runs the command, or is nil in a process of its own.
+	clientEnv func(string) string
+
 	// built is the client that client returned, and host the registry it
 	// was built for. explain reads them to tell whether credentials were
 	// sent.
@@ -52,6 +56,13 @@ func (r *registryFlags) register(cmd *cobra.Command) {
 		"how long to wait for a TCP connection, and then for the TLS handshake, to a registry or web server")
 	f.DurationVar(&r.idleWait, "idle-timeout", mirror.DefaultIdleTimeout,
 		"how long a request may wait for a registry or web server that sends or accepts no bytes before it fails and is retried")
+}
+
+// airGap reports whether air-gap mode is on: set in the environment of
+// this process, or of the client that the store service runs the command
+// for, since either may be the operator's guard against network access.
+func (r *registryFlags) airGap() bool {
+	return mirror.AirGapEnabled() || (r.clientEnv != nil && mirror.AirGapEnabledIn(r.clientEnv))
 }
 
 // validateTimeouts checks --connect-timeout and --idle-timeout. A command
@@ -80,7 +91,7 @@ func (r *registryFlags) client(cmd *cobra.Command, log *slog.Logger, hosts ...st
 		Insecure:       r.insecure,
 		ConnectTimeout: r.connectWait,
 		IdleTimeout:    r.idleWait,
-		AirGap:         mirror.AirGapEnabled(),
+		AirGap:         r.airGap(),
 		Hosts:          hosts,
 		Logger:         log,
 	}

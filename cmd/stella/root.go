@@ -216,8 +216,12 @@ func plainError(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-// isTerminal reports whether w is a terminal, for progress bars.
+// isTerminal reports whether w is a terminal, for progress bars. In the
+// store service, it reports whether the client's stderr is one.
 func isTerminal(w io.Writer) bool {
+	if t, ok := w.(interface{ isTerminal() bool }); ok {
+		return t.isTerminal()
+	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -40,6 +40,12 @@ type service struct {
 	writer chan struct{}
 	nextID atomic.Uint64
 	uid    int
+	// stop ends the service.
+	stop context.CancelFunc
+	// brokenOnce guards the stop of stopIfBroken, and brokenErr is the
+	// store's error that caused it.
+	brokenOnce sync.Once
+	brokenErr  error
 }
 
 // serviceRequest is one command that the service runs.
@@ -58,15 +64,23 @@ type serviceRequest struct {
 // forwardedEnv lists the environment variables that a client sends with
 // its command. The service runs every command with its own environment
 // otherwise, such as the registry credentials of its user.
-var forwardedEnv = []string{"STELLA_JWT"}
+var forwardedEnv = []string{"STELLA_JWT", "COSIGN_PASSWORD", "STELLA_AIRGAP", "STELLA_OFFLINE"}
 
 // getenv returns the value of the environment variable key for this
 // command: the client's value when the store service runs it.
 func (g *globalOptions) getenv(key string) string {
+	v, _ := g.lookupEnv(key)
+	return v
+}
+
+// lookupEnv is os.LookupEnv for this command: it returns the client's
+// value when the store service runs it.
+func (g *globalOptions) lookupEnv(key string) (string, bool) {
 	if g.request != nil {
-		return g.request.env[key]
+		v, ok := g.request.env[key]
+		return v, ok
 	}
-	return os.Getenv(key)
+	return os.LookupEnv(key)
 }
 
 // resolvePath returns path, read relative to the client's working folder
@@ -117,7 +131,26 @@ func (g *globalOptions) releaseWriter() {
 	if g.svc != nil && g.request != nil && g.request.holdsWriter {
 		g.request.holdsWriter = false
 		<-g.svc.writer
+		g.svc.stopIfBroken()
 	}
+}
+
+// stopIfBroken stops the service once its store has stopped writing after
+// a fatal database error, such as a full volume. The store fails every
+// later write until it is opened again, so the service exits with an
+// error, for its service manager to start it again, and commands open the
+// store themselves meanwhile.
+func (s *service) stopIfBroken() {
+	err := s.store.Broken()
+	if err == nil {
+		return
+	}
+	s.brokenOnce.Do(func() {
+		s.log.Error("stopping the service, because the store stopped writing; the next service opens it again",
+			"store", s.dir, "error", err)
+		s.brokenErr = err
+		s.stop()
+	})
 }
 
 // newRequest starts the record of one command.
@@ -149,10 +182,12 @@ codes are those of the command run on its own. A client's Ctrl-C stops
 its command in the service.
 
 A command runs with the client's working folder for its paths and with
-the client's $STELLA_JWT, and with the service's environment otherwise,
-such as for registry credentials. Other commands that need the store,
-such as ouk push or ouk mirror, wait for the service to stop, as they
-wait for any other process that holds the store.
+the client's $STELLA_JWT and $COSIGN_PASSWORD, and with the service's
+environment otherwise, such as for registry credentials. Air-gap mode is
+on when the client or the service sets STELLA_AIRGAP or STELLA_OFFLINE.
+The service never prompts for a password. Other commands that need the store, such
+as ouk push or ouk mirror, wait for the service to stop, as they wait
+for any other process that holds the store.
 
 With --watch, the service also imports every new kit in the drop folder
 DIR, as 'stella ouk watch' does, and --key, --interval and --settle have
@@ -161,8 +196,10 @@ watch ends with an error.
 
 SIGINT or SIGTERM stops the service: commands that it runs are
 interrupted as a Ctrl-C of theirs would, the socket is removed and the
-store is closed. The service exits 0 then. Run it under a service
-manager, such as a systemd unit with Restart=on-failure.`,
+store is closed. The service exits 0 then. A service whose store stops
+writing after a fatal database error, such as on a full volume, stops
+and exits with 1. Run it under a service manager, such as a systemd unit
+with Restart=on-failure.`,
 		Example: `  stella --store /var/lib/stella serve
   stella --store /var/lib/stella serve --watch /srv/stella/drop`,
 		Args: noArgs,
@@ -201,6 +238,12 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		return usagef("the service socket %s would be %d bytes long, over the %d bytes a Unix socket path may "+
 			"have; give a store folder with a shorter path", socket, len(socket), maxSocketPath)
 	}
+	if serviceListens(socket) {
+		// Checked before the store is opened, which would wait for the
+		// running service and then name it as a holder of the store.
+		return fmt.Errorf("another store service listens on %s and serves the store %s already: %w",
+			socket, dir, errdef.ErrStoreInUse)
+	}
 	created := g.absentStoreParts()
 	store, dir, err := g.openStore(ctx, g.logger(stderr), g.lockWait)
 	if err != nil {
@@ -215,11 +258,11 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
-	svc := &service{dir: dir, store: store, log: log, writer: make(chan struct{}, 1), uid: os.Getuid()}
-	store.Serve()
-
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	svc := &service{dir: dir, store: store, log: log, writer: make(chan struct{}, 1), uid: os.Getuid(), stop: stop}
+	store.Serve()
+
 	var running sync.WaitGroup
 	watchDone := make(chan int, 1)
 	if o.watchDir != "" {
@@ -248,8 +291,21 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		<-ctx.Done()
 		ln.Close()
 	}()
+	var retryWait time.Duration
 	for {
 		conn, err := ln.Accept()
+		if err != nil && ctx.Err() == nil && isTemporaryAcceptError(err) {
+			// A shortage, such as of file descriptors during a burst of
+			// clients, ends once some of them are done, so the service
+			// retries the accept.
+			retryWait = min(max(2*retryWait, 5*time.Millisecond), time.Second)
+			log.Warn("accepting a client on the service socket failed; retrying", "error", err, "retryIn", retryWait)
+			select {
+			case <-time.After(retryWait):
+			case <-ctx.Done():
+			}
+			continue
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error("accepting a client on the service socket failed; stopping the service", "error", err)
@@ -257,6 +313,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 			stop()
 			break
 		}
+		retryWait = 0
 		running.Add(1)
 		go func() {
 			defer running.Done()
@@ -272,8 +329,24 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		}
 	default:
 	}
+	if svc.brokenErr != nil {
+		return loggedError{err: fmt.Errorf("the store service stopped: %w", svc.brokenErr)}
+	}
 	log.Info("store service stopped", "store", dir)
 	return nil
+}
+
+// isTemporaryAcceptError reports whether err, from accepting a client,
+// comes from a shortage of file descriptors or memory, or from a client
+// that went away, after which the service can accept the next client.
+func isTemporaryAcceptError(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // serviceLogger returns the logger of the service's own events: each
@@ -295,8 +368,7 @@ func listenService(path string) (*net.UnixListener, error) {
 			return nil, fmt.Errorf("%s exists and is not a socket; move it away, since the store service needs "+
 				"that name for its socket", path)
 		}
-		if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			conn.Close()
+		if serviceListens(path) {
 			return nil, fmt.Errorf("another store service accepts connections on %s: %w", path, errdef.ErrStoreInUse)
 		}
 		if err := os.Remove(path); err != nil {
@@ -313,6 +385,21 @@ func listenService(path string) (*net.UnixListener, error) {
 	}
 	ln.SetUnlinkOnClose(false)
 	return ln, nil
+}
+
+// serviceListens reports whether a store service accepts connections on
+// the socket at path.
+func serviceListens(path string) bool {
+	info, err := os.Lstat(path)
+	if err != nil || info.Mode()&os.ModeSocket == 0 {
+		return false
+	}
+	conn, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // removeSocket removes the service socket, unless another file took its

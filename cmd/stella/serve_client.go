@@ -50,6 +50,13 @@ var commandPathFlags = map[string]map[string]bool{
 	"ouk delta": {"output": true, "from": true, "to": true},
 }
 
+// storedKitFlags are the path flags of a command that may also name a kit
+// in the store, such as "active" or a digest prefix, when no file has
+// that name (see isStoredKitArg).
+var storedKitFlags = map[string]map[string]bool{
+	"ouk delta": {"from": true, "to": true},
+}
+
 // pathArgCommands are the forwarded commands whose argument is a file or
 // folder, unless it is - or an address with a scheme.
 var pathArgCommands = map[string]bool{
@@ -119,7 +126,13 @@ func serviceCallFor(cmd *cobra.Command, words string, args []string) (serviceCal
 			values = list.GetSlice()
 		}
 		for _, v := range values {
-			if (pathFlags[f.Name] || commandPathFlags[words][f.Name]) && isLocalPath(v) {
+			isPath := pathFlags[f.Name] || commandPathFlags[words][f.Name]
+			if isPath && storedKitFlags[words][f.Name] && isStoredKitArg(v) {
+				// The service looks the kit up in the store, as this
+				// process would: no file of that name is here.
+				isPath = false
+			}
+			if isPath && isLocalPath(v) {
 				v = filepath.Join(cwd, v)
 			}
 			line = append(line, "--"+f.Name+"="+v)
@@ -138,7 +151,8 @@ func serviceCallFor(cmd *cobra.Command, words string, args []string) (serviceCal
 			env[k] = v
 		}
 	}
-	return serviceCall{Protocol: serviceProtocol, Args: line, Cwd: cwd, Env: env}, nil
+	return serviceCall{Protocol: serviceProtocol, Args: line, Cwd: cwd, Env: env,
+		StderrTerminal: isTerminal(cmd.ErrOrStderr())}, nil
 }
 
 // isLocalPath reports whether v, the value of a path flag or argument, is

@@ -47,6 +47,10 @@ type serviceCall struct {
 	Args     []string          `json:"args"`
 	Cwd      string            `json:"cwd"`
 	Env      map[string]string `json:"env,omitempty"`
+	// StderrTerminal is set when the client's stderr is a terminal, so
+	// that the command draws its progress bar there as it would on its
+	// own.
+	StderrTerminal bool `json:"stderrTerminal,omitempty"`
 }
 
 // Limits of a serviceCall.
@@ -175,6 +179,12 @@ func (w frameWriter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
+// terminalFrameWriter is the stderr of a command whose client writes it
+// to a terminal (see isTerminal).
+type terminalFrameWriter struct{ frameWriter }
+
+func (terminalFrameWriter) isTerminal() bool { return true }
+
 // pullReader is the standard input of a command in the service: each
 // Read requests the next chunk from the client.
 type pullReader struct {
@@ -277,9 +287,14 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	start := time.Now()
 	s.log.Info("command started", "request", req.id, "command", strings.Join(commandWords(call.Args), " "))
 	stdin := &pullReader{conn: out, chunks: chunks, ctx: ctx}
-	code := runRequest(ctx, call.Args, stdin, frameWriter{out, frameStdout}, frameWriter{out, frameStderr}, s, req)
+	var stderr io.Writer = frameWriter{out, frameStderr}
+	if call.StderrTerminal {
+		stderr = terminalFrameWriter{frameWriter{out, frameStderr}}
+	}
+	code := runRequest(ctx, call.Args, stdin, frameWriter{out, frameStdout}, stderr, s, req)
 	s.log.Info("command ended", "request", req.id, "exitCode", code, "duration", time.Since(start).Round(time.Millisecond))
 	_ = out.send(frameExit, []byte(fmt.Sprint(code)))
+	s.stopIfBroken()
 }
 
 // runRemote sends call over conn and copies what the command in the
@@ -311,9 +326,11 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, stdin io.Re
 		case frameStdout:
 			if _, err := stdout.Write(payload); err != nil {
 				// As a command of its own would, give up once stdout is
-				// gone, as after `| head -1`.
+				// gone, as after `| head -1`, and report the write error,
+				// as on a full volume under a redirected stdout.
 				_ = out.send(frameCancel, nil)
-				return exitError, nil
+				return 0, fmt.Errorf("writing the output to stdout: %w; check where stdout goes, such as a "+
+					"full volume under a redirected file", err)
 			}
 		case frameStderr:
 			_, _ = stderr.Write(payload)

@@ -319,12 +319,14 @@ func loadTrustedKeys(log *slog.Logger, dir string, files []string) ([]sign.Trust
 
 // keyPassword returns the password of a private key: $COSIGN_PASSWORD when
 // set (empty included), as cosign reads it; otherwise a prompt on a terminal,
-// otherwise empty.
-func keyPassword(prompt string, confirm bool) ([]byte, error) {
-	if p, ok := os.LookupEnv("COSIGN_PASSWORD"); ok {
+// otherwise empty. In the store service, $COSIGN_PASSWORD is the client's,
+// and there is no prompt, because the service's terminal is not the
+// client's.
+func keyPassword(g *globalOptions, prompt string, confirm bool) ([]byte, error) {
+	if p, ok := g.lookupEnv("COSIGN_PASSWORD"); ok {
 		return []byte(p), nil
 	}
-	if !isTerminal(os.Stdin) {
+	if g.request != nil || !isTerminal(os.Stdin) {
 		return nil, nil
 	}
 	return readPassword(prompt, confirm)
@@ -332,16 +334,22 @@ func keyPassword(prompt string, confirm bool) ([]byte, error) {
 
 // loadSigner reads a private key file in cosign's format, or as PKCS#8 or
 // SEC 1 EC PEM.
-func loadSigner(path string) (cryptoSigner, error) {
+func loadSigner(g *globalOptions, path string) (cryptoSigner, error) {
 	raw, err := regfile.ReadFile(path, "a private key file such as cosign.key")
 	if err != nil {
 		return nil, fmt.Errorf("reading signing key: %w", err)
 	}
-	pw, err := keyPassword("Enter password for private key: ", false)
+	pw, err := keyPassword(g, "Enter password for private key: ", false)
 	if err != nil {
 		return nil, err
 	}
 	s, err := sign.LoadPrivateKey(raw, pw)
+	if errors.Is(err, sign.ErrWrongPassword) && pw == nil && g.request != nil {
+		return nil, &explainedError{err: err, msg: fmt.Sprintf("loading signing key %s: the key is encrypted with a "+
+			"password, and no password was given, because COSIGN_PASSWORD is not set and the store service, "+
+			"which runs this command, cannot prompt for it; set COSIGN_PASSWORD to the password the key was "+
+			"created with", path)}
+	}
 	if errors.Is(err, sign.ErrWrongPassword) && pw == nil {
 		// No password came from the environment or a terminal, so the
 		// library's "wrong password" would mislead. The message leaves it
