@@ -38,7 +38,7 @@ func (w *waitingCommand) stopService(t *testing.T, store string) {
 	}
 }
 
-// While the store service runs, lookups and status answer at once during
+// While the store service runs, lookups and status return at once during
 // an import, which a store held by the import would keep waiting. The
 // import's output is that of an import of its own, and a relative kit
 // path and key path are read in the client's working folder.
@@ -61,9 +61,10 @@ func TestServiceAnswersLookupsDuringImport(t *testing.T) {
 	imp := exec.Command(stellaBin, "--store", e.store, "ouk", "import", "--key", "keys/cosign.pub", "-")
 	imp.Stdin = pr
 	importing := e.startBackground(imp, []string{"ouk", "import", "-"})
-	if _, err := pw.Write(data[:4096]); err != nil {
-		t.Fatal(err)
-	}
+	// The writes run apart from the test, so that an import that never
+	// reads fails the test in waitForLog instead of blocking it.
+	t.Cleanup(func() { pr.Close() })
+	go pw.Write(data[:4096])
 	waitForLog(t, &svc.stderr, svc.exited, `command="ouk import"`)
 
 	r := e.run("--lock-timeout", "0", "db", "lookup", "CVE-2099-0001")
@@ -74,10 +75,10 @@ func TestServiceAnswersLookupsDuringImport(t *testing.T) {
 		t.Fatalf("status during the import shows %s active, want the first kit %s", got, first)
 	}
 
-	if _, err := pw.Write(data[4096:]); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
+	go func() {
+		pw.Write(data[4096:])
+		pw.Close()
+	}()
 	res := importing.result(t, "the kit was complete")
 	if res.code != 0 || !strings.Contains(res.stdout, "Activated kit") {
 		t.Fatalf("import through the service: exit %d\n%s%s", res.code, res.stdout, res.stderr)
@@ -122,7 +123,7 @@ func TestServiceKeepsFailures(t *testing.T) {
 }
 
 // With --watch, the service imports the kits dropped into the folder
-// while it answers lookups.
+// while it serves lookups.
 func TestServiceWatchesDropFolder(t *testing.T) {
 	e := newEnv(t)
 	kit := e.buildKit("kit.tar")

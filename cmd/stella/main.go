@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -60,13 +61,24 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdoutW, st
 // runRequest is runCommand for req, a command that the store service svc
 // runs, or for a process of its own when both are nil.
 func runRequest(ctx context.Context, args []string, stdin io.Reader, stdoutW, stderr io.Writer, svc *service,
-	req *serviceRequest) int {
+	req *serviceRequest) (code int) {
 	root := newRootCommandFor(svc, req)
 	if req != nil {
 		defer func() {
 			if req.holdsWriter {
 				req.holdsWriter = false
 				<-svc.writer
+			}
+		}()
+		// A defect that panics in one command ends that command only,
+		// not the service and the other commands that it runs.
+		defer func() {
+			if p := recover(); p != nil {
+				svc.log.Error("a command panicked", "request", req.id, "panic", fmt.Sprint(p),
+					"stack", string(debug.Stack()))
+				fmt.Fprintf(stderr, "Error: internal error in the store service while it ran the command: %v; "+
+					"the service goes on, and its log has the details for a bug report\n", p)
+				code = exitError
 			}
 		}()
 	}
@@ -90,7 +102,7 @@ func runRequest(ctx context.Context, args []string, stdin io.Reader, stdoutW, st
 	if err == nil {
 		return exitOK
 	}
-	code := exitCode(err)
+	code = exitCode(err)
 	interrupted := errors.Is(err, context.Canceled) && ctx.Err() != nil
 	if interrupted {
 		code = exitInterrupted

@@ -292,6 +292,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		ln.Close()
 	}()
 	var retryWait time.Duration
+	var acceptErr error
 	for {
 		conn, err := ln.Accept()
 		if err != nil && ctx.Err() == nil && isTemporaryAcceptError(err) {
@@ -309,6 +310,8 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error("accepting a client on the service socket failed; stopping the service", "error", err)
+				// Exit 1, so that a service manager starts it again.
+				acceptErr = err
 			}
 			stop()
 			break
@@ -331,6 +334,9 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	if svc.brokenErr != nil {
 		return loggedError{err: fmt.Errorf("the store service stopped: %w", svc.brokenErr)}
+	}
+	if acceptErr != nil {
+		return loggedError{err: fmt.Errorf("the store service stopped: accepting clients failed: %w", acceptErr)}
 	}
 	log.Info("store service stopped", "store", dir)
 	return nil
@@ -451,4 +457,6 @@ func peerUID(conn *net.UnixConn) (int, error) {
 	return int(cred.Uid), nil
 }
 
-var errServiceGone = errors.New("the store service stopped before the command finished")
+// errServiceClosed is the error of a client whose service closed the
+// connection before it sent the command's exit code.
+var errServiceClosed = errors.New("the store service closed the connection")

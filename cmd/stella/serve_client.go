@@ -99,7 +99,7 @@ func (g *globalOptions) forwardToService(cmd *cobra.Command, args []string) erro
 	g.logger(cmd.ErrOrStderr()).Info("running the command in the store service", "socket", socket)
 	code, err := runRemote(cmd.Context(), conn, call, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 	if err != nil {
-		if errors.Is(err, errServiceGone) && cmd.Context().Err() != nil {
+		if errors.Is(err, errServiceClosed) && cmd.Context().Err() != nil {
 			return cmd.Context().Err()
 		}
 		return err

@@ -20,8 +20,8 @@ import (
 // The client sends one frameRequest with a serviceCall in JSON, then
 // frameStdin chunks and one frameStdinEnd, each only when the service
 // asked for standard input with a framePull, and frameCancel on Ctrl-C.
-// The service sends frameStdout and frameStderr chunks as the command
-// writes them, framePull when the command reads its standard input, and
+// The service sends frameStarted once it runs the command, frameStdout
+// and frameStderr chunks as the command writes them, framePull when the command reads its standard input, and
 // one frameExit with the exit code as its payload at the end.
 const (
 	frameRequest  byte = 'q'
@@ -32,6 +32,7 @@ const (
 	frameStderr   byte = 'r'
 	framePull     byte = 'p'
 	frameExit     byte = 'x'
+	frameStarted  byte = 's'
 )
 
 // maxFrame bounds the payload of a frame, so a broken peer cannot make the
@@ -283,6 +284,14 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 			}
 		}
 	}()
+	if ctx.Err() != nil {
+		// The service is stopping: the client learns that its command
+		// did not run, since no frameStarted came.
+		return
+	}
+	if err := out.send(frameStarted, nil); err != nil {
+		return
+	}
 	req := s.newRequest(call.Env, call.Cwd)
 	start := time.Now()
 	s.log.Info("command started", "request", req.id, "command", strings.Join(commandWords(call.Args), " "))
@@ -316,13 +325,20 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, stdin io.Re
 	defer stop()
 	in := bufio.NewReader(conn)
 	var pulls chan int
+	started := false
 	for {
 		kind, payload, err := readFrame(in)
+		if err != nil && !started {
+			return 0, fmt.Errorf("%w before it started the command (%v); the command did not run, so run it again",
+				errServiceClosed, err)
+		}
 		if err != nil {
-			return 0, fmt.Errorf("%w (%v); the command may have run in part: check with `stella ouk status`, "+
-				"then run it again", errServiceGone, err)
+			return 0, fmt.Errorf("%w before the command finished (%v); the command may have run in part: check "+
+				"with `stella ouk status`, then run it again", errServiceClosed, err)
 		}
 		switch kind {
+		case frameStarted:
+			started = true
 		case frameStdout:
 			if _, err := stdout.Write(payload); err != nil {
 				// As a command of its own would, give up once stdout is

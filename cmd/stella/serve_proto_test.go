@@ -130,7 +130,13 @@ func TestServiceCallPaths(t *testing.T) {
 // A command that changes the store waits for another one in the service,
 // and gives up after its --lock-timeout with the store-in-use error.
 func TestServiceWriterWait(t *testing.T) {
-	svc := &service{dir: t.TempDir(), writer: make(chan struct{}, 1)}
+	dir := t.TempDir()
+	store, err := cas.Open(filepath.Join(dir, storeDBDir), cas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	svc := &service{dir: dir, store: store, writer: make(chan struct{}, 1)}
 	first := &globalOptions{svc: svc, request: svc.newRequest(nil, "")}
 	if _, _, err := svc.open(context.Background(), first, cas.Options{}); err != nil {
 		t.Fatal(err)
@@ -256,4 +262,49 @@ func FuzzServiceRequest(f *testing.F) {
 			t.Fatalf("parseServiceCall accepted %q, which the service does not run", call.Args)
 		}
 	})
+}
+
+// A command that panics in the service ends with exit 1 and an internal
+// error, and the service goes on.
+func TestServiceRecoversPanic(t *testing.T) {
+	dir := t.TempDir()
+	// A store folder with a db folder but no open store: ouk status finds
+	// the store present and then reads from the nil store, which panics.
+	if err := os.Mkdir(filepath.Join(dir, storeDBDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	svc := &service{dir: dir, log: serviceLogger(&globalOptions{quiet: true}, io.Discard),
+		writer: make(chan struct{}, 1)}
+	var stdout, stderr bytes.Buffer
+	code := runRequest(context.Background(), []string{"ouk", "status", "--"}, eofReader{}, &stdout, &stderr, svc,
+		svc.newRequest(nil, ""))
+	if code != exitError {
+		t.Errorf("exit code %d, want %d", code, exitError)
+	}
+	if !strings.Contains(stderr.String(), "internal error in the store service") {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+}
+
+// A client tells a command that the service never started from one that
+// it cut off midway.
+func TestRemoteServiceClosed(t *testing.T) {
+	for _, c := range []struct {
+		started bool
+		want    string
+	}{{false, "the command did not run"}, {true, "may have run in part"}} {
+		client, server := net.Pipe()
+		go func() {
+			_, _, _ = readFrame(server)
+			if c.started {
+				_ = writeFrame(server, frameStarted, nil)
+			}
+			server.Close()
+		}()
+		_, err := runRemote(context.Background(), client, serviceCall{Protocol: serviceProtocol,
+			Args: []string{"ouk", "status"}}, eofReader{}, io.Discard, io.Discard)
+		if !errors.Is(err, errServiceClosed) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("started %v: error %v, want one containing %q", c.started, err, c.want)
+		}
+	}
 }
