@@ -74,6 +74,9 @@ func TestServiceAnswersLookupsDuringImport(t *testing.T) {
 	if got := e.activeDigest(); got != first {
 		t.Fatalf("status during the import shows %s active, want the first kit %s", got, first)
 	}
+	if rep := e.status(); rep.Service == nil || rep.Service.PID != svc.cmd.Process.Pid {
+		t.Fatalf("status names no store service, or another one: %+v", rep.Service)
+	}
 
 	go func() {
 		pw.Write(data[4096:])

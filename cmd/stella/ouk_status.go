@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,6 +22,16 @@ type statusReport struct {
 	// StoreAbsent marks a store folder that does not exist, such as one
 	// given with a mistyped --store.
 	StoreAbsent bool `json:"storeAbsent,omitempty"`
+	// Service describes the store service that ran the command, if any.
+	Service *serviceStatus `json:"service,omitempty"`
+}
+
+// serviceStatus describes the running store service in ouk status.
+type serviceStatus struct {
+	PID    int       `json:"pid"`
+	Since  time.Time `json:"since"`
+	Socket string    `json:"socket"`
+	Watch  string    `json:"watch,omitempty"`
 }
 
 func newStatusCommand(g *globalOptions) *cobra.Command {
@@ -48,6 +60,10 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 			}
 			defer store.Close()
 			rep := statusReport{Store: dir}
+			if g.svc != nil {
+				rep.Service = &serviceStatus{PID: os.Getpid(), Since: g.svc.started,
+					Socket: filepath.Join(g.svc.dir, serviceSocketName), Watch: g.svc.watchDir}
+			}
 			if rep.StoreSize, err = store.DiskUsage(); err != nil {
 				return fmt.Errorf("measuring store: %w", err)
 			}
@@ -104,6 +120,13 @@ func printStatus(w io.Writer, rep statusReport) {
 		fmt.Fprintf(w, "Store   %s (absent: no store at this path yet; check --store and $STELLA_HOME if one should be there)\n", rep.Store)
 	} else {
 		fmt.Fprintf(w, "Store   %s (%s)\n", rep.Store, humanBytes(rep.StoreSize))
+	}
+	if svc := rep.Service; svc != nil {
+		line := fmt.Sprintf("Service stella serve, pid %d, since %s", svc.PID, svc.Since.Format(time.RFC3339))
+		if svc.Watch != "" {
+			line += ", watching " + printable(svc.Watch)
+		}
+		fmt.Fprintln(w, line)
 	}
 	k := rep.Active
 	if k == nil {

@@ -46,6 +46,10 @@ type service struct {
 	// store's error that caused it.
 	brokenOnce sync.Once
 	brokenErr  error
+	// started is when the service started, and watchDir its drop folder
+	// or "", for ouk status.
+	started  time.Time
+	watchDir string
 }
 
 // serviceRequest is one command that the service runs.
@@ -260,7 +264,11 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	svc := &service{dir: dir, store: store, log: log, writer: make(chan struct{}, 1), uid: os.Getuid(), stop: stop}
+	svc := &service{dir: dir, store: store, log: log, writer: make(chan struct{}, 1), uid: os.Getuid(), stop: stop,
+		started: time.Now().UTC().Truncate(time.Second)}
+	if o.watchDir != "" {
+		svc.watchDir = absPath(o.watchDir)
+	}
 	store.Serve()
 
 	var running sync.WaitGroup
