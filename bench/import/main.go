@@ -272,6 +272,15 @@ func run(c config) error {
 		return err
 	}
 
+	for _, service := range []bool{false, true} {
+		logf("lookups during an import of night %d over night 0, service %v", c.nights, service)
+		d, err := c.measureDuringImport(service, kit(0), kit(c.nights), pub, w, queries)
+		if err != nil {
+			return err
+		}
+		rep.during = append(rep.during, d)
+	}
+
 	for _, f := range c.bigs {
 		b, err := c.measureBig(g, w, f, image, key, pub, layers, layerSize)
 		if err != nil {
@@ -358,6 +367,7 @@ type report struct {
 	seriesDigest, fullDigest string
 	spans                    []span
 	big                      []bigRuns
+	during                   []duringImport
 }
 
 // measureFull times three full imports into fresh stores, the floor, oras

@@ -121,6 +121,26 @@ func printReport(out io.Writer, c config, rep *report, nights []night, kitBytes 
 		}
 		p("")
 	}
+	if len(rep.during) > 0 {
+		p("### Lookups during an import")
+		p("")
+		p("The full kit of night %d was imported over a store that held night 0, and `stella db lookup` ran in a "+
+			"loop meanwhile, one process after another, until the import ended. Without the store service each "+
+			"lookup waits for the import to release the store; with `stella serve` holding the store, the "+
+			"import and the lookups run in it side by side. A lookup's time includes starting its process.", c.nights)
+		p("")
+		p("| store access | import time | lookups during the import | median lookup | p99 lookup | slowest lookup |")
+		p("|---|---|---|---|---|---|")
+		for _, d := range rep.during {
+			name := "each command opens the store"
+			if d.service {
+				name = "`stella serve` holds the store"
+			}
+			p("| %s | %s | %d | %s | %s | %s |", name, round(d.imp), len(d.lookups), round(quantile(d.lookups, 0.5)),
+				round(quantile(d.lookups, 0.99)), round(quantile(d.lookups, 1)))
+		}
+		p("")
+	}
 	p("### Peak memory and write amplification of import")
 	p("")
 	p("Peak RSS is the import process's maximum resident set, and bytes written are its file system block " +
