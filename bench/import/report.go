@@ -124,10 +124,12 @@ func printReport(out io.Writer, c config, rep *report, nights []night, kitBytes 
 	if len(rep.during) > 0 {
 		p("### Lookups during an import")
 		p("")
-		p("The full kit of night %d was imported over a store that held night 0, and `stella db lookup` ran in a "+
-			"loop meanwhile, one process after another, until the import ended. Without the store service each "+
-			"lookup waits for the import to release the store; with `stella serve` holding the store, the "+
-			"import and the lookups run in it side by side. A lookup's time includes starting its process.", c.nights)
+		p("The full night-0 kit was imported over a store whose active kit was a small one, built from the " +
+			"project's fixture records, and `stella db lookup` of night-0 records ran in a loop meanwhile, one " +
+			"process after another, until the import ended. Without the store service each lookup waits for " +
+			"the import to release the store. With `stella serve` holding the store, the import and the lookups " +
+			"run in it side by side, and the lookups read the small kit until the import activates night 0. " +
+			"A lookup's time includes starting its process.")
 		p("")
 		p("| store access | import time | lookups during the import | median lookup | p99 lookup | slowest lookup |")
 		p("|---|---|---|---|---|---|")
