@@ -7,10 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/internal/errdef"
 )
 
 // forwardedCommands are the commands, without the leading "stella", that
@@ -82,13 +86,25 @@ func (g *globalOptions) forwardToService(cmd *cobra.Command, args []string) erro
 	if len(socket) > maxSocketPath {
 		return nil
 	}
-	if info, err := os.Lstat(socket); err != nil || info.Mode()&os.ModeSocket == 0 {
+	info, err := os.Lstat(socket)
+	if err != nil || info.Mode()&os.ModeSocket == 0 {
 		return nil
+	}
+	log := g.logger(cmd.ErrOrStderr())
+	if owner, ok := fileOwner(info); ok && owner != os.Geteuid() {
+		if !serviceListens(socket) {
+			log.Info("the service socket is left from a stopped service; opening the store", "socket", socket)
+			return nil
+		}
+		return fmt.Errorf("store %s is held by the store service of user ID %d (%s), which runs commands of that "+
+			"user only; run the command as that user, or while the service is stopped: %w", dir, owner,
+			holderOrUnknown(dir), errdef.ErrStoreInUse)
 	}
 	conn, err := net.DialTimeout("unix", socket, 2*time.Second)
 	if err != nil {
 		// A socket that a stopped service left: the command opens the
 		// store itself.
+		log.Info("the service socket does not accept connections; opening the store", "socket", socket, "error", err)
 		return nil
 	}
 	call, err := serviceCallFor(cmd, words, args)
@@ -96,8 +112,9 @@ func (g *globalOptions) forwardToService(cmd *cobra.Command, args []string) erro
 		conn.Close()
 		return err
 	}
-	g.logger(cmd.ErrOrStderr()).Info("running the command in the store service", "socket", socket)
-	code, err := runRemote(cmd.Context(), conn, call, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+	log.Info("running the command in the store service", "socket", socket)
+	code, err := runRemote(cmd.Context(), conn, call, max(g.lockWait, 2*time.Second), cmd.InOrStdin(),
+		cmd.OutOrStdout(), cmd.ErrOrStderr())
 	if err != nil {
 		if errors.Is(err, errServiceClosed) && cmd.Context().Err() != nil {
 			return cmd.Context().Err()
@@ -117,6 +134,7 @@ func serviceCallFor(cmd *cobra.Command, words string, args []string) (serviceCal
 			"relative paths: %w", err)
 	}
 	line := strings.Fields(words)
+	var pathErr error
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		if f.Name == "store" {
 			return
@@ -135,13 +153,24 @@ func serviceCallFor(cmd *cobra.Command, words string, args []string) (serviceCal
 			if isPath && isLocalPath(v) {
 				v = filepath.Join(cwd, v)
 			}
+			if err := checkServicePath("--"+f.Name, v); isPath && err != nil && pathErr == nil {
+				pathErr = err
+			}
 			line = append(line, "--"+f.Name+"="+v)
 		}
 	})
+	if pathErr != nil {
+		return serviceCall{}, pathErr
+	}
 	line = append(line, "--")
 	for _, a := range args {
 		if pathArgCommands[words] && isLocalPath(a) {
 			a = filepath.Join(cwd, a)
+		}
+		if pathArgCommands[words] {
+			if err := checkServicePath("the argument", a); err != nil {
+				return serviceCall{}, err
+			}
 		}
 		line = append(line, a)
 	}
@@ -161,4 +190,39 @@ func serviceCallFor(cmd *cobra.Command, words string, args []string) (serviceCal
 func isLocalPath(v string) bool {
 	return v != "" && v != "-" && !filepath.IsAbs(v) && !strings.Contains(v, "://") &&
 		!strings.HasPrefix(v, "sha256:")
+}
+
+// fileOwner returns the user ID that owns the file of info.
+func fileOwner(info os.FileInfo) (int, bool) {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return int(st.Uid), true
+}
+
+// holderOrUnknown describes the process that holds the store in the store
+// folder dir, from its holder record.
+func holderOrUnknown(dir string) string {
+	if h := cas.LockHolder(filepath.Join(dir, storeDBDir)); h != "" {
+		return h
+	}
+	return "process unknown"
+}
+
+// checkServicePath rejects value, a path given to a command that runs in
+// the store service, when it names a file that only this process can
+// open, such as the pipe of a shell's process substitution.
+func checkServicePath(name, value string) error {
+	for _, prefix := range []string{"/dev/fd/", "/proc/self/", "/proc/thread-self/"} {
+		if strings.HasPrefix(value, prefix) {
+			return usagef("%s %s names a file of this process, which the store service cannot open; write it "+
+				"to a file first, or run the command while the service is stopped", name, value)
+		}
+	}
+	if value == "/dev/stdin" {
+		return usagef("%s /dev/stdin is the standard input of this process, which the store service cannot open; "+
+			"give - where the command reads standard input, or write it to a file first", name)
+	}
+	return nil
 }

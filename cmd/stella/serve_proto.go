@@ -8,10 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"stella-ops.org/ouk/internal/errdef"
 )
 
 // The service socket carries frames: a type byte, a 4-byte big-endian
@@ -251,12 +256,15 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		return
 	}
 
+	serviceCtx := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	chunks := make(chan []byte, 1)
+	var clientEnded atomic.Bool
 	go func() {
 		// A client that cancels or goes away stops its command.
 		defer cancel()
+		defer clientEnded.Store(true)
 		closed := false
 		for {
 			kind, payload, err := readFrame(in)
@@ -301,6 +309,13 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		stderr = terminalFrameWriter{frameWriter{out, frameStderr}}
 	}
 	code := runRequest(ctx, call.Args, stdin, frameWriter{out, frameStdout}, stderr, s, req)
+	if serviceCtx.Err() != nil && !clientEnded.Load() && strings.Join(commandWords(call.Args), " ") == "ouk watch" {
+		// A watch that the service's stop ended must not exit 0 as one
+		// stopped by its operator, so that a service manager restarts it.
+		slog.New(slog.NewTextHandler(stderr, nil)).Error("the store service stopped, which ended this watch; " +
+			"run the watch again once the service runs, or while it is stopped")
+		code = exitError
+	}
 	s.log.Info("command ended", "request", req.id, "exitCode", code, "duration", time.Since(start).Round(time.Millisecond))
 	_ = out.send(frameExit, []byte(fmt.Sprint(code)))
 	s.stopIfBroken()
@@ -311,8 +326,14 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 // requests it. It returns the command's exit code. The first cancel of ctx
 // makes the service stop the command, and runRemote still waits for the
 // command's last lines and exit code then.
-func runRemote(ctx context.Context, conn net.Conn, call serviceCall, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait time.Duration, stdin io.Reader,
+	stdout, stderr io.Writer) (int, error) {
 	defer conn.Close()
+	// A service that does not start the command within startWait is
+	// stuck, and one that does not end it within cancelWait of a cancel
+	// is left behind, so that a client never waits without end.
+	const cancelWait = 5 * time.Second
+	_ = conn.SetReadDeadline(time.Now().Add(startWait))
 	payload, err := json.Marshal(call)
 	if err != nil {
 		return 0, err
@@ -321,13 +342,25 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, stdin io.Re
 	if err := out.send(frameRequest, payload); err != nil {
 		return 0, fmt.Errorf("sending the command to the store service: %w", err)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = out.send(frameCancel, nil) })
+	stop := context.AfterFunc(ctx, func() {
+		_ = conn.SetWriteDeadline(time.Now().Add(cancelWait))
+		_ = out.send(frameCancel, nil)
+		_ = conn.SetReadDeadline(time.Now().Add(cancelWait))
+	})
 	defer stop()
 	in := bufio.NewReader(conn)
 	var pulls chan int
 	started := false
 	for {
 		kind, payload, err := readFrame(in)
+		if err != nil && ctx.Err() != nil {
+			return 0, fmt.Errorf("%w before it ended the interrupted command (%v)", errServiceClosed, err)
+		}
+		if err != nil && !started && errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, fmt.Errorf("the store service did not start the command within %s, so it may be stuck or "+
+				"overloaded; the command did not run. Check the service's log and restart it, or wait longer with "+
+				"--lock-timeout: %w", startWait, errdef.ErrStoreInUse)
+		}
 		if err != nil && !started {
 			return 0, fmt.Errorf("%w before it started the command (%v); the command did not run, so run it again",
 				errServiceClosed, err)
@@ -339,6 +372,9 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, stdin io.Re
 		switch kind {
 		case frameStarted:
 			started = true
+			if ctx.Err() == nil {
+				_ = conn.SetReadDeadline(time.Time{})
+			}
 		case frameStdout:
 			if _, err := stdout.Write(payload); err != nil {
 				// As a command of its own would, give up once stdout is

@@ -206,8 +206,8 @@ func TestServiceRunsCommandOverSocket(t *testing.T) {
 			t.Fatal(err)
 		}
 		var stdout, stderr bytes.Buffer
-		code, err := runRemote(context.Background(), conn,
-			serviceCall{Protocol: serviceProtocol, Args: args, Cwd: dir}, strings.NewReader(stdin), &stdout, &stderr)
+		code, err := runRemote(context.Background(), conn, serviceCall{Protocol: serviceProtocol, Args: args, Cwd: dir},
+			time.Minute, strings.NewReader(stdin), &stdout, &stderr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,9 +302,43 @@ func TestRemoteServiceClosed(t *testing.T) {
 			server.Close()
 		}()
 		_, err := runRemote(context.Background(), client, serviceCall{Protocol: serviceProtocol,
-			Args: []string{"ouk", "status"}}, eofReader{}, io.Discard, io.Discard)
+			Args: []string{"ouk", "status"}}, time.Minute, eofReader{}, io.Discard, io.Discard)
 		if !errors.Is(err, errServiceClosed) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("started %v: error %v, want one containing %q", c.started, err, c.want)
 		}
+	}
+}
+
+// A client whose service never starts the command gives up after its
+// wait with the store-in-use error, and one interrupted while the service
+// does not end the command gives up after the cancel wait.
+func TestRemoteStuckService(t *testing.T) {
+	client, server := net.Pipe()
+	defer server.Close()
+	go func() { _, _, _ = readFrame(server) }()
+	start := time.Now()
+	_, err := runRemote(context.Background(), client, serviceCall{Protocol: serviceProtocol,
+		Args: []string{"db", "status"}}, 50*time.Millisecond, eofReader{}, io.Discard, io.Discard)
+	if !errors.Is(err, errdef.ErrStoreInUse) || !strings.Contains(err.Error(), "did not start the command") {
+		t.Fatalf("stuck service: %v", err)
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Fatalf("the client waited %s", time.Since(start))
+	}
+
+	client, server = net.Pipe()
+	defer server.Close()
+	go func() {
+		_, _, _ = readFrame(server)
+		_ = writeFrame(server, frameStarted, nil)
+		// Read the cancel, then never answer.
+		_, _, _ = readFrame(server)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = runRemote(ctx, client, serviceCall{Protocol: serviceProtocol, Args: []string{"db", "status"}},
+		time.Minute, eofReader{}, io.Discard, io.Discard)
+	if !errors.Is(err, errServiceClosed) || !strings.Contains(err.Error(), "interrupted command") {
+		t.Fatalf("interrupted client of a stuck service: %v", err)
 	}
 }

@@ -99,9 +99,16 @@ func (g *globalOptions) openStoreWith(ctx context.Context, opts cas.Options) (*c
 	// when the process that it waited for removed it, as after a rejected
 	// first import.
 	opts.ParentPerm = storeFolderPerm
+	if socket := filepath.Join(dir, serviceSocketName); serviceListens(socket) {
+		// The service holds the store for as long as it runs, so waiting
+		// for it would only delay the same failure.
+		return nil, "", fmt.Errorf("store %s is held by the store service (%s), which does not run `%s`; stop "+
+			"the service while the command runs, or run the command on another store: %w", dir,
+			holderOrUnknown(dir), g.command, errdef.ErrStoreInUse)
+	}
 	s, err := cas.OpenContext(ctx, filepath.Join(dir, storeDBDir), opts)
 	if errors.Is(err, errdef.ErrStoreInUse) {
-		return nil, "", storeInUseError(dir, opts.LockWait, err)
+		return nil, "", storeInUseError(dir, opts.LockWait, g.command, err)
 	}
 	if errors.As(err, new(*cas.WaitStoppedError)) {
 		return nil, "", &storeWaitInterruptedError{err: err}
@@ -184,7 +191,7 @@ func warnNewStoreAmongOtherFiles(log *slog.Logger, dir string) {
 // gave up after waiting for wait, with the flag that sets the wait. When
 // the store changed hands during the wait, it describes how, since
 // waiting for one process to finish would not help.
-func storeInUseError(dir string, wait time.Duration, err error) error {
+func storeInUseError(dir string, wait time.Duration, command string, err error) error {
 	var inUse *cas.InUseError
 	if errors.As(err, &inUse) && inUse.Changed() {
 		holder := "another stella process"
@@ -199,6 +206,11 @@ func storeInUseError(dir string, wait time.Duration, err error) error {
 	h := cas.LockHolder(filepath.Join(dir, storeDBDir))
 	if h != "" {
 		holder += " (" + h + ")"
+	}
+	if strings.Contains(h, ", stella serve,") && forwardedCommands[strings.TrimPrefix(command, "stella ")] {
+		return fmt.Errorf("store %s is held by the store service (%s), but its socket %s does not accept "+
+			"connections, so the command cannot run in it; restart the service: %w", dir, h,
+			filepath.Join(dir, serviceSocketName), errdef.ErrStoreInUse)
 	}
 	if strings.Contains(h, ", stella serve,") {
 		return fmt.Errorf("store %s is held by the store service (%s), which does not run this command; stop "+

@@ -33,7 +33,7 @@ func TestStoreInUseErrorTurnover(t *testing.T) {
 			"wait for it to finish"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := storeInUseError(dir, tc.err.Wait, tc.err)
+			err := storeInUseError(dir, tc.err.Wait, "stella ouk import", tc.err)
 			for _, want := range tc.want {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("message does not contain %q: %v", want, err)

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// A command that the service does not run fails at once with a message
+// that names the service, instead of waiting out its --lock-timeout for a
+// holder that runs until it is stopped.
+func TestServiceOtherCommandFailsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	digest := e.activeDigest()
+	svc := e.startService()
+	args := []string{"--lock-timeout", "10m", "ouk", "push", digest, "127.0.0.1:9/stella/ouk:1"}
+	push := e.startBackground(exec.Command(stellaBin, append([]string{"--store", e.store}, args...)...), args)
+	r := push.result(t, "it started")
+	if r.code != exitStoreBusy || !strings.Contains(r.stderr, "which does not run `stella ouk push`") {
+		t.Fatalf("push of a stored kit while the service runs: exit %d\n%s", r.code, r.stderr)
+	}
+	svc.stopService(t, e.store)
+}
+
+// A lookup on a store whose service lost its socket says so, instead of
+// claiming that the service does not run lookups.
+func TestServiceWithoutSocket(t *testing.T) {
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	svc := e.startService()
+	if err := os.Remove(filepath.Join(e.store, serviceSocketName)); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("--lock-timeout", "0", "db", "lookup", "CVE-2099-0001")
+	if r.code != exitStoreBusy || !strings.Contains(r.stderr, "does not accept connections") {
+		t.Fatalf("lookup after the socket was removed: exit %d\n%s", r.code, r.stderr)
+	}
+	_ = svc.cmd.Process.Signal(syscall.SIGTERM)
+	svc.result(t, "SIGTERM")
+}
+
+// A watch that runs in the service and ends because the service stops
+// exits 1, so a service manager that runs the watch starts it again.
+func TestServiceStopEndsClientWatch(t *testing.T) {
+	e := newEnv(t)
+	drop := filepath.Join(e.dir, "drop")
+	if err := os.Mkdir(drop, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	svc := e.startService()
+	args := []string{"ouk", "watch", "--interval", "200ms", "--key", e.pub, drop}
+	watch := e.startBackground(exec.Command(stellaBin, append([]string{"--store", e.store}, args...)...), args)
+	waitForLog(t, &svc.stderr, svc.exited, `command="ouk watch"`)
+	svc.stopService(t, e.store)
+	r := watch.result(t, "the service stopped")
+	if r.code != exitError || !strings.Contains(r.stderr, "the store service stopped") {
+		t.Fatalf("watch in a stopped service: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// A path that names a file of the client process, such as a shell's
+// process substitution, is rejected with advice, since the service would
+// open a file of its own under that name.
+func TestServiceRejectsClientOnlyPaths(t *testing.T) {
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	svc := e.startService()
+	r := e.run("scan", "--sbom", "/dev/fd/3")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "names a file of this process") {
+		t.Fatalf("scan --sbom /dev/fd/3: exit %d\n%s", r.code, r.stderr)
+	}
+	svc.stopService(t, e.store)
+}
+
+// A client of another user than the service's gets the store-in-use
+// failure at once, with its JSON object, instead of a broken pipe or a
+// wait for the store.
+func TestServiceOtherUserClient(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the service as another user")
+	}
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	const nobody = 65534
+	for dir := e.dir; dir != "/"; dir = filepath.Dir(dir) {
+		if strings.HasPrefix(dir, os.TempDir()) && dir != os.TempDir() {
+			if err := os.Chmod(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := filepath.Walk(e.store, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, nobody, nobody)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(stellaBin, "--store", e.store, "serve")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	svc := e.startBackground(cmd, []string{"serve"})
+	waitForLog(t, &svc.stderr, svc.exited, "store service started")
+
+	args := []string{"--lock-timeout", "10m", "db", "lookup", "-o", "json", "CVE-2099-0001"}
+	lookup := e.startBackground(exec.Command(stellaBin, append([]string{"--store", e.store}, args...)...), args)
+	r := lookup.result(t, "it started")
+	if r.code != exitStoreBusy || !strings.Contains(r.stderr, "runs commands of that user only") {
+		t.Fatalf("lookup of another user: exit %d\n%s", r.code, r.stderr)
+	}
+	var failure commandFailure
+	if err := json.Unmarshal([]byte(r.stdout), &failure); err != nil || failure.Reason != "store-in-use" {
+		t.Fatalf("JSON failure of a lookup of another user: %v\n%s", err, r.stdout)
+	}
+	svc.stopService(t, e.store)
+}
