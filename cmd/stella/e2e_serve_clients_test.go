@@ -78,9 +78,10 @@ func TestServiceRejectsClientOnlyPaths(t *testing.T) {
 	svc.stopService(t, e.store)
 }
 
-// A client of another user than the service's gets the store-in-use
-// failure at once, with its JSON object, instead of a broken pipe or a
-// wait for the store.
+// A client of another user than the service's gets lookups and scans
+// from the service, as it could read the store without it, with the SBOM
+// read by the client. Commands that change the store or name files fail
+// at once, with their JSON failure object.
 func TestServiceOtherUserClient(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run the service as another user")
@@ -103,20 +104,66 @@ func TestServiceOtherUserClient(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(filepath.Join(e.store, storeDBDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Only this user, not the service's, may read the SBOM.
+	sbomPath := filepath.Join(e.dir, "app.cdx.json")
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "sbom", "demo-app.cdx.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sbomPath, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(stellaBin, "--store", e.store, "serve")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	svc := e.startBackground(cmd, []string{"serve"})
 	waitForLog(t, &svc.stderr, svc.exited, "store service started")
 
-	args := []string{"--lock-timeout", "10m", "db", "lookup", "-o", "json", "CVE-2099-0001"}
-	lookup := e.startBackground(exec.Command(stellaBin, append([]string{"--store", e.store}, args...)...), args)
-	r := lookup.result(t, "it started")
-	if r.code != exitStoreBusy || !strings.Contains(r.stderr, "runs commands of that user only") {
-		t.Fatalf("lookup of another user: exit %d\n%s", r.code, r.stderr)
+	r := e.run("--lock-timeout", "0", "db", "lookup", "CVE-2099-0001")
+	if r.code != 0 || !strings.Contains(r.stdout, "CVE-2099-0001") {
+		t.Fatalf("lookup of another user: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = e.run("--lock-timeout", "0", "scan", "-o", "json", "--sbom", "app.cdx.json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"sbom": "app.cdx.json"`) || !strings.Contains(r.stdout, "CVE-2099-0001") {
+		t.Fatalf("scan of another user: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(svc.stderr.String(), `command=scan`) {
+		t.Fatalf("the scan did not run in the service:\n%s", svc.stderr.String())
+	}
+
+	args := []string{"--lock-timeout", "10m", "ouk", "gc", "-o", "json"}
+	gc := e.startBackground(exec.Command(stellaBin, append([]string{"--store", e.store}, args...)...), args)
+	r = gc.result(t, "it started")
+	if r.code != exitStoreBusy || !strings.Contains(r.stderr, "for that user only") {
+		t.Fatalf("gc of another user: exit %d\n%s", r.code, r.stderr)
 	}
 	var failure commandFailure
 	if err := json.Unmarshal([]byte(r.stdout), &failure); err != nil || failure.Reason != "store-in-use" {
-		t.Fatalf("JSON failure of a lookup of another user: %v\n%s", err, r.stdout)
+		t.Fatalf("JSON failure of a gc of another user: %v\n%s", err, r.stdout)
+	}
+	r = e.run("scan", "--quota-key", e.pub, "--sbom", "app.cdx.json")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--quota-key cannot be given") {
+		t.Fatalf("scan of another user with --quota-key: exit %d\n%s", r.code, r.stderr)
 	}
 	svc.stopService(t, e.store)
+}
+
+// scan --sbom - reads the SBOM from standard input.
+func TestScanReadsStandardInput(t *testing.T) {
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "sbom", "demo-app.cdx.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.runIn(raw, "scan", "-o", "json", "--sbom", "-")
+	if r.code != 0 || !strings.Contains(r.stdout, `"sbom": "-"`) || !strings.Contains(r.stdout, "CVE-2099-0001") {
+		t.Fatalf("scan of standard input: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = e.runIn([]byte("{"), "scan", "--sbom", "-")
+	if r.code == 0 || !strings.Contains(r.stderr, "reading standard input") {
+		t.Fatalf("scan of a cut SBOM on standard input: exit %d\n%s", r.code, r.stderr)
+	}
 }

@@ -58,7 +58,16 @@ func (f *quotaFlags) identify(g *globalOptions, store *cas.Store, storeDir strin
 			fmt.Fprintf(stderr, "warning: --env-file %s cannot be read (%v); counting scans as anonymous\n", f.envFile, err)
 		}
 	}
-	tok, err := quota.LoadToken(g.getenv, g.resolvePath(f.envFile))
+	var tok quota.Token
+	if g.request != nil && g.request.foreign {
+		// The client of another user read its env file itself and sent
+		// the token, if any, as $STELLA_JWT.
+		if raw := strings.TrimSpace(g.getenv(quota.TokenEnv)); raw != "" {
+			tok = quota.Token{Raw: raw, Source: quota.TokenEnv}
+		}
+	} else {
+		tok, err = quota.LoadToken(g.getenv, g.resolvePath(f.envFile))
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "warning: %v; counting scans as anonymous\n", err)
 	}

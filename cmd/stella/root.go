@@ -29,6 +29,8 @@ type globalOptions struct {
 	svc *service
 	// request is the service's record of this command while it runs.
 	request *serviceRequest
+	// sbomLabel is the name that a scan of --sbom - reports.
+	sbomLabel string
 }
 
 func newRootCommand() *cobra.Command { return newRootCommandFor(nil, nil) }

@@ -178,7 +178,11 @@ read-only mount, prints a warning and does not count.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&sbomPath, "sbom", "", "SBOM file, SPDX 2.2/2.3 JSON or CycloneDX 1.2-1.7 JSON")
+	cmd.Flags().StringVar(&sbomPath, "sbom", "", "SBOM file, SPDX 2.2/2.3 JSON or CycloneDX 1.2-1.7 JSON, or - for standard input")
+	// The client of a store service of another user reads the SBOM
+	// itself and sends it as standard input, with its name for the report.
+	cmd.Flags().StringVar(&g.sbomLabel, "sbom-label", "", "name of the SBOM that --sbom - reads, for the report")
+	_ = cmd.Flags().MarkHidden("sbom-label")
 	cmd.Flags().StringVar(&sortBy, "sort", sortByPackage,
 		"order of the findings: package (by package, then record ID) or severity (highest rating and score first)")
 	qf.register(cmd)
@@ -192,7 +196,14 @@ read-only mount, prints a warning and does not count.`,
 func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) (*scanReport, time.Duration, error) {
 	start := time.Now()
 	ctx := cmd.Context()
-	format, pkgs, err := parseSBOM(ctx, path)
+	var format string
+	var pkgs []sbom.Package
+	var err error
+	if path == "-" {
+		format, pkgs, err = parseSBOMReader(ctx, "standard input", cmd.InOrStdin())
+	} else {
+		format, pkgs, err = parseSBOM(ctx, path)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -229,7 +240,11 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 			"and 0 findings does not mean the SBOM is clean; import a kit built with --feed\n", printable(a.kit.Version))
 	}
 
-	rep := &scanReport{SBOM: path, Format: format, Packages: len(pkgs), DBRecords: records,
+	shown := path
+	if path == "-" && g.sbomLabel != "" {
+		shown = g.sbomLabel
+	}
+	rep := &scanReport{SBOM: shown, Format: format, Packages: len(pkgs), DBRecords: records,
 		Kit:      newKitRef(a.kit, time.Now()),
 		Findings: []finding{}, Skipped: []skipped{}, Notes: []scanNote{}, VersionMismatches: []versionMismatch{}}
 	// The CPEs of all packages, as they are looked up, decide the platform
@@ -877,14 +892,19 @@ func parseSBOM(ctx context.Context, path string) (format string, pkgs []sbom.Pac
 	if whileReadingSBOM != nil {
 		r = &hookedFile{File: f, hook: func() { whileReadingSBOM(ctx) }}
 	}
+	return parseSBOMReader(ctx, path, r)
+}
+
+// parseSBOMReader parses the SBOM that r reads, named name in errors.
+func parseSBOMReader(ctx context.Context, name string, r io.Reader) (format string, pkgs []sbom.Package, err error) {
 	format, pkgs, err = sbom.ParseContext(ctx, r)
 	if errors.Is(err, errdef.ErrSizeExceedsLimit) {
 		// The SBOM is the caller's input, not a kit, so a size over the
 		// limit exits with the usage code, not with "kit rejected".
-		return "", nil, usagef("reading %s: %v", path, err)
+		return "", nil, usagef("reading %s: %v", name, err)
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("reading %s: %w", path, err)
+		return "", nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	return format, pkgs, nil
 }

@@ -63,6 +63,8 @@ type serviceRequest struct {
 	cwd string
 	// holdsWriter is set while the command holds service.writer.
 	holdsWriter bool
+	// foreign is set for a command of another user than the service's.
+	foreign bool
 }
 
 // forwardedEnv lists the environment variables that a client sends with
@@ -398,6 +400,22 @@ func listenService(path string) (*net.UnixListener, error) {
 		return nil, fmt.Errorf("listening on the service socket %s: %w", path, err)
 	}
 	ln.SetUnlinkOnClose(false)
+	// Users who may read the store's database, and so may look up in it
+	// without the service, may connect too; the service runs only read
+	// commands for them (see sharedCommands).
+	if info, err := os.Stat(filepath.Join(filepath.Dir(path), storeDBDir)); err == nil {
+		mode := os.FileMode(0o600)
+		if info.Mode().Perm()&0o050 == 0o050 {
+			mode |= 0o060
+		}
+		if info.Mode().Perm()&0o005 == 0o005 {
+			mode |= 0o006
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("setting the mode of the service socket %s: %w", path, err)
+		}
+	}
 	return ln, nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/quota"
+	"stella-ops.org/ouk/internal/sbom"
 )
 
 // forwardedCommands are the commands, without the leading "stella", that
@@ -91,16 +94,23 @@ func (g *globalOptions) forwardToService(cmd *cobra.Command, args []string) erro
 		return nil
 	}
 	log := g.logger(cmd.ErrOrStderr())
-	if owner, ok := fileOwner(info); ok && owner != os.Geteuid() {
-		if !serviceListens(socket) {
-			log.Info("the service socket is left from a stopped service; opening the store", "socket", socket)
-			return nil
-		}
-		return fmt.Errorf("store %s is held by the store service of user ID %d (%s), which runs commands of that "+
-			"user only; run the command as that user, or while the service is stopped: %w", dir, owner,
+	owner, ok := fileOwner(info)
+	foreign := ok && owner != os.Geteuid()
+	if foreign && !serviceListens(socket) {
+		log.Info("the service socket is left from a stopped service; opening the store", "socket", socket)
+		return nil
+	}
+	if foreign && !sharedCommands[words] {
+		return fmt.Errorf("store %s is held by the store service of user ID %d (%s), which runs this command "+
+			"for that user only; run the command as that user, or while the service is stopped: %w", dir, owner,
 			holderOrUnknown(dir), errdef.ErrStoreInUse)
 	}
 	conn, err := net.DialTimeout("unix", socket, 2*time.Second)
+	if err != nil && foreign {
+		return fmt.Errorf("store %s is held by the store service of user ID %d (%s), whose socket this user "+
+			"may not use (%v); run the command as that user, or let this user read the store's db folder and "+
+			"restart the service: %w", dir, owner, holderOrUnknown(dir), err, errdef.ErrStoreInUse)
+	}
 	if err != nil {
 		// A socket that a stopped service left: the command opens the
 		// store itself.
@@ -108,12 +118,21 @@ func (g *globalOptions) forwardToService(cmd *cobra.Command, args []string) erro
 		return nil
 	}
 	call, err := serviceCallFor(cmd, words, args)
+	stdin := cmd.InOrStdin()
+	if err == nil && foreign {
+		var sbomFile io.ReadCloser
+		call, sbomFile, err = sharedServiceCall(cmd, call)
+		if sbomFile != nil {
+			defer sbomFile.Close()
+			stdin = sbomFile
+		}
+	}
 	if err != nil {
 		conn.Close()
 		return err
 	}
 	log.Info("running the command in the store service", "socket", socket)
-	code, err := runRemote(cmd.Context(), conn, call, max(g.lockWait, 2*time.Second), cmd.InOrStdin(),
+	code, err := runRemote(cmd.Context(), conn, call, max(g.lockWait, 2*time.Second), stdin,
 		cmd.OutOrStdout(), cmd.ErrOrStderr())
 	if err != nil {
 		if errors.Is(err, errServiceClosed) && cmd.Context().Err() != nil {
@@ -225,4 +244,43 @@ func checkServicePath(name, value string) error {
 			"give - where the command reads standard input, or write it to a file first", name)
 	}
 	return nil
+}
+
+// sharedServiceCall adapts call, the request of cmd, for a store service
+// of another user, which opens no file for this user. The SBOM of a scan
+// is read here and sent as standard input, returned as the open file, and
+// the token of the quota's env file is sent as $STELLA_JWT.
+func sharedServiceCall(cmd *cobra.Command, call serviceCall) (serviceCall, io.ReadCloser, error) {
+	var file io.ReadCloser
+	args := make([]string, 0, len(call.Args)+1)
+	envFile := ""
+	for i, a := range call.Args {
+		if a == "--" {
+			args = append(args, call.Args[i:]...)
+			break
+		}
+		name, value, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		switch {
+		case name == "sbom" && value != "-":
+			f, err := sbom.OpenFile(value)
+			if err != nil {
+				return call, nil, err
+			}
+			file = f
+			args = append(args, "--sbom=-", "--sbom-label="+cmd.Flags().Lookup("sbom").Value.String())
+		case name == "env-file":
+			envFile = value
+		case pathFlags[name] && name != "sbom":
+			return call, nil, usagef("the store service runs as another user and reads no file for this one, "+
+				"so --%s cannot be given; run the command as the service's user, or while it is stopped", name)
+		default:
+			args = append(args, a)
+		}
+	}
+	env := map[string]string{}
+	if tok, err := quota.LoadToken(os.Getenv, envFile); err == nil && tok.Raw != "" {
+		env[quota.TokenEnv] = tok.Raw
+	}
+	call.Args, call.Env, call.Cwd = args, env, ""
+	return call, file, nil
 }

@@ -235,12 +235,13 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		_ = out.send(frameStderr, []byte("Error: "+msg+"\n"))
 		_ = out.send(frameExit, []byte(fmt.Sprint(exitUsage)))
 	}
-	if uid, err := peerUID(conn); err != nil || uid != s.uid {
-		s.log.Warn("rejected a client of another user", "uid", uid, "error", err)
-		fail(fmt.Sprintf("the store service of %s runs as user ID %d and runs commands of that user only; "+
-			"run the command as that user", s.dir, s.uid))
+	uid, err := peerUID(conn)
+	if err != nil {
+		s.log.Warn("rejected a client whose user cannot be read", "error", err)
+		fail(fmt.Sprintf("the store service of %s cannot read the user of this process: %v", s.dir, err))
 		return
 	}
+	foreign := uid != s.uid
 	in := bufio.NewReader(conn)
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	kind, payload, err := readFrame(in)
@@ -250,8 +251,11 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	}
 	conn.SetReadDeadline(time.Time{})
 	call, err := parseServiceCall(payload)
+	if err == nil && foreign {
+		err = checkSharedCall(call, s.uid)
+	}
 	if err != nil {
-		s.log.Warn("rejected a request", "error", err)
+		s.log.Warn("rejected a request", "uid", uid, "error", err)
 		fail(err.Error())
 		return
 	}
@@ -301,6 +305,10 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		return
 	}
 	req := s.newRequest(call.Env, call.Cwd)
+	if foreign {
+		// Paths of another user are not read with this user's rights.
+		req.cwd, req.foreign = "", true
+	}
 	start := time.Now()
 	s.log.Info("command started", "request", req.id, "command", strings.Join(commandWords(call.Args), " "))
 	stdin := &pullReader{conn: out, chunks: chunks, ctx: ctx}
@@ -429,4 +437,46 @@ func sendStdin(out *frameConn, stdin io.Reader, pulls <-chan int) {
 		}
 		_ = out.send(frameStdin, nil)
 	}
+}
+
+// sharedCommands are the commands that the service also runs for users
+// other than its own, as they could read a store they cannot write
+// without the service.
+var sharedCommands = map[string]bool{
+	"db lookup":   true,
+	"db status":   true,
+	"ouk status":  true,
+	"ouk history": true,
+	"scan":        true,
+}
+
+// checkSharedCall returns an error unless call is one that the service of
+// user ID owner runs for another user: a command of sharedCommands that
+// names no file, except a scan of an SBOM that the client sends as its
+// standard input, and sets no variable but $STELLA_JWT.
+func checkSharedCall(call serviceCall, owner int) error {
+	words := strings.Join(commandWords(call.Args), " ")
+	if !sharedCommands[words] {
+		return fmt.Errorf("the store service runs as user ID %d and runs %q for that user only; run the "+
+			"command as that user, or while the service is stopped", owner, words)
+	}
+	for _, a := range call.Args {
+		if a == "--" {
+			break
+		}
+		name, value, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if name == "sbom" && value == "-" {
+			continue
+		}
+		if pathFlags[name] {
+			return fmt.Errorf("the store service runs as user ID %d and reads no file for another user, so "+
+				"--%s is not accepted; run the command as that user, or while the service is stopped", owner, name)
+		}
+	}
+	for k := range call.Env {
+		if k != "STELLA_JWT" {
+			return fmt.Errorf("the store service takes no $%s from another user", k)
+		}
+	}
+	return nil
 }
