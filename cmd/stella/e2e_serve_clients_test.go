@@ -27,8 +27,8 @@ func TestServiceOtherCommandFailsAtOnce(t *testing.T) {
 	svc.stopService(t, e.store)
 }
 
-// A lookup on a store whose service lost its socket says so, instead of
-// claiming that the service does not run lookups.
+// A lookup on a store whose service lost its socket reports the missing
+// socket, instead of claiming that the service does not run lookups.
 func TestServiceWithoutSocket(t *testing.T) {
 	e := newEnv(t)
 	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))

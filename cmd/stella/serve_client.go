@@ -94,6 +94,7 @@ func (g *globalOptions) forwardToService(cmd *cobra.Command, args []string) erro
 		return nil
 	}
 	log := g.logger(cmd.ErrOrStderr())
+
 	owner, ok := fileOwner(info)
 	foreign := ok && owner != os.Geteuid()
 	if foreign && !serviceListens(socket) {
@@ -117,6 +118,7 @@ func (g *globalOptions) forwardToService(cmd *cobra.Command, args []string) erro
 		log.Info("the service socket does not accept connections; opening the store", "socket", socket, "error", err)
 		return nil
 	}
+
 	call, err := serviceCallFor(cmd, words, args)
 	stdin := cmd.InOrStdin()
 	if err == nil && foreign {
@@ -131,6 +133,7 @@ func (g *globalOptions) forwardToService(cmd *cobra.Command, args []string) erro
 		conn.Close()
 		return err
 	}
+
 	log.Info("running the command in the store service", "socket", socket)
 	code, err := runRemote(cmd.Context(), conn, call, max(g.lockWait, 2*time.Second), stdin,
 		cmd.OutOrStdout(), cmd.ErrOrStderr())

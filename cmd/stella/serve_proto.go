@@ -338,8 +338,8 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 	stdout, stderr io.Writer) (int, error) {
 	defer conn.Close()
 	// A service that does not start the command within startWait is
-	// stuck, and one that does not end it within cancelWait of a cancel
-	// is left behind, so that a client never waits without end.
+	// taken as stuck, and so is one that does not end the command within
+	// cancelWait of a cancel; the read deadlines below end both waits.
 	const cancelWait = 5 * time.Second
 	_ = conn.SetReadDeadline(time.Now().Add(startWait))
 	payload, err := json.Marshal(call)
@@ -450,10 +450,10 @@ var sharedCommands = map[string]bool{
 	"scan":        true,
 }
 
-// checkSharedCall returns an error unless call is one that the service of
-// user ID owner runs for another user: a command of sharedCommands that
-// names no file, except a scan of an SBOM that the client sends as its
-// standard input, and sets no variable but $STELLA_JWT.
+// checkSharedCall returns an error unless the service of user ID owner
+// runs call for another user. Such a call is a command of sharedCommands
+// that names no file and sets no variable but $STELLA_JWT. A scan reads
+// the SBOM that the client sends as its standard input.
 func checkSharedCall(call serviceCall, owner int) error {
 	words := strings.Join(commandWords(call.Args), " ")
 	if !sharedCommands[words] {

@@ -135,7 +135,7 @@ func (g *globalOptions) openStoreWith(ctx context.Context, opts cas.Options) (*c
 
 // pinHolder returns the holder name of the pin that a lookup or scan puts
 // on the kit it reads. In the store service, where many commands share one
-// process, the name also tells the commands apart.
+// process, the name also contains the request ID of the command.
 func (g *globalOptions) pinHolder() string {
 	if g.request != nil {
 		return fmt.Sprintf("pid-%d-request-%d", os.Getpid(), g.request.id)
