@@ -193,9 +193,14 @@ The service never prompts for a password. Other commands that need the store, su
 as ouk push or ouk mirror, wait for the service to stop, as they wait
 for any other process that holds the store.
 
+The store folder must hold a store, as after a first 'stella ouk import';
+otherwise the service exits with 1 at once, so a mistyped --store does not
+serve a new empty store.
+
 With --watch, the service also imports every new kit in the drop folder
 DIR, as 'stella ouk watch' does, and --key, --interval and --settle have
-the meaning they have there. The service ends with exit code 1 when the
+the meaning they have there. It then creates a store that is missing, for
+the first kit to fill, and logs a warning that names it. The service ends with exit code 1 when the
 watch ends with an error.
 
 SIGINT or SIGTERM stops the service: commands that it runs are
@@ -248,8 +253,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		return fmt.Errorf("another store service listens on %s and serves the store %s already: %w",
 			socket, dir, errdef.ErrStoreInUse)
 	}
-	created := g.absentStoreParts()
-	store, dir, err := g.openStore(ctx, g.logger(stderr), g.lockWait)
+	store, dir, created, err := o.openStore(ctx, g, log, stderr)
 	if err != nil {
 		return err
 	}
@@ -348,6 +352,26 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	log.Info("store service stopped", "store", dir)
 	return nil
+}
+
+// openStore opens the store that the service serves, and returns the
+// parts of it that the open created. Without --watch, a store folder that
+// contains no store is an error, so a mistyped --store fails at once instead
+// of serving a new empty store. With --watch, the first kit from the drop
+// folder fills a new store, and a warning names it.
+func (o *serveOptions) openStore(ctx context.Context, g *globalOptions, log *slog.Logger,
+	stderr io.Writer) (*cas.Store, string, newStoreParts, error) {
+	if o.watchDir == "" {
+		store, dir, err := g.openExistingStore(ctx, g.logger(stderr), g.lockWait)
+		return store, dir, newStoreParts{}, err
+	}
+	created := g.absentStoreParts()
+	store, dir, err := g.openStore(ctx, g.logger(stderr), g.lockWait)
+	if err == nil && created.db {
+		log.Warn("created a new store, because the store folder contained none; the first kit from the drop folder "+
+			"fills it. If the store belongs elsewhere, check --store and $STELLA_HOME", "store", dir, "watch", o.watchDir)
+	}
+	return store, dir, created, err
 }
 
 // isTemporaryAcceptError reports whether err, from accepting a client,

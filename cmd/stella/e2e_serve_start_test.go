@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"stella-ops.org/ouk/cas"
+)
+
+// createEmptyStore creates the store of e with no kit in it, as the first
+// open of a store does, so that stella serve without --watch can serve it.
+func (e *env) createEmptyStore() {
+	e.t.Helper()
+	if err := os.MkdirAll(e.store, storeFolderPerm); err != nil {
+		e.t.Fatal(err)
+	}
+	store, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// runFailingService runs `stella serve` with extra flags on the store of e
+// and returns its outcome. A service that starts instead of failing at
+// once fails the test, without waiting for the service to end.
+func (e *env) runFailingService(extra ...string) result {
+	e.t.Helper()
+	args := append([]string{"serve"}, extra...)
+	w := e.startBackground(exec.Command(stellaBin, append([]string{"--store", e.store}, args...)...), args)
+	select {
+	case <-w.exited:
+	case <-time.After(20 * time.Second):
+		_ = w.cmd.Process.Kill()
+		<-w.exited
+		e.t.Fatalf("stella %s still ran 20s after it started:\n%s", strings.Join(args, " "), w.stderr.String())
+	}
+	return result{stdout: w.stdout.String(), stderr: w.stderr.String(), code: w.cmd.ProcessState.ExitCode()}
+}
+
+// Without --watch, the service on a store folder that contains no store
+// exits with 1 at once and creates nothing, so a mistyped --store does
+// not serve an empty store that ouk status reports as healthy.
+func TestServiceRejectsMissingStore(t *testing.T) {
+	e := newEnv(t)
+	r := e.runFailingService()
+	if r.code != exitError {
+		t.Errorf("serve without a store: exit %d, want %d\n%s", r.code, exitError, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "no store at "+e.store) {
+		t.Errorf("serve without a store does not name the missing store:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr, "store service started") {
+		t.Errorf("serve without a store started the service:\n%s", r.stderr)
+	}
+	if _, err := os.Lstat(e.store); !os.IsNotExist(err) {
+		t.Errorf("serve without a store created %s (%v)", e.store, err)
+	}
+}
+
+// With --watch, the service creates a missing store for the drop
+// folder's first kit, and its log names the new store.
+func TestServiceWatchWarnsOfNewStore(t *testing.T) {
+	e := newEnv(t)
+	svc := e.startService("--watch", "drop", "--interval", "200ms")
+	log := svc.stderr.String()
+	if !strings.Contains(log, "level=WARN") || !strings.Contains(log, "created a new store") {
+		t.Errorf("the service logged no warning for the new store:\n%s", log)
+	}
+	if !strings.Contains(log, "store="+e.store) {
+		t.Errorf("the warning does not name the store folder %s:\n%s", e.store, log)
+	}
+	svc.stopService(t, e.store)
+}
