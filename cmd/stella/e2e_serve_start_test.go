@@ -78,3 +78,25 @@ func TestServiceWatchWarnsOfNewStore(t *testing.T) {
 	}
 	svc.stopService(t, e.store)
 }
+
+// A --watch path that is a file is a usage error before the service
+// starts, as for ouk watch, so a service manager does not restart a
+// service whose watch fails at once. A missing folder is allowed, since
+// the watch waits for it.
+func TestServiceRejectsFileAsWatchFolder(t *testing.T) {
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	r := e.runFailingService("--watch", "kit.tar")
+	if r.code != exitUsage {
+		t.Errorf("serve --watch FILE: exit %d, want %d\n%s", r.code, exitUsage, r.stderr)
+	}
+	if !strings.Contains(r.stderr, `"kit.tar" is a file, not a folder`) {
+		t.Errorf("serve --watch FILE does not say that the path is a file:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr, "store service started") {
+		t.Errorf("serve --watch FILE started the service:\n%s", r.stderr)
+	}
+
+	svc := e.startService("--watch", "drop", "--interval", "200ms")
+	svc.stopService(t, e.store)
+}

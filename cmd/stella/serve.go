@@ -200,8 +200,10 @@ serve a new empty store.
 With --watch, the service also imports every new kit in the drop folder
 DIR, as 'stella ouk watch' does, and --key, --interval and --settle have
 the meaning they have there. It then creates a store that is missing, for
-the first kit to fill, and logs a warning that names it. The service ends with exit code 1 when the
-watch ends with an error.
+the first kit to fill, and logs a warning that names it. A DIR that is a
+file is a usage error (exit 2) before the service starts; a missing DIR
+is waited for, as ouk watch waits for it. The service ends with exit
+code 1 when the watch ends with an error.
 
 SIGINT or SIGTERM stops the service: commands that it runs are
 interrupted as a Ctrl-C of theirs would, the socket is removed and the
@@ -234,6 +236,13 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	if o.settle <= 0 {
 		return usagef("--settle is %s; give a positive duration such as 2m", o.settle)
+	}
+	// Checked before the service starts, since a watch that fails later
+	// ends the service with exit 1, which a service manager restarts in a
+	// loop. A missing folder is allowed: the watch waits for it.
+	if info, err := os.Stat(o.watchDir); o.watchDir != "" && err == nil && !info.IsDir() {
+		return usagef("--watch %q is a file, not a folder; give the drop folder that kits are copied into",
+			o.watchDir)
 	}
 	ctx := cmd.Context()
 	stderr := cmd.ErrOrStderr()
