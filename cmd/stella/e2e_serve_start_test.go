@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,4 +100,37 @@ func TestServiceRejectsFileAsWatchFolder(t *testing.T) {
 
 	svc := e.startService("--watch", "drop", "--interval", "200ms")
 	svc.stopService(t, e.store)
+}
+
+// SIGHUP, as when the terminal or SSH session of the service closes,
+// stops the service as SIGTERM does: exit 0, with its socket and the
+// store's holder file removed. A closing session may send more than one.
+func TestServiceStopsOnHangup(t *testing.T) {
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	for _, flags := range [][]string{nil, {"--watch", "drop", "--interval", "200ms"}} {
+		svc := e.startService(flags...)
+		for range 2 {
+			if err := svc.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := svc.result(t, "SIGHUP")
+		if r.code != 0 {
+			t.Errorf("stella serve %v exited %d after SIGHUP, want 0:\n%s", flags, r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "store service stopped") {
+			t.Errorf("stella serve %v did not log its stop:\n%s", flags, r.stderr)
+		}
+		if _, err := os.Lstat(filepath.Join(e.store, serviceSocketName)); !os.IsNotExist(err) {
+			t.Errorf("stella serve %v left its socket behind (%v)", flags, err)
+		}
+		if _, err := os.Lstat(filepath.Join(e.store, storeDBDir, "stella-holder")); !os.IsNotExist(err) {
+			t.Errorf("stella serve %v left the store's holder file behind (%v)", flags, err)
+		}
+		r = e.run("--lock-timeout", "0", "ouk", "status")
+		if r.code != 0 {
+			t.Errorf("ouk status after stella serve %v stopped: exit %d\n%s", flags, r.code, r.stderr)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -205,7 +206,8 @@ file is a usage error (exit 2) before the service starts; a missing DIR
 is waited for, as ouk watch waits for it. The service ends with exit
 code 1 when the watch ends with an error.
 
-SIGINT or SIGTERM stops the service: commands that it runs are
+SIGINT, SIGTERM or SIGHUP, as when the terminal or SSH session that
+started it closes, stops the service: commands that it runs are
 interrupted as a Ctrl-C of theirs would, the socket is removed and the
 store is closed. The service exits 0 then. A service whose store stops
 writing after a fatal database error, such as on a full volume, stops
@@ -244,7 +246,13 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		return usagef("--watch %q is a file, not a folder; give the drop folder that kits are copied into",
 			o.watchDir)
 	}
-	ctx := cmd.Context()
+	// A hangup, as when the terminal or SSH session that started the
+	// service closes, stops the service cleanly as SIGTERM does. Later
+	// hangups, which a closing session may send, are caught until run
+	// returns, so they do not kill the service while it stops.
+	signalCtx, stopHangup := signal.NotifyContext(cmd.Context(), syscall.SIGHUP)
+	defer stopHangup()
+	ctx := signalCtx
 	stderr := cmd.ErrOrStderr()
 	log := serviceLogger(g, stderr)
 	dir, err := g.storeDir()
@@ -348,7 +356,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	removeSocket(socket, ln)
 	select {
 	case code := <-watchDone:
-		if code != exitOK && cmd.Context().Err() == nil {
+		if code != exitOK && signalCtx.Err() == nil {
 			return loggedError{err: fmt.Errorf("the watch of %s ended with exit code %d", o.watchDir, code)}
 		}
 	default:
