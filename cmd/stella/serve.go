@@ -178,21 +178,23 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 		Long: `Run the store service: a process that holds the store open and runs the
 commands that other stella processes of the same user give it, through the
 socket serve.sock in the store folder. While the service runs, these
-commands run in it: db lookup, db status, scan, quota status, and ouk
-status, history, import, rollback, gc, inspect and watch. Lookups and
-scans then go on while an import, a rollback, gc or a watch round changes
-the store, each reading the kit that was active when it started; commands
-that change the store run one at a time. Their output, messages and exit
-codes are those of the command run on its own. A client's Ctrl-C stops
-its command in the service.
+commands run in it: db lookup, db status, scan, quota status, ouk status,
+ouk history, ouk import, ouk rollback, ouk gc, ouk inspect, ouk watch and
+ouk delta. Lookups and scans then go on while an import, a rollback, gc
+or a watch round changes the store, each reading the kit that was active
+when it started; commands that change the store run one at a time. Their
+output, messages and exit codes are those of the command run on its own.
+A client's Ctrl-C stops its command in the service.
 
 A command runs with the client's working folder for its paths and with
 the client's $STELLA_JWT and $COSIGN_PASSWORD, and with the service's
 environment otherwise, such as for registry credentials. Air-gap mode is
 on when the client or the service sets STELLA_AIRGAP or STELLA_OFFLINE.
-The service never prompts for a password. Other commands that need the store, such
-as ouk push or ouk mirror, wait for the service to stop, as they wait
-for any other process that holds the store.
+The service never prompts for a password. Other commands that need the
+store, such as ouk push or ouk mirror, do not run in the service: they
+wait up to --lock-timeout for the store, as for any other process that
+holds it, and then exit with code 4 and a message that names the
+service. Stop the service while they run.
 
 The store folder must hold a store, as after a first 'stella ouk import';
 otherwise the service exits with 1 at once, so a mistyped --store does not
