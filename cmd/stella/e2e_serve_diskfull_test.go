@@ -15,6 +15,7 @@ func TestServiceStopsWhenStoreStopsWriting(t *testing.T) {
 	e := newEnv(t)
 	kit := e.buildKit("kit.tar", "--version", "2.0.0", "--sequence", "2",
 		"--image", "registry.example.test/stella-ops/scanner:0.1.0="+demoImage(t, e.dir))
+	e.createEmptyStore()
 	svc := e.startService()
 	// 8 blocks of 512 bytes: the write-ahead log outgrows them during
 	// the import (see TestImportUnderFileSizeLimit).

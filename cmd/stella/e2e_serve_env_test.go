@@ -70,6 +70,7 @@ func TestServiceUsesClientKeyPassword(t *testing.T) {
 	key := filepath.Join("locked", "cosign.key")
 	e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
 	e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2")
+	e.createEmptyStore()
 	svc := e.startService()
 
 	r := e.runWithEnv([]string{"COSIGN_PASSWORD=secret"},
@@ -97,6 +98,7 @@ func TestServiceKeepsClientAirGap(t *testing.T) {
 	if own.code == 0 || !strings.Contains(own.stderr, "air-gap mode") {
 		t.Fatalf("import through a redirect in air-gap mode on its own: exit %d\n%s", own.code, own.stderr)
 	}
+	e.createEmptyStore()
 	svc := e.startService()
 	served := e.runWithEnv([]string{"STELLA_AIRGAP=1"}, "ouk", "import", "--key", e.pub, source)
 	if served.code != own.code {
@@ -116,6 +118,7 @@ func TestServiceKeepsClientAirGap(t *testing.T) {
 // service, instead of waiting for the store that the first one holds.
 func TestServiceSecondServeFails(t *testing.T) {
 	e := newEnv(t)
+	e.createEmptyStore()
 	svc := e.startService()
 	start := time.Now()
 	r := e.run("serve")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -179,28 +180,38 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 		Long: `Run the store service: a process that holds the store open and runs the
 commands that other stella processes of the same user give it, through the
 socket serve.sock in the store folder. While the service runs, these
-commands run in it: db lookup, db status, scan, quota status, and ouk
-status, history, import, rollback, gc, inspect and watch. Lookups and
-scans then go on while an import, a rollback, gc or a watch round changes
-the store, each reading the kit that was active when it started; commands
-that change the store run one at a time. Their output, messages and exit
-codes are those of the command run on its own. A client's Ctrl-C stops
-its command in the service.
+commands run in it: db lookup, db status, scan, quota status, ouk status,
+ouk history, ouk import, ouk rollback, ouk gc, ouk inspect, ouk watch and
+ouk delta. Lookups and scans then go on while an import, a rollback, gc
+or a watch round changes the store, each reading the kit that was active
+when it started; commands that change the store run one at a time. Their
+output, messages and exit codes are those of the command run on its own.
+A client's Ctrl-C stops its command in the service.
 
 A command runs with the client's working folder for its paths and with
 the client's $STELLA_JWT and $COSIGN_PASSWORD, and with the service's
 environment otherwise, such as for registry credentials. Air-gap mode is
 on when the client or the service sets STELLA_AIRGAP or STELLA_OFFLINE.
-The service never prompts for a password. Other commands that need the store, such
-as ouk push or ouk mirror, wait for the service to stop, as they wait
-for any other process that holds the store.
+The service never prompts for a password. Other commands that need the
+store, such as ouk push or ouk mirror, do not run in the service: they
+wait up to --lock-timeout for the store, as for any other process that
+holds it, and then exit with code 4 and a message that names the
+service. Stop the service while they run.
+
+The store folder must hold a store, as after a first 'stella ouk import';
+otherwise the service exits with 1 at once, so a mistyped --store does not
+serve a new empty store.
 
 With --watch, the service also imports every new kit in the drop folder
 DIR, as 'stella ouk watch' does, and --key, --interval and --settle have
-the meaning they have there. The service ends with exit code 1 when the
-watch ends with an error.
+the meaning they have there. It then creates a store that is missing, for
+the first kit to fill, and logs a warning that names it. A DIR that is a
+file is a usage error (exit 2) before the service starts; a missing DIR
+is waited for, as ouk watch waits for it. The service ends with exit
+code 1 when the watch ends with an error.
 
-SIGINT or SIGTERM stops the service: commands that it runs are
+SIGINT, SIGTERM or SIGHUP, as when the terminal or SSH session that
+started it closes, stops the service: commands that it runs are
 interrupted as a Ctrl-C of theirs would, the socket is removed and the
 store is closed. The service exits 0 then. A service whose store stops
 writing after a fatal database error, such as on a full volume, stops
@@ -232,7 +243,20 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if o.settle <= 0 {
 		return usagef("--settle is %s; give a positive duration such as 2m", o.settle)
 	}
-	ctx := cmd.Context()
+	// Checked before the service starts, since a watch that fails later
+	// ends the service with exit 1, which a service manager restarts in a
+	// loop. A missing folder is allowed: the watch waits for it.
+	if info, err := os.Stat(o.watchDir); o.watchDir != "" && err == nil && !info.IsDir() {
+		return usagef("--watch %q is a file, not a folder; give the drop folder that kits are copied into",
+			o.watchDir)
+	}
+	// A hangup, as when the terminal or SSH session that started the
+	// service closes, stops the service cleanly as SIGTERM does. Later
+	// hangups, which a closing session may send, are caught until run
+	// returns, so they do not kill the service while it stops.
+	signalCtx, stopHangup := signal.NotifyContext(cmd.Context(), syscall.SIGHUP)
+	defer stopHangup()
+	ctx := signalCtx
 	stderr := cmd.ErrOrStderr()
 	log := serviceLogger(g, stderr)
 	dir, err := g.storeDir()
@@ -250,8 +274,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		return fmt.Errorf("another store service listens on %s and serves the store %s already: %w",
 			socket, dir, errdef.ErrStoreInUse)
 	}
-	created := g.absentStoreParts()
-	store, dir, err := g.openStore(ctx, g.logger(stderr), g.lockWait)
+	store, dir, created, err := o.openStore(ctx, g, log, stderr)
 	if err != nil {
 		return err
 	}
@@ -337,7 +360,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	removeSocket(socket, ln)
 	select {
 	case code := <-watchDone:
-		if code != exitOK && cmd.Context().Err() == nil {
+		if code != exitOK && signalCtx.Err() == nil {
 			return loggedError{err: fmt.Errorf("the watch of %s ended with exit code %d", o.watchDir, code)}
 		}
 	default:
@@ -350,6 +373,26 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	log.Info("store service stopped", "store", dir)
 	return nil
+}
+
+// openStore opens the store that the service serves, and returns the
+// parts of it that the open created. Without --watch, a store folder that
+// contains no store is an error, so a mistyped --store fails at once instead
+// of serving a new empty store. With --watch, the first kit from the drop
+// folder fills a new store, and a warning names it.
+func (o *serveOptions) openStore(ctx context.Context, g *globalOptions, log *slog.Logger,
+	stderr io.Writer) (*cas.Store, string, newStoreParts, error) {
+	if o.watchDir == "" {
+		store, dir, err := g.openExistingStore(ctx, g.logger(stderr), g.lockWait)
+		return store, dir, newStoreParts{}, err
+	}
+	created := g.absentStoreParts()
+	store, dir, err := g.openStore(ctx, g.logger(stderr), g.lockWait)
+	if err == nil && created.db {
+		log.Warn("created a new store, because the store folder contained none; the first kit from the drop folder "+
+			"fills it. If the store belongs elsewhere, check --store and $STELLA_HOME", "store", dir, "watch", o.watchDir)
+	}
+	return store, dir, created, err
 }
 
 // isTemporaryAcceptError reports whether err, from accepting a client,
