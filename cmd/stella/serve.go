@@ -179,7 +179,9 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 		Short: "Hold the store open and run other stella commands on it, so scans go on during imports",
 		Long: `Run the store service: a process that holds the store open and runs the
 commands that other stella processes of the same user give it, through the
-socket serve.sock in the store folder. While the service runs, these
+socket serve.sock in the store folder. Other users who may read the
+store's db folder get lookups, db status, ouk status, ouk history and
+scans from it, with the SBOM read by their own process. While the service runs, these
 commands run in it: db lookup, db status, scan, quota status, ouk status,
 ouk history, ouk import, ouk rollback, ouk gc, ouk inspect, ouk watch and
 ouk delta. Lookups and scans then go on while an import, a rollback, gc
@@ -194,9 +196,9 @@ environment otherwise, such as for registry credentials. Air-gap mode is
 on when the client or the service sets STELLA_AIRGAP or STELLA_OFFLINE.
 The service never prompts for a password. Other commands that need the
 store, such as ouk push or ouk mirror, do not run in the service: they
-wait up to --lock-timeout for the store, as for any other process that
-holds it, and then exit with code 4 and a message that names the
-service. Stop the service while they run.
+exit at once with code 4 and a message that names the service, since it
+holds the store until it stops. Stop the service while they run. A
+client waits up to --lock-timeout for the service to start its command.
 
 The store folder must hold a store, as after a first 'stella ouk import';
 otherwise the service exits with 1 at once, so a mistyped --store does not

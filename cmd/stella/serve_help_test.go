@@ -37,10 +37,7 @@ func TestServeHelpNamesForwardedCommands(t *testing.T) {
 // stops.
 func TestServeHelpDescribesOtherCommands(t *testing.T) {
 	help := serveHelp(t)
-	if !strings.Contains(help, "wait up to --lock-timeout for the store") {
-		t.Errorf("the help of stella serve does not say that other commands wait up to --lock-timeout:\n%s", help)
-	}
-	if !strings.Contains(help, "exit with code 4 and a message that names the service") {
+	if !strings.Contains(help, "exit at once with code 4 and a message that names the service") {
 		t.Errorf("the help of stella serve does not give the exit code of other commands:\n%s", help)
 	}
 	if strings.Contains(help, "wait for the service to stop") {
