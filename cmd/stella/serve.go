@@ -444,10 +444,11 @@ func listenService(path string) (*net.UnixListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on the service socket %s: %w", path, err)
 	}
+
 	ln.SetUnlinkOnClose(false)
-	// Users who may read the store's database, and so may look up in it
-	// without the service, may connect too; the service runs only read
-	// commands for them (see sharedCommands).
+	// Users who may read the store's database may connect too, because
+	// they could look up in it without the service. The service runs
+	// only read commands for them (see sharedCommands).
 	if info, err := os.Stat(filepath.Join(filepath.Dir(path), storeDBDir)); err == nil {
 		mode := os.FileMode(0o600)
 		if info.Mode().Perm()&0o050 == 0o050 {
