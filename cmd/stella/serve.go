@@ -39,8 +39,11 @@ type service struct {
 	// writer admits one command that changes the store at a time; a
 	// command holds it by sending into it.
 	writer chan struct{}
-	nextID atomic.Uint64
-	uid    int
+	// writerCommand is the command path of the last command that took
+	// writer, such as "stella ouk import", for the messages of waiters.
+	writerCommand atomic.Value
+	nextID        atomic.Uint64
+	uid           int
 	// stop ends the service.
 	stop context.CancelFunc
 	// brokenOnce guards the stop of stopIfBroken, and brokenErr is the
@@ -109,25 +112,28 @@ func (s *service) open(ctx context.Context, g *globalOptions, opts cas.Options) 
 	select {
 	case s.writer <- struct{}{}:
 		g.request.holdsWriter = true
+		s.writerCommand.Store(g.command)
 		return s.store, s.dir, nil
 	default:
 	}
+	running, _ := s.writerCommand.Load().(string)
 	if opts.Logger != nil && opts.LockWait > 0 {
 		opts.Logger.Warn("waiting for the store service to finish another command that changes the store",
-			"store", s.dir, "timeout", opts.LockWait)
+			"store", s.dir, "running", running, "timeout", opts.LockWait)
 	}
 	timer := time.NewTimer(opts.LockWait)
 	defer timer.Stop()
 	select {
 	case s.writer <- struct{}{}:
 		g.request.holdsWriter = true
+		s.writerCommand.Store(g.command)
 		return s.store, s.dir, nil
 	case <-ctx.Done():
 		return nil, "", &storeWaitInterruptedError{err: ctx.Err()}
 	case <-timer.C:
-		return nil, "", fmt.Errorf("store %s is busy: the store service runs another command that changes it, "+
-			"such as an import, gc or a watch round; try again when it has finished, or wait longer with "+
-			"--lock-timeout (now %s): %w", s.dir, opts.LockWait, errdef.ErrStoreInUse)
+		return nil, "", fmt.Errorf("store %s is busy: the store service runs another command that changes it "+
+			"(%s); try again when it has finished, or wait longer with --lock-timeout (now %s): %w", s.dir,
+			running, opts.LockWait, errdef.ErrStoreInUse)
 	}
 }
 

@@ -137,7 +137,7 @@ func TestServiceWriterWait(t *testing.T) {
 	}
 	defer store.Close()
 	svc := &service{dir: dir, store: store, writer: make(chan struct{}, 1)}
-	first := &globalOptions{svc: svc, request: svc.newRequest(nil, "")}
+	first := &globalOptions{svc: svc, request: svc.newRequest(nil, ""), command: "stella ouk import"}
 	if _, _, err := svc.open(context.Background(), first, cas.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +145,9 @@ func TestServiceWriterWait(t *testing.T) {
 		t.Fatal("the first writer does not hold the writer lock")
 	}
 	second := &globalOptions{svc: svc, request: svc.newRequest(nil, "")}
-	if _, _, err := svc.open(context.Background(), second, cas.Options{LockWait: 20 * time.Millisecond}); !errors.Is(err, errdef.ErrStoreInUse) {
-		t.Fatalf("second writer: %v, want store in use", err)
+	_, _, err = svc.open(context.Background(), second, cas.Options{LockWait: 20 * time.Millisecond})
+	if !errors.Is(err, errdef.ErrStoreInUse) || !strings.Contains(err.Error(), "(stella ouk import)") {
+		t.Fatalf("second writer: %v, want store in use naming the running import", err)
 	}
 	if _, _, err := svc.open(context.Background(), second, cas.Options{ReadOnlyIfUnwritable: true}); err != nil {
 		t.Fatalf("a reader waited for the writer: %v", err)
