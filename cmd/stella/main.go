@@ -188,6 +188,10 @@ func interruptedMessage(cmd *cobra.Command, err error) string {
 		return "Interrupted " + during + ": the scan counted against today's quota " +
 			"already, and running it again counts again; the store is unchanged otherwise."
 	}
+	if wait := (*storeWaitInterruptedError)(nil); errors.As(err, &wait) && wait.inService {
+		return "Interrupted while waiting for another command in the store service to finish: this command " +
+			"changed nothing; run it again once that command has finished."
+	}
 	if errors.As(err, new(*storeWaitInterruptedError)) {
 		return "Interrupted while waiting for another stella process to release the store: this command changed " +
 			"nothing; run it again once that process has finished."

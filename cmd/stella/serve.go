@@ -129,7 +129,7 @@ func (s *service) open(ctx context.Context, g *globalOptions, opts cas.Options) 
 		s.writerCommand.Store(g.command)
 		return s.store, s.dir, nil
 	case <-ctx.Done():
-		return nil, "", &storeWaitInterruptedError{err: ctx.Err()}
+		return nil, "", &storeWaitInterruptedError{err: ctx.Err(), inService: true}
 	case <-timer.C:
 		return nil, "", fmt.Errorf("store %s is busy: the store service runs another command that changes it "+
 			"(%s); try again when it has finished, or wait longer with --lock-timeout (now %s): %w", s.dir,

@@ -159,8 +159,12 @@ func TestServiceWriterWait(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	third := &globalOptions{svc: svc, request: svc.newRequest(nil, "")}
-	if _, _, err := svc.open(ctx, third, cas.Options{LockWait: time.Minute}); !errors.As(err, new(*storeWaitInterruptedError)) {
+	_, _, err = svc.open(ctx, third, cas.Options{LockWait: time.Minute})
+	if !errors.As(err, new(*storeWaitInterruptedError)) {
 		t.Fatalf("cancelled writer wait: %v", err)
+	}
+	if msg := interruptedMessage(nil, err); !strings.Contains(msg, "another command in the store service") {
+		t.Errorf("message of a cancelled writer wait: %s", msg)
 	}
 }
 

@@ -471,7 +471,12 @@ func (e *noStoreError) Is(target error) bool { return target == errdef.ErrNotFou
 // storeWaitInterruptedError is the error of an open that a signal stopped
 // while it waited for another process to release the store, so the command
 // changed nothing. It wraps the context error, for exit code 130.
-type storeWaitInterruptedError struct{ err error }
+type storeWaitInterruptedError struct {
+	err error
+	// inService is set for a wait in the store service for another
+	// command that changes the store.
+	inService bool
+}
 
 func (e *storeWaitInterruptedError) Error() string { return e.err.Error() }
 func (e *storeWaitInterruptedError) Unwrap() error { return e.err }
