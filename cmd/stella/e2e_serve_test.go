@@ -33,6 +33,9 @@ func (w *waitingCommand) stopService(t *testing.T, store string) {
 	if r.code != 0 {
 		t.Fatalf("stella serve exited %d after SIGTERM:\n%s", r.code, r.stderr)
 	}
+	if !strings.Contains(r.stderr, `msg="stopping the store service" signal=terminated`) {
+		t.Errorf("the service did not log the signal that stopped it:\n%s", r.stderr)
+	}
 	if _, err := os.Lstat(filepath.Join(store, serviceSocketName)); !os.IsNotExist(err) {
 		t.Fatalf("the service left its socket behind (%v)", err)
 	}

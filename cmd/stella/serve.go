@@ -264,6 +264,10 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	// returns, so they do not kill the service while it stops.
 	signalCtx, stopHangup := signal.NotifyContext(cmd.Context(), syscall.SIGHUP)
 	defer stopHangup()
+	// The signal that stops the service, for its log line.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(signals)
 	ctx := signalCtx
 	stderr := cmd.ErrOrStderr()
 	log := serviceLogger(g, stderr)
@@ -330,6 +334,12 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 
 	go func() {
 		<-ctx.Done()
+		select {
+		case sig := <-signals:
+			log.Info("stopping the store service", "signal", sig.String())
+		default:
+			log.Info("stopping the store service")
+		}
 		ln.Close()
 	}()
 	var retryWait time.Duration
