@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,20 +17,7 @@ import (
 func (e *env) runWithEnv(env []string, args ...string) result {
 	e.t.Helper()
 	cmd := exec.Command(stellaBin, append([]string{"--store", e.store}, args...)...)
-	cmd.Env = append(append(os.Environ(), "COSIGN_PASSWORD=", "STELLA_HOME="+e.store), env...)
-	cmd.Dir = e.dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		res.code = exit.ExitCode()
-	case err != nil:
-		e.t.Fatalf("running stella %s: %v", strings.Join(args, " "), err)
-	}
-	return res
+	return e.runCommand(cmd, args, env...)
 }
 
 // A delta in the service takes "active" and a digest prefix for --from

@@ -25,20 +25,8 @@ func (e *env) runToFullVolume(args ...string) result {
 	}
 	defer full.Close()
 	cmd := exec.Command(stellaBin, append([]string{"--store", e.store}, args...)...)
-	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=", "STELLA_HOME="+e.store)
-	cmd.Dir = e.dir
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = full, &stderr
-	err = cmd.Run()
-	res := result{stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		res.code = exit.ExitCode()
-	case err != nil:
-		e.t.Fatalf("running stella %s: %v", strings.Join(args, " "), err)
-	}
-	return res
+	cmd.Stdout = full
+	return e.runCommand(cmd, args)
 }
 
 // A client whose stdout fails, as on a full volume, reports the write

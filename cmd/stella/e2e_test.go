@@ -134,13 +134,18 @@ func (e *env) runIn(stdin []byte, args ...string) result {
 }
 
 // runCommand runs cmd, a stella command line with args, in the test's
-// folder and store, and returns its output and exit code.
-func (e *env) runCommand(cmd *exec.Cmd, args []string) result {
+// folder and store, with extraEnv added last to its environment, and
+// returns its output and exit code. A cmd.Stdout set by the caller is
+// kept, and the result then holds no stdout.
+func (e *env) runCommand(cmd *exec.Cmd, args []string, extraEnv ...string) result {
 	e.t.Helper()
-	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=", "STELLA_HOME="+e.store)
+	cmd.Env = append(append(os.Environ(), "COSIGN_PASSWORD=", "STELLA_HOME="+e.store), extraEnv...)
 	cmd.Dir = e.dir
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if cmd.Stdout == nil {
+		cmd.Stdout = &stdout
+	}
+	cmd.Stderr = &stderr
 	err := cmd.Run()
 	res := result{stdout: stdout.String(), stderr: stderr.String()}
 	var exit *exec.ExitError
