@@ -151,7 +151,16 @@ func TestScanReadsStandardInput(t *testing.T) {
 // read.
 func startServiceAsNobody(t *testing.T, e *env) *waitingCommand {
 	t.Helper()
-	const nobody = 65534
+	giveStoreToNobody(t, e)
+	return startNobodyService(t, e)
+}
+
+const nobody = 65534
+
+// giveStoreToNobody makes user ID 65534 the owner of e's store, with a db
+// folder that other users may read, and lets that user reach the store.
+func giveStoreToNobody(t *testing.T, e *env) {
+	t.Helper()
 	for dir := e.dir; dir != "/"; dir = filepath.Dir(dir) {
 		if strings.HasPrefix(dir, os.TempDir()) && dir != os.TempDir() {
 			if err := os.Chmod(dir, 0o755); err != nil {
@@ -170,6 +179,12 @@ func startServiceAsNobody(t *testing.T, e *env) *waitingCommand {
 	if err := os.Chmod(filepath.Join(e.store, storeDBDir), 0o755); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// startNobodyService starts the store service of e's store as user ID
+// 65534.
+func startNobodyService(t *testing.T, e *env) *waitingCommand {
+	t.Helper()
 	cmd := exec.Command(stellaBin, "--store", e.store, "serve")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	svc := e.startBackground(cmd, []string{"serve"})

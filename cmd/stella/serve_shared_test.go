@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -99,5 +100,84 @@ func TestServiceSharedHiddenPath(t *testing.T) {
 		if !strings.Contains(stderr.String(), "--NAME=VALUE") {
 			t.Errorf("%q: message does not name the flag form:\n%s", args, stderr.String())
 		}
+	}
+}
+
+// The socket lets in the users who may read the db folder: its group is
+// that of the db folder, or it grants the group nothing when the service
+// cannot take that group.
+func TestServiceSocketMode(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the service as another user")
+	}
+	const readers = 54321 // a group that user ID 65534 is not a member of
+	cases := []struct {
+		name     string
+		dbGroup  int
+		dbMode   os.FileMode
+		wantMode os.FileMode
+		wantGid  int
+	}{
+		{"private db", nobody, 0o700, 0o600, nobody},
+		{"group of the service", nobody, 0o750, 0o660, nobody},
+		{"other group", readers, 0o750, 0o600, nobody},
+		{"other group and all", readers, 0o755, 0o606, nobody},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+			giveStoreToNobody(t, e)
+			db := filepath.Join(e.store, storeDBDir)
+			if err := os.Chown(db, nobody, c.dbGroup); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(db, c.dbMode); err != nil {
+				t.Fatal(err)
+			}
+			svc := startNobodyService(t, e)
+			defer svc.stopService(t, e.store)
+			info, err := os.Lstat(filepath.Join(e.store, serviceSocketName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := info.Mode().Perm(); got != c.wantMode {
+				t.Errorf("socket mode %#o, want %#o", got, c.wantMode)
+			}
+			if gid := int(info.Sys().(*syscall.Stat_t).Gid); gid != c.wantGid {
+				t.Errorf("socket group %d, want %d", gid, c.wantGid)
+			}
+		})
+	}
+}
+
+// A service that may take the db folder's group gives it to the socket.
+func TestListenServiceSocketGroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a file any group")
+	}
+	const readers = 54321
+	dir := t.TempDir()
+	db := filepath.Join(dir, storeDBDir)
+	if err := os.Mkdir(db, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(db, 0, readers); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := listenService(filepath.Join(dir, serviceSocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	info, err := os.Lstat(filepath.Join(dir, serviceSocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Mode().Perm(); got != 0o660 {
+		t.Errorf("socket mode %#o, want 0660", got)
+	}
+	if gid := int(info.Sys().(*syscall.Stat_t).Gid); gid != readers {
+		t.Errorf("socket group %d, want %d", gid, readers)
 	}
 }
