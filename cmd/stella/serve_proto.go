@@ -245,8 +245,14 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	in := bufio.NewReader(conn)
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	kind, payload, err := readFrame(in)
+	if errors.Is(err, io.EOF) {
+		// A client that closes the connection before it sends a byte,
+		// such as serviceListens checking that the service runs, is not
+		// worth a warning: other commands and services check that often.
+		return
+	}
 	if err != nil || kind != frameRequest {
-		s.log.Warn("a client sent no request", "error", err)
+		s.log.Warn("a client sent no request", "uid", uid, "error", err)
 		return
 	}
 	conn.SetReadDeadline(time.Time{})

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -179,5 +180,58 @@ func TestListenServiceSocketGroup(t *testing.T) {
 	}
 	if gid := int(info.Sys().(*syscall.Stat_t).Gid); gid != readers {
 		t.Errorf("socket group %d, want %d", gid, readers)
+	}
+}
+
+// A connection that only checks that the service runs leaves no warning
+// in the service's log, and one that sends something else than a request
+// does.
+func TestServiceProbeNotLogged(t *testing.T) {
+	dir := t.TempDir()
+	socket := filepath.Join(dir, serviceSocketName)
+	ln, err := listenService(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var log syncBuffer
+	svc := &service{dir: dir, log: serviceLogger(&globalOptions{}, &log), writer: make(chan struct{}, 1),
+		uid: os.Getuid()}
+	serveOne := func(client func()) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			svc.serveClient(context.Background(), conn.(*net.UnixConn))
+		}()
+		client()
+		<-done
+	}
+
+	serveOne(func() {
+		if !serviceListens(socket) {
+			t.Error("serviceListens reports no service")
+		}
+	})
+	if got := log.String(); got != "" {
+		t.Errorf("a check that the service runs was logged:\n%s", got)
+	}
+	serveOne(func() {
+		conn, err := net.Dial("unix", socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.Write([]byte("GET / HTTP/1.0\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.(*net.UnixConn).CloseWrite()
+		_, _ = io.Copy(io.Discard, conn)
+	})
+	if got := log.String(); !strings.Contains(got, "a client sent no request") {
+		t.Errorf("a client that sent no request was not logged:\n%s", got)
 	}
 }
