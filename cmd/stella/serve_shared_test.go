@@ -235,3 +235,29 @@ func TestServiceProbeNotLogged(t *testing.T) {
 		t.Errorf("a client that sent no request was not logged:\n%s", got)
 	}
 }
+
+// A scan of an invalid SBOM by another user names the SBOM file, as a
+// scan of its own does, though the service reads it as standard input.
+func TestServiceSharedScanNamesSBOM(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the service as another user")
+	}
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	if err := os.WriteFile(filepath.Join(e.dir, "cut.cdx.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	own := e.run("scan", "--sbom", "cut.cdx.json")
+	svc := startServiceAsNobody(t, e)
+	defer svc.stopService(t, e.store)
+	shared := e.run("scan", "--sbom", "cut.cdx.json")
+	if shared.code != own.code {
+		t.Errorf("exit %d, want %d as without the service", shared.code, own.code)
+	}
+	if !strings.Contains(shared.stderr, "reading cut.cdx.json: ") {
+		t.Errorf("the message does not name the SBOM:\n%s", shared.stderr)
+	}
+	if shared.stderr != own.stderr {
+		t.Errorf("message %q, want %q as without the service", shared.stderr, own.stderr)
+	}
+}
