@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -259,5 +262,71 @@ func TestServiceSharedScanNamesSBOM(t *testing.T) {
 	}
 	if shared.stderr != own.stderr {
 		t.Errorf("message %q, want %q as without the service", shared.stderr, own.stderr)
+	}
+}
+
+// A user who may read the db folder but not use the service's socket
+// gets a command that names the service at once, instead of waiting out
+// --lock-timeout for a store that the service holds until it stops. A
+// socket that a killed service left lets the command open the store.
+func TestServiceSocketDenied(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the service as another user")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv to run the client as another user")
+	}
+	const readers = 54321 // a group that user ID 65534 is not a member of
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	giveStoreToNobody(t, e)
+	if err := os.Chmod(e.store, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := filepath.Walk(filepath.Join(e.store, storeDBDir), func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Chown(p, nobody, readers); err != nil {
+			return err
+		}
+		if info.IsDir() {
+			return os.Chmod(p, 0o750)
+		}
+		return os.Chmod(p, 0o640)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func() (string, time.Duration, error) {
+		cmd := exec.Command(setpriv, "--reuid=1000", "--regid="+fmt.Sprint(readers), "--clear-groups",
+			stellaBin, "--store", e.store, "--lock-timeout", "10s", "db", "lookup", "CVE-2099-0001")
+		cmd.Dir = "/"
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		return string(out), time.Since(start), err
+	}
+
+	svc := startNobodyService(t, e)
+	out, took, err := lookup()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitStoreBusy {
+		t.Errorf("lookup through a denied socket: %v, want exit %d\n%s", err, exitStoreBusy, out)
+	}
+	if !strings.Contains(out, "whose socket this user may not use") {
+		t.Errorf("the message does not say that the socket is denied:\n%s", out)
+	}
+	if took > 5*time.Second {
+		t.Errorf("the lookup took %s, want an exit at once", took)
+	}
+
+	// A killed service leaves its socket and holder record behind.
+	if err := svc.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-svc.exited
+	out, _, err = lookup()
+	if err != nil || !strings.Contains(out, "CVE-2099-0001 (") {
+		t.Errorf("lookup beside the socket of a killed service: %v\n%s", err, out)
 	}
 }
