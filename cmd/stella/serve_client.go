@@ -241,13 +241,16 @@ func holderOrUnknown(dir string) string {
 // the store service, when it names a file that only this process can
 // open, such as the pipe of a shell's process substitution.
 func checkServicePath(name, value string) error {
+	// Cleaned, so that spellings such as //dev/fd/63 or /dev/./stdin,
+	// which open the same files, are caught too.
+	clean := filepath.Clean(value)
 	for _, prefix := range []string{"/dev/fd/", "/proc/self/", "/proc/thread-self/"} {
-		if strings.HasPrefix(value, prefix) {
+		if strings.HasPrefix(clean, prefix) {
 			return usagef("%s %s names a file of this process, which the store service cannot open; write it "+
 				"to a file first, or run the command while the service is stopped", name, value)
 		}
 	}
-	if value == "/dev/stdin" {
+	if clean == "/dev/stdin" {
 		return usagef("%s /dev/stdin is the standard input of this process, which the store service cannot open; "+
 			"give - where the command reads standard input, or write it to a file first", name)
 	}

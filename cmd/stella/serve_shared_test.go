@@ -330,3 +330,19 @@ func TestServiceSocketDenied(t *testing.T) {
 		t.Errorf("lookup beside the socket of a killed service: %v\n%s", err, out)
 	}
 }
+
+// Paths of files that only the client process can open are rejected
+// however they are spelled, and other paths are not.
+func TestCheckServicePath(t *testing.T) {
+	for _, p := range []string{"/dev/fd/63", "//dev/fd/63", "/dev/./fd/63", "/dev//fd/3", "/proc/self/fd/0",
+		"/proc//self/fd/0", "/proc/thread-self/fd/1", "/dev/stdin", "//dev/stdin", "/dev/../dev/stdin"} {
+		if err := checkServicePath("--sbom", p); err == nil {
+			t.Errorf("%s was accepted", p)
+		}
+	}
+	for _, p := range []string{"/srv/app.cdx.json", "/dev/fdx", "/proc/selfish/a", "-", "https://127.0.0.1/kit.tar"} {
+		if err := checkServicePath("--sbom", p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
