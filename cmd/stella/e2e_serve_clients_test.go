@@ -88,25 +88,6 @@ func TestServiceOtherUserClient(t *testing.T) {
 	}
 	e := newEnv(t)
 	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
-	const nobody = 65534
-	for dir := e.dir; dir != "/"; dir = filepath.Dir(dir) {
-		if strings.HasPrefix(dir, os.TempDir()) && dir != os.TempDir() {
-			if err := os.Chmod(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := filepath.Walk(e.store, func(p string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, nobody, nobody)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(filepath.Join(e.store, storeDBDir), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// Only this user, not the service's, may read the SBOM.
 	sbomPath := filepath.Join(e.dir, "app.cdx.json")
 	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "sbom", "demo-app.cdx.json"))
@@ -116,10 +97,7 @@ func TestServiceOtherUserClient(t *testing.T) {
 	if err := os.WriteFile(sbomPath, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(stellaBin, "--store", e.store, "serve")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-	svc := e.startBackground(cmd, []string{"serve"})
-	waitForLog(t, &svc.stderr, svc.exited, "store service started")
+	svc := startServiceAsNobody(t, e)
 
 	r := e.run("--lock-timeout", "0", "db", "lookup", "CVE-2099-0001")
 	if r.code != 0 || !strings.Contains(r.stdout, "CVE-2099-0001") {
@@ -166,4 +144,50 @@ func TestScanReadsStandardInput(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "reading standard input") {
 		t.Fatalf("scan of a cut SBOM on standard input: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// startServiceAsNobody starts the store service of e's store as user ID
+// 65534, which then owns the store, with a db folder that other users may
+// read.
+func startServiceAsNobody(t *testing.T, e *env) *waitingCommand {
+	t.Helper()
+	giveStoreToNobody(t, e)
+	return startNobodyService(t, e)
+}
+
+const nobody = 65534
+
+// giveStoreToNobody makes user ID 65534 the owner of e's store, with a db
+// folder that other users may read, and lets that user reach the store.
+func giveStoreToNobody(t *testing.T, e *env) {
+	t.Helper()
+	for dir := e.dir; dir != "/"; dir = filepath.Dir(dir) {
+		if strings.HasPrefix(dir, os.TempDir()) && dir != os.TempDir() {
+			if err := os.Chmod(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := filepath.Walk(e.store, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, nobody, nobody)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(e.store, storeDBDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startNobodyService starts the store service of e's store as user ID
+// 65534.
+func startNobodyService(t *testing.T, e *env) *waitingCommand {
+	t.Helper()
+	cmd := exec.Command(stellaBin, "--store", e.store, "serve")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	svc := e.startBackground(cmd, []string{"serve"})
+	waitForLog(t, &svc.stderr, svc.exited, "store service started")
+	return svc
 }

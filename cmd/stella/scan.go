@@ -200,7 +200,14 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 	var pkgs []sbom.Package
 	var err error
 	if path == "-" {
-		format, pkgs, err = parseSBOMReader(ctx, "standard input", cmd.InOrStdin())
+		// The client of a store service of another user sends its SBOM
+		// file as standard input, and errors name that file as they would
+		// in a scan of its own.
+		name := "standard input"
+		if g.sbomLabel != "" {
+			name = g.sbomLabel
+		}
+		format, pkgs, err = parseSBOMReader(ctx, name, cmd.InOrStdin())
 	} else {
 		format, pkgs, err = parseSBOM(ctx, path)
 	}

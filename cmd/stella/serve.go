@@ -467,7 +467,7 @@ func listenService(path string) (*net.UnixListener, error) {
 	// only read commands for them (see sharedCommands).
 	if info, err := os.Stat(filepath.Join(filepath.Dir(path), storeDBDir)); err == nil {
 		mode := os.FileMode(0o600)
-		if info.Mode().Perm()&0o050 == 0o050 {
+		if info.Mode().Perm()&0o050 == 0o050 && shareSocketGroup(path, info) {
 			mode |= 0o060
 		}
 		if info.Mode().Perm()&0o005 == 0o005 {
@@ -479,6 +479,20 @@ func listenService(path string) (*net.UnixListener, error) {
 		}
 	}
 	return ln, nil
+}
+
+// shareSocketGroup gives the socket at path the group of the db folder of
+// info and reports whether it did. The socket is created with the
+// service's own group, whose members may not be those who may read the
+// db folder. Changing the group fails when the service's user is not a
+// member of the db folder's group, and then the socket grants no group
+// rights.
+func shareSocketGroup(path string, info os.FileInfo) bool {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return false
+	}
+	return os.Lchown(path, -1, int(st.Gid)) == nil
 }
 
 // serviceListens reports whether a store service accepts connections on

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -97,26 +98,30 @@ func (g *globalOptions) forwardToService(cmd *cobra.Command, args []string) erro
 
 	owner, ok := fileOwner(info)
 	foreign := ok && owner != os.Geteuid()
-	if foreign && !serviceListens(socket) {
-		log.Info("the service socket is left from a stopped service; opening the store", "socket", socket)
-		return nil
-	}
-	if foreign && !sharedCommands[words] {
-		return fmt.Errorf("store %s is held by the store service of user ID %d (%s), which runs this command "+
-			"for that user only; run the command as that user, or while the service is stopped: %w", dir, owner,
-			holderOrUnknown(dir), errdef.ErrStoreInUse)
-	}
 	conn, err := net.DialTimeout("unix", socket, 2*time.Second)
-	if err != nil && foreign {
-		return fmt.Errorf("store %s is held by the store service of user ID %d (%s), whose socket this user "+
-			"may not use (%v); run the command as that user, or let this user read the store's db folder and "+
-			"restart the service: %w", dir, owner, holderOrUnknown(dir), err, errdef.ErrStoreInUse)
-	}
-	if err != nil {
+	// A socket that this user may not use rejects the connection before
+	// it is known whether a service listens on it. The store's holder
+	// record then shows whether the service still runs or left the
+	// socket behind when it stopped.
+	denied := errors.Is(err, fs.ErrPermission) && cas.LockHolder(filepath.Join(dir, storeDBDir)) != ""
+	if err != nil && !denied {
 		// A socket that a stopped service left: the command opens the
 		// store itself.
 		log.Info("the service socket does not accept connections; opening the store", "socket", socket, "error", err)
 		return nil
+	}
+	if foreign && !sharedCommands[words] {
+		if conn != nil {
+			conn.Close()
+		}
+		return fmt.Errorf("store %s is held by the store service of user ID %d (%s), which runs this command "+
+			"for that user only; run the command as that user, or while the service is stopped: %w", dir, owner,
+			holderOrUnknown(dir), errdef.ErrStoreInUse)
+	}
+	if denied {
+		return fmt.Errorf("store %s is held by the store service of user ID %d (%s), whose socket this user "+
+			"may not use (%v); run the command as that user, or let the group of the store's db folder read "+
+			"it, with this user and the service's user as members, and restart the service: %w", dir, owner, holderOrUnknown(dir), err, errdef.ErrStoreInUse)
 	}
 
 	call, err := serviceCallFor(cmd, words, args)
@@ -236,13 +241,16 @@ func holderOrUnknown(dir string) string {
 // the store service, when it names a file that only this process can
 // open, such as the pipe of a shell's process substitution.
 func checkServicePath(name, value string) error {
+	// Cleaned, so that spellings such as //dev/fd/63 or /dev/./stdin,
+	// which open the same files, are caught too.
+	clean := filepath.Clean(value)
 	for _, prefix := range []string{"/dev/fd/", "/proc/self/", "/proc/thread-self/"} {
-		if strings.HasPrefix(value, prefix) {
+		if strings.HasPrefix(clean, prefix) {
 			return usagef("%s %s names a file of this process, which the store service cannot open; write it "+
 				"to a file first, or run the command while the service is stopped", name, value)
 		}
 	}
-	if value == "/dev/stdin" {
+	if clean == "/dev/stdin" {
 		return usagef("%s /dev/stdin is the standard input of this process, which the store service cannot open; "+
 			"give - where the command reads standard input, or write it to a file first", name)
 	}

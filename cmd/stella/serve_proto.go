@@ -245,8 +245,14 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	in := bufio.NewReader(conn)
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	kind, payload, err := readFrame(in)
+	if errors.Is(err, io.EOF) {
+		// A client that closes the connection before it sends a byte,
+		// such as serviceListens checking that the service runs, is not
+		// worth a warning: other commands and services check that often.
+		return
+	}
 	if err != nil || kind != frameRequest {
-		s.log.Warn("a client sent no request", "error", err)
+		s.log.Warn("a client sent no request", "uid", uid, "error", err)
 		return
 	}
 	conn.SetReadDeadline(time.Time{})
@@ -455,16 +461,26 @@ var sharedCommands = map[string]bool{
 // that names no file and sets no variable but $STELLA_JWT. A scan reads
 // the SBOM that the client sends as its standard input.
 func checkSharedCall(call serviceCall, owner int) error {
-	words := strings.Join(commandWords(call.Args), " ")
+	command := commandWords(call.Args)
+	words := strings.Join(command, " ")
 	if !sharedCommands[words] {
 		return fmt.Errorf("the store service runs as user ID %d and runs %q for that user only; run the "+
 			"command as that user, or while the service is stopped", owner, words)
 	}
-	for _, a := range call.Args {
+	for _, a := range call.Args[len(command):] {
 		if a == "--" {
 			break
 		}
-		name, value, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		// pflag takes the argument after "--NAME" or "-N" as the flag's
+		// value even when that argument is "--", which would hide the
+		// flags after it from this check. Clients send each flag as
+		// --NAME=VALUE, so every other form is rejected.
+		name, value, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !ok || !strings.HasPrefix(a, "--") {
+			return fmt.Errorf("the request has the argument %q before --, where a request of another user "+
+				"gives only flags in the form --NAME=VALUE; run the client and the service from the same "+
+				"stella release", a)
+		}
 		if name == "sbom" && value == "-" {
 			continue
 		}
