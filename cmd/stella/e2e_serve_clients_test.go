@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // A command that the service does not run fails at once with a message
@@ -190,4 +192,39 @@ func startNobodyService(t *testing.T, e *env) *waitingCommand {
 	svc := e.startBackground(cmd, []string{"serve"})
 	waitForLog(t, &svc.stderr, svc.exited, "store service started")
 	return svc
+}
+
+// Past its limit of clients at once, the service turns a new client away
+// with exit 4 and the reason, and serves again once the others are gone.
+func TestServiceClientLimit(t *testing.T) {
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	svc := e.startService()
+	var idle []net.Conn
+	for range maxClients {
+		conn, err := net.Dial("unix", filepath.Join(e.store, serviceSocketName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, conn)
+	}
+	r := e.run("--lock-timeout", "5s", "db", "lookup", "CVE-2099-0001")
+	if r.code != exitStoreBusy || !strings.Contains(r.stderr, "clients at once already, so this command did not run") {
+		t.Fatalf("lookup past the client limit: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, c := range idle {
+		c.Close()
+	}
+	waitForLog(t, &svc.stderr, svc.exited, "too many clients at once")
+	r = e.run("--lock-timeout", "5s", "db", "lookup", "CVE-2099-0001")
+	for i := 0; r.code != 0 && i < 50; i++ {
+		// The service frees the slots of the closed connections as it
+		// notices them.
+		time.Sleep(100 * time.Millisecond)
+		r = e.run("--lock-timeout", "5s", "db", "lookup", "CVE-2099-0001")
+	}
+	if r.code != 0 {
+		t.Fatalf("lookup after the idle clients left: exit %d\n%s", r.code, r.stderr)
+	}
+	svc.stopService(t, e.store)
 }

@@ -25,6 +25,11 @@ import (
 // store folder.
 const serviceSocketName = "serve.sock"
 
+// maxClients bounds the clients that the service serves at once, so that
+// a burst of them, or a user who opens connections and keeps them, cannot
+// use up its file descriptors.
+const maxClients = 256
+
 // maxSocketPath is the longest path that a Unix socket address holds on
 // Linux, without its terminating NUL.
 const maxSocketPath = 107
@@ -344,6 +349,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}()
 	var retryWait time.Duration
 	var acceptErr error
+	clients := make(chan struct{}, maxClients)
 	for {
 		conn, err := ln.Accept()
 		if err != nil && ctx.Err() == nil && isTemporaryAcceptError(err) {
@@ -368,9 +374,20 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 			break
 		}
 		retryWait = 0
+		select {
+		case clients <- struct{}{}:
+		default:
+			// Past the limit, the client learns at once that its command
+			// did not run, and the service keeps its file descriptors.
+			log.Warn("too many clients at once; closing a new connection", "limit", maxClients)
+			turnAway(conn, fmt.Sprintf("the store service of %s serves %d clients at once already, so this "+
+				"command did not run; try again once some have finished", dir, maxClients))
+			continue
+		}
 		running.Add(1)
 		go func() {
 			defer running.Done()
+			defer func() { <-clients }()
 			svc.serveClient(ctx, conn.(*net.UnixConn))
 		}()
 	}
@@ -562,3 +579,12 @@ func peerUID(conn *net.UnixConn) (int, error) {
 // errServiceClosed is the error of a client whose service closed the
 // connection before it sent the command's exit code.
 var errServiceClosed = errors.New("the store service closed the connection")
+
+// turnAway sends msg and the store-in-use exit code to a client whose
+// command the service does not run, and closes the connection.
+func turnAway(conn net.Conn, msg string) {
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = writeFrame(conn, frameStderr, []byte("Error: "+msg+"\n"))
+	_ = writeFrame(conn, frameExit, []byte(fmt.Sprint(exitStoreBusy)))
+	conn.Close()
+}

@@ -353,13 +353,21 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 		return 0, err
 	}
 	out := &frameConn{w: conn}
-	if err := out.send(frameRequest, payload); err != nil {
-		return 0, fmt.Errorf("sending the command to the store service: %w", err)
-	}
+	// A service that turns the client away closes the connection after
+	// its reason, which may be before the request is written; the reason
+	// is still read below.
+	sendErr := out.send(frameRequest, payload)
+	// deadlineMu orders the cancel's read deadline after the clear at
+	// frameStarted, so that a Ctrl-C in between keeps its bound.
+	var deadlineMu sync.Mutex
+	cancelled := false
 	stop := context.AfterFunc(ctx, func() {
+		deadlineMu.Lock()
+		cancelled = true
+		_ = conn.SetReadDeadline(time.Now().Add(cancelWait))
+		deadlineMu.Unlock()
 		_ = conn.SetWriteDeadline(time.Now().Add(cancelWait))
 		_ = out.send(frameCancel, nil)
-		_ = conn.SetReadDeadline(time.Now().Add(cancelWait))
 	})
 	defer stop()
 	in := bufio.NewReader(conn)
@@ -375,6 +383,10 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 				"overloaded; the command did not run. Check the service's log and restart it, or wait longer with "+
 				"--lock-timeout: %w", startWait, errdef.ErrStoreInUse)
 		}
+		if err != nil && !started && sendErr != nil {
+			return 0, fmt.Errorf("%w before it started the command (sending it failed: %v); the command did "+
+				"not run, so run it again", errServiceClosed, sendErr)
+		}
 		if err != nil && !started {
 			return 0, fmt.Errorf("%w before it started the command (%v); the command did not run, so run it again",
 				errServiceClosed, err)
@@ -386,9 +398,11 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 		switch kind {
 		case frameStarted:
 			started = true
-			if ctx.Err() == nil {
+			deadlineMu.Lock()
+			if !cancelled {
 				_ = conn.SetReadDeadline(time.Time{})
 			}
+			deadlineMu.Unlock()
 		case frameStdout:
 			if _, err := stdout.Write(payload); err != nil {
 				// As a command of its own would, give up once stdout is
