@@ -208,10 +208,12 @@ func TestServiceClientLimit(t *testing.T) {
 		}
 		idle = append(idle, conn)
 	}
+
 	r := e.run("--lock-timeout", "5s", "db", "lookup", "CVE-2099-0001")
 	if r.code != exitStoreBusy || !strings.Contains(r.stderr, "clients at once already, so this command did not run") {
 		t.Fatalf("lookup past the client limit: exit %d\n%s", r.code, r.stderr)
 	}
+
 	for _, c := range idle {
 		c.Close()
 	}

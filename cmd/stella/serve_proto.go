@@ -344,8 +344,8 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 	stdout, stderr io.Writer) (int, error) {
 	defer conn.Close()
 	// A service that does not start the command within startWait is
-	// taken as stuck, and so is one that does not end the command within
-	// cancelWait of a cancel; the read deadlines below end both waits.
+	// taken as stuck. So is one that does not end the command within
+	// cancelWait of a cancel. The read deadlines below end both waits.
 	const cancelWait = 5 * time.Second
 	_ = conn.SetReadDeadline(time.Now().Add(startWait))
 	payload, err := json.Marshal(call)
@@ -354,8 +354,8 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 	}
 	out := &frameConn{w: conn}
 	// A service that turns the client away closes the connection after
-	// its reason, which may be before the request is written; the reason
-	// is still read below.
+	// sending its reason, maybe before the request is written. The reason
+	// is still read below, so a failed send does not end the call.
 	sendErr := out.send(frameRequest, payload)
 	// deadlineMu orders the cancel's read deadline after the clear at
 	// frameStarted, so that a Ctrl-C in between keeps its bound.
