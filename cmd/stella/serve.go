@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -587,4 +589,23 @@ func turnAway(conn net.Conn, msg string) {
 	_ = writeFrame(conn, frameStderr, []byte("Error: "+msg+"\n"))
 	_ = writeFrame(conn, frameExit, []byte(fmt.Sprint(exitStoreBusy)))
 	conn.Close()
+}
+
+// serviceHoldsStore reports whether a running store service holds the
+// store in the store folder dir: its socket accepts connections, or it
+// denies this user while the store's holder record names a running
+// stella serve.
+func serviceHoldsStore(dir string) bool {
+	socket := filepath.Join(dir, serviceSocketName)
+	info, err := os.Lstat(socket)
+	if err != nil || info.Mode()&os.ModeSocket == 0 {
+		return false
+	}
+	conn, err := net.DialTimeout("unix", socket, time.Second)
+	if err == nil {
+		conn.Close()
+		return true
+	}
+	return errors.Is(err, fs.ErrPermission) &&
+		strings.Contains(cas.LockHolder(filepath.Join(dir, storeDBDir)), ", stella serve,")
 }

@@ -319,6 +319,20 @@ func TestServiceSocketDenied(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("the lookup took %s, want an exit at once", took)
 	}
+	// A read-only command that the service runs for its own user only
+	// names the service at once too, instead of waiting for the store.
+	quota := exec.Command(setpriv, "--reuid=1000", "--regid="+fmt.Sprint(readers), "--clear-groups",
+		stellaBin, "--store", e.store, "--lock-timeout", "10s", "quota", "status")
+	quota.Dir = "/"
+	start := time.Now()
+	qout, err := quota.CombinedOutput()
+	if !errors.As(err, &exit) || exit.ExitCode() != exitStoreBusy || !strings.Contains(string(qout), "store service") {
+		t.Errorf("quota status through a denied socket: %v, want exit %d naming the service\n%s", err,
+			exitStoreBusy, qout)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("quota status took %s, want an exit at once", took)
+	}
 
 	// A killed service leaves its socket and holder record behind.
 	if err := svc.cmd.Process.Kill(); err != nil {

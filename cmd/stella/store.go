@@ -99,7 +99,7 @@ func (g *globalOptions) openStoreWith(ctx context.Context, opts cas.Options) (*c
 	// when the process that it waited for removed it, as after a rejected
 	// first import.
 	opts.ParentPerm = storeFolderPerm
-	if socket := filepath.Join(dir, serviceSocketName); serviceListens(socket) {
+	if serviceHoldsStore(dir) {
 		// The service holds the store for as long as it runs, so waiting
 		// for it would only delay the same failure.
 		return nil, "", fmt.Errorf("store %s is held by the store service (%s), which does not run `%s`; stop "+
