@@ -341,10 +341,12 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 
 	go func() {
 		<-ctx.Done()
+		// The signal that cancelled ctx reaches this channel apart from
+		// the one that cancelled it, so it may come a moment later.
 		select {
 		case sig := <-signals:
 			log.Info("stopping the store service", "signal", sig.String())
-		default:
+		case <-time.After(200 * time.Millisecond):
 			log.Info("stopping the store service")
 		}
 		ln.Close()
