@@ -64,12 +64,7 @@ func runRequest(ctx context.Context, args []string, stdin io.Reader, stdoutW, st
 	req *serviceRequest) (code int) {
 	root := newRootCommandFor(svc, req)
 	if req != nil {
-		defer func() {
-			if req.holdsWriter {
-				req.holdsWriter = false
-				<-svc.writer
-			}
-		}()
+		defer svc.releaseWriter(req)
 		// A defect that panics in one command ends that command only,
 		// not the service and the other commands that it runs.
 		defer func() {

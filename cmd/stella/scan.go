@@ -247,11 +247,11 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 			"and 0 findings does not mean the SBOM is clean; import a kit built with --feed\n", printable(a.kit.Version))
 	}
 
-	shown := path
+	reportedPath := path
 	if path == "-" && g.sbomLabel != "" {
-		shown = g.sbomLabel
+		reportedPath = g.sbomLabel
 	}
-	rep := &scanReport{SBOM: shown, Format: format, Packages: len(pkgs), DBRecords: records,
+	rep := &scanReport{SBOM: reportedPath, Format: format, Packages: len(pkgs), DBRecords: records,
 		Kit:      newKitRef(a.kit, time.Now()),
 		Findings: []finding{}, Skipped: []skipped{}, Notes: []scanNote{}, VersionMismatches: []versionMismatch{}}
 	// The CPEs of all packages, as they are looked up, decide the platform

@@ -148,10 +148,18 @@ func (s *service) open(ctx context.Context, g *globalOptions, opts cas.Options) 
 // this command, or this watch round, is done with the store. Outside the
 // store service it does nothing.
 func (g *globalOptions) releaseWriter() {
-	if g.svc != nil && g.request != nil && g.request.holdsWriter {
-		g.request.holdsWriter = false
-		<-g.svc.writer
-		g.svc.stopIfBroken()
+	if g.svc != nil && g.request != nil {
+		g.svc.releaseWriter(g.request)
+	}
+}
+
+// releaseWriter ends req's hold on writer, if it has one, and stops the
+// service when the command left the store unable to write.
+func (s *service) releaseWriter(req *serviceRequest) {
+	if req.holdsWriter {
+		req.holdsWriter = false
+		<-s.writer
+		s.stopIfBroken()
 	}
 }
 

@@ -137,6 +137,7 @@ func TestServiceWriterWait(t *testing.T) {
 	}
 	defer store.Close()
 	svc := &service{dir: dir, store: store, writer: make(chan struct{}, 1)}
+
 	first := &globalOptions{svc: svc, request: svc.newRequest(nil, ""), command: "stella ouk import"}
 	if _, _, err := svc.open(context.Background(), first, cas.Options{}); err != nil {
 		t.Fatal(err)
@@ -146,16 +147,22 @@ func TestServiceWriterWait(t *testing.T) {
 	}
 	second := &globalOptions{svc: svc, request: svc.newRequest(nil, "")}
 	_, _, err = svc.open(context.Background(), second, cas.Options{LockWait: 20 * time.Millisecond})
-	if !errors.Is(err, errdef.ErrStoreInUse) || !strings.Contains(err.Error(), "(stella ouk import)") {
-		t.Fatalf("second writer: %v, want store in use naming the running import", err)
+	if !errors.Is(err, errdef.ErrStoreInUse) {
+		t.Fatalf("second writer: %v, want store in use", err)
 	}
+	if !strings.Contains(err.Error(), "(stella ouk import)") {
+		t.Errorf("second writer: %v, want the running import named", err)
+	}
+
 	if _, _, err := svc.open(context.Background(), second, cas.Options{ReadOnlyIfUnwritable: true}); err != nil {
 		t.Fatalf("a reader waited for the writer: %v", err)
 	}
+
 	first.releaseWriter()
 	if _, _, err := svc.open(context.Background(), second, cas.Options{LockWait: time.Second}); err != nil {
 		t.Fatalf("second writer after the first released: %v", err)
 	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	third := &globalOptions{svc: svc, request: svc.newRequest(nil, "")}
@@ -336,7 +343,7 @@ func TestRemoteStuckService(t *testing.T) {
 	go func() {
 		_, _, _ = readFrame(server)
 		_ = writeFrame(server, frameStarted, nil)
-		// Read the cancel, then never answer.
+		// Read the cancel, then send nothing more.
 		_, _, _ = readFrame(server)
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
