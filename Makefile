@@ -17,6 +17,11 @@ REGISTRY_VERSION    := v3.1.2
 REGCTL_VERSION      := v0.11.7
 OSV_SCANNER_VERSION := v2.3.5
 
+# The release and the commit that `stella version` reports.
+VERSION ?= $(shell git describe --tags --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 TOOLS := $(TOOLS_BIN)/oras $(TOOLS_BIN)/crane $(TOOLS_BIN)/cosign $(TOOLS_BIN)/registry \
          $(TOOLS_BIN)/regctl $(TOOLS_BIN)/osv-scanner
 
@@ -25,7 +30,7 @@ TOOLS := $(TOOLS_BIN)/oras $(TOOLS_BIN)/crane $(TOOLS_BIN)/cosign $(TOOLS_BIN)/r
 all: build
 
 build:
-	$(GO) build -o $(BIN)/stella ./cmd/stella
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/stella ./cmd/stella
 
 demo: build
 	bash scripts/demo.sh

@@ -196,3 +196,7 @@ func (s *Store) graphMeta(d digest.Digest) (*blobMeta, error) {
 	}
 	return m, nil
 }
+
+// StoreFormat is the format that this release writes into a store, as
+// `stella version` reports it.
+func StoreFormat() int { return formatSniffedIngest }

@@ -84,7 +84,7 @@ func ParseMeta(a map[string]string) (Meta, error) {
 	}
 	m.Schema = a[AnnotationSchema]
 	if m.Schema != SchemaVersion {
-		return invalid(AnnotationSchema, fmt.Sprintf("is %q; this stella reads schema %s, so use a matching release", m.Schema, SchemaVersion))
+		return invalid(AnnotationSchema, fmt.Sprintf("is %q; this stella reads schema %s (`stella version` shows it), so build and import with releases of the same schema", m.Schema, SchemaVersion))
 	}
 	m.Kind = a[AnnotationKind]
 	switch m.Kind {

@@ -60,7 +60,10 @@ func newRootCommandFor(svc *service, req *serviceRequest) *cobra.Command {
 		return g.forwardToService(cmd, args)
 	}
 
-	root.AddCommand(newOUKCommand(g), newDBCommand(g), newScanCommand(g), newQuotaCommand(g), newServeCommand(g))
+	root.AddCommand(newOUKCommand(g), newDBCommand(g), newScanCommand(g), newQuotaCommand(g), newServeCommand(g),
+		newVersionCommand())
+	root.Version = currentVersion().summary()
+	root.SetVersionTemplate("{{.Version}}\n")
 	markArgErrorsAsUsage(root)
 	return root
 }
