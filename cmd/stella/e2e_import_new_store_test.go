@@ -23,6 +23,20 @@ func TestRejectedImportLeavesNoNewStore(t *testing.T) {
 		t.Errorf("rejected import left the store folder %s behind (stat: %v)", absent, err)
 	}
 
+	// Folders created on the way to a new store folder go too, up to the
+	// one that existed.
+	nested := filepath.Join(e.dir, "sites", "east", "store")
+	r = e.run("--store", nested, "ouk", "import", "--key", e.pub, series[1].delta)
+	if r.code != exitRejected {
+		t.Fatalf("import of a delta into a new nested store: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "sites")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("rejected import left the folders it created for %s behind (stat: %v)", nested, err)
+	}
+	if _, err := os.Stat(e.dir); err != nil {
+		t.Errorf("rejected import removed the existing folder %s: %v", e.dir, err)
+	}
+
 	// A store folder that exists without a store keeps its other files.
 	folder := filepath.Join(e.dir, "store4")
 	keys := filepath.Join(folder, "keys")

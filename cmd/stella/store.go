@@ -225,6 +225,9 @@ func storeInUseError(dir string, wait time.Duration, command string, err error) 
 type newStoreParts struct {
 	folder bool // the store folder
 	db     bool // the content store in it
+	// top is the outermost folder that the open creates on the way to
+	// the store folder, or "" when that folder's parent exists.
+	top string
 }
 
 // absentStoreParts returns the parts of the store that do not exist yet.
@@ -235,14 +238,24 @@ func (g *globalOptions) absentStoreParts() newStoreParts {
 	}
 	_, folderErr := os.Stat(dir)
 	_, dbErr := os.Stat(filepath.Join(dir, storeDBDir))
-	return newStoreParts{folder: errors.Is(folderErr, fs.ErrNotExist), db: errors.Is(dbErr, fs.ErrNotExist)}
+	parts := newStoreParts{folder: errors.Is(folderErr, fs.ErrNotExist), db: errors.Is(dbErr, fs.ErrNotExist)}
+	if parts.folder {
+		for parent := filepath.Dir(dir); parent != filepath.Dir(parent); parent = filepath.Dir(parent) {
+			if _, err := os.Lstat(parent); !errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			parts.top = parent
+		}
+	}
+	return parts
 }
 
 // removeUnusedStore closes store and, when this command created it and it
 // holds nothing, removes it and the store folder dir if this command
-// created that too and it is empty. It reports whether it removed the
-// store. A failed import calls it, so that an import rejected before it
-// stored anything leaves no new store behind.
+// created that too and it is empty, and then the empty parent folders it
+// created. It reports whether it removed the store. A failed import calls
+// it, so that an import rejected before it stored anything leaves no new
+// store behind.
 func removeUnusedStore(log *slog.Logger, store *cas.Store, dir string, created newStoreParts) bool {
 	if !created.db {
 		return false
@@ -259,6 +272,19 @@ func removeUnusedStore(log *slog.Logger, store *cas.Store, dir string, created n
 	// process put there meanwhile stays.
 	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		log.Debug("keeping the new store folder", "dir", dir, "error", err)
+		return true
+	}
+	if created.top == "" {
+		return true
+	}
+	for parent := filepath.Dir(dir); ; parent = filepath.Dir(parent) {
+		if err := os.Remove(parent); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			log.Debug("keeping a folder created for the new store", "dir", parent, "error", err)
+			break
+		}
+		if parent == created.top || parent == filepath.Dir(parent) {
+			break
+		}
 	}
 	return true
 }
