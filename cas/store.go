@@ -236,6 +236,7 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 		s.parentPerm = defaultParentPerm
 	}
 	mustExist := opts.ReadOnly || opts.MustExist
+	createdDir := false
 	if mustExist {
 		if _, err := s.fs.Stat(dir); err != nil {
 			mode := ""
@@ -244,15 +245,21 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 			}
 			return nil, fmt.Errorf("opening store %s%s: %w; this open creates no store", dir, mode, errdef.ErrNotFound)
 		}
-	} else if err := s.createDir(); err != nil {
-		if isDiskFull(err) {
-			return nil, fmt.Errorf("creating store directory %s: %w", dir, s.diskFullError(err))
+	} else {
+		// A directory that this open creates is removed again when the
+		// open fails for lack of space (removeUnopenedDir).
+		_, statErr := s.fs.Stat(dir)
+		createdDir = errors.Is(statErr, fs.ErrNotExist)
+		if err := s.createDir(); err != nil {
+			if isDiskFull(err) {
+				return nil, fmt.Errorf("creating store directory %s: %w", dir, s.diskFullError(err))
+			}
+			if errors.Is(err, fs.ErrPermission) {
+				return nil, fmt.Errorf("opening store directory %s: %w; run stella as a user who can enter and write "+
+					"the store folder, or give another folder with --store", dir, err)
+			}
+			return nil, fmt.Errorf("creating store directory %s: %w", dir, err)
 		}
-		if errors.Is(err, fs.ErrPermission) {
-			return nil, fmt.Errorf("opening store directory %s: %w; run stella as a user who can enter and write "+
-				"the store folder, or give another folder with --store", dir, err)
-		}
-		return nil, fmt.Errorf("creating store directory %s: %w", dir, err)
 	}
 
 	if err := s.abandonedError(); err != nil {
@@ -289,6 +296,9 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 			s.removeHolder()
 		default:
 			s.removeHolder()
+			if createdDir {
+				s.removeUnopenedDir()
+			}
 			_ = lock.Close()
 			return nil, fmt.Errorf("opening store %s: %s; %s: %w", dir, shortfall, diskFullAdvice, errdef.ErrDiskFull)
 		}
@@ -340,6 +350,30 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 // createDir creates the store directory with storeDirPerm and the missing
 // folders above it with s.parentPerm. The modes of folders that exist stay
 // as they are.
+// removeUnopenedDir removes the store directory that this open created
+// when it holds nothing but the lock file, as when the volume is too full
+// to open the new store. The caller holds the lock, so no other process
+// has written to the directory.
+func (s *Store) removeUnopenedDir() {
+	names, err := s.fs.List(s.dir)
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		if name != lockFileName {
+			return
+		}
+	}
+	trash := filepath.Join(filepath.Dir(s.dir), fmt.Sprintf(".%s.removing-%d", filepath.Base(s.dir), os.Getpid()))
+	if err := s.fs.Rename(s.dir, trash); err != nil {
+		s.log.Debug("keeping the new store directory", "dir", s.dir, "error", err)
+		return
+	}
+	if err := s.fs.RemoveAll(trash); err != nil {
+		s.log.Debug("removing the new store directory", "dir", trash, "error", err)
+	}
+}
+
 func (s *Store) createDir() error {
 	if err := s.fs.MkdirAll(s.fs.PathDir(s.dir), s.parentPerm); err != nil {
 		return err

@@ -93,3 +93,28 @@ func TestReadersOnFullVolume(t *testing.T) {
 		t.Errorf("import on a full volume: exit %d, stderr %q; want exit %d ending in disk full", r.code, r.stderr, exitError)
 	}
 }
+
+// TestNewStoreOnFullVolumeLeavesNothing checks that an import that cannot
+// open a new store on a volume too full for it removes the folders it
+// created for the store.
+func TestNewStoreOnFullVolumeLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	volume := mountSmallVolume(t, 64<<10)
+	e.store = filepath.Join(volume, "site", "store")
+
+	r := e.run("ouk", "import", "--key", e.pub, kit)
+	if r.code != exitError {
+		t.Fatalf("import into a new store on a full volume: exit %d, want %d\n%s", r.code, exitError, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "disk full") {
+		t.Errorf("import into a new store on a full volume does not say disk full: %q", r.stderr)
+	}
+	left, err := os.ReadDir(volume)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, entry := range left {
+		t.Errorf("import into a new store on a full volume left %s behind", filepath.Join(volume, entry.Name()))
+	}
+}

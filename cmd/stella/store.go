@@ -64,6 +64,10 @@ func (g *globalOptions) openStoreWith(ctx context.Context, opts cas.Options) (*c
 	if err != nil {
 		return nil, "", err
 	}
+	var created newStoreParts
+	if !opts.MustExist {
+		created = g.absentStoreParts()
+	}
 	if opts.MustExist {
 		info, err := os.Stat(dir)
 		switch {
@@ -107,6 +111,11 @@ func (g *globalOptions) openStoreWith(ctx context.Context, opts cas.Options) (*c
 			holderOrUnknown(dir), g.command, errdef.ErrStoreInUse)
 	}
 	s, err := cas.OpenContext(ctx, filepath.Join(dir, storeDBDir), opts)
+	if err != nil && created.folder {
+		// A failed open, as on a volume too full for a new store, removes
+		// the folders made for the store when they are empty.
+		removeCreatedFolders(opts.Logger, dir, created)
+	}
 	if errors.Is(err, errdef.ErrStoreInUse) {
 		return nil, "", storeInUseError(dir, opts.LockWait, g.command, err)
 	}
@@ -268,25 +277,34 @@ func removeUnusedStore(log *slog.Logger, store *cas.Store, dir string, created n
 	if !removed || !created.folder {
 		return removed
 	}
-	// Remove deletes only an empty folder, so anything that another
-	// process put there meanwhile stays.
+	removeCreatedFolders(log, dir, created)
+	return true
+}
+
+// removeCreatedFolders removes the store folder dir and then the parent
+// folders up to created.top, which the command created for a new store.
+// Remove deletes only an empty folder, so anything that another process
+// put there meanwhile stays.
+func removeCreatedFolders(log *slog.Logger, dir string, created newStoreParts) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		log.Debug("keeping the new store folder", "dir", dir, "error", err)
-		return true
+		return
 	}
 	if created.top == "" {
-		return true
+		return
 	}
 	for parent := filepath.Dir(dir); ; parent = filepath.Dir(parent) {
 		if err := os.Remove(parent); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			log.Debug("keeping a folder created for the new store", "dir", parent, "error", err)
-			break
+			return
 		}
 		if parent == created.top || parent == filepath.Dir(parent) {
-			break
+			return
 		}
 	}
-	return true
 }
 
 // checkStoreFolderAccess returns an error that names the store folder dir
