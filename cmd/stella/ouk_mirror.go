@@ -72,7 +72,8 @@ must not have expired. A kit in the store is checked again against the keys
 trusted now, as a rollback does, so a key removed from the keys folder to
 revoke it no longer vouches for the images of its kits. Otherwise mirror
 exits with 3 and pushes nothing, unless --insecure-skip-signature or
---allow-expired overrides the check as it does for import, with a warning. Only the images that the signed bundle index lists are pushed, each blob
+--allow-expired overrides the check as it does for import, with a warning.
+Only the images that the signed bundle index lists are pushed, each blob
 checked against its digest as it is read.`,
 		Example: `  stella ouk mirror --to harbor.intranet/stella-ops
   stella ouk mirror --to zot.intranet:5000/mirror --dry-run

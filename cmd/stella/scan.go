@@ -139,7 +139,8 @@ marked possibly affected otherwise.
 The SEVERITY column gives the CVSS base score and rating, such as
 "9.8 CRITICAL", computed from the record's CVSS v3.x vector, else its
 CVSS v4.0 vector, else the source's rating word (GHSA's MODERATE shows as
-MEDIUM), else the score of its CVSS v2.0 vector. --sort severity lists the highest rating and score first.
+MEDIUM), else the score of its CVSS v2.0 vector. --sort severity lists the
+highest rating and score first.
 
 Scans count against a daily fair-use quota. Over the limit a scan is slowed
 down by default, never rejected. The setting quota.slowdownFraction in
