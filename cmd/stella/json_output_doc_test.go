@@ -62,6 +62,7 @@ var documentedOutputs = []documentedOutput{
 	{section: "stella db lookup", values: []any{vulndb.Record{}, vulndb.Extra{}, vulndb.SeverityRating{}}},
 	{section: "stella scan", values: []any{scanReport{}}},
 	{section: "stella quota status", values: []any{quota.State{}}},
+	{section: "stella version", values: []any{buildVersion{}}},
 }
 
 // TestJSONOutputDocCoversFields checks that docs/json-output.md names, in backquotes,
