@@ -16,23 +16,39 @@ import (
 // that the operator did not name.
 var ErrHostNotAllowed = errors.New("host not allowed in air-gap mode")
 
-// AirGapEnv lists the environment variables that switch on air-gap mode
-// when set to "true" (or "1").
+// AirGapEnv lists the environment variables that switch on air-gap mode.
 var AirGapEnv = []string{"STELLA_AIRGAP", "STELLA_OFFLINE"}
 
-// AirGapEnabled reports whether STELLA_AIRGAP or STELLA_OFFLINE is set to
-// true or 1 in the environment.
+// AirGapEnabled reports whether STELLA_AIRGAP or STELLA_OFFLINE switches
+// air-gap mode on in the environment (see AirGapSettingIn).
 func AirGapEnabled() bool { return AirGapEnabledIn(os.Getenv) }
 
 // AirGapEnabledIn is AirGapEnabled for the environment that getenv reads.
 func AirGapEnabledIn(getenv func(string) string) bool {
+	on, _ := AirGapSettingIn(getenv)
+	return on
+}
+
+// AirGapSettingIn reports whether the air-gap variables in the environment
+// that getenv reads switch air-gap mode on. A value such as true, 1, yes
+// or on switches it on, and an empty value or one such as false, 0, no or
+// off leaves it off. Any other value switches it on too, because an
+// operator who set the variable meant to guard the host, and warnings then
+// holds a line that names the variable and its value.
+func AirGapSettingIn(getenv func(string) string) (on bool, warnings []string) {
 	for _, name := range AirGapEnv {
-		switch strings.ToLower(strings.TrimSpace(getenv(name))) {
-		case "true", "1", "yes":
-			return true
+		value := getenv(name)
+		switch strings.ToLower(strings.TrimSpace(value)) {
+		case "", "false", "0", "no", "n", "off", "disabled":
+		case "true", "1", "yes", "y", "on", "enabled":
+			on = true
+		default:
+			on = true
+			warnings = append(warnings, fmt.Sprintf("%s is %q, which is neither true nor false; air-gap mode is on. "+
+				"Set %s=true to keep it on without this warning, or %s=false to switch it off", name, value, name, name))
 		}
 	}
-	return false
+	return on, warnings
 }
 
 // Guard is an http.RoundTripper that, when Enabled, sends only requests to

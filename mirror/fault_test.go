@@ -166,6 +166,10 @@ func TestAirGapEnabled(t *testing.T) {
 	}{
 		{"STELLA_AIRGAP", "true", true}, {"STELLA_OFFLINE", "true", true},
 		{"STELLA_AIRGAP", "false", false}, {"STELLA_OFFLINE", "", false},
+		{"STELLA_AIRGAP", "on", true}, {"STELLA_OFFLINE", " Enabled ", true},
+		{"STELLA_AIRGAP", "off", false}, {"STELLA_OFFLINE", "No", false},
+		// A value of no known meaning fails closed.
+		{"STELLA_AIRGAP", "sure", true}, {"STELLA_OFFLINE", "ture", true},
 	} {
 		t.Setenv("STELLA_AIRGAP", "")
 		t.Setenv("STELLA_OFFLINE", "")
@@ -173,6 +177,27 @@ func TestAirGapEnabled(t *testing.T) {
 		if got := AirGapEnabled(); got != tc.want {
 			t.Errorf("%s=%q: AirGapEnabled() = %v", tc.name, tc.value, got)
 		}
+	}
+}
+
+func TestAirGapUnknownValueWarns(t *testing.T) {
+	env := map[string]string{"STELLA_AIRGAP": "ture", "STELLA_OFFLINE": "false"}
+	on, warnings := AirGapSettingIn(func(name string) string { return env[name] })
+	if !on {
+		t.Errorf("STELLA_AIRGAP=ture left air-gap mode off")
+	}
+	if len(warnings) != 1 {
+		t.Fatalf("warnings = %q, want one", warnings)
+	}
+	for _, want := range []string{"STELLA_AIRGAP", `"ture"`, "air-gap mode is on"} {
+		if !strings.Contains(warnings[0], want) {
+			t.Errorf("warning %q does not contain %q", warnings[0], want)
+		}
+	}
+
+	env = map[string]string{"STELLA_AIRGAP": "yes", "STELLA_OFFLINE": "off"}
+	if _, warnings := AirGapSettingIn(func(name string) string { return env[name] }); len(warnings) != 0 {
+		t.Errorf("known values gave warnings %q", warnings)
 	}
 }
 

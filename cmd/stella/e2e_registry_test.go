@@ -441,6 +441,33 @@ func TestAirGapBlocksUnnamedHost(t *testing.T) {
 	}
 }
 
+// TestAirGapUnknownValueFailsClosed checks that a value of STELLA_AIRGAP
+// that is neither true nor false turns air-gap mode on, with a warning.
+func TestAirGapUnknownValueFailsClosed(t *testing.T) {
+	e := newEnv(t)
+	var reached atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached.Store(true) }))
+	defer other.Close()
+	named := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/kit.tar", http.StatusFound)
+	}))
+	defer named.Close()
+	t.Setenv("STELLA_AIRGAP", "enabeld")
+	r := e.run("ouk", "import", "--key", e.pub, named.URL+"/kit.tar")
+	if r.code == 0 {
+		t.Fatalf("import with STELLA_AIRGAP=enabeld followed a redirect to another host")
+	}
+	if reached.Load() {
+		t.Errorf("the unnamed host was contacted with STELLA_AIRGAP=enabeld")
+	}
+	if !strings.Contains(r.stderr, "air-gap mode (STELLA_AIRGAP/STELLA_OFFLINE) blocked") {
+		t.Errorf("the import was not blocked by air-gap mode:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, `STELLA_AIRGAP is \"enabeld\"`) {
+		t.Errorf("no warning names the unknown value:\n%s", r.stderr)
+	}
+}
+
 func tlsConfig(pool *x509.CertPool) *tls.Config {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }

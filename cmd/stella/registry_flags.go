@@ -61,8 +61,17 @@ func (r *registryFlags) register(cmd *cobra.Command) {
 // airGap reports whether air-gap mode is on: set in the environment of
 // this process, or of the client that the store service runs the command
 // for, since either may be the operator's guard against network access.
-func (r *registryFlags) airGap() bool {
-	return mirror.AirGapEnabled() || (r.clientEnv != nil && mirror.AirGapEnabledIn(r.clientEnv))
+func (r *registryFlags) airGap(log *slog.Logger) bool {
+	on, warnings := mirror.AirGapSettingIn(os.Getenv)
+	if r.clientEnv != nil {
+		clientOn, clientWarnings := mirror.AirGapSettingIn(r.clientEnv)
+		on = on || clientOn
+		warnings = append(warnings, clientWarnings...)
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	return on
 }
 
 // validateTimeouts checks --connect-timeout and --idle-timeout. A command
@@ -91,7 +100,7 @@ func (r *registryFlags) client(cmd *cobra.Command, log *slog.Logger, hosts ...st
 		Insecure:       r.insecure,
 		ConnectTimeout: r.connectWait,
 		IdleTimeout:    r.idleWait,
-		AirGap:         r.airGap(),
+		AirGap:         r.airGap(log),
 		Hosts:          hosts,
 		Logger:         log,
 	}
