@@ -147,6 +147,11 @@ func jsonRequested(cmd *cobra.Command, args []string) bool {
 	if f == nil {
 		f = cmd.Flags().Lookup("output")
 	}
+	if f == nil && cmd.HasAvailableSubCommands() {
+		// A group command such as "stella ouk" failed on a mistyped
+		// subcommand, whose -o flag the command line may still hold.
+		return jsonRequested(outputFlagCommand, args)
+	}
 	if f == nil {
 		return false
 	}
@@ -171,6 +176,14 @@ func jsonRequested(cmd *cobra.Command, args []string) bool {
 	}
 	return false
 }
+
+// outputFlagCommand is a command with only the -o flag, which
+// jsonRequested reads the command line of a group command with.
+var outputFlagCommand = func() *cobra.Command {
+	c := &cobra.Command{}
+	new(outputFlag).register(c)
+	return c
+}()
 
 // interruptedMessage returns the line printed when an interrupt stops
 // cmd with err: what the command leaves behind and what to do next.

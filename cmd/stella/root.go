@@ -51,7 +51,16 @@ func newRootCommandFor(svc *service, req *serviceRequest) *cobra.Command {
 		"how long to wait for another stella process to release the store")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log each step on stderr")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log only errors on stderr, no warnings or progress; the report on stdout still lists its warnings")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%s", flagErrorText(err)) })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// In "stella ouk improt -o json", the group command ouk meets -o
+		// after the mistyped word, and the word is what is wrong.
+		if c.HasAvailableSubCommands() {
+			if words := c.Flags().Args(); len(words) > 0 {
+				return usagef("%v; see `%s --help`", unknownSubcommand(c, words), c.CommandPath())
+			}
+		}
+		return usagef("%s", flagErrorText(err))
+	})
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		g.command = cmd.CommandPath()
 		if g.lockWait < 0 {
@@ -62,6 +71,7 @@ func newRootCommandFor(svc *service, req *serviceRequest) *cobra.Command {
 
 	root.AddCommand(newOUKCommand(g), newDBCommand(g), newScanCommand(g), newQuotaCommand(g), newServeCommand(g),
 		newVersionCommand())
+	groupCommand(root)
 	root.Version = currentVersion().summary()
 	root.SetVersionTemplate("{{.Version}}\n")
 	markArgErrorsAsUsage(root)

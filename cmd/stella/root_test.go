@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -133,12 +136,18 @@ func TestExactArgsMessage(t *testing.T) {
 func TestUnknownSubcommandFails(t *testing.T) {
 	for _, c := range []struct {
 		args    []string
+		word    string
 		command string
 		suggest string
 	}{
-		{[]string{"ouk", "improt", "kit.tar"}, "stella ouk", "import"},
-		{[]string{"db", "lookpu", "CVE-2024-1"}, "stella db", "lookup"},
-		{[]string{"quota", "foo"}, "stella quota", ""},
+		{[]string{"ouk", "improt", "kit.tar"}, "improt", "stella ouk", "import"},
+		{[]string{"db", "lookpu", "CVE-2024-1"}, "lookpu", "stella db", "lookup"},
+		{[]string{"quota", "foo"}, "foo", "stella quota", ""},
+		{[]string{"scna", "--sbom", "x.json"}, "scna", "stella", "scan"},
+		{[]string{"bogus"}, "bogus", "stella", ""},
+		// A flag after the mistyped word, which the group command lacks.
+		{[]string{"ouk", "improt", "-o", "json", "kit.tar"}, "improt", "stella ouk", "import"},
+		{[]string{"scna", "-o", "json"}, "scna", "stella", "scan"},
 	} {
 		root := newRootCommand()
 		root.SetArgs(c.args)
@@ -152,12 +161,38 @@ func TestUnknownSubcommandFails(t *testing.T) {
 		if _, ok := err.(usageError); !ok {
 			t.Errorf("stella %s: error %q is not a usage error", strings.Join(c.args, " "), err)
 		}
-		want := fmt.Sprintf("unknown command %q for %q", c.args[1], c.command)
+		want := fmt.Sprintf("unknown command %q for %q", c.word, c.command)
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("stella %s: error %q does not say %s", strings.Join(c.args, " "), err, want)
 		}
 		if c.suggest != "" && !strings.Contains(err.Error(), fmt.Sprintf("did you mean %q", c.suggest)) {
 			t.Errorf("stella %s: error %q does not suggest %s", strings.Join(c.args, " "), err, c.suggest)
+		}
+	}
+}
+
+// TestUnknownCommandJSONFailure checks that a mistyped command asked for
+// JSON output prints the failure object and exits with the usage code.
+func TestUnknownCommandJSONFailure(t *testing.T) {
+	for _, args := range [][]string{{"scna", "-o", "json"}, {"ouk", "improt", "--output=json", "kit.tar"}} {
+		var stdout, stderr bytes.Buffer
+		code := runRequest(context.Background(), args, strings.NewReader(""), &stdout, &stderr, nil, nil)
+		if code != exitUsage {
+			t.Errorf("stella %s: exit %d, want %d\n%s", strings.Join(args, " "), code, exitUsage, stderr.String())
+		}
+		var got commandFailure
+		if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+			t.Errorf("stella %s: stdout %q is not a failure object: %v", strings.Join(args, " "), stdout.String(), err)
+			continue
+		}
+		if got.Status != "failed" {
+			t.Errorf("stella %s: status %q, want failed", strings.Join(args, " "), got.Status)
+		}
+		if !strings.Contains(got.Error, "unknown command") {
+			t.Errorf("stella %s: error %q does not name the unknown command", strings.Join(args, " "), got.Error)
+		}
+		if got.ExitCode != exitUsage {
+			t.Errorf("stella %s: exitCode %d, want %d", strings.Join(args, " "), got.ExitCode, exitUsage)
 		}
 	}
 }
