@@ -186,9 +186,15 @@ func (g *globalOptions) storeDir() (string, error) {
 		return g.svc.dir, nil
 	}
 	if g.store != "" {
+		if err := checkTilde("--store", g.store); err != nil {
+			return "", err
+		}
 		return filepath.Abs(g.store)
 	}
 	if h := os.Getenv("STELLA_HOME"); h != "" {
+		if err := checkTilde("STELLA_HOME", h); err != nil {
+			return "", err
+		}
 		return filepath.Abs(h)
 	}
 	home, err := os.UserHomeDir()
@@ -196,6 +202,21 @@ func (g *globalOptions) storeDir() (string, error) {
 		return "", fmt.Errorf("finding the default store: %w; set STELLA_HOME or pass --store", err)
 	}
 	return filepath.Join(home, ".local", "share", "stella"), nil
+}
+
+// checkTilde returns a usage error when path, the value of the store
+// setting name, starts with ~. A shell expands ~ only at the start of a
+// word, so --store=~/stella or a quoted STELLA_HOME keeps it, and the
+// store would be a folder named ~ in the working folder.
+func checkTilde(name, path string) error {
+	if !strings.HasPrefix(path, "~") {
+		return nil
+	}
+	example := "an absolute path"
+	if rest, ok := strings.CutPrefix(path, "~"); ok && (rest == "" || strings.HasPrefix(rest, "/")) {
+		example = "the path with $HOME, such as $HOME" + rest + ", or another absolute path"
+	}
+	return usagef("%s is %q, which starts with a ~ that no shell expanded; give %s", name, path, example)
 }
 
 // logger returns the logger for library events: warnings by default, every

@@ -212,3 +212,35 @@ func TestGroupCommandWithoutArgumentsPrintsHelp(t *testing.T) {
 		t.Errorf("stella ouk printed %q, want its help", out.String())
 	}
 }
+
+// TestStoreTildeIsUsageError checks that a store path that starts with an
+// unexpanded ~ fails as a usage error that names the setting, instead of
+// creating a folder named ~ in the working folder.
+func TestStoreTildeIsUsageError(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cases := []struct {
+		store, home, name string
+	}{
+		{"~/stella", "", "--store"},
+		{"", "~/stella", "STELLA_HOME"},
+		{"", "~", "STELLA_HOME"},
+		{"~ops/stella", "", "--store"},
+	}
+	for _, c := range cases {
+		t.Setenv("STELLA_HOME", c.home)
+		g := &globalOptions{store: c.store}
+		_, err := g.storeDir()
+		if _, ok := err.(usageError); !ok {
+			t.Errorf("store %q, STELLA_HOME %q: error %v, want a usage error", c.store, c.home, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.name) {
+			t.Errorf("store %q, STELLA_HOME %q: error %q does not name %s", c.store, c.home, err, c.name)
+		}
+	}
+	t.Setenv("STELLA_HOME", "")
+	g := &globalOptions{store: "site~1/store"}
+	if _, err := g.storeDir(); err != nil {
+		t.Errorf("store site~1/store: %v", err)
+	}
+}
