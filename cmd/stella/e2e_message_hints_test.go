@@ -200,3 +200,47 @@ func copySignerKeyToStore(t *testing.T, e *env) string {
 	}
 	return storeKey
 }
+
+// TestPathMistakesNameTheFix checks the messages for paths that name the
+// wrong kind of thing: a layout folder to sign, a key folder to --key, a
+// kit in the store to verify and inspect, and missing delta flags.
+func TestPathMistakesNameTheFix(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	e.must("ouk", "import", "--key", e.pub, kit)
+	layoutDir := filepath.Join(e.dir, "layout")
+	if err := os.Mkdir(layoutDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"sign a folder", []string{"ouk", "sign", "--key", e.key, layoutDir}, exitUsage,
+			[]string{layoutDir + " is a folder", "kit file"}},
+		{"verify with a key folder", []string{"ouk", "verify", "--key", filepath.Dir(e.pub), kit}, exitUsage,
+			[]string{"is a folder", filepath.Join(filepath.Dir(e.pub), "cosign.pub")}},
+		{"verify active", []string{"ouk", "verify", "--key", e.pub, "active"}, exitError,
+			[]string{"not kits in the store", "stella ouk history"}},
+		{"inspect a digest", []string{"ouk", "inspect", "sha256:0123abcd"}, exitError,
+			[]string{"not kits in the store"}},
+		{"delta without -o", []string{"ouk", "delta", "--from", kit, "--to", kit}, exitUsage,
+			[]string{"missing -o DELTA"}},
+		{"delta without --from and --to", []string{"ouk", "delta", "-o", "d.tar"}, exitUsage,
+			[]string{"missing --from OLD and --to NEW"}},
+	}
+	for _, c := range cases {
+		r := e.run(c.args...)
+		if r.code != c.code {
+			t.Errorf("%s: exit %d, want %d\n%s", c.name, r.code, c.code, r.stderr)
+		}
+		for _, want := range c.want {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s: stderr does not contain %q:\n%s", c.name, want, r.stderr)
+			}
+		}
+	}
+}

@@ -82,10 +82,27 @@ func checkKitPath(path string) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, fs.ErrNotExist) && namesStoredKit(path):
+		return fmt.Errorf("kit %s not found: %w; this command reads kit files and layout folders, not kits "+
+			"in the store. The store checked its kits at import; `stella ouk status` and `stella ouk history` "+
+			"show them, and `stella ouk push` or `stella ouk delta` write one out", displayPath(path), err)
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("kit %s not found: %w; check the path, and give a kit file or a layout folder", displayPath(path), err)
 	}
 	return kitReadError(path, err)
+}
+
+// namesStoredKit reports whether path, which names no file, reads as a
+// name of a kit in the store: "active" or a bundle digest or its prefix.
+func namesStoredKit(path string) bool {
+	if path == "active" {
+		return true
+	}
+	hex, ok := strings.CutPrefix(path, "sha256:")
+	if !ok || hex == "" || len(hex) > 64 {
+		return false
+	}
+	return strings.Trim(hex, "0123456789abcdef") == ""
 }
 
 // kitReadError describes err, from opening or reading the kit at path, as

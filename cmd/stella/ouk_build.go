@@ -254,8 +254,9 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 			res.Expires.Format(time.RFC3339))
 	}
 	if d := res.Delta; d != nil {
-		fmt.Fprintf(w, "Delta from %s at %s, %s: %d blobs carried, %d omitted\n",
-			d.BaseVersion, d.Output, humanBytes(d.Size), d.BlobsIncluded, d.BlobsOmitted)
+		fmt.Fprintf(w, "Delta from %s at %s, %s: %d %s carried, %d omitted\n",
+			d.BaseVersion, d.Output, humanBytes(d.Size), d.BlobsIncluded, plural(d.BlobsIncluded, "blob", "blobs"),
+			d.BlobsOmitted)
 	}
 	return nil
 }

@@ -66,8 +66,14 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if o.format != "text" && o.format != "json" {
 		return usagef("--format is %q; use text or json", o.format)
 	}
-	if o.from == "" || o.to == "" || o.output == "" {
-		return usagef("pass --from OLD, --to NEW and -o DELTA")
+	var missing []string
+	for _, f := range []struct{ name, value string }{{"--from OLD", o.from}, {"--to NEW", o.to}, {"-o DELTA", o.output}} {
+		if f.value == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return usagef("missing %s; pass --from OLD, --to NEW and -o DELTA", strings.Join(missing, " and "))
 	}
 	if err := checkKitName(o.output); err != nil {
 		return err
@@ -191,8 +197,10 @@ func printDeltaResult(cmd *cobra.Command, res *delta.Result) {
 	fmt.Fprintf(w, "Wrote delta %s -> %s at %s, %s\n", res.BaseVersion, res.Version, res.Output, humanBytes(res.Size))
 	fmt.Fprintf(w, "  bundle digest  %s\n", res.Digest)
 	fmt.Fprintf(w, "  base digest    %s\n", res.BaseDigest)
-	fmt.Fprintf(w, "  carried        %d blobs, %s\n", res.BlobsIncluded, humanBytes(res.BytesIncluded))
-	fmt.Fprintf(w, "  omitted        %d blobs, %s (held by the base)\n", res.BlobsOmitted, humanBytes(res.BytesOmitted))
+	fmt.Fprintf(w, "  carried        %d %s, %s\n", res.BlobsIncluded, plural(res.BlobsIncluded, "blob", "blobs"),
+		humanBytes(res.BytesIncluded))
+	fmt.Fprintf(w, "  omitted        %d %s, %s (held by the base)\n", res.BlobsOmitted, plural(res.BlobsOmitted, "blob", "blobs"),
+		humanBytes(res.BytesOmitted))
 	if !res.Signed {
 		fmt.Fprintln(w, "  signed         no (pass --key to sign)")
 	}

@@ -45,6 +45,11 @@ not: they check only the signature inside the kit, which stella ouk build
 			if err := regfile.Check(kit, "the kit file to sign"); err != nil {
 				return err
 			}
+			if info, err := os.Stat(kit); err == nil && info.IsDir() {
+				return usagef("%s is a folder; sign signs a kit file (.tar, .tar.gz or .tar.zst) as a blob. "+
+					"A layout folder carries the signature that stella ouk build --key wrote inside it, "+
+					"which stella ouk verify checks", kit)
+			}
 			signer, err := loadSigner(g, key)
 			if err != nil {
 				return err

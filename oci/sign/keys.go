@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 
@@ -327,6 +328,10 @@ func loadTrustedKeyFile(path string) (TrustedKey, error) {
 	f, err := regfile.Open(path, "a PEM public key file such as cosign.pub")
 	if errors.Is(err, fs.ErrNotExist) {
 		return TrustedKey{}, fmt.Errorf("trusted key %s: no such file; check the path: %w", path, err)
+	}
+	if errors.Is(err, syscall.EISDIR) {
+		return TrustedKey{}, fmt.Errorf("trusted key %s is a folder; give the public key file in it, such as %s, "+
+			"with --key: %w", path, filepath.Join(path, "cosign.pub"), errdef.ErrInvalidArgument)
 	}
 	if err != nil {
 		return TrustedKey{}, fmt.Errorf("reading trusted key: %w", err)
