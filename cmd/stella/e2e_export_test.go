@@ -343,6 +343,15 @@ func TestExportThroughService(t *testing.T) {
 	}
 	assertSameFile(t, filepath.Join(client, "exported.tar.zst"), kit)
 	waitForLog(t, &svc.stderr, svc.exited, `command="ouk export"`)
+
+	// The service sends a kit written to stdout to the client's stdout.
+	plainBuilt := filepath.Join(e.dir, "built.tar")
+	unzstdFile(t, kit, plainBuilt)
+	stdout := e.run("ouk", "export", "-o", "-")
+	if stdout.code != 0 || stdout.stdout != string(mustRead(t, plainBuilt)) {
+		t.Errorf("export -o - through the service: exit %d, %d bytes on stdout, want the %d bytes of the built tar\n%s",
+			stdout.code, len(stdout.stdout), len(mustRead(t, plainBuilt)), stdout.stderr)
+	}
 	svc.stopService(t, e.store)
 }
 
