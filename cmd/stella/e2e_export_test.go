@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"stella-ops.org/ouk/internal/bindmount"
 	"stella-ops.org/ouk/oci"
 )
 
@@ -534,4 +535,20 @@ func TestExportServicePinSurvivesGC(t *testing.T) {
 	}
 	assertSameFile(t, out, kit1)
 	svc.stopService(t, e.store)
+}
+
+// An export opens the store as a reader does, so it works on a read-only
+// mount of the store, where it can take no pin.
+func TestExportReadOnlyMount(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1")
+	e.importJSON(kit)
+	ro := bindmount.ReadOnly(t, e.store)
+
+	out := filepath.Join(e.dir, "exported.tar")
+	r := e.runOn(ro, "ouk", "export", "-o", out)
+	if r.code != 0 {
+		t.Fatalf("export from a read-only mount: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	assertSameFile(t, out, kit)
 }
