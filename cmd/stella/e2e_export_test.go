@@ -281,7 +281,7 @@ func TestExportExistingOutput(t *testing.T) {
 }
 
 // The store keeps no pre-built index tables, so the export of a kit built
-// with them leaves them out and says so, and its import indexes the DB
+// with them leaves them out and reports that, and its import indexes the DB
 // layers from their records with the same lookup results.
 func TestExportIndexTablesKit(t *testing.T) {
 	e := newEnv(t)
