@@ -565,3 +565,20 @@ func TestExportReadOnlyMount(t *testing.T) {
 	}
 	assertSameFile(t, out, kit)
 }
+
+// cosign verifies the export with the detached signature of the built
+// file, because the two files have the same bytes.
+func TestExportCosignVerifiesBuiltSignature(t *testing.T) {
+	cosign := toolPath(t, "cosign")
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar.zst", "--version", "1.0.0", "--sequence", "1")
+	e.must("ouk", "sign", "--key", e.key, kit)
+	e.importJSON(kit)
+	out := filepath.Join(e.dir, "exported.tar.zst")
+	e.must("ouk", "export", "-o", out)
+
+	verified := runTool(t, cosign, "verify-blob", "--key", e.pub, "--signature", kit+".sig", "--insecure-ignore-tlog", out)
+	if !strings.Contains(verified, "Verified OK") {
+		t.Errorf("cosign did not verify the export with the built file's signature:\n%s", verified)
+	}
+}
