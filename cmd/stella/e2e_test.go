@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 	runHeldStellaFromEnv()
 	runHeldScanFromEnv()
 	runBeforePinStellaFromEnv()
+	runHeldExportFromEnv()
 	code := func() int {
 		if bin := os.Getenv("STELLA_BIN"); bin != "" {
 			stellaBin = bin

@@ -49,6 +49,7 @@ var documentedOutputs = []documentedOutput{
 	{section: "stella ouk verify", values: []any{verifyReport{}}},
 	{section: "stella ouk inspect", values: []any{inspectReport{}}},
 	{section: "stella ouk delta", values: []any{delta.Result{}}},
+	{section: "stella ouk export", values: []any{exportResult{}}},
 	{section: "stella ouk push", values: []any{mirror.PushResult{}}},
 	{section: "stella ouk import", values: []any{importer.Result{}}},
 	{section: "stella ouk status", values: []any{statusReport{}}},

@@ -18,6 +18,7 @@ func newOUKCommand(g *globalOptions) *cobra.Command {
 		newRollbackCommand(g),
 		newGCCommand(g),
 		newDeltaCommand(g),
+		newExportCommand(g),
 		newInspectCommand(g),
 		newWatchCommand(g),
 		newPushCommand(g),

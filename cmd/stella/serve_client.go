@@ -36,6 +36,7 @@ var forwardedCommands = map[string]bool{
 	"ouk inspect":  true,
 	"ouk watch":    true,
 	"ouk delta":    true,
+	"ouk export":   true,
 }
 
 // pathFlags are the flags of forwarded commands that name files or

@@ -35,6 +35,8 @@ func damagedStoreOutcome(cmd *cobra.Command) string {
 			"does not keep."
 	case "import", "rollback", "watch":
 		return "The active kit is unchanged."
+	case "export":
+		return "The export wrote no kit file, and the active kit is unchanged."
 	}
 	return "The active kit could not be read."
 }

@@ -115,6 +115,35 @@ func (p *PendingTarFile) Commit() error {
 	return nil
 }
 
+// CommitNew renames the temporary file to the output as Commit does, but
+// only while no file has the output's name: a file that appears there
+// after the caller checked for one stays, and CommitNew returns an error
+// wrapping fs.ErrExist. It renames with RENAME_NOREPLACE, and where the
+// file system lacks that, it links the file under the output's name and
+// removes the temporary name, which is as safe.
+func (p *PendingTarFile) CommitNew() error {
+	if p.done {
+		return fmt.Errorf("moving %s into place: the file was already committed or discarded", p.out)
+	}
+	err := unix.Renameat2(unix.AT_FDCWD, p.tmp.Name(), unix.AT_FDCWD, p.out, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		err = os.Link(p.tmp.Name(), p.out)
+		if err == nil {
+			_ = os.Remove(p.tmp.Name())
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("moving %s into place: %w", p.out, err)
+	}
+	p.done = true
+	_ = p.tmp.Close()
+	if err := syncDir(filepath.Dir(p.out)); err != nil {
+		return fmt.Errorf("%s is in place, but syncing its folder failed, so a power cut may undo the rename: %w",
+			p.out, err)
+	}
+	return nil
+}
+
 // RemoveOutput removes an earlier file under the output's name, if there
 // is one, and syncs the folder. A set of files that must match, such as a
 // kit and its delta, calls it for its last file before the first rename.

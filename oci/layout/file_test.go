@@ -3,6 +3,8 @@ package layout
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -142,5 +144,40 @@ func TestPendingTarFileDiscardLeavesNothing(t *testing.T) {
 	}
 	if err := pending.Commit(); err == nil {
 		t.Errorf("Commit after Discard succeeded")
+	}
+}
+
+func TestPendingTarFileCommitNewKeepsExisting(t *testing.T) {
+	pending, out := writeSamplePending(t)
+	defer pending.Discard()
+	// The file appears after the caller checked for one, as from another
+	// process.
+	if err := os.WriteFile(out, []byte("earlier"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := pending.CommitNew()
+	if !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("CommitNew over an existing file returned %v, want an error wrapping fs.ErrExist", err)
+	}
+	if got, _ := os.ReadFile(out); string(got) != "earlier" {
+		t.Errorf("CommitNew replaced the existing file with %d bytes", len(got))
+	}
+	pending.Discard()
+	names, _ := os.ReadDir(filepath.Dir(out))
+	if len(names) != 1 {
+		t.Errorf("after Discard the folder has %d entries, want only the existing file", len(names))
+	}
+
+	fresh, freshOut := writeSamplePending(t)
+	defer fresh.Discard()
+	if err := fresh.CommitNew(); err != nil {
+		t.Fatalf("CommitNew to a free name: %v", err)
+	}
+	if info, err := os.Stat(freshOut); err != nil || info.Size() != fresh.Size() {
+		t.Errorf("after CommitNew the output is %v (%v), want %d bytes", info, err, fresh.Size())
+	}
+	names, _ = os.ReadDir(filepath.Dir(freshOut))
+	if len(names) != 1 {
+		t.Errorf("after CommitNew the folder has %d entries, want only the output", len(names))
 	}
 }
