@@ -224,7 +224,7 @@ func TestPathMistakesNameTheFix(t *testing.T) {
 		{"verify with a key folder", []string{"ouk", "verify", "--key", filepath.Dir(e.pub), kit}, exitUsage,
 			[]string{"is a folder", filepath.Join(filepath.Dir(e.pub), "cosign.pub")}},
 		{"verify active", []string{"ouk", "verify", "--key", e.pub, "active"}, exitError,
-			[]string{"not kits in the store", "stella ouk history"}},
+			[]string{"not kits in the store", "stella ouk export"}},
 		{"inspect a digest", []string{"ouk", "inspect", "sha256:0123abcd"}, exitError,
 			[]string{"not kits in the store"}},
 		{"delta without -o", []string{"ouk", "delta", "--from", kit, "--to", kit}, exitUsage,

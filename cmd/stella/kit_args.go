@@ -85,7 +85,7 @@ func checkKitPath(path string) error {
 	case errors.Is(err, fs.ErrNotExist) && namesStoredKit(path):
 		return fmt.Errorf("kit %s not found: %w; this command reads kit files and layout folders, not kits "+
 			"in the store. The store checked its kits at import; `stella ouk status` and `stella ouk history` "+
-			"show them, and `stella ouk push` or `stella ouk delta` write one out", displayPath(path), err)
+			"show them, and `stella ouk export` writes one to a file that this command reads", displayPath(path), err)
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("kit %s not found: %w; check the path, and give a kit file or a layout folder", displayPath(path), err)
 	}
