@@ -118,3 +118,32 @@ func TestNewStoreOnFullVolumeLeavesNothing(t *testing.T) {
 		t.Errorf("import into a new store on a full volume left %s behind", filepath.Join(volume, entry.Name()))
 	}
 }
+
+// TestBuildOnFullVolumeNamesFix checks that a build whose output volume
+// fills says which volume and what to do, and leaves no partial file.
+func TestBuildOnFullVolumeNamesFix(t *testing.T) {
+	e := newEnv(t)
+	volume := mountSmallVolume(t, 1<<20)
+	fillVolume(t, volume, 1<<10)
+	out := filepath.Join(volume, "kit.tar")
+	feeds := filepath.Join(repoRoot(t), "testdata", "feeds")
+
+	r := e.run("ouk", "build", "-o", out, "--feed", "osv="+filepath.Join(feeds, "osv"), "--key", e.key)
+	if r.code != exitError {
+		t.Fatalf("build onto a full volume: exit %d, want %d\n%s", r.code, exitError, r.stderr)
+	}
+	for _, want := range []string{"the volume of " + volume + " has no room", "write the kit to a larger volume"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("build onto a full volume: stderr does not contain %q:\n%s", want, r.stderr)
+		}
+	}
+	entries, err := os.ReadDir(volume)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, entry := range entries {
+		if entry.Name() != "filler" {
+			t.Errorf("build onto a full volume left %s behind", entry.Name())
+		}
+	}
+}

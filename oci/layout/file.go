@@ -65,6 +65,15 @@ func WritePendingTarFile(ctx context.Context, out string, index ocispec.Index, s
 
 	if err := p.write(ctx, index, src, opts); err != nil {
 		p.Discard()
+		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+			return nil, fmt.Errorf("writing %s: %w; the volume of %s has no room left for it (the partial file "+
+				"is removed): free space there, or write the kit to a larger volume", out, err, filepath.Dir(out))
+		}
+		if errors.Is(err, unix.EFBIG) {
+			return nil, fmt.Errorf("writing %s: %w; the file reached the maximum file size of the process (the "+
+				"partial file is removed): raise it (`ulimit -f unlimited`), or write to a file system that "+
+				"allows larger files", out, err)
+		}
 		return nil, fmt.Errorf("writing %s: %w", out, err)
 	}
 	return p, nil
