@@ -30,7 +30,15 @@ go run ./testdata/gen/demoimage -o "$demo/image-scanner" -ref "$scanner_ref" -cr
 if [ ! -f "$demo/keys/cosign.key" ]; then
   echo "==> Generating the demo signing key"
   "$stella" ouk keygen --output-dir "$demo/keys"
+elif ! "$stella" -q ouk sign --key "$demo/keys/cosign.key" --output-signature "$demo/keys/probe.sig" \
+    "$root/README.md" >/dev/null 2>&1; then
+  # The key pair of an earlier run was made with another password.
+  echo "The demo key $demo/keys/cosign.key does not open with the password in COSIGN_PASSWORD" >&2
+  echo "(or the default stella-demo when it is unset). Set COSIGN_PASSWORD to the password of the" >&2
+  echo "run that made the key, or remove $demo/keys to make a new key pair, then run make demo again." >&2
+  exit 1
 fi
+rm -f "$demo/keys/probe.sig"
 
 feeds=(--feed osv="$root/testdata/feeds/osv" --feed regional:demo-cert="$root/testdata/feeds/regional")
 if [ -d "$shared" ]; then

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestVerifyNotesStoreKey(t *testing.T) {
@@ -240,6 +242,42 @@ func TestPathMistakesNameTheFix(t *testing.T) {
 		for _, want := range c.want {
 			if !strings.Contains(r.stderr, want) {
 				t.Errorf("%s: stderr does not contain %q:\n%s", c.name, want, r.stderr)
+			}
+		}
+	}
+}
+
+// TestOutputSpecialFileRejected checks that a command whose output names a
+// named pipe, as it would a device such as /dev/null, fails with a usage
+// error and leaves the pipe in place, instead of renaming a regular file
+// over it.
+func TestOutputSpecialFileRejected(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	e.must("ouk", "import", "--key", e.pub, kit)
+	pipe := filepath.Join(e.dir, "pipe")
+	for _, p := range []string{pipe, pipe + ".tar"} {
+		if err := unix.Mkfifo(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	feeds := filepath.Join(repoRoot(t), "testdata", "feeds")
+	for _, args := range [][]string{
+		{"ouk", "sign", "--key", e.key, "--output-signature", pipe, kit},
+		{"ouk", "build", "-o", pipe + ".tar", "--feed", "osv=" + filepath.Join(feeds, "osv"), "--key", e.key},
+		{"ouk", "delta", "--from", kit, "--to", kit, "-o", pipe + ".tar"},
+		{"ouk", "export", "--force", "-o", pipe + ".tar"},
+	} {
+		r := e.run(args...)
+		if r.code != exitUsage {
+			t.Errorf("stella %s: exit %d, want %d\n%s", strings.Join(args, " "), r.code, exitUsage, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "named pipe") {
+			t.Errorf("stella %s: stderr does not name the pipe:\n%s", strings.Join(args, " "), r.stderr)
+		}
+		for _, p := range []string{pipe, pipe + ".tar"} {
+			if info, err := os.Lstat(p); err == nil && info.Mode()&os.ModeNamedPipe == 0 {
+				t.Errorf("stella %s replaced the named pipe %s with a %s", strings.Join(args, " "), p, info.Mode())
 			}
 		}
 	}

@@ -215,7 +215,11 @@ func checkExportOutput(out, display string, force bool) error {
 	case info.IsDir():
 		return usagef("-o %s is an existing folder, but ouk export writes a kit file; give a file name, "+
 			"such as %s", display, displayPath(out+"/kit.tar.zst"))
-	case !force:
+	}
+	if err := checkOutputNotSpecial("-o", out, display); err != nil {
+		return err
+	}
+	if !force {
 		return &existsError{msg: fmt.Sprintf("-o %s exists already, and ouk export does not replace it; "+
 			"give another file name, or pass --force to replace it", display)}
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+
+	"stella-ops.org/ouk/internal/regfile"
 )
 
 // namedPath is a path given on the command line, with the flag that gave
@@ -44,8 +46,27 @@ func checkOutputs(outputs, inputs []namedPath) error {
 			return usagef("%s %s is an existing folder, but the command writes a file there; %s",
 				out.flag, out.path, out.remedy())
 		}
+		if err := checkOutputNotSpecial(out.flag, out.path, out.path); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// checkOutputNotSpecial rejects an output path that names a device, a
+// named pipe or a socket, such as /dev/null. display is the path as the
+// user gave it. The commands write a
+// temporary file and rename it over the output, so they would replace
+// that special file with a regular one, which breaks the system when run
+// as root.
+func checkOutputNotSpecial(flag, path, display string) error {
+	info, err := os.Stat(path)
+	if err != nil || info.IsDir() || info.Mode().IsRegular() {
+		return nil
+	}
+	return usagef("%s %s is a %s, not a regular file; the command writes a new file and renames it over "+
+		"the output, which would replace the %s; give the name of a file", flag, display,
+		regfile.TypeName(info.Mode()), regfile.TypeName(info.Mode()))
 }
 
 // samePath reports whether a and b name one file: the same file when both
