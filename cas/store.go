@@ -344,6 +344,9 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 		// set. The next open for writing tries again.
 		s.log.Warn("recording the manifest edges that an earlier release left out failed", "dir", dir, "error", err)
 	}
+	if !s.readOnly {
+		s.ensureID()
+	}
 	return s, nil
 }
 

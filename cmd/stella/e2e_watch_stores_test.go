@@ -108,7 +108,7 @@ func TestWatchEvaluatesNoteWithoutStore(t *testing.T) {
 	kit := e.buildKit("kit.tar.zst")
 	drop := e.newDrop("drop", kit)
 	dropped := filepath.Join(drop, filepath.Base(kit))
-	listing, err := watch.Scan(context.Background(), drop, "")
+	listing, err := watch.Scan(context.Background(), drop, watch.StoreRef{})
 	if err != nil || len(listing.Candidates) != 1 {
 		t.Fatalf("scanning the drop folder: %v, %d candidates", err, len(listing.Candidates))
 	}
@@ -289,5 +289,49 @@ func TestWatchRollbackAdviceForHeldKit(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "ouk rollback") {
 		t.Errorf("skip advises a rollback to a kit that gc removed:\n%s", r.stderr)
+	}
+}
+
+// TestWatchTellsStoresAtOnePathApart checks that a rejection note written
+// for one store does not bind another store at the same path, as on two
+// hosts that share a drop folder: the store IDs differ.
+func TestWatchTellsStoresAtOnePathApart(t *testing.T) {
+	e := newEnv(t)
+	base := e.buildKit("base.tar.zst", "--sequence", "1")
+	otherKey, otherPub := e.keygen("other")
+	next := e.buildKit("next.tar.zst", "--sequence", "2", "--key", otherKey)
+	drop := e.newDrop("drop", next)
+	dropped := filepath.Join(drop, filepath.Base(next))
+
+	// The first store trusts only the base kit's key, so it rejects the
+	// next kit.
+	e.must("ouk", "import", "--key", e.pub, base)
+	r := e.run("ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != exitRejected {
+		t.Fatalf("watch of the first store: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	raw, err := os.ReadFile(watch.NotePath(dropped))
+	if err != nil {
+		t.Fatalf("no rejection note beside the kit: %v", err)
+	}
+	var note watch.Note
+	if err := json.Unmarshal(raw, &note); err != nil {
+		t.Fatal(err)
+	}
+	if note.StoreID == "" {
+		t.Errorf("the note records no store ID: %s", raw)
+	}
+
+	// Another store at the same path, which trusts the next kit's key.
+	if err := os.Rename(e.store, e.store+".first"); err != nil {
+		t.Fatal(err)
+	}
+	e.must("ouk", "import", "--key", e.pub, base)
+	r = e.run("ouk", "watch", "--once", "--key", otherPub, drop)
+	if r.code != 0 {
+		t.Fatalf("watch of the second store at the same path: exit %d, want 0\n%s", r.code, r.stderr)
+	}
+	if got, want := e.activeDigest(), e.inspectDigest(next); got != want {
+		t.Errorf("second store: active kit %q, want %q\n%s", got, want, r.stderr)
 	}
 }

@@ -343,10 +343,10 @@ type watcher struct {
 	importLog *slog.Logger
 	exitLog   *slog.Logger
 	storeDir  string
-	// storeID is the store's identity (watch.StoreIdentity) that this
-	// watch records in its rejection notes. A note that the watch of
-	// another store wrote is not this watch's rejection.
-	storeID string
+	// store names the store in the rejection notes of this watch: its
+	// folder and, once it exists, its ID (see refreshStore). A note that
+	// the watch of another store wrote is not this watch's rejection.
+	store watch.StoreRef
 	// scanner lists the drop folder and keeps each kit's summary until the
 	// kit changes.
 	scanner *watch.Scanner
@@ -407,16 +407,33 @@ type waitingCopy struct {
 }
 
 func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer) *watcher {
-	storeID := ""
+	var store watch.StoreRef
 	if storeDir, err := g.storeDir(); err == nil {
-		storeID = watch.StoreIdentity(storeDir)
+		store = watch.StoreRef{Path: watch.StoreIdentity(storeDir), ID: cas.StoreID(filepath.Join(storeDir, storeDBDir))}
 	}
-	w := &watcher{g: g, opts: o, dir: dir, storeID: storeID, scanner: watch.NewScanner(dir, storeID),
+	w := &watcher{g: g, opts: o, dir: dir, store: store, scanner: watch.NewScanner(dir, store),
 		logged: map[string]loggedEvent{}, unwrittenNotes: map[string]watch.Note{},
 		importFailures: map[string]*failureRepeats{}, handled: map[string]handledKit{},
 		waitingCopies: map[string]waitingCopy{}, now: time.Now, importKit: importPath}
 	w.log, w.importLog, w.exitLog = watchLoggers(g, stderr)
 	return w
+}
+
+// refreshStore reads the ID of the watch's store, which the store gets at
+// its first open for writing, so a watch that created the store records it
+// from then on.
+func (w *watcher) refreshStore() {
+	if w.store.ID != "" || w.store.Path == "" {
+		return
+	}
+	storeDir, err := w.g.storeDir()
+	if err != nil {
+		return
+	}
+	if id := cas.StoreID(filepath.Join(storeDir, storeDBDir)); id != "" {
+		w.store.ID = id
+		w.scanner.SetStore(w.store)
+	}
 }
 
 // outcome is the result of processing one candidate.
@@ -489,6 +506,7 @@ type roundResult struct {
 // round scans the folder once and imports what is new.
 func (w *watcher) round(ctx context.Context) (roundResult, error) {
 	var res roundResult
+	w.refreshStore()
 	listing, err := w.scanner.Scan(ctx)
 	if err != nil {
 		return res, roundStepError{msg: msgScanFailed, err: err}

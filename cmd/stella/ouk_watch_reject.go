@@ -112,19 +112,23 @@ func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err
 		note.Reason += ". " + noteReplacedAdvice
 	}
 	note.Version, note.Digest = summaryVersion(s), summaryDigest(s)
-	note.Store = w.storeID
+	note.Store, note.StoreID = w.store.Path, w.store.ID
 	if s != nil {
 		sequence := s.Sequence
 		note.Sequence = &sequence
 	}
 	attrs := append(kitAttrs(c.Path, note.Version, note.Digest), "reason", err)
-	if other, ok := watch.ReadNote(c.Path); ok && other.Foreign(w.storeID) {
+	if other, ok := watch.ReadNote(c.Path); ok && other.Foreign(w.store) {
 		// The other store's watch still needs its note, and replacing it
 		// would make that watch evaluate the kit again.
 		w.unwrittenNotes[c.Path] = note
+		attrs = append(attrs, "note", watch.NotePath(c.Path), "noteStore", other.Store)
+		if other.StoreID != "" {
+			// The other store may have the same path, on another host.
+			attrs = append(attrs, "noteStoreId", other.StoreID, "storeId", w.store.ID)
+		}
 		w.log.Warn("kit rejected; left in place, but its rejection note belongs to the watch of another store, "+
-			"given as noteStore=, so only this watch process remembers the rejection",
-			append(attrs, "note", watch.NotePath(c.Path), "noteStore", other.Store)...)
+			"given as noteStore=, so only this watch process remembers the rejection", attrs...)
 		w.markLogged(c, msgRemainsRejected)
 		return
 	}

@@ -105,7 +105,7 @@ func (w *watcher) removeOrphanNotes(ctx context.Context, notes []string) {
 // when it is not there, from this process's memory. A note that records
 // another store or no store is not this watch's.
 func (w *watcher) readNote(kit string) (watch.Note, bool) {
-	if n, ok := watch.ReadNote(kit); ok && n.WrittenBy(w.storeID) {
+	if n, ok := watch.ReadNote(kit); ok && n.WrittenBy(w.store) {
 		return n, true
 	}
 	n, ok := w.unwrittenNotes[kit]
@@ -117,7 +117,7 @@ func (w *watcher) readNote(kit string) (watch.Note, bool) {
 // holds for that store.
 func (w *watcher) removeNote(kit string) {
 	delete(w.unwrittenNotes, kit)
-	if n, ok := watch.ReadNote(kit); ok && n.Foreign(w.storeID) {
+	if n, ok := watch.ReadNote(kit); ok && n.Foreign(w.store) {
 		return
 	}
 	if err := watch.RemoveNote(kit); err != nil {

@@ -48,19 +48,38 @@ type Note struct {
 	// keys and active kit, so only that store's watch honours the note.
 	// Notes of older versions have no store, and no watch honours them.
 	Store string `json:"store,omitempty"`
+	// StoreID is the ID of that store (see StoreRef), when it had one.
+	StoreID string `json:"storeId,omitempty"`
 }
 
-// WrittenBy reports whether the watch of store wrote n. A note without a
-// store belongs to no watch.
-func (n Note) WrittenBy(store string) bool {
-	return n.Store != "" && n.Store == store
+// StoreRef names the store of a watch: its folder, as StoreIdentity
+// returns it, and the random ID that the store keeps, or "" before the
+// store exists. Two stores with the same path on two hosts that share a
+// drop folder have different IDs, and one store reached through a bind
+// mount has one ID.
+type StoreRef struct {
+	Path string
+	ID   string
+}
+
+// WrittenBy reports whether the watch of store wrote n. When both the
+// note and store have an ID, the IDs decide; otherwise the paths do. A
+// note without a store belongs to no watch.
+func (n Note) WrittenBy(store StoreRef) bool {
+	if n.Store == "" && n.StoreID == "" {
+		return false
+	}
+	if n.StoreID != "" && store.ID != "" {
+		return n.StoreID == store.ID
+	}
+	return n.Store != "" && n.Store == store.Path
 }
 
 // Foreign reports whether the watch of another store than store wrote n.
 // A note without a store is not foreign: any watch may replace or remove
 // it.
-func (n Note) Foreign(store string) bool {
-	return n.Store != "" && n.Store != store
+func (n Note) Foreign(store StoreRef) bool {
+	return (n.Store != "" || n.StoreID != "") && !n.WrittenBy(store)
 }
 
 // StoreIdentity returns the identity that notes record for the store

@@ -14,8 +14,8 @@ import (
 	"stella-ops.org/ouk/oci/delta"
 )
 
-// testStore is the store identity of the watch that the tests scan for.
-const testStore = "/srv/stella/store"
+// testStore is the store of the watch that the tests scan for.
+var testStore = StoreRef{Path: "/srv/stella/store"}
 
 // countingScanner returns a Scanner of dir whose peeks count their calls
 // by path and return the result of peek. Its clock runs an hour ahead, so
@@ -209,7 +209,7 @@ func TestScannerSkipsKitWithCurrentNote(t *testing.T) {
 // fingerprint.
 func noteFor(c Candidate) Note {
 	n := NoteFor(c)
-	n.Reason, n.At, n.Store = "not a kit", time.Now().UTC(), testStore
+	n.Reason, n.At, n.Store = "not a kit", time.Now().UTC(), testStore.Path
 	return n
 }
 

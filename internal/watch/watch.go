@@ -140,9 +140,9 @@ type Listing struct {
 // index. A Scanner is not safe for concurrent use.
 type Scanner struct {
 	dir string
-	// store is the identity of the watch's store (StoreIdentity). Only a
-	// note that this store's watch wrote keeps a kit unread.
-	store  string
+	// store names the watch's store. Only a note that this store's watch
+	// wrote keeps a kit unread.
+	store  StoreRef
 	peeked map[string]peekResult
 	// peek reads a kit's summary, and now returns the time. Tests replace
 	// both.
@@ -158,15 +158,18 @@ type peekResult struct {
 	err         error
 }
 
-// NewScanner returns a Scanner of dir for the watch of the store whose
-// identity (StoreIdentity) is store.
-func NewScanner(dir, store string) *Scanner {
+// NewScanner returns a Scanner of dir for the watch of store.
+func NewScanner(dir string, store StoreRef) *Scanner {
 	return &Scanner{dir: dir, store: store, peeked: map[string]peekResult{}, peek: delta.Peek, now: time.Now}
 }
 
+// SetStore changes the store of the watch, as when the store got its ID
+// at its first open.
+func (s *Scanner) SetStore(store StoreRef) { s.store = store }
+
 // Scan lists the kits in dir once, as Scanner.Scan does for the watch of
-// the store whose identity is store.
-func Scan(ctx context.Context, dir, store string) (Listing, error) {
+// store.
+func Scan(ctx context.Context, dir string, store StoreRef) (Listing, error) {
 	return NewScanner(dir, store).Scan(ctx)
 }
 
@@ -249,7 +252,7 @@ func (s *Scanner) peekCandidate(ctx context.Context, c *Candidate) {
 // a note, and it matches c's fingerprint. It is not a conflict note,
 // because every round checks a conflict again, and it does not end when
 // the active kit changes.
-func keptRejected(c Candidate, store string) bool {
+func keptRejected(c Candidate, store StoreRef) bool {
 	n, ok := ReadNote(c.Path)
 	if !ok || !n.WrittenBy(store) || n.Conflict || n.RetryOnActiveChange {
 		return false
