@@ -54,8 +54,8 @@ func dedupeSources(srcs []source) ([]source, int) {
 		if k1, k2 := x.key(), y.key(); k1 != k2 {
 			return k1 < k2
 		}
-		if x.rec.Modified != y.rec.Modified {
-			return x.rec.Modified > y.rec.Modified
+		if c := compareTimes(x.rec.Modified, y.rec.Modified); c != 0 {
+			return c > 0
 		}
 		return canon[idx[a]] < canon[idx[b]]
 	})
@@ -186,8 +186,8 @@ func byPriority(g []source) {
 		if feedRank[a.feed] != feedRank[b.feed] {
 			return feedRank[a.feed] < feedRank[b.feed]
 		}
-		if a.rec.Modified != b.rec.Modified {
-			return a.rec.Modified > b.rec.Modified
+		if c := compareTimes(a.rec.Modified, b.rec.Modified); c != 0 {
+			return c > 0
 		}
 		if a.catalogue != b.catalogue {
 			return a.catalogue < b.catalogue
@@ -261,14 +261,14 @@ func without(ids []string, drop map[string]bool) []string {
 // mergeTimes takes the earliest publication and the latest modification.
 func mergeTimes(r *Record, live []source) {
 	for _, s := range live {
-		if p := s.rec.Published; p != "" && (r.Published == "" || p < r.Published) {
+		if p := s.rec.Published; p != "" && (r.Published == "" || compareTimes(p, r.Published) < 0) {
 			r.Published = p
 		}
-		if s.rec.Modified > r.Modified {
+		if compareTimes(s.rec.Modified, r.Modified) > 0 {
 			r.Modified = s.rec.Modified
 		}
 	}
-	if r.Published != "" && r.Modified < r.Published {
+	if r.Published != "" && compareTimes(r.Modified, r.Published) < 0 {
 		r.Modified = r.Published
 	}
 }
