@@ -302,6 +302,28 @@ func TestReadRejectsOtherFeedKind(t *testing.T) {
 	}
 }
 
+func TestReadRejectsNVD11FeedAsNVD(t *testing.T) {
+	content := `{"CVE_data_type":"CVE","CVE_data_format":"MITRE","CVE_data_version":"4.0",` +
+		`"CVE_Items":[{"cve":{"CVE_data_meta":{"ID":"CVE-2030-0001"}},"lastModifiedDate":"2030-01-01T00:00Z"}]}`
+	path := writeFile(t, t.TempDir(), "nvdcve-1.1-2030.json", content)
+	srcs, rejected := readAll(t, Feed{Kind: FeedNVD, Path: path})
+	if len(srcs) != 0 {
+		t.Errorf("accepted %d records, want none", len(srcs))
+	}
+	if len(rejected) != 1 {
+		t.Fatalf("rejections = %v, want 1", rejected)
+	}
+	if rejected[0].Reason != reasonWrongKind {
+		t.Errorf("reason = %q, want %s", rejected[0].Reason, reasonWrongKind)
+	}
+	msg := rejected[0].Error()
+	for _, want := range []string{path, "NVD JSON 1.1 data feed", "CVE API 2.0"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("rejection %q does not contain %q", msg, want)
+		}
+	}
+}
+
 // TestReadFolderSkipsLinkToParent checks that a link to a folder holding
 // the feed folder does not pull the feed's neighbours into the feed.
 func TestReadFolderSkipsLinkToParent(t *testing.T) {

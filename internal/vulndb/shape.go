@@ -50,6 +50,15 @@ func wrongKindForOSV(name, pos, shape string) *RecordError {
 			"read it as an nvd feed (--feed nvd=PATH)", shape)}
 }
 
+// nvd11Error is the rejection of an NVD JSON 1.1 data feed given as an nvd
+// feed. Its CVEs have another shape than those of the CVE API 2.0, so
+// without this check each file would be rejected as a record without an ID.
+func nvd11Error(name string) *RecordError {
+	return &RecordError{File: name, Reason: reasonWrongKind,
+		Err: problem(reasonWrongKind, `file looks like an NVD JSON 1.1 data feed (it has "CVE_Items"), `+
+			"which the nvd feed does not read; download the CVEs from the NVD CVE API 2.0 instead")}
+}
+
 // osvKeys are top-level keys of an OSV record that NVD CVE API 2.0 JSON
 // never has at the top level.
 var osvKeys = []string{"affected", "schema_version", "modified", "aliases"}
