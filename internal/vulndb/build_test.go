@@ -522,3 +522,21 @@ func TestBuildOrdersSubsecondTimes(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildKeepsHighestSchemaVersion(t *testing.T) {
+	ghsaDir, osvDir := t.TempDir(), t.TempDir()
+	writeFile(t, ghsaDir, "a.json", `{"schema_version":"1.10.0","id":"GHSA-2030-0001","modified":"2030-01-01T00:00:00Z"}`)
+	writeFile(t, osvDir, "b.json", `{"schema_version":"1.7.3","id":"GHSA-2030-0001","modified":"2030-01-01T00:00:00Z"}`)
+	res, err := Build(context.Background(), BuildOptions{Created: testCreated, Feeds: []Feed{
+		{Kind: FeedGHSA, Path: ghsaDir}, {Kind: FeedOSV, Path: osvDir}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, ok := allRecords(t, res)["GHSA-2030-0001"]
+	if !ok {
+		t.Fatal("record GHSA-2030-0001 missing")
+	}
+	if rec.SchemaVersion != "1.10.0" {
+		t.Errorf("schema_version = %q, want 1.10.0, the higher in version order", rec.SchemaVersion)
+	}
+}

@@ -219,7 +219,7 @@ func mergeGroup(g []source) (Record, bool) {
 		if r.Details == "" {
 			r.Details = s.rec.Details
 		}
-		if s.rec.SchemaVersion > r.SchemaVersion {
+		if schemaVersionAbove(s.rec.SchemaVersion, r.SchemaVersion) {
 			r.SchemaVersion = s.rec.SchemaVersion
 		}
 	}
@@ -229,6 +229,16 @@ func mergeGroup(g []source) (Record, bool) {
 	r.Credits = mergeCredits(live)
 	r.DatabaseSpecific = mergeDatabaseSpecific(g, live)
 	return r, true
+}
+
+// schemaVersionAbove reports whether the OSV schema version a is above b
+// in SemVer order, so that 1.10.0 is above 1.7.3. A feed may write a
+// version that is not SemVer, and then the two compare as text.
+func schemaVersionAbove(a, b string) bool {
+	if c, err := compareSemver(a, b); err == nil {
+		return c > 0
+	}
+	return a > b
 }
 
 func mergeIDs(r *Record, g []source) {
