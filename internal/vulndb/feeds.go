@@ -346,6 +346,9 @@ func (fr *feedReader) parse(name string, data []byte) {
 			Err: fmt.Errorf("file exceeds %d bytes: %w", maxFeedFile, errdef.ErrSizeExceedsLimit)})
 		return
 	}
+	// Go's JSON decoder rejects a leading byte order mark, which some
+	// Windows tools write before UTF-8 text.
+	data = bytes.TrimPrefix(data, utf8ByteOrderMark)
 	var srcs []source
 	var errs []*RecordError
 	if fr.feed.Kind == FeedNVD {
@@ -377,6 +380,9 @@ func (fr *feedReader) parse(name string, data []byte) {
 		fr.emit(s)
 	}
 }
+
+// utf8ByteOrderMark is the byte order mark U+FEFF in UTF-8.
+var utf8ByteOrderMark = []byte("\xef\xbb\xbf")
 
 // parseOSV decodes an OSV record, or a JSON array of OSV records.
 func parseOSV(name string, data []byte) ([]source, []*RecordError) {

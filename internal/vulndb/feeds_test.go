@@ -376,3 +376,23 @@ func TestValidateCatalogueName(t *testing.T) {
 		t.Errorf("Validate of a regional feed named x/y = %v, want an invalid record", err)
 	}
 }
+
+// A feed file saved with a UTF-8 byte order mark, as some Windows tools
+// write one, is read like the same file without it.
+func TestReadSkipsByteOrderMark(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "osv.json", "\xef\xbb\xbf"+`{"id":"DEMO-1","modified":"2030-01-01T00:00:00Z"}`)
+	writeFile(t, dir, "nvd.json", "\xef\xbb\xbf"+`{"cve":{"id":"CVE-2030-0001","lastModified":"2030-01-01T00:00:00"}}`)
+	for _, c := range []struct{ kind, file, id string }{
+		{FeedOSV, "osv.json", "DEMO-1"},
+		{FeedNVD, "nvd.json", "CVE-2030-0001"},
+	} {
+		srcs, rejected := readAll(t, Feed{Kind: c.kind, Path: filepath.Join(dir, c.file)})
+		if len(rejected) != 0 {
+			t.Errorf("%s feed: rejected %v", c.kind, rejected)
+		}
+		if len(srcs) != 1 || srcs[0].rec.ID != c.id {
+			t.Errorf("%s feed: read %d records, want %s", c.kind, len(srcs), c.id)
+		}
+	}
+}
