@@ -2,12 +2,14 @@ package build
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -108,6 +110,12 @@ func (b *builder) addImages(ctx context.Context) ([]ocispec.Descriptor, error) {
 			return nil, err
 		}
 	}
+	// The bundle index lists the images by reference, so the order in
+	// which they are given does not change the bundle digest.
+	slices.SortStableFunc(out, func(x, y ocispec.Descriptor) int {
+		return cmp.Or(strings.Compare(x.Annotations[oci.AnnotationImageRef], y.Annotations[oci.AnnotationImageRef]),
+			strings.Compare(x.Digest.String(), y.Digest.String()))
+	})
 	return out, nil
 }
 
