@@ -483,7 +483,7 @@ func osvRecordID(raw []byte) string {
 func parseOSVRecord(name, pos string, raw []byte) (source, *RecordError) {
 	var doc osvDocument
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return source{}, invalidJSON(name, pos, err)
+		return source{}, invalidJSON(name, recordLabel(raw, pos), err)
 	}
 	if shape := doc.nvdShape(); shape != "" {
 		return source{}, wrongKindForOSV(name, pos, shape)
@@ -502,6 +502,15 @@ func parseOSVRecord(name, pos string, raw []byte) (source, *RecordError) {
 		s.warnings = append(s.warnings, &RecordError{File: name, Record: r.ID, Reason: p.reason, Err: errors.New(p.msg)})
 	}
 	return s, nil
+}
+
+// recordLabel names a record that failed to decode in a rejection: by its
+// "id" when that decodes to a valid ID, else by pos.
+func recordLabel(raw []byte, pos string) string {
+	if id := osvRecordID(raw); validID(id) {
+		return id
+	}
+	return pos
 }
 
 func invalidJSON(name, pos string, err error) *RecordError {

@@ -129,7 +129,7 @@ func convertNVD(name, pos string, raw json.RawMessage) (source, *RecordError) {
 	}
 	var c nvdCVE
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return source{}, invalidJSON(name, pos, err)
+		return source{}, invalidJSON(name, recordLabel(raw, pos), err)
 	}
 	id := c.ID
 	if id == "" {
