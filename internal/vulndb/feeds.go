@@ -485,6 +485,9 @@ func parseOSVRecord(name, pos string, raw []byte) (source, *RecordError) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return source{}, invalidJSON(name, recordLabel(raw, pos), err)
 	}
+	if doc.GHSAID != nil && doc.ID == "" {
+		return source{}, restAdvisoryError(name, pos)
+	}
 	if shape := doc.nvdShape(); shape != "" {
 		return source{}, wrongKindForOSV(name, pos, shape)
 	}

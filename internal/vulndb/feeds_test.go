@@ -396,3 +396,38 @@ func TestReadSkipsByteOrderMark(t *testing.T) {
 		}
 	}
 }
+
+// An advisory of the GitHub REST API has a "vulnerabilities" list like an
+// NVD page, but it is neither NVD nor OSV JSON, so the rejection must not
+// send the operator to the nvd feed.
+func TestReadRejectsGitHubRESTAdvisory(t *testing.T) {
+	advisory := `{"ghsa_id":"GHSA-2030-0001","cve_id":"CVE-2030-0001","summary":"x","type":"reviewed",` +
+		`"published_at":"2030-01-01T00:00:00Z","updated_at":"2030-01-02T00:00:00Z",` +
+		`"vulnerabilities":[{"package":{"ecosystem":"npm","name":"a"},"vulnerable_version_range":"< 1.0.1",` +
+		`"first_patched_version":"1.0.1"}]}`
+	for _, c := range []struct{ kind, content string }{
+		{FeedGHSA, advisory},
+		{FeedGHSA, "[" + advisory + "]"},
+		{FeedNVD, advisory},
+	} {
+		path := writeFile(t, t.TempDir(), "advisory.json", c.content)
+		srcs, rejected := readAll(t, Feed{Kind: c.kind, Path: path})
+		if len(srcs) != 0 {
+			t.Errorf("%s feed %s: accepted %d records, want none", c.kind, c.content[:1], len(srcs))
+		}
+		if len(rejected) != 1 {
+			t.Errorf("%s feed %s: rejections = %v, want 1", c.kind, c.content[:1], rejected)
+			continue
+		}
+		msg := rejected[0].Error()
+		for _, want := range []string{path, `GitHub REST API advisory (it has "ghsa_id")`, "github/advisory-database",
+			"--feed ghsa=PATH"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s feed %s: rejection %q does not contain %q", c.kind, c.content[:1], msg, want)
+			}
+		}
+		if strings.Contains(msg, "--feed nvd=PATH") {
+			t.Errorf("%s feed %s: rejection %q sends the operator to the nvd feed", c.kind, c.content[:1], msg)
+		}
+	}
+}

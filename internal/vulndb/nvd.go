@@ -85,6 +85,9 @@ func parseNVD(name string, data []byte) ([]source, []*RecordError) {
 	if k := osvShape(top); k != "" {
 		return nil, []*RecordError{wrongKindForNVD(name, fmt.Sprintf("it has %q", k))}
 	}
+	if top["ghsa_id"] != nil && top["cve"] == nil {
+		return nil, []*RecordError{restAdvisoryError(name, "")}
+	}
 	if top["CVE_Items"] != nil && top["vulnerabilities"] == nil && top["cve"] == nil {
 		return nil, []*RecordError{nvd11Error(name)}
 	}

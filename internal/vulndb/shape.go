@@ -18,6 +18,9 @@ type osvDocument struct {
 	CVE             json.RawMessage `json:"cve"`
 	CVEItems        json.RawMessage `json:"CVE_Items"`
 	LastModified    json.RawMessage `json:"lastModified"`
+	// GHSAID marks an advisory of the GitHub REST API, whose
+	// "vulnerabilities" list would otherwise pass it off as NVD JSON.
+	GHSAID json.RawMessage `json:"ghsa_id"`
 }
 
 // nvdShape returns the top-level key that marks doc as NVD JSON rather
@@ -48,6 +51,15 @@ func wrongKindForOSV(name, pos, shape string) *RecordError {
 	return &RecordError{File: name, Record: pos, Reason: reasonWrongKind,
 		Err: problem(reasonWrongKind, "file looks like NVD CVE API 2.0 JSON (it has %q), not OSV JSON; "+
 			"read it as an nvd feed (--feed nvd=PATH)", shape)}
+}
+
+// restAdvisoryError is the rejection of an advisory of the GitHub REST
+// API, which has "ghsa_id" where an OSV record has "id", given as any feed.
+func restAdvisoryError(name, pos string) *RecordError {
+	return &RecordError{File: name, Record: pos, Reason: reasonWrongKind,
+		Err: problem(reasonWrongKind, `file looks like a GitHub REST API advisory (it has "ghsa_id"), `+
+			"which no feed reads; read the OSV records of a checkout of github/advisory-database "+
+			"as a ghsa feed (--feed ghsa=PATH)")}
 }
 
 // nvd11Error is the rejection of an NVD JSON 1.1 data feed given as an nvd
