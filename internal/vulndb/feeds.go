@@ -308,11 +308,13 @@ func (fr *feedReader) readFile(path string) error {
 	return nil
 }
 
+// readZip reads the .json entries of a zip feed. An archive or entry that
+// cannot be read stops the feed, as a file that cannot be read does,
+// because skipping it would drop its records without a trace.
 func (fr *feedReader) readZip(ctx context.Context, path string) error {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
-		fr.reject(&RecordError{File: path, Reason: "invalid-zip", Err: err})
-		return nil
+		return damagedZipError(fr.feed, path, err)
 	}
 	defer zr.Close()
 	for _, zf := range zr.File {
@@ -325,18 +327,23 @@ func (fr *feedReader) readZip(ctx context.Context, path string) error {
 		name := path + "!" + zf.Name
 		rc, err := zf.Open()
 		if err != nil {
-			fr.reject(&RecordError{File: name, Reason: "invalid-zip", Err: err})
-			continue
+			return damagedZipError(fr.feed, name, err)
 		}
 		data, err := io.ReadAll(io.LimitReader(rc, maxFeedFile+1))
 		rc.Close()
 		if err != nil {
-			fr.reject(&RecordError{File: name, Reason: "invalid-zip", Err: err})
-			continue
+			return damagedZipError(fr.feed, name, err)
 		}
 		fr.parse(name, data)
 	}
 	return nil
+}
+
+// damagedZipError stops the read of a zip feed at the archive or entry
+// name that cannot be read.
+func damagedZipError(f Feed, name string, err error) error {
+	return fmt.Errorf("reading %s feed archive %s: %w; the archive is damaged or cut short, so download it again, "+
+		"or leave the feed out", f.source(), name, err)
 }
 
 // parse decodes the content of one file and emits its records.

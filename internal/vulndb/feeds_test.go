@@ -2,6 +2,7 @@ package vulndb
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -428,6 +429,53 @@ func TestReadRejectsGitHubRESTAdvisory(t *testing.T) {
 		}
 		if strings.Contains(msg, "--feed nvd=PATH") {
 			t.Errorf("%s feed %s: rejection %q sends the operator to the nvd feed", c.kind, c.content[:1], msg)
+		}
+	}
+}
+
+// A zip feed that is damaged or cut short, as by a broken download, stops
+// the build, because skipping the entries it cannot read would drop their
+// records, and a --base build would remove them from every site.
+func TestReadDamagedZipStops(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, id := range []string{"A-1", "B-1"} {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: id + ".json", Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(`{"id":"` + id + `","modified":"2030-01-01T00:00:00Z"}`))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	whole := buf.Bytes()
+	at := bytes.LastIndex(whole, []byte(`"B-1"`))
+	damaged := bytes.Clone(whole)
+	damaged[at+3] = '2'
+	cases := []struct {
+		name, want string
+		data       []byte
+	}{
+		{"damaged entry", "all.zip!B-1.json", damaged},
+		{"cut short", "all.zip", whole[:len(whole)-30]},
+	}
+	for _, c := range cases {
+		path := filepath.Join(t.TempDir(), "all.zip")
+		if err := os.WriteFile(path, c.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fr := &feedReader{feed: Feed{Kind: FeedOSV, Path: path},
+			emit: func(source) {}, reject: func(e *RecordError) { t.Errorf("%s: rejected %v", c.name, e) }}
+		err := fr.read(context.Background())
+		if err == nil {
+			t.Errorf("%s: the feed was read without an error", c.name)
+			continue
+		}
+		for _, want := range []string{c.want, "download it again"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not contain %q", c.name, err, want)
+			}
 		}
 	}
 }
