@@ -495,6 +495,9 @@ func parseOSVRecord(name, pos string, raw []byte) (source, *RecordError) {
 	if doc.GHSAID != nil && doc.ID == "" {
 		return source{}, restAdvisoryError(name, pos)
 	}
+	if shape := doc.apiShape(); shape != "" {
+		return source{}, osvAPIError(name, pos, shape)
+	}
 	if shape := doc.nvdShape(); shape != "" {
 		return source{}, wrongKindForOSV(name, pos, shape)
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"fmt"
 	"errors"
 	"os"
 	"path/filepath"
@@ -475,6 +476,37 @@ func TestReadDamagedZipStops(t *testing.T) {
 		for _, want := range []string{c.want, "download it again"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("%s: error %q does not contain %q", c.name, err, want)
+			}
+		}
+	}
+}
+
+// A response of the OSV API lists records under "vulns" (a query) or
+// "results" (a batch query), and batch results hold only IDs. Such a file
+// is rejected with the form to use, not as a record without an ID.
+func TestReadRejectsOSVAPIResponse(t *testing.T) {
+	record := `{"id":"GHSA-2030-0001","modified":"2030-01-01T00:00:00Z"}`
+	for _, c := range []struct{ name, kind, content, key string }{
+		{"query", FeedOSV, `{"vulns":[` + record + `]}`, "vulns"},
+		{"batch query", FeedOSV, `{"results":[{"vulns":[{"id":"GHSA-2030-0001","modified":"2030-01-01T00:00:00Z"}]}]}`, "results"},
+		{"query as nvd", FeedNVD, `{"vulns":[` + record + `]}`, "vulns"},
+	} {
+		path := writeFile(t, t.TempDir(), "response.json", c.content)
+		srcs, rejected := readAll(t, Feed{Kind: c.kind, Path: path})
+		if len(srcs) != 0 {
+			t.Errorf("%s: accepted %d records, want none", c.name, len(srcs))
+		}
+		if len(rejected) != 1 {
+			t.Errorf("%s: rejections = %v, want 1", c.name, rejected)
+			continue
+		}
+		if rejected[0].Reason != reasonWrongKind {
+			t.Errorf("%s: reason = %q, want %s", c.name, rejected[0].Reason, reasonWrongKind)
+		}
+		msg := rejected[0].Error()
+		for _, want := range []string{path, fmt.Sprintf(`OSV API response (it has %q)`, c.key), "all.zip"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: rejection %q does not contain %q", c.name, msg, want)
 			}
 		}
 	}

@@ -88,6 +88,11 @@ func parseNVD(name string, data []byte) ([]source, []*RecordError) {
 	if top["ghsa_id"] != nil && top["cve"] == nil {
 		return nil, []*RecordError{restAdvisoryError(name, "")}
 	}
+	for _, k := range []string{"vulns", "results"} {
+		if top[k] != nil && top["vulnerabilities"] == nil && top["cve"] == nil {
+			return nil, []*RecordError{osvAPIError(name, "", k)}
+		}
+	}
 	if top["CVE_Items"] != nil && top["vulnerabilities"] == nil && top["cve"] == nil {
 		return nil, []*RecordError{nvd11Error(name)}
 	}

@@ -21,6 +21,33 @@ type osvDocument struct {
 	// GHSAID marks an advisory of the GitHub REST API, whose
 	// "vulnerabilities" list would otherwise pass it off as NVD JSON.
 	GHSAID json.RawMessage `json:"ghsa_id"`
+	// Vulns and Results mark a response of the OSV API to a query and to
+	// a batch query.
+	Vulns   json.RawMessage `json:"vulns"`
+	Results json.RawMessage `json:"results"`
+}
+
+// apiShape returns the top-level key that marks doc as a response of the
+// OSV API rather than an OSV record, or "" when there is none.
+func (doc *osvDocument) apiShape() string {
+	switch {
+	case doc.ID != "":
+		return ""
+	case doc.Vulns != nil:
+		return "vulns"
+	case doc.Results != nil:
+		return "results"
+	}
+	return ""
+}
+
+// osvAPIError is the rejection of a response of the OSV API, which lists
+// records under the key shape, given as any feed.
+func osvAPIError(name, pos, shape string) *RecordError {
+	return &RecordError{File: name, Record: pos, Reason: reasonWrongKind,
+		Err: problem(reasonWrongKind, "file looks like an OSV API response (it has %q), not an OSV record, "+
+			"and a batch query response holds only record IDs; download the records instead, such as "+
+			"osv.dev's all.zip of an ecosystem, and read them as an osv feed (--feed osv=PATH)", shape)}
 }
 
 // nvdShape returns the top-level key that marks doc as NVD JSON rather
