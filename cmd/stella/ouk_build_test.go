@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -146,4 +148,55 @@ func TestCreationTimeAtTarLimit(t *testing.T) {
 	if created.Unix() != 8589934591 {
 		t.Errorf("creation time %s, want 8589934591 s after the epoch", created)
 	}
+}
+
+// FuzzBuildFileOptions decodes a build file and turns it into build
+// options, as `stella ouk build -f FILE` does before the build starts.
+func FuzzBuildFileOptions(f *testing.F) {
+	// The YAML examples of the build file's documentation.
+	if doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "build-file.md")); err == nil {
+		for _, block := range strings.Split(string(doc), "```yaml\n")[1:] {
+			yamlText, _, _ := strings.Cut(block, "```")
+			f.Add([]byte(yamlText))
+		}
+	}
+	for _, seed := range []string{
+		"output: kit.tar.zst\nsequence: 031\nexpires: 30d\nfeeds: [osv=feeds/osv, regional:demo-cert=feeds/cert]\n",
+		"output: kit.tar\nimages:\n  - scanner=images/a=b\n  - library/scanner:latest=images/b\n",
+		"output: kit.tar\nimages:\n  - registry.example/scanner:0.1@sha256:" + strings.Repeat("0", 64) + "=images/a\n",
+		"output: kit.tgz\nbase: oci://registry.example/kits:30\nrollup: true\ndropSources: [nvd]\n",
+		"output: kit\nfeeds: [regional:=x, osv=, =x]\nexpires: never\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var spec kitSpec
+		if err := decodeYAMLFile(raw, &spec); err != nil {
+			return
+		}
+		spec.resolvePaths("builds")
+		opts, err := spec.options()
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("options returned an empty error")
+			}
+			return
+		}
+		for _, feed := range opts.Feeds {
+			if err := feed.Validate(); err != nil {
+				t.Fatalf("accepted feed %+v that Validate rejects: %v", feed, err)
+			}
+		}
+		for _, img := range opts.Images {
+			if img.Ref == "" || img.Path == "" || strings.Contains(img.Ref, "=") {
+				t.Fatalf("accepted image %+v", img)
+			}
+		}
+		if spec.Sequence != nil && opts.Sequence <= 0 {
+			t.Fatalf("accepted sequence %q as %d", *spec.Sequence, opts.Sequence)
+		}
+		if opts.Expires < 0 {
+			t.Fatalf("accepted expires %q as %s", spec.Expires, opts.Expires)
+		}
+	})
 }

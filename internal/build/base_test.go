@@ -210,3 +210,22 @@ func unpackLayout(r io.Reader, dir string) error {
 		}
 	}
 }
+
+func TestBuildIgnoresImageOrder(t *testing.T) {
+	dir := t.TempDir()
+	image := testImage(t, dir)
+	first := Image{Ref: testImageRef, Path: image}
+	second := Image{Ref: "registry.example.test/stella-ops/agent:0.1.0", Path: image}
+	build := func(name string, images ...Image) string {
+		opts := fixtureOptions(t, filepath.Join(dir, name))
+		opts.Images = images
+		res, err := Build(context.Background(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Digest
+	}
+	if a, b := build("a.tar", first, second), build("b.tar", second, first); a != b {
+		t.Errorf("bundle digest depends on the order of the images: %s and %s", a, b)
+	}
+}

@@ -3,6 +3,7 @@ package build
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -164,6 +165,9 @@ func TestReadSBOMNamesFormat(t *testing.T) {
 			`"name":"x","documentNamespace":"https://example.test/x","creationInfo":{"created":"2026-01-01T00:00:00Z"}}`,
 			[]string{"it does not have creationInfo.creators, which"}},
 		{"spdx 2.3 wrong types", `{"spdxVersion":"SPDX-2.3","name":7}`, []string{"fields of the expected types"}},
+		{"version as number", `{"spdxVersion":2.3,"name":"x"}`, []string{`field "spdxVersion" is a JSON number`,
+			`SPDX-2.3`, "syft convert"}},
+		{"array", `[{"spdxVersion":"SPDX-2.3"}]`, []string{"is a JSON array", "SPDX 2.3 JSON SBOM only"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -182,6 +186,9 @@ func TestReadSBOMNamesFormat(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), `spdxVersion ""`) {
 				t.Errorf("error quotes an empty spdxVersion: %v", err)
+			}
+			if json.Valid([]byte(c.doc)) && strings.Contains(err.Error(), "is not JSON") {
+				t.Errorf("error calls valid JSON not JSON: %v", err)
 			}
 		})
 	}
@@ -439,4 +446,41 @@ func buildBase(t *testing.T, dir string, sequence int64) string {
 		t.Fatal(err)
 	}
 	return base
+}
+
+func FuzzCheckSBOM(f *testing.F) {
+	for _, p := range []string{
+		filepath.Join("..", "..", "..", "shared", "testdata", "spdx", "bitnami-postgresql.spdx.json"),
+		filepath.Join("..", "..", "testdata", "sbom", "demo-app.cdx.json"),
+		filepath.Join("..", "sbom", "testdata", "scanner.cdx.json"),
+	} {
+		if raw, err := os.ReadFile(p); err == nil {
+			f.Add(raw)
+		}
+	}
+	f.Add([]byte(`{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","dataLicense":"CC0-1.0","name":"x",` +
+		`"documentNamespace":"https://example.test/x","creationInfo":{"created":"2026-01-01T00:00:00Z",` +
+		`"creators":["Tool: example"]}}`))
+	f.Add([]byte(`{"spdxVersion":"SPDX-2.3","creationInfo":{"creators":"Tool: example"}}`))
+	f.Add([]byte(`{"spdxVersion":2.3}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const path = "fuzz.spdx.json"
+		err := checkSBOM(path, data)
+		if err == nil {
+			if !json.Valid(data) {
+				t.Fatalf("accepted an SBOM that is not JSON: %q", data)
+			}
+			if missing := missingSPDXFields(data); len(missing) > 0 {
+				t.Fatalf("accepted an SBOM that lacks %v", missing)
+			}
+			return
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+		if strings.Contains(err.Error(), "Go struct") || strings.Contains(err.Error(), "Go value") {
+			t.Fatalf("error names a Go type: %v", err)
+		}
+	})
 }

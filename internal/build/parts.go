@@ -2,11 +2,14 @@ package build
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -107,6 +110,12 @@ func (b *builder) addImages(ctx context.Context) ([]ocispec.Descriptor, error) {
 			return nil, err
 		}
 	}
+	// The bundle index lists the images by reference, so the order in
+	// which they are given does not change the bundle digest.
+	slices.SortStableFunc(out, func(x, y ocispec.Descriptor) int {
+		return cmp.Or(strings.Compare(x.Annotations[oci.AnnotationImageRef], y.Annotations[oci.AnnotationImageRef]),
+			strings.Compare(x.Digest.String(), y.Digest.String()))
+	})
 	return out, nil
 }
 
@@ -193,29 +202,48 @@ func readSBOM(path string) ([]byte, error) {
 	if len(raw) > maxSBOMSize {
 		return nil, fmt.Errorf("SBOM %s is over %d bytes: %w", path, maxSBOMSize, errdef.ErrSizeExceedsLimit)
 	}
+	if err := checkSBOM(path, raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// checkSBOM rejects the content raw of the SBOM file at path unless it is
+// an SPDX 2.3 JSON document with the document fields that SPDX 2.3
+// requires.
+func checkSBOM(path string, raw []byte) error {
 	var head struct {
 		SPDXVersion string `json:"spdxVersion"`
 		BOMFormat   string `json:"bomFormat"`
 		SpecVersion string `json:"specVersion"`
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
-		return nil, fmt.Errorf("SBOM %s is not JSON: %v; %s", path, err, sbomAdvice(path))
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case !errors.As(err, &typeErr):
+			return fmt.Errorf("SBOM %s is not JSON: %v; %s", path, err, sbomAdvice(path))
+		case typeErr.Field == "":
+			return fmt.Errorf("SBOM %s is a JSON %s, but a kit carries an SPDX 2.3 JSON SBOM only, "+
+				"which is a JSON object; %s", path, typeErr.Value, sbomAdvice(path))
+		}
+		return fmt.Errorf("SBOM %s is not an SPDX 2.3 JSON document, whose spdxVersion is the text \"SPDX-2.3\": "+
+			"%s; %s", path, jsonFieldTypeProblem(typeErr), sbomAdvice(path))
 	}
 	switch {
 	case head.SPDXVersion == "SPDX-2.3":
 		if missing := missingSPDXFields(raw); len(missing) > 0 {
-			return nil, fmt.Errorf("SBOM %s is not a complete SPDX 2.3 document: it does not have %s, which SPDX "+
+			return fmt.Errorf("SBOM %s is not a complete SPDX 2.3 document: it does not have %s, which SPDX "+
 				"2.3 requires of every document; %s", path, strings.Join(missing, ", "), sbomAdvice(path))
 		}
-		return raw, nil
+		return nil
 	case head.BOMFormat == "CycloneDX":
-		return nil, fmt.Errorf("SBOM %s is a CycloneDX %s document, but a kit carries an SPDX 2.3 JSON SBOM only; %s",
+		return fmt.Errorf("SBOM %s is a CycloneDX %s document, but a kit carries an SPDX 2.3 JSON SBOM only; %s",
 			path, head.SpecVersion, sbomAdvice(path))
 	case head.SPDXVersion == "":
-		return nil, fmt.Errorf("SBOM %s has no spdxVersion field, so it is not an SPDX JSON document, and a kit "+
+		return fmt.Errorf("SBOM %s has no spdxVersion field, so it is not an SPDX JSON document, and a kit "+
 			"carries an SPDX 2.3 JSON SBOM only; %s", path, sbomAdvice(path))
 	}
-	return nil, fmt.Errorf("SBOM %s has spdxVersion %q, but a kit carries an SPDX 2.3 JSON SBOM only; %s",
+	return fmt.Errorf("SBOM %s has spdxVersion %q, but a kit carries an SPDX 2.3 JSON SBOM only; %s",
 		path, head.SPDXVersion, sbomAdvice(path))
 }
 
@@ -234,7 +262,12 @@ func missingSPDXFields(raw []byte) []string {
 		} `json:"creationInfo"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return []string{fmt.Sprintf("fields of the expected types (%v)", err)}
+		problem := err.Error()
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			problem = jsonFieldTypeProblem(typeErr)
+		}
+		return []string{fmt.Sprintf("fields of the expected types (%s)", problem)}
 	}
 	var missing []string
 	if doc.SPDXID != "SPDXRef-DOCUMENT" {
@@ -261,6 +294,21 @@ func missingSPDXFields(raw []byte) []string {
 		}
 	}
 	return missing
+}
+
+// jsonFieldTypeProblem describes a JSON value of the wrong type in an SBOM
+// by its field and JSON types, in place of the decoder's Go types.
+func jsonFieldTypeProblem(err *json.UnmarshalTypeError) string {
+	want := "a JSON " + err.Type.Kind().String()
+	switch err.Type.Kind() {
+	case reflect.String:
+		want = "text"
+	case reflect.Slice:
+		want = "a JSON array"
+	case reflect.Struct, reflect.Pointer, reflect.Map:
+		want = "a JSON object"
+	}
+	return fmt.Sprintf("field %q is a JSON %s, where %s is expected", err.Field, err.Value, want)
 }
 
 // sbomAdvice returns the next step for an SBOM file that a kit cannot

@@ -263,7 +263,7 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 				for _, e := range ecosystemsOrNone(&s.rec) {
 					info.Ecosystems[e]++
 				}
-				if s.rec.Modified > snapshot {
+				if compareTimes(s.rec.Modified, snapshot) > 0 {
 					snapshot = s.rec.Modified
 				}
 			},

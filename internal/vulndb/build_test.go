@@ -478,3 +478,65 @@ func TestLogFeedWarningsListsFirstIDs(t *testing.T) {
 		t.Errorf("log lacks %q:\n%s", want, out)
 	}
 }
+
+func TestBuildOrdersSubsecondTimes(t *testing.T) {
+	// The stored form of a time drops a zero fraction, so "…:00Z" and
+	// "…:00.5Z" are both possible, and the later one sorts first as text.
+	osvDir, nvdDir := t.TempDir(), t.TempDir()
+	writeFile(t, osvDir, "a.json", `{"id":"DEMO-1","modified":"2030-01-01T00:00:00.5Z","summary":"newer"}`)
+	writeFile(t, osvDir, "b.json", `{"id":"DEMO-1","modified":"2030-01-01T00:00:00Z","summary":"older"}`)
+	writeFile(t, osvDir, "c.json", `{"id":"GHSA-2030-0001","modified":"2030-01-01T00:00:00Z",`+
+		`"published":"2030-01-01T00:00:00Z","aliases":["CVE-2030-0001"]}`)
+	writeFile(t, nvdDir, "d.json", `{"cve":{"id":"CVE-2030-0001","lastModified":"2030-01-01T00:00:00.250",`+
+		`"published":"2030-01-01T00:00:00.250"}}`)
+	res, err := Build(context.Background(), BuildOptions{Created: testCreated, Feeds: []Feed{
+		{Kind: FeedOSV, Path: osvDir}, {Kind: FeedNVD, Path: nvdDir}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	recs := allRecords(t, res)
+	demo, ok := recs["DEMO-1"]
+	if !ok {
+		t.Fatalf("record DEMO-1 missing; records: %v", recs)
+	}
+	if demo.Summary != "newer" {
+		t.Errorf("DEMO-1 summary = %q, want the copy modified half a second later", demo.Summary)
+	}
+	if demo.Modified != "2030-01-01T00:00:00.5Z" {
+		t.Errorf("DEMO-1 modified = %s, want 2030-01-01T00:00:00.5Z", demo.Modified)
+	}
+	cve, ok := recs["CVE-2030-0001"]
+	if !ok {
+		t.Fatalf("record CVE-2030-0001 missing; records: %v", recs)
+	}
+	if cve.Published != "2030-01-01T00:00:00Z" {
+		t.Errorf("CVE-2030-0001 published = %s, want the earlier 2030-01-01T00:00:00Z", cve.Published)
+	}
+	if cve.Modified != "2030-01-01T00:00:00.25Z" {
+		t.Errorf("CVE-2030-0001 modified = %s, want the later 2030-01-01T00:00:00.25Z", cve.Modified)
+	}
+	for _, s := range res.Summary.Sources {
+		if s.Kind == FeedOSV && !s.Snapshot.Equal(time.Date(2030, 1, 1, 0, 0, 0, 5e8, time.UTC)) {
+			t.Errorf("osv snapshot = %s, want the newest modified time 2030-01-01T00:00:00.5Z", s.Snapshot)
+		}
+	}
+}
+
+func TestBuildKeepsHighestSchemaVersion(t *testing.T) {
+	ghsaDir, osvDir := t.TempDir(), t.TempDir()
+	writeFile(t, ghsaDir, "a.json", `{"schema_version":"1.10.0","id":"GHSA-2030-0001","modified":"2030-01-01T00:00:00Z"}`)
+	writeFile(t, osvDir, "b.json", `{"schema_version":"1.7.3","id":"GHSA-2030-0001","modified":"2030-01-01T00:00:00Z"}`)
+	res, err := Build(context.Background(), BuildOptions{Created: testCreated, Feeds: []Feed{
+		{Kind: FeedGHSA, Path: ghsaDir}, {Kind: FeedOSV, Path: osvDir}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, ok := allRecords(t, res)["GHSA-2030-0001"]
+	if !ok {
+		t.Fatal("record GHSA-2030-0001 missing")
+	}
+	if rec.SchemaVersion != "1.10.0" {
+		t.Errorf("schema_version = %q, want 1.10.0, the higher in version order", rec.SchemaVersion)
+	}
+}

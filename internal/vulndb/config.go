@@ -1,8 +1,11 @@
 package vulndb
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -62,7 +65,10 @@ func newConfig(created time.Time, sum *Summary, layers []Layer) ([]byte, error) 
 		if c.Sources[i].Records != c.Sources[j].Records {
 			return c.Sources[i].Records < c.Sources[j].Records
 		}
-		return c.Sources[i].Skipped < c.Sources[j].Skipped
+		if c.Sources[i].Skipped != c.Sources[j].Skipped {
+			return c.Sources[i].Skipped < c.Sources[j].Skipped
+		}
+		return compareEcosystemCounts(c.Sources[i].Ecosystems, c.Sources[j].Ecosystems) < 0
 	})
 	for _, l := range layers {
 		c.Layers = append(c.Layers, layerInfo(l.Descriptor.Digest.String(), l.Descriptor.Size,
@@ -73,6 +79,22 @@ func newConfig(created time.Time, sum *Summary, layers []Layer) ([]byte, error) 
 		return nil, fmt.Errorf("encoding DB config: %w", err)
 	}
 	return b, nil
+}
+
+// compareEcosystemCounts orders two per-ecosystem record counts by their
+// ecosystems in byte order, then by the count of the first ecosystem that
+// differs. It returns -1, 0 or +1.
+func compareEcosystemCounts(a, b map[string]int) int {
+	keysA, keysB := slices.Sorted(maps.Keys(a)), slices.Sorted(maps.Keys(b))
+	if c := slices.Compare(keysA, keysB); c != 0 {
+		return c
+	}
+	for _, k := range keysA {
+		if c := cmp.Compare(a[k], b[k]); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 func layerInfo(dgst string, size int64, ann map[string]string) LayerInfo {

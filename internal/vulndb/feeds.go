@@ -308,11 +308,13 @@ func (fr *feedReader) readFile(path string) error {
 	return nil
 }
 
+// readZip reads the .json entries of a zip feed. An archive or entry that
+// cannot be read stops the feed, as a file that cannot be read does,
+// because skipping it would drop its records without a trace.
 func (fr *feedReader) readZip(ctx context.Context, path string) error {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
-		fr.reject(&RecordError{File: path, Reason: "invalid-zip", Err: err})
-		return nil
+		return damagedZipError(fr.feed, path, err)
 	}
 	defer zr.Close()
 	for _, zf := range zr.File {
@@ -325,18 +327,23 @@ func (fr *feedReader) readZip(ctx context.Context, path string) error {
 		name := path + "!" + zf.Name
 		rc, err := zf.Open()
 		if err != nil {
-			fr.reject(&RecordError{File: name, Reason: "invalid-zip", Err: err})
-			continue
+			return damagedZipError(fr.feed, name, err)
 		}
 		data, err := io.ReadAll(io.LimitReader(rc, maxFeedFile+1))
 		rc.Close()
 		if err != nil {
-			fr.reject(&RecordError{File: name, Reason: "invalid-zip", Err: err})
-			continue
+			return damagedZipError(fr.feed, name, err)
 		}
 		fr.parse(name, data)
 	}
 	return nil
+}
+
+// damagedZipError stops the read of a zip feed at the archive or entry
+// name that cannot be read.
+func damagedZipError(f Feed, name string, err error) error {
+	return fmt.Errorf("reading %s feed archive %s: %w; the archive is damaged or cut short, so download it again, "+
+		"or leave the feed out", f.source(), name, err)
 }
 
 // parse decodes the content of one file and emits its records.
@@ -346,6 +353,9 @@ func (fr *feedReader) parse(name string, data []byte) {
 			Err: fmt.Errorf("file exceeds %d bytes: %w", maxFeedFile, errdef.ErrSizeExceedsLimit)})
 		return
 	}
+	// Go's JSON decoder rejects a leading byte order mark, which some
+	// Windows tools write before UTF-8 text.
+	data = bytes.TrimPrefix(data, utf8ByteOrderMark)
 	var srcs []source
 	var errs []*RecordError
 	if fr.feed.Kind == FeedNVD {
@@ -377,6 +387,9 @@ func (fr *feedReader) parse(name string, data []byte) {
 		fr.emit(s)
 	}
 }
+
+// utf8ByteOrderMark is the byte order mark U+FEFF in UTF-8.
+var utf8ByteOrderMark = []byte("\xef\xbb\xbf")
 
 // parseOSV decodes an OSV record, or a JSON array of OSV records.
 func parseOSV(name string, data []byte) ([]source, []*RecordError) {
@@ -477,7 +490,13 @@ func osvRecordID(raw []byte) string {
 func parseOSVRecord(name, pos string, raw []byte) (source, *RecordError) {
 	var doc osvDocument
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return source{}, invalidJSON(name, pos, err)
+		return source{}, invalidJSON(name, recordLabel(raw, pos), err)
+	}
+	if doc.GHSAID != nil && doc.ID == "" {
+		return source{}, restAdvisoryError(name, pos)
+	}
+	if shape := doc.apiShape(); shape != "" {
+		return source{}, osvAPIError(name, pos, shape)
 	}
 	if shape := doc.nvdShape(); shape != "" {
 		return source{}, wrongKindForOSV(name, pos, shape)
@@ -496,6 +515,15 @@ func parseOSVRecord(name, pos string, raw []byte) (source, *RecordError) {
 		s.warnings = append(s.warnings, &RecordError{File: name, Record: r.ID, Reason: p.reason, Err: errors.New(p.msg)})
 	}
 	return s, nil
+}
+
+// recordLabel names a record that failed to decode in a rejection: by its
+// "id" when that decodes to a valid ID, else by pos.
+func recordLabel(raw []byte, pos string) string {
+	if id := osvRecordID(raw); validID(id) {
+		return id
+	}
+	return pos
 }
 
 func invalidJSON(name, pos string, err error) *RecordError {

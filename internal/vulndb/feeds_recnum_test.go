@@ -34,3 +34,36 @@ func TestOSVArrayRecordNumberFromOne(t *testing.T) {
 		t.Errorf("record = %q, want #2", errs[0].Record)
 	}
 }
+
+// A record that fails to decode is named by its ID when the ID itself
+// decodes, since "#1234" of a page of 2,000 CVEs is hard to find.
+func TestUndecodableRecordNamedByID(t *testing.T) {
+	nvdPage := `{"vulnerabilities":[{"cve":{"id":"CVE-2024-0001","lastModified":"2024-01-01T00:00:00.000"}},` +
+		`{"cve":{"id":"CVE-2024-0002","lastModified":"2024-01-01T00:00:00.000","published":5}}]}`
+	osvArray := `[{"id":"A-1","modified":"2024-01-01T00:00:00Z"},{"id":"A-2","modified":"2024-01-01T00:00:00Z","aliases":"B-2"}]`
+	osvFile := `{"id":"A-3","modified":"2024-01-01T00:00:00Z","affected":{}}`
+	cases := []struct {
+		name   string
+		errs   []*RecordError
+		wantID string
+	}{
+		{"nvd page", rejectionsOf(parseNVD("page.json", []byte(nvdPage))), "CVE-2024-0002"},
+		{"osv array", rejectionsOf(parseOSV("array.json", []byte(osvArray))), "A-2"},
+		{"osv file", rejectionsOf(parseOSV("one.json", []byte(osvFile))), "A-3"},
+	}
+	for _, c := range cases {
+		if len(c.errs) != 1 {
+			t.Errorf("%s: errors = %v, want one", c.name, c.errs)
+			continue
+		}
+		if c.errs[0].Reason != "invalid-json" {
+			t.Errorf("%s: reason = %q, want invalid-json", c.name, c.errs[0].Reason)
+		}
+		if c.errs[0].Record != c.wantID {
+			t.Errorf("%s: record = %q, want %s", c.name, c.errs[0].Record, c.wantID)
+		}
+	}
+}
+
+// rejectionsOf returns the rejections of a parser's results.
+func rejectionsOf(_ []source, errs []*RecordError) []*RecordError { return errs }

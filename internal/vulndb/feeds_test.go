@@ -2,7 +2,9 @@ package vulndb
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
+	"fmt"
 	"errors"
 	"os"
 	"path/filepath"
@@ -302,6 +304,28 @@ func TestReadRejectsOtherFeedKind(t *testing.T) {
 	}
 }
 
+func TestReadRejectsNVD11FeedAsNVD(t *testing.T) {
+	content := `{"CVE_data_type":"CVE","CVE_data_format":"MITRE","CVE_data_version":"4.0",` +
+		`"CVE_Items":[{"cve":{"CVE_data_meta":{"ID":"CVE-2030-0001"}},"lastModifiedDate":"2030-01-01T00:00Z"}]}`
+	path := writeFile(t, t.TempDir(), "nvdcve-1.1-2030.json", content)
+	srcs, rejected := readAll(t, Feed{Kind: FeedNVD, Path: path})
+	if len(srcs) != 0 {
+		t.Errorf("accepted %d records, want none", len(srcs))
+	}
+	if len(rejected) != 1 {
+		t.Fatalf("rejections = %v, want 1", rejected)
+	}
+	if rejected[0].Reason != reasonWrongKind {
+		t.Errorf("reason = %q, want %s", rejected[0].Reason, reasonWrongKind)
+	}
+	msg := rejected[0].Error()
+	for _, want := range []string{path, "NVD JSON 1.1 data feed", "CVE API 2.0"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("rejection %q does not contain %q", msg, want)
+		}
+	}
+}
+
 // TestReadFolderSkipsLinkToParent checks that a link to a folder holding
 // the feed folder does not pull the feed's neighbours into the feed.
 func TestReadFolderSkipsLinkToParent(t *testing.T) {
@@ -352,5 +376,138 @@ func TestValidateCatalogueName(t *testing.T) {
 	err := Feed{Kind: FeedRegional, Name: "x/y", Path: "feeds"}.Validate()
 	if !errors.Is(err, errdef.ErrInvalidRecord) {
 		t.Errorf("Validate of a regional feed named x/y = %v, want an invalid record", err)
+	}
+}
+
+// A feed file saved with a UTF-8 byte order mark, as some Windows tools
+// write one, is read like the same file without it.
+func TestReadSkipsByteOrderMark(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "osv.json", "\xef\xbb\xbf"+`{"id":"DEMO-1","modified":"2030-01-01T00:00:00Z"}`)
+	writeFile(t, dir, "nvd.json", "\xef\xbb\xbf"+`{"cve":{"id":"CVE-2030-0001","lastModified":"2030-01-01T00:00:00"}}`)
+	for _, c := range []struct{ kind, file, id string }{
+		{FeedOSV, "osv.json", "DEMO-1"},
+		{FeedNVD, "nvd.json", "CVE-2030-0001"},
+	} {
+		srcs, rejected := readAll(t, Feed{Kind: c.kind, Path: filepath.Join(dir, c.file)})
+		if len(rejected) != 0 {
+			t.Errorf("%s feed: rejected %v", c.kind, rejected)
+		}
+		if len(srcs) != 1 || srcs[0].rec.ID != c.id {
+			t.Errorf("%s feed: read %d records, want %s", c.kind, len(srcs), c.id)
+		}
+	}
+}
+
+// An advisory of the GitHub REST API has a "vulnerabilities" list like an
+// NVD page, but it is neither NVD nor OSV JSON, so the rejection must not
+// send the operator to the nvd feed.
+func TestReadRejectsGitHubRESTAdvisory(t *testing.T) {
+	advisory := `{"ghsa_id":"GHSA-2030-0001","cve_id":"CVE-2030-0001","summary":"x","type":"reviewed",` +
+		`"published_at":"2030-01-01T00:00:00Z","updated_at":"2030-01-02T00:00:00Z",` +
+		`"vulnerabilities":[{"package":{"ecosystem":"npm","name":"a"},"vulnerable_version_range":"< 1.0.1",` +
+		`"first_patched_version":"1.0.1"}]}`
+	for _, c := range []struct{ kind, content string }{
+		{FeedGHSA, advisory},
+		{FeedGHSA, "[" + advisory + "]"},
+		{FeedNVD, advisory},
+	} {
+		path := writeFile(t, t.TempDir(), "advisory.json", c.content)
+		srcs, rejected := readAll(t, Feed{Kind: c.kind, Path: path})
+		if len(srcs) != 0 {
+			t.Errorf("%s feed %s: accepted %d records, want none", c.kind, c.content[:1], len(srcs))
+		}
+		if len(rejected) != 1 {
+			t.Errorf("%s feed %s: rejections = %v, want 1", c.kind, c.content[:1], rejected)
+			continue
+		}
+		msg := rejected[0].Error()
+		for _, want := range []string{path, `GitHub REST API advisory (it has "ghsa_id")`, "github/advisory-database",
+			"--feed ghsa=PATH"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s feed %s: rejection %q does not contain %q", c.kind, c.content[:1], msg, want)
+			}
+		}
+		if strings.Contains(msg, "--feed nvd=PATH") {
+			t.Errorf("%s feed %s: rejection %q sends the operator to the nvd feed", c.kind, c.content[:1], msg)
+		}
+	}
+}
+
+// A zip feed that is damaged or cut short, as by a broken download, stops
+// the build, because skipping the entries it cannot read would drop their
+// records, and a --base build would remove them from every site.
+func TestReadDamagedZipStops(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, id := range []string{"A-1", "B-1"} {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: id + ".json", Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(`{"id":"` + id + `","modified":"2030-01-01T00:00:00Z"}`))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	whole := buf.Bytes()
+	at := bytes.LastIndex(whole, []byte(`"B-1"`))
+	damaged := bytes.Clone(whole)
+	damaged[at+3] = '2'
+	cases := []struct {
+		name, want string
+		data       []byte
+	}{
+		{"damaged entry", "all.zip!B-1.json", damaged},
+		{"cut short", "all.zip", whole[:len(whole)-30]},
+	}
+	for _, c := range cases {
+		path := filepath.Join(t.TempDir(), "all.zip")
+		if err := os.WriteFile(path, c.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fr := &feedReader{feed: Feed{Kind: FeedOSV, Path: path},
+			emit: func(source) {}, reject: func(e *RecordError) { t.Errorf("%s: rejected %v", c.name, e) }}
+		err := fr.read(context.Background())
+		if err == nil {
+			t.Errorf("%s: the feed was read without an error", c.name)
+			continue
+		}
+		for _, want := range []string{c.want, "download it again"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not contain %q", c.name, err, want)
+			}
+		}
+	}
+}
+
+// A response of the OSV API lists records under "vulns" (a query) or
+// "results" (a batch query), and batch results hold only IDs. Such a file
+// is rejected with the form to use, not as a record without an ID.
+func TestReadRejectsOSVAPIResponse(t *testing.T) {
+	record := `{"id":"GHSA-2030-0001","modified":"2030-01-01T00:00:00Z"}`
+	for _, c := range []struct{ name, kind, content, key string }{
+		{"query", FeedOSV, `{"vulns":[` + record + `]}`, "vulns"},
+		{"batch query", FeedOSV, `{"results":[{"vulns":[{"id":"GHSA-2030-0001","modified":"2030-01-01T00:00:00Z"}]}]}`, "results"},
+		{"query as nvd", FeedNVD, `{"vulns":[` + record + `]}`, "vulns"},
+	} {
+		path := writeFile(t, t.TempDir(), "response.json", c.content)
+		srcs, rejected := readAll(t, Feed{Kind: c.kind, Path: path})
+		if len(srcs) != 0 {
+			t.Errorf("%s: accepted %d records, want none", c.name, len(srcs))
+		}
+		if len(rejected) != 1 {
+			t.Errorf("%s: rejections = %v, want 1", c.name, rejected)
+			continue
+		}
+		if rejected[0].Reason != reasonWrongKind {
+			t.Errorf("%s: reason = %q, want %s", c.name, rejected[0].Reason, reasonWrongKind)
+		}
+		msg := rejected[0].Error()
+		for _, want := range []string{path, fmt.Sprintf(`OSV API response (it has %q)`, c.key), "all.zip"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: rejection %q does not contain %q", c.name, msg, want)
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"archive/zip"
 	"bytes"
 	"cmp"
 	"context"
@@ -557,4 +558,72 @@ func sign(c int) int {
 		return 1
 	}
 	return 0
+}
+
+// zipSeed returns a zip archive of the .json files of dir, the form of an
+// OSV all.zip, or nil when dir cannot be read.
+func zipSeed(f *testing.F, dir string) []byte {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		w, err := zw.Create(e.Name())
+		if err != nil {
+			f.Fatal(err)
+		}
+		w.Write(b)
+	}
+	if err := zw.Close(); err != nil {
+		f.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// FuzzReadFeedZip reads a zip archive as an OSV feed, as a feed of kind
+// osv reads all.zip. A damaged archive or entry stops the feed with an
+// error that names the archive, and a malformed record is a rejection
+// that names it too.
+func FuzzReadFeedZip(f *testing.F) {
+	for _, dir := range []string{
+		filepath.Join("..", "..", "testdata", "feeds", "osv"),
+		filepath.Join("..", "..", "..", "shared", "testdata", "osv"),
+		filepath.Join("..", "..", "..", "shared", "testdata", "ghsa"),
+	} {
+		if seed := zipSeed(f, dir); seed != nil {
+			f.Add(seed)
+		}
+	}
+	f.Add([]byte("PK\x05\x06" + strings.Repeat("\x00", 18)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "all.zip")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var srcs []source
+		fr := &feedReader{feed: Feed{Kind: FeedOSV, Path: path},
+			emit: func(s source) { srcs = append(srcs, s) },
+			reject: func(e *RecordError) {
+				if !strings.HasPrefix(e.File, path) {
+					t.Fatalf("rejection names file %q, not the archive %s: %v", e.File, path, e)
+				}
+			}}
+		if err := fr.read(context.Background()); err != nil {
+			if !strings.Contains(err.Error(), path) {
+				t.Fatalf("error does not name the archive %s: %v", path, err)
+			}
+			return
+		}
+		for _, s := range srcs {
+			if !validID(s.rec.ID) || s.rec.Modified == "" {
+				t.Fatalf("accepted record with id %q modified %q", s.rec.ID, s.rec.Modified)
+			}
+		}
+	})
 }

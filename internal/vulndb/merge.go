@@ -54,8 +54,8 @@ func dedupeSources(srcs []source) ([]source, int) {
 		if k1, k2 := x.key(), y.key(); k1 != k2 {
 			return k1 < k2
 		}
-		if x.rec.Modified != y.rec.Modified {
-			return x.rec.Modified > y.rec.Modified
+		if c := compareTimes(x.rec.Modified, y.rec.Modified); c != 0 {
+			return c > 0
 		}
 		return canon[idx[a]] < canon[idx[b]]
 	})
@@ -186,8 +186,8 @@ func byPriority(g []source) {
 		if feedRank[a.feed] != feedRank[b.feed] {
 			return feedRank[a.feed] < feedRank[b.feed]
 		}
-		if a.rec.Modified != b.rec.Modified {
-			return a.rec.Modified > b.rec.Modified
+		if c := compareTimes(a.rec.Modified, b.rec.Modified); c != 0 {
+			return c > 0
 		}
 		if a.catalogue != b.catalogue {
 			return a.catalogue < b.catalogue
@@ -219,7 +219,7 @@ func mergeGroup(g []source) (Record, bool) {
 		if r.Details == "" {
 			r.Details = s.rec.Details
 		}
-		if s.rec.SchemaVersion > r.SchemaVersion {
+		if schemaVersionAbove(s.rec.SchemaVersion, r.SchemaVersion) {
 			r.SchemaVersion = s.rec.SchemaVersion
 		}
 	}
@@ -229,6 +229,16 @@ func mergeGroup(g []source) (Record, bool) {
 	r.Credits = mergeCredits(live)
 	r.DatabaseSpecific = mergeDatabaseSpecific(g, live)
 	return r, true
+}
+
+// schemaVersionAbove reports whether the OSV schema version a is above b
+// in SemVer order, so that 1.10.0 is above 1.7.3. A feed may write a
+// version that is not SemVer, and then the two compare as text.
+func schemaVersionAbove(a, b string) bool {
+	if c, err := compareSemver(a, b); err == nil {
+		return c > 0
+	}
+	return a > b
 }
 
 func mergeIDs(r *Record, g []source) {
@@ -261,14 +271,14 @@ func without(ids []string, drop map[string]bool) []string {
 // mergeTimes takes the earliest publication and the latest modification.
 func mergeTimes(r *Record, live []source) {
 	for _, s := range live {
-		if p := s.rec.Published; p != "" && (r.Published == "" || p < r.Published) {
+		if p := s.rec.Published; p != "" && (r.Published == "" || compareTimes(p, r.Published) < 0) {
 			r.Published = p
 		}
-		if s.rec.Modified > r.Modified {
+		if compareTimes(s.rec.Modified, r.Modified) > 0 {
 			r.Modified = s.rec.Modified
 		}
 	}
-	if r.Published != "" && r.Modified < r.Published {
+	if r.Published != "" && compareTimes(r.Modified, r.Published) < 0 {
 		r.Modified = r.Published
 	}
 }

@@ -39,6 +39,27 @@ func parseTime(s string) (time.Time, error) {
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
+// compareTimes compares two times written by formatTime in time order and
+// returns -1, 0 or +1. Their text does not sort in time order, because
+// formatTime drops a zero fraction and "00Z" sorts after "00.5Z". An empty
+// time sorts first.
+func compareTimes(a, b string) int {
+	aSeconds, aFraction := splitFraction(a)
+	bSeconds, bFraction := splitFraction(b)
+	if c := strings.Compare(aSeconds, bSeconds); c != 0 {
+		return c
+	}
+	// formatTime drops trailing zeros, so fraction digits compare as text.
+	return strings.Compare(aFraction, bFraction)
+}
+
+// splitFraction splits a time written by formatTime into the part up to
+// the seconds and the digits of the fraction, without the "Z".
+func splitFraction(t string) (seconds, fraction string) {
+	seconds, fraction, _ = strings.Cut(strings.TrimSuffix(t, "Z"), ".")
+	return seconds, fraction
+}
+
 // normalizeTime rewrites *s in RFC 3339 UTC. An empty string stays empty.
 func normalizeTime(s *string, field string) *recordProblem {
 	if *s == "" {
@@ -96,7 +117,7 @@ func normalizeRecord(r *Record) (string, *recordProblem) {
 	orig := r.Modified
 	// Some real records have a modified time earlier than published, but the
 	// merged record's modified time must not precede its publication.
-	if r.Published != "" && r.Modified < r.Published {
+	if r.Published != "" && compareTimes(r.Modified, r.Published) < 0 {
 		r.Modified = r.Published
 	}
 

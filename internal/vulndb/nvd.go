@@ -85,6 +85,17 @@ func parseNVD(name string, data []byte) ([]source, []*RecordError) {
 	if k := osvShape(top); k != "" {
 		return nil, []*RecordError{wrongKindForNVD(name, fmt.Sprintf("it has %q", k))}
 	}
+	if top["ghsa_id"] != nil && top["cve"] == nil {
+		return nil, []*RecordError{restAdvisoryError(name, "")}
+	}
+	for _, k := range []string{"vulns", "results"} {
+		if top[k] != nil && top["vulnerabilities"] == nil && top["cve"] == nil {
+			return nil, []*RecordError{osvAPIError(name, "", k)}
+		}
+	}
+	if top["CVE_Items"] != nil && top["vulnerabilities"] == nil && top["cve"] == nil {
+		return nil, []*RecordError{nvd11Error(name)}
+	}
 	var items []json.RawMessage
 	switch {
 	case top["vulnerabilities"] != nil:
@@ -126,7 +137,7 @@ func convertNVD(name, pos string, raw json.RawMessage) (source, *RecordError) {
 	}
 	var c nvdCVE
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return source{}, invalidJSON(name, pos, err)
+		return source{}, invalidJSON(name, recordLabel(raw, pos), err)
 	}
 	id := c.ID
 	if id == "" {

@@ -18,6 +18,36 @@ type osvDocument struct {
 	CVE             json.RawMessage `json:"cve"`
 	CVEItems        json.RawMessage `json:"CVE_Items"`
 	LastModified    json.RawMessage `json:"lastModified"`
+	// GHSAID marks an advisory of the GitHub REST API, whose
+	// "vulnerabilities" list would otherwise pass it off as NVD JSON.
+	GHSAID json.RawMessage `json:"ghsa_id"`
+	// Vulns and Results mark a response of the OSV API to a query and to
+	// a batch query.
+	Vulns   json.RawMessage `json:"vulns"`
+	Results json.RawMessage `json:"results"`
+}
+
+// apiShape returns the top-level key that marks doc as a response of the
+// OSV API rather than an OSV record, or "" when there is none.
+func (doc *osvDocument) apiShape() string {
+	switch {
+	case doc.ID != "":
+		return ""
+	case doc.Vulns != nil:
+		return "vulns"
+	case doc.Results != nil:
+		return "results"
+	}
+	return ""
+}
+
+// osvAPIError is the rejection of a response of the OSV API, which lists
+// records under the key shape, given as any feed.
+func osvAPIError(name, pos, shape string) *RecordError {
+	return &RecordError{File: name, Record: pos, Reason: reasonWrongKind,
+		Err: problem(reasonWrongKind, "file looks like an OSV API response (it has %q), not an OSV record, "+
+			"and a batch query response holds only record IDs; download the records instead, such as "+
+			"osv.dev's all.zip of an ecosystem, and read them as an osv feed (--feed osv=PATH)", shape)}
 }
 
 // nvdShape returns the top-level key that marks doc as NVD JSON rather
@@ -48,6 +78,24 @@ func wrongKindForOSV(name, pos, shape string) *RecordError {
 	return &RecordError{File: name, Record: pos, Reason: reasonWrongKind,
 		Err: problem(reasonWrongKind, "file looks like NVD CVE API 2.0 JSON (it has %q), not OSV JSON; "+
 			"read it as an nvd feed (--feed nvd=PATH)", shape)}
+}
+
+// restAdvisoryError is the rejection of an advisory of the GitHub REST
+// API, which has "ghsa_id" where an OSV record has "id", given as any feed.
+func restAdvisoryError(name, pos string) *RecordError {
+	return &RecordError{File: name, Record: pos, Reason: reasonWrongKind,
+		Err: problem(reasonWrongKind, `file looks like a GitHub REST API advisory (it has "ghsa_id"), `+
+			"which no feed reads; read the OSV records of a checkout of github/advisory-database "+
+			"as a ghsa feed (--feed ghsa=PATH)")}
+}
+
+// nvd11Error is the rejection of an NVD JSON 1.1 data feed given as an nvd
+// feed. Its CVEs have another shape than those of the CVE API 2.0, so
+// without this check each file would be rejected as a record without an ID.
+func nvd11Error(name string) *RecordError {
+	return &RecordError{File: name, Reason: reasonWrongKind,
+		Err: problem(reasonWrongKind, `file looks like an NVD JSON 1.1 data feed (it has "CVE_Items"), `+
+			"which the nvd feed does not read; download the CVEs from the NVD CVE API 2.0 instead")}
 }
 
 // osvKeys are top-level keys of an OSV record that NVD CVE API 2.0 JSON

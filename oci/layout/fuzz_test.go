@@ -3,13 +3,18 @@ package layout
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
@@ -83,6 +88,47 @@ func FuzzParseReferrersTagIndex(f *testing.F) {
 				t.Fatalf("returned %s twice", d.Digest)
 			}
 			seen[d.Digest] = true
+		}
+	})
+}
+
+// FuzzLoadImageArchive checks that an oci-archive given to the build as an
+// image either loads, with a manifest or index whose bytes match its
+// descriptor, or fails with an error that names the file.
+func FuzzLoadImageArchive(f *testing.F) {
+	valid := validLayoutTar(f)
+	f.Add(valid, "registry.example/scanner:1.0")
+	f.Add(gzipBytes(f, valid), "registry.example/scanner")
+	f.Add(zstdBytes(f, valid), "registry.example/scanner:2.0")
+	f.Add(valid[:len(valid)-1024], "registry.example/scanner:1.0")
+	index, entries := sampleLayout(f)
+	index.Manifests = append(index.Manifests, index.Manifests[0])
+	index.Manifests[1].Annotations = map[string]string{ocispec.AnnotationRefName: "2.0"}
+	f.Add(buildTar(f, append([]tarEntry{file("oci-layout", layoutFileContent),
+		file("index.json", mustJSON(f, index))}, entries[2:]...)...), "registry.example/scanner@"+
+		index.Manifests[0].Digest.String())
+	f.Fuzz(func(t *testing.T, data []byte, ref string) {
+		path := filepath.Join(t.TempDir(), "image.tar")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		desc, src, err := LoadImage(context.Background(), path, ref)
+		if err != nil {
+			if !strings.Contains(err.Error(), path) {
+				t.Fatalf("error does not name the archive: %v", err)
+			}
+			return
+		}
+		defer src.(io.Closer).Close()
+		if err := desc.Digest.Validate(); err != nil {
+			t.Fatalf("loaded a descriptor of invalid digest %q", desc.Digest)
+		}
+		// The storage checks each blob against its descriptor, so a
+		// manifest that the archive lacks or that does not match is an
+		// error here, never wrong bytes.
+		if raw, err := content.FetchAll(context.Background(), src, desc); err == nil &&
+			digest.FromBytes(raw) != desc.Digest {
+			t.Fatalf("fetched %s as bytes of digest %s", desc.Digest, digest.FromBytes(raw))
 		}
 	})
 }

@@ -21,9 +21,10 @@ import (
 
 // LoadImage opens the image ref from path, an OCI image layout folder or an
 // oci-archive tar file (plain, gzip or zstd), and returns its descriptor
-// from index.json with a storage of its blobs. It chooses the entry whose
-// org.opencontainers.image.ref.name annotation equals ref's tag or the
-// whole ref. When no entry matches, the only entry of index.json is chosen. A multi-platform image is returned as its image
+// from index.json with a storage of its blobs. It chooses the entry of
+// ref's digest, else the entry whose org.opencontainers.image.ref.name
+// annotation equals ref's tag or the whole ref. When no entry matches, the
+// only entry of index.json is chosen. A multi-platform image is returned as its image
 // index, so every platform is kept. No match returns an error wrapping
 // errdef.ErrNotFound that lists the names index.json offers.
 //
@@ -60,9 +61,16 @@ func LoadImage(ctx context.Context, path, ref string) (ocispec.Descriptor, conte
 // selectImage picks the entry of index that ref names.
 func selectImage(index ocispec.Index, ref, where string) (ocispec.Descriptor, error) {
 	tag, dgst := splitRef(ref)
+	// A digest names one image, while a tag may have moved since the
+	// reference was written, so the digest is matched first.
+	for _, d := range index.Manifests {
+		if dgst != "" && d.Digest == dgst {
+			return d, nil
+		}
+	}
 	for _, d := range index.Manifests {
 		name := d.Annotations[ocispec.AnnotationRefName]
-		if (name != "" && (name == ref || name == tag)) || (dgst != "" && d.Digest == dgst) {
+		if name != "" && (name == ref || name == tag) {
 			return d, nil
 		}
 	}

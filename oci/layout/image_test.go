@@ -278,6 +278,25 @@ func TestLoadImageChoosesByTag(t *testing.T) {
 	}
 }
 
+// A reference with a tag and a digest names the image by its digest, as
+// a registry resolves it, so an entry with that digest wins over an entry
+// with that tag.
+func TestLoadImageChoosesDigestOverTag(t *testing.T) {
+	tagged := digest.Digest("sha256:" + strings.Repeat("a", 64))
+	pinned := digest.Digest("sha256:" + strings.Repeat("b", 64))
+	index := ocispec.Index{Manifests: []ocispec.Descriptor{
+		{Digest: tagged, Annotations: map[string]string{ocispec.AnnotationRefName: "1.0"}},
+		{Digest: pinned, Annotations: map[string]string{ocispec.AnnotationRefName: "1.0-old"}},
+	}}
+	d, err := selectImage(index, "registry.example/repo:1.0@"+pinned.String(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Digest != pinned {
+		t.Errorf("selectImage chose %s, want the entry of the reference's digest %s", d.Digest, pinned)
+	}
+}
+
 // flipBlobByte flips the lowest bit of the byte at offset at of the blob
 // d in the layout folder dir.
 func flipBlobByte(t *testing.T, dir string, d digest.Digest, at int) {
