@@ -44,6 +44,11 @@ const (
 // other side allocate without limit.
 const maxFrame = 1 << 20
 
+// cancelledWriteWait bounds the writes of a command in the service to its
+// client once the command is cancelled, by the client or by the service's
+// stop. It matches the client's own wait after a cancel.
+const cancelledWriteWait = 5 * time.Second
+
 // serviceProtocol is the version of serviceCall that this release speaks.
 const serviceProtocol = 1
 
@@ -269,6 +274,13 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	serviceCtx := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// A client that reads nothing, such as a stopped process, would block
+	// the command's writes, and with them the service's stop, forever.
+	// Once the command is cancelled, its last lines get cancelledWriteWait.
+	stopWriteDeadline := context.AfterFunc(ctx, func() {
+		_ = conn.SetWriteDeadline(time.Now().Add(cancelledWriteWait))
+	})
+	defer stopWriteDeadline()
 	chunks := make(chan []byte, 1)
 	var clientEnded atomic.Bool
 	go func() {
