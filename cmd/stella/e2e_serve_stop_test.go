@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -10,19 +11,18 @@ import (
 	"time"
 )
 
-// A client that sends its command and then reads nothing, such as a
-// stopped process, fills the socket's buffer and blocks the service's
-// writes to it. SIGTERM still stops the service soon after.
-func TestServiceStopsDespiteStalledClient(t *testing.T) {
-	e := newEnv(t)
-	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
-	svc := e.startService()
-
+// stallService connects to the service of e as a client that sends a
+// scan and then pushes one-byte chunks of its SBOM. The client never
+// reads the service's requests for the next chunk, so they fill the
+// socket's buffer and block the service's writes. It returns once the
+// scan runs.
+func stallService(t *testing.T, e *env, svc *waitingCommand) {
+	t.Helper()
 	conn, err := net.Dial("unix", filepath.Join(e.store, serviceSocketName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	payload, err := json.Marshal(serviceCall{Protocol: serviceProtocol, Args: []string{"scan", "--sbom=-", "--"},
 		Cwd: e.dir})
 	if err != nil {
@@ -31,8 +31,6 @@ func TestServiceStopsDespiteStalledClient(t *testing.T) {
 	if err := writeFrame(conn, frameRequest, payload); err != nil {
 		t.Fatal(err)
 	}
-	// Each one-byte chunk of the SBOM makes the scan request the next
-	// one with a frame that this client never reads.
 	go func() {
 		for range 100000 {
 			if writeFrame(conn, frameStdin, []byte(" ")) != nil {
@@ -42,6 +40,16 @@ func TestServiceStopsDespiteStalledClient(t *testing.T) {
 	}()
 	waitForLog(t, &svc.stderr, svc.exited, `command=scan`)
 	time.Sleep(time.Second)
+}
+
+// A client that sends its command and then reads nothing, such as a
+// stopped process, fills the socket's buffer and blocks the service's
+// writes to it. SIGTERM still stops the service soon after.
+func TestServiceStopsDespiteStalledClient(t *testing.T) {
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	svc := e.startService()
+	stallService(t, e, svc)
 
 	if err := svc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -56,5 +64,32 @@ func TestServiceStopsDespiteStalledClient(t *testing.T) {
 	}
 	if !strings.Contains(svc.stderr.String(), "store service stopped") {
 		t.Errorf("the service did not log its stop:\n%s", svc.stderr.String())
+	}
+}
+
+// A second SIGINT or SIGTERM ends a service that is still stopping after
+// the first, as it ends any other stella command.
+func TestServiceSecondSignalEndsIt(t *testing.T) {
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	svc := e.startService()
+	// The stalled client keeps the service stopping for a few seconds.
+	stallService(t, e, svc)
+
+	if err := svc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitForLog(t, &svc.stderr, svc.exited, "stopping the store service")
+	if err := svc.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-svc.exited:
+	case <-time.After(2 * time.Second):
+		t.Fatalf("the service still ran 2s after a second signal:\n%s", svc.stderr.String())
+	}
+	status, ok := svc.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !status.Signaled() || status.Signal() != syscall.SIGINT {
+		t.Errorf("the service ended with %v, want killed by SIGINT:\n%s", svc.cmd.ProcessState, svc.stderr.String())
 	}
 }

@@ -357,6 +357,10 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		case <-time.After(200 * time.Millisecond):
 			log.Info("stopping the store service")
 		}
+		// A second SIGINT or SIGTERM then ends a service whose stop
+		// hangs, as it ends any other command (see main). Hangups stay
+		// caught by signalCtx.
+		signal.Stop(signals)
 		ln.Close()
 	}()
 	var retryWait time.Duration
