@@ -93,3 +93,27 @@ func TestServiceSecondSignalEndsIt(t *testing.T) {
 		t.Errorf("the service ended with %v, want killed by SIGINT:\n%s", svc.cmd.ProcessState, svc.stderr.String())
 	}
 }
+
+// A client that connects and sends no command does not hold up the
+// service's stop until its 10 s to send one have passed.
+func TestServiceStopsDespiteIdleClient(t *testing.T) {
+	e := newEnv(t)
+	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	svc := e.startService()
+	conn, err := net.Dial("unix", filepath.Join(e.store, serviceSocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Give the service time to accept the connection.
+	time.Sleep(500 * time.Millisecond)
+
+	start := time.Now()
+	svc.stopService(t, e.store)
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("the service took %s to stop", waited.Round(time.Millisecond))
+	}
+	if strings.Contains(svc.stderr.String(), "sent no request") {
+		t.Errorf("the service logged the client that its stop cut off:\n%s", svc.stderr.String())
+	}
+}

@@ -249,7 +249,15 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	foreign := uid != s.uid
 	in := bufio.NewReader(conn)
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	// The service's stop ends the wait for the request at once.
+	stopRequestWait := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
 	kind, payload, err := readFrame(in)
+	stopRequestWait()
+	if ctx.Err() != nil {
+		// The client learns that its command did not run, since no
+		// frameStarted comes.
+		return
+	}
 	if errors.Is(err, io.EOF) {
 		// A client that closes the connection before it sends a byte,
 		// such as serviceListens checking that the service runs, is not
