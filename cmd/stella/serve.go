@@ -76,6 +76,10 @@ type serviceRequest struct {
 	holdsWriter bool
 	// foreign is set for a command of another user than the service's.
 	foreign bool
+	// tokenSource and tokenWarnings are the client's serviceCall fields
+	// of the same names, for a foreign scan.
+	tokenSource   string
+	tokenWarnings []string
 }
 
 // forwardedEnv lists the environment variables that a client sends with

@@ -62,6 +62,12 @@ type serviceCall struct {
 	// that the command draws its progress bar there as it would on its
 	// own.
 	StderrTerminal bool `json:"stderrTerminal,omitempty"`
+	// TokenSource and TokenWarnings come with the request of another
+	// user, whose client reads its quota token itself. TokenSource is
+	// the env file that $STELLA_JWT in Env came from, if any, and
+	// TokenWarnings are the warnings of reading the token.
+	TokenSource   string   `json:"tokenSource,omitempty"`
+	TokenWarnings []string `json:"tokenWarnings,omitempty"`
 }
 
 // Limits of a serviceCall.
@@ -334,6 +340,7 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	if foreign {
 		// Paths of another user are not read with this user's rights.
 		req.cwd, req.foreign = "", true
+		req.tokenSource, req.tokenWarnings = call.TokenSource, call.TokenWarnings
 	}
 	start := time.Now()
 	s.log.Info("command started", "request", req.id, "command", strings.Join(commandWords(call.Args), " "))
