@@ -44,9 +44,10 @@ const (
 // other side allocate without limit.
 const maxFrame = 1 << 20
 
-// cancelledWriteWait bounds the writes of a command in the service to its
+// cancelledWriteWait bounds each write of a command in the service to its
 // client once the command is cancelled, by the client or by the service's
-// stop. It matches the client's own wait after a cancel.
+// stop (see boundCancelledWrites). It matches the client's own wait after
+// a cancel.
 const cancelledWriteWait = 5 * time.Second
 
 // serviceProtocol is the version of serviceCall that this release speaks.
@@ -169,12 +170,51 @@ func isForwardedEnv(key string) bool {
 type frameConn struct {
 	mu sync.Mutex
 	w  io.Writer
+	// timeoutErr is the first write that timed out. It may have cut a
+	// frame off, after which no later frame can be read, so every later
+	// send fails with it at once.
+	timeoutErr error
 }
 
 func (c *frameConn) send(kind byte, payload []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return writeFrame(c.w, kind, payload)
+	if c.timeoutErr != nil {
+		return c.timeoutErr
+	}
+	err := writeFrame(c.w, kind, payload)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.timeoutErr = err
+	}
+	return err
+}
+
+// boundCancelledWrites makes out, the frames to a client's conn, fail a
+// write that the client does not take within cancelledWriteWait once ctx,
+// the command's context, is done. Without it, a client that reads
+// nothing, such as a stopped process, would block the command's writes,
+// and with them the service's stop, forever. A client that reads gets
+// every line, however long the command takes to end. The returned
+// function stops the bound of a write that is already waiting at the
+// cancel.
+func boundCancelledWrites(ctx context.Context, conn net.Conn, out *frameConn) (stop func() bool) {
+	out.w = cancelledConnWriter{conn: conn, ctx: ctx}
+	return context.AfterFunc(ctx, func() {
+		_ = conn.SetWriteDeadline(time.Now().Add(cancelledWriteWait))
+	})
+}
+
+// cancelledConnWriter is the writer of boundCancelledWrites.
+type cancelledConnWriter struct {
+	conn net.Conn
+	ctx  context.Context
+}
+
+func (w cancelledConnWriter) Write(p []byte) (int, error) {
+	if w.ctx.Err() != nil {
+		_ = w.conn.SetWriteDeadline(time.Now().Add(cancelledWriteWait))
+	}
+	return w.conn.Write(p)
 }
 
 // frameWriter writes what a command prints as frames of one kind.
@@ -288,13 +328,8 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	serviceCtx := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// A client that reads nothing, such as a stopped process, would block
-	// the command's writes, and with them the service's stop, forever.
-	// Once the command is cancelled, its last lines get cancelledWriteWait.
-	stopWriteDeadline := context.AfterFunc(ctx, func() {
-		_ = conn.SetWriteDeadline(time.Now().Add(cancelledWriteWait))
-	})
-	defer stopWriteDeadline()
+	stopWriteBound := boundCancelledWrites(ctx, conn, out)
+	defer stopWriteBound()
 	chunks := make(chan []byte, 1)
 	var clientEnded atomic.Bool
 	go func() {
