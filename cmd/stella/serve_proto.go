@@ -293,6 +293,18 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		return
 	}
 	foreign := uid != s.uid
+	if foreign && s.foreignClients != nil {
+		select {
+		case s.foreignClients <- struct{}{}:
+			defer func() { <-s.foreignClients }()
+		default:
+			s.log.Warn("too many clients of other users at once; closing a new connection", "uid", uid,
+				"limit", maxForeignClients)
+			turnAway(conn, fmt.Sprintf("the store service of %s serves %d clients of other users at once already, "+
+				"so this command did not run; try again once some have finished", s.dir, maxForeignClients))
+			return
+		}
+	}
 	in := bufio.NewReader(conn)
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	// The service's stop ends the wait for the request at once.
