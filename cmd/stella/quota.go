@@ -53,23 +53,24 @@ func (f *quotaFlags) identify(g *globalOptions, store *cas.Store, storeDir strin
 	if err != nil {
 		return nil, quota.Identity{}, err
 	}
-	if f.envFile != quota.DefaultEnvFile && g.getenv(quota.TokenEnv) == "" {
-		if _, err := os.Stat(g.resolvePath(f.envFile)); err != nil {
-			fmt.Fprintf(stderr, "warning: --env-file %s cannot be read (%v); counting scans as anonymous\n", f.envFile, err)
-		}
-	}
 	var tok quota.Token
+	var warnings []string
 	if g.request != nil && g.request.foreign {
 		// The client of another user read its env file itself and sent
-		// the token, if any, as $STELLA_JWT.
+		// the token, if any, as $STELLA_JWT, with the file's name and the
+		// warnings of reading it.
 		if raw := strings.TrimSpace(g.getenv(quota.TokenEnv)); raw != "" {
 			tok = quota.Token{Raw: raw, Source: quota.TokenEnv}
+			if g.request.tokenSource != "" {
+				tok.Source = g.request.tokenSource
+			}
 		}
+		warnings = g.request.tokenWarnings
 	} else {
-		tok, err = quota.LoadToken(g.getenv, g.resolvePath(f.envFile))
+		tok, warnings = loadQuotaToken(g.getenv, f.envFile, g.resolvePath(f.envFile))
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "warning: %v; counting scans as anonymous\n", err)
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	id := q.Identify(tok, keys)
 	if id.Warning != "" {
@@ -77,6 +78,25 @@ func (f *quotaFlags) identify(g *globalOptions, store *cas.Store, storeDir strin
 	}
 	warnTokenKeyInKitFolder(stderr, storeDir, tok, id)
 	return q, id, nil
+}
+
+// loadQuotaToken reads the token that scans count for, from $STELLA_JWT
+// through getenv, else from the env file at path, which --env-file gave
+// as envFile. It also returns the warnings of a file that cannot be read,
+// whose scans count as anonymous.
+func loadQuotaToken(getenv func(string) string, envFile, path string) (quota.Token, []string) {
+	var warnings []string
+	if envFile != quota.DefaultEnvFile && getenv(quota.TokenEnv) == "" {
+		if _, err := os.Stat(path); err != nil {
+			warnings = append(warnings, fmt.Sprintf("--env-file %s cannot be read (%v); counting scans as anonymous",
+				envFile, err))
+		}
+	}
+	tok, err := quota.LoadToken(getenv, path)
+	if err != nil {
+		warnings = append(warnings, fmt.Sprintf("%v; counting scans as anonymous", err))
+	}
+	return tok, warnings
 }
 
 func newQuotaCommand(g *globalOptions) *cobra.Command {

@@ -32,6 +32,11 @@ const serviceSocketName = "serve.sock"
 // use up its file descriptors.
 const maxClients = 256
 
+// maxForeignClients bounds the clients of other users than the service's
+// among the maxClients, so that they cannot take every place and turn
+// away the commands of the service's own user.
+const maxForeignClients = maxClients / 2
+
 // maxSocketPath is the longest path that a Unix socket address holds on
 // Linux, without its terminating NUL.
 const maxSocketPath = 107
@@ -51,6 +56,9 @@ type service struct {
 	writerCommand atomic.Value
 	nextID        atomic.Uint64
 	uid           int
+	// foreignClients admits up to maxForeignClients clients of other
+	// users at once; each holds a place by sending into it.
+	foreignClients chan struct{}
 	// stop ends the service.
 	stop context.CancelFunc
 	// brokenOnce guards the stop of stopIfBroken, and brokenErr is the
@@ -76,6 +84,10 @@ type serviceRequest struct {
 	holdsWriter bool
 	// foreign is set for a command of another user than the service's.
 	foreign bool
+	// tokenSource and tokenWarnings are the client's serviceCall fields
+	// of the same names, for a foreign scan.
+	tokenSource   string
+	tokenWarnings []string
 }
 
 // forwardedEnv lists the environment variables that a client sends with
@@ -317,7 +329,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	svc := &service{dir: dir, store: store, log: log, writer: make(chan struct{}, 1), uid: os.Getuid(), stop: stop,
-		started: time.Now().UTC().Truncate(time.Second)}
+		started: time.Now().UTC().Truncate(time.Second), foreignClients: make(chan struct{}, maxForeignClients)}
 	if o.watchDir != "" {
 		svc.watchDir = absPath(o.watchDir)
 	}
@@ -357,6 +369,10 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		case <-time.After(200 * time.Millisecond):
 			log.Info("stopping the store service")
 		}
+		// A second SIGINT or SIGTERM then ends a service whose stop
+		// hangs, as it ends any other command (see main). Hangups stay
+		// caught by signalCtx.
+		signal.Stop(signals)
 		ln.Close()
 	}()
 	var retryWait time.Duration

@@ -290,9 +290,17 @@ func sharedServiceCall(cmd *cobra.Command, call serviceCall) (serviceCall, io.Re
 		}
 	}
 	env := map[string]string{}
-	if tok, err := quota.LoadToken(os.Getenv, envFile); err == nil && tok.Raw != "" {
-		env[quota.TokenEnv] = tok.Raw
+	envFlag := quota.DefaultEnvFile
+	if f := cmd.Flags().Lookup("env-file"); f != nil {
+		envFlag = f.Value.String()
 	}
-	call.Args, call.Env, call.Cwd = args, env, ""
+	tok, warnings := loadQuotaToken(os.Getenv, envFlag, envFile)
+	if tok.Raw != "" {
+		env[quota.TokenEnv] = tok.Raw
+		if tok.Source != quota.TokenEnv {
+			call.TokenSource = tok.Source
+		}
+	}
+	call.Args, call.Env, call.Cwd, call.TokenWarnings = args, env, "", warnings
 	return call, file, nil
 }

@@ -44,6 +44,12 @@ const (
 // other side allocate without limit.
 const maxFrame = 1 << 20
 
+// cancelledWriteWait bounds each write of a command in the service to its
+// client once the command is cancelled, by the client or by the service's
+// stop (see boundCancelledWrites). It matches the client's own wait after
+// a cancel.
+const cancelledWriteWait = 5 * time.Second
+
 // serviceProtocol is the version of serviceCall that this release speaks.
 const serviceProtocol = 1
 
@@ -57,6 +63,12 @@ type serviceCall struct {
 	// that the command draws its progress bar there as it would on its
 	// own.
 	StderrTerminal bool `json:"stderrTerminal,omitempty"`
+	// TokenSource and TokenWarnings come with the request of another
+	// user, whose client reads its quota token itself. TokenSource is
+	// the env file that $STELLA_JWT in Env came from, if any, and
+	// TokenWarnings are the warnings of reading the token.
+	TokenSource   string   `json:"tokenSource,omitempty"`
+	TokenWarnings []string `json:"tokenWarnings,omitempty"`
 }
 
 // Limits of a serviceCall.
@@ -158,12 +170,51 @@ func isForwardedEnv(key string) bool {
 type frameConn struct {
 	mu sync.Mutex
 	w  io.Writer
+	// timeoutErr is the first write that timed out. It may have cut a
+	// frame off, after which no later frame can be read, so every later
+	// send fails with it at once.
+	timeoutErr error
 }
 
 func (c *frameConn) send(kind byte, payload []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return writeFrame(c.w, kind, payload)
+	if c.timeoutErr != nil {
+		return c.timeoutErr
+	}
+	err := writeFrame(c.w, kind, payload)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.timeoutErr = err
+	}
+	return err
+}
+
+// boundCancelledWrites makes out, the frames to a client's conn, fail a
+// write that the client does not take within cancelledWriteWait once ctx,
+// the command's context, is done. Without it, a client that reads
+// nothing, such as a stopped process, would block the command's writes,
+// and with them the service's stop, forever. A client that reads gets
+// every line, however long the command takes to end. The returned
+// function stops the bound of a write that is already waiting at the
+// cancel.
+func boundCancelledWrites(ctx context.Context, conn net.Conn, out *frameConn) (stop func() bool) {
+	out.w = cancelledConnWriter{conn: conn, ctx: ctx}
+	return context.AfterFunc(ctx, func() {
+		_ = conn.SetWriteDeadline(time.Now().Add(cancelledWriteWait))
+	})
+}
+
+// cancelledConnWriter is the writer of boundCancelledWrites.
+type cancelledConnWriter struct {
+	conn net.Conn
+	ctx  context.Context
+}
+
+func (w cancelledConnWriter) Write(p []byte) (int, error) {
+	if w.ctx.Err() != nil {
+		_ = w.conn.SetWriteDeadline(time.Now().Add(cancelledWriteWait))
+	}
+	return w.conn.Write(p)
 }
 
 // frameWriter writes what a command prints as frames of one kind.
@@ -242,9 +293,29 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		return
 	}
 	foreign := uid != s.uid
+	if foreign && s.foreignClients != nil {
+		select {
+		case s.foreignClients <- struct{}{}:
+			defer func() { <-s.foreignClients }()
+		default:
+			s.log.Warn("too many clients of other users at once; closing a new connection", "uid", uid,
+				"limit", maxForeignClients)
+			turnAway(conn, fmt.Sprintf("the store service of %s serves %d clients of other users at once already, "+
+				"so this command did not run; try again once some have finished", s.dir, maxForeignClients))
+			return
+		}
+	}
 	in := bufio.NewReader(conn)
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	// The service's stop ends the wait for the request at once.
+	stopRequestWait := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
 	kind, payload, err := readFrame(in)
+	stopRequestWait()
+	if ctx.Err() != nil {
+		// The client learns that its command did not run, since no
+		// frameStarted comes.
+		return
+	}
 	if errors.Is(err, io.EOF) {
 		// A client that closes the connection before it sends a byte,
 		// such as serviceListens checking that the service runs, is not
@@ -269,6 +340,8 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	serviceCtx := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	stopWriteBound := boundCancelledWrites(ctx, conn, out)
+	defer stopWriteBound()
 	chunks := make(chan []byte, 1)
 	var clientEnded atomic.Bool
 	go func() {
@@ -314,6 +387,7 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	if foreign {
 		// Paths of another user are not read with this user's rights.
 		req.cwd, req.foreign = "", true
+		req.tokenSource, req.tokenWarnings = call.TokenSource, call.TokenWarnings
 	}
 	start := time.Now()
 	s.log.Info("command started", "request", req.id, "command", strings.Join(commandWords(call.Args), " "))
