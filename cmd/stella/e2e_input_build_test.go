@@ -83,6 +83,12 @@ func TestBuildBaseCarriesImages(t *testing.T) {
 	}
 	r := e.run("ouk", "build", "-o", dropped, "--drop-base-images", "--key", e.key)
 	assertFailure(t, "--drop-base-images without --base", r, exitUsage, "--drop-base-images needs --base")
+	r = e.run("ouk", "build", "--base", full, "-o", dropped, "--drop-base-images", "--sequence", "12",
+		"--image", "registry.example.test/stella-ops/scanner:0.1.0="+filepath.Join(e.dir, "image"),
+		"--feed", "osv="+fixtureFeed(t, "osv"), "--key", e.key)
+	assertFailure(t, "--drop-base-images with --image", r, exitUsage, "--drop-base-images builds a kit without images")
+	r = e.run("ouk", "build", "-o", dropped, "--expires", "+30d", "--feed", "osv="+fixtureFeed(t, "osv"), "--key", e.key)
+	assertFailure(t, "--expires +30d", r, exitUsage, `--expires is "+30d"`)
 }
 
 func TestBuildOutputSuffixExitsUsage(t *testing.T) {

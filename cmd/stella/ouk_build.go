@@ -564,6 +564,10 @@ func (s kitSpec) options() (build.Options, error) {
 	if s.DropBaseImages && s.Base == "" {
 		return opts, usagef("--drop-base-images needs --base PREVIOUS_KIT, the kit whose images it leaves out")
 	}
+	if s.DropBaseImages && len(s.Images) > 0 {
+		return opts, usagef("--drop-base-images builds a kit without images, but --image names %d; give "+
+			"either, since --image alone already carries only the images it names", len(s.Images))
+	}
 	if err := s.checkRemovalFlags(); err != nil {
 		return opts, err
 	}
@@ -735,8 +739,9 @@ func parseExpires(s string) (time.Duration, bool) {
 		return 0, true
 	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
+		// ParseInt takes a sign, which a number of whole days has not.
 		n, err := strconv.ParseInt(days, 10, 64)
-		if err == nil && n > 0 && n <= maxExpiryDays {
+		if err == nil && n > 0 && n <= maxExpiryDays && days[0] != '+' {
 			return time.Duration(n) * 24 * time.Hour, true
 		}
 		return 0, false
