@@ -201,3 +201,20 @@ func TestShortDigest(t *testing.T) {
 		}
 	}
 }
+
+func TestTransferRestartCountsFromZero(t *testing.T) {
+	var out bytes.Buffer
+	now := time.Unix(1000, 0)
+	log := newProgressLog(newTextLogger(&out, slog.LevelInfo), "push in progress", 1000, time.Second,
+		func() time.Time { return now })
+	tr := &transfer{verb: "pushing", log: log}
+	tr.add(600, "")
+	// A push that failed on the network reads the kit file again.
+	tr.restart()
+	now = now.Add(2 * time.Second)
+	tr.add(300, "")
+	want := `level=INFO msg="push in progress" bytes="300 B" total="1000 B" percent=30 rate="150 B/s"` + "\n"
+	if out.String() != want {
+		t.Errorf("line after restart %q, want %q", out.String(), want)
+	}
+}
