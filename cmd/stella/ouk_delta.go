@@ -89,7 +89,13 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		}
 	}
 	ctx := cmd.Context()
-	log := g.logger(cmd.ErrOrStderr())
+	stderr := cmd.ErrOrStderr()
+	// On a terminal, the log lines share it with the progress bar.
+	lines := g.progressLines(stderr)
+	if lines != nil {
+		stderr = lines
+	}
+	log := g.logger(stderr)
 	var store *cas.Store
 	if isStoredKitArg(o.from) || isStoredKitArg(o.to) {
 		s, _, err := g.openExistingStore(ctx, log, g.lockWait)
@@ -123,7 +129,13 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if err := build.CreateParentFolder(o.output); err != nil {
 		return err
 	}
-	res, err := delta.WriteFile(ctx, o.output, base, target, opts)
+	// The delta is written as the new kit's blobs are read, so their bytes
+	// show how far it got.
+	progress := g.newTransfer(stderr, lines, "writing", -1, "delta in progress", "output", displayPath(o.output))
+	counted := *target
+	counted.Storage = progress.storage(target.Storage)
+	res, err := delta.WriteFile(ctx, o.output, base, &counted, opts)
+	progress.stop()
 	if err != nil {
 		info, ferr := delta.FindInfo(ctx, target.Storage, target.Index, target.Bundle.Digest)
 		if errors.Is(err, errdef.ErrNotFound) && ferr == nil {

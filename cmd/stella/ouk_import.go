@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -123,8 +124,8 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	}
 	ctx := cmd.Context()
 	stderr := cmd.ErrOrStderr()
-	// A kit file is imported with a progress bar on a terminal, and the
-	// log lines then share the terminal with it.
+	// A kit is imported with a progress bar on a terminal, and the log
+	// lines then share the terminal with it.
 	var lines *terminalLines
 	if !g.quiet && isTerminal(stderr) {
 		lines = &terminalLines{w: stderr}
@@ -157,23 +158,29 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 		Logger:                log,
 	}
 
+	// progress returns the progress display of a transfer of total bytes,
+	// where total is -1 when unknown. It returns nil with --quiet.
+	progress := func(total int64) *transfer {
+		return g.newTransfer(stderr, lines, "importing", total, "import in progress",
+			"source", displayPath(mirror.RedactURL(source)))
+	}
 	var res *importer.Result
 	switch info, statErr := os.Stat(source); {
 	case scheme == "oci" && remote != "":
-		res, err = o.importRegistry(cmd, log, remote, opts)
+		res, err = o.importRegistry(cmd, log, remote, opts, progress(-1))
 		err = o.reg.explain(ctx, damagedRegistryCopy(err))
 	case (scheme == "https" || scheme == "http") && remote != "":
-		res, err = o.importHTTP(cmd, log, source, opts)
+		res, err = o.importHTTP(cmd, log, source, opts, progress)
 		err = o.reg.explain(ctx, err)
 	case source == "-":
-		res, err = o.importStdin(cmd, lines, opts)
+		res, err = importStream(ctx, cmd.InOrStdin(), opts, progress(-1))
 	case statErr != nil:
 		return fmt.Errorf("opening kit: %w; name a kit file, a layout folder, - for stdin, or an oci://, https:// or http:// address", statErr)
 	case info.IsDir():
-		res, err = importer.ImportDir(ctx, source, opts)
+		res, err = importDir(ctx, source, opts, progress(-1))
 	default:
 		opts.SourcePath = source
-		res, err = o.importFile(cmd, source, info.Size(), lines, opts)
+		res, err = o.importFile(cmd, source, opts, progress(info.Size()))
 	}
 	if err != nil {
 		return fmt.Errorf("importing %s: %w", displayPath(source), err)
@@ -190,33 +197,35 @@ func (o *importOptions) run(cmd *cobra.Command, g *globalOptions, source string)
 	return nil
 }
 
-// importFile streams a kit file, with a progress bar written to lines
-// unless lines is nil.
-func (o *importOptions) importFile(cmd *cobra.Command, path string, size int64, lines *terminalLines, opts importer.Options) (*importer.Result, error) {
+// importFile streams a kit file, with its progress shown on progress
+// unless that is nil.
+func (o *importOptions) importFile(cmd *cobra.Command, path string, opts importer.Options, progress *transfer) (*importer.Result, error) {
 	f, err := layout.OpenRegular(path)
 	if err != nil {
+		progress.stop()
 		return nil, fmt.Errorf("opening kit: %w", err)
 	}
 	defer f.Close()
-	var r io.Reader = f
-	if lines != nil {
-		progress := newImportProgress(lines, f, size)
-		defer progress.close()
-		r = progress
-	}
-	return importer.ImportStream(cmd.Context(), r, opts)
+	return importStream(cmd.Context(), f, opts, progress)
 }
 
-// importStdin streams a kit from standard input, with a byte counter
-// written to lines unless lines is nil.
-func (o *importOptions) importStdin(cmd *cobra.Command, lines *terminalLines, opts importer.Options) (*importer.Result, error) {
-	r := cmd.InOrStdin()
-	if lines != nil {
-		progress := newImportProgress(lines, r, -1)
-		defer progress.close()
-		r = progress
+// importStream imports the kit tar stream r, with its progress shown on
+// progress unless that is nil. At the end of r, a bar gives way to a status
+// line for the work that follows the last byte.
+func importStream(ctx context.Context, r io.Reader, opts importer.Options, progress *transfer) (*importer.Result, error) {
+	if progress != nil {
+		defer progress.stop()
+		r = &progressReader{r: r, transfer: progress, status: importStatus}
 	}
-	return importer.ImportStream(cmd.Context(), r, opts)
+	return importer.ImportStream(ctx, r, opts)
+}
+
+// importDir imports the layout folder dir, with the bytes of the blobs
+// that the store lacks shown on progress unless that is nil.
+func importDir(ctx context.Context, dir string, opts importer.Options, progress *transfer) (*importer.Result, error) {
+	defer progress.stop()
+	opts.Progress = progress.importProgress()
+	return importer.ImportDir(ctx, dir, opts)
 }
 
 func printImportResult(w io.Writer, res *importer.Result) {
@@ -256,7 +265,9 @@ func printImportResult(w io.Writer, res *importer.Result) {
 
 // importRegistry imports the kit at ref (REGISTRY/REPOSITORY:TAG or @DIGEST),
 // fetching only the blobs the store lacks.
-func (o *importOptions) importRegistry(cmd *cobra.Command, log *slog.Logger, ref string, opts importer.Options) (*importer.Result, error) {
+func (o *importOptions) importRegistry(cmd *cobra.Command, log *slog.Logger, ref string, opts importer.Options,
+	progress *transfer) (*importer.Result, error) {
+	defer progress.stop()
 	if _, err := registry.ParseReference(ref); err != nil {
 		return nil, usagef("%s", referenceProblem(ref, err))
 	}
@@ -278,12 +289,15 @@ func (o *importOptions) importRegistry(cmd *cobra.Command, log *slog.Logger, ref
 	opts.Registry = repo.Reference.Registry + "/" + repo.Reference.Repository
 	opts.SignatureLookup = src.SignatureLookup
 	opts.OtherReferrers = src.OtherReferrers
+	opts.Progress = progress.importProgress()
 	return importer.ImportFrom(cmd.Context(), src.Storage(), src.Index, opts)
 }
 
 // importHTTP streams a kit file from a web server, resuming a broken
-// download with range requests.
-func (o *importOptions) importHTTP(cmd *cobra.Command, log *slog.Logger, rawURL string, opts importer.Options) (*importer.Result, error) {
+// download with range requests. progress returns the display of the
+// download, given the file length from the response.
+func (o *importOptions) importHTTP(cmd *cobra.Command, log *slog.Logger, rawURL string, opts importer.Options,
+	progress func(total int64) *transfer) (*importer.Result, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
 		return nil, usagef("kit URL %q is not a valid URL", rawURL)
@@ -301,7 +315,7 @@ func (o *importOptions) importHTTP(cmd *cobra.Command, log *slog.Logger, rawURL 
 		return nil, err
 	}
 	defer r.Close()
-	return importer.ImportStream(cmd.Context(), r, opts)
+	return importStream(cmd.Context(), r, opts, progress(r.Size()))
 }
 
 // importFailure is the -o json output of an import that failed.

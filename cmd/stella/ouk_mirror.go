@@ -110,7 +110,13 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 		return err
 	}
 	ctx := cmd.Context()
-	log := g.logger(cmd.ErrOrStderr())
+	stderr := cmd.ErrOrStderr()
+	// On a terminal, the log lines share it with the progress bar.
+	lines := g.progressLines(stderr)
+	if lines != nil {
+		stderr = lines
+	}
+	log := g.logger(stderr)
 	k, err := o.openKit(cmd, g, kit)
 	if err != nil {
 		return err
@@ -148,14 +154,18 @@ func (o *mirrorOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 		}
 	}
 	opts := mirror.MirrorOptions{DryRun: o.dryRun, Logger: log}
+	var progress *transfer
 	if !o.dryRun {
 		client, err := o.reg.client(cmd, log, registryHost(o.to))
 		if err != nil {
 			return err
 		}
 		opts.Repository = func(ref string) (*remote.Repository, error) { return client.Repository(ref) }
+		progress = g.newTransfer(stderr, lines, "mirroring", -1, "mirror in progress",
+			"kit", meta.Version, "target", o.to)
 	}
-	images, err := mirror.MirrorImages(ctx, src, bundle, o.to, opts)
+	images, err := mirror.MirrorImages(ctx, progress.storage(src), bundle, o.to, opts)
+	progress.stop()
 	var missing *mirror.MissingBlobError
 	if errors.As(err, &missing) && base != "" {
 		return fmt.Errorf("%s is a delta of %s and lacks the image blobs of that base kit, which a delta leaves out (%v); "+

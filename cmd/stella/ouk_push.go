@@ -76,7 +76,13 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 		return usagef("target %q names no tag, and push tags the kit; write it as REGISTRY/REPOSITORY:TAG", target)
 	}
 	ctx := cmd.Context()
-	log := g.logger(cmd.ErrOrStderr())
+	stderr := cmd.ErrOrStderr()
+	// On a terminal, the log lines share it with the progress bar.
+	lines := g.progressLines(stderr)
+	if lines != nil {
+		stderr = lines
+	}
+	log := g.logger(stderr)
 	client, err := o.reg.client(cmd, log, ref.Registry)
 	if err != nil {
 		return err
@@ -87,6 +93,11 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 	}
 	opts := mirror.PushOptions{Logger: log, SkipSBOMReferrer: o.noSBOM, AllowUnsigned: o.allowUnsigned,
 		KitPath: kit}
+	// progress returns the progress display of a push that reads total
+	// bytes, where total is -1 when unknown. It returns nil with --quiet.
+	progress := func(total int64) *transfer {
+		return g.newTransfer(stderr, lines, "pushing", total, "push in progress", "kit", displayPath(kit), "target", target)
+	}
 
 	var res *mirror.PushResult
 	switch info, statErr := os.Stat(kit); {
@@ -95,18 +106,34 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 		if err != nil {
 			return err
 		}
-		res, err = mirror.PushKit(ctx, src, index, repo, ref.Reference, opts)
+		t := progress(-1)
+		res, err = mirror.PushKit(ctx, t.storage(src), index, repo, ref.Reference, opts)
+		t.stop()
 		if err != nil {
 			return err
 		}
 	case statErr == nil:
-		open := func() (io.ReadCloser, error) { return layout.OpenRegular(kit) }
+		t := progress(info.Size())
+		open := func() (io.ReadCloser, error) {
+			f, err := layout.OpenRegular(kit)
+			if err != nil {
+				return nil, err
+			}
+			// A push after a transient failure reads the file again
+			// from its start.
+			t.restart()
+			return struct {
+				io.Reader
+				io.Closer
+			}{t.reader(f), f}, nil
+		}
 		res, err = mirror.PushKitStream(ctx, open, repo, ref.Reference, opts)
+		t.stop()
 		if err != nil {
 			return err
 		}
 	case kit == "active" || isStoredKitArg(kit):
-		res, err = o.pushStored(ctx, cmd, g, kit, repo, ref.Reference, opts)
+		res, err = o.pushStored(ctx, g, kit, repo, ref.Reference, opts, progress)
 		if err != nil {
 			return err
 		}
@@ -127,9 +154,10 @@ func (o *pushOptions) run(cmd *cobra.Command, g *globalOptions, kit, target stri
 	return nil
 }
 
-// pushStored pushes a kit held in the store.
-func (o *pushOptions) pushStored(ctx context.Context, cmd *cobra.Command, g *globalOptions, want string,
-	repo *remote.Repository, tag string, opts mirror.PushOptions) (*mirror.PushResult, error) {
+// pushStored pushes a kit held in the store, with the progress shown on
+// the display that progress returns.
+func (o *pushOptions) pushStored(ctx context.Context, g *globalOptions, want string,
+	repo *remote.Repository, tag string, opts mirror.PushOptions, progress func(total int64) *transfer) (*mirror.PushResult, error) {
 	store, _, err := g.openExistingStore(ctx, opts.Logger, g.lockWait)
 	if err != nil {
 		return nil, err
@@ -148,7 +176,9 @@ func (o *pushOptions) pushStored(ctx context.Context, cmd *cobra.Command, g *glo
 	if err != nil {
 		return nil, err
 	}
-	return mirror.PushKit(ctx, store, index, repo, tag, opts)
+	t := progress(-1)
+	defer t.stop()
+	return mirror.PushKit(ctx, t.storage(store), index, repo, tag, opts)
 }
 
 // digestPrefixAdvice returns the rule that arg breaks when it is hex digits

@@ -229,6 +229,12 @@ func (g *globalOptions) logger(stderr io.Writer) *slog.Logger {
 	if g.quiet {
 		level = slog.LevelError
 	}
+	return newTextLogger(stderr, level)
+}
+
+// newTextLogger returns the logger of the commands, which writes lines of
+// level and above to stderr without their time.
+func newTextLogger(stderr io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
