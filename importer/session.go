@@ -149,11 +149,11 @@ func (s *session) rollback(ctx context.Context) {
 	s.added = nil
 }
 
-// warnBlobsLeft logs that the last n blobs of s.added stay in the store
-// for the reason given.
+// warnBlobsLeft logs that the first n blobs of s.added, which rollback
+// removes last, stay in the store for the reason given.
 func (s *session) warnBlobsLeft(n int, reason string, err error) {
 	s.opts.Logger.Warn("could not remove the blobs of the failed import, "+reason+
-		"; once it can write again, run `stella ouk gc` to remove them", "blobs", n, "error", err)
+		"; free space on its volume, then run `stella ouk gc` to remove them", "blobs", n, "error", err)
 }
 
 // addedDigests returns the set of blobs this import stored.
