@@ -40,8 +40,9 @@ func (e *env) newFeedsCopy(name string) string {
 	return dst
 }
 
-// afterLargeEntries returns the offset in the tar file kit of the header
-// that follows its last entry of at least size bytes.
+// afterLargeEntries returns the offset in the tar file kit just past the
+// data of its last entry of at least size bytes, before the padding and
+// the header of the next entry.
 func afterLargeEntries(t *testing.T, kit []byte, size int64) int64 {
 	t.Helper()
 	r := bytes.NewReader(kit)
