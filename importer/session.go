@@ -127,6 +127,10 @@ func (s *session) rollback(ctx context.Context) {
 		s.indexer.drop()
 	}
 	for i := len(s.added) - 1; i >= 0; i-- {
+		// NOTE: in a long-running process such as stella serve, VolumeFull
+		// still reports a full volume after space was freed, until Pebble's
+		// next flush or compaction ends, so a rollback then leaves its blobs
+		// to gc too.
 		if err := s.opts.Store.VolumeFull(); err != nil {
 			s.warnBlobsLeft(i+1, "because the volume of the store is full", err)
 			break
