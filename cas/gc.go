@@ -545,11 +545,12 @@ var gcSnapshotTaken func()
 // compactRemoved compacts the chunk range of removed blob d and then
 // deletes its compactKey. A large blob has an sstable of its own, and the
 // compaction drops that table now, instead of whenever Pebble next
-// compacts there, so GC frees the space before it returns. A failure is
-// logged and leaves the key for the next GC.
+// compacts there, so GC frees the space before it returns. A failure, as
+// on a full volume (see compact), is logged and leaves the key for the next
+// GC.
 func (s *Store) compactRemoved(d digest.Digest) {
 	prefix := chunkPrefix(d)
-	err := s.write(func() error { return s.db.Compact(context.Background(), prefix, prefixEnd(prefix), false) })
+	err := s.compact(context.Background(), prefix, prefixEnd(prefix))
 	if err == nil {
 		err = s.write(func() error { return s.db.Delete(compactKey(d), pebble.NoSync) })
 	}

@@ -68,14 +68,13 @@ func (n *namespaceStore) ScanRange(lower, upper []byte, fn func(key, value []byt
 
 // CompactRange implements kv.Compacter. Pebble v2.1.7 stops waiting for the
 // compaction, and cancels its parts that have not started, when ctx ends.
+// On a full volume it returns an error wrapping errdef.ErrDiskFull instead
+// of waiting for a flush that cannot succeed (see Store.compact).
 func (n *namespaceStore) CompactRange(ctx context.Context, lower, upper []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("compacting keys from %q to %q: %w", lower, upper, err)
 	}
-	err := n.store.write(func() error {
-		return n.store.db.Compact(ctx, n.key(lower), n.key(upper), false)
-	})
-	if err != nil {
+	if err := n.store.compact(ctx, n.key(lower), n.key(upper)); err != nil {
 		return n.store.WrapDiskFull(fmt.Errorf("compacting keys from %q to %q: %w", lower, upper, err))
 	}
 	return nil

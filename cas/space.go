@@ -427,7 +427,9 @@ func recoverFatal(errp *error) {
 // the same error many thousands of times a second, so only the first few and
 // then every time the count doubles are logged, with the count.
 type backgroundErrors struct {
-	log    *slog.Logger
+	log *slog.Logger
+	// full, when set, learns of each error that is a full volume.
+	full   *fullAlarm
 	mu     sync.Mutex
 	count  int
 	logged int
@@ -438,6 +440,9 @@ type backgroundErrors struct {
 const backgroundErrorsLoggedInFull = 3
 
 func (b *backgroundErrors) report(err error) {
+	if b.full != nil && isDiskFull(err) {
+		b.full.raise(err)
+	}
 	b.mu.Lock()
 	b.count++
 	count := b.count

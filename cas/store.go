@@ -183,6 +183,10 @@ type Store struct {
 
 	// damage is the first damaged file that Pebble reported.
 	damage damageRecord
+
+	// full records the flushes and compactions that found the volume
+	// full, for compact and VolumeFull.
+	full *fullAlarm
 }
 
 // Open opens the store in dir, creating dir and the database when absent
@@ -304,12 +308,15 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 		}
 	}
 	watch := newOpenWatch()
-	background := &backgroundErrors{log: s.log}
+	s.full = newFullAlarm()
+	background := &backgroundErrors{log: s.log, full: s.full}
+	listener := &pebble.EventListener{BackgroundError: background.report, DataCorruption: s.reportCorruption}
+	s.full.listen(listener)
 	popts := &pebble.Options{
 		FS:            &watchedFS{FS: s.fs, watch: watch},
 		Lock:          lock,
 		Logger:        pebbleLogger{s.log},
-		EventListener: &pebble.EventListener{BackgroundError: background.report, DataCorruption: s.reportCorruption},
+		EventListener: listener,
 		ReadOnly:      s.readOnly,
 	}
 	tuneOptions(popts)

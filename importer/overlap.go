@@ -126,8 +126,8 @@ func (x *layerIndexer) drop() {
 		}
 	}
 	if _, err := vulndb.CompactDroppedLayers(x.importCtx, store); err != nil {
-		x.s.opts.Logger.Warn("compacting the removed index of the rejected kit failed, so the next gc retries it",
-			"error", err)
+		x.s.opts.Logger.Warn("compacting the removed index of the rejected kit failed, so its space is freed "+
+			"only when `stella ouk gc` compacts it", "error", err)
 	}
 	x.touched = nil
 }

@@ -117,28 +117,47 @@ func (s *session) stopIndexer() {
 
 // rollback removes the blobs this import added. It runs when a check fails,
 // so that a rejected kit leaves the store as it was, and after a full
-// volume. When the store stopped writing after a fatal error, as after a
-// write-ahead log write that found no room, no removal can succeed, so
-// rollback logs that once and leaves the blobs to `stella ouk gc`.
+// volume. It stops removing after the store stopped writing, as after a
+// write-ahead log write that found no room, and while Pebble's flushes and
+// compactions find the volume full. Then no removal can reach a table, so
+// rollback logs once how many blobs stay and leaves them to `stella ouk gc`.
 func (s *session) rollback(ctx context.Context) {
 	if s.indexer != nil {
 		s.indexer.stop()
 		s.indexer.drop()
 	}
 	for i := len(s.added) - 1; i >= 0; i-- {
+		// NOTE: in a long-running process such as stella serve, VolumeFull
+		// still reports a full volume after space was freed, until Pebble's
+		// next flush or compaction ends, so a rollback then leaves its blobs
+		// to gc too.
+		if err := s.opts.Store.VolumeFull(); err != nil {
+			s.warnBlobsLeft(i+1, "because the volume of the store is full", err)
+			break
+		}
 		d := s.added[i]
 		err := s.opts.Store.Delete(ctx, d)
 		if err == nil || errors.Is(err, errdef.ErrNotFound) {
 			continue
 		}
 		if s.opts.Store.Broken() != nil {
-			s.opts.Logger.Warn("could not remove the blobs of the failed import, because the store stopped writing; "+
-				"run `stella ouk gc` to remove them", "blobs", i+1, "error", err)
+			s.warnBlobsLeft(i+1, "because the store stopped writing", err)
+			break
+		}
+		if errors.Is(err, errdef.ErrDiskFull) {
+			s.warnBlobsLeft(i+1, "because the volume of the store is full", err)
 			break
 		}
 		s.opts.Logger.Warn("removing blob of rejected kit", "digest", d.Digest, "error", err)
 	}
 	s.added = nil
+}
+
+// warnBlobsLeft logs that the first n blobs of s.added, which rollback
+// removes last, stay in the store for the reason given.
+func (s *session) warnBlobsLeft(n int, reason string, err error) {
+	s.opts.Logger.Warn("could not remove the blobs of the failed import, "+reason+
+		"; free space on its volume, then run `stella ouk gc` to remove them", "blobs", n, "error", err)
 }
 
 // addedDigests returns the set of blobs this import stored.
