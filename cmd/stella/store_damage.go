@@ -35,6 +35,8 @@ func damagedStoreOutcome(cmd *cobra.Command) string {
 			"does not keep."
 	case "import", "rollback", "watch":
 		return "The active kit is unchanged."
+	case "check":
+		return "The check changed nothing in the store."
 	}
 	return "The active kit could not be read."
 }
