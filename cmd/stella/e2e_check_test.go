@@ -323,3 +323,68 @@ func TestCheckThroughService(t *testing.T) {
 		t.Errorf("the service log does not show that it ran the check:\n%s", svc.stderr.String())
 	}
 }
+
+func TestCheckHistoryKits(t *testing.T) {
+	e := newEnv(t)
+	e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))
+	first := e.activeDigest()
+	e.importJSON(e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2"))
+
+	rep, r := e.runCheck("--all", "--key", e.pub)
+	if r.code != 0 || len(rep.Kits) != 2 {
+		t.Fatalf("check --all: exit %d, %d kits, want 0 and both kits\nstderr: %s", r.code, len(rep.Kits), r.stderr)
+	}
+	if !rep.Kits[0].Active || rep.Kits[0].Version != "2.0.0" || rep.Kits[1].Version != "1.0.0" {
+		t.Errorf("check --all: kits %+v, want the active kit 2.0.0 first, then 1.0.0", rep.Kits)
+	}
+	if rep.Kits[1].Skipped != "" || rep.Kits[1].Signature != "passed" {
+		t.Errorf("check --all: kit 1.0.0 skipped %q, signature %q; want it checked", rep.Kits[1].Skipped,
+			rep.Kits[1].Signature)
+	}
+
+	// A KIT argument names a kit of the history by version or digest prefix.
+	for _, arg := range []string{"1.0.0", first[:len("sha256:")+8]} {
+		rep, r = e.runCheck("--key", e.pub, arg)
+		if r.code != 0 || len(rep.Kits) != 1 || rep.Kits[0].Digest != first {
+			t.Errorf("check %s: exit %d, kits %+v; want kit 1.0.0 alone\nstderr: %s", arg, r.code, rep.Kits, r.stderr)
+		}
+	}
+
+	// gc removes kit 1.0.0, which --all then skips, while a KIT argument
+	// that names it finds its blobs missing.
+	e.must("ouk", "gc", "--keep", "0")
+	rep, r = e.runCheck("--all", "--key", e.pub)
+	if r.code != 0 || len(rep.Kits) != 2 || rep.Kits[1].Skipped == "" {
+		t.Errorf("check --all after gc: exit %d, kits %+v; want 0 and kit 1.0.0 skipped\nstderr: %s", r.code,
+			rep.Kits, r.stderr)
+	}
+	rep, r = e.runCheck("--key", e.pub, "1.0.0")
+	if r.code != exitError || len(rep.Problems) == 0 || rep.Problems[0].Kind != problemMissing {
+		t.Errorf("check 1.0.0 after gc: exit %d, problems %+v; want %d and a missing blob\nstderr: %s", r.code,
+			rep.Problems, exitError, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "the store no longer holds kit 1.0.0") {
+		t.Errorf("check 1.0.0 after gc: stderr does not say that the store no longer holds the kit:\n%s", r.stderr)
+	}
+}
+
+func TestCheckSignatureNoTrustedKey(t *testing.T) {
+	e := newEnv(t)
+	e.importJSON(e.buildKit("kit.tar", "--version", "1.0.0"))
+
+	// The import trusted the key given with --key, and the store's keys
+	// folder is empty.
+	rep, r := e.runCheck()
+	if r.code != exitRejected {
+		t.Errorf("check without a trusted key: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
+	}
+	if len(rep.Problems) != 1 || rep.Problems[0].Kind != problemSignature {
+		t.Fatalf("check without a trusted key: problems %+v, want one signature problem", rep.Problems)
+	}
+	if len(rep.Kits) != 1 || rep.Kits[0].Signature != "failed" {
+		t.Errorf("check without a trusted key: kits %+v, want the signature failed", rep.Kits)
+	}
+	if !strings.Contains(r.stderr, "was last activated with the key "+e.pub) {
+		t.Errorf("check without a trusted key: stderr does not name the key of the import:\n%s", r.stderr)
+	}
+}

@@ -75,8 +75,16 @@ func (c *storeChecker) walkKit(ctx context.Context, kc *kitCheck) checkedGraph {
 func (c *storeChecker) nodeProblem(kc *kitCheck, n checkNode, err error) checkProblem {
 	p := checkProblem{Kind: classifyProblem(err, problemError), Kit: kc.Digest, Digest: n.desc.Digest.String(),
 		Role: n.role, err: err}
-	if errors.Is(err, errdef.ErrNotFound) && p.Kind == problemError {
-		p.Kind = problemMissing
+	if p.Kind != problemError || !errors.Is(err, errdef.ErrNotFound) {
+		p.Error = err.Error()
+		return p
+	}
+	p.Kind = problemMissing
+	if n.desc.Digest.String() == kc.Digest {
+		p.err = fmt.Errorf("the store no longer holds kit %s (%s), such as after gc removed it as one of the "+
+			"kits beyond its --keep count. Import the kit's file again to check it or roll back to it: %w",
+			printable(kc.Version), kc.Digest, errdef.ErrNotFound)
+	} else {
 		p.err = fmt.Errorf("the store lacks this blob, so kit %s (%s) is incomplete. Import the kit's file again "+
 			"with `stella ouk import KIT` (the full kit's file when a delta brought this kit): an import stores "+
 			"the blobs that the store lacks and skips those it holds, also when the kit is active: %w",
