@@ -14,7 +14,9 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/bindmount"
+	"stella-ops.org/ouk/internal/vulndb"
 )
 
 // checkImageRef is the reference of the image in the kits of these tests.
@@ -386,5 +388,49 @@ func TestCheckSignatureNoTrustedKey(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "was last activated with the key "+e.pub) {
 		t.Errorf("check without a trusted key: stderr does not name the key of the import:\n%s", r.stderr)
+	}
+}
+
+func TestCheckMissingLookupIndex(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar", "--version", "1.0.0")
+	e.importJSON(kit)
+
+	// Remove the lookup index of the first DB layer, as a gc cut short
+	// may leave it.
+	store, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := store.KV(importer.VulnDBNamespace)
+	layers, err := vulndb.IndexedLayers(index)
+	if err == nil && len(layers) == 0 {
+		t.Fatal("the store has no indexed DB layer")
+	}
+	if err == nil {
+		err = vulndb.DropLayer(index, layers[0])
+	}
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rep, r := e.runCheck("--key", e.pub)
+	if r.code != exitError {
+		t.Errorf("check: exit %d, want %d\n%s", r.code, exitError, r.stderr)
+	}
+	if len(rep.Problems) != 1 || rep.Problems[0].Kind != problemIndex || rep.Problems[0].Digest != layers[0].String() {
+		t.Fatalf("check found problems %+v, want the missing index of layer %s", rep.Problems, layers[0])
+	}
+	if !strings.Contains(r.stderr, "Import the kit's file again") {
+		t.Errorf("check: stderr gives no fix:\n%s", r.stderr)
+	}
+
+	// The advice works: an import of the active kit indexes the layer again.
+	e.must("ouk", "import", "--key", e.pub, kit)
+	if rep, r := e.runCheck("--key", e.pub); r.code != 0 || rep.Status != "passed" {
+		t.Errorf("check after the import again: exit %d, status %q\n%s", r.code, rep.Status, r.stderr)
 	}
 }
