@@ -182,6 +182,16 @@ func TestCheckDamagedImageLayer(t *testing.T) {
 	if r.code != exitError || !strings.Contains(r.stdout, "damaged: blob "+p.Digest) {
 		t.Errorf("text check: exit %d, want %d and the damaged blob\nstdout: %s", r.code, exitError, r.stdout)
 	}
+
+	// Pebble's check of every table meets the damaged block too.
+	rep, r = e.runCheck("--all", "--key", e.pub)
+	checkStoreDamagedFailure(t, e, "check --all", r, "The check changed nothing in the store.")
+	tableDamage := slices.ContainsFunc(rep.Problems, func(p checkProblem) bool {
+		return p.Kind == problemDamaged && p.Digest == "" && strings.Contains(p.Error, filepath.Base(table))
+	})
+	if !tableDamage {
+		t.Errorf("check --all: problems %+v, want the damaged table among them", rep.Problems)
+	}
 }
 
 func TestCheckDamagedIndexTable(t *testing.T) {
@@ -396,8 +406,8 @@ func TestCheckMissingLookupIndex(t *testing.T) {
 	kit := e.buildKit("kit.tar", "--version", "1.0.0")
 	e.importJSON(kit)
 
-	// Remove the lookup index of the first DB layer, as a gc cut short
-	// may leave it.
+	// Remove the lookup index of the first DB layer, without which lookups
+	// and scans of the kit fail.
 	store, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
 	if err != nil {
 		t.Fatal(err)
