@@ -36,6 +36,10 @@ type DamagedError struct {
 // Error returns a message that names the file and its problem.
 func (e *DamagedError) Error() string {
 	msg := fmt.Sprintf("the store is damaged: its file %s %s", e.File, e.Problem)
+	if e.File == e.Dir {
+		// The damage is known to be in the database but in no one file.
+		msg = fmt.Sprintf("the store is damaged: its database %s %s", e.File, e.Problem)
+	}
 	if e.Digest != "" {
 		msg += fmt.Sprintf(", and it contains data of %s", e.Digest)
 	}

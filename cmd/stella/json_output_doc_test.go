@@ -57,6 +57,7 @@ var documentedOutputs = []documentedOutput{
 	{section: "stella ouk rollback", values: []any{rollbackReport{}}},
 	{section: "stella ouk mirror", values: []any{mirrorReport{}}},
 	{section: "stella ouk gc", values: []any{gcReport{}}},
+	{section: "stella ouk check", values: []any{checkReport{}}},
 	{section: "stella db status", values: []any{dbStatusReport{}}},
 	// Lookup output adds database_specific.stellaops, a raw JSON value
 	// that holds an Extra with a SeverityRating.

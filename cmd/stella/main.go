@@ -234,7 +234,7 @@ func interruptedMessage(cmd *cobra.Command, err error) string {
 		return "Interrupted: gc may have removed some blobs already, so a kit that it does not keep may be gone " +
 			"from the store; the active kit and the kits gc keeps are intact. Run the same command again to " +
 			"finish, or `stella ouk gc --dry-run` to list the kits it keeps."
-	case "verify", "inspect", "status", "history", "lookup", "scan":
+	case "verify", "inspect", "status", "history", "lookup", "scan", "check":
 		return readOnlyInterruptedMessage
 	}
 	return "Interrupted: the active kit is unchanged; run the same command again to finish the work."

@@ -17,6 +17,7 @@ func newOUKCommand(g *globalOptions) *cobra.Command {
 		newHistoryCommand(g),
 		newRollbackCommand(g),
 		newGCCommand(g),
+		newCheckCommand(g),
 		newDeltaCommand(g),
 		newExportCommand(g),
 		newInspectCommand(g),

@@ -214,12 +214,13 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 commands that other stella processes of the same user give it, through the
 socket serve.sock in the store folder. Other users who may read the
 store's db folder get lookups, db status, ouk status, ouk history and
-scans from it, with the SBOM read by their own process. While the service runs, these
-commands run in it: db lookup, db status, scan, quota status, ouk status,
-ouk history, ouk import, ouk rollback, ouk gc, ouk inspect, ouk watch,
-ouk delta and ouk export. Lookups and scans then go on while an import, a rollback, gc
-or a watch round changes the store, each reading the kit that was active
-when it started; commands that change the store run one at a time. Their
+scans from it, with the SBOM read by their own process. While the service
+runs, these commands run in it: db lookup, db status, scan, quota status,
+ouk status, ouk history, ouk import, ouk rollback, ouk gc, ouk inspect,
+ouk watch, ouk check, ouk delta and ouk export. Lookups and scans then go
+on while an import, a rollback, gc or a watch round changes the store,
+each reading the kit that was active when it started; commands that
+change the store run one at a time. Their
 output, messages and exit codes are those of the command run on its own.
 A client's Ctrl-C stops its command in the service.
 

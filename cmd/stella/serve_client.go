@@ -33,6 +33,7 @@ var forwardedCommands = map[string]bool{
 	"ouk import":   true,
 	"ouk rollback": true,
 	"ouk gc":       true,
+	"ouk check":    true,
 	"ouk inspect":  true,
 	"ouk watch":    true,
 	"ouk delta":    true,

@@ -37,6 +37,8 @@ func damagedStoreOutcome(cmd *cobra.Command) string {
 		return "The active kit is unchanged."
 	case "export":
 		return "The export wrote no kit file, and the active kit is unchanged."
+	case "check":
+		return "The check changed nothing in the store."
 	}
 	return "The active kit could not be read."
 }

@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/schollz/progressbar/v3"
+
+	"stella-ops.org/ouk/importer"
+	"stella-ops.org/ouk/internal/errdef"
+	"stella-ops.org/ouk/internal/vulndb"
+	"stella-ops.org/ouk/oci"
+)
+
+// roleDBManifest is the role of the kit's DB manifest.
+const roleDBManifest = "DB manifest"
+
+// checkNode is a blob of a kit's graph with its role in the kit.
+type checkNode struct {
+	desc ocispec.Descriptor
+	role string
+}
+
+// checkedGraph is the outcome of the walk of a kit's graph.
+type checkedGraph struct {
+	// complete is set when the store holds every blob that the kit
+	// reaches and each could be read.
+	complete bool
+	// db is the descriptor of the kit's DB manifest, or nil when the kit
+	// has none or it could not be read.
+	db *ocispec.Descriptor
+}
+
+// walkKit reads every blob that the kit of kc reaches, its stored
+// signature manifests included, and checks each against its digest. It
+// goes on past a missing or damaged blob, so the report lists them all.
+func (c *storeChecker) walkKit(ctx context.Context, kc *kitCheck) checkedGraph {
+	graph := checkedGraph{complete: true}
+	bundle := digest.Digest(kc.Digest)
+	queue := []checkNode{{desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: bundle},
+		role: "bundle index"}}
+	seen := map[digest.Digest]bool{}
+	for len(queue) > 0 && ctx.Err() == nil {
+		n := queue[0]
+		queue = queue[1:]
+		if seen[n.desc.Digest] {
+			continue
+		}
+		seen[n.desc.Digest] = true
+		children, err := c.checkNode(ctx, kc, &n)
+		if err != nil {
+			graph.complete = false
+			c.addProblem(c.nodeProblem(kc, n, err))
+			continue
+		}
+		if n.role == roleDBManifest {
+			graph.db = &n.desc
+		}
+		queue = append(queue, children...)
+		if n.desc.Digest == bundle {
+			queue = append(queue, c.signatureNodes(ctx, kc, n.desc)...)
+		}
+	}
+	return graph
+}
+
+// nodeProblem returns the problem of the blob n of the kit kc, whose check
+// failed with err.
+func (c *storeChecker) nodeProblem(kc *kitCheck, n checkNode, err error) checkProblem {
+	p := checkProblem{Kind: classifyProblem(err, problemError), Kit: kc.Digest, Digest: n.desc.Digest.String(),
+		Role: n.role, err: err}
+	if p.Kind != problemError || !errors.Is(err, errdef.ErrNotFound) {
+		p.Error = err.Error()
+		return p
+	}
+	p.Kind = problemMissing
+	if n.desc.Digest.String() == kc.Digest {
+		p.err = fmt.Errorf("the store no longer holds kit %s (%s), such as after gc removed it as one of the "+
+			"kits beyond its --keep count. Import the kit's file again to check it or roll back to it: %w",
+			printable(kc.Version), kc.Digest, errdef.ErrNotFound)
+	} else {
+		p.err = fmt.Errorf("the store lacks this blob, so kit %s (%s) is incomplete. Import the kit's file again "+
+			"with `stella ouk import KIT` (the full kit's file when a delta brought this kit): an import stores "+
+			"the blobs that the store lacks and skips those it holds, also when the kit is active: %w",
+			printable(kc.Version), kc.Digest, errdef.ErrNotFound)
+	}
+	p.Error = p.err.Error()
+	return p
+}
+
+// checkNode reads the blob n and checks its digest. For a manifest or
+// index, it returns the blobs that it names, each with its role.
+func (c *storeChecker) checkNode(ctx context.Context, kc *kitCheck, n *checkNode) ([]checkNode, error) {
+	info, err := c.store.Stat(ctx, n.desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	n.desc.Size = info.Size
+	kc.Blobs++
+	kc.Bytes += info.Size
+	if !oci.IsManifest(n.desc.MediaType) && info.MediaType == "" {
+		return nil, c.readBlob(ctx, n.desc)
+	}
+	raw, err := c.readManifest(ctx, n.desc)
+	if err != nil {
+		return nil, err
+	}
+	return childNodes(n, raw)
+}
+
+// childNodes returns the blobs that the manifest or index n, whose content
+// is raw, names, each with its role in the kit.
+func childNodes(n *checkNode, raw []byte) ([]checkNode, error) {
+	var m struct {
+		Config    *ocispec.Descriptor  `json:"config"`
+		Layers    []ocispec.Descriptor `json:"layers"`
+		Manifests []ocispec.Descriptor `json:"manifests"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("decoding manifest %s: %w", n.desc.Digest, err)
+	}
+	var out []checkNode
+	if m.Config != nil {
+		out = append(out, checkNode{desc: *m.Config, role: "config of " + n.role})
+	}
+	for i, l := range m.Layers {
+		out = append(out, checkNode{desc: l, role: fmt.Sprintf("layer %d of %s", i+1, n.role)})
+	}
+	for _, d := range m.Manifests {
+		out = append(out, checkNode{desc: d, role: manifestRole(n.role, d)})
+	}
+	return out, nil
+}
+
+// manifestRole returns the role of the manifest or index d that the index
+// with role parent names.
+func manifestRole(parent string, d ocispec.Descriptor) string {
+	if parent != "bundle index" {
+		if d.Platform != nil {
+			return parent + " (" + oci.PlatformString(*d.Platform) + ")"
+		}
+		return "manifest of " + parent
+	}
+	switch d.Annotations[oci.AnnotationRole] {
+	case oci.RoleImage:
+		return "image " + printable(d.Annotations[oci.AnnotationImageRef])
+	case oci.RoleDB:
+		return roleDBManifest
+	case oci.RoleSBOM:
+		return "SBOM manifest"
+	}
+	return "child of the bundle index"
+}
+
+// signatureNodes returns the stored signature manifests of the bundle
+// index, as importer.CheckStored finds them.
+func (c *storeChecker) signatureNodes(ctx context.Context, kc *kitCheck, bundle ocispec.Descriptor) []checkNode {
+	parents, err := c.store.Predecessors(ctx, bundle)
+	if err != nil {
+		c.addProblem(checkProblem{Kind: classifyProblem(err, problemError), Kit: kc.Digest,
+			Error: fmt.Sprintf("listing the signatures of kit %s: %v", printable(kc.Version), err), err: err})
+		return nil
+	}
+	var out []checkNode
+	for _, p := range parents {
+		if p.MediaType == ocispec.MediaTypeImageManifest && p.ArtifactType == oci.MediaTypeSigstoreBundle {
+			out = append(out, checkNode{desc: p, role: "signature manifest of the kit"})
+		}
+	}
+	return out
+}
+
+// readManifest reads the manifest or index desc, checks its digest, and
+// returns its content.
+func (c *storeChecker) readManifest(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	if desc.Size > importer.MaxManifestSize {
+		return nil, fmt.Errorf("manifest %s has %d bytes, over the %d byte limit of a manifest: %w", desc.Digest,
+			desc.Size, importer.MaxManifestSize, errdef.ErrSizeExceedsLimit)
+	}
+	r, err := c.store.Fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	raw, err := io.ReadAll(io.LimitReader(r, desc.Size+1))
+	if err != nil {
+		return nil, err
+	}
+	c.progress.add(int64(len(raw)))
+	c.read[desc.Digest] = true
+	if err := checkContent(c.dir, desc, int64(len(raw)), desc.Digest.Algorithm().FromBytes(raw)); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// readBlob reads the blob desc once per check and checks its digest. A
+// blob that an earlier kit of this check read is not read again.
+func (c *storeChecker) readBlob(ctx context.Context, desc ocispec.Descriptor) error {
+	if _, done := c.read[desc.Digest]; done {
+		return nil
+	}
+	c.read[desc.Digest] = true
+	r, err := c.store.Fetch(ctx, desc)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	digester := desc.Digest.Algorithm().Digester()
+	n, err := io.Copy(io.MultiWriter(digester.Hash(), c.progress), &contextReader{ctx: ctx, r: r})
+	if err != nil {
+		return err
+	}
+	return checkContent(c.dir, desc, n, digester.Digest())
+}
+
+// contextReader stops a long read when ctx ends.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *contextReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// checkContent compares the size n and digest got of a stored blob with
+// desc. A stored blob that does not match is damage of the store in dir,
+// because Push checked both before it stored the blob.
+func checkContent(dir string, desc ocispec.Descriptor, n int64, got digest.Digest) error {
+	switch {
+	case n != desc.Size:
+		return &contentDamageError{dir: dir, msg: fmt.Sprintf("the store is damaged: blob %s has %d bytes, but "+
+			"the store recorded %d", desc.Digest, n, desc.Size)}
+	case got != desc.Digest:
+		return &contentDamageError{dir: dir, msg: fmt.Sprintf("the store is damaged: the content of blob %s has "+
+			"the digest %s", desc.Digest, got)}
+	}
+	return nil
+}
+
+// contentDamageError is a stored blob whose content no longer matches its
+// digest or size, although Pebble found no damaged block.
+type contentDamageError struct {
+	dir string
+	msg string
+}
+
+func (e *contentDamageError) Error() string { return e.msg }
+
+// Is makes the error match errdef.ErrStoreDamaged.
+func (e *contentDamageError) Is(target error) bool { return target == errdef.ErrStoreDamaged }
+
+// checkIndex reads every key of the lookup index of each layer of the
+// kit's DB.
+func (c *storeChecker) checkIndex(ctx context.Context, kc *kitCheck, graph checkedGraph) {
+	raw, err := c.readManifest(ctx, *graph.db)
+	if err != nil {
+		// The walk reported the manifest already.
+		return
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return
+	}
+	c.progress.describe("checking the lookup index")
+	defer c.progress.describe("checking blobs")
+	index := c.store.KV(importer.VulnDBNamespace)
+	for i, layer := range m.Layers {
+		if ctx.Err() != nil {
+			return
+		}
+		kc.DBLayers++
+		keys, err := vulndb.ReadLayerIndex(ctx, index, layer.Digest, c.progress.addKeys)
+		kc.IndexKeys += keys
+		if err == nil {
+			continue
+		}
+		p := checkProblem{Kind: classifyProblem(err, problemIndex), Kit: kc.Digest, Digest: layer.Digest.String(),
+			Role: fmt.Sprintf("layer %d of DB manifest", i+1), err: err}
+		if p.Kind == problemIndex {
+			p.err = fmt.Errorf("%w. Import the kit's file again with `stella ouk import KIT`, which indexes the "+
+				"layer again: %w", err, errdef.ErrNotFound)
+		}
+		p.Error = p.err.Error()
+		c.addProblem(p)
+	}
+}
+
+// checkProgress shows the bytes read on a progress bar, on a terminal.
+// Its methods do nothing on a nil *checkProgress.
+type checkProgress struct {
+	lines *terminalLines
+	bar   *progressbar.ProgressBar
+}
+
+// newCheckProgress returns the progress of a check on lines, or nil when
+// lines is nil.
+func newCheckProgress(lines *terminalLines) *checkProgress {
+	if lines == nil {
+		return nil
+	}
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(lines.barWriter()),
+		progressbar.OptionSetDescription("checking blobs"),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	bar.RenderBlank()
+	return &checkProgress{lines: lines, bar: bar}
+}
+
+// Write counts len(p) bytes read, so a blob can be copied through it.
+func (p *checkProgress) Write(b []byte) (int, error) {
+	p.add(int64(len(b)))
+	return len(b), nil
+}
+
+func (p *checkProgress) add(n int64) {
+	if p != nil {
+		p.bar.Add64(n)
+	}
+}
+
+// addKeys counts the bytes of lookup index keys read.
+func (p *checkProgress) addKeys(bytes int64) { p.add(bytes) }
+
+func (p *checkProgress) describe(text string) {
+	if p != nil {
+		p.bar.Describe(text)
+	}
+}
+
+// close stops the bar and erases it. Calling it again is harmless.
+func (p *checkProgress) close() {
+	if p == nil {
+		return
+	}
+	_ = p.bar.Finish()
+	p.lines.clear()
+}
