@@ -69,6 +69,9 @@ type service struct {
 	// or "", for ouk status.
 	started  time.Time
 	watchDir string
+	// foreignInput is the budget of the standard input that commands of
+	// other users hold at once (see foreignInputLimit).
+	foreignInput *byteBudget
 	// unpinned tracks the lookups and scans that read a kit without a
 	// pin, while the volume lacks the space to write one.
 	unpinned unpinnedReads
@@ -272,7 +275,11 @@ write no pin and scans are not counted against the quota, and commands
 that change the store are rejected in the same way. A service whose
 store stops writing after a fatal database error, such as a write that
 still finds the volume full, stops and exits with 1. Run it under a
-service manager, such as a systemd unit with Restart=on-failure.`,
+service manager, such as a systemd unit with Restart=on-failure.
+
+The SBOMs that scans of other users send take up to 1 GiB of the
+service's memory at once; a scan that would pass that limit waits up to
+10s, then exits with 4 and asks to be tried again.`,
 		Example: `  stella --store /var/lib/stella serve
   stella --store /var/lib/stella serve --watch /srv/stella/drop`,
 		Args: noArgs,
@@ -350,7 +357,8 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	svc := &service{dir: dir, store: store, log: log, writer: make(chan struct{}, 1), uid: os.Getuid(), stop: stop,
-		started: time.Now().UTC().Truncate(time.Second), foreignClients: make(chan struct{}, maxForeignClients)}
+		started: time.Now().UTC().Truncate(time.Second), foreignClients: make(chan struct{}, maxForeignClients),
+		foreignInput: newByteBudget(foreignInputLimit, foreignInputWait)}
 	if o.watchDir != "" {
 		svc.watchDir = absPath(o.watchDir)
 	}
