@@ -6,10 +6,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/errdef"
 )
 
@@ -106,5 +111,74 @@ func TestReadFrameAllocatesAsDataArrives(t *testing.T) {
 	kind, got, err := readFrame(&frame)
 	if err != nil || kind != frameStdout || !bytes.Equal(got, payload) {
 		t.Errorf("reading a full frame: kind %q, %d bytes, error %v", kind, len(got), err)
+	}
+}
+
+// A scan of another user in the service takes its SBOM from the shared
+// budget, exits with 4 when the budget has no room, and gives the bytes
+// back when it ends.
+func TestServiceForeignScanBudget(t *testing.T) {
+	dir := t.TempDir()
+	store, err := cas.Open(filepath.Join(dir, storeDBDir), cas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	socket := filepath.Join(dir, serviceSocketName)
+	ln, err := listenService(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var log syncBuffer
+	budget := newByteBudget(1<<20, 50*time.Millisecond)
+	// The service's user differs from the test's, so the test's
+	// requests are those of another user.
+	svc := &service{dir: dir, store: store, log: serviceLogger(&globalOptions{}, &log),
+		writer: make(chan struct{}, 1), uid: os.Getuid() + 1, foreignInput: budget}
+	sbomData := `{"bomFormat":"CycloneDX","specVersion":"1.5","components":[]}`
+	scan := func() (int, string) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			svc.serveClient(context.Background(), conn.(*net.UnixConn))
+		}()
+		conn, err := net.Dial("unix", socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		call := serviceCall{Protocol: serviceProtocol, Args: []string{"scan", "--sbom=-"}}
+		code, err := runRemote(context.Background(), conn, call, 5*time.Second, strings.NewReader(sbomData),
+			&stdout, &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		return code, stderr.String()
+	}
+
+	if err := budget.take(context.Background(), budget.limit-10); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := scan()
+	if code != exitStoreBusy {
+		t.Errorf("scan over the budget: exit %d, want %d\n%s", code, exitStoreBusy, stderr)
+	}
+	if !strings.Contains(stderr, "try again") {
+		t.Errorf("scan over the budget does not say to try again:\n%s", stderr)
+	}
+	budget.give(budget.limit - 10)
+
+	code, stderr = scan()
+	if code == exitStoreBusy {
+		t.Errorf("scan within the budget: exit %d\n%s", code, stderr)
+	}
+	if budget.used != 0 {
+		t.Errorf("the budget has %d bytes taken after the scans ended, want 0", budget.used)
 	}
 }
