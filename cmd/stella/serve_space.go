@@ -128,6 +128,20 @@ func (u *unpinnedReads) deferUnpin(unpin func()) {
 	u.pendingUnpins = append(u.pendingUnpins, unpin)
 }
 
+// readsRunning reports whether a read without a pin runs.
+func (u *unpinnedReads) readsRunning() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.readers > 0
+}
+
+// hasPendingUnpins reports whether a pin's removal waits for space.
+func (u *unpinnedReads) hasPendingUnpins() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.pendingUnpins) > 0
+}
+
 // takePendingUnpins returns the deferred pin removals and clears their list.
 func (u *unpinnedReads) takePendingUnpins() []func() {
 	u.mu.Lock()
@@ -140,7 +154,7 @@ func (u *unpinnedReads) takePendingUnpins() []func() {
 // removePendingPins removes the pins whose removal was deferred for lack
 // of space, when the volume has space now.
 func (s *service) removePendingPins() {
-	if s.store.ReadOnly() || s.store.WriteSpaceShortfall() != nil {
+	if !s.unpinned.hasPendingUnpins() || s.store.ReadOnly() || s.store.WriteSpaceShortfall() != nil {
 		return
 	}
 	for _, unpin := range s.unpinned.takePendingUnpins() {
@@ -183,10 +197,13 @@ func (s *service) pinKit(ctx context.Context, d digest.Digest, holder string, re
 // keeps new ones waiting, until the returned function is called. Outside
 // the service it returns at once.
 func (g *globalOptions) startGC(ctx context.Context) (func(), error) {
-	if g.svc == nil {
+	if g.svc == nil || g.request == nil {
 		return func() {}, nil
 	}
 	g.svc.removePendingPins()
+	if g.svc.unpinned.readsRunning() {
+		g.svc.log.Info("gc waits for the lookups and scans that read kits without a pin", "request", g.request.id)
+	}
 	return g.svc.unpinned.startGC(ctx)
 }
 
