@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -8,8 +9,9 @@ import (
 
 // On a full volume, the store service goes on with lookups and scans
 // without writing pins or quota counts, and a command that changes the
-// store fails as it would on its own while the service keeps running. A
-// service started on the full volume opens the store read-only.
+// store fails as it would on its own while the service keeps running,
+// whether it fails before its writes or partway. A service started on
+// the full volume opens the store read-only.
 func TestServiceOnFullVolume(t *testing.T) {
 	e := newEnv(t)
 	volume := mountSmallVolume(t, 64<<20)
@@ -18,6 +20,32 @@ func TestServiceOnFullVolume(t *testing.T) {
 	kit2 := e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2")
 	sbom := filepath.Join(repoRoot(t), "testdata", "sbom", "demo-app.cdx.json")
 	svc := e.startService()
+	checkRunning := func() {
+		t.Helper()
+		select {
+		case <-svc.exited:
+			t.Fatalf("the service stopped on a full volume:\n%s", svc.stderr.String())
+		default:
+		}
+	}
+
+	// With a little more than an open for writing needs, the import
+	// starts, stores the kit's manifests, and then fails its own check
+	// of the space that the kit needs.
+	fillVolume(t, volume, 1200<<10)
+	r := e.run("ouk", "import", "--key", e.pub, kit2)
+	if r.code != exitError || !strings.Contains(r.stderr, "disk full") {
+		t.Errorf("import in the service on a nearly full volume: exit %d, want %d with disk full\n%s", r.code,
+			exitError, r.stderr)
+	}
+	checkRunning()
+	r = e.run("db", "lookup", "CVE-2099-0001")
+	if r.code != 0 {
+		t.Errorf("lookup in the service after a partway failed import: exit %d\n%s", r.code, r.stderr)
+	}
+	if err := os.Remove(filepath.Join(volume, "filler")); err != nil {
+		t.Fatal(err)
+	}
 	fillVolume(t, volume, 0)
 
 	checkReaders := func(when string) {
@@ -39,16 +67,12 @@ func TestServiceOnFullVolume(t *testing.T) {
 		}
 	}
 	checkReaders("on a full volume")
-	r := e.run("ouk", "import", "--key", e.pub, kit2)
+	r = e.run("ouk", "import", "--key", e.pub, kit2)
 	if r.code != exitError || !strings.Contains(r.stderr, "disk full") {
 		t.Errorf("import in the service on a full volume: exit %d, want %d with disk full\n%s", r.code,
 			exitError, r.stderr)
 	}
-	select {
-	case <-svc.exited:
-		t.Fatalf("the service stopped on a full volume:\n%s", svc.stderr.String())
-	default:
-	}
+	checkRunning()
 	checkReaders("after an import failed for lack of space")
 	svc.stopService(t, e.store)
 
