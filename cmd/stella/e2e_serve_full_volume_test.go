@@ -8,10 +8,10 @@ import (
 )
 
 // On a full volume, the store service goes on with lookups and scans
-// without writing pins or quota counts, and a command that changes the
-// store fails as it would on its own while the service keeps running,
-// whether it fails before its writes or partway. A service started on
-// the full volume opens the store read-only.
+// without writing pins or quota counts. A command that changes the store
+// fails as it would on its own, before its writes or partway, and the
+// service keeps running. A service started on the full volume opens the
+// store read-only.
 func TestServiceOnFullVolume(t *testing.T) {
 	e := newEnv(t)
 	volume := mountSmallVolume(t, 64<<20)
