@@ -304,7 +304,7 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 				s.removeUnopenedDir()
 			}
 			_ = lock.Close()
-			return nil, fmt.Errorf("opening store %s: %s; %s: %w", dir, shortfall, diskFullAdvice, errdef.ErrDiskFull)
+			return nil, openSpaceError(dir, shortfall)
 		}
 	}
 	watch := newOpenWatch()
@@ -652,6 +652,38 @@ func (s *Store) ReadOnly() bool {
 // store open for writing or read-only for another reason.
 func (s *Store) LowSpace() error {
 	return s.lowSpace
+}
+
+// WriteSpaceShortfall returns an error that matches errdef.ErrDiskFull
+// when the store's volume has less free space or fewer free inodes than an
+// open for writing needs, and nil otherwise. A write that would not fit
+// is then best not tried. Pebble treats a failed write to its write-ahead
+// log as fatal, so such a write would stop every later write (see
+// Broken). An open store needs about what an open for writing needs,
+// because a write can start a flush of the write-ahead log into a table.
+// The check does not reserve the space, so another process may still fill
+// the volume before the write.
+func (s *Store) WriteSpaceShortfall() error {
+	if shortfall := s.openSpaceShortfall(); shortfall != "" {
+		return lowSpaceError(shortfall)
+	}
+	return nil
+}
+
+// OpenSpaceError returns the error that an open for writing without
+// Options.ReadOnlyIfFull would return now for lack of space, or nil when
+// the volume has the space for such an open.
+func (s *Store) OpenSpaceError() error {
+	if shortfall := s.openSpaceShortfall(); shortfall != "" {
+		return openSpaceError(s.dir, shortfall)
+	}
+	return nil
+}
+
+// openSpaceError is the error of an open for writing that the volume
+// lacks the space for, as shortfall describes.
+func openSpaceError(dir, shortfall string) error {
+	return fmt.Errorf("opening store %s: %s; %s: %w", dir, shortfall, diskFullAdvice, errdef.ErrDiskFull)
 }
 
 // lowSpaceError is the error of LowSpace. Its text is the shortfall alone,

@@ -117,7 +117,14 @@ func pinActiveKit(ctx context.Context, g *globalOptions, store *cas.Store) (cas.
 		if beforePin != nil {
 			beforePin(ctx)
 		}
-		unpin, err := store.PinProcess(ctx, active.Digest, g.pinHolder())
+		var unpin func()
+		if g.svc != nil && g.request != nil {
+			// On a volume short of space, the service writes no pin (see
+			// service.pinKit).
+			unpin, err = g.svc.pinKit(ctx, active.Digest, g.pinHolder(), g.request.id)
+		} else {
+			unpin, err = store.PinProcess(ctx, active.Digest, g.pinHolder())
+		}
 		if err != nil {
 			return active, nil, fmt.Errorf("pinning kit %s: %w", active.Version, err)
 		}

@@ -251,7 +251,15 @@ func pinExportKit(ctx context.Context, g *globalOptions, store *cas.Store, kit s
 			return "", nil, err
 		}
 		unpin = func() {}
-		if !store.ReadOnly() {
+		switch {
+		case store.ReadOnly():
+		case g.svc != nil && g.request != nil:
+			// On a volume short of space, the service writes no pin (see
+			// service.pinKit).
+			if unpin, err = g.svc.pinKit(ctx, d, g.pinHolder(), g.request.id); err != nil {
+				return "", nil, fmt.Errorf("pinning kit %s: %w", d, err)
+			}
+		default:
 			if unpin, err = store.PinProcess(ctx, d, g.pinHolder()); err != nil {
 				return "", nil, fmt.Errorf("pinning kit %s: %w", d, err)
 			}

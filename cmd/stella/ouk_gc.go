@@ -75,6 +75,13 @@ hours. The output lists every kit kept and why.`, cas.DefaultLeaseTTL.Hours()),
 				defer mu.Unlock()
 				removedNow[b.Digest] = true
 			}
+			if !dryRun {
+				endGC, err := g.startGC(ctx)
+				if err != nil {
+					return fmt.Errorf("collecting garbage: %w", err)
+				}
+				defer endGC()
+			}
 			rep, err := store.GC(ctx, gcOpts)
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)

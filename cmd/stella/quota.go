@@ -44,7 +44,11 @@ func (f *quotaFlags) identify(g *globalOptions, store *cas.Store, storeDir strin
 		return nil, quota.Identity{}, err
 	}
 	keysDir := filepath.Join(storeDir, storeQuotaKeysDir)
-	q, err := quota.New(store.KV("quota"), quota.Options{Policy: policy, Logger: log, ReadOnly: store.ReadOnly(),
+	// In the store service, a scan on a volume short of space is not
+	// counted, as on a store opened read-only for lack of space, because a
+	// failed write would stop the service's store.
+	readOnly := store.ReadOnly() || g.writeSpaceShortfall(store) != nil
+	q, err := quota.New(store.KV("quota"), quota.Options{Policy: policy, Logger: log, ReadOnly: readOnly,
 		KeysDir: keysDir})
 	if err != nil {
 		return nil, quota.Identity{}, err

@@ -16,7 +16,6 @@ import (
 	packageurl "github.com/package-url/packageurl-go"
 	"github.com/spf13/cobra"
 
-	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/quota"
 	"stella-ops.org/ouk/internal/sbom"
@@ -314,7 +313,7 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 	}
 	dec, err := q.Record(id)
 	if errors.Is(err, quota.ErrReadOnly) {
-		rep.Quota = uncountedState(q, id, store, dir, warnings)
+		rep.Quota = uncountedState(q, id, g.writeSpaceShortfall(store), dir, warnings)
 		return rep, 0, nil
 	}
 	if err != nil {
@@ -336,11 +335,12 @@ func runScan(cmd *cobra.Command, g *globalOptions, qf *quotaFlags, path string) 
 }
 
 // uncountedState prints a warning that the scan was not counted, because
-// store, in the folder dir, is open read-only, and returns today's quota
-// state with that reason, or nil when the state cannot be read.
-func uncountedState(q *quota.Quota, id quota.Identity, store *cas.Store, dir string, warnings io.Writer) *quota.State {
+// the store in the folder dir is open read-only or, when lowSpace is not
+// nil, its volume lacks space, and returns today's quota state with that
+// reason, or nil when the state cannot be read.
+func uncountedState(q *quota.Quota, id quota.Identity, lowSpace error, dir string, warnings io.Writer) *quota.State {
 	cause := "a read-only mount, or a store this user may not write"
-	if store.LowSpace() != nil {
+	if lowSpace != nil {
 		cause = "its volume lacks the free space or inodes to open it for writing"
 	}
 	reason := fmt.Sprintf("the scan was not counted against the quota because store %s is read-only here (%s)", dir, cause)

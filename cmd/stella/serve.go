@@ -69,6 +69,12 @@ type service struct {
 	// or "", for ouk status.
 	started  time.Time
 	watchDir string
+	// foreignInput is the budget of the standard input that commands of
+	// other users hold at once (see foreignInputLimit).
+	foreignInput *byteBudget
+	// unpinned tracks the lookups and scans that read a kit without a
+	// pin, while the volume lacks the space to write one.
+	unpinned unpinnedReads
 }
 
 // serviceRequest is one command that the service runs.
@@ -130,9 +136,7 @@ func (s *service) open(ctx context.Context, g *globalOptions, opts cas.Options) 
 	}
 	select {
 	case s.writer <- struct{}{}:
-		g.request.holdsWriter = true
-		s.writerCommand.Store(g.command)
-		return s.store, s.dir, nil
+		return s.startWriter(g)
 	default:
 	}
 	running, _ := s.writerCommand.Load().(string)
@@ -144,9 +148,7 @@ func (s *service) open(ctx context.Context, g *globalOptions, opts cas.Options) 
 	defer timer.Stop()
 	select {
 	case s.writer <- struct{}{}:
-		g.request.holdsWriter = true
-		s.writerCommand.Store(g.command)
-		return s.store, s.dir, nil
+		return s.startWriter(g)
 	case <-ctx.Done():
 		return nil, "", &storeWaitInterruptedError{err: ctx.Err(), inService: true}
 	case <-timer.C:
@@ -154,6 +156,21 @@ func (s *service) open(ctx context.Context, g *globalOptions, opts cas.Options) 
 			"(%s); try again when it has finished, or wait longer with --lock-timeout (now %s): %w", s.dir,
 			running, opts.LockWait, errdef.ErrStoreInUse)
 	}
+}
+
+// startWriter hands the store to the command of g, which holds writer
+// now, unless the store's volume lacks the space for its writes. The
+// command then fails as it would on its own, and the next writer may run.
+func (s *service) startWriter(g *globalOptions) (*cas.Store, string, error) {
+	if err := s.checkWriterSpace(); err != nil {
+		<-s.writer
+		s.log.Warn("rejected a command that changes the store, because the store's volume lacks the space for it",
+			"request", g.request.id, "command", g.command, "error", err)
+		return nil, "", err
+	}
+	g.request.holdsWriter = true
+	s.writerCommand.Store(g.command)
+	return s.store, s.dir, nil
 }
 
 // releaseWriter lets the next command that changes the store run, once
@@ -249,10 +266,21 @@ code 1 when the watch ends with an error.
 SIGINT, SIGTERM or SIGHUP, as when the terminal or SSH session that
 started it closes, stops the service: commands that it runs are
 interrupted as a Ctrl-C of theirs would, the socket is removed and the
-store is closed. The service exits 0 then. A service whose store stops
-writing after a fatal database error, such as on a full volume, stops
-and exits with 1. Run it under a service manager, such as a systemd unit
-with Restart=on-failure.`,
+store is closed. The service exits 0 then.
+
+On a volume too full to open the store for writing, the service opens it
+read-only and logs a warning: lookups, scans and status go on, and
+commands that change the store exit with 1 and the disk-full message they
+give on their own. On a volume that becomes that full, lookups and scans
+write no pin and scans are not counted against the quota, and commands
+that change the store are rejected in the same way. A service whose
+store stops writing after a fatal database error, such as a write that
+still finds the volume full, stops and exits with 1. Run it under a
+service manager, such as a systemd unit with Restart=on-failure.
+
+The SBOMs that scans of other users send take up to 1 GiB of the
+service's memory at once; a scan that would pass that limit waits up to
+10s, then exits with 4 and asks to be tried again.`,
 		Example: `  stella --store /var/lib/stella serve
   stella --store /var/lib/stella serve --watch /srv/stella/drop`,
 		Args: noArgs,
@@ -330,7 +358,8 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	svc := &service{dir: dir, store: store, log: log, writer: make(chan struct{}, 1), uid: os.Getuid(), stop: stop,
-		started: time.Now().UTC().Truncate(time.Second), foreignClients: make(chan struct{}, maxForeignClients)}
+		started: time.Now().UTC().Truncate(time.Second), foreignClients: make(chan struct{}, maxForeignClients),
+		foreignInput: newByteBudget(foreignInputLimit, foreignInputWait)}
 	if o.watchDir != "" {
 		svc.watchDir = absPath(o.watchDir)
 	}
@@ -447,16 +476,36 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 func (o *serveOptions) openStore(ctx context.Context, g *globalOptions, log *slog.Logger,
 	stderr io.Writer) (*cas.Store, string, newStoreParts, error) {
 	if o.watchDir == "" {
-		store, dir, err := g.openExistingStore(ctx, g.logger(stderr), g.lockWait)
+		if err := g.checkStorePresent(); err != nil {
+			return nil, "", newStoreParts{}, err
+		}
+		store, dir, err := g.openStoreWith(ctx, cas.Options{Logger: g.logger(stderr), LockWait: g.lockWait,
+			MustExist: true, ReadOnlyIfFull: true})
+		warnServiceReadOnly(log, store, dir)
 		return store, dir, newStoreParts{}, err
 	}
 	created := g.absentStoreParts()
-	store, dir, err := g.openStore(ctx, g.logger(stderr), g.lockWait)
+	// A new store cannot open read-only, so only an existing one does
+	// when its volume is full.
+	store, dir, err := g.openStoreWith(ctx, cas.Options{Logger: g.logger(stderr), LockWait: g.lockWait,
+		ReadOnlyIfFull: !created.db})
+	warnServiceReadOnly(log, store, dir)
 	if err == nil && created.db {
 		log.Warn("created a new store, because the store folder contained none; the first kit from the drop folder "+
 			"fills it. If the store belongs elsewhere, check --store and $STELLA_HOME", "store", dir, "watch", o.watchDir)
 	}
 	return store, dir, created, err
+}
+
+// warnServiceReadOnly logs a warning when the service opened store
+// read-only for lack of space, so that the commands that change it fail.
+func warnServiceReadOnly(log *slog.Logger, store *cas.Store, dir string) {
+	if store == nil || store.LowSpace() == nil {
+		return
+	}
+	log.Warn("opened the store read-only, because its volume lacks the space to open it for writing; the service "+
+		"runs lookups, scans and status, but rejects the commands that change the store until it is restarted "+
+		"on a volume with space", "store", dir, "reason", store.LowSpace())
 }
 
 // isTemporaryAcceptError reports whether err, from accepting a client,

@@ -102,15 +102,31 @@ func readFrame(r io.Reader) (byte, []byte, error) {
 	if n > maxFrame {
 		return 0, nil, fmt.Errorf("frame of type %q announces %d bytes, over the limit of %d", head[0], n, maxFrame)
 	}
-	payload := make([]byte, n)
-	if _, err := io.ReadFull(r, payload); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	// The payload grows as its bytes arrive, so a peer that announces a
+	// large frame and sends less makes the reader hold only what it sent.
+	payload := make([]byte, 0, min(int(n), frameReadStep))
+	for len(payload) < int(n) {
+		step := min(int(n)-len(payload), frameReadStep)
+		if len(payload)+step > cap(payload) {
+			// Doubling keeps the copies of a large frame few.
+			grown := make([]byte, len(payload), min(int(n), max(2*cap(payload), len(payload)+step)))
+			copy(grown, payload)
+			payload = grown
 		}
-		return 0, nil, err
+		read, err := io.ReadFull(r, payload[len(payload):len(payload)+step])
+		payload = payload[:len(payload)+read]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, nil, err
+		}
 	}
 	return head[0], payload, nil
 }
+
+// frameReadStep is the number of bytes by which readFrame grows a payload.
+const frameReadStep = 64 << 10
 
 // parseServiceCall decodes and checks the payload of a frameRequest.
 func parseServiceCall(payload []byte) (serviceCall, error) {
@@ -250,6 +266,11 @@ type pullReader struct {
 	ctx    context.Context
 	rest   []byte
 	done   bool
+	// budget, when not nil, is taken from for each chunk as it arrives,
+	// and taken counts the bytes taken. The caller gives them back once
+	// the command has ended.
+	budget *byteBudget
+	taken  int64
 }
 
 func (r *pullReader) Read(p []byte) (int, error) {
@@ -267,6 +288,12 @@ func (r *pullReader) Read(p []byte) (int, error) {
 		case chunk, ok := <-r.chunks:
 			if !ok {
 				r.done = true
+			}
+			if r.budget != nil && len(chunk) > 0 {
+				if err := r.budget.take(r.ctx, int64(len(chunk))); err != nil {
+					return 0, err
+				}
+				r.taken += int64(len(chunk))
 			}
 			r.rest = chunk
 		case <-r.ctx.Done():
@@ -392,11 +419,19 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	start := time.Now()
 	s.log.Info("command started", "request", req.id, "command", strings.Join(commandWords(call.Args), " "))
 	stdin := &pullReader{conn: out, chunks: chunks, ctx: ctx}
+	if foreign {
+		// The SBOM of another user's scan stays in memory until the scan
+		// ends, so its bytes count against the shared budget until then.
+		stdin.budget = s.foreignInput
+	}
 	var stderr io.Writer = frameWriter{out, frameStderr}
 	if call.StderrTerminal {
 		stderr = terminalFrameWriter{frameWriter{out, frameStderr}}
 	}
 	code := runRequest(ctx, call.Args, stdin, frameWriter{out, frameStdout}, stderr, s, req)
+	if stdin.budget != nil {
+		stdin.budget.give(stdin.taken)
+	}
 	if serviceCtx.Err() != nil && !clientEnded.Load() && strings.Join(commandWords(call.Args), " ") == "ouk watch" {
 		// A watch that the service's stop ended must not exit 0 as one
 		// stopped by its operator, so that a service manager restarts it.
