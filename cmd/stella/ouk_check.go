@@ -128,6 +128,7 @@ verifies.`,
 		Example: `  stella ouk check
   stella ouk check --all -o json
   stella ouk check --key cosign.pub sha256:3f2a`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.out.validate(); err != nil {
 				return err
