@@ -265,6 +265,10 @@ type countingWriter struct {
 	err error
 }
 
+// isTerminal reports whether the counted writer is a terminal, so that a
+// command sees through the count to where its output goes.
+func (c *countingWriter) isTerminal() bool { return isTerminal(c.w) }
+
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)

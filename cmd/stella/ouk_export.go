@@ -102,6 +102,10 @@ func (o *exportOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 		return err
 	}
 	toStdout := o.output == "-"
+	if toStdout && isTerminal(cmd.OutOrStdout()) {
+		return usagef("-o - writes the kit, a tar stream, to standard output, which is a terminal; " +
+			"redirect it to a file or a pipe, such as -o - > kit.tar, or give -o a file name")
+	}
 	out := o.output
 	if !toStdout {
 		out = g.resolvePath(o.output)
@@ -174,6 +178,9 @@ func (o *exportOptions) check(kit, kitPath string) error {
 		return usagef("--force replaces an existing file, and -o - writes no file; drop --force")
 	}
 	if o.output != "-" {
+		if err := checkTilde("-o", o.output); err != nil {
+			return err
+		}
 		if err := checkKitName(o.output); err != nil {
 			return err
 		}

@@ -35,6 +35,9 @@ also when --force replaces files with other modes.`,
 			if err := format.validate(); err != nil {
 				return err
 			}
+			if err := checkTilde("--output-dir", dir); err != nil {
+				return err
+			}
 			keyPath := filepath.Join(dir, "cosign.key")
 			pubPath := filepath.Join(dir, "cosign.pub")
 			if !force {

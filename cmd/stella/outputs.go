@@ -49,6 +49,9 @@ func checkOutputs(outputs, inputs []namedPath) error {
 		if err := checkOutputNotSpecial(out.flag, out.path, out.path); err != nil {
 			return err
 		}
+		if err := checkTilde(out.flag, out.path); err != nil {
+			return err
+		}
 	}
 	return nil
 }

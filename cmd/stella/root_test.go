@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -242,5 +243,56 @@ func TestStoreTildeIsUsageError(t *testing.T) {
 	g := &globalOptions{store: "site~1/store"}
 	if _, err := g.storeDir(); err != nil {
 		t.Errorf("store site~1/store: %v", err)
+	}
+}
+
+// fakeTerminal is an output that reports itself as a terminal.
+type fakeTerminal struct{ bytes.Buffer }
+
+func (*fakeTerminal) isTerminal() bool { return true }
+
+// TestExportToTerminalRefused checks that ouk export -o - refuses to write
+// the kit's tar stream to a terminal, before it opens the store.
+func TestExportToTerminalRefused(t *testing.T) {
+	var stdout fakeTerminal
+	var stderr bytes.Buffer
+	args := []string{"--store", t.TempDir(), "ouk", "export", "-o", "-"}
+	code := runRequest(context.Background(), args, strings.NewReader(""), &stdout, &stderr, nil, nil)
+	if code != exitUsage {
+		t.Errorf("export -o - to a terminal: exit %d, want %d\n%s", code, exitUsage, stderr.String())
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("export -o - wrote %d bytes to the terminal", stdout.Len())
+	}
+	if !strings.Contains(stderr.String(), "which is a terminal") {
+		t.Errorf("export -o - to a terminal: stderr does not say why: %s", stderr.String())
+	}
+}
+
+// TestOutputTildeIsUsageError checks that an output path that starts with
+// an unexpanded ~ fails as a usage error that names the flag, instead of
+// writing into a folder named ~.
+func TestOutputTildeIsUsageError(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, c := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"ouk", "export", "-o", "~/kit.tar"}, "-o"},
+		{[]string{"ouk", "keygen", "--output-dir", "~/keys"}, "--output-dir"},
+		{[]string{"ouk", "sign", "--key", "k", "--output-signature", "~/kit.sig", "kit.tar"}, "--output-signature"},
+		{[]string{"ouk", "delta", "--from", "a.tar", "--to", "b.tar", "-o", "~/d.tar"}, "-o"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := runRequest(context.Background(), c.args, strings.NewReader(""), &stdout, &stderr, nil, nil)
+		if code != exitUsage {
+			t.Errorf("stella %s: exit %d, want %d\n%s", strings.Join(c.args, " "), code, exitUsage, stderr.String())
+		}
+		if want := c.flag + ` is "~/`; !strings.Contains(stderr.String(), want) {
+			t.Errorf("stella %s: stderr does not contain %q: %s", strings.Join(c.args, " "), want, stderr.String())
+		}
+		if _, err := os.Stat("~"); err == nil {
+			t.Errorf("stella %s created a folder named ~", strings.Join(c.args, " "))
+		}
 	}
 }

@@ -210,7 +210,7 @@ func serviceCallFor(cmd *cobra.Command, words string, args []string) (serviceCal
 		}
 	}
 	return serviceCall{Protocol: serviceProtocol, Args: line, Cwd: cwd, Env: env,
-		StderrTerminal: isTerminal(cmd.ErrOrStderr())}, nil
+		StderrTerminal: isTerminal(cmd.ErrOrStderr()), StdoutTerminal: isTerminal(cmd.OutOrStdout())}, nil
 }
 
 // isLocalPath reports whether v, the value of a path flag or argument, is

@@ -63,6 +63,10 @@ type serviceCall struct {
 	// that the command draws its progress bar there as it would on its
 	// own.
 	StderrTerminal bool `json:"stderrTerminal,omitempty"`
+	// StdoutTerminal is set when the client's stdout is a terminal, so
+	// that a command that writes binary data there refuses as it would
+	// on its own.
+	StdoutTerminal bool `json:"stdoutTerminal,omitempty"`
 	// TokenSource and TokenWarnings come with the request of another
 	// user, whose client reads its quota token itself. TokenSource is
 	// the env file that $STELLA_JWT in Env came from, if any, and
@@ -252,8 +256,8 @@ func (w frameWriter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// terminalFrameWriter is the stderr of a command whose client writes it
-// to a terminal (see isTerminal).
+// terminalFrameWriter is the stderr or stdout of a command whose client
+// writes it to a terminal (see isTerminal).
 type terminalFrameWriter struct{ frameWriter }
 
 func (terminalFrameWriter) isTerminal() bool { return true }
@@ -428,7 +432,11 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	if call.StderrTerminal {
 		stderr = terminalFrameWriter{frameWriter{out, frameStderr}}
 	}
-	code := runRequest(ctx, call.Args, stdin, frameWriter{out, frameStdout}, stderr, s, req)
+	var stdout io.Writer = frameWriter{out, frameStdout}
+	if call.StdoutTerminal {
+		stdout = terminalFrameWriter{frameWriter{out, frameStdout}}
+	}
+	code := runRequest(ctx, call.Args, stdin, stdout, stderr, s, req)
 	if stdin.budget != nil {
 		stdin.budget.give(stdin.taken)
 	}
