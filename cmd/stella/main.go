@@ -266,7 +266,7 @@ type countingWriter struct {
 }
 
 // isTerminal reports whether the counted writer is a terminal, so that a
-// command sees through the count to where its output goes.
+// command checks where its output goes, not the counter.
 func (c *countingWriter) isTerminal() bool { return isTerminal(c.w) }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
