@@ -100,6 +100,7 @@ func newTransferBar(lines *terminalLines, verb string, total int64) *transfer {
 		progressbar.OptionSetWriter(lines.barWriter()),
 		progressbar.OptionSetDescription(verb),
 		progressbar.OptionShowBytes(true),
+		progressbar.OptionUseIECUnits(true),
 		progressbar.OptionShowCount(),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
