@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 
 	"stella-ops.org/ouk/internal/regfile"
 )
@@ -63,6 +64,17 @@ func checkOutputs(outputs, inputs []namedPath) error {
 // that special file with a regular one, which breaks the system when run
 // as root.
 func checkOutputNotSpecial(flag, path, display string) error {
+	// Such as /dev/stdout, a link that the rename would replace, while
+	// the file it names may be a regular file that a shell redirected
+	// standard output to.
+	if abs, err := filepath.Abs(path); err == nil {
+		for _, system := range []string{"/dev", "/proc", "/sys"} {
+			if abs == system || strings.HasPrefix(abs, system+"/") {
+				return usagef("%s %s is in %s, where the command's rename would replace a file of the system; "+
+					"give the name of a file elsewhere", flag, display, system)
+			}
+		}
+	}
 	info, err := os.Stat(path)
 	if err != nil || info.IsDir() || info.Mode().IsRegular() {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -294,5 +295,24 @@ func TestOutputTildeIsUsageError(t *testing.T) {
 		if _, err := os.Stat("~"); err == nil {
 			t.Errorf("stella %s created a folder named ~", strings.Join(c.args, " "))
 		}
+	}
+}
+
+// TestOutputInSystemFolderRejected checks that an output path in /dev,
+// /proc or /sys is a usage error. It only calls the check, so a failure
+// cannot replace a file of the system.
+func TestOutputInSystemFolderRejected(t *testing.T) {
+	for _, path := range []string{"/dev/stdout", "/dev/shm/kit.tar", "/proc/self/fd/1", "/sys/kit.sig", "/dev"} {
+		err := checkOutputNotSpecial("-o", path, path)
+		if _, ok := err.(usageError); !ok {
+			t.Errorf("output %s: error %v, want a usage error", path, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "file of the system") {
+			t.Errorf("output %s: error %q does not say why", path, err)
+		}
+	}
+	if err := checkOutputNotSpecial("-o", filepath.Join(t.TempDir(), "kit.tar"), "kit.tar"); err != nil {
+		t.Errorf("output in a temporary folder: %v", err)
 	}
 }

@@ -57,7 +57,8 @@ var pathFlags = map[string]bool{
 // commandPathFlags are flags that name files or folders in one command
 // only, where the flag means something else in others.
 var commandPathFlags = map[string]map[string]bool{
-	"ouk delta": {"output": true, "from": true, "to": true},
+	"ouk delta":  {"output": true, "from": true, "to": true},
+	"ouk export": {"output": true},
 }
 
 // storedKitFlags are the path flags of a command that may also name a kit
