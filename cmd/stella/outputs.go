@@ -64,9 +64,9 @@ func checkOutputs(outputs, inputs []namedPath) error {
 // that special file with a regular one, which breaks the system when run
 // as root.
 func checkOutputNotSpecial(flag, path, display string) error {
-	// Such as /dev/stdout, a link that the rename would replace, while
-	// the file it names may be a regular file that a shell redirected
-	// standard output to.
+	// An output such as /dev/stdout is a link that the rename would
+	// replace, even when it leads to a regular file that a shell
+	// redirected standard output to.
 	if abs, err := filepath.Abs(path); err == nil {
 		for _, system := range []string{"/dev", "/proc", "/sys"} {
 			if abs == system || strings.HasPrefix(abs, system+"/") {
