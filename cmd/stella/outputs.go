@@ -67,7 +67,8 @@ func checkOutputNotSpecial(flag, path, display string) error {
 	// An output such as /dev/stdout is a link that the rename would
 	// replace, even when it leads to a regular file that a shell
 	// redirected standard output to.
-	if abs, err := filepath.Abs(path); err == nil {
+	// /dev/shm is a file system for ordinary files, which stays allowed.
+	if abs, err := filepath.Abs(path); err == nil && !strings.HasPrefix(abs, "/dev/shm/") {
 		for _, system := range []string{"/dev", "/proc", "/sys"} {
 			if abs == system || strings.HasPrefix(abs, system+"/") {
 				return usagef("%s %s is in %s, where the command's rename would replace a file of the system; "+

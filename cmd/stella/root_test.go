@@ -302,7 +302,7 @@ func TestOutputTildeIsUsageError(t *testing.T) {
 // /proc or /sys is a usage error. It only calls the check, so a failure
 // cannot replace a file of the system.
 func TestOutputInSystemFolderRejected(t *testing.T) {
-	for _, path := range []string{"/dev/stdout", "/dev/shm/kit.tar", "/proc/self/fd/1", "/sys/kit.sig", "/dev"} {
+	for _, path := range []string{"/dev/stdout", "/dev/kit.tar", "/proc/self/fd/1", "/sys/kit.sig", "/dev"} {
 		err := checkOutputNotSpecial("-o", path, path)
 		if _, ok := err.(usageError); !ok {
 			t.Errorf("output %s: error %v, want a usage error", path, err)
@@ -314,5 +314,9 @@ func TestOutputInSystemFolderRejected(t *testing.T) {
 	}
 	if err := checkOutputNotSpecial("-o", filepath.Join(t.TempDir(), "kit.tar"), "kit.tar"); err != nil {
 		t.Errorf("output in a temporary folder: %v", err)
+	}
+	// A file that does not exist yet in the tmpfs of /dev/shm.
+	if err := checkOutputNotSpecial("-o", "/dev/shm/stella-test-absent/kit.tar", "kit.tar"); err != nil {
+		t.Errorf("output in /dev/shm: %v", err)
 	}
 }
