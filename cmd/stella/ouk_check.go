@@ -132,9 +132,10 @@ read.
 then every other blob, and then runs Pebble's consistency check over every
 table of the store, which reads the whole store once more.
 
-check opens the store read-only and writes nothing, so it works on a
-read-only mount. Like a lookup, it holds the store while it runs, and
-other commands wait for it unless the store service runs it. In the
+check opens the store read-only and writes nothing to it but the record
+that names it as the store's holder, so it works on a read-only mount.
+Like a lookup, it holds the store while it runs, and other commands wait
+for it unless the store service runs it. In the
 service, it pins each kit that it reads, so that gc keeps the kit. The
 exit code is 0 when no problem was found, 1 for a damaged store or a
 missing blob or lookup index, and 3 when only a signature no longer
