@@ -60,13 +60,23 @@ func checkOutputs(outputs, inputs []namedPath) error {
 // that special file with a regular one, which breaks the system when run
 // as root.
 func checkOutputNotSpecial(flag, path, display string) error {
-	info, err := os.Stat(path)
-	if err != nil || info.IsDir() || info.Mode().IsRegular() {
+	kind, special := specialFileType(path)
+	if !special {
 		return nil
 	}
 	return usagef("%s %s is a %s, not a regular file; the command writes a new file and renames it over "+
-		"the output, which would replace the %s; give the name of a file", flag, display,
-		regfile.TypeName(info.Mode()), regfile.TypeName(info.Mode()))
+		"the output, which would replace the %s; give the name of a file", flag, display, kind, kind)
+}
+
+// specialFileType returns the type name of the file at path, following
+// links, and true when it is a device, a named pipe or a socket. A path
+// that does not exist, a folder and a regular file return false.
+func specialFileType(path string) (string, bool) {
+	info, err := os.Stat(path)
+	if err != nil || info.IsDir() || info.Mode().IsRegular() {
+		return "", false
+	}
+	return regfile.TypeName(info.Mode()), true
 }
 
 // samePath reports whether a and b name one file: the same file when both
