@@ -192,3 +192,15 @@ func (s *Store) edges(ctx context.Context, d digest.Digest) ([]edgeValue, error)
 	}
 	return out, nil
 }
+
+// Children returns the digests of the blobs that the manifest or index d
+// names, from the record that Push wrote when it stored d. It reads no
+// content of d, so it lists them also when that content is damaged. A
+// blob that is no manifest or index returns an empty list.
+func (s *Store) Children(_ context.Context, d digest.Digest) ([]digest.Digest, error) {
+	m, err := s.graphMeta(d)
+	if err != nil {
+		return nil, err
+	}
+	return m.Children, nil
+}

@@ -233,13 +233,14 @@ func TestLockHolderSanitized(t *testing.T) {
 	}
 }
 
-func TestReadOnlyOpenRemovesHolder(t *testing.T) {
+func TestReadOnlyOpenWritesHolder(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir, Options{})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// A record that the last holder, killed, left behind.
+	// A record that the last holder, killed, left behind, which the
+	// read-only open replaces with its own.
 	stale := currentProcess()
 	stale.Host = "other-host.example"
 	writeHolderRecord(t, dir, holderRecord{Command: "stella ouk status", process: stale})
@@ -248,9 +249,18 @@ func TestReadOnlyOpenRemovesHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ro.Close()
-	if got := LockHolder(dir); got != "" {
-		t.Errorf("LockHolder while a read-only open holds the store = %q, want \"\" since it writes no record", got)
+	got := LockHolder(dir)
+	if !strings.Contains(got, fmt.Sprintf("pid %d,", os.Getpid())) {
+		t.Errorf("LockHolder while a read-only open holds the store = %q, want this process", got)
+	}
+	if strings.Contains(got, "ouk status") {
+		t.Errorf("LockHolder while a read-only open holds the store = %q names the stale record", got)
+	}
+	if err := ro.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, holderFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("holder record after Close of a read-only open: %v, want it removed", err)
 	}
 }
 

@@ -75,11 +75,14 @@ type Options struct {
 	// Without it, Open creates the store in both cases. ReadOnly implies
 	// it.
 	MustExist bool
-	// ReadOnly opens an existing store without writing to its volume, so
-	// it opens even when the volume is full. It removes the lock holder
-	// record that the last holder left, and writes none of its own. Pebble replays the write-ahead
-	// log into memory instead of flushing it, and every write returns an
-	// error wrapping pebble.ErrReadOnly. The default opens for writing.
+	// ReadOnly opens an existing store without writing to its database,
+	// so it opens even when the volume is full. It writes the lock holder
+	// record, as an open for writing does, unless the volume is short of
+	// the space that an open for writing needs. Without a record of its
+	// own, or when its write fails, it removes the one that the last
+	// holder left. Pebble replays the
+	// write-ahead log into memory instead of flushing it, and every write
+	// returns an error wrapping pebble.ErrReadOnly. The default opens for writing.
 	// When the lock file cannot be opened for writing, a read-only open
 	// takes the shared lock, as with ReadOnlyIfUnwritable.
 	ReadOnly bool
@@ -279,10 +282,15 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 	case shared:
 		// Other readers may hold the store too, and this user cannot
 		// write its folder, so the holder record stays as it is.
-	case opts.ReadOnly:
-		// A read-only open writes no record, which could fail on a full
-		// volume, but it removes the last holder's, which is stale now.
+	case opts.ReadOnly && s.openSpaceShortfall() != "":
+		// A read-only open on a volume short of space writes nothing, but
+		// it removes the last holder's record, which is stale now.
 		s.removeHolder()
+	case opts.ReadOnly:
+		// The exclusive lock makes other commands wait, so the record
+		// names this process to them. A failed write only removes the
+		// last holder's record.
+		s.writeHolder(opts.HolderCommand)
 	default:
 		// Before the space check, because a table that a crashed push left
 		// can take the space this open needs. No Push of this Store runs

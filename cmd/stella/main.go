@@ -188,6 +188,9 @@ var outputFlagCommand = func() *cobra.Command {
 // interruptedMessage returns the line printed when an interrupt stops
 // cmd with err: what the command leaves behind and what to do next.
 func interruptedMessage(cmd *cobra.Command, err error) string {
+	if unconfirmed := (*stopUnconfirmedError)(nil); errors.As(err, &unconfirmed) {
+		return stopUnconfirmedMessage(cmd, unconfirmed)
+	}
 	if counted := (*countedScanInterruptedError)(nil); errors.As(err, &counted) {
 		during := "while the quota slowed the scan down"
 		if counted.writingReport {

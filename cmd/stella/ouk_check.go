@@ -42,8 +42,11 @@ type checkReport struct {
 	// Status is "passed" when no problem was found, else "failed".
 	Status string     `json:"status"`
 	Kits   []kitCheck `json:"kits"`
-	// OtherBlobs counts the blobs of no checked kit that --all read.
+	// OtherBlobs counts the blobs of no kit that --all read.
 	OtherBlobs *blobCount `json:"otherBlobs,omitempty"`
+	// NotReached groups by reason the blobs that --all read and that no
+	// kit check reached, although a kit references them or may.
+	NotReached []notReachedBlobs `json:"notReached,omitempty"`
 	// TableKeys is the number of keys that Pebble's consistency check of
 	// every table read, with --all.
 	TableKeys int64          `json:"tableKeys,omitempty"`
@@ -71,6 +74,17 @@ type kitCheck struct {
 	// Skipped is the reason a kit of the history was not checked, such as
 	// one that gc removed in part.
 	Skipped string `json:"skipped,omitempty"`
+	// Unreached lists the blobs below each damaged or missing manifest or
+	// index of the kit, which the check could not reach and did not read.
+	Unreached []unreachedBlobs `json:"unreached,omitempty"`
+}
+
+// notReachedBlobs is a number of blobs that --all read outside the kit
+// checks, with the reason no kit check reached them.
+type notReachedBlobs struct {
+	Reason string `json:"reason"`
+	Blobs  int    `json:"blobs"`
+	Bytes  int64  `json:"bytes"`
 }
 
 // blobCount is a number of blobs and their size.
@@ -118,9 +132,10 @@ read.
 then every other blob, and then runs Pebble's consistency check over every
 table of the store, which reads the whole store once more.
 
-check opens the store read-only and writes nothing, so it works on a
-read-only mount. Like a lookup, it holds the store while it runs, and
-other commands wait for it unless the store service runs it. In the
+check opens the store read-only and writes nothing to it but the record
+that names it as the store's holder, so it works on a read-only mount.
+Like a lookup, it holds the store while it runs, and other commands wait
+for it unless the store service runs it. In the
 service, it pins each kit that it reads, so that gc keeps the kit. The
 exit code is 0 when no problem was found, 1 for a damaged store or a
 missing blob or lookup index, and 3 when only a signature no longer
@@ -155,10 +170,13 @@ type storeChecker struct {
 	keys     []sign.TrustedKey
 	history  []cas.KitRecord
 	progress *checkProgress
-	// read contains each blob that was read and checked, so a blob that
-	// kits share is read once.
+	// read contains each blob that the check read or tried to read, so a
+	// blob that kits share is read once.
 	read   map[digest.Digest]bool
 	report checkReport
+	// unreached maps each blob below a damaged or missing manifest of a
+	// checked kit to the reason that the kit's check did not reach it.
+	unreached map[digest.Digest]string
 
 	// pinned contains the kits pinned so far, and pins the functions
 	// that release the pins. A store open read-only holds no pins.
@@ -186,7 +204,7 @@ func runCheck(cmd *cobra.Command, g *globalOptions, o *checkOptions, args []stri
 		return err
 	}
 	c := &storeChecker{g: g, store: store, dir: dir, log: log, keys: keys, progress: newCheckProgress(lines),
-		read: map[digest.Digest]bool{}, pinned: map[digest.Digest]bool{},
+		read: map[digest.Digest]bool{}, pinned: map[digest.Digest]bool{}, unreached: map[digest.Digest]string{},
 		report: checkReport{Store: dir, Kits: []kitCheck{}, Problems: []checkProblem{}}}
 	defer c.progress.close()
 
@@ -415,7 +433,10 @@ func (c *storeChecker) checkRest(ctx context.Context) error {
 		c.addProblem(checkProblem{Kind: classifyProblem(err, problemError), Error: err.Error(), err: err})
 		return nil
 	}
+	refs, refsErr := c.historyReferences(ctx)
 	other := &blobCount{}
+	notReached := map[string]*notReachedBlobs{}
+	var reasons []string
 	for _, info := range rest {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -426,14 +447,31 @@ func (c *storeChecker) checkRest(ctx context.Context) error {
 			// No pin keeps a blob of no kit, so gc may have removed it.
 			continue
 		}
-		other.Blobs++
-		other.Bytes += info.Size
+		reason := c.notReachedReason(info.Digest, refs, refsErr)
+		role := "a blob of no kit that this check read"
+		if reason == "" {
+			other.Blobs++
+			other.Bytes += info.Size
+		} else {
+			group := notReached[reason]
+			if group == nil {
+				group = &notReachedBlobs{Reason: reason}
+				notReached[reason] = group
+				reasons = append(reasons, reason)
+			}
+			group.Blobs++
+			group.Bytes += info.Size
+			role = reason
+		}
 		if err != nil {
 			c.addProblem(checkProblem{Kind: classifyProblem(err, problemError), Digest: info.Digest.String(),
-				Role: "a blob of no kit that this check read", Error: err.Error(), err: err})
+				Role: role, Error: err.Error(), err: err})
 		}
 	}
 	c.report.OtherBlobs = other
+	for _, reason := range reasons {
+		c.report.NotReached = append(c.report.NotReached, *notReached[reason])
+	}
 	c.progress.describe("checking every table")
 	keys, err := c.store.CheckTables()
 	c.report.TableKeys = keys
@@ -441,6 +479,57 @@ func (c *storeChecker) checkRest(ctx context.Context) error {
 		c.addProblem(checkProblem{Kind: classifyProblem(err, problemError), Error: err.Error(), err: err})
 	}
 	return nil
+}
+
+// historyReferences returns each blob that a kit of the history reaches
+// through the store's records of the graph, its signature manifests
+// included, mapped to that kit's version. The error reports a record that
+// could not be read, below which blobs of a kit may hide.
+func (c *storeChecker) historyReferences(ctx context.Context) (map[digest.Digest]string, error) {
+	refs := map[digest.Digest]string{}
+	var firstErr error
+	for _, rec := range c.history {
+		queue := []digest.Digest{rec.Digest}
+		referrers, err := c.store.Predecessors(ctx, ocispec.Descriptor{Digest: rec.Digest})
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("listing the signatures of kit %s: %w", printable(rec.Version), err)
+		}
+		for _, r := range referrers {
+			queue = append(queue, r.Digest)
+		}
+		for len(queue) > 0 && ctx.Err() == nil {
+			d := queue[0]
+			queue = queue[1:]
+			if _, done := refs[d]; done {
+				continue
+			}
+			refs[d] = rec.Version
+			children, err := c.store.Children(ctx, d)
+			if err != nil && !errors.Is(err, errdef.ErrNotFound) && firstErr == nil {
+				firstErr = fmt.Errorf("reading the store's record of the blobs below %s of kit %s: %w", d,
+					printable(rec.Version), err)
+			}
+			queue = append(queue, children...)
+		}
+	}
+	return refs, firstErr
+}
+
+// notReachedReason returns why the blob d, which no kit check read, may
+// belong to a kit, or "" for a blob of no kit. refs and refsErr are the
+// result of historyReferences.
+func (c *storeChecker) notReachedReason(d digest.Digest, refs map[digest.Digest]string, refsErr error) string {
+	if reason, ok := c.unreached[d]; ok {
+		return reason
+	}
+	if version, ok := refs[d]; ok {
+		return fmt.Sprintf("not reached from a kit: kit %s of the history references it, but no kit check "+
+			"read it", printable(version))
+	}
+	if refsErr != nil {
+		return fmt.Sprintf("not reached from a kit: it may belong to a kit, because %v", refsErr)
+	}
+	return ""
 }
 
 func (c *storeChecker) addPin(unpin func()) {
@@ -534,9 +623,20 @@ func printCheckReport(w io.Writer, rep checkReport) {
 		default:
 			fmt.Fprintf(w, "  signature     %s\n", k.Signature)
 		}
+		for _, u := range k.Unreached {
+			line := fmt.Sprintf("  not checked   %d blobs (%s) below the damaged or missing %s %s, which the "+
+				"check could not reach", u.Blobs, humanBytes(u.Bytes), printable(u.Role), u.Manifest)
+			if u.Error != "" {
+				line += "; there may be more, because " + printable(u.Error)
+			}
+			fmt.Fprintln(w, line)
+		}
 	}
 	if rep.OtherBlobs != nil {
 		fmt.Fprintf(w, "Checked %d blobs of no kit (%s)\n", rep.OtherBlobs.Blobs, humanBytes(rep.OtherBlobs.Bytes))
+	}
+	for _, n := range rep.NotReached {
+		fmt.Fprintf(w, "Checked %d blobs (%s) %s\n", n.Blobs, humanBytes(n.Bytes), printable(n.Reason))
 	}
 	if rep.TableKeys > 0 {
 		fmt.Fprintf(w, "Checked every table of the store: %d keys\n", rep.TableKeys)

@@ -46,6 +46,7 @@ func (c *storeChecker) walkKit(ctx context.Context, kc *kitCheck) checkedGraph {
 	queue := []checkNode{{desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: bundle},
 		role: "bundle index"}}
 	seen := map[digest.Digest]bool{}
+	var blocked []checkNode
 	for len(queue) > 0 && ctx.Err() == nil {
 		n := queue[0]
 		queue = queue[1:]
@@ -57,6 +58,9 @@ func (c *storeChecker) walkKit(ctx context.Context, kc *kitCheck) checkedGraph {
 		if err != nil {
 			graph.complete = false
 			c.addProblem(c.nodeProblem(kc, n, err))
+			if oci.IsManifest(n.desc.MediaType) {
+				blocked = append(blocked, n)
+			}
 			continue
 		}
 		if n.role == roleDBManifest {
@@ -67,7 +71,75 @@ func (c *storeChecker) walkKit(ctx context.Context, kc *kitCheck) checkedGraph {
 			queue = append(queue, c.signatureNodes(ctx, kc, n.desc)...)
 		}
 	}
+	for _, n := range blocked {
+		if ctx.Err() != nil {
+			break
+		}
+		c.addUnreached(ctx, kc, n, seen)
+	}
 	return graph
+}
+
+// unreachedBlobs are the blobs below a manifest or index of a kit whose
+// content the check could not read, so the check could not reach them
+// from the kit and did not read them.
+type unreachedBlobs struct {
+	// Manifest is the digest of the damaged or missing manifest or index,
+	// and Role its place in the kit.
+	Manifest string `json:"manifest"`
+	Role     string `json:"role"`
+	// Blobs and Bytes count the stored blobs below it, as the store's
+	// records of the graph list them, that no other path of the kit
+	// reached.
+	Blobs int   `json:"blobs"`
+	Bytes int64 `json:"bytes"`
+	// Error is why the records of part of the graph below could not be
+	// read, so that Blobs may be too low.
+	Error string `json:"error,omitempty"`
+}
+
+// addUnreached records in kc the blobs below n, a manifest or index of the
+// kit whose check failed, that the walk did not reach by another path
+// (seen). It lists them from the store's records of the graph, which Push
+// wrote apart from the content of n.
+func (c *storeChecker) addUnreached(ctx context.Context, kc *kitCheck, n checkNode, seen map[digest.Digest]bool) {
+	u := unreachedBlobs{Manifest: n.desc.Digest.String(), Role: n.role}
+	listed := map[digest.Digest]bool{}
+	queue := []digest.Digest{n.desc.Digest}
+	for len(queue) > 0 && ctx.Err() == nil {
+		d := queue[0]
+		queue = queue[1:]
+		children, err := c.store.Children(ctx, d)
+		if errors.Is(err, errdef.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			if u.Error == "" {
+				u.Error = fmt.Sprintf("reading the store's record of the blobs below %s: %v", d, err)
+			}
+			continue
+		}
+		for _, child := range children {
+			if seen[child] || listed[child] {
+				continue
+			}
+			listed[child] = true
+			queue = append(queue, child)
+			info, err := c.store.Stat(ctx, child)
+			if err != nil {
+				// The store lacks the blob, or its record is damaged:
+				// either way the check did not read it.
+				continue
+			}
+			u.Blobs++
+			u.Bytes += info.Size
+			c.unreached[child] = fmt.Sprintf("not reached from a kit: it is below %s %s of kit %s, whose content "+
+				"the check could not read", n.role, n.desc.Digest, printable(kc.Version))
+		}
+	}
+	if u.Blobs > 0 || u.Error != "" {
+		kc.Unreached = append(kc.Unreached, u)
+	}
 }
 
 // nodeProblem returns the problem of the blob n of the kit kc, whose check
@@ -183,6 +255,9 @@ func (c *storeChecker) readManifest(ctx context.Context, desc ocispec.Descriptor
 		return nil, fmt.Errorf("manifest %s has %d bytes, over the %d byte limit of a manifest: %w", desc.Digest,
 			desc.Size, importer.MaxManifestSize, errdef.ErrSizeExceedsLimit)
 	}
+	// A manifest that fails here is a problem of its kit already, so
+	// --all does not read it again as a blob that no kit reached.
+	c.read[desc.Digest] = true
 	r, err := c.store.Fetch(ctx, desc)
 	if err != nil {
 		return nil, err
@@ -193,7 +268,6 @@ func (c *storeChecker) readManifest(ctx context.Context, desc ocispec.Descriptor
 		return nil, err
 	}
 	c.progress.add(int64(len(raw)))
-	c.read[desc.Digest] = true
 	if err := checkContent(c.dir, desc, int64(len(raw)), desc.Digest.Algorithm().FromBytes(raw)); err != nil {
 		return nil, err
 	}

@@ -29,7 +29,9 @@ create keys; set COSIGN_PASSWORD to protect the key.
 Keygen rejects a folder that already contains cosign.key or cosign.pub,
 so that it never replaces a trusted public key by accident, and --force
 replaces them. The private key gets mode 0600 and the public key 0644,
-also when --force replaces files with other modes.`,
+also when --force replaces files with other modes. A cosign.key or
+cosign.pub that is a device, a named pipe or a socket is rejected, also
+with --force, since keygen would replace it with a regular file.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := format.validate(); err != nil {
@@ -38,8 +40,19 @@ also when --force replaces files with other modes.`,
 			if err := checkTilde("--output-dir", dir); err != nil {
 				return err
 			}
+			if err := checkOutputOutsideSystem("--output-dir", dir, dir); err != nil {
+				return err
+			}
 			keyPath := filepath.Join(dir, "cosign.key")
 			pubPath := filepath.Join(dir, "cosign.pub")
+			// Also with --force, because renaming the new key file over a
+			// device, a named pipe or a socket would replace it.
+			for _, p := range []string{keyPath, pubPath} {
+				if kind, special := specialFileType(p); special {
+					return usagef("%s is a %s, not a regular file; keygen writes a new file and renames it over "+
+						"it, which would replace the %s; remove it, or choose another --output-dir", p, kind, kind)
+				}
+			}
 			if !force {
 				if err := checkNoKeyFiles(keyPath, pubPath); err != nil {
 					return err

@@ -58,31 +58,51 @@ func checkOutputs(outputs, inputs []namedPath) error {
 }
 
 // checkOutputNotSpecial rejects an output path that names a device, a
-// named pipe or a socket, such as /dev/null. display is the path as the
-// user gave it. The commands write a
-// temporary file and rename it over the output, so they would replace
+// named pipe or a socket, such as /dev/null, or that lies in a folder of
+// the system. display is the path as the user gave it. The commands write
+// a temporary file and rename it over the output, so they would replace
 // that special file with a regular one, which breaks the system when run
 // as root.
 func checkOutputNotSpecial(flag, path, display string) error {
-	// An output such as /dev/stdout is a link that the rename would
-	// replace, even when it leads to a regular file that a shell
-	// redirected standard output to.
-	// /dev/shm is a file system for ordinary files, which stays allowed.
-	if abs, err := filepath.Abs(path); err == nil && !strings.HasPrefix(abs, "/dev/shm/") {
-		for _, system := range []string{"/dev", "/proc", "/sys"} {
-			if abs == system || strings.HasPrefix(abs, system+"/") {
-				return usagef("%s %s is in %s, where the command's rename would replace a file of the system; "+
-					"give the name of a file elsewhere", flag, display, system)
-			}
-		}
+	if err := checkOutputOutsideSystem(flag, path, display); err != nil {
+		return err
 	}
-	info, err := os.Stat(path)
-	if err != nil || info.IsDir() || info.Mode().IsRegular() {
+	kind, special := specialFileType(path)
+	if !special {
 		return nil
 	}
 	return usagef("%s %s is a %s, not a regular file; the command writes a new file and renames it over "+
-		"the output, which would replace the %s; give the name of a file", flag, display,
-		regfile.TypeName(info.Mode()), regfile.TypeName(info.Mode()))
+		"the output, which would replace the %s; give the name of a file", flag, display, kind, kind)
+}
+
+// checkOutputOutsideSystem rejects an output path in /dev, /proc or /sys.
+// An output such as /dev/stdout is a link that the rename would replace,
+// even when it leads to a regular file that a shell redirected standard
+// output to. /dev/shm is a file system for ordinary files, which stays
+// allowed.
+func checkOutputOutsideSystem(flag, path, display string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil || strings.HasPrefix(abs, "/dev/shm/") {
+		return nil
+	}
+	for _, system := range []string{"/dev", "/proc", "/sys"} {
+		if abs == system || strings.HasPrefix(abs, system+"/") {
+			return usagef("%s %s is in %s, where the command's rename would replace a file of the system; "+
+				"give the name of a file elsewhere", flag, display, system)
+		}
+	}
+	return nil
+}
+
+// specialFileType returns the type name of the file at path, following
+// links, and true when it is a device, a named pipe or a socket. A path
+// that does not exist, a folder and a regular file return false.
+func specialFileType(path string) (string, bool) {
+	info, err := os.Stat(path)
+	if err != nil || info.IsDir() || info.Mode().IsRegular() {
+		return "", false
+	}
+	return regfile.TypeName(info.Mode()), true
 }
 
 // samePath reports whether a and b name one file: the same file when both

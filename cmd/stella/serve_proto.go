@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"stella-ops.org/ouk/internal/errdef"
 )
 
@@ -492,6 +494,11 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 	started := false
 	for {
 		kind, payload, err := readFrame(in)
+		if err != nil && ctx.Err() != nil && started && errors.Is(err, os.ErrDeadlineExceeded) {
+			// The service may still run the command to its end, so the
+			// client must not claim that the command stopped.
+			return 0, &stopUnconfirmedError{wait: cancelWait}
+		}
 		if err != nil && ctx.Err() != nil {
 			return 0, fmt.Errorf("%w before it ended the interrupted command (%v)", errServiceClosed, err)
 		}
@@ -554,6 +561,44 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 				"service from the same stella release", kind)
 		}
 	}
+}
+
+// stopUnconfirmedError is the error of a client that requested the stop
+// of its running command after an interrupt, and whose service did not
+// send the command's exit code within wait. It wraps context.Canceled, so
+// the client exits as an interrupted command, with the line of
+// stopUnconfirmedMessage.
+type stopUnconfirmedError struct{ wait time.Duration }
+
+func (e *stopUnconfirmedError) Error() string {
+	return fmt.Sprintf("the store service did not confirm within %s that it stopped the interrupted command", e.wait)
+}
+
+func (e *stopUnconfirmedError) Unwrap() error { return context.Canceled }
+
+// stopUnconfirmedMessage returns the line of an interrupted client whose
+// command, cmd, may still run in the store service as err reports: what
+// the command may still do and where to see its outcome.
+func stopUnconfirmedMessage(cmd *cobra.Command, err *stopUnconfirmedError) string {
+	effect := ""
+	name := ""
+	if cmd != nil {
+		name = cmd.Name()
+	}
+	switch {
+	case name == "import" || name == "rollback":
+		effect = ", so it may still change the active kit"
+	case name == "watch":
+		effect = ", so it may still import kits and change the active kit"
+	case name == "gc" && !flagIsTrue(cmd, "dry-run"):
+		effect = ", so it may still remove blobs and kits that gc does not keep"
+	case name == "delta" || name == "export":
+		effect = ", so it may still write its output file"
+	}
+	return fmt.Sprintf("Interrupted: the stop of this command was requested, but the store service has not "+
+		"confirmed within %s that the command ended. The command may still be running in the service and may "+
+		"still finish%s. See its outcome with `stella ouk status` and `stella ouk history`, or in the "+
+		"service's log, before running it again.", err.wait, effect)
 }
 
 // sendStdin responds to each pull with up to the requested number of bytes of

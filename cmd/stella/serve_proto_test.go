@@ -323,7 +323,8 @@ func TestRemoteServiceClosed(t *testing.T) {
 
 // A client whose service never starts the command gives up after its
 // wait with the store-in-use error, and one interrupted while the service
-// does not end the command gives up after the cancel wait.
+// does not end the command gives up after the cancel wait and reports
+// that the service did not confirm the stop.
 func TestRemoteStuckService(t *testing.T) {
 	client, server := net.Pipe()
 	defer server.Close()
@@ -350,7 +351,10 @@ func TestRemoteStuckService(t *testing.T) {
 	defer cancel()
 	_, err = runRemote(ctx, client, serviceCall{Protocol: serviceProtocol, Args: []string{"db", "status"}},
 		time.Minute, eofReader{}, io.Discard, io.Discard)
-	if !errors.Is(err, errServiceClosed) || !strings.Contains(err.Error(), "interrupted command") {
-		t.Fatalf("interrupted client of a stuck service: %v", err)
+	if !errors.As(err, new(*stopUnconfirmedError)) {
+		t.Fatalf("interrupted client of a stuck service: %v, want a stopUnconfirmedError", err)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("interrupted client of a stuck service: %v does not wrap context.Canceled", err)
 	}
 }
