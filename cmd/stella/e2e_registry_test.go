@@ -418,17 +418,26 @@ func TestImportHTTPSResumes(t *testing.T) {
 	}
 }
 
-func TestAirGapBlocksUnnamedHost(t *testing.T) {
-	e := newEnv(t)
-	var reached atomic.Bool
+// redirectToUnnamedHost starts a server on 127.0.0.1 that redirects every
+// request to a second server named localhost, and returns the first
+// server's address and whether the second one was reached.
+func redirectToUnnamedHost(t *testing.T) (string, *atomic.Bool) {
+	t.Helper()
+	reached := new(atomic.Bool)
 	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached.Store(true) }))
-	defer other.Close()
+	t.Cleanup(other.Close)
 	named := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/kit.tar", http.StatusFound)
 	}))
-	defer named.Close()
+	t.Cleanup(named.Close)
+	return named.URL, reached
+}
+
+func TestAirGapBlocksUnnamedHost(t *testing.T) {
+	e := newEnv(t)
+	named, reached := redirectToUnnamedHost(t)
 	t.Setenv("STELLA_AIRGAP", "true")
-	r := e.run("ouk", "import", "--key", e.pub, named.URL+"/kit.tar")
+	r := e.run("ouk", "import", "--key", e.pub, named+"/kit.tar")
 	if r.code == 0 {
 		t.Fatalf("air-gap import followed a redirect to another host")
 	}
@@ -445,15 +454,9 @@ func TestAirGapBlocksUnnamedHost(t *testing.T) {
 // that is neither true nor false turns air-gap mode on, with a warning.
 func TestAirGapUnknownValueFailsClosed(t *testing.T) {
 	e := newEnv(t)
-	var reached atomic.Bool
-	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached.Store(true) }))
-	defer other.Close()
-	named := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/kit.tar", http.StatusFound)
-	}))
-	defer named.Close()
+	named, reached := redirectToUnnamedHost(t)
 	t.Setenv("STELLA_AIRGAP", "enabeld")
-	r := e.run("ouk", "import", "--key", e.pub, named.URL+"/kit.tar")
+	r := e.run("ouk", "import", "--key", e.pub, named+"/kit.tar")
 	if r.code == 0 {
 		t.Fatalf("import with STELLA_AIRGAP=enabeld followed a redirect to another host")
 	}

@@ -52,18 +52,28 @@ func (u *unpinnedReads) waitChange() <-chan struct{} {
 	return u.changed
 }
 
-// startRead registers a read without a pin, once no gc runs or waits.
-func (u *unpinnedReads) startRead(ctx context.Context) (func(), error) {
-	u.mu.Lock()
-	for u.gc {
+// waitWhile waits until cond is false. The caller holds mu, and holds it
+// again when waitWhile returns nil. When ctx ends first, waitWhile returns
+// its error with mu released.
+func (u *unpinnedReads) waitWhile(ctx context.Context, cond func() bool) error {
+	for cond() {
 		changed := u.waitChange()
 		u.mu.Unlock()
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		u.mu.Lock()
+	}
+	return nil
+}
+
+// startRead registers a read without a pin, once no gc runs or waits.
+func (u *unpinnedReads) startRead(ctx context.Context) (func(), error) {
+	u.mu.Lock()
+	if err := u.waitWhile(ctx, func() bool { return u.gc }); err != nil {
+		return nil, err
 	}
 	u.readers++
 	u.mu.Unlock()
@@ -82,31 +92,17 @@ func (u *unpinnedReads) startRead(ctx context.Context) (func(), error) {
 // and returns the function that ends the gc.
 func (u *unpinnedReads) startGC(ctx context.Context) (func(), error) {
 	u.mu.Lock()
-	for u.gc {
-		changed := u.waitChange()
-		u.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		u.mu.Lock()
+	if err := u.waitWhile(ctx, func() bool { return u.gc }); err != nil {
+		return nil, err
 	}
 	u.gc = true
 	u.notify()
-	for u.readers > 0 {
-		changed := u.waitChange()
-		u.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			u.mu.Lock()
-			u.gc = false
-			u.notify()
-			u.mu.Unlock()
-			return nil, ctx.Err()
-		}
+	if err := u.waitWhile(ctx, func() bool { return u.readers > 0 }); err != nil {
 		u.mu.Lock()
+		u.gc = false
+		u.notify()
+		u.mu.Unlock()
+		return nil, err
 	}
 	u.mu.Unlock()
 	var once sync.Once
