@@ -72,10 +72,29 @@ func newRootCommandFor(svc *service, req *serviceRequest) *cobra.Command {
 	root.AddCommand(newOUKCommand(g), newDBCommand(g), newScanCommand(g), newQuotaCommand(g), newServeCommand(g),
 		newVersionCommand())
 	groupCommand(root)
+	root.SetHelpCommand(newHelpCommand())
 	root.Version = currentVersion().summary()
 	root.SetVersionTemplate("{{.Version}}\n")
 	markArgErrorsAsUsage(root)
 	return root
+}
+
+// newHelpCommand returns the help command. Unlike cobra's own, it fails
+// with a usage error for a topic that names no command, so that "stella
+// help improt" does not exit 0 as if it had shown help.
+func newHelpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			if err != nil || target == nil || len(rest) > 0 {
+				return usagef("no help topic %q; see `stella --help` for the commands", strings.Join(args, " "))
+			}
+			return target.Help()
+		},
+	}
 }
 
 // markArgErrorsAsUsage makes a wrong number of arguments a usage error, so

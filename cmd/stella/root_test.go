@@ -320,3 +320,26 @@ func TestOutputInSystemFolderRejected(t *testing.T) {
 		t.Errorf("output in /dev/shm: %v", err)
 	}
 }
+
+// TestHelpUnknownTopic checks that help for a command that does not exist
+// fails with the usage code, while help for a command prints its help.
+func TestHelpUnknownTopic(t *testing.T) {
+	for _, args := range [][]string{{"help", "improt"}, {"help", "ouk", "improt"}} {
+		var stdout, stderr bytes.Buffer
+		code := runRequest(context.Background(), args, strings.NewReader(""), &stdout, &stderr, nil, nil)
+		if code != exitUsage {
+			t.Errorf("stella %s: exit %d, want %d\n%s", strings.Join(args, " "), code, exitUsage, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "no help topic") {
+			t.Errorf("stella %s: stderr does not name the topic: %s", strings.Join(args, " "), stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	code := runRequest(context.Background(), []string{"help", "ouk", "import"}, strings.NewReader(""), &stdout, &stderr, nil, nil)
+	if code != exitOK {
+		t.Errorf("stella help ouk import: exit %d\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "stella ouk import") {
+		t.Errorf("stella help ouk import printed no help of import:\n%s", stdout.String())
+	}
+}
