@@ -375,8 +375,8 @@ func TestCheckHistoryKits(t *testing.T) {
 		t.Errorf("check 1.0.0 after gc: exit %d, problems %+v; want %d and a missing blob\nstderr: %s", r.code,
 			rep.Problems, exitError, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "the store no longer holds kit 1.0.0") {
-		t.Errorf("check 1.0.0 after gc: stderr does not say that the store no longer holds the kit:\n%s", r.stderr)
+	if !strings.Contains(r.stderr, "the store no longer contains kit 1.0.0") {
+		t.Errorf("check 1.0.0 after gc: stderr does not say that the store no longer contains the kit:\n%s", r.stderr)
 	}
 }
 

@@ -7,12 +7,11 @@ import (
 )
 
 // damageLayerManifest flips one bit at a time in the small tables of the
-// store of e, each flip undone when it misses, until a check reports an
-// image layer among the blobs below a damaged manifest or index as not
-// reached, while the store's list of blobs stays readable for --all. The
-// tables differ from run to run, as the signature does, so the bit that
-// does it differs too. It returns the reports of that check and of a
-// check with --all.
+// store of e, undoing each flip that misses. It stops when a check reports
+// an image layer below a damaged manifest or index as not reached, while
+// the store's list of blobs stays readable for --all. The tables differ
+// from run to run, as the signature does, so the bit differs too. It
+// returns the reports of that check and of a check with --all.
 func (e *env) damageLayerManifest(tables []string) (checkReport, result, checkReport) {
 	e.t.Helper()
 	for _, table := range tables {

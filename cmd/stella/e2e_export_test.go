@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -478,16 +477,7 @@ func runHeldExportFromEnv() {
 	}
 	exportWriting = func(ctx context.Context) {
 		fmt.Fprintln(os.Stderr, exportHeldLine)
-		for {
-			if _, err := os.Stat(release); err == nil {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
+		waitForFile(ctx, release)
 	}
 	main()
 	os.Exit(exitOK)

@@ -120,7 +120,7 @@ func TestNewStoreOnFullVolumeLeavesNothing(t *testing.T) {
 }
 
 // TestBuildOnFullVolumeNamesFix checks that a build whose output volume
-// fills says which volume and what to do, and leaves no partial file.
+// fills names the volume and the fix, and leaves no partial file.
 func TestBuildOnFullVolumeNamesFix(t *testing.T) {
 	e := newEnv(t)
 	volume := mountSmallVolume(t, 1<<20)

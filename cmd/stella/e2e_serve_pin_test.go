@@ -33,19 +33,25 @@ func runBeforePinStellaFromEnv() {
 			return
 		}
 		fmt.Fprintln(os.Stderr, beforePinLine)
-		for {
-			if _, err := os.Stat(release); err == nil {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
+		waitForFile(ctx, release)
 	}
 	main()
 	os.Exit(exitOK)
+}
+
+// waitForFile returns once the file at path exists or ctx ends, for a test
+// hook that holds a command until the test creates that file.
+func waitForFile(ctx context.Context, path string) {
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // A lookup in the service that read the active kit just before an import

@@ -433,6 +433,7 @@ func (c *storeChecker) checkRest(ctx context.Context) error {
 		c.addProblem(checkProblem{Kind: classifyProblem(err, problemError), Error: err.Error(), err: err})
 		return nil
 	}
+
 	refs, refsErr := c.historyReferences(ctx)
 	other := &blobCount{}
 	notReached := map[string]*notReachedBlobs{}
@@ -447,6 +448,7 @@ func (c *storeChecker) checkRest(ctx context.Context) error {
 			// No pin keeps a blob of no kit, so gc may have removed it.
 			continue
 		}
+
 		reason := c.notReachedReason(info.Digest, refs, refsErr)
 		role := "a blob of no kit that this check read"
 		if reason == "" {
@@ -472,6 +474,7 @@ func (c *storeChecker) checkRest(ctx context.Context) error {
 	for _, reason := range reasons {
 		c.report.NotReached = append(c.report.NotReached, *notReached[reason])
 	}
+
 	c.progress.describe("checking every table")
 	keys, err := c.store.CheckTables()
 	c.report.TableKeys = keys

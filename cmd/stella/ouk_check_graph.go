@@ -93,8 +93,8 @@ type unreachedBlobs struct {
 	// reached.
 	Blobs int   `json:"blobs"`
 	Bytes int64 `json:"bytes"`
-	// Error is why the records of part of the graph below could not be
-	// read, so that Blobs may be too low.
+	// Error is the reason that the records of part of the graph below
+	// could not be read, in which case Blobs may be too low.
 	Error string `json:"error,omitempty"`
 }
 
@@ -153,7 +153,7 @@ func (c *storeChecker) nodeProblem(kc *kitCheck, n checkNode, err error) checkPr
 	}
 	p.Kind = problemMissing
 	if n.desc.Digest.String() == kc.Digest {
-		p.err = fmt.Errorf("the store no longer holds kit %s (%s), such as after gc removed it as one of the "+
+		p.err = fmt.Errorf("the store no longer contains kit %s (%s), as after gc removed it as one of the "+
 			"kits beyond its --keep count. Import the kit's file again to check it or roll back to it: %w",
 			printable(kc.Version), kc.Digest, errdef.ErrNotFound)
 	} else {

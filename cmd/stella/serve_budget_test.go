@@ -67,8 +67,8 @@ func TestPullReaderBudget(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reading 5 of 8 bytes: %v", err)
 	}
-	if first.taken != 5 {
-		t.Errorf("the reader took %d bytes, want 5", first.taken)
+	if first.reserved != 5 {
+		t.Errorf("the reader reserved %d bytes, want 5", first.reserved)
 	}
 
 	start := time.Now()
@@ -80,7 +80,7 @@ func TestPullReaderBudget(t *testing.T) {
 		t.Errorf("the second reader failed after %s, without waiting for the budget", waited)
 	}
 
-	budget.give(first.taken)
+	budget.give(first.reserved)
 	if _, err := read("6789"); err != nil {
 		t.Fatalf("reading 4 bytes after the first reader gave its bytes back: %v", err)
 	}

@@ -272,11 +272,11 @@ type pullReader struct {
 	ctx    context.Context
 	rest   []byte
 	done   bool
-	// budget, when not nil, is taken from for each chunk as it arrives,
-	// and taken counts the bytes taken. The caller gives them back once
+	// budget, when not nil, is charged for each chunk as it arrives, and
+	// reserved counts the bytes charged. The caller gives them back once
 	// the command has ended.
-	budget *byteBudget
-	taken  int64
+	budget   *byteBudget
+	reserved int64
 }
 
 func (r *pullReader) Read(p []byte) (int, error) {
@@ -299,7 +299,7 @@ func (r *pullReader) Read(p []byte) (int, error) {
 				if err := r.budget.take(r.ctx, int64(len(chunk))); err != nil {
 					return 0, err
 				}
-				r.taken += int64(len(chunk))
+				r.reserved += int64(len(chunk))
 			}
 			r.rest = chunk
 		case <-r.ctx.Done():
@@ -440,7 +440,7 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	}
 	code := runRequest(ctx, call.Args, stdin, stdout, stderr, s, req)
 	if stdin.budget != nil {
-		stdin.budget.give(stdin.taken)
+		stdin.budget.give(stdin.reserved)
 	}
 	if serviceCtx.Err() != nil && !clientEnded.Load() && strings.Join(commandWords(call.Args), " ") == "ouk watch" {
 		// A watch that the service's stop ended must not exit 0 as one
