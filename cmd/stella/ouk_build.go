@@ -539,7 +539,7 @@ func (s *kitSpec) resolvePaths(dir string) {
 func (s kitSpec) options() (build.Options, error) {
 	opts := build.Options{Output: s.Output, Version: s.Version,
 		SBOM: s.SBOM, Base: s.Base, Rollup: s.Rollup, DropBaseImages: s.DropBaseImages,
-		IndexTables: s.IndexTables}
+		IndexTables: s.IndexTables, ToolVersion: currentVersion().Version}
 	if err := checkKitName(s.Output); err != nil {
 		return opts, err
 	}

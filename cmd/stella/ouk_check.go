@@ -309,21 +309,7 @@ func (c *storeChecker) run(ctx context.Context, o *checkOptions, args []string) 
 func (c *storeChecker) namedKits(args []string) ([]cas.KitRecord, error) {
 	var out []cas.KitRecord
 	for _, arg := range args {
-		want := strings.ToLower(strings.TrimSpace(arg))
-		hex := strings.TrimPrefix(want, "sha256:")
-		var matches []cas.KitRecord
-		seen := map[digest.Digest]bool{}
-		for _, h := range c.history {
-			if seen[h.Digest] {
-				continue
-			}
-			byDigest := hex != "" && strings.Trim(hex, "0123456789abcdef") == "" &&
-				strings.HasPrefix(h.Digest.Encoded(), hex)
-			if byDigest || h.Version == strings.TrimSpace(arg) {
-				seen[h.Digest] = true
-				matches = append(matches, h)
-			}
-		}
+		matches := kitsNamed(c.history, arg)
 		switch len(matches) {
 		case 0:
 			return nil, fmt.Errorf("no kit in the history matches %q; run `stella ouk history` to list the kits: %w",
@@ -331,7 +317,7 @@ func (c *storeChecker) namedKits(args []string) ([]cas.KitRecord, error) {
 		case 1:
 			out = append(out, matches[0])
 		default:
-			return nil, usagef("%q matches %d kits of the history; give more of the digest", arg, len(matches))
+			return nil, ambiguousKitError(arg, matches)
 		}
 	}
 	return out, nil

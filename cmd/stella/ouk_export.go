@@ -19,6 +19,7 @@ import (
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/build"
+	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
 	"stella-ops.org/ouk/oci/delta"
 	"stella-ops.org/ouk/oci/layout"
@@ -59,9 +60,9 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 another isolated site, to give a host that lacks the base of a delta the
 whole kit, or to keep a backup once the original file is gone.
 
-KIT is "active" (the default) or the bundle digest of a kit in the store: a
-full digest (sha256:...) or a prefix of one that matches a single kit, as
-` + "`stella ouk history`" + ` lists them. The file holds the signed bundle index,
+KIT is "active" (the default), the version of a kit in the store, or its
+bundle digest: a full digest (sha256:...) or a prefix of one that matches a
+single kit, as ` + "`stella ouk history`" + ` lists them. The file holds the signed bundle index,
 every manifest, config and layer it reaches, the signatures of the bundle
 index and their referrers tag index, as ` + "`stella ouk build`" + ` writes them. A kit
 that arrived as a delta is written in full, without its delta manifest, so
@@ -80,6 +81,7 @@ their records. Without tables, the file has the same bytes as the file that
 detached signature made with ` + "`stella ouk sign`" + ` still verifies it.`,
 		Example: `  stella ouk export -o kit-0602.tar.zst
   stella ouk export sha256:3f1c -o backup/kit-0601.tar.zst
+  stella ouk export 2026.06.01-020000 -o backup/kit-0601.tar.zst
   stella ouk export active -o - | stella --store /mnt/usb/store ouk import --key cosign.pub -`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -189,23 +191,25 @@ func (o *exportOptions) check(kit, kitPath string) error {
 }
 
 // checkExportKitArg rejects a KIT argument that names no kit in the store:
-// a file or folder at kitPath, or a word other than "active" that is not
-// hex digits.
+// a file or folder at kitPath, or a word that is neither "active", hex
+// digits of a digest nor a valid kit version.
 func checkExportKitArg(kit, kitPath string) error {
 	if kit == "active" {
 		return nil
 	}
 	if _, err := os.Stat(kitPath); err == nil {
-		return usagef("%s is a file or folder, but ouk export writes a kit held in the store, named by active "+
-			"or its bundle digest; to carry a kit file on, copy the file itself", kit)
+		return usagef("%s is a file or folder, but ouk export writes a kit held in the store, named by active, "+
+			"its version or its bundle digest; to carry a kit file on, copy the file itself", kit)
 	}
 	if strings.EqualFold(kit, "active") {
 		return usagef("KIT %s: the keyword is lower case, so write active", kit)
 	}
 	hex := strings.TrimPrefix(kit, "sha256:")
-	if hex == "" || len(hex) > 64 || strings.Trim(hex, "0123456789abcdef") != "" {
-		return usagef("KIT %q is neither active nor a kit digest; give active, or sha256: followed by up to 64 "+
-			"lower-case hex digits of a digest that `stella ouk history` lists%s", kit, digestPrefixAdvice(kit))
+	isDigest := hex != "" && len(hex) <= 64 && strings.Trim(hex, "0123456789abcdef") == ""
+	if !isDigest && build.CheckVersion(kit) != nil {
+		return usagef("KIT %q is neither active, a kit version nor a kit digest; give active, a version, or "+
+			"sha256: followed by up to 64 lower-case hex digits of a digest, as `stella ouk history` lists "+
+			"them%s", kit, digestPrefixAdvice(kit))
 	}
 	return nil
 }
@@ -233,12 +237,30 @@ func checkExportOutput(out, display string, force bool) error {
 	return nil
 }
 
-// pinExportKit resolves kit, "active" or a digest or digest prefix, to a
-// bundle digest in the store's history and pins that kit, so that a gc in
-// the store service cannot remove its blobs during the export. A store
-// open read-only gets no pin, because its lock keeps every writer out. The
-// returned release removes the pin, and a signal that ends the process
-// before then removes it too (see pinGuard).
+// storedKitNamed returns the bundle digest of the kit of the store's
+// history that arg names by its version, digest or digest prefix.
+func storedKitNamed(ctx context.Context, store *cas.Store, arg string) (digest.Digest, error) {
+	hist, err := store.History(ctx)
+	if err != nil {
+		return "", fmt.Errorf("reading the kit history: %w", err)
+	}
+	matches := kitsNamed(hist, arg)
+	switch len(matches) {
+	case 0:
+		return "", fmt.Errorf("no kit in the store matches %q; run `stella ouk history` to list them: %w",
+			arg, errdef.ErrNotFound)
+	case 1:
+		return matches[0].Digest, nil
+	}
+	return "", ambiguousKitError(arg, matches)
+}
+
+// pinExportKit resolves kit, "active", a version, a digest or a digest
+// prefix, to a bundle digest in the store's history and pins that kit, so
+// that a gc in the store service cannot remove its blobs during the
+// export. A store open read-only gets no pin, because its lock keeps every
+// writer out. The returned release removes the pin, and a signal that ends
+// the process before then removes it too (see pinGuard).
 func pinExportKit(ctx context.Context, g *globalOptions, store *cas.Store, kit string) (digest.Digest, func(), error) {
 	var d digest.Digest
 	var unpin func()
@@ -254,7 +276,7 @@ func pinExportKit(ctx context.Context, g *globalOptions, store *cas.Store, kit s
 		d, unpin = rec.Digest, release
 	} else {
 		var err error
-		if d, err = resolveStoredKit(ctx, store, kit); err != nil {
+		if d, err = storedKitNamed(ctx, store, kit); err != nil {
 			return "", nil, err
 		}
 		unpin = func() {}

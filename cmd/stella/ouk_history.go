@@ -79,3 +79,36 @@ type historyEntry struct {
 	cas.KitRecord
 	InStore bool `json:"inStore"`
 }
+
+// kitsNamed returns the kits of the history hist that arg names, each
+// once: by its bundle digest, a prefix of the digest's hex digits, or its
+// version. A digest copied in capitals names the same kit; a version must
+// match exactly.
+func kitsNamed(hist []cas.KitRecord, arg string) []cas.KitRecord {
+	arg = strings.TrimSpace(arg)
+	hex := strings.TrimPrefix(strings.ToLower(arg), "sha256:")
+	isHex := hex != "" && len(hex) <= 64 && strings.Trim(hex, "0123456789abcdef") == ""
+	var matches []cas.KitRecord
+	seen := map[digest.Digest]bool{}
+	for _, h := range hist {
+		if seen[h.Digest] {
+			continue
+		}
+		if (isHex && strings.HasPrefix(h.Digest.Encoded(), hex)) || h.Version == arg {
+			seen[h.Digest] = true
+			matches = append(matches, h)
+		}
+	}
+	return matches
+}
+
+// ambiguousKitError returns the usage error for an argument that names
+// more than one kit of the history.
+func ambiguousKitError(arg string, matches []cas.KitRecord) error {
+	names := make([]string, 0, len(matches))
+	for _, m := range matches {
+		names = append(names, fmt.Sprintf("%s (%s)", printable(m.Version), m.Digest))
+	}
+	return usagef("%q names %d kits of the history: %s; give more of the digest", arg, len(matches),
+		strings.Join(names, ", "))
+}

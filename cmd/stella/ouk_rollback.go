@@ -29,13 +29,14 @@ func newRollbackCommand(g *globalOptions) *cobra.Command {
 	o := &rollbackOptions{}
 	out := &o.out
 	cmd := &cobra.Command{
-		Use:   "rollback [--key PUB]... [DIGEST]",
+		Use:   "rollback [--key PUB]... [KIT]",
 		Short: "Make the previous kit, or a named one still in the store, active again",
 		Long: `Switch back to the kit that was active before the current one, or to the
-kit with the given bundle digest (a unique prefix is enough) when it is still
-in the store. Unlike importing an older kit, a rollback is the operator's own
-decision and needs no --allow-downgrade; the history records it. A DIGEST
-that names the active kit changes nothing and exits with 0, so a rollback
+kit that KIT names when it is still in the store: its version or its bundle
+digest (a unique prefix is enough), as 'stella ouk history' lists them.
+Unlike importing an older kit, a rollback is the operator's own decision and
+needs no --allow-downgrade; the history records it. A KIT that names the
+active kit changes nothing and exits with 0, so a rollback
 cut short can be run again.
 
 The kit must still pass the site's other checks, as an import does: a
@@ -45,9 +46,9 @@ folder to revoke it no longer vouches for the kits it signed, and the kit
 must not have expired. --insecure-skip-signature and --allow-expired
 override them with a warning, which the history records.
 
-Without DIGEST a second rollback switches forward again, because the kit
-that was active before is then the newer one: it toggles between the last
-two kits. To go back further, pick a digest from 'stella ouk history'.`,
+Without KIT a second rollback switches forward again, because the kit that
+was active before is then the newer one: it toggles between the last two
+kits. To go back further, pick a version or digest from 'stella ouk history'.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.validate(); err != nil {
@@ -62,12 +63,9 @@ two kits. To go back further, pick a digest from 'stella ouk history'.`,
 			defer store.Close()
 			want := ""
 			if len(args) == 1 {
-				// Digests are lower-case hex; a prefix copied in capitals
-				// names the same kit.
-				want = strings.ToLower(strings.TrimSpace(args[0]))
-				if hex := strings.TrimPrefix(want, "sha256:"); hex == "" || strings.Trim(hex, "0123456789abcdef") != "" {
-					return usagef("%q is not a kit digest or a prefix of one; give sha256: and some hex digits that "+
-						"`stella ouk history` lists, or no argument to return to the previous kit", args[0])
+				if want = strings.TrimSpace(args[0]); want == "" {
+					return usagef("the kit argument is empty; give the version or the digest of a kit that " +
+						"`stella ouk history` lists, or no argument to return to the previous kit")
 				}
 			}
 			target, err := rollbackTarget(ctx, store, want)
@@ -198,17 +196,7 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 		return "", fmt.Errorf("there is no earlier kit to roll back to: the history contains only the active kit %s (%s); "+
 			"to return to an older kit, import its file with --allow-downgrade", printable(active.Version), active.Digest)
 	}
-	var matches []cas.KitRecord
-	seen := map[digest.Digest]bool{}
-	for _, h := range hist {
-		if seen[h.Digest] {
-			continue
-		}
-		seen[h.Digest] = true
-		if h.Digest.String() == want || strings.HasPrefix(h.Digest.Encoded(), strings.TrimPrefix(want, "sha256:")) {
-			matches = append(matches, h)
-		}
-	}
+	matches := kitsNamed(hist, want)
 	switch len(matches) {
 	case 0:
 		return "", fmt.Errorf("no kit in the history matches %q; run `stella ouk history` to list them: %w", want, errdef.ErrNotFound)
@@ -230,7 +218,7 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 		}
 		return m.Digest, nil
 	}
-	return "", usagef("digest prefix %q matches %d kits; give more of the digest", want, len(matches))
+	return "", ambiguousKitError(want, matches)
 }
 
 // rollbackReport is the JSON output of a rollback: the kit now active,

@@ -80,6 +80,10 @@ type Options struct {
 	// records itself. The kit grows by about twice the size of its DB
 	// layers; a delta written from it leaves the tables out.
 	IndexTables bool
+	// ToolVersion is the release of the program that builds the kit, named
+	// with it as the creator of a generated SBOM; empty names the tool
+	// without a release.
+	ToolVersion string
 	// DeltaOutput, when set, is a second file that receives the delta from
 	// Base to the new kit, written from the same build.
 	DeltaOutput string

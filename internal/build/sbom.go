@@ -22,8 +22,9 @@ func (b *builder) kitContents(ctx context.Context, db ocispec.Descriptor, images
 		version = b.created.Format("2006.01.02-150405")
 	}
 	in := sbom.KitContents{
-		Name:    "stella-ouk",
-		Version: version,
+		Name:        "stella-ouk",
+		Version:     version,
+		ToolVersion: b.opts.ToolVersion,
 		DB: sbom.DBInfo{
 			Digest:  db.Digest.String(),
 			Records: summary.Records,

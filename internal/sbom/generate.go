@@ -30,6 +30,10 @@ type KitContents struct {
 	Name string
 	// Version is the kit version; it is required and names the document.
 	Version string
+	// ToolVersion is the release of the program that wrote the document.
+	// The creator tool is "stella-" followed by it, or "stella" when it is
+	// empty.
+	ToolVersion string
 	// DB is the vulnerability DB artifact.
 	DB DBInfo
 	// Images are the container images in the kit, in any order.
@@ -66,6 +70,15 @@ const (
 
 var spdxIDUnsafe = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
 
+// creatorTool names the program that wrote the document, as SPDX asks for a
+// tool: its name, a hyphen and its release.
+func creatorTool(release string) string {
+	if release == "" {
+		return "stella"
+	}
+	return "stella-" + release
+}
+
 // GenerateSPDX returns an SPDX 2.3 JSON document describing in: one package
 // for the kit, one for the vulnerability DB and one per image, with the kit
 // DESCRIBED by the document and CONTAINING the others. created is written in
@@ -98,7 +111,7 @@ func GenerateSPDX(in KitContents, created time.Time) ([]byte, error) {
 		DocumentName:      "stella-ouk-" + in.Version,
 		DocumentNamespace: namespace,
 		CreationInfo: &spdx.CreationInfo{
-			Creators: []common.Creator{{CreatorType: "Tool", Creator: "stella-ouk-" + in.Version}},
+			Creators: []common.Creator{{CreatorType: "Tool", Creator: creatorTool(in.ToolVersion)}},
 			Created:  created.UTC().Format("2006-01-02T15:04:05Z"),
 		},
 	}

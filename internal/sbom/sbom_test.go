@@ -753,3 +753,28 @@ func TestGenerateSPDXPackagePurposes(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateSPDXCreatorTool checks that the document names the program
+// that wrote it, not the kit it describes, as its creator tool.
+func TestGenerateSPDXCreatorTool(t *testing.T) {
+	for _, tc := range []struct{ release, want string }{
+		{"", "Tool: stella"},
+		{"v1.4.0", "Tool: stella-v1.4.0"},
+	} {
+		in := testContents()
+		in.ToolVersion = tc.release
+		raw, err := GenerateSPDX(in, testCreated)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			CreationInfo struct{ Creators []string }
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if got := doc.CreationInfo.Creators; len(got) != 1 || got[0] != tc.want {
+			t.Errorf("release %q: creators = %q, want [%q]", tc.release, got, tc.want)
+		}
+	}
+}

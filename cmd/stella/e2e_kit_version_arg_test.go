@@ -1,0 +1,66 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Commands that take a kit of the store accept its version as well as its
+// digest, as `stella ouk history` lists both.
+func TestRollbackAndExportByVersion(t *testing.T) {
+	e := newEnv(t)
+	kit1 := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
+	first := e.importJSON(kit1)
+	second := e.importJSON(e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2"))
+
+	out := filepath.Join(e.dir, "by-version.tar")
+	if res := e.exportJSON("1.0.0", "-o", out); res.Digest != first.Digest || res.Version != "1.0.0" {
+		t.Errorf("export 1.0.0 wrote kit %s %s, want 1.0.0 %s", res.Version, res.Digest, first.Digest)
+	}
+	assertSameFile(t, out, kit1)
+
+	e.must("ouk", "rollback", "--key", e.pub, "1.0.0")
+	if got := e.activeDigest(); got != first.Digest {
+		t.Errorf("after rollback 1.0.0 the active kit is %s, want %s", got, first.Digest)
+	}
+	e.must("ouk", "rollback", "--key", e.pub, "2.0.0")
+	if got := e.activeDigest(); got != second.Digest {
+		t.Errorf("after rollback 2.0.0 the active kit is %s, want %s", got, second.Digest)
+	}
+
+	r := e.run("ouk", "rollback", "--key", e.pub, "3.0.0")
+	if r.code != exitError || !strings.Contains(r.stderr, `"3.0.0"`) || !strings.Contains(r.stderr, "ouk history") {
+		t.Errorf("rollback to an unknown version: exit %d, want %d with the version and the history command:\n%s",
+			r.code, exitError, r.stderr)
+	}
+	if got := e.activeDigest(); got != second.Digest {
+		t.Errorf("a failed rollback changed the active kit to %s", got)
+	}
+	failure, r := e.exportFailure("3.0.0", "-o", filepath.Join(e.dir, "missing.tar"))
+	if r.code != exitError || failure.Reason != "not-found" {
+		t.Errorf("export of an unknown version: exit %d, reason %q; want exit %d, not-found", r.code, failure.Reason, exitError)
+	}
+}
+
+// A name that matches more than one kit, as a short digest prefix may,
+// lists the kits it matches.
+func TestKitArgumentMatchingTwoKitsListsThem(t *testing.T) {
+	e := newEnv(t)
+	second := e.importJSON(e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2"))
+	// A version made of hex digits may name one kit while the same digits
+	// start the digest of another: give a third kit a prefix of the second
+	// kit's digest as its version.
+	prefix := strings.TrimPrefix(second.Digest, "sha256:")[:6]
+	third := e.importJSON(e.buildKit("kit3.tar", "--version", prefix, "--sequence", "3"))
+
+	r := e.run("ouk", "check", prefix)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "names 2 kits") ||
+		!strings.Contains(r.stderr, second.Digest) || !strings.Contains(r.stderr, third.Digest) {
+		t.Errorf("check %s: exit %d, want %d naming both kits:\n%s", prefix, r.code, exitUsage, r.stderr)
+	}
+	r = e.run("ouk", "export", prefix, "-o", filepath.Join(e.dir, "x.tar"))
+	if r.code != exitUsage || !strings.Contains(r.stderr, "names 2 kits") {
+		t.Errorf("export %s: exit %d, want %d naming both kits:\n%s", prefix, r.code, exitUsage, r.stderr)
+	}
+}
