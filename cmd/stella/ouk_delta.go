@@ -126,9 +126,11 @@ func (o *deltaOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	} else {
 		log.Warn("no signing key given: the delta manifest is unsigned and import rejects it unless --insecure-skip-signature is set")
 	}
-	if err := build.CreateParentFolder(o.output); err != nil {
+	removeFolders, err := build.CreateParentFolder(o.output)
+	if err != nil {
 		return err
 	}
+	defer removeFolders()
 	// The delta is written as the new kit's blobs are read, so their bytes
 	// show how far it got.
 	progress := g.newTransfer(stderr, lines, "writing", -1, "delta in progress", "output", displayPath(o.output))

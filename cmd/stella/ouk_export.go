@@ -394,9 +394,11 @@ func writeExportFile(ctx context.Context, out string, p *exportPlan, opts layout
 		return 0, err
 	}
 	opts.Compression = comp
-	if err := build.CreateParentFolder(out); err != nil {
+	removeFolders, err := build.CreateParentFolder(out)
+	if err != nil {
 		return 0, err
 	}
+	defer removeFolders()
 	p.source.writing = true
 	pending, err := layout.WritePendingTarFile(ctx, out, p.index, p.source, opts)
 	if err != nil {

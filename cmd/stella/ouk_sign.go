@@ -63,9 +63,11 @@ not: they check only the signature inside the kit, which stella ouk build
 			if err != nil {
 				return fmt.Errorf("signing %s: %w", kit, err)
 			}
-			if err := build.CreateParentFolder(out); err != nil {
+			removeFolders, err := build.CreateParentFolder(out)
+			if err != nil {
 				return err
 			}
+			defer removeFolders()
 			// A temporary file renamed into place leaves an earlier
 			// signature whole when the write fails, as keygen does.
 			temp, err := writeTempFile(out, sig, 0o644)

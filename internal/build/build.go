@@ -8,8 +8,10 @@ import (
 	"context"
 	"crypto"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -229,8 +231,17 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		index.Manifests = append(index.Manifests, tablesDesc)
 	}
 
-	if err := CreateParentFolder(opts.Output); err != nil {
+	removeKitFolders, err := CreateParentFolder(opts.Output)
+	if err != nil {
 		return nil, err
+	}
+	defer removeKitFolders()
+	if opts.DeltaOutput != "" {
+		removeDeltaFolders, err := CreateParentFolder(opts.DeltaOutput)
+		if err != nil {
+			return nil, err
+		}
+		defer removeDeltaFolders()
 	}
 	// The kit stays in a temporary file until the delta, if any, is
 	// written too, so an interrupted or failed build leaves neither file.
@@ -339,13 +350,36 @@ func (b *builder) checkAboveBase() error {
 
 // CreateParentFolder creates the folders above the output file path that do
 // not exist yet, as mkdir -p does, so an output such as out/kit.tar.zst
-// needs no mkdir first.
-func CreateParentFolder(path string) error {
+// needs no mkdir first. The returned cleanup removes the folders it
+// created, deepest first, when no file is at path and each is empty, so a
+// caller defers it and a failed write leaves no folder behind.
+func CreateParentFolder(path string) (cleanup func(), err error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating folder %s for the output %s: %w", dir, path, err)
+	var created []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
 	}
-	return nil
+	cleanup = func() {
+		if _, err := os.Lstat(path); err == nil {
+			return
+		}
+		for _, d := range created {
+			if os.Remove(d) != nil {
+				return
+			}
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		cleanup()
+		return func() {}, fmt.Errorf("creating folder %s for the output %s: %w", dir, path, err)
+	}
+	return cleanup, nil
 }
 
 // writeDelta writes the delta from the base kit to the kit just built to a
@@ -354,9 +388,6 @@ func (b *builder) writeDelta(ctx context.Context, index ocispec.Index) (*delta.R
 	target, err := delta.FromStorage(ctx, b.src, index)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the new kit for the delta: %w", err)
-	}
-	if err := CreateParentFolder(b.opts.DeltaOutput); err != nil {
-		return nil, nil, err
 	}
 	return delta.WritePendingFile(ctx, b.opts.DeltaOutput, b.base, target,
 		delta.Options{Signer: b.opts.Signer, Created: b.created, Logger: b.opts.Logger})

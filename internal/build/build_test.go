@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -327,8 +328,8 @@ func TestBuildDeltaFailureWritesNeither(t *testing.T) {
 
 	opts := fixtureOptions(t, full)
 	opts.Version, opts.Sequence, opts.Base = "1.0.1", 2, base
-	// The delta's folder cannot be created under a file, so the delta
-	// fails after the kit is written.
+	// The delta's folder cannot be created under a file, so the build
+	// fails on the delta.
 	opts.DeltaOutput = filepath.Join(file, "next.delta.tar")
 	if _, err := Build(context.Background(), opts); err == nil {
 		t.Fatal("build with a delta under a file succeeded")
@@ -348,6 +349,59 @@ func TestBuildDeltaFailureWritesNeither(t *testing.T) {
 		if e.Name() != "next.tar" {
 			t.Errorf("a failed build left %s in %s", e.Name(), outDir)
 		}
+	}
+}
+
+// A failed build removes the folders it created for its output.
+func TestBuildFailureRemovesCreatedFolders(t *testing.T) {
+	dir := t.TempDir()
+	base := buildBase(t, dir, 1)
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := fixtureOptions(t, filepath.Join(dir, "new", "a", "next.tar"))
+	opts.Version, opts.Sequence, opts.Base = "1.0.1", 2, base
+	opts.DeltaOutput = filepath.Join(file, "next.delta.tar")
+	if _, err := Build(context.Background(), opts); err == nil {
+		t.Fatal("build with a delta under a file succeeded")
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "new")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the failed build left the folder it created for its kit (%v)", err)
+	}
+}
+
+// The cleanup of CreateParentFolder keeps a folder that holds a file, and
+// every folder once the output is written.
+func TestCreateParentFolderCleanup(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "a", "b", "kit.tar")
+	cleanup, err := CreateParentFolder(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cleanup()
+	if _, err := os.Stat(out); err != nil {
+		t.Errorf("cleanup after the write removed the output: %v", err)
+	}
+
+	out = filepath.Join(dir, "c", "d", "kit.tar")
+	if cleanup, err = CreateParentFolder(out); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "c", "other")
+	if err := os.WriteFile(other, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cleanup()
+	if _, err := os.Lstat(filepath.Join(dir, "c", "d")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("cleanup kept the empty folder c/d (%v)", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("cleanup removed a folder that holds a file: %v", err)
 	}
 }
 
