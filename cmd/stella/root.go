@@ -94,7 +94,25 @@ func newHelpCommand() *cobra.Command {
 			}
 			return target.Help()
 		},
+		ValidArgsFunction: completeHelpTopic,
 	}
+}
+
+// completeHelpTopic completes the command names after "stella help", as
+// the shell completes them after "stella": the subcommands of the command
+// that args name, without hidden ones.
+func completeHelpTopic(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	parent, rest, err := c.Root().Find(args)
+	if err != nil || len(rest) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []cobra.Completion
+	for _, sub := range parent.Commands() {
+		if sub.IsAvailableCommand() && sub != c && strings.HasPrefix(sub.Name(), toComplete) {
+			names = append(names, cobra.CompletionWithDesc(sub.Name(), sub.Short))
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
 // markArgErrorsAsUsage makes a wrong number of arguments a usage error, so

@@ -343,3 +343,24 @@ func TestHelpUnknownTopic(t *testing.T) {
 		t.Errorf("stella help ouk import printed no help of import:\n%s", stdout.String())
 	}
 }
+
+// The shell completes command names after "stella help" as it does after
+// "stella".
+func TestHelpCompletesCommandNames(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"__complete", "help", "o"}, "ouk\t"},
+		{[]string{"__complete", "help", "ouk", "im"}, "import\t"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := runRequest(context.Background(), c.args, strings.NewReader(""), &stdout, &stderr, nil, nil)
+		if code != exitOK {
+			t.Errorf("stella %s: exit %d\n%s", strings.Join(c.args, " "), code, stderr.String())
+		}
+		if !strings.HasPrefix(stdout.String(), c.want) {
+			t.Errorf("stella %s: completions %q, want one starting with %q", strings.Join(c.args, " "), stdout.String(), c.want)
+		}
+	}
+}
