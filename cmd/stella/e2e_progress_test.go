@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/mirror"
 	"stella-ops.org/ouk/oci/layout"
 )
@@ -326,4 +327,173 @@ func TestDeltaLogsProgress(t *testing.T) {
 	}
 	checkProgressLines(t, "delta", r.stderr, "delta in progress", []string{"output=" + out, "blob=sha256:"},
 		[]string{"total="})
+}
+
+// stageLines returns the lines of stderr that log the build stage stage,
+// joined by newlines.
+func stageLines(stderr string, stage build.Stage) string {
+	var lines []string
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.Contains(line, `stage="`+string(stage)+`"`) {
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// A build logs the feeds it reads and the blobs it writes to the kit and
+// the delta, with the total of each file, and -q, the default interval or
+// --format json change nothing on stdout.
+func TestBuildLogsProgress(t *testing.T) {
+	e := newEnv(t)
+	feeds := filepath.Join(repoRoot(t), "testdata", "feeds")
+	image := progressImage(t, e.dir)
+	kit1 := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
+	kit2 := filepath.Join(e.dir, "kit2.tar")
+	args := []string{"ouk", "build", "-o", kit2, "--version", "2.0.0", "--sequence", "2", "--key", e.key,
+		"--feed", "osv=" + filepath.Join(feeds, "osv"), "--feed", "regional:demo-cert=" + filepath.Join(feeds, "regional"),
+		"--image", scannerRef + "=" + image}
+
+	r := e.runWithEnv([]string{progressIntervalEnv + "=1ns"}, append(args, "--format", "json")...)
+	if r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	var res build.Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Errorf("build --format json: %v\n%s", err, r.stdout)
+	}
+	checkProgressLines(t, "feeds", stageLines(r.stderr, build.StageFeeds), "build in progress",
+		[]string{"output=" + kit2, "feed="}, []string{"total=", "blob="})
+	for _, feed := range []string{"feed=osv ", "feed=regional:demo-cert "} {
+		if !strings.Contains(r.stderr, feed) {
+			t.Errorf("build logs no progress line with %s:\n%s", feed, r.stderr)
+		}
+	}
+	checkProgressLines(t, "kit", stageLines(r.stderr, build.StageKit), "build in progress",
+		[]string{"output=" + kit2, "blob=sha256:", "total=", "percent="}, nil)
+	if last := progressLogLines(stageLines(r.stderr, build.StageKit), "build in progress"); len(last) > 0 &&
+		!strings.Contains(last[len(last)-1], "percent=100") {
+		t.Errorf("the last line of the kit write is not at 100 percent: %s", last[len(last)-1])
+	}
+
+	deltaOut := filepath.Join(e.dir, "kit3.delta.tar")
+	r = e.runWithEnv([]string{progressIntervalEnv + "=1ns"}, "ouk", "build", "-o", deltaOut, "--version", "3.0.0",
+		"--sequence", "3", "--key", e.key, "--base", kit1, "--delta", "--image", scannerRef+"="+image,
+		"--feed", "osv="+filepath.Join(feeds, "osv"), "--feed", "regional:demo-cert="+filepath.Join(feeds, "regional"))
+	if r.code != 0 {
+		t.Fatalf("build --delta: exit %d\n%s", r.code, r.stderr)
+	}
+	checkProgressLines(t, "kit of a delta build", stageLines(r.stderr, build.StageKit), "build in progress",
+		[]string{"output=" + filepath.Join(e.dir, "kit3.tar"), "total="}, nil)
+	checkProgressLines(t, "delta", stageLines(r.stderr, build.StageDelta), "build in progress",
+		[]string{"output=" + deltaOut, "blob=sha256:", "total="}, nil)
+
+	r = e.runWithEnv([]string{progressIntervalEnv + "=1ns"}, append([]string{"-q"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("build -q: exit %d\n%s", r.code, r.stderr)
+	}
+	if r.stderr != "" {
+		t.Errorf("build -q wrote to stderr:\n%s", r.stderr)
+	}
+
+	r = e.run(args...)
+	if r.code != 0 {
+		t.Fatalf("build with the default interval: exit %d\n%s", r.code, r.stderr)
+	}
+	checkNoProgressLines(t, "build with the default interval", r.stderr)
+}
+
+// A watch logs the progress of each kit it imports, a file with its total
+// and a folder by blob, in the format of its other lines, and -q logs none.
+func TestWatchLogsImportProgress(t *testing.T) {
+	e := newEnv(t)
+	file := e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1")
+	info, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := e.newDrop("drop", file)
+	folder := filepath.Join(drop, "kit2")
+	untarKit(t, e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2"), folder)
+
+	r := e.runWithEnv([]string{progressIntervalEnv + "=1ns"}, "ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 {
+		t.Fatalf("watch --once: exit %d\n%s", r.code, r.stderr)
+	}
+	checkLogLines(t, r.stderr)
+	var fileLines, folderLines []string
+	for _, line := range progressLogLines(r.stderr, "import in progress") {
+		if !strings.Contains(line, " level=INFO ") {
+			t.Errorf("progress line %q is not at info level", line)
+		}
+		switch {
+		case strings.Contains(line, " path="+filepath.Join(drop, "kit1.tar")+" "):
+			fileLines = append(fileLines, line)
+		case strings.Contains(line, " path="+folder+" "):
+			folderLines = append(folderLines, line)
+		default:
+			t.Errorf("progress line %q names neither kit", line)
+		}
+	}
+	if len(fileLines) == 0 {
+		t.Errorf("watch logs no progress of the kit file:\n%s", r.stderr)
+	}
+	for _, line := range fileLines {
+		for _, want := range []string{"bytes=", `total="` + humanBytes(info.Size()) + `"`, "percent=", "rate="} {
+			if !strings.Contains(line, want) {
+				t.Errorf("progress line %q of the kit file lacks %q", line, want)
+			}
+		}
+	}
+	if len(folderLines) == 0 {
+		t.Errorf("watch logs no progress of the kit folder:\n%s", r.stderr)
+	}
+	for _, line := range folderLines {
+		for _, want := range []string{"blob=sha256:", "bytes=", "rate="} {
+			if !strings.Contains(line, want) {
+				t.Errorf("progress line %q of the kit folder lacks %q", line, want)
+			}
+		}
+		if strings.Contains(line, "total=") {
+			t.Errorf("progress line %q of the kit folder has a total", line)
+		}
+	}
+	if got := e.status().Active; got == nil || got.Version != "2.0.0" {
+		t.Errorf("active kit after the watch is %+v, want version 2.0.0", got)
+	}
+
+	quiet := newEnv(t)
+	r = quiet.runWithEnv([]string{progressIntervalEnv + "=1ns"}, "-q", "ouk", "watch", "--once", "--key", e.pub, drop)
+	if r.code != 0 {
+		t.Fatalf("watch --once -q: exit %d\n%s", r.code, r.stderr)
+	}
+	checkNoProgressLines(t, "watch -q", r.stderr)
+}
+
+// The watch of a store service logs the progress of its imports in the
+// service's log.
+func TestServiceWatchLogsImportProgress(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	drop := e.newDrop("drop")
+	args := []string{"serve", "--watch", drop, "--interval", "200ms", "--key", e.pub}
+	svc := e.startBackground(exec.Command(stellaBin, append([]string{"--store", e.store}, args...)...), args,
+		progressIntervalEnv+"=1ns")
+	waitForLog(t, &svc.stderr, svc.exited, "store service started")
+	dropped := filepath.Join(drop, "kit.tar")
+	if err := os.Rename(kit, dropped); err != nil {
+		t.Fatal(err)
+	}
+	waitForLog(t, &svc.stderr, svc.exited, "kit imported")
+	svc.stopService(t, e.store)
+
+	lines := progressLogLines(svc.stderr.String(), "import in progress")
+	if len(lines) == 0 {
+		t.Errorf("the service logged no progress of the import:\n%s", svc.stderr.String())
+	}
+	for _, line := range lines {
+		if !strings.Contains(line, " path="+dropped+" ") {
+			t.Errorf("progress line %q does not name the kit %s", line, dropped)
+		}
+	}
 }

@@ -126,7 +126,11 @@ hidden (-o .delta.tar) or still contain ".delta." stops the build: give
 the delta's bundle digest is the full kit's. The build renames the two
 files into place only once both are written, so a build that fails or is
 interrupted leaves neither. A build killed between the two renames leaves
-the new kit and no delta: build again, or run stella ouk delta.`,
+the new kit and no delta: build again, or run stella ouk delta.
+
+The build shows its progress on stderr: the bytes read of each feed and
+written to the kit and the delta, as a bar on a terminal, else as a "build
+in progress" line at info level every 15 seconds. -q turns it off.`,
 		Example: `  stella ouk build -o kit.tar.zst --version 2026.12.04 \
     --feed osv=feeds/osv --feed ghsa=feeds/advisory-database \
     --feed nvd=feeds/nvd --image registry.example/stella-ops/scanner:0.1.0=images/scanner \
@@ -180,7 +184,13 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
-	opts.Logger = g.logger(cmd.ErrOrStderr())
+	// On a terminal, the log lines share stderr with the progress bar.
+	stderr := cmd.ErrOrStderr()
+	lines := g.progressLines(stderr)
+	if lines != nil {
+		stderr = lines
+	}
+	opts.Logger = g.logger(stderr)
 	if err := o.applyDelta(&opts); err != nil {
 		return err
 	}
@@ -203,7 +213,7 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	if ahead := time.Until(opts.Created); ahead > 0 && !g.quiet {
 		// Only SOURCE_DATE_EPOCH can set a creation time after the clock.
-		fmt.Fprintf(cmd.ErrOrStderr(), "warning: SOURCE_DATE_EPOCH sets the creation time to %s, %s ahead of "+
+		fmt.Fprintf(stderr, "warning: SOURCE_DATE_EPOCH sets the creation time to %s, %s ahead of "+
 			"this host's clock. The kit then expires that much later than --expires says, and import, inspect and "+
 			"verify warn about a kit created more than %s ahead of their clock. Set SOURCE_DATE_EPOCH to a past "+
 			"time, such as that of the last commit, or unset it\n",
@@ -218,14 +228,21 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 			spec.Expires, opts.Created.Format(time.RFC3339))
 	}
 	if opts.Expires > 0 && time.Now().After(opts.Created.Add(opts.Expires)) && !g.quiet {
-		warnExpiredAtBuild(cmd.ErrOrStderr(), opts.Created, opts.Expires, spec.Expires)
+		warnExpiredAtBuild(stderr, opts.Created, opts.Expires, spec.Expires)
 	}
 	opts.Removal = vulndb.RemovalPolicy{DropSources: spec.DropSources, AllowMassRemoval: spec.AllowMassRemoval}
 	if len(opts.Feeds) == 0 && !g.quiet {
-		fmt.Fprintln(cmd.ErrOrStderr(), "warning: no --feed given, so the kit contains no vulnerability records; "+
+		fmt.Fprintln(stderr, "warning: no --feed given, so the kit contains no vulnerability records; "+
 			"pass --feed KIND=PATH to add them")
 	}
+	var progress *buildProgress
+	if !g.quiet {
+		progress = &buildProgress{g: g, stderr: stderr, lines: lines, output: displayPath(opts.Output),
+			deltaOutput: displayPath(opts.DeltaOutput)}
+		opts.Progress = progress.report
+	}
 	res, err := build.Build(cmd.Context(), opts)
+	progress.stop()
 	if err != nil {
 		return withBuildHint(err)
 	}

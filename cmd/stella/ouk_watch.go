@@ -91,7 +91,9 @@ its creation time as sequence is logged as an error, with -q too,
 because it blocks every later kit. Every
 line on stderr, the importer's lines and the error that ends the watch
 included, is a log line of key=value pairs that starts with time=, level=
-and msg=.
+and msg=. An import shows its progress as 'stella ouk import' does: a bar
+on a terminal, erased when the import ends, else an "import in progress"
+line at info level every 15 seconds, also without -v.
 
 With --once the folder is processed in rounds until a round imports
 nothing, so a kit rejected earlier in the run is tried again against the
@@ -396,6 +398,8 @@ type watcher struct {
 	// replace both.
 	now       func() time.Time
 	importKit func(ctx context.Context, c watch.Candidate, opts importer.Options) (*importer.Result, error)
+	// lines is set when stderr is a terminal, for the progress bar.
+	lines *terminalLines
 }
 
 // waitingCopy is the state of a kit whose import failed as if it were
@@ -414,7 +418,13 @@ func newWatcher(g *globalOptions, o *watchOptions, dir string, stderr io.Writer)
 	w := &watcher{g: g, opts: o, dir: dir, store: store, scanner: watch.NewScanner(dir, store),
 		logged: map[string]loggedEvent{}, unwrittenNotes: map[string]watch.Note{},
 		importFailures: map[string]*failureRepeats{}, handled: map[string]handledKit{},
-		waitingCopies: map[string]waitingCopy{}, now: time.Now, importKit: importPath}
+		waitingCopies: map[string]waitingCopy{}, now: time.Now}
+	w.importKit = w.importWithProgress
+	// On a terminal, the log lines share stderr with the progress bar of
+	// an import.
+	if w.lines = g.progressLines(stderr); w.lines != nil {
+		stderr = w.lines
+	}
 	w.log, w.importLog, w.exitLog = watchLoggers(g, stderr)
 	return w
 }
@@ -869,11 +879,24 @@ func activeKit(ctx context.Context, store *cas.Store) (cas.KitRecord, bool, erro
 	return rec, true, nil
 }
 
+// importWithProgress imports the kit of c with its progress shown as ouk
+// import shows it: a bar on a terminal, else an "import in progress" line
+// at info level at most once per interval.
+func (w *watcher) importWithProgress(ctx context.Context, c watch.Candidate, opts importer.Options) (*importer.Result, error) {
+	progress := func(total int64) *transfer {
+		return w.g.newLoggedTransfer(w.log, w.lines, "importing", total, "import in progress", "path", c.Path)
+	}
+	return importPath(ctx, c, opts, progress)
+}
+
 // importPath imports the kit file or layout folder of c. For a file, the
 // rejection of a delta whose base is missing names the full kit beside it.
-func importPath(ctx context.Context, c watch.Candidate, opts importer.Options) (*importer.Result, error) {
+// progress returns the display of the import's progress for a kit of total
+// bytes, -1 for a folder.
+func importPath(ctx context.Context, c watch.Candidate, opts importer.Options,
+	progress func(total int64) *transfer) (*importer.Result, error) {
 	if c.IsDir {
-		return importer.ImportDir(ctx, c.Path, opts)
+		return importDir(ctx, c.Path, opts, progress(-1))
 	}
 	opts.SourcePath = c.Path
 	f, err := layout.OpenRegular(c.Path)
@@ -881,5 +904,9 @@ func importPath(ctx context.Context, c watch.Candidate, opts importer.Options) (
 		return nil, fmt.Errorf("opening kit: %w", err)
 	}
 	defer f.Close()
-	return importer.ImportStream(ctx, f, opts)
+	total := int64(-1)
+	if info, err := f.Stat(); err == nil {
+		total = info.Size()
+	}
+	return importStream(ctx, f, opts, progress(total))
 }

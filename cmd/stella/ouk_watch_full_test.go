@@ -96,7 +96,7 @@ func TestWatchFullVolumeRoundsWithoutWork(t *testing.T) {
 		&watchOptions{keys: []string{pub}, interval: time.Second, settle: time.Minute}, drop, &logs)
 	filled := false
 	w.importKit = func(ctx context.Context, c watch.Candidate, opts importer.Options) (*importer.Result, error) {
-		res, err := importPath(ctx, c, opts)
+		res, err := w.importWithProgress(ctx, c, opts)
 		if !filled {
 			// The import leaves the volume too full for the next open for
 			// writing.

@@ -308,6 +308,14 @@ func (g *globalOptions) progressLines(stderr io.Writer) *terminalLines {
 // --verbose. With --quiet it returns nil, which shows nothing.
 func (g *globalOptions) newTransfer(stderr io.Writer, lines *terminalLines, verb string, total int64, msg string,
 	attrs ...any) *transfer {
+	return g.newLoggedTransfer(newTextLogger(stderr, slog.LevelInfo), lines, verb, total, msg, attrs...)
+}
+
+// newLoggedTransfer is newTransfer with the log lines written to log, for
+// a command whose log lines all go through one logger, such as watch. log
+// must have the info level enabled.
+func (g *globalOptions) newLoggedTransfer(log *slog.Logger, lines *terminalLines, verb string, total int64, msg string,
+	attrs ...any) *transfer {
 	if g.quiet {
 		return nil
 	}
@@ -322,8 +330,8 @@ func (g *globalOptions) newTransfer(stderr io.Writer, lines *terminalLines, verb
 			interval = d
 		}
 	}
-	log := newProgressLog(newTextLogger(stderr, slog.LevelInfo), msg, total, interval, time.Now, attrs...)
-	return &transfer{verb: verb, log: log}
+	progress := newProgressLog(log, msg, total, interval, time.Now, attrs...)
+	return &transfer{verb: verb, log: progress}
 }
 
 // reader returns r, whose bytes t counts, or r itself when t is nil.

@@ -379,10 +379,14 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 			args = append(args, "--quiet")
 		}
 		args = append(args, "--", absPath(o.watchDir))
+		// The watch shares stderr with the service's log, whose lines
+		// would follow a progress bar on the same line, so hiding the
+		// terminal makes the watch log its progress as lines.
+		watchStderr := struct{ io.Writer }{stderr}
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			code := runCommand(ctx, args, eofReader{}, io.Discard, stderr, svc)
+			code := runCommand(ctx, args, eofReader{}, io.Discard, watchStderr, svc)
 			watchDone <- code
 			stop()
 		}()

@@ -91,6 +91,9 @@ type Options struct {
 	DeltaOutput string
 	// Logger receives progress; default discards.
 	Logger *slog.Logger
+	// Progress, when set, receives reports of how far the build got, from
+	// the goroutine that called Build. See Progress and Stage.
+	Progress func(Progress)
 }
 
 // Result describes a built kit.
@@ -149,6 +152,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	b := &builder{opts: opts, created: created, mem: memory.New()}
 	b.src = &multiSource{first: b.mem}
 	if opts.Base != "" {
+		b.startStage(StageBase)
 		if b.base, err = delta.OpenKit(ctx, opts.Base); err != nil {
 			return nil, fmt.Errorf("opening base kit: %w", err)
 		}
@@ -197,6 +201,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	annotations := meta.Annotations()
 	var tablesDesc ocispec.Descriptor
 	if opts.IndexTables {
+		b.startStage(StageTables)
 		if tablesDesc, err = b.addIndexTables(ctx, dbDesc); err != nil {
 			return nil, err
 		}
@@ -246,7 +251,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	// The kit stays in a temporary file until the delta, if any, is
 	// written too, so an interrupted or failed build leaves neither file.
 	pendingKit, err := layout.WritePendingTarFile(ctx, opts.Output, index, b.src,
-		layout.TarOptions{Compression: comp, ModTime: created})
+		layout.TarOptions{Compression: comp, ModTime: created, Progress: b.tarProgress(StageKit)})
 	if err != nil {
 		return nil, err
 	}
@@ -390,7 +395,8 @@ func (b *builder) writeDelta(ctx context.Context, index ocispec.Index) (*delta.R
 		return nil, nil, fmt.Errorf("reading the new kit for the delta: %w", err)
 	}
 	return delta.WritePendingFile(ctx, b.opts.DeltaOutput, b.base, target,
-		delta.Options{Signer: b.opts.Signer, Created: b.created, Logger: b.opts.Logger})
+		delta.Options{Signer: b.opts.Signer, Created: b.created, Logger: b.opts.Logger,
+			Progress: b.tarProgress(StageDelta)})
 }
 
 var specsVersioned = specs.Versioned{SchemaVersion: 2}

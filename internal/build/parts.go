@@ -31,11 +31,12 @@ const maxSBOMSize = 64 << 20
 // buildDB merges the feeds into DB layers and stores the DB manifest.
 func (b *builder) buildDB(ctx context.Context) (ocispec.Descriptor, vulndb.Summary, error) {
 	bo := vulndb.BuildOptions{
-		Feeds:   b.opts.Feeds,
-		Rollup:  b.opts.Rollup,
-		Removal: b.opts.Removal,
-		Created: b.created,
-		Logger:  b.opts.Logger,
+		Feeds:    b.opts.Feeds,
+		Rollup:   b.opts.Rollup,
+		Removal:  b.opts.Removal,
+		Created:  b.created,
+		Logger:   b.opts.Logger,
+		Progress: b.feedProgress(),
 	}
 	if b.base != nil {
 		prev, err := b.previousDB(ctx)
@@ -44,6 +45,7 @@ func (b *builder) buildDB(ctx context.Context) (ocispec.Descriptor, vulndb.Summa
 		}
 		bo.Base = prev
 	}
+	b.startStage(StageFeeds)
 	res, err := vulndb.Build(ctx, bo)
 	if err != nil {
 		return ocispec.Descriptor{}, vulndb.Summary{}, fmt.Errorf("building vulnerability DB: %w", err)

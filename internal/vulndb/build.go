@@ -51,6 +51,24 @@ type BuildOptions struct {
 	// Removal limits what a build with a Base may remove from it. The zero
 	// value is the strict default; see RemovalPolicy.
 	Removal RemovalPolicy
+	// Progress, when set, receives a report after each feed file or zip
+	// entry is read, and a last one with Merging set once every feed is
+	// read, before the records are merged.
+	Progress func(FeedProgress)
+}
+
+// FeedProgress is one report of how far Build has read the feeds.
+type FeedProgress struct {
+	// Source names the feed of the file just read, such as osv or
+	// regional:NAME.
+	Source string
+	// Bytes is the size of the file or zip entry just read, after
+	// decompression.
+	Bytes int64
+	// Records is the number of valid records read from all feeds so far.
+	Records int
+	// Merging is set in the last report.
+	Merging bool
 }
 
 // Validate rejects contradictory or missing options.
@@ -172,6 +190,9 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Progress != nil {
+		opts.Progress(FeedProgress{Records: len(srcs), Merging: true})
+	}
 	recs, st := merge(srcs)
 	sum.Merged = st.merged + st.duplicates
 	sum.Withdrawn = st.withdrawn
@@ -281,6 +302,11 @@ func readFeeds(ctx context.Context, opts BuildOptions) ([]source, Summary, error
 				opts.Logger.Warn("skipping malformed record", "feed", f.Kind,
 					"file", e.File, "record", e.Record, "reason", e.Reason, "error", e.Err)
 			},
+		}
+		if opts.Progress != nil {
+			fr.progress = func(n int) {
+				opts.Progress(FeedProgress{Source: f.source(), Bytes: int64(n), Records: len(srcs)})
+			}
 		}
 		if err := fr.read(ctx); err != nil {
 			return nil, sum, err

@@ -135,6 +135,9 @@ type feedReader struct {
 	// emptyFiles lists the files that decoded without error but contain
 	// no record, such as "[]" or an NVD page without vulnerabilities.
 	emptyFiles []string
+	// progress, when set, receives the size of each file or zip entry
+	// once its records are read.
+	progress func(n int)
 }
 
 func (fr *feedReader) logger() *slog.Logger {
@@ -348,6 +351,9 @@ func damagedZipError(f Feed, name string, err error) error {
 
 // parse decodes the content of one file and emits its records.
 func (fr *feedReader) parse(name string, data []byte) {
+	if fr.progress != nil {
+		defer fr.progress(len(data))
+	}
 	if len(data) > maxFeedFile {
 		fr.reject(&RecordError{File: name, Reason: reasonTooLarge,
 			Err: fmt.Errorf("file exceeds %d bytes: %w", maxFeedFile, errdef.ErrSizeExceedsLimit)})

@@ -37,6 +37,9 @@ type Options struct {
 	Compression layout.Compression
 	// Logger receives progress; default discards.
 	Logger *slog.Logger
+	// Progress, when set, receives the bytes of the blobs written to the
+	// delta, as layout.TarOptions describes.
+	Progress func(layout.TarProgress)
 }
 
 // Result describes a written delta.
@@ -259,6 +262,7 @@ func (p *Plan) tarOptions(opts Options, modTime time.Time) layout.TarOptions {
 		Compression: opts.Compression,
 		ModTime:     modTime,
 		Include:     func(d ocispec.Descriptor) bool { return !p.Omitted[d.Digest] },
+		Progress:    opts.Progress,
 	}
 }
 

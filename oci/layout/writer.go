@@ -31,6 +31,22 @@ type TarOptions struct {
 	// delta returns false for blobs its base already has. Nil includes
 	// every blob.
 	Include func(ocispec.Descriptor) bool
+	// Progress, when set, receives the progress of the blob writes: one
+	// report with no blob and no bytes before the first blob, which gives
+	// the total, then one after each piece of a blob is written.
+	Progress func(TarProgress)
+}
+
+// TarProgress is one report of the blob bytes that WriteTar has written.
+type TarProgress struct {
+	// Blob is the digest of the blob being written, or empty in the first
+	// report.
+	Blob digest.Digest
+	// Bytes is the size of the piece written since the last report.
+	Bytes int64
+	// Total is the size of all the blobs the stream carries, before
+	// compression.
+	Total int64
 }
 
 // maxManifestSize bounds the manifests and indexes WriteTar reads to find
@@ -72,11 +88,27 @@ func WriteTar(ctx context.Context, w io.Writer, index ocispec.Index, src content
 	if err := writeFile(tw, indexFileName, indexJSON, mtime); err != nil {
 		return err
 	}
+	// The blobs' bytes go through progress when opts.Progress is set, else
+	// straight to tw.
+	var data io.Writer = tw
+	var progress *progressWriter
+	if opts.Progress != nil {
+		var total int64
+		for _, d := range plan {
+			total += d.Size
+		}
+		opts.Progress(TarProgress{Total: total})
+		progress = &progressWriter{w: tw, report: opts.Progress, total: total}
+		data = progress
+	}
 	for _, d := range plan {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := writeBlob(ctx, tw, src, d, mtime); err != nil {
+		if progress != nil {
+			progress.blob = d.Digest
+		}
+		if err := writeBlob(ctx, tw, data, src, d, mtime); err != nil {
 			return err
 		}
 	}
@@ -154,7 +186,10 @@ func blobName(d digest.Digest) string {
 // writeBlob streams one blob from src into tw, verifying size and digest.
 // It stops with ctx.Err() between reads once ctx is done, so that an
 // interrupt need not wait for a layer of several GB to be copied.
-func writeBlob(ctx context.Context, tw *tar.Writer, src content.ReadOnlyStorage, d ocispec.Descriptor, mtime time.Time) error {
+// The blob's bytes go to data, which is tw itself or a writer in front of
+// it.
+func writeBlob(ctx context.Context, tw *tar.Writer, data io.Writer, src content.ReadOnlyStorage, d ocispec.Descriptor,
+	mtime time.Time) error {
 	name := blobName(d.Digest)
 	rc, err := src.Fetch(ctx, d)
 	if err != nil {
@@ -165,7 +200,7 @@ func writeBlob(ctx context.Context, tw *tar.Writer, src content.ReadOnlyStorage,
 		return fmt.Errorf("writing tar header of blob %s: %w", d.Digest, err)
 	}
 	vr := content.NewVerifyReader(contextReader{ctx: ctx, r: rc}, d)
-	if _, err := io.CopyN(tw, vr, d.Size); err != nil {
+	if _, err := io.CopyN(data, vr, d.Size); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
 		}
@@ -179,6 +214,22 @@ func writeBlob(ctx context.Context, tw *tar.Writer, src content.ReadOnlyStorage,
 		return fmt.Errorf("verifying blob %s from the source: %v: %w", d.Digest, err, errdef.ErrDigestMismatch)
 	}
 	return nil
+}
+
+// progressWriter reports each piece of a blob written to w.
+type progressWriter struct {
+	w      io.Writer
+	report func(TarProgress)
+	blob   digest.Digest
+	total  int64
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if n > 0 {
+		p.report(TarProgress{Blob: p.blob, Bytes: int64(n), Total: p.total})
+	}
+	return n, err
 }
 
 // contextReader is a reader that fails with the context's error once the

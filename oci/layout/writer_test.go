@@ -171,3 +171,45 @@ func TestMaxModTimeIsUSTARLimit(t *testing.T) {
 		t.Error("header one second after MaxModTime was written, so MaxModTime is not the USTAR limit")
 	}
 }
+
+func TestWriteTarReportsProgress(t *testing.T) {
+	index, _ := sampleStore(t)
+	var reports []TarProgress
+	data := writeTarBytes(t, index, TarOptions{Progress: func(p TarProgress) { reports = append(reports, p) }})
+	entries, err := readAll(data, Limits{})
+	if err != nil {
+		t.Fatalf("reading back: %v", err)
+	}
+
+	written := map[digest.Digest]int64{}
+	var blobBytes int64
+	for _, e := range entries {
+		if e.Kind == Blob {
+			written[e.Digest] = e.Size
+			blobBytes += e.Size
+		}
+	}
+
+	if len(reports) < 2 {
+		t.Fatalf("got %d reports, want the first and one per blob piece at least", len(reports))
+	}
+	if first := reports[0]; first.Blob != "" || first.Bytes != 0 || first.Total != blobBytes {
+		t.Errorf("first report is %+v, want no blob, no bytes and a total of %d", first, blobBytes)
+	}
+
+	reported := map[digest.Digest]int64{}
+	for _, p := range reports[1:] {
+		reported[p.Blob] += p.Bytes
+		if p.Total != blobBytes {
+			t.Errorf("report %+v has a total other than %d", p, blobBytes)
+		}
+	}
+	for d, size := range written {
+		if reported[d] != size {
+			t.Errorf("blob %s: reports count %d bytes, the stream holds %d", d, reported[d], size)
+		}
+	}
+	if len(reported) != len(written) {
+		t.Errorf("reports name %d blobs, the stream holds %d", len(reported), len(written))
+	}
+}
