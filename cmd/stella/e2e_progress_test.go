@@ -497,3 +497,31 @@ func TestServiceWatchLogsImportProgress(t *testing.T) {
 		}
 	}
 }
+
+// An export logs its progress against the bytes of the kit's blobs, to a
+// file and to standard output alike, and -q logs none.
+func TestExportLogsProgress(t *testing.T) {
+	e := newEnv(t)
+	e.importJSON(e.buildKit("kit.tar", "--version", "1.0.0", "--sequence", "1"))
+	fast := []string{progressIntervalEnv + "=1ns"}
+
+	out := filepath.Join(e.dir, "export.tar")
+	r := e.runWithEnv(fast, "ouk", "export", "-o", out)
+	if r.code != 0 {
+		t.Fatalf("export: exit %d\n%s", r.code, r.stderr)
+	}
+	checkProgressLines(t, "export", r.stderr, "export in progress",
+		[]string{"output=" + out, "blob=sha256:", "total=", "percent="}, nil)
+
+	r = e.runWithEnv(fast, "ouk", "export", "-o", "-")
+	if r.code != 0 {
+		t.Fatalf("export -o -: exit %d\n%s", r.code, r.stderr)
+	}
+	checkProgressLines(t, "export -o -", r.stderr, "export in progress", []string{"output=-"}, nil)
+
+	r = e.runWithEnv(fast, "-q", "ouk", "export", "-o", filepath.Join(e.dir, "quiet.tar"))
+	if r.code != 0 {
+		t.Fatalf("export -q: exit %d\n%s", r.code, r.stderr)
+	}
+	checkNoProgressLines(t, "export -q", r.stderr)
+}

@@ -116,7 +116,13 @@ func (o *exportOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 		}
 	}
 	ctx := cmd.Context()
-	log := g.logger(cmd.ErrOrStderr())
+	stderr := cmd.ErrOrStderr()
+	// On a terminal, the log lines share it with the progress bar.
+	lines := g.progressLines(stderr)
+	if lines != nil {
+		stderr = lines
+	}
+	log := g.logger(stderr)
 	store, _, err := g.openExistingStoreForReading(ctx, log, g.lockWait)
 	if err != nil {
 		return err
@@ -141,16 +147,32 @@ func (o *exportOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 	}
 	log.Info("exporting kit", "version", res.Version, "digest", res.Digest, "blobs", res.Blobs, "bytes", res.Bytes)
 	opts := layout.TarOptions{ModTime: plan.kit.Meta.Created}
+	shownOutput := "-"
+	if !toStdout {
+		shownOutput = displayPath(out)
+	}
+	progress := g.newTransfer(stderr, lines, "exporting", res.Bytes, "export in progress", "output", shownOutput)
+	if progress != nil {
+		opts.Progress = func(p layout.TarProgress) {
+			if p.Bytes > 0 {
+				progress.add(int(p.Bytes), p.Blob.String())
+			}
+		}
+	}
 	if toStdout {
 		counter := &countingWriter{w: cmd.OutOrStdout()}
-		if err := layout.WriteTar(ctx, counter, plan.index, plan.source, opts); err != nil {
+		err := layout.WriteTar(ctx, counter, plan.index, plan.source, opts)
+		progress.stop()
+		if err != nil {
 			return fmt.Errorf("writing kit %s to standard output: %w", res.Version, err)
 		}
 		res.Size = counter.n
 		log.Info("kit exported", "version", res.Version, "output", "-", "bytes", res.Size)
 		return nil
 	}
-	if res.Size, err = writeExportFile(ctx, out, plan, opts, o.force); err != nil {
+	res.Size, err = writeExportFile(ctx, out, plan, opts, o.force)
+	progress.stop()
+	if err != nil {
 		return err
 	}
 	log.Info("kit exported", "version", res.Version, "output", out, "bytes", res.Size)
