@@ -278,6 +278,10 @@ func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) 
 	}
 	s.shared = shared
 	s.readOnly = opts.ReadOnly || shared
+	if err := s.checkDatabaseFiles(mustExist); err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
 	switch {
 	case shared:
 		// Other readers may hold the store too, and this user cannot

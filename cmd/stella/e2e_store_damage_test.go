@@ -245,3 +245,65 @@ func TestDamagedBlobDataMirror(t *testing.T) {
 		t.Errorf("mirror of a blob with damaged data does not name %s:\n%s", table, r.stderr)
 	}
 }
+
+// A store whose database lost Pebble's manifest marker, an empty file a
+// copy or restore may leave out, is reported as damaged by every command,
+// and its table files stay: opening it as a new database would delete
+// them.
+func TestDamagedStoreMissingMarker(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	e.importJSON(kit)
+	markers, err := filepath.Glob(filepath.Join(e.store, storeDBDir, "marker.manifest.*"))
+	if err != nil || len(markers) != 1 {
+		t.Fatalf("listing the manifest marker of %s: %v, %d found", e.store, err, len(markers))
+	}
+	if err := os.Remove(markers[0]); err != nil {
+		t.Fatal(err)
+	}
+	tables, err := filepath.Glob(filepath.Join(e.store, storeDBDir, "*.sst"))
+	if err != nil || len(tables) == 0 {
+		t.Fatalf("listing the table files of %s: %v, %d found", e.store, err, len(tables))
+	}
+
+	for _, tc := range []struct {
+		args    []string
+		outcome string
+	}{
+		{[]string{"ouk", "status"}, "The active kit could not be read."},
+		{[]string{"ouk", "history"}, "The active kit could not be read."},
+		{[]string{"db", "lookup", "CVE-2099-0001"}, "The active kit could not be read."},
+		{[]string{"ouk", "import", "--key", e.pub, kit}, "The active kit is unchanged."},
+	} {
+		label := strings.Join(tc.args, " ")
+		r := e.run(tc.args...)
+		checkStoreDamagedFailure(t, e, label, r, tc.outcome)
+		if !strings.Contains(r.stderr, "marker.manifest.*") {
+			t.Errorf("%s: stderr does not name the missing marker:\n%s", label, r.stderr)
+		}
+	}
+	for _, table := range tables {
+		if _, err := os.Stat(table); err != nil {
+			t.Errorf("a command removed the table file %s: %v", table, err)
+		}
+	}
+}
+
+// A store folder whose database folder is empty holds no store: status
+// says so and creates none.
+func TestStatusEmptyDatabaseFolder(t *testing.T) {
+	e := newEnv(t)
+	if err := os.MkdirAll(filepath.Join(e.store, storeDBDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("ouk", "status", "-o", "json")
+	if r.code != exitError {
+		t.Errorf("status of an empty database folder: exit %d, want %d\n%s", r.code, exitError, r.stderr)
+	}
+	if !strings.Contains(r.stdout, `"storeAbsent": true`) {
+		t.Errorf("status of an empty database folder does not report the store absent:\n%s", r.stdout)
+	}
+	if markers, _ := filepath.Glob(filepath.Join(e.store, storeDBDir, "marker.*")); len(markers) > 0 {
+		t.Errorf("status created a database: %v", markers)
+	}
+}

@@ -131,6 +131,9 @@ func (g *globalOptions) openStoreWith(ctx context.Context, opts cas.Options) (*c
 		if _, statErr := os.Stat(filepath.Join(dir, storeDBDir)); errors.Is(statErr, fs.ErrNotExist) {
 			return nil, "", &noStoreError{dir: dir, removed: true}
 		}
+		// The content store's folder is there but holds no database, as
+		// when it was made by hand.
+		return nil, "", &noStoreError{dir: dir}
 	}
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "opening store ") {
