@@ -17,10 +17,13 @@ import (
 
 // globalOptions are the flags every command shares.
 type globalOptions struct {
-	store    string
-	verbose  bool
-	quiet    bool
-	lockWait time.Duration
+	store string
+	// storeGiven is set when the command line gives --store, so that an
+	// empty value is told from none.
+	storeGiven bool
+	verbose    bool
+	quiet      bool
+	lockWait   time.Duration
 	// command is the path of the command that runs, such as "stella ouk
 	// import", for the store's holder record.
 	command string
@@ -63,6 +66,7 @@ func newRootCommandFor(svc *service, req *serviceRequest) *cobra.Command {
 	})
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		g.command = cmd.CommandPath()
+		g.storeGiven = cmd.Flags().Changed("store")
 		if g.lockWait < 0 {
 			return usagef("--lock-timeout is %s; give 0 to fail at once when another process holds the store, or a positive duration such as 30s", g.lockWait)
 		}
@@ -222,11 +226,21 @@ func (g *globalOptions) storeDir() (string, error) {
 	if g.svc != nil {
 		return g.svc.dir, nil
 	}
+	// An empty value, as from a variable of a script that is not set,
+	// would otherwise pick the default store.
+	if g.storeGiven && strings.TrimSpace(g.store) == "" {
+		return "", usagef("--store is empty; give the store folder, or leave --store out to use $STELLA_HOME " +
+			"or the default ~/.local/share/stella")
+	}
 	if g.store != "" {
 		if err := checkTilde("--store", g.store); err != nil {
 			return "", err
 		}
 		return filepath.Abs(g.store)
+	}
+	if h, ok := os.LookupEnv("STELLA_HOME"); ok && strings.TrimSpace(h) == "" {
+		return "", usagef("STELLA_HOME is set but empty; set it to the store folder, or unset it " +
+			"(unset STELLA_HOME) to use the default ~/.local/share/stella")
 	}
 	if h := os.Getenv("STELLA_HOME"); h != "" {
 		if err := checkTilde("STELLA_HOME", h); err != nil {

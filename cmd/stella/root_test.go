@@ -364,3 +364,34 @@ func TestHelpCompletesCommandNames(t *testing.T) {
 		}
 	}
 }
+
+// An empty --store or STELLA_HOME, as from a variable a script did not
+// set, is a usage error rather than the default store.
+func TestEmptyStoreIsUsageError(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	// Restores the variable after the test, which sets and unsets it.
+	t.Setenv("STELLA_HOME", "")
+	cases := []struct {
+		name string
+		args []string
+		home *string
+	}{
+		{"--store", []string{"--store", "", "ouk", "status"}, nil},
+		{"--store", []string{"--store= ", "ouk", "history"}, nil},
+		{"STELLA_HOME", []string{"ouk", "status"}, new(string)},
+	}
+	for _, c := range cases {
+		os.Unsetenv("STELLA_HOME")
+		if c.home != nil {
+			os.Setenv("STELLA_HOME", *c.home)
+		}
+		var stdout, stderr bytes.Buffer
+		code := runRequest(context.Background(), c.args, strings.NewReader(""), &stdout, &stderr, nil, nil)
+		if code != exitUsage {
+			t.Errorf("stella %q: exit %d, want %d\n%s", c.args, code, exitUsage, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), c.name) || !strings.Contains(stderr.String(), "empty") {
+			t.Errorf("stella %q: stderr does not say %s is empty: %s", c.args, c.name, stderr.String())
+		}
+	}
+}
