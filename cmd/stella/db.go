@@ -54,9 +54,16 @@ var beforePin func(ctx context.Context)
 
 // noActiveKitError is the error of a command that reads the active kit's
 // DB in a store without an active kit.
-type noActiveKitError struct{}
+type noActiveKitError struct {
+	// msg, when set, replaces the message, for a command that names more
+	// ways out, such as a kit of the history.
+	msg string
+}
 
-func (noActiveKitError) Error() string {
+func (e noActiveKitError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
 	return "no kit is active in this store; import one with `stella ouk import KIT`"
 }
 

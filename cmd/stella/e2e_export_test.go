@@ -14,6 +14,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/bindmount"
 	"stella-ops.org/ouk/oci"
 )
@@ -574,5 +575,57 @@ func TestExportCosignVerifiesBuiltSignature(t *testing.T) {
 	verified := runTool(t, cosign, "verify-blob", "--key", e.pub, "--signature", kit+".sig", "--insecure-ignore-tlog", out)
 	if !strings.Contains(verified, "Verified OK") {
 		t.Errorf("cosign did not verify the export with the built file's signature:\n%s", verified)
+	}
+}
+
+// An export warns when an import at the receiving site will reject the
+// file: a kit without a signature, or one that has expired.
+func TestExportWarnsUnsignedOrExpired(t *testing.T) {
+	e := newEnv(t)
+	e.must("ouk", "import", "--insecure-skip-signature", e.buildUnsignedKit("unsigned.tar", demoImage(t, e.dir)))
+	r := e.run("ouk", "export", "-o", filepath.Join(e.dir, "unsigned-export.tar"))
+	if r.code != 0 {
+		t.Fatalf("export of an unsigned kit: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "carries no signature") || !strings.Contains(r.stderr, "--insecure-skip-signature") {
+		t.Errorf("export of an unsigned kit does not warn that an import rejects it:\n%s", r.stderr)
+	}
+
+	t.Setenv("SOURCE_DATE_EPOCH", "1000000000")
+	kit := e.buildKit("expired.tar", "--version", "2.0.0", "--sequence", "2", "--expires", "1h")
+	e.must("ouk", "import", "--key", e.pub, "--allow-expired", kit)
+	res := e.exportJSON("-o", filepath.Join(e.dir, "expired-export.tar"))
+	if !res.Expired || res.Expires.IsZero() {
+		t.Errorf("export of an expired kit: expired %v, expires %v; want true and the expiry", res.Expired, res.Expires)
+	}
+	r = e.run("ouk", "export", "-o", filepath.Join(e.dir, "expired-export-2.tar"))
+	if !strings.Contains(r.stderr, "has expired") || !strings.Contains(r.stderr, "--allow-expired") {
+		t.Errorf("export of an expired kit does not warn that an import rejects it:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stdout, "expired        2001-09-09T02:46:40Z") {
+		t.Errorf("export of an expired kit does not show its expiry:\n%s", r.stdout)
+	}
+}
+
+// An export from a store without an active kit says so once and names
+// the way out.
+func TestExportWithoutActiveKit(t *testing.T) {
+	e := newEnv(t)
+	store, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	failure, r := e.exportFailure("-o", filepath.Join(e.dir, "kit.tar"))
+	if r.code != exitError || failure.Reason != "not-found" {
+		t.Errorf("export without an active kit: exit %d, reason %q; want %d, not-found", r.code, failure.Reason, exitError)
+	}
+	if n := strings.Count(failure.Error, "no kit is active"); n != 1 {
+		t.Errorf("the message says %d times that no kit is active: %q", n, failure.Error)
+	}
+	if !strings.Contains(failure.Error, "ouk history") {
+		t.Errorf("the message does not name the history: %q", failure.Error)
 	}
 }

@@ -49,6 +49,11 @@ type exportResult struct {
 	// IndexTablesLeftOut is set when the bundle index names pre-built
 	// lookup index tables, which the store does not keep.
 	IndexTablesLeftOut bool `json:"indexTablesLeftOut"`
+	// Expires is the expiry time of the kit, absent when it does not
+	// expire, and Expired is set when that time has passed, so that an
+	// import rejects the file without --allow-expired.
+	Expires time.Time `json:"expires,omitzero"`
+	Expired bool      `json:"expired"`
 }
 
 func newExportCommand(g *globalOptions) *cobra.Command {
@@ -144,6 +149,16 @@ func (o *exportOptions) run(cmd *cobra.Command, g *globalOptions, kit string) er
 		log.Warn("the store keeps no pre-built lookup index tables, so the exported kit has none; its import "+
 			"indexes the DB layers from their records, and the file differs from the one that ouk build wrote",
 			"version", res.Version)
+	}
+	if res.Signatures == 0 {
+		log.Warn("the kit carries no signature, as it was imported with --insecure-skip-signature, so an import "+
+			"of the file rejects it unless given that flag too; to carry a signed kit on, build it with --key",
+			"version", res.Version)
+	}
+	if res.Expired {
+		log.Warn("the kit has expired, so an import of the file rejects it unless given --allow-expired; "+
+			"export a newer kit where the store holds one", "version", res.Version,
+			"expired", res.Expires.UTC().Format(time.RFC3339))
 	}
 	log.Info("exporting kit", "version", res.Version, "digest", res.Digest, "blobs", res.Blobs, "bytes", res.Bytes)
 	opts := layout.TarOptions{ModTime: plan.kit.Meta.Created}
@@ -289,8 +304,8 @@ func pinExportKit(ctx context.Context, g *globalOptions, store *cas.Store, kit s
 	if kit == "active" {
 		rec, release, err := pinActiveKit(ctx, g, store)
 		if errors.As(err, new(noActiveKitError)) {
-			return "", nil, fmt.Errorf("no kit is active in the store %s, so there is no kit to export; "+
-				"import a kit first, or name a kit that `stella ouk history` lists: %w", store.Dir(), err)
+			return "", nil, noActiveKitError{msg: fmt.Sprintf("no kit is active in the store %s, so there is no kit "+
+				"to export; import a kit first, or name a kit that `stella ouk history` lists", store.Dir())}
 		}
 		if err != nil {
 			return "", nil, err
@@ -383,7 +398,8 @@ func planExport(ctx context.Context, store *cas.Store, d digest.Digest) (*export
 	p.source = &firstThenStore{first: mem, store: store}
 
 	p.result = exportResult{Digest: d.String(), Version: kit.Meta.Version, Sequence: kit.Meta.Sequence,
-		Created: kit.Meta.Created, Signatures: len(sigs)}
+		Created: kit.Meta.Created, Signatures: len(sigs), Expires: kit.Meta.Expires,
+		Expired: !kit.Meta.Expires.IsZero() && time.Now().After(kit.Meta.Expires)}
 	// The store drops the manifest of pre-built index tables after the
 	// import, and keeps no tables (see importer.indexTables).
 	p.result.IndexTablesLeftOut = kit.BundleIndex.Annotations[oci.AnnotationDBIndex] != ""
@@ -447,6 +463,13 @@ func printExportResult(w io.Writer, res exportResult) {
 	fmt.Fprintf(w, "  bundle digest  %s\n", res.Digest)
 	fmt.Fprintf(w, "  blobs          %d, %s\n", res.Blobs, humanBytes(res.Bytes))
 	fmt.Fprintf(w, "  signatures     %d\n", res.Signatures)
+	if !res.Expires.IsZero() {
+		state := "expires"
+		if res.Expired {
+			state = "expired"
+		}
+		fmt.Fprintf(w, "  %-14s %s\n", state, res.Expires.UTC().Format(time.RFC3339))
+	}
 	if res.IndexTablesLeftOut {
 		fmt.Fprintln(w, "  index tables   left out, because the store keeps none; an import indexes the DB layers from their records")
 	}
