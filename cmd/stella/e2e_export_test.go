@@ -629,3 +629,17 @@ func TestExportWithoutActiveKit(t *testing.T) {
 		t.Errorf("the message does not name the history: %q", failure.Error)
 	}
 }
+
+// An output path under a file is a usage error that names the file.
+func TestExportOutputUnderFile(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	e.importJSON(kit)
+	failure, r := e.exportFailure("-o", filepath.Join(kit, "sub", "x.tar"))
+	if r.code != exitUsage || failure.Reason != "invalid-argument" {
+		t.Errorf("export under a file: exit %d, reason %q; want %d, invalid-argument", r.code, failure.Reason, exitUsage)
+	}
+	if !strings.Contains(failure.Error, "under "+kit+", which is a file") {
+		t.Errorf("the message does not name the file %s: %q", kit, failure.Error)
+	}
+}

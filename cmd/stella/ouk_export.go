@@ -8,7 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -251,6 +253,17 @@ func checkExportKitArg(kit, kitPath string) error {
 	return nil
 }
 
+// fileAbove returns the nearest path above path that exists and is not a
+// folder, or the parent of path when there is none.
+func fileAbove(path string) string {
+	for d := filepath.Dir(path); d != filepath.Dir(d); d = filepath.Dir(d) {
+		if info, err := os.Stat(d); err == nil && !info.IsDir() {
+			return d
+		}
+	}
+	return filepath.Dir(path)
+}
+
 // checkExportOutput rejects an output path that is a folder, and an
 // existing file there unless force is set. display is the path as given.
 func checkExportOutput(out, display string, force bool) error {
@@ -258,6 +271,10 @@ func checkExportOutput(out, display string, force bool) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
+	case errors.Is(err, syscall.ENOTDIR):
+		return usagef("-o %s names a path under %s, which is a file, not a folder; give a file name in a "+
+			"folder, such as %s", display, displayPath(fileAbove(out)), displayPath(filepath.Join(filepath.Dir(fileAbove(out)),
+			"kit.tar.zst")))
 	case err != nil:
 		return fmt.Errorf("checking the output %s: %w", display, err)
 	case info.IsDir():
