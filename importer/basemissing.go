@@ -40,7 +40,7 @@ func (s *session) explainBaseMissing(ctx context.Context, err error, index ocisp
 	}
 	active, aerr := s.opts.Store.Active(ctx)
 	if aerr == nil && !s.opts.AllowDowngrade && meta.Sequence < active.Sequence {
-		return s.downgradeError(ctx, meta, bundle, active)
+		return s.downgradeError(ctx, meta, bundle, active, true)
 	}
 	if errors.As(err, new(fullKitAdvisedError)) {
 		return err
@@ -49,8 +49,11 @@ func (s *session) explainBaseMissing(ctx context.Context, err error, index ocisp
 }
 
 // downgradeError returns the rejection of the kit meta, of bundle digest
-// d, whose sequence is lower than that of the active kit.
-func (s *session) downgradeError(ctx context.Context, meta oci.Meta, d digest.Digest, active cas.KitRecord) error {
+// d, whose sequence is lower than that of the active kit. baseMissing is
+// set for a delta whose base the store lacks, which --allow-downgrade
+// alone does not import.
+func (s *session) downgradeError(ctx context.Context, meta oci.Meta, d digest.Digest, active cas.KitRecord,
+	baseMissing bool) error {
 	if _, ok := ActiveBlocksByDate(active, s.opts.Now()); ok {
 		canRollback, err := HasRollbackTarget(ctx, s.opts.Store, active)
 		if err != nil {
@@ -62,20 +65,31 @@ func (s *session) downgradeError(ctx context.Context, meta oci.Meta, d digest.Di
 		return fmt.Errorf("kit %s has sequence %d, lower than %d of the active kit %s, so importing it would roll the site back. %s: %w",
 			meta.Version, meta.Sequence, active.Sequence, active.Version, advice, errdef.ErrDowngrade)
 	}
+	advice := s.downgradeAdvice(ctx, d)
+	if baseMissing && !s.heldBefore(ctx, d) {
+		advice = fmt.Sprintf("the store does not hold this kit, so `stella ouk rollback` cannot return to it, and "+
+			"this delta also needs a base kit that the store lacks, so --allow-downgrade alone fails too; for a "+
+			"deliberate step back, import the full kit %s with --allow-downgrade: `stella ouk build --delta` "+
+			"writes it beside the delta, %s", meta.Version, s.fullKitPlace())
+	}
 	return fmt.Errorf("kit %s has sequence %d, lower than %d of the active kit %s, so importing it would roll the site back; %s: %w",
-		meta.Version, meta.Sequence, active.Sequence, active.Version, s.downgradeAdvice(ctx, d), errdef.ErrDowngrade)
+		meta.Version, meta.Sequence, active.Sequence, active.Version, advice, errdef.ErrDowngrade)
 }
 
 // fullKitAdvice returns how to import the full kit of version instead of
 // its delta. `stella ouk build --delta` writes that kit beside the delta,
 // under the name that delta.FullKitName derives.
 func (s *session) fullKitAdvice(version string) string {
-	where := "under the delta's file name without \".delta\""
-	if s.opts.SourcePath != "" {
-		where = "as " + delta.FullKitName(s.opts.SourcePath)
-	}
 	return fmt.Sprintf("Or import the full kit %s, which needs no base and so does not activate the base kit: "+
-		"`stella ouk build --delta` writes it beside the delta, %s", version, where)
+		"`stella ouk build --delta` writes it beside the delta, %s", version, s.fullKitPlace())
+}
+
+// fullKitPlace returns where the full kit of the delta being imported is.
+func (s *session) fullKitPlace() string {
+	if s.opts.SourcePath != "" {
+		return "as " + delta.FullKitName(s.opts.SourcePath)
+	}
+	return "under the delta's file name without \".delta\""
 }
 
 // peekBundle returns the digest and metadata of the bundle index that

@@ -77,6 +77,11 @@ func TestOldDeltaWithoutBaseIsDowngrade(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "--allow-downgrade") {
 			t.Errorf("%s: message does not give --allow-downgrade: %v", name, err)
 		}
+		// The delta lacks its base, so --allow-downgrade works only with
+		// the full kit.
+		if err != nil && !strings.Contains(err.Error(), "import the full kit 2.0.0 with --allow-downgrade") {
+			t.Errorf("%s: message does not advise the full kit with --allow-downgrade: %v", name, err)
+		}
 	}
 	if got := f.blobCount(); got != before {
 		t.Errorf("store holds %d blobs after the rejections, want %d", got, before)

@@ -403,7 +403,7 @@ func (s *session) checkPolicy(ctx context.Context, bm *bundleMeta, active cas.Ki
 	action := "import"
 	if hasActive && meta.Sequence < active.Sequence {
 		if !s.opts.AllowDowngrade {
-			return "", s.downgradeError(ctx, meta, bm.desc.Digest, active)
+			return "", s.downgradeError(ctx, meta, bm.desc.Digest, active, false)
 		}
 		s.warn(fmt.Sprintf("downgrading from kit %s (sequence %d) to %s (sequence %d) because --allow-downgrade is set",
 			active.Version, active.Sequence, meta.Version, meta.Sequence))
