@@ -87,7 +87,7 @@ func newVersionCommand() *cobra.Command {
 	var out outputFlag
 	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Show the release of this binary and the kit and store formats it reads",
+		Short: "Show the release of this binary and the kit and store formats it reads and writes",
 		Long: `Show the release of this binary, the commit it was built from, and the
 formats it works with: the DB schema a kit must carry to be imported, the key
 layout of pre-built index tables that an import ingests as they are, and the
