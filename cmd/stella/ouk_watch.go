@@ -100,7 +100,8 @@ nothing, so a kit rejected earlier in the run is tried again against the
 kit that became active. The exit status is 3 when any kit in the folder
 stays rejected, and 1 when the folder does not exist, holds a folder
 named like a kit file, or holds a kit skipped as older than an active kit
-created ahead of the clock. Without --once, a
+created ahead of the clock; the last line of a run that exits 1 also
+counts the kits it rejected. Without --once, a
 missing folder, at start or later, is logged as an error and retried
 each round, so the folder may be on media that is mounted later. A watch
 stopped by SIGINT or SIGTERM exits 0 when it is waiting for the next
@@ -483,8 +484,14 @@ const (
 // else the kits that an active kit created ahead of the clock blocks.
 func onceEnd(res roundResult, dir string) error {
 	if res.deferred != nil {
-		return fmt.Errorf("a kit in %s was not imported and stays in place, not rejected; fix the cause and run the watch again: %w",
-			dir, res.deferred)
+		also := ""
+		if res.rejected > 0 {
+			// The exit status reports the failure outside the kits, so
+			// the line names the rejections too.
+			also = "; besides, " + rejectedSummary(res, dir)
+		}
+		return fmt.Errorf("an entry of %s was not imported and stays in place, not rejected (%w); fix the cause "+
+			"and run the watch again%s", dir, res.deferred, also)
 	}
 	if res.rejected > 0 {
 		return rejectedKitsError{msg: rejectedSummary(res, dir)}

@@ -337,3 +337,35 @@ func TestWatchRacyCopyImportedAgain(t *testing.T) {
 		t.Errorf("2 rounds a minute later imported the file %d times in all, want 3", *imports)
 	}
 }
+
+// A --once run that ends with a failure outside the kits, such as a folder
+// named like a kit file, still names the kits it rejected.
+func TestWatchOnceNamesRejectionsBesideOtherFailure(t *testing.T) {
+	root := t.TempDir()
+	drop := filepath.Join(root, "drop")
+	if err := os.MkdirAll(filepath.Join(drop, "kit-06.tar.zst"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	junk := filepath.Join(drop, "junk.tar.zst")
+	if err := os.WriteFile(junk, []byte("junk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(junk, old, old); err != nil {
+		t.Fatal(err)
+	}
+	g := &globalOptions{store: filepath.Join(root, "store")}
+
+	var logs bytes.Buffer
+	w := newWatcher(g, &watchOptions{once: true, interval: time.Second, settle: time.Minute}, drop, &logs)
+	err := w.run(context.Background())
+	if err == nil {
+		t.Fatalf("watch --once exits 0\n%s", logs.String())
+	}
+	if !strings.Contains(err.Error(), "kit-06.tar.zst") {
+		t.Errorf("error %v does not name the folder", err)
+	}
+	if !strings.Contains(err.Error(), "1 kit was rejected") {
+		t.Errorf("error %v does not name the rejected kit", err)
+	}
+}
