@@ -72,7 +72,9 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 		Use:   "build -o KIT [flags]",
 		Short: "Build a signed kit from vulnerability feeds, images and an SBOM",
 		Long: `Build a kit: an OCI image layout written as a tar stream, compressed by the
-output name (.tar, .tar.gz or .tgz, .tar.zst or .tzst). The creation time
+output name (.tar, .tar.gz or .tgz, .tar.zst or .tzst). The kit is written
+under a temporary name and replaces a file at the output path only once it
+is complete, so a nightly job may build to the same name. The creation time
 comes from SOURCE_DATE_EPOCH when set, so two builds of the same inputs are
 identical apart from the signature. A SOURCE_DATE_EPOCH ahead of the clock
 gets a warning, because such a kit expires late. So does one so far back

@@ -40,7 +40,9 @@ OLD and NEW are kit files, OCI layout folders, "active" for the active kit,
 or bundle digests of kits held in the store: a full digest (sha256:...) or
 a prefix of one that matches a single kit, as ` + "`stella ouk history`" + ` lists
 them. OLD must have a lower sequence than NEW. The compression follows the
-name of DELTA (.tar, .tar.gz or .tgz, .tar.zst or .tzst).`,
+name of DELTA (.tar, .tar.gz or .tgz, .tar.zst or .tzst). The delta is
+written under a temporary name and replaces a file at DELTA only once it is
+complete.`,
 		Example: `  stella ouk delta --from kit-0601.tar.zst --to kit-0602.tar.zst -o delta-0602.tar.zst --key cosign.key
   stella ouk delta --from sha256:3f1c... --to kit-0602.tar.zst -o delta-0602.tar.zst --key cosign.key`,
 		Args: func(_ *cobra.Command, args []string) error {
