@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -492,8 +493,17 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 	in := bufio.NewReader(conn)
 	var pulls chan int
 	started := false
+	// beforeStart holds what the service writes to stderr before it
+	// starts the command, which is the reason when it turns the client
+	// away. That reason becomes the client's error, so that it reaches
+	// the JSON failure object too.
+	var beforeStart bytes.Buffer
 	for {
 		kind, payload, err := readFrame(in)
+		if err != nil && !started {
+			_, _ = stderr.Write(beforeStart.Bytes())
+			beforeStart.Reset()
+		}
 		if err != nil && ctx.Err() != nil && started && errors.Is(err, os.ErrDeadlineExceeded) {
 			// The service may still run the command to its end, so the
 			// client must not claim that the command stopped.
@@ -522,6 +532,8 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 		switch kind {
 		case frameStarted:
 			started = true
+			_, _ = stderr.Write(beforeStart.Bytes())
+			beforeStart.Reset()
 			deadlineMu.Lock()
 			if !cancelled {
 				_ = conn.SetReadDeadline(time.Time{})
@@ -537,6 +549,10 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 					"full volume under a redirected file", err)
 			}
 		case frameStderr:
+			if !started && beforeStart.Len() < maxFrame {
+				beforeStart.Write(payload)
+				continue
+			}
 			_, _ = stderr.Write(payload)
 		case framePull:
 			if pulls == nil {
@@ -555,12 +571,44 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 			if _, err := fmt.Sscan(string(payload), &code); err != nil {
 				return 0, fmt.Errorf("the store service sent the exit code %q: %w", payload, err)
 			}
+			if !started && (code == exitStoreBusy || code == exitUsage) {
+				return 0, newServiceRejectedError(beforeStart.String(), code)
+			}
+			_, _ = stderr.Write(beforeStart.Bytes())
 			return code, nil
 		default:
 			return 0, fmt.Errorf("the store service sent a frame of unknown type %q; run the client and the "+
 				"service from the same stella release", kind)
 		}
 	}
+}
+
+// serviceRejectedError is the error of a client whose command the store
+// service did not run, as when it serves as many clients as it may. It
+// wraps the error kind of the exit code that the service sent:
+// errdef.ErrStoreInUse for exit 4 and errdef.ErrInvalidArgument for exit 2.
+type serviceRejectedError struct {
+	message string
+	code    int
+}
+
+// newServiceRejectedError returns the error of a rejection whose reason
+// the service wrote as stderr, an "Error: " line, with exit code code.
+func newServiceRejectedError(stderr string, code int) *serviceRejectedError {
+	message := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(stderr), "Error:"))
+	if message == "" {
+		message = fmt.Sprintf("the store service did not run the command and gave no reason (exit code %d)", code)
+	}
+	return &serviceRejectedError{message: message, code: code}
+}
+
+func (e *serviceRejectedError) Error() string { return e.message }
+
+func (e *serviceRejectedError) Unwrap() error {
+	if e.code == exitStoreBusy {
+		return errdef.ErrStoreInUse
+	}
+	return errdef.ErrInvalidArgument
 }
 
 // stopUnconfirmedError is the error of a client that requested the stop

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -212,7 +213,7 @@ func TestServiceRunsCommandOverSocket(t *testing.T) {
 		}
 	}()
 
-	run := func(args []string, stdin string) (int, string, string) {
+	runWithError := func(args []string, stdin string) (int, string, string, error) {
 		conn, err := net.Dial("unix", filepath.Join(dir, serviceSocketName))
 		if err != nil {
 			t.Fatal(err)
@@ -220,10 +221,14 @@ func TestServiceRunsCommandOverSocket(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		code, err := runRemote(context.Background(), conn, serviceCall{Protocol: serviceProtocol, Args: args, Cwd: dir},
 			time.Minute, strings.NewReader(stdin), &stdout, &stderr)
+		return code, stdout.String(), stderr.String(), err
+	}
+	run := func(args []string, stdin string) (int, string, string) {
+		code, stdout, stderr, err := runWithError(args, stdin)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return code, stdout.String(), stderr.String()
+		return code, stdout, stderr
 	}
 	code, stdout, stderr := run([]string{"ouk", "status", "--output=json", "--"}, "")
 	if code != 0 || !strings.Contains(stdout, `"store": "`+dir+`"`) {
@@ -233,9 +238,18 @@ func TestServiceRunsCommandOverSocket(t *testing.T) {
 	if code != exitRejected || !strings.Contains(stderr, "Error:") {
 		t.Fatalf("import of a bad kit on stdin: exit %d\n%s", code, stderr)
 	}
-	code, _, stderr = run([]string{"ouk", "build", "--"}, "")
-	if code != exitUsage || !strings.Contains(stderr, `does not run "ouk build"`) {
-		t.Fatalf("build: exit %d\n%s", code, stderr)
+	// A request that the service rejects before it starts the command
+	// fails with the service's reason as the client's error.
+	_, _, stderr, err = runWithError([]string{"ouk", "build", "--"}, "")
+	if !errors.As(err, new(*serviceRejectedError)) || exitCode(err) != exitUsage {
+		t.Fatalf("build: error %v with exit code %d, want a rejection with exit code %d", err, exitCode(err),
+			exitUsage)
+	}
+	if !strings.Contains(err.Error(), `does not run "ouk build"`) {
+		t.Errorf("build: error %q lacks the reason", err)
+	}
+	if stderr != "" {
+		t.Errorf("build: the client copied the reason to stderr too: %q", stderr)
 	}
 }
 
@@ -356,5 +370,39 @@ func TestRemoteStuckService(t *testing.T) {
 	}
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("interrupted client of a stuck service: %v does not wrap context.Canceled", err)
+	}
+}
+
+// A client that the service turns away before it starts the command
+// returns the service's reason as an error of the exit code's kind,
+// instead of copying it to stderr, so that it reaches a JSON failure
+// object.
+func TestRemoteTurnedAway(t *testing.T) {
+	for _, c := range []struct {
+		code int
+		kind error
+	}{{exitStoreBusy, errdef.ErrStoreInUse}, {exitUsage, errdef.ErrInvalidArgument}} {
+		client, server := net.Pipe()
+		go func() {
+			_, _, _ = readFrame(server)
+			_ = writeFrame(server, frameStderr, []byte("Error: the service is full\n"))
+			_ = writeFrame(server, frameExit, []byte(fmt.Sprint(c.code)))
+			server.Close()
+		}()
+		var stderr bytes.Buffer
+		_, err := runRemote(context.Background(), client, serviceCall{Protocol: serviceProtocol,
+			Args: []string{"db", "status"}}, time.Minute, eofReader{}, io.Discard, &stderr)
+		if !errors.Is(err, c.kind) {
+			t.Errorf("exit %d: error %v, want one that wraps %v", c.code, err, c.kind)
+		}
+		if err != nil && err.Error() != "the service is full" {
+			t.Errorf("exit %d: error %q, want the service's reason without the Error: prefix", c.code, err)
+		}
+		if exitCode(err) != c.code {
+			t.Errorf("exit %d: the error gives exit code %d", c.code, exitCode(err))
+		}
+		if stderr.Len() != 0 {
+			t.Errorf("exit %d: the client copied the reason to stderr too: %q", c.code, stderr.String())
+		}
 	}
 }
