@@ -320,7 +320,7 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		_ = out.send(frameStderr, []byte("Error: "+msg+"\n"))
 		_ = out.send(frameExit, []byte(fmt.Sprint(exitUsage)))
 	}
-	uid, err := peerUID(conn)
+	uid, pid, err := peerCredentials(conn)
 	if err != nil {
 		s.log.Warn("rejected a client whose user cannot be read", "error", err)
 		fail(fmt.Sprintf("the store service of %s cannot read the user of this process: %v", s.dir, err))
@@ -332,7 +332,7 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		case s.foreignClients <- struct{}{}:
 			defer func() { <-s.foreignClients }()
 		default:
-			s.log.Warn("too many clients of other users at once; closing a new connection", "uid", uid,
+			s.warnings.warn(s.log, "too many clients of other users at once; closing a new connection", uid, pid,
 				"limit", maxForeignClients)
 			turnAway(conn, fmt.Sprintf("the store service of %s serves %d clients of other users at once already, "+
 				"so this command did not run; try again once some have finished", s.dir, maxForeignClients))
@@ -356,8 +356,11 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		// worth a warning: other commands and services check that often.
 		return
 	}
-	if err != nil || kind != frameRequest {
-		s.log.Warn("a client sent no request", "uid", uid, "error", err)
+	if err == nil && kind != frameRequest {
+		err = fmt.Errorf("the first frame has type %q instead of a request", kind)
+	}
+	if err != nil {
+		s.warnings.warn(s.log, "a client sent no request", uid, pid, "error", err)
 		return
 	}
 	conn.SetReadDeadline(time.Time{})
@@ -366,7 +369,7 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		err = checkSharedCall(call, s.uid)
 	}
 	if err != nil {
-		s.log.Warn("rejected a request", "uid", uid, "error", err)
+		s.log.Warn("rejected a request", "uid", uid, "pid", pid, "error", err)
 		fail(err.Error())
 		return
 	}
