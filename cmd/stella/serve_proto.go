@@ -380,15 +380,21 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	stopWriteBound := boundCancelledWrites(ctx, conn, out)
 	defer stopWriteBound()
 	chunks := make(chan []byte, 1)
-	var clientEnded atomic.Bool
+	// clientEnd is set, before the cancel, once the client has cancelled
+	// its command or gone away, for the log line of the command's end.
+	var clientEnd atomic.Pointer[clientEndCause]
 	go func() {
 		// A client that cancels or goes away stops its command.
 		defer cancel()
-		defer clientEnded.Store(true)
+		cause := clientEndCause{state: "disconnected"}
+		defer func() { clientEnd.Store(&cause) }()
 		closed := false
 		for {
 			kind, payload, err := readFrame(in)
 			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					cause.err = err
+				}
 				return
 			}
 			switch kind {
@@ -406,8 +412,10 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 					close(chunks)
 				}
 			case frameCancel:
+				cause.state = "cancelled"
 				return
 			default:
+				cause.err = fmt.Errorf("the client sent a frame of unknown type %q", kind)
 				return
 			}
 		}
@@ -446,16 +454,44 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	if stdin.budget != nil {
 		stdin.budget.give(stdin.reserved)
 	}
-	if serviceCtx.Err() != nil && !clientEnded.Load() && strings.Join(commandWords(call.Args), " ") == "ouk watch" {
+	if serviceCtx.Err() != nil && clientEnd.Load() == nil && strings.Join(commandWords(call.Args), " ") == "ouk watch" {
 		// A watch that the service's stop ended must not exit 0 as one
 		// stopped by its operator, so that a service manager restarts it.
 		slog.New(slog.NewTextHandler(stderr, nil)).Error("the store service stopped, which ended this watch; " +
 			"run the watch again once the service runs, or while it is stopped")
 		code = exitError
 	}
-	s.log.Info("command ended", "request", req.id, "exitCode", code, "duration", time.Since(start).Round(time.Millisecond))
+	ended := []any{"request", req.id, "exitCode", code, "duration", time.Since(start).Round(time.Millisecond)}
+	s.log.Info("command ended", append(ended, commandEndCause(clientEnd.Load(), serviceCtx)...)...)
 	_ = out.send(frameExit, []byte(fmt.Sprint(code)))
 	s.stopIfBroken()
+}
+
+// clientEndCause records how a client ended its command in the service
+// before the command ended.
+type clientEndCause struct {
+	// state is "cancelled" after the client's cancel, as on Ctrl-C, or
+	// "disconnected" when its connection ended.
+	state string
+	// err is the error that ended the connection, if it did not end
+	// cleanly.
+	err error
+}
+
+// commandEndCause returns the log attributes that name what stopped a
+// command in the service: its client, as cause records, or the service's
+// stop, which cancels serviceCtx. It returns none for a command that
+// nothing stopped.
+func commandEndCause(cause *clientEndCause, serviceCtx context.Context) []any {
+	switch {
+	case cause != nil && cause.err != nil:
+		return []any{"client", cause.state, "clientError", cause.err}
+	case cause != nil:
+		return []any{"client", cause.state}
+	case serviceCtx.Err() != nil:
+		return []any{"stoppedBy", "service stop"}
+	}
+	return nil
 }
 
 // runRemote sends call over conn and copies what the command in the
