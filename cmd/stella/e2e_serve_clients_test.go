@@ -67,8 +67,8 @@ func TestServiceStopEndsClientWatch(t *testing.T) {
 }
 
 // A path that names a file of the client process, such as a shell's
-// process substitution, is rejected with advice, since the service would
-// open a file of its own under that name.
+// process substitution, is rejected with advice that fits the flag, since
+// the service would open a file of its own under that name.
 func TestServiceRejectsClientOnlyPaths(t *testing.T) {
 	e := newEnv(t)
 	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
@@ -76,6 +76,20 @@ func TestServiceRejectsClientOnlyPaths(t *testing.T) {
 	r := e.run("scan", "--sbom", "/dev/fd/3")
 	if r.code != exitUsage || !strings.Contains(r.stderr, "names a file of this process") {
 		t.Fatalf("scan --sbom /dev/fd/3: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "give --sbom - to read the data from standard input") {
+		t.Errorf("scan --sbom /dev/fd/3: the error does not offer --sbom -:\n%s", r.stderr)
+	}
+
+	r = e.run("ouk", "export", "-o", "/dev/fd/3")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "names a file of this process") {
+		t.Fatalf("ouk export -o /dev/fd/3: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "give the path of a file to write, or -o - to write to standard output") {
+		t.Errorf("ouk export -o /dev/fd/3: the error does not offer a file or -o -:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr, "write it to a file first") {
+		t.Errorf("ouk export -o /dev/fd/3: the error gives the advice for an input:\n%s", r.stderr)
 	}
 	svc.stopService(t, e.store)
 }

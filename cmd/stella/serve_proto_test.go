@@ -406,3 +406,65 @@ func TestRemoteTurnedAway(t *testing.T) {
 		}
 	}
 }
+
+// A path that only the client can open is rejected with advice that fits
+// the flag or argument: - for an input that takes it, a file for an
+// output, and -o - for the output of an export.
+func TestServiceCallClientOnlyPathAdvice(t *testing.T) {
+	cases := []struct {
+		line    []string
+		want    []string
+		notWant []string
+	}{
+		{[]string{"scan", "--sbom", "/dev/fd/63"},
+			[]string{"--sbom /dev/fd/63 names a file of this process", "give --sbom - to read the data from standard input", "write it to a file first"},
+			nil},
+		{[]string{"scan", "--sbom", "/dev/stdin"},
+			[]string{"is the standard input of this process", "give --sbom -, which reads standard input"},
+			nil},
+		{[]string{"ouk", "import", "/dev/fd/63"},
+			[]string{"give - as the argument to read the data from standard input"},
+			nil},
+		{[]string{"ouk", "inspect", "/proc/self/fd/3"},
+			[]string{"write the data to a file first"},
+			[]string{"standard input"}},
+		{[]string{"ouk", "import", "--key", "/dev/fd/63", "kit.tar"},
+			[]string{"--key /dev/fd/63", "write the data to a file first"},
+			[]string{"standard input"}},
+		{[]string{"ouk", "export", "-o", "/dev/fd/63"},
+			[]string{"give the path of a file to write", "or -o - to write to standard output"},
+			[]string{"write the data to a file first", "read"}},
+		{[]string{"ouk", "export", "-o", "/dev/stdout"},
+			[]string{"is the standard output of this process", "give -o -, which writes to standard output"},
+			[]string{"write the data to a file first"}},
+		{[]string{"ouk", "delta", "--from", "active", "--to", "new.tar", "-o", "/dev/fd/63"},
+			[]string{"give the path of a file to write"},
+			[]string{"write the data to a file first", "-o -", "standard"}},
+	}
+	for _, c := range cases {
+		root := newRootCommand()
+		cmd, rest, err := root.Find(c.line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.ParseFlags(rest); err != nil {
+			t.Fatalf("%v: %v", c.line, err)
+		}
+		words := strings.TrimPrefix(cmd.CommandPath(), "stella ")
+		_, err = serviceCallFor(cmd, words, cmd.Flags().Args())
+		if !errors.As(err, new(usageError)) {
+			t.Errorf("%v: error %v, want a usage error", c.line, err)
+			continue
+		}
+		for _, want := range c.want {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%v: error lacks %q: %v", c.line, want, err)
+			}
+		}
+		for _, notWant := range c.notWant {
+			if strings.Contains(err.Error(), notWant) {
+				t.Errorf("%v: error has %q: %v", c.line, notWant, err)
+			}
+		}
+	}
+}

@@ -347,13 +347,14 @@ func TestServiceSocketDenied(t *testing.T) {
 // however they are spelled, and other paths are not.
 func TestCheckServicePath(t *testing.T) {
 	for _, p := range []string{"/dev/fd/63", "//dev/fd/63", "/dev/./fd/63", "/dev//fd/3", "/proc/self/fd/0",
-		"/proc//self/fd/0", "/proc/thread-self/fd/1", "/dev/stdin", "//dev/stdin", "/dev/../dev/stdin"} {
-		if err := checkServicePath("--sbom", p); err == nil {
+		"/proc//self/fd/0", "/proc/thread-self/fd/1", "/dev/stdin", "//dev/stdin", "/dev/../dev/stdin",
+		"/dev/stdout", "/dev/stderr"} {
+		if err := checkServicePath(servicePath{name: "--sbom"}, p); err == nil {
 			t.Errorf("%s was accepted", p)
 		}
 	}
 	for _, p := range []string{"/srv/app.cdx.json", "/dev/fdx", "/proc/selfish/a", "-", "https://127.0.0.1/kit.tar"} {
-		if err := checkServicePath("--sbom", p); err != nil {
+		if err := checkServicePath(servicePath{name: "--sbom"}, p); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
