@@ -67,8 +67,8 @@ func TestServiceStopEndsClientWatch(t *testing.T) {
 }
 
 // A path that names a file of the client process, such as a shell's
-// process substitution, is rejected with advice, since the service would
-// open a file of its own under that name.
+// process substitution, is rejected with advice that fits the flag, since
+// the service would open a file of its own under that name.
 func TestServiceRejectsClientOnlyPaths(t *testing.T) {
 	e := newEnv(t)
 	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
@@ -76,6 +76,20 @@ func TestServiceRejectsClientOnlyPaths(t *testing.T) {
 	r := e.run("scan", "--sbom", "/dev/fd/3")
 	if r.code != exitUsage || !strings.Contains(r.stderr, "names a file of this process") {
 		t.Fatalf("scan --sbom /dev/fd/3: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "give --sbom - to read the data from standard input") {
+		t.Errorf("scan --sbom /dev/fd/3: the error does not offer --sbom -:\n%s", r.stderr)
+	}
+
+	r = e.run("ouk", "export", "-o", "/dev/fd/3")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "names a file of this process") {
+		t.Fatalf("ouk export -o /dev/fd/3: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "give the path of a file to write, or -o - to write to standard output") {
+		t.Errorf("ouk export -o /dev/fd/3: the error does not offer a file or -o -:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr, "write it to a file first") {
+		t.Errorf("ouk export -o /dev/fd/3: the error gives the advice for an input:\n%s", r.stderr)
 	}
 	svc.stopService(t, e.store)
 }
@@ -195,10 +209,12 @@ func startNobodyService(t *testing.T, e *env) *waitingCommand {
 }
 
 // Past its limit of clients at once, the service turns a new client away
-// with exit 4 and the reason, and serves again once the others are gone.
+// with exit 4 and the reason, also as a JSON failure object, and serves
+// again once the others are gone.
 func TestServiceClientLimit(t *testing.T) {
 	e := newEnv(t)
 	e.must("ouk", "import", "--key", e.pub, e.buildKit("kit.tar"))
+	kit2 := e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2")
 	svc := e.startService()
 	var idle []net.Conn
 	for range maxClients {
@@ -212,6 +228,13 @@ func TestServiceClientLimit(t *testing.T) {
 	r := e.run("--lock-timeout", "5s", "db", "lookup", "CVE-2099-0001")
 	if r.code != exitStoreBusy || !strings.Contains(r.stderr, "clients at once already, so this command did not run") {
 		t.Fatalf("lookup past the client limit: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, args := range [][]string{
+		{"db", "lookup", "-o", "json", "CVE-2099-0001"},
+		{"ouk", "status", "-o", "json"},
+		{"ouk", "import", "-o", "json", "--key", e.pub, kit2},
+	} {
+		checkTurnedAwayJSON(t, strings.Join(args, " "), e.run(append([]string{"--lock-timeout", "5s"}, args...)...))
 	}
 
 	for _, c := range idle {
@@ -229,4 +252,29 @@ func TestServiceClientLimit(t *testing.T) {
 		t.Fatalf("lookup after the idle clients left: exit %d\n%s", r.code, r.stderr)
 	}
 	svc.stopService(t, e.store)
+}
+
+// checkTurnedAwayJSON fails the test unless r, a run of the command label
+// with -o json, is one that the service turned away at its client limit,
+// with the JSON failure object on stdout and the reason once on stderr.
+func checkTurnedAwayJSON(t *testing.T, label string, r result) {
+	t.Helper()
+	if r.code != exitStoreBusy {
+		t.Errorf("%s past the client limit: exit %d, want %d\n%s", label, r.code, exitStoreBusy, r.stderr)
+	}
+	var failure commandFailure
+	if err := json.Unmarshal([]byte(r.stdout), &failure); err != nil {
+		t.Errorf("%s past the client limit: stdout is no JSON failure object: %v\n%s", label, err, r.stdout)
+		return
+	}
+	if failure.Status != "failed" || failure.Reason != "store-in-use" || failure.ExitCode != exitStoreBusy {
+		t.Errorf("%s past the client limit: failure object %+v, want status failed, reason store-in-use "+
+			"and exit code %d", label, failure, exitStoreBusy)
+	}
+	if !strings.Contains(failure.Error, "clients at once already, so this command did not run") {
+		t.Errorf("%s past the client limit: error %q lacks the reason", label, failure.Error)
+	}
+	if n := strings.Count(r.stderr, "clients at once already"); n != 1 {
+		t.Errorf("%s past the client limit: stderr has the reason %d times, want 1:\n%s", label, n, r.stderr)
+	}
 }

@@ -75,6 +75,9 @@ type service struct {
 	// unpinned tracks the lookups and scans that read a kit without a
 	// pin, while the volume lacks the space to write one.
 	unpinned unpinnedReads
+	// warnings logs the warnings about clients that a burst of them
+	// repeats, such as idle connections.
+	warnings clientWarnings
 }
 
 // serviceRequest is one command that the service runs.
@@ -441,7 +444,9 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		default:
 			// Past the limit, the client learns at once that its command
 			// did not run, and the service keeps its file descriptors.
-			log.Warn("too many clients at once; closing a new connection", "limit", maxClients)
+			uid, pid, _ := peerCredentials(conn.(*net.UnixConn))
+			svc.warnings.warn(log, "too many clients at once; closing a new connection", uid, pid,
+				"limit", maxClients)
 			turnAway(conn, fmt.Sprintf("the store service of %s serves %d clients at once already, so this "+
 				"command did not run; try again once some have finished", dir, maxClients))
 			continue
@@ -454,6 +459,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		}()
 	}
 	running.Wait()
+	svc.warnings.flush()
 	removeSocket(socket, ln)
 	select {
 	case code := <-watchDone:
@@ -637,25 +643,6 @@ type forwardedError struct{ code int }
 
 func (e *forwardedError) Error() string {
 	return fmt.Sprintf("the store service ran the command; exit code %d", e.code)
-}
-
-// peerUID returns the user ID of the process at the other end of conn.
-func peerUID(conn *net.UnixConn) (int, error) {
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var cred *syscall.Ucred
-	var credErr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
-	}); err != nil {
-		return 0, err
-	}
-	if credErr != nil {
-		return 0, credErr
-	}
-	return int(cred.Uid), nil
 }
 
 // errServiceClosed is the error of a client whose service closed the

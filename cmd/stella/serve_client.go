@@ -61,6 +61,25 @@ var commandPathFlags = map[string]map[string]bool{
 	"ouk export": {"output": true},
 }
 
+// outputPathFlags are the path flags of a command that name a file that
+// the command writes. Every other path names a file that it reads.
+var outputPathFlags = map[string]map[string]bool{
+	"ouk delta":  {"output": true},
+	"ouk export": {"output": true},
+}
+
+// stdioPathFlags are the path flags of a command that take - for standard
+// input, or for standard output where the flag names an output.
+// stdioPathArgCommands are the commands whose path argument takes - for
+// standard input.
+var (
+	stdioPathFlags = map[string]map[string]bool{
+		"scan":       {"sbom": true},
+		"ouk export": {"output": true},
+	}
+	stdioPathArgCommands = map[string]bool{"ouk import": true}
+)
+
 // storedKitFlags are the path flags of a command that may also name a kit
 // in the store, such as "active" or a digest prefix, when no file has
 // that name (see isStoredKitArg).
@@ -183,7 +202,14 @@ func serviceCallFor(cmd *cobra.Command, words string, args []string) (serviceCal
 			if isPath && isLocalPath(v) {
 				v = filepath.Join(cwd, v)
 			}
-			if err := checkServicePath("--"+f.Name, v); isPath && err != nil && pathErr == nil {
+			use := servicePath{name: "--" + f.Name, output: outputPathFlags[words][f.Name]}
+			if stdioPathFlags[words][f.Name] {
+				use.stdio = "--" + f.Name + " -"
+				if f.Shorthand != "" {
+					use.stdio = "-" + f.Shorthand + " -"
+				}
+			}
+			if err := checkServicePath(use, v); isPath && err != nil && pathErr == nil {
 				pathErr = err
 			}
 			line = append(line, "--"+f.Name+"="+v)
@@ -198,7 +224,11 @@ func serviceCallFor(cmd *cobra.Command, words string, args []string) (serviceCal
 			a = filepath.Join(cwd, a)
 		}
 		if pathArgCommands[words] {
-			if err := checkServicePath("the argument", a); err != nil {
+			use := servicePath{name: "the argument"}
+			if stdioPathArgCommands[words] {
+				use.stdio = "- as the argument"
+			}
+			if err := checkServicePath(use, a); err != nil {
 				return serviceCall{}, err
 			}
 		}
@@ -240,24 +270,81 @@ func holderOrUnknown(dir string) string {
 	return "process unknown"
 }
 
-// checkServicePath rejects value, a path given to a command that runs in
-// the store service, when it names a file that only this process can
-// open, such as the pipe of a shell's process substitution.
-func checkServicePath(name, value string) error {
+// servicePath describes a path flag or argument of a command that runs in
+// the store service, for the advice of checkServicePath.
+type servicePath struct {
+	// name is the flag, such as "--sbom", or "the argument".
+	name string
+	// output is set when the command writes the file.
+	output bool
+	// stdio is the spelling of - in its place, such as "--sbom -", "-o -"
+	// or "- as the argument". It is empty unless the command takes - there
+	// for standard input or output.
+	stdio string
+}
+
+// checkServicePath rejects value, the path of use given to a command that
+// runs in the store service, when it names a file that only this process
+// can open, such as the pipe of a shell's process substitution. The
+// error names what to give instead.
+func checkServicePath(use servicePath, value string) error {
 	// Cleaned, so that spellings such as //dev/fd/63 or /dev/./stdin,
 	// which open the same files, are caught too.
 	clean := filepath.Clean(value)
+	access, substitution := "open", "<(...)"
+	if use.output {
+		access, substitution = "write to", ">(...)"
+	}
+	if stream, ok := standardStreamFiles[clean]; ok {
+		return usagef("%s %s is the %s of this process, which the store service cannot %s; %s", use.name, value,
+			stream, access, use.streamAdvice())
+	}
 	for _, prefix := range []string{"/dev/fd/", "/proc/self/", "/proc/thread-self/"} {
 		if strings.HasPrefix(clean, prefix) {
-			return usagef("%s %s names a file of this process, which the store service cannot open; write it "+
-				"to a file first, or run the command while the service is stopped", name, value)
+			return usagef("%s %s names a file of this process, such as the pipe of a shell's %s, which the "+
+				"store service cannot %s; %s", use.name, value, substitution, access, use.fileAdvice())
 		}
 	}
-	if clean == "/dev/stdin" {
-		return usagef("%s /dev/stdin is the standard input of this process, which the store service cannot open; "+
-			"give - where the command reads standard input, or write it to a file first", name)
-	}
 	return nil
+}
+
+// standardStreamFiles are the names of this process's standard streams
+// under /dev, with the stream that each names.
+var standardStreamFiles = map[string]string{
+	"/dev/stdin":  "standard input",
+	"/dev/stdout": "standard output",
+	"/dev/stderr": "standard error",
+}
+
+// fileAdvice returns what to give in place of a path of use that only the
+// client can open.
+func (use servicePath) fileAdvice() string {
+	switch {
+	case use.output && use.stdio != "":
+		return fmt.Sprintf("give the path of a file to write, or %s to write to standard output, or run the "+
+			"command while the service is stopped", use.stdio)
+	case use.output:
+		return "give the path of a file to write, or run the command while the service is stopped"
+	case use.stdio != "":
+		return fmt.Sprintf("give %s to read the data from standard input, such as from a pipe, or write it to "+
+			"a file first, or run the command while the service is stopped", use.stdio)
+	}
+	return "write the data to a file first, or run the command while the service is stopped"
+}
+
+// streamAdvice returns what to give in place of a path of use that names
+// one of the client's standard streams.
+func (use servicePath) streamAdvice() string {
+	switch {
+	case use.output && use.stdio != "":
+		return fmt.Sprintf("give %s, which writes to standard output through the service, or the path of a "+
+			"file to write", use.stdio)
+	case use.output:
+		return "give the path of a file to write, or run the command while the service is stopped"
+	case use.stdio != "":
+		return fmt.Sprintf("give %s, which reads standard input through the service", use.stdio)
+	}
+	return "write the data to a file first, or run the command while the service is stopped"
 }
 
 // sharedServiceCall adapts call, the request of cmd, for a store service

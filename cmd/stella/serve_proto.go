@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -319,7 +320,7 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		_ = out.send(frameStderr, []byte("Error: "+msg+"\n"))
 		_ = out.send(frameExit, []byte(fmt.Sprint(exitUsage)))
 	}
-	uid, err := peerUID(conn)
+	uid, pid, err := peerCredentials(conn)
 	if err != nil {
 		s.log.Warn("rejected a client whose user cannot be read", "error", err)
 		fail(fmt.Sprintf("the store service of %s cannot read the user of this process: %v", s.dir, err))
@@ -331,7 +332,7 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		case s.foreignClients <- struct{}{}:
 			defer func() { <-s.foreignClients }()
 		default:
-			s.log.Warn("too many clients of other users at once; closing a new connection", "uid", uid,
+			s.warnings.warn(s.log, "too many clients of other users at once; closing a new connection", uid, pid,
 				"limit", maxForeignClients)
 			turnAway(conn, fmt.Sprintf("the store service of %s serves %d clients of other users at once already, "+
 				"so this command did not run; try again once some have finished", s.dir, maxForeignClients))
@@ -355,8 +356,11 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		// worth a warning: other commands and services check that often.
 		return
 	}
-	if err != nil || kind != frameRequest {
-		s.log.Warn("a client sent no request", "uid", uid, "error", err)
+	if err == nil && kind != frameRequest {
+		err = fmt.Errorf("the first frame has type %q instead of a request", kind)
+	}
+	if err != nil {
+		s.warnings.warn(s.log, "a client sent no request", uid, pid, "error", err)
 		return
 	}
 	conn.SetReadDeadline(time.Time{})
@@ -365,7 +369,7 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 		err = checkSharedCall(call, s.uid)
 	}
 	if err != nil {
-		s.log.Warn("rejected a request", "uid", uid, "error", err)
+		s.log.Warn("rejected a request", "uid", uid, "pid", pid, "error", err)
 		fail(err.Error())
 		return
 	}
@@ -376,15 +380,21 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	stopWriteBound := boundCancelledWrites(ctx, conn, out)
 	defer stopWriteBound()
 	chunks := make(chan []byte, 1)
-	var clientEnded atomic.Bool
+	// clientEnd is set, before the cancel, once the client has cancelled
+	// its command or gone away, for the log line of the command's end.
+	var clientEnd atomic.Pointer[clientEndCause]
 	go func() {
 		// A client that cancels or goes away stops its command.
 		defer cancel()
-		defer clientEnded.Store(true)
+		cause := clientEndCause{state: "disconnected"}
+		defer func() { clientEnd.Store(&cause) }()
 		closed := false
 		for {
 			kind, payload, err := readFrame(in)
 			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					cause.err = err
+				}
 				return
 			}
 			switch kind {
@@ -402,8 +412,10 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 					close(chunks)
 				}
 			case frameCancel:
+				cause.state = "cancelled"
 				return
 			default:
+				cause.err = fmt.Errorf("the client sent a frame of unknown type %q", kind)
 				return
 			}
 		}
@@ -442,16 +454,44 @@ func (s *service) serveClient(ctx context.Context, conn *net.UnixConn) {
 	if stdin.budget != nil {
 		stdin.budget.give(stdin.reserved)
 	}
-	if serviceCtx.Err() != nil && !clientEnded.Load() && strings.Join(commandWords(call.Args), " ") == "ouk watch" {
+	if serviceCtx.Err() != nil && clientEnd.Load() == nil && strings.Join(commandWords(call.Args), " ") == "ouk watch" {
 		// A watch that the service's stop ended must not exit 0 as one
 		// stopped by its operator, so that a service manager restarts it.
 		slog.New(slog.NewTextHandler(stderr, nil)).Error("the store service stopped, which ended this watch; " +
 			"run the watch again once the service runs, or while it is stopped")
 		code = exitError
 	}
-	s.log.Info("command ended", "request", req.id, "exitCode", code, "duration", time.Since(start).Round(time.Millisecond))
+	ended := []any{"request", req.id, "exitCode", code, "duration", time.Since(start).Round(time.Millisecond)}
+	s.log.Info("command ended", append(ended, commandEndCause(clientEnd.Load(), serviceCtx)...)...)
 	_ = out.send(frameExit, []byte(fmt.Sprint(code)))
 	s.stopIfBroken()
+}
+
+// clientEndCause records how a client ended its command in the service
+// before the command ended.
+type clientEndCause struct {
+	// state is "cancelled" after the client's cancel, as on Ctrl-C, or
+	// "disconnected" when its connection ended.
+	state string
+	// err is the error that ended the connection, if it did not end
+	// cleanly.
+	err error
+}
+
+// commandEndCause returns the log attributes that name what stopped a
+// command in the service: its client, as cause records, or the service's
+// stop, which cancels serviceCtx. It returns none for a command that
+// nothing stopped.
+func commandEndCause(cause *clientEndCause, serviceCtx context.Context) []any {
+	switch {
+	case cause != nil && cause.err != nil:
+		return []any{"client", cause.state, "clientError", cause.err}
+	case cause != nil:
+		return []any{"client", cause.state}
+	case serviceCtx.Err() != nil:
+		return []any{"stoppedBy", "service stop"}
+	}
+	return nil
 }
 
 // runRemote sends call over conn and copies what the command in the
@@ -492,8 +532,17 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 	in := bufio.NewReader(conn)
 	var pulls chan int
 	started := false
+	// beforeStart holds what the service writes to stderr before it
+	// starts the command, which is the reason when it turns the client
+	// away. That reason becomes the client's error, so that it reaches
+	// the JSON failure object too.
+	var beforeStart bytes.Buffer
 	for {
 		kind, payload, err := readFrame(in)
+		if err != nil && !started {
+			_, _ = stderr.Write(beforeStart.Bytes())
+			beforeStart.Reset()
+		}
 		if err != nil && ctx.Err() != nil && started && errors.Is(err, os.ErrDeadlineExceeded) {
 			// The service may still run the command to its end, so the
 			// client must not claim that the command stopped.
@@ -522,6 +571,8 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 		switch kind {
 		case frameStarted:
 			started = true
+			_, _ = stderr.Write(beforeStart.Bytes())
+			beforeStart.Reset()
 			deadlineMu.Lock()
 			if !cancelled {
 				_ = conn.SetReadDeadline(time.Time{})
@@ -537,6 +588,10 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 					"full volume under a redirected file", err)
 			}
 		case frameStderr:
+			if !started && beforeStart.Len() < maxFrame {
+				beforeStart.Write(payload)
+				continue
+			}
 			_, _ = stderr.Write(payload)
 		case framePull:
 			if pulls == nil {
@@ -555,12 +610,44 @@ func runRemote(ctx context.Context, conn net.Conn, call serviceCall, startWait t
 			if _, err := fmt.Sscan(string(payload), &code); err != nil {
 				return 0, fmt.Errorf("the store service sent the exit code %q: %w", payload, err)
 			}
+			if !started && (code == exitStoreBusy || code == exitUsage) {
+				return 0, newServiceRejectedError(beforeStart.String(), code)
+			}
+			_, _ = stderr.Write(beforeStart.Bytes())
 			return code, nil
 		default:
 			return 0, fmt.Errorf("the store service sent a frame of unknown type %q; run the client and the "+
 				"service from the same stella release", kind)
 		}
 	}
+}
+
+// serviceRejectedError is the error of a client whose command the store
+// service did not run, as when it serves as many clients as it may. It
+// wraps the error kind of the exit code that the service sent:
+// errdef.ErrStoreInUse for exit 4 and errdef.ErrInvalidArgument for exit 2.
+type serviceRejectedError struct {
+	message string
+	code    int
+}
+
+// newServiceRejectedError returns the error of a rejection whose reason
+// the service wrote as stderr, an "Error: " line, with exit code code.
+func newServiceRejectedError(stderr string, code int) *serviceRejectedError {
+	message := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(stderr), "Error:"))
+	if message == "" {
+		message = fmt.Sprintf("the store service did not run the command and gave no reason (exit code %d)", code)
+	}
+	return &serviceRejectedError{message: message, code: code}
+}
+
+func (e *serviceRejectedError) Error() string { return e.message }
+
+func (e *serviceRejectedError) Unwrap() error {
+	if e.code == exitStoreBusy {
+		return errdef.ErrStoreInUse
+	}
+	return errdef.ErrInvalidArgument
 }
 
 // stopUnconfirmedError is the error of a client that requested the stop

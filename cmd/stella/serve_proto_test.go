@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -212,7 +213,7 @@ func TestServiceRunsCommandOverSocket(t *testing.T) {
 		}
 	}()
 
-	run := func(args []string, stdin string) (int, string, string) {
+	runWithError := func(args []string, stdin string) (int, string, string, error) {
 		conn, err := net.Dial("unix", filepath.Join(dir, serviceSocketName))
 		if err != nil {
 			t.Fatal(err)
@@ -220,10 +221,14 @@ func TestServiceRunsCommandOverSocket(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		code, err := runRemote(context.Background(), conn, serviceCall{Protocol: serviceProtocol, Args: args, Cwd: dir},
 			time.Minute, strings.NewReader(stdin), &stdout, &stderr)
+		return code, stdout.String(), stderr.String(), err
+	}
+	run := func(args []string, stdin string) (int, string, string) {
+		code, stdout, stderr, err := runWithError(args, stdin)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return code, stdout.String(), stderr.String()
+		return code, stdout, stderr
 	}
 	code, stdout, stderr := run([]string{"ouk", "status", "--output=json", "--"}, "")
 	if code != 0 || !strings.Contains(stdout, `"store": "`+dir+`"`) {
@@ -233,9 +238,18 @@ func TestServiceRunsCommandOverSocket(t *testing.T) {
 	if code != exitRejected || !strings.Contains(stderr, "Error:") {
 		t.Fatalf("import of a bad kit on stdin: exit %d\n%s", code, stderr)
 	}
-	code, _, stderr = run([]string{"ouk", "build", "--"}, "")
-	if code != exitUsage || !strings.Contains(stderr, `does not run "ouk build"`) {
-		t.Fatalf("build: exit %d\n%s", code, stderr)
+	// A request that the service rejects before it starts the command
+	// fails with the service's reason as the client's error.
+	_, _, stderr, err = runWithError([]string{"ouk", "build", "--"}, "")
+	if !errors.As(err, new(*serviceRejectedError)) || exitCode(err) != exitUsage {
+		t.Fatalf("build: error %v with exit code %d, want a rejection with exit code %d", err, exitCode(err),
+			exitUsage)
+	}
+	if !strings.Contains(err.Error(), `does not run "ouk build"`) {
+		t.Errorf("build: error %q lacks the reason", err)
+	}
+	if stderr != "" {
+		t.Errorf("build: the client copied the reason to stderr too: %q", stderr)
 	}
 }
 
@@ -356,5 +370,101 @@ func TestRemoteStuckService(t *testing.T) {
 	}
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("interrupted client of a stuck service: %v does not wrap context.Canceled", err)
+	}
+}
+
+// A client that the service turns away before it starts the command
+// returns the service's reason as an error of the exit code's kind,
+// instead of copying it to stderr, so that it reaches a JSON failure
+// object.
+func TestRemoteTurnedAway(t *testing.T) {
+	for _, c := range []struct {
+		code int
+		kind error
+	}{{exitStoreBusy, errdef.ErrStoreInUse}, {exitUsage, errdef.ErrInvalidArgument}} {
+		client, server := net.Pipe()
+		go func() {
+			_, _, _ = readFrame(server)
+			_ = writeFrame(server, frameStderr, []byte("Error: the service is full\n"))
+			_ = writeFrame(server, frameExit, []byte(fmt.Sprint(c.code)))
+			server.Close()
+		}()
+		var stderr bytes.Buffer
+		_, err := runRemote(context.Background(), client, serviceCall{Protocol: serviceProtocol,
+			Args: []string{"db", "status"}}, time.Minute, eofReader{}, io.Discard, &stderr)
+		if !errors.Is(err, c.kind) {
+			t.Errorf("exit %d: error %v, want one that wraps %v", c.code, err, c.kind)
+		}
+		if err != nil && err.Error() != "the service is full" {
+			t.Errorf("exit %d: error %q, want the service's reason without the Error: prefix", c.code, err)
+		}
+		if exitCode(err) != c.code {
+			t.Errorf("exit %d: the error gives exit code %d", c.code, exitCode(err))
+		}
+		if stderr.Len() != 0 {
+			t.Errorf("exit %d: the client copied the reason to stderr too: %q", c.code, stderr.String())
+		}
+	}
+}
+
+// A path that only the client can open is rejected with advice that fits
+// the flag or argument: - for an input that takes it, a file for an
+// output, and -o - for the output of an export.
+func TestServiceCallClientOnlyPathAdvice(t *testing.T) {
+	cases := []struct {
+		line    []string
+		want    []string
+		notWant []string
+	}{
+		{[]string{"scan", "--sbom", "/dev/fd/63"},
+			[]string{"--sbom /dev/fd/63 names a file of this process", "give --sbom - to read the data from standard input", "write it to a file first"},
+			nil},
+		{[]string{"scan", "--sbom", "/dev/stdin"},
+			[]string{"is the standard input of this process", "give --sbom -, which reads standard input"},
+			nil},
+		{[]string{"ouk", "import", "/dev/fd/63"},
+			[]string{"give - as the argument to read the data from standard input"},
+			nil},
+		{[]string{"ouk", "inspect", "/proc/self/fd/3"},
+			[]string{"write the data to a file first"},
+			[]string{"standard input"}},
+		{[]string{"ouk", "import", "--key", "/dev/fd/63", "kit.tar"},
+			[]string{"--key /dev/fd/63", "write the data to a file first"},
+			[]string{"standard input"}},
+		{[]string{"ouk", "export", "-o", "/dev/fd/63"},
+			[]string{"give the path of a file to write", "or -o - to write to standard output"},
+			[]string{"write the data to a file first", "read"}},
+		{[]string{"ouk", "export", "-o", "/dev/stdout"},
+			[]string{"is the standard output of this process", "give -o -, which writes to standard output"},
+			[]string{"write the data to a file first"}},
+		{[]string{"ouk", "delta", "--from", "active", "--to", "new.tar", "-o", "/dev/fd/63"},
+			[]string{"give the path of a file to write"},
+			[]string{"write the data to a file first", "-o -", "standard"}},
+	}
+	for _, c := range cases {
+		root := newRootCommand()
+		cmd, rest, err := root.Find(c.line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.ParseFlags(rest); err != nil {
+			t.Fatalf("%v: %v", c.line, err)
+		}
+		words := strings.TrimPrefix(cmd.CommandPath(), "stella ")
+		_, err = serviceCallFor(cmd, words, cmd.Flags().Args())
+		if !errors.As(err, new(usageError)) {
+			t.Errorf("%v: error %v, want a usage error", c.line, err)
+			continue
+		}
+		for _, want := range c.want {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%v: error lacks %q: %v", c.line, want, err)
+			}
+		}
+		for _, notWant := range c.notWant {
+			if strings.Contains(err.Error(), notWant) {
+				t.Errorf("%v: error has %q: %v", c.line, notWant, err)
+			}
+		}
 	}
 }

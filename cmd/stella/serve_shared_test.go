@@ -91,18 +91,16 @@ func TestServiceSharedHiddenPath(t *testing.T) {
 		}
 		var stdout, stderr bytes.Buffer
 		call := serviceCall{Protocol: serviceProtocol, Args: args}
-		code, err := runRemote(context.Background(), conn, call, 10*time.Second, eofReader{}, &stdout, &stderr)
-		if err != nil {
-			t.Fatalf("%q: %v", args, err)
-		}
-		if code != exitUsage {
-			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
+		_, err = runRemote(context.Background(), conn, call, 10*time.Second, eofReader{}, &stdout, &stderr)
+		if !errors.As(err, new(*serviceRejectedError)) || exitCode(err) != exitUsage {
+			t.Errorf("%q: error %v with exit code %d, want a rejection with exit code %d", args, err,
+				exitCode(err), exitUsage)
 		}
 		if strings.Contains(stdout.String(), "CVE-2099-0001") {
 			t.Errorf("%q: the service scanned %s:\n%s", args, secret, stdout.String())
 		}
-		if !strings.Contains(stderr.String(), "--NAME=VALUE") {
-			t.Errorf("%q: message does not name the flag form:\n%s", args, stderr.String())
+		if err == nil || !strings.Contains(err.Error(), "--NAME=VALUE") {
+			t.Errorf("%q: error %v does not name the flag form", args, err)
 		}
 	}
 }
@@ -349,13 +347,14 @@ func TestServiceSocketDenied(t *testing.T) {
 // however they are spelled, and other paths are not.
 func TestCheckServicePath(t *testing.T) {
 	for _, p := range []string{"/dev/fd/63", "//dev/fd/63", "/dev/./fd/63", "/dev//fd/3", "/proc/self/fd/0",
-		"/proc//self/fd/0", "/proc/thread-self/fd/1", "/dev/stdin", "//dev/stdin", "/dev/../dev/stdin"} {
-		if err := checkServicePath("--sbom", p); err == nil {
+		"/proc//self/fd/0", "/proc/thread-self/fd/1", "/dev/stdin", "//dev/stdin", "/dev/../dev/stdin",
+		"/dev/stdout", "/dev/stderr"} {
+		if err := checkServicePath(servicePath{name: "--sbom"}, p); err == nil {
 			t.Errorf("%s was accepted", p)
 		}
 	}
 	for _, p := range []string{"/srv/app.cdx.json", "/dev/fdx", "/proc/selfish/a", "-", "https://127.0.0.1/kit.tar"} {
-		if err := checkServicePath("--sbom", p); err != nil {
+		if err := checkServicePath(servicePath{name: "--sbom"}, p); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
