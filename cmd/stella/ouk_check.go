@@ -98,7 +98,9 @@ type checkProblem struct {
 	// Kind is damaged, missing, index, signature or error.
 	Kind string `json:"kind"`
 	// Kit is the bundle digest of the kit whose check found the problem.
-	// It is empty for a blob of no kit and for the table check.
+	// It is empty for a blob of no kit and for the table check. A damaged
+	// blob that several checked kits contain is one problem of each kit,
+	// with the same digest and error, although the check read it once.
 	Kit    string `json:"kit,omitempty"`
 	Digest string `json:"digest,omitempty"`
 	// Role is the blob's place in the kit, such as "layer 1 of image
@@ -170,9 +172,10 @@ type storeChecker struct {
 	keys     []sign.TrustedKey
 	history  []cas.KitRecord
 	progress *checkProgress
-	// read contains each blob that the check read or tried to read, so a
-	// blob that kits share is read once.
-	read   map[digest.Digest]bool
+	// read maps each blob that the check read or tried to read to the
+	// outcome, so a blob that kits share is read once, and its damage is
+	// still a problem of each kit that contains it.
+	read   map[digest.Digest]error
 	report checkReport
 	// unreached maps each blob below a damaged or missing manifest of a
 	// checked kit to the reason that the kit's check did not reach it.
@@ -204,7 +207,7 @@ func runCheck(cmd *cobra.Command, g *globalOptions, o *checkOptions, args []stri
 		return err
 	}
 	c := &storeChecker{g: g, store: store, dir: dir, log: log, keys: keys, progress: newCheckProgress(lines),
-		read: map[digest.Digest]bool{}, pinned: map[digest.Digest]bool{}, unreached: map[digest.Digest]string{},
+		read: map[digest.Digest]error{}, pinned: map[digest.Digest]bool{}, unreached: map[digest.Digest]string{},
 		report: checkReport{Store: dir, Kits: []kitCheck{}, Problems: []checkProblem{}}}
 	defer c.progress.close()
 
@@ -639,10 +642,26 @@ func printCheckReport(w io.Writer, rep checkReport) {
 		line := "  " + p.Kind + ": "
 		if p.Digest != "" {
 			line += "blob " + p.Digest + " "
-			if p.Role != "" {
-				line += "(" + p.Role + ") "
+			role := p.Role
+			if p.Kit != "" && len(rep.Kits) > 1 {
+				// A damaged blob that kits share is one problem of each.
+				role = strings.TrimPrefix(role+" of kit "+printable(kitVersion(rep, p.Kit)), " ")
+			}
+			if role != "" {
+				line += "(" + role + ") "
 			}
 		}
 		fmt.Fprintln(w, line+printable(p.Error))
 	}
+}
+
+// kitVersion returns the version of the checked kit with the bundle
+// digest d, or d when rep has no such kit.
+func kitVersion(rep checkReport, d string) string {
+	for _, k := range rep.Kits {
+		if k.Digest == d {
+			return k.Version
+		}
+	}
+	return d
 }

@@ -255,9 +255,16 @@ func (c *storeChecker) readManifest(ctx context.Context, desc ocispec.Descriptor
 		return nil, fmt.Errorf("manifest %s has %d bytes, over the %d byte limit of a manifest: %w", desc.Digest,
 			desc.Size, importer.MaxManifestSize, errdef.ErrSizeExceedsLimit)
 	}
-	// A manifest that fails here is a problem of its kit already, so
-	// --all does not read it again as a blob that no kit reached.
-	c.read[desc.Digest] = true
+	// Each kit reads its manifests again, because the walk needs their
+	// content. A manifest that fails here is a problem of its kit
+	// already, so --all does not read it again as a blob that no kit
+	// reached.
+	raw, err := c.fetchManifest(ctx, desc)
+	c.read[desc.Digest] = err
+	return raw, err
+}
+
+func (c *storeChecker) fetchManifest(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
 	r, err := c.store.Fetch(ctx, desc)
 	if err != nil {
 		return nil, err
@@ -274,13 +281,20 @@ func (c *storeChecker) readManifest(ctx context.Context, desc ocispec.Descriptor
 	return raw, nil
 }
 
-// readBlob reads the blob desc once per check and checks its digest. A
-// blob that an earlier kit of this check read is not read again.
+// readBlob reads the blob desc once per check and checks its digest. For
+// a blob that an earlier kit of this check read, it returns the outcome
+// of that read without reading the blob again, so damage found then is a
+// problem of this kit too.
 func (c *storeChecker) readBlob(ctx context.Context, desc ocispec.Descriptor) error {
-	if _, done := c.read[desc.Digest]; done {
-		return nil
+	if err, done := c.read[desc.Digest]; done {
+		return err
 	}
-	c.read[desc.Digest] = true
+	err := c.fetchBlob(ctx, desc)
+	c.read[desc.Digest] = err
+	return err
+}
+
+func (c *storeChecker) fetchBlob(ctx context.Context, desc ocispec.Descriptor) error {
 	r, err := c.store.Fetch(ctx, desc)
 	if err != nil {
 		return err
