@@ -27,7 +27,7 @@ func (e *env) importImageDelta() []nightly {
 // flipLayerChunk flips one bit at the start of the second chunk of the
 // first image layer of the store, in its table file, and returns the
 // layer's digest. A table file and even the block of a first chunk can
-// hold other blobs too, while each later chunk of 1 MiB
+// contain other blobs too, while each later chunk of 1 MiB
 // (cas.DefaultChunkSize) fills a block of its own. Pebble reports a flip
 // near the start of a block quickly, as flipBit explains.
 func (e *env) flipLayerChunk() string {
@@ -113,5 +113,34 @@ func TestCheckAllSharedDamagedLayer(t *testing.T) {
 		if !strings.Contains(text.stdout, ") of kit "+version+") ") {
 			t.Errorf("text check --all does not name kit %s in a problem:\n%s", version, text.stdout)
 		}
+	}
+}
+
+// The check of a kit imported as a delta reads the blobs that gc keeps
+// with it, so --all finds no blob of no kit on a sound store.
+func TestCheckAllDeltaKeptBlobs(t *testing.T) {
+	e := newEnv(t)
+	e.importImageDelta()
+
+	rep, r := e.runCheck("--all", "--key", e.pub)
+	if r.code != 0 || rep.Status != "passed" {
+		t.Fatalf("check --all: exit %d, status %q, problems %+v\n%s", r.code, rep.Status, rep.Problems, r.stderr)
+	}
+	if rep.OtherBlobs == nil || rep.OtherBlobs.Blobs != 0 {
+		t.Errorf("check --all: blobs of no kit %+v, want none", rep.OtherBlobs)
+	}
+	if len(rep.NotReached) != 0 {
+		t.Errorf("check --all: blobs not reached from a kit %+v, want none", rep.NotReached)
+	}
+
+	// gc keeps exactly the blobs of the active kit with --keep 0.
+	gc := e.gcJSON("--keep", "0", "--dry-run")
+	if len(rep.Kits) == 0 || rep.Kits[0].Blobs != gc.Kept {
+		t.Errorf("check --all: kits %+v, want the active kit first with the %d blobs that gc keeps", rep.Kits,
+			gc.Kept)
+	}
+	text := e.run("ouk", "check", "--all", "--key", e.pub)
+	if !strings.Contains(text.stdout, "Checked 0 blobs of no kit") {
+		t.Errorf("text check --all reports blobs of no kit:\n%s", text.stdout)
 	}
 }

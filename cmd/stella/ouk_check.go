@@ -474,21 +474,15 @@ func (c *storeChecker) checkRest(ctx context.Context) error {
 }
 
 // historyReferences returns each blob that a kit of the history reaches
-// through the store's records of the graph, its signature manifests
-// included, mapped to that kit's version. The error reports a record that
-// could not be read, below which blobs of a kit may hide.
+// through the store's records of the graph, the referrers of each blob
+// included as gc keeps them, mapped to that kit's version. The error
+// reports a record that could not be read, below which blobs of a kit may
+// hide.
 func (c *storeChecker) historyReferences(ctx context.Context) (map[digest.Digest]string, error) {
 	refs := map[digest.Digest]string{}
 	var firstErr error
 	for _, rec := range c.history {
 		queue := []digest.Digest{rec.Digest}
-		referrers, err := c.store.Predecessors(ctx, ocispec.Descriptor{Digest: rec.Digest})
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("listing the signatures of kit %s: %w", printable(rec.Version), err)
-		}
-		for _, r := range referrers {
-			queue = append(queue, r.Digest)
-		}
 		for len(queue) > 0 && ctx.Err() == nil {
 			d := queue[0]
 			queue = queue[1:]
@@ -497,11 +491,21 @@ func (c *storeChecker) historyReferences(ctx context.Context) (map[digest.Digest
 			}
 			refs[d] = rec.Version
 			children, err := c.store.Children(ctx, d)
-			if err != nil && !errors.Is(err, errdef.ErrNotFound) && firstErr == nil {
+			if errors.Is(err, errdef.ErrNotFound) {
+				continue
+			}
+			if err != nil && firstErr == nil {
 				firstErr = fmt.Errorf("reading the store's record of the blobs below %s of kit %s: %w", d,
 					printable(rec.Version), err)
 			}
 			queue = append(queue, children...)
+			referrers, err := c.store.Referrers(ctx, ocispec.Descriptor{Digest: d})
+			if err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("listing the referrers of %s of kit %s: %w", d, printable(rec.Version), err)
+			}
+			for _, r := range referrers {
+				queue = append(queue, r.Digest)
+			}
 		}
 	}
 	return refs, firstErr
@@ -514,12 +518,14 @@ func (c *storeChecker) notReachedReason(d digest.Digest, refs map[digest.Digest]
 	if reason, ok := c.unreached[d]; ok {
 		return reason
 	}
+	// Each reason fits one blob and a group of blobs alike, because the
+	// report uses it as a group's reason and as the role of a problem.
 	if version, ok := refs[d]; ok {
-		return fmt.Sprintf("not reached from a kit: kit %s of the history references it, but no kit check "+
-			"read it", printable(version))
+		return fmt.Sprintf("not reached from a kit: referenced by kit %s of the history, but read by no kit "+
+			"check", printable(version))
 	}
 	if refsErr != nil {
-		return fmt.Sprintf("not reached from a kit: it may belong to a kit, because %v", refsErr)
+		return fmt.Sprintf("not reached from a kit: possibly part of a kit, because %v", refsErr)
 	}
 	return ""
 }

@@ -16,6 +16,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
 )
 
 // roleDBManifest is the role of the kit's DB manifest.
@@ -37,9 +38,11 @@ type checkedGraph struct {
 	db *ocispec.Descriptor
 }
 
-// walkKit reads every blob that the kit of kc reaches, its stored
-// signature manifests included, and checks each against its digest. It
-// goes on past a missing or damaged blob, so the report lists them all.
+// walkKit reads every blob that the kit of kc reaches and checks each
+// against its digest. Like gc, it follows the referrers of each blob
+// besides the blobs that a manifest names, so it reads the stored
+// signature manifests and the delta manifest that a delta import keeps.
+// It goes on past a missing or damaged blob, so the report lists them all.
 func (c *storeChecker) walkKit(ctx context.Context, kc *kitCheck) checkedGraph {
 	graph := checkedGraph{complete: true}
 	bundle := digest.Digest(kc.Digest)
@@ -57,9 +60,16 @@ func (c *storeChecker) walkKit(ctx context.Context, kc *kitCheck) checkedGraph {
 		children, err := c.checkNode(ctx, kc, &n)
 		if err != nil {
 			graph.complete = false
-			c.addProblem(c.nodeProblem(kc, n, err))
+			p := c.nodeProblem(kc, n, err)
+			c.addProblem(p)
 			if oci.IsManifest(n.desc.MediaType) {
 				blocked = append(blocked, n)
+			}
+			// The store lists the referrers of a damaged blob without
+			// its content, and gc keeps them, but not those of a
+			// missing blob.
+			if p.Kind != problemMissing {
+				queue = append(queue, c.referrerNodes(ctx, kc, n)...)
 			}
 			continue
 		}
@@ -67,9 +77,7 @@ func (c *storeChecker) walkKit(ctx context.Context, kc *kitCheck) checkedGraph {
 			graph.db = &n.desc
 		}
 		queue = append(queue, children...)
-		if n.desc.Digest == bundle {
-			queue = append(queue, c.signatureNodes(ctx, kc, n.desc)...)
-		}
+		queue = append(queue, c.referrerNodes(ctx, kc, n)...)
 	}
 	for _, n := range blocked {
 		if ctx.Err() != nil {
@@ -113,6 +121,14 @@ func (c *storeChecker) addUnreached(ctx context.Context, kc *kitCheck, n checkNo
 		if errors.Is(err, errdef.ErrNotFound) {
 			continue
 		}
+		if err == nil && d != n.desc.Digest {
+			// The walk read the referrers of n itself.
+			var referrers []ocispec.Descriptor
+			referrers, err = c.store.Referrers(ctx, ocispec.Descriptor{Digest: d})
+			for _, r := range referrers {
+				children = append(children, r.Digest)
+			}
+		}
 		if err != nil {
 			if u.Error == "" {
 				u.Error = fmt.Sprintf("reading the store's record of the blobs below %s: %v", d, err)
@@ -133,7 +149,7 @@ func (c *storeChecker) addUnreached(ctx context.Context, kc *kitCheck, n checkNo
 			}
 			u.Blobs++
 			u.Bytes += info.Size
-			c.unreached[child] = fmt.Sprintf("not reached from a kit: it is below %s %s of kit %s, whose content "+
+			c.unreached[child] = fmt.Sprintf("not reached from a kit: below %s %s of kit %s, whose content "+
 				"the check could not read", n.role, n.desc.Digest, printable(kc.Version))
 		}
 	}
@@ -193,6 +209,9 @@ func childNodes(n *checkNode, raw []byte) ([]checkNode, error) {
 		Config    *ocispec.Descriptor  `json:"config"`
 		Layers    []ocispec.Descriptor `json:"layers"`
 		Manifests []ocispec.Descriptor `json:"manifests"`
+		// Blobs is the list of an OCI artifact manifest, which gc
+		// follows too.
+		Blobs []ocispec.Descriptor `json:"blobs"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("decoding manifest %s: %w", n.desc.Digest, err)
@@ -206,6 +225,9 @@ func childNodes(n *checkNode, raw []byte) ([]checkNode, error) {
 	}
 	for _, d := range m.Manifests {
 		out = append(out, checkNode{desc: d, role: manifestRole(n.role, d)})
+	}
+	for i, b := range m.Blobs {
+		out = append(out, checkNode{desc: b, role: fmt.Sprintf("blob %d of %s", i+1, n.role)})
 	}
 	return out, nil
 }
@@ -230,20 +252,34 @@ func manifestRole(parent string, d ocispec.Descriptor) string {
 	return "child of the bundle index"
 }
 
-// signatureNodes returns the stored signature manifests of the bundle
-// index, as importer.CheckStored finds them.
-func (c *storeChecker) signatureNodes(ctx context.Context, kc *kitCheck, bundle ocispec.Descriptor) []checkNode {
-	parents, err := c.store.Predecessors(ctx, bundle)
+// referrerNodes returns the stored manifests whose subject is the blob n
+// of the kit kc, such as the signature manifests that importer.CheckStored
+// verifies for the bundle index, each with its role in the kit.
+func (c *storeChecker) referrerNodes(ctx context.Context, kc *kitCheck, n checkNode) []checkNode {
+	referrers, err := c.store.Referrers(ctx, n.desc)
 	if err != nil {
 		c.addProblem(checkProblem{Kind: classifyProblem(err, problemError), Kit: kc.Digest,
-			Error: fmt.Sprintf("listing the signatures of kit %s: %v", printable(kc.Version), err), err: err})
+			Digest: n.desc.Digest.String(), Role: n.role,
+			Error: fmt.Sprintf("listing the signatures and other referrers of the %s of kit %s: %v", n.role,
+				printable(kc.Version), err), err: err})
 		return nil
 	}
+	owner := n.role
+	if n.desc.Digest.String() == kc.Digest {
+		owner = "the kit"
+	}
 	var out []checkNode
-	for _, p := range parents {
-		if p.MediaType == ocispec.MediaTypeImageManifest && p.ArtifactType == oci.MediaTypeSigstoreBundle {
-			out = append(out, checkNode{desc: p, role: "signature manifest of the kit"})
+	for _, r := range referrers {
+		var role string
+		switch r.ArtifactType {
+		case oci.MediaTypeSigstoreBundle:
+			role = "signature manifest of " + owner
+		case delta.ArtifactType:
+			role = "delta manifest of " + owner
+		default:
+			role = fmt.Sprintf("referrer (%s) of %s", printable(r.ArtifactType), owner)
 		}
+		out = append(out, checkNode{desc: r, role: role})
 	}
 	return out
 }
