@@ -357,22 +357,23 @@ func (c *storeChecker) checkKit(ctx context.Context, rec cas.KitRecord, active, 
 	if graph.db != nil {
 		c.checkIndex(ctx, &kc, graph)
 	}
-	c.checkSignature(ctx, &kc, rec, graph.complete)
+	c.checkSignature(ctx, &kc, rec, graph)
 	c.report.Kits = append(c.report.Kits, kc)
 }
 
 // checkSignature checks the signature that the store holds for the kit,
 // as a rollback does. When the walk of the kit's graph found a blob
-// missing or damaged (complete is false), a check that fails for the same
-// reason adds no second problem.
-func (c *storeChecker) checkSignature(ctx context.Context, kc *kitCheck, rec cas.KitRecord, complete bool) {
+// missing or damaged, a check that fails for the same reason adds no
+// second problem.
+func (c *storeChecker) checkSignature(ctx context.Context, kc *kitCheck, rec cas.KitRecord, graph checkedGraph) {
+	signer := lastSigner(ctx, c.store, rec.Digest)
 	checked, err := importer.CheckStored(ctx, importer.Options{
 		Store:        c.store,
 		Keys:         c.keys,
 		KeysDir:      filepath.Join(c.dir, storeKeysDir),
 		AllowExpired: true,
 		Logger:       c.log,
-	}, rec.Digest, lastSigner(ctx, c.store, rec.Digest), checkAction)
+	}, rec.Digest, signer, checkAction)
 	if err == nil {
 		kc.Signature = "passed"
 		kc.SignedBy = checked.SignedBy
@@ -385,13 +386,52 @@ func (c *storeChecker) checkSignature(ctx context.Context, kc *kitCheck, rec cas
 		return
 	}
 	kc.Signature = "failed"
-	if !complete && !errors.Is(err, errdef.ErrSignature) {
+	if !graph.complete && !errors.Is(err, errdef.ErrSignature) {
 		kc.Signature = "skipped"
 		return
+	}
+	if errors.Is(err, errdef.ErrSignature) && len(c.keys) == 0 && graph.signatures > 0 {
+		// The message of CheckStored advises flags of rollback and
+		// mirror, which check does not have.
+		err = c.noTrustedKeyFailure(kc, signer)
 	}
 	c.addProblem(checkProblem{Kind: classifyProblem(err, problemSignature), Kit: kc.Digest, Error: err.Error(),
 		err: err})
 }
+
+// noTrustedKeyFailure returns the failure of the signature check of the kit
+// kc when neither --key nor the store's keys folder gave a trusted key.
+// signer is the key that last verified the kit, or "".
+func (c *storeChecker) noTrustedKeyFailure(kc *kitCheck, signer string) error {
+	keysDir := filepath.Join(c.dir, storeKeysDir)
+	msg := fmt.Sprintf("kit %s (%s): the check could not verify its signature, because no trusted key was "+
+		"given with --key or found in the store's keys folder %s. ", printable(kc.Version), kc.Digest, keysDir)
+	switch {
+	case signer == "":
+		msg += fmt.Sprintf("Pass the public key of the kit's builder with --key, or put it into %s so that "+
+			"every command trusts it", keysDir)
+	case filepath.Dir(signer) == keysDir:
+		msg += fmt.Sprintf("The kit was last activated with the key %s, which is no longer there. If that key "+
+			"was removed to revoke it, the kit is no longer trusted. Otherwise put the key back, or pass it "+
+			"with --key", printable(signer))
+	default:
+		msg += fmt.Sprintf("The kit was last activated with the key %s: pass that key with --key, or put it "+
+			"into %s so that every command trusts it", printable(signer), keysDir)
+	}
+	return &noTrustedKeyError{msg: msg}
+}
+
+// noTrustedKeyError is a signature check that had no trusted key to verify
+// with. It counts as a failed signature check for the exit code, but its
+// message does not claim that a verification failed.
+type noTrustedKeyError struct {
+	msg string
+}
+
+func (e *noTrustedKeyError) Error() string { return e.msg }
+
+// Is makes the error match errdef.ErrSignature.
+func (e *noTrustedKeyError) Is(target error) bool { return target == errdef.ErrSignature }
 
 // checkAction names, in the signature messages of importer.CheckStored,
 // what a kit whose stored signature fails cannot be used for.

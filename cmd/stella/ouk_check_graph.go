@@ -36,6 +36,9 @@ type checkedGraph struct {
 	// db is the descriptor of the kit's DB manifest, or nil when the kit
 	// has none or it could not be read.
 	db *ocispec.Descriptor
+	// signatures counts the stored signature manifests of the bundle
+	// index.
+	signatures int
 }
 
 // walkKit reads every blob that the kit of kc reaches and checks each
@@ -77,7 +80,15 @@ func (c *storeChecker) walkKit(ctx context.Context, kc *kitCheck) checkedGraph {
 			graph.db = &n.desc
 		}
 		queue = append(queue, children...)
-		queue = append(queue, c.referrerNodes(ctx, kc, n)...)
+		referrers := c.referrerNodes(ctx, kc, n)
+		if n.desc.Digest == bundle {
+			for _, r := range referrers {
+				if r.desc.ArtifactType == oci.MediaTypeSigstoreBundle {
+					graph.signatures++
+				}
+			}
+		}
+		queue = append(queue, referrers...)
 	}
 	for _, n := range blocked {
 		if ctx.Err() != nil {
