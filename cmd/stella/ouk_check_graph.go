@@ -268,11 +268,12 @@ func manifestRole(parent string, d ocispec.Descriptor) string {
 // verifies for the bundle index, each with its role in the kit.
 func (c *storeChecker) referrerNodes(ctx context.Context, kc *kitCheck, n checkNode) []checkNode {
 	referrers, err := c.store.Referrers(ctx, n.desc)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		c.addProblem(checkProblem{Kind: classifyProblem(err, problemError), Kit: kc.Digest,
 			Digest: n.desc.Digest.String(), Role: n.role,
-			Error: fmt.Sprintf("listing the signatures and other referrers of the %s of kit %s: %v", n.role,
-				printable(kc.Version), err), err: err})
+			Error: fmt.Sprintf("listing the signatures and other referrers of the blob: %v", err), err: err})
+	}
+	if err != nil {
 		return nil
 	}
 	owner := n.role
