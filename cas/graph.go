@@ -172,6 +172,24 @@ func (s *Store) Predecessors(ctx context.Context, node ocispec.Descriptor) ([]oc
 	return out, nil
 }
 
+// Referrers returns the stored manifests whose subject is node, such as
+// its signature manifests, each with MediaType, Digest, Size and
+// ArtifactType. GC keeps them while it keeps node. Unlike Predecessors,
+// it leaves out the manifests and indexes that name node as a child.
+func (s *Store) Referrers(ctx context.Context, node ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	edges, err := s.edges(ctx, node.Digest)
+	if err != nil {
+		return nil, err
+	}
+	var out []ocispec.Descriptor
+	for _, e := range edges {
+		if e.Subject {
+			out = append(out, e.Parent)
+		}
+	}
+	return out, nil
+}
+
 // edges returns the edges whose child is d. Delete removes the edges of a
 // parent together with its metadata, so every parent returned is stored.
 func (s *Store) edges(ctx context.Context, d digest.Digest) ([]edgeValue, error) {

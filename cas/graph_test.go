@@ -130,6 +130,33 @@ func TestPredecessorsSniffed(t *testing.T) {
 	}
 }
 
+func TestReferrersOnlySubjectEdges(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{})
+	g := buildGraph(t, 1)
+	g.pushAll(t, s)
+	ctx := context.Background()
+
+	refs, err := s.Referrers(ctx, g.index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 1 || refs[0].Digest != g.referrer.Digest {
+		t.Fatalf("Referrers(index) = %v, want the referrer", refs)
+	}
+	if refs[0].ArtifactType != "application/vnd.example.sig" {
+		t.Errorf("referrer artifact type = %q", refs[0].ArtifactType)
+	}
+
+	// The manifest is a child of the index, not a referrer of it.
+	refs, err = s.Referrers(ctx, g.manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 0 {
+		t.Errorf("Referrers(manifest) = %v, want none", refs)
+	}
+}
+
 func TestPredecessorsIgnoresDeclaredType(t *testing.T) {
 	s := openTest(t, t.TempDir(), Options{})
 	layer := []byte(`{"mediaType":"application/json","layers":[{"digest":"sha256:` +

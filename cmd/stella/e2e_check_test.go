@@ -399,6 +399,44 @@ func TestCheckSignatureNoTrustedKey(t *testing.T) {
 	if !strings.Contains(r.stderr, "was last activated with the key "+e.pub) {
 		t.Errorf("check without a trusted key: stderr does not name the key of the import:\n%s", r.stderr)
 	}
+	keysDir := filepath.Join(e.store, storeKeysDir)
+	if !strings.Contains(r.stderr, "no trusted key was given with --key or found in the store's keys folder "+keysDir) {
+		t.Errorf("check without a trusted key: stderr does not say that no key was given or found:\n%s", r.stderr)
+	}
+	// check has no --insecure-skip-signature flag, and no signature
+	// failed to verify.
+	for _, unwanted := range []string{"--insecure-skip-signature", "roll back", "signature verification failed"} {
+		if strings.Contains(r.stderr, unwanted) {
+			t.Errorf("check without a trusted key: stderr contains %q:\n%s", unwanted, r.stderr)
+		}
+	}
+
+	// The advice works: the key in the store's keys folder verifies the
+	// kit.
+	if err := os.MkdirAll(keysDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(e.pub)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(keysDir, "builder.pub"), data, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, r := e.runCheck(); r.code != 0 || rep.Status != "passed" {
+		t.Errorf("check with the key in the keys folder: exit %d, status %q\n%s", r.code, rep.Status, r.stderr)
+	}
+
+	// A key that the keys folder lacks now may have been revoked.
+	e.must("ouk", "import", e.buildKit("kit2.tar", "--version", "2.0.0"))
+	if err := os.Remove(filepath.Join(keysDir, "builder.pub")); err != nil {
+		t.Fatal(err)
+	}
+	_, r = e.runCheck()
+	if r.code != exitRejected || !strings.Contains(r.stderr, "If that key was removed to revoke it") {
+		t.Errorf("check after the key of the keys folder was removed: exit %d, want %d and the revocation\n%s",
+			r.code, exitRejected, r.stderr)
+	}
 }
 
 func TestCheckMissingLookupIndex(t *testing.T) {

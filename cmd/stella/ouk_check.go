@@ -98,7 +98,9 @@ type checkProblem struct {
 	// Kind is damaged, missing, index, signature or error.
 	Kind string `json:"kind"`
 	// Kit is the bundle digest of the kit whose check found the problem.
-	// It is empty for a blob of no kit and for the table check.
+	// It is empty for a blob of no kit and for the table check. A damaged
+	// blob that several checked kits contain is one problem of each kit,
+	// with the same digest and error, although the check read it once.
 	Kit    string `json:"kit,omitempty"`
 	Digest string `json:"digest,omitempty"`
 	// Role is the blob's place in the kit, such as "layer 1 of image
@@ -170,9 +172,10 @@ type storeChecker struct {
 	keys     []sign.TrustedKey
 	history  []cas.KitRecord
 	progress *checkProgress
-	// read contains each blob that the check read or tried to read, so a
-	// blob that kits share is read once.
-	read   map[digest.Digest]bool
+	// read maps each blob that the check read or tried to read to the
+	// outcome, so a blob that kits share is read once, and its damage is
+	// still a problem of each kit that contains it.
+	read   map[digest.Digest]error
 	report checkReport
 	// unreached maps each blob below a damaged or missing manifest of a
 	// checked kit to the reason that the kit's check did not reach it.
@@ -204,7 +207,7 @@ func runCheck(cmd *cobra.Command, g *globalOptions, o *checkOptions, args []stri
 		return err
 	}
 	c := &storeChecker{g: g, store: store, dir: dir, log: log, keys: keys, progress: newCheckProgress(lines),
-		read: map[digest.Digest]bool{}, pinned: map[digest.Digest]bool{}, unreached: map[digest.Digest]string{},
+		read: map[digest.Digest]error{}, pinned: map[digest.Digest]bool{}, unreached: map[digest.Digest]string{},
 		report: checkReport{Store: dir, Kits: []kitCheck{}, Problems: []checkProblem{}}}
 	defer c.progress.close()
 
@@ -354,22 +357,23 @@ func (c *storeChecker) checkKit(ctx context.Context, rec cas.KitRecord, active, 
 	if graph.db != nil {
 		c.checkIndex(ctx, &kc, graph)
 	}
-	c.checkSignature(ctx, &kc, rec, graph.complete)
+	c.checkSignature(ctx, &kc, rec, graph)
 	c.report.Kits = append(c.report.Kits, kc)
 }
 
 // checkSignature checks the signature that the store holds for the kit,
 // as a rollback does. When the walk of the kit's graph found a blob
-// missing or damaged (complete is false), a check that fails for the same
-// reason adds no second problem.
-func (c *storeChecker) checkSignature(ctx context.Context, kc *kitCheck, rec cas.KitRecord, complete bool) {
+// missing or damaged, a check that fails for the same reason adds no
+// second problem.
+func (c *storeChecker) checkSignature(ctx context.Context, kc *kitCheck, rec cas.KitRecord, graph checkedGraph) {
+	signer := lastSigner(ctx, c.store, rec.Digest)
 	checked, err := importer.CheckStored(ctx, importer.Options{
 		Store:        c.store,
 		Keys:         c.keys,
 		KeysDir:      filepath.Join(c.dir, storeKeysDir),
 		AllowExpired: true,
 		Logger:       c.log,
-	}, rec.Digest, lastSigner(ctx, c.store, rec.Digest), checkAction)
+	}, rec.Digest, signer, checkAction)
 	if err == nil {
 		kc.Signature = "passed"
 		kc.SignedBy = checked.SignedBy
@@ -382,13 +386,52 @@ func (c *storeChecker) checkSignature(ctx context.Context, kc *kitCheck, rec cas
 		return
 	}
 	kc.Signature = "failed"
-	if !complete && !errors.Is(err, errdef.ErrSignature) {
+	if !graph.complete && !errors.Is(err, errdef.ErrSignature) {
 		kc.Signature = "skipped"
 		return
+	}
+	if errors.Is(err, errdef.ErrSignature) && len(c.keys) == 0 && graph.signatures > 0 {
+		// The message of CheckStored advises flags of rollback and
+		// mirror, which check does not have.
+		err = c.noTrustedKeyFailure(kc, signer)
 	}
 	c.addProblem(checkProblem{Kind: classifyProblem(err, problemSignature), Kit: kc.Digest, Error: err.Error(),
 		err: err})
 }
+
+// noTrustedKeyFailure returns the failure of the signature check of the kit
+// kc when neither --key nor the store's keys folder gave a trusted key.
+// signer is the key that last verified the kit, or "".
+func (c *storeChecker) noTrustedKeyFailure(kc *kitCheck, signer string) error {
+	keysDir := filepath.Join(c.dir, storeKeysDir)
+	msg := fmt.Sprintf("kit %s (%s): the check could not verify its signature, because no trusted key was "+
+		"given with --key or found in the store's keys folder %s. ", printable(kc.Version), kc.Digest, keysDir)
+	switch {
+	case signer == "":
+		msg += fmt.Sprintf("Pass the public key of the kit's builder with --key, or put it into %s so that "+
+			"every command trusts it", keysDir)
+	case filepath.Dir(signer) == keysDir:
+		msg += fmt.Sprintf("The kit was last activated with the key %s, which is no longer there. If that key "+
+			"was removed to revoke it, the kit is no longer trusted. Otherwise put the key back, or pass it "+
+			"with --key", printable(signer))
+	default:
+		msg += fmt.Sprintf("The kit was last activated with the key %s: pass that key with --key, or put it "+
+			"into %s so that every command trusts it", printable(signer), keysDir)
+	}
+	return &noTrustedKeyError{msg: msg}
+}
+
+// noTrustedKeyError is a signature check that had no trusted key to verify
+// with. It counts as a failed signature check for the exit code, but its
+// message does not claim that a verification failed.
+type noTrustedKeyError struct {
+	msg string
+}
+
+func (e *noTrustedKeyError) Error() string { return e.msg }
+
+// Is makes the error match errdef.ErrSignature.
+func (e *noTrustedKeyError) Is(target error) bool { return target == errdef.ErrSignature }
 
 // checkAction names, in the signature messages of importer.CheckStored,
 // what a kit whose stored signature fails cannot be used for.
@@ -471,21 +514,15 @@ func (c *storeChecker) checkRest(ctx context.Context) error {
 }
 
 // historyReferences returns each blob that a kit of the history reaches
-// through the store's records of the graph, its signature manifests
-// included, mapped to that kit's version. The error reports a record that
-// could not be read, below which blobs of a kit may hide.
+// through the store's records of the graph, the referrers of each blob
+// included as gc keeps them, mapped to that kit's version. The error
+// reports a record that could not be read, below which blobs of a kit may
+// hide.
 func (c *storeChecker) historyReferences(ctx context.Context) (map[digest.Digest]string, error) {
 	refs := map[digest.Digest]string{}
 	var firstErr error
 	for _, rec := range c.history {
 		queue := []digest.Digest{rec.Digest}
-		referrers, err := c.store.Predecessors(ctx, ocispec.Descriptor{Digest: rec.Digest})
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("listing the signatures of kit %s: %w", printable(rec.Version), err)
-		}
-		for _, r := range referrers {
-			queue = append(queue, r.Digest)
-		}
 		for len(queue) > 0 && ctx.Err() == nil {
 			d := queue[0]
 			queue = queue[1:]
@@ -494,11 +531,21 @@ func (c *storeChecker) historyReferences(ctx context.Context) (map[digest.Digest
 			}
 			refs[d] = rec.Version
 			children, err := c.store.Children(ctx, d)
-			if err != nil && !errors.Is(err, errdef.ErrNotFound) && firstErr == nil {
+			if errors.Is(err, errdef.ErrNotFound) {
+				continue
+			}
+			if err != nil && firstErr == nil {
 				firstErr = fmt.Errorf("reading the store's record of the blobs below %s of kit %s: %w", d,
 					printable(rec.Version), err)
 			}
 			queue = append(queue, children...)
+			referrers, err := c.store.Referrers(ctx, ocispec.Descriptor{Digest: d})
+			if err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("listing the referrers of %s of kit %s: %w", d, printable(rec.Version), err)
+			}
+			for _, r := range referrers {
+				queue = append(queue, r.Digest)
+			}
 		}
 	}
 	return refs, firstErr
@@ -511,12 +558,14 @@ func (c *storeChecker) notReachedReason(d digest.Digest, refs map[digest.Digest]
 	if reason, ok := c.unreached[d]; ok {
 		return reason
 	}
+	// Each reason fits one blob and a group of blobs alike, because the
+	// report uses it as a group's reason and as the role of a problem.
 	if version, ok := refs[d]; ok {
-		return fmt.Sprintf("not reached from a kit: kit %s of the history references it, but no kit check "+
-			"read it", printable(version))
+		return fmt.Sprintf("not reached from a kit: referenced by kit %s of the history, but read by no kit "+
+			"check", printable(version))
 	}
 	if refsErr != nil {
-		return fmt.Sprintf("not reached from a kit: it may belong to a kit, because %v", refsErr)
+		return fmt.Sprintf("not reached from a kit: possibly part of a kit, because %v", refsErr)
 	}
 	return ""
 }
@@ -639,10 +688,26 @@ func printCheckReport(w io.Writer, rep checkReport) {
 		line := "  " + p.Kind + ": "
 		if p.Digest != "" {
 			line += "blob " + p.Digest + " "
-			if p.Role != "" {
-				line += "(" + p.Role + ") "
+			role := p.Role
+			if p.Kit != "" && len(rep.Kits) > 1 {
+				// A damaged blob that kits share is one problem of each.
+				role = strings.TrimPrefix(role+" of kit "+printable(kitVersion(rep, p.Kit)), " ")
+			}
+			if role != "" {
+				line += "(" + role + ") "
 			}
 		}
 		fmt.Fprintln(w, line+printable(p.Error))
 	}
+}
+
+// kitVersion returns the version of the checked kit with the bundle
+// digest d, or d when rep has no such kit.
+func kitVersion(rep checkReport, d string) string {
+	for _, k := range rep.Kits {
+		if k.Digest == d {
+			return k.Version
+		}
+	}
+	return d
 }

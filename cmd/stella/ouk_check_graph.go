@@ -16,6 +16,7 @@ import (
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/internal/vulndb"
 	"stella-ops.org/ouk/oci"
+	"stella-ops.org/ouk/oci/delta"
 )
 
 // roleDBManifest is the role of the kit's DB manifest.
@@ -35,11 +36,16 @@ type checkedGraph struct {
 	// db is the descriptor of the kit's DB manifest, or nil when the kit
 	// has none or it could not be read.
 	db *ocispec.Descriptor
+	// signatures counts the stored signature manifests of the bundle
+	// index.
+	signatures int
 }
 
-// walkKit reads every blob that the kit of kc reaches, its stored
-// signature manifests included, and checks each against its digest. It
-// goes on past a missing or damaged blob, so the report lists them all.
+// walkKit reads every blob that the kit of kc reaches and checks each
+// against its digest. Like gc, it follows the referrers of each blob
+// besides the blobs that a manifest names, so it reads the stored
+// signature manifests and the delta manifest that a delta import keeps.
+// It goes on past a missing or damaged blob, so the report lists them all.
 func (c *storeChecker) walkKit(ctx context.Context, kc *kitCheck) checkedGraph {
 	graph := checkedGraph{complete: true}
 	bundle := digest.Digest(kc.Digest)
@@ -57,9 +63,16 @@ func (c *storeChecker) walkKit(ctx context.Context, kc *kitCheck) checkedGraph {
 		children, err := c.checkNode(ctx, kc, &n)
 		if err != nil {
 			graph.complete = false
-			c.addProblem(c.nodeProblem(kc, n, err))
+			p := c.nodeProblem(kc, n, err)
+			c.addProblem(p)
 			if oci.IsManifest(n.desc.MediaType) {
 				blocked = append(blocked, n)
+			}
+			// The store lists the referrers of a damaged blob without
+			// its content, and gc keeps them, but not those of a
+			// missing blob.
+			if p.Kind != problemMissing {
+				queue = append(queue, c.referrerNodes(ctx, kc, n)...)
 			}
 			continue
 		}
@@ -67,9 +80,15 @@ func (c *storeChecker) walkKit(ctx context.Context, kc *kitCheck) checkedGraph {
 			graph.db = &n.desc
 		}
 		queue = append(queue, children...)
+		referrers := c.referrerNodes(ctx, kc, n)
 		if n.desc.Digest == bundle {
-			queue = append(queue, c.signatureNodes(ctx, kc, n.desc)...)
+			for _, r := range referrers {
+				if r.desc.ArtifactType == oci.MediaTypeSigstoreBundle {
+					graph.signatures++
+				}
+			}
 		}
+		queue = append(queue, referrers...)
 	}
 	for _, n := range blocked {
 		if ctx.Err() != nil {
@@ -113,6 +132,14 @@ func (c *storeChecker) addUnreached(ctx context.Context, kc *kitCheck, n checkNo
 		if errors.Is(err, errdef.ErrNotFound) {
 			continue
 		}
+		if err == nil && d != n.desc.Digest {
+			// The walk read the referrers of n itself.
+			var referrers []ocispec.Descriptor
+			referrers, err = c.store.Referrers(ctx, ocispec.Descriptor{Digest: d})
+			for _, r := range referrers {
+				children = append(children, r.Digest)
+			}
+		}
 		if err != nil {
 			if u.Error == "" {
 				u.Error = fmt.Sprintf("reading the store's record of the blobs below %s: %v", d, err)
@@ -133,7 +160,7 @@ func (c *storeChecker) addUnreached(ctx context.Context, kc *kitCheck, n checkNo
 			}
 			u.Blobs++
 			u.Bytes += info.Size
-			c.unreached[child] = fmt.Sprintf("not reached from a kit: it is below %s %s of kit %s, whose content "+
+			c.unreached[child] = fmt.Sprintf("not reached from a kit: below %s %s of kit %s, whose content "+
 				"the check could not read", n.role, n.desc.Digest, printable(kc.Version))
 		}
 	}
@@ -193,6 +220,9 @@ func childNodes(n *checkNode, raw []byte) ([]checkNode, error) {
 		Config    *ocispec.Descriptor  `json:"config"`
 		Layers    []ocispec.Descriptor `json:"layers"`
 		Manifests []ocispec.Descriptor `json:"manifests"`
+		// Blobs is the list of an OCI artifact manifest, which gc
+		// follows too.
+		Blobs []ocispec.Descriptor `json:"blobs"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("decoding manifest %s: %w", n.desc.Digest, err)
@@ -206,6 +236,9 @@ func childNodes(n *checkNode, raw []byte) ([]checkNode, error) {
 	}
 	for _, d := range m.Manifests {
 		out = append(out, checkNode{desc: d, role: manifestRole(n.role, d)})
+	}
+	for i, b := range m.Blobs {
+		out = append(out, checkNode{desc: b, role: fmt.Sprintf("blob %d of %s", i+1, n.role)})
 	}
 	return out, nil
 }
@@ -230,20 +263,35 @@ func manifestRole(parent string, d ocispec.Descriptor) string {
 	return "child of the bundle index"
 }
 
-// signatureNodes returns the stored signature manifests of the bundle
-// index, as importer.CheckStored finds them.
-func (c *storeChecker) signatureNodes(ctx context.Context, kc *kitCheck, bundle ocispec.Descriptor) []checkNode {
-	parents, err := c.store.Predecessors(ctx, bundle)
-	if err != nil {
+// referrerNodes returns the stored manifests whose subject is the blob n
+// of the kit kc, such as the signature manifests that importer.CheckStored
+// verifies for the bundle index, each with its role in the kit.
+func (c *storeChecker) referrerNodes(ctx context.Context, kc *kitCheck, n checkNode) []checkNode {
+	referrers, err := c.store.Referrers(ctx, n.desc)
+	if err != nil && ctx.Err() == nil {
 		c.addProblem(checkProblem{Kind: classifyProblem(err, problemError), Kit: kc.Digest,
-			Error: fmt.Sprintf("listing the signatures of kit %s: %v", printable(kc.Version), err), err: err})
+			Digest: n.desc.Digest.String(), Role: n.role,
+			Error: fmt.Sprintf("listing the signatures and other referrers of the blob: %v", err), err: err})
+	}
+	if err != nil {
 		return nil
 	}
+	owner := n.role
+	if n.desc.Digest.String() == kc.Digest {
+		owner = "the kit"
+	}
 	var out []checkNode
-	for _, p := range parents {
-		if p.MediaType == ocispec.MediaTypeImageManifest && p.ArtifactType == oci.MediaTypeSigstoreBundle {
-			out = append(out, checkNode{desc: p, role: "signature manifest of the kit"})
+	for _, r := range referrers {
+		var role string
+		switch r.ArtifactType {
+		case oci.MediaTypeSigstoreBundle:
+			role = "signature manifest of " + owner
+		case delta.ArtifactType:
+			role = "delta manifest of " + owner
+		default:
+			role = fmt.Sprintf("referrer (%s) of %s", printable(r.ArtifactType), owner)
 		}
+		out = append(out, checkNode{desc: r, role: role})
 	}
 	return out
 }
@@ -255,9 +303,16 @@ func (c *storeChecker) readManifest(ctx context.Context, desc ocispec.Descriptor
 		return nil, fmt.Errorf("manifest %s has %d bytes, over the %d byte limit of a manifest: %w", desc.Digest,
 			desc.Size, importer.MaxManifestSize, errdef.ErrSizeExceedsLimit)
 	}
-	// A manifest that fails here is a problem of its kit already, so
-	// --all does not read it again as a blob that no kit reached.
-	c.read[desc.Digest] = true
+	// Each kit reads its manifests again, because the walk needs their
+	// content. A manifest that fails here is a problem of its kit
+	// already, so --all does not read it again as a blob that no kit
+	// reached.
+	raw, err := c.fetchManifest(ctx, desc)
+	c.read[desc.Digest] = err
+	return raw, err
+}
+
+func (c *storeChecker) fetchManifest(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
 	r, err := c.store.Fetch(ctx, desc)
 	if err != nil {
 		return nil, err
@@ -274,13 +329,20 @@ func (c *storeChecker) readManifest(ctx context.Context, desc ocispec.Descriptor
 	return raw, nil
 }
 
-// readBlob reads the blob desc once per check and checks its digest. A
-// blob that an earlier kit of this check read is not read again.
+// readBlob reads the blob desc once per check and checks its digest. For
+// a blob that an earlier kit of this check read, it returns the outcome
+// of that read without reading the blob again, so damage found then is a
+// problem of this kit too.
 func (c *storeChecker) readBlob(ctx context.Context, desc ocispec.Descriptor) error {
-	if _, done := c.read[desc.Digest]; done {
-		return nil
+	if err, done := c.read[desc.Digest]; done {
+		return err
 	}
-	c.read[desc.Digest] = true
+	err := c.fetchBlob(ctx, desc)
+	c.read[desc.Digest] = err
+	return err
+}
+
+func (c *storeChecker) fetchBlob(ctx context.Context, desc ocispec.Descriptor) error {
 	r, err := c.store.Fetch(ctx, desc)
 	if err != nil {
 		return err
