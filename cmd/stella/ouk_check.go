@@ -654,7 +654,8 @@ func printCheckReport(w io.Writer, rep checkReport) {
 		}
 		fmt.Fprintf(w, "Checked %s\n", name)
 		fmt.Fprintf(w, "  blobs         %d (%s)\n", k.Blobs, humanBytes(k.Bytes))
-		fmt.Fprintf(w, "  lookup index  %d keys in %d DB layers\n", k.IndexKeys, k.DBLayers)
+		fmt.Fprintf(w, "  lookup index  %d %s in %d DB %s\n", k.IndexKeys, plural(int(k.IndexKeys), "key", "keys"),
+			k.DBLayers, plural(k.DBLayers, "layer", "layers"))
 		switch {
 		case k.SignedBy != "":
 			fmt.Fprintf(w, "  signature     %s, by %s\n", k.Signature, printable(k.SignedBy))
@@ -662,8 +663,9 @@ func printCheckReport(w io.Writer, rep checkReport) {
 			fmt.Fprintf(w, "  signature     %s\n", k.Signature)
 		}
 		for _, u := range k.Unreached {
-			line := fmt.Sprintf("  not checked   %d blobs (%s) below the damaged or missing %s %s, which the "+
-				"check could not reach", u.Blobs, humanBytes(u.Bytes), printable(u.Role), u.Manifest)
+			line := fmt.Sprintf("  not checked   %d %s (%s) below the damaged or missing %s %s, which the "+
+				"check could not reach", u.Blobs, plural(u.Blobs, "blob", "blobs"), humanBytes(u.Bytes),
+				printable(u.Role), u.Manifest)
 			if u.Error != "" {
 				line += "; there may be more, because " + printable(u.Error)
 			}
@@ -671,13 +673,16 @@ func printCheckReport(w io.Writer, rep checkReport) {
 		}
 	}
 	if rep.OtherBlobs != nil {
-		fmt.Fprintf(w, "Checked %d blobs of no kit (%s)\n", rep.OtherBlobs.Blobs, humanBytes(rep.OtherBlobs.Bytes))
+		fmt.Fprintf(w, "Checked %d %s of no kit (%s)\n", rep.OtherBlobs.Blobs,
+			plural(rep.OtherBlobs.Blobs, "blob", "blobs"), humanBytes(rep.OtherBlobs.Bytes))
 	}
 	for _, n := range rep.NotReached {
-		fmt.Fprintf(w, "Checked %d blobs (%s) %s\n", n.Blobs, humanBytes(n.Bytes), printable(n.Reason))
+		fmt.Fprintf(w, "Checked %d %s (%s) %s\n", n.Blobs, plural(n.Blobs, "blob", "blobs"), humanBytes(n.Bytes),
+			printable(n.Reason))
 	}
 	if rep.TableKeys > 0 {
-		fmt.Fprintf(w, "Checked every table of the store: %d keys\n", rep.TableKeys)
+		fmt.Fprintf(w, "Checked every table of the store: %d %s\n", rep.TableKeys,
+			plural(int(rep.TableKeys), "key", "keys"))
 	}
 	if len(rep.Problems) == 0 {
 		fmt.Fprintln(w, "No problems found")

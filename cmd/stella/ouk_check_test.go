@@ -33,3 +33,19 @@ func TestCheckNotReachedReasonNumber(t *testing.T) {
 		}
 	}
 }
+
+// The text report counts one key, layer or blob in the singular.
+func TestCheckReportSingular(t *testing.T) {
+	var out bytes.Buffer
+	printCheckReport(&out, checkReport{
+		Kits:       []kitCheck{{Version: "1", Blobs: 1, IndexKeys: 1, DBLayers: 1, Signature: "passed"}},
+		OtherBlobs: &blobCount{Blobs: 1, Bytes: 10},
+		TableKeys:  1,
+	})
+	for _, want := range []string{"lookup index  1 key in 1 DB layer\n", "Checked 1 blob of no kit",
+		"Checked every table of the store: 1 key\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
