@@ -70,8 +70,10 @@ A kit that import rejects stays in place and gets a note file
 NAME.stella-rejected beside it with the reason and the store; the watch of
 another store evaluates the kit itself and leaves that note as it is. A
 rejected kit is retried only when the file or the folder's contents change
-(a new copy made with cp -p or rsync -t counts) or, for a delta whose base
-was missing, when the active kit changes. A rejected kit that is older
+(a new copy made with cp -p or rsync -t counts), for a delta whose base
+was missing when the active kit changes, and for a kit signed by a key
+the store did not trust when the trusted keys (--key and the store's keys
+folder) change. A rejected kit that is older
 than the active kit is skipped, and its note removed. The note of a
 removed kit is removed in the next round.
 A truncated kit file, a layout folder that fails to import, and a kit
@@ -346,6 +348,10 @@ type watcher struct {
 	importLog *slog.Logger
 	exitLog   *slog.Logger
 	storeDir  string
+	// keySet identifies the trusted keys of the current round, as
+	// watch.KeySetID does. A kit rejected for its signature is tried again
+	// once it differs from the key set of the rejection.
+	keySet string
 	// store names the store in the rejection notes of this watch: its
 	// folder and, once it exists, its ID (see refreshStore). A note that
 	// the watch of another store wrote is not this watch's rejection.
@@ -563,6 +569,7 @@ func (w *watcher) round(ctx context.Context) (roundResult, error) {
 	if err != nil {
 		return res, roundStepError{msg: msgKeysFailed, err: err}
 	}
+	w.keySet = keySetID(keys)
 	w.storeDir = storeDir
 	opts := importer.Options{Store: store, Keys: keys, KeysDir: filepath.Join(w.storeDir, storeKeysDir),
 		ImageWarnings: imageRefWarnings, Logger: w.importLog}
@@ -648,7 +655,7 @@ func (w *watcher) process(ctx context.Context, store *cas.Store, opts importer.O
 		}
 		// A conflict note is stale once the conflict that wrote it ended,
 		// because conflictReason found none this round.
-		if !note.Conflict && !note.Stale(c, activeDigest) {
+		if !note.Conflict && !note.Stale(c, activeDigest) && !note.KeysChanged(w.keySet) {
 			if o, skipped := w.skipRejected(ctx, store, c, note, active, hasActive); skipped {
 				return o
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/internal/watch"
@@ -50,6 +51,12 @@ func (w *watcher) idle(ctx context.Context, listing watch.Listing) bool {
 		return false
 	}
 	if w.forgetRemovedHandled(listing) {
+		return false
+	}
+	// New trusted keys may verify a kit that a round rejected for its
+	// signature. The round itself logs any problem with the key files.
+	keys, err := trustedKeys(slog.New(slog.DiscardHandler), w.storeDir, w.opts.keys)
+	if err != nil || keySetID(keys) != w.keySet {
 		return false
 	}
 	for _, c := range listing.Candidates {

@@ -69,6 +69,7 @@ func (w *watcher) roundReadOnly(ctx context.Context, listing watch.Listing, res 
 	if err != nil {
 		return res, false
 	}
+	w.keySet = keySetID(keys)
 	active, hasActive, err := activeKit(ctx, store)
 	if err != nil {
 		return res, false
@@ -128,7 +129,7 @@ func (w *watcher) needsStoreWrite(ctx context.Context, store *cas.Store, c watch
 		if hasActive && note.Digest == activeDigest && !note.RetryOnActiveChange && !note.Conflict {
 			return false
 		}
-		if !note.Conflict && !note.Stale(c, activeDigest) {
+		if !note.Conflict && !note.Stale(c, activeDigest) && !note.KeysChanged(w.keySet) {
 			// skipRejected skips the kit or it remains rejected.
 			return false
 		}

@@ -99,12 +99,19 @@ func (w *watcher) incomplete(ctx context.Context, c watch.Candidate, s *delta.Su
 // note cannot be written, as in a read-only drop folder, this process keeps
 // it in memory, and the log line gives the reason instead.
 func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err error) {
+	// Another key may verify a signed kit, but none helps a kit without
+	// a signature. The override advice below drops the error's type.
+	var sigErr *importer.SignatureError
+	keysMayHelp := errors.Is(err, errdef.ErrSignature) && !(errors.As(err, &sigErr) && sigErr.Unsigned)
 	err = w.withManualOverride(err, c.Path)
 	note := watch.NoteFor(c)
 	note.Reason, note.At = err.Error(), time.Now().UTC()
 	note.Retry = "delete this file to make the watch try the kit again"
 	note.Active, note.RetryOnActiveChange = active, errors.Is(err, errdef.ErrBaseMissing)
 	note.Conflict = errors.As(err, new(conflictError))
+	if keysMayHelp {
+		note.Keys = w.keySet
+	}
 	if !note.Conflict {
 		// The reason is what an operator reads first. A replaced file can
 		// keep its fingerprint, as on systems where the watch reads no
@@ -333,9 +340,9 @@ func (w *watcher) withManualOverride(err error, path string) error {
 			keys = filepath.Join(w.storeDir, "keys")
 		}
 		flag, intro = "--insecure-skip-signature", "watch never skips the signature check. If you trust the "+
-			"kit's builder, put the builder's public key into "+keys+" (or pass it to watch with --key) and "+
-			"delete the kit's .stella-rejected note, so the next round imports it. To import it without any "+
-			"signature check, which trusts whoever could write the file, run"
+			"kit's builder, put the builder's public key into "+keys+" (or pass it to watch with --key); the "+
+			"next round sees the new key and tries the kit again. To import it without any signature check, "+
+			"which trusts whoever could write the file, run"
 		var sigErr *importer.SignatureError
 		if errors.As(err, &sigErr) {
 			// The import's own advice names a flag that watch lacks.
@@ -347,9 +354,9 @@ func (w *watcher) withManualOverride(err error, path string) error {
 					"signature check, which trusts whoever could write the file, run"
 			case sigErr.KeyAdvised:
 				// The failure names the keys folder already.
-				intro = "watch never skips the signature check. Once the key is in place, delete the kit's " +
-					".stella-rejected note, so the next round imports it. To import it without any signature " +
-					"check, which trusts whoever could write the file, run"
+				intro = "watch never skips the signature check. Once the key is in place, the next round " +
+					"tries the kit again. To import it without any signature check, which trusts whoever " +
+					"could write the file, run"
 			}
 			err = fmt.Errorf("kit %s (%s): %s: %w", sigErr.Version, sigErr.Digest, sigErr.Failure, errdef.ErrSignature)
 		}

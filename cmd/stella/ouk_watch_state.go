@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"stella-ops.org/ouk/internal/watch"
+	"stella-ops.org/ouk/oci/sign"
 )
 
 // loggedEvent is a log line that logOnce wrote for a drop folder entry,
@@ -123,4 +124,14 @@ func (w *watcher) removeNote(kit string) {
 	if err := watch.RemoveNote(kit); err != nil {
 		w.log.Warn("removing a rejection note failed; remove it by hand", "path", kit, "error", err)
 	}
+}
+
+// keySetID identifies the trusted keys keys, as rejection notes record
+// them.
+func keySetID(keys []sign.TrustedKey) string {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	return watch.KeySetID(ids)
 }

@@ -22,6 +22,7 @@ import (
 	"stella-ops.org/ouk/importer"
 	"stella-ops.org/ouk/internal/watch"
 	"stella-ops.org/ouk/oci/delta"
+	"stella-ops.org/ouk/oci/sign"
 )
 
 // TestWatchStoreErrorDoesNotReject checks that an import that fails on the
@@ -328,6 +329,27 @@ func TestWatchIdleRoundKeepsStoreClosed(t *testing.T) {
 	round("second idle round")
 	if got := manifests(t, dbDir); !slices.Equal(got, before) {
 		t.Errorf("idle round after the active kit changed opened the store for writing")
+	}
+
+	// A new trusted key may verify a kit rejected for its signature.
+	_, pub, err := sign.GenerateKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(storeDir, storeKeysDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(storeDir, storeKeysDir, "new.pub"), pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	round("round after a key was added")
+	if got := manifests(t, dbDir); slices.Equal(got, before) {
+		t.Errorf("round after a trusted key was added did not open the store")
+	}
+	before = manifests(t, dbDir)
+	round("idle round after the key was added")
+	if got := manifests(t, dbDir); !slices.Equal(got, before) {
+		t.Errorf("idle round after the key was added opened the store for writing")
 	}
 
 	later := time.Now().Add(-30 * time.Minute)

@@ -1,6 +1,8 @@
 package watch
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,6 +46,11 @@ type Note struct {
 	// is in the drop folder. It is reconsidered every round, since removing
 	// the other file ends it.
 	Conflict bool `json:"conflict,omitempty"`
+	// Keys identifies the trusted keys of a rejection for the kit's
+	// signature, as KeySetID returns it; empty for other rejections. The
+	// kit is tried again once the trusted keys differ, as after the
+	// builder's key is put into the store's keys folder.
+	Keys string `json:"keys,omitempty"`
 	// Store is the store folder of the watch that wrote the note, as
 	// StoreIdentity returns it. A rejection depends on the store's trusted
 	// keys and active kit, so only that store's watch honours the note.
@@ -156,6 +164,22 @@ func (n Note) Stale(c Candidate, active string) bool {
 		return true
 	}
 	return n.RetryOnActiveChange && n.Active != active
+}
+
+// KeysChanged reports whether the note rejects a kit for its signature
+// and the trusted keys, as keys identifies them, differ from those of the
+// rejection.
+func (n Note) KeysChanged(keys string) bool {
+	return n.Keys != "" && n.Keys != keys
+}
+
+// KeySetID identifies a set of trusted keys by their IDs, in any order:
+// the hex SHA-256 of the sorted IDs, one per line.
+func KeySetID(ids []string) string {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	sum := sha256.Sum256([]byte(strings.Join(sorted, "\n")))
+	return hex.EncodeToString(sum[:])
 }
 
 // NoteReason returns reason as WriteNote stores it: cut after maxReason

@@ -177,6 +177,11 @@ func TestScannerSkipsKitWithCurrentNote(t *testing.T) {
 			n.RetryOnActiveChange = true
 			return n
 		}, true},
+		{"note of a kit that other keys may verify", func(c Candidate) Note {
+			n := noteFor(c)
+			n.Keys = KeySetID([]string{"ab12"})
+			return n
+		}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -251,10 +251,10 @@ func (s *Scanner) peekCandidate(ctx context.Context, c *Candidate) {
 // rejected without a look at its contents. The watch of store wrote such
 // a note, and it matches c's fingerprint. It is not a conflict note,
 // because every round checks a conflict again, and it does not end when
-// the active kit changes.
+// the active kit or the trusted keys change.
 func keptRejected(c Candidate, store StoreRef) bool {
 	n, ok := ReadNote(c.Path)
-	if !ok || !n.WrittenBy(store) || n.Conflict || n.RetryOnActiveChange {
+	if !ok || !n.WrittenBy(store) || n.Conflict || n.RetryOnActiveChange || n.Keys != "" {
 		return false
 	}
 	return n.Fingerprint().Equal(c.Fingerprint())

@@ -198,6 +198,21 @@ func TestNoteStaleWhenFileOrActiveChanges(t *testing.T) {
 	}
 }
 
+// A note of a signature rejection no longer applies once the trusted keys
+// differ, in whatever order they are listed.
+func TestNoteKeysChanged(t *testing.T) {
+	n := Note{Keys: KeySetID([]string{"a1", "b2"})}
+	if n.KeysChanged(KeySetID([]string{"b2", "a1"})) {
+		t.Errorf("keys changed with the same keys in another order")
+	}
+	if !n.KeysChanged(KeySetID([]string{"a1", "b2", "c3"})) {
+		t.Errorf("keys not changed after a key was added")
+	}
+	if (Note{}).KeysChanged(KeySetID(nil)) {
+		t.Errorf("a note of another rejection reports changed keys")
+	}
+}
+
 func TestNoteRoundTrip(t *testing.T) {
 	kit := filepath.Join(t.TempDir(), "kit.tar")
 	want := Note{Size: 3, Reason: "base missing", Digest: "sha256:x"}
