@@ -19,6 +19,15 @@ func TestRollbackAndExportByVersion(t *testing.T) {
 		t.Errorf("export 1.0.0 wrote kit %s %s, want 1.0.0 %s", res.Version, res.Digest, first.Digest)
 	}
 	assertSameFile(t, out, kit1)
+	// Spaces around the name, as copied from the history, name the same
+	// kit, as they do in rollback and check.
+	padded := filepath.Join(e.dir, "padded.tar")
+	if res := e.exportJSON(" 1.0.0 ", "-o", padded); res.Digest != first.Digest {
+		t.Errorf("export \" 1.0.0 \" wrote kit %s %s, want 1.0.0 %s", res.Version, res.Digest, first.Digest)
+	}
+	if res := e.exportJSON("active ", "-o", filepath.Join(e.dir, "active.tar")); res.Digest != second.Digest {
+		t.Errorf("export \"active \" wrote kit %s %s, want the active kit %s", res.Version, res.Digest, second.Digest)
+	}
 
 	e.must("ouk", "rollback", "--key", e.pub, "1.0.0")
 	if got := e.activeDigest(); got != first.Digest {

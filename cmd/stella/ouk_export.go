@@ -87,7 +87,9 @@ detached signature made with ` + "`stella ouk sign`" + ` still verifies it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kit := "active"
 			if len(args) == 1 {
-				kit = args[0]
+				// Spaces copied along with a version or digest from the
+				// history name the same kit, as in rollback and check.
+				kit = strings.TrimSpace(args[0])
 			}
 			return o.run(cmd, g, kit)
 		},
