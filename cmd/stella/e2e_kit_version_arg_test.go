@@ -68,6 +68,11 @@ func TestKitArgumentMatchingTwoKitsListsThem(t *testing.T) {
 		!strings.Contains(r.stderr, second.Digest) || !strings.Contains(r.stderr, third.Digest) {
 		t.Errorf("check %s: exit %d, want %d naming both kits:\n%s", prefix, r.code, exitUsage, r.stderr)
 	}
+	// More digits of the second kit's digest cannot name the third kit,
+	// which only its own digest names.
+	if !strings.Contains(r.stderr, "give the digest of the kit you mean") {
+		t.Errorf("check %s does not advise the digest of the intended kit:\n%s", prefix, r.stderr)
+	}
 	r = e.run("ouk", "export", prefix, "-o", filepath.Join(e.dir, "x.tar"))
 	if r.code != exitUsage || !strings.Contains(r.stderr, "names 2 kits") {
 		t.Errorf("export %s: exit %d, want %d naming both kits:\n%s", prefix, r.code, exitUsage, r.stderr)

@@ -109,6 +109,6 @@ func ambiguousKitError(arg string, matches []cas.KitRecord) error {
 	for _, m := range matches {
 		names = append(names, fmt.Sprintf("%s (%s)", printable(m.Version), m.Digest))
 	}
-	return usagef("%q names %d kits of the history: %s; give more of the digest", arg, len(matches),
-		strings.Join(names, ", "))
+	return usagef("%q names %d kits of the history: %s; give the digest of the kit you mean, or enough of "+
+		"its hex digits to match that kit alone", arg, len(matches), strings.Join(names, ", "))
 }
