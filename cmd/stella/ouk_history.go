@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -83,11 +84,18 @@ type historyEntry struct {
 // kitsNamed returns the kits of the history hist that arg names, each
 // once: by its bundle digest, a prefix of the digest's hex digits, or its
 // version. A digest copied in capitals names the same kit; a version must
-// match exactly.
+// match exactly. Fewer than minBarePrefix hex digits without sha256: name
+// only the kit of that version when the history has one.
 func kitsNamed(hist []cas.KitRecord, arg string) []cas.KitRecord {
 	arg = strings.TrimSpace(arg)
-	hex := strings.TrimPrefix(strings.ToLower(arg), "sha256:")
+	hex, hasAlgorithm := strings.CutPrefix(strings.ToLower(arg), "sha256:")
 	isHex := hex != "" && len(hex) <= 64 && strings.Trim(hex, "0123456789abcdef") == ""
+	if isHex && !hasAlgorithm && len(hex) < minBarePrefix && slices.ContainsFunc(hist,
+		func(h cas.KitRecord) bool { return h.Version == arg }) {
+		// One digest in 16 starts with a given digit, so a short version
+		// such as 3 would often name a second kit by its digest too.
+		isHex = false
+	}
 	var matches []cas.KitRecord
 	seen := map[digest.Digest]bool{}
 	for _, h := range hist {
@@ -101,6 +109,12 @@ func kitsNamed(hist []cas.KitRecord, arg string) []cas.KitRecord {
 	}
 	return matches
 }
+
+// minBarePrefix is the number of hex digits from which a digest prefix
+// written without sha256: matches digests even where a kit has those
+// digits as its version. ouk push, delta and mirror read no shorter bare
+// prefix at all (see isStoredKitArg).
+const minBarePrefix = 4
 
 // ambiguousKitError returns the usage error for an argument that names
 // more than one kit of the history.
