@@ -62,7 +62,9 @@ whole kit, or to keep a backup once the original file is gone.
 
 KIT is "active" (the default), the version of a kit in the store, or its
 bundle digest: a full digest (sha256:...) or a prefix of one that matches a
-single kit, as ` + "`stella ouk history`" + ` lists them. The file holds the signed bundle index,
+single kit, as ` + "`stella ouk history`" + ` lists them. "active" always names the
+active kit, so a kit whose version is "active" is named by its digest. The
+file holds the signed bundle index,
 every manifest, config and layer it reaches, the signatures of the bundle
 index and their referrers tag index, as ` + "`stella ouk build`" + ` writes them. A kit
 that arrived as a delta is written in full, without its delta manifest, so
