@@ -218,7 +218,7 @@ func (o *exportOptions) check(kit, kitPath string) error {
 
 // checkExportKitArg rejects a KIT argument that names no kit in the store:
 // a file or folder at kitPath, or a word that is neither "active", hex
-// digits of a digest nor a valid kit version.
+// digits of a digest nor a version that a stored kit may have.
 func checkExportKitArg(kit, kitPath string) error {
 	if kit == "active" {
 		return nil
@@ -232,7 +232,7 @@ func checkExportKitArg(kit, kitPath string) error {
 	}
 	hex := strings.TrimPrefix(kit, "sha256:")
 	isDigest := hex != "" && len(hex) <= 64 && strings.Trim(hex, "0123456789abcdef") == ""
-	if !isDigest && build.CheckVersion(kit) != nil {
+	if !isDigest && !mayBeKitVersion(kit) {
 		return usagef("KIT %q is neither active, a kit version nor a kit digest; give active, a version, or "+
 			"sha256: followed by up to 64 lower-case hex digits of a digest, as `stella ouk history` lists "+
 			"them%s", kit, digestPrefixAdvice(kit))

@@ -6,11 +6,13 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/oci"
 )
 
 func newHistoryCommand(g *globalOptions) *cobra.Command {
@@ -108,6 +110,14 @@ func kitsNamed(hist []cas.KitRecord, arg string) []cas.KitRecord {
 		}
 	}
 	return matches
+}
+
+// mayBeKitVersion reports whether v is a version that a kit of the store
+// may have. That is what import accepts (see oci.ParseMeta), which is
+// looser than the rule of ouk build, because kits may come from other
+// builders.
+func mayBeKitVersion(v string) bool {
+	return v != "" && len(v) <= oci.MaxVersionLength && strings.IndexFunc(v, unicode.IsControl) < 0
 }
 
 // minBarePrefix is the number of hex digits from which a digest prefix

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
 	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/oci"
 )
 
 // kitRecord returns a history record of version whose bundle digest
@@ -54,5 +56,28 @@ func TestKitsNamedShortHexVersion(t *testing.T) {
 	long := kitRecord("3b00", "c4")
 	if got := kitsNamed([]cas.KitRecord{byDigest, long}, "3b00"); len(got) != 2 {
 		t.Errorf("kitsNamed(3b00) matched %d kits, want the kit of that version and the kit of that digest", len(got))
+	}
+}
+
+// The kit arguments of export and rollback accept every version that
+// import accepts, such as ones with spaces from another builder, which
+// ouk build would reject.
+func TestKitArgAcceptsImportedVersions(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, v := range []string{"1.0 beta", "v1~rc", "2026.06.01-020000"} {
+		if err := checkExportKitArg(v, missing); err != nil {
+			t.Errorf("export rejects version %q: %v", v, err)
+		}
+		if err := checkRollbackKitArg(v); err != nil {
+			t.Errorf("rollback rejects version %q: %v", v, err)
+		}
+	}
+	for _, v := range []string{"kit\x01", strings.Repeat("v", oci.MaxVersionLength+1)} {
+		if err := checkExportKitArg(v, missing); err == nil {
+			t.Errorf("export accepts %q, which no kit version can be", v)
+		}
+		if err := checkRollbackKitArg(v); err == nil {
+			t.Errorf("rollback accepts %q, which no kit version can be", v)
+		}
 	}
 }

@@ -14,7 +14,6 @@ import (
 
 	"stella-ops.org/ouk/cas"
 	"stella-ops.org/ouk/importer"
-	"stella-ops.org/ouk/internal/build"
 	"stella-ops.org/ouk/internal/errdef"
 )
 
@@ -228,7 +227,8 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 // checkRollbackKitArg rejects a KIT argument that can name no kit, so that
 // a typing error exits as a usage error rather than as a kit not found.
 // Such an argument is sha256: (in any case) without 1 to 64 hex digits
-// after it, or a word that is neither hex digits nor a valid kit version.
+// after it, or a word that is neither hex digits nor a version that a
+// stored kit may have.
 func checkRollbackKitArg(arg string) error {
 	hex, hasAlgorithm := strings.CutPrefix(strings.ToLower(arg), "sha256:")
 	isHex := hex != "" && len(hex) <= 64 && strings.Trim(hex, "0123456789abcdef") == ""
@@ -239,7 +239,7 @@ func checkRollbackKitArg(arg string) error {
 		return usagef("%q is not a kit digest or a prefix of one: sha256: must be followed by 1 to 64 hex "+
 			"digits; give the digest or the version of a kit that `stella ouk history` lists, or no argument "+
 			"to return to the previous kit", arg)
-	case build.CheckVersion(arg) != nil:
+	case !mayBeKitVersion(arg):
 		return usagef("%q is neither a kit version nor a kit digest; give the version, or sha256: and hex "+
 			"digits of the digest, of a kit that `stella ouk history` lists, or no argument to return to the "+
 			"previous kit", arg)
