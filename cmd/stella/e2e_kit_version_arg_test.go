@@ -19,6 +19,15 @@ func TestRollbackAndExportByVersion(t *testing.T) {
 		t.Errorf("export 1.0.0 wrote kit %s %s, want 1.0.0 %s", res.Version, res.Digest, first.Digest)
 	}
 	assertSameFile(t, out, kit1)
+	// Spaces around the name, as copied from the history, name the same
+	// kit, as they do in rollback and check.
+	padded := filepath.Join(e.dir, "padded.tar")
+	if res := e.exportJSON(" 1.0.0 ", "-o", padded); res.Digest != first.Digest {
+		t.Errorf("export \" 1.0.0 \" wrote kit %s %s, want 1.0.0 %s", res.Version, res.Digest, first.Digest)
+	}
+	if res := e.exportJSON("active ", "-o", filepath.Join(e.dir, "active.tar")); res.Digest != second.Digest {
+		t.Errorf("export \"active \" wrote kit %s %s, want the active kit %s", res.Version, res.Digest, second.Digest)
+	}
 
 	e.must("ouk", "rollback", "--key", e.pub, "1.0.0")
 	if got := e.activeDigest(); got != first.Digest {
@@ -58,6 +67,11 @@ func TestKitArgumentMatchingTwoKitsListsThem(t *testing.T) {
 	if r.code != exitUsage || !strings.Contains(r.stderr, "names 2 kits") ||
 		!strings.Contains(r.stderr, second.Digest) || !strings.Contains(r.stderr, third.Digest) {
 		t.Errorf("check %s: exit %d, want %d naming both kits:\n%s", prefix, r.code, exitUsage, r.stderr)
+	}
+	// More digits of the second kit's digest cannot name the third kit,
+	// which only its own digest names.
+	if !strings.Contains(r.stderr, "give the digest of the kit you mean") {
+		t.Errorf("check %s does not advise the digest of the intended kit:\n%s", prefix, r.stderr)
 	}
 	r = e.run("ouk", "export", prefix, "-o", filepath.Join(e.dir, "x.tar"))
 	if r.code != exitUsage || !strings.Contains(r.stderr, "names 2 kits") {

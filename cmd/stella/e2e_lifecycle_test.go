@@ -74,8 +74,8 @@ func TestKitLifecycle(t *testing.T) {
 	if !strings.Contains(hist, "rollback") {
 		t.Errorf("history does not record the rollback:\n%s", hist)
 	}
-	// An empty or malformed digest switches nothing.
-	for _, arg := range []string{"", " ", "sha256:", "sha256:xyz"} {
+	// An empty or malformed digest or version switches nothing.
+	for _, arg := range []string{"", " ", "sha256:", "sha256:xyz", "SHA256:xyz", "kit\x01"} {
 		if r := e.run("ouk", "rollback", "--key", e.pub, arg); r.code != exitUsage {
 			t.Errorf("rollback %q: exit %d, want %d", arg, r.code, exitUsage)
 		}

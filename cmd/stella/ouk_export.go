@@ -69,7 +69,9 @@ whole kit, or to keep a backup once the original file is gone.
 
 KIT is "active" (the default), the version of a kit in the store, or its
 bundle digest: a full digest (sha256:...) or a prefix of one that matches a
-single kit, as ` + "`stella ouk history`" + ` lists them. The file holds the signed bundle index,
+single kit, as ` + "`stella ouk history`" + ` lists them. "active" always names the
+active kit, so a kit whose version is "active" is named by its digest. The
+file holds the signed bundle index,
 every manifest, config and layer it reaches, the signatures of the bundle
 index and their referrers tag index, as ` + "`stella ouk build`" + ` writes them. A kit
 that arrived as a delta is written in full, without its delta manifest, so
@@ -94,7 +96,9 @@ detached signature made with ` + "`stella ouk sign`" + ` still verifies it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kit := "active"
 			if len(args) == 1 {
-				kit = args[0]
+				// Spaces copied along with a version or digest from the
+				// history name the same kit, as in rollback and check.
+				kit = strings.TrimSpace(args[0])
 			}
 			return o.run(cmd, g, kit)
 		},
@@ -231,7 +235,7 @@ func (o *exportOptions) check(kit, kitPath string) error {
 
 // checkExportKitArg rejects a KIT argument that names no kit in the store:
 // a file or folder at kitPath, or a word that is neither "active", hex
-// digits of a digest nor a valid kit version.
+// digits of a digest nor a version that a stored kit may have.
 func checkExportKitArg(kit, kitPath string) error {
 	if kit == "active" {
 		return nil
@@ -245,7 +249,7 @@ func checkExportKitArg(kit, kitPath string) error {
 	}
 	hex := strings.TrimPrefix(kit, "sha256:")
 	isDigest := hex != "" && len(hex) <= 64 && strings.Trim(hex, "0123456789abcdef") == ""
-	if !isDigest && build.CheckVersion(kit) != nil {
+	if !isDigest && !mayBeKitVersion(kit) {
 		return usagef("KIT %q is neither active, a kit version nor a kit digest; give active, a version, or "+
 			"sha256: followed by up to 64 lower-case hex digits of a digest, as `stella ouk history` lists "+
 			"them%s", kit, digestPrefixAdvice(kit))

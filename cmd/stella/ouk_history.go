@@ -2,14 +2,17 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"stella-ops.org/ouk/cas"
+	"stella-ops.org/ouk/oci"
 )
 
 func newHistoryCommand(g *globalOptions) *cobra.Command {
@@ -83,11 +86,18 @@ type historyEntry struct {
 // kitsNamed returns the kits of the history hist that arg names, each
 // once: by its bundle digest, a prefix of the digest's hex digits, or its
 // version. A digest copied in capitals names the same kit; a version must
-// match exactly.
+// match exactly. Fewer than minBarePrefix hex digits without sha256: name
+// only the kit of that version when the history has one.
 func kitsNamed(hist []cas.KitRecord, arg string) []cas.KitRecord {
 	arg = strings.TrimSpace(arg)
-	hex := strings.TrimPrefix(strings.ToLower(arg), "sha256:")
+	hex, hasAlgorithm := strings.CutPrefix(strings.ToLower(arg), "sha256:")
 	isHex := hex != "" && len(hex) <= 64 && strings.Trim(hex, "0123456789abcdef") == ""
+	if isHex && !hasAlgorithm && len(hex) < minBarePrefix && slices.ContainsFunc(hist,
+		func(h cas.KitRecord) bool { return h.Version == arg }) {
+		// One digest in 16 starts with a given digit, so a short version
+		// such as 3 would often name a second kit by its digest too.
+		isHex = false
+	}
 	var matches []cas.KitRecord
 	seen := map[digest.Digest]bool{}
 	for _, h := range hist {
@@ -102,6 +112,20 @@ func kitsNamed(hist []cas.KitRecord, arg string) []cas.KitRecord {
 	return matches
 }
 
+// mayBeKitVersion reports whether v is a version that a kit of the store
+// may have. That is what import accepts (see oci.ParseMeta), which is
+// looser than the rule of ouk build, because kits may come from other
+// builders.
+func mayBeKitVersion(v string) bool {
+	return v != "" && len(v) <= oci.MaxVersionLength && strings.IndexFunc(v, unicode.IsControl) < 0
+}
+
+// minBarePrefix is the number of hex digits from which a digest prefix
+// written without sha256: matches digests even where a kit has those
+// digits as its version. ouk push, delta and mirror read no shorter bare
+// prefix at all (see isStoredKitArg).
+const minBarePrefix = 4
+
 // ambiguousKitError returns the usage error for an argument that names
 // more than one kit of the history.
 func ambiguousKitError(arg string, matches []cas.KitRecord) error {
@@ -109,6 +133,6 @@ func ambiguousKitError(arg string, matches []cas.KitRecord) error {
 	for _, m := range matches {
 		names = append(names, fmt.Sprintf("%s (%s)", printable(m.Version), m.Digest))
 	}
-	return usagef("%q names %d kits of the history: %s; give more of the digest", arg, len(matches),
-		strings.Join(names, ", "))
+	return usagef("%q names %d kits of the history: %s; give the digest of the kit you mean, or enough of "+
+		"its hex digits to match that kit alone", arg, len(matches), strings.Join(names, ", "))
 }

@@ -67,6 +67,9 @@ kits. To go back further, pick a version or digest from 'stella ouk history'.`,
 					return usagef("the kit argument is empty; give the version or the digest of a kit that " +
 						"`stella ouk history` lists, or no argument to return to the previous kit")
 				}
+				if err := checkRollbackKitArg(want); err != nil {
+					return err
+				}
 			}
 			target, err := rollbackTarget(ctx, store, want)
 			if err != nil {
@@ -219,6 +222,29 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 		return m.Digest, nil
 	}
 	return "", ambiguousKitError(want, matches)
+}
+
+// checkRollbackKitArg rejects a KIT argument that can name no kit, so that
+// a typing error exits as a usage error rather than as a kit not found.
+// Such an argument is sha256: (in any case) without 1 to 64 hex digits
+// after it, or a word that is neither hex digits nor a version that a
+// stored kit may have.
+func checkRollbackKitArg(arg string) error {
+	hex, hasAlgorithm := strings.CutPrefix(strings.ToLower(arg), "sha256:")
+	isHex := hex != "" && len(hex) <= 64 && strings.Trim(hex, "0123456789abcdef") == ""
+	switch {
+	case isHex:
+		return nil
+	case hasAlgorithm:
+		return usagef("%q is not a kit digest or a prefix of one: sha256: must be followed by 1 to 64 hex "+
+			"digits; give the digest or the version of a kit that `stella ouk history` lists, or no argument "+
+			"to return to the previous kit", arg)
+	case !mayBeKitVersion(arg):
+		return usagef("%q is neither a kit version nor a kit digest; give the version, or sha256: and hex "+
+			"digits of the digest, of a kit that `stella ouk history` lists, or no argument to return to the "+
+			"previous kit", arg)
+	}
+	return nil
 }
 
 // rollbackReport is the JSON output of a rollback: the kit now active,
