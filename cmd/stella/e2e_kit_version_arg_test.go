@@ -78,3 +78,27 @@ func TestKitArgumentMatchingTwoKitsListsThem(t *testing.T) {
 		t.Errorf("export %s: exit %d, want %d naming both kits:\n%s", prefix, r.code, exitUsage, r.stderr)
 	}
 }
+
+// The keyword active names the active kit in check and rollback, as it
+// does in export.
+func TestCheckAndRollbackActiveKeyword(t *testing.T) {
+	e := newEnv(t)
+	first := e.importJSON(e.buildKit("kit1.tar", "--version", "1.0.0", "--sequence", "1"))
+	e.importJSON(e.buildKit("kit2.tar", "--version", "2.0.0", "--sequence", "2"))
+	e.must("ouk", "rollback", "--key", e.pub, "1.0.0")
+
+	r := e.run("ouk", "check", "--key", e.pub, "active", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("check active: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, first.Digest) || strings.Count(r.stdout, `"digest": "sha256:`) != 1 {
+		t.Errorf("check active did not check the active kit %s alone:\n%s", first.Digest, r.stdout)
+	}
+	r = e.run("ouk", "rollback", "--key", e.pub, "active")
+	if r.code != 0 || !strings.Contains(r.stdout, "is already active; nothing changed") {
+		t.Errorf("rollback active: exit %d, want 0 and nothing changed\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := e.activeDigest(); got != first.Digest {
+		t.Errorf("rollback active changed the active kit to %s", got)
+	}
+}

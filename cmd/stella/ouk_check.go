@@ -116,7 +116,8 @@ func newCheckCommand(g *globalOptions) *cobra.Command {
 		Use:   "check [--all] [--key PUB]... [KIT...]",
 		Short: "Read every blob and lookup key of the active kit to find damage in the store",
 		Long: `Read the blobs of the active kit, or of each KIT named by its bundle digest
-(a unique prefix is enough) or version from 'stella ouk history', and check
+(a unique prefix is enough) or version from 'stella ouk history', or by
+the keyword active, and check
 each against its digest. Also read every key of the lookup index of the
 kit's DB, so that the store checks the checksum of each block that holds
 them. Report each blob of the kit that the store lacks, with its role in
@@ -267,7 +268,7 @@ func (c *storeChecker) run(ctx context.Context, o *checkOptions, args []string) 
 
 	switch {
 	case len(args) > 0:
-		targets, err := c.namedKits(args)
+		targets, err := c.namedKits(args, active, hasActive)
 		if err != nil {
 			return err
 		}
@@ -307,11 +308,20 @@ func (c *storeChecker) run(ctx context.Context, o *checkOptions, args []string) 
 	return nil
 }
 
-// namedKits returns the history record of each KIT argument: a bundle
-// digest, a unique prefix of one, or a version.
-func (c *storeChecker) namedKits(args []string) ([]cas.KitRecord, error) {
+// namedKits returns the history record of each KIT argument: "active",
+// a bundle digest, a unique prefix of one, or a version.
+func (c *storeChecker) namedKits(args []string, active cas.KitRecord, hasActive bool) ([]cas.KitRecord, error) {
 	var out []cas.KitRecord
 	for _, arg := range args {
+		if strings.TrimSpace(arg) == "active" {
+			// The keyword names the active kit, as in export, delta,
+			// push and mirror.
+			if !hasActive {
+				return nil, noActiveKitError{}
+			}
+			out = append(out, active)
+			continue
+		}
 		matches := kitsNamed(c.history, arg)
 		switch len(matches) {
 		case 0:

@@ -36,7 +36,7 @@ kit that KIT names when it is still in the store: its version or its bundle
 digest (a unique prefix is enough), as 'stella ouk history' lists them.
 Unlike importing an older kit, a rollback is the operator's own decision and
 needs no --allow-downgrade; the history records it. A KIT that names the
-active kit changes nothing and exits with 0, so a rollback
+active kit, as the keyword active does, changes nothing and exits with 0, so a rollback
 cut short can be run again.
 
 The kit must still pass the site's other checks, as an import does: a
@@ -171,6 +171,11 @@ func rollbackTarget(ctx context.Context, store *cas.Store, want string) (digest.
 			return "", fmt.Errorf("no kit is active, so there is nothing to roll back; import a kit first")
 		}
 		return "", err
+	}
+	if want == "active" {
+		// The keyword names the active kit, as in export and check, so
+		// the rollback changes nothing.
+		return active.Digest, nil
 	}
 	if want == "" {
 		var removed []cas.KitRecord

@@ -3,6 +3,7 @@ package build
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"stella-ops.org/ouk/internal/errdef"
 	"stella-ops.org/ouk/oci"
@@ -34,6 +35,10 @@ func CheckVersion(v string) error {
 	if len(v) > oci.MaxVersionLength {
 		return fmt.Errorf("kit version %q is %d characters long, over the maximum of %d; give a shorter version: %w",
 			v, len(v), oci.MaxVersionLength, errdef.ErrInvalidArgument)
+	}
+	if strings.EqualFold(v, "active") {
+		return fmt.Errorf("kit version %q is reserved: commands such as ouk export and ouk check read it as the "+
+			"active kit; give another version: %w", v, errdef.ErrInvalidArgument)
 	}
 	if !versionPattern.MatchString(v) {
 		return fmt.Errorf("kit version %q is not a valid OCI reference name; use %s: %w",

@@ -20,7 +20,7 @@ func TestCheckVersion(t *testing.T) {
 		}
 	}
 	invalid := []string{"", "bad version/../x", "-1", "1.", ".1", "a..b", "a---b", "a/", "/a", "a//b",
-		"a b", "ünï", "a\nb", "1.0!", strings.Repeat("a", 129)}
+		"a b", "ünï", "a\nb", "1.0!", strings.Repeat("a", 129), "active", "Active"}
 	for _, v := range invalid {
 		err := CheckVersion(v)
 		if !errors.Is(err, errdef.ErrInvalidArgument) {
