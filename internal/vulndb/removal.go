@@ -297,9 +297,29 @@ func (p RemovalPolicy) checkInputs(base map[string]baseRecord, keptIDs map[strin
 	if len(problems) == 0 {
 		return nil
 	}
+
+	// An input of another name for the same source, such as a folder
+	// named by date, is the likely cause.
+	baseSources := map[string]bool{}
+	for key := range before {
+		baseSources[key.source] = true
+	}
+	var renamed []string
+	for _, key := range slices.SortedFunc(maps.Keys(now), compareInputs) {
+		if before[key] == nil && baseSources[key.source] {
+			renamed = append(renamed, key.source+"="+key.input)
+		}
+	}
+	hint := ""
+	if len(renamed) > 0 {
+		hint = fmt.Sprintf(". This build reads %s instead: inputs are matched by the last part of their path, "+
+			"so a feed in a folder of a new name each night counts as another input; keep that last part "+
+			"the same, as in 2026-12-07/osv, or give --allow-mass-removal when the change is intended",
+			strings.Join(renamed, ", "))
+	}
 	return fmt.Errorf("the base DB was built with feed %s %s, which this build does not read; "+
-		"give each such feed with --feed again: %w",
-		plural(len(problems), "input", "inputs"), strings.Join(problems, ", "), errdef.ErrMassRemoval)
+		"give each such feed with --feed again%s: %w",
+		plural(len(problems), "input", "inputs"), strings.Join(problems, ", "), hint, errdef.ErrMassRemoval)
 }
 
 // describeContribution returns which source records of the ecosystems ecos
