@@ -115,9 +115,10 @@ regional:NAME) that contributed records to the base kit is not given with
 --feed; name it with --drop-source to remove its records on purpose. Unless
 --allow-mass-removal is given, it also stops when it would remove more than
 half of the records of a base DB of 100 records or more, or of an ecosystem
-or source with 20 records or more in the base, and when it lacks a feed input
+or source with 20 records or more in the base, when it lacks a feed input
 of the base kit, such as one all.zip, and would remove records of that input's
-source and ecosystems.
+source and ecosystems, and when it would remove records of a source whose
+feeds had records or files it skipped as malformed, which may hold them.
 
 With --delta (and --base), -o names the delta from the base kit to the new
 kit, and the full new kit is written to --full-output, by default the -o

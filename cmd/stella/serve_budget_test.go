@@ -124,12 +124,7 @@ func TestServiceForeignScanBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	socket := filepath.Join(dir, serviceSocketName)
-	ln, err := listenService(socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	socket, serveOne := listenTestService(t, dir)
 	var log syncBuffer
 	budget := newByteBudget(1<<20, 50*time.Millisecond)
 	// The service's user differs from the test's, so the test's
@@ -138,27 +133,20 @@ func TestServiceForeignScanBudget(t *testing.T) {
 		writer: make(chan struct{}, 1), uid: os.Getuid() + 1, foreignInput: budget}
 	sbomData := `{"bomFormat":"CycloneDX","specVersion":"1.5","components":[]}`
 	scan := func() (int, string) {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			svc.serveClient(context.Background(), conn.(*net.UnixConn))
-		}()
-		conn, err := net.Dial("unix", socket)
-		if err != nil {
-			t.Fatal(err)
-		}
+		var code int
 		var stdout, stderr bytes.Buffer
-		call := serviceCall{Protocol: serviceProtocol, Args: []string{"scan", "--sbom=-"}}
-		code, err := runRemote(context.Background(), conn, call, 5*time.Second, strings.NewReader(sbomData),
-			&stdout, &stderr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		<-done
+		serveOne(svc, func() {
+			conn, err := net.Dial("unix", socket)
+			if err != nil {
+				t.Fatal(err)
+			}
+			call := serviceCall{Protocol: serviceProtocol, Args: []string{"scan", "--sbom=-"}}
+			code, err = runRemote(context.Background(), conn, call, 5*time.Second, strings.NewReader(sbomData),
+				&stdout, &stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
 		return code, stderr.String()
 	}
 

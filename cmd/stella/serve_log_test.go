@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,38 +69,25 @@ func TestClientWarningsFlush(t *testing.T) {
 // client's user and process IDs, and one summary line with their count.
 func TestServiceIdleClientsLogOnce(t *testing.T) {
 	dir := t.TempDir()
-	socket := filepath.Join(dir, serviceSocketName)
-	ln, err := listenService(socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	socket, serveOne := listenTestService(t, dir)
 	var log syncBuffer
 	svc := &service{dir: dir, log: serviceLogger(&globalOptions{}, &log), writer: make(chan struct{}, 1),
 		uid: os.Getuid()}
 	const clients = 20
 	for range clients {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			conn, err := ln.Accept()
+		serveOne(svc, func() {
+			conn, err := net.Dial("unix", socket)
 			if err != nil {
-				return
+				t.Fatal(err)
 			}
-			svc.serveClient(context.Background(), conn.(*net.UnixConn))
-		}()
-		conn, err := net.Dial("unix", socket)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// A frame of standard input is no request.
-		if err := writeFrame(conn, frameStdin, []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		_ = conn.(*net.UnixConn).CloseWrite()
-		_, _ = io.Copy(io.Discard, conn)
-		conn.Close()
-		<-done
+			// A frame of standard input is no request.
+			if err := writeFrame(conn, frameStdin, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.(*net.UnixConn).CloseWrite()
+			_, _ = io.Copy(io.Discard, conn)
+			conn.Close()
+		})
 	}
 
 	if n := strings.Count(log.String(), "a client sent no request"); n != 1 {

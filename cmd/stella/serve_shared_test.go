@@ -184,21 +184,18 @@ func TestListenServiceSocketGroup(t *testing.T) {
 	}
 }
 
-// A connection that only checks that the service runs leaves no warning
-// in the service's log, and one that sends something else than a request
-// does.
-func TestServiceProbeNotLogged(t *testing.T) {
-	dir := t.TempDir()
+// listenTestService listens on the service socket in dir until the test
+// ends. It returns the socket's path and a function that serves one
+// connection with svc while client runs, and returns once both are done.
+func listenTestService(t *testing.T, dir string) (string, func(svc *service, client func())) {
+	t.Helper()
 	socket := filepath.Join(dir, serviceSocketName)
 	ln, err := listenService(socket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	var log syncBuffer
-	svc := &service{dir: dir, log: serviceLogger(&globalOptions{}, &log), writer: make(chan struct{}, 1),
-		uid: os.Getuid()}
-	serveOne := func(client func()) {
+	t.Cleanup(func() { ln.Close() })
+	serveOne := func(svc *service, client func()) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -211,6 +208,19 @@ func TestServiceProbeNotLogged(t *testing.T) {
 		client()
 		<-done
 	}
+	return socket, serveOne
+}
+
+// A connection that only checks that the service runs leaves no warning
+// in the service's log, and one that sends something else than a request
+// does.
+func TestServiceProbeNotLogged(t *testing.T) {
+	dir := t.TempDir()
+	socket, serve := listenTestService(t, dir)
+	var log syncBuffer
+	svc := &service{dir: dir, log: serviceLogger(&globalOptions{}, &log), writer: make(chan struct{}, 1),
+		uid: os.Getuid()}
+	serveOne := func(client func()) { serve(svc, client) }
 
 	serveOne(func() {
 		if !serviceListens(socket) {

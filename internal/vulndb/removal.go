@@ -74,10 +74,67 @@ func (p RemovalPolicy) check(base map[string]baseRecord, baseInputs []SourceInfo
 	for i := range recs {
 		keptIDs[recs[i].ID] = true
 	}
+	if err := checkSkippedRemovals(base, keptIDs, inputs); err != nil {
+		return err
+	}
 	if err := p.checkInputs(base, keptIDs, baseInputs, inputs); err != nil {
 		return err
 	}
 	return checkMassRemoval(base, keptIDs)
+}
+
+// maxNamedRemovals bounds the removed record IDs that an error names.
+const maxNamedRemovals = 5
+
+// checkSkippedRemovals rejects a build that would remove base records of a
+// source whose feeds had records or files that the build skipped as
+// malformed, such as a record with a bad time or a file cut off in the
+// middle. The skipped input may hold the very records that the build
+// would remove, and a removal reaches every site that imports the kit.
+// keptIDs holds the IDs of the new build's records.
+func checkSkippedRemovals(base map[string]baseRecord, keptIDs map[string]bool, inputs []SourceInfo) error {
+	skipped := map[string]int{}
+	for _, f := range inputs {
+		skipped[sourceName(f.Kind, f.Name)] += f.Skipped
+	}
+
+	var removed []string
+	sources := map[string]bool{}
+	for id, r := range base {
+		if keptIDs[id] {
+			continue
+		}
+		hit := false
+		for _, src := range r.sources {
+			if skipped[src] > 0 {
+				sources[src] = true
+				hit = true
+			}
+		}
+		if hit {
+			removed = append(removed, id)
+		}
+	}
+	if len(removed) == 0 {
+		return nil
+	}
+
+	slices.Sort(removed)
+	names := removed[:min(len(removed), maxNamedRemovals)]
+	more := ""
+	if len(removed) > len(names) {
+		more = fmt.Sprintf(" and %d more", len(removed)-len(names))
+	}
+	var skips []string
+	for _, src := range slices.Sorted(maps.Keys(sources)) {
+		skips = append(skips, fmt.Sprintf("%d in %s", skipped[src], src))
+	}
+	return fmt.Errorf("this build would remove %d %s of the base DB (%s%s) from sources whose feeds had "+
+		"input the build skipped as malformed (%s; see the warnings above), which may hold %s; fix the feed "+
+		"files or download them again, or give --allow-mass-removal to remove %s anyway: %w",
+		len(removed), plural(len(removed), "record", "records"), strings.Join(names, ", "), more,
+		strings.Join(skips, ", "), plural(len(removed), "that record", "those records"),
+		plural(len(removed), "it", "them"), errdef.ErrMassRemoval)
 }
 
 // removalCount is the number of base records of one group, such as one
@@ -240,9 +297,29 @@ func (p RemovalPolicy) checkInputs(base map[string]baseRecord, keptIDs map[strin
 	if len(problems) == 0 {
 		return nil
 	}
+
+	// An input of another name for the same source, such as a folder
+	// named by date, is the likely cause.
+	baseSources := map[string]bool{}
+	for key := range before {
+		baseSources[key.source] = true
+	}
+	var renamed []string
+	for _, key := range slices.SortedFunc(maps.Keys(now), compareInputs) {
+		if before[key] == nil && baseSources[key.source] {
+			renamed = append(renamed, key.source+"="+key.input)
+		}
+	}
+	hint := ""
+	if len(renamed) > 0 {
+		hint = fmt.Sprintf(". This build reads %s instead: inputs are matched by the last part of their path, "+
+			"so a feed in a folder of a new name each night counts as another input; keep that last part "+
+			"the same, as in 2026-12-07/osv, or give --allow-mass-removal when the change is intended",
+			strings.Join(renamed, ", "))
+	}
 	return fmt.Errorf("the base DB was built with feed %s %s, which this build does not read; "+
-		"give each such feed with --feed again: %w",
-		plural(len(problems), "input", "inputs"), strings.Join(problems, ", "), errdef.ErrMassRemoval)
+		"give each such feed with --feed again%s: %w",
+		plural(len(problems), "input", "inputs"), strings.Join(problems, ", "), hint, errdef.ErrMassRemoval)
 }
 
 // describeContribution returns which source records of the ecosystems ecos

@@ -242,3 +242,29 @@ func removeFile(t *testing.T, dir, name string) {
 		t.Fatal(err)
 	}
 }
+
+// A feed folder renamed by date counts as another input, and the error
+// says so, with the name this build reads.
+func TestBuildRenamedFeedFolderNamesBoth(t *testing.T) {
+	root := t.TempDir()
+	folder := filepath.Join(root, "osv-2026-12-06")
+	writeEcosystemRecords(t, folder, "NPM", "npm", 5)
+	base, err := Build(context.Background(), BuildOptions{Created: testCreated,
+		Feeds: []Feed{{Kind: FeedOSV, Path: folder}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := filepath.Join(root, "osv-2026-12-07")
+	writeEcosystemRecords(t, renamed, "NPM", "npm", 4)
+	_, err = Build(context.Background(), BuildOptions{Created: testCreated.Add(time.Hour),
+		Base: previous(base, map[string][]byte{}), Feeds: []Feed{{Kind: FeedOSV, Path: renamed}}})
+	if !errors.Is(err, errdef.ErrMassRemoval) {
+		t.Fatalf("build from the renamed folder: error = %v, want ErrMassRemoval", err)
+	}
+	for _, want := range []string{"osv=osv-2026-12-06", "This build reads osv=osv-2026-12-07 instead",
+		"last part of their path"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}

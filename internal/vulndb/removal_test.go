@@ -144,3 +144,48 @@ func TestRemovalPolicyValidate(t *testing.T) {
 		t.Errorf("dropping an unread source: %v", err)
 	}
 }
+
+// A build with a base does not remove records of a source whose feeds had
+// input that the build skipped as malformed, since that input may hold
+// them, unless mass removal is allowed. Skipped input alone, with nothing
+// removed, does not stop it.
+func TestBuildRejectsRemovalBesideSkippedInput(t *testing.T) {
+	dir := t.TempDir()
+	writeRecords(t, dir, "A", 3)
+	blobs := map[string][]byte{}
+	base, err := Build(context.Background(), BuildOptions{Created: testCreated,
+		Feeds: []Feed{{Kind: FeedOSV, Path: dir}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := BuildOptions{Created: testCreated.Add(time.Hour), Base: previous(base, blobs),
+		Feeds: []Feed{{Kind: FeedOSV, Path: dir}}}
+
+	// A malformed record beside the three: nothing is removed.
+	writeFile(t, dir, "B-0000.json", `{"id":"B-0000","modified":"2026-11-01 00:00"}`)
+	if _, err := Build(context.Background(), next); err != nil {
+		t.Fatalf("build with a skipped new record and no removal: %v", err)
+	}
+
+	// The time of A-0001 turns malformed, and A-0002's file is cut off.
+	writeFile(t, dir, "A-0001.json", `{"id":"A-0001","modified":"2026-11-01 00:00"}`)
+	writeFile(t, dir, "A-0002.json", `{"id":"A-0002","modif`)
+	_, err = Build(context.Background(), next)
+	if !errors.Is(err, errdef.ErrMassRemoval) {
+		t.Fatalf("error = %v, want ErrMassRemoval", err)
+	}
+	for _, want := range []string{"remove 2 records", "A-0001, A-0002", "3 in osv", "--allow-mass-removal"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+
+	next.Removal.AllowMassRemoval = true
+	res, err := Build(context.Background(), next)
+	if err != nil {
+		t.Fatalf("build allowing mass removal: %v", err)
+	}
+	if res.Summary.Removed != 2 {
+		t.Errorf("removed = %d, want 2", res.Summary.Removed)
+	}
+}
