@@ -83,6 +83,19 @@ func TestVerifyOtherKitSignatureNextStep(t *testing.T) {
 		"leave out --signature")
 }
 
+// When neither the detached signature nor the one inside the kit verifies
+// with the given key, the message points at the key first.
+func TestVerifyWrongKeyNamesKey(t *testing.T) {
+	e := newEnv(t)
+	kit := e.buildKit("kit.tar")
+	e.must("ouk", "sign", "--key", e.key, kit)
+	_, otherPub := e.keygen("other-keys")
+
+	r := e.run("ouk", "verify", "--key", otherPub, "--signature", kit+".sig", kit)
+	assertFailure(t, "verify with another key", r, exitRejected,
+		"signature verification failed", "the likely cause is the key", "public key of the kit's builder")
+}
+
 func TestVerifyNotASignatureFile(t *testing.T) {
 	e := newEnv(t)
 	kit := e.buildKit("kit.tar")

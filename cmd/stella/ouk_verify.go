@@ -207,8 +207,15 @@ a bad signature.`,
 			}
 			if rep.Detached.Status == "failed" {
 				advice := fmt.Sprintf("check that %s is the detached signature of this kit file", sigPath)
-				if rep.Embedded.Status == "passed" && !deltaFailed {
+				switch {
+				case rep.Embedded.Status == "passed" && !deltaFailed:
 					advice += ", or leave out --signature, because the signature inside the kit verified"
+				case rep.Embedded.Status == "failed":
+					// Both signatures failing points at the key rather
+					// than at the signature file.
+					advice = "the signature inside the kit did not verify with the trusted keys either, so the " +
+						"likely cause is the key: give the public key of the kit's builder with --key, or " +
+						"check that " + sigPath + " is the detached signature of this kit file"
 				}
 				return fmt.Errorf("kit %s did not verify: %w; %s", args[0], errdef.ErrSignature, advice)
 			}
