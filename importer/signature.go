@@ -77,7 +77,8 @@ func (c SignatureCheck) Failure(keys []sign.TrustedKey, keysDir string) string {
 		outcome = fmt.Sprintf("none of its %d signatures verifies", c.Signatures)
 	}
 	return fmt.Sprintf("%s with the trusted %s %s, so another key signed it. "+
-		"If you trust its builder, put the builder's public key into %s or pass it with --key",
+		"If you trust its builder, put the builder's public key into %s as a file named *.pub, or pass it "+
+		"with --key",
 		outcome, plural(len(keys), "key", "keys"), sign.KeyNames(keys), keysDir)
 }
 

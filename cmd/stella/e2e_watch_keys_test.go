@@ -32,6 +32,12 @@ func TestWatchRetriesKitAfterKeyAdded(t *testing.T) {
 	if !ok || note.Keys == "" {
 		t.Fatalf("the rejection note does not record the trusted keys: %+v (found %v)", note, ok)
 	}
+	if !strings.Contains(note.Retry, "named *.pub") {
+		t.Errorf("the note's retry advice does not name a new key: %q", note.Retry)
+	}
+	if !strings.Contains(r.stderr, `retry="put the builder's public key`) {
+		t.Errorf("the rejection line's retry advice does not name a new key:\n%s", r.stderr)
+	}
 	r = e.run("ouk", "watch", "--once", "--key", e.pub, drop)
 	if r.code != exitRejected || !strings.Contains(r.stderr, msgRemainsRejected) {
 		t.Errorf("second watch with the same keys: exit %d, want %d with %q\n%s", r.code, exitRejected,
@@ -77,7 +83,11 @@ func TestWatchUnsignedNoteHasNoKeys(t *testing.T) {
 	if r.code != exitRejected {
 		t.Fatalf("watch with an unsigned kit: exit %d, want %d\n%s", r.code, exitRejected, r.stderr)
 	}
-	if note, ok := watch.ReadNote(kit); !ok || note.Keys != "" {
+	note, ok := watch.ReadNote(kit)
+	if !ok || note.Keys != "" {
 		t.Errorf("note of an unsigned kit: keys %q (found %v), want none", note.Keys, ok)
+	}
+	if strings.Contains(note.Retry, "public key") {
+		t.Errorf("the note of an unsigned kit advises a key: %q", note.Retry)
 	}
 }

@@ -776,7 +776,7 @@ func (w *watcher) remainsRejected(ctx context.Context, c watch.Candidate, note w
 		level = slog.LevelInfo
 	}
 	attrs := append(kitAttrs(c.Path, note.Version, note.Digest), "reason", note.Reason)
-	w.logOnce(ctx, c, level, msgRemainsRejected, append(attrs, retryAttrs(c.Path)...)...)
+	w.logOnce(ctx, c, level, msgRemainsRejected, append(attrs, retryAttrs(c.Path, note.Keys != "")...)...)
 	return outcomeRejected
 }
 

@@ -106,11 +106,12 @@ func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err
 	err = w.withManualOverride(err, c.Path)
 	note := watch.NoteFor(c)
 	note.Reason, note.At = err.Error(), time.Now().UTC()
-	note.Retry = "delete this file to make the watch try the kit again"
+	note.Retry = retryAdvice(false, "delete this file")
 	note.Active, note.RetryOnActiveChange = active, errors.Is(err, errdef.ErrBaseMissing)
 	note.Conflict = errors.As(err, new(conflictError))
 	if keysMayHelp {
 		note.Keys = w.keySet
+		note.Retry = retryAdvice(true, "delete this file")
 	}
 	if !note.Conflict {
 		// The reason is what an operator reads first. A replaced file can
@@ -146,7 +147,7 @@ func (w *watcher) reject(c watch.Candidate, s *delta.Summary, active string, err
 			"so only this watch process remembers the rejection", append(attrs, "noteError", werr)...)
 	} else {
 		delete(w.unwrittenNotes, c.Path)
-		w.log.Warn("kit rejected; left in place", append(attrs, retryAttrs(c.Path)...)...)
+		w.log.Warn("kit rejected; left in place", append(attrs, retryAttrs(c.Path, keysMayHelp)...)...)
 	}
 	// The rejection line names the kit, so a later round of this process
 	// need not log that it remains rejected.
@@ -159,9 +160,22 @@ const noteReplacedAdvice = "The watch tries the kit again once its file changes.
 	"and the watch still skips it, delete this note"
 
 // retryAttrs returns the log attributes that name the rejection note of
-// the kit at path and how to make the watch retry the kit.
-func retryAttrs(path string) []any {
-	return []any{"note", watch.NotePath(path), "retry", "delete the note to make the watch try the kit again"}
+// the kit at path and how to make the watch retry the kit. keysMayHelp is
+// set for a kit whose signature no trusted key verified.
+func retryAttrs(path string, keysMayHelp bool) []any {
+	return []any{"note", watch.NotePath(path), "retry", retryAdvice(keysMayHelp, "delete the note")}
+}
+
+// retryAdvice returns how to make the watch try a rejected kit again,
+// where deleteNote names the deletion of its note. For a kit whose
+// signature no trusted key verified, a new trusted key does it too.
+func retryAdvice(keysMayHelp bool, deleteNote string) string {
+	if keysMayHelp {
+		return "put the builder's public key, as a file named *.pub, into the store's keys folder (or pass it " +
+			"with --key), and the next round tries the kit again; or " + deleteNote + " to make the watch " +
+			"try the kit again"
+	}
+	return deleteNote + " to make the watch try the kit again"
 }
 
 // unreadable handles a kit that this host failed to read, such as for a
@@ -340,7 +354,7 @@ func (w *watcher) withManualOverride(err error, path string) error {
 			keys = filepath.Join(w.storeDir, "keys")
 		}
 		flag, intro = "--insecure-skip-signature", "watch never skips the signature check. If you trust the "+
-			"kit's builder, put the builder's public key into "+keys+" (or pass it to watch with --key); the "+
+			"kit's builder, put the builder's public key into "+keys+" as a file named *.pub (or pass it to watch with --key); the "+
 			"next round sees the new key and tries the kit again. To import it without any signature check, "+
 			"which trusts whoever could write the file, run"
 		var sigErr *importer.SignatureError
