@@ -276,6 +276,13 @@ func newDBLookupCommand(g *globalOptions) *cobra.Command {
 			if err := checkLookupNotEmpty(cmd, args); err != nil {
 				return err
 			}
+			// Spaces around a value copied from a report are no part of
+			// it, as for an ID; a dash copied from a document may be a
+			// typographic one.
+			purl = strings.TrimSpace(purl)
+			if len(args) == 1 {
+				args[0] = asciiDashes(args[0])
+			}
 			if err := validateLookupQuery(purl, cpe); err != nil {
 				return err
 			}
@@ -664,4 +671,12 @@ func exitSignal(sig os.Signal) int {
 		return 128 + int(s)
 	}
 	return exitError
+}
+
+// asciiDashes replaces the typographic dashes that documents put in IDs
+// such as CVE‐2024‐1234, hyphen, non-breaking hyphen, figure dash, en
+// dash and minus sign, with the ASCII hyphen that every ID uses.
+func asciiDashes(id string) string {
+	return strings.NewReplacer("\u2010", "-", "\u2011", "-", "\u2012", "-", "\u2013", "-",
+		"\u2212", "-").Replace(id)
 }

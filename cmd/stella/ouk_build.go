@@ -725,6 +725,9 @@ func parseFeed(s string) (vulndb.Feed, error) {
 		if err := vulndb.ValidateCatalogueName(feed.Name); err != nil {
 			return vulndb.Feed{}, usagef("feed %q: %v", s, err)
 		}
+	case kind == "regional:":
+		return vulndb.Feed{}, usagef("feed %q names no catalogue after regional:; give its name, such as "+
+			"regional:demo-cert=PATH", s)
 	default:
 		return vulndb.Feed{}, usagef("feed kind %q is unknown; use osv, ghsa, nvd or regional:NAME", kind)
 	}

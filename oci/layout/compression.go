@@ -99,8 +99,16 @@ func detectCompression(br *bufio.Reader) (Compression, error) {
 	if kind := signatureFileKind(head); kind != "" {
 		return None, &SignatureFileError{Kind: kind, Head: shown}
 	}
-	return None, fmt.Errorf("kit stream starts with bytes %s, which are neither gzip, zstd nor a tar header; "+
-		"pass a tar, tar.gz or tar.zst file: %w", hex.EncodeToString(shown), errdef.ErrUnknownCompression)
+	looks := ""
+	switch text := bytes.TrimLeft(head, " \t\r\n\ufeff"); {
+	case bytes.HasPrefix(text, []byte("{")) || bytes.HasPrefix(text, []byte("[")):
+		looks = "; the data looks like JSON text, such as an SBOM or a feed file, not a kit"
+	case bytes.HasPrefix(text, []byte("<")):
+		looks = "; the data looks like an HTML or XML page, such as a folder listing or an error page of a " +
+			"web server, not a kit"
+	}
+	return None, fmt.Errorf("kit stream starts with bytes %s, which are neither gzip, zstd nor a tar header%s; "+
+		"pass a tar, tar.gz or tar.zst file: %w", hex.EncodeToString(shown), looks, errdef.ErrUnknownCompression)
 }
 
 // SignatureFileError is the error of a kit stream that looks like a

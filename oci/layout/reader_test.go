@@ -234,6 +234,26 @@ func TestTarReaderUnknownCompression(t *testing.T) {
 	}
 }
 
+// A stream of JSON text or of a web page is named as such.
+func TestTarReaderNamesTextStream(t *testing.T) {
+	cases := map[string]string{
+		`{"bomFormat":"CycloneDX"}`:      "looks like JSON text",
+		"\n[{\"id\":\"GHSA-1\"}]":        "looks like JSON text",
+		"<!DOCTYPE html><html></html>":   "looks like an HTML or XML page",
+		"<?xml version=\"1.0\"?><a></a>": "looks like an HTML or XML page",
+	}
+	for data, want := range cases {
+		_, err := NewTarReader(strings.NewReader(data), Limits{})
+		if !errors.Is(err, errdef.ErrUnknownCompression) {
+			t.Errorf("%q: err = %v, want ErrUnknownCompression", data, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %q lacks %q", data, err, want)
+		}
+	}
+}
+
 func TestTarReaderNamesSignatureFile(t *testing.T) {
 	cases := map[string]struct {
 		data string
@@ -262,10 +282,10 @@ func TestTarReaderNamesSignatureFile(t *testing.T) {
 			}
 		})
 	}
-	// Other data that is not a kit gets no such guess.
+	// Other JSON is not taken for a signature.
 	_, err := NewTarReader(strings.NewReader(`{"schemaVersion":2}`), Limits{})
-	if err == nil || strings.Contains(err.Error(), "looks like") {
-		t.Errorf("JSON that is not a signature: err = %v, want no guess at its kind", err)
+	if err == nil || strings.Contains(err.Error(), "signature") {
+		t.Errorf("JSON that is not a signature: err = %v, want no signature named", err)
 	}
 }
 
