@@ -137,3 +137,27 @@ func TestKeygenKeepsExistingPublicKey(t *testing.T) {
 		t.Error("keygen --force kept the earlier cosign.pub")
 	}
 }
+
+// A keygen --output-dir that is a file is a usage error that says so.
+func TestKeygenOutputDirIsFile(t *testing.T) {
+	e := newEnv(t)
+	file := e.writeTestFile("not-a-folder", "x")
+	r := e.run("ouk", "keygen", "--output-dir", file)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "is a file, or lies under one, not a folder") {
+		t.Errorf("keygen into a file: exit %d, want %d naming the file\n%s", r.code, exitUsage, r.stderr)
+	}
+}
+
+// A key written with an empty password, used while COSIGN_PASSWORD holds
+// a password, fails with the advice to unset it.
+func TestSignEmptyPasswordKeyWithPasswordSet(t *testing.T) {
+	e := newEnv(t)
+	dir := filepath.Join(e.dir, "empty-pw")
+	e.must("ouk", "keygen", "--output-dir", dir)
+	r := e.runWithEnv([]string{"COSIGN_PASSWORD=something"}, "ouk", "sign", "--key", filepath.Join(dir, "cosign.key"),
+		"--output-signature", filepath.Join(e.dir, "x.sig"), e.writeTestFile("data.txt", "data"))
+	if r.code == 0 || !strings.Contains(r.stderr, "written with an empty password") ||
+		!strings.Contains(r.stderr, "unset COSIGN_PASSWORD") {
+		t.Errorf("sign with a password for a key without one: exit %d, want the advice to unset it\n%s", r.code, r.stderr)
+	}
+}

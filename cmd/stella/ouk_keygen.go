@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -67,6 +69,10 @@ with --force, since keygen would replace it with a regular file.`,
 				return fmt.Errorf("generating key pair: %w", err)
 			}
 			if err := os.MkdirAll(dir, 0o755); err != nil {
+				if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EEXIST) {
+					return usagef("--output-dir %s is a file, or lies under one, not a folder; give a folder to "+
+						"write cosign.key and cosign.pub in", dir)
+				}
 				return fmt.Errorf("creating %s: %w", dir, err)
 			}
 			if err := writeKeyPair(keyPath, priv, pubPath, pub); err != nil {

@@ -418,6 +418,13 @@ func loadSigner(g *globalOptions, path string) (cryptoSigner, error) {
 			"terminal; set COSIGN_PASSWORD to the password the key was created with, or run the command on a "+
 			"terminal to type it", path)}
 	}
+	if errors.Is(err, sign.ErrWrongPassword) && len(pw) > 0 {
+		if _, emptyErr := sign.LoadPrivateKey(raw, nil); emptyErr == nil {
+			return nil, &explainedError{err: err, msg: fmt.Sprintf("loading signing key %s: the key was "+
+				"written with an empty password, but a password was given; unset COSIGN_PASSWORD, or set it "+
+				"to the empty string", path)}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("loading signing key %s: %w", path, err)
 	}
