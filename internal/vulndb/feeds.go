@@ -533,8 +533,14 @@ func recordLabel(raw []byte, pos string) string {
 }
 
 func invalidJSON(name, pos string, err error) *RecordError {
+	problem := jsonDecodeProblem(err)
+	if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected end of JSON input") {
+		// Every record after the cut is lost with the file.
+		problem += "; the file ends in the middle of its JSON, as a download that was cut off does, so " +
+			"download it again"
+	}
 	return &RecordError{File: name, Record: pos, Reason: "invalid-json",
-		Err: fmt.Errorf("%s: %w", jsonDecodeProblem(err), errdef.ErrInvalidRecord)}
+		Err: fmt.Errorf("%s: %w", problem, errdef.ErrInvalidRecord)}
 }
 
 // jsonDecodeProblem describes a decoding error of a record with the JSON

@@ -67,3 +67,22 @@ func TestUndecodableRecordNamedByID(t *testing.T) {
 
 // rejectionsOf returns the rejections of a parser's results.
 func rejectionsOf(_ []source, errs []*RecordError) []*RecordError { return errs }
+
+// A feed file cut off in the middle is named as such, with the advice to
+// download it again.
+func TestCutOffFeedFileSaysSo(t *testing.T) {
+	nvdPage := `{"vulnerabilities":[{"cve":{"id":"CVE-2024-0001","lastModified":"2024-01-01T00:00:00.000"}},{"cve":{"id":"CVE-2`
+	osvArray := `[{"id":"A-1","modified":"2024-01-01T00:00:00Z"},{"id":"A-2","modif`
+	for name, errs := range map[string][]*RecordError{
+		"nvd page":  rejectionsOf(parseNVD("page.json", []byte(nvdPage))),
+		"osv array": rejectionsOf(parseOSV("array.json", []byte(osvArray))),
+	} {
+		if len(errs) != 1 {
+			t.Errorf("%s: errors = %v, want one", name, errs)
+			continue
+		}
+		if !strings.Contains(errs[0].Error(), "download it again") {
+			t.Errorf("%s: error %q does not say the file was cut off", name, errs[0])
+		}
+	}
+}

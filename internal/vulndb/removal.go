@@ -372,18 +372,32 @@ func (p RemovalPolicy) checkSources(base map[string]baseRecord, inputs []SourceI
 			log.Warn("dropped source contributed no records to the base DB", "source", name)
 		}
 	}
-	var missing []string
+	var missing, cased []string
 	for name, n := range counts {
-		if !read[name] && !dropped[name] {
-			missing = append(missing, fmt.Sprintf("%s (%d %s)", name, n, plural(n, "record", "records")))
+		if read[name] || dropped[name] {
+			continue
+		}
+		missing = append(missing, fmt.Sprintf("%s (%d %s)", name, n, plural(n, "record", "records")))
+		// Catalogue names are matched exactly, so regional:RC is not
+		// regional:rc.
+		for other := range read {
+			if strings.EqualFold(other, name) {
+				cased = append(cased, fmt.Sprintf("this build reads %s, which differs from %s only in case: "+
+					"give the catalogue name as the base kit has it", other, name))
+			}
 		}
 	}
 	if len(missing) == 0 {
 		return nil
 	}
 	sort.Strings(missing)
+	sort.Strings(cased)
+	hint := ""
+	if len(cased) > 0 {
+		hint = "; " + strings.Join(cased, "; ")
+	}
 	return fmt.Errorf("the base DB has records from %s, which this build does not read, "+
-		"so their records would be removed: %w", strings.Join(missing, ", "), errdef.ErrSourceMissing)
+		"so their records would be removed%s: %w", strings.Join(missing, ", "), hint, errdef.ErrSourceMissing)
 }
 
 func plural(n int, one, many string) string {

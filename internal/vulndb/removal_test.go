@@ -189,3 +189,24 @@ func TestBuildRejectsRemovalBesideSkippedInput(t *testing.T) {
 		t.Errorf("removed = %d, want 2", res.Summary.Removed)
 	}
 }
+
+// A regional catalogue given in another case than the base's is named as
+// the likely cause of a missing source.
+func TestBuildMissingSourceNamesCaseMismatch(t *testing.T) {
+	dir := t.TempDir()
+	writeRecords(t, dir, "RC", 2)
+	blobs := map[string][]byte{}
+	base, err := Build(context.Background(), BuildOptions{Created: testCreated,
+		Feeds: []Feed{{Kind: FeedRegional, Name: "rc", Path: dir}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(context.Background(), BuildOptions{Created: testCreated.Add(time.Hour), Base: previous(base, blobs),
+		Feeds: []Feed{{Kind: FeedRegional, Name: "RC", Path: dir}}})
+	if !errors.Is(err, errdef.ErrSourceMissing) {
+		t.Fatalf("error = %v, want ErrSourceMissing", err)
+	}
+	if !strings.Contains(err.Error(), "reads regional:RC, which differs from regional:rc only in case") {
+		t.Errorf("error %q does not name the case mismatch", err)
+	}
+}
