@@ -182,7 +182,7 @@ func isPrivateKeyType(blockType string) bool {
 func LoadPublicKey(pemBytes []byte) (crypto.PublicKey, error) {
 	block, _ := pem.Decode(pemBytes)
 	if block == nil {
-		return nil, errors.New("reading public key: no PEM block found; expected a cosign.pub file")
+		return nil, errors.New("reading public key: no PEM block found; expected a PEM public key file, such as cosign.pub")
 	}
 	if isPrivateKeyType(block.Type) {
 		return nil, fmt.Errorf("reading public key: the file contains a private key (PEM block %q), but a trusted "+

@@ -657,3 +657,12 @@ func TestVerifyBlobKeyMismatchNotMalformed(t *testing.T) {
 		t.Errorf("err = %v, want ErrKeyMismatch", err)
 	}
 }
+
+// A public key file without PEM data is named as such, in words that fit
+// a kit key and a token issuer key alike.
+func TestLoadPublicKeyWithoutPEM(t *testing.T) {
+	_, err := LoadPublicKey([]byte("not a key\n"))
+	if err == nil || !strings.Contains(err.Error(), "expected a PEM public key file") {
+		t.Errorf("LoadPublicKey of text: %v, want a PEM public key asked for", err)
+	}
+}
