@@ -234,7 +234,11 @@ func (d *document) failure(err error) error {
 		return readErr
 	}
 	if !json.Valid(raw) {
-		return fmt.Errorf("SBOM is not valid JSON (%s); %s", jsonProblem(json.Unmarshal(raw, &struct{}{})), exportHint)
+		decodeErr := json.Unmarshal(raw, &struct{}{})
+		if strings.Contains(decodeErr.Error(), "exceeded max depth") {
+			return fmt.Errorf("SBOM cannot be read (%s); %s", jsonProblem(decodeErr), exportHint)
+		}
+		return fmt.Errorf("SBOM is not valid JSON (%s); %s", jsonProblem(decodeErr), exportHint)
 	}
 	if errors.Is(err, errMalformed) {
 		// Unreachable unless the scanner is stricter than
@@ -362,6 +366,10 @@ func OpenFile(path string) (*os.File, error) {
 func jsonProblem(err error) string {
 	if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected end of JSON input") {
 		return "the document ends early, so it may be truncated"
+	}
+	if strings.Contains(err.Error(), "exceeded max depth") {
+		// Go's decoder stops at 10000 levels of nesting.
+		return "the document nests its values more than 10000 levels deep, far more than an SBOM does"
 	}
 	var syntax *json.SyntaxError
 	if errors.As(err, &syntax) {

@@ -355,6 +355,8 @@ func TestParseErrorMessages(t *testing.T) {
 		{"truncated.json", `{"spdxVersion":"SPDX-2.3",`, "may be truncated"},
 		{"wrongtype.json", `{"spdxVersion":"SPDX-2.3","packages":{}}`, "parsing SPDX JSON"},
 		{"cdxwrongtype.json", `{"bomFormat":"CycloneDX","specVersion":"1.5","components":{}}`, "parsing CycloneDX JSON"},
+		{"deep.json", `{"bomFormat":"CycloneDX","specVersion":"1.5","x":` + strings.Repeat("[", 10050) +
+			strings.Repeat("]", 10050) + `}`, "SBOM cannot be read (the document nests its values more than 10000"},
 	}
 	for _, c := range cases {
 		path := filepath.Join(dir, c.name)
