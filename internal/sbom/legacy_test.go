@@ -40,7 +40,7 @@ func legacyParse(r io.Reader) (format string, pkgs []Package, err error) {
 
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &probe); err != nil {
-		return "", nil, fmt.Errorf("SBOM is not valid JSON (%s); %s", jsonProblem(err), exportHint)
+		return "", nil, invalidJSONError(err)
 	}
 	var bomFormat string
 	switch {

@@ -234,11 +234,7 @@ func (d *document) failure(err error) error {
 		return readErr
 	}
 	if !json.Valid(raw) {
-		decodeErr := json.Unmarshal(raw, &struct{}{})
-		if strings.Contains(decodeErr.Error(), "exceeded max depth") {
-			return fmt.Errorf("SBOM cannot be read (%s); %s", jsonProblem(decodeErr), exportHint)
-		}
-		return fmt.Errorf("SBOM is not valid JSON (%s); %s", jsonProblem(decodeErr), exportHint)
+		return invalidJSONError(json.Unmarshal(raw, &struct{}{}))
 	}
 	if errors.Is(err, errMalformed) {
 		// Unreachable unless the scanner is stricter than
@@ -360,6 +356,16 @@ func OpenFile(path string) (*os.File, error) {
 		return nil, fmt.Errorf("opening SBOM: %w", err)
 	}
 	return f, nil
+}
+
+// invalidJSONError returns the error of an SBOM that encoding/json failed
+// to decode with err. A document nested too deep is valid JSON, which the
+// message does not deny.
+func invalidJSONError(err error) error {
+	if strings.Contains(err.Error(), "exceeded max depth") {
+		return fmt.Errorf("SBOM cannot be read (%s); %s", jsonProblem(err), exportHint)
+	}
+	return fmt.Errorf("SBOM is not valid JSON (%s); %s", jsonProblem(err), exportHint)
 }
 
 // jsonProblem describes a JSON decoding error without Go type names.
