@@ -111,6 +111,9 @@ func systemFailureReason(err error) string {
 		// The registry failed, not the request, so a later try may work.
 		return "transfer-failed"
 	}
+	if errors.As(err, &response) && isAuthStatus(response.StatusCode) {
+		return "unauthorized"
+	}
 	var limited *mirror.RetryAfterError
 	if errors.As(err, &limited) && limited.Code >= 500 {
 		return "transfer-failed"
@@ -123,7 +126,15 @@ func systemFailureReason(err error) string {
 		case status.Code >= 500:
 			// The server failed, not the request, so a later try may work.
 			return "transfer-failed"
+		case isAuthStatus(status.Code):
+			return "unauthorized"
 		}
 	}
 	return "error"
+}
+
+// isAuthStatus reports whether an HTTP status code refuses the request's
+// credentials, or its lack of them.
+func isAuthStatus(code int) bool {
+	return code == http.StatusUnauthorized || code == http.StatusForbidden
 }

@@ -106,6 +106,13 @@ func TestFailureReasonOfSystemErrors(t *testing.T) {
 			Method: http.MethodHead, StatusCode: http.StatusInternalServerError}}, "transfer-failed", exitError},
 		{"registry refused the request", &errcode.ErrorResponse{Method: http.MethodPut, StatusCode: http.StatusBadRequest},
 			"error", exitError},
+		{"registry refused the credentials", &explainedError{msg: "push: the registry responded 401",
+			err: &errcode.ErrorResponse{Method: http.MethodPost, StatusCode: http.StatusUnauthorized}},
+			"unauthorized", exitError},
+		{"registry denied the repository", &errcode.ErrorResponse{Method: http.MethodGet, StatusCode: http.StatusForbidden},
+			"unauthorized", exitError},
+		{"kit URL needs a login", &mirror.StatusError{URL: "https://127.0.0.1/kit.tar", Code: http.StatusUnauthorized,
+			Status: "401 Unauthorized"}, "unauthorized", exitError},
 		{"key exists", &existsError{msg: "cosign.key exists; pass --force"}, "already-exists", exitError},
 		// The product's own kinds come first.
 		{"kit lacks a file", fmt.Errorf("%w: %w", errdef.ErrInvalidKit, fs.ErrNotExist), "invalid-kit", exitRejected},
