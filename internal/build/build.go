@@ -353,23 +353,29 @@ func (b *builder) checkAboveBase() error {
 		given, base.Sequence, b.opts.Base, base.Version, reason, fix, errdef.ErrInvalidArgument)
 }
 
+// beforeMkdir, when set, runs before CreateParentFolder creates each
+// folder. Tests set it to create the folder first, as another process may.
+var beforeMkdir func(dir string)
+
 // CreateParentFolder creates the folders above the output file path that do
 // not exist yet, as mkdir -p does, so an output such as out/kit.tar.zst
-// needs no mkdir first. The returned cleanup removes the folders it
-// created, deepest first, when no file is at path and each is empty, so a
-// caller defers it and a failed write leaves no folder behind.
+// needs no mkdir first. The returned cleanup removes the folders that this
+// call created, deepest first, when no file is at path and each is empty,
+// so a caller defers it and a failed write leaves no folder behind. A
+// folder that another process created meanwhile is not this call's.
 func CreateParentFolder(path string) (cleanup func(), err error) {
 	dir := filepath.Dir(path)
-	var created []string
+	var missing []string
 	for d := dir; ; d = filepath.Dir(d) {
 		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
-		created = append(created, d)
+		missing = append(missing, d)
 		if filepath.Dir(d) == d {
 			break
 		}
 	}
+	var created []string // deepest first
 	cleanup = func() {
 		if _, err := os.Lstat(path); err == nil {
 			return
@@ -380,6 +386,16 @@ func CreateParentFolder(path string) (cleanup func(), err error) {
 			}
 		}
 	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if beforeMkdir != nil {
+			beforeMkdir(missing[i])
+		}
+		if os.Mkdir(missing[i], 0o755) == nil {
+			created = append([]string{missing[i]}, created...)
+		}
+	}
+	// MkdirAll reports what the loop could not create, such as a folder
+	// under a file.
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		cleanup()
 		return func() {}, fmt.Errorf("creating folder %s for the output %s: %w", dir, path, err)

@@ -538,3 +538,30 @@ func FuzzCheckSBOM(f *testing.F) {
 		}
 	})
 }
+
+// A folder that another process creates while CreateParentFolder runs is
+// that process's, and the cleanup leaves it.
+func TestCreateParentFolderKeepsOthersFolder(t *testing.T) {
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "shared")
+	out := filepath.Join(shared, "mine", "kit.tar")
+	beforeMkdir = func(d string) {
+		if d == shared {
+			if err := os.Mkdir(d, 0o755); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer func() { beforeMkdir = nil }()
+	cleanup, err := CreateParentFolder(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup()
+	if _, err := os.Stat(filepath.Join(shared, "mine")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("cleanup kept the folder it created (%v)", err)
+	}
+	if _, err := os.Stat(shared); err != nil {
+		t.Errorf("cleanup removed the folder another process created: %v", err)
+	}
+}
