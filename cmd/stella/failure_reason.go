@@ -86,6 +86,9 @@ func failureReason(err error, code int) string {
 	if errors.As(err, new(rejectedKitsError)) {
 		return "rejected"
 	}
+	if errors.As(err, new(invalidSBOMError)) {
+		return "invalid-sbom"
+	}
 	return systemFailureReason(err)
 }
 

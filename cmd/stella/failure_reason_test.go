@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -114,6 +115,8 @@ func TestFailureReasonOfSystemErrors(t *testing.T) {
 		{"kit URL needs a login", &mirror.StatusError{URL: "https://127.0.0.1/kit.tar", Code: http.StatusUnauthorized,
 			Status: "401 Unauthorized"}, "unauthorized", exitError},
 		{"key exists", &existsError{msg: "cosign.key exists; pass --force"}, "already-exists", exitError},
+		{"SBOM not readable", invalidSBOMError{err: errors.New("reading a.json: SBOM is not valid JSON")},
+			"invalid-sbom", exitError},
 		// The product's own kinds come first.
 		{"kit lacks a file", fmt.Errorf("%w: %w", errdef.ErrInvalidKit, fs.ErrNotExist), "invalid-kit", exitRejected},
 	} {

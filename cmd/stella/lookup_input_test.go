@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -43,5 +45,18 @@ func TestLookupTrimsInput(t *testing.T) {
 	r = e.run("db", "lookup", "CVE\u20102099\u20100001")
 	if r.code != 0 || !strings.Contains(r.stdout, "CVE-2099-0001") {
 		t.Errorf("lookup of an ID with typographic dashes: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// An SBOM whose content cannot be read gets the invalid-sbom reason; one
+// that cannot be opened keeps the reason of its file error.
+func TestParseSBOMReaderReason(t *testing.T) {
+	_, _, err := parseSBOMReader(context.Background(), "cut.json", strings.NewReader(`{"bomFormat":"CycloneDX",`))
+	if got := failureReason(err, exitCode(err)); got != "invalid-sbom" {
+		t.Errorf("reason of a cut-off SBOM = %q (error %v), want invalid-sbom", got, err)
+	}
+	_, _, err = parseSBOM(context.Background(), filepath.Join(t.TempDir(), "missing.json"))
+	if got := failureReason(err, exitCode(err)); got != "not-found" {
+		t.Errorf("reason of a missing SBOM = %q (error %v), want not-found", got, err)
 	}
 }

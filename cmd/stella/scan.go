@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -912,10 +914,23 @@ func parseSBOMReader(ctx context.Context, name string, r io.Reader) (format stri
 		return "", nil, usagef("reading %s: %v", name, err)
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("reading %s: %w", name, err)
+		err = fmt.Errorf("reading %s: %w", name, err)
+		// What the file holds is at fault, not the reading of it.
+		if ctx.Err() == nil && !errors.As(err, new(*fs.PathError)) && !errors.As(err, new(syscall.Errno)) {
+			return "", nil, invalidSBOMError{err: err}
+		}
+		return "", nil, err
 	}
 	return format, pkgs, nil
 }
+
+// invalidSBOMError is the error of an SBOM whose content cannot be read,
+// such as one that is not JSON, is cut off, or is of another format. Its
+// failure reason is invalid-sbom.
+type invalidSBOMError struct{ err error }
+
+func (e invalidSBOMError) Error() string { return e.err.Error() }
+func (e invalidSBOMError) Unwrap() error { return e.err }
 
 // hookedFile is an SBOM file that runs hook before its first Read or
 // ReadAt. It embeds the *os.File, so sbom.ParseContext still finds its Stat
