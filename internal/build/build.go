@@ -186,14 +186,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	children = append(children, sbomDesc)
 
 	meta := oci.Meta{
-		Version:  opts.Version,
+		Version:  b.version(),
 		Sequence: b.sequence(),
 		Created:  created,
 		Schema:   oci.SchemaVersion,
 		Kind:     oci.KindFull,
-	}
-	if meta.Version == "" {
-		meta.Version = created.Format("2006.01.02-150405")
 	}
 	if opts.Expires > 0 {
 		meta.Expires = created.Add(opts.Expires)
@@ -351,6 +348,21 @@ func (b *builder) checkAboveBase() error {
 	}
 	return fmt.Errorf("%s is not above %d, the sequence of base kit %s (%s): %s; %s: %w",
 		given, base.Sequence, b.opts.Base, base.Version, reason, fix, errdef.ErrInvalidArgument)
+}
+
+// version returns the kit version: Options.Version, else the creation
+// time as 2006.01.02-150405. A base kit built in the same second has that
+// version already, and the new kit then gets ".1" after it, so that
+// messages about the delta and its base tell the two apart.
+func (b *builder) version() string {
+	if b.opts.Version != "" {
+		return b.opts.Version
+	}
+	v := b.created.Format("2006.01.02-150405")
+	if b.base != nil && b.base.Meta.Version == v {
+		v += ".1"
+	}
+	return v
 }
 
 // beforeMkdir, when set, runs before CreateParentFolder creates each

@@ -565,3 +565,28 @@ func TestCreateParentFolderKeepsOthersFolder(t *testing.T) {
 		t.Errorf("cleanup removed the folder another process created: %v", err)
 	}
 }
+
+// A kit built in the same second as its base, without a version, gets
+// ".1" after the default version, so that it differs from the base's.
+func TestDefaultVersionDiffersFromBase(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.tar")
+	opts := fixtureOptions(t, base)
+	opts.Version, opts.Sequence = "", 1
+	first, err := Build(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Version != "2026.12.01-000000" {
+		t.Fatalf("base version = %q, want the creation time", first.Version)
+	}
+	next := fixtureOptions(t, filepath.Join(dir, "next.tar"))
+	next.Version, next.Sequence, next.Base = "", 2, base
+	res, err := Build(context.Background(), next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Version != "2026.12.01-000000.1" {
+		t.Errorf("version of a kit built in its base's second = %q, want 2026.12.01-000000.1", res.Version)
+	}
+}

@@ -17,10 +17,7 @@ var jsonUnmarshal = json.Unmarshal
 // kitContents describes the kit for a generated SBOM: the DB and every
 // image with its platforms.
 func (b *builder) kitContents(ctx context.Context, db ocispec.Descriptor, images []ocispec.Descriptor, summary vulndb.Summary) (sbom.KitContents, error) {
-	version := b.opts.Version
-	if version == "" {
-		version = b.created.Format("2006.01.02-150405")
-	}
+	version := b.version()
 	in := sbom.KitContents{
 		Name:        "stella-ouk",
 		Version:     version,
