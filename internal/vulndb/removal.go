@@ -75,13 +75,30 @@ func (p RemovalPolicy) check(base map[string]baseRecord, baseInputs []SourceInfo
 	for i := range recs {
 		keptIDs[recs[i].ID] = true
 	}
-	if err := checkSkippedRemovals(base, keptIDs, withdrawnIDs, inputs); err != nil {
+	if err := checkSkippedRemovals(base, keptIDs, readIDs(recs, withdrawnIDs), inputs); err != nil {
 		return err
 	}
 	if err := p.checkInputs(base, keptIDs, baseInputs, inputs); err != nil {
 		return err
 	}
 	return checkMassRemoval(base, keptIDs)
+}
+
+// readIDs returns, as aliasIndex keys, the IDs that the build read but
+// keeps no record of its own for. These are the aliases of its records,
+// such as the old ID of a record whose group gained a CVE ID, and the IDs
+// in withdrawnIDs, of records that their feeds withdrew.
+func readIDs(recs []Record, withdrawnIDs map[string]bool) map[string]bool {
+	read := make(map[string]bool, len(withdrawnIDs))
+	for id := range withdrawnIDs {
+		read[aliasIndex(id)] = true
+	}
+	for i := range recs {
+		for _, alias := range recs[i].Aliases {
+			read[aliasIndex(alias)] = true
+		}
+	}
+	return read
 }
 
 // maxNamedRemovals bounds the removed record IDs that an error names.
@@ -92,9 +109,9 @@ const maxNamedRemovals = 5
 // malformed, such as a record with a bad time or a file cut off in the
 // middle. The skipped input may hold the very records that the build
 // would remove, and a removal reaches every site that imports the kit.
-// keptIDs holds the IDs of the new build's records. The IDs in withdrawnIDs,
-// records that a feed withdrew, do not count, because the build read them.
-func checkSkippedRemovals(base map[string]baseRecord, keptIDs, withdrawnIDs map[string]bool,
+// keptIDs holds the IDs of the new build's records. A record whose ID is in
+// read, as readIDs returns it, does not count, because the build read it.
+func checkSkippedRemovals(base map[string]baseRecord, keptIDs, read map[string]bool,
 	inputs []SourceInfo) error {
 	skipped := map[string]int{}
 	for _, f := range inputs {
@@ -104,7 +121,7 @@ func checkSkippedRemovals(base map[string]baseRecord, keptIDs, withdrawnIDs map[
 	var removed []string
 	sources := map[string]bool{}
 	for id, r := range base {
-		if keptIDs[id] || withdrawnIDs[id] {
+		if keptIDs[id] || read[aliasIndex(id)] {
 			continue
 		}
 		hit := false
