@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,6 +70,10 @@ with --force, since keygen would replace it with a regular file.`,
 				return fmt.Errorf("generating key pair: %w", err)
 			}
 			if err := os.MkdirAll(dir, 0o755); err != nil {
+				if link, target, ok := danglingLink(dir); ok && errors.Is(err, syscall.EEXIST) {
+					return usagef("--output-dir %s: %s is a symbolic link to %s, which does not exist; create "+
+						"that folder, or give another --output-dir", dir, link, target)
+				}
 				if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EEXIST) {
 					return usagef("--output-dir %s is a file, or lies under one, not a folder; give a folder to "+
 						"write cosign.key and cosign.pub in", dir)
@@ -206,3 +211,21 @@ type existsError struct{ msg string }
 func (e *existsError) Error() string { return e.msg }
 
 func (e *existsError) Is(target error) bool { return target == errdef.ErrAlreadyExists }
+
+// danglingLink returns the first of dir and the folders above it that is a
+// symbolic link whose target does not exist, with that target. MkdirAll
+// fails on such a link with EEXIST, as it does on a file.
+func danglingLink(dir string) (link, target string, ok bool) {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		info, err := os.Lstat(d)
+		if err == nil && info.Mode()&os.ModeSymlink != 0 {
+			if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
+				target, _ := os.Readlink(d)
+				return d, target, true
+			}
+		}
+		if filepath.Dir(d) == d {
+			return "", "", false
+		}
+	}
+}

@@ -395,3 +395,25 @@ func TestEmptyStoreIsUsageError(t *testing.T) {
 		}
 	}
 }
+
+// A keygen --output-dir under a symbolic link whose target is missing is
+// named as such, not as a file.
+func TestKeygenOutputDirDanglingLink(t *testing.T) {
+	t.Setenv("COSIGN_PASSWORD", "")
+	dir := t.TempDir()
+	link := filepath.Join(dir, "keys")
+	if err := os.Symlink(filepath.Join(dir, "missing"), link); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{link, filepath.Join(link, "sub")} {
+		var stdout, stderr bytes.Buffer
+		args := []string{"--store", filepath.Join(dir, "store"), "ouk", "keygen", "--output-dir", out}
+		code := runRequest(context.Background(), args, strings.NewReader(""), &stdout, &stderr, nil, nil)
+		if code != exitUsage {
+			t.Errorf("keygen into %s: exit %d, want %d\n%s", out, code, exitUsage, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), link+" is a symbolic link to") {
+			t.Errorf("keygen into %s: stderr does not name the link: %s", out, stderr.String())
+		}
+	}
+}

@@ -210,7 +210,7 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 		if prev, err = loadBaseRecords(ctx, opts.Base); err != nil {
 			return nil, err
 		}
-		if err := opts.Removal.check(prev, baseSources, recs, sum.Sources, opts.Logger); err != nil {
+		if err := opts.Removal.check(prev, baseSources, recs, st.withdrawnIDs, sum.Sources, opts.Logger); err != nil {
 			return nil, err
 		}
 	}

@@ -15,6 +15,9 @@ type mergeStats struct {
 	duplicates int // same feed and ID read twice; the newer one kept
 	merged     int // source records folded into a record of another ID
 	withdrawn  int // merged records all of whose sources are withdrawn
+	// withdrawnIDs holds the IDs of those records, which the feeds still
+	// list, so their removal comes from no skipped input.
+	withdrawnIDs map[string]bool
 }
 
 // merge groups source records that name each other through aliases and
@@ -29,6 +32,10 @@ func merge(srcs []source) ([]Record, mergeStats) {
 		r, ok := mergeGroup(g)
 		if !ok {
 			st.withdrawn++
+			if st.withdrawnIDs == nil {
+				st.withdrawnIDs = map[string]bool{}
+			}
+			st.withdrawnIDs[stableID(g)] = true
 			continue
 		}
 		out = append(out, r)

@@ -61,9 +61,10 @@ func (p RemovalPolicy) validate(feeds []Feed, hasBase bool) error {
 
 // check compares the base's live records with the new build's records.
 // baseInputs are the feeds the base DB was built from, as its config lists
-// them, and inputs are this build's feeds.
+// them, withdrawnIDs the IDs of the records that the feeds withdrew, and
+// inputs are this build's feeds.
 func (p RemovalPolicy) check(base map[string]baseRecord, baseInputs []SourceInfo, recs []Record,
-	inputs []SourceInfo, log *slog.Logger) error {
+	withdrawnIDs map[string]bool, inputs []SourceInfo, log *slog.Logger) error {
 	if err := p.checkSources(base, inputs, log); err != nil {
 		return err
 	}
@@ -74,13 +75,30 @@ func (p RemovalPolicy) check(base map[string]baseRecord, baseInputs []SourceInfo
 	for i := range recs {
 		keptIDs[recs[i].ID] = true
 	}
-	if err := checkSkippedRemovals(base, keptIDs, inputs); err != nil {
+	if err := checkSkippedRemovals(base, keptIDs, readIDs(recs, withdrawnIDs), inputs); err != nil {
 		return err
 	}
 	if err := p.checkInputs(base, keptIDs, baseInputs, inputs); err != nil {
 		return err
 	}
 	return checkMassRemoval(base, keptIDs)
+}
+
+// readIDs returns, as aliasIndex keys, the IDs that the build read but
+// keeps no record of its own for. These are the aliases of its records,
+// such as the old ID of a record whose group gained a CVE ID, and the IDs
+// in withdrawnIDs, of records that their feeds withdrew.
+func readIDs(recs []Record, withdrawnIDs map[string]bool) map[string]bool {
+	read := make(map[string]bool, len(withdrawnIDs))
+	for id := range withdrawnIDs {
+		read[aliasIndex(id)] = true
+	}
+	for i := range recs {
+		for _, alias := range recs[i].Aliases {
+			read[aliasIndex(alias)] = true
+		}
+	}
+	return read
 }
 
 // maxNamedRemovals bounds the removed record IDs that an error names.
@@ -91,8 +109,10 @@ const maxNamedRemovals = 5
 // malformed, such as a record with a bad time or a file cut off in the
 // middle. The skipped input may hold the very records that the build
 // would remove, and a removal reaches every site that imports the kit.
-// keptIDs holds the IDs of the new build's records.
-func checkSkippedRemovals(base map[string]baseRecord, keptIDs map[string]bool, inputs []SourceInfo) error {
+// keptIDs holds the IDs of the new build's records. A record whose ID is in
+// read, as readIDs returns it, does not count, because the build read it.
+func checkSkippedRemovals(base map[string]baseRecord, keptIDs, read map[string]bool,
+	inputs []SourceInfo) error {
 	skipped := map[string]int{}
 	for _, f := range inputs {
 		skipped[sourceName(f.Kind, f.Name)] += f.Skipped
@@ -101,7 +121,7 @@ func checkSkippedRemovals(base map[string]baseRecord, keptIDs map[string]bool, i
 	var removed []string
 	sources := map[string]bool{}
 	for id, r := range base {
-		if keptIDs[id] {
+		if keptIDs[id] || read[aliasIndex(id)] {
 			continue
 		}
 		hit := false

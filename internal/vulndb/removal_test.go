@@ -190,6 +190,57 @@ func TestBuildRejectsRemovalBesideSkippedInput(t *testing.T) {
 	}
 }
 
+// A record that its feed withdraws is read, not skipped, so its removal
+// does not count as one beside skipped input of the same source.
+func TestBuildRemovesWithdrawnBesideSkippedInput(t *testing.T) {
+	dir := t.TempDir()
+	writeRecords(t, dir, "A", 3)
+	blobs := map[string][]byte{}
+	base, err := Build(context.Background(), BuildOptions{Created: testCreated,
+		Feeds: []Feed{{Kind: FeedOSV, Path: dir}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "B-0000.json", `{"id":"B-0000","modified":"2026-11-01 00:00"}`)
+	writeFile(t, dir, "A-0001.json",
+		`{"id":"A-0001","modified":"2024-02-01T00:00:00Z","withdrawn":"2024-02-01T00:00:00Z"}`)
+	res, err := Build(context.Background(), BuildOptions{Created: testCreated.Add(time.Hour),
+		Base: previous(base, blobs), Feeds: []Feed{{Kind: FeedOSV, Path: dir}}})
+	if err != nil {
+		t.Fatalf("build withdrawing a record beside a skipped one: %v", err)
+	}
+	if res.Summary.Withdrawn != 1 {
+		t.Errorf("withdrawn = %d, want 1", res.Summary.Withdrawn)
+	}
+	if res.Summary.Removed != 1 {
+		t.Errorf("removed = %d, want 1", res.Summary.Removed)
+	}
+}
+
+// A record that gains a CVE alias takes the CVE's ID, and its old ID lives
+// on as an alias, so the build removes nothing that skipped input may hold.
+func TestBuildRenamesRecordBesideSkippedInput(t *testing.T) {
+	dir := t.TempDir()
+	writeRecords(t, dir, "A", 3)
+	blobs := map[string][]byte{}
+	base, err := Build(context.Background(), BuildOptions{Created: testCreated,
+		Feeds: []Feed{{Kind: FeedOSV, Path: dir}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "B-0000.json", `{"id":"B-0000","modified":"2026-11-01 00:00"}`)
+	writeFile(t, dir, "A-0001.json",
+		`{"id":"A-0001","modified":"2024-02-01T00:00:00Z","aliases":["CVE-2024-0001"]}`)
+	res, err := Build(context.Background(), BuildOptions{Created: testCreated.Add(time.Hour),
+		Base: previous(base, blobs), Feeds: []Feed{{Kind: FeedOSV, Path: dir}}})
+	if err != nil {
+		t.Fatalf("build renaming a record beside a skipped one: %v", err)
+	}
+	if res.Summary.Records != 3 {
+		t.Errorf("records = %d, want 3", res.Summary.Records)
+	}
+}
+
 // A regional catalogue given in another case than the base's is named as
 // the likely cause of a missing source.
 func TestBuildMissingSourceNamesCaseMismatch(t *testing.T) {
