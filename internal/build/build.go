@@ -16,6 +16,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -352,15 +354,24 @@ func (b *builder) checkAboveBase() error {
 
 // version returns the kit version: Options.Version, else the creation
 // time as 2006.01.02-150405. A base kit built in the same second has that
-// version already, and the new kit then gets ".1" after it, so that
-// messages about the delta and its base tell the two apart.
+// version already, or that version with ".N" after it, and the new kit
+// then gets ".1", or ".N+1", after it, so that messages about the delta
+// and its base tell the two apart, also along a chain of such builds.
 func (b *builder) version() string {
 	if b.opts.Version != "" {
 		return b.opts.Version
 	}
 	v := b.created.Format("2006.01.02-150405")
-	if b.base != nil && b.base.Meta.Version == v {
-		v += ".1"
+	if b.base == nil {
+		return v
+	}
+	switch baseVersion := b.base.Meta.Version; {
+	case baseVersion == v:
+		return v + ".1"
+	case strings.HasPrefix(baseVersion, v+"."):
+		if n, err := strconv.Atoi(strings.TrimPrefix(baseVersion, v+".")); err == nil && n > 0 {
+			return fmt.Sprintf("%s.%d", v, n+1)
+		}
 	}
 	return v
 }

@@ -589,4 +589,13 @@ func TestDefaultVersionDiffersFromBase(t *testing.T) {
 	if res.Version != "2026.12.01-000000.1" {
 		t.Errorf("version of a kit built in its base's second = %q, want 2026.12.01-000000.1", res.Version)
 	}
+	third := fixtureOptions(t, filepath.Join(dir, "third.tar"))
+	third.Version, third.Sequence, third.Base = "", 3, next.Output
+	res, err = Build(context.Background(), third)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Version != "2026.12.01-000000.2" {
+		t.Errorf("version of the third kit of one second = %q, want 2026.12.01-000000.2", res.Version)
+	}
 }
