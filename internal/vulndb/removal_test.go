@@ -145,24 +145,31 @@ func TestRemovalPolicyValidate(t *testing.T) {
 	}
 }
 
-// A build with a base does not remove records of a source whose feeds had
-// input that the build skipped as malformed, since that input may hold
-// them, unless mass removal is allowed. Skipped input alone, with nothing
-// removed, does not stop it.
-func TestBuildRejectsRemovalBesideSkippedInput(t *testing.T) {
+// baseBesideSkippedRecord builds a base DB from records A-0000 to A-0002
+// of an OSV feed folder, then adds a record B-0000 with a time the build
+// cannot read, and returns the folder and the options of the next build.
+func baseBesideSkippedRecord(t *testing.T) (string, BuildOptions) {
+	t.Helper()
 	dir := t.TempDir()
 	writeRecords(t, dir, "A", 3)
-	blobs := map[string][]byte{}
 	base, err := Build(context.Background(), BuildOptions{Created: testCreated,
 		Feeds: []Feed{{Kind: FeedOSV, Path: dir}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := BuildOptions{Created: testCreated.Add(time.Hour), Base: previous(base, blobs),
+	writeFile(t, dir, "B-0000.json", `{"id":"B-0000","modified":"2026-11-01 00:00"}`)
+	return dir, BuildOptions{Created: testCreated.Add(time.Hour), Base: previous(base, map[string][]byte{}),
 		Feeds: []Feed{{Kind: FeedOSV, Path: dir}}}
+}
+
+// A build with a base does not remove records of a source whose feeds had
+// input that the build skipped as malformed, since that input may hold
+// them, unless mass removal is allowed. Skipped input alone, with nothing
+// removed, does not stop it.
+func TestBuildRejectsRemovalBesideSkippedInput(t *testing.T) {
+	dir, next := baseBesideSkippedRecord(t)
 
 	// A malformed record beside the three: nothing is removed.
-	writeFile(t, dir, "B-0000.json", `{"id":"B-0000","modified":"2026-11-01 00:00"}`)
 	if _, err := Build(context.Background(), next); err != nil {
 		t.Fatalf("build with a skipped new record and no removal: %v", err)
 	}
@@ -170,7 +177,7 @@ func TestBuildRejectsRemovalBesideSkippedInput(t *testing.T) {
 	// The time of A-0001 turns malformed, and A-0002's file is cut off.
 	writeFile(t, dir, "A-0001.json", `{"id":"A-0001","modified":"2026-11-01 00:00"}`)
 	writeFile(t, dir, "A-0002.json", `{"id":"A-0002","modif`)
-	_, err = Build(context.Background(), next)
+	_, err := Build(context.Background(), next)
 	if !errors.Is(err, errdef.ErrMassRemoval) {
 		t.Fatalf("error = %v, want ErrMassRemoval", err)
 	}
@@ -193,19 +200,10 @@ func TestBuildRejectsRemovalBesideSkippedInput(t *testing.T) {
 // A record that its feed withdraws is read, not skipped, so its removal
 // does not count as one beside skipped input of the same source.
 func TestBuildRemovesWithdrawnBesideSkippedInput(t *testing.T) {
-	dir := t.TempDir()
-	writeRecords(t, dir, "A", 3)
-	blobs := map[string][]byte{}
-	base, err := Build(context.Background(), BuildOptions{Created: testCreated,
-		Feeds: []Feed{{Kind: FeedOSV, Path: dir}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, dir, "B-0000.json", `{"id":"B-0000","modified":"2026-11-01 00:00"}`)
+	dir, next := baseBesideSkippedRecord(t)
 	writeFile(t, dir, "A-0001.json",
 		`{"id":"A-0001","modified":"2024-02-01T00:00:00Z","withdrawn":"2024-02-01T00:00:00Z"}`)
-	res, err := Build(context.Background(), BuildOptions{Created: testCreated.Add(time.Hour),
-		Base: previous(base, blobs), Feeds: []Feed{{Kind: FeedOSV, Path: dir}}})
+	res, err := Build(context.Background(), next)
 	if err != nil {
 		t.Fatalf("build withdrawing a record beside a skipped one: %v", err)
 	}
@@ -220,19 +218,10 @@ func TestBuildRemovesWithdrawnBesideSkippedInput(t *testing.T) {
 // A record that gains a CVE alias takes the CVE's ID, and its old ID lives
 // on as an alias, so the build removes nothing that skipped input may hold.
 func TestBuildRenamesRecordBesideSkippedInput(t *testing.T) {
-	dir := t.TempDir()
-	writeRecords(t, dir, "A", 3)
-	blobs := map[string][]byte{}
-	base, err := Build(context.Background(), BuildOptions{Created: testCreated,
-		Feeds: []Feed{{Kind: FeedOSV, Path: dir}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, dir, "B-0000.json", `{"id":"B-0000","modified":"2026-11-01 00:00"}`)
+	dir, next := baseBesideSkippedRecord(t)
 	writeFile(t, dir, "A-0001.json",
 		`{"id":"A-0001","modified":"2024-02-01T00:00:00Z","aliases":["CVE-2024-0001"]}`)
-	res, err := Build(context.Background(), BuildOptions{Created: testCreated.Add(time.Hour),
-		Base: previous(base, blobs), Feeds: []Feed{{Kind: FeedOSV, Path: dir}}})
+	res, err := Build(context.Background(), next)
 	if err != nil {
 		t.Fatalf("build renaming a record beside a skipped one: %v", err)
 	}
