@@ -37,8 +37,8 @@ func isDatabaseFile(name string) bool {
 func (s *Store) checkDatabaseFiles(mustExist bool) error {
 	names, err := s.fs.List(s.dir)
 	if err != nil {
-		// Pebble's open fails on the folder too, and its error, such as
-		// one for a folder this user may not read, says more.
+		// Pebble's open then fails on the folder too, with a more precise
+		// error, such as one for a folder this user may not read.
 		return nil
 	}
 	var manifestMarker, formatMarker, data bool
@@ -59,7 +59,7 @@ func (s *Store) checkDatabaseFiles(mustExist bool) error {
 		return nil
 	case !data:
 		if mustExist && !manifestMarker {
-			return fmt.Errorf("opening store %s: the folder holds no database: %w; this open creates no store",
+			return fmt.Errorf("opening store %s: the database is missing from the folder: %w; this open creates no store",
 				s.dir, errdef.ErrNotFound)
 		}
 		// Nothing of value is there to lose.

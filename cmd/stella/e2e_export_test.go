@@ -607,8 +607,8 @@ func TestExportWarnsUnsignedOrExpired(t *testing.T) {
 	}
 }
 
-// An export from a store without an active kit says so once and names
-// the way out.
+// An export from a store without an active kit reports that once, with
+// the next step.
 func TestExportWithoutActiveKit(t *testing.T) {
 	e := newEnv(t)
 	store, err := cas.Open(filepath.Join(e.store, storeDBDir), cas.Options{})

@@ -138,7 +138,7 @@ func TestKeygenKeepsExistingPublicKey(t *testing.T) {
 	}
 }
 
-// A keygen --output-dir that is a file is a usage error that says so.
+// A keygen --output-dir that is a file is a usage error that names the file.
 func TestKeygenOutputDirIsFile(t *testing.T) {
 	e := newEnv(t)
 	file := e.writeTestFile("not-a-folder", "x")

@@ -289,8 +289,8 @@ func TestDamagedStoreMissingMarker(t *testing.T) {
 	}
 }
 
-// A store folder whose database folder is empty holds no store: status
-// says so and creates none.
+// A store folder whose database folder is empty contains no store, which
+// status reports without creating one.
 func TestStatusEmptyDatabaseFolder(t *testing.T) {
 	e := newEnv(t)
 	if err := os.MkdirAll(filepath.Join(e.store, storeDBDir), 0o755); err != nil {

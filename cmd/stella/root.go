@@ -19,7 +19,7 @@ import (
 type globalOptions struct {
 	store string
 	// storeGiven is set when the command line gives --store, so that an
-	// empty value is told from none.
+	// empty value can be distinguished from a missing flag.
 	storeGiven bool
 	verbose    bool
 	quiet      bool

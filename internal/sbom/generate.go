@@ -70,8 +70,8 @@ const (
 
 var spdxIDUnsafe = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
 
-// creatorTool names the program that wrote the document, as SPDX asks for a
-// tool: its name, a hyphen and its release.
+// creatorTool returns the program that wrote the document in the form SPDX
+// expects for a tool: its name, a hyphen and its release.
 func creatorTool(release string) string {
 	if release == "" {
 		return "stella"

@@ -244,7 +244,7 @@ func removeFile(t *testing.T, dir, name string) {
 }
 
 // A feed folder renamed by date counts as another input, and the error
-// says so, with the name this build reads.
+// names both inputs.
 func TestBuildRenamedFeedFolderNamesBoth(t *testing.T) {
 	root := t.TempDir()
 	folder := filepath.Join(root, "osv-2026-12-06")
