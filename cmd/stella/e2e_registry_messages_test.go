@@ -213,6 +213,17 @@ func TestRegistryAuthAndProtocolHints(t *testing.T) {
 		t.Errorf("message prints a Go map:\n%s", r.stderr)
 	}
 
+	// Scripts tell refused credentials from other failures by the reason.
+	r = e.runIn([]byte("wrong-password\n"), "ouk", "push", "-o", "json", "--ca-file", reg.caFile, "-u",
+		registryUser, "--password-stdin", kit, reg.host+"/k/kit:1")
+	var failure commandFailure
+	if err := json.Unmarshal([]byte(r.stdout), &failure); err != nil {
+		t.Fatalf("push -o json with a wrong password: decoding the failure object: %v\n%s", err, r.stdout)
+	}
+	if failure.Reason != "unauthorized" {
+		t.Errorf("push with a wrong password: reason %q, want unauthorized", failure.Reason)
+	}
+
 	if err := os.WriteFile(config, []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
